@@ -1,0 +1,199 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"hesscope/kernels"
+	"hesscope/tensor"
+)
+
+// Var names a value recorded on a Tape.
+type Var int
+
+// Primitive is a differentiable operation y = f(x₁, …, xₙ). Its methods never
+// modify their inputs. Entries of xDot and xBar may be nil, meaning a zero
+// tangent and a cotangent nobody needs; a primitive skips work for them.
+// A primitive value is used for one call only, so it may keep what Forward
+// computed (a mask, an argmax) for the derivative passes.
+type Primitive[T tensor.Float] interface {
+	// Shape returns the shape of y for inputs x, and panics if they do not fit.
+	Shape(x []*tensor.Dense[T]) []int
+	// Forward writes y = f(x) into y, which has the shape Shape returned.
+	Forward(y *tensor.Dense[T], x []*tensor.Dense[T])
+	// JVP writes ẏ = ∂f(x)·ẋ into yDot. At least one xDot is non-nil.
+	JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y *tensor.Dense[T])
+	// VJP adds ∂f(x)ᵀ·ȳ to every non-nil xBar[i].
+	VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], y *tensor.Dense[T])
+}
+
+// Curved is implemented by primitives whose second derivative is not zero.
+type Curved[T tensor.Float] interface {
+	Primitive[T]
+	// CurvatureVJP adds (∂²f(x)[ẋ])ᵀ·ȳ, the derivative of the VJP along the
+	// tangent ẋ with ȳ held fixed, to every non-nil xBarDot[i]. At least one
+	// xDot is non-nil; yDot is the tangent JVP computed.
+	CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, yDot *tensor.Dense[T])
+}
+
+type node[T tensor.Float] struct {
+	prim     Primitive[T] // nil for a leaf
+	in       []Var
+	val, dot *tensor.Dense[T]
+	bar      *tensor.Dense[T]
+	barDot   *tensor.Dense[T]
+	needBar  bool
+}
+
+// Tape records a computation so that it can be differentiated. A Tape is not
+// safe for concurrent use; Reset lets it be reused without reallocating.
+type Tape[T tensor.Float] struct {
+	nodes []node[T]
+	pool  map[int][]*tensor.Dense[T]
+	owned []*tensor.Dense[T]
+}
+
+// NewTape returns an empty tape.
+func NewTape[T tensor.Float]() *Tape[T] {
+	return &Tape[T]{pool: map[int][]*tensor.Dense[T]{}}
+}
+
+// Reset forgets every recorded value and keeps the buffers the tape
+// allocated for reuse by the next computation.
+func (t *Tape[T]) Reset() {
+	for _, b := range t.owned {
+		t.pool[len(b.Data)] = append(t.pool[len(b.Data)], b)
+	}
+	t.owned = t.owned[:0]
+	clear(t.nodes)
+	t.nodes = t.nodes[:0]
+}
+
+// alloc returns a zeroed buffer of the given shape owned by the tape.
+func (t *Tape[T]) alloc(shape []int) *tensor.Dense[T] {
+	n := tensor.Numel(shape)
+	var b *tensor.Dense[T]
+	if free := t.pool[n]; len(free) > 0 {
+		b = free[len(free)-1]
+		t.pool[n] = free[:len(free)-1]
+		b.Shape = append(b.Shape[:0], shape...)
+		clear(b.Data)
+	} else {
+		b = tensor.New[T](shape...)
+	}
+	t.owned = append(t.owned, b)
+	return b
+}
+
+// Leaf records an input value. xDot is its tangent (nil for zero); needGrad
+// asks Backward for its gradient (and, with tangents, its Hessian-vector
+// product). The tape reads x and xDot but never writes them.
+func (t *Tape[T]) Leaf(x, xDot *tensor.Dense[T], needGrad bool) Var {
+	if xDot != nil && !tensor.SameShape(x.Shape, xDot.Shape) {
+		panic(fmt.Sprintf("autodiff: tangent shape %v does not match value shape %v", xDot.Shape, x.Shape))
+	}
+	t.nodes = append(t.nodes, node[T]{val: x, dot: xDot, needBar: needGrad})
+	return Var(len(t.nodes) - 1)
+}
+
+// Apply records y = p(inputs…), computes y and, when any input has a tangent,
+// ẏ. It returns y's Var.
+func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
+	xs := make([]*tensor.Dense[T], len(inputs))
+	var xDots []*tensor.Dense[T]
+	need := false
+	for i, v := range inputs {
+		n := &t.nodes[v]
+		xs[i] = n.val
+		if n.dot != nil {
+			if xDots == nil {
+				xDots = make([]*tensor.Dense[T], len(inputs))
+			}
+			xDots[i] = n.dot
+		}
+		need = need || n.needBar
+	}
+	y := t.alloc(p.Shape(xs))
+	p.Forward(y, xs)
+	var yDot *tensor.Dense[T]
+	if xDots != nil {
+		yDot = t.alloc(y.Shape)
+		p.JVP(yDot, xs, xDots, y)
+	}
+	t.nodes = append(t.nodes, node[T]{prim: p, in: inputs, val: y, dot: yDot, needBar: need})
+	return Var(len(t.nodes) - 1)
+}
+
+// Value returns the value of v. It is owned by the tape until Reset.
+func (t *Tape[T]) Value(v Var) *tensor.Dense[T] { return t.nodes[v].val }
+
+// Tangent returns the tangent of v, or nil if it is zero.
+func (t *Tape[T]) Tangent(v Var) *tensor.Dense[T] { return t.nodes[v].dot }
+
+// Grad returns ∂L/∂v after Backward, or nil if v was not asked for or does
+// not influence L.
+func (t *Tape[T]) Grad(v Var) *tensor.Dense[T] { return t.nodes[v].bar }
+
+// GradDot returns the tangent of ∂L/∂v after Backward: the Hessian-vector
+// product H·v restricted to v's block, or nil if it is zero.
+func (t *Tape[T]) GradDot(v Var) *tensor.Dense[T] { return t.nodes[v].barDot }
+
+// Backward propagates the cotangent ȳ = 1 from the scalar out back to every
+// value that needs it and, where tangents were recorded, the tangent of the
+// cotangent. It may be called once per recorded computation.
+func (t *Tape[T]) Backward(out Var) {
+	o := &t.nodes[out]
+	if len(o.val.Data) != 1 {
+		panic(fmt.Sprintf("autodiff: Backward from a non-scalar of shape %v", o.val.Shape))
+	}
+	o.bar = t.alloc(o.val.Shape)
+	o.bar.Data[0] = 1
+	for i := int(out); i >= 0; i-- {
+		n := &t.nodes[i]
+		if n.prim == nil || n.bar == nil || !n.needBar {
+			continue
+		}
+		xs := make([]*tensor.Dense[T], len(n.in))
+		xBars := make([]*tensor.Dense[T], len(n.in))
+		var xDots, xBarDots []*tensor.Dense[T]
+		if n.dot != nil || n.barDot != nil {
+			xDots = make([]*tensor.Dense[T], len(n.in))
+			xBarDots = make([]*tensor.Dense[T], len(n.in))
+		}
+		anyDot := false
+		for j, v := range n.in {
+			in := &t.nodes[v]
+			xs[j] = in.val
+			if !in.needBar {
+				continue
+			}
+			if in.bar == nil {
+				in.bar = t.alloc(in.val.Shape)
+			}
+			xBars[j] = in.bar
+			if xBarDots != nil {
+				if in.barDot == nil {
+					in.barDot = t.alloc(in.val.Shape)
+				}
+				xBarDots[j] = in.barDot
+			}
+		}
+		if xDots != nil {
+			for j, v := range n.in {
+				xDots[j] = t.nodes[v].dot
+				anyDot = anyDot || xDots[j] != nil
+			}
+		}
+		n.prim.VJP(xBars, n.bar, xs, n.val)
+		if n.barDot != nil {
+			n.prim.VJP(xBarDots, n.barDot, xs, n.val)
+		}
+		if c, ok := n.prim.(Curved[T]); ok && anyDot {
+			c.CurvatureVJP(xBarDots, n.bar, xs, xDots, n.val, n.dot)
+		}
+	}
+}
+
+// Accumulate adds src into dst, allocating nothing; a helper for primitives.
+func Accumulate[T tensor.Float](dst, src *tensor.Dense[T]) {
+	kernels.Add(dst.Data, src.Data)
+}
