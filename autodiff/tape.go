@@ -3,7 +3,6 @@ package autodiff
 import (
 	"fmt"
 
-	"hesscope/kernels"
 	"hesscope/tensor"
 )
 
@@ -141,12 +140,25 @@ func (t *Tape[T]) GradDot(v Var) *tensor.Dense[T] { return t.nodes[v].barDot }
 // value that needs it and, where tangents were recorded, the tangent of the
 // cotangent. It may be called once per recorded computation.
 func (t *Tape[T]) Backward(out Var) {
-	o := &t.nodes[out]
-	if len(o.val.Data) != 1 {
-		panic(fmt.Sprintf("autodiff: Backward from a non-scalar of shape %v", o.val.Shape))
+	o := t.nodes[out].val
+	if len(o.Data) != 1 {
+		panic(fmt.Sprintf("autodiff: Backward from a non-scalar of shape %v", o.Shape))
 	}
-	o.bar = t.alloc(o.val.Shape)
-	o.bar.Data[0] = 1
+	seed := t.alloc(o.Shape)
+	seed.Data[0] = 1
+	t.BackwardFrom(out, seed, true)
+}
+
+// BackwardFrom propagates the cotangent seed of out (which the tape keeps
+// reading, not copying) back through the tape. With second false it computes
+// cotangents only, ignoring recorded tangents: a VJP at the recorded point,
+// as the Gauss-Newton product needs.
+func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
+	o := &t.nodes[out]
+	if !tensor.SameShape(seed.Shape, o.val.Shape) {
+		panic(fmt.Sprintf("autodiff: cotangent shape %v for a value of shape %v", seed.Shape, o.val.Shape))
+	}
+	o.bar = seed
 	for i := int(out); i >= 0; i-- {
 		n := &t.nodes[i]
 		if n.prim == nil || n.bar == nil || !n.needBar {
@@ -155,7 +167,7 @@ func (t *Tape[T]) Backward(out Var) {
 		xs := make([]*tensor.Dense[T], len(n.in))
 		xBars := make([]*tensor.Dense[T], len(n.in))
 		var xDots, xBarDots []*tensor.Dense[T]
-		if n.dot != nil || n.barDot != nil {
+		if second && (n.dot != nil || n.barDot != nil) {
 			xDots = make([]*tensor.Dense[T], len(n.in))
 			xBarDots = make([]*tensor.Dense[T], len(n.in))
 		}
@@ -163,6 +175,10 @@ func (t *Tape[T]) Backward(out Var) {
 		for j, v := range n.in {
 			in := &t.nodes[v]
 			xs[j] = in.val
+			if xDots != nil {
+				xDots[j] = in.dot
+				anyDot = anyDot || in.dot != nil
+			}
 			if !in.needBar {
 				continue
 			}
@@ -177,13 +193,10 @@ func (t *Tape[T]) Backward(out Var) {
 				xBarDots[j] = in.barDot
 			}
 		}
-		if xDots != nil {
-			for j, v := range n.in {
-				xDots[j] = t.nodes[v].dot
-				anyDot = anyDot || xDots[j] != nil
-			}
-		}
 		n.prim.VJP(xBars, n.bar, xs, n.val)
+		if xBarDots == nil {
+			continue
+		}
 		if n.barDot != nil {
 			n.prim.VJP(xBarDots, n.barDot, xs, n.val)
 		}
@@ -191,9 +204,4 @@ func (t *Tape[T]) Backward(out Var) {
 			c.CurvatureVJP(xBarDots, n.bar, xs, xDots, n.val, n.dot)
 		}
 	}
-}
-
-// Accumulate adds src into dst, allocating nothing; a helper for primitives.
-func Accumulate[T tensor.Float](dst, src *tensor.Dense[T]) {
-	kernels.Add(dst.Data, src.Data)
 }
