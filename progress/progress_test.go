@@ -21,9 +21,9 @@ func TestPlainLinesOffTerminal(t *testing.T) {
 		t.Errorf("carriage return off a terminal: %q", got)
 	}
 	lines := strings.Split(strings.TrimSpace(got), "\n")
-	// One line per 5 s of work, one when the total is reached, one at Finish.
-	if len(lines) != 4 {
-		t.Errorf("%d lines, want 4:\n%s", len(lines), got)
+	// A line at 5 s, one at 10 s when the total is reached, one at Finish.
+	if len(lines) != 3 {
+		t.Errorf("%d lines, want 3:\n%s", len(lines), got)
 	}
 	if !strings.Contains(lines[0], "lanczos 5/10  50% 5s elapsed, ETA 5s  λ 12.5") {
 		t.Errorf("first line %q", lines[0])
