@@ -3,43 +3,80 @@ package kernels
 import (
 	"fmt"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
-
 	"hesscope/tensor"
 )
 
-var impl gonum.Implementation
-
 // Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(A) is A or Aᵀ (transA) and is m×k, op(B) is k×n and C is m×n, with leading
-// dimensions lda, ldb, ldc. With beta = 0, C need not be initialised.
+// dimensions lda, ldb, ldc. With beta = 0, C need not be initialised: its old
+// values (even NaN) are never read. With alpha = 0 or k = 0, A and B are not
+// read.
+//
+// Element (i, j) of op(A) is a[i·lda+j] without transA and a[j·lda+i] with it;
+// likewise for B. A, B and C must not overlap.
+//
+// Gemm is blocked for the caches and, on amd64, runs AVX-512 or AVX2+FMA
+// micro-kernels (chosen at run time; the purego build tag turns them off).
+// Large products are split over GOMAXPROCS goroutines. The split never changes
+// the order in which a C element's terms are summed, so results are
+// bit-identical from run to run and for any number of goroutines.
+//
+// Gemm panics on negative sizes, leading dimensions smaller than the rows they
+// stride over, or slices too short for the matrices they hold.
 func Gemm[T tensor.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	if k == 0 {
+	if k == 0 || alpha == 0 {
 		scaleMatrix(beta, c, m, n, ldc)
 		return
 	}
-	tA, tB := blas.NoTrans, blas.NoTrans
-	if transA {
-		tA = blas.Trans
-	}
-	if transB {
-		tB = blas.Trans
-	}
-	switch a := any(a).(type) {
+	switch a32 := any(a).(type) {
 	case []float32:
-		impl.Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		gemmBlocked(kernelF32, transA, transB, m, n, k, float32(alpha), a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		impl.Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		gemmBlocked(kernelF64, transA, transB, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	default:
-		panic(fmt.Sprintf("kernels: Gemm of unsupported type %T", a))
+		// A type whose underlying type is float32 or float64 (~float32).
+		gemmBlocked(genericKernel[T](), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	}
 }
 
+// checkGemm panics unless the sizes, leading dimensions and slice lengths
+// describe valid matrices.
+func checkGemm(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels: Gemm with negative size m=%d n=%d k=%d", m, n, k))
+	}
+	check := func(name string, rows, cols, length, ld int) {
+		if ld < max(cols, 1) {
+			panic(fmt.Sprintf("kernels: Gemm ld%s=%d, want at least %d", name, ld, max(cols, 1)))
+		}
+		if rows > 0 && cols > 0 && length < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("kernels: Gemm len(%s)=%d, want at least %d for %d×%d with ld%s=%d",
+				name, length, (rows-1)*ld+cols, rows, cols, name, ld))
+		}
+	}
+	if transA {
+		check("a", k, m, lenA, lda)
+	} else {
+		check("a", m, k, lenA, lda)
+	}
+	if transB {
+		check("b", n, k, lenB, ldb)
+	} else {
+		check("b", k, n, lenB, ldb)
+	}
+	check("c", m, n, lenC, ldc)
+}
+
+// scaleMatrix computes C = beta·C, or C = 0 when beta is 0 (so that NaN in C
+// does not survive).
 func scaleMatrix[T tensor.Float](beta T, c []T, m, n, ldc int) {
+	if beta == 1 {
+		return
+	}
 	for i := 0; i < m; i++ {
 		row := c[i*ldc : i*ldc+n]
 		if beta == 0 {

@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// The kernels Gemm uses: pure Go.
+var (
+	kernelF32 = genericF32
+	kernelF64 = genericF64
+)
+
+// gemmKernelsF32 and gemmKernelsF64 list every kernel this machine can run,
+// for tests and benchmarks.
+func gemmKernelsF32() []*gemmKernel[float32] { return []*gemmKernel[float32]{genericF32} }
+func gemmKernelsF64() []*gemmKernel[float64] { return []*gemmKernel[float64]{genericF64} }

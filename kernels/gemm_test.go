@@ -1,0 +1,207 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"hesscope/kernels/kerneltest"
+	"hesscope/tensor"
+)
+
+// withKernel returns Gemm with T's kernel replaced by g for the call.
+func withKernel[T tensor.Float](g *gemmKernel[T]) kerneltest.GemmFunc[T] {
+	return func(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+		defer swapKernel(g)()
+		Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+// swapKernel makes g the kernel Gemm uses for T and returns the undo.
+func swapKernel[T tensor.Float](g *gemmKernel[T]) func() {
+	switch g := any(g).(type) {
+	case *gemmKernel[float32]:
+		old := kernelF32
+		kernelF32 = g
+		return func() { kernelF32 = old }
+	case *gemmKernel[float64]:
+		old := kernelF64
+		kernelF64 = g
+		return func() { kernelF64 = old }
+	}
+	panic("swapKernel: unsupported type")
+}
+
+// smallBlocks returns g with tiny cache blocks, so that moderate sizes cross
+// every blocking loop (jc, pc, is, row blocks) several times.
+func smallBlocks[T tensor.Float](g *gemmKernel[T]) *gemmKernel[T] {
+	s := *g
+	s.name += "/small-blocks"
+	s.kc, s.mc, s.nc, s.ms = 37, 2*g.mr, 3*g.nr, 4*g.mr
+	s.pools = new(gemmPools[T])
+	return &s
+}
+
+func testGemmKernels[T tensor.Float](t *testing.T, kernels []*gemmKernel[T]) {
+	for _, g := range kernels {
+		for _, g := range []*gemmKernel[T]{g, smallBlocks(g)} {
+			t.Run(g.name, func(t *testing.T) {
+				kerneltest.Gemm(t, withKernel(g), testing.Short())
+			})
+		}
+		// The parallel path on small sizes, with more goroutines than CPUs.
+		t.Run(g.name+"/3-procs", func(t *testing.T) {
+			defer setParallel(3)()
+			kerneltest.Gemm(t, withKernel(smallBlocks(g)), true)
+		})
+	}
+}
+
+// setParallel makes every Gemm run on procs goroutines and returns the undo.
+func setParallel(procs int) func() {
+	oldMin, oldProcs := gemmParallelMin, gemmProcs
+	gemmParallelMin, gemmProcs = 1, procs
+	return func() { gemmParallelMin, gemmProcs = oldMin, oldProcs }
+}
+
+func TestGemmFloat32(t *testing.T) { testGemmKernels(t, gemmKernelsF32()) }
+func TestGemmFloat64(t *testing.T) { testGemmKernels(t, gemmKernelsF64()) }
+
+type myFloat float32
+
+func TestGemmNamedType(t *testing.T) {
+	kerneltest.Gemm(t, Gemm[myFloat], true)
+}
+
+// TestGemmMicro checks each micro-kernel against its Go twin, microGeneric,
+// for depths around the unrolling, with guard values around the tile.
+func TestGemmMicro(t *testing.T) {
+	for _, g := range gemmKernelsF32() {
+		testMicro(t, g)
+	}
+	for _, g := range gemmKernelsF64() {
+		testMicro(t, g)
+	}
+}
+
+func testMicro[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	mr, nr := g.mr, g.nr
+	for _, k := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 255} {
+		for _, beta := range []T{0, 1, 0.5} {
+			for _, ldc := range []int{nr, nr + 3} {
+				a := make([]T, k*mr)
+				b := make([]T, k*nr)
+				for i := range a {
+					a[i] = T(rng.Float64()*2 - 1)
+				}
+				for i := range b {
+					b[i] = T(rng.Float64()*2 - 1)
+				}
+				const guard = -99
+				c := make([]T, (mr+2)*ldc)
+				for i := range c {
+					c[i] = guard
+				}
+				tile := c[ldc : ldc+(mr-1)*ldc+nr]
+				for i := 0; i < mr; i++ {
+					for j := 0; j < nr; j++ {
+						if beta == 0 {
+							tile[i*ldc+j] = T(math.NaN())
+						} else {
+							tile[i*ldc+j] = T(rng.Float64())
+						}
+					}
+				}
+				want := append([]T(nil), c...)
+				microGeneric(mr, nr, k, a, b, want[ldc:], ldc, 1.5, beta)
+				g.micro(k, a, b, tile, ldc, 1.5, beta)
+				tol := 4 * float64(k+2) * kerneltest.Eps[T]() * 2
+				for i := range c {
+					d := math.Abs(float64(c[i]) - float64(want[i]))
+					if !(d <= tol*(1+math.Abs(float64(want[i])))) {
+						t.Fatalf("%s k=%d beta=%v ldc=%d: c[%d] (row %d) = %v, want %v", g.name, k, beta, ldc, i, i/ldc-1, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmDeterministic checks that results are bit-identical run to run and
+// for any number of goroutines.
+func TestGemmDeterministic(t *testing.T) {
+	for _, g := range gemmKernelsF32() {
+		testDeterministic(t, g)
+	}
+	for _, g := range gemmKernelsF64() {
+		testDeterministic(t, g)
+	}
+}
+
+func testDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
+	m, n, k := 301, 283, 611
+	if testing.Short() {
+		m, n, k = 150, 97, 300
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	a := make([]T, m*k)
+	b := make([]T, k*n)
+	for i := range a {
+		a[i] = T(rng.NormFloat64())
+	}
+	for i := range b {
+		b[i] = T(rng.NormFloat64())
+	}
+	defer swapKernel(g)()
+	var first []T
+	for _, procs := range []int{1, 2, 2, 3} {
+		func() {
+			defer setParallel(procs)()
+			c := make([]T, m*n)
+			Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+			if first == nil {
+				first = c
+				return
+			}
+			for i := range c {
+				if math.Float64bits(float64(c[i])) != math.Float64bits(float64(first[i])) {
+					t.Fatalf("%s: %d goroutines: c[%d] = %v, first run %v", g.name, procs, i, c[i], first[i])
+				}
+			}
+		}()
+	}
+}
+
+func TestGemmPanics(t *testing.T) {
+	a := make([]float32, 12)
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"negative m", func() { Gemm(false, false, -1, 2, 2, 1, a, 2, a, 2, 0, a, 2) }},
+		{"short lda", func() { Gemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2) }},
+		{"short a", func() { Gemm(true, false, 4, 2, 4, 1, a, 4, a, 2, 0, a, 2) }},
+		{"short ldc", func() { Gemm(false, false, 2, 3, 2, 1, a, 2, a, 3, 0, a, 2) }},
+		{"short c", func() { Gemm(false, false, 3, 3, 2, 1, a, 2, a, 3, 0, a[:8], 3) }},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", tc.name)
+				}
+			}()
+			tc.f()
+		}()
+	}
+}
+
+func ExampleGemm() {
+	a := []float64{1, 2, 3, 4, 5, 6} // 2×3
+	b := []float64{1, 0, 0, 1, 1, 1} // 3×2
+	c := make([]float64, 4)
+	Gemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2)
+	fmt.Println(c)
+	// Output: [4 5 10 11]
+}
