@@ -1,6 +1,8 @@
 package autodiff_test
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"hesscope/autodiff"
@@ -14,11 +16,32 @@ type T = float64
 // in float64 (Step 1e-5: truncation ~1e-10, rounding ~1e-11).
 const tol = 1e-7
 
+type primFactory = func() autodiff.Primitive[T]
+
 func TestPrimitives(t *testing.T) {
 	randn := gradcheck.Randn
+	in := func(x ...*tensor.Dense[T]) []*tensor.Dense[T] { return x }
+	conv := func(stride, pad int) primFactory {
+		return func() autodiff.Primitive[T] { return autodiff.Conv2d[T]{Stride: stride, Padding: pad} }
+	}
+	pool := func(k, stride, pad int) primFactory {
+		return func() autodiff.Primitive[T] { return &autodiff.MaxPool2d[T]{Kernel: k, Stride: stride, Padding: pad} }
+	}
+	bnEval := func(c int, eps float64) primFactory {
+		mean, v := randn(90, c).Data, affine(uniform(91, c), 1.5, 0.1).Data
+		return func() autodiff.Primitive[T] {
+			return autodiff.BatchNorm2dEval[T]{RunningMean: mean, RunningVar: v, Eps: eps}
+		}
+	}
+	bnTrain := func(eps float64) primFactory {
+		return func() autodiff.Primitive[T] { return &autodiff.BatchNorm2dTrain[T]{Eps: eps} }
+	}
+	reshape := func(dims ...int) primFactory {
+		return func() autodiff.Primitive[T] { return autodiff.Reshape[T]{Dims: dims} }
+	}
 	cases := []struct {
 		name string
-		prim func() autodiff.Primitive[T]
+		prim primFactory
 		x    []*tensor.Dense[T]
 	}{
 		{"linear", func() autodiff.Primitive[T] { return autodiff.Linear[T]{} },
@@ -30,6 +53,57 @@ func TestPrimitives(t *testing.T) {
 		{"crossentropy", func() autodiff.Primitive[T] {
 			return &autodiff.SoftmaxCrossEntropy[T]{Labels: []int{0, 3, 2}}
 		}, []*tensor.Dense[T]{randn(7, 3, 4)}},
+
+		// Conv2d: x [N, C, H, W], W [O, C, kh, kw], b [O].
+		{"conv/k3s1p1/bias/b3", conv(1, 1), in(randn(10, 3, 3, 7, 6), randn(11, 5, 3, 3, 3), randn(12, 5))},
+		{"conv/k3s1p0/nobias/b1", conv(1, 0), in(randn(13, 1, 3, 6, 9), randn(14, 4, 3, 3, 3))},
+		{"conv/k3s2p1/bias/b3", conv(2, 1), in(randn(15, 3, 2, 9, 8), randn(16, 3, 2, 3, 3), randn(17, 3))},
+		{"conv/k3s2p2/nobias/b1", conv(2, 2), in(randn(18, 1, 5, 7, 5), randn(19, 3, 5, 3, 3))},
+		{"conv/k3s3p2/bias/b3", conv(3, 2), in(randn(20, 3, 3, 10, 7), randn(21, 2, 3, 3, 3), randn(22, 2))},
+		{"conv/k5s1p2/bias/b3", conv(1, 2), in(randn(23, 3, 3, 8, 7), randn(24, 5, 3, 5, 5), randn(25, 5))},
+		{"conv/k5s1p0/nobias/b1", conv(1, 0), in(randn(26, 1, 1, 9, 11), randn(27, 3, 1, 5, 5))},
+		{"conv/k5s2p1/bias/b1", conv(2, 1), in(randn(28, 1, 3, 11, 8), randn(29, 4, 3, 5, 5), randn(30, 4))},
+		{"conv/k5s3p2/nobias/b3", conv(3, 2), in(randn(31, 3, 1, 7, 9), randn(32, 3, 1, 5, 5))},
+		{"conv/k1s1p0/bias/b3", conv(1, 0), in(randn(33, 3, 5, 4, 6), randn(34, 3, 5, 1, 1), randn(35, 3))},
+		{"conv/k1s1p0/nobias/b1", conv(1, 0), in(randn(36, 1, 3, 5, 3), randn(37, 7, 3, 1, 1))},
+		{"conv/k1s2p0/nobias/b3", conv(2, 0), in(randn(38, 3, 3, 5, 6), randn(39, 4, 3, 1, 1))},
+		{"conv/k1s1p1/bias/b1", conv(1, 1), in(randn(40, 1, 3, 3, 4), randn(41, 2, 3, 1, 1), randn(42, 2))},
+		{"conv/k3x5s2p1/bias/b3", conv(2, 1), in(randn(43, 3, 3, 7, 9), randn(44, 3, 3, 3, 5), randn(45, 3))},
+		{"conv/k3s1p1/stride0/b3", conv(0, 1), in(randn(46, 3, 1, 5, 5), randn(47, 2, 1, 3, 3))},
+		{"conv/k3s1p1/b35", conv(1, 1), in(randn(48, 35, 1, 3, 4), randn(49, 3, 1, 3, 3), randn(50, 3))},
+
+		// MaxPool2d (kernel, stride, padding) on distinct values, far from kinks.
+		{"maxpool/k2s2p0", pool(2, 2, 0), in(distinct(60, 3, 3, 6, 8))},
+		{"maxpool/k2s2p0/odd", pool(2, 2, 0), in(distinct(61, 1, 3, 7, 5))},
+		{"maxpool/k3s2p1", pool(3, 2, 1), in(distinct(62, 3, 3, 7, 8))},
+		{"maxpool/k3s2p1/even", pool(3, 2, 1), in(distinct(63, 1, 2, 8, 6))},
+		{"maxpool/k2s2p1", pool(2, 2, 1), in(distinct(64, 3, 3, 5, 7))},
+		{"maxpool/k3s1p1", pool(3, 1, 1), in(distinct(65, 2, 3, 5, 4))},
+		{"maxpool/k2s0p0", pool(2, 0, 0), in(distinct(66, 1, 5, 4, 6))},
+		{"maxpool/k3s3p0", pool(3, 3, 0), in(distinct(67, 3, 1, 9, 7))},
+
+		{"globalavgpool", func() autodiff.Primitive[T] { return autodiff.GlobalAvgPool[T]{} }, in(randn(70, 3, 5, 4, 3))},
+		{"globalavgpool/1x1", func() autodiff.Primitive[T] { return autodiff.GlobalAvgPool[T]{} }, in(randn(71, 2, 3, 1, 1))},
+		{"reshape/flatten", reshape(3, -1), in(randn(72, 3, 5, 2, 3))},
+		{"reshape/dims", reshape(6, 5), in(randn(73, 3, 5, 2))},
+		{"add/2", func() autodiff.Primitive[T] { return autodiff.Add[T]{} }, in(randn(74, 3, 4, 2, 5), randn(75, 3, 4, 2, 5))},
+		{"add/3", func() autodiff.Primitive[T] { return autodiff.Add[T]{} }, in(randn(76, 2, 3), randn(77, 2, 3), randn(78, 2, 3))},
+
+		// BatchNorm2d: inputs (x, γ, β).
+		{"bneval/b3", bnEval(4, 1e-5), in(randn(80, 3, 4, 3, 5), randn(81, 4), randn(82, 4))},
+		{"bneval/b1", bnEval(4, 1e-5), in(randn(83, 1, 4, 2, 3), randn(84, 4), randn(85, 4))},
+		{"bneval/1d", bnEval(4, 0.1), in(randn(86, 5, 4), randn(87, 4), randn(88, 4))},
+		{"bntrain/b1", bnTrain(1e-5), in(randn(100, 1, 3, 3, 4), randn(101, 3), randn(102, 3))},
+		{"bntrain/b3", bnTrain(1e-5), in(randn(103, 3, 4, 3, 2), randn(104, 4), randn(105, 4))},
+		{"bntrain/b3/eps0.5", bnTrain(0.5), in(randn(106, 3, 2, 2, 3), randn(107, 2), randn(108, 2))},
+		{"bntrain/b2/1x1", bnTrain(1e-5), in(randn(109, 2, 3, 1, 1), randn(110, 3), randn(111, 3))},
+		{"bntrain/1d", bnTrain(1e-5), in(randn(112, 7, 3), randn(113, 3), randn(114, 3))},
+		{"bntrain/offset", bnTrain(1e-5), in(affine(randn(115, 3, 2, 3, 3), 0.3, 4), randn(116, 2), randn(117, 2))},
+
+		{"tanh", func() autodiff.Primitive[T] { return autodiff.Tanh[T]{} }, in(affine(randn(120, 3, 4, 5), 2, 0))},
+		{"softplus", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(randn(121, 3, 4, 5), 5, 0))},
+		{"softplus/large", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(uniform(122, 4, 5), 40, 21))},
+		{"softplus/negative", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(uniform(123, 4, 5), 30, -50))},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -40,4 +114,44 @@ func TestPrimitives(t *testing.T) {
 			}
 		})
 	}
+}
+
+// distinct returns a tensor whose values are a seeded shuffle of an evenly
+// spaced grid in [−2, 2): no two are closer than 4/n, far more than a finite
+// difference step moves them, so max-pooling is away from its kinks.
+func distinct(seed uint64, shape ...int) *tensor.Dense[T] {
+	x := tensor.New[T](shape...)
+	n := len(x.Data)
+	for i, p := range rand.New(rand.NewPCG(seed, 3)).Perm(n) {
+		x.Data[i] = 4*float64(p)/float64(n) - 2
+	}
+	return x
+}
+
+// uniform returns seeded values uniform in [0, 1).
+func uniform(seed uint64, shape ...int) *tensor.Dense[T] {
+	x := tensor.New[T](shape...)
+	rng := rand.New(rand.NewPCG(seed, 4))
+	for i := range x.Data {
+		x.Data[i] = rng.Float64()
+	}
+	return x
+}
+
+// affine returns a·x + b elementwise, in place.
+func affine(x *tensor.Dense[T], a, b float64) *tensor.Dense[T] {
+	for i, v := range x.Data {
+		x.Data[i] = a*v + b
+	}
+	return x
+}
+
+// relErr is ‖got − want‖∞ / ‖want‖∞.
+func relErr[A, B tensor.Float](got []A, want []B) float64 {
+	var d, s float64
+	for i := range want {
+		d = max(d, math.Abs(float64(got[i])-float64(want[i])))
+		s = max(s, math.Abs(float64(want[i])))
+	}
+	return d / s
 }

@@ -1,0 +1,281 @@
+package autodiff
+
+import (
+	"fmt"
+	"math"
+
+	"hesscope/tensor"
+)
+
+// BatchNorm2dTrain is PyTorch's nn.BatchNorm2d in training mode: every
+// channel is normalised with the statistics of the batch itself. Inputs are
+// (x, γ, β) with x of shape [N, C, H, W] (any [N, C, …] works) and γ, β of
+// shape [C]; y has the shape of x. Per channel, over its M = N·H·W values:
+//
+//	μ = mean(x)    σ² = mean((x − μ)²)  (biased, as PyTorch normalises)
+//	s = (σ² + ε)^(−1/2)    x̂ = (x − μ)·s    y = γ x̂ + β
+//
+// μ and σ² depend on x, which couples all values of a channel. With means
+// over the channel's M values:
+//
+//	ẋ̂ = s(ẋ − mean ẋ − x̂·mean(x̂ ẋ))            ṡ = −s²·mean(x̂ ẋ)
+//	ẏ  = γ ẋ̂ + γ̇ x̂ + β̇
+//	x̄ += γ s (ȳ − a − x̂ b)    with a = mean ȳ, b = mean(ȳ x̂)
+//	γ̄ += M b                  β̄ += M a
+//
+// The curvature term differentiates that VJP along (ẋ, γ̇) with ȳ fixed
+// (a is constant, ḃ = mean(ȳ ẋ̂)):
+//
+//	x̄̇ += (γ̇ s + γ ṡ)(ȳ − a − x̂ b) − γ s (b ẋ̂ + ḃ x̂)
+//	γ̄̇ += M ḃ                  β̄̇ += 0
+//
+// Forward keeps the batch statistics: BatchMean and UnbiasedBatchVar give
+// what PyTorch folds into the running statistics (see UpdateRunningStats).
+// M must exceed 1, as PyTorch requires in training. Arithmetic is in
+// float64; channels are processed in parallel.
+type BatchNorm2dTrain[T tensor.Float] struct {
+	Eps float64 // ε, added to σ² (PyTorch's default is 1e-5)
+
+	mean, variance, invStd []float64 // per channel, from Forward (variance biased)
+	m                      int       // values per channel
+}
+
+var _ Curved[float64] = (*BatchNorm2dTrain[float64])(nil)
+
+func (b *BatchNorm2dTrain[T]) check(x []*tensor.Dense[T]) bnGeom {
+	g := checkBatchNorm("BatchNorm2dTrain", x)
+	if g.n*g.s < 2 {
+		panic(fmt.Sprintf("autodiff: BatchNorm2dTrain of x %v needs more than one value per channel", x[0].Shape))
+	}
+	return g
+}
+
+// Shape returns the shape of x.
+func (b *BatchNorm2dTrain[T]) Shape(x []*tensor.Dense[T]) []int {
+	b.check(x)
+	return x[0].Shape
+}
+
+// Forward computes the batch statistics and y = γ (x − μ) s + β.
+func (b *BatchNorm2dTrain[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	g := b.check(x)
+	b.m = g.n * g.s
+	b.mean = make([]float64, g.c)
+	b.variance = make([]float64, g.c)
+	b.invStd = make([]float64, g.c)
+	m := float64(b.m)
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var sum float64
+			for n := 0; n < g.n; n++ {
+				for _, v := range bnSeg(g, x[0].Data, n, c) {
+					sum += float64(v)
+				}
+			}
+			mu := sum / m
+			var ss float64
+			for n := 0; n < g.n; n++ {
+				for _, v := range bnSeg(g, x[0].Data, n, c) {
+					d := float64(v) - mu
+					ss += d * d
+				}
+			}
+			v := ss / m
+			s := 1 / math.Sqrt(v+b.Eps)
+			b.mean[c], b.variance[c], b.invStd[c] = mu, v, s
+			gamma, beta := float64(x[1].Data[c]), float64(x[2].Data[c])
+			for n := 0; n < g.n; n++ {
+				dst := bnSeg(g, y.Data, n, c)
+				for i, v := range bnSeg(g, x[0].Data, n, c) {
+					dst[i] = T(gamma*(float64(v)-mu)*s + beta)
+				}
+			}
+		}
+	})
+}
+
+// BatchMean returns the per-channel mean μ of the batch seen by Forward.
+func (b *BatchNorm2dTrain[T]) BatchMean() []T { return toT[T](b.mean, 1) }
+
+// UnbiasedBatchVar returns the per-channel variance of the batch seen by
+// Forward with Bessel's correction, σ²·M/(M − 1): the variance PyTorch folds
+// into running_var (it normalises with the biased σ²).
+func (b *BatchNorm2dTrain[T]) UnbiasedBatchVar() []T {
+	return toT[T](b.variance, float64(b.m)/float64(b.m-1))
+}
+
+// UpdateRunningStats folds the batch statistics of Forward into running
+// statistics as PyTorch does: r ← (1 − momentum)·r + momentum·batch, with the
+// batch mean for runningMean and the unbiased batch variance for runningVar
+// (PyTorch's default momentum is 0.1).
+func (b *BatchNorm2dTrain[T]) UpdateRunningStats(runningMean, runningVar []T, momentum float64) {
+	if len(runningMean) != len(b.mean) || len(runningVar) != len(b.mean) {
+		panic(fmt.Sprintf("autodiff: BatchNorm2dTrain running statistics of %d and %d channels, want %d",
+			len(runningMean), len(runningVar), len(b.mean)))
+	}
+	corr := float64(b.m) / float64(b.m-1)
+	for c := range b.mean {
+		runningMean[c] = T((1-momentum)*float64(runningMean[c]) + momentum*b.mean[c])
+		runningVar[c] = T((1-momentum)*float64(runningVar[c]) + momentum*b.variance[c]*corr)
+	}
+}
+
+func toT[T tensor.Float](v []float64, scale float64) []T {
+	out := make([]T, len(v))
+	for i, x := range v {
+		out[i] = T(x * scale)
+	}
+	return out
+}
+
+// JVP computes ẏ = γ s (ẋ − mean ẋ − x̂·mean(x̂ ẋ)) + γ̇ x̂ + β̇.
+func (b *BatchNorm2dTrain[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	g := b.check(x)
+	m := float64(b.m)
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
+			var gd, bd float64
+			if xDot[1] != nil {
+				gd = float64(xDot[1].Data[c])
+			}
+			if xDot[2] != nil {
+				bd = float64(xDot[2].Data[c])
+			}
+			for n := 0; n < g.n; n++ {
+				dst := bnSeg(g, yDot.Data, n, c)
+				for i, v := range bnSeg(g, x[0].Data, n, c) {
+					dst[i] = T(gd*(float64(v)-mu)*s + bd)
+				}
+			}
+			if xDot[0] == nil {
+				continue
+			}
+			var sumD, sumHD float64 // Σ ẋ, Σ x̂ ẋ
+			for n := 0; n < g.n; n++ {
+				xd := bnSeg(g, xDot[0].Data, n, c)
+				for i, v := range bnSeg(g, x[0].Data, n, c) {
+					sumD += float64(xd[i])
+					sumHD += (float64(v) - mu) * s * float64(xd[i])
+				}
+			}
+			meanD, meanHD := sumD/m, sumHD/m
+			for n := 0; n < g.n; n++ {
+				dst := bnSeg(g, yDot.Data, n, c)
+				xd := bnSeg(g, xDot[0].Data, n, c)
+				for i, v := range bnSeg(g, x[0].Data, n, c) {
+					xh := (float64(v) - mu) * s
+					dst[i] = T(float64(dst[i]) + gamma*s*(float64(xd[i])-meanD-xh*meanHD))
+				}
+			}
+		}
+	})
+}
+
+// VJP adds γ s (ȳ − mean ȳ − x̂·mean(ȳ x̂)) to x̄, Σ ȳ x̂ to γ̄ and Σ ȳ to β̄.
+func (b *BatchNorm2dTrain[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	g := b.check(x)
+	m := float64(b.m)
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
+			var sumY, sumYH float64 // Σ ȳ, Σ ȳ x̂
+			for n := 0; n < g.n; n++ {
+				yb := bnSeg(g, yBar.Data, n, c)
+				for i, v := range bnSeg(g, x[0].Data, n, c) {
+					sumY += float64(yb[i])
+					sumYH += float64(yb[i]) * (float64(v) - mu) * s
+				}
+			}
+			if xBar[0] != nil {
+				a, bb := sumY/m, sumYH/m
+				for n := 0; n < g.n; n++ {
+					yb := bnSeg(g, yBar.Data, n, c)
+					dst := bnSeg(g, xBar[0].Data, n, c)
+					for i, v := range bnSeg(g, x[0].Data, n, c) {
+						xh := (float64(v) - mu) * s
+						dst[i] += T(gamma * s * (float64(yb[i]) - a - xh*bb))
+					}
+				}
+			}
+			if xBar[1] != nil {
+				xBar[1].Data[c] += T(sumYH)
+			}
+			if xBar[2] != nil {
+				xBar[2].Data[c] += T(sumY)
+			}
+		}
+	})
+}
+
+// CurvatureVJP adds (γ̇ s + γ ṡ)(ȳ − a − x̂ b) − γ s (b ẋ̂ + ḃ x̂) to x̄̇ and
+// M ḃ to γ̄̇, where a = mean ȳ, b = mean(ȳ x̂), ṡ = −s²·mean(x̂ ẋ),
+// ẋ̂ = s(ẋ − mean ẋ − x̂·mean(x̂ ẋ)) and ḃ = mean(ȳ ẋ̂).
+func (b *BatchNorm2dTrain[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	g := b.check(x)
+	doX := xBarDot[0] != nil && (xDot[0] != nil || xDot[1] != nil)
+	doG := xBarDot[1] != nil && xDot[0] != nil
+	if !doX && !doG {
+		return
+	}
+	m := float64(b.m)
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
+			var gd float64
+			if xDot[1] != nil {
+				gd = float64(xDot[1].Data[c])
+			}
+			// One pass for Σ ȳ, Σ ȳ x̂ and, with a tangent ẋ, Σ ẋ, Σ x̂ ẋ, Σ ȳ ẋ.
+			var sumY, sumYH, sumD, sumHD, sumYD float64
+			for n := 0; n < g.n; n++ {
+				yb := bnSeg(g, yBar.Data, n, c)
+				var xd []T
+				if xDot[0] != nil {
+					xd = bnSeg(g, xDot[0].Data, n, c)
+				}
+				for i, v := range bnSeg(g, x[0].Data, n, c) {
+					xh := (float64(v) - mu) * s
+					y := float64(yb[i])
+					sumY += y
+					sumYH += y * xh
+					if xd != nil {
+						d := float64(xd[i])
+						sumD += d
+						sumHD += xh * d
+						sumYD += y * d
+					}
+				}
+			}
+			a, bb := sumY/m, sumYH/m
+			meanD, meanHD := sumD/m, sumHD/m
+			sDot := -s * s * meanHD
+			// ḃ = mean(ȳ ẋ̂) = s(mean(ȳ ẋ) − a·mean ẋ − b·mean(x̂ ẋ)).
+			bDot := s * (sumYD/m - a*meanD - bb*meanHD)
+			if doG {
+				xBarDot[1].Data[c] += T(m * bDot)
+			}
+			if !doX {
+				continue
+			}
+			coef := gd*s + gamma*sDot
+			for n := 0; n < g.n; n++ {
+				yb := bnSeg(g, yBar.Data, n, c)
+				dst := bnSeg(g, xBarDot[0].Data, n, c)
+				var xd []T
+				if xDot[0] != nil {
+					xd = bnSeg(g, xDot[0].Data, n, c)
+				}
+				for i, v := range bnSeg(g, x[0].Data, n, c) {
+					xh := (float64(v) - mu) * s
+					r := coef*(float64(yb[i])-a-xh*bb) - gamma*s*bDot*xh
+					if xd != nil {
+						xhDot := s * (float64(xd[i]) - meanD - xh*meanHD)
+						r -= gamma * s * bb * xhDot
+					}
+					dst[i] += T(r)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,129 @@
+package autodiff
+
+import (
+	"fmt"
+	"math"
+
+	"hesscope/tensor"
+)
+
+// MaxPool2d is PyTorch's nn.MaxPool2d (dilation 1, ceil_mode false): the
+// maximum over each Kernel×Kernel window moved by Stride over every channel
+// of x, which is [N, C, H, W] padded with Padding pixels of −∞ on each side:
+//
+//	y[n,c,i,j] = max_{u,v < Kernel} x[n, c, i·s − p + u, j·s − p + v]
+//
+// y is [N, C, H′, W′] with H′ = (H + 2p − k)/s + 1 (rounded down). As in
+// PyTorch, p may be at most k/2, so every window holds a pixel of x.
+//
+// Ties and NaN follow PyTorch's CPU kernel: the window is scanned in
+// row-major order from −∞, and a value replaces the running maximum when it
+// is greater or NaN. So among equal maxima the first wins, a NaN propagates
+// (the last NaN of the window is selected), and a window of −∞ selects its
+// first pixel. Forward records the selected pixel (the argmax) of every
+// window; the derivatives are those of y = x[argmax], the function is
+// piecewise linear and has no curvature term:
+//
+//	ẏ = ẋ[argmax]        x̄[argmax] += ȳ      (summed where windows overlap)
+type MaxPool2d[T tensor.Float] struct {
+	Kernel  int // window height and width
+	Stride  int // step of the window; 0 means Kernel (PyTorch's default)
+	Padding int // −∞ padding on each side, at most Kernel/2
+
+	argmax []int32 // per output, the selected pixel's offset within its H×W plane
+}
+
+var _ Primitive[float64] = (*MaxPool2d[float64])(nil)
+
+type poolGeom struct {
+	n, c, h, w, oh, ow, k, s, p int
+}
+
+func (m *MaxPool2d[T]) geom(x *tensor.Dense[T]) poolGeom {
+	s := m.Stride
+	if s == 0 {
+		s = m.Kernel
+	}
+	if len(x.Shape) != 4 || m.Kernel < 1 || s < 1 || m.Padding < 0 || m.Padding > m.Kernel/2 ||
+		x.Shape[2]+2*m.Padding < m.Kernel || x.Shape[3]+2*m.Padding < m.Kernel {
+		panic(fmt.Sprintf("autodiff: MaxPool2d(kernel %d, stride %d, padding %d) of x %v", m.Kernel, m.Stride, m.Padding, x.Shape))
+	}
+	g := poolGeom{n: x.Shape[0], c: x.Shape[1], h: x.Shape[2], w: x.Shape[3], k: m.Kernel, s: s, p: m.Padding}
+	g.oh = (g.h+2*g.p-g.k)/g.s + 1
+	g.ow = (g.w+2*g.p-g.k)/g.s + 1
+	return g
+}
+
+// Shape returns [N, C, H′, W′].
+func (m *MaxPool2d[T]) Shape(x []*tensor.Dense[T]) []int {
+	g := m.geom(x[0])
+	return []int{g.n, g.c, g.oh, g.ow}
+}
+
+// Forward computes the window maxima and records their argmax.
+func (m *MaxPool2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	g := m.geom(x[0])
+	if cap(m.argmax) >= len(y.Data) {
+		m.argmax = m.argmax[:len(y.Data)]
+	} else {
+		m.argmax = make([]int32, len(y.Data))
+	}
+	in, out := g.h*g.w, g.oh*g.ow
+	negInf := T(math.Inf(-1))
+	forEachPart(g.n*g.c, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			plane := x[0].Data[pl*in : (pl+1)*in]
+			yp := y.Data[pl*out : (pl+1)*out]
+			am := m.argmax[pl*out : (pl+1)*out]
+			for oy := 0; oy < g.oh; oy++ {
+				y0 := oy*g.s - g.p
+				ylo, yhi := max(y0, 0), min(y0+g.k, g.h)
+				for ox := 0; ox < g.ow; ox++ {
+					x0 := ox*g.s - g.p
+					xlo, xhi := max(x0, 0), min(x0+g.k, g.w)
+					best, at := negInf, ylo*g.w+xlo
+					for iy := ylo; iy < yhi; iy++ {
+						for ix := xlo; ix < xhi; ix++ {
+							if v := plane[iy*g.w+ix]; v > best || v != v {
+								best, at = v, iy*g.w+ix
+							}
+						}
+					}
+					yp[oy*g.ow+ox] = best
+					am[oy*g.ow+ox] = int32(at)
+				}
+			}
+		}
+	})
+}
+
+// Argmax returns, for every output element, the offset within its H×W input
+// plane of the pixel Forward selected.
+func (m *MaxPool2d[T]) Argmax() []int32 { return m.argmax }
+
+// JVP gathers ẏ = ẋ[argmax].
+func (m *MaxPool2d[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	g := m.geom(x[0])
+	in, out := g.h*g.w, g.oh*g.ow
+	for pl := 0; pl < g.n*g.c; pl++ {
+		src := xDot[0].Data[pl*in : (pl+1)*in]
+		for i, a := range m.argmax[pl*out : (pl+1)*out] {
+			yDot.Data[pl*out+i] = src[a]
+		}
+	}
+}
+
+// VJP scatters x̄[argmax] += ȳ.
+func (m *MaxPool2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	if xBar[0] == nil {
+		return
+	}
+	g := m.geom(x[0])
+	in, out := g.h*g.w, g.oh*g.ow
+	for pl := 0; pl < g.n*g.c; pl++ {
+		dst := xBar[0].Data[pl*in : (pl+1)*in]
+		for i, a := range m.argmax[pl*out : (pl+1)*out] {
+			dst[a] += yBar.Data[pl*out+i]
+		}
+	}
+}

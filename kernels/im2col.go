@@ -1,0 +1,144 @@
+package kernels
+
+import (
+	"fmt"
+
+	"hesscope/tensor"
+)
+
+// ConvShape is the geometry of a 2-D convolution or pooling window over one
+// image of C channels of H×W pixels (NCHW, so the image is the row-major
+// [C, H, W] slice): a KH×KW window moved by Stride in both directions over
+// the image padded with Pad pixels on every side (PyTorch's dilation 1).
+type ConvShape struct {
+	C, H, W int // input channels, height and width
+	KH, KW  int // window height and width
+	Stride  int // step between windows, at least 1
+	Pad     int // zero padding on each side, at least 0
+}
+
+// OutH is the number of window rows, (H + 2·Pad − KH)/Stride + 1.
+func (s ConvShape) OutH() int { return (s.H+2*s.Pad-s.KH)/s.Stride + 1 }
+
+// OutW is the number of window columns, (W + 2·Pad − KW)/Stride + 1.
+func (s ConvShape) OutW() int { return (s.W+2*s.Pad-s.KW)/s.Stride + 1 }
+
+// Rows is the number of rows of the column matrix, C·KH·KW.
+func (s ConvShape) Rows() int { return s.C * s.KH * s.KW }
+
+// Cols is the number of columns of the column matrix, OutH·OutW.
+func (s ConvShape) Cols() int { return s.OutH() * s.OutW() }
+
+// Identity reports whether the column matrix is the image itself (a 1×1
+// window with stride 1 and no padding), so that Im2col is a copy.
+func (s ConvShape) Identity() bool {
+	return s.KH == 1 && s.KW == 1 && s.Stride == 1 && s.Pad == 0
+}
+
+// Check panics unless s describes at least one window.
+func (s ConvShape) Check() {
+	if s.C < 1 || s.H < 1 || s.W < 1 || s.KH < 1 || s.KW < 1 || s.Stride < 1 || s.Pad < 0 ||
+		s.H+2*s.Pad < s.KH || s.W+2*s.Pad < s.KW {
+		panic(fmt.Sprintf("kernels: bad convolution shape %+v", s))
+	}
+}
+
+// span returns the range [lo, hi) of output positions o whose input
+// coordinate o·stride − pad + k lies in [0, n).
+func span(n, k, stride, pad, out int) (lo, hi int) {
+	// o·stride ≥ pad − k  and  o·stride ≤ n − 1 + pad − k.
+	if d := pad - k; d > 0 {
+		lo = min((d+stride-1)/stride, out)
+	}
+	if d := n - 1 + pad - k; d < 0 {
+		hi = 0
+	} else {
+		hi = min(d/stride+1, out)
+	}
+	return lo, max(hi, lo)
+}
+
+// Im2col writes the column matrix of the image x ([C, H, W]) into dst, a
+// row-major [Rows, Cols] matrix:
+//
+//	dst[((c·KH + i)·KW + j)·Cols + oy·OutW + ox] = x[c, oy·Stride − Pad + i, ox·Stride − Pad + j]
+//
+// with zero where the index falls in the padding. A convolution with weights
+// W of shape [O, C, KH, KW] is then the product W·dst of shape [O, OutH·OutW].
+func Im2col[T tensor.Float](dst, x []T, s ConvShape) {
+	oh, ow := s.OutH(), s.OutW()
+	cols := oh * ow
+	_ = dst[s.Rows()*cols-1]
+	_ = x[s.C*s.H*s.W-1]
+	row := 0
+	for c := 0; c < s.C; c++ {
+		img := x[c*s.H*s.W : (c+1)*s.H*s.W]
+		for i := 0; i < s.KH; i++ {
+			ylo, yhi := span(s.H, i, s.Stride, s.Pad, oh)
+			for j := 0; j < s.KW; j++ {
+				xlo, xhi := span(s.W, j, s.Stride, s.Pad, ow)
+				d := dst[row*cols : (row+1)*cols]
+				row++
+				clear(d[:ylo*ow])
+				clear(d[yhi*ow:])
+				for oy := ylo; oy < yhi; oy++ {
+					out := d[oy*ow : (oy+1)*ow]
+					clear(out[:xlo])
+					clear(out[xhi:])
+					if xlo >= xhi {
+						continue
+					}
+					src := img[(oy*s.Stride-s.Pad+i)*s.W:]
+					ix := xlo*s.Stride - s.Pad + j
+					if s.Stride == 1 {
+						copy(out[xlo:xhi], src[ix:ix+xhi-xlo])
+						continue
+					}
+					for ox := xlo; ox < xhi; ox++ {
+						out[ox] = src[ix]
+						ix += s.Stride
+					}
+				}
+			}
+		}
+	}
+}
+
+// Col2im adds the column matrix col ([Rows, Cols], laid out as Im2col writes
+// it) back into the image dst ([C, H, W]), dropping the padding: it is the
+// adjoint of Im2col, so a pixel covered by several windows receives the sum
+// of their entries, added in row order of col.
+func Col2im[T tensor.Float](dst, col []T, s ConvShape) {
+	oh, ow := s.OutH(), s.OutW()
+	cols := oh * ow
+	_ = col[s.Rows()*cols-1]
+	_ = dst[s.C*s.H*s.W-1]
+	row := 0
+	for c := 0; c < s.C; c++ {
+		img := dst[c*s.H*s.W : (c+1)*s.H*s.W]
+		for i := 0; i < s.KH; i++ {
+			ylo, yhi := span(s.H, i, s.Stride, s.Pad, oh)
+			for j := 0; j < s.KW; j++ {
+				xlo, xhi := span(s.W, j, s.Stride, s.Pad, ow)
+				d := col[row*cols : (row+1)*cols]
+				row++
+				if xlo >= xhi {
+					continue
+				}
+				for oy := ylo; oy < yhi; oy++ {
+					in := d[oy*ow : (oy+1)*ow]
+					out := img[(oy*s.Stride-s.Pad+i)*s.W:]
+					ix := xlo*s.Stride - s.Pad + j
+					if s.Stride == 1 {
+						Add(out[ix:ix+xhi-xlo], in[xlo:xhi])
+						continue
+					}
+					for ox := xlo; ox < xhi; ox++ {
+						out[ix] += in[ox]
+						ix += s.Stride
+					}
+				}
+			}
+		}
+	}
+}

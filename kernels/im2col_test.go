@@ -1,0 +1,151 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveIm2col is the reference loop: one entry at a time from the definition.
+func naiveIm2col(x []float64, s ConvShape) []float64 {
+	oh, ow := s.OutH(), s.OutW()
+	dst := make([]float64, s.Rows()*oh*ow)
+	for c := 0; c < s.C; c++ {
+		for i := 0; i < s.KH; i++ {
+			for j := 0; j < s.KW; j++ {
+				row := (c*s.KH+i)*s.KW + j
+				for oy := 0; oy < oh; oy++ {
+					for ox := 0; ox < ow; ox++ {
+						iy, ix := oy*s.Stride-s.Pad+i, ox*s.Stride-s.Pad+j
+						if iy >= 0 && iy < s.H && ix >= 0 && ix < s.W {
+							dst[row*oh*ow+oy*ow+ox] = x[(c*s.H+iy)*s.W+ix]
+						}
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// naiveCol2im is the adjoint of naiveIm2col, scattering entry by entry.
+func naiveCol2im(dst, col []float64, s ConvShape) {
+	oh, ow := s.OutH(), s.OutW()
+	for c := 0; c < s.C; c++ {
+		for i := 0; i < s.KH; i++ {
+			for j := 0; j < s.KW; j++ {
+				row := (c*s.KH+i)*s.KW + j
+				for oy := 0; oy < oh; oy++ {
+					for ox := 0; ox < ow; ox++ {
+						iy, ix := oy*s.Stride-s.Pad+i, ox*s.Stride-s.Pad+j
+						if iy >= 0 && iy < s.H && ix >= 0 && ix < s.W {
+							dst[(c*s.H+iy)*s.W+ix] += col[row*oh*ow+oy*ow+ox]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func im2colShapes() []ConvShape {
+	var shapes []ConvShape
+	for _, hw := range [][2]int{{1, 1}, {5, 7}, {7, 5}, {9, 9}, {4, 11}} {
+		for _, k := range [][2]int{{1, 1}, {3, 3}, {5, 5}, {2, 3}, {3, 1}} {
+			for stride := 1; stride <= 3; stride++ {
+				for pad := 0; pad <= 2; pad++ {
+					s := ConvShape{C: 3, H: hw[0], W: hw[1], KH: k[0], KW: k[1], Stride: stride, Pad: pad}
+					if s.H+2*pad < s.KH || s.W+2*pad < s.KW {
+						continue
+					}
+					shapes = append(shapes, s)
+				}
+			}
+		}
+	}
+	// A window much larger than the stride and a stride larger than the window.
+	shapes = append(shapes,
+		ConvShape{C: 2, H: 3, W: 3, KH: 7, KW: 7, Stride: 1, Pad: 2},
+		ConvShape{C: 1, H: 8, W: 8, KH: 2, KW: 2, Stride: 5, Pad: 1},
+		ConvShape{C: 1, H: 2, W: 2, KH: 1, KW: 1, Stride: 1, Pad: 2},
+	)
+	return shapes
+}
+
+func TestIm2colCol2im(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range im2colShapes() {
+		t.Run(fmt.Sprintf("%dx%d/k%dx%d/s%d/p%d", s.H, s.W, s.KH, s.KW, s.Stride, s.Pad), func(t *testing.T) {
+			s.Check()
+			x := make([]float64, s.C*s.H*s.W)
+			for i := range x {
+				x[i] = rng.NormFloat64()
+			}
+			want := naiveIm2col(x, s)
+			got := make([]float64, len(want))
+			for i := range got {
+				got[i] = 99 // Im2col must overwrite every entry, padding included
+			}
+			Im2col(got, x, s)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("Im2col entry %d = %g, want %g", i, got[i], want[i])
+				}
+			}
+
+			col := make([]float64, len(want))
+			for i := range col {
+				col[i] = rng.NormFloat64()
+			}
+			base := make([]float64, len(x))
+			for i := range base {
+				base[i] = rng.NormFloat64()
+			}
+			wantX := append([]float64(nil), base...)
+			naiveCol2im(wantX, col, s)
+			gotX := append([]float64(nil), base...)
+			Col2im(gotX, col, s)
+			for i := range wantX {
+				// Both add in the same (row) order, so the sums agree exactly.
+				if gotX[i] != wantX[i] {
+					t.Fatalf("Col2im entry %d = %g, want %g", i, gotX[i], wantX[i])
+				}
+			}
+		})
+	}
+}
+
+func TestIm2colFloat32(t *testing.T) {
+	s := ConvShape{C: 2, H: 5, W: 6, KH: 3, KW: 3, Stride: 2, Pad: 1}
+	x64 := make([]float64, s.C*s.H*s.W)
+	x32 := make([]float32, len(x64))
+	for i := range x64 {
+		x64[i] = float64(i%7) - 3
+		x32[i] = float32(x64[i])
+	}
+	want := naiveIm2col(x64, s)
+	got := make([]float32, len(want))
+	Im2col(got, x32, s)
+	for i := range want {
+		if float64(got[i]) != want[i] {
+			t.Fatalf("float32 Im2col entry %d = %g, want %g", i, got[i], want[i])
+		}
+	}
+}
+
+func TestConvShapeOut(t *testing.T) {
+	for _, c := range []struct {
+		s      ConvShape
+		oh, ow int
+	}{
+		{ConvShape{C: 1, H: 28, W: 28, KH: 5, KW: 5, Stride: 1}, 24, 24},
+		{ConvShape{C: 3, H: 32, W: 32, KH: 5, KW: 5, Stride: 1, Pad: 2}, 32, 32},
+		{ConvShape{C: 64, H: 32, W: 32, KH: 3, KW: 3, Stride: 2, Pad: 1}, 16, 16},
+		{ConvShape{C: 64, H: 32, W: 32, KH: 1, KW: 1, Stride: 2}, 16, 16},
+		{ConvShape{C: 1, H: 7, W: 10, KH: 3, KW: 2, Stride: 3, Pad: 1}, 3, 4},
+	} {
+		if c.s.OutH() != c.oh || c.s.OutW() != c.ow {
+			t.Errorf("%+v: out %d×%d, want %d×%d", c.s, c.s.OutH(), c.s.OutW(), c.oh, c.ow)
+		}
+	}
+}
