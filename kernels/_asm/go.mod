@@ -1,0 +1,3 @@
+module hesscope/kernels/_asm
+
+go 1.26.0
