@@ -110,3 +110,25 @@ func benchGemm[T float32 | float64](b *testing.B, gemm func(bool, bool, int, int
 	}
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkGemmMicro measures each micro-kernel alone on panels that stay in
+// L1: the ceiling for Gemm on one core.
+func BenchmarkGemmMicro(b *testing.B) {
+	for _, g := range gemmKernelsF32() {
+		b.Run("f32/"+g.name, func(b *testing.B) { benchMicro(b, g) })
+	}
+	for _, g := range gemmKernelsF64() {
+		b.Run("f64/"+g.name, func(b *testing.B) { benchMicro(b, g) })
+	}
+}
+
+func benchMicro[T float32 | float64](b *testing.B, g *gemmKernel[T]) {
+	const k = 128
+	a := make([]T, k*g.mr)
+	bb := make([]T, k*g.nr)
+	c := make([]T, g.mr*g.nr)
+	for b.Loop() {
+		g.micro(k, a, bb, c, g.nr, 1, 1)
+	}
+	b.ReportMetric(2*float64(g.mr*g.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

@@ -115,31 +115,22 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 				mb := min(msb, m-is)
 				nPanA := ceilDiv(mb, mr)
 
-				// Pack: tasks of packChunk panels, B first (only once per
-				// (jc, pc)), then A.
-				const packChunk = 8
+				// Pack: B (only once per (jc, pc)) and A, split into
+				// tasks of whole panels.
 				tasksB := 0
 				if is == 0 {
-					tasksB = ceilDiv(nPanB, packChunk)
+					tasksB = min(nPanB, 2*procs)
 				}
-				tasksA := ceilDiv(nPanA, packChunk)
+				tasksA := min(nPanA, 2*procs)
 				parallelFor(procs, tasksB+tasksA, func(_, t int) {
 					if t < tasksB {
-						p0 := t * packChunk
-						p1 := min(p0+packChunk, nPanB)
-						for p := p0; p < p1; p++ {
-							j0 := p * nr
-							packB(w.bPack[p*nr*kb:(p+1)*nr*kb], nr, transB, b, ldb, pc, kb, jc+j0, min(nr, nb-j0))
-						}
+						q0, q1 := t*nPanB/tasksB, (t+1)*nPanB/tasksB
+						packB(w.bPack, nr, transB, b, ldb, pc, kb, jc, nb, q0, q1)
 						return
 					}
 					t -= tasksB
-					p0 := t * packChunk
-					p1 := min(p0+packChunk, nPanA)
-					for p := p0; p < p1; p++ {
-						i0 := p * mr
-						packA(w.aPack[p*mr*kb:(p+1)*mr*kb], mr, transA, a, lda, is+i0, min(mr, mb-i0), pc, kb)
-					}
+					q0, q1 := t*nPanA/tasksA, (t+1)*nPanA/tasksA
+					packA(w.aPack, mr, transA, a, lda, is, mb, pc, kb, q0, q1)
 				})
 
 				// Compute: units are (mc-row block) × (run of B panels).
@@ -202,60 +193,84 @@ func mergeTile[T tensor.Float](c []T, ldc int, t []T, ldt, mr, nr int, beta T) {
 	}
 }
 
-// packA writes rows i0…i0+rows-1, columns p0…p0+kb-1 of op(A) to dst as one
-// mr×kb panel, dst[p*mr+i] = op(A)[i0+i, p0+p], zero rows below rows.
-func packA[T tensor.Float](dst []T, mr int, trans bool, a []T, lda, i0, rows, p0, kb int) {
-	dst = dst[:mr*kb]
+// packA packs panels q0…q1-1 of rows i0…i0+rows-1, columns p0…p0+kb-1 of
+// op(A): panel q holds rows i0+q·mr … i0+q·mr+mr-1 as
+//
+//	dst[q·mr·kb + p·mr + i] = op(A)[i0+q·mr+i, p0+p]
+//
+// with rows past i0+rows zero.
+func packA[T tensor.Float](dst []T, mr int, trans bool, a []T, lda, i0, rows, p0, kb, q0, q1 int) {
 	if trans {
-		// op(A)[i, p] = a[p*lda+i]: each p is a contiguous run of rows.
+		// op(A)[i, p] = a[p*lda+i]: walk A's rows, each feeding every
+		// panel an mr-run.
+		r0, r1 := q0*mr, min(q1*mr, rows)
 		for p := 0; p < kb; p++ {
-			d := dst[p*mr : p*mr+mr]
-			s := a[(p0+p)*lda+i0:]
-			copy(d, s[:rows])
-			clear(d[rows:])
+			src := a[(p0+p)*lda+i0+r0 : (p0+p)*lda+i0+r1]
+			for q := q0; q < q1; q++ {
+				d := dst[q*mr*kb+p*mr : q*mr*kb+p*mr+mr]
+				n := copy(d, src[(q-q0)*mr:])
+				clear(d[n:])
+			}
 		}
 		return
 	}
-	// op(A)[i, p] = a[i*lda+p]: rows of A become columns of the panel.
-	for i := 0; i < rows; i++ {
-		s := a[(i0+i)*lda+p0 : (i0+i)*lda+p0+kb]
-		d := dst[i:]
-		for p, v := range s {
-			d[p*mr] = v
+	// op(A)[i, p] = a[i*lda+p]: rows of A become columns of a panel.
+	for q := q0; q < q1; q++ {
+		pan := dst[q*mr*kb : (q+1)*mr*kb]
+		r := min(mr, rows-q*mr)
+		for i := 0; i < r; i++ {
+			off := (i0+q*mr+i)*lda + p0
+			src := a[off : off+kb]
+			d := pan[i:]
+			for p, v := range src {
+				d[p*mr] = v
+			}
 		}
-	}
-	for i := rows; i < mr; i++ {
-		for p := 0; p < kb; p++ {
-			dst[p*mr+i] = 0
+		for i := r; i < mr; i++ {
+			for p := 0; p < kb; p++ {
+				pan[p*mr+i] = 0
+			}
 		}
 	}
 }
 
-// packB writes rows p0…p0+kb-1, columns j0…j0+cols-1 of op(B) to dst as one
-// kb×nr panel, dst[p*nr+j] = op(B)[p0+p, j0+j], zero columns right of cols.
-func packB[T tensor.Float](dst []T, nr int, trans bool, b []T, ldb, p0, kb, j0, cols int) {
-	dst = dst[:nr*kb]
+// packB packs panels q0…q1-1 of rows p0…p0+kb-1, columns j0…j0+cols-1 of
+// op(B): panel q holds columns j0+q·nr … j0+q·nr+nr-1 as
+//
+//	dst[q·nr·kb + p·nr + j] = op(B)[p0+p, j0+q·nr+j]
+//
+// with columns past j0+cols zero.
+func packB[T tensor.Float](dst []T, nr int, trans bool, b []T, ldb, p0, kb, j0, cols, q0, q1 int) {
 	if !trans {
-		// op(B)[p, j] = b[p*ldb+j]: each p is a contiguous run.
+		// op(B)[p, j] = b[p*ldb+j]: walk B's rows, each feeding every
+		// panel an nr-run.
+		c0, c1 := q0*nr, min(q1*nr, cols)
 		for p := 0; p < kb; p++ {
-			d := dst[p*nr : p*nr+nr]
-			s := b[(p0+p)*ldb+j0:]
-			copy(d, s[:cols])
-			clear(d[cols:])
+			src := b[(p0+p)*ldb+j0+c0 : (p0+p)*ldb+j0+c1]
+			for q := q0; q < q1; q++ {
+				d := dst[q*nr*kb+p*nr : q*nr*kb+p*nr+nr]
+				n := copy(d, src[(q-q0)*nr:])
+				clear(d[n:])
+			}
 		}
 		return
 	}
-	// op(B)[p, j] = b[j*ldb+p]: rows of B become columns of the panel.
-	for j := 0; j < cols; j++ {
-		s := b[(j0+j)*ldb+p0 : (j0+j)*ldb+p0+kb]
-		d := dst[j:]
-		for p, v := range s {
-			d[p*nr] = v
+	// op(B)[p, j] = b[j*ldb+p]: rows of B become columns of a panel.
+	for q := q0; q < q1; q++ {
+		pan := dst[q*nr*kb : (q+1)*nr*kb]
+		c := min(nr, cols-q*nr)
+		for j := 0; j < c; j++ {
+			off := (j0+q*nr+j)*ldb + p0
+			src := b[off : off+kb]
+			d := pan[j:]
+			for p, v := range src {
+				d[p*nr] = v
+			}
 		}
-	}
-	for j := cols; j < nr; j++ {
-		for p := 0; p < kb; p++ {
-			dst[p*nr+j] = 0
+		for j := c; j < nr; j++ {
+			for p := 0; p < kb; p++ {
+				pan[p*nr+j] = 0
+			}
 		}
 	}
 }
