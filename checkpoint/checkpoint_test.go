@@ -247,7 +247,7 @@ var corruptCases = []struct {
 	{"header length zero", rawFile(0, "", nil), "does not begin with '{'"},
 	{"truncated JSON", safetensors(`{"a":`, nil), "not valid JSON"},
 	{"JSON array", safetensors(`[]`, nil), "does not begin with '{'"},
-	{"leading space", safetensors(` {}`, nil), "does not begin with '{'"},
+	{"only spaces", safetensors(`    `, nil), "does not begin with '{'"},
 	{"invalid UTF-8", safetensors("{\"\xff\":1}", nil), "UTF-8"},
 	{"NUL padding", rawFile(8, "{}\x00\x00\x00\x00\x00\x00", nil), "data after the JSON object"},
 	{"two objects", safetensors(`{}{}`, nil), "data after the JSON object"},
@@ -408,6 +408,57 @@ func TestWriteInvalid(t *testing.T) {
 		}
 		if buf.Len() != 0 {
 			t.Errorf("%s: wrote %d bytes before failing", c.name, buf.Len())
+		}
+	}
+}
+
+// TestReadLenient lists what Read accepts, as the reference reader does,
+// though Write never produces it.
+func TestReadLenient(t *testing.T) {
+	four := make([]byte, 4)
+	cases := []struct {
+		name  string
+		data  []byte
+		names []string
+	}{
+		{"leading whitespace", safetensors(" \n\t{}", nil), []string{}},
+		{"header length not a multiple of 8", rawFile(3, "{} ", nil), []string{}},
+		{"no padding", rawFile(2, "{}", nil), []string{}},
+		{"tensors out of data order", safetensors(`{"b":{"dtype":"F32","shape":[],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}`, make([]byte, 8)), []string{"a", "b"}},
+		{"names out of order in the data", safetensors(`{"b":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}`, make([]byte, 8)), []string{"a", "b"}},
+		{"misaligned F64", safetensors(`{"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"b":{"dtype":"F64","shape":[],"data_offsets":[4,12]}}`, make([]byte, 12)), []string{"a", "b"}},
+		{"unknown field", safetensors(`{"a":{"dtype":"F32","quant":{"x":[1,{}]},"shape":[],"data_offsets":[0,4]}}`, four), []string{"a"}},
+		{"fields in any order", safetensors(`{"a":{"data_offsets":[0,4],"shape":[1],"dtype":"F32"}}`, four), []string{"a"}},
+		{"null metadata", safetensors(`{"__metadata__":null,"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}`, four), []string{"a"}},
+		{"metadata last", safetensors(`{"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"__metadata__":{"k":"v"}}`, four), []string{"a"}},
+		{"empty name", safetensors(`{"":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}`, four), []string{""}},
+		{"empty tensor with huge dimensions", safetensors(`{"a":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}}`, nil), []string{"a"}},
+		{"escapes", safetensors(`{"\u0061\n\ud83d\ude00":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}`, four), []string{"a\n😀"}},
+	}
+	for _, c := range cases {
+		f, err := Read(bytes.NewReader(c.data), int64(len(c.data)))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := f.Names(); !slices.Equal(got, c.names) {
+			t.Errorf("%s: tensors %q, want %q", c.name, got, c.names)
+		}
+	}
+}
+
+func BenchmarkWriteRead(b *testing.B) {
+	f := FromStateDict(model[float32](0), nil)
+	f.Tensors["big"] = &Tensor{DType: F32, Shape: []int{1 << 20}, F32: make([]float32, 1<<20)}
+	var buf bytes.Buffer
+	b.SetBytes(4 << 20)
+	for b.Loop() {
+		buf.Reset()
+		if err := Write(&buf, f); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Read(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

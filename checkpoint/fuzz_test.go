@@ -26,6 +26,7 @@ func FuzzRead(f *testing.F) {
 	for _, c := range corruptCases {
 		f.Add(c.data)
 	}
+	f.Add(safetensors(`{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}`, make([]byte, 4)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Read(bytes.NewReader(data), int64(len(data)))
 		if err != nil {

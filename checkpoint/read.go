@@ -225,7 +225,9 @@ func parseHeader(header []byte) ([]entry, map[string]string, error) {
 	if !utf8.Valid(header) {
 		return nil, nil, errors.New("header is not valid UTF-8")
 	}
-	if len(header) == 0 || header[0] != '{' {
+	// The reference reader accepts leading whitespace, though no writer
+	// produces it.
+	if trimmed := bytes.TrimLeft(header, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, nil, errors.New("header does not begin with '{'")
 	}
 	p := &parser{dec: json.NewDecoder(bytes.NewReader(header))}

@@ -176,31 +176,43 @@ func writeBody(w io.Writer, f *File, header []byte, order []string) error {
 		return err
 	}
 	buf := make([]byte, 0, 64<<10)
-	flush := func() error {
-		_, err := w.Write(buf)
-		buf = buf[:0]
-		return err
-	}
 	for _, name := range order {
-		t := f.Tensors[name]
-		for i := 0; i < t.Len(); i++ {
-			if len(buf)+8 > cap(buf) {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			switch t.DType {
-			case F32:
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(t.F32[i]))
-			case F64:
-				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(t.F64[i]))
-			case I64:
-				buf = binary.LittleEndian.AppendUint64(buf, uint64(t.I64[i]))
-			}
+		var err error
+		switch t := f.Tensors[name]; t.DType {
+		case F32:
+			err = writeElems(w, buf, t.F32, 4, func(b []byte, v float32) []byte {
+				return binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+			})
+		case F64:
+			err = writeElems(w, buf, t.F64, 8, func(b []byte, v float64) []byte {
+				return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+			})
+		case I64:
+			err = writeElems(w, buf, t.I64, 8, func(b []byte, v int64) []byte {
+				return binary.LittleEndian.AppendUint64(b, uint64(v))
+			})
+		}
+		if err != nil {
+			return err
 		}
 	}
-	if len(buf) > 0 {
-		return flush()
+	return nil
+}
+
+// writeElems writes data, size bytes an element, encoding it with appendLE
+// into buf, chunk by chunk.
+func writeElems[E any](w io.Writer, buf []byte, data []E, size int, appendLE func([]byte, E) []byte) error {
+	per := cap(buf) / size
+	for len(data) > 0 {
+		chunk := data[:min(per, len(data))]
+		data = data[len(chunk):]
+		b := buf[:0]
+		for _, v := range chunk {
+			b = appendLE(b, v)
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
 	}
 	return nil
 }
