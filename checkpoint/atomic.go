@@ -20,7 +20,7 @@ import (
 // the temporary file is removed and path is left as it was; an error from
 // write is returned unchanged, others begin "checkpoint: <path>: ".
 // If path is a symbolic link, the link itself is replaced.
-func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
+func WriteFileAtomic(path string, write func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

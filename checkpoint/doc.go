@@ -33,7 +33,8 @@
 // # Writing
 //
 // Write produces what the reference implementation produces: the header lists
-// "__metadata__" first (keys sorted), then the tensors in data order; tensors
+// "__metadata__" first (keys sorted, where the reference leaves their order to
+// a hash map), then the tensors in data order; tensors
 // are ordered by decreasing element alignment (I64, F64, F32), then by name,
 // and stored contiguously; the header is padded with spaces to a multiple of 8
 // bytes so that every tensor is aligned. The same File always gives the same

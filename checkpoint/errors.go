@@ -12,6 +12,7 @@ type FormatError struct {
 	Msg  string // what is wrong, naming the tensor where there is one
 }
 
+// Error returns "checkpoint: <path>: invalid safetensors file: <msg>".
 func (e *FormatError) Error() string {
 	return "checkpoint: " + pathPrefix(e.Path) + "invalid safetensors file: " + e.Msg
 }
@@ -24,6 +25,7 @@ type UnsupportedError struct {
 	DType  DType  // its element type, such as "BF16"
 }
 
+// Error returns "checkpoint: <path>: unsupported dtype <dtype> of tensor <name> ...".
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("checkpoint: %sunsupported dtype %s of tensor %q (supported: F32, F64, I64)",
 		pathPrefix(e.Path), e.DType, e.Tensor)
