@@ -1,0 +1,154 @@
+// Command hesscope trains neural networks and computes their exact Hessian
+// spectra, to study large-batch training and adversarial robustness as in
+// Yao et al., "Hessian-based Analysis of Large Batch Training and Robustness
+// to Adversaries" (NeurIPS 2018).
+//
+// Usage:
+//
+//	hesscope <command> [flags]
+//
+// Run "hesscope help" for the list of commands and "hesscope help <command>"
+// for one. Results go to standard output (JSON with -json), progress and
+// errors to standard error.
+//
+// Exit status: 0 on success, 1 when the work failed, 2 for a usage error
+// (bad flag or argument), 130 when interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+)
+
+// version is the program version, recorded in every result and run folder.
+var version = "0.1.0-dev"
+
+// command is one subcommand: its flags, help and the work it does.
+type command struct {
+	name  string
+	usage string // arguments after the command name
+	short string // one line for the command list
+	long  string // the full help text
+	// flags declares the command's flags on fs and returns the function
+	// that runs it once they are parsed.
+	flags func(fs *flag.FlagSet) func(ctx context.Context, env *env) error
+}
+
+// env is what a command writes to.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+// usageError is a bad flag or argument: exit status 2 and the command's usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+var commands []*command
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			if c := lookup(args[1]); c != nil {
+				printHelp(stdout, c)
+				return 0
+			}
+			fmt.Fprintf(stderr, "hesscope: unknown command %q\n", args[1])
+			return 2
+		}
+		printCommands(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "version" || args[0] == "-version" || args[0] == "--version" {
+		fmt.Fprintf(stdout, "hesscope %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		return 0
+	}
+	c := lookup(args[0])
+	if c == nil {
+		fmt.Fprintf(stderr, "hesscope: unknown command %q (run 'hesscope help')\n", args[0])
+		return 2
+	}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "number of threads")
+	runCmd := c.flags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, c)
+			return 0
+		}
+		fmt.Fprintf(stderr, "hesscope %s: %v (run 'hesscope help %s')\n", c.name, err, c.name)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hesscope %s: unexpected argument %q (run 'hesscope help %s')\n", c.name, fs.Arg(0), c.name)
+		return 2
+	}
+	if *threads < 1 {
+		fmt.Fprintf(stderr, "hesscope %s: -threads %d: want at least 1\n", c.name, *threads)
+		return 2
+	}
+	runtime.GOMAXPROCS(*threads)
+	err := runCmd(ctx, &env{stdout: stdout, stderr: stderr})
+	switch {
+	case err == nil:
+		return 0
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "hesscope %s: interrupted\n", c.name)
+		return 130
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "hesscope %s: %v (run 'hesscope help %s')\n", c.name, err, c.name)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "hesscope %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func printCommands(w io.Writer) {
+	fmt.Fprintf(w, "hesscope %s: exact Hessian analysis of neural-network training\n\nUsage:\n\n\thesscope <command> [flags]\n\nCommands:\n\n", version)
+	for _, c := range commands {
+		fmt.Fprintf(w, "\t%-13s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(w, "\nRun 'hesscope help <command>' for a command's flags.\n")
+}
+
+func printHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "Usage: hesscope %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.long))
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.Int("threads", runtime.GOMAXPROCS(0), "number of threads (default: all cores)")
+	c.flags(fs)
+	fmt.Fprintf(w, "\nFlags (one dash or two):\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\nExit status: 0 success, 1 failure, 2 usage error, 130 interrupted.\n")
+}

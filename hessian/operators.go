@@ -1,0 +1,219 @@
+package hessian
+
+import (
+	"math"
+
+	"hesscope/autodiff"
+	"hesscope/linop"
+	"hesscope/nn"
+	"hesscope/tensor"
+)
+
+// Params is the Hessian of the mean loss over Data with respect to a set of
+// parameter tensors (all trainable ones by default, or one layer's): a
+// linop.Operator of dimension the number of their elements. Restricted to a
+// subset it is the corresponding diagonal block of the full Hessian.
+type Params[T tensor.Float] struct {
+	eval    *Evaluator[T]
+	data    Data[T]
+	mode    nn.Mode
+	params  []*nn.Param[T]
+	tangent []*tensor.Dense[T]
+	dim     int
+	// HVPs counts the products computed; Loss is the mean loss seen by the
+	// last product.
+	HVPs int
+	Loss float64
+}
+
+var _ linop.Operator = (*Params[float32])(nil)
+
+// NewParams returns the parameter-Hessian operator of m on data in the given
+// BatchNorm mode over params (nil: every trainable parameter).
+func NewParams[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, params []*nn.Param[T]) *Params[T] {
+	if params == nil {
+		params = nn.Trainable(m.Params())
+	}
+	return &Params[T]{eval: NewEvaluator(m), data: data, mode: mode, params: params,
+		tangent: nn.Like(params), dim: nn.Size(params)}
+}
+
+// Dim is the number of parameters the operator acts on.
+func (o *Params[T]) Dim() int { return o.dim }
+
+// Apply writes H·v into dst.
+func (o *Params[T]) Apply(dst, v []float64) {
+	nn.Scatter(o.tangent, v)
+	clear(dst)
+	o.Loss = 0
+	n := float64(o.data.Len())
+	for c := 0; c < o.data.Chunks(); c++ {
+		x, y := o.data.Chunk(c)
+		r := o.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.tangent})
+		w := float64(len(y)) / n
+		o.Loss += w * r.Loss
+		addWeighted(dst, r.ParamHv, o.tangent, w)
+	}
+	o.HVPs++
+}
+
+// Gradient returns the mean loss and its gradient (flattened) over the data.
+func (o *Params[T]) Gradient() (float64, []float64) {
+	g := make([]float64, o.dim)
+	var loss float64
+	n := float64(o.data.Len())
+	for c := 0; c < o.data.Chunks(); c++ {
+		x, y := o.data.Chunk(c)
+		r := o.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
+		w := float64(len(y)) / n
+		loss += w * r.Loss
+		addWeighted(g, r.ParamGrad, o.tangent, w)
+	}
+	return loss, g
+}
+
+// addWeighted adds w·blocks (flattened in order; nil blocks are zero,
+// shaped like like) to dst.
+func addWeighted[T tensor.Float](dst []float64, blocks, like []*tensor.Dense[T], w float64) {
+	off := 0
+	for i, b := range blocks {
+		n := like[i].Len()
+		if b != nil {
+			d := dst[off : off+n]
+			for j, v := range b.Data {
+				d[j] += w * float64(v)
+			}
+		}
+		off += n
+	}
+}
+
+// Input is the Hessian of the batch-mean loss with respect to the whole input
+// batch x (dimension N·C·H·W), in eval mode unless Mode says otherwise. In
+// eval mode it is block diagonal: the block of sample i is the Hessian of
+// that sample's loss divided by N.
+type Input[T tensor.Float] struct {
+	eval    *Evaluator[T]
+	x       *tensor.Dense[T]
+	y       []int
+	mode    nn.Mode
+	tangent *tensor.Dense[T]
+	HVPs    int
+}
+
+// NewInput returns the input-Hessian operator of m at the batch (x, y).
+func NewInput[T tensor.Float](m Model[T], x *tensor.Dense[T], y []int, mode nn.Mode) *Input[T] {
+	return &Input[T]{eval: NewEvaluator(m), x: x, y: y, mode: mode, tangent: tensor.New[T](x.Shape...)}
+}
+
+// Dim is the number of input values.
+func (o *Input[T]) Dim() int { return o.x.Len() }
+
+// Apply writes H·v into dst.
+func (o *Input[T]) Apply(dst, v []float64) {
+	for i, f := range v {
+		o.tangent.Data[i] = T(f)
+	}
+	r := o.eval.Pass(o.x, o.y, Request[T]{Mode: o.mode, InputGrad: true, InputTangent: o.tangent})
+	if r.InputHv == nil {
+		clear(dst)
+	} else {
+		for i, f := range r.InputHv.Data {
+			dst[i] = float64(f)
+		}
+	}
+	o.HVPs++
+}
+
+// GaussNewton is the generalised Gauss-Newton matrix G = Jᵀ·H_ℓ·J of the mean
+// loss over Data with respect to params, where J is the Jacobian of the
+// logits and H_ℓ = (diag(p) − ppᵀ)/N the Hessian of the cross-entropy in the
+// logits. It is positive semi-definite and needs no second derivatives of
+// the network: one tangent pass and one reverse pass.
+type GaussNewton[T tensor.Float] struct {
+	model   Model[T]
+	data    Data[T]
+	mode    nn.Mode
+	params  []*nn.Param[T]
+	tangent []*tensor.Dense[T]
+	dim     int
+	tape    *autodiff.Tape[T]
+	HVPs    int
+}
+
+// NewGaussNewton returns the GGN operator of m on data over params (nil: all trainable).
+func NewGaussNewton[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, params []*nn.Param[T]) *GaussNewton[T] {
+	if params == nil {
+		params = nn.Trainable(m.Params())
+	}
+	return &GaussNewton[T]{model: m, data: data, mode: mode, params: params, tangent: nn.Like(params),
+		dim: nn.Size(params), tape: autodiff.NewTape[T]()}
+}
+
+// Dim is the number of parameters the operator acts on.
+func (o *GaussNewton[T]) Dim() int { return o.dim }
+
+// Apply writes G·v into dst.
+func (o *GaussNewton[T]) Apply(dst, v []float64) {
+	nn.Scatter(o.tangent, v)
+	clear(dst)
+	n := float64(o.data.Len())
+	wanted := map[*nn.Param[T]]bool{}
+	for _, p := range o.params {
+		wanted[p] = true
+	}
+	for c := 0; c < o.data.Chunks(); c++ {
+		x, y := o.data.Chunk(c)
+		tp := o.tape
+		tp.Reset()
+		g := nn.NewGraph(tp, o.mode)
+		for _, p := range o.model.Params() {
+			if !wanted[p] && !p.Buffer {
+				g.Param(p)
+			}
+		}
+		g.ParamGrads = true
+		g.Tangents = map[*nn.Param[T]]*tensor.Dense[T]{}
+		for i, p := range o.params {
+			g.Tangents[p] = o.tangent[i]
+		}
+		logits := o.model.Forward(g, tp.Leaf(x, nil, false))
+		z, zDot := tp.Value(logits), tp.Tangent(logits)
+		seed := tensor.New[T](z.Shape...)
+		if zDot != nil {
+			k := z.Shape[1]
+			for i := 0; i < z.Shape[0]; i++ {
+				softmaxHessianTo(seed.Data[i*k:(i+1)*k], z.Data[i*k:(i+1)*k], zDot.Data[i*k:(i+1)*k], 1/float64(len(y)))
+			}
+		}
+		tp.BackwardFrom(logits, seed, false)
+		grads := make([]*tensor.Dense[T], len(o.params))
+		for i, p := range o.params {
+			grads[i] = g.Grad(p)
+		}
+		addWeighted(dst, grads, o.tangent, float64(len(y))/n)
+	}
+	o.HVPs++
+}
+
+// softmaxHessianTo writes s·(diag(p) − ppᵀ)·u into dst with p = softmax(z).
+func softmaxHessianTo[T tensor.Float](dst, z, u []T, s float64) {
+	m := float64(z[0])
+	for _, v := range z {
+		m = max(m, float64(v))
+	}
+	p := make([]float64, len(z))
+	var sum float64
+	for i, v := range z {
+		p[i] = math.Exp(float64(v) - m)
+		sum += p[i]
+	}
+	var pu float64
+	for i := range p {
+		p[i] /= sum
+		pu += p[i] * float64(u[i])
+	}
+	for i := range p {
+		dst[i] = T(s * p[i] * (float64(u[i]) - pu))
+	}
+}

@@ -1,0 +1,147 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"hesscope/autodiff"
+	"hesscope/tensor"
+)
+
+// Init draws initial parameter values. PyTorch's default for Linear and
+// Conv2d is Kaiming-uniform with a = √5 for the weight and U(±1/√fan_in) for
+// the bias; both come to U(−1/√fan_in, 1/√fan_in).
+type Init struct{ rng *rand.Rand }
+
+// NewInit returns an initialiser drawing from a PCG generator seeded with seed.
+func NewInit(seed uint64) *Init { return &Init{rng: rand.New(rand.NewPCG(seed, 0x6e6e))} }
+
+func (in *Init) uniform(data []float64, bound float64) {
+	for i := range data {
+		data[i] = (2*in.rng.Float64() - 1) * bound
+	}
+}
+
+func newParam[T tensor.Float](in *Init, name string, fanIn int, shape ...int) *Param[T] {
+	p := &Param[T]{Name: name, Value: tensor.New[T](shape...)}
+	vals := make([]float64, p.Value.Len())
+	in.uniform(vals, 1/math.Sqrt(float64(fanIn)))
+	for i, v := range vals {
+		p.Value.Data[i] = T(v)
+	}
+	return p
+}
+
+func constParam[T tensor.Float](name string, v T, buffer bool, n int) *Param[T] {
+	p := &Param[T]{Name: name, Value: tensor.New[T](n), Buffer: buffer}
+	for i := range p.Value.Data {
+		p.Value.Data[i] = v
+	}
+	return p
+}
+
+// Linear is a fully connected layer y = x·Wᵀ + b (PyTorch nn.Linear).
+type Linear[T tensor.Float] struct {
+	Weight, Bias *Param[T]
+}
+
+// NewLinear returns a Linear layer named prefix (prefix.weight, prefix.bias)
+// with PyTorch's default initialisation.
+func NewLinear[T tensor.Float](in *Init, prefix string, inFeatures, outFeatures int) *Linear[T] {
+	return &Linear[T]{
+		Weight: newParam[T](in, prefix+".weight", inFeatures, outFeatures, inFeatures),
+		Bias:   newParam[T](in, prefix+".bias", inFeatures, outFeatures),
+	}
+}
+
+// Params returns the layer's parameters in state_dict order.
+func (l *Linear[T]) Params() []*Param[T] { return []*Param[T]{l.Weight, l.Bias} }
+
+// Forward records the layer on g.
+func (l *Linear[T]) Forward(g *Graph[T], x autodiff.Var) autodiff.Var {
+	return g.Tape.Apply(autodiff.Linear[T]{}, x, g.Param(l.Weight), g.Param(l.Bias))
+}
+
+// Conv2d is a 2-D convolution (PyTorch nn.Conv2d, groups 1, dilation 1).
+type Conv2d[T tensor.Float] struct {
+	Weight, Bias    *Param[T] // Bias is nil for a convolution without bias
+	Stride, Padding int
+}
+
+// NewConv2d returns a Conv2d layer named prefix with a k×k kernel and
+// PyTorch's default initialisation.
+func NewConv2d[T tensor.Float](in *Init, prefix string, inC, outC, k, stride, padding int, bias bool) *Conv2d[T] {
+	fanIn := inC * k * k
+	c := &Conv2d[T]{
+		Weight: newParam[T](in, prefix+".weight", fanIn, outC, inC, k, k),
+		Stride: stride, Padding: padding,
+	}
+	if bias {
+		c.Bias = newParam[T](in, prefix+".bias", fanIn, outC)
+	}
+	return c
+}
+
+// Params returns the layer's parameters in state_dict order.
+func (c *Conv2d[T]) Params() []*Param[T] {
+	if c.Bias == nil {
+		return []*Param[T]{c.Weight}
+	}
+	return []*Param[T]{c.Weight, c.Bias}
+}
+
+// Forward records the layer on g.
+func (c *Conv2d[T]) Forward(g *Graph[T], x autodiff.Var) autodiff.Var {
+	p := &autodiff.Conv2d[T]{Stride: c.Stride, Padding: c.Padding}
+	if c.Bias == nil {
+		return g.Tape.Apply(p, x, g.Param(c.Weight))
+	}
+	return g.Tape.Apply(p, x, g.Param(c.Weight), g.Param(c.Bias))
+}
+
+// BatchNorm2d normalises each channel (PyTorch nn.BatchNorm2d, eps 1e-5,
+// momentum 0.1). In Eval mode it uses the running statistics; in Train mode
+// the statistics of the batch it sees (per micro-batch when gradients are
+// accumulated), and with UpdateStats it updates the running statistics with
+// the batch mean and unbiased variance, as PyTorch does.
+type BatchNorm2d[T tensor.Float] struct {
+	Weight, Bias, RunningMean, RunningVar *Param[T]
+	Eps, Momentum                         float64
+}
+
+// NewBatchNorm2d returns a BatchNorm2d named prefix over c channels with
+// weight 1, bias 0, running mean 0 and running variance 1.
+func NewBatchNorm2d[T tensor.Float](prefix string, c int) *BatchNorm2d[T] {
+	return &BatchNorm2d[T]{
+		Weight:      constParam[T](prefix+".weight", 1, false, c),
+		Bias:        constParam[T](prefix+".bias", 0, false, c),
+		RunningMean: constParam[T](prefix+".running_mean", 0, true, c),
+		RunningVar:  constParam[T](prefix+".running_var", 1, true, c),
+		Eps:         1e-5, Momentum: 0.1,
+	}
+}
+
+// Params returns the layer's parameters in state_dict order.
+func (b *BatchNorm2d[T]) Params() []*Param[T] {
+	return []*Param[T]{b.Weight, b.Bias, b.RunningMean, b.RunningVar}
+}
+
+// Forward records the layer on g.
+func (b *BatchNorm2d[T]) Forward(g *Graph[T], x autodiff.Var) autodiff.Var {
+	w, bias := g.Param(b.Weight), g.Param(b.Bias)
+	if g.Mode == Eval {
+		p := autodiff.BatchNorm2dEval[T]{RunningMean: b.RunningMean.Value.Data, RunningVar: b.RunningVar.Value.Data, Eps: b.Eps}
+		return g.Tape.Apply(p, x, w, bias)
+	}
+	p := &autodiff.BatchNorm2dTrain[T]{Eps: b.Eps}
+	y := g.Tape.Apply(p, x, w, bias)
+	if g.UpdateStats {
+		mean, unbiased := p.BatchMean(), p.UnbiasedBatchVar()
+		m := T(b.Momentum)
+		for i := range mean {
+			b.RunningMean.Value.Data[i] = (1-m)*b.RunningMean.Value.Data[i] + m*mean[i]
+			b.RunningVar.Value.Data[i] = (1-m)*b.RunningVar.Value.Data[i] + m*unbiased[i]
+		}
+	}
+	return y
+}
