@@ -37,15 +37,47 @@ type Conv2d[T tensor.Float] struct {
 
 var _ Curved[float64] = Conv2d[float64]{}
 
-// convGeom is the geometry of one convolution call.
+// convChunkCols is the number of output pixels a chunk of images aims for:
+// images with few output pixels (deep layers) are batched, several to a
+// GEMM, so that the matrix products are wide enough to run fast.
+const convChunkCols = 256
+
+// convGeom is the geometry of one convolution call. The batch is cut into
+// chunks of G images, each handled by one GEMM on the images' column
+// matrices placed side by side ([K, G·P]); G depends on the shapes only.
 type convGeom struct {
 	kernels.ConvShape
 	N, O int // batch size and output channels
 	K, P int // rows (C·kh·kw) and columns (H′·W′) of an image's column matrix
+	G    int // images per chunk
 }
 
 func (g convGeom) inSize() int  { return g.C * g.H * g.W }
 func (g convGeom) outSize() int { return g.O * g.P }
+func (g convGeom) chunks() int  { return (g.N + g.G - 1) / g.G }
+
+// chunk returns the first image and the number of images of chunk ch.
+func (g convGeom) chunk(ch int) (n0, cnt int) { return ch * g.G, min(g.G, g.N-ch*g.G) }
+
+// direct reports whether the column matrix of a single image is the image.
+func (g convGeom) direct(cnt int) bool { return cnt == 1 && g.Identity() }
+
+// needCol reports whether a chunk may need a column buffer.
+func (g convGeom) needCol() bool { return !(g.G == 1 && g.Identity()) }
+
+// columns returns the [K, cnt·P] column matrix of images n0…n0+cnt−1 of x,
+// written into col unless it is the image itself.
+func columns[T tensor.Float](g convGeom, x []T, n0, cnt int, col []T) []T {
+	in := g.inSize()
+	if g.direct(cnt) {
+		return x[n0*in : (n0+1)*in]
+	}
+	ld := cnt * g.P
+	for i := 0; i < cnt; i++ {
+		kernels.Im2col(col[i*g.P:], ld, x[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
+	}
+	return col[:g.K*ld]
+}
 
 func (c Conv2d[T]) geom(x []*tensor.Dense[T]) convGeom {
 	if len(x) < 2 || len(x) > 3 {
@@ -66,7 +98,9 @@ func (c Conv2d[T]) geom(x []*tensor.Dense[T]) convGeom {
 	if stride < 0 || c.Padding < 0 || s.H+2*s.Pad < s.KH || s.W+2*s.Pad < s.KW {
 		panic(fmt.Sprintf("autodiff: Conv2d of x %v with W %v, stride %d, padding %d", in.Shape, w.Shape, c.Stride, c.Padding))
 	}
-	return convGeom{ConvShape: s, N: in.Shape[0], O: w.Shape[0], K: s.Rows(), P: s.Cols()}
+	g := convGeom{ConvShape: s, N: in.Shape[0], O: w.Shape[0], K: s.Rows(), P: s.Cols()}
+	g.G = max(1, min(g.N, (convChunkCols+g.P-1)/g.P))
+	return g
 }
 
 // Shape returns [N, O, H′, W′].
@@ -121,39 +155,71 @@ func convForward[T tensor.Float](g convGeom, y []T, xa, wa, xb, wb, b *tensor.De
 	if xb != nil && wb != nil {
 		terms = append(terms, term{xb.Data, wb.Data})
 	}
-	in, out := g.inSize(), g.outSize()
-	forEachPart(g.N, func(lo, hi int) {
-		var col *[]T
-		if !g.Identity() && len(terms) > 0 {
-			col = getScratch[T](g.K * g.P)
+	out := g.outSize()
+	forEachPart(g.chunks(), func(lo, hi int) {
+		var col, buf *[]T
+		if g.needCol() && len(terms) > 0 {
+			col = getScratch[T](g.K * g.G * g.P)
 			defer putScratch(col)
 		}
-		for n := lo; n < hi; n++ {
-			yn := y[n*out : (n+1)*out]
+		if g.G > 1 {
+			buf = getScratch[T](g.O * g.G * g.P)
+			defer putScratch(buf)
+		}
+		for ch := lo; ch < hi; ch++ {
+			n0, cnt := g.chunk(ch)
+			ld := cnt * g.P
+			// A single image's product goes straight to y, after the bias;
+			// a chunk's goes to buf and is scattered to y with the bias.
+			dst := y[n0*out : (n0+1)*out]
 			var beta T
-			if b != nil {
+			if cnt > 1 {
+				dst = (*buf)[:g.O*ld]
+			} else if b != nil {
 				for o, v := range b.Data {
-					row := yn[o*g.P : (o+1)*g.P]
-					for i := range row {
-						row[i] = v
-					}
+					fill(dst[o*g.P:(o+1)*g.P], v)
 				}
 				beta = 1
 			}
 			for _, t := range terms {
-				src := t.x[n*in : (n+1)*in]
+				var c []T
 				if col != nil {
-					kernels.Im2col(*col, src, g.ConvShape)
-					src = *col
+					c = *col
 				}
-				kernels.Gemm(false, false, g.O, g.P, g.K, 1, t.w, g.K, src, g.P, beta, yn, g.P)
+				src := columns(g, t.x, n0, cnt, c)
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, t.w, g.K, src, ld, beta, dst, ld)
 				beta = 1
 			}
-			if beta == 0 {
-				clear(yn)
+			switch {
+			case cnt > 1:
+				for i := 0; i < cnt; i++ {
+					yn := y[(n0+i)*out : (n0+i+1)*out]
+					for o := 0; o < g.O; o++ {
+						row := yn[o*g.P : (o+1)*g.P]
+						var bo T
+						if b != nil {
+							bo = b.Data[o]
+						}
+						if len(terms) == 0 {
+							fill(row, bo)
+							continue
+						}
+						for j, v := range dst[o*ld+i*g.P : o*ld+(i+1)*g.P] {
+							row[j] = v + bo
+						}
+					}
+				}
+			case beta == 0:
+				clear(dst)
 			}
 		}
 	})
+}
+
+func fill[T tensor.Float](dst []T, v T) {
+	for i := range dst {
+		dst[i] = v
+	}
 }
 
 // convBackward adds col2im(wᵀ·ȳ) to xBar (if xBar and w are non-nil),
@@ -168,30 +234,44 @@ func convBackward[T tensor.Float](g convGeom, xBar, wBar, bBar *tensor.Dense[T],
 		if doW {
 			wBarData = wBar.Data
 		}
-		reduceParts(g.N, wBarData, func(partial []T, lo, hi int) {
-			var col *[]T
-			if !g.Identity() {
-				col = getScratch[T](g.K * g.P)
+		reduceParts(g.chunks(), wBarData, func(partial []T, lo, hi int) {
+			var col, buf *[]T
+			var c []T
+			if g.needCol() {
+				col = getScratch[T](g.K * g.G * g.P)
 				defer putScratch(col)
+				c = *col
 			}
-			for n := lo; n < hi; n++ {
-				yn := yBar[n*out : (n+1)*out]
+			if g.G > 1 {
+				buf = getScratch[T](g.O * g.G * g.P)
+				defer putScratch(buf)
+			}
+			for ch := lo; ch < hi; ch++ {
+				n0, cnt := g.chunk(ch)
+				ld := cnt * g.P
+				// ȳ of the chunk as one [O, cnt·P] matrix.
+				yc := yBar[n0*out : (n0+1)*out]
+				if cnt > 1 {
+					yc = (*buf)[:g.O*ld]
+					for i := 0; i < cnt; i++ {
+						for o := 0; o < g.O; o++ {
+							copy(yc[o*ld+i*g.P:o*ld+(i+1)*g.P], yBar[(n0+i)*out+o*g.P:(n0+i)*out+(o+1)*g.P])
+						}
+					}
+				}
 				if doX {
-					xn := xBar.Data[n*in : (n+1)*in]
-					if col == nil {
-						kernels.Gemm(true, false, g.K, g.P, g.O, 1, w.Data, g.K, yn, g.P, 1, xn, g.P)
+					if g.direct(cnt) {
+						kernels.Gemm(true, false, g.K, g.P, g.O, 1, w.Data, g.K, yc, g.P, 1, xBar.Data[n0*in:(n0+1)*in], g.P)
 					} else {
-						kernels.Gemm(true, false, g.K, g.P, g.O, 1, w.Data, g.K, yn, g.P, 0, *col, g.P)
-						kernels.Col2im(xn, *col, g.ConvShape)
+						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, yc, ld, 0, c, ld)
+						for i := 0; i < cnt; i++ {
+							kernels.Col2im(xBar.Data[(n0+i)*in:(n0+i+1)*in], c[i*g.P:], ld, g.ConvShape)
+						}
 					}
 				}
 				if doW {
-					src := x.Data[n*in : (n+1)*in]
-					if col != nil {
-						kernels.Im2col(*col, src, g.ConvShape)
-						src = *col
-					}
-					kernels.Gemm(false, true, g.O, g.K, g.P, 1, yn, g.P, src, g.P, 1, partial, g.K)
+					src := columns(g, x.Data, n0, cnt, c)
+					kernels.Gemm(false, true, g.O, g.K, ld, 1, yc, ld, src, ld, 1, partial, g.K)
 				}
 			}
 		})

@@ -60,6 +60,8 @@ func TestConv2dForward(t *testing.T) {
 		{[]int{2, 5, 4, 6}, []int{3, 5, 1, 1}, true, 1, 0, 4, 6},
 		{[]int{3, 3, 5, 6}, []int{4, 3, 1, 1}, false, 2, 0, 3, 3},
 		{[]int{40, 1, 5, 4}, []int{2, 1, 3, 2}, true, 1, 1, 5, 5},
+		{[]int{12, 2, 4, 6}, []int{3, 2, 1, 1}, true, 1, 0, 4, 6},
+		{[]int{12, 2, 4, 6}, []int{3, 2, 1, 1}, false, 1, 0, 4, 6},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			x, w := randn(uint64(200+i), c.x...), randn(uint64(300+i), c.w...)
@@ -164,6 +166,9 @@ func BenchmarkConv2d(b *testing.B) {
 		{"lenet5-conv1", []int{128, 1, 28, 28}, []int{20, 1, 5, 5}, 1, 0},
 		{"lenet5-conv2", []int{128, 20, 12, 12}, []int{50, 20, 5, 5}, 1, 0},
 		{"c1-conv1", []int{128, 3, 32, 32}, []int{64, 3, 5, 5}, 1, 2},
+		{"c1-conv2", []int{128, 64, 16, 16}, []int{64, 64, 5, 5}, 1, 2},
+		{"resnet20-layer3", []int{128, 64, 8, 8}, []int{64, 64, 3, 3}, 1, 1},
+		{"resnet18-layer4", []int{128, 512, 4, 4}, []int{512, 512, 3, 3}, 1, 1},
 	} {
 		b.Run(c.name+"/f32", func(b *testing.B) { benchConv2d[float32](b, c.x, c.w, c.stride, c.pad) })
 		b.Run(c.name+"/f64", func(b *testing.B) { benchConv2d[float64](b, c.x, c.w, c.stride, c.pad) })

@@ -28,8 +28,11 @@ func scratchPool[T tensor.Float](capacity int) *sync.Pool {
 	return &scratchPools[e][bits.Len(uint(capacity-1))]
 }
 
-// getScratch returns a buffer of length n (n ≥ 1) with unspecified contents.
+// getScratch returns a buffer of length n with unspecified contents.
 func getScratch[T tensor.Float](n int) *[]T {
+	if n <= 0 {
+		return new([]T)
+	}
 	p := scratchPool[T](n)
 	if b, ok := p.Get().(*[]T); ok {
 		*b = (*b)[:n]
@@ -41,6 +44,9 @@ func getScratch[T tensor.Float](n int) *[]T {
 
 // putScratch returns a buffer from getScratch to its pool.
 func putScratch[T tensor.Float](b *[]T) {
+	if cap(*b) == 0 {
+		return
+	}
 	scratchPool[T](cap(*b)).Put(b)
 }
 

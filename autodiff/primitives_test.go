@@ -65,6 +65,7 @@ func TestPrimitives(t *testing.T) {
 		{"conv/k5s2p1/bias/b1", conv(2, 1), in(randn(28, 1, 3, 11, 8), randn(29, 4, 3, 5, 5), randn(30, 4))},
 		{"conv/k5s3p2/nobias/b3", conv(3, 2), in(randn(31, 3, 1, 7, 9), randn(32, 3, 1, 5, 5))},
 		{"conv/k1s1p0/bias/b3", conv(1, 0), in(randn(33, 3, 5, 4, 6), randn(34, 3, 5, 1, 1), randn(35, 3))},
+		{"conv/k1s1p0/bias/b12", conv(1, 0), in(randn(51, 12, 2, 4, 6), randn(52, 3, 2, 1, 1), randn(53, 3))},
 		{"conv/k1s1p0/nobias/b1", conv(1, 0), in(randn(36, 1, 3, 5, 3), randn(37, 7, 3, 1, 1))},
 		{"conv/k1s2p0/nobias/b3", conv(2, 0), in(randn(38, 3, 3, 5, 6), randn(39, 4, 3, 1, 1))},
 		{"conv/k1s1p1/bias/b1", conv(1, 1), in(randn(40, 1, 3, 3, 4), randn(41, 2, 3, 1, 1), randn(42, 2))},

@@ -43,6 +43,12 @@ func (s ConvShape) Check() {
 	}
 }
 
+func checkLd(ld, cols int) {
+	if ld < cols {
+		panic(fmt.Sprintf("kernels: column matrix leading dimension %d below its %d columns", ld, cols))
+	}
+}
+
 // span returns the range [lo, hi) of output positions o whose input
 // coordinate o·stride − pad + k lies in [0, n).
 func span(n, k, stride, pad, out int) (lo, hi int) {
@@ -59,16 +65,21 @@ func span(n, k, stride, pad, out int) (lo, hi int) {
 }
 
 // Im2col writes the column matrix of the image x ([C, H, W]) into dst, a
-// row-major [Rows, Cols] matrix:
+// row-major [Rows, Cols] matrix with leading dimension ld ≥ Cols (row r
+// starts at dst[r·ld]):
 //
-//	dst[((c·KH + i)·KW + j)·Cols + oy·OutW + ox] = x[c, oy·Stride − Pad + i, ox·Stride − Pad + j]
+//	dst[((c·KH + i)·KW + j)·ld + oy·OutW + ox] = x[c, oy·Stride − Pad + i, ox·Stride − Pad + j]
 //
-// with zero where the index falls in the padding. A convolution with weights
-// W of shape [O, C, KH, KW] is then the product W·dst of shape [O, OutH·OutW].
-func Im2col[T tensor.Float](dst, x []T, s ConvShape) {
+// with zero where the index falls in the padding; the ld − Cols entries
+// after each row are not touched, so the columns of several images can be
+// placed side by side (image g at dst[g·Cols:] with ld = G·Cols). A
+// convolution with weights W of shape [O, C, KH, KW] is then the product
+// W·dst of shape [O, OutH·OutW].
+func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 	oh, ow := s.OutH(), s.OutW()
 	cols := oh * ow
-	_ = dst[s.Rows()*cols-1]
+	checkLd(ld, cols)
+	_ = dst[(s.Rows()-1)*ld+cols-1]
 	_ = x[s.C*s.H*s.W-1]
 	row := 0
 	for c := 0; c < s.C; c++ {
@@ -77,7 +88,7 @@ func Im2col[T tensor.Float](dst, x []T, s ConvShape) {
 			ylo, yhi := span(s.H, i, s.Stride, s.Pad, oh)
 			for j := 0; j < s.KW; j++ {
 				xlo, xhi := span(s.W, j, s.Stride, s.Pad, ow)
-				d := dst[row*cols : (row+1)*cols]
+				d := dst[row*ld : row*ld+cols]
 				row++
 				clear(d[:ylo*ow])
 				clear(d[yhi*ow:])
@@ -104,14 +115,16 @@ func Im2col[T tensor.Float](dst, x []T, s ConvShape) {
 	}
 }
 
-// Col2im adds the column matrix col ([Rows, Cols], laid out as Im2col writes
-// it) back into the image dst ([C, H, W]), dropping the padding: it is the
-// adjoint of Im2col, so a pixel covered by several windows receives the sum
-// of their entries, added in row order of col.
-func Col2im[T tensor.Float](dst, col []T, s ConvShape) {
+// Col2im adds the column matrix col ([Rows, Cols] with leading dimension
+// ld ≥ Cols, laid out as Im2col writes it) back into the image dst
+// ([C, H, W]), dropping the padding: it is the adjoint of Im2col, so a pixel
+// covered by several windows receives the sum of their entries, added in row
+// order of col.
+func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 	oh, ow := s.OutH(), s.OutW()
 	cols := oh * ow
-	_ = col[s.Rows()*cols-1]
+	checkLd(ld, cols)
+	_ = col[(s.Rows()-1)*ld+cols-1]
 	_ = dst[s.C*s.H*s.W-1]
 	row := 0
 	for c := 0; c < s.C; c++ {
@@ -120,7 +133,7 @@ func Col2im[T tensor.Float](dst, col []T, s ConvShape) {
 			ylo, yhi := span(s.H, i, s.Stride, s.Pad, oh)
 			for j := 0; j < s.KW; j++ {
 				xlo, xhi := span(s.W, j, s.Stride, s.Pad, ow)
-				d := col[row*cols : (row+1)*cols]
+				d := col[row*ld : row*ld+cols]
 				row++
 				if xlo >= xhi {
 					continue

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -86,10 +87,30 @@ func TestIm2colCol2im(t *testing.T) {
 			for i := range got {
 				got[i] = 99 // Im2col must overwrite every entry, padding included
 			}
-			Im2col(got, x, s)
+			Im2col(got, s.Cols(), x, s)
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("Im2col entry %d = %g, want %g", i, got[i], want[i])
+				}
+			}
+
+			// With a leading dimension: image 1 of 3 side by side, the
+			// entries of the other images untouched.
+			ld := 3 * s.Cols()
+			wide := make([]float64, s.Rows()*ld)
+			for i := range wide {
+				wide[i] = 99
+			}
+			Im2col(wide[s.Cols():], ld, x, s)
+			for r := 0; r < s.Rows(); r++ {
+				for j := 0; j < ld; j++ {
+					w := 99.0
+					if j >= s.Cols() && j < 2*s.Cols() {
+						w = want[r*s.Cols()+j-s.Cols()]
+					}
+					if wide[r*ld+j] != w {
+						t.Fatalf("Im2col with ld %d: entry (%d, %d) = %g, want %g", ld, r, j, wide[r*ld+j], w)
+					}
 				}
 			}
 
@@ -104,11 +125,28 @@ func TestIm2colCol2im(t *testing.T) {
 			wantX := append([]float64(nil), base...)
 			naiveCol2im(wantX, col, s)
 			gotX := append([]float64(nil), base...)
-			Col2im(gotX, col, s)
+			Col2im(gotX, col, s.Cols(), s)
 			for i := range wantX {
 				// Both add in the same (row) order, so the sums agree exactly.
 				if gotX[i] != wantX[i] {
 					t.Fatalf("Col2im entry %d = %g, want %g", i, gotX[i], wantX[i])
+				}
+			}
+
+			// The same columns as image 2 of 2 side by side, the other
+			// image's columns poisoned.
+			wide = make([]float64, s.Rows()*2*s.Cols())
+			for r := 0; r < s.Rows(); r++ {
+				for j := 0; j < s.Cols(); j++ {
+					wide[r*2*s.Cols()+j] = math.NaN()
+					wide[r*2*s.Cols()+s.Cols()+j] = col[r*s.Cols()+j]
+				}
+			}
+			gotX = append(gotX[:0], base...)
+			Col2im(gotX, wide[s.Cols():], 2*s.Cols(), s)
+			for i := range wantX {
+				if gotX[i] != wantX[i] {
+					t.Fatalf("Col2im with ld: entry %d = %g, want %g", i, gotX[i], wantX[i])
 				}
 			}
 		})
@@ -125,7 +163,7 @@ func TestIm2colFloat32(t *testing.T) {
 	}
 	want := naiveIm2col(x64, s)
 	got := make([]float32, len(want))
-	Im2col(got, x32, s)
+	Im2col(got, s.Cols(), x32, s)
 	for i := range want {
 		if float64(got[i]) != want[i] {
 			t.Fatalf("float32 Im2col entry %d = %g, want %g", i, got[i], want[i])
