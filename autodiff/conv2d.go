@@ -25,11 +25,13 @@ import (
 //	W̄  += Σₙ ȳ[n]·im2col(x[n])ᵀ      b̄ += Σ_{n,i,j} ȳ[n,·,i,j]
 //	curvature: x̄̇ += col2im(Ẇᵀ·ȳ[n]),  W̄̇ += Σₙ ȳ[n]·im2col(ẋ[n])ᵀ
 //
-// Images are processed one at a time (so scratch memory is one column matrix
-// per goroutine, taken from a pool) and in parallel over at most GOMAXPROCS
-// goroutines. The per-image results are independent, and the sums over the
-// batch for W̄ and b̄ are taken in an order fixed by N alone, so results are
-// bit-identical from run to run and for any GOMAXPROCS.
+// The batch is processed in chunks of images with about 256 output pixels in
+// all (one image each when H′·W′ ≥ 256), one GEMM per chunk, so scratch
+// memory is one chunk's column matrix per goroutine, taken from a pool.
+// Chunks run in parallel on at most GOMAXPROCS goroutines. The per-image
+// results are independent, and the sums over the batch for W̄ and b̄ are
+// taken in an order fixed by the shapes alone, so results are bit-identical
+// from run to run and for any GOMAXPROCS.
 type Conv2d[T tensor.Float] struct {
 	Stride  int // step of the window in both directions; 0 means 1
 	Padding int // zero padding added on each of the four sides

@@ -16,7 +16,8 @@ import (
 // y is [N, C, H′, W′] with H′ = (H + 2p − k)/s + 1 (rounded down). As in
 // PyTorch, p may be at most k/2, so every window holds a pixel of x.
 //
-// Ties and NaN follow PyTorch's CPU kernel: the window is scanned in
+// Ties and NaN follow PyTorch's CPU kernel (cpu_max_pool in
+// aten/src/ATen/native/cpu/MaxPoolKernel.cpp): the window is scanned in
 // row-major order from −∞, and a value replaces the running maximum when it
 // is greater or NaN. So among equal maxima the first wins, a NaN propagates
 // (the last NaN of the window is selected), and a window of −∞ selects its
@@ -105,12 +106,14 @@ func (m *MaxPool2d[T]) Argmax() []int32 { return m.argmax }
 func (m *MaxPool2d[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := m.geom(x[0])
 	in, out := g.h*g.w, g.oh*g.ow
-	for pl := 0; pl < g.n*g.c; pl++ {
-		src := xDot[0].Data[pl*in : (pl+1)*in]
-		for i, a := range m.argmax[pl*out : (pl+1)*out] {
-			yDot.Data[pl*out+i] = src[a]
+	forEachPart(g.n*g.c, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := xDot[0].Data[pl*in : (pl+1)*in]
+			for i, a := range m.argmax[pl*out : (pl+1)*out] {
+				yDot.Data[pl*out+i] = src[a]
+			}
 		}
-	}
+	})
 }
 
 // VJP scatters x̄[argmax] += ȳ.
@@ -120,10 +123,12 @@ func (m *MaxPool2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*
 	}
 	g := m.geom(x[0])
 	in, out := g.h*g.w, g.oh*g.ow
-	for pl := 0; pl < g.n*g.c; pl++ {
-		dst := xBar[0].Data[pl*in : (pl+1)*in]
-		for i, a := range m.argmax[pl*out : (pl+1)*out] {
-			dst[a] += yBar.Data[pl*out+i]
+	forEachPart(g.n*g.c, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			dst := xBar[0].Data[pl*in : (pl+1)*in]
+			for i, a := range m.argmax[pl*out : (pl+1)*out] {
+				dst[a] += yBar.Data[pl*out+i]
+			}
 		}
-	}
+	})
 }

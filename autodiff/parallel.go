@@ -89,6 +89,20 @@ func forEachPart(n int, body func(lo, hi int)) {
 	wg.Wait()
 }
 
+// minParallel is the number of elements below which elementwise work is
+// not worth spreading over goroutines.
+const minParallel = 1 << 15
+
+// forEachSpan calls body(lo, hi) over [0, n) like forEachPart, or once for
+// the whole range when n is below minParallel.
+func forEachSpan(n int, body func(lo, hi int)) {
+	if n < minParallel {
+		body(0, n)
+		return
+	}
+	forEachPart(n, body)
+}
+
 // reduceParts is forEachPart for bodies that also add into a shared dst:
 // body(partial, lo, hi) accumulates its part's contribution into partial, a
 // zeroed buffer of len(dst), and the contributions are added into dst one

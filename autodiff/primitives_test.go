@@ -103,6 +103,8 @@ func TestPrimitives(t *testing.T) {
 
 		{"tanh", func() autodiff.Primitive[T] { return autodiff.Tanh[T]{} }, in(affine(randn(120, 3, 4, 5), 2, 0))},
 		{"softplus", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(randn(121, 3, 4, 5), 5, 0))},
+		{"softplus/parallel", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(randn(124, 5, 100, 80), 5, 0))},
+		{"tanh/parallel", func() autodiff.Primitive[T] { return autodiff.Tanh[T]{} }, in(randn(125, 5, 100, 80))},
 		{"softplus/large", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(uniform(122, 4, 5), 40, 21))},
 		{"softplus/negative", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(uniform(123, 4, 5), 30, -50))},
 	}

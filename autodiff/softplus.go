@@ -59,21 +59,25 @@ func (Softplus[T]) Shape(x []*tensor.Dense[T]) []int { return x[0].Shape }
 
 // Forward computes y = softplus(x).
 func (Softplus[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
-	for i, v := range x[0].Data {
-		f := float64(v)
-		if f > softplusThreshold {
-			y.Data[i] = v
-			continue
+	forEachSpan(len(y.Data), func(lo, hi int) {
+		for i, v := range x[0].Data[lo:hi] {
+			f := float64(v)
+			if f > softplusThreshold {
+				y.Data[lo+i] = v
+				continue
+			}
+			y.Data[lo+i] = T(max(f, 0) + math.Log1p(math.Exp(-math.Abs(f))))
 		}
-		y.Data[i] = T(max(f, 0) + math.Log1p(math.Exp(-math.Abs(f))))
-	}
+	})
 }
 
 // JVP computes ẏ = σ(x)·ẋ.
 func (Softplus[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
-	for i, v := range x[0].Data {
-		yDot.Data[i] = T(softplusGrad(float64(v)) * float64(xDot[0].Data[i]))
-	}
+	forEachSpan(len(yDot.Data), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yDot.Data[i] = T(softplusGrad(float64(x[0].Data[i])) * float64(xDot[0].Data[i]))
+		}
+	})
 }
 
 // VJP adds σ(x)·ȳ to x̄.
@@ -81,9 +85,11 @@ func (Softplus[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tens
 	if xBar[0] == nil {
 		return
 	}
-	for i, v := range x[0].Data {
-		xBar[0].Data[i] += T(softplusGrad(float64(v)) * float64(yBar.Data[i]))
-	}
+	forEachSpan(len(yBar.Data), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xBar[0].Data[i] += T(softplusGrad(float64(x[0].Data[i])) * float64(yBar.Data[i]))
+		}
+	})
 }
 
 // CurvatureVJP adds σ(x)(1 − σ(x))·ẋ·ȳ to x̄̇.
@@ -91,7 +97,9 @@ func (Softplus[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T
 	if xBarDot[0] == nil || xDot[0] == nil {
 		return
 	}
-	for i, v := range x[0].Data {
-		xBarDot[0].Data[i] += T(softplusCurv(float64(v)) * float64(xDot[0].Data[i]) * float64(yBar.Data[i]))
-	}
+	forEachSpan(len(yBar.Data), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xBarDot[0].Data[i] += T(softplusCurv(float64(x[0].Data[i])) * float64(xDot[0].Data[i]) * float64(yBar.Data[i]))
+		}
+	})
 }

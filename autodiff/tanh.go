@@ -21,9 +21,11 @@ func (Tanh[T]) Shape(x []*tensor.Dense[T]) []int { return x[0].Shape }
 
 // Forward computes y = tanh(x).
 func (Tanh[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
-	for i, v := range x[0].Data {
-		y.Data[i] = T(math.Tanh(float64(v)))
-	}
+	forEachSpan(len(y.Data), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			y.Data[i] = T(math.Tanh(float64(x[0].Data[i])))
+		}
+	})
 }
 
 // JVP computes ẏ = (1 − y²)·ẋ.
