@@ -56,9 +56,10 @@ type LanczosOptions struct {
 // Lanczos computes K eigenpairs at one end of the spectrum of op (which)
 // by the block Lanczos method with full reorthogonalisation.
 //
-// Every new Lanczos vector is orthogonalised against all previous ones with
-// two passes of classical Gram–Schmidt, so all of them are stored (Dim ×
-// MaxIter float64s). The Krylov space grows without restarts; Ritz pairs of
+// Every new Lanczos vector is orthogonalised against the last two blocks
+// (the three-term recurrence) and then against all previous vectors by
+// classical Gram–Schmidt, repeated if a pass cancels more than half of it
+// ("twice is enough"), so all vectors are stored (Dim × MaxIter float64s). The Krylov space grows without restarts; Ritz pairs of
 // the projected (block-)tridiagonal matrix are computed with gonum's
 // mat.EigenSym every ~10% of growth, and the iteration stops when the K
 // wanted Ritz pairs meet Tol (by the estimate) or at MaxIter. If the space
@@ -225,6 +226,7 @@ type entry struct {
 func (l *lanczos) step() {
 	s, e := l.applied, len(l.basis)
 	p := e - s
+	prev := l.lastStart // the previous block: [prev, s), or empty at the start
 	hv := make([][]float64, p)
 	for c := range hv {
 		hv[c] = make([]float64, l.n)
@@ -237,7 +239,7 @@ func (l *lanczos) step() {
 	tol := breakdownTol * l.normEst
 	for c, w := range hv {
 		coef := make([]float64, len(l.basis))
-		orthogonalize(w, l.basis, coef)
+		orthogonalize(w, l.basis, coef, len(l.basis)-prev)
 		a[c] = coef[s:e]
 		for r, x := range coef[e:] {
 			coupling[r][c] = x

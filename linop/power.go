@@ -82,11 +82,11 @@ func Power(op Operator, o PowerOptions) (Eigen, error) {
 		var rho, change float64
 		converged := false
 		for it := range maxIter {
-			orthogonalize(v, res.Vectors, nil)
+			orthogonalize(v, res.Vectors, nil, 0)
 			nrm := floats.Norm(v, 2)
 			if nrm < 1e-8 { // v lay in the span found: start afresh
 				gaussianTo(v, rng)
-				orthogonalize(v, res.Vectors, nil)
+				orthogonalize(v, res.Vectors, nil, 0)
 				nrm = floats.Norm(v, 2)
 			}
 			floats.Scale(1/nrm, v)

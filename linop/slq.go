@@ -90,7 +90,7 @@ func SLQ(op Operator, o SLQOptions) Spectrum {
 			sp.MatVecs++
 			normEst = math.Max(normEst, floats.Norm(w, 2))
 			coef := make([]float64, len(basis))
-			orthogonalize(w, basis, coef)
+			orthogonalize(w, basis, coef, 2)
 			alpha = append(alpha, coef[j])
 			if j == steps-1 {
 				break

@@ -110,7 +110,7 @@ func HutchPlusPlus(op Operator, o TraceOptions) (Trace, error) {
 	}
 	var q [][]float64
 	for _, y := range ys {
-		orthogonalize(y, q, nil)
+		orthogonalize(y, q, nil, 0)
 		if nrm := floats.Norm(y, 2); nrm > 1e-12*ymax {
 			floats.Scale(1/nrm, y)
 			q = append(q, y)
@@ -128,7 +128,7 @@ func HutchPlusPlus(op Operator, o TraceOptions) (Trace, error) {
 	stop := newTraceStop("Hutch++", o, t.LowRank)
 	for t.MatVecs < budget {
 		rademacherTo(z, rng)
-		orthogonalize(z, q, nil)
+		orthogonalize(z, q, nil, 0)
 		op.Apply(hz, z)
 		t.MatVecs++
 		t.Samples = append(t.Samples, floats.Dot(z, hz))

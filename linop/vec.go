@@ -42,26 +42,41 @@ func gaussianTo(dst []float64, r *rand.Rand) {
 }
 
 // orthogonalize removes from w its components along the orthonormal vectors
-// of basis with two passes of classical Gram–Schmidt ("twice is enough").
-// If coef is non-nil (length len(basis)) it receives the total coefficients
+// of basis by classical Gram–Schmidt with reorthogonalisation: the last
+// `local` vectors of basis first get a pass of their own (in Lanczos, the
+// three-term recurrence), then passes over the whole basis are repeated,
+// at most twice, while a pass shrinks ‖w‖ by more than a factor 1/√2
+// (Daniel–Gragg–Kaufman–Stewart; "twice is enough"). After the local pass
+// the full pass usually removes rounding errors only, and one suffices. If
+// coef is non-nil (length len(basis)) it receives the total coefficients
 // ⟨basis[i], w⟩ removed.
-func orthogonalize(w []float64, basis [][]float64, coef []float64) {
+func orthogonalize(w []float64, basis [][]float64, coef []float64, local int) {
+	if coef != nil {
+		clear(coef)
+	}
 	if len(basis) == 0 {
 		return
 	}
 	c := make([]float64, len(basis))
-	if coef != nil {
-		clear(coef)
-	}
-	for range 2 {
-		for i, q := range basis {
+	pass := func(first int) {
+		for i, q := range basis[first:] {
 			c[i] = floats.Dot(q, w)
 		}
-		for i, q := range basis {
+		for i, q := range basis[first:] {
 			floats.AddScaled(w, -c[i], q)
 			if coef != nil {
-				coef[i] += c[i]
+				coef[first+i] += c[i]
 			}
+		}
+	}
+	if local = min(local, len(basis)); local > 0 {
+		pass(len(basis) - local)
+	}
+	for range 2 {
+		before := floats.Dot(w, w)
+		pass(0)
+		if floats.Dot(w, w) >= before/2 {
+			break
 		}
 	}
 }
@@ -76,7 +91,7 @@ func randomOrthonormal(n int, basis [][]float64, r *rand.Rand) []float64 {
 	for range 4 {
 		gaussianTo(g, r)
 		g0 := floats.Norm(g, 2)
-		orthogonalize(g, basis, nil)
+		orthogonalize(g, basis, nil, 0)
 		if nrm := floats.Norm(g, 2); nrm > 1e-8*g0 {
 			floats.Scale(1/nrm, g)
 			return g
