@@ -59,10 +59,11 @@ type LanczosOptions struct {
 // Every new Lanczos vector is orthogonalised against the last two blocks
 // (the three-term recurrence) and then against all previous vectors by
 // classical Gram–Schmidt, repeated if a pass cancels more than half of it
-// ("twice is enough"), so all vectors are stored (Dim × MaxIter float64s). The Krylov space grows without restarts; Ritz pairs of
-// the projected (block-)tridiagonal matrix are computed with gonum's
-// mat.EigenSym every ~10% of growth, and the iteration stops when the K
-// wanted Ritz pairs meet Tol (by the estimate) or at MaxIter. If the space
+// ("twice is enough"), so all vectors are stored (Dim × MaxIter float64s).
+// The Krylov space grows without restarts; Ritz pairs of the projected
+// (block-)tridiagonal matrix are computed with gonum's mat.EigenSym every
+// ~10% of growth, and the iteration stops when the K wanted Ritz pairs meet
+// Tol (by the estimate) or at MaxIter. If the space
 // becomes invariant (a new direction has norm ≤ 1e-12·‖H‖est), the
 // iteration continues from a random vector orthogonal to the basis and does
 // not stop before the most wanted Ritz pair grown from it has converged, so
