@@ -173,6 +173,22 @@ func TestCIFARDir(t *testing.T) {
 			t.Errorf("error %v, want prefix %s", err, want)
 		}
 	})
+	t.Run("incomplete folder", func(t *testing.T) {
+		archive := cifarArchive(s, 1)
+		withRemote(t, "cifar10", nil, map[string]string{s.archive: md5Sum(archive)})
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string][]byte{s.archive: archive})
+		writeFiles(t, filepath.Join(dir, s.folder), map[string][]byte{"test_batch.bin": bins["test_batch.bin"]})
+		_, err := Load("cifar10", "train", Options{Dir: dir})
+		want := "data: cifar10: " + filepath.Join(dir, s.folder) + " lacks some of data_batch_1.bin, data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, data_batch_5.bin; remove it to extract " +
+			filepath.Join(dir, s.archive) + " again"
+		if err == nil || err.Error() != want {
+			t.Errorf("error\n%v\nwant\n%s", err, want)
+		}
+		if got := strings.Join(listDir(t, dir), " "); got != s.folder+" "+s.archive {
+			t.Errorf("folder holds %q", got)
+		}
+	})
 	t.Run("corrupt bin", func(t *testing.T) {
 		dir := t.TempDir()
 		writeFiles(t, dir, map[string][]byte{"test_batch.bin": bins["test_batch.bin"][:5000]})
@@ -201,6 +217,7 @@ func TestExtractRejects(t *testing.T) {
 		{"sibling", tarEntry{name: top + "x/evil", typ: tar.TypeReg, body: []byte("x")}, `entry "cifar-10-batches-bin" + "x/evil" lies outside cifar-10-batches-bin/`},
 		{"symlink", tarEntry{name: top + "/link", typ: tar.TypeSymlink, link: "/etc/passwd"}, `entry "cifar-10-batches-bin/link" is of type '2', not a regular file or folder`},
 		{"twice", ok, `entry test_batch.bin appears twice`},
+		{"top is a file", tarEntry{name: top, typ: tar.TypeReg, body: []byte("x")}, `entry "cifar-10-batches-bin" is not a folder`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -229,4 +246,29 @@ func TestExtractRejects(t *testing.T) {
 			t.Errorf("left behind %v", names)
 		}
 	})
+}
+
+// TestCIFARDownloadEvil downloads an archive that passes its (injected)
+// checksum but has an escaping entry: the load fails and neither the archive
+// nor anything extracted is left.
+func TestCIFARDownloadEvil(t *testing.T) {
+	s := specNamed("cifar10")
+	archive := tarGz([]tarEntry{
+		{name: s.folder + "/test_batch.bin", typ: tar.TypeReg, body: cifarRecords(0, 1, 1, 10)},
+		{name: s.folder + "/../../../evil.sh", typ: tar.TypeReg, body: []byte("#!/bin/sh\n")},
+	})
+	srv := serveFiles(t, map[string][]byte{"/" + s.archive: archive})
+	withRemote(t, "cifar10", []string{srv.URL + "/"}, map[string]string{s.archive: md5Sum(archive)})
+	dir := filepath.Join(t.TempDir(), "data")
+	_, err := Load("cifar10", "test", Options{Dir: dir})
+	want := "data: " + filepath.Join(dir, s.archive) + `: entry "cifar-10-batches-bin/../../../evil.sh" escapes the archive's folder`
+	if err == nil || err.Error() != want {
+		t.Errorf("error\n%v\nwant\n%s", err, want)
+	}
+	if names := listDir(t, dir); len(names) != 0 {
+		t.Errorf("left behind %v", names)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "..", "..", "evil.sh")); err == nil {
+		t.Error("evil.sh written")
+	}
 }

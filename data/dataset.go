@@ -42,16 +42,21 @@ func (d *Dataset) Sample(i int) (x []float32, y int) {
 // order: dstX must have len(indices)·SampleLen values and dstY, unless nil,
 // len(indices). It panics otherwise, or if an index is out of range.
 func (d *Dataset) BatchTo(dstX []float32, dstY []int, indices []int) {
+	d.gather("BatchTo", dstX, dstY, indices)
+}
+
+// gather is BatchTo; op names the caller in panics.
+func (d *Dataset) gather(op string, dstX []float32, dstY []int, indices []int) {
 	s := d.SampleLen()
 	if len(dstX) != len(indices)*s {
-		panic(fmt.Sprintf("data: BatchTo: dstX has %d values, want %d images × %d", len(dstX), len(indices), s))
+		panic(fmt.Sprintf("data: %s: dstX has %d values, want %d images × %d", op, len(dstX), len(indices), s))
 	}
 	if dstY != nil && len(dstY) != len(indices) {
-		panic(fmt.Sprintf("data: BatchTo: dstY has %d labels, want %d", len(dstY), len(indices)))
+		panic(fmt.Sprintf("data: %s: dstY has %d labels, want %d", op, len(dstY), len(indices)))
 	}
 	for k, i := range indices {
 		if i < 0 || i >= d.N {
-			panic(fmt.Sprintf("data: BatchTo: index %d out of range [0, %d)", i, d.N))
+			panic(fmt.Sprintf("data: %s: index %d out of range [0, %d)", op, i, d.N))
 		}
 		copy(dstX[k*s:(k+1)*s], d.X[i*s:(i+1)*s])
 		if dstY != nil {
@@ -87,7 +92,7 @@ func (d *Dataset) Select(indices []int) *Dataset {
 	sel.N = len(indices)
 	sel.X = make([]float32, len(indices)*d.SampleLen())
 	sel.Y = make([]int, len(indices))
-	d.BatchTo(sel.X, sel.Y, indices)
+	d.gather("Select", sel.X, sel.Y, indices)
 	return &sel
 }
 

@@ -67,6 +67,7 @@ func TestSubsetSelect(t *testing.T) {
 	if sel.N != 2 || !slices.Equal(sel.X, []float32{3, -3, 1, -1}) || !slices.Equal(sel.Y, []int{3, 1}) || sel.Name != "ids" || sel.Classes != 5 {
 		t.Errorf("Select: %+v", sel)
 	}
+	panics(t, "data: Select: index -1 out of range [0, 5)", func() { d.Select([]int{-1}) })
 	sel.X[0] = 99
 	if d.X[6] != 3 {
 		t.Error("Select shares memory")

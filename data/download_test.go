@@ -173,3 +173,19 @@ func TestVerifyFile(t *testing.T) {
 		t.Errorf("error %v, want %s", err, want)
 	}
 }
+
+// TestProgressTerminal checks the in-place bar drawn on a terminal.
+func TestProgressTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, "a.tar.gz", 2<<20)
+	p.tty = true
+	p.Write(make([]byte, 1<<20))
+	p.Write(make([]byte, 1<<20)) // within 200 ms: not drawn
+	p.finish(true)
+	got := buf.String()
+	parts := strings.Split(got, "\r")
+	if len(parts) != 3 || parts[0] != "" || !strings.HasPrefix(parts[1], "a.tar.gz  1.0 MiB / 2.0 MiB   50.0%  ") ||
+		!strings.HasPrefix(parts[2], "a.tar.gz  2.0 MiB / 2.0 MiB  100.0%  ") || !strings.HasSuffix(got, "\033[K\n") {
+		t.Errorf("terminal output %q", got)
+	}
+}

@@ -19,7 +19,8 @@ const maxExtract = 1 << 30
 // extractTarGz extracts the gzipped tar file archive, whose entries must all
 // lie in the folder top, into root/top. It extracts into a temporary folder
 // in root and renames the finished top folder into place, so root/top
-// appears only complete. It rejects the whole archive if an entry's path
+// appears only complete. If root/top exists already it is left as it is. It
+// rejects the whole archive if an entry's path
 // is absolute, climbs out with "..", lies outside top, or is neither a
 // regular file nor a folder (links, devices).
 func extractTarGz(archive, root, top string) error {
@@ -43,7 +44,9 @@ func extractTarGz(archive, root, top string) error {
 	dst := filepath.Join(root, top)
 	if err := os.Rename(filepath.Join(tmp, top), dst); err != nil {
 		if _, serr := os.Stat(dst); serr == nil {
-			return fmt.Errorf("data: %s already exists but lacks files; remove it to extract %s again", dst, archive)
+			// Another process extracted it meanwhile, or an incomplete
+			// folder was there before: the caller checks its files.
+			return nil
 		}
 		return fmt.Errorf("data: %w", err)
 	}
@@ -80,6 +83,9 @@ func untar(archive string, r io.Reader, dir, top string) error {
 		}
 		if clean != top && !strings.HasPrefix(clean, top+"/") {
 			return formatErr(archive, "entry %q lies outside %s/", name, top)
+		}
+		if clean == top && hdr.Typeflag != tar.TypeDir {
+			return formatErr(archive, "entry %q is not a folder", name)
 		}
 		target := filepath.Join(dir, filepath.FromSlash(clean))
 		switch hdr.Typeflag {

@@ -225,7 +225,7 @@ func cifarDir(s *spec, root string, files []string, progress io.Writer) (string,
 		return "", err
 	}
 	if !hasFiles(extracted, files) {
-		return "", fmt.Errorf("data: %s: %s lacks some of %s", s.name, extracted, strings.Join(files, ", "))
+		return "", fmt.Errorf("data: %s: %s lacks some of %s; remove it to extract %s again", s.name, extracted, strings.Join(files, ", "), archive)
 	}
 	return extracted, nil
 }

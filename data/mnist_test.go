@@ -247,3 +247,30 @@ func TestLoadNames(t *testing.T) {
 		t.Errorf("error %v, want %s", err, want)
 	}
 }
+
+// TestFashionLocate reads Fashion-MNIST from the system folder, and
+// downloads it into the cache folder when that is empty.
+func TestFashionLocate(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	old := fashionSystemDir
+	fashionSystemDir = t.TempDir()
+	t.Cleanup(func() { fashionSystemDir = old })
+	images, labels := mnistFiles(3)
+	writeFiles(t, fashionSystemDir, map[string][]byte{"train-images-idx3-ubyte.gz": gzipBytes(images), "train-labels-idx1-ubyte.gz": gzipBytes(labels)})
+	if d, err := Load("fashion-mnist", "train", Options{}); err != nil || d.N != 3 || d.Name != "fashion-mnist" {
+		t.Fatalf("from the system folder: %v", err)
+	}
+
+	gzImages, gzLabels := gzipBytes(idxFile(idxImages, []int{1, 28, 28}, make([]byte, 784))), gzipBytes(idxFile(idxLabels, []int{1}, []byte{9}))
+	srv := serveFiles(t, map[string][]byte{"/f/t10k-images-idx3-ubyte.gz": gzImages, "/f/t10k-labels-idx1-ubyte.gz": gzLabels})
+	withRemote(t, "fashion-mnist", []string{srv.URL + "/f/"}, map[string]string{
+		"t10k-images-idx3-ubyte.gz": md5Sum(gzImages), "t10k-labels-idx1-ubyte.gz": md5Sum(gzLabels)})
+	d, err := Load("fashion-mnist", "test", Options{})
+	if err != nil || d.N != 1 || d.Y[0] != 9 {
+		t.Fatalf("downloaded: %v", err)
+	}
+	cache, _ := cacheDir("fashion-mnist")
+	if got := strings.Join(listDir(t, cache), " "); got != "t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz" {
+		t.Errorf("cache folder holds %s", got)
+	}
+}

@@ -36,10 +36,13 @@ func StandardNorm(name string) (Norm, error) {
 }
 
 // Stats measures d's per-channel mean and population standard deviation,
-// accumulating in float64.
+// accumulating in float64. Both are zero for an empty dataset.
 func (d *Dataset) Stats() Norm {
 	m := Norm{Mean: make([]float32, d.C), Std: make([]float32, d.C)}
 	hw := d.H * d.W
+	if d.N*hw == 0 {
+		return m
+	}
 	for c := range d.C {
 		var sum, sumSq float64
 		for n := range d.N {

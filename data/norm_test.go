@@ -49,6 +49,9 @@ func TestNorm(t *testing.T) {
 	if !slices.Equal(s.Mean, []float32{0.5, 0.375}) || !slices.Equal(s.Std, []float32{0.35355339, 0.2795085}) {
 		t.Errorf("Stats = %v", s)
 	}
+	if s := (&Dataset{C: 1, H: 2, W: 2}).Stats(); s.Mean[0] != 0 || s.Std[0] != 0 {
+		t.Errorf("Stats of no images = %v", s)
+	}
 	panics(t, "not whole images of 2×3", func() { m.ApplyTo(in, in, 3) })
 	panics(t, "Norm has 2 channels, dataset \"t\" 1", func() { (&Dataset{Name: "t", C: 1}).Normalized(m) })
 	panics(t, "2 means and 1 standard deviations", func() { Norm{Mean: []float32{0, 0}, Std: []float32{1}}.ApplyTo(in, in, 2) })
