@@ -19,8 +19,8 @@ const AugmentPad = 4
 // on srcX and rng's state. Augment before normalising, so that padding is
 // black as in torchvision.
 //
-// dstX and srcX must both have n·c·h·w values and must not overlap; Augment
-// panics otherwise.
+// dstX and srcX must both have n·c·h·w values and must not overlap. Augment
+// panics on wrong lengths or if dstX and srcX are the same slice.
 func Augment(dstX, srcX []float32, n, c, h, w int, rng *rand.Rand) {
 	size := c * h * w
 	if n < 0 || c <= 0 || h <= 0 || w <= 0 || len(srcX) != n*size || len(dstX) != n*size {
