@@ -1,0 +1,67 @@
+package hessian
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"hesscope/models"
+	"hesscope/nn"
+	"hesscope/tensor"
+)
+
+// benchBatch is a random batch for a model: pixels in [0, 1], labels in
+// [0, classes).
+func benchBatch[T tensor.Float](net *models.Net[T], n int) (*tensor.Dense[T], []int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := tensor.New[T](n, net.Input[0], net.Input[1], net.Input[2])
+	for i := range x.Data {
+		x.Data[i] = T(rng.Float64())
+	}
+	y := make([]int, n)
+	for i := range y {
+		y[i] = rng.IntN(net.Classes)
+	}
+	return x, y
+}
+
+// BenchmarkModels times one gradient and one Hessian-vector product with
+// respect to the parameters per model at batch 128 in float32, BatchNorm in
+// eval mode: compare HVP/Gradient for the cost of second derivatives.
+//
+//	go test -run '^$' -bench Models -benchtime 5x ./hessian
+func BenchmarkModels(b *testing.B) {
+	for _, name := range []string{"mlp", "lenet5", "c1", "c2", "resnet20", "resnet18"} {
+		net, err := models.New[float32](name, models.Config{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, y := benchBatch(net, 128)
+		params := nn.Trainable(net.Params())
+		v := nn.Like(params)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, t := range v {
+			for i := range t.Data {
+				t.Data[i] = float32(rng.NormFloat64())
+			}
+		}
+		e := NewEvaluator[float32](net)
+		for _, c := range []struct {
+			kind string
+			req  Request[float32]
+		}{
+			{"Forward", Request[float32]{Mode: nn.Eval}},
+			{"Gradient", Request[float32]{Mode: nn.Eval, Params: params}},
+			{"HVP", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v}},
+			{"InputHVP", Request[float32]{Mode: nn.Eval, InputGrad: true, InputTangent: x}},
+		} {
+			b.Run(fmt.Sprintf("%s/%s", name, c.kind), func(b *testing.B) {
+				e.Pass(x, y, c.req) // warm the buffers
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					e.Pass(x, y, c.req)
+				}
+			})
+		}
+	}
+}
