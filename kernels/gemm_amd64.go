@@ -2,7 +2,13 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"hesscope/tensor"
+)
 
 //go:generate go -C _asm run . -out ../gemm_amd64.s
 
@@ -38,22 +44,22 @@ func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64)
 var (
 	avx512F32 = &gemmKernel[float32]{
 		name: "avx512", mr: 12, nr: 32,
-		kc: 256, mc: 192, nc: 4096, ms: 3072,
+		kc: 256, mc: 192, nc: 4096,
 		micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
-		kc: 256, mc: 96, nc: 2048, ms: 1536,
+		kc: 256, mc: 96, nc: 2048,
 		micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
 	}
 	avx2F32 = &gemmKernel[float32]{
 		name: "avx2", mr: 6, nr: 16,
-		kc: 256, mc: 96, nc: 4096, ms: 3072,
+		kc: 256, mc: 96, nc: 4096,
 		micro: sgemmMicroAVX2, pools: new(gemmPools[float32]),
 	}
 	avx2F64 = &gemmKernel[float64]{
 		name: "avx2", mr: 6, nr: 8,
-		kc: 256, mc: 48, nc: 2048, ms: 1536,
+		kc: 256, mc: 48, nc: 2048,
 		micro: dgemmMicroAVX2, pools: new(gemmPools[float64]),
 	}
 )
@@ -96,4 +102,53 @@ func gemmKernelsF64() []*gemmKernel[float64] {
 		ks = append(ks, avx512F64)
 	}
 	return ks
+}
+
+// copyPanelAVX512 is copyPanelGeneric on raw memory, in 4-byte words: each
+// of rows rows copies srcW words from src to dst and zeroes the next
+// dstW-srcW, then steps src by ld bytes and dst by 4·dstW bytes.
+// srcW ≤ dstW ≤ 32. Masked loads read nothing past srcW words.
+//
+//go:noescape
+func copyPanelAVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
+
+// copyPanel is copyPanelGeneric, in assembly when the rows fit two zmm
+// registers.
+func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
+	size := int(unsafe.Sizeof(T(0)))
+	if !hasAVX512 || w*size > 128 || rows <= 0 || cols <= 0 || cols > w {
+		copyPanelGeneric(dst, w, src, ld, rows, cols)
+		return
+	}
+	_ = dst[rows*w-1]                       // bounds of what the assembly writes
+	_ = src[(rows-1)*ld : (rows-1)*ld+cols] // and reads
+	copyPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)),
+		rows, ld*size, w*size/4, cols*size/4)
+}
+
+// gatherPanelAVX512 is transPanelGeneric on raw memory, in 4-byte words:
+// for each of kb steps it gathers srcW words from src at the byte offsets
+// idx[:srcW], zeroes the next dstW-srcW, then steps src by step bytes and dst
+// by 4·dstW bytes. srcW ≤ dstW ≤ 32.
+//
+//go:noescape
+func gatherPanelAVX512(dst, src unsafe.Pointer, idx *[32]int32, kb, step, dstW, srcW int)
+
+// transPanel is transPanelGeneric, in assembly when the rows fit two zmm
+// registers.
+func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
+	size := int(unsafe.Sizeof(T(0)))
+	if !hasAVX512 || w*size > 128 || kb <= 0 || rows <= 0 || rows > w || rows*ld*size >= 1<<31 {
+		transPanelGeneric(dst, w, src, ld, kb, rows)
+		return
+	}
+	_ = dst[kb*w-1]                       // bounds of what the assembly writes
+	_ = src[(rows-1)*ld : (rows-1)*ld+kb] // and reads
+	var idx [32]int32
+	words := size / 4
+	for l := 0; l < rows*words; l++ {
+		idx[l] = int32(l/words*ld*size + l%words*4)
+	}
+	gatherPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &idx,
+		kb, size, w*size/4, rows*size/4)
 }

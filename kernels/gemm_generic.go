@@ -13,19 +13,23 @@ import (
 // BLIS and OpenBLAS): for each kc-deep slice of the product, op(B) is packed
 // into kc×nr column panels and op(A) into mr×kc row panels, both zero-padded
 // to whole panels, and a register-blocked micro-kernel computes each mr×nr
-// tile of C from one A panel and one B panel.
+// tile of C from one A panel and one B panel:
 //
-// Loop nest (jc over n by nc, pc over k by kc, is over m by ms):
+//	for jc over n by nc:
+//		for pc over k by kc:
+//			pack B[pc:pc+kc, jc:jc+nc]                  (L3 / L2)
+//			for ic over m by mc:
+//				pack A[ic:ic+mc, pc:pc+kc]              (L2)
+//				for each A panel, for each B panel:     (A panel in L1)
+//					micro-kernel: C tile = alpha·Ap·Bp + beta'·C tile
 //
-//	pack B[pc:pc+kc, jc:jc+nc] and A[is:is+ms, pc:pc+kc]   (in parallel)
-//	for each unit (an mc-row block × a run of nr-column panels, in parallel):
-//		for jr over the unit's B panels:           B panel stays in L1
-//			for ir over the unit's A panels:       A block stays in L2
-//				micro-kernel: C tile = alpha·Ap·Bp + beta'·C tile
+// beta' is the caller's beta for the first kc slice and 1 after it.
 //
-// beta' is the caller's beta for the first kc slice and 1 after it. A tile is
-// always computed by the same kernel from the same panels in the same order,
-// whoever computes it, so the result does not depend on the schedule.
+// Parallel calls split C into one block per goroutine, on panel boundaries,
+// and each goroutine runs the loops above on its block with its own buffers:
+// no barriers, at the price of packing some of A or B twice. Every tile is
+// computed by the same kernel from the same panels in the same order whoever
+// computes it, so the result does not depend on the number of goroutines.
 
 // microKernel computes the mr×nr tile
 //
@@ -56,20 +60,21 @@ type gemmPools[T tensor.Float] struct {
 
 type gemmWorkspace[T tensor.Float] struct {
 	aPack, bPack []T
-	tiles        []T // one mr×nr edge tile per worker
+	tile         []T // mr×nr, for edge tiles
 }
 
-func (w *gemmWorkspace[T]) reserve(na, nb, nt int) {
-	if cap(w.aPack) < na {
-		w.aPack = make([]T, na)
+// workspace returns buffers for g from the pool; put them back with
+// g.pools.ws.Put.
+func (g *gemmKernel[T]) workspace() *gemmWorkspace[T] {
+	w, _ := g.pools.ws.Get().(*gemmWorkspace[T])
+	if w == nil {
+		w = &gemmWorkspace[T]{
+			aPack: make([]T, g.mc*g.kc),
+			bPack: make([]T, g.kc*g.nc),
+			tile:  make([]T, g.mr*g.nr),
+		}
 	}
-	if cap(w.bPack) < nb {
-		w.bPack = make([]T, nb)
-	}
-	if cap(w.tiles) < nt {
-		w.tiles = make([]T, nt)
-	}
-	w.aPack, w.bPack, w.tiles = w.aPack[:na], w.bPack[:nb], w.tiles[:nt]
+	return w
 }
 
 // Tuning knobs shared by all kernels.
@@ -82,11 +87,6 @@ var (
 )
 
 func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	mr, nr := g.mr, g.nr
-	kc := min(g.kc, k)
-	ncb := min(g.nc, roundUp(n, nr))
-	msb := min(g.ms, roundUp(m, mr))
-
 	procs := 1
 	if m*n*k >= gemmParallelMin {
 		procs = runtime.GOMAXPROCS(0)
@@ -94,79 +94,85 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 	if gemmProcs > 0 {
 		procs = gemmProcs
 	}
-
-	w, _ := g.pools.ws.Get().(*gemmWorkspace[T])
-	if w == nil {
-		w = new(gemmWorkspace[T])
+	panM, panN := ceilDiv(m, g.mr), ceilDiv(n, g.nr)
+	pm, pn := splitGrid(procs, panM, panN)
+	if pm*pn == 1 {
+		w := g.workspace()
+		gemmSerial(g, w, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.pools.ws.Put(w)
+		return
 	}
-	w.reserve(msb*kc, kc*ncb, procs*mr*nr)
-	defer g.pools.ws.Put(w)
+	parallelFor(pm*pn, pm*pn, func(_, t int) {
+		r, s := t/pn, t%pn
+		i0, i1 := r*panM/pm*g.mr, min((r+1)*panM/pm*g.mr, m)
+		j0, j1 := s*panN/pn*g.nr, min((s+1)*panN/pn*g.nr, n)
+		if i0 >= i1 || j0 >= j1 {
+			return
+		}
+		aOff, bOff := i0*lda, j0
+		if transA {
+			aOff = i0
+		}
+		if transB {
+			bOff = j0 * ldb
+		}
+		w := g.workspace()
+		gemmSerial(g, w, transA, transB, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[bOff:], ldb, beta, c[i0*ldc+j0:], ldc)
+		g.pools.ws.Put(w)
+	})
+}
 
+// splitGrid chooses how many blocks of panels to cut C's rows (pm) and
+// columns (pn) into for procs goroutines: as many blocks as possible (at most
+// procs, at most one per panel), then the least packing, which is about
+// rows/pm + cols/pn.
+func splitGrid(procs, panM, panN int) (pm, pn int) {
+	pm, pn = 1, 1
+	best := -1.0
+	for i := 1; i <= procs && i <= panM; i++ {
+		j := min(procs/i, panN)
+		cost := float64(panM)/float64(i) + float64(panN)/float64(j)
+		if i*j > pm*pn || i*j == pm*pn && (best < 0 || cost < best) {
+			pm, pn, best = i, j, cost
+		}
+	}
+	return pm, pn
+}
+
+// gemmSerial runs the blocked loops on the calling goroutine.
+func gemmSerial[T tensor.Float](g *gemmKernel[T], w *gemmWorkspace[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	mr, nr := g.mr, g.nr
 	for jc := 0; jc < n; jc += g.nc {
 		nb := min(g.nc, n-jc)
 		nPanB := ceilDiv(nb, nr)
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
+		for pc := 0; pc < k; pc += g.kc {
+			kb := min(g.kc, k-pc)
 			betaP := beta
 			if pc > 0 {
 				betaP = 1
 			}
-			for is := 0; is < m; is += msb {
-				mb := min(msb, m-is)
+			packB(w.bPack, nr, transB, b, ldb, pc, kb, jc, nb, 0, nPanB)
+			for ic := 0; ic < m; ic += g.mc {
+				mb := min(g.mc, m-ic)
 				nPanA := ceilDiv(mb, mr)
-
-				// Pack: B (only once per (jc, pc)) and A, split into
-				// tasks of whole panels.
-				tasksB := 0
-				if is == 0 {
-					tasksB = min(nPanB, 2*procs)
-				}
-				tasksA := min(nPanA, 2*procs)
-				parallelFor(procs, tasksB+tasksA, func(_, t int) {
-					if t < tasksB {
-						q0, q1 := t*nPanB/tasksB, (t+1)*nPanB/tasksB
-						packB(w.bPack, nr, transB, b, ldb, pc, kb, jc, nb, q0, q1)
-						return
-					}
-					t -= tasksB
-					q0, q1 := t*nPanA/tasksA, (t+1)*nPanA/tasksA
-					packA(w.aPack, mr, transA, a, lda, is, mb, pc, kb, q0, q1)
-				})
-
-				// Compute: units are (mc-row block) × (run of B panels).
-				// Split the columns only when there are too few row
-				// blocks to keep every goroutine busy.
-				rowBlocks := ceilDiv(mb, g.mc)
-				colSplit := 1
-				if procs > 1 && rowBlocks < 4*procs {
-					colSplit = min(nPanB, ceilDiv(4*procs, rowBlocks))
-				}
-				panPerUnit := ceilDiv(nPanB, colSplit)
-				colSplit = ceilDiv(nPanB, panPerUnit)
-				parallelFor(procs, rowBlocks*colSplit, func(wid, u int) {
-					rb, cs := u/colSplit, u%colSplit
-					i0 := rb * g.mc
-					i1 := min(i0+g.mc, mb)
-					q0 := cs * panPerUnit
-					q1 := min(q0+panPerUnit, nPanB)
-					tile := w.tiles[wid*mr*nr : (wid+1)*mr*nr]
-					for q := q0; q < q1; q++ {
-						j := q * nr
+				packA(w.aPack, mr, transA, a, lda, ic, mb, pc, kb, 0, nPanA)
+				for pa := 0; pa < nPanA; pa++ {
+					i := pa * mr
+					mrr := min(mr, mb-i)
+					ap := w.aPack[pa*mr*kb : (pa+1)*mr*kb]
+					for pb := 0; pb < nPanB; pb++ {
+						j := pb * nr
 						nrr := min(nr, nb-j)
-						bp := w.bPack[q*nr*kb : (q+1)*nr*kb]
-						for i := i0; i < i1; i += mr {
-							mrr := min(mr, mb-i)
-							ap := w.aPack[(i/mr)*mr*kb : (i/mr+1)*mr*kb]
-							off := (is+i)*ldc + jc + j
-							if mrr == mr && nrr == nr {
-								g.micro(kb, ap, bp, c[off:], ldc, alpha, betaP)
-								continue
-							}
-							g.micro(kb, ap, bp, tile, nr, alpha, 0)
-							mergeTile(c[off:], ldc, tile, nr, mrr, nrr, betaP)
+						bp := w.bPack[pb*nr*kb : (pb+1)*nr*kb]
+						off := (ic+i)*ldc + jc + j
+						if mrr == mr && nrr == nr {
+							g.micro(kb, ap, bp, c[off:], ldc, alpha, betaP)
+							continue
 						}
+						g.micro(kb, ap, bp, w.tile, nr, alpha, 0)
+						mergeTile(c[off:], ldc, w.tile, nr, mrr, nrr, betaP)
 					}
-				})
+				}
 			}
 		}
 	}
@@ -201,36 +207,17 @@ func mergeTile[T tensor.Float](c []T, ldc int, t []T, ldt, mr, nr int, beta T) {
 // with rows past i0+rows zero.
 func packA[T tensor.Float](dst []T, mr int, trans bool, a []T, lda, i0, rows, p0, kb, q0, q1 int) {
 	if trans {
-		// op(A)[i, p] = a[p*lda+i]: walk A's rows, each feeding every
-		// panel an mr-run.
-		r0, r1 := q0*mr, min(q1*mr, rows)
-		for p := 0; p < kb; p++ {
-			src := a[(p0+p)*lda+i0+r0 : (p0+p)*lda+i0+r1]
-			for q := q0; q < q1; q++ {
-				d := dst[q*mr*kb+p*mr : q*mr*kb+p*mr+mr]
-				n := copy(d, src[(q-q0)*mr:])
-				clear(d[n:])
-			}
+		// op(A)[i, p] = a[p*lda+i]: each p is a contiguous run of a panel.
+		for q := q0; q < q1; q++ {
+			r := min(mr, rows-q*mr)
+			copyPanel(dst[q*mr*kb:(q+1)*mr*kb], mr, a[p0*lda+i0+q*mr:], lda, kb, r)
 		}
 		return
 	}
 	// op(A)[i, p] = a[i*lda+p]: rows of A become columns of a panel.
 	for q := q0; q < q1; q++ {
-		pan := dst[q*mr*kb : (q+1)*mr*kb]
 		r := min(mr, rows-q*mr)
-		for i := 0; i < r; i++ {
-			off := (i0+q*mr+i)*lda + p0
-			src := a[off : off+kb]
-			d := pan[i:]
-			for p, v := range src {
-				d[p*mr] = v
-			}
-		}
-		for i := r; i < mr; i++ {
-			for p := 0; p < kb; p++ {
-				pan[p*mr+i] = 0
-			}
-		}
+		transPanel(dst[q*mr*kb:(q+1)*mr*kb], mr, a[(i0+q*mr)*lda+p0:], lda, kb, r)
 	}
 }
 
@@ -242,36 +229,53 @@ func packA[T tensor.Float](dst []T, mr int, trans bool, a []T, lda, i0, rows, p0
 // with columns past j0+cols zero.
 func packB[T tensor.Float](dst []T, nr int, trans bool, b []T, ldb, p0, kb, j0, cols, q0, q1 int) {
 	if !trans {
-		// op(B)[p, j] = b[p*ldb+j]: walk B's rows, each feeding every
-		// panel an nr-run.
-		c0, c1 := q0*nr, min(q1*nr, cols)
-		for p := 0; p < kb; p++ {
-			src := b[(p0+p)*ldb+j0+c0 : (p0+p)*ldb+j0+c1]
-			for q := q0; q < q1; q++ {
-				d := dst[q*nr*kb+p*nr : q*nr*kb+p*nr+nr]
-				n := copy(d, src[(q-q0)*nr:])
-				clear(d[n:])
-			}
+		// op(B)[p, j] = b[p*ldb+j]: each p is a contiguous run of a panel.
+		for q := q0; q < q1; q++ {
+			c := min(nr, cols-q*nr)
+			copyPanel(dst[q*nr*kb:(q+1)*nr*kb], nr, b[p0*ldb+j0+q*nr:], ldb, kb, c)
 		}
 		return
 	}
 	// op(B)[p, j] = b[j*ldb+p]: rows of B become columns of a panel.
 	for q := q0; q < q1; q++ {
-		pan := dst[q*nr*kb : (q+1)*nr*kb]
 		c := min(nr, cols-q*nr)
-		for j := 0; j < c; j++ {
-			off := (j0+q*nr+j)*ldb + p0
-			src := b[off : off+kb]
-			d := pan[j:]
-			for p, v := range src {
-				d[p*nr] = v
-			}
+		transPanel(dst[q*nr*kb:(q+1)*nr*kb], nr, b[(j0+q*nr)*ldb+p0:], ldb, kb, c)
+	}
+}
+
+// transPanelGeneric writes the transpose of rows×kb of src (row stride ld)
+// to dst as kb rows of w elements, zero past rows:
+//
+//	dst[p*w+i] = src[i*ld+p] for i < rows, 0 for rows ≤ i < w.
+//
+// It is the Go twin of gatherPanelAVX512.
+func transPanelGeneric[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
+	dst = dst[:kb*w]
+	for i := 0; i < rows; i++ {
+		s := src[i*ld : i*ld+kb]
+		d := dst[i:]
+		for p, v := range s {
+			d[p*w] = v
 		}
-		for j := c; j < nr; j++ {
-			for p := 0; p < kb; p++ {
-				pan[p*nr+j] = 0
-			}
+	}
+	for i := rows; i < w; i++ {
+		for p := 0; p < kb; p++ {
+			dst[p*w+i] = 0
 		}
+	}
+}
+
+// copyPanelGeneric copies rows×cols of src (row stride ld) to dst as rows
+// of w elements, zero past cols:
+//
+//	dst[r*w+j] = src[r*ld+j] for j < cols, 0 for cols ≤ j < w.
+//
+// It is the Go twin of copyPanelAVX512.
+func copyPanelGeneric[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*w : r*w+w]
+		copy(d, src[r*ld:r*ld+cols])
+		clear(d[cols:])
 	}
 }
 
@@ -348,7 +352,7 @@ func store4[T tensor.Float](c []T, s0, s1, s2, s3, alpha, beta T) {
 func newGenericKernel[T tensor.Float]() *gemmKernel[T] {
 	return &gemmKernel[T]{
 		name: "generic", mr: 4, nr: 4,
-		kc: 256, mc: 64, nc: 2048, ms: 1024,
+		kc: 256, mc: 64, nc: 2048,
 		micro: micro4x4[T],
 		pools: new(gemmPools[T]),
 	}

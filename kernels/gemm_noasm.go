@@ -2,6 +2,8 @@
 
 package kernels
 
+import "hesscope/tensor"
+
 // The kernels Gemm uses: pure Go.
 var (
 	kernelF32 = genericF32
@@ -12,3 +14,13 @@ var (
 // for tests and benchmarks.
 func gemmKernelsF32() []*gemmKernel[float32] { return []*gemmKernel[float32]{genericF32} }
 func gemmKernelsF64() []*gemmKernel[float64] { return []*gemmKernel[float64]{genericF64} }
+
+// copyPanel is copyPanelGeneric.
+func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
+	copyPanelGeneric(dst, w, src, ld, rows, cols)
+}
+
+// transPanel is transPanelGeneric.
+func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
+	transPanelGeneric(dst, w, src, ld, kb, rows)
+}

@@ -34,11 +34,11 @@ func swapKernel[T tensor.Float](g *gemmKernel[T]) func() {
 }
 
 // smallBlocks returns g with tiny cache blocks, so that moderate sizes cross
-// every blocking loop (jc, pc, is, row blocks) several times.
+// every blocking loop (jc, pc, ic) several times.
 func smallBlocks[T tensor.Float](g *gemmKernel[T]) *gemmKernel[T] {
 	s := *g
 	s.name += "/small-blocks"
-	s.kc, s.mc, s.nc, s.ms = 37, 2*g.mr, 3*g.nr, 4*g.mr
+	s.kc, s.mc, s.nc = 37, 2*g.mr, 3*g.nr
 	s.pools = new(gemmPools[T])
 	return &s
 }
@@ -204,4 +204,55 @@ func ExampleGemm() {
 	Gemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2)
 	fmt.Println(c)
 	// Output: [4 5 10 11]
+}
+
+// TestCopyPanel checks copyPanel and transPanel (assembly on amd64) against
+// their Go twins, with guard values past the panel.
+func TestCopyPanel(t *testing.T) {
+	testCopyPanel[float32](t)
+	testCopyPanel[float64](t)
+}
+
+func testCopyPanel[T tensor.Float](t *testing.T) {
+	for _, w := range []int{1, 6, 8, 12, 16, 32} {
+		for cols := 1; cols <= w; cols++ {
+			for _, rows := range []int{1, 2, 5} {
+				ld := cols + 3
+				src := make([]T, (rows-1)*ld+cols)
+				for i := range src {
+					src[i] = T(i + 1)
+				}
+				got := make([]T, rows*w+5)
+				want := make([]T, rows*w+5)
+				for i := range got {
+					got[i], want[i] = -1, -1
+				}
+				copyPanel(got, w, src, ld, rows, cols)
+				copyPanelGeneric(want, w, src, ld, rows, cols)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%T w=%d cols=%d rows=%d: dst[%d] = %v, want %v", T(0), w, cols, rows, i, got[i], want[i])
+					}
+				}
+				// The transpose: cols rows of length rows.
+				kb := rows
+				src = make([]T, (cols-1)*ld+kb)
+				for i := range src {
+					src[i] = T(i + 1)
+				}
+				got = make([]T, kb*w+5)
+				want = make([]T, kb*w+5)
+				for i := range got {
+					got[i], want[i] = -1, -1
+				}
+				transPanel(got, w, src, ld, kb, cols)
+				transPanelGeneric(want, w, src, ld, kb, cols)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("transPanel %T w=%d rows=%d kb=%d: dst[%d] = %v, want %v", T(0), w, cols, kb, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
 }

@@ -27,9 +27,10 @@ type kernel struct {
 	name   string
 	zmm    bool // AVX-512 (32 zmm registers) or AVX2 (16 ymm registers)
 	f64    bool
-	mr, nv int // rows of the tile, vectors per row
-	unroll int // steps of p per loop iteration
-	pfA    int // bytes ahead of the a pointer to prefetch (0: none)
+	mr, nv int  // rows of the tile, vectors per row
+	unroll int  // steps of p per loop iteration
+	pfA    int  // bytes ahead of the a pointer to prefetch (0: none)
+	bcst   bool // broadcast a inside the FMAs (AVX-512 embedded broadcast)
 }
 
 var kernels = []kernel{
@@ -37,6 +38,12 @@ var kernels = []kernel{
 	{name: "dgemmMicroAVX512", zmm: true, f64: true, mr: 12, nv: 2, unroll: 4, pfA: 768},
 	{name: "sgemmMicroAVX2", mr: 6, nv: 2, unroll: 4, pfA: 256},
 	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfA: 256},
+	{name: "xA", zmm: true, mr: 14, nv: 2, unroll: 4, pfA: 512},
+	{name: "xB", zmm: true, mr: 12, nv: 2, unroll: 4, pfA: 512, bcst: true},
+	{name: "xC", zmm: true, mr: 12, nv: 2, unroll: 8, pfA: 512},
+	{name: "xD", zmm: true, mr: 12, nv: 2, unroll: 4, pfA: 0},
+	{name: "xE", zmm: true, mr: 8, nv: 3, unroll: 4, pfA: 512},
+	{name: "xF", zmm: true, mr: 14, nv: 2, unroll: 4, pfA: 1024},
 }
 
 func main() {
@@ -49,6 +56,8 @@ func main() {
 	for _, k := range kernels {
 		k.emit(&buf)
 	}
+	emitCopyPanel(&buf)
+	emitGatherPanel(&buf)
 	if *out == "" {
 		os.Stdout.Write(buf.Bytes())
 		return
@@ -119,6 +128,12 @@ func (k kernel) emit(w *bytes.Buffer) {
 			p("%s %d(DI), %s", mov, n*bStep+v*vbytes, bReg(v))
 		}
 		for i := 0; i < k.mr; i++ {
+			if k.bcst {
+				for v := 0; v < k.nv; v++ {
+					p("%s.BCST %d(SI), %s, %s", fma, n*aStep+i*size, bReg(v), acc(i, v))
+				}
+				continue
+			}
 			p("%s %d(SI), %s", bcast, n*aStep+i*size, aReg(i))
 			for v := 0; v < k.nv; v++ {
 				p("%s %s, %s, %s", fma, bReg(v), aReg(i), acc(i, v))
