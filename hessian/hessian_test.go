@@ -65,7 +65,7 @@ func (n *tinyNet) Forward(g *nn.Graph[float64], x autodiff.Var) autodiff.Var {
 	r := n.bn2.Forward(g, n.conv2.Forward(g, h))
 	h = n.activate(g, g.Add(h, r))
 	a := n.activate(g, n.fc1.Forward(g, g.Flatten(h))) // [N,4]
-	p := g.AvgPool(h)                                   // [N,3]
+	p := g.AvgPool(h)                                  // [N,3]
 	return n.fc2.Forward(g, g.Tape.Apply(concat{}, a, p))
 }
 

@@ -3,7 +3,6 @@ package hessian
 import (
 	"math"
 
-	"hesscope/autodiff"
 	"hesscope/linop"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -13,13 +12,22 @@ import (
 // parameter tensors (all trainable ones by default, or one layer's): a
 // linop.Operator of dimension the number of their elements. Restricted to a
 // subset it is the corresponding diagonal block of the full Hessian.
+//
+// Apply streams the chunks through Workers goroutines, each with its own
+// Evaluator (the model is only read), and adds the per-chunk products,
+// weighted by chunk size, in chunk order: H·v is bit-for-bit the same for
+// any number of workers. Memory is one chunk's activations per worker.
 type Params[T tensor.Float] struct {
-	eval    *Evaluator[T]
+	model   Model[T]
 	data    Data[T]
 	mode    nn.Mode
 	params  []*nn.Param[T]
 	tangent []*tensor.Dense[T]
 	dim     int
+	pool    *pool[T]
+	// Workers is the number of chunks processed at once; 0 means
+	// GOMAXPROCS. It is read by the first Apply or Gradient.
+	Workers int
 	// HVPs counts the products computed; Loss is the mean loss seen by the
 	// last product.
 	HVPs int
@@ -34,12 +42,23 @@ func NewParams[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, params []
 	if params == nil {
 		params = nn.Trainable(m.Params())
 	}
-	return &Params[T]{eval: NewEvaluator(m), data: data, mode: mode, params: params,
+	return &Params[T]{model: m, data: data, mode: mode, params: params,
 		tangent: nn.Like(params), dim: nn.Size(params)}
 }
 
 // Dim is the number of parameters the operator acts on.
 func (o *Params[T]) Dim() int { return o.dim }
+
+// Parameters returns the parameter tensors the operator acts on, in the
+// order of its coordinates.
+func (o *Params[T]) Parameters() []*nn.Param[T] { return o.params }
+
+func (o *Params[T]) workers() *pool[T] {
+	if o.pool == nil {
+		o.pool = newPool(o.model, o.data, o.Workers)
+	}
+	return o.pool
+}
 
 // Apply writes H·v into dst.
 func (o *Params[T]) Apply(dst, v []float64) {
@@ -47,13 +66,13 @@ func (o *Params[T]) Apply(dst, v []float64) {
 	clear(dst)
 	o.Loss = 0
 	n := float64(o.data.Len())
-	for c := 0; c < o.data.Chunks(); c++ {
-		x, y := o.data.Chunk(c)
-		r := o.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.tangent})
-		w := float64(len(y)) / n
-		o.Loss += w * r.Loss
-		addWeighted(dst, r.ParamHv, o.tangent, w)
-	}
+	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.tangent})
+	}, func(w *worker[T], _, size int) {
+		wt := float64(size) / n
+		o.Loss += wt * w.res.Loss
+		addWeighted(dst, w.res.ParamHv, o.tangent, wt)
+	})
 	o.HVPs++
 }
 
@@ -62,13 +81,13 @@ func (o *Params[T]) Gradient() (float64, []float64) {
 	g := make([]float64, o.dim)
 	var loss float64
 	n := float64(o.data.Len())
-	for c := 0; c < o.data.Chunks(); c++ {
-		x, y := o.data.Chunk(c)
-		r := o.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
-		w := float64(len(y)) / n
-		loss += w * r.Loss
-		addWeighted(g, r.ParamGrad, o.tangent, w)
-	}
+	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
+	}, func(w *worker[T], _, size int) {
+		wt := float64(size) / n
+		loss += wt * w.res.Loss
+		addWeighted(g, w.res.ParamGrad, o.tangent, wt)
+	})
 	return loss, g
 }
 
@@ -98,8 +117,13 @@ type Input[T tensor.Float] struct {
 	y       []int
 	mode    nn.Mode
 	tangent *tensor.Dense[T]
-	HVPs    int
+	// HVPs counts the products computed; Loss is the batch-mean loss seen
+	// by the last product.
+	HVPs int
+	Loss float64
 }
+
+var _ linop.Operator = (*Input[float32])(nil)
 
 // NewInput returns the input-Hessian operator of m at the batch (x, y).
 func NewInput[T tensor.Float](m Model[T], x *tensor.Dense[T], y []int, mode nn.Mode) *Input[T] {
@@ -115,6 +139,7 @@ func (o *Input[T]) Apply(dst, v []float64) {
 		o.tangent.Data[i] = T(f)
 	}
 	r := o.eval.Pass(o.x, o.y, Request[T]{Mode: o.mode, InputGrad: true, InputTangent: o.tangent})
+	o.Loss = r.Loss
 	if r.InputHv == nil {
 		clear(dst)
 	} else {
@@ -129,7 +154,8 @@ func (o *Input[T]) Apply(dst, v []float64) {
 // loss over Data with respect to params, where J is the Jacobian of the
 // logits and H_ℓ = (diag(p) − ppᵀ)/N the Hessian of the cross-entropy in the
 // logits. It is positive semi-definite and needs no second derivatives of
-// the network: one tangent pass and one reverse pass.
+// the network: one tangent pass and one reverse pass. Chunks are processed
+// in parallel and reduced in order, as for Params.
 type GaussNewton[T tensor.Float] struct {
 	model   Model[T]
 	data    Data[T]
@@ -137,9 +163,15 @@ type GaussNewton[T tensor.Float] struct {
 	params  []*nn.Param[T]
 	tangent []*tensor.Dense[T]
 	dim     int
-	tape    *autodiff.Tape[T]
-	HVPs    int
+	pool    *pool[T]
+	// Workers is the number of chunks processed at once; 0 means
+	// GOMAXPROCS. It is read by the first Apply.
+	Workers int
+	// HVPs counts the products computed.
+	HVPs int
 }
+
+var _ linop.Operator = (*GaussNewton[float32])(nil)
 
 // NewGaussNewton returns the GGN operator of m on data over params (nil: all trainable).
 func NewGaussNewton[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, params []*nn.Param[T]) *GaussNewton[T] {
@@ -147,7 +179,7 @@ func NewGaussNewton[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, para
 		params = nn.Trainable(m.Params())
 	}
 	return &GaussNewton[T]{model: m, data: data, mode: mode, params: params, tangent: nn.Like(params),
-		dim: nn.Size(params), tape: autodiff.NewTape[T]()}
+		dim: nn.Size(params)}
 }
 
 // Dim is the number of parameters the operator acts on.
@@ -158,42 +190,40 @@ func (o *GaussNewton[T]) Apply(dst, v []float64) {
 	nn.Scatter(o.tangent, v)
 	clear(dst)
 	n := float64(o.data.Len())
-	wanted := map[*nn.Param[T]]bool{}
-	for _, p := range o.params {
-		wanted[p] = true
+	if o.pool == nil {
+		o.pool = newPool(o.model, o.data, o.Workers)
 	}
-	for c := 0; c < o.data.Chunks(); c++ {
-		x, y := o.data.Chunk(c)
-		tp := o.tape
-		tp.Reset()
-		g := nn.NewGraph(tp, o.mode)
-		for _, p := range o.model.Params() {
-			if !wanted[p] && !p.Buffer {
-				g.Param(p)
-			}
-		}
-		g.ParamGrads = true
-		g.Tangents = map[*nn.Param[T]]*tensor.Dense[T]{}
-		for i, p := range o.params {
-			g.Tangents[p] = o.tangent[i]
-		}
-		logits := o.model.Forward(g, tp.Leaf(x, nil, false))
-		z, zDot := tp.Value(logits), tp.Tangent(logits)
-		seed := tensor.New[T](z.Shape...)
-		if zDot != nil {
-			k := z.Shape[1]
-			for i := 0; i < z.Shape[0]; i++ {
-				softmaxHessianTo(seed.Data[i*k:(i+1)*k], z.Data[i*k:(i+1)*k], zDot.Data[i*k:(i+1)*k], 1/float64(len(y)))
-			}
-		}
-		tp.BackwardFrom(logits, seed, false)
-		grads := make([]*tensor.Dense[T], len(o.params))
-		for i, p := range o.params {
-			grads[i] = g.Grad(p)
-		}
-		addWeighted(dst, grads, o.tangent, float64(len(y))/n)
-	}
+	o.pool.run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+		w.grads = w.eval.gaussNewton(x, y, o.mode, o.params, o.tangent, w.grads)
+	}, func(w *worker[T], _, size int) {
+		addWeighted(dst, w.grads, o.tangent, float64(size)/n)
+	})
 	o.HVPs++
+}
+
+// gaussNewton computes, for one batch, Jᵀ·H_ℓ·J·v per parameter of params
+// (into grads, reallocated if short), with v given by tangent.
+func (e *Evaluator[T]) gaussNewton(x *tensor.Dense[T], y []int, mode nn.Mode, params []*nn.Param[T], tangent, grads []*tensor.Dense[T]) []*tensor.Dense[T] {
+	tp := e.tape
+	tp.Reset()
+	g := e.bind(mode, params, tangent, nil)
+	logits := e.Model.Forward(g, tp.Leaf(x, nil, false))
+	z, zDot := tp.Value(logits), tp.Tangent(logits)
+	seed := tensor.New[T](z.Shape...)
+	if zDot != nil {
+		k := z.Shape[1]
+		for i := 0; i < z.Shape[0]; i++ {
+			softmaxHessianTo(seed.Data[i*k:(i+1)*k], z.Data[i*k:(i+1)*k], zDot.Data[i*k:(i+1)*k], 1/float64(len(y)))
+		}
+	}
+	tp.BackwardFrom(logits, seed, false)
+	if len(grads) < len(params) {
+		grads = make([]*tensor.Dense[T], len(params))
+	}
+	for i, p := range params {
+		grads[i] = g.Grad(p)
+	}
+	return grads[:len(params)]
 }
 
 // softmaxHessianTo writes s·(diag(p) − ppᵀ)·u into dst with p = softmax(z).

@@ -27,6 +27,13 @@ type Request[T tensor.Float] struct {
 	// InputTangent, if non-nil, is the input direction of a product.
 	InputGrad    bool
 	InputTangent *tensor.Dense[T]
+	// At, if non-nil, holds values for the model's trainable parameters, one
+	// tensor per entry of nn.Trainable(Model.Params()) and of its shape,
+	// used instead of the parameters' own values: the pass evaluates the
+	// model at another point θ′ without modifying it, so that goroutines,
+	// each with its own Evaluator, can evaluate different points of one
+	// model at once. The tensors are read, never written.
+	At []*tensor.Dense[T]
 }
 
 // Result holds what a pass computed. Its tensors belong to the Evaluator and
@@ -54,40 +61,21 @@ func NewEvaluator[T tensor.Float](m Model[T]) *Evaluator[T] {
 }
 
 // Pass computes the batch-mean cross-entropy of the model on (x, y) and the
-// gradients and Hessian-vector products req asks for.
+// gradients and Hessian-vector products req asks for. A request for none of
+// them runs the forward pass only.
 func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req Request[T]) Result[T] {
 	if req.ParamTangent != nil && len(req.ParamTangent) != len(req.Params) {
 		panic(fmt.Sprintf("hessian: %d parameter tangents for %d parameters", len(req.ParamTangent), len(req.Params)))
 	}
 	tp := e.tape
 	tp.Reset()
-	g := nn.NewGraph(tp, req.Mode)
-	if len(req.Params) > 0 {
-		g.ParamGrads = true
-		g.Tangents = map[*nn.Param[T]]*tensor.Dense[T]{}
-		for i, p := range req.Params {
-			if req.ParamTangent != nil {
-				g.Tangents[p] = req.ParamTangent[i]
-			}
-		}
-	}
-	// Parameters not asked for are constants; bind them first so that the
-	// graph does not differentiate them.
-	wanted := map[*nn.Param[T]]bool{}
-	for _, p := range req.Params {
-		wanted[p] = true
-	}
-	for _, p := range e.Model.Params() {
-		if !wanted[p] && !p.Buffer {
-			g.ParamGrads = false
-			g.Param(p)
-		}
-	}
-	g.ParamGrads = len(req.Params) > 0
+	g := e.bind(req.Mode, req.Params, req.ParamTangent, req.At)
 	xv := tp.Leaf(x, req.InputTangent, req.InputGrad)
 	logits := e.Model.Forward(g, xv)
 	loss := g.CrossEntropy(logits, y)
-	tp.Backward(loss)
+	if len(req.Params) > 0 || req.InputGrad {
+		tp.Backward(loss)
+	}
 	r := Result[T]{Loss: float64(tp.Value(loss).Data[0]), Logits: tp.Value(logits)}
 	if len(req.Params) > 0 {
 		r.ParamGrad = make([]*tensor.Dense[T], len(req.Params))
@@ -102,4 +90,42 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req Request[T]) Result[
 		r.InputHv = tp.GradDot(xv)
 	}
 	return r
+}
+
+// bind starts a graph on the reset tape with every trainable parameter
+// recorded as a leaf: its value (or at's), its tangent if it is among params
+// (tangents[i] for params[i], nil: none) and a gradient if it is among
+// params. Buffers are read by the layers directly.
+func (e *Evaluator[T]) bind(mode nn.Mode, params []*nn.Param[T], tangents, at []*tensor.Dense[T]) *nn.Graph[T] {
+	g := nn.NewGraph(e.tape, mode)
+	g.ParamGrads = len(params) > 0
+	wanted := make(map[*nn.Param[T]]int, len(params))
+	for i, p := range params {
+		wanted[p] = i
+	}
+	all := e.Model.Params()
+	k := 0
+	for _, p := range all {
+		if p.Buffer {
+			continue
+		}
+		v := p.Value
+		if at != nil {
+			if k >= len(at) || !tensor.SameShape(at[k].Shape, v.Shape) {
+				panic(fmt.Sprintf("hessian: Request.At has no tensor of shape %s for %s (entry %d)", tensor.ShapeString(v.Shape), p.Name, k))
+			}
+			v = at[k]
+		}
+		k++
+		i, ok := wanted[p]
+		var dot *tensor.Dense[T]
+		if ok && tangents != nil {
+			dot = tangents[i]
+		}
+		g.Bind(p, e.tape.Leaf(v, dot, ok))
+	}
+	if at != nil && k != len(at) {
+		panic(fmt.Sprintf("hessian: Request.At has %d tensors for %d trainable parameters", len(at), k))
+	}
+	return g
 }

@@ -1,0 +1,106 @@
+package hessian
+
+import (
+	"fmt"
+
+	"hesscope/nn"
+	"hesscope/tensor"
+)
+
+// Objective is the mean loss over Data as a function of the model's
+// trainable parameters θ, flattened in nn.Trainable order: the function that
+// sharpness measures and landscapes maximise or plot. It evaluates the model
+// at any θ without modifying it, streaming the chunks in parallel and
+// reducing in chunk order as Params does, so the same θ gives the same value
+// and gradient bit for bit. It is not safe for concurrent use.
+type Objective[T tensor.Float] struct {
+	model  Model[T]
+	data   Data[T]
+	mode   nn.Mode
+	params []*nn.Param[T]
+	at     []*tensor.Dense[T]
+	dim    int
+	pool   *pool[T]
+	// Workers is the number of chunks processed at once; 0 means
+	// GOMAXPROCS. It is read by the first Eval.
+	Workers int
+	// Evals counts the evaluations and Grads those with a gradient.
+	Evals, Grads int
+	// Accuracy is the fraction of samples whose largest logit is the label,
+	// at the θ of the last Eval.
+	Accuracy float64
+}
+
+// NewObjective returns the mean loss of m on data in the given BatchNorm mode
+// as a function of its trainable parameters.
+func NewObjective[T tensor.Float](m Model[T], data Data[T], mode nn.Mode) *Objective[T] {
+	ps := nn.Trainable(m.Params())
+	return &Objective[T]{model: m, data: data, mode: mode, params: ps, at: nn.Like(ps), dim: nn.Size(ps)}
+}
+
+// Dim is the number of trainable parameters.
+func (o *Objective[T]) Dim() int { return o.dim }
+
+// Theta returns the model's own parameters θ₀, flattened.
+func (o *Objective[T]) Theta() []float64 {
+	theta := make([]float64, o.dim)
+	nn.Gather(theta, o.params)
+	return theta
+}
+
+// Eval returns the mean loss L(θ) over the data and, unless grad is nil,
+// writes ∇L(θ) into grad. Without a gradient only forward passes run. θ is
+// rounded to T for the passes. It panics if θ or grad do not have Dim
+// entries.
+func (o *Objective[T]) Eval(grad, theta []float64) float64 {
+	if len(theta) != o.dim || (grad != nil && len(grad) != o.dim) {
+		panic(fmt.Sprintf("hessian: Objective.Eval with θ of %d and gradient of %d entries, want %d", len(theta), len(grad), o.dim))
+	}
+	nn.Scatter(o.at, theta)
+	if o.pool == nil {
+		o.pool = newPool(o.model, o.data, o.Workers)
+	}
+	var params []*nn.Param[T]
+	if grad != nil {
+		clear(grad)
+		params = o.params
+		o.Grads++
+	}
+	o.Evals++
+	var loss float64
+	var correct int
+	n := float64(o.data.Len())
+	o.pool.run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.at})
+		w.correct = Correct(w.res.Logits, y)
+	}, func(w *worker[T], _, size int) {
+		wt := float64(size) / n
+		loss += wt * w.res.Loss
+		correct += w.correct
+		if grad != nil {
+			addWeighted(grad, w.res.ParamGrad, o.at, wt)
+		}
+	})
+	o.Accuracy = float64(correct) / n
+	return loss
+}
+
+// Correct counts the rows of logits [N, K] whose largest entry (the first of
+// equal ones) is at the label.
+func Correct[T tensor.Float](logits *tensor.Dense[T], y []int) int {
+	k := logits.Shape[1]
+	c := 0
+	for i, label := range y {
+		row := logits.Data[i*k : (i+1)*k]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best == label {
+			c++
+		}
+	}
+	return c
+}

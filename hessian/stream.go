@@ -1,0 +1,96 @@
+package hessian
+
+import (
+	"runtime"
+	"sync"
+
+	"hesscope/tensor"
+)
+
+// A pool streams the chunks of a dataset through a fixed set of workers,
+// each with its own Evaluator (its own tape) and chunk buffer, and hands
+// their results to a commit function strictly in chunk order.
+//
+// Worker w processes chunks w, w+W, w+2W, … (a fixed assignment), and after
+// computing chunk c it waits until chunks 0…c−1 are committed before
+// committing c. Every reduction therefore adds the same terms in the same
+// order as a sequential loop over the chunks: the result is bit-for-bit the
+// same for any number of workers, and memory is one chunk's activations per
+// worker plus whatever commit accumulates into.
+type pool[T tensor.Float] struct {
+	model   Model[T]
+	data    ChunkReader[T]
+	workers []*worker[T]
+}
+
+type worker[T tensor.Float] struct {
+	eval    *Evaluator[T]
+	buf     *tensor.Dense[T]
+	res     Result[T]          // the last pass, for commit
+	grads   []*tensor.Dense[T] // the last Gauss-Newton product, for commit
+	correct int                // correct predictions of the last pass
+}
+
+// newPool returns a pool of n workers over data (n ≤ 0: GOMAXPROCS), never
+// more than there are chunks. Evaluators are created lazily.
+func newPool[T tensor.Float](m Model[T], data Data[T], n int) *pool[T] {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	n = max(1, min(n, data.Chunks()))
+	p := &pool[T]{model: m, data: Concurrent(data), workers: make([]*worker[T], n)}
+	for i := range p.workers {
+		p.workers[i] = &worker[T]{}
+	}
+	return p
+}
+
+// run calls work for every chunk on its worker and then commit(w, c, n),
+// n the chunk's size, serialised and in increasing c; commit may read what
+// work left in the worker's Evaluator.
+func (p *pool[T]) run(work func(w *worker[T], x *tensor.Dense[T], y []int), commit func(w *worker[T], c, n int)) {
+	chunks := p.data.Chunks()
+	do := func(w *worker[T], c int) int {
+		if w.eval == nil {
+			w.eval = NewEvaluator(p.model)
+		}
+		x, y := p.data.ChunkTo(w.buf, c)
+		w.buf = x
+		work(w, x, y)
+		return len(y)
+	}
+	if len(p.workers) == 1 {
+		w := p.workers[0]
+		for c := 0; c < chunks; c++ {
+			n := do(w, c)
+			commit(w, c, n)
+		}
+		return
+	}
+	var (
+		mu   sync.Mutex
+		cond = sync.NewCond(&mu)
+		next int // the next chunk to commit
+		wg   sync.WaitGroup
+	)
+	for i, w := range p.workers {
+		wg.Go(func() {
+			for c := i; c < chunks; c += len(p.workers) {
+				n := do(w, c)
+				mu.Lock()
+				for next != c {
+					cond.Wait()
+				}
+				mu.Unlock()
+				// Only this worker may commit now: the others wait for
+				// next to reach their chunk.
+				commit(w, c, n)
+				mu.Lock()
+				next++
+				cond.Broadcast()
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
