@@ -113,7 +113,7 @@ func TestSanityChecks(t *testing.T) {
 		t.Errorf("good report fails %v", f)
 	}
 	for _, c := range []struct {
-		want  string
+		want   string
 		break_ func(r *Report)
 	}{
 		{"monotone", func(r *Report) { r.Results[1].Accuracy = 0.65 }},
