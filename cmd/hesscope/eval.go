@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"hesscope/checkpoint"
+	"hesscope/experiment"
+	"hesscope/tensor"
+	"hesscope/train"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "eval",
+		usage: "-weights FILE [-model NAME] [-dataset NAME] [-split test|train] [flags]",
+		short: "accuracy and loss of a model's weights on a dataset split",
+		long: `
+Eval computes the mean cross-entropy loss and the accuracy of a model on a
+split of a dataset, BatchNorm in eval mode (running statistics).
+
+-weights is a safetensors state dict: a training run's model.safetensors, or
+any PyTorch state dict of a zoo model saved as safetensors. The model name,
+activation and the per-channel normalisation a run trained with are read
+from the file's metadata when present; -model and -activation override
+them. -dataset also takes a safetensors file holding x [N,C,H,W] float32 in
+[0,1] and y [N] int64.`,
+		flags: evalFlags,
+	})
+}
+
+type evalOptions struct {
+	weights, model, activation, dataset, dataDir, split, precision string
+	samples, chunk                                                 int
+	json, quiet                                                    bool
+}
+
+// EvalResult is the JSON output of hesscope eval.
+type EvalResult struct {
+	Version   string  `json:"version"`
+	Weights   string  `json:"weights"`
+	Model     string  `json:"model"`
+	Dataset   string  `json:"dataset"`
+	Split     string  `json:"split"`
+	Samples   int     `json:"samples"`
+	Normalize bool    `json:"normalize"`
+	Precision string  `json:"precision"`
+	Loss      float64 `json:"loss"`
+	Accuracy  float64 `json:"accuracy"`
+	Correct   int     `json:"correct"`
+	Seconds   float64 `json:"seconds"`
+}
+
+func evalFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	o := &evalOptions{}
+	fs.StringVar(&o.weights, "weights", "", "safetensors `file` of the model's weights (required)")
+	fs.StringVar(&o.model, "model", "", "model `name` (default: from the weights' metadata)")
+	fs.StringVar(&o.activation, "activation", "", "activation (default: from the weights' metadata, else relu)")
+	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset `name` or safetensors file with x and y")
+	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&o.split, "split", "test", "split: test or train")
+	fs.IntVar(&o.samples, "samples", 0, "evaluate the first `N` images (0: all)")
+	fs.IntVar(&o.chunk, "batch-size", 256, "images per forward pass")
+	fs.StringVar(&o.precision, "precision", "float32", "arithmetic: float32 or float64")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	return func(ctx context.Context, e *env) error {
+		switch {
+		case o.weights == "":
+			return usagef("-weights is required")
+		case o.split != "test" && o.split != "train":
+			return usagef("-split %q: want test or train", o.split)
+		case o.samples < 0:
+			return usagef("-samples %d: want 0 (all) or more", o.samples)
+		case o.chunk < 1:
+			return usagef("-batch-size %d: want at least 1", o.chunk)
+		case o.activation != "" && o.activation != "relu" && o.activation != "tanh" && o.activation != "softplus":
+			return usagef("-activation %q: want relu, tanh or softplus", o.activation)
+		}
+		switch o.precision {
+		case "float32":
+			return runEval[float32](ctx, e, o)
+		case "float64":
+			return runEval[float64](ctx, e, o)
+		}
+		return usagef("-precision %q: want float32 or float64", o.precision)
+	}
+}
+
+func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error {
+	start := time.Now()
+	var prog io.Writer = e.stderr
+	if o.quiet {
+		prog = nil
+	}
+	meta, err := readMetadata(o.weights)
+	if err != nil {
+		return err
+	}
+	model, act := o.model, o.activation
+	if model == "" {
+		if model = meta["model"]; model == "" {
+			return usagef("-model is required: %s names no model in its metadata", o.weights)
+		}
+	}
+	if act == "" {
+		act = meta["activation"]
+	}
+	norm, err := train.ModelNorm(meta)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.weights, err)
+	}
+	net, _, err := experiment.LoadModel[T](experiment.ModelSpec{Name: model, Weights: o.weights, Activation: act})
+	if err != nil {
+		return err
+	}
+	d, err := experiment.LoadData(experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: o.samples, Dir: o.dataDir, Progress: prog})
+	if err != nil {
+		return err
+	}
+	if err := experiment.CheckData(d, net); err != nil {
+		return err
+	}
+	if norm != nil {
+		if len(norm.Mean) != d.C {
+			return fmt.Errorf("%s: normalisation for %d channels, but %s has %d", o.weights, len(norm.Mean), o.dataset, d.C)
+		}
+		d = d.Normalized(*norm)
+	}
+	loss, acc, err := train.Evaluate(ctx, net, d, o.chunk)
+	if err != nil {
+		return err
+	}
+	res := EvalResult{Version: version, Weights: o.weights, Model: model, Dataset: o.dataset, Split: o.split,
+		Samples: d.N, Normalize: norm != nil, Precision: o.precision, Loss: loss, Accuracy: acc,
+		Correct: int(acc*float64(d.N) + 0.5), Seconds: time.Since(start).Seconds()}
+	if o.json {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s (%s)\n", model, o.weights)
+	fmt.Fprintf(tw, "data\t%s %s, %d images%s\n", o.dataset, o.split, d.N, map[bool]string{true: ", normalised", false: ""}[norm != nil])
+	fmt.Fprintf(tw, "loss\t%.6f\n", loss)
+	fmt.Fprintf(tw, "accuracy\t%.2f%% (%d/%d)\n", 100*acc, res.Correct, d.N)
+	fmt.Fprintf(tw, "seconds\t%.2f\n", res.Seconds)
+	return tw.Flush()
+}
+
+// readMetadata returns the metadata of a safetensors file.
+func readMetadata(path string) (map[string]string, error) {
+	f, err := checkpoint.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return f.Metadata, nil
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"hesscope/train"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "train",
+		usage: "-model NAME -out DIR [-dataset NAME] [-epochs E] [-batch-size B] [-lr LR] [flags]",
+		short: "train a model by SGD at any batch size, with resumable checkpoints",
+		long: `
+Train trains a model of the zoo on a dataset by SGD with momentum (PyTorch's
+torch.optim.SGD semantics: weight decay, dampening, Nesterov), with a
+constant, step or cosine learning-rate schedule, an optional linear warm-up,
+and the large-batch linear scaling rule (-lr is the rate at -base-batch
+images; with -lr-scaling linear the rate is lr·B/base-batch).
+
+Any batch size works, up to the whole training set: a batch is cut into
+micro-batches of at most -micro-batch images whose gradients are averaged,
+weighted by size, so memory is that of one micro-batch. BatchNorm
+semantics: in training, each micro-batch is normalised with its own
+statistics and the running statistics are updated once per micro-batch
+(momentum 0.1), as PyTorch does with gradient accumulation; evaluation and
+curvature tracking use eval mode (running statistics). For models without
+BatchNorm the micro-batch size only changes rounding.
+
+The epoch's data order is a permutation fixed by -seed and the epoch; CIFAR
+augmentation (random crop with 4-pixel padding, horizontal flip) is on by
+default for CIFAR; -normalize normalises each channel with the dataset's
+standard mean and standard deviation (stored in the model file, which eval
+reads).
+
+The run folder -out receives config.json (configuration, version,
+BatchNorm semantics, threads), metrics.jsonl and metrics.csv (one line per
+epoch: step, lr, train/test loss and accuracy, validation with
+-val-fraction, gradient norm, seconds, and with -track-every the top Hessian
+eigenvalue and -track-trace the trace on a fixed subset of -track-samples
+training images), state.safetensors (checkpoint: exact weights, momentum,
+counters), model.safetensors (the PyTorch state_dict, float32, loadable with
+strict=True) and, once finished, final.json. Every write is atomic.
+
+A checkpoint is written after every epoch, every -checkpoint-every steps and
+on interrupt (Ctrl-C). -resume continues the run in -out from its last
+checkpoint (or starts it); the settings come from its config.json, and flags
+given must agree with it. A resumed run ends with exactly the weights and
+metrics of an uninterrupted one, with the same thread count, even after
+kill -9. A finished run is left alone (a sweep can pass -resume always).
+
+A NaN or infinite loss stops the run with exit status 1, keeping the last
+good checkpoint.`,
+		flags: trainFlags,
+	})
+}
+
+type trainCLI struct {
+	cfg         train.Config
+	augment     triBool
+	milestones  intsFlag
+	json, quiet bool
+}
+
+// triBool is a boolean flag with a third value, auto (nil).
+type triBool struct{ v **bool }
+
+func (b triBool) String() string {
+	if b.v == nil || *b.v == nil {
+		return "auto"
+	}
+	return strconv.FormatBool(**b.v)
+}
+
+func (b triBool) Set(s string) error {
+	if s == "auto" {
+		*b.v = nil
+		return nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("want true, false or auto")
+	}
+	*b.v = &v
+	return nil
+}
+
+func (b triBool) IsBoolFlag() bool { return true }
+
+// intsFlag is a comma-separated list of integers.
+type intsFlag struct{ v *[]int }
+
+func (f intsFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	s := make([]string, len(*f.v))
+	for i, x := range *f.v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func (f intsFlag) Set(s string) error {
+	*f.v = nil
+	if s == "" {
+		return nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		x, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil {
+			return fmt.Errorf("want comma-separated integers")
+		}
+		*f.v = append(*f.v, x)
+	}
+	return nil
+}
+
+// bindTrainFlags declares the flags that set c.
+func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
+	fs.StringVar(&c.Model, "model", "", "model `name`: mlp, lenet5, c1, c2, resnet20, resnet18 (required)")
+	fs.StringVar(&c.Activation, "activation", "relu", "activation: relu, or tanh/softplus for smooth variants")
+	fs.StringVar(&c.Dataset, "dataset", "mnist", "dataset `name`: mnist, fashion-mnist, cifar10, cifar100")
+	fs.StringVar(&c.DataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.IntVar(&c.TrainSamples, "train-samples", 0, "use the first `N` training images (0: all)")
+	fs.IntVar(&c.TestSamples, "test-samples", 0, "use the first `N` test images (0: all)")
+	fs.Float64Var(&c.ValFraction, "val-fraction", 0, "hold out this `fraction` of the training images (drawn from -seed) for validation")
+	fs.BoolVar(&c.Normalize, "normalize", false, "normalise each channel with the dataset's standard mean and std")
+	fs.Var(triBool{&c.Augment}, "augment", "CIFAR augmentation: random crop (padding 4) and horizontal flip; true, false or auto (on for CIFAR)")
+	fs.StringVar(&c.Precision, "precision", "float32", "arithmetic: float32 or float64")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the initialisation, data order, split and augmentation")
+	fs.IntVar(&c.Epochs, "epochs", 1, "number of epochs")
+	fs.IntVar(&c.BatchSize, "batch-size", 128, "images per SGD step (up to the whole training set)")
+	fs.BoolVar(&c.DropLast, "drop-last", false, "drop the last, incomplete batch of each epoch")
+	fs.IntVar(&c.MicroBatch, "micro-batch", 256, "most images per forward/backward pass; BatchNorm statistics are per micro-batch")
+	fs.Float64Var(&c.LR, "lr", 0.05, "learning `rate` at -base-batch images")
+	fs.IntVar(&c.BaseBatch, "base-batch", 128, "the batch size -lr refers to")
+	fs.StringVar(&c.LRScaling, "lr-scaling", "none", "none, or linear: rate lr·batch-size/base-batch")
+	fs.Float64Var(&c.Momentum, "momentum", 0.9, "momentum (0: plain SGD)")
+	fs.Float64Var(&c.Dampening, "dampening", 0, "momentum dampening")
+	fs.Float64Var(&c.WeightDecay, "weight-decay", 0, "L2 weight decay, added to the gradient")
+	fs.BoolVar(&c.Nesterov, "nesterov", false, "Nesterov momentum")
+	fs.StringVar(&c.Schedule, "schedule", "constant", "learning-rate schedule: constant, step or cosine (per step, to -min-lr)")
+	fs.Var(intsFlag{&c.Milestones}, "milestones", "`epochs` after which -schedule step multiplies the rate by -gamma, e.g. 30,60")
+	fs.Float64Var(&c.Gamma, "gamma", 0.1, "factor of -schedule step")
+	fs.Float64Var(&c.MinLR, "min-lr", 0, "final rate of -schedule cosine")
+	fs.Float64Var(&c.WarmupEpochs, "warmup", 0, "linear warm-up over this many `epochs`")
+	fs.IntVar(&c.WarmupSteps, "warmup-steps", 0, "linear warm-up over this many steps (instead of -warmup)")
+	fs.IntVar(&c.TrackEvery, "track-every", 0, "every `N` epochs, compute the top Hessian eigenvalue of the training loss (0: never)")
+	fs.IntVar(&c.TrackSamples, "track-samples", 1000, "training images (a fixed random subset) for -track-every")
+	fs.IntVar(&c.TrackIters, "track-iters", 20, "most Hessian-vector products (Lanczos steps) per tracked eigenvalue")
+	fs.BoolVar(&c.TrackTrace, "track-trace", false, "with -track-every, also estimate the Hessian trace (Hutchinson)")
+	fs.IntVar(&c.TrackProbes, "track-probes", 20, "Hessian-vector products of the trace estimate")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "also write a checkpoint every `N` steps (0: after each epoch only)")
+	fs.StringVar(&c.Out, "out", "", "run `folder` (required)")
+	fs.BoolVar(&c.Resume, "resume", false, "continue the run in -out from its last checkpoint (or start it)")
+}
+
+func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	o := &trainCLI{}
+	bindTrainFlags(fs, &o.cfg)
+	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	return func(ctx context.Context, e *env) error {
+		cfg := o.cfg
+		if cfg.Out == "" {
+			return usagef("-out is required (the run folder)")
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		info, err := train.ReadRunInfo(cfg.Out)
+		hasRun := err == nil
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if !hasRun {
+			if _, err := os.Stat(filepath.Join(cfg.Out, train.StateFile)); err == nil {
+				hasRun = true
+			}
+		}
+		if hasRun && !cfg.Resume {
+			return usagef("-out %s already holds a run: pass -resume to continue it, or choose another folder", cfg.Out)
+		}
+		if cfg.Resume && info != nil {
+			// The saved settings, overridden by the flags given, which
+			// must then agree with them.
+			saved := info.Config
+			again := flag.NewFlagSet("train", flag.ContinueOnError)
+			again.SetOutput(io.Discard)
+			bindTrainFlags(again, &saved)
+			saved = info.Config // bindTrainFlags set the defaults
+			saved.Out, saved.Resume = cfg.Out, true
+			var setErr error
+			fs.Visit(func(f *flag.Flag) {
+				if g := again.Lookup(f.Name); g != nil && setErr == nil {
+					setErr = again.Set(f.Name, f.Value.String())
+				}
+			})
+			if setErr != nil {
+				return setErr
+			}
+			if diff := train.Diff(info.Config, saved); len(diff) > 0 {
+				return usagef("-resume: the run in %s was started with other settings (%s differ; see its config.json)", cfg.Out, strings.Join(diff, ", "))
+			}
+			cfg = saved
+		} else if !set["model"] {
+			return usagef("-model is required (%s)", "mlp, lenet5, c1, c2, resnet20, resnet18")
+		}
+		if err := cfg.Defaults().Validate(); err != nil {
+			return usagef("%s", strings.TrimPrefix(err.Error(), "train: "))
+		}
+		var prog io.Writer = e.stderr
+		if o.quiet {
+			prog = nil
+		}
+		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version})
+		if err != nil {
+			return err
+		}
+		if o.json {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(sum)
+		}
+		printTrainSummary(e.stdout, sum)
+		return nil
+	}
+}
+
+func printTrainSummary(w io.Writer, s train.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	state := "finished"
+	switch {
+	case s.AlreadyDone:
+		state = "already finished (nothing done)"
+	case s.Resumed:
+		state = "finished (resumed)"
+	}
+	fmt.Fprintf(tw, "run\t%s, %s\n", s.Dir, state)
+	fmt.Fprintf(tw, "model\t%s on %s (%d parameters)\n", s.Model, s.Dataset, s.Params)
+	fmt.Fprintf(tw, "epochs, steps\t%d, %d\n", s.Epochs, s.Steps)
+	fmt.Fprintf(tw, "train loss, accuracy\t%.4f, %.2f%%\n", s.TrainLoss, 100*s.TrainAcc)
+	if s.ValLoss != nil {
+		fmt.Fprintf(tw, "validation loss, accuracy\t%.4f, %.2f%%\n", *s.ValLoss, 100**s.ValAcc)
+	}
+	fmt.Fprintf(tw, "test loss, accuracy\t%.4f, %.2f%%\n", s.TestLoss, 100*s.TestAcc)
+	fmt.Fprintf(tw, "training time\t%.1f s\n", s.Seconds)
+	fmt.Fprintf(tw, "model file\t%s\n", s.ModelFile)
+	fmt.Fprintf(tw, "metrics\t%s\n", s.MetricsCSV)
+	tw.Flush()
+}
