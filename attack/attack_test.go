@@ -315,3 +315,31 @@ func TestConfigCheck(t *testing.T) {
 		t.Error("ParseNorm(l1): no error")
 	}
 }
+
+func TestNormalized(t *testing.T) {
+	m := convNet[float64](3, "relu", true, 2)
+	mean, std := 0.1307, 0.3081
+	nm := Normalized[float64](m, []float64{mean}, []float64{std})
+	x := tensor.New[float64](2, 1, 6, 6)
+	xn := tensor.New[float64](2, 1, 6, 6)
+	for i := range x.Data {
+		x.Data[i] = float64(i%11) / 10
+		xn.Data[i] = (x.Data[i] - mean) / std
+	}
+	y := []int{0, 2}
+	a, an := NewAttacker[float64](m), NewAttacker[float64](nm)
+	g, gn := tensor.New[float64](x.Shape...), tensor.New[float64](x.Shape...)
+	a.gradTo(g, nil, xn, y)
+	an.gradTo(gn, nil, x, y)
+	for i := range g.Data {
+		if d := math.Abs(gn.Data[i] - g.Data[i]/std); d > 1e-12*max(1, math.Abs(gn.Data[i])) {
+			t.Fatalf("gradient %d: %g through Normalized, want %g", i, gn.Data[i], g.Data[i]/std)
+		}
+	}
+	l, ln := make([]float64, 2), make([]float64, 2)
+	a.predict(make([]int, 2), l, xn, y)
+	an.predict(make([]int, 2), ln, x, y)
+	if maxAbsDiff(l, ln) > 1e-12 {
+		t.Errorf("losses %v through Normalized, want %v", ln, l)
+	}
+}

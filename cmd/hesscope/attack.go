@@ -1,0 +1,550 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"hesscope/attack"
+	"hesscope/checkpoint"
+	"hesscope/data"
+	"hesscope/experiment"
+	"hesscope/models"
+	"hesscope/progress"
+	"hesscope/tensor"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "attack",
+		usage: "-weights FILE -method fgsm|pgd|deepfool -eps LIST [-norm linf|l2] [-dataset NAME] [flags]",
+		short: "adversarial robustness: FGSM, PGD and DeepFool, with gradient-masking checks",
+		long: `
+Attack measures the adversarial robustness of a model on the first -samples
+images of a dataset split: the clean accuracy, the robust accuracy at every
+radius of -eps (a curve, plotted with -plot), the mean norms of the
+perturbations and, for DeepFool, ρ_adv = mean ‖δ‖₂/‖x‖₂ over the correctly
+classified images (Yao et al. 2018, after Moosavi-Dezfooli et al. 2016).
+
+Pixels are in [0, 1] and adversarial images are clipped to it; a model
+trained with -normalize gets its normalisation (from the weights' metadata)
+inside the attacked function, so ε is always in pixel units. BatchNorm is in
+eval mode. Only correctly classified images are attacked: robust accuracy
+is the fraction of all images classified correctly both clean and after the
+attack.
+
+Methods, as torchattacks defines them:
+  fgsm      x + ε·sign(∇ℓ) (L∞) or x + ε·∇ℓ/‖∇ℓ‖₂ (L2), one gradient
+  pgd       -steps steps of size -step-size (default 2.5·ε/steps), projected
+            on the ε-ball; from a uniform random point of the ball unless
+            -random-start=false (which is iterative FGSM, BIM); -restarts
+            runs keep, per image, the first that fools the model
+  deepfool  minimal L2 perturbation (overshoot 0.02, at most -steps = 50
+            iterations, the 10 most likely classes as candidates); -eps is
+            optional and reads the curve off the perturbation norms
+
+Every result comes with sanity checks against gradient masking (Athalye et
+al. 2018): perturbations within ε, robust accuracy not increasing with ε,
+PGD at least as strong as FGSM at every ε (FGSM is run too), and robust
+accuracy about 0 at ε = 1 in L∞ (√d in L2), which is run as an extra point.
+-checks=false skips the extra runs. A failed check is a warning.
+
+-save-examples writes the adversarial images, labels and predictions as
+safetensors (x, y, pred, clean_pred, x_clean), one file per ε (FILE with
+-eps<ε> before the extension when there are several); the files are datasets
+for -dataset.`,
+		flags: attackFlags,
+	})
+}
+
+type attackOptions struct {
+	weights, model, activation, dataset, dataDir, split, precision string
+	method, norm, eps, samples, saveExamples, plot                 string
+	steps, restarts, chunk, candidates                             int
+	stepSize, overshoot, largeEps                                  float64
+	randomStart, checks, json, quiet                               bool
+	seed                                                           uint64
+}
+
+func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	o := &attackOptions{}
+	fs.StringVar(&o.weights, "weights", "", "safetensors `file` of the model's weights (default: fresh initialisation from -seed)")
+	fs.StringVar(&o.model, "model", "", "model `name` (default: from the weights' metadata)")
+	fs.StringVar(&o.activation, "activation", "", "activation: relu, tanh or softplus (default: from the weights' metadata, else relu)")
+	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset `name` or safetensors file with x and y")
+	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&o.split, "split", "test", "split: test or train")
+	fs.StringVar(&o.samples, "samples", "1000", "attack the first `N` images, or all")
+	fs.StringVar(&o.method, "method", "", "attack: fgsm, pgd or deepfool (required)")
+	fs.StringVar(&o.norm, "norm", "", "threat model: linf or l2 (default linf; l2 for deepfool)")
+	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd)")
+	fs.IntVar(&o.steps, "steps", 0, "PGD steps (default 10) or DeepFool's largest number of iterations (default 50)")
+	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
+	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
+	fs.IntVar(&o.restarts, "restarts", 1, "PGD runs from independent random starts")
+	fs.Float64Var(&o.overshoot, "overshoot", 0.02, "DeepFool's overshoot")
+	fs.IntVar(&o.candidates, "candidates", 10, "DeepFool considers the `K` classes of largest clean logit")
+	fs.BoolVar(&o.checks, "checks", true, "run the extra attacks of the sanity checks (FGSM next to PGD, a large ε)")
+	fs.Float64Var(&o.largeEps, "large-eps", 0, "radius of the large-ε check (default 1 in L∞, √(C·H·W) in L2)")
+	fs.StringVar(&o.saveExamples, "save-examples", "", "write the adversarial examples to this safetensors `file`")
+	fs.StringVar(&o.plot, "plot", "", "plot the robust-accuracy curve to this .png or .svg `file`")
+	fs.IntVar(&o.chunk, "batch-size", 100, "images per batch")
+	fs.StringVar(&o.precision, "precision", "float32", "arithmetic: float32 or float64")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random starts (and of the initialisation without -weights)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	return func(ctx context.Context, e *env) error {
+		c, eps, n, err := o.validate()
+		if err != nil {
+			return err
+		}
+		switch o.precision {
+		case "float32":
+			return runAttack[float32](ctx, e, o, c, eps, n)
+		case "float64":
+			return runAttack[float64](ctx, e, o, c, eps, n)
+		}
+		return usagef("-precision %q: want float32 or float64", o.precision)
+	}
+}
+
+// validate checks the flags and returns the attack, the radii and the
+// number of samples (0: all).
+func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
+	var c attack.Config
+	if o.method == "" {
+		return c, nil, 0, usagef("-method is required: fgsm, pgd or deepfool")
+	}
+	m, err := attack.ParseMethod(o.method)
+	if err != nil {
+		return c, nil, 0, usagef("-method %q: want fgsm, pgd or deepfool", o.method)
+	}
+	norm := attack.LInf
+	if m == attack.DeepFool {
+		norm = attack.L2
+	}
+	if o.norm != "" {
+		if norm, err = attack.ParseNorm(o.norm); err != nil {
+			return c, nil, 0, usagef("-norm %q: want linf or l2", o.norm)
+		}
+		if m == attack.DeepFool && norm != attack.L2 {
+			return c, nil, 0, usagef("-norm %s: DeepFool is an L2 attack", o.norm)
+		}
+	}
+	eps, err := parseEps(o.eps)
+	if err != nil {
+		return c, nil, 0, err
+	}
+	if len(eps) == 0 && m != attack.DeepFool {
+		return c, nil, 0, usagef("-eps is required for %s: comma-separated radii such as 0.1,0.2,0.3", m)
+	}
+	n, err := parseSamples(o.samples)
+	if err != nil {
+		return c, nil, 0, err
+	}
+	switch {
+	case o.steps < 0:
+		return c, nil, 0, usagef("-steps %d: want at least 1 (0: the default)", o.steps)
+	case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
+		return c, nil, 0, usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
+	case o.restarts < 1:
+		return c, nil, 0, usagef("-restarts %d: want at least 1", o.restarts)
+	case !(o.overshoot > 0) || math.IsInf(o.overshoot, 0):
+		return c, nil, 0, usagef("-overshoot %v: want a finite value > 0", o.overshoot)
+	case o.candidates < 2:
+		return c, nil, 0, usagef("-candidates %d: want at least 2", o.candidates)
+	case !(o.largeEps >= 0) || math.IsInf(o.largeEps, 0):
+		return c, nil, 0, usagef("-large-eps %v: want a finite value ≥ 0", o.largeEps)
+	case o.chunk < 1:
+		return c, nil, 0, usagef("-batch-size %d: want at least 1", o.chunk)
+	case o.split != "test" && o.split != "train":
+		return c, nil, 0, usagef("-split %q: want test or train", o.split)
+	}
+	if err := checkActivation(o.activation); err != nil {
+		return c, nil, 0, err
+	}
+	if err := checkOutput("-save-examples", o.saveExamples, ".safetensors"); err != nil {
+		return c, nil, 0, err
+	}
+	if err := checkOutput("-plot", o.plot, ".png", ".svg"); err != nil {
+		return c, nil, 0, err
+	}
+	if o.plot != "" && m == attack.DeepFool && len(eps) == 0 {
+		return c, nil, 0, usagef("-plot with deepfool needs -eps: the radii of the curve")
+	}
+	c = attack.Config{Method: m, Norm: norm, Steps: o.steps, StepSize: o.stepSize, RandomStart: o.randomStart,
+		Restarts: o.restarts, Overshoot: o.overshoot, Candidates: o.candidates, Seed: o.seed}
+	return c, eps, n, nil
+}
+
+// parseEps reads a comma-separated list of radii.
+func parseEps(s string) ([]float64, error) {
+	var eps []float64
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+		if err != nil || !(v >= 0) || math.IsInf(v, 0) {
+			return nil, usagef("-eps %q: %q is not a radius (want comma-separated numbers ≥ 0)", s, part)
+		}
+		eps = append(eps, v)
+	}
+	return eps, nil
+}
+
+// parseSamples reads -samples: a positive count or "all" (0).
+func parseSamples(s string) (int, error) {
+	if s == "all" || s == "0" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, usagef("-samples %q: want a positive number or all", s)
+	}
+	return n, nil
+}
+
+func checkActivation(a string) error {
+	switch a {
+	case "", "relu", "tanh", "softplus":
+		return nil
+	}
+	return usagef("-activation %q: want relu, tanh or softplus", a)
+}
+
+// checkOutput checks that an output file has one of the extensions and
+// that its folder exists.
+func checkOutput(flagName, path string, exts ...string) error {
+	if path == "" {
+		return nil
+	}
+	ok := false
+	for _, x := range exts {
+		ok = ok || strings.EqualFold(filepath.Ext(path), x)
+	}
+	if !ok {
+		return usagef("%s %s: want a %s file", flagName, path, strings.Join(exts, " or "))
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return usagef("%s %s: folder %s does not exist", flagName, path, filepath.Dir(path))
+	}
+	return nil
+}
+
+// AttackResult is the JSON output of hesscope attack.
+type AttackResult struct {
+	Version       string                `json:"version"`
+	Model         string                `json:"model"`
+	Activation    string                `json:"activation"`
+	Weights       string                `json:"weights,omitempty"`
+	Dataset       string                `json:"dataset"`
+	Split         string                `json:"split"`
+	Samples       int                   `json:"samples"`
+	Normalized    bool                  `json:"normalized"`
+	Precision     string                `json:"precision"`
+	Method        string                `json:"method"`
+	Norm          string                `json:"norm"`
+	Steps         int                   `json:"steps,omitempty"`
+	StepSize      string                `json:"step_size,omitempty"`
+	RandomStart   bool                  `json:"random_start"`
+	Restarts      int                   `json:"restarts,omitempty"`
+	Overshoot     float64               `json:"overshoot,omitempty"`
+	Seed          uint64                `json:"seed"`
+	CleanAccuracy float64               `json:"clean_accuracy"`
+	Correct       int                   `json:"correct"`
+	Results       []attack.Point        `json:"results"`
+	FGSM          []attack.Point        `json:"fgsm,omitempty"`
+	LargeEps      *attack.Point         `json:"large_eps,omitempty"`
+	RhoAdv        *float64              `json:"rho_adv,omitempty"`
+	DeepFool      *attack.DeepFoolStats `json:"deepfool,omitempty"`
+	Checks        []attack.Check        `json:"checks"`
+	Warnings      []string              `json:"warnings"`
+	Examples      []string              `json:"examples,omitempty"`
+	Plot          string                `json:"plot,omitempty"`
+	Seconds       float64               `json:"seconds"`
+}
+
+// attackModel loads the model of -weights/-model/-activation with the
+// normalisation its metadata records folded in, and the dataset, checked
+// against each other.
+func attackModel[T tensor.Float](weights, model, activation string, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
+	var meta map[string]string
+	if weights != "" {
+		f, err := checkpoint.ReadFile(weights)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		meta = f.Metadata
+	}
+	if model == "" {
+		if model = meta["model"]; model == "" {
+			if weights == "" {
+				return nil, nil, nil, nil, usagef("-model is required without -weights")
+			}
+			return nil, nil, nil, nil, usagef("-model is required: %s names no model in its metadata", weights)
+		}
+	}
+	if activation == "" {
+		activation = meta["activation"]
+	}
+	norm, err := metaNorm(meta)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%s: %w", weights, err)
+	}
+	d, err := experiment.LoadData(ds)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	classes := 0
+	if weights == "" {
+		classes = max(d.Classes, 10)
+	}
+	net, _, err := experiment.LoadModel[T](experiment.ModelSpec{Name: model, Weights: weights, Classes: classes, Activation: activation, Seed: seed})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := experiment.CheckWeights(net); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := experiment.CheckData(d, net); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	for i, v := range d.X {
+		if v < 0 || v > 1 {
+			return nil, nil, nil, nil, fmt.Errorf("%s: image %d has a pixel %v outside [0, 1] (attacks need raw pixels; normalisation comes from the weights)", d.Name, i/d.SampleLen(), v)
+		}
+	}
+	var m attack.Model[T] = net
+	if norm != nil {
+		if len(norm.Mean) != d.C {
+			return nil, nil, nil, nil, fmt.Errorf("%s: normalisation for %d channels, but %s has %d", weights, len(norm.Mean), d.Name, d.C)
+		}
+		mean, std := make([]float64, d.C), make([]float64, d.C)
+		for c := range mean {
+			mean[c], std[c] = float64(norm.Mean[c]), float64(norm.Std[c])
+		}
+		m = attack.Normalized(m, mean, std)
+	}
+	return m, net, d, norm, nil
+}
+
+// metaNorm reads the per-channel normalisation a training run records in
+// its model file (norm_mean, norm_std as JSON arrays), or nil.
+func metaNorm(meta map[string]string) (*data.Norm, error) {
+	ms, ss := meta["norm_mean"], meta["norm_std"]
+	if ms == "" && ss == "" {
+		return nil, nil
+	}
+	var n data.Norm
+	if json.Unmarshal([]byte(ms), &n.Mean) != nil || json.Unmarshal([]byte(ss), &n.Std) != nil || len(n.Mean) != len(n.Std) || len(n.Mean) == 0 {
+		return nil, fmt.Errorf("metadata norm_mean %q, norm_std %q: want two JSON arrays of one number per channel", ms, ss)
+	}
+	for _, s := range n.Std {
+		if !(s > 0) {
+			return nil, fmt.Errorf("metadata norm_std %q: want positive values", ss)
+		}
+	}
+	return &n, nil
+}
+
+// imagesAs returns the images of d as a tensor of T, sharing memory for
+// float32.
+func imagesAs[T tensor.Float](d *data.Dataset) *tensor.Dense[T] {
+	if xs, ok := any(d.X).([]T); ok {
+		return tensor.FromSlice(xs, d.N, d.C, d.H, d.W)
+	}
+	x := tensor.New[T](d.N, d.C, d.H, d.W)
+	for i, v := range d.X {
+		x.Data[i] = T(v)
+	}
+	return x
+}
+
+// examplesPath is the file of the examples at eps: path itself when there
+// is one file, else path with -eps<ε> before its extension.
+func examplesPath(path string, eps float64, several bool) string {
+	if !several {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-eps" + strconv.FormatFloat(eps, 'g', -1, 64) + ext
+}
+
+func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c attack.Config, eps []float64, n int) error {
+	start := time.Now()
+	var prog io.Writer = e.stderr
+	if o.quiet {
+		prog = nil
+	}
+	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed,
+		experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: n, Dir: o.dataDir, Progress: prog})
+	if err != nil {
+		return err
+	}
+	x := imagesAs[T](d)
+	opt := attack.Options{BatchSize: o.chunk}
+
+	bar := progress.New(prog, "classifying", d.N)
+	opt.Progress = func(k int) { bar.Add(k, "") }
+	clean, err := attack.Predict(ctx, m, x, opt)
+	if err != nil {
+		return err
+	}
+	bar.Finish("")
+	correct := 0
+	for i, p := range clean {
+		if p == d.Y[i] {
+			correct++
+		}
+	}
+	runs := len(eps)
+	s := attack.Study{Config: c, Eps: eps, Clean: clean, FGSMCheck: o.checks && c.Method == attack.PGD, LargeEpsCheck: o.checks, LargeEps: o.largeEps}
+	if c.Method == attack.DeepFool {
+		runs = 1
+	} else if o.checks {
+		if s.FGSMCheck {
+			runs *= 2
+		}
+		runs++
+	}
+	bar = progress.New(prog, fmt.Sprintf("%s %s", c.Method, c.Norm), runs*correct)
+	opt.Progress = func(k int) { bar.Add(k, "") }
+	var examples []string
+	keep := func(out *attack.Outcome[T]) error {
+		path := examplesPath(o.saveExamples, out.Config.Eps, c.Method != attack.DeepFool && len(eps) > 1)
+		meta := map[string]string{"model": net.Name, "dataset": o.dataset, "split": o.split}
+		if o.weights != "" {
+			meta["weights"] = o.weights
+		}
+		if err := attack.SaveExamples(path, out, x, meta); err != nil {
+			return err
+		}
+		examples = append(examples, path)
+		return nil
+	}
+	if o.saveExamples == "" {
+		keep = nil
+	}
+	r, err := attack.Robustness(ctx, m, x, d.Y, s, opt, keep)
+	if err != nil {
+		return err
+	}
+	bar.Finish("")
+	title := fmt.Sprintf("%s on %s (%s %s)", strings.ToUpper(r.Method), net.Name, o.dataset, o.split)
+	if o.plot != "" {
+		if err := attack.WritePlot(o.plot, r, title); err != nil {
+			return err
+		}
+	}
+	rc := r.Config
+	res := AttackResult{Version: version, Model: net.Name, Activation: activationName(o.activation, o.weights), Weights: o.weights,
+		Dataset: o.dataset, Split: o.split, Samples: d.N, Normalized: norm != nil, Precision: o.precision,
+		Method: r.Method, Norm: r.Norm, Seed: o.seed, CleanAccuracy: r.CleanAccuracy, Correct: r.Correct,
+		Results: r.Results, FGSM: r.FGSM, LargeEps: r.LargeEps, DeepFool: r.DeepFool, Checks: r.Checks,
+		Warnings: r.Warnings, Examples: examples, Plot: o.plot, Seconds: time.Since(start).Seconds()}
+	switch c.Method {
+	case attack.PGD:
+		res.Steps, res.RandomStart, res.Restarts = rc.Steps, rc.RandomStart, rc.Restarts
+		res.StepSize = "2.5·ε/steps"
+		if o.stepSize > 0 {
+			res.StepSize = strconv.FormatFloat(o.stepSize, 'g', -1, 64)
+		}
+	case attack.DeepFool:
+		res.Steps, res.Overshoot = rc.Steps, rc.Overshoot
+		res.RhoAdv = &r.DeepFool.RhoAdv
+	}
+	if res.Results == nil {
+		res.Results = []attack.Point{}
+	}
+	if o.json {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printAttack(e.stdout, &res)
+	return nil
+}
+
+// activationName is the activation in use, for the record.
+func activationName(flagValue, weights string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if weights != "" {
+		if f, err := checkpoint.ReadFile(weights); err == nil && f.Metadata["activation"] != "" {
+			return f.Metadata["activation"]
+		}
+	}
+	return "relu"
+}
+
+func printAttack(w io.Writer, r *AttackResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s (%s%s)\n", r.Model, r.Activation, map[bool]string{true: ", normalised inputs", false: ""}[r.Normalized])
+	fmt.Fprintf(tw, "data\t%s %s, %d images\n", r.Dataset, r.Split, r.Samples)
+	attackDesc := r.Method + " " + r.Norm
+	switch r.Method {
+	case "pgd":
+		attackDesc += fmt.Sprintf(", %d steps of %s, random start %v, %d restart(s)", r.Steps, r.StepSize, r.RandomStart, r.Restarts)
+	case "deepfool":
+		attackDesc += fmt.Sprintf(", overshoot %g, at most %d iterations", r.Overshoot, r.Steps)
+	}
+	fmt.Fprintf(tw, "attack\t%s\n", attackDesc)
+	fmt.Fprintf(tw, "clean accuracy\t%.2f%% (%d/%d)\n", 100*r.CleanAccuracy, r.Correct, r.Samples)
+	if r.DeepFool != nil {
+		df := r.DeepFool
+		fmt.Fprintf(tw, "ρ_adv\t%.5f (correctly classified images; %.5f over all)\n", df.RhoAdv, df.RhoAdvAll)
+		fmt.Fprintf(tw, "mean ‖δ‖₂, ‖δ‖∞\t%.4f, %.4f\n", df.MeanL2, df.MeanLInf)
+		fmt.Fprintf(tw, "failures, mean iterations\t%d, %.2f\n", df.Failures, df.MeanIterations)
+	}
+	tw.Flush()
+	if len(r.Results) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		if r.DeepFool != nil {
+			fmt.Fprintf(tw, "ε\trobust acc\tfooled\t\n")
+			for _, p := range r.Results {
+				fmt.Fprintf(tw, "%g\t%.2f%%\t%.2f%%\t\n", p.Eps, 100*p.Accuracy, 100*p.SuccessRate)
+			}
+		} else {
+			fmt.Fprintf(tw, "ε\trobust acc\tfooled\tmean ‖δ‖₂\tmean ‖δ‖∞\tseconds\t\n")
+			row := func(label string, p attack.Point) {
+				fmt.Fprintf(tw, "%s\t%.2f%%\t%.2f%%\t%.4f\t%.4f\t%.1f\t\n", label, 100*p.Accuracy, 100*p.SuccessRate, p.MeanL2, p.MeanLInf, p.Seconds)
+			}
+			for _, p := range r.Results {
+				row(strconv.FormatFloat(p.Eps, 'g', -1, 64), p)
+			}
+			for _, p := range r.FGSM {
+				row("FGSM "+strconv.FormatFloat(p.Eps, 'g', -1, 64), p)
+			}
+			if r.LargeEps != nil {
+				row("check "+strconv.FormatFloat(r.LargeEps.Eps, 'g', 4, 64), *r.LargeEps)
+			}
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	for _, c := range r.Checks {
+		fmt.Fprintf(w, "check %-16s %s  %s\n", c.Name, map[bool]string{true: "pass", false: "FAIL"}[c.Pass], c.Detail)
+	}
+	for _, f := range r.Examples {
+		fmt.Fprintf(w, "examples: %s\n", f)
+	}
+	if r.Plot != "" {
+		fmt.Fprintf(w, "plot: %s\n", r.Plot)
+	}
+	fmt.Fprintf(w, "seconds: %.1f\n", r.Seconds)
+	for _, s := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}
