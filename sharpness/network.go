@@ -1,0 +1,162 @@
+package sharpness
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"time"
+
+	"hesscope/hessian"
+	"hesscope/nn"
+	"hesscope/tensor"
+)
+
+// Network returns the mean loss of m over data as a Func of the trainable
+// parameters (flattened in nn.Trainable order), evaluated without modifying
+// the model, and the model's own parameters θ₀. Chunks are processed in
+// parallel and reduced in order (hessian.Objective), so the Func is
+// deterministic. It is not safe for concurrent use.
+func Network[T tensor.Float](m hessian.Model[T], data hessian.Data[T], mode nn.Mode, workers int) (Func, []float64, *hessian.Objective[T]) {
+	obj := hessian.NewObjective(m, data, mode)
+	obj.Workers = workers
+	return obj.Eval, obj.Theta(), obj
+}
+
+// MOptions configures MSharpness.
+type MOptions struct {
+	// SAM sets ρ and the number of ascent steps per sub-batch.
+	SAM SAMOptions
+	// Mode is the BatchNorm mode.
+	Mode nn.Mode
+	// Workers is the number of sub-batches processed at once, each with its
+	// own Evaluator; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, if not nil, is called after every sub-batch with the number
+	// done, one call at a time.
+	Progress func(done, total int)
+}
+
+// MResult is SAM's m-sharpness of a model on a dataset.
+type MResult struct {
+	// M is the sub-batch size (the size of the data's first chunk), Batches
+	// the number of sub-batches.
+	M       int `json:"m"`
+	Batches int `json:"batches"`
+	// Rho and Steps are the ball radius and ascent steps.
+	Rho   float64 `json:"rho"`
+	Steps int     `json:"steps"`
+	// Sharpness is the mean over sub-batches of max L_B(θ+ε) − L_B(θ),
+	// weighted by sub-batch size (the plain mean when m divides N), and
+	// StdErr its standard error over sub-batches.
+	Sharpness float64 `json:"sharpness"`
+	StdErr    float64 `json:"std_err"`
+	// Loss and MaxLoss are the matching weighted means of L_B(θ) and of
+	// the perturbed losses.
+	Loss    float64 `json:"loss"`
+	MaxLoss float64 `json:"max_loss"`
+	// PerBatch holds each sub-batch's result, in data order.
+	PerBatch []SAMResult `json:"per_batch"`
+	Evals    int         `json:"evals"`
+	Seconds  float64     `json:"seconds"`
+}
+
+// MSharpness computes SAM's m-sharpness of m's loss on data at the model's
+// parameters, taking each chunk of data as one sub-batch B: serve the data
+// in chunks of m samples (hessian.NewFloat32Data with chunk size m) to
+// get m-sized sub-batches, the last possibly smaller. Sub-batches are
+// processed in parallel, each worker with its own Evaluator and copy of the
+// perturbed weights; the results do not depend on Workers.
+func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOptions) MResult {
+	start := time.Now()
+	ps := nn.Trainable(m.Params())
+	dim := nn.Size(ps)
+	theta := make([]float64, dim)
+	nn.Gather(theta, ps)
+	reader := hessian.Concurrent(data)
+	batches := reader.Chunks()
+	res := MResult{Batches: batches, PerBatch: make([]SAMResult, batches)}
+	sizes := make([]int, batches)
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, batches))
+	var (
+		mu   sync.Mutex
+		next int
+		done int
+		wg   sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			eval := hessian.NewEvaluator(m)
+			at := nn.Like(ps)
+			var buf *tensor.Dense[T]
+			for {
+				mu.Lock()
+				b := next
+				next++
+				mu.Unlock()
+				if b >= batches {
+					return
+				}
+				x, y := reader.ChunkTo(buf, b)
+				buf = x
+				f := func(grad, w []float64) float64 {
+					nn.Scatter(at, w)
+					req := hessian.Request[T]{Mode: o.Mode, At: at}
+					if grad != nil {
+						req.Params = ps
+					}
+					r := eval.Pass(x, y, req)
+					if grad != nil {
+						off := 0
+						for i, p := range ps {
+							n := p.Value.Len()
+							if r.ParamGrad[i] == nil {
+								clear(grad[off : off+n])
+							} else {
+								for k, v := range r.ParamGrad[i].Data {
+									grad[off+k] = float64(v)
+								}
+							}
+							off += n
+						}
+					}
+					return r.Loss
+				}
+				sr := SAM(f, theta, o.SAM)
+				mu.Lock()
+				res.PerBatch[b], sizes[b] = sr, len(y)
+				done++
+				if o.Progress != nil {
+					o.Progress(done, batches)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	n := float64(data.Len())
+	var sq float64
+	for b, r := range res.PerBatch {
+		wt := float64(sizes[b]) / n
+		res.Sharpness += wt * r.Sharpness
+		res.Loss += wt * r.Loss
+		res.MaxLoss += wt * r.MaxLoss
+		res.Evals += r.Evals
+		res.Rho, res.Steps = r.Rho, r.Steps
+	}
+	for _, r := range res.PerBatch {
+		d := r.Sharpness - res.Sharpness
+		sq += d * d
+	}
+	if batches > 1 {
+		res.StdErr = math.Sqrt(sq / float64(batches-1) / float64(batches))
+	}
+	if batches > 0 {
+		res.M = sizes[0]
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res
+}
