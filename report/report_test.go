@@ -1,0 +1,116 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tinySVG and tinyPNG are valid one-figure images (a 1×1 PNG).
+const tinySVG = `<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="steelblue"/></svg>`
+
+var tinyPNG = []byte{0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00,
+	0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff,
+	0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82}
+
+func sample(t *testing.T) (*Results, string) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.svg"), []byte(tinySVG), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.png"), tinyPNG, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := func(m, sd float64) Stat { return Stat{Mean: m, Std: sd, N: 2} }
+	r := &Results{
+		Version: "test", Created: "2026-11-29T00:00:00Z", Config: json.RawMessage(`{"model":"lenet5"}`),
+		Groups: []Group{
+			{Kind: "normal", BatchSize: 64, TestAccuracy: s(0.985, 0.001), TopEigenvalue: s(12.5, 0.5), RhoAdv: s(0.21, 0.01),
+				FGSM: []EpsStat{{Eps: 0.1, Accuracy: s(0.7, 0.02)}}},
+			{Kind: "normal", BatchSize: 4096, TestAccuracy: s(0.97, 0.002), TopEigenvalue: s(48.1, 2), RhoAdv: s(0.15, 0.01),
+				FGSM: []EpsStat{{Eps: 0.1, Accuracy: s(0.5, 0.03)}}},
+		},
+		Claims: []Claim{
+			{ID: 1, Text: "Large batch converges to a larger spectrum", Verdict: Held, Evidence: "λ₁ 12.5 → 48.1"},
+			{ID: 2, Text: "Saddle points are not the cause", Verdict: NotHeld, Evidence: "λmin/λ₁ = −0.4"},
+		},
+		Figures: []Figure{{Title: "Eigenvalue vs epoch", File: "a.svg"}, {Title: "Landscape", File: "b.png"}},
+		Runs:    []Run{{Name: "bs64-seed1", Kind: "normal", BatchSize: 64, TopEigenvalues: []float64{12.5}}},
+	}
+	return r, dir
+}
+
+func TestRenderIsSelfContained(t *testing.T) {
+	r, dir := sample(t)
+	var buf bytes.Buffer
+	if err := Render(&buf, r, dir); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, want := range []string{
+		`<td class="l held">held</td>`, `<td class="l not-held">not held</td>`,
+		"<td>64</td><td>—</td><td>98.50 ± 0.10</td><td>12.5 ± 0.5</td>",
+		"<th>FGSM ε=0.1</th>", "<td>70.00 ± 2.00</td>", "data:image/svg&#43;xml;base64,", "data:image/png;base64,",
+		"&#34;model&#34;: &#34;lenet5&#34;",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// Self-contained: no reference to any other file or host.
+	if m := regexp.MustCompile(`(src|href)="(http|//|[a-z]+\.(png|svg|css|js))`).FindString(html); m != "" {
+		t.Errorf("report refers to an outside resource: %s", m)
+	}
+}
+
+func TestRenderMissingFigure(t *testing.T) {
+	r, dir := sample(t)
+	r.Figures = append(r.Figures, Figure{Title: "Gone", File: "gone.png"})
+	err := Render(&bytes.Buffer{}, r, dir)
+	if err == nil || !strings.Contains(err.Error(), `figure "Gone"`) {
+		t.Errorf("got %v, want an error naming the missing figure", err)
+	}
+}
+
+// TestReportInChromium renders the report in headless Chromium (Debian's
+// chromium package; .ci/run installs it when it can) and checks that every
+// figure loads.
+func TestReportInChromium(t *testing.T) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (apt-get install chromium); skipping the browser check")
+	}
+	r, dir := sample(t)
+	path := filepath.Join(dir, "report.html")
+	var buf bytes.Buffer
+	if err := Render(&buf, r, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=5000", "--dump-dom", "file://"+path)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	m := regexp.MustCompile(`data-figures="(\d+)" data-figures-loaded="(\d+)"`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("the page's load script did not run; DOM:\n%.500s", out)
+	}
+	if m[1] != "2" || m[2] != "2" {
+		t.Errorf("%s of %s figures loaded, want 2 of 2", m[2], m[1])
+	}
+}
