@@ -38,7 +38,7 @@ type SaddleOptions struct {
 	// KeepPoints lists every point in the report.
 	KeepPoints bool
 	// Options spreads the samples over workers; Progress counts points.
-	// BatchSize 0 means 4 here.
+	// BatchSize 0 means 1 here.
 	Options
 }
 
@@ -133,7 +133,7 @@ func SaddleCheck[T tensor.Float](ctx context.Context, m Model[T], x *tensor.Dens
 		}
 	}
 	if o.BatchSize == 0 {
-		o.BatchSize = 4
+		o.BatchSize = 1
 	}
 	n, d := len(y), x.Len()/len(y)
 	maxIter := o.MaxIter

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+	"time"
+
+	"hesscope/attack"
+	"hesscope/experiment"
+	"hesscope/progress"
+	"hesscope/tensor"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "saddle-check",
+		usage: "-weights FILE [-activation relu|tanh|softplus] [-samples N] [-eps E] [-steps S] [flags]",
+		short: "is the inner maximisation of robust training saddle-free? input-Hessian eigenvalues along PGD",
+		long: `
+Saddle-check follows the PGD trajectory of each of the first -samples images
+(the inner maximisation of adversarial training: -steps steps in the ε-ball
+of -eps, from a random start unless -random-start=false) and at every point,
+the start included, computes the largest and the smallest eigenvalue of the
+Hessian of that image's loss with respect to the image, ∇²ₓℓ(x), by Lanczos
+on exact Hessian-vector products (BatchNorm in eval mode).
+
+It reports the fraction of points where λ_min < −tol·max(λ_max, |λ_min|),
+i.e. λ_min < −tol·λ_max when λ_max dominates; the scale keeps the test
+meaningful when λ_max is about 0. Points whose loss is below -flat-loss are
+numerically flat (their Hessian, of the size of the loss, is rounding noise)
+and count as not indefinite; they are reported apart.
+
+For the zoo's ReLU nets the input Hessian is AᵀH_zA, A the Jacobian of the
+logits and H_z = diag(p) − ppᵀ, positive semi-definite almost everywhere, so
+the fraction is 0: the inner problem is saddle-free (Yao et al. 2018).
+-activation softplus or tanh loads the same weights into the smooth variant
+of the model, whose input Hessian has negative eigenvalues.
+
+The default precision is float64: near a confident prediction the Hessian is
+small and float32 rounding blurs its sign.`,
+		flags: saddleFlags,
+	})
+}
+
+type saddleOptions struct {
+	weights, model, activation, dataset, dataDir, split, precision, norm string
+	samples, steps, maxIter, chunk                                       int
+	eps, stepSize, tol, flatLoss, lanczosTol                             float64
+	randomStart, points, json, quiet                                     bool
+	seed                                                                 uint64
+}
+
+func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	o := &saddleOptions{}
+	fs.StringVar(&o.weights, "weights", "", "safetensors `file` of the model's weights (default: fresh initialisation from -seed)")
+	fs.StringVar(&o.model, "model", "", "model `name` (default: from the weights' metadata)")
+	fs.StringVar(&o.activation, "activation", "", "activation: relu, tanh or softplus (default: from the weights' metadata, else relu)")
+	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset `name` or safetensors file with x and y")
+	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&o.split, "split", "test", "split: test or train")
+	fs.IntVar(&o.samples, "samples", 20, "follow the first `N` images")
+	fs.StringVar(&o.norm, "norm", "linf", "threat model: linf or l2")
+	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units")
+	fs.IntVar(&o.steps, "steps", 10, "PGD steps")
+	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
+	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
+	fs.Float64Var(&o.tol, "tol", 1e-3, "a point is indefinite if λ_min < −tol·max(λ_max, |λ_min|)")
+	fs.Float64Var(&o.flatLoss, "flat-loss", 0, "points with a loss below this are numerically flat (default 1e-10 in float64, 1e-4 in float32)")
+	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension per eigenvalue (default min(C·H·W, 100))")
+	fs.Float64Var(&o.lanczosTol, "lanczos-tol", 0, "relative residual of each eigenvalue (default 1e-6 in float64, 1e-4 in float32)")
+	fs.IntVar(&o.chunk, "batch-size", 1, "images per PGD batch (the unit of work of a thread)")
+	fs.StringVar(&o.precision, "precision", "float64", "arithmetic: float64 or float32")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random starts and Lanczos start vectors (and of the initialisation without -weights)")
+	fs.BoolVar(&o.points, "points", false, "with -json, list every trajectory point")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	return func(ctx context.Context, e *env) error {
+		norm, err := attack.ParseNorm(o.norm)
+		switch {
+		case err != nil:
+			return usagef("-norm %q: want linf or l2", o.norm)
+		case o.samples < 1:
+			return usagef("-samples %d: want at least 1", o.samples)
+		case !(o.eps > 0) || math.IsInf(o.eps, 0):
+			return usagef("-eps %v: want a finite radius > 0", o.eps)
+		case o.steps < 1:
+			return usagef("-steps %d: want at least 1", o.steps)
+		case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
+			return usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
+		case !(o.tol > 0) || o.tol >= 1:
+			return usagef("-tol %v: want a value in (0, 1)", o.tol)
+		case !(o.flatLoss >= 0) || math.IsInf(o.flatLoss, 0):
+			return usagef("-flat-loss %v: want a finite value ≥ 0", o.flatLoss)
+		case o.maxIter < 0 || !(o.lanczosTol >= 0) || o.lanczosTol >= 1:
+			return usagef("-max-iter %d, -lanczos-tol %v: want max-iter ≥ 0 and lanczos-tol in [0, 1)", o.maxIter, o.lanczosTol)
+		case o.chunk < 1:
+			return usagef("-batch-size %d: want at least 1", o.chunk)
+		case o.split != "test" && o.split != "train":
+			return usagef("-split %q: want test or train", o.split)
+		}
+		if err := checkActivation(o.activation); err != nil {
+			return err
+		}
+		c := attack.Config{Method: attack.PGD, Norm: norm, Eps: o.eps, Steps: o.steps, StepSize: o.stepSize, RandomStart: o.randomStart, Seed: o.seed}
+		switch o.precision {
+		case "float64":
+			return runSaddle[float64](ctx, e, o, c)
+		case "float32":
+			return runSaddle[float32](ctx, e, o, c)
+		}
+		return usagef("-precision %q: want float64 or float32", o.precision)
+	}
+}
+
+// SaddleStep aggregates the points of one step of the trajectories.
+type SaddleStep struct {
+	Step          int     `json:"step"`
+	MeanLoss      float64 `json:"mean_loss"`
+	Accuracy      float64 `json:"accuracy"`
+	MeanLambdaMax float64 `json:"mean_lambda_max"`
+	MinRatio      float64 `json:"min_ratio"`
+	Negative      int     `json:"negative"`
+	Flat          int     `json:"flat"`
+}
+
+// SaddleResult is the JSON output of hesscope saddle-check.
+type SaddleResult struct {
+	Version     string  `json:"version"`
+	Model       string  `json:"model"`
+	Activation  string  `json:"activation"`
+	Weights     string  `json:"weights,omitempty"`
+	Dataset     string  `json:"dataset"`
+	Split       string  `json:"split"`
+	Normalized  bool    `json:"normalized"`
+	Precision   string  `json:"precision"`
+	Norm        string  `json:"norm"`
+	Eps         float64 `json:"eps"`
+	StepSize    float64 `json:"step_size"`
+	RandomStart bool    `json:"random_start"`
+	Seed        uint64  `json:"seed"`
+	*attack.SaddleReport
+	PerStep []SaddleStep `json:"per_step"`
+}
+
+func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c attack.Config) error {
+	start := time.Now()
+	var prog io.Writer = e.stderr
+	if o.quiet {
+		prog = nil
+	}
+	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed,
+		experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: o.samples, Dir: o.dataDir, Progress: prog})
+	if err != nil {
+		return err
+	}
+	x := imagesAs[T](d)
+	bar := progress.New(prog, "input-Hessian eigenvalues (points)", d.N*(c.Steps+1))
+	so := attack.SaddleOptions{Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter, LanczosTol: o.lanczosTol, KeepPoints: true,
+		Options: attack.Options{BatchSize: o.chunk, Progress: func(k int) { bar.Add(k, "") }}}
+	r, err := attack.SaddleCheck(ctx, m, x, d.Y, c, so)
+	if err != nil {
+		return err
+	}
+	bar.Finish("")
+	cd := c.WithDefaults()
+	res := SaddleResult{Version: version, Model: net.Name, Activation: activationName(o.activation, o.weights), Weights: o.weights,
+		Dataset: o.dataset, Split: o.split, Normalized: norm != nil, Precision: o.precision, Norm: c.Norm.String(), Eps: c.Eps,
+		StepSize: cd.StepSize, RandomStart: c.RandomStart, Seed: o.seed, SaddleReport: r}
+	for s := 0; s <= r.Steps; s++ {
+		st := SaddleStep{Step: s}
+		n := 0
+		for _, p := range r.Trajectory {
+			if p.Step != s {
+				continue
+			}
+			n++
+			st.MeanLoss += p.Loss
+			st.MeanLambdaMax += p.LambdaMax
+			if p.Correct {
+				st.Accuracy++
+			}
+			switch {
+			case p.Flat:
+				st.Flat++
+			case p.Negative:
+				st.Negative++
+			}
+			if !p.Flat {
+				st.MinRatio = min(st.MinRatio, p.LambdaMin/max(p.LambdaMax, math.Abs(p.LambdaMin)))
+			}
+		}
+		st.MeanLoss /= float64(n)
+		st.MeanLambdaMax /= float64(n)
+		st.Accuracy /= float64(n)
+		res.PerStep = append(res.PerStep, st)
+	}
+	if !o.points {
+		r.Trajectory = nil
+	}
+	r.Seconds = time.Since(start).Seconds()
+	if o.json {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s (%s%s, %s)\n", res.Model, res.Activation, map[bool]string{true: ", normalised inputs", false: ""}[res.Normalized], o.precision)
+	fmt.Fprintf(tw, "data\t%s %s, %d images\n", o.dataset, o.split, r.Samples)
+	fmt.Fprintf(tw, "PGD\t%s ε=%g, %d steps of %.4g, random start %v\n", res.Norm, c.Eps, c.Steps, cd.StepSize, c.RandomStart)
+	fmt.Fprintf(tw, "indefinite points\t%d of %d = %.4f (λ_min < −%g·max(λ_max, |λ_min|))\n", r.Negative, r.Points, r.Fraction, r.Tol)
+	fmt.Fprintf(tw, "flat points\t%d (loss < %g)\n", r.Flat, r.FlatLoss)
+	fmt.Fprintf(tw, "min λ_min/λ_max\t%.3g\n", r.MinRatio)
+	fmt.Fprintf(tw, "largest λ_max\t%.6g\n", r.MaxLambda)
+	fmt.Fprintf(tw, "unconverged\t%d points\n", r.Unconverged)
+	fmt.Fprintf(tw, "Hessian-vector products\t%d\n", r.HVPs)
+	fmt.Fprintf(tw, "seconds\t%.1f\n", r.Seconds)
+	tw.Flush()
+	fmt.Fprintln(e.stdout)
+	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "step\tmean loss\taccuracy\tmean λ_max\tmin λ_min/λ_max\tindefinite\tflat\t\n")
+	for _, st := range res.PerStep {
+		fmt.Fprintf(tw, "%d\t%.4g\t%.2f%%\t%.4g\t%.3g\t%d\t%d\t\n", st.Step, st.MeanLoss, 100*st.Accuracy, st.MeanLambdaMax, st.MinRatio, st.Negative, st.Flat)
+	}
+	return tw.Flush()
+}
