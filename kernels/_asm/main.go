@@ -10,8 +10,9 @@
 // with C only written when beta is ±0. The tile is held in mr·nv vector
 // registers (nv vectors per row, so nr = nv·lanes); each step of p loads the
 // nv vectors of b, broadcasts each of the mr values of a and issues mr·nv
-// FMAs. The generator uses only the standard library, so it needs no module
-// beyond this folder's go.mod.
+// FMAs. The C tile is prefetched before the loop, and b ahead of use. The
+// generator uses only the standard library, so this folder's go.mod needs no
+// requirements. It also writes the packing helpers (copy.go).
 package main
 
 import (
@@ -27,23 +28,16 @@ type kernel struct {
 	name   string
 	zmm    bool // AVX-512 (32 zmm registers) or AVX2 (16 ymm registers)
 	f64    bool
-	mr, nv int  // rows of the tile, vectors per row
-	unroll int  // steps of p per loop iteration
-	pfA    int  // bytes ahead of the a pointer to prefetch (0: none)
-	bcst   bool // broadcast a inside the FMAs (AVX-512 embedded broadcast)
+	mr, nv int // rows of the tile, vectors per row
+	unroll int // steps of p per loop iteration
+	pfB    int // bytes ahead of the b pointer to prefetch (0: none)
 }
 
 var kernels = []kernel{
-	{name: "sgemmMicroAVX512", zmm: true, mr: 12, nv: 2, unroll: 4, pfA: 512},
-	{name: "dgemmMicroAVX512", zmm: true, f64: true, mr: 12, nv: 2, unroll: 4, pfA: 768},
-	{name: "sgemmMicroAVX2", mr: 6, nv: 2, unroll: 4, pfA: 256},
-	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfA: 256},
-	{name: "xA", zmm: true, mr: 14, nv: 2, unroll: 4, pfA: 512},
-	{name: "xB", zmm: true, mr: 12, nv: 2, unroll: 4, pfA: 512, bcst: true},
-	{name: "xC", zmm: true, mr: 12, nv: 2, unroll: 8, pfA: 512},
-	{name: "xD", zmm: true, mr: 12, nv: 2, unroll: 4, pfA: 0},
-	{name: "xE", zmm: true, mr: 8, nv: 3, unroll: 4, pfA: 512},
-	{name: "xF", zmm: true, mr: 14, nv: 2, unroll: 4, pfA: 1024},
+	{name: "sgemmMicroAVX512", zmm: true, mr: 12, nv: 2, unroll: 4, pfB: 512},
+	{name: "dgemmMicroAVX512", zmm: true, f64: true, mr: 12, nv: 2, unroll: 4, pfB: 512},
+	{name: "sgemmMicroAVX2", mr: 6, nv: 2, unroll: 4, pfB: 512},
+	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfB: 512},
 }
 
 func main() {
@@ -128,12 +122,6 @@ func (k kernel) emit(w *bytes.Buffer) {
 			p("%s %d(DI), %s", mov, n*bStep+v*vbytes, bReg(v))
 		}
 		for i := 0; i < k.mr; i++ {
-			if k.bcst {
-				for v := 0; v < k.nv; v++ {
-					p("%s.BCST %d(SI), %s, %s", fma, n*aStep+i*size, bReg(v), acc(i, v))
-				}
-				continue
-			}
 			p("%s %d(SI), %s", bcast, n*aStep+i*size, aReg(i))
 			for v := 0; v < k.nv; v++ {
 				p("%s %s, %s, %s", fma, bReg(v), aReg(i), acc(i, v))
@@ -145,9 +133,10 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("JZ %s_tail", k.name)
 	fmt.Fprintf(w, "%s_loop:\n", k.name)
 	for n := 0; n < k.unroll; n++ {
-		// One prefetch per cache line of a that this step starts.
-		for line := (n*aStep + 63) / 64 * 64; k.pfA > 0 && line < (n+1)*aStep; line += 64 {
-			p("PREFETCHT0 %d(SI)", k.pfA+line)
+		// One prefetch per cache line of b that this step starts: the
+		// driver keeps the a panel in L1 and streams b panels from L2.
+		for line := (n*bStep + 63) / 64 * 64; k.pfB > 0 && line < (n+1)*bStep; line += 64 {
+			p("PREFETCHT0 %d(DI)", k.pfB+line)
 		}
 		step(n)
 	}
