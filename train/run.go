@@ -81,17 +81,29 @@ type Summary struct {
 	AlreadyDone bool `json:"already_done"`
 }
 
-// NonFiniteError reports a NaN or infinite loss, which stops a run.
+// NonFiniteError reports a NaN or infinite loss (or gradient, or weights
+// after a step), which stops a run. Nothing is written after it, so the last
+// checkpoint in the run folder is the last good state.
 type NonFiniteError struct {
-	Loss        float64
-	Epoch, Step int // epoch from 1, step from 1 over the run
+	// What is "loss", "gradient" or "weights".
+	What string
+	// Value is the offending loss or squared gradient norm (NaN or ±Inf);
+	// for weights, the first non-finite value.
+	Value float64
+	// Epoch counts from 1; Step is the step that failed, from 1 over the run.
+	Epoch, Step int
 	LR          float64
-	// Checkpoint describes the last good checkpoint, which is kept.
+	// Checkpoint says where the last good checkpoint is.
 	Checkpoint string
 }
 
+// Error is one line naming the epoch, the step and what was not finite.
 func (e *NonFiniteError) Error() string {
-	return fmt.Sprintf("train: loss is %v at epoch %d, step %d (lr %g); stopped, %s", e.Loss, e.Epoch, e.Step, e.LR, e.Checkpoint)
+	v := fmt.Sprintf("is %v", e.Value)
+	if e.What == "weights" {
+		v = fmt.Sprintf("became %v", e.Value)
+	}
+	return fmt.Sprintf("train: %s %s at epoch %d, step %d (lr %g); stopped, %s", e.What, v, e.Epoch, e.Step, e.LR, e.Checkpoint)
 }
 
 // Run trains the model of cfg as the package documentation describes and
@@ -131,6 +143,7 @@ type trainer[T tensor.Float] struct {
 	train, test, val, track *data.Dataset
 	norm                    *NormInfo
 	st                      *state
+	checkpointed            int // the step of the last checkpoint, -1 if none
 	info                    *RunInfo
 	dir                     string
 	cols                    []string
@@ -142,7 +155,7 @@ type trainer[T tensor.Float] struct {
 }
 
 func run[T tensor.Float](ctx context.Context, cfg Config, opt Options) (Summary, error) {
-	t := &trainer[T]{cfg: cfg, opt: opt, dir: cfg.Out, tape: autodiff.NewTape[T](), cols: csvColumns(cfg)}
+	t := &trainer[T]{cfg: cfg, opt: opt, dir: cfg.Out, checkpointed: -1, tape: autodiff.NewTape[T](), cols: csvColumns(cfg)}
 	if opt.Perturb != nil {
 		f, ok := opt.Perturb.(PerturbFunc[T])
 		if !ok {
@@ -293,6 +306,13 @@ func (t *trainer[T]) openFolder() (bool, error) {
 	if !t.cfg.Resume && (hasConfig || hasState) {
 		return false, fmt.Errorf("train: -out %s already holds a run; pass -resume to continue it, or choose another folder", t.dir)
 	}
+	// A run killed while writing a file leaves its temporary file behind.
+	for _, f := range []string{ConfigFile, StateFile, ModelFile, FinalFile} {
+		tmps, _ := filepath.Glob(filepath.Join(t.dir, "."+f+".tmp*"))
+		for _, tmp := range tmps {
+			os.Remove(tmp)
+		}
+	}
 	if hasConfig {
 		old, err := ReadRunInfo(t.dir)
 		if err != nil {
@@ -312,6 +332,7 @@ func (t *trainer[T]) openFolder() (bool, error) {
 			return false, err
 		}
 		t.st = st
+		t.checkpointed = st.Step
 		if err := truncateTo(t.path(MetricsJSONLFile), st.MetricsJSONL); err != nil {
 			return false, err
 		}
@@ -417,6 +438,7 @@ func (t *trainer[T]) checkpoint() error {
 	if err := saveState(t.path(StateFile), t.net, t.sgd, t.st); err != nil {
 		return err
 	}
+	t.checkpointed = t.st.Step
 	return writeModel(t.path(ModelFile), t.net, t.st.BatchesTracked, t.norm, t.modelMeta())
 }
 
@@ -462,11 +484,7 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 		l := float64(tp.Value(lv).Data[0])
 		if math.IsNaN(l) || math.IsInf(l, 0) {
 			restore()
-			cp := "no checkpoint was written yet"
-			if t.st.Step > 0 || t.st.Epoch > 0 {
-				cp = "the last good checkpoint is kept in " + t.dir
-			}
-			return 0, 0, 0, &NonFiniteError{Loss: l, Epoch: t.st.Epoch + 1, Step: t.st.Step + 1, LR: lr, Checkpoint: cp}
+			return 0, 0, 0, t.nonFinite("loss", l, lr)
 		}
 		t.st.BatchesTracked++
 		w := float64(hi-lo) / float64(n)
@@ -490,8 +508,28 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 			t.grads[i][j] = T(v)
 		}
 	}
+	if math.IsNaN(sq) || math.IsInf(sq, 0) {
+		restore()
+		return 0, 0, 0, t.nonFinite("gradient", sq, lr)
+	}
 	t.sgd.Step(t.params, t.grads, lr)
+	for _, p := range t.params {
+		if i := tensor.Finite(p); i >= 0 {
+			// The run stops here and writes nothing more, so the weights
+			// in memory need no repair.
+			return 0, 0, 0, t.nonFinite("weights", float64(p[i]), lr)
+		}
+	}
 	return loss, correct, math.Sqrt(sq), nil
+}
+
+// nonFinite returns the error for a non-finite value at the current step.
+func (t *trainer[T]) nonFinite(what string, v, lr float64) error {
+	cp := "no checkpoint was written yet"
+	if t.checkpointed >= 0 {
+		cp = fmt.Sprintf("the last good checkpoint (after step %d) is kept in %s", t.checkpointed, t.dir)
+	}
+	return &NonFiniteError{What: what, Value: v, Epoch: t.st.Epoch + 1, Step: t.st.Step + 1, LR: lr, Checkpoint: cp}
 }
 
 // batch returns the model's input for the training images idx, micro-batch
