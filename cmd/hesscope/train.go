@@ -216,7 +216,9 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		} else if !set["model"] {
 			return usagef("-model is required (%s)", "mlp, lenet5, c1, c2, resnet20, resnet18")
 		}
-		if err := cfg.Defaults().Validate(); err != nil {
+		// The flags have their defaults: an explicit zero is an error,
+		// not a request for the default.
+		if err := cfg.Validate(); err != nil {
 			return usagef("%s", strings.TrimPrefix(err.Error(), "train: "))
 		}
 		var prog io.Writer = e.stderr
