@@ -45,7 +45,7 @@ type Config struct {
 	// Precision is the arithmetic: "float32" (default) or "float64".
 	Precision string `json:"precision"`
 	// Seed fixes the initialisation, the validation split, the data order
-	// and every random draw (default 1).
+	// and every random draw (the command's default is 1).
 	Seed uint64 `json:"seed"`
 
 	// Epochs is the number of passes over the training set (default 1).
@@ -127,9 +127,6 @@ func (c Config) Defaults() Config {
 	def(&c.Precision, "float32")
 	def(&c.LRScaling, "none")
 	def(&c.Schedule, "constant")
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
 	if c.Epochs == 0 {
 		c.Epochs = 1
 	}
