@@ -21,6 +21,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"hesscope/checkpoint"
 )
@@ -56,8 +58,10 @@ type Line struct {
 	Title, XLabel, YLabel string
 	Series                []Series
 	// LogY uses a logarithmic y axis; values ≤ 0 are drawn at the smallest
-	// positive value of the chart (or 1e-300).
-	LogY bool
+	// positive value of the chart (or 1e-300), or at LogFloor·(largest
+	// value) if that is higher, which also bounds the axis below.
+	LogY     bool
+	LogFloor float64
 	// YMin and YMax fix the y range when YMin < YMax.
 	YMin, YMax float64
 	// Width and Height are the size (0: 6×4 inches).
@@ -98,8 +102,17 @@ func (c *Line) Save(path string) error {
 		if math.IsInf(floor, 1) {
 			floor = 1e-300
 		}
+		if c.LogFloor > 0 {
+			top := 0.0
+			for _, s := range c.Series {
+				for _, y := range s.Y {
+					top = max(top, y)
+				}
+			}
+			floor = max(floor, c.LogFloor*top)
+		}
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks{}
 	}
 	for i, s := range c.Series {
 		if len(s.X) != len(s.Y) {
@@ -111,7 +124,7 @@ func (c *Line) Save(path string) error {
 			if math.IsNaN(y) || math.IsInf(y, 0) || math.IsNaN(s.X[k]) {
 				continue
 			}
-			if c.LogY && y <= 0 {
+			if c.LogY && y < floor {
 				y = floor
 			}
 			xys = append(xys, plotter.XY{X: s.X[k], Y: y})
@@ -204,11 +217,14 @@ func (h *Heatmap) Save(path string) error {
 	p.Title.Text = h.Title
 	p.X.Label.Text = h.XLabel
 	p.Y.Label.Text = h.YLabel
-	cm := moreland.ExtendedBlackBody()
+	cm := moreland.SmoothBlueRed()
 	cm.SetMin(lo)
 	cm.SetMax(hi)
-	hm := plotter.NewHeatMap(grid{h}, cm.Palette(255))
+	pal := cm.Palette(255)
+	hm := plotter.NewHeatMap(grid{h}, pal)
 	hm.Min, hm.Max = lo, hi
+	// The largest value may round past the last colour.
+	hm.Underflow, hm.Overflow = pal.Colors()[0], pal.Colors()[len(pal.Colors())-1]
 	p.Add(hm)
 	n := h.Contours
 	if n == 0 {
@@ -219,22 +235,11 @@ func (h *Heatmap) Save(path string) error {
 		for k := range levels {
 			levels[k] = lo + (hi-lo)*(float64(k)+0.5)/float64(n)
 		}
-		ct := plotter.NewContour(grid{h}, levels, monochrome{})
+		ct := plotter.NewContour(grid{h}, levels, nil)
+		ct.LineStyles = []draw.LineStyle{{Color: color.Black, Width: vg.Points(0.6)}}
 		ct.Min, ct.Max = lo, hi
 		p.Add(ct)
 	}
-	// A colour bar as a legend: a few swatches with their values.
-	for k := 4; k >= 0; k-- {
-		v := lo + (hi-lo)*float64(k)/4
-		c, err := cm.At(v)
-		if err != nil {
-			continue
-		}
-		p.Legend.Add(fmt.Sprintf("%.4g", v), swatch{c})
-	}
-	p.Legend.Left = false
-	p.Legend.Top = true
-	p.Legend.XOffs = vg.Points(-2)
 	wd, ht := h.Width, h.Height
 	if wd == 0 {
 		wd = Width
@@ -242,17 +247,51 @@ func (h *Heatmap) Save(path string) error {
 	if ht == 0 {
 		ht = 5 * vg.Inch
 	}
-	return save(p, path, format, wd, ht)
+	// The colour bar is a narrow plot of its own at the right.
+	bar := plot.New()
+	bar.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true})
+	bar.HideX()
+	bar.Y.Padding = 0
+	bar.Title.Text = " "
+	var c vg.CanvasWriterTo
+	if format == "png" {
+		c = vgimg.PngCanvas{Canvas: vgimg.New(wd, ht)}
+	} else {
+		c = vgsvg.New(wd, ht)
+	}
+	dc := draw.New(c)
+	barWidth := vg.Inch
+	p.Draw(draw.Crop(dc, 0, -barWidth, 0, 0))
+	bar.Draw(draw.Crop(dc, wd-barWidth+vg.Points(12), -vg.Points(24), vg.Points(30), 0))
+	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := c.WriteTo(w)
+		return err
+	})
 }
 
-type monochrome struct{}
+// logTicks marks powers of ten, labelled 1e-3 and so on, at most about
+// eight of them labelled.
+type logTicks struct{}
 
-func (monochrome) Colors() []color.Color { return []color.Color{color.RGBA{255, 255, 255, 200}} }
-
-type swatch struct{ c color.Color }
-
-func (s swatch) Thumbnail(c *draw.Canvas) {
-	c.FillPolygon(s.c, []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}})
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(lo > 0) || !(hi > lo) {
+		return nil
+	}
+	a, b := int(math.Floor(math.Log10(lo))), int(math.Ceil(math.Log10(hi)))
+	step := max(1, (b-a+7)/8)
+	var ticks []plot.Tick
+	for k := a; k <= b; k++ {
+		v := math.Pow(10, float64(k))
+		if v < lo || v > hi {
+			continue
+		}
+		label := ""
+		if (k-a)%step == 0 {
+			label = fmt.Sprintf("1e%d", k)
+		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: label})
+	}
+	return ticks
 }
 
 // Histogram shows the distribution of one or more sets of values, each as

@@ -1,6 +1,7 @@
 package hessian
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"sync"
@@ -29,6 +30,10 @@ type SampleInputOptions struct {
 	// Progress, if not nil, is called after every sample with the number
 	// done, from the goroutine that finished it, one call at a time.
 	Progress func(done, total int)
+	// Cancel, if not nil, stops the work when closed: no further sample is
+	// started and SampleInputEigen returns context.Canceled with the
+	// results so far.
+	Cancel <-chan struct{}
 }
 
 // SampleEigen holds the extreme eigenpairs of the Hessian ∇²ₓℓ(f(x), y) of
@@ -91,7 +96,7 @@ func SampleInputEigen[T tensor.Float](m Model[T], data Data[T], o SampleInputOpt
 					i := next
 					next++
 					mu.Unlock()
-					if i >= len(y) {
+					if i >= len(y) || canceled(o.Cancel) {
 						return
 					}
 					xi := tensor.FromSlice(x.Data[i*per:(i+1)*per], shape...)
@@ -117,8 +122,21 @@ func SampleInputEigen[T tensor.Float](m Model[T], data Data[T], o SampleInputOpt
 		if firstErr != nil {
 			return out, firstErr
 		}
+		if canceled(o.Cancel) {
+			return out, context.Canceled
+		}
 	}
 	return out, nil
+}
+
+// canceled reports whether c is closed (never for nil).
+func canceled(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func sampleEigen[T tensor.Float](op *Input[T], index, label int, o SampleInputOptions) (SampleEigen, error) {

@@ -15,6 +15,7 @@
 package landscape
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -37,6 +38,9 @@ type Options struct {
 	// Progress, if not nil, is called after every grid point with the
 	// number done, one call at a time.
 	Progress func(done, total int)
+	// Cancel, if not nil, stops the work when closed: no further point is
+	// started and the evaluation returns context.Canceled.
+	Cancel <-chan struct{}
 }
 
 // Grid holds a loss surface on a rectangular grid.
@@ -116,7 +120,7 @@ func Params[T tensor.Float](m hessian.Model[T], data hessian.Data[T], theta []fl
 		}
 		return loss, float64(correct) / n
 	}
-	return run(x, y, o, newState, eval), nil
+	return run(x, y, o, newState, eval)
 }
 
 // Input evaluates the batch-mean loss and accuracy of m on the batch (x, y)
@@ -151,7 +155,7 @@ func Input[T tensor.Float](m hessian.Model[T], x *tensor.Dense[T], y []int, dirs
 		r := s.eval.Pass(s.in, y, hessian.Request[T]{Mode: o.Mode})
 		return r.Loss, float64(hessian.Correct(r.Logits, y)) / float64(len(y))
 	}
-	return run(xs, ys, o, newState, eval), nil
+	return run(xs, ys, o, newState, eval)
 }
 
 func checkDirs(dim int, center []float64, dirs [][]float64, x, y []float64) error {
@@ -192,7 +196,7 @@ func point(dst, c []float64, dirs [][]float64, a, b float64) {
 
 // run evaluates every grid point on Workers goroutines, each with its own
 // state, and stores the results by index.
-func run[S any](x, y []float64, o Options, newState func() S, eval func(S, float64, float64) (float64, float64)) *Grid {
+func run[S any](x, y []float64, o Options, newState func() S, eval func(S, float64, float64) (float64, float64)) (*Grid, error) {
 	start := time.Now()
 	rows := max(1, len(y))
 	g := &Grid{X: x, Y: y, Loss: make([][]float64, rows), Accuracy: make([][]float64, rows)}
@@ -220,7 +224,7 @@ func run[S any](x, y []float64, o Options, newState func() S, eval func(S, float
 				k := next
 				next++
 				mu.Unlock()
-				if k >= total {
+				if k >= total || canceled(o.Cancel) {
 					return
 				}
 				j, i := k/len(x), k%len(x)
@@ -240,9 +244,22 @@ func run[S any](x, y []float64, o Options, newState func() S, eval func(S, float
 		})
 	}
 	wg.Wait()
+	if canceled(o.Cancel) {
+		return nil, context.Canceled
+	}
 	g.Evals = total
 	g.Seconds = time.Since(start).Seconds()
-	return g
+	return g, nil
+}
+
+// canceled reports whether c is closed (never for nil).
+func canceled(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // FilterNormalized returns a random direction in the space of the trainable

@@ -2,6 +2,7 @@ package landscape
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -239,6 +240,11 @@ func TestInputGrid(t *testing.T) {
 	}
 	if _, err := Input[float64](net, x, y, [][]float64{d1}, xs, ys, Options{}); err == nil {
 		t.Error("one direction with y coordinates was accepted")
+	}
+	cancel := make(chan struct{})
+	close(cancel)
+	if _, err := Input[float64](net, x, y, [][]float64{d1}, xs, nil, Options{Cancel: cancel}); err != context.Canceled {
+		t.Errorf("canceled: %v", err)
 	}
 }
 

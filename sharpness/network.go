@@ -1,6 +1,7 @@
 package sharpness
 
 import (
+	"context"
 	"math"
 	"runtime"
 	"sync"
@@ -34,6 +35,9 @@ type MOptions struct {
 	// Progress, if not nil, is called after every sub-batch with the number
 	// done, one call at a time.
 	Progress func(done, total int)
+	// Cancel, if not nil, stops the work when closed: no further sub-batch
+	// is started and MSharpness returns context.Canceled.
+	Cancel <-chan struct{}
 }
 
 // MResult is SAM's m-sharpness of a model on a dataset.
@@ -66,7 +70,7 @@ type MResult struct {
 // get m-sized sub-batches, the last possibly smaller. Sub-batches are
 // processed in parallel, each worker with its own Evaluator and copy of the
 // perturbed weights; the results do not depend on Workers.
-func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOptions) MResult {
+func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOptions) (MResult, error) {
 	start := time.Now()
 	ps := nn.Trainable(m.Params())
 	dim := nn.Size(ps)
@@ -97,7 +101,7 @@ func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOpt
 				b := next
 				next++
 				mu.Unlock()
-				if b >= batches {
+				if b >= batches || canceled(o.Cancel) {
 					return
 				}
 				x, y := reader.ChunkTo(buf, b)
@@ -137,6 +141,9 @@ func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOpt
 		})
 	}
 	wg.Wait()
+	if canceled(o.Cancel) {
+		return MResult{}, context.Canceled
+	}
 	n := float64(data.Len())
 	var sq float64
 	for b, r := range res.PerBatch {
@@ -158,5 +165,15 @@ func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOpt
 		res.M = sizes[0]
 	}
 	res.Seconds = time.Since(start).Seconds()
-	return res
+	return res, nil
+}
+
+// canceled reports whether c is closed (never for nil).
+func canceled(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

@@ -1,6 +1,7 @@
 package sharpness
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -200,9 +201,17 @@ func TestMSharpness(t *testing.T) {
 	}
 	data := hessian.NewFloat32Data[float64](x, y, [3]int{1, 3, 3}, 4) // 4, 4, 2
 	opts := MOptions{SAM: SAMOptions{Rho: 0.1, Steps: 3}, Workers: 1}
-	r1 := MSharpness[float64](net, data, opts)
+	r1, err := MSharpness[float64](net, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts.Workers = 3
-	r3 := MSharpness[float64](net, data, opts)
+	r3, _ := MSharpness[float64](net, data, opts)
+	cancel := make(chan struct{})
+	close(cancel)
+	if _, err := MSharpness[float64](net, data, MOptions{Cancel: cancel}); err != context.Canceled {
+		t.Errorf("canceled: %v", err)
+	}
 	if r1.Sharpness != r3.Sharpness || !slices.Equal(r1.PerBatch, r3.PerBatch) {
 		t.Error("the result depends on the number of workers")
 	}

@@ -1,0 +1,229 @@
+package main
+
+// What spectrum, landscape and sharpness share: the model and data flags,
+// loading and validating both before any work starts, and writing results.
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"hesscope/checkpoint"
+	"hesscope/data"
+	"hesscope/experiment"
+	"hesscope/hessian"
+	"hesscope/models"
+	"hesscope/tensor"
+	"hesscope/train"
+)
+
+// analysisFlags are the flags of the analysis commands that choose the
+// model, the data and the output.
+type analysisFlags struct {
+	model, weights, dataset, dataDir, split, samples, precision, activation string
+	out, format                                                             string
+	chunk, classes, workers                                                 int
+	seed                                                                    uint64
+	json, quiet                                                             bool
+}
+
+func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
+	fs.StringVar(&a.model, "model", "", "model `name`: "+strings.Join(models.Names(), ", ")+" (default: from the -weights metadata)")
+	fs.StringVar(&a.weights, "weights", "", "safetensors `file` of the model's weights (default: fresh initialisation from -seed)")
+	fs.StringVar(&a.dataset, "dataset", "mnist", "dataset `name` ("+strings.Join(data.Names(), ", ")+") or safetensors file with x [N,C,H,W] float32 and y [N] int64")
+	fs.StringVar(&a.dataset, "data", "mnist", "alias of -dataset")
+	fs.StringVar(&a.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&a.split, "split", "test", "dataset split: test or train (the first -samples images)")
+	fs.StringVar(&a.samples, "samples", samples, "number of images `N`, or all")
+	fs.IntVar(&a.chunk, "batch-size", 256, "images per forward pass (chunk); results are exact averages over all chunks")
+	fs.IntVar(&a.classes, "classes", 0, "number of classes (default: from the weights or the data)")
+	fs.StringVar(&a.precision, "precision", "float32", "arithmetic: float32 or float64")
+	fs.StringVar(&a.activation, "activation", "", "activation: relu, tanh or softplus (default: from the -weights metadata, else relu)")
+	fs.Uint64Var(&a.seed, "seed", 1, "seed of the initialisation and of every random choice")
+	fs.IntVar(&a.workers, "workers", 0, "chunks (or grid points, samples) processed at once, each on its own copy of the working state (default: -threads)")
+	fs.StringVar(&a.out, "out", "", "`folder` for the JSON result, CSV files and plots (created if missing)")
+	fs.StringVar(&a.format, "format", "png", "plot format in -out: png or svg")
+	fs.BoolVar(&a.json, "json", false, "print one JSON object instead of a table")
+	fs.BoolVar(&a.quiet, "quiet", false, "no progress output")
+}
+
+// validate checks the shared flags and returns the number of samples (0: all).
+func (a *analysisFlags) validate() (int, error) {
+	n := 0
+	if a.samples != "all" && a.samples != "0" {
+		v, err := strconv.Atoi(a.samples)
+		if err != nil || v < 1 {
+			return 0, usagef("-samples %q: want a positive number or all", a.samples)
+		}
+		n = v
+	}
+	if a.chunk < 1 {
+		return 0, usagef("-batch-size %d: want at least 1", a.chunk)
+	}
+	if a.workers < 0 {
+		return 0, usagef("-workers %d: want 0 (all threads) or more", a.workers)
+	}
+	if a.classes < 0 {
+		return 0, usagef("-classes %d: want at least 2", a.classes)
+	}
+	if a.split != "test" && a.split != "train" {
+		return 0, usagef("-split %q: want test or train", a.split)
+	}
+	if a.precision != "float32" && a.precision != "float64" {
+		return 0, usagef("-precision %q: want float32 or float64", a.precision)
+	}
+	switch a.activation {
+	case "", "relu", "tanh", "softplus":
+	default:
+		return 0, usagef("-activation %q: want relu, tanh or softplus", a.activation)
+	}
+	if a.format != "png" && a.format != "svg" {
+		return 0, usagef("-format %q: want png or svg", a.format)
+	}
+	if a.model == "" && a.weights == "" {
+		return 0, usagef("-model is required without -weights")
+	}
+	return n, nil
+}
+
+// load reads the weights' metadata, the data and the model, and checks
+// them against each other: image shape, labels, finite pixels and weights.
+// A normalisation recorded by a training run (norm_mean, norm_std) is
+// applied to the images, so that the model sees what it was trained on.
+func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, error) {
+	s := &analysisSetup{model: a.model, activation: a.activation}
+	if !a.quiet {
+		s.prog = stderr
+	}
+	if a.weights != "" {
+		f, err := checkpoint.ReadFile(a.weights)
+		if err != nil {
+			return nil, err
+		}
+		meta := f.Metadata
+		if s.model == "" {
+			if s.model = meta["model"]; s.model == "" {
+				return nil, usagef("-model is required: %s names no model in its metadata", a.weights)
+			}
+		}
+		if s.activation == "" {
+			s.activation = meta["activation"]
+		}
+		if s.norm, err = train.ModelNorm(meta); err != nil {
+			return nil, fmt.Errorf("%s: %w", a.weights, err)
+		}
+	}
+	if s.activation == "" {
+		s.activation = "relu"
+	}
+	d, err := experiment.LoadData(experiment.DataSpec{Name: a.dataset, Split: a.split, Samples: samples, Dir: a.dataDir, Progress: s.prog})
+	if err != nil {
+		return nil, err
+	}
+	if s.norm != nil {
+		if len(s.norm.Mean) != d.C {
+			return nil, fmt.Errorf("%s: normalisation for %d channels, but %s has %d", a.weights, len(s.norm.Mean), d.Name, d.C)
+		}
+		d = d.Normalized(*s.norm)
+	}
+	s.d = d
+	return s, nil
+}
+
+// analysisSetup is what load found before the model is built in T.
+type analysisSetup struct {
+	d          *data.Dataset
+	model      string
+	activation string
+	norm       *data.Norm // the normalisation applied to the data, from the weights
+	prog       io.Writer  // progress output, nil when quiet
+}
+
+// analysis is a loaded and validated model with its data.
+type analysis[T tensor.Float] struct {
+	*analysisSetup
+	net    *models.Net[T]
+	chunks *hessian.Float32Data[T]
+}
+
+// loadAnalysis builds the model in T and validates it against the data.
+func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*analysis[T], error) {
+	classes := a.classes
+	if classes == 0 && a.weights == "" {
+		classes = max(s.d.Classes, 10)
+	}
+	net, _, err := experiment.LoadModel[T](experiment.ModelSpec{Name: s.model, Weights: a.weights, Classes: classes, Activation: s.activation, Seed: a.seed})
+	if err != nil {
+		return nil, err
+	}
+	if err := experiment.CheckWeights(net); err != nil {
+		return nil, err
+	}
+	if err := experiment.CheckData(s.d, net); err != nil {
+		return nil, err
+	}
+	d := s.d
+	return &analysis[T]{analysisSetup: s, net: net, chunks: hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, a.chunk)}, nil
+}
+
+// normName describes the normalisation applied to the data, for the record.
+func normName(n *data.Norm) string {
+	if n == nil {
+		return "none (pixels in [0, 1])"
+	}
+	return fmt.Sprintf("per channel (x - mean) / std, mean %v, std %v", n.Mean, n.Std)
+}
+
+// outPath is the path of a file named name in the -out folder, creating the
+// folder if needed; "" when there is no -out.
+func (a *analysisFlags) outPath(name string) (string, error) {
+	if a.out == "" {
+		return "", nil
+	}
+	if err := os.MkdirAll(a.out, 0o755); err != nil {
+		return "", fmt.Errorf("-out %s: %w", a.out, err)
+	}
+	return filepath.Join(a.out, name), nil
+}
+
+// checkPlotPath checks a -plot file name before any work starts.
+func checkPlotPath(flagName, path string) error {
+	if path == "" {
+		return nil
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".png" && ext != ".svg" {
+		return usagef("%s %s: want a .png or .svg file", flagName, path)
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return usagef("%s %s: folder %s does not exist", flagName, path, filepath.Dir(path))
+	}
+	return nil
+}
+
+// writeResult prints v as indented JSON to w when asJSON, and writes it to
+// path (if not empty) atomically.
+func writeResult(w io.Writer, asJSON bool, path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path != "" {
+		if err := checkpoint.WriteFileAtomic(path, func(f io.Writer) error {
+			_, err := f.Write(b)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		_, err = w.Write(b)
+	}
+	return err
+}

@@ -1,0 +1,413 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+	"time"
+
+	"hesscope/checkpoint"
+	"hesscope/hessian"
+	"hesscope/landscape"
+	"hesscope/linop"
+	"hesscope/nn"
+	"hesscope/progress"
+	"hesscope/tensor"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "landscape",
+		usage: "-model NAME [-weights FILE] [-direction eigen|random|input] [-2d] [flags]",
+		short: "loss and accuracy along Hessian eigenvectors or random directions, 1-D or 2-D",
+		long: `
+Landscape evaluates the mean loss and accuracy of a model over a set of
+images on a grid around its weights θ (or around one image x):
+
+  -direction eigen    θ + α·v₁ (+ β·v₂): the top eigenvectors of the
+                      parameter Hessian (or of the Gauss-Newton matrix with
+                      -operator ggn), unit vectors, so α is a distance in
+                      parameter space
+  -direction random   θ + α·d₁ (+ β·d₂): random directions normalised per
+                      filter to the weights' filter norms, biases and
+                      BatchNorm parameters not moved (Li et al. 2018;
+                      -keep-biasbn moves them by their own value), so α is
+                      relative to the weights
+  -direction input    x + α·u₁ (+ β·u₂) for image -sample: the top
+                      eigenvectors of the Hessian of that image's loss with
+                      respect to the image
+
+The grid is -points points from -range to +range per axis (-2d for a
+surface). Points are evaluated in parallel, each worker on its own copy of the
+weights; the model is never modified. A 1-D curve is plotted with the
+quadratic models L₀ + ½·c·α² (c = dᵀHd, the eigenvalue λ along an
+eigenvector: Yao et al.'s ½λε²) and L₀ + (gᵀd)·α + ½·c·α², both also in the
+CSV and JSON; a surface as a heat map with contours.
+
+-out DIR writes landscape.json, landscape.csv and landscape.<format> there;
+-plot FILE names the plot.`,
+		flags: landscapeFlags,
+	})
+}
+
+type landscapeOptions struct {
+	analysisFlags
+	direction, operator, plot string
+	points, sample, maxIter   int
+	rng, tol                  float64
+	twoD, keepBiasBN          bool
+}
+
+func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	o := &landscapeOptions{}
+	o.register(fs, "1000")
+	fs.StringVar(&o.direction, "direction", "eigen", "directions: eigen, random or input")
+	fs.Float64Var(&o.rng, "range", 1, "grid from -R to R along each direction")
+	fs.IntVar(&o.points, "points", 21, "grid points per axis")
+	fs.BoolVar(&o.twoD, "2d", false, "a 2-D surface along two directions")
+	fs.IntVar(&o.sample, "sample", 0, "image `index` for -direction input (among the loaded images)")
+	fs.StringVar(&o.operator, "operator", "hessian", "matrix whose eigenvectors -direction eigen follows: hessian or ggn")
+	fs.BoolVar(&o.keepBiasBN, "keep-biasbn", false, "random directions also move biases and BatchNorm parameters (by their own value)")
+	fs.IntVar(&o.maxIter, "max-iter", 100, "largest Krylov dimension for the eigenvectors")
+	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance of the eigenvectors (default 1e-4 float32, 1e-6 float64)")
+	fs.StringVar(&o.plot, "plot", "", "plot `file` (.png or .svg; default: landscape.<format> in -out)")
+	return func(ctx context.Context, e *env) error {
+		n, err := o.validate()
+		if err != nil {
+			return err
+		}
+		switch {
+		case o.direction != "eigen" && o.direction != "random" && o.direction != "input":
+			return usagef("-direction %q: want eigen, random or input", o.direction)
+		case o.operator != "hessian" && o.operator != "ggn":
+			return usagef("-operator %q: want hessian or ggn", o.operator)
+		case !(o.rng > 0) || math.IsInf(o.rng, 0):
+			return usagef("-range %v: want a positive number", o.rng)
+		case o.points < 2 || o.points > 1001:
+			return usagef("-points %d: want 2 to 1001", o.points)
+		case o.sample < 0:
+			return usagef("-sample %d: want an index ≥ 0", o.sample)
+		case o.maxIter < 2 || o.tol < 0:
+			return usagef("-max-iter %d, -tol %v: want at least 2 and not negative", o.maxIter, o.tol)
+		}
+		if err := checkPlotPath("-plot", o.plot); err != nil {
+			return err
+		}
+		s, err := o.load(n, e.stderr)
+		if err != nil {
+			return err
+		}
+		if o.direction == "input" && o.sample >= s.d.N {
+			return usagef("-sample %d: only %d images are loaded", o.sample, s.d.N)
+		}
+		if o.precision == "float64" {
+			return runLandscape[float64](ctx, e, o, s)
+		}
+		return runLandscape[float32](ctx, e, o, s)
+	}
+}
+
+// LandscapeResult is the JSON output of hesscope landscape.
+type LandscapeResult struct {
+	Version       string  `json:"version"`
+	Model         string  `json:"model"`
+	Weights       string  `json:"weights,omitempty"`
+	Activation    string  `json:"activation"`
+	Data          string  `json:"data"`
+	Split         string  `json:"split"`
+	Normalization string  `json:"normalization"`
+	Samples       int     `json:"samples"`
+	Precision     string  `json:"precision"`
+	Seed          uint64  `json:"seed"`
+	Direction     string  `json:"direction"`
+	Operator      string  `json:"operator,omitempty"`
+	Sample        *int    `json:"sample,omitempty"`
+	Label         *int    `json:"label,omitempty"`
+	KeepBiasBN    bool    `json:"keep_biasbn,omitempty"`
+	Range         float64 `json:"range"`
+	Points        int     `json:"points"`
+	Dim           int     `json:"dim"`
+	// Loss and Accuracy are at the centre (α = β = 0).
+	Loss     float64 `json:"loss"`
+	Accuracy float64 `json:"accuracy"`
+	// Per direction: its norm, the curvature dᵀHd (λ for a unit
+	// eigenvector) and the slope gᵀd of the loss along it.
+	Norms     []float64    `json:"direction_norms"`
+	Curvature []float64    `json:"curvature"`
+	Slope     []float64    `json:"slope"`
+	Eigen     *linop.Eigen `json:"eigen,omitempty"`
+	// Quadratic is L₀ + ½·c·α² and QuadraticGrad L₀ + (gᵀd)·α + ½·c·α²
+	// on the 1-D grid.
+	Quadratic     []float64       `json:"quadratic,omitempty"`
+	QuadraticGrad []float64       `json:"quadratic_grad,omitempty"`
+	Grid          *landscape.Grid `json:"grid"`
+	Files         []string        `json:"files,omitempty"`
+	HVPs          int             `json:"hvps"`
+	Seconds       float64         `json:"seconds"`
+	Warnings      []string        `json:"warnings,omitempty"`
+}
+
+func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptions, s *analysisSetup) error {
+	start := time.Now()
+	a, err := loadAnalysis[T](&o.analysisFlags, s)
+	if err != nil {
+		return err
+	}
+	net, d := a.net, a.d
+	res := &LandscapeResult{Version: version, Model: a.model, Weights: o.weights, Activation: a.activation, Data: o.dataset,
+		Split: o.split, Normalization: normName(a.norm), Samples: d.N, Precision: o.precision, Seed: o.seed,
+		Direction: o.direction, Range: o.rng, Points: o.points}
+	ndir := 1
+	if o.twoD {
+		ndir = 2
+	}
+	tol := o.tol
+	if tol == 0 {
+		tol = 1e-4
+		if o.precision == "float64" {
+			tol = 1e-6
+		}
+	}
+	eigen := func(label string, op linop.Operator) ([][]float64, error) {
+		bar := progress.New(a.prog, label+" (HVPs)", min(o.maxIter, op.Dim()))
+		done := 0
+		var eig linop.Eigen
+		err := catchInterrupt(func() error {
+			var err error
+			eig, err = linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: ndir, MaxIter: min(o.maxIter, op.Dim()), Tol: tol, Seed: o.seed,
+				Progress: func(p linop.Progress) {
+					if ctx.Err() != nil {
+						panic(errInterrupted)
+					}
+					bar.Add(p.MatVecs-done, fmt.Sprintf("λ ≈ %.6g", p.Values[0]))
+					done = p.MatVecs
+					if p.Final {
+						bar.Finish("")
+					}
+				}})
+			return err
+		})
+		if err != nil {
+			var nc *linop.NotConvergedError
+			if !errors.As(err, &nc) {
+				return nil, err
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %v", label, err))
+		}
+		res.Eigen = &eig
+		return eig.Vectors, nil
+	}
+	cancel := make(chan struct{})
+	defer context.AfterFunc(ctx, func() { close(cancel) })()
+	opts := landscape.Options{Mode: nn.Eval, Workers: o.workers, Cancel: cancel}
+	axis := landscape.Axis(-o.rng, o.rng, o.points)
+	var ys []float64
+	if o.twoD {
+		ys = axis
+	}
+	var grid *landscape.Grid
+	var dirs [][]float64
+	var counter *linop.Counting
+	switch o.direction {
+	case "eigen", "random":
+		res.Dim = net.NumParams()
+		var op linop.Operator
+		if o.operator == "ggn" && o.direction == "eigen" {
+			g := hessian.NewGaussNewton[T](net, a.chunks, nn.Eval, nil)
+			g.Workers = o.workers
+			op = g
+			res.Operator = "ggn"
+		} else {
+			h := hessian.NewParams[T](net, a.chunks, nn.Eval, nil)
+			h.Workers = o.workers
+			op = h
+			if o.direction == "eigen" {
+				res.Operator = "hessian"
+			}
+		}
+		counter = linop.NewCounting(op)
+		if o.direction == "eigen" {
+			if dirs, err = eigen("eigenvectors", counter); err != nil {
+				return err
+			}
+		} else {
+			res.KeepBiasBN = o.keepBiasBN
+			for k := range ndir {
+				dirs = append(dirs, landscape.FilterNormalized(net.Params(), o.seed+uint64(k), o.keepBiasBN))
+			}
+		}
+		// Slope and curvature along each direction use the Hessian (also
+		// for GGN eigenvectors: the quadratic model is of the loss).
+		h := hessian.NewParams[T](net, a.chunks, nn.Eval, nil)
+		h.Workers = o.workers
+		hc := linop.NewCounting(h)
+		loss, g := h.Gradient()
+		res.Loss = loss
+		for _, dir := range dirs {
+			hd := make([]float64, len(dir))
+			hc.Apply(hd, dir)
+			res.Norms = append(res.Norms, math.Sqrt(dot(dir, dir)))
+			res.Curvature = append(res.Curvature, dot(dir, hd))
+			res.Slope = append(res.Slope, dot(g, dir))
+		}
+		res.HVPs += hc.Count()
+		bar := progress.New(a.prog, "landscape (grid points)", len(axis)*max(1, len(ys)))
+		opts.Progress = func(done, total int) { bar.Add(1, "") }
+		grid, err = landscape.Params[T](net, a.chunks, nil, dirs, axis, ys, opts)
+		bar.Finish("")
+	case "input":
+		i := o.sample
+		res.Sample, res.Label = &i, &d.Y[i]
+		per := d.SampleLen()
+		x := tensor.FromSlice(toT[T](d.X[i*per:(i+1)*per]), 1, d.C, d.H, d.W)
+		y := d.Y[i : i+1]
+		res.Dim = per
+		in := hessian.NewInput[T](net, x, y, nn.Eval)
+		counter = linop.NewCounting(in)
+		if dirs, err = eigen("input eigenvectors", counter); err != nil {
+			return err
+		}
+		r := hessian.NewEvaluator[T](net).Pass(x, y, hessian.Request[T]{Mode: nn.Eval, InputGrad: true})
+		res.Loss = r.Loss
+		for k, dir := range dirs {
+			var slope float64
+			if r.InputGrad != nil {
+				for j, v := range r.InputGrad.Data {
+					slope += float64(v) * dir[j]
+				}
+			}
+			res.Norms = append(res.Norms, 1)
+			res.Curvature = append(res.Curvature, res.Eigen.Values[k])
+			res.Slope = append(res.Slope, slope)
+		}
+		bar := progress.New(a.prog, "landscape (grid points)", len(axis)*max(1, len(ys)))
+		opts.Progress = func(done, total int) { bar.Add(1, "") }
+		grid, err = landscape.Input[T](net, x, y, dirs, axis, ys, opts)
+		bar.Finish("")
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	res.Grid = grid
+	res.HVPs += counter.Count()
+	mid := len(axis) / 2
+	if axis[mid] == 0 {
+		res.Accuracy = grid.Accuracy[len(grid.Loss)/2][mid]
+		if res.Direction != "input" {
+			res.Loss = grid.Loss[len(grid.Loss)/2][mid] // the grid's own value at θ
+		}
+	}
+	var extra []landscape.Column
+	if !o.twoD {
+		res.Quadratic = landscape.Quadratic(axis, res.Loss, 0, res.Curvature[0])
+		res.QuadraticGrad = landscape.Quadratic(axis, res.Loss, res.Slope[0], res.Curvature[0])
+		extra = []landscape.Column{{Name: "quadratic", Values: res.Quadratic}, {Name: "quadratic_grad", Values: res.QuadraticGrad}}
+	}
+	if err := writeLandscapeFiles(o, res, grid, extra); err != nil {
+		return err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	path, err := o.outPath("landscape.json")
+	if err != nil {
+		return err
+	}
+	if path != "" {
+		res.Files = append(res.Files, path)
+	}
+	if err := writeResult(e.stdout, o.json, path, res); err != nil {
+		return err
+	}
+	if !o.json {
+		printLandscape(e.stdout, res)
+	}
+	return nil
+}
+
+// writeLandscapeFiles writes the CSV and the plot.
+func writeLandscapeFiles(o *landscapeOptions, res *LandscapeResult, grid *landscape.Grid, extra []landscape.Column) error {
+	csv, err := o.outPath("landscape.csv")
+	if err != nil {
+		return err
+	}
+	if csv != "" {
+		if err := checkpoint.WriteFileAtomic(csv, func(w io.Writer) error { return grid.WriteCSV(w, extra...) }); err != nil {
+			return err
+		}
+		res.Files = append(res.Files, csv)
+	}
+	plot := o.plot
+	if plot == "" {
+		if plot, err = o.outPath("landscape." + o.format); err != nil {
+			return err
+		}
+	}
+	if plot == "" {
+		return nil
+	}
+	names := map[string][2]string{
+		"eigen":  {"α (along v₁)", "β (along v₂)"},
+		"random": {"α (filter-normalised d₁)", "β (filter-normalised d₂)"},
+		"input":  {"α (along input eigenvector u₁)", "β (along u₂)"},
+	}[o.direction]
+	title := fmt.Sprintf("%s loss, %s directions (%s, %d images)", res.Model, o.direction, res.Data, res.Samples)
+	if o.direction == "input" {
+		title = fmt.Sprintf("%s loss of image %d along its input-Hessian eigenvectors", res.Model, *res.Sample)
+	}
+	if !o.twoD {
+		extra = []landscape.Column{
+			{Name: fmt.Sprintf("L₀ + ½·%.4g·α²", res.Curvature[0]), Values: res.Quadratic},
+			{Name: "… + gᵀd·α", Values: res.QuadraticGrad},
+		}
+	}
+	if err := grid.Plot(plot, title, names[0], names[1], extra...); err != nil {
+		return err
+	}
+	res.Files = append(res.Files, plot)
+	return nil
+}
+
+func printLandscape(w io.Writer, r *LandscapeResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s (%s, %s)\n", r.Model, r.Precision, r.Activation)
+	fmt.Fprintf(tw, "data\t%s (%s), %d images\n", r.Data, r.Split, r.Samples)
+	what := r.Direction
+	if r.Sample != nil {
+		what += fmt.Sprintf(", image %d (label %d)", *r.Sample, *r.Label)
+	}
+	fmt.Fprintf(tw, "directions\t%s\n", what)
+	fmt.Fprintf(tw, "loss at the centre\t%.6g (accuracy %.4g)\n", r.Loss, r.Accuracy)
+	for k := range r.Curvature {
+		fmt.Fprintf(tw, "direction %d\t‖d‖ %.4g\tcurvature dᵀHd %.6g\tslope gᵀd %.4g\n", k+1, r.Norms[k], r.Curvature[k], r.Slope[k])
+	}
+	g := r.Grid
+	if g.Y == nil {
+		fmt.Fprintf(tw, "\nα\tloss\taccuracy\t½λα² model\n")
+		for i, x := range g.X {
+			fmt.Fprintf(tw, "%.4g\t%.6g\t%.4g\t%.6g\n", x, g.Loss[0][i], g.Accuracy[0][i], r.Quadratic[i])
+		}
+	} else {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, row := range g.Loss {
+			for _, v := range row {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+		fmt.Fprintf(tw, "surface\t%d×%d points, loss in [%.6g, %.6g]\n", len(g.X), len(g.Y), lo, hi)
+	}
+	fmt.Fprintf(tw, "Hessian-vector products\t%d\n", r.HVPs)
+	fmt.Fprintf(tw, "seconds\t%.2f\n", r.Seconds)
+	tw.Flush()
+	for _, f := range r.Files {
+		fmt.Fprintf(w, "wrote %s\n", f)
+	}
+	for _, s := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}
