@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"hesscope/hessian"
+	"hesscope/nn"
+	"hesscope/progress"
+	"hesscope/sharpness"
+	"hesscope/tensor"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "sharpness",
+		usage: "-model NAME [-weights FILE] [-metric epsilon|m|both] [flags]",
+		short: "Keskar ε-sharpness and SAM m-sharpness of a model's loss",
+		long: `
+Sharpness measures how much the loss can rise near the weights θ:
+
+  epsilon   Keskar et al. (ICLR 2017), metric 2.1 in the full space:
+            100·(max_{z∈C_ε} L(θ+z) − L(θ)) / (1 + L(θ)) over the box
+            C_ε = {|zᵢ| ≤ ε(|θᵢ|+1)}, L the mean loss over all the images.
+            The maximum is approximated by projected gradient ascent with
+            Barzilai–Borwein steps (-iterations, like the few L-BFGS-B
+            iterations of the paper), so the value is a lower bound.
+            -epsilon takes a comma list (the paper reports 1e-3 and 5e-4).
+  m         Foret et al. (ICLR 2021), m-sharpness: the mean over sub-batches
+            B of -m images of max_{‖ε‖₂≤ρ} L_B(θ+ε) − L_B(θ), with SAM's
+            ε* = ρ·g/‖g‖ (-steps 1) or more normalised ascent steps
+            projected onto the ball. Sub-batches are consecutive images in
+            data order; the last may be smaller and is weighted by its size.
+
+Every parameter is recorded in the output. BatchNorm is in eval mode.
+-out DIR writes sharpness.json there.`,
+		flags: sharpnessFlags,
+	})
+}
+
+type sharpnessOptions struct {
+	analysisFlags
+	metric, epsilons string
+	iterations, m    int
+	steps            int
+	rho              float64
+	eps              []float64
+}
+
+func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	o := &sharpnessOptions{}
+	o.register(fs, "1000")
+	fs.StringVar(&o.metric, "metric", "both", "epsilon (Keskar), m (SAM) or both")
+	fs.StringVar(&o.epsilons, "epsilon", "1e-3", "box size ε, or a comma list")
+	fs.IntVar(&o.iterations, "iterations", 10, "ascent iterations for ε-sharpness")
+	fs.IntVar(&o.m, "m", 128, "sub-batch size for m-sharpness")
+	fs.Float64Var(&o.rho, "rho", 0.05, "radius ρ for m-sharpness")
+	fs.IntVar(&o.steps, "steps", 1, "ascent steps per sub-batch for m-sharpness (1: SAM's ε*)")
+	return func(ctx context.Context, e *env) error {
+		n, err := o.validate()
+		if err != nil {
+			return err
+		}
+		switch {
+		case o.metric != "epsilon" && o.metric != "m" && o.metric != "both":
+			return usagef("-metric %q: want epsilon, m or both", o.metric)
+		case o.iterations < 1:
+			return usagef("-iterations %d: want at least 1", o.iterations)
+		case o.m < 1:
+			return usagef("-m %d: want at least 1", o.m)
+		case !(o.rho > 0) || math.IsInf(o.rho, 0):
+			return usagef("-rho %v: want a positive radius", o.rho)
+		case o.steps < 1:
+			return usagef("-steps %d: want at least 1", o.steps)
+		}
+		for _, part := range strings.Split(o.epsilons, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+			if err != nil || !(v > 0) || math.IsInf(v, 0) {
+				return usagef("-epsilon %q: %q is not a positive number", o.epsilons, part)
+			}
+			o.eps = append(o.eps, v)
+		}
+		s, err := o.load(n, e.stderr)
+		if err != nil {
+			return err
+		}
+		if o.precision == "float64" {
+			return runSharpness[float64](ctx, e, o, s)
+		}
+		return runSharpness[float32](ctx, e, o, s)
+	}
+}
+
+// SharpnessResult is the JSON output of hesscope sharpness.
+type SharpnessResult struct {
+	Version       string                    `json:"version"`
+	Model         string                    `json:"model"`
+	Weights       string                    `json:"weights,omitempty"`
+	Activation    string                    `json:"activation"`
+	Data          string                    `json:"data"`
+	Split         string                    `json:"split"`
+	Normalization string                    `json:"normalization"`
+	Samples       int                       `json:"samples"`
+	Precision     string                    `json:"precision"`
+	Seed          uint64                    `json:"seed"`
+	Params        int                       `json:"params"`
+	Loss          float64                   `json:"loss"`
+	Accuracy      float64                   `json:"accuracy"`
+	Epsilon       []sharpness.EpsilonResult `json:"epsilon_sharpness,omitempty"`
+	M             *sharpness.MResult        `json:"m_sharpness,omitempty"`
+	Files         []string                  `json:"files,omitempty"`
+	Seconds       float64                   `json:"seconds"`
+}
+
+func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptions, s *analysisSetup) error {
+	start := time.Now()
+	a, err := loadAnalysis[T](&o.analysisFlags, s)
+	if err != nil {
+		return err
+	}
+	net, d := a.net, a.d
+	res := &SharpnessResult{Version: version, Model: a.model, Weights: o.weights, Activation: a.activation, Data: o.dataset,
+		Split: o.split, Normalization: normName(a.norm), Samples: d.N, Precision: o.precision, Seed: o.seed, Params: net.NumParams()}
+	f, theta, obj := sharpness.Network[T](net, a.chunks, nn.Eval, o.workers)
+	res.Loss = f(nil, theta)
+	res.Accuracy = obj.Accuracy
+	if o.metric != "m" {
+		for _, eps := range o.eps {
+			bar := progress.New(a.prog, fmt.Sprintf("ε-sharpness ε=%g (iterations)", eps), o.iterations)
+			var r sharpness.EpsilonResult
+			err := catchInterrupt(func() error {
+				r = sharpness.Epsilon(f, theta, sharpness.EpsilonOptions{Epsilon: eps, Iterations: o.iterations,
+					Progress: func(iter int, best float64) {
+						if ctx.Err() != nil {
+							panic(errInterrupted)
+						}
+						bar.Add(1, fmt.Sprintf("loss %.6g", best))
+					}})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			bar.Finish(fmt.Sprintf("sharpness %.4g", r.Sharpness))
+			res.Epsilon = append(res.Epsilon, r)
+		}
+	}
+	if o.metric != "epsilon" {
+		mdata := hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, o.m)
+		bar := progress.New(a.prog, "m-sharpness (sub-batches)", mdata.Chunks())
+		cancel := make(chan struct{})
+		defer context.AfterFunc(ctx, func() { close(cancel) })()
+		r, err := sharpness.MSharpness[T](net, mdata, sharpness.MOptions{SAM: sharpness.SAMOptions{Rho: o.rho, Steps: o.steps},
+			Mode: nn.Eval, Workers: o.workers, Cancel: cancel, Progress: func(done, total int) { bar.Add(1, "") }})
+		bar.Finish("")
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		res.M = &r
+	}
+	res.Seconds = time.Since(start).Seconds()
+	path, err := o.outPath("sharpness.json")
+	if err != nil {
+		return err
+	}
+	if path != "" {
+		res.Files = append(res.Files, path)
+	}
+	if err := writeResult(e.stdout, o.json, path, res); err != nil {
+		return err
+	}
+	if !o.json {
+		printSharpness(e.stdout, res)
+	}
+	return nil
+}
+
+func printSharpness(w io.Writer, r *SharpnessResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s (%d parameters, %s, %s)\n", r.Model, r.Params, r.Precision, r.Activation)
+	fmt.Fprintf(tw, "data\t%s (%s), %d images\n", r.Data, r.Split, r.Samples)
+	fmt.Fprintf(tw, "loss\t%.6g (accuracy %.4g)\n", r.Loss, r.Accuracy)
+	for _, x := range r.Epsilon {
+		fmt.Fprintf(tw, "ε-sharpness (ε=%g)\t%.6g\tmax loss %.6g\t%d iterations, %d evaluations, %.0f%% at the box, converged %v\n",
+			x.Epsilon, x.Sharpness, x.MaxLoss, x.Iterations, x.Evals, 100*x.AtBound, x.Converged)
+	}
+	if m := r.M; m != nil {
+		fmt.Fprintf(tw, "m-sharpness (m=%d, ρ=%g, %d steps)\t%.6g ± %.2g\tover %d sub-batches (loss %.6g → %.6g)\n",
+			m.M, m.Rho, m.Steps, m.Sharpness, m.StdErr, m.Batches, m.Loss, m.MaxLoss)
+	}
+	fmt.Fprintf(tw, "seconds\t%.2f\n", r.Seconds)
+	tw.Flush()
+	for _, f := range r.Files {
+		fmt.Fprintf(w, "wrote %s\n", f)
+	}
+}
