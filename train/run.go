@@ -127,18 +127,19 @@ func Run(ctx context.Context, cfg Config, opt Options) (Summary, error) {
 
 // trainer is one run in progress.
 type trainer[T tensor.Float] struct {
-	cfg     Config
-	opt     Options
-	net     *models.Net[T]
-	params  [][]T // views of the trainable tensors
-	grads   [][]T
-	acc     [][]float64
-	buffers []*nn.Param[T]
-	saved   [][]T // buffer values at the start of a step
-	sgd     *SGD[T]
-	sched   Schedule
-	spe     int
-	perturb PerturbFunc[T]
+	cfg       Config
+	opt       Options
+	net       *models.Net[T]
+	params    [][]T // views of the trainable tensors
+	grads     [][]T
+	gradsView [][]T // the step's gradients, wherever they are
+	acc       [][]float64
+	buffers   []*nn.Param[T]
+	saved     [][]T // buffer values at the start of a step
+	sgd       *SGD[T]
+	sched     Schedule
+	spe       int
+	perturb   PerturbFunc[T]
 
 	train, test, val, track *data.Dataset
 	norm                    *NormInfo
@@ -263,6 +264,7 @@ func (t *trainer[T]) setup() error {
 		t.grads = append(t.grads, make([]T, p.Value.Len()))
 		t.acc = append(t.acc, make([]float64, p.Value.Len()))
 	}
+	t.gradsView = make([][]T, len(trainables))
 	for _, p := range t.net.Params() {
 		if p.Buffer {
 			t.buffers = append(t.buffers, p)
@@ -433,8 +435,14 @@ func (t *trainer[T]) interrupt(err error, start time.Time) error {
 	return err
 }
 
-// checkpoint writes the state, then the model file.
+// checkpoint writes the state, then the model file, unless a weight is not
+// finite: then the run stops with the last good checkpoint kept.
 func (t *trainer[T]) checkpoint() error {
+	for _, p := range t.params {
+		if i := tensor.Finite(p); i >= 0 {
+			return t.nonFinite("weights", float64(p[i]), t.sched.At(max(t.st.Step-1, 0)), t.st.Step)
+		}
+	}
 	if err := saveState(t.path(StateFile), t.net, t.sgd, t.st); err != nil {
 		return err
 	}
@@ -455,17 +463,17 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 	for i, b := range t.buffers {
 		copy(t.saved[i], b.Value.Data)
 	}
+	tracked := t.st.BatchesTracked
 	restore := func() {
 		for i, b := range t.buffers {
 			copy(b.Value.Data, t.saved[i])
 		}
+		t.st.BatchesTracked = tracked
 	}
 	n := len(idx)
 	k := (n + t.cfg.MicroBatch - 1) / t.cfg.MicroBatch
-	for _, a := range t.acc {
-		clear(a)
-	}
 	trainables := trainable(t.net)
+	grads := t.grads
 	for m := range k {
 		if m > 0 && ctx.Err() != nil {
 			restore()
@@ -490,46 +498,75 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 		w := float64(hi-lo) / float64(n)
 		loss += w * l
 		correct += countCorrect(tp.Value(logits), y)
-		for i, p := range trainables {
-			gr := g.Grad(p)
-			if gr == nil {
-				continue
+		if k == 1 {
+			// One micro-batch: its gradient is the step's, used where the
+			// tape keeps it (valid until the next Reset).
+			grads = t.gradsView
+			for i, p := range trainables {
+				if gr := g.Grad(p); gr != nil {
+					grads[i] = gr.Data
+				} else {
+					clear(t.grads[i])
+					grads[i] = t.grads[i]
+				}
 			}
+			break
+		}
+		// Accumulate Σ (size/n)·gradient in float64.
+		for i, p := range trainables {
 			a := t.acc[i]
-			for j, v := range gr.Data {
-				a[j] += w * float64(v)
+			gr := g.Grad(p)
+			switch {
+			case gr == nil && m == 0:
+				clear(a)
+			case gr == nil:
+			case m == 0:
+				for j, v := range gr.Data {
+					a[j] = w * float64(v)
+				}
+			default:
+				for j, v := range gr.Data {
+					a[j] += w * float64(v)
+				}
 			}
 		}
 	}
 	var sq float64
-	for i, a := range t.acc {
-		for j, v := range a {
-			sq += v * v
-			t.grads[i][j] = T(v)
+	if k == 1 {
+		for _, gr := range grads {
+			for _, v := range gr {
+				sq += float64(v) * float64(v)
+			}
+		}
+	} else {
+		for i, a := range t.acc {
+			gr := t.grads[i]
+			for j, v := range a {
+				sq += v * v
+				gr[j] = T(v)
+			}
 		}
 	}
 	if math.IsNaN(sq) || math.IsInf(sq, 0) {
 		restore()
 		return 0, 0, 0, t.nonFinite("gradient", sq, lr)
 	}
-	t.sgd.Step(t.params, t.grads, lr)
-	for _, p := range t.params {
-		if i := tensor.Finite(p); i >= 0 {
-			// The run stops here and writes nothing more, so the weights
-			// in memory need no repair.
-			return 0, 0, 0, t.nonFinite("weights", float64(p[i]), lr)
-		}
-	}
+	t.sgd.Step(t.params, grads, lr)
 	return loss, correct, math.Sqrt(sq), nil
 }
 
-// nonFinite returns the error for a non-finite value at the current step.
-func (t *trainer[T]) nonFinite(what string, v, lr float64) error {
+// nonFinite returns the error for a non-finite value at step (from 1; the
+// current step if omitted).
+func (t *trainer[T]) nonFinite(what string, v, lr float64, step ...int) error {
+	s := t.st.Step + 1
+	if len(step) > 0 {
+		s = step[0]
+	}
 	cp := "no checkpoint was written yet"
 	if t.checkpointed >= 0 {
 		cp = fmt.Sprintf("the last good checkpoint (after step %d) is kept in %s", t.checkpointed, t.dir)
 	}
-	return &NonFiniteError{What: what, Value: v, Epoch: t.st.Epoch + 1, Step: t.st.Step + 1, LR: lr, Checkpoint: cp}
+	return &NonFiniteError{What: what, Value: v, Epoch: (s-1)/max(t.spe, 1) + 1, Step: s, LR: lr, Checkpoint: cp}
 }
 
 // batch returns the model's input for the training images idx, micro-batch

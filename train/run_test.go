@@ -323,3 +323,23 @@ func TestPerturb(t *testing.T) {
 		t.Errorf("training on blank images gave the plain run's weights")
 	}
 }
+
+// TestNonFiniteWeights makes the first step overflow the float32 weights
+// (the rate itself is +Inf in float32):
+// whichever check fires, no checkpoint with non-finite weights is written.
+func TestNonFiniteWeights(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Model: "mlp", Dataset: "synthetic", Epochs: 1, BatchSize: 4, LR: 1e39, CheckpointEvery: 1, Out: dir}
+	_, err := Run(context.Background(), cfg, Options{Train: mnistLike(40, 1), Test: mnistLike(8, 2)})
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) {
+		t.Fatalf("Run returned %v, want a NonFiniteError", err)
+	}
+	t.Log(err)
+	if _, err := os.Stat(filepath.Join(dir, StateFile)); err == nil {
+		net, _ := models.New[float32]("mlp", models.Config{})
+		if _, err := loadState(filepath.Join(dir, StateFile), net, &SGD[float32]{}); err != nil {
+			t.Errorf("checkpoint left behind: %v", err)
+		}
+	}
+}
