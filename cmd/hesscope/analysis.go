@@ -25,6 +25,7 @@ import (
 // analysisFlags are the flags of the analysis commands that choose the
 // model, the data and the output.
 type analysisFlags struct {
+	samplesSet                                                              bool // -samples was given
 	model, weights, dataset, dataDir, split, samples, precision, activation string
 	out, format                                                             string
 	chunk, classes, workers                                                 int
@@ -39,7 +40,8 @@ func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
 	fs.StringVar(&a.dataset, "data", "mnist", "alias of -dataset")
 	fs.StringVar(&a.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
 	fs.StringVar(&a.split, "split", "test", "dataset split: test or train (the first -samples images)")
-	fs.StringVar(&a.samples, "samples", samples, "number of images `N`, or all")
+	a.samples = samples
+	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones), or all; by default at most "+samples)
 	fs.IntVar(&a.chunk, "batch-size", 256, "images per forward pass (chunk); results are exact averages over all chunks")
 	fs.IntVar(&a.classes, "classes", 0, "number of classes (default: from the weights or the data)")
 	fs.StringVar(&a.precision, "precision", "float32", "arithmetic: float32 or float64")
@@ -50,6 +52,22 @@ func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
 	fs.StringVar(&a.format, "format", "png", "plot format in -out: png or svg")
 	fs.BoolVar(&a.json, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress output")
+}
+
+// samplesValue is -samples, recording whether it was given: the default is
+// a cap, an explicit count a requirement.
+type samplesValue struct{ a *analysisFlags }
+
+func (v *samplesValue) String() string {
+	if v.a == nil {
+		return ""
+	}
+	return v.a.samples
+}
+
+func (v *samplesValue) Set(s string) error {
+	v.a.samples, v.a.samplesSet = s, true
+	return nil
 }
 
 // validate checks the shared flags and returns the number of samples (0: all).
@@ -121,9 +139,16 @@ func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, err
 	if s.activation == "" {
 		s.activation = "relu"
 	}
-	d, err := experiment.LoadData(experiment.DataSpec{Name: a.dataset, Split: a.split, Samples: samples, Dir: a.dataDir, Progress: s.prog})
+	spec := experiment.DataSpec{Name: a.dataset, Split: a.split, Samples: samples, Dir: a.dataDir, Progress: s.prog}
+	if !a.samplesSet {
+		spec.Samples = 0
+	}
+	d, err := experiment.LoadData(spec)
 	if err != nil {
 		return nil, err
+	}
+	if !a.samplesSet && samples > 0 && samples < d.N {
+		d = d.Subset(samples)
 	}
 	if s.norm != nil {
 		if len(s.norm.Mean) != d.C {

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"hesscope/checkpoint"
+)
+
+// runCLI runs the command line in-process and returns the exit status and
+// the output.
+func runCLI(ctx context.Context, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(ctx, args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// writeImages writes a synthetic dataset of n images of shape [c, h, w]
+// (pixels in [0, 1]) with labels i mod 10 as a safetensors file, after
+// letting edit change the pixels and labels.
+func writeImages(t *testing.T, dir string, n, c, h, w int, edit func(x []float32, y []int64)) string {
+	t.Helper()
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32((i*7919)%256) / 255
+	}
+	y := make([]int64, n)
+	for i := range y {
+		y[i] = int64(i % 10)
+	}
+	if edit != nil {
+		edit(x, y)
+	}
+	f := &checkpoint.File{Tensors: map[string]*checkpoint.Tensor{
+		"x": {DType: checkpoint.F32, Shape: []int{n, c, h, w}, F32: x},
+		"y": {DType: checkpoint.I64, Shape: []int{n}, I64: y},
+	}}
+	path := filepath.Join(dir, "data.safetensors")
+	if _, err := os.Stat(path); err == nil {
+		path = filepath.Join(t.TempDir(), "data.safetensors")
+	}
+	if err := checkpoint.WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAnalysisUsage: bad flags and bad data fail before any work with one
+// line on standard error: exit 2 for usage errors, 1 for bad data.
+func TestAnalysisUsage(t *testing.T) {
+	dir := t.TempDir()
+	good := writeImages(t, dir, 6, 1, 28, 28, nil)
+	badLabel := writeImages(t, dir, 6, 1, 28, 28, func(_ []float32, y []int64) { y[4] = 12 })
+	nan := writeImages(t, dir, 6, 1, 28, 28, func(x []float32, _ []int64) { x[800] = float32(math.NaN()) })
+	shape := writeImages(t, dir, 6, 1, 20, 20, nil)
+	negative := writeImages(t, dir, 6, 1, 28, 28, func(_ []float32, y []int64) { y[0] = -1 })
+	base := []string{"-dataset", good, "-quiet"}
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"spectrum"}, 2, "-model is required"},
+		{[]string{"spectrum", "-model", "mlp", "-operator", "fisher"}, 2, "-operator"},
+		{[]string{"spectrum", "-model", "mlp", "-samples", "-3"}, 2, "-samples"},
+		{[]string{"spectrum", "-model", "mlp", "-samples", "some"}, 2, "-samples"},
+		{[]string{"spectrum", "-model", "mlp", "-trace-method", "exact"}, 2, "-trace-method"},
+		{[]string{"spectrum", "-model", "mlp", "-top-k", "-1"}, 2, "-top-k"},
+		{[]string{"spectrum", "-model", "mlp", "-top-k", "5", "-max-iter", "3"}, 2, "-max-iter"},
+		{[]string{"spectrum", "-model", "mlp", "-plot", "d.png"}, 2, "-density"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-plot", "d.pdf"}, 2, "-plot"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-plot", "/no/such/dir/d.png"}, 2, "does not exist"},
+		{[]string{"spectrum", "-model", "mlp", "-samples", "4", "-input-samples", "5"}, 2, "-input-samples"},
+		{[]string{"spectrum", "-model", "mlp", "-input-samples", "7"}, 2, "-input-samples 7"},
+		{[]string{"spectrum", "-model", "mlp", "-layer", "conv9"}, 2, "conv9"},
+		{[]string{"spectrum", "-model", "mlp", "-precision", "float16"}, 2, "-precision"},
+		{[]string{"spectrum", "-model", "mlp", "-split", "val"}, 2, "-split"},
+		{[]string{"spectrum", "-model", "mlp", "-activation", "gelu"}, 2, "-activation"},
+		{[]string{"spectrum", "-model", "mlp", "-format", "jpg"}, 2, "-format"},
+		{[]string{"spectrum", "-model", "mlp", "-density-sigma2", "0"}, 2, "-density-sigma2"},
+		{[]string{"spectrum", "-model", "mlp", "-bogus"}, 2, "bogus"},
+		{[]string{"spectrum", "-model", "vgg16"}, 1, "unknown model"},
+		{[]string{"spectrum", "-model", "lenet5", "-classes", "10", "-dataset", badLabel}, 1, "label 12 of image 4"},
+		{[]string{"spectrum", "-model", "lenet5", "-dataset", negative}, 1, "negative"},
+		{[]string{"spectrum", "-model", "lenet5", "-dataset", nan}, 1, "non-finite"},
+		{[]string{"spectrum", "-model", "lenet5", "-dataset", shape}, 1, "20×20"},
+		{[]string{"spectrum", "-model", "lenet5", "-dataset", filepath.Join(dir, "missing.safetensors")}, 1, "missing.safetensors"},
+		{[]string{"spectrum", "-model", "lenet5", "-samples", "7"}, 1, "only 6 images"},
+		{[]string{"spectrum", "-model", "lenet5", "-weights", good}, 1, "not a lenet5 checkpoint"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "hessian"}, 2, "-direction"},
+		{[]string{"landscape", "-model", "mlp", "-points", "1"}, 2, "-points"},
+		{[]string{"landscape", "-model", "mlp", "-range", "0"}, 2, "-range"},
+		{[]string{"landscape", "-model", "mlp", "-range", "NaN"}, 2, "-range"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "input", "-sample", "6"}, 2, "-sample 6"},
+		{[]string{"landscape", "-model", "mlp", "-plot", "x.gif"}, 2, "-plot"},
+		{[]string{"landscape", "-model", "lenet5", "-dataset", nan}, 1, "non-finite"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "fisher"}, 2, "-metric"},
+		{[]string{"sharpness", "-model", "mlp", "-epsilon", "1e-3,-1"}, 2, "-epsilon"},
+		{[]string{"sharpness", "-model", "mlp", "-m", "0"}, 2, "-m 0"},
+		{[]string{"sharpness", "-model", "mlp", "-rho", "0"}, 2, "-rho"},
+		{[]string{"sharpness", "-model", "mlp", "-steps", "0"}, 2, "-steps"},
+		{[]string{"sharpness", "-model", "lenet5", "-classes", "10", "-dataset", badLabel}, 1, "label 12"},
+	}
+	for _, c := range cases {
+		args := append(slices.Clone(c.args[:1]), append(slices.Clone(base), c.args[1:]...)...)
+		code, stdout, stderr := runCLI(context.Background(), args...)
+		if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %d and one line with %q", c.args, code, stderr, stdout, c.code, c.want)
+		}
+	}
+}
+
+func decode[R any](t *testing.T, s string) *R {
+	t.Helper()
+	r := new(R)
+	if err := json.Unmarshal([]byte(s), r); err != nil {
+		t.Fatalf("bad JSON: %v\n%s", err, s)
+	}
+	return r
+}
+
+// TestSpectrumCommand runs every analysis of spectrum on an MLP in float64
+// and checks the record: the legacy flat fields, residuals and converged
+// flags, counts, files, and agreement between -layer and -per-layer; and
+// that the number of workers changes no bit.
+func TestSpectrumCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := writeImages(t, dir, 6, 1, 28, 28, nil)
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
+		"-batch-size", "4", "-top-k", "2", "-min", "-max-iter", "30", "-tol", "1e-3", "-trace", "-trace-method", "both", "-trace-matvecs", "12",
+		"-density", "-density-probes", "2", "-density-steps", "12", "-density-bins", "200", "-per-layer", "-input",
+		"-input-samples", "3", "-out", out, "-format", "svg", "-json", "-quiet", "-threads", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decode[SpectrumResult](t, stdout)
+	if len(r.TopEigen) != 2 || len(r.Residuals) != 2 || len(r.Converged) != 2 || r.TopEigen[0] < r.TopEigen[1] {
+		t.Errorf("top eigenvalues %v residuals %v converged %v", r.TopEigen, r.Residuals, r.Converged)
+	}
+	if r.Top == nil || r.Top.MatVecs == 0 || r.Top.Seed != 1 || r.Top.Seconds <= 0 || !slices.Equal(r.Top.Values, r.TopEigen) {
+		t.Errorf("top record %+v", r.Top)
+	}
+	if r.MinEigen == nil || r.Bottom == nil || *r.MinEigen != r.Bottom.Values[0] || *r.MinEigen > r.TopEigen[1] {
+		t.Errorf("min eigenvalue %v, bottom %+v", r.MinEigen, r.Bottom)
+	}
+	if r.Trace == nil || r.Trace.Hutchinson == nil || r.Trace.HutchPP == nil || r.Trace.HutchPP.MatVecs != 12 || r.Trace.Hutchinson.StdErr <= 0 {
+		t.Errorf("trace %+v", r.Trace)
+	}
+	if d := r.Density; d == nil || len(d.Grid) != 200 || len(d.Density) != 200 || d.Quadrature.MatVecs != 24 || d.Plot != filepath.Join(out, "density.svg") {
+		t.Errorf("density %+v", r.Density)
+	}
+	if len(r.PerLayer) != 3 || r.PerLayer[2].Name != "fc3" || r.PerLayer[2].Dim != 512*10+10 || r.PerLayer[0].Trace == nil || r.PerLayer[0].Bottom == nil {
+		t.Errorf("per-layer %+v", r.PerLayer)
+	}
+	if r.InputTop == nil || r.InputMin == nil || len(r.InputResid) != 2 || r.InputBatch == nil {
+		t.Errorf("input batch %v %v %v", r.InputTop, r.InputMin, r.InputResid)
+	}
+	s := r.InputSamples
+	if s == nil || s.Samples != 3 || len(s.Top.Values) != 3 || len(s.Bottom.Values) != 3 || s.HVPs == 0 || s.Unconverged != 0 {
+		t.Fatalf("input samples %+v", s)
+	}
+	for i := range 3 {
+		// A ReLU network: every image's input Hessian is PSD.
+		if s.Bottom.Values[i] < -1e-10*s.Top.Values[i] || s.Top.Values[i] <= 0 {
+			t.Errorf("image %d: input eigenvalues [%g, %g]", i, s.Bottom.Values[i], s.Top.Values[i])
+		}
+	}
+	if r.HVPs <= r.Top.MatVecs || r.Seconds <= 0 || r.Samples != 6 || r.Dim != r.Params || r.Params != 784*512+512+512*512+512+5130 {
+		t.Errorf("hvps %d seconds %v samples %d dim %d params %d", r.HVPs, r.Seconds, r.Samples, r.Dim, r.Params)
+	}
+	for _, f := range []string{"spectrum.json", "density.svg", "density.csv", "input_eigenvalues.svg"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	saved, _ := os.ReadFile(filepath.Join(out, "spectrum.json"))
+	if !bytes.Equal(saved, []byte(stdout)) {
+		t.Error("spectrum.json differs from the printed JSON")
+	}
+
+	// -layer fc3 is the fc3 block -per-layer analysed, with two workers or one.
+	var one *SpectrumResult
+	for _, w := range []string{"1", "3"} {
+		code, stdout, stderr = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
+			"-batch-size", "2", "-top-k", "2", "-min", "-max-iter", "30", "-tol", "1e-3", "-layer", "fc3", "-json", "-quiet", "-workers", w)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		l := decode[SpectrumResult](t, stdout)
+		if l.Dim != 5130 || !slices.Equal(l.LayerParams, []string{"fc3.weight", "fc3.bias"}) {
+			t.Errorf("-layer fc3: dim %d, params %v", l.Dim, l.LayerParams)
+		}
+		if d := math.Abs(l.TopEigen[0] - r.PerLayer[2].Top.Values[0]); d > 1e-9*l.TopEigen[0] {
+			t.Errorf("-layer fc3 λ1 %v, -per-layer %v", l.TopEigen[0], r.PerLayer[2].Top.Values[0])
+		}
+		if w == "1" {
+			one = l
+		} else if !slices.Equal(l.TopEigen, one.TopEigen) || !slices.Equal(l.Bottom.Values, one.Bottom.Values) || l.Loss != one.Loss {
+			t.Errorf("3 workers: %v %v, 1 worker: %v %v", l.TopEigen, l.Bottom.Values, one.TopEigen, one.Bottom.Values)
+		}
+	}
+
+	// GGN: positive semi-definite, and the table output.
+	code, stdout, stderr = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
+		"-operator", "ggn", "-min", "-max-iter", "20", "-quiet")
+	if code != 0 || !strings.Contains(stdout, "operator                 ggn") || !strings.Contains(stdout, "λmin") {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
+	}
+}
+
+// TestLandscapeCommand: the three kinds of direction, 1-D and 2-D, with
+// their files; the loss at the centre of the eigen line is the spectrum's.
+func TestLandscapeCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := writeImages(t, dir, 6, 1, 28, 28, nil)
+	common := []string{"-model", "mlp", "-dataset", data, "-precision", "float64", "-max-iter", "30", "-tol", "1e-3", "-json", "-quiet"}
+	out := filepath.Join(dir, "eigen")
+	code, stdout, stderr := runCLI(context.Background(), append([]string{"landscape", "-points", "5", "-range", "0.5", "-out", out}, common...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decode[LandscapeResult](t, stdout)
+	g := r.Grid
+	if len(g.X) != 5 || g.Y != nil || len(g.Loss) != 1 || g.X[2] != 0 || r.Eigen == nil || len(r.Quadratic) != 5 || len(r.QuadraticGrad) != 5 {
+		t.Fatalf("grid %+v", g)
+	}
+	if r.Quadratic[2] != r.Loss || g.Loss[0][2] != r.Loss || math.Abs(r.Curvature[0]-r.Eigen.Values[0]) > 1e-9*r.Eigen.Values[0] {
+		t.Errorf("centre loss %v, grid %v, quadratic %v; curvature %v, λ %v", r.Loss, g.Loss[0][2], r.Quadratic[2], r.Curvature[0], r.Eigen.Values[0])
+	}
+	code, stdout, _ = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64", "-top-k", "0", "-json", "-quiet")
+	if sp := decode[SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
+		t.Errorf("spectrum loss %v, landscape centre %v", sp.Loss, r.Loss)
+	}
+	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	csv, _ := os.ReadFile(filepath.Join(out, "landscape.csv"))
+	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 6 || lines[0] != "alpha,loss,accuracy,quadratic,quadratic_grad" {
+		t.Errorf("CSV:\n%s", csv)
+	}
+
+	code, stdout, stderr = runCLI(context.Background(), append([]string{"landscape", "-direction", "random", "-2d", "-points", "3"}, common...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r = decode[LandscapeResult](t, stdout)
+	if len(r.Grid.Y) != 3 || len(r.Grid.Loss) != 3 || len(r.Norms) != 2 || r.Grid.Loss[1][1] != r.Loss {
+		t.Errorf("random 2-D: %+v", r)
+	}
+
+	code, stdout, stderr = runCLI(context.Background(), append([]string{"landscape", "-direction", "input", "-sample", "2", "-points", "3", "-range", "5"}, common...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r = decode[LandscapeResult](t, stdout)
+	if r.Sample == nil || *r.Sample != 2 || *r.Label != 2 || r.Dim != 784 || r.Eigen.Values[0] <= 0 || r.Grid.Loss[0][1] != r.Loss {
+		t.Errorf("input: %+v", r)
+	}
+}
+
+// TestSharpnessCommand: both metrics, with their parameters recorded.
+func TestSharpnessCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := writeImages(t, dir, 6, 1, 28, 28, nil)
+	code, stdout, stderr := runCLI(context.Background(), "sharpness", "-model", "mlp", "-dataset", data, "-precision", "float64",
+		"-epsilon", "1e-3,5e-4", "-iterations", "3", "-m", "4", "-rho", "0.1", "-steps", "2", "-json", "-quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decode[SharpnessResult](t, stdout)
+	if len(r.Epsilon) != 2 || r.Epsilon[0].Epsilon != 1e-3 || r.Epsilon[1].Epsilon != 5e-4 || r.Epsilon[0].Sharpness <= r.Epsilon[1].Sharpness || r.Epsilon[1].Sharpness <= 0 {
+		t.Errorf("ε-sharpness %+v", r.Epsilon)
+	}
+	if e := r.Epsilon[0]; e.Loss != r.Loss || e.Iterations > 3 || e.Evals < 2 {
+		t.Errorf("ε-sharpness record %+v (loss %v)", e, r.Loss)
+	}
+	m := r.M
+	if m == nil || m.M != 4 || m.Batches != 2 || m.Rho != 0.1 || m.Steps != 2 || m.Sharpness <= 0 || len(m.PerBatch) != 2 || m.Evals != 6 {
+		t.Errorf("m-sharpness %+v", m)
+	}
+}
+
+// TestAnalysisInterrupted: a cancelled context ends every command with 130.
+func TestAnalysisInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	data := writeImages(t, dir, 6, 1, 28, 28, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range [][]string{
+		{"spectrum", "-model", "mlp", "-dataset", data, "-quiet"},
+		{"spectrum", "-model", "mlp", "-dataset", data, "-quiet", "-top-k", "0", "-input-samples", "3"},
+		{"landscape", "-model", "mlp", "-dataset", data, "-quiet", "-direction", "random"},
+		{"sharpness", "-model", "mlp", "-dataset", data, "-quiet"},
+		{"sharpness", "-model", "mlp", "-dataset", data, "-quiet", "-metric", "m"},
+	} {
+		code, _, stderr := runCLI(ctx, args...)
+		if code != 130 || !strings.Contains(stderr, "interrupted") {
+			t.Errorf("%v: exit %d, %q", args, code, stderr)
+		}
+	}
+}
