@@ -158,7 +158,7 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 	fs.IntVar(&c.WarmupSteps, "warmup-steps", 0, "linear warm-up over this many steps (instead of -warmup)")
 	fs.IntVar(&c.TrackEvery, "track-every", 0, "every `N` epochs, compute the top Hessian eigenvalue of the training loss (0: never)")
 	fs.IntVar(&c.TrackSamples, "track-samples", 1000, "training images (a fixed random subset) for -track-every")
-	fs.IntVar(&c.TrackIters, "track-iters", 20, "most Hessian-vector products (Lanczos steps) per tracked eigenvalue")
+	fs.IntVar(&c.TrackIters, "track-iters", 50, "most Hessian-vector products (Lanczos steps; fewer once converged) per tracked eigenvalue")
 	fs.BoolVar(&c.TrackTrace, "track-trace", false, "with -track-every, also estimate the Hessian trace (Hutchinson)")
 	fs.IntVar(&c.TrackProbes, "track-probes", 20, "Hessian-vector products of the trace estimate")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "also write a checkpoint every `N` steps (0: after each epoch only)")
