@@ -92,8 +92,11 @@ type Config struct {
 	// the training loss every so many epochs (BatchNorm in eval mode) on a
 	// fixed random subset of TrackSamples training images (default 1000),
 	// by Lanczos with at most TrackIters Hessian-vector products (default
-	// 20). TrackTrace adds a Hutchinson estimate of the trace from
-	// TrackProbes products (default 20).
+	// 50; it stops earlier once the relative residual is below 1e-4).
+	// TrackTrace adds a Hutchinson estimate of the trace from TrackProbes
+	// products (default 20). A Hessian-vector product costs about three
+	// gradients: a tracked epoch costs about 3·(TrackIters+TrackProbes)·
+	// TrackSamples images' worth of training.
 	TrackEvery   int  `json:"track_every,omitempty"`
 	TrackSamples int  `json:"track_samples,omitempty"`
 	TrackIters   int  `json:"track_iters,omitempty"`
@@ -154,7 +157,7 @@ func (c Config) Defaults() Config {
 			c.TrackSamples = 1000
 		}
 		if c.TrackIters == 0 {
-			c.TrackIters = 20
+			c.TrackIters = 50
 		}
 		if c.TrackTrace && c.TrackProbes == 0 {
 			c.TrackProbes = 20

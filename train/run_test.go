@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"hesscope/data"
+	"hesscope/hessian"
+	"hesscope/linop"
 	"hesscope/models"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -341,5 +344,43 @@ func TestNonFiniteWeights(t *testing.T) {
 		if _, err := loadState(filepath.Join(dir, StateFile), net, &SGD[float32]{}); err != nil {
 			t.Errorf("checkpoint left behind: %v", err)
 		}
+	}
+}
+
+// TestTracking checks the tracked top eigenvalue against Lanczos run to
+// convergence on the final weights and the same subset, in eval mode.
+func TestTracking(t *testing.T) {
+	dir := t.TempDir()
+	train := mnistLike(64, 1)
+	cfg := Config{Model: "mlp", Dataset: "synthetic", Precision: "float64", BatchSize: 16, LR: 0.1, Momentum: 0.9,
+		TrackEvery: 1, TrackSamples: 16, TrackTrace: true, TrackProbes: 4, Out: dir, Seed: 2}
+	if _, err := Run(context.Background(), cfg, Options{Train: train, Test: mnistLike(8, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := ReadMetrics(dir)
+	if err != nil || len(ms) != 1 || ms[0].TopEigenvalue == nil || ms[0].Trace == nil || ms[0].TraceStdErr == nil {
+		t.Fatalf("metrics %+v, %v: want one epoch with curvature", ms, err)
+	}
+	net, _ := models.New[float64]("mlp", models.Config{})
+	if _, err := loadState(filepath.Join(dir, StateFile), net, &SGD[float64]{}); err != nil {
+		t.Fatal(err)
+	}
+	sub := train.Select(data.Permutation(train.N, cfg.Seed, -1)[:16])
+	op := hessian.NewParams[float64](net, hessian.NewFloat32Data[float64](sub.X, sub.Y, [3]int{1, 28, 28}, 0), nn.Eval, nil)
+	eig, err := linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: 1, MaxIter: 100, Tol: 1e-9})
+	if err != nil && !errors.As(err, new(*linop.NotConvergedError)) {
+		t.Fatal(err)
+	}
+	got, want := *ms[0].TopEigenvalue, eig.Values[0]
+	t.Logf("tracked λmax %.10g (residual %.2g), converged %.10g (residual %.2g); trace %.4g ± %.2g",
+		got, *ms[0].EigenResidual, want, eig.Residuals[0], *ms[0].Trace, *ms[0].TraceStdErr)
+	// An eigenvalue estimate is within its residual of an eigenvalue, and
+	// a Ritz value is at most λmax.
+	if res := *ms[0].EigenResidual; res > 1e-4*got || math.Abs(got-want) > res+eig.Residuals[0] || got > want+1e-9*want {
+		t.Errorf("tracked λmax %.10g, want %.10g", got, want)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, MetricsCSVFile))
+	if !strings.HasPrefix(string(b), "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,grad_norm,seconds,top_eigenvalue,eigen_residual,trace,trace_stderr\n") {
+		t.Errorf("metrics.csv header: %q", strings.SplitN(string(b), "\n", 2)[0])
 	}
 }
