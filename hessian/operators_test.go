@@ -1,6 +1,7 @@
 package hessian
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
@@ -401,6 +402,11 @@ func TestSampleInputEigen(t *testing.T) {
 			}
 		}
 		t.Logf("%s: min over samples of λmin/λmax = %.3g", act, minRatio)
+		cancel := make(chan struct{})
+		close(cancel)
+		if _, err := SampleInputEigen[float64](net, float32Data(x, y, 2), SampleInputOptions{Cancel: cancel}); err != context.Canceled {
+			t.Errorf("canceled: %v", err)
+		}
 		if act == "tanh" && minRatio > -1e-3 {
 			t.Errorf("tanh: no clearly negative input eigenvalue (min λmin/λmax = %.3g)", minRatio)
 		}
