@@ -271,7 +271,13 @@ func TestOutput(t *testing.T) {
 	if err := g2.Plot(filepath.Join(dir, "b.svg"), "t", "α", "β"); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"a.png", "b.svg"} {
+	if err := g.PlotAccuracy(filepath.Join(dir, "c.png"), "t", "α", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := g2.PlotAccuracy(filepath.Join(dir, "d.png"), "t", "α", "β"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"a.png", "b.svg", "c.png", "d.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}

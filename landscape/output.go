@@ -53,6 +53,18 @@ func (g *Grid) WriteCSV(w io.Writer, extra ...Column) error {
 	return bw.Flush()
 }
 
+// PlotAccuracy draws the accuracy of the grid to path (.png or .svg),
+// atomically: a curve for a 1-D grid, a heat map for a 2-D one.
+func (g *Grid) PlotAccuracy(path, title, xlabel, ylabel string) error {
+	if g.Y == nil {
+		c := chart.Line{Title: title, XLabel: xlabel, YLabel: "accuracy", YMin: 0, YMax: 1,
+			Series: []chart.Series{{Name: "accuracy", X: g.X, Y: g.Accuracy[0], Points: len(g.X) <= 41}}}
+		return c.Save(path)
+	}
+	h := chart.Heatmap{Title: title, XLabel: xlabel, YLabel: ylabel, X: g.X, Y: g.Y, Z: g.Accuracy}
+	return h.Save(path)
+}
+
 // Plot draws the loss of the grid to path (.png or .svg), atomically: for a
 // 1-D grid a curve against alpha with the extra columns as dashed curves
 // (the quadratic models), the y range fitted to the loss; for a 2-D grid a

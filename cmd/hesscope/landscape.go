@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -48,8 +50,9 @@ quadratic models L₀ + ½·c·α² (c = dᵀHd, the eigenvalue λ along an
 eigenvector: Yao et al.'s ½λε²) and L₀ + (gᵀd)·α + ½·c·α², both also in the
 CSV and JSON; a surface as a heat map with contours.
 
--out DIR writes landscape.json, landscape.csv and landscape.<format> there;
--plot FILE names the plot.`,
+-out DIR writes landscape.json, landscape.csv, landscape.<format> and
+landscape_accuracy.<format> there; -plot FILE names the loss plot (the
+accuracy plot goes next to it).`,
 		flags: landscapeFlags,
 	})
 }
@@ -370,6 +373,12 @@ func writeLandscapeFiles(o *landscapeOptions, res *LandscapeResult, grid *landsc
 		return err
 	}
 	res.Files = append(res.Files, plot)
+	ext := filepath.Ext(plot)
+	acc := strings.TrimSuffix(plot, ext) + "_accuracy" + ext
+	if err := grid.PlotAccuracy(acc, strings.Replace(title, "loss", "accuracy", 1), names[0], names[1]); err != nil {
+		return err
+	}
+	res.Files = append(res.Files, acc)
 	return nil
 }
 

@@ -254,13 +254,23 @@ type InputSampleResult struct {
 	// Unconverged counts eigenvalues that missed the tolerance.
 	Unconverged int `json:"unconverged"`
 	// MaxResidual is the largest residual ‖Hv − λv‖ among them.
-	MaxResidual float64   `json:"max_residual"`
-	Labels      []int     `json:"labels"`
-	Losses      []float64 `json:"losses"`
-	HVPs        int       `json:"hvps"`
-	Seed        uint64    `json:"seed"`
-	Seconds     float64   `json:"seconds"`
-	Plot        string    `json:"plot,omitempty"`
+	MaxResidual float64 `json:"max_residual"`
+	// Histogram counts both sets over common bins.
+	Histogram *Histogram `json:"histogram,omitempty"`
+	Labels    []int      `json:"labels"`
+	Losses    []float64  `json:"losses"`
+	HVPs      int        `json:"hvps"`
+	Seed      uint64     `json:"seed"`
+	Seconds   float64    `json:"seconds"`
+	Plot      string     `json:"plot,omitempty"`
+}
+
+// Histogram is a histogram of the top and bottom eigenvalues over the same
+// bins: Edges has one more entry than the counts.
+type Histogram struct {
+	Edges  []float64 `json:"edges"`
+	Top    []int     `json:"top"`
+	Bottom []int     `json:"bottom"`
 }
 
 // Distribution summarises a set of values.
@@ -706,6 +716,12 @@ func inputSamples[T tensor.Float](r *spectrumRun, a *analysis[T]) error {
 		}
 	}
 	out.Top, out.Bottom = distribution(top), distribution(bottom)
+	if lo, hi := min(out.Top.Min, out.Bottom.Min), max(out.Top.Max, out.Bottom.Max); hi > lo {
+		h := &Histogram{}
+		h.Edges, h.Top = chart.Counts(top, lo, hi, 40)
+		_, h.Bottom = chart.Counts(bottom, lo, hi, 40)
+		out.Histogram = h
+	}
 	if out.Unconverged > 0 {
 		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("input samples: %d of %d eigenvalues did not converge (largest residual %.3g); raise -max-iter", out.Unconverged, 2*len(res), out.MaxResidual))
 	}

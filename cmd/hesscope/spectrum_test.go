@@ -167,6 +167,9 @@ func TestSpectrumCommand(t *testing.T) {
 	if s == nil || s.Samples != 3 || len(s.Top.Values) != 3 || len(s.Bottom.Values) != 3 || s.HVPs == 0 || s.Unconverged != 0 {
 		t.Fatalf("input samples %+v", s)
 	}
+	if h := s.Histogram; h == nil || len(h.Edges) != 41 || len(h.Top) != 40 || len(h.Bottom) != 40 {
+		t.Errorf("histogram %+v", s.Histogram)
+	}
 	for i := range 3 {
 		// A ReLU network: every image's input Hessian is PSD.
 		if s.Bottom.Values[i] < -1e-10*s.Top.Values[i] || s.Top.Values[i] <= 0 {
@@ -239,7 +242,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if sp := decode[SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
 		t.Errorf("spectrum loss %v, landscape centre %v", sp.Loss, r.Loss)
 	}
-	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png"} {
+	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png", "landscape_accuracy.png"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
