@@ -41,7 +41,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
 	fs.StringVar(&a.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
 	fs.StringVar(&a.split, "split", "test", "dataset split: test or train (the first -samples images)")
 	a.samples = samples
-	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones), or all; by default at most "+samples)
+	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones), or all; the default is a cap, not a requirement")
 	fs.IntVar(&a.chunk, "batch-size", 256, "images per forward pass (chunk); results are exact averages over all chunks")
 	fs.IntVar(&a.classes, "classes", 0, "number of classes (default: from the weights or the data)")
 	fs.StringVar(&a.precision, "precision", "float32", "arithmetic: float32 or float64")
