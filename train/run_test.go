@@ -94,7 +94,7 @@ func sortedLike[T tensor.Float](params []*nn.Param[T], flat []float64) []float64
 // checkpoints.
 func resumeConfig(dir string) (Config, Options) {
 	on := true
-	cfg := Config{Model: "mlp", Dataset: "synthetic", Epochs: 3, BatchSize: 8, MicroBatch: 3,
+	cfg := Config{Model: "mlp", Dataset: "synthetic", Epochs: 2, BatchSize: 8, MicroBatch: 3,
 		LR: 0.05, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, Schedule: "cosine", WarmupSteps: 3,
 		Augment: &on, Normalize: true, ValFraction: 0.2, TrackEvery: 2, TrackSamples: 8, TrackIters: 3, TrackTrace: true, TrackProbes: 2,
 		CheckpointEvery: 3, Out: dir, Seed: 5}
@@ -115,15 +115,15 @@ func TestResumeAfterAnyWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Epochs != 3 || sum.Steps != 12 || !(sum.TestAcc >= 0) {
-		t.Fatalf("summary %+v: want 3 epochs of 4 steps", sum)
+	if sum.Epochs != 2 || sum.Steps != 8 || !(sum.TestAcc >= 0) {
+		t.Fatalf("summary %+v: want 2 epochs of 4 steps", sum)
 	}
 	t.Logf("%d writes: %v", len(writes), writes)
 	refState := readState(t, refDir)
 	refModel, _ := os.ReadFile(filepath.Join(refDir, ModelFile))
 	refMetrics, refCSV := metricsWithoutTime(t, refDir)
-	if len(refMetrics) != 3 || refMetrics[1].TopEigenvalue == nil || refMetrics[1].Trace == nil || refMetrics[0].TopEigenvalue != nil || refMetrics[0].ValAcc == nil {
-		t.Fatalf("metrics %+v: want 3 epochs, curvature in epoch 2, validation in all", refMetrics)
+	if len(refMetrics) != 2 || refMetrics[1].TopEigenvalue == nil || refMetrics[1].Trace == nil || refMetrics[0].TopEigenvalue != nil || refMetrics[0].ValAcc == nil {
+		t.Fatalf("metrics %+v: want 2 epochs, curvature in epoch 2, validation in both", refMetrics)
 	}
 
 	errKill := errors.New("killed")
@@ -158,7 +158,7 @@ func TestResumeAfterAnyWrite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("resume after a kill before write %d (%s): %v", k+1, writes[k], err)
 		}
-		if sum.Epochs != 3 || sum.Steps != 12 {
+		if sum.Epochs != 2 || sum.Steps != 8 {
 			t.Fatalf("resume after write %d: summary %+v", k+1, sum)
 		}
 		if name := sameBits(readState(t, dir), refState); name != "" {
@@ -347,12 +347,12 @@ func TestNonFiniteWeights(t *testing.T) {
 	}
 }
 
-// TestTracking checks the tracked top eigenvalue against Lanczos run to
-// convergence on the final weights and the same subset, in eval mode.
+// TestTracking checks that the tracked top eigenvalue is Lanczos' on the
+// final weights and the fixed subset in eval mode, converged.
 func TestTracking(t *testing.T) {
 	dir := t.TempDir()
 	train := mnistLike(64, 1)
-	cfg := Config{Model: "mlp", Dataset: "synthetic", Precision: "float64", BatchSize: 16, LR: 0.1, Momentum: 0.9,
+	cfg := Config{Model: "mlp", Dataset: "synthetic", BatchSize: 16, LR: 0.1, Momentum: 0.9,
 		TrackEvery: 1, TrackSamples: 16, TrackTrace: true, TrackProbes: 4, Out: dir, Seed: 2}
 	if _, err := Run(context.Background(), cfg, Options{Train: train, Test: mnistLike(8, 2)}); err != nil {
 		t.Fatal(err)
@@ -361,23 +361,20 @@ func TestTracking(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].TopEigenvalue == nil || ms[0].Trace == nil || ms[0].TraceStdErr == nil {
 		t.Fatalf("metrics %+v, %v: want one epoch with curvature", ms, err)
 	}
-	net, _ := models.New[float64]("mlp", models.Config{})
-	if _, err := loadState(filepath.Join(dir, StateFile), net, &SGD[float64]{}); err != nil {
+	net, _ := models.New[float32]("mlp", models.Config{})
+	if _, err := loadState(filepath.Join(dir, StateFile), net, &SGD[float32]{}); err != nil {
 		t.Fatal(err)
 	}
 	sub := train.Select(data.Permutation(train.N, cfg.Seed, -1)[:16])
-	op := hessian.NewParams[float64](net, hessian.NewFloat32Data[float64](sub.X, sub.Y, [3]int{1, 28, 28}, 0), nn.Eval, nil)
-	eig, err := linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: 1, MaxIter: 100, Tol: 1e-9})
-	if err != nil && !errors.As(err, new(*linop.NotConvergedError)) {
+	op := hessian.NewParams[float32](net, hessian.NewFloat32Data[float32](sub.X, sub.Y, [3]int{1, 28, 28}, 0), nn.Eval, nil)
+	eig, err := linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: 1, MaxIter: 50, Tol: 1e-4, Seed: 2, EstimatedResiduals: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	got, want := *ms[0].TopEigenvalue, eig.Values[0]
-	t.Logf("tracked λmax %.10g (residual %.2g), converged %.10g (residual %.2g); trace %.4g ± %.2g",
-		got, *ms[0].EigenResidual, want, eig.Residuals[0], *ms[0].Trace, *ms[0].TraceStdErr)
-	// An eigenvalue estimate is within its residual of an eigenvalue, and
-	// a Ritz value is at most λmax.
-	if res := *ms[0].EigenResidual; res > 1e-4*got || math.Abs(got-want) > res+eig.Residuals[0] || got > want+1e-9*want {
-		t.Errorf("tracked λmax %.10g, want %.10g", got, want)
+	got, res := *ms[0].TopEigenvalue, *ms[0].EigenResidual
+	t.Logf("tracked λmax %.8g (residual %.2g after %d products); trace %.4g ± %.2g", got, res, eig.MatVecs, *ms[0].Trace, *ms[0].TraceStdErr)
+	if got != eig.Values[0] || res != eig.Residuals[0] || res > 1e-4*got {
+		t.Errorf("tracked λmax %.10g (residual %.2g); Lanczos on the final weights gives %.10g (%.2g)", got, res, eig.Values[0], eig.Residuals[0])
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, MetricsCSVFile))
 	if !strings.HasPrefix(string(b), "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,grad_norm,seconds,top_eigenvalue,eigen_residual,trace,trace_stderr\n") {
