@@ -6,11 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"hesscope/checkpoint"
+	"hesscope/data"
 	"hesscope/experiment"
+	"hesscope/models"
 	"hesscope/tensor"
 	"hesscope/train"
 )
@@ -81,6 +85,10 @@ func evalFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-batch-size %d: want at least 1", o.chunk)
 		case o.activation != "" && o.activation != "relu" && o.activation != "tanh" && o.activation != "softplus":
 			return usagef("-activation %q: want relu, tanh or softplus", o.activation)
+		case o.model != "" && !slices.Contains(models.Names(), o.model):
+			return usagef("-model %q: unknown model (want %s)", o.model, strings.Join(models.Names(), ", "))
+		case !strings.HasSuffix(o.dataset, ".safetensors") && !slices.Contains(data.Names(), o.dataset):
+			return usagef("-dataset %q: unknown dataset (want %s, or a .safetensors file)", o.dataset, strings.Join(data.Names(), ", "))
 		}
 		switch o.precision {
 		case "float32":

@@ -26,8 +26,11 @@ func TestEval(t *testing.T) {
 	if code, _, stderr := hesscope(t, "eval", "-weights", path); code != 2 || !strings.Contains(stderr, "-model is required") {
 		t.Errorf("eval without a model name: exit %d, %q", code, stderr)
 	}
-	if code, _, stderr := hesscope(t, "eval", "-weights", path, "-model", "vgg"); code != 1 || !strings.Contains(stderr, "vgg") {
+	if code, _, stderr := hesscope(t, "eval", "-weights", path, "-model", "vgg"); code != 2 || !strings.Contains(stderr, "-model \"vgg\"") {
 		t.Errorf("eval with an unknown model: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := hesscope(t, "eval", "-weights", path, "-model", "lenet5", "-dataset", "imagenet"); code != 2 || !strings.Contains(stderr, "-dataset") {
+		t.Errorf("eval on an unknown dataset: exit %d, %q", code, stderr)
 	}
 	if code, _, stderr := hesscope(t, "eval", "-weights", path, "-model", "mlp"); code != 1 || !strings.Contains(stderr, "not a mlp checkpoint") {
 		t.Errorf("eval with the wrong model: exit %d, %q", code, stderr)
