@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"hesscope/experiment"
+	"hesscope/report"
+	"hesscope/train"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "sweep",
+		usage: "-out DIR [-preset NAME | -model NAME -dataset NAME -batch-sizes B1,B2,… ] [flags]",
+		short: "batch-size study: train, measure Hessians and robustness, write the report",
+		long: `
+Sweep reproduces the study of Yao et al. (2018) on a model and dataset:
+it trains the network at every batch size of -batch-sizes with -seeds seeds
+(and with -robust also adversarially, with -absa also with the adaptive
+batch-size schedule), then measures every trained network: train and test
+accuracy, the top eigenvalues and the smallest eigenvalue of the parameter
+Hessian on a fixed training subset (the same images for every run), its
+trace and spectral density, the loss along the top eigenvector, the top
+eigenvalue of the per-sample input Hessian, FGSM accuracy at the dataset's
+standard radii, DeepFool's ρ_adv, and the definiteness of the input Hessian
+along PGD trajectories. It finally writes results.json, results.csv, the
+figures (PNG and SVG) and report.html — a self-contained page with the
+paper's table, the five claims marked held or not held with the numbers
+behind each, and the configuration.
+
+Each configuration is an independent unit of work in its own run folder
+(-out/runs/NAME, the format of 'hesscope train'): -list prints the units,
+-only INDEX runs one (train and measure, no summary), and -summarize only
+reads the run folders and writes the results, so units can run on many
+machines and one command collects them. A sweep is resumable: finished
+units are skipped, interrupted ones resume from their last checkpoint.
+
+Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run;
+about ten minutes on 2 cores), paper-mnist, paper-cifar10 (-model c1, c2 or
+resnet18), paper-cifar100. Flags given after -preset override it.`,
+		flags: sweepFlags,
+	})
+	commands = append(commands, &command{
+		name:  "demo",
+		usage: "[-out DIR]",
+		short: "the paper's study at CPU scale on real MNIST (about ten minutes)",
+		long: `
+Demo runs 'hesscope sweep -preset demo': LeNet-5 on MNIST at batch sizes
+64 and 4096 and an FGSM-adversarially trained run at batch 4096, measures
+the Hessian spectra and robustness of each, and ends by printing the table
+of the paper's claims and the path of report.html. It resumes where it
+stopped if run again with the same -out.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			out := fs.String("out", "hesscope-demo", "sweep `folder`")
+			quiet := fs.Bool("quiet", false, "no progress output")
+			return func(ctx context.Context, e *env) error {
+				s := presets["demo"]()
+				return runSweep(ctx, e, s, &sweepCLI{out: *out, quiet: *quiet, only: -1})
+			}
+		},
+	})
+}
+
+// presets are the sweeps of the paper's settings and of the demo. The
+// epochs and learning-rate recipes are hesscope's choices for each.
+var presets = map[string]func() *experiment.Sweep{
+	"demo": func() *experiment.Sweep {
+		return &experiment.Sweep{Model: "lenet5", Dataset: "mnist", BatchSizes: []int{64, 4096}, Seeds: 1,
+			Train: train.Config{Epochs: 2, LR: 0.02, BaseBatch: 64, LRScaling: "linear", WarmupEpochs: 1, Momentum: 0.9,
+				TrainSamples: 20000, TrackEvery: 1, TrackSamples: 500, TrackIters: 20},
+			Robust: true, Adversary: "fgsm linf eps=0.1 ratio=0.5", RobustBatchSizes: []int{4096},
+			Measure: experiment.MeasureConfig{HessianSamples: 500, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
+				InputSamples: 50, AttackSamples: 500, DeepFoolSamples: 200, SaddleSamples: 5, SaddleSteps: 3, LandscapePoints: 15}}
+	},
+	"paper-mnist": func() *experiment.Sweep {
+		return &experiment.Sweep{Model: "lenet5", Dataset: "mnist", BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
+			Train:  train.Config{Epochs: 20, LR: 0.02, BaseBatch: 64, LRScaling: "linear", WarmupEpochs: 2, Momentum: 0.9, Schedule: "step", Milestones: []int{10, 15}, Gamma: 0.1, TrackEvery: 1},
+			Robust: true, Adversary: "fgsm linf eps=0.1 ratio=0.5", ABSA: true}
+	},
+	"paper-cifar10": func() *experiment.Sweep {
+		return &experiment.Sweep{Model: "c1", Dataset: "cifar10", BatchSizes: []int{128, 512, 2048, 8192}, Seeds: 3,
+			Train:  train.Config{Epochs: 90, LR: 0.05, BaseBatch: 128, LRScaling: "linear", WarmupEpochs: 5, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
+			Robust: true, Adversary: "fgsm linf eps=0.0078431 ratio=0.5", ABSA: true}
+	},
+	"paper-cifar100": func() *experiment.Sweep {
+		return &experiment.Sweep{Model: "resnet18", Dataset: "cifar100", BatchSizes: []int{128, 512, 2048, 8192}, Seeds: 3,
+			Train:  train.Config{Epochs: 90, LR: 0.05, BaseBatch: 128, LRScaling: "linear", WarmupEpochs: 5, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
+			Robust: true, Adversary: "fgsm linf eps=0.0078431 ratio=0.5", ABSA: true}
+	},
+}
+
+type sweepCLI struct {
+	out             string
+	list, summarize bool
+	only            int
+	quiet, json     bool
+}
+
+func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	c := &sweepCLI{}
+	var (
+		preset, model, dataset, batchSizes, robustBatches, adversary, schedule, fgsmEps, precision             string
+		seeds, epochs, microBatch, trainSamples, trackEvery, hessianSamples, topK, inputSamples, attackSamples int
+		lr, momentum, weightDecay, warmup                                                                      float64
+		baseBatch                                                                                              int
+		lrScaling                                                                                              string
+		robust, absa, full                                                                                     bool
+	)
+	fs.StringVar(&c.out, "out", "", "sweep `folder` (required)")
+	fs.StringVar(&preset, "preset", "", "start from a preset: demo, paper-mnist, paper-cifar10, paper-cifar100")
+	fs.StringVar(&model, "model", "", "model `name`")
+	fs.StringVar(&dataset, "dataset", "", "dataset `name`")
+	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, e.g. 128,512,2048")
+	fs.IntVar(&seeds, "seeds", 0, "seeds per configuration (seeds 1…N)")
+	fs.IntVar(&epochs, "epochs", 0, "epochs of every run")
+	fs.Float64Var(&lr, "lr", 0, "learning `rate` at -base-batch")
+	fs.IntVar(&baseBatch, "base-batch", 0, "the batch size -lr refers to")
+	fs.StringVar(&lrScaling, "lr-scaling", "", "the learning-rate rule across batch sizes: linear (lr·B/base-batch) or none")
+	fs.Float64Var(&momentum, "momentum", -1, "SGD momentum")
+	fs.Float64Var(&weightDecay, "weight-decay", -1, "weight decay")
+	fs.Float64Var(&warmup, "warmup", -1, "linear warm-up `epochs`")
+	fs.StringVar(&schedule, "schedule", "", "learning-rate schedule: constant, step or cosine")
+	fs.IntVar(&microBatch, "micro-batch", 0, "most images per forward/backward pass")
+	fs.IntVar(&trainSamples, "train-samples", -1, "train on the first `N` training images (0: all)")
+	fs.IntVar(&trackEvery, "track-every", -1, "track the top eigenvalue every `N` epochs while training (0: never)")
+	fs.BoolVar(&robust, "robust", false, "add adversarially trained runs")
+	fs.StringVar(&adversary, "adversary", "", "adversarial training `spec`, e.g. \"fgsm linf eps=0.1 ratio=0.5\"")
+	fs.StringVar(&robustBatches, "robust-batch-sizes", "", "batch sizes of the robust runs (default: all of -batch-sizes)")
+	fs.BoolVar(&absa, "absa", false, "add runs with the adaptive batch-size schedule (ABSA)")
+	fs.IntVar(&hessianSamples, "hessian-samples", 0, "training images of the parameter Hessian (a fixed subset)")
+	fs.BoolVar(&full, "full-hessian", false, "also compute λ₁ over the whole training set")
+	fs.IntVar(&topK, "top-k", 0, "number of top eigenvalues")
+	fs.IntVar(&inputSamples, "input-samples", 0, "test images of the per-sample input Hessian")
+	fs.IntVar(&attackSamples, "attack-samples", 0, "test images attacked")
+	fs.StringVar(&fgsmEps, "fgsm-eps", "", "FGSM radii (default: the dataset's standard ones)")
+	fs.StringVar(&precision, "precision", "", "float32 or float64")
+	fs.BoolVar(&c.list, "list", false, "list the units of work and stop")
+	fs.IntVar(&c.only, "only", -1, "run only the unit with this `index` (see -list), without the summary")
+	fs.BoolVar(&c.summarize, "summarize", false, "only collect the measured runs into results and the report")
+	fs.BoolVar(&c.json, "json", false, "print the results as JSON (or, with -list, the units)")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress output")
+	return func(ctx context.Context, e *env) error {
+		if c.out == "" {
+			return usagef("-out is required (the sweep folder)")
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		var s *experiment.Sweep
+		switch {
+		case preset != "":
+			p, ok := presets[preset]
+			if !ok {
+				names := make([]string, 0, len(presets))
+				for n := range presets {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				return usagef("-preset %q: want one of %s", preset, strings.Join(names, ", "))
+			}
+			s = p()
+		default:
+			if prev, err := experiment.ReadSweep(c.out); err == nil {
+				s = prev // an existing sweep: -list, -only, -summarize or resume
+			} else {
+				s = &experiment.Sweep{Seeds: 1, Train: train.Config{Epochs: 1, LR: 0.05, BaseBatch: 128, LRScaling: "linear", Momentum: 0.9}}
+			}
+		}
+		if set["model"] {
+			s.Model = model
+		}
+		if set["dataset"] {
+			s.Dataset = dataset
+		}
+		if set["batch-sizes"] {
+			b, err := experiment.ParseInts(batchSizes)
+			if err != nil {
+				return usagef("-batch-sizes: %v", err)
+			}
+			s.BatchSizes = b
+		}
+		if set["robust-batch-sizes"] {
+			b, err := experiment.ParseInts(robustBatches)
+			if err != nil {
+				return usagef("-robust-batch-sizes: %v", err)
+			}
+			s.RobustBatchSizes = b
+		}
+		setInt := func(name string, dst *int, v int) {
+			if set[name] {
+				*dst = v
+			}
+		}
+		setFloat := func(name string, dst *float64, v float64) {
+			if set[name] {
+				*dst = v
+			}
+		}
+		setInt("seeds", &s.Seeds, seeds)
+		setInt("epochs", &s.Train.Epochs, epochs)
+		setInt("base-batch", &s.Train.BaseBatch, baseBatch)
+		setInt("micro-batch", &s.Train.MicroBatch, microBatch)
+		setInt("train-samples", &s.Train.TrainSamples, trainSamples)
+		setInt("track-every", &s.Train.TrackEvery, trackEvery)
+		setInt("hessian-samples", &s.Measure.HessianSamples, hessianSamples)
+		setInt("top-k", &s.Measure.TopK, topK)
+		setInt("input-samples", &s.Measure.InputSamples, inputSamples)
+		setInt("attack-samples", &s.Measure.AttackSamples, attackSamples)
+		setFloat("lr", &s.Train.LR, lr)
+		setFloat("momentum", &s.Train.Momentum, momentum)
+		setFloat("weight-decay", &s.Train.WeightDecay, weightDecay)
+		setFloat("warmup", &s.Train.WarmupEpochs, warmup)
+		if set["lr-scaling"] {
+			s.Train.LRScaling = lrScaling
+		}
+		if set["schedule"] {
+			s.Train.Schedule = schedule
+		}
+		if set["precision"] {
+			s.Precision = precision
+		}
+		if set["robust"] {
+			s.Robust = robust
+		}
+		if set["adversary"] {
+			s.Adversary = adversary
+		}
+		if s.Robust && s.Adversary == "" {
+			s.Adversary = "fgsm linf eps=0.1 ratio=0.5"
+		}
+		if set["absa"] {
+			s.ABSA = absa
+		}
+		if set["full-hessian"] {
+			s.Measure.FullHessian = full
+		}
+		if set["fgsm-eps"] {
+			v, err := experiment.ParseFloats(fgsmEps)
+			if err != nil {
+				return usagef("-fgsm-eps: %v", err)
+			}
+			s.Measure.FGSMEps = v
+		}
+		if s.Model == "" || s.Dataset == "" {
+			return usagef("-model and -dataset are required without -preset")
+		}
+		if err := s.Validate(); err != nil {
+			return usagef("%v", err)
+		}
+		return runSweep(ctx, e, s, c)
+	}
+}
+
+func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) error {
+	start := time.Now()
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	units := s.Units()
+	if c.list {
+		if c.json {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(units)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "index\tname\tstatus\tfolder")
+		for _, u := range units {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.Index, u.Name, unitStatus(filepath.Join(c.out, u.Dir)), filepath.Join(c.out, u.Dir))
+		}
+		return tw.Flush()
+	}
+	if err := experiment.WriteSweep(c.out, s); err != nil {
+		return err
+	}
+	var prog io.Writer = e.stderr
+	if c.quiet {
+		prog = nil
+	}
+	if !c.summarize {
+		if c.only >= len(units) {
+			return usagef("-only %d: the sweep has units 0 to %d (see -list)", c.only, len(units)-1)
+		}
+		for _, u := range units {
+			if c.only >= 0 && u.Index != c.only {
+				continue
+			}
+			if err := experiment.RunUnit(ctx, s, c.out, u, prog, version); err != nil {
+				return err
+			}
+		}
+		if c.only >= 0 {
+			fmt.Fprintf(e.stdout, "unit %d (%s) done in %s\n", c.only, units[c.only].Name, time.Since(start).Round(time.Second))
+			return nil
+		}
+	}
+	res, missing, err := experiment.Summarize(c.out, version)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printClaims(e.stdout, res)
+	if len(missing) > 0 {
+		fmt.Fprintf(e.stdout, "\nnot yet measured: %s\n", strings.Join(missing, ", "))
+	}
+	fmt.Fprintf(e.stdout, "\nreport: %s\nresults: %s, %s\nwall time: %s\n", filepath.Join(c.out, "report.html"),
+		filepath.Join(c.out, "results.json"), filepath.Join(c.out, "results.csv"), time.Since(start).Round(time.Second))
+	return nil
+}
+
+func unitStatus(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, experiment.MeasureFile)); err == nil {
+		return "measured"
+	}
+	if _, err := os.Stat(filepath.Join(dir, train.FinalFile)); err == nil {
+		return "trained"
+	}
+	if _, err := os.Stat(filepath.Join(dir, train.StateFile)); err == nil {
+		return "started"
+	}
+	return "to do"
+}
+
+func printClaims(w io.Writer, r *report.Results) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "training\tbatch\ttest acc %\tλ₁(θ)\tλ_min(θ)\tλ₁(x)\tρ_adv\tFGSM acc % (ε)")
+	for _, g := range r.Groups {
+		var fg []string
+		for _, f := range g.FGSM {
+			fg = append(fg, fmt.Sprintf("%.1f (%g)", 100*f.Accuracy.Mean, f.Eps))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.4g\t%.3g\t%.4g\t%.3g\t%s\n", g.Kind, g.BatchSize, 100*g.TestAccuracy.Mean, g.TopEigenvalue.Mean,
+			g.MinEigenvalue.Mean, g.InputTopEigenvalue.Mean, g.RhoAdv.Mean, strings.Join(fg, " "))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, c := range r.Claims {
+		fmt.Fprintf(w, "claim %d: %s\n  %s — %s\n", c.ID, c.Text, strings.ToUpper(c.Verdict), c.Evidence)
+	}
+}
