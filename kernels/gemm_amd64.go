@@ -41,25 +41,28 @@ func sgemmMicroAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //go:noescape
 func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64)
 
+// Blocking: the driver keeps one mr×kc A panel in L1 (12-24 KB) and streams
+// the kc×nc B block (≤ 1 MB, half an L2 of 2 MB) past it, nr columns at a
+// time.
 var (
 	avx512F32 = &gemmKernel[float32]{
 		name: "avx512", mr: 12, nr: 32,
-		kc: 256, mc: 192, nc: 4096,
+		kc: 256, mc: 192, nc: 1024,
 		micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
-		kc: 256, mc: 96, nc: 2048,
+		kc: 192, mc: 96, nc: 512,
 		micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
 	}
 	avx2F32 = &gemmKernel[float32]{
 		name: "avx2", mr: 6, nr: 16,
-		kc: 256, mc: 96, nc: 4096,
+		kc: 256, mc: 96, nc: 1024,
 		micro: sgemmMicroAVX2, pools: new(gemmPools[float32]),
 	}
 	avx2F64 = &gemmKernel[float64]{
 		name: "avx2", mr: 6, nr: 8,
-		kc: 256, mc: 48, nc: 2048,
+		kc: 256, mc: 48, nc: 512,
 		micro: dgemmMicroAVX2, pools: new(gemmPools[float64]),
 	}
 )

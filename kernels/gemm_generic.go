@@ -17,11 +17,12 @@ import (
 //
 //	for jc over n by nc:
 //		for pc over k by kc:
-//			pack B[pc:pc+kc, jc:jc+nc]                  (L3 / L2)
+//			pack B[pc:pc+kc, jc:jc+nc]                  (kept in L2)
 //			for ic over m by mc:
-//				pack A[ic:ic+mc, pc:pc+kc]              (L2)
-//				for each A panel, for each B panel:     (A panel in L1)
-//					micro-kernel: C tile = alpha·Ap·Bp + beta'·C tile
+//				pack A[ic:ic+mc, pc:pc+kc]
+//				for each A panel:                       (kept in L1)
+//					for each B panel:                   (streamed from L2)
+//						micro-kernel: C tile = alpha·Ap·Bp + beta'·C tile
 //
 // beta' is the caller's beta for the first kc slice and 1 after it.
 //
@@ -45,9 +46,9 @@ type microKernel[T tensor.Float] func(k int, a, b, c []T, ldc int, alpha, beta T
 type gemmKernel[T tensor.Float] struct {
 	name   string
 	mr, nr int
-	kc     int // depth of a packed slice: a kc×nr B panel fits L1
-	mc     int // rows of an A block (multiple of mr): mc×kc fits L2
-	nc     int // columns of a packed B block (multiple of nr)
+	kc     int // depth of a packed slice: an mr×kc A panel fits L1
+	mc     int // rows of A packed at once (multiple of mr)
+	nc     int // columns of a packed B block (multiple of nr): kc×nc fits L2
 	ms     int // rows of A packed at once (multiple of mc); bounds the buffer
 	micro  microKernel[T]
 	pools  *gemmPools[T]
@@ -81,7 +82,7 @@ func (g *gemmKernel[T]) workspace() *gemmWorkspace[T] {
 var (
 	// gemmParallelMin is the m·n·k below which Gemm runs on the calling
 	// goroutine only.
-	gemmParallelMin = 64 * 64 * 64
+	gemmParallelMin = 1 << 20
 	// gemmProcs, if positive, fixes the number of goroutines (for tests).
 	gemmProcs = 0
 )
