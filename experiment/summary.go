@@ -355,7 +355,7 @@ func figures(out string, s *Sweep, res *report.Results, lands map[string]*Landsc
 		ls = append(ls, chart.Series{Name: fmt.Sprintf("%s (λ₁=%.3g)", label(r), l.Lambda), X: l.Grid.X, Y: l.Grid.Loss[0], Dashed: r.Kind != "normal"})
 	}
 	if len(ls) > 0 {
-		if err := save("landscape_top_eigenvector", "Loss along the top eigenvector", "Training loss (fixed subset) at θ + ε·v₁, v₁ the unit top eigenvector of each network's Hessian: sharper valleys at larger batch sizes.", func(p string) error {
+		if err := save("landscape_top_eigenvector", "Loss along the top eigenvector", "Training loss (fixed subset) at θ + ε·v₁, v₁ the unit top eigenvector of each network's own Hessian; the legend gives each λ₁.", func(p string) error {
 			return (&chart.Line{Title: "Loss along the top eigenvector", XLabel: "ε", YLabel: "loss", Series: ls}).Save(p)
 		}); err != nil {
 			return nil, err
@@ -384,16 +384,20 @@ func figures(out string, s *Sweep, res *report.Results, lands map[string]*Landsc
 	}
 	// Spectral densities, seed 1.
 	var ds []chart.Series
+	peak := 0.0
 	for _, r := range res.Runs {
 		d := dens[r.Name]
 		if d == nil || r.Seed != 1 {
 			continue
 		}
 		ds = append(ds, chart.Series{Name: label(r), X: d.Grid, Y: d.Density, Dashed: r.Kind != "normal"})
+		for _, v := range d.Density {
+			peak = math.Max(peak, v)
+		}
 	}
 	if len(ds) > 0 {
-		if err := save("spectral_density", "Spectral density", "Stochastic Lanczos quadrature estimate of the eigenvalue density of the parameter Hessian (Gaussian broadening), log scale.", func(p string) error {
-			return (&chart.Line{Title: "Hessian spectral density", XLabel: "eigenvalue", YLabel: "density", Series: ds, LogY: true}).Save(p)
+		if err := save("spectral_density", "Spectral density", "Stochastic Lanczos quadrature estimate of the eigenvalue density of the parameter Hessian (Gaussian broadening), log scale, cut at 10⁻⁸ of the peak.", func(p string) error {
+			return (&chart.Line{Title: "Hessian spectral density", XLabel: "eigenvalue", YLabel: "density", Series: ds, LogY: true, YMin: peak * 1e-8, YMax: peak * 2}).Save(p)
 		}); err != nil {
 			return nil, err
 		}
