@@ -85,12 +85,21 @@ var (
 	gemmParallelMin = 1 << 20
 	// gemmProcs, if positive, fixes the number of goroutines (for tests).
 	gemmProcs = 0
+	// gemmFanOut counts the large calls in flight.
+	gemmFanOut atomic.Int32
 )
 
 func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	procs := 1
 	if m*n*k >= gemmParallelMin {
 		procs = runtime.GOMAXPROCS(0)
+		// Calls from several goroutines at once (a layer that is itself
+		// parallel) would oversubscribe the CPUs: only one call at a time
+		// fans out. The split never changes the results.
+		if gemmFanOut.Add(1) > 1 {
+			procs = 1
+		}
+		defer gemmFanOut.Add(-1)
 	}
 	if gemmProcs > 0 {
 		procs = gemmProcs

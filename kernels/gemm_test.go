@@ -174,6 +174,45 @@ func testDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 	}
 }
 
+// TestGemmConcurrent calls Gemm from several goroutines at once, as a
+// parallel layer does: every result must equal a lone call's, bit for bit.
+func TestGemmConcurrent(t *testing.T) {
+	m, n, k := 150, 130, 170
+	rng := rand.New(rand.NewPCG(5, 6))
+	a := make([]float32, m*k)
+	b := make([]float32, k*n)
+	for i := range a {
+		a[i] = float32(rng.NormFloat64())
+	}
+	for i := range b {
+		b[i] = float32(rng.NormFloat64())
+	}
+	want := make([]float32, m*n)
+	Gemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+	const workers = 4
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			c := make([]float32, m*n)
+			for r := 0; r < 3; r++ {
+				Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+						errs <- fmt.Errorf("c[%d] = %v, want %v", i, c[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestGemmPanics(t *testing.T) {
 	a := make([]float32, 12)
 	for _, tc := range []struct {
