@@ -49,7 +49,6 @@ type gemmKernel[T tensor.Float] struct {
 	kc     int // depth of a packed slice: an mr×kc A panel fits L1
 	mc     int // rows of A packed at once (multiple of mr)
 	nc     int // columns of a packed B block (multiple of nr): kc×nc fits L2
-	ms     int // rows of A packed at once (multiple of mc); bounds the buffer
 	micro  microKernel[T]
 	pools  *gemmPools[T]
 }
@@ -112,7 +111,7 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 		g.pools.ws.Put(w)
 		return
 	}
-	parallelFor(pm*pn, pm*pn, func(_, t int) {
+	parallelFor(pm*pn, pm*pn, func(t int) {
 		r, s := t/pn, t%pn
 		i0, i1 := r*panM/pm*g.mr, min((r+1)*panM/pm*g.mr, m)
 		j0, j1 := s*panN/pn*g.nr, min((s+1)*panN/pn*g.nr, n)
@@ -406,60 +405,56 @@ func genericKernel[T tensor.Float]() *gemmKernel[T] {
 	return g
 }
 
-// parallelFor runs f(worker, i) for i in [0, n) on up to procs goroutines,
-// the caller included, and returns when all calls have returned. worker is in
-// [0, procs) and no two concurrent calls share it. Helpers come from a fixed
-// pool; when it is busy (nested or concurrent Gemms) the caller does the work.
-func parallelFor(procs, n int, f func(worker, i int)) {
+// parallelFor runs f(i) for i in [0, n) on up to procs goroutines, the
+// caller included, and returns when all calls have returned. Helpers come
+// from a fixed pool; when none is idle (nested or concurrent calls) the
+// caller does the work.
+func parallelFor(procs, n int, f func(i int)) {
 	if n <= 0 {
 		return
 	}
 	helpers := min(procs, n) - 1
 	if helpers <= 0 {
 		for i := 0; i < n; i++ {
-			f(0, i)
+			f(i)
 		}
 		return
 	}
 	startPool()
 	j := &poolJob{f: f, n: int64(n)}
-	for h := 1; h <= helpers; h++ {
+	for h := 0; h < helpers; h++ {
 		j.wg.Add(1)
 		select {
-		case poolJobs <- poolTask{j, h}:
+		case poolJobs <- j:
 		default:
 			j.wg.Done()
 		}
 	}
-	j.run(0)
+	j.run()
 	j.wg.Wait()
 }
 
+// poolJob is one parallelFor call: its tasks are claimed by counter.
 type poolJob struct {
-	f    func(worker, i int)
+	f    func(i int)
 	n    int64
 	next atomic.Int64
 	wg   sync.WaitGroup
 }
 
-type poolTask struct {
-	job    *poolJob
-	worker int
-}
-
-func (j *poolJob) run(worker int) {
+func (j *poolJob) run() {
 	for {
 		i := j.next.Add(1) - 1
 		if i >= j.n {
 			return
 		}
-		j.f(worker, int(i))
+		j.f(int(i))
 	}
 }
 
 var (
 	poolOnce sync.Once
-	poolJobs chan poolTask
+	poolJobs chan *poolJob
 )
 
 // startPool starts one helper goroutine per CPU (GOMAXPROCS at first use);
@@ -467,12 +462,12 @@ var (
 // idle.
 func startPool() {
 	poolOnce.Do(func() {
-		poolJobs = make(chan poolTask)
+		poolJobs = make(chan *poolJob)
 		for i := 0; i < max(runtime.GOMAXPROCS(0), runtime.NumCPU()); i++ {
 			go func() {
-				for t := range poolJobs {
-					t.job.run(t.worker)
-					t.job.wg.Done()
+				for j := range poolJobs {
+					j.run()
+					j.wg.Done()
 				}
 			}()
 		}

@@ -65,6 +65,21 @@ func setParallel(procs int) func() {
 	return func() { gemmParallelMin, gemmProcs = oldMin, oldProcs }
 }
 
+// TestGemmBlocking checks what the determinism of the split relies on: cache
+// blocks are whole register tiles.
+func TestGemmBlocking(t *testing.T) {
+	for _, g := range gemmKernelsF32() {
+		if g.mc%g.mr != 0 || g.nc%g.nr != 0 {
+			t.Errorf("f32 %s: mc=%d nc=%d not multiples of mr=%d nr=%d", g.name, g.mc, g.nc, g.mr, g.nr)
+		}
+	}
+	for _, g := range gemmKernelsF64() {
+		if g.mc%g.mr != 0 || g.nc%g.nr != 0 {
+			t.Errorf("f64 %s: mc=%d nc=%d not multiples of mr=%d nr=%d", g.name, g.mc, g.nc, g.mr, g.nr)
+		}
+	}
+}
+
 func TestGemmFloat32(t *testing.T) { testGemmKernels(t, gemmKernelsF32()) }
 func TestGemmFloat64(t *testing.T) { testGemmKernels(t, gemmKernelsF64()) }
 
