@@ -104,11 +104,19 @@ func benchGemm[T float32 | float64](b *testing.B, gemm func(bool, bool, int, int
 		ldb = k
 	}
 	gemm(tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n) // warm the pools
+	cpu0, cpuOK := processCPUTime()
 	b.ResetTimer()
 	for b.Loop() {
 		gemm(tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
 	}
-	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	// Per CPU-second: on a busy machine this shows a kernel's speed
+	// without the time other processes took. Spinning threads (OpenBLAS's)
+	// count against it.
+	if cpu1, ok := processCPUTime(); ok && cpuOK && cpu1 > cpu0 {
+		b.ReportMetric(flops/(cpu1-cpu0).Seconds()/1e9, "GFLOP/cpu-s")
+	}
 }
 
 // BenchmarkGemmMicro measures each micro-kernel alone on panels that stay in
