@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"hesscope/tensor"
@@ -341,5 +342,79 @@ func TestNormalized(t *testing.T) {
 	an.predict(make([]int, 2), ln, x, y)
 	if maxAbsDiff(l, ln) > 1e-12 {
 		t.Errorf("losses %v through Normalized, want %v", ln, l)
+	}
+}
+
+func TestTrainingPerturbation(t *testing.T) {
+	m, x, y := trainedMLP[float64](t, "relu")
+	x = x.Reshape(240, 1, 8, 8)
+	x16 := tensor.New[float64](10, 1, 8, 8)
+	copy(x16.Data, x.Data)
+	y16 := y[:10]
+	for _, tc := range []struct {
+		spec      string
+		mean, std []float64
+		wantAdv   int
+	}{
+		{spec: "fgsm linf eps=0.1 ratio=0.5", wantAdv: 5},
+		{spec: "pgd linf eps=0.1 ratio=1 steps=3 step_size=0.05 random_start=true", wantAdv: 10},
+		{spec: "pgd l2 eps=0.5 ratio=0.3 steps=2 step_size=0.3 random_start=false", mean: []float64{0.4}, std: []float64{0.25}, wantAdv: 3},
+		{spec: "fgsm linf eps=0.1 ratio=0", wantAdv: 0},
+	} {
+		tr, err := ParseTraining(tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.String() != tc.spec {
+			t.Errorf("String() = %q, want %q", tr.String(), tc.spec)
+		}
+		tr.Mean, tr.Std = tc.mean, tc.std
+		f := TrainingPerturbation[float64](tr)
+		xin := x16.Clone()
+		if tc.mean != nil {
+			for i := range xin.Data {
+				xin.Data[i] = (xin.Data[i] - tc.mean[0]) / tc.std[0]
+			}
+		}
+		// The model sees normalised images: wrap the pixel model's inverse.
+		var model Model[float64] = m
+		if tc.mean != nil {
+			model = Normalized[float64](m, []float64{-tc.mean[0] / tc.std[0]}, []float64{1 / tc.std[0]})
+		}
+		before := xin.Clone()
+		out := f(model, xin, y16, rand.New(rand.NewPCG(1, 2)))
+		again := f(model, xin, y16, rand.New(rand.NewPCG(1, 2)))
+		if maxAbsDiff(before.Data, xin.Data) != 0 {
+			t.Fatalf("%s: x modified", tc.spec)
+		}
+		if maxAbsDiff(out.Data, again.Data) != 0 {
+			t.Errorf("%s: not fixed by the random stream", tc.spec)
+		}
+		changed := 0
+		for i := 0; i < 10; i++ {
+			var lInf, l2 float64
+			for q := 0; q < 64; q++ {
+				dv := out.Data[i*64+q] - xin.Data[i*64+q]
+				if tc.std != nil {
+					dv *= tc.std[0]
+				}
+				lInf = max(lInf, math.Abs(dv))
+				l2 += dv * dv
+			}
+			if lInf > 0 {
+				changed++
+			}
+			if bound := map[Norm]float64{LInf: lInf, L2: math.Sqrt(l2)}[tr.Config.Norm]; bound > tr.Config.Eps+1e-9 {
+				t.Errorf("%s: sample %d moved by %g > ε", tc.spec, i, bound)
+			}
+		}
+		if changed > tc.wantAdv || changed < tc.wantAdv-1 {
+			t.Errorf("%s: %d samples perturbed, want %d", tc.spec, changed, tc.wantAdv)
+		}
+	}
+	for _, bad := range []string{"deepfool l2", "fgsm linf eps=0.1 ratio=2", "pgd linf eps=x", "pgd", "fgsm linf foo=1"} {
+		if _, err := ParseTraining(bad); err == nil {
+			t.Errorf("ParseTraining(%q): no error", bad)
+		}
 	}
 }

@@ -169,6 +169,7 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o := &trainCLI{}
 	bindTrainFlags(fs, &o.cfg)
+	adv := bindAdvFlags(fs) // adversarial training, in attack.go
 	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	return func(ctx context.Context, e *env) error {
@@ -221,11 +222,15 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err := cfg.Validate(); err != nil {
 			return usagef("%s", strings.TrimPrefix(err.Error(), "train: "))
 		}
+		perturb, err := adv.apply(&cfg, set)
+		if err != nil {
+			return err
+		}
 		var prog io.Writer = e.stderr
 		if o.quiet {
 			prog = nil
 		}
-		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version})
+		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version, Perturb: perturb})
 		if err != nil {
 			return err
 		}
