@@ -86,17 +86,17 @@ var presets = map[string]func() *experiment.Sweep{
 	},
 	"paper-mnist": func() *experiment.Sweep {
 		return &experiment.Sweep{Model: "lenet5", Dataset: "mnist", BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
-			Train:  train.Config{Epochs: 20, LR: 0.02, BaseBatch: 64, LRScaling: "linear", WarmupEpochs: 2, Momentum: 0.9, Schedule: "step", Milestones: []int{10, 15}, Gamma: 0.1, TrackEvery: 1},
+			Train:  train.Config{Epochs: 20, LR: 0.05, LRScaling: "none", Momentum: 0.9, Schedule: "step", Milestones: []int{10, 15}, Gamma: 0.1, TrackEvery: 1},
 			Robust: true, Adversary: "fgsm linf eps=0.1 ratio=0.5", ABSA: true}
 	},
 	"paper-cifar10": func() *experiment.Sweep {
 		return &experiment.Sweep{Model: "c1", Dataset: "cifar10", BatchSizes: []int{128, 512, 2048, 8192}, Seeds: 3,
-			Train:  train.Config{Epochs: 90, LR: 0.05, BaseBatch: 128, LRScaling: "linear", WarmupEpochs: 5, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
+			Train:  train.Config{Epochs: 90, LR: 0.05, LRScaling: "none", Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
 			Robust: true, Adversary: "fgsm linf eps=0.0078431 ratio=0.5", ABSA: true}
 	},
 	"paper-cifar100": func() *experiment.Sweep {
 		return &experiment.Sweep{Model: "resnet18", Dataset: "cifar100", BatchSizes: []int{128, 512, 2048, 8192}, Seeds: 3,
-			Train:  train.Config{Epochs: 90, LR: 0.05, BaseBatch: 128, LRScaling: "linear", WarmupEpochs: 5, Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
+			Train:  train.Config{Epochs: 90, LR: 0.05, LRScaling: "none", Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
 			Robust: true, Adversary: "fgsm linf eps=0.0078431 ratio=0.5", ABSA: true}
 	},
 }
@@ -174,7 +174,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			if prev, err := experiment.ReadSweep(c.out); err == nil {
 				s = prev // an existing sweep: -list, -only, -summarize or resume
 			} else {
-				s = &experiment.Sweep{Seeds: 1, Train: train.Config{Epochs: 1, LR: 0.05, BaseBatch: 128, LRScaling: "linear", Momentum: 0.9}}
+				s = &experiment.Sweep{Seeds: 1, Train: train.Config{Epochs: 1, LR: 0.05, LRScaling: "none", Momentum: 0.9}}
 			}
 		}
 		if set["model"] {
