@@ -75,10 +75,12 @@ type Config struct {
 	WeightDecay float64 `json:"weight_decay"`
 	// Nesterov selects Nesterov momentum.
 	Nesterov bool `json:"nesterov"`
-	// Schedule is "constant" (default), "step" or "cosine".
+	// Schedule is "constant" (default), "step", "cosine" or "absa": the
+	// adaptive batch size of ABSA (see ABSAConfig), which starts at
+	// BatchSize and doubles it and the rate during the run.
 	Schedule string `json:"schedule"`
-	// Milestones are the epochs after which the "step" schedule multiplies
-	// the rate by Gamma (default 0.1), increasing.
+	// Milestones are the epochs after which the "step" (or "absa")
+	// schedule multiplies the rate by Gamma (default 0.1), increasing.
 	Milestones []int   `json:"milestones,omitempty"`
 	Gamma      float64 `json:"gamma,omitempty"`
 	// MinLR is where the "cosine" schedule ends.
@@ -107,6 +109,10 @@ type Config struct {
 	// micro-batch (adversarial training), for the record; it must be set
 	// exactly when Options.Perturb is.
 	Perturb string `json:"perturb,omitempty"`
+
+	// ABSA configures the "absa" schedule (nil there means the defaults);
+	// it must be nil with any other schedule.
+	ABSA *ABSAConfig `json:"absa,omitempty"`
 
 	// Out is the run folder (required).
 	Out string `json:"-"`
@@ -145,8 +151,16 @@ func (c Config) Defaults() Config {
 	if c.BaseBatch == 0 {
 		c.BaseBatch = 128
 	}
-	if c.Schedule == "step" && c.Gamma == 0 {
+	if (c.Schedule == "step" || c.Schedule == "absa" && len(c.Milestones) > 0) && c.Gamma == 0 {
 		c.Gamma = 0.1
+	}
+	if c.Schedule == "absa" {
+		a := ABSAConfig{}
+		if c.ABSA != nil {
+			a = *c.ABSA
+		}
+		a = a.Defaults()
+		c.ABSA = &a
 	}
 	if c.Augment == nil {
 		on := strings.HasPrefix(c.Dataset, "cifar")
@@ -212,13 +226,13 @@ func (c Config) validate(knownData bool) error {
 		return bad("weight-decay", c.WeightDecay, "want 0 or more")
 	case c.Nesterov && (c.Momentum == 0 || c.Dampening != 0):
 		return bad("nesterov", true, "needs a momentum and zero dampening (as torch.optim.SGD)")
-	case c.Schedule != "constant" && c.Schedule != "step" && c.Schedule != "cosine":
-		return bad("schedule", c.Schedule, "want constant, step or cosine")
-	case c.Schedule != "step" && len(c.Milestones) > 0:
-		return bad("milestones", intList(c.Milestones), "only for -schedule step")
+	case !slices.Contains([]string{"constant", "step", "cosine", "absa"}, c.Schedule):
+		return bad("schedule", c.Schedule, "want constant, step, cosine or absa")
+	case c.Schedule != "step" && c.Schedule != "absa" && len(c.Milestones) > 0:
+		return bad("milestones", intList(c.Milestones), "only for -schedule step or absa")
 	case c.Schedule == "step" && len(c.Milestones) == 0:
 		return fmt.Errorf("train: -schedule step needs -milestones (epochs, e.g. 30,60)")
-	case c.Schedule == "step" && !(c.Gamma > 0 && c.Gamma <= 1):
+	case len(c.Milestones) > 0 && !(c.Gamma > 0 && c.Gamma <= 1):
 		return bad("gamma", c.Gamma, "want a factor in (0, 1]")
 	case !(c.MinLR >= 0) || !finite(c.MinLR):
 		return bad("min-lr", c.MinLR, "want 0 or more")
@@ -242,6 +256,9 @@ func (c Config) validate(knownData bool) error {
 		return bad("checkpoint-every", c.CheckpointEvery, "want 0 (epoch ends only) or more steps")
 	case c.Out == "":
 		return fmt.Errorf("train: -out is required (the run folder)")
+	}
+	if err := c.validateABSA(); err != nil {
+		return err
 	}
 	for i := 1; i < len(c.Milestones); i++ {
 		if c.Milestones[i] <= c.Milestones[i-1] {

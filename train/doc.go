@@ -41,6 +41,18 @@
 // the whole run. A linear warm-up over the first W steps multiplies the rate
 // by (s+1)/W at step s.
 //
+// # Adaptive batch size
+//
+// The "absa" schedule (ABSAConfig) is ABSA, adaptive batch size with
+// adversarial training (Yao et al., arXiv:1810.01021): the batch size starts
+// at Config.BatchSize and doubles, with the learning rate, whenever the top
+// Hessian eigenvalue on a random training batch has halved since the first
+// value measured at the current batch size, or after a number of epochs
+// without a change, up to a maximum; a fraction of every batch, halved with
+// every doubling, is replaced by FGSM examples. The batch size, adversarial
+// fraction, reference and epochs since the last change are part of the
+// checkpoint, and the metrics record them with the eigenvalue every epoch.
+//
 // # Run folder
 //
 // Run writes to Config.Out:

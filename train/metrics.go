@@ -38,6 +38,19 @@ type Metrics struct {
 	EigenResidual *float64 `json:"eigen_residual,omitempty"`
 	Trace         *float64 `json:"trace,omitempty"`
 	TraceStdErr   *float64 `json:"trace_stderr,omitempty"`
+	// With the "absa" schedule, BatchSize and AdvFraction are the batch
+	// size and the fraction of FGSM examples of the epoch; ABSAEigenvalue
+	// and ABSAResidual the top Hessian eigenvalue on the epoch's random
+	// batch that ABSA's rule reads, and Lanczos' estimate of ‖Hv − λv‖;
+	// ABSAReference the reference it was compared with (itself when it
+	// becomes the reference); ABSAChange "eigenvalue" or "patience" when
+	// the batch size doubles for the next epoch, for that reason.
+	BatchSize      int      `json:"batch_size,omitempty"`
+	AdvFraction    *float64 `json:"adv_fraction,omitempty"`
+	ABSAEigenvalue *float64 `json:"absa_eigenvalue,omitempty"`
+	ABSAResidual   *float64 `json:"absa_residual,omitempty"`
+	ABSAReference  *float64 `json:"absa_reference,omitempty"`
+	ABSAChange     string   `json:"absa_change,omitempty"`
 }
 
 // csvColumns lists the columns of metrics.csv for a run: the optional ones
@@ -49,6 +62,9 @@ func csvColumns(c Config) []string {
 		cols = append(cols, "val_loss", "val_acc")
 	}
 	cols = append(cols, "grad_norm", "seconds")
+	if c.Schedule == "absa" {
+		cols = append(cols, "batch_size", "adv_fraction", "absa_eigenvalue", "absa_residual", "absa_reference", "absa_change")
+	}
 	if c.TrackEvery > 0 {
 		cols = append(cols, "top_eigenvalue", "eigen_residual")
 		if c.TrackTrace {
@@ -100,6 +116,18 @@ func csvRow(m Metrics, cols []string) string {
 			out[i] = p(m.Trace)
 		case "trace_stderr":
 			out[i] = p(m.TraceStdErr)
+		case "batch_size":
+			out[i] = strconv.Itoa(m.BatchSize)
+		case "adv_fraction":
+			out[i] = p(m.AdvFraction)
+		case "absa_eigenvalue":
+			out[i] = p(m.ABSAEigenvalue)
+		case "absa_residual":
+			out[i] = p(m.ABSAResidual)
+		case "absa_reference":
+			out[i] = p(m.ABSAReference)
+		case "absa_change":
+			out[i] = m.ABSAChange
 		}
 	}
 	return strings.Join(out, ",") + "\n"

@@ -47,6 +47,10 @@ type Options struct {
 	// matching Config.Precision, applied to every micro-batch before its
 	// gradient; Config.Perturb must then describe it.
 	Perturb any
+
+	// absaEigen, if not nil, replaces the eigenvalue that the "absa"
+	// schedule computes after each epoch (from 1): tests use it.
+	absaEigen func(epoch int) float64
 }
 
 // Summary is the outcome of a run.
@@ -140,6 +144,9 @@ type trainer[T tensor.Float] struct {
 	sched     Schedule
 	spe       int
 	perturb   PerturbFunc[T]
+	// absaBuilt says that perturb is ABSA's FGSM at fraction absaFrac.
+	absaBuilt bool
+	absaFrac  float64
 
 	train, test, val, track *data.Dataset
 	norm                    *NormInfo
@@ -170,6 +177,9 @@ func run[T tensor.Float](ctx context.Context, cfg Config, opt Options) (Summary,
 	resumed, err := t.openFolder()
 	if err != nil {
 		return Summary{}, err
+	}
+	if cfg.Schedule == "absa" && t.st.ABSA == nil {
+		t.st.ABSA = newABSAState(cfg)
 	}
 	sum := t.summary()
 	sum.Resumed = resumed
@@ -226,6 +236,9 @@ func (t *trainer[T]) setup() error {
 	}
 	if tr.N < c.BatchSize && c.DropLast {
 		return fmt.Errorf("train: -batch-size %d with -drop-last: the training set has only %d images", c.BatchSize, tr.N)
+	}
+	if c.ABSA != nil && tr.N < c.ABSA.MaxBatch && c.DropLast {
+		return fmt.Errorf("train: -absa-max-batch %d with -drop-last: the training set has only %d images", c.ABSA.MaxBatch, tr.N)
 	}
 	classes := max(tr.Classes, te.Classes)
 	t.net, err = models.New[T](c.Model, models.Config{Classes: classes, Activation: c.Activation, Seed: c.Seed})
@@ -369,17 +382,21 @@ func (t *trainer[T]) loop(ctx context.Context) error {
 	for t.st.Epoch < c.Epochs {
 		epoch := t.st.Epoch // from 0
 		perm := data.Permutation(t.train.N, c.Seed, epoch)
-		bar := progress.New(t.opt.Progress, fmt.Sprintf("epoch %d/%d", epoch+1, c.Epochs), t.spe)
+		bs, spe := t.batchSize(), t.epochSteps()
+		if t.st.ABSA != nil {
+			t.absaPerturb()
+		}
+		bar := progress.New(t.opt.Progress, fmt.Sprintf("epoch %d/%d", epoch+1, c.Epochs), spe)
 		bar.Add(t.st.EpochStep, "")
 		start := time.Now()
-		for t.st.EpochStep < t.spe {
+		for t.st.EpochStep < spe {
 			if err := ctx.Err(); err != nil {
 				bar.Finish("interrupted")
 				return t.interrupt(err, start)
 			}
 			s := t.st.EpochStep
-			idx := perm[s*c.BatchSize : min((s+1)*c.BatchSize, t.train.N)]
-			lr := t.sched.At(t.st.Step)
+			idx := perm[s*bs : min((s+1)*bs, t.train.N)]
+			lr := t.rate(t.st.Step)
 			loss, correct, gnorm, err := t.step(ctx, idx, lr)
 			if err != nil {
 				bar.Finish("stopped")
@@ -397,7 +414,7 @@ func (t *trainer[T]) loop(ctx context.Context) error {
 			t.st.EpochStep++
 			t.st.Step++
 			bar.Add(1, fmt.Sprintf("loss %.4f acc %.2f%% lr %.4g", a.LossSum/float64(a.Seen), 100*float64(a.Correct)/float64(a.Seen), lr))
-			if c.CheckpointEvery > 0 && t.st.Step%c.CheckpointEvery == 0 && t.st.EpochStep < t.spe {
+			if c.CheckpointEvery > 0 && t.st.Step%c.CheckpointEvery == 0 && t.st.EpochStep < spe {
 				t.addTime(start)
 				start = time.Now()
 				if err := t.checkpoint(); err != nil {
@@ -440,7 +457,7 @@ func (t *trainer[T]) interrupt(err error, start time.Time) error {
 func (t *trainer[T]) checkpoint() error {
 	for _, p := range t.params {
 		if i := tensor.Finite(p); i >= 0 {
-			return t.nonFinite("weights", float64(p[i]), t.sched.At(max(t.st.Step-1, 0)), t.st.Step)
+			return t.nonFinite("weights", float64(p[i]), t.rate(max(t.st.Step-1, 0)), t.st.Step)
 		}
 	}
 	if err := saveState(t.path(StateFile), t.net, t.sgd, t.st); err != nil {
@@ -566,7 +583,14 @@ func (t *trainer[T]) nonFinite(what string, v, lr float64, step ...int) error {
 	if t.checkpointed >= 0 {
 		cp = fmt.Sprintf("the last good checkpoint (after step %d) is kept in %s", t.checkpointed, t.dir)
 	}
-	return &NonFiniteError{What: what, Value: v, Epoch: (s-1)/max(t.spe, 1) + 1, Step: s, LR: lr, Checkpoint: cp}
+	epoch := (s-1)/max(t.spe, 1) + 1
+	if t.st.ABSA != nil { // steps per epoch vary
+		epoch = t.st.Epoch + 1
+		if s == t.st.Step && t.st.EpochStep == 0 {
+			epoch = t.st.Epoch
+		}
+	}
+	return &NonFiniteError{What: what, Value: v, Epoch: epoch, Step: s, LR: lr, Checkpoint: cp}
 }
 
 // batch returns the model's input for the training images idx, micro-batch
@@ -637,7 +661,7 @@ func mix64(x uint64) uint64 {
 func (t *trainer[T]) endEpoch(ctx context.Context, start time.Time) (Metrics, error) {
 	c := t.cfg
 	a := t.st.Acc
-	m := Metrics{Epoch: t.st.Epoch + 1, Step: t.st.Step, LR: t.sched.At(t.st.Step - 1)}
+	m := Metrics{Epoch: t.st.Epoch + 1, Step: t.st.Step, LR: t.rate(t.st.Step - 1)}
 	if a.Seen > 0 {
 		m.TrainLoss, m.TrainAcc = a.LossSum/float64(a.Seen), float64(a.Correct)/float64(a.Seen)
 	}
@@ -657,6 +681,11 @@ func (t *trainer[T]) endEpoch(ctx context.Context, start time.Time) (Metrics, er
 	}
 	if c.TrackEvery > 0 && m.Epoch%c.TrackEvery == 0 {
 		if err := t.trackCurvature(ctx, &m); err != nil {
+			return m, err
+		}
+	}
+	if t.st.ABSA != nil {
+		if err := t.absaEndEpoch(ctx, &m); err != nil {
 			return m, err
 		}
 	}
@@ -707,6 +736,12 @@ func formatMetrics(m Metrics, epochs int) string {
 	}
 	if m.Trace != nil {
 		s += fmt.Sprintf("  tr %.5g±%.2g", *m.Trace, *m.TraceStdErr)
+	}
+	if m.ABSAEigenvalue != nil {
+		s += fmt.Sprintf("  batch %d adv %.4g  λB %.5g (ref %.5g)", m.BatchSize, *m.AdvFraction, *m.ABSAEigenvalue, *m.ABSAReference)
+		if m.ABSAChange != "" {
+			s += fmt.Sprintf(", doubling (%s)", m.ABSAChange)
+		}
 	}
 	return s + fmt.Sprintf("  %.1fs", m.Seconds)
 }

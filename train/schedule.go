@@ -7,7 +7,7 @@ type Schedule struct {
 	// Base is the rate before the schedule's factors: LR, or
 	// LR·BatchSize/BaseBatch with linear scaling.
 	Base float64
-	// Kind is "constant", "step" or "cosine".
+	// Kind is "constant", "step", "cosine" or "absa".
 	Kind string
 	// Milestones (epochs) and Gamma define the "step" schedule.
 	Milestones []int
@@ -48,7 +48,9 @@ func stepsPerEpoch(n, b int, dropLast bool) int {
 // epoch of s (counting from 0), as PyTorch's MultiStepLR stepped once per
 // epoch; "cosine" is MinLR + (Base − MinLR)·(1 + cos(π·s/TotalSteps))/2;
 // during the warm-up (s < WarmupSteps) the rate is further multiplied by
-// (s+1)/WarmupSteps.
+// (s+1)/WarmupSteps. For "absa", whose rate depends on the batch sizes the
+// run chooses (see ABSAConfig), At gives the rate at the starting batch
+// before any milestone.
 func (s Schedule) At(step int) float64 {
 	lr := s.Base
 	switch s.Kind {

@@ -57,6 +57,8 @@ type state struct {
 	Acc epochAcc `json:"epoch_acc"`
 	// Seconds is the training time of all sessions.
 	Seconds float64 `json:"seconds"`
+	// ABSA is the state of the "absa" schedule.
+	ABSA *absaState `json:"absa,omitempty"`
 	// Last is the metrics of the last finished epoch.
 	Last *Metrics `json:"last,omitempty"`
 	// Done is set once every epoch is finished.
@@ -90,7 +92,7 @@ type RunInfo struct {
 	TestImages    int     `json:"test_images"`
 	Classes       int     `json:"classes"`
 	Params        int     `json:"params"`
-	StepsPerEpoch int     `json:"steps_per_epoch"`
+	StepsPerEpoch int     `json:"steps_per_epoch"` // of the first epoch for "absa"
 	BaseLR        float64 `json:"base_lr"`
 	WarmupSteps   int     `json:"warmup_steps,omitempty"`
 	Started       string  `json:"started"`
