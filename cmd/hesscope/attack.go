@@ -73,7 +73,7 @@ type attackOptions struct {
 	method, norm, eps, samples, saveExamples, plot                 string
 	steps, restarts, chunk, candidates                             int
 	stepSize, overshoot, largeEps                                  float64
-	randomStart, checks, json, quiet                               bool
+	randomStart, checks, json, quiet, samplesSet                   bool
 	seed                                                           uint64
 }
 
@@ -85,7 +85,7 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset `name` or safetensors file with x and y")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
 	fs.StringVar(&o.split, "split", "test", "split: test or train")
-	fs.StringVar(&o.samples, "samples", "1000", "attack the first `N` images, or all")
+	fs.StringVar(&o.samples, "samples", "1000", "attack the first `N` images, or all (the default 1000 means all of a smaller dataset)")
 	fs.StringVar(&o.method, "method", "", "attack: fgsm, pgd or deepfool (required)")
 	fs.StringVar(&o.norm, "norm", "", "threat model: linf or l2 (default linf; l2 for deepfool)")
 	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd)")
@@ -109,6 +109,7 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err != nil {
 			return err
 		}
+		fs.Visit(func(f *flag.Flag) { o.samplesSet = o.samplesSet || f.Name == "samples" })
 		switch o.precision {
 		case "float32":
 			return runAttack[float32](ctx, e, o, c, eps, n)
@@ -388,10 +389,16 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if o.quiet {
 		prog = nil
 	}
-	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed,
-		experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: n, Dir: o.dataDir, Progress: prog})
+	ds := experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: n, Dir: o.dataDir, Progress: prog}
+	if !o.samplesSet {
+		ds.Samples = 0 // the default 1000, or all of a smaller dataset
+	}
+	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed, ds)
 	if err != nil {
 		return err
+	}
+	if !o.samplesSet {
+		d = d.Subset(n)
 	}
 	x := imagesAs[T](d)
 	opt := attack.Options{BatchSize: o.chunk}

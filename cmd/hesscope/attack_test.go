@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hesscope/attack"
+	"hesscope/checkpoint"
+	"hesscope/experiment"
+	"hesscope/models"
+	"hesscope/tensor"
+)
+
+// labelledByModel writes n random MNIST-shaped images labelled with a fresh
+// mlp's own predictions (so that its clean accuracy is 1) and the mlp's
+// weights, and returns the two files.
+func labelledByModel(t *testing.T, n int) (weights, dataset string) {
+	t.Helper()
+	dir := t.TempDir()
+	net, err := models.New[float32]("mlp", models.Config{Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights = filepath.Join(dir, "mlp.safetensors")
+	if err := experiment.SaveModel(weights, net, nil); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := tensor.New[float32](n, 1, 28, 28)
+	for i := range x.Data {
+		x.Data[i] = float32(rng.Float64())
+	}
+	pred, err := attack.Predict[float32](context.Background(), net, x, attack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := &checkpoint.Tensor{DType: checkpoint.I64, Shape: []int{n}, I64: make([]int64, n)}
+	for i, p := range pred {
+		y.I64[i] = int64(p)
+	}
+	dataset = filepath.Join(dir, "data.safetensors")
+	f := &checkpoint.File{Tensors: map[string]*checkpoint.Tensor{"x": checkpoint.FromDense(checkpoint.F32, x), "y": y}}
+	if err := checkpoint.WriteFile(dataset, f); err != nil {
+		t.Fatal(err)
+	}
+	return weights, dataset
+}
+
+func TestAttackUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"attack", "-eps", "0.1"}, "-method is required"},
+		{[]string{"attack", "-method", "cw", "-eps", "0.1"}, "-method \"cw\""},
+		{[]string{"attack", "-method", "fgsm"}, "-eps is required"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1,x"}, "-eps"},
+		{[]string{"attack", "-method", "pgd", "-eps", "-0.1"}, "-eps"},
+		{[]string{"attack", "-method", "deepfool", "-norm", "linf"}, "L2 attack"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-norm", "l1"}, "-norm"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-samples", "none"}, "-samples"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-restarts", "0"}, "-restarts"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-plot", filepath.Join(dir, "c.gif")}, "-plot"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-plot", filepath.Join(dir, "no", "c.png")}, "does not exist"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-save-examples", filepath.Join(dir, "a.npz")}, "-save-examples"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-activation", "gelu"}, "-activation"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1"}, "-model is required"},
+		{[]string{"saddle-check", "-eps", "0"}, "-eps"},
+		{[]string{"saddle-check", "-tol", "2"}, "-tol"},
+		{[]string{"saddle-check", "-precision", "float16"}, "-precision"},
+		{[]string{"train", "-model", "mlp", "-out", dir, "-adv-eps", "0.1"}, "needs -adv"},
+		{[]string{"train", "-model", "mlp", "-out", dir, "-adv", "deepfool", "-adv-eps", "0.1"}, "-adv \"deepfool\""},
+		{[]string{"train", "-model", "mlp", "-out", dir, "-adv", "fgsm"}, "-adv-eps"},
+		{[]string{"train", "-model", "mlp", "-out", dir, "-adv", "pgd", "-adv-eps", "0.1", "-adv-ratio", "1.5"}, "-adv-ratio"},
+	} {
+		code, _, stderr := hesscope(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, %q; want 2 and one line with %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+func TestAttackCommand(t *testing.T) {
+	weights, dataset := labelledByModel(t, 24)
+	dir := t.TempDir()
+	png, adv := filepath.Join(dir, "curve.png"), filepath.Join(dir, "adv.safetensors")
+	code, stdout, stderr := hesscope(t, "attack", "-weights", weights, "-dataset", dataset, "-method", "pgd", "-eps", "0.001,0.01",
+		"-steps", "3", "-samples", "all", "-plot", png, "-save-examples", adv, "-json", "-quiet")
+	if code != 0 {
+		t.Fatalf("attack: exit %d: %s", code, stderr)
+	}
+	var r AttackResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.CleanAccuracy != 1 || len(r.Results) != 2 || len(r.FGSM) != 2 || r.LargeEps == nil || len(r.Checks) != 4 || len(r.Examples) != 2 {
+		t.Fatalf("result %+v", r)
+	}
+	if r.Results[1].Accuracy > r.Results[0].Accuracy || r.Results[1].Accuracy == 1 {
+		t.Errorf("curve %+v", r.Results)
+	}
+	for _, f := range append(r.Examples, png) {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.HasSuffix(r.Examples[0], "adv-eps0.001.safetensors") {
+		t.Errorf("examples %v", r.Examples)
+	}
+	// The saved examples are a dataset.
+	code, stdout, stderr = hesscope(t, "attack", "-weights", weights, "-dataset", r.Examples[1], "-method", "deepfool", "-json", "-quiet")
+	if code != 0 {
+		t.Fatalf("deepfool on saved examples: exit %d: %s", code, stderr)
+	}
+	var d map[string]any
+	if err := json.Unmarshal([]byte(stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d["rho_adv"].(float64); !ok {
+		t.Errorf("deepfool JSON without rho_adv: %s", stdout)
+	}
+	if _, ok := d["results"].([]any); !ok {
+		t.Errorf("deepfool JSON without a results list: %s", stdout)
+	}
+	code, stdout, stderr = hesscope(t, "attack", "-weights", weights, "-dataset", dataset, "-method", "fgsm", "-eps", "0.01", "-samples", "10", "-quiet")
+	if code != 0 || !strings.Contains(stdout, "check large_eps") || !strings.Contains(stdout, "clean accuracy  100.00% (10/10)") {
+		t.Errorf("table output: exit %d, %s %s", code, stdout, stderr)
+	}
+}
+
+func TestSaddleCheckCommand(t *testing.T) {
+	weights, dataset := labelledByModel(t, 2)
+	for _, act := range []string{"relu", "softplus"} {
+		code, stdout, stderr := hesscope(t, "saddle-check", "-weights", weights, "-dataset", dataset, "-activation", act,
+			"-samples", "2", "-steps", "2", "-eps", "0.05", "-max-iter", "40", "-json", "-points", "-quiet")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", act, code, stderr)
+		}
+		var r SaddleResult
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Points != 6 || len(r.Trajectory) != 6 || len(r.PerStep) != 3 {
+			t.Fatalf("%s: %+v", act, r.SaddleReport)
+		}
+		if (act == "relu") != (r.Negative == 0) {
+			t.Errorf("%s: %d of %d points indefinite, min ratio %g", act, r.Negative, r.Points, r.MinRatio)
+		}
+	}
+}
+
+func TestTrainAdversarial(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "-model", "mlp", "-train-samples", "64", "-test-samples", "16", "-batch-size", "16", "-out", out, "-quiet",
+		"-adv", "pgd", "-adv-eps", "0.1", "-adv-steps", "2", "-adv-ratio", "0.5"}
+	if code, _, stderr := hesscope(t, args...); code != 0 {
+		t.Fatalf("train -adv: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pgd linf eps=0.1 ratio=0.5 steps=2 step_size=0.125 random_start=true"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("config.json does not record %q:\n%s", want, b)
+	}
+	// Resuming rebuilds the perturbation from config.json; other -adv
+	// settings are refused.
+	if code, _, stderr := hesscope(t, "train", "-out", out, "-resume", "-quiet"); code != 0 {
+		t.Errorf("resume: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := hesscope(t, "train", "-out", out, "-resume", "-quiet", "-adv", "fgsm", "-adv-eps", "0.1"); code != 2 || !strings.Contains(stderr, "trains with -adv") {
+		t.Errorf("resume with other -adv: exit %d: %s", code, stderr)
+	}
+}
