@@ -60,7 +60,23 @@ metrics of an uninterrupted one, with the same thread count, even after
 kill -9. A finished run is left alone (a sweep can pass -resume always).
 
 A NaN or infinite loss stops the run with exit status 1, keeping the last
-good checkpoint.`,
+good checkpoint.
+
+-schedule absa is ABSA, adaptive batch size with adversarial training (Yao,
+Gholami, Arfeen, Liaw, Gonzalez, Keutzer & Mahoney, arXiv:1810.01021): the
+run starts at -batch-size (default 128) with the rate of that batch size.
+After every epoch it computes the top Hessian eigenvalue of the training
+loss on a random batch of -absa-eigen-samples training images, drawn anew
+each epoch (BatchNorm in eval mode; Lanczos, at most -absa-eigen-iters
+products); the first value after a change is the reference. When the
+eigenvalue falls below half its reference, or after -absa-patience epochs
+without a change, the batch size doubles, and the learning rate with it, up
+to -absa-max-batch. A fraction -absa-adv-fraction of every batch is replaced
+by FGSM examples (L-infinity, radius -absa-adv-eps in pixel units, BatchNorm
+in eval mode), a fraction that halves with every doubling. -milestones and
+-gamma decay the rate on top, as with -schedule step. The metrics record
+the batch size, adversarial fraction, eigenvalue and reference every epoch,
+and all of it resumes bit for bit. -adv cannot be combined with it.`,
 		flags: trainFlags,
 	})
 }
@@ -150,9 +166,9 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 	fs.Float64Var(&c.Dampening, "dampening", 0, "momentum dampening")
 	fs.Float64Var(&c.WeightDecay, "weight-decay", 0, "L2 weight decay, added to the gradient")
 	fs.BoolVar(&c.Nesterov, "nesterov", false, "Nesterov momentum")
-	fs.StringVar(&c.Schedule, "schedule", "constant", "learning-rate schedule: constant, step or cosine (per step, to -min-lr)")
-	fs.Var(intsFlag{&c.Milestones}, "milestones", "`epochs` after which -schedule step multiplies the rate by -gamma, e.g. 30,60")
-	fs.Float64Var(&c.Gamma, "gamma", 0.1, "factor of -schedule step")
+	fs.StringVar(&c.Schedule, "schedule", "constant", "learning-rate schedule: constant, step, cosine (per step, to -min-lr), or absa (adaptive batch size with adversarial training, see above)")
+	fs.Var(intsFlag{&c.Milestones}, "milestones", "`epochs` after which -schedule step (or absa) multiplies the rate by -gamma, e.g. 30,60")
+	fs.Float64Var(&c.Gamma, "gamma", 0.1, "factor of -schedule step (or absa with -milestones)")
 	fs.Float64Var(&c.MinLR, "min-lr", 0, "final rate of -schedule cosine")
 	fs.Float64Var(&c.WarmupEpochs, "warmup", 0, "linear warm-up over this many `epochs`")
 	fs.IntVar(&c.WarmupSteps, "warmup-steps", 0, "linear warm-up over this many steps (instead of -warmup)")
@@ -164,6 +180,67 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "also write a checkpoint every `N` steps (0: after each epoch only)")
 	fs.StringVar(&c.Out, "out", "", "run `folder` (required)")
 	fs.BoolVar(&c.Resume, "resume", false, "continue the run in -out from its last checkpoint (or start it)")
+	absa := func(name, usage string, i func(*train.ABSAConfig) *int, f func(*train.ABSAConfig) *float64) {
+		fs.Var(absaFlag{&c.ABSA, i, f}, name, usage)
+	}
+	absa("absa-max-batch", "largest batch size (`images`) of -schedule absa", func(a *train.ABSAConfig) *int { return &a.MaxBatch }, nil)
+	absa("absa-patience", "`epochs` at one batch size after which -schedule absa doubles it anyway", func(a *train.ABSAConfig) *int { return &a.Patience }, nil)
+	absa("absa-eigen-samples", "`images` in the random training batch of -schedule absa's eigenvalue", func(a *train.ABSAConfig) *int { return &a.EigenSamples }, nil)
+	absa("absa-eigen-iters", "most Hessian-vector `products` (Lanczos steps) per eigenvalue of -schedule absa", func(a *train.ABSAConfig) *int { return &a.EigenIters }, nil)
+	absa("absa-adv-eps", "FGSM `radius` of -schedule absa, L-infinity in pixel units", nil, func(a *train.ABSAConfig) *float64 { return &a.AdvEps })
+	absa("absa-adv-fraction", "initial `fraction` of every batch replaced by FGSM examples in -schedule absa, halved at every doubling (0: none)", nil,
+		func(a *train.ABSAConfig) *float64 { return a.AdvFraction })
+}
+
+// absaFlag is a flag setting one field of the ABSA settings *p, which it
+// starts from the defaults when nil; it changes a copy, never the settings
+// it was given (a resumed run's, compared afterwards).
+type absaFlag struct {
+	p *(*train.ABSAConfig)
+	i func(*train.ABSAConfig) *int
+	f func(*train.ABSAConfig) *float64
+}
+
+func (a absaFlag) String() string {
+	if a.p == nil {
+		return ""
+	}
+	def := train.ABSAConfig{}.Defaults()
+	c := *a.p
+	if c == nil || c.AdvFraction == nil {
+		c = &def
+	}
+	if a.i != nil {
+		return strconv.Itoa(*a.i(c))
+	}
+	return strconv.FormatFloat(*a.f(c), 'g', -1, 64)
+}
+
+func (a absaFlag) Set(s string) error {
+	c := train.ABSAConfig{}.Defaults()
+	if *a.p != nil {
+		c = **a.p
+		v := *train.ABSAConfig{}.Defaults().AdvFraction
+		if c.AdvFraction != nil {
+			v = *c.AdvFraction
+		}
+		c.AdvFraction = &v
+	}
+	if a.i != nil {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("want an integer")
+		}
+		*a.i(&c) = v
+	} else {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("want a number")
+		}
+		*a.f(&c) = v
+	}
+	*a.p = &c
+	return nil
 }
 
 func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
@@ -217,6 +294,9 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		} else if !set["model"] {
 			return usagef("-model is required (%s)", "mlp, lenet5, c1, c2, resnet20, resnet18")
 		}
+		if cfg.Schedule == "absa" && set["adv"] {
+			return usagef("-adv with -schedule absa: ABSA does its own FGSM training (-absa-adv-eps, -absa-adv-fraction)")
+		}
 		// The flags have their defaults: an explicit zero is an error,
 		// not a request for the default.
 		if err := cfg.Validate(); err != nil {
@@ -261,8 +341,43 @@ func printTrainSummary(w io.Writer, s train.Summary) {
 		fmt.Fprintf(tw, "validation loss, accuracy\t%.4f, %.2f%%\n", *s.ValLoss, 100**s.ValAcc)
 	}
 	fmt.Fprintf(tw, "test loss, accuracy\t%.4f, %.2f%%\n", s.TestLoss, 100*s.TestAcc)
+	if sched := batchSchedule(s.Dir); sched != "" {
+		fmt.Fprintf(tw, "batch sizes (ABSA)\t%s\n", sched)
+	}
 	fmt.Fprintf(tw, "training time\t%.1f s\n", s.Seconds)
 	fmt.Fprintf(tw, "model file\t%s\n", s.ModelFile)
 	fmt.Fprintf(tw, "metrics\t%s\n", s.MetricsCSV)
 	tw.Flush()
+}
+
+// batchSchedule describes the batch sizes of an ABSA run's epochs, such as
+// "128 (epochs 1-3), 256 (4-5)", or is "" for other runs.
+func batchSchedule(dir string) string {
+	ms, err := train.ReadMetrics(dir)
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for i := 0; i < len(ms); {
+		j := i
+		for j+1 < len(ms) && ms[j+1].BatchSize == ms[i].BatchSize {
+			j++
+		}
+		if ms[i].BatchSize == 0 {
+			return ""
+		}
+		ep := fmt.Sprintf("%d-%d", ms[i].Epoch, ms[j].Epoch)
+		if i == j {
+			ep = fmt.Sprint(ms[i].Epoch)
+		}
+		if len(parts) == 0 {
+			ep = "epochs " + ep
+			if i == j {
+				ep = "epoch " + ep[len("epochs "):]
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d (%s)", ms[i].BatchSize, ep))
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
