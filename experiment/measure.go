@@ -190,6 +190,9 @@ func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config,
 			if e.TopEigenvalue != nil {
 				r.Curvature = append(r.Curvature, report.EpochValue{Epoch: e.Epoch, Value: *e.TopEigenvalue})
 			}
+			if e.BatchSize > 0 { // ABSA
+				r.BatchSchedule = append(r.BatchSchedule, report.EpochValue{Epoch: e.Epoch, Value: float64(e.BatchSize)})
+			}
 		}
 	}
 

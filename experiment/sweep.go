@@ -132,8 +132,21 @@ func (s *Sweep) trainConfig(u Unit, out string) train.Config {
 	c.BatchSize = u.BatchSize
 	c.Out = filepath.Join(out, u.Dir)
 	c.Resume = true
-	if u.Kind == "robust" {
+	c.ABSA = nil
+	switch u.Kind {
+	case "robust":
 		c.Perturb = s.Adversary
+	case "absa":
+		// From the unit's batch size up to the largest of the sweep, with
+		// Train.ABSA's other settings (defaults if nil).
+		var a train.ABSAConfig
+		if s.Train.ABSA != nil {
+			a = *s.Train.ABSA
+		}
+		if a.MaxBatch == 0 {
+			a.MaxBatch = max(u.BatchSize, slices.Max(append([]int{0}, s.BatchSizes...)))
+		}
+		c.Schedule, c.MinLR, c.ABSA = "absa", 0, &a
 	}
 	return c.Defaults()
 }
