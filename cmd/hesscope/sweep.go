@@ -78,7 +78,7 @@ stopped if run again with the same -out.`,
 var presets = map[string]func() *experiment.Sweep{
 	"demo": func() *experiment.Sweep {
 		return &experiment.Sweep{Model: "lenet5", Dataset: "mnist", BatchSizes: []int{64, 4096}, Seeds: 1,
-			Train: train.Config{Epochs: 2, LR: 0.05, LRScaling: "none", Momentum: 0.9,
+			Train: train.Config{Epochs: 3, LR: 0.05, LRScaling: "none", Momentum: 0.9,
 				TrackEvery: 1, TrackSamples: 500, TrackIters: 20},
 			Robust: true, Adversary: "fgsm linf eps=0.1 ratio=0.5", RobustBatchSizes: []int{4096},
 			Measure: experiment.MeasureConfig{HessianSamples: 500, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
