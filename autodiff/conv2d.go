@@ -26,8 +26,16 @@ import (
 //	curvature: x̄̇ += col2im(Ẇᵀ·ȳ[n]),  W̄̇ += Σₙ ȳ[n]·im2col(ẋ[n])ᵀ
 //
 // The batch is processed in chunks of images with about 256 output pixels in
-// all (one image each when H′·W′ ≥ 256), one GEMM per chunk, so scratch
-// memory is one chunk's column matrix per goroutine, taken from a pool.
+// all (one image each when H′·W′ ≥ 256), one GEMM per chunk and product, so
+// scratch memory is one chunk's column matrices per goroutine, taken from a
+// pool. In a forward-over-reverse pass, a chunk's column matrices of x and ẋ
+// are built once and shared by every product that needs them:
+//
+//	ForwardJVP   [y | ẏ]   = W·[X | Ẋ] + Ẇ·X  (the Ẇ term into the ẏ half)
+//	VJPPair      [x̄ | x̄̇]  = col2im(Wᵀ·[ȳ | ȳ̇] + Ẇᵀ·ȳ)   (likewise)
+//	             W̄  += ȳ·Xᵀ     W̄̇ += [ȳ | ȳ̇]·[Ẋ | X]ᵀ = ȳ·Ẋᵀ + ȳ̇·Xᵀ
+//
+// with X = im2col(x), Ẋ = im2col(ẋ) and [A | B] matrices side by side.
 // Chunks run in parallel on at most GOMAXPROCS goroutines. The per-image
 // results are independent, and the sums over the batch for W̄ and b̄ are
 // taken in an order fixed by the shapes alone, so results are bit-identical
@@ -37,7 +45,11 @@ type Conv2d[T tensor.Float] struct {
 	Padding int // zero padding added on each of the four sides
 }
 
-var _ Curved[float64] = Conv2d[float64]{}
+var (
+	_ Curved[float64]  = Conv2d[float64]{}
+	_ PairJVP[float64] = Conv2d[float64]{}
+	_ PairVJP[float64] = Conv2d[float64]{}
+)
 
 // convChunkCols is the number of output pixels a chunk of images aims for:
 // images with few output pixels (deep layers) are batched, several to a
@@ -114,20 +126,29 @@ func (c Conv2d[T]) Shape(x []*tensor.Dense[T]) []int {
 // Forward computes y = conv(x, W) + b.
 func (c Conv2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := c.geom(x)
-	convForward(g, y.Data, x[0], x[1], nil, nil, optional(x, 2))
+	convForward(g, y.Data, nil, x[0], x[1], optional(x, 2), nil, nil, nil)
 }
 
 // JVP computes ẏ = conv(ẋ, W) + conv(x, Ẇ) + ḃ.
 func (c Conv2d[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := c.geom(x)
-	convForward(g, yDot.Data, xDot[0], x[1], x[0], xDot[1], optional(xDot, 2))
+	// conv(ẋ, W) + ḃ with conv(x, Ẇ) added: the forward pass of ẋ with
+	// the "tangent" Ẇ at x.
+	convForward(g, yDot.Data, nil, xDot[0], x[1], optional(xDot, 2), x[0], xDot[1], nil)
+}
+
+// ForwardJVP computes y and ẏ together, building every chunk's column
+// matrix of x once for both.
+func (c Conv2d[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
+	g := c.geom(x)
+	convForward(g, y.Data, yDot.Data, x[0], x[1], optional(x, 2), xDot[0], xDot[1], optional(xDot, 2))
 }
 
 // VJP adds the transposed convolution of ȳ to x̄, Σₙ ȳ[n]·im2col(x[n])ᵀ to
 // W̄ and the sums of ȳ over batch and pixels to b̄.
 func (c Conv2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := c.geom(x)
-	convBackward(g, xBar[0], xBar[1], optional(xBar, 2), yBar.Data, x[0], x[1])
+	convBackward(g, convGrads[T]{xBar[0], xBar[1], optional(xBar, 2)}, convGrads[T]{}, yBar, nil, x[0], x[1], nil, nil)
 }
 
 // CurvatureVJP adds col2im(Ẇᵀ·ȳ) to x̄̇ and Σₙ ȳ[n]·im2col(ẋ[n])ᵀ to W̄̇: the
@@ -135,7 +156,19 @@ func (c Conv2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tens
 // nothing.
 func (c Conv2d[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
 	g := c.geom(x)
-	convBackward(g, xBarDot[0], xBarDot[1], nil, yBar.Data, xDot[0], xDot[1])
+	convBackward(g, convGrads[T]{xBarDot[0], xBarDot[1], nil}, convGrads[T]{}, yBar, nil, xDot[0], xDot[1], nil, nil)
+}
+
+// VJPPair adds the VJP of ȳ to (x̄, W̄, b̄) and the VJP of ȳ̇ plus the
+// curvature term to (x̄̇, W̄̇, b̄̇), sharing the column matrices of x and ẋ.
+func (c Conv2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	g := c.geom(x)
+	var xd, wd *tensor.Dense[T]
+	if xDot != nil {
+		xd, wd = xDot[0], xDot[1]
+	}
+	convBackward(g, convGrads[T]{xBar[0], xBar[1], optional(xBar, 2)}, convGrads[T]{xBarDot[0], xBarDot[1], optional(xBarDot, 2)},
+		yBar, yBarDot, x[0], x[1], xd, wd)
 }
 
 // optional returns ts[i], or nil if ts has no entry i.
@@ -146,76 +179,115 @@ func optional[T tensor.Float](ts []*tensor.Dense[T], i int) *tensor.Dense[T] {
 	return nil
 }
 
-// convForward writes y = conv(xa, wa) + conv(xb, wb) + b, skipping any term
-// with a nil factor.
-func convForward[T tensor.Float](g convGeom, y []T, xa, wa, xb, wb, b *tensor.Dense[T]) {
-	type term struct{ x, w []T }
-	var terms []term
-	if xa != nil && wa != nil {
-		terms = append(terms, term{xa.Data, wa.Data})
+// convForward writes y = conv(x, w) + b and, if yDot is non-nil,
+// ẏ = conv(ẋ, w) + conv(x, ẇ) + ḃ, skipping any term with a nil factor.
+// With yDot nil, (xDot, wDot) is instead one more term of y:
+// y = conv(x, w) + conv(xDot, wDot) + b (the JVP alone is computed so).
+func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, bDot *tensor.Dense[T]) {
+	data := func(t *tensor.Dense[T]) []T {
+		if t == nil {
+			return nil
+		}
+		return t.Data
 	}
-	if xb != nil && wb != nil {
-		terms = append(terms, term{xb.Data, wb.Data})
-	}
+	xs, ws, xds, wds := data(x), data(w), data(xDot), data(wDot)
+	pair := yDot != nil
+	// Products into the left ([O, ld], y) and right (ẏ) halves of a chunk's
+	// output, from the column matrices of x (X) and ẋ (Ẋ).
+	yX := xs != nil && ws != nil             // w·X → y
+	yXd := !pair && xds != nil && wds != nil // ẇ·Ẋ → y (single mode)
+	dXd := pair && xds != nil && ws != nil   // w·Ẋ → ẏ
+	dX := pair && xs != nil && wds != nil    // ẇ·X → ẏ
+	needX, needXd := yX || dX, yXd || dXd
 	out := g.outSize()
 	forEachPart(g.chunks(), func(lo, hi int) {
-		var col, buf *[]T
-		if g.needCol() && len(terms) > 0 {
-			col = getScratch[T](g.K * g.G * g.P)
-			defer putScratch(col)
-		}
-		if g.G > 1 {
-			buf = getScratch[T](g.O * g.G * g.P)
-			defer putScratch(buf)
-		}
+		// Column buffer [K, 2ld]: X in the left half, Ẋ in the right.
+		// Output buffer [O, 2ld]: y in the left half, ẏ in the right.
+		var colBuf, outBuf *[]T
+		colBuf = getScratch[T](g.K * 2 * g.G * g.P)
+		defer putScratch(colBuf)
+		outBuf = getScratch[T](g.O * 2 * g.G * g.P)
+		defer putScratch(outBuf)
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := g.chunk(ch)
 			ld := cnt * g.P
-			// A single image's product goes straight to y, after the bias;
-			// a chunk's goes to buf and is scattered to y with the bias.
-			dst := y[n0*out : (n0+1)*out]
-			var beta T
-			if cnt > 1 {
-				dst = (*buf)[:g.O*ld]
-			} else if b != nil {
-				for o, v := range b.Data {
-					fill(dst[o*g.P:(o+1)*g.P], v)
-				}
-				beta = 1
-			}
-			for _, t := range terms {
-				var c []T
-				if col != nil {
-					c = *col
-				}
-				src := columns(g, t.x, n0, cnt, c)
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, t.w, g.K, src, ld, beta, dst, ld)
-				beta = 1
-			}
-			switch {
-			case cnt > 1:
+			ld2 := 2 * ld
+			col, c := (*colBuf)[:g.K*ld2], (*outBuf)[:g.O*ld2]
+			if needX {
 				for i := 0; i < cnt; i++ {
-					yn := y[(n0+i)*out : (n0+i+1)*out]
-					for o := 0; o < g.O; o++ {
-						row := yn[o*g.P : (o+1)*g.P]
-						var bo T
-						if b != nil {
-							bo = b.Data[o]
-						}
-						if len(terms) == 0 {
-							fill(row, bo)
-							continue
-						}
-						for j, v := range dst[o*ld+i*g.P : o*ld+(i+1)*g.P] {
-							row[j] = v + bo
-						}
-					}
+					kernels.Im2col(col[i*g.P:], ld2, xs[(n0+i)*g.inSize():(n0+i+1)*g.inSize()], g.ConvShape)
 				}
-			case beta == 0:
-				clear(dst)
+			}
+			if needXd {
+				for i := 0; i < cnt; i++ {
+					kernels.Im2col(col[ld+i*g.P:], ld2, xds[(n0+i)*g.inSize():(n0+i+1)*g.inSize()], g.ConvShape)
+				}
+			}
+			X, Xd := col, col[ld:]
+			var setL, setR bool // whether the halves of c hold a product
+			switch {
+			case yX && dXd:
+				// [y | ẏ] = w·[X | Ẋ]: one product for both halves.
+				kernels.Gemm(false, false, g.O, ld2, g.K, 1, ws, g.K, X, ld2, 0, c, ld2)
+				setL, setR = true, true
+			case yX:
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, X, ld2, 0, c, ld2)
+				setL = true
+			case dXd:
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, Xd, ld2, 0, c[ld:], ld2)
+				setR = true
+			}
+			if yXd {
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, Xd, ld2, beta[T](setL), c, ld2)
+				setL = true
+			}
+			if dX {
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, X, ld2, beta[T](setR), c[ld:], ld2)
+				setR = true
+			}
+			scatterChunk(g, y, c, 0, ld2, n0, cnt, out, setL, b)
+			if pair {
+				scatterChunk(g, yDot, c, ld, ld2, n0, cnt, out, setR, bDot)
 			}
 		}
 	})
+}
+
+// beta is 1 if the destination already holds a product (accumulate) and 0
+// otherwise (overwrite).
+func beta[T tensor.Float](set bool) T {
+	if set {
+		return 1
+	}
+	return 0
+}
+
+// scatterChunk writes images n0…n0+cnt−1 of y (out values each) from the
+// [O, ·] chunk matrix c (image i's pixels at columns off + i·P, leading
+// dimension ldc) plus the bias b; set false means the product is zero.
+func scatterChunk[T tensor.Float](g convGeom, y, c []T, off, ldc, n0, cnt, out int, set bool, b *tensor.Dense[T]) {
+	for i := 0; i < cnt; i++ {
+		yn := y[(n0+i)*out : (n0+i+1)*out]
+		for o := 0; o < g.O; o++ {
+			row := yn[o*g.P : (o+1)*g.P]
+			var bo T
+			if b != nil {
+				bo = b.Data[o]
+			}
+			if !set {
+				fill(row, bo)
+				continue
+			}
+			src := c[o*ldc+off+i*g.P : o*ldc+off+(i+1)*g.P]
+			if b == nil {
+				copy(row, src)
+				continue
+			}
+			for j, v := range src {
+				row[j] = v + bo
+			}
+		}
+	}
 }
 
 func fill[T tensor.Float](dst []T, v T) {
@@ -224,69 +296,178 @@ func fill[T tensor.Float](dst []T, v T) {
 	}
 }
 
-// convBackward adds col2im(wᵀ·ȳ) to xBar (if xBar and w are non-nil),
-// Σₙ ȳ[n]·im2col(x[n])ᵀ to wBar (if wBar and x are non-nil) and the sums of
-// ȳ to bBar (if non-nil).
-func convBackward[T tensor.Float](g convGeom, xBar, wBar, bBar *tensor.Dense[T], yBar []T, x, w *tensor.Dense[T]) {
-	doX := xBar != nil && w != nil
-	doW := wBar != nil && x != nil
-	in, out := g.inSize(), g.outSize()
-	if doX || doW {
-		var wBarData []T
-		if doW {
-			wBarData = wBar.Data
-		}
-		reduceParts(g.chunks(), wBarData, func(partial []T, lo, hi int) {
-			var col, buf *[]T
-			var c []T
-			if g.needCol() {
-				col = getScratch[T](g.K * g.G * g.P)
-				defer putScratch(col)
-				c = *col
+// convGrads are the cotangents of (x, W, b) a backward pass adds into; nil
+// ones are not wanted.
+type convGrads[T tensor.Float] struct{ x, w, b *tensor.Dense[T] }
+
+// convBackward adds the VJP of ȳ at (x, w) to bar:
+//
+//	x̄ += col2im(wᵀ·ȳ)    W̄ += Σₙ ȳ[n]·im2col(x[n])ᵀ    b̄ += Σ ȳ
+//
+// and, into dot, the VJP of ȳ̇ (if yBarDot is non-nil) plus the curvature
+// term of the tangents (xDot, wDot), either of which may be nil:
+//
+//	x̄̇ += col2im(wᵀ·ȳ̇ + ẇᵀ·ȳ)   W̄̇ += Σₙ ȳ̇[n]·im2col(x[n])ᵀ + ȳ[n]·im2col(ẋ[n])ᵀ   b̄̇ += Σ ȳ̇
+//
+// Products with a nil factor or into a nil cotangent are skipped. A chunk's
+// cotangents form Y = [ȳ | ȳ̇] and its column matrices Xs = [Ẋ | X], so that
+// wᵀ·Y gives both x̄ and the first term of x̄̇ in one product, and
+// Y·Xsᵀ = ȳ·Ẋᵀ + ȳ̇·Xᵀ is W̄̇'s in one.
+func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, w, xDot, wDot *tensor.Dense[T]) {
+	has := func(ts ...*tensor.Dense[T]) bool {
+		for _, t := range ts {
+			if t == nil {
+				return false
 			}
-			if g.G > 1 {
-				buf = getScratch[T](g.O * g.G * g.P)
-				defer putScratch(buf)
+		}
+		return true
+	}
+	hasYd := yBarDot != nil
+	doX := has(bar.x, w)                 // x̄ += col2im(wᵀ·ȳ)
+	doXdY := has(dot.x, w, yBarDot)      // x̄̇ += col2im(wᵀ·ȳ̇)
+	doXdW := has(dot.x, wDot)            // x̄̇ += col2im(ẇᵀ·ȳ)
+	doW := has(bar.w, x)                 // W̄ += ȳ·Xᵀ
+	doWdY := has(dot.w, x, yBarDot)      // W̄̇ += ȳ̇·Xᵀ
+	doWdX := has(dot.w, xDot)            // W̄̇ += ȳ·Ẋᵀ
+	needX, needXd := doW || doWdY, doWdX // column matrices to build
+	in, out := g.inSize(), g.outSize()
+	if doX || doXdY || doXdW || doW || doWdY || doWdX {
+		var dsts [][]T
+		if doW {
+			dsts = append(dsts, bar.w.Data)
+		} else {
+			dsts = append(dsts, nil)
+		}
+		if doWdY || doWdX {
+			dsts = append(dsts, dot.w.Data)
+		} else {
+			dsts = append(dsts, nil)
+		}
+		// A single image's ȳ is used in place when it is alone in Y, and
+		// x itself when it is its own column matrix and alone in Xs.
+		ownY := !hasYd && g.G == 1
+		ownX := !needXd && g.needCol() == false
+		reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
+			var yBuf, colBuf, cBuf *[]T
+			if !ownY {
+				yBuf = getScratch[T](g.O * 2 * g.G * g.P)
+				defer putScratch(yBuf)
+			}
+			if (needX && !ownX) || needXd {
+				colBuf = getScratch[T](g.K * 2 * g.G * g.P)
+				defer putScratch(colBuf)
+			}
+			if doX || doXdY || doXdW {
+				cBuf = getScratch[T](g.K * 2 * g.G * g.P)
+				defer putScratch(cBuf)
 			}
 			for ch := lo; ch < hi; ch++ {
 				n0, cnt := g.chunk(ch)
 				ld := cnt * g.P
-				// ȳ of the chunk as one [O, cnt·P] matrix.
-				yc := yBar[n0*out : (n0+1)*out]
-				if cnt > 1 {
-					yc = (*buf)[:g.O*ld]
+				// Y = [ȳ | ȳ̇] with leading dimension ldY.
+				var Y []T
+				ldY := ld
+				if hasYd {
+					ldY = 2 * ld
+				}
+				if ownY {
+					Y = yBar.Data[n0*out : (n0+1)*out]
+				} else {
+					Y = (*yBuf)[:g.O*ldY]
 					for i := 0; i < cnt; i++ {
 						for o := 0; o < g.O; o++ {
-							copy(yc[o*ld+i*g.P:o*ld+(i+1)*g.P], yBar[(n0+i)*out+o*g.P:(n0+i)*out+(o+1)*g.P])
+							src := (n0+i)*out + o*g.P
+							copy(Y[o*ldY+i*g.P:o*ldY+(i+1)*g.P], yBar.Data[src:src+g.P])
+							if hasYd {
+								copy(Y[o*ldY+ld+i*g.P:o*ldY+ld+(i+1)*g.P], yBarDot.Data[src:src+g.P])
+							}
 						}
 					}
 				}
-				if doX {
-					if g.direct(cnt) {
-						kernels.Gemm(true, false, g.K, g.P, g.O, 1, w.Data, g.K, yc, g.P, 1, xBar.Data[n0*in:(n0+1)*in], g.P)
-					} else {
-						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, yc, ld, 0, c, ld)
-						for i := 0; i < cnt; i++ {
-							kernels.Col2im(xBar.Data[(n0+i)*in:(n0+i+1)*in], c[i*g.P:], ld, g.ConvShape)
+				// Xs = [Ẋ | X] with leading dimension ldX; X at column xo.
+				var Xs []T
+				ldX, xo := ld, 0
+				if needXd {
+					ldX, xo = 2*ld, ld
+				}
+				switch {
+				case needX && ownX:
+					Xs = x.Data[n0*in : (n0+1)*in]
+				case needX || needXd:
+					Xs = (*colBuf)[:g.K*ldX]
+					for i := 0; i < cnt; i++ {
+						if needXd {
+							kernels.Im2col(Xs[i*g.P:], ldX, xDot.Data[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
+						}
+						if needX {
+							kernels.Im2col(Xs[xo+i*g.P:], ldX, x.Data[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
 						}
 					}
 				}
+				// Input cotangents: C = [wᵀ·ȳ | wᵀ·ȳ̇ + ẇᵀ·ȳ], [K, 2ld].
+				if doX || doXdY || doXdW {
+					ld2 := 2 * ld
+					C := (*cBuf)[:g.K*ld2]
+					var setL, setR bool
+					switch {
+					case doX && doXdY:
+						kernels.Gemm(true, false, g.K, ld2, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ld2)
+						setL, setR = true, true
+					case doX:
+						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ld2)
+						setL = true
+					case doXdY:
+						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y[ld:], ldY, 0, C[ld:], ld2)
+						setR = true
+					}
+					if doXdW {
+						kernels.Gemm(true, false, g.K, ld, g.O, 1, wDot.Data, g.K, Y, ldY, beta[T](setR), C[ld:], ld2)
+						setR = true
+					}
+					for i := 0; i < cnt; i++ {
+						if setL {
+							kernels.Col2im(bar.x.Data[(n0+i)*in:(n0+i+1)*in], C[i*g.P:], ld2, g.ConvShape)
+						}
+						if setR {
+							kernels.Col2im(dot.x.Data[(n0+i)*in:(n0+i+1)*in], C[ld+i*g.P:], ld2, g.ConvShape)
+						}
+					}
+				}
+				// Weight cotangents.
 				if doW {
-					src := columns(g, x.Data, n0, cnt, c)
-					kernels.Gemm(false, true, g.O, g.K, ld, 1, yc, ld, src, ld, 1, partial, g.K)
+					kernels.Gemm(false, true, g.O, g.K, ld, 1, Y, ldY, Xs[xo:], ldX, 1, partials[0], g.K)
+				}
+				switch {
+				case doWdY && doWdX:
+					// [ȳ | ȳ̇]·[Ẋ | X]ᵀ = ȳ·Ẋᵀ + ȳ̇·Xᵀ.
+					kernels.Gemm(false, true, g.O, g.K, 2*ld, 1, Y, ldY, Xs, ldX, 1, partials[1], g.K)
+				case doWdY:
+					kernels.Gemm(false, true, g.O, g.K, ld, 1, Y[ld:], ldY, Xs[xo:], ldX, 1, partials[1], g.K)
+				case doWdX:
+					kernels.Gemm(false, true, g.O, g.K, ld, 1, Y, ldY, Xs, ldX, 1, partials[1], g.K)
 				}
 			}
 		})
 	}
-	if bBar != nil {
-		for o := 0; o < g.O; o++ {
-			var s float64
-			for n := 0; n < g.N; n++ {
-				for _, v := range yBar[n*out+o*g.P : n*out+(o+1)*g.P] {
-					s += float64(v)
-				}
+	biasGrad(g, bar.b, yBar)
+	if yBarDot != nil {
+		biasGrad(g, dot.b, yBarDot)
+	}
+}
+
+// biasGrad adds the sums of ȳ over batch and pixels to b̄ (if non-nil).
+func biasGrad[T tensor.Float](g convGeom, bBar, yBar *tensor.Dense[T]) {
+	if bBar == nil {
+		return
+	}
+	out := g.outSize()
+	for o := 0; o < g.O; o++ {
+		var s float64
+		for n := 0; n < g.N; n++ {
+			for _, v := range yBar.Data[n*out+o*g.P : n*out+(o+1)*g.P] {
+				s += float64(v)
 			}
-			bBar.Data[o] += T(s)
 		}
+		bBar.Data[o] += T(s)
 	}
 }

@@ -43,6 +43,10 @@ func linearTo[T tensor.Float](y, x, w, b *tensor.Dense[T], beta T) {
 	if b != nil {
 		for i := 0; i < n; i++ {
 			row := y.Data[i*out : (i+1)*out]
+			if beta == 0 {
+				copy(row, b.Data)
+				continue
+			}
 			for j := range row {
 				row[j] = beta*row[j] + b.Data[j]
 			}

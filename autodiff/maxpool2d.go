@@ -31,10 +31,19 @@ type MaxPool2d[T tensor.Float] struct {
 	Stride  int // step of the window; 0 means Kernel (PyTorch's default)
 	Padding int // −∞ padding on each side, at most Kernel/2
 
-	argmax []int32 // per output, the selected pixel's offset within its H×W plane
+	argmax  []int32  // per output, the selected pixel's offset within its H×W plane
+	scratch *[]int32 // the pooled buffer behind argmax
 }
 
-var _ Primitive[float64] = (*MaxPool2d[float64])(nil)
+var _ PairVJP[float64] = (*MaxPool2d[float64])(nil)
+
+// release returns the argmax buffer to its pool when the tape is reset.
+func (m *MaxPool2d[T]) release() {
+	if m.scratch != nil {
+		putScratch(m.scratch)
+		m.scratch, m.argmax = nil, nil
+	}
+}
 
 type poolGeom struct {
 	n, c, h, w, oh, ow, k, s, p int
@@ -64,11 +73,10 @@ func (m *MaxPool2d[T]) Shape(x []*tensor.Dense[T]) []int {
 // Forward computes the window maxima and records their argmax.
 func (m *MaxPool2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := m.geom(x[0])
-	if cap(m.argmax) >= len(y.Data) {
-		m.argmax = m.argmax[:len(y.Data)]
-	} else {
-		m.argmax = make([]int32, len(y.Data))
+	if m.scratch == nil {
+		m.scratch = getScratch[int32](len(y.Data))
 	}
+	m.argmax = (*m.scratch)[:len(y.Data)]
 	in, out := g.h*g.w, g.oh*g.ow
 	negInf := T(math.Inf(-1))
 	forEachPart(g.n*g.c, func(lo, hi int) {
@@ -99,7 +107,8 @@ func (m *MaxPool2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 }
 
 // Argmax returns, for every output element, the offset within its H×W input
-// plane of the pixel Forward selected.
+// plane of the pixel Forward selected. It is valid until the tape that
+// recorded m is reset.
 func (m *MaxPool2d[T]) Argmax() []int32 { return m.argmax }
 
 // JVP gathers ẏ = ẋ[argmax].
@@ -128,6 +137,30 @@ func (m *MaxPool2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*
 			dst := xBar[0].Data[pl*in : (pl+1)*in]
 			for i, a := range m.argmax[pl*out : (pl+1)*out] {
 				dst[a] += yBar.Data[pl*out+i]
+			}
+		}
+	})
+}
+
+// VJPPair scatters x̄[argmax] += ȳ and x̄̇[argmax] += ȳ̇ in one sweep over the
+// argmax.
+func (m *MaxPool2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, _ []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	if xBar[0] == nil {
+		return
+	}
+	if yBarDot == nil {
+		m.VJP(xBar, yBar, x, nil)
+		return
+	}
+	g := m.geom(x[0])
+	in, out := g.h*g.w, g.oh*g.ow
+	forEachPart(g.n*g.c, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			dst, dstDot := xBar[0].Data[pl*in:(pl+1)*in], xBarDot[0].Data[pl*in:(pl+1)*in]
+			yb, ybd := yBar.Data[pl*out:(pl+1)*out], yBarDot.Data[pl*out:(pl+1)*out]
+			for i, a := range m.argmax[pl*out : (pl+1)*out] {
+				dst[a] += yb[i]
+				dstDot[a] += ybd[i]
 			}
 		}
 	})

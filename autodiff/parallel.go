@@ -15,40 +15,50 @@ import (
 // columns, per-part partial sums) take it from size-classed pools, so that in
 // steady state a training or Hessian loop allocates no large buffers.
 
-// scratchPools[e][c] holds *[]T of capacity 1<<c, e = 0 for 4-byte and 1
-// for 8-byte elements.
-var scratchPools [2][64]sync.Pool
+// scratchPools[e][c] holds *[]E of capacity 1<<c, e = 0 for float32, 1 for
+// float64 and 2 for int32 elements.
+var scratchPools [3][64]sync.Pool
 
-func scratchPool[T tensor.Float](capacity int) *sync.Pool {
-	var z T
+// scratchElem is an element type of scratch buffers.
+type scratchElem interface{ tensor.Float | ~int32 }
+
+func scratchPool[E scratchElem](capacity int) *sync.Pool {
+	var z E
 	e := 0
-	if unsafe.Sizeof(z) == 8 {
+	switch {
+	case unsafe.Sizeof(z) == 8:
 		e = 1
+	case E(1)/2 == 0: // an integer type
+		e = 2
 	}
 	return &scratchPools[e][bits.Len(uint(capacity-1))]
 }
 
 // getScratch returns a buffer of length n with unspecified contents.
-func getScratch[T tensor.Float](n int) *[]T {
+func getScratch[E scratchElem](n int) *[]E {
 	if n <= 0 {
-		return new([]T)
+		return new([]E)
 	}
-	p := scratchPool[T](n)
-	if b, ok := p.Get().(*[]T); ok {
+	p := scratchPool[E](n)
+	if b, ok := p.Get().(*[]E); ok {
 		*b = (*b)[:n]
 		return b
 	}
-	s := make([]T, n, 1<<bits.Len(uint(n-1)))
+	s := make([]E, n, 1<<bits.Len(uint(n-1)))
 	return &s
 }
 
 // putScratch returns a buffer from getScratch to its pool.
-func putScratch[T tensor.Float](b *[]T) {
+func putScratch[E scratchElem](b *[]E) {
 	if cap(*b) == 0 {
 		return
 	}
-	scratchPool[T](cap(*b)).Put(b)
+	scratchPool[E](cap(*b)).Put(b)
 }
+
+// releaser is implemented by primitives that hold scratch memory until the
+// tape that recorded them is reset.
+type releaser interface{ release() }
 
 // Batch parallelism. A batch of n images is cut into a fixed partition of
 // contiguous parts that depends on n only, never on GOMAXPROCS or on
@@ -103,27 +113,53 @@ func forEachSpan(n int, body func(lo, hi int)) {
 	forEachPart(n, body)
 }
 
-// reduceParts is forEachPart for bodies that also add into a shared dst:
-// body(partial, lo, hi) accumulates its part's contribution into partial, a
-// zeroed buffer of len(dst), and the contributions are added into dst one
-// after the other in part order. So every element of dst is summed in an
-// order fixed by n alone, and the result is bit-identical from run to run and
-// for any GOMAXPROCS. Memory is one buffer per goroutine. With dst nil, body
-// gets a nil partial.
-func reduceParts[T tensor.Float](n int, dst []T, body func(partial []T, lo, hi int)) {
-	if dst == nil {
-		forEachPart(n, func(lo, hi int) { body(nil, lo, hi) })
+// reduceParts is forEachPart for bodies that also add into shared
+// destinations: body(partials, lo, hi) accumulates its part's contribution
+// to dsts[i] into partials[i], a zeroed buffer of len(dsts[i]), and the
+// contributions are added into the destinations one after the other in
+// part order. So every element is summed in an order fixed by n alone, and
+// the result is bit-identical from run to run and for any GOMAXPROCS.
+// Memory is one set of buffers per goroutine. A nil dsts[i] gets a nil
+// partials[i].
+func reduceParts[T tensor.Float](n int, dsts [][]T, body func(partials [][]T, lo, hi int)) {
+	size := 0
+	for _, d := range dsts {
+		size += len(d)
+	}
+	if size == 0 {
+		nils := make([][]T, len(dsts))
+		forEachPart(n, func(lo, hi int) { body(nils, lo, hi) })
 		return
+	}
+	// split cuts one scratch buffer into the partials.
+	split := func(buf []T) [][]T {
+		ps := make([][]T, len(dsts))
+		off := 0
+		for i, d := range dsts {
+			if d != nil {
+				ps[i] = buf[off : off+len(d) : off+len(d)]
+				off += len(d)
+			}
+		}
+		return ps
+	}
+	add := func(buf []T) {
+		off := 0
+		for _, d := range dsts {
+			kernels.Add(d, buf[off:off+len(d)])
+			off += len(d)
+		}
 	}
 	parts := numParts(n)
 	w := min(parts, runtime.GOMAXPROCS(0))
 	if w <= 1 {
-		buf := getScratch[T](len(dst))
+		buf := getScratch[T](size)
+		ps := split(*buf)
 		for k := 0; k < parts; k++ {
 			clear(*buf)
 			lo, hi := partRange(n, parts, k)
-			body(*buf, lo, hi)
-			kernels.Add(dst, *buf)
+			body(ps, lo, hi)
+			add(*buf)
 		}
 		putScratch(buf)
 		return
@@ -133,7 +169,7 @@ func reduceParts[T tensor.Float](n int, dst []T, body func(partial []T, lo, hi i
 	// reduction below cannot starve it: no deadlock with w buffers.
 	free := make(chan *[]T, w)
 	for range w {
-		free <- getScratch[T](len(dst))
+		free <- getScratch[T](size)
 	}
 	done := make([]chan *[]T, parts)
 	for k := range done {
@@ -152,14 +188,14 @@ func reduceParts[T tensor.Float](n int, dst []T, body func(partial []T, lo, hi i
 				}
 				clear(*buf)
 				lo, hi := partRange(n, parts, k)
-				body(*buf, lo, hi)
+				body(split(*buf), lo, hi)
 				done[k] <- buf
 			}
 		})
 	}
 	for k := range parts {
 		buf := <-done[k]
-		kernels.Add(dst, *buf)
+		add(*buf)
 		free <- buf
 	}
 	wg.Wait()

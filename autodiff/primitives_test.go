@@ -111,7 +111,7 @@ func TestPrimitives(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := gradcheck.Primitive(c.prim, c.x, 42)
-			t.Logf("relative errors: JVP %.2g VJP %.2g VJPDot %.2g", e.JVP, e.VJP, e.VJPDot)
+			t.Logf("relative errors: JVP %.2g VJP %.2g VJPDot %.2g fused %.2g", e.JVP, e.VJP, e.VJPDot, e.Pair)
 			if e.Max() > tol {
 				t.Errorf("derivative error %+v exceeds %g", e, tol)
 			}

@@ -18,8 +18,11 @@ type Primitive[T tensor.Float] interface {
 	// Shape returns the shape of y for inputs x, and panics if they do not fit.
 	Shape(x []*tensor.Dense[T]) []int
 	// Forward writes y = f(x) into y, which has the shape Shape returned.
+	// y's contents on entry are unspecified (the tape reuses buffers
+	// without zeroing them): Forward must write every element.
 	Forward(y *tensor.Dense[T], x []*tensor.Dense[T])
-	// JVP writes ẏ = ∂f(x)·ẋ into yDot. At least one xDot is non-nil.
+	// JVP writes ẏ = ∂f(x)·ẋ into yDot, every element of it (its contents on
+	// entry are unspecified, as for Forward). At least one xDot is non-nil.
 	JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y *tensor.Dense[T])
 	// VJP adds ∂f(x)ᵀ·ȳ to every non-nil xBar[i].
 	VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], y *tensor.Dense[T])
@@ -32,6 +35,36 @@ type Curved[T tensor.Float] interface {
 	// tangent ẋ with ȳ held fixed, to every non-nil xBarDot[i]. At least one
 	// xDot is non-nil; yDot is the tangent JVP computed.
 	CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, yDot *tensor.Dense[T])
+}
+
+// PairJVP is implemented by primitives that compute the value and its
+// tangent together, sharing the work both need (a convolution's column
+// matrix of x). When any input has a tangent, the tape calls ForwardJVP
+// instead of Forward and JVP; the result is that of Forward followed by JVP
+// up to rounding (sums may be grouped differently) and deterministic.
+type PairJVP[T tensor.Float] interface {
+	Primitive[T]
+	// ForwardJVP writes y = f(x) and ẏ = ∂f(x)·ẋ (every element of both).
+	// At least one xDot is non-nil.
+	ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T])
+}
+
+// PairVJP is implemented by primitives that compute the two reverse
+// products of a forward-over-reverse pass in one call, sharing the work
+// that both need (a convolution's column matrix of x, a ReLU's mask). When
+// the tape propagates tangents of cotangents, it calls VJPPair instead of
+// VJP, VJP and CurvatureVJP:
+//
+//	x̄  += ∂f(x)ᵀ·ȳ                                    (VJP of ȳ)
+//	x̄̇  += ∂f(x)ᵀ·ȳ̇ + (∂²f(x)[ẋ])ᵀ·ȳ                   (VJP of ȳ̇ + curvature)
+//
+// xBar and xBarDot have the same non-nil entries; yBarDot may be nil (a zero
+// ȳ̇) and so may every xDot (then there is no curvature term). The result
+// equals that of the separate calls up to rounding (sums may be grouped
+// differently) and, like them, is deterministic.
+type PairVJP[T tensor.Float] interface {
+	Primitive[T]
+	VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, yDot *tensor.Dense[T])
 }
 
 type node[T tensor.Float] struct {
@@ -57,30 +90,47 @@ func NewTape[T tensor.Float]() *Tape[T] {
 }
 
 // Reset forgets every recorded value and keeps the buffers the tape
-// allocated for reuse by the next computation.
+// allocated for reuse by the next computation. Primitives recorded on the
+// tape must not be used after Reset: what they kept from Forward (such as
+// MaxPool2d's argmax) may be reused.
 func (t *Tape[T]) Reset() {
 	for _, b := range t.owned {
 		t.pool[len(b.Data)] = append(t.pool[len(b.Data)], b)
 	}
 	t.owned = t.owned[:0]
+	for _, n := range t.nodes {
+		if r, ok := n.prim.(releaser); ok {
+			r.release()
+		}
+	}
 	clear(t.nodes)
 	t.nodes = t.nodes[:0]
 }
 
 // alloc returns a zeroed buffer of the given shape owned by the tape.
 func (t *Tape[T]) alloc(shape []int) *tensor.Dense[T] {
+	b, reused := t.allocUninit(shape)
+	if reused {
+		clear(b.Data)
+	}
+	return b
+}
+
+// allocUninit returns a buffer of the given shape owned by the tape, with
+// unspecified contents if reused is true (zero otherwise), for outputs that
+// a primitive overwrites.
+func (t *Tape[T]) allocUninit(shape []int) (b *tensor.Dense[T], reused bool) {
 	n := tensor.Numel(shape)
-	var b *tensor.Dense[T]
 	if free := t.pool[n]; len(free) > 0 {
 		b = free[len(free)-1]
 		t.pool[n] = free[:len(free)-1]
 		b.Shape = append(b.Shape[:0], shape...)
-		clear(b.Data)
+		reused = true
 	} else {
 		b = tensor.New[T](shape...)
 	}
 	t.owned = append(t.owned, b)
-	return b
+	return b, reused
 }
 
 // Leaf records an input value. xDot is its tangent (nil for zero); needGrad
@@ -111,12 +161,18 @@ func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
 		}
 		need = need || n.needBar
 	}
-	y := t.alloc(p.Shape(xs))
-	p.Forward(y, xs)
+	y, _ := t.allocUninit(p.Shape(xs))
 	var yDot *tensor.Dense[T]
 	if xDots != nil {
-		yDot = t.alloc(y.Shape)
-		p.JVP(yDot, xs, xDots, y)
+		yDot, _ = t.allocUninit(y.Shape)
+	}
+	if pj, ok := p.(PairJVP[T]); ok && xDots != nil {
+		pj.ForwardJVP(y, yDot, xs, xDots)
+	} else {
+		p.Forward(y, xs)
+		if xDots != nil {
+			p.JVP(yDot, xs, xDots, y)
+		}
 	}
 	t.nodes = append(t.nodes, node[T]{prim: p, in: inputs, val: y, dot: yDot, needBar: need})
 	return Var(len(t.nodes) - 1)
@@ -192,6 +248,10 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 				}
 				xBarDots[j] = in.barDot
 			}
+		}
+		if pair, ok := n.prim.(PairVJP[T]); ok && xBarDots != nil {
+			pair.VJPPair(xBars, xBarDots, n.bar, n.barDot, xs, xDots, n.val, n.dot)
+			continue
 		}
 		n.prim.VJP(xBars, n.bar, xs, n.val)
 		if xBarDots == nil {

@@ -75,6 +75,11 @@ func span(n, k, stride, pad, out int) (lo, hi int) {
 // placed side by side (image g at dst[g·Cols:] with ld = G·Cols). A
 // convolution with weights W of shape [O, C, KH, KW] is then the product
 // W·dst of shape [O, OutH·OutW].
+//
+// Every row is a window offset (c, i, j): the range of output rows and
+// columns that read inside the image is computed once per row, and each
+// output row is then a zero prefix, a contiguous (stride 1) or strided run
+// of the image row and a zero suffix, with no per-element index arithmetic.
 func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 	oh, ow := s.OutH(), s.OutW()
 	cols := oh * ow
@@ -92,23 +97,31 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 				row++
 				clear(d[:ylo*ow])
 				clear(d[yhi*ow:])
+				n := xhi - xlo
+				if n <= 0 {
+					clear(d[ylo*ow : yhi*ow])
+					continue
+				}
+				// off is the image index read by output (oy, xlo).
+				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
+				step := s.Stride * s.W
 				for oy := ylo; oy < yhi; oy++ {
-					out := d[oy*ow : (oy+1)*ow]
-					clear(out[:xlo])
-					clear(out[xhi:])
-					if xlo >= xhi {
-						continue
+					out := d[oy*ow : oy*ow+ow]
+					for k := range out[:xlo] {
+						out[k] = 0
 					}
-					src := img[(oy*s.Stride-s.Pad+i)*s.W:]
-					ix := xlo*s.Stride - s.Pad + j
 					if s.Stride == 1 {
-						copy(out[xlo:xhi], src[ix:ix+xhi-xlo])
-						continue
+						copy(out[xlo:xhi], img[off:off+n])
+					} else {
+						src := img[off : off+(n-1)*s.Stride+1]
+						for k := range out[xlo:xhi] {
+							out[xlo+k] = src[k*s.Stride]
+						}
 					}
-					for ox := xlo; ox < xhi; ox++ {
-						out[ox] = src[ix]
-						ix += s.Stride
+					for k := range out[xhi:] {
+						out[xhi+k] = 0
 					}
+					off += step
 				}
 			}
 		}
@@ -135,21 +148,26 @@ func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 				xlo, xhi := span(s.W, j, s.Stride, s.Pad, ow)
 				d := col[row*ld : row*ld+cols]
 				row++
-				if xlo >= xhi {
+				n := xhi - xlo
+				if n <= 0 {
 					continue
 				}
+				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
+				step := s.Stride * s.W
 				for oy := ylo; oy < yhi; oy++ {
-					in := d[oy*ow : (oy+1)*ow]
-					out := img[(oy*s.Stride-s.Pad+i)*s.W:]
-					ix := xlo*s.Stride - s.Pad + j
+					in := d[oy*ow+xlo : oy*ow+xhi]
 					if s.Stride == 1 {
-						Add(out[ix:ix+xhi-xlo], in[xlo:xhi])
-						continue
+						out := img[off : off+n]
+						for k, v := range in {
+							out[k] += v
+						}
+					} else {
+						out := img[off : off+(n-1)*s.Stride+1]
+						for k, v := range in {
+							out[k*s.Stride] += v
+						}
 					}
-					for ox := xlo; ox < xhi; ox++ {
-						out[ix] += in[ox]
-						ix += s.Stride
-					}
+					off += step
 				}
 			}
 		}

@@ -2,7 +2,9 @@
 // whole computations against central finite differences in float64, the way
 // JAX's check_grads does: the JVP by a central difference along a random
 // direction, the VJP by the inner-product identity ⟨ȳ, Jẋ⟩ = ⟨Jᵀȳ, ẋ⟩, and
-// the tangent of the VJP by a central difference of the VJP.
+// the tangent of the VJP by a central difference of the VJP. Fused paths
+// (autodiff.PairJVP, autodiff.PairVJP) are checked against the separate
+// calls they replace.
 package gradcheck
 
 import (
@@ -23,10 +25,13 @@ type T = float64
 // Errors holds the largest relative errors a check found.
 type Errors struct {
 	JVP, VJP, VJPDot float64
+	// Pair is the relative difference between the fused ForwardJVP and
+	// VJPPair, where the primitive has them, and the separate calls.
+	Pair float64
 }
 
 // Max returns the largest of the errors.
-func (e Errors) Max() float64 { return max(e.JVP, e.VJP, e.VJPDot) }
+func (e Errors) Max() float64 { return max(e.JVP, e.VJP, e.VJPDot, e.Pair) }
 
 // Primitive checks newPrim's JVP, VJP and VJPDot at x, once with tangents on
 // every input and once for each input alone (the others nil). newPrim must
@@ -54,6 +59,7 @@ func Primitive(newPrim func() autodiff.Primitive[T], x []*tensor.Dense[T], seed 
 		worst.JVP = max(worst.JVP, e.JVP)
 		worst.VJP = max(worst.VJP, e.VJP)
 		worst.VJPDot = max(worst.VJPDot, e.VJPDot)
+		worst.Pair = max(worst.Pair, e.Pair)
 	}
 	return worst
 }
@@ -121,7 +127,85 @@ func checkOnce(newPrim func() autodiff.Primitive[T], x, xDot []*tensor.Dense[T],
 		}
 	}
 	e.VJPDot = RelErr(got, want)
+	e.Pair = checkPairs(newPrim, x, xDot, rng)
 	return e
+}
+
+// checkPairs compares the fused paths of a primitive, if it has them, with
+// the separate calls: ForwardJVP with Forward and JVP, and VJPPair with VJP
+// of ȳ, VJP of ȳ̇ and CurvatureVJP, into cotangents that already hold
+// values (they must be added to), with ȳ̇ random or nil, and with the first
+// input's cotangent not wanted.
+func checkPairs(newPrim func() autodiff.Primitive[T], x, xDot []*tensor.Dense[T], rng *rand.Rand) float64 {
+	var worst float64
+	p := newPrim()
+	y := tensor.New[T](p.Shape(x)...)
+	p.Forward(y, x)
+	yDot := tensor.New[T](y.Shape...)
+	p.JVP(yDot, x, xDot, y)
+	if pj, ok := newPrim().(autodiff.PairJVP[T]); ok {
+		y2, yDot2 := tensor.New[T](y.Shape...), tensor.New[T](y.Shape...)
+		for i := range y2.Data { // garbage that must be overwritten
+			y2.Data[i], yDot2.Data[i] = math.NaN(), math.Inf(1)
+		}
+		pj.ForwardJVP(y2, yDot2, x, xDot)
+		worst = max(worst, RelErr(y2.Data, y.Data), RelErr(yDot2.Data, yDot.Data))
+	}
+	if _, ok := newPrim().(autodiff.PairVJP[T]); !ok {
+		return worst
+	}
+	yBar, yBarDot := randn(rng, y.Shape), randn(rng, y.Shape)
+	init := make([]*tensor.Dense[T], len(x))
+	for i := range x {
+		init[i] = randn(rng, x[i].Shape)
+	}
+	noDots := make([]*tensor.Dense[T], len(x))
+	for _, c := range []struct {
+		noYBarDot, noFirst, noDots bool
+	}{{false, false, false}, {true, false, false}, {false, true, false}, {false, false, true}} {
+		if c.noFirst && len(x) < 2 {
+			continue
+		}
+		ybd := yBarDot
+		if c.noYBarDot {
+			ybd = nil
+		}
+		xd := xDot
+		if c.noDots {
+			xd = noDots
+		}
+		cots := func() (bar, barDot []*tensor.Dense[T]) {
+			bar, barDot = make([]*tensor.Dense[T], len(x)), make([]*tensor.Dense[T], len(x))
+			for i := range x {
+				if i == 0 && c.noFirst {
+					continue
+				}
+				bar[i], barDot[i] = init[i].Clone(), init[i].Clone()
+			}
+			return bar, barDot
+		}
+		// Separate calls, as the tape makes them without VJPPair.
+		sp := newPrim()
+		sp.Forward(tensor.New[T](y.Shape...), x)
+		bar, barDot := cots()
+		sp.VJP(bar, yBar, x, y)
+		if ybd != nil {
+			sp.VJP(barDot, ybd, x, y)
+		}
+		if cv, ok := sp.(autodiff.Curved[T]); ok && !c.noDots {
+			cv.CurvatureVJP(barDot, yBar, x, xDot, y, yDot)
+		}
+		pp := newPrim()
+		pp.Forward(tensor.New[T](y.Shape...), x)
+		bar2, barDot2 := cots()
+		pp.(autodiff.PairVJP[T]).VJPPair(bar2, barDot2, yBar, ybd, x, xd, y, yDot)
+		for i := range x {
+			if bar[i] != nil {
+				worst = max(worst, RelErr(bar2[i].Data, bar[i].Data), RelErr(barDot2[i].Data, barDot[i].Data))
+			}
+		}
+	}
+	return worst
 }
 
 // RelErr returns ‖got − want‖∞ / max(‖want‖∞, ‖got‖∞), or the absolute

@@ -1,0 +1,46 @@
+package kernels
+
+import (
+	"fmt"
+	"testing"
+)
+
+// convBenchShapes are the convolutions of the model zoo (one image).
+var convBenchShapes = []struct {
+	name string
+	s    ConvShape
+}{
+	{"lenet5.conv1", ConvShape{C: 1, H: 28, W: 28, KH: 5, KW: 5, Stride: 1}},
+	{"lenet5.conv2", ConvShape{C: 20, H: 12, W: 12, KH: 5, KW: 5, Stride: 1}},
+	{"c1.conv1", ConvShape{C: 3, H: 32, W: 32, KH: 5, KW: 5, Stride: 1, Pad: 2}},
+	{"c1.conv2", ConvShape{C: 64, H: 16, W: 16, KH: 5, KW: 5, Stride: 1, Pad: 2}},
+	{"resnet20.layer1", ConvShape{C: 16, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+	{"resnet20.layer2.0", ConvShape{C: 16, H: 32, W: 32, KH: 3, KW: 3, Stride: 2, Pad: 1}},
+	{"resnet20.layer3", ConvShape{C: 64, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+}
+
+// BenchmarkIm2col times Im2col and Col2im of one float32 image for the
+// convolutions of the model zoo:
+//
+//	go test -run '^$' -bench 'Im2col|Col2im' ./kernels
+func BenchmarkIm2col(b *testing.B) {
+	for _, c := range convBenchShapes {
+		x := make([]float32, c.s.C*c.s.H*c.s.W)
+		col := make([]float32, c.s.Rows()*c.s.Cols())
+		for i := range x {
+			x[i] = float32(i % 7)
+		}
+		b.Run(fmt.Sprintf("%s/Im2col", c.name), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(col)))
+			for b.Loop() {
+				Im2col(col, c.s.Cols(), x, c.s)
+			}
+		})
+		b.Run(fmt.Sprintf("%s/Col2im", c.name), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(col)))
+			for b.Loop() {
+				Col2im(x, col, c.s.Cols(), c.s)
+			}
+		})
+	}
+}
