@@ -141,7 +141,7 @@ attack (%).</p>
 <h2>Runs</h2>
 <table id="runs">
 <tr><th class="l">run</th><th class="l">training</th><th>batch</th><th>seed</th><th>epochs</th><th>test acc %</th><th>λ₁(θ)</th><th>λ_min(θ)</th><th>trace</th><th>λ₁(x)</th><th>ρ<sub>adv</sub></th><th>saddle fraction</th><th>train s</th><th>measure s</th></tr>
-{{range .Runs}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Kind}}</td><td>{{.BatchSize}}</td><td>{{.Seed}}</td><td>{{.Epochs}}</td><td>{{printf "%.2f" (mul100 .TestAccuracy)}}</td><td>{{if .TopEigenvalues}}{{g (index .TopEigenvalues 0)}}{{end}}</td><td>{{g .MinEigenvalue}}</td><td>{{g .Trace}}</td><td>{{g .InputTopEigenvalue}}</td><td>{{g .RhoAdv}}</td><td>{{g .SaddleFraction}} of {{.SaddlePoints}}</td><td>{{printf "%.0f" .TrainSeconds}}</td><td>{{printf "%.0f" .MeasureSeconds}}</td></tr>
+{{range .Runs}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Kind}}</td><td>{{batches .}}</td><td>{{.Seed}}</td><td>{{.Epochs}}</td><td>{{printf "%.2f" (mul100 .TestAccuracy)}}</td><td>{{if .TopEigenvalues}}{{g (index .TopEigenvalues 0)}}{{end}}</td><td>{{g .MinEigenvalue}}</td><td>{{g .Trace}}</td><td>{{g .InputTopEigenvalue}}</td><td>{{g .RhoAdv}}</td><td>{{g .SaddleFraction}} of {{.SaddlePoints}}</td><td>{{printf "%.0f" .TrainSeconds}}</td><td>{{printf "%.0f" .MeasureSeconds}}</td></tr>
 {{end}}</table>
 
 <h2>Configuration</h2>
