@@ -91,7 +91,20 @@ var funcs = template.FuncMap{
 		}
 		return "—"
 	},
-	"class":  func(v string) string { return strings.ReplaceAll(v, " ", "-") },
+	"class": func(v string) string { return strings.ReplaceAll(v, " ", "-") },
+	// batches shows a run's batch size, or its schedule when it changed.
+	"batches": func(r Run) string {
+		if len(r.BatchSchedule) == 0 {
+			return fmt.Sprint(r.BatchSize)
+		}
+		var parts []string
+		for i, e := range r.BatchSchedule {
+			if i == 0 || e.Value != r.BatchSchedule[i-1].Value {
+				parts = append(parts, fmt.Sprint(e.Value))
+			}
+		}
+		return strings.Join(parts, "→")
+	},
 	"g":      func(v float64) string { return fmt.Sprintf("%.4g", v) },
 	"mul100": func(v float64) float64 { return 100 * v },
 }
