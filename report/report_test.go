@@ -43,7 +43,8 @@ func sample(t *testing.T) (*Results, string) {
 			{ID: 2, Text: "Saddle points are not the cause", Verdict: NotHeld, Evidence: "λmin/λ₁ = −0.4"},
 		},
 		Figures: []Figure{{Title: "Eigenvalue vs epoch", File: "a.svg"}, {Title: "Landscape", File: "b.png"}},
-		Runs:    []Run{{Name: "bs64-seed1", Kind: "normal", BatchSize: 64, TopEigenvalues: []float64{12.5}}},
+		Runs: []Run{{Name: "bs64-seed1", Kind: "normal", BatchSize: 64, TopEigenvalues: []float64{12.5}},
+			{Name: "absa-seed1", Kind: "absa", BatchSize: 128, BatchSchedule: []EpochValue{{1, 128}, {2, 128}, {3, 256}, {4, 512}}}},
 	}
 	return r, dir
 }
@@ -59,7 +60,7 @@ func TestRenderIsSelfContained(t *testing.T) {
 		`<td class="l held">held</td>`, `<td class="l not-held">not held</td>`,
 		"<td>64</td><td>—</td><td>98.50 ± 0.10</td><td>12.5 ± 0.5</td>",
 		"<th>FGSM ε=0.1</th>", "<td>70.00 ± 2.00</td>", "data:image/svg&#43;xml;base64,", "data:image/png;base64,",
-		"&#34;model&#34;: &#34;lenet5&#34;",
+		"&#34;model&#34;: &#34;lenet5&#34;", "<td>128→256→512</td>",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
