@@ -723,7 +723,7 @@ func inputSamples[T tensor.Float](r *spectrumRun, a *analysis[T]) error {
 		out.Histogram = h
 	}
 	if out.Unconverged > 0 {
-		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("input samples: %d of %d eigenvalues did not converge (largest residual %.3g); raise -max-iter", out.Unconverged, 2*len(res), out.MaxResidual))
+		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("input samples: %d of %d eigenvalues did not converge (largest residual %.3g); raise -max-iter or use -precision float64", out.Unconverged, 2*len(res), out.MaxResidual))
 	}
 	path, err := o.outPath("input_eigenvalues." + o.format)
 	if err != nil {
