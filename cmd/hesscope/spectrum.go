@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -167,6 +168,7 @@ type SpectrumResult struct {
 	Samples       int      `json:"samples"`
 	BatchSize     int      `json:"batch_size"`
 	Workers       int      `json:"workers"`
+	Threads       int      `json:"threads"`
 	Precision     string   `json:"precision"`
 	Method        string   `json:"method"`
 	Operator      string   `json:"operator"`
@@ -326,8 +328,11 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	net, d := a.net, a.d
 	var params []*nn.Param[T]
 	res := &SpectrumResult{Version: version, Model: a.model, Weights: o.weights, Activation: a.activation, Data: o.dataset,
-		Split: o.split, Normalization: normName(a.norm), Samples: d.N, BatchSize: o.chunk, Workers: o.workers,
+		Split: o.split, Normalization: normName(a.norm), Samples: d.N, BatchSize: o.chunk, Workers: o.workers, Threads: runtime.GOMAXPROCS(0),
 		Precision: o.precision, Method: o.method, Operator: o.operator, Seed: o.seed, Params: net.NumParams()}
+	if res.Workers == 0 {
+		res.Workers = min(res.Threads, a.chunks.Chunks())
+	}
 	if o.layer != "" {
 		if params, err = hessian.Select(net.Params(), o.layer); err != nil {
 			return usagef("-layer: %v", err)
