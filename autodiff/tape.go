@@ -178,6 +178,15 @@ func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
 	return Var(len(t.nodes) - 1)
 }
 
+// Len returns the number of values recorded since the last Reset; their
+// Vars are 0 … Len()−1 in recording order.
+func (t *Tape[T]) Len() int { return len(t.nodes) }
+
+// Op returns the primitive that computed v and the Vars of its inputs, or
+// nil and nil for a leaf. Tools (FLOP counts, graph dumps) use it to walk a
+// recorded computation; the slice must not be modified.
+func (t *Tape[T]) Op(v Var) (Primitive[T], []Var) { return t.nodes[v].prim, t.nodes[v].in }
+
 // Value returns the value of v. It is owned by the tape until Reset.
 func (t *Tape[T]) Value(v Var) *tensor.Dense[T] { return t.nodes[v].val }
 

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"hesscope/autodiff"
+	"hesscope/hessian"
+	"hesscope/models"
+	"hesscope/nn"
+	"hesscope/tensor"
+	"hesscope/train"
+)
+
+func init() {
+	commands = append(commands, &command{
+		name:  "bench",
+		usage: "-model NAME [-batch N] [-threads T] [-precision float32|float64] [-reps R] [-json]",
+		short: "time a forward pass, a gradient, a Hessian-vector product and a training step",
+		long: `
+Bench times the engine on one model of the zoo and one random batch (pixels
+uniform in [0, 1), random labels, fixed seed) and prints the median seconds
+over -reps runs, after one warm-up run, of:
+
+  forward     the loss of the batch (BatchNorm in eval mode)
+  grad        the loss and its gradient with respect to every parameter
+  hvp         the loss, the gradient and one Hessian-vector product with
+              respect to the parameters (forward-over-reverse), random v
+  train_step  a training step: forward and backward with BatchNorm in train
+              mode (batch statistics) and an SGD update with momentum 0.9
+
+GFLOP/s are nominal: F, the forward FLOPs, counts 2 per multiply-add of the
+convolution and linear layers at this batch size (nothing else: ReLU,
+pooling, BatchNorm and the loss are not counted). With F₁ the FLOPs of the
+first such layer, whose input needs no cotangent, a gradient counts 3F − F₁
+(forward, then x̄ and W̄ of every layer), an HVP 9F − 4F₁ (forward F, JVP
+2F − F₁, VJP of ȳ 2F − F₁, VJP of ȳ̇ and the curvature term 4F − 2F₁), and a
+training step as a gradient. The machine's load changes the numbers: compare
+runs made one after the other (bench/torch_compare.sh alternates hesscope
+and PyTorch).`,
+		flags: benchFlags,
+	})
+}
+
+type benchOptions struct {
+	model, precision string
+	batch, reps      int
+	json             bool
+}
+
+// BenchResult is the JSON output of hesscope bench. Times are medians in
+// seconds; GFLOP/s are the nominal FLOP counts (see hesscope help bench)
+// divided by those times.
+type BenchResult struct {
+	Version          string  `json:"version"`
+	Model            string  `json:"model"`
+	Batch            int     `json:"batch"`
+	Threads          int     `json:"threads"`
+	Precision        string  `json:"precision"`
+	Reps             int     `json:"reps"`
+	Params           int     `json:"params"`
+	ForwardFLOPs     float64 `json:"forward_flops"`
+	ForwardSeconds   float64 `json:"forward_seconds"`
+	GradSeconds      float64 `json:"grad_seconds"`
+	HVPSeconds       float64 `json:"hvp_seconds"`
+	TrainStepSeconds float64 `json:"train_step_seconds"`
+	ForwardGFLOPS    float64 `json:"forward_gflops"`
+	GradGFLOPS       float64 `json:"grad_gflops"`
+	HVPGFLOPS        float64 `json:"hvp_gflops"`
+	TrainStepGFLOPS  float64 `json:"train_step_gflops"`
+}
+
+func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
+	o := &benchOptions{}
+	fs.StringVar(&o.model, "model", "", "model: "+strings.Join(models.Names(), ", ")+" (required)")
+	fs.IntVar(&o.batch, "batch", 128, "images per batch")
+	fs.StringVar(&o.precision, "precision", "float32", "arithmetic: float32 or float64")
+	fs.IntVar(&o.reps, "reps", 10, "timed runs of each computation (the median is reported)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object")
+	return func(ctx context.Context, e *env) error {
+		switch {
+		case o.model == "":
+			return usagef("-model is required (%s)", strings.Join(models.Names(), ", "))
+		case !slices.Contains(models.Names(), o.model):
+			return usagef("-model %q: want one of %s", o.model, strings.Join(models.Names(), ", "))
+		case o.batch < 1:
+			return usagef("-batch %d: want at least 1", o.batch)
+		case o.reps < 1:
+			return usagef("-reps %d: want at least 1", o.reps)
+		}
+		var (
+			r   BenchResult
+			err error
+		)
+		switch o.precision {
+		case "float32":
+			r, err = runBench[float32](ctx, o)
+		case "float64":
+			r, err = runBench[float64](ctx, o)
+		default:
+			return usagef("-precision %q: want float32 or float64", o.precision)
+		}
+		if err != nil {
+			return err
+		}
+		if o.json {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		}
+		fmt.Fprintf(e.stdout, "%s, batch %d, %s, %d threads, %d parameters, median of %d runs (hesscope %s)\n\n",
+			r.Model, r.Batch, r.Precision, r.Threads, r.Params, r.Reps, r.Version)
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "\tseconds\tGFLOP/s\t\n")
+		for _, row := range []struct {
+			name    string
+			s, gfps float64
+		}{
+			{"forward", r.ForwardSeconds, r.ForwardGFLOPS},
+			{"gradient", r.GradSeconds, r.GradGFLOPS},
+			{"HVP", r.HVPSeconds, r.HVPGFLOPS},
+			{"train step", r.TrainStepSeconds, r.TrainStepGFLOPS},
+		} {
+			fmt.Fprintf(tw, "%s\t%.4g\t%.1f\t\n", row.name, row.s, row.gfps)
+		}
+		return tw.Flush()
+	}
+}
+
+// runBench builds the model and batch and times the four computations.
+func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult, error) {
+	net, err := models.New[T](o.model, models.Config{Seed: 1})
+	if err != nil {
+		return BenchResult{}, usagef("%v", err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := tensor.New[T](o.batch, net.Input[0], net.Input[1], net.Input[2])
+	for i := range x.Data {
+		x.Data[i] = T(rng.Float64())
+	}
+	y := make([]int, o.batch)
+	for i := range y {
+		y[i] = rng.IntN(net.Classes)
+	}
+	params := nn.Trainable(net.Params())
+	v := nn.Like(params)
+	for _, t := range v {
+		for i := range t.Data {
+			t.Data[i] = T(rng.NormFloat64())
+		}
+	}
+	flops, first := forwardFLOPs(net, x)
+	r := BenchResult{
+		Version: version, Model: o.model, Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
+		Precision: o.precision, Reps: o.reps, Params: net.NumParams(), ForwardFLOPs: flops,
+	}
+
+	e := hessian.NewEvaluator[T](net)
+	fwd := hessian.Request[T]{Mode: nn.Eval}
+	grad := hessian.Request[T]{Mode: nn.Eval, Params: params}
+	hvp := hessian.Request[T]{Mode: nn.Eval, Params: params, ParamTangent: v}
+	step := hessian.Request[T]{Mode: nn.Train, Params: params}
+	values := make([][]T, len(params))
+	for i, p := range params {
+		values[i] = p.Value.Data
+	}
+	opt := &train.SGD[T]{Momentum: 0.9}
+	grads := make([][]T, len(params))
+	trainStep := func() {
+		res := e.Pass(x, y, step)
+		for i, g := range res.ParamGrad {
+			grads[i] = g.Data
+		}
+		opt.Step(values, grads, 1e-6)
+	}
+	for _, c := range []struct {
+		dst *float64
+		run func()
+	}{
+		{&r.ForwardSeconds, func() { e.Pass(x, y, fwd) }},
+		{&r.GradSeconds, func() { e.Pass(x, y, grad) }},
+		{&r.HVPSeconds, func() { e.Pass(x, y, hvp) }},
+		{&r.TrainStepSeconds, trainStep},
+	} {
+		c.run() // warm the buffers
+		times := make([]float64, o.reps)
+		for i := range times {
+			if err := ctx.Err(); err != nil {
+				return r, err
+			}
+			t0 := time.Now()
+			c.run()
+			times[i] = time.Since(t0).Seconds()
+		}
+		*c.dst = benchMedian(times)
+	}
+	gflops := func(f, s float64) float64 { return f / s / 1e9 }
+	r.ForwardGFLOPS = gflops(flops, r.ForwardSeconds)
+	r.GradGFLOPS = gflops(3*flops-first, r.GradSeconds)
+	r.HVPGFLOPS = gflops(9*flops-4*first, r.HVPSeconds)
+	r.TrainStepGFLOPS = gflops(3*flops-first, r.TrainStepSeconds)
+	return r, nil
+}
+
+// forwardFLOPs records one forward pass of net on x and returns twice the
+// multiply-adds of its convolution and linear layers, and of the first of
+// them.
+func forwardFLOPs[T tensor.Float](net *models.Net[T], x *tensor.Dense[T]) (total, first float64) {
+	tp := autodiff.NewTape[T]()
+	g := nn.NewGraph(tp, nn.Eval)
+	net.Forward(g, tp.Leaf(x, nil, false))
+	seen := false
+	for v := range tp.Len() {
+		p, in := tp.Op(autodiff.Var(v))
+		var f float64
+		switch p.(type) {
+		case autodiff.Conv2d[T], *autodiff.Conv2d[T]:
+			// 2 · N·O·H′·W′ · C·kh·kw: y's size times W's size per output channel.
+			yn, w := tp.Value(autodiff.Var(v)), tp.Value(in[1])
+			f = 2 * float64(len(yn.Data)) * float64(len(w.Data)/w.Shape[0])
+		case autodiff.Linear[T], *autodiff.Linear[T]:
+			yn, w := tp.Value(autodiff.Var(v)), tp.Value(in[1])
+			f = 2 * float64(len(yn.Data)) * float64(w.Shape[1])
+		default:
+			continue
+		}
+		if !seen {
+			first, seen = f, true
+		}
+		total += f
+	}
+	return total, first
+}
+
+// benchMedian returns the median of xs, which it sorts.
+func benchMedian(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
