@@ -10,7 +10,8 @@
 // Params, GaussNewton and Objective average over Data chunk by chunk,
 // weighting each chunk's mean by its size, so memory is that of one chunk
 // per worker whatever the dataset size. Chunks are processed by Workers
-// goroutines, each with its own Evaluator (the model is only read; BatchNorm
+// goroutines (one by default: each pass is parallel inside), each with its
+// own Evaluator (the model is only read; BatchNorm
 // running statistics are never updated), and their contributions are added
 // in chunk order: the result is bit-for-bit the same as a sequential loop,
 // for any number of workers.

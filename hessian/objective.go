@@ -21,8 +21,8 @@ type Objective[T tensor.Float] struct {
 	at     []*tensor.Dense[T]
 	dim    int
 	pool   *pool[T]
-	// Workers is the number of chunks processed at once; 0 means
-	// GOMAXPROCS. It is read by the first Eval.
+	// Workers is the number of chunks processed at once, each pass being
+	// parallel inside; 0 means 1. It is read by the first Eval.
 	Workers int
 	// Evals counts the evaluations and Grads those with a gradient.
 	Evals, Grads int

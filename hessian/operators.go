@@ -25,8 +25,9 @@ type Params[T tensor.Float] struct {
 	tangent []*tensor.Dense[T]
 	dim     int
 	pool    *pool[T]
-	// Workers is the number of chunks processed at once; 0 means
-	// GOMAXPROCS. It is read by the first Apply or Gradient.
+	// Workers is the number of chunks processed at once, each pass being
+	// parallel inside; 0 means 1. It is read by the first Apply or
+	// Gradient.
 	Workers int
 	// HVPs counts the products computed; Loss is the mean loss seen by the
 	// last product.
@@ -164,8 +165,8 @@ type GaussNewton[T tensor.Float] struct {
 	tangent []*tensor.Dense[T]
 	dim     int
 	pool    *pool[T]
-	// Workers is the number of chunks processed at once; 0 means
-	// GOMAXPROCS. It is read by the first Apply.
+	// Workers is the number of chunks processed at once, each pass being
+	// parallel inside; 0 means 1. It is read by the first Apply.
 	Workers int
 	// HVPs counts the products computed.
 	HVPs int

@@ -1,7 +1,6 @@
 package hessian
 
 import (
-	"runtime"
 	"sync"
 
 	"hesscope/tensor"
@@ -31,11 +30,16 @@ type worker[T tensor.Float] struct {
 	correct int                // correct predictions of the last pass
 }
 
-// newPool returns a pool of n workers over data (n ≤ 0: GOMAXPROCS), never
-// more than there are chunks. Evaluators are created lazily.
+// newPool returns a pool of n workers over data (n ≤ 0: 1), never more than
+// there are chunks. Evaluators are created lazily.
+//
+// One worker is the default because every pass is already parallel inside
+// (convolutions and GEMMs over the images of the chunk): on 2 cores,
+// BenchmarkParamsWorkers measures 2 workers 30–80% slower than 1. More
+// workers pay off when chunks are too small to keep the cores busy.
 func newPool[T tensor.Float](m Model[T], data Data[T], n int) *pool[T] {
 	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = 1
 	}
 	n = max(1, min(n, data.Chunks()))
 	p := &pool[T]{model: m, data: Concurrent(data), workers: make([]*worker[T], n)}

@@ -2,6 +2,7 @@ package hessian
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"hesscope/autodiff/gradcheck"
@@ -10,8 +11,8 @@ import (
 )
 
 // BenchmarkParamsWorkers times one Hessian-vector product of LeNet-5 in
-// float32 over 512 random images in chunks of 128, with one worker and with
-// GOMAXPROCS workers (chunks in parallel):
+// float32 over 512 random images in chunks of 32 and 128, with one worker
+// and with GOMAXPROCS workers (chunks in parallel):
 //
 //	go test -run '^$' -bench ParamsWorkers -benchtime 5x ./hessian
 func BenchmarkParamsWorkers(b *testing.B) {
@@ -23,7 +24,7 @@ func BenchmarkParamsWorkers(b *testing.B) {
 	v := gradcheck.Randn(9, net.NumParams()).Data
 	dst := make([]float64, len(v))
 	for _, chunk := range []int{32, 128} {
-		for _, w := range []int{1, 0} {
+		for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
 			b.Run(fmt.Sprintf("chunk=%d/workers=%d", chunk, w), func(b *testing.B) {
 				op := NewParams[float32](net, NewFloat32Data[float32](x.Data, y, [3]int{1, 28, 28}, chunk), nn.Eval, nil)
 				op.Workers = w

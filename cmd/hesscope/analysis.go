@@ -47,7 +47,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
 	fs.StringVar(&a.precision, "precision", "float32", "arithmetic: float32 or float64")
 	fs.StringVar(&a.activation, "activation", "", "activation: relu, tanh or softplus (default: from the -weights metadata, else relu)")
 	fs.Uint64Var(&a.seed, "seed", 1, "seed of the initialisation and of every random choice")
-	fs.IntVar(&a.workers, "workers", 0, "chunks (or grid points, samples) processed at once, each on its own copy of the working state (default: -threads)")
+	fs.IntVar(&a.workers, "workers", 0, "data chunks, grid points, images or sub-batches processed at once, each on its own copy of the working state (default: 1 for chunks, whose passes are parallel inside; -threads otherwise)")
 	fs.StringVar(&a.out, "out", "", "`folder` for the JSON result, CSV files and plots (created if missing)")
 	fs.StringVar(&a.format, "format", "png", "plot format in -out: png or svg")
 	fs.BoolVar(&a.json, "json", false, "print one JSON object instead of a table")

@@ -32,9 +32,9 @@ Spectrum analyses the Hessian of the mean cross-entropy loss of a model over
 a set of images, exactly: every Hessian-vector product back-propagates second
 derivatives through the network, and the dataset is streamed in chunks of
 -batch-size images (the exact average of the per-chunk products, weighted by
-chunk size, in bounded memory), processed in parallel by -workers, each on its
-own evaluator, and summed in chunk order so that results are the same bit for
-bit for any number of workers.
+chunk size, in bounded memory), each pass parallel inside; with -workers N,
+N chunks are processed at once, each on its own evaluator, and summed in
+chunk order, so that results are the same bit for bit for any N.
 
 What it computes:
 
@@ -331,7 +331,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 		Split: o.split, Normalization: normName(a.norm), Samples: d.N, BatchSize: o.chunk, Workers: o.workers, Threads: runtime.GOMAXPROCS(0),
 		Precision: o.precision, Method: o.method, Operator: o.operator, Seed: o.seed, Params: net.NumParams()}
 	if res.Workers == 0 {
-		res.Workers = min(res.Threads, a.chunks.Chunks())
+		res.Workers = 1
 	}
 	if o.layer != "" {
 		if params, err = hessian.Select(net.Params(), o.layer); err != nil {
