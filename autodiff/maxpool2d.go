@@ -78,32 +78,72 @@ func (m *MaxPool2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	}
 	m.argmax = (*m.scratch)[:len(y.Data)]
 	in, out := g.h*g.w, g.oh*g.ow
-	negInf := T(math.Inf(-1))
 	forEachPart(g.n*g.c, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			plane := x[0].Data[pl*in : (pl+1)*in]
-			yp := y.Data[pl*out : (pl+1)*out]
-			am := m.argmax[pl*out : (pl+1)*out]
-			for oy := 0; oy < g.oh; oy++ {
-				y0 := oy*g.s - g.p
-				ylo, yhi := max(y0, 0), min(y0+g.k, g.h)
-				for ox := 0; ox < g.ow; ox++ {
-					x0 := ox*g.s - g.p
-					xlo, xhi := max(x0, 0), min(x0+g.k, g.w)
-					best, at := negInf, ylo*g.w+xlo
-					for iy := ylo; iy < yhi; iy++ {
-						for ix := xlo; ix < xhi; ix++ {
-							if v := plane[iy*g.w+ix]; v > best || v != v {
-								best, at = v, iy*g.w+ix
-							}
-						}
-					}
-					yp[oy*g.ow+ox] = best
-					am[oy*g.ow+ox] = int32(at)
-				}
-			}
+			poolPlane(g, y.Data[pl*out:(pl+1)*out], m.argmax[pl*out:(pl+1)*out], x[0].Data[pl*in:(pl+1)*in])
 		}
 	})
+}
+
+// poolPlane computes the window maxima of one H×W plane and their argmax,
+// with an unrolled loop for 2×2 windows at stride 2 without padding.
+func poolPlane[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
+	if g.k == 2 && g.s == 2 && g.p == 0 {
+		poolPlane2x2(g, yp, am, plane)
+		return
+	}
+	poolPlaneGeneric(g, yp, am, plane)
+}
+
+// poolPlaneGeneric is poolPlane for any window: the reference loop.
+func poolPlaneGeneric[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
+	negInf := T(math.Inf(-1))
+	for oy := 0; oy < g.oh; oy++ {
+		y0 := oy*g.s - g.p
+		ylo, yhi := max(y0, 0), min(y0+g.k, g.h)
+		for ox := 0; ox < g.ow; ox++ {
+			x0 := ox*g.s - g.p
+			xlo, xhi := max(x0, 0), min(x0+g.k, g.w)
+			best, at := negInf, ylo*g.w+xlo
+			for iy := ylo; iy < yhi; iy++ {
+				for ix := xlo; ix < xhi; ix++ {
+					if v := plane[iy*g.w+ix]; v > best || v != v {
+						best, at = v, iy*g.w+ix
+					}
+				}
+			}
+			yp[oy*g.ow+ox] = best
+			am[oy*g.ow+ox] = int32(at)
+		}
+	}
+}
+
+// poolPlane2x2 is poolPlaneGeneric for 2×2 windows at stride 2 without
+// padding, the four pixels compared in the same order. Starting from the
+// first pixel instead of −∞ selects the same value and pixel: the first
+// pixel replaces −∞ unless it is −∞ itself, and then it is selected anyway.
+func poolPlane2x2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
+	w := g.w
+	for oy := 0; oy < g.oh; oy++ {
+		r0 := plane[2*oy*w : 2*oy*w+2*g.ow]
+		r1 := plane[(2*oy+1)*w : (2*oy+1)*w+2*g.ow]
+		yr, ar := yp[oy*g.ow:(oy+1)*g.ow], am[oy*g.ow:(oy+1)*g.ow]
+		base := int32(2 * oy * w)
+		for ox := range yr {
+			i := 2 * ox
+			best, at := r0[i], base+int32(i)
+			if v := r0[i+1]; v > best || v != v {
+				best, at = v, base+int32(i+1)
+			}
+			if v := r1[i]; v > best || v != v {
+				best, at = v, base+int32(w+i)
+			}
+			if v := r1[i+1]; v > best || v != v {
+				best, at = v, base+int32(w+i+1)
+			}
+			yr[ox], ar[ox] = best, at
+		}
+	}
 }
 
 // Argmax returns, for every output element, the offset within its H×W input

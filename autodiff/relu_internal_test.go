@@ -82,3 +82,37 @@ func testReLUPair[F interface{ ~float32 | ~float64 }](t *testing.T) {
 		}
 	}
 }
+
+// TestPoolPlane2x2 checks the unrolled 2×2 window maxima against the
+// reference loop, bit for bit and argmax for argmax, on planes full of ties,
+// signed zeros, infinities and NaNs with payloads.
+func TestPoolPlane2x2(t *testing.T) {
+	specials32 := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), math.Float32frombits(0x7f800003), 0.5, -3}
+	seed := uint64(1)
+	next := func(n int) int { // a small LCG: reproducible, no import
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return int(seed>>33) % n
+	}
+	for _, hw := range [][2]int{{6, 8}, {7, 5}, {2, 2}, {3, 9}} {
+		g := poolGeom{n: 1, c: 1, h: hw[0], w: hw[1], k: 2, s: 2}
+		g.oh, g.ow = (g.h-2)/2+1, (g.w-2)/2+1
+		for trial := 0; trial < 300; trial++ {
+			// Few distinct values per plane, so that windows hold ties.
+			pick := []int{next(len(specials32)), next(len(specials32)), next(len(specials32))}
+			x := make([]float32, g.h*g.w)
+			for i := range x {
+				x[i] = specials32[pick[next(len(pick))]]
+			}
+			out := g.oh * g.ow
+			y, want, a, wantA := make([]float32, out), make([]float32, out), make([]int32, out), make([]int32, out)
+			poolPlane2x2(g, y, a, x)
+			poolPlaneGeneric(g, want, wantA, x)
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) || a[i] != wantA[i] {
+					t.Fatalf("%dx%d window %d of %v: got %v at %d, want %v at %d", g.h, g.w, i, x, y[i], a[i], want[i], wantA[i])
+				}
+			}
+		}
+	}
+}
