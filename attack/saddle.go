@@ -143,8 +143,8 @@ func SaddleCheck[T tensor.Float](ctx context.Context, m Model[T], x *tensor.Dens
 	maxIter = min(maxIter, d)
 	start := time.Now()
 	points := make([]SaddlePoint, n*(c.Steps+1))
-	hvps := make([]int, n)
 	bs := o.BatchSize
+	hvps := make([]int, (n+bs-1)/bs) // per batch
 	inner := o.Options
 	inner.Progress = nil
 	var mu sync.Mutex
@@ -195,10 +195,7 @@ func SaddleCheck[T tensor.Float](ctx context.Context, m Model[T], x *tensor.Dens
 				mu.Unlock()
 			}
 		}
-		for _, i := range ids {
-			hvps[i] = 0
-		}
-		hvps[ids[0]] = op.HVPs
+		hvps[b] = op.HVPs
 		return 0
 	})
 	if err != nil {
