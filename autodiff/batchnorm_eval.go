@@ -29,7 +29,10 @@ type BatchNorm2dEval[T tensor.Float] struct {
 	Eps         float64 // ε, added to σ² (PyTorch's default is 1e-5)
 }
 
-var _ Curved[float64] = BatchNorm2dEval[float64]{}
+var (
+	_ PairJVP[float64] = BatchNorm2dEval[float64]{}
+	_ PairVJP[float64] = BatchNorm2dEval[float64]{}
+)
 
 // bnGeom is the layout of x: N images of C channels of S values each.
 type bnGeom struct{ n, c, s int }
@@ -177,6 +180,125 @@ func (b BatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tenso
 			}
 			if doG {
 				xBarDot[1].Data[c] += T(s * sumYXd)
+			}
+		}
+	})
+}
+
+// ForwardJVP computes y and ẏ in one sweep over x, with the arithmetic of
+// Forward and JVP (so the same bits).
+func (b BatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
+	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
+			a := float64(x[1].Data[c]) * s
+			var gd, bd float64
+			if xDot[1] != nil {
+				gd = float64(xDot[1].Data[c])
+			}
+			if xDot[2] != nil {
+				bd = float64(xDot[2].Data[c])
+			}
+			for n := 0; n < g.n; n++ {
+				xs := bnSeg(g, x[0].Data, n, c)
+				dst, dstDot := bnSeg(g, y.Data, n, c)[:len(xs)], bnSeg(g, yDot.Data, n, c)[:len(xs)]
+				if xDot[0] == nil {
+					for i, v := range xs {
+						dst[i] = T(a*(float64(v)-mu) + beta)
+						dstDot[i] = T(gd*s*(float64(v)-mu) + bd)
+					}
+					continue
+				}
+				xd := bnSeg(g, xDot[0].Data, n, c)[:len(xs)]
+				for i, v := range xs {
+					dst[i] = T(a*(float64(v)-mu) + beta)
+					dstDot[i] = T(float64(T(gd*s*(float64(v)-mu)+bd)) + a*float64(xd[i]))
+				}
+			}
+		}
+	})
+}
+
+// VJPPair does VJP of ȳ, VJP of ȳ̇ and CurvatureVJP in one sweep over x,
+// ẋ, ȳ and ȳ̇, with their arithmetic and in their order of accumulation
+// (so the same bits).
+func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
+	var xd, gDot *tensor.Dense[T]
+	if xDot != nil {
+		xd, gDot = xDot[0], xDot[1]
+	}
+	doX := xBar[0] != nil
+	doSums := xBar[1] != nil || xBar[2] != nil
+	doYd := yBarDot != nil
+	curvX := xBarDot[0] != nil && gDot != nil // x̄̇ += γ̇ s ȳ
+	curvG := xBarDot[1] != nil && xd != nil   // γ̄̇ += Σ ȳ s ẋ
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			s, mu := b.invStd(c), float64(b.RunningMean[c])
+			a := float64(x[1].Data[c]) * s
+			var ad float64
+			if curvX {
+				ad = float64(gDot.Data[c]) * s
+			}
+			var sumY, sumYX, sumYd, sumYdX, sumYXd float64
+			for n := 0; n < g.n; n++ {
+				xs := bnSeg(g, x[0].Data, n, c)
+				yb := bnSeg(g, yBar.Data, n, c)[:len(xs)]
+				if doSums {
+					for i, v := range xs {
+						sumY += float64(yb[i])
+						sumYX += float64(yb[i]) * (float64(v) - mu)
+					}
+				}
+				if doX {
+					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
+					for i, v := range yb {
+						dst[i] += T(a * float64(v))
+					}
+				}
+				if doYd {
+					ybd := bnSeg(g, yBarDot.Data, n, c)[:len(xs)]
+					if doSums {
+						for i, v := range xs {
+							sumYd += float64(ybd[i])
+							sumYdX += float64(ybd[i]) * (float64(v) - mu)
+						}
+					}
+					if doX {
+						dst := bnSeg(g, xBarDot[0].Data, n, c)[:len(xs)]
+						for i, v := range ybd {
+							dst[i] += T(a * float64(v))
+						}
+					}
+				}
+				if curvX {
+					dst := bnSeg(g, xBarDot[0].Data, n, c)[:len(xs)]
+					for i, v := range yb {
+						dst[i] += T(ad * float64(v))
+					}
+				}
+				if curvG {
+					for i, v := range bnSeg(g, xd.Data, n, c)[:len(xs)] {
+						sumYXd += float64(yb[i]) * float64(v)
+					}
+				}
+			}
+			if xBar[1] != nil {
+				xBar[1].Data[c] += T(s * sumYX)
+				if doYd {
+					xBarDot[1].Data[c] += T(s * sumYdX)
+				}
+				if curvG {
+					xBarDot[1].Data[c] += T(s * sumYXd)
+				}
+			}
+			if xBar[2] != nil {
+				xBar[2].Data[c] += T(sumY)
+				if doYd {
+					xBarDot[2].Data[c] += T(sumYd)
+				}
 			}
 		}
 	})

@@ -158,6 +158,7 @@ func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 					in := d[oy*ow+xlo : oy*ow+xhi]
 					if s.Stride == 1 {
 						out := img[off : off+n]
+						out = out[:len(in)]
 						for k, v := range in {
 							out[k] += v
 						}
