@@ -73,25 +73,10 @@ func (g convGeom) chunks() int  { return (g.N + g.G - 1) / g.G }
 // chunk returns the first image and the number of images of chunk ch.
 func (g convGeom) chunk(ch int) (n0, cnt int) { return ch * g.G, min(g.G, g.N-ch*g.G) }
 
-// direct reports whether the column matrix of a single image is the image.
-func (g convGeom) direct(cnt int) bool { return cnt == 1 && g.Identity() }
-
-// needCol reports whether a chunk may need a column buffer.
+// needCol reports whether a chunk may need a column buffer: not when it is
+// one image whose column matrix is the image itself (a 1×1 window, stride 1,
+// no padding).
 func (g convGeom) needCol() bool { return !(g.G == 1 && g.Identity()) }
-
-// columns returns the [K, cnt·P] column matrix of images n0…n0+cnt−1 of x,
-// written into col unless it is the image itself.
-func columns[T tensor.Float](g convGeom, x []T, n0, cnt int, col []T) []T {
-	in := g.inSize()
-	if g.direct(cnt) {
-		return x[n0*in : (n0+1)*in]
-	}
-	ld := cnt * g.P
-	for i := 0; i < cnt; i++ {
-		kernels.Im2col(col[i*g.P:], ld, x[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
-	}
-	return col[:g.K*ld]
-}
 
 func (c Conv2d[T]) geom(x []*tensor.Dense[T]) convGeom {
 	if len(x) < 2 || len(x) > 3 {
@@ -211,43 +196,52 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := g.chunk(ch)
 			ld := cnt * g.P
-			ld2 := 2 * ld
-			col, c := (*colBuf)[:g.K*ld2], (*outBuf)[:g.O*ld2]
+			// X at column 0 and Ẋ at column xdo of col (leading dimension
+			// ldCol); y at column 0 and ẏ at column ld of c (ldOut).
+			ldCol, xdo := ld, 0
+			if needX && needXd {
+				ldCol, xdo = 2*ld, ld
+			}
+			ldOut := ld
+			if pair {
+				ldOut = 2 * ld
+			}
+			col, c := (*colBuf)[:g.K*ldCol], (*outBuf)[:g.O*ldOut]
 			if needX {
 				for i := 0; i < cnt; i++ {
-					kernels.Im2col(col[i*g.P:], ld2, xs[(n0+i)*g.inSize():(n0+i+1)*g.inSize()], g.ConvShape)
+					kernels.Im2col(col[i*g.P:], ldCol, xs[(n0+i)*g.inSize():(n0+i+1)*g.inSize()], g.ConvShape)
 				}
 			}
 			if needXd {
 				for i := 0; i < cnt; i++ {
-					kernels.Im2col(col[ld+i*g.P:], ld2, xds[(n0+i)*g.inSize():(n0+i+1)*g.inSize()], g.ConvShape)
+					kernels.Im2col(col[xdo+i*g.P:], ldCol, xds[(n0+i)*g.inSize():(n0+i+1)*g.inSize()], g.ConvShape)
 				}
 			}
-			X, Xd := col, col[ld:]
+			X, Xd := col, col[xdo:]
 			var setL, setR bool // whether the halves of c hold a product
 			switch {
 			case yX && dXd:
 				// [y | ẏ] = w·[X | Ẋ]: one product for both halves.
-				kernels.Gemm(false, false, g.O, ld2, g.K, 1, ws, g.K, X, ld2, 0, c, ld2)
+				kernels.Gemm(false, false, g.O, 2*ld, g.K, 1, ws, g.K, X, ldCol, 0, c, ldOut)
 				setL, setR = true, true
 			case yX:
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, X, ld2, 0, c, ld2)
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, X, ldCol, 0, c, ldOut)
 				setL = true
 			case dXd:
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, Xd, ld2, 0, c[ld:], ld2)
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, Xd, ldCol, 0, c[ld:], ldOut)
 				setR = true
 			}
 			if yXd {
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, Xd, ld2, beta[T](setL), c, ld2)
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, Xd, ldCol, beta[T](setL), c, ldOut)
 				setL = true
 			}
 			if dX {
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, X, ld2, beta[T](setR), c[ld:], ld2)
+				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, X, ldCol, beta[T](setR), c[ld:], ldOut)
 				setR = true
 			}
-			scatterChunk(g, y, c, 0, ld2, n0, cnt, out, setL, b)
+			scatterChunk(g, y, c, 0, ldOut, n0, cnt, out, setL, b)
 			if pair {
-				scatterChunk(g, yDot, c, ld, ld2, n0, cnt, out, setR, bDot)
+				scatterChunk(g, yDot, c, ld, ldOut, n0, cnt, out, setR, bDot)
 			}
 		}
 	})
@@ -346,9 +340,31 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 		// A single image's ȳ is used in place when it is alone in Y, and
 		// x itself when it is its own column matrix and alone in Xs.
 		ownY := !hasYd && g.G == 1
-		ownX := !needXd && g.needCol() == false
+		ownX := !needXd && !g.needCol()
+		doIn := doX || doXdY || doXdW
+		// Input cotangents by transposed convolution where that moves less
+		// data than col2im (see transposedShape); wt = [w′ | ẇ′] holds the
+		// flipped weights, [C, nw·O·kh·kw].
+		ts, useT := g.transposedShape()
+		useT = useT && doIn
+		var wt []T
+		nw := 0
+		if useT {
+			var ws []*tensor.Dense[T]
+			if doX || doXdY {
+				ws = append(ws, w)
+			}
+			if doXdW {
+				ws = append(ws, wDot)
+			}
+			nw = len(ws)
+			wtBuf := getScratch[T](nw * g.C * ts.Rows())
+			defer putScratch(wtBuf)
+			wt = *wtBuf
+			flipWeights(g, wt, ws)
+		}
 		reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
-			var yBuf, colBuf, cBuf *[]T
+			var yBuf, colBuf, cBuf, tBuf *[]T
 			if !ownY {
 				yBuf = getScratch[T](g.O * 2 * g.G * g.P)
 				defer putScratch(yBuf)
@@ -357,9 +373,13 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				colBuf = getScratch[T](g.K * 2 * g.G * g.P)
 				defer putScratch(colBuf)
 			}
-			if doX || doXdY || doXdW {
+			if doIn && !useT {
 				cBuf = getScratch[T](g.K * 2 * g.G * g.P)
 				defer putScratch(cBuf)
+			}
+			if useT {
+				tBuf = getScratch[T](2 * ts.Rows() * ts.Cols())
+				defer putScratch(tBuf)
 			}
 			for ch := lo; ch < hi; ch++ {
 				n0, cnt := g.chunk(ch)
@@ -387,7 +407,7 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				// Xs = [Ẋ | X] with leading dimension ldX; X at column xo.
 				var Xs []T
 				ldX, xo := ld, 0
-				if needXd {
+				if needX && needXd {
 					ldX, xo = 2*ld, ld
 				}
 				switch {
@@ -404,32 +424,42 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 						}
 					}
 				}
-				// Input cotangents: C = [wᵀ·ȳ | wᵀ·ȳ̇ + ẇᵀ·ȳ], [K, 2ld].
-				if doX || doXdY || doXdW {
-					ld2 := 2 * ld
-					C := (*cBuf)[:g.K*ld2]
+				if useT {
+					for i := 0; i < cnt; i++ {
+						transposedConv(g, ts, bar.x, dot.x, wt, nw, *tBuf, yBar, yBarDot, n0+i, doX, doXdY, doXdW)
+					}
+				}
+				// Input cotangents: C = [wᵀ·ȳ | wᵀ·ȳ̇ + ẇᵀ·ȳ].
+				if doIn && !useT {
+					// x̄'s part at column 0 and x̄̇'s at column ro of C
+					// (leading dimension ldC).
+					ldC, ro := ld, 0
+					if doX && (doXdY || doXdW) {
+						ldC, ro = 2*ld, ld
+					}
+					C := (*cBuf)[:g.K*ldC]
 					var setL, setR bool
 					switch {
 					case doX && doXdY:
-						kernels.Gemm(true, false, g.K, ld2, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ld2)
+						kernels.Gemm(true, false, g.K, 2*ld, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ldC)
 						setL, setR = true, true
 					case doX:
-						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ld2)
+						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ldC)
 						setL = true
 					case doXdY:
-						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y[ld:], ldY, 0, C[ld:], ld2)
+						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y[ld:], ldY, 0, C[ro:], ldC)
 						setR = true
 					}
 					if doXdW {
-						kernels.Gemm(true, false, g.K, ld, g.O, 1, wDot.Data, g.K, Y, ldY, beta[T](setR), C[ld:], ld2)
+						kernels.Gemm(true, false, g.K, ld, g.O, 1, wDot.Data, g.K, Y, ldY, beta[T](setR), C[ro:], ldC)
 						setR = true
 					}
 					for i := 0; i < cnt; i++ {
 						if setL {
-							kernels.Col2im(bar.x.Data[(n0+i)*in:(n0+i+1)*in], C[i*g.P:], ld2, g.ConvShape)
+							kernels.Col2im(bar.x.Data[(n0+i)*in:(n0+i+1)*in], C[i*g.P:], ldC, g.ConvShape)
 						}
 						if setR {
-							kernels.Col2im(dot.x.Data[(n0+i)*in:(n0+i+1)*in], C[ld+i*g.P:], ld2, g.ConvShape)
+							kernels.Col2im(dot.x.Data[(n0+i)*in:(n0+i+1)*in], C[ro+i*g.P:], ldC, g.ConvShape)
 						}
 					}
 				}
@@ -469,5 +499,70 @@ func biasGrad[T tensor.Float](g convGeom, bBar, yBar *tensor.Dense[T]) {
 			}
 		}
 		bBar.Data[o] += T(s)
+	}
+}
+
+// transposedShape returns the geometry of x̄ = convT(ȳ, w) written as a
+// convolution: for stride 1, col2im(wᵀ·ȳ) equals the convolution of ȳ,
+// padded by k − 1 − p, with the weights flipped in space and transposed in
+// channels, w′[c, o, i, j] = w[o, c, kh−1−i, kw−1−j], which gives back the
+// H×W image. It is used (ok) for square windows at stride 1 when it moves
+// less data: the column matrix of ȳ, O·k²·H·W values copied, against
+// col2im's C·k²·H′·W′ scalar additions after a product wᵀ·ȳ whose inner
+// dimension, O, is small; the product w′·im2col(ȳ) has inner dimension
+// O·k² and a C×H·W result that goes straight into x̄.
+func (g convGeom) transposedShape() (kernels.ConvShape, bool) {
+	if g.Stride != 1 || g.KH != g.KW || g.Pad > g.KH-1 || g.O*g.H*g.W > g.C*g.P {
+		return kernels.ConvShape{}, false
+	}
+	return kernels.ConvShape{C: g.O, H: g.OutH(), W: g.OutW(), KH: g.KH, KW: g.KW, Stride: 1, Pad: g.KH - 1 - g.Pad}, true
+}
+
+// flipWeights writes [w′₁ | w′₂ | …] into wt, row c of the [C, len(ws)·O·k²]
+// matrix holding row c of every w′ᵢ[c, o, i, j] = wsᵢ[o, c, kh−1−i, kw−1−j].
+func flipWeights[T tensor.Float](g convGeom, wt []T, ws []*tensor.Dense[T]) {
+	k2 := g.KH * g.KW
+	rows := g.O * k2
+	for m, w := range ws {
+		for c := 0; c < g.C; c++ {
+			dst := wt[c*len(ws)*rows+m*rows:]
+			for o := 0; o < g.O; o++ {
+				src := w.Data[(o*g.C+c)*k2 : (o*g.C+c+1)*k2]
+				for t := 0; t < k2; t++ {
+					dst[o*k2+t] = src[k2-1-t]
+				}
+			}
+		}
+	}
+}
+
+// transposedConv adds the input cotangents of image n by transposed
+// convolution: x̄[n] += w′·im2col(ȳ[n]) (doX), and x̄̇[n] += w′·im2col(ȳ̇[n])
+// (doXdY) + ẇ′·im2col(ȳ[n]) (doXdW), the latter two as one product
+// [w′ | ẇ′]·[im2col(ȳ̇[n]); im2col(ȳ[n])] when both are wanted. wt holds nw
+// flipped weights side by side (w′ first unless only ẇ′ is needed); buf
+// has room for two column matrices of ts.
+func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, xBar, xBarDot *tensor.Dense[T], wt []T, nw int, buf []T,
+	yBar, yBarDot *tensor.Dense[T], n int, doX, doXdY, doXdW bool) {
+	rows, cols := ts.Rows(), ts.Cols()
+	out, in := g.outSize(), g.inSize()
+	ldw := nw * rows
+	// buf = [im2col(ȳ̇[n]); im2col(ȳ[n])], the second at row block 1.
+	yc := buf[rows*cols : 2*rows*cols]
+	kernels.Im2col(yc, cols, yBar.Data[n*out:(n+1)*out], ts)
+	if doXdY {
+		kernels.Im2col(buf[:rows*cols], cols, yBarDot.Data[n*out:(n+1)*out], ts)
+	}
+	if doX {
+		kernels.Gemm(false, false, g.C, cols, rows, 1, wt, ldw, yc, cols, 1, xBar.Data[n*in:(n+1)*in], cols)
+	}
+	dst := func() []T { return xBarDot.Data[n*in : (n+1)*in] }
+	switch {
+	case doXdY && doXdW:
+		kernels.Gemm(false, false, g.C, cols, 2*rows, 1, wt, ldw, buf, cols, 1, dst(), cols)
+	case doXdY:
+		kernels.Gemm(false, false, g.C, cols, rows, 1, wt, ldw, buf, cols, 1, dst(), cols)
+	case doXdW:
+		kernels.Gemm(false, false, g.C, cols, rows, 1, wt[ldw-rows:], ldw, yc, cols, 1, dst(), cols)
 	}
 }

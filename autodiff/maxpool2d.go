@@ -35,7 +35,10 @@ type MaxPool2d[T tensor.Float] struct {
 	scratch *[]int32 // the pooled buffer behind argmax
 }
 
-var _ PairVJP[float64] = (*MaxPool2d[float64])(nil)
+var (
+	_ PairJVP[float64] = (*MaxPool2d[float64])(nil)
+	_ PairVJP[float64] = (*MaxPool2d[float64])(nil)
+)
 
 // release returns the argmax buffer to its pool when the tape is reset.
 func (m *MaxPool2d[T]) release() {
@@ -144,6 +147,27 @@ func poolPlane2x2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
 			yr[ox], ar[ox] = best, at
 		}
 	}
+}
+
+// ForwardJVP computes the window maxima and gathers ẏ = ẋ[argmax] plane by
+// plane, while the plane's argmax is in cache.
+func (m *MaxPool2d[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
+	g := m.geom(x[0])
+	if m.scratch == nil {
+		m.scratch = getScratch[int32](len(y.Data))
+	}
+	m.argmax = (*m.scratch)[:len(y.Data)]
+	in, out := g.h*g.w, g.oh*g.ow
+	forEachPart(g.n*g.c, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			am := m.argmax[pl*out : (pl+1)*out]
+			poolPlane(g, y.Data[pl*out:(pl+1)*out], am, x[0].Data[pl*in:(pl+1)*in])
+			src, dst := xDot[0].Data[pl*in:(pl+1)*in], yDot.Data[pl*out:(pl+1)*out]
+			for i, a := range am {
+				dst[i] = src[a]
+			}
+		}
+	})
 }
 
 // Argmax returns, for every output element, the offset within its H×W input

@@ -72,6 +72,12 @@ func TestPrimitives(t *testing.T) {
 		{"conv/k3x5s2p1/bias/b3", conv(2, 1), in(randn(43, 3, 3, 7, 9), randn(44, 3, 3, 3, 5), randn(45, 3))},
 		{"conv/k3s1p1/stride0/b3", conv(0, 1), in(randn(46, 3, 1, 5, 5), randn(47, 2, 1, 3, 3))},
 		{"conv/k3s1p1/b35", conv(1, 1), in(randn(48, 35, 1, 3, 4), randn(49, 3, 1, 3, 3), randn(50, 3))},
+		// Stride 1 with O·H·W ≤ C·H′·W′: x̄ by transposed convolution.
+		{"conv/k3s1p1/transposed/b3", conv(1, 1), in(randn(54, 3, 4, 5, 6), randn(55, 3, 4, 3, 3), randn(56, 3))},
+		{"conv/k5s1p2/transposed/b2", conv(1, 2), in(randn(57, 2, 3, 6, 5), randn(58, 2, 3, 5, 5))},
+		{"conv/k3s1p0/transposed/b2", conv(1, 0), in(randn(59, 2, 6, 6, 5), randn(64, 2, 6, 3, 3), randn(65, 2))},
+		{"conv/k1s1p0/transposed/b3", conv(1, 0), in(randn(66, 3, 4, 3, 5), randn(67, 2, 4, 1, 1))},
+		{"conv/k3s1p1/transposed/b40", conv(1, 1), in(randn(68, 40, 2, 3, 3), randn(69, 2, 2, 3, 3), randn(71, 2))},
 
 		// MaxPool2d (kernel, stride, padding) on distinct values, far from kinks.
 		{"maxpool/k2s2p0", pool(2, 2, 0), in(distinct(60, 3, 3, 6, 8))},

@@ -17,7 +17,10 @@ import (
 // goroutines by contiguous spans, each element written by one of them.
 type ReLU[T tensor.Float] struct{}
 
-var _ PairVJP[float64] = ReLU[float64]{}
+var (
+	_ PairJVP[float64] = ReLU[float64]{}
+	_ PairVJP[float64] = ReLU[float64]{}
+)
 
 // Shape returns the shape of x.
 func (ReLU[T]) Shape(x []*tensor.Dense[T]) []int { return x[0].Shape }
@@ -32,6 +35,14 @@ func (ReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 func (ReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	xs, xd := x[0].Data, xDot[0].Data
 	forEachSpan(len(yDot.Data), func(lo, hi int) { maskTo(yDot.Data[lo:hi], xs[lo:hi], xd[lo:hi]) })
+}
+
+// ForwardJVP computes y = 1[x>0]·x and ẏ = 1[x>0]·ẋ in one sweep.
+func (ReLU[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
+	xs, xd := x[0].Data, xDot[0].Data
+	forEachSpan(len(y.Data), func(lo, hi int) {
+		maskTo2(y.Data[lo:hi], xs[lo:hi], yDot.Data[lo:hi], xd[lo:hi], xs[lo:hi])
+	})
 }
 
 // VJP adds 1[x>0]·ȳ to x̄.
@@ -148,5 +159,29 @@ func maskAdd2[T tensor.Float](a, va, b, vb, x []T) {
 	default:
 		maskAdd(a, x, va)
 		maskAdd(b, x, vb)
+	}
+}
+
+// maskTo2 is maskTo(a, x, va) and maskTo(b, x, vb) with one mask per x[i].
+func maskTo2[T tensor.Float](a, va, b, vb, x []T) {
+	x, va, b, vb = x[:len(a)], va[:len(a)], b[:len(a)], vb[:len(a)]
+	switch av := any(a).(type) {
+	case []float32:
+		va, b, vb, x := any(va).([]float32), any(b).([]float32), any(vb).([]float32), any(x).([]float32)
+		for i, xi := range x {
+			m := mask32(xi)
+			av[i] = math.Float32frombits(math.Float32bits(va[i]) & m)
+			b[i] = math.Float32frombits(math.Float32bits(vb[i]) & m)
+		}
+	case []float64:
+		va, b, vb, x := any(va).([]float64), any(b).([]float64), any(vb).([]float64), any(x).([]float64)
+		for i, xi := range x {
+			m := mask64(xi)
+			av[i] = math.Float64frombits(math.Float64bits(va[i]) & m)
+			b[i] = math.Float64frombits(math.Float64bits(vb[i]) & m)
+		}
+	default:
+		maskTo(a, x, va)
+		maskTo(b, x, vb)
 	}
 }

@@ -3,6 +3,7 @@ package hessian
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"hesscope/models"
@@ -27,7 +28,11 @@ func benchBatch[T tensor.Float](net *models.Net[T], n int) (*tensor.Dense[T], []
 
 // BenchmarkModels times one gradient and one Hessian-vector product with
 // respect to the parameters per model at batch 128 in float32, BatchNorm in
-// eval mode: compare HVP/Gradient for the cost of second derivatives.
+// eval mode: compare HVP/Gradient for the cost of second derivatives. The
+// metric MB/pass is the memory a fresh evaluator allocates in its first pass
+// (tape buffers and scratch): the working set, which later passes reuse;
+// cpu-s/op is the processor time (user and system, all threads) per pass,
+// steadier than the wall time on a shared machine.
 //
 //	go test -run '^$' -bench Models -benchtime 5x ./hessian
 func BenchmarkModels(b *testing.B) {
@@ -45,7 +50,6 @@ func BenchmarkModels(b *testing.B) {
 				t.Data[i] = float32(rng.NormFloat64())
 			}
 		}
-		e := NewEvaluator[float32](net)
 		for _, c := range []struct {
 			kind string
 			req  Request[float32]
@@ -56,11 +60,18 @@ func BenchmarkModels(b *testing.B) {
 			{"InputHVP", Request[float32]{Mode: nn.Eval, InputGrad: true, InputTangent: x}},
 		} {
 			b.Run(fmt.Sprintf("%s/%s", name, c.kind), func(b *testing.B) {
+				e := NewEvaluator[float32](net)
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
 				e.Pass(x, y, c.req) // warm the buffers
+				runtime.ReadMemStats(&after)
 				b.ResetTimer()
+				cpu0 := cpuSeconds()
 				for i := 0; i < b.N; i++ {
 					e.Pass(x, y, c.req)
 				}
+				b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+				b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/(1<<20), "MB/pass")
 			})
 		}
 	}
