@@ -17,29 +17,32 @@ import (
 //
 //	C[i*ldc+j] = alpha·Σ_p a[p*mr+i]·b[p*nr+j] + beta·C[i*ldc+j]
 //
-// for i < mr, j < nr, with C only written when beta is 0. The caller
-// guarantees len(a) ≥ k·mr, len(b) ≥ k·nr and that c holds the tile
-// ((mr-1)·ldc + nr elements); the assembly checks nothing.
+// for i < rows, j < cols, with C only written when beta is 0. The AVX-512
+// kernels take any 1 ≤ rows ≤ mr, 1 ≤ cols ≤ nr and touch nothing outside
+// that corner (masked loads and stores); the AVX2 ones require rows = mr,
+// cols = nr. The caller guarantees len(a) ≥ k·mr, len(b) ≥ k·nr and that c
+// holds the corner ((rows-1)·ldc + cols elements); the assembly checks
+// nothing.
 
 // sgemmMicroAVX512 is microGeneric with mr = 12, nr = 32 (AVX-512F).
 //
 //go:noescape
-func sgemmMicroAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32)
+func sgemmMicroAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int)
 
 // dgemmMicroAVX512 is microGeneric with mr = 12, nr = 16 (AVX-512F).
 //
 //go:noescape
-func dgemmMicroAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64)
+func dgemmMicroAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int)
 
 // sgemmMicroAVX2 is microGeneric with mr = 6, nr = 16 (AVX2 and FMA).
 //
 //go:noescape
-func sgemmMicroAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
+func sgemmMicroAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int)
 
 // dgemmMicroAVX2 is microGeneric with mr = 6, nr = 8 (AVX2 and FMA).
 //
 //go:noescape
-func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64)
+func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int)
 
 // Blocking: the driver keeps one mr×kc A panel in L1 (12-24 KB) and streams
 // the kc×nc B block (≤ 1 MB, half an L2 of 2 MB) past it, nr columns at a
@@ -48,12 +51,12 @@ var (
 	avx512F32 = &gemmKernel[float32]{
 		name: "avx512", mr: 12, nr: 32,
 		kc: 256, mc: 192, nc: 1024,
-		micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
+		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
 		kc: 192, mc: 96, nc: 512,
-		micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
+		masked: true, micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
 	}
 	avx2F32 = &gemmKernel[float32]{
 		name: "avx2", mr: 6, nr: 16,

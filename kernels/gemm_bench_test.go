@@ -136,7 +136,7 @@ func benchMicro[T float32 | float64](b *testing.B, g *gemmKernel[T]) {
 	bb := make([]T, k*g.nr)
 	c := make([]T, g.mr*g.nr)
 	for b.Loop() {
-		g.micro(k, a, bb, c, g.nr, 1, 1)
+		g.micro(k, a, bb, c, g.nr, 1, 1, g.mr, g.nr)
 	}
 	b.ReportMetric(2*float64(g.mr*g.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

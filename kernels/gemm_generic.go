@@ -36,19 +36,22 @@ import (
 //
 //	C[i*ldc+j] = alpha·Σ_p a[p*mr+i]·b[p*nr+j] + beta·C[i*ldc+j]
 //
-// for i < mr, j < nr, with the sum taken in order p = 0, 1, …, k-1 (starting
-// from zero). With beta = 0, C is only written. a holds k·mr and b k·nr
-// elements; c holds the tile. mr and nr are fixed for each kernel.
-type microKernel[T tensor.Float] func(k int, a, b, c []T, ldc int, alpha, beta T)
+// for i < rows ≤ mr, j < cols ≤ nr, with the sum taken in order p = 0, 1,
+// …, k-1 (starting from zero). With beta = 0, C is only written. a holds k·mr
+// and b k·nr elements; c holds the rows×cols corner. mr and nr are fixed for
+// each kernel; one without masking (gemmKernel.masked false) requires
+// rows = mr and cols = nr.
+type microKernel[T tensor.Float] func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int)
 
 // gemmKernel is a micro-kernel with its register tile (mr×nr) and cache
 // blocking (kc, mc, nc).
 type gemmKernel[T tensor.Float] struct {
 	name   string
 	mr, nr int
-	kc     int // depth of a packed slice: an mr×kc A panel fits L1
-	mc     int // rows of A packed at once (multiple of mr)
-	nc     int // columns of a packed B block (multiple of nr): kc×nc fits L2
+	kc     int  // depth of a packed slice: an mr×kc A panel fits L1
+	mc     int  // rows of A packed at once (multiple of mr)
+	nc     int  // columns of a packed B block (multiple of nr): kc×nc fits L2
+	masked bool // micro writes partial tiles itself (else via a temporary tile)
 	micro  microKernel[T]
 	pools  *gemmPools[T]
 }
@@ -174,11 +177,11 @@ func gemmSerial[T tensor.Float](g *gemmKernel[T], w *gemmWorkspace[T], transA, t
 						nrr := min(nr, nb-j)
 						bp := w.bPack[pb*nr*kb : (pb+1)*nr*kb]
 						off := (ic+i)*ldc + jc + j
-						if mrr == mr && nrr == nr {
-							g.micro(kb, ap, bp, c[off:], ldc, alpha, betaP)
+						if g.masked || mrr == mr && nrr == nr {
+							g.micro(kb, ap, bp, c[off:], ldc, alpha, betaP, mrr, nrr)
 							continue
 						}
-						g.micro(kb, ap, bp, w.tile, nr, alpha, 0)
+						g.micro(kb, ap, bp, w.tile, nr, alpha, 0, mr, nr)
 						mergeTile(c[off:], ldc, w.tile, nr, mrr, nrr, betaP)
 					}
 				}
@@ -300,10 +303,10 @@ func copyPanelGeneric[T tensor.Float](dst []T, w int, src []T, ld, rows, cols in
 
 // microGeneric is the reference micro-kernel for any mr×nr: the Go twin of
 // every assembly micro-kernel (see microKernel).
-func microGeneric[T tensor.Float](mr, nr, k int, a, b, c []T, ldc int, alpha, beta T) {
+func microGeneric[T tensor.Float](mr, nr, k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int) {
 	a, b = a[:k*mr], b[:k*nr]
-	for i := 0; i < mr; i++ {
-		ci := c[i*ldc : i*ldc+nr]
+	for i := 0; i < rows; i++ {
+		ci := c[i*ldc : i*ldc+cols]
 		for j := range ci {
 			var s T
 			for p := 0; p < k; p++ {
@@ -318,9 +321,9 @@ func microGeneric[T tensor.Float](mr, nr, k int, a, b, c []T, ldc int, alpha, be
 	}
 }
 
-// micro4x4 is the pure-Go micro-kernel: microGeneric with mr = nr = 4, its
-// sixteen sums held in registers.
-func micro4x4[T tensor.Float](k int, a, b, c []T, ldc int, alpha, beta T) {
+// micro4x4 is the pure-Go micro-kernel: microGeneric with mr = nr = 4
+// (rows and cols must be 4), its sixteen sums held in registers.
+func micro4x4[T tensor.Float](k int, a, b, c []T, ldc int, alpha, beta T, _, _ int) {
 	a, b = a[:4*k], b[:4*k]
 	var c00, c01, c02, c03, c10, c11, c12, c13 T
 	var c20, c21, c22, c23, c30, c31, c32, c33 T

@@ -103,40 +103,52 @@ func TestGemmMicro(t *testing.T) {
 func testMicro[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	mr, nr := g.mr, g.nr
+	type shape struct{ rows, cols int }
+	shapes := []shape{{mr, nr}}
+	if g.masked {
+		for _, rows := range []int{1, mr / 2, mr - 1, mr} {
+			for _, cols := range []int{1, 3, nr/2 - 1, nr / 2, nr/2 + 1, nr - 1, nr} {
+				shapes = append(shapes, shape{rows, cols})
+			}
+		}
+	}
 	for _, k := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 255} {
 		for _, beta := range []T{0, 1, 0.5} {
 			for _, ldc := range []int{nr, nr + 3} {
-				a := make([]T, k*mr)
-				b := make([]T, k*nr)
-				for i := range a {
-					a[i] = T(rng.Float64()*2 - 1)
-				}
-				for i := range b {
-					b[i] = T(rng.Float64()*2 - 1)
-				}
-				const guard = -99
-				c := make([]T, (mr+2)*ldc)
-				for i := range c {
-					c[i] = guard
-				}
-				tile := c[ldc : ldc+(mr-1)*ldc+nr]
-				for i := 0; i < mr; i++ {
-					for j := 0; j < nr; j++ {
-						if beta == 0 {
-							tile[i*ldc+j] = T(math.NaN())
-						} else {
-							tile[i*ldc+j] = T(rng.Float64())
+				for _, sh := range shapes {
+					a := make([]T, k*mr)
+					b := make([]T, k*nr)
+					for i := range a {
+						a[i] = T(rng.Float64()*2 - 1)
+					}
+					for i := range b {
+						b[i] = T(rng.Float64()*2 - 1)
+					}
+					const guard = -99
+					c := make([]T, (mr+2)*ldc)
+					for i := range c {
+						c[i] = guard
+					}
+					tile := c[ldc : ldc+(sh.rows-1)*ldc+sh.cols]
+					for i := 0; i < sh.rows; i++ {
+						for j := 0; j < sh.cols; j++ {
+							if beta == 0 {
+								tile[i*ldc+j] = T(math.NaN())
+							} else {
+								tile[i*ldc+j] = T(rng.Float64())
+							}
 						}
 					}
-				}
-				want := append([]T(nil), c...)
-				microGeneric(mr, nr, k, a, b, want[ldc:], ldc, 1.5, beta)
-				g.micro(k, a, b, tile, ldc, 1.5, beta)
-				tol := 4 * float64(k+2) * kerneltest.Eps[T]() * 2
-				for i := range c {
-					d := math.Abs(float64(c[i]) - float64(want[i]))
-					if !(d <= tol*(1+math.Abs(float64(want[i])))) {
-						t.Fatalf("%s k=%d beta=%v ldc=%d: c[%d] (row %d) = %v, want %v", g.name, k, beta, ldc, i, i/ldc-1, c[i], want[i])
+					want := append([]T(nil), c...)
+					microGeneric(mr, nr, k, a, b, want[ldc:], ldc, 1.5, beta, sh.rows, sh.cols)
+					g.micro(k, a, b, tile, ldc, 1.5, beta, sh.rows, sh.cols)
+					tol := 4 * float64(k+2) * kerneltest.Eps[T]() * 2
+					for i := range c {
+						d := math.Abs(float64(c[i]) - float64(want[i]))
+						if !(d <= tol*(1+math.Abs(float64(want[i])))) {
+							t.Fatalf("%s k=%d beta=%v ldc=%d rows=%d cols=%d: c[%d] (row %d) = %v, want %v",
+								g.name, k, beta, ldc, sh.rows, sh.cols, i, i/ldc-1, c[i], want[i])
+						}
 					}
 				}
 			}

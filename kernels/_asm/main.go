@@ -87,13 +87,21 @@ func (k kernel) emit(w *bytes.Buffer) {
 	bcast := "VBROADCASTS" + sfx
 	aStep, bStep := k.mr*size, nr*size
 	typ := "float32"
-	argSize, betaOff := 96, 92
+	argSize, betaOff, rowsOff := 112, 92, 96
 	if k.f64 {
-		typ, argSize, betaOff = "float64", 104, 96
+		typ, argSize, betaOff, rowsOff = "float64", 120, 96, 104
+	}
+	masked := k.zmm // AVX-512 writes partial tiles itself, with mask registers
+	if masked && k.nv > 2 {
+		log.Fatalf("%s: masks for more than two vectors per row", k.name)
 	}
 
-	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s)\n", k.name, typ, typ)
-	fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators.\n", k.mr, nr, nacc, reg)
+	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int)\n", k.name, typ, typ)
+	if masked {
+		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
+	} else {
+		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; rows and cols must be %d and %d.\n", k.mr, nr, nacc, reg, k.mr, nr)
+	}
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", k.name, argSize)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a_base+8(FP), SI")
@@ -168,31 +176,73 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	p("JZ %s_beta0", k.name)
 	p("%s beta+%d(FP), %s", bcast, betaOff, beta)
+	if masked {
+		// K1, K2: the lanes of the two vectors of a row below cols; R10
+		// counts the rows left to write.
+		p("MOVQ rows+%d(FP), R10", rowsOff)
+		p("MOVQ cols+%d(FP), CX", rowsOff+8)
+		p("MOVQ $1, AX")
+		p("SHLQ CX, AX")
+		p("DECQ AX")
+		p("KMOVW AX, K1")
+		p("SHRQ $%d, AX", lanes)
+		p("KMOVW AX, K2")
+	}
+	mask := func(v int) string {
+		if !masked {
+			return ""
+		}
+		return fmt.Sprintf("K%d, ", v+1)
+	}
+	nextRow := func(i int) {
+		if i == k.mr-1 {
+			return
+		}
+		if masked {
+			p("DECQ R10")
+			p("JZ %s_done", k.name)
+		}
+		p("ADDQ R8, DX")
+	}
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.nv; v++ {
 			t := t0
 			if v%2 == 1 {
 				t = t1
 			}
-			p("%s %d(DX), %s, %s", mul, v*vbytes, beta, t)
+			if masked {
+				p("%s.Z %d(DX), %s%s", mov, v*vbytes, mask(v), t)
+				p("%s %s, %s, %s", mul, beta, t, t)
+			} else {
+				p("%s %d(DX), %s, %s", mul, v*vbytes, beta, t)
+			}
 			p("%s %s, %s, %s", fma, acc(i, v), alpha, t)
-			p("%s %s, %d(DX)", mov, t, v*vbytes)
+			p("%s %s, %s%d(DX)", mov, t, mask(v), v*vbytes)
 		}
-		if i < k.mr-1 {
-			p("ADDQ R8, DX")
-		}
+		nextRow(i)
 	}
 	p("VZEROUPPER")
 	p("RET")
 	fmt.Fprintf(w, "%s_beta0:\n", k.name)
+	if masked {
+		p("MOVQ rows+%d(FP), R10", rowsOff)
+		p("MOVQ cols+%d(FP), CX", rowsOff+8)
+		p("MOVQ $1, AX")
+		p("SHLQ CX, AX")
+		p("DECQ AX")
+		p("KMOVW AX, K1")
+		p("SHRQ $%d, AX", lanes)
+		p("KMOVW AX, K2")
+	}
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.nv; v++ {
 			p("%s %s, %s, %s", mul, acc(i, v), alpha, acc(i, v))
-			p("%s %s, %d(DX)", mov, acc(i, v), v*vbytes)
+			p("%s %s, %s%d(DX)", mov, acc(i, v), mask(v), v*vbytes)
 		}
-		if i < k.mr-1 {
-			p("ADDQ R8, DX")
-		}
+		nextRow(i)
+	}
+	if masked {
+		fmt.Fprintf(w, "%s_done:\n", k.name)
 	}
 	p("VZEROUPPER")
 	p("RET")
