@@ -410,8 +410,9 @@ func genericKernel[T tensor.Float]() *gemmKernel[T] {
 
 // parallelFor runs f(i) for i in [0, n) on up to procs goroutines, the
 // caller included, and returns when all calls have returned. Helpers come
-// from a fixed pool; when none is idle (nested or concurrent calls) the
-// caller does the work.
+// from a fixed pool and claim tasks by counter, so a helper that comes late
+// finds the work done, and when the pool's queue is full (concurrent calls)
+// the caller does the work itself. f must not block on other tasks.
 func parallelFor(procs, n int, f func(i int)) {
 	if n <= 0 {
 		return
@@ -460,13 +461,15 @@ var (
 	poolJobs chan *poolJob
 )
 
-// startPool starts one helper goroutine per CPU (GOMAXPROCS at first use);
-// helpers block on an unbuffered channel, so a send succeeds only when one is
-// idle.
+// startPool starts one helper goroutine per CPU (GOMAXPROCS or NumCPU at
+// first use). The queue holds one job per helper: a helper still on its way
+// back from the previous job (back-to-back calls) takes the next one as soon
+// as it is free, instead of the caller running everything alone.
 func startPool() {
 	poolOnce.Do(func() {
-		poolJobs = make(chan *poolJob)
-		for i := 0; i < max(runtime.GOMAXPROCS(0), runtime.NumCPU()); i++ {
+		helpers := max(runtime.GOMAXPROCS(0), runtime.NumCPU())
+		poolJobs = make(chan *poolJob, helpers)
+		for i := 0; i < helpers; i++ {
 			go func() {
 				for j := range poolJobs {
 					j.run()
