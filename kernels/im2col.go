@@ -86,6 +86,10 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 	checkLd(ld, cols)
 	_ = dst[(s.Rows()-1)*ld+cols-1]
 	_ = x[s.C*s.H*s.W-1]
+	if s.Stride == 1 && ow == s.W {
+		im2colSame(dst, ld, x, s)
+		return
+	}
 	row := 0
 	for c := 0; c < s.C; c++ {
 		img := x[c*s.H*s.W : (c+1)*s.H*s.W]
@@ -122,6 +126,56 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 						out[xhi+k] = 0
 					}
 					off += step
+				}
+			}
+		}
+	}
+}
+
+// im2colSame is Im2col for stride 1 and an output as wide as the image
+// ("same" padding, KW − 1 = 2·Pad), the 3×3 and 5×5 convolutions of the
+// ResNets and C1. Then output row oy of window row (c, i, j) reads image
+// row oy − Pad + i shifted by j − Pad, and consecutive output rows read
+// consecutive image rows: the rows that fall inside the image are one
+// contiguous run of the image, copied at once, after which the at most Pad
+// entries per output row that the shift carried across a row boundary are
+// zeroed (they lie in the padding).
+func im2colSame[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
+	oh, w := s.OutH(), s.W
+	cols := oh * w
+	plane := s.H * w
+	row := 0
+	for c := 0; c < s.C; c++ {
+		img := x[c*plane : (c+1)*plane]
+		for i := 0; i < s.KH; i++ {
+			ylo, yhi := span(s.H, i, 1, s.Pad, oh)
+			for j := 0; j < s.KW; j++ {
+				xlo, xhi := span(s.W, j, 1, s.Pad, w)
+				d := dst[row*ld : row*ld+cols]
+				row++
+				clear(d[:ylo*w])
+				clear(d[yhi*w:])
+				if xlo >= xhi || ylo >= yhi {
+					clear(d[ylo*w : yhi*w])
+					continue
+				}
+				// Output (oy, ox) reads img[start + (oy−ylo)·W + ox].
+				start := (ylo-s.Pad+i)*w + j - s.Pad
+				seg := d[ylo*w : yhi*w]
+				lo, hi := max(0, -start), min(len(seg), plane-start)
+				clear(seg[:lo])
+				copy(seg[lo:hi], img[start+lo:start+hi])
+				clear(seg[hi:])
+				if xlo == 0 && xhi == w {
+					continue
+				}
+				for r := 0; r+w <= len(seg); r += w {
+					for k := r; k < r+xlo; k++ {
+						seg[k] = 0
+					}
+					for k := r + xhi; k < r+w; k++ {
+						seg[k] = 0
+					}
 				}
 			}
 		}
