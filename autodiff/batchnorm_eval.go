@@ -127,15 +127,24 @@ func (b BatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 			a := float64(x[1].Data[c]) * s
 			var sumY, sumYX float64
 			for n := 0; n < g.n; n++ {
-				yb := bnSeg(g, yBar.Data, n, c)
-				if xBar[1] != nil || xBar[2] != nil {
-					for i, v := range bnSeg(g, x[0].Data, n, c) {
+				xs := bnSeg(g, x[0].Data, n, c)
+				yb := bnSeg(g, yBar.Data, n, c)[:len(xs)]
+				switch {
+				case (xBar[1] != nil || xBar[2] != nil) && xBar[0] != nil:
+					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
+					for i, v := range xs {
+						y := float64(yb[i])
+						sumY += y
+						sumYX += y * (float64(v) - mu)
+						dst[i] += T(a * y)
+					}
+				case xBar[1] != nil || xBar[2] != nil:
+					for i, v := range xs {
 						sumY += float64(yb[i])
 						sumYX += float64(yb[i]) * (float64(v) - mu)
 					}
-				}
-				if xBar[0] != nil {
-					dst := bnSeg(g, xBar[0].Data, n, c)
+				case xBar[0] != nil:
+					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
 					for i, v := range yb {
 						dst[i] += T(a * float64(v))
 					}

@@ -91,11 +91,121 @@ func (m *MaxPool2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 // poolPlane computes the window maxima of one H×W plane and their argmax,
 // with an unrolled loop for 2×2 windows at stride 2 without padding.
 func poolPlane[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
-	if g.k == 2 && g.s == 2 && g.p == 0 {
+	switch {
+	case g.k == 2 && g.s == 2 && g.p == 0:
 		poolPlane2x2(g, yp, am, plane)
-		return
+	case g.k == 3:
+		if y32, ok := any(yp).([]float32); ok {
+			poolPlane3x3f32(g, y32, am, any(plane).([]float32))
+			return
+		}
+		poolPlane3x3(g, yp, am, plane)
+	default:
+		poolPlaneGeneric(g, yp, am, plane)
 	}
-	poolPlaneGeneric(g, yp, am, plane)
+}
+
+// poolPlane3x3f32 is poolPlane3x3 for float32 with branch-free interior
+// windows: after BatchNorm (C1's pooling) the nine values are in random
+// order and a branch per pixel mispredicts often, so the pixels are
+// compared as integer keys and selected with conditional moves. The key of
+// a value with sign s and magnitude bits m is ±m (−0 and +0 tie, as they
+// compare equal), a NaN gets the key just above +Inf's, and a pixel replaces
+// the running maximum when key + 1[NaN] > best key: a greater value or any
+// NaN (so the last NaN wins), the rule v > best || v != v of the reference
+// loop, scanned in the same order.
+func poolPlane3x3f32(g poolGeom, yp []float32, am []int32, plane []float32) {
+	w := g.w
+	for oy := 0; oy < g.oh; oy++ {
+		y0 := oy*g.s - g.p
+		for ox := 0; ox < g.ow; ox++ {
+			x0 := ox*g.s - g.p
+			if !(y0 >= 0 && y0+3 <= g.h && x0 >= 0 && x0+3 <= w) {
+				var y1 [1]float32
+				var a1 [1]int32
+				poolWindow(g, y1[:], a1[:], plane, y0, x0)
+				yp[oy*g.ow+ox], am[oy*g.ow+ox] = y1[0], a1[0]
+				continue
+			}
+			base := y0*w + x0
+			win := plane[base : base+2*w+3]
+			bb := math.Float32bits(win[0])
+			bk, _ := poolKey32(bb)
+			at := int32(0)
+			for _, off := range [8]int32{1, 2, int32(w), int32(w) + 1, int32(w) + 2, 2 * int32(w), 2*int32(w) + 1, 2*int32(w) + 2} {
+				b := math.Float32bits(win[off])
+				k, nan := poolKey32(b)
+				if k+nan > bk {
+					bk, at, bb = k, off, b
+				}
+			}
+			yp[oy*g.ow+ox], am[oy*g.ow+ox] = math.Float32frombits(bb), int32(base)+at
+		}
+	}
+}
+
+// poolKey32 returns the key of the float32 with bits b and whether it is a
+// NaN (1) or not (0).
+func poolKey32(b uint32) (k, nan int32) {
+	const inf = 0x7f800000
+	mag := int32(b & 0x7fffffff)
+	nan = int32(uint32(inf-mag) >> 31)
+	sgn := (int32(b) >> 31) & (nan - 1)
+	return (min(mag, inf+1) ^ sgn) - sgn, nan
+}
+
+// poolWindow computes the window at (y0, x0) of the padded plane by the
+// reference loop into y[0] and am[0].
+func poolWindow[T tensor.Float](g poolGeom, y []T, am []int32, plane []T, y0, x0 int) {
+	ylo, yhi := max(y0, 0), min(y0+g.k, g.h)
+	xlo, xhi := max(x0, 0), min(x0+g.k, g.w)
+	best, at := T(math.Inf(-1)), ylo*g.w+xlo
+	for iy := ylo; iy < yhi; iy++ {
+		for ix := xlo; ix < xhi; ix++ {
+			if v := plane[iy*g.w+ix]; v > best || v != v {
+				best, at = v, iy*g.w+ix
+			}
+		}
+	}
+	y[0], am[0] = best, int32(at)
+}
+
+// poolPlane3x3 is poolPlaneGeneric for 3×3 windows (any stride and
+// padding): windows inside the image compare their nine pixels unrolled, in
+// the same order, from the first pixel (see poolPlane2x2); windows that
+// overlap the padding take the reference loop.
+func poolPlane3x3[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
+	w := g.w
+	negInf := T(math.Inf(-1))
+	for oy := 0; oy < g.oh; oy++ {
+		y0 := oy*g.s - g.p
+		ylo, yhi := max(y0, 0), min(y0+3, g.h)
+		for ox := 0; ox < g.ow; ox++ {
+			x0 := ox*g.s - g.p
+			if y0 >= 0 && y0+3 <= g.h && x0 >= 0 && x0+3 <= w {
+				base := y0*w + x0
+				win := plane[base : base+2*w+3]
+				best, at := win[0], 0
+				for _, off := range [8]int{1, 2, w, w + 1, w + 2, 2 * w, 2*w + 1, 2*w + 2} {
+					if v := win[off]; v > best || v != v {
+						best, at = v, off
+					}
+				}
+				yp[oy*g.ow+ox], am[oy*g.ow+ox] = best, int32(base+at)
+				continue
+			}
+			xlo, xhi := max(x0, 0), min(x0+3, w)
+			best, at := negInf, ylo*w+xlo
+			for iy := ylo; iy < yhi; iy++ {
+				for ix := xlo; ix < xhi; ix++ {
+					if v := plane[iy*w+ix]; v > best || v != v {
+						best, at = v, iy*w+ix
+					}
+				}
+			}
+			yp[oy*g.ow+ox], am[oy*g.ow+ox] = best, int32(at)
+		}
+	}
 }
 
 // poolPlaneGeneric is poolPlane for any window: the reference loop.

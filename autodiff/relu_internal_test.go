@@ -83,10 +83,10 @@ func testReLUPair[F interface{ ~float32 | ~float64 }](t *testing.T) {
 	}
 }
 
-// TestPoolPlane2x2 checks the unrolled 2×2 window maxima against the
+// TestPoolPlaneUnrolled checks the unrolled 2×2 and 3×3 window maxima against the
 // reference loop, bit for bit and argmax for argmax, on planes full of ties,
 // signed zeros, infinities and NaNs with payloads.
-func TestPoolPlane2x2(t *testing.T) {
+func TestPoolPlaneUnrolled(t *testing.T) {
 	specials32 := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, float32(math.Inf(1)), float32(math.Inf(-1)),
 		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), math.Float32frombits(0x7f800003), 0.5, -3}
 	seed := uint64(1)
@@ -94,9 +94,10 @@ func TestPoolPlane2x2(t *testing.T) {
 		seed = seed*6364136223846793005 + 1442695040888963407
 		return int(seed>>33) % n
 	}
-	for _, hw := range [][2]int{{6, 8}, {7, 5}, {2, 2}, {3, 9}} {
-		g := poolGeom{n: 1, c: 1, h: hw[0], w: hw[1], k: 2, s: 2}
-		g.oh, g.ow = (g.h-2)/2+1, (g.w-2)/2+1
+	for _, c := range []struct{ h, w, k, s, p int }{{6, 8, 2, 2, 0}, {7, 5, 2, 2, 0}, {2, 2, 2, 2, 0}, {3, 9, 2, 2, 0},
+		{7, 8, 3, 2, 1}, {8, 6, 3, 2, 1}, {5, 5, 3, 1, 1}, {6, 7, 3, 2, 0}, {3, 3, 3, 3, 1}} {
+		g := poolGeom{n: 1, c: 1, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p}
+		g.oh, g.ow = (g.h+2*g.p-g.k)/g.s+1, (g.w+2*g.p-g.k)/g.s+1
 		for trial := 0; trial < 300; trial++ {
 			// Few distinct values per plane, so that windows hold ties.
 			pick := []int{next(len(specials32)), next(len(specials32)), next(len(specials32))}
@@ -106,7 +107,7 @@ func TestPoolPlane2x2(t *testing.T) {
 			}
 			out := g.oh * g.ow
 			y, want, a, wantA := make([]float32, out), make([]float32, out), make([]int32, out), make([]int32, out)
-			poolPlane2x2(g, y, a, x)
+			poolPlane(g, y, a, x)
 			poolPlaneGeneric(g, want, wantA, x)
 			for i := range y {
 				if math.Float32bits(y[i]) != math.Float32bits(want[i]) || a[i] != wantA[i] {
