@@ -255,6 +255,25 @@ func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			for n := 0; n < g.n; n++ {
 				xs := bnSeg(g, x[0].Data, n, c)
 				yb := bnSeg(g, yBar.Data, n, c)[:len(xs)]
+				if doX && doSums && doYd && curvX && curvG {
+					// Everything at once (a parameter HVP): the operations
+					// of the cases below on each element, in their order.
+					ybd := bnSeg(g, yBarDot.Data, n, c)[:len(xs)]
+					xds := bnSeg(g, xd.Data, n, c)[:len(xs)]
+					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
+					dstDot := bnSeg(g, xBarDot[0].Data, n, c)[:len(xs)]
+					for i, v := range xs {
+						y, yd, xc := float64(yb[i]), float64(ybd[i]), float64(v)-mu
+						sumY += y
+						sumYX += y * xc
+						dst[i] += T(a * y)
+						sumYd += yd
+						sumYdX += yd * xc
+						dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
+						sumYXd += y * float64(xds[i])
+					}
+					continue
+				}
 				if doSums {
 					for i, v := range xs {
 						sumY += float64(yb[i])
