@@ -122,19 +122,36 @@ func TestConv2dDeterministic(t *testing.T) {
 	x, w, b := randn(1, 37, 3, 6, 5), randn(2, 4, 3, 3, 3), randn(3, 4)
 	xd, wd, bd := randn(4, x.Shape...), randn(5, w.Shape...), randn(6, b.Shape...)
 	p := autodiff.Conv2d[T]{Stride: 1, Padding: 1}
+	// run computes every pass, separate and fused, with weights w (O = 4,
+	// x̄ by col2im) and w2 (O = 2 ≤ C, x̄ by transposed convolution).
+	w2, wd2, b2, bd2 := randn(8, 2, 3, 3, 3), randn(9, 2, 3, 3, 3), randn(10, 2), randn(11, 2)
 	run := func(procs int) [][]T {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		in := []*tensor.Dense[T]{x, w, b}
-		y := tensor.New[T](p.Shape(in)...)
-		p.Forward(y, in)
-		yDot := tensor.New[T](y.Shape...)
-		p.JVP(yDot, in, []*tensor.Dense[T]{xd, wd, bd}, y)
-		yBar := randn(7, y.Shape...)
-		bar := []*tensor.Dense[T]{tensor.New[T](x.Shape...), tensor.New[T](w.Shape...), tensor.New[T](b.Shape...)}
-		p.VJP(bar, yBar, in, y)
-		barDot := []*tensor.Dense[T]{tensor.New[T](x.Shape...), tensor.New[T](w.Shape...), tensor.New[T](b.Shape...)}
-		p.CurvatureVJP(barDot, yBar, in, []*tensor.Dense[T]{xd, wd, bd}, y, yDot)
-		return [][]T{y.Data, yDot.Data, bar[0].Data, bar[1].Data, bar[2].Data, barDot[0].Data, barDot[1].Data}
+		var out [][]T
+		for _, c := range [][4]*tensor.Dense[T]{{w, b, wd, bd}, {w2, b2, wd2, bd2}} {
+			in, dots := []*tensor.Dense[T]{x, c[0], c[1]}, []*tensor.Dense[T]{xd, c[2], c[3]}
+			y := tensor.New[T](p.Shape(in)...)
+			p.Forward(y, in)
+			yDot := tensor.New[T](y.Shape...)
+			p.JVP(yDot, in, dots, y)
+			y2, yDot2 := tensor.New[T](y.Shape...), tensor.New[T](y.Shape...)
+			p.ForwardJVP(y2, yDot2, in, dots)
+			yBar, yBarDot := randn(7, y.Shape...), randn(12, y.Shape...)
+			zeros := func() []*tensor.Dense[T] {
+				return []*tensor.Dense[T]{tensor.New[T](x.Shape...), tensor.New[T](c[0].Shape...), tensor.New[T](c[1].Shape...)}
+			}
+			bar := zeros()
+			p.VJP(bar, yBar, in, y)
+			barDot := zeros()
+			p.CurvatureVJP(barDot, yBar, in, dots, y, yDot)
+			bar2, barDot2 := zeros(), zeros()
+			p.VJPPair(bar2, barDot2, yBar, yBarDot, in, dots, y, yDot)
+			out = append(out, y.Data, yDot.Data, y2.Data, yDot2.Data)
+			for _, t := range [][]*tensor.Dense[T]{bar, barDot, bar2, barDot2} {
+				out = append(out, t[0].Data, t[1].Data, t[2].Data)
+			}
+		}
+		return out
 	}
 	ref := run(1)
 	for _, procs := range []int{2, 3, 8} {
@@ -152,7 +169,7 @@ func TestConv2dDeterministic(t *testing.T) {
 		yBarN := tensor.FromSlice(randn(7, 37, 4, 6, 5).Data[n*120:(n+1)*120], 1, 4, 6, 5)
 		p.VJP([]*tensor.Dense[T]{nil, wBar, nil}, yBarN, []*tensor.Dense[T]{xn, w, b}, nil)
 	}
-	if e := relErr(ref[3], wBar.Data); e > 1e-13 {
+	if e := relErr(ref[5], wBar.Data); e > 1e-13 { // W̄ of the separate VJP with w
 		t.Errorf("batched W̄ differs from the sum over images by %g", e)
 	}
 }
