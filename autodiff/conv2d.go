@@ -485,21 +485,24 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	}
 }
 
-// biasGrad adds the sums of ȳ over batch and pixels to b̄ (if non-nil).
+// biasGrad adds the sums of ȳ over batch and pixels to b̄ (if non-nil),
+// output channels in parallel, each summed in the same order.
 func biasGrad[T tensor.Float](g convGeom, bBar, yBar *tensor.Dense[T]) {
 	if bBar == nil {
 		return
 	}
 	out := g.outSize()
-	for o := 0; o < g.O; o++ {
-		var s float64
-		for n := 0; n < g.N; n++ {
-			for _, v := range yBar.Data[n*out+o*g.P : n*out+(o+1)*g.P] {
-				s += float64(v)
+	forEachPart(g.O, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			var s float64
+			for n := 0; n < g.N; n++ {
+				for _, v := range yBar.Data[n*out+o*g.P : n*out+(o+1)*g.P] {
+					s += float64(v)
+				}
 			}
+			bBar.Data[o] += T(s)
 		}
-		bBar.Data[o] += T(s)
-	}
+	})
 }
 
 // transposedShape returns the geometry of x̄ = convT(ȳ, w) written as a
