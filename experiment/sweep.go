@@ -215,14 +215,15 @@ func RunUnit(ctx context.Context, s *Sweep, out string, u Unit, w io.Writer, ver
 }
 
 // Perturbation builds the adversarial-training perturbation that cfg.Perturb
-// describes (nil if none), for train.Options.Perturb.
+// describes (nil if none), for train.Options.Perturb, attacking the pixels
+// under the dataset's standard normalisation when cfg.Normalize is set.
 func Perturbation(cfg train.Config) (any, error) {
 	if cfg.Perturb == "" {
 		return nil, nil
 	}
 	t, err := attack.ParseTraining(cfg.Perturb)
 	if err != nil {
-		return nil, fmt.Errorf("perturb %q: %w", cfg.Perturb, err)
+		return nil, fmt.Errorf("%s: perturb: %w", cfg.Out, err)
 	}
 	if cfg.Normalize {
 		n, err := data.StandardNorm(cfg.Dataset)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -581,62 +580,41 @@ func bindAdvFlags(fs *flag.FlagSet) *advFlags {
 // of a resumed run's saved settings) in cfg.Perturb and returns the
 // train.Options.Perturb hook, nil for normal training.
 func (a *advFlags) apply(cfg *train.Config, set map[string]bool) (any, error) {
-	var t attack.Training
-	switch {
-	case a.method == "":
+	if a.method == "" {
 		for _, f := range []string{"adv-eps", "adv-ratio", "adv-steps", "adv-step-size", "adv-norm"} {
 			if set[f] {
 				return nil, usagef("-%s needs -adv fgsm or -adv pgd", f)
 			}
 		}
-		if cfg.Perturb == "" {
-			return nil, nil
-		}
-		var err error
-		if t, err = attack.ParseTraining(cfg.Perturb); err != nil {
-			return nil, fmt.Errorf("%s: perturb: %w", cfg.Out, err)
-		}
-	default:
-		m, err := attack.ParseMethod(a.method)
-		if err != nil || m == attack.DeepFool {
-			return nil, usagef("-adv %q: want fgsm or pgd", a.method)
-		}
-		norm, err := attack.ParseNorm(a.norm)
-		switch {
-		case err != nil:
-			return nil, usagef("-adv-norm %q: want linf or l2", a.norm)
-		case !(a.eps > 0) || math.IsInf(a.eps, 0):
-			return nil, usagef("-adv-eps %v: want a finite radius > 0", a.eps)
-		case !(a.ratio > 0 && a.ratio <= 1):
-			return nil, usagef("-adv-ratio %v: want a fraction in (0, 1]", a.ratio)
-		case a.steps < 0 || (m == attack.FGSM && a.steps > 1):
-			return nil, usagef("-adv-steps %d: want at least 1 (pgd) or nothing (fgsm)", a.steps)
-		case !(a.stepSize >= 0) || math.IsInf(a.stepSize, 0) || (m == attack.FGSM && a.stepSize > 0):
-			return nil, usagef("-adv-step-size %v: want a finite value > 0 with -adv pgd", a.stepSize)
-		}
-		t = attack.Training{Config: attack.Config{Method: m, Norm: norm, Eps: a.eps, Steps: a.steps, StepSize: a.stepSize, RandomStart: true}, Ratio: a.ratio}
-		if spec := t.String(); cfg.Perturb != "" && cfg.Perturb != spec {
-			return nil, usagef("-resume: the run in %s trains with -adv %q, not %q", cfg.Out, cfg.Perturb, spec)
-		}
-		cfg.Perturb = t.String()
+		// Without -adv, a resumed run's saved settings apply.
+		return experiment.Perturbation(*cfg)
 	}
+	m, err := attack.ParseMethod(a.method)
+	if err != nil || m == attack.DeepFool {
+		return nil, usagef("-adv %q: want fgsm or pgd", a.method)
+	}
+	norm, err := attack.ParseNorm(a.norm)
+	switch {
+	case err != nil:
+		return nil, usagef("-adv-norm %q: want linf or l2", a.norm)
+	case !(a.eps > 0) || math.IsInf(a.eps, 0):
+		return nil, usagef("-adv-eps %v: want a finite radius > 0", a.eps)
+	case !(a.ratio > 0 && a.ratio <= 1):
+		return nil, usagef("-adv-ratio %v: want a fraction in (0, 1]", a.ratio)
+	case a.steps < 0 || (m == attack.FGSM && a.steps > 1):
+		return nil, usagef("-adv-steps %d: want at least 1 (pgd) or nothing (fgsm)", a.steps)
+	case !(a.stepSize >= 0) || math.IsInf(a.stepSize, 0) || (m == attack.FGSM && a.stepSize > 0):
+		return nil, usagef("-adv-step-size %v: want a finite value > 0 with -adv pgd", a.stepSize)
+	}
+	t := attack.Training{Config: attack.Config{Method: m, Norm: norm, Eps: a.eps, Steps: a.steps, StepSize: a.stepSize, RandomStart: true}, Ratio: a.ratio}
+	if spec := t.String(); cfg.Perturb != "" && cfg.Perturb != spec {
+		return nil, usagef("-resume: the run in %s trains with -adv %q, not %q", cfg.Out, cfg.Perturb, spec)
+	}
+	cfg.Perturb = t.String()
 	if cfg.Normalize {
-		n, err := data.StandardNorm(cfg.Dataset)
-		if err != nil {
+		if _, err := data.StandardNorm(cfg.Dataset); err != nil {
 			return nil, usagef("-adv with -normalize: %v", err)
 		}
-		for c := range n.Mean {
-			t.Mean, t.Std = append(t.Mean, float64(n.Mean[c])), append(t.Std, float64(n.Std[c]))
-		}
 	}
-	if cfg.Precision == "float64" {
-		f := attack.TrainingPerturbation[float64](t)
-		return train.PerturbFunc[float64](func(net *models.Net[float64], x *tensor.Dense[float64], y []int, rng *rand.Rand) *tensor.Dense[float64] {
-			return f(net, x, y, rng)
-		}), nil
-	}
-	f := attack.TrainingPerturbation[float32](t)
-	return train.PerturbFunc[float32](func(net *models.Net[float32], x *tensor.Dense[float32], y []int, rng *rand.Rand) *tensor.Dense[float32] {
-		return f(net, x, y, rng)
-	}), nil
+	return experiment.Perturbation(*cfg)
 }
