@@ -231,6 +231,26 @@ func checkPlotPath(flagName, path string) error {
 	return nil
 }
 
+// finish delivers an analysis result: written atomically as name in the -out
+// folder (its path added to *files first, so that the file lists itself),
+// printed as JSON on w with -json, and otherwise as the table print writes.
+func (a *analysisFlags) finish(w io.Writer, name string, res any, files *[]string, print func(io.Writer)) error {
+	path, err := a.outPath(name)
+	if err != nil {
+		return err
+	}
+	if path != "" {
+		*files = append(*files, path)
+	}
+	if err := writeResult(w, a.json, path, res); err != nil {
+		return err
+	}
+	if !a.json {
+		print(w)
+	}
+	return nil
+}
+
 // writeResult prints v as indented JSON to w when asJSON, and writes it to
 // path (if not empty) atomically.
 func writeResult(w io.Writer, asJSON bool, path string, v any) error {

@@ -317,20 +317,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		return err
 	}
 	res.Seconds = time.Since(start).Seconds()
-	path, err := o.outPath("landscape.json")
-	if err != nil {
-		return err
-	}
-	if path != "" {
-		res.Files = append(res.Files, path)
-	}
-	if err := writeResult(e.stdout, o.json, path, res); err != nil {
-		return err
-	}
-	if !o.json {
-		printLandscape(e.stdout, res)
-	}
-	return nil
+	return o.finish(e.stdout, "landscape.json", res, &res.Files, func(w io.Writer) { printLandscape(w, res) })
 }
 
 // writeLandscapeFiles writes the CSV and the plot.

@@ -169,20 +169,7 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 		res.M = &r
 	}
 	res.Seconds = time.Since(start).Seconds()
-	path, err := o.outPath("sharpness.json")
-	if err != nil {
-		return err
-	}
-	if path != "" {
-		res.Files = append(res.Files, path)
-	}
-	if err := writeResult(e.stdout, o.json, path, res); err != nil {
-		return err
-	}
-	if !o.json {
-		printSharpness(e.stdout, res)
-	}
-	return nil
+	return o.finish(e.stdout, "sharpness.json", res, &res.Files, func(w io.Writer) { printSharpness(w, res) })
 }
 
 func printSharpness(w io.Writer, r *SharpnessResult) {

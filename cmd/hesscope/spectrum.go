@@ -432,20 +432,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	path, err := o.outPath("spectrum.json")
-	if err != nil {
-		return err
-	}
-	if path != "" {
-		res.Files = append(res.Files, path)
-	}
-	if err := writeResult(e.stdout, o.json, path, res); err != nil {
-		return err
-	}
-	if !o.json {
-		printSpectrum(e.stdout, res)
-	}
-	return nil
+	return o.finish(e.stdout, "spectrum.json", res, &res.Files, func(w io.Writer) { printSpectrum(w, res) })
 }
 
 func toT[T tensor.Float](x []float32) []T {
