@@ -169,6 +169,27 @@ type analysisSetup struct {
 	prog       io.Writer  // progress output, nil when quiet
 }
 
+// analysisHeader is what every analysis result records first: the program,
+// the model and the data it was computed on.
+type analysisHeader struct {
+	Version       string `json:"version"`
+	Model         string `json:"model"`
+	Weights       string `json:"weights,omitempty"`
+	Activation    string `json:"activation"`
+	Data          string `json:"data"`
+	Split         string `json:"split"`
+	Normalization string `json:"normalization"`
+	Samples       int    `json:"samples"`
+	Precision     string `json:"precision"`
+	Seed          uint64 `json:"seed"`
+}
+
+// header is the analysisHeader of an analysis of s with these flags.
+func (a *analysisFlags) header(s *analysisSetup) analysisHeader {
+	return analysisHeader{Version: version, Model: s.model, Weights: a.weights, Activation: s.activation, Data: a.dataset,
+		Split: a.split, Normalization: normName(s.norm), Samples: s.d.N, Precision: a.precision, Seed: a.seed}
+}
+
 // analysis is a loaded and validated model with its data.
 type analysis[T tensor.Float] struct {
 	*analysisSetup

@@ -116,24 +116,15 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 
 // LandscapeResult is the JSON output of hesscope landscape.
 type LandscapeResult struct {
-	Version       string  `json:"version"`
-	Model         string  `json:"model"`
-	Weights       string  `json:"weights,omitempty"`
-	Activation    string  `json:"activation"`
-	Data          string  `json:"data"`
-	Split         string  `json:"split"`
-	Normalization string  `json:"normalization"`
-	Samples       int     `json:"samples"`
-	Precision     string  `json:"precision"`
-	Seed          uint64  `json:"seed"`
-	Direction     string  `json:"direction"`
-	Operator      string  `json:"operator,omitempty"`
-	Sample        *int    `json:"sample,omitempty"`
-	Label         *int    `json:"label,omitempty"`
-	KeepBiasBN    bool    `json:"keep_biasbn,omitempty"`
-	Range         float64 `json:"range"`
-	Points        int     `json:"points"`
-	Dim           int     `json:"dim"`
+	analysisHeader
+	Direction  string  `json:"direction"`
+	Operator   string  `json:"operator,omitempty"`
+	Sample     *int    `json:"sample,omitempty"`
+	Label      *int    `json:"label,omitempty"`
+	KeepBiasBN bool    `json:"keep_biasbn,omitempty"`
+	Range      float64 `json:"range"`
+	Points     int     `json:"points"`
+	Dim        int     `json:"dim"`
 	// Loss and Accuracy are at the centre (α = β = 0).
 	Loss     float64 `json:"loss"`
 	Accuracy float64 `json:"accuracy"`
@@ -161,8 +152,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		return err
 	}
 	net, d := a.net, a.d
-	res := &LandscapeResult{Version: version, Model: a.model, Weights: o.weights, Activation: a.activation, Data: o.dataset,
-		Split: o.split, Normalization: normName(a.norm), Samples: d.N, Precision: o.precision, Seed: o.seed,
+	res := &LandscapeResult{analysisHeader: o.header(a.analysisSetup),
 		Direction: o.direction, Range: o.rng, Points: o.points}
 	ndir := 1
 	if o.twoD {

@@ -100,23 +100,14 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 
 // SharpnessResult is the JSON output of hesscope sharpness.
 type SharpnessResult struct {
-	Version       string                    `json:"version"`
-	Model         string                    `json:"model"`
-	Weights       string                    `json:"weights,omitempty"`
-	Activation    string                    `json:"activation"`
-	Data          string                    `json:"data"`
-	Split         string                    `json:"split"`
-	Normalization string                    `json:"normalization"`
-	Samples       int                       `json:"samples"`
-	Precision     string                    `json:"precision"`
-	Seed          uint64                    `json:"seed"`
-	Params        int                       `json:"params"`
-	Loss          float64                   `json:"loss"`
-	Accuracy      float64                   `json:"accuracy"`
-	Epsilon       []sharpness.EpsilonResult `json:"epsilon_sharpness,omitempty"`
-	M             *sharpness.MResult        `json:"m_sharpness,omitempty"`
-	Files         []string                  `json:"files,omitempty"`
-	Seconds       float64                   `json:"seconds"`
+	analysisHeader
+	Params   int                       `json:"params"`
+	Loss     float64                   `json:"loss"`
+	Accuracy float64                   `json:"accuracy"`
+	Epsilon  []sharpness.EpsilonResult `json:"epsilon_sharpness,omitempty"`
+	M        *sharpness.MResult        `json:"m_sharpness,omitempty"`
+	Files    []string                  `json:"files,omitempty"`
+	Seconds  float64                   `json:"seconds"`
 }
 
 func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptions, s *analysisSetup) error {
@@ -126,8 +117,8 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 		return err
 	}
 	net, d := a.net, a.d
-	res := &SharpnessResult{Version: version, Model: a.model, Weights: o.weights, Activation: a.activation, Data: o.dataset,
-		Split: o.split, Normalization: normName(a.norm), Samples: d.N, Precision: o.precision, Seed: o.seed, Params: net.NumParams()}
+	res := &SharpnessResult{analysisHeader: o.header(a.analysisSetup),
+		Params: net.NumParams()}
 	f, theta, obj := sharpness.Network[T](net, a.chunks, nn.Eval, o.workers)
 	res.Loss = f(nil, theta)
 	res.Accuracy = obj.Accuracy

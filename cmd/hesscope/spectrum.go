@@ -158,28 +158,19 @@ func (o *spectrumOptions) check(samples int) error {
 // (top_eigenvalues, residuals, min_eigenvalue, …) are kept for scripts
 // written against the first version; the objects carry the full records.
 type SpectrumResult struct {
-	Version       string   `json:"version"`
-	Model         string   `json:"model"`
-	Weights       string   `json:"weights,omitempty"`
-	Activation    string   `json:"activation"`
-	Data          string   `json:"data"`
-	Split         string   `json:"split"`
-	Normalization string   `json:"normalization"`
-	Samples       int      `json:"samples"`
-	BatchSize     int      `json:"batch_size"`
-	Workers       int      `json:"workers"`
-	Threads       int      `json:"threads"`
-	Precision     string   `json:"precision"`
-	Method        string   `json:"method"`
-	Operator      string   `json:"operator"`
-	Seed          uint64   `json:"seed"`
-	Params        int      `json:"params"`
-	Layer         string   `json:"layer,omitempty"`
-	LayerParams   []string `json:"layer_params,omitempty"`
-	Dim           int      `json:"dim"`
-	Loss          float64  `json:"loss"`
-	Accuracy      float64  `json:"accuracy"`
-	GradNorm      float64  `json:"grad_norm"`
+	analysisHeader
+	BatchSize   int      `json:"batch_size"`
+	Workers     int      `json:"workers"`
+	Threads     int      `json:"threads"`
+	Method      string   `json:"method"`
+	Operator    string   `json:"operator"`
+	Params      int      `json:"params"`
+	Layer       string   `json:"layer,omitempty"`
+	LayerParams []string `json:"layer_params,omitempty"`
+	Dim         int      `json:"dim"`
+	Loss        float64  `json:"loss"`
+	Accuracy    float64  `json:"accuracy"`
+	GradNorm    float64  `json:"grad_norm"`
 
 	TopEigen   []float64 `json:"top_eigenvalues"`
 	Residuals  []float64 `json:"residuals"`
@@ -327,9 +318,9 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	}
 	net, d := a.net, a.d
 	var params []*nn.Param[T]
-	res := &SpectrumResult{Version: version, Model: a.model, Weights: o.weights, Activation: a.activation, Data: o.dataset,
-		Split: o.split, Normalization: normName(a.norm), Samples: d.N, BatchSize: o.chunk, Workers: o.workers, Threads: runtime.GOMAXPROCS(0),
-		Precision: o.precision, Method: o.method, Operator: o.operator, Seed: o.seed, Params: net.NumParams()}
+	res := &SpectrumResult{analysisHeader: o.header(a.analysisSetup),
+		BatchSize: o.chunk, Workers: o.workers, Threads: runtime.GOMAXPROCS(0),
+		Method: o.method, Operator: o.operator, Params: net.NumParams()}
 	if res.Workers == 0 {
 		res.Workers = 1
 	}
