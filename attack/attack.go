@@ -256,14 +256,7 @@ func (a *Attacker[T]) predict(pred []int, loss []float64, x *tensor.Dense[T], y 
 func argmaxTo[T tensor.Float](dst []int, logits *tensor.Dense[T]) {
 	k := logits.Shape[1]
 	for i := range dst {
-		row := logits.Data[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		dst[i] = best
+		dst[i] = hessian.Argmax(logits.Data[i*k : (i+1)*k])
 	}
 }
 

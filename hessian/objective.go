@@ -91,16 +91,21 @@ func Correct[T tensor.Float](logits *tensor.Dense[T], y []int) int {
 	k := logits.Shape[1]
 	c := 0
 	for i, label := range y {
-		row := logits.Data[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == label {
+		if Argmax(logits.Data[i*k:(i+1)*k]) == label {
 			c++
 		}
 	}
 	return c
+}
+
+// Argmax is the index of the largest entry of row; the first wins ties, as
+// torch.argmax does on CPU.
+func Argmax[T tensor.Float](row []T) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
 }

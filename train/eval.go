@@ -29,27 +29,7 @@ func Evaluate[T tensor.Float](ctx context.Context, net *models.Net[T], d *data.D
 		x, y := src.Chunk(c)
 		r := ev.Pass(x, y, hessian.Request[T]{Mode: nn.Eval})
 		loss += r.Loss * float64(len(y))
-		correct += countCorrect(r.Logits, y)
+		correct += hessian.Correct(r.Logits, y)
 	}
 	return loss / float64(d.N), float64(correct) / float64(d.N), nil
-}
-
-// countCorrect counts the rows of logits [n, classes] whose first largest
-// entry is at the label.
-func countCorrect[T tensor.Float](logits *tensor.Dense[T], y []int) int {
-	k := logits.Shape[1]
-	n := 0
-	for i, label := range y {
-		row := logits.Data[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == label {
-			n++
-		}
-	}
-	return n
 }

@@ -15,6 +15,7 @@ import (
 
 	"hesscope/autodiff"
 	"hesscope/data"
+	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/nn"
 	"hesscope/progress"
@@ -514,7 +515,7 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 		t.st.BatchesTracked++
 		w := float64(hi-lo) / float64(n)
 		loss += w * l
-		correct += countCorrect(tp.Value(logits), y)
+		correct += hessian.Correct(tp.Value(logits), y)
 		if k == 1 {
 			// One micro-batch: its gradient is the step's, used where the
 			// tape keeps it (valid until the next Reset).
