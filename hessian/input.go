@@ -1,11 +1,10 @@
 package hessian
 
 import (
-	"context"
 	"errors"
-	"runtime"
 	"sync"
 
+	"hesscope/internal/parallel"
 	"hesscope/linop"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -58,10 +57,7 @@ type SampleEigen struct {
 // tolerance are returned with Converged false; any other solver failure is
 // returned as an error together with the results computed so far.
 func SampleInputEigen[T tensor.Float](m Model[T], data Data[T], o SampleInputOptions) ([]SampleEigen, error) {
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := parallel.Workers(o.Workers, data.Len())
 	type slot struct {
 		eval    *Evaluator[T]
 		tangent *tensor.Dense[T]
@@ -73,7 +69,6 @@ func SampleInputEigen[T tensor.Float](m Model[T], data Data[T], o SampleInputOpt
 	var (
 		mu       sync.Mutex
 		firstErr error
-		done     int
 	)
 	total := data.Len()
 	for c := 0; c < data.Chunks(); c++ {
@@ -83,60 +78,38 @@ func SampleInputEigen[T tensor.Float](m Model[T], data Data[T], o SampleInputOpt
 		out = append(out, make([]SampleEigen, len(y))...)
 		per := x.Len() / max(1, x.Shape[0])
 		shape := append([]int{1}, x.Shape[1:]...)
-		var next int
-		var wg sync.WaitGroup
-		for w := range min(workers, len(y)) {
-			wg.Go(func() {
-				s := &slots[w]
-				if s.eval == nil {
-					s.eval = NewEvaluator(m)
-				}
-				for {
-					mu.Lock()
-					i := next
-					next++
-					mu.Unlock()
-					if i >= len(y) || canceled(o.Cancel) {
-						return
-					}
-					xi := tensor.FromSlice(x.Data[i*per:(i+1)*per], shape...)
-					if s.tangent == nil || !tensor.SameShape(s.tangent.Shape, shape) {
-						s.tangent = tensor.New[T](shape...)
-					}
-					op := &Input[T]{eval: s.eval, x: xi, y: y[i : i+1], mode: o.Mode, tangent: s.tangent}
-					r, err := sampleEigen(op, base+i, y[i], o)
-					mu.Lock()
-					out[base+i] = r
-					if err != nil && firstErr == nil {
-						firstErr = err
-					}
-					done++
-					if o.Progress != nil {
-						o.Progress(done, total)
-					}
-					mu.Unlock()
-				}
-			})
+		var progress func(done, _ int)
+		if o.Progress != nil {
+			progress = func(done, _ int) { o.Progress(base+done, total) }
 		}
-		wg.Wait()
+		err := parallel.For(len(y), workers, o.Cancel, progress, func(w, i int) {
+			s := &slots[w]
+			if s.eval == nil {
+				s.eval = NewEvaluator(m)
+			}
+			xi := tensor.FromSlice(x.Data[i*per:(i+1)*per], shape...)
+			if s.tangent == nil || !tensor.SameShape(s.tangent.Shape, shape) {
+				s.tangent = tensor.New[T](shape...)
+			}
+			op := &Input[T]{eval: s.eval, x: xi, y: y[i : i+1], mode: o.Mode, tangent: s.tangent}
+			r, err := sampleEigen(op, base+i, y[i], o)
+			out[base+i] = r
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
 		if firstErr != nil {
 			return out, firstErr
 		}
-		if canceled(o.Cancel) {
-			return out, context.Canceled
+		if err != nil {
+			return out, err
 		}
 	}
 	return out, nil
-}
-
-// canceled reports whether c is closed (never for nil).
-func canceled(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 func sampleEigen[T tensor.Float](op *Input[T], index, label int, o SampleInputOptions) (SampleEigen, error) {

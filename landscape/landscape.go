@@ -15,15 +15,13 @@
 package landscape
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 	"time"
 
 	"hesscope/hessian"
+	"hesscope/internal/parallel"
 	"hesscope/nn"
 	"hesscope/tensor"
 )
@@ -205,61 +203,25 @@ func run[S any](x, y []float64, o Options, newState func() S, eval func(S, float
 		g.Accuracy[j] = make([]float64, len(x))
 	}
 	total := rows * len(x)
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = min(workers, total)
-	var (
-		mu   sync.Mutex
-		next int
-		done int
-		wg   sync.WaitGroup
-	)
-	for range workers {
-		wg.Go(func() {
-			s := newState()
-			for {
-				mu.Lock()
-				k := next
-				next++
-				mu.Unlock()
-				if k >= total || canceled(o.Cancel) {
-					return
-				}
-				j, i := k/len(x), k%len(x)
-				b := 0.0
-				if y != nil {
-					b = y[j]
-				}
-				loss, acc := eval(s, x[i], b)
-				mu.Lock()
-				g.Loss[j][i], g.Accuracy[j][i] = loss, acc
-				done++
-				if o.Progress != nil {
-					o.Progress(done, total)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if canceled(o.Cancel) {
-		return nil, context.Canceled
+	states := make([]S, parallel.Workers(o.Workers, total))
+	made := make([]bool, len(states))
+	err := parallel.For(total, o.Workers, o.Cancel, o.Progress, func(w, k int) {
+		if !made[w] {
+			states[w], made[w] = newState(), true
+		}
+		j, i := k/len(x), k%len(x)
+		b := 0.0
+		if y != nil {
+			b = y[j]
+		}
+		g.Loss[j][i], g.Accuracy[j][i] = eval(states[w], x[i], b)
+	})
+	if err != nil {
+		return nil, err
 	}
 	g.Evals = total
 	g.Seconds = time.Since(start).Seconds()
 	return g, nil
-}
-
-// canceled reports whether c is closed (never for nil).
-func canceled(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 // FilterNormalized returns a random direction in the space of the trainable

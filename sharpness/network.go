@@ -1,13 +1,11 @@
 package sharpness
 
 import (
-	"context"
 	"math"
-	"runtime"
-	"sync"
 	"time"
 
 	"hesscope/hessian"
+	"hesscope/internal/parallel"
 	"hesscope/nn"
 	"hesscope/tensor"
 )
@@ -80,69 +78,47 @@ func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOpt
 	batches := reader.Chunks()
 	res := MResult{Batches: batches, PerBatch: make([]SAMResult, batches)}
 	sizes := make([]int, batches)
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	// Per-worker state: an Evaluator, the perturbed weights and a chunk buffer.
+	type state struct {
+		eval *hessian.Evaluator[T]
+		at   []*tensor.Dense[T]
+		buf  *tensor.Dense[T]
 	}
-	workers = max(1, min(workers, batches))
-	var (
-		mu   sync.Mutex
-		next int
-		done int
-		wg   sync.WaitGroup
-	)
-	for range workers {
-		wg.Go(func() {
-			eval := hessian.NewEvaluator(m)
-			at := nn.Like(ps)
-			var buf *tensor.Dense[T]
-			for {
-				mu.Lock()
-				b := next
-				next++
-				mu.Unlock()
-				if b >= batches || canceled(o.Cancel) {
-					return
-				}
-				x, y := reader.ChunkTo(buf, b)
-				buf = x
-				f := func(grad, w []float64) float64 {
-					nn.Scatter(at, w)
-					req := hessian.Request[T]{Mode: o.Mode, At: at}
-					if grad != nil {
-						req.Params = ps
-					}
-					r := eval.Pass(x, y, req)
-					if grad != nil {
-						off := 0
-						for i, p := range ps {
-							n := p.Value.Len()
-							if r.ParamGrad[i] == nil {
-								clear(grad[off : off+n])
-							} else {
-								for k, v := range r.ParamGrad[i].Data {
-									grad[off+k] = float64(v)
-								}
-							}
-							off += n
+	states := make([]state, parallel.Workers(o.Workers, batches))
+	err := parallel.For(batches, o.Workers, o.Cancel, o.Progress, func(w, b int) {
+		s := &states[w]
+		if s.eval == nil {
+			s.eval, s.at = hessian.NewEvaluator(m), nn.Like(ps)
+		}
+		x, y := reader.ChunkTo(s.buf, b)
+		s.buf = x
+		f := func(grad, wts []float64) float64 {
+			nn.Scatter(s.at, wts)
+			req := hessian.Request[T]{Mode: o.Mode, At: s.at}
+			if grad != nil {
+				req.Params = ps
+			}
+			r := s.eval.Pass(x, y, req)
+			if grad != nil {
+				off := 0
+				for i, p := range ps {
+					n := p.Value.Len()
+					if r.ParamGrad[i] == nil {
+						clear(grad[off : off+n])
+					} else {
+						for k, v := range r.ParamGrad[i].Data {
+							grad[off+k] = float64(v)
 						}
 					}
-					return r.Loss
+					off += n
 				}
-				sr := SAM(f, theta, o.SAM)
-				mu.Lock()
-				res.PerBatch[b], sizes[b] = sr, len(y)
-				done++
-				if o.Progress != nil {
-					o.Progress(done, batches)
-				}
-				mu.Unlock()
 			}
-		})
-	}
-	wg.Wait()
-	if canceled(o.Cancel) {
-		return MResult{}, context.Canceled
+			return r.Loss
+		}
+		res.PerBatch[b], sizes[b] = SAM(f, theta, o.SAM), len(y)
+	})
+	if err != nil {
+		return MResult{}, err
 	}
 	n := float64(data.Len())
 	var sq float64
@@ -166,14 +142,4 @@ func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOpt
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
-}
-
-// canceled reports whether c is closed (never for nil).
-func canceled(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
