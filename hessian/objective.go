@@ -13,17 +13,11 @@ import (
 // at any θ without modifying it, streaming the chunks in parallel and
 // reducing in chunk order as Params does, so the same θ gives the same value
 // and gradient bit for bit. It is not safe for concurrent use.
+//
+// Its Workers field is the number of chunks processed at once, each pass
+// being parallel inside; 0 means 1. It is read by the first Eval.
 type Objective[T tensor.Float] struct {
-	model  Model[T]
-	data   Data[T]
-	mode   nn.Mode
-	params []*nn.Param[T]
-	at     []*tensor.Dense[T]
-	dim    int
-	pool   *pool[T]
-	// Workers is the number of chunks processed at once, each pass being
-	// parallel inside; 0 means 1. It is read by the first Eval.
-	Workers int
+	chunked[T]
 	// Evals counts the evaluations and Grads those with a gradient.
 	Evals, Grads int
 	// Accuracy is the fraction of samples whose largest logit is the label,
@@ -34,12 +28,8 @@ type Objective[T tensor.Float] struct {
 // NewObjective returns the mean loss of m on data in the given BatchNorm mode
 // as a function of its trainable parameters.
 func NewObjective[T tensor.Float](m Model[T], data Data[T], mode nn.Mode) *Objective[T] {
-	ps := nn.Trainable(m.Params())
-	return &Objective[T]{model: m, data: data, mode: mode, params: ps, at: nn.Like(ps), dim: nn.Size(ps)}
+	return &Objective[T]{chunked: newChunked(m, data, mode, nil)}
 }
-
-// Dim is the number of trainable parameters.
-func (o *Objective[T]) Dim() int { return o.dim }
 
 // Theta returns the model's own parameters θ₀, flattened.
 func (o *Objective[T]) Theta() []float64 {
@@ -56,10 +46,7 @@ func (o *Objective[T]) Eval(grad, theta []float64) float64 {
 	if len(theta) != o.dim || (grad != nil && len(grad) != o.dim) {
 		panic(fmt.Sprintf("hessian: Objective.Eval with θ of %d and gradient of %d entries, want %d", len(theta), len(grad), o.dim))
 	}
-	nn.Scatter(o.at, theta)
-	if o.pool == nil {
-		o.pool = newPool(o.model, o.data, o.Workers)
-	}
+	nn.Scatter(o.vec, theta)
 	var params []*nn.Param[T]
 	if grad != nil {
 		clear(grad)
@@ -70,15 +57,15 @@ func (o *Objective[T]) Eval(grad, theta []float64) float64 {
 	var loss float64
 	var correct int
 	n := float64(o.data.Len())
-	o.pool.run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.at})
+	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.vec})
 		w.correct = Correct(w.res.Logits, y)
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		loss += wt * w.res.Loss
 		correct += w.correct
 		if grad != nil {
-			addWeighted(grad, w.res.ParamGrad, o.at, wt)
+			addWeighted(grad, w.res.ParamGrad, o.vec, wt)
 		}
 	})
 	o.Accuracy = float64(correct) / n

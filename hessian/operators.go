@@ -17,18 +17,12 @@ import (
 // Evaluator (the model is only read), and adds the per-chunk products,
 // weighted by chunk size, in chunk order: H·v is bit-for-bit the same for
 // any number of workers. Memory is one chunk's activations per worker.
+//
+// Its Workers field is the number of chunks processed at once, each pass
+// being parallel inside; 0 means 1. It is read by the first Apply or
+// Gradient.
 type Params[T tensor.Float] struct {
-	model   Model[T]
-	data    Data[T]
-	mode    nn.Mode
-	params  []*nn.Param[T]
-	tangent []*tensor.Dense[T]
-	dim     int
-	pool    *pool[T]
-	// Workers is the number of chunks processed at once, each pass being
-	// parallel inside; 0 means 1. It is read by the first Apply or
-	// Gradient.
-	Workers int
+	chunked[T]
 	// HVPs counts the products computed; Loss is the mean loss seen by the
 	// last product.
 	HVPs int
@@ -40,39 +34,21 @@ var _ linop.Operator = (*Params[float32])(nil)
 // NewParams returns the parameter-Hessian operator of m on data in the given
 // BatchNorm mode over params (nil: every trainable parameter).
 func NewParams[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, params []*nn.Param[T]) *Params[T] {
-	if params == nil {
-		params = nn.Trainable(m.Params())
-	}
-	return &Params[T]{model: m, data: data, mode: mode, params: params,
-		tangent: nn.Like(params), dim: nn.Size(params)}
-}
-
-// Dim is the number of parameters the operator acts on.
-func (o *Params[T]) Dim() int { return o.dim }
-
-// Parameters returns the parameter tensors the operator acts on, in the
-// order of its coordinates.
-func (o *Params[T]) Parameters() []*nn.Param[T] { return o.params }
-
-func (o *Params[T]) workers() *pool[T] {
-	if o.pool == nil {
-		o.pool = newPool(o.model, o.data, o.Workers)
-	}
-	return o.pool
+	return &Params[T]{chunked: newChunked(m, data, mode, params)}
 }
 
 // Apply writes H·v into dst.
 func (o *Params[T]) Apply(dst, v []float64) {
-	nn.Scatter(o.tangent, v)
+	nn.Scatter(o.vec, v)
 	clear(dst)
 	o.Loss = 0
 	n := float64(o.data.Len())
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.tangent})
+		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		o.Loss += wt * w.res.Loss
-		addWeighted(dst, w.res.ParamHv, o.tangent, wt)
+		addWeighted(dst, w.res.ParamHv, o.vec, wt)
 	})
 	o.HVPs++
 }
@@ -87,7 +63,7 @@ func (o *Params[T]) Gradient() (float64, []float64) {
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		loss += wt * w.res.Loss
-		addWeighted(g, w.res.ParamGrad, o.tangent, wt)
+		addWeighted(g, w.res.ParamGrad, o.vec, wt)
 	})
 	return loss, g
 }
@@ -157,17 +133,9 @@ func (o *Input[T]) Apply(dst, v []float64) {
 // logits. It is positive semi-definite and needs no second derivatives of
 // the network: one tangent pass and one reverse pass. Chunks are processed
 // in parallel and reduced in order, as for Params.
+// Its Workers field is as Params'.
 type GaussNewton[T tensor.Float] struct {
-	model   Model[T]
-	data    Data[T]
-	mode    nn.Mode
-	params  []*nn.Param[T]
-	tangent []*tensor.Dense[T]
-	dim     int
-	pool    *pool[T]
-	// Workers is the number of chunks processed at once, each pass being
-	// parallel inside; 0 means 1. It is read by the first Apply.
-	Workers int
+	chunked[T]
 	// HVPs counts the products computed.
 	HVPs int
 }
@@ -176,28 +144,18 @@ var _ linop.Operator = (*GaussNewton[float32])(nil)
 
 // NewGaussNewton returns the GGN operator of m on data over params (nil: all trainable).
 func NewGaussNewton[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, params []*nn.Param[T]) *GaussNewton[T] {
-	if params == nil {
-		params = nn.Trainable(m.Params())
-	}
-	return &GaussNewton[T]{model: m, data: data, mode: mode, params: params, tangent: nn.Like(params),
-		dim: nn.Size(params)}
+	return &GaussNewton[T]{chunked: newChunked(m, data, mode, params)}
 }
-
-// Dim is the number of parameters the operator acts on.
-func (o *GaussNewton[T]) Dim() int { return o.dim }
 
 // Apply writes G·v into dst.
 func (o *GaussNewton[T]) Apply(dst, v []float64) {
-	nn.Scatter(o.tangent, v)
+	nn.Scatter(o.vec, v)
 	clear(dst)
 	n := float64(o.data.Len())
-	if o.pool == nil {
-		o.pool = newPool(o.model, o.data, o.Workers)
-	}
-	o.pool.run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.grads = w.eval.gaussNewton(x, y, o.mode, o.params, o.tangent, w.grads)
+	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+		w.grads = w.eval.gaussNewton(x, y, o.mode, o.params, o.vec, w.grads)
 	}, func(w *worker[T], _, size int) {
-		addWeighted(dst, w.grads, o.tangent, float64(size)/n)
+		addWeighted(dst, w.grads, o.vec, float64(size)/n)
 	})
 	o.HVPs++
 }

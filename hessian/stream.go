@@ -1,6 +1,7 @@
 package hessian
 
 import (
+	"hesscope/nn"
 	"sync"
 
 	"hesscope/tensor"
@@ -97,4 +98,47 @@ func (p *pool[T]) run(work func(w *worker[T], x *tensor.Dense[T], y []int), comm
 		})
 	}
 	wg.Wait()
+}
+
+// chunked is what the operators over a dataset share — Params,
+// GaussNewton and Objective: a model read over the data in chunks by a pool
+// of workers, a set of parameter tensors as the coordinates, and one vector
+// of that space shaped like them (the tangent of a product, or the point of
+// an evaluation).
+type chunked[T tensor.Float] struct {
+	model  Model[T]
+	data   Data[T]
+	mode   nn.Mode
+	params []*nn.Param[T]
+	vec    []*tensor.Dense[T]
+	dim    int
+	pool   *pool[T]
+	// Workers is the number of chunks processed at once, each pass being
+	// parallel inside; 0 means 1. It is read by the first product or
+	// evaluation.
+	Workers int
+}
+
+// newChunked returns the shared state of an operator of m on data over
+// params (nil: every trainable parameter).
+func newChunked[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, params []*nn.Param[T]) chunked[T] {
+	if params == nil {
+		params = nn.Trainable(m.Params())
+	}
+	return chunked[T]{model: m, data: data, mode: mode, params: params, vec: nn.Like(params), dim: nn.Size(params)}
+}
+
+// Dim is the number of parameters the operator acts on.
+func (c *chunked[T]) Dim() int { return c.dim }
+
+// Parameters returns the parameter tensors the operator acts on, in the
+// order of its coordinates.
+func (c *chunked[T]) Parameters() []*nn.Param[T] { return c.params }
+
+// workers returns the pool, made on first use.
+func (c *chunked[T]) workers() *pool[T] {
+	if c.pool == nil {
+		c.pool = newPool(c.model, c.data, c.Workers)
+	}
+	return c.pool
 }
