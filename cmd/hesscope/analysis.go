@@ -114,27 +114,13 @@ func (a *analysisFlags) validate() (int, error) {
 // A normalisation recorded by a training run (norm_mean, norm_std) is
 // applied to the images, so that the model sees what it was trained on.
 func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, error) {
-	s := &analysisSetup{model: a.model, activation: a.activation}
+	s := &analysisSetup{}
 	if !a.quiet {
 		s.prog = stderr
 	}
-	if a.weights != "" {
-		f, err := checkpoint.ReadFile(a.weights)
-		if err != nil {
-			return nil, err
-		}
-		meta := f.Metadata
-		if s.model == "" {
-			if s.model = meta["model"]; s.model == "" {
-				return nil, usagef("-model is required: %s names no model in its metadata", a.weights)
-			}
-		}
-		if s.activation == "" {
-			s.activation = meta["activation"]
-		}
-		if s.norm, err = train.ModelNorm(meta); err != nil {
-			return nil, fmt.Errorf("%s: %w", a.weights, err)
-		}
+	var err error
+	if s.model, s.activation, s.norm, err = fromWeights(a.weights, a.model, a.activation); err != nil {
+		return nil, err
 	}
 	if s.activation == "" {
 		s.activation = "relu"
@@ -150,14 +136,53 @@ func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, err
 	if !a.samplesSet && samples > 0 && samples < d.N {
 		d = d.Subset(samples)
 	}
+	if err := checkNorm(s.norm, a.weights, d); err != nil {
+		return nil, err
+	}
 	if s.norm != nil {
-		if len(s.norm.Mean) != d.C {
-			return nil, fmt.Errorf("%s: normalisation for %d channels, but %s has %d", a.weights, len(s.norm.Mean), d.Name, d.C)
-		}
 		d = d.Normalized(*s.norm)
 	}
 	s.d = d
 	return s, nil
+}
+
+// fromWeights completes the -model and -activation flags from the metadata
+// of the weights file (when given and the flags are empty) and reads the
+// normalisation its training run recorded (nil if none): what every command
+// that reads a model file needs to know before building the model.
+func fromWeights(weights, model, activation string) (string, string, *data.Norm, error) {
+	if weights == "" {
+		if model == "" {
+			return "", "", nil, usagef("-model is required without -weights")
+		}
+		return model, activation, nil, nil
+	}
+	f, err := checkpoint.ReadFile(weights)
+	if err != nil {
+		return "", "", nil, err
+	}
+	meta := f.Metadata
+	if model == "" {
+		if model = meta["model"]; model == "" {
+			return "", "", nil, usagef("-model is required: %s names no model in its metadata", weights)
+		}
+	}
+	if activation == "" {
+		activation = meta["activation"]
+	}
+	norm, err := train.ModelNorm(meta)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("%s: %w", weights, err)
+	}
+	return model, activation, norm, nil
+}
+
+// checkNorm returns an error unless norm (if any) has one mean per channel of d.
+func checkNorm(norm *data.Norm, weights string, d *data.Dataset) error {
+	if norm != nil && len(norm.Mean) != d.C {
+		return fmt.Errorf("%s: normalisation for %d channels, but %s has %d", weights, len(norm.Mean), d.Name, d.C)
+	}
+	return nil
 }
 
 // analysisSetup is what load found before the model is built in T.

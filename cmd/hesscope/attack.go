@@ -280,28 +280,9 @@ type AttackResult struct {
 // normalisation its metadata records folded in, and the dataset, checked
 // against each other.
 func attackModel[T tensor.Float](weights, model, activation string, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
-	var meta map[string]string
-	if weights != "" {
-		f, err := checkpoint.ReadFile(weights)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		meta = f.Metadata
-	}
-	if model == "" {
-		if model = meta["model"]; model == "" {
-			if weights == "" {
-				return nil, nil, nil, nil, usagef("-model is required without -weights")
-			}
-			return nil, nil, nil, nil, usagef("-model is required: %s names no model in its metadata", weights)
-		}
-	}
-	if activation == "" {
-		activation = meta["activation"]
-	}
-	norm, err := metaNorm(meta)
+	model, activation, norm, err := fromWeights(weights, model, activation)
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("%s: %w", weights, err)
+		return nil, nil, nil, nil, err
 	}
 	d, err := experiment.LoadData(ds)
 	if err != nil {
@@ -327,10 +308,10 @@ func attackModel[T tensor.Float](weights, model, activation string, seed uint64,
 		}
 	}
 	var m attack.Model[T] = net
+	if err := checkNorm(norm, weights, d); err != nil {
+		return nil, nil, nil, nil, err
+	}
 	if norm != nil {
-		if len(norm.Mean) != d.C {
-			return nil, nil, nil, nil, fmt.Errorf("%s: normalisation for %d channels, but %s has %d", weights, len(norm.Mean), d.Name, d.C)
-		}
 		mean, std := make([]float64, d.C), make([]float64, d.C)
 		for c := range mean {
 			mean[c], std[c] = float64(norm.Mean[c]), float64(norm.Std[c])
@@ -338,25 +319,6 @@ func attackModel[T tensor.Float](weights, model, activation string, seed uint64,
 		m = attack.Normalized(m, mean, std)
 	}
 	return m, net, d, norm, nil
-}
-
-// metaNorm reads the per-channel normalisation a training run records in
-// its model file (norm_mean, norm_std as JSON arrays), or nil.
-func metaNorm(meta map[string]string) (*data.Norm, error) {
-	ms, ss := meta["norm_mean"], meta["norm_std"]
-	if ms == "" && ss == "" {
-		return nil, nil
-	}
-	var n data.Norm
-	if json.Unmarshal([]byte(ms), &n.Mean) != nil || json.Unmarshal([]byte(ss), &n.Std) != nil || len(n.Mean) != len(n.Std) || len(n.Mean) == 0 {
-		return nil, fmt.Errorf("metadata norm_mean %q, norm_std %q: want two JSON arrays of one number per channel", ms, ss)
-	}
-	for _, s := range n.Std {
-		if !(s > 0) {
-			return nil, fmt.Errorf("metadata norm_std %q: want positive values", ss)
-		}
-	}
-	return &n, nil
 }
 
 // imagesAs returns the images of d as a tensor of T, sharing memory for

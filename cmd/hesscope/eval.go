@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"hesscope/checkpoint"
 	"hesscope/data"
 	"hesscope/experiment"
 	"hesscope/models"
@@ -106,22 +105,9 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	if o.quiet {
 		prog = nil
 	}
-	meta, err := readMetadata(o.weights)
+	model, act, norm, err := fromWeights(o.weights, o.model, o.activation)
 	if err != nil {
 		return err
-	}
-	model, act := o.model, o.activation
-	if model == "" {
-		if model = meta["model"]; model == "" {
-			return usagef("-model is required: %s names no model in its metadata", o.weights)
-		}
-	}
-	if act == "" {
-		act = meta["activation"]
-	}
-	norm, err := train.ModelNorm(meta)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.weights, err)
 	}
 	net, _, err := experiment.LoadModel[T](experiment.ModelSpec{Name: model, Weights: o.weights, Activation: act})
 	if err != nil {
@@ -134,10 +120,10 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	if err := experiment.CheckData(d, net); err != nil {
 		return err
 	}
+	if err := checkNorm(norm, o.weights, d); err != nil {
+		return err
+	}
 	if norm != nil {
-		if len(norm.Mean) != d.C {
-			return fmt.Errorf("%s: normalisation for %d channels, but %s has %d", o.weights, len(norm.Mean), o.dataset, d.C)
-		}
 		d = d.Normalized(*norm)
 	}
 	loss, acc, err := train.Evaluate(ctx, net, d, o.chunk)
@@ -159,13 +145,4 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	fmt.Fprintf(tw, "accuracy\t%.2f%% (%d/%d)\n", 100*acc, res.Correct, d.N)
 	fmt.Fprintf(tw, "seconds\t%.2f\n", res.Seconds)
 	return tw.Flush()
-}
-
-// readMetadata returns the metadata of a safetensors file.
-func readMetadata(path string) (map[string]string, error) {
-	f, err := checkpoint.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return f.Metadata, nil
 }
