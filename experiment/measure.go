@@ -201,17 +201,13 @@ func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config,
 			fmt.Fprintf(w, "%s: %s (%.0f s)\n", u.Name, what, time.Since(start).Seconds())
 		}
 	}
-	cancelled := func(p linop.Progress) {
-		if ctx.Err() != nil {
-			panic(ctx.Err())
-		}
-	}
+	cancelled := func(linop.Progress) { StopIfDone(ctx) }
 	chunk := 250
 	sub := fixedSubset(trainSet, m.HessianSamples)
 	hd := hessian.NewFloat32Data[T](sub.X, sub.Y, [3]int{sub.C, sub.H, sub.W}, chunk)
 	op := hessian.NewParams[T](model, hd, nn.Eval, nil)
 	var top, bottom linop.Eigen
-	err = recoverCtx(func() error {
+	err = Interruptible(func() error {
 		step("top eigenvalues of the parameter Hessian")
 		var err error
 		top, err = linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: m.TopK, MaxIter: m.LanczosIters, Tol: m.LanczosTol, Seed: 1, Progress: cancelled})
@@ -316,21 +312,6 @@ func notConverged(err error) error {
 		return nil
 	}
 	return err
-}
-
-// recoverCtx turns the context error a progress callback panics with into
-// an error.
-func recoverCtx(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok && (e == context.Canceled || e == context.DeadlineExceeded) {
-				err = e
-				return
-			}
-			panic(r)
-		}
-	}()
-	return f()
 }
 
 func meanStd(v []float64) (mean, std float64) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hesscope/checkpoint"
+	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/landscape"
 	"hesscope/linop"
@@ -169,13 +170,11 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		bar := progress.New(a.prog, label+" (HVPs)", min(o.maxIter, op.Dim()))
 		done := 0
 		var eig linop.Eigen
-		err := catchInterrupt(func() error {
+		err := experiment.Interruptible(func() error {
 			var err error
 			eig, err = linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: ndir, MaxIter: min(o.maxIter, op.Dim()), Tol: tol, Seed: o.seed,
 				Progress: func(p linop.Progress) {
-					if ctx.Err() != nil {
-						panic(errInterrupted)
-					}
+					experiment.StopIfDone(ctx)
 					bar.Add(p.MatVecs-done, fmt.Sprintf("λ ≈ %.6g", p.Values[0]))
 					done = p.MatVecs
 					if p.Final {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/nn"
 	"hesscope/progress"
@@ -126,12 +127,10 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 		for _, eps := range o.eps {
 			bar := progress.New(a.prog, fmt.Sprintf("ε-sharpness ε=%g (iterations)", eps), o.iterations)
 			var r sharpness.EpsilonResult
-			err := catchInterrupt(func() error {
+			err := experiment.Interruptible(func() error {
 				r = sharpness.Epsilon(f, theta, sharpness.EpsilonOptions{Epsilon: eps, Iterations: o.iterations,
 					Progress: func(iter int, best float64) {
-						if ctx.Err() != nil {
-							panic(errInterrupted)
-						}
+						experiment.StopIfDone(ctx)
 						bar.Add(1, fmt.Sprintf("loss %.6g", best))
 					}})
 				return nil

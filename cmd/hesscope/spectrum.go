@@ -15,6 +15,7 @@ import (
 
 	"hesscope/chart"
 	"hesscope/checkpoint"
+	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/linop"
 	"hesscope/nn"
@@ -362,7 +363,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err = catchInterrupt(func() error {
+	err = experiment.Interruptible(func() error {
 		if o.topK > 0 {
 			top, err := r.solve("top eigenvalues", linop.Largest, min(o.topK, dim), op)
 			if err != nil {
@@ -457,14 +458,12 @@ func (r *spectrumRun) warn(what string, err error) error {
 }
 
 // bar returns a progress callback for a solver over about total matvecs;
-// it panics with errInterrupted when the context is cancelled.
+// it stops the solver (experiment.StopIfDone) when the context is cancelled.
 func (r *spectrumRun) bar(label string, total int) func(linop.Progress) {
 	bar := progress.New(r.prog, label+" (HVPs)", total)
 	done := 0
 	return func(p linop.Progress) {
-		if r.ctx.Err() != nil {
-			panic(errInterrupted)
-		}
+		experiment.StopIfDone(r.ctx)
 		status := ""
 		if len(p.Values) > 0 {
 			status = fmt.Sprintf("%.6g", p.Values[0])
@@ -546,9 +545,7 @@ func (r *spectrumRun) spectralDensity(op linop.Operator) error {
 	bar := progress.New(r.prog, "density (HVPs)", o.densityProbes*steps)
 	done := 0
 	s := linop.SLQ(op, linop.SLQOptions{Probes: o.densityProbes, Steps: steps, Seed: o.seed, Progress: func(p linop.Progress) {
-		if r.ctx.Err() != nil {
-			panic(errInterrupted)
-		}
+		experiment.StopIfDone(r.ctx)
 		bar.Add(p.MatVecs-done, "")
 		done = p.MatVecs
 		if p.Final {
@@ -792,21 +789,4 @@ func printSpectrum(w io.Writer, r *SpectrumResult) {
 	for _, s := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
-}
-
-var errInterrupted = errors.New("interrupted")
-
-// catchInterrupt runs f, turning the errInterrupted panic a progress
-// callback raises on cancellation into an error.
-func catchInterrupt(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if r == errInterrupted {
-				err = errInterrupted
-				return
-			}
-			panic(r)
-		}
-	}()
-	return f()
 }

@@ -1,0 +1,33 @@
+package experiment
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestInterruptible(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := 0
+	err := Interruptible(func() error {
+		for {
+			StopIfDone(ctx)
+			if steps++; steps == 3 {
+				cancel()
+			}
+		}
+	})
+	if !errors.Is(err, context.Canceled) || steps != 3 {
+		t.Errorf("got %v after %d steps, want context.Canceled after 3", err, steps)
+	}
+	want := errors.New("plain")
+	if err := Interruptible(func() error { return want }); err != want {
+		t.Errorf("got %v, want f's own error", err)
+	}
+	defer func() {
+		if r := recover(); r != "other" {
+			t.Errorf("recovered %v, want the other panic to go on", r)
+		}
+	}()
+	_ = Interruptible(func() error { panic("other") })
+}
