@@ -26,66 +26,14 @@ needed: files are read with json + struct + torch.frombuffer.
 """
 
 import json
-import struct
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
-
-
-def read_safetensors(path):
-    """Returns ({name: tensor}, metadata) of a safetensors file."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    meta = header.pop("__metadata__", {}) or {}
-    buf = bytearray(raw[8 + n :])
-    out = {}
-    for name, h in header.items():
-        lo, hi = h["data_offsets"]
-        dt = DTYPES[h["dtype"]]
-        t = torch.frombuffer(buf, dtype=dt, count=(hi - lo) // torch.tensor([], dtype=dt).element_size(), offset=lo) if hi > lo else torch.empty(0, dtype=dt)
-        out[name] = t.clone().reshape(h["shape"])
-    return out, meta
-
-
-def activation(name):
-    return {"relu": nn.ReLU(), "": nn.ReLU(), "softplus": nn.Softplus(), "tanh": nn.Tanh()}[name]
-
-
-class LeNet5(nn.Module):
-    def __init__(self, classes, act):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 20, 5)
-        self.conv2 = nn.Conv2d(20, 50, 5)
-        self.fc1 = nn.Linear(800, 500)
-        self.fc2 = nn.Linear(500, classes)
-        self.act = act
-
-    def forward(self, x):
-        h = F.max_pool2d(self.act(self.conv1(x)), 2, 2)
-        h = F.max_pool2d(self.act(self.conv2(h)), 2, 2)
-        h = self.act(self.fc1(h.flatten(1)))
-        return self.fc2(h)
-
-
-class MLP(nn.Module):
-    def __init__(self, classes, act):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 512)
-        self.fc2 = nn.Linear(512, 512)
-        self.fc3 = nn.Linear(512, classes)
-        self.act = act
-
-    def forward(self, x):
-        h = self.act(self.fc1(x.flatten(1)))
-        h = self.act(self.fc2(h))
-        return self.fc3(h)
-
+import hesscope_zoo as zoo
+from hesscope_zoo import read_safetensors
 
 class Normalized(nn.Module):
     def __init__(self, net, mean, std):
@@ -98,16 +46,13 @@ class Normalized(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def load_model(path, act_override=None):
-    sd, meta = read_safetensors(path)
-    name = meta.get("model", "lenet5")
-    act = activation(act_override or meta.get("activation", "relu"))
-    classes = sd["fc2.bias" if name == "lenet5" else "fc3.bias"].shape[0]
-    net = {"lenet5": LeNet5, "mlp": MLP}[name](classes, act)
-    net.load_state_dict({k: v.float() for k, v in sd.items() if not k.endswith("num_batches_tracked")}, strict=True)
+def load_model(path):
+    """The model of a hesscope model file with its normalisation folded in:
+    attacks work on raw pixels."""
+    net, meta = zoo.load_model(path)
     if "norm_mean" in meta:
-        net = Normalized(net, json.loads(meta["norm_mean"]), json.loads(meta["norm_std"]))
-    return net.eval()
+        net = Normalized(net, json.loads(meta["norm_mean"]), json.loads(meta["norm_std"])).eval()
+    return net
 
 
 def grad_loss(model, x, y):
