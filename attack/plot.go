@@ -5,7 +5,6 @@ import (
 	"image/color"
 	"io"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -32,16 +31,7 @@ func WritePlot(path string, r *Report, title string) error {
 	p.Add(plotter.NewGrid())
 	curve := func(pts []Point, name string, c color.Color, dashed bool) error {
 		xys := plotter.XYs{{X: 0, Y: r.CleanAccuracy}}
-		sorted := slices.Clone(pts)
-		slices.SortStableFunc(sorted, func(a, b Point) int {
-			switch {
-			case a.Eps < b.Eps:
-				return -1
-			case a.Eps > b.Eps:
-				return 1
-			}
-			return 0
-		})
+		sorted := sortedByEps(pts)
 		for _, q := range sorted {
 			if q.Eps == 0 {
 				xys[0].Y = q.Accuracy

@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -270,16 +271,7 @@ func SanityChecks(r *Report) ([]Check, []string) {
 		add("within_eps", pass, "%s", detail)
 	}
 	if len(pts) > 1 {
-		sorted := slices.Clone(pts)
-		slices.SortStableFunc(sorted, func(a, b Point) int {
-			switch {
-			case a.Eps < b.Eps:
-				return -1
-			case a.Eps > b.Eps:
-				return 1
-			}
-			return 0
-		})
+		sorted := sortedByEps(pts)
 		pass, detail := true, "robust accuracy does not increase with ε"
 		for i := 1; i < len(sorted); i++ {
 			if sorted[i].Accuracy > sorted[i-1].Accuracy+slack+1e-12 {
@@ -315,4 +307,12 @@ func SanityChecks(r *Report) ([]Check, []string) {
 		}
 	}
 	return checks, warnings
+}
+
+// sortedByEps returns a copy of pts in increasing ε, equal radii in their
+// order.
+func sortedByEps(pts []Point) []Point {
+	s := slices.Clone(pts)
+	slices.SortStableFunc(s, func(a, b Point) int { return cmp.Compare(a.Eps, b.Eps) })
+	return s
 }
