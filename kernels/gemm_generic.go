@@ -481,5 +481,3 @@ func startPool() {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
-func roundUp(a, b int) int { return ceilDiv(a, b) * b }

@@ -36,16 +36,6 @@ func Size[T tensor.Float](ps []*Param[T]) int {
 	return n
 }
 
-// Lookup returns the parameter with the given name.
-func Lookup[T tensor.Float](ps []*Param[T], name string) (*Param[T], error) {
-	for _, p := range ps {
-		if p.Name == name {
-			return p, nil
-		}
-	}
-	return nil, fmt.Errorf("nn: no parameter named %q", name)
-}
-
 // Gather copies the values of ps, concatenated in order, into dst, which
 // must have Size(ps) elements.
 func Gather[T tensor.Float, D tensor.Float](dst []D, ps []*Param[T]) {

@@ -9,8 +9,6 @@ package report
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
 )
 
 // Results is the content of a sweep's results.json.
@@ -143,16 +141,3 @@ const (
 	NotHeld      = "not held"
 	NotEvaluated = "not evaluated"
 )
-
-// ReadResults reads a results.json file.
-func ReadResults(path string) (*Results, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	var r Results
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", path, err)
-	}
-	return &r, nil
-}

@@ -107,17 +107,6 @@ func (m *Matrix) Gap(i int) float64 {
 	return g
 }
 
-// Multiplicity returns how many eigenvalues equal Values[i].
-func (m *Matrix) Multiplicity(i int) int {
-	c := 0
-	for _, l := range m.Values {
-		if l == m.Values[i] {
-			c++
-		}
-	}
-	return c
-}
-
 // Span returns n equally spaced values from lo to hi (lo for n = 1).
 func Span(n int, lo, hi float64) []float64 {
 	v := make([]float64, n)
