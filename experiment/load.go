@@ -56,12 +56,13 @@ func LoadModel[T tensor.Float](spec ModelSpec) (*models.Net[T], map[string]strin
 	return net, f.Metadata, nil
 }
 
-// classesOf reads the number of classes from the last bias of a state dict.
+// classesOf reads the number of classes from the bias of the last layer of
+// a state dict (fc, fc3 or fc2 in the zoo's names), 0 if it has none.
 func classesOf(f *checkpoint.File) int {
 	for _, name := range []string{"fc.bias", "fc3.bias", "fc2.bias"} {
-		if t, ok := f.Tensors[name]; ok && len(t.Shape) == 1 {
-			if _, has := f.Tensors["fc3.bias"]; name == "fc2.bias" && has {
-				continue
+		if t, ok := f.Tensors[name]; ok {
+			if len(t.Shape) != 1 {
+				return 0
 			}
 			return t.Shape[0]
 		}

@@ -95,8 +95,8 @@ func (s *Sweep) Units() []Unit {
 
 // Validate checks the sweep before any work starts.
 func (s *Sweep) Validate() error {
-	if _, err := models.New[float32](s.Model, models.Config{}); err != nil {
-		return err
+	if !slices.Contains(models.Names(), s.Model) {
+		return fmt.Errorf("unknown model %q (want %s)", s.Model, strings.Join(models.Names(), ", "))
 	}
 	if !slices.Contains(data.Names(), s.Dataset) {
 		return fmt.Errorf("unknown dataset %q (want %s)", s.Dataset, strings.Join(data.Names(), ", "))
