@@ -51,14 +51,14 @@ func indentJSON(dst *bytes.Buffer, src []byte) error { return json.Indent(dst, s
 
 // fgsmEps is the list of ε of the FGSM columns: those of the first group.
 func fgsmEps(r *Results) []float64 {
-	for _, g := range r.Groups {
-		var eps []float64
-		for _, e := range g.FGSM {
-			eps = append(eps, e.Eps)
-		}
-		return eps
+	if len(r.Groups) == 0 {
+		return nil
 	}
-	return nil
+	var eps []float64
+	for _, e := range r.Groups[0].FGSM {
+		eps = append(eps, e.Eps)
+	}
+	return eps
 }
 
 var funcs = template.FuncMap{
