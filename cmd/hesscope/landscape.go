@@ -167,20 +167,11 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		}
 	}
 	eigen := func(label string, op linop.Operator) ([][]float64, error) {
-		bar := progress.New(a.prog, label+" (HVPs)", min(o.maxIter, op.Dim()))
-		done := 0
 		var eig linop.Eigen
 		err := experiment.Interruptible(func() error {
 			var err error
 			eig, err = linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: ndir, MaxIter: min(o.maxIter, op.Dim()), Tol: tol, Seed: o.seed,
-				Progress: func(p linop.Progress) {
-					experiment.StopIfDone(ctx)
-					bar.Add(p.MatVecs-done, fmt.Sprintf("λ ≈ %.6g", p.Values[0]))
-					done = p.MatVecs
-					if p.Final {
-						bar.Finish("")
-					}
-				}})
+				Progress: solverBar(ctx, a.prog, label, min(o.maxIter, op.Dim()), "λ ≈ %.6g")})
 			return err
 		})
 		if err != nil {

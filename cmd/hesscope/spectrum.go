@@ -457,23 +457,9 @@ func (r *spectrumRun) warn(what string, err error) error {
 	return err
 }
 
-// bar returns a progress callback for a solver over about total matvecs;
-// it stops the solver (experiment.StopIfDone) when the context is cancelled.
+// bar returns a progress callback for a solver over about total matvecs.
 func (r *spectrumRun) bar(label string, total int) func(linop.Progress) {
-	bar := progress.New(r.prog, label+" (HVPs)", total)
-	done := 0
-	return func(p linop.Progress) {
-		experiment.StopIfDone(r.ctx)
-		status := ""
-		if len(p.Values) > 0 {
-			status = fmt.Sprintf("%.6g", p.Values[0])
-		}
-		bar.Add(p.MatVecs-done, status)
-		done = p.MatVecs
-		if p.Final {
-			bar.Finish("")
-		}
-	}
+	return solverBar(r.ctx, r.prog, label, total, "%.6g")
 }
 
 // solve computes k eigenpairs at one end of op's spectrum with -method.
