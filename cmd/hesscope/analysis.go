@@ -25,30 +25,47 @@ import (
 	"hesscope/train"
 )
 
+// sourceFlags choose a model file and a dataset: the flags that every
+// command reading a model shares.
+type sourceFlags struct {
+	weights, model, activation, dataset, dataDir, split string
+}
+
+// register declares the flags; weightsHelp is the help of -weights, which
+// says whether the command can start from a fresh initialisation.
+func (s *sourceFlags) register(fs *flag.FlagSet, weightsHelp string) {
+	fs.StringVar(&s.weights, "weights", "", weightsHelp)
+	fs.StringVar(&s.model, "model", "", "model `name`: "+strings.Join(models.Names(), ", ")+" (default: from the -weights metadata)")
+	fs.StringVar(&s.activation, "activation", "", "activation: relu, tanh or softplus (default: from the -weights metadata, else relu)")
+	fs.StringVar(&s.dataset, "dataset", "mnist", "dataset `name` ("+strings.Join(data.Names(), ", ")+") or safetensors file with x [N,C,H,W] float32 and y [N] int64")
+	fs.StringVar(&s.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&s.split, "split", "test", "dataset split: test or train (the first -samples images)")
+}
+
+// freshOrFile is the -weights help of the commands that can start from a
+// fresh initialisation.
+const freshOrFile = "safetensors `file` of the model's weights (default: fresh initialisation from -seed)"
+
 // analysisFlags are the flags of the analysis commands that choose the
 // model, the data and the output.
 type analysisFlags struct {
-	samplesSet                                                              bool // -samples was given
-	model, weights, dataset, dataDir, split, samples, precision, activation string
-	out, format                                                             string
-	chunk, classes, workers                                                 int
-	seed                                                                    uint64
-	json, quiet                                                             bool
+	sourceFlags
+	samplesSet              bool // -samples was given
+	samples, precision      string
+	out, format             string
+	chunk, classes, workers int
+	seed                    uint64
+	json, quiet             bool
 }
 
 func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
-	fs.StringVar(&a.model, "model", "", "model `name`: "+strings.Join(models.Names(), ", ")+" (default: from the -weights metadata)")
-	fs.StringVar(&a.weights, "weights", "", "safetensors `file` of the model's weights (default: fresh initialisation from -seed)")
-	fs.StringVar(&a.dataset, "dataset", "mnist", "dataset `name` ("+strings.Join(data.Names(), ", ")+") or safetensors file with x [N,C,H,W] float32 and y [N] int64")
+	a.sourceFlags.register(fs, freshOrFile)
 	fs.StringVar(&a.dataset, "data", "mnist", "alias of -dataset")
-	fs.StringVar(&a.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
-	fs.StringVar(&a.split, "split", "test", "dataset split: test or train (the first -samples images)")
 	a.samples = samples
 	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones), or all; the default is a cap, not a requirement")
 	fs.IntVar(&a.chunk, "batch-size", 256, "images per forward pass (chunk); results are exact averages over all chunks")
 	fs.IntVar(&a.classes, "classes", 0, "number of classes (default: from the weights or the data)")
 	fs.StringVar(&a.precision, "precision", "float32", "arithmetic: float32 or float64")
-	fs.StringVar(&a.activation, "activation", "", "activation: relu, tanh or softplus (default: from the -weights metadata, else relu)")
 	fs.Uint64Var(&a.seed, "seed", 1, "seed of the initialisation and of every random choice")
 	fs.IntVar(&a.workers, "workers", 0, "data chunks, grid points, images or sub-batches processed at once, each on its own copy of the working state (default: 1 for chunks, whose passes are parallel inside; -threads otherwise)")
 	fs.StringVar(&a.out, "out", "", "`folder` for the JSON result, CSV files and plots (created if missing)")

@@ -68,22 +68,18 @@ for -dataset.`,
 }
 
 type attackOptions struct {
-	weights, model, activation, dataset, dataDir, split, precision string
-	method, norm, eps, samples, saveExamples, plot                 string
-	steps, restarts, chunk, candidates                             int
-	stepSize, overshoot, largeEps                                  float64
-	randomStart, checks, json, quiet, samplesSet                   bool
-	seed                                                           uint64
+	sourceFlags
+	precision                                      string
+	method, norm, eps, samples, saveExamples, plot string
+	steps, restarts, chunk, candidates             int
+	stepSize, overshoot, largeEps                  float64
+	randomStart, checks, json, quiet, samplesSet   bool
+	seed                                           uint64
 }
 
 func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o := &attackOptions{}
-	fs.StringVar(&o.weights, "weights", "", "safetensors `file` of the model's weights (default: fresh initialisation from -seed)")
-	fs.StringVar(&o.model, "model", "", "model `name` (default: from the weights' metadata)")
-	fs.StringVar(&o.activation, "activation", "", "activation: relu, tanh or softplus (default: from the weights' metadata, else relu)")
-	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset `name` or safetensors file with x and y")
-	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
-	fs.StringVar(&o.split, "split", "test", "split: test or train")
+	o.sourceFlags.register(fs, freshOrFile)
 	fs.StringVar(&o.samples, "samples", "1000", "attack the first `N` images, or all (the default 1000 means all of a smaller dataset)")
 	fs.StringVar(&o.method, "method", "", "attack: fgsm, pgd or deepfool (required)")
 	fs.StringVar(&o.norm, "norm", "", "threat model: linf or l2 (default linf; l2 for deepfool)")

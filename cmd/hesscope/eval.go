@@ -38,9 +38,10 @@ them. -dataset also takes a safetensors file holding x [N,C,H,W] float32 in
 }
 
 type evalOptions struct {
-	weights, model, activation, dataset, dataDir, split, precision string
-	samples, chunk                                                 int
-	json, quiet                                                    bool
+	sourceFlags
+	precision      string
+	samples, chunk int
+	json, quiet    bool
 }
 
 // EvalResult is the JSON output of hesscope eval.
@@ -61,12 +62,7 @@ type EvalResult struct {
 
 func evalFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o := &evalOptions{}
-	fs.StringVar(&o.weights, "weights", "", "safetensors `file` of the model's weights (required)")
-	fs.StringVar(&o.model, "model", "", "model `name` (default: from the weights' metadata)")
-	fs.StringVar(&o.activation, "activation", "", "activation (default: from the weights' metadata, else relu)")
-	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset `name` or safetensors file with x and y")
-	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
-	fs.StringVar(&o.split, "split", "test", "split: test or train")
+	o.sourceFlags.register(fs, "safetensors `file` of the model's weights (required)")
 	fs.IntVar(&o.samples, "samples", 0, "evaluate the first `N` images (0: all)")
 	fs.IntVar(&o.chunk, "batch-size", 256, "images per forward pass")
 	fs.StringVar(&o.precision, "precision", "float32", "arithmetic: float32 or float64")

@@ -48,21 +48,17 @@ small and float32 rounding blurs its sign.`,
 }
 
 type saddleOptions struct {
-	weights, model, activation, dataset, dataDir, split, precision, norm string
-	samples, steps, maxIter, chunk                                       int
-	eps, stepSize, tol, flatLoss, lanczosTol                             float64
-	randomStart, points, json, quiet                                     bool
-	seed                                                                 uint64
+	sourceFlags
+	precision, norm                          string
+	samples, steps, maxIter, chunk           int
+	eps, stepSize, tol, flatLoss, lanczosTol float64
+	randomStart, points, json, quiet         bool
+	seed                                     uint64
 }
 
 func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o := &saddleOptions{}
-	fs.StringVar(&o.weights, "weights", "", "safetensors `file` of the model's weights (default: fresh initialisation from -seed)")
-	fs.StringVar(&o.model, "model", "", "model `name` (default: from the weights' metadata)")
-	fs.StringVar(&o.activation, "activation", "", "activation: relu, tanh or softplus (default: from the weights' metadata, else relu)")
-	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset `name` or safetensors file with x and y")
-	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
-	fs.StringVar(&o.split, "split", "test", "split: test or train")
+	o.sourceFlags.register(fs, freshOrFile)
 	fs.IntVar(&o.samples, "samples", 20, "follow the first `N` images")
 	fs.StringVar(&o.norm, "norm", "linf", "threat model: linf or l2")
 	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units")
