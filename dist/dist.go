@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"unsafe"
 )
 
 // Comm is a communicator: the ranks 0…Size−1 of a job, each running the
@@ -110,4 +111,12 @@ func check(size int, how string, getenv func(string) string) error {
 		return fmt.Errorf("dist: the launcher started %d processes (%s=%d) but %s sees a world of %d: %s", n, v, n, how, size, hint)
 	}
 	return nil
+}
+
+// BcastFloats copies root's buf into buf on every other rank.
+func BcastFloats[T ~float32 | ~float64](c Comm, buf []T, root int) {
+	if len(buf) == 0 {
+		return
+	}
+	c.Bcast(unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(buf)*int(unsafe.Sizeof(buf[0]))), root)
 }
