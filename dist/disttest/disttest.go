@@ -112,4 +112,6 @@ func (c *comm) Bcast(buf []byte, root int) {
 
 func (c *comm) Barrier() { c.collective(nil, func([]any) any { return nil }, func(any) {}) }
 
-func (c *comm) Abort(code int) { panic(fmt.Sprintf("disttest: rank %d aborted the job with status %d", c.rank, code)) }
+func (c *comm) Abort(code int) {
+	panic(fmt.Sprintf("disttest: rank %d aborted the job with status %d", c.rank, code))
+}
