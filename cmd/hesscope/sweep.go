@@ -136,7 +136,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	c := &sweepCLI{}
 	var (
-		preset, model, dataset, batchSizes, robustBatches, adversary, schedule, fgsmEps, precision             string
+		preset, configFile, model, dataset, batchSizes, robustBatches, adversary, schedule, fgsmEps, precision string
 		seeds, epochs, microBatch, trainSamples, trackEvery, hessianSamples, topK, inputSamples, attackSamples int
 		lr, momentum, weightDecay, warmup                                                                      float64
 		baseBatch                                                                                              int
@@ -145,6 +145,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	)
 	fs.StringVar(&c.out, "out", "", "sweep `folder` (required)")
 	fs.StringVar(&preset, "preset", "", "start from a preset: demo, paper-mnist, paper-cifar10, paper-cifar100")
+	fs.StringVar(&configFile, "config", "", "start from the sweep configuration in `file` (the JSON of a sweep.json)")
 	fs.StringVar(&model, "model", "", "model `name`")
 	fs.StringVar(&dataset, "dataset", "", "dataset `name`")
 	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, e.g. 128,512,2048")
@@ -192,6 +193,13 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var s *experiment.Sweep
 		switch {
+		case preset != "" && configFile != "":
+			return usagef("-preset and -config: give one")
+		case configFile != "":
+			var err error
+			if s, err = experiment.ReadSweepFile(configFile); err != nil {
+				return usagef("-config: %v", err)
+			}
 		case preset != "":
 			p, ok := presets[preset]
 			if !ok {
