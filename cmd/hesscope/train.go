@@ -147,7 +147,7 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 	fs.StringVar(&c.Model, "model", "", "model `name`: mlp, lenet5, c1, c2, resnet20, resnet18 (required)")
 	fs.StringVar(&c.Activation, "activation", "relu", "activation: relu, or tanh/softplus for smooth variants")
 	fs.StringVar(&c.Dataset, "dataset", "mnist", "dataset `name`: mnist, fashion-mnist, cifar10, cifar100")
-	fs.StringVar(&c.DataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&c.DataDir, "data-dir", "", "existing `folder` of the dataset files, where missing ones are downloaded (default: found or downloaded automatically)")
 	fs.IntVar(&c.TrainSamples, "train-samples", 0, "use the first `N` training images (0: all)")
 	fs.IntVar(&c.TestSamples, "test-samples", 0, "use the first `N` test images (0: all)")
 	fs.Float64Var(&c.ValFraction, "val-fraction", 0, "hold out this `fraction` of the training images (drawn from -seed) for validation")
