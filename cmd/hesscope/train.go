@@ -170,7 +170,7 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 	fs.Var(intsFlag{&c.Milestones}, "milestones", "`epochs` after which -schedule step (or absa) multiplies the rate by -gamma, e.g. 30,60")
 	fs.Float64Var(&c.Gamma, "gamma", 0.1, "factor of -schedule step (or absa with -milestones)")
 	fs.Float64Var(&c.MinLR, "min-lr", 0, "final rate of -schedule cosine")
-	fs.Float64Var(&c.WarmupEpochs, "warmup", 0, "linear warm-up over this many `epochs`")
+	fs.Float64Var(&c.WarmupEpochs, "warmup", 0, "linear warm-up over this many `epochs`, at most -epochs")
 	fs.IntVar(&c.WarmupSteps, "warmup-steps", 0, "linear warm-up over this many steps (instead of -warmup)")
 	fs.IntVar(&c.TrackEvery, "track-every", 0, "every `N` epochs, compute the top Hessian eigenvalue of the training loss (0: never)")
 	fs.IntVar(&c.TrackSamples, "track-samples", 1000, "training images (a fixed random subset) for -track-every")
