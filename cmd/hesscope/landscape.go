@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hesscope/analysis"
 	"hesscope/checkpoint"
 	"hesscope/experiment"
 	"hesscope/hessian"
@@ -117,7 +118,7 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 
 // LandscapeResult is the JSON output of hesscope landscape.
 type LandscapeResult struct {
-	analysisHeader
+	analysis.Header
 	Direction  string  `json:"direction"`
 	Operator   string  `json:"operator,omitempty"`
 	Sample     *int    `json:"sample,omitempty"`
@@ -153,7 +154,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		return err
 	}
 	net, d := a.net, a.d
-	res := &LandscapeResult{analysisHeader: o.header(a.analysisSetup),
+	res := &LandscapeResult{Header: o.header(a.analysisSetup),
 		Direction: o.direction, Range: o.rng, Points: o.points}
 	ndir := 1
 	if o.twoD {
@@ -386,4 +387,23 @@ func printLandscape(w io.Writer, r *LandscapeResult) {
 	for _, s := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
+}
+
+func toT[T tensor.Float](x []float32) []T {
+	if v, ok := any(x).([]T); ok {
+		return v
+	}
+	out := make([]T, len(x))
+	for i, v := range x {
+		out[i] = T(v)
+	}
+	return out
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
 }

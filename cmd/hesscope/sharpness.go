@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hesscope/analysis"
 	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/nn"
@@ -101,7 +102,7 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 
 // SharpnessResult is the JSON output of hesscope sharpness.
 type SharpnessResult struct {
-	analysisHeader
+	analysis.Header
 	Params   int                       `json:"params"`
 	Loss     float64                   `json:"loss"`
 	Accuracy float64                   `json:"accuracy"`
@@ -118,7 +119,7 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 		return err
 	}
 	net, d := a.net, a.d
-	res := &SharpnessResult{analysisHeader: o.header(a.analysisSetup),
+	res := &SharpnessResult{Header: o.header(a.analysisSetup),
 		Params: net.NumParams()}
 	f, theta, obj := sharpness.Network[T](net, a.chunks, nn.Eval, o.workers)
 	res.Loss = f(nil, theta)

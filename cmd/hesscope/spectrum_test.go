@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"hesscope/analysis"
 	"hesscope/checkpoint"
 )
 
@@ -141,7 +142,7 @@ func TestSpectrumCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[SpectrumResult](t, stdout)
+	r := decode[analysis.SpectrumResult](t, stdout)
 	if len(r.TopEigen) != 2 || len(r.Residuals) != 2 || len(r.Converged) != 2 || r.TopEigen[0] < r.TopEigen[1] {
 		t.Errorf("top eigenvalues %v residuals %v converged %v", r.TopEigen, r.Residuals, r.Converged)
 	}
@@ -190,14 +191,14 @@ func TestSpectrumCommand(t *testing.T) {
 	}
 
 	// -layer fc3 is the fc3 block -per-layer analysed, with two workers or one.
-	var one *SpectrumResult
+	var one *analysis.SpectrumResult
 	for _, w := range []string{"1", "3"} {
 		code, stdout, stderr = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
 			"-batch-size", "2", "-top-k", "2", "-min", "-max-iter", "30", "-tol", "1e-3", "-layer", "fc3", "-json", "-quiet", "-workers", w)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		l := decode[SpectrumResult](t, stdout)
+		l := decode[analysis.SpectrumResult](t, stdout)
 		if l.Dim != 5130 || !slices.Equal(l.LayerParams, []string{"fc3.weight", "fc3.bias"}) {
 			t.Errorf("-layer fc3: dim %d, params %v", l.Dim, l.LayerParams)
 		}
@@ -239,7 +240,7 @@ func TestLandscapeCommand(t *testing.T) {
 		t.Errorf("centre loss %v, grid %v, quadratic %v; curvature %v, λ %v", r.Loss, g.Loss[0][2], r.Quadratic[2], r.Curvature[0], r.Eigen.Values[0])
 	}
 	code, stdout, _ = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64", "-top-k", "0", "-json", "-quiet")
-	if sp := decode[SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
+	if sp := decode[analysis.SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
 		t.Errorf("spectrum loss %v, landscape centre %v", sp.Loss, r.Loss)
 	}
 	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png", "landscape_accuracy.png"} {
