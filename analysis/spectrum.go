@@ -43,9 +43,9 @@ type SpectrumOptions struct {
 	// steps (default 80), broadened on DensityBins grid points (default
 	// 1000) by a Gaussian of variance DensitySigma2 times max(1, spectrum
 	// width) (default 1e-5, PyHessian's).
-	Density                                 bool
+	Density                                  bool
 	DensityProbes, DensitySteps, DensityBins int
-	DensitySigma2                           float64
+	DensitySigma2                            float64
 	// Input also computes the extreme eigenvalues of the Hessian with
 	// respect to the whole input batch; InputSamples those of each of the
 	// first InputSamples images' own input Hessians.
