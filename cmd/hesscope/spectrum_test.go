@@ -231,7 +231,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[LandscapeResult](t, stdout)
+	r := decode[analysis.LandscapeResult](t, stdout)
 	g := r.Grid
 	if len(g.X) != 5 || g.Y != nil || len(g.Loss) != 1 || g.X[2] != 0 || r.Eigen == nil || len(r.Quadratic) != 5 || len(r.QuadraticGrad) != 5 {
 		t.Fatalf("grid %+v", g)
@@ -257,7 +257,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r = decode[LandscapeResult](t, stdout)
+	r = decode[analysis.LandscapeResult](t, stdout)
 	if len(r.Grid.Y) != 3 || len(r.Grid.Loss) != 3 || len(r.Norms) != 2 || r.Grid.Loss[1][1] != r.Loss {
 		t.Errorf("random 2-D: %+v", r)
 	}
@@ -266,7 +266,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r = decode[LandscapeResult](t, stdout)
+	r = decode[analysis.LandscapeResult](t, stdout)
 	if r.Sample == nil || *r.Sample != 2 || *r.Label != 2 || r.Dim != 784 || r.Eigen.Values[0] <= 0 || r.Grid.Loss[0][1] != r.Loss {
 		t.Errorf("input: %+v", r)
 	}
