@@ -219,4 +219,3 @@ func printLandscape(w io.Writer, r *analysis.LandscapeResult) {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 }
-
