@@ -281,7 +281,7 @@ func TestSharpnessCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[SharpnessResult](t, stdout)
+	r := decode[analysis.SharpnessResult](t, stdout)
 	if len(r.Epsilon) != 2 || r.Epsilon[0].Epsilon != 1e-3 || r.Epsilon[1].Epsilon != 5e-4 || r.Epsilon[0].Sharpness <= r.Epsilon[1].Sharpness || r.Epsilon[1].Sharpness <= 0 {
 		t.Errorf("ε-sharpness %+v", r.Epsilon)
 	}
