@@ -4,7 +4,6 @@ package main
 // loading and validating both before any work starts, and writing results.
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"hesscope/data"
 	"hesscope/experiment"
 	"hesscope/hessian"
-	"hesscope/linop"
 	"hesscope/models"
 	"hesscope/progress"
 	"hesscope/tensor"
@@ -204,27 +202,6 @@ func checkNorm(norm *data.Norm, weights string, d *data.Dataset) error {
 		return fmt.Errorf("%s: normalisation for %d channels, but %s has %d", weights, len(norm.Mean), d.Name, d.C)
 	}
 	return nil
-}
-
-// solverBar returns a progress callback for a linop solver over about
-// total matvecs: a bar labelled label on prog showing the first current
-// estimate in format, which stops the solver (experiment.StopIfDone) when
-// ctx is cancelled.
-func solverBar(ctx context.Context, prog io.Writer, label string, total int, format string) func(linop.Progress) {
-	bar := progress.New(prog, label+" (HVPs)", total)
-	done := 0
-	return func(p linop.Progress) {
-		experiment.StopIfDone(ctx)
-		status := ""
-		if len(p.Values) > 0 {
-			status = fmt.Sprintf(format, p.Values[0])
-		}
-		bar.Add(p.MatVecs-done, status)
-		done = p.MatVecs
-		if p.Final {
-			bar.Finish("")
-		}
-	}
 }
 
 // analysisSetup is what load found before the model is built in T.
