@@ -106,8 +106,10 @@ func (o SpectrumOptions) validate(n int) error {
 		return fmt.Errorf("analysis: spectrum: operator %q: want hessian or ggn", o.Operator)
 	case o.TraceMethod != "hutchinson" && o.TraceMethod != "hutch++" && o.TraceMethod != "both":
 		return fmt.Errorf("analysis: spectrum: trace method %q: want hutchinson, hutch++ or both", o.TraceMethod)
-	case o.TraceMatVecs < 3 || o.DensityProbes < 1 || o.DensitySteps < 2 || o.DensityBins < 2:
-		return fmt.Errorf("analysis: spectrum: want at least 3 trace products, 1 density probe, 2 steps and 2 bins")
+	case o.TraceMatVecs < 1 || (o.TraceMethod != "hutchinson" && o.TraceMatVecs < 3):
+		return fmt.Errorf("analysis: spectrum: %d trace products: want at least 3 for Hutch++, 1 for Hutchinson", o.TraceMatVecs)
+	case o.DensityProbes < 1 || o.DensitySteps < 2 || o.DensityBins < 2:
+		return fmt.Errorf("analysis: spectrum: want at least 1 density probe, 2 steps and 2 bins")
 	case !(o.Tol >= 0) || !(o.DensitySigma2 > 0):
 		return fmt.Errorf("analysis: spectrum: tolerance %v and broadening %v: want ≥ 0 and > 0", o.Tol, o.DensitySigma2)
 	case o.InputSamples > n:

@@ -1,4 +1,4 @@
-package experiment
+package analysis
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 func TestInterruptible(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	steps := 0
-	err := Interruptible(func() error {
+	err := interruptible(func() error {
 		for {
-			StopIfDone(ctx)
+			stopIfDone(ctx)
 			if steps++; steps == 3 {
 				cancel()
 			}
@@ -21,7 +21,7 @@ func TestInterruptible(t *testing.T) {
 		t.Errorf("got %v after %d steps, want context.Canceled after 3", err, steps)
 	}
 	want := errors.New("plain")
-	if err := Interruptible(func() error { return want }); err != want {
+	if err := interruptible(func() error { return want }); err != want {
 		t.Errorf("got %v, want f's own error", err)
 	}
 	defer func() {
@@ -29,5 +29,5 @@ func TestInterruptible(t *testing.T) {
 			t.Errorf("recovered %v, want the other panic to go on", r)
 		}
 	}()
-	_ = Interruptible(func() error { panic("other") })
+	_ = interruptible(func() error { panic("other") })
 }
