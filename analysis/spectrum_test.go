@@ -166,10 +166,22 @@ func TestCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for name, run := range map[string]func() error{
-		"spectrum":      func() error { _, err := analysis.Spectrum[float64](ctx, net, d, analysis.SpectrumOptions{TopK: 1}); return err },
-		"input samples": func() error { _, err := analysis.Spectrum[float64](ctx, net, d, analysis.SpectrumOptions{InputSamples: 3}); return err },
-		"landscape":     func() error { _, err := analysis.Landscape[float64](ctx, net, d, analysis.LandscapeOptions{}); return err },
-		"sharpness":     func() error { _, err := analysis.Sharpness[float64](ctx, net, d, analysis.SharpnessOptions{}); return err },
+		"spectrum": func() error {
+			_, err := analysis.Spectrum[float64](ctx, net, d, analysis.SpectrumOptions{TopK: 1})
+			return err
+		},
+		"input samples": func() error {
+			_, err := analysis.Spectrum[float64](ctx, net, d, analysis.SpectrumOptions{InputSamples: 3})
+			return err
+		},
+		"landscape": func() error {
+			_, err := analysis.Landscape[float64](ctx, net, d, analysis.LandscapeOptions{})
+			return err
+		},
+		"sharpness": func() error {
+			_, err := analysis.Sharpness[float64](ctx, net, d, analysis.SharpnessOptions{})
+			return err
+		},
 	} {
 		if err := run(); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v", name, err)
