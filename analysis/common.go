@@ -75,16 +75,15 @@ func (r reporter) counter(stage string, total int) (func(done, total int), func(
 }
 
 // solver returns a linop progress callback for a solver stage of about
-// total matvecs reporting the first current estimate in format. It stops
-// the solver when ctx is done (see stopIfDone).
-func (r reporter) solver(ctx context.Context, label string, total int, format string) func(linop.Progress) {
+// total matvecs reporting the first current estimate in format, nil when
+// there is no callback.
+func (r reporter) solver(label string, total int, format string) func(linop.Progress) {
+	if r == nil {
+		return nil
+	}
 	return func(p linop.Progress) {
-		stopIfDone(ctx)
-		if r == nil {
-			return
-		}
 		status := ""
-		if len(p.Values) > 0 {
+		if len(p.Values) > 0 && format != "" {
 			status = fmt.Sprintf(format, p.Values[0])
 		}
 		r(Progress{Stage: label + " (HVPs)", Done: p.MatVecs, Total: total, Status: status})
@@ -92,34 +91,6 @@ func (r reporter) solver(ctx context.Context, label string, total int, format st
 			r(Progress{Stage: label + " (HVPs)", Done: p.MatVecs, Total: total, Final: true})
 		}
 	}
-}
-
-// stopIfDone stops a computation that has no cancellation of its own — an
-// eigensolver or an ascent, from its progress callback — by panicking with
-// ctx's error once ctx is done. interruptible turns the panic back into
-// that error.
-func stopIfDone(ctx context.Context) {
-	if err := ctx.Err(); err != nil {
-		panic(stopped{err})
-	}
-}
-
-// stopped is the panic value of stopIfDone.
-type stopped struct{ err error }
-
-// interruptible runs f and returns its error or, if a stopIfDone inside it
-// stopped it, the context's error. Other panics go on.
-func interruptible(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s, ok := r.(stopped)
-			if !ok {
-				panic(r)
-			}
-			err = s.err
-		}
-	}()
-	return f()
 }
 
 // cancelChan returns a channel closed when ctx is done, for the packages

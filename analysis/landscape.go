@@ -89,7 +89,7 @@ func (o LandscapeOptions) validate(n int) error {
 		return fmt.Errorf("analysis: landscape: range %v and %d points: want a positive range and at least 2 points", o.Range, o.Points)
 	case o.Direction == "input" && (o.Sample < 0 || o.Sample >= n):
 		return fmt.Errorf("analysis: landscape: sample %d of %d images", o.Sample, n)
-	case o.MaxIter < 2 || !(o.Tol >= 0) || o.BatchSize < 1 || o.Workers < 0:
+	case o.MaxIter < 2 || !(o.Tol >= 0) || o.Tol >= 1 || o.BatchSize < 1 || o.Workers < 0:
 		return fmt.Errorf("analysis: landscape: max-iter %d, tol %v, batch size %d, workers %d", o.MaxIter, o.Tol, o.BatchSize, o.Workers)
 	case o.Directions != nil && len(o.Directions) != map[bool]int{false: 1, true: 2}[o.TwoD]:
 		return fmt.Errorf("analysis: landscape: %d directions for a %s grid", len(o.Directions), map[bool]string{false: "1-D", true: "2-D"}[o.TwoD])
@@ -164,13 +164,8 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 		if o.Directions != nil {
 			return o.Directions, nil
 		}
-		var eig linop.Eigen
-		err := interruptible(func() error {
-			var err error
-			eig, err = linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: ndir, MaxIter: min(o.MaxIter, op.Dim()), Tol: tol, Seed: o.Seed,
-				Progress: prog.solver(ctx, label, min(o.MaxIter, op.Dim()), "λ ≈ %.6g")})
-			return err
-		})
+		eig, err := linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: ndir, MaxIter: min(o.MaxIter, op.Dim()), Tol: tol, Seed: o.Seed,
+			Progress: prog.solver(label, min(o.MaxIter, op.Dim()), "λ ≈ %.6g"), Context: ctx})
 		if err != nil {
 			if !notConverged(err) {
 				return nil, err

@@ -122,19 +122,14 @@ func Sharpness[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 	if o.Metric != "m" {
 		for _, eps := range o.Epsilons {
 			stage := fmt.Sprintf("ε-sharpness ε=%g (iterations)", eps)
-			var r sharpness.EpsilonResult
 			done := 0
-			err := interruptible(func() error {
-				r = sharpness.Epsilon(f, theta, sharpness.EpsilonOptions{Epsilon: eps, Iterations: o.Iterations,
-					Progress: func(iter int, best float64) {
-						stopIfDone(ctx)
-						done++
-						prog.report(Progress{Stage: stage, Done: done, Total: o.Iterations, Status: fmt.Sprintf("loss %.6g", best)})
-					}})
-				return nil
-			})
+			r, err := sharpness.Epsilon(f, theta, sharpness.EpsilonOptions{Epsilon: eps, Iterations: o.Iterations, Context: ctx,
+				Progress: func(iter int, best float64) {
+					done++
+					prog.report(Progress{Stage: stage, Done: done, Total: o.Iterations, Status: fmt.Sprintf("loss %.6g", best)})
+				}})
 			if err != nil {
-				return nil, err
+				return nil, ctxErr(ctx, err)
 			}
 			prog.report(Progress{Stage: stage, Done: done, Total: o.Iterations, Status: fmt.Sprintf("sharpness %.4g", r.Sharpness), Final: true})
 			res.Epsilon = append(res.Epsilon, r)

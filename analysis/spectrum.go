@@ -301,57 +301,51 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	err = interruptible(func() error {
-		if o.TopK > 0 {
-			top, err := r.solve("top eigenvalues", linop.Largest, min(o.TopK, dim), op)
-			if err != nil {
-				return err
-			}
-			res.Top = &top
-			res.TopEigen, res.Residuals, res.Converged = top.Values, top.Residuals, top.Converged
+	if o.TopK > 0 {
+		top, err := r.solve("top eigenvalues", linop.Largest, min(o.TopK, dim), op)
+		if err != nil {
+			return nil, err
 		}
-		if o.BottomK > 0 {
-			bottom, err := r.solve("smallest eigenvalues", linop.Smallest, min(o.BottomK, dim), op)
-			if err != nil {
-				return err
-			}
-			res.Bottom = &bottom
-			res.MinEigen, res.MinResid = &bottom.Values[0], &bottom.Residuals[0]
+		res.Top = &top
+		res.TopEigen, res.Residuals, res.Converged = top.Values, top.Residuals, top.Converged
+	}
+	if o.BottomK > 0 {
+		bottom, err := r.solve("smallest eigenvalues", linop.Smallest, min(o.BottomK, dim), op)
+		if err != nil {
+			return nil, err
 		}
-		if o.Trace {
-			tr, err := r.traces("trace", op)
-			if err != nil {
-				return err
-			}
-			res.Trace = tr
+		res.Bottom = &bottom
+		res.MinEigen, res.MinResid = &bottom.Values[0], &bottom.Residuals[0]
+	}
+	if o.Trace {
+		if res.Trace, err = r.traces("trace", op); err != nil {
+			return nil, err
 		}
-		if o.Density {
-			r.spectralDensity(op)
+	}
+	if o.Density {
+		if err := r.spectralDensity(op); err != nil {
+			return nil, err
 		}
-		if o.PerLayer {
-			if err := perLayer(r, hessian.Layers(m.Params()), func(l hessian.Layer[T]) *linop.Counting { return newOp(l.Params) }); err != nil {
-				return err
-			}
+	}
+	if o.PerLayer {
+		if err := perLayer(r, hessian.Layers(m.Params()), func(l hessian.Layer[T]) *linop.Counting { return newOp(l.Params) }); err != nil {
+			return nil, err
 		}
-		if o.Input {
-			in := linop.NewCounting(eng.Input(m, images[T](d), d.Y, nn.Eval))
-			top, err := r.solve("input top eigenvalue", linop.Largest, 1, in)
-			if err != nil {
-				return err
-			}
-			bottom, err := r.solve("input smallest eigenvalue", linop.Smallest, 1, in)
-			if err != nil {
-				return err
-			}
-			res.InputBatch = &InputBatchResult{Top: top, Bottom: bottom}
-			res.InputTop, res.InputMin = &top.Values[0], &bottom.Values[0]
-			res.InputResid = []float64{top.Residuals[0], bottom.Residuals[0]}
-			res.HVPs += in.Count()
+	}
+	if o.Input {
+		in := linop.NewCounting(eng.Input(m, images[T](d), d.Y, nn.Eval))
+		top, err := r.solve("input top eigenvalue", linop.Largest, 1, in)
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		bottom, err := r.solve("input smallest eigenvalue", linop.Smallest, 1, in)
+		if err != nil {
+			return nil, err
+		}
+		res.InputBatch = &InputBatchResult{Top: top, Bottom: bottom}
+		res.InputTop, res.InputMin = &top.Values[0], &bottom.Values[0]
+		res.InputResid = []float64{top.Residuals[0], bottom.Residuals[0]}
+		res.HVPs += in.Count()
 	}
 	res.HVPs += op.Count()
 	if o.InputSamples > 0 {
@@ -375,7 +369,7 @@ func (r *spectrumRun) warn(what string, err error) error {
 
 // bar returns a progress callback for a solver over about total matvecs.
 func (r *spectrumRun) bar(label string, total int) func(linop.Progress) {
-	return r.prog.solver(r.ctx, label, total, "%.6g")
+	return r.prog.solver(label, total, "%.6g")
 }
 
 // solve computes k eigenpairs at one end of op's spectrum with the Method.
@@ -391,26 +385,10 @@ func (r *spectrumRun) solve(label string, which linop.Which, k int, op linop.Ope
 	stop := r.bar(label, maxIter)
 	var e linop.Eigen
 	var err error
-	switch {
-	case o.Method == "lanczos":
-		e, err = linop.Lanczos(op, which, linop.LanczosOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.Seed, Progress: stop})
-	case which == linop.Largest:
-		e, err = linop.Power(op, linop.PowerOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.Seed, Progress: stop})
-	default:
-		// Power iteration finds the eigenvalue of largest magnitude: run it
-		// on s·I − H, s ≥ λmax, whose largest eigenvalue is s − λmin.
-		var top linop.Eigen
-		top, err = linop.Power(op, linop.PowerOptions{MaxIter: maxIter, Tol: r.tol, Seed: o.Seed, Progress: stop})
-		if err != nil {
-			return top, err
-		}
-		shift := math.Abs(top.Values[0])
-		shifted := linop.NewSum(&linop.Scaled{Alpha: shift, Op: linop.Identity(op.Dim())}, &linop.Scaled{Alpha: -1, Op: op})
-		e, err = linop.Power(shifted, linop.PowerOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.Seed, Progress: r.bar(label+" (shifted)", maxIter)})
-		for i := range e.Values {
-			e.Values[i] = shift - e.Values[i]
-		}
-		e.MatVecs += top.MatVecs
+	if o.Method == "lanczos" {
+		e, err = linop.Lanczos(op, which, linop.LanczosOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.Seed, Progress: stop, Context: r.ctx})
+	} else {
+		e, err = linop.Power(op, which, linop.PowerOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.Seed, Progress: stop, Context: r.ctx})
 	}
 	return e, r.warn(label, err)
 }
@@ -420,7 +398,7 @@ func (r *spectrumRun) traces(label string, op linop.Operator) (*TraceResult, err
 	o := r.o
 	tr := &TraceResult{}
 	run := func(name string, f func(linop.Operator, linop.TraceOptions) (linop.Trace, error)) (*linop.Trace, error) {
-		t, err := f(op, linop.TraceOptions{MatVecs: o.TraceMatVecs, Seed: o.Seed, Progress: r.bar(label+" "+name, o.TraceMatVecs)})
+		t, err := f(op, linop.TraceOptions{MatVecs: o.TraceMatVecs, Seed: o.Seed, Progress: r.bar(label+" "+name, o.TraceMatVecs), Context: r.ctx})
 		if err := r.warn(label+" "+name, err); err != nil {
 			return nil, err
 		}
@@ -441,14 +419,14 @@ func (r *spectrumRun) traces(label string, op linop.Operator) (*TraceResult, err
 }
 
 // spectralDensity runs SLQ on op and broadens it.
-func (r *spectrumRun) spectralDensity(op linop.Operator) {
+func (r *spectrumRun) spectralDensity(op linop.Operator) error {
 	o := r.o
 	steps := min(o.DensitySteps, op.Dim())
-	bar := r.prog.solver(r.ctx, "density", o.DensityProbes*steps, "")
-	s := linop.SLQ(op, linop.SLQOptions{Probes: o.DensityProbes, Steps: steps, Seed: o.Seed, Progress: func(p linop.Progress) {
-		p.Values = nil // no status
-		bar(p)
-	}})
+	s, err := linop.SLQ(op, linop.SLQOptions{Probes: o.DensityProbes, Steps: steps, Seed: o.Seed,
+		Progress: r.prog.solver("density", o.DensityProbes*steps, ""), Context: r.ctx})
+	if err != nil {
+		return err
+	}
 	grid, dens := s.Density(linop.DensityOptions{Bins: o.DensityBins, SigmaSquared: o.DensitySigma2})
 	m1, se1 := s.Moment(1)
 	m2, se2 := s.Moment(2)
@@ -459,6 +437,7 @@ func (r *spectrumRun) spectralDensity(op linop.Operator) {
 		dr.Variance = o.DensitySigma2 * max(1, grid[len(grid)-1]-grid[0])
 	}
 	r.res.Density = dr
+	return nil
 }
 
 // perLayer analyses every layer's diagonal block: top-k, and bottom-k and

@@ -105,6 +105,9 @@ func (m MeasureConfig) validate() error {
 			return fmt.Errorf("measure: negative sizes are not allowed (%+v)", m)
 		}
 	}
+	if !(m.LanczosTol >= 0 && m.LanczosTol < 1) {
+		return fmt.Errorf("measure: lanczos_tol %v: want in [0, 1) (0: the default)", m.LanczosTol)
+	}
 	for _, e := range m.FGSMEps {
 		if !(e > 0) {
 			return fmt.Errorf("measure: FGSM radius %v: want > 0", e)

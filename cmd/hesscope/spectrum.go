@@ -93,7 +93,7 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images")
 	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian-compatible)")
 	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos) or iterations per eigenvalue (power) (default 100)")
-	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power)")
+	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖); below 1")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
 		if err != nil {
@@ -127,8 +127,8 @@ func (o *spectrumOptions) check(samples int) error {
 		return usagef("-method %q: want lanczos or power", o.method)
 	case o.operator != "hessian" && o.operator != "ggn":
 		return usagef("-operator %q: want hessian or ggn", o.operator)
-	case o.tol < 0 || o.maxIter < 0 || math.IsNaN(o.tol):
-		return usagef("-tol and -max-iter must not be negative")
+	case o.tol < 0 || o.tol >= 1 || o.maxIter < 0 || math.IsNaN(o.tol):
+		return usagef("-tol %g, -max-iter %d: want 0 ≤ -tol < 1 and -max-iter ≥ 0", o.tol, o.maxIter)
 	case o.maxIter > 0 && o.maxIter < max(o.topK, o.bottomK):
 		return usagef("-max-iter %d: want at least -top-k and -bottom-k", o.maxIter)
 	case o.traceMethod != "hutchinson" && o.traceMethod != "hutch++" && o.traceMethod != "both":
