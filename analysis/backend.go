@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"hesscope/hessian"
+	"hesscope/landscape"
 	"hesscope/linop"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -30,9 +31,13 @@ import (
 //     see only v ↦ Hv, are deterministic (see package linop);
 //   - that the model is only read.
 //
-// The work that is per image or per grid point rather than a reduction over
-// the dataset — per-sample input eigenvalues, landscape grids, m-sharpness,
-// attacks and the saddle check — runs on hessian.Evaluator directly.
+// For a dataset sharded over ranks, every rank calls the analysis with its
+// shard and the same options, and the backend's reductions make every rank
+// see the operators of the whole dataset; the solvers then run identically
+// on every rank. The work that is per image or per sub-batch rather than a
+// reduction over the dataset — per-sample input eigenvalues, m-sharpness,
+// input-space landscapes, attacks and the saddle check — runs on
+// hessian.Evaluator directly, on the images it is given (a rank's shard).
 type Backend interface {
 	// Float32 and Float64 return the backend's engine for that precision,
 	// or nil if it has none.
@@ -66,6 +71,11 @@ type Engine[T tensor.Float] interface {
 	// Input returns the Hessian of the mean loss of the batch (x, y) with
 	// respect to x.
 	Input(m hessian.Model[T], x *tensor.Dense[T], y []int, mode nn.Mode) linop.Operator
+	// LossGrid evaluates the mean loss and accuracy at the model's
+	// parameters θ + x·dirs[0] (+ y·dirs[1]) for every grid point, as
+	// landscape.Params does; o.Workers is the number of grid points
+	// evaluated at once (s.Workers is not used).
+	LossGrid(s Source[T], dirs [][]float64, x, y []float64, o landscape.Options) (*landscape.Grid, error)
 }
 
 // A ParamOperator is a parameter-Hessian operator that also gives the loss
@@ -118,6 +128,11 @@ func (cpuEngine[T]) Objective(s Source[T]) Objective {
 	o := hessian.NewObjective(s.Model, s.Data, s.Mode)
 	o.Workers = s.Workers
 	return cpuObjective[T]{o}
+}
+
+func (cpuEngine[T]) LossGrid(s Source[T], dirs [][]float64, x, y []float64, o landscape.Options) (*landscape.Grid, error) {
+	o.Mode = s.Mode
+	return landscape.Params(s.Model, s.Data, nil, dirs, x, y, o)
 }
 
 func (cpuEngine[T]) Input(m hessian.Model[T], x *tensor.Dense[T], y []int, mode nn.Mode) linop.Operator {

@@ -230,7 +230,7 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 		res.HVPs += hc.Count()
 		var finish func(string)
 		opts.Progress, finish = prog.counter(gridStage, len(axis)*max(1, len(ys)))
-		grid, err = landscape.Params[T](m, src.Data, nil, dirs, axis, ys, opts)
+		grid, err = eng.LossGrid(src, dirs, axis, ys, opts)
 		finish("")
 	case "input":
 		i := o.Sample

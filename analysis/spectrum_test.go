@@ -12,6 +12,7 @@ import (
 
 	"hesscope/analysis"
 	"hesscope/hessian"
+	"hesscope/landscape"
 	"hesscope/linop"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -106,6 +107,11 @@ func (e countingEngine) Objective(s analysis.Source[float64]) analysis.Objective
 	return cpu.Objective(s)
 }
 
+func (e countingEngine) LossGrid(s analysis.Source[float64], dirs [][]float64, x, y []float64, o landscape.Options) (*landscape.Grid, error) {
+	e.c.built["grid"]++
+	return cpu.LossGrid(s, dirs, x, y, o)
+}
+
 func (e countingEngine) Input(m hessian.Model[float64], x *tensor.Dense[float64], y []int, mode nn.Mode) linop.Operator {
 	e.c.built["input"]++
 	return cpu.Input(m, x, y, mode)
@@ -145,7 +151,7 @@ func TestBackendSeam(t *testing.T) {
 	}
 
 	ls, err := analysis.Landscape[float64](context.Background(), net, d, analysis.LandscapeOptions{Points: 3, Backend: b})
-	if err != nil || b.built["params"] != 5 || ls.Eigen == nil {
+	if err != nil || b.built["params"] != 5 || b.built["grid"] != 1 || ls.Eigen == nil {
 		t.Errorf("landscape: %v, built %v", err, b.built)
 	}
 	if _, err := analysis.Sharpness[float64](context.Background(), net, d, analysis.SharpnessOptions{Metric: "epsilon", Iterations: 2, Backend: b}); err != nil || b.built["objective"] != 2 {
