@@ -110,8 +110,10 @@ func (o SpectrumOptions) validate(n int) error {
 		return fmt.Errorf("analysis: spectrum: %d trace products: want at least 3 for Hutch++, 1 for Hutchinson", o.TraceMatVecs)
 	case o.DensityProbes < 1 || o.DensitySteps < 2 || o.DensityBins < 2:
 		return fmt.Errorf("analysis: spectrum: want at least 1 density probe, 2 steps and 2 bins")
-	case !(o.Tol >= 0) || !(o.DensitySigma2 > 0):
-		return fmt.Errorf("analysis: spectrum: tolerance %v and broadening %v: want ≥ 0 and > 0", o.Tol, o.DensitySigma2)
+	case o.MaxIter > 0 && o.MaxIter < max(o.TopK, o.BottomK):
+		return fmt.Errorf("analysis: spectrum: max-iter %d: want at least TopK and BottomK", o.MaxIter)
+	case !(o.Tol >= 0 && o.Tol < 1) || !(o.DensitySigma2 > 0):
+		return fmt.Errorf("analysis: spectrum: tolerance %v and broadening %v: want a tolerance in [0, 1) and a positive broadening", o.Tol, o.DensitySigma2)
 	case o.InputSamples > n:
 		return fmt.Errorf("analysis: spectrum: %d input samples of %d images", o.InputSamples, n)
 	}
