@@ -152,7 +152,7 @@ func (e *Eigen) judge(method string, tol float64) error {
 }
 
 // Progress is what a solver passes to its Progress callback: after each
-// convergence check (Lanczos), iteration (Power) or probe (trace, SLQ), and
+// block of matvecs (Lanczos), iteration (Power) or probe (trace, SLQ), and
 // once more at the end with Final set. It says what is known — the work done,
 // the current estimates and how far they are from their tolerance — not a
 // forecast: a solver may stop long before MaxMatVecs. The slices are the
@@ -166,7 +166,8 @@ type Progress struct {
 	// MaxMatVecs is the most applications the call can make (its budget,
 	// a cap and not an estimate of the work left).
 	MaxMatVecs int
-	// Values are the current estimates: the wanted Ritz values (Lanczos);
+	// Values are the current estimates: the wanted Ritz values (Lanczos,
+	// after a convergence check; nil between checks);
 	// the eigenvalues found so far and the current one (Power); the trace
 	// estimate (trace); the Ritz values of the last probe (SLQ).
 	Values []float64
