@@ -185,6 +185,35 @@ type Progress struct {
 	Final bool
 }
 
+// Status summarises p for a progress display: the first estimate in
+// format and how far the values are from converging — the residual
+// furthest from its bound against that bound ("λ 12.34, residual 3.1e-04 >
+// 1.2e-05"), or a trace's standard error ("λ 12.34 ± 0.5") — or "" when
+// the solver has no estimate yet.
+func (p Progress) Status(format string) string {
+	if len(p.Values) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(format, p.Values[0])
+	switch {
+	case len(p.Residuals) > 0 && len(p.Bounds) == len(p.Residuals):
+		w := 0
+		for i, r := range p.Residuals {
+			if r*p.Bounds[w] > p.Residuals[w]*p.Bounds[i] { // r/b > r_w/b_w without dividing by 0
+				w = i
+			}
+		}
+		cmp := "≤"
+		if p.Residuals[w] > p.Bounds[w] {
+			cmp = ">"
+		}
+		s += fmt.Sprintf(", residual %.2g %s %.2g", p.Residuals[w], cmp, p.Bounds[w])
+	case len(p.Residuals) > 0:
+		s += fmt.Sprintf(" ± %.2g", p.Residuals[0])
+	}
+	return s
+}
+
 // cancelled returns ctx's error, wrapped with the method's name, or nil; a
 // nil ctx is never cancelled.
 func cancelled(ctx context.Context, method string) error {
