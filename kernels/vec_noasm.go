@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// The element-wise kernels: pure Go.
+var (
+	vec32 = genericVec[float32]()
+	vec64 = genericVec[float64]()
+)
+
+// vecBackends32 and vecBackends64 list every backend this machine can run,
+// for tests and benchmarks.
+func vecBackends32() []*vecKernels[float32] { return []*vecKernels[float32]{vec32} }
+func vecBackends64() []*vecKernels[float64] { return []*vecKernels[float64]{vec64} }
