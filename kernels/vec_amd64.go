@@ -159,3 +159,86 @@ func vecBackends64() []*vecKernels[float64] {
 	}
 	return ks
 }
+
+// The affine kernels of vec_affine.go for float32 (AVX-512 only; blocks of
+// 16 elements, the rest in Go, which continues the lanes where the assembly
+// left them since 16 is a multiple of 8).
+
+//go:noescape
+func affineTo32AVX512(dst, x []float32, a, mu, b float64)
+
+//go:noescape
+func affineJVPTo32AVX512(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+
+//go:noescape
+func scaleAdd32AVX512(dst, y []float32, a float64)
+
+//go:noescape
+func centeredSums32AVX512(s *[2]Lanes, y, x []float32, mu float64)
+
+//go:noescape
+func centeredSumsScaleAdd32AVX512(s *[2]Lanes, dst, y, x []float32, a, mu float64)
+
+//go:noescape
+func dot32AVX512(s *Lanes, y, x []float32)
+
+//go:noescape
+func bnPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+var avx512Affine = &affineKernels{
+	name: "avx512",
+	affineTo: func(dst, x []float32, a, mu, b float64) {
+		n := len(dst) &^ 15
+		affineTo32AVX512(dst[:n], x[:n], a, mu, b)
+		affineToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
+	},
+	affineJVPTo: func(y, yDot, x, xDot []float32, a, c, mu, b, d float64) {
+		n, m := len(y)&^15, len(y)
+		affineJVPTo32AVX512(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
+		affineJVPToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
+	},
+	scaleAdd: func(dst, y []float32, a float64) {
+		n := len(dst) &^ 15
+		scaleAdd32AVX512(dst[:n], y[:n], a)
+		scaleAddGeneric(dst[n:], y[n:len(dst)], a)
+	},
+	centeredSums: func(s *[2]Lanes, y, x []float32, mu float64) {
+		n := len(y) &^ 15
+		centeredSums32AVX512(s, y[:n], x[:n], mu)
+		centeredSumsGeneric(s, y[n:], x[n:len(y)], mu)
+	},
+	centeredSumsScaleAdd: func(s *[2]Lanes, dst, y, x []float32, a, mu float64) {
+		n, m := len(dst)&^15, len(dst)
+		centeredSumsScaleAdd32AVX512(s, dst[:n], y[:n], x[:n], a, mu)
+		centeredSumsScaleAddGeneric(s, dst[n:], y[n:m], x[n:m], a, mu)
+	},
+	dot: func(s *Lanes, y, x []float32) {
+		n := len(y) &^ 15
+		dot32AVX512(s, y[:n], x[:n])
+		dotGeneric(s, y[n:], x[n:len(y)])
+	},
+	affineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
+		n, m := len(dst)&^15, len(dst)
+		bnPair32AVX512(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+		affineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+	},
+}
+
+// The affine kernels for float32: AVX-512 where the CPU has it.
+var affine32 = bestAffine()
+
+func bestAffine() *affineKernels {
+	if hasAVX512 {
+		return avx512Affine
+	}
+	return genericAffine
+}
+
+// affineBackends lists every backend of the affine kernels this machine can
+// run, the pure-Go one first.
+func affineBackends() []*affineKernels {
+	if hasAVX512 {
+		return []*affineKernels{genericAffine, avx512Affine}
+	}
+	return []*affineKernels{genericAffine}
+}

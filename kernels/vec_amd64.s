@@ -679,3 +679,330 @@ add64AVX2_loop:
 add64AVX2_done:
 	VZEROUPPER
 	RET
+
+// func affineTo32AVX512(dst, x []float32, a, mu, b float64)
+//
+// dst[i] = float32(a·(x[i] − mu) + b). Whole blocks of 16 elements only.
+TEXT ·affineTo32AVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ dst_len+8(FP), CX
+	SHRQ $4, CX
+	JZ affineTo32AVX512_done
+	VBROADCASTSD a+48(FP), Z24
+	VBROADCASTSD mu+56(FP), Z25
+	VBROADCASTSD b+64(FP), Z26
+affineTo32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VSUBPD Z25, Z8, Z8
+	VMULPD Z8, Z24, Z8
+	VADDPD Z26, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS Y8, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VSUBPD Z25, Z8, Z8
+	VMULPD Z8, Z24, Z8
+	VADDPD Z26, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS Y8, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ affineTo32AVX512_loop
+affineTo32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func affineJVPTo32AVX512(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+//
+// y[i] = float32(a·(x[i] − mu) + b), yDot[i] = float32(float64(float32(c·(x[i] − mu) + d)) + a·xDot[i]). Whole blocks of 16 elements only.
+TEXT ·affineJVPTo32AVX512(SB), NOSPLIT, $0-136
+	MOVQ y_base+0(FP), DI
+	MOVQ yDot_base+24(FP), SI
+	MOVQ x_base+48(FP), DX
+	MOVQ xDot_base+72(FP), R8
+	MOVQ y_len+8(FP), CX
+	SHRQ $4, CX
+	JZ affineJVPTo32AVX512_done
+	VBROADCASTSD a+96(FP), Z24
+	VBROADCASTSD c+104(FP), Z25
+	VBROADCASTSD mu+112(FP), Z26
+	VBROADCASTSD b+120(FP), Z27
+	VBROADCASTSD d+128(FP), Z28
+affineJVPTo32AVX512_loop:
+	VCVTPS2PD 0(DX), Z8
+	VSUBPD Z26, Z8, Z8
+	VMULPD Z8, Z24, Z9
+	VADDPD Z27, Z9, Z9
+	VCVTPD2PS Z9, Y9
+	VMOVUPS Y9, 0(DI)
+	VMULPD Z8, Z25, Z10
+	VADDPD Z28, Z10, Z10
+	VCVTPD2PS Z10, Y10
+	VCVTPS2PD Y10, Z10
+	VCVTPS2PD 0(R8), Z11
+	VMULPD Z11, Z24, Z11
+	VADDPD Z11, Z10, Z10
+	VCVTPD2PS Z10, Y10
+	VMOVUPS Y10, 0(SI)
+	VCVTPS2PD 32(DX), Z8
+	VSUBPD Z26, Z8, Z8
+	VMULPD Z8, Z24, Z9
+	VADDPD Z27, Z9, Z9
+	VCVTPD2PS Z9, Y9
+	VMOVUPS Y9, 32(DI)
+	VMULPD Z8, Z25, Z10
+	VADDPD Z28, Z10, Z10
+	VCVTPD2PS Z10, Y10
+	VCVTPS2PD Y10, Z10
+	VCVTPS2PD 32(R8), Z11
+	VMULPD Z11, Z24, Z11
+	VADDPD Z11, Z10, Z10
+	VCVTPD2PS Z10, Y10
+	VMOVUPS Y10, 32(SI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ CX
+	JNZ affineJVPTo32AVX512_loop
+affineJVPTo32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func scaleAdd32AVX512(dst, y []float32, a float64)
+//
+// dst[i] += float32(a·y[i]) (a float32 sum). Whole blocks of 16 elements only.
+TEXT ·scaleAdd32AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), DI
+	MOVQ y_base+24(FP), SI
+	MOVQ dst_len+8(FP), CX
+	SHRQ $4, CX
+	JZ scaleAdd32AVX512_done
+	VBROADCASTSD a+48(FP), Z24
+scaleAdd32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS 0(DI), Y9
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS 32(DI), Y9
+	VADDPS Y8, Y9, Y9
+	VMOVUPS Y9, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ scaleAdd32AVX512_loop
+scaleAdd32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func centeredSums32AVX512(s *[2]Lanes, y, x []float32, mu float64)
+//
+// s[0:8] += y[i], s[8:16] += y[i]·(x[i] − mu), by lanes. Whole blocks of 16 elements only.
+TEXT ·centeredSums32AVX512(SB), NOSPLIT, $0-64
+	MOVQ y_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ y_len+16(FP), CX
+	SHRQ $4, CX
+	JZ centeredSums32AVX512_done
+	VBROADCASTSD mu+56(FP), Z24
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+centeredSums32AVX512_loop:
+	VCVTPS2PD 0(DI), Z8
+	VCVTPS2PD 0(SI), Z9
+	VSUBPD Z24, Z9, Z9
+	VADDPD Z8, Z0, Z0
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z1, Z1
+	VCVTPS2PD 32(DI), Z8
+	VCVTPS2PD 32(SI), Z9
+	VSUBPD Z24, Z9, Z9
+	VADDPD Z8, Z0, Z0
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z1, Z1
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ centeredSums32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+centeredSums32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func centeredSumsScaleAdd32AVX512(s *[2]Lanes, dst, y, x []float32, a, mu float64)
+//
+// centeredSums and scaleAdd(dst, y, a) in one sweep. Whole blocks of 16 elements only.
+TEXT ·centeredSumsScaleAdd32AVX512(SB), NOSPLIT, $0-96
+	MOVQ dst_base+8(FP), DI
+	MOVQ y_base+32(FP), SI
+	MOVQ x_base+56(FP), DX
+	MOVQ dst_len+16(FP), CX
+	SHRQ $4, CX
+	JZ centeredSumsScaleAdd32AVX512_done
+	VBROADCASTSD a+80(FP), Z24
+	VBROADCASTSD mu+88(FP), Z25
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+centeredSumsScaleAdd32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VCVTPS2PD 0(DX), Z9
+	VSUBPD Z25, Z9, Z9
+	VADDPD Z8, Z0, Z0
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z1, Z1
+	VMULPD Z8, Z24, Z10
+	VCVTPD2PS Z10, Y10
+	VMOVUPS 0(DI), Y11
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VCVTPS2PD 32(DX), Z9
+	VSUBPD Z25, Z9, Z9
+	VADDPD Z8, Z0, Z0
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z1, Z1
+	VMULPD Z8, Z24, Z10
+	VCVTPD2PS Z10, Y10
+	VMOVUPS 32(DI), Y11
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ centeredSumsScaleAdd32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+centeredSumsScaleAdd32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func dot32AVX512(s *Lanes, y, x []float32)
+//
+// s[0:8] += y[i]·x[i], by lanes. Whole blocks of 16 elements only.
+TEXT ·dot32AVX512(SB), NOSPLIT, $0-56
+	MOVQ y_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ y_len+16(FP), CX
+	SHRQ $4, CX
+	JZ dot32AVX512_done
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+dot32AVX512_loop:
+	VCVTPS2PD 0(DI), Z8
+	VCVTPS2PD 0(SI), Z9
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z0, Z0
+	VCVTPS2PD 32(DI), Z8
+	VCVTPS2PD 32(SI), Z9
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z0, Z0
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ dot32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+dot32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func bnPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+//
+// Per element, in this order: s0 += y; s1 += y·xc; dst += float32(a·y); s2 += yd; s3 += yd·xc; dstDot = dstDot + float32(a·yd) + float32(ad·y); s4 += y·xDot, with y = yBar[i], yd = yBarDot[i], xc = x[i] − mu. Whole blocks of 16 elements only.
+TEXT ·bnPair32AVX512(SB), NOSPLIT, $0-176
+	MOVQ dst_base+8(FP), DI
+	MOVQ dstDot_base+32(FP), SI
+	MOVQ x_base+56(FP), DX
+	MOVQ xDot_base+80(FP), R8
+	MOVQ yBar_base+104(FP), R9
+	MOVQ yBarDot_base+128(FP), R10
+	MOVQ dst_len+16(FP), CX
+	SHRQ $4, CX
+	JZ bnPair32AVX512_done
+	VBROADCASTSD a+152(FP), Z24
+	VBROADCASTSD ad+160(FP), Z25
+	VBROADCASTSD mu+168(FP), Z26
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+	VMOVUPD 128(AX), Z2
+	VMOVUPD 192(AX), Z3
+	VMOVUPD 256(AX), Z4
+bnPair32AVX512_loop:
+	VCVTPS2PD 0(R9), Z8
+	VCVTPS2PD 0(R10), Z9
+	VCVTPS2PD 0(DX), Z10
+	VSUBPD Z26, Z10, Z10
+	VADDPD Z8, Z0, Z0
+	VMULPD Z10, Z8, Z11
+	VADDPD Z11, Z1, Z1
+	VMULPD Z8, Z24, Z12
+	VCVTPD2PS Z12, Y12
+	VMOVUPS 0(DI), Y13
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, 0(DI)
+	VADDPD Z9, Z2, Z2
+	VMULPD Z10, Z9, Z11
+	VADDPD Z11, Z3, Z3
+	VMULPD Z9, Z24, Z12
+	VCVTPD2PS Z12, Y12
+	VMULPD Z8, Z25, Z14
+	VCVTPD2PS Z14, Y14
+	VMOVUPS 0(SI), Y13
+	VADDPS Y12, Y13, Y13
+	VADDPS Y14, Y13, Y13
+	VMOVUPS Y13, 0(SI)
+	VCVTPS2PD 0(R8), Z15
+	VMULPD Z15, Z8, Z15
+	VADDPD Z15, Z4, Z4
+	VCVTPS2PD 32(R9), Z8
+	VCVTPS2PD 32(R10), Z9
+	VCVTPS2PD 32(DX), Z10
+	VSUBPD Z26, Z10, Z10
+	VADDPD Z8, Z0, Z0
+	VMULPD Z10, Z8, Z11
+	VADDPD Z11, Z1, Z1
+	VMULPD Z8, Z24, Z12
+	VCVTPD2PS Z12, Y12
+	VMOVUPS 32(DI), Y13
+	VADDPS Y12, Y13, Y13
+	VMOVUPS Y13, 32(DI)
+	VADDPD Z9, Z2, Z2
+	VMULPD Z10, Z9, Z11
+	VADDPD Z11, Z3, Z3
+	VMULPD Z9, Z24, Z12
+	VCVTPD2PS Z12, Y12
+	VMULPD Z8, Z25, Z14
+	VCVTPD2PS Z14, Y14
+	VMOVUPS 32(SI), Y13
+	VADDPS Y12, Y13, Y13
+	VADDPS Y14, Y13, Y13
+	VMOVUPS Y13, 32(SI)
+	VCVTPS2PD 32(R8), Z15
+	VMULPD Z15, Z8, Z15
+	VADDPD Z15, Z4, Z4
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	DECQ CX
+	JNZ bnPair32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+bnPair32AVX512_done:
+	VZEROUPPER
+	RET

@@ -12,3 +12,8 @@ var (
 // for tests and benchmarks.
 func vecBackends32() []*vecKernels[float32] { return []*vecKernels[float32]{vec32} }
 func vecBackends64() []*vecKernels[float64] { return []*vecKernels[float64]{vec64} }
+
+// The affine kernels: pure Go.
+var affine32 = genericAffine
+
+func affineBackends() []*affineKernels { return []*affineKernels{genericAffine} }

@@ -199,4 +199,7 @@ func emitVec(w *bytes.Buffer) {
 			emitMask(w, t, k)
 		}
 	}
+	for _, k := range affineKernels {
+		emitAffine(w, k)
+	}
 }
