@@ -17,7 +17,9 @@ func TestPoolPlaneUnrolled(t *testing.T) {
 		return int(seed>>33) % n
 	}
 	for _, c := range []struct{ h, w, k, s, p int }{{6, 8, 2, 2, 0}, {7, 5, 2, 2, 0}, {2, 2, 2, 2, 0}, {3, 9, 2, 2, 0},
-		{7, 8, 3, 2, 1}, {8, 6, 3, 2, 1}, {5, 5, 3, 1, 1}, {6, 7, 3, 2, 0}, {3, 3, 3, 3, 1}} {
+		{7, 8, 3, 2, 1}, {8, 6, 3, 2, 1}, {5, 5, 3, 1, 1}, {6, 7, 3, 2, 0}, {3, 3, 3, 3, 1},
+		// Rows of more than one chunk of the vector kernels; no interior window.
+		{9, 70, 2, 2, 0}, {8, 67, 2, 2, 1}, {9, 64, 3, 2, 1}, {7, 67, 3, 2, 0}, {3, 2, 3, 2, 1}, {2, 3, 3, 2, 1}} {
 		g := poolGeom{n: 1, c: 1, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p}
 		g.oh, g.ow = (g.h+2*g.p-g.k)/g.s+1, (g.w+2*g.p-g.k)/g.s+1
 		for trial := 0; trial < 300; trial++ {

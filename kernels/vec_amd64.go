@@ -242,3 +242,31 @@ func affineBackends() []*affineKernels {
 	}
 	return []*affineKernels{genericAffine}
 }
+
+// The max-pooling row kernels (see MaxPoolRowS2), for at most 16 (k = 2) or
+// 15 (k = 3) windows. x points at the first window's top-left pixel, whose
+// index in the plane is base.
+
+//go:noescape
+func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
+
+//go:noescape
+func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
+
+// pool32 is MaxPoolRowS2 for float32 where the CPU has AVX-512, nil
+// elsewhere.
+var pool32 = func() func(y []float32, am []int32, plane []float32, w, base, k int) {
+	if !hasAVX512 {
+		return nil
+	}
+	return func(y []float32, am []int32, plane []float32, w, base, k int) {
+		kern, chunk := maxPoolRow2s2AVX512, 16
+		if k == 3 {
+			kern, chunk = maxPoolRow3s2AVX512, 15
+		}
+		for i := 0; i < len(y); i += chunk {
+			cnt := min(chunk, len(y)-i)
+			kern(&y[i], &am[i], &plane[base+2*i], w, base+2*i, cnt)
+		}
+	}
+}()

@@ -17,3 +17,6 @@ func vecBackends64() []*vecKernels[float64] { return []*vecKernels[float64]{vec6
 var affine32 = genericAffine
 
 func affineBackends() []*affineKernels { return []*affineKernels{genericAffine} }
+
+// No vector max-pooling kernel.
+var pool32 func(y []float32, am []int32, plane []float32, w, base, k int)

@@ -202,4 +202,7 @@ func emitVec(w *bytes.Buffer) {
 	for _, k := range affineKernels {
 		emitAffine(w, k)
 	}
+	emitPoolRow(w, 2)
+	emitPoolRow(w, 3)
+	emitPoolData(w)
 }
