@@ -218,6 +218,12 @@ func (b BatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tens
 // ẋ, ȳ and ȳ̇ when all of them are wanted (kernels.AffineVJPPair), with
 // their arithmetic and in their order of accumulation (so the same bits).
 func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, nil)
+}
+
+// vjpPair is VJPPair; with a non-nil reluY, that of the BatchNorm followed
+// by a ReLU of output reluY (the cotangents ȳ, ȳ̇ are the ReLU's).
+func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], reluY *tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	var xd, gDot *tensor.Dense[T]
 	if xDot != nil {
@@ -229,6 +235,16 @@ func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 	curvX := xBarDot[0] != nil && gDot != nil // x̄̇ += γ̇ s ȳ
 	curvG := xBarDot[1] != nil && xd != nil   // γ̄̇ += Σ ȳ s ẋ
 	all := doX && doSums && doYd && curvX && curvG
+	if reluY != nil && !all {
+		// The ReLU's VJPs first, into scratch cotangents.
+		yBar = reluCotangent(yBar, reluY)
+		defer putScratchDense(yBar)
+		if yBarDot != nil {
+			yBarDot = reluCotangent(yBarDot, reluY)
+			defer putScratchDense(yBarDot)
+		}
+		reluY = nil
+	}
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
@@ -242,7 +258,13 @@ func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			yDotSums := (*[2]kernels.Lanes)(sums[2:4])
 			for n := 0; n < g.n; n++ {
 				yb := bnSeg(g, yBar.Data, n, c)
-				if all {
+				switch {
+				case all && reluY != nil:
+					kernels.AffineReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
+						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
+					continue
+				case all:
 					// A parameter HVP: everything in one sweep.
 					kernels.AffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)

@@ -26,13 +26,17 @@ type affineKernels struct {
 	centeredSumsScaleAdd func(s *[2]Lanes, dst, y, x []float32, a, mu float64)
 	dot                  func(s *Lanes, y, x []float32)
 	affineVJPPair        func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+	affineReLUTo         func(dst, x []float32, a, mu, b float64)
+	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 }
 
 var genericAffine = &affineKernels{
 	name: "generic", affineTo: affineToGeneric[float32], affineJVPTo: affineJVPToGeneric[float32],
 	scaleAdd: scaleAddGeneric[float32], centeredSums: centeredSumsGeneric[float32],
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
-	affineVJPPair: affineVJPPairGeneric[float32],
+	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
+	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 }
 
 // AffineTo writes dst[i] = a·(x[i] − mu) + b.
@@ -118,6 +122,42 @@ func AffineVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBar
 	affineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
 }
 
+// AffineReLUTo writes dst[i] = relu(a·(x[i] − mu) + b): AffineTo followed by
+// MaskTo(dst, dst, dst), the same bits.
+func AffineReLUTo[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	if is32[T]() {
+		affine32.affineReLUTo(as32(dst), as32(x), a, mu, b)
+		return
+	}
+	affineReLUToGeneric(dst, x, a, mu, b)
+}
+
+// AffineJVPReLUTo is AffineJVPTo followed by a ReLU: y[i] and ẏ[i] become
+// +0 where y[i] (rounded to T) is not > 0, the same bits as MaskTo2.
+func AffineJVPReLUTo[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float64) {
+	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
+	if is32[T]() {
+		affine32.affineJVPReLUTo(as32(y), as32(yDot), as32(x), as32(xDot), a, c, mu, b, d)
+		return
+	}
+	affineJVPReLUToGeneric(y, yDot, x, xDot, a, c, mu, b, d)
+}
+
+// AffineReLUVJPPair is AffineVJPPair for a BatchNorm followed by a ReLU of
+// output y: ȳ[i] and ȳ̇[i] are replaced by 0 + ȳ[i] and 0 + ȳ̇[i] where
+// y[i] > 0 and by +0 elsewhere, the cotangents the ReLU's VJP adds into
+// zeroed buffers, so the same bits as the two primitives one after the other.
+func AffineReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, y, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.affineReLUVJPPair(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
 // The pure-Go kernels. An explicit float64(…) around a product keeps the
 // compiler from fusing it with the sum that follows.
 
@@ -176,6 +216,55 @@ func affineVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBa
 	for i, v := range x {
 		l := i & 7
 		y, yd, xc := float64(yBar[i]), float64(yBarDot[i]), float64(v)-mu
+		s[0][l] += y
+		s[1][l] += float64(y * xc)
+		dst[i] += T(a * y)
+		s[2][l] += yd
+		s[3][l] += float64(yd * xc)
+		dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
+		s[4][l] += float64(y * float64(xDot[i]))
+	}
+}
+
+// relu is max(v, +0) with relu(NaN) = +0, as MaskTo(v, v).
+func relu[T tensor.Float](v T) T {
+	if v > 0 {
+		return v
+	}
+	return 0
+}
+
+func affineReLUToGeneric[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = relu(T(float64(a*(float64(v)-mu)) + b))
+	}
+}
+
+func affineJVPReLUToGeneric[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float64) {
+	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
+	for i, v := range x {
+		xc := float64(v) - mu
+		z := T(float64(a*xc) + b)
+		if z > 0 {
+			y[i] = z
+			yDot[i] = T(float64(T(float64(c*xc)+d)) + float64(a*float64(xDot[i])))
+		} else {
+			y[i], yDot[i] = 0, 0
+		}
+	}
+}
+
+func affineReLUVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, y, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	for i, v := range x {
+		l := i & 7
+		var yb, ybd T
+		if y[i] > 0 {
+			yb, ybd = 0+yBar[i], 0+yBarDot[i]
+		}
+		y, yd, xc := float64(yb), float64(ybd), float64(v)-mu
 		s[0][l] += y
 		s[1][l] += float64(y * xc)
 		dst[i] += T(a * y)

@@ -119,6 +119,30 @@ func TestAffineBackends(t *testing.T) {
 				checkLanes("affineVJPPair against separate", gp[:], sp[:])
 				check("affineVJPPair dst against separate", g, w)
 				check("affineVJPPair dstDot against separate", g2, w2)
+
+				// BatchNorm then ReLU against the kernels one after the other.
+				g, w = make([]float32, n), make([]float32, n)
+				k.affineReLUTo(g, x, a, mu, b)
+				ref.affineTo(w, x, a, mu, b)
+				maskToGeneric(w, w, w)
+				check("affineReLUTo", g, w)
+				g, g2, w, w2 = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				k.affineJVPReLUTo(g, g2, x, xd, a, c, mu, b, d)
+				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)
+				maskTo2Generic(w, w, w2, w2, w)
+				check("affineJVPReLUTo y", g, w)
+				check("affineJVPReLUTo yDot", g2, w2)
+				out := clone(x)
+				maskToGeneric(out, out, out) // a ReLU's output: +0 or > 0
+				rp, rs := lanes, lanes
+				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
+				k.affineReLUVJPPair(&rp, g, g2, x, xd, out, y, yd, a, c, mu)
+				zb, zbd := make([]float32, n), make([]float32, n)
+				maskAdd2Generic(zb, y, zbd, yd, out)
+				ref.affineVJPPair(&rs, w, w2, x, xd, zb, zbd, a, c, mu)
+				checkLanes("affineReLUVJPPair", rp[:], rs[:])
+				check("affineReLUVJPPair dst", g, w)
+				check("affineReLUVJPPair dstDot", g2, w2)
 			}
 		}
 	}

@@ -185,6 +185,15 @@ func dot32AVX512(s *Lanes, y, x []float32)
 //go:noescape
 func bnPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 
+//go:noescape
+func affineReLUTo32AVX512(dst, x []float32, a, mu, b float64)
+
+//go:noescape
+func affineJVPReLUTo32AVX512(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+
+//go:noescape
+func bnReLUPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
 var avx512Affine = &affineKernels{
 	name: "avx512",
 	affineTo: func(dst, x []float32, a, mu, b float64) {
@@ -221,6 +230,21 @@ var avx512Affine = &affineKernels{
 		n, m := len(dst)&^15, len(dst)
 		bnPair32AVX512(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
 		affineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+	},
+	affineReLUTo: func(dst, x []float32, a, mu, b float64) {
+		n := len(dst) &^ 15
+		affineReLUTo32AVX512(dst[:n], x[:n], a, mu, b)
+		affineReLUToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
+	},
+	affineJVPReLUTo: func(y, yDot, x, xDot []float32, a, c, mu, b, d float64) {
+		n, m := len(y)&^15, len(y)
+		affineJVPReLUTo32AVX512(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
+		affineJVPReLUToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
+	},
+	affineReLUVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64) {
+		n, m := len(dst)&^15, len(dst)
+		bnReLUPair32AVX512(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+		affineReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 	},
 }
 

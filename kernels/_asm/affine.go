@@ -216,29 +216,97 @@ var affineKernels = []affineKernel{
 			"with y = yBar[i], yd = yBarDot[i], xc = x[i] − mu.",
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
 		body: func(e *affineEmitter, h int) {
-			y := e.load("yBar", 8)
-			yd := e.load("yBarDot", 9)
-			xc := e.load("x", 10)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
-			e.p("VADDPD %s, %s, %s", y, e.acc(0), e.acc(0))
-			e.p("VMULPD %s, %s, Z11", xc, y)
-			e.p("VADDPD Z11, %s, %s", e.acc(1), e.acc(1))
-			e.p("VMULPD %s, %s, Z12", y, e.c("a"))
-			e.addTo("Z12", "dst", 13)
-			e.p("VADDPD %s, %s, %s", yd, e.acc(2), e.acc(2))
-			e.p("VMULPD %s, %s, Z11", xc, yd)
-			e.p("VADDPD Z11, %s, %s", e.acc(3), e.acc(3))
-			e.p("VMULPD %s, %s, Z12", yd, e.c("a"))
-			e.p("VCVTPD2PS Z12, Y12")
-			e.p("VMULPD %s, %s, Z14", y, e.c("ad"))
-			e.p("VCVTPD2PS Z14, Y14")
-			e.p("VMOVUPS %d(%s), Y13", e.off, e.ptr("dstDot"))
-			e.p("VADDPS Y12, Y13, Y13")
-			e.p("VADDPS Y14, Y13, Y13")
-			e.p("VMOVUPS Y13, %d(%s)", e.off, e.ptr("dstDot"))
-			xd := e.load("xDot", 15)
-			e.p("VMULPD %s, %s, %s", xd, y, xd)
-			e.p("VADDPD %s, %s, %s", xd, e.acc(4), e.acc(4))
+			bnPairBody(e, e.load("yBar", 8), e.load("yBarDot", 9))
 		},
 	},
+
+	// BatchNorm followed by ReLU. The mask is taken on the value rounded to
+	// float32 (round trip, in K1), as a ReLU after a BatchNorm sees it, and
+	// applied before the final rounding, which gives the same bits: +0 or
+	// the value.
+	{
+		name: "affineReLUTo32AVX512", doc: "dst[i] = relu(float32(a·(x[i] − mu) + b)).",
+		slices: []string{"dst", "x"}, scalars: []string{"a", "mu", "b"},
+		body: func(e *affineEmitter, h int) {
+			x := e.load("x", 8)
+			e.p("VSUBPD %s, %s, %s", e.c("mu"), x, x)
+			e.p("VMULPD %s, %s, %s", x, e.c("a"), x)
+			e.p("VADDPD %s, %s, %s", e.c("b"), x, x)
+			e.reluMask(x)
+			e.p("VMOVAPD.Z %s, K1, %s", x, x)
+			e.store(x, "dst")
+		},
+	},
+	{
+		name:   "affineJVPReLUTo32AVX512",
+		doc:    "affineJVPTo followed by y[i], yDot[i] = +0 where !(y[i] > 0).",
+		slices: []string{"y", "yDot", "x", "xDot"}, scalars: []string{"a", "c", "mu", "b", "d"},
+		body: func(e *affineEmitter, h int) {
+			xc := e.load("x", 8)
+			e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
+			e.p("VMULPD %s, %s, Z9", xc, e.c("a"))
+			e.p("VADDPD %s, Z9, Z9", e.c("b"))
+			e.reluMask("Z9")
+			e.p("VMOVAPD.Z Z9, K1, Z9")
+			e.store("Z9", "y")
+			e.p("VMULPD %s, %s, Z10", xc, e.c("c"))
+			e.p("VADDPD %s, Z10, Z10", e.c("d"))
+			e.p("VCVTPD2PS Z10, Y10")
+			e.p("VCVTPS2PD Y10, Z10")
+			xd := e.load("xDot", 11)
+			e.p("VMULPD %s, %s, %s", xd, e.c("a"), xd)
+			e.p("VADDPD %s, Z10, Z10", xd)
+			e.p("VMOVAPD.Z Z10, K1, Z10")
+			e.store("Z10", "yDot")
+		},
+	},
+	{
+		name: "bnReLUPair32AVX512",
+		doc: "bnPair32AVX512 with yBar and yBarDot replaced by 0 + yBar[i] and 0 + yBarDot[i] " +
+			"where y[i] > 0 and +0 elsewhere (a ReLU's cotangents, added to zero).",
+		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
+		body: func(e *affineEmitter, h int) {
+			e.load("y", 16)
+			e.p("VPXORQ Z17, Z17, Z17")
+			e.p("VCMPPD $0x1e, Z17, Z16, K1") // y > 0
+			e.p("VCVTPS2PD.Z %d(%s), K1, Z8", e.off, e.ptr("yBar"))
+			e.p("VADDPD Z8, Z17, Z8")
+			e.p("VCVTPS2PD.Z %d(%s), K1, Z9", e.off, e.ptr("yBarDot"))
+			e.p("VADDPD Z9, Z17, Z9")
+			bnPairBody(e, "Z8", "Z9")
+		},
+	},
+}
+
+// reluMask sets K1 to the lanes of z whose value rounded to float32 is > 0.
+func (e *affineEmitter) reluMask(z string) {
+	e.p("VCVTPD2PS %s, Y20", z)
+	e.p("VCVTPS2PD Y20, Z20")
+	e.p("VPXORQ Z21, Z21, Z21")
+	e.p("VCMPPD $0x1e, Z21, Z20, K1")
+}
+
+// bnPairBody is the body of bnPair32AVX512 after ȳ and ȳ̇ are in y, yd.
+func bnPairBody(e *affineEmitter, y, yd string) {
+	xc := e.load("x", 10)
+	e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
+	e.p("VADDPD %s, %s, %s", y, e.acc(0), e.acc(0))
+	e.p("VMULPD %s, %s, Z11", xc, y)
+	e.p("VADDPD Z11, %s, %s", e.acc(1), e.acc(1))
+	e.p("VMULPD %s, %s, Z12", y, e.c("a"))
+	e.addTo("Z12", "dst", 13)
+	e.p("VADDPD %s, %s, %s", yd, e.acc(2), e.acc(2))
+	e.p("VMULPD %s, %s, Z11", xc, yd)
+	e.p("VADDPD Z11, %s, %s", e.acc(3), e.acc(3))
+	e.p("VMULPD %s, %s, Z12", yd, e.c("a"))
+	e.p("VCVTPD2PS Z12, Y12")
+	e.p("VMULPD %s, %s, Z14", y, e.c("ad"))
+	e.p("VCVTPD2PS Z14, Y14")
+	e.p("VMOVUPS %d(%s), Y13", e.off, e.ptr("dstDot"))
+	e.p("VADDPS Y12, Y13, Y13")
+	e.p("VADDPS Y14, Y13, Y13")
+	e.p("VMOVUPS Y13, %d(%s)", e.off, e.ptr("dstDot"))
+	xd := e.load("xDot", 15)
+	e.p("VMULPD %s, %s, %s", xd, y, xd)
+	e.p("VADDPD %s, %s, %s", xd, e.acc(4), e.acc(4))
 }
