@@ -29,6 +29,10 @@ type affineKernels struct {
 	affineReLUTo         func(dst, x []float32, a, mu, b float64)
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	centeredSquares      func(s *Lanes, x []float32, mu float64)
+	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
+	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
+	linearAdd2           func(dst, u, v, x []float32, p, p2, q, mu, r float64)
 }
 
 var genericAffine = &affineKernels{
@@ -37,6 +41,8 @@ var genericAffine = &affineKernels{
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
+	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
+	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
 }
 
 // AffineTo writes dst[i] = a·(x[i] − mu) + b.
@@ -158,6 +164,46 @@ func AffineReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBa
 	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
+// CenteredSquares adds (x[i] − mu)² to the lanes s.
+func CenteredSquares[T tensor.Float](s *Lanes, x []T, mu float64) {
+	if is32[T]() {
+		affine32.centeredSquares(s, as32(x), mu)
+		return
+	}
+	centeredSquaresGeneric(s, x, mu)
+}
+
+// LinearTo writes dst[i] = (p·v[i] + q·(x[i] − mu)) + r.
+func LinearTo[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	if is32[T]() {
+		affine32.linearTo(as32(dst), as32(v), as32(x), p, q, mu, r)
+		return
+	}
+	linearToGeneric(dst, v, x, p, q, mu, r)
+}
+
+// LinearAdd adds (p·v[i] + q·(x[i] − mu)) + r, rounded to T, to dst[i].
+func LinearAdd[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	if is32[T]() {
+		affine32.linearAdd(as32(dst), as32(v), as32(x), p, q, mu, r)
+		return
+	}
+	linearAddGeneric(dst, v, x, p, q, mu, r)
+}
+
+// LinearAdd2 adds ((p·u[i] + p2·v[i]) + q·(x[i] − mu)) + r, rounded to T,
+// to dst[i].
+func LinearAdd2[T tensor.Float](dst, u, v, x []T, p, p2, q, mu, r float64) {
+	u, v, x = u[:len(dst)], v[:len(dst)], x[:len(dst)]
+	if is32[T]() {
+		affine32.linearAdd2(as32(dst), as32(u), as32(v), as32(x), p, p2, q, mu, r)
+		return
+	}
+	linearAdd2Generic(dst, u, v, x, p, p2, q, mu, r)
+}
+
 // The pure-Go kernels. An explicit float64(…) around a product keeps the
 // compiler from fusing it with the sum that follows.
 
@@ -272,5 +318,33 @@ func affineReLUVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot,
 		s[3][l] += float64(yd * xc)
 		dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
 		s[4][l] += float64(y * float64(xDot[i]))
+	}
+}
+
+func centeredSquaresGeneric[T tensor.Float](s *Lanes, x []T, mu float64) {
+	for i, v := range x {
+		d := float64(v) - mu
+		s[i&7] += float64(d * d)
+	}
+}
+
+func linearToGeneric[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	for i, xi := range x {
+		dst[i] = T(float64(p*float64(v[i])) + float64(q*(float64(xi)-mu)) + r)
+	}
+}
+
+func linearAddGeneric[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	for i, xi := range x {
+		dst[i] += T(float64(p*float64(v[i])) + float64(q*(float64(xi)-mu)) + r)
+	}
+}
+
+func linearAdd2Generic[T tensor.Float](dst, u, v, x []T, p, p2, q, mu, r float64) {
+	u, v, x = u[:len(dst)], v[:len(dst)], x[:len(dst)]
+	for i, xi := range x {
+		dst[i] += T(float64(float64(p*float64(u[i]))+float64(p2*float64(v[i]))) + float64(q*(float64(xi)-mu)) + r)
 	}
 }

@@ -143,6 +143,23 @@ func TestAffineBackends(t *testing.T) {
 				checkLanes("affineReLUVJPPair", rp[:], rs[:])
 				check("affineReLUVJPPair dst", g, w)
 				check("affineReLUVJPPair dstDot", g2, w2)
+
+				g1, w1 = lanes[3], lanes[3]
+				k.centeredSquares(&g1, x, mu)
+				ref.centeredSquares(&w1, x, mu)
+				checkLanes("centeredSquares", []Lanes{g1}, []Lanes{w1})
+				g, w = clone(d0), clone(d0)
+				k.linearTo(g, y, x, a, c, mu, b)
+				ref.linearTo(w, y, x, a, c, mu, b)
+				check("linearTo", g, w)
+				g, w = clone(d0), clone(d0)
+				k.linearAdd(g, y, x, a, c, mu, b)
+				ref.linearAdd(w, y, x, a, c, mu, b)
+				check("linearAdd", g, w)
+				g, w = clone(d0), clone(d0)
+				k.linearAdd2(g, y, xd, x, a, d, c, mu, b)
+				ref.linearAdd2(w, y, xd, x, a, d, c, mu, b)
+				check("linearAdd2", g, w)
 			}
 		}
 	}

@@ -194,6 +194,18 @@ func affineJVPReLUTo32AVX512(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 //go:noescape
 func bnReLUPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 
+//go:noescape
+func centeredSquares32AVX512(s *Lanes, x []float32, mu float64)
+
+//go:noescape
+func linearTo32AVX512(dst, v, x []float32, p, q, mu, r float64)
+
+//go:noescape
+func linearAdd32AVX512(dst, v, x []float32, p, q, mu, r float64)
+
+//go:noescape
+func linear2Add32AVX512(dst, u, v, x []float32, p, q, mu, r, p2 float64)
+
 var avx512Affine = &affineKernels{
 	name: "avx512",
 	affineTo: func(dst, x []float32, a, mu, b float64) {
@@ -245,6 +257,26 @@ var avx512Affine = &affineKernels{
 		n, m := len(dst)&^15, len(dst)
 		bnReLUPair32AVX512(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
 		affineReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+	},
+	centeredSquares: func(s *Lanes, x []float32, mu float64) {
+		n := len(x) &^ 15
+		centeredSquares32AVX512(s, x[:n], mu)
+		centeredSquaresGeneric(s, x[n:], mu)
+	},
+	linearTo: func(dst, v, x []float32, p, q, mu, r float64) {
+		n, m := len(dst)&^15, len(dst)
+		linearTo32AVX512(dst[:n], v[:n], x[:n], p, q, mu, r)
+		linearToGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
+	},
+	linearAdd: func(dst, v, x []float32, p, q, mu, r float64) {
+		n, m := len(dst)&^15, len(dst)
+		linearAdd32AVX512(dst[:n], v[:n], x[:n], p, q, mu, r)
+		linearAddGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
+	},
+	linearAdd2: func(dst, u, v, x []float32, p, p2, q, mu, r float64) {
+		n, m := len(dst)&^15, len(dst)
+		linear2Add32AVX512(dst[:n], u[:n], v[:n], x[:n], p, q, mu, r, p2)
+		linearAdd2Generic(dst[n:], u[n:m], v[n:m], x[n:m], p, p2, q, mu, r)
 	},
 }
 

@@ -1223,6 +1223,177 @@ bnReLUPair32AVX512_done:
 	VZEROUPPER
 	RET
 
+// func centeredSquares32AVX512(s *Lanes, x []float32, mu float64)
+//
+// s[0:8] += (x[i] − mu)², by lanes. Whole blocks of 16 elements only.
+TEXT ·centeredSquares32AVX512(SB), NOSPLIT, $0-40
+	MOVQ x_base+8(FP), DI
+	MOVQ x_len+16(FP), CX
+	SHRQ $4, CX
+	JZ centeredSquares32AVX512_done
+	VBROADCASTSD mu+32(FP), Z24
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+centeredSquares32AVX512_loop:
+	VCVTPS2PD 0(DI), Z8
+	VSUBPD Z24, Z8, Z8
+	VMULPD Z8, Z8, Z8
+	VADDPD Z8, Z0, Z0
+	VCVTPS2PD 32(DI), Z8
+	VSUBPD Z24, Z8, Z8
+	VMULPD Z8, Z8, Z8
+	VADDPD Z8, Z0, Z0
+	ADDQ $64, DI
+	DECQ CX
+	JNZ centeredSquares32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+centeredSquares32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func linearTo32AVX512(dst, v, x []float32, p, q, mu, r float64)
+//
+// dst[i] = float32((p·v[i] + q·(x[i] − mu)) + r). Whole blocks of 16 elements only.
+TEXT ·linearTo32AVX512(SB), NOSPLIT, $0-104
+	MOVQ dst_base+0(FP), DI
+	MOVQ v_base+24(FP), SI
+	MOVQ x_base+48(FP), DX
+	MOVQ dst_len+8(FP), CX
+	SHRQ $4, CX
+	JZ linearTo32AVX512_done
+	VBROADCASTSD p+72(FP), Z24
+	VBROADCASTSD q+80(FP), Z25
+	VBROADCASTSD mu+88(FP), Z26
+	VBROADCASTSD r+96(FP), Z27
+linearTo32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPS2PD 0(DX), Z10
+	VSUBPD Z26, Z10, Z10
+	VMULPD Z10, Z25, Z10
+	VADDPD Z10, Z8, Z8
+	VADDPD Z27, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS Y8, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPS2PD 32(DX), Z10
+	VSUBPD Z26, Z10, Z10
+	VMULPD Z10, Z25, Z10
+	VADDPD Z10, Z8, Z8
+	VADDPD Z27, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS Y8, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ linearTo32AVX512_loop
+linearTo32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func linearAdd32AVX512(dst, v, x []float32, p, q, mu, r float64)
+//
+// dst[i] += float32((p·v[i] + q·(x[i] − mu)) + r) (a float32 sum). Whole blocks of 16 elements only.
+TEXT ·linearAdd32AVX512(SB), NOSPLIT, $0-104
+	MOVQ dst_base+0(FP), DI
+	MOVQ v_base+24(FP), SI
+	MOVQ x_base+48(FP), DX
+	MOVQ dst_len+8(FP), CX
+	SHRQ $4, CX
+	JZ linearAdd32AVX512_done
+	VBROADCASTSD p+72(FP), Z24
+	VBROADCASTSD q+80(FP), Z25
+	VBROADCASTSD mu+88(FP), Z26
+	VBROADCASTSD r+96(FP), Z27
+linearAdd32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPS2PD 0(DX), Z10
+	VSUBPD Z26, Z10, Z10
+	VMULPD Z10, Z25, Z10
+	VADDPD Z10, Z8, Z8
+	VADDPD Z27, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS 0(DI), Y11
+	VADDPS Y8, Y11, Y11
+	VMOVUPS Y11, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPS2PD 32(DX), Z10
+	VSUBPD Z26, Z10, Z10
+	VMULPD Z10, Z25, Z10
+	VADDPD Z10, Z8, Z8
+	VADDPD Z27, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS 32(DI), Y11
+	VADDPS Y8, Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ linearAdd32AVX512_loop
+linearAdd32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func linear2Add32AVX512(dst, u, v, x []float32, p, q, mu, r, p2 float64)
+//
+// dst[i] += float32(((p·u[i] + p2·v[i]) + q·(x[i] − mu)) + r) (a float32 sum). Whole blocks of 16 elements only.
+TEXT ·linear2Add32AVX512(SB), NOSPLIT, $0-136
+	MOVQ dst_base+0(FP), DI
+	MOVQ u_base+24(FP), SI
+	MOVQ v_base+48(FP), DX
+	MOVQ x_base+72(FP), R8
+	MOVQ dst_len+8(FP), CX
+	SHRQ $4, CX
+	JZ linear2Add32AVX512_done
+	VBROADCASTSD p+96(FP), Z24
+	VBROADCASTSD q+104(FP), Z25
+	VBROADCASTSD mu+112(FP), Z26
+	VBROADCASTSD r+120(FP), Z27
+	VBROADCASTSD p2+128(FP), Z28
+linear2Add32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPS2PD 0(DX), Z9
+	VMULPD Z9, Z28, Z9
+	VADDPD Z9, Z8, Z8
+	VCVTPS2PD 0(R8), Z10
+	VSUBPD Z26, Z10, Z10
+	VMULPD Z10, Z25, Z10
+	VADDPD Z10, Z8, Z8
+	VADDPD Z27, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS 0(DI), Y11
+	VADDPS Y8, Y11, Y11
+	VMOVUPS Y11, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VMULPD Z8, Z24, Z8
+	VCVTPS2PD 32(DX), Z9
+	VMULPD Z9, Z28, Z9
+	VADDPD Z9, Z8, Z8
+	VCVTPS2PD 32(R8), Z10
+	VSUBPD Z26, Z10, Z10
+	VMULPD Z10, Z25, Z10
+	VADDPD Z10, Z8, Z8
+	VADDPD Z27, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS 32(DI), Y11
+	VADDPS Y8, Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ CX
+	JNZ linear2Add32AVX512_loop
+linear2Add32AVX512_done:
+	VZEROUPPER
+	RET
+
 // func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
 //
 // y[i], am[i] = max and argmax of the 2×2 window at x[2i], for i < cnt ≤ 15.

@@ -276,6 +276,64 @@ var affineKernels = []affineKernel{
 			bnPairBody(e, "Z8", "Z9")
 		},
 	},
+
+	// BatchNorm in training mode: the squared deviations, and the
+	// derivatives as linear combinations of (at most two) vectors, x − mu
+	// and a constant, evaluated left to right.
+	{
+		name: "centeredSquares32AVX512", doc: "s[0:8] += (x[i] − mu)², by lanes.",
+		accs: 1, slices: []string{"x"}, scalars: []string{"mu"},
+		body: func(e *affineEmitter, h int) {
+			x := e.load("x", 8)
+			e.p("VSUBPD %s, %s, %s", e.c("mu"), x, x)
+			e.p("VMULPD %s, %s, %s", x, x, x)
+			e.p("VADDPD %s, %s, %s", x, e.acc(0), e.acc(0))
+		},
+	},
+	{
+		name: "linearTo32AVX512", doc: "dst[i] = float32((p·v[i] + q·(x[i] − mu)) + r).",
+		slices: []string{"dst", "v", "x"}, scalars: []string{"p", "q", "mu", "r"},
+		body: func(e *affineEmitter, h int) {
+			linearBody(e, false)
+			e.store("Z8", "dst")
+		},
+	},
+	{
+		name: "linearAdd32AVX512", doc: "dst[i] += float32((p·v[i] + q·(x[i] − mu)) + r) (a float32 sum).",
+		slices: []string{"dst", "v", "x"}, scalars: []string{"p", "q", "mu", "r"},
+		body: func(e *affineEmitter, h int) {
+			linearBody(e, false)
+			e.addTo("Z8", "dst", 11)
+		},
+	},
+	{
+		name: "linear2Add32AVX512", doc: "dst[i] += float32(((p·u[i] + p2·v[i]) + q·(x[i] − mu)) + r) (a float32 sum).",
+		slices: []string{"dst", "u", "v", "x"}, scalars: []string{"p", "q", "mu", "r", "p2"},
+		body: func(e *affineEmitter, h int) {
+			linearBody(e, true)
+			e.addTo("Z8", "dst", 11)
+		},
+	},
+}
+
+// linearBody leaves (p·v + q·(x − mu)) + r in Z8, or with two (p·u + p2·v
+// + q·(x − mu)) + r.
+func linearBody(e *affineEmitter, two bool) {
+	if two {
+		u := e.load("u", 8)
+		e.p("VMULPD %s, %s, %s", u, e.c("p"), u)
+		v := e.load("v", 9)
+		e.p("VMULPD %s, %s, %s", v, e.c("p2"), v)
+		e.p("VADDPD %s, Z8, Z8", v)
+	} else {
+		v := e.load("v", 8)
+		e.p("VMULPD %s, %s, %s", v, e.c("p"), v)
+	}
+	x := e.load("x", 10)
+	e.p("VSUBPD %s, %s, %s", e.c("mu"), x, x)
+	e.p("VMULPD %s, %s, %s", x, e.c("q"), x)
+	e.p("VADDPD %s, Z8, Z8", x)
+	e.p("VADDPD %s, Z8, Z8", e.c("r"))
 }
 
 // reluMask sets K1 to the lanes of z whose value rounded to float32 is > 0.
