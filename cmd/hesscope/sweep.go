@@ -45,8 +45,10 @@ reads the run folders and writes the results, so units can run on many
 machines and one command collects them. A sweep is resumable: finished
 units are skipped, interrupted ones resume from their last checkpoint.
 
-Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run;
-about ten minutes on 2 cores), paper-mnist, paper-cifar10 (-model c1, c2 or
+Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run,
+one seed; about ten minutes on 2 cores), repro-mnist and repro-fashion
+(lenet5, batch sizes 64 to 4096, 3 seeds, normal and robust at every batch
+size; about 40 minutes each on 2 idle cores), paper-mnist, paper-cifar10 (-model c1, c2 or
 resnet18), paper-cifar100. Flags given after -preset override it.`,
 		flags: sweepFlags,
 	})
@@ -84,6 +86,16 @@ var presets = map[string]func() *experiment.Sweep{
 			Measure: experiment.MeasureConfig{HessianSamples: 500, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
 				InputSamples: 50, AttackSamples: 500, DeepFoolSamples: 200, SaddleSamples: 5, SaddleSteps: 3, LandscapePoints: 15}}
 	},
+	// The reproduction presets: the demo's recipe (same learning rate and
+	// epochs at every batch size) at four batch sizes with three seeds,
+	// normal and FGSM-adversarial training at every batch size, so that
+	// every claim has enough runs for its statistic (12 normal runs for the
+	// rank correlations, 3 seed pairs per batch size for robust − normal).
+	// The measurements use 1000 training images for the Hessian and 1000
+	// test images for FGSM (the defaults), more than the demo. About 40 min
+	// on 2 idle cores per dataset (24 units; README, Reproduction).
+	"repro-mnist":   func() *experiment.Sweep { return repro("mnist") },
+	"repro-fashion": func() *experiment.Sweep { return repro("fashion-mnist") },
 	"paper-mnist": func() *experiment.Sweep {
 		return &experiment.Sweep{Model: "lenet5", Dataset: "mnist", BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
 			Train:  train.Config{Epochs: 20, LR: 0.05, LRScaling: "none", Momentum: 0.9, Schedule: "step", Milestones: []int{10, 15}, Gamma: 0.1, TrackEvery: 1},
@@ -99,6 +111,16 @@ var presets = map[string]func() *experiment.Sweep{
 			Train:  train.Config{Epochs: 90, LR: 0.05, LRScaling: "none", Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
 			Robust: true, Adversary: "fgsm linf eps=0.0078431 ratio=0.5", ABSA: true}
 	},
+}
+
+// repro is the reproduction preset on an MNIST-sized dataset.
+func repro(dataset string) *experiment.Sweep {
+	return &experiment.Sweep{Model: "lenet5", Dataset: dataset, BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
+		Train: train.Config{Epochs: 3, LR: 0.05, LRScaling: "none", Momentum: 0.9,
+			TrackEvery: 1, TrackSamples: 500, TrackIters: 20},
+		Robust: true, Adversary: "fgsm linf eps=0.1 ratio=0.5",
+		Measure: experiment.MeasureConfig{HessianSamples: 1000, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
+			InputSamples: 100, AttackSamples: 1000, DeepFoolSamples: 500, SaddleSamples: 10, SaddleSteps: 5, LandscapePoints: 21}}
 }
 
 type sweepCLI struct {
@@ -119,7 +141,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		robust, absa, full                                                                                     bool
 	)
 	fs.StringVar(&c.out, "out", "", "sweep `folder` (required)")
-	fs.StringVar(&preset, "preset", "", "start from a preset: demo, paper-mnist, paper-cifar10, paper-cifar100")
+	fs.StringVar(&preset, "preset", "", "start from a preset: demo, repro-mnist, repro-fashion, paper-mnist, paper-cifar10, paper-cifar100")
 	fs.StringVar(&model, "model", "", "model `name`")
 	fs.StringVar(&dataset, "dataset", "", "dataset `name`")
 	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, e.g. 128,512,2048")
