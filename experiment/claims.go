@@ -76,7 +76,7 @@ func claims(runs []report.Run) []report.Claim {
 		cs[i].Verdict = combine(cs[i].Statistics)
 		var parts []string
 		for _, s := range cs[i].Statistics {
-			parts = append(parts, describe(s))
+			parts = append(parts, s.String())
 		}
 		cs[i].Evidence = strings.Join(parts, "; ") + "."
 	}
@@ -98,30 +98,6 @@ func combine(ss []report.Statistic) string {
 		}
 	}
 	return report.Held
-}
-
-// describe writes a statistic in one phrase, e.g. "λ₁(θ) ratio = 3.1
-// [2.8, 3.4] (6 runs; held)".
-func describe(s report.Statistic) string {
-	if s.Value == nil {
-		return fmt.Sprintf("%s: %s (%s)", s.Name, s.Outcome, s.Note)
-	}
-	iv := ""
-	switch {
-	case s.Lo != nil && s.Hi != nil:
-		iv = fmt.Sprintf(" [%.3g, %.3g]", *s.Lo, *s.Hi)
-	case s.Hi != nil:
-		iv = fmt.Sprintf(" (≤ %.3g)", *s.Hi)
-	}
-	side := ">"
-	if s.Direction == "below" {
-		side = "<"
-	}
-	out := fmt.Sprintf("%s = %.3g%s, wanted %s %.3g, %d runs: %s", s.Name, *s.Value, iv, side, s.Threshold, s.Runs, s.Outcome)
-	if s.Note != "" {
-		out += " (" + s.Note + ")"
-	}
-	return out
 }
 
 // judge sets s.Outcome from its value and interval: held when the interval

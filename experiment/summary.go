@@ -8,13 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
 
-	"hesscope/chart"
 	"hesscope/checkpoint"
 	"hesscope/report"
 )
@@ -67,7 +65,7 @@ func Summarize(out, version string) (*report.Results, []string, error) {
 		}
 		res.Uncertainty.SeedsMax = max(res.Uncertainty.SeedsMax, g.TopEigenvalue.N)
 	}
-	figs, err := figures(out, s, res, lands, dens)
+	figs, err := figures(out, res, lands, dens)
 	if err != nil {
 		return nil, missing, err
 	}
@@ -152,150 +150,6 @@ func kindGroups(gs []report.Group, kind string) []report.Group {
 		if g.Kind == kind {
 			out = append(out, g)
 		}
-	}
-	return out
-}
-
-// figures draws the report's plots into out/figures.
-func figures(out string, s *Sweep, res *report.Results, lands map[string]*Landscape, dens map[string]*Density) ([]report.Figure, error) {
-	dir := filepath.Join(out, "figures")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var figs []report.Figure
-	save := func(name, title, caption string, draw func(path string) error) error {
-		for _, ext := range []string{".svg", ".png"} {
-			if err := draw(filepath.Join(dir, name+ext)); err != nil {
-				return fmt.Errorf("figure %s: %w", name, err)
-			}
-		}
-		figs = append(figs, report.Figure{Title: title, File: filepath.Join("figures", name+".svg"), Caption: caption})
-		return nil
-	}
-	label := func(r report.Run) string {
-		if r.Kind == "absa" {
-			return fmt.Sprintf("ABSA seed %d", r.Seed)
-		}
-		return fmt.Sprintf("%s B=%d seed %d", r.Kind, r.BatchSize, r.Seed)
-	}
-	// Eigenvalue against epoch.
-	var curv []chart.Series
-	for _, r := range res.Runs {
-		if len(r.Curvature) == 0 {
-			continue
-		}
-		var x, y []float64
-		for _, c := range r.Curvature {
-			x, y = append(x, float64(c.Epoch)), append(y, c.Value)
-		}
-		curv = append(curv, chart.Series{Name: label(r), X: x, Y: y, Points: true, Dashed: r.Kind != "normal"})
-	}
-	if len(curv) > 0 {
-		if err := save("eigenvalue_vs_epoch", "Top eigenvalue during training", "λ₁ of the parameter Hessian on a fixed training subset, tracked every epoch while training.", func(p string) error {
-			return (&chart.Line{Title: "Top Hessian eigenvalue during training", XLabel: "epoch", YLabel: "λ₁(θ)", Series: curv, LogY: true}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Landscapes along the top eigenvector, seed 1 of every configuration.
-	var ls []chart.Series
-	for _, r := range res.Runs {
-		l := lands[r.Name]
-		if l == nil || r.Seed != 1 || l.Grid == nil || len(l.Grid.Loss) == 0 {
-			continue
-		}
-		ls = append(ls, chart.Series{Name: fmt.Sprintf("%s (λ₁=%.3g)", label(r), l.Lambda), X: l.Grid.X, Y: l.Grid.Loss[0], Dashed: r.Kind != "normal"})
-	}
-	if len(ls) > 0 {
-		if err := save("landscape_top_eigenvector", "Loss along the top eigenvector", "Training loss (fixed subset) at θ + ε·v₁, v₁ the unit top eigenvector of each network's own Hessian; the legend gives each λ₁.", func(p string) error {
-			return (&chart.Line{Title: "Loss along the top eigenvector", XLabel: "ε", YLabel: "loss", Series: ls}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Robustness against the top eigenvalue.
-	var rob []chart.Series
-	for _, kind := range []string{"normal", "robust", "absa"} {
-		var x, yr []float64
-		for _, r := range res.Runs {
-			if r.Kind == kind && len(r.TopEigenvalues) > 0 {
-				x, yr = append(x, r.TopEigenvalues[0]), append(yr, r.RhoAdv)
-			}
-		}
-		if len(x) > 0 {
-			idx := sortedIndex(x)
-			rob = append(rob, chart.Series{Name: kind + " training", X: permute(x, idx), Y: permute(yr, idx), Points: true, Dashed: true})
-		}
-	}
-	if len(rob) > 0 {
-		if err := save("robustness_vs_eigenvalue", "Robustness against the top eigenvalue", "DeepFool's ρ_adv (higher is more robust) against λ₁(θ), one point per run.", func(p string) error {
-			return (&chart.Line{Title: "Robustness vs top eigenvalue", XLabel: "λ₁(θ)", YLabel: "ρ_adv", Series: rob}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Spectral densities, seed 1.
-	var ds []chart.Series
-	peak := 0.0
-	for _, r := range res.Runs {
-		d := dens[r.Name]
-		if d == nil || r.Seed != 1 {
-			continue
-		}
-		ds = append(ds, chart.Series{Name: label(r), X: d.Grid, Y: d.Density, Dashed: r.Kind != "normal"})
-		for _, v := range d.Density {
-			peak = math.Max(peak, v)
-		}
-	}
-	if len(ds) > 0 {
-		if err := save("spectral_density", "Spectral density", "Stochastic Lanczos quadrature estimate of the eigenvalue density of the parameter Hessian (Gaussian broadening), log scale, cut at 10⁻⁸ of the peak.", func(p string) error {
-			return (&chart.Line{Title: "Hessian spectral density", XLabel: "eigenvalue", YLabel: "density", Series: ds, LogY: true, YMin: peak * 1e-8, YMax: peak * 2}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Robust against normal: λ₁ by batch size.
-	var rn []chart.Series
-	for _, kind := range []string{"normal", "robust"} {
-		var x, y []float64
-		for _, g := range kindGroups(res.Groups, kind) {
-			x, y = append(x, float64(g.BatchSize)), append(y, g.TopEigenvalue.Mean)
-		}
-		if len(x) > 0 {
-			rn = append(rn, chart.Series{Name: kind + " training", X: x, Y: y, Points: true, Dashed: kind == "robust"})
-		}
-	}
-	if len(rn) > 1 {
-		if err := save("robust_vs_normal", "Robust against normal training", "Mean λ₁(θ) over seeds by batch size, normal and adversarial training.", func(p string) error {
-			return (&chart.Line{Title: "Top eigenvalue: normal vs robust training", XLabel: "batch size", YLabel: "λ₁(θ)", Series: rn, LogY: true}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return figs, nil
-}
-
-func sortedIndex(x []float64) []int {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		if x[a] < x[b] {
-			return -1
-		}
-		if x[a] > x[b] {
-			return 1
-		}
-		return 0
-	})
-	return idx
-}
-
-func permute(v []float64, idx []int) []float64 {
-	out := make([]float64, len(idx))
-	for i, j := range idx {
-		out[i] = v[j]
 	}
 	return out
 }

@@ -9,6 +9,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 )
 
 // Results is the content of a sweep's results.json.
@@ -160,6 +161,30 @@ type Statistic struct {
 	Outcome string `json:"outcome"`
 	// Note says why the outcome is insufficient evidence, when it is.
 	Note string `json:"note,omitempty"`
+}
+
+// String writes the statistic in one phrase, e.g. "λ₁(θ) ratio, batch
+// 4096 / 64 = 31.9 [28.1, 35.6] (bootstrap), wanted > 1.2, 6 runs: held".
+func (s Statistic) String() string {
+	if s.Value == nil {
+		return fmt.Sprintf("%s: %s (%s)", s.Name, s.Outcome, s.Note)
+	}
+	iv := ""
+	switch {
+	case s.Lo != nil && s.Hi != nil:
+		iv = fmt.Sprintf(" [%.3g, %.3g] (%s)", *s.Lo, *s.Hi, s.Interval)
+	case s.Hi != nil:
+		iv = fmt.Sprintf(" (≤ %.3g, %s)", *s.Hi, s.Interval)
+	}
+	side := ">"
+	if s.Direction == "below" {
+		side = "<"
+	}
+	out := fmt.Sprintf("%s = %.3g%s, wanted %s %.3g, %d runs: %s", s.Name, *s.Value, iv, side, s.Threshold, s.Runs, s.Outcome)
+	if s.Note != "" {
+		out += " (" + s.Note + ")"
+	}
+	return out
 }
 
 // Uncertainty describes the bootstrap behind the claims' intervals.

@@ -371,7 +371,16 @@ func printClaims(w io.Writer, r *report.Results) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	u := r.Uncertainty
+	fmt.Fprintf(w, "evidence: %d runs, %d to %d seed(s) per configuration; intervals: %g %% %s (%d resamples, seed %d)\n",
+		len(r.Runs), u.SeedsMin, u.SeedsMax, 100*u.Level, u.Method, u.Resamples, u.Seed)
+	if u.SeedsMax == 1 {
+		fmt.Fprintln(w, "one seed per configuration: too few runs to separate an effect from seed-to-seed variation (see the README's reproduction)")
+	}
 	for _, c := range r.Claims {
-		fmt.Fprintf(w, "claim %d: %s\n  %s — %s\n", c.ID, c.Text, strings.ToUpper(c.Verdict), c.Evidence)
+		fmt.Fprintf(w, "\nclaim %d: %s\n  %s\n", c.ID, c.Text, strings.ToUpper(c.Verdict))
+		for _, st := range c.Statistics {
+			fmt.Fprintf(w, "  - %s\n", st)
+		}
 	}
 }
