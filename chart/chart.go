@@ -14,10 +14,12 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -56,7 +58,7 @@ type Series struct {
 	// the points alone (a scatter plot); Faint draws a thin, light line and
 	// small points, for the individual runs behind a mean.
 	Dashed, Points, NoLine, Faint bool
-	// Shape of the points: 0 disc, 1 square, 2 triangle, 3 ring.
+	// Shape of the points: 0 disc, 1 filled square, 2 triangle, 3 ring.
 	Shape int
 	// Color; nil picks the next of a fixed palette.
 	Color color.Color
@@ -113,13 +115,19 @@ const (
 	legendSize = 11
 )
 
+// sans is the charts' typeface, Liberation Sans (metrically Arial), one
+// of the fonts gonum plot embeds.
+func sans(size vg.Length) font.Font {
+	return font.Font{Typeface: "Liberation", Variant: "Sans", Size: size}
+}
+
 func style(p *plot.Plot) {
-	p.Title.TextStyle.Font.Size = titleSize
-	p.X.Label.TextStyle.Font.Size = labelSize
-	p.Y.Label.TextStyle.Font.Size = labelSize
-	p.X.Tick.Label.Font.Size = tickSize
-	p.Y.Tick.Label.Font.Size = tickSize
-	p.Legend.TextStyle.Font.Size = legendSize
+	p.Title.TextStyle.Font = sans(titleSize)
+	p.X.Label.TextStyle.Font = sans(labelSize)
+	p.Y.Label.TextStyle.Font = sans(labelSize)
+	p.X.Tick.Label.Font = sans(tickSize)
+	p.Y.Tick.Label.Font = sans(tickSize)
+	p.Legend.TextStyle.Font = sans(legendSize)
 	p.Title.Padding = vg.Points(6)
 }
 
@@ -299,12 +307,13 @@ func (c *Line) plot(path string) (*plot.Plot, []legendEntry, error) {
 	if c.LogX && p.X.Min <= 0 {
 		p.X.Min = xFloor
 	}
-	if c.LogX || len(c.XTicks) > 0 {
+	scatter := slices.ContainsFunc(c.Series, func(s Series) bool { return s.Points || s.NoLine })
+	if c.LogX || len(c.XTicks) > 0 || scatter {
 		// Room on both sides so that end points and error bars show.
 		pad(&p.X, c.LogX, 0.06)
 	}
-	if c.LogY && !(c.YMin < c.YMax) {
-		pad(&p.Y, true, 0.04)
+	if !(c.YMin < c.YMax) {
+		pad(&p.Y, c.LogY, 0.05)
 	}
 	return p, entries, nil
 }
@@ -328,7 +337,7 @@ func pad(a *plot.Axis, log bool, frac float64) {
 	}
 }
 
-var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.RingGlyph{}}
+var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.BoxGlyph{}, draw.TriangleGlyph{}, draw.RingGlyph{}}
 
 // faint is col mixed with white.
 func faint(col color.Color) color.Color {
@@ -343,7 +352,8 @@ func faint(col color.Color) color.Color {
 // against the same scale.
 type Panels struct {
 	Plots []*Line
-	// SameY gives every panel the y range of all of them.
+	// SameY gives every panel the y range of all of them (a log panel
+	// keeps its own lower end if that range reaches 0).
 	SameY bool
 	// Width and Height are the size (0: 4 inches per panel plus the
 	// legend, 4 inches high).
@@ -380,8 +390,11 @@ func (ps *Panels) Save(path string) error {
 		for _, p := range plots {
 			lo, hi = min(lo, p.Y.Min), max(hi, p.Y.Max)
 		}
-		for _, p := range plots {
-			p.Y.Min, p.Y.Max = lo, hi
+		for i, p := range plots {
+			if !ps.Plots[i].LogY || lo > 0 {
+				p.Y.Min = lo
+			}
+			p.Y.Max = hi
 		}
 	}
 	w, h := ps.Width, ps.Height
@@ -408,7 +421,7 @@ func draw1(path, format string, w, h vg.Length, plots []*plot.Plot, entries []le
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
 	lg := plot.NewLegend()
-	lg.TextStyle.Font.Size = legendSize
+	lg.TextStyle.Font = sans(legendSize)
 	lg.ThumbnailWidth = vg.Points(24)
 	for _, e := range entries {
 		lg.Add(e.name, e.thumbs...)
@@ -428,10 +441,10 @@ func draw1(path, format string, w, h vg.Length, plots []*plot.Plot, entries []le
 	if len(plots) == 1 {
 		plots[0].Draw(area)
 	} else {
+		// Equal tiles (not plot.Align, which would shift the titles).
 		tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Points(14), PadTop: vg.Points(2), PadBottom: vg.Points(2), PadLeft: vg.Points(2)}
-		cs := plot.Align([][]*plot.Plot{plots}, tiles, area)
 		for i, p := range plots {
-			p.Draw(cs[0][i])
+			p.Draw(tiles.At(area, i, 0))
 		}
 	}
 	return checkpoint.WriteFileAtomic(path, func(wr io.Writer) error {
@@ -541,8 +554,10 @@ func (h *Heatmap) Save(path string) error {
 	})
 }
 
-// logTicks marks powers of ten, labelled 1e-3 and so on, at most about
-// eight of them labelled.
+// logTicks marks a log axis: over less than two decades 1, 2 and 5 times
+// the powers of ten, labelled, with unlabelled minor ticks at the other
+// multiples; over more, the powers of ten (at most about eight labelled),
+// with unlabelled minor ticks at 2…9 times them while there are few decades.
 type logTicks struct{}
 
 func (logTicks) Ticks(lo, hi float64) []plot.Tick {
@@ -550,18 +565,28 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		return nil
 	}
 	a, b := int(math.Floor(math.Log10(lo))), int(math.Ceil(math.Log10(hi)))
+	decades := math.Log10(hi / lo)
 	step := max(1, (b-a+7)/8)
 	var ticks []plot.Tick
 	for k := a; k <= b; k++ {
-		v := math.Pow(10, float64(k))
-		if v < lo || v > hi {
-			continue
+		p := math.Pow(10, float64(k))
+		for m := 1; m <= 9; m++ {
+			if m > 1 && decades > 6 {
+				break
+			}
+			v := float64(m) * p
+			if v < lo || v > hi {
+				continue
+			}
+			label := ""
+			switch {
+			case decades < 2 && (m == 1 || m == 2 || m == 5):
+				label = strconv.FormatFloat(v, 'g', 3, 64)
+			case decades >= 2 && m == 1 && (k-a)%step == 0:
+				label = strconv.FormatFloat(v, 'g', 3, 64)
+			}
+			ticks = append(ticks, plot.Tick{Value: v, Label: label})
 		}
-		label := ""
-		if (k-a)%step == 0 {
-			label = fmt.Sprintf("1e%d", k)
-		}
-		ticks = append(ticks, plot.Tick{Value: v, Label: label})
 	}
 	return ticks
 }
