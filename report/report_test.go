@@ -48,7 +48,7 @@ func sample(t *testing.T) (*Results, string) {
 				Statistics: []Statistic{{Name: "robust − normal", Threshold: 0, Direction: "below", Runs: 2, Outcome: Insufficient, Note: "1 seed pair(s), needs 3"}}},
 		},
 		Uncertainty: Uncertainty{Method: "percentile bootstrap over seeds", Resamples: 10000, Level: 0.95, Seed: 1, SeedsMin: 2, SeedsMax: 2},
-		Figures: []Figure{{Title: "Eigenvalue vs epoch", File: "a.svg"}, {Title: "Landscape", File: "b.png"}},
+		Figures:     []Figure{{Title: "Eigenvalue vs epoch", File: "a.svg"}, {Title: "Landscape", File: "b.png"}},
 		Runs: []Run{{Name: "bs64-seed1", Kind: "normal", BatchSize: 64, TopEigenvalues: []float64{12.5}},
 			{Name: "absa-seed1", Kind: "absa", BatchSize: 128, BatchSchedule: []EpochValue{{1, 128}, {2, 128}, {3, 256}, {4, 512}}}},
 	}
