@@ -307,6 +307,11 @@ func (c *Line) plot(path string) (*plot.Plot, []legendEntry, error) {
 	if c.LogX && p.X.Min <= 0 {
 		p.X.Min = xFloor
 	}
+	for _, t := range c.XTicks {
+		if !c.LogX || t > 0 {
+			p.X.Min, p.X.Max = min(p.X.Min, t), max(p.X.Max, t)
+		}
+	}
 	scatter := slices.ContainsFunc(c.Series, func(s Series) bool { return s.Points || s.NoLine })
 	if c.LogX || len(c.XTicks) > 0 || scatter {
 		// Room on both sides so that end points and error bars show.
@@ -556,7 +561,8 @@ func (h *Heatmap) Save(path string) error {
 
 // logTicks marks a log axis: over less than two decades 1, 2 and 5 times
 // the powers of ten, labelled, with unlabelled minor ticks at the other
-// multiples; over more, the powers of ten (at most about eight labelled),
+// multiples (all labelled if that gives fewer than two labels, and linear
+// ticks if that still does); over more, the powers of ten (at most about eight labelled),
 // with unlabelled minor ticks at 2…9 times them while there are few decades.
 type logTicks struct{}
 
@@ -587,6 +593,24 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 			}
 			ticks = append(ticks, plot.Tick{Value: v, Label: label})
 		}
+	}
+	labelled := func() int {
+		n := 0
+		for _, t := range ticks {
+			if t.Label != "" {
+				n++
+			}
+		}
+		return n
+	}
+	if labelled() < 2 && decades < 2 {
+		for i := range ticks {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 3, 64)
+		}
+	}
+	if labelled() < 2 {
+		// Less than a factor of two or so: linear ticks read best.
+		return plot.DefaultTicks{}.Ticks(lo, hi)
 	}
 	return ticks
 }

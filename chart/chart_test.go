@@ -76,6 +76,14 @@ func TestLogTicks(t *testing.T) {
 	if v, _ := labels(1e-12, 1e12); len(v) > 9 || len(v) < 5 {
 		t.Errorf("%d labels over 24 decades", len(v))
 	}
+	// Within a factor of two: the multiples of powers of ten.
+	if _, l := labels(0.65, 0.95); !slices.Equal(l, []string{"0.7", "0.8", "0.9"}) {
+		t.Errorf("labels on [0.65, 0.95]: %v", l)
+	}
+	// Narrower still: linear ticks.
+	if v, _ := labels(0.71, 0.79); len(v) < 2 {
+		t.Errorf("labels on [0.71, 0.79]: %v", v)
+	}
 	if len((logTicks{}).Ticks(0, 1)) != 0 {
 		t.Error("ticks on a range with 0")
 	}

@@ -90,8 +90,11 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 				if len(gs) == 0 {
 					continue
 				}
-				l.Series = append(l.Series, meanSeries(kind+" training", gs, q.stat, chart.Palette(ki), kind == "robust", ki))
-				l.Series = append(l.Series, runPoints(runs, kind, q.value, chart.Palette(ki)))
+				// Normal and robust side by side at each batch size, each
+				// run beside its mean.
+				dodge := []float64{0.95, 1.05}[ki]
+				l.Series = append(l.Series, meanSeries(kind+" training", gs, q.stat, chart.Palette(ki), kind == "robust", ki, dodge))
+				l.Series = append(l.Series, runPoints(runs, kind, q.value, chart.Palette(ki), dodge*dodge*dodge))
 			}
 			panels = append(panels, l)
 		}
@@ -213,7 +216,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 				if n.Kind == "normal" && n.BatchSize == b && n.Seed == r.Seed {
 					v := first(r.TopEigenvalues) / first(n.TopEigenvalues)
 					ratios = append(ratios, v)
-					rx, ry = append(rx, float64(b)), append(ry, v)
+					rx, ry = append(rx, 1.1*float64(b)), append(ry, v)
 				}
 			}
 		}
@@ -277,7 +280,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	}
 	if len(cpanels) > 0 {
 		if err := save("eigenvalue_vs_epoch", "Top eigenvalue during training",
-			fmt.Sprintf("λ₁ of the parameter Hessian on a fixed random subset of training images, tracked at the end of every epoch while training: mean over seeds, shaded from the lowest to the highest seed (%d seed(s)).", seeds),
+			fmt.Sprintf("λ₁ of the parameter Hessian on a random subset of training images (fixed for each run), tracked at the end of every epoch while training: mean over seeds, shaded from the lowest to the highest seed (%d seed(s)).", seeds),
 			&chart.Panels{Plots: cpanels, SameY: true}); err != nil {
 			return nil, err
 		}
@@ -329,24 +332,25 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 }
 
 // meanSeries is the mean ± standard deviation of stat over the groups,
-// against batch size.
-func meanSeries(name string, gs []report.Group, stat func(report.Group) report.Stat, col color.Color, dashed bool, shape int) chart.Series {
+// against batch size (times dodge, to set series side by side on a log
+// axis).
+func meanSeries(name string, gs []report.Group, stat func(report.Group) report.Stat, col color.Color, dashed bool, shape int, dodge float64) chart.Series {
 	s := chart.Series{Name: name, Points: true, Dashed: dashed, Color: col, Shape: shape}
 	for _, g := range gs {
 		st := stat(g)
-		s.X, s.Y = append(s.X, float64(g.BatchSize)), append(s.Y, st.Mean)
+		s.X, s.Y = append(s.X, dodge*float64(g.BatchSize)), append(s.Y, st.Mean)
 		s.YLo, s.YHi = append(s.YLo, st.Mean-st.Std), append(s.YHi, st.Mean+st.Std)
 	}
 	return s
 }
 
 // runPoints are the individual runs of a kind, faint, without a legend
-// entry.
-func runPoints(runs []report.Run, kind string, f func(report.Run) float64, col color.Color) chart.Series {
+// entry, at batch size × dodge.
+func runPoints(runs []report.Run, kind string, f func(report.Run) float64, col color.Color, dodge float64) chart.Series {
 	s := chart.Series{NoLine: true, Faint: true, Color: col}
 	for _, r := range runs {
 		if r.Kind == kind {
-			s.X, s.Y = append(s.X, float64(r.BatchSize)), append(s.Y, f(r))
+			s.X, s.Y = append(s.X, dodge*float64(r.BatchSize)), append(s.Y, f(r))
 		}
 	}
 	return s
