@@ -24,7 +24,7 @@ const (
 	epsAxis     = "ε (L∞ radius, pixels in [0, 1])"
 	lossAxis    = "training loss (nats)"
 	epochAxis   = "epoch"
-	densityAxis = "density (per unit eigenvalue, log scale)"
+	densityAxis = "density (log scale)"
 )
 
 // kinds are the training kinds in the order the figures show them.
@@ -280,7 +280,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	}
 	if len(cpanels) > 0 {
 		if err := save("eigenvalue_vs_epoch", "Top eigenvalue during training",
-			fmt.Sprintf("λ₁ of the parameter Hessian on a random subset of training images (fixed for each run), tracked at the end of every epoch while training: mean over seeds, shaded from the lowest to the highest seed (%d seed(s)).", seeds),
+			fmt.Sprintf("λ₁ of the parameter Hessian on a random subset of training images (fixed for each run, of the size the training's track_samples gives), tracked at the end of every epoch while training: mean over seeds, shaded from the lowest to the highest seed (%d seed(s)). A smaller subset gives a larger λ₁ (a few high-curvature images weigh more), so this level is not that of the table's λ₁ on the fixed measurement subset; compare the curves with each other.", seeds),
 			&chart.Panels{Plots: cpanels, SameY: true}); err != nil {
 			return nil, err
 		}
