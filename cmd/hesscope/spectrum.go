@@ -19,9 +19,10 @@ import (
 
 func init() {
 	commands = append(commands, &command{
-		name:  "spectrum",
-		usage: "-model NAME [-weights FILE] [-dataset NAME|FILE] [flags]",
-		short: "exact Hessian eigenvalues, trace, density, per-layer and input-space spectra",
+		name:        "spectrum",
+		usage:       "-model NAME [-weights FILE] [-dataset NAME|FILE] [flags]",
+		short:       "exact Hessian eigenvalues, trace, density, per-layer and input-space spectra",
+		distributed: true,
 		long: `
 Spectrum analyses the Hessian of the mean cross-entropy loss of a model over
 a set of images, exactly: every Hessian-vector product back-propagates second
@@ -159,16 +160,26 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 			return usagef("-layer: %v", err)
 		}
 	}
-	res, err := analysis.Spectrum[T](ctx, a.net, a.d, analysis.SpectrumOptions{
+	if o.input && e.comm != nil && e.comm.Size() > 1 {
+		return usagef("-input: the Hessian with respect to the whole input batch is not split across ranks; run it as one process")
+	}
+	if err := o.firstImages(e, s, "-input-samples", o.inputSamples); err != nil {
+		return err
+	}
+	backend, d := o.distribute(e, s)
+	res, err := analysis.Spectrum[T](ctx, a.net, d, analysis.SpectrumOptions{
 		TopK: o.topK, BottomK: o.bottomK, Method: o.method, Operator: o.operator, Layer: o.layer, PerLayer: o.perLayer,
 		Trace: o.trace, TraceMethod: o.traceMethod, TraceMatVecs: o.traceMatvecs,
 		Density: o.density, DensityProbes: o.densityProbes, DensitySteps: o.densitySteps, DensityBins: o.bins, DensitySigma2: o.sigma2,
 		Input: o.input, InputSamples: o.inputSamples, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
-		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog)})
+		BatchSize: o.chunk, Workers: o.workers, Backend: backend, Progress: bars(a.prog)})
 	if err != nil {
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if !root(e) {
+		return nil
+	}
 	if err := writeSpectrumFiles(o, res); err != nil {
 		return err
 	}
