@@ -45,7 +45,12 @@ fi
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/hesscope-cluster.XXXXXX")
 pids=()  # daemons and jobs to stop on exit, in this order
+slurmd_pid=""
 cleanup() {
+	# slurmd's job-step daemons (slurmstepd) outlive it if it goes first.
+	if [ -n "$slurmd_pid" ]; then
+		for p in $(pgrep -P "$slurmd_pid" 2>/dev/null || true); do pids=("$p" "${pids[@]}"); done
+	fi
 	for p in "${pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
@@ -207,7 +212,8 @@ EOF
 slurmctld -D -c -f "$SLURM_CONF" </dev/null >"$D/slurmctld.out" 2>&1 &
 pids=("$!" "${pids[@]}")
 slurmd -D -f "$SLURM_CONF" </dev/null >"$D/slurmd.out" 2>&1 &
-pids=("$!" "${pids[@]}")
+slurmd_pid=$!
+pids=("$slurmd_pid" "${pids[@]}")
 deadline=$((SECONDS + 30))
 until [ "$(timeout 5 sinfo -h -o %T 2>/dev/null | head -1)" = idle ]; do
 	[ $SECONDS -lt $deadline ] || { tail "$D/slurmctld.log" "$D/slurmd.log" 2>/dev/null; fail "Slurm did not come up in 30 s"; }
@@ -243,4 +249,6 @@ if srun --mpi=list 2>&1 | grep -q pmix; then
 else
 	say "SKIP srun: this Slurm has no pmix plugin (srun --mpi=list)"
 fi
+deadline=$((SECONDS + 20))
+while [ -n "$(timeout 5 squeue -h 2>/dev/null)" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
 say "all checks passed in $((SECONDS - t0)) s"
