@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -240,13 +241,16 @@ func checkOutput(flagName, path string, exts ...string) error {
 }
 
 // attackModel loads the model of -weights/-model/-activation with the
-// normalisation its metadata records folded in, and the dataset, checked
-// against each other.
-func attackModel[T tensor.Float](weights, model, activation string, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
-	model, activation, norm, err := fromWeights(weights, model, activation)
+// normalisation its metadata records folded in, and the dataset (src's,
+// completed from the metadata; ds gives the rest), checked against each
+// other.
+func attackModel[T tensor.Float](src *sourceFlags, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
+	norm, err := src.fromWeights()
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	weights, model, activation := src.weights, src.model, src.activation
+	ds.Name, ds.Split, ds.Dir = src.dataset, src.split, src.dataDir
 	d, err := experiment.LoadData(ds)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -290,11 +294,11 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if o.quiet {
 		prog = nil
 	}
-	ds := experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: n, Dir: o.dataDir, Progress: prog}
+	ds := experiment.DataSpec{Samples: n, Progress: prog}
 	if !o.samplesSet {
 		ds.Samples = 0 // the default 1000, or all of a smaller dataset
 	}
-	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed, ds)
+	m, net, d, norm, err := attackModel[T](&o.sourceFlags, o.seed, ds)
 	if err != nil {
 		return err
 	}
@@ -321,6 +325,8 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	res.Dataset, res.Split, res.Normalized, res.Precision = o.dataset, o.split, norm != nil, o.precision
 	res.Seed = o.seed
 	res.Seconds = time.Since(start).Seconds()
+	res.Warnings = append(slices.Clone(o.warnings), res.Warnings...)
+	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -403,9 +409,6 @@ func printAttack(w io.Writer, r *analysis.AttackResult) {
 		fmt.Fprintf(w, "plot: %s\n", r.Plot)
 	}
 	fmt.Fprintf(w, "seconds: %.1f\n", r.Seconds)
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
-	}
 }
 
 // advFlags are the adversarial-training flags of hesscope train.

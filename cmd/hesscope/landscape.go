@@ -129,7 +129,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 	if err := writeLandscapeFiles(o, res, res.Grid, extra); err != nil {
 		return err
 	}
-	return o.finish(e.stdout, "landscape.json", res, &res.Files, func(w io.Writer) { printLandscape(w, res) })
+	return o.finish(e, "landscape.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printLandscape(w, res) })
 }
 
 // writeLandscapeFiles writes the CSV and the plot.
@@ -214,8 +214,5 @@ func printLandscape(w io.Writer, r *analysis.LandscapeResult) {
 	tw.Flush()
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "wrote %s\n", f)
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 }

@@ -119,8 +119,7 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	if o.quiet {
 		prog = nil
 	}
-	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed,
-		experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: o.samples, Dir: o.dataDir, Progress: prog})
+	m, net, d, norm, err := attackModel[T](&o.sourceFlags, o.seed, experiment.DataSpec{Samples: o.samples, Progress: prog})
 	if err != nil {
 		return err
 	}
@@ -133,6 +132,8 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	res.Version, res.Model, res.Activation, res.Weights = version, net.Name, activationName(o.activation, o.weights), o.weights
 	res.Dataset, res.Split, res.Normalized, res.Precision, res.Seed = o.dataset, o.split, norm != nil, o.precision, o.seed
 	r.Seconds = time.Since(start).Seconds()
+	res.Warnings = o.warnings
+	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

@@ -106,7 +106,7 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
-	return o.finish(e.stdout, "sharpness.json", res, &res.Files, func(w io.Writer) { printSharpness(w, res) })
+	return o.finish(e, "sharpness.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSharpness(w, res) })
 }
 
 func printSharpness(w io.Writer, r *analysis.SharpnessResult) {

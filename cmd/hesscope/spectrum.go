@@ -172,7 +172,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	if err := writeSpectrumFiles(o, res); err != nil {
 		return err
 	}
-	return o.finish(e.stdout, "spectrum.json", res, &res.Files, func(w io.Writer) { printSpectrum(w, res) })
+	return o.finish(e, "spectrum.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSpectrum(w, res) })
 }
 
 // writeSpectrumFiles writes the density plot and CSV and the histogram of
@@ -291,8 +291,5 @@ func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
 	tw.Flush()
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "wrote %s\n", f)
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 }
