@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"hesscope/analysis"
@@ -69,12 +68,12 @@ func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
 	a.sourceFlags.register(fs, freshOrFile)
 	fs.Var(datasetValue{&a.sourceFlags, "data"}, "data", "alias of -dataset (giving both with different values is an error)")
 	a.samples = samples
-	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones), or all; the default is a cap, not a requirement")
-	fs.IntVar(&a.chunk, "batch-size", 256, "images per forward pass (chunk); results are exact averages over all chunks")
+	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones; at least 1, at most the split's), or all; the default is a cap, not a requirement")
+	fs.IntVar(&a.chunk, "batch-size", 256, fmt.Sprintf("images per forward pass (chunk), at most %d; results are exact averages over all chunks", maxChunk))
 	fs.IntVar(&a.classes, "classes", 0, "number of classes (default: from the weights or the data)")
 	fs.StringVar(&a.precision, "precision", "float32", "arithmetic: float32 or float64")
 	fs.Uint64Var(&a.seed, "seed", 1, "seed of the initialisation and of every random choice")
-	fs.IntVar(&a.workers, "workers", 0, "data chunks, grid points, images or sub-batches processed at once, each on its own copy of the working state (default: 1 for chunks, whose passes are parallel inside; -threads otherwise)")
+	fs.IntVar(&a.workers, "workers", 0, "data chunks, grid points, images or sub-batches processed at once, each on its own copy of the working state, at most max(256, 4 × cores) (default: 1 for chunks, whose passes are parallel inside; -threads otherwise)")
 	fs.StringVar(&a.out, "out", "", "`folder` for the JSON result, CSV files and plots (created if missing)")
 	fs.StringVar(&a.format, "format", "png", "plot format in -out: png or svg")
 	fs.BoolVar(&a.json, "json", false, "print one JSON object instead of a table")
@@ -122,19 +121,15 @@ func (v *samplesValue) Set(s string) error {
 
 // validate checks the shared flags and returns the number of samples (0: all).
 func (a *analysisFlags) validate() (int, error) {
-	n := 0
-	if a.samples != "all" && a.samples != "0" {
-		v, err := strconv.Atoi(a.samples)
-		if err != nil || v < 1 {
-			return 0, usagef("-samples %q: want a positive number or all", a.samples)
-		}
-		n = v
+	n, err := parseSamples(a.samples)
+	if err != nil {
+		return 0, err
 	}
-	if a.chunk < 1 {
-		return 0, usagef("-batch-size %d: want at least 1", a.chunk)
+	if a.chunk < 1 || a.chunk > maxChunk {
+		return 0, usagef("-batch-size %d: want 1 to %d", a.chunk, maxChunk)
 	}
-	if a.workers < 0 {
-		return 0, usagef("-workers %d: want 0 (all threads) or more", a.workers)
+	if a.workers < 0 || a.workers > maxThreads() {
+		return 0, usagef("-workers %d: want 0 (-threads) to %d", a.workers, maxThreads())
 	}
 	if a.classes < 0 {
 		return 0, usagef("-classes %d: want at least 2", a.classes)

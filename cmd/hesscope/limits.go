@@ -3,11 +3,7 @@ package main
 // Upper bounds of the size flags and the memory a run will need, checked
 // before any work: one flag must not be able to take the machine down.
 
-import (
-	"fmt"
-
-	"hesscope/internal/sysmem"
-)
+import "hesscope/internal/sysmem"
 
 // Bounds of the size flags that no model or dataset bounds better; each
 // says why. The help texts quote them.
@@ -22,10 +18,9 @@ const (
 	// for (-trace-matvecs, -density-probes × -density-steps): a million
 	// products of even the smallest model take days.
 	maxProducts = 1_000_000
-	// maxPoints1D and maxPoints2D bound landscape's -points: a loss
-	// evaluation over all samples per point, a million points in 2-D.
-	maxPoints1D = 100_001
-	maxPoints2D = 1001
+	// maxPoints bounds landscape's -points per axis: a loss evaluation over
+	// all the images per point, a million points in 2-D.
+	maxPoints = 1001
 	// maxIterations bounds the iterations of the ascents and attacks
 	// (-iterations, -steps, -restarts): each is a pass over the images.
 	maxIterations = 100_000
@@ -40,9 +35,6 @@ func atMost(flag string, v, hi int, why string) error {
 	return nil
 }
 
-// vectorBytes is the memory of n vectors of dim float64s.
-func vectorBytes(n, dim int) uint64 { return uint64(n) * uint64(dim) * 8 }
-
 // checkMemory refuses a run whose estimate exceeds the memory this process
 // may still allocate (sysmem.Available), with both amounts and what to
 // lower.
@@ -52,19 +44,3 @@ func checkMemory(what string, need uint64, lower string) error {
 	}
 	return nil
 }
-
-// krylovVectors is how many vectors of the operator's dimension a solver
-// keeps: Lanczos its whole basis (maxIter, capped at dim) and the k Ritz
-// vectors, power iteration k eigenvectors and their images and a few
-// work vectors.
-func krylovVectors(method string, k, maxIter, dim int) int {
-	if method == "power" {
-		return 2*k + 4
-	}
-	return min(maxIter, dim) + k + 2
-}
-
-// fmtBytes formats a byte count for messages.
-func fmtBytes(n uint64) string { return sysmem.Bytes(n) }
-
-var _ = fmt.Sprint

@@ -55,10 +55,10 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o.register(fs, "1000")
 	fs.StringVar(&o.metric, "metric", "both", "epsilon (Keskar), m (SAM) or both")
 	fs.StringVar(&o.epsilons, "epsilon", "1e-3", "box size ε, or a comma list")
-	fs.IntVar(&o.iterations, "iterations", 10, "ascent iterations for ε-sharpness")
+	fs.IntVar(&o.iterations, "iterations", 10, "ascent iterations for ε-sharpness, 1 to 100000")
 	fs.IntVar(&o.m, "m", 128, "sub-batch size for m-sharpness")
 	fs.Float64Var(&o.rho, "rho", 0.05, "radius ρ for m-sharpness")
-	fs.IntVar(&o.steps, "steps", 1, "ascent steps per sub-batch for m-sharpness (1: SAM's ε*)")
+	fs.IntVar(&o.steps, "steps", 1, "ascent steps per sub-batch for m-sharpness, 1 to 100000 (1: SAM's ε*)")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
 		if err != nil {
@@ -67,14 +67,14 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		switch {
 		case o.metric != "epsilon" && o.metric != "m" && o.metric != "both":
 			return usagef("-metric %q: want epsilon, m or both", o.metric)
-		case o.iterations < 1:
-			return usagef("-iterations %d: want at least 1", o.iterations)
+		case o.iterations < 1 || o.iterations > maxIterations:
+			return usagef("-iterations %d: want 1 to %d", o.iterations, maxIterations)
 		case o.m < 1:
 			return usagef("-m %d: want at least 1", o.m)
 		case !(o.rho > 0) || math.IsInf(o.rho, 0):
 			return usagef("-rho %v: want a positive radius", o.rho)
-		case o.steps < 1:
-			return usagef("-steps %d: want at least 1", o.steps)
+		case o.steps < 1 || o.steps > maxIterations:
+			return usagef("-steps %d: want 1 to %d", o.steps, maxIterations)
 		}
 		for _, part := range strings.Split(o.epsilons, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)

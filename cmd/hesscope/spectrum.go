@@ -14,6 +14,7 @@ import (
 	"hesscope/checkpoint"
 	"hesscope/hessian"
 	"hesscope/linop"
+	"hesscope/nn"
 	"hesscope/tensor"
 )
 
@@ -74,25 +75,25 @@ type spectrumOptions struct {
 func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o := &spectrumOptions{}
 	o.register(fs, "256")
-	fs.IntVar(&o.topK, "top-k", 1, "number of largest eigenvalues (0: none)")
-	fs.BoolVar(&o.min, "min", false, "also compute the smallest (most negative) eigenvalue")
-	fs.IntVar(&o.bottomK, "bottom-k", 0, "number of smallest eigenvalues (-min is -bottom-k 1)")
+	fs.IntVar(&o.topK, "top-k", 1, "number of largest eigenvalues (0: none), at most the number of parameters (and what memory allows: Lanczos keeps max(100, 3k) vectors of that size)")
+	fs.BoolVar(&o.min, "min", false, "also compute the smallest (most negative) eigenvalue (the same as -bottom-k 1; not with -bottom-k)")
+	fs.IntVar(&o.bottomK, "bottom-k", 0, "number of smallest eigenvalues, at most the number of parameters (-min is -bottom-k 1)")
 	fs.StringVar(&o.operator, "operator", "hessian", "curvature matrix: hessian or ggn (generalised Gauss-Newton, PSD)")
 	fs.StringVar(&o.layer, "layer", "", "restrict to a diagonal block: a layer `name` prefix (conv1, layer2.0) or comma list of tensor names")
 	fs.BoolVar(&o.perLayer, "per-layer", false, "also analyse every layer's diagonal block")
 	fs.BoolVar(&o.trace, "trace", false, "estimate the trace")
 	fs.StringVar(&o.traceMethod, "trace-method", "hutch++", "trace estimator: hutchinson, hutch++ or both")
-	fs.IntVar(&o.traceMatvecs, "trace-matvecs", 100, "Hessian-vector products per trace estimate")
+	fs.IntVar(&o.traceMatvecs, "trace-matvecs", 100, fmt.Sprintf("Hessian-vector products per trace estimate, 3 to %d (Hutch++ keeps 2/3 of them as vectors)", maxProducts))
 	fs.BoolVar(&o.density, "density", false, "estimate the spectral density by stochastic Lanczos quadrature")
-	fs.IntVar(&o.densityProbes, "density-probes", 3, "SLQ probe vectors")
-	fs.IntVar(&o.densitySteps, "density-steps", 80, "Lanczos steps (Hessian-vector products) per SLQ probe")
-	fs.IntVar(&o.bins, "density-bins", 1000, "grid points of the density")
+	fs.IntVar(&o.densityProbes, "density-probes", 3, "SLQ probe vectors (probes × steps at most 1000000)")
+	fs.IntVar(&o.densitySteps, "density-steps", 80, "Lanczos steps (Hessian-vector products) per SLQ probe, each kept as a vector")
+	fs.IntVar(&o.bins, "density-bins", 1000, fmt.Sprintf("grid points of the density, 2 to %d", maxBins))
 	fs.Float64Var(&o.sigma2, "density-sigma2", 1e-5, "Gaussian broadening: variance σ² as a fraction of max(1, spectrum width) (PyHessian's)")
 	fs.StringVar(&o.plot, "plot", "", "density plot `file` (.png or .svg; default: density.<format> in -out)")
 	fs.BoolVar(&o.input, "input", false, "also compute the extreme eigenvalues of the Hessian w.r.t. the whole input batch")
-	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images")
+	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images, at most -samples")
 	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian-compatible)")
-	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos) or iterations per eigenvalue (power) (default 100)")
+	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos; capped at the number of parameters) or iterations per eigenvalue (power); 0: 100, or 3·k for k > 33 eigenvalues with lanczos")
 	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖); below 1")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
@@ -117,8 +118,11 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 }
 
 func (o *spectrumOptions) check(samples int) error {
+	if o.min && o.bottomK > 0 {
+		return usagef("-min and -bottom-k %d: -min is -bottom-k 1; give one", o.bottomK)
+	}
 	if o.min {
-		o.bottomK = max(o.bottomK, 1)
+		o.bottomK = 1
 	}
 	switch {
 	case o.topK < 0 || o.bottomK < 0:
@@ -133,10 +137,14 @@ func (o *spectrumOptions) check(samples int) error {
 		return usagef("-max-iter %d: want at least -top-k and -bottom-k", o.maxIter)
 	case o.traceMethod != "hutchinson" && o.traceMethod != "hutch++" && o.traceMethod != "both":
 		return usagef("-trace-method %q: want hutchinson, hutch++ or both", o.traceMethod)
-	case o.traceMatvecs < 3:
-		return usagef("-trace-matvecs %d: want at least 3", o.traceMatvecs)
+	case o.traceMatvecs < 3 || o.traceMatvecs > maxProducts:
+		return usagef("-trace-matvecs %d: want 3 to %d", o.traceMatvecs, maxProducts)
 	case o.densityProbes < 1 || o.densitySteps < 2 || o.bins < 2:
 		return usagef("-density-probes, -density-steps and -density-bins: want at least 1, 2 and 2")
+	case o.densityProbes*o.densitySteps > maxProducts || o.densityProbes > maxProducts || o.densitySteps > maxProducts:
+		return usagef("-density-probes %d × -density-steps %d: want at most %d Hessian-vector products", o.densityProbes, o.densitySteps, maxProducts)
+	case o.bins > maxBins:
+		return usagef("-density-bins %d: want at most %d (far finer than any plot)", o.bins, maxBins)
 	case !(o.sigma2 > 0):
 		return usagef("-density-sigma2 %v: want a positive variance", o.sigma2)
 	case o.inputSamples < 0:
@@ -154,17 +162,31 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	if err != nil {
 		return err
 	}
+	params := nn.Trainable(a.net.Params())
 	if o.layer != "" {
-		if _, err := hessian.Select(a.net.Params(), o.layer); err != nil {
+		if params, err = hessian.Select(a.net.Params(), o.layer); err != nil {
 			return usagef("-layer: %v", err)
 		}
 	}
-	res, err := analysis.Spectrum[T](ctx, a.net, a.d, analysis.SpectrumOptions{
+	opts := analysis.SpectrumOptions{
 		TopK: o.topK, BottomK: o.bottomK, Method: o.method, Operator: o.operator, Layer: o.layer, PerLayer: o.perLayer,
 		Trace: o.trace, TraceMethod: o.traceMethod, TraceMatVecs: o.traceMatvecs,
 		Density: o.density, DensityProbes: o.densityProbes, DensitySteps: o.densitySteps, DensityBins: o.bins, DensitySigma2: o.sigma2,
 		Input: o.input, InputSamples: o.inputSamples, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
-		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog)})
+		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog)}
+	// Bounds that need the model: k eigenvalues of a dim×dim matrix, and
+	// the memory the solvers keep.
+	dim := nn.Size(params)
+	if err := atMost("-top-k", o.topK, dim, "the operator's dimension, the number of parameters"); err != nil {
+		return err
+	}
+	if err := atMost("-bottom-k", o.bottomK, dim, "the operator's dimension, the number of parameters"); err != nil {
+		return err
+	}
+	if err := checkMemory("spectrum", opts.Memory(dim, a.d.N, a.d.SampleLen()), "-top-k, -bottom-k, -max-iter, -trace-matvecs or -density-steps, or -samples with -input"); err != nil {
+		return err
+	}
+	res, err := analysis.Spectrum[T](ctx, a.net, a.d, opts)
 	if err != nil {
 		return err
 	}
