@@ -412,9 +412,10 @@ func (r *spectrumRun) warn(what string, err error) error {
 	return err
 }
 
-// bar returns a progress callback for a solver over about total matvecs.
-func (r *spectrumRun) bar(label string, total int) func(linop.Progress) {
-	return r.prog.solver(label, total, "%.6g")
+// bar returns a progress callback for a solver, showing its estimate in
+// format.
+func (r *spectrumRun) bar(label, format string) func(linop.Progress) {
+	return r.prog.solver(label, format)
 }
 
 // solve computes k eigenpairs at one end of op's spectrum with the Method.
@@ -427,7 +428,7 @@ func (r *spectrumRun) solve(label string, which linop.Which, k int, op linop.Ope
 			maxIter = min(op.Dim(), max(100, 3*k))
 		}
 	}
-	stop := r.bar(label, maxIter)
+	stop := r.bar(label, "λ ≈ %.6g")
 	var e linop.Eigen
 	var err error
 	if o.Method == "lanczos" {
@@ -443,7 +444,7 @@ func (r *spectrumRun) traces(label string, op linop.Operator) (*TraceResult, err
 	o := r.o
 	tr := &TraceResult{}
 	run := func(name string, f func(linop.Operator, linop.TraceOptions) (linop.Trace, error)) (*linop.Trace, error) {
-		t, err := f(op, linop.TraceOptions{MatVecs: o.TraceMatVecs, Seed: o.Seed, Progress: r.bar(label+" "+name, o.TraceMatVecs), Context: r.ctx})
+		t, err := f(op, linop.TraceOptions{MatVecs: o.TraceMatVecs, Seed: o.Seed, Progress: r.bar(label+" "+name, "tr ≈ %.6g"), Context: r.ctx})
 		if err := r.warn(label+" "+name, err); err != nil {
 			return nil, err
 		}
@@ -468,7 +469,7 @@ func (r *spectrumRun) spectralDensity(op linop.Operator) error {
 	o := r.o
 	steps := min(o.DensitySteps, op.Dim())
 	s, err := linop.SLQ(op, linop.SLQOptions{Probes: o.DensityProbes, Steps: steps, Seed: o.Seed,
-		Progress: r.prog.solver("density", o.DensityProbes*steps, ""), Context: r.ctx})
+		Progress: r.prog.solver("density", ""), Context: r.ctx})
 	if err != nil {
 		return err
 	}

@@ -314,7 +314,8 @@ func (h *Heatmap) Save(path string) error {
 }
 
 // logTicks marks powers of ten, labelled 1e-3 and so on, at most about
-// eight of them labelled.
+// eight of them labelled; over less than two decades it also marks and
+// labels 2 and 5 times the powers, so that an axis has labels.
 type logTicks struct{}
 
 func (logTicks) Ticks(lo, hi float64) []plot.Tick {
@@ -323,17 +324,23 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	a, b := int(math.Floor(math.Log10(lo))), int(math.Ceil(math.Log10(hi)))
 	step := max(1, (b-a+7)/8)
+	mults := []float64{1}
+	if b-a <= 2 {
+		mults = []float64{1, 2, 5}
+	}
 	var ticks []plot.Tick
 	for k := a; k <= b; k++ {
-		v := math.Pow(10, float64(k))
-		if v < lo || v > hi {
-			continue
+		for _, m := range mults {
+			v := m * math.Pow(10, float64(k))
+			if v < lo || v > hi {
+				continue
+			}
+			label := ""
+			if (k-a)%step == 0 {
+				label = fmt.Sprintf("%ge%d", m, k)
+			}
+			ticks = append(ticks, plot.Tick{Value: v, Label: label})
 		}
-		label := ""
-		if (k-a)%step == 0 {
-			label = fmt.Sprintf("1e%d", k)
-		}
-		ticks = append(ticks, plot.Tick{Value: v, Label: label})
 	}
 	return ticks
 }

@@ -274,7 +274,12 @@ func bars(prog io.Writer) func(analysis.Progress) {
 	stage, done := "", 0
 	return func(p analysis.Progress) {
 		if bar == nil || p.Stage != stage {
-			bar, stage, done = progress.New(prog, p.Stage, p.Total), p.Stage, 0
+			if p.Capped {
+				bar = progress.NewCapped(prog, p.Stage, p.Total)
+			} else {
+				bar = progress.New(prog, p.Stage, p.Total)
+			}
+			stage, done = p.Stage, 0
 		}
 		if !p.Final {
 			bar.Add(p.Done-done, p.Status)

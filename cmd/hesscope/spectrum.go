@@ -240,8 +240,7 @@ func writeSpectrumFiles(o *spectrumOptions, res *analysis.SpectrumResult) error 
 			return err
 		}
 		if path != "" {
-			h := chart.Histogram{Title: fmt.Sprintf("%s: extreme eigenvalues of each image's input Hessian (%d images)", res.Model, s.Samples),
-				XLabel: "eigenvalue", Sets: []chart.Series{{Name: "λmax", X: s.Top.Values}, {Name: "λmin", X: s.Bottom.Values}}, Bins: 40}
+			h := inputHistogram(res.Model, s.Samples, s.Top.Values, s.Bottom.Values)
 			if err := h.Save(path); err != nil {
 				return err
 			}
@@ -250,6 +249,39 @@ func writeSpectrumFiles(o *spectrumOptions, res *analysis.SpectrumResult) error 
 		}
 	}
 	return nil
+}
+
+// withResidual formats eigenvalue i of e with its residual, and says so if
+// it did not converge.
+func withResidual(e *linop.Eigen, i int) string {
+	s := fmt.Sprintf("%.6g (residual %.3g", e.Values[i], e.Residuals[i])
+	if !e.Converged[i] {
+		s += ", not converged"
+	}
+	return s + ")"
+}
+
+// inputHistogram is the histogram of the per-image extreme input-Hessian
+// eigenvalues. They spread over orders of magnitude (an image far from the
+// decision boundary has a tiny Hessian), so equal bins on a linear axis
+// would pile nearly all of them into one: it bins λmax and −λmin on a
+// logarithmic axis, naming how many of each lie on the other side of 0.
+func inputHistogram(model string, n int, top, bottom []float64) chart.Histogram {
+	name := func(label string, v []float64, sign float64, rest string) chart.Series {
+		var mag []float64
+		for _, x := range v {
+			if x*sign > 0 {
+				mag = append(mag, x*sign)
+			}
+		}
+		if out := len(v) - len(mag); out > 0 {
+			label += fmt.Sprintf(" (%d of %d %s not shown)", out, len(v), rest)
+		}
+		return chart.Series{Name: label, X: mag}
+	}
+	return chart.Histogram{Title: fmt.Sprintf("%s: extreme eigenvalues of each image's input Hessian (%d images)", model, n),
+		XLabel: "|eigenvalue| (log scale)", LogX: true, Bins: 40,
+		Sets: []chart.Series{name("λmax", top, 1, "≤ 0"), name("−λmin", bottom, -1, "with λmin ≥ 0")}}
 }
 
 func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
@@ -263,12 +295,13 @@ func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
 		what += fmt.Sprintf(", block %s (%d parameters)", r.Layer, r.Dim)
 	}
 	fmt.Fprintf(tw, "operator\t%s\n", what)
+	// Residuals in %.3g everywhere: the number a warning quotes.
 	for i, v := range r.TopEigen {
-		fmt.Fprintf(tw, "λ%d\t%.8g\tresidual %.2g\tconverged %v\n", i+1, v, r.Residuals[i], r.Converged[i])
+		fmt.Fprintf(tw, "λ%d\t%.8g\tresidual %.3g\tconverged %v\n", i+1, v, r.Residuals[i], r.Converged[i])
 	}
 	if r.Bottom != nil {
 		for i, v := range r.Bottom.Values {
-			fmt.Fprintf(tw, "λmin%s\t%.8g\tresidual %.2g\tconverged %v\n", strings.Repeat("'", i), v, r.Bottom.Residuals[i], r.Bottom.Converged[i])
+			fmt.Fprintf(tw, "λmin%s\t%.8g\tresidual %.3g\tconverged %v\n", strings.Repeat("'", i), v, r.Bottom.Residuals[i], r.Bottom.Converged[i])
 		}
 	}
 	if t := r.Trace; t != nil {
@@ -290,19 +323,19 @@ func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
 	for _, l := range r.PerLayer {
 		line := fmt.Sprintf("layer %s\t%d parameters", l.Name, l.Dim)
 		if l.Top != nil {
-			line += fmt.Sprintf("\tλ1 %.6g", l.Top.Values[0])
+			line += "\tλ1 " + withResidual(l.Top, 0)
 		}
 		if l.Bottom != nil {
-			line += fmt.Sprintf("\tλmin %.6g", l.Bottom.Values[0])
+			line += "\tλmin " + withResidual(l.Bottom, 0)
 		}
 		if l.Trace != nil {
 			line += fmt.Sprintf("\ttrace %.4g ± %.2g", l.Trace.Estimate, l.Trace.StdErr)
 		}
 		fmt.Fprintln(tw, line)
 	}
-	if r.InputTop != nil {
-		fmt.Fprintf(tw, "λ1 (input batch)\t%.8g\tresidual %.2g\n", *r.InputTop, r.InputResid[0])
-		fmt.Fprintf(tw, "λmin (input batch)\t%.8g\tresidual %.2g\n", *r.InputMin, r.InputResid[1])
+	if in := r.InputBatch; in != nil {
+		fmt.Fprintf(tw, "λ1 (input batch)\t%.8g\tresidual %.3g\tconverged %v\n", in.Top.Values[0], in.Top.Residuals[0], in.Top.Converged[0])
+		fmt.Fprintf(tw, "λmin (input batch)\t%.8g\tresidual %.3g\tconverged %v\n", in.Bottom.Values[0], in.Bottom.Residuals[0], in.Bottom.Converged[0])
 	}
 	if s := r.InputSamples; s != nil {
 		fmt.Fprintf(tw, "input λmax per image\tmean %.6g ± %.3g\tmedian %.6g\t[%.4g, %.4g]\n", s.Top.Mean, s.Top.Std, s.Top.Median, s.Top.Min, s.Top.Max)
