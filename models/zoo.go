@@ -104,12 +104,22 @@ func (b *build[T]) block(prefix string, in, out, stride int) *basicBlock[T] {
 
 func (blk *basicBlock[T]) forward(b *build[T], g *nn.Graph[T], x autodiff.Var) autodiff.Var {
 	h := b.bnAct(g, blk.bn1, blk.conv1.Forward(g, x))
-	h = blk.bn2.Forward(g, blk.conv2.Forward(g, h))
-	short := x
-	if blk.downConv != nil {
-		short = blk.downBN.Forward(g, blk.downConv.Forward(g, x))
+	if b.relu {
+		// bn2, the sum and the ReLU as one primitive in Eval mode (the
+		// same numbers).
+		h = blk.conv2.Forward(g, h)
+		return blk.bn2.ForwardAddReLU(g, h, blk.shortcut(g, x))
 	}
-	return b.act(g, g.Add(h, short))
+	h = blk.bn2.Forward(g, blk.conv2.Forward(g, h))
+	return b.act(g, g.Add(h, blk.shortcut(g, x)))
+}
+
+// shortcut records the block's shortcut of x: x, or the downsampling.
+func (blk *basicBlock[T]) shortcut(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
+	if blk.downConv == nil {
+		return x
+	}
+	return blk.downBN.Forward(g, blk.downConv.Forward(g, x))
 }
 
 // resnet: conv1(3,width,1,1, no bias) → bn1 → relu → stages of basic blocks
