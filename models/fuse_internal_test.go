@@ -10,16 +10,23 @@ import (
 	"hesscope/tensor"
 )
 
-// TestFusedBatchNormSameBits checks that ResNet-20 in Eval mode, whose
-// blocks record BatchNorm → ReLU and BatchNorm → Add → ReLU as fused
-// primitives, gives the bits of the unfused model: loss, its tangent, the
-// gradient and the Hessian-vector product of every parameter and of the
-// input, in float32 (where the vector kernels run).
+// TestFusedBatchNormSameBits checks that the models that record BatchNorm
+// and ReLU as fused primitives in Eval mode (ResNet-20: BatchNorm → ReLU,
+// BatchNorm → Add → ReLU; C1, C2: ReLU → BatchNorm) give the bits of the
+// unfused models: loss, its tangent, the gradient and the Hessian-vector
+// product of every parameter and of the input, in float32 (where the
+// vector kernels run).
 func TestFusedBatchNormSameBits(t *testing.T) {
+	for _, name := range []string{"resnet20", "c1", "c2"} {
+		t.Run(name, func(t *testing.T) { testFusedSameBits(t, name) })
+	}
+}
+
+func testFusedSameBits(t *testing.T, name string) {
 	build := func(fuse bool) *Net[float32] {
 		defer func(f bool) { fuseBN = f }(fuseBN)
 		fuseBN = fuse
-		net, err := New[float32]("resnet20", Config{Seed: 3})
+		net, err := New[float32](name, Config{Seed: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,6 +67,14 @@ type build[T tensor.Float] struct {
 // to compare the bits.
 var fuseBN = true
 
+// actBN records bn(act(x)), ReLU and BatchNorm as one fused primitive.
+func (b *build[T]) actBN(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) autodiff.Var {
+	if b.relu {
+		return bn.ForwardOfReLU(g, x)
+	}
+	return bn.Forward(g, b.act(g, x))
+}
+
 // bnAct records act(bn(x)), BatchNorm and ReLU as one fused primitive.
 func (b *build[T]) bnAct(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) autodiff.Var {
 	if b.relu {

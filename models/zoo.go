@@ -44,8 +44,8 @@ func c1[T tensor.Float](b *build[T]) ([3]int, fwd[T]) {
 	bn2 := b.bn("bn2", 64)
 	fc1, fc2, fc3 := b.linear("fc1", 4096, 384), b.linear("fc2", 384, 192), b.linear("fc3", 192, b.classes)
 	return [3]int{3, 32, 32}, func(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
-		h := g.MaxPool(bn1.Forward(g, b.act(g, conv1.Forward(g, x))), 3, 2, 1)
-		h = g.MaxPool(bn2.Forward(g, b.act(g, conv2.Forward(g, h))), 3, 2, 1)
+		h := g.MaxPool(b.actBN(g, bn1, conv1.Forward(g, x)), 3, 2, 1)
+		h = g.MaxPool(b.actBN(g, bn2, conv2.Forward(g, h)), 3, 2, 1)
 		h = b.act(g, fc1.Forward(g, g.Flatten(h)))
 		h = b.act(g, fc2.Forward(g, h))
 		return fc3.Forward(g, h)
@@ -70,7 +70,7 @@ func c2[T tensor.Float](b *build[T]) ([3]int, fwd[T]) {
 	return [3]int{3, 32, 32}, func(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
 		h := x
 		for i, s := range stages {
-			h = s.bn.Forward(g, b.act(g, s.conv.Forward(g, h)))
+			h = b.actBN(g, s.bn, s.conv.Forward(g, h))
 			if i%2 == 1 {
 				h = g.MaxPool(h, 2, 2, 0)
 			}
