@@ -54,6 +54,7 @@ type gemmKernel[T tensor.Float] struct {
 	masked bool // micro writes partial tiles itself (else via a temporary tile)
 	micro  microKernel[T]
 	pools  *gemmPools[T]
+	dot    *dotKernel[T] // the unpacked path for thin A·Bᵀ (nil: none)
 }
 
 // gemmPools keeps packing buffers between calls.
@@ -105,6 +106,10 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 	}
 	if gemmProcs > 0 {
 		procs = gemmProcs
+	}
+	if !transA && transB && g.dot.useDot(m, n, k) {
+		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
 	}
 	panM, panN := ceilDiv(m, g.mr), ceilDiv(n, g.nr)
 	pm, pn := splitGrid(procs, panM, panN)
@@ -377,6 +382,7 @@ func newGenericKernel[T tensor.Float]() *gemmKernel[T] {
 		kc: 256, mc: 64, nc: 2048,
 		micro: micro4x4[T],
 		pools: new(gemmPools[T]),
+		dot:   newGenericDot[T](),
 	}
 }
 

@@ -12,7 +12,8 @@
 // nv vectors of b, broadcasts each of the mr values of a and issues mr·nv
 // FMAs. The C tile is prefetched before the loop, and b ahead of use. The
 // generator uses only the standard library, so this folder's go.mod needs no
-// requirements. It also writes the packing helpers (copy.go).
+// requirements. It also writes the packing helpers (copy.go) and the
+// dot-product tiles of the unpacked path (dot.go).
 package main
 
 import (
@@ -48,6 +49,9 @@ func main() {
 	buf.WriteString("//go:build amd64 && !purego\n\n")
 	buf.WriteString("#include \"textflag.h\"\n")
 	for _, k := range kernels {
+		k.emit(&buf)
+	}
+	for _, k := range dotKernels {
 		k.emit(&buf)
 	}
 	emitCopyPanel(&buf)
