@@ -44,6 +44,16 @@ func sgemmMicroAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows
 //go:noescape
 func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int)
 
+// The micro-kernels of the unpacked-B path (see stridedKernel and
+// gemm_strided.go): microKernel's 8×32 (float32) or 8×16 (float64) tile with
+// row p of b at b[p*ldb:], read with masked loads.
+//
+//go:noescape
+func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, ldb int)
+
+//go:noescape
+func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, ldb int)
+
 // The dot-product tile kernels of the unpacked path (see dotTile and
 // gemm_dot.go): 4×6 tiles of 16 (float32) or 8 (float64) lanes with
 // AVX-512F, 3×4 tiles of 8 or 4 lanes with AVX2 and FMA. They read exactly
@@ -69,13 +79,15 @@ var (
 		name: "avx512", mr: 12, nr: 32,
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
-		dot: &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 512, tile: sdotAVX512},
+		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 512, tile: sdotAVX512},
+		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512},
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
 		kc: 192, mc: 96, nc: 512,
 		masked: true, micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
-		dot: &dotKernel[float64]{name: "avx512", mr: 4, nr: 6, lanes: 8, kc: 256, tile: ddotAVX512},
+		dot:     &dotKernel[float64]{name: "avx512", mr: 4, nr: 6, lanes: 8, kc: 256, tile: ddotAVX512},
+		strided: &stridedKernel[float64]{name: "avx512", mr: 8, nr: 16, kc: 128, micro: dgemmStridedAVX512},
 	}
 	avx2F32 = &gemmKernel[float32]{
 		name: "avx2", mr: 6, nr: 16,

@@ -46,15 +46,16 @@ type microKernel[T tensor.Float] func(k int, a, b, c []T, ldc int, alpha, beta T
 // gemmKernel is a micro-kernel with its register tile (mr×nr) and cache
 // blocking (kc, mc, nc).
 type gemmKernel[T tensor.Float] struct {
-	name   string
-	mr, nr int
-	kc     int  // depth of a packed slice: an mr×kc A panel fits L1
-	mc     int  // rows of A packed at once (multiple of mr)
-	nc     int  // columns of a packed B block (multiple of nr): kc×nc fits L2
-	masked bool // micro writes partial tiles itself (else via a temporary tile)
-	micro  microKernel[T]
-	pools  *gemmPools[T]
-	dot    *dotKernel[T] // the unpacked path for thin A·Bᵀ (nil: none)
+	name    string
+	mr, nr  int
+	kc      int  // depth of a packed slice: an mr×kc A panel fits L1
+	mc      int  // rows of A packed at once (multiple of mr)
+	nc      int  // columns of a packed B block (multiple of nr): kc×nc fits L2
+	masked  bool // micro writes partial tiles itself (else via a temporary tile)
+	micro   microKernel[T]
+	pools   *gemmPools[T]
+	dot     *dotKernel[T]     // the unpacked path for thin A·Bᵀ (nil: none)
+	strided *stridedKernel[T] // the unpacked-B path for thin op(A)·B (nil: none)
 }
 
 // gemmPools keeps packing buffers between calls.
@@ -109,6 +110,10 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 	}
 	if !transA && transB && g.dot.useDot(m, n, k) {
 		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if !transB && g.strided.useStrided(m, n, k) {
+		gemmStrided(g.strided, procs, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	panM, panN := ceilDiv(m, g.mr), ceilDiv(n, g.nr)

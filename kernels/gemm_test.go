@@ -45,6 +45,11 @@ func smallBlocks[T tensor.Float](g *gemmKernel[T]) *gemmKernel[T] {
 		d.kc = 2 * d.lanes
 		s.dot = &d
 	}
+	if g.strided != nil {
+		st := *g.strided
+		st.kc = 37
+		s.strided = &st
+	}
 	return &s
 }
 

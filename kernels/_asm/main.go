@@ -32,6 +32,10 @@ type kernel struct {
 	mr, nv int // rows of the tile, vectors per row
 	unroll int // steps of p per loop iteration
 	pfB    int // bytes ahead of the b pointer to prefetch (0: none)
+	// strided: b is not a packed panel but rows of B itself, row p at
+	// b[p*ldb:], read with the column masks (AVX-512 only): the unpacked
+	// path for thin products (../gemm_strided.go).
+	strided bool
 }
 
 var kernels = []kernel{
@@ -39,6 +43,8 @@ var kernels = []kernel{
 	{name: "dgemmMicroAVX512", zmm: true, f64: true, mr: 12, nv: 2, unroll: 4, pfB: 512},
 	{name: "sgemmMicroAVX2", mr: 6, nv: 2, unroll: 4, pfB: 512},
 	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfB: 512},
+	{name: "sgemmStridedAVX512", zmm: true, mr: 8, nv: 2, unroll: 4, strided: true},
+	{name: "dgemmStridedAVX512", zmm: true, f64: true, mr: 8, nv: 2, unroll: 4, strided: true},
 }
 
 func main() {
@@ -99,9 +105,19 @@ func (k kernel) emit(w *bytes.Buffer) {
 	if masked && k.nv > 2 {
 		log.Fatalf("%s: masks for more than two vectors per row", k.name)
 	}
+	if k.strided && !masked {
+		log.Fatalf("%s: a strided kernel needs masks", k.name)
+	}
+	ldbArg := ""
+	if k.strided {
+		argSize += 8
+		ldbArg = ", ldb int"
+	}
 
-	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int)\n", k.name, typ, typ)
-	if masked {
+	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int%s)\n", k.name, typ, typ, ldbArg)
+	if k.strided {
+		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators, b row p at b[p*ldb:] (masked loads); writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
+	} else if masked {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
 	} else {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; rows and cols must be %d and %d.\n", k.mr, nr, nacc, reg, k.mr, nr)
@@ -129,9 +145,33 @@ func (k kernel) emit(w *bytes.Buffer) {
 			p("ADDQ R8, R9")
 		}
 	}
+	if k.strided {
+		// R11: ldb in bytes; K1, K2: the lanes of the two vectors of a row
+		// below cols, for the loads of b.
+		p("MOVQ ldb+%d(FP), R11", rowsOff+16)
+		p("SHLQ $%d, R11", map[int]int{4: 2, 8: 3}[size])
+		p("MOVQ cols+%d(FP), BX", rowsOff+8)
+		p("MOVQ BX, CX")
+		p("MOVQ $1, AX")
+		p("SHLQ CX, AX")
+		p("DECQ AX")
+		p("KMOVW AX, K1")
+		p("SHRQ $%d, AX", lanes)
+		p("KMOVW AX, K2")
+		p("MOVQ k+0(FP), CX")
+	}
 	step := func(n int) {
-		for v := 0; v < k.nv; v++ {
-			p("%s %d(DI), %s", mov, n*bStep+v*vbytes, bReg(v))
+		if k.strided {
+			p("PREFETCHT0 (DI)(R11*4)")
+			p("PREFETCHT0 %d(DI)(R11*4)", nr*size-1)
+			for v := 0; v < k.nv; v++ {
+				p("%s.Z %d(DI), K%d, %s", mov, v*vbytes, v+1, bReg(v))
+			}
+			p("ADDQ R11, DI")
+		} else {
+			for v := 0; v < k.nv; v++ {
+				p("%s %d(DI), %s", mov, n*bStep+v*vbytes, bReg(v))
+			}
 		}
 		for i := 0; i < k.mr; i++ {
 			p("%s %d(SI), %s", bcast, n*aStep+i*size, aReg(i))
@@ -153,7 +193,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 		step(n)
 	}
 	p("ADDQ $%d, SI", k.unroll*aStep)
-	p("ADDQ $%d, DI", k.unroll*bStep)
+	if !k.strided {
+		p("ADDQ $%d, DI", k.unroll*bStep)
+	}
 	p("DECQ BX")
 	p("JNZ %s_loop", k.name)
 	fmt.Fprintf(w, "%s_tail:\n", k.name)
@@ -162,7 +204,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fmt.Fprintf(w, "%s_tailloop:\n", k.name)
 	step(0)
 	p("ADDQ $%d, SI", aStep)
-	p("ADDQ $%d, DI", bStep)
+	if !k.strided {
+		p("ADDQ $%d, DI", bStep)
+	}
 	p("DECQ CX")
 	p("JNZ %s_tailloop", k.name)
 
