@@ -46,13 +46,13 @@ func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows
 
 // The micro-kernels of the unpacked-B path (see stridedKernel and
 // gemm_strided.go): microKernel's 8×32 (float32) or 8×16 (float64) tile with
-// row p of b at b[p*ldb:], read with masked loads.
+// row p of b at off[p] bytes from its start, read with masked loads.
 //
 //go:noescape
-func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, ldb int)
+func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
 
 //go:noescape
-func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, ldb int)
+func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
 
 // The dot-product tile kernels of the unpacked path (see dotTile and
 // gemm_dot.go): 4×6 tiles of 16 (float32) or 8 (float64) lanes with

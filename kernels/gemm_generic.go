@@ -94,26 +94,19 @@ var (
 )
 
 func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	procs := 1
-	if m*n*k >= gemmParallelMin {
-		procs = runtime.GOMAXPROCS(0)
-		// Calls from several goroutines at once (a layer that is itself
-		// parallel) would oversubscribe the CPUs: only one call at a time
-		// fans out. The split never changes the results.
-		if gemmFanOut.Add(1) > 1 {
-			procs = 1
-		}
-		defer gemmFanOut.Add(-1)
-	}
-	if gemmProcs > 0 {
-		procs = gemmProcs
-	}
+	procs, done := gemmProcsFor(m, n, k)
+	defer done()
 	if !transA && transB && g.dot.useDot(m, n, k) {
 		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if !transB && g.strided.useStrided(m, n, k) {
-		gemmStrided(g.strided, procs, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		rows := getInts(k)
+		for p := range *rows {
+			(*rows)[p] = p * ldb
+		}
+		gemmStrided(g.strided, procs, transA, m, n, k, alpha, a, lda, b, *rows, beta, c, ldc)
+		putInts(rows)
 		return
 	}
 	panM, panN := ceilDiv(m, g.mr), ceilDiv(n, g.nr)
@@ -142,6 +135,25 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 		gemmSerial(g, w, transA, transB, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[bOff:], ldb, beta, c[i0*ldc+j0:], ldc)
 		g.pools.ws.Put(w)
 	})
+}
+
+// gemmProcsFor returns the number of goroutines for an m×n×k product and
+// the function to call when it is done. Calls from several goroutines at
+// once (a layer that is itself parallel) would oversubscribe the CPUs: only
+// one large call at a time fans out. The split never changes the results.
+func gemmProcsFor(m, n, k int) (procs int, done func()) {
+	procs, done = 1, func() {}
+	if m*n*k >= gemmParallelMin {
+		procs = runtime.GOMAXPROCS(0)
+		if gemmFanOut.Add(1) > 1 {
+			procs = 1
+		}
+		done = func() { gemmFanOut.Add(-1) }
+	}
+	if gemmProcs > 0 {
+		procs = gemmProcs
+	}
+	return procs, done
 }
 
 // splitGrid chooses how many blocks of panels to cut C's rows (pm) and

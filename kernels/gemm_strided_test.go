@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"hesscope/kernels/kerneltest"
 	"hesscope/tensor"
@@ -86,7 +87,11 @@ func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 					}
 					want := append([]T(nil), c...)
 					microGeneric(mr, nr, k, a, bp, want[ldc:], ldc, 1.5, beta, rows, cols)
-					s.micro(k, a, b, tile, ldc, 1.5, beta, rows, cols, ldb)
+					off := make([]int, k+4)
+					for p := range off {
+						off[p] = min(p, k-1) * ldb * int(unsafe.Sizeof(T(0)))
+					}
+					s.micro(k, a, b, tile, ldc, 1.5, beta, rows, cols, &off[0])
 					tol := 4 * float64(k+2) * kerneltest.Eps[T]() * 2
 					for i := range c {
 						if d := math.Abs(float64(c[i]) - float64(want[i])); !(d <= tol*(1+math.Abs(float64(want[i])))) {
@@ -188,5 +193,93 @@ func BenchmarkGemmStrided(b *testing.B) {
 				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// TestGemmRows checks GemmRows against RefGemm on a matrix whose rows are
+// read at scattered, overlapping offsets of b, on the unpacked-B path and
+// on the fallback (a product too wide for it, and a named float type), with
+// NaN in C where beta is 0 and guard values around C.
+func TestGemmRows(t *testing.T) {
+	testGemmRows[float32](t)
+	testGemmRows[float64](t)
+	testGemmRows[myFloat](t)
+}
+
+func testGemmRows[T tensor.Float](t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct {
+		transA      bool
+		m, n, k     int
+		alpha, beta T
+	}{
+		{false, 16, 100, 27, 1, 0},
+		{true, 8, 70, 9, 1, 1},
+		{false, 3, 33, 130, 0.5, 2},
+		{false, 200, 40, 20, 1, 0}, // too many rows: the fallback
+		{false, 5, 1, 3, -1, 0.5},
+	} {
+		b := make([]T, 500)
+		for i := range b {
+			b[i] = T(rng.Float64()*2 - 1)
+		}
+		rows := make([]int, tc.k)
+		bm := make([]T, tc.k*tc.n) // B gathered, for the reference
+		for p := range rows {
+			rows[p] = rng.IntN(len(b) - tc.n + 1)
+			copy(bm[p*tc.n:], b[rows[p]:rows[p]+tc.n])
+		}
+		rows[tc.k-1] = len(b) - tc.n // the last element of b is read
+		copy(bm[(tc.k-1)*tc.n:], b[rows[tc.k-1]:])
+		lda := tc.k
+		if tc.transA {
+			lda = tc.m
+		}
+		a := make([]T, tc.m*tc.k)
+		for i := range a {
+			a[i] = T(rng.Float64()*2 - 1)
+		}
+		ldc := tc.n + 2
+		cBuf := make([]T, tc.m*ldc+4)
+		for i := range cBuf {
+			cBuf[i] = -77
+		}
+		c := cBuf[2 : 2+(tc.m-1)*ldc+tc.n]
+		for i := 0; i < tc.m; i++ {
+			for j := 0; j < tc.n; j++ {
+				if tc.beta == 0 {
+					c[i*ldc+j] = T(math.NaN())
+				} else {
+					c[i*ldc+j] = T(rng.Float64())
+				}
+			}
+		}
+		ref, scale := kerneltest.RefGemm(tc.transA, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, bm, tc.n, tc.beta, c, ldc)
+		GemmRows(tc.transA, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, rows, tc.beta, c, ldc)
+		for i := range cBuf {
+			r, col := (i-2)/ldc, (i-2)%ldc
+			inside := i >= 2 && r < tc.m && col < tc.n
+			if !inside && cBuf[i] != -77 {
+				t.Fatalf("%T %+v: wrote outside C at %d", T(0), tc, i)
+			}
+		}
+		for i := 0; i < tc.m; i++ {
+			for j := 0; j < tc.n; j++ {
+				got, want := float64(c[i*ldc+j]), ref[i*tc.n+j]
+				if tol := 2 * float64(tc.k+2) * kerneltest.Eps[T]() * scale[i*tc.n+j]; !(math.Abs(got-want) <= tol) {
+					t.Fatalf("%T %+v: C[%d,%d] = %v, want %v", T(0), tc, i, j, got, want)
+				}
+			}
+		}
+	}
+	for _, bad := range [][]int{{0, 1, 496}, {0, -1, 3}, {0, 1}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("GemmRows with rows %v of a 500-element b: no panic", bad)
+				}
+			}()
+			GemmRows(false, 2, 5, 3, 1, make([]T, 6), 3, make([]T, 500), bad, 0, make([]T, 10), 5)
+		}()
 	}
 }

@@ -33,8 +33,8 @@ type kernel struct {
 	unroll int // steps of p per loop iteration
 	pfB    int // bytes ahead of the b pointer to prefetch (0: none)
 	// strided: b is not a packed panel but rows of B itself, row p at
-	// b[p*ldb:], read with the column masks (AVX-512 only): the unpacked
-	// path for thin products (../gemm_strided.go).
+	// b + off[p] bytes, read with the column masks (AVX-512 only): the
+	// unpacked-B path for thin products (../gemm_strided.go).
 	strided bool
 }
 
@@ -111,12 +111,12 @@ func (k kernel) emit(w *bytes.Buffer) {
 	ldbArg := ""
 	if k.strided {
 		argSize += 8
-		ldbArg = ", ldb int"
+		ldbArg = ", off *int"
 	}
 
 	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int%s)\n", k.name, typ, typ, ldbArg)
 	if k.strided {
-		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators, b row p at b[p*ldb:] (masked loads); writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
+		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
 	} else if masked {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
 	} else {
@@ -146,10 +146,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 		}
 	}
 	if k.strided {
-		// R11: ldb in bytes; K1, K2: the lanes of the two vectors of a row
-		// below cols, for the loads of b.
-		p("MOVQ ldb+%d(FP), R11", rowsOff+16)
-		p("SHLQ $%d, R11", map[int]int{4: 2, 8: 3}[size])
+		// R11: the next entry of off; K1, K2: the lanes of the two vectors
+		// of a row below cols, for the loads of b.
+		p("MOVQ off+%d(FP), R11", rowsOff+16)
 		p("MOVQ cols+%d(FP), BX", rowsOff+8)
 		p("MOVQ BX, CX")
 		p("MOVQ $1, AX")
@@ -162,12 +161,16 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	step := func(n int) {
 		if k.strided {
-			p("PREFETCHT0 (DI)(R11*4)")
-			p("PREFETCHT0 %d(DI)(R11*4)", nr*size-1)
+			// Prefetch the row four steps ahead (off has four more
+			// entries than steps).
+			p("MOVQ 32(R11), R13")
+			p("PREFETCHT0 (DI)(R13*1)")
+			p("PREFETCHT0 %d(DI)(R13*1)", nr*size-1)
+			p("MOVQ (R11), R12")
 			for v := 0; v < k.nv; v++ {
-				p("%s.Z %d(DI), K%d, %s", mov, v*vbytes, v+1, bReg(v))
+				p("%s.Z %d(DI)(R12*1), K%d, %s", mov, v*vbytes, v+1, bReg(v))
 			}
-			p("ADDQ R11, DI")
+			p("ADDQ $8, R11")
 		} else {
 			for v := 0; v < k.nv; v++ {
 				p("%s %d(DI), %s", mov, n*bStep+v*vbytes, bReg(v))
