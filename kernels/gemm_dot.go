@@ -45,11 +45,11 @@ type dotKernel[T tensor.Float] struct {
 // *[]float64) between calls.
 var dotTails sync.Pool
 
-// dotGeneric is the pure-Go tile kernel for any mr ≤ 4, nr ≤ 6 and lanes:
+// dotTileGeneric is the pure-Go tile kernel for any mr ≤ 4, nr ≤ 6 and lanes:
 // the twin of every assembly dot kernel, with the same lane-wise partial
 // sums; the reduction of the lanes is sequential here (the assembly ones
 // reduce pairwise, so the last bits may differ between the two).
-func dotGeneric[T tensor.Float](mr, nr, lanes, steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]T) {
+func dotTileGeneric[T tensor.Float](mr, nr, lanes, steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]T) {
 	n := steps * lanes
 	for j := 0; j < nr; j++ {
 		bj := unsafe.Slice((*T)(b[j]), n)

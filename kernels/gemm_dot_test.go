@@ -22,7 +22,7 @@ func dotKernels[T tensor.Float](gs []*gemmKernel[T]) []*dotKernel[T] {
 	return ds
 }
 
-// TestDotTile checks every dot-product tile kernel against dotGeneric with
+// TestDotTile checks every dot-product tile kernel against dotTileGeneric with
 // the same tile and lanes, for depths around the vector width, rows that
 // repeat (as edge tiles pass them), guard values after s's used entries and
 // NaN and ±Inf propagation.
@@ -70,7 +70,7 @@ func testDotTile[T tensor.Float](t *testing.T, ds []*dotKernel[T]) {
 					got[i], want[i] = -7, -7
 				}
 				d.tile(steps, &a, &b, &got)
-				dotGeneric(d.mr, d.nr, d.lanes, steps, &a, &b, &want)
+				dotTileGeneric(d.mr, d.nr, d.lanes, steps, &a, &b, &want)
 				for j := 0; j < d.nr; j++ {
 					for i := 0; i < 4; i++ {
 						g, w := float64(got[j*4+i]), float64(want[j*4+i])

@@ -17,7 +17,7 @@ import (
 // l sums the p ≡ l mod lanes); each step loads the mr vectors of A, then one
 // vector of B at a time and issues its mr FMAs. At the end every accumulator
 // is reduced to its sum in a fixed order (so results depend on the shapes
-// only), four rows of a column stored side by side. The Go twin is dotGeneric.
+// only), four rows of a column stored side by side. The Go twin is dotTileGeneric.
 type dotKernel struct {
 	name   string
 	zmm    bool
