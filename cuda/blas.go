@@ -1,0 +1,105 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// cuBLAS functions, bound by loadBLAS.
+var (
+	cublasCreate      func(h *uintptr) int32
+	cublasDestroy     func(h uintptr) int32
+	cublasSetMathMode func(h uintptr, mode int32) int32
+	cublasSgemm       func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32) int32
+	cublasDgemm       func(h uintptr, ta, tb, m, n, k int32, alpha *float64, a uint64, lda int32, b uint64, ldb int32, beta *float64, c uint64, ldc int32) int32
+)
+
+var (
+	blasOnce sync.Once
+	blasErr  error
+)
+
+// loadBLAS loads cuBLAS once per process.
+func loadBLAS() error {
+	blasOnce.Do(func() {
+		lib, err := openLib("cuBLAS", []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so"}, "libcublasLt.so.13", "libcublasLt.so.12")
+		if err != nil {
+			blasErr = err
+			return
+		}
+		blasErr = bind(lib, "cuBLAS", map[string]any{
+			"cublasCreate_v2": &cublasCreate, "cublasDestroy_v2": &cublasDestroy,
+			"cublasSetMathMode": &cublasSetMathMode,
+			"cublasSgemm_v2":    &cublasSgemm, "cublasDgemm_v2": &cublasDgemm,
+		})
+	})
+	return blasErr
+}
+
+const (
+	cublasOpN = 0
+	cublasOpT = 1
+	// cublasPedanticMath computes float32 in float32 (no TF32, no reduced
+	// precision), as the CPU engine does.
+	cublasPedanticMath = 2
+)
+
+func blasCheck(r int32, call string) error {
+	if r == 0 {
+		return nil
+	}
+	return fmt.Errorf("cuda: cuBLAS %s failed with status %d", call, r)
+}
+
+// newBLAS creates a cuBLAS handle on the current context.
+func newBLAS() (uintptr, error) {
+	if err := loadBLAS(); err != nil {
+		return 0, err
+	}
+	var h uintptr
+	if err := blasCheck(cublasCreate(&h), "cublasCreate"); err != nil {
+		return 0, err
+	}
+	if err := blasCheck(cublasSetMathMode(h, cublasPedanticMath), "cublasSetMathMode"); err != nil {
+		return 0, err
+	}
+	return h, nil
+}
+
+// gemm computes C = α·op(A)·op(B) + β·C for row-major matrices: C is
+// [m, n], op(A) [m, k] (A stored [k, m] if ta), op(B) [k, n] (B stored
+// [n, k] if tb). cuBLAS is column-major, so it computes Cᵀ = op(B)ᵀ·op(A)ᵀ.
+func gemm[T float32 | float64](h uintptr, ta, tb bool, m, n, k int, alpha T, a, b devptr, beta T, c devptr) {
+	lda, ldb := k, n
+	opA, opB := int32(cublasOpN), int32(cublasOpN)
+	if ta {
+		lda, opA = m, cublasOpT
+	}
+	if tb {
+		ldb, opB = k, cublasOpT
+	}
+	var r int32
+	switch any(alpha).(type) {
+	case float32:
+		al, be := float32(alpha), float32(beta)
+		r = cublasSgemm(h, opB, opA, int32(n), int32(m), int32(k), &al, uint64(b), int32(ldb), uint64(a), int32(lda), &be, uint64(c), int32(n))
+	default:
+		al, be := float64(alpha), float64(beta)
+		r = cublasDgemm(h, opB, opA, int32(n), int32(m), int32(k), &al, uint64(b), int32(ldb), uint64(a), int32(lda), &be, uint64(c), int32(n))
+	}
+	must(blasCheck(r, fmt.Sprintf("gemm %d×%d×%d", m, n, k)))
+}
+
+// scalarPtr returns a pointer to v for the cuDNN scaling factors: a double
+// for float64 data, a float otherwise.
+func scalarPtr[T float32 | float64](v float64) unsafe.Pointer {
+	var z T
+	if _, ok := any(z).(float64); ok {
+		return unsafe.Pointer(&v)
+	}
+	f := float32(v)
+	return unsafe.Pointer(&f)
+}
