@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"hesscope/tensor"
 )
 
 // cuBLAS functions, bound by loadBLAS.
@@ -72,7 +74,7 @@ func newBLAS() (uintptr, error) {
 // gemm computes C = α·op(A)·op(B) + β·C for row-major matrices: C is
 // [m, n], op(A) [m, k] (A stored [k, m] if ta), op(B) [k, n] (B stored
 // [n, k] if tb). cuBLAS is column-major, so it computes Cᵀ = op(B)ᵀ·op(A)ᵀ.
-func gemm[T float32 | float64](h uintptr, ta, tb bool, m, n, k int, alpha T, a, b devptr, beta T, c devptr) {
+func gemm[T tensor.Float](h uintptr, ta, tb bool, m, n, k int, alpha T, a, b devptr, beta T, c devptr) {
 	lda, ldb := k, n
 	opA, opB := int32(cublasOpN), int32(cublasOpN)
 	if ta {
@@ -95,7 +97,7 @@ func gemm[T float32 | float64](h uintptr, ta, tb bool, m, n, k int, alpha T, a, 
 
 // scalarPtr returns a pointer to v for the cuDNN scaling factors: a double
 // for float64 data, a float otherwise.
-func scalarPtr[T float32 | float64](v float64) unsafe.Pointer {
+func scalarPtr[T tensor.Float](v float64) unsafe.Pointer {
 	var z T
 	if _, ok := any(z).(float64); ok {
 		return unsafe.Pointer(&v)

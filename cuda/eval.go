@@ -1,0 +1,648 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+
+	"hesscope/hessian"
+	"hesscope/nn"
+	"hesscope/tensor"
+)
+
+// NewEngine opens the GPU, loads cuBLAS (and cuDNN if m has convolutions)
+// and checks that the GPU evaluator runs m on images of shape input; the
+// Engine it returns makes one Evaluator per worker of an operator. Every
+// failure is a one-line error naming what is missing or unsupported.
+func NewEngine[T tensor.Float](m hessian.Model[T], input [3]int) (hessian.Engine[T], error) {
+	d, err := Open()
+	if err != nil {
+		return nil, err
+	}
+	pl, err := record(m, input)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadBLAS(); err != nil {
+		return nil, err
+	}
+	if pl.needsConv {
+		if err := loadDNN(); err != nil {
+			return nil, err
+		}
+	}
+	return func(mm hessian.Model[T]) hessian.Passer[T] {
+		if mm != m {
+			p, err := record(mm, input)
+			must(err)
+			return newEvaluator(d, mm, p)
+		}
+		return newEvaluator(d, m, pl)
+	}, nil
+}
+
+// NewEvaluator returns a GPU evaluator of m on images of shape input.
+func NewEvaluator[T tensor.Float](m hessian.Model[T], input [3]int) (*Evaluator[T], error) {
+	d, err := Open()
+	if err != nil {
+		return nil, err
+	}
+	pl, err := record(m, input)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadBLAS(); err != nil {
+		return nil, err
+	}
+	if pl.needsConv {
+		if err := loadDNN(); err != nil {
+			return nil, err
+		}
+	}
+	return newEvaluator(d, m, pl), nil
+}
+
+// Evaluator is hessian.Evaluator on the GPU: a hessian.Passer computing the
+// batch-mean cross-entropy of a model, its gradient and Hessian-vector
+// products with respect to the parameters, by the same forward-over-reverse
+// algebra as the CPU tape (see package autodiff), with BatchNorm in eval
+// mode. Gradients and products with respect to the input are not
+// implemented (Pass panics). It keeps the activations of the last batch
+// size on the GPU and is not safe for concurrent use. A failure of the
+// device during a pass panics with a cuda error.
+type Evaluator[T tensor.Float] struct {
+	dev   *Device
+	model hessian.Model[T]
+	plan  *plan[T]
+	sfx   string // kernel name suffix: _f32 or _f64
+	size  int    // bytes per element
+	blas  uintptr
+	dnn   uintptr
+
+	n       int // batch size of the buffers (0: none)
+	bufs    []nodeBufs
+	convs   map[int]*convPlan
+	ws      buffer
+	labels  buffer // int32 [N]
+	probs   buffer // float64 [N, K]
+	losses  buffer // float64 [N]
+	argmax  map[int]buffer
+	bnStats map[int][2]buffer // mean (T), 1/√(σ²+ε) (float64)
+
+	// per pass
+	hasDot, needBar []bool
+	host            hostResult[T]
+}
+
+// nodeBufs are a node's value, tangent, cotangent and tangent of the
+// cotangent on the GPU (bar and barDot unused for the input and the loss).
+type nodeBufs struct {
+	val, dot, bar, barDot buffer
+	alias                 bool // val and dot are the input's (a reshape)
+}
+
+// hostResult holds the tensors a Result hands out, reused from pass to pass.
+type hostResult[T tensor.Float] struct {
+	logits      *tensor.Dense[T]
+	grads, hvps map[int]*tensor.Dense[T] // by parameter index
+	losses      []float64
+	labels      []int32
+}
+
+func newEvaluator[T tensor.Float](d *Device, m hessian.Model[T], pl *plan[T]) *Evaluator[T] {
+	e := &Evaluator[T]{dev: d, model: m, plan: pl, sfx: "_f64", size: 8}
+	if _, ok := any(T(0)).(float32); ok {
+		e.sfx, e.size = "_f32", 4
+	}
+	e.host.grads, e.host.hvps = map[int]*tensor.Dense[T]{}, map[int]*tensor.Dense[T]{}
+	return e
+}
+
+// Close frees the evaluator's GPU memory; it must not be used afterwards.
+func (e *Evaluator[T]) Close() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	must(e.dev.setCurrent())
+	e.freeBuffers()
+}
+
+func (e *Evaluator[T]) dtype() int32 {
+	if e.size == 4 {
+		return dnnFloat
+	}
+	return dnnDouble
+}
+
+func (e *Evaluator[T]) freeBuffers() {
+	for i := range e.bufs {
+		b := &e.bufs[i]
+		if !b.alias {
+			b.val.free()
+			b.dot.free()
+		}
+		b.bar.free()
+		b.barDot.free()
+	}
+	e.bufs = nil
+	for _, b := range e.argmax {
+		b.free()
+	}
+	for _, s := range e.bnStats {
+		s[0].free()
+		s[1].free()
+	}
+	e.ws.free()
+	e.labels.free()
+	e.probs.free()
+	e.losses.free()
+	e.n = 0
+}
+
+// setup allocates the buffers and convolution plans of batch size n.
+func (e *Evaluator[T]) setup(n int) {
+	e.freeBuffers()
+	pl := e.plan
+	e.bufs = make([]nodeBufs, len(pl.nodes))
+	e.convs, e.argmax, e.bnStats = map[int]*convPlan{}, map[int]buffer{}, map[int][2]buffer{}
+	if pl.needsConv && e.dnn == 0 {
+		h, err := newDNN()
+		must(err)
+		e.dnn = h
+	}
+	if e.blas == 0 {
+		h, err := newBLAS()
+		must(err)
+		e.blas = h
+	}
+	wsBytes := 0
+	for i, nd := range pl.nodes {
+		b := &e.bufs[i]
+		bytes := tensor.Numel(pl.shapeAt(i, n)) * e.size
+		switch nd.kind {
+		case kLoss:
+			continue
+		case kInput:
+			b.val = alloc(bytes)
+			continue
+		case kReshape:
+			src := e.bufs[nd.in[0]]
+			b.val, b.dot, b.alias = src.val, src.dot, true
+		default:
+			b.val, b.dot = alloc(bytes), alloc(bytes)
+		}
+		b.bar, b.barDot = alloc(bytes), alloc(bytes)
+		switch nd.kind {
+		case kConv:
+			xs, ws, ys := pl.shapeAt(nd.in[0], n), pl.nodes[nd.in[1]].shape, pl.shapeAt(i, n)
+			cp, err := newConvPlan(e.dnn, e.dtype(), xs[0], xs[1], xs[2], xs[3], ws[0], nd.kernel, nd.stride, nd.pad, ys[2], ys[3])
+			must(err)
+			e.convs[i] = cp
+			wsBytes = max(wsBytes, cp.workspace)
+		case kMaxPool:
+			e.argmax[i] = alloc(tensor.Numel(pl.shapeAt(i, n)) * 4)
+		case kBatchNorm:
+			c := nd.shape[1]
+			e.bnStats[i] = [2]buffer{alloc(c * e.size), alloc(c * 8)}
+		}
+	}
+	if wsBytes > 0 {
+		e.ws = alloc(wsBytes)
+	}
+	e.labels, e.probs, e.losses = alloc(n*4), alloc(n*pl.classes*8), alloc(n*8)
+	e.host.losses, e.host.labels = make([]float64, n), make([]int32, n)
+	e.host.logits = tensor.New[T](n, pl.classes)
+	e.n = n
+}
+
+// k returns the kernel name with the evaluator's type suffix.
+func (e *Evaluator[T]) k(name string) string { return name + e.sfx }
+
+// dotOf returns node i's tangent, or 0 (null) if it is zero.
+func (e *Evaluator[T]) dotOf(i int) devptr {
+	if e.hasDot[i] {
+		return e.bufs[i].dot.ptr
+	}
+	return 0
+}
+
+// Pass computes the batch-mean cross-entropy of the model on (x, y) and the
+// parameter gradients and Hessian-vector products req asks for, on the GPU.
+// It panics, as hessian.Evaluator does, on labels out of range, and on what
+// the GPU evaluator does not do: BatchNorm in train mode and derivatives
+// with respect to the input.
+func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T]) hessian.Result[T] {
+	pl := e.plan
+	if req.Mode != nn.Eval {
+		panic("cuda: the GPU evaluator runs BatchNorm in eval mode only")
+	}
+	if req.InputGrad || req.InputTangent != nil {
+		panic("cuda: the GPU evaluator has no input gradients or input Hessian-vector products")
+	}
+	if req.ParamTangent != nil && len(req.ParamTangent) != len(req.Params) {
+		panic(fmt.Sprintf("cuda: %d parameter tangents for %d parameters", len(req.ParamTangent), len(req.Params)))
+	}
+	if len(x.Shape) != 4 || x.Shape[1] != pl.input[0] || x.Shape[2] != pl.input[1] || x.Shape[3] != pl.input[2] || x.Shape[0] != len(y) || len(y) == 0 {
+		panic(fmt.Sprintf("cuda: input %s with %d labels, want [N, %d, %d, %d]", tensor.ShapeString(x.Shape), len(y), pl.input[0], pl.input[1], pl.input[2]))
+	}
+	if req.At != nil && len(req.At) != len(pl.params) {
+		panic(fmt.Sprintf("hessian: Request.At has %d tensors for %d trainable parameters", len(req.At), len(pl.params)))
+	}
+	n := len(y)
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	must(e.dev.setCurrent())
+	if n != e.n {
+		e.setup(n)
+	}
+
+	// Which parameters have tangents and need cotangents.
+	wanted := make(map[*nn.Param[T]]int, len(req.Params))
+	for i, p := range req.Params {
+		wanted[p] = i
+	}
+	nodes := pl.nodes
+	e.hasDot = resize(e.hasDot, len(nodes))
+	e.needBar = resize(e.needBar, len(nodes))
+	second := false
+	for i, nd := range nodes {
+		switch nd.kind {
+		case kParam:
+			p := pl.params[nd.param]
+			v := p.Value
+			if req.At != nil {
+				v = req.At[nd.param]
+				if !tensor.SameShape(v.Shape, p.Value.Shape) {
+					panic(fmt.Sprintf("hessian: Request.At has no tensor of shape %s for %s (entry %d)", tensor.ShapeString(p.Value.Shape), p.Name, nd.param))
+				}
+			}
+			upload(e.bufs[i].val.ptr, v.Data)
+			j, ok := wanted[p]
+			e.needBar[i] = ok
+			e.hasDot[i] = ok && req.ParamTangent != nil && req.ParamTangent[j] != nil
+			if e.hasDot[i] {
+				upload(e.bufs[i].dot.ptr, req.ParamTangent[j].Data)
+				second = true
+			}
+		case kInput:
+			e.hasDot[i], e.needBar[i] = false, false
+		default:
+			e.hasDot[i], e.needBar[i] = false, false
+			for _, j := range nd.in {
+				e.hasDot[i] = e.hasDot[i] || e.hasDot[j]
+				e.needBar[i] = e.needBar[i] || e.needBar[j]
+			}
+		}
+	}
+	for i, lbl := range y {
+		if lbl < 0 || lbl >= pl.classes {
+			panic(fmt.Sprintf("autodiff: label %d outside [0, %d)", lbl, pl.classes))
+		}
+		e.host.labels[i] = int32(lbl)
+	}
+	upload(e.labels.ptr, e.host.labels)
+	upload(e.bufs[len(pl.params)].val.ptr, x.Data)
+
+	for i := range nodes {
+		e.forward(i, n)
+	}
+	// The loss, summed over the samples in order as the CPU does.
+	download(e.host.losses, e.losses.ptr)
+	var loss float64
+	for _, l := range e.host.losses {
+		loss += l
+	}
+	download(e.host.logits.Data, e.bufs[pl.logits].val.ptr)
+	r := hessian.Result[T]{Loss: float64(T(loss / float64(n))), Logits: e.host.logits}
+	if len(req.Params) == 0 {
+		return r
+	}
+
+	for i, nd := range nodes {
+		if e.needBar[i] && nd.kind != kLoss {
+			b := e.bufs[i]
+			zero(b.bar.ptr, b.bar.bytes)
+			if second {
+				zero(b.barDot.ptr, b.barDot.bytes)
+			}
+		}
+	}
+	for i := len(nodes) - 1; i >= 0; i-- {
+		if e.needBar[i] {
+			e.backward(i, n, second)
+		}
+	}
+
+	r.ParamGrad = make([]*tensor.Dense[T], len(req.Params))
+	r.ParamHv = make([]*tensor.Dense[T], len(req.Params))
+	index := map[*nn.Param[T]]int{}
+	for k, p := range pl.params {
+		index[p] = k
+	}
+	for i, p := range req.Params {
+		k, ok := index[p]
+		if !ok { // a buffer: no gradient, as on the CPU
+			continue
+		}
+		r.ParamGrad[i] = e.fetch(e.host.grads, k, e.bufs[k].bar.ptr)
+		if second {
+			r.ParamHv[i] = e.fetch(e.host.hvps, k, e.bufs[k].barDot.ptr)
+		}
+	}
+	return r
+}
+
+// fetch downloads parameter k's block at src into its host tensor in m.
+func (e *Evaluator[T]) fetch(m map[int]*tensor.Dense[T], k int, src devptr) *tensor.Dense[T] {
+	t := m[k]
+	if t == nil {
+		t = tensor.New[T](e.plan.params[k].Value.Shape...)
+		m[k] = t
+	}
+	download(t.Data, src)
+	return t
+}
+
+func resize(b []bool, n int) []bool {
+	if cap(b) < n {
+		return make([]bool, n)
+	}
+	return b[:n]
+}
+
+// forward computes node i's value and, if it has one, its tangent.
+func (e *Evaluator[T]) forward(i, n int) {
+	pl, d := e.plan, e.dev
+	nd := pl.nodes[i]
+	if nd.kind == kParam || nd.kind == kInput || nd.kind == kReshape {
+		return
+	}
+	y := e.bufs[i]
+	shape := pl.shapeAt(i, n)
+	size := tensor.Numel(shape)
+	in := nd.in
+	val := func(j int) devptr { return e.bufs[in[j]].val.ptr }
+	dot := func(j int) devptr { return e.dotOf(in[j]) }
+	switch nd.kind {
+	case kLinear:
+		xs, ws := pl.shapeAt(in[0], n), pl.nodes[in[1]].shape
+		out, inF := ws[0], ws[1]
+		gemm[T](e.blas, false, true, n, out, inF, 1, val(0), val(1), 0, y.val.ptr)
+		d.launch(e.k("bias_add"), blocksFor(size), size, out, 1, val(2), y.val.ptr)
+		_ = xs
+		if e.hasDot[i] {
+			beta := T(0)
+			if p := dot(0); p != 0 {
+				gemm[T](e.blas, false, true, n, out, inF, 1, p, val(1), beta, y.dot.ptr)
+				beta = 1
+			}
+			if p := dot(1); p != 0 {
+				gemm[T](e.blas, false, true, n, out, inF, 1, val(0), p, beta, y.dot.ptr)
+				beta = 1
+			}
+			if beta == 0 {
+				zero(y.dot.ptr, size*e.size)
+			}
+			if p := dot(2); p != 0 {
+				d.launch(e.k("bias_add"), blocksFor(size), size, out, 1, p, y.dot.ptr)
+			}
+		}
+	case kConv:
+		cp := e.convs[i]
+		one, zeroS := scalarPtr[T](1), scalarPtr[T](0)
+		cp.forward(e.dnn, one, zeroS, val(0), val(1), y.val.ptr, e.ws)
+		c, hw := shape[1], shape[2]*shape[3]
+		if len(in) == 3 {
+			d.launch(e.k("bias_add"), blocksFor(size), size, c, hw, val(2), y.val.ptr)
+		}
+		if e.hasDot[i] {
+			beta := zeroS
+			if p := dot(0); p != 0 {
+				cp.forward(e.dnn, one, beta, p, val(1), y.dot.ptr, e.ws)
+				beta = one
+			}
+			if p := dot(1); p != 0 {
+				cp.forward(e.dnn, one, beta, val(0), p, y.dot.ptr, e.ws)
+				beta = one
+			}
+			if beta == zeroS {
+				zero(y.dot.ptr, size*e.size)
+			}
+			if len(in) == 3 {
+				if p := dot(2); p != 0 {
+					d.launch(e.k("bias_add"), blocksFor(size), size, c, hw, p, y.dot.ptr)
+				}
+			}
+		}
+	case kBatchNorm:
+		c, hw := shape[1], tensor.Numel(shape[2:])
+		st := e.bnStats[i]
+		mean := make([]T, c)
+		inv := make([]float64, c)
+		for ch := range c {
+			mean[ch] = nd.mean[ch]
+			inv[ch] = 1 / math.Sqrt(float64(nd.variance[ch])+nd.eps)
+		}
+		upload(st[0].ptr, mean)
+		upload(st[1].ptr, inv)
+		d.launch(e.k("bn_fwd"), blocksFor(size), size, c, hw, val(0), st[0].ptr, st[1].ptr, val(1), val(2), y.val.ptr)
+		if e.hasDot[i] {
+			d.launch(e.k("bn_jvp"), blocksFor(size), size, c, hw, val(0), dot(0), st[0].ptr, st[1].ptr, val(1), dot(1), dot(2), y.dot.ptr)
+		}
+	case kReLU:
+		d.launch(e.k("relu_mask"), blocksFor(size), size, val(0), val(0), y.val.ptr)
+		if e.hasDot[i] {
+			d.launch(e.k("relu_mask"), blocksFor(size), size, val(0), dot(0), y.dot.ptr)
+		}
+	case kMaxPool:
+		xs := pl.shapeAt(in[0], n)
+		nc, h, w, oh, ow := xs[0]*xs[1], xs[2], xs[3], shape[2], shape[3]
+		am := e.argmax[i].ptr
+		d.launch(e.k("maxpool_fwd"), blocksFor(size), nc, h, w, oh, ow, nd.kernel, nd.stride, nd.pad, val(0), y.val.ptr, am)
+		if e.hasDot[i] {
+			d.launch(e.k("maxpool_gather"), blocksFor(size), size, h*w, oh*ow, am, dot(0), y.dot.ptr)
+		}
+	case kAvgPool:
+		xs := pl.shapeAt(in[0], n)
+		nc, hw := xs[0]*xs[1], xs[2]*xs[3]
+		d.launch(e.k("gap_fwd"), blocksFor(nc), nc, hw, val(0), y.val.ptr)
+		if e.hasDot[i] {
+			d.launch(e.k("gap_fwd"), blocksFor(nc), nc, hw, dot(0), y.dot.ptr)
+		}
+	case kAdd:
+		d.launch(e.k("add2"), blocksFor(size), size, val(0), val(1), y.val.ptr)
+		if e.hasDot[i] {
+			a, b := dot(0), dot(1)
+			switch {
+			case a != 0 && b != 0:
+				d.launch(e.k("add2"), blocksFor(size), size, a, b, y.dot.ptr)
+			default:
+				zero(y.dot.ptr, size*e.size)
+				d.launch(e.k("acc"), blocksFor(size), size, max(a, b), y.dot.ptr)
+			}
+		}
+	case kLoss:
+		z := pl.shapeAt(in[0], n)
+		d.launch(e.k("ce_fwd"), blocksFor(z[0]), z[0], z[1], val(0), e.labels.ptr, e.probs.ptr, e.losses.ptr)
+	default:
+		panic(fmt.Sprintf("cuda: forward of %s", kindNames[nd.kind]))
+	}
+}
+
+// backward adds node i's cotangent (and, if second, the tangent of its
+// cotangent) into its inputs': the VJP of ȳ and, for the tangent, the VJP
+// of ȳ̇ plus the curvature term, as autodiff's primitives do.
+func (e *Evaluator[T]) backward(i, n int, second bool) {
+	pl, d := e.plan, e.dev
+	nd := pl.nodes[i]
+	if nd.kind == kParam || nd.kind == kInput {
+		return
+	}
+	shape := pl.shapeAt(i, n)
+	size := tensor.Numel(shape)
+	in := nd.in
+	yb, ybd := e.bufs[i].bar.ptr, devptr(0)
+	if second {
+		ybd = e.bufs[i].barDot.ptr
+	}
+	val := func(j int) devptr { return e.bufs[in[j]].val.ptr }
+	dot := func(j int) devptr { return e.dotOf(in[j]) }
+	need := func(j int) bool { return e.needBar[in[j]] }
+	bar := func(j int) devptr { return e.bufs[in[j]].bar.ptr }
+	barDot := func(j int) devptr {
+		if second {
+			return e.bufs[in[j]].barDot.ptr
+		}
+		return 0
+	}
+	switch nd.kind {
+	case kLoss:
+		z := pl.shapeAt(in[0], n)
+		zd := devptr(0)
+		if second {
+			zd = dot(0)
+		}
+		d.launch(e.k("ce_bwd"), blocksFor(z[0]), z[0], z[1], 1/float64(z[0]), e.probs.ptr, e.labels.ptr, zd, bar(0), barDot(0))
+	case kLinear:
+		ws := pl.nodes[in[1]].shape
+		out, inF := ws[0], ws[1]
+		if need(0) {
+			gemm[T](e.blas, false, false, n, inF, out, 1, yb, val(1), 1, bar(0))
+			if second {
+				gemm[T](e.blas, false, false, n, inF, out, 1, ybd, val(1), 1, barDot(0))
+				if p := dot(1); p != 0 {
+					gemm[T](e.blas, false, false, n, inF, out, 1, yb, p, 1, barDot(0))
+				}
+			}
+		}
+		if need(1) {
+			gemm[T](e.blas, true, false, out, inF, n, 1, yb, val(0), 1, bar(1))
+			if second {
+				gemm[T](e.blas, true, false, out, inF, n, 1, ybd, val(0), 1, barDot(1))
+				if p := dot(0); p != 0 {
+					gemm[T](e.blas, true, false, out, inF, n, 1, yb, p, 1, barDot(1))
+				}
+			}
+		}
+		if need(2) {
+			d.launch(e.k("channel_sum"), out, n, out, 1, yb, bar(2))
+			if second {
+				d.launch(e.k("channel_sum"), out, n, out, 1, ybd, barDot(2))
+			}
+		}
+	case kConv:
+		cp := e.convs[i]
+		one := scalarPtr[T](1)
+		if need(0) {
+			cp.backwardData(e.dnn, one, one, val(1), yb, bar(0), e.ws)
+			if second {
+				cp.backwardData(e.dnn, one, one, val(1), ybd, barDot(0), e.ws)
+				if p := dot(1); p != 0 {
+					cp.backwardData(e.dnn, one, one, p, yb, barDot(0), e.ws)
+				}
+			}
+		}
+		if need(1) {
+			cp.backwardFilter(e.dnn, one, one, val(0), yb, bar(1), e.ws)
+			if second {
+				cp.backwardFilter(e.dnn, one, one, val(0), ybd, barDot(1), e.ws)
+				if p := dot(0); p != 0 {
+					cp.backwardFilter(e.dnn, one, one, p, yb, barDot(1), e.ws)
+				}
+			}
+		}
+		if len(in) == 3 && need(2) {
+			c, hw := shape[1], shape[2]*shape[3]
+			d.launch(e.k("channel_sum"), c, n, c, hw, yb, bar(2))
+			if second {
+				d.launch(e.k("channel_sum"), c, n, c, hw, ybd, barDot(2))
+			}
+		}
+	case kBatchNorm:
+		c, hw := shape[1], tensor.Numel(shape[2:])
+		st := e.bnStats[i]
+		gd := devptr(0)
+		if second {
+			gd = dot(1)
+		}
+		if need(0) {
+			d.launch(e.k("bn_bwd_x"), blocksFor(size), size, c, hw, yb, ybd, st[1].ptr, val(1), gd, bar(0), barDot(0))
+		}
+		if need(1) || need(2) {
+			xd := devptr(0)
+			if second {
+				xd = dot(0)
+			}
+			gb, bb, gbd, bbd := devptr(0), devptr(0), devptr(0), devptr(0)
+			if need(1) {
+				gb, gbd = bar(1), barDot(1)
+			}
+			if need(2) {
+				bb, bbd = bar(2), barDot(2)
+			}
+			d.launch(e.k("bn_bwd_params"), c, n, c, hw, val(0), xd, yb, ybd, st[0].ptr, st[1].ptr, gb, bb, gbd, bbd)
+		}
+	case kReLU:
+		if need(0) {
+			d.launch(e.k("relu_mask_add"), blocksFor(size), size, val(0), yb, bar(0))
+			if second {
+				d.launch(e.k("relu_mask_add"), blocksFor(size), size, val(0), ybd, barDot(0))
+			}
+		}
+	case kMaxPool:
+		if need(0) {
+			xs := pl.shapeAt(in[0], n)
+			nc, h, w, oh, ow := xs[0]*xs[1], xs[2], xs[3], shape[2], shape[3]
+			am := e.argmax[i].ptr
+			m := nc * h * w
+			d.launch(e.k("maxpool_bwd"), blocksFor(m), nc, h, w, oh, ow, nd.kernel, nd.stride, nd.pad, am, yb, bar(0))
+			if second {
+				d.launch(e.k("maxpool_bwd"), blocksFor(m), nc, h, w, oh, ow, nd.kernel, nd.stride, nd.pad, am, ybd, barDot(0))
+			}
+		}
+	case kAvgPool:
+		if need(0) {
+			xs := pl.shapeAt(in[0], n)
+			m, hw := tensor.Numel(xs), xs[2]*xs[3]
+			d.launch(e.k("gap_bwd"), blocksFor(m), m, hw, yb, bar(0))
+			if second {
+				d.launch(e.k("gap_bwd"), blocksFor(m), m, hw, ybd, barDot(0))
+			}
+		}
+	case kAdd, kReshape:
+		for j := range in {
+			if need(j) {
+				d.launch(e.k("acc"), blocksFor(size), size, yb, bar(j))
+				if second {
+					d.launch(e.k("acc"), blocksFor(size), size, ybd, barDot(j))
+				}
+			}
+		}
+	default:
+		panic(fmt.Sprintf("cuda: backward of %s", kindNames[nd.kind]))
+	}
+}
+
+var _ hessian.Passer[float32] = (*Evaluator[float32])(nil)
