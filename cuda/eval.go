@@ -69,8 +69,9 @@ func NewEvaluator[T tensor.Float](m hessian.Model[T], input [3]int) (*Evaluator[
 // products with respect to the parameters, by the same forward-over-reverse
 // algebra as the CPU tape (see package autodiff), with BatchNorm in eval
 // mode. Gradients and products with respect to the input are not
-// implemented (Pass panics). It keeps the activations of the last batch
-// size on the GPU and is not safe for concurrent use. A failure of the
+// implemented (Pass panics). It keeps the activations of the largest batch
+// seen on the GPU (four buffers per value: about four times the forward
+// activations) and is not safe for concurrent use. A failure of the
 // device during a pass panics with a cuda error.
 type Evaluator[T tensor.Float] struct {
 	dev   *Device
@@ -81,9 +82,9 @@ type Evaluator[T tensor.Float] struct {
 	blas  uintptr
 	dnn   uintptr
 
-	n       int // batch size of the buffers (0: none)
+	capN    int // batch size the buffers hold (0: none)
 	bufs    []nodeBufs
-	convs   map[int]*convPlan
+	convs   map[[2]int]*convPlan // by node and batch size
 	ws      buffer
 	labels  buffer // int32 [N]
 	probs   buffer // float64 [N, K]
@@ -105,7 +106,7 @@ type nodeBufs struct {
 
 // hostResult holds the tensors a Result hands out, reused from pass to pass.
 type hostResult[T tensor.Float] struct {
-	logits      *tensor.Dense[T]
+	logitBuf    []T
 	grads, hvps map[int]*tensor.Dense[T] // by parameter index
 	losses      []float64
 	labels      []int32
@@ -126,6 +127,15 @@ func (e *Evaluator[T]) Close() {
 	defer runtime.UnlockOSThread()
 	must(e.dev.setCurrent())
 	e.freeBuffers()
+	if e.blas != 0 {
+		cublasDestroy(e.blas)
+		e.blas = 0
+	}
+	if e.dnn != 0 {
+		cudnnDestroy(e.dnn)
+		e.dnn = 0
+	}
+	e.convs = nil // the descriptors belong to the destroyed handle's process; they are small
 }
 
 func (e *Evaluator[T]) dtype() int32 {
@@ -136,6 +146,7 @@ func (e *Evaluator[T]) dtype() int32 {
 }
 
 func (e *Evaluator[T]) freeBuffers() {
+	synchronize()
 	for i := range e.bufs {
 		b := &e.bufs[i]
 		if !b.alias {
@@ -157,16 +168,14 @@ func (e *Evaluator[T]) freeBuffers() {
 	e.labels.free()
 	e.probs.free()
 	e.losses.free()
-	e.n = 0
+	e.capN = 0
 }
 
-// setup allocates the buffers and convolution plans of batch size n.
-func (e *Evaluator[T]) setup(n int) {
-	e.freeBuffers()
-	pl := e.plan
-	e.bufs = make([]nodeBufs, len(pl.nodes))
-	e.convs, e.argmax, e.bnStats = map[int]*convPlan{}, map[int]buffer{}, map[int][2]buffer{}
-	if pl.needsConv && e.dnn == 0 {
+// reserve makes the buffers hold a batch of n images: they are allocated
+// for the largest batch seen, so that the smaller last chunk of a dataset
+// reuses them.
+func (e *Evaluator[T]) reserve(n int) {
+	if pl := e.plan; pl.needsConv && e.dnn == 0 {
 		h, err := newDNN()
 		must(err)
 		e.dnn = h
@@ -176,7 +185,13 @@ func (e *Evaluator[T]) setup(n int) {
 		must(err)
 		e.blas = h
 	}
-	wsBytes := 0
+	if n <= e.capN {
+		return
+	}
+	e.freeBuffers()
+	pl := e.plan
+	e.bufs = make([]nodeBufs, len(pl.nodes))
+	e.argmax, e.bnStats = map[int]buffer{}, map[int][2]buffer{}
 	for i, nd := range pl.nodes {
 		b := &e.bufs[i]
 		bytes := tensor.Numel(pl.shapeAt(i, n)) * e.size
@@ -194,12 +209,6 @@ func (e *Evaluator[T]) setup(n int) {
 		}
 		b.bar, b.barDot = alloc(bytes), alloc(bytes)
 		switch nd.kind {
-		case kConv:
-			xs, ws, ys := pl.shapeAt(nd.in[0], n), pl.nodes[nd.in[1]].shape, pl.shapeAt(i, n)
-			cp, err := newConvPlan(e.dnn, e.dtype(), xs[0], xs[1], xs[2], xs[3], ws[0], nd.kernel, nd.stride, nd.pad, ys[2], ys[3])
-			must(err)
-			e.convs[i] = cp
-			wsBytes = max(wsBytes, cp.workspace)
 		case kMaxPool:
 			e.argmax[i] = alloc(tensor.Numel(pl.shapeAt(i, n)) * 4)
 		case kBatchNorm:
@@ -207,13 +216,33 @@ func (e *Evaluator[T]) setup(n int) {
 			e.bnStats[i] = [2]buffer{alloc(c * e.size), alloc(c * 8)}
 		}
 	}
-	if wsBytes > 0 {
-		e.ws = alloc(wsBytes)
-	}
 	e.labels, e.probs, e.losses = alloc(n*4), alloc(n*pl.classes*8), alloc(n*8)
 	e.host.losses, e.host.labels = make([]float64, n), make([]int32, n)
-	e.host.logits = tensor.New[T](n, pl.classes)
-	e.n = n
+	e.host.logitBuf = make([]T, n*pl.classes)
+	e.capN = n
+}
+
+// conv returns the plan of convolution node i at batch size n, made on
+// first use (cuDNN's algorithm choice depends on the batch size), with the
+// workspace grown to what it needs.
+func (e *Evaluator[T]) conv(i, n int) *convPlan {
+	if e.convs == nil {
+		e.convs = map[[2]int]*convPlan{}
+	}
+	if cp, ok := e.convs[[2]int{i, n}]; ok {
+		return cp
+	}
+	pl, nd := e.plan, e.plan.nodes[i]
+	xs, ws, ys := pl.shapeAt(nd.in[0], n), pl.nodes[nd.in[1]].shape, pl.shapeAt(i, n)
+	cp, err := newConvPlan(e.dnn, e.dtype(), xs[0], xs[1], xs[2], xs[3], ws[0], nd.kernel, nd.stride, nd.pad, ys[2], ys[3])
+	must(err)
+	if cp.workspace > e.ws.bytes {
+		synchronize()
+		e.ws.free()
+		e.ws = alloc(cp.workspace)
+	}
+	e.convs[[2]int{i, n}] = cp
+	return cp
 }
 
 // k returns the kernel name with the evaluator's type suffix.
@@ -254,9 +283,7 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	must(e.dev.setCurrent())
-	if n != e.n {
-		e.setup(n)
-	}
+	e.reserve(n)
 
 	// Which parameters have tangents and need cotangents.
 	wanted := make(map[*nn.Param[T]]int, len(req.Params))
@@ -302,30 +329,32 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 		}
 		e.host.labels[i] = int32(lbl)
 	}
-	upload(e.labels.ptr, e.host.labels)
+	upload(e.labels.ptr, e.host.labels[:n])
 	upload(e.bufs[len(pl.params)].val.ptr, x.Data)
 
 	for i := range nodes {
 		e.forward(i, n)
 	}
 	// The loss, summed over the samples in order as the CPU does.
-	download(e.host.losses, e.losses.ptr)
+	losses := e.host.losses[:n]
+	download(losses, e.losses.ptr)
 	var loss float64
-	for _, l := range e.host.losses {
+	for _, l := range losses {
 		loss += l
 	}
-	download(e.host.logits.Data, e.bufs[pl.logits].val.ptr)
-	r := hessian.Result[T]{Loss: float64(T(loss / float64(n))), Logits: e.host.logits}
+	logits := tensor.FromSlice(e.host.logitBuf[:n*pl.classes], n, pl.classes)
+	download(logits.Data, e.bufs[pl.logits].val.ptr)
+	r := hessian.Result[T]{Loss: float64(T(loss / float64(n))), Logits: logits}
 	if len(req.Params) == 0 {
 		return r
 	}
 
 	for i, nd := range nodes {
 		if e.needBar[i] && nd.kind != kLoss {
-			b := e.bufs[i]
-			zero(b.bar.ptr, b.bar.bytes)
+			b, bytes := e.bufs[i], tensor.Numel(pl.shapeAt(i, n))*e.size
+			zero(b.bar.ptr, bytes)
 			if second {
-				zero(b.barDot.ptr, b.barDot.bytes)
+				zero(b.barDot.ptr, bytes)
 			}
 		}
 	}
@@ -387,11 +416,12 @@ func (e *Evaluator[T]) forward(i, n int) {
 	dot := func(j int) devptr { return e.dotOf(in[j]) }
 	switch nd.kind {
 	case kLinear:
-		xs, ws := pl.shapeAt(in[0], n), pl.nodes[in[1]].shape
+		ws := pl.nodes[in[1]].shape
 		out, inF := ws[0], ws[1]
 		gemm[T](e.blas, false, true, n, out, inF, 1, val(0), val(1), 0, y.val.ptr)
-		d.launch(e.k("bias_add"), blocksFor(size), size, out, 1, val(2), y.val.ptr)
-		_ = xs
+		if len(in) == 3 {
+			d.launch(e.k("bias_add"), blocksFor(size), size, out, 1, val(2), y.val.ptr)
+		}
 		if e.hasDot[i] {
 			beta := T(0)
 			if p := dot(0); p != 0 {
@@ -405,12 +435,14 @@ func (e *Evaluator[T]) forward(i, n int) {
 			if beta == 0 {
 				zero(y.dot.ptr, size*e.size)
 			}
-			if p := dot(2); p != 0 {
-				d.launch(e.k("bias_add"), blocksFor(size), size, out, 1, p, y.dot.ptr)
+			if len(in) == 3 {
+				if p := dot(2); p != 0 {
+					d.launch(e.k("bias_add"), blocksFor(size), size, out, 1, p, y.dot.ptr)
+				}
 			}
 		}
 	case kConv:
-		cp := e.convs[i]
+		cp := e.conv(i, n)
 		one, zeroS := scalarPtr[T](1), scalarPtr[T](0)
 		cp.forward(e.dnn, one, zeroS, val(0), val(1), y.val.ptr, e.ws)
 		c, hw := shape[1], shape[2]*shape[3]
@@ -546,14 +578,14 @@ func (e *Evaluator[T]) backward(i, n int, second bool) {
 				}
 			}
 		}
-		if need(2) {
+		if len(in) == 3 && need(2) {
 			d.launch(e.k("channel_sum"), out, n, out, 1, yb, bar(2))
 			if second {
 				d.launch(e.k("channel_sum"), out, n, out, 1, ybd, barDot(2))
 			}
 		}
 	case kConv:
-		cp := e.convs[i]
+		cp := e.conv(i, n)
 		one := scalarPtr[T](1)
 		if need(0) {
 			cp.backwardData(e.dnn, one, one, val(1), yb, bar(0), e.ws)

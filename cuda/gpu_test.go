@@ -112,6 +112,15 @@ func TestHVPMatchesCPU(t *testing.T) {
 						t.Errorf("%s: %s differs from the CPU's by %.3g relative", name, what, e)
 					}
 				}
+				if gradErr > 1e-10 || hvErr > 1e-10 { // which layers: the first wrong one points at a primitive
+					for k, p := range params {
+						ge := relErr(got.ParamGrad[k:k+1], want.ParamGrad[k:k+1])
+						he := relErr(got.ParamHv[k:k+1], want.ParamHv[k:k+1])
+						if ge > 1e-10 || he > 1e-10 {
+							t.Logf("  %-28s gradient %.3g Hv %.3g", p.Name, ge, he)
+						}
+					}
+				}
 			}
 		})
 	}
