@@ -5,9 +5,6 @@ package cuda
 import (
 	"fmt"
 	"sync"
-	"unsafe"
-
-	"hesscope/tensor"
 )
 
 // cuBLAS functions, bound by loadBLAS.
@@ -71,10 +68,10 @@ func newBLAS() (uintptr, error) {
 	return h, nil
 }
 
-// gemm computes C = α·op(A)·op(B) + β·C for row-major matrices: C is
-// [m, n], op(A) [m, k] (A stored [k, m] if ta), op(B) [k, n] (B stored
-// [n, k] if tb). cuBLAS is column-major, so it computes Cᵀ = op(B)ᵀ·op(A)ᵀ.
-func gemm[T tensor.Float](h uintptr, ta, tb bool, m, n, k int, alpha T, a, b devptr, beta T, c devptr) {
+// gemm computes C = α·op(A)·op(B) + β·C for row-major matrices (see
+// backend.gemm). cuBLAS is column-major, so it computes Cᵀ = op(B)ᵀ·op(A)ᵀ:
+// the row-major storage of a matrix is its transpose in column-major.
+func gemm(h uintptr, dtype int32, ta, tb bool, m, n, k int, alpha float64, a, b devptr, beta float64, c devptr) {
 	lda, ldb := k, n
 	opA, opB := int32(cublasOpN), int32(cublasOpN)
 	if ta {
@@ -84,24 +81,11 @@ func gemm[T tensor.Float](h uintptr, ta, tb bool, m, n, k int, alpha T, a, b dev
 		ldb, opB = k, cublasOpT
 	}
 	var r int32
-	switch any(alpha).(type) {
-	case float32:
+	if dtype == dnnFloat {
 		al, be := float32(alpha), float32(beta)
 		r = cublasSgemm(h, opB, opA, int32(n), int32(m), int32(k), &al, uint64(b), int32(ldb), uint64(a), int32(lda), &be, uint64(c), int32(n))
-	default:
-		al, be := float64(alpha), float64(beta)
-		r = cublasDgemm(h, opB, opA, int32(n), int32(m), int32(k), &al, uint64(b), int32(ldb), uint64(a), int32(lda), &be, uint64(c), int32(n))
+	} else {
+		r = cublasDgemm(h, opB, opA, int32(n), int32(m), int32(k), &alpha, uint64(b), int32(ldb), uint64(a), int32(lda), &beta, uint64(c), int32(n))
 	}
 	must(blasCheck(r, fmt.Sprintf("gemm %d×%d×%d", m, n, k)))
-}
-
-// scalarPtr returns a pointer to v for the cuDNN scaling factors: a double
-// for float64 data, a float otherwise.
-func scalarPtr[T tensor.Float](v float64) unsafe.Pointer {
-	var z T
-	if _, ok := any(z).(float64); ok {
-		return unsafe.Pointer(&v)
-	}
-	f := float32(v)
-	return unsafe.Pointer(&f)
 }

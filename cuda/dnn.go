@@ -118,12 +118,13 @@ type convPlan struct {
 	x, y, w, conv         uintptr // descriptors of x, y, the filter and the convolution
 	fwd, bwdData, bwdFilt int32
 	workspace             int
+	dtype                 int32
 }
 
-// newConvPlan describes y = conv(x [n,c,h,w], W [o,c,k,k]) with the given
-// stride and padding for data type dtype.
-func newConvPlan(h uintptr, dtype int32, n, c, hh, ww, o, k, stride, pad, oh, ow int) (*convPlan, error) {
-	p := &convPlan{}
+// newConvPlan describes the convolution s for data type dtype.
+func newConvPlan(h uintptr, dtype int32, s convShape) (*convPlan, error) {
+	n, c, hh, ww, o, k, stride, pad, oh, ow := s.n, s.c, s.h, s.w, s.o, s.k, s.stride, s.pad, s.oh, s.ow
+	p := &convPlan{dtype: dtype}
 	steps := []struct {
 		r    int32
 		call string
@@ -197,17 +198,27 @@ func newConvPlan(h uintptr, dtype int32, n, c, hh, ww, o, k, stride, pad, oh, ow
 	return p, nil
 }
 
-// forward computes y = conv(x, w) + beta·y.
-func (p *convPlan) forward(h uintptr, alpha, beta unsafe.Pointer, x, w, y devptr, ws buffer) {
-	must(dnnCheck(cudnnConvolutionForward(h, alpha, p.x, uint64(x), p.w, uint64(w), p.conv, p.fwd, uint64(ws.ptr), uint64(ws.bytes), beta, p.y, uint64(y)), "cudnnConvolutionForward"))
+// scalar returns a pointer to v for cuDNN's scaling factors: a double for
+// float64 data, a float otherwise.
+func (p *convPlan) scalar(v float64) unsafe.Pointer {
+	if p.dtype == dnnDouble {
+		return unsafe.Pointer(&v)
+	}
+	f := float32(v)
+	return unsafe.Pointer(&f)
+}
+
+// forward computes y = α·conv(x, w) + β·y.
+func (p *convPlan) forward(h uintptr, alpha, beta float64, x, w, y devptr, ws buffer) {
+	must(dnnCheck(cudnnConvolutionForward(h, p.scalar(alpha), p.x, uint64(x), p.w, uint64(w), p.conv, p.fwd, uint64(ws.ptr), uint64(ws.bytes), p.scalar(beta), p.y, uint64(y)), "cudnnConvolutionForward"))
 }
 
 // backwardData adds the x-cotangent of ȳ: dx += convᵀ(w, dy).
-func (p *convPlan) backwardData(h uintptr, alpha, beta unsafe.Pointer, w, dy, dx devptr, ws buffer) {
-	must(dnnCheck(cudnnConvolutionBackwardData(h, alpha, p.w, uint64(w), p.y, uint64(dy), p.conv, p.bwdData, uint64(ws.ptr), uint64(ws.bytes), beta, p.x, uint64(dx)), "cudnnConvolutionBackwardData"))
+func (p *convPlan) backwardData(h uintptr, alpha, beta float64, w, dy, dx devptr, ws buffer) {
+	must(dnnCheck(cudnnConvolutionBackwardData(h, p.scalar(alpha), p.w, uint64(w), p.y, uint64(dy), p.conv, p.bwdData, uint64(ws.ptr), uint64(ws.bytes), p.scalar(beta), p.x, uint64(dx)), "cudnnConvolutionBackwardData"))
 }
 
 // backwardFilter adds the filter cotangent: dw += Σ x ⋆ dy.
-func (p *convPlan) backwardFilter(h uintptr, alpha, beta unsafe.Pointer, x, dy, dw devptr, ws buffer) {
-	must(dnnCheck(cudnnConvolutionBackwardFilter(h, alpha, p.x, uint64(x), p.y, uint64(dy), p.conv, p.bwdFilt, uint64(ws.ptr), uint64(ws.bytes), beta, p.w, uint64(dw)), "cudnnConvolutionBackwardFilter"))
+func (p *convPlan) backwardFilter(h uintptr, alpha, beta float64, x, dy, dw devptr, ws buffer) {
+	must(dnnCheck(cudnnConvolutionBackwardFilter(h, p.scalar(alpha), p.x, uint64(x), p.y, uint64(dy), p.conv, p.bwdFilt, uint64(ws.ptr), uint64(ws.bytes), p.scalar(beta), p.w, uint64(dw)), "cudnnConvolutionBackwardFilter"))
 }

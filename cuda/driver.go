@@ -173,24 +173,6 @@ func (b *buffer) free() {
 	}
 }
 
-// upload copies src to the device at dst.
-func upload[E any](dst devptr, src []E) {
-	if len(src) == 0 {
-		return
-	}
-	n := uint64(len(src)) * uint64(unsafe.Sizeof(src[0]))
-	must(drv(cuMemcpyHtoD(uint64(dst), unsafe.Pointer(&src[0]), n), "cuMemcpyHtoD"))
-}
-
-// download copies len(dst) elements from the device at src.
-func download[E any](dst []E, src devptr) {
-	if len(dst) == 0 {
-		return
-	}
-	n := uint64(len(dst)) * uint64(unsafe.Sizeof(dst[0]))
-	must(drv(cuMemcpyDtoH(unsafe.Pointer(&dst[0]), uint64(src), n), "cuMemcpyDtoH"))
-}
-
 // zero clears bytes bytes at p.
 func zero(p devptr, bytes int) {
 	if bytes > 0 {

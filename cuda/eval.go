@@ -5,7 +5,6 @@ package cuda
 import (
 	"fmt"
 	"math"
-	"runtime"
 
 	"hesscope/hessian"
 	"hesscope/nn"
@@ -37,9 +36,9 @@ func NewEngine[T tensor.Float](m hessian.Model[T], input [3]int) (hessian.Engine
 		if mm != m {
 			p, err := record(mm, input)
 			must(err)
-			return newEvaluator(d, mm, p)
+			return newEvaluator(&gpu{dev: d}, mm, p)
 		}
-		return newEvaluator(d, m, pl)
+		return newEvaluator(&gpu{dev: d}, m, pl)
 	}, nil
 }
 
@@ -61,7 +60,7 @@ func NewEvaluator[T tensor.Float](m hessian.Model[T], input [3]int) (*Evaluator[
 			return nil, err
 		}
 	}
-	return newEvaluator(d, m, pl), nil
+	return newEvaluator(&gpu{dev: d}, m, pl), nil
 }
 
 // Evaluator is hessian.Evaluator on the GPU: a hessian.Passer computing the
@@ -74,21 +73,18 @@ func NewEvaluator[T tensor.Float](m hessian.Model[T], input [3]int) (*Evaluator[
 // activations) and is not safe for concurrent use. A failure of the
 // device during a pass panics with a cuda error.
 type Evaluator[T tensor.Float] struct {
-	dev   *Device
+	be    backend
 	model hessian.Model[T]
 	plan  *plan[T]
 	sfx   string // kernel name suffix: _f32 or _f64
 	size  int    // bytes per element
-	blas  uintptr
-	dnn   uintptr
 
 	capN    int // batch size the buffers hold (0: none)
 	bufs    []nodeBufs
-	convs   map[[2]int]*convPlan // by node and batch size
-	ws      buffer
-	labels  buffer // int32 [N]
-	probs   buffer // float64 [N, K]
-	losses  buffer // float64 [N]
+	convs   map[[2]int]convOps // by node and batch size
+	labels  buffer             // int32 [N]
+	probs   buffer             // float64 [N, K]
+	losses  buffer             // float64 [N]
 	argmax  map[int]buffer
 	bnStats map[int][2]buffer // mean (T), 1/√(σ²+ε) (float64)
 
@@ -112,8 +108,8 @@ type hostResult[T tensor.Float] struct {
 	labels      []int32
 }
 
-func newEvaluator[T tensor.Float](d *Device, m hessian.Model[T], pl *plan[T]) *Evaluator[T] {
-	e := &Evaluator[T]{dev: d, model: m, plan: pl, sfx: "_f64", size: 8}
+func newEvaluator[T tensor.Float](be backend, m hessian.Model[T], pl *plan[T]) *Evaluator[T] {
+	e := &Evaluator[T]{be: be, model: m, plan: pl, sfx: "_f64", size: 8}
 	if _, ok := any(T(0)).(float32); ok {
 		e.sfx, e.size = "_f32", 4
 	}
@@ -121,21 +117,13 @@ func newEvaluator[T tensor.Float](d *Device, m hessian.Model[T], pl *plan[T]) *E
 	return e
 }
 
-// Close frees the evaluator's GPU memory; it must not be used afterwards.
+// Close frees the evaluator's GPU memory and handles; it must not be used
+// afterwards.
 func (e *Evaluator[T]) Close() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	must(e.dev.setCurrent())
+	defer e.be.enter()()
 	e.freeBuffers()
-	if e.blas != 0 {
-		cublasDestroy(e.blas)
-		e.blas = 0
-	}
-	if e.dnn != 0 {
-		cudnnDestroy(e.dnn)
-		e.dnn = 0
-	}
-	e.convs = nil // the descriptors belong to the destroyed handle's process; they are small
+	e.be.close()
+	e.convs = nil
 }
 
 func (e *Evaluator[T]) dtype() int32 {
@@ -146,28 +134,27 @@ func (e *Evaluator[T]) dtype() int32 {
 }
 
 func (e *Evaluator[T]) freeBuffers() {
-	synchronize()
+	be := e.be
 	for i := range e.bufs {
 		b := &e.bufs[i]
 		if !b.alias {
-			b.val.free()
-			b.dot.free()
+			be.free(&b.val)
+			be.free(&b.dot)
 		}
-		b.bar.free()
-		b.barDot.free()
+		be.free(&b.bar)
+		be.free(&b.barDot)
 	}
 	e.bufs = nil
 	for _, b := range e.argmax {
-		b.free()
+		be.free(&b)
 	}
 	for _, s := range e.bnStats {
-		s[0].free()
-		s[1].free()
+		be.free(&s[0])
+		be.free(&s[1])
 	}
-	e.ws.free()
-	e.labels.free()
-	e.probs.free()
-	e.losses.free()
+	be.free(&e.labels)
+	be.free(&e.probs)
+	be.free(&e.losses)
 	e.capN = 0
 }
 
@@ -175,16 +162,6 @@ func (e *Evaluator[T]) freeBuffers() {
 // for the largest batch seen, so that the smaller last chunk of a dataset
 // reuses them.
 func (e *Evaluator[T]) reserve(n int) {
-	if pl := e.plan; pl.needsConv && e.dnn == 0 {
-		h, err := newDNN()
-		must(err)
-		e.dnn = h
-	}
-	if e.blas == 0 {
-		h, err := newBLAS()
-		must(err)
-		e.blas = h
-	}
 	if n <= e.capN {
 		return
 	}
@@ -192,6 +169,7 @@ func (e *Evaluator[T]) reserve(n int) {
 	pl := e.plan
 	e.bufs = make([]nodeBufs, len(pl.nodes))
 	e.argmax, e.bnStats = map[int]buffer{}, map[int][2]buffer{}
+	alloc := e.be.alloc
 	for i, nd := range pl.nodes {
 		b := &e.bufs[i]
 		bytes := tensor.Numel(pl.shapeAt(i, n)) * e.size
@@ -222,27 +200,20 @@ func (e *Evaluator[T]) reserve(n int) {
 	e.capN = n
 }
 
-// conv returns the plan of convolution node i at batch size n, made on
-// first use (cuDNN's algorithm choice depends on the batch size), with the
-// workspace grown to what it needs.
-func (e *Evaluator[T]) conv(i, n int) *convPlan {
+// conv returns convolution node i at batch size n, made on first use
+// (cuDNN's choice of algorithm depends on the batch size).
+func (e *Evaluator[T]) conv(i, n int) convOps {
 	if e.convs == nil {
-		e.convs = map[[2]int]*convPlan{}
+		e.convs = map[[2]int]convOps{}
 	}
-	if cp, ok := e.convs[[2]int{i, n}]; ok {
-		return cp
+	if c, ok := e.convs[[2]int{i, n}]; ok {
+		return c
 	}
 	pl, nd := e.plan, e.plan.nodes[i]
 	xs, ws, ys := pl.shapeAt(nd.in[0], n), pl.nodes[nd.in[1]].shape, pl.shapeAt(i, n)
-	cp, err := newConvPlan(e.dnn, e.dtype(), xs[0], xs[1], xs[2], xs[3], ws[0], nd.kernel, nd.stride, nd.pad, ys[2], ys[3])
-	must(err)
-	if cp.workspace > e.ws.bytes {
-		synchronize()
-		e.ws.free()
-		e.ws = alloc(cp.workspace)
-	}
-	e.convs[[2]int{i, n}] = cp
-	return cp
+	c := e.be.conv(e.dtype(), convShape{n: xs[0], c: xs[1], h: xs[2], w: xs[3], o: ws[0], k: nd.kernel, stride: nd.stride, pad: nd.pad, oh: ys[2], ow: ys[3]})
+	e.convs[[2]int{i, n}] = c
+	return c
 }
 
 // k returns the kernel name with the evaluator's type suffix.
@@ -280,9 +251,7 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 	}
 	n := len(y)
 
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	must(e.dev.setCurrent())
+	defer e.be.enter()()
 	e.reserve(n)
 
 	// Which parameters have tangents and need cotangents.
@@ -305,12 +274,12 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 					panic(fmt.Sprintf("hessian: Request.At has no tensor of shape %s for %s (entry %d)", tensor.ShapeString(p.Value.Shape), p.Name, nd.param))
 				}
 			}
-			upload(e.bufs[i].val.ptr, v.Data)
+			uploadSlice(e.be, e.bufs[i].val.ptr, v.Data)
 			j, ok := wanted[p]
 			e.needBar[i] = ok
 			e.hasDot[i] = ok && req.ParamTangent != nil && req.ParamTangent[j] != nil
 			if e.hasDot[i] {
-				upload(e.bufs[i].dot.ptr, req.ParamTangent[j].Data)
+				uploadSlice(e.be, e.bufs[i].dot.ptr, req.ParamTangent[j].Data)
 				second = true
 			}
 		case kInput:
@@ -329,21 +298,21 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 		}
 		e.host.labels[i] = int32(lbl)
 	}
-	upload(e.labels.ptr, e.host.labels[:n])
-	upload(e.bufs[len(pl.params)].val.ptr, x.Data)
+	uploadSlice(e.be, e.labels.ptr, e.host.labels[:n])
+	uploadSlice(e.be, e.bufs[len(pl.params)].val.ptr, x.Data)
 
 	for i := range nodes {
 		e.forward(i, n)
 	}
 	// The loss, summed over the samples in order as the CPU does.
 	losses := e.host.losses[:n]
-	download(losses, e.losses.ptr)
+	downloadSlice(e.be, losses, e.losses.ptr)
 	var loss float64
 	for _, l := range losses {
 		loss += l
 	}
 	logits := tensor.FromSlice(e.host.logitBuf[:n*pl.classes], n, pl.classes)
-	download(logits.Data, e.bufs[pl.logits].val.ptr)
+	downloadSlice(e.be, logits.Data, e.bufs[pl.logits].val.ptr)
 	r := hessian.Result[T]{Loss: float64(T(loss / float64(n))), Logits: logits}
 	if len(req.Params) == 0 {
 		return r
@@ -352,9 +321,9 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 	for i, nd := range nodes {
 		if e.needBar[i] && nd.kind != kLoss {
 			b, bytes := e.bufs[i], tensor.Numel(pl.shapeAt(i, n))*e.size
-			zero(b.bar.ptr, bytes)
+			e.be.zero(b.bar.ptr, bytes)
 			if second {
-				zero(b.barDot.ptr, bytes)
+				e.be.zero(b.barDot.ptr, bytes)
 			}
 		}
 	}
@@ -390,7 +359,7 @@ func (e *Evaluator[T]) fetch(m map[int]*tensor.Dense[T], k int, src devptr) *ten
 		t = tensor.New[T](e.plan.params[k].Value.Shape...)
 		m[k] = t
 	}
-	download(t.Data, src)
+	downloadSlice(e.be, t.Data, src)
 	return t
 }
 
@@ -403,7 +372,7 @@ func resize(b []bool, n int) []bool {
 
 // forward computes node i's value and, if it has one, its tangent.
 func (e *Evaluator[T]) forward(i, n int) {
-	pl, d := e.plan, e.dev
+	pl, d, dt := e.plan, e.be, e.dtype()
 	nd := pl.nodes[i]
 	if nd.kind == kParam || nd.kind == kInput || nd.kind == kReshape {
 		return
@@ -418,22 +387,22 @@ func (e *Evaluator[T]) forward(i, n int) {
 	case kLinear:
 		ws := pl.nodes[in[1]].shape
 		out, inF := ws[0], ws[1]
-		gemm[T](e.blas, false, true, n, out, inF, 1, val(0), val(1), 0, y.val.ptr)
+		d.gemm(dt, false, true, n, out, inF, 1, val(0), val(1), 0, y.val.ptr)
 		if len(in) == 3 {
 			d.launch(e.k("bias_add"), blocksFor(size), size, out, 1, val(2), y.val.ptr)
 		}
 		if e.hasDot[i] {
-			beta := T(0)
+			beta := 0.0
 			if p := dot(0); p != 0 {
-				gemm[T](e.blas, false, true, n, out, inF, 1, p, val(1), beta, y.dot.ptr)
+				d.gemm(dt, false, true, n, out, inF, 1, p, val(1), beta, y.dot.ptr)
 				beta = 1
 			}
 			if p := dot(1); p != 0 {
-				gemm[T](e.blas, false, true, n, out, inF, 1, val(0), p, beta, y.dot.ptr)
+				d.gemm(dt, false, true, n, out, inF, 1, val(0), p, beta, y.dot.ptr)
 				beta = 1
 			}
 			if beta == 0 {
-				zero(y.dot.ptr, size*e.size)
+				d.zero(y.dot.ptr, size*e.size)
 			}
 			if len(in) == 3 {
 				if p := dot(2); p != 0 {
@@ -443,24 +412,23 @@ func (e *Evaluator[T]) forward(i, n int) {
 		}
 	case kConv:
 		cp := e.conv(i, n)
-		one, zeroS := scalarPtr[T](1), scalarPtr[T](0)
-		cp.forward(e.dnn, one, zeroS, val(0), val(1), y.val.ptr, e.ws)
+		cp.forward(0, val(0), val(1), y.val.ptr)
 		c, hw := shape[1], shape[2]*shape[3]
 		if len(in) == 3 {
 			d.launch(e.k("bias_add"), blocksFor(size), size, c, hw, val(2), y.val.ptr)
 		}
 		if e.hasDot[i] {
-			beta := zeroS
+			beta := 0.0
 			if p := dot(0); p != 0 {
-				cp.forward(e.dnn, one, beta, p, val(1), y.dot.ptr, e.ws)
-				beta = one
+				cp.forward(beta, p, val(1), y.dot.ptr)
+				beta = 1
 			}
 			if p := dot(1); p != 0 {
-				cp.forward(e.dnn, one, beta, val(0), p, y.dot.ptr, e.ws)
-				beta = one
+				cp.forward(beta, val(0), p, y.dot.ptr)
+				beta = 1
 			}
-			if beta == zeroS {
-				zero(y.dot.ptr, size*e.size)
+			if beta == 0 {
+				d.zero(y.dot.ptr, size*e.size)
 			}
 			if len(in) == 3 {
 				if p := dot(2); p != 0 {
@@ -477,8 +445,8 @@ func (e *Evaluator[T]) forward(i, n int) {
 			mean[ch] = nd.mean[ch]
 			inv[ch] = 1 / math.Sqrt(float64(nd.variance[ch])+nd.eps)
 		}
-		upload(st[0].ptr, mean)
-		upload(st[1].ptr, inv)
+		uploadSlice(d, st[0].ptr, mean)
+		uploadSlice(d, st[1].ptr, inv)
 		d.launch(e.k("bn_fwd"), blocksFor(size), size, c, hw, val(0), st[0].ptr, st[1].ptr, val(1), val(2), y.val.ptr)
 		if e.hasDot[i] {
 			d.launch(e.k("bn_jvp"), blocksFor(size), size, c, hw, val(0), dot(0), st[0].ptr, st[1].ptr, val(1), dot(1), dot(2), y.dot.ptr)
@@ -511,7 +479,7 @@ func (e *Evaluator[T]) forward(i, n int) {
 			case a != 0 && b != 0:
 				d.launch(e.k("add2"), blocksFor(size), size, a, b, y.dot.ptr)
 			default:
-				zero(y.dot.ptr, size*e.size)
+				d.zero(y.dot.ptr, size*e.size)
 				d.launch(e.k("acc"), blocksFor(size), size, max(a, b), y.dot.ptr)
 			}
 		}
@@ -527,7 +495,7 @@ func (e *Evaluator[T]) forward(i, n int) {
 // cotangent) into its inputs': the VJP of ȳ and, for the tangent, the VJP
 // of ȳ̇ plus the curvature term, as autodiff's primitives do.
 func (e *Evaluator[T]) backward(i, n int, second bool) {
-	pl, d := e.plan, e.dev
+	pl, d, dt := e.plan, e.be, e.dtype()
 	nd := pl.nodes[i]
 	if nd.kind == kParam || nd.kind == kInput {
 		return
@@ -556,25 +524,25 @@ func (e *Evaluator[T]) backward(i, n int, second bool) {
 		if second {
 			zd = dot(0)
 		}
-		d.launch(e.k("ce_bwd"), blocksFor(z[0]), z[0], z[1], 1/float64(z[0]), e.probs.ptr, e.labels.ptr, zd, bar(0), barDot(0))
+		d.launch(e.k("ce_bwd"), blocksFor(z[0]), z[0], z[1], e.probs.ptr, e.labels.ptr, zd, bar(0), barDot(0))
 	case kLinear:
 		ws := pl.nodes[in[1]].shape
 		out, inF := ws[0], ws[1]
 		if need(0) {
-			gemm[T](e.blas, false, false, n, inF, out, 1, yb, val(1), 1, bar(0))
+			d.gemm(dt, false, false, n, inF, out, 1, yb, val(1), 1, bar(0))
 			if second {
-				gemm[T](e.blas, false, false, n, inF, out, 1, ybd, val(1), 1, barDot(0))
+				d.gemm(dt, false, false, n, inF, out, 1, ybd, val(1), 1, barDot(0))
 				if p := dot(1); p != 0 {
-					gemm[T](e.blas, false, false, n, inF, out, 1, yb, p, 1, barDot(0))
+					d.gemm(dt, false, false, n, inF, out, 1, yb, p, 1, barDot(0))
 				}
 			}
 		}
 		if need(1) {
-			gemm[T](e.blas, true, false, out, inF, n, 1, yb, val(0), 1, bar(1))
+			d.gemm(dt, true, false, out, inF, n, 1, yb, val(0), 1, bar(1))
 			if second {
-				gemm[T](e.blas, true, false, out, inF, n, 1, ybd, val(0), 1, barDot(1))
+				d.gemm(dt, true, false, out, inF, n, 1, ybd, val(0), 1, barDot(1))
 				if p := dot(0); p != 0 {
-					gemm[T](e.blas, true, false, out, inF, n, 1, yb, p, 1, barDot(1))
+					d.gemm(dt, true, false, out, inF, n, 1, yb, p, 1, barDot(1))
 				}
 			}
 		}
@@ -586,22 +554,21 @@ func (e *Evaluator[T]) backward(i, n int, second bool) {
 		}
 	case kConv:
 		cp := e.conv(i, n)
-		one := scalarPtr[T](1)
 		if need(0) {
-			cp.backwardData(e.dnn, one, one, val(1), yb, bar(0), e.ws)
+			cp.backwardData(val(1), yb, bar(0))
 			if second {
-				cp.backwardData(e.dnn, one, one, val(1), ybd, barDot(0), e.ws)
+				cp.backwardData(val(1), ybd, barDot(0))
 				if p := dot(1); p != 0 {
-					cp.backwardData(e.dnn, one, one, p, yb, barDot(0), e.ws)
+					cp.backwardData(p, yb, barDot(0))
 				}
 			}
 		}
 		if need(1) {
-			cp.backwardFilter(e.dnn, one, one, val(0), yb, bar(1), e.ws)
+			cp.backwardFilter(val(0), yb, bar(1))
 			if second {
-				cp.backwardFilter(e.dnn, one, one, val(0), ybd, barDot(1), e.ws)
+				cp.backwardFilter(val(0), ybd, barDot(1))
 				if p := dot(0); p != 0 {
-					cp.backwardFilter(e.dnn, one, one, p, yb, barDot(1), e.ws)
+					cp.backwardFilter(p, yb, barDot(1))
 				}
 			}
 		}

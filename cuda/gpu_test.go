@@ -17,11 +17,29 @@ import (
 )
 
 // needGPU skips the test unless a GPU and the CUDA libraries are there.
-func needGPU(t testing.TB) {
+func needGPU(t testing.TB) *Device {
 	t.Helper()
-	if _, err := Open(); err != nil {
+	d, err := Open()
+	if err == nil {
+		err = loadBLAS()
+	}
+	if err == nil {
+		err = loadDNN()
+	}
+	if err != nil {
 		t.Skipf("no GPU: %v", err)
 	}
+	return d
+}
+
+// evaluatorOn returns an evaluator of net on backend be.
+func evaluatorOn[T tensor.Float](t testing.TB, be backend, net *models.Net[T]) *Evaluator[T] {
+	t.Helper()
+	pl, err := record(net, net.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEvaluator(be, net, pl)
 }
 
 // zooNet returns model name with random BatchNorm statistics and affine
@@ -81,63 +99,81 @@ func relErr[T tensor.Float](a, b []*tensor.Dense[T]) float64 {
 // gradient and Hessian-vector product equal the CPU engine's to 1e-10
 // relative (they differ only by the order of sums).
 func TestHVPMatchesCPU(t *testing.T) {
-	needGPU(t)
+	d := needGPU(t)
 	for _, name := range models.Names() {
+		t.Run(name, func(t *testing.T) { checkHVP[float64](t, &gpu{dev: d}, name, 8, 1e-10) })
+	}
+}
+
+// TestEmulatedHVPMatchesCPU is TestHVPMatchesCPU on the host emulation of
+// the GPU (emu), float64 to 1e-10 and float32 to 1e-5: the evaluator's
+// algebra and the kernels' arithmetic, checked without a GPU.
+func TestEmulatedHVPMatchesCPU(t *testing.T) {
+	for _, name := range models.Names() {
+		if testing.Short() && name == "resnet18" {
+			continue
+		}
 		t.Run(name, func(t *testing.T) {
-			net, x, y := zooNet[float64](t, name, 8)
-			params := nn.Trainable(net.Params())
-			v := nn.Like(params)
-			rng := rand.New(rand.NewPCG(9, 9))
-			for _, b := range v {
-				for i := range b.Data {
-					b.Data[i] = rng.NormFloat64()
-				}
-			}
-			req := hessian.Request[float64]{Mode: nn.Eval, Params: params, ParamTangent: v}
-			want := hessian.NewEvaluator[float64](net).Pass(x, y, req)
-			g, err := NewEvaluator[float64](net, net.Input)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			for rep := 0; rep < 2; rep++ { // the second pass reuses the buffers
-				got := g.Pass(x, y, req)
-				lossErr := math.Abs(got.Loss-want.Loss) / math.Abs(want.Loss)
-				gradErr := relErr(got.ParamGrad, want.ParamGrad)
-				hvErr := relErr(got.ParamHv, want.ParamHv)
-				logitErr := relErr([]*tensor.Dense[float64]{got.Logits}, []*tensor.Dense[float64]{want.Logits})
-				t.Logf("%s pass %d: loss %.3g logits %.3g gradient %.3g Hv %.3g (relative)", name, rep, lossErr, logitErr, gradErr, hvErr)
-				for what, e := range map[string]float64{"loss": lossErr, "logits": logitErr, "gradient": gradErr, "Hv": hvErr} {
-					if !(e <= 1e-10) {
-						t.Errorf("%s: %s differs from the CPU's by %.3g relative", name, what, e)
-					}
-				}
-				if gradErr > 1e-10 || hvErr > 1e-10 { // which layers: the first wrong one points at a primitive
-					for k, p := range params {
-						ge := relErr(got.ParamGrad[k:k+1], want.ParamGrad[k:k+1])
-						he := relErr(got.ParamHv[k:k+1], want.ParamHv[k:k+1])
-						if ge > 1e-10 || he > 1e-10 {
-							t.Logf("  %-28s gradient %.3g Hv %.3g", p.Name, ge, he)
-						}
-					}
-				}
-			}
+			checkHVP[float64](t, newEmu(t), name, 3, 1e-10)
+			checkHVP[float32](t, newEmu(t), name, 3, 1e-5)
 		})
+	}
+}
+
+// checkHVP compares a pass of the evaluator on be with the CPU engine's:
+// loss, logits, gradient and Hessian-vector product, relative error at
+// most tol, twice (the second pass reuses the buffers).
+func checkHVP[T tensor.Float](t *testing.T, be backend, name string, n int, tol float64) {
+	net, x, y := zooNet[T](t, name, n)
+	params := nn.Trainable(net.Params())
+	v := nn.Like(params)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, b := range v {
+		for i := range b.Data {
+			b.Data[i] = T(rng.NormFloat64())
+		}
+	}
+	req := hessian.Request[T]{Mode: nn.Eval, Params: params, ParamTangent: v}
+	want := hessian.NewEvaluator[T](net).Pass(x, y, req)
+	g := evaluatorOn(t, be, net)
+	defer g.Close()
+	for rep := 0; rep < 2; rep++ {
+		got := g.Pass(x, y, req)
+		lossErr := math.Abs(got.Loss-want.Loss) / math.Abs(want.Loss)
+		gradErr := relErr(got.ParamGrad, want.ParamGrad)
+		hvErr := relErr(got.ParamHv, want.ParamHv)
+		logitErr := relErr([]*tensor.Dense[T]{got.Logits}, []*tensor.Dense[T]{want.Logits})
+		t.Logf("%s %T pass %d: loss %.3g logits %.3g gradient %.3g Hv %.3g (relative)", name, T(0), rep, lossErr, logitErr, gradErr, hvErr)
+		for what, e := range map[string]float64{"loss": lossErr, "logits": logitErr, "gradient": gradErr, "Hv": hvErr} {
+			if !(e <= tol) {
+				t.Errorf("%s %T: %s differs from the CPU's by %.3g relative", name, T(0), what, e)
+			}
+		}
+		if gradErr > tol || hvErr > tol { // which layers: the first wrong one points at a primitive
+			for k, p := range params {
+				ge := relErr(got.ParamGrad[k:k+1], want.ParamGrad[k:k+1])
+				he := relErr(got.ParamHv[k:k+1], want.ParamHv[k:k+1])
+				if ge > tol || he > tol {
+					t.Logf("  %-28s gradient %.3g Hv %.3g", p.Name, ge, he)
+				}
+			}
+		}
 	}
 }
 
 // TestPassVariants: a gradient without a product, a forward pass only, a
 // product restricted to one layer and a pass at another point θ′ (At)
 // agree with the CPU in float64.
-func TestPassVariants(t *testing.T) {
-	needGPU(t)
+func TestPassVariants(t *testing.T) { checkVariants(t, &gpu{dev: needGPU(t)}) }
+
+// TestEmulatedPassVariants is TestPassVariants on the host emulation.
+func TestEmulatedPassVariants(t *testing.T) { checkVariants(t, newEmu(t)) }
+
+func checkVariants(t *testing.T, be backend) {
 	net, x, y := zooNet[float64](t, "c1", 6)
 	params := nn.Trainable(net.Params())
 	cpu := hessian.NewEvaluator[float64](net)
-	g, err := NewEvaluator[float64](net, net.Input)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := evaluatorOn(t, be, net)
 	defer g.Close()
 	at := nn.Like(params)
 	for i, p := range params {
@@ -160,7 +196,12 @@ func TestPassVariants(t *testing.T) {
 		{"forward", hessian.Request[float64]{Mode: nn.Eval}},
 		{"one layer", hessian.Request[float64]{Mode: nn.Eval, Params: one, ParamTangent: v}},
 		{"at θ′", hessian.Request[float64]{Mode: nn.Eval, Params: params, At: at}},
+		{"smaller batch", hessian.Request[float64]{Mode: nn.Eval, Params: params, ParamTangent: at}},
 	} {
+		x, y := x, y
+		if c.name == "smaller batch" { // reuses the buffers of the larger one
+			x, y = tensor.FromSlice(x.Data[:3*x.Len()/6], 3, x.Shape[1], x.Shape[2], x.Shape[3]), y[:3]
+		}
 		want := cpu.Pass(x, y, c.req)
 		got := g.Pass(x, y, c.req)
 		if e := math.Abs(got.Loss-want.Loss) / math.Abs(want.Loss); e > 1e-10 {

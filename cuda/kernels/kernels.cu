@@ -10,8 +10,11 @@
 
 #define GRID_LOOP(i, n) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
 
-// Reductions use blocks of exactly RED_THREADS threads.
+// Reductions use blocks of exactly RED_THREADS threads (the host emulation
+// of the tests, emu.h, runs one thread per block).
+#ifndef RED_THREADS
 #define RED_THREADS 256
+#endif
 
 template <typename T>
 __device__ void relu_mask(int n, const T *x, const T *v, T *y) {
@@ -246,10 +249,12 @@ __device__ void ce_fwd(int n, int k, const T *z, const int *labels, double *p, d
 	}
 }
 
-// ce_bwd: z̄ += scale (p − e) and, if zdot is not null,
-// z̄̇ += scale (p ⊙ ż − p ⟨p, ż⟩); one thread per row; scale = L̄/N.
+// ce_bwd: z̄ += (p − e)/N and, if zdot is not null,
+// z̄̇ += (p ⊙ ż − p ⟨p, ż⟩)/N; one thread per row (L̄ = 1: the loss is the
+// output).
 template <typename T>
-__device__ void ce_bwd(int n, int k, double scale, const double *p, const int *labels, const T *zdot, T *zbar, T *zbardot) {
+__device__ void ce_bwd(int n, int k, const double *p, const int *labels, const T *zdot, T *zbar, T *zbardot) {
+	double scale = 1.0 / n;
 	GRID_LOOP(i, n) {
 		const double *pr = p + (long long)i * k;
 		T *zb = zbar + (long long)i * k;
@@ -312,9 +317,9 @@ __device__ void ce_bwd(int n, int k, double scale, const double *p, const int *l
 	extern "C" __global__ void ce_fwd_##S(int n, int k, const T *z, const int *labels, double *p, double *loss) {      \
 		ce_fwd(n, k, z, labels, p, loss);                                                                            \
 	}                                                                                                                     \
-	extern "C" __global__ void ce_bwd_##S(int n, int k, double scale, const double *p, const int *labels,            \
-	                                      const T *zdot, T *zbar, T *zbardot) {                                       \
-		ce_bwd(n, k, scale, p, labels, zdot, zbar, zbardot);                                                         \
+	extern "C" __global__ void ce_bwd_##S(int n, int k, const double *p, const int *labels, const T *zdot, T *zbar,   \
+	                                      T *zbardot) {                                                               \
+		ce_bwd(n, k, p, labels, zdot, zbar, zbardot);                                                                \
 	}
 
 INSTANTIATE(float, f32)
