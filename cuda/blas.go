@@ -68,24 +68,42 @@ func newBLAS() (uintptr, error) {
 	return h, nil
 }
 
-// gemm computes C = α·op(A)·op(B) + β·C for row-major matrices (see
-// backend.gemm). cuBLAS is column-major, so it computes Cᵀ = op(B)ᵀ·op(A)ᵀ:
-// the row-major storage of a matrix is its transpose in column-major.
-func gemm(h uintptr, dtype int32, ta, tb bool, m, n, k int, alpha float64, a, b devptr, beta float64, c devptr) {
-	lda, ldb := k, n
-	opA, opB := int32(cublasOpN), int32(cublasOpN)
-	if ta {
-		lda, opA = m, cublasOpT
-	}
+// colMajorGemm is a cuBLAS GEMM call: C = α·op(A)·op(B) + β·C with
+// column-major matrices, C m×n with leading dimension ldc, op(A) m×k,
+// op(B) k×n.
+type colMajorGemm struct {
+	opA, opB      int32
+	m, n, k       int
+	a, b          devptr
+	lda, ldb, ldc int
+}
+
+// toColMajor maps the row-major product C = op(A)·op(B) (C [m, n], op(A)
+// [m, k] with A stored [k, m] if ta, op(B) [k, n] with B stored [n, k] if
+// tb) to cuBLAS's column-major convention: the row-major storage of a
+// matrix is its transpose in column-major, so cuBLAS computes
+// Cᵀ = op(B)ᵀ·op(A)ᵀ, B first.
+func toColMajor(ta, tb bool, m, n, k int, a, b devptr) colMajorGemm {
+	g := colMajorGemm{opA: cublasOpN, opB: cublasOpN, m: n, n: m, k: k, a: b, b: a, lda: n, ldb: k, ldc: n}
 	if tb {
-		ldb, opB = k, cublasOpT
+		g.opA, g.lda = cublasOpT, k
 	}
+	if ta {
+		g.opB, g.ldb = cublasOpT, m
+	}
+	return g
+}
+
+// gemm computes C = α·op(A)·op(B) + β·C for row-major matrices (see
+// backend.gemm) with cuBLAS.
+func gemm(h uintptr, dtype int32, ta, tb bool, m, n, k int, alpha float64, a, b devptr, beta float64, c devptr) {
+	g := toColMajor(ta, tb, m, n, k, a, b)
 	var r int32
 	if dtype == dnnFloat {
 		al, be := float32(alpha), float32(beta)
-		r = cublasSgemm(h, opB, opA, int32(n), int32(m), int32(k), &al, uint64(b), int32(ldb), uint64(a), int32(lda), &be, uint64(c), int32(n))
+		r = cublasSgemm(h, g.opA, g.opB, int32(g.m), int32(g.n), int32(g.k), &al, uint64(g.a), int32(g.lda), uint64(g.b), int32(g.ldb), &be, uint64(c), int32(g.ldc))
 	} else {
-		r = cublasDgemm(h, opB, opA, int32(n), int32(m), int32(k), &alpha, uint64(b), int32(ldb), uint64(a), int32(lda), &beta, uint64(c), int32(n))
+		r = cublasDgemm(h, g.opA, g.opB, int32(g.m), int32(g.n), int32(g.k), &alpha, uint64(g.a), int32(g.lda), uint64(g.b), int32(g.ldb), &beta, uint64(c), int32(g.ldc))
 	}
 	must(blasCheck(r, fmt.Sprintf("gemm %d×%d×%d", m, n, k)))
 }

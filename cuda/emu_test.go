@@ -150,26 +150,35 @@ func (m *emu) gemm(dtype int32, ta, tb bool, rows, cols, k int, alpha float64, a
 	}
 }
 
+// emuGemm runs the call that gemm makes to cuBLAS (toColMajor) as cuBLAS
+// defines it, column-major: the mapping is checked along with the rest.
 func emuGemm[T tensor.Float](m *emu, ta, tb bool, rows, cols, k int, alpha float64, a, b devptr, beta float64, c devptr) {
-	A, B, C := view[T](m, a, rows*k), view[T](m, b, k*cols), view[T](m, c, rows*cols)
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
+	g := toColMajor(ta, tb, rows, cols, k, a, b)
+	A, B, C := view[T](m, g.a, g.m*g.k), view[T](m, g.b, g.k*g.n), view[T](m, c, g.m*g.n)
+	// element (i, j) of a column-major matrix with leading dimension ld
+	at := func(x []T, ld, i, j int) float64 { return float64(x[i+j*ld]) }
+	for i := 0; i < g.m; i++ {
+		for j := 0; j < g.n; j++ {
 			var s float64
-			for l := 0; l < k; l++ {
-				av, bv := A[i*k+l], B[l*cols+j]
-				if ta {
-					av = A[l*rows+i]
+			for l := 0; l < g.k; l++ {
+				av, bv := 0.0, 0.0
+				if g.opA == cublasOpN {
+					av = at(A, g.lda, i, l)
+				} else {
+					av = at(A, g.lda, l, i)
 				}
-				if tb {
-					bv = B[j*k+l]
+				if g.opB == cublasOpN {
+					bv = at(B, g.ldb, l, j)
+				} else {
+					bv = at(B, g.ldb, j, l)
 				}
-				s += float64(av) * float64(bv)
+				s += av * bv
 			}
 			v := alpha * s
 			if beta != 0 {
-				v += beta * float64(C[i*cols+j])
+				v += beta * float64(C[i+j*g.ldc])
 			}
-			C[i*cols+j] = T(v)
+			C[i+j*g.ldc] = T(v)
 		}
 	}
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/ebitengine/purego"
 )
 
-// LibDirEnv names the environment variable holding a folder searched for
-// the CUDA libraries after the system library path.
+// LibDirEnv names the environment variable holding the folders (separated
+// by colons) searched for the CUDA libraries after the system library path.
 const LibDirEnv = "HESSCOPE_CUDA_LIB_DIR"
 
 // wheelDirs are the folders, relative to a site-packages/nvidia folder,
@@ -48,8 +48,10 @@ func openLib(what string, names []string, deps ...string) (uintptr, error) {
 		}
 	}
 	dirs := []string{}
-	if d := os.Getenv(LibDirEnv); d != "" {
-		dirs = append(dirs, d)
+	for _, d := range filepath.SplitList(os.Getenv(LibDirEnv)) {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
 	}
 	for _, nv := range nvidiaWheelRoots() {
 		for _, w := range wheelDirs {

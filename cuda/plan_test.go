@@ -74,3 +74,19 @@ func TestOpenError(t *testing.T) {
 	}
 	t.Logf("no GPU here: %v", err)
 }
+
+// TestLoadLibraries loads cuBLAS and cuDNN and binds every function the
+// evaluator calls; it needs no GPU, only the libraries (PyTorch's wheels
+// have them: point HESSCOPE_CUDA_LIB_DIR at their lib folders, or have
+// python3 on PATH import them). It skips when they are not found.
+func TestLoadLibraries(t *testing.T) {
+	if err := loadBLAS(); err != nil {
+		t.Skipf("no cuBLAS: %v", err)
+	}
+	if err := loadDNN(); err != nil {
+		t.Skipf("no cuDNN: %v", err)
+	}
+	if cublasSgemm == nil || cudnnConvolutionBackwardFilter == nil {
+		t.Fatal("functions not bound")
+	}
+}
