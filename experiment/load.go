@@ -5,6 +5,7 @@
 package experiment
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -48,6 +49,11 @@ func LoadModel[T tensor.Float](spec ModelSpec) (*models.Net[T], map[string]strin
 		return net, nil, nil
 	}
 	if err := checkpoint.LoadInto(f, StateDict(net)); err != nil {
+		var ve *checkpoint.ValueError
+		if errors.As(err, &ve) { // the right tensors, unusable values
+			ve.Path = spec.Weights
+			return nil, nil, ve
+		}
 		return nil, nil, fmt.Errorf("%s is not a %s checkpoint: %w", spec.Weights, spec.Name, err)
 	}
 	if m := f.Metadata["model"]; m != "" && m != spec.Name {

@@ -106,6 +106,9 @@ func (m MeasureConfig) validate() error {
 			return fmt.Errorf("measure: negative sizes are not allowed (%+v)", m)
 		}
 	}
+	if !(m.LanczosTol >= 0 && m.LanczosTol < 1) {
+		return fmt.Errorf("measure: lanczos_tol %v: want in [0, 1) (0: the default)", m.LanczosTol)
+	}
 	for _, e := range m.FGSMEps {
 		if !(e > 0) {
 			return fmt.Errorf("measure: FGSM radius %v: want > 0", e)
@@ -231,7 +234,10 @@ func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config,
 		}
 		if m.DensityProbes > 0 {
 			step("spectral density")
-			sp := linop.SLQ(op, linop.SLQOptions{Probes: m.DensityProbes, Steps: m.DensitySteps, Seed: 4, Progress: cancelled})
+			sp, err := linop.SLQ(op, linop.SLQOptions{Probes: m.DensityProbes, Steps: m.DensitySteps, Seed: 4, Progress: cancelled, Context: ctx})
+			if err != nil {
+				return err
+			}
 			grid, dens := sp.Density(linop.DensityOptions{Bins: 1000, SigmaSquared: 1e-4})
 			if err := writeJSON(filepath.Join(cfg.Out, DensityFile), Density{grid, dens}); err != nil {
 				return err

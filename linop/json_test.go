@@ -15,9 +15,9 @@ import (
 func TestJSON(t *testing.T) {
 	m := linoptest.New("json", slices.Concat(linoptest.Uniform(20, 0, 1, 1), []float64{3}), 2)
 	eig, _ := linop.Lanczos(m.Op(), linop.Largest, linop.LanczosOptions{K: 2, MaxIter: 3})
-	pw, _ := linop.Power(m.Op(), linop.PowerOptions{MaxIter: 1})
+	pw, _ := linop.Power(m.Op(), linop.LargestMagnitude, linop.PowerOptions{MaxIter: 1})
 	tr, _ := linop.HutchPlusPlus(m.Op(), linop.TraceOptions{MatVecs: 1, RelStdErr: 0.1})
-	sp := linop.SLQ(m.Op(), linop.SLQOptions{Steps: 3})
+	sp, _ := linop.SLQ(m.Op(), linop.SLQOptions{Steps: 3})
 	for _, tc := range []struct {
 		v    any
 		keys []string

@@ -38,7 +38,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet, weightsHelp string) {
 	fs.StringVar(&s.model, "model", "", "model `name`: "+strings.Join(models.Names(), ", ")+" (default: from the -weights metadata)")
 	fs.StringVar(&s.activation, "activation", "", "activation: relu, tanh or softplus (default: from the -weights metadata, else relu)")
 	fs.StringVar(&s.dataset, "dataset", "mnist", "dataset `name` ("+strings.Join(data.Names(), ", ")+") or safetensors file with x [N,C,H,W] float32 and y [N] int64")
-	fs.StringVar(&s.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&s.dataDir, "data-dir", "", "existing `folder` of the dataset files, where missing ones are downloaded (default: found or downloaded automatically)")
 	fs.StringVar(&s.split, "split", "test", "dataset split: test or train (the first -samples images)")
 }
 

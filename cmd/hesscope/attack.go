@@ -501,7 +501,11 @@ func printAttack(w io.Writer, r *AttackResult) {
 	}
 	fmt.Fprintln(w)
 	for _, c := range r.Checks {
-		fmt.Fprintf(w, "check %-16s %s  %s\n", c.Name, map[bool]string{true: "pass", false: "FAIL"}[c.Pass], c.Detail)
+		verdict := map[bool]string{true: "pass", false: "FAIL"}[c.Pass]
+		if c.Info && !c.Pass {
+			verdict = "info"
+		}
+		fmt.Fprintf(w, "check %-16s %s  %s\n", c.Name, verdict, c.Detail)
 	}
 	for _, f := range r.Examples {
 		fmt.Fprintf(w, "examples: %s\n", f)

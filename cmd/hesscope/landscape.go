@@ -95,8 +95,8 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-points %d: want 2 to 1001", o.points)
 		case o.sample < 0:
 			return usagef("-sample %d: want an index ≥ 0", o.sample)
-		case o.maxIter < 2 || o.tol < 0:
-			return usagef("-max-iter %d, -tol %v: want at least 2 and not negative", o.maxIter, o.tol)
+		case o.maxIter < 2 || !(o.tol >= 0) || o.tol >= 1:
+			return usagef("-max-iter %d, -tol %v: want -max-iter at least 2 and -tol in [0, 1)", o.maxIter, o.tol)
 		}
 		if err := checkPlotPath("-plot", o.plot); err != nil {
 			return err

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "number of threads")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), threadsHelp())
 	runCmd := c.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -104,8 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hesscope %s: unexpected argument %q (run 'hesscope help %s')\n", c.name, fs.Arg(0), c.name)
 		return 2
 	}
-	if *threads < 1 {
-		fmt.Fprintf(stderr, "hesscope %s: -threads %d: want at least 1\n", c.name, *threads)
+	if *threads < 1 || *threads > maxThreads() {
+		fmt.Fprintf(stderr, "hesscope %s: -threads %d: want 1 to %d (max(256, 4 × %d cores))\n", c.name, *threads, maxThreads(), runtime.NumCPU())
 		return 2
 	}
 	runtime.GOMAXPROCS(*threads)
@@ -142,10 +142,20 @@ func printCommands(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'hesscope help <command>' for a command's flags.\n")
 }
 
+// maxThreads bounds -threads: four per core, or 256 on a small machine so
+// that a run of a large one (the thread count is part of what makes results
+// bit-for-bit reproducible) can be repeated. Go itself stops at 10000
+// threads, and every thread has its own workspace.
+func maxThreads() int { return max(256, 4*runtime.NumCPU()) }
+
+func threadsHelp() string {
+	return fmt.Sprintf("number of threads, 1 to %d (max(256, 4 × cores)); results are reproducible bit for bit at equal thread counts (default: all cores)", maxThreads())
+}
+
 func printHelp(w io.Writer, c *command) {
 	fmt.Fprintf(w, "Usage: hesscope %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.long))
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.Int("threads", runtime.GOMAXPROCS(0), "number of threads (default: all cores)")
+	fs.Int("threads", runtime.GOMAXPROCS(0), threadsHelp())
 	c.flags(fs)
 	fmt.Fprintf(w, "\nFlags (one dash or two):\n")
 	fs.SetOutput(w)

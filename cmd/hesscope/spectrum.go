@@ -99,7 +99,7 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images")
 	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian-compatible)")
 	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos) or iterations per eigenvalue (power) (default 100)")
-	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power)")
+	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖); below 1")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
 		if err != nil {
@@ -133,8 +133,8 @@ func (o *spectrumOptions) check(samples int) error {
 		return usagef("-method %q: want lanczos or power", o.method)
 	case o.operator != "hessian" && o.operator != "ggn":
 		return usagef("-operator %q: want hessian or ggn", o.operator)
-	case o.tol < 0 || o.maxIter < 0 || math.IsNaN(o.tol):
-		return usagef("-tol and -max-iter must not be negative")
+	case o.tol < 0 || o.tol >= 1 || o.maxIter < 0 || math.IsNaN(o.tol):
+		return usagef("-tol %g, -max-iter %d: want 0 ≤ -tol < 1 and -max-iter ≥ 0", o.tol, o.maxIter)
 	case o.maxIter > 0 && o.maxIter < max(o.topK, o.bottomK):
 		return usagef("-max-iter %d: want at least -top-k and -bottom-k", o.maxIter)
 	case o.traceMethod != "hutchinson" && o.traceMethod != "hutch++" && o.traceMethod != "both":
@@ -475,26 +475,10 @@ func (r *spectrumRun) solve(label string, which linop.Which, k int, op linop.Ope
 	stop := r.bar(label, maxIter)
 	var e linop.Eigen
 	var err error
-	switch {
-	case o.method == "lanczos":
-		e, err = linop.Lanczos(op, which, linop.LanczosOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.seed, Progress: stop})
-	case which == linop.Largest:
-		e, err = linop.Power(op, linop.PowerOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.seed, Progress: stop})
-	default:
-		// Power iteration finds the eigenvalue of largest magnitude: run it
-		// on s·I − H, s ≥ λmax, whose largest eigenvalue is s − λmin.
-		var top linop.Eigen
-		top, err = linop.Power(op, linop.PowerOptions{MaxIter: maxIter, Tol: r.tol, Seed: o.seed, Progress: stop})
-		if err != nil {
-			return top, err
-		}
-		shift := math.Abs(top.Values[0])
-		shifted := linop.NewSum(&linop.Scaled{Alpha: shift, Op: linop.Identity(op.Dim())}, &linop.Scaled{Alpha: -1, Op: op})
-		e, err = linop.Power(shifted, linop.PowerOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.seed, Progress: r.bar(label+" (shifted)", maxIter)})
-		for i := range e.Values {
-			e.Values[i] = shift - e.Values[i]
-		}
-		e.MatVecs += top.MatVecs
+	if o.method == "lanczos" {
+		e, err = linop.Lanczos(op, which, linop.LanczosOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.seed, Progress: stop, Context: r.ctx})
+	} else {
+		e, err = linop.Power(op, which, linop.PowerOptions{K: k, MaxIter: maxIter, Tol: r.tol, Seed: o.seed, Progress: stop, Context: r.ctx})
 	}
 	return e, r.warn(label, err)
 }
@@ -530,7 +514,7 @@ func (r *spectrumRun) spectralDensity(op linop.Operator) error {
 	steps := min(o.densitySteps, op.Dim())
 	bar := progress.New(r.prog, "density (HVPs)", o.densityProbes*steps)
 	done := 0
-	s := linop.SLQ(op, linop.SLQOptions{Probes: o.densityProbes, Steps: steps, Seed: o.seed, Progress: func(p linop.Progress) {
+	s, err := linop.SLQ(op, linop.SLQOptions{Probes: o.densityProbes, Steps: steps, Seed: o.seed, Context: r.ctx, Progress: func(p linop.Progress) {
 		experiment.StopIfDone(r.ctx)
 		bar.Add(p.MatVecs-done, "")
 		done = p.MatVecs
@@ -538,6 +522,9 @@ func (r *spectrumRun) spectralDensity(op linop.Operator) error {
 			bar.Finish("")
 		}
 	}})
+	if err != nil {
+		return err
+	}
 	grid, dens := s.Density(linop.DensityOptions{Bins: o.bins, SigmaSquared: o.sigma2})
 	m1, se1 := s.Moment(1)
 	m2, se2 := s.Moment(2)
@@ -550,7 +537,6 @@ func (r *spectrumRun) spectralDensity(op linop.Operator) error {
 	r.res.Density = dr
 	path := o.plot
 	if path == "" {
-		var err error
 		if path, err = o.outPath("density." + o.format); err != nil {
 			return err
 		}
