@@ -85,13 +85,15 @@ func (m *emu) free(b *buffer) {
 	b.ptr, b.bytes = 0, 0
 }
 
-// bytesOf returns the n first bytes of the allocation at p.
+// bytesOf returns the n bytes at p, which must lie in one allocation.
 func (m *emu) bytesOf(p devptr, n int) []byte {
-	s, ok := m.mem[p]
-	if !ok || n > 8*len(s) {
-		panic(fmt.Sprintf("emu: %d bytes at %#x: not an allocation", n, p))
+	for base, s := range m.mem {
+		if p >= base && int(p-base)+n <= 8*len(s) {
+			b := unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))
+			return b[p-base : int(p-base)+n]
+		}
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n)
+	panic(fmt.Sprintf("emu: %d bytes at %#x: not in an allocation", n, p))
 }
 
 func (m *emu) upload(dst devptr, src unsafe.Pointer, bytes int) {
@@ -120,9 +122,7 @@ func (m *emu) launch(name string, blocks int, args ...any) {
 			a[i] = uintptr(uint32(int32(v)))
 		case devptr:
 			if v != 0 {
-				if _, ok := m.mem[v]; !ok {
-					panic(fmt.Sprintf("emu: kernel %s argument %d: %#x is not an allocation", name, i, v))
-				}
+				m.bytesOf(v, 1) // panics unless v is in an allocation
 			}
 			a[i] = uintptr(v)
 		default:

@@ -86,7 +86,14 @@ type Evaluator[T tensor.Float] struct {
 	probs   buffer             // float64 [N, K]
 	losses  buffer             // float64 [N]
 	argmax  map[int]buffer
-	bnStats map[int][2]buffer // mean (T), 1/√(σ²+ε) (float64)
+	bnStats map[int][2]buffer   // mean (T), 1/√(σ²+ε) (float64)
+	bnHost  map[int]*bnStats[T] // what bnStats hold
+	// The parameters' values, tangents, cotangents and tangents of the
+	// cotangents, each in one block (parameter k at offset poff[k]), so
+	// that a pass copies them with one call each way.
+	pbuf   [4]buffer
+	poff   []int
+	ptotal int
 
 	// per pass
 	hasDot, needBar []bool
@@ -98,12 +105,14 @@ type Evaluator[T tensor.Float] struct {
 type nodeBufs struct {
 	val, dot, bar, barDot buffer
 	alias                 bool // val and dot are the input's (a reshape)
+	param                 bool // all four are parts of the parameter blocks
 }
 
 // hostResult holds the tensors a Result hands out, reused from pass to pass.
 type hostResult[T tensor.Float] struct {
 	logitBuf    []T
-	grads, hvps map[int]*tensor.Dense[T] // by parameter index
+	p           [4][]T             // the parameter blocks (pbuf) on the host
+	grads, hvps []*tensor.Dense[T] // views of p[2] and p[3], by parameter
 	losses      []float64
 	labels      []int32
 }
@@ -113,7 +122,20 @@ func newEvaluator[T tensor.Float](be backend, m hessian.Model[T], pl *plan[T]) *
 	if _, ok := any(T(0)).(float32); ok {
 		e.sfx, e.size = "_f32", 4
 	}
-	e.host.grads, e.host.hvps = map[int]*tensor.Dense[T]{}, map[int]*tensor.Dense[T]{}
+	e.poff = make([]int, len(pl.params))
+	for k, p := range pl.params {
+		e.poff[k] = e.ptotal
+		e.ptotal += p.Value.Len()
+	}
+	for j := range e.host.p {
+		e.host.p[j] = make([]T, e.ptotal)
+	}
+	e.host.grads, e.host.hvps = make([]*tensor.Dense[T], len(pl.params)), make([]*tensor.Dense[T], len(pl.params))
+	for k, p := range pl.params {
+		lo, hi := e.poff[k], e.poff[k]+p.Value.Len()
+		e.host.grads[k] = tensor.FromSlice(e.host.p[2][lo:hi], p.Value.Shape...)
+		e.host.hvps[k] = tensor.FromSlice(e.host.p[3][lo:hi], p.Value.Shape...)
+	}
 	return e
 }
 
@@ -122,6 +144,9 @@ func newEvaluator[T tensor.Float](be backend, m hessian.Model[T], pl *plan[T]) *
 func (e *Evaluator[T]) Close() {
 	defer e.be.enter()()
 	e.freeBuffers()
+	for j := range e.pbuf {
+		e.be.free(&e.pbuf[j])
+	}
 	e.be.close()
 	e.convs = nil
 }
@@ -137,6 +162,9 @@ func (e *Evaluator[T]) freeBuffers() {
 	be := e.be
 	for i := range e.bufs {
 		b := &e.bufs[i]
+		if b.param {
+			continue
+		}
 		if !b.alias {
 			be.free(&b.val)
 			be.free(&b.dot)
@@ -152,6 +180,7 @@ func (e *Evaluator[T]) freeBuffers() {
 		be.free(&s[0])
 		be.free(&s[1])
 	}
+	e.bnHost = nil
 	be.free(&e.labels)
 	be.free(&e.probs)
 	be.free(&e.losses)
@@ -170,11 +199,21 @@ func (e *Evaluator[T]) reserve(n int) {
 	e.bufs = make([]nodeBufs, len(pl.nodes))
 	e.argmax, e.bnStats = map[int]buffer{}, map[int][2]buffer{}
 	alloc := e.be.alloc
+	if e.pbuf[0].ptr == 0 {
+		for j := range e.pbuf {
+			e.pbuf[j] = alloc(e.ptotal * e.size)
+		}
+	}
 	for i, nd := range pl.nodes {
 		b := &e.bufs[i]
 		bytes := tensor.Numel(pl.shapeAt(i, n)) * e.size
 		switch nd.kind {
 		case kLoss:
+			continue
+		case kParam:
+			off := devptr(e.poff[nd.param] * e.size)
+			part := func(j int) buffer { return buffer{ptr: e.pbuf[j].ptr + off, bytes: bytes} }
+			b.val, b.dot, b.bar, b.barDot, b.param = part(0), part(1), part(2), part(3), true
 			continue
 		case kInput:
 			b.val = alloc(bytes)
@@ -263,10 +302,11 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 	e.hasDot = resize(e.hasDot, len(nodes))
 	e.needBar = resize(e.needBar, len(nodes))
 	second := false
+	lo, hi := e.ptotal, 0 // the range of the requested parameters' elements
 	for i, nd := range nodes {
 		switch nd.kind {
 		case kParam:
-			p := pl.params[nd.param]
+			p, off := pl.params[nd.param], e.poff[nd.param]
 			v := p.Value
 			if req.At != nil {
 				v = req.At[nd.param]
@@ -274,13 +314,16 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 					panic(fmt.Sprintf("hessian: Request.At has no tensor of shape %s for %s (entry %d)", tensor.ShapeString(p.Value.Shape), p.Name, nd.param))
 				}
 			}
-			uploadSlice(e.be, e.bufs[i].val.ptr, v.Data)
+			copy(e.host.p[0][off:], v.Data)
 			j, ok := wanted[p]
 			e.needBar[i] = ok
 			e.hasDot[i] = ok && req.ParamTangent != nil && req.ParamTangent[j] != nil
 			if e.hasDot[i] {
-				uploadSlice(e.be, e.bufs[i].dot.ptr, req.ParamTangent[j].Data)
+				copy(e.host.p[1][off:], req.ParamTangent[j].Data)
 				second = true
+			}
+			if ok {
+				lo, hi = min(lo, off), max(hi, off+v.Len())
 			}
 		case kInput:
 			e.hasDot[i], e.needBar[i] = false, false
@@ -297,6 +340,10 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 			panic(fmt.Sprintf("autodiff: label %d outside [0, %d)", lbl, pl.classes))
 		}
 		e.host.labels[i] = int32(lbl)
+	}
+	uploadSlice(e.be, e.pbuf[0].ptr, e.host.p[0])
+	if second {
+		uploadSlice(e.be, e.pbuf[1].ptr, e.host.p[1])
 	}
 	uploadSlice(e.be, e.labels.ptr, e.host.labels[:n])
 	uploadSlice(e.be, e.bufs[len(pl.params)].val.ptr, x.Data)
@@ -318,8 +365,12 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 		return r
 	}
 
+	e.be.zero(e.pbuf[2].ptr, e.ptotal*e.size)
+	if second {
+		e.be.zero(e.pbuf[3].ptr, e.ptotal*e.size)
+	}
 	for i, nd := range nodes {
-		if e.needBar[i] && nd.kind != kLoss {
+		if e.needBar[i] && nd.kind != kLoss && nd.kind != kParam {
 			b, bytes := e.bufs[i], tensor.Numel(pl.shapeAt(i, n))*e.size
 			e.be.zero(b.bar.ptr, bytes)
 			if second {
@@ -333,6 +384,12 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 		}
 	}
 
+	if lo < hi {
+		downloadSlice(e.be, e.host.p[2][lo:hi], e.pbuf[2].ptr+devptr(lo*e.size))
+		if second {
+			downloadSlice(e.be, e.host.p[3][lo:hi], e.pbuf[3].ptr+devptr(lo*e.size))
+		}
+	}
 	r.ParamGrad = make([]*tensor.Dense[T], len(req.Params))
 	r.ParamHv = make([]*tensor.Dense[T], len(req.Params))
 	index := map[*nn.Param[T]]int{}
@@ -344,23 +401,12 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 		if !ok { // a buffer: no gradient, as on the CPU
 			continue
 		}
-		r.ParamGrad[i] = e.fetch(e.host.grads, k, e.bufs[k].bar.ptr)
+		r.ParamGrad[i] = e.host.grads[k]
 		if second {
-			r.ParamHv[i] = e.fetch(e.host.hvps, k, e.bufs[k].barDot.ptr)
+			r.ParamHv[i] = e.host.hvps[k]
 		}
 	}
 	return r
-}
-
-// fetch downloads parameter k's block at src into its host tensor in m.
-func (e *Evaluator[T]) fetch(m map[int]*tensor.Dense[T], k int, src devptr) *tensor.Dense[T] {
-	t := m[k]
-	if t == nil {
-		t = tensor.New[T](e.plan.params[k].Value.Shape...)
-		m[k] = t
-	}
-	downloadSlice(e.be, t.Data, src)
-	return t
 }
 
 func resize(b []bool, n int) []bool {
@@ -439,14 +485,7 @@ func (e *Evaluator[T]) forward(i, n int) {
 	case kBatchNorm:
 		c, hw := shape[1], tensor.Numel(shape[2:])
 		st := e.bnStats[i]
-		mean := make([]T, c)
-		inv := make([]float64, c)
-		for ch := range c {
-			mean[ch] = nd.mean[ch]
-			inv[ch] = 1 / math.Sqrt(float64(nd.variance[ch])+nd.eps)
-		}
-		uploadSlice(d, st[0].ptr, mean)
-		uploadSlice(d, st[1].ptr, inv)
+		e.bnUpload(i, st)
 		d.launch(e.k("bn_fwd"), blocksFor(size), size, c, hw, val(0), st[0].ptr, st[1].ptr, val(1), val(2), y.val.ptr)
 		if e.hasDot[i] {
 			d.launch(e.k("bn_jvp"), blocksFor(size), size, c, hw, val(0), dot(0), st[0].ptr, st[1].ptr, val(1), dot(1), dot(2), y.dot.ptr)
@@ -489,6 +528,41 @@ func (e *Evaluator[T]) forward(i, n int) {
 	default:
 		panic(fmt.Sprintf("cuda: forward of %s", kindNames[nd.kind]))
 	}
+}
+
+// bnUpload copies BatchNorm node i's running mean and 1/√(σ²+ε) to st
+// when they differ from what the GPU holds (they are read every pass: a
+// model may be trained between passes).
+func (e *Evaluator[T]) bnUpload(i int, st [2]buffer) {
+	nd := e.plan.nodes[i]
+	c := len(nd.mean)
+	if e.bnHost == nil {
+		e.bnHost = map[int]*bnStats[T]{}
+	}
+	h := e.bnHost[i]
+	if h == nil {
+		h = &bnStats[T]{mean: make([]T, c), inv: make([]float64, c)}
+		e.bnHost[i] = h
+	}
+	changed := !h.valid
+	for ch := range c {
+		inv := 1 / math.Sqrt(float64(nd.variance[ch])+nd.eps)
+		if h.mean[ch] != nd.mean[ch] || h.inv[ch] != inv {
+			h.mean[ch], h.inv[ch], changed = nd.mean[ch], inv, true
+		}
+	}
+	if changed {
+		uploadSlice(e.be, st[0].ptr, h.mean)
+		uploadSlice(e.be, st[1].ptr, h.inv)
+		h.valid = true
+	}
+}
+
+// bnStats is what the GPU holds of a BatchNorm's statistics.
+type bnStats[T tensor.Float] struct {
+	mean  []T
+	inv   []float64
+	valid bool
 }
 
 // backward adds node i's cotangent (and, if second, the tangent of its
