@@ -124,6 +124,7 @@ func TestEmulatedHVPMatchesCPU(t *testing.T) {
 // loss, logits, gradient and Hessian-vector product, relative error at
 // most tol, twice (the second pass reuses the buffers).
 func checkHVP[T tensor.Float](t *testing.T, be backend, name string, n int, tol float64) {
+	defer recovered(t)
 	net, x, y := zooNet[T](t, name, n)
 	params := nn.Trainable(net.Params())
 	v := nn.Like(params)
@@ -170,6 +171,7 @@ func TestPassVariants(t *testing.T) { checkVariants(t, &gpu{dev: needGPU(t)}) }
 func TestEmulatedPassVariants(t *testing.T) { checkVariants(t, newEmu(t)) }
 
 func checkVariants(t *testing.T, be backend) {
+	defer recovered(t)
 	net, x, y := zooNet[float64](t, "c1", 6)
 	params := nn.Trainable(net.Params())
 	cpu := hessian.NewEvaluator[float64](net)

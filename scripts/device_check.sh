@@ -10,7 +10,10 @@
 #
 # The run (about 5 minutes on an H200, every step under a timeout) prints:
 #   1. the GPU tests, each in its own process so that one failure does not
-#      hide the others: float64 loss, gradient and HVP against the CPU
+#      hide the others: each backend operation alone (copies, a kernel, a
+#      parallel reduction, the max-pool tie rule, cuBLAS GEMM in the four
+#      transpose cases, cuDNN's three convolution products), then float64
+#      loss, gradient and HVP against the CPU
 #      engine for every zoo model (1e-10 relative), pass variants, float32
 #      top eigenvalue of c1 and resnet20 against the CPU (1e-4), determinism;
 #   2. hesscope bench -device cuda on c1 (the command line end to end);
@@ -52,7 +55,7 @@ nvidia-smi -L 2>&1 | head -2
 [ -n "$py" ] && "$py" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())'
 
 echo "== 1. GPU tests"
-for t in TestOpenError TestRecordZoo TestHVPMatchesCPU TestPassVariants TestTopEigenvalueFloat32 TestDeterministic; do
+for t in TestOpenError TestLoadLibraries TestBackendOps TestHVPMatchesCPU TestPassVariants TestTopEigenvalueFloat32 TestDeterministic; do
 	timeout 240 "$bin/cuda.test" -test.v -test.timeout 230s -test.run "^$t\$" >"$out/$t.log" 2>&1
 	rc=$?
 	grep -E -- '--- (PASS|FAIL|SKIP)|relative|panic|differs|no GPU|GPU ' "$out/$t.log" | head -40
@@ -81,7 +84,7 @@ echo "== 5. summary"
 import json, os, re, sys
 out = sys.argv[1]
 print("agreement with the CPU engine (relative):")
-for name in ("TestHVPMatchesCPU", "TestPassVariants", "TestTopEigenvalueFloat32", "TestDeterministic"):
+for name in ("TestBackendOps", "TestHVPMatchesCPU", "TestPassVariants", "TestTopEigenvalueFloat32", "TestDeterministic"):
     try:
         log = open(os.path.join(out, name + ".log")).read()
     except OSError:
