@@ -147,14 +147,21 @@ func newConvPlan(h uintptr, dtype int32, s convShape) (*convPlan, error) {
 		{cudnnSetTensor4dDescriptor(p.y, dnnNCHW, dtype, int32(n), int32(o), int32(oh), int32(ow)), "cudnnSetTensor4dDescriptor y"},
 		{cudnnSetFilter4dDescriptor(p.w, dtype, dnnNCHW, int32(o), int32(c), int32(k), int32(k)), "cudnnSetFilter4dDescriptor"},
 		{cudnnSetConvolution2dDescriptor(p.conv, int32(pad), int32(pad), int32(stride), int32(stride), 1, 1, dnnCrossCorrelation, dtype), "cudnnSetConvolution2dDescriptor"},
-		{cudnnSetConvolutionMathType(p.conv, dnnFMAMath), "cudnnSetConvolutionMathType"},
 	} {
 		if err := dnnCheck(s.r, s.call); err != nil {
 			return nil, err
 		}
 	}
+	// float32 convolutions use no tensor cores, which would round the
+	// operands to TF32 (float64 keeps cuDNN's default math).
+	if dtype == dnnFloat {
+		if err := dnnCheck(cudnnSetConvolutionMathType(p.conv, dnnFMAMath), "cudnnSetConvolutionMathType"); err != nil {
+			return nil, err
+		}
+	}
 	// cuDNN ranks the algorithms by its heuristics; take the first that
-	// works, is deterministic and uses no tensor cores.
+	// works, is deterministic and has the descriptor's math (a tensor-core
+	// entry would need another math type).
 	pick := func(get func(req int32, got *int32, perf *algoPerf) int32, fallback int32, call string) (int32, error) {
 		var perf [16]algoPerf
 		var got int32

@@ -8,8 +8,12 @@
 // built only with the build tag cuda (go build -tags cuda); a binary built
 // that way links libc dynamically, while the default build stays one static
 // binary without this package's code. Libraries are searched on the system
-// library path, then in the folder named by HESSCOPE_CUDA_LIB_DIR, then in
-// the nvidia wheels of the Python that holds PyTorch.
+// library path, then in the folders listed in HESSCOPE_CUDA_LIB_DIR, then
+// in the nvidia wheels of the python3 on PATH (PyTorch's CUDA libraries).
+//
+// Without a GPU the package's tests run the evaluator on a host emulation
+// (the same kernels compiled for the CPU with g++), which checks its algebra
+// against the CPU engine; the tests that need a GPU skip with a message.
 //
 // The element-wise kernels (ReLU, max-pool, BatchNorm in eval mode, the
 // softmax cross-entropy, bias adds, global average pooling) are CUDA C in

@@ -16,51 +16,51 @@ import (
 // Engine it returns makes one Evaluator per worker of an operator. Every
 // failure is a one-line error naming what is missing or unsupported.
 func NewEngine[T tensor.Float](m hessian.Model[T], input [3]int) (hessian.Engine[T], error) {
-	d, err := Open()
+	d, pl, err := prepare(m, input)
 	if err != nil {
 		return nil, err
-	}
-	pl, err := record(m, input)
-	if err != nil {
-		return nil, err
-	}
-	if err := loadBLAS(); err != nil {
-		return nil, err
-	}
-	if pl.needsConv {
-		if err := loadDNN(); err != nil {
-			return nil, err
-		}
 	}
 	return func(mm hessian.Model[T]) hessian.Passer[T] {
+		p := pl
 		if mm != m {
-			p, err := record(mm, input)
+			var err error
+			p, err = record(mm, input)
 			must(err)
-			return newEvaluator(&gpu{dev: d}, mm, p)
 		}
-		return newEvaluator(&gpu{dev: d}, m, pl)
+		return newEvaluator(&gpu{dev: d}, mm, p)
 	}, nil
 }
 
-// NewEvaluator returns a GPU evaluator of m on images of shape input.
+// NewEvaluator returns a GPU evaluator of m on images of shape input, or
+// a one-line error as NewEngine.
 func NewEvaluator[T tensor.Float](m hessian.Model[T], input [3]int) (*Evaluator[T], error) {
-	d, err := Open()
+	d, pl, err := prepare(m, input)
 	if err != nil {
 		return nil, err
+	}
+	return newEvaluator(&gpu{dev: d}, m, pl), nil
+}
+
+// prepare opens the device, records m's plan and loads the libraries the
+// plan needs.
+func prepare[T tensor.Float](m hessian.Model[T], input [3]int) (*Device, *plan[T], error) {
+	d, err := Open()
+	if err != nil {
+		return nil, nil, err
 	}
 	pl, err := record(m, input)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := loadBLAS(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if pl.needsConv {
 		if err := loadDNN(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return newEvaluator(&gpu{dev: d}, m, pl), nil
+	return d, pl, nil
 }
 
 // Evaluator is hessian.Evaluator on the GPU: a hessian.Passer computing the
