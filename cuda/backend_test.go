@@ -106,7 +106,7 @@ func checkReLU(t *testing.T, be backend) {
 
 func checkChannelSum(t *testing.T, be backend) {
 	defer recovered(t)
-	const n, c, hw = 3, 5, 1000 // 3000 values per channel: many per thread
+	const n, c, hw = 3, 5, 3000 // 9000 values per channel: several blocks, many values per thread
 	rng := rand.New(rand.NewPCG(1, 1))
 	x := make([]float64, n*c*hw)
 	for i := range x {
@@ -114,8 +114,14 @@ func checkChannelSum(t *testing.T, be backend) {
 	}
 	dst := []float64{1, 2, 3, 4, 5}
 	bx, bd := toDevice(be, x), toDevice(be, dst)
-	defer func() { be.free(&bx); be.free(&bd) }()
-	be.launch("channel_sum_f64", c, n, c, hw, bx.ptr, bd.ptr)
+	sp := reduceSplits(c, n*hw)
+	part := be.alloc(8 * c * sp)
+	defer func() { be.free(&bx); be.free(&bd); be.free(&part) }()
+	if sp < 2 {
+		t.Fatalf("%d splits: the test should cover several", sp)
+	}
+	be.launch("channel_sum_part_f64", c*sp, n, c, hw, sp, bx.ptr, part.ptr)
+	be.launch("channel_sum_fin_f64", 1, c, sp, part.ptr, bd.ptr)
 	got := fromDevice[float64](be, bd, c)
 	for ch := range c {
 		want := dst[ch]

@@ -88,6 +88,7 @@ type Evaluator[T tensor.Float] struct {
 	argmax  map[int]buffer
 	bnStats map[int][2]buffer   // mean (T), 1/√(σ²+ε) (float64)
 	bnHost  map[int]*bnStats[T] // what bnStats hold
+	part    buffer              // float64 partial sums of the channel reductions
 	// The parameters' values, tangents, cotangents and tangents of the
 	// cotangents, each in one block (parameter k at offset poff[k]), so
 	// that a pass copies them with one call each way.
@@ -181,6 +182,7 @@ func (e *Evaluator[T]) freeBuffers() {
 		be.free(&s[1])
 	}
 	e.bnHost = nil
+	be.free(&e.part)
 	be.free(&e.labels)
 	be.free(&e.probs)
 	be.free(&e.losses)
@@ -530,6 +532,31 @@ func (e *Evaluator[T]) forward(i, n int) {
 	}
 }
 
+// reduceSplits is the number of blocks per channel of a channel reduction
+// over per values: enough to fill the GPU (about four blocks for each of an
+// H200's 132 processors) but at least 2048 values each, at most 256. It
+// depends on the shapes only, so that sums are deterministic.
+func reduceSplits(c, per int) int {
+	return max(1, min((528+c-1)/c, per/2048, 256))
+}
+
+// scratch returns a float64 scratch buffer of at least n elements.
+func (e *Evaluator[T]) scratch(n int) devptr {
+	if e.part.bytes < 8*n {
+		e.be.free(&e.part)
+		e.part = e.be.alloc(8 * n)
+	}
+	return e.part.ptr
+}
+
+// channelSum adds to dst[ch] the sum of src [n, c, hw] over n and hw.
+func (e *Evaluator[T]) channelSum(n, c, hw int, src, dst devptr) {
+	sp := reduceSplits(c, n*hw)
+	part := e.scratch(c * sp)
+	e.be.launch(e.k("channel_sum_part"), c*sp, n, c, hw, sp, src, part)
+	e.be.launch(e.k("channel_sum_fin"), blocksFor(c), c, sp, part, dst)
+}
+
 // bnUpload copies BatchNorm node i's running mean and 1/√(σ²+ε) to st
 // when they differ from what the GPU holds (they are read every pass: a
 // model may be trained between passes).
@@ -621,9 +648,9 @@ func (e *Evaluator[T]) backward(i, n int, second bool) {
 			}
 		}
 		if len(in) == 3 && need(2) {
-			d.launch(e.k("channel_sum"), out, n, out, 1, yb, bar(2))
+			e.channelSum(n, out, 1, yb, bar(2))
 			if second {
-				d.launch(e.k("channel_sum"), out, n, out, 1, ybd, barDot(2))
+				e.channelSum(n, out, 1, ybd, barDot(2))
 			}
 		}
 	case kConv:
@@ -648,9 +675,9 @@ func (e *Evaluator[T]) backward(i, n int, second bool) {
 		}
 		if len(in) == 3 && need(2) {
 			c, hw := shape[1], shape[2]*shape[3]
-			d.launch(e.k("channel_sum"), c, n, c, hw, yb, bar(2))
+			e.channelSum(n, c, hw, yb, bar(2))
 			if second {
-				d.launch(e.k("channel_sum"), c, n, c, hw, ybd, barDot(2))
+				e.channelSum(n, c, hw, ybd, barDot(2))
 			}
 		}
 	case kBatchNorm:
@@ -675,7 +702,10 @@ func (e *Evaluator[T]) backward(i, n int, second bool) {
 			if need(2) {
 				bb, bbd = bar(2), barDot(2)
 			}
-			d.launch(e.k("bn_bwd_params"), c, n, c, hw, val(0), xd, yb, ybd, st[0].ptr, st[1].ptr, gb, bb, gbd, bbd)
+			sp := reduceSplits(c, n*hw)
+			part := e.scratch(4 * c * sp)
+			d.launch(e.k("bn_bwd_params_part"), c*sp, n, c, hw, sp, val(0), xd, yb, ybd, st[0].ptr, part)
+			d.launch(e.k("bn_bwd_params_fin"), blocksFor(c), c, sp, part, st[1].ptr, gb, bb, gbd, bbd)
 		}
 	case kReLU:
 		if need(0) {

@@ -58,19 +58,43 @@ __device__ double block_sum(double v, double *sh) {
 	return r;
 }
 
-// channel_sum: dst[c] += Σ_{n,s} src[n, c, s]; one block per channel.
+// Channel reductions sum, for every channel c of a tensor [N, C, HW], its
+// N·HW values in two steps so that small channel counts still fill the GPU:
+// block b of the first step sums part q = b mod s of channel b / s (a fixed
+// slice of ⌈N·HW/s⌉ values) into part[b]; the second step adds a channel's
+// s parts in order. The split s depends on the shapes only: the sums are
+// deterministic.
+
+// channel_slice returns the range of part q of s of a channel's per values.
+__device__ void channel_slice(int per, int s, int q, int *lo, int *hi) {
+	int len = (per + s - 1) / s;
+	*lo = min(per, q * len);
+	*hi = min(per, *lo + len);
+}
+
+// channel_sum_part: part[b] = Σ src over part b mod s of channel b / s.
 template <typename T>
-__device__ void channel_sum(int n, int c, int hw, const T *src, T *dst) {
+__device__ void channel_sum_part(int n, int c, int hw, int s, const T *src, double *part) {
 	__shared__ double sh[RED_THREADS];
-	int ch = blockIdx.x;
-	int per = n * hw;
-	double s = 0;
-	for (int j = threadIdx.x; j < per; j += RED_THREADS) {
+	int ch = blockIdx.x / s, lo, hi;
+	channel_slice(n * hw, s, blockIdx.x % s, &lo, &hi);
+	double acc = 0;
+	for (int j = lo + threadIdx.x; j < hi; j += RED_THREADS) {
 		int img = j / hw, k = j % hw;
-		s += (double)src[((long long)img * c + ch) * hw + k];
+		acc += (double)src[((long long)img * c + ch) * hw + k];
 	}
-	s = block_sum(s, sh);
-	if (threadIdx.x == 0) dst[ch] = T((double)dst[ch] + s);
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) part[blockIdx.x] = acc;
+}
+
+// channel_sum_fin: dst[ch] += Σ_q part[ch·s + q], one thread per channel.
+template <typename T>
+__device__ void channel_sum_fin(int c, int s, const double *part, T *dst) {
+	GRID_LOOP(ch, c) {
+		double acc = 0;
+		for (int q = 0; q < s; q++) acc += part[ch * s + q];
+		dst[ch] = T((double)dst[ch] + acc);
+	}
 }
 
 // bn_fwd: y = γ s (x − μ) + β with s = invstd[c] (double, 1/√(σ²+ε)).
@@ -114,18 +138,19 @@ __device__ void bn_bwd_x(int n, int c, int hw, const T *ybar, const T *ybardot, 
 	}
 }
 
-// bn_bwd_params, one block per channel:
-//   γ̄ += s Σ ȳ (x − μ)      β̄ += Σ ȳ
-//   γ̄̇ += s Σ (ȳ̇ (x − μ) + ȳ ẋ)   β̄̇ += Σ ȳ̇
-// Any output and xdot, ybardot may be null.
+// bn_bwd_params_part: the four sums of BatchNorm's parameter cotangents
+// over part b mod s of channel b / s (see the channel reductions):
+//   part[4b]   = Σ ȳ            part[4b+1] = Σ ȳ (x − μ)
+//   part[4b+2] = Σ ȳ̇            part[4b+3] = Σ ȳ̇ (x − μ) + ȳ ẋ
+// xdot and ybardot may be null.
 template <typename T>
-__device__ void bn_bwd_params(int n, int c, int hw, const T *x, const T *xdot, const T *ybar, const T *ybardot, const T *mean, const double *invstd, T *gbar, T *bbar, T *gbardot, T *bbardot) {
+__device__ void bn_bwd_params_part(int n, int c, int hw, int s, const T *x, const T *xdot, const T *ybar, const T *ybardot, const T *mean, double *part) {
 	__shared__ double sh[RED_THREADS];
-	int ch = blockIdx.x;
-	int per = n * hw;
-	double mu = (double)mean[ch], s = invstd[ch];
+	int ch = blockIdx.x / s, lo, hi;
+	channel_slice(n * hw, s, blockIdx.x % s, &lo, &hi);
+	double mu = (double)mean[ch];
 	double sy = 0, syx = 0, syd = 0, sydx = 0;
-	for (int j = threadIdx.x; j < per; j += RED_THREADS) {
+	for (int j = lo + threadIdx.x; j < hi; j += RED_THREADS) {
 		int img = j / hw, k = j % hw;
 		long long i = ((long long)img * c + ch) * hw + k;
 		double y = (double)ybar[i], xc = (double)x[i] - mu;
@@ -143,10 +168,29 @@ __device__ void bn_bwd_params(int n, int c, int hw, const T *x, const T *xdot, c
 	syd = block_sum(syd, sh);
 	sydx = block_sum(sydx, sh);
 	if (threadIdx.x == 0) {
-		if (gbar) gbar[ch] += T(s * syx);
-		if (bbar) bbar[ch] += T(sy);
-		if (gbardot) gbardot[ch] += T(s * sydx);
-		if (bbardot) bbardot[ch] += T(syd);
+		double *p = part + 4 * (long long)blockIdx.x;
+		p[0] = sy;
+		p[1] = syx;
+		p[2] = syd;
+		p[3] = sydx;
+	}
+}
+
+// bn_bwd_params_fin, one thread per channel, s = invstd:
+//   γ̄ += s Σ ȳ (x − μ)      β̄ += Σ ȳ
+//   γ̄̇ += s Σ (ȳ̇ (x − μ) + ȳ ẋ)   β̄̇ += Σ ȳ̇
+// Any output may be null.
+template <typename T>
+__device__ void bn_bwd_params_fin(int c, int s, const double *part, const double *invstd, T *gbar, T *bbar, T *gbardot, T *bbardot) {
+	GRID_LOOP(ch, c) {
+		double sum[4] = {0, 0, 0, 0};
+		for (int q = 0; q < s; q++)
+			for (int r = 0; r < 4; r++) sum[r] += part[4 * (ch * s + q) + r];
+		double is = invstd[ch];
+		if (gbar) gbar[ch] += T(is * sum[1]);
+		if (bbar) bbar[ch] += T(sum[0]);
+		if (gbardot) gbardot[ch] += T(is * sum[3]);
+		if (bbardot) bbardot[ch] += T(sum[2]);
 	}
 }
 
@@ -279,8 +323,11 @@ __device__ void ce_bwd(int n, int k, const double *p, const int *labels, const T
 	extern "C" __global__ void add2_##S(int n, const T *a, const T *b, T *y) { add2(n, a, b, y); }                      \
 	extern "C" __global__ void acc_##S(int n, const T *src, T *dst) { acc(n, src, dst); }                               \
 	extern "C" __global__ void bias_add_##S(int n, int c, int hw, const T *b, T *y) { bias_add(n, c, hw, b, y); }       \
-	extern "C" __global__ void channel_sum_##S(int n, int c, int hw, const T *src, T *dst) {                           \
-		channel_sum(n, c, hw, src, dst);                                                                             \
+	extern "C" __global__ void channel_sum_part_##S(int n, int c, int hw, int s, const T *src, double *part) {         \
+		channel_sum_part(n, c, hw, s, src, part);                                                                    \
+	}                                                                                                                     \
+	extern "C" __global__ void channel_sum_fin_##S(int c, int s, const double *part, T *dst) {                         \
+		channel_sum_fin(c, s, part, dst);                                                                            \
 	}                                                                                                                     \
 	extern "C" __global__ void bn_fwd_##S(int n, int c, int hw, const T *x, const T *mean, const double *invstd,      \
 	                                      const T *gamma, const T *beta, T *y) {                                      \
@@ -296,10 +343,13 @@ __device__ void ce_bwd(int n, int k, const double *p, const int *labels, const T
 	                                        T *xbardot) {                                                             \
 		bn_bwd_x(n, c, hw, ybar, ybardot, invstd, gamma, gdot, xbar, xbardot);                                       \
 	}                                                                                                                     \
-	extern "C" __global__ void bn_bwd_params_##S(int n, int c, int hw, const T *x, const T *xdot, const T *ybar,      \
-	                                             const T *ybardot, const T *mean, const double *invstd, T *gbar,      \
-	                                             T *bbar, T *gbardot, T *bbardot) {                                   \
-		bn_bwd_params(n, c, hw, x, xdot, ybar, ybardot, mean, invstd, gbar, bbar, gbardot, bbardot);                 \
+	extern "C" __global__ void bn_bwd_params_part_##S(int n, int c, int hw, int s, const T *x, const T *xdot,         \
+	                                                  const T *ybar, const T *ybardot, const T *mean, double *part) {  \
+		bn_bwd_params_part(n, c, hw, s, x, xdot, ybar, ybardot, mean, part);                                         \
+	}                                                                                                                     \
+	extern "C" __global__ void bn_bwd_params_fin_##S(int c, int s, const double *part, const double *invstd, T *gbar, \
+	                                                 T *bbar, T *gbardot, T *bbardot) {                               \
+		bn_bwd_params_fin(c, s, part, invstd, gbar, bbar, gbardot, bbardot);                                         \
 	}                                                                                                                     \
 	extern "C" __global__ void maxpool_fwd_##S(int nc, int h, int w, int oh, int ow, int k, int st, int p,           \
 	                                           const T *x, T *y, int *argmax) {                                       \
