@@ -1,7 +1,8 @@
 // Package experiment holds what the commands share: loading a model with its
 // weights and a dataset with validation before any work starts, saving
-// results atomically, and the study pipelines built on train, hessian and
-// attack.
+// results atomically, and the study pipelines built on train and analysis
+// (a sweep's measurements, Measure, are calls of package analysis with
+// options chosen here).
 package experiment
 
 import (

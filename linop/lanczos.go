@@ -50,8 +50,9 @@ type LanczosOptions struct {
 	// matvecs that otherwise compute ‖Hv−λv‖ explicitly. The estimate is
 	// exact in exact arithmetic but blind to noise in the operator.
 	EstimatedResiduals bool
-	// Progress, if not nil, is called after every convergence check and
-	// once more with Final set.
+	// Progress, if not nil, is called after every block of matvecs (with
+	// the current estimates after each convergence check, without between
+	// them) and once more with Final set.
 	Progress func(Progress)
 	// Context, if not nil, is checked before every matvec: once it is done,
 	// Lanczos returns its error (wrapped) without a result.
@@ -112,6 +113,9 @@ func Lanczos(op Operator, which Which, o LanczosOptions) (Eigen, error) {
 		m := l.applied
 		done := len(l.basis) == m || m >= maxIter
 		if m < nextCheck && !done {
+			if o.Progress != nil { // the work done; estimates at the next check
+				o.Progress(Progress{Iter: m, MatVecs: l.matvecs, MaxMatVecs: maxMatVecs, Tol: tol})
+			}
 			continue
 		}
 		ritz, err = l.ritz(k, which, tol)

@@ -253,8 +253,10 @@ func TestLanczosProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) < 2 || !calls[len(calls)-1].Final || calls[0].Final || len(calls[0].Values) != 2 {
-		t.Fatalf("progress calls %+v", calls)
+	// A call after every matvec (Block 1); estimates from the first check
+	// on, at K matvecs.
+	if len(calls) != eig.Iterations+1 || !calls[len(calls)-1].Final || calls[0].Final || calls[0].Values != nil || len(calls[1].Values) != 2 {
+		t.Fatalf("%d progress calls for %d iterations: %+v", len(calls), eig.Iterations, calls)
 	}
 	for i := 1; i < len(calls); i++ {
 		if calls[i].MatVecs < calls[i-1].MatVecs {
@@ -263,9 +265,9 @@ func TestLanczosProgress(t *testing.T) {
 	}
 	// The progress says what is known: residuals against their bounds, the
 	// tolerance, and the budget as a cap; the last call is the result's.
-	for _, p := range calls {
-		if p.Tol != 1e-6 || p.MaxMatVecs != 32 || len(p.Residuals) != 2 || len(p.Bounds) != 2 || p.MatVecs > p.MaxMatVecs {
-			t.Errorf("progress %+v", p)
+	for i, p := range calls {
+		if p.Tol != 1e-6 || p.MaxMatVecs != 32 || len(p.Residuals) != len(p.Values) || len(p.Bounds) != len(p.Values) || p.MatVecs != i+1 && !p.Final || p.Final && p.MatVecs != eig.MatVecs {
+			t.Errorf("progress %d: %+v", i, p)
 		}
 	}
 	last := calls[len(calls)-1]

@@ -152,7 +152,7 @@ func (e *Eigen) judge(method string, tol float64) error {
 }
 
 // Progress is what a solver passes to its Progress callback: after each
-// convergence check (Lanczos), iteration (Power) or probe (trace, SLQ), and
+// block of matvecs (Lanczos), iteration (Power) or probe (trace, SLQ), and
 // once more at the end with Final set. It says what is known — the work done,
 // the current estimates and how far they are from their tolerance — not a
 // forecast: a solver may stop long before MaxMatVecs. The slices are the
@@ -166,7 +166,8 @@ type Progress struct {
 	// MaxMatVecs is the most applications the call can make (its budget,
 	// a cap and not an estimate of the work left).
 	MaxMatVecs int
-	// Values are the current estimates: the wanted Ritz values (Lanczos);
+	// Values are the current estimates: the wanted Ritz values (Lanczos,
+	// after a convergence check; nil between checks);
 	// the eigenvalues found so far and the current one (Power); the trace
 	// estimate (trace); the Ritz values of the last probe (SLQ).
 	Values []float64
@@ -182,6 +183,35 @@ type Progress struct {
 	Tol float64
 	// Final is set on the last call.
 	Final bool
+}
+
+// Status summarises p for a progress display: the first estimate in
+// format and how far the values are from converging — the residual
+// furthest from its bound against that bound ("λ 12.34, residual 3.1e-04 >
+// 1.2e-05"), or a trace's standard error ("λ 12.34 ± 0.5") — or "" when
+// the solver has no estimate yet.
+func (p Progress) Status(format string) string {
+	if len(p.Values) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(format, p.Values[0])
+	switch {
+	case len(p.Residuals) > 0 && len(p.Bounds) == len(p.Residuals):
+		w := 0
+		for i, r := range p.Residuals {
+			if r*p.Bounds[w] > p.Residuals[w]*p.Bounds[i] { // r/b > r_w/b_w without dividing by 0
+				w = i
+			}
+		}
+		cmp := "≤"
+		if p.Residuals[w] > p.Bounds[w] {
+			cmp = ">"
+		}
+		s += fmt.Sprintf(", residual %.2g %s %.2g", p.Residuals[w], cmp, p.Bounds[w])
+	case len(p.Residuals) > 0:
+		s += fmt.Sprintf(" ± %.2g", p.Residuals[0])
+	}
+	return s
 }
 
 // cancelled returns ctx's error, wrapped with the method's name, or nil; a

@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // version is the program version, recorded in every result and run folder.
@@ -59,7 +60,25 @@ var commands []*command
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	grace := 2 * time.Second
+	if len(os.Args) > 1 && (os.Args[1] == "train" || os.Args[1] == "sweep" || os.Args[1] == "demo") {
+		grace = 30 * time.Second // they save a checkpoint when interrupted
+	}
+	go watchdog(ctx, stop, grace, os.Stderr, os.Exit)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// watchdog makes an interrupt final. Once ctx is done (Ctrl-C, SIGTERM) it
+// restores the default signal handling, so that a second Ctrl-C kills at
+// once, and if the command has not returned after grace — some step that
+// cannot see the context, such as one huge allocation — it exits with
+// status 130 itself. Writes are atomic, so what exists on disk stays whole.
+func watchdog(ctx context.Context, stop func(), grace time.Duration, stderr io.Writer, exit func(int)) {
+	<-ctx.Done()
+	stop()
+	time.Sleep(grace)
+	fmt.Fprintf(stderr, "hesscope: interrupted; still busy after %v, exiting\n", grace)
+	exit(130)
 }
 
 // run executes the command line args and returns the exit status.

@@ -35,8 +35,14 @@ eigenvalue of the per-sample input Hessian, FGSM accuracy at the dataset's
 standard radii, DeepFool's ρ_adv, and the definiteness of the input Hessian
 along PGD trajectories. It finally writes results.json, results.csv, the
 figures (PNG and SVG) and report.html — a self-contained page with the
-paper's table, the five claims marked held or not held with the numbers
-behind each, and the configuration.
+paper's table, the five claims with their verdicts and the numbers behind
+each, and the configuration.
+
+Each claim's verdict is held, not held, inconclusive (the statistic's
+interval straddles the threshold) or insufficient evidence (too few runs for
+the statistic); the intervals are 95 % percentile bootstrap intervals over
+seeds (10 000 resamples, seeded), the eigenvalues' residual bounds or exact
+binomial bounds, and results.json holds every number behind them.
 
 Each configuration is an independent unit of work in its own run folder
 (-out/runs/NAME, the format of 'hesscope train'): -list prints the units,
@@ -45,8 +51,10 @@ reads the run folders and writes the results, so units can run on many
 machines and one command collects them. A sweep is resumable: finished
 units are skipped, interrupted ones resume from their last checkpoint.
 
-Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run;
-about ten minutes on 2 cores), paper-mnist, paper-cifar10 (-model c1, c2 or
+Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run,
+one seed; about ten minutes on 2 cores), repro-mnist and repro-fashion
+(lenet5, batch sizes 64 to 4096, 3 seeds, normal and robust at every batch
+size; about 40 minutes each on 2 idle cores), paper-mnist, paper-cifar10 (-model c1, c2 or
 resnet18), paper-cifar100. Flags given after -preset override it.`,
 		flags: sweepFlags,
 	})
@@ -59,7 +67,12 @@ Demo runs 'hesscope sweep -preset demo': LeNet-5 on MNIST at batch sizes
 64 and 4096 and an FGSM-adversarially trained run at batch 4096, measures
 the Hessian spectra and robustness of each, and ends by printing the table
 of the paper's claims and the path of report.html. It resumes where it
-stopped if run again with the same -out.`,
+stopped if run again with the same -out.
+
+Its evidence is one seed per configuration: too little to tell an effect
+from seed-to-seed variation, so its verdicts mostly read "insufficient
+evidence". 'hesscope sweep -preset repro-mnist' is the multi-seed study
+(about 40 minutes on 2 idle cores).`,
 		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			out := fs.String("out", "hesscope-demo", "sweep `folder`")
 			quiet := fs.Bool("quiet", false, "no progress output")
@@ -84,6 +97,16 @@ var presets = map[string]func() *experiment.Sweep{
 			Measure: experiment.MeasureConfig{HessianSamples: 500, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
 				InputSamples: 50, AttackSamples: 500, DeepFoolSamples: 200, SaddleSamples: 5, SaddleSteps: 3, LandscapePoints: 15}}
 	},
+	// The reproduction presets: the demo's recipe (same learning rate and
+	// epochs at every batch size) at four batch sizes with three seeds,
+	// normal and FGSM-adversarial training at every batch size, so that
+	// every claim has enough runs for its statistic (12 normal runs for the
+	// rank correlations, 3 seed pairs per batch size for robust − normal).
+	// The measurements use 1000 training images for the Hessian and 1000
+	// test images for FGSM (the defaults), more than the demo. About 40 min
+	// on 2 idle cores per dataset (24 units; README, Reproduction).
+	"repro-mnist":   func() *experiment.Sweep { return repro("mnist") },
+	"repro-fashion": func() *experiment.Sweep { return repro("fashion-mnist") },
 	"paper-mnist": func() *experiment.Sweep {
 		return &experiment.Sweep{Model: "lenet5", Dataset: "mnist", BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
 			Train:  train.Config{Epochs: 20, LR: 0.05, LRScaling: "none", Momentum: 0.9, Schedule: "step", Milestones: []int{10, 15}, Gamma: 0.1, TrackEvery: 1},
@@ -99,6 +122,16 @@ var presets = map[string]func() *experiment.Sweep{
 			Train:  train.Config{Epochs: 90, LR: 0.05, LRScaling: "none", Momentum: 0.9, WeightDecay: 5e-4, Schedule: "step", Milestones: []int{30, 60, 80}, Gamma: 0.1, TrackEvery: 5},
 			Robust: true, Adversary: "fgsm linf eps=0.0078431 ratio=0.5", ABSA: true}
 	},
+}
+
+// repro is the reproduction preset on an MNIST-sized dataset.
+func repro(dataset string) *experiment.Sweep {
+	return &experiment.Sweep{Model: "lenet5", Dataset: dataset, BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
+		Train: train.Config{Epochs: 3, LR: 0.05, LRScaling: "none", Momentum: 0.9,
+			TrackEvery: 1, TrackSamples: 500, TrackIters: 20},
+		Robust: true, Adversary: "fgsm linf eps=0.1 ratio=0.5",
+		Measure: experiment.MeasureConfig{HessianSamples: 1000, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
+			InputSamples: 100, AttackSamples: 1000, DeepFoolSamples: 500, SaddleSamples: 10, SaddleSteps: 5, LandscapePoints: 21}}
 }
 
 type sweepCLI struct {
@@ -119,7 +152,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		robust, absa, full                                                                                     bool
 	)
 	fs.StringVar(&c.out, "out", "", "sweep `folder` (required)")
-	fs.StringVar(&preset, "preset", "", "start from a preset: demo, paper-mnist, paper-cifar10, paper-cifar100")
+	fs.StringVar(&preset, "preset", "", "start from a preset: demo, repro-mnist, repro-fashion, paper-mnist, paper-cifar10, paper-cifar100")
 	fs.StringVar(&model, "model", "", "model `name`")
 	fs.StringVar(&dataset, "dataset", "", "dataset `name`")
 	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, e.g. 128,512,2048")
@@ -339,17 +372,38 @@ func unitStatus(dir string) string {
 func printClaims(w io.Writer, r *report.Results) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "training\tbatch\ttest acc %\tλ₁(θ)\tλ_min(θ)\tλ₁(x)\tρ_adv\tFGSM acc % (ε)")
+	// pm is a mean, with ± the standard deviation over seeds when there
+	// are several.
+	pm := func(s report.Stat, scale float64, format string) string {
+		if s.N > 1 {
+			return fmt.Sprintf(format+" ± %.2g", scale*s.Mean, scale*s.Std)
+		}
+		return fmt.Sprintf(format, scale*s.Mean)
+	}
 	for _, g := range r.Groups {
 		var fg []string
 		for _, f := range g.FGSM {
-			fg = append(fg, fmt.Sprintf("%.1f (%g)", 100*f.Accuracy.Mean, f.Eps))
+			fg = append(fg, fmt.Sprintf("%s (%g)", pm(f.Accuracy, 100, "%.1f"), f.Eps))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.4g\t%.3g\t%.4g\t%.3g\t%s\n", g.Kind, g.BatchSize, 100*g.TestAccuracy.Mean, g.TopEigenvalue.Mean,
-			g.MinEigenvalue.Mean, g.InputTopEigenvalue.Mean, g.RhoAdv.Mean, strings.Join(fg, " "))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Kind, g.BatchSize, pm(g.TestAccuracy, 100, "%.2f"), pm(g.TopEigenvalue, 1, "%.4g"),
+			pm(g.MinEigenvalue, 1, "%.3g"), pm(g.InputTopEigenvalue, 1, "%.4g"), pm(g.RhoAdv, 1, "%.3g"), strings.Join(fg, " "))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	u := r.Uncertainty
+	seeds := fmt.Sprint(u.SeedsMax)
+	if u.SeedsMin != u.SeedsMax {
+		seeds = fmt.Sprintf("%d to %d", u.SeedsMin, u.SeedsMax)
+	}
+	fmt.Fprintf(w, "evidence: %d runs, %s seed(s) per configuration; intervals: %g %% %s (%d resamples, seed %d)\n",
+		len(r.Runs), seeds, 100*u.Level, u.Method, u.Resamples, u.Seed)
+	if u.SeedsMax == 1 {
+		fmt.Fprintln(w, "one seed per configuration: too few runs to separate an effect from seed-to-seed variation (see the README's reproduction)")
+	}
 	for _, c := range r.Claims {
-		fmt.Fprintf(w, "claim %d: %s\n  %s — %s\n", c.ID, c.Text, strings.ToUpper(c.Verdict), c.Evidence)
+		fmt.Fprintf(w, "\nclaim %d: %s\n  %s\n", c.ID, c.Text, strings.ToUpper(c.Verdict))
+		for _, st := range c.Statistics {
+			fmt.Fprintf(w, "  - %s\n", st)
+		}
 	}
 }
