@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 
+	"hesscope/analysis"
 	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/tensor"
@@ -25,4 +26,22 @@ func engineFor[T tensor.Float](device string, net *models.Net[T]) (hessian.Engin
 	default:
 		return nil, usagef("-device %q: want cpu or cuda", device)
 	}
+}
+
+// backendFor returns the analysis backend of device for net: nil (the CPU)
+// for cpu; for cuda, the parameter Hessian and the loss run on the GPU, the
+// rest (input Hessians) on the CPU.
+func backendFor[T tensor.Float](device string, net *models.Net[T]) (analysis.Backend, error) {
+	eng, err := engineFor(device, net)
+	if err != nil || eng == nil {
+		return nil, err
+	}
+	var p analysis.Passes
+	switch e := any(eng).(type) {
+	case hessian.Engine[float32]:
+		p.Float32Engine = e
+	case hessian.Engine[float64]:
+		p.Float64Engine = e
+	}
+	return p, nil
 }
