@@ -65,6 +65,30 @@ done
 echo "== 2. hesscope bench -device cuda"
 timeout 120 "$bin/hesscope" bench -device cuda -model c1 -batch 128 -reps 5 2>&1 | tee "$out/bench_cli.txt"
 
+echo "== 2b. hesscope spectrum, CPU and GPU: c1, float32, top 2, on 512 random images"
+tiny=$out/tiny-cifar.safetensors
+"${py:-python3}" - "$tiny" <<'PY'
+# A safetensors dataset: x float32 [512, 3, 32, 32] uniform in [0, 1), y int64.
+import array, json, random, struct, sys
+random.seed(1)
+n = 512
+x = array.array("f", (random.random() for _ in range(n * 3 * 32 * 32)))
+y = array.array("q", (random.randrange(10) for _ in range(n)))
+xb, yb = x.tobytes(), y.tobytes()
+head = json.dumps({"x": {"dtype": "F32", "shape": [n, 3, 32, 32], "data_offsets": [0, len(xb)]},
+                   "y": {"dtype": "I64", "shape": [n], "data_offsets": [len(xb), len(xb) + len(yb)]}}).encode()
+head += b" " * (-len(head) % 8)
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<Q", len(head)) + head + xb + yb)
+PY
+for dev in cpu cuda; do
+	t0=$(date +%s%N)
+	timeout 240 "$bin/hesscope" spectrum -model c1 -dataset "$tiny" -samples all -batch-size 256 \
+		-top-k 2 -precision float32 -device "$dev" -json -quiet >"$out/spectrum_$dev.json" 2>"$out/spectrum_$dev.err"
+	echo "   $dev: exit $?, $((($(date +%s%N) - t0) / 1000000)) ms"
+	tail -2 "$out/spectrum_$dev.err"
+done
+
 echo "== 3. BenchmarkHVP"
 timeout 300 "$bin/cuda.test" -test.run '^$' -test.bench BenchmarkHVP -test.benchtime 20x -test.timeout 290s 2>&1 | tee "$out/bench.txt" | grep -E 'Benchmark|FAIL|panic|ok'
 
@@ -106,6 +130,19 @@ for l in open(os.path.join(out, "torch.jsonl")).read().splitlines():
     except ValueError:
         continue
     torch[(r["model"], r["batch"], r["dtype"], r["strict"])] = r["hvp_seconds"]
+sp = {}
+for dev in ("cpu", "cuda"):
+    try:
+        sp[dev] = json.load(open(os.path.join(out, f"spectrum_{dev}.json")))
+    except (OSError, ValueError):
+        pass
+if len(sp) == 2:
+    a, b = sp["cpu"], sp["cuda"]
+    rel = [abs(u - v) / abs(u) for u, v in zip(a["top_eigenvalues"], b["top_eigenvalues"])]
+    print(f"\nspectrum c1 float32, 512 images: top eigenvalues CPU {a['top_eigenvalues']} GPU {b['top_eigenvalues']}")
+    print(f"  relative differences {rel}; loss CPU {a['loss']} GPU {b['loss']}; seconds CPU {a.get('seconds')} GPU {b.get('seconds')}")
+else:
+    print("\nspectrum: the CPU or the GPU run failed (see spectrum_*.err)")
 print("\nHVP seconds (loss + gradient + HVP w.r.t. all parameters), median:")
 print(f"  {'model':9} {'batch':>5} {'dtype':8} {'hesscope':>9} {'torch':>9} {'strict':>9} {'h/torch':>8} {'h/strict':>8}")
 for (m, b, d), s in sorted(go.items()):
