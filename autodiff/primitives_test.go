@@ -33,6 +33,12 @@ func TestPrimitives(t *testing.T) {
 			return autodiff.BatchNorm2dEval[T]{RunningMean: mean, RunningVar: v, Eps: eps}
 		}
 	}
+	bnEvalReLU := func(c int, eps float64) primFactory {
+		mean, v := randn(95, c).Data, affine(uniform(96, c), 1.5, 0.1).Data
+		return func() autodiff.Primitive[T] {
+			return autodiff.BatchNorm2dEvalReLU[T]{BatchNorm2dEval: autodiff.BatchNorm2dEval[T]{RunningMean: mean, RunningVar: v, Eps: eps}}
+		}
+	}
 	bnTrain := func(eps float64) primFactory {
 		return func() autodiff.Primitive[T] { return &autodiff.BatchNorm2dTrain[T]{Eps: eps} }
 	}
@@ -100,6 +106,8 @@ func TestPrimitives(t *testing.T) {
 		{"bneval/b3", bnEval(4, 1e-5), in(randn(80, 3, 4, 3, 5), randn(81, 4), randn(82, 4))},
 		{"bneval/b1", bnEval(4, 1e-5), in(randn(83, 1, 4, 2, 3), randn(84, 4), randn(85, 4))},
 		{"bneval/1d", bnEval(4, 0.1), in(randn(86, 5, 4), randn(87, 4), randn(88, 4))},
+		{"bnevalrelu/b3", bnEvalReLU(4, 1e-5), in(randn(89, 3, 4, 3, 5), randn(90, 4), randn(91, 4))},
+		{"bnevalrelu/b2/s20", bnEvalReLU(3, 1e-5), in(randn(92, 2, 3, 4, 5), randn(93, 3), randn(94, 3))},
 		{"bntrain/b1", bnTrain(1e-5), in(randn(100, 1, 3, 3, 4), randn(101, 3), randn(102, 3))},
 		{"bntrain/b3", bnTrain(1e-5), in(randn(103, 3, 4, 3, 2), randn(104, 4), randn(105, 4))},
 		{"bntrain/b3/eps0.5", bnTrain(0.5), in(randn(106, 3, 2, 2, 3), randn(107, 2), randn(108, 2))},

@@ -444,6 +444,7 @@ func draw1(path, format string, w, h vg.Length, plots []*plot.Plot, entries []le
 		plots[0].Legend.Top = true
 	}
 	if len(plots) == 1 {
+		fitTitle(plots[0], area.Rectangle.Size().X)
 		plots[0].Draw(area)
 	} else {
 		// Equal tiles (not plot.Align, which would shift the titles).
@@ -458,9 +459,35 @@ func draw1(path, format string, w, h vg.Length, plots []*plot.Plot, entries []le
 	})
 }
 
-// Heatmap is a colour map of Z over a rectangular grid, with contour lines.
+// fitTitle breaks a title too wide for the figure into lines at spaces,
+// and moves a top legend below it (gonum places the legend in the figure
+// less its padding, where it would cover the title).
+func fitTitle(p *plot.Plot, width vg.Length) {
+	if p.Title.Text == "" {
+		return
+	}
+	limit := width - 2*p.Title.Padding - vg.Points(20)
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(p.Title.Text) {
+		next := strings.TrimSpace(line + " " + word)
+		if line != "" && p.Title.TextStyle.Width(next) > limit {
+			lines = append(lines, line)
+			next = word
+		}
+		line = next
+	}
+	lines = append(lines, line)
+	p.Title.Text = strings.Join(lines, "\n")
+	p.Legend.YOffs = -(p.Title.TextStyle.Height(p.Title.Text) + p.Title.Padding)
+}
+
+// Heatmap is a colour map of Z over a rectangular grid, with contour lines
+// and a colour bar.
 type Heatmap struct {
 	Title, XLabel, YLabel string
+	// ZLabel labels the colour bar (what Z is, such as "loss").
+	ZLabel string
 	// X has the column coordinates, Y the row coordinates, both increasing;
 	// Z[j][i] is the value at (X[i], Y[j]).
 	X, Y []float64
@@ -513,6 +540,7 @@ func (h *Heatmap) Save(path string) error {
 	pal := cm.Palette(255)
 	hm := plotter.NewHeatMap(grid{h}, pal)
 	hm.Min, hm.Max = lo, hi
+	hm.Rasterized = true // one image: no seams between the cells
 	// The largest value may round past the last colour.
 	hm.Underflow, hm.Overflow = pal.Colors()[0], pal.Colors()[len(pal.Colors())-1]
 	p.Add(hm)
@@ -520,15 +548,20 @@ func (h *Heatmap) Save(path string) error {
 	if n == 0 {
 		n = 10
 	}
-	if n > 0 {
-		levels := make([]float64, n)
-		for k := range levels {
-			levels[k] = lo + (hi-lo)*(float64(k)+0.5)/float64(n)
+	for k := range max(n, 0) {
+		level := lo + (hi-lo)*(float64(k)+0.5)/float64(n)
+		for _, pts := range contourLines(h.X, h.Y, h.Z, level) {
+			xys := make(plotter.XYs, len(pts))
+			for i, pt := range pts {
+				xys[i] = plotter.XY{X: pt[0], Y: pt[1]}
+			}
+			l, err := plotter.NewLine(xys)
+			if err != nil {
+				return fmt.Errorf("chart: %s: %w", path, err)
+			}
+			l.Color, l.Width = color.Black, vg.Points(0.6)
+			p.Add(l)
 		}
-		ct := plotter.NewContour(grid{h}, levels, nil)
-		ct.LineStyles = []draw.LineStyle{{Color: color.Black, Width: vg.Points(0.6)}}
-		ct.Min, ct.Max = lo, hi
-		p.Add(ct)
 	}
 	wd, ht := h.Width, h.Height
 	if wd == 0 {
@@ -537,11 +570,13 @@ func (h *Heatmap) Save(path string) error {
 	if ht == 0 {
 		ht = 5 * vg.Inch
 	}
+	fitTitle(p, wd-vg.Inch)
 	// The colour bar is a narrow plot of its own at the right.
 	bar := plot.New()
 	bar.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true})
 	bar.HideX()
 	bar.Y.Padding = 0
+	bar.Y.Label.Text = h.ZLabel
 	bar.Title.Text = " "
 	var c vg.CanvasWriterTo
 	if format == "png" {
@@ -551,6 +586,9 @@ func (h *Heatmap) Save(path string) error {
 	}
 	dc := draw.New(c)
 	barWidth := vg.Inch
+	if h.ZLabel != "" {
+		barWidth += vg.Points(14)
+	}
 	p.Draw(draw.Crop(dc, 0, -barWidth, 0, 0))
 	bar.Draw(draw.Crop(dc, wd-barWidth+vg.Points(12), -vg.Points(24), vg.Points(30), 0))
 	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
@@ -622,6 +660,11 @@ type Histogram struct {
 	Sets          []Series // X holds the values; Y is ignored
 	// Bins is the number of bins (0: 30).
 	Bins int
+	// LogX bins and draws on a logarithmic axis: bins of equal width in
+	// log10 of the value, for values spread over orders of magnitude, which
+	// equal bins would pile into one. Values ≤ 0 are left out (count them
+	// in the set's Name).
+	LogX bool
 	// Width and Height are the size (0: 6×4 inches).
 	Width, Height vg.Length
 }
@@ -654,11 +697,21 @@ func (h *Histogram) Save(path string) error {
 	if bins <= 0 {
 		bins = 30
 	}
+	// Bin t(v): v itself, or log10 v on a log axis.
+	t, inv := func(v float64) float64 { return v }, func(v float64) float64 { return v }
+	if h.LogX {
+		t, inv = math.Log10, func(v float64) float64 { return math.Pow(10, v) }
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range h.Sets {
+	sets := make([][]float64, len(h.Sets))
+	for k, s := range h.Sets {
 		for _, v := range s.X {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				lo, hi = min(lo, v), max(hi, v)
+			if h.LogX && !(v > 0) {
+				continue
+			}
+			if tv := t(v); !math.IsNaN(tv) && !math.IsInf(tv, 0) {
+				sets[k] = append(sets[k], tv)
+				lo, hi = min(lo, tv), max(hi, tv)
 			}
 		}
 	}
@@ -668,17 +721,21 @@ func (h *Histogram) Save(path string) error {
 	if lo == hi {
 		lo, hi = lo-0.5, hi+0.5
 	}
-	line := Line{Title: h.Title, XLabel: h.XLabel, YLabel: "count", Width: h.Width, Height: h.Height}
-	for _, s := range h.Sets {
-		edges, counts := Counts(s.X, lo, hi, bins)
+	line := Line{Title: h.Title, XLabel: h.XLabel, YLabel: "count", Width: h.Width, Height: h.Height, LogX: h.LogX}
+	top := 0
+	for k, s := range h.Sets {
+		edges, counts := Counts(sets[k], lo, hi, bins)
+		top = max(top, slices.Max(counts))
 		var xs, ys []float64
-		xs, ys = append(xs, edges[0]), append(ys, 0)
+		xs, ys = append(xs, inv(edges[0])), append(ys, 0)
 		for k, c := range counts {
-			xs = append(xs, edges[k], edges[k+1])
+			xs = append(xs, inv(edges[k]), inv(edges[k+1]))
 			ys = append(ys, float64(c), float64(c))
 		}
-		xs, ys = append(xs, edges[bins]), append(ys, 0)
+		xs, ys = append(xs, inv(edges[bins])), append(ys, 0)
 		line.Series = append(line.Series, Series{Name: s.Name, X: xs, Y: ys, Color: s.Color})
 	}
+	// Head room for the legend, one row per named set.
+	line.YMin, line.YMax = 0, float64(max(top, 1))*(1.05+0.1*float64(len(h.Sets)))
 	return line.Save(path)
 }

@@ -1,8 +1,10 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,7 @@ import (
 type Options struct {
 	// Dir, if not empty, is the folder of the dataset's files (a --data-dir
 	// flag); no other place is looked in, and missing files are downloaded
-	// into it. For MNIST and Fashion-MNIST it holds the IDX files under their
+	// into it. It must exist: a folder that does not is an error. For MNIST and Fashion-MNIST it holds the IDX files under their
 	// usual names (train-images-idx3-ubyte.gz, …), gzipped or not. For CIFAR
 	// it holds the .bin files, directly or in the archive's folder
 	// (cifar-10-batches-bin, cifar-100-binary), or else the official archive
@@ -91,6 +93,9 @@ func Load(name, split string, opt Options) (*Dataset, error) {
 	if split != "train" && split != "test" {
 		return nil, fmt.Errorf("data: unknown split %q of %s (want train, test)", split, name)
 	}
+	if err := checkDir(opt.Dir, name); err != nil {
+		return nil, err
+	}
 	if s.cifar {
 		return loadCIFAR(s, split, opt)
 	}
@@ -108,6 +113,24 @@ func Load(name, split string, opt Options) (*Dataset, error) {
 		return nil, err
 	}
 	return loadIDX(s, images, labels)
+}
+
+// checkDir reports a Dir that is given but is not a folder: a mistyped path
+// must not start a download somewhere unexpected.
+func checkDir(dir, name string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("data: folder %s does not exist (create it to download %s into it, or give no folder to find the files automatically)", dir, name)
+	case err != nil:
+		return fmt.Errorf("data: folder %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("data: %s is not a folder", dir)
+	}
+	return nil
 }
 
 // findIDX returns the paths of a split's image and label files in dir, each

@@ -103,7 +103,7 @@ func (b *build[T]) block(prefix string, in, out, stride int) *basicBlock[T] {
 }
 
 func (blk *basicBlock[T]) forward(b *build[T], g *nn.Graph[T], x autodiff.Var) autodiff.Var {
-	h := b.act(g, blk.bn1.Forward(g, blk.conv1.Forward(g, x)))
+	h := b.bnAct(g, blk.bn1, blk.conv1.Forward(g, x))
 	h = blk.bn2.Forward(g, blk.conv2.Forward(g, h))
 	short := x
 	if blk.downConv != nil {
@@ -133,7 +133,7 @@ func resnet[T tensor.Float](b *build[T], width int, blocks []int) ([3]int, fwd[T
 	}
 	fc := b.linear("fc", in, b.classes)
 	return [3]int{3, 32, 32}, func(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
-		h := b.act(g, bn1.Forward(g, conv1.Forward(g, x)))
+		h := b.bnAct(g, bn1, conv1.Forward(g, x))
 		for _, blk := range all {
 			h = blk.forward(b, g, h)
 		}

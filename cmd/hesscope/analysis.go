@@ -4,7 +4,6 @@ package main
 // loading and validating both before any work starts, and writing results.
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 
+	"hesscope/analysis"
 	"hesscope/checkpoint"
 	"hesscope/data"
 	"hesscope/experiment"
 	"hesscope/hessian"
-	"hesscope/linop"
 	"hesscope/models"
 	"hesscope/progress"
 	"hesscope/tensor"
@@ -38,7 +37,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet, weightsHelp string) {
 	fs.StringVar(&s.model, "model", "", "model `name`: "+strings.Join(models.Names(), ", ")+" (default: from the -weights metadata)")
 	fs.StringVar(&s.activation, "activation", "", "activation: relu, tanh or softplus (default: from the -weights metadata, else relu)")
 	fs.StringVar(&s.dataset, "dataset", "mnist", "dataset `name` ("+strings.Join(data.Names(), ", ")+") or safetensors file with x [N,C,H,W] float32 and y [N] int64")
-	fs.StringVar(&s.dataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&s.dataDir, "data-dir", "", "existing `folder` of the dataset files, where missing ones are downloaded (default: found or downloaded automatically)")
 	fs.StringVar(&s.split, "split", "test", "dataset split: test or train (the first -samples images)")
 }
 
@@ -205,27 +204,6 @@ func checkNorm(norm *data.Norm, weights string, d *data.Dataset) error {
 	return nil
 }
 
-// solverBar returns a progress callback for a linop solver over about
-// total matvecs: a bar labelled label on prog showing the first current
-// estimate in format, which stops the solver (experiment.StopIfDone) when
-// ctx is cancelled.
-func solverBar(ctx context.Context, prog io.Writer, label string, total int, format string) func(linop.Progress) {
-	bar := progress.New(prog, label+" (HVPs)", total)
-	done := 0
-	return func(p linop.Progress) {
-		experiment.StopIfDone(ctx)
-		status := ""
-		if len(p.Values) > 0 {
-			status = fmt.Sprintf(format, p.Values[0])
-		}
-		bar.Add(p.MatVecs-done, status)
-		done = p.MatVecs
-		if p.Final {
-			bar.Finish("")
-		}
-	}
-}
-
 // analysisSetup is what load found before the model is built in T.
 type analysisSetup struct {
 	d          *data.Dataset
@@ -235,36 +213,46 @@ type analysisSetup struct {
 	prog       io.Writer  // progress output, nil when quiet
 }
 
-// analysisHeader is what every analysis result records first: the program,
-// the model and the data it was computed on.
-type analysisHeader struct {
-	Version       string `json:"version"`
-	Model         string `json:"model"`
-	Weights       string `json:"weights,omitempty"`
-	Activation    string `json:"activation"`
-	Data          string `json:"data"`
-	Split         string `json:"split"`
-	Normalization string `json:"normalization"`
-	Samples       int    `json:"samples"`
-	Precision     string `json:"precision"`
-	Seed          uint64 `json:"seed"`
-}
-
-// header is the analysisHeader of an analysis of s with these flags.
-func (a *analysisFlags) header(s *analysisSetup) analysisHeader {
-	return analysisHeader{Version: version, Model: s.model, Weights: a.weights, Activation: s.activation, Data: a.dataset,
+// header is the analysis.Header of an analysis of s with these flags.
+func (a *analysisFlags) header(s *analysisSetup) analysis.Header {
+	return analysis.Header{Version: version, Model: s.model, Weights: a.weights, Activation: s.activation, Data: a.dataset,
 		Split: a.split, Normalization: normName(s.norm), Samples: s.d.N, Precision: a.precision, Seed: a.seed}
 }
 
-// analysis is a loaded and validated model with its data.
-type analysis[T tensor.Float] struct {
+// bars returns an analysis progress callback drawing one progress bar per
+// stage on prog (nil when prog is nil: no progress).
+func bars(prog io.Writer) func(analysis.Progress) {
+	if prog == nil {
+		return nil
+	}
+	var bar *progress.Bar
+	stage, done := "", 0
+	return func(p analysis.Progress) {
+		if bar == nil || p.Stage != stage {
+			bar, stage, done = progress.New(prog, p.Stage, p.Total), p.Stage, 0
+		}
+		if !p.Final {
+			bar.Add(p.Done-done, p.Status)
+			done = p.Done
+			return
+		}
+		if p.Done != done {
+			bar.Add(p.Done-done, "")
+		}
+		bar.Finish(p.Status)
+		bar = nil
+	}
+}
+
+// loaded is a loaded and validated model with its data.
+type loaded[T tensor.Float] struct {
 	*analysisSetup
 	net    *models.Net[T]
 	chunks *hessian.Float32Data[T]
 }
 
 // loadAnalysis builds the model in T and validates it against the data.
-func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*analysis[T], error) {
+func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*loaded[T], error) {
 	classes := a.classes
 	if classes == 0 && a.weights == "" {
 		classes = max(s.d.Classes, 10)
@@ -280,7 +268,7 @@ func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*analysis
 		return nil, err
 	}
 	d := s.d
-	return &analysis[T]{analysisSetup: s, net: net, chunks: hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, a.chunk)}, nil
+	return &loaded[T]{analysisSetup: s, net: net, chunks: hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, a.chunk)}, nil
 }
 
 // normName describes the normalisation applied to the data, for the record.

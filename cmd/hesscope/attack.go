@@ -14,12 +14,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/checkpoint"
 	"hesscope/data"
 	"hesscope/experiment"
 	"hesscope/models"
-	"hesscope/progress"
 	"hesscope/tensor"
 	"hesscope/train"
 )
@@ -239,39 +239,6 @@ func checkOutput(flagName, path string, exts ...string) error {
 	return nil
 }
 
-// AttackResult is the JSON output of hesscope attack.
-type AttackResult struct {
-	Version       string                `json:"version"`
-	Model         string                `json:"model"`
-	Activation    string                `json:"activation"`
-	Weights       string                `json:"weights,omitempty"`
-	Dataset       string                `json:"dataset"`
-	Split         string                `json:"split"`
-	Samples       int                   `json:"samples"`
-	Normalized    bool                  `json:"normalized"`
-	Precision     string                `json:"precision"`
-	Method        string                `json:"method"`
-	Norm          string                `json:"norm"`
-	Steps         int                   `json:"steps,omitempty"`
-	StepSize      string                `json:"step_size,omitempty"`
-	RandomStart   bool                  `json:"random_start"`
-	Restarts      int                   `json:"restarts,omitempty"`
-	Overshoot     float64               `json:"overshoot,omitempty"`
-	Seed          uint64                `json:"seed"`
-	CleanAccuracy float64               `json:"clean_accuracy"`
-	Correct       int                   `json:"correct"`
-	Results       []attack.Point        `json:"results"`
-	FGSM          []attack.Point        `json:"fgsm,omitempty"`
-	LargeEps      *attack.Point         `json:"large_eps,omitempty"`
-	RhoAdv        *float64              `json:"rho_adv,omitempty"`
-	DeepFool      *attack.DeepFoolStats `json:"deepfool,omitempty"`
-	Checks        []attack.Check        `json:"checks"`
-	Warnings      []string              `json:"warnings"`
-	Examples      []string              `json:"examples,omitempty"`
-	Plot          string                `json:"plot,omitempty"`
-	Seconds       float64               `json:"seconds"`
-}
-
 // attackModel loads the model of -weights/-model/-activation with the
 // normalisation its metadata records folded in, and the dataset, checked
 // against each other.
@@ -317,29 +284,6 @@ func attackModel[T tensor.Float](weights, model, activation string, seed uint64,
 	return m, net, d, norm, nil
 }
 
-// imagesAs returns the images of d as a tensor of T, sharing memory for
-// float32.
-func imagesAs[T tensor.Float](d *data.Dataset) *tensor.Dense[T] {
-	if xs, ok := any(d.X).([]T); ok {
-		return tensor.FromSlice(xs, d.N, d.C, d.H, d.W)
-	}
-	x := tensor.New[T](d.N, d.C, d.H, d.W)
-	for i, v := range d.X {
-		x.Data[i] = T(v)
-	}
-	return x
-}
-
-// examplesPath is the file of the examples at eps: path itself when there
-// is one file, else path with -eps<ε> before its extension.
-func examplesPath(path string, eps float64, several bool) string {
-	if !several {
-		return path
-	}
-	ext := filepath.Ext(path)
-	return strings.TrimSuffix(path, ext) + "-eps" + strconv.FormatFloat(eps, 'g', -1, 64) + ext
-}
-
 func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c attack.Config, eps []float64, n int) error {
 	start := time.Now()
 	var prog io.Writer = e.stderr
@@ -357,87 +301,32 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if !o.samplesSet {
 		d = d.Subset(n)
 	}
-	x := imagesAs[T](d)
-	opt := attack.Options{BatchSize: o.chunk}
-
-	bar := progress.New(prog, "classifying", d.N)
-	opt.Progress = func(k int) { bar.Add(k, "") }
-	clean, err := attack.Predict(ctx, m, x, opt)
+	meta := map[string]string{"model": net.Name, "dataset": o.dataset, "split": o.split}
+	if o.weights != "" {
+		meta["weights"] = o.weights
+	}
+	res, err := analysis.Attack(ctx, m, d, analysis.AttackOptions{Attack: c, Eps: eps, Checks: o.checks, LargeEps: o.largeEps,
+		BatchSize: o.chunk, SaveExamples: o.saveExamples, Metadata: meta, Progress: bars(prog)})
 	if err != nil {
 		return err
 	}
-	bar.Finish("")
-	correct := 0
-	for i, p := range clean {
-		if p == d.Y[i] {
-			correct++
-		}
-	}
-	runs := len(eps)
-	s := attack.Study{Config: c, Eps: eps, Clean: clean, FGSMCheck: o.checks && c.Method == attack.PGD, LargeEpsCheck: o.checks, LargeEps: o.largeEps}
-	if c.Method == attack.DeepFool {
-		runs = 1
-	} else if o.checks {
-		if s.FGSMCheck {
-			runs *= 2
-		}
-		runs++
-	}
-	bar = progress.New(prog, fmt.Sprintf("%s %s", c.Method, c.Norm), runs*correct)
-	opt.Progress = func(k int) { bar.Add(k, "") }
-	var examples []string
-	keep := func(out *attack.Outcome[T]) error {
-		path := examplesPath(o.saveExamples, out.Config.Eps, c.Method != attack.DeepFool && len(eps) > 1)
-		meta := map[string]string{"model": net.Name, "dataset": o.dataset, "split": o.split}
-		if o.weights != "" {
-			meta["weights"] = o.weights
-		}
-		if err := attack.SaveExamples(path, out, x, meta); err != nil {
-			return err
-		}
-		examples = append(examples, path)
-		return nil
-	}
-	if o.saveExamples == "" {
-		keep = nil
-	}
-	r, err := attack.Robustness(ctx, m, x, d.Y, s, opt, keep)
-	if err != nil {
-		return err
-	}
-	bar.Finish("")
-	title := fmt.Sprintf("%s on %s (%s %s)", strings.ToUpper(r.Method), net.Name, o.dataset, o.split)
 	if o.plot != "" {
-		if err := attack.WritePlot(o.plot, r, title); err != nil {
+		title := fmt.Sprintf("%s on %s (%s %s)", strings.ToUpper(res.Method), net.Name, o.dataset, o.split)
+		if err := attack.WritePlot(o.plot, res.Report, title); err != nil {
 			return err
 		}
+		res.Plot = o.plot
 	}
-	rc := r.Config
-	res := AttackResult{Version: version, Model: net.Name, Activation: activationName(o.activation, o.weights), Weights: o.weights,
-		Dataset: o.dataset, Split: o.split, Samples: d.N, Normalized: norm != nil, Precision: o.precision,
-		Method: r.Method, Norm: r.Norm, Seed: o.seed, CleanAccuracy: r.CleanAccuracy, Correct: r.Correct,
-		Results: r.Results, FGSM: r.FGSM, LargeEps: r.LargeEps, DeepFool: r.DeepFool, Checks: r.Checks,
-		Warnings: r.Warnings, Examples: examples, Plot: o.plot, Seconds: time.Since(start).Seconds()}
-	switch c.Method {
-	case attack.PGD:
-		res.Steps, res.RandomStart, res.Restarts = rc.Steps, rc.RandomStart, rc.Restarts
-		res.StepSize = "2.5·ε/steps"
-		if o.stepSize > 0 {
-			res.StepSize = strconv.FormatFloat(o.stepSize, 'g', -1, 64)
-		}
-	case attack.DeepFool:
-		res.Steps, res.Overshoot = rc.Steps, rc.Overshoot
-		res.RhoAdv = &r.DeepFool.RhoAdv
-	}
-	if res.Results == nil {
-		res.Results = []attack.Point{}
-	}
+	res.Version, res.Model, res.Activation, res.Weights = version, net.Name, activationName(o.activation, o.weights), o.weights
+	res.Dataset, res.Split, res.Normalized, res.Precision = o.dataset, o.split, norm != nil, o.precision
+	res.Seed = o.seed
+	res.Seconds = time.Since(start).Seconds()
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	printAttack(e.stdout, &res)
+	printAttack(e.stdout, res)
 	return nil
 }
 
@@ -454,7 +343,7 @@ func activationName(flagValue, weights string) string {
 	return "relu"
 }
 
-func printAttack(w io.Writer, r *AttackResult) {
+func printAttack(w io.Writer, r *analysis.AttackResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s%s)\n", r.Model, r.Activation, map[bool]string{true: ", normalised inputs", false: ""}[r.Normalized])
 	fmt.Fprintf(tw, "data\t%s %s, %d images\n", r.Dataset, r.Split, r.Samples)
@@ -501,7 +390,11 @@ func printAttack(w io.Writer, r *AttackResult) {
 	}
 	fmt.Fprintln(w)
 	for _, c := range r.Checks {
-		fmt.Fprintf(w, "check %-16s %s  %s\n", c.Name, map[bool]string{true: "pass", false: "FAIL"}[c.Pass], c.Detail)
+		verdict := map[bool]string{true: "pass", false: "FAIL"}[c.Pass]
+		if c.Info && !c.Pass {
+			verdict = "info"
+		}
+		fmt.Fprintf(w, "check %-16s %s  %s\n", c.Name, verdict, c.Detail)
 	}
 	for _, f := range r.Examples {
 		fmt.Fprintf(w, "examples: %s\n", f)

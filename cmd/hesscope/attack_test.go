@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/checkpoint"
 	"hesscope/experiment"
@@ -95,7 +96,7 @@ func TestAttackCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("attack: exit %d: %s", code, stderr)
 	}
-	var r AttackResult
+	var r analysis.AttackResult
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestSaddleCheckCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", act, code, stderr)
 		}
-		var r SaddleResult
+		var r analysis.SaddleResult
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 			t.Fatal(err)
 		}

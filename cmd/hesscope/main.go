@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // version is the program version, recorded in every result and run folder.
@@ -59,7 +60,25 @@ var commands []*command
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	grace := 2 * time.Second
+	if len(os.Args) > 1 && (os.Args[1] == "train" || os.Args[1] == "sweep" || os.Args[1] == "demo") {
+		grace = 30 * time.Second // they save a checkpoint when interrupted
+	}
+	go watchdog(ctx, stop, grace, os.Stderr, os.Exit)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// watchdog makes an interrupt final. Once ctx is done (Ctrl-C, SIGTERM) it
+// restores the default signal handling, so that a second Ctrl-C kills at
+// once, and if the command has not returned after grace — some step that
+// cannot see the context, such as one huge allocation — it exits with
+// status 130 itself. Writes are atomic, so what exists on disk stays whole.
+func watchdog(ctx context.Context, stop func(), grace time.Duration, stderr io.Writer, exit func(int)) {
+	<-ctx.Done()
+	stop()
+	time.Sleep(grace)
+	fmt.Fprintf(stderr, "hesscope: interrupted; still busy after %v, exiting\n", grace)
+	exit(130)
 }
 
 // run executes the command line args and returns the exit status.
@@ -90,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "number of threads")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), threadsHelp())
 	runCmd := c.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -104,8 +123,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hesscope %s: unexpected argument %q (run 'hesscope help %s')\n", c.name, fs.Arg(0), c.name)
 		return 2
 	}
-	if *threads < 1 {
-		fmt.Fprintf(stderr, "hesscope %s: -threads %d: want at least 1\n", c.name, *threads)
+	if *threads < 1 || *threads > maxThreads() {
+		fmt.Fprintf(stderr, "hesscope %s: -threads %d: want 1 to %d (max(256, 4 × %d cores))\n", c.name, *threads, maxThreads(), runtime.NumCPU())
 		return 2
 	}
 	runtime.GOMAXPROCS(*threads)
@@ -142,10 +161,20 @@ func printCommands(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'hesscope help <command>' for a command's flags.\n")
 }
 
+// maxThreads bounds -threads: four per core, or 256 on a small machine so
+// that a run of a large one (the thread count is part of what makes results
+// bit-for-bit reproducible) can be repeated. Go itself stops at 10000
+// threads, and every thread has its own workspace.
+func maxThreads() int { return max(256, 4*runtime.NumCPU()) }
+
+func threadsHelp() string {
+	return fmt.Sprintf("number of threads, 1 to %d (max(256, 4 × cores)); results are reproducible bit for bit at equal thread counts (default: all cores)", maxThreads())
+}
+
 func printHelp(w io.Writer, c *command) {
 	fmt.Fprintf(w, "Usage: hesscope %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.long))
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.Int("threads", runtime.GOMAXPROCS(0), "number of threads (default: all cores)")
+	fs.Int("threads", runtime.GOMAXPROCS(0), threadsHelp())
 	c.flags(fs)
 	fmt.Fprintf(w, "\nFlags (one dash or two):\n")
 	fs.SetOutput(w)

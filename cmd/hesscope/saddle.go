@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/experiment"
-	"hesscope/progress"
 	"hesscope/tensor"
 )
 
@@ -113,36 +113,6 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
-// SaddleStep aggregates the points of one step of the trajectories.
-type SaddleStep struct {
-	Step          int     `json:"step"`
-	MeanLoss      float64 `json:"mean_loss"`
-	Accuracy      float64 `json:"accuracy"`
-	MeanLambdaMax float64 `json:"mean_lambda_max"`
-	MinRatio      float64 `json:"min_ratio"`
-	Negative      int     `json:"negative"`
-	Flat          int     `json:"flat"`
-}
-
-// SaddleResult is the JSON output of hesscope saddle-check.
-type SaddleResult struct {
-	Version     string  `json:"version"`
-	Model       string  `json:"model"`
-	Activation  string  `json:"activation"`
-	Weights     string  `json:"weights,omitempty"`
-	Dataset     string  `json:"dataset"`
-	Split       string  `json:"split"`
-	Normalized  bool    `json:"normalized"`
-	Precision   string  `json:"precision"`
-	Norm        string  `json:"norm"`
-	Eps         float64 `json:"eps"`
-	StepSize    float64 `json:"step_size"`
-	RandomStart bool    `json:"random_start"`
-	Seed        uint64  `json:"seed"`
-	*attack.SaddleReport
-	PerStep []SaddleStep `json:"per_step"`
-}
-
 func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c attack.Config) error {
 	start := time.Now()
 	var prog io.Writer = e.stderr
@@ -154,50 +124,14 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	if err != nil {
 		return err
 	}
-	x := imagesAs[T](d)
-	bar := progress.New(prog, "input-Hessian eigenvalues (points)", d.N*(c.Steps+1))
-	so := attack.SaddleOptions{Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter, LanczosTol: o.lanczosTol, KeepPoints: true,
-		Options: attack.Options{BatchSize: o.chunk, Progress: func(k int) { bar.Add(k, "") }}}
-	r, err := attack.SaddleCheck(ctx, m, x, d.Y, c, so)
+	res, err := analysis.SaddleCheck(ctx, m, d, analysis.SaddleOptions{Attack: c, Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter,
+		LanczosTol: o.lanczosTol, BatchSize: o.chunk, Points: o.points, Progress: bars(prog)})
 	if err != nil {
 		return err
 	}
-	bar.Finish("")
-	cd := c.WithDefaults()
-	res := SaddleResult{Version: version, Model: net.Name, Activation: activationName(o.activation, o.weights), Weights: o.weights,
-		Dataset: o.dataset, Split: o.split, Normalized: norm != nil, Precision: o.precision, Norm: c.Norm.String(), Eps: c.Eps,
-		StepSize: cd.StepSize, RandomStart: c.RandomStart, Seed: o.seed, SaddleReport: r}
-	for s := 0; s <= r.Steps; s++ {
-		st := SaddleStep{Step: s}
-		n := 0
-		for _, p := range r.Trajectory {
-			if p.Step != s {
-				continue
-			}
-			n++
-			st.MeanLoss += p.Loss
-			st.MeanLambdaMax += p.LambdaMax
-			if p.Correct {
-				st.Accuracy++
-			}
-			switch {
-			case p.Flat:
-				st.Flat++
-			case p.Negative:
-				st.Negative++
-			}
-			if !p.Flat {
-				st.MinRatio = min(st.MinRatio, p.LambdaMin/max(p.LambdaMax, math.Abs(p.LambdaMin)))
-			}
-		}
-		st.MeanLoss /= float64(n)
-		st.MeanLambdaMax /= float64(n)
-		st.Accuracy /= float64(n)
-		res.PerStep = append(res.PerStep, st)
-	}
-	if !o.points {
-		r.Trajectory = nil
-	}
+	r, cd := res.SaddleReport, c.WithDefaults()
+	res.Version, res.Model, res.Activation, res.Weights = version, net.Name, activationName(o.activation, o.weights), o.weights
+	res.Dataset, res.Split, res.Normalized, res.Precision, res.Seed = o.dataset, o.split, norm != nil, o.precision, o.seed
 	r.Seconds = time.Since(start).Seconds()
 	if o.json {
 		enc := json.NewEncoder(e.stdout)

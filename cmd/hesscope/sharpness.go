@@ -9,13 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"hesscope/experiment"
-	"hesscope/hessian"
-	"hesscope/nn"
-	"hesscope/progress"
-	"hesscope/sharpness"
+	"hesscope/analysis"
 	"hesscope/tensor"
 )
 
@@ -99,70 +94,22 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
-// SharpnessResult is the JSON output of hesscope sharpness.
-type SharpnessResult struct {
-	analysisHeader
-	Params   int                       `json:"params"`
-	Loss     float64                   `json:"loss"`
-	Accuracy float64                   `json:"accuracy"`
-	Epsilon  []sharpness.EpsilonResult `json:"epsilon_sharpness,omitempty"`
-	M        *sharpness.MResult        `json:"m_sharpness,omitempty"`
-	Files    []string                  `json:"files,omitempty"`
-	Seconds  float64                   `json:"seconds"`
-}
-
 func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptions, s *analysisSetup) error {
-	start := time.Now()
 	a, err := loadAnalysis[T](&o.analysisFlags, s)
 	if err != nil {
 		return err
 	}
-	net, d := a.net, a.d
-	res := &SharpnessResult{analysisHeader: o.header(a.analysisSetup),
-		Params: net.NumParams()}
-	f, theta, obj := sharpness.Network[T](net, a.chunks, nn.Eval, o.workers)
-	res.Loss = f(nil, theta)
-	res.Accuracy = obj.Accuracy
-	if o.metric != "m" {
-		for _, eps := range o.eps {
-			bar := progress.New(a.prog, fmt.Sprintf("ε-sharpness ε=%g (iterations)", eps), o.iterations)
-			var r sharpness.EpsilonResult
-			err := experiment.Interruptible(func() error {
-				r = sharpness.Epsilon(f, theta, sharpness.EpsilonOptions{Epsilon: eps, Iterations: o.iterations,
-					Progress: func(iter int, best float64) {
-						experiment.StopIfDone(ctx)
-						bar.Add(1, fmt.Sprintf("loss %.6g", best))
-					}})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			bar.Finish(fmt.Sprintf("sharpness %.4g", r.Sharpness))
-			res.Epsilon = append(res.Epsilon, r)
-		}
+	res, err := analysis.Sharpness[T](ctx, a.net, a.d, analysis.SharpnessOptions{
+		Metric: o.metric, Epsilons: o.eps, Iterations: o.iterations, M: o.m, Rho: o.rho, Steps: o.steps,
+		BatchSize: o.chunk, Workers: o.workers, Seed: o.seed, Progress: bars(a.prog)})
+	if err != nil {
+		return err
 	}
-	if o.metric != "epsilon" {
-		mdata := hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, o.m)
-		bar := progress.New(a.prog, "m-sharpness (sub-batches)", mdata.Chunks())
-		cancel := make(chan struct{})
-		defer context.AfterFunc(ctx, func() { close(cancel) })()
-		r, err := sharpness.MSharpness[T](net, mdata, sharpness.MOptions{SAM: sharpness.SAMOptions{Rho: o.rho, Steps: o.steps},
-			Mode: nn.Eval, Workers: o.workers, Cancel: cancel, Progress: func(done, total int) { bar.Add(1, "") }})
-		bar.Finish("")
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		}
-		res.M = &r
-	}
-	res.Seconds = time.Since(start).Seconds()
+	res.Header = o.header(a.analysisSetup)
 	return o.finish(e.stdout, "sharpness.json", res, &res.Files, func(w io.Writer) { printSharpness(w, res) })
 }
 
-func printSharpness(w io.Writer, r *SharpnessResult) {
+func printSharpness(w io.Writer, r *analysis.SharpnessResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%d parameters, %s, %s)\n", r.Model, r.Params, r.Precision, r.Activation)
 	fmt.Fprintf(tw, "data\t%s (%s), %d images\n", r.Data, r.Split, r.Samples)

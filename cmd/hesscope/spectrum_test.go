@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"hesscope/analysis"
 	"hesscope/checkpoint"
 )
 
@@ -141,7 +142,7 @@ func TestSpectrumCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[SpectrumResult](t, stdout)
+	r := decode[analysis.SpectrumResult](t, stdout)
 	if len(r.TopEigen) != 2 || len(r.Residuals) != 2 || len(r.Converged) != 2 || r.TopEigen[0] < r.TopEigen[1] {
 		t.Errorf("top eigenvalues %v residuals %v converged %v", r.TopEigen, r.Residuals, r.Converged)
 	}
@@ -190,14 +191,14 @@ func TestSpectrumCommand(t *testing.T) {
 	}
 
 	// -layer fc3 is the fc3 block -per-layer analysed, with two workers or one.
-	var one *SpectrumResult
+	var one *analysis.SpectrumResult
 	for _, w := range []string{"1", "3"} {
 		code, stdout, stderr = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
 			"-batch-size", "2", "-top-k", "2", "-min", "-max-iter", "30", "-tol", "1e-3", "-layer", "fc3", "-json", "-quiet", "-workers", w)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		l := decode[SpectrumResult](t, stdout)
+		l := decode[analysis.SpectrumResult](t, stdout)
 		if l.Dim != 5130 || !slices.Equal(l.LayerParams, []string{"fc3.weight", "fc3.bias"}) {
 			t.Errorf("-layer fc3: dim %d, params %v", l.Dim, l.LayerParams)
 		}
@@ -230,7 +231,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[LandscapeResult](t, stdout)
+	r := decode[analysis.LandscapeResult](t, stdout)
 	g := r.Grid
 	if len(g.X) != 5 || g.Y != nil || len(g.Loss) != 1 || g.X[2] != 0 || r.Eigen == nil || len(r.Quadratic) != 5 || len(r.QuadraticGrad) != 5 {
 		t.Fatalf("grid %+v", g)
@@ -239,7 +240,7 @@ func TestLandscapeCommand(t *testing.T) {
 		t.Errorf("centre loss %v, grid %v, quadratic %v; curvature %v, λ %v", r.Loss, g.Loss[0][2], r.Quadratic[2], r.Curvature[0], r.Eigen.Values[0])
 	}
 	code, stdout, _ = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64", "-top-k", "0", "-json", "-quiet")
-	if sp := decode[SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
+	if sp := decode[analysis.SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
 		t.Errorf("spectrum loss %v, landscape centre %v", sp.Loss, r.Loss)
 	}
 	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png", "landscape_accuracy.png"} {
@@ -256,7 +257,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r = decode[LandscapeResult](t, stdout)
+	r = decode[analysis.LandscapeResult](t, stdout)
 	if len(r.Grid.Y) != 3 || len(r.Grid.Loss) != 3 || len(r.Norms) != 2 || r.Grid.Loss[1][1] != r.Loss {
 		t.Errorf("random 2-D: %+v", r)
 	}
@@ -265,7 +266,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r = decode[LandscapeResult](t, stdout)
+	r = decode[analysis.LandscapeResult](t, stdout)
 	if r.Sample == nil || *r.Sample != 2 || *r.Label != 2 || r.Dim != 784 || r.Eigen.Values[0] <= 0 || r.Grid.Loss[0][1] != r.Loss {
 		t.Errorf("input: %+v", r)
 	}
@@ -280,7 +281,7 @@ func TestSharpnessCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[SharpnessResult](t, stdout)
+	r := decode[analysis.SharpnessResult](t, stdout)
 	if len(r.Epsilon) != 2 || r.Epsilon[0].Epsilon != 1e-3 || r.Epsilon[1].Epsilon != 5e-4 || r.Epsilon[0].Sharpness <= r.Epsilon[1].Sharpness || r.Epsilon[1].Sharpness <= 0 {
 		t.Errorf("ε-sharpness %+v", r.Epsilon)
 	}
