@@ -70,10 +70,26 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 	xv := tp.Leaf(x, nil, false)
 	logits := m.Forward(g, xv)
 	loss := g.CrossEntropy(logits, []int{0})
-	pl := &plan[T]{params: params, input: input, logits: int(logits)}
+	pl := &plan[T]{params: params, input: input}
+	// at[v] is the node of tape variable v: a fused primitive of the CPU
+	// engine (BatchNorm with ReLU or a residual addition) becomes the
+	// nodes of its parts, and v is the last of them.
+	at := make([]int, tp.Len())
 	for v := 0; v < tp.Len(); v++ {
 		prim, in := tp.Op(autodiff.Var(v))
-		n := pnode[T]{in: slices.Clone(intsOf(in)), shape: slices.Clone(tp.Value(autodiff.Var(v)).Shape)}
+		ins := intsOf(in)
+		for k, i := range ins {
+			ins[k] = at[i]
+		}
+		n := pnode[T]{in: ins, shape: slices.Clone(tp.Value(autodiff.Var(v)).Shape)}
+		// part appends node k of a fused primitive, on inputs in, and
+		// returns its index.
+		part := func(k kind, in ...int) int {
+			q := n
+			q.kind, q.in = k, in
+			pl.nodes = append(pl.nodes, q)
+			return len(pl.nodes) - 1
+		}
 		switch p := prim.(type) {
 		case nil:
 			switch {
@@ -95,6 +111,15 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 			pl.needsConv = true
 		case autodiff.BatchNorm2dEval[T]:
 			n.kind, n.mean, n.variance, n.eps = kBatchNorm, p.RunningMean, p.RunningVar, p.Eps
+		case autodiff.BatchNorm2dEvalReLU[T]: // relu(bn(x))
+			n.mean, n.variance, n.eps = p.RunningMean, p.RunningVar, p.Eps
+			n.kind, n.in = kReLU, []int{part(kBatchNorm, ins...)}
+		case autodiff.ReLUBatchNorm2dEval[T]: // bn(relu(x))
+			n.mean, n.variance, n.eps = p.RunningMean, p.RunningVar, p.Eps
+			n.kind, n.in = kBatchNorm, []int{part(kReLU, ins[0]), ins[1], ins[2]}
+		case autodiff.BatchNorm2dEvalAddReLU[T]: // relu(bn(x) + s)
+			n.mean, n.variance, n.eps = p.RunningMean, p.RunningVar, p.Eps
+			n.kind, n.in = kReLU, []int{part(kAdd, part(kBatchNorm, ins[:3]...), ins[3])}
 		case autodiff.ReLU[T]:
 			n.kind = kReLU
 		case *autodiff.MaxPool2d[T]:
@@ -120,8 +145,10 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 			return nil, fmt.Errorf("cuda: %s value of shape %s for one image: the batch must stay the first dimension", kindNames[n.kind], tensor.ShapeString(n.shape))
 		}
 		pl.nodes = append(pl.nodes, n)
+		at[v] = len(pl.nodes) - 1
 	}
-	if int(loss) != len(pl.nodes)-1 || len(pl.nodes[pl.logits].shape) != 2 {
+	pl.logits = at[logits]
+	if at[loss] != len(pl.nodes)-1 || len(pl.nodes[pl.logits].shape) != 2 {
 		return nil, fmt.Errorf("cuda: the model's output is not logits [N, K]")
 	}
 	pl.classes = pl.nodes[pl.logits].shape[1]
