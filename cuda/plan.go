@@ -45,8 +45,10 @@ type pnode[T tensor.Float] struct {
 
 // plan is a model's computation as the GPU evaluator runs it: the nodes a
 // CPU tape records for one image, in order, each a primitive the evaluator
-// has kernels for. Activation shapes are those of one image; a pass scales
-// their first dimension to the batch.
+// has kernels for (a fused primitive, BatchNorm2dEvalReLU, becomes its two
+// nodes). Activation shapes are those of one image; a pass scales their
+// first dimension to the batch. The trainable parameters are nodes 0 to
+// len(params)−1 and the input the next.
 type plan[T tensor.Float] struct {
 	nodes     []pnode[T]
 	params    []*nn.Param[T] // trainable, in order: node i < len(params) is params[i]
@@ -70,10 +72,14 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 	xv := tp.Leaf(x, nil, false)
 	logits := m.Forward(g, xv)
 	loss := g.CrossEntropy(logits, []int{0})
-	pl := &plan[T]{params: params, input: input, logits: int(logits)}
+	pl := &plan[T]{params: params, input: input}
+	node := make([]int, tp.Len()) // the plan node of each tape value
 	for v := 0; v < tp.Len(); v++ {
 		prim, in := tp.Op(autodiff.Var(v))
-		n := pnode[T]{in: slices.Clone(intsOf(in)), shape: slices.Clone(tp.Value(autodiff.Var(v)).Shape)}
+		n := pnode[T]{in: make([]int, len(in)), shape: slices.Clone(tp.Value(autodiff.Var(v)).Shape)}
+		for j, u := range in {
+			n.in[j] = node[u]
+		}
 		switch p := prim.(type) {
 		case nil:
 			switch {
@@ -95,6 +101,11 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 			pl.needsConv = true
 		case autodiff.BatchNorm2dEval[T]:
 			n.kind, n.mean, n.variance, n.eps = kBatchNorm, p.RunningMean, p.RunningVar, p.Eps
+		case autodiff.BatchNorm2dEvalReLU[T]:
+			bn := n
+			bn.kind, bn.mean, bn.variance, bn.eps = kBatchNorm, p.RunningMean, p.RunningVar, p.Eps
+			pl.nodes = append(pl.nodes, bn)
+			n.kind, n.in = kReLU, []int{len(pl.nodes) - 1}
 		case autodiff.ReLU[T]:
 			n.kind = kReLU
 		case *autodiff.MaxPool2d[T]:
@@ -119,21 +130,15 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 		if n.kind != kParam && n.kind != kLoss && (len(n.shape) == 0 || n.shape[0] != 1) {
 			return nil, fmt.Errorf("cuda: %s value of shape %s for one image: the batch must stay the first dimension", kindNames[n.kind], tensor.ShapeString(n.shape))
 		}
+		node[v] = len(pl.nodes)
 		pl.nodes = append(pl.nodes, n)
 	}
-	if int(loss) != len(pl.nodes)-1 || len(pl.nodes[pl.logits].shape) != 2 {
+	pl.logits = node[logits]
+	if node[loss] != len(pl.nodes)-1 || len(pl.nodes[pl.logits].shape) != 2 {
 		return nil, fmt.Errorf("cuda: the model's output is not logits [N, K]")
 	}
 	pl.classes = pl.nodes[pl.logits].shape[1]
 	return pl, nil
-}
-
-func intsOf(vs []autodiff.Var) []int {
-	out := make([]int, len(vs))
-	for i, v := range vs {
-		out[i] = int(v)
-	}
-	return out
 }
 
 // shapeAt returns node i's shape for a batch of n images.
