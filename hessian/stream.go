@@ -1,9 +1,10 @@
 package hessian
 
 import (
-	"hesscope/nn"
 	"sync"
 
+	"hesscope/dist"
+	"hesscope/nn"
 	"hesscope/tensor"
 )
 
@@ -123,6 +124,18 @@ type chunked[T tensor.Float] struct {
 	// parallel inside; 0 means 1. It is read by the first product or
 	// evaluation.
 	Workers int
+	// Comm, if not nil, splits the dataset across the ranks of a job: Data
+	// is this rank's shard (Float32Data.Shard cuts one), the means are
+	// over the union of the shards, and every product, gradient or
+	// evaluation ends with one all-reduce of its vector and scalars, so
+	// every rank gets the same result, bit for bit for a given number of
+	// ranks. Every rank must make the same calls in the same order. It is
+	// read by the first product or evaluation.
+	Comm dist.Comm
+
+	total float64   // the number of samples over all ranks, once known
+	red   []float64 // the all-reduce buffer
+
 	// Engine makes the Passer of each worker; nil means the CPU engine
 	// (NewEvaluator). It is read by the first product or evaluation.
 	// GaussNewton runs on the CPU engine only.
@@ -144,6 +157,36 @@ func (c *chunked[T]) Dim() int { return c.dim }
 // Parameters returns the parameter tensors the operator acts on, in the
 // order of its coordinates.
 func (c *chunked[T]) Parameters() []*nn.Param[T] { return c.params }
+
+// count returns the number of samples over all ranks (an all-reduce the
+// first time, on every rank).
+func (c *chunked[T]) count() float64 {
+	if c.total == 0 {
+		b := []float64{float64(c.data.Len())}
+		if c.Comm != nil {
+			c.Comm.AllreduceFloat64(b)
+		}
+		c.total = b[0]
+	}
+	return c.total
+}
+
+// allreduce sums vec and the scalars over the ranks in one all-reduce
+// (nothing to do for one process).
+func (c *chunked[T]) allreduce(vec []float64, scalars ...*float64) {
+	if c.Comm == nil || c.Comm.Size() == 1 {
+		return
+	}
+	c.red = append(append(c.red[:0], vec...), make([]float64, len(scalars))...)
+	for i, s := range scalars {
+		c.red[len(vec)+i] = *s
+	}
+	c.Comm.AllreduceFloat64(c.red)
+	copy(vec, c.red)
+	for i, s := range scalars {
+		*s = c.red[len(vec)+i]
+	}
+}
 
 // workers returns the pool, made on first use.
 func (c *chunked[T]) workers() *pool[T] {

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"hesscope/autodiff"
 	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/nn"
@@ -174,7 +173,8 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 			t.Data[i] = T(rng.NormFloat64())
 		}
 	}
-	flops, first := forwardFLOPs(net, x)
+	cost := net.ForwardCost(x)
+	flops, first := cost.FLOPs, cost.First
 	r := BenchResult{
 		Version: version, Model: o.model, Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
 		Precision: o.precision, Device: o.device, Reps: o.reps, Params: net.NumParams(), ForwardFLOPs: flops,
@@ -238,36 +238,6 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 		r.TrainStepGFLOPS = gflops(3*flops-first, r.TrainStepSeconds)
 	}
 	return r, nil
-}
-
-// forwardFLOPs records one forward pass of net on x and returns twice the
-// multiply-adds of its convolution and linear layers, and of the first of
-// them.
-func forwardFLOPs[T tensor.Float](net *models.Net[T], x *tensor.Dense[T]) (total, first float64) {
-	tp := autodiff.NewTape[T]()
-	g := nn.NewGraph(tp, nn.Eval)
-	net.Forward(g, tp.Leaf(x, nil, false))
-	seen := false
-	for v := range tp.Len() {
-		p, in := tp.Op(autodiff.Var(v))
-		var f float64
-		switch p.(type) {
-		case autodiff.Conv2d[T], *autodiff.Conv2d[T]:
-			// 2 · N·O·H′·W′ · C·kh·kw: y's size times W's size per output channel.
-			yn, w := tp.Value(autodiff.Var(v)), tp.Value(in[1])
-			f = 2 * float64(len(yn.Data)) * float64(len(w.Data)/w.Shape[0])
-		case autodiff.Linear[T], *autodiff.Linear[T]:
-			yn, w := tp.Value(autodiff.Var(v)), tp.Value(in[1])
-			f = 2 * float64(len(yn.Data)) * float64(w.Shape[1])
-		default:
-			continue
-		}
-		if !seen {
-			first, seen = f, true
-		}
-		total += f
-	}
-	return total, first
 }
 
 // benchMedian returns the median of xs, which it sorts.

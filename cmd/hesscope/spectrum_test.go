@@ -95,6 +95,23 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"spectrum", "-model", "lenet5", "-dataset", filepath.Join(dir, "missing.safetensors")}, 1, "missing.safetensors"},
 		{[]string{"spectrum", "-model", "lenet5", "-samples", "7"}, 1, "only 6 images"},
 		{[]string{"spectrum", "-model", "lenet5", "-weights", good}, 1, "not a lenet5 checkpoint"},
+		{[]string{"spectrum", "-model", "lenet5", "-top-k", "1000000", "-samples", "4"}, 2, "-top-k 1000000: want at most 431080"},
+		{[]string{"spectrum", "-model", "lenet5", "-bottom-k", "431081", "-samples", "4"}, 2, "-bottom-k 431081: want at most 431080"},
+		{[]string{"spectrum", "-model", "lenet5", "-top-k", "431080", "-samples", "4"}, 2, "spectrum needs about 2.7 TiB of memory, but only"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-density-bins", "1000000000"}, 2, "-density-bins 1000000000: want at most 1000000"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-density-probes", "100000", "-density-steps", "100"}, 2, "-density-probes 100000 × -density-steps 100"},
+		{[]string{"spectrum", "-model", "mlp", "-trace", "-trace-matvecs", "2000000"}, 2, "-trace-matvecs 2000000: want 3 to 1000000"},
+		{[]string{"spectrum", "-model", "mlp", "-min", "-bottom-k", "3"}, 2, "-min and -bottom-k 3"},
+		{[]string{"spectrum", "-model", "mlp", "-samples", "0"}, 2, `-samples "0": want a positive number or all`},
+		{[]string{"spectrum", "-model", "mlp", "-batch-size", "100000"}, 2, "-batch-size 100000: want 1 to 65536"},
+		{[]string{"spectrum", "-model", "mlp", "-workers", "100000"}, 2, "-workers 100000"},
+		{[]string{"spectrum", "-model", "mlp", "-tol", "1"}, 2, "-tol 1"},
+		{[]string{"spectrum", "-model", "mlp", "-threads", "100000"}, 2, "-threads 100000: want 1 to"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "random", "-operator", "ggn"}, 2, "-operator ggn with -direction random"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "input", "-operator", "ggn"}, 2, "-operator ggn with -direction input"},
+		{[]string{"landscape", "-model", "mlp", "-points", "5000"}, 2, "-points 5000: want 2 to 1001"},
+		{[]string{"landscape", "-model", "lenet5", "-max-iter", "1000000"}, 2, "landscape needs about"},
+		{[]string{"sharpness", "-model", "mlp", "-iterations", "1000000"}, 2, "-iterations 1000000"},
 		{[]string{"landscape", "-model", "mlp", "-direction", "hessian"}, 2, "-direction"},
 		{[]string{"landscape", "-model", "mlp", "-points", "1"}, 2, "-points"},
 		{[]string{"landscape", "-model", "mlp", "-range", "0"}, 2, "-range"},
@@ -108,6 +125,23 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"sharpness", "-model", "mlp", "-rho", "0"}, 2, "-rho"},
 		{[]string{"sharpness", "-model", "mlp", "-steps", "0"}, 2, "-steps"},
 		{[]string{"sharpness", "-model", "lenet5", "-classes", "10", "-dataset", badLabel}, 1, "label 12"},
+	}
+	// Cases of the dataset flags themselves, without base's -dataset.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"spectrum", "-model", "mlp", "-data", "mnist", "-dataset", "fashion-mnist"}, 2, "-dataset: conflicts with -data mnist"},
+		{[]string{"spectrum", "-model", "mlp", "-dataset", "fashion-mnist", "-data", "mnist"}, 2, "-data: conflicts with -dataset fashion-mnist"},
+		{[]string{"landscape", "-model", "mlp", "-data", good, "-dataset", "mnist"}, 2, "-dataset: conflicts with -data " + good},
+		{[]string{"spectrum", "-model", "mlp", "-data-dir", filepath.Join(dir, "no", "such")}, 1, "folder " + filepath.Join(dir, "no", "such") + " does not exist"},
+		{[]string{"eval", "-model", "mlp", "-weights", modelFile(t, "mlp", nil, nil), "-data-dir", filepath.Join(dir, "no", "such")}, 1, "does not exist"},
+	} {
+		code, stdout, stderr := runCLI(context.Background(), append(c.args, "-quiet")...)
+		if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %d and one line with %q", c.args, code, stderr, stdout, c.code, c.want)
+		}
 	}
 	for _, c := range cases {
 		args := append(slices.Clone(c.args[:1]), append(slices.Clone(base), c.args[1:]...)...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -50,6 +51,18 @@ Each configuration is an independent unit of work in its own run folder
 reads the run folders and writes the results, so units can run on many
 machines and one command collects them. A sweep is resumable: finished
 units are skipped, interrupted ones resume from their last checkpoint.
+
+-emit slurm writes OUT/sweep.json and, in OUT/slurm, array.sbatch (a job
+array with one unit per task, -only $SLURM_ARRAY_TASK_ID, at most -parallel
+at once, logs in OUT/slurm/logs/unit-INDEX.log, re-queued tasks resuming),
+summary.sbatch (-summarize) and submit.sh, which submits the array and the
+summary with --dependency=afterok on it; -submit runs sbatch itself and
+prints the job ids. Cores, memory and time limit per unit are estimated from
+the configuration (the model's FLOPs and activations per image, the dataset,
+epochs and measurements; the time limit is twice the estimate plus ten
+minutes) unless -cpus, -mem or -time set them; -sbatch adds #SBATCH options
+such as --partition=NAME or --account=NAME. Build hesscope first and point
+-binary at it when the jobs should not run this program.
 
 Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run,
 one seed; about ten minutes on 2 cores), repro-mnist and repro-fashion
@@ -139,12 +152,24 @@ type sweepCLI struct {
 	list, summarize bool
 	only            int
 	quiet, json     bool
+
+	// -emit slurm and its settings.
+	emit, binary, timeLimit string
+	submit                  bool
+	parallel, cpus, memMB   int
+	sbatch                  listFlag
 }
+
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	c := &sweepCLI{}
 	var (
-		preset, model, dataset, batchSizes, robustBatches, adversary, schedule, fgsmEps, precision             string
+		preset, configFile, model, dataset, batchSizes, robustBatches, adversary, schedule, fgsmEps, precision string
 		seeds, epochs, microBatch, trainSamples, trackEvery, hessianSamples, topK, inputSamples, attackSamples int
 		lr, momentum, weightDecay, warmup                                                                      float64
 		baseBatch                                                                                              int
@@ -153,6 +178,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	)
 	fs.StringVar(&c.out, "out", "", "sweep `folder` (required)")
 	fs.StringVar(&preset, "preset", "", "start from a preset: demo, repro-mnist, repro-fashion, paper-mnist, paper-cifar10, paper-cifar100")
+	fs.StringVar(&configFile, "config", "", "start from the sweep configuration in `file` (the JSON of a sweep.json)")
 	fs.StringVar(&model, "model", "", "model `name`")
 	fs.StringVar(&dataset, "dataset", "", "dataset `name`")
 	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, e.g. 128,512,2048")
@@ -184,6 +210,14 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.BoolVar(&c.summarize, "summarize", false, "only collect the measured runs into results and the report")
 	fs.BoolVar(&c.json, "json", false, "print the results as JSON (or, with -list, the units)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress output")
+	fs.StringVar(&c.emit, "emit", "", "write the scripts of a scheduler instead of running: slurm (OUT/slurm/array.sbatch, summary.sbatch, submit.sh)")
+	fs.BoolVar(&c.submit, "submit", false, "with -emit slurm: submit the array and its summary with sbatch and print the job ids")
+	fs.Var(&c.sbatch, "sbatch", "with -emit slurm: an extra #SBATCH `option` such as --partition=cpu (repeatable)")
+	fs.IntVar(&c.parallel, "parallel", 0, "with -emit slurm: most units running at once (0: no limit)")
+	fs.IntVar(&c.cpus, "cpus", 0, "with -emit slurm: cores per unit (default: estimated from the configuration)")
+	fs.IntVar(&c.memMB, "mem", 0, "with -emit slurm: memory per unit in `MiB` (default: estimated)")
+	fs.StringVar(&c.timeLimit, "time", "", "with -emit slurm: time limit per unit, e.g. 2h30m (default: estimated)")
+	fs.StringVar(&c.binary, "binary", "", "with -emit slurm: the hesscope `program` the jobs run (default: this one)")
 	return func(ctx context.Context, e *env) error {
 		if c.out == "" {
 			return usagef("-out is required (the sweep folder)")
@@ -192,6 +226,13 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var s *experiment.Sweep
 		switch {
+		case preset != "" && configFile != "":
+			return usagef("-preset and -config: give one")
+		case configFile != "":
+			var err error
+			if s, err = experiment.ReadSweepFile(configFile); err != nil {
+				return usagef("-config: %v", err)
+			}
 		case preset != "":
 			p, ok := presets[preset]
 			if !ok {
@@ -301,6 +342,9 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 		return err
 	}
 	units := s.Units()
+	if c.emit != "" {
+		return emitSweep(e, s, c)
+	}
 	if c.list {
 		if c.json {
 			enc := json.NewEncoder(e.stdout)
@@ -406,4 +450,85 @@ func printClaims(w io.Writer, r *report.Results) {
 			fmt.Fprintf(w, "  - %s\n", st)
 		}
 	}
+}
+
+// emitSweep writes (and with -submit submits) the sweep's Slurm scripts.
+func emitSweep(e *env, s *experiment.Sweep, c *sweepCLI) error {
+	if c.emit != "slurm" {
+		return usagef("-emit %q: want slurm", c.emit)
+	}
+	if c.only >= 0 || c.list || c.summarize {
+		return usagef("-emit cannot be combined with -only, -list or -summarize")
+	}
+	if c.parallel < 0 || c.cpus < 0 || c.memMB < 0 {
+		return usagef("-parallel, -cpus and -mem: want 0 (default) or more")
+	}
+	out, err := filepath.Abs(c.out)
+	if err != nil {
+		return err
+	}
+	bin := c.binary
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("sweep: -binary: cannot find this program (%v); name it with -binary", err)
+		}
+		if strings.Contains(bin, "go-build") {
+			fmt.Fprintf(e.stderr, "warning: %s is a temporary 'go run' binary that will be gone when the jobs start; build hesscope and pass -binary\n", bin)
+		}
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return err
+	}
+	r, err := s.Estimate()
+	if err != nil {
+		return err
+	}
+	if c.cpus > 0 {
+		r.CPUs = c.cpus
+	}
+	if c.memMB > 0 {
+		r.MemoryMB = c.memMB
+	}
+	if c.timeLimit != "" {
+		d, err := time.ParseDuration(c.timeLimit)
+		if err != nil || d < time.Minute {
+			return usagef("-time %q: want a duration of at least a minute, such as 90m or 12h", c.timeLimit)
+		}
+		r.Seconds = d.Seconds()
+	}
+	if err := experiment.WriteSweep(out, s); err != nil {
+		return err
+	}
+	paths, err := experiment.WriteSlurm(s, out, experiment.SlurmOptions{Binary: bin, Parallel: c.parallel, Resources: r, Extra: c.sbatch})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(e.stdout, "%d units, each %d cores, %d MiB, time limit %s (estimated %s)\n", len(s.Units()), r.CPUs, r.MemoryMB,
+		(time.Duration(r.Seconds) * time.Second).Round(time.Minute), (time.Duration(r.Estimate) * time.Second).Round(time.Minute))
+	fmt.Fprintf(e.stdout, "wrote %s\n", strings.Join(paths, ", "))
+	if !c.submit {
+		fmt.Fprintf(e.stdout, "submit with: sh %s\n", paths[2])
+		return nil
+	}
+	sbatch := func(args ...string) (string, error) {
+		cmd := exec.Command("sbatch", append([]string{"--parsable"}, args...)...)
+		cmd.Stderr = e.stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("sweep: -submit: sbatch %s: %w", strings.Join(args, " "), err)
+		}
+		id, _, _ := strings.Cut(strings.TrimSpace(string(b)), ";")
+		return id, nil
+	}
+	array, err := sbatch(paths[0])
+	if err != nil {
+		return err
+	}
+	summary, err := sbatch("--dependency=afterok:"+array, paths[1])
+	if err != nil {
+		return fmt.Errorf("%w (the array job %s was submitted)", err, array)
+	}
+	fmt.Fprintf(e.stdout, "array job %s, summary job %s\nwatch: squeue -j %s,%s   logs: %s   progress: hesscope sweep -out %s -list\n",
+		array, summary, array, summary, filepath.Join(out, experiment.SlurmDir, "logs"), out)
+	return nil
 }
