@@ -100,12 +100,18 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 			}
 			pl.needsConv = true
 		case autodiff.BatchNorm2dEval[T]:
-			n.kind, n.mean, n.variance, n.eps = kBatchNorm, p.RunningMean, p.RunningVar, p.Eps
-		case autodiff.BatchNorm2dEvalReLU[T]:
-			bn := n
-			bn.kind, bn.mean, bn.variance, bn.eps = kBatchNorm, p.RunningMean, p.RunningVar, p.Eps
-			pl.nodes = append(pl.nodes, bn)
-			n.kind, n.in = kReLU, []int{len(pl.nodes) - 1}
+			n = batchNorm(n, p, n.in)
+		// The CPU's fused primitives run as their parts, in order.
+		case autodiff.BatchNorm2dEvalReLU[T]: // relu(BN(x, γ, β))
+			z := pl.add(batchNorm(n, p.BatchNorm2dEval, n.in))
+			n = pnode[T]{kind: kReLU, in: []int{z}, shape: n.shape}
+		case autodiff.ReLUBatchNorm2dEval[T]: // BN(relu(x), γ, β)
+			r := pl.add(pnode[T]{kind: kReLU, in: n.in[:1], shape: n.shape})
+			n = batchNorm(n, p.BatchNorm2dEval, []int{r, n.in[1], n.in[2]})
+		case autodiff.BatchNorm2dEvalAddReLU[T]: // relu(BN(x, γ, β) + s)
+			z := pl.add(batchNorm(n, p.BatchNorm2dEval, n.in[:3]))
+			a := pl.add(pnode[T]{kind: kAdd, in: []int{z, n.in[3]}, shape: n.shape})
+			n = pnode[T]{kind: kReLU, in: []int{a}, shape: n.shape}
 		case autodiff.ReLU[T]:
 			n.kind = kReLU
 		case *autodiff.MaxPool2d[T]:
@@ -139,6 +145,20 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 	}
 	pl.classes = pl.nodes[pl.logits].shape[1]
 	return pl, nil
+}
+
+// add appends n to the plan and returns its index.
+func (p *plan[T]) add(n pnode[T]) int {
+	p.nodes = append(p.nodes, n)
+	return len(p.nodes) - 1
+}
+
+// batchNorm returns n as BatchNorm node of inputs in (x, γ, β) with the
+// statistics of b.
+func batchNorm[T tensor.Float](n pnode[T], b autodiff.BatchNorm2dEval[T], in []int) pnode[T] {
+	n.kind, n.in = kBatchNorm, slices.Clone(in)
+	n.mean, n.variance, n.eps = b.RunningMean, b.RunningVar, b.Eps
+	return n
 }
 
 // shapeAt returns node i's shape for a batch of n images.
