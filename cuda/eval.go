@@ -519,9 +519,13 @@ func (e *Evaluator[T]) forward(i, n int) {
 			switch {
 			case a != 0 && b != 0:
 				d.launch(e.k("add2"), blocksFor(size), size, a, b, y.dot.ptr)
-			default:
+			default: // one tangent: ẏ is a copy of it
+				src := a
+				if src == 0 {
+					src = b
+				}
 				d.zero(y.dot.ptr, size*e.size)
-				d.launch(e.k("acc"), blocksFor(size), size, max(a, b), y.dot.ptr)
+				d.launch(e.k("acc"), blocksFor(size), size, src, y.dot.ptr)
 			}
 		}
 	case kLoss:

@@ -45,8 +45,10 @@ type pnode[T tensor.Float] struct {
 
 // plan is a model's computation as the GPU evaluator runs it: the nodes a
 // CPU tape records for one image, in order, each a primitive the evaluator
-// has kernels for. Activation shapes are those of one image; a pass scales
-// their first dimension to the batch.
+// has kernels for (a fused primitive, BatchNorm2dEvalReLU, becomes its two
+// nodes). Activation shapes are those of one image; a pass scales their
+// first dimension to the batch. The trainable parameters are nodes 0 to
+// len(params)−1 and the input the next.
 type plan[T tensor.Float] struct {
 	nodes     []pnode[T]
 	params    []*nn.Param[T] // trainable, in order: node i < len(params) is params[i]
@@ -71,24 +73,12 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 	logits := m.Forward(g, xv)
 	loss := g.CrossEntropy(logits, []int{0})
 	pl := &plan[T]{params: params, input: input}
-	// at[v] is the node of tape variable v: a fused primitive of the CPU
-	// engine (BatchNorm with ReLU or a residual addition) becomes the
-	// nodes of its parts, and v is the last of them.
-	at := make([]int, tp.Len())
+	node := make([]int, tp.Len()) // the plan node of each tape value
 	for v := 0; v < tp.Len(); v++ {
 		prim, in := tp.Op(autodiff.Var(v))
-		ins := intsOf(in)
-		for k, i := range ins {
-			ins[k] = at[i]
-		}
-		n := pnode[T]{in: ins, shape: slices.Clone(tp.Value(autodiff.Var(v)).Shape)}
-		// part appends node k of a fused primitive, on inputs in, and
-		// returns its index.
-		part := func(k kind, in ...int) int {
-			q := n
-			q.kind, q.in = k, in
-			pl.nodes = append(pl.nodes, q)
-			return len(pl.nodes) - 1
+		n := pnode[T]{in: make([]int, len(in)), shape: slices.Clone(tp.Value(autodiff.Var(v)).Shape)}
+		for j, u := range in {
+			n.in[j] = node[u]
 		}
 		switch p := prim.(type) {
 		case nil:
@@ -110,16 +100,18 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 			}
 			pl.needsConv = true
 		case autodiff.BatchNorm2dEval[T]:
-			n.kind, n.mean, n.variance, n.eps = kBatchNorm, p.RunningMean, p.RunningVar, p.Eps
-		case autodiff.BatchNorm2dEvalReLU[T]: // relu(bn(x))
-			n.mean, n.variance, n.eps = p.RunningMean, p.RunningVar, p.Eps
-			n.kind, n.in = kReLU, []int{part(kBatchNorm, ins...)}
-		case autodiff.ReLUBatchNorm2dEval[T]: // bn(relu(x))
-			n.mean, n.variance, n.eps = p.RunningMean, p.RunningVar, p.Eps
-			n.kind, n.in = kBatchNorm, []int{part(kReLU, ins[0]), ins[1], ins[2]}
-		case autodiff.BatchNorm2dEvalAddReLU[T]: // relu(bn(x) + s)
-			n.mean, n.variance, n.eps = p.RunningMean, p.RunningVar, p.Eps
-			n.kind, n.in = kReLU, []int{part(kAdd, part(kBatchNorm, ins[:3]...), ins[3])}
+			n = batchNorm(n, p, n.in)
+		// The CPU's fused primitives run as their parts, in order.
+		case autodiff.BatchNorm2dEvalReLU[T]: // relu(BN(x, γ, β))
+			z := pl.add(batchNorm(n, p.BatchNorm2dEval, n.in))
+			n = pnode[T]{kind: kReLU, in: []int{z}, shape: n.shape}
+		case autodiff.ReLUBatchNorm2dEval[T]: // BN(relu(x), γ, β)
+			r := pl.add(pnode[T]{kind: kReLU, in: n.in[:1], shape: n.shape})
+			n = batchNorm(n, p.BatchNorm2dEval, []int{r, n.in[1], n.in[2]})
+		case autodiff.BatchNorm2dEvalAddReLU[T]: // relu(BN(x, γ, β) + s)
+			z := pl.add(batchNorm(n, p.BatchNorm2dEval, n.in[:3]))
+			a := pl.add(pnode[T]{kind: kAdd, in: []int{z, n.in[3]}, shape: n.shape})
+			n = pnode[T]{kind: kReLU, in: []int{a}, shape: n.shape}
 		case autodiff.ReLU[T]:
 			n.kind = kReLU
 		case *autodiff.MaxPool2d[T]:
@@ -144,23 +136,29 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 		if n.kind != kParam && n.kind != kLoss && (len(n.shape) == 0 || n.shape[0] != 1) {
 			return nil, fmt.Errorf("cuda: %s value of shape %s for one image: the batch must stay the first dimension", kindNames[n.kind], tensor.ShapeString(n.shape))
 		}
+		node[v] = len(pl.nodes)
 		pl.nodes = append(pl.nodes, n)
-		at[v] = len(pl.nodes) - 1
 	}
-	pl.logits = at[logits]
-	if at[loss] != len(pl.nodes)-1 || len(pl.nodes[pl.logits].shape) != 2 {
+	pl.logits = node[logits]
+	if node[loss] != len(pl.nodes)-1 || len(pl.nodes[pl.logits].shape) != 2 {
 		return nil, fmt.Errorf("cuda: the model's output is not logits [N, K]")
 	}
 	pl.classes = pl.nodes[pl.logits].shape[1]
 	return pl, nil
 }
 
-func intsOf(vs []autodiff.Var) []int {
-	out := make([]int, len(vs))
-	for i, v := range vs {
-		out[i] = int(v)
-	}
-	return out
+// add appends n to the plan and returns its index.
+func (p *plan[T]) add(n pnode[T]) int {
+	p.nodes = append(p.nodes, n)
+	return len(p.nodes) - 1
+}
+
+// batchNorm returns n as BatchNorm node of inputs in (x, γ, β) with the
+// statistics of b.
+func batchNorm[T tensor.Float](n pnode[T], b autodiff.BatchNorm2dEval[T], in []int) pnode[T] {
+	n.kind, n.in = kBatchNorm, slices.Clone(in)
+	n.mean, n.variance, n.eps = b.RunningMean, b.RunningVar, b.Eps
+	return n
 }
 
 // shapeAt returns node i's shape for a batch of n images.
