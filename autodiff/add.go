@@ -37,29 +37,34 @@ func (Add[T]) JVP(yDot *tensor.Dense[T], _, xDot []*tensor.Dense[T], _ *tensor.D
 	sumTo(yDot, xDot)
 }
 
-// sumTo writes the sum of the non-nil xs into dst (zero if all are nil).
+// sumTo writes the sum of the non-nil xs into dst (zero if all are nil),
+// in the order of xs, span by span over the goroutines.
 func sumTo[T tensor.Float](dst *tensor.Dense[T], xs []*tensor.Dense[T]) {
-	first := true
-	for _, x := range xs {
-		switch {
-		case x == nil:
-		case first:
-			copy(dst.Data, x.Data)
-			first = false
-		default:
-			kernels.Add(dst.Data, x.Data)
+	forEachSpan(len(dst.Data), func(lo, hi int) {
+		d, first := dst.Data[lo:hi], true
+		for _, x := range xs {
+			switch {
+			case x == nil:
+			case first:
+				copy(d, x.Data[lo:hi])
+				first = false
+			default:
+				kernels.Add(d, x.Data[lo:hi])
+			}
 		}
-	}
-	if first {
-		clear(dst.Data)
-	}
+		if first {
+			clear(d)
+		}
+	})
 }
 
 // VJP adds ȳ to every non-nil x̄ᵢ.
 func (Add[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], _ []*tensor.Dense[T], _ *tensor.Dense[T]) {
-	for _, b := range xBar {
-		if b != nil {
-			kernels.Add(b.Data, yBar.Data)
+	forEachSpan(len(yBar.Data), func(lo, hi int) {
+		for _, b := range xBar {
+			if b != nil {
+				kernels.Add(b.Data[lo:hi], yBar.Data[lo:hi])
+			}
 		}
-	}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"hesscope/kernels"
 	"hesscope/tensor"
 )
 
@@ -22,7 +23,10 @@ import (
 //	x̄  += γ s ȳ        γ̄ += Σ ȳ x̂        β̄ += Σ ȳ      (Σ over n and pixels)
 //	curvature: x̄̇ += γ̇ s ȳ,  γ̄̇ += Σ ȳ s ẋ
 //
-// Arithmetic is in float64; channels are processed in parallel.
+// Arithmetic is in float64 (kernels.AffineTo and its relatives, in assembly
+// for float32); sums over a channel go to eight lanes, as the kernels
+// define, so every path (VJP, CurvatureVJP and the fused VJPPair) and every
+// backend gives the same bits. Channels are processed in parallel.
 type BatchNorm2dEval[T tensor.Float] struct {
 	RunningMean []T     // μ, one per channel
 	RunningVar  []T     // σ², one per channel
@@ -80,37 +84,38 @@ func (b BatchNorm2dEval[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 		for c := lo; c < hi; c++ {
 			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
 			for n := 0; n < g.n; n++ {
-				dst := bnSeg(g, y.Data, n, c)
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					dst[i] = T(a*(float64(v)-mu) + beta)
-				}
+				kernels.AffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), a, mu, beta)
 			}
 		}
 	})
 }
 
-// JVP computes ẏ = γ s ẋ + γ̇ s (x − μ) + β̇.
+// tangentCoefs returns γ̇ and β̇ of channel c (zero for nil tangents).
+func tangentCoefs[T tensor.Float](xDot []*tensor.Dense[T], c int) (gd, bd float64) {
+	if xDot[1] != nil {
+		gd = float64(xDot[1].Data[c])
+	}
+	if xDot[2] != nil {
+		bd = float64(xDot[2].Data[c])
+	}
+	return gd, bd
+}
+
+// JVP computes ẏ = (γ̇ s (x − μ) + β̇) + γ s ẋ, the first sum rounded to T
+// as ForwardJVP rounds it.
 func (b BatchNorm2dEval[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a := float64(x[1].Data[c]) * s
-			var gd, bd float64
-			if xDot[1] != nil {
-				gd = float64(xDot[1].Data[c])
-			}
-			if xDot[2] != nil {
-				bd = float64(xDot[2].Data[c])
-			}
+			gd, bd := tangentCoefs(xDot, c)
 			for n := 0; n < g.n; n++ {
 				dst := bnSeg(g, yDot.Data, n, c)
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					dst[i] = T(gd*s*(float64(v)-mu) + bd)
-				}
+				kernels.AffineTo(dst, bnSeg(g, x[0].Data, n, c), gd*s, mu, bd)
 				if xDot[0] != nil {
-					for i, v := range bnSeg(g, xDot[0].Data, n, c) {
-						dst[i] = T(float64(dst[i]) + a*float64(v))
+					for i, v := range bnSeg(g, xDot[0].Data, n, c)[:len(dst)] {
+						dst[i] = T(float64(dst[i]) + float64(a*float64(v)))
 					}
 				}
 			}
@@ -125,39 +130,37 @@ func (b BatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a := float64(x[1].Data[c]) * s
-			var sumY, sumYX float64
+			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
-				xs := bnSeg(g, x[0].Data, n, c)
-				yb := bnSeg(g, yBar.Data, n, c)[:len(xs)]
-				switch {
-				case (xBar[1] != nil || xBar[2] != nil) && xBar[0] != nil:
-					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
-					for i, v := range xs {
-						y := float64(yb[i])
-						sumY += y
-						sumYX += y * (float64(v) - mu)
-						dst[i] += T(a * y)
-					}
-				case xBar[1] != nil || xBar[2] != nil:
-					for i, v := range xs {
-						sumY += float64(yb[i])
-						sumYX += float64(yb[i]) * (float64(v) - mu)
-					}
-				case xBar[0] != nil:
-					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
-					for i, v := range yb {
-						dst[i] += T(a * float64(v))
-					}
-				}
+				bnVJPSeg(g, &sums, xBar, yBar, x, n, c, a, mu)
 			}
-			if xBar[1] != nil {
-				xBar[1].Data[c] += T(s * sumYX)
-			}
-			if xBar[2] != nil {
-				xBar[2].Data[c] += T(sumY)
-			}
+			bnParamGrads(xBar, &sums, c, s)
 		}
 	})
+}
+
+// bnVJPSeg does the VJP of ȳ on the segment of image n, channel c: x̄ += a ȳ
+// and the sums Σ ȳ, Σ ȳ (x − μ) if γ̄ or β̄ is wanted.
+func bnVJPSeg[T tensor.Float](g bnGeom, sums *[2]kernels.Lanes, xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], n, c int, a, mu float64) {
+	xs, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, yBar.Data, n, c)
+	switch doSums := xBar[1] != nil || xBar[2] != nil; {
+	case doSums && xBar[0] != nil:
+		kernels.CenteredSumsScaleAdd(sums, bnSeg(g, xBar[0].Data, n, c), yb, xs, a, mu)
+	case doSums:
+		kernels.CenteredSums(sums, yb, xs, mu)
+	case xBar[0] != nil:
+		kernels.ScaleAdd(bnSeg(g, xBar[0].Data, n, c), yb, a)
+	}
+}
+
+// bnParamGrads adds s Σ ȳ (x − μ) to γ̄ and Σ ȳ to β̄ of channel c.
+func bnParamGrads[T tensor.Float](xBar []*tensor.Dense[T], sums *[2]kernels.Lanes, c int, s float64) {
+	if xBar[1] != nil {
+		xBar[1].Data[c] += T(s * sums[1].Sum())
+	}
+	if xBar[2] != nil {
+		xBar[2].Data[c] += T(sums[0].Sum())
+	}
 }
 
 // CurvatureVJP adds γ̇ s ȳ to x̄̇ and Σ ȳ s ẋ to γ̄̇.
@@ -171,24 +174,18 @@ func (b BatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tenso
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			s := b.invStd(c)
-			var sumYXd float64
+			var sumYXd kernels.Lanes
 			for n := 0; n < g.n; n++ {
 				yb := bnSeg(g, yBar.Data, n, c)
 				if doX {
-					a := float64(xDot[1].Data[c]) * s
-					dst := bnSeg(g, xBarDot[0].Data, n, c)
-					for i, v := range yb {
-						dst[i] += T(a * float64(v))
-					}
+					kernels.ScaleAdd(bnSeg(g, xBarDot[0].Data, n, c), yb, float64(xDot[1].Data[c])*s)
 				}
 				if doG {
-					for i, v := range bnSeg(g, xDot[0].Data, n, c) {
-						sumYXd += float64(yb[i]) * float64(v)
-					}
+					kernels.Dot(&sumYXd, yb, bnSeg(g, xDot[0].Data, n, c))
 				}
 			}
 			if doG {
-				xBarDot[1].Data[c] += T(s * sumYXd)
+				xBarDot[1].Data[c] += T(s * sumYXd.Sum())
 			}
 		}
 	})
@@ -202,48 +199,74 @@ func (b BatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tens
 		for c := lo; c < hi; c++ {
 			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
 			a := float64(x[1].Data[c]) * s
-			var gd, bd float64
-			if xDot[1] != nil {
-				gd = float64(xDot[1].Data[c])
-			}
-			if xDot[2] != nil {
-				bd = float64(xDot[2].Data[c])
-			}
+			gd, bd := tangentCoefs(xDot, c)
 			for n := 0; n < g.n; n++ {
 				xs := bnSeg(g, x[0].Data, n, c)
-				dst, dstDot := bnSeg(g, y.Data, n, c)[:len(xs)], bnSeg(g, yDot.Data, n, c)[:len(xs)]
+				dst, dstDot := bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c)
 				if xDot[0] == nil {
-					for i, v := range xs {
-						dst[i] = T(a*(float64(v)-mu) + beta)
-						dstDot[i] = T(gd*s*(float64(v)-mu) + bd)
-					}
+					kernels.AffineTo(dst, xs, a, mu, beta)
+					kernels.AffineTo(dstDot, xs, gd*s, mu, bd)
 					continue
 				}
-				xd := bnSeg(g, xDot[0].Data, n, c)[:len(xs)]
-				for i, v := range xs {
-					dst[i] = T(a*(float64(v)-mu) + beta)
-					dstDot[i] = T(float64(T(gd*s*(float64(v)-mu)+bd)) + a*float64(xd[i]))
-				}
+				kernels.AffineJVPTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c), a, gd*s, mu, beta, bd)
 			}
 		}
 	})
 }
 
 // VJPPair does VJP of ȳ, VJP of ȳ̇ and CurvatureVJP in one sweep over x,
-// ẋ, ȳ and ȳ̇, with their arithmetic and in their order of accumulation
-// (so the same bits).
+// ẋ, ȳ and ȳ̇ when all of them are wanted (kernels.AffineVJPPair), with
+// their arithmetic and in their order of accumulation (so the same bits).
 func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, nil, nil)
+}
+
+// pairAll reports whether VJPPair has every product to do (a parameter
+// HVP), and so sweeps once per segment.
+func pairAll[T tensor.Float](xBar, xBarDot []*tensor.Dense[T], yBarDot *tensor.Dense[T], xDot []*tensor.Dense[T]) bool {
+	return xBar[0] != nil && (xBar[1] != nil || xBar[2] != nil) && yBarDot != nil && xDot != nil &&
+		xBarDot[0] != nil && xDot[1] != nil && xBarDot[1] != nil && xDot[0] != nil
+}
+
+// segCotangents maps the cotangents ȳ, ȳ̇ of the segment of image n,
+// channel c to those the BatchNorm sees, in buf (2·S values, the caller's
+// per-goroutine scratch) if it needs memory.
+type segCotangents[T tensor.Float] func(n, c int, buf, yb, ybd []T) ([]T, []T)
+
+// vjpPair is VJPPair; with a non-nil reluY, that of the BatchNorm followed
+// by a ReLU of output reluY (the cotangents ȳ, ȳ̇ are the ReLU's); with a
+// non-nil seg, which must only be given when pairAll, the BatchNorm's
+// cotangents are seg's of ȳ and ȳ̇.
+func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], reluY *tensor.Dense[T], seg segCotangents[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	var xd, gDot *tensor.Dense[T]
 	if xDot != nil {
 		xd, gDot = xDot[0], xDot[1]
 	}
-	doX := xBar[0] != nil
-	doSums := xBar[1] != nil || xBar[2] != nil
 	doYd := yBarDot != nil
 	curvX := xBarDot[0] != nil && gDot != nil // x̄̇ += γ̇ s ȳ
 	curvG := xBarDot[1] != nil && xd != nil   // γ̄̇ += Σ ȳ s ẋ
+	all := pairAll(xBar, xBarDot, yBarDot, xDot)
+	if seg != nil && !all {
+		panic("autodiff: BatchNorm2dEval segment cotangents without every product")
+	}
+	if reluY != nil && !all {
+		// The ReLU's VJPs first, into scratch cotangents.
+		yBar = reluCotangent(yBar, reluY)
+		defer putScratchDense(yBar)
+		if yBarDot != nil {
+			yBarDot = reluCotangent(yBarDot, reluY)
+			defer putScratchDense(yBarDot)
+		}
+		reluY = nil
+	}
 	forEachPart(g.c, func(lo, hi int) {
+		var buf []T
+		if seg != nil {
+			p := getScratch[T](2 * g.s)
+			defer putScratch(p)
+			buf = *p
+		}
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a := float64(x[1].Data[c]) * s
@@ -251,82 +274,45 @@ func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			if curvX {
 				ad = float64(gDot.Data[c]) * s
 			}
-			var sumY, sumYX, sumYd, sumYdX, sumYXd float64
+			// Σ ȳ, Σ ȳ (x − μ), Σ ȳ̇, Σ ȳ̇ (x − μ), Σ ȳ ẋ.
+			var sums [5]kernels.Lanes
+			yDotSums := (*[2]kernels.Lanes)(sums[2:4])
 			for n := 0; n < g.n; n++ {
-				xs := bnSeg(g, x[0].Data, n, c)
-				yb := bnSeg(g, yBar.Data, n, c)[:len(xs)]
-				if doX && doSums && doYd && curvX && curvG {
-					// Everything at once (a parameter HVP): the operations
-					// of the cases below on each element, in their order.
-					ybd := bnSeg(g, yBarDot.Data, n, c)[:len(xs)]
-					xds := bnSeg(g, xd.Data, n, c)[:len(xs)]
-					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
-					dstDot := bnSeg(g, xBarDot[0].Data, n, c)[:len(xs)]
-					for i, v := range xs {
-						y, yd, xc := float64(yb[i]), float64(ybd[i]), float64(v)-mu
-						sumY += y
-						sumYX += y * xc
-						dst[i] += T(a * y)
-						sumYd += yd
-						sumYdX += yd * xc
-						dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
-						sumYXd += y * float64(xds[i])
-					}
+				yb := bnSeg(g, yBar.Data, n, c)
+				switch {
+				case seg != nil:
+					yb, ybd := seg(n, c, buf, yb, bnSeg(g, yBarDot.Data, n, c))
+					kernels.AffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), yb, ybd, a, ad, mu)
+					continue
+				case all && reluY != nil:
+					kernels.AffineReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
+						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
+					continue
+				case all:
+					// A parameter HVP: everything in one sweep.
+					kernels.AffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue
 				}
-				if doSums {
-					for i, v := range xs {
-						sumY += float64(yb[i])
-						sumYX += float64(yb[i]) * (float64(v) - mu)
-					}
-				}
-				if doX {
-					dst := bnSeg(g, xBar[0].Data, n, c)[:len(xs)]
-					for i, v := range yb {
-						dst[i] += T(a * float64(v))
-					}
-				}
+				bnVJPSeg(g, (*[2]kernels.Lanes)(sums[0:2]), xBar, yBar, x, n, c, a, mu)
 				if doYd {
-					ybd := bnSeg(g, yBarDot.Data, n, c)[:len(xs)]
-					if doSums {
-						for i, v := range xs {
-							sumYd += float64(ybd[i])
-							sumYdX += float64(ybd[i]) * (float64(v) - mu)
-						}
-					}
-					if doX {
-						dst := bnSeg(g, xBarDot[0].Data, n, c)[:len(xs)]
-						for i, v := range ybd {
-							dst[i] += T(a * float64(v))
-						}
-					}
+					bnVJPSeg(g, yDotSums, xBarDot, yBarDot, x, n, c, a, mu)
 				}
 				if curvX {
-					dst := bnSeg(g, xBarDot[0].Data, n, c)[:len(xs)]
-					for i, v := range yb {
-						dst[i] += T(ad * float64(v))
-					}
+					kernels.ScaleAdd(bnSeg(g, xBarDot[0].Data, n, c), yb, ad)
 				}
 				if curvG {
-					for i, v := range bnSeg(g, xd.Data, n, c)[:len(xs)] {
-						sumYXd += float64(yb[i]) * float64(v)
-					}
+					kernels.Dot(&sums[4], yb, bnSeg(g, xd.Data, n, c))
 				}
 			}
-			if xBar[1] != nil {
-				xBar[1].Data[c] += T(s * sumYX)
-				if doYd {
-					xBarDot[1].Data[c] += T(s * sumYdX)
-				}
-				if curvG {
-					xBarDot[1].Data[c] += T(s * sumYXd)
-				}
+			bnParamGrads(xBar, (*[2]kernels.Lanes)(sums[0:2]), c, s)
+			if doYd {
+				bnParamGrads(xBarDot, yDotSums, c, s)
 			}
-			if xBar[2] != nil {
-				xBar[2].Data[c] += T(sumY)
-				if doYd {
-					xBarDot[2].Data[c] += T(sumYd)
-				}
+			if curvG {
+				xBarDot[1].Data[c] += T(s * sums[4].Sum())
 			}
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"hesscope/kernels"
 	"hesscope/tensor"
 )
 
@@ -32,7 +33,11 @@ import (
 // Forward keeps the batch statistics: BatchMean and UnbiasedBatchVar give
 // what PyTorch folds into the running statistics (see UpdateRunningStats).
 // M must exceed 1, as PyTorch requires in training. Arithmetic is in
-// float64; channels are processed in parallel.
+// float64, by the kernels of BatchNorm2dEval (in assembly for float32): the
+// statistics are sums over eight lanes (kernels.Lanes), and every
+// derivative is one sweep writing a linear combination of ȳ, ẋ, x − μ and
+// a constant (kernels.LinearTo, LinearAdd, LinearAdd2). Channels are
+// processed in parallel.
 type BatchNorm2dTrain[T tensor.Float] struct {
 	Eps float64 // ε, added to σ² (PyTorch's default is 1e-5)
 
@@ -66,29 +71,22 @@ func (b *BatchNorm2dTrain[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) 
 	m := float64(b.m)
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
-			var sum float64
+			var sums [2]kernels.Lanes // Σ x (and Σ x², unused)
 			for n := 0; n < g.n; n++ {
-				for _, v := range bnSeg(g, x[0].Data, n, c) {
-					sum += float64(v)
-				}
+				xs := bnSeg(g, x[0].Data, n, c)
+				kernels.CenteredSums(&sums, xs, xs, 0)
 			}
-			mu := sum / m
-			var ss float64
+			mu := sums[0].Sum() / m
+			var ss kernels.Lanes
 			for n := 0; n < g.n; n++ {
-				for _, v := range bnSeg(g, x[0].Data, n, c) {
-					d := float64(v) - mu
-					ss += d * d
-				}
+				kernels.CenteredSquares(&ss, bnSeg(g, x[0].Data, n, c), mu)
 			}
-			v := ss / m
+			v := ss.Sum() / m
 			s := 1 / math.Sqrt(v+b.Eps)
 			b.mean[c], b.variance[c], b.invStd[c] = mu, v, s
 			gamma, beta := float64(x[1].Data[c]), float64(x[2].Data[c])
 			for n := 0; n < g.n; n++ {
-				dst := bnSeg(g, y.Data, n, c)
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					dst[i] = T(gamma*(float64(v)-mu)*s + beta)
-				}
+				kernels.AffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), gamma*s, mu, beta)
 			}
 		}
 	})
@@ -128,45 +126,30 @@ func toT[T tensor.Float](v []float64, scale float64) []T {
 	return out
 }
 
-// JVP computes ẏ = γ s (ẋ − mean ẋ − x̂·mean(x̂ ẋ)) + γ̇ x̂ + β̇.
+// JVP computes ẏ = γ s (ẋ − mean ẋ − x̂·mean(x̂ ẋ)) + γ̇ x̂ + β̇, as
+// γs·ẋ + (γ̇s − γs²·mean(x̂ ẋ))(x − μ) + (β̇ − γs·mean ẋ).
 func (b *BatchNorm2dTrain[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := b.check(x)
 	m := float64(b.m)
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
-			var gd, bd float64
-			if xDot[1] != nil {
-				gd = float64(xDot[1].Data[c])
-			}
-			if xDot[2] != nil {
-				bd = float64(xDot[2].Data[c])
-			}
-			for n := 0; n < g.n; n++ {
-				dst := bnSeg(g, yDot.Data, n, c)
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					dst[i] = T(gd*(float64(v)-mu)*s + bd)
-				}
-			}
+			gd, bd := tangentCoefs(xDot, c)
 			if xDot[0] == nil {
+				for n := 0; n < g.n; n++ {
+					kernels.AffineTo(bnSeg(g, yDot.Data, n, c), bnSeg(g, x[0].Data, n, c), gd*s, mu, bd)
+				}
 				continue
 			}
-			var sumD, sumHD float64 // Σ ẋ, Σ x̂ ẋ
+			var sums [2]kernels.Lanes // Σ ẋ, Σ ẋ (x − μ)
 			for n := 0; n < g.n; n++ {
-				xd := bnSeg(g, xDot[0].Data, n, c)
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					sumD += float64(xd[i])
-					sumHD += (float64(v) - mu) * s * float64(xd[i])
-				}
+				kernels.CenteredSums(&sums, bnSeg(g, xDot[0].Data, n, c), bnSeg(g, x[0].Data, n, c), mu)
 			}
-			meanD, meanHD := sumD/m, sumHD/m
+			meanD, meanHD := sums[0].Sum()/m, s*sums[1].Sum()/m
+			gs := gamma * s
 			for n := 0; n < g.n; n++ {
-				dst := bnSeg(g, yDot.Data, n, c)
-				xd := bnSeg(g, xDot[0].Data, n, c)
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					xh := (float64(v) - mu) * s
-					dst[i] = T(float64(dst[i]) + gamma*s*(float64(xd[i])-meanD-xh*meanHD))
-				}
+				kernels.LinearTo(bnSeg(g, yDot.Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
+					gs, gd*s-gs*s*meanHD, mu, bd-gs*meanD)
 			}
 		}
 	})
@@ -179,23 +162,16 @@ func (b *BatchNorm2dTrain[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T]
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
-			var sumY, sumYH float64 // Σ ȳ, Σ ȳ x̂
+			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
-				yb := bnSeg(g, yBar.Data, n, c)
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					sumY += float64(yb[i])
-					sumYH += float64(yb[i]) * (float64(v) - mu) * s
-				}
+				kernels.CenteredSums(&sums, bnSeg(g, yBar.Data, n, c), bnSeg(g, x[0].Data, n, c), mu)
 			}
+			sumY, sumYH := sums[0].Sum(), s*sums[1].Sum() // Σ ȳ, Σ ȳ x̂
 			if xBar[0] != nil {
-				a, bb := sumY/m, sumYH/m
+				a, bb, gs := sumY/m, sumYH/m, gamma*s
 				for n := 0; n < g.n; n++ {
-					yb := bnSeg(g, yBar.Data, n, c)
-					dst := bnSeg(g, xBar[0].Data, n, c)
-					for i, v := range bnSeg(g, x[0].Data, n, c) {
-						xh := (float64(v) - mu) * s
-						dst[i] += T(gamma * s * (float64(yb[i]) - a - xh*bb))
-					}
+					kernels.LinearAdd(bnSeg(g, xBar[0].Data, n, c), bnSeg(g, yBar.Data, n, c), bnSeg(g, x[0].Data, n, c),
+						gs, -gs*s*bb, mu, -gs*a)
 				}
 			}
 			if xBar[1] != nil {
@@ -210,7 +186,10 @@ func (b *BatchNorm2dTrain[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T]
 
 // CurvatureVJP adds (γ̇ s + γ ṡ)(ȳ − a − x̂ b) − γ s (b ẋ̂ + ḃ x̂) to x̄̇ and
 // M ḃ to γ̄̇, where a = mean ȳ, b = mean(ȳ x̂), ṡ = −s²·mean(x̂ ẋ),
-// ẋ̂ = s(ẋ − mean ẋ − x̂·mean(x̂ ẋ)) and ḃ = mean(ȳ ẋ̂).
+// ẋ̂ = s(ẋ − mean ẋ − x̂·mean(x̂ ẋ)) and ḃ = mean(ȳ ẋ̂). With x̂ = s(x − μ)
+// and k = γ̇ s + γ ṡ, x̄̇ gets one linear combination
+//
+//	k·ȳ − γs²b·ẋ + (−k b s − γs²ḃ + γs³b·mean(x̂ ẋ))(x − μ) + (−k a + γs²b·mean ẋ).
 func (b *BatchNorm2dTrain[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
 	g := b.check(x)
 	doX := xBarDot[0] != nil && (xDot[0] != nil || xDot[1] != nil)
@@ -222,59 +201,39 @@ func (b *BatchNorm2dTrain[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *ten
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
-			var gd float64
-			if xDot[1] != nil {
-				gd = float64(xDot[1].Data[c])
-			}
-			// One pass for Σ ȳ, Σ ȳ x̂ and, with a tangent ẋ, Σ ẋ, Σ x̂ ẋ, Σ ȳ ẋ.
-			var sumY, sumYH, sumD, sumHD, sumYD float64
+			gd, _ := tangentCoefs(xDot, c)
+			// Σ ȳ, Σ ȳ (x − μ) and, with a tangent ẋ, Σ ẋ, Σ ẋ (x − μ), Σ ȳ ẋ.
+			var ys, ds [2]kernels.Lanes
+			var yd kernels.Lanes
 			for n := 0; n < g.n; n++ {
-				yb := bnSeg(g, yBar.Data, n, c)
-				var xd []T
+				yb, xs := bnSeg(g, yBar.Data, n, c), bnSeg(g, x[0].Data, n, c)
+				kernels.CenteredSums(&ys, yb, xs, mu)
 				if xDot[0] != nil {
-					xd = bnSeg(g, xDot[0].Data, n, c)
-				}
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					xh := (float64(v) - mu) * s
-					y := float64(yb[i])
-					sumY += y
-					sumYH += y * xh
-					if xd != nil {
-						d := float64(xd[i])
-						sumD += d
-						sumHD += xh * d
-						sumYD += y * d
-					}
+					xd := bnSeg(g, xDot[0].Data, n, c)
+					kernels.CenteredSums(&ds, xd, xs, mu)
+					kernels.Dot(&yd, yb, xd)
 				}
 			}
-			a, bb := sumY/m, sumYH/m
-			meanD, meanHD := sumD/m, sumHD/m
+			a, bb := ys[0].Sum()/m, s*ys[1].Sum()/m
+			meanD, meanHD := ds[0].Sum()/m, s*ds[1].Sum()/m
 			sDot := -s * s * meanHD
 			// ḃ = mean(ȳ ẋ̂) = s(mean(ȳ ẋ) − a·mean ẋ − b·mean(x̂ ẋ)).
-			bDot := s * (sumYD/m - a*meanD - bb*meanHD)
+			bDot := s * (yd.Sum()/m - a*meanD - bb*meanHD)
 			if doG {
 				xBarDot[1].Data[c] += T(m * bDot)
 			}
 			if !doX {
 				continue
 			}
-			coef := gd*s + gamma*sDot
+			k, gs2 := gd*s+gamma*sDot, gamma*s*s
+			q, r := -k*bb*s-gs2*bDot, -k*a
 			for n := 0; n < g.n; n++ {
-				yb := bnSeg(g, yBar.Data, n, c)
-				dst := bnSeg(g, xBarDot[0].Data, n, c)
-				var xd []T
-				if xDot[0] != nil {
-					xd = bnSeg(g, xDot[0].Data, n, c)
+				dst, yb, xs := bnSeg(g, xBarDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c), bnSeg(g, x[0].Data, n, c)
+				if xDot[0] == nil {
+					kernels.LinearAdd(dst, yb, xs, k, q, mu, r)
+					continue
 				}
-				for i, v := range bnSeg(g, x[0].Data, n, c) {
-					xh := (float64(v) - mu) * s
-					r := coef*(float64(yb[i])-a-xh*bb) - gamma*s*bDot*xh
-					if xd != nil {
-						xhDot := s * (float64(xd[i]) - meanD - xh*meanHD)
-						r -= gamma * s * bb * xhDot
-					}
-					dst[i] += T(r)
-				}
+				kernels.LinearAdd2(dst, yb, bnSeg(g, xDot[0].Data, n, c), xs, k, -gs2*bb, q+gs2*s*bb*meanHD, mu, r+gs2*bb*meanD)
 			}
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"hesscope/kernels"
 	"hesscope/tensor"
 )
 
@@ -88,9 +89,14 @@ func (m *MaxPool2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	})
 }
 
-// poolPlane computes the window maxima of one H×W plane and their argmax,
-// with an unrolled loop for 2×2 windows at stride 2 without padding.
+// poolPlane computes the window maxima of one H×W plane and their argmax:
+// by vector kernels for 2×2 and 3×3 windows at stride 2 where the machine has
+// them, else with an unrolled loop for 2×2 windows at stride 2 without
+// padding and a branch-free one for 3×3 windows.
 func poolPlane[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
+	if g.s == 2 && (g.k == 2 || g.k == 3) && poolPlaneS2(g, yp, am, plane) {
+		return
+	}
 	switch {
 	case g.k == 2 && g.s == 2 && g.p == 0:
 		poolPlane2x2(g, yp, am, plane)
@@ -142,6 +148,38 @@ func poolPlane3x3f32(g poolGeom, yp []float32, am []int32, plane []float32) {
 			yp[oy*g.ow+ox], am[oy*g.ow+ox] = math.Float32frombits(bb), int32(base)+at
 		}
 	}
+}
+
+// poolPlaneS2 computes the plane by kernels.MaxPoolRowS2 for the windows
+// inside the image and poolWindow for those that overlap the padding. It
+// reports false, having done nothing, if there is no vector kernel.
+func poolPlaneS2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) bool {
+	// Windows inside the image: columns [oxLo, oxHi), rows [oyLo, oyHi).
+	oxLo, oxHi := (g.p+1)/2, min(g.ow, (g.w-g.k+g.p)/2+1)
+	oyLo, oyHi := (g.p+1)/2, min(g.oh, (g.h-g.k+g.p)/2+1)
+	if oxHi <= oxLo || !kernels.MaxPoolRowS2(yp[:0], am, plane, g.w, 0, g.k) {
+		return false
+	}
+	for oy := 0; oy < g.oh; oy++ {
+		y0 := 2*oy - g.p
+		yr, ar := yp[oy*g.ow:(oy+1)*g.ow], am[oy*g.ow:(oy+1)*g.ow]
+		lo, hi := oxLo, oxHi
+		if oy < oyLo || oy >= oyHi {
+			lo, hi = g.ow, g.ow
+		} else {
+			kernels.MaxPoolRowS2(yr[lo:hi], ar[lo:hi], plane, g.w, y0*g.w+2*lo-g.p, g.k)
+		}
+		for ox := 0; ox < g.ow; ox++ {
+			if ox == lo {
+				ox = hi
+				if ox >= g.ow {
+					break
+				}
+			}
+			poolWindow(g, yr[ox:ox+1], ar[ox:ox+1], plane, y0, 2*ox-g.p)
+		}
+	}
+	return true
 }
 
 // poolKey32 returns the key of the float32 with bits b and whether it is a

@@ -118,3 +118,73 @@ func TestContourLines(t *testing.T) {
 		t.Logf("%s: %d lines, %d points", tc.name, len(lines), total)
 	}
 }
+
+func TestLogTicks(t *testing.T) {
+	labels := func(lo, hi float64) (vals []float64, labs []string) {
+		for _, tk := range (logTicks{}).Ticks(lo, hi) {
+			if tk.Label != "" {
+				vals, labs = append(vals, tk.Value), append(labs, tk.Label)
+			}
+		}
+		return vals, labs
+	}
+	// Less than a decade and no power of ten inside: 2 and 5 are labelled.
+	if _, l := labels(1.3, 8); !slices.Equal(l, []string{"2", "5"}) {
+		t.Errorf("labels on [1.3, 8]: %v", l)
+	}
+	// Two decades or more: powers of ten only.
+	if _, l := labels(0.005, 3); !slices.Equal(l, []string{"0.01", "0.1", "1"}) {
+		t.Errorf("labels on [0.005, 3]: %v", l)
+	}
+	// Many decades: at most about eight labels.
+	if v, _ := labels(1e-12, 1e12); len(v) > 9 || len(v) < 5 {
+		t.Errorf("%d labels over 24 decades", len(v))
+	}
+	// Within a factor of two: the multiples of powers of ten.
+	if _, l := labels(0.65, 0.95); !slices.Equal(l, []string{"0.7", "0.8", "0.9"}) {
+		t.Errorf("labels on [0.65, 0.95]: %v", l)
+	}
+	// Narrower still: linear ticks.
+	if v, _ := labels(0.71, 0.79); len(v) < 2 {
+		t.Errorf("labels on [0.71, 0.79]: %v", v)
+	}
+	if len((logTicks{}).Ticks(0, 1)) != 0 {
+		t.Error("ticks on a range with 0")
+	}
+}
+
+func TestPanelsAndErrorBars(t *testing.T) {
+	dir := t.TempDir()
+	x := []float64{64, 256, 1024}
+	left := &Line{Title: "a", LogX: true, LogY: true, XTicks: x, Series: []Series{
+		{Name: "mean", X: x, Y: []float64{1, 2, 4}, YLo: []float64{0.5, 1.5, 3}, YHi: []float64{1.5, 2.5, 5}, Points: true},
+		{X: x, Y: []float64{1.1, 2.1, 3.9}, NoLine: true, Faint: true}}}
+	right := &Line{Title: "b", Series: []Series{
+		{Name: "band", X: x, Y: []float64{1, 2, 4}, YLo: []float64{0, 1, 3}, YHi: []float64{2, 3, 5}, Band: true},
+		{Name: "mean", X: x, Y: []float64{1, 1, 1}}}}
+	for _, ext := range []string{".png", ".svg"} {
+		if err := (&Panels{Plots: []*Line{left, right}, SameY: true}).Save(filepath.Join(dir, "p"+ext)); err != nil {
+			t.Fatal(err)
+		}
+		// A single point on log axes (a one-seed, one-batch study).
+		one := &Line{LogX: true, LogY: true, Legend: LegendRight, Series: []Series{{Name: "one", X: []float64{64}, Y: []float64{0.7}, Points: true}}}
+		if err := one.Save(filepath.Join(dir, "one"+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The legend entry "mean" appears once although both panels have it.
+	b, err := os.ReadFile(filepath.Join(dir, "p.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte(">mean<")); n != 1 {
+		t.Errorf("legend entry %q drawn %d times, want 1", "mean", n)
+	}
+	bad := &Line{Series: []Series{{X: x, Y: x, YLo: x[:2], YHi: x}}}
+	if err := bad.Save(filepath.Join(dir, "bad.png")); err == nil {
+		t.Error("error bars of the wrong length were accepted")
+	}
+	if err := (&Panels{}).Save(filepath.Join(dir, "none.png")); err == nil {
+		t.Error("no panels accepted")
+	}
+}

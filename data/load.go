@@ -68,6 +68,26 @@ func Names() []string {
 	return names
 }
 
+// Info is the shape and size of a dataset, known without reading it.
+type Info struct {
+	C, H, W, Classes int
+	// Train and Test are the numbers of images of the two splits.
+	Train, Test int
+}
+
+// Describe returns the shape and size of the named dataset.
+func Describe(name string) (Info, error) {
+	s := specNamed(name)
+	if s == nil {
+		return Info{}, unknownName(name)
+	}
+	i := Info{C: s.c, H: s.h, W: s.w, Classes: s.classes, Train: 60000, Test: 10000}
+	if s.cifar {
+		i.Train = 50000
+	}
+	return i, nil
+}
+
 // specNamed returns the spec of the named dataset, or nil.
 func specNamed(name string) *spec {
 	for _, s := range specs {

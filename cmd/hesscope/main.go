@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"hesscope/dist"
 )
 
 // version is the program version, recorded in every result and run folder.
@@ -41,11 +43,17 @@ type command struct {
 	// flags declares the command's flags on fs and returns the function
 	// that runs it once they are parsed.
 	flags func(fs *flag.FlagSet) func(ctx context.Context, env *env) error
+	// distributed says that the command splits its work across the ranks
+	// of an MPI job; the others refuse to run as more than one process.
+	distributed bool
 }
 
-// env is what a command writes to.
+// env is what a command writes to, and the ranks it runs on. On a rank
+// other than 0 stdout and stderr discard what is written: rank 0 alone
+// prints (errors are printed by every rank).
 type env struct {
 	stdout, stderr io.Writer
+	comm           dist.Comm
 }
 
 // usageError is a bad flag or argument: exit status 2 and the command's usage.
@@ -58,14 +66,27 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 var commands []*command
 
 func main() {
+	world, err := dist.World()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hesscope: %v\n", err)
+		dist.Finalize()
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	grace := 2 * time.Second
 	if len(os.Args) > 1 && (os.Args[1] == "train" || os.Args[1] == "sweep" || os.Args[1] == "demo") {
 		grace = 30 * time.Second // they save a checkpoint when interrupted
 	}
 	go watchdog(ctx, stop, grace, os.Stderr, os.Exit)
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	code := runIn(ctx, world, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if code != 0 && world.Size() > 1 {
+		// The other ranks may be waiting in a collective: end the job.
+		fmt.Fprintf(os.Stderr, "hesscope: rank %d of %d failed (exit status %d); aborting the job\n", world.Rank(), world.Size(), code)
+		world.Abort(code)
+	}
+	dist.Finalize()
+	os.Exit(code)
 }
 
 // watchdog makes an interrupt final. Once ctx is done (Ctrl-C, SIGTERM) it
@@ -81,8 +102,19 @@ func watchdog(ctx context.Context, stop func(), grace time.Duration, stderr io.W
 	exit(130)
 }
 
-// run executes the command line args and returns the exit status.
+// run executes the command line args as one process and returns the exit
+// status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runIn(ctx, dist.Self{}, args, stdout, stderr)
+}
+
+// runIn executes the command line args on the ranks of world and returns
+// the exit status.
+func runIn(ctx context.Context, world dist.Comm, args []string, stdout, stderr io.Writer) int {
+	errOut := stderr
+	if world.Rank() != 0 {
+		stdout, stderr = io.Discard, io.Discard
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		if len(args) > 1 {
 			if c := lookup(args[1]); c != nil {
@@ -107,6 +139,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hesscope: unknown command %q (run 'hesscope help')\n", args[0])
 		return 2
 	}
+	if world.Size() > 1 && !c.distributed {
+		fmt.Fprintf(stderr, "hesscope %s: started as %d MPI ranks, but %s runs as one process (the distributed commands: %s)\n",
+			c.name, world.Size(), c.name, strings.Join(distributedCommands(), ", "))
+		return 2
+	}
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), threadsHelp())
@@ -128,7 +165,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	runtime.GOMAXPROCS(*threads)
-	err := runCmd(ctx, &env{stdout: stdout, stderr: stderr})
+	err := runCmd(ctx, &env{stdout: stdout, stderr: stderr, comm: world})
+	if err != nil && world.Size() > 1 {
+		stderr = errOut
+		if world.Rank() != 0 {
+			c.name = fmt.Sprintf("%s (rank %d)", c.name, world.Rank())
+		}
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -142,6 +185,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hesscope %s: %v\n", c.name, err)
 		return 1
 	}
+}
+
+// distributedCommands names the commands that run on several ranks.
+func distributedCommands() []string {
+	var names []string
+	for _, c := range commands {
+		if c.distributed {
+			names = append(names, c.name)
+		}
+	}
+	return names
 }
 
 func lookup(name string) *command {

@@ -57,6 +57,11 @@ every result with its number of Hessian-vector products, seed and time.
 BatchNorm is in eval mode. Weights written by 'hesscope train' carry their
 input normalisation, which is applied to the images, and their activation.
 
+-device cuda runs the parameter-Hessian products and the loss on the first
+NVIDIA GPU (a binary built with -tags cuda; ReLU models); the input
+Hessians (-input, -input-samples) stay on the CPU, and -operator ggn is not
+available there.
+
 -out DIR writes spectrum.json, density.csv and the plots (density, input
 eigenvalue histogram) there; -plot FILE names the density plot.`,
 		flags: spectrumFlags,
@@ -66,6 +71,7 @@ eigenvalue histogram) there; -plot FILE names the density plot.`,
 type spectrumOptions struct {
 	analysisFlags
 	method, operator, layer, traceMethod, plot      string
+	device                                          string
 	topK, bottomK, maxIter, inputSamples            int
 	traceMatvecs, densityProbes, densitySteps, bins int
 	min, input, perLayer, trace, density            bool
@@ -94,6 +100,7 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images, at most -samples")
 	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian-compatible)")
 	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos; capped at the number of parameters) or iterations per eigenvalue (power); 0: 100, or 3·k for k > 33 eigenvalues with lanczos")
+	deviceFlag(fs, &o.device)
 	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖); below 1")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
@@ -153,6 +160,10 @@ func (o *spectrumOptions) check(samples int) error {
 		return usagef("-input-samples %d: more than -samples %d", o.inputSamples, samples)
 	case o.plot != "" && !o.density:
 		return usagef("-plot is the density plot: it needs -density")
+	case o.device != "cpu" && o.device != "cuda":
+		return usagef("-device %q: want cpu or cuda", o.device)
+	case o.device == "cuda" && o.operator == "ggn":
+		return usagef("-operator ggn runs on the CPU only: drop -device cuda")
 	}
 	return checkPlotPath("-plot", o.plot)
 }
@@ -168,12 +179,16 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 			return usagef("-layer: %v", err)
 		}
 	}
+	backend, err := backendFor(o.device, a.net)
+	if err != nil {
+		return err
+	}
 	opts := analysis.SpectrumOptions{
 		TopK: o.topK, BottomK: o.bottomK, Method: o.method, Operator: o.operator, Layer: o.layer, PerLayer: o.perLayer,
 		Trace: o.trace, TraceMethod: o.traceMethod, TraceMatVecs: o.traceMatvecs,
 		Density: o.density, DensityProbes: o.densityProbes, DensitySteps: o.densitySteps, DensityBins: o.bins, DensitySigma2: o.sigma2,
 		Input: o.input, InputSamples: o.inputSamples, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
-		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog)}
+		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog), Backend: backend}
 	// Bounds that need the model: k eigenvalues of a dim×dim matrix, and
 	// the memory the solvers keep.
 	dim := nn.Size(params)

@@ -18,9 +18,10 @@ import (
 
 func init() {
 	commands = append(commands, &command{
-		name:  "train",
-		usage: "-model NAME -out DIR [-dataset NAME] [-epochs E] [-batch-size B] [-lr LR] [flags]",
-		short: "train a model by SGD at any batch size, with resumable checkpoints",
+		name:        "train",
+		usage:       "-model NAME -out DIR [-dataset NAME] [-epochs E] [-batch-size B] [-lr LR] [flags]",
+		short:       "train a model by SGD at any batch size, with resumable checkpoints",
+		distributed: true,
 		long: `
 Train trains a model of the zoo on a dataset by SGD with momentum (PyTorch's
 torch.optim.SGD semantics: weight decay, dampening, Nesterov), with a
@@ -58,6 +59,14 @@ checkpoint (or starts it); the settings come from its config.json, and flags
 given must agree with it. A resumed run ends with exactly the weights and
 metrics of an uninterrupted one, with the same thread count, even after
 kill -9. A finished run is left alone (a sweep can pass -resume always).
+
+Built with MPI (CC=mpicc go build -tags mpi) and started as several ranks
+(mpirun -np N, srun -n N), train is data-parallel: -batch-size is the
+global batch, split into one share per rank, each cut into micro-batches;
+the gradients are summed by one all-reduce per step, so the weights are the
+same on every rank; rank 0 alone prints and writes -out (on a file system
+all ranks see), and -resume needs the same number of ranks. BatchNorm's
+running statistics are rank 0's.
 
 A NaN or infinite loss stops the run with exit status 1, keeping the last
 good checkpoint.
@@ -310,7 +319,7 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if o.quiet {
 			prog = nil
 		}
-		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version, Perturb: perturb})
+		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version, Perturb: perturb, Comm: e.comm})
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,106 @@
+package autodiff
+
+import (
+	"hesscope/kernels"
+	"hesscope/tensor"
+)
+
+// BatchNorm2dEvalReLU is BatchNorm2dEval followed by ReLU, y = relu(BN(x, γ,
+// β)), in one primitive: the normalised value z is never stored, and each
+// pass reads x (and ẋ, ȳ, ȳ̇, y) once instead of writing z and its tangent
+// and cotangents and reading them again. The ReLU's mask 1[z>0] is 1[y>0].
+// Every result has the bits of the two primitives one after the other, the
+// ReLU's cotangent added into a zeroed buffer as the tape does (checked by
+// TestBatchNormReLUFused), so a model gives the same numbers fused or not.
+type BatchNorm2dEvalReLU[T tensor.Float] struct {
+	BatchNorm2dEval[T]
+}
+
+var (
+	_ PairJVP[float64] = BatchNorm2dEvalReLU[float64]{}
+	_ PairVJP[float64] = BatchNorm2dEvalReLU[float64]{}
+	_ Curved[float64]  = BatchNorm2dEvalReLU[float64]{}
+)
+
+// Forward computes y = relu(γ s (x − μ) + β).
+func (b BatchNorm2dEvalReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	g := checkBatchNorm("BatchNorm2dEvalReLU", x, b.RunningMean, b.RunningVar)
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
+			for n := 0; n < g.n; n++ {
+				kernels.AffineReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), a, mu, beta)
+			}
+		}
+	})
+}
+
+// JVP computes ẏ = 1[y>0]·ż, ż BatchNorm2dEval's tangent.
+func (b BatchNorm2dEvalReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y *tensor.Dense[T]) {
+	b.BatchNorm2dEval.JVP(yDot, x, xDot, nil)
+	forEachSpan(len(y.Data), func(lo, hi int) { kernels.MaskTo(yDot.Data[lo:hi], y.Data[lo:hi], yDot.Data[lo:hi]) })
+}
+
+// ForwardJVP computes y and ẏ in one sweep over x and ẋ.
+func (b BatchNorm2dEvalReLU[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
+	if xDot[0] == nil {
+		b.Forward(y, x)
+		b.JVP(yDot, x, xDot, y)
+		return
+	}
+	g := checkBatchNorm("BatchNorm2dEvalReLU", x, b.RunningMean, b.RunningVar)
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
+			gd, bd := tangentCoefs(xDot, c)
+			for n := 0; n < g.n; n++ {
+				kernels.AffineJVPReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c), bnSeg(g, x[0].Data, n, c),
+					bnSeg(g, xDot[0].Data, n, c), float64(x[1].Data[c])*s, gd*s, mu, beta, bd)
+			}
+		}
+	})
+}
+
+// reluCotangent returns the ReLU's cotangent 0 + 1[y>0]·ȳ in a scratch
+// tensor, to be returned by putScratchDense.
+func reluCotangent[T tensor.Float](yBar, y *tensor.Dense[T]) *tensor.Dense[T] {
+	z := &tensor.Dense[T]{Shape: y.Shape, Data: *getScratch[T](len(y.Data))}
+	forEachSpan(len(y.Data), func(lo, hi int) {
+		clear(z.Data[lo:hi])
+		kernels.MaskAdd(z.Data[lo:hi], y.Data[lo:hi], yBar.Data[lo:hi])
+	})
+	return z
+}
+
+// putScratchDense returns the buffer of a tensor from reluCotangent.
+func putScratchDense[T tensor.Float](t *tensor.Dense[T]) {
+	d := t.Data
+	putScratch(&d)
+}
+
+// VJP adds BatchNorm2dEval's VJP of the ReLU's cotangent 1[y>0]·ȳ.
+func (b BatchNorm2dEvalReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], y *tensor.Dense[T]) {
+	if xBar[0] == nil && xBar[1] == nil && xBar[2] == nil {
+		return
+	}
+	z := reluCotangent(yBar, y)
+	defer putScratchDense(z)
+	b.BatchNorm2dEval.VJP(xBar, z, x, nil)
+}
+
+// CurvatureVJP adds BatchNorm2dEval's curvature term for the ReLU's
+// cotangent 1[y>0]·ȳ (the ReLU has none).
+func (b BatchNorm2dEvalReLU[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, _ *tensor.Dense[T]) {
+	if !(xBarDot[0] != nil && xDot[1] != nil) && !(xBarDot[1] != nil && xDot[0] != nil) {
+		return
+	}
+	z := reluCotangent(yBar, y)
+	defer putScratchDense(z)
+	b.BatchNorm2dEval.CurvatureVJP(xBarDot, z, x, xDot, nil, nil)
+}
+
+// VJPPair does the three reverse products in one sweep when all are wanted
+// (kernels.AffineReLUVJPPair), the ReLU's cotangents computed on the fly.
+func (b BatchNorm2dEvalReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, _ *tensor.Dense[T]) {
+	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, y, nil)
+}

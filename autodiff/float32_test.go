@@ -1,0 +1,331 @@
+package autodiff_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"hesscope/autodiff"
+	"hesscope/tensor"
+)
+
+// f32Case is a primitive made for both float types, with inputs.
+type f32Case struct {
+	name string
+	p32  func() autodiff.Primitive[float32]
+	p64  func() autodiff.Primitive[float64]
+	x    []*tensor.Dense[float64] // inputs; the float32 ones are rounded copies
+}
+
+// regroups lists the primitives whose VJPPair groups x̄̇'s sum differently
+// from the separate calls (ReLUBatchNorm2dEval adds the BatchNorm's two
+// terms before the ReLU passes them back), so the two agree to rounding
+// only; the tape's bits are those of VJPPair.
+var regroups = map[string]bool{"relubneval": true}
+
+func f32Cases() []f32Case {
+	rng := rand.New(rand.NewPCG(11, 12))
+	randn := func(shape ...int) *tensor.Dense[float64] {
+		t := tensor.New[float64](shape...)
+		for i := range t.Data {
+			// Rounded to float32, so both types see the same inputs.
+			t.Data[i] = float64(float32(rng.NormFloat64()))
+		}
+		return t
+	}
+	// S = 9·10 values per channel: whole blocks of the vector kernels and a
+	// tail; [N, C] for BatchNorm1d.
+	shape := []int{5, 6, 9, 10}
+	big := []int{8, 16, 17, 16} // above the size spread over goroutines
+	mean, vr := randn(6).Data, randn(6).Data
+	for i := range vr {
+		vr[i] = 0.5 + vr[i]*vr[i]
+	}
+	mean32, vr32 := to32(mean), to32(vr)
+	return []f32Case{
+		{"relu", func() autodiff.Primitive[float32] { return autodiff.ReLU[float32]{} },
+			func() autodiff.Primitive[float64] { return autodiff.ReLU[float64]{} }, []*tensor.Dense[float64]{randn(big...)}},
+		{"add", func() autodiff.Primitive[float32] { return autodiff.Add[float32]{} },
+			func() autodiff.Primitive[float64] { return autodiff.Add[float64]{} }, []*tensor.Dense[float64]{randn(big...), randn(big...)}},
+		{"bneval", func() autodiff.Primitive[float32] {
+			return autodiff.BatchNorm2dEval[float32]{RunningMean: mean32, RunningVar: vr32, Eps: 1e-5}
+		}, func() autodiff.Primitive[float64] {
+			return autodiff.BatchNorm2dEval[float64]{RunningMean: mean, RunningVar: vr, Eps: 1e-5}
+		}, []*tensor.Dense[float64]{randn(shape...), randn(6), randn(6)}},
+		{"bneval/1d", func() autodiff.Primitive[float32] {
+			return autodiff.BatchNorm2dEval[float32]{RunningMean: mean32, RunningVar: vr32, Eps: 1e-5}
+		}, func() autodiff.Primitive[float64] {
+			return autodiff.BatchNorm2dEval[float64]{RunningMean: mean, RunningVar: vr, Eps: 1e-5}
+		}, []*tensor.Dense[float64]{randn(40, 6), randn(6), randn(6)}},
+		{"bnevalrelu", func() autodiff.Primitive[float32] {
+			return autodiff.BatchNorm2dEvalReLU[float32]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float32]{RunningMean: mean32, RunningVar: vr32, Eps: 1e-5}}
+		}, func() autodiff.Primitive[float64] {
+			return autodiff.BatchNorm2dEvalReLU[float64]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float64]{RunningMean: mean, RunningVar: vr, Eps: 1e-5}}
+		}, []*tensor.Dense[float64]{randn(shape...), randn(6), randn(6)}},
+		{"bnevaladdrelu", func() autodiff.Primitive[float32] {
+			return autodiff.BatchNorm2dEvalAddReLU[float32]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float32]{RunningMean: mean32, RunningVar: vr32, Eps: 1e-5}}
+		}, func() autodiff.Primitive[float64] {
+			return autodiff.BatchNorm2dEvalAddReLU[float64]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float64]{RunningMean: mean, RunningVar: vr, Eps: 1e-5}}
+		}, []*tensor.Dense[float64]{randn(shape...), randn(6), randn(6), randn(shape...)}},
+		{"relubneval", func() autodiff.Primitive[float32] {
+			return autodiff.ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float32]{RunningMean: mean32, RunningVar: vr32, Eps: 1e-5}}
+		}, func() autodiff.Primitive[float64] {
+			return autodiff.ReLUBatchNorm2dEval[float64]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float64]{RunningMean: mean, RunningVar: vr, Eps: 1e-5}}
+		}, []*tensor.Dense[float64]{randn(shape...), randn(6), randn(6)}},
+		{"bntrain", func() autodiff.Primitive[float32] { return &autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5} },
+			func() autodiff.Primitive[float64] { return &autodiff.BatchNorm2dTrain[float64]{Eps: 1e-5} },
+			[]*tensor.Dense[float64]{randn(shape...), randn(6), randn(6)}},
+		{"maxpool/k2s2", func() autodiff.Primitive[float32] { return &autodiff.MaxPool2d[float32]{Kernel: 2} },
+			func() autodiff.Primitive[float64] { return &autodiff.MaxPool2d[float64]{Kernel: 2} }, []*tensor.Dense[float64]{randn(shape...)}},
+		{"maxpool/k3s2p1", func() autodiff.Primitive[float32] {
+			return &autodiff.MaxPool2d[float32]{Kernel: 3, Stride: 2, Padding: 1}
+		},
+			func() autodiff.Primitive[float64] {
+				return &autodiff.MaxPool2d[float64]{Kernel: 3, Stride: 2, Padding: 1}
+			},
+			[]*tensor.Dense[float64]{randn(shape...)}},
+		{"globalavgpool", func() autodiff.Primitive[float32] { return autodiff.GlobalAvgPool[float32]{} },
+			func() autodiff.Primitive[float64] { return autodiff.GlobalAvgPool[float64]{} }, []*tensor.Dense[float64]{randn(shape...)}},
+	}
+}
+
+func to32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+func dense32(t *tensor.Dense[float64]) *tensor.Dense[float32] {
+	if t == nil {
+		return nil
+	}
+	return tensor.FromSlice(to32(t.Data), t.Shape...)
+}
+
+// allResults runs every path of a primitive: Forward, JVP, ForwardJVP,
+// VJP, CurvatureVJP and VJPPair (into cotangents that hold values), and
+// returns their outputs by name.
+func allResults[F tensor.Float](p func() autodiff.Primitive[F], x, xDot []*tensor.Dense[F], yBar, yBarDot *tensor.Dense[F], init []*tensor.Dense[F]) map[string][]F {
+	out := map[string][]F{}
+	p0 := p()
+	y := tensor.New[F](p0.Shape(x)...)
+	p0.Forward(y, x)
+	yDot := tensor.New[F](y.Shape...)
+	p0.JVP(yDot, x, xDot, y)
+	out["y"], out["yDot"] = y.Data, yDot.Data
+	if pj, ok := p().(autodiff.PairJVP[F]); ok {
+		y2, yDot2 := tensor.New[F](y.Shape...), tensor.New[F](y.Shape...)
+		pj.ForwardJVP(y2, yDot2, x, xDot)
+		out["ForwardJVP y"], out["ForwardJVP yDot"] = y2.Data, yDot2.Data
+	}
+	cots := func() (bar, barDot []*tensor.Dense[F]) {
+		for _, t := range init {
+			bar, barDot = append(bar, t.Clone()), append(barDot, t.Clone())
+		}
+		return bar, barDot
+	}
+	bar, barDot := cots()
+	p0.VJP(bar, yBar, x, y)
+	p0.VJP(barDot, yBarDot, x, y)
+	if cv, ok := p0.(autodiff.Curved[F]); ok {
+		cv.CurvatureVJP(barDot, yBar, x, xDot, y, yDot)
+	}
+	for i := range bar {
+		out[fmt.Sprintf("xBar[%d]", i)], out[fmt.Sprintf("xBarDot[%d]", i)] = bar[i].Data, barDot[i].Data
+	}
+	if pv, ok := p0.(autodiff.PairVJP[F]); ok {
+		bar, barDot := cots()
+		pv.VJPPair(bar, barDot, yBar, yBarDot, x, xDot, y, yDot)
+		for i := range bar {
+			out[fmt.Sprintf("VJPPair xBar[%d]", i)], out[fmt.Sprintf("VJPPair xBarDot[%d]", i)] = bar[i].Data, barDot[i].Data
+		}
+	}
+	return out
+}
+
+// TestFloat32Paths checks the element-wise primitives in float32, where the
+// vector kernels run: the fused paths (ForwardJVP, VJPPair) give the bits of
+// the separate calls, every result is bit-identical for 1, 2 and 3 threads,
+// and it matches the float64 primitive on the same inputs to float32
+// rounding.
+func TestFloat32Paths(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, c := range f32Cases() {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(13, 14))
+			randLike := func(t *tensor.Dense[float64]) *tensor.Dense[float64] {
+				u := tensor.New[float64](t.Shape...)
+				for i := range u.Data {
+					u.Data[i] = float64(float32(rng.NormFloat64()))
+				}
+				return u
+			}
+			var xDot, init []*tensor.Dense[float64]
+			for _, xi := range c.x {
+				xDot, init = append(xDot, randLike(xi)), append(init, randLike(xi))
+			}
+			yShape := c.p64().Shape(c.x)
+			yBar, yBarDot := randLike(tensor.New[float64](yShape...)), randLike(tensor.New[float64](yShape...))
+			conv := func(ts []*tensor.Dense[float64]) []*tensor.Dense[float32] {
+				var out []*tensor.Dense[float32]
+				for _, t := range ts {
+					out = append(out, dense32(t))
+				}
+				return out
+			}
+			ref := allResults(c.p64, c.x, xDot, yBar, yBarDot, init)
+			var first map[string][]float32
+			for _, procs := range []int{1, 2, 3} {
+				runtime.GOMAXPROCS(procs)
+				got := allResults(c.p32, conv(c.x), conv(xDot), dense32(yBar), dense32(yBarDot), conv(init))
+				if first == nil {
+					first = got
+				}
+				for name, v := range got {
+					for i := range v {
+						if math.Float32bits(v[i]) != math.Float32bits(first[name][i]) {
+							t.Fatalf("%s[%d] with %d threads: %v, with 1: %v", name, i, procs, v[i], first[name][i])
+						}
+					}
+				}
+			}
+			for name, v := range first {
+				sep := name
+				switch name {
+				case "ForwardJVP y":
+					sep = "y"
+				case "ForwardJVP yDot":
+					sep = "yDot"
+				default:
+					if len(name) > 8 && name[:8] == "VJPPair " {
+						sep = name[8:]
+					}
+				}
+				if sep != name {
+					for i := range v {
+						if regroups[c.name] && name[:8] == "VJPPair " {
+							if d := math.Abs(float64(v[i]) - float64(first[sep][i])); d > 1e-6*maxAbs(v) {
+								t.Errorf("%s[%d] = %v, separate calls give %v", name, i, v[i], first[sep][i])
+								break
+							}
+							continue
+						}
+						if math.Float32bits(v[i]) != math.Float32bits(first[sep][i]) {
+							t.Errorf("%s[%d] = %v, separate calls give %v", name, i, v[i], first[sep][i])
+							break
+						}
+					}
+				}
+				want := ref[name]
+				var d, s float64
+				for i := range want {
+					d = max(d, math.Abs(float64(v[i])-want[i]))
+					s = max(s, math.Abs(want[i]))
+				}
+				if d > 1e-5*s {
+					t.Errorf("%s: float32 differs from float64 by %.2g (scale %.2g)", name, d, s)
+				}
+			}
+		})
+	}
+}
+
+// TestBatchNormReLUFused checks that BatchNorm2dEvalReLU and
+// BatchNorm2dEvalAddReLU give, bit for bit, every value, tangent, gradient
+// and Hessian-vector product of BatchNorm2dEval followed by ReLU (or Add of
+// a shortcut and ReLU) on a tape, with a tanh after them so that the ReLU
+// gets a tangent of its cotangent, in float32 where the vector kernels run,
+// for a second-order and a first-order backward pass, and with the
+// shortcut's tangent missing.
+func TestBatchNormReLUFused(t *testing.T) {
+	cases := f32Cases()
+	var c f32Case
+	for _, k := range cases {
+		if k.name == "bneval" {
+			c = k
+		}
+	}
+	bn := c.p32().(autodiff.BatchNorm2dEval[float32])
+	rng := rand.New(rand.NewPCG(15, 16))
+	like := func(t *tensor.Dense[float64]) *tensor.Dense[float32] {
+		u := tensor.New[float32](t.Shape...)
+		for i := range u.Data {
+			u.Data[i] = float32(rng.NormFloat64())
+		}
+		return u
+	}
+	x := []*tensor.Dense[float32]{dense32(c.x[0]), dense32(c.x[1]), dense32(c.x[2]), like(c.x[0])}
+	xDot := []*tensor.Dense[float32]{like(c.x[0]), like(c.x[1]), like(c.x[2]), like(c.x[0])}
+	seed := like(c.x[0])
+	for _, k := range []struct {
+		name                           string
+		add, reluFirst, second, noSDot bool
+	}{
+		{"relu/second", false, false, true, false}, {"relu/first", false, false, false, false},
+		{"addrelu/second", true, false, true, false}, {"addrelu/first", true, false, false, false},
+		{"addrelu/noSDot", true, false, true, true},
+		{"relubn/second", false, true, true, false}, {"relubn/first", false, true, false, false},
+	} {
+		run := func(fused bool) (out [][]float32) {
+			tp := autodiff.NewTape[float32]()
+			var vs []autodiff.Var
+			for i := range x {
+				d := xDot[i]
+				if i == 3 && k.noSDot {
+					d = nil
+				}
+				vs = append(vs, tp.Leaf(x[i], d, true))
+			}
+			var y autodiff.Var
+			switch {
+			case fused && k.reluFirst:
+				y = tp.Apply(autodiff.ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: bn}, vs[:3]...)
+			case k.reluFirst:
+				y = tp.Apply(bn, tp.Apply(autodiff.ReLU[float32]{}, vs[0]), vs[1], vs[2])
+			case fused && k.add:
+				y = tp.Apply(autodiff.BatchNorm2dEvalAddReLU[float32]{BatchNorm2dEval: bn}, vs...)
+			case fused:
+				y = tp.Apply(autodiff.BatchNorm2dEvalReLU[float32]{BatchNorm2dEval: bn}, vs[:3]...)
+			case k.add:
+				y = tp.Apply(autodiff.ReLU[float32]{}, tp.Apply(autodiff.Add[float32]{}, tp.Apply(bn, vs[:3]...), vs[3]))
+			default:
+				y = tp.Apply(autodiff.ReLU[float32]{}, tp.Apply(bn, vs[:3]...))
+			}
+			o := tp.Apply(autodiff.Tanh[float32]{}, y)
+			tp.BackwardFrom(o, seed, k.second)
+			out = append(out, tp.Value(y).Data, tp.Tangent(y).Data, tp.Grad(y).Data)
+			for _, v := range vs {
+				if g := tp.Grad(v); g != nil {
+					out = append(out, g.Data)
+				}
+				if g := tp.GradDot(v); k.second && g != nil {
+					out = append(out, g.Data)
+				}
+			}
+			return out
+		}
+		fused, sep := run(true), run(false)
+		if len(fused) != len(sep) {
+			t.Fatalf("%s: %d results fused, %d separate", k.name, len(fused), len(sep))
+		}
+		for j := range sep {
+			for i := range sep[j] {
+				if math.Float32bits(fused[j][i]) != math.Float32bits(sep[j][i]) {
+					t.Fatalf("%s: result %d, element %d: fused %v, separate %v", k.name, j, i, fused[j][i], sep[j][i])
+				}
+			}
+		}
+	}
+}
+
+func maxAbs(v []float32) float64 {
+	var m float64
+	for _, x := range v {
+		m = max(m, math.Abs(float64(x)))
+	}
+	return m
+}

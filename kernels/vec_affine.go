@@ -1,0 +1,350 @@
+package kernels
+
+import "hesscope/tensor"
+
+// Per-channel affine kernels (BatchNorm's): data of type T, arithmetic in
+// float64, every product and sum rounded on its own (no fused multiply-add,
+// so that every backend, and the compiler for any GOAMD64, gives the same
+// bits). Sums over a slice go to eight lanes, element i to lane i mod 8, in
+// order within a lane: a fixed order that vector code follows too.
+
+// Lanes holds eight partial float64 sums.
+type Lanes [8]float64
+
+// Sum adds the lanes in a fixed order: ((0+1)+(2+3)) + ((4+5)+(6+7)).
+func (l *Lanes) Sum() float64 {
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+}
+
+// affineKernels is one backend of the affine kernels for float32 data.
+type affineKernels struct {
+	name                 string
+	affineTo             func(dst, x []float32, a, mu, b float64)
+	affineJVPTo          func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+	scaleAdd             func(dst, y []float32, a float64)
+	centeredSums         func(s *[2]Lanes, y, x []float32, mu float64)
+	centeredSumsScaleAdd func(s *[2]Lanes, dst, y, x []float32, a, mu float64)
+	dot                  func(s *Lanes, y, x []float32)
+	affineVJPPair        func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+	affineReLUTo         func(dst, x []float32, a, mu, b float64)
+	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	centeredSquares      func(s *Lanes, x []float32, mu float64)
+	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
+	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
+	linearAdd2           func(dst, u, v, x []float32, p, p2, q, mu, r float64)
+}
+
+var genericAffine = &affineKernels{
+	name: "generic", affineTo: affineToGeneric[float32], affineJVPTo: affineJVPToGeneric[float32],
+	scaleAdd: scaleAddGeneric[float32], centeredSums: centeredSumsGeneric[float32],
+	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
+	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
+	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
+	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
+	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
+}
+
+// AffineTo writes dst[i] = a·(x[i] − mu) + b.
+func AffineTo[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	if is32[T]() {
+		affine32.affineTo(as32(dst), as32(x), a, mu, b)
+		return
+	}
+	affineToGeneric(dst, x, a, mu, b)
+}
+
+// AffineJVPTo writes y[i] = a·(x[i] − mu) + b and ẏ[i] = (c·(x[i] − mu) + d)
+// + a·ẋ[i], the first sum rounded to T: BatchNorm's value and tangent, with
+// a = γs, c = γ̇s, b = β and d = β̇.
+func AffineJVPTo[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float64) {
+	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
+	if is32[T]() {
+		affine32.affineJVPTo(as32(y), as32(yDot), as32(x), as32(xDot), a, c, mu, b, d)
+		return
+	}
+	affineJVPToGeneric(y, yDot, x, xDot, a, c, mu, b, d)
+}
+
+// ScaleAdd adds a·y[i], rounded to T, to dst[i].
+func ScaleAdd[T tensor.Float](dst, y []T, a float64) {
+	y = y[:len(dst)]
+	if is32[T]() {
+		affine32.scaleAdd(as32(dst), as32(y), a)
+		return
+	}
+	scaleAddGeneric(dst, y, a)
+}
+
+// CenteredSums adds y[i] to the lanes s[0] and y[i]·(x[i] − mu) to s[1].
+func CenteredSums[T tensor.Float](s *[2]Lanes, y, x []T, mu float64) {
+	x = x[:len(y)]
+	if is32[T]() {
+		affine32.centeredSums(s, as32(y), as32(x), mu)
+		return
+	}
+	centeredSumsGeneric(s, y, x, mu)
+}
+
+// CenteredSumsScaleAdd is CenteredSums(s, y, x, mu) and ScaleAdd(dst, y, a)
+// in one sweep.
+func CenteredSumsScaleAdd[T tensor.Float](s *[2]Lanes, dst, y, x []T, a, mu float64) {
+	y, x = y[:len(dst)], x[:len(dst)]
+	if is32[T]() {
+		affine32.centeredSumsScaleAdd(s, as32(dst), as32(y), as32(x), a, mu)
+		return
+	}
+	centeredSumsScaleAddGeneric(s, dst, y, x, a, mu)
+}
+
+// Dot adds y[i]·x[i] to the lanes s.
+func Dot[T tensor.Float](s *Lanes, y, x []T) {
+	x = x[:len(y)]
+	if is32[T]() {
+		affine32.dot(s, as32(y), as32(x))
+		return
+	}
+	dotGeneric(s, y, x)
+}
+
+// AffineVJPPair is BatchNorm's reverse sweep for a Hessian-vector product
+// in one pass: per element, with y = ȳ[i], yd = ȳ̇[i] and xc = x[i] − mu,
+//
+//	s[0] += y   s[1] += y·xc   dst[i] += a·y
+//	s[2] += yd  s[3] += yd·xc  dstDot[i] = dstDot[i] + a·yd + ad·y
+//	s[4] += y·ẋ[i]
+//
+// in this order, which is that of CenteredSumsScaleAdd(s[0:2], dst, ȳ, x),
+// CenteredSumsScaleAdd(s[2:4], dstDot, ȳ̇, x), ScaleAdd(dstDot, ȳ, ad) and
+// Dot(s[4], ȳ, ẋ) one after the other: the same bits.
+func AffineVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.affineVJPPair(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	affineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
+}
+
+// AffineReLUTo writes dst[i] = relu(a·(x[i] − mu) + b): AffineTo followed by
+// MaskTo(dst, dst, dst), the same bits.
+func AffineReLUTo[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	if is32[T]() {
+		affine32.affineReLUTo(as32(dst), as32(x), a, mu, b)
+		return
+	}
+	affineReLUToGeneric(dst, x, a, mu, b)
+}
+
+// AffineJVPReLUTo is AffineJVPTo followed by a ReLU: y[i] and ẏ[i] become
+// +0 where y[i] (rounded to T) is not > 0, the same bits as MaskTo2.
+func AffineJVPReLUTo[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float64) {
+	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
+	if is32[T]() {
+		affine32.affineJVPReLUTo(as32(y), as32(yDot), as32(x), as32(xDot), a, c, mu, b, d)
+		return
+	}
+	affineJVPReLUToGeneric(y, yDot, x, xDot, a, c, mu, b, d)
+}
+
+// AffineReLUVJPPair is AffineVJPPair for a BatchNorm followed by a ReLU of
+// output y: ȳ[i] and ȳ̇[i] are replaced by 0 + ȳ[i] and 0 + ȳ̇[i] where
+// y[i] > 0 and by +0 elsewhere, the cotangents the ReLU's VJP adds into
+// zeroed buffers, so the same bits as the two primitives one after the other.
+func AffineReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, y, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.affineReLUVJPPair(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
+// CenteredSquares adds (x[i] − mu)² to the lanes s.
+func CenteredSquares[T tensor.Float](s *Lanes, x []T, mu float64) {
+	if is32[T]() {
+		affine32.centeredSquares(s, as32(x), mu)
+		return
+	}
+	centeredSquaresGeneric(s, x, mu)
+}
+
+// LinearTo writes dst[i] = (p·v[i] + q·(x[i] − mu)) + r.
+func LinearTo[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	if is32[T]() {
+		affine32.linearTo(as32(dst), as32(v), as32(x), p, q, mu, r)
+		return
+	}
+	linearToGeneric(dst, v, x, p, q, mu, r)
+}
+
+// LinearAdd adds (p·v[i] + q·(x[i] − mu)) + r, rounded to T, to dst[i].
+func LinearAdd[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	if is32[T]() {
+		affine32.linearAdd(as32(dst), as32(v), as32(x), p, q, mu, r)
+		return
+	}
+	linearAddGeneric(dst, v, x, p, q, mu, r)
+}
+
+// LinearAdd2 adds ((p·u[i] + p2·v[i]) + q·(x[i] − mu)) + r, rounded to T,
+// to dst[i].
+func LinearAdd2[T tensor.Float](dst, u, v, x []T, p, p2, q, mu, r float64) {
+	u, v, x = u[:len(dst)], v[:len(dst)], x[:len(dst)]
+	if is32[T]() {
+		affine32.linearAdd2(as32(dst), as32(u), as32(v), as32(x), p, p2, q, mu, r)
+		return
+	}
+	linearAdd2Generic(dst, u, v, x, p, p2, q, mu, r)
+}
+
+// The pure-Go kernels. An explicit float64(…) around a product keeps the
+// compiler from fusing it with the sum that follows.
+
+func affineToGeneric[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = T(float64(a*(float64(v)-mu)) + b)
+	}
+}
+
+func affineJVPToGeneric[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float64) {
+	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
+	for i, v := range x {
+		xc := float64(v) - mu
+		y[i] = T(float64(a*xc) + b)
+		yDot[i] = T(float64(T(float64(c*xc)+d)) + float64(a*float64(xDot[i])))
+	}
+}
+
+func scaleAddGeneric[T tensor.Float](dst, y []T, a float64) {
+	y = y[:len(dst)]
+	for i, v := range y {
+		dst[i] += T(a * float64(v))
+	}
+}
+
+func centeredSumsGeneric[T tensor.Float](s *[2]Lanes, y, x []T, mu float64) {
+	x = x[:len(y)]
+	for i, v := range y {
+		yv := float64(v)
+		s[0][i&7] += yv
+		s[1][i&7] += float64(yv * (float64(x[i]) - mu))
+	}
+}
+
+func centeredSumsScaleAddGeneric[T tensor.Float](s *[2]Lanes, dst, y, x []T, a, mu float64) {
+	y, x = y[:len(dst)], x[:len(dst)]
+	for i, v := range y {
+		yv := float64(v)
+		s[0][i&7] += yv
+		s[1][i&7] += float64(yv * (float64(x[i]) - mu))
+		dst[i] += T(a * yv)
+	}
+}
+
+func dotGeneric[T tensor.Float](s *Lanes, y, x []T) {
+	x = x[:len(y)]
+	for i, v := range y {
+		s[i&7] += float64(float64(v) * float64(x[i]))
+	}
+}
+
+func affineVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
+	for i, v := range x {
+		l := i & 7
+		y, yd, xc := float64(yBar[i]), float64(yBarDot[i]), float64(v)-mu
+		s[0][l] += y
+		s[1][l] += float64(y * xc)
+		dst[i] += T(a * y)
+		s[2][l] += yd
+		s[3][l] += float64(yd * xc)
+		dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
+		s[4][l] += float64(y * float64(xDot[i]))
+	}
+}
+
+// relu is max(v, +0) with relu(NaN) = +0, as MaskTo(v, v).
+func relu[T tensor.Float](v T) T {
+	if v > 0 {
+		return v
+	}
+	return 0
+}
+
+func affineReLUToGeneric[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = relu(T(float64(a*(float64(v)-mu)) + b))
+	}
+}
+
+func affineJVPReLUToGeneric[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float64) {
+	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
+	for i, v := range x {
+		xc := float64(v) - mu
+		z := T(float64(a*xc) + b)
+		if z > 0 {
+			y[i] = z
+			yDot[i] = T(float64(T(float64(c*xc)+d)) + float64(a*float64(xDot[i])))
+		} else {
+			y[i], yDot[i] = 0, 0
+		}
+	}
+}
+
+func affineReLUVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, y, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	for i, v := range x {
+		l := i & 7
+		var yb, ybd T
+		if y[i] > 0 {
+			yb, ybd = 0+yBar[i], 0+yBarDot[i]
+		}
+		y, yd, xc := float64(yb), float64(ybd), float64(v)-mu
+		s[0][l] += y
+		s[1][l] += float64(y * xc)
+		dst[i] += T(a * y)
+		s[2][l] += yd
+		s[3][l] += float64(yd * xc)
+		dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
+		s[4][l] += float64(y * float64(xDot[i]))
+	}
+}
+
+func centeredSquaresGeneric[T tensor.Float](s *Lanes, x []T, mu float64) {
+	for i, v := range x {
+		d := float64(v) - mu
+		s[i&7] += float64(d * d)
+	}
+}
+
+func linearToGeneric[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	for i, xi := range x {
+		dst[i] = T(float64(p*float64(v[i])) + float64(q*(float64(xi)-mu)) + r)
+	}
+}
+
+func linearAddGeneric[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
+	v, x = v[:len(dst)], x[:len(dst)]
+	for i, xi := range x {
+		dst[i] += T(float64(p*float64(v[i])) + float64(q*(float64(xi)-mu)) + r)
+	}
+}
+
+func linearAdd2Generic[T tensor.Float](dst, u, v, x []T, p, p2, q, mu, r float64) {
+	u, v, x = u[:len(dst)], v[:len(dst)], x[:len(dst)]
+	for i, xi := range x {
+		dst[i] += T(float64(float64(p*float64(u[i]))+float64(p2*float64(v[i]))) + float64(q*(float64(xi)-mu)) + r)
+	}
+}

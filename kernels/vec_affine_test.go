@@ -1,0 +1,198 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// affineInputs returns n float32 values: normal ones of either sign, signed
+// zeros and, if specials, infinities and NaNs.
+func affineInputs(rng *rand.Rand, n int, specials bool) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		switch r := rng.IntN(20); {
+		case r == 0:
+			out[i] = float32(math.Copysign(0, -1))
+		case r == 1:
+			out[i] = 0
+		case specials && r == 2:
+			out[i] = float32(math.Inf(1 - 2*rng.IntN(2)))
+		case specials && r == 3:
+			out[i] = float32(math.NaN())
+		default:
+			out[i] = float32(rng.NormFloat64() * 3)
+		}
+	}
+	return out
+}
+
+// TestAffineBackends checks every backend of the affine kernels against the
+// pure-Go ones bit for bit (NaNs only as NaNs), for every length up to a few
+// blocks, lanes and accumulators that already hold values included; and the
+// pure-Go kernels against float64 reference loops.
+func TestAffineBackends(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	ref := genericAffine
+	const a, c, mu, b, d = 0.7, -1.3, 0.25, -0.5, 2.0
+	for _, k := range affineBackends() {
+		for n := 0; n <= 100; n += 1 + n/20 {
+			for _, specials := range []bool{false, true} {
+				in := func() []float32 { return affineInputs(rng, n, specials) }
+				x, xd, y, yd, d0, e0 := in(), in(), in(), in(), in(), in()
+				var lanes [5]Lanes
+				for i := range lanes {
+					for j := range lanes[i] {
+						lanes[i][j] = rng.NormFloat64()
+					}
+				}
+				check := func(what string, got, want []float32) {
+					t.Helper()
+					for i := range want {
+						if !sameBits(got[i], want[i], true) {
+							t.Fatalf("%s %s, n = %d: element %d is %v, want %v", k.name, what, n, i, got[i], want[i])
+						}
+					}
+				}
+				checkLanes := func(what string, got, want []Lanes) {
+					t.Helper()
+					for i := range want {
+						for j := range want[i] {
+							if !sameBits(got[i][j], want[i][j], true) {
+								t.Fatalf("%s %s, n = %d: lane %d of sum %d is %v, want %v", k.name, what, n, j, i, got[i][j], want[i][j])
+							}
+						}
+					}
+				}
+				clone := func(s []float32) []float32 { return append([]float32(nil), s...) }
+
+				g, w := make([]float32, n), make([]float32, n)
+				k.affineTo(g, x, a, mu, b)
+				ref.affineTo(w, x, a, mu, b)
+				check("affineTo", g, w)
+
+				g2, w2 := make([]float32, n), make([]float32, n)
+				k.affineJVPTo(g, g2, x, xd, a, c, mu, b, d)
+				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)
+				check("affineJVPTo y", g, w)
+				check("affineJVPTo yDot", g2, w2)
+
+				g, w = clone(d0), clone(d0)
+				k.scaleAdd(g, y, a)
+				ref.scaleAdd(w, y, a)
+				check("scaleAdd", g, w)
+
+				gs, ws := [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				k.centeredSums(&gs, y, x, mu)
+				ref.centeredSums(&ws, y, x, mu)
+				checkLanes("centeredSums", gs[:], ws[:])
+
+				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				g, w = clone(d0), clone(d0)
+				k.centeredSumsScaleAdd(&gs, g, y, x, a, mu)
+				ref.centeredSumsScaleAdd(&ws, w, y, x, a, mu)
+				checkLanes("centeredSumsScaleAdd", gs[:], ws[:])
+				check("centeredSumsScaleAdd", g, w)
+
+				g1, w1 := lanes[2], lanes[2]
+				k.dot(&g1, y, xd)
+				ref.dot(&w1, y, xd)
+				checkLanes("dot", []Lanes{g1}, []Lanes{w1})
+
+				gp, wp := lanes, lanes
+				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
+				k.affineVJPPair(&gp, g, g2, x, xd, y, yd, a, c, mu)
+				ref.affineVJPPair(&wp, w, w2, x, xd, y, yd, a, c, mu)
+				checkLanes("affineVJPPair", gp[:], wp[:])
+				check("affineVJPPair dst", g, w)
+				check("affineVJPPair dstDot", g2, w2)
+
+				// The pair is the separate kernels one after the other.
+				sp := lanes
+				s01, s23 := [2]Lanes{sp[0], sp[1]}, [2]Lanes{sp[2], sp[3]}
+				w, w2 = clone(d0), clone(e0)
+				k.centeredSumsScaleAdd(&s01, w, y, x, a, mu)
+				k.centeredSumsScaleAdd(&s23, w2, yd, x, a, mu)
+				k.scaleAdd(w2, y, c)
+				k.dot(&sp[4], y, xd)
+				sp[0], sp[1], sp[2], sp[3] = s01[0], s01[1], s23[0], s23[1]
+				checkLanes("affineVJPPair against separate", gp[:], sp[:])
+				check("affineVJPPair dst against separate", g, w)
+				check("affineVJPPair dstDot against separate", g2, w2)
+
+				// BatchNorm then ReLU against the kernels one after the other.
+				g, w = make([]float32, n), make([]float32, n)
+				k.affineReLUTo(g, x, a, mu, b)
+				ref.affineTo(w, x, a, mu, b)
+				maskToGeneric(w, w, w)
+				check("affineReLUTo", g, w)
+				g, g2, w, w2 = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				k.affineJVPReLUTo(g, g2, x, xd, a, c, mu, b, d)
+				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)
+				maskTo2Generic(w, w, w2, w2, w)
+				check("affineJVPReLUTo y", g, w)
+				check("affineJVPReLUTo yDot", g2, w2)
+				out := clone(x)
+				maskToGeneric(out, out, out) // a ReLU's output: +0 or > 0
+				rp, rs := lanes, lanes
+				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
+				k.affineReLUVJPPair(&rp, g, g2, x, xd, out, y, yd, a, c, mu)
+				zb, zbd := make([]float32, n), make([]float32, n)
+				maskAdd2Generic(zb, y, zbd, yd, out)
+				ref.affineVJPPair(&rs, w, w2, x, xd, zb, zbd, a, c, mu)
+				checkLanes("affineReLUVJPPair", rp[:], rs[:])
+				check("affineReLUVJPPair dst", g, w)
+				check("affineReLUVJPPair dstDot", g2, w2)
+
+				g1, w1 = lanes[3], lanes[3]
+				k.centeredSquares(&g1, x, mu)
+				ref.centeredSquares(&w1, x, mu)
+				checkLanes("centeredSquares", []Lanes{g1}, []Lanes{w1})
+				g, w = clone(d0), clone(d0)
+				k.linearTo(g, y, x, a, c, mu, b)
+				ref.linearTo(w, y, x, a, c, mu, b)
+				check("linearTo", g, w)
+				g, w = clone(d0), clone(d0)
+				k.linearAdd(g, y, x, a, c, mu, b)
+				ref.linearAdd(w, y, x, a, c, mu, b)
+				check("linearAdd", g, w)
+				g, w = clone(d0), clone(d0)
+				k.linearAdd2(g, y, xd, x, a, d, c, mu, b)
+				ref.linearAdd2(w, y, xd, x, a, d, c, mu, b)
+				check("linearAdd2", g, w)
+			}
+		}
+	}
+
+	// The pure-Go kernels against the definitions in float64.
+	n := 1000
+	x, xd, y := affineInputs(rng, n, false), affineInputs(rng, n, false), affineInputs(rng, n, false)
+	g, g2 := make([]float32, n), make([]float32, n)
+	AffineJVPTo(g, g2, x, xd, a, c, mu, b, d)
+	var s [2]Lanes
+	CenteredSums(&s, y, x, mu)
+	var sy, syx float64
+	for i := range x {
+		xc := float64(x[i]) - mu
+		if e := math.Abs(float64(g[i]) - (a*xc + b)); e > 1e-6*math.Abs(a*xc+b)+1e-30 {
+			t.Fatalf("AffineJVPTo y[%d] = %v, want %v", i, g[i], a*xc+b)
+		}
+		wd := c*xc + d + a*float64(xd[i])
+		if e := math.Abs(float64(g2[i]) - wd); e > 1e-6*(math.Abs(c*xc+d)+math.Abs(a*float64(xd[i]))) {
+			t.Fatalf("AffineJVPTo yDot[%d] = %v, want %v", i, g2[i], wd)
+		}
+		sy += float64(y[i])
+		syx += float64(y[i]) * xc
+	}
+	if math.Abs(s[0].Sum()-sy) > 1e-12*n32abs(y) || math.Abs(s[1].Sum()-syx) > 1e-11*n32abs(y) {
+		t.Errorf("CenteredSums: %v, %v; want %v, %v", s[0].Sum(), s[1].Sum(), sy, syx)
+	}
+}
+
+func n32abs(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += math.Abs(float64(x))
+	}
+	return s
+}

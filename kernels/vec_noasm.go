@@ -1,0 +1,22 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// The element-wise kernels: pure Go.
+var (
+	vec32 = genericVec[float32]()
+	vec64 = genericVec[float64]()
+)
+
+// vecBackends32 and vecBackends64 list every backend this machine can run,
+// for tests and benchmarks.
+func vecBackends32() []*vecKernels[float32] { return []*vecKernels[float32]{vec32} }
+func vecBackends64() []*vecKernels[float64] { return []*vecKernels[float64]{vec64} }
+
+// The affine kernels: pure Go.
+var affine32 = genericAffine
+
+func affineBackends() []*affineKernels { return []*affineKernels{genericAffine} }
+
+// No vector max-pooling kernel.
+var pool32 func(y []float32, am []int32, plane []float32, w, base, k int)

@@ -1,0 +1,54 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestMaxPoolRowS2 checks the vector max-pooling rows against the reference
+// loop, value bits and argmax, on planes of few distinct values (ties
+// everywhere) among signed zeros, infinities and NaNs with payloads, for
+// every row length up to a few chunks.
+func TestMaxPoolRowS2(t *testing.T) {
+	if !MaxPoolRowS2([]float32{0}, []int32{0}, make([]float32, 9), 3, 0, 3) {
+		t.Skip("no vector max-pooling kernel on this machine")
+	}
+	specials := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), math.Float32frombits(0x7f800003), 0.5, -3}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, k := range []int{2, 3} {
+		for n := 1; n <= 40; n++ {
+			for trial := 0; trial < 30; trial++ {
+				w := 2*n + k + rng.IntN(3)
+				h := k + 1
+				pick := []float32{specials[rng.IntN(len(specials))], specials[rng.IntN(len(specials))], specials[rng.IntN(len(specials))]}
+				if trial%3 == 0 {
+					pick = append(pick, float32(rng.NormFloat64()), float32(rng.NormFloat64()))
+				}
+				plane := make([]float32, w*h)
+				for i := range plane {
+					plane[i] = pick[rng.IntN(len(pick))]
+				}
+				base := rng.IntN(w - 2*n - k + 2)
+				if rng.IntN(2) == 0 {
+					base += w
+				}
+				y, am := make([]float32, n+1), make([]int32, n+1)
+				y[n], am[n] = 42, 42
+				want, wantAm := make([]float32, n), make([]int32, n)
+				MaxPoolRowS2(y[:n], am[:n], plane, w, base, k)
+				maxPoolRowS2Ref(want, wantAm, plane, w, base, k)
+				for i := range want {
+					if math.Float32bits(y[i]) != math.Float32bits(want[i]) || am[i] != wantAm[i] {
+						t.Fatalf("k %d, %d windows, w %d, base %d: window %d is %v at %d, want %v at %d",
+							k, n, w, base, i, y[i], am[i], want[i], wantAm[i])
+					}
+				}
+				if y[n] != 42 || am[n] != 42 {
+					t.Fatalf("k %d, %d windows: wrote past the end", k, n)
+				}
+			}
+		}
+	}
+}
