@@ -58,7 +58,10 @@ Every result comes with sanity checks against gradient masking (Athalye et
 al. 2018): perturbations within ε, robust accuracy not increasing with ε,
 PGD at least as strong as FGSM at every ε (FGSM is run too), and robust
 accuracy about 0 at ε = 1 in L∞ (√d in L2), which is run as an extra point.
--checks=false skips the extra runs. A failed check is a warning.
+-checks=false skips the extra runs. A failed check is a warning (on
+standard error), except that for a single-step attack (fgsm, or pgd with
+-steps 1) the monotone and large-ε checks are information: one gradient
+step is known to be neither monotone in ε nor complete at large ε.
 
 -save-examples writes the adversarial images, labels and predictions as
 safetensors (x, y, pred, clean_pred, x_clean), one file per ε (FILE with

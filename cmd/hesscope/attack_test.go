@@ -80,7 +80,7 @@ func TestAttackUsage(t *testing.T) {
 		{[]string{"attack", "-model", "lenet5", "-method", "pgd", "-eps", "0.1", "-batch-size", "1000000"}, "-batch-size 1000000"},
 		{[]string{"saddle-check", "-eps", "0"}, "-eps"},
 		{[]string{"saddle-check", "-eps", "5"}, "-eps 5: want at most 1 in L∞"},
-		{[]string{"saddle-check", "-steps", "1000000"}, "-steps 1000000"},
+		{[]string{"saddle-check", "-steps", "1001"}, "-steps 1001: want 1 to 1000"},
 		{[]string{"saddle-check", "-tol", "2"}, "-tol"},
 		{[]string{"saddle-check", "-precision", "float16"}, "-precision"},
 		{[]string{"train", "-model", "mlp", "-out", dir, "-adv-eps", "0.1"}, "needs -adv"},

@@ -24,6 +24,9 @@ const (
 	// maxIterations bounds the iterations of the ascents and attacks
 	// (-iterations, -steps, -restarts): each is a pass over the images.
 	maxIterations = 100_000
+	// maxSaddleSteps bounds saddle-check's -steps: every iterate is kept
+	// and gets two Lanczos runs.
+	maxSaddleSteps = 1000
 )
 
 // atMost returns a usage error unless v ≤ hi, naming the flag, the bound and

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"text/tabwriter"
 	"time"
+	"unsafe"
 
 	"hesscope/analysis"
 	"hesscope/attack"
@@ -62,7 +64,7 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.IntVar(&o.samples, "samples", 20, "follow the first `N` images")
 	fs.StringVar(&o.norm, "norm", "linf", "threat model: linf or l2")
 	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units (at most 1 in L∞)")
-	fs.IntVar(&o.steps, "steps", 10, "PGD steps, 1 to 100000")
+	fs.IntVar(&o.steps, "steps", 10, "PGD steps, 1 to 1000 (each iterate is kept and analysed)")
 	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
 	fs.Float64Var(&o.tol, "tol", 1e-3, "a point is indefinite if λ_min < −tol·max(λ_max, |λ_min|)")
@@ -84,8 +86,8 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-samples %d: want at least 1", o.samples)
 		case !(o.eps > 0) || math.IsInf(o.eps, 0):
 			return usagef("-eps %v: want a finite radius > 0", o.eps)
-		case o.steps < 1 || o.steps > maxIterations:
-			return usagef("-steps %d: want 1 to %d", o.steps, maxIterations)
+		case o.steps < 1 || o.steps > maxSaddleSteps:
+			return usagef("-steps %d: want 1 to %d (every iterate is kept and gets two Lanczos runs)", o.steps, maxSaddleSteps)
 		case norm == attack.LInf && o.eps > 1:
 			return usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1])", o.eps)
 		case o.chunk > maxChunk:
@@ -125,6 +127,12 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	}
 	m, net, d, norm, err := attackModel[T](&o.sourceFlags, o.seed, experiment.DataSpec{Samples: o.samples, Progress: prog})
 	if err != nil {
+		return err
+	}
+	// Each worker keeps every iterate of its batch for the eigenvalues.
+	workers := min(runtime.GOMAXPROCS(0), (d.N+o.chunk-1)/o.chunk)
+	need := uint64(workers) * uint64(o.steps+1) * uint64(min(o.chunk, d.N)) * uint64(d.SampleLen()) * uint64(unsafe.Sizeof(T(0)))
+	if err := checkMemory("saddle-check", need, "-steps or -batch-size"); err != nil {
 		return err
 	}
 	res, err := analysis.SaddleCheck(ctx, m, d, analysis.SaddleOptions{Attack: c, Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter,

@@ -52,10 +52,18 @@ What it computes:
                       images: their mean, spread and histogram (Yao et al.
                       report these next to the parameter spectrum)
 
-Every eigenvalue comes with its residual ‖Hv − λv‖ and a converged flag;
-every result with its number of Hessian-vector products, seed and time.
-BatchNorm is in eval mode. Weights written by 'hesscope train' carry their
-input normalisation, which is applied to the images, and their activation.
+Every eigenvalue comes with its residual ‖Hv − λv‖ and a converged flag,
+set when the residual is at most -tol·max(|λ|, 1e-3·‖H‖) — the same rule
+and the same number in the table, the JSON and any warning (warnings go to
+standard error); every result with its number of Hessian-vector products,
+seed and time. BatchNorm is in eval mode. Weights written by 'hesscope
+train' carry their dataset, input normalisation and activation, which are
+used unless -dataset or -activation say otherwise.
+
+Sizes are bounded before any work (see each flag), and a run whose solvers
+would keep more vectors than the memory available holds (Lanczos keeps its
+whole Krylov basis: parameters × Krylov dimension × 8 bytes) is refused
+with the estimate. Ctrl-C stops it within a second or two (status 130).
 
 -device cuda runs the parameter-Hessian products and the loss on the first
 NVIDIA GPU (a binary built with -tags cuda; ReLU models); the input
@@ -98,7 +106,7 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.plot, "plot", "", "density plot `file` (.png or .svg; default: density.<format> in -out)")
 	fs.BoolVar(&o.input, "input", false, "also compute the extreme eigenvalues of the Hessian w.r.t. the whole input batch")
 	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images, at most -samples")
-	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian-compatible)")
+	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian's iteration; smallest eigenvalues by a shift, slow for a Hessian)")
 	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos; capped at the number of parameters) or iterations per eigenvalue (power); 0: 100, or 3·k for k > 33 eigenvalues with lanczos")
 	deviceFlag(fs, &o.device)
 	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖); below 1")

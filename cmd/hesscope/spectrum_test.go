@@ -7,9 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"hesscope/analysis"
 	"hesscope/checkpoint"
@@ -325,6 +327,77 @@ func TestSharpnessCommand(t *testing.T) {
 	m := r.M
 	if m == nil || m.M != 4 || m.Batches != 2 || m.Rho != 0.1 || m.Steps != 2 || m.Sharpness <= 0 || len(m.PerBatch) != 2 || m.Evals != 6 {
 		t.Errorf("m-sharpness %+v", m)
+	}
+	// -out with -format: the plots.
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr = runCLI(context.Background(), "sharpness", "-model", "mlp", "-dataset", data, "-epsilon", "1e-3,5e-4",
+		"-iterations", "2", "-m", "4", "-out", out, "-format", "svg", "-quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, f := range []string{"m_sharpness.svg", "epsilon_sharpness.svg", "sharpness.json"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 || !strings.Contains(stdout, "wrote "+filepath.Join(out, f)) {
+			t.Errorf("%s: %v\n%s", f, err, stdout)
+		}
+	}
+}
+
+// TestResidualsAgree: a solver that does not converge is reported with one
+// residual per eigenvalue, the same number in the table, the per-layer
+// lines and the warning, which goes to standard error; the progress shows
+// the products done and the residual against its bound, no ETA.
+func TestResidualsAgree(t *testing.T) {
+	dir := t.TempDir()
+	data := writeImages(t, dir, 6, 1, 28, 28, nil)
+	code, stdout, stderr := runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
+		"-top-k", "1", "-max-iter", "3", "-tol", "1e-9", "-per-layer")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	table := regexp.MustCompile(`(?m)^λ1 +\S+ +residual (\S+) +converged false$`).FindStringSubmatch(stdout)
+	warning := regexp.MustCompile(`(?m)^warning: top eigenvalues: linop: Lanczos did not converge after \d+ matvecs: 1 unconverged, worst λ1 = \S+ with residual (\S+) > `).FindStringSubmatch(stderr)
+	if table == nil || warning == nil || table[1] != warning[1] {
+		t.Errorf("table residual %q, warning residual %q\nstdout:\n%s\nstderr:\n%s", table, warning, stdout, stderr)
+	}
+	if strings.Contains(stdout, "warning") {
+		t.Errorf("a warning on standard output:\n%s", stdout)
+	}
+	if n := regexp.MustCompile(`(?m)^layer fc\d .*λ1 \S+ \(residual \S+, not converged\)$`).FindAllString(stdout, -1); len(n) != 3 {
+		t.Errorf("per-layer lines without residuals:\n%s", stdout)
+	}
+	if !regexp.MustCompile(`(?m)^top eigenvalues \(HVPs\) 4 done in \d+s  λ ≈ \S+, residual \S+ > \S+$`).MatchString(stderr) ||
+		regexp.MustCompile(`(?m)^top eigenvalues.*(ETA|%)`).MatchString(stderr) {
+		t.Errorf("progress:\n%s", stderr)
+	}
+}
+
+// TestInterruptPrompt: a command cancelled while it works (Ctrl-C) exits
+// with 130 within a second or two.
+func TestInterruptPrompt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs commands for a second each")
+	}
+	dir := t.TempDir()
+	data := writeImages(t, dir, 64, 1, 28, 28, nil)
+	w := modelFile(t, "lenet5", map[string]string{"model": "lenet5"}, nil)
+	for _, args := range [][]string{
+		{"spectrum", "-model", "lenet5", "-top-k", "60", "-max-iter", "400", "-tol", "1e-12"},
+		{"spectrum", "-model", "lenet5", "-top-k", "0", "-density", "-density-steps", "400"},
+		{"landscape", "-model", "lenet5", "-direction", "random", "-2d", "-points", "200"},
+		{"sharpness", "-model", "lenet5", "-iterations", "100000", "-metric", "epsilon"},
+		{"attack", "-weights", w, "-method", "pgd", "-eps", "0.1", "-steps", "100000", "-samples", "all"},
+		{"saddle-check", "-weights", w, "-steps", "1000", "-samples", "64"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Second, cancel)
+		start := time.Now()
+		code, _, stderr := runCLI(ctx, append(args, "-dataset", data, "-quiet")...)
+		late := time.Since(start) - time.Second
+		if code != 130 || late > 2*time.Second {
+			t.Errorf("%v: exit %d %v after the interrupt: %s", args, code, late, stderr)
+		}
+		t.Logf("%s: exit %d %v after the interrupt", args[0], code, late.Round(time.Millisecond))
+		cancel()
 	}
 }
 
