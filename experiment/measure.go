@@ -14,6 +14,7 @@ import (
 	"hesscope/attack"
 	"hesscope/checkpoint"
 	"hesscope/data"
+	"hesscope/dist"
 	"hesscope/hessian"
 	"hesscope/landscape"
 	"hesscope/report"
@@ -144,7 +145,7 @@ func fixedSubset(d *data.Dataset, n int) *data.Dataset {
 	return d.Select(data.Permutation(d.N, 0x5eed, 0)[:n])
 }
 
-func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config, u Unit, w io.Writer, version string) error {
+func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config, u Unit, w io.Writer, version string, comm dist.Comm) error {
 	start := time.Now()
 	m := s.Measure.WithDefaults(s.Dataset)
 	net, _, err := LoadModel[T](ModelSpec{Name: s.Model, Weights: filepath.Join(cfg.Out, train.ModelFile), Activation: cfg.Activation})
@@ -190,9 +191,12 @@ func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config,
 			fmt.Fprintf(w, "%s: %s (%.0f s)\n", u.Name, what, time.Since(start).Seconds())
 		}
 	}
-	ms, err := Measure[T](ctx, model, trainSet, testSet, m, step)
+	ms, err := Measure[T](ctx, model, trainSet, testSet, m, step, comm)
 	if err != nil {
 		return err
+	}
+	if !dist.IsRoot(comm) {
+		return nil
 	}
 	if ms.Density != nil {
 		if err := writeJSON(filepath.Join(cfg.Out, DensityFile), ms.Density); err != nil {
@@ -242,7 +246,12 @@ const hessianBatch = 250
 // analysis with the options chosen here, so that the numbers are the ones
 // hesscope spectrum, landscape, attack and saddle-check print for the same
 // network, data and options. step, if not nil, is told each stage.
-func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainSet, testSet *data.Dataset, m MeasureConfig, step func(string)) (*Measurement, error) {
+//
+// comm, if not nil and of several ranks, splits the parameter-Hessian
+// measurements (spectrum, whole-set eigenvalue, landscape) across its ranks
+// (analysis.Sharded), every rank calling Measure alike; the per-image ones
+// run on every rank.
+func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainSet, testSet *data.Dataset, m MeasureConfig, step func(string), comm dist.Comm) (*Measurement, error) {
 	m = m.WithDefaults(trainSet.Name)
 	if err := m.validate(); err != nil {
 		return nil, err
@@ -255,7 +264,16 @@ func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainS
 	step("spectrum of the parameter Hessian")
 	sub := fixedSubset(trainSet, m.HessianSamples)
 	opt := m.SpectrumOptions()
-	sp, err := analysis.Spectrum[T](ctx, model, sub, opt)
+	// shard is a dataset's part on this rank, with the backend that sums the
+	// ranks' parts.
+	shard := func(d *data.Dataset) *data.Dataset { return d }
+	var backend analysis.Backend
+	if comm != nil && comm.Size() > 1 {
+		backend = analysis.Sharded{Comm: comm}
+		shard = func(d *data.Dataset) *data.Dataset { return analysis.ShardOf(d, hessianBatch, comm) }
+	}
+	opt.Backend = backend
+	sp, err := analysis.Spectrum[T](ctx, model, shard(sub), opt)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +287,7 @@ func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainS
 	}
 	if m.FullHessian {
 		step("top eigenvalue on the whole training set")
-		full, err := analysis.Spectrum[T](ctx, model, trainSet, analysis.SpectrumOptions{TopK: 1, MaxIter: opt.MaxIter, Tol: opt.Tol, Seed: opt.Seed, BatchSize: opt.BatchSize})
+		full, err := analysis.Spectrum[T](ctx, model, shard(trainSet), analysis.SpectrumOptions{TopK: 1, MaxIter: opt.MaxIter, Tol: opt.Tol, Seed: opt.Seed, BatchSize: opt.BatchSize, Backend: backend})
 		if err != nil {
 			return nil, err
 		}
@@ -277,7 +295,9 @@ func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainS
 	}
 
 	step("loss along the top eigenvector")
-	ls, err := analysis.Landscape[T](ctx, model, sub, m.LandscapeOptions(sp.Top.Vectors[0]))
+	lo := m.LandscapeOptions(sp.Top.Vectors[0])
+	lo.Backend = backend
+	ls, err := analysis.Landscape[T](ctx, model, shard(sub), lo)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"hesscope/attack"
 	"hesscope/checkpoint"
 	"hesscope/data"
+	"hesscope/dist"
 	"hesscope/models"
 	"hesscope/tensor"
 	"hesscope/train"
@@ -199,10 +200,27 @@ func ReadSweepFile(path string) (*Sweep, error) {
 	return &s, nil
 }
 
+// UnitOptions is what running a unit needs besides the sweep.
+type UnitOptions struct {
+	// Progress receives progress lines (nil: none); Version is the program
+	// version recorded in the run.
+	Progress io.Writer
+	Version  string
+	// Comm, if not nil and of several ranks, runs the unit over the ranks
+	// of an MPI job: data-parallel training (train.Options.Comm) and the
+	// parameter-Hessian measurements on shards (analysis.Sharded); every
+	// rank calls RunUnit alike, and rank 0 alone writes.
+	Comm dist.Comm
+}
+
 // RunUnit trains unit u of the sweep in out (resuming it if it was
 // interrupted, skipping the training if it is done) and measures it
-// (skipping that too if measure.json is there). Progress goes to w.
-func RunUnit(ctx context.Context, s *Sweep, out string, u Unit, w io.Writer, version string) error {
+// (skipping that too if measure.json is there).
+func RunUnit(ctx context.Context, s *Sweep, out string, u Unit, o UnitOptions) error {
+	w, version := o.Progress, o.Version
+	if !dist.IsRoot(o.Comm) {
+		w = nil
+	}
 	cfg := s.trainConfig(u, out)
 	perturb, err := Perturbation(cfg)
 	if err != nil {
@@ -211,16 +229,28 @@ func RunUnit(ctx context.Context, s *Sweep, out string, u Unit, w io.Writer, ver
 	if w != nil {
 		fmt.Fprintf(w, "== unit %d: %s\n", u.Index, u.Name)
 	}
-	if _, err := train.Run(ctx, cfg, train.Options{Progress: w, Version: version, Perturb: perturb}); err != nil {
+	if _, err := train.Run(ctx, cfg, train.Options{Progress: w, Version: version, Perturb: perturb, Comm: o.Comm}); err != nil {
 		return fmt.Errorf("%s: %w", u.Name, err)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Out, MeasureFile)); err == nil {
 		return nil
 	}
-	if s.Precision == "float64" {
-		return measureRun[float64](ctx, s, cfg, u, w, version)
+	if o.Comm != nil && o.Comm.Size() > 1 {
+		// Rank 0 may have written measure.json already: all ranks measure
+		// or none does.
+		done := []byte{0}
+		if _, err := os.Stat(filepath.Join(cfg.Out, MeasureFile)); err == nil {
+			done[0] = 1
+		}
+		o.Comm.Bcast(done, 0)
+		if done[0] == 1 {
+			return nil
+		}
 	}
-	return measureRun[float32](ctx, s, cfg, u, w, version)
+	if s.Precision == "float64" {
+		return measureRun[float64](ctx, s, cfg, u, w, version, o.Comm)
+	}
+	return measureRun[float32](ctx, s, cfg, u, w, version, o.Comm)
 }
 
 // Perturbation builds the adversarial-training perturbation that cfg.Perturb

@@ -175,7 +175,7 @@ func TestRunUnitEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := s.Units()[0]
-	if err := RunUnit(context.Background(), s, out, u, nil, "test"); err != nil {
+	if err := RunUnit(context.Background(), s, out, u, UnitOptions{Version: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	var r report.Run
@@ -190,7 +190,7 @@ func TestRunUnitEndToEnd(t *testing.T) {
 		t.Errorf("saddle fraction %g for a ReLU net", r.SaddleFraction)
 	}
 	info, _ := os.Stat(filepath.Join(out, u.Dir, MeasureFile))
-	if err := RunUnit(context.Background(), s, out, u, nil, "test"); err != nil {
+	if err := RunUnit(context.Background(), s, out, u, UnitOptions{Version: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := os.Stat(filepath.Join(out, u.Dir, MeasureFile))

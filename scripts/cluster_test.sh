@@ -86,6 +86,23 @@ mpitests() {
 	done
 }
 
+# --- the local sweep -----------------------------------------------------
+# The tiny sweep: 2 units of seconds each (float64), run locally with one
+# thread, and later over 2 MPI ranks and by Slurm from the emitted scripts.
+cat >"$D/sweep.json" <<'EOF'
+{
+  "model": "mlp", "dataset": "mnist", "batch_sizes": [32, 128], "seeds": 1,
+  "train": {"epochs": 1, "lr": 0.05, "lr_scaling": "none", "momentum": 0.9, "train_samples": 512, "test_samples": 500},
+  "measure": {"hessian_samples": 64, "top_k": 1, "lanczos_iters": 10, "trace_probes": 2, "density_probes": 1, "density_steps": 5,
+    "input_samples": 4, "attack_samples": 50, "deepfool_samples": 10, "saddle_samples": 2, "saddle_steps": 2, "landscape_points": 3},
+  "precision": "float64"
+}
+EOF
+s=$SECONDS
+"$D/hesscope" sweep -config "$D/sweep.json" -out "$D/local-sweep" -threads 1 -quiet >/dev/null
+say "the local tiny sweep took $((SECONDS - s)) s"
+strip_json() { grep -vE '"(created|seconds|train_seconds|measure_seconds)":' "$1"; }
+
 # --- MPI ------------------------------------------------------------------
 mpitests "mpirun -np 2" mpirun -np 2
 
@@ -122,6 +139,21 @@ if ls -a "$D/killed" | grep -q '\.tmp'; then fail "a temporary file was left in 
 kill_run >"$D/resume.log" 2>&1 || { cat "$D/resume.log"; fail "the killed run did not resume"; }
 [ -f "$D/killed/final.json" ] || fail "the resumed run did not finish"
 say "the killed run's files were whole: it resumed on 2 ranks and finished"
+
+# The sweep over 2 ranks (units trained data-parallel, Hessians on shards)
+# against the local one: every number to 1e-9 relative, text elsewhere equal.
+s=$SECONDS
+GOMAXPROCS=1 mpirun -np 2 "$D/hesscope-mpi" sweep -config "$D/sweep.json" -out "$D/mpi-sweep" -quiet >"$D/mpi-sweep.log" 2>&1 ||
+	{ cat "$D/mpi-sweep.log"; fail "the sweep on 2 ranks failed"; }
+worst=$(paste -d'\t' <(strip_json "$D/local-sweep/results.json") <(strip_json "$D/mpi-sweep/results.json") | awk -F'\t' '
+	function num(s) { sub(/^.*: /, "", s); gsub(/[ ,\]\[]/, "", s); return s }
+	{ a = num($1); b = num($2)
+	  if (a ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/ && b ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) {
+		d = a - b; if (d < 0) d = -d; m = (a < 0 ? -a : a); if (m > 0) d /= m; if (d > w) w = d
+	  } else if ($1 != $2) { print "differ: " $1 " | " $2 > "/dev/stderr"; bad = 1 } }
+	END { if (bad) exit 1; printf "%.3g", w }') || fail "the sweep on 2 ranks differs from the local one in its text"
+awk -v w="$worst" 'BEGIN { exit !(w <= 1e-9) }' || fail "the sweep on 2 ranks differs from the local one by $worst relative"
+say "the sweep on 2 ranks ($((SECONDS - s)) s) equals the local one to $worst relative (results.json, every number)"
 
 # --- Slurm ----------------------------------------------------------------
 if [ "$(id -u)" != 0 ]; then
@@ -183,36 +215,24 @@ until [ "$(timeout 5 sinfo -h -o %T 2>/dev/null | head -1)" = idle ]; do
 done
 say "Slurm up: $cpus CPUs, $mem MiB ($((SECONDS - t0)) s so far)"
 
-# The tiny sweep: 2 units of seconds each, run by Slurm from the emitted
-# scripts and locally, with 1 thread both ways.
-cat >"$D/sweep.json" <<'EOF'
-{
-  "model": "mlp", "dataset": "mnist", "batch_sizes": [32, 128], "seeds": 1,
-  "train": {"epochs": 1, "lr": 0.05, "lr_scaling": "none", "momentum": 0.9, "train_samples": 512, "test_samples": 500},
-  "measure": {"hessian_samples": 64, "top_k": 1, "lanczos_iters": 10, "trace_probes": 2, "density_probes": 1, "density_steps": 5,
-    "input_samples": 4, "attack_samples": 50, "deepfool_samples": 10, "saddle_samples": 2, "saddle_steps": 2, "landscape_points": 3}
-}
-EOF
 "$D/hesscope" sweep -config "$D/sweep.json" -out "$D/slurm-sweep" -emit slurm -cpus 1 -mem 800 -time 10m -parallel 2 \
 	-sbatch --partition=debug -binary "$D/hesscope" >"$D/emit.log"
 s=$SECONDS
 sh "$D/slurm-sweep/slurm/submit.sh" >"$D/submit.log" || { cat "$D/submit.log"; fail "submit.sh failed"; }
 say "$(head -1 "$D/submit.log")"
-"$D/hesscope" sweep -config "$D/sweep.json" -out "$D/local-sweep" -threads 1 -quiet >/dev/null
 deadline=$((SECONDS + 300))
 while [ -n "$(timeout 5 squeue -h 2>/dev/null || echo busy)" ]; do
 	[ $SECONDS -lt $deadline ] || { timeout 5 squeue; fail "the Slurm jobs did not finish in 300 s"; }
 	sleep 0.5
 done
 [ -f "$D/slurm-sweep/results.json" ] || { tail -n 20 "$D"/slurm-sweep/slurm/logs/*.log; fail "the summary job wrote no results.json"; }
-say "Slurm ran the emitted array and summary in $((SECONDS - s)) s (the local sweep included); logs: $(cd "$D/slurm-sweep/slurm/logs" && echo *)"
+say "Slurm ran the emitted array and summary in $((SECONDS - s)) s; logs: $(cd "$D/slurm-sweep/slurm/logs" && echo *)"
 # Equal bit for bit but for the times and the date: JSON and CSV print
 # every float in full.
-strip_json() { grep -vE '"(created|seconds|train_seconds|measure_seconds)":' "$1"; }
 strip_csv() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /_seconds$/) drop[i] = 1 } { s = ""; for (i = 1; i <= NF; i++) if (!drop[i]) s = s $i ","; print s }' "$1"; }
 diff <(strip_json "$D/local-sweep/results.json") <(strip_json "$D/slurm-sweep/results.json") || fail "results.json of the Slurm sweep differs from the local sweep's"
 diff <(strip_csv "$D/local-sweep/results.csv") <(strip_csv "$D/slurm-sweep/results.csv") || fail "results.csv of the Slurm sweep differs from the local sweep's"
-say "the Slurm sweep's results.json and results.csv equal the local sweep's bit for bit ($(grep -c '"name"' "$D/local-sweep/results.json") runs; times and date excepted)"
+say "the Slurm sweep's results.json and results.csv equal the local sweep's bit for bit ($(($(wc -l <"$D/local-sweep/results.csv") - 1)) runs; times and date excepted)"
 
 # MPI under Slurm's own launcher.
 if srun --mpi=list 2>&1 | grep -q pmix; then

@@ -16,6 +16,7 @@ import (
 	"hesscope/analysis"
 	"hesscope/checkpoint"
 	"hesscope/data"
+	"hesscope/dist"
 	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/models"
@@ -320,6 +321,41 @@ func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*loaded[T
 	d := s.d
 	return &loaded[T]{analysisSetup: s, net: net, chunks: hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, a.chunk)}, nil
 }
+
+// distribute returns the backend of the analysis and this rank's images:
+// for one process the CPU engine and all of s.d; on several ranks (a build
+// with -tags mpi started by mpirun or srun) the Sharded backend and this
+// rank's shard of whole chunks of -batch-size images. Every rank computes;
+// rank 0 alone prints and writes (see runIn and root).
+func (a *analysisFlags) distribute(e *env, s *analysisSetup) (analysis.Backend, *data.Dataset) {
+	if e.comm == nil || e.comm.Size() == 1 {
+		return nil, s.d
+	}
+	return analysis.Sharded{Comm: e.comm}, analysis.ShardOf(s.d, a.chunk, e.comm)
+}
+
+// firstImages checks, on several ranks, that the first n images an option
+// names (flag) are all in rank 0's shard, which holds the dataset's first
+// images and computes the per-image work rank 0 reports.
+func (a *analysisFlags) firstImages(e *env, s *analysisSetup, flag string, n int) error {
+	if e.comm == nil || e.comm.Size() == 1 || n == 0 {
+		return nil
+	}
+	if have := analysis.ShardOf(s.d, a.chunk, rank0Of(e.comm)).N; n > have {
+		return usagef("%s %d: on %d ranks rank 0 holds the first %d images, and per-image work runs there; ask for at most %d or use fewer ranks", flag, n, e.comm.Size(), have, have)
+	}
+	return nil
+}
+
+// rank0Of is the view of c from its rank 0, for computing rank 0's shard.
+func rank0Of(c dist.Comm) dist.Comm { return rank0{c} }
+
+type rank0 struct{ dist.Comm }
+
+func (rank0) Rank() int { return 0 }
+
+// root says whether this rank prints and writes the results.
+func root(e *env) bool { return dist.IsRoot(e.comm) }
 
 // normName describes the normalisation applied to the data, for the record.
 func normName(n *data.Norm) string {

@@ -19,9 +19,10 @@ import (
 
 func init() {
 	commands = append(commands, &command{
-		name:  "landscape",
-		usage: "-model NAME [-weights FILE] [-direction eigen|random|input] [-2d] [flags]",
-		short: "loss and accuracy along Hessian eigenvectors or random directions, 1-D or 2-D",
+		name:        "landscape",
+		usage:       "-model NAME [-weights FILE] [-direction eigen|random|input] [-2d] [flags]",
+		short:       "loss and accuracy along Hessian eigenvectors or random directions, 1-D or 2-D",
+		distributed: true,
 		long: `
 Landscape evaluates the mean loss and accuracy of a model over a set of
 images on a grid around its weights θ (or around one image x):
@@ -117,6 +118,11 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 	if err != nil {
 		return err
 	}
+	if o.direction == "input" {
+		if err := o.firstImages(e, s, "-sample", o.sample+1); err != nil {
+			return err
+		}
+	}
 	// Lanczos keeps -max-iter vectors (capped at the dimension) of the
 	// parameter or input space for the eigenvector directions.
 	if o.direction != "random" {
@@ -129,14 +135,18 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 			return err
 		}
 	}
-	res, err := analysis.Landscape[T](ctx, a.net, a.d, analysis.LandscapeOptions{
+	backend, d := o.distribute(e, s)
+	res, err := analysis.Landscape[T](ctx, a.net, d, analysis.LandscapeOptions{
 		Direction: o.direction, Operator: o.operator, Sample: o.sample, KeepBiasBN: o.keepBiasBN,
 		Range: o.rng, Points: o.points, TwoD: o.twoD, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
-		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog)})
+		BatchSize: o.chunk, Workers: o.workers, Backend: backend, Progress: bars(a.prog)})
 	if err != nil {
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if !root(e) {
+		return nil
+	}
 	var extra []landscape.Column
 	if !o.twoD {
 		extra = []landscape.Column{{Name: "quadratic", Values: res.Quadratic}, {Name: "quadratic_grad", Values: res.QuadraticGrad}}

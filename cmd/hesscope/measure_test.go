@@ -26,7 +26,7 @@ func TestSweepMeasuresLikeTheCommands(t *testing.T) {
 	}
 	m := experiment.MeasureConfig{HessianSamples: 8, TopK: 1, LanczosIters: 15, TraceProbes: 4, DensityProbes: 1, DensitySteps: 8,
 		InputSamples: 2, AttackSamples: 6, DeepFoolSamples: 5, SaddleSamples: 2, SaddleSteps: 1, LandscapePoints: 3}
-	ms, err := experiment.Measure[float32](context.Background(), net, d, d, m, nil)
+	ms, err := experiment.Measure[float32](context.Background(), net, d, d, m, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,10 @@ import (
 
 func init() {
 	commands = append(commands, &command{
-		name:  "sharpness",
-		usage: "-model NAME [-weights FILE] [-metric epsilon|m|both] [flags]",
-		short: "Keskar ε-sharpness and SAM m-sharpness of a model's loss",
+		name:        "sharpness",
+		usage:       "-model NAME [-weights FILE] [-metric epsilon|m|both] [flags]",
+		short:       "Keskar ε-sharpness and SAM m-sharpness of a model's loss",
+		distributed: true,
 		long: `
 Sharpness measures how much the loss can rise near the weights θ:
 
@@ -103,13 +104,20 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 	if err != nil {
 		return err
 	}
-	res, err := analysis.Sharpness[T](ctx, a.net, a.d, analysis.SharpnessOptions{
+	if o.metric != "epsilon" && e.comm != nil && e.comm.Size() > 1 {
+		return usagef("-metric %s: m-sharpness works on sub-batches and is not split across ranks; use -metric epsilon, or run it as one process", o.metric)
+	}
+	backend, d := o.distribute(e, s)
+	res, err := analysis.Sharpness[T](ctx, a.net, d, analysis.SharpnessOptions{
 		Metric: o.metric, Epsilons: o.eps, Iterations: o.iterations, M: o.m, Rho: o.rho, Steps: o.steps,
-		BatchSize: o.chunk, Workers: o.workers, Seed: o.seed, Progress: bars(a.prog)})
+		BatchSize: o.chunk, Workers: o.workers, Seed: o.seed, Backend: backend, Progress: bars(a.prog)})
 	if err != nil {
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if !root(e) {
+		return nil
+	}
 	if err := writeSharpnessPlots(o, res); err != nil {
 		return err
 	}

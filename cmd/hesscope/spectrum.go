@@ -20,9 +20,10 @@ import (
 
 func init() {
 	commands = append(commands, &command{
-		name:  "spectrum",
-		usage: "-model NAME [-weights FILE] [-dataset NAME|FILE] [flags]",
-		short: "exact Hessian eigenvalues, trace, density, per-layer and input-space spectra",
+		name:        "spectrum",
+		usage:       "-model NAME [-weights FILE] [-dataset NAME|FILE] [flags]",
+		short:       "exact Hessian eigenvalues, trace, density, per-layer and input-space spectra",
+		distributed: true,
 		long: `
 Spectrum analyses the Hessian of the mean cross-entropy loss of a model over
 a set of images, exactly: every Hessian-vector product back-propagates second
@@ -187,9 +188,22 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 			return usagef("-layer: %v", err)
 		}
 	}
-	backend, err := backendFor(o.device, a.net)
-	if err != nil {
+	if o.input && e.comm != nil && e.comm.Size() > 1 {
+		return usagef("-input: the Hessian with respect to the whole input batch is not split across ranks; run it as one process")
+	}
+	if err := o.firstImages(e, s, "-input-samples", o.inputSamples); err != nil {
 		return err
+	}
+	backend, d := o.distribute(e, s)
+	if backend != nil && o.device != "cpu" {
+		return usagef("-device %s: a job of several MPI ranks runs on the CPU engine", o.device)
+	}
+	if backend == nil {
+		b, err := backendFor(o.device, a.net)
+		if err != nil {
+			return err
+		}
+		backend = b
 	}
 	opts := analysis.SpectrumOptions{
 		TopK: o.topK, BottomK: o.bottomK, Method: o.method, Operator: o.operator, Layer: o.layer, PerLayer: o.perLayer,
@@ -206,14 +220,17 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	if err := atMost("-bottom-k", o.bottomK, dim, "the operator's dimension, the number of parameters"); err != nil {
 		return err
 	}
-	if err := checkMemory("spectrum", opts.Memory(dim, a.d.N, a.d.SampleLen()), "-top-k, -bottom-k, -max-iter, -trace-matvecs or -density-steps, or -samples with -input"); err != nil {
+	if err := checkMemory("spectrum", opts.Memory(dim, d.N, d.SampleLen()), "-top-k, -bottom-k, -max-iter, -trace-matvecs or -density-steps, or -samples with -input"); err != nil {
 		return err
 	}
-	res, err := analysis.Spectrum[T](ctx, a.net, a.d, opts)
+	res, err := analysis.Spectrum[T](ctx, a.net, d, opts)
 	if err != nil {
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if !root(e) {
+		return nil
+	}
 	if err := writeSpectrumFiles(o, res); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hesscope/dist"
 	"hesscope/experiment"
 	"hesscope/report"
 	"hesscope/train"
@@ -21,9 +22,10 @@ import (
 
 func init() {
 	commands = append(commands, &command{
-		name:  "sweep",
-		usage: "-out DIR [-preset NAME | -model NAME -dataset NAME -batch-sizes B1,B2,… ] [flags]",
-		short: "batch-size study: train, measure Hessians and robustness, write the report",
+		name:        "sweep",
+		usage:       "-out DIR [-preset NAME | -model NAME -dataset NAME -batch-sizes B1,B2,… ] [flags]",
+		short:       "batch-size study: train, measure Hessians and robustness, write the report",
+		distributed: true,
 		long: `
 Sweep reproduces the study of Yao et al. (2018) on a model and dataset:
 it trains the network at every batch size of -batch-sizes with -seeds seeds
@@ -63,6 +65,11 @@ epochs and measurements; the time limit is twice the estimate plus ten
 minutes) unless -cpus, -mem or -time set them; -sbatch adds #SBATCH options
 such as --partition=NAME or --account=NAME. Build hesscope first and point
 -binary at it when the jobs should not run this program.
+
+Built with MPI (CC=mpicc go build -tags mpi) and started as several ranks
+(mpirun, srun), sweep trains every unit it runs data-parallel and measures
+its parameter Hessian on shards of the data (see 'hesscope help train');
+rank 0 alone writes.
 
 Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run,
 one seed; about ten minutes on 2 cores), repro-mnist and repro-fashion
@@ -342,7 +349,14 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 		return err
 	}
 	units := s.Units()
+	// On several ranks (an MPI build under mpirun or srun) every unit is
+	// trained data-parallel and measured on shards; rank 0 alone writes
+	// the sweep's own files.
+	root := dist.IsRoot(e.comm)
 	if c.emit != "" {
+		if !root {
+			return nil
+		}
 		return emitSweep(e, s, c)
 	}
 	if c.list {
@@ -358,8 +372,10 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 		}
 		return tw.Flush()
 	}
-	if err := experiment.WriteSweep(c.out, s); err != nil {
-		return err
+	if root {
+		if err := experiment.WriteSweep(c.out, s); err != nil {
+			return err
+		}
 	}
 	var prog io.Writer = e.stderr
 	if c.quiet {
@@ -373,7 +389,7 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 			if c.only >= 0 && u.Index != c.only {
 				continue
 			}
-			if err := experiment.RunUnit(ctx, s, c.out, u, prog, version); err != nil {
+			if err := experiment.RunUnit(ctx, s, c.out, u, experiment.UnitOptions{Progress: prog, Version: version, Comm: e.comm}); err != nil {
 				return err
 			}
 		}
@@ -381,6 +397,9 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 			fmt.Fprintf(e.stdout, "unit %d (%s) done in %s\n", c.only, units[c.only].Name, time.Since(start).Round(time.Second))
 			return nil
 		}
+	}
+	if !root {
+		return nil
 	}
 	res, missing, err := experiment.Summarize(c.out, version)
 	if err != nil {
