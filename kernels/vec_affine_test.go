@@ -144,6 +144,18 @@ func TestAffineBackends(t *testing.T) {
 				check("affineReLUVJPPair dst", g, w)
 				check("affineReLUVJPPair dstDot", g2, w2)
 
+				// ReLU then BatchNorm against the kernels one after the other.
+				rp, rs = lanes, lanes
+				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
+				k.reluAffineVJPPair(&rp, g, g2, x, xd, y, yd, a, c, mu)
+				h, hd, hb, hbd := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				maskTo2Generic(h, x, hd, xd, x)
+				ref.affineVJPPair(&rs, hb, hbd, h, hd, y, yd, a, c, mu)
+				maskAdd2Generic(w, hb, w2, hbd, x)
+				checkLanes("reluAffineVJPPair", rp[:], rs[:])
+				check("reluAffineVJPPair dst", g, w)
+				check("reluAffineVJPPair dstDot", g2, w2)
+
 				g1, w1 = lanes[3], lanes[3]
 				k.centeredSquares(&g1, x, mu)
 				ref.centeredSquares(&w1, x, mu)

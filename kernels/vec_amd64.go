@@ -237,6 +237,12 @@ func affineJVPReLUTo32AVX2(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 func bnReLUPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 
 //go:noescape
+func reluBNPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func reluBNPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
 func centeredSquares32AVX2(s *Lanes, x []float32, mu float64)
 
 //go:noescape
@@ -260,6 +266,7 @@ type affineAsm struct {
 	affineReLUTo         func(dst, x []float32, a, mu, b float64)
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 	bnReLUPair           func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	reluBNPair           func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	centeredSquares      func(s *Lanes, x []float32, mu float64)
 	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
 	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
@@ -322,6 +329,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			k.bnReLUPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
 			affineReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
+		reluAffineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.reluBNPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			reluAffineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
 		centeredSquares: func(s *Lanes, x []float32, mu float64) {
 			n := cut(len(x))
 			k.centeredSquares(s, x[:n], mu)
@@ -349,13 +361,13 @@ var (
 	avx512Affine = newAffine("avx512", 16, affineAsm{
 		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
-		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, centeredSquares32AVX512, linearTo32AVX512,
+		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, centeredSquares32AVX512, linearTo32AVX512,
 		linearAdd32AVX512, linear2Add32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
-		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, centeredSquares32AVX2, linearTo32AVX2,
+		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, centeredSquares32AVX2, linearTo32AVX2,
 		linearAdd32AVX2, linear2Add32AVX2,
 	})
 )

@@ -312,6 +312,60 @@ var affineKernels = []affineKernel{
 		},
 	},
 
+	// ReLU followed by BatchNorm: the reverse sweep of both, h = relu(x)
+	// and its tangent formed in registers, the BatchNorm's cotangents
+	// (added to zero, as into the tape's zeroed buffers) passed back
+	// through the ReLU's mask. Masks are float32 compares 0 < x (VEX, on
+	// the half's narrow register), recomputed where needed.
+	{
+		name: "reluBNPair32",
+		doc: "MaskTo2(h, x, hd, xDot, x); hb, hbd = 0; bnPair32(s, hb, hbd, h, hd, yBar, yBarDot); " +
+			"MaskAdd2(dst, hb, dstDot, hbd, x), per element.",
+		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
+		body: func(e *affineEmitter) {
+			y, yd := e.load("yBar", 0), e.load("yBarDot", 1)
+			e.xMask(3)
+			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("x"), e.n(3), e.n(2)) // h
+			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+			xc := e.t(2)
+			e.op("VSUBPD", xc, xc, e.c("mu"))
+			e.op("VADDPD", e.acc(0), e.acc(0), y)
+			e.op("VMULPD", e.t(3), y, xc)
+			e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
+			// x̄ += mask·(0 + float32(a·y)).
+			e.op("VMULPD", e.t(3), e.c("a"), y)
+			e.down(3, 3)
+			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
+			e.op("VADDPS", e.n(4), e.n(4), e.n(3))
+			e.xMask(3)
+			e.op("VANDPS", e.n(4), e.n(4), e.n(3))
+			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dst"), e.n(3))
+			e.op("VADDPS", e.n(3), e.n(3), e.n(4))
+			e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
+			e.op("VADDPD", e.acc(2), e.acc(2), yd)
+			e.op("VMULPD", e.t(3), yd, xc)
+			e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
+			// x̄̇ += mask·((0 + float32(a·yd)) + float32(ad·y)).
+			e.op("VMULPD", e.t(3), e.c("a"), yd)
+			e.down(3, 3)
+			e.op("VMULPD", e.t(4), e.c("ad"), y)
+			e.down(4, 4)
+			e.op("VXORPS", e.n(2), e.n(2), e.n(2))
+			e.op("VADDPS", e.n(2), e.n(2), e.n(3))
+			e.op("VADDPS", e.n(2), e.n(2), e.n(4))
+			e.xMask(3)
+			e.op("VANDPS", e.n(2), e.n(2), e.n(3))
+			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dstDot"), e.n(4))
+			e.op("VADDPS", e.n(4), e.n(4), e.n(2))
+			e.p("VMOVUPS %s, %d(%s)", e.n(4), e.off, e.ptr("dstDot"))
+			// s4 += y·hd, hd = mask·ẋ.
+			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("xDot"), e.n(3), e.n(2))
+			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+			e.op("VMULPD", e.t(2), y, e.t(2))
+			e.op("VADDPD", e.acc(4), e.acc(4), e.t(2))
+		},
+	},
+
 	// BatchNorm in training mode: the squared deviations, and the
 	// derivatives as linear combinations of (at most two) vectors, x − mu
 	// and a constant, evaluated left to right.
@@ -419,6 +473,13 @@ func (e *affineEmitter) reluMask(z, tmp, m int) {
 	}
 	e.op("VXORPD", e.t(m), e.t(m), e.t(m))
 	e.p("VCMPPD $0x1e, %s, %s, %s", e.t(m), e.t(tmp), e.t(m))
+}
+
+// xMask sets the narrow view of temporary m to the float32 mask 0 < x of
+// the half (ordered: false for NaN).
+func (e *affineEmitter) xMask(m int) {
+	e.op("VXORPS", e.n(m), e.n(m), e.n(m))
+	e.p("VCMPPS $0x11, %d(%s), %s, %s", e.off, e.ptr("x"), e.n(m), e.n(m))
 }
 
 // applyMask sets the lanes of temporary z outside the mask to +0.
