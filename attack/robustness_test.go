@@ -100,7 +100,7 @@ func TestSanityChecks(t *testing.T) {
 		checks, warnings := SanityChecks(r)
 		var names []string
 		for _, c := range checks {
-			if !c.Pass {
+			if !c.Pass && !c.Info {
 				names = append(names, c.Name)
 			}
 		}
@@ -134,6 +134,33 @@ func TestSanityChecks(t *testing.T) {
 	r.FGSM[1].Accuracy = 0.29
 	if f := failed(r); len(f) != 0 {
 		t.Errorf("one sample of slack: failed %v", f)
+	}
+	// A single step is not expected to be monotone or complete: FGSM (or
+	// one-step PGD) failing those checks gets information, not a warning;
+	// within_eps still warns.
+	for _, single := range []*Report{
+		{Method: "fgsm", Norm: "linf", Samples: 100, Dim: 784},
+		{Method: "pgd", Norm: "linf", Samples: 100, Dim: 784, Config: Config{Steps: 1}},
+	} {
+		single.Results = []Point{{Eps: 0.1, Accuracy: 0.3, MaxNorm: 0.1}, {Eps: 0.3, Accuracy: 0.35, MaxNorm: 0.3}}
+		single.LargeEps = &Point{Eps: 1, Accuracy: 0.187, MaxNorm: 1}
+		checks, warnings := SanityChecks(single)
+		info := 0
+		for _, c := range checks {
+			if c.Info {
+				info++
+				if c.Pass || !strings.Contains(c.Detail, "information, not a failure") {
+					t.Errorf("%s %s: %+v", single.Method, c.Name, c)
+				}
+			}
+		}
+		if info != 2 || len(warnings) != 0 {
+			t.Errorf("%s: %d information checks, warnings %v", single.Method, info, warnings)
+		}
+		single.Results[0].MaxNorm = 0.2
+		if _, warnings := SanityChecks(single); len(warnings) != 1 || !strings.Contains(warnings[0], "within_eps") {
+			t.Errorf("%s: a perturbation past ε gives warnings %v", single.Method, warnings)
+		}
 	}
 	r = &Report{Method: "deepfool", Norm: "l2", Samples: 100, Correct: 90, DeepFool: &DeepFoolStats{Failures: 2}}
 	if f := failed(r); len(f) != 1 || f[0] != "deepfool_success" {

@@ -96,6 +96,11 @@ func TestPrimitives(t *testing.T) {
 		{"conv/k3s1p0/transposed/b2", conv(1, 0), in(randn(59, 2, 6, 6, 5), randn(64, 2, 6, 3, 3), randn(65, 2))},
 		{"conv/k1s1p0/transposed/b3", conv(1, 0), in(randn(66, 3, 4, 3, 5), randn(67, 2, 4, 1, 1))},
 		{"conv/k3s1p1/transposed/b40", conv(1, 1), in(randn(68, 40, 2, 3, 3), randn(69, 2, 2, 3, 3), randn(71, 2))},
+		// Stride 1 and at least 256 output pixels: forward products read the
+		// column matrix in place from the padded image.
+		{"conv/k3s1p1/implicit/b2", conv(1, 1), in(randn(130, 2, 2, 16, 17), randn(131, 3, 2, 3, 3), randn(132, 3))},
+		{"conv/k3s1p0/implicit/b2", conv(1, 0), in(randn(133, 2, 3, 18, 18), randn(134, 4, 3, 3, 3))},
+		{"conv/k5s1p2/implicit/b1", conv(1, 2), in(randn(135, 1, 2, 16, 16), randn(136, 2, 2, 5, 5), randn(137, 2))},
 
 		// MaxPool2d (kernel, stride, padding) on distinct values, far from kinks.
 		{"maxpool/k2s2p0", pool(2, 2, 0), in(distinct(60, 3, 3, 6, 8))},

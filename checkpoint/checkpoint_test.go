@@ -245,6 +245,10 @@ var corruptCases = []struct {
 	{"header length 2^64-1", rawFile(math.MaxUint64, "{}", nil), "exceeds the limit"},
 	{"header length past the end", rawFile(1000, "{}      ", nil), "exceeds the 8 bytes that follow"},
 	{"header length zero", rawFile(0, "", nil), "does not begin with '{'"},
+	{"PNG image", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10"), "not a safetensors file: a PNG image"},
+	{"PyTorch zip", []byte("PK\x03\x04\x00\x00\x08\x08\x00\x00archive/data.pkl"), "not a safetensors file: a zip archive (a PyTorch .pt/.pth file?"},
+	{"8 bytes of text", []byte("hello wo"), "not a safetensors file (it does not start"},
+	{"text", []byte("hello world, this is not a checkpoint\n"), "not a safetensors file (it does not start"},
 	{"truncated JSON", safetensors(`{"a":`, nil), "not valid JSON"},
 	{"JSON array", safetensors(`[]`, nil), "does not begin with '{'"},
 	{"only spaces", safetensors(`    `, nil), "does not begin with '{'"},
@@ -301,8 +305,12 @@ func TestReadCorrupt(t *testing.T) {
 			if !errors.As(err, &fe) {
 				t.Errorf("error %q (%T) is not a *FormatError", err, err)
 			}
-			if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "checkpoint: invalid safetensors file: ") {
-				t.Errorf("error %q, want it to begin \"checkpoint: invalid safetensors file: \" and contain %q", err, c.want)
+			prefix := "checkpoint: invalid safetensors file: "
+			if strings.HasPrefix(c.want, "not a safetensors file") {
+				prefix = "checkpoint: "
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("error %q, want it to begin %q and contain %q", err, prefix, c.want)
 			}
 		})
 	}

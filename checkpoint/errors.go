@@ -12,10 +12,18 @@ type FormatError struct {
 	Msg  string // what is wrong, naming the tensor where there is one
 }
 
-// Error returns "checkpoint: <path>: invalid safetensors file: <msg>".
+// Error returns "checkpoint: <path>: invalid safetensors file: <msg>", or
+// "checkpoint: <path>: not a safetensors file..." for a file of another
+// format.
 func (e *FormatError) Error() string {
+	if strings.HasPrefix(e.Msg, notSafetensors) {
+		return "checkpoint: " + pathPrefix(e.Path) + e.Msg
+	}
 	return "checkpoint: " + pathPrefix(e.Path) + "invalid safetensors file: " + e.Msg
 }
+
+// notSafetensors begins the message of a file of another format.
+const notSafetensors = "not a safetensors file"
 
 // UnsupportedError reports a valid safetensors file holding a tensor whose
 // element type this package does not handle (anything but F32, F64 and I64).
@@ -29,6 +37,19 @@ type UnsupportedError struct {
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("checkpoint: %sunsupported dtype %s of tensor %q (supported: F32, F64, I64)",
 		pathPrefix(e.Path), e.DType, e.Tensor)
+}
+
+// ValueError reports a state dict whose names and shapes fit but whose
+// values do not: NaN, ±Inf, or beyond the range of the precision loaded
+// into (weights of a diverged training run, typically).
+type ValueError struct {
+	Path     string   // the file, or "" when not known
+	Problems []string // `NaN at index 3 in tensor "fc.bias"`, at most one per tensor
+}
+
+// Error returns "checkpoint: <path>: holds NaN at index 3 in tensor "fc.bias"; ...".
+func (e *ValueError) Error() string {
+	return "checkpoint: " + pathPrefix(e.Path) + "holds " + strings.Join(e.Problems, "; ")
 }
 
 func pathPrefix(path string) string {

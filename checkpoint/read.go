@@ -98,6 +98,14 @@ func read(r io.ReaderAt, size int64, path string) (*File, error) {
 		return nil, wrapf(path, err, "reading header length")
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
+	if size == 8 && n > 0 || size > 8 && (n > MaxHeaderSize || n > uint64(size-8)) {
+		// A header length that cannot be right: say what the file is, if
+		// its first bytes tell, rather than quote a meaningless length.
+		var first [1]byte
+		if size == 8 || readAt(r, first[:], 8) == nil && first[0] != '{' {
+			return nil, bad(notSafetensors+"%s (it does not start with an 8-byte header length and a JSON header)", sniff(lenBuf[:]))
+		}
+	}
 	if n > MaxHeaderSize {
 		return nil, bad("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
 	}
@@ -178,6 +186,29 @@ func read(r io.ReaderAt, size int64, path string) (*File, error) {
 }
 
 // readAt fills buf from r at off; a short read is io.ErrUnexpectedEOF.
+// sniff names the format of a file from its first 8 bytes, as
+// ": a PNG image", or "".
+func sniff(b []byte) string {
+	for _, m := range []struct{ magic, name string }{
+		{"\x89PNG", "a PNG image"},
+		{"\xff\xd8\xff", "a JPEG image"},
+		{"GIF8", "a GIF image"},
+		{"PK\x03\x04", "a zip archive (a PyTorch .pt/.pth file? save it with safetensors.torch.save_file)"},
+		{"\x80\x02", "a Python pickle (a PyTorch .pt/.pth file? save it with safetensors.torch.save_file)"},
+		{"\x80\x04", "a Python pickle"},
+		{"\x1f\x8b", "gzip-compressed"},
+		{"\x89HDF", "an HDF5 file"},
+		{"\x93NUMPY", "a NumPy .npy file"},
+		{"\x00\x00\x08", "an IDX file (MNIST data?)"},
+		{"{", "JSON text"},
+	} {
+		if strings.HasPrefix(string(b), m.magic) {
+			return ": " + m.name
+		}
+	}
+	return ""
+}
+
 func readAt(r io.ReaderAt, buf []byte, off int64) error {
 	n, err := r.ReadAt(buf, off)
 	if n == len(buf) {

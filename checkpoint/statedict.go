@@ -71,7 +71,7 @@ func LoadInto[T tensor.Float](f *File, want []Named[T]) error {
 		}
 		wanted[nv.Name] = true
 	}
-	var missing, unexpected, problems []string
+	var missing, unexpected, problems, values []string
 	for _, nv := range want {
 		t, ok := f.Tensors[nv.Name]
 		if !ok || t == nil {
@@ -80,12 +80,21 @@ func LoadInto[T tensor.Float](f *File, want []Named[T]) error {
 		}
 		if msg := check[T](t, nv.Value.Shape); msg != "" {
 			problems = append(problems, fmt.Sprintf("tensor %q: %s", nv.Name, msg))
+		} else if msg := checkValues[T](t); msg != "" {
+			values = append(values, fmt.Sprintf("%s in tensor %q", msg, nv.Name))
+			problems = append(problems, fmt.Sprintf("tensor %q: %s", nv.Name, msg))
 		}
 	}
 	for _, name := range f.Names() {
 		if !wanted[name] && !isBatchCount(name, f.Tensors[name]) {
 			unexpected = append(unexpected, name)
 		}
+	}
+	if len(missing)+len(unexpected) == 0 && len(problems) > 0 && len(problems) == len(values) {
+		if len(values) > 10 {
+			values = append(values[:10], fmt.Sprintf("and %d more tensors", len(values)-10))
+		}
+		return &ValueError{Problems: values}
 	}
 	if len(missing)+len(unexpected)+len(problems) > 0 {
 		var parts []string
@@ -135,6 +144,11 @@ func check[T tensor.Float](t *Tensor, shape []int) string {
 	if n, ok := numel(t.Shape); !ok || n != t.Len() {
 		return fmt.Sprintf("%d values for shape %s", t.Len(), tensor.ShapeString(t.Shape))
 	}
+	return ""
+}
+
+// checkValues returns the first value of t that is not finite in T, or "".
+func checkValues[T tensor.Float](t *Tensor) string {
 	var bad float64
 	i := -1
 	if t.DType == F32 {
@@ -156,7 +170,7 @@ func check[T tensor.Float](t *Tensor, shape []int) string {
 	case i < 0:
 		return ""
 	case math.IsNaN(bad) || math.IsInf(bad, 0):
-		return fmt.Sprintf("non-finite value %v at index %d", bad, i)
+		return fmt.Sprintf("%v at index %d", bad, i)
 	}
-	return fmt.Sprintf("value %v at index %d overflows %T", bad, i, T(0))
+	return fmt.Sprintf("value %v at index %d (overflows %T)", bad, i, T(0))
 }

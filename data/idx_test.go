@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -134,6 +135,19 @@ func TestIDXHeaderTrust(t *testing.T) {
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
 		t.Errorf("allocated %d bytes for a %d-byte file", alloc, len(file))
+	}
+}
+
+// TestDirNotFolder: a Dir that is a file is an error naming it.
+func TestDirNotFolder(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"mnist", "cifar10"} {
+		if _, err := Load(name, "test", Options{Dir: f}); err == nil || err.Error() != "data: "+f+" is not a folder" {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,7 @@ import (
 type Options struct {
 	// Dir, if not empty, is the folder of the dataset's files (a --data-dir
 	// flag); no other place is looked in, and missing files are downloaded
-	// into it. For MNIST and Fashion-MNIST it holds the IDX files under their
+	// into it. It must exist: a folder that does not is an error. For MNIST and Fashion-MNIST it holds the IDX files under their
 	// usual names (train-images-idx3-ubyte.gz, …), gzipped or not. For CIFAR
 	// it holds the .bin files, directly or in the archive's folder
 	// (cifar-10-batches-bin, cifar-100-binary), or else the official archive
@@ -66,6 +68,26 @@ func Names() []string {
 	return names
 }
 
+// Info is the shape and size of a dataset, known without reading it.
+type Info struct {
+	C, H, W, Classes int
+	// Train and Test are the numbers of images of the two splits.
+	Train, Test int
+}
+
+// Describe returns the shape and size of the named dataset.
+func Describe(name string) (Info, error) {
+	s := specNamed(name)
+	if s == nil {
+		return Info{}, unknownName(name)
+	}
+	i := Info{C: s.c, H: s.h, W: s.w, Classes: s.classes, Train: 60000, Test: 10000}
+	if s.cifar {
+		i.Train = 50000
+	}
+	return i, nil
+}
+
 // specNamed returns the spec of the named dataset, or nil.
 func specNamed(name string) *spec {
 	for _, s := range specs {
@@ -91,6 +113,9 @@ func Load(name, split string, opt Options) (*Dataset, error) {
 	if split != "train" && split != "test" {
 		return nil, fmt.Errorf("data: unknown split %q of %s (want train, test)", split, name)
 	}
+	if err := checkDir(opt.Dir, name); err != nil {
+		return nil, err
+	}
 	if s.cifar {
 		return loadCIFAR(s, split, opt)
 	}
@@ -108,6 +133,24 @@ func Load(name, split string, opt Options) (*Dataset, error) {
 		return nil, err
 	}
 	return loadIDX(s, images, labels)
+}
+
+// checkDir reports a Dir that is given but is not a folder: a mistyped path
+// must not start a download somewhere unexpected.
+func checkDir(dir, name string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("data: folder %s does not exist (create it to download %s into it, or give no folder to find the files automatically)", dir, name)
+	case err != nil:
+		return fmt.Errorf("data: folder %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("data: %s is not a folder", dir)
+	}
+	return nil
 }
 
 // findIDX returns the paths of a split's image and label files in dir, each

@@ -1,10 +1,12 @@
 // Package experiment holds what the commands share: loading a model with its
 // weights and a dataset with validation before any work starts, saving
-// results atomically, and the study pipelines built on train, hessian and
-// attack.
+// results atomically, and the study pipelines built on train and analysis
+// (a sweep's measurements, Measure, are calls of package analysis with
+// options chosen here).
 package experiment
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -48,6 +50,11 @@ func LoadModel[T tensor.Float](spec ModelSpec) (*models.Net[T], map[string]strin
 		return net, nil, nil
 	}
 	if err := checkpoint.LoadInto(f, StateDict(net)); err != nil {
+		var ve *checkpoint.ValueError
+		if errors.As(err, &ve) { // the right tensors, unusable values
+			ve.Path = spec.Weights
+			return nil, nil, ve
+		}
 		return nil, nil, fmt.Errorf("%s is not a %s checkpoint: %w", spec.Weights, spec.Name, err)
 	}
 	if m := f.Metadata["model"]; m != "" && m != spec.Name {

@@ -10,13 +10,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/checkpoint"
 	"hesscope/data"
 	"hesscope/hessian"
 	"hesscope/landscape"
-	"hesscope/linop"
-	"hesscope/nn"
 	"hesscope/report"
 	"hesscope/tensor"
 	"hesscope/train"
@@ -106,6 +105,9 @@ func (m MeasureConfig) validate() error {
 			return fmt.Errorf("measure: negative sizes are not allowed (%+v)", m)
 		}
 	}
+	if !(m.LanczosTol >= 0 && m.LanczosTol < 1) {
+		return fmt.Errorf("measure: lanczos_tol %v: want in [0, 1) (0: the default)", m.LanczosTol)
+	}
 	for _, e := range m.FGSMEps {
 		if !(e > 0) {
 			return fmt.Errorf("measure: FGSM radius %v: want > 0", e)
@@ -179,11 +181,29 @@ func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config,
 	if err != nil {
 		return err
 	}
-	r := report.Run{Name: u.Name, Dir: u.Dir, Kind: u.Kind, BatchSize: u.BatchSize, Seed: u.Seed}
 	var sum train.Summary
 	if err := readJSON(filepath.Join(cfg.Out, train.FinalFile), &sum); err != nil {
 		return err
 	}
+	step := func(what string) {
+		if w != nil {
+			fmt.Fprintf(w, "%s: %s (%.0f s)\n", u.Name, what, time.Since(start).Seconds())
+		}
+	}
+	ms, err := Measure[T](ctx, model, trainSet, testSet, m, step)
+	if err != nil {
+		return err
+	}
+	if ms.Density != nil {
+		if err := writeJSON(filepath.Join(cfg.Out, DensityFile), ms.Density); err != nil {
+			return err
+		}
+	}
+	if err := writeJSON(filepath.Join(cfg.Out, LandscapeFile), ms.Landscape); err != nil {
+		return err
+	}
+	r := &ms.Run
+	r.Name, r.Dir, r.Kind, r.BatchSize, r.Seed = u.Name, u.Dir, u.Kind, u.BatchSize, u.Seed
 	r.Epochs, r.TrainAccuracy, r.TestAccuracy, r.TrainLoss, r.TestLoss, r.TrainSeconds = sum.Epochs, sum.TrainAcc, sum.TestAcc, sum.TrainLoss, sum.TestLoss, sum.Seconds
 	if ms, err := train.ReadMetrics(cfg.Out); err == nil {
 		for _, e := range ms {
@@ -195,123 +215,145 @@ func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config,
 			}
 		}
 	}
-
-	step := func(what string) {
-		if w != nil {
-			fmt.Fprintf(w, "%s: %s (%.0f s)\n", u.Name, what, time.Since(start).Seconds())
-		}
-	}
-	cancelled := func(linop.Progress) { StopIfDone(ctx) }
-	chunk := 250
-	sub := fixedSubset(trainSet, m.HessianSamples)
-	hd := hessian.NewFloat32Data[T](sub.X, sub.Y, [3]int{sub.C, sub.H, sub.W}, chunk)
-	op := hessian.NewParams[T](model, hd, nn.Eval, nil)
-	var top, bottom linop.Eigen
-	err = Interruptible(func() error {
-		step("top eigenvalues of the parameter Hessian")
-		var err error
-		top, err = linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: m.TopK, MaxIter: m.LanczosIters, Tol: m.LanczosTol, Seed: 1, Progress: cancelled})
-		if err = notConverged(err); err != nil {
-			return err
-		}
-		step("smallest eigenvalue")
-		bottom, err = linop.Lanczos(op, linop.Smallest, linop.LanczosOptions{K: 1, MaxIter: m.LanczosIters, Tol: m.LanczosTol, Seed: 2, Progress: cancelled})
-		if err = notConverged(err); err != nil {
-			return err
-		}
-		r.TopEigenvalues, r.MinEigenvalue = top.Values, bottom.Values[0]
-		r.Residuals = append(append([]float64(nil), top.Residuals...), bottom.Residuals...)
-		if m.TraceProbes > 0 {
-			step("trace")
-			tr, err := linop.Hutchinson(op, linop.TraceOptions{MatVecs: m.TraceProbes, Seed: 3, Progress: cancelled})
-			if err = notConverged(err); err != nil {
-				return err
-			}
-			r.Trace, r.TraceStdErr = tr.Estimate, tr.StdErr
-		}
-		if m.DensityProbes > 0 {
-			step("spectral density")
-			sp := linop.SLQ(op, linop.SLQOptions{Probes: m.DensityProbes, Steps: m.DensitySteps, Seed: 4, Progress: cancelled})
-			grid, dens := sp.Density(linop.DensityOptions{Bins: 1000, SigmaSquared: 1e-4})
-			if err := writeJSON(filepath.Join(cfg.Out, DensityFile), Density{grid, dens}); err != nil {
-				return err
-			}
-		}
-		if m.FullHessian {
-			step("top eigenvalue on the whole training set")
-			full := hessian.NewParams[T](model, hessian.NewFloat32Data[T](trainSet.X, trainSet.Y, [3]int{trainSet.C, trainSet.H, trainSet.W}, chunk), nn.Eval, nil)
-			e, err := linop.Lanczos(full, linop.Largest, linop.LanczosOptions{MaxIter: m.LanczosIters, Tol: m.LanczosTol, Seed: 1, Progress: cancelled})
-			if err = notConverged(err); err != nil {
-				return err
-			}
-			r.FullTopEigenvalue = &e.Values[0]
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-
-	step("loss along the top eigenvector")
-	grid, err := landscape.Params[T](model, hd, nil, [][]float64{top.Vectors[0]}, landscape.Axis(-m.LandscapeRange, m.LandscapeRange, m.LandscapePoints), nil, landscape.Options{Mode: nn.Eval, Cancel: ctx.Done()})
-	if err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(cfg.Out, LandscapeFile), Landscape{Lambda: top.Values[0], Grid: grid}); err != nil {
-		return err
-	}
-
-	step("per-sample input Hessians")
-	in := testSet.Subset(m.InputSamples)
-	eig, err := hessian.SampleInputEigen[T](model, hessian.NewFloat32Data[T](in.X, in.Y, [3]int{in.C, in.H, in.W}, 1),
-		hessian.SampleInputOptions{Mode: nn.Eval, Lanczos: linop.LanczosOptions{MaxIter: 60, Tol: m.LanczosTol, Seed: 5}, Cancel: ctx.Done()})
-	if err != nil {
-		return err
-	}
-	var vals []float64
-	for _, e := range eig {
-		vals = append(vals, e.Top.Values[0])
-	}
-	r.InputTopEigenvalue, r.InputTopEigenvalueStd = meanStd(vals)
-
-	toT := func(d *data.Dataset) *tensor.Dense[T] { return tensor.Convert[T](d.Tensor()) }
-	step("FGSM")
-	at := testSet.Subset(m.AttackSamples)
-	rep, err := attack.Robustness[T](ctx, model, toT(at), at.Y, attack.Study{Config: attack.Config{Method: attack.FGSM, Norm: attack.LInf}, Eps: m.FGSMEps}, attack.Options{}, nil)
-	if err != nil {
-		return err
-	}
-	for _, p := range rep.Results {
-		r.FGSM = append(r.FGSM, report.EpsAccuracy{Eps: p.Eps, Accuracy: p.Accuracy})
-	}
-	step("DeepFool")
-	df := testSet.Subset(m.DeepFoolSamples)
-	drep, err := attack.Robustness[T](ctx, model, toT(df), df.Y, attack.Study{Config: attack.Config{Method: attack.DeepFool, Norm: attack.L2}, Eps: nil}, attack.Options{}, nil)
-	if err != nil {
-		return err
-	}
-	if drep.DeepFool != nil {
-		r.RhoAdv = drep.DeepFool.RhoAdv
-	}
-	step("saddle check along PGD trajectories")
-	sd := testSet.Subset(m.SaddleSamples)
-	srep, err := attack.SaddleCheck[T](ctx, model, toT(sd), sd.Y, attack.Config{Method: attack.PGD, Norm: attack.LInf, Eps: m.SaddleEps, Steps: m.SaddleSteps, RandomStart: true, Seed: 6}, attack.SaddleOptions{})
-	if err != nil {
-		return err
-	}
-	r.SaddleFraction, r.SaddlePoints, r.SaddleMinRatio = srep.Fraction, srep.Points, srep.MinRatio
 	r.MeasureSeconds = time.Since(start).Seconds()
 	step("done")
 	return writeJSON(filepath.Join(cfg.Out, MeasureFile), r)
 }
 
-// notConverged lets an unconverged solver's estimate through (its
-// residuals are recorded) and returns other errors.
-func notConverged(err error) error {
-	if _, ok := err.(*linop.NotConvergedError); ok {
-		return nil
+// A Measurement is what Measure finds on one network: the measured fields
+// of its report.Run, and the spectral density (nil if none was asked) and
+// the loss along the top eigenvector that go to their own files.
+type Measurement struct {
+	Run       report.Run
+	Density   *Density
+	Landscape Landscape
+}
+
+// hessianBatch is the number of images per forward pass of the
+// measurements.
+const hessianBatch = 250
+
+// Measure takes the measurements of m (zero fields: their defaults for
+// trainSet's dataset) on a trained model: the spectrum of the parameter
+// Hessian on the fixed training subset (and optionally its top eigenvalue
+// on the whole training set), the loss along the top eigenvector, the
+// per-sample input Hessians, FGSM and DeepFool robustness and the saddle
+// check on the first images of testSet. Each is one call of package
+// analysis with the options chosen here, so that the numbers are the ones
+// hesscope spectrum, landscape, attack and saddle-check print for the same
+// network, data and options. step, if not nil, is told each stage.
+func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainSet, testSet *data.Dataset, m MeasureConfig, step func(string)) (*Measurement, error) {
+	m = m.WithDefaults(trainSet.Name)
+	if err := m.validate(); err != nil {
+		return nil, err
 	}
-	return err
+	if step == nil {
+		step = func(string) {}
+	}
+	ms := &Measurement{}
+	r := &ms.Run
+	step("spectrum of the parameter Hessian")
+	sub := fixedSubset(trainSet, m.HessianSamples)
+	opt := m.SpectrumOptions()
+	sp, err := analysis.Spectrum[T](ctx, model, sub, opt)
+	if err != nil {
+		return nil, err
+	}
+	r.TopEigenvalues, r.MinEigenvalue = sp.TopEigen, *sp.MinEigen
+	r.Residuals = append(append([]float64(nil), sp.Residuals...), *sp.MinResid)
+	if sp.Trace != nil {
+		r.Trace, r.TraceStdErr = sp.Trace.Hutchinson.Estimate, sp.Trace.Hutchinson.StdErr
+	}
+	if sp.Density != nil {
+		ms.Density = &Density{sp.Density.Grid, sp.Density.Density}
+	}
+	if m.FullHessian {
+		step("top eigenvalue on the whole training set")
+		full, err := analysis.Spectrum[T](ctx, model, trainSet, analysis.SpectrumOptions{TopK: 1, MaxIter: opt.MaxIter, Tol: opt.Tol, Seed: opt.Seed, BatchSize: opt.BatchSize})
+		if err != nil {
+			return nil, err
+		}
+		r.FullTopEigenvalue = &full.TopEigen[0]
+	}
+
+	step("loss along the top eigenvector")
+	ls, err := analysis.Landscape[T](ctx, model, sub, m.LandscapeOptions(sp.Top.Vectors[0]))
+	if err != nil {
+		return nil, err
+	}
+	ms.Landscape = Landscape{Lambda: sp.TopEigen[0], Grid: ls.Grid}
+
+	step("per-sample input Hessians")
+	in, err := analysis.Spectrum[T](ctx, model, testSet.Subset(m.InputSamples), m.InputOptions())
+	if err != nil {
+		return nil, err
+	}
+	r.InputTopEigenvalue, r.InputTopEigenvalueStd = meanStd(in.InputSamples.Top.Values)
+
+	step("FGSM")
+	fgsm, err := analysis.Attack[T](ctx, model, testSet.Subset(m.AttackSamples), m.FGSMOptions())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range fgsm.Results {
+		r.FGSM = append(r.FGSM, report.EpsAccuracy{Eps: p.Eps, Accuracy: p.Accuracy})
+	}
+	step("DeepFool")
+	df, err := analysis.Attack[T](ctx, model, testSet.Subset(m.DeepFoolSamples), m.DeepFoolOptions())
+	if err != nil {
+		return nil, err
+	}
+	if df.DeepFool != nil {
+		r.RhoAdv = df.DeepFool.RhoAdv
+	}
+	step("saddle check along PGD trajectories")
+	sd, err := analysis.SaddleCheck[T](ctx, model, testSet.Subset(m.SaddleSamples), m.SaddleOptions())
+	if err != nil {
+		return nil, err
+	}
+	r.SaddleFraction, r.SaddlePoints, r.SaddleMinRatio = sd.Fraction, sd.Points, sd.MinRatio
+	return ms, nil
+}
+
+// SpectrumOptions are the options of the measurement of the parameter
+// Hessian on the fixed training subset: TopK eigenvalues and the smallest,
+// by Lanczos of LanczosIters steps to LanczosTol, the Hutchinson trace of
+// TraceProbes products and the SLQ density of DensityProbes probes of
+// DensitySteps steps on 1000 points with σ² = 1e-4, all seeded 1. m has its
+// defaults filled in.
+func (m MeasureConfig) SpectrumOptions() analysis.SpectrumOptions {
+	return analysis.SpectrumOptions{TopK: m.TopK, BottomK: 1, MaxIter: m.LanczosIters, Tol: m.LanczosTol,
+		Trace: m.TraceProbes > 0, TraceMethod: "hutchinson", TraceMatVecs: max(m.TraceProbes, 1),
+		Density: m.DensityProbes > 0, DensityProbes: max(m.DensityProbes, 1), DensitySteps: m.DensitySteps, DensityBins: 1000, DensitySigma2: 1e-4,
+		Seed: 1, BatchSize: hessianBatch}
+}
+
+// LandscapeOptions are those of the loss along the top eigenvector v.
+func (m MeasureConfig) LandscapeOptions(v []float64) analysis.LandscapeOptions {
+	return analysis.LandscapeOptions{Direction: "eigen", Directions: [][]float64{v}, Range: m.LandscapeRange, Points: m.LandscapePoints,
+		Seed: 1, BatchSize: hessianBatch}
+}
+
+// InputOptions are those of the per-sample input Hessians of the first
+// InputSamples test images.
+func (m MeasureConfig) InputOptions() analysis.SpectrumOptions {
+	return analysis.SpectrumOptions{InputSamples: m.InputSamples, MaxIter: 60, Tol: m.LanczosTol, Seed: 1, BatchSize: hessianBatch}
+}
+
+// FGSMOptions are those of the FGSM curve at FGSMEps (L∞, no extra checks).
+func (m MeasureConfig) FGSMOptions() analysis.AttackOptions {
+	return analysis.AttackOptions{Attack: attack.Config{Method: attack.FGSM, Norm: attack.LInf}, Eps: m.FGSMEps}
+}
+
+// DeepFoolOptions are those of DeepFool's ρ_adv.
+func (m MeasureConfig) DeepFoolOptions() analysis.AttackOptions {
+	return analysis.AttackOptions{Attack: attack.Config{Method: attack.DeepFool, Norm: attack.L2}}
+}
+
+// SaddleOptions are those of the saddle check: SaddleSteps L∞ PGD steps of
+// radius SaddleEps from a random start seeded 6.
+func (m MeasureConfig) SaddleOptions() analysis.SaddleOptions {
+	return analysis.SaddleOptions{Attack: attack.Config{Method: attack.PGD, Norm: attack.LInf, Eps: m.SaddleEps, Steps: m.SaddleSteps, RandomStart: true, Seed: 6}}
 }
 
 func meanStd(v []float64) (mean, std float64) {

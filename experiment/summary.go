@@ -8,29 +8,13 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"hesscope/chart"
 	"hesscope/checkpoint"
 	"hesscope/report"
-)
-
-// Thresholds of the claims' verdicts, stated in the report.
-const (
-	// LargerSpectrum is the least ratio λ₁(largest batch)/λ₁(smallest
-	// batch) that counts as a noticeably larger spectrum (claim 1).
-	LargerSpectrum = 1.2
-	// TinyNegative is the largest max(0, −λ_min)/λ₁ that counts as a tiny
-	// negative eigenvalue, no saddle point (claim 2).
-	TinyNegative = 0.1
-	// SaddleFree is the largest fraction of indefinite input Hessians on
-	// PGD trajectories that counts as saddle-free (claim 5).
-	SaddleFree = 0.01
 )
 
 // Summarize reads the measured runs of the sweep in out — and only files —
@@ -73,8 +57,15 @@ func Summarize(out, version string) (*report.Results, []string, error) {
 		return nil, missing, fmt.Errorf("%s: no run is measured yet (run the units first)", out)
 	}
 	res.Groups = groups(res.Runs)
-	res.Claims = claims(s, res.Groups, res.Runs)
-	figs, err := figures(out, s, res, lands, dens)
+	res.Claims = claims(res.Runs)
+	res.Uncertainty = report.Uncertainty{Method: bootstrapMethod, Resamples: Uncertainty.Resamples, Level: Uncertainty.Level, Seed: Uncertainty.Seed}
+	for i, g := range res.Groups {
+		if i == 0 || g.TopEigenvalue.N < res.Uncertainty.SeedsMin {
+			res.Uncertainty.SeedsMin = g.TopEigenvalue.N
+		}
+		res.Uncertainty.SeedsMax = max(res.Uncertainty.SeedsMax, g.TopEigenvalue.N)
+	}
+	figs, err := figures(out, res, lands, dens)
 	if err != nil {
 		return nil, missing, err
 	}
@@ -159,291 +150,6 @@ func kindGroups(gs []report.Group, kind string) []report.Group {
 		if g.Kind == kind {
 			out = append(out, g)
 		}
-	}
-	return out
-}
-
-// claims evaluates the paper's five claims on the measured numbers.
-func claims(s *Sweep, gs []report.Group, runs []report.Run) []report.Claim {
-	normal := kindGroups(gs, "normal")
-	cs := []report.Claim{
-		{ID: 1, Text: "Large batch converges to points with a noticeably larger Hessian spectrum (top eigenvalue w.r.t. parameters and w.r.t. inputs) than small batch."},
-		{ID: 2, Text: "Saddle points are not the cause of the large-batch gap: at the end of training the most negative eigenvalue is tiny next to the largest, also at the largest batch."},
-		{ID: 3, Text: "Points with a larger spectrum are less robust: lower FGSM accuracy and lower ρ_adv."},
-		{ID: 4, Text: "Robust (adversarial) training ends at points with a smaller spectrum than normal training at the same batch size."},
-		{ID: 5, Text: "The inner loop of robust training is saddle-free: the input Hessian of the ReLU network has no negative eigenvalue along PGD trajectories."},
-	}
-	for i := range cs {
-		cs[i].Verdict = report.NotEvaluated
-	}
-	verdict := func(ok bool) string {
-		if ok {
-			return report.Held
-		}
-		return report.NotHeld
-	}
-	// Claim 1: smallest against largest batch size.
-	if len(normal) >= 2 {
-		lo, hi := normal[0], normal[len(normal)-1]
-		rθ := hi.TopEigenvalue.Mean / lo.TopEigenvalue.Mean
-		rx := hi.InputTopEigenvalue.Mean / lo.InputTopEigenvalue.Mean
-		cs[0].Verdict = verdict(rθ >= LargerSpectrum && rx >= LargerSpectrum)
-		cs[0].Evidence = fmt.Sprintf("λ₁(θ) %.4g at batch %d vs %.4g at batch %d (×%.2f); λ₁(x) %.4g vs %.4g (×%.2f); threshold ×%.1f on %s/%s.",
-			lo.TopEigenvalue.Mean, lo.BatchSize, hi.TopEigenvalue.Mean, hi.BatchSize, rθ, lo.InputTopEigenvalue.Mean, hi.InputTopEigenvalue.Mean, rx, LargerSpectrum, s.Model, s.Dataset)
-	} else {
-		cs[0].Evidence = "needs at least two batch sizes of normal training."
-	}
-	// Claim 2: every normal run.
-	if len(normal) > 0 {
-		worst, at := 0.0, 0
-		for _, g := range normal {
-			r := math.Max(0, -g.MinEigenvalue.Mean) / g.TopEigenvalue.Mean
-			if r >= worst {
-				worst, at = r, g.BatchSize
-			}
-		}
-		var parts []string
-		for _, g := range normal {
-			parts = append(parts, fmt.Sprintf("batch %d: λ_min %.3g, λ₁ %.4g", g.BatchSize, g.MinEigenvalue.Mean, g.TopEigenvalue.Mean))
-		}
-		cs[1].Verdict = verdict(worst < TinyNegative)
-		cs[1].Evidence = fmt.Sprintf("largest |λ_min|/λ₁ = %.3g (batch %d), threshold %.2g; %s.", worst, at, TinyNegative, strings.Join(parts, "; "))
-	}
-	// Claim 3: rank correlation across all normal runs.
-	var lam, rho, acc []float64
-	for _, r := range runs {
-		if r.Kind == "normal" && len(r.TopEigenvalues) > 0 && len(r.FGSM) > 0 {
-			lam = append(lam, r.TopEigenvalues[0])
-			rho = append(rho, r.RhoAdv)
-			acc = append(acc, r.FGSM[len(r.FGSM)/2].Accuracy)
-		}
-	}
-	if len(lam) >= 2 {
-		cr, ca := spearman(lam, rho), spearman(lam, acc)
-		cs[2].Verdict = verdict(cr < 0 && ca < 0)
-		cs[2].Evidence = fmt.Sprintf("over %d normally trained runs, Spearman correlation of λ₁(θ) with ρ_adv %.2f and with FGSM accuracy at ε=%g %.2f (held when both are negative).",
-			len(lam), cr, runs[0].FGSM[len(runs[0].FGSM)/2].Eps, ca)
-	}
-	// Claim 4: robust against normal at equal batch size.
-	robust := kindGroups(gs, "robust")
-	if len(robust) > 0 {
-		ok, n := true, 0
-		var parts []string
-		for _, rg := range robust {
-			for _, ng := range normal {
-				if ng.BatchSize == rg.BatchSize {
-					n++
-					ok = ok && rg.TopEigenvalue.Mean < ng.TopEigenvalue.Mean
-					parts = append(parts, fmt.Sprintf("batch %d: robust %.4g vs normal %.4g", rg.BatchSize, rg.TopEigenvalue.Mean, ng.TopEigenvalue.Mean))
-				}
-			}
-		}
-		if n > 0 {
-			cs[3].Verdict = verdict(ok)
-			cs[3].Evidence = "λ₁(θ) " + strings.Join(parts, "; ") + "."
-		}
-	} else {
-		cs[3].Evidence = "no robust runs in this sweep (use -robust)."
-	}
-	// Claim 5: every run's saddle check.
-	points, worstFrac, minRatio := 0, 0.0, 0.0
-	for _, r := range runs {
-		points += r.SaddlePoints
-		worstFrac = math.Max(worstFrac, r.SaddleFraction)
-		minRatio = math.Min(minRatio, r.SaddleMinRatio)
-	}
-	if points > 0 {
-		cs[4].Verdict = verdict(worstFrac <= SaddleFree)
-		cs[4].Evidence = fmt.Sprintf("%d trajectory points over %d runs; largest fraction with λ_min < −10⁻³·λ_max %.3g (threshold %.2g); most negative λ_min/λ_max %.3g.", points, len(runs), worstFrac, SaddleFree, minRatio)
-	}
-	return cs
-}
-
-// spearman is the rank correlation of x and y (average ranks for ties).
-func spearman(x, y []float64) float64 {
-	rx, ry := ranks(x), ranks(y)
-	mx, _ := meanStd(rx)
-	my, _ := meanStd(ry)
-	var sxy, sxx, syy float64
-	for i := range rx {
-		sxy += (rx[i] - mx) * (ry[i] - my)
-		sxx += (rx[i] - mx) * (rx[i] - mx)
-		syy += (ry[i] - my) * (ry[i] - my)
-	}
-	if sxx == 0 || syy == 0 {
-		return 0
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
-
-func ranks(v []float64) []float64 {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		switch {
-		case v[a] < v[b]:
-			return -1
-		case v[a] > v[b]:
-			return 1
-		}
-		return 0
-	})
-	r := make([]float64, len(v))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
-			j++
-		}
-		for k := i; k <= j; k++ {
-			r[idx[k]] = float64(i+j)/2 + 1
-		}
-		i = j + 1
-	}
-	return r
-}
-
-// figures draws the report's plots into out/figures.
-func figures(out string, s *Sweep, res *report.Results, lands map[string]*Landscape, dens map[string]*Density) ([]report.Figure, error) {
-	dir := filepath.Join(out, "figures")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var figs []report.Figure
-	save := func(name, title, caption string, draw func(path string) error) error {
-		for _, ext := range []string{".svg", ".png"} {
-			if err := draw(filepath.Join(dir, name+ext)); err != nil {
-				return fmt.Errorf("figure %s: %w", name, err)
-			}
-		}
-		figs = append(figs, report.Figure{Title: title, File: filepath.Join("figures", name+".svg"), Caption: caption})
-		return nil
-	}
-	label := func(r report.Run) string {
-		if r.Kind == "absa" {
-			return fmt.Sprintf("ABSA seed %d", r.Seed)
-		}
-		return fmt.Sprintf("%s B=%d seed %d", r.Kind, r.BatchSize, r.Seed)
-	}
-	// Eigenvalue against epoch.
-	var curv []chart.Series
-	for _, r := range res.Runs {
-		if len(r.Curvature) == 0 {
-			continue
-		}
-		var x, y []float64
-		for _, c := range r.Curvature {
-			x, y = append(x, float64(c.Epoch)), append(y, c.Value)
-		}
-		curv = append(curv, chart.Series{Name: label(r), X: x, Y: y, Points: true, Dashed: r.Kind != "normal"})
-	}
-	if len(curv) > 0 {
-		if err := save("eigenvalue_vs_epoch", "Top eigenvalue during training", "λ₁ of the parameter Hessian on a fixed training subset, tracked every epoch while training.", func(p string) error {
-			return (&chart.Line{Title: "Top Hessian eigenvalue during training", XLabel: "epoch", YLabel: "λ₁(θ)", Series: curv, LogY: true}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Landscapes along the top eigenvector, seed 1 of every configuration.
-	var ls []chart.Series
-	for _, r := range res.Runs {
-		l := lands[r.Name]
-		if l == nil || r.Seed != 1 || l.Grid == nil || len(l.Grid.Loss) == 0 {
-			continue
-		}
-		ls = append(ls, chart.Series{Name: fmt.Sprintf("%s (λ₁=%.3g)", label(r), l.Lambda), X: l.Grid.X, Y: l.Grid.Loss[0], Dashed: r.Kind != "normal"})
-	}
-	if len(ls) > 0 {
-		if err := save("landscape_top_eigenvector", "Loss along the top eigenvector", "Training loss (fixed subset) at θ + ε·v₁, v₁ the unit top eigenvector of each network's own Hessian; the legend gives each λ₁.", func(p string) error {
-			return (&chart.Line{Title: "Loss along the top eigenvector", XLabel: "ε", YLabel: "loss", Series: ls}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Robustness against the top eigenvalue.
-	var rob []chart.Series
-	for _, kind := range []string{"normal", "robust", "absa"} {
-		var x, yr []float64
-		for _, r := range res.Runs {
-			if r.Kind == kind && len(r.TopEigenvalues) > 0 {
-				x, yr = append(x, r.TopEigenvalues[0]), append(yr, r.RhoAdv)
-			}
-		}
-		if len(x) > 0 {
-			idx := sortedIndex(x)
-			rob = append(rob, chart.Series{Name: kind + " training", X: permute(x, idx), Y: permute(yr, idx), Points: true, Dashed: true})
-		}
-	}
-	if len(rob) > 0 {
-		if err := save("robustness_vs_eigenvalue", "Robustness against the top eigenvalue", "DeepFool's ρ_adv (higher is more robust) against λ₁(θ), one point per run.", func(p string) error {
-			return (&chart.Line{Title: "Robustness vs top eigenvalue", XLabel: "λ₁(θ)", YLabel: "ρ_adv", Series: rob}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Spectral densities, seed 1.
-	var ds []chart.Series
-	peak := 0.0
-	for _, r := range res.Runs {
-		d := dens[r.Name]
-		if d == nil || r.Seed != 1 {
-			continue
-		}
-		ds = append(ds, chart.Series{Name: label(r), X: d.Grid, Y: d.Density, Dashed: r.Kind != "normal"})
-		for _, v := range d.Density {
-			peak = math.Max(peak, v)
-		}
-	}
-	if len(ds) > 0 {
-		if err := save("spectral_density", "Spectral density", "Stochastic Lanczos quadrature estimate of the eigenvalue density of the parameter Hessian (Gaussian broadening), log scale, cut at 10⁻⁸ of the peak.", func(p string) error {
-			return (&chart.Line{Title: "Hessian spectral density", XLabel: "eigenvalue", YLabel: "density", Series: ds, LogY: true, YMin: peak * 1e-8, YMax: peak * 2}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// Robust against normal: λ₁ by batch size.
-	var rn []chart.Series
-	for _, kind := range []string{"normal", "robust"} {
-		var x, y []float64
-		for _, g := range kindGroups(res.Groups, kind) {
-			x, y = append(x, float64(g.BatchSize)), append(y, g.TopEigenvalue.Mean)
-		}
-		if len(x) > 0 {
-			rn = append(rn, chart.Series{Name: kind + " training", X: x, Y: y, Points: true, Dashed: kind == "robust"})
-		}
-	}
-	if len(rn) > 1 {
-		if err := save("robust_vs_normal", "Robust against normal training", "Mean λ₁(θ) over seeds by batch size, normal and adversarial training.", func(p string) error {
-			return (&chart.Line{Title: "Top eigenvalue: normal vs robust training", XLabel: "batch size", YLabel: "λ₁(θ)", Series: rn, LogY: true}).Save(p)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return figs, nil
-}
-
-func sortedIndex(x []float64) []int {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		if x[a] < x[b] {
-			return -1
-		}
-		if x[a] > x[b] {
-			return 1
-		}
-		return 0
-	})
-	return idx
-}
-
-func permute(v []float64, idx []int) []float64 {
-	out := make([]float64, len(idx))
-	for i, j := range idx {
-		out[i] = v[j]
 	}
 	return out
 }

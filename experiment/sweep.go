@@ -179,13 +179,22 @@ func WriteSweep(out string, s *Sweep) error {
 
 // ReadSweep reads the configuration of the sweep in out.
 func ReadSweep(out string) (*Sweep, error) {
-	b, err := os.ReadFile(filepath.Join(out, SweepFile))
+	return ReadSweepFile(filepath.Join(out, SweepFile))
+}
+
+// ReadSweepFile reads a sweep configuration (the JSON of a sweep.json) from
+// path; unknown fields are an error.
+func ReadSweepFile(path string) (*Sweep, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
 	var s Sweep
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(out, SweepFile), err)
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &s, nil
 }

@@ -58,7 +58,7 @@ func fakeRun(t *testing.T, out string, u Unit, lambda, lmin, inLambda, rho, fgsm
 	r := report.Run{Name: u.Name, Dir: u.Dir, Kind: u.Kind, BatchSize: u.BatchSize, Seed: u.Seed, Epochs: 1,
 		TestAccuracy: 0.9, TopEigenvalues: []float64{lambda, lambda / 2}, MinEigenvalue: lmin, InputTopEigenvalue: inLambda,
 		RhoAdv: rho, FGSM: []report.EpsAccuracy{{Eps: 0.1, Accuracy: fgsm}, {Eps: 0.2, Accuracy: fgsm / 2}},
-		SaddlePoints: 10, Curvature: []report.EpochValue{{Epoch: 1, Value: lambda}}}
+		SaddlePoints: 100, Curvature: []report.EpochValue{{Epoch: 1, Value: lambda}}}
 	dir := filepath.Join(out, u.Dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -71,6 +71,7 @@ func fakeRun(t *testing.T, out string, u Unit, lambda, lmin, inLambda, rho, fgsm
 func TestSummarizeVerdicts(t *testing.T) {
 	out := t.TempDir()
 	s := testSweep()
+	s.BatchSizes, s.Seeds = []int{64, 256, 1024}, 3
 	if err := WriteSweep(out, s); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +81,8 @@ func TestSummarizeVerdicts(t *testing.T) {
 		switch {
 		case u.Kind == "normal" && u.BatchSize == 64:
 			fakeRun(t, out, u, 10+off, -0.01, 1, 0.3, 0.8)
+		case u.Kind == "normal" && u.BatchSize == 256:
+			fakeRun(t, out, u, 20+off, -0.1, 2, 0.2, 0.6)
 		case u.Kind == "normal":
 			fakeRun(t, out, u, 30+off, -0.2, 4, 0.1, 0.4)
 		default:
@@ -90,11 +93,11 @@ func TestSummarizeVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(missing) != 0 || len(res.Runs) != 6 || len(res.Groups) != 3 {
+	if len(missing) != 0 || len(res.Runs) != 12 || len(res.Groups) != 4 {
 		t.Fatalf("missing %v, %d runs, %d groups", missing, len(res.Runs), len(res.Groups))
 	}
 	g := res.Groups[0]
-	if g.Kind != "normal" || g.BatchSize != 64 || g.TopEigenvalue.N != 2 || math.Abs(g.TopEigenvalue.Mean-10.15) > 1e-12 {
+	if g.Kind != "normal" || g.BatchSize != 64 || g.TopEigenvalue.N != 3 || math.Abs(g.TopEigenvalue.Mean-10.2) > 1e-12 {
 		t.Errorf("first group %+v", g)
 	}
 	for i, want := range []string{report.Held, report.Held, report.Held, report.Held, report.Held} {
@@ -110,7 +113,7 @@ func TestSummarizeVerdicts(t *testing.T) {
 	f, _ := os.Open(filepath.Join(out, "results.csv"))
 	rows, err := csv.NewReader(f).ReadAll()
 	f.Close()
-	if err != nil || len(rows) != 7 || rows[0][9] != "top_eigenvalue" || rows[1][9] != "10.1" {
+	if err != nil || len(rows) != 13 || rows[0][9] != "top_eigenvalue" || rows[1][9] != "10.1" {
 		t.Errorf("results.csv: %v %v", err, rows)
 	}
 
@@ -120,9 +123,9 @@ func TestSummarizeVerdicts(t *testing.T) {
 	if err := WriteSweep(out2, s); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range s.Units()[:4] {
+	for _, u := range s.Units()[:9] {
 		l := 10.0
-		if u.BatchSize == 1024 {
+		if u.BatchSize > 64 {
 			l = 5
 		}
 		fakeRun(t, out2, u, l, -3, 1, 0.3, 0.8)
@@ -131,10 +134,10 @@ func TestSummarizeVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(missing) != 2 {
-		t.Errorf("missing %v, want the two robust units", missing)
+	if len(missing) != 3 {
+		t.Errorf("missing %v, want the three robust units", missing)
 	}
-	if res.Claims[0].Verdict != report.NotHeld || res.Claims[1].Verdict != report.NotHeld || res.Claims[3].Verdict != report.NotEvaluated {
+	if res.Claims[0].Verdict != report.NotHeld || res.Claims[1].Verdict != report.NotHeld || res.Claims[3].Verdict != report.Insufficient {
 		t.Errorf("verdicts %+v", res.Claims)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"hesscope/dist"
 	"hesscope/tensor"
 )
 
@@ -118,6 +119,19 @@ func (d *Float32Data[T]) ChunkTo(dst *tensor.Dense[T], i int) (*tensor.Dense[T],
 		dst.Data[j] = T(v)
 	}
 	return dst, d.Y[lo:hi]
+}
+
+// Shard returns the part of d that rank owns of size ranks: whole chunks,
+// a contiguous run of them (dist.Shard of the chunk indices), so that the
+// ranks together read every chunk exactly as d does. It shares d's arrays.
+func (d *Float32Data[T]) Shard(rank, size int) *Float32Data[T] {
+	if size < 1 || rank < 0 || rank >= size {
+		panic(fmt.Sprintf("hessian: shard %d of %d", rank, size))
+	}
+	lo, hi := dist.Shard(d.Chunks(), rank, size)
+	lo, hi = min(lo*d.ChunkSize, len(d.Y)), min(hi*d.ChunkSize, len(d.Y))
+	per := d.Shape[0] * d.Shape[1] * d.Shape[2]
+	return &Float32Data[T]{X: d.X[lo*per : hi*per], Y: d.Y[lo:hi], Shape: d.Shape, ChunkSize: d.ChunkSize}
 }
 
 // Batch is one in-memory batch as Data with a single chunk.

@@ -54,21 +54,21 @@ func (o *Objective[T]) Eval(grad, theta []float64) float64 {
 		o.Grads++
 	}
 	o.Evals++
-	var loss float64
-	var correct int
-	n := float64(o.data.Len())
+	var loss, correct float64
+	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.vec})
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.vec})
 		w.correct = Correct(w.res.Logits, y)
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		loss += wt * w.res.Loss
-		correct += w.correct
+		correct += float64(w.correct)
 		if grad != nil {
 			addWeighted(grad, w.res.ParamGrad, o.vec, wt)
 		}
 	})
-	o.Accuracy = float64(correct) / n
+	o.allreduce(grad, &loss, &correct)
+	o.Accuracy = correct / n
 	return loss
 }
 

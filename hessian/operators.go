@@ -42,14 +42,15 @@ func (o *Params[T]) Apply(dst, v []float64) {
 	nn.Scatter(o.vec, v)
 	clear(dst)
 	o.Loss = 0
-	n := float64(o.data.Len())
+	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec})
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		o.Loss += wt * w.res.Loss
 		addWeighted(dst, w.res.ParamHv, o.vec, wt)
 	})
+	o.allreduce(dst, &o.Loss)
 	o.HVPs++
 }
 
@@ -57,14 +58,15 @@ func (o *Params[T]) Apply(dst, v []float64) {
 func (o *Params[T]) Gradient() (float64, []float64) {
 	g := make([]float64, o.dim)
 	var loss float64
-	n := float64(o.data.Len())
+	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		loss += wt * w.res.Loss
 		addWeighted(g, w.res.ParamGrad, o.vec, wt)
 	})
+	o.allreduce(g, &loss)
 	return loss, g
 }
 
@@ -149,14 +151,18 @@ func NewGaussNewton[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, para
 
 // Apply writes G·v into dst.
 func (o *GaussNewton[T]) Apply(dst, v []float64) {
+	if o.Engine != nil {
+		panic("hessian: GaussNewton runs on the CPU engine only (Engine must be nil)")
+	}
 	nn.Scatter(o.vec, v)
 	clear(dst)
-	n := float64(o.data.Len())
+	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
 		w.grads = w.eval.gaussNewton(x, y, o.mode, o.params, o.vec, w.grads)
 	}, func(w *worker[T], _, size int) {
 		addWeighted(dst, w.grads, o.vec, float64(size)/n)
 	})
+	o.allreduce(dst)
 	o.HVPs++
 }
 

@@ -301,7 +301,10 @@ func TestTraceAndDensityOnTinyNet(t *testing.T) {
 			}
 		}
 	}
-	s := linop.SLQ(op, linop.SLQOptions{Probes: 30, Steps: 25, Seed: 4})
+	s, err := linop.SLQ(op, linop.SLQOptions{Probes: 30, Steps: 25, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for p, want := range map[int]float64{1: tr / n, 2: tr2 / n} {
 		m, se := s.Moment(p)
 		t.Logf("SLQ moment %d: %.6g ± %.3g, exact %.6g", p, m, se, want)
@@ -579,6 +582,43 @@ func TestLayers(t *testing.T) {
 	for _, p := range ps {
 		if p.Buffer || len(p.Name) < 9 || p.Name[:9] != "layer2.0." {
 			t.Errorf("layer2.0 selected %s", p.Name)
+		}
+	}
+}
+
+// TestPowerOnTinyNet: power iteration's largest and smallest eigenvalues
+// of the tiny net's Hessian and Gauss-Newton matrix (whose smallest is 0 up
+// to rounding: the floor of the convergence rule) lie within their residual
+// of the dense ones, and converged pairs meet the rule with the true norm.
+func TestPowerOnTinyNet(t *testing.T) {
+	net := newTinyNet(7, "relu")
+	x, y := tinyBatch(7, 11)
+	for _, kind := range []string{"hessian", "ggn"} {
+		var op linop.Operator = NewParams[float64](net, float32Data(x, y, 3), nn.Eval, nil)
+		if kind == "ggn" {
+			op = NewGaussNewton[float64](net, float32Data(x, y, 3), nn.Eval, nil)
+		}
+		vals := eigSym(denseOf(op))
+		n := len(vals)
+		norm := max(math.Abs(vals[0]), math.Abs(vals[n-1]))
+		const tol = 1e-6
+		for _, which := range []linop.Which{linop.Largest, linop.Smallest} {
+			e, err := linop.Power(op, which, linop.PowerOptions{Tol: tol, MaxIter: 20000, Seed: 2})
+			if err != nil {
+				t.Errorf("%s %v: %v", kind, which, err)
+				continue
+			}
+			want := vals[n-1]
+			if which == linop.Smallest {
+				want = vals[0]
+			}
+			if d := math.Abs(e.Values[0] - want); d > e.Residuals[0]+1e-12*norm {
+				t.Errorf("%s %v: λ = %.12g, dense %.12g (residual %.3g)", kind, which, e.Values[0], want, e.Residuals[0])
+			}
+			if e.Residuals[0] > linop.ResidualBound(e.Values[0], norm, tol) {
+				t.Errorf("%s %v: converged with residual %.3g > %.3g", kind, which, e.Residuals[0], linop.ResidualBound(e.Values[0], norm, tol))
+			}
+			t.Logf("%s %v: λ = %.10g (dense %.10g), residual %.2g, %d matvecs", kind, which, e.Values[0], want, e.Residuals[0], e.MatVecs)
 		}
 	}
 }

@@ -1,9 +1,10 @@
 package hessian
 
 import (
-	"hesscope/nn"
 	"sync"
 
+	"hesscope/dist"
+	"hesscope/nn"
 	"hesscope/tensor"
 )
 
@@ -20,11 +21,13 @@ import (
 type pool[T tensor.Float] struct {
 	model   Model[T]
 	data    ChunkReader[T]
+	engine  Engine[T]
 	workers []*worker[T]
 }
 
 type worker[T tensor.Float] struct {
-	eval    *Evaluator[T]
+	pass    Passer[T]     // the engine's passes (Params, Objective)
+	eval    *Evaluator[T] // the CPU engine (GaussNewton)
 	buf     *tensor.Dense[T]
 	res     Result[T]          // the last pass, for commit
 	grads   []*tensor.Dense[T] // the last Gauss-Newton product, for commit
@@ -38,12 +41,12 @@ type worker[T tensor.Float] struct {
 // (convolutions and GEMMs over the images of the chunk): on 2 cores,
 // BenchmarkParamsWorkers measures 2 workers 30–80% slower than 1. More
 // workers pay off when chunks are too small to keep the cores busy.
-func newPool[T tensor.Float](m Model[T], data Data[T], n int) *pool[T] {
+func newPool[T tensor.Float](m Model[T], data Data[T], engine Engine[T], n int) *pool[T] {
 	if n <= 0 {
 		n = 1
 	}
 	n = max(1, min(n, data.Chunks()))
-	p := &pool[T]{model: m, data: Concurrent(data), workers: make([]*worker[T], n)}
+	p := &pool[T]{model: m, data: Concurrent(data), engine: engine, workers: make([]*worker[T], n)}
 	for i := range p.workers {
 		p.workers[i] = &worker[T]{}
 	}
@@ -58,6 +61,10 @@ func (p *pool[T]) run(work func(w *worker[T], x *tensor.Dense[T], y []int), comm
 	do := func(w *worker[T], c int) int {
 		if w.eval == nil {
 			w.eval = NewEvaluator(p.model)
+			w.pass = w.eval
+			if p.engine != nil {
+				w.pass = p.engine(p.model)
+			}
 		}
 		x, y := p.data.ChunkTo(w.buf, c)
 		w.buf = x
@@ -117,6 +124,22 @@ type chunked[T tensor.Float] struct {
 	// parallel inside; 0 means 1. It is read by the first product or
 	// evaluation.
 	Workers int
+	// Comm, if not nil, splits the dataset across the ranks of a job: Data
+	// is this rank's shard (Float32Data.Shard cuts one), the means are
+	// over the union of the shards, and every product, gradient or
+	// evaluation ends with one all-reduce of its vector and scalars, so
+	// every rank gets the same result, bit for bit for a given number of
+	// ranks. Every rank must make the same calls in the same order. It is
+	// read by the first product or evaluation.
+	Comm dist.Comm
+
+	total float64   // the number of samples over all ranks, once known
+	red   []float64 // the all-reduce buffer
+
+	// Engine makes the Passer of each worker; nil means the CPU engine
+	// (NewEvaluator). It is read by the first product or evaluation.
+	// GaussNewton runs on the CPU engine only.
+	Engine Engine[T]
 }
 
 // newChunked returns the shared state of an operator of m on data over
@@ -135,10 +158,40 @@ func (c *chunked[T]) Dim() int { return c.dim }
 // order of its coordinates.
 func (c *chunked[T]) Parameters() []*nn.Param[T] { return c.params }
 
+// count returns the number of samples over all ranks (an all-reduce the
+// first time, on every rank).
+func (c *chunked[T]) count() float64 {
+	if c.total == 0 {
+		b := []float64{float64(c.data.Len())}
+		if c.Comm != nil {
+			c.Comm.AllreduceFloat64(b)
+		}
+		c.total = b[0]
+	}
+	return c.total
+}
+
+// allreduce sums vec and the scalars over the ranks in one all-reduce
+// (nothing to do for one process).
+func (c *chunked[T]) allreduce(vec []float64, scalars ...*float64) {
+	if c.Comm == nil || c.Comm.Size() == 1 {
+		return
+	}
+	c.red = append(append(c.red[:0], vec...), make([]float64, len(scalars))...)
+	for i, s := range scalars {
+		c.red[len(vec)+i] = *s
+	}
+	c.Comm.AllreduceFloat64(c.red)
+	copy(vec, c.red)
+	for i, s := range scalars {
+		*s = c.red[len(vec)+i]
+	}
+}
+
 // workers returns the pool, made on first use.
 func (c *chunked[T]) workers() *pool[T] {
 	if c.pool == nil {
-		c.pool = newPool(c.model, c.data, c.Workers)
+		c.pool = newPool(c.model, c.data, c.Engine, c.Workers)
 	}
 	return c.pool
 }

@@ -61,7 +61,7 @@ func (g *Grid) PlotAccuracy(path, title, xlabel, ylabel string) error {
 			Series: []chart.Series{{Name: "accuracy", X: g.X, Y: g.Accuracy[0], Points: len(g.X) <= 41}}}
 		return c.Save(path)
 	}
-	h := chart.Heatmap{Title: title, XLabel: xlabel, YLabel: ylabel, X: g.X, Y: g.Y, Z: g.Accuracy}
+	h := chart.Heatmap{Title: title, XLabel: xlabel, YLabel: ylabel, ZLabel: "accuracy", X: g.X, Y: g.Y, Z: g.Accuracy}
 	return h.Save(path)
 }
 
@@ -88,6 +88,6 @@ func (g *Grid) Plot(path, title, xlabel, ylabel string, extra ...Column) error {
 		}
 		return c.Save(path)
 	}
-	h := chart.Heatmap{Title: title, XLabel: xlabel, YLabel: ylabel, X: g.X, Y: g.Y, Z: g.Loss}
+	h := chart.Heatmap{Title: title, XLabel: xlabel, YLabel: ylabel, ZLabel: "loss", X: g.X, Y: g.Y, Z: g.Loss}
 	return h.Save(path)
 }

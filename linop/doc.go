@@ -23,12 +23,24 @@
 // # Results and errors
 //
 // Every result carries the number of operator applications (MatVecs), the
-// seed and the wall time. Eigenvalue results carry a residual ‖Hv−λv‖ and a
-// converged flag per pair. A solver that stops before meeting its tolerance
-// returns its estimate together with a *[NotConvergedError] holding the
-// residual, in the manner of gonum's Condition error: callers may warn and
-// still use the numbers. Misuse (K larger than Dim, negative options,
-// mismatched lengths) panics with a message starting "linop: ".
+// seed and the wall time. Eigenvalue results carry one residual ‖Hv−λv‖ per
+// pair — the same number in the result, in Progress and in a
+// *[NotConvergedError] — and call a pair converged by one rule for Lanczos
+// and power iteration: residual ≤ [ResidualBound](λ, ‖H‖est, Tol) =
+// Tol·max(|λ|, 1e-3·‖H‖est), Tol < 1. A solver that stops before meeting
+// its tolerance returns its estimate together with a *[NotConvergedError]
+// quoting the worst pair, in the manner of gonum's Condition error: callers
+// may warn and still use the numbers. Misuse (K larger than Dim, negative
+// options, Tol ≥ 1, mismatched lengths) panics with a message starting
+// "linop: ".
+//
+// # Cancellation and progress
+//
+// Every solver takes an optional Context, checked before each operator
+// application: once it is done the solver returns the context's error
+// (errors.Is(err, context.Canceled) holds) within one matvec. Progress
+// callbacks receive what is known — matvecs done, the budget as a cap, the
+// current residuals and the bounds they must meet — never a forecast.
 //
 // # Memory
 //

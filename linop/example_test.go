@@ -23,17 +23,21 @@ func ExampleLanczos() {
 	// λ = 3.414214, v = [0.5000 0.7071 0.5000], converged true
 }
 
-// PyHessian's power iteration (here with a tighter tolerance) returns the
-// eigenvalue of largest magnitude.
+// Power iteration as PyHessian's returns the eigenvalue of largest
+// magnitude; Largest and Smallest shift the operator by it. The matrix has
+// eigenvalues −3 and 2.
 func ExamplePower() {
 	op := linop.NewDenseRows([][]float64{
 		{1, 2},
 		{2, -2},
 	})
-	eig, err := linop.Power(op, linop.PowerOptions{Tol: 1e-12})
-	fmt.Printf("λ = %.6f, converged %v, err %v\n", eig.Values[0], eig.Converged[0], err)
+	for _, which := range []linop.Which{linop.LargestMagnitude, linop.Largest} {
+		eig, err := linop.Power(op, which, linop.PowerOptions{Tol: 1e-12})
+		fmt.Printf("%v: λ = %.6f, converged %v, err %v\n", which, eig.Values[0], eig.Converged[0], err)
+	}
 	// Output:
-	// λ = -3.000000, converged true, err <nil>
+	// largest-magnitude: λ = -3.000000, converged true, err <nil>
+	// largest: λ = 2.000000, converged true, err <nil>
 }
 
 // Hutch++ is exact for a matrix whose rank its sketch covers; Hutchinson

@@ -1,6 +1,7 @@
 package linop
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -35,11 +36,12 @@ type LanczosOptions struct {
 	// MaxIter < K panics.
 	MaxIter int
 	// Tol is the relative residual asked of each wanted pair:
-	// ‖Hv−λv‖ ≤ Tol·max(|λ|, 1e-3·‖H‖est), where ‖H‖est is the largest
-	// |Ritz value| or ‖Hq‖ seen. The floor keeps eigenvalues near zero
-	// attainable: their absolute error is then about Tol·1e-3·‖H‖. The
-	// eigenvalue error is at most the residual, and about residual²/gap
-	// for an isolated eigenvalue. 0 means 1e-6.
+	// ‖Hv−λv‖ ≤ ResidualBound(λ, ‖H‖est, Tol) = Tol·max(|λ|, 1e-3·‖H‖est),
+	// where ‖H‖est is the largest |Ritz value| or ‖Hq‖ seen. The floor keeps
+	// eigenvalues near zero attainable: their absolute error is then about
+	// Tol·1e-3·‖H‖. The eigenvalue error is at most the residual, and about
+	// residual²/gap for an isolated eigenvalue. 0 means 1e-6; it must be
+	// below 1.
 	Tol float64
 	// Seed seeds the random start block.
 	Seed uint64
@@ -48,9 +50,13 @@ type LanczosOptions struct {
 	// matvecs that otherwise compute ‖Hv−λv‖ explicitly. The estimate is
 	// exact in exact arithmetic but blind to noise in the operator.
 	EstimatedResiduals bool
-	// Progress, if not nil, is called after every convergence check and
-	// once more with Final set.
+	// Progress, if not nil, is called after every block of matvecs (with
+	// the current estimates after each convergence check, without between
+	// them) and once more with Final set.
 	Progress func(Progress)
+	// Context, if not nil, is checked before every matvec: once it is done,
+	// Lanczos returns its error (wrapped) without a result.
+	Context context.Context
 }
 
 // Lanczos computes K eigenpairs at one end of the spectrum of op (which)
@@ -72,15 +78,23 @@ type LanczosOptions struct {
 //
 // The returned residuals are computed explicitly, ‖Hv−λv‖ with K extra
 // matvecs, unless EstimatedResiduals is set; Converged is judged on the
-// returned residuals. If some pair did not converge, Lanczos returns the
-// estimates together with a *NotConvergedError. Another error is returned
-// only if the eigendecomposition of the projected matrix fails.
+// returned residuals (see [Eigen]). If some pair did not converge, Lanczos
+// returns the estimates together with a *NotConvergedError quoting the
+// residual of the worst pair. Another error is returned only if the context
+// is done or the eigendecomposition of the projected matrix fails.
 func Lanczos(op Operator, which Which, o LanczosOptions) (Eigen, error) {
 	start := time.Now()
 	n := op.Dim()
 	k, b, maxIter, tol := lanczosDefaults(n, which, o)
 
-	l := &lanczos{op: op, n: n, rng: newRand(o.Seed), restart: -1}
+	l := &lanczos{op: op, n: n, rng: newRand(o.Seed), restart: -1, ctx: o.Context}
+	maxMatVecs := maxIter
+	if !o.EstimatedResiduals {
+		maxMatVecs += k
+	}
+	stopped := func(err error) (Eigen, error) {
+		return Eigen{Iterations: l.applied, MatVecs: l.matvecs, Seed: o.Seed, Seconds: time.Since(start).Seconds()}, err
+	}
 	for range b {
 		if q := randomOrthonormal(n, l.basis, l.rng); q != nil {
 			l.basis = append(l.basis, q)
@@ -93,10 +107,15 @@ func Lanczos(op Operator, which Which, o LanczosOptions) (Eigen, error) {
 		nextCheck = k
 	)
 	for {
-		l.step()
+		if err := l.step(); err != nil {
+			return stopped(err)
+		}
 		m := l.applied
 		done := len(l.basis) == m || m >= maxIter
 		if m < nextCheck && !done {
+			if o.Progress != nil { // the work done; estimates at the next check
+				o.Progress(Progress{Iter: m, MatVecs: l.matvecs, MaxMatVecs: maxMatVecs, Tol: tol})
+			}
 			continue
 		}
 		ritz, err = l.ritz(k, which, tol)
@@ -104,7 +123,8 @@ func Lanczos(op Operator, which Which, o LanczosOptions) (Eigen, error) {
 			return Eigen{}, err
 		}
 		if o.Progress != nil {
-			o.Progress(Progress{Iter: m, MatVecs: l.matvecs, Values: slices.Clone(ritz.values), Residuals: slices.Clone(ritz.rel)})
+			o.Progress(Progress{Iter: m, MatVecs: l.matvecs, MaxMatVecs: maxMatVecs, Values: slices.Clone(ritz.values),
+				Residuals: slices.Clone(ritz.est), Bounds: slices.Clone(ritz.bound), Tol: tol})
 		}
 		if ritz.converged || done {
 			break
@@ -116,7 +136,7 @@ func Lanczos(op Operator, which Which, o LanczosOptions) (Eigen, error) {
 		Values:     ritz.values,
 		Vectors:    l.ritzVectors(ritz),
 		Residuals:  ritz.est,
-		Converged:  make([]bool, len(ritz.values)),
+		Bounds:     ritz.bound,
 		Iterations: l.applied,
 		Seed:       o.Seed,
 	}
@@ -124,6 +144,9 @@ func Lanczos(op Operator, which Which, o LanczosOptions) (Eigen, error) {
 		res.Residuals = make([]float64, len(res.Values))
 		hy := make([]float64, n)
 		for i, y := range res.Vectors {
+			if err := cancelled(l.ctx, "Lanczos"); err != nil {
+				return stopped(err)
+			}
 			op.Apply(hy, y)
 			l.matvecs++
 			floats.AddScaled(hy, -res.Values[i], y)
@@ -131,27 +154,13 @@ func Lanczos(op Operator, which Which, o LanczosOptions) (Eigen, error) {
 		}
 	}
 	res.MatVecs = l.matvecs
-	nc := &NotConvergedError{Method: "Lanczos", Tol: tol, MatVecs: l.matvecs}
-	rel := make([]float64, len(res.Values))
-	for i, r := range res.Residuals {
-		if ritz.scale[i] > 0 { // else a zero operator: every vector is exact
-			rel[i] = r / ritz.scale[i]
-		}
-		if rel[i] <= tol {
-			res.Converged[i] = true
-			continue
-		}
-		nc.Unconverged++
-		nc.Residual = math.Max(nc.Residual, rel[i])
-	}
+	err = res.judge("Lanczos", tol)
 	res.Seconds = time.Since(start).Seconds()
 	if o.Progress != nil {
-		o.Progress(Progress{Iter: l.applied, MatVecs: l.matvecs, Values: slices.Clone(res.Values), Residuals: rel, Final: true})
+		o.Progress(Progress{Iter: l.applied, MatVecs: l.matvecs, MaxMatVecs: maxMatVecs, Values: slices.Clone(res.Values),
+			Residuals: slices.Clone(res.Residuals), Bounds: slices.Clone(res.Bounds), Tol: tol, Final: true})
 	}
-	if nc.Unconverged > 0 {
-		return res, nc
-	}
-	return res, nil
+	return res, err
 }
 
 func lanczosDefaults(n int, which Which, o LanczosOptions) (k, b, maxIter int, tol float64) {
@@ -185,9 +194,7 @@ func lanczosDefaults(n int, which Which, o LanczosOptions) (k, b, maxIter int, t
 	if tol == 0 {
 		tol = 1e-6
 	}
-	if !(tol > 0) {
-		panic(fmt.Sprintf("linop: Lanczos: Tol=%g", tol))
-	}
+	checkTol("Lanczos", tol)
 	return k, b, maxIter, tol
 }
 
@@ -212,6 +219,7 @@ type lanczos struct {
 	normEst   float64     // max ‖H·q‖ over applied q: a lower bound on ‖H‖₂
 	matvecs   int
 	restart   int // index of the last random replacement vector, -1 if none
+	ctx       context.Context
 }
 
 type entry struct {
@@ -223,13 +231,17 @@ type entry struct {
 // orthonormalises the images (block QR with full reorthogonalisation) into
 // the next pending block. A direction that breaks down is replaced by a
 // random vector orthogonal to the basis (its coupling is zero), or dropped
-// if the basis spans ℝⁿ.
-func (l *lanczos) step() {
+// if the basis spans ℝⁿ. It returns the context's error, checked before
+// every matvec, leaving the state unusable.
+func (l *lanczos) step() error {
 	s, e := l.applied, len(l.basis)
 	p := e - s
 	prev := l.lastStart // the previous block: [prev, s), or empty at the start
 	hv := make([][]float64, p)
 	for c := range hv {
+		if err := cancelled(l.ctx, "Lanczos"); err != nil {
+			return err
+		}
 		hv[c] = make([]float64, l.n)
 		l.op.Apply(hv[c], l.basis[s+c])
 		l.matvecs++
@@ -272,6 +284,7 @@ func (l *lanczos) step() {
 		}
 	}
 	l.applied, l.lastStart, l.coupling = e, s, coupling
+	return nil
 }
 
 // ritzState holds the wanted Ritz pairs of the current T.
@@ -280,8 +293,7 @@ type ritzState struct {
 	idx       []int      // columns of vecs
 	vecs      *mat.Dense // eigenvectors of T
 	est       []float64  // residual estimates ‖C·s_last‖
-	scale     []float64  // max(|θ|, 1e-3·‖H‖est)
-	rel       []float64  // est/scale
+	bound     []float64  // ResidualBound(θ, ‖H‖est, tol)
 	converged bool
 }
 
@@ -309,18 +321,13 @@ func (l *lanczos) ritz(k int, which Which, tol float64) (ritzState, error) {
 	st := ritzState{idx: idx, vecs: vecs, converged: true}
 	for _, j := range idx {
 		est := l.estimate(vecs, j)
-		scale := math.Max(math.Abs(vals[j]), 1e-3*normH)
-		var rel float64
-		if scale > 0 { // else a zero operator: every vector is exact
-			rel = est / scale
-		}
-		if rel > tol {
+		bound := ResidualBound(vals[j], normH, tol)
+		if est > bound {
 			st.converged = false
 		}
 		st.values = append(st.values, vals[j])
 		st.est = append(st.est, est)
-		st.scale = append(st.scale, scale)
-		st.rel = append(st.rel, rel)
+		st.bound = append(st.bound, bound)
 	}
 	if st.converged && l.restart >= 0 && len(l.basis) > m {
 		st.converged = l.restartConverged(vals, vecs, which, tol, normH)
@@ -346,8 +353,7 @@ func (l *lanczos) restartConverged(vals []float64, vecs *mat.Dense, which Which,
 		if w <= 0.5 {
 			continue
 		}
-		scale := math.Max(math.Abs(vals[j]), 1e-3*normH)
-		return scale == 0 || l.estimate(vecs, j) <= tol*scale
+		return l.estimate(vecs, j) <= ResidualBound(vals[j], normH, tol)
 	}
 	return true
 }

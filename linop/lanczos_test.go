@@ -204,6 +204,17 @@ func TestLanczosNotConverged(t *testing.T) {
 	if len(eig.Values) != 2 || eig.Values[0] < 1 || eig.Converged[0] {
 		t.Errorf("estimate %v converged %v", eig.Values, eig.Converged)
 	}
+	// One residual per eigenvalue: the error quotes the result's numbers.
+	i := nc.Index
+	if nc.Residual != eig.Residuals[i] || nc.Bound != eig.Bounds[i] || nc.Value != eig.Values[i] ||
+		nc.Bound > linop.ResidualBound(eig.Values[i], 2, 1e-12) {
+		t.Errorf("error quotes λ %g residual %g bound %g; result λ %g residual %g bound %g", nc.Value, nc.Residual, nc.Bound, eig.Values[i], eig.Residuals[i], eig.Bounds[i])
+	}
+	for j := range eig.Values {
+		if q, w := eig.Residuals[j]/eig.Bounds[j], nc.Residual/nc.Bound; q > w {
+			t.Errorf("pair %d is further from its bound (%g) than the quoted one (%g)", j, q, w)
+		}
+	}
 	t.Log(err)
 }
 
@@ -238,23 +249,36 @@ func TestLanczosZeroOperator(t *testing.T) {
 func TestLanczosProgress(t *testing.T) {
 	m := linoptest.New("p", slices.Concat(linoptest.Span(60, -1, 1), []float64{5, 10}), 9)
 	var calls []linop.Progress
-	_, err := linop.Lanczos(m.Op(), linop.Largest, linop.LanczosOptions{K: 2, Progress: func(p linop.Progress) { calls = append(calls, p) }})
+	eig, err := linop.Lanczos(m.Op(), linop.Largest, linop.LanczosOptions{K: 2, Progress: func(p linop.Progress) { calls = append(calls, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) < 2 || !calls[len(calls)-1].Final || calls[0].Final || len(calls[0].Values) != 2 {
-		t.Fatalf("progress calls %+v", calls)
+	// A call after every matvec (Block 1); estimates from the first check
+	// on, at K matvecs.
+	if len(calls) != eig.Iterations+1 || !calls[len(calls)-1].Final || calls[0].Final || calls[0].Values != nil || len(calls[1].Values) != 2 {
+		t.Fatalf("%d progress calls for %d iterations: %+v", len(calls), eig.Iterations, calls)
 	}
 	for i := 1; i < len(calls); i++ {
 		if calls[i].MatVecs < calls[i-1].MatVecs {
 			t.Errorf("MatVecs decreased: %d then %d", calls[i-1].MatVecs, calls[i].MatVecs)
 		}
 	}
+	// The progress says what is known: residuals against their bounds, the
+	// tolerance, and the budget as a cap; the last call is the result's.
+	for i, p := range calls {
+		if p.Tol != 1e-6 || p.MaxMatVecs != 32 || len(p.Residuals) != len(p.Values) || len(p.Bounds) != len(p.Values) || p.MatVecs != i+1 && !p.Final || p.Final && p.MatVecs != eig.MatVecs {
+			t.Errorf("progress %d: %+v", i, p)
+		}
+	}
+	last := calls[len(calls)-1]
+	if !slices.Equal(last.Residuals, eig.Residuals) || !slices.Equal(last.Bounds, eig.Bounds) {
+		t.Errorf("final progress residuals %g bounds %g, result %g %g", last.Residuals, last.Bounds, eig.Residuals, eig.Bounds)
+	}
 }
 
 func TestLanczosPanics(t *testing.T) {
 	op := linoptest.New("n3", []float64{1, 2, 3}, 1).Op()
-	for _, o := range []linop.LanczosOptions{{K: 4}, {K: -1}, {K: 3, MaxIter: 2}, {Tol: -1}, {Block: -1}} {
+	for _, o := range []linop.LanczosOptions{{K: 4}, {K: -1}, {K: 3, MaxIter: 2}, {Tol: -1}, {Tol: 1}, {Block: -1}} {
 		func() {
 			defer func() {
 				if recover() == nil {

@@ -1,6 +1,7 @@
 package linop
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -25,6 +26,9 @@ type SLQOptions struct {
 	// Progress, if not nil, is called after every probe and once more with
 	// Final set.
 	Progress func(Progress)
+	// Context, if not nil, is checked before every matvec: once it is done,
+	// SLQ returns its error (wrapped) without a result.
+	Context context.Context
 }
 
 // Spectrum is a stochastic Lanczos quadrature of the spectral density of an
@@ -56,8 +60,8 @@ type Spectrum struct {
 // nodes θ and weights S[0][i]². Where PyHessian continues a broken-down
 // recurrence from a random vector (adding zero-weight nodes), SLQ stops that
 // probe early: the Krylov space is invariant and the quadrature already
-// exact. Memory: Dim × Steps float64s.
-func SLQ(op Operator, o SLQOptions) Spectrum {
+// exact. Memory: Dim × Steps float64s. The only error is the context's.
+func SLQ(op Operator, o SLQOptions) (Spectrum, error) {
 	start := time.Now()
 	n := op.Dim()
 	probes, steps := o.Probes, o.Steps
@@ -85,6 +89,9 @@ func SLQ(op Operator, o SLQOptions) Spectrum {
 		basis := [][]float64{v}
 		var alpha, beta []float64
 		for j := range steps {
+			if err := cancelled(o.Context, "SLQ"); err != nil {
+				return Spectrum{Dim: n, MatVecs: sp.MatVecs, Seed: o.Seed, Seconds: time.Since(start).Seconds()}, err
+			}
 			w := make([]float64, n)
 			op.Apply(w, basis[j])
 			sp.MatVecs++
@@ -107,14 +114,14 @@ func SLQ(op Operator, o SLQOptions) Spectrum {
 		sp.Nodes = append(sp.Nodes, nodes)
 		sp.Weights = append(sp.Weights, weights)
 		if o.Progress != nil {
-			o.Progress(Progress{Iter: p + 1, MatVecs: sp.MatVecs, Values: slices.Clone(nodes)})
+			o.Progress(Progress{Iter: p + 1, MatVecs: sp.MatVecs, MaxMatVecs: probes * steps, Values: slices.Clone(nodes)})
 		}
 	}
 	sp.Seconds = time.Since(start).Seconds()
 	if o.Progress != nil {
-		o.Progress(Progress{Iter: probes, MatVecs: sp.MatVecs, Final: true})
+		o.Progress(Progress{Iter: probes, MatVecs: sp.MatVecs, MaxMatVecs: probes * steps, Final: true})
 	}
-	return sp
+	return sp, nil
 }
 
 // gaussQuadrature returns the eigenvalues of the symmetric tridiagonal matrix

@@ -21,7 +21,7 @@ func TestSLQMoments(t *testing.T) {
 	for _, m := range linoptest.Standard(testing.Short()) {
 		n := float64(m.Dim())
 		for _, gauss := range []bool{false, true} {
-			sp := linop.SLQ(m.Op(), linop.SLQOptions{Probes: 50, Steps: 30, Gaussian: gauss, Seed: 3})
+			sp, _ := linop.SLQ(m.Op(), linop.SLQOptions{Probes: 50, Steps: 30, Gaussian: gauss, Seed: 3})
 			if len(sp.Nodes) != 50 || sp.Dim != m.Dim() {
 				t.Fatalf("%s: %d probes, Dim %d", m.Name, len(sp.Nodes), sp.Dim)
 			}
@@ -71,7 +71,7 @@ func TestSLQMoments(t *testing.T) {
 func TestSLQMatchesHutchinson(t *testing.T) {
 	m := linoptest.New("outliers", slices.Concat(linoptest.Uniform(145, -0.1, 1, 1), []float64{-1, 2, 5, 10, 40}), 2)
 	n := float64(m.Dim())
-	sp := linop.SLQ(m.Op(), linop.SLQOptions{Probes: 6, Steps: 10, Seed: 9})
+	sp, _ := linop.SLQ(m.Op(), linop.SLQOptions{Probes: 6, Steps: 10, Seed: 9})
 	tr, _ := linop.Hutchinson(m.Op(), linop.TraceOptions{MatVecs: 6, Seed: 9})
 	var worst float64
 	for p, nodes := range sp.Nodes {
@@ -91,7 +91,7 @@ func TestSLQMatchesHutchinson(t *testing.T) {
 // TestSLQFullKrylov: with Steps = Dim the nodes are the eigenvalues.
 func TestSLQFullKrylov(t *testing.T) {
 	m := linoptest.New("n5", []float64{-3, -1, 0, 2, 7}, 5)
-	sp := linop.SLQ(m.Op(), linop.SLQOptions{Steps: 50, Seed: 1})
+	sp, _ := linop.SLQ(m.Op(), linop.SLQOptions{Steps: 50, Seed: 1})
 	if sp.MatVecs != 5 {
 		t.Errorf("%d matvecs, want 5 (Steps capped at Dim)", sp.MatVecs)
 	}
@@ -103,7 +103,7 @@ func TestSLQFullKrylov(t *testing.T) {
 	// A repeated spectrum breaks down early: the quadrature is exact with
 	// one node per distinct eigenvalue.
 	r := linoptest.New("repeated", slices.Concat(linoptest.Repeat(20, 1), linoptest.Repeat(10, -2)), 6)
-	sp = linop.SLQ(r.Op(), linop.SLQOptions{Steps: 30, Seed: 1})
+	sp, _ = linop.SLQ(r.Op(), linop.SLQOptions{Steps: 30, Seed: 1})
 	if len(sp.Nodes[0]) != 2 || math.Abs(sp.Nodes[0][0]+2) > 1e-13 || math.Abs(sp.Nodes[0][1]-1) > 1e-13 {
 		t.Errorf("repeated: nodes %v, want [-2 1]", sp.Nodes[0])
 	}
@@ -113,7 +113,7 @@ func TestSLQFullKrylov(t *testing.T) {
 // are the quadrature moments (plus σ² for the second).
 func TestSLQDensity(t *testing.T) {
 	m := linoptest.New("outliers", slices.Concat(linoptest.Uniform(195, -0.1, 1, 3), []float64{2, 4, 8, 16, 32}), 4)
-	sp := linop.SLQ(m.Op(), linop.SLQOptions{Probes: 4, Steps: 40, Seed: 5})
+	sp, _ := linop.SLQ(m.Op(), linop.SLQOptions{Probes: 4, Steps: 40, Seed: 5})
 	m1, _ := sp.Moment(1)
 	m2, _ := sp.Moment(2)
 

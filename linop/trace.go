@@ -1,6 +1,7 @@
 package linop
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -27,6 +28,9 @@ type TraceOptions struct {
 	// Progress, if not nil, is called after every probe and once more with
 	// Final set.
 	Progress func(Progress)
+	// Context, if not nil, is checked before every matvec: once it is done,
+	// the estimator returns its error (wrapped) without a result.
+	Context context.Context
 }
 
 // Trace is an estimate of tr(H).
@@ -56,7 +60,7 @@ type Trace struct {
 // Hutchinson estimates tr(H) as the mean of zᵀHz over Rademacher probes z,
 // one matvec each, until the budget is spent or a stopping rule fires. If a
 // rule was set and did not fire, the estimate is returned with a
-// *NotConvergedError.
+// *NotConvergedError; the only other error is the context's.
 func Hutchinson(op Operator, o TraceOptions) (Trace, error) {
 	start := time.Now()
 	n, budget := traceDefaults("Hutchinson", op, o)
@@ -64,8 +68,11 @@ func Hutchinson(op Operator, o TraceOptions) (Trace, error) {
 	z := make([]float64, n)
 	hz := make([]float64, n)
 	t := Trace{Seed: o.Seed}
-	stop := newTraceStop("Hutchinson", o, 0)
+	stop := newTraceStop("Hutchinson", o, 0, budget)
 	for t.MatVecs < budget {
+		if err := cancelled(o.Context, "Hutchinson"); err != nil {
+			return stop.cancelled(&t, start, err)
+		}
 		rademacherTo(z, rng)
 		op.Apply(hz, z)
 		t.MatVecs++
@@ -102,6 +109,9 @@ func HutchPlusPlus(op Operator, o TraceOptions) (Trace, error) {
 	z := make([]float64, n)
 	var ymax float64
 	for i := range ys {
+		if err := cancelled(o.Context, "Hutch++"); err != nil {
+			return Trace{Seed: o.Seed, MatVecs: t.MatVecs}, err
+		}
 		rademacherTo(z, rng)
 		ys[i] = make([]float64, n)
 		op.Apply(ys[i], z)
@@ -118,6 +128,9 @@ func HutchPlusPlus(op Operator, o TraceOptions) (Trace, error) {
 	}
 	hz := make([]float64, n)
 	for _, qi := range q {
+		if err := cancelled(o.Context, "Hutch++"); err != nil {
+			return Trace{Seed: o.Seed, MatVecs: t.MatVecs}, err
+		}
 		op.Apply(hz, qi)
 		t.MatVecs++
 		t.LowRank += floats.Dot(qi, hz)
@@ -125,8 +138,11 @@ func HutchPlusPlus(op Operator, o TraceOptions) (Trace, error) {
 	t.Rank = len(q)
 	t.Estimate = t.LowRank
 
-	stop := newTraceStop("Hutch++", o, t.LowRank)
+	stop := newTraceStop("Hutch++", o, t.LowRank, budget)
 	for t.MatVecs < budget {
+		if err := cancelled(o.Context, "Hutch++"); err != nil {
+			return stop.cancelled(&t, start, err)
+		}
 		rademacherTo(z, rng)
 		orthogonalize(z, q, nil, 0)
 		op.Apply(hz, z)
@@ -160,14 +176,15 @@ func traceDefaults(method string, op Operator, o TraceOptions) (n, budget int) {
 // traceStop applies the stopping rules of TraceOptions.
 type traceStop struct {
 	method          string
+	budget          int
 	relStdErr, tol  float64
 	prev            float64 // estimate before the last probe
 	rel, change     float64 // last measures
 	fired, anyRules bool
 }
 
-func newTraceStop(method string, o TraceOptions, prev float64) *traceStop {
-	return &traceStop{method: method, relStdErr: o.RelStdErr, tol: o.ChangeTol, prev: prev,
+func newTraceStop(method string, o TraceOptions, prev float64, budget int) *traceStop {
+	return &traceStop{method: method, budget: budget, relStdErr: o.RelStdErr, tol: o.ChangeTol, prev: prev,
 		rel: math.MaxFloat64, change: math.MaxFloat64, anyRules: o.RelStdErr > 0 || o.ChangeTol > 0}
 }
 
@@ -188,23 +205,41 @@ func (s *traceStop) check(t *Trace, progress func(Progress)) bool {
 		s.fired = true
 	}
 	if progress != nil {
-		progress(Progress{Iter: len(t.Samples), MatVecs: t.MatVecs, Values: []float64{t.Estimate}, Residuals: []float64{t.StdErr}})
+		progress(s.progress(t, false))
 	}
 	return s.fired
+}
+
+// progress is what the trace estimators report: the standard error against
+// RelStdErr·|estimate| if that rule is set.
+func (s *traceStop) progress(t *Trace, final bool) Progress {
+	p := Progress{Iter: len(t.Samples), MatVecs: t.MatVecs, MaxMatVecs: s.budget, Values: []float64{t.Estimate},
+		Residuals: []float64{t.StdErr}, Tol: s.relStdErr, Final: final}
+	if s.relStdErr > 0 {
+		p.Bounds = []float64{s.relStdErr * math.Abs(t.Estimate)}
+	} else {
+		p.Tol = s.tol
+	}
+	return p
+}
+
+// cancelled returns what a cancelled estimator returns.
+func (s *traceStop) cancelled(t *Trace, start time.Time, err error) (Trace, error) {
+	return Trace{MatVecs: t.MatVecs, Seed: t.Seed, Seconds: time.Since(start).Seconds()}, err
 }
 
 func (s *traceStop) finish(t *Trace, start time.Time, progress func(Progress)) (Trace, error) {
 	t.Converged = s.fired || !s.anyRules
 	t.Seconds = time.Since(start).Seconds()
 	if progress != nil {
-		progress(Progress{Iter: len(t.Samples), MatVecs: t.MatVecs, Values: []float64{t.Estimate}, Residuals: []float64{t.StdErr}, Final: true})
+		progress(s.progress(t, true))
 	}
 	if t.Converged {
 		return *t, nil
 	}
-	nc := &NotConvergedError{Method: s.method, Residual: s.rel, Tol: s.relStdErr, Unconverged: 1, MatVecs: t.MatVecs}
+	nc := &NotConvergedError{Method: s.method, Value: t.Estimate, Residual: s.rel, Bound: s.relStdErr, Tol: s.relStdErr, Unconverged: 1, MatVecs: t.MatVecs}
 	if s.relStdErr == 0 {
-		nc.Residual, nc.Tol = s.change, s.tol
+		nc.Residual, nc.Bound, nc.Tol = s.change, s.tol, s.tol
 	}
 	return *t, nc
 }

@@ -101,10 +101,12 @@ func randomOrthonormal(n int, basis [][]float64, r *rand.Rand) []float64 {
 }
 
 // normalizeSign flips v so that its entry of largest magnitude is positive.
-func normalizeSign(v []float64) {
+func normalizeSign(v []float64) (flipped bool) {
 	if len(v) > 0 && v[floats.MaxIdx(absIdx(v))] < 0 {
 		floats.Scale(-1, v)
+		return true
 	}
+	return false
 }
 
 func absIdx(v []float64) []float64 {

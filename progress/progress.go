@@ -28,6 +28,7 @@ type Bar struct {
 	terminal bool
 	interval time.Duration
 	now      func() time.Time
+	capped   bool // total is a cap, not the amount of work
 }
 
 // New starts a bar labelled label over total steps writing to w (usually
@@ -43,6 +44,19 @@ func New(w io.Writer, label string, total int) *Bar {
 	}
 	b.start = b.now()
 	b.last = b.start
+	return b
+}
+
+// NewCapped starts a display of work that stops when it is done, at most
+// after limit steps — an iterative solver that stops once it has converged:
+// it shows the steps done, the cap, the time elapsed and the status (say,
+// the residual against the tolerance), and no percentage or ETA, which the
+// cap would make up. It returns nil if w is nil.
+func NewCapped(w io.Writer, label string, limit int) *Bar {
+	b := New(w, label, limit)
+	if b != nil {
+		b.capped = true
+	}
 	return b
 }
 
@@ -98,11 +112,23 @@ func (b *Bar) draw(final bool) {
 		eta = fmtDuration(time.Duration(float64(elapsed) * (1 - frac) / frac))
 	}
 	line := fmt.Sprintf("%s %d/%d %3.0f%% %s elapsed, ETA %s", b.label, b.done, b.total, 100*frac, fmtDuration(elapsed), eta)
-	if final {
+	switch {
+	case final && b.capped:
+		line = fmt.Sprintf("%s %d done in %s", b.label, b.done, fmtDuration(elapsed))
+	case final:
 		line = fmt.Sprintf("%s %d/%d done in %s", b.label, b.done, b.total, fmtDuration(elapsed))
+	case b.capped:
+		line = fmt.Sprintf("%s %d (at most %d), %s elapsed", b.label, b.done, b.total, fmtDuration(elapsed))
 	}
 	if b.status != "" {
 		line += "  " + b.status
+	}
+	if b.terminal && b.capped {
+		fmt.Fprintf(b.w, "\r\x1b[K%s", line)
+		if final {
+			fmt.Fprintln(b.w)
+		}
+		return
 	}
 	if b.terminal {
 		const width = 24

@@ -91,7 +91,9 @@ var funcs = template.FuncMap{
 		}
 		return "—"
 	},
-	"class": func(v string) string { return strings.ReplaceAll(v, " ", "-") },
+	"class":     func(v string) string { return strings.ReplaceAll(v, " ", "-") },
+	"pct1":      func(v float64) string { return fmt.Sprintf("%g", 100*v) },
+	"statistic": func(s Statistic) string { return s.String() },
 	// batches shows a run's batch size, or its schedule when it changed.
 	"batches": func(r Run) string {
 		if len(r.BatchSchedule) == 0 {
@@ -120,7 +122,10 @@ h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2e
 table { border-collapse: collapse; margin: 1em 0; font-size: .92em; }
 th, td { border: 1px solid #bbb; padding: .3em .6em; text-align: right; }
 th { background: #f0f0f0; } td.l, th.l { text-align: left; }
-.held { color: #176f2c; font-weight: bold; } .not-held { color: #b3261e; font-weight: bold; } .not-evaluated { color: #777; font-weight: bold; }
+.held { color: #176f2c; font-weight: bold; } .not-held { color: #b3261e; font-weight: bold; }
+.inconclusive { color: #8a5a00; font-weight: bold; } .insufficient-evidence { color: #666; font-weight: bold; }
+.rule { font-size: .88em; color: #555; margin-top: .4em; } ul.stats { margin: 0; padding-left: 1.1em; } ul.stats li { margin: .15em 0; }
+p.evidence { font-size: 1.05em; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .9em; color: #555; } pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: .85em; }
 </style>
@@ -133,9 +138,21 @@ on {{.Created}}. Every number below is measured; eigenvalues are exact Hessian e
 exact Hessian-vector products) with their residuals in results.json.</p>
 
 <h2>Claims</h2>
+<p class="evidence">Evidence: {{len .Runs}} measured runs{{if .Uncertainty.SeedsMax}}, {{if eq .Uncertainty.SeedsMin .Uncertainty.SeedsMax}}{{.Uncertainty.SeedsMax}}{{else}}{{.Uncertainty.SeedsMin}} to {{.Uncertainty.SeedsMax}}{{end}} seed(s) per configuration (training × batch size){{end}}.
+{{if eq .Uncertainty.SeedsMax 1}}<b>One seed per configuration: nothing here separates an effect from the run-to-run variation of training, so most verdicts read “insufficient evidence”; the repository's docs/reproduction has a multi-seed study.</b>{{end}}</p>
+<p>Each claim is judged on one or more statistics, each with an interval: a {{pct1 .Uncertainty.Level}} %
+{{.Uncertainty.Method}} ({{.Uncertainty.Resamples}} resamples, seed {{.Uncertainty.Seed}}, so the same result
+files give the same intervals); for worst cases over runs, the eigenvalues' Lanczos residual bounds or the
+exact binomial upper bound of a rate. A statistic is <span class="held">held</span> when its interval lies on
+the claim's side of the threshold, <span class="not-held">not held</span> when it lies on the other side,
+<span class="inconclusive">inconclusive</span> when it straddles the threshold, and
+<span class="insufficient-evidence">insufficient evidence</span> when there are too few runs to compute it; a
+claim is not held if any of its statistics is, else insufficient evidence if any is, else inconclusive if any is,
+else held. With few seeds per configuration a bootstrap interval is narrower than the truth: it cannot see
+variation the seeds did not show, so “held” means “consistent over the seeds run”, not a significance test.</p>
 <table id="claims">
-<tr><th>#</th><th class="l">claim</th><th class="l">verdict</th><th class="l">evidence</th></tr>
-{{range .Claims}}<tr><td>{{.ID}}</td><td class="l">{{.Text}}</td><td class="l {{class .Verdict}}">{{.Verdict}}</td><td class="l">{{.Evidence}}</td></tr>
+<tr><th>#</th><th class="l">claim</th><th class="l">verdict</th><th class="l">statistics: value [interval], runs, outcome</th></tr>
+{{range .Claims}}<tr><td>{{.ID}}</td><td class="l">{{.Text}}<div class="rule">{{.Rule}}</div></td><td class="l {{class .Verdict}}">{{.Verdict}}</td><td class="l"><ul class="stats">{{range .Statistics}}<li>{{statistic .}}</li>{{end}}</ul></td></tr>
 {{end}}</table>
 
 <h2>Results by batch size</h2>

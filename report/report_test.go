@@ -30,6 +30,7 @@ func sample(t *testing.T) (*Results, string) {
 		t.Fatal(err)
 	}
 	s := func(m, sd float64) Stat { return Stat{Mean: m, Std: sd, N: 2} }
+	ratio, lo, hi := 3.85, 3.5, 4.25
 	r := &Results{
 		Version: "test", Created: "2026-11-29T00:00:00Z", Config: json.RawMessage(`{"model":"lenet5"}`),
 		Groups: []Group{
@@ -39,10 +40,15 @@ func sample(t *testing.T) (*Results, string) {
 				FGSM: []EpsStat{{Eps: 0.1, Accuracy: s(0.5, 0.03)}}},
 		},
 		Claims: []Claim{
-			{ID: 1, Text: "Large batch converges to a larger spectrum", Verdict: Held, Evidence: "λ₁ 12.5 → 48.1"},
-			{ID: 2, Text: "Saddle points are not the cause", Verdict: NotHeld, Evidence: "λmin/λ₁ = −0.4"},
+			{ID: 1, Text: "Large batch converges to a larger spectrum", Verdict: Held, Rule: "Held when the ratio lies above 1.2.",
+				Statistics: []Statistic{{Name: "λ₁(θ) ratio", Value: &ratio, Lo: &lo, Hi: &hi, Interval: "bootstrap", Threshold: 1.2, Direction: "above", Runs: 6, Outcome: Held}}},
+			{ID: 2, Text: "Saddle points are not the cause", Verdict: NotHeld},
+			{ID: 3, Text: "Sharper is less robust", Verdict: Inconclusive},
+			{ID: 4, Text: "Robust is flatter", Verdict: Insufficient,
+				Statistics: []Statistic{{Name: "robust − normal", Threshold: 0, Direction: "below", Runs: 2, Outcome: Insufficient, Note: "1 seed pair(s), needs 3"}}},
 		},
-		Figures: []Figure{{Title: "Eigenvalue vs epoch", File: "a.svg"}, {Title: "Landscape", File: "b.png"}},
+		Uncertainty: Uncertainty{Method: "percentile bootstrap over seeds", Resamples: 10000, Level: 0.95, Seed: 1, SeedsMin: 2, SeedsMax: 2},
+		Figures:     []Figure{{Title: "Eigenvalue vs epoch", File: "a.svg"}, {Title: "Landscape", File: "b.png"}},
 		Runs: []Run{{Name: "bs64-seed1", Kind: "normal", BatchSize: 64, TopEigenvalues: []float64{12.5}},
 			{Name: "absa-seed1", Kind: "absa", BatchSize: 128, BatchSchedule: []EpochValue{{1, 128}, {2, 128}, {3, 256}, {4, 512}}}},
 	}
@@ -57,7 +63,11 @@ func TestRenderIsSelfContained(t *testing.T) {
 	}
 	html := buf.String()
 	for _, want := range []string{
-		`<td class="l held">held</td>`, `<td class="l not-held">not held</td>`,
+		`<td class="l held">held</td>`, `<td class="l not-held">not held</td>`, `<td class="l inconclusive">inconclusive</td>`,
+		`<td class="l insufficient-evidence">insufficient evidence</td>`,
+		"<li>λ₁(θ) ratio = 3.85 [3.5, 4.25] (bootstrap), wanted &gt; 1.2, 6 runs: held</li>",
+		"<li>robust − normal: insufficient evidence (1 seed pair(s), needs 3)</li>",
+		"Held when the ratio lies above 1.2.", "2 seed(s) per configuration", "10000 resamples, seed 1",
 		"<td>64</td><td>—</td><td>98.50 ± 0.10</td><td>12.5 ± 0.5</td>",
 		"<th>FGSM ε=0.1</th>", "<td>70.00 ± 2.00</td>", "data:image/svg&#43;xml;base64,", "data:image/png;base64,",
 		"&#34;model&#34;: &#34;lenet5&#34;", "<td>128→256→512</td>",
@@ -113,5 +123,26 @@ func TestReportInChromium(t *testing.T) {
 	}
 	if m[1] != "2" || m[2] != "2" {
 		t.Errorf("%s of %s figures loaded, want 2 of 2", m[2], m[1])
+	}
+}
+
+// TestRenderOneSeed: a sweep with one seed per configuration says so.
+func TestRenderOneSeed(t *testing.T) {
+	r, dir := sample(t)
+	r.Uncertainty.SeedsMin, r.Uncertainty.SeedsMax = 1, 1
+	var buf bytes.Buffer
+	if err := Render(&buf, r, dir); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "One seed per configuration") {
+		t.Error("a one-seed report does not say that it has one seed per configuration")
+	}
+	r.Uncertainty.SeedsMin, r.Uncertainty.SeedsMax = 3, 3
+	buf.Reset()
+	if err := Render(&buf, r, dir); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "One seed per configuration") {
+		t.Error("a three-seed report warns of one seed")
 	}
 }

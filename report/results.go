@@ -9,6 +9,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 )
 
 // Results is the content of a sweep's results.json.
@@ -23,8 +24,10 @@ type Results struct {
 	Runs []Run `json:"runs"`
 	// Groups aggregates runs over seeds: one per (kind, batch size).
 	Groups []Group `json:"groups"`
-	// Claims are the paper's claims with their verdicts.
-	Claims []Claim `json:"claims"`
+	// Claims are the paper's claims with their verdicts; Uncertainty
+	// describes the intervals behind them.
+	Claims      []Claim     `json:"claims"`
+	Uncertainty Uncertainty `json:"uncertainty"`
 	// Figures are the plots, relative to the folder of results.json.
 	Figures []Figure `json:"figures"`
 	// Seconds is the total wall time of the measured runs.
@@ -122,10 +125,78 @@ type EpsStat struct {
 type Claim struct {
 	ID   int    `json:"id"`
 	Text string `json:"text"`
-	// Verdict is "held", "not held" or "not evaluated".
+	// Verdict is one of Held, NotHeld, Inconclusive and Insufficient.
 	Verdict string `json:"verdict"`
-	// Evidence states the numbers behind the verdict.
+	// Rule says in one sentence how the verdict follows from the
+	// statistics.
+	Rule string `json:"rule"`
+	// Statistics are the numbers behind the verdict, each with its
+	// uncertainty and its own outcome; the verdict combines them: not held
+	// if any is not held, else insufficient evidence if any is, else
+	// inconclusive if any is, else held.
+	Statistics []Statistic `json:"statistics"`
+	// Evidence states the numbers behind the verdict in words.
 	Evidence string `json:"evidence"`
+}
+
+// Statistic is one number behind a verdict with its uncertainty interval.
+type Statistic struct {
+	// Name says what was computed, e.g. "λ₁(θ) ratio, batch 4096 / 64".
+	Name string `json:"name"`
+	// Value is absent when there are too few runs to compute it.
+	Value *float64 `json:"value,omitempty"`
+	// Lo and Hi bound the value (absent when they cannot be computed);
+	// Interval says how: "bootstrap" (percentile interval over seeds, see
+	// Results.Uncertainty), "residual" (the eigenvalues' Lanczos residual
+	// bounds) or "binomial" (exact one-sided upper bound of a rate).
+	Lo       *float64 `json:"lo,omitempty"`
+	Hi       *float64 `json:"hi,omitempty"`
+	Interval string   `json:"interval,omitempty"`
+	// The statistic supports the claim when its interval lies above
+	// (Direction "above") or below ("below") Threshold.
+	Threshold float64 `json:"threshold"`
+	Direction string  `json:"direction"`
+	// Runs is the number of runs it was computed from.
+	Runs    int    `json:"runs"`
+	Outcome string `json:"outcome"`
+	// Note says why the outcome is insufficient evidence, when it is.
+	Note string `json:"note,omitempty"`
+}
+
+// String writes the statistic in one phrase, e.g. "λ₁(θ) ratio, batch
+// 4096 / 64 = 31.9 [28.1, 35.6] (bootstrap), wanted > 1.2, 6 runs: held".
+func (s Statistic) String() string {
+	if s.Value == nil {
+		return fmt.Sprintf("%s: %s (%s)", s.Name, s.Outcome, s.Note)
+	}
+	iv := ""
+	switch {
+	case s.Lo != nil && s.Hi != nil:
+		iv = fmt.Sprintf(" [%.3g, %.3g] (%s)", *s.Lo, *s.Hi, s.Interval)
+	case s.Hi != nil:
+		iv = fmt.Sprintf(" (≤ %.3g, %s)", *s.Hi, s.Interval)
+	}
+	side := ">"
+	if s.Direction == "below" {
+		side = "<"
+	}
+	out := fmt.Sprintf("%s = %.3g%s, wanted %s %.3g, %d runs: %s", s.Name, *s.Value, iv, side, s.Threshold, s.Runs, s.Outcome)
+	if s.Note != "" {
+		out += " (" + s.Note + ")"
+	}
+	return out
+}
+
+// Uncertainty describes the bootstrap behind the claims' intervals.
+type Uncertainty struct {
+	Method    string  `json:"method"`
+	Resamples int     `json:"resamples"`
+	Level     float64 `json:"level"`
+	Seed      uint64  `json:"seed"`
+	// SeedsMin and SeedsMax are the fewest and most runs (seeds) of any
+	// configuration (training kind × batch size).
+	SeedsMin int `json:"seeds_min"`
+	SeedsMax int `json:"seeds_max"`
 }
 
 // Figure is a plot file beside results.json.
@@ -135,9 +206,10 @@ type Figure struct {
 	Caption string `json:"caption"`
 }
 
-// Verdicts.
+// Outcomes of a claim or statistic.
 const (
 	Held         = "held"
 	NotHeld      = "not held"
-	NotEvaluated = "not evaluated"
+	Inconclusive = "inconclusive"
+	Insufficient = "insufficient evidence"
 )

@@ -21,7 +21,10 @@ func ExampleEpsilon() {
 		}
 		return v
 	}
-	r := sharpness.Epsilon(f, []float64{1, -2}, sharpness.EpsilonOptions{Epsilon: 0.01})
+	r, err := sharpness.Epsilon(f, []float64{1, -2}, sharpness.EpsilonOptions{Epsilon: 0.01})
+	if err != nil {
+		panic(err)
+	}
 	fmt.Printf("f(θ) = %.4f, max f = %.4f, sharpness = %.4f\n", r.Loss, r.MaxLoss, r.Sharpness)
 	fmt.Printf("closed form: %.4f\n", 0.5*(1.02*1.02+4*2.03*2.03))
 	// Output:

@@ -26,6 +26,7 @@
 package sharpness
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -48,6 +49,9 @@ type EpsilonOptions struct {
 	// Progress, if not nil, is called after every iteration with the best
 	// value so far.
 	Progress func(iter int, best float64)
+	// Context, if not nil, is checked before every evaluation of f: once it
+	// is done, Epsilon stops and returns its error (wrapped).
+	Context context.Context
 }
 
 // EpsilonResult is Keskar et al.'s ε-sharpness of f at θ.
@@ -88,7 +92,7 @@ type EpsilonResult struct {
 //     to rounding, or when the budget is spent.
 //
 // θ is not modified.
-func Epsilon(f Func, theta []float64, o EpsilonOptions) EpsilonResult {
+func Epsilon(f Func, theta []float64, o EpsilonOptions) (EpsilonResult, error) {
 	start := time.Now()
 	eps := o.Epsilon
 	if eps == 0 {
@@ -116,6 +120,16 @@ func Epsilon(f Func, theta []float64, o EpsilonOptions) EpsilonResult {
 	gNew := make([]float64, n)
 	zNew := make([]float64, n)
 	res := EpsilonResult{Epsilon: eps}
+	done := func() error {
+		if o.Context == nil || o.Context.Err() == nil {
+			return nil
+		}
+		res.Seconds = time.Since(start).Seconds()
+		return fmt.Errorf("sharpness: Epsilon: %w", o.Context.Err())
+	}
+	if err := done(); err != nil {
+		return res, err
+	}
 	fz := f(g, theta)
 	res.Loss, res.Evals = fz, 1
 	project := func(dst []float64, alpha float64) {
@@ -146,6 +160,9 @@ func Epsilon(f Func, theta []float64, o EpsilonOptions) EpsilonResult {
 			}
 			if gain <= 0 {
 				break // no ascent along the projected path at any length
+			}
+			if err := done(); err != nil {
+				return res, err
 			}
 			fNew = f(gNew, w)
 			res.Evals++
@@ -194,7 +211,7 @@ func Epsilon(f Func, theta []float64, o EpsilonOptions) EpsilonResult {
 	}
 	res.Z = z
 	res.Seconds = time.Since(start).Seconds()
-	return res
+	return res, nil
 }
 
 // stationary reports whether the projected gradient P(z + g) − z vanishes:

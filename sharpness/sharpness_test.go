@@ -2,6 +2,7 @@ package sharpness
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -61,7 +62,7 @@ func TestEpsilonConvexBowl(t *testing.T) {
 		}
 		f0 := b.f(nil, b.theta0)
 		theta := slices.Clone(b.theta0)
-		r := Epsilon(b.f, theta, EpsilonOptions{Epsilon: eps})
+		r, _ := Epsilon(b.f, theta, EpsilonOptions{Epsilon: eps})
 		wantSharp := 100 * (want - f0) / (1 + f0)
 		t.Logf("ε=%g: max %.15g (closed form %.15g), sharpness %.6g, %d iterations, %d evals", eps, r.MaxLoss, want, r.Sharpness, r.Iterations, r.Evals)
 		if math.Abs(r.MaxLoss-want) > 1e-13*want || math.Abs(r.Sharpness-wantSharp) > 1e-9*wantSharp {
@@ -93,7 +94,7 @@ func TestEpsilonConcaveBowl(t *testing.T) {
 		w[i] = th + max(-r, min(r, b.c[i]-th))
 	}
 	want := b.f(nil, w)
-	r := Epsilon(b.f, b.theta0, EpsilonOptions{Epsilon: eps, Iterations: 200})
+	r, _ := Epsilon(b.f, b.theta0, EpsilonOptions{Epsilon: eps, Iterations: 200})
 	t.Logf("max %.15g, closed form %.15g, %d iterations, %d evals, at bound %.2f", r.MaxLoss, want, r.Iterations, r.Evals, r.AtBound)
 	if math.Abs(r.MaxLoss-want) > 1e-12*math.Abs(want) {
 		t.Errorf("max %.15g, want %.15g", r.MaxLoss, want)
@@ -235,7 +236,7 @@ func TestMSharpness(t *testing.T) {
 	f, theta, obj := Network[float64](net, data, nn.Eval, 2)
 	prev := 0.0
 	for _, eps := range []float64{1e-4, 1e-3, 1e-2} {
-		r := Epsilon(f, theta, EpsilonOptions{Epsilon: eps})
+		r, _ := Epsilon(f, theta, EpsilonOptions{Epsilon: eps})
 		t.Logf("ε=%g: sharpness %.6g (loss %.6g → %.6g), %d iterations, %d evals", eps, r.Sharpness, r.Loss, r.MaxLoss, r.Iterations, r.Evals)
 		if r.Sharpness <= prev || r.MaxLoss < r.Loss {
 			t.Errorf("ε=%g: sharpness %v after %v", eps, r.Sharpness, prev)
@@ -244,5 +245,25 @@ func TestMSharpness(t *testing.T) {
 	}
 	if obj.Grads == 0 {
 		t.Error("no gradient evaluations counted")
+	}
+}
+
+// TestEpsilonCancelled: a done Context stops Epsilon, at once or between
+// evaluations, with its error.
+func TestEpsilonCancelled(t *testing.T) {
+	b := newBowl(20, 1, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	evals := 0
+	f := func(grad, theta []float64) float64 {
+		if evals++; evals == 1 {
+			cancel()
+		}
+		return b.f(grad, theta)
+	}
+	if _, err := Epsilon(f, b.theta0, EpsilonOptions{Epsilon: 0.1, Context: ctx}); !errors.Is(err, context.Canceled) || evals != 1 {
+		t.Errorf("cancelled during the first evaluation: %v after %d evaluations", err, evals)
+	}
+	if _, err := Epsilon(f, b.theta0, EpsilonOptions{Context: ctx}); !errors.Is(err, context.Canceled) || evals != 1 {
+		t.Errorf("cancelled before: %v after %d evaluations", err, evals)
 	}
 }

@@ -244,6 +244,8 @@ func (c Config) validate(knownData bool) error {
 		return bad("warmup-steps", c.WarmupSteps, "want 0 or more")
 	case c.WarmupSteps > 0 && c.WarmupEpochs > 0:
 		return fmt.Errorf("train: -warmup and -warmup-steps: give one, not both")
+	case c.WarmupEpochs > float64(c.Epochs):
+		return fmt.Errorf("train: -warmup %v is longer than -epochs %d: the learning rate would never reach -lr", c.WarmupEpochs, c.Epochs)
 	case c.TrackEvery < 0:
 		return bad("track-every", c.TrackEvery, "want 0 (off) or more epochs")
 	case c.TrackSamples < 0:

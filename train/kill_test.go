@@ -55,6 +55,7 @@ func TestKill(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	state := filepath.Join(dir, StateFile)
+kills:
 	for kill := range 2 {
 		var before time.Time
 		if fi, err := os.Stat(state); err == nil {
@@ -82,7 +83,14 @@ func TestKill(t *testing.T) {
 		delay := time.Duration(rng.Int64N(int64(runTime/3) + 1))
 		select {
 		case err := <-exited:
-			t.Fatalf("kill %d: the child finished before it was killed (%v); the test needs a slower run", kill+1, err)
+			// A late first kill can leave less work than the delay: the
+			// child then finishes the run it resumed, which is checked
+			// against the reference below all the same.
+			if err != nil {
+				t.Fatalf("kill %d: the child failed before it was killed: %v", kill+1, err)
+			}
+			t.Logf("kill %d: the child finished the resumed run before the kill after %v", kill+1, delay)
+			break kills
 		case <-time.After(delay):
 		}
 		if err := cmd.Process.Kill(); err != nil {

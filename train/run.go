@@ -15,6 +15,7 @@ import (
 
 	"hesscope/autodiff"
 	"hesscope/data"
+	"hesscope/dist"
 	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/nn"
@@ -48,6 +49,19 @@ type Options struct {
 	// matching Config.Precision, applied to every micro-batch before its
 	// gradient; Config.Perturb must then describe it.
 	Perturb any
+	// Comm, if not nil and of more than one rank, trains data-parallel:
+	// every rank runs Run with the same Config on the same data; each step's
+	// batch (BatchSize, the global batch) is split into one contiguous share
+	// per rank (dist.Shard), each share cut into micro-batches as usual, and
+	// the gradients, losses and counts are summed with one all-reduce per
+	// step, so the weights stay identical on every rank. BatchNorm's running
+	// statistics are rank 0's (as PyTorch DDP's broadcast_buffers). The
+	// curvature tracking is sharded too. Rank 0 alone writes the run
+	// folder; the others read it when resuming, which needs the same number
+	// of ranks. Results are the same bits for a given number of ranks and
+	// threads; with shares that are whole micro-batches they equal the
+	// one-process run's to rounding.
+	Comm dist.Comm
 
 	// absaEigen, if not nil, replaces the eigenvalue that the "absa"
 	// schedule computes after each epoch (from 1): tests use it.
@@ -157,6 +171,9 @@ type trainer[T tensor.Float] struct {
 	dir                     string
 	cols                    []string
 
+	comm       dist.Comm
+	accFlat    []float64 // acc's tensors, one after the other
+	red        []float64 // the all-reduce buffer of a data-parallel step
 	tape       *autodiff.Tape[T]
 	xraw, xaug []float32
 	ybuf       []int
@@ -164,7 +181,10 @@ type trainer[T tensor.Float] struct {
 }
 
 func run[T tensor.Float](ctx context.Context, cfg Config, opt Options) (Summary, error) {
-	t := &trainer[T]{cfg: cfg, opt: opt, dir: cfg.Out, checkpointed: -1, tape: autodiff.NewTape[T](), cols: csvColumns(cfg)}
+	t := &trainer[T]{cfg: cfg, opt: opt, dir: cfg.Out, checkpointed: -1, tape: autodiff.NewTape[T](), cols: csvColumns(cfg), comm: dist.Of(opt.Comm)}
+	if !t.root() {
+		t.opt.Progress = nil // rank 0 reports
+	}
 	if opt.Perturb != nil {
 		f, ok := opt.Perturb.(PerturbFunc[T])
 		if !ok {
@@ -175,7 +195,29 @@ func run[T tensor.Float](ctx context.Context, cfg Config, opt Options) (Summary,
 	if err := t.setup(); err != nil {
 		return Summary{}, err
 	}
-	resumed, err := t.openFolder()
+	var resumed bool
+	var err error
+	if t.root() {
+		resumed, err = t.openFolder()
+	}
+	if t.comm.Size() > 1 {
+		// Rank 0 prepares the folder, then tells the others whether it
+		// failed (0), started afresh (1) or resumed (2).
+		how := []byte{0}
+		if err == nil {
+			how[0] = 1
+			if resumed {
+				how[0] = 2
+			}
+		}
+		t.comm.Bcast(how, 0)
+		if !t.root() {
+			if how[0] == 0 {
+				return Summary{}, fmt.Errorf("train: rank 0 could not open the run folder %s", t.dir)
+			}
+			resumed, err = t.readFolder(how[0] == 2)
+		}
+	}
 	if err != nil {
 		return Summary{}, err
 	}
@@ -273,10 +315,13 @@ func (t *trainer[T]) setup() error {
 	}
 
 	trainables := trainable(t.net)
+	t.accFlat = make([]float64, nn.Size(trainables)) // one vector, for the all-reduce
+	acc := t.accFlat
 	for _, p := range trainables {
 		t.params = append(t.params, p.Value.Data)
 		t.grads = append(t.grads, make([]T, p.Value.Len()))
-		t.acc = append(t.acc, make([]float64, p.Value.Len()))
+		t.acc = append(t.acc, acc[:p.Value.Len():p.Value.Len()])
+		acc = acc[p.Value.Len():]
 	}
 	t.gradsView = make([][]T, len(trainables))
 	for _, p := range t.net.Params() {
@@ -293,6 +338,9 @@ func (t *trainer[T]) setup() error {
 		BatchNorm: BatchNormSemantics, Normalization: t.norm, TrainImages: tr.N, TestImages: te.N, Classes: classes,
 		Params: t.net.NumParams(), StepsPerEpoch: t.spe, BaseLR: t.sched.Base, WarmupSteps: t.sched.WarmupSteps,
 		Started: time.Now().UTC().Format(time.RFC3339)}
+	if t.comm.Size() > 1 {
+		t.info.Ranks = t.comm.Size()
+	}
 	if t.val != nil {
 		t.info.ValImages = t.val.N
 	}
@@ -302,6 +350,9 @@ func (t *trainer[T]) setup() error {
 func trainable[T tensor.Float](net *models.Net[T]) []*nn.Param[T] { return nn.Trainable(net.Params()) }
 
 func (t *trainer[T]) path(name string) string { return filepath.Join(t.dir, name) }
+
+// root says whether this rank writes the run folder: rank 0, or the only one.
+func (t *trainer[T]) root() bool { return t.comm.Rank() == 0 }
 
 // openFolder prepares the run folder: a fresh run writes config.json and
 // empties the metrics files; a resumed one checks config.json, loads the
@@ -337,6 +388,9 @@ func (t *trainer[T]) openFolder() (bool, error) {
 		if diff := Diff(old.Config, t.cfg); len(diff) > 0 {
 			return false, fmt.Errorf("train: -resume: the run in %s was started with other settings (%v differ; see %s)", t.dir, diff, t.path(ConfigFile))
 		}
+		if err := t.sameRanks(old); err != nil {
+			return false, err
+		}
 		if old.Threads != t.info.Threads {
 			t.logf("warning: the run was started with %d threads, now %d: results may differ in the last bits\n", old.Threads, t.info.Threads)
 		}
@@ -371,8 +425,32 @@ func (t *trainer[T]) openFolder() (bool, error) {
 	return false, nil
 }
 
+// readFolder is openFolder on a rank other than 0, once rank 0 has opened
+// the folder: it loads the checkpoint if rank 0 resumed, and writes nothing.
+func (t *trainer[T]) readFolder(resumed bool) (bool, error) {
+	if !resumed {
+		t.st = &state{}
+		return false, nil
+	}
+	st, err := loadState(t.path(StateFile), t.net, t.sgd)
+	if err != nil {
+		return false, err
+	}
+	t.st, t.checkpointed = st, st.Step
+	return true, nil
+}
+
+// sameRanks checks that a run is resumed on as many ranks as it started:
+// the split of every batch, and so the sums, depend on it.
+func (t *trainer[T]) sameRanks(old *RunInfo) error {
+	if was, now := max(old.Ranks, 1), t.comm.Size(); was != now {
+		return fmt.Errorf("train: -resume: the run in %s was started on %d rank(s), now %d: resume it on %d (see %s)", t.dir, was, now, was, t.path(ConfigFile))
+	}
+	return nil
+}
+
 func (t *trainer[T]) logf(format string, args ...any) {
-	if t.opt.Progress != nil {
+	if t.opt.Progress != nil && t.root() {
 		fmt.Fprintf(t.opt.Progress, format, args...)
 	}
 }
@@ -391,7 +469,8 @@ func (t *trainer[T]) loop(ctx context.Context) error {
 		bar.Add(t.st.EpochStep, "")
 		start := time.Now()
 		for t.st.EpochStep < spe {
-			if err := ctx.Err(); err != nil {
+			if err := ctx.Err(); err != nil && t.comm.Size() == 1 { // several ranks agree in step
+
 				bar.Finish("interrupted")
 				return t.interrupt(err, start)
 			}
@@ -461,6 +540,10 @@ func (t *trainer[T]) checkpoint() error {
 			return t.nonFinite("weights", float64(p[i]), t.rate(max(t.st.Step-1, 0)), t.st.Step)
 		}
 	}
+	if !t.root() {
+		t.checkpointed = t.st.Step
+		return nil
+	}
 	if err := saveState(t.path(StateFile), t.net, t.sgd, t.st); err != nil {
 		return err
 	}
@@ -489,16 +572,32 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 		t.st.BatchesTracked = tracked
 	}
 	n := len(idx)
-	k := (n + t.cfg.MicroBatch - 1) / t.cfg.MicroBatch
+	ranks, rank := t.comm.Size(), t.comm.Rank()
+	// This rank's share of the batch, and the index of its first
+	// micro-batch among all ranks' (the random streams are numbered by it).
+	lo, hi := dist.Shard(n, rank, ranks)
+	mb := t.cfg.MicroBatch
+	first, total := 0, 0
+	for r := range ranks {
+		l, h := dist.Shard(n, r, ranks)
+		if r == rank {
+			first = total
+		}
+		total += (h - l + mb - 1) / mb
+	}
+	share := idx[lo:hi]
+	ns := len(share)
+	k := (ns + mb - 1) / mb
 	trainables := trainable(t.net)
 	grads := t.grads
+	single := k == 1 && ranks == 1
 	for m := range k {
-		if m > 0 && ctx.Err() != nil {
+		if m > 0 && ranks == 1 && ctx.Err() != nil {
 			restore()
 			return 0, 0, 0, ctx.Err()
 		}
-		lo, hi := m*n/k, (m+1)*n/k
-		x, y := t.batch(idx[lo:hi], m)
+		a, b := lo+m*ns/k, lo+(m+1)*ns/k
+		x, y := t.batch(idx[a:b], first+m)
 		tp := t.tape
 		tp.Reset()
 		g := nn.NewGraph(tp, nn.Train)
@@ -508,17 +607,17 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 		lv := g.CrossEntropy(logits, y)
 		tp.Backward(lv)
 		l := float64(tp.Value(lv).Data[0])
-		if math.IsNaN(l) || math.IsInf(l, 0) {
+		if ranks == 1 && (math.IsNaN(l) || math.IsInf(l, 0)) {
 			restore()
 			return 0, 0, 0, t.nonFinite("loss", l, lr)
 		}
-		t.st.BatchesTracked++
-		w := float64(hi-lo) / float64(n)
+		w := float64(b-a) / float64(n)
 		loss += w * l
 		correct += hessian.Correct(tp.Value(logits), y)
-		if k == 1 {
+		if single {
 			// One micro-batch: its gradient is the step's, used where the
 			// tape keeps it (valid until the next Reset).
+			t.st.BatchesTracked++
 			grads = t.gradsView
 			for i, p := range trainables {
 				if gr := g.Grad(p); gr != nil {
@@ -549,8 +648,38 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 			}
 		}
 	}
+	if ranks > 1 {
+		// One all-reduce: the gradient, the loss, the count and whether a
+		// rank was interrupted, so that all stop at the same step.
+		if k == 0 {
+			clear(t.accFlat)
+		}
+		stop := 0.0
+		if ctx.Err() != nil {
+			stop = 1
+		}
+		flat := t.accFlat
+		t.red = append(append(t.red[:0], flat...), loss, float64(correct), stop)
+		t.comm.AllreduceFloat64(t.red)
+		copy(flat, t.red)
+		loss, correct, stop = t.red[len(flat)], int(t.red[len(flat)+1]), t.red[len(flat)+2]
+		t.st.BatchesTracked += int64(total)
+		if stop > 0 {
+			restore()
+			if err := ctx.Err(); err != nil {
+				return 0, 0, 0, err
+			}
+			return 0, 0, 0, context.Canceled
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			restore()
+			return 0, 0, 0, t.nonFinite("loss", loss, lr)
+		}
+	} else if !single {
+		t.st.BatchesTracked += int64(k)
+	}
 	var sq float64
-	if k == 1 {
+	if single {
 		for _, gr := range grads {
 			for _, v := range gr {
 				sq += float64(v) * float64(v)
@@ -570,6 +699,12 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 		return 0, 0, 0, t.nonFinite("gradient", sq, lr)
 	}
 	t.sgd.Step(t.params, grads, lr)
+	if ranks > 1 {
+		// BatchNorm's running statistics: rank 0's.
+		for _, b := range t.buffers {
+			dist.BcastFloats(t.comm, b.Value.Data, 0)
+		}
+	}
 	return loss, correct, math.Sqrt(sq), nil
 }
 
@@ -693,35 +828,46 @@ func (t *trainer[T]) endEpoch(ctx context.Context, start time.Time) (Metrics, er
 	t.addTime(start)
 	m.Seconds = t.st.Acc.Seconds
 
-	js, err := json.Marshal(m)
-	if err != nil {
-		return m, fmt.Errorf("train: %w", err)
+	if t.root() {
+		if err := t.appendMetrics(m); err != nil {
+			return m, err
+		}
 	}
-	if err := hook(t.path(MetricsJSONLFile)); err != nil {
-		return m, err
-	}
-	nj, err := appendAt(t.path(MetricsJSONLFile), t.st.MetricsJSONL, string(js)+"\n")
-	if err != nil {
-		return m, err
-	}
-	row := csvRow(m, t.cols)
-	if t.st.MetricsCSV == 0 {
-		row = strings.Join(t.cols, ",") + "\n" + row
-	}
-	if err := hook(t.path(MetricsCSVFile)); err != nil {
-		return m, err
-	}
-	nc, err := appendAt(t.path(MetricsCSVFile), t.st.MetricsCSV, row)
-	if err != nil {
-		return m, err
-	}
-	t.st.MetricsJSONL, t.st.MetricsCSV = nj, nc
 	t.st.Epoch++
 	t.st.EpochStep = 0
 	t.st.Acc = epochAcc{}
 	t.st.Last = &m
 	t.st.Done = t.st.Epoch >= c.Epochs
 	return m, t.checkpoint()
+}
+
+// appendMetrics appends m to the metrics files at the offsets of the
+// state, and records the new offsets.
+func (t *trainer[T]) appendMetrics(m Metrics) error {
+	js, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := hook(t.path(MetricsJSONLFile)); err != nil {
+		return err
+	}
+	nj, err := appendAt(t.path(MetricsJSONLFile), t.st.MetricsJSONL, string(js)+"\n")
+	if err != nil {
+		return err
+	}
+	row := csvRow(m, t.cols)
+	if t.st.MetricsCSV == 0 {
+		row = strings.Join(t.cols, ",") + "\n" + row
+	}
+	if err := hook(t.path(MetricsCSVFile)); err != nil {
+		return err
+	}
+	nc, err := appendAt(t.path(MetricsCSVFile), t.st.MetricsCSV, row)
+	if err != nil {
+		return err
+	}
+	t.st.MetricsJSONL, t.st.MetricsCSV = nj, nc
+	return nil
 }
 
 // formatMetrics is the line printed after an epoch.
@@ -751,6 +897,9 @@ func formatMetrics(m Metrics, epochs int) string {
 func (t *trainer[T]) finish(resumed bool) (Summary, error) {
 	sum := t.summary()
 	sum.Resumed = resumed
+	if !t.root() {
+		return sum, nil
+	}
 	// The model file may be older than the final state if a kill came
 	// between the two writes of the last checkpoint.
 	if err := writeModel(t.path(ModelFile), t.net, t.st.BatchesTracked, t.norm, t.modelMeta()); err != nil {

@@ -94,6 +94,7 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.Milestones = []int{3} }, "-milestones"},
 		{func(c *Config) { c.LRScaling = "sqrt" }, "-lr-scaling"},
 		{func(c *Config) { c.WarmupSteps = 2; c.WarmupEpochs = 1 }, "-warmup"},
+		{func(c *Config) { c.WarmupEpochs = 5; c.Epochs = 1 }, "-warmup 5 is longer than -epochs 1"},
 		{func(c *Config) { c.ValFraction = 1 }, "-val-fraction"},
 		{func(c *Config) { c.Precision = "float16" }, "-precision"},
 		{func(c *Config) { c.TrackEvery = 1; c.TrackIters = 1 }, "-track-iters"},

@@ -82,7 +82,10 @@ type RunInfo struct {
 	GoVersion string `json:"go_version"`
 	// Threads is GOMAXPROCS: results are reproducible bit for bit with the
 	// same seed and thread count.
-	Threads   int    `json:"threads"`
+	Threads int `json:"threads"`
+	// Ranks is the number of data-parallel ranks (absent: one process); a
+	// run resumes only on as many.
+	Ranks     int    `json:"ranks,omitempty"`
 	BatchNorm string `json:"batchnorm"`
 	// Normalization holds the per-channel constants when Normalize is set.
 	Normalization *NormInfo `json:"normalization,omitempty"`

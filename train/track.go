@@ -11,10 +11,16 @@ import (
 )
 
 // curvatureOp is the Hessian of the mean training loss over d (images as
-// the model sees them), BatchNorm in eval mode.
+// the model sees them), BatchNorm in eval mode, split across the ranks.
 func (t *trainer[T]) curvatureOp(d *data.Dataset) *hessian.Params[T] {
 	src := hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, t.cfg.MicroBatch)
-	return hessian.NewParams[T](t.net, src, nn.Eval, nil)
+	// Over several ranks, each takes a shard of the chunks and the products
+	// are summed.
+	op := hessian.NewParams[T](t.net, src.Shard(t.comm.Rank(), t.comm.Size()), nn.Eval, nil)
+	if t.comm.Size() > 1 {
+		op.Comm = t.comm
+	}
+	return op
 }
 
 // topEigen returns the top eigenvalue of the Hessian of the mean loss over d

@@ -9,17 +9,18 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/checkpoint"
 	"hesscope/data"
 	"hesscope/experiment"
 	"hesscope/models"
-	"hesscope/progress"
 	"hesscope/tensor"
 	"hesscope/train"
 )
@@ -83,11 +84,11 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.samples, "samples", "1000", "attack the first `N` images, or all (the default 1000 means all of a smaller dataset)")
 	fs.StringVar(&o.method, "method", "", "attack: fgsm, pgd or deepfool (required)")
 	fs.StringVar(&o.norm, "norm", "", "threat model: linf or l2 (default linf; l2 for deepfool)")
-	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd)")
-	fs.IntVar(&o.steps, "steps", 0, "PGD steps (default 10) or DeepFool's largest number of iterations (default 50)")
+	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd): at most 1 in L∞, √(C·H·W) in L2, where every image is within reach")
+	fs.IntVar(&o.steps, "steps", 0, "PGD steps or DeepFool's largest number of iterations, at most 100000 (0: 10 for PGD, 50 for DeepFool)")
 	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
-	fs.IntVar(&o.restarts, "restarts", 1, "PGD runs from independent random starts")
+	fs.IntVar(&o.restarts, "restarts", 1, "PGD runs from independent random starts, at most 1000")
 	fs.Float64Var(&o.overshoot, "overshoot", 0.02, "DeepFool's overshoot")
 	fs.IntVar(&o.candidates, "candidates", 10, "DeepFool considers the `K` classes of largest clean logit")
 	fs.BoolVar(&o.checks, "checks", true, "run the extra attacks of the sanity checks (FGSM next to PGD, a large ε)")
@@ -149,9 +150,18 @@ func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
 	if err != nil {
 		return c, nil, 0, err
 	}
+	for _, e := range eps {
+		if norm == attack.LInf && e > 1 {
+			return c, nil, 0, usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1]: ε = 1 reaches every image)", e)
+		}
+	}
 	switch {
-	case o.steps < 0:
-		return c, nil, 0, usagef("-steps %d: want at least 1 (0: the default)", o.steps)
+	case o.steps < 0 || o.steps > maxIterations:
+		return c, nil, 0, usagef("-steps %d: want 1 to %d (0: the default)", o.steps, maxIterations)
+	case o.restarts > 1000:
+		return c, nil, 0, usagef("-restarts %d: want at most 1000", o.restarts)
+	case o.chunk > maxChunk:
+		return c, nil, 0, usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
 	case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
 		return c, nil, 0, usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
 	case o.restarts < 1:
@@ -201,8 +211,10 @@ func parseEps(s string) ([]float64, error) {
 }
 
 // parseSamples reads -samples: a positive count or "all" (0).
+// parseSamples reads -samples: a positive count or "all" (returned as 0).
+// "0" is an error rather than a silent "all".
 func parseSamples(s string) (int, error) {
-	if s == "all" || s == "0" {
+	if s == "all" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
@@ -239,47 +251,17 @@ func checkOutput(flagName, path string, exts ...string) error {
 	return nil
 }
 
-// AttackResult is the JSON output of hesscope attack.
-type AttackResult struct {
-	Version       string                `json:"version"`
-	Model         string                `json:"model"`
-	Activation    string                `json:"activation"`
-	Weights       string                `json:"weights,omitempty"`
-	Dataset       string                `json:"dataset"`
-	Split         string                `json:"split"`
-	Samples       int                   `json:"samples"`
-	Normalized    bool                  `json:"normalized"`
-	Precision     string                `json:"precision"`
-	Method        string                `json:"method"`
-	Norm          string                `json:"norm"`
-	Steps         int                   `json:"steps,omitempty"`
-	StepSize      string                `json:"step_size,omitempty"`
-	RandomStart   bool                  `json:"random_start"`
-	Restarts      int                   `json:"restarts,omitempty"`
-	Overshoot     float64               `json:"overshoot,omitempty"`
-	Seed          uint64                `json:"seed"`
-	CleanAccuracy float64               `json:"clean_accuracy"`
-	Correct       int                   `json:"correct"`
-	Results       []attack.Point        `json:"results"`
-	FGSM          []attack.Point        `json:"fgsm,omitempty"`
-	LargeEps      *attack.Point         `json:"large_eps,omitempty"`
-	RhoAdv        *float64              `json:"rho_adv,omitempty"`
-	DeepFool      *attack.DeepFoolStats `json:"deepfool,omitempty"`
-	Checks        []attack.Check        `json:"checks"`
-	Warnings      []string              `json:"warnings"`
-	Examples      []string              `json:"examples,omitempty"`
-	Plot          string                `json:"plot,omitempty"`
-	Seconds       float64               `json:"seconds"`
-}
-
 // attackModel loads the model of -weights/-model/-activation with the
-// normalisation its metadata records folded in, and the dataset, checked
-// against each other.
-func attackModel[T tensor.Float](weights, model, activation string, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
-	model, activation, norm, err := fromWeights(weights, model, activation)
+// normalisation its metadata records folded in, and the dataset (src's,
+// completed from the metadata; ds gives the rest), checked against each
+// other.
+func attackModel[T tensor.Float](src *sourceFlags, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
+	norm, err := src.fromWeights()
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	weights, model, activation := src.weights, src.model, src.activation
+	ds.Name, ds.Split, ds.Dir = src.dataset, src.split, src.dataDir
 	d, err := experiment.LoadData(ds)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -317,127 +299,58 @@ func attackModel[T tensor.Float](weights, model, activation string, seed uint64,
 	return m, net, d, norm, nil
 }
 
-// imagesAs returns the images of d as a tensor of T, sharing memory for
-// float32.
-func imagesAs[T tensor.Float](d *data.Dataset) *tensor.Dense[T] {
-	if xs, ok := any(d.X).([]T); ok {
-		return tensor.FromSlice(xs, d.N, d.C, d.H, d.W)
-	}
-	x := tensor.New[T](d.N, d.C, d.H, d.W)
-	for i, v := range d.X {
-		x.Data[i] = T(v)
-	}
-	return x
-}
-
-// examplesPath is the file of the examples at eps: path itself when there
-// is one file, else path with -eps<ε> before its extension.
-func examplesPath(path string, eps float64, several bool) string {
-	if !several {
-		return path
-	}
-	ext := filepath.Ext(path)
-	return strings.TrimSuffix(path, ext) + "-eps" + strconv.FormatFloat(eps, 'g', -1, 64) + ext
-}
-
 func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c attack.Config, eps []float64, n int) error {
 	start := time.Now()
 	var prog io.Writer = e.stderr
 	if o.quiet {
 		prog = nil
 	}
-	ds := experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: n, Dir: o.dataDir, Progress: prog}
+	ds := experiment.DataSpec{Samples: n, Progress: prog}
 	if !o.samplesSet {
 		ds.Samples = 0 // the default 1000, or all of a smaller dataset
 	}
-	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed, ds)
+	m, net, d, norm, err := attackModel[T](&o.sourceFlags, o.seed, ds)
 	if err != nil {
 		return err
 	}
 	if !o.samplesSet {
 		d = d.Subset(n)
 	}
-	x := imagesAs[T](d)
-	opt := attack.Options{BatchSize: o.chunk}
-
-	bar := progress.New(prog, "classifying", d.N)
-	opt.Progress = func(k int) { bar.Add(k, "") }
-	clean, err := attack.Predict(ctx, m, x, opt)
+	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 {
+		for _, e := range append(slices.Clone(eps), o.largeEps) {
+			if e > diam {
+				return usagef("-eps or -large-eps %g: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", e, diam)
+			}
+		}
+	}
+	meta := map[string]string{"model": net.Name, "dataset": o.dataset, "split": o.split}
+	if o.weights != "" {
+		meta["weights"] = o.weights
+	}
+	res, err := analysis.Attack(ctx, m, d, analysis.AttackOptions{Attack: c, Eps: eps, Checks: o.checks, LargeEps: o.largeEps,
+		BatchSize: o.chunk, SaveExamples: o.saveExamples, Metadata: meta, Progress: bars(prog)})
 	if err != nil {
 		return err
 	}
-	bar.Finish("")
-	correct := 0
-	for i, p := range clean {
-		if p == d.Y[i] {
-			correct++
-		}
-	}
-	runs := len(eps)
-	s := attack.Study{Config: c, Eps: eps, Clean: clean, FGSMCheck: o.checks && c.Method == attack.PGD, LargeEpsCheck: o.checks, LargeEps: o.largeEps}
-	if c.Method == attack.DeepFool {
-		runs = 1
-	} else if o.checks {
-		if s.FGSMCheck {
-			runs *= 2
-		}
-		runs++
-	}
-	bar = progress.New(prog, fmt.Sprintf("%s %s", c.Method, c.Norm), runs*correct)
-	opt.Progress = func(k int) { bar.Add(k, "") }
-	var examples []string
-	keep := func(out *attack.Outcome[T]) error {
-		path := examplesPath(o.saveExamples, out.Config.Eps, c.Method != attack.DeepFool && len(eps) > 1)
-		meta := map[string]string{"model": net.Name, "dataset": o.dataset, "split": o.split}
-		if o.weights != "" {
-			meta["weights"] = o.weights
-		}
-		if err := attack.SaveExamples(path, out, x, meta); err != nil {
-			return err
-		}
-		examples = append(examples, path)
-		return nil
-	}
-	if o.saveExamples == "" {
-		keep = nil
-	}
-	r, err := attack.Robustness(ctx, m, x, d.Y, s, opt, keep)
-	if err != nil {
-		return err
-	}
-	bar.Finish("")
-	title := fmt.Sprintf("%s on %s (%s %s)", strings.ToUpper(r.Method), net.Name, o.dataset, o.split)
 	if o.plot != "" {
-		if err := attack.WritePlot(o.plot, r, title); err != nil {
+		title := fmt.Sprintf("%s on %s (%s %s)", strings.ToUpper(res.Method), net.Name, o.dataset, o.split)
+		if err := attack.WritePlot(o.plot, res.Report, title); err != nil {
 			return err
 		}
+		res.Plot = o.plot
 	}
-	rc := r.Config
-	res := AttackResult{Version: version, Model: net.Name, Activation: activationName(o.activation, o.weights), Weights: o.weights,
-		Dataset: o.dataset, Split: o.split, Samples: d.N, Normalized: norm != nil, Precision: o.precision,
-		Method: r.Method, Norm: r.Norm, Seed: o.seed, CleanAccuracy: r.CleanAccuracy, Correct: r.Correct,
-		Results: r.Results, FGSM: r.FGSM, LargeEps: r.LargeEps, DeepFool: r.DeepFool, Checks: r.Checks,
-		Warnings: r.Warnings, Examples: examples, Plot: o.plot, Seconds: time.Since(start).Seconds()}
-	switch c.Method {
-	case attack.PGD:
-		res.Steps, res.RandomStart, res.Restarts = rc.Steps, rc.RandomStart, rc.Restarts
-		res.StepSize = "2.5·ε/steps"
-		if o.stepSize > 0 {
-			res.StepSize = strconv.FormatFloat(o.stepSize, 'g', -1, 64)
-		}
-	case attack.DeepFool:
-		res.Steps, res.Overshoot = rc.Steps, rc.Overshoot
-		res.RhoAdv = &r.DeepFool.RhoAdv
-	}
-	if res.Results == nil {
-		res.Results = []attack.Point{}
-	}
+	res.Version, res.Model, res.Activation, res.Weights = version, net.Name, activationName(o.activation, o.weights), o.weights
+	res.Dataset, res.Split, res.Normalized, res.Precision = o.dataset, o.split, norm != nil, o.precision
+	res.Seed = o.seed
+	res.Seconds = time.Since(start).Seconds()
+	res.Warnings = append(slices.Clone(o.warnings), res.Warnings...)
+	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	printAttack(e.stdout, &res)
+	printAttack(e.stdout, res)
 	return nil
 }
 
@@ -454,7 +367,7 @@ func activationName(flagValue, weights string) string {
 	return "relu"
 }
 
-func printAttack(w io.Writer, r *AttackResult) {
+func printAttack(w io.Writer, r *analysis.AttackResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s%s)\n", r.Model, r.Activation, map[bool]string{true: ", normalised inputs", false: ""}[r.Normalized])
 	fmt.Fprintf(tw, "data\t%s %s, %d images\n", r.Dataset, r.Split, r.Samples)
@@ -501,7 +414,11 @@ func printAttack(w io.Writer, r *AttackResult) {
 	}
 	fmt.Fprintln(w)
 	for _, c := range r.Checks {
-		fmt.Fprintf(w, "check %-16s %s  %s\n", c.Name, map[bool]string{true: "pass", false: "FAIL"}[c.Pass], c.Detail)
+		verdict := map[bool]string{true: "pass", false: "FAIL"}[c.Pass]
+		if c.Info && !c.Pass {
+			verdict = "info"
+		}
+		fmt.Fprintf(w, "check %-16s %s  %s\n", c.Name, verdict, c.Detail)
 	}
 	for _, f := range r.Examples {
 		fmt.Fprintf(w, "examples: %s\n", f)
@@ -510,9 +427,6 @@ func printAttack(w io.Writer, r *AttackResult) {
 		fmt.Fprintf(w, "plot: %s\n", r.Plot)
 	}
 	fmt.Fprintf(w, "seconds: %.1f\n", r.Seconds)
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
-	}
 }
 
 // advFlags are the adversarial-training flags of hesscope train.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/checkpoint"
 	"hesscope/experiment"
@@ -71,7 +72,15 @@ func TestAttackUsage(t *testing.T) {
 		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-save-examples", filepath.Join(dir, "a.npz")}, "-save-examples"},
 		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-activation", "gelu"}, "-activation"},
 		{[]string{"attack", "-method", "fgsm", "-eps", "0.1"}, "-model is required"},
+		{[]string{"attack", "-model", "lenet5", "-method", "fgsm", "-eps", "1e9"}, "-eps 1e+09: want at most 1 in L∞"},
+		{[]string{"attack", "-model", "lenet5", "-method", "pgd", "-norm", "l2", "-eps", "0.5,100", "-samples", "5", "-quiet"}, "want at most √(C·H·W) = 28 in L2"},
+		{[]string{"attack", "-model", "lenet5", "-method", "pgd", "-eps", "0.1", "-samples", "0"}, `-samples "0": want a positive number or all`},
+		{[]string{"attack", "-model", "lenet5", "-method", "pgd", "-eps", "0.1", "-steps", "1000000"}, "-steps 1000000: want 1 to 100000"},
+		{[]string{"attack", "-model", "lenet5", "-method", "pgd", "-eps", "0.1", "-restarts", "5000"}, "-restarts 5000"},
+		{[]string{"attack", "-model", "lenet5", "-method", "pgd", "-eps", "0.1", "-batch-size", "1000000"}, "-batch-size 1000000"},
 		{[]string{"saddle-check", "-eps", "0"}, "-eps"},
+		{[]string{"saddle-check", "-eps", "5"}, "-eps 5: want at most 1 in L∞"},
+		{[]string{"saddle-check", "-steps", "1000000"}, "-steps 1000000"},
 		{[]string{"saddle-check", "-tol", "2"}, "-tol"},
 		{[]string{"saddle-check", "-precision", "float16"}, "-precision"},
 		{[]string{"train", "-model", "mlp", "-out", dir, "-adv-eps", "0.1"}, "needs -adv"},
@@ -95,7 +104,7 @@ func TestAttackCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("attack: exit %d: %s", code, stderr)
 	}
-	var r AttackResult
+	var r analysis.AttackResult
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +151,7 @@ func TestSaddleCheckCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", act, code, stderr)
 		}
-		var r SaddleResult
+		var r analysis.SaddleResult
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 			t.Fatal(err)
 		}

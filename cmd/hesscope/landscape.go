@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,15 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"hesscope/analysis"
 	"hesscope/checkpoint"
-	"hesscope/experiment"
-	"hesscope/hessian"
 	"hesscope/landscape"
-	"hesscope/linop"
 	"hesscope/nn"
-	"hesscope/progress"
 	"hesscope/tensor"
 )
 
@@ -71,12 +66,12 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o.register(fs, "1000")
 	fs.StringVar(&o.direction, "direction", "eigen", "directions: eigen, random or input")
 	fs.Float64Var(&o.rng, "range", 1, "grid from -R to R along each direction")
-	fs.IntVar(&o.points, "points", 21, "grid points per axis")
+	fs.IntVar(&o.points, "points", 21, fmt.Sprintf("grid points per axis, 2 to %d (a loss over the images each)", maxPoints))
 	fs.BoolVar(&o.twoD, "2d", false, "a 2-D surface along two directions")
 	fs.IntVar(&o.sample, "sample", 0, "image `index` for -direction input (among the loaded images)")
-	fs.StringVar(&o.operator, "operator", "hessian", "matrix whose eigenvectors -direction eigen follows: hessian or ggn")
+	fs.StringVar(&o.operator, "operator", "hessian", "matrix whose eigenvectors -direction eigen follows: hessian or ggn (only with -direction eigen)")
 	fs.BoolVar(&o.keepBiasBN, "keep-biasbn", false, "random directions also move biases and BatchNorm parameters (by their own value)")
-	fs.IntVar(&o.maxIter, "max-iter", 100, "largest Krylov dimension for the eigenvectors")
+	fs.IntVar(&o.maxIter, "max-iter", 100, "largest Krylov dimension for the eigenvectors, at least 2 (capped at the dimension; Lanczos keeps that many vectors)")
 	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance of the eigenvectors (default 1e-4 float32, 1e-6 float64)")
 	fs.StringVar(&o.plot, "plot", "", "plot `file` (.png or .svg; default: landscape.<format> in -out)")
 	return func(ctx context.Context, e *env) error {
@@ -89,14 +84,16 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-direction %q: want eigen, random or input", o.direction)
 		case o.operator != "hessian" && o.operator != "ggn":
 			return usagef("-operator %q: want hessian or ggn", o.operator)
+		case o.operator == "ggn" && o.direction != "eigen":
+			return usagef("-operator ggn with -direction %s: the operator only chooses the eigenvectors of -direction eigen", o.direction)
 		case !(o.rng > 0) || math.IsInf(o.rng, 0):
 			return usagef("-range %v: want a positive number", o.rng)
-		case o.points < 2 || o.points > 1001:
-			return usagef("-points %d: want 2 to 1001", o.points)
+		case o.points < 2 || o.points > maxPoints:
+			return usagef("-points %d: want 2 to %d", o.points, maxPoints)
 		case o.sample < 0:
 			return usagef("-sample %d: want an index ≥ 0", o.sample)
-		case o.maxIter < 2 || o.tol < 0:
-			return usagef("-max-iter %d, -tol %v: want at least 2 and not negative", o.maxIter, o.tol)
+		case o.maxIter < 2 || !(o.tol >= 0) || o.tol >= 1:
+			return usagef("-max-iter %d, -tol %v: want -max-iter at least 2 and -tol in [0, 1)", o.maxIter, o.tol)
 		}
 		if err := checkPlotPath("-plot", o.plot); err != nil {
 			return err
@@ -115,193 +112,43 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
-// LandscapeResult is the JSON output of hesscope landscape.
-type LandscapeResult struct {
-	analysisHeader
-	Direction  string  `json:"direction"`
-	Operator   string  `json:"operator,omitempty"`
-	Sample     *int    `json:"sample,omitempty"`
-	Label      *int    `json:"label,omitempty"`
-	KeepBiasBN bool    `json:"keep_biasbn,omitempty"`
-	Range      float64 `json:"range"`
-	Points     int     `json:"points"`
-	Dim        int     `json:"dim"`
-	// Loss and Accuracy are at the centre (α = β = 0).
-	Loss     float64 `json:"loss"`
-	Accuracy float64 `json:"accuracy"`
-	// Per direction: its norm, the curvature dᵀHd (λ for a unit
-	// eigenvector) and the slope gᵀd of the loss along it.
-	Norms     []float64    `json:"direction_norms"`
-	Curvature []float64    `json:"curvature"`
-	Slope     []float64    `json:"slope"`
-	Eigen     *linop.Eigen `json:"eigen,omitempty"`
-	// Quadratic is L₀ + ½·c·α² and QuadraticGrad L₀ + (gᵀd)·α + ½·c·α²
-	// on the 1-D grid.
-	Quadratic     []float64       `json:"quadratic,omitempty"`
-	QuadraticGrad []float64       `json:"quadratic_grad,omitempty"`
-	Grid          *landscape.Grid `json:"grid"`
-	Files         []string        `json:"files,omitempty"`
-	HVPs          int             `json:"hvps"`
-	Seconds       float64         `json:"seconds"`
-	Warnings      []string        `json:"warnings,omitempty"`
-}
-
 func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptions, s *analysisSetup) error {
-	start := time.Now()
 	a, err := loadAnalysis[T](&o.analysisFlags, s)
 	if err != nil {
 		return err
 	}
-	net, d := a.net, a.d
-	res := &LandscapeResult{analysisHeader: o.header(a.analysisSetup),
-		Direction: o.direction, Range: o.rng, Points: o.points}
-	ndir := 1
-	if o.twoD {
-		ndir = 2
-	}
-	tol := o.tol
-	if tol == 0 {
-		tol = 1e-4
-		if o.precision == "float64" {
-			tol = 1e-6
+	// Lanczos keeps -max-iter vectors (capped at the dimension) of the
+	// parameter or input space for the eigenvector directions.
+	if o.direction != "random" {
+		dim := nn.Size(nn.Trainable(a.net.Params()))
+		if o.direction == "input" {
+			dim = a.d.SampleLen()
 		}
-	}
-	eigen := func(label string, op linop.Operator) ([][]float64, error) {
-		var eig linop.Eigen
-		err := experiment.Interruptible(func() error {
-			var err error
-			eig, err = linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: ndir, MaxIter: min(o.maxIter, op.Dim()), Tol: tol, Seed: o.seed,
-				Progress: solverBar(ctx, a.prog, label, min(o.maxIter, op.Dim()), "λ ≈ %.6g")})
-			return err
-		})
-		if err != nil {
-			var nc *linop.NotConvergedError
-			if !errors.As(err, &nc) {
-				return nil, err
-			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %v", label, err))
-		}
-		res.Eigen = &eig
-		return eig.Vectors, nil
-	}
-	cancel := make(chan struct{})
-	defer context.AfterFunc(ctx, func() { close(cancel) })()
-	opts := landscape.Options{Mode: nn.Eval, Workers: o.workers, Cancel: cancel}
-	axis := landscape.Axis(-o.rng, o.rng, o.points)
-	var ys []float64
-	if o.twoD {
-		ys = axis
-	}
-	var grid *landscape.Grid
-	var dirs [][]float64
-	var counter *linop.Counting
-	switch o.direction {
-	case "eigen", "random":
-		res.Dim = net.NumParams()
-		var op linop.Operator
-		if o.operator == "ggn" && o.direction == "eigen" {
-			g := hessian.NewGaussNewton[T](net, a.chunks, nn.Eval, nil)
-			g.Workers = o.workers
-			op = g
-			res.Operator = "ggn"
-		} else {
-			h := hessian.NewParams[T](net, a.chunks, nn.Eval, nil)
-			h.Workers = o.workers
-			op = h
-			if o.direction == "eigen" {
-				res.Operator = "hessian"
-			}
-		}
-		counter = linop.NewCounting(op)
-		if o.direction == "eigen" {
-			if dirs, err = eigen("eigenvectors", counter); err != nil {
-				return err
-			}
-		} else {
-			res.KeepBiasBN = o.keepBiasBN
-			for k := range ndir {
-				dirs = append(dirs, landscape.FilterNormalized(net.Params(), o.seed+uint64(k), o.keepBiasBN))
-			}
-		}
-		// Slope and curvature along each direction use the Hessian (also
-		// for GGN eigenvectors: the quadratic model is of the loss).
-		h := hessian.NewParams[T](net, a.chunks, nn.Eval, nil)
-		h.Workers = o.workers
-		hc := linop.NewCounting(h)
-		loss, g := h.Gradient()
-		res.Loss = loss
-		for _, dir := range dirs {
-			hd := make([]float64, len(dir))
-			hc.Apply(hd, dir)
-			res.Norms = append(res.Norms, math.Sqrt(dot(dir, dir)))
-			res.Curvature = append(res.Curvature, dot(dir, hd))
-			res.Slope = append(res.Slope, dot(g, dir))
-		}
-		res.HVPs += hc.Count()
-		bar := progress.New(a.prog, "landscape (grid points)", len(axis)*max(1, len(ys)))
-		opts.Progress = func(done, total int) { bar.Add(1, "") }
-		grid, err = landscape.Params[T](net, a.chunks, nil, dirs, axis, ys, opts)
-		bar.Finish("")
-	case "input":
-		i := o.sample
-		res.Sample, res.Label = &i, &d.Y[i]
-		per := d.SampleLen()
-		x := tensor.FromSlice(toT[T](d.X[i*per:(i+1)*per]), 1, d.C, d.H, d.W)
-		y := d.Y[i : i+1]
-		res.Dim = per
-		in := hessian.NewInput[T](net, x, y, nn.Eval)
-		counter = linop.NewCounting(in)
-		if dirs, err = eigen("input eigenvectors", counter); err != nil {
+		need := uint64(min(o.maxIter, dim)+4) * uint64(dim) * 8
+		if err := checkMemory("landscape", need, "-max-iter"); err != nil {
 			return err
 		}
-		r := hessian.NewEvaluator[T](net).Pass(x, y, hessian.Request[T]{Mode: nn.Eval, InputGrad: true})
-		res.Loss = r.Loss
-		for k, dir := range dirs {
-			var slope float64
-			if r.InputGrad != nil {
-				for j, v := range r.InputGrad.Data {
-					slope += float64(v) * dir[j]
-				}
-			}
-			res.Norms = append(res.Norms, 1)
-			res.Curvature = append(res.Curvature, res.Eigen.Values[k])
-			res.Slope = append(res.Slope, slope)
-		}
-		bar := progress.New(a.prog, "landscape (grid points)", len(axis)*max(1, len(ys)))
-		opts.Progress = func(done, total int) { bar.Add(1, "") }
-		grid, err = landscape.Input[T](net, x, y, dirs, axis, ys, opts)
-		bar.Finish("")
 	}
+	res, err := analysis.Landscape[T](ctx, a.net, a.d, analysis.LandscapeOptions{
+		Direction: o.direction, Operator: o.operator, Sample: o.sample, KeepBiasBN: o.keepBiasBN,
+		Range: o.rng, Points: o.points, TwoD: o.twoD, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
+		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog)})
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		return err
 	}
-	res.Grid = grid
-	res.HVPs += counter.Count()
-	mid := len(axis) / 2
-	if axis[mid] == 0 {
-		res.Accuracy = grid.Accuracy[len(grid.Loss)/2][mid]
-		if res.Direction != "input" {
-			res.Loss = grid.Loss[len(grid.Loss)/2][mid] // the grid's own value at θ
-		}
-	}
+	res.Header = o.header(a.analysisSetup)
 	var extra []landscape.Column
 	if !o.twoD {
-		res.Quadratic = landscape.Quadratic(axis, res.Loss, 0, res.Curvature[0])
-		res.QuadraticGrad = landscape.Quadratic(axis, res.Loss, res.Slope[0], res.Curvature[0])
 		extra = []landscape.Column{{Name: "quadratic", Values: res.Quadratic}, {Name: "quadratic_grad", Values: res.QuadraticGrad}}
 	}
-	if err := writeLandscapeFiles(o, res, grid, extra); err != nil {
+	if err := writeLandscapeFiles(o, res, res.Grid, extra); err != nil {
 		return err
 	}
-	res.Seconds = time.Since(start).Seconds()
-	return o.finish(e.stdout, "landscape.json", res, &res.Files, func(w io.Writer) { printLandscape(w, res) })
+	return o.finish(e, "landscape.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printLandscape(w, res) })
 }
 
 // writeLandscapeFiles writes the CSV and the plot.
-func writeLandscapeFiles(o *landscapeOptions, res *LandscapeResult, grid *landscape.Grid, extra []landscape.Column) error {
+func writeLandscapeFiles(o *landscapeOptions, res *analysis.LandscapeResult, grid *landscape.Grid, extra []landscape.Column) error {
 	csv, err := o.outPath("landscape.csv")
 	if err != nil {
 		return err
@@ -349,7 +196,7 @@ func writeLandscapeFiles(o *landscapeOptions, res *LandscapeResult, grid *landsc
 	return nil
 }
 
-func printLandscape(w io.Writer, r *LandscapeResult) {
+func printLandscape(w io.Writer, r *analysis.LandscapeResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s, %s)\n", r.Model, r.Precision, r.Activation)
 	fmt.Fprintf(tw, "data\t%s (%s), %d images\n", r.Data, r.Split, r.Samples)
@@ -382,8 +229,5 @@ func printLandscape(w io.Writer, r *LandscapeResult) {
 	tw.Flush()
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "wrote %s\n", f)
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 }

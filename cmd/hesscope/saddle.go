@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/experiment"
-	"hesscope/progress"
 	"hesscope/tensor"
 )
 
@@ -61,13 +61,13 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o.sourceFlags.register(fs, freshOrFile)
 	fs.IntVar(&o.samples, "samples", 20, "follow the first `N` images")
 	fs.StringVar(&o.norm, "norm", "linf", "threat model: linf or l2")
-	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units")
-	fs.IntVar(&o.steps, "steps", 10, "PGD steps")
+	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units (at most 1 in L∞)")
+	fs.IntVar(&o.steps, "steps", 10, "PGD steps, 1 to 100000")
 	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
 	fs.Float64Var(&o.tol, "tol", 1e-3, "a point is indefinite if λ_min < −tol·max(λ_max, |λ_min|)")
 	fs.Float64Var(&o.flatLoss, "flat-loss", 0, "points with a loss below this are numerically flat (default 1e-10 in float64, 1e-4 in float32)")
-	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension per eigenvalue (default min(C·H·W, 100))")
+	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension per eigenvalue, capped at C·H·W (0: min(C·H·W, 100))")
 	fs.Float64Var(&o.lanczosTol, "lanczos-tol", 0, "relative residual of each eigenvalue (default 1e-6 in float64, 1e-4 in float32)")
 	fs.IntVar(&o.chunk, "batch-size", 1, "images per PGD batch (the unit of work of a thread)")
 	fs.StringVar(&o.precision, "precision", "float64", "arithmetic: float64 or float32")
@@ -84,8 +84,12 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-samples %d: want at least 1", o.samples)
 		case !(o.eps > 0) || math.IsInf(o.eps, 0):
 			return usagef("-eps %v: want a finite radius > 0", o.eps)
-		case o.steps < 1:
-			return usagef("-steps %d: want at least 1", o.steps)
+		case o.steps < 1 || o.steps > maxIterations:
+			return usagef("-steps %d: want 1 to %d", o.steps, maxIterations)
+		case norm == attack.LInf && o.eps > 1:
+			return usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1])", o.eps)
+		case o.chunk > maxChunk:
+			return usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
 		case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
 			return usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
 		case !(o.tol > 0) || o.tol >= 1:
@@ -113,92 +117,27 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
-// SaddleStep aggregates the points of one step of the trajectories.
-type SaddleStep struct {
-	Step          int     `json:"step"`
-	MeanLoss      float64 `json:"mean_loss"`
-	Accuracy      float64 `json:"accuracy"`
-	MeanLambdaMax float64 `json:"mean_lambda_max"`
-	MinRatio      float64 `json:"min_ratio"`
-	Negative      int     `json:"negative"`
-	Flat          int     `json:"flat"`
-}
-
-// SaddleResult is the JSON output of hesscope saddle-check.
-type SaddleResult struct {
-	Version     string  `json:"version"`
-	Model       string  `json:"model"`
-	Activation  string  `json:"activation"`
-	Weights     string  `json:"weights,omitempty"`
-	Dataset     string  `json:"dataset"`
-	Split       string  `json:"split"`
-	Normalized  bool    `json:"normalized"`
-	Precision   string  `json:"precision"`
-	Norm        string  `json:"norm"`
-	Eps         float64 `json:"eps"`
-	StepSize    float64 `json:"step_size"`
-	RandomStart bool    `json:"random_start"`
-	Seed        uint64  `json:"seed"`
-	*attack.SaddleReport
-	PerStep []SaddleStep `json:"per_step"`
-}
-
 func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c attack.Config) error {
 	start := time.Now()
 	var prog io.Writer = e.stderr
 	if o.quiet {
 		prog = nil
 	}
-	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed,
-		experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: o.samples, Dir: o.dataDir, Progress: prog})
+	m, net, d, norm, err := attackModel[T](&o.sourceFlags, o.seed, experiment.DataSpec{Samples: o.samples, Progress: prog})
 	if err != nil {
 		return err
 	}
-	x := imagesAs[T](d)
-	bar := progress.New(prog, "input-Hessian eigenvalues (points)", d.N*(c.Steps+1))
-	so := attack.SaddleOptions{Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter, LanczosTol: o.lanczosTol, KeepPoints: true,
-		Options: attack.Options{BatchSize: o.chunk, Progress: func(k int) { bar.Add(k, "") }}}
-	r, err := attack.SaddleCheck(ctx, m, x, d.Y, c, so)
+	res, err := analysis.SaddleCheck(ctx, m, d, analysis.SaddleOptions{Attack: c, Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter,
+		LanczosTol: o.lanczosTol, BatchSize: o.chunk, Points: o.points, Progress: bars(prog)})
 	if err != nil {
 		return err
 	}
-	bar.Finish("")
-	cd := c.WithDefaults()
-	res := SaddleResult{Version: version, Model: net.Name, Activation: activationName(o.activation, o.weights), Weights: o.weights,
-		Dataset: o.dataset, Split: o.split, Normalized: norm != nil, Precision: o.precision, Norm: c.Norm.String(), Eps: c.Eps,
-		StepSize: cd.StepSize, RandomStart: c.RandomStart, Seed: o.seed, SaddleReport: r}
-	for s := 0; s <= r.Steps; s++ {
-		st := SaddleStep{Step: s}
-		n := 0
-		for _, p := range r.Trajectory {
-			if p.Step != s {
-				continue
-			}
-			n++
-			st.MeanLoss += p.Loss
-			st.MeanLambdaMax += p.LambdaMax
-			if p.Correct {
-				st.Accuracy++
-			}
-			switch {
-			case p.Flat:
-				st.Flat++
-			case p.Negative:
-				st.Negative++
-			}
-			if !p.Flat {
-				st.MinRatio = min(st.MinRatio, p.LambdaMin/max(p.LambdaMax, math.Abs(p.LambdaMin)))
-			}
-		}
-		st.MeanLoss /= float64(n)
-		st.MeanLambdaMax /= float64(n)
-		st.Accuracy /= float64(n)
-		res.PerStep = append(res.PerStep, st)
-	}
-	if !o.points {
-		r.Trajectory = nil
-	}
+	r, cd := res.SaddleReport, c.WithDefaults()
+	res.Version, res.Model, res.Activation, res.Weights = version, net.Name, activationName(o.activation, o.weights), o.weights
+	res.Dataset, res.Split, res.Normalized, res.Precision, res.Seed = o.dataset, o.split, norm != nil, o.precision, o.seed
 	r.Seconds = time.Since(start).Seconds()
+	res.Warnings = o.warnings
+	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

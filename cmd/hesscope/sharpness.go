@@ -9,13 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"hesscope/experiment"
-	"hesscope/hessian"
-	"hesscope/nn"
-	"hesscope/progress"
-	"hesscope/sharpness"
+	"hesscope/analysis"
+	"hesscope/chart"
 	"hesscope/tensor"
 )
 
@@ -41,7 +37,10 @@ Sharpness measures how much the loss can rise near the weights θ:
             data order; the last may be smaller and is weighted by its size.
 
 Every parameter is recorded in the output. BatchNorm is in eval mode.
--out DIR writes sharpness.json there.`,
+-out DIR writes sharpness.json there, and plots in -format: the
+distribution of m-sharpness over the sub-batches (m_sharpness.png) and,
+for two or more -epsilon values, ε-sharpness against ε
+(epsilon_sharpness.png).`,
 		flags: sharpnessFlags,
 	})
 }
@@ -60,10 +59,10 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o.register(fs, "1000")
 	fs.StringVar(&o.metric, "metric", "both", "epsilon (Keskar), m (SAM) or both")
 	fs.StringVar(&o.epsilons, "epsilon", "1e-3", "box size ε, or a comma list")
-	fs.IntVar(&o.iterations, "iterations", 10, "ascent iterations for ε-sharpness")
+	fs.IntVar(&o.iterations, "iterations", 10, "ascent iterations for ε-sharpness, 1 to 100000")
 	fs.IntVar(&o.m, "m", 128, "sub-batch size for m-sharpness")
 	fs.Float64Var(&o.rho, "rho", 0.05, "radius ρ for m-sharpness")
-	fs.IntVar(&o.steps, "steps", 1, "ascent steps per sub-batch for m-sharpness (1: SAM's ε*)")
+	fs.IntVar(&o.steps, "steps", 1, "ascent steps per sub-batch for m-sharpness, 1 to 100000 (1: SAM's ε*)")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
 		if err != nil {
@@ -72,14 +71,14 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		switch {
 		case o.metric != "epsilon" && o.metric != "m" && o.metric != "both":
 			return usagef("-metric %q: want epsilon, m or both", o.metric)
-		case o.iterations < 1:
-			return usagef("-iterations %d: want at least 1", o.iterations)
+		case o.iterations < 1 || o.iterations > maxIterations:
+			return usagef("-iterations %d: want 1 to %d", o.iterations, maxIterations)
 		case o.m < 1:
 			return usagef("-m %d: want at least 1", o.m)
 		case !(o.rho > 0) || math.IsInf(o.rho, 0):
 			return usagef("-rho %v: want a positive radius", o.rho)
-		case o.steps < 1:
-			return usagef("-steps %d: want at least 1", o.steps)
+		case o.steps < 1 || o.steps > maxIterations:
+			return usagef("-steps %d: want 1 to %d", o.steps, maxIterations)
 		}
 		for _, part := range strings.Split(o.epsilons, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
@@ -99,70 +98,64 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
-// SharpnessResult is the JSON output of hesscope sharpness.
-type SharpnessResult struct {
-	analysisHeader
-	Params   int                       `json:"params"`
-	Loss     float64                   `json:"loss"`
-	Accuracy float64                   `json:"accuracy"`
-	Epsilon  []sharpness.EpsilonResult `json:"epsilon_sharpness,omitempty"`
-	M        *sharpness.MResult        `json:"m_sharpness,omitempty"`
-	Files    []string                  `json:"files,omitempty"`
-	Seconds  float64                   `json:"seconds"`
-}
-
 func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptions, s *analysisSetup) error {
-	start := time.Now()
 	a, err := loadAnalysis[T](&o.analysisFlags, s)
 	if err != nil {
 		return err
 	}
-	net, d := a.net, a.d
-	res := &SharpnessResult{analysisHeader: o.header(a.analysisSetup),
-		Params: net.NumParams()}
-	f, theta, obj := sharpness.Network[T](net, a.chunks, nn.Eval, o.workers)
-	res.Loss = f(nil, theta)
-	res.Accuracy = obj.Accuracy
-	if o.metric != "m" {
-		for _, eps := range o.eps {
-			bar := progress.New(a.prog, fmt.Sprintf("ε-sharpness ε=%g (iterations)", eps), o.iterations)
-			var r sharpness.EpsilonResult
-			err := experiment.Interruptible(func() error {
-				r = sharpness.Epsilon(f, theta, sharpness.EpsilonOptions{Epsilon: eps, Iterations: o.iterations,
-					Progress: func(iter int, best float64) {
-						experiment.StopIfDone(ctx)
-						bar.Add(1, fmt.Sprintf("loss %.6g", best))
-					}})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			bar.Finish(fmt.Sprintf("sharpness %.4g", r.Sharpness))
-			res.Epsilon = append(res.Epsilon, r)
-		}
+	res, err := analysis.Sharpness[T](ctx, a.net, a.d, analysis.SharpnessOptions{
+		Metric: o.metric, Epsilons: o.eps, Iterations: o.iterations, M: o.m, Rho: o.rho, Steps: o.steps,
+		BatchSize: o.chunk, Workers: o.workers, Seed: o.seed, Progress: bars(a.prog)})
+	if err != nil {
+		return err
 	}
-	if o.metric != "epsilon" {
-		mdata := hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, o.m)
-		bar := progress.New(a.prog, "m-sharpness (sub-batches)", mdata.Chunks())
-		cancel := make(chan struct{})
-		defer context.AfterFunc(ctx, func() { close(cancel) })()
-		r, err := sharpness.MSharpness[T](net, mdata, sharpness.MOptions{SAM: sharpness.SAMOptions{Rho: o.rho, Steps: o.steps},
-			Mode: nn.Eval, Workers: o.workers, Cancel: cancel, Progress: func(done, total int) { bar.Add(1, "") }})
-		bar.Finish("")
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		}
-		res.M = &r
+	res.Header = o.header(a.analysisSetup)
+	if err := writeSharpnessPlots(o, res); err != nil {
+		return err
 	}
-	res.Seconds = time.Since(start).Seconds()
-	return o.finish(e.stdout, "sharpness.json", res, &res.Files, func(w io.Writer) { printSharpness(w, res) })
+	return o.finish(e, "sharpness.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSharpness(w, res) })
 }
 
-func printSharpness(w io.Writer, r *SharpnessResult) {
+// writeSharpnessPlots writes, in -out, the distribution of m-sharpness
+// over the sub-batches and, for two or more radii, ε-sharpness against ε.
+func writeSharpnessPlots(o *sharpnessOptions, res *analysis.SharpnessResult) error {
+	if m := res.M; m != nil && len(m.PerBatch) > 0 {
+		path, err := o.outPath("m_sharpness." + o.format)
+		if err != nil || path == "" {
+			return err
+		}
+		v := make([]float64, len(m.PerBatch))
+		for i, b := range m.PerBatch {
+			v[i] = b.Sharpness
+		}
+		h := chart.Histogram{Title: fmt.Sprintf("%s: m-sharpness of %d sub-batches of %d images (ρ = %g)", res.Model, m.Batches, m.M, m.Rho),
+			XLabel: "max‖ε‖≤ρ L_B(θ+ε) − L_B(θ)", Sets: []chart.Series{{Name: fmt.Sprintf("mean %.4g ± %.2g", m.Sharpness, m.StdErr), X: v}}}
+		if err := h.Save(path); err != nil {
+			return err
+		}
+		res.Files = append(res.Files, path)
+	}
+	if len(res.Epsilon) > 1 {
+		path, err := o.outPath("epsilon_sharpness." + o.format)
+		if err != nil || path == "" {
+			return err
+		}
+		var x, y []float64
+		for _, r := range res.Epsilon {
+			x, y = append(x, r.Epsilon), append(y, r.Sharpness)
+		}
+		c := chart.Line{Title: fmt.Sprintf("%s: ε-sharpness (Keskar et al.), %d images", res.Model, res.Samples),
+			XLabel: "box size ε", YLabel: "100·(max L(θ+z) − L(θ)) / (1 + L(θ))", LogX: true,
+			Series: []chart.Series{{Name: "ε-sharpness", X: x, Y: y, Points: true}}}
+		if err := c.Save(path); err != nil {
+			return err
+		}
+		res.Files = append(res.Files, path)
+	}
+	return nil
+}
+
+func printSharpness(w io.Writer, r *analysis.SharpnessResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%d parameters, %s, %s)\n", r.Model, r.Params, r.Precision, r.Activation)
 	fmt.Fprintf(tw, "data\t%s (%s), %d images\n", r.Data, r.Split, r.Samples)

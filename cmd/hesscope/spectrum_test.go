@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"hesscope/analysis"
 	"hesscope/checkpoint"
 )
 
@@ -94,6 +95,23 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"spectrum", "-model", "lenet5", "-dataset", filepath.Join(dir, "missing.safetensors")}, 1, "missing.safetensors"},
 		{[]string{"spectrum", "-model", "lenet5", "-samples", "7"}, 1, "only 6 images"},
 		{[]string{"spectrum", "-model", "lenet5", "-weights", good}, 1, "not a lenet5 checkpoint"},
+		{[]string{"spectrum", "-model", "lenet5", "-top-k", "1000000", "-samples", "4"}, 2, "-top-k 1000000: want at most 431080"},
+		{[]string{"spectrum", "-model", "lenet5", "-bottom-k", "431081", "-samples", "4"}, 2, "-bottom-k 431081: want at most 431080"},
+		{[]string{"spectrum", "-model", "lenet5", "-top-k", "431080", "-samples", "4"}, 2, "spectrum needs about 2.7 TiB of memory, but only"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-density-bins", "1000000000"}, 2, "-density-bins 1000000000: want at most 1000000"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-density-probes", "100000", "-density-steps", "100"}, 2, "-density-probes 100000 × -density-steps 100"},
+		{[]string{"spectrum", "-model", "mlp", "-trace", "-trace-matvecs", "2000000"}, 2, "-trace-matvecs 2000000: want 3 to 1000000"},
+		{[]string{"spectrum", "-model", "mlp", "-min", "-bottom-k", "3"}, 2, "-min and -bottom-k 3"},
+		{[]string{"spectrum", "-model", "mlp", "-samples", "0"}, 2, `-samples "0": want a positive number or all`},
+		{[]string{"spectrum", "-model", "mlp", "-batch-size", "100000"}, 2, "-batch-size 100000: want 1 to 65536"},
+		{[]string{"spectrum", "-model", "mlp", "-workers", "100000"}, 2, "-workers 100000"},
+		{[]string{"spectrum", "-model", "mlp", "-tol", "1"}, 2, "-tol 1"},
+		{[]string{"spectrum", "-model", "mlp", "-threads", "100000"}, 2, "-threads 100000: want 1 to"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "random", "-operator", "ggn"}, 2, "-operator ggn with -direction random"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "input", "-operator", "ggn"}, 2, "-operator ggn with -direction input"},
+		{[]string{"landscape", "-model", "mlp", "-points", "5000"}, 2, "-points 5000: want 2 to 1001"},
+		{[]string{"landscape", "-model", "lenet5", "-max-iter", "1000000"}, 2, "landscape needs about"},
+		{[]string{"sharpness", "-model", "mlp", "-iterations", "1000000"}, 2, "-iterations 1000000"},
 		{[]string{"landscape", "-model", "mlp", "-direction", "hessian"}, 2, "-direction"},
 		{[]string{"landscape", "-model", "mlp", "-points", "1"}, 2, "-points"},
 		{[]string{"landscape", "-model", "mlp", "-range", "0"}, 2, "-range"},
@@ -107,6 +125,23 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"sharpness", "-model", "mlp", "-rho", "0"}, 2, "-rho"},
 		{[]string{"sharpness", "-model", "mlp", "-steps", "0"}, 2, "-steps"},
 		{[]string{"sharpness", "-model", "lenet5", "-classes", "10", "-dataset", badLabel}, 1, "label 12"},
+	}
+	// Cases of the dataset flags themselves, without base's -dataset.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"spectrum", "-model", "mlp", "-data", "mnist", "-dataset", "fashion-mnist"}, 2, "-dataset: conflicts with -data mnist"},
+		{[]string{"spectrum", "-model", "mlp", "-dataset", "fashion-mnist", "-data", "mnist"}, 2, "-data: conflicts with -dataset fashion-mnist"},
+		{[]string{"landscape", "-model", "mlp", "-data", good, "-dataset", "mnist"}, 2, "-dataset: conflicts with -data " + good},
+		{[]string{"spectrum", "-model", "mlp", "-data-dir", filepath.Join(dir, "no", "such")}, 1, "folder " + filepath.Join(dir, "no", "such") + " does not exist"},
+		{[]string{"eval", "-model", "mlp", "-weights", modelFile(t, "mlp", nil, nil), "-data-dir", filepath.Join(dir, "no", "such")}, 1, "does not exist"},
+	} {
+		code, stdout, stderr := runCLI(context.Background(), append(c.args, "-quiet")...)
+		if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %d and one line with %q", c.args, code, stderr, stdout, c.code, c.want)
+		}
 	}
 	for _, c := range cases {
 		args := append(slices.Clone(c.args[:1]), append(slices.Clone(base), c.args[1:]...)...)
@@ -141,7 +176,7 @@ func TestSpectrumCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[SpectrumResult](t, stdout)
+	r := decode[analysis.SpectrumResult](t, stdout)
 	if len(r.TopEigen) != 2 || len(r.Residuals) != 2 || len(r.Converged) != 2 || r.TopEigen[0] < r.TopEigen[1] {
 		t.Errorf("top eigenvalues %v residuals %v converged %v", r.TopEigen, r.Residuals, r.Converged)
 	}
@@ -190,14 +225,14 @@ func TestSpectrumCommand(t *testing.T) {
 	}
 
 	// -layer fc3 is the fc3 block -per-layer analysed, with two workers or one.
-	var one *SpectrumResult
+	var one *analysis.SpectrumResult
 	for _, w := range []string{"1", "3"} {
 		code, stdout, stderr = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
 			"-batch-size", "2", "-top-k", "2", "-min", "-max-iter", "30", "-tol", "1e-3", "-layer", "fc3", "-json", "-quiet", "-workers", w)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		l := decode[SpectrumResult](t, stdout)
+		l := decode[analysis.SpectrumResult](t, stdout)
 		if l.Dim != 5130 || !slices.Equal(l.LayerParams, []string{"fc3.weight", "fc3.bias"}) {
 			t.Errorf("-layer fc3: dim %d, params %v", l.Dim, l.LayerParams)
 		}
@@ -230,7 +265,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[LandscapeResult](t, stdout)
+	r := decode[analysis.LandscapeResult](t, stdout)
 	g := r.Grid
 	if len(g.X) != 5 || g.Y != nil || len(g.Loss) != 1 || g.X[2] != 0 || r.Eigen == nil || len(r.Quadratic) != 5 || len(r.QuadraticGrad) != 5 {
 		t.Fatalf("grid %+v", g)
@@ -239,7 +274,7 @@ func TestLandscapeCommand(t *testing.T) {
 		t.Errorf("centre loss %v, grid %v, quadratic %v; curvature %v, λ %v", r.Loss, g.Loss[0][2], r.Quadratic[2], r.Curvature[0], r.Eigen.Values[0])
 	}
 	code, stdout, _ = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64", "-top-k", "0", "-json", "-quiet")
-	if sp := decode[SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
+	if sp := decode[analysis.SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
 		t.Errorf("spectrum loss %v, landscape centre %v", sp.Loss, r.Loss)
 	}
 	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png", "landscape_accuracy.png"} {
@@ -256,7 +291,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r = decode[LandscapeResult](t, stdout)
+	r = decode[analysis.LandscapeResult](t, stdout)
 	if len(r.Grid.Y) != 3 || len(r.Grid.Loss) != 3 || len(r.Norms) != 2 || r.Grid.Loss[1][1] != r.Loss {
 		t.Errorf("random 2-D: %+v", r)
 	}
@@ -265,7 +300,7 @@ func TestLandscapeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r = decode[LandscapeResult](t, stdout)
+	r = decode[analysis.LandscapeResult](t, stdout)
 	if r.Sample == nil || *r.Sample != 2 || *r.Label != 2 || r.Dim != 784 || r.Eigen.Values[0] <= 0 || r.Grid.Loss[0][1] != r.Loss {
 		t.Errorf("input: %+v", r)
 	}
@@ -280,7 +315,7 @@ func TestSharpnessCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	r := decode[SharpnessResult](t, stdout)
+	r := decode[analysis.SharpnessResult](t, stdout)
 	if len(r.Epsilon) != 2 || r.Epsilon[0].Epsilon != 1e-3 || r.Epsilon[1].Epsilon != 5e-4 || r.Epsilon[0].Sharpness <= r.Epsilon[1].Sharpness || r.Epsilon[1].Sharpness <= 0 {
 		t.Errorf("ε-sharpness %+v", r.Epsilon)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,8 +36,14 @@ eigenvalue of the per-sample input Hessian, FGSM accuracy at the dataset's
 standard radii, DeepFool's ρ_adv, and the definiteness of the input Hessian
 along PGD trajectories. It finally writes results.json, results.csv, the
 figures (PNG and SVG) and report.html — a self-contained page with the
-paper's table, the five claims marked held or not held with the numbers
-behind each, and the configuration.
+paper's table, the five claims with their verdicts and the numbers behind
+each, and the configuration.
+
+Each claim's verdict is held, not held, inconclusive (the statistic's
+interval straddles the threshold) or insufficient evidence (too few runs for
+the statistic); the intervals are 95 % percentile bootstrap intervals over
+seeds (10 000 resamples, seeded), the eigenvalues' residual bounds or exact
+binomial bounds, and results.json holds every number behind them.
 
 Each configuration is an independent unit of work in its own run folder
 (-out/runs/NAME, the format of 'hesscope train'): -list prints the units,
@@ -45,8 +52,22 @@ reads the run folders and writes the results, so units can run on many
 machines and one command collects them. A sweep is resumable: finished
 units are skipped, interrupted ones resume from their last checkpoint.
 
-Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run;
-about ten minutes on 2 cores), paper-mnist, paper-cifar10 (-model c1, c2 or
+-emit slurm writes OUT/sweep.json and, in OUT/slurm, array.sbatch (a job
+array with one unit per task, -only $SLURM_ARRAY_TASK_ID, at most -parallel
+at once, logs in OUT/slurm/logs/unit-INDEX.log, re-queued tasks resuming),
+summary.sbatch (-summarize) and submit.sh, which submits the array and the
+summary with --dependency=afterok on it; -submit runs sbatch itself and
+prints the job ids. Cores, memory and time limit per unit are estimated from
+the configuration (the model's FLOPs and activations per image, the dataset,
+epochs and measurements; the time limit is twice the estimate plus ten
+minutes) unless -cpus, -mem or -time set them; -sbatch adds #SBATCH options
+such as --partition=NAME or --account=NAME. Build hesscope first and point
+-binary at it when the jobs should not run this program.
+
+Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run,
+one seed; about ten minutes on 2 cores), repro-mnist and repro-fashion
+(lenet5, batch sizes 64 to 4096, 3 seeds, normal and robust at every batch
+size; about 40 minutes each on 2 idle cores), paper-mnist, paper-cifar10 (-model c1, c2 or
 resnet18), paper-cifar100. Flags given after -preset override it.`,
 		flags: sweepFlags,
 	})
@@ -59,7 +80,12 @@ Demo runs 'hesscope sweep -preset demo': LeNet-5 on MNIST at batch sizes
 64 and 4096 and an FGSM-adversarially trained run at batch 4096, measures
 the Hessian spectra and robustness of each, and ends by printing the table
 of the paper's claims and the path of report.html. It resumes where it
-stopped if run again with the same -out.`,
+stopped if run again with the same -out.
+
+Its evidence is one seed per configuration: too little to tell an effect
+from seed-to-seed variation, so its verdicts mostly read "insufficient
+evidence". 'hesscope sweep -preset repro-mnist' is the multi-seed study
+(about 40 minutes on 2 idle cores).`,
 		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			out := fs.String("out", "hesscope-demo", "sweep `folder`")
 			quiet := fs.Bool("quiet", false, "no progress output")
@@ -84,6 +110,16 @@ var presets = map[string]func() *experiment.Sweep{
 			Measure: experiment.MeasureConfig{HessianSamples: 500, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
 				InputSamples: 50, AttackSamples: 500, DeepFoolSamples: 200, SaddleSamples: 5, SaddleSteps: 3, LandscapePoints: 15}}
 	},
+	// The reproduction presets: the demo's recipe (same learning rate and
+	// epochs at every batch size) at four batch sizes with three seeds,
+	// normal and FGSM-adversarial training at every batch size, so that
+	// every claim has enough runs for its statistic (12 normal runs for the
+	// rank correlations, 3 seed pairs per batch size for robust − normal).
+	// The measurements use 1000 training images for the Hessian and 1000
+	// test images for FGSM (the defaults), more than the demo. About 40 min
+	// on 2 idle cores per dataset (24 units; README, Reproduction).
+	"repro-mnist":   func() *experiment.Sweep { return repro("mnist") },
+	"repro-fashion": func() *experiment.Sweep { return repro("fashion-mnist") },
 	"paper-mnist": func() *experiment.Sweep {
 		return &experiment.Sweep{Model: "lenet5", Dataset: "mnist", BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
 			Train:  train.Config{Epochs: 20, LR: 0.05, LRScaling: "none", Momentum: 0.9, Schedule: "step", Milestones: []int{10, 15}, Gamma: 0.1, TrackEvery: 1},
@@ -101,17 +137,39 @@ var presets = map[string]func() *experiment.Sweep{
 	},
 }
 
+// repro is the reproduction preset on an MNIST-sized dataset.
+func repro(dataset string) *experiment.Sweep {
+	return &experiment.Sweep{Model: "lenet5", Dataset: dataset, BatchSizes: []int{64, 256, 1024, 4096}, Seeds: 3,
+		Train: train.Config{Epochs: 3, LR: 0.05, LRScaling: "none", Momentum: 0.9,
+			TrackEvery: 1, TrackSamples: 500, TrackIters: 20},
+		Robust: true, Adversary: "fgsm linf eps=0.1 ratio=0.5",
+		Measure: experiment.MeasureConfig{HessianSamples: 1000, TopK: 2, LanczosIters: 40, TraceProbes: 10, DensityProbes: 1, DensitySteps: 30,
+			InputSamples: 100, AttackSamples: 1000, DeepFoolSamples: 500, SaddleSamples: 10, SaddleSteps: 5, LandscapePoints: 21}}
+}
+
 type sweepCLI struct {
 	out             string
 	list, summarize bool
 	only            int
 	quiet, json     bool
+
+	// -emit slurm and its settings.
+	emit, binary, timeLimit string
+	submit                  bool
+	parallel, cpus, memMB   int
+	sbatch                  listFlag
 }
+
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	c := &sweepCLI{}
 	var (
-		preset, model, dataset, batchSizes, robustBatches, adversary, schedule, fgsmEps, precision             string
+		preset, configFile, model, dataset, batchSizes, robustBatches, adversary, schedule, fgsmEps, precision string
 		seeds, epochs, microBatch, trainSamples, trackEvery, hessianSamples, topK, inputSamples, attackSamples int
 		lr, momentum, weightDecay, warmup                                                                      float64
 		baseBatch                                                                                              int
@@ -119,7 +177,8 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		robust, absa, full                                                                                     bool
 	)
 	fs.StringVar(&c.out, "out", "", "sweep `folder` (required)")
-	fs.StringVar(&preset, "preset", "", "start from a preset: demo, paper-mnist, paper-cifar10, paper-cifar100")
+	fs.StringVar(&preset, "preset", "", "start from a preset: demo, repro-mnist, repro-fashion, paper-mnist, paper-cifar10, paper-cifar100")
+	fs.StringVar(&configFile, "config", "", "start from the sweep configuration in `file` (the JSON of a sweep.json)")
 	fs.StringVar(&model, "model", "", "model `name`")
 	fs.StringVar(&dataset, "dataset", "", "dataset `name`")
 	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, e.g. 128,512,2048")
@@ -151,6 +210,14 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.BoolVar(&c.summarize, "summarize", false, "only collect the measured runs into results and the report")
 	fs.BoolVar(&c.json, "json", false, "print the results as JSON (or, with -list, the units)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress output")
+	fs.StringVar(&c.emit, "emit", "", "write the scripts of a scheduler instead of running: slurm (OUT/slurm/array.sbatch, summary.sbatch, submit.sh)")
+	fs.BoolVar(&c.submit, "submit", false, "with -emit slurm: submit the array and its summary with sbatch and print the job ids")
+	fs.Var(&c.sbatch, "sbatch", "with -emit slurm: an extra #SBATCH `option` such as --partition=cpu (repeatable)")
+	fs.IntVar(&c.parallel, "parallel", 0, "with -emit slurm: most units running at once (0: no limit)")
+	fs.IntVar(&c.cpus, "cpus", 0, "with -emit slurm: cores per unit (default: estimated from the configuration)")
+	fs.IntVar(&c.memMB, "mem", 0, "with -emit slurm: memory per unit in `MiB` (default: estimated)")
+	fs.StringVar(&c.timeLimit, "time", "", "with -emit slurm: time limit per unit, e.g. 2h30m (default: estimated)")
+	fs.StringVar(&c.binary, "binary", "", "with -emit slurm: the hesscope `program` the jobs run (default: this one)")
 	return func(ctx context.Context, e *env) error {
 		if c.out == "" {
 			return usagef("-out is required (the sweep folder)")
@@ -159,6 +226,13 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var s *experiment.Sweep
 		switch {
+		case preset != "" && configFile != "":
+			return usagef("-preset and -config: give one")
+		case configFile != "":
+			var err error
+			if s, err = experiment.ReadSweepFile(configFile); err != nil {
+				return usagef("-config: %v", err)
+			}
 		case preset != "":
 			p, ok := presets[preset]
 			if !ok {
@@ -268,6 +342,9 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 		return err
 	}
 	units := s.Units()
+	if c.emit != "" {
+		return emitSweep(e, s, c)
+	}
 	if c.list {
 		if c.json {
 			enc := json.NewEncoder(e.stdout)
@@ -339,17 +416,119 @@ func unitStatus(dir string) string {
 func printClaims(w io.Writer, r *report.Results) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "training\tbatch\ttest acc %\tλ₁(θ)\tλ_min(θ)\tλ₁(x)\tρ_adv\tFGSM acc % (ε)")
+	// pm is a mean, with ± the standard deviation over seeds when there
+	// are several.
+	pm := func(s report.Stat, scale float64, format string) string {
+		if s.N > 1 {
+			return fmt.Sprintf(format+" ± %.2g", scale*s.Mean, scale*s.Std)
+		}
+		return fmt.Sprintf(format, scale*s.Mean)
+	}
 	for _, g := range r.Groups {
 		var fg []string
 		for _, f := range g.FGSM {
-			fg = append(fg, fmt.Sprintf("%.1f (%g)", 100*f.Accuracy.Mean, f.Eps))
+			fg = append(fg, fmt.Sprintf("%s (%g)", pm(f.Accuracy, 100, "%.1f"), f.Eps))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.4g\t%.3g\t%.4g\t%.3g\t%s\n", g.Kind, g.BatchSize, 100*g.TestAccuracy.Mean, g.TopEigenvalue.Mean,
-			g.MinEigenvalue.Mean, g.InputTopEigenvalue.Mean, g.RhoAdv.Mean, strings.Join(fg, " "))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Kind, g.BatchSize, pm(g.TestAccuracy, 100, "%.2f"), pm(g.TopEigenvalue, 1, "%.4g"),
+			pm(g.MinEigenvalue, 1, "%.3g"), pm(g.InputTopEigenvalue, 1, "%.4g"), pm(g.RhoAdv, 1, "%.3g"), strings.Join(fg, " "))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	for _, c := range r.Claims {
-		fmt.Fprintf(w, "claim %d: %s\n  %s — %s\n", c.ID, c.Text, strings.ToUpper(c.Verdict), c.Evidence)
+	u := r.Uncertainty
+	seeds := fmt.Sprint(u.SeedsMax)
+	if u.SeedsMin != u.SeedsMax {
+		seeds = fmt.Sprintf("%d to %d", u.SeedsMin, u.SeedsMax)
 	}
+	fmt.Fprintf(w, "evidence: %d runs, %s seed(s) per configuration; intervals: %g %% %s (%d resamples, seed %d)\n",
+		len(r.Runs), seeds, 100*u.Level, u.Method, u.Resamples, u.Seed)
+	if u.SeedsMax == 1 {
+		fmt.Fprintln(w, "one seed per configuration: too few runs to separate an effect from seed-to-seed variation (see the README's reproduction)")
+	}
+	for _, c := range r.Claims {
+		fmt.Fprintf(w, "\nclaim %d: %s\n  %s\n", c.ID, c.Text, strings.ToUpper(c.Verdict))
+		for _, st := range c.Statistics {
+			fmt.Fprintf(w, "  - %s\n", st)
+		}
+	}
+}
+
+// emitSweep writes (and with -submit submits) the sweep's Slurm scripts.
+func emitSweep(e *env, s *experiment.Sweep, c *sweepCLI) error {
+	if c.emit != "slurm" {
+		return usagef("-emit %q: want slurm", c.emit)
+	}
+	if c.only >= 0 || c.list || c.summarize {
+		return usagef("-emit cannot be combined with -only, -list or -summarize")
+	}
+	if c.parallel < 0 || c.cpus < 0 || c.memMB < 0 {
+		return usagef("-parallel, -cpus and -mem: want 0 (default) or more")
+	}
+	out, err := filepath.Abs(c.out)
+	if err != nil {
+		return err
+	}
+	bin := c.binary
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("sweep: -binary: cannot find this program (%v); name it with -binary", err)
+		}
+		if strings.Contains(bin, "go-build") {
+			fmt.Fprintf(e.stderr, "warning: %s is a temporary 'go run' binary that will be gone when the jobs start; build hesscope and pass -binary\n", bin)
+		}
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return err
+	}
+	r, err := s.Estimate()
+	if err != nil {
+		return err
+	}
+	if c.cpus > 0 {
+		r.CPUs = c.cpus
+	}
+	if c.memMB > 0 {
+		r.MemoryMB = c.memMB
+	}
+	if c.timeLimit != "" {
+		d, err := time.ParseDuration(c.timeLimit)
+		if err != nil || d < time.Minute {
+			return usagef("-time %q: want a duration of at least a minute, such as 90m or 12h", c.timeLimit)
+		}
+		r.Seconds = d.Seconds()
+	}
+	if err := experiment.WriteSweep(out, s); err != nil {
+		return err
+	}
+	paths, err := experiment.WriteSlurm(s, out, experiment.SlurmOptions{Binary: bin, Parallel: c.parallel, Resources: r, Extra: c.sbatch})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(e.stdout, "%d units, each %d cores, %d MiB, time limit %s (estimated %s)\n", len(s.Units()), r.CPUs, r.MemoryMB,
+		(time.Duration(r.Seconds) * time.Second).Round(time.Minute), (time.Duration(r.Estimate) * time.Second).Round(time.Minute))
+	fmt.Fprintf(e.stdout, "wrote %s\n", strings.Join(paths, ", "))
+	if !c.submit {
+		fmt.Fprintf(e.stdout, "submit with: sh %s\n", paths[2])
+		return nil
+	}
+	sbatch := func(args ...string) (string, error) {
+		cmd := exec.Command("sbatch", append([]string{"--parsable"}, args...)...)
+		cmd.Stderr = e.stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("sweep: -submit: sbatch %s: %w", strings.Join(args, " "), err)
+		}
+		id, _, _ := strings.Cut(strings.TrimSpace(string(b)), ";")
+		return id, nil
+	}
+	array, err := sbatch(paths[0])
+	if err != nil {
+		return err
+	}
+	summary, err := sbatch("--dependency=afterok:"+array, paths[1])
+	if err != nil {
+		return fmt.Errorf("%w (the array job %s was submitted)", err, array)
+	}
+	fmt.Fprintf(e.stdout, "array job %s, summary job %s\nwatch: squeue -j %s,%s   logs: %s   progress: hesscope sweep -out %s -list\n",
+		array, summary, array, summary, filepath.Join(out, experiment.SlurmDir, "logs"), out)
+	return nil
 }

@@ -18,9 +18,10 @@ import (
 
 func init() {
 	commands = append(commands, &command{
-		name:  "train",
-		usage: "-model NAME -out DIR [-dataset NAME] [-epochs E] [-batch-size B] [-lr LR] [flags]",
-		short: "train a model by SGD at any batch size, with resumable checkpoints",
+		name:        "train",
+		usage:       "-model NAME -out DIR [-dataset NAME] [-epochs E] [-batch-size B] [-lr LR] [flags]",
+		short:       "train a model by SGD at any batch size, with resumable checkpoints",
+		distributed: true,
 		long: `
 Train trains a model of the zoo on a dataset by SGD with momentum (PyTorch's
 torch.optim.SGD semantics: weight decay, dampening, Nesterov), with a
@@ -58,6 +59,14 @@ checkpoint (or starts it); the settings come from its config.json, and flags
 given must agree with it. A resumed run ends with exactly the weights and
 metrics of an uninterrupted one, with the same thread count, even after
 kill -9. A finished run is left alone (a sweep can pass -resume always).
+
+Built with MPI (CC=mpicc go build -tags mpi) and started as several ranks
+(mpirun -np N, srun -n N), train is data-parallel: -batch-size is the
+global batch, split into one share per rank, each cut into micro-batches;
+the gradients are summed by one all-reduce per step, so the weights are the
+same on every rank; rank 0 alone prints and writes -out (on a file system
+all ranks see), and -resume needs the same number of ranks. BatchNorm's
+running statistics are rank 0's.
 
 A NaN or infinite loss stops the run with exit status 1, keeping the last
 good checkpoint.
@@ -147,7 +156,7 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 	fs.StringVar(&c.Model, "model", "", "model `name`: mlp, lenet5, c1, c2, resnet20, resnet18 (required)")
 	fs.StringVar(&c.Activation, "activation", "relu", "activation: relu, or tanh/softplus for smooth variants")
 	fs.StringVar(&c.Dataset, "dataset", "mnist", "dataset `name`: mnist, fashion-mnist, cifar10, cifar100")
-	fs.StringVar(&c.DataDir, "data-dir", "", "`folder` of the dataset files (default: found or downloaded automatically)")
+	fs.StringVar(&c.DataDir, "data-dir", "", "existing `folder` of the dataset files, where missing ones are downloaded (default: found or downloaded automatically)")
 	fs.IntVar(&c.TrainSamples, "train-samples", 0, "use the first `N` training images (0: all)")
 	fs.IntVar(&c.TestSamples, "test-samples", 0, "use the first `N` test images (0: all)")
 	fs.Float64Var(&c.ValFraction, "val-fraction", 0, "hold out this `fraction` of the training images (drawn from -seed) for validation")
@@ -170,7 +179,7 @@ func bindTrainFlags(fs *flag.FlagSet, c *train.Config) {
 	fs.Var(intsFlag{&c.Milestones}, "milestones", "`epochs` after which -schedule step (or absa) multiplies the rate by -gamma, e.g. 30,60")
 	fs.Float64Var(&c.Gamma, "gamma", 0.1, "factor of -schedule step (or absa with -milestones)")
 	fs.Float64Var(&c.MinLR, "min-lr", 0, "final rate of -schedule cosine")
-	fs.Float64Var(&c.WarmupEpochs, "warmup", 0, "linear warm-up over this many `epochs`")
+	fs.Float64Var(&c.WarmupEpochs, "warmup", 0, "linear warm-up over this many `epochs`, at most -epochs")
 	fs.IntVar(&c.WarmupSteps, "warmup-steps", 0, "linear warm-up over this many steps (instead of -warmup)")
 	fs.IntVar(&c.TrackEvery, "track-every", 0, "every `N` epochs, compute the top Hessian eigenvalue of the training loss (0: never)")
 	fs.IntVar(&c.TrackSamples, "track-samples", 1000, "training images (a fixed random subset) for -track-every")
@@ -310,7 +319,7 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if o.quiet {
 			prog = nil
 		}
-		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version, Perturb: perturb})
+		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version, Perturb: perturb, Comm: e.comm})
 		if err != nil {
 			return err
 		}
