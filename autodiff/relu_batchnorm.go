@@ -7,8 +7,8 @@ import (
 
 // ReLUBatchNorm2dEval is ReLU followed by BatchNorm2dEval, y = BN(relu(x),
 // γ, β), in one primitive of inputs (x, γ, β): relu(x) and its tangent are
-// formed segment by segment (one image and channel) in cache and never
-// stored, nor are their cotangents. Every result has the bits of the two
+// formed segment by segment (one image and channel) in cache, or in
+// registers, and never stored, nor are their cotangents. Every result has the bits of the two
 // primitives on a tape (checked by TestBatchNormReLUFused and the models'
 // TestFusedBatchNormSameBits).
 type ReLUBatchNorm2dEval[T tensor.Float] struct {
@@ -177,9 +177,11 @@ func (b ReLUBatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *t
 	}
 }
 
-// VJPPair does BatchNorm2dEval's single sweep at relu(x) (formed per
-// segment in cache) and passes both cotangents back through the ReLU when
-// every product is wanted; otherwise it forms relu(x) whole first.
+// VJPPair does BatchNorm2dEval's single sweep at relu(x) and passes both
+// cotangents back through the ReLU in one pass over memory when every
+// product is wanted (kernels.ReLUAffineVJPPair: relu(x), its tangent and
+// the BatchNorm's cotangents live in registers); otherwise it forms relu(x)
+// whole first.
 func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
 	if !pairAll(xBar, xBarDot, yBarDot, xDot) {
 		h, hd, hb, hbd := reluParts(x, xDot)
@@ -202,20 +204,14 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	gDot := xDot[1]
 	forEachPart(g.c, func(lo, hi int) {
-		p, seg := segScratch[T](g, 4)
-		defer putScratch(p)
-		h, hd, hb, hbd := seg[0], seg[1], seg[2], seg[3]
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a, ad := float64(x[1].Data[c])*s, float64(gDot.Data[c])*s
 			var sums [5]kernels.Lanes
 			for n := 0; n < g.n; n++ {
-				xs := bnSeg(g, x[0].Data, n, c)
-				kernels.MaskTo2(h, xs, hd, bnSeg(g, xDot[0].Data, n, c), xs)
-				clear(hb)
-				clear(hbd)
-				kernels.AffineVJPPair(&sums, hb, hbd, h, hd, bnSeg(g, yBar.Data, n, c), bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
-				kernels.MaskAdd2(bnSeg(g, xBar[0].Data, n, c), hb, bnSeg(g, xBarDot[0].Data, n, c), hbd, xs)
+				kernels.ReLUAffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+					bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
+					bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 			}
 			bnParamGrads(xBar, (*[2]kernels.Lanes)(sums[0:2]), c, s)
 			bnParamGrads(xBarDot, (*[2]kernels.Lanes)(sums[2:4]), c, s)

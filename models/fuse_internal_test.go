@@ -15,7 +15,7 @@ import (
 // BatchNorm → Add → ReLU; C1, C2: ReLU → BatchNorm) give the bits of the
 // unfused models: loss, its tangent, the gradient and the Hessian-vector
 // product of every parameter and of the input, in float32 (where the
-// vector kernels run).
+// vector kernels run), and an Unfused graph records more primitives.
 func TestFusedBatchNormSameBits(t *testing.T) {
 	for _, name := range []string{"resnet20", "c1", "c2"} {
 		t.Run(name, func(t *testing.T) { testFusedSameBits(t, name) })
@@ -23,9 +23,7 @@ func TestFusedBatchNormSameBits(t *testing.T) {
 }
 
 func testFusedSameBits(t *testing.T, name string) {
-	build := func(fuse bool) *Net[float32] {
-		defer func(f bool) { fuseBN = f }(fuseBN)
-		fuseBN = fuse
+	build := func() *Net[float32] {
 		net, err := New[float32](name, Config{Seed: 3})
 		if err != nil {
 			t.Fatal(err)
@@ -45,7 +43,7 @@ func testFusedSameBits(t *testing.T, name string) {
 		}
 		return net
 	}
-	run := func(net *Net[float32]) (out [][]float32) {
+	run := func(net *Net[float32], unfused bool) (out [][]float32, nodes int) {
 		rng := rand.New(rand.NewPCG(6, 7))
 		randn := func(shape ...int) *tensor.Dense[float32] {
 			x := tensor.New[float32](shape...)
@@ -57,6 +55,7 @@ func testFusedSameBits(t *testing.T, name string) {
 		tp := autodiff.NewTape[float32]()
 		g := nn.NewGraph(tp, nn.Eval)
 		g.ParamGrads = true
+		g.Unfused = unfused
 		g.Tangents = map[*nn.Param[float32]]*tensor.Dense[float32]{}
 		for _, p := range nn.Trainable(net.Params()) {
 			g.Tangents[p] = randn(p.Value.Shape...)
@@ -69,9 +68,14 @@ func testFusedSameBits(t *testing.T, name string) {
 		for _, p := range nn.Trainable(net.Params()) {
 			out = append(out, g.Grad(p).Data, g.GradDot(p).Data)
 		}
-		return out
+		return out, tp.Len()
 	}
-	fused, sep := run(build(true)), run(build(false))
+	net := build()
+	fused, nf := run(net, false)
+	sep, ns := run(net, true)
+	if nf >= ns {
+		t.Fatalf("the fused model records %d values, the unfused one %d", nf, ns)
+	}
 	if len(fused) != len(sep) {
 		t.Fatalf("%d results fused, %d not", len(fused), len(sep))
 	}

@@ -59,15 +59,11 @@ type build[T tensor.Float] struct {
 	params  []*nn.Param[T]
 	classes int
 	act     func(g *nn.Graph[T], x autodiff.Var) autodiff.Var
-	relu    bool // act is ReLU and fuseBN is set
+	relu    bool // act is ReLU
 }
 
-// fuseBN lets ReLU models record BatchNorm followed by ReLU (or by a
-// residual sum and ReLU) as one primitive in Eval mode; tests turn it off
-// to compare the bits.
-var fuseBN = true
-
-// actBN records bn(act(x)), ReLU and BatchNorm as one fused primitive.
+// actBN records bn(act(x)), ReLU and BatchNorm as one fused primitive
+// (unless the graph is Unfused).
 func (b *build[T]) actBN(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) autodiff.Var {
 	if b.relu {
 		return bn.ForwardOfReLU(g, x)
@@ -75,7 +71,8 @@ func (b *build[T]) actBN(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) 
 	return bn.Forward(g, b.act(g, x))
 }
 
-// bnAct records act(bn(x)), BatchNorm and ReLU as one fused primitive.
+// bnAct records act(bn(x)), BatchNorm and ReLU as one fused primitive
+// (unless the graph is Unfused).
 func (b *build[T]) bnAct(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) autodiff.Var {
 	if b.relu {
 		return bn.ForwardReLU(g, x)
@@ -122,7 +119,7 @@ func New[T tensor.Float](name string, cfg Config) (*Net[T], error) {
 	switch cfg.Activation {
 	case "", "relu":
 		b.act = func(g *nn.Graph[T], x autodiff.Var) autodiff.Var { return g.ReLU(x) }
-		b.relu = fuseBN
+		b.relu = true
 	case "tanh":
 		b.act = func(g *nn.Graph[T], x autodiff.Var) autodiff.Var { return g.Tape.Apply(autodiff.Tanh[T]{}, x) }
 	case "softplus":
