@@ -64,7 +64,6 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 	tp := autodiff.NewTape[T]()
 	g := nn.NewGraph(tp, nn.Eval)
 	g.ParamGrads = true
-	g.Unfused = true // one plan node per primitive: no fused BatchNorm
 	params := nn.Trainable(m.Params())
 	for _, p := range params {
 		g.Bind(p, tp.Leaf(p.Value, nil, true))
