@@ -166,23 +166,22 @@ func runIn(ctx context.Context, world dist.Comm, args []string, stdout, stderr i
 	}
 	runtime.GOMAXPROCS(*threads)
 	err := runCmd(ctx, &env{stdout: stdout, stderr: stderr, comm: world})
-	if err != nil && world.Size() > 1 {
-		stderr = errOut
-		if world.Rank() != 0 {
-			c.name = fmt.Sprintf("%s (rank %d)", c.name, world.Rank())
-		}
+	name := c.name
+	if err != nil && world.Size() > 1 && world.Rank() != 0 {
+		// Every rank reports its own failure, naming itself.
+		stderr, name = errOut, fmt.Sprintf("%s (rank %d)", c.name, world.Rank())
 	}
 	switch {
 	case err == nil:
 		return 0
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "hesscope %s: interrupted\n", c.name)
+		fmt.Fprintf(stderr, "hesscope %s: interrupted\n", name)
 		return 130
 	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "hesscope %s: %v (run 'hesscope help %s')\n", c.name, err, c.name)
+		fmt.Fprintf(stderr, "hesscope %s: %v (run 'hesscope help %s')\n", name, err, c.name)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "hesscope %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "hesscope %s: %v\n", name, err)
 		return 1
 	}
 }
