@@ -214,7 +214,8 @@ type SaddleResult struct {
 	RandomStart bool    `json:"random_start"`
 	Seed        uint64  `json:"seed"`
 	*attack.SaddleReport
-	PerStep []SaddleStep `json:"per_step"`
+	PerStep  []SaddleStep `json:"per_step"`
+	Warnings []string     `json:"warnings,omitempty"`
 }
 
 // SaddleCheck follows the PGD trajectory of each image of d and computes,

@@ -3,7 +3,6 @@ package analysis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 
@@ -41,13 +40,17 @@ func header[T tensor.Float](m hessian.Model[T], d *data.Dataset, seed uint64) He
 
 // Progress reports the advance of one stage of an analysis, for a progress
 // display: Stage names what is computed and in which unit ("top eigenvalues
-// (HVPs)"), Done counts the units done so far out of about Total, Status is
-// the current estimate if any ("λ ≈ 12.3"). The last report of a stage has
-// Final set, and its Status, if any, is the stage's outcome. Stages follow
-// each other; reports come one at a time.
+// (HVPs)"), Done counts the units done so far out of Total, Status is the
+// current estimate if any, with how far it is from converging ("λ ≈ 12.3,
+// residual 3e-04 > 1e-05"). When Capped is set, Total is only a cap — an
+// iterative solver stops as soon as it converges, often long before — and
+// a display must not turn it into a percentage or an ETA. The last report
+// of a stage has Final set, and its Status, if any, is the stage's
+// outcome. Stages follow each other; reports come one at a time.
 type Progress struct {
 	Stage       string
 	Done, Total int
+	Capped      bool
 	Status      string
 	Final       bool
 }
@@ -74,22 +77,21 @@ func (r reporter) counter(stage string, total int) (func(done, total int), func(
 		}
 }
 
-// solver returns a linop progress callback for a solver stage of about
-// total matvecs reporting the first current estimate in format, nil when
-// there is no callback.
-func (r reporter) solver(label string, total int, format string) func(linop.Progress) {
+// solver returns a linop progress callback for a solver stage reporting
+// the matvecs done against the solver's budget (a cap when the solver
+// stops on a tolerance) and the first current estimate in format with its
+// residual against its bound (linop.Progress.Status); nil when there is no
+// callback.
+func (r reporter) solver(label string, format string) func(linop.Progress) {
 	if r == nil {
 		return nil
 	}
 	return func(p linop.Progress) {
 		status := ""
-		if len(p.Values) > 0 && format != "" {
-			status = fmt.Sprintf(format, p.Values[0])
+		if format != "" {
+			status = p.Status(format)
 		}
-		r(Progress{Stage: label + " (HVPs)", Done: p.MatVecs, Total: total, Status: status})
-		if p.Final {
-			r(Progress{Stage: label + " (HVPs)", Done: p.MatVecs, Total: total, Final: true})
-		}
+		r(Progress{Stage: label + " (HVPs)", Done: p.MatVecs, Total: p.MaxMatVecs, Capped: p.Tol > 0, Status: status, Final: p.Final})
 	}
 }
 

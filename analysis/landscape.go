@@ -165,7 +165,7 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 			return o.Directions, nil
 		}
 		eig, err := linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: ndir, MaxIter: min(o.MaxIter, op.Dim()), Tol: tol, Seed: o.Seed,
-			Progress: prog.solver(label, min(o.MaxIter, op.Dim()), "λ ≈ %.6g"), Context: ctx})
+			Progress: prog.solver(label, "λ ≈ %.6g"), Context: ctx})
 		if err != nil {
 			if !notConverged(err) {
 				return nil, err

@@ -94,8 +94,9 @@ type SharpnessResult struct {
 	Epsilon  []sharpness.EpsilonResult `json:"epsilon_sharpness,omitempty"`
 	M        *sharpness.MResult        `json:"m_sharpness,omitempty"`
 	// Files lists the files the caller wrote.
-	Files   []string `json:"files,omitempty"`
-	Seconds float64  `json:"seconds"`
+	Files    []string `json:"files,omitempty"`
+	Seconds  float64  `json:"seconds"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Sharpness measures how much the mean loss of m over the images of d can

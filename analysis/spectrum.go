@@ -10,6 +10,7 @@ import (
 	"hesscope/chart"
 	"hesscope/data"
 	"hesscope/hessian"
+	"hesscope/internal/sysmem"
 	"hesscope/linop"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -118,6 +119,45 @@ func (o SpectrumOptions) validate(n int) error {
 		return fmt.Errorf("analysis: spectrum: %d input samples of %d images", o.InputSamples, n)
 	}
 	return nil
+}
+
+// Memory estimates the bytes the largest stage of Spectrum keeps in
+// vectors of the operator's dimension dim, for n images of sampleLen
+// values: the eigensolver's (Lanczos keeps its whole Krylov basis, MaxIter
+// vectors, and the K Ritz vectors; power iteration 2K + 4), Hutch++'s
+// sketch (2/3 of its products), SLQ's basis (DensitySteps), and the input
+// Hessian of the whole batch (dimension n·sampleLen). The model, its
+// working state per worker and the data come on top; they are what any
+// analysis of the model needs.
+func (o SpectrumOptions) Memory(dim, n, sampleLen int) uint64 {
+	o = o.withDefaults()
+	eigen := func(k, dim int) int {
+		if k == 0 {
+			return 0
+		}
+		k = min(k, dim)
+		if o.Method == "power" {
+			return 2*k + 4
+		}
+		maxIter := o.MaxIter
+		if maxIter == 0 {
+			maxIter = max(100, 3*k)
+		}
+		return min(maxIter, dim) + k + 2
+	}
+	vecs := max(eigen(o.TopK, dim), eigen(o.BottomK, dim))
+	if o.Trace {
+		vecs = max(vecs, 2*o.TraceMatVecs/3+2)
+	}
+	if o.Density {
+		vecs = max(vecs, min(o.DensitySteps, dim)+2)
+	}
+	bytes := uint64(vecs) * uint64(dim) * 8
+	if o.Input {
+		in := n * sampleLen
+		bytes = max(bytes, uint64(eigen(1, in))*uint64(in)*8)
+	}
+	return bytes
 }
 
 // SpectrumResult is the result of Spectrum, the JSON output of hesscope
@@ -294,6 +334,9 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 	op := newOp(params)
 	dim := op.Dim()
 	res.Dim = dim
+	if err := sysmem.Check("analysis: spectrum", o.Memory(dim, d.N, d.SampleLen())); err != nil {
+		return nil, err
+	}
 
 	obj := eng.Objective(src)
 	grad := make([]float64, obj.Dim())
@@ -369,9 +412,10 @@ func (r *spectrumRun) warn(what string, err error) error {
 	return err
 }
 
-// bar returns a progress callback for a solver over about total matvecs.
-func (r *spectrumRun) bar(label string, total int) func(linop.Progress) {
-	return r.prog.solver(label, total, "%.6g")
+// bar returns a progress callback for a solver, showing its estimate in
+// format.
+func (r *spectrumRun) bar(label, format string) func(linop.Progress) {
+	return r.prog.solver(label, format)
 }
 
 // solve computes k eigenpairs at one end of op's spectrum with the Method.
@@ -384,7 +428,7 @@ func (r *spectrumRun) solve(label string, which linop.Which, k int, op linop.Ope
 			maxIter = min(op.Dim(), max(100, 3*k))
 		}
 	}
-	stop := r.bar(label, maxIter)
+	stop := r.bar(label, "λ ≈ %.6g")
 	var e linop.Eigen
 	var err error
 	if o.Method == "lanczos" {
@@ -400,7 +444,7 @@ func (r *spectrumRun) traces(label string, op linop.Operator) (*TraceResult, err
 	o := r.o
 	tr := &TraceResult{}
 	run := func(name string, f func(linop.Operator, linop.TraceOptions) (linop.Trace, error)) (*linop.Trace, error) {
-		t, err := f(op, linop.TraceOptions{MatVecs: o.TraceMatVecs, Seed: o.Seed, Progress: r.bar(label+" "+name, o.TraceMatVecs), Context: r.ctx})
+		t, err := f(op, linop.TraceOptions{MatVecs: o.TraceMatVecs, Seed: o.Seed, Progress: r.bar(label+" "+name, "tr ≈ %.6g"), Context: r.ctx})
 		if err := r.warn(label+" "+name, err); err != nil {
 			return nil, err
 		}
@@ -425,7 +469,7 @@ func (r *spectrumRun) spectralDensity(op linop.Operator) error {
 	o := r.o
 	steps := min(o.DensitySteps, op.Dim())
 	s, err := linop.SLQ(op, linop.SLQOptions{Probes: o.DensityProbes, Steps: steps, Seed: o.Seed,
-		Progress: r.prog.solver("density", o.DensityProbes*steps, ""), Context: r.ctx})
+		Progress: r.prog.solver("density", ""), Context: r.ctx})
 	if err != nil {
 		return err
 	}

@@ -194,3 +194,43 @@ func TestCancelled(t *testing.T) {
 		}
 	}
 }
+
+// TestPasses: a Passes backend runs the parameter Hessian's and the
+// objective's passes on its hessian.Engine — here the CPU Evaluator behind
+// a counter — and gives the CPU's results bit for bit.
+func TestPasses(t *testing.T) {
+	net, d := newTinyOf(3, 16), synthetic(20, 4)
+	passes := 0
+	eng := func(m hessian.Model[float64]) hessian.Passer[float64] {
+		return countingPasser{hessian.NewEvaluator(m), &passes}
+	}
+	o := analysis.SpectrumOptions{TopK: 2, BatchSize: 7, Seed: 4}
+	want, err := analysis.Spectrum[float64](context.Background(), net, d, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Backend = analysis.Passes{Float64Engine: eng}
+	got, err := analysis.Spectrum[float64](context.Background(), net, d, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.TopEigen, want.TopEigen) || got.Loss != want.Loss || got.GradNorm != want.GradNorm {
+		t.Errorf("through the engine: λ %v, loss %v, ‖g‖ %v; CPU: %v, %v, %v", got.TopEigen, got.Loss, got.GradNorm, want.TopEigen, want.Loss, want.GradNorm)
+	}
+	if want := 3 * (got.HVPs + 1); passes != want { // 3 chunks per product and per gradient
+		t.Errorf("%d passes through the engine, want %d", passes, want)
+	}
+	if _, err := analysis.Spectrum[float32](context.Background(), newTiny32(), d, o); err == nil {
+		t.Error("a Passes backend without a float32 engine ran a float32 spectrum")
+	}
+}
+
+type countingPasser struct {
+	e *hessian.Evaluator[float64]
+	n *int
+}
+
+func (c countingPasser) Pass(x *tensor.Dense[float64], y []int, req hessian.Request[float64]) hessian.Result[float64] {
+	*c.n++
+	return c.e.Pass(x, y, req)
+}

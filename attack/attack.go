@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -175,7 +176,13 @@ type Attacker[T tensor.Float] struct {
 	// point after s steps. x holds the iterates of the samples of the batch,
 	// in order; it belongs to the attacker and is valid only during the call.
 	Trace func(step int, x *tensor.Dense[T])
+	// Context, if not nil, stops PGD and DeepFool between steps once it is
+	// done; the examples are then unfinished, and the caller discards them.
+	Context context.Context
 }
+
+// stopped reports whether the attacker's context is done.
+func (a *Attacker[T]) stopped() bool { return a.Context != nil && a.Context.Err() != nil }
 
 // NewAttacker returns an attacker of m.
 func NewAttacker[T tensor.Float](m Model[T]) *Attacker[T] {
@@ -325,6 +332,9 @@ func (a *Attacker[T]) pgd(dst, x *tensor.Dense[T], y []int, c Config, ids []int)
 		}
 		g := tensor.New[T](adv.Shape...)
 		for s := 0; s < c.Steps; s++ {
+			if a.stopped() {
+				return
+			}
 			if run == 0 && a.Trace != nil {
 				a.Trace(s, adv)
 			}

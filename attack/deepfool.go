@@ -71,7 +71,7 @@ func (a *Attacker[T]) deepFool(dst, x *tensor.Dense[T], y []int, c Config, iters
 			active = append(active, i)
 		}
 	}
-	for it := 0; it < c.Steps && len(active) > 0; it++ {
+	for it := 0; it < c.Steps && len(active) > 0 && !a.stopped(); it++ {
 		m := len(active)
 		xs := tensor.New[T](append([]int{m}, shape...)...)
 		for j, i := range active {

@@ -54,6 +54,7 @@ func parallel[T tensor.Float](ctx context.Context, m Model[T], n int, o Options,
 		go func() {
 			defer wg.Done()
 			a := NewAttacker(m)
+			a.Context = ctx
 			for ctx.Err() == nil {
 				b := int(next.Add(1)) - 1
 				if b >= n {

@@ -170,9 +170,12 @@ func SaddleCheck[T tensor.Float](ctx context.Context, m Model[T], x *tensor.Dens
 				copy(x1.Data, it.Data[j*d:(j+1)*d])
 				y1[0] = ys[j]
 				p := SaddlePoint{Sample: i, Step: s, Loss: loss[j], Correct: pred[j] == ys[j], Converged: true}
-				lo := linop.LanczosOptions{MaxIter: maxIter, Tol: o.LanczosTol, Seed: c.Seed}
+				lo := linop.LanczosOptions{MaxIter: maxIter, Tol: o.LanczosTol, Seed: c.Seed, Context: ctx}
 				top, err1 := linop.Lanczos(op, linop.Largest, lo)
 				bot, err2 := linop.Lanczos(op, linop.Smallest, lo)
+				if ctx.Err() != nil {
+					return 0
+				}
 				var nc *linop.NotConvergedError
 				for _, err := range []error{err1, err2} {
 					if err != nil && !errors.As(err, &nc) {

@@ -218,23 +218,38 @@ func (b BatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tens
 // ẋ, ȳ and ȳ̇ when all of them are wanted (kernels.AffineVJPPair), with
 // their arithmetic and in their order of accumulation (so the same bits).
 func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
-	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, nil)
+	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, nil, nil)
 }
 
+// pairAll reports whether VJPPair has every product to do (a parameter
+// HVP), and so sweeps once per segment.
+func pairAll[T tensor.Float](xBar, xBarDot []*tensor.Dense[T], yBarDot *tensor.Dense[T], xDot []*tensor.Dense[T]) bool {
+	return xBar[0] != nil && (xBar[1] != nil || xBar[2] != nil) && yBarDot != nil && xDot != nil &&
+		xBarDot[0] != nil && xDot[1] != nil && xBarDot[1] != nil && xDot[0] != nil
+}
+
+// segCotangents maps the cotangents ȳ, ȳ̇ of the segment of image n,
+// channel c to those the BatchNorm sees, in buf (2·S values, the caller's
+// per-goroutine scratch) if it needs memory.
+type segCotangents[T tensor.Float] func(n, c int, buf, yb, ybd []T) ([]T, []T)
+
 // vjpPair is VJPPair; with a non-nil reluY, that of the BatchNorm followed
-// by a ReLU of output reluY (the cotangents ȳ, ȳ̇ are the ReLU's).
-func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], reluY *tensor.Dense[T]) {
+// by a ReLU of output reluY (the cotangents ȳ, ȳ̇ are the ReLU's); with a
+// non-nil seg, which must only be given when pairAll, the BatchNorm's
+// cotangents are seg's of ȳ and ȳ̇.
+func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], reluY *tensor.Dense[T], seg segCotangents[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	var xd, gDot *tensor.Dense[T]
 	if xDot != nil {
 		xd, gDot = xDot[0], xDot[1]
 	}
-	doX := xBar[0] != nil
-	doSums := xBar[1] != nil || xBar[2] != nil
 	doYd := yBarDot != nil
 	curvX := xBarDot[0] != nil && gDot != nil // x̄̇ += γ̇ s ȳ
 	curvG := xBarDot[1] != nil && xd != nil   // γ̄̇ += Σ ȳ s ẋ
-	all := doX && doSums && doYd && curvX && curvG
+	all := pairAll(xBar, xBarDot, yBarDot, xDot)
+	if seg != nil && !all {
+		panic("autodiff: BatchNorm2dEval segment cotangents without every product")
+	}
 	if reluY != nil && !all {
 		// The ReLU's VJPs first, into scratch cotangents.
 		yBar = reluCotangent(yBar, reluY)
@@ -246,6 +261,12 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 		reluY = nil
 	}
 	forEachPart(g.c, func(lo, hi int) {
+		var buf []T
+		if seg != nil {
+			p := getScratch[T](2 * g.s)
+			defer putScratch(p)
+			buf = *p
+		}
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a := float64(x[1].Data[c]) * s
@@ -259,6 +280,11 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			for n := 0; n < g.n; n++ {
 				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
+				case seg != nil:
+					yb, ybd := seg(n, c, buf, yb, bnSeg(g, yBarDot.Data, n, c))
+					kernels.AffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), yb, ybd, a, ad, mu)
+					continue
 				case all && reluY != nil:
 					kernels.AffineReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),

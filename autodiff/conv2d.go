@@ -185,6 +185,10 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 	dX := pair && xs != nil && wds != nil    // ẇ·X → ẏ
 	needX, needXd := yX || dX, yXd || dXd
 	out := g.outSize()
+	if g.implicit() {
+		convForwardImplicit(g, y, yDot, xs, ws, xds, wds, b, bDot, yX, yXd, dXd, dX)
+		return
+	}
 	forEachPart(g.chunks(), func(lo, hi int) {
 		// Column buffer [K, 2ld]: X in the left half, Ẋ in the right.
 		// Output buffer [O, 2ld]: y in the left half, ẏ in the right.
@@ -245,6 +249,146 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 			}
 		}
 	})
+}
+
+// implicit reports whether the forward products read the column matrix in
+// place from the zero-padded image (kernels.GemmRows) instead of building
+// it: for stride 1, where row (c, i, j) of the column matrix is the padded
+// image shifted by (i, j) when output pixels are numbered with the padded
+// width as pitch (the pitch's last W + 2p − W′ columns of each output row
+// are computed and dropped). Used for one image per chunk (H′·W′ ≥
+// convChunkCols: the wide products whose im2col costs most) and thin
+// products (at most 128 output channels, those of kernels' unpacked-B path).
+func (g convGeom) implicit() bool { return g.Stride == 1 && g.G == 1 && g.O <= 128 }
+
+// padded returns the pitch (padded width), padded height and the number of
+// columns, (H′ − 1)·pitch + W′, of an implicit product.
+func (g convGeom) padded() (pitch, hp, cols int) {
+	pitch, hp = g.W+2*g.Pad, g.H+2*g.Pad
+	return pitch, hp, (g.OutH()-1)*pitch + g.OutW()
+}
+
+// implicitRows returns the offsets of the column matrix's rows in a padded
+// image: row (c, i, j) starts at c·hp·pitch + i·pitch + j.
+func (g convGeom) implicitRows() []int {
+	pitch, hp, _ := g.padded()
+	rows := make([]int, 0, g.K)
+	for c := 0; c < g.C; c++ {
+		for i := 0; i < g.KH; i++ {
+			for j := 0; j < g.KW; j++ {
+				rows = append(rows, (c*hp+i)*pitch+j)
+			}
+		}
+	}
+	return rows
+}
+
+// padImage writes image x ([C, H, W]) into dst ([C, hp, pitch]) with Pad
+// zeros on every side.
+func padImage[T tensor.Float](g convGeom, dst, x []T) {
+	pitch, hp, _ := g.padded()
+	clear(dst[:g.Pad*pitch])
+	for c := 0; c < g.C; c++ {
+		plane := dst[c*hp*pitch : (c+1)*hp*pitch]
+		src := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for r := 0; r < g.H; r++ {
+			row := plane[(r+g.Pad)*pitch : (r+g.Pad+1)*pitch]
+			clear(row[:g.Pad])
+			copy(row[g.Pad:], src[r*g.W:(r+1)*g.W])
+			clear(row[g.Pad+g.W:])
+		}
+		// The bottom padding of this plane and the top of the next.
+		end := (c+1)*hp*pitch + g.Pad*pitch
+		clear(dst[(c*hp+g.Pad+g.H)*pitch : min(end, len(dst))])
+	}
+}
+
+// convForwardImplicit is convForward for g.implicit(): per image, the
+// products of convForward (the flags say which) with the column matrices
+// read from the padded images of x and ẋ (the images themselves when there
+// is no padding), into a pitched buffer scattered into y and ẏ.
+func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, ws, xds, wds []T, b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
+	pitch, hp, cols := g.padded()
+	rows := g.implicitRows()
+	in, out, pin := g.inSize(), g.outSize(), g.C*hp*pitch
+	needX, needXd := yX || dX, yXd || dXd
+	forEachPart(g.N, func(lo, hi int) {
+		var xp, xdp []T
+		if g.Pad > 0 {
+			buf := getScratch[T](2 * pin)
+			defer putScratch(buf)
+			xp, xdp = (*buf)[:pin], (*buf)[pin:]
+		}
+		outBuf := getScratch[T](2 * g.O * cols)
+		defer putScratch(outBuf)
+		cy, cd := (*outBuf)[:g.O*cols], (*outBuf)[g.O*cols:]
+		image := func(dst, src []T, n int) []T {
+			if g.Pad == 0 {
+				return src[n*in : (n+1)*in]
+			}
+			padImage(g, dst, src[n*in:(n+1)*in])
+			return dst
+		}
+		for n := lo; n < hi; n++ {
+			var X, Xd []T
+			if needX {
+				X = image(xp, xs, n)
+			}
+			if needXd {
+				Xd = image(xdp, xds, n)
+			}
+			var setL, setR bool
+			if yX {
+				kernels.GemmRows(false, g.O, cols, g.K, 1, ws, g.K, X, rows, 0, cy, cols)
+				setL = true
+			}
+			if yXd {
+				kernels.GemmRows(false, g.O, cols, g.K, 1, wds, g.K, Xd, rows, beta[T](setL), cy, cols)
+				setL = true
+			}
+			if dXd {
+				kernels.GemmRows(false, g.O, cols, g.K, 1, ws, g.K, Xd, rows, 0, cd, cols)
+				setR = true
+			}
+			if dX {
+				kernels.GemmRows(false, g.O, cols, g.K, 1, wds, g.K, X, rows, beta[T](setR), cd, cols)
+				setR = true
+			}
+			scatterPitched(g, y[n*out:(n+1)*out], cy, cols, pitch, setL, b)
+			if yDot != nil {
+				scatterPitched(g, yDot[n*out:(n+1)*out], cd, cols, pitch, setR, bDot)
+			}
+		}
+	})
+}
+
+// scatterPitched writes one image's output yn ([O, H′, W′]) from the
+// [O, ldc] matrix c whose output rows are pitch apart, plus the bias b; set
+// false means the product is zero.
+func scatterPitched[T tensor.Float](g convGeom, yn, c []T, ldc, pitch int, set bool, b *tensor.Dense[T]) {
+	oh, ow := g.OutH(), g.OutW()
+	for o := 0; o < g.O; o++ {
+		var bo T
+		if b != nil {
+			bo = b.Data[o]
+		}
+		plane := yn[o*g.P : (o+1)*g.P]
+		if !set {
+			fill(plane, bo)
+			continue
+		}
+		for r := 0; r < oh; r++ {
+			src := c[o*ldc+r*pitch : o*ldc+r*pitch+ow]
+			dst := plane[r*ow : (r+1)*ow]
+			if b == nil {
+				copy(dst, src)
+				continue
+			}
+			for j, v := range src {
+				dst[j] = v + bo
+			}
+		}
+	}
 }
 
 // beta is 1 if the destination already holds a product (accumulate) and 0

@@ -62,6 +62,13 @@ func TestConv2dForward(t *testing.T) {
 		{[]int{40, 1, 5, 4}, []int{2, 1, 3, 2}, true, 1, 1, 5, 5},
 		{[]int{12, 2, 4, 6}, []int{3, 2, 1, 1}, true, 1, 0, 4, 6},
 		{[]int{12, 2, 4, 6}, []int{3, 2, 1, 1}, false, 1, 0, 4, 6},
+		// At least 256 output pixels and stride 1: the column matrix is
+		// read in place from the padded image (implicit GEMM).
+		{[]int{3, 3, 16, 17}, []int{5, 3, 3, 3}, true, 1, 1, 16, 17},
+		{[]int{2, 2, 18, 18}, []int{4, 2, 3, 3}, false, 1, 0, 16, 16},
+		{[]int{2, 2, 16, 16}, []int{9, 2, 5, 5}, true, 1, 2, 16, 16},
+		{[]int{2, 1, 20, 20}, []int{3, 1, 5, 5}, true, 1, 0, 16, 16},
+		{[]int{1, 3, 15, 17}, []int{17, 3, 3, 3}, true, 1, 1, 15, 17},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			x, w := randn(uint64(200+i), c.x...), randn(uint64(300+i), c.w...)
@@ -92,8 +99,14 @@ func TestConv2dForward(t *testing.T) {
 // precision: forward and all cotangents.
 func TestConv2dFloat32(t *testing.T) {
 	x, w, b := gradcheck.Randn(1, 4, 3, 12, 11), gradcheck.Randn(2, 8, 3, 5, 5), gradcheck.Randn(3, 8)
-	p64 := autodiff.Conv2d[float64]{Stride: 2, Padding: 2}
-	p32 := autodiff.Conv2d[float32]{Stride: 2, Padding: 2}
+	testConv2dFloat32(t, x, w, b, 2, 2)
+	// Stride 1 on 16×16: the implicit forward products.
+	testConv2dFloat32(t, gradcheck.Randn(4, 3, 5, 16, 16), gradcheck.Randn(5, 16, 5, 3, 3), gradcheck.Randn(6, 16), 1, 1)
+}
+
+func testConv2dFloat32(t *testing.T, x, w, b *tensor.Dense[float64], stride, pad int) {
+	p64 := autodiff.Conv2d[float64]{Stride: stride, Padding: pad}
+	p32 := autodiff.Conv2d[float32]{Stride: stride, Padding: pad}
 	in64 := []*tensor.Dense[float64]{x, w, b}
 	in32 := []*tensor.Dense[float32]{tensor.Convert[float32](x), tensor.Convert[float32](w), tensor.Convert[float32](b)}
 	y64, y32 := tensor.New[float64](p64.Shape(in64)...), tensor.New[float32](p32.Shape(in32)...)
@@ -120,6 +133,13 @@ func TestConv2dFloat32(t *testing.T) {
 func TestConv2dDeterministic(t *testing.T) {
 	randn := gradcheck.Randn
 	x, w, b := randn(1, 37, 3, 6, 5), randn(2, 4, 3, 3, 3), randn(3, 4)
+	testConv2dDeterministic(t, x, w, b, true)
+	// One image per chunk (the implicit forward products).
+	testConv2dDeterministic(t, randn(13, 5, 3, 16, 17), w, b, false)
+}
+
+func testConv2dDeterministic(t *testing.T, x, w, b *tensor.Dense[T], batchSum bool) {
+	randn := gradcheck.Randn
 	xd, wd, bd := randn(4, x.Shape...), randn(5, w.Shape...), randn(6, b.Shape...)
 	p := autodiff.Conv2d[T]{Stride: 1, Padding: 1}
 	// run computes every pass, separate and fused, with weights w (O = 4,
@@ -161,6 +181,9 @@ func TestConv2dDeterministic(t *testing.T) {
 				t.Errorf("GOMAXPROCS=%d: result %d differs from GOMAXPROCS=1", procs, i)
 			}
 		}
+	}
+	if !batchSum {
+		return
 	}
 	// The batch sums are also right: W̄ equals the sum of single-image W̄.
 	wBar := tensor.New[T](w.Shape...)

@@ -46,6 +46,12 @@ func BenchmarkElementwise(b *testing.B) {
 		{"bnevalrelu", func() prim {
 			return autodiff.BatchNorm2dEvalReLU[float32]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float32]{RunningMean: mean.Data, RunningVar: vr.Data, Eps: 1e-5}}
 		}, []*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
+		{"bnevaladdrelu", func() prim {
+			return autodiff.BatchNorm2dEvalAddReLU[float32]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float32]{RunningMean: mean.Data, RunningVar: vr.Data, Eps: 1e-5}}
+		}, []*tensor.Dense[float32]{x, gamma, beta, xd}, []*tensor.Dense[float32]{xd, gd, bd, x}},
+		{"relubneval", func() prim {
+			return autodiff.ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: autodiff.BatchNorm2dEval[float32]{RunningMean: mean.Data, RunningVar: vr.Data, Eps: 1e-5}}
+		}, []*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
 		{"bntrain", func() prim { return &autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5} },
 			[]*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
 		{"maxpool2", func() prim { return &autodiff.MaxPool2d[float32]{Kernel: 2} }, []*tensor.Dense[float32]{x}, []*tensor.Dense[float32]{xd}},

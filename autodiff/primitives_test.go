@@ -39,6 +39,18 @@ func TestPrimitives(t *testing.T) {
 			return autodiff.BatchNorm2dEvalReLU[T]{BatchNorm2dEval: autodiff.BatchNorm2dEval[T]{RunningMean: mean, RunningVar: v, Eps: eps}}
 		}
 	}
+	bnEvalAddReLU := func(c int, eps float64) primFactory {
+		mean, v := randn(134, c).Data, affine(uniform(135, c), 1.5, 0.1).Data
+		return func() autodiff.Primitive[T] {
+			return autodiff.BatchNorm2dEvalAddReLU[T]{BatchNorm2dEval: autodiff.BatchNorm2dEval[T]{RunningMean: mean, RunningVar: v, Eps: eps}}
+		}
+	}
+	reluBNEval := func(c int, eps float64) primFactory {
+		mean, v := randn(142, c).Data, affine(uniform(143, c), 1.5, 0.1).Data
+		return func() autodiff.Primitive[T] {
+			return autodiff.ReLUBatchNorm2dEval[T]{BatchNorm2dEval: autodiff.BatchNorm2dEval[T]{RunningMean: mean, RunningVar: v, Eps: eps}}
+		}
+	}
 	bnTrain := func(eps float64) primFactory {
 		return func() autodiff.Primitive[T] { return &autodiff.BatchNorm2dTrain[T]{Eps: eps} }
 	}
@@ -84,6 +96,11 @@ func TestPrimitives(t *testing.T) {
 		{"conv/k3s1p0/transposed/b2", conv(1, 0), in(randn(59, 2, 6, 6, 5), randn(64, 2, 6, 3, 3), randn(65, 2))},
 		{"conv/k1s1p0/transposed/b3", conv(1, 0), in(randn(66, 3, 4, 3, 5), randn(67, 2, 4, 1, 1))},
 		{"conv/k3s1p1/transposed/b40", conv(1, 1), in(randn(68, 40, 2, 3, 3), randn(69, 2, 2, 3, 3), randn(71, 2))},
+		// Stride 1 and at least 256 output pixels: forward products read the
+		// column matrix in place from the padded image.
+		{"conv/k3s1p1/implicit/b2", conv(1, 1), in(randn(130, 2, 2, 16, 17), randn(131, 3, 2, 3, 3), randn(132, 3))},
+		{"conv/k3s1p0/implicit/b2", conv(1, 0), in(randn(133, 2, 3, 18, 18), randn(134, 4, 3, 3, 3))},
+		{"conv/k5s1p2/implicit/b1", conv(1, 2), in(randn(135, 1, 2, 16, 16), randn(136, 2, 2, 5, 5), randn(137, 2))},
 
 		// MaxPool2d (kernel, stride, padding) on distinct values, far from kinks.
 		{"maxpool/k2s2p0", pool(2, 2, 0), in(distinct(60, 3, 3, 6, 8))},
@@ -108,6 +125,10 @@ func TestPrimitives(t *testing.T) {
 		{"bneval/1d", bnEval(4, 0.1), in(randn(86, 5, 4), randn(87, 4), randn(88, 4))},
 		{"bnevalrelu/b3", bnEvalReLU(4, 1e-5), in(randn(89, 3, 4, 3, 5), randn(90, 4), randn(91, 4))},
 		{"bnevalrelu/b2/s20", bnEvalReLU(3, 1e-5), in(randn(92, 2, 3, 4, 5), randn(93, 3), randn(94, 3))},
+		{"relubneval/b3", reluBNEval(4, 1e-5), in(randn(136, 3, 4, 3, 5), randn(137, 4), randn(138, 4))},
+		{"relubneval/b2/s20", reluBNEval(3, 1e-5), in(randn(139, 2, 3, 4, 5), randn(140, 3), randn(141, 3))},
+		{"bnevaladdrelu/b3", bnEvalAddReLU(4, 1e-5), in(randn(126, 3, 4, 3, 5), randn(127, 4), randn(128, 4), randn(129, 3, 4, 3, 5))},
+		{"bnevaladdrelu/b2/s20", bnEvalAddReLU(3, 1e-5), in(randn(130, 2, 3, 4, 5), randn(131, 3), randn(132, 3), randn(133, 2, 3, 4, 5))},
 		{"bntrain/b1", bnTrain(1e-5), in(randn(100, 1, 3, 3, 4), randn(101, 3), randn(102, 3))},
 		{"bntrain/b3", bnTrain(1e-5), in(randn(103, 3, 4, 3, 2), randn(104, 4), randn(105, 4))},
 		{"bntrain/b3/eps0.5", bnTrain(0.5), in(randn(106, 3, 2, 2, 3), randn(107, 2), randn(108, 2))},

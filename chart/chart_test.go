@@ -18,7 +18,7 @@ func TestSave(t *testing.T) {
 		"line": &Line{Title: "t", XLabel: "x", YLabel: "y", Series: []Series{
 			{Name: "a", X: x, Y: y, Points: true}, {Name: "b", X: x, Y: []float64{0, 1, math.NaN(), 1, 0}, Dashed: true}}},
 		"log":     &Line{LogY: true, Series: []Series{{X: x, Y: y}}},
-		"heatmap": &Heatmap{X: []float64{-1, 0, 1}, Y: []float64{-1, 0, 1}, Z: z},
+		"heatmap": &Heatmap{X: []float64{-1, 0, 1}, Y: []float64{-1, 0, 1}, Z: z, ZLabel: "loss"},
 		"hist":    &Histogram{Sets: []Series{{Name: "top", X: []float64{1, 2, 2, 3}}, {Name: "bottom", X: []float64{-1, 0}}}, Bins: 4},
 		"loghist": &Histogram{LogX: true, Title: "a title long enough to need two lines in a figure of six inches, which is the default width", Sets: []Series{{Name: "top", X: []float64{1e-6, 2e-3, 2, 3e2}}, {Name: "bottom", X: []float64{-1, 0, 1e-9}}}},
 	}

@@ -176,6 +176,14 @@ func TestClaimNumbers(t *testing.T) {
 	if *p.Value != 0 || math.Abs(*p.Hi-(1-math.Pow(0.05, 1.0/2400))) > 1e-9 || p.Runs != 24 {
 		t.Errorf("claim 5 %+v", p)
 	}
+	// Every interval contains its estimate.
+	for _, c := range cs {
+		for _, s := range c.Statistics {
+			if s.Value != nil && s.Lo != nil && (*s.Lo > *s.Value || *s.Hi < *s.Value) {
+				t.Errorf("claim %d: %s = %v outside [%v, %v]", c.ID, s.Name, *s.Value, *s.Lo, *s.Hi)
+			}
+		}
+	}
 	// Deterministic: the same runs give the same bits.
 	again := claims(study())
 	for i := range cs {

@@ -57,7 +57,7 @@ func (o *Objective[T]) Eval(grad, theta []float64) float64 {
 	var loss, correct float64
 	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.vec})
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.vec})
 		w.correct = Correct(w.res.Logits, y)
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n

@@ -44,7 +44,7 @@ func (o *Params[T]) Apply(dst, v []float64) {
 	o.Loss = 0
 	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec})
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		o.Loss += wt * w.res.Loss
@@ -60,7 +60,7 @@ func (o *Params[T]) Gradient() (float64, []float64) {
 	var loss float64
 	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.eval.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		loss += wt * w.res.Loss
@@ -151,6 +151,9 @@ func NewGaussNewton[T tensor.Float](m Model[T], data Data[T], mode nn.Mode, para
 
 // Apply writes G·v into dst.
 func (o *GaussNewton[T]) Apply(dst, v []float64) {
+	if o.Engine != nil {
+		panic("hessian: GaussNewton runs on the CPU engine only (Engine must be nil)")
+	}
 	nn.Scatter(o.vec, v)
 	clear(dst)
 	n := o.count()

@@ -47,6 +47,20 @@ type Result[T tensor.Float] struct {
 	InputHv   *tensor.Dense[T]
 }
 
+// Passer computes the passes of the operators: the loss of a batch and the
+// gradients and Hessian-vector products a Request asks for. *Evaluator is
+// the CPU engine; package cuda has a GPU one. The Result's tensors belong
+// to the Passer until its next pass.
+type Passer[T tensor.Float] interface {
+	Pass(x *tensor.Dense[T], y []int, req Request[T]) Result[T]
+}
+
+// Engine makes a Passer for a model: one per worker of an operator, each
+// used by one goroutine at a time. A nil Engine means NewEvaluator.
+type Engine[T tensor.Float] func(m Model[T]) Passer[T]
+
+var _ Passer[float32] = (*Evaluator[float32])(nil)
+
 // Evaluator runs forward-over-reverse passes of a model, reusing one tape so
 // that repeated passes allocate nothing large. It is not safe for concurrent
 // use; make one per goroutine.

@@ -21,11 +21,13 @@ import (
 type pool[T tensor.Float] struct {
 	model   Model[T]
 	data    ChunkReader[T]
+	engine  Engine[T]
 	workers []*worker[T]
 }
 
 type worker[T tensor.Float] struct {
-	eval    *Evaluator[T]
+	pass    Passer[T]     // the engine's passes (Params, Objective)
+	eval    *Evaluator[T] // the CPU engine (GaussNewton)
 	buf     *tensor.Dense[T]
 	res     Result[T]          // the last pass, for commit
 	grads   []*tensor.Dense[T] // the last Gauss-Newton product, for commit
@@ -39,12 +41,12 @@ type worker[T tensor.Float] struct {
 // (convolutions and GEMMs over the images of the chunk): on 2 cores,
 // BenchmarkParamsWorkers measures 2 workers 30–80% slower than 1. More
 // workers pay off when chunks are too small to keep the cores busy.
-func newPool[T tensor.Float](m Model[T], data Data[T], n int) *pool[T] {
+func newPool[T tensor.Float](m Model[T], data Data[T], engine Engine[T], n int) *pool[T] {
 	if n <= 0 {
 		n = 1
 	}
 	n = max(1, min(n, data.Chunks()))
-	p := &pool[T]{model: m, data: Concurrent(data), workers: make([]*worker[T], n)}
+	p := &pool[T]{model: m, data: Concurrent(data), engine: engine, workers: make([]*worker[T], n)}
 	for i := range p.workers {
 		p.workers[i] = &worker[T]{}
 	}
@@ -59,6 +61,10 @@ func (p *pool[T]) run(work func(w *worker[T], x *tensor.Dense[T], y []int), comm
 	do := func(w *worker[T], c int) int {
 		if w.eval == nil {
 			w.eval = NewEvaluator(p.model)
+			w.pass = w.eval
+			if p.engine != nil {
+				w.pass = p.engine(p.model)
+			}
 		}
 		x, y := p.data.ChunkTo(w.buf, c)
 		w.buf = x
@@ -129,6 +135,11 @@ type chunked[T tensor.Float] struct {
 
 	total float64   // the number of samples over all ranks, once known
 	red   []float64 // the all-reduce buffer
+
+	// Engine makes the Passer of each worker; nil means the CPU engine
+	// (NewEvaluator). It is read by the first product or evaluation.
+	// GaussNewton runs on the CPU engine only.
+	Engine Engine[T]
 }
 
 // newChunked returns the shared state of an operator of m on data over
@@ -180,7 +191,7 @@ func (c *chunked[T]) allreduce(vec []float64, scalars ...*float64) {
 // workers returns the pool, made on first use.
 func (c *chunked[T]) workers() *pool[T] {
 	if c.pool == nil {
-		c.pool = newPool(c.model, c.data, c.Workers)
+		c.pool = newPool(c.model, c.data, c.Engine, c.Workers)
 	}
 	return c.pool
 }

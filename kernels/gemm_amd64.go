@@ -44,6 +44,33 @@ func sgemmMicroAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows
 //go:noescape
 func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int)
 
+// The micro-kernels of the unpacked-B path (see stridedKernel and
+// gemm_strided.go): microKernel's 8×32 (float32) or 8×16 (float64) tile with
+// row p of b at off[p] bytes from its start, read with masked loads.
+//
+//go:noescape
+func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
+//go:noescape
+func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
+
+// The dot-product tile kernels of the unpacked path (see dotTile and
+// gemm_dot.go): 4×6 tiles of 16 (float32) or 8 (float64) lanes with
+// AVX-512F, 3×4 tiles of 8 or 4 lanes with AVX2 and FMA. They read exactly
+// steps·lanes elements from each row pointer.
+//
+//go:noescape
+func sdotAVX512(steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]float32)
+
+//go:noescape
+func ddotAVX512(steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]float64)
+
+//go:noescape
+func sdotAVX2(steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]float32)
+
+//go:noescape
+func ddotAVX2(steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]float64)
+
 // Blocking: the driver keeps one mr×kc A panel in L1 (12-24 KB) and streams
 // the kc×nc B block (≤ 1 MB, half an L2 of 2 MB) past it, nr columns at a
 // time.
@@ -52,21 +79,27 @@ var (
 		name: "avx512", mr: 12, nr: 32,
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
+		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 512, tile: sdotAVX512},
+		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512},
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
 		kc: 192, mc: 96, nc: 512,
 		masked: true, micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
+		dot:     &dotKernel[float64]{name: "avx512", mr: 4, nr: 6, lanes: 8, kc: 256, tile: ddotAVX512},
+		strided: &stridedKernel[float64]{name: "avx512", mr: 8, nr: 16, kc: 128, micro: dgemmStridedAVX512},
 	}
 	avx2F32 = &gemmKernel[float32]{
 		name: "avx2", mr: 6, nr: 16,
 		kc: 256, mc: 96, nc: 1024,
 		micro: sgemmMicroAVX2, pools: new(gemmPools[float32]),
+		dot: &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 512, tile: sdotAVX2},
 	}
 	avx2F64 = &gemmKernel[float64]{
 		name: "avx2", mr: 6, nr: 8,
 		kc: 256, mc: 48, nc: 512,
 		micro: dgemmMicroAVX2, pools: new(gemmPools[float64]),
+		dot: &dotKernel[float64]{name: "avx2", mr: 3, nr: 4, lanes: 4, kc: 256, tile: ddotAVX2},
 	}
 )
 

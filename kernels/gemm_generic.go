@@ -46,14 +46,16 @@ type microKernel[T tensor.Float] func(k int, a, b, c []T, ldc int, alpha, beta T
 // gemmKernel is a micro-kernel with its register tile (mr×nr) and cache
 // blocking (kc, mc, nc).
 type gemmKernel[T tensor.Float] struct {
-	name   string
-	mr, nr int
-	kc     int  // depth of a packed slice: an mr×kc A panel fits L1
-	mc     int  // rows of A packed at once (multiple of mr)
-	nc     int  // columns of a packed B block (multiple of nr): kc×nc fits L2
-	masked bool // micro writes partial tiles itself (else via a temporary tile)
-	micro  microKernel[T]
-	pools  *gemmPools[T]
+	name    string
+	mr, nr  int
+	kc      int  // depth of a packed slice: an mr×kc A panel fits L1
+	mc      int  // rows of A packed at once (multiple of mr)
+	nc      int  // columns of a packed B block (multiple of nr): kc×nc fits L2
+	masked  bool // micro writes partial tiles itself (else via a temporary tile)
+	micro   microKernel[T]
+	pools   *gemmPools[T]
+	dot     *dotKernel[T]     // the unpacked path for thin A·Bᵀ (nil: none)
+	strided *stridedKernel[T] // the unpacked-B path for thin op(A)·B (nil: none)
 }
 
 // gemmPools keeps packing buffers between calls.
@@ -92,19 +94,20 @@ var (
 )
 
 func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	procs := 1
-	if m*n*k >= gemmParallelMin {
-		procs = runtime.GOMAXPROCS(0)
-		// Calls from several goroutines at once (a layer that is itself
-		// parallel) would oversubscribe the CPUs: only one call at a time
-		// fans out. The split never changes the results.
-		if gemmFanOut.Add(1) > 1 {
-			procs = 1
-		}
-		defer gemmFanOut.Add(-1)
+	procs, done := gemmProcsFor(m, n, k)
+	defer done()
+	if !transA && transB && g.dot.useDot(m, n, k) {
+		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
 	}
-	if gemmProcs > 0 {
-		procs = gemmProcs
+	if !transB && g.strided.useStrided(m, n, k) {
+		rows := getInts(k)
+		for p := range *rows {
+			(*rows)[p] = p * ldb
+		}
+		gemmStrided(g.strided, procs, transA, m, n, k, alpha, a, lda, b, *rows, beta, c, ldc)
+		putInts(rows)
+		return
 	}
 	panM, panN := ceilDiv(m, g.mr), ceilDiv(n, g.nr)
 	pm, pn := splitGrid(procs, panM, panN)
@@ -132,6 +135,25 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 		gemmSerial(g, w, transA, transB, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[bOff:], ldb, beta, c[i0*ldc+j0:], ldc)
 		g.pools.ws.Put(w)
 	})
+}
+
+// gemmProcsFor returns the number of goroutines for an m×n×k product and
+// the function to call when it is done. Calls from several goroutines at
+// once (a layer that is itself parallel) would oversubscribe the CPUs: only
+// one large call at a time fans out. The split never changes the results.
+func gemmProcsFor(m, n, k int) (procs int, done func()) {
+	procs, done = 1, func() {}
+	if m*n*k >= gemmParallelMin {
+		procs = runtime.GOMAXPROCS(0)
+		if gemmFanOut.Add(1) > 1 {
+			procs = 1
+		}
+		done = func() { gemmFanOut.Add(-1) }
+	}
+	if gemmProcs > 0 {
+		procs = gemmProcs
+	}
+	return procs, done
 }
 
 // splitGrid chooses how many blocks of panels to cut C's rows (pm) and
@@ -377,6 +399,7 @@ func newGenericKernel[T tensor.Float]() *gemmKernel[T] {
 		kc: 256, mc: 64, nc: 2048,
 		micro: micro4x4[T],
 		pools: new(gemmPools[T]),
+		dot:   newGenericDot[T](),
 	}
 }
 

@@ -40,6 +40,16 @@ func smallBlocks[T tensor.Float](g *gemmKernel[T]) *gemmKernel[T] {
 	s.name += "/small-blocks"
 	s.kc, s.mc, s.nc = 37, 2*g.mr, 3*g.nr
 	s.pools = new(gemmPools[T])
+	if g.dot != nil {
+		d := *g.dot
+		d.kc = 2 * d.lanes
+		s.dot = &d
+	}
+	if g.strided != nil {
+		st := *g.strided
+		st.kc = 37
+		s.strided = &st
+	}
 	return &s
 }
 

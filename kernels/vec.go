@@ -124,42 +124,78 @@ func mask64(v float64) uint64 {
 	return ^uint64(int64(b)>>63) & uint64((-mag)>>63) & uint64((mag-0x7ff0000000000001)>>63)
 }
 
-// masked returns v where x > 0 and +0 elsewhere.
-func masked[F float32 | float64](x, v F) F {
-	switch x := any(x).(type) {
-	case float32:
-		return F(math.Float32frombits(math.Float32bits(float32(v)) & mask32(x)))
-	default:
-		return F(math.Float64frombits(math.Float64bits(float64(v)) & mask64(x.(float64))))
-	}
-}
+// The pure-Go kernels switch on the element type once, outside the loop:
+// converting each element to an interface inside it would cost more than
+// the work.
 
 func maskToGeneric[F float32 | float64](dst, x, v []F) {
 	x, v = x[:len(dst)], v[:len(dst)]
-	for i, xi := range x {
-		dst[i] = masked(xi, v[i])
+	switch d := any(dst).(type) {
+	case []float32:
+		x, v := any(x).([]float32), any(v).([]float32)
+		for i, xi := range x {
+			d[i] = math.Float32frombits(math.Float32bits(v[i]) & mask32(xi))
+		}
+	case []float64:
+		x, v := any(x).([]float64), any(v).([]float64)
+		for i, xi := range x {
+			d[i] = math.Float64frombits(math.Float64bits(v[i]) & mask64(xi))
+		}
 	}
 }
 
 func maskAddGeneric[F float32 | float64](dst, x, v []F) {
 	x, v = x[:len(dst)], v[:len(dst)]
-	for i, xi := range x {
-		dst[i] += masked(xi, v[i])
+	switch d := any(dst).(type) {
+	case []float32:
+		x, v := any(x).([]float32), any(v).([]float32)
+		for i, xi := range x {
+			d[i] += math.Float32frombits(math.Float32bits(v[i]) & mask32(xi))
+		}
+	case []float64:
+		x, v := any(x).([]float64), any(v).([]float64)
+		for i, xi := range x {
+			d[i] += math.Float64frombits(math.Float64bits(v[i]) & mask64(xi))
+		}
 	}
 }
 
 func maskTo2Generic[F float32 | float64](a, va, b, vb, x []F) {
 	va, b, vb, x = va[:len(a)], b[:len(a)], vb[:len(a)], x[:len(a)]
-	for i, xi := range x {
-		a[i] = masked(xi, va[i])
-		b[i] = masked(xi, vb[i])
+	switch av := any(a).(type) {
+	case []float32:
+		va, b, vb, x := any(va).([]float32), any(b).([]float32), any(vb).([]float32), any(x).([]float32)
+		for i, xi := range x {
+			m := mask32(xi)
+			av[i] = math.Float32frombits(math.Float32bits(va[i]) & m)
+			b[i] = math.Float32frombits(math.Float32bits(vb[i]) & m)
+		}
+	case []float64:
+		va, b, vb, x := any(va).([]float64), any(b).([]float64), any(vb).([]float64), any(x).([]float64)
+		for i, xi := range x {
+			m := mask64(xi)
+			av[i] = math.Float64frombits(math.Float64bits(va[i]) & m)
+			b[i] = math.Float64frombits(math.Float64bits(vb[i]) & m)
+		}
 	}
 }
 
 func maskAdd2Generic[F float32 | float64](a, va, b, vb, x []F) {
 	va, b, vb, x = va[:len(a)], b[:len(a)], vb[:len(a)], x[:len(a)]
-	for i, xi := range x {
-		a[i] += masked(xi, va[i])
-		b[i] += masked(xi, vb[i])
+	switch av := any(a).(type) {
+	case []float32:
+		va, b, vb, x := any(va).([]float32), any(b).([]float32), any(vb).([]float32), any(x).([]float32)
+		for i, xi := range x {
+			m := mask32(xi)
+			av[i] += math.Float32frombits(math.Float32bits(va[i]) & m)
+			b[i] += math.Float32frombits(math.Float32bits(vb[i]) & m)
+		}
+	case []float64:
+		va, b, vb, x := any(va).([]float64), any(b).([]float64), any(vb).([]float64), any(x).([]float64)
+		for i, xi := range x {
+			m := mask64(xi)
+			av[i] += math.Float64frombits(math.Float64bits(va[i]) & m)
+			b[i] += math.Float64frombits(math.Float64bits(vb[i]) & m)
+		}
 	}
 }

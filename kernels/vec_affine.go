@@ -29,6 +29,7 @@ type affineKernels struct {
 	affineReLUTo         func(dst, x []float32, a, mu, b float64)
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	centeredSquares      func(s *Lanes, x []float32, mu float64)
 	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
 	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
@@ -41,7 +42,7 @@ var genericAffine = &affineKernels{
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
-	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
+	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
 	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
 }
 
@@ -162,6 +163,21 @@ func AffineReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBa
 		return
 	}
 	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
+// ReLUAffineVJPPair is AffineVJPPair for a ReLU followed by a BatchNorm, at
+// h = relu(x) along ḣ = 1[x>0]·ẋ, its cotangents (added to zero, as into
+// zeroed buffers) passed back through the ReLU: per element, the bits of
+// MaskTo2(h, x, ḣ, ẋ, x); h̄, h̄̇ = 0; AffineVJPPair(s, h̄, h̄̇, h, ḣ, ȳ, ȳ̇);
+// MaskAdd2(dst, h̄, dstDot, h̄̇, x).
+func ReLUAffineVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.reluAffineVJPPair(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	reluAffineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
 }
 
 // CenteredSquares adds (x[i] − mu)² to the lanes s.
@@ -346,5 +362,32 @@ func linearAdd2Generic[T tensor.Float](dst, u, v, x []T, p, p2, q, mu, r float64
 	u, v, x = u[:len(dst)], v[:len(dst)], x[:len(dst)]
 	for i, xi := range x {
 		dst[i] += T(float64(float64(p*float64(u[i]))+float64(p2*float64(v[i]))) + float64(q*(float64(xi)-mu)) + r)
+	}
+}
+
+func reluAffineVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
+	for i, v := range x {
+		var h, hd, m T // relu(x), its tangent, and the mask as 0 or 1
+		if v > 0 {
+			h, hd, m = v, xDot[i], 1
+		}
+		l := i & 7
+		y, yd, xc := float64(yBar[i]), float64(yBarDot[i]), float64(h)-mu
+		s[0][l] += y
+		s[1][l] += float64(y * xc)
+		hb := 0 + T(a*y)
+		s[2][l] += yd
+		s[3][l] += float64(yd * xc)
+		hbd := 0 + T(a*yd) + T(ad*y)
+		s[4][l] += float64(y * float64(hd))
+		if m != 0 {
+			dst[i] += hb
+			dstDot[i] += hbd
+		} else {
+			dst[i] += 0 // as MaskAdd2 adds +0 (−0 becomes +0)
+			dstDot[i] += 0
+		}
 	}
 }

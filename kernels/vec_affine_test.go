@@ -144,6 +144,18 @@ func TestAffineBackends(t *testing.T) {
 				check("affineReLUVJPPair dst", g, w)
 				check("affineReLUVJPPair dstDot", g2, w2)
 
+				// ReLU then BatchNorm against the kernels one after the other.
+				rp, rs = lanes, lanes
+				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
+				k.reluAffineVJPPair(&rp, g, g2, x, xd, y, yd, a, c, mu)
+				h, hd, hb, hbd := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				maskTo2Generic(h, x, hd, xd, x)
+				ref.affineVJPPair(&rs, hb, hbd, h, hd, y, yd, a, c, mu)
+				maskAdd2Generic(w, hb, w2, hbd, x)
+				checkLanes("reluAffineVJPPair", rp[:], rs[:])
+				check("reluAffineVJPPair dst", g, w)
+				check("reluAffineVJPPair dstDot", g2, w2)
+
 				g1, w1 = lanes[3], lanes[3]
 				k.centeredSquares(&g1, x, mu)
 				ref.centeredSquares(&w1, x, mu)
@@ -195,4 +207,30 @@ func n32abs(v []float32) float64 {
 		s += math.Abs(float64(x))
 	}
 	return s
+}
+
+// BenchmarkAffine times BatchNorm's fused reverse sweep (AffineVJPPair)
+// and ReLU's (maskAdd2) on 2¹⁶ float32 values per slice, every backend.
+func BenchmarkAffine(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 1 << 16
+	x, xd, y, yd, d, e := affineInputs(rng, n, false), affineInputs(rng, n, false), affineInputs(rng, n, false),
+		affineInputs(rng, n, false), affineInputs(rng, n, false), affineInputs(rng, n, false)
+	for _, k := range affineBackends() {
+		b.Run("AffineVJPPair/"+k.name, func(b *testing.B) {
+			var s [5]Lanes
+			b.SetBytes(8 * 4 * n)
+			for b.Loop() {
+				k.affineVJPPair(&s, d, e, x, xd, y, yd, 0.5, 0.25, 0.1)
+			}
+		})
+	}
+	for _, k := range vecBackends32() {
+		b.Run("MaskAdd2/"+k.name, func(b *testing.B) {
+			b.SetBytes(7 * 4 * n)
+			for b.Loop() {
+				k.maskAdd2(d, y, e, yd, x)
+			}
+		})
+	}
 }

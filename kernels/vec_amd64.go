@@ -160,9 +160,9 @@ func vecBackends64() []*vecKernels[float64] {
 	return ks
 }
 
-// The affine kernels of vec_affine.go for float32 (AVX-512 only; blocks of
-// 16 elements, the rest in Go, which continues the lanes where the assembly
-// left them since 16 is a multiple of 8).
+// The affine kernels of vec_affine.go for float32 (blocks of 16 elements
+// with AVX-512, 8 with AVX2; the rest in Go, which continues the lanes where
+// the assembly left them since the blocks are multiples of 8).
 
 //go:noescape
 func affineTo32AVX512(dst, x []float32, a, mu, b float64)
@@ -206,86 +206,181 @@ func linearAdd32AVX512(dst, v, x []float32, p, q, mu, r float64)
 //go:noescape
 func linear2Add32AVX512(dst, u, v, x []float32, p, q, mu, r, p2 float64)
 
-var avx512Affine = &affineKernels{
-	name: "avx512",
-	affineTo: func(dst, x []float32, a, mu, b float64) {
-		n := len(dst) &^ 15
-		affineTo32AVX512(dst[:n], x[:n], a, mu, b)
-		affineToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
-	},
-	affineJVPTo: func(y, yDot, x, xDot []float32, a, c, mu, b, d float64) {
-		n, m := len(y)&^15, len(y)
-		affineJVPTo32AVX512(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
-		affineJVPToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
-	},
-	scaleAdd: func(dst, y []float32, a float64) {
-		n := len(dst) &^ 15
-		scaleAdd32AVX512(dst[:n], y[:n], a)
-		scaleAddGeneric(dst[n:], y[n:len(dst)], a)
-	},
-	centeredSums: func(s *[2]Lanes, y, x []float32, mu float64) {
-		n := len(y) &^ 15
-		centeredSums32AVX512(s, y[:n], x[:n], mu)
-		centeredSumsGeneric(s, y[n:], x[n:len(y)], mu)
-	},
-	centeredSumsScaleAdd: func(s *[2]Lanes, dst, y, x []float32, a, mu float64) {
-		n, m := len(dst)&^15, len(dst)
-		centeredSumsScaleAdd32AVX512(s, dst[:n], y[:n], x[:n], a, mu)
-		centeredSumsScaleAddGeneric(s, dst[n:], y[n:m], x[n:m], a, mu)
-	},
-	dot: func(s *Lanes, y, x []float32) {
-		n := len(y) &^ 15
-		dot32AVX512(s, y[:n], x[:n])
-		dotGeneric(s, y[n:], x[n:len(y)])
-	},
-	affineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
-		n, m := len(dst)&^15, len(dst)
-		bnPair32AVX512(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-		affineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
-	},
-	affineReLUTo: func(dst, x []float32, a, mu, b float64) {
-		n := len(dst) &^ 15
-		affineReLUTo32AVX512(dst[:n], x[:n], a, mu, b)
-		affineReLUToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
-	},
-	affineJVPReLUTo: func(y, yDot, x, xDot []float32, a, c, mu, b, d float64) {
-		n, m := len(y)&^15, len(y)
-		affineJVPReLUTo32AVX512(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
-		affineJVPReLUToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
-	},
-	affineReLUVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64) {
-		n, m := len(dst)&^15, len(dst)
-		bnReLUPair32AVX512(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-		affineReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
-	},
-	centeredSquares: func(s *Lanes, x []float32, mu float64) {
-		n := len(x) &^ 15
-		centeredSquares32AVX512(s, x[:n], mu)
-		centeredSquaresGeneric(s, x[n:], mu)
-	},
-	linearTo: func(dst, v, x []float32, p, q, mu, r float64) {
-		n, m := len(dst)&^15, len(dst)
-		linearTo32AVX512(dst[:n], v[:n], x[:n], p, q, mu, r)
-		linearToGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
-	},
-	linearAdd: func(dst, v, x []float32, p, q, mu, r float64) {
-		n, m := len(dst)&^15, len(dst)
-		linearAdd32AVX512(dst[:n], v[:n], x[:n], p, q, mu, r)
-		linearAddGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
-	},
-	linearAdd2: func(dst, u, v, x []float32, p, p2, q, mu, r float64) {
-		n, m := len(dst)&^15, len(dst)
-		linear2Add32AVX512(dst[:n], u[:n], v[:n], x[:n], p, q, mu, r, p2)
-		linearAdd2Generic(dst[n:], u[n:m], v[n:m], x[n:m], p, p2, q, mu, r)
-	},
+//go:noescape
+func affineTo32AVX2(dst, x []float32, a, mu, b float64)
+
+//go:noescape
+func affineJVPTo32AVX2(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+
+//go:noescape
+func scaleAdd32AVX2(dst, y []float32, a float64)
+
+//go:noescape
+func centeredSums32AVX2(s *[2]Lanes, y, x []float32, mu float64)
+
+//go:noescape
+func centeredSumsScaleAdd32AVX2(s *[2]Lanes, dst, y, x []float32, a, mu float64)
+
+//go:noescape
+func dot32AVX2(s *Lanes, y, x []float32)
+
+//go:noescape
+func bnPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func affineReLUTo32AVX2(dst, x []float32, a, mu, b float64)
+
+//go:noescape
+func affineJVPReLUTo32AVX2(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+
+//go:noescape
+func bnReLUPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func reluBNPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func reluBNPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func centeredSquares32AVX2(s *Lanes, x []float32, mu float64)
+
+//go:noescape
+func linearTo32AVX2(dst, v, x []float32, p, q, mu, r float64)
+
+//go:noescape
+func linearAdd32AVX2(dst, v, x []float32, p, q, mu, r float64)
+
+//go:noescape
+func linear2Add32AVX2(dst, u, v, x []float32, p, q, mu, r, p2 float64)
+
+// affineAsm holds one instruction set's assembly affine kernels.
+type affineAsm struct {
+	affineTo             func(dst, x []float32, a, mu, b float64)
+	affineJVPTo          func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+	scaleAdd             func(dst, y []float32, a float64)
+	centeredSums         func(s *[2]Lanes, y, x []float32, mu float64)
+	centeredSumsScaleAdd func(s *[2]Lanes, dst, y, x []float32, a, mu float64)
+	dot                  func(s *Lanes, y, x []float32)
+	bnPair               func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+	affineReLUTo         func(dst, x []float32, a, mu, b float64)
+	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+	bnReLUPair           func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	reluBNPair           func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+	centeredSquares      func(s *Lanes, x []float32, mu float64)
+	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
+	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
+	linear2Add           func(dst, u, v, x []float32, p, q, mu, r, p2 float64)
 }
 
-// The affine kernels for float32: AVX-512 where the CPU has it.
+// newAffine wraps assembly kernels of the given block (a multiple of 8, so
+// the pure-Go tail continues the lanes where the assembly left them).
+func newAffine(name string, block int, k affineAsm) *affineKernels {
+	cut := func(n int) int { return n &^ (block - 1) }
+	return &affineKernels{
+		name: name,
+		affineTo: func(dst, x []float32, a, mu, b float64) {
+			n := cut(len(dst))
+			k.affineTo(dst[:n], x[:n], a, mu, b)
+			affineToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
+		},
+		affineJVPTo: func(y, yDot, x, xDot []float32, a, c, mu, b, d float64) {
+			n, m := cut(len(y)), len(y)
+			k.affineJVPTo(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
+			affineJVPToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
+		},
+		scaleAdd: func(dst, y []float32, a float64) {
+			n := cut(len(dst))
+			k.scaleAdd(dst[:n], y[:n], a)
+			scaleAddGeneric(dst[n:], y[n:len(dst)], a)
+		},
+		centeredSums: func(s *[2]Lanes, y, x []float32, mu float64) {
+			n := cut(len(y))
+			k.centeredSums(s, y[:n], x[:n], mu)
+			centeredSumsGeneric(s, y[n:], x[n:len(y)], mu)
+		},
+		centeredSumsScaleAdd: func(s *[2]Lanes, dst, y, x []float32, a, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.centeredSumsScaleAdd(s, dst[:n], y[:n], x[:n], a, mu)
+			centeredSumsScaleAddGeneric(s, dst[n:], y[n:m], x[n:m], a, mu)
+		},
+		dot: func(s *Lanes, y, x []float32) {
+			n := cut(len(y))
+			k.dot(s, y[:n], x[:n])
+			dotGeneric(s, y[n:], x[n:len(y)])
+		},
+		affineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.bnPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			affineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
+		affineReLUTo: func(dst, x []float32, a, mu, b float64) {
+			n := cut(len(dst))
+			k.affineReLUTo(dst[:n], x[:n], a, mu, b)
+			affineReLUToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
+		},
+		affineJVPReLUTo: func(y, yDot, x, xDot []float32, a, c, mu, b, d float64) {
+			n, m := cut(len(y)), len(y)
+			k.affineJVPReLUTo(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
+			affineJVPReLUToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
+		},
+		affineReLUVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.bnReLUPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			affineReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
+		reluAffineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.reluBNPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			reluAffineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
+		centeredSquares: func(s *Lanes, x []float32, mu float64) {
+			n := cut(len(x))
+			k.centeredSquares(s, x[:n], mu)
+			centeredSquaresGeneric(s, x[n:], mu)
+		},
+		linearTo: func(dst, v, x []float32, p, q, mu, r float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.linearTo(dst[:n], v[:n], x[:n], p, q, mu, r)
+			linearToGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
+		},
+		linearAdd: func(dst, v, x []float32, p, q, mu, r float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.linearAdd(dst[:n], v[:n], x[:n], p, q, mu, r)
+			linearAddGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
+		},
+		linearAdd2: func(dst, u, v, x []float32, p, p2, q, mu, r float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.linear2Add(dst[:n], u[:n], v[:n], x[:n], p, q, mu, r, p2)
+			linearAdd2Generic(dst[n:], u[n:m], v[n:m], x[n:m], p, p2, q, mu, r)
+		},
+	}
+}
+
+var (
+	avx512Affine = newAffine("avx512", 16, affineAsm{
+		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
+		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
+		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, centeredSquares32AVX512, linearTo32AVX512,
+		linearAdd32AVX512, linear2Add32AVX512,
+	})
+	avx2Affine = newAffine("avx2", 8, affineAsm{
+		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
+		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
+		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, centeredSquares32AVX2, linearTo32AVX2,
+		linearAdd32AVX2, linear2Add32AVX2,
+	})
+)
+
+// The affine kernels for float32: the widest this CPU runs.
 var affine32 = bestAffine()
 
 func bestAffine() *affineKernels {
-	if hasAVX512 {
+	switch {
+	case hasAVX512:
 		return avx512Affine
+	case hasAVX2:
+		return avx2Affine
 	}
 	return genericAffine
 }
@@ -293,10 +388,14 @@ func bestAffine() *affineKernels {
 // affineBackends lists every backend of the affine kernels this machine can
 // run, the pure-Go one first.
 func affineBackends() []*affineKernels {
-	if hasAVX512 {
-		return []*affineKernels{genericAffine, avx512Affine}
+	ks := []*affineKernels{genericAffine}
+	if hasAVX2 {
+		ks = append(ks, avx2Affine)
 	}
-	return []*affineKernels{genericAffine}
+	if hasAVX512 {
+		ks = append(ks, avx512Affine)
+	}
+	return ks
 }
 
 // The max-pooling row kernels (see MaxPoolRowS2), for at most 16 (k = 2) or

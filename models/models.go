@@ -62,7 +62,17 @@ type build[T tensor.Float] struct {
 	relu    bool // act is ReLU
 }
 
-// bnAct records act(bn(x)), BatchNorm and ReLU as one fused primitive.
+// actBN records bn(act(x)), ReLU and BatchNorm as one fused primitive
+// (unless the graph is Unfused).
+func (b *build[T]) actBN(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) autodiff.Var {
+	if b.relu {
+		return bn.ForwardOfReLU(g, x)
+	}
+	return bn.Forward(g, b.act(g, x))
+}
+
+// bnAct records act(bn(x)), BatchNorm and ReLU as one fused primitive
+// (unless the graph is Unfused).
 func (b *build[T]) bnAct(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) autodiff.Var {
 	if b.relu {
 		return bn.ForwardReLU(g, x)

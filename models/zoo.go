@@ -44,8 +44,8 @@ func c1[T tensor.Float](b *build[T]) ([3]int, fwd[T]) {
 	bn2 := b.bn("bn2", 64)
 	fc1, fc2, fc3 := b.linear("fc1", 4096, 384), b.linear("fc2", 384, 192), b.linear("fc3", 192, b.classes)
 	return [3]int{3, 32, 32}, func(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
-		h := g.MaxPool(bn1.Forward(g, b.act(g, conv1.Forward(g, x))), 3, 2, 1)
-		h = g.MaxPool(bn2.Forward(g, b.act(g, conv2.Forward(g, h))), 3, 2, 1)
+		h := g.MaxPool(b.actBN(g, bn1, conv1.Forward(g, x)), 3, 2, 1)
+		h = g.MaxPool(b.actBN(g, bn2, conv2.Forward(g, h)), 3, 2, 1)
 		h = b.act(g, fc1.Forward(g, g.Flatten(h)))
 		h = b.act(g, fc2.Forward(g, h))
 		return fc3.Forward(g, h)
@@ -70,7 +70,7 @@ func c2[T tensor.Float](b *build[T]) ([3]int, fwd[T]) {
 	return [3]int{3, 32, 32}, func(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
 		h := x
 		for i, s := range stages {
-			h = s.bn.Forward(g, b.act(g, s.conv.Forward(g, h)))
+			h = b.actBN(g, s.bn, s.conv.Forward(g, h))
 			if i%2 == 1 {
 				h = g.MaxPool(h, 2, 2, 0)
 			}
@@ -104,12 +104,22 @@ func (b *build[T]) block(prefix string, in, out, stride int) *basicBlock[T] {
 
 func (blk *basicBlock[T]) forward(b *build[T], g *nn.Graph[T], x autodiff.Var) autodiff.Var {
 	h := b.bnAct(g, blk.bn1, blk.conv1.Forward(g, x))
-	h = blk.bn2.Forward(g, blk.conv2.Forward(g, h))
-	short := x
-	if blk.downConv != nil {
-		short = blk.downBN.Forward(g, blk.downConv.Forward(g, x))
+	if b.relu {
+		// bn2, the sum and the ReLU as one primitive in Eval mode (the
+		// same numbers).
+		h = blk.conv2.Forward(g, h)
+		return blk.bn2.ForwardAddReLU(g, h, blk.shortcut(g, x))
 	}
-	return b.act(g, g.Add(h, short))
+	h = blk.bn2.Forward(g, blk.conv2.Forward(g, h))
+	return b.act(g, g.Add(h, blk.shortcut(g, x)))
+}
+
+// shortcut records the block's shortcut of x: x, or the downsampling.
+func (blk *basicBlock[T]) shortcut(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
+	if blk.downConv == nil {
+		return x
+	}
+	return blk.downBN.Forward(g, blk.downConv.Forward(g, x))
 }
 
 // resnet: conv1(3,width,1,1, no bias) → bn1 → relu → stages of basic blocks

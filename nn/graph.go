@@ -37,6 +37,11 @@ type Graph[T tensor.Float] struct {
 	ParamGrads bool
 	// Tangents holds the direction v of a Hessian-vector product, per parameter.
 	Tangents map[*Param[T]]*tensor.Dense[T]
+	// Unfused makes layers record their separate primitives where they
+	// would record a fused one (BatchNorm with ReLU or a residual sum in
+	// Eval mode; the same numbers either way), for tools that map the
+	// tape's primitives one to one, such as the GPU planner.
+	Unfused bool
 
 	vars map[*Param[T]]autodiff.Var
 }

@@ -151,10 +151,32 @@ func (b *BatchNorm2d[T]) eval() autodiff.BatchNorm2dEval[T] {
 
 // ForwardReLU records relu(b(x)) on g: in Eval mode as one primitive
 // (autodiff.BatchNorm2dEvalReLU, which never stores the normalised values
-// and gives the bits of the two), in Train mode as Forward and ReLU.
+// and gives the bits of the two), in Train mode or an Unfused graph as
+// Forward and ReLU.
 func (b *BatchNorm2d[T]) ForwardReLU(g *Graph[T], x autodiff.Var) autodiff.Var {
-	if g.Mode == Eval {
+	if g.Mode == Eval && !g.Unfused {
 		return g.Tape.Apply(autodiff.BatchNorm2dEvalReLU[T]{BatchNorm2dEval: b.eval()}, x, g.Param(b.Weight), g.Param(b.Bias))
 	}
 	return g.ReLU(b.Forward(g, x))
+}
+
+// ForwardOfReLU records b(relu(x)) on g: in Eval mode as one primitive
+// (autodiff.ReLUBatchNorm2dEval, which never stores relu(x); the bits of
+// the two), in Train mode or an Unfused graph as ReLU and Forward.
+func (b *BatchNorm2d[T]) ForwardOfReLU(g *Graph[T], x autodiff.Var) autodiff.Var {
+	if g.Mode == Eval && !g.Unfused {
+		return g.Tape.Apply(autodiff.ReLUBatchNorm2dEval[T]{BatchNorm2dEval: b.eval()}, x, g.Param(b.Weight), g.Param(b.Bias))
+	}
+	return b.Forward(g, g.ReLU(x))
+}
+
+// ForwardAddReLU records relu(b(x) + short) on g, a residual block's end:
+// in Eval mode as one primitive (autodiff.BatchNorm2dEvalAddReLU, the bits
+// of the three), in Train mode or an Unfused graph as Forward, Add and
+// ReLU.
+func (b *BatchNorm2d[T]) ForwardAddReLU(g *Graph[T], x, short autodiff.Var) autodiff.Var {
+	if g.Mode == Eval && !g.Unfused {
+		return g.Tape.Apply(autodiff.BatchNorm2dEvalAddReLU[T]{BatchNorm2dEval: b.eval()}, x, g.Param(b.Weight), g.Param(b.Bias), short)
+	}
+	return g.ReLU(g.Add(b.Forward(g, x), short))
 }

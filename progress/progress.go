@@ -82,7 +82,7 @@ func (b *Bar) Add(n int, status string) {
 	if status != "" {
 		b.status = status
 	}
-	if t := b.now(); t.Sub(b.last) >= b.interval || b.done >= b.total {
+	if t := b.now(); t.Sub(b.last) >= b.interval || b.done >= b.total && !b.capped {
 		b.last = t
 		b.draw(false)
 	}

@@ -149,7 +149,9 @@ the claim's side of the threshold, <span class="not-held">not held</span> when i
 <span class="insufficient-evidence">insufficient evidence</span> when there are too few runs to compute it; a
 claim is not held if any of its statistics is, else insufficient evidence if any is, else inconclusive if any is,
 else held. With few seeds per configuration a bootstrap interval is narrower than the truth: it cannot see
-variation the seeds did not show, so “held” means “consistent over the seeds run”, not a significance test.</p>
+variation the seeds did not show, so “held” means “consistent over the seeds run”, not a significance test;
+where resampling so few runs biases the statistic so that the interval misses the estimate, the interval is
+widened to include it.</p>
 <table id="claims">
 <tr><th>#</th><th class="l">claim</th><th class="l">verdict</th><th class="l">statistics: value [interval], runs, outcome</th></tr>
 {{range .Claims}}<tr><td>{{.ID}}</td><td class="l">{{.Text}}<div class="rule">{{.Rule}}</div></td><td class="l {{class .Verdict}}">{{.Verdict}}</td><td class="l"><ul class="stats">{{range .Statistics}}<li>{{statistic .}}</li>{{end}}</ul></td></tr>

@@ -105,6 +105,35 @@ class C1(nn.Module):
         return self.fc3(x)
 
 
+class C2(nn.Module):
+    """conv1(3,64) act bn1 conv2(3,64) act bn2 pool(2,2) conv3(3,128) act bn3
+    conv4(3,128) act bn4 pool(2,2) fc1(3200,256) act fc2(256,256) act fc3
+    (3×3 convolutions without padding)."""
+
+    input = (3, 32, 32)
+
+    def __init__(self, classes=10, act=F.relu):
+        super().__init__()
+        self.act = act
+        chans = [3, 64, 64, 128, 128]
+        for i in range(4):
+            setattr(self, f"conv{i + 1}", nn.Conv2d(chans[i], chans[i + 1], 3))
+            setattr(self, f"bn{i + 1}", nn.BatchNorm2d(chans[i + 1]))
+        self.fc1 = nn.Linear(3200, 256)
+        self.fc2 = nn.Linear(256, 256)
+        self.fc3 = nn.Linear(256, classes)
+
+    def forward(self, x):
+        for i in range(4):
+            conv, bn = getattr(self, f"conv{i + 1}"), getattr(self, f"bn{i + 1}")
+            x = bn(self.act(conv(x)))
+            if i % 2 == 1:
+                x = F.max_pool2d(x, 2, 2)
+        x = self.act(self.fc1(x.flatten(1)))
+        x = self.act(self.fc2(x))
+        return self.fc3(x)
+
+
 class BasicBlock(nn.Module):
     """act(bn2(conv2(act(bn1(conv1(x))))) + shortcut(x))."""
 
@@ -158,6 +187,7 @@ MODELS = {
     "mlp": MLP,
     "lenet5": LeNet5,
     "c1": C1,
+    "c2": C2,
     "resnet20": lambda classes=10, act=F.relu: ResNet(16, [3, 3, 3], classes, act),
     "resnet18": lambda classes=10, act=F.relu: ResNet(64, [2, 2, 2, 2], classes, act),
 }

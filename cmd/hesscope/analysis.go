@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 
 	"hesscope/analysis"
@@ -29,6 +29,12 @@ import (
 // command reading a model shares.
 type sourceFlags struct {
 	weights, model, activation, dataset, dataDir, split string
+	// datasetFlag is the name under which the dataset was given
+	// ("dataset" or its alias "data"), "" if it was not.
+	datasetFlag string
+	// warnings are fromWeights': printed on standard error and recorded
+	// in the result.
+	warnings []string
 }
 
 // register declares the flags; weightsHelp is the help of -weights, which
@@ -37,7 +43,8 @@ func (s *sourceFlags) register(fs *flag.FlagSet, weightsHelp string) {
 	fs.StringVar(&s.weights, "weights", "", weightsHelp)
 	fs.StringVar(&s.model, "model", "", "model `name`: "+strings.Join(models.Names(), ", ")+" (default: from the -weights metadata)")
 	fs.StringVar(&s.activation, "activation", "", "activation: relu, tanh or softplus (default: from the -weights metadata, else relu)")
-	fs.StringVar(&s.dataset, "dataset", "mnist", "dataset `name` ("+strings.Join(data.Names(), ", ")+") or safetensors file with x [N,C,H,W] float32 and y [N] int64")
+	fs.Var(datasetValue{s, "dataset"}, "dataset", "dataset `name` ("+strings.Join(data.Names(), ", ")+
+		") or safetensors file with x [N,C,H,W] float32 and y [N] int64 (default: the dataset the -weights were trained on, as their metadata records, else mnist; a different one gets a warning)")
 	fs.StringVar(&s.dataDir, "data-dir", "", "existing `folder` of the dataset files, where missing ones are downloaded (default: found or downloaded automatically)")
 	fs.StringVar(&s.split, "split", "test", "dataset split: test or train (the first -samples images)")
 }
@@ -60,18 +67,41 @@ type analysisFlags struct {
 
 func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
 	a.sourceFlags.register(fs, freshOrFile)
-	fs.StringVar(&a.dataset, "data", "mnist", "alias of -dataset")
+	fs.Var(datasetValue{&a.sourceFlags, "data"}, "data", "alias of -dataset (giving both with different values is an error)")
 	a.samples = samples
-	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones), or all; the default is a cap, not a requirement")
-	fs.IntVar(&a.chunk, "batch-size", 256, "images per forward pass (chunk); results are exact averages over all chunks")
+	fs.Var(&samplesValue{a}, "samples", "number of images `N` (the first ones; at least 1, at most the split's), or all; the default is a cap, not a requirement")
+	fs.IntVar(&a.chunk, "batch-size", 256, fmt.Sprintf("images per forward pass (chunk), at most %d; results are exact averages over all chunks", maxChunk))
 	fs.IntVar(&a.classes, "classes", 0, "number of classes (default: from the weights or the data)")
 	fs.StringVar(&a.precision, "precision", "float32", "arithmetic: float32 or float64")
 	fs.Uint64Var(&a.seed, "seed", 1, "seed of the initialisation and of every random choice")
-	fs.IntVar(&a.workers, "workers", 0, "data chunks, grid points, images or sub-batches processed at once, each on its own copy of the working state (default: 1 for chunks, whose passes are parallel inside; -threads otherwise)")
+	fs.IntVar(&a.workers, "workers", 0, "data chunks, grid points, images or sub-batches processed at once, each on its own copy of the working state, at most max(256, 4 × cores) (default: 1 for chunks, whose passes are parallel inside; -threads otherwise)")
 	fs.StringVar(&a.out, "out", "", "`folder` for the JSON result, CSV files and plots (created if missing)")
 	fs.StringVar(&a.format, "format", "png", "plot format in -out: png or svg")
 	fs.BoolVar(&a.json, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress output")
+}
+
+// datasetValue is -dataset or its alias -data, recording which one was
+// given: the two with different values are an error naming both, not the
+// last one silently winning.
+type datasetValue struct {
+	s    *sourceFlags
+	name string
+}
+
+func (v datasetValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return v.s.dataset
+}
+
+func (v datasetValue) Set(x string) error {
+	if f := v.s.datasetFlag; f != "" && f != v.name && v.s.dataset != x {
+		return fmt.Errorf("conflicts with -%s %s: give one of -data and -dataset", f, v.s.dataset)
+	}
+	v.s.dataset, v.s.datasetFlag = x, v.name
+	return nil
 }
 
 // samplesValue is -samples, recording whether it was given: the default is
@@ -92,19 +122,15 @@ func (v *samplesValue) Set(s string) error {
 
 // validate checks the shared flags and returns the number of samples (0: all).
 func (a *analysisFlags) validate() (int, error) {
-	n := 0
-	if a.samples != "all" && a.samples != "0" {
-		v, err := strconv.Atoi(a.samples)
-		if err != nil || v < 1 {
-			return 0, usagef("-samples %q: want a positive number or all", a.samples)
-		}
-		n = v
+	n, err := parseSamples(a.samples)
+	if err != nil {
+		return 0, err
 	}
-	if a.chunk < 1 {
-		return 0, usagef("-batch-size %d: want at least 1", a.chunk)
+	if a.chunk < 1 || a.chunk > maxChunk {
+		return 0, usagef("-batch-size %d: want 1 to %d", a.chunk, maxChunk)
 	}
-	if a.workers < 0 {
-		return 0, usagef("-workers %d: want 0 (all threads) or more", a.workers)
+	if a.workers < 0 || a.workers > maxThreads() {
+		return 0, usagef("-workers %d: want 0 (-threads) to %d", a.workers, maxThreads())
 	}
 	if a.classes < 0 {
 		return 0, usagef("-classes %d: want at least 2", a.classes)
@@ -139,9 +165,10 @@ func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, err
 		s.prog = stderr
 	}
 	var err error
-	if s.model, s.activation, s.norm, err = fromWeights(a.weights, a.model, a.activation); err != nil {
+	if s.norm, err = a.fromWeights(); err != nil {
 		return nil, err
 	}
+	s.model, s.activation = a.model, a.activation
 	if s.activation == "" {
 		s.activation = "relu"
 	}
@@ -166,35 +193,53 @@ func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, err
 	return s, nil
 }
 
-// fromWeights completes the -model and -activation flags from the metadata
-// of the weights file (when given and the flags are empty) and reads the
-// normalisation its training run recorded (nil if none): what every command
-// that reads a model file needs to know before building the model.
-func fromWeights(weights, model, activation string) (string, string, *data.Norm, error) {
-	if weights == "" {
-		if model == "" {
-			return "", "", nil, usagef("-model is required without -weights")
+// fromWeights completes the flags from the metadata of the weights file
+// and reads the normalisation its training run recorded (nil if none):
+// what every command that reads a model file needs to know before building
+// the model and loading the data. An empty -model or -activation takes the
+// recorded one; an empty -dataset takes the recorded dataset, so that a
+// model is analysed on the data it was trained on, else mnist (a file that
+// records none, or no file). A -dataset naming another dataset than the
+// recorded one is kept — evaluating a model on other data is a legitimate
+// experiment, and the flag says it is meant — but adds a warning to
+// s.warnings, which the commands print on standard error and record in
+// their results.
+func (s *sourceFlags) fromWeights() (norm *data.Norm, err error) {
+	var meta map[string]string
+	if s.weights == "" {
+		if s.model == "" {
+			return nil, usagef("-model is required without -weights")
 		}
-		return model, activation, nil, nil
-	}
-	f, err := checkpoint.ReadFile(weights)
-	if err != nil {
-		return "", "", nil, err
-	}
-	meta := f.Metadata
-	if model == "" {
-		if model = meta["model"]; model == "" {
-			return "", "", nil, usagef("-model is required: %s names no model in its metadata", weights)
+	} else {
+		f, err := checkpoint.ReadFile(s.weights)
+		if err != nil {
+			return nil, err
+		}
+		meta = f.Metadata
+		if s.model == "" {
+			if s.model = meta["model"]; s.model == "" {
+				return nil, usagef("-model is required: %s names no model in its metadata", s.weights)
+			}
+		}
+		if s.activation == "" {
+			s.activation = meta["activation"]
+		}
+		if norm, err = train.ModelNorm(meta); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.weights, err)
 		}
 	}
-	if activation == "" {
-		activation = meta["activation"]
+	trained := meta["dataset"]
+	switch {
+	case s.dataset == "" && trained == "":
+		s.dataset = "mnist"
+	case s.dataset == "" && !slices.Contains(data.Names(), trained):
+		return nil, usagef("-dataset is required: %s was trained on %q, which is not a dataset name (%s)", s.weights, trained, strings.Join(data.Names(), ", "))
+	case s.dataset == "":
+		s.dataset = trained
+	case trained != "" && s.dataset != trained && slices.Contains(data.Names(), s.dataset):
+		s.warnings = append(s.warnings, fmt.Sprintf("%s was trained on %s, but -%s asks for %s: results are for data the model has not seen", s.weights, trained, s.datasetFlag, s.dataset))
 	}
-	norm, err := train.ModelNorm(meta)
-	if err != nil {
-		return "", "", nil, fmt.Errorf("%s: %w", weights, err)
-	}
-	return model, activation, norm, nil
+	return norm, nil
 }
 
 // checkNorm returns an error unless norm (if any) has one mean per channel of d.
@@ -230,7 +275,12 @@ func bars(prog io.Writer) func(analysis.Progress) {
 	stage, done := "", 0
 	return func(p analysis.Progress) {
 		if bar == nil || p.Stage != stage {
-			bar, stage, done = progress.New(prog, p.Stage, p.Total), p.Stage, 0
+			if p.Capped {
+				bar = progress.NewCapped(prog, p.Stage, p.Total)
+			} else {
+				bar = progress.New(prog, p.Stage, p.Total)
+			}
+			stage, done = p.Stage, 0
 		}
 		if !p.Final {
 			bar.Add(p.Done-done, p.Status)
@@ -344,8 +394,11 @@ func checkPlotPath(flagName, path string) error {
 
 // finish delivers an analysis result: written atomically as name in the -out
 // folder (its path added to *files first, so that the file lists itself),
-// printed as JSON on w with -json, and otherwise as the table print writes.
-func (a *analysisFlags) finish(w io.Writer, name string, res any, files *[]string, print func(io.Writer)) error {
+// printed as JSON on standard output with -json, and otherwise as the table
+// print writes; the warnings (the source flags' first) are added to
+// *warnings and go to standard error in either mode.
+func (a *analysisFlags) finish(e *env, name string, res any, files, warnings *[]string, print func(io.Writer)) error {
+	*warnings = append(slices.Clone(a.warnings), *warnings...)
 	path, err := a.outPath(name)
 	if err != nil {
 		return err
@@ -353,13 +406,22 @@ func (a *analysisFlags) finish(w io.Writer, name string, res any, files *[]strin
 	if path != "" {
 		*files = append(*files, path)
 	}
-	if err := writeResult(w, a.json, path, res); err != nil {
+	if err := writeResult(e.stdout, a.json, path, res); err != nil {
 		return err
 	}
 	if !a.json {
-		print(w)
+		print(e.stdout)
 	}
+	printWarnings(e.stderr, *warnings)
 	return nil
+}
+
+// printWarnings writes one "warning: ..." line per warning: on standard
+// error, so that standard output holds only the result.
+func printWarnings(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
 }
 
 // writeResult prints v as indented JSON to w when asJSON, and writes it to

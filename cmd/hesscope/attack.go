@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -57,7 +58,10 @@ Every result comes with sanity checks against gradient masking (Athalye et
 al. 2018): perturbations within ε, robust accuracy not increasing with ε,
 PGD at least as strong as FGSM at every ε (FGSM is run too), and robust
 accuracy about 0 at ε = 1 in L∞ (√d in L2), which is run as an extra point.
--checks=false skips the extra runs. A failed check is a warning.
+-checks=false skips the extra runs. A failed check is a warning (on
+standard error), except that for a single-step attack (fgsm, or pgd with
+-steps 1) the monotone and large-ε checks are information: one gradient
+step is known to be neither monotone in ε nor complete at large ε.
 
 -save-examples writes the adversarial images, labels and predictions as
 safetensors (x, y, pred, clean_pred, x_clean), one file per ε (FILE with
@@ -83,11 +87,11 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.samples, "samples", "1000", "attack the first `N` images, or all (the default 1000 means all of a smaller dataset)")
 	fs.StringVar(&o.method, "method", "", "attack: fgsm, pgd or deepfool (required)")
 	fs.StringVar(&o.norm, "norm", "", "threat model: linf or l2 (default linf; l2 for deepfool)")
-	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd)")
-	fs.IntVar(&o.steps, "steps", 0, "PGD steps (default 10) or DeepFool's largest number of iterations (default 50)")
+	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd): at most 1 in L∞, √(C·H·W) in L2, where every image is within reach")
+	fs.IntVar(&o.steps, "steps", 0, "PGD steps or DeepFool's largest number of iterations, at most 100000 (0: 10 for PGD, 50 for DeepFool)")
 	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
-	fs.IntVar(&o.restarts, "restarts", 1, "PGD runs from independent random starts")
+	fs.IntVar(&o.restarts, "restarts", 1, "PGD runs from independent random starts, at most 1000")
 	fs.Float64Var(&o.overshoot, "overshoot", 0.02, "DeepFool's overshoot")
 	fs.IntVar(&o.candidates, "candidates", 10, "DeepFool considers the `K` classes of largest clean logit")
 	fs.BoolVar(&o.checks, "checks", true, "run the extra attacks of the sanity checks (FGSM next to PGD, a large ε)")
@@ -149,9 +153,18 @@ func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
 	if err != nil {
 		return c, nil, 0, err
 	}
+	for _, e := range eps {
+		if norm == attack.LInf && e > 1 {
+			return c, nil, 0, usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1]: ε = 1 reaches every image)", e)
+		}
+	}
 	switch {
-	case o.steps < 0:
-		return c, nil, 0, usagef("-steps %d: want at least 1 (0: the default)", o.steps)
+	case o.steps < 0 || o.steps > maxIterations:
+		return c, nil, 0, usagef("-steps %d: want 1 to %d (0: the default)", o.steps, maxIterations)
+	case o.restarts > 1000:
+		return c, nil, 0, usagef("-restarts %d: want at most 1000", o.restarts)
+	case o.chunk > maxChunk:
+		return c, nil, 0, usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
 	case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
 		return c, nil, 0, usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
 	case o.restarts < 1:
@@ -201,8 +214,10 @@ func parseEps(s string) ([]float64, error) {
 }
 
 // parseSamples reads -samples: a positive count or "all" (0).
+// parseSamples reads -samples: a positive count or "all" (returned as 0).
+// "0" is an error rather than a silent "all".
 func parseSamples(s string) (int, error) {
-	if s == "all" || s == "0" {
+	if s == "all" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
@@ -240,13 +255,16 @@ func checkOutput(flagName, path string, exts ...string) error {
 }
 
 // attackModel loads the model of -weights/-model/-activation with the
-// normalisation its metadata records folded in, and the dataset, checked
-// against each other.
-func attackModel[T tensor.Float](weights, model, activation string, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
-	model, activation, norm, err := fromWeights(weights, model, activation)
+// normalisation its metadata records folded in, and the dataset (src's,
+// completed from the metadata; ds gives the rest), checked against each
+// other.
+func attackModel[T tensor.Float](src *sourceFlags, seed uint64, ds experiment.DataSpec) (attack.Model[T], *models.Net[T], *data.Dataset, *data.Norm, error) {
+	norm, err := src.fromWeights()
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	weights, model, activation := src.weights, src.model, src.activation
+	ds.Name, ds.Split, ds.Dir = src.dataset, src.split, src.dataDir
 	d, err := experiment.LoadData(ds)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -290,16 +308,23 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if o.quiet {
 		prog = nil
 	}
-	ds := experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: n, Dir: o.dataDir, Progress: prog}
+	ds := experiment.DataSpec{Samples: n, Progress: prog}
 	if !o.samplesSet {
 		ds.Samples = 0 // the default 1000, or all of a smaller dataset
 	}
-	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed, ds)
+	m, net, d, norm, err := attackModel[T](&o.sourceFlags, o.seed, ds)
 	if err != nil {
 		return err
 	}
 	if !o.samplesSet {
 		d = d.Subset(n)
+	}
+	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 {
+		for _, e := range append(slices.Clone(eps), o.largeEps) {
+			if e > diam {
+				return usagef("-eps or -large-eps %g: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", e, diam)
+			}
+		}
 	}
 	meta := map[string]string{"model": net.Name, "dataset": o.dataset, "split": o.split}
 	if o.weights != "" {
@@ -321,6 +346,8 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	res.Dataset, res.Split, res.Normalized, res.Precision = o.dataset, o.split, norm != nil, o.precision
 	res.Seed = o.seed
 	res.Seconds = time.Since(start).Seconds()
+	res.Warnings = append(slices.Clone(o.warnings), res.Warnings...)
+	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -403,9 +430,6 @@ func printAttack(w io.Writer, r *analysis.AttackResult) {
 		fmt.Fprintf(w, "plot: %s\n", r.Plot)
 	}
 	fmt.Fprintf(w, "seconds: %.1f\n", r.Seconds)
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
-	}
 }
 
 // advFlags are the adversarial-training flags of hesscope train.

@@ -22,7 +22,7 @@ import (
 func init() {
 	commands = append(commands, &command{
 		name:  "bench",
-		usage: "-model NAME [-batch N] [-threads T] [-precision float32|float64] [-reps R] [-json]",
+		usage: "-model NAME [-batch N] [-threads T] [-precision float32|float64] [-device cpu|cuda] [-reps R] [-json]",
 		short: "time a forward pass, a gradient, a Hessian-vector product and a training step",
 		long: `
 Bench times the engine on one model of the zoo and one random batch (pixels
@@ -35,6 +35,11 @@ over -reps runs, after one warm-up run, of:
               respect to the parameters (forward-over-reverse), random v
   train_step  a training step: forward and backward with BatchNorm in train
               mode (batch statistics) and an SGD update with momentum 0.9
+              (on the CPU only: with -device cuda it is not timed)
+
+With -device cuda the passes run on the first NVIDIA GPU (a binary built
+with -tags cuda); each time includes copying the batch and the direction to
+the GPU and the gradient and product back.
 
 GFLOP/s are nominal: F, the forward FLOPs, counts 2 per multiply-add of the
 convolution and linear layers at this batch size (nothing else: ReLU,
@@ -50,9 +55,9 @@ and PyTorch).`,
 }
 
 type benchOptions struct {
-	model, precision string
-	batch, reps      int
-	json             bool
+	model, precision, device string
+	batch, reps              int
+	json                     bool
 }
 
 // BenchResult is the JSON output of hesscope bench. Times are medians in
@@ -64,6 +69,7 @@ type BenchResult struct {
 	Batch            int     `json:"batch"`
 	Threads          int     `json:"threads"`
 	Precision        string  `json:"precision"`
+	Device           string  `json:"device"`
 	Reps             int     `json:"reps"`
 	Params           int     `json:"params"`
 	ForwardFLOPs     float64 `json:"forward_flops"`
@@ -84,6 +90,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.precision, "precision", "float32", "arithmetic: float32 or float64")
 	fs.IntVar(&o.reps, "reps", 10, "timed runs of each computation (the median is reported)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object")
+	deviceFlag(fs, &o.device)
 	return func(ctx context.Context, e *env) error {
 		switch {
 		case o.model == "":
@@ -94,6 +101,8 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-batch %d: want at least 1", o.batch)
 		case o.reps < 1:
 			return usagef("-reps %d: want at least 1", o.reps)
+		case o.device != "cpu" && o.device != "cuda":
+			return usagef("-device %q: want cpu or cuda", o.device)
 		}
 		var (
 			r   BenchResult
@@ -115,8 +124,12 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			enc.SetIndent("", "  ")
 			return enc.Encode(r)
 		}
-		fmt.Fprintf(e.stdout, "%s, batch %d, %s, %d threads, %d parameters, median of %d runs (hesscope %s)\n\n",
-			r.Model, r.Batch, r.Precision, r.Threads, r.Params, r.Reps, r.Version)
+		where := fmt.Sprintf("%d threads", r.Threads)
+		if r.Device != "cpu" {
+			where = r.Device
+		}
+		fmt.Fprintf(e.stdout, "%s, batch %d, %s, %s, %d parameters, median of %d runs (hesscope %s)\n\n",
+			r.Model, r.Batch, r.Precision, where, r.Params, r.Reps, r.Version)
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "\tseconds\tGFLOP/s\t\n")
 		for _, row := range []struct {
@@ -128,6 +141,10 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			{"HVP", r.HVPSeconds, r.HVPGFLOPS},
 			{"train step", r.TrainStepSeconds, r.TrainStepGFLOPS},
 		} {
+			if row.s == 0 {
+				fmt.Fprintf(tw, "%s\t-\t-\t\n", row.name)
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%.4g\t%.1f\t\n", row.name, row.s, row.gfps)
 		}
 		return tw.Flush()
@@ -160,10 +177,17 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	flops, first := cost.FLOPs, cost.First
 	r := BenchResult{
 		Version: version, Model: o.model, Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
-		Precision: o.precision, Reps: o.reps, Params: net.NumParams(), ForwardFLOPs: flops,
+		Precision: o.precision, Device: o.device, Reps: o.reps, Params: net.NumParams(), ForwardFLOPs: flops,
 	}
 
-	e := hessian.NewEvaluator[T](net)
+	var e hessian.Passer[T] = hessian.NewEvaluator[T](net)
+	eng, err := engineFor(o.device, net)
+	if err != nil {
+		return r, err
+	}
+	if eng != nil {
+		e = eng(net)
+	}
 	fwd := hessian.Request[T]{Mode: nn.Eval}
 	grad := hessian.Request[T]{Mode: nn.Eval, Params: params}
 	hvp := hessian.Request[T]{Mode: nn.Eval, Params: params, ParamTangent: v}
@@ -181,7 +205,7 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 		}
 		opt.Step(values, grads, 1e-6)
 	}
-	for _, c := range []struct {
+	runs := []struct {
 		dst *float64
 		run func()
 	}{
@@ -189,7 +213,11 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 		{&r.GradSeconds, func() { e.Pass(x, y, grad) }},
 		{&r.HVPSeconds, func() { e.Pass(x, y, hvp) }},
 		{&r.TrainStepSeconds, trainStep},
-	} {
+	}
+	if eng != nil {
+		runs = runs[:3] // no training on the GPU yet
+	}
+	for _, c := range runs {
 		c.run() // warm the buffers
 		times := make([]float64, o.reps)
 		for i := range times {
@@ -206,7 +234,9 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	r.ForwardGFLOPS = gflops(flops, r.ForwardSeconds)
 	r.GradGFLOPS = gflops(3*flops-first, r.GradSeconds)
 	r.HVPGFLOPS = gflops(9*flops-4*first, r.HVPSeconds)
-	r.TrainStepGFLOPS = gflops(3*flops-first, r.TrainStepSeconds)
+	if r.TrainStepSeconds > 0 {
+		r.TrainStepGFLOPS = gflops(3*flops-first, r.TrainStepSeconds)
+	}
 	return r, nil
 }
 

@@ -46,18 +46,19 @@ type evalOptions struct {
 
 // EvalResult is the JSON output of hesscope eval.
 type EvalResult struct {
-	Version   string  `json:"version"`
-	Weights   string  `json:"weights"`
-	Model     string  `json:"model"`
-	Dataset   string  `json:"dataset"`
-	Split     string  `json:"split"`
-	Samples   int     `json:"samples"`
-	Normalize bool    `json:"normalize"`
-	Precision string  `json:"precision"`
-	Loss      float64 `json:"loss"`
-	Accuracy  float64 `json:"accuracy"`
-	Correct   int     `json:"correct"`
-	Seconds   float64 `json:"seconds"`
+	Version   string   `json:"version"`
+	Weights   string   `json:"weights"`
+	Model     string   `json:"model"`
+	Dataset   string   `json:"dataset"`
+	Split     string   `json:"split"`
+	Samples   int      `json:"samples"`
+	Normalize bool     `json:"normalize"`
+	Precision string   `json:"precision"`
+	Loss      float64  `json:"loss"`
+	Accuracy  float64  `json:"accuracy"`
+	Correct   int      `json:"correct"`
+	Seconds   float64  `json:"seconds"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 func evalFlags(fs *flag.FlagSet) func(context.Context, *env) error {
@@ -82,7 +83,7 @@ func evalFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-activation %q: want relu, tanh or softplus", o.activation)
 		case o.model != "" && !slices.Contains(models.Names(), o.model):
 			return usagef("-model %q: unknown model (want %s)", o.model, strings.Join(models.Names(), ", "))
-		case !strings.HasSuffix(o.dataset, ".safetensors") && !slices.Contains(data.Names(), o.dataset):
+		case o.dataset != "" && !strings.HasSuffix(o.dataset, ".safetensors") && !slices.Contains(data.Names(), o.dataset):
 			return usagef("-dataset %q: unknown dataset (want %s, or a .safetensors file)", o.dataset, strings.Join(data.Names(), ", "))
 		}
 		switch o.precision {
@@ -101,10 +102,11 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	if o.quiet {
 		prog = nil
 	}
-	model, act, norm, err := fromWeights(o.weights, o.model, o.activation)
+	norm, err := o.fromWeights()
 	if err != nil {
 		return err
 	}
+	model, act := o.model, o.activation
 	net, _, err := experiment.LoadModel[T](experiment.ModelSpec{Name: model, Weights: o.weights, Activation: act})
 	if err != nil {
 		return err
@@ -128,7 +130,8 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	}
 	res := EvalResult{Version: version, Weights: o.weights, Model: model, Dataset: o.dataset, Split: o.split,
 		Samples: d.N, Normalize: norm != nil, Precision: o.precision, Loss: loss, Accuracy: acc,
-		Correct: int(acc*float64(d.N) + 0.5), Seconds: time.Since(start).Seconds()}
+		Correct: int(acc*float64(d.N) + 0.5), Seconds: time.Since(start).Seconds(), Warnings: o.warnings}
+	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

@@ -13,6 +13,7 @@ import (
 	"hesscope/analysis"
 	"hesscope/checkpoint"
 	"hesscope/landscape"
+	"hesscope/nn"
 	"hesscope/tensor"
 )
 
@@ -66,12 +67,12 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o.register(fs, "1000")
 	fs.StringVar(&o.direction, "direction", "eigen", "directions: eigen, random or input")
 	fs.Float64Var(&o.rng, "range", 1, "grid from -R to R along each direction")
-	fs.IntVar(&o.points, "points", 21, "grid points per axis")
+	fs.IntVar(&o.points, "points", 21, fmt.Sprintf("grid points per axis, 2 to %d (a loss over the images each)", maxPoints))
 	fs.BoolVar(&o.twoD, "2d", false, "a 2-D surface along two directions")
 	fs.IntVar(&o.sample, "sample", 0, "image `index` for -direction input (among the loaded images)")
-	fs.StringVar(&o.operator, "operator", "hessian", "matrix whose eigenvectors -direction eigen follows: hessian or ggn")
+	fs.StringVar(&o.operator, "operator", "hessian", "matrix whose eigenvectors -direction eigen follows: hessian or ggn (only with -direction eigen)")
 	fs.BoolVar(&o.keepBiasBN, "keep-biasbn", false, "random directions also move biases and BatchNorm parameters (by their own value)")
-	fs.IntVar(&o.maxIter, "max-iter", 100, "largest Krylov dimension for the eigenvectors")
+	fs.IntVar(&o.maxIter, "max-iter", 100, "largest Krylov dimension for the eigenvectors, at least 2 (capped at the dimension; Lanczos keeps that many vectors)")
 	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance of the eigenvectors (default 1e-4 float32, 1e-6 float64)")
 	fs.StringVar(&o.plot, "plot", "", "plot `file` (.png or .svg; default: landscape.<format> in -out)")
 	return func(ctx context.Context, e *env) error {
@@ -84,10 +85,12 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-direction %q: want eigen, random or input", o.direction)
 		case o.operator != "hessian" && o.operator != "ggn":
 			return usagef("-operator %q: want hessian or ggn", o.operator)
+		case o.operator == "ggn" && o.direction != "eigen":
+			return usagef("-operator ggn with -direction %s: the operator only chooses the eigenvectors of -direction eigen", o.direction)
 		case !(o.rng > 0) || math.IsInf(o.rng, 0):
 			return usagef("-range %v: want a positive number", o.rng)
-		case o.points < 2 || o.points > 1001:
-			return usagef("-points %d: want 2 to 1001", o.points)
+		case o.points < 2 || o.points > maxPoints:
+			return usagef("-points %d: want 2 to %d", o.points, maxPoints)
 		case o.sample < 0:
 			return usagef("-sample %d: want an index ≥ 0", o.sample)
 		case o.maxIter < 2 || !(o.tol >= 0) || o.tol >= 1:
@@ -120,6 +123,18 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 			return err
 		}
 	}
+	// Lanczos keeps -max-iter vectors (capped at the dimension) of the
+	// parameter or input space for the eigenvector directions.
+	if o.direction != "random" {
+		dim := nn.Size(nn.Trainable(a.net.Params()))
+		if o.direction == "input" {
+			dim = a.d.SampleLen()
+		}
+		need := uint64(min(o.maxIter, dim)+4) * uint64(dim) * 8
+		if err := checkMemory("landscape", need, "-max-iter"); err != nil {
+			return err
+		}
+	}
 	backend, d := o.distribute(e, s)
 	res, err := analysis.Landscape[T](ctx, a.net, d, analysis.LandscapeOptions{
 		Direction: o.direction, Operator: o.operator, Sample: o.sample, KeepBiasBN: o.keepBiasBN,
@@ -139,7 +154,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 	if err := writeLandscapeFiles(o, res, res.Grid, extra); err != nil {
 		return err
 	}
-	return o.finish(e.stdout, "landscape.json", res, &res.Files, func(w io.Writer) { printLandscape(w, res) })
+	return o.finish(e, "landscape.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printLandscape(w, res) })
 }
 
 // writeLandscapeFiles writes the CSV and the plot.
@@ -224,8 +239,5 @@ func printLandscape(w io.Writer, r *analysis.LandscapeResult) {
 	tw.Flush()
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "wrote %s\n", f)
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 }

@@ -221,7 +221,7 @@ func printCommands(w io.Writer) {
 func maxThreads() int { return max(256, 4*runtime.NumCPU()) }
 
 func threadsHelp() string {
-	return fmt.Sprintf("number of threads, 1 to %d (max(256, 4 × cores)); results are reproducible bit for bit at equal thread counts (default: all cores)", maxThreads())
+	return fmt.Sprintf("number of threads, 1 to %d (max(256, 4 × cores)); results are reproducible bit for bit at equal thread counts (default: all cores, here)", maxThreads())
 }
 
 func printHelp(w io.Writer, c *command) {

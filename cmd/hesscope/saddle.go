@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"text/tabwriter"
 	"time"
+	"unsafe"
 
 	"hesscope/analysis"
 	"hesscope/attack"
@@ -61,13 +63,13 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o.sourceFlags.register(fs, freshOrFile)
 	fs.IntVar(&o.samples, "samples", 20, "follow the first `N` images")
 	fs.StringVar(&o.norm, "norm", "linf", "threat model: linf or l2")
-	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units")
-	fs.IntVar(&o.steps, "steps", 10, "PGD steps")
+	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units (at most 1 in L∞)")
+	fs.IntVar(&o.steps, "steps", 10, "PGD steps, 1 to 1000 (each iterate is kept and analysed)")
 	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
 	fs.Float64Var(&o.tol, "tol", 1e-3, "a point is indefinite if λ_min < −tol·max(λ_max, |λ_min|)")
 	fs.Float64Var(&o.flatLoss, "flat-loss", 0, "points with a loss below this are numerically flat (default 1e-10 in float64, 1e-4 in float32)")
-	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension per eigenvalue (default min(C·H·W, 100))")
+	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension per eigenvalue, capped at C·H·W (0: min(C·H·W, 100))")
 	fs.Float64Var(&o.lanczosTol, "lanczos-tol", 0, "relative residual of each eigenvalue (default 1e-6 in float64, 1e-4 in float32)")
 	fs.IntVar(&o.chunk, "batch-size", 1, "images per PGD batch (the unit of work of a thread)")
 	fs.StringVar(&o.precision, "precision", "float64", "arithmetic: float64 or float32")
@@ -84,8 +86,12 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-samples %d: want at least 1", o.samples)
 		case !(o.eps > 0) || math.IsInf(o.eps, 0):
 			return usagef("-eps %v: want a finite radius > 0", o.eps)
-		case o.steps < 1:
-			return usagef("-steps %d: want at least 1", o.steps)
+		case o.steps < 1 || o.steps > maxSaddleSteps:
+			return usagef("-steps %d: want 1 to %d (every iterate is kept and gets two Lanczos runs)", o.steps, maxSaddleSteps)
+		case norm == attack.LInf && o.eps > 1:
+			return usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1])", o.eps)
+		case o.chunk > maxChunk:
+			return usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
 		case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
 			return usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
 		case !(o.tol > 0) || o.tol >= 1:
@@ -119,9 +125,14 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	if o.quiet {
 		prog = nil
 	}
-	m, net, d, norm, err := attackModel[T](o.weights, o.model, o.activation, o.seed,
-		experiment.DataSpec{Name: o.dataset, Split: o.split, Samples: o.samples, Dir: o.dataDir, Progress: prog})
+	m, net, d, norm, err := attackModel[T](&o.sourceFlags, o.seed, experiment.DataSpec{Samples: o.samples, Progress: prog})
 	if err != nil {
+		return err
+	}
+	// Each worker keeps every iterate of its batch for the eigenvalues.
+	workers := min(runtime.GOMAXPROCS(0), (d.N+o.chunk-1)/o.chunk)
+	need := uint64(workers) * uint64(o.steps+1) * uint64(min(o.chunk, d.N)) * uint64(d.SampleLen()) * uint64(unsafe.Sizeof(T(0)))
+	if err := checkMemory("saddle-check", need, "-steps or -batch-size"); err != nil {
 		return err
 	}
 	res, err := analysis.SaddleCheck(ctx, m, d, analysis.SaddleOptions{Attack: c, Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter,
@@ -133,6 +144,8 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	res.Version, res.Model, res.Activation, res.Weights = version, net.Name, activationName(o.activation, o.weights), o.weights
 	res.Dataset, res.Split, res.Normalized, res.Precision, res.Seed = o.dataset, o.split, norm != nil, o.precision, o.seed
 	r.Seconds = time.Since(start).Seconds()
+	res.Warnings = o.warnings
+	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"hesscope/analysis"
+	"hesscope/chart"
 	"hesscope/tensor"
 )
 
@@ -37,7 +38,10 @@ Sharpness measures how much the loss can rise near the weights θ:
             data order; the last may be smaller and is weighted by its size.
 
 Every parameter is recorded in the output. BatchNorm is in eval mode.
--out DIR writes sharpness.json there.`,
+-out DIR writes sharpness.json there, and plots in -format: the
+distribution of m-sharpness over the sub-batches (m_sharpness.png) and,
+for two or more -epsilon values, ε-sharpness against ε
+(epsilon_sharpness.png).`,
 		flags: sharpnessFlags,
 	})
 }
@@ -56,10 +60,10 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o.register(fs, "1000")
 	fs.StringVar(&o.metric, "metric", "both", "epsilon (Keskar), m (SAM) or both")
 	fs.StringVar(&o.epsilons, "epsilon", "1e-3", "box size ε, or a comma list")
-	fs.IntVar(&o.iterations, "iterations", 10, "ascent iterations for ε-sharpness")
+	fs.IntVar(&o.iterations, "iterations", 10, "ascent iterations for ε-sharpness, 1 to 100000")
 	fs.IntVar(&o.m, "m", 128, "sub-batch size for m-sharpness")
 	fs.Float64Var(&o.rho, "rho", 0.05, "radius ρ for m-sharpness")
-	fs.IntVar(&o.steps, "steps", 1, "ascent steps per sub-batch for m-sharpness (1: SAM's ε*)")
+	fs.IntVar(&o.steps, "steps", 1, "ascent steps per sub-batch for m-sharpness, 1 to 100000 (1: SAM's ε*)")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
 		if err != nil {
@@ -68,14 +72,14 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		switch {
 		case o.metric != "epsilon" && o.metric != "m" && o.metric != "both":
 			return usagef("-metric %q: want epsilon, m or both", o.metric)
-		case o.iterations < 1:
-			return usagef("-iterations %d: want at least 1", o.iterations)
+		case o.iterations < 1 || o.iterations > maxIterations:
+			return usagef("-iterations %d: want 1 to %d", o.iterations, maxIterations)
 		case o.m < 1:
 			return usagef("-m %d: want at least 1", o.m)
 		case !(o.rho > 0) || math.IsInf(o.rho, 0):
 			return usagef("-rho %v: want a positive radius", o.rho)
-		case o.steps < 1:
-			return usagef("-steps %d: want at least 1", o.steps)
+		case o.steps < 1 || o.steps > maxIterations:
+			return usagef("-steps %d: want 1 to %d", o.steps, maxIterations)
 		}
 		for _, part := range strings.Split(o.epsilons, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
@@ -114,7 +118,49 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 	if !root(e) {
 		return nil
 	}
-	return o.finish(e.stdout, "sharpness.json", res, &res.Files, func(w io.Writer) { printSharpness(w, res) })
+	if err := writeSharpnessPlots(o, res); err != nil {
+		return err
+	}
+	return o.finish(e, "sharpness.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSharpness(w, res) })
+}
+
+// writeSharpnessPlots writes, in -out, the distribution of m-sharpness
+// over the sub-batches and, for two or more radii, ε-sharpness against ε.
+func writeSharpnessPlots(o *sharpnessOptions, res *analysis.SharpnessResult) error {
+	if m := res.M; m != nil && len(m.PerBatch) > 0 {
+		path, err := o.outPath("m_sharpness." + o.format)
+		if err != nil || path == "" {
+			return err
+		}
+		v := make([]float64, len(m.PerBatch))
+		for i, b := range m.PerBatch {
+			v[i] = b.Sharpness
+		}
+		h := chart.Histogram{Title: fmt.Sprintf("%s: m-sharpness of %d sub-batches of %d images (ρ = %g)", res.Model, m.Batches, m.M, m.Rho),
+			XLabel: "max‖ε‖≤ρ L_B(θ+ε) − L_B(θ)", Sets: []chart.Series{{Name: fmt.Sprintf("mean %.4g ± %.2g", m.Sharpness, m.StdErr), X: v}}}
+		if err := h.Save(path); err != nil {
+			return err
+		}
+		res.Files = append(res.Files, path)
+	}
+	if len(res.Epsilon) > 1 {
+		path, err := o.outPath("epsilon_sharpness." + o.format)
+		if err != nil || path == "" {
+			return err
+		}
+		var x, y []float64
+		for _, r := range res.Epsilon {
+			x, y = append(x, r.Epsilon), append(y, r.Sharpness)
+		}
+		c := chart.Line{Title: fmt.Sprintf("%s: ε-sharpness (Keskar et al.), %d images", res.Model, res.Samples),
+			XLabel: "box size ε", YLabel: "100·(max L(θ+z) − L(θ)) / (1 + L(θ))", LogX: true,
+			Series: []chart.Series{{Name: "ε-sharpness", X: x, Y: y, Points: true}}}
+		if err := c.Save(path); err != nil {
+			return err
+		}
+		res.Files = append(res.Files, path)
+	}
+	return nil
 }
 
 func printSharpness(w io.Writer, r *analysis.SharpnessResult) {

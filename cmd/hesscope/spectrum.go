@@ -14,6 +14,7 @@ import (
 	"hesscope/checkpoint"
 	"hesscope/hessian"
 	"hesscope/linop"
+	"hesscope/nn"
 	"hesscope/tensor"
 )
 
@@ -52,10 +53,23 @@ What it computes:
                       images: their mean, spread and histogram (Yao et al.
                       report these next to the parameter spectrum)
 
-Every eigenvalue comes with its residual ‖Hv − λv‖ and a converged flag;
-every result with its number of Hessian-vector products, seed and time.
-BatchNorm is in eval mode. Weights written by 'hesscope train' carry their
-input normalisation, which is applied to the images, and their activation.
+Every eigenvalue comes with its residual ‖Hv − λv‖ and a converged flag,
+set when the residual is at most -tol·max(|λ|, 1e-3·‖H‖) — the same rule
+and the same number in the table, the JSON and any warning (warnings go to
+standard error); every result with its number of Hessian-vector products,
+seed and time. BatchNorm is in eval mode. Weights written by 'hesscope
+train' carry their dataset, input normalisation and activation, which are
+used unless -dataset or -activation say otherwise.
+
+Sizes are bounded before any work (see each flag), and a run whose solvers
+would keep more vectors than the memory available holds (Lanczos keeps its
+whole Krylov basis: parameters × Krylov dimension × 8 bytes) is refused
+with the estimate. Ctrl-C stops it within a second or two (status 130).
+
+-device cuda runs the parameter-Hessian products and the loss on the first
+NVIDIA GPU (a binary built with -tags cuda; ReLU models); the input
+Hessians (-input, -input-samples) stay on the CPU, and -operator ggn is not
+available there.
 
 -out DIR writes spectrum.json, density.csv and the plots (density, input
 eigenvalue histogram) there; -plot FILE names the density plot.`,
@@ -66,6 +80,7 @@ eigenvalue histogram) there; -plot FILE names the density plot.`,
 type spectrumOptions struct {
 	analysisFlags
 	method, operator, layer, traceMethod, plot      string
+	device                                          string
 	topK, bottomK, maxIter, inputSamples            int
 	traceMatvecs, densityProbes, densitySteps, bins int
 	min, input, perLayer, trace, density            bool
@@ -75,25 +90,26 @@ type spectrumOptions struct {
 func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	o := &spectrumOptions{}
 	o.register(fs, "256")
-	fs.IntVar(&o.topK, "top-k", 1, "number of largest eigenvalues (0: none)")
-	fs.BoolVar(&o.min, "min", false, "also compute the smallest (most negative) eigenvalue")
-	fs.IntVar(&o.bottomK, "bottom-k", 0, "number of smallest eigenvalues (-min is -bottom-k 1)")
+	fs.IntVar(&o.topK, "top-k", 1, "number of largest eigenvalues (0: none), at most the number of parameters (and what memory allows: Lanczos keeps max(100, 3k) vectors of that size)")
+	fs.BoolVar(&o.min, "min", false, "also compute the smallest (most negative) eigenvalue (the same as -bottom-k 1; not with -bottom-k)")
+	fs.IntVar(&o.bottomK, "bottom-k", 0, "number of smallest eigenvalues, at most the number of parameters (-min is -bottom-k 1)")
 	fs.StringVar(&o.operator, "operator", "hessian", "curvature matrix: hessian or ggn (generalised Gauss-Newton, PSD)")
 	fs.StringVar(&o.layer, "layer", "", "restrict to a diagonal block: a layer `name` prefix (conv1, layer2.0) or comma list of tensor names")
 	fs.BoolVar(&o.perLayer, "per-layer", false, "also analyse every layer's diagonal block")
 	fs.BoolVar(&o.trace, "trace", false, "estimate the trace")
 	fs.StringVar(&o.traceMethod, "trace-method", "hutch++", "trace estimator: hutchinson, hutch++ or both")
-	fs.IntVar(&o.traceMatvecs, "trace-matvecs", 100, "Hessian-vector products per trace estimate")
+	fs.IntVar(&o.traceMatvecs, "trace-matvecs", 100, fmt.Sprintf("Hessian-vector products per trace estimate, 3 to %d (Hutch++ keeps 2/3 of them as vectors)", maxProducts))
 	fs.BoolVar(&o.density, "density", false, "estimate the spectral density by stochastic Lanczos quadrature")
-	fs.IntVar(&o.densityProbes, "density-probes", 3, "SLQ probe vectors")
-	fs.IntVar(&o.densitySteps, "density-steps", 80, "Lanczos steps (Hessian-vector products) per SLQ probe")
-	fs.IntVar(&o.bins, "density-bins", 1000, "grid points of the density")
+	fs.IntVar(&o.densityProbes, "density-probes", 3, "SLQ probe vectors (probes × steps at most 1000000)")
+	fs.IntVar(&o.densitySteps, "density-steps", 80, "Lanczos steps (Hessian-vector products) per SLQ probe, each kept as a vector")
+	fs.IntVar(&o.bins, "density-bins", 1000, fmt.Sprintf("grid points of the density, 2 to %d", maxBins))
 	fs.Float64Var(&o.sigma2, "density-sigma2", 1e-5, "Gaussian broadening: variance σ² as a fraction of max(1, spectrum width) (PyHessian's)")
 	fs.StringVar(&o.plot, "plot", "", "density plot `file` (.png or .svg; default: density.<format> in -out)")
 	fs.BoolVar(&o.input, "input", false, "also compute the extreme eigenvalues of the Hessian w.r.t. the whole input batch")
-	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images")
-	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian-compatible)")
-	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos) or iterations per eigenvalue (power) (default 100)")
+	fs.IntVar(&o.inputSamples, "input-samples", 0, "per-sample input-Hessian eigenvalues for the first `N` images, at most -samples")
+	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian's iteration; smallest eigenvalues by a shift, slow for a Hessian)")
+	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos; capped at the number of parameters) or iterations per eigenvalue (power); 0: 100, or 3·k for k > 33 eigenvalues with lanczos")
+	deviceFlag(fs, &o.device)
 	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖); below 1")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
@@ -118,8 +134,11 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 }
 
 func (o *spectrumOptions) check(samples int) error {
+	if o.min && o.bottomK > 0 {
+		return usagef("-min and -bottom-k %d: -min is -bottom-k 1; give one", o.bottomK)
+	}
 	if o.min {
-		o.bottomK = max(o.bottomK, 1)
+		o.bottomK = 1
 	}
 	switch {
 	case o.topK < 0 || o.bottomK < 0:
@@ -134,10 +153,14 @@ func (o *spectrumOptions) check(samples int) error {
 		return usagef("-max-iter %d: want at least -top-k and -bottom-k", o.maxIter)
 	case o.traceMethod != "hutchinson" && o.traceMethod != "hutch++" && o.traceMethod != "both":
 		return usagef("-trace-method %q: want hutchinson, hutch++ or both", o.traceMethod)
-	case o.traceMatvecs < 3:
-		return usagef("-trace-matvecs %d: want at least 3", o.traceMatvecs)
+	case o.traceMatvecs < 3 || o.traceMatvecs > maxProducts:
+		return usagef("-trace-matvecs %d: want 3 to %d", o.traceMatvecs, maxProducts)
 	case o.densityProbes < 1 || o.densitySteps < 2 || o.bins < 2:
 		return usagef("-density-probes, -density-steps and -density-bins: want at least 1, 2 and 2")
+	case o.densityProbes*o.densitySteps > maxProducts || o.densityProbes > maxProducts || o.densitySteps > maxProducts:
+		return usagef("-density-probes %d × -density-steps %d: want at most %d Hessian-vector products", o.densityProbes, o.densitySteps, maxProducts)
+	case o.bins > maxBins:
+		return usagef("-density-bins %d: want at most %d (far finer than any plot)", o.bins, maxBins)
 	case !(o.sigma2 > 0):
 		return usagef("-density-sigma2 %v: want a positive variance", o.sigma2)
 	case o.inputSamples < 0:
@@ -146,6 +169,10 @@ func (o *spectrumOptions) check(samples int) error {
 		return usagef("-input-samples %d: more than -samples %d", o.inputSamples, samples)
 	case o.plot != "" && !o.density:
 		return usagef("-plot is the density plot: it needs -density")
+	case o.device != "cpu" && o.device != "cuda":
+		return usagef("-device %q: want cpu or cuda", o.device)
+	case o.device == "cuda" && o.operator == "ggn":
+		return usagef("-operator ggn runs on the CPU only: drop -device cuda")
 	}
 	return checkPlotPath("-plot", o.plot)
 }
@@ -155,8 +182,9 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	if err != nil {
 		return err
 	}
+	params := nn.Trainable(a.net.Params())
 	if o.layer != "" {
-		if _, err := hessian.Select(a.net.Params(), o.layer); err != nil {
+		if params, err = hessian.Select(a.net.Params(), o.layer); err != nil {
 			return usagef("-layer: %v", err)
 		}
 	}
@@ -167,12 +195,35 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 		return err
 	}
 	backend, d := o.distribute(e, s)
-	res, err := analysis.Spectrum[T](ctx, a.net, d, analysis.SpectrumOptions{
+	if backend != nil && o.device != "cpu" {
+		return usagef("-device %s: a job of several MPI ranks runs on the CPU engine", o.device)
+	}
+	if backend == nil {
+		b, err := backendFor(o.device, a.net)
+		if err != nil {
+			return err
+		}
+		backend = b
+	}
+	opts := analysis.SpectrumOptions{
 		TopK: o.topK, BottomK: o.bottomK, Method: o.method, Operator: o.operator, Layer: o.layer, PerLayer: o.perLayer,
 		Trace: o.trace, TraceMethod: o.traceMethod, TraceMatVecs: o.traceMatvecs,
 		Density: o.density, DensityProbes: o.densityProbes, DensitySteps: o.densitySteps, DensityBins: o.bins, DensitySigma2: o.sigma2,
 		Input: o.input, InputSamples: o.inputSamples, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
-		BatchSize: o.chunk, Workers: o.workers, Backend: backend, Progress: bars(a.prog)})
+		BatchSize: o.chunk, Workers: o.workers, Progress: bars(a.prog), Backend: backend}
+	// Bounds that need the model: k eigenvalues of a dim×dim matrix, and
+	// the memory the solvers keep.
+	dim := nn.Size(params)
+	if err := atMost("-top-k", o.topK, dim, "the operator's dimension, the number of parameters"); err != nil {
+		return err
+	}
+	if err := atMost("-bottom-k", o.bottomK, dim, "the operator's dimension, the number of parameters"); err != nil {
+		return err
+	}
+	if err := checkMemory("spectrum", opts.Memory(dim, d.N, d.SampleLen()), "-top-k, -bottom-k, -max-iter, -trace-matvecs or -density-steps, or -samples with -input"); err != nil {
+		return err
+	}
+	res, err := analysis.Spectrum[T](ctx, a.net, d, opts)
 	if err != nil {
 		return err
 	}
@@ -183,7 +234,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	if err := writeSpectrumFiles(o, res); err != nil {
 		return err
 	}
-	return o.finish(e.stdout, "spectrum.json", res, &res.Files, func(w io.Writer) { printSpectrum(w, res) })
+	return o.finish(e, "spectrum.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSpectrum(w, res) })
 }
 
 // writeSpectrumFiles writes the density plot and CSV and the histogram of
@@ -229,8 +280,7 @@ func writeSpectrumFiles(o *spectrumOptions, res *analysis.SpectrumResult) error 
 			return err
 		}
 		if path != "" {
-			h := chart.Histogram{Title: fmt.Sprintf("%s: extreme eigenvalues of each image's input Hessian (%d images)", res.Model, s.Samples),
-				XLabel: "eigenvalue", Sets: []chart.Series{{Name: "λmax", X: s.Top.Values}, {Name: "λmin", X: s.Bottom.Values}}, Bins: 40}
+			h := inputHistogram(res.Model, s.Samples, s.Top.Values, s.Bottom.Values)
 			if err := h.Save(path); err != nil {
 				return err
 			}
@@ -239,6 +289,39 @@ func writeSpectrumFiles(o *spectrumOptions, res *analysis.SpectrumResult) error 
 		}
 	}
 	return nil
+}
+
+// withResidual formats eigenvalue i of e with its residual, and says so if
+// it did not converge.
+func withResidual(e *linop.Eigen, i int) string {
+	s := fmt.Sprintf("%.6g (residual %.3g", e.Values[i], e.Residuals[i])
+	if !e.Converged[i] {
+		s += ", not converged"
+	}
+	return s + ")"
+}
+
+// inputHistogram is the histogram of the per-image extreme input-Hessian
+// eigenvalues. They spread over orders of magnitude (an image far from the
+// decision boundary has a tiny Hessian), so equal bins on a linear axis
+// would pile nearly all of them into one: it bins λmax and −λmin on a
+// logarithmic axis, naming how many of each lie on the other side of 0.
+func inputHistogram(model string, n int, top, bottom []float64) chart.Histogram {
+	name := func(label string, v []float64, sign float64, rest string) chart.Series {
+		var mag []float64
+		for _, x := range v {
+			if x*sign > 0 {
+				mag = append(mag, x*sign)
+			}
+		}
+		if out := len(v) - len(mag); out > 0 {
+			label += fmt.Sprintf(" (%d of %d %s not shown)", out, len(v), rest)
+		}
+		return chart.Series{Name: label, X: mag}
+	}
+	return chart.Histogram{Title: fmt.Sprintf("%s: extreme eigenvalues of each image's input Hessian (%d images)", model, n),
+		XLabel: "|eigenvalue| (log scale)", LogX: true, Bins: 40,
+		Sets: []chart.Series{name("λmax", top, 1, "≤ 0"), name("−λmin", bottom, -1, "with λmin ≥ 0")}}
 }
 
 func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
@@ -252,12 +335,13 @@ func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
 		what += fmt.Sprintf(", block %s (%d parameters)", r.Layer, r.Dim)
 	}
 	fmt.Fprintf(tw, "operator\t%s\n", what)
+	// Residuals in %.3g everywhere: the number a warning quotes.
 	for i, v := range r.TopEigen {
-		fmt.Fprintf(tw, "λ%d\t%.8g\tresidual %.2g\tconverged %v\n", i+1, v, r.Residuals[i], r.Converged[i])
+		fmt.Fprintf(tw, "λ%d\t%.8g\tresidual %.3g\tconverged %v\n", i+1, v, r.Residuals[i], r.Converged[i])
 	}
 	if r.Bottom != nil {
 		for i, v := range r.Bottom.Values {
-			fmt.Fprintf(tw, "λmin%s\t%.8g\tresidual %.2g\tconverged %v\n", strings.Repeat("'", i), v, r.Bottom.Residuals[i], r.Bottom.Converged[i])
+			fmt.Fprintf(tw, "λmin%s\t%.8g\tresidual %.3g\tconverged %v\n", strings.Repeat("'", i), v, r.Bottom.Residuals[i], r.Bottom.Converged[i])
 		}
 	}
 	if t := r.Trace; t != nil {
@@ -279,19 +363,19 @@ func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
 	for _, l := range r.PerLayer {
 		line := fmt.Sprintf("layer %s\t%d parameters", l.Name, l.Dim)
 		if l.Top != nil {
-			line += fmt.Sprintf("\tλ1 %.6g", l.Top.Values[0])
+			line += "\tλ1 " + withResidual(l.Top, 0)
 		}
 		if l.Bottom != nil {
-			line += fmt.Sprintf("\tλmin %.6g", l.Bottom.Values[0])
+			line += "\tλmin " + withResidual(l.Bottom, 0)
 		}
 		if l.Trace != nil {
 			line += fmt.Sprintf("\ttrace %.4g ± %.2g", l.Trace.Estimate, l.Trace.StdErr)
 		}
 		fmt.Fprintln(tw, line)
 	}
-	if r.InputTop != nil {
-		fmt.Fprintf(tw, "λ1 (input batch)\t%.8g\tresidual %.2g\n", *r.InputTop, r.InputResid[0])
-		fmt.Fprintf(tw, "λmin (input batch)\t%.8g\tresidual %.2g\n", *r.InputMin, r.InputResid[1])
+	if in := r.InputBatch; in != nil {
+		fmt.Fprintf(tw, "λ1 (input batch)\t%.8g\tresidual %.3g\tconverged %v\n", in.Top.Values[0], in.Top.Residuals[0], in.Top.Converged[0])
+		fmt.Fprintf(tw, "λmin (input batch)\t%.8g\tresidual %.3g\tconverged %v\n", in.Bottom.Values[0], in.Bottom.Residuals[0], in.Bottom.Converged[0])
 	}
 	if s := r.InputSamples; s != nil {
 		fmt.Fprintf(tw, "input λmax per image\tmean %.6g ± %.3g\tmedian %.6g\t[%.4g, %.4g]\n", s.Top.Mean, s.Top.Std, s.Top.Median, s.Top.Min, s.Top.Max)
@@ -302,8 +386,5 @@ func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
 	tw.Flush()
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "wrote %s\n", f)
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"hesscope/analysis"
 	"hesscope/checkpoint"
@@ -95,6 +97,23 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"spectrum", "-model", "lenet5", "-dataset", filepath.Join(dir, "missing.safetensors")}, 1, "missing.safetensors"},
 		{[]string{"spectrum", "-model", "lenet5", "-samples", "7"}, 1, "only 6 images"},
 		{[]string{"spectrum", "-model", "lenet5", "-weights", good}, 1, "not a lenet5 checkpoint"},
+		{[]string{"spectrum", "-model", "lenet5", "-top-k", "1000000", "-samples", "4"}, 2, "-top-k 1000000: want at most 431080"},
+		{[]string{"spectrum", "-model", "lenet5", "-bottom-k", "431081", "-samples", "4"}, 2, "-bottom-k 431081: want at most 431080"},
+		{[]string{"spectrum", "-model", "lenet5", "-top-k", "431080", "-samples", "4"}, 2, "spectrum needs about 2.7 TiB of memory, but only"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-density-bins", "1000000000"}, 2, "-density-bins 1000000000: want at most 1000000"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-density-probes", "100000", "-density-steps", "100"}, 2, "-density-probes 100000 × -density-steps 100"},
+		{[]string{"spectrum", "-model", "mlp", "-trace", "-trace-matvecs", "2000000"}, 2, "-trace-matvecs 2000000: want 3 to 1000000"},
+		{[]string{"spectrum", "-model", "mlp", "-min", "-bottom-k", "3"}, 2, "-min and -bottom-k 3"},
+		{[]string{"spectrum", "-model", "mlp", "-samples", "0"}, 2, `-samples "0": want a positive number or all`},
+		{[]string{"spectrum", "-model", "mlp", "-batch-size", "100000"}, 2, "-batch-size 100000: want 1 to 65536"},
+		{[]string{"spectrum", "-model", "mlp", "-workers", "100000"}, 2, "-workers 100000"},
+		{[]string{"spectrum", "-model", "mlp", "-tol", "1"}, 2, "-tol 1"},
+		{[]string{"spectrum", "-model", "mlp", "-threads", "100000"}, 2, "-threads 100000: want 1 to"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "random", "-operator", "ggn"}, 2, "-operator ggn with -direction random"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "input", "-operator", "ggn"}, 2, "-operator ggn with -direction input"},
+		{[]string{"landscape", "-model", "mlp", "-points", "5000"}, 2, "-points 5000: want 2 to 1001"},
+		{[]string{"landscape", "-model", "lenet5", "-max-iter", "1000000"}, 2, "landscape needs about"},
+		{[]string{"sharpness", "-model", "mlp", "-iterations", "1000000"}, 2, "-iterations 1000000"},
 		{[]string{"landscape", "-model", "mlp", "-direction", "hessian"}, 2, "-direction"},
 		{[]string{"landscape", "-model", "mlp", "-points", "1"}, 2, "-points"},
 		{[]string{"landscape", "-model", "mlp", "-range", "0"}, 2, "-range"},
@@ -108,6 +127,23 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"sharpness", "-model", "mlp", "-rho", "0"}, 2, "-rho"},
 		{[]string{"sharpness", "-model", "mlp", "-steps", "0"}, 2, "-steps"},
 		{[]string{"sharpness", "-model", "lenet5", "-classes", "10", "-dataset", badLabel}, 1, "label 12"},
+	}
+	// Cases of the dataset flags themselves, without base's -dataset.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"spectrum", "-model", "mlp", "-data", "mnist", "-dataset", "fashion-mnist"}, 2, "-dataset: conflicts with -data mnist"},
+		{[]string{"spectrum", "-model", "mlp", "-dataset", "fashion-mnist", "-data", "mnist"}, 2, "-data: conflicts with -dataset fashion-mnist"},
+		{[]string{"landscape", "-model", "mlp", "-data", good, "-dataset", "mnist"}, 2, "-dataset: conflicts with -data " + good},
+		{[]string{"spectrum", "-model", "mlp", "-data-dir", filepath.Join(dir, "no", "such")}, 1, "folder " + filepath.Join(dir, "no", "such") + " does not exist"},
+		{[]string{"eval", "-model", "mlp", "-weights", modelFile(t, "mlp", nil, nil), "-data-dir", filepath.Join(dir, "no", "such")}, 1, "does not exist"},
+	} {
+		code, stdout, stderr := runCLI(context.Background(), append(c.args, "-quiet")...)
+		if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %d and one line with %q", c.args, code, stderr, stdout, c.code, c.want)
+		}
 	}
 	for _, c := range cases {
 		args := append(slices.Clone(c.args[:1]), append(slices.Clone(base), c.args[1:]...)...)
@@ -291,6 +327,77 @@ func TestSharpnessCommand(t *testing.T) {
 	m := r.M
 	if m == nil || m.M != 4 || m.Batches != 2 || m.Rho != 0.1 || m.Steps != 2 || m.Sharpness <= 0 || len(m.PerBatch) != 2 || m.Evals != 6 {
 		t.Errorf("m-sharpness %+v", m)
+	}
+	// -out with -format: the plots.
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr = runCLI(context.Background(), "sharpness", "-model", "mlp", "-dataset", data, "-epsilon", "1e-3,5e-4",
+		"-iterations", "2", "-m", "4", "-out", out, "-format", "svg", "-quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, f := range []string{"m_sharpness.svg", "epsilon_sharpness.svg", "sharpness.json"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 || !strings.Contains(stdout, "wrote "+filepath.Join(out, f)) {
+			t.Errorf("%s: %v\n%s", f, err, stdout)
+		}
+	}
+}
+
+// TestResidualsAgree: a solver that does not converge is reported with one
+// residual per eigenvalue, the same number in the table, the per-layer
+// lines and the warning, which goes to standard error; the progress shows
+// the products done and the residual against its bound, no ETA.
+func TestResidualsAgree(t *testing.T) {
+	dir := t.TempDir()
+	data := writeImages(t, dir, 6, 1, 28, 28, nil)
+	code, stdout, stderr := runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64",
+		"-top-k", "1", "-max-iter", "3", "-tol", "1e-9", "-per-layer")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	table := regexp.MustCompile(`(?m)^λ1 +\S+ +residual (\S+) +converged false$`).FindStringSubmatch(stdout)
+	warning := regexp.MustCompile(`(?m)^warning: top eigenvalues: linop: Lanczos did not converge after \d+ matvecs: 1 unconverged, worst λ1 = \S+ with residual (\S+) > `).FindStringSubmatch(stderr)
+	if table == nil || warning == nil || table[1] != warning[1] {
+		t.Errorf("table residual %q, warning residual %q\nstdout:\n%s\nstderr:\n%s", table, warning, stdout, stderr)
+	}
+	if strings.Contains(stdout, "warning") {
+		t.Errorf("a warning on standard output:\n%s", stdout)
+	}
+	if n := regexp.MustCompile(`(?m)^layer fc\d .*λ1 \S+ \(residual \S+, not converged\)$`).FindAllString(stdout, -1); len(n) != 3 {
+		t.Errorf("per-layer lines without residuals:\n%s", stdout)
+	}
+	if !regexp.MustCompile(`(?m)^top eigenvalues \(HVPs\) 4 done in \d+s  λ ≈ \S+, residual \S+ > \S+$`).MatchString(stderr) ||
+		regexp.MustCompile(`(?m)^top eigenvalues.*(ETA|%)`).MatchString(stderr) {
+		t.Errorf("progress:\n%s", stderr)
+	}
+}
+
+// TestInterruptPrompt: a command cancelled while it works (Ctrl-C) exits
+// with 130 within a second or two.
+func TestInterruptPrompt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs commands for a second each")
+	}
+	dir := t.TempDir()
+	data := writeImages(t, dir, 64, 1, 28, 28, nil)
+	w := modelFile(t, "lenet5", map[string]string{"model": "lenet5"}, nil)
+	for _, args := range [][]string{
+		{"spectrum", "-model", "lenet5", "-top-k", "60", "-max-iter", "400", "-tol", "1e-12"},
+		{"spectrum", "-model", "lenet5", "-top-k", "0", "-density", "-density-steps", "400"},
+		{"landscape", "-model", "lenet5", "-direction", "random", "-2d", "-points", "200"},
+		{"sharpness", "-model", "lenet5", "-iterations", "100000", "-metric", "epsilon"},
+		{"attack", "-weights", w, "-method", "pgd", "-eps", "0.1", "-steps", "100000", "-samples", "all"},
+		{"saddle-check", "-weights", w, "-steps", "1000", "-samples", "64"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Second, cancel)
+		start := time.Now()
+		code, _, stderr := runCLI(ctx, append(args, "-dataset", data, "-quiet")...)
+		late := time.Since(start) - time.Second
+		if code != 130 || late > 2*time.Second {
+			t.Errorf("%v: exit %d %v after the interrupt: %s", args, code, late, stderr)
+		}
+		t.Logf("%s: exit %d %v after the interrupt", args[0], code, late.Round(time.Millisecond))
+		cancel()
 	}
 }
 

@@ -7,28 +7,37 @@ import (
 )
 
 // The per-channel affine kernels of BatchNorm (../vec_amd64.go): float32
-// data, float64 arithmetic, AVX-512. Each iteration takes 16 elements of
-// every slice as two halves of 8, widened to one zmm of float64 each; sums go
-// to 8 float64 lanes (element i of the slice to lane i mod 8, the low half
-// before the high half), loaded from and stored back to the accumulator
-// arguments. Products and sums are rounded one at a time, as in the pure-Go
-// kernels (no FMA), so both give the same bits.
+// data, float64 arithmetic, for AVX-512 and for AVX2. Each iteration takes
+// a block of every slice (16 elements with AVX-512, 8 with AVX2) as two
+// halves, each widened to one vector of float64 (zmm or ymm); sums go to 8
+// float64 lanes, element i of the slice to lane i mod 8 (AVX-512: both halves
+// to the one zmm of lanes, the low half first; AVX2: the halves to the ymm
+// of lanes 0–3 and of lanes 4–7), loaded from and stored back to the
+// accumulator arguments. Products and sums are rounded one at a time, as in
+// the pure-Go kernels (no FMA), so every backend gives the same bits.
+//
+// Registers: accumulator i is Zi (AVX-512) or Y(2i+half) (AVX2, so at most
+// five); temporaries T0–T4 are Z8–Z12 or Y10–Y14; the scalars live in
+// Z24… (AVX-512) or are broadcast from the frame into Y15 when used (AVX2).
 
 // affineKernel is one kernel: func name(accs, slices []float32, scalars float64).
 type affineKernel struct {
-	name    string
+	name    string // without the AVX512 or AVX2 suffix
 	doc     string
-	accs    int      // number of [8]float64 accumulators behind the first argument (0: none)
+	accs    int      // number of Lanes behind the first argument (0: none)
 	slices  []string // the float32 slice arguments, the first one giving the length
-	scalars []string // float64 arguments, broadcast into Z24, Z25, …
-	body    func(e *affineEmitter, h int)
+	scalars []string // float64 arguments
+	body    func(e *affineEmitter)
 }
 
-// affineEmitter writes the body of one half: loads widen float32 to float64.
+// affineEmitter writes the body of one half.
 type affineEmitter struct {
-	f   asmFunc
-	k   affineKernel
-	off int // byte offset of the half
+	f     asmFunc
+	k     affineKernel
+	zmm   bool
+	h     int // the half
+	off   int // byte offset of the half
+	frame int // frame offset of the first scalar
 }
 
 func (e *affineEmitter) p(format string, args ...any) { e.f.p(format, args...) }
@@ -43,43 +52,85 @@ func (e *affineEmitter) ptr(s string) string {
 	panic(s)
 }
 
-// c is the register holding scalar s.
+// t is temporary i (wide: float64 vector), n the same register's narrow
+// view (the float32 vector of one half).
+func (e *affineEmitter) t(i int) string {
+	if i < 0 || i > 4 {
+		panic(i)
+	}
+	if e.zmm {
+		return fmt.Sprintf("Z%d", 8+i)
+	}
+	return fmt.Sprintf("Y%d", 10+i)
+}
+
+func (e *affineEmitter) n(i int) string {
+	if e.zmm {
+		return fmt.Sprintf("Y%d", 8+i)
+	}
+	return fmt.Sprintf("X%d", 10+i)
+}
+
+// c returns the register holding scalar s (AVX2: broadcast into Y15 now,
+// so one scalar per instruction).
 func (e *affineEmitter) c(s string) string {
 	for i, n := range e.k.scalars {
-		if n == s {
+		if n != s {
+			continue
+		}
+		if e.zmm {
 			return fmt.Sprintf("Z%d", 24+i)
 		}
+		e.p("VBROADCASTSD %s+%d(FP), Y15", s, e.frame+8*i)
+		return "Y15"
 	}
 	panic(s)
 }
 
-// acc is accumulator i.
-func (e *affineEmitter) acc(i int) string { return fmt.Sprintf("Z%d", i) }
-
-// load widens the half of slice s into zmm register z.
-func (e *affineEmitter) load(s string, z int) string {
-	e.p("VCVTPS2PD %d(%s), Z%d", e.off, e.ptr(s), z)
-	return fmt.Sprintf("Z%d", z)
+// acc is accumulator i for this half.
+func (e *affineEmitter) acc(i int) string {
+	if e.zmm {
+		return fmt.Sprintf("Z%d", i)
+	}
+	return fmt.Sprintf("Y%d", 2*i+e.h)
 }
 
-// store rounds zmm z to float32 and writes it to the half of slice s.
-func (e *affineEmitter) store(z string, s string) {
-	y := "Y" + z[1:]
-	e.p("VCVTPD2PS %s, %s", z, y)
-	e.p("VMOVUPS %s, %d(%s)", y, e.off, e.ptr(s))
+// load widens the half of slice s into temporary i.
+func (e *affineEmitter) load(s string, i int) string {
+	e.p("VCVTPS2PD %d(%s), %s", e.off, e.ptr(s), e.t(i))
+	return e.t(i)
 }
 
-// addTo rounds zmm z to float32 and adds it (float32 addition) to the half
-// of slice s: s[i] = s[i] + float32(z[i]).
-func (e *affineEmitter) addTo(z string, s string, tmp int) {
-	y := "Y" + z[1:]
-	e.p("VCVTPD2PS %s, %s", z, y)
-	e.p("VMOVUPS %d(%s), Y%d", e.off, e.ptr(s), tmp)
-	e.p("VADDPS %s, Y%d, Y%d", y, tmp, tmp)
-	e.p("VMOVUPS Y%d, %d(%s)", tmp, e.off, e.ptr(s))
+// down rounds temporary i to float32 into the narrow view of temporary j
+// (Go's assembler names the VEX ymm form VCVTPD2PSY).
+func (e *affineEmitter) down(i, j int) {
+	if e.zmm {
+		e.p("VCVTPD2PS %s, %s", e.t(i), e.n(j))
+		return
+	}
+	e.p("VCVTPD2PSY %s, %s", e.t(i), e.n(j))
 }
 
-func emitAffine(w *bytes.Buffer, k affineKernel) {
+// store rounds temporary i to float32 and writes it to the half of slice s.
+func (e *affineEmitter) store(i int, s string) {
+	e.down(i, i)
+	e.p("VMOVUPS %s, %d(%s)", e.n(i), e.off, e.ptr(s))
+}
+
+// addTo rounds temporary i to float32 and adds it (float32 addition, the
+// slice's value the first operand) to the half of slice s, using temporary
+// tmp.
+func (e *affineEmitter) addTo(i int, s string, tmp int) {
+	e.down(i, i)
+	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), e.n(tmp))
+	e.p("VADDPS %s, %s, %s", e.n(i), e.n(tmp), e.n(tmp))
+	e.p("VMOVUPS %s, %d(%s)", e.n(tmp), e.off, e.ptr(s))
+}
+
+// op emits a two-source instruction d = a OP b (Go's operand order is b, a, d).
+func (e *affineEmitter) op(ins, d, a, b string) { e.p("%s %s, %s, %s", ins, b, a, d) }
+
+func emitAffine(w *bytes.Buffer, k affineKernel, zmm bool) {
 	var sig []string
 	off := 0
 	if k.accs > 0 {
@@ -93,36 +144,51 @@ func emitAffine(w *bytes.Buffer, k affineKernel) {
 		sig = append(sig, strings.Join(k.scalars, ", ")+" float64")
 	}
 	size := off + 8*len(k.scalars)
-	f := header(w, k.name, strings.Join(sig, ", "), k.doc+" Whole blocks of 16 elements only.", size)
+	name, block, half := k.name+"AVX2", 8, 16
+	if zmm {
+		name, block, half = k.name+"AVX512", 16, 32
+	}
+	k.name = name
+	f := header(w, name, strings.Join(sig, ", "), fmt.Sprintf("%s Whole blocks of %d elements only.", k.doc, block), size)
 	for i, s := range k.slices {
 		f.p("MOVQ %s_base+%d(FP), %s", s, sliceOff+24*i, argRegs[i])
 	}
 	f.p("MOVQ %s_len+%d(FP), CX", k.slices[0], sliceOff+8)
-	f.p("SHRQ $4, CX")
-	f.p("JZ %s_done", k.name)
-	for i, s := range k.scalars {
-		f.p("VBROADCASTSD %s+%d(FP), Z%d", s, off+8*i, 24+i)
+	f.p("SHRQ $%d, CX", log2(block))
+	f.p("JZ %s_done", name)
+	if zmm {
+		for i, s := range k.scalars {
+			f.p("VBROADCASTSD %s+%d(FP), Z%d", s, off+8*i, 24+i)
+		}
 	}
 	if k.accs > 0 {
 		f.p("MOVQ s+0(FP), AX")
 		for i := 0; i < k.accs; i++ {
-			f.p("VMOVUPD %d(AX), Z%d", 64*i, i)
+			if zmm {
+				f.p("VMOVUPD %d(AX), Z%d", 64*i, i)
+			} else {
+				f.p("VMOVUPD %d(AX), Y%d", 64*i, 2*i)
+				f.p("VMOVUPD %d(AX), Y%d", 64*i+32, 2*i+1)
+			}
 		}
 	}
 	f.label("loop")
-	e := &affineEmitter{f: f, k: k}
+	e := &affineEmitter{f: f, k: k, zmm: zmm, frame: off}
 	for h := 0; h < 2; h++ {
-		e.off = 32 * h
-		k.body(e, h)
+		e.h, e.off = h, half*h
+		k.body(e)
 	}
 	for i := range k.slices {
-		f.p("ADDQ $64, %s", argRegs[i])
+		f.p("ADDQ $%d, %s", 2*half, argRegs[i])
 	}
 	f.p("DECQ CX")
-	f.p("JNZ %s_loop", k.name)
-	if k.accs > 0 {
-		for i := 0; i < k.accs; i++ {
+	f.p("JNZ %s_loop", name)
+	for i := 0; i < k.accs; i++ {
+		if zmm {
 			f.p("VMOVUPD Z%d, %d(AX)", i, 64*i)
+		} else {
+			f.p("VMOVUPD Y%d, %d(AX)", 2*i, 64*i)
+			f.p("VMOVUPD Y%d, %d(AX)", 2*i+1, 64*i+32)
 		}
 	}
 	f.label("done")
@@ -130,150 +196,173 @@ func emitAffine(w *bytes.Buffer, k affineKernel) {
 	f.p("RET")
 }
 
-// Go's VSUBPD b, a, d is d = a − b; VMULPD b, a, d is d = a·b; VADDPD b, a,
-// d is d = a + b (a the first operand, as in the pure-Go expressions).
 var affineKernels = []affineKernel{
 	{
-		name: "affineTo32AVX512", doc: "dst[i] = float32(a·(x[i] − mu) + b).",
+		name: "affineTo32", doc: "dst[i] = float32(a·(x[i] − mu) + b).",
 		slices: []string{"dst", "x"}, scalars: []string{"a", "mu", "b"},
-		body: func(e *affineEmitter, h int) {
-			x := e.load("x", 8)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), x, x)
-			e.p("VMULPD %s, %s, %s", x, e.c("a"), x)
-			e.p("VADDPD %s, %s, %s", e.c("b"), x, x)
-			e.store(x, "dst")
+		body: func(e *affineEmitter) {
+			affineBody(e, 0)
+			e.store(0, "dst")
 		},
 	},
 	{
-		name:   "affineJVPTo32AVX512",
+		name:   "affineJVPTo32",
 		doc:    "y[i] = float32(a·(x[i] − mu) + b), yDot[i] = float32(float64(float32(c·(x[i] − mu) + d)) + a·xDot[i]).",
 		slices: []string{"y", "yDot", "x", "xDot"}, scalars: []string{"a", "c", "mu", "b", "d"},
-		body: func(e *affineEmitter, h int) {
-			xc := e.load("x", 8)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
-			e.p("VMULPD %s, %s, Z9", xc, e.c("a"))
-			e.p("VADDPD %s, Z9, Z9", e.c("b"))
-			e.store("Z9", "y")
-			e.p("VMULPD %s, %s, Z10", xc, e.c("c"))
-			e.p("VADDPD %s, Z10, Z10", e.c("d"))
-			e.p("VCVTPD2PS Z10, Y10")
-			e.p("VCVTPS2PD Y10, Z10")
-			xd := e.load("xDot", 11)
-			e.p("VMULPD %s, %s, %s", xd, e.c("a"), xd)
-			e.p("VADDPD %s, Z10, Z10", xd)
-			e.store("Z10", "yDot")
+		body: func(e *affineEmitter) {
+			affineJVPBody(e)
+			e.store(1, "y")
+			e.store(2, "yDot")
 		},
 	},
 	{
-		name: "scaleAdd32AVX512", doc: "dst[i] += float32(a·y[i]) (a float32 sum).",
+		name: "scaleAdd32", doc: "dst[i] += float32(a·y[i]) (a float32 sum).",
 		slices: []string{"dst", "y"}, scalars: []string{"a"},
-		body: func(e *affineEmitter, h int) {
-			y := e.load("y", 8)
-			e.p("VMULPD %s, %s, %s", y, e.c("a"), y)
-			e.addTo(y, "dst", 9)
+		body: func(e *affineEmitter) {
+			y := e.load("y", 0)
+			e.op("VMULPD", y, e.c("a"), y)
+			e.addTo(0, "dst", 1)
 		},
 	},
 	{
-		name: "centeredSums32AVX512", doc: "s[0:8] += y[i], s[8:16] += y[i]·(x[i] − mu), by lanes.",
+		name: "centeredSums32", doc: "s[0] += y[i], s[1] += y[i]·(x[i] − mu), by lanes.",
 		accs: 2, slices: []string{"y", "x"}, scalars: []string{"mu"},
-		body: func(e *affineEmitter, h int) {
-			y := e.load("y", 8)
-			xc := e.load("x", 9)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
-			e.p("VADDPD %s, %s, %s", y, e.acc(0), e.acc(0))
-			e.p("VMULPD %s, %s, %s", xc, y, xc)
-			e.p("VADDPD %s, %s, %s", xc, e.acc(1), e.acc(1))
-		},
+		body: func(e *affineEmitter) { centeredSumsBody(e) },
 	},
 	{
-		name: "centeredSumsScaleAdd32AVX512", doc: "centeredSums and scaleAdd(dst, y, a) in one sweep.",
+		name: "centeredSumsScaleAdd32", doc: "centeredSums and scaleAdd(dst, y, a) in one sweep.",
 		accs: 2, slices: []string{"dst", "y", "x"}, scalars: []string{"a", "mu"},
-		body: func(e *affineEmitter, h int) {
-			y := e.load("y", 8)
-			xc := e.load("x", 9)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
-			e.p("VADDPD %s, %s, %s", y, e.acc(0), e.acc(0))
-			e.p("VMULPD %s, %s, %s", xc, y, xc)
-			e.p("VADDPD %s, %s, %s", xc, e.acc(1), e.acc(1))
-			e.p("VMULPD %s, %s, Z10", y, e.c("a"))
-			e.addTo("Z10", "dst", 11)
+		body: func(e *affineEmitter) {
+			centeredSumsBody(e)
+			e.op("VMULPD", e.t(2), e.c("a"), e.t(0))
+			e.addTo(2, "dst", 3)
 		},
 	},
 	{
-		name: "dot32AVX512", doc: "s[0:8] += y[i]·x[i], by lanes.",
+		name: "dot32", doc: "s += y[i]·x[i], by lanes.",
 		accs: 1, slices: []string{"y", "x"},
-		body: func(e *affineEmitter, h int) {
-			y := e.load("y", 8)
-			x := e.load("x", 9)
-			e.p("VMULPD %s, %s, %s", x, y, x)
-			e.p("VADDPD %s, %s, %s", x, e.acc(0), e.acc(0))
+		body: func(e *affineEmitter) {
+			y, x := e.load("y", 0), e.load("x", 1)
+			e.op("VMULPD", x, y, x)
+			e.op("VADDPD", e.acc(0), e.acc(0), x)
 		},
 	},
 	{
-		name: "bnPair32AVX512",
+		name: "bnPair32",
 		doc: "Per element, in this order: s0 += y; s1 += y·xc; dst += float32(a·y); s2 += yd; " +
 			"s3 += yd·xc; dstDot = dstDot + float32(a·yd) + float32(ad·y); s4 += y·xDot, " +
 			"with y = yBar[i], yd = yBarDot[i], xc = x[i] − mu.",
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
-		body: func(e *affineEmitter, h int) {
-			bnPairBody(e, e.load("yBar", 8), e.load("yBarDot", 9))
+		body: func(e *affineEmitter) {
+			e.load("yBar", 0)
+			e.load("yBarDot", 1)
+			bnPairBody(e)
 		},
 	},
 
 	// BatchNorm followed by ReLU. The mask is taken on the value rounded to
-	// float32 (round trip, in K1), as a ReLU after a BatchNorm sees it, and
-	// applied before the final rounding, which gives the same bits: +0 or
-	// the value.
+	// float32 (round trip), as a ReLU after a BatchNorm sees it, and applied
+	// before the final rounding, which gives the same bits: +0 or the value.
 	{
-		name: "affineReLUTo32AVX512", doc: "dst[i] = relu(float32(a·(x[i] − mu) + b)).",
+		name: "affineReLUTo32", doc: "dst[i] = relu(float32(a·(x[i] − mu) + b)).",
 		slices: []string{"dst", "x"}, scalars: []string{"a", "mu", "b"},
-		body: func(e *affineEmitter, h int) {
-			x := e.load("x", 8)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), x, x)
-			e.p("VMULPD %s, %s, %s", x, e.c("a"), x)
-			e.p("VADDPD %s, %s, %s", e.c("b"), x, x)
-			e.reluMask(x)
-			e.p("VMOVAPD.Z %s, K1, %s", x, x)
-			e.store(x, "dst")
+		body: func(e *affineEmitter) {
+			affineBody(e, 0)
+			e.reluMask(0, 1, 2)
+			e.applyMask(0, 2)
+			e.store(0, "dst")
 		},
 	},
 	{
-		name:   "affineJVPReLUTo32AVX512",
+		name:   "affineJVPReLUTo32",
 		doc:    "affineJVPTo followed by y[i], yDot[i] = +0 where !(y[i] > 0).",
 		slices: []string{"y", "yDot", "x", "xDot"}, scalars: []string{"a", "c", "mu", "b", "d"},
-		body: func(e *affineEmitter, h int) {
-			xc := e.load("x", 8)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
-			e.p("VMULPD %s, %s, Z9", xc, e.c("a"))
-			e.p("VADDPD %s, Z9, Z9", e.c("b"))
-			e.reluMask("Z9")
-			e.p("VMOVAPD.Z Z9, K1, Z9")
-			e.store("Z9", "y")
-			e.p("VMULPD %s, %s, Z10", xc, e.c("c"))
-			e.p("VADDPD %s, Z10, Z10", e.c("d"))
-			e.p("VCVTPD2PS Z10, Y10")
-			e.p("VCVTPS2PD Y10, Z10")
-			xd := e.load("xDot", 11)
-			e.p("VMULPD %s, %s, %s", xd, e.c("a"), xd)
-			e.p("VADDPD %s, Z10, Z10", xd)
-			e.p("VMOVAPD.Z Z10, K1, Z10")
-			e.store("Z10", "yDot")
+		body: func(e *affineEmitter) {
+			affineJVPBody(e)
+			e.reluMask(1, 0, 4)
+			e.applyMask(1, 4)
+			e.store(1, "y")
+			e.applyMask(2, 4)
+			e.store(2, "yDot")
 		},
 	},
 	{
-		name: "bnReLUPair32AVX512",
-		doc: "bnPair32AVX512 with yBar and yBarDot replaced by 0 + yBar[i] and 0 + yBarDot[i] " +
+		name: "bnReLUPair32",
+		doc: "bnPair32 with yBar and yBarDot replaced by 0 + yBar[i] and 0 + yBarDot[i] " +
 			"where y[i] > 0 and +0 elsewhere (a ReLU's cotangents, added to zero).",
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
-		body: func(e *affineEmitter, h int) {
-			e.load("y", 16)
-			e.p("VPXORQ Z17, Z17, Z17")
-			e.p("VCMPPD $0x1e, Z17, Z16, K1") // y > 0
-			e.p("VCVTPS2PD.Z %d(%s), K1, Z8", e.off, e.ptr("yBar"))
-			e.p("VADDPD Z8, Z17, Z8")
-			e.p("VCVTPS2PD.Z %d(%s), K1, Z9", e.off, e.ptr("yBarDot"))
-			e.p("VADDPD Z9, Z17, Z9")
-			bnPairBody(e, "Z8", "Z9")
+		body: func(e *affineEmitter) {
+			y, zero := e.load("y", 2), e.t(4)
+			e.op("VXORPD", zero, zero, zero)
+			if e.zmm {
+				e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
+				for i, s := range []string{"yBar", "yBarDot"} {
+					e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr(s), e.t(i))
+					e.op("VADDPD", e.t(i), zero, e.t(i))
+				}
+			} else {
+				e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
+				for i, s := range []string{"yBar", "yBarDot"} {
+					e.load(s, i)
+					e.op("VANDPD", e.t(i), e.t(i), e.t(3))
+					e.op("VADDPD", e.t(i), zero, e.t(i))
+				}
+			}
+			bnPairBody(e)
+		},
+	},
+
+	// ReLU followed by BatchNorm: the reverse sweep of both, h = relu(x)
+	// and its tangent formed in registers, the BatchNorm's cotangents
+	// (added to zero, as into the tape's zeroed buffers) passed back
+	// through the ReLU's mask. Masks are float32 compares 0 < x (VEX, on
+	// the half's narrow register), recomputed where needed.
+	{
+		name: "reluBNPair32",
+		doc: "MaskTo2(h, x, hd, xDot, x); hb, hbd = 0; bnPair32(s, hb, hbd, h, hd, yBar, yBarDot); " +
+			"MaskAdd2(dst, hb, dstDot, hbd, x), per element.",
+		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
+		body: func(e *affineEmitter) {
+			y, yd := e.load("yBar", 0), e.load("yBarDot", 1)
+			e.xMask(3)
+			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("x"), e.n(3), e.n(2)) // h
+			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+			xc := e.t(2)
+			e.op("VSUBPD", xc, xc, e.c("mu"))
+			e.op("VADDPD", e.acc(0), e.acc(0), y)
+			e.op("VMULPD", e.t(3), y, xc)
+			e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
+			// x̄ += mask·(0 + float32(a·y)).
+			e.op("VMULPD", e.t(3), e.c("a"), y)
+			e.down(3, 3)
+			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
+			e.op("VADDPS", e.n(4), e.n(4), e.n(3))
+			e.xMask(3)
+			e.op("VANDPS", e.n(4), e.n(4), e.n(3))
+			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dst"), e.n(3))
+			e.op("VADDPS", e.n(3), e.n(3), e.n(4))
+			e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
+			e.op("VADDPD", e.acc(2), e.acc(2), yd)
+			e.op("VMULPD", e.t(3), yd, xc)
+			e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
+			// x̄̇ += mask·((0 + float32(a·yd)) + float32(ad·y)).
+			e.op("VMULPD", e.t(3), e.c("a"), yd)
+			e.down(3, 3)
+			e.op("VMULPD", e.t(4), e.c("ad"), y)
+			e.down(4, 4)
+			e.op("VXORPS", e.n(2), e.n(2), e.n(2))
+			e.op("VADDPS", e.n(2), e.n(2), e.n(3))
+			e.op("VADDPS", e.n(2), e.n(2), e.n(4))
+			e.xMask(3)
+			e.op("VANDPS", e.n(2), e.n(2), e.n(3))
+			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dstDot"), e.n(4))
+			e.op("VADDPS", e.n(4), e.n(4), e.n(2))
+			e.p("VMOVUPS %s, %d(%s)", e.n(4), e.off, e.ptr("dstDot"))
+			// s4 += y·hd, hd = mask·ẋ.
+			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("xDot"), e.n(3), e.n(2))
+			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+			e.op("VMULPD", e.t(2), y, e.t(2))
+			e.op("VADDPD", e.acc(4), e.acc(4), e.t(2))
 		},
 	},
 
@@ -281,90 +370,149 @@ var affineKernels = []affineKernel{
 	// derivatives as linear combinations of (at most two) vectors, x − mu
 	// and a constant, evaluated left to right.
 	{
-		name: "centeredSquares32AVX512", doc: "s[0:8] += (x[i] − mu)², by lanes.",
+		name: "centeredSquares32", doc: "s += (x[i] − mu)², by lanes.",
 		accs: 1, slices: []string{"x"}, scalars: []string{"mu"},
-		body: func(e *affineEmitter, h int) {
-			x := e.load("x", 8)
-			e.p("VSUBPD %s, %s, %s", e.c("mu"), x, x)
-			e.p("VMULPD %s, %s, %s", x, x, x)
-			e.p("VADDPD %s, %s, %s", x, e.acc(0), e.acc(0))
+		body: func(e *affineEmitter) {
+			x := e.load("x", 0)
+			e.op("VSUBPD", x, x, e.c("mu"))
+			e.op("VMULPD", x, x, x)
+			e.op("VADDPD", e.acc(0), e.acc(0), x)
 		},
 	},
 	{
-		name: "linearTo32AVX512", doc: "dst[i] = float32((p·v[i] + q·(x[i] − mu)) + r).",
+		name: "linearTo32", doc: "dst[i] = float32((p·v[i] + q·(x[i] − mu)) + r).",
 		slices: []string{"dst", "v", "x"}, scalars: []string{"p", "q", "mu", "r"},
-		body: func(e *affineEmitter, h int) {
+		body: func(e *affineEmitter) {
 			linearBody(e, false)
-			e.store("Z8", "dst")
+			e.store(0, "dst")
 		},
 	},
 	{
-		name: "linearAdd32AVX512", doc: "dst[i] += float32((p·v[i] + q·(x[i] − mu)) + r) (a float32 sum).",
+		name: "linearAdd32", doc: "dst[i] += float32((p·v[i] + q·(x[i] − mu)) + r) (a float32 sum).",
 		slices: []string{"dst", "v", "x"}, scalars: []string{"p", "q", "mu", "r"},
-		body: func(e *affineEmitter, h int) {
+		body: func(e *affineEmitter) {
 			linearBody(e, false)
-			e.addTo("Z8", "dst", 11)
+			e.addTo(0, "dst", 3)
 		},
 	},
 	{
-		name: "linear2Add32AVX512", doc: "dst[i] += float32(((p·u[i] + p2·v[i]) + q·(x[i] − mu)) + r) (a float32 sum).",
+		name: "linear2Add32", doc: "dst[i] += float32(((p·u[i] + p2·v[i]) + q·(x[i] − mu)) + r) (a float32 sum).",
 		slices: []string{"dst", "u", "v", "x"}, scalars: []string{"p", "q", "mu", "r", "p2"},
-		body: func(e *affineEmitter, h int) {
+		body: func(e *affineEmitter) {
 			linearBody(e, true)
-			e.addTo("Z8", "dst", 11)
+			e.addTo(0, "dst", 3)
 		},
 	},
 }
 
-// linearBody leaves (p·v + q·(x − mu)) + r in Z8, or with two (p·u + p2·v
-// + q·(x − mu)) + r.
+// affineBody leaves a·(x − mu) + b in temporary i.
+func affineBody(e *affineEmitter, i int) {
+	x := e.load("x", i)
+	e.op("VSUBPD", x, x, e.c("mu"))
+	e.op("VMULPD", x, e.c("a"), x)
+	e.op("VADDPD", x, x, e.c("b"))
+}
+
+// affineJVPBody leaves x − mu in T0, a·(x − mu) + b in T1 and
+// float64(float32(c·(x − mu) + d)) + a·ẋ in T2 (T3 used).
+func affineJVPBody(e *affineEmitter) {
+	xc := e.load("x", 0)
+	e.op("VSUBPD", xc, xc, e.c("mu"))
+	e.op("VMULPD", e.t(1), e.c("a"), xc)
+	e.op("VADDPD", e.t(1), e.t(1), e.c("b"))
+	e.op("VMULPD", e.t(2), e.c("c"), xc)
+	e.op("VADDPD", e.t(2), e.t(2), e.c("d"))
+	e.down(2, 2)
+	e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+	xd := e.load("xDot", 3)
+	e.op("VMULPD", xd, e.c("a"), xd)
+	e.op("VADDPD", e.t(2), e.t(2), xd)
+}
+
+// centeredSumsBody loads y into T0, adds it to accumulator 0 and y·(x − mu)
+// to accumulator 1 (using T1); y stays in T0.
+func centeredSumsBody(e *affineEmitter) {
+	y := e.load("y", 0)
+	xc := e.load("x", 1)
+	e.op("VSUBPD", xc, xc, e.c("mu"))
+	e.op("VADDPD", e.acc(0), e.acc(0), y)
+	e.op("VMULPD", xc, y, xc)
+	e.op("VADDPD", e.acc(1), e.acc(1), xc)
+}
+
+// linearBody leaves (p·v + q·(x − mu)) + r in T0, or with two
+// ((p·u + p2·v) + q·(x − mu)) + r.
 func linearBody(e *affineEmitter, two bool) {
 	if two {
-		u := e.load("u", 8)
-		e.p("VMULPD %s, %s, %s", u, e.c("p"), u)
-		v := e.load("v", 9)
-		e.p("VMULPD %s, %s, %s", v, e.c("p2"), v)
-		e.p("VADDPD %s, Z8, Z8", v)
+		u := e.load("u", 0)
+		e.op("VMULPD", u, e.c("p"), u)
+		v := e.load("v", 1)
+		e.op("VMULPD", v, e.c("p2"), v)
+		e.op("VADDPD", u, u, v)
 	} else {
-		v := e.load("v", 8)
-		e.p("VMULPD %s, %s, %s", v, e.c("p"), v)
+		v := e.load("v", 0)
+		e.op("VMULPD", v, e.c("p"), v)
 	}
-	x := e.load("x", 10)
-	e.p("VSUBPD %s, %s, %s", e.c("mu"), x, x)
-	e.p("VMULPD %s, %s, %s", x, e.c("q"), x)
-	e.p("VADDPD %s, Z8, Z8", x)
-	e.p("VADDPD %s, Z8, Z8", e.c("r"))
+	x := e.load("x", 2)
+	e.op("VSUBPD", x, x, e.c("mu"))
+	e.op("VMULPD", x, e.c("q"), x)
+	e.op("VADDPD", e.t(0), e.t(0), x)
+	e.op("VADDPD", e.t(0), e.t(0), e.c("r"))
 }
 
-// reluMask sets K1 to the lanes of z whose value rounded to float32 is > 0.
-func (e *affineEmitter) reluMask(z string) {
-	e.p("VCVTPD2PS %s, Y20", z)
-	e.p("VCVTPS2PD Y20, Z20")
-	e.p("VPXORQ Z21, Z21, Z21")
-	e.p("VCMPPD $0x1e, Z21, Z20, K1")
+// reluMask sets the mask (K1, or temporary m with AVX2) to the lanes of
+// temporary z whose value rounded to float32 is > 0, using temporary tmp
+// (m may be tmp's pair: the round trip is done before m is written).
+func (e *affineEmitter) reluMask(z, tmp, m int) {
+	e.down(z, tmp)
+	e.p("VCVTPS2PD %s, %s", e.n(tmp), e.t(tmp))
+	if e.zmm {
+		e.op("VXORPD", e.t(m), e.t(m), e.t(m))
+		e.p("VCMPPD $0x1e, %s, %s, K1", e.t(m), e.t(tmp))
+		return
+	}
+	e.op("VXORPD", e.t(m), e.t(m), e.t(m))
+	e.p("VCMPPD $0x1e, %s, %s, %s", e.t(m), e.t(tmp), e.t(m))
 }
 
-// bnPairBody is the body of bnPair32AVX512 after ȳ and ȳ̇ are in y, yd.
-func bnPairBody(e *affineEmitter, y, yd string) {
-	xc := e.load("x", 10)
-	e.p("VSUBPD %s, %s, %s", e.c("mu"), xc, xc)
-	e.p("VADDPD %s, %s, %s", y, e.acc(0), e.acc(0))
-	e.p("VMULPD %s, %s, Z11", xc, y)
-	e.p("VADDPD Z11, %s, %s", e.acc(1), e.acc(1))
-	e.p("VMULPD %s, %s, Z12", y, e.c("a"))
-	e.addTo("Z12", "dst", 13)
-	e.p("VADDPD %s, %s, %s", yd, e.acc(2), e.acc(2))
-	e.p("VMULPD %s, %s, Z11", xc, yd)
-	e.p("VADDPD Z11, %s, %s", e.acc(3), e.acc(3))
-	e.p("VMULPD %s, %s, Z12", yd, e.c("a"))
-	e.p("VCVTPD2PS Z12, Y12")
-	e.p("VMULPD %s, %s, Z14", y, e.c("ad"))
-	e.p("VCVTPD2PS Z14, Y14")
-	e.p("VMOVUPS %d(%s), Y13", e.off, e.ptr("dstDot"))
-	e.p("VADDPS Y12, Y13, Y13")
-	e.p("VADDPS Y14, Y13, Y13")
-	e.p("VMOVUPS Y13, %d(%s)", e.off, e.ptr("dstDot"))
-	xd := e.load("xDot", 15)
-	e.p("VMULPD %s, %s, %s", xd, y, xd)
-	e.p("VADDPD %s, %s, %s", xd, e.acc(4), e.acc(4))
+// xMask sets the narrow view of temporary m to the float32 mask 0 < x of
+// the half (ordered: false for NaN).
+func (e *affineEmitter) xMask(m int) {
+	e.op("VXORPS", e.n(m), e.n(m), e.n(m))
+	e.p("VCMPPS $0x11, %d(%s), %s, %s", e.off, e.ptr("x"), e.n(m), e.n(m))
+}
+
+// applyMask sets the lanes of temporary z outside the mask to +0.
+func (e *affineEmitter) applyMask(z, m int) {
+	if e.zmm {
+		e.p("VMOVAPD.Z %s, K1, %s", e.t(z), e.t(z))
+		return
+	}
+	e.op("VANDPD", e.t(z), e.t(z), e.t(m))
+}
+
+// bnPairBody is the body of bnPair32 with ȳ in T0 and ȳ̇ in T1.
+func bnPairBody(e *affineEmitter) {
+	y, yd := e.t(0), e.t(1)
+	xc := e.load("x", 2)
+	e.op("VSUBPD", xc, xc, e.c("mu"))
+	e.op("VADDPD", e.acc(0), e.acc(0), y)
+	e.op("VMULPD", e.t(3), y, xc)
+	e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
+	e.op("VMULPD", e.t(3), e.c("a"), y)
+	e.addTo(3, "dst", 4)
+	e.op("VADDPD", e.acc(2), e.acc(2), yd)
+	e.op("VMULPD", e.t(3), yd, xc)
+	e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
+	e.op("VMULPD", e.t(3), e.c("a"), yd)
+	e.down(3, 3)
+	e.op("VMULPD", e.t(4), e.c("ad"), y)
+	e.down(4, 4)
+	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dstDot"), e.n(2))
+	e.p("VADDPS %s, %s, %s", e.n(3), e.n(2), e.n(2))
+	e.p("VADDPS %s, %s, %s", e.n(4), e.n(2), e.n(2))
+	e.p("VMOVUPS %s, %d(%s)", e.n(2), e.off, e.ptr("dstDot"))
+	xd := e.load("xDot", 2)
+	e.op("VMULPD", xd, y, xd)
+	e.op("VADDPD", e.acc(4), e.acc(4), xd)
 }

@@ -12,7 +12,8 @@
 // nv vectors of b, broadcasts each of the mr values of a and issues mr·nv
 // FMAs. The C tile is prefetched before the loop, and b ahead of use. The
 // generator uses only the standard library, so this folder's go.mod needs no
-// requirements. It also writes the packing helpers (copy.go).
+// requirements. It also writes the packing helpers (copy.go) and the
+// dot-product tiles of the unpacked path (dot.go).
 package main
 
 import (
@@ -31,6 +32,10 @@ type kernel struct {
 	mr, nv int // rows of the tile, vectors per row
 	unroll int // steps of p per loop iteration
 	pfB    int // bytes ahead of the b pointer to prefetch (0: none)
+	// strided: b is not a packed panel but rows of B itself, row p at
+	// b + off[p] bytes, read with the column masks (AVX-512 only): the
+	// unpacked-B path for thin products (../gemm_strided.go).
+	strided bool
 }
 
 var kernels = []kernel{
@@ -38,6 +43,8 @@ var kernels = []kernel{
 	{name: "dgemmMicroAVX512", zmm: true, f64: true, mr: 12, nv: 2, unroll: 4, pfB: 512},
 	{name: "sgemmMicroAVX2", mr: 6, nv: 2, unroll: 4, pfB: 512},
 	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfB: 512},
+	{name: "sgemmStridedAVX512", zmm: true, mr: 8, nv: 2, unroll: 4, strided: true},
+	{name: "dgemmStridedAVX512", zmm: true, f64: true, mr: 8, nv: 2, unroll: 4, strided: true},
 }
 
 func main() {
@@ -57,6 +64,9 @@ func main() {
 	buf.WriteString("//go:build amd64 && !purego\n\n")
 	buf.WriteString("#include \"textflag.h\"\n")
 	for _, k := range kernels {
+		k.emit(&buf)
+	}
+	for _, k := range dotKernels {
 		k.emit(&buf)
 	}
 	emitCopyPanel(&buf)
@@ -109,9 +119,19 @@ func (k kernel) emit(w *bytes.Buffer) {
 	if masked && k.nv > 2 {
 		log.Fatalf("%s: masks for more than two vectors per row", k.name)
 	}
+	if k.strided && !masked {
+		log.Fatalf("%s: a strided kernel needs masks", k.name)
+	}
+	ldbArg := ""
+	if k.strided {
+		argSize += 8
+		ldbArg = ", off *int"
+	}
 
-	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int)\n", k.name, typ, typ)
-	if masked {
+	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int%s)\n", k.name, typ, typ, ldbArg)
+	if k.strided {
+		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
+	} else if masked {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
 	} else {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; rows and cols must be %d and %d.\n", k.mr, nr, nacc, reg, k.mr, nr)
@@ -139,9 +159,36 @@ func (k kernel) emit(w *bytes.Buffer) {
 			p("ADDQ R8, R9")
 		}
 	}
+	if k.strided {
+		// R11: the next entry of off; K1, K2: the lanes of the two vectors
+		// of a row below cols, for the loads of b.
+		p("MOVQ off+%d(FP), R11", rowsOff+16)
+		p("MOVQ cols+%d(FP), BX", rowsOff+8)
+		p("MOVQ BX, CX")
+		p("MOVQ $1, AX")
+		p("SHLQ CX, AX")
+		p("DECQ AX")
+		p("KMOVW AX, K1")
+		p("SHRQ $%d, AX", lanes)
+		p("KMOVW AX, K2")
+		p("MOVQ k+0(FP), CX")
+	}
 	step := func(n int) {
-		for v := 0; v < k.nv; v++ {
-			p("%s %d(DI), %s", mov, n*bStep+v*vbytes, bReg(v))
+		if k.strided {
+			// Prefetch the row four steps ahead (off has four more
+			// entries than steps).
+			p("MOVQ 32(R11), R13")
+			p("PREFETCHT0 (DI)(R13*1)")
+			p("PREFETCHT0 %d(DI)(R13*1)", nr*size-1)
+			p("MOVQ (R11), R12")
+			for v := 0; v < k.nv; v++ {
+				p("%s.Z %d(DI)(R12*1), K%d, %s", mov, v*vbytes, v+1, bReg(v))
+			}
+			p("ADDQ $8, R11")
+		} else {
+			for v := 0; v < k.nv; v++ {
+				p("%s %d(DI), %s", mov, n*bStep+v*vbytes, bReg(v))
+			}
 		}
 		for i := 0; i < k.mr; i++ {
 			p("%s %d(SI), %s", bcast, n*aStep+i*size, aReg(i))
@@ -163,7 +210,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 		step(n)
 	}
 	p("ADDQ $%d, SI", k.unroll*aStep)
-	p("ADDQ $%d, DI", k.unroll*bStep)
+	if !k.strided {
+		p("ADDQ $%d, DI", k.unroll*bStep)
+	}
 	p("DECQ BX")
 	p("JNZ %s_loop", k.name)
 	fmt.Fprintf(w, "%s_tail:\n", k.name)
@@ -172,7 +221,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fmt.Fprintf(w, "%s_tailloop:\n", k.name)
 	step(0)
 	p("ADDQ $%d, SI", aStep)
-	p("ADDQ $%d, DI", bStep)
+	if !k.strided {
+		p("ADDQ $%d, DI", bStep)
+	}
 	p("DECQ CX")
 	p("JNZ %s_tailloop", k.name)
 

@@ -199,8 +199,10 @@ func emitVec(w *bytes.Buffer) {
 			emitMask(w, t, k)
 		}
 	}
-	for _, k := range affineKernels {
-		emitAffine(w, k)
+	for _, zmm := range []bool{true, false} {
+		for _, k := range affineKernels {
+			emitAffine(w, k, zmm)
+		}
 	}
 	emitPoolRow(w, 2)
 	emitPoolRow(w, 3)

@@ -1,0 +1,221 @@
+package autodiff
+
+import (
+	"hesscope/kernels"
+	"hesscope/tensor"
+)
+
+// ReLUBatchNorm2dEval is ReLU followed by BatchNorm2dEval, y = BN(relu(x),
+// γ, β), in one primitive of inputs (x, γ, β): relu(x) and its tangent are
+// formed segment by segment (one image and channel) in cache, or in
+// registers, and never stored, nor are their cotangents. Every result has the bits of the two
+// primitives on a tape (checked by TestBatchNormReLUFused and the models'
+// TestFusedBatchNormSameBits).
+type ReLUBatchNorm2dEval[T tensor.Float] struct {
+	BatchNorm2dEval[T]
+}
+
+var (
+	_ PairJVP[float64] = ReLUBatchNorm2dEval[float64]{}
+	_ PairVJP[float64] = ReLUBatchNorm2dEval[float64]{}
+	_ Curved[float64]  = ReLUBatchNorm2dEval[float64]{}
+)
+
+// segScratch returns a per-goroutine buffer of k segments (put it back with
+// putScratch).
+func segScratch[T tensor.Float](g bnGeom, k int) (*[]T, [][]T) {
+	p := getScratch[T](k * g.s)
+	segs := make([][]T, k)
+	for i := range segs {
+		segs[i] = (*p)[i*g.s : (i+1)*g.s]
+	}
+	return p, segs
+}
+
+// Forward computes y = γ s (relu(x) − μ) + β.
+func (b ReLUBatchNorm2dEval[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
+	forEachPart(g.c, func(lo, hi int) {
+		p, seg := segScratch[T](g, 1)
+		defer putScratch(p)
+		h := seg[0]
+		for c := lo; c < hi; c++ {
+			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
+			for n := 0; n < g.n; n++ {
+				xs := bnSeg(g, x[0].Data, n, c)
+				kernels.MaskTo(h, xs, xs)
+				kernels.AffineTo(bnSeg(g, y.Data, n, c), h, a, mu, beta)
+			}
+		}
+	})
+}
+
+// JVP computes BatchNorm2dEval's tangent at relu(x) along 1[x>0]·ẋ.
+func (b ReLUBatchNorm2dEval[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	b.jvp(nil, yDot, x, xDot)
+}
+
+// ForwardJVP computes y and ẏ segment by segment.
+func (b ReLUBatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
+	b.jvp(y, yDot, x, xDot)
+}
+
+func (b ReLUBatchNorm2dEval[T]) jvp(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
+	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
+	forEachPart(g.c, func(lo, hi int) {
+		p, seg := segScratch[T](g, 2)
+		defer putScratch(p)
+		h, hd := seg[0], seg[1]
+		for c := lo; c < hi; c++ {
+			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
+			a := float64(x[1].Data[c]) * s
+			gd, bd := tangentCoefs(xDot, c)
+			for n := 0; n < g.n; n++ {
+				xs, dstDot := bnSeg(g, x[0].Data, n, c), bnSeg(g, yDot.Data, n, c)
+				if xDot[0] != nil {
+					kernels.MaskTo2(h, xs, hd, bnSeg(g, xDot[0].Data, n, c), xs)
+				} else {
+					kernels.MaskTo(h, xs, xs)
+				}
+				switch {
+				case y != nil && xDot[0] != nil:
+					kernels.AffineJVPTo(bnSeg(g, y.Data, n, c), dstDot, h, hd, a, gd*s, mu, beta, bd)
+				case y != nil:
+					kernels.AffineTo(bnSeg(g, y.Data, n, c), h, a, mu, beta)
+					kernels.AffineTo(dstDot, h, gd*s, mu, bd)
+				default:
+					kernels.AffineTo(dstDot, h, gd*s, mu, bd)
+					if xDot[0] != nil {
+						for i, v := range hd[:len(dstDot)] {
+							dstDot[i] = T(float64(dstDot[i]) + float64(a*float64(v)))
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// VJP adds BatchNorm2dEval's VJP at relu(x), passed back through the ReLU:
+// x̄ += 1[x>0]·h̄ with h̄ = 0 + γ s ȳ, and γ̄, β̄ as BatchNorm2dEval's.
+func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
+	doSums := xBar[1] != nil || xBar[2] != nil
+	forEachPart(g.c, func(lo, hi int) {
+		p, seg := segScratch[T](g, 2)
+		defer putScratch(p)
+		h, hb := seg[0], seg[1]
+		for c := lo; c < hi; c++ {
+			s, mu := b.invStd(c), float64(b.RunningMean[c])
+			a := float64(x[1].Data[c]) * s
+			var sums [2]kernels.Lanes
+			for n := 0; n < g.n; n++ {
+				xs, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, yBar.Data, n, c)
+				if doSums {
+					kernels.MaskTo(h, xs, xs)
+				}
+				switch {
+				case doSums && xBar[0] != nil:
+					clear(hb)
+					kernels.CenteredSumsScaleAdd(&sums, hb, yb, h, a, mu)
+				case doSums:
+					kernels.CenteredSums(&sums, yb, h, mu)
+				case xBar[0] != nil:
+					clear(hb)
+					kernels.ScaleAdd(hb, yb, a)
+				}
+				if xBar[0] != nil {
+					kernels.MaskAdd(bnSeg(g, xBar[0].Data, n, c), xs, hb)
+				}
+			}
+			bnParamGrads(xBar, &sums, c, s)
+		}
+	})
+}
+
+// reluParts returns relu(x) and, if xDot[0] is not nil, 1[x>0]·ẋ as whole
+// scratch tensors, and zeroed scratch cotangents for them.
+func reluParts[T tensor.Float](x, xDot []*tensor.Dense[T]) (h, hd, hb, hbd *tensor.Dense[T]) {
+	scratch := func() *tensor.Dense[T] {
+		return &tensor.Dense[T]{Shape: x[0].Shape, Data: *getScratch[T](len(x[0].Data))}
+	}
+	h, hb, hbd = scratch(), scratch(), scratch()
+	if xDot != nil && xDot[0] != nil {
+		hd = scratch()
+	}
+	forEachSpan(len(x[0].Data), func(lo, hi int) {
+		xs := x[0].Data[lo:hi]
+		kernels.MaskTo(h.Data[lo:hi], xs, xs)
+		if hd != nil {
+			kernels.MaskTo(hd.Data[lo:hi], xs, xDot[0].Data[lo:hi])
+		}
+		clear(hb.Data[lo:hi])
+		clear(hbd.Data[lo:hi])
+	})
+	return h, hd, hb, hbd
+}
+
+func putAll[T tensor.Float](ts ...*tensor.Dense[T]) {
+	for _, t := range ts {
+		if t != nil {
+			putScratchDense(t)
+		}
+	}
+}
+
+// CurvatureVJP adds BatchNorm2dEval's curvature term at relu(x) along
+// 1[x>0]·ẋ, passed back through the ReLU (which has none).
+func (b ReLUBatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	h, hd, _, hbd := reluParts(x, xDot)
+	defer putAll(h, hd, hbd)
+	bnDot := []*tensor.Dense[T]{hd, xDot[1], xDot[2]}
+	b.BatchNorm2dEval.CurvatureVJP([]*tensor.Dense[T]{hbd, xBarDot[1], xBarDot[2]}, yBar, []*tensor.Dense[T]{h, x[1], x[2]}, bnDot, nil, nil)
+	if xBarDot[0] != nil {
+		forEachSpan(len(h.Data), func(lo, hi int) {
+			kernels.MaskAdd(xBarDot[0].Data[lo:hi], x[0].Data[lo:hi], hbd.Data[lo:hi])
+		})
+	}
+}
+
+// VJPPair does BatchNorm2dEval's single sweep at relu(x) and passes both
+// cotangents back through the ReLU in one pass over memory when every
+// product is wanted (kernels.ReLUAffineVJPPair: relu(x), its tangent and
+// the BatchNorm's cotangents live in registers); otherwise it forms relu(x)
+// whole first.
+func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	if !pairAll(xBar, xBarDot, yBarDot, xDot) {
+		h, hd, hb, hbd := reluParts(x, xDot)
+		defer putAll(h, hd, hb, hbd)
+		var bnDot []*tensor.Dense[T]
+		if xDot != nil {
+			bnDot = []*tensor.Dense[T]{hd, xDot[1], xDot[2]}
+		}
+		hBar, hBarDot := hb, hbd
+		if xBar[0] == nil {
+			hBar, hBarDot = nil, nil
+		}
+		b.BatchNorm2dEval.VJPPair([]*tensor.Dense[T]{hBar, xBar[1], xBar[2]}, []*tensor.Dense[T]{hBarDot, xBarDot[1], xBarDot[2]},
+			yBar, yBarDot, []*tensor.Dense[T]{h, x[1], x[2]}, bnDot, nil, nil)
+		if xBar[0] != nil {
+			ReLU[T]{}.VJPPair(xBar[:1], xBarDot[:1], hb, hbd, x[:1], nil, nil, nil)
+		}
+		return
+	}
+	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
+	gDot := xDot[1]
+	forEachPart(g.c, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			s, mu := b.invStd(c), float64(b.RunningMean[c])
+			a, ad := float64(x[1].Data[c])*s, float64(gDot.Data[c])*s
+			var sums [5]kernels.Lanes
+			for n := 0; n < g.n; n++ {
+				kernels.ReLUAffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+					bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
+					bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
+			}
+			bnParamGrads(xBar, (*[2]kernels.Lanes)(sums[0:2]), c, s)
+			bnParamGrads(xBarDot, (*[2]kernels.Lanes)(sums[2:4]), c, s)
+			xBarDot[1].Data[c] += T(s * sums[4].Sum())
+		}
+	})
+}

@@ -1,0 +1,190 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"hesscope/tensor"
+)
+
+// The unpacked-B path for thin products C = alpha·op(A)·B + beta·C (Gemm
+// without transB, and GemmRows) with few rows: a convolution's W·im2col(x),
+// O output channels by many pixels. The packed driver copies every kc×nr
+// block of B into a panel to be read by ⌈m/mr⌉ tiles only, so for thin
+// products the copy costs about as much as the multiply-adds; here the
+// micro-kernel reads B's rows where they lie (row p at a table's offset, so
+// that they need not be evenly spaced: GemmRows reads a convolution's
+// shifted image rows in place), masked at the right edge, and only the small
+// op(A) is packed, into mr-row panels of mr = 8 (output channel counts are
+// multiples of 8, so no tile is padded).
+//
+// For each kc-deep slice, op(A) is packed whole and every nr-column block of
+// B meets every A panel in turn (the block stays in L1 meanwhile). Every C
+// element is summed in the same order (the slices in turn, each by one
+// micro-kernel call) whichever goroutine computes it, so results are
+// bit-identical for any number of goroutines.
+
+// stridedKernel is a micro-kernel that reads B unpacked: microKernel's
+// contract with row p of b at off[p] bytes from b's first element instead
+// of b[p*nr:], for any 1 ≤ rows ≤ mr, 1 ≤ cols ≤ nr, reading no element of
+// b past column cols of a row. off holds k+4 entries (the last four are
+// only prefetched from).
+type stridedKernel[T tensor.Float] struct {
+	name   string
+	mr, nr int
+	kc     int
+	micro  func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)
+}
+
+var (
+	// stridedMaxM is the most rows of a product for the unpacked-B path.
+	stridedMaxM = 128
+	// stridedAlways, for tests, sends every product without transB down
+	// the unpacked-B path (where the kernel has one).
+	stridedAlways = false
+	// stridedPacks keeps packed A buffers (*[]float32 or *[]float64).
+	stridedPacks sync.Pool
+)
+
+// useStrided reports whether the unpacked-B path should compute an m×n×k
+// product: few rows and enough columns and depth to fill its tiles.
+func (s *stridedKernel[T]) useStrided(m, n, k int) bool {
+	return s != nil && (stridedAlways || m <= stridedMaxM && n >= 2*s.nr && k >= 16)
+}
+
+// gemmStrided computes C = alpha·op(A)·B + beta·C on procs goroutines,
+// where row p of B is b[rows[p]:rows[p]+n] (the caller has checked that
+// these lie in b).
+func gemmStrided[T tensor.Float](s *stridedKernel[T], procs int, transA bool, m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
+	// The kernel's table: byte offsets, four more entries to prefetch.
+	offBuf := getInts(k + 4)
+	defer putInts(offBuf)
+	off := *offBuf
+	size := int(unsafe.Sizeof(T(0)))
+	for p, r := range rows[:k] {
+		off[p] = r * size
+	}
+	for p := k; p < k+4; p++ {
+		off[p] = off[k-1]
+	}
+	tm, tn := ceilDiv(m, s.mr), ceilDiv(n, s.nr)
+	pm, pn := splitGrid(procs, tm, tn)
+	if pm*pn == 1 {
+		stridedSerial(s, transA, m, n, k, alpha, a, lda, b, off, beta, c, ldc)
+		return
+	}
+	parallelFor(pm*pn, pm*pn, func(t int) {
+		r, q := t/pn, t%pn
+		i0, i1 := r*tm/pm*s.mr, min((r+1)*tm/pm*s.mr, m)
+		j0, j1 := q*tn/pn*s.nr, min((q+1)*tn/pn*s.nr, n)
+		if i0 >= i1 || j0 >= j1 {
+			return
+		}
+		aOff := i0 * lda
+		if transA {
+			aOff = i0
+		}
+		stridedSerial(s, transA, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[j0:], off, beta, c[i0*ldc+j0:], ldc)
+	})
+}
+
+// intPool keeps offset tables.
+var intPool sync.Pool
+
+func getInts(n int) *[]int {
+	b, _ := intPool.Get().(*[]int)
+	if b == nil {
+		b = new([]int)
+	}
+	if cap(*b) < n {
+		*b = make([]int, n)
+	}
+	*b = (*b)[:n]
+	return b
+}
+
+func putInts(b *[]int) { intPool.Put(b) }
+
+// stridedSerial runs the unpacked-B loops on the calling goroutine, with
+// row p of B at off[p] bytes from b's first element.
+func stridedSerial[T tensor.Float](s *stridedKernel[T], transA bool, m, n, k int, alpha T, a []T, lda int, b []T, off []int, beta T, c []T, ldc int) {
+	mr, nr := s.mr, s.nr
+	panels := ceilDiv(m, mr)
+	buf, _ := stridedPacks.Get().(*[]T)
+	if buf == nil {
+		buf = new([]T)
+	}
+	if need := panels * mr * s.kc; cap(*buf) < need {
+		*buf = make([]T, need)
+	}
+	for pc := 0; pc < k; pc += s.kc {
+		kb := min(s.kc, k-pc)
+		betaP := beta
+		if pc > 0 {
+			betaP = 1
+		}
+		aPack := (*buf)[:panels*mr*kb]
+		packA(aPack, mr, transA, a, lda, 0, m, pc, kb, 0, panels)
+		for j := 0; j < n; j += nr {
+			cols := min(nr, n-j)
+			for pa := 0; pa < panels; pa++ {
+				rows := min(mr, m-pa*mr)
+				_ = c[(pa*mr+rows-1)*ldc+j+cols-1]
+				s.micro(kb, aPack[pa*mr*kb:(pa+1)*mr*kb], b[j:], c[pa*mr*ldc+j:], ldc, alpha, betaP, rows, cols, &off[pc])
+			}
+		}
+	}
+	stridedPacks.Put(buf)
+}
+
+// GemmRows computes C = alpha·op(A)·B + beta·C like Gemm without transB,
+// where row p of the k×n matrix B is b[rows[p] : rows[p]+n]: rows may be
+// spaced unevenly and overlap. A convolution with stride 1 reads its
+// column matrix so from a zero-padded image, without building it (row
+// (c, i, j) of the column matrix is the padded image shifted by (i, j)).
+// Thin products run on the unpacked-B path; others, and machines without
+// its kernel, gather B into a matrix and call Gemm. Results are
+// bit-identical for any number of goroutines. GemmRows panics on bad sizes
+// or rows outside b.
+func GemmRows[T tensor.Float](transA bool, m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
+	if len(rows) < k {
+		panic(fmt.Sprintf("kernels: GemmRows with %d row offsets for k=%d", len(rows), k))
+	}
+	checkGemm(transA, false, m, n, k, len(a), lda, k*max(n, 1), max(n, 1), len(c), ldc)
+	if n > 0 {
+		for p, r := range rows[:k] {
+			if r < 0 || r+n > len(b) {
+				panic(fmt.Sprintf("kernels: GemmRows row %d at %d, want 0…%d", p, r, len(b)-n))
+			}
+		}
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(beta, c, m, n, ldc)
+		return
+	}
+	switch a32 := any(a).(type) {
+	case []float32:
+		if s := kernelF32.strided; s.useStrided(m, n, k) {
+			procs, done := gemmProcsFor(m, n, k)
+			gemmStrided(s, procs, transA, m, n, k, float32(alpha), a32, lda, any(b).([]float32), rows, float32(beta), any(c).([]float32), ldc)
+			done()
+			return
+		}
+	case []float64:
+		if s := kernelF64.strided; s.useStrided(m, n, k) {
+			procs, done := gemmProcsFor(m, n, k)
+			gemmStrided(s, procs, transA, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), rows, float64(beta), any(c).([]float64), ldc)
+			done()
+			return
+		}
+	}
+	bm := make([]T, k*n)
+	for p, r := range rows[:k] {
+		copy(bm[p*n:(p+1)*n], b[r:r+n])
+	}
+	Gemm(transA, false, m, n, k, alpha, a, lda, bm, n, beta, c, ldc)
+}

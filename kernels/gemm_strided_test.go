@@ -1,0 +1,285 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"hesscope/kernels/kerneltest"
+	"hesscope/tensor"
+)
+
+// TestGemmStridedPath runs the shared Gemm suite with every product without
+// transB on the unpacked-B path (whatever its shape), with and without tiny
+// slices, on the kernels that have one.
+func TestGemmStridedPath(t *testing.T) {
+	defer func(old bool) { stridedAlways = old }(stridedAlways)
+	stridedAlways = true
+	for _, g := range gemmKernelsF32() {
+		if g.strided == nil {
+			continue
+		}
+		for _, g := range []*gemmKernel[float32]{g, smallBlocks(g)} {
+			t.Run("f32/"+g.name, func(t *testing.T) { kerneltest.Gemm(t, withKernel(g), testing.Short()) })
+		}
+	}
+	for _, g := range gemmKernelsF64() {
+		if g.strided == nil {
+			continue
+		}
+		for _, g := range []*gemmKernel[float64]{g, smallBlocks(g)} {
+			t.Run("f64/"+g.name, func(t *testing.T) { kerneltest.Gemm(t, withKernel(g), testing.Short()) })
+		}
+	}
+}
+
+// TestStridedMicro checks each unpacked-B micro-kernel against microGeneric
+// on the same product with B packed, for partial tiles, depths around the
+// unrolling and NaN in C where beta is 0; B's rows end right after the
+// tile's columns, so a read past them fails the bounds of the slice.
+func TestStridedMicro(t *testing.T) {
+	for _, g := range gemmKernelsF32() {
+		testStridedMicro(t, g.strided)
+	}
+	for _, g := range gemmKernelsF64() {
+		testStridedMicro(t, g.strided)
+	}
+}
+
+func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
+	if s == nil {
+		return
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	mr, nr := s.mr, s.nr
+	for _, k := range []int{1, 3, 4, 5, 8, 9, 64, 129} {
+		for _, rows := range []int{1, mr - 1, mr} {
+			for _, cols := range []int{1, nr/2 - 1, nr / 2, nr/2 + 1, nr} {
+				for _, beta := range []T{0, 1, 0.5} {
+					ldb := cols + 5
+					b := make([]T, (k-1)*ldb+cols) // ends at the last element read
+					for i := range b {
+						b[i] = T(rng.Float64()*2 - 1)
+					}
+					a := make([]T, k*mr)
+					for i := range a {
+						a[i] = T(rng.Float64()*2 - 1)
+					}
+					bp := make([]T, k*nr) // B packed, zero past cols
+					for p := 0; p < k; p++ {
+						copy(bp[p*nr:p*nr+cols], b[p*ldb:p*ldb+cols])
+					}
+					ldc := nr + 3
+					c := make([]T, (mr+2)*ldc)
+					for i := range c {
+						c[i] = -99
+					}
+					tile := c[ldc:]
+					for i := 0; i < rows; i++ {
+						for j := 0; j < cols; j++ {
+							if beta == 0 {
+								tile[i*ldc+j] = T(math.NaN())
+							} else {
+								tile[i*ldc+j] = T(rng.Float64())
+							}
+						}
+					}
+					want := append([]T(nil), c...)
+					microGeneric(mr, nr, k, a, bp, want[ldc:], ldc, 1.5, beta, rows, cols)
+					off := make([]int, k+4)
+					for p := range off {
+						off[p] = min(p, k-1) * ldb * int(unsafe.Sizeof(T(0)))
+					}
+					s.micro(k, a, b, tile, ldc, 1.5, beta, rows, cols, &off[0])
+					tol := 4 * float64(k+2) * kerneltest.Eps[T]() * 2
+					for i := range c {
+						if d := math.Abs(float64(c[i]) - float64(want[i])); !(d <= tol*(1+math.Abs(float64(want[i])))) {
+							t.Fatalf("%s %T k=%d rows=%d cols=%d beta=%v: c[%d] = %v, want %v", s.name, T(0), k, rows, cols, beta, i, c[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmStridedDeterministic checks that the unpacked-B path gives the
+// same bits for any number of goroutines, on a convolution's shape.
+func TestGemmStridedDeterministic(t *testing.T) {
+	for _, g := range gemmKernelsF32() {
+		testStridedDeterministic(t, g)
+	}
+	for _, g := range gemmKernelsF64() {
+		testStridedDeterministic(t, g)
+	}
+}
+
+func testStridedDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
+	if g.strided == nil {
+		return
+	}
+	m, n, k := 40, 1000, 301
+	rng := rand.New(rand.NewPCG(3, 4))
+	a := make([]T, m*k)
+	b := make([]T, k*n)
+	for i := range a {
+		a[i] = T(rng.NormFloat64())
+	}
+	for i := range b {
+		b[i] = T(rng.NormFloat64())
+	}
+	if !g.strided.useStrided(m, n, k) {
+		t.Fatalf("%s: %d×%d×%d not on the unpacked-B path", g.name, m, n, k)
+	}
+	defer swapKernel(g)()
+	var first []T
+	for _, procs := range []int{1, 2, 3, 5} {
+		func() {
+			defer setParallel(procs)()
+			c := make([]T, m*n)
+			Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			if first == nil {
+				first = c
+				return
+			}
+			for i := range c {
+				if math.Float64bits(float64(c[i])) != math.Float64bits(float64(first[i])) {
+					t.Fatalf("%s: %d goroutines: c[%d] = %v, first run %v", g.name, procs, i, c[i], first[i])
+				}
+			}
+		}()
+	}
+}
+
+// BenchmarkGemmStrided times the forward products of the zoo's thin
+// convolutions, W·im2col(x) (O×K by K×pixels, doubled columns in a JVP), in
+// float32 on one goroutine: on the unpacked-B path ("strided") and on the
+// packed one ("packed").
+//
+//	go test -run '^$' -bench GemmStrided ./kernels
+func BenchmarkGemmStrided(b *testing.B) {
+	for _, s := range []struct {
+		name    string
+		m, n, k int
+	}{
+		{"resnet20-l1", 16, 1024, 144},
+		{"resnet20-l1-pair", 16, 2048, 144},
+		{"resnet20-l2", 32, 256, 288},
+		{"resnet20-l3-pair", 64, 512, 576},
+		{"c1-conv2", 64, 256, 1600},
+		{"c2-conv4", 128, 300, 1152},
+	} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		x := make([]float32, s.m*s.k)
+		y := make([]float32, s.k*s.n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		for i := range y {
+			y[i] = float32(rng.NormFloat64())
+		}
+		c := make([]float32, s.m*s.n)
+		for _, path := range []string{"strided", "packed"} {
+			b.Run(s.name+"/"+path, func(b *testing.B) {
+				defer setParallel(1)()
+				defer func(old int) { stridedMaxM = old }(stridedMaxM)
+				if path == "packed" {
+					stridedMaxM = -1
+				}
+				for i := 0; i < b.N; i++ {
+					Gemm(false, false, s.m, s.n, s.k, 1, x, s.k, y, s.n, 0, c, s.n)
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// TestGemmRows checks GemmRows against RefGemm on a matrix whose rows are
+// read at scattered, overlapping offsets of b, on the unpacked-B path and
+// on the fallback (a product too wide for it, and a named float type), with
+// NaN in C where beta is 0 and guard values around C.
+func TestGemmRows(t *testing.T) {
+	testGemmRows[float32](t)
+	testGemmRows[float64](t)
+	testGemmRows[myFloat](t)
+}
+
+func testGemmRows[T tensor.Float](t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct {
+		transA      bool
+		m, n, k     int
+		alpha, beta T
+	}{
+		{false, 16, 100, 27, 1, 0},
+		{true, 8, 70, 9, 1, 1},
+		{false, 3, 33, 130, 0.5, 2},
+		{false, 200, 40, 20, 1, 0}, // too many rows: the fallback
+		{false, 5, 1, 3, -1, 0.5},
+	} {
+		b := make([]T, 500)
+		for i := range b {
+			b[i] = T(rng.Float64()*2 - 1)
+		}
+		rows := make([]int, tc.k)
+		bm := make([]T, tc.k*tc.n) // B gathered, for the reference
+		for p := range rows {
+			rows[p] = rng.IntN(len(b) - tc.n + 1)
+			copy(bm[p*tc.n:], b[rows[p]:rows[p]+tc.n])
+		}
+		rows[tc.k-1] = len(b) - tc.n // the last element of b is read
+		copy(bm[(tc.k-1)*tc.n:], b[rows[tc.k-1]:])
+		lda := tc.k
+		if tc.transA {
+			lda = tc.m
+		}
+		a := make([]T, tc.m*tc.k)
+		for i := range a {
+			a[i] = T(rng.Float64()*2 - 1)
+		}
+		ldc := tc.n + 2
+		cBuf := make([]T, tc.m*ldc+4)
+		for i := range cBuf {
+			cBuf[i] = -77
+		}
+		c := cBuf[2 : 2+(tc.m-1)*ldc+tc.n]
+		for i := 0; i < tc.m; i++ {
+			for j := 0; j < tc.n; j++ {
+				if tc.beta == 0 {
+					c[i*ldc+j] = T(math.NaN())
+				} else {
+					c[i*ldc+j] = T(rng.Float64())
+				}
+			}
+		}
+		ref, scale := kerneltest.RefGemm(tc.transA, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, bm, tc.n, tc.beta, c, ldc)
+		GemmRows(tc.transA, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, rows, tc.beta, c, ldc)
+		for i := range cBuf {
+			r, col := (i-2)/ldc, (i-2)%ldc
+			inside := i >= 2 && r < tc.m && col < tc.n
+			if !inside && cBuf[i] != -77 {
+				t.Fatalf("%T %+v: wrote outside C at %d", T(0), tc, i)
+			}
+		}
+		for i := 0; i < tc.m; i++ {
+			for j := 0; j < tc.n; j++ {
+				got, want := float64(c[i*ldc+j]), ref[i*tc.n+j]
+				if tol := 2 * float64(tc.k+2) * kerneltest.Eps[T]() * scale[i*tc.n+j]; !(math.Abs(got-want) <= tol) {
+					t.Fatalf("%T %+v: C[%d,%d] = %v, want %v", T(0), tc, i, j, got, want)
+				}
+			}
+		}
+	}
+	for _, bad := range [][]int{{0, 1, 496}, {0, -1, 3}, {0, 1}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("GemmRows with rows %v of a 500-element b: no panic", bad)
+				}
+			}()
+			GemmRows(false, 2, 5, 3, 1, make([]T, 6), 3, make([]T, 500), bad, 0, make([]T, 10), 5)
+		}()
+	}
+}

@@ -1,0 +1,89 @@
+package models
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"hesscope/autodiff"
+	"hesscope/nn"
+	"hesscope/tensor"
+)
+
+// TestFusedBatchNormSameBits checks that the models that record BatchNorm
+// and ReLU as fused primitives in Eval mode (ResNet-20: BatchNorm → ReLU,
+// BatchNorm → Add → ReLU; C1, C2: ReLU → BatchNorm) give the bits of the
+// unfused models: loss, its tangent, the gradient and the Hessian-vector
+// product of every parameter and of the input, in float32 (where the
+// vector kernels run), and an Unfused graph records more primitives.
+func TestFusedBatchNormSameBits(t *testing.T) {
+	for _, name := range []string{"resnet20", "c1", "c2"} {
+		t.Run(name, func(t *testing.T) { testFusedSameBits(t, name) })
+	}
+}
+
+func testFusedSameBits(t *testing.T, name string) {
+	build := func() *Net[float32] {
+		net, err := New[float32](name, Config{Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Non-trivial BatchNorm parameters and running statistics.
+		rng := rand.New(rand.NewPCG(4, 5))
+		for _, p := range net.Params() {
+			for i := range p.Value.Data {
+				switch {
+				case len(p.Value.Shape) > 1:
+				case p.Name[len(p.Name)-3:] == "var":
+					p.Value.Data[i] = float32(0.5 + rng.Float64())
+				default:
+					p.Value.Data[i] = float32(rng.NormFloat64() * 0.3)
+				}
+			}
+		}
+		return net
+	}
+	run := func(net *Net[float32], unfused bool) (out [][]float32, nodes int) {
+		rng := rand.New(rand.NewPCG(6, 7))
+		randn := func(shape ...int) *tensor.Dense[float32] {
+			x := tensor.New[float32](shape...)
+			for i := range x.Data {
+				x.Data[i] = float32(rng.NormFloat64())
+			}
+			return x
+		}
+		tp := autodiff.NewTape[float32]()
+		g := nn.NewGraph(tp, nn.Eval)
+		g.ParamGrads = true
+		g.Unfused = unfused
+		g.Tangents = map[*nn.Param[float32]]*tensor.Dense[float32]{}
+		for _, p := range nn.Trainable(net.Params()) {
+			g.Tangents[p] = randn(p.Value.Shape...)
+		}
+		x := tp.Leaf(randn(3, 3, 32, 32), randn(3, 3, 32, 32), true)
+		logits := net.Forward(g, x)
+		loss := tp.Apply(&autodiff.SoftmaxCrossEntropy[float32]{Labels: []int{1, 7, 4}}, logits)
+		tp.Backward(loss)
+		out = append(out, tp.Value(loss).Data, tp.Tangent(loss).Data, tp.Grad(x).Data, tp.GradDot(x).Data)
+		for _, p := range nn.Trainable(net.Params()) {
+			out = append(out, g.Grad(p).Data, g.GradDot(p).Data)
+		}
+		return out, tp.Len()
+	}
+	net := build()
+	fused, nf := run(net, false)
+	sep, ns := run(net, true)
+	if nf >= ns {
+		t.Fatalf("the fused model records %d values, the unfused one %d", nf, ns)
+	}
+	if len(fused) != len(sep) {
+		t.Fatalf("%d results fused, %d not", len(fused), len(sep))
+	}
+	for j := range sep {
+		for i := range sep[j] {
+			if math.Float32bits(fused[j][i]) != math.Float32bits(sep[j][i]) {
+				t.Fatalf("result %d, element %d: fused %v, unfused %v", j, i, fused[j][i], sep[j][i])
+			}
+		}
+	}
+}
