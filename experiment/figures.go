@@ -135,7 +135,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	// 3. Loss along the top eigenvector, one curve per batch size.
 	var lpanels []*chart.Line
 	for _, kind := range kindsIn {
-		l := &chart.Line{Title: kind + " training", XLabel: "step t along v₁ (‖v₁‖ = 1)", YLabel: lossAxis}
+		l := &chart.Line{Title: kind + " training", XLabel: "step t along v₁ (‖v₁‖ = 1)", YLabel: lossAxis, LogY: true}
 		for _, b := range append([]int{0}, sizes...) {
 			var curves [][]float64
 			var x []float64
@@ -166,7 +166,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	}
 	if len(lpanels) > 0 {
 		if err := save("landscape_top_eigenvector", "Loss along the top eigenvector",
-			"Training loss (the fixed subset of the Hessian) at θ + t·v₁, v₁ the unit top eigenvector of each network's own Hessian: mean over seeds, shaded from the lowest to the highest seed.",
+			"Training loss (the fixed subset of the Hessian; logarithmic axis, so that every batch size shows) at θ + t·v₁, v₁ the unit top eigenvector of each network's own Hessian: mean over seeds, shaded from the lowest to the highest seed.",
 			&chart.Panels{Plots: lpanels, SameY: true}); err != nil {
 			return nil, err
 		}
