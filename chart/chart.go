@@ -447,10 +447,28 @@ func draw1(path, format string, w, h vg.Length, plots []*plot.Plot, entries []le
 		fitTitle(plots[0], area.Rectangle.Size().X)
 		plots[0].Draw(area)
 	} else {
-		// Equal tiles (not plot.Align, which would shift the titles).
-		tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Points(14), PadTop: vg.Points(2), PadBottom: vg.Points(2), PadLeft: vg.Points(2)}
+		// The data areas aligned (plot.Align), the titles drawn above
+		// them in a band of their own, so that both line up.
+		titles := make([]string, len(plots))
+		band := vg.Length(0)
 		for i, p := range plots {
-			p.Draw(tiles.At(area, i, 0))
+			titles[i], p.Title.Text = p.Title.Text, ""
+			if titles[i] != "" {
+				band = max(band, p.Title.TextStyle.Height(titles[i])+2*p.Title.Padding)
+			}
+		}
+		body := draw.Crop(area, 0, 0, 0, -band)
+		tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Points(14), PadTop: vg.Points(4), PadBottom: vg.Points(2), PadLeft: vg.Points(2)}
+		cs := plot.Align([][]*plot.Plot{plots}, tiles, body)
+		for i, p := range plots {
+			p.Draw(cs[0][i])
+			if titles[i] == "" {
+				continue
+			}
+			data := p.DataCanvas(cs[0][i])
+			sty := p.Title.TextStyle
+			sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
+			area.FillText(sty, vg.Point{X: (data.Min.X + data.Max.X) / 2, Y: body.Max.Y + p.Title.Padding}, titles[i])
 		}
 	}
 	return checkpoint.WriteFileAtomic(path, func(wr io.Writer) error {

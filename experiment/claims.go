@@ -140,7 +140,7 @@ func bootstrap(name string, strata [][]int, f func(idx []int) float64, threshold
 	v := f(all)
 	s := report.Statistic{Name: name, Value: &v, Threshold: threshold, Direction: dir, Runs: len(all), Interval: "bootstrap"}
 	lo, hi, valid := Uncertainty.Interval(strata, f)
-	if math.IsNaN(v) || valid < Uncertainty.Resamples/2 {
+	if math.IsNaN(v) || math.IsInf(v, 0) || valid < Uncertainty.Resamples/2 {
 		return insufficient(name, len(all), threshold, dir, "undefined on these runs (constant values)")
 	}
 	// With few runs the resampled statistic can be biased — resampling
@@ -275,6 +275,9 @@ func claim2(runs []report.Run) (string, []report.Statistic) {
 		// least the estimate and the true λ_min at most it; each is within
 		// its residual of an eigenvalue.
 		l1, lmin := r.TopEigenvalues[0], r.MinEigenvalue
+		if !(l1 > 0) {
+			continue // no positive curvature to compare with
+		}
 		r1, rmin := 0.0, 0.0
 		if len(r.Residuals) == len(r.TopEigenvalues)+1 {
 			r1, rmin = r.Residuals[0], r.Residuals[len(r.Residuals)-1]
@@ -285,6 +288,9 @@ func claim2(runs []report.Run) (string, []report.Statistic) {
 		}
 		lo = math.Max(lo, math.Max(0, -lmin)/(l1+r1))
 		hi = math.Max(hi, math.Max(0, rmin-lmin)/l1)
+	}
+	if at == "" {
+		return rule, []report.Statistic{insufficient(name, len(runs), TinyNegative, "below", "no run has a positive λ₁")}
 	}
 	s.Name = fmt.Sprintf("%s (%s)", name, at)
 	s.Value, s.Lo, s.Hi = &worst, &lo, &hi

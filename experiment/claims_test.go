@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -83,6 +84,9 @@ func TestClaimOutcomes(t *testing.T) {
 			r.Residuals[2] = 0.05 * r.TopEigenvalues[0]
 		}), report.Inconclusive},
 		{"three runs", 2, study()[:3], report.Insufficient},
+		{"no positive λ₁", 2, each(study(), all, func(r *report.Run) { r.TopEigenvalues[0] = 0 }), report.Insufficient},
+		// λ₁ = 0 at the smallest batch: an infinite ratio is no evidence.
+		{"zero curvature", 1, each(study(), at("normal", 64), func(r *report.Run) { setLambda(r, 0) }), report.Insufficient},
 
 		{"held", 3, study(), report.Held},
 		{"more robust when sharper", 3, each(study(), all, func(r *report.Run) { r.RhoAdv = r.TopEigenvalues[0] }), report.NotHeld},
@@ -118,6 +122,9 @@ func TestClaimOutcomes(t *testing.T) {
 		got := cs[c.claim-1]
 		if got.Verdict != c.want {
 			t.Errorf("claim %d, %s: %s, want %s\n  %s", c.claim, c.name, got.Verdict, c.want, got.Evidence)
+		}
+		if _, err := json.Marshal(cs); err != nil {
+			t.Errorf("claim %d, %s: results.json could not hold it: %v", c.claim, c.name, err)
 		}
 		if got.Rule == "" || len(got.Statistics) == 0 {
 			t.Errorf("claim %d, %s: no rule or no statistics", c.claim, c.name)

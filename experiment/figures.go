@@ -17,14 +17,14 @@ import (
 // mean cross-entropy (in nats) with respect to the parameters or the
 // input pixels (in [0, 1]).
 const (
-	batchAxis   = "batch size (images, log scale)"
-	lambdaAxis  = "λ₁(θ) (nats/param², log scale)"
-	inputAxis   = "λ₁(x) (nats/pixel², log scale)"
-	rhoAxis     = "ρ_adv = mean ‖r‖₂/‖x‖₂ (DeepFool)"
+	batchAxis   = "batch size (images)"
+	lambdaAxis  = "λ₁(θ) (nats/param²)"
+	inputAxis   = "λ₁(x) (nats/pixel²)"
+	rhoAxis     = "ρ_adv (DeepFool)"
 	epsAxis     = "ε (L∞ radius, pixels in [0, 1])"
 	lossAxis    = "training loss (nats)"
 	epochAxis   = "epoch"
-	densityAxis = "density (log scale)"
+	densityAxis = "density"
 )
 
 // kinds are the training kinds in the order the figures show them.
@@ -99,7 +99,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 			panels = append(panels, l)
 		}
 		if err := save("eigenvalue_vs_batch", "Top Hessian eigenvalues against batch size",
-			fmt.Sprintf("λ₁ of the Hessian of the training loss with respect to the parameters (a fixed subset of training images, the same for every run) and the mean over test images of λ₁ of the per-image Hessian with respect to the input; %s.", spread),
+			fmt.Sprintf("λ₁ of the Hessian of the training loss with respect to the parameters (a fixed subset of training images, the same for every run) and the mean over test images of λ₁ of the per-image Hessian with respect to the input, both axes logarithmic; %s.", spread),
 			&chart.Panels{Plots: panels}); err != nil {
 			return nil, err
 		}
@@ -113,7 +113,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 			if len(gs) == 0 {
 				continue
 			}
-			l := &chart.Line{Title: kind + " training", XLabel: epsAxis, YLabel: "FGSM accuracy (% of attacked test images)"}
+			l := &chart.Line{Title: kind + " training", XLabel: epsAxis, YLabel: "FGSM accuracy (%)"}
 			for _, g := range gs {
 				var x, y, lo, hi []float64
 				for _, e := range g.FGSM {
@@ -126,7 +126,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 			panels = append(panels, l)
 		}
 		if err := save("fgsm_vs_eps", "Robust accuracy against the attack radius",
-			fmt.Sprintf("Test accuracy under FGSM (L∞) at each radius ε, per batch size B; %s.", "mean ± standard deviation over seeds"),
+			fmt.Sprintf("Test accuracy (%% of the attacked test images) under FGSM (L∞) at each radius ε, per batch size B; %s.", "mean ± standard deviation over seeds"),
 			&chart.Panels{Plots: panels, SameY: true}); err != nil {
 			return nil, err
 		}
@@ -135,7 +135,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	// 3. Loss along the top eigenvector, one curve per batch size.
 	var lpanels []*chart.Line
 	for _, kind := range kindsIn {
-		l := &chart.Line{Title: kind + " training", XLabel: "step t along v₁ (‖v₁‖ = 1)", YLabel: lossAxis}
+		l := &chart.Line{Title: kind + " training", XLabel: "step t along v₁ (‖v₁‖ = 1)", YLabel: lossAxis, LogY: true}
 		for _, b := range append([]int{0}, sizes...) {
 			var curves [][]float64
 			var x []float64
@@ -166,7 +166,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	}
 	if len(lpanels) > 0 {
 		if err := save("landscape_top_eigenvector", "Loss along the top eigenvector",
-			"Training loss (the fixed subset of the Hessian) at θ + t·v₁, v₁ the unit top eigenvector of each network's own Hessian: mean over seeds, shaded from the lowest to the highest seed.",
+			"Training loss (the fixed subset of the Hessian; logarithmic axis, so that every batch size shows) at θ + t·v₁, v₁ the unit top eigenvector of each network's own Hessian: mean over seeds, shaded from the lowest to the highest seed.",
 			&chart.Panels{Plots: lpanels, SameY: true}); err != nil {
 			return nil, err
 		}
@@ -175,21 +175,28 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	// 4. Spectral densities, seed 1 of every configuration, overlaid.
 	var dpanels []*chart.Line
 	for _, kind := range kindsIn {
-		l := &chart.Line{Title: kind + " training", XLabel: "eigenvalue of ∇²_θ L (nats/param²)", YLabel: densityAxis, LogY: true}
+		l := &chart.Line{Title: kind + " training", XLabel: "eigenvalue / λ₁ of the same network", YLabel: densityAxis, LogY: true}
 		peak := 0.0
 		for _, r := range runs {
 			d := dens[r.Name]
-			if r.Kind != kind || d == nil || r.Seed != 1 {
+			if r.Kind != kind || d == nil || r.Seed != 1 || len(r.TopEigenvalues) == 0 || !(r.TopEigenvalues[0] > 0) {
 				continue
 			}
-			name, col := "ABSA", chart.Palette(len(sizes))
+			l1 := r.TopEigenvalues[0]
+			name, col := fmt.Sprintf("ABSA (λ₁ %.3g)", l1), chart.Palette(len(sizes))
 			if kind != "absa" {
-				name, col = fmt.Sprintf("B = %d", r.BatchSize), chart.Palette(colour(r.BatchSize))
+				name, col = fmt.Sprintf("B = %d (λ₁ %.3g)", r.BatchSize, l1), chart.Palette(colour(r.BatchSize))
 			}
-			l.Series = append(l.Series, chart.Series{Name: name, X: d.Grid, Y: d.Density, Color: col})
-			for _, v := range d.Density {
-				peak = math.Max(peak, v)
+			// The density of λ/λ₁ is λ₁ times that of λ.
+			x, y := make([]float64, len(d.Grid)), make([]float64, len(d.Density))
+			for i := range d.Grid {
+				x[i] = d.Grid[i] / l1
 			}
+			for i := range d.Density {
+				y[i] = d.Density[i] * l1
+				peak = math.Max(peak, y[i])
+			}
+			l.Series = append(l.Series, chart.Series{Name: name, X: x, Y: y, Color: col})
 		}
 		if len(l.Series) > 0 {
 			l.YMin, l.YMax = peak*1e-8, peak*2
@@ -198,7 +205,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	}
 	if len(dpanels) > 0 {
 		if err := save("spectral_density", "Spectral density of the parameter Hessian",
-			"Stochastic Lanczos quadrature estimate of the eigenvalue density (Gaussian broadening σ² = 10⁻⁴), seed 1 of every configuration, cut at 10⁻⁸ of the peak.",
+			"Stochastic Lanczos quadrature estimate of the eigenvalue density (Gaussian broadening σ² = 10⁻⁴), seed 1 of every configuration, against eigenvalue / λ₁ of the same network so that spectra of different scales overlay (the legend gives each λ₁), logarithmic density axis cut at 10⁻⁸ of the peak.",
 			&chart.Panels{Plots: dpanels}); err != nil {
 			return nil, err
 		}
@@ -235,7 +242,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 				{Name: "one seed pair", X: rx, Y: ry, NoLine: true, Faint: true, Color: chart.Palette(1)},
 			}}
 		if err := save("robust_vs_normal", "Robust against normal training, paired by seed",
-			"Ratio of the top eigenvalue of the robustly trained network to that of the normally trained one of the same seed and batch size (below 1: robust training is flatter); claim 4 tests the difference robust − normal of the same pairs.",
+			"Ratio of the top eigenvalue of the robustly trained network to that of the normally trained one of the same seed and batch size (below 1: robust training is flatter), logarithmic batch axis; claim 4 tests the difference robust − normal of the same pairs.",
 			l); err != nil {
 			return nil, err
 		}
@@ -280,7 +287,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	}
 	if len(cpanels) > 0 {
 		if err := save("eigenvalue_vs_epoch", "Top eigenvalue during training",
-			fmt.Sprintf("λ₁ of the parameter Hessian on a random subset of training images (fixed for each run, of the size the training's track_samples gives), tracked at the end of every epoch while training: mean over seeds, shaded from the lowest to the highest seed (%d seed(s)). A smaller subset gives a larger λ₁ (a few high-curvature images weigh more), so this level is not that of the table's λ₁ on the fixed measurement subset; compare the curves with each other.", seeds),
+			fmt.Sprintf("λ₁ of the parameter Hessian on a random subset of training images (fixed for each run, of the size the training's track_samples gives), tracked at the end of every epoch while training (logarithmic axis): mean over seeds, shaded from the lowest to the highest seed (%d seed(s)). A smaller subset gives a larger λ₁ (a few high-curvature images weigh more), so this level is not that of the table's λ₁ on the fixed measurement subset; compare the curves with each other.", seeds),
 			&chart.Panels{Plots: cpanels, SameY: true}); err != nil {
 			return nil, err
 		}
@@ -323,7 +330,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 			panels = append(panels, l)
 		}
 		if err := save("robustness_vs_eigenvalue", "Robustness against the top eigenvalue",
-			"DeepFool's ρ_adv (higher is more robust) and FGSM accuracy against λ₁(θ), one point per run: colour gives the batch size, shape the training (disc normal, square robust); claim 3 tests their rank correlations.",
+			"DeepFool's ρ_adv = mean ‖r‖₂/‖x‖₂ over correctly classified test images (higher is more robust) and FGSM accuracy against λ₁(θ) (logarithmic axis), one point per run: colour gives the batch size, shape the training (disc normal, square robust); claim 3 tests their rank correlations.",
 			&chart.Panels{Plots: panels}); err != nil {
 			return nil, err
 		}

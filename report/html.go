@@ -126,6 +126,7 @@ th { background: #f0f0f0; } td.l, th.l { text-align: left; }
 .inconclusive { color: #8a5a00; font-weight: bold; } .insufficient-evidence { color: #666; font-weight: bold; }
 .rule { font-size: .88em; color: #555; margin-top: .4em; } ul.stats { margin: 0; padding-left: 1.1em; } ul.stats li { margin: .15em 0; }
 p.evidence { font-size: 1.05em; }
+#results td { white-space: nowrap; } #results { font-size: .8em; } #results th, #results td { padding: .25em .4em; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .9em; color: #555; } pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: .85em; }
 </style>
