@@ -5,10 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"testing"
 
 	"hesscope/dist"
+	"hesscope/dist/disttest"
 	"hesscope/hessian"
 	"hesscope/linop"
 	"hesscope/models"
@@ -31,17 +31,7 @@ func TestMain(m *testing.M) {
 // shard, must equal the one-process ones to 1e-12 relative and be the same
 // bits on every rank.
 func TestMPIParams(t *testing.T) {
-	want, _ := strconv.Atoi(os.Getenv("HESSCOPE_TEST_RANKS"))
-	if want == 0 {
-		t.Skip("run under mpirun by scripts/cluster_test.sh (HESSCOPE_TEST_RANKS unset)")
-	}
-	c, err := dist.World()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Size() != want {
-		t.Fatalf("world of %d ranks, want %d (MPI build: %v)", c.Size(), want, dist.MPI)
-	}
+	c := disttest.MPIWorld(t)
 	net, err := models.New[float64]("lenet5", models.Config{Classes: 10, Seed: 3})
 	if err != nil {
 		t.Fatal(err)

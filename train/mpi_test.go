@@ -5,10 +5,10 @@ import (
 	"context"
 	"math"
 	"os"
-	"strconv"
 	"testing"
 
 	"hesscope/dist"
+	"hesscope/dist/disttest"
 )
 
 // TestMain ends MPI once the tests are done (in a build with -tags mpi every
@@ -26,21 +26,12 @@ func TestMain(m *testing.M) {
 // micro-batches of 4) into a folder all ranks share, against the
 // one-process run of the same configuration made by rank 0.
 func TestMPITrain(t *testing.T) {
-	want, _ := strconv.Atoi(os.Getenv("HESSCOPE_TEST_RANKS"))
-	if want == 0 {
-		t.Skip("run under mpirun by scripts/cluster_test.sh (HESSCOPE_TEST_RANKS unset)")
-	}
-	c, err := dist.World()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Size() != want {
-		t.Fatalf("world of %d ranks, want %d", c.Size(), want)
-	}
+	c := disttest.MPIWorld(t)
 	// Rank 0 makes the folders and tells the others where.
 	path := make([]byte, 1024)
 	var base string
 	if c.Rank() == 0 {
+		var err error
 		base, err = os.MkdirTemp("", "hesscope-mpi-train")
 		if err != nil {
 			t.Fatal(err)

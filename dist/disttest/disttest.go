@@ -6,7 +6,10 @@ package disttest
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
+	"testing"
 
 	"hesscope/dist"
 )
@@ -114,4 +117,25 @@ func (c *comm) Barrier() { c.collective(nil, func([]any) any { return nil }, fun
 
 func (c *comm) Abort(code int) {
 	panic(fmt.Sprintf("disttest: rank %d aborted the job with status %d", c.rank, code))
+}
+
+// MPIWorld returns the world of a real MPI job for a test that runs on
+// every rank: scripts/cluster_test.sh builds the test binary with -tags mpi
+// and starts it under mpirun or srun with HESSCOPE_TEST_RANKS set to the
+// number of ranks. Without that variable (plain 'go test') the test is
+// skipped; a world of another size fails it.
+func MPIWorld(t testing.TB) dist.Comm {
+	t.Helper()
+	want, _ := strconv.Atoi(os.Getenv("HESSCOPE_TEST_RANKS"))
+	if want == 0 {
+		t.Skip("run under mpirun by scripts/cluster_test.sh (HESSCOPE_TEST_RANKS unset)")
+	}
+	c, err := dist.World()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size() != want {
+		t.Fatalf("world of %d ranks, want %d (MPI build: %v)", c.Size(), want, dist.MPI)
+	}
+	return c
 }
