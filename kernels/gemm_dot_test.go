@@ -137,19 +137,26 @@ func testDotDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 		t.Fatalf("%s: %d×%d×%d not on the unpacked path", g.name, m, n, k)
 	}
 	defer swapKernel(g)()
+	sameBitsForAnyThreads(t, g.name, m*n, func(c []T) { Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n) })
+}
+
+// sameBitsForAnyThreads runs gemm into a fresh C of size elements on 1, 2,
+// 3 and 5 goroutines and fails unless every run gives the first one's bits.
+func sameBitsForAnyThreads[T tensor.Float](t *testing.T, name string, size int, gemm func(c []T)) {
+	t.Helper()
 	var first []T
 	for _, procs := range []int{1, 2, 3, 5} {
 		func() {
 			defer setParallel(procs)()
-			c := make([]T, m*n)
-			Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+			c := make([]T, size)
+			gemm(c)
 			if first == nil {
 				first = c
 				return
 			}
 			for i := range c {
 				if math.Float64bits(float64(c[i])) != math.Float64bits(float64(first[i])) {
-					t.Fatalf("%s: %d goroutines: c[%d] = %v, first run %v", g.name, procs, i, c[i], first[i])
+					t.Fatalf("%s: %d goroutines: c[%d] = %v, first run %v", name, procs, i, c[i], first[i])
 				}
 			}
 		}()

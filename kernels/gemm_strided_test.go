@@ -133,23 +133,7 @@ func testStridedDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 		t.Fatalf("%s: %d×%d×%d not on the unpacked-B path", g.name, m, n, k)
 	}
 	defer swapKernel(g)()
-	var first []T
-	for _, procs := range []int{1, 2, 3, 5} {
-		func() {
-			defer setParallel(procs)()
-			c := make([]T, m*n)
-			Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-			if first == nil {
-				first = c
-				return
-			}
-			for i := range c {
-				if math.Float64bits(float64(c[i])) != math.Float64bits(float64(first[i])) {
-					t.Fatalf("%s: %d goroutines: c[%d] = %v, first run %v", g.name, procs, i, c[i], first[i])
-				}
-			}
-		}()
-	}
+	sameBitsForAnyThreads(t, g.name, m*n, func(c []T) { Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
 }
 
 // BenchmarkGemmStrided times the forward products of the zoo's thin
