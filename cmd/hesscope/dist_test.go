@@ -120,6 +120,11 @@ func TestSweepEmitSlurm(t *testing.T) {
 		{[]string{"-emit", "slurm", "-only", "1"}, "cannot be combined"},
 		{[]string{"-emit", "slurm", "-sbatch", "rm -rf /"}, "want an option"},
 		{[]string{"-preset", "demo"}, "-preset and -config: give one"},
+		{[]string{"-submit"}, "-submit: only with -emit slurm"},
+		{[]string{"-cpus", "4"}, "-cpus: only with -emit slurm"},
+		{[]string{"-emit", "slurm", "-cpus", "100000"}, "-cpus 100000: want at most 4096"},
+		{[]string{"-emit", "slurm", "-mem", "99999999999"}, "-mem 99999999999: want at most 67108864"},
+		{[]string{"-emit", "slurm", "-cpus", "-3"}, "want 0 (default) or more"},
 	} {
 		code, _, stderr := runCLI(context.Background(), append([]string{"sweep", "-config", cfg, "-out", filepath.Join(dir, "x")}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

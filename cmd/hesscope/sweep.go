@@ -221,8 +221,8 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.BoolVar(&c.submit, "submit", false, "with -emit slurm: submit the array and its summary with sbatch and print the job ids")
 	fs.Var(&c.sbatch, "sbatch", "with -emit slurm: an extra #SBATCH `option` such as --partition=cpu (repeatable)")
 	fs.IntVar(&c.parallel, "parallel", 0, "with -emit slurm: most units running at once (0: no limit)")
-	fs.IntVar(&c.cpus, "cpus", 0, "with -emit slurm: cores per unit (default: estimated from the configuration)")
-	fs.IntVar(&c.memMB, "mem", 0, "with -emit slurm: memory per unit in `MiB` (default: estimated)")
+	fs.IntVar(&c.cpus, "cpus", 0, "with -emit slurm: cores per unit, at most 4096 (default: estimated from the configuration)")
+	fs.IntVar(&c.memMB, "mem", 0, "with -emit slurm: memory per unit in `MiB`, at most 64 TiB (default: estimated)")
 	fs.StringVar(&c.timeLimit, "time", "", "with -emit slurm: time limit per unit, e.g. 2h30m (default: estimated)")
 	fs.StringVar(&c.binary, "binary", "", "with -emit slurm: the hesscope `program` the jobs run (default: this one)")
 	return func(ctx context.Context, e *env) error {
@@ -231,6 +231,13 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if c.emit == "" {
+			for _, name := range []string{"submit", "sbatch", "parallel", "cpus", "mem", "time", "binary"} {
+				if set[name] {
+					return usagef("-%s: only with -emit slurm", name)
+				}
+			}
+		}
 		var s *experiment.Sweep
 		switch {
 		case preset != "" && configFile != "":
@@ -471,6 +478,12 @@ func printClaims(w io.Writer, r *report.Results) {
 	}
 }
 
+// Bounds of -cpus and -mem: one unit runs on one node.
+const (
+	maxUnitCPUs  = 4096
+	maxUnitMemMB = 64 << 20
+)
+
 // emitSweep writes (and with -submit submits) the sweep's Slurm scripts.
 func emitSweep(e *env, s *experiment.Sweep, c *sweepCLI) error {
 	if c.emit != "slurm" {
@@ -481,6 +494,12 @@ func emitSweep(e *env, s *experiment.Sweep, c *sweepCLI) error {
 	}
 	if c.parallel < 0 || c.cpus < 0 || c.memMB < 0 {
 		return usagef("-parallel, -cpus and -mem: want 0 (default) or more")
+	}
+	if err := atMost("-cpus", c.cpus, maxUnitCPUs, "cores of one node"); err != nil {
+		return err
+	}
+	if err := atMost("-mem", c.memMB, maxUnitMemMB, "64 TiB in MiB: one unit runs on one node"); err != nil {
+		return err
 	}
 	out, err := filepath.Abs(c.out)
 	if err != nil {
