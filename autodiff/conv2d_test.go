@@ -207,7 +207,11 @@ func BenchmarkConv2d(b *testing.B) {
 		{"lenet5-conv2", []int{128, 20, 12, 12}, []int{50, 20, 5, 5}, 1, 0},
 		{"c1-conv1", []int{128, 3, 32, 32}, []int{64, 3, 5, 5}, 1, 2},
 		{"c1-conv2", []int{128, 64, 16, 16}, []int{64, 64, 5, 5}, 1, 2},
+		{"c2-conv2", []int{128, 64, 30, 30}, []int{64, 64, 3, 3}, 1, 0},
+		{"resnet20-layer1", []int{128, 16, 32, 32}, []int{16, 16, 3, 3}, 1, 1},
+		{"resnet20-layer2", []int{128, 32, 16, 16}, []int{32, 32, 3, 3}, 1, 1},
 		{"resnet20-layer3", []int{128, 64, 8, 8}, []int{64, 64, 3, 3}, 1, 1},
+		{"resnet18-layer1", []int{128, 64, 32, 32}, []int{64, 64, 3, 3}, 1, 1},
 		{"resnet18-layer4", []int{128, 512, 4, 4}, []int{512, 512, 3, 3}, 1, 1},
 	} {
 		b.Run(c.name+"/f32", func(b *testing.B) { benchConv2d[float32](b, c.x, c.w, c.stride, c.pad) })
@@ -240,6 +244,17 @@ func benchConv2d[U tensor.Float](b *testing.B, xs, ws []int, stride, pad int) {
 		b.ReportAllocs()
 		for b.Loop() {
 			p.VJP(bar, yBar, in, y)
+		}
+	})
+	// The backward pass of a parameter HVP: the VJPs of ȳ and ȳ̇ and the
+	// curvature term, the input's tangent zero (a parameter direction).
+	inDot := []*tensor.Dense[U]{nil, fill(ws...), fill(ws[0])}
+	barDot := []*tensor.Dense[U]{tensor.New[U](xs...), tensor.New[U](ws...), tensor.New[U](ws[0])}
+	yBarDot := fill(y.Shape...)
+	b.Run("vjp-pair", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p.VJPPair(bar, barDot, yBar, yBarDot, in, inDot, y, nil)
 		}
 	})
 }

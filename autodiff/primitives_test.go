@@ -101,6 +101,10 @@ func TestPrimitives(t *testing.T) {
 		{"conv/k3s1p1/implicit/b2", conv(1, 1), in(randn(130, 2, 2, 16, 17), randn(131, 3, 2, 3, 3), randn(132, 3))},
 		{"conv/k3s1p0/implicit/b2", conv(1, 0), in(randn(133, 2, 3, 18, 18), randn(134, 4, 3, 3, 3))},
 		{"conv/k5s1p2/implicit/b1", conv(1, 2), in(randn(135, 1, 2, 16, 16), randn(136, 2, 2, 5, 5), randn(137, 2))},
+		// ... and x̄ by transposed convolution reading ȳ in place (16 input
+		// channels, a pitch that wastes under a tenth).
+		{"conv/k3s1p1/implicit-input/b2", conv(1, 1), in(randn(138, 2, 16, 24, 24), randn(139, 16, 16, 3, 3), randn(140, 16))},
+		{"conv/k3s1p0/implicit-input/b1", conv(1, 0), in(randn(141, 1, 16, 26, 26), randn(142, 8, 16, 3, 3))},
 
 		// MaxPool2d (kernel, stride, padding) on distinct values, far from kinks.
 		{"maxpool/k2s2p0", pool(2, 2, 0), in(distinct(60, 3, 3, 6, 8))},
