@@ -129,7 +129,7 @@ func testStridedDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 	for i := range b {
 		b[i] = T(rng.NormFloat64())
 	}
-	if !g.strided.useStrided(m, n, k) {
+	if !g.strided.useStrided(m, n, k, n) {
 		t.Fatalf("%s: %d×%d×%d not on the unpacked-B path", g.name, m, n, k)
 	}
 	defer swapKernel(g)()
@@ -137,46 +137,62 @@ func testStridedDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 }
 
 // BenchmarkGemmStrided times the forward products of the zoo's thin
-// convolutions, W·im2col(x) (O×K by K×pixels, doubled columns in a JVP), in
-// float32 on one goroutine: on the unpacked-B path ("strided") and on the
-// packed one ("packed").
+// convolutions, W·im2col(x) (O×K by K×pixels, doubled columns in a JVP), on
+// one goroutine with each kernel that has an unpacked-B path: on that path
+// ("strided") and on the packed one ("packed"), in float32 and (the "-f64"
+// cases) float64. The "-rows" widths are those of GemmRows on padded
+// images (32·34 pixels); at the others, powers of two, B's rows lie a
+// multiple of 4 KiB apart and the AVX2 kernel leaves them to the packed
+// path (stridedKernel.pageRows). GFLOP/cpu-s is the speed per CPU-second,
+// for a shared machine.
 //
-//	go test -run '^$' -bench GemmStrided ./kernels
+//	go test -run '^$' -bench GemmStrided -benchtime 20x ./kernels
 func BenchmarkGemmStrided(b *testing.B) {
 	for _, s := range []struct {
 		name    string
 		m, n, k int
 	}{
 		{"resnet20-l1", 16, 1024, 144},
+		{"resnet20-l1-rows", 16, 1088, 144},
 		{"resnet20-l1-pair", 16, 2048, 144},
 		{"resnet20-l2", 32, 256, 288},
+		{"resnet20-l2-rows", 32, 544, 288},
+		{"resnet20-l3", 64, 64, 576},
 		{"resnet20-l3-pair", 64, 512, 576},
 		{"c1-conv2", 64, 256, 1600},
 		{"c2-conv4", 128, 300, 1152},
 	} {
-		rng := rand.New(rand.NewPCG(1, 2))
-		x := make([]float32, s.m*s.k)
-		y := make([]float32, s.k*s.n)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
+		for _, g := range gemmKernelsF32() {
+			benchStrided(b, s.name, g, s.m, s.n, s.k)
 		}
-		for i := range y {
-			y[i] = float32(rng.NormFloat64())
+	}
+	for _, s := range []struct {
+		name    string
+		m, n, k int
+	}{
+		{"resnet20-l1-rows-f64", 16, 1088, 144},
+		{"resnet20-l2-f64", 32, 256, 288},
+		{"resnet20-l3-pair-f64", 64, 512, 576},
+	} {
+		for _, g := range gemmKernelsF64() {
+			benchStrided(b, s.name, g, s.m, s.n, s.k)
 		}
-		c := make([]float32, s.m*s.n)
-		for _, path := range []string{"strided", "packed"} {
-			b.Run(s.name+"/"+path, func(b *testing.B) {
-				defer setParallel(1)()
-				defer func(old int) { stridedMaxM = old }(stridedMaxM)
-				if path == "packed" {
-					stridedMaxM = -1
-				}
-				for i := 0; i < b.N; i++ {
-					Gemm(false, false, s.m, s.n, s.k, 1, x, s.k, y, s.n, 0, c, s.n)
-				}
-				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
+	}
+}
+
+func benchStrided[T float32 | float64](b *testing.B, name string, g *gemmKernel[T], m, n, k int) {
+	if g.strided == nil {
+		return
+	}
+	for _, path := range []string{"strided", "packed"} {
+		b.Run(name+"/"+g.name+"/"+path, func(b *testing.B) {
+			defer setParallel(1)()
+			defer func(old int) { stridedMaxM = old }(stridedMaxM)
+			if path == "packed" {
+				stridedMaxM = -1
+			}
+			benchGemm(b, withKernel(g), false, false, m, n, k)
+		})
 	}
 }
 
