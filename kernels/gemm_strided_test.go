@@ -35,9 +35,11 @@ func TestGemmStridedPath(t *testing.T) {
 }
 
 // TestStridedMicro checks each unpacked-B micro-kernel against microGeneric
-// on the same product with B packed, for partial tiles, depths around the
-// unrolling and NaN in C where beta is 0; B's rows end right after the
-// tile's columns, so a read past them fails the bounds of the slice.
+// on the same product with B packed, for every partial tile (rows × cols),
+// depths around the unrolling, and NaN in C where beta is 0. B's last row
+// ends right after the tile's columns, at an unreadable page, so a read
+// past column cols of a row faults; C has guard values around the tile,
+// and NaN in B's gaps between rows.
 func TestStridedMicro(t *testing.T) {
 	for _, g := range gemmKernelsF32() {
 		testStridedMicro(t, g.strided)
@@ -53,14 +55,23 @@ func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 	}
 	rng := rand.New(rand.NewPCG(9, 10))
 	mr, nr := s.mr, s.nr
-	for _, k := range []int{1, 3, 4, 5, 8, 9, 64, 129} {
-		for _, rows := range []int{1, mr - 1, mr} {
-			for _, cols := range []int{1, nr/2 - 1, nr / 2, nr/2 + 1, nr} {
+	ks := []int{1, 3, 4, 5, 8, 9, 64, 129}
+	if testing.Short() {
+		ks = []int{1, 5, 9}
+	}
+	for _, k := range ks {
+		for rows := 1; rows <= mr; rows++ {
+			for cols := 1; cols <= nr; cols++ {
 				for _, beta := range []T{0, 1, 0.5} {
 					ldb := cols + 5
-					b := make([]T, (k-1)*ldb+cols) // ends at the last element read
+					b := guardedTail[T](t, (k-1)*ldb+cols) // ends at the last element read
 					for i := range b {
-						b[i] = T(rng.Float64()*2 - 1)
+						b[i] = T(math.NaN()) // the gaps between rows
+					}
+					for p := 0; p < k; p++ {
+						for j := 0; j < cols; j++ {
+							b[p*ldb+j] = T(rng.Float64()*2 - 1)
+						}
 					}
 					a := make([]T, k*mr)
 					for i := range a {
@@ -134,6 +145,71 @@ func testStridedDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 	}
 	defer swapKernel(g)()
 	sameBitsForAnyThreads(t, g.name, m*n, func(c []T) { Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
+	// GemmRows as a 3×3 convolution reads a padded 20×50 image with 33
+	// channels, n = 18·50 (two columns of each output row are junk).
+	const h, w = 20, 50
+	img := make([]T, 33*h*w)
+	for i := range img {
+		img[i] = T(rng.NormFloat64())
+	}
+	rows := make([]int, 0, 33*9)
+	for ch := 0; ch < 33; ch++ {
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 3; j++ {
+				rows = append(rows, ch*h*w+i*w+j)
+			}
+		}
+	}
+	k, n = len(rows), (h-2)*w-2
+	if !g.strided.useStrided(m, n, k, rowStep(rows)) {
+		t.Fatalf("%s: GemmRows %d×%d×%d not on the unpacked-B path", g.name, m, n, k)
+	}
+	sameBitsForAnyThreads(t, g.name+"/rows", m*n, func(c []T) { GemmRows(false, m, n, k, 1, a, k, img, rows, 0, c, n) })
+}
+
+// TestStridedPageRows checks which products the unpacked-B path leaves to
+// the packed one for B rows a multiple of 4 KiB apart, and rowStep.
+func TestStridedPageRows(t *testing.T) {
+	s32 := &stridedKernel[float32]{mr: 6, nr: 16}
+	s64 := &stridedKernel[float64]{mr: 6, nr: 8}
+	for _, tc := range []struct {
+		f64      bool
+		pageRows bool
+		n, step  int
+		want     bool
+	}{
+		{false, false, 1024, 1024, false},
+		{false, false, 1024, 2048, false},
+		{false, false, 1024, 1088, true},
+		{false, false, 1024, 0, true}, // uneven rows
+		{false, false, 512, 512, true},
+		{true, false, 512, 512, false},
+		{true, false, 256, 256, true},
+		{false, true, 1024, 1024, true},
+		{true, true, 512, 512, true},
+	} {
+		var got bool
+		if tc.f64 {
+			s64.pageRows = tc.pageRows
+			got = s64.useStrided(32, tc.n, 144, tc.step)
+		} else {
+			s32.pageRows = tc.pageRows
+			got = s32.useStrided(32, tc.n, 144, tc.step)
+		}
+		if got != tc.want {
+			t.Errorf("%+v: useStrided = %v, want %v", tc, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		rows []int
+		want int
+	}{
+		{nil, 0}, {[]int{5}, 0}, {[]int{0, 7}, 7}, {[]int{3, 10, 17, 24}, 7}, {[]int{0, 1, 2, 4}, 0}, {[]int{9, 9, 9}, 0},
+	} {
+		if got := rowStep(tc.rows); got != tc.want {
+			t.Errorf("rowStep(%v) = %d, want %d", tc.rows, got, tc.want)
+		}
+	}
 }
 
 // BenchmarkGemmStrided times the forward products of the zoo's thin
@@ -201,8 +277,18 @@ func benchStrided[T float32 | float64](b *testing.B, name string, g *gemmKernel[
 // on the fallback (a product too wide for it, and a named float type), with
 // NaN in C where beta is 0 and guard values around C.
 func TestGemmRows(t *testing.T) {
-	testGemmRows[float32](t)
-	testGemmRows[float64](t)
+	for _, g := range gemmKernelsF32() {
+		func() {
+			defer swapKernel(g)()
+			testGemmRows[float32](t)
+		}()
+	}
+	for _, g := range gemmKernelsF64() {
+		func() {
+			defer swapKernel(g)()
+			testGemmRows[float64](t)
+		}()
+	}
 	testGemmRows[myFloat](t)
 }
 
