@@ -185,8 +185,18 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 	dX := pair && xs != nil && wds != nil    // ẇ·X → ẏ
 	needX, needXd := yX || dX, yXd || dXd
 	out := g.outSize()
+	// The weights are packed once for every chunk's products.
+	var pw, pwd *kernels.PackedA[T]
+	if yX || dXd {
+		pw = kernels.PackA(false, g.O, g.K, ws, g.K)
+		defer pw.Release()
+	}
+	if yXd || dX {
+		pwd = kernels.PackA(false, g.O, g.K, wds, g.K)
+		defer pwd.Release()
+	}
 	if g.implicit() {
-		convForwardImplicit(g, y, yDot, xs, ws, xds, wds, b, bDot, yX, yXd, dXd, dX)
+		convForwardImplicit(g, y, yDot, xs, xds, pw, pwd, b, bDot, yX, yXd, dXd, dX)
 		return
 	}
 	forEachPart(g.chunks(), func(lo, hi int) {
@@ -226,21 +236,21 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 			switch {
 			case yX && dXd:
 				// [y | ẏ] = w·[X | Ẋ]: one product for both halves.
-				kernels.Gemm(false, false, g.O, 2*ld, g.K, 1, ws, g.K, X, ldCol, 0, c, ldOut)
+				pw.Gemm(false, 2*ld, 1, X, ldCol, 0, c, ldOut)
 				setL, setR = true, true
 			case yX:
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, X, ldCol, 0, c, ldOut)
+				pw.Gemm(false, ld, 1, X, ldCol, 0, c, ldOut)
 				setL = true
 			case dXd:
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, ws, g.K, Xd, ldCol, 0, c[ld:], ldOut)
+				pw.Gemm(false, ld, 1, Xd, ldCol, 0, c[ld:], ldOut)
 				setR = true
 			}
 			if yXd {
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, Xd, ldCol, beta[T](setL), c, ldOut)
+				pwd.Gemm(false, ld, 1, Xd, ldCol, beta[T](setL), c, ldOut)
 				setL = true
 			}
 			if dX {
-				kernels.Gemm(false, false, g.O, ld, g.K, 1, wds, g.K, X, ldCol, beta[T](setR), c[ld:], ldOut)
+				pwd.Gemm(false, ld, 1, X, ldCol, beta[T](setR), c[ld:], ldOut)
 				setR = true
 			}
 			scatterChunk(g, y, c, 0, ldOut, n0, cnt, out, setL, b)
@@ -306,8 +316,9 @@ func padImage[T tensor.Float](g convGeom, dst, x []T) {
 // convForwardImplicit is convForward for g.implicit(): per image, the
 // products of convForward (the flags say which) with the column matrices
 // read from the padded images of x and ẋ (the images themselves when there
-// is no padding), into a pitched buffer scattered into y and ẏ.
-func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, ws, xds, wds []T, b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
+// is no padding), into a pitched buffer scattered into y and ẏ; pw and pwd
+// are w and ẇ packed.
+func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, xds []T, pw, pwd *kernels.PackedA[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
 	pitch, hp, cols := g.padded()
 	rows := g.implicitRows()
 	in, out, pin := g.inSize(), g.outSize(), g.C*hp*pitch
@@ -339,19 +350,19 @@ func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, ws, xds, wds [
 			}
 			var setL, setR bool
 			if yX {
-				kernels.GemmRows(false, g.O, cols, g.K, 1, ws, g.K, X, rows, 0, cy, cols)
+				pw.GemmRows(cols, 1, X, rows, 0, cy, cols)
 				setL = true
 			}
 			if yXd {
-				kernels.GemmRows(false, g.O, cols, g.K, 1, wds, g.K, Xd, rows, beta[T](setL), cy, cols)
+				pwd.GemmRows(cols, 1, Xd, rows, beta[T](setL), cy, cols)
 				setL = true
 			}
 			if dXd {
-				kernels.GemmRows(false, g.O, cols, g.K, 1, ws, g.K, Xd, rows, 0, cd, cols)
+				pw.GemmRows(cols, 1, Xd, rows, 0, cd, cols)
 				setR = true
 			}
 			if dX {
-				kernels.GemmRows(false, g.O, cols, g.K, 1, wds, g.K, X, rows, beta[T](setR), cd, cols)
+				pwd.GemmRows(cols, 1, X, rows, beta[T](setR), cd, cols)
 				setR = true
 			}
 			scatterPitched(g, y[n*out:(n+1)*out], cy, cols, pitch, setL, b)
@@ -491,21 +502,22 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 		// flipped weights, [C, nw·O·kh·kw].
 		ts, useT := g.transposedShape()
 		useT = useT && doIn
-		var wt []T
-		nw := 0
-		if useT {
-			var ws []*tensor.Dense[T]
+		// The weights of the input products, packed once for every chunk.
+		var tw transposedWeights[T]
+		var pw, pwd *kernels.PackedA[T]
+		switch {
+		case useT:
+			tw = newTransposedWeights(g, ts, w, wDot, doX, doXdY, doXdW)
+			defer tw.release()
+		case doIn:
 			if doX || doXdY {
-				ws = append(ws, w)
+				pw = kernels.PackA(true, g.K, g.O, w.Data, g.K)
+				defer pw.Release()
 			}
 			if doXdW {
-				ws = append(ws, wDot)
+				pwd = kernels.PackA(true, g.K, g.O, wDot.Data, g.K)
+				defer pwd.Release()
 			}
-			nw = len(ws)
-			wtBuf := getScratch[T](nw * g.C * ts.Rows())
-			defer putScratch(wtBuf)
-			wt = *wtBuf
-			flipWeights(g, wt, ws)
 		}
 		reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
 			var yBuf, colBuf, cBuf, tBuf *[]T
@@ -570,7 +582,7 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				}
 				if useT {
 					for i := 0; i < cnt; i++ {
-						transposedConv(g, ts, bar.x, dot.x, wt, nw, *tBuf, yBar, yBarDot, n0+i, doX, doXdY, doXdW)
+						transposedConv(g, ts, bar.x, dot.x, &tw, *tBuf, yBar, yBarDot, n0+i, doX, doXdY, doXdW)
 					}
 				}
 				// Input cotangents: C = [wᵀ·ȳ | wᵀ·ȳ̇ + ẇᵀ·ȳ].
@@ -585,17 +597,17 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 					var setL, setR bool
 					switch {
 					case doX && doXdY:
-						kernels.Gemm(true, false, g.K, 2*ld, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ldC)
+						pw.Gemm(false, 2*ld, 1, Y, ldY, 0, C, ldC)
 						setL, setR = true, true
 					case doX:
-						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y, ldY, 0, C, ldC)
+						pw.Gemm(false, ld, 1, Y, ldY, 0, C, ldC)
 						setL = true
 					case doXdY:
-						kernels.Gemm(true, false, g.K, ld, g.O, 1, w.Data, g.K, Y[ld:], ldY, 0, C[ro:], ldC)
+						pw.Gemm(false, ld, 1, Y[ld:], ldY, 0, C[ro:], ldC)
 						setR = true
 					}
 					if doXdW {
-						kernels.Gemm(true, false, g.K, ld, g.O, 1, wDot.Data, g.K, Y, ldY, beta[T](setR), C[ro:], ldC)
+						pwd.Gemm(false, ld, 1, Y, ldY, beta[T](setR), C[ro:], ldC)
 						setR = true
 					}
 					for i := 0; i < cnt; i++ {
@@ -683,17 +695,59 @@ func flipWeights[T tensor.Float](g convGeom, wt []T, ws []*tensor.Dense[T]) {
 	}
 }
 
+// transposedWeights are the flipped weights of transposedConv's products,
+// packed: w′ alone (x̄), [w′ | ẇ′] (x̄̇ from ȳ̇ and the curvature term
+// together) or ẇ′ alone, as the products need them.
+type transposedWeights[T tensor.Float] struct {
+	buf           *[]T
+	w, both, wDot *kernels.PackedA[T]
+}
+
+// newTransposedWeights flips w and ẇ into [w′ | ẇ′] ([C, 2·O·k²], or one of
+// them alone) and packs the products' left factors.
+func newTransposedWeights[T tensor.Float](g convGeom, ts kernels.ConvShape, w, wDot *tensor.Dense[T], doX, doXdY, doXdW bool) transposedWeights[T] {
+	var ws []*tensor.Dense[T]
+	if doX || doXdY {
+		ws = append(ws, w)
+	}
+	if doXdW {
+		ws = append(ws, wDot)
+	}
+	rows := ts.Rows()
+	ldw := len(ws) * rows
+	t := transposedWeights[T]{buf: getScratch[T](g.C * ldw)}
+	wt := *t.buf
+	flipWeights(g, wt, ws)
+	if doX || (doXdY && !doXdW) {
+		t.w = kernels.PackA(false, g.C, rows, wt, ldw)
+	}
+	switch {
+	case doXdY && doXdW:
+		t.both = kernels.PackA(false, g.C, 2*rows, wt, ldw)
+	case doXdW:
+		t.wDot = kernels.PackA(false, g.C, rows, wt[ldw-rows:], ldw)
+	}
+	return t
+}
+
+func (t *transposedWeights[T]) release() {
+	for _, p := range []*kernels.PackedA[T]{t.w, t.both, t.wDot} {
+		if p != nil {
+			p.Release()
+		}
+	}
+	putScratch(t.buf)
+}
+
 // transposedConv adds the input cotangents of image n by transposed
 // convolution: x̄[n] += w′·im2col(ȳ[n]) (doX), and x̄̇[n] += w′·im2col(ȳ̇[n])
 // (doXdY) + ẇ′·im2col(ȳ[n]) (doXdW), the latter two as one product
-// [w′ | ẇ′]·[im2col(ȳ̇[n]); im2col(ȳ[n])] when both are wanted. wt holds nw
-// flipped weights side by side (w′ first unless only ẇ′ is needed); buf
-// has room for two column matrices of ts.
-func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, xBar, xBarDot *tensor.Dense[T], wt []T, nw int, buf []T,
+// [w′ | ẇ′]·[im2col(ȳ̇[n]); im2col(ȳ[n])] when both are wanted, with the
+// weights of tw; buf has room for two column matrices of ts.
+func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, xBar, xBarDot *tensor.Dense[T], tw *transposedWeights[T], buf []T,
 	yBar, yBarDot *tensor.Dense[T], n int, doX, doXdY, doXdW bool) {
 	rows, cols := ts.Rows(), ts.Cols()
 	out, in := g.outSize(), g.inSize()
-	ldw := nw * rows
 	// buf = [im2col(ȳ̇[n]); im2col(ȳ[n])], the second at row block 1.
 	yc := buf[rows*cols : 2*rows*cols]
 	kernels.Im2col(yc, cols, yBar.Data[n*out:(n+1)*out], ts)
@@ -701,15 +755,15 @@ func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, xBar, xBar
 		kernels.Im2col(buf[:rows*cols], cols, yBarDot.Data[n*out:(n+1)*out], ts)
 	}
 	if doX {
-		kernels.Gemm(false, false, g.C, cols, rows, 1, wt, ldw, yc, cols, 1, xBar.Data[n*in:(n+1)*in], cols)
+		tw.w.Gemm(false, cols, 1, yc, cols, 1, xBar.Data[n*in:(n+1)*in], cols)
 	}
 	dst := func() []T { return xBarDot.Data[n*in : (n+1)*in] }
 	switch {
 	case doXdY && doXdW:
-		kernels.Gemm(false, false, g.C, cols, 2*rows, 1, wt, ldw, buf, cols, 1, dst(), cols)
+		tw.both.Gemm(false, cols, 1, buf, cols, 1, dst(), cols)
 	case doXdY:
-		kernels.Gemm(false, false, g.C, cols, rows, 1, wt, ldw, buf, cols, 1, dst(), cols)
+		tw.w.Gemm(false, cols, 1, buf, cols, 1, dst(), cols)
 	case doXdW:
-		kernels.Gemm(false, false, g.C, cols, rows, 1, wt[ldw-rows:], ldw, yc, cols, 1, dst(), cols)
+		tw.wDot.Gemm(false, cols, 1, yc, cols, 1, dst(), cols)
 	}
 }

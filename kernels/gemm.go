@@ -32,15 +32,20 @@ func Gemm[T tensor.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda 
 		scaleMatrix(beta, c, m, n, ldc)
 		return
 	}
-	switch a32 := any(a).(type) {
-	case []float32:
-		gemmBlocked(kernelF32, transA, transB, m, n, k, float32(alpha), a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		gemmBlocked(kernelF64, transA, transB, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
-	default:
-		// A type whose underlying type is float32 or float64 (~float32).
-		gemmBlocked(genericKernel[T](), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmBlocked(kernelOf[T](), nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// kernelOf returns the kernel Gemm runs for T: the machine's best for
+// float32 and float64, the pure-Go one for other types whose underlying
+// type is float32 or float64.
+func kernelOf[T tensor.Float]() *gemmKernel[T] {
+	if g, ok := any(kernelF32).(*gemmKernel[T]); ok {
+		return g
 	}
+	if g, ok := any(kernelF64).(*gemmKernel[T]); ok {
+		return g
+	}
+	return genericKernel[T]()
 }
 
 // checkGemm panics unless the sizes, leading dimensions and slice lengths

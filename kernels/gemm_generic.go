@@ -93,7 +93,9 @@ var (
 	gemmFanOut atomic.Int32
 )
 
-func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// gemmBlocked is Gemm on kernel g. If pa is non-nil, it is op(A) (a, lda
+// and transA are its), already packed for the paths that pack A.
+func gemmBlocked[T tensor.Float](g *gemmKernel[T], pa *PackedA[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	procs, done := gemmProcsFor(m, n, k)
 	defer done()
 	if !transA && transB && g.dot.useDot(m, n, k) {
@@ -105,15 +107,16 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 		for p := range *rows {
 			(*rows)[p] = p * ldb
 		}
-		gemmStrided(g.strided, procs, transA, m, n, k, alpha, a, lda, b, *rows, beta, c, ldc)
+		gemmStrided(g.strided, pa.stridedPanels(), procs, transA, m, n, k, alpha, a, lda, b, *rows, beta, c, ldc)
 		putInts(rows)
 		return
 	}
+	pre := pa.blockedPanels()
 	panM, panN := ceilDiv(m, g.mr), ceilDiv(n, g.nr)
 	pm, pn := splitGrid(procs, panM, panN)
 	if pm*pn == 1 {
 		w := g.workspace()
-		gemmSerial(g, w, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmSerial(g, w, pre, 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		g.pools.ws.Put(w)
 		return
 	}
@@ -132,7 +135,7 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], transA, transB bool, m, n, k 
 			bOff = j0 * ldb
 		}
 		w := g.workspace()
-		gemmSerial(g, w, transA, transB, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[bOff:], ldb, beta, c[i0*ldc+j0:], ldc)
+		gemmSerial(g, w, pre, i0/g.mr, transA, transB, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[bOff:], ldb, beta, c[i0*ldc+j0:], ldc)
 		g.pools.ws.Put(w)
 	})
 }
@@ -173,8 +176,10 @@ func splitGrid(procs, panM, panN int) (pm, pn int) {
 	return pm, pn
 }
 
-// gemmSerial runs the blocked loops on the calling goroutine.
-func gemmSerial[T tensor.Float](g *gemmKernel[T], w *gemmWorkspace[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// gemmSerial runs the blocked loops on the calling goroutine. If pre is
+// non-nil, it holds op(A) packed whole and this block's rows start at its
+// panel q0; A is then not packed again.
+func gemmSerial[T tensor.Float](g *gemmKernel[T], w *gemmWorkspace[T], pre *panelSet[T], q0 int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	mr, nr := g.mr, g.nr
 	for jc := 0; jc < n; jc += g.nc {
 		nb := min(g.nc, n-jc)
@@ -189,11 +194,16 @@ func gemmSerial[T tensor.Float](g *gemmKernel[T], w *gemmWorkspace[T], transA, t
 			for ic := 0; ic < m; ic += g.mc {
 				mb := min(g.mc, m-ic)
 				nPanA := ceilDiv(mb, mr)
-				packA(w.aPack, mr, transA, a, lda, ic, mb, pc, kb, 0, nPanA)
+				aPack := w.aPack
+				if pre != nil {
+					aPack = pre.at(pc, kb, q0+ic/mr)
+				} else {
+					packA(aPack, mr, transA, a, lda, ic, mb, pc, kb, 0, nPanA)
+				}
 				for pa := 0; pa < nPanA; pa++ {
 					i := pa * mr
 					mrr := min(mr, mb-i)
-					ap := w.aPack[pa*mr*kb : (pa+1)*mr*kb]
+					ap := aPack[pa*mr*kb : (pa+1)*mr*kb]
 					for pb := 0; pb < nPanB; pb++ {
 						j := pb * nr
 						nrr := min(nr, nb-j)

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"sync"
 	"unsafe"
 
@@ -89,7 +88,7 @@ func rowStep(rows []int) int {
 // gemmStrided computes C = alpha·op(A)·B + beta·C on procs goroutines,
 // where row p of B is b[rows[p]:rows[p]+n] (the caller has checked that
 // these lie in b).
-func gemmStrided[T tensor.Float](s *stridedKernel[T], procs int, transA bool, m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
+func gemmStrided[T tensor.Float](s *stridedKernel[T], pre *panelSet[T], procs int, transA bool, m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
 	// The kernel's table: byte offsets, four more entries to prefetch.
 	offBuf := getInts(k + 4)
 	defer putInts(offBuf)
@@ -104,7 +103,7 @@ func gemmStrided[T tensor.Float](s *stridedKernel[T], procs int, transA bool, m,
 	tm, tn := ceilDiv(m, s.mr), ceilDiv(n, s.nr)
 	pm, pn := splitGrid(procs, tm, tn)
 	if pm*pn == 1 {
-		stridedSerial(s, transA, m, n, k, alpha, a, lda, b, off, beta, c, ldc)
+		stridedSerial(s, pre, 0, transA, m, n, k, alpha, a, lda, b, off, beta, c, ldc)
 		return
 	}
 	parallelFor(pm*pn, pm*pn, func(t int) {
@@ -118,7 +117,7 @@ func gemmStrided[T tensor.Float](s *stridedKernel[T], procs int, transA bool, m,
 		if transA {
 			aOff = i0
 		}
-		stridedSerial(s, transA, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[j0:], off, beta, c[i0*ldc+j0:], ldc)
+		stridedSerial(s, pre, i0/s.mr, transA, i1-i0, j1-j0, k, alpha, a[aOff:], lda, b[j0:], off, beta, c[i0*ldc+j0:], ldc)
 	})
 }
 
@@ -140,16 +139,21 @@ func getInts(n int) *[]int {
 func putInts(b *[]int) { intPool.Put(b) }
 
 // stridedSerial runs the unpacked-B loops on the calling goroutine, with
-// row p of B at off[p] bytes from b's first element.
-func stridedSerial[T tensor.Float](s *stridedKernel[T], transA bool, m, n, k int, alpha T, a []T, lda int, b []T, off []int, beta T, c []T, ldc int) {
+// row p of B at off[p] bytes from b's first element. If pre is non-nil, it
+// holds op(A) packed whole and this block's rows start at its panel q0.
+func stridedSerial[T tensor.Float](s *stridedKernel[T], pre *panelSet[T], q0 int, transA bool, m, n, k int, alpha T, a []T, lda int, b []T, off []int, beta T, c []T, ldc int) {
 	mr, nr := s.mr, s.nr
 	panels := ceilDiv(m, mr)
-	buf, _ := stridedPacks.Get().(*[]T)
-	if buf == nil {
-		buf = new([]T)
-	}
-	if need := panels * mr * s.kc; cap(*buf) < need {
-		*buf = make([]T, need)
+	var buf *[]T
+	if pre == nil {
+		buf, _ = stridedPacks.Get().(*[]T)
+		if buf == nil {
+			buf = new([]T)
+		}
+		if need := panels * mr * s.kc; cap(*buf) < need {
+			*buf = make([]T, need)
+		}
+		defer stridedPacks.Put(buf)
 	}
 	for pc := 0; pc < k; pc += s.kc {
 		kb := min(s.kc, k-pc)
@@ -157,8 +161,13 @@ func stridedSerial[T tensor.Float](s *stridedKernel[T], transA bool, m, n, k int
 		if pc > 0 {
 			betaP = 1
 		}
-		aPack := (*buf)[:panels*mr*kb]
-		packA(aPack, mr, transA, a, lda, 0, m, pc, kb, 0, panels)
+		var aPack []T
+		if pre != nil {
+			aPack = pre.at(pc, kb, q0)[:panels*mr*kb]
+		} else {
+			aPack = (*buf)[:panels*mr*kb]
+			packA(aPack, mr, transA, a, lda, 0, m, pc, kb, 0, panels)
+		}
 		for j := 0; j < n; j += nr {
 			cols := min(nr, n-j)
 			for pa := 0; pa < panels; pa++ {
@@ -168,7 +177,6 @@ func stridedSerial[T tensor.Float](s *stridedKernel[T], transA bool, m, n, k int
 			}
 		}
 	}
-	stridedPacks.Put(buf)
 }
 
 // GemmRows computes C = alpha·op(A)·B + beta·C like Gemm without transB,
@@ -181,17 +189,7 @@ func stridedSerial[T tensor.Float](s *stridedKernel[T], transA bool, m, n, k int
 // bit-identical for any number of goroutines. GemmRows panics on bad sizes
 // or rows outside b.
 func GemmRows[T tensor.Float](transA bool, m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
-	if len(rows) < k {
-		panic(fmt.Sprintf("kernels: GemmRows with %d row offsets for k=%d", len(rows), k))
-	}
-	checkGemm(transA, false, m, n, k, len(a), lda, k*max(n, 1), max(n, 1), len(c), ldc)
-	if n > 0 {
-		for p, r := range rows[:k] {
-			if r < 0 || r+n > len(b) {
-				panic(fmt.Sprintf("kernels: GemmRows row %d at %d, want 0…%d", p, r, len(b)-n))
-			}
-		}
-	}
+	checkRows(transA, m, n, k, len(a), lda, b, rows, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
 	}
@@ -199,25 +197,21 @@ func GemmRows[T tensor.Float](transA bool, m, n, k int, alpha T, a []T, lda int,
 		scaleMatrix(beta, c, m, n, ldc)
 		return
 	}
-	switch a32 := any(a).(type) {
-	case []float32:
-		if s := kernelF32.strided; s.useStrided(m, n, k, rowStep(rows[:k])) {
-			procs, done := gemmProcsFor(m, n, k)
-			gemmStrided(s, procs, transA, m, n, k, float32(alpha), a32, lda, any(b).([]float32), rows, float32(beta), any(c).([]float32), ldc)
-			done()
-			return
-		}
-	case []float64:
-		if s := kernelF64.strided; s.useStrided(m, n, k, rowStep(rows[:k])) {
-			procs, done := gemmProcsFor(m, n, k)
-			gemmStrided(s, procs, transA, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), rows, float64(beta), any(c).([]float64), ldc)
-			done()
-			return
-		}
+	gemmRows(kernelOf[T](), nil, transA, m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
+}
+
+// gemmRows is GemmRows on kernel g after the checks, for k > 0 and alpha ≠
+// 0; pa, if non-nil, is op(A) already packed.
+func gemmRows[T tensor.Float](g *gemmKernel[T], pa *PackedA[T], transA bool, m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
+	if s := g.strided; s.useStrided(m, n, k, rowStep(rows[:k])) {
+		procs, done := gemmProcsFor(m, n, k)
+		gemmStrided(s, pa.stridedPanels(), procs, transA, m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
+		done()
+		return
 	}
 	bm := make([]T, k*n)
 	for p, r := range rows[:k] {
 		copy(bm[p*n:(p+1)*n], b[r:r+n])
 	}
-	Gemm(transA, false, m, n, k, alpha, a, lda, bm, n, beta, c, ldc)
+	gemmBlocked(g, pa, transA, false, m, n, k, alpha, a, lda, bm, n, beta, c, ldc)
 }
