@@ -54,6 +54,15 @@ func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, 
 //go:noescape
 func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
 
+// The AVX2 and FMA twins: a 6×16 (float32) or 6×8 (float64) tile, read with
+// VMASKMOVPS/VMASKMOVPD at the right edge.
+//
+//go:noescape
+func sgemmStridedAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
+//go:noescape
+func dgemmStridedAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
+
 // The dot-product tile kernels of the unpacked path (see dotTile and
 // gemm_dot.go): 4×6 tiles of 16 (float32) or 8 (float64) lanes with
 // AVX-512F, 3×4 tiles of 8 or 4 lanes with AVX2 and FMA. They read exactly
@@ -73,33 +82,37 @@ func ddotAVX2(steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]floa
 
 // Blocking: the driver keeps one mr×kc A panel in L1 (12-24 KB) and streams
 // the kc×nc B block (≤ 1 MB, half an L2 of 2 MB) past it, nr columns at a
-// time.
+// time. The AVX2 unpacked-B kernels take deeper slices (kc = 288 float32,
+// 192 float64: K = 144 and 288 in one slice), measured 5–30 % faster than
+// 128 on the zoo's convolution shapes.
 var (
 	avx512F32 = &gemmKernel[float32]{
 		name: "avx512", mr: 12, nr: 32,
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
 		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 512, tile: sdotAVX512},
-		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512},
+		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, pageRows: true},
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
 		kc: 192, mc: 96, nc: 512,
 		masked: true, micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
 		dot:     &dotKernel[float64]{name: "avx512", mr: 4, nr: 6, lanes: 8, kc: 256, tile: ddotAVX512},
-		strided: &stridedKernel[float64]{name: "avx512", mr: 8, nr: 16, kc: 128, micro: dgemmStridedAVX512},
+		strided: &stridedKernel[float64]{name: "avx512", mr: 8, nr: 16, kc: 128, micro: dgemmStridedAVX512, pageRows: true},
 	}
 	avx2F32 = &gemmKernel[float32]{
 		name: "avx2", mr: 6, nr: 16,
 		kc: 256, mc: 96, nc: 1024,
 		micro: sgemmMicroAVX2, pools: new(gemmPools[float32]),
-		dot: &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 512, tile: sdotAVX2},
+		dot:     &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 512, tile: sdotAVX2},
+		strided: &stridedKernel[float32]{name: "avx2", mr: 6, nr: 16, kc: 288, micro: sgemmStridedAVX2},
 	}
 	avx2F64 = &gemmKernel[float64]{
 		name: "avx2", mr: 6, nr: 8,
 		kc: 256, mc: 48, nc: 512,
 		micro: dgemmMicroAVX2, pools: new(gemmPools[float64]),
-		dot: &dotKernel[float64]{name: "avx2", mr: 3, nr: 4, lanes: 4, kc: 256, tile: ddotAVX2},
+		dot:     &dotKernel[float64]{name: "avx2", mr: 3, nr: 4, lanes: 4, kc: 256, tile: ddotAVX2},
+		strided: &stridedKernel[float64]{name: "avx2", mr: 6, nr: 8, kc: 192, micro: dgemmStridedAVX2},
 	}
 )
 

@@ -102,7 +102,7 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], pa *PackedA[T], transA, trans
 		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if !transB && g.strided.useStrided(m, n, k) {
+	if !transB && g.strided.useStrided(m, n, k, ldb) {
 		rows := getInts(k)
 		for p := range *rows {
 			(*rows)[p] = p * ldb

@@ -35,9 +35,11 @@ func TestGemmStridedPath(t *testing.T) {
 }
 
 // TestStridedMicro checks each unpacked-B micro-kernel against microGeneric
-// on the same product with B packed, for partial tiles, depths around the
-// unrolling and NaN in C where beta is 0; B's rows end right after the
-// tile's columns, so a read past them fails the bounds of the slice.
+// on the same product with B packed, for every partial tile (rows × cols),
+// depths around the unrolling, and NaN in C where beta is 0. B's last row
+// ends right after the tile's columns, at an unreadable page, so a read
+// past column cols of a row faults; C has guard values around the tile,
+// and NaN in B's gaps between rows.
 func TestStridedMicro(t *testing.T) {
 	for _, g := range gemmKernelsF32() {
 		testStridedMicro(t, g.strided)
@@ -53,14 +55,23 @@ func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 	}
 	rng := rand.New(rand.NewPCG(9, 10))
 	mr, nr := s.mr, s.nr
-	for _, k := range []int{1, 3, 4, 5, 8, 9, 64, 129} {
-		for _, rows := range []int{1, mr - 1, mr} {
-			for _, cols := range []int{1, nr/2 - 1, nr / 2, nr/2 + 1, nr} {
+	ks := []int{1, 3, 4, 5, 8, 9, 64, 129}
+	if testing.Short() {
+		ks = []int{1, 5, 9}
+	}
+	for _, k := range ks {
+		for rows := 1; rows <= mr; rows++ {
+			for cols := 1; cols <= nr; cols++ {
 				for _, beta := range []T{0, 1, 0.5} {
 					ldb := cols + 5
-					b := make([]T, (k-1)*ldb+cols) // ends at the last element read
+					b := guardedTail[T](t, (k-1)*ldb+cols) // ends at the last element read
 					for i := range b {
-						b[i] = T(rng.Float64()*2 - 1)
+						b[i] = T(math.NaN()) // the gaps between rows
+					}
+					for p := 0; p < k; p++ {
+						for j := 0; j < cols; j++ {
+							b[p*ldb+j] = T(rng.Float64()*2 - 1)
+						}
 					}
 					a := make([]T, k*mr)
 					for i := range a {
@@ -129,54 +140,135 @@ func testStridedDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 	for i := range b {
 		b[i] = T(rng.NormFloat64())
 	}
-	if !g.strided.useStrided(m, n, k) {
+	if !g.strided.useStrided(m, n, k, n) {
 		t.Fatalf("%s: %d×%d×%d not on the unpacked-B path", g.name, m, n, k)
 	}
 	defer swapKernel(g)()
 	sameBitsForAnyThreads(t, g.name, m*n, func(c []T) { Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
+	// GemmRows as a 3×3 convolution reads a padded 20×50 image with 33
+	// channels, n = 18·50 (two columns of each output row are junk).
+	const h, w = 20, 50
+	img := make([]T, 33*h*w)
+	for i := range img {
+		img[i] = T(rng.NormFloat64())
+	}
+	rows := make([]int, 0, 33*9)
+	for ch := 0; ch < 33; ch++ {
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 3; j++ {
+				rows = append(rows, ch*h*w+i*w+j)
+			}
+		}
+	}
+	k, n = len(rows), (h-2)*w-2
+	if !g.strided.useStrided(m, n, k, rowStep(rows)) {
+		t.Fatalf("%s: GemmRows %d×%d×%d not on the unpacked-B path", g.name, m, n, k)
+	}
+	sameBitsForAnyThreads(t, g.name+"/rows", m*n, func(c []T) { GemmRows(false, m, n, k, 1, a, k, img, rows, 0, c, n) })
+}
+
+// TestStridedPageRows checks which products the unpacked-B path leaves to
+// the packed one for B rows a multiple of 4 KiB apart, and rowStep.
+func TestStridedPageRows(t *testing.T) {
+	s32 := &stridedKernel[float32]{mr: 6, nr: 16}
+	s64 := &stridedKernel[float64]{mr: 6, nr: 8}
+	for _, tc := range []struct {
+		f64      bool
+		pageRows bool
+		n, step  int
+		want     bool
+	}{
+		{false, false, 1024, 1024, false},
+		{false, false, 1024, 2048, false},
+		{false, false, 1024, 1088, true},
+		{false, false, 1024, 0, true}, // uneven rows
+		{false, false, 512, 512, true},
+		{true, false, 512, 512, false},
+		{true, false, 256, 256, true},
+		{false, true, 1024, 1024, true},
+		{true, true, 512, 512, true},
+	} {
+		var got bool
+		if tc.f64 {
+			s64.pageRows = tc.pageRows
+			got = s64.useStrided(32, tc.n, 144, tc.step)
+		} else {
+			s32.pageRows = tc.pageRows
+			got = s32.useStrided(32, tc.n, 144, tc.step)
+		}
+		if got != tc.want {
+			t.Errorf("%+v: useStrided = %v, want %v", tc, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		rows []int
+		want int
+	}{
+		{nil, 0}, {[]int{5}, 0}, {[]int{0, 7}, 7}, {[]int{3, 10, 17, 24}, 7}, {[]int{0, 1, 2, 4}, 0}, {[]int{9, 9, 9}, 0},
+	} {
+		if got := rowStep(tc.rows); got != tc.want {
+			t.Errorf("rowStep(%v) = %d, want %d", tc.rows, got, tc.want)
+		}
+	}
 }
 
 // BenchmarkGemmStrided times the forward products of the zoo's thin
-// convolutions, W·im2col(x) (O×K by K×pixels, doubled columns in a JVP), in
-// float32 on one goroutine: on the unpacked-B path ("strided") and on the
-// packed one ("packed").
+// convolutions, W·im2col(x) (O×K by K×pixels, doubled columns in a JVP), on
+// one goroutine with each kernel that has an unpacked-B path: on that path
+// ("strided") and on the packed one ("packed"), in float32 and (the "-f64"
+// cases) float64. The "-rows" widths are those of GemmRows on padded
+// images (32·34 pixels); at the others, powers of two, B's rows lie a
+// multiple of 4 KiB apart and the AVX2 kernel leaves them to the packed
+// path (stridedKernel.pageRows). GFLOP/cpu-s is the speed per CPU-second,
+// for a shared machine.
 //
-//	go test -run '^$' -bench GemmStrided ./kernels
+//	go test -run '^$' -bench GemmStrided -benchtime 20x ./kernels
 func BenchmarkGemmStrided(b *testing.B) {
 	for _, s := range []struct {
 		name    string
 		m, n, k int
 	}{
 		{"resnet20-l1", 16, 1024, 144},
+		{"resnet20-l1-rows", 16, 1088, 144},
 		{"resnet20-l1-pair", 16, 2048, 144},
 		{"resnet20-l2", 32, 256, 288},
+		{"resnet20-l2-rows", 32, 544, 288},
+		{"resnet20-l3", 64, 64, 576},
 		{"resnet20-l3-pair", 64, 512, 576},
 		{"c1-conv2", 64, 256, 1600},
 		{"c2-conv4", 128, 300, 1152},
 	} {
-		rng := rand.New(rand.NewPCG(1, 2))
-		x := make([]float32, s.m*s.k)
-		y := make([]float32, s.k*s.n)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
+		for _, g := range gemmKernelsF32() {
+			benchStrided(b, s.name, g, s.m, s.n, s.k)
 		}
-		for i := range y {
-			y[i] = float32(rng.NormFloat64())
+	}
+	for _, s := range []struct {
+		name    string
+		m, n, k int
+	}{
+		{"resnet20-l1-rows-f64", 16, 1088, 144},
+		{"resnet20-l2-f64", 32, 256, 288},
+		{"resnet20-l3-pair-f64", 64, 512, 576},
+	} {
+		for _, g := range gemmKernelsF64() {
+			benchStrided(b, s.name, g, s.m, s.n, s.k)
 		}
-		c := make([]float32, s.m*s.n)
-		for _, path := range []string{"strided", "packed"} {
-			b.Run(s.name+"/"+path, func(b *testing.B) {
-				defer setParallel(1)()
-				defer func(old int) { stridedMaxM = old }(stridedMaxM)
-				if path == "packed" {
-					stridedMaxM = -1
-				}
-				for i := 0; i < b.N; i++ {
-					Gemm(false, false, s.m, s.n, s.k, 1, x, s.k, y, s.n, 0, c, s.n)
-				}
-				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
+	}
+}
+
+func benchStrided[T float32 | float64](b *testing.B, name string, g *gemmKernel[T], m, n, k int) {
+	if g.strided == nil {
+		return
+	}
+	for _, path := range []string{"strided", "packed"} {
+		b.Run(name+"/"+g.name+"/"+path, func(b *testing.B) {
+			defer setParallel(1)()
+			defer func(old int) { stridedMaxM = old }(stridedMaxM)
+			if path == "packed" {
+				stridedMaxM = -1
+			}
+			benchGemm(b, withKernel(g), false, false, m, n, k)
+		})
 	}
 }
 
@@ -185,8 +277,18 @@ func BenchmarkGemmStrided(b *testing.B) {
 // on the fallback (a product too wide for it, and a named float type), with
 // NaN in C where beta is 0 and guard values around C.
 func TestGemmRows(t *testing.T) {
-	testGemmRows[float32](t)
-	testGemmRows[float64](t)
+	for _, g := range gemmKernelsF32() {
+		func() {
+			defer swapKernel(g)()
+			testGemmRows[float32](t)
+		}()
+	}
+	for _, g := range gemmKernelsF64() {
+		func() {
+			defer swapKernel(g)()
+			testGemmRows[float64](t)
+		}()
+	}
 	testGemmRows[myFloat](t)
 }
 

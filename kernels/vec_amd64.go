@@ -399,8 +399,8 @@ func affineBackends() []*affineKernels {
 }
 
 // The max-pooling row kernels (see MaxPoolRowS2), for at most 16 (k = 2) or
-// 15 (k = 3) windows. x points at the first window's top-left pixel, whose
-// index in the plane is base.
+// 15 (k = 3) windows with AVX-512, 8 with AVX2. x points at the first
+// window's top-left pixel, whose index in the plane is base.
 
 //go:noescape
 func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
@@ -408,20 +408,56 @@ func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
 //go:noescape
 func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
 
-// pool32 is MaxPoolRowS2 for float32 where the CPU has AVX-512, nil
-// elsewhere.
-var pool32 = func() func(y []float32, am []int32, plane []float32, w, base, k int) {
-	if !hasAVX512 {
-		return nil
-	}
+//go:noescape
+func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt int)
+
+//go:noescape
+func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt int)
+
+// poolRowFunc is MaxPoolRowS2 for float32 on checked arguments.
+type poolRowFunc func(y []float32, am []int32, plane []float32, w, base, k int)
+
+// poolRows returns a poolRowFunc that runs the kernels k2 and k3 on chunks
+// of at most chunk2 and chunk3 windows.
+func poolRows(k2, k3 func(y *float32, am *int32, x *float32, w, base, cnt int), chunk2, chunk3 int) poolRowFunc {
 	return func(y []float32, am []int32, plane []float32, w, base, k int) {
-		kern, chunk := maxPoolRow2s2AVX512, 16
+		kern, chunk := k2, chunk2
 		if k == 3 {
-			kern, chunk = maxPoolRow3s2AVX512, 15
+			kern, chunk = k3, chunk3
 		}
 		for i := 0; i < len(y); i += chunk {
 			cnt := min(chunk, len(y)-i)
 			kern(&y[i], &am[i], &plane[base+2*i], w, base+2*i, cnt)
 		}
 	}
+}
+
+var (
+	poolAVX512 = poolRows(maxPoolRow2s2AVX512, maxPoolRow3s2AVX512, 16, 15)
+	poolAVX2   = poolRows(maxPoolRow2s2AVX2, maxPoolRow3s2AVX2, 8, 8)
+)
+
+// pool32 is MaxPoolRowS2 for float32 with the widest kernel this CPU runs,
+// nil where it has neither AVX-512 nor AVX2.
+var pool32 = func() poolRowFunc {
+	switch {
+	case hasAVX512:
+		return poolAVX512
+	case hasAVX2:
+		return poolAVX2
+	}
+	return nil
 }()
+
+// poolBackends lists every max-pooling kernel this machine can run, for
+// tests and benchmarks.
+func poolBackends() map[string]poolRowFunc {
+	ks := map[string]poolRowFunc{}
+	if hasAVX2 {
+		ks["avx2"] = poolAVX2
+	}
+	if hasAVX512 {
+		ks["avx512"] = poolAVX512
+	}
+	return ks
+}

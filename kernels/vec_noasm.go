@@ -19,4 +19,8 @@ var affine32 = genericAffine
 func affineBackends() []*affineKernels { return []*affineKernels{genericAffine} }
 
 // No vector max-pooling kernel.
-var pool32 func(y []float32, am []int32, plane []float32, w, base, k int)
+type poolRowFunc func(y []float32, am []int32, plane []float32, w, base, k int)
+
+var pool32 poolRowFunc
+
+func poolBackends() map[string]poolRowFunc { return nil }

@@ -9,7 +9,8 @@ import "hesscope/tensor"
 // order from the first, a pixel replacing the running maximum when it is
 // greater or NaN: the first of equal maxima, the last NaN). Every window
 // must lie inside the plane. It reports false, and does nothing, when this
-// machine has no vector kernel for T and k (AVX-512, float32, k = 2 or 3);
+// machine has no vector kernel for T and k (AVX-512 or AVX2, float32, k = 2
+// or 3);
 // the caller then uses its own loop (an empty y asks just that).
 func MaxPoolRowS2[T tensor.Float](y []T, am []int32, plane []T, w, base, k int) bool {
 	if !is32[T]() || pool32 == nil || (k != 2 && k != 3) {

@@ -33,8 +33,9 @@ type kernel struct {
 	unroll int // steps of p per loop iteration
 	pfB    int // bytes ahead of the b pointer to prefetch (0: none)
 	// strided: b is not a packed panel but rows of B itself, row p at
-	// b + off[p] bytes, read with the column masks (AVX-512 only): the
-	// unpacked-B path for thin products (../gemm_strided.go).
+	// b + off[p] bytes, read with the column masks: the unpacked-B path
+	// for thin products (../gemm_strided.go). The AVX2 ones are written by
+	// emitStridedAVX2 (strided.go).
 	strided bool
 }
 
@@ -45,6 +46,8 @@ var kernels = []kernel{
 	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfB: 512},
 	{name: "sgemmStridedAVX512", zmm: true, mr: 8, nv: 2, unroll: 4, strided: true},
 	{name: "dgemmStridedAVX512", zmm: true, f64: true, mr: 8, nv: 2, unroll: 4, strided: true},
+	{name: "sgemmStridedAVX2", mr: 6, nv: 2, unroll: 4, strided: true},
+	{name: "dgemmStridedAVX2", f64: true, mr: 6, nv: 2, unroll: 4, strided: true},
 }
 
 func main() {
@@ -71,6 +74,7 @@ func main() {
 	}
 	emitCopyPanel(&buf)
 	emitGatherPanel(&buf)
+	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }
 
@@ -86,6 +90,10 @@ func write(out string, b []byte) {
 }
 
 func (k kernel) emit(w *bytes.Buffer) {
+	if k.strided && !k.zmm {
+		k.emitStridedAVX2(w)
+		return
+	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	size := 4
 	sfx := "S"
@@ -118,9 +126,6 @@ func (k kernel) emit(w *bytes.Buffer) {
 	masked := k.zmm // AVX-512 writes partial tiles itself, with mask registers
 	if masked && k.nv > 2 {
 		log.Fatalf("%s: masks for more than two vectors per row", k.name)
-	}
-	if k.strided && !masked {
-		log.Fatalf("%s: a strided kernel needs masks", k.name)
 	}
 	ldbArg := ""
 	if k.strided {

@@ -82,9 +82,76 @@ func emitPoolRow(w *bytes.Buffer, k int) {
 	f.p("RET")
 }
 
+// emitPoolRowAVX2 writes the AVX2 twin of emitPoolRow's kernel: cnt ≤ 8
+// windows in the lanes of a ymm. AVX2 has no two-source permutation: each
+// of a window row's k columns 2i + c comes from two masked loads at column c
+// (the 2·cnt − 1 values from it that the windows read) split into even
+// columns by VSHUFPS and VPERMPD. The masks come from poolMasks. The rule
+// and the scan order are emitPoolRow's, the selection a VBLENDVPS.
+func emitPoolRowAVX2(w *bytes.Buffer, k int) {
+	name := fmt.Sprintf("maxPoolRow%ds2AVX2", k)
+	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt int",
+		fmt.Sprintf("y[i], am[i] = max and argmax of the %d×%d window at x[2i], for i < cnt ≤ 8.", k, k), 48)
+	f.p("MOVQ y+0(FP), DI")
+	f.p("MOVQ am+8(FP), R8")
+	f.p("MOVQ x+16(FP), SI")
+	f.p("MOVQ w+24(FP), R9")
+	f.p("MOVQ cnt+40(FP), CX")
+	// Y10, Y11: the masks of the 2·cnt − 1 values a load reads; Y12: of
+	// the cnt results (from poolMasks + 64 − 4·lanes).
+	f.p("LEAQ -1(CX)(CX*1), BX")
+	f.p("SHLQ $2, BX")
+	f.p("LEAQ ·poolMasks+64(SB), R10")
+	f.p("SUBQ BX, R10")
+	f.p("VMOVDQU (R10), Y10")
+	f.p("VMOVDQU 32(R10), Y11")
+	f.p("SHLQ $2, CX")
+	f.p("LEAQ ·poolMasks+64(SB), R10")
+	f.p("SUBQ CX, R10")
+	f.p("VMOVDQU (R10), Y12")
+	f.p("VMOVDQU ·poolCols+0(SB), Y7")      // the even offsets 0, 2, …, 14
+	f.p("VPBROADCASTD ·poolOnes+0(SB), Y9") // 1 in every lane
+	f.p("MOVQ base+32(FP), AX")             // index of the current row's first pixel
+	f.p("SHLQ $2, R9")                      // w in bytes
+	first := true
+	for r := 0; r < k; r++ {
+		f.p("MOVQ AX, X8")
+		f.p("VPBROADCASTD X8, Y8")
+		f.p("VPADDD Y7, Y8, Y8") // argmax of column 2i of this row
+		for c := 0; c < k; c++ {
+			f.p("VMASKMOVPS %d(SI), Y10, Y0", 4*c)
+			f.p("VMASKMOVPS %d(SI), Y11, Y1", 4*c+32)
+			f.p("VSHUFPS $0x88, Y1, Y0, Y2") // x[c], x[c+2], x[c+8], x[c+10] | x[c+4], …
+			f.p("VPERMPD $0xd8, Y2, Y2")     // x[c], x[c+2], …, x[c+14]
+			if first {
+				f.p("VMOVAPS Y2, Y3") // Y3: running maximum
+				f.p("VMOVDQA Y8, Y4") // Y4: its index
+				first = false
+			} else {
+				f.p("VCMPPS $0x1e, Y3, Y2, Y5") // v > max (false if either is NaN)
+				f.p("VCMPPS $3, Y2, Y2, Y6")    // v is NaN
+				f.p("VORPS Y6, Y5, Y5")
+				f.p("VBLENDVPS Y5, Y2, Y3, Y3")
+				f.p("VBLENDVPS Y5, Y8, Y4, Y4")
+			}
+			if c < k-1 {
+				f.p("VPADDD Y9, Y8, Y8")
+			}
+		}
+		if r < k-1 {
+			f.p("ADDQ R9, SI")
+			f.p("ADDQ w+24(FP), AX")
+		}
+	}
+	f.p("VMASKMOVPS Y3, Y12, (DI)")
+	f.p("VMASKMOVPS Y4, Y12, (R8)")
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
 // emitPoolData writes the permutation tables: the even columns 0, 2, …, 30,
 // the odd ones 1, 3, …, 31 and the even ones from 2 (the last lane, never
-// used, repeats 30); and a 1.
+// used, repeats 30); a 1; and poolMasks.
 func emitPoolData(w *bytes.Buffer) {
 	w.WriteString("\n")
 	for t, start := range []int{0, 1, 2} {
@@ -94,4 +161,14 @@ func emitPoolData(w *bytes.Buffer) {
 	}
 	w.WriteString("GLOBL ·poolCols(SB), RODATA, $192\n")
 	w.WriteString("DATA ·poolOnes+0(SB)/4, $1\nGLOBL ·poolOnes(SB), RODATA, $4\n")
+	// poolMasks: 64 bytes of ones, 64 of zeros; the n-lane mask of AVX2's
+	// masked moves starts 4n bytes before the zeros.
+	for i := 0; i < 128; i += 8 {
+		v := 0
+		if i < 64 {
+			v = -1
+		}
+		fmt.Fprintf(w, "DATA ·poolMasks+%d(SB)/8, $%d\n", i, v)
+	}
+	w.WriteString("GLOBL ·poolMasks(SB), RODATA|NOPTR, $128\n")
 }

@@ -206,5 +206,7 @@ func emitVec(w *bytes.Buffer) {
 	}
 	emitPoolRow(w, 2)
 	emitPoolRow(w, 3)
+	emitPoolRowAVX2(w, 2)
+	emitPoolRowAVX2(w, 3)
 	emitPoolData(w)
 }
