@@ -164,6 +164,8 @@ func (b BatchNorm2dEvalAddReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBa
 		kernels.MaskAdd2(u, yb, ud, ybd, ys)
 		if xBar[3] != nil {
 			kernels.Add(bnSeg(g, xBar[3].Data, n, c), u)
+		}
+		if xBarDot[3] != nil {
 			kernels.Add(bnSeg(g, xBarDot[3].Data, n, c), ud)
 		}
 		return u, ud

@@ -222,9 +222,11 @@ func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 }
 
 // pairAll reports whether VJPPair has every product to do (a parameter
-// HVP), and so sweeps once per segment.
+// HVP), and so sweeps once per segment. γ̄ and β̄ need not be wanted (a
+// product without the gradient): the sweep forms their sums anyway, at no
+// extra pass over memory, and bnParamGrads drops them.
 func pairAll[T tensor.Float](xBar, xBarDot []*tensor.Dense[T], yBarDot *tensor.Dense[T], xDot []*tensor.Dense[T]) bool {
-	return xBar[0] != nil && (xBar[1] != nil || xBar[2] != nil) && yBarDot != nil && xDot != nil &&
+	return xBar[0] != nil && yBarDot != nil && xDot != nil &&
 		xBarDot[0] != nil && xDot[1] != nil && xBarDot[1] != nil && xDot[0] != nil
 }
 

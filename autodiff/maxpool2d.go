@@ -358,6 +358,9 @@ func (m *MaxPool2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*
 // argmax.
 func (m *MaxPool2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, _ []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
 	if xBar[0] == nil {
+		if yBarDot != nil {
+			m.VJP(xBarDot, yBarDot, x, nil)
+		}
 		return
 	}
 	if yBarDot == nil {

@@ -18,7 +18,18 @@ const tol = 1e-7
 
 type primFactory = func() autodiff.Primitive[T]
 
-func TestPrimitives(t *testing.T) {
+// primCase is one line of the primitive table: a fresh primitive per call
+// and the inputs it is checked at.
+type primCase struct {
+	name string
+	prim primFactory
+	x    []*tensor.Dense[T]
+}
+
+// primitiveCases is the table of every primitive the derivative tests run:
+// each kind, shape family and code path (fused, transposed, implicit,
+// parallel) at small sizes, in float64.
+func primitiveCases() []primCase {
 	randn := gradcheck.Randn
 	in := func(x ...*tensor.Dense[T]) []*tensor.Dense[T] { return x }
 	conv := func(stride, pad int) primFactory {
@@ -57,11 +68,7 @@ func TestPrimitives(t *testing.T) {
 	reshape := func(dims ...int) primFactory {
 		return func() autodiff.Primitive[T] { return autodiff.Reshape[T]{Dims: dims} }
 	}
-	cases := []struct {
-		name string
-		prim primFactory
-		x    []*tensor.Dense[T]
-	}{
+	return []primCase{
 		{"linear", func() autodiff.Primitive[T] { return autodiff.Linear[T]{} },
 			[]*tensor.Dense[T]{randn(1, 3, 5), randn(2, 4, 5), randn(3, 4)}},
 		{"linear/nobias", func() autodiff.Primitive[T] { return autodiff.Linear[T]{} },
@@ -147,7 +154,10 @@ func TestPrimitives(t *testing.T) {
 		{"softplus/large", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(uniform(122, 4, 5), 40, 21))},
 		{"softplus/negative", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(uniform(123, 4, 5), 30, -50))},
 	}
-	for _, c := range cases {
+}
+
+func TestPrimitives(t *testing.T) {
+	for _, c := range primitiveCases() {
 		t.Run(c.name, func(t *testing.T) {
 			e := gradcheck.Primitive(c.prim, c.x, 42)
 			t.Logf("relative errors: JVP %.2g VJP %.2g VJPDot %.2g fused %.2g", e.JVP, e.VJP, e.VJPDot, e.Pair)

@@ -55,6 +55,9 @@ func (ReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.D
 // VJPPair adds 1[x>0]·ȳ to x̄ and 1[x>0]·ȳ̇ to x̄̇ in one sweep over x.
 func (ReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, _ []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
 	if xBar[0] == nil {
+		if yBarDot != nil {
+			ReLU[T]{}.VJP(xBarDot, yBarDot, x, nil)
+		}
 		return
 	}
 	if yBarDot == nil {

@@ -192,11 +192,14 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 		}
 		hBar, hBarDot := hb, hbd
 		if xBar[0] == nil {
-			hBar, hBarDot = nil, nil
+			hBar = nil
+		}
+		if xBarDot[0] == nil {
+			hBarDot = nil
 		}
 		b.BatchNorm2dEval.VJPPair([]*tensor.Dense[T]{hBar, xBar[1], xBar[2]}, []*tensor.Dense[T]{hBarDot, xBarDot[1], xBarDot[2]},
 			yBar, yBarDot, []*tensor.Dense[T]{h, x[1], x[2]}, bnDot, nil, nil)
-		if xBar[0] != nil {
+		if xBarDot[0] != nil {
 			ReLU[T]{}.VJPPair(xBar[:1], xBarDot[:1], hb, hbd, x[:1], nil, nil, nil)
 		}
 		return

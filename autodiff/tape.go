@@ -58,8 +58,11 @@ type PairJVP[T tensor.Float] interface {
 //	x̄  += ∂f(x)ᵀ·ȳ                                    (VJP of ȳ)
 //	x̄̇  += ∂f(x)ᵀ·ȳ̇ + (∂²f(x)[ẋ])ᵀ·ȳ                   (VJP of ȳ̇ + curvature)
 //
-// xBar and xBarDot have the same non-nil entries; yBarDot may be nil (a zero
-// ȳ̇) and so may every xDot (then there is no curvature term). The result
+// Every non-nil xBar[j] has a non-nil xBarDot[j]; xBarDot[j] may be non-nil
+// where xBar[j] is nil (a leaf recorded by LeafGradDotOnly), and then the
+// cotangent's work is skipped and xBarDot[j] gets the same bits as with
+// xBar[j] present. yBarDot may be nil (a zero ȳ̇) and so may every xDot
+// (then there is no curvature term). The result
 // equals that of the separate calls up to rounding (sums may be grouped
 // differently) and, like them, is deterministic.
 type PairVJP[T tensor.Float] interface {
@@ -74,6 +77,9 @@ type node[T tensor.Float] struct {
 	bar      *tensor.Dense[T]
 	barDot   *tensor.Dense[T]
 	needBar  bool
+	// dotOnly marks a leaf that wants the tangent of its cotangent but not
+	// the cotangent itself (LeafGradDotOnly).
+	dotOnly bool
 }
 
 // Tape records a computation so that it can be differentiated. A Tape is not
@@ -142,6 +148,19 @@ func (t *Tape[T]) Leaf(x, xDot *tensor.Dense[T], needGrad bool) Var {
 	}
 	t.nodes = append(t.nodes, node[T]{val: x, dot: xDot, needBar: needGrad})
 	return Var(len(t.nodes) - 1)
+}
+
+// LeafGradDotOnly records an input value, with tangent xDot (nil for zero),
+// whose cotangent is not wanted, only its tangent: Backward computes
+// GradDot(v), its block of the Hessian-vector product, and leaves Grad(v)
+// nil, so the primitives that read v skip the cotangent's work (a weight's
+// gradient Σ ȳ·xᵀ, a BatchNorm's sums). GradDot(v) has the same bits as
+// with Leaf(x, xDot, true). BackwardFrom with second false, which computes
+// cotangents only, leaves v without either.
+func (t *Tape[T]) LeafGradDotOnly(x, xDot *tensor.Dense[T]) Var {
+	v := t.Leaf(x, xDot, true)
+	t.nodes[v].dotOnly = true
+	return v
 }
 
 // Apply records y = p(inputs…), computes y and, when any input has a tangent,
@@ -236,7 +255,7 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 			xDots = make([]*tensor.Dense[T], len(n.in))
 			xBarDots = make([]*tensor.Dense[T], len(n.in))
 		}
-		anyDot := false
+		anyDot, anyBar, anyBarDot := false, false, false
 		for j, v := range n.in {
 			in := &t.nodes[v]
 			xs[j] = in.val
@@ -247,23 +266,32 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 			if !in.needBar {
 				continue
 			}
-			if in.bar == nil {
-				in.bar = t.alloc(in.val.Shape)
+			if !in.dotOnly {
+				if in.bar == nil {
+					in.bar = t.alloc(in.val.Shape)
+				}
+				xBars[j] = in.bar
+				anyBar = true
 			}
-			xBars[j] = in.bar
 			if xBarDots != nil {
 				if in.barDot == nil {
 					in.barDot = t.alloc(in.val.Shape)
 				}
 				xBarDots[j] = in.barDot
+				anyBarDot = true
 			}
 		}
-		if pair, ok := n.prim.(PairVJP[T]); ok && xBarDots != nil {
+		if !anyBar && !anyBarDot {
+			continue // only leaves that want no cotangent here
+		}
+		if pair, ok := n.prim.(PairVJP[T]); ok && anyBarDot {
 			pair.VJPPair(xBars, xBarDots, n.bar, n.barDot, xs, xDots, n.val, n.dot)
 			continue
 		}
-		n.prim.VJP(xBars, n.bar, xs, n.val)
-		if xBarDots == nil {
+		if anyBar {
+			n.prim.VJP(xBars, n.bar, xs, n.val)
+		}
+		if !anyBarDot {
 			continue
 		}
 		if n.barDot != nil {

@@ -272,7 +272,8 @@ func (e *Evaluator[T]) dotOf(i int) devptr {
 // parameter gradients and Hessian-vector products req asks for, on the GPU.
 // It panics, as hessian.Evaluator does, on labels out of range, and on what
 // the GPU evaluator does not do: BatchNorm in train mode and derivatives
-// with respect to the input.
+// with respect to the input. With req.HvOnly the gradient is still formed on
+// the GPU, beside the products, but not copied back: ParamGrad is nil.
 func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T]) hessian.Result[T] {
 	pl := e.plan
 	if req.Mode != nn.Eval {
@@ -387,12 +388,16 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 	}
 
 	if lo < hi {
-		downloadSlice(e.be, e.host.p[2][lo:hi], e.pbuf[2].ptr+devptr(lo*e.size))
+		if !req.HvOnly {
+			downloadSlice(e.be, e.host.p[2][lo:hi], e.pbuf[2].ptr+devptr(lo*e.size))
+		}
 		if second {
 			downloadSlice(e.be, e.host.p[3][lo:hi], e.pbuf[3].ptr+devptr(lo*e.size))
 		}
 	}
-	r.ParamGrad = make([]*tensor.Dense[T], len(req.Params))
+	if !req.HvOnly {
+		r.ParamGrad = make([]*tensor.Dense[T], len(req.Params))
+	}
 	r.ParamHv = make([]*tensor.Dense[T], len(req.Params))
 	index := map[*nn.Param[T]]int{}
 	for k, p := range pl.params {
@@ -403,7 +408,9 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req hessian.Request[T])
 		if !ok { // a buffer: no gradient, as on the CPU
 			continue
 		}
-		r.ParamGrad[i] = e.host.grads[k]
+		if r.ParamGrad != nil {
+			r.ParamGrad[i] = e.host.grads[k]
+		}
 		if second {
 			r.ParamHv[i] = e.host.hvps[k]
 		}

@@ -28,7 +28,9 @@ func benchBatch[T tensor.Float](net *models.Net[T], n int) (*tensor.Dense[T], []
 
 // BenchmarkModels times one gradient and one Hessian-vector product with
 // respect to the parameters per model at batch 128 in float32, BatchNorm in
-// eval mode: compare HVP/Gradient for the cost of second derivatives. The
+// eval mode: compare HVP/Gradient for the cost of second derivatives
+// (HVP forms the gradient too; HvOnly is the product alone, as the
+// operators compute it). The
 // metric MB/pass is the memory a fresh evaluator allocates in its first pass
 // (tape buffers and scratch): the working set, which later passes reuse;
 // cpu-s/op is the processor time (user and system, all threads) per pass,
@@ -57,6 +59,7 @@ func BenchmarkModels(b *testing.B) {
 			{"Forward", Request[float32]{Mode: nn.Eval}},
 			{"Gradient", Request[float32]{Mode: nn.Eval, Params: params}},
 			{"HVP", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v}},
+			{"HvOnly", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v, HvOnly: true}},
 			{"InputHVP", Request[float32]{Mode: nn.Eval, InputGrad: true, InputTangent: x}},
 		} {
 			b.Run(fmt.Sprintf("%s/%s", name, c.kind), func(b *testing.B) {

@@ -3,7 +3,9 @@
 // over a batch or a whole dataset (streamed in chunks), restricted to chosen
 // parameter tensors when asked, the Hessian with respect to the input batch,
 // and the generalised Gauss-Newton matrix. Every product is exact: one
-// forward-over-reverse pass of the autodiff engine per chunk.
+// forward-over-reverse pass of the autodiff engine per chunk, which forms
+// the product alone (Request.HvOnly: the gradient's weight products are
+// skipped).
 //
 // # Datasets of any size
 //

@@ -44,7 +44,7 @@ func (o *Params[T]) Apply(dst, v []float64) {
 	o.Loss = 0
 	n := o.count()
 	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec})
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec, HvOnly: true})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		o.Loss += wt * w.res.Loss
@@ -117,7 +117,7 @@ func (o *Input[T]) Apply(dst, v []float64) {
 	for i, f := range v {
 		o.tangent.Data[i] = T(f)
 	}
-	r := o.eval.Pass(o.x, o.y, Request[T]{Mode: o.mode, InputGrad: true, InputTangent: o.tangent})
+	r := o.eval.Pass(o.x, o.y, Request[T]{Mode: o.mode, InputGrad: true, InputTangent: o.tangent, HvOnly: true})
 	o.Loss = r.Loss
 	if r.InputHv == nil {
 		clear(dst)
@@ -171,7 +171,7 @@ func (o *GaussNewton[T]) Apply(dst, v []float64) {
 func (e *Evaluator[T]) gaussNewton(x *tensor.Dense[T], y []int, mode nn.Mode, params []*nn.Param[T], tangent, grads []*tensor.Dense[T]) []*tensor.Dense[T] {
 	tp := e.tape
 	tp.Reset()
-	g := e.bind(mode, params, tangent, nil)
+	g := e.bind(mode, params, tangent, nil, false)
 	logits := e.Model.Forward(g, tp.Leaf(x, nil, false))
 	z, zDot := tp.Value(logits), tp.Tangent(logits)
 	seed := tensor.New[T](z.Shape...)

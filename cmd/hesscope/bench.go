@@ -32,24 +32,28 @@ over -reps runs, after one warm-up run, of:
   forward     the loss of the batch (BatchNorm in eval mode)
   grad        the loss and its gradient with respect to every parameter
   hvp         the loss, the gradient and one Hessian-vector product with
-              respect to the parameters (forward-over-reverse), random v
+              respect to the parameters (forward-over-reverse), random v:
+              the pass PyTorch's double backprop makes
+  hv          the loss and the product alone, the gradient not formed
+              (no weight cotangents Σ ȳ·xᵀ): the pass the spectrum's
+              operators (Lanczos, power iteration, Hutchinson) make
   train_step  a training step: forward and backward with BatchNorm in train
               mode (batch statistics) and an SGD update with momentum 0.9
               (on the CPU only: with -device cuda it is not timed)
 
 With -device cuda the passes run on the first NVIDIA GPU (a binary built
 with -tags cuda); each time includes copying the batch and the direction to
-the GPU and the gradient and product back.
+the GPU and the gradient and product back (hv: the product only).
 
 GFLOP/s are nominal: F, the forward FLOPs, counts 2 per multiply-add of the
 convolution and linear layers at this batch size (nothing else: ReLU,
 pooling, BatchNorm and the loss are not counted). With F₁ the FLOPs of the
 first such layer, whose input needs no cotangent, a gradient counts 3F − F₁
 (forward, then x̄ and W̄ of every layer), an HVP 9F − 4F₁ (forward F, JVP
-2F − F₁, VJP of ȳ 2F − F₁, VJP of ȳ̇ and the curvature term 4F − 2F₁), and a
-training step as a gradient. The machine's load changes the numbers: compare
-runs made one after the other (bench/torch_compare.sh alternates hesscope
-and PyTorch).`,
+2F − F₁, VJP of ȳ 2F − F₁, VJP of ȳ̇ and the curvature term 4F − 2F₁), an
+hv 8F − 4F₁ (the HVP without W̄, F) and a training step as a gradient. The
+machine's load changes the numbers: compare runs made one after the other
+(bench/torch_compare.sh alternates hesscope and PyTorch).`,
 		flags: benchFlags,
 	})
 }
@@ -76,10 +80,12 @@ type BenchResult struct {
 	ForwardSeconds   float64 `json:"forward_seconds"`
 	GradSeconds      float64 `json:"grad_seconds"`
 	HVPSeconds       float64 `json:"hvp_seconds"`
+	HvSeconds        float64 `json:"hv_seconds"`
 	TrainStepSeconds float64 `json:"train_step_seconds"`
 	ForwardGFLOPS    float64 `json:"forward_gflops"`
 	GradGFLOPS       float64 `json:"grad_gflops"`
 	HVPGFLOPS        float64 `json:"hvp_gflops"`
+	HvGFLOPS         float64 `json:"hv_gflops"`
 	TrainStepGFLOPS  float64 `json:"train_step_gflops"`
 }
 
@@ -139,6 +145,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			{"forward", r.ForwardSeconds, r.ForwardGFLOPS},
 			{"gradient", r.GradSeconds, r.GradGFLOPS},
 			{"HVP", r.HVPSeconds, r.HVPGFLOPS},
+			{"Hv", r.HvSeconds, r.HvGFLOPS},
 			{"train step", r.TrainStepSeconds, r.TrainStepGFLOPS},
 		} {
 			if row.s == 0 {
@@ -151,7 +158,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
-// runBench builds the model and batch and times the four computations.
+// runBench builds the model and batch and times the five computations.
 func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult, error) {
 	net, err := models.New[T](o.model, models.Config{Seed: 1})
 	if err != nil {
@@ -191,6 +198,8 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	fwd := hessian.Request[T]{Mode: nn.Eval}
 	grad := hessian.Request[T]{Mode: nn.Eval, Params: params}
 	hvp := hessian.Request[T]{Mode: nn.Eval, Params: params, ParamTangent: v}
+	hv := hvp
+	hv.HvOnly = true
 	step := hessian.Request[T]{Mode: nn.Train, Params: params}
 	values := make([][]T, len(params))
 	for i, p := range params {
@@ -212,10 +221,11 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 		{&r.ForwardSeconds, func() { e.Pass(x, y, fwd) }},
 		{&r.GradSeconds, func() { e.Pass(x, y, grad) }},
 		{&r.HVPSeconds, func() { e.Pass(x, y, hvp) }},
+		{&r.HvSeconds, func() { e.Pass(x, y, hv) }},
 		{&r.TrainStepSeconds, trainStep},
 	}
 	if eng != nil {
-		runs = runs[:3] // no training on the GPU yet
+		runs = runs[:len(runs)-1] // no training on the GPU yet
 	}
 	for _, c := range runs {
 		c.run() // warm the buffers
@@ -234,6 +244,7 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	r.ForwardGFLOPS = gflops(flops, r.ForwardSeconds)
 	r.GradGFLOPS = gflops(3*flops-first, r.GradSeconds)
 	r.HVPGFLOPS = gflops(9*flops-4*first, r.HVPSeconds)
+	r.HvGFLOPS = gflops(8*flops-4*first, r.HvSeconds)
 	if r.TrainStepSeconds > 0 {
 		r.TrainStepGFLOPS = gflops(3*flops-first, r.TrainStepSeconds)
 	}

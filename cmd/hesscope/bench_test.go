@@ -43,14 +43,14 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s: result %+v", prec, r)
 		}
 		for name, s := range map[string]float64{"forward": r.ForwardSeconds, "grad": r.GradSeconds, "hvp": r.HVPSeconds,
-			"train_step": r.TrainStepSeconds, "hvp_gflops": r.HVPGFLOPS} {
+			"hv": r.HvSeconds, "train_step": r.TrainStepSeconds, "hvp_gflops": r.HVPGFLOPS, "hv_gflops": r.HvGFLOPS} {
 			if !(s > 0) {
 				t.Errorf("%s: %s = %g, want > 0", prec, name, s)
 			}
 		}
 	}
 	code, stdout, _ := hesscope(t, "bench", "-model", "lenet5", "-batch", "2", "-reps", "1")
-	if code != 0 || !strings.Contains(stdout, "HVP") || !strings.Contains(stdout, "GFLOP/s") {
+	if code != 0 || !strings.Contains(stdout, "HVP") || !strings.Contains(stdout, " Hv ") || !strings.Contains(stdout, "GFLOP/s") {
 		t.Errorf("bench text output: exit %d:\n%s", code, stdout)
 	}
 }
