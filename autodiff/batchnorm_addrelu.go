@@ -120,9 +120,23 @@ func addReLUCotangent[T tensor.Float](sBar, yBar, y *tensor.Dense[T]) *tensor.De
 // VJP adds the VJPs of the ReLU's cotangent ū = 1[y>0]·ȳ: ū to s̄ and
 // BatchNorm2dEval's of ū to x̄, γ̄, β̄.
 func (b BatchNorm2dEvalAddReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], y *tensor.Dense[T]) {
-	u := addReLUCotangent(xBar[3], yBar, y)
-	defer putScratchDense(u)
-	b.BatchNorm2dEval.VJP(xBar[:3], u, x[:3], nil)
+	if xBar[0] == nil && xBar[1] == nil && xBar[2] == nil {
+		if xBar[3] != nil {
+			putScratchDense(addReLUCotangent(xBar[3], yBar, y))
+		}
+		return
+	}
+	// ū of each segment is formed in cache and added to s̄ there.
+	g := checkBatchNorm("BatchNorm2dEvalAddReLU", x[:3], b.RunningMean, b.RunningVar)
+	b.BatchNorm2dEval.vjp(xBar[:3], yBar, x[:3], func(n, c int, buf, yb []T) []T {
+		u := buf[:len(yb)]
+		clear(u)
+		kernels.MaskAdd(u, bnSeg(g, y.Data, n, c), yb)
+		if xBar[3] != nil {
+			kernels.Add(bnSeg(g, xBar[3].Data, n, c), u)
+		}
+		return u
+	})
 }
 
 // CurvatureVJP adds BatchNorm2dEval's curvature term for ū = 1[y>0]·ȳ (Add

@@ -125,24 +125,41 @@ func (b BatchNorm2dEval[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T
 
 // VJP adds γ s ȳ to x̄, Σ ȳ s (x − μ) to γ̄ and Σ ȳ to β̄.
 func (b BatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	b.vjp(xBar, yBar, x, nil)
+}
+
+// vjp is VJP; if seg is non-nil, the cotangent of image n, channel c is
+// seg(n, c, buf, ȳ's segment) instead, formed by a fused primitive in buf
+// (room for a segment), in cache.
+func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], seg func(n, c int, buf, yb []T) []T) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	forEachPart(g.c, func(lo, hi int) {
+		var buf []T
+		if seg != nil {
+			p := getScratch[T](g.s)
+			defer putScratch(p)
+			buf = *p
+		}
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a := float64(x[1].Data[c]) * s
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
-				bnVJPSeg(g, &sums, xBar, yBar, x, n, c, a, mu)
+				if seg == nil {
+					bnVJPSeg(g, &sums, xBar, bnSeg(g, yBar.Data, n, c), x, n, c, a, mu)
+				} else {
+					bnVJPSeg(g, &sums, xBar, seg(n, c, buf, bnSeg(g, yBar.Data, n, c)), x, n, c, a, mu)
+				}
 			}
 			bnParamGrads(xBar, &sums, c, s)
 		}
 	})
 }
 
-// bnVJPSeg does the VJP of ȳ on the segment of image n, channel c: x̄ += a ȳ
-// and the sums Σ ȳ, Σ ȳ (x − μ) if γ̄ or β̄ is wanted.
-func bnVJPSeg[T tensor.Float](g bnGeom, sums *[2]kernels.Lanes, xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], n, c int, a, mu float64) {
-	xs, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, yBar.Data, n, c)
+// bnVJPSeg does the VJP of ȳ on the segment of image n, channel c (yb is
+// ȳ's segment): x̄ += a ȳ and the sums Σ ȳ, Σ ȳ (x − μ) if γ̄ or β̄ is wanted.
+func bnVJPSeg[T tensor.Float](g bnGeom, sums *[2]kernels.Lanes, xBar []*tensor.Dense[T], yb []T, x []*tensor.Dense[T], n, c int, a, mu float64) {
+	xs := bnSeg(g, x[0].Data, n, c)
 	switch doSums := xBar[1] != nil || xBar[2] != nil; {
 	case doSums && xBar[0] != nil:
 		kernels.CenteredSumsScaleAdd(sums, bnSeg(g, xBar[0].Data, n, c), yb, xs, a, mu)
@@ -298,9 +315,9 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue
 				}
-				bnVJPSeg(g, (*[2]kernels.Lanes)(sums[0:2]), xBar, yBar, x, n, c, a, mu)
+				bnVJPSeg(g, (*[2]kernels.Lanes)(sums[0:2]), xBar, bnSeg(g, yBar.Data, n, c), x, n, c, a, mu)
 				if doYd {
-					bnVJPSeg(g, yDotSums, xBarDot, yBarDot, x, n, c, a, mu)
+					bnVJPSeg(g, yDotSums, xBarDot, bnSeg(g, yBarDot.Data, n, c), x, n, c, a, mu)
 				}
 				if curvX {
 					kernels.ScaleAdd(bnSeg(g, xBarDot[0].Data, n, c), yb, ad)

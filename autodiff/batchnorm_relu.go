@@ -83,9 +83,14 @@ func (b BatchNorm2dEvalReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 	if xBar[0] == nil && xBar[1] == nil && xBar[2] == nil {
 		return
 	}
-	z := reluCotangent(yBar, y)
-	defer putScratchDense(z)
-	b.BatchNorm2dEval.VJP(xBar, z, x, nil)
+	// The ReLU's cotangent of each segment is formed in cache.
+	g := checkBatchNorm("BatchNorm2dEvalReLU", x, b.RunningMean, b.RunningVar)
+	b.BatchNorm2dEval.vjp(xBar, yBar, x, func(n, c int, buf, yb []T) []T {
+		u := buf[:len(yb)]
+		clear(u)
+		kernels.MaskAdd(u, bnSeg(g, y.Data, n, c), yb)
+		return u
+	})
 }
 
 // CurvatureVJP adds BatchNorm2dEval's curvature term for the ReLU's

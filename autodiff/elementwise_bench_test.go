@@ -15,7 +15,14 @@ import (
 // takes: Forward, ForwardJVP, VJP and VJPPair (a parameter HVP: every
 // cotangent and tangent present).
 func BenchmarkElementwise(b *testing.B) {
-	shape := []int{128, 16, 32, 32}
+	// ResNet-20's first and last stages: wide images, and many channels of
+	// small ones (short per-channel segments).
+	for _, shape := range [][]int{{128, 16, 32, 32}, {128, 64, 8, 8}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", shape[1], shape[2], shape[3]), func(b *testing.B) { benchElementwise(b, shape) })
+	}
+}
+
+func benchElementwise(b *testing.B, shape []int) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	randn := func(shape ...int) *tensor.Dense[float32] {
 		t := tensor.New[float32](shape...)
