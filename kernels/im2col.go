@@ -109,6 +109,20 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 				// off is the image index read by output (oy, xlo).
 				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
 				step := s.Stride * s.W
+				if s.Stride == 1 && yhi-ylo > 1 {
+					// Output rows ylo…yhi−2 at once (copyPanel, in
+					// assembly for rows of at most 128 bytes): each
+					// written from column xlo, its n pixels then zeros up
+					// to column xlo of the next row; the first row's zero
+					// prefix and the last row by hand.
+					clear(d[ylo*ow : ylo*ow+xlo])
+					copyPanel(d[ylo*ow+xlo:(yhi-1)*ow+xlo], ow, img[off:], s.W, yhi-1-ylo, n)
+					last := d[(yhi-1)*ow+xlo : yhi*ow]
+					src := off + (yhi-1-ylo)*s.W
+					copy(last, img[src:src+n])
+					clear(last[n:])
+					continue
+				}
 				for oy := ylo; oy < yhi; oy++ {
 					out := d[oy*ow : oy*ow+ow]
 					for k := range out[:xlo] {

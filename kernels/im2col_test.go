@@ -153,20 +153,39 @@ func TestIm2colCol2im(t *testing.T) {
 	}
 }
 
+// TestIm2colFloat32 checks float32 Im2col against the reference on every
+// shape of im2colShapes and on rows wider than the assembly copies (40
+// pixels), with a leading dimension whose gaps must stay untouched.
 func TestIm2colFloat32(t *testing.T) {
-	s := ConvShape{C: 2, H: 5, W: 6, KH: 3, KW: 3, Stride: 2, Pad: 1}
-	x64 := make([]float64, s.C*s.H*s.W)
-	x32 := make([]float32, len(x64))
-	for i := range x64 {
-		x64[i] = float64(i%7) - 3
-		x32[i] = float32(x64[i])
-	}
-	want := naiveIm2col(x64, s)
-	got := make([]float32, len(want))
-	Im2col(got, s.Cols(), x32, s)
-	for i := range want {
-		if float64(got[i]) != want[i] {
-			t.Fatalf("float32 Im2col entry %d = %g, want %g", i, got[i], want[i])
+	shapes := append(im2colShapes(),
+		ConvShape{C: 2, H: 6, W: 40, KH: 3, KW: 3, Stride: 1},
+		ConvShape{C: 2, H: 5, W: 40, KH: 3, KW: 3, Stride: 1, Pad: 2},
+		ConvShape{C: 2, H: 5, W: 6, KH: 3, KW: 3, Stride: 2, Pad: 1})
+	for _, s := range shapes {
+		x64 := make([]float64, s.C*s.H*s.W)
+		x32 := make([]float32, len(x64))
+		for i := range x64 {
+			x64[i] = float64(i%7) - 3
+			x32[i] = float32(x64[i])
+		}
+		want := naiveIm2col(x64, s)
+		cols := s.Cols()
+		ld := cols + 3
+		got := make([]float32, s.Rows()*ld)
+		for i := range got {
+			got[i] = -77
+		}
+		Im2col(got, ld, x32, s)
+		for r := 0; r < s.Rows(); r++ {
+			for j := 0; j < ld; j++ {
+				w := float32(-77)
+				if j < cols {
+					w = float32(want[r*cols+j])
+				}
+				if got[r*ld+j] != w {
+					t.Fatalf("%+v: float32 Im2col entry (%d, %d) = %g, want %g", s, r, j, got[r*ld+j], w)
+				}
+			}
 		}
 	}
 }
