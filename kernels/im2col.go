@@ -132,8 +132,20 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 						copy(out[xlo:xhi], img[off:off+n])
 					} else {
 						src := img[off : off+(n-1)*s.Stride+1]
-						for k := range out[xlo:xhi] {
-							out[xlo+k] = src[k*s.Stride]
+						o := out[xlo:xhi]
+						if s.Stride == 2 {
+							// Pairs of pixels, the first of each kept.
+							for k := 0; k+1 < len(o); k += 2 {
+								p := src[2*k : 2*k+3]
+								o[k], o[k+1] = p[0], p[2]
+							}
+							if len(o)%2 == 1 {
+								o[len(o)-1] = src[2*(len(o)-1)]
+							}
+						} else {
+							for k := range o {
+								o[k] = src[k*s.Stride]
+							}
 						}
 					}
 					for k := range out[xhi:] {
