@@ -113,11 +113,14 @@ func newGenericDot[T tensor.Float]() *dotKernel[T] {
 // useDot reports whether the unpacked path should compute an m×n×k product
 // C = A·Bᵀ: when it has few rows or columns (so that packing, which
 // transposes both operands, would weigh as much as the multiply-adds) and
-// is deep enough to fill the tile's vectors. Up to 128 rows or columns it
-// pays only for deep products: the packed path's tiles are then as cheap
-// to fill and it reduces no lanes (BenchmarkGemmDot, one goroutine, AVX-512:
-// 128×1152×300 runs at 106 GFLOP/s on this path, 178 packed; 128×1152×1024
-// at 174 against 136; 96×864×512 at 173 against 156).
+// is deep enough to fill the tile's vectors. With 97–128 rows or columns
+// it is used only for deep products: the packed path's tiles are then as
+// cheap to fill and it reduces no lanes. Measured on AVX-512: BenchmarkGemmDot
+// puts the two paths within the noise of each other (±10 %) on 128-row
+// products 128–600 deep, this one ahead on 96×864×512 (181 against 157–164
+// GFLOP/s); on c2, whose 128-channel weight gradients are 288–600 deep,
+// the packed path took BenchmarkModels from 0.385 to 0.36–0.37 cpu-s per
+// gradient and from 1.00–1.09 to 0.91–0.97 per HVP.
 func (d *dotKernel[T]) useDot(m, n, k int) bool {
 	thin := min(m, n)
 	return d != nil && (dotAlways || k >= 4*d.lanes && (thin <= dotMaxThin || thin <= 128 && k >= 1024))
