@@ -16,8 +16,9 @@ import (
 // cotangent and tangent present).
 func BenchmarkElementwise(b *testing.B) {
 	// ResNet-20's first and last stages: wide images, and many channels of
-	// small ones (short per-channel segments).
-	for _, shape := range [][]int{{128, 16, 32, 32}, {128, 64, 8, 8}} {
+	// small ones (short per-channel segments); ResNet-18's first stage (a
+	// tensor of 32 MiB).
+	for _, shape := range [][]int{{128, 16, 32, 32}, {128, 64, 8, 8}, {128, 64, 32, 32}} {
 		b.Run(fmt.Sprintf("%dx%dx%d", shape[1], shape[2], shape[3]), func(b *testing.B) { benchElementwise(b, shape) })
 	}
 }
