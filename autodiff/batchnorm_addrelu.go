@@ -128,7 +128,7 @@ func (b BatchNorm2dEvalAddReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Den
 	}
 	// ū of each segment is formed in cache and added to s̄ there.
 	g := checkBatchNorm("BatchNorm2dEvalAddReLU", x[:3], b.RunningMean, b.RunningVar)
-	b.BatchNorm2dEval.vjp(xBar[:3], yBar, x[:3], func(n, c int, buf, yb []T) []T {
+	b.BatchNorm2dEval.vjp(xBar[:3], yBar, x[:3], nil, func(n, c int, buf, yb []T) []T {
 		u := buf[:len(yb)]
 		clear(u)
 		kernels.MaskAdd(u, bnSeg(g, y.Data, n, c), yb)

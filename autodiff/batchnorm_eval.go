@@ -125,14 +125,26 @@ func (b BatchNorm2dEval[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T
 
 // VJP adds γ s ȳ to x̄, Σ ȳ s (x − μ) to γ̄ and Σ ȳ to β̄.
 func (b BatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
-	b.vjp(xBar, yBar, x, nil)
+	b.vjp(xBar, yBar, x, nil, nil)
 }
 
 // vjp is VJP; if seg is non-nil, the cotangent of image n, channel c is
 // seg(n, c, buf, ȳ's segment) instead, formed by a fused primitive in buf
-// (room for a segment), in cache.
-func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], seg func(n, c int, buf, yb []T) []T) {
+// (room for a segment), in cache. If reluY is non-nil (and seg nil), ȳ is
+// the cotangent of a ReLU that follows, with output reluY: the
+// BatchNorm's cotangent is 0 + 1[reluY>0]·ȳ, formed in registers
+// (kernels.AffineReLUVJP) when every cotangent is wanted, else in cache.
+func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], reluY *tensor.Dense[T], seg func(n, c int, buf, yb []T) []T) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
+	fused := reluY != nil && xBar[0] != nil && (xBar[1] != nil || xBar[2] != nil)
+	if reluY != nil && !fused {
+		seg = func(n, c int, buf, yb []T) []T {
+			u := buf[:len(yb)]
+			clear(u)
+			kernels.MaskAdd(u, bnSeg(g, reluY.Data, n, c), yb)
+			return u
+		}
+	}
 	forEachPart(g.c, func(lo, hi int) {
 		var buf []T
 		if seg != nil {
@@ -145,9 +157,13 @@ func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 			a := float64(x[1].Data[c]) * s
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
-				if seg == nil {
+				switch {
+				case fused:
+					kernels.AffineReLUVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
+						bnSeg(g, reluY.Data, n, c), bnSeg(g, yBar.Data, n, c), a, mu)
+				case seg == nil:
 					bnVJPSeg(g, &sums, xBar, bnSeg(g, yBar.Data, n, c), x, n, c, a, mu)
-				} else {
+				default:
 					bnVJPSeg(g, &sums, xBar, seg(n, c, buf, bnSeg(g, yBar.Data, n, c)), x, n, c, a, mu)
 				}
 			}

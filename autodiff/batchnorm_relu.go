@@ -83,14 +83,7 @@ func (b BatchNorm2dEvalReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 	if xBar[0] == nil && xBar[1] == nil && xBar[2] == nil {
 		return
 	}
-	// The ReLU's cotangent of each segment is formed in cache.
-	g := checkBatchNorm("BatchNorm2dEvalReLU", x, b.RunningMean, b.RunningVar)
-	b.BatchNorm2dEval.vjp(xBar, yBar, x, func(n, c int, buf, yb []T) []T {
-		u := buf[:len(yb)]
-		clear(u)
-		kernels.MaskAdd(u, bnSeg(g, y.Data, n, c), yb)
-		return u
-	})
+	b.BatchNorm2dEval.vjp(xBar, yBar, x, y, nil)
 }
 
 // CurvatureVJP adds BatchNorm2dEval's curvature term for the ReLU's

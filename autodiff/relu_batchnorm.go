@@ -111,13 +111,15 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 			var sums [2]kernels.Lanes
 			for n := 0; n < g.n; n++ {
 				xs, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, yBar.Data, n, c)
+				if doSums && xBar[0] != nil {
+					// Everything in one sweep, h = relu(x) in registers.
+					kernels.ReLUAffineVJP(&sums, bnSeg(g, xBar[0].Data, n, c), xs, yb, a, mu)
+					continue
+				}
 				if doSums {
 					kernels.MaskTo(h, xs, xs)
 				}
 				switch {
-				case doSums && xBar[0] != nil:
-					clear(hb)
-					kernels.CenteredSumsScaleAdd(&sums, hb, yb, h, a, mu)
 				case doSums:
 					kernels.CenteredSums(&sums, yb, h, mu)
 				case xBar[0] != nil:

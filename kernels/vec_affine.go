@@ -30,6 +30,8 @@ type affineKernels struct {
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
+	reluAffineVJP        func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 	centeredSquares      func(s *Lanes, x []float32, mu float64)
 	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
 	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
@@ -42,7 +44,8 @@ var genericAffine = &affineKernels{
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
-	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
+	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], reluAffineVJP: reluAffineVJPGeneric[float32],
+	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
 	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
 }
 
@@ -178,6 +181,34 @@ func ReLUAffineVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, 
 		return
 	}
 	reluAffineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
+}
+
+// AffineReLUVJP is BatchNorm's VJP sweep of a following ReLU's cotangent
+// (BatchNorm → ReLU, gradient only) in one pass: per element the bits of
+// u = 0; MaskAdd(u, y, ȳ); CenteredSumsScaleAdd(s, dst, u, x, a, mu), with
+// y the ReLU's output, the cotangent u formed in registers.
+func AffineReLUVJP[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float64) {
+	n := len(dst)
+	x, y, yBar = x[:n], y[:n], yBar[:n]
+	if is32[T]() {
+		affine32.affineReLUVJP(s, as32(dst), as32(x), as32(y), as32(yBar), a, mu)
+		return
+	}
+	affineReLUVJPGeneric(s, dst, x, y, yBar, a, mu)
+}
+
+// ReLUAffineVJP is the reverse sweep of ReLU followed by BatchNorm for the
+// cotangent ȳ alone (gradient only) in one pass: per element the bits of
+// MaskTo(h, x, x); h̄ = 0; CenteredSumsScaleAdd(s, h̄, ȳ, h, a, mu);
+// MaskAdd(dst, x, h̄).
+func ReLUAffineVJP[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64) {
+	n := len(dst)
+	x, yBar = x[:n], yBar[:n]
+	if is32[T]() {
+		affine32.reluAffineVJP(s, as32(dst), as32(x), as32(yBar), a, mu)
+		return
+	}
+	reluAffineVJPGeneric(s, dst, x, yBar, a, mu)
 }
 
 // CenteredSquares adds (x[i] − mu)² to the lanes s.
@@ -334,6 +365,43 @@ func affineReLUVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot,
 		s[3][l] += float64(yd * xc)
 		dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
 		s[4][l] += float64(y * float64(xDot[i]))
+	}
+}
+
+func affineReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float64) {
+	n := len(dst)
+	x, y, yBar = x[:n], y[:n], yBar[:n]
+	for i, v := range x {
+		l := i & 7
+		var u T
+		if y[i] > 0 {
+			u = 0 + yBar[i]
+		}
+		yv := float64(u)
+		s[0][l] += yv
+		s[1][l] += float64(yv * (float64(v) - mu))
+		dst[i] += T(a * yv)
+	}
+}
+
+func reluAffineVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64) {
+	n := len(dst)
+	x, yBar = x[:n], yBar[:n]
+	for i, v := range x {
+		l := i & 7
+		var h T
+		if v > 0 {
+			h = v
+		}
+		y := float64(yBar[i])
+		s[0][l] += y
+		s[1][l] += float64(y * (float64(h) - mu))
+		hb := 0 + T(a*y)
+		if v > 0 {
+			dst[i] += hb
+		} else {
+			dst[i] += 0 // as MaskAdd adds +0 (−0 becomes +0)
+		}
 	}
 }
 

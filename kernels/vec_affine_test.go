@@ -156,6 +156,27 @@ func TestAffineBackends(t *testing.T) {
 				check("reluAffineVJPPair dst", g, w)
 				check("reluAffineVJPPair dstDot", g2, w2)
 
+				// The gradient-only sweeps against the kernels one after
+				// the other: BatchNorm → ReLU (u = 0 + masked ȳ, then
+				// centeredSumsScaleAdd) and ReLU → BatchNorm.
+				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				g, w = clone(d0), clone(d0)
+				k.affineReLUVJP(&gs, g, x, out, y, a, mu)
+				u := make([]float32, n)
+				maskAddGeneric(u, out, y)
+				ref.centeredSumsScaleAdd(&ws, w, u, x, a, mu)
+				checkLanes("affineReLUVJP", gs[:], ws[:])
+				check("affineReLUVJP dst", g, w)
+				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				g, w = clone(d0), clone(d0)
+				k.reluAffineVJP(&gs, g, x, y, a, mu)
+				h, hb = make([]float32, n), make([]float32, n)
+				maskToGeneric(h, x, x)
+				ref.centeredSumsScaleAdd(&ws, hb, y, h, a, mu)
+				maskAddGeneric(w, x, hb)
+				checkLanes("reluAffineVJP", gs[:], ws[:])
+				check("reluAffineVJP dst", g, w)
+
 				g1, w1 = lanes[3], lanes[3]
 				k.centeredSquares(&g1, x, mu)
 				ref.centeredSquares(&w1, x, mu)

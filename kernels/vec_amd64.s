@@ -1223,6 +1223,65 @@ bnReLUPair32AVX512_done:
 	VZEROUPPER
 	RET
 
+// func bnReLUVJP32AVX512(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
+//
+// centeredSumsScaleAdd32(s, dst, u, x, a, mu) with u = 0 + yBar[i] where y[i] > 0 and +0 elsewhere (a ReLU's cotangent, added to zero), formed in registers. Whole blocks of 16 elements only.
+TEXT ·bnReLUVJP32AVX512(SB), NOSPLIT, $0-120
+	MOVQ dst_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ y_base+56(FP), DX
+	MOVQ yBar_base+80(FP), R8
+	MOVQ dst_len+16(FP), CX
+	SHRQ $4, CX
+	JZ bnReLUVJP32AVX512_done
+	VBROADCASTSD a+104(FP), Z24
+	VBROADCASTSD mu+112(FP), Z25
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+bnReLUVJP32AVX512_loop:
+	VCVTPS2PD 0(DX), Z10
+	VXORPD Z12, Z12, Z12
+	VCMPPD $0x1e, Z12, Z10, K1
+	VCVTPS2PD.Z 0(R8), K1, Z8
+	VADDPD Z8, Z12, Z8
+	VCVTPS2PD 0(SI), Z9
+	VSUBPD Z25, Z9, Z9
+	VADDPD Z8, Z0, Z0
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z1, Z1
+	VMULPD Z8, Z24, Z10
+	VCVTPD2PS Z10, Y10
+	VMOVUPS 0(DI), Y11
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, 0(DI)
+	VCVTPS2PD 32(DX), Z10
+	VXORPD Z12, Z12, Z12
+	VCMPPD $0x1e, Z12, Z10, K1
+	VCVTPS2PD.Z 32(R8), K1, Z8
+	VADDPD Z8, Z12, Z8
+	VCVTPS2PD 32(SI), Z9
+	VSUBPD Z25, Z9, Z9
+	VADDPD Z8, Z0, Z0
+	VMULPD Z9, Z8, Z9
+	VADDPD Z9, Z1, Z1
+	VMULPD Z8, Z24, Z10
+	VCVTPD2PS Z10, Y10
+	VMOVUPS 32(DI), Y11
+	VADDPS Y10, Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ CX
+	JNZ bnReLUVJP32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+bnReLUVJP32AVX512_done:
+	VZEROUPPER
+	RET
+
 // func reluBNPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 //
 // MaskTo2(h, x, hd, xDot, x); hb, hbd = 0; bnPair32(s, hb, hbd, h, hd, yBar, yBarDot); MaskAdd2(dst, hb, dstDot, hbd, x), per element. Whole blocks of 16 elements only.
@@ -1340,6 +1399,71 @@ reluBNPair32AVX512_loop:
 	VMOVUPD Z3, 192(AX)
 	VMOVUPD Z4, 256(AX)
 reluBNPair32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func reluBNVJP32AVX512(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
+//
+// MaskTo(h, x, x); hb = 0; centeredSumsScaleAdd32(s, hb, yBar, h, a, mu); MaskAdd(dst, x, hb), per element: reluBNPair32's sweep for ȳ alone. Whole blocks of 16 elements only.
+TEXT ·reluBNVJP32AVX512(SB), NOSPLIT, $0-96
+	MOVQ dst_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ yBar_base+56(FP), DX
+	MOVQ dst_len+16(FP), CX
+	SHRQ $4, CX
+	JZ reluBNVJP32AVX512_done
+	VBROADCASTSD a+80(FP), Z24
+	VBROADCASTSD mu+88(FP), Z25
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+reluBNVJP32AVX512_loop:
+	VCVTPS2PD 0(DX), Z8
+	VXORPS Y11, Y11, Y11
+	VCMPPS $0x11, 0(SI), Y11, Y11
+	VANDPS 0(SI), Y11, Y10
+	VCVTPS2PD Y10, Z10
+	VSUBPD Z25, Z10, Z10
+	VADDPD Z8, Z0, Z0
+	VMULPD Z10, Z8, Z11
+	VADDPD Z11, Z1, Z1
+	VMULPD Z8, Z24, Z11
+	VCVTPD2PS Z11, Y11
+	VXORPS Y12, Y12, Y12
+	VADDPS Y11, Y12, Y12
+	VXORPS Y11, Y11, Y11
+	VCMPPS $0x11, 0(SI), Y11, Y11
+	VANDPS Y11, Y12, Y12
+	VMOVUPS 0(DI), Y11
+	VADDPS Y12, Y11, Y11
+	VMOVUPS Y11, 0(DI)
+	VCVTPS2PD 32(DX), Z8
+	VXORPS Y11, Y11, Y11
+	VCMPPS $0x11, 32(SI), Y11, Y11
+	VANDPS 32(SI), Y11, Y10
+	VCVTPS2PD Y10, Z10
+	VSUBPD Z25, Z10, Z10
+	VADDPD Z8, Z0, Z0
+	VMULPD Z10, Z8, Z11
+	VADDPD Z11, Z1, Z1
+	VMULPD Z8, Z24, Z11
+	VCVTPD2PS Z11, Y11
+	VXORPS Y12, Y12, Y12
+	VADDPS Y11, Y12, Y12
+	VXORPS Y11, Y11, Y11
+	VCMPPS $0x11, 32(SI), Y11, Y11
+	VANDPS Y11, Y12, Y12
+	VMOVUPS 32(DI), Y11
+	VADDPS Y12, Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ reluBNVJP32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+reluBNVJP32AVX512_done:
 	VZEROUPPER
 	RET
 
@@ -2125,6 +2249,73 @@ bnReLUPair32AVX2_done:
 	VZEROUPPER
 	RET
 
+// func bnReLUVJP32AVX2(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
+//
+// centeredSumsScaleAdd32(s, dst, u, x, a, mu) with u = 0 + yBar[i] where y[i] > 0 and +0 elsewhere (a ReLU's cotangent, added to zero), formed in registers. Whole blocks of 8 elements only.
+TEXT ·bnReLUVJP32AVX2(SB), NOSPLIT, $0-120
+	MOVQ dst_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ y_base+56(FP), DX
+	MOVQ yBar_base+80(FP), R8
+	MOVQ dst_len+16(FP), CX
+	SHRQ $3, CX
+	JZ bnReLUVJP32AVX2_done
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Y0
+	VMOVUPD 32(AX), Y1
+	VMOVUPD 64(AX), Y2
+	VMOVUPD 96(AX), Y3
+bnReLUVJP32AVX2_loop:
+	VCVTPS2PD 0(DX), Y12
+	VXORPD Y14, Y14, Y14
+	VCMPPD $0x1e, Y14, Y12, Y13
+	VCVTPS2PD 0(R8), Y10
+	VANDPD Y13, Y10, Y10
+	VADDPD Y10, Y14, Y10
+	VCVTPS2PD 0(SI), Y11
+	VBROADCASTSD mu+112(FP), Y15
+	VSUBPD Y15, Y11, Y11
+	VADDPD Y10, Y0, Y0
+	VMULPD Y11, Y10, Y11
+	VADDPD Y11, Y2, Y2
+	VBROADCASTSD a+104(FP), Y15
+	VMULPD Y10, Y15, Y12
+	VCVTPD2PSY Y12, X12
+	VMOVUPS 0(DI), X13
+	VADDPS X12, X13, X13
+	VMOVUPS X13, 0(DI)
+	VCVTPS2PD 16(DX), Y12
+	VXORPD Y14, Y14, Y14
+	VCMPPD $0x1e, Y14, Y12, Y13
+	VCVTPS2PD 16(R8), Y10
+	VANDPD Y13, Y10, Y10
+	VADDPD Y10, Y14, Y10
+	VCVTPS2PD 16(SI), Y11
+	VBROADCASTSD mu+112(FP), Y15
+	VSUBPD Y15, Y11, Y11
+	VADDPD Y10, Y1, Y1
+	VMULPD Y11, Y10, Y11
+	VADDPD Y11, Y3, Y3
+	VBROADCASTSD a+104(FP), Y15
+	VMULPD Y10, Y15, Y12
+	VCVTPD2PSY Y12, X12
+	VMOVUPS 16(DI), X13
+	VADDPS X12, X13, X13
+	VMOVUPS X13, 16(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNZ bnReLUVJP32AVX2_loop
+	VMOVUPD Y0, 0(AX)
+	VMOVUPD Y1, 32(AX)
+	VMOVUPD Y2, 64(AX)
+	VMOVUPD Y3, 96(AX)
+bnReLUVJP32AVX2_done:
+	VZEROUPPER
+	RET
+
 // func reluBNPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 //
 // MaskTo2(h, x, hd, xDot, x); hb, hbd = 0; bnPair32(s, hb, hbd, h, hd, yBar, yBarDot); MaskAdd2(dst, hb, dstDot, hbd, x), per element. Whole blocks of 8 elements only.
@@ -2257,6 +2448,77 @@ reluBNPair32AVX2_loop:
 	VMOVUPD Y8, 256(AX)
 	VMOVUPD Y9, 288(AX)
 reluBNPair32AVX2_done:
+	VZEROUPPER
+	RET
+
+// func reluBNVJP32AVX2(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
+//
+// MaskTo(h, x, x); hb = 0; centeredSumsScaleAdd32(s, hb, yBar, h, a, mu); MaskAdd(dst, x, hb), per element: reluBNPair32's sweep for ȳ alone. Whole blocks of 8 elements only.
+TEXT ·reluBNVJP32AVX2(SB), NOSPLIT, $0-96
+	MOVQ dst_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ yBar_base+56(FP), DX
+	MOVQ dst_len+16(FP), CX
+	SHRQ $3, CX
+	JZ reluBNVJP32AVX2_done
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Y0
+	VMOVUPD 32(AX), Y1
+	VMOVUPD 64(AX), Y2
+	VMOVUPD 96(AX), Y3
+reluBNVJP32AVX2_loop:
+	VCVTPS2PD 0(DX), Y10
+	VXORPS X13, X13, X13
+	VCMPPS $0x11, 0(SI), X13, X13
+	VANDPS 0(SI), X13, X12
+	VCVTPS2PD X12, Y12
+	VBROADCASTSD mu+88(FP), Y15
+	VSUBPD Y15, Y12, Y12
+	VADDPD Y10, Y0, Y0
+	VMULPD Y12, Y10, Y13
+	VADDPD Y13, Y2, Y2
+	VBROADCASTSD a+80(FP), Y15
+	VMULPD Y10, Y15, Y13
+	VCVTPD2PSY Y13, X13
+	VXORPS X14, X14, X14
+	VADDPS X13, X14, X14
+	VXORPS X13, X13, X13
+	VCMPPS $0x11, 0(SI), X13, X13
+	VANDPS X13, X14, X14
+	VMOVUPS 0(DI), X13
+	VADDPS X14, X13, X13
+	VMOVUPS X13, 0(DI)
+	VCVTPS2PD 16(DX), Y10
+	VXORPS X13, X13, X13
+	VCMPPS $0x11, 16(SI), X13, X13
+	VANDPS 16(SI), X13, X12
+	VCVTPS2PD X12, Y12
+	VBROADCASTSD mu+88(FP), Y15
+	VSUBPD Y15, Y12, Y12
+	VADDPD Y10, Y1, Y1
+	VMULPD Y12, Y10, Y13
+	VADDPD Y13, Y3, Y3
+	VBROADCASTSD a+80(FP), Y15
+	VMULPD Y10, Y15, Y13
+	VCVTPD2PSY Y13, X13
+	VXORPS X14, X14, X14
+	VADDPS X13, X14, X14
+	VXORPS X13, X13, X13
+	VCMPPS $0x11, 16(SI), X13, X13
+	VANDPS X13, X14, X14
+	VMOVUPS 16(DI), X13
+	VADDPS X14, X13, X13
+	VMOVUPS X13, 16(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ reluBNVJP32AVX2_loop
+	VMOVUPD Y0, 0(AX)
+	VMOVUPD Y1, 32(AX)
+	VMOVUPD Y2, 64(AX)
+	VMOVUPD Y3, 96(AX)
+reluBNVJP32AVX2_done:
 	VZEROUPPER
 	RET
 

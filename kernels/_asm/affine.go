@@ -312,6 +312,34 @@ var affineKernels = []affineKernel{
 		},
 	},
 
+	{
+		name: "bnReLUVJP32",
+		doc: "centeredSumsScaleAdd32(s, dst, u, x, a, mu) with u = 0 + yBar[i] where y[i] > 0 and +0 " +
+			"elsewhere (a ReLU's cotangent, added to zero), formed in registers.",
+		accs: 2, slices: []string{"dst", "x", "y", "yBar"}, scalars: []string{"a", "mu"},
+		body: func(e *affineEmitter) {
+			y, zero := e.load("y", 2), e.t(4)
+			e.op("VXORPD", zero, zero, zero)
+			if e.zmm {
+				e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
+				e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr("yBar"), e.t(0))
+			} else {
+				e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
+				e.load("yBar", 0)
+				e.op("VANDPD", e.t(0), e.t(0), e.t(3))
+			}
+			e.op("VADDPD", e.t(0), zero, e.t(0))
+			u := e.t(0)
+			xc := e.load("x", 1)
+			e.op("VSUBPD", xc, xc, e.c("mu"))
+			e.op("VADDPD", e.acc(0), e.acc(0), u)
+			e.op("VMULPD", xc, u, xc)
+			e.op("VADDPD", e.acc(1), e.acc(1), xc)
+			e.op("VMULPD", e.t(2), e.c("a"), u)
+			e.addTo(2, "dst", 3)
+		},
+	},
+
 	// ReLU followed by BatchNorm: the reverse sweep of both, h = relu(x)
 	// and its tangent formed in registers, the BatchNorm's cotangents
 	// (added to zero, as into the tape's zeroed buffers) passed back
@@ -363,6 +391,34 @@ var affineKernels = []affineKernel{
 			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
 			e.op("VMULPD", e.t(2), y, e.t(2))
 			e.op("VADDPD", e.acc(4), e.acc(4), e.t(2))
+		},
+	},
+
+	{
+		name: "reluBNVJP32",
+		doc: "MaskTo(h, x, x); hb = 0; centeredSumsScaleAdd32(s, hb, yBar, h, a, mu); MaskAdd(dst, x, hb), " +
+			"per element: reluBNPair32's sweep for ȳ alone.",
+		accs: 2, slices: []string{"dst", "x", "yBar"}, scalars: []string{"a", "mu"},
+		body: func(e *affineEmitter) {
+			y := e.load("yBar", 0)
+			e.xMask(3)
+			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("x"), e.n(3), e.n(2)) // h
+			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+			xc := e.t(2)
+			e.op("VSUBPD", xc, xc, e.c("mu"))
+			e.op("VADDPD", e.acc(0), e.acc(0), y)
+			e.op("VMULPD", e.t(3), y, xc)
+			e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
+			// x̄ += mask·(0 + float32(a·y)).
+			e.op("VMULPD", e.t(3), e.c("a"), y)
+			e.down(3, 3)
+			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
+			e.op("VADDPS", e.n(4), e.n(4), e.n(3))
+			e.xMask(3)
+			e.op("VANDPS", e.n(4), e.n(4), e.n(3))
+			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dst"), e.n(3))
+			e.op("VADDPS", e.n(3), e.n(3), e.n(4))
+			e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
 		},
 	},
 
