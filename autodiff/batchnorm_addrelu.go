@@ -126,17 +126,7 @@ func (b BatchNorm2dEvalAddReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Den
 		}
 		return
 	}
-	// ū of each segment is formed in cache and added to s̄ there.
-	g := checkBatchNorm("BatchNorm2dEvalAddReLU", x[:3], b.RunningMean, b.RunningVar)
-	b.BatchNorm2dEval.vjp(xBar[:3], yBar, x[:3], nil, func(n, c int, buf, yb []T) []T {
-		u := buf[:len(yb)]
-		clear(u)
-		kernels.MaskAdd(u, bnSeg(g, y.Data, n, c), yb)
-		if xBar[3] != nil {
-			kernels.Add(bnSeg(g, xBar[3].Data, n, c), u)
-		}
-		return u
-	})
+	b.BatchNorm2dEval.vjp(xBar[:3], yBar, x[:3], y, xBar[3])
 }
 
 // CurvatureVJP adds BatchNorm2dEval's curvature term for ū = 1[y>0]·ȳ (Add

@@ -128,43 +128,44 @@ func (b BatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 	b.vjp(xBar, yBar, x, nil, nil)
 }
 
-// vjp is VJP; if seg is non-nil, the cotangent of image n, channel c is
-// seg(n, c, buf, ȳ's segment) instead, formed by a fused primitive in buf
-// (room for a segment), in cache. If reluY is non-nil (and seg nil), ȳ is
-// the cotangent of a ReLU that follows, with output reluY: the
-// BatchNorm's cotangent is 0 + 1[reluY>0]·ȳ, formed in registers
-// (kernels.AffineReLUVJP) when every cotangent is wanted, else in cache.
-func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], reluY *tensor.Dense[T], seg func(n, c int, buf, yb []T) []T) {
+// vjp is VJP, or, if reluY is non-nil, the VJP of a BatchNorm followed by
+// a ReLU with output reluY whose cotangent is ȳ: the BatchNorm's cotangent
+// is then u = 0 + 1[reluY>0]·ȳ, also added to sBar if that is non-nil (a
+// shortcut added before the ReLU, as Add's VJP does). u is formed in
+// registers (kernels.AffineReLUVJP, AffineAddReLUVJP) when x̄ and γ̄ or β̄
+// are wanted, else segment by segment in cache.
+func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], reluY, sBar *tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	fused := reluY != nil && xBar[0] != nil && (xBar[1] != nil || xBar[2] != nil)
-	if reluY != nil && !fused {
-		seg = func(n, c int, buf, yb []T) []T {
-			u := buf[:len(yb)]
-			clear(u)
-			kernels.MaskAdd(u, bnSeg(g, reluY.Data, n, c), yb)
-			return u
-		}
-	}
 	forEachPart(g.c, func(lo, hi int) {
-		var buf []T
-		if seg != nil {
+		var u []T
+		if reluY != nil && !fused {
 			p := getScratch[T](g.s)
 			defer putScratch(p)
-			buf = *p
+			u = *p
 		}
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a := float64(x[1].Data[c]) * s
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
+				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
+				case fused && sBar != nil:
+					kernels.AffineAddReLUVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, sBar.Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, reluY.Data, n, c), yb, a, mu)
 				case fused:
 					kernels.AffineReLUVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
-						bnSeg(g, reluY.Data, n, c), bnSeg(g, yBar.Data, n, c), a, mu)
-				case seg == nil:
-					bnVJPSeg(g, &sums, xBar, bnSeg(g, yBar.Data, n, c), x, n, c, a, mu)
+						bnSeg(g, reluY.Data, n, c), yb, a, mu)
+				case reluY != nil:
+					clear(u)
+					kernels.MaskAdd(u, bnSeg(g, reluY.Data, n, c), yb)
+					if sBar != nil {
+						kernels.Add(bnSeg(g, sBar.Data, n, c), u)
+					}
+					bnVJPSeg(g, &sums, xBar, u, x, n, c, a, mu)
 				default:
-					bnVJPSeg(g, &sums, xBar, seg(n, c, buf, bnSeg(g, yBar.Data, n, c)), x, n, c, a, mu)
+					bnVJPSeg(g, &sums, xBar, yb, x, n, c, a, mu)
 				}
 			}
 			bnParamGrads(xBar, &sums, c, s)

@@ -31,6 +31,7 @@ type affineKernels struct {
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
+	affineAddReLUVJP     func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
 	reluAffineVJP        func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 	centeredSquares      func(s *Lanes, x []float32, mu float64)
 	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
@@ -44,7 +45,8 @@ var genericAffine = &affineKernels{
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
-	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], reluAffineVJP: reluAffineVJPGeneric[float32],
+	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32],
+	reluAffineVJP:   reluAffineVJPGeneric[float32],
 	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
 	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
 }
@@ -195,6 +197,19 @@ func AffineReLUVJP[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float
 		return
 	}
 	affineReLUVJPGeneric(s, dst, x, y, yBar, a, mu)
+}
+
+// AffineAddReLUVJP is AffineReLUVJP for BatchNorm → + shortcut → ReLU: it
+// also adds the ReLU's cotangent u to sBar, the shortcut's cotangent, as
+// Add's VJP does (the bits of Add(sBar, u) after forming u).
+func AffineAddReLUVJP[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a, mu float64) {
+	n := len(dst)
+	sBar, x, y, yBar = sBar[:n], x[:n], y[:n], yBar[:n]
+	if is32[T]() {
+		affine32.affineAddReLUVJP(s, as32(dst), as32(sBar), as32(x), as32(y), as32(yBar), a, mu)
+		return
+	}
+	affineAddReLUVJPGeneric(s, dst, sBar, x, y, yBar, a, mu)
 }
 
 // ReLUAffineVJP is the reverse sweep of ReLU followed by BatchNorm for the
@@ -377,6 +392,23 @@ func affineReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, m
 		if y[i] > 0 {
 			u = 0 + yBar[i]
 		}
+		yv := float64(u)
+		s[0][l] += yv
+		s[1][l] += float64(yv * (float64(v) - mu))
+		dst[i] += T(a * yv)
+	}
+}
+
+func affineAddReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a, mu float64) {
+	n := len(dst)
+	sBar, x, y, yBar = sBar[:n], x[:n], y[:n], yBar[:n]
+	for i, v := range x {
+		l := i & 7
+		var u T
+		if y[i] > 0 {
+			u = 0 + yBar[i]
+		}
+		sBar[i] += u
 		yv := float64(u)
 		s[0][l] += yv
 		s[1][l] += float64(yv * (float64(v) - mu))

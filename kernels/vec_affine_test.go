@@ -168,6 +168,14 @@ func TestAffineBackends(t *testing.T) {
 				checkLanes("affineReLUVJP", gs[:], ws[:])
 				check("affineReLUVJP dst", g, w)
 				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
+				k.affineAddReLUVJP(&gs, g, g2, x, out, y, a, mu)
+				ref.centeredSumsScaleAdd(&ws, w, u, x, a, mu)
+				addGeneric(w2, u)
+				checkLanes("affineAddReLUVJP", gs[:], ws[:])
+				check("affineAddReLUVJP dst", g, w)
+				check("affineAddReLUVJP sBar", g2, w2)
+				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
 				g, w = clone(d0), clone(d0)
 				k.reluAffineVJP(&gs, g, x, y, a, mu)
 				h, hb = make([]float32, n), make([]float32, n)

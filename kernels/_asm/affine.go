@@ -340,6 +340,39 @@ var affineKernels = []affineKernel{
 		},
 	},
 
+	{
+		name: "bnAddReLUVJP32",
+		doc: "bnReLUVJP32 that also adds u to sBar (float32 addition, sBar first): BatchNorm → + shortcut → " +
+			"ReLU, the shortcut's cotangent as Add's VJP gives it.",
+		accs: 2, slices: []string{"dst", "sBar", "x", "y", "yBar"}, scalars: []string{"a", "mu"},
+		body: func(e *affineEmitter) {
+			y, zero := e.load("y", 2), e.t(4)
+			e.op("VXORPD", zero, zero, zero)
+			if e.zmm {
+				e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
+				e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr("yBar"), e.t(0))
+			} else {
+				e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
+				e.load("yBar", 0)
+				e.op("VANDPD", e.t(0), e.t(0), e.t(3))
+			}
+			e.op("VADDPD", e.t(0), zero, e.t(0))
+			u := e.t(0)
+			// sBar += u (u is a float32 value: the rounding is exact).
+			e.down(0, 3)
+			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("sBar"), e.n(4))
+			e.p("VADDPS %s, %s, %s", e.n(3), e.n(4), e.n(4))
+			e.p("VMOVUPS %s, %d(%s)", e.n(4), e.off, e.ptr("sBar"))
+			xc := e.load("x", 1)
+			e.op("VSUBPD", xc, xc, e.c("mu"))
+			e.op("VADDPD", e.acc(0), e.acc(0), u)
+			e.op("VMULPD", xc, u, xc)
+			e.op("VADDPD", e.acc(1), e.acc(1), xc)
+			e.op("VMULPD", e.t(2), e.c("a"), u)
+			e.addTo(2, "dst", 3)
+		},
+	},
+
 	// ReLU followed by BatchNorm: the reverse sweep of both, h = relu(x)
 	// and its tangent formed in registers, the BatchNorm's cotangents
 	// (added to zero, as into the tape's zeroed buffers) passed back
