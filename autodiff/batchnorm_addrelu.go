@@ -140,39 +140,13 @@ func (b BatchNorm2dEvalAddReLU[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar
 	b.BatchNorm2dEval.CurvatureVJP(xBarDot[:3], u, x[:3], xDot[:3], nil, nil)
 }
 
-// VJPPair forms the ReLU's cotangents ū, ū̇ of each segment in cache, adds
-// them to s̄, s̄̇ and runs BatchNorm2dEval's single sweep on them when every
-// product is wanted; otherwise it forms them whole first.
+// VJPPair adds ū, ū̇ to s̄, s̄̇ and BatchNorm2dEval's VJPPair of them, in
+// one sweep per segment when every product is wanted
+// (kernels.AffineAddReLUVJPPair).
 func (b BatchNorm2dEvalAddReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, _ *tensor.Dense[T]) {
 	var bnDot []*tensor.Dense[T]
 	if xDot != nil {
 		bnDot = xDot[:3]
 	}
-	if !pairAll(xBar[:3], xBarDot[:3], yBarDot, bnDot) {
-		u := addReLUCotangent(xBar[3], yBar, y)
-		defer putScratchDense(u)
-		var ud *tensor.Dense[T]
-		if yBarDot != nil {
-			ud = addReLUCotangent(xBarDot[3], yBarDot, y)
-			defer putScratchDense(ud)
-		}
-		b.BatchNorm2dEval.vjpPair(xBar[:3], xBarDot[:3], u, ud, x[:3], bnDot, nil, nil)
-		return
-	}
-	g := checkBatchNorm("BatchNorm2dEvalAddReLU", x[:3], b.RunningMean, b.RunningVar)
-	seg := func(n, c int, buf, yb, ybd []T) ([]T, []T) {
-		ys := bnSeg(g, y.Data, n, c)
-		u, ud := buf[:len(ys)], buf[len(ys):2*len(ys)]
-		clear(u)
-		clear(ud)
-		kernels.MaskAdd2(u, yb, ud, ybd, ys)
-		if xBar[3] != nil {
-			kernels.Add(bnSeg(g, xBar[3].Data, n, c), u)
-		}
-		if xBarDot[3] != nil {
-			kernels.Add(bnSeg(g, xBarDot[3].Data, n, c), ud)
-		}
-		return u, ud
-	}
-	b.BatchNorm2dEval.vjpPair(xBar[:3], xBarDot[:3], yBar, yBarDot, x[:3], bnDot, nil, seg)
+	b.BatchNorm2dEval.vjpPair(xBar[:3], xBarDot[:3], yBar, yBarDot, x[:3], bnDot, y, xBar[3], xBarDot[3])
 }

@@ -252,7 +252,7 @@ func (b BatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tens
 // ẋ, ȳ and ȳ̇ when all of them are wanted (kernels.AffineVJPPair), with
 // their arithmetic and in their order of accumulation (so the same bits).
 func (b BatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
-	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, nil, nil)
+	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, nil, nil, nil)
 }
 
 // pairAll reports whether VJPPair has every product to do (a parameter
@@ -264,16 +264,15 @@ func pairAll[T tensor.Float](xBar, xBarDot []*tensor.Dense[T], yBarDot *tensor.D
 		xBarDot[0] != nil && xDot[1] != nil && xBarDot[1] != nil && xDot[0] != nil
 }
 
-// segCotangents maps the cotangents ȳ, ȳ̇ of the segment of image n,
-// channel c to those the BatchNorm sees, in buf (2·S values, the caller's
-// per-goroutine scratch) if it needs memory.
-type segCotangents[T tensor.Float] func(n, c int, buf, yb, ybd []T) ([]T, []T)
-
 // vjpPair is VJPPair; with a non-nil reluY, that of the BatchNorm followed
-// by a ReLU of output reluY (the cotangents ȳ, ȳ̇ are the ReLU's); with a
-// non-nil seg, which must only be given when pairAll, the BatchNorm's
-// cotangents are seg's of ȳ and ȳ̇.
-func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], reluY *tensor.Dense[T], seg segCotangents[T]) {
+// by a ReLU of output reluY (the cotangents ȳ, ȳ̇ are the ReLU's, whose
+// cotangents u = 0 + 1[reluY>0]·ȳ and u̇ are the BatchNorm's), and then
+// u and u̇ are also added to sBar and sBarDot if those are non-nil (a
+// shortcut added before the ReLU, as Add's VJP does). When pairAll, all of
+// it is one sweep per segment (kernels.AffineReLUVJPPair,
+// AffineAddReLUVJPPair); otherwise the ReLU's VJPs go first, into scratch
+// cotangents.
+func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], reluY, sBar, sBarDot *tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	var xd, gDot *tensor.Dense[T]
 	if xDot != nil {
@@ -283,26 +282,27 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 	curvX := xBarDot[0] != nil && gDot != nil // x̄̇ += γ̇ s ȳ
 	curvG := xBarDot[1] != nil && xd != nil   // γ̄̇ += Σ ȳ s ẋ
 	all := pairAll(xBar, xBarDot, yBarDot, xDot)
-	if seg != nil && !all {
-		panic("autodiff: BatchNorm2dEval segment cotangents without every product")
-	}
-	if reluY != nil && !all {
-		// The ReLU's VJPs first, into scratch cotangents.
-		yBar = reluCotangent(yBar, reluY)
-		defer putScratchDense(yBar)
-		if yBarDot != nil {
-			yBarDot = reluCotangent(yBarDot, reluY)
-			defer putScratchDense(yBarDot)
+	if reluY != nil && (!all || (sBar == nil) != (sBarDot == nil)) {
+		// The ReLU's VJPs first (the shortcut's added now), into scratch
+		// cotangents; or, with one shortcut cotangent only, that one's.
+		if all {
+			for _, sb := range []struct{ bar, yb *tensor.Dense[T] }{{sBar, yBar}, {sBarDot, yBarDot}} {
+				if sb.bar != nil {
+					putScratchDense(addReLUCotangent(sb.bar, sb.yb, reluY))
+				}
+			}
+		} else {
+			yBar = addReLUCotangent(sBar, yBar, reluY)
+			defer putScratchDense(yBar)
+			if yBarDot != nil {
+				yBarDot = addReLUCotangent(sBarDot, yBarDot, reluY)
+				defer putScratchDense(yBarDot)
+			}
+			reluY = nil
 		}
-		reluY = nil
+		sBar, sBarDot = nil, nil
 	}
 	forEachPart(g.c, func(lo, hi int) {
-		var buf []T
-		if seg != nil {
-			p := getScratch[T](2 * g.s)
-			defer putScratch(p)
-			buf = *p
-		}
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a := float64(x[1].Data[c]) * s
@@ -316,10 +316,11 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			for n := 0; n < g.n; n++ {
 				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
-				case seg != nil:
-					yb, ybd := seg(n, c, buf, yb, bnSeg(g, yBarDot.Data, n, c))
-					kernels.AffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
-						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), yb, ybd, a, ad, mu)
+				case all && reluY != nil && sBar != nil:
+					kernels.AffineAddReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, sBar.Data, n, c), bnSeg(g, sBarDot.Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
+						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue
 				case all && reluY != nil:
 					kernels.AffineReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),

@@ -100,5 +100,5 @@ func (b BatchNorm2dEvalReLU[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *t
 // VJPPair does the three reverse products in one sweep when all are wanted
 // (kernels.AffineReLUVJPPair), the ReLU's cotangents computed on the fly.
 func (b BatchNorm2dEvalReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, _ *tensor.Dense[T]) {
-	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, y, nil)
+	b.vjpPair(xBar, xBarDot, yBar, yBarDot, x, xDot, y, nil, nil)
 }

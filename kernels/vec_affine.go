@@ -32,6 +32,7 @@ type affineKernels struct {
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
 	affineAddReLUVJP     func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
+	affineAddReLUVJPPair func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJP        func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 	centeredSquares      func(s *Lanes, x []float32, mu float64)
 	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
@@ -45,7 +46,7 @@ var genericAffine = &affineKernels{
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
-	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32],
+	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	reluAffineVJP:   reluAffineVJPGeneric[float32],
 	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
 	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
@@ -210,6 +211,21 @@ func AffineAddReLUVJP[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a,
 		return
 	}
 	affineAddReLUVJPGeneric(s, dst, sBar, x, y, yBar, a, mu)
+}
+
+// AffineAddReLUVJPPair is AffineReLUVJPPair for BatchNorm → + shortcut →
+// ReLU: it also adds the ReLU's cotangents u = 0 + 1[y>0]·ȳ and
+// ud = 0 + 1[y>0]·ȳ̇ to sBar and sBarDot, the shortcut's cotangents, as
+// Add's VJP does (the bits of Add(sBar, u), Add(sBarDot, ud)).
+func AffineAddReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot = dstDot[:n], sBar[:n], sBarDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.affineAddReLUVJPPair(s, as32(dst), as32(dstDot), as32(sBar), as32(sBarDot), as32(x), as32(xDot),
+			as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	affineAddReLUVJPPairGeneric(s, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 // ReLUAffineVJP is the reverse sweep of ReLU followed by BatchNorm for the
@@ -414,6 +430,21 @@ func affineAddReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar 
 		s[1][l] += float64(yv * (float64(v) - mu))
 		dst[i] += T(a * yv)
 	}
+}
+
+func affineAddReLUVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	sBar, sBarDot, y, yBar, yBarDot = sBar[:n], sBarDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	for i := range dst {
+		if y[i] > 0 {
+			sBar[i] += 0 + yBar[i]
+			sBarDot[i] += 0 + yBarDot[i]
+		} else {
+			sBar[i] += 0
+			sBarDot[i] += 0
+		}
+	}
+	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 func reluAffineVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64) {

@@ -144,6 +144,20 @@ func TestAffineBackends(t *testing.T) {
 				check("affineReLUVJPPair dst", g, w)
 				check("affineReLUVJPPair dstDot", g2, w2)
 
+				// With the shortcut: the pair, then the cotangents added.
+				ap, as := lanes, lanes
+				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
+				gsb, wsb, gsd, wsd := clone(x), clone(x), clone(xd), clone(xd)
+				k.affineAddReLUVJPPair(&ap, g, g2, gsb, gsd, x, xd, out, y, yd, a, c, mu)
+				ref.affineReLUVJPPair(&as, w, w2, x, xd, out, y, yd, a, c, mu)
+				addGeneric(wsb, zb)
+				addGeneric(wsd, zbd)
+				checkLanes("affineAddReLUVJPPair", ap[:], as[:])
+				check("affineAddReLUVJPPair dst", g, w)
+				check("affineAddReLUVJPPair dstDot", g2, w2)
+				check("affineAddReLUVJPPair sBar", gsb, wsb)
+				check("affineAddReLUVJPPair sBarDot", gsd, wsd)
+
 				// ReLU then BatchNorm against the kernels one after the other.
 				rp, rs = lanes, lanes
 				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)

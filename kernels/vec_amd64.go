@@ -272,6 +272,12 @@ func bnAddReLUVJP32AVX2(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu floa
 //go:noescape
 func bnAddReLUVJP32AVX512(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
 
+//go:noescape
+func bnAddReLUPair32AVX2(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func bnAddReLUPair32AVX512(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
 // affineAsm holds one instruction set's assembly affine kernels.
 type affineAsm struct {
 	affineTo             func(dst, x []float32, a, mu, b float64)
@@ -287,6 +293,7 @@ type affineAsm struct {
 	reluBNPair           func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	bnReLUVJP            func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
 	bnAddReLUVJP         func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
+	bnAddReLUPair        func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluBNVJP            func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 	centeredSquares      func(s *Lanes, x []float32, mu float64)
 	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
@@ -365,6 +372,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			k.bnAddReLUVJP(s, dst[:n], sBar[:n], x[:n], y[:n], yBar[:n], a, mu)
 			affineAddReLUVJPGeneric(s, dst[n:], sBar[n:m], x[n:m], y[n:m], yBar[n:m], a, mu)
 		},
+		affineAddReLUVJPPair: func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.bnAddReLUPair(s, dst[:n], dstDot[:n], sBar[:n], sBarDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			affineAddReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], sBar[n:m], sBarDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
 		reluAffineVJP: func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.reluBNVJP(s, dst[:n], x[:n], yBar[:n], a, mu)
@@ -397,13 +409,13 @@ var (
 	avx512Affine = newAffine("avx512", 16, affineAsm{
 		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
-		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
+		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
 		linearAdd32AVX512, linear2Add32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
-		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
+		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
 		linearAdd32AVX2, linear2Add32AVX2,
 	})
 )

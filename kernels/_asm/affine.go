@@ -292,21 +292,23 @@ var affineKernels = []affineKernel{
 			"where y[i] > 0 and +0 elsewhere (a ReLU's cotangents, added to zero).",
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
 		body: func(e *affineEmitter) {
-			y, zero := e.load("y", 2), e.t(4)
-			e.op("VXORPD", zero, zero, zero)
-			if e.zmm {
-				e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
-				for i, s := range []string{"yBar", "yBarDot"} {
-					e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr(s), e.t(i))
-					e.op("VADDPD", e.t(i), zero, e.t(i))
-				}
-			} else {
-				e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
-				for i, s := range []string{"yBar", "yBarDot"} {
-					e.load(s, i)
-					e.op("VANDPD", e.t(i), e.t(i), e.t(3))
-					e.op("VADDPD", e.t(i), zero, e.t(i))
-				}
+			reluCotangents(e)
+			bnPairBody(e)
+		},
+	},
+	{
+		name: "bnAddReLUPair32",
+		doc: "bnReLUPair32 that also adds the ReLU's cotangents u, ud to sBar, sBarDot (float32 additions, " +
+			"the shortcut's cotangents first): BatchNorm → + shortcut → ReLU, as Add's VJP gives them.",
+		accs: 5, slices: []string{"dst", "dstDot", "sBar", "sBarDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
+		body: func(e *affineEmitter) {
+			reluCotangents(e)
+			// sBar += u, sBarDot += ud (float32 values: the rounding is exact).
+			for i, s := range []string{"sBar", "sBarDot"} {
+				e.down(i, 3)
+				e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), e.n(2))
+				e.p("VADDPS %s, %s, %s", e.n(3), e.n(2), e.n(2))
+				e.p("VMOVUPS %s, %d(%s)", e.n(2), e.off, e.ptr(s))
 			}
 			bnPairBody(e)
 		},
@@ -578,6 +580,27 @@ func (e *affineEmitter) applyMask(z, m int) {
 		return
 	}
 	e.op("VANDPD", e.t(z), e.t(z), e.t(m))
+}
+
+// reluCotangents leaves the ReLU's cotangents 0 + yBar and 0 + yBarDot
+// where y > 0, +0 elsewhere, in T0 and T1 (T2–T4 used).
+func reluCotangents(e *affineEmitter) {
+	y, zero := e.load("y", 2), e.t(4)
+	e.op("VXORPD", zero, zero, zero)
+	if e.zmm {
+		e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
+		for i, s := range []string{"yBar", "yBarDot"} {
+			e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr(s), e.t(i))
+			e.op("VADDPD", e.t(i), zero, e.t(i))
+		}
+		return
+	}
+	e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
+	for i, s := range []string{"yBar", "yBarDot"} {
+		e.load(s, i)
+		e.op("VANDPD", e.t(i), e.t(i), e.t(3))
+		e.op("VADDPD", e.t(i), zero, e.t(i))
+	}
 }
 
 // bnPairBody is the body of bnPair32 with ȳ in T0 and ȳ̇ in T1.

@@ -91,7 +91,7 @@ var maskKernels = []maskKernel{
 }
 
 // argRegs hold the base pointers of the slice arguments, in order.
-var argRegs = []string{"DI", "SI", "DX", "R8", "R9", "R10", "R11", "R12"}
+var argRegs = []string{"DI", "SI", "DX", "R8", "R9", "R10", "R11", "R12", "R13"}
 
 // emitMask writes one mask or add kernel, two vectors per iteration.
 func emitMask(w *bytes.Buffer, t vecTarget, k maskKernel) {
