@@ -36,6 +36,11 @@ import (
 //	             W̄  += ȳ·Xᵀ     W̄̇ += [ȳ | ȳ̇]·[Ẋ | X]ᵀ = ȳ·Ẋᵀ + ȳ̇·Xᵀ
 //
 // with X = im2col(x), Ẋ = im2col(ẋ) and [A | B] matrices side by side.
+// The weights are packed once per call for every chunk's products
+// (kernels.PackedA). Where building a column matrix costs most, it is read
+// in place instead: the forward products of wide stride-1 layers
+// (implicit), and their input cotangents as a transposed convolution of ȳ
+// (backImplicit); see those methods for when.
 // Chunks run in parallel on at most GOMAXPROCS goroutines. The per-image
 // results are independent, and the sums over the batch for W̄ and b̄ are
 // taken in an order fixed by the shapes alone, so results are bit-identical
