@@ -85,27 +85,4 @@ done
 echo "load after:  $(uptime)"
 echo "raw results: $out"
 
-"$py" - "$out" "$batch" "$threads" <<'PY'
-import json, statistics, sys
-path, batch, threads = sys.argv[1], sys.argv[2], sys.argv[3]
-rows = [json.loads(l) for l in open(path)]
-models = list(dict.fromkeys(r["model"] for r in rows))
-def med(m, side, key):
-    # A -x binary older than the key (hv_seconds) has no value: nan.
-    v = [r[key] for r in rows if r["model"] == m and r["side"] == side and key in r]
-    return statistics.median(v) if v else float("nan")
-torch_version = next((r["torch"] for r in rows if r["side"] == "torch"), "?")
-print(f"\nbatch {batch}, {threads} threads, float32, median seconds; torch {torch_version}")
-print(f"{'model':10} {'hs grad':>9} {'pt grad':>9} {'ratio':>6}   {'hs HVP':>9} {'pt HVP':>9} {'ratio':>6}   {'hs Hv':>9} {'ratio':>6}")
-for m in models:
-    hg, pg = med(m, "hesscope", "grad_seconds"), med(m, "torch", "grad_seconds")
-    hh, ph = med(m, "hesscope", "hvp_seconds"), med(m, "torch", "hvp_seconds")
-    hv = med(m, "hesscope", "hv_seconds")
-    print(f"{m:10} {hg:9.4f} {pg:9.4f} {hg/pg:6.2f}   {hh:9.4f} {ph:9.4f} {hh/ph:6.2f}   {hv:9.4f} {hv/ph:6.2f}")
-    if any(r["side"] == "base" for r in rows):
-        bg, bh = med(m, "base", "grad_seconds"), med(m, "base", "hvp_seconds")
-        bv = med(m, "base", "hv_seconds")
-        print(f"{'  base':10} {bg:9.4f} {pg:9.4f} {bg/pg:6.2f}   {bh:9.4f} {ph:9.4f} {bh/ph:6.2f}   {bv:9.4f} {bv/ph:6.2f}")
-print("\nratio = hesscope / PyTorch (base: the -x binary; hs Hv: against PyTorch's HVP);")
-print("targets: gradient <= 0.8, HVP <= 0.5")
-PY
+"$py" "$here/compare_summary.py" "$out"

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# device_cpu.sh: issue 12's comparison with PyTorch on the CPU at many
+# threads, in one run on a machine with PyTorch but no Go and no network
+# (the accelerator machine: 16 cores, PyTorch preinstalled).
+#
+#   scripts/device_cpu.sh build   here, with Go: builds the static binary
+#                                 .device/hesscope-cpu (CGO_ENABLED=0)
+#   scripts/device_cpu.sh         there, from the repository root with
+#                                 .device carried along
+#
+# The run alternates `hesscope bench -json` and bench/torch_bench.py
+# (gradient and double-backprop HVP, float32, batch 128, BatchNorm in eval
+# mode) at $THREADS threads (default: every core), $ROUNDS rounds of $REPS
+# timed runs each, for $MODELS (default: lenet5 c1 c2 resnet20 resnet18);
+# then times hesscope alone at 1 thread on $SCALE_MODELS (default: c1
+# resnet20 resnet18) for its speed-up, and prints bench/compare_summary.py's
+# tables: ratios to PyTorch and the 1 → $THREADS-thread speed-up. About 5
+# minutes on 16 cores; every step under a timeout. Raw JSON lines go to $OUT
+# (the device tool's result folder) or a temporary folder.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=.device/hesscope-cpu
+
+if [ "${1:-}" = build ]; then
+	set -e
+	mkdir -p .device
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin" ./cmd/hesscope
+	ls -la "$bin"
+	exit 0
+fi
+
+out=${OUT:-$(mktemp -d)}
+if [ ! -x "$bin" ]; then
+	echo "device_cpu: $bin missing: run 'scripts/device_cpu.sh build' where Go is, and carry .device"
+	exit 2
+fi
+py=${TORCH_PYTHON:-}
+if [ -z "$py" ]; then
+	for c in python3 /usr/bin/python3 /usr/local/bin/python3; do
+		if command -v "$c" >/dev/null && "$c" -c 'import torch' 2>/dev/null; then
+			py=$c
+			break
+		fi
+	done
+fi
+if [ -z "$py" ]; then
+	echo "device_cpu: no Python with torch (set TORCH_PYTHON): nothing to compare against"
+	exit 2
+fi
+threads=${THREADS:-$(nproc)}
+models=${MODELS:-lenet5 c1 c2 resnet20 resnet18}
+scale=${SCALE_MODELS:-c1 resnet20 resnet18}
+reps=${REPS:-3}
+rounds=${ROUNDS:-2}
+res=$out/cpu.jsonl
+: >"$res"
+tag() { "$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]=sys.argv[1]; print(json.dumps(d))' "$1"; }
+
+lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L3)'
+echo "vector units: $(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+"$py" -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads(), torch.__config__.parallel_info().splitlines()[0:3])'
+echo "load before: $(uptime)"
+for m in $models; do
+	for ((i = 1; i <= rounds; i++)); do
+		timeout 300 "$bin" bench -model "$m" -batch 128 -threads "$threads" -reps "$reps" -json | tag hesscope >>"$res"
+		timeout 300 "$py" bench/torch_bench.py --model "$m" --batch 128 --threads "$threads" --reps "$reps" | tag torch >>"$res"
+	done
+done
+if [ "$threads" -gt 1 ]; then
+	for m in $scale; do
+		timeout 300 "$bin" bench -model "$m" -batch 128 -threads 1 -reps 2 -json | tag hesscope >>"$res"
+	done
+fi
+echo "load after:  $(uptime)"
+echo "raw results: $res"
+"$py" bench/compare_summary.py "$res"
