@@ -186,10 +186,33 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 //go:noescape
 func gatherPanelAVX512(dst, src unsafe.Pointer, idx *[32]int32, kb, step, dstW, srcW int)
 
+// transpose16AVX512 transposes the block of 4-byte words at src (rows
+// srcStride bytes apart) in registers: for each column p < cols, it writes
+// the column's 16 words, those of rows ≥ rows as zeros, to the low lanes
+// words of dst row p (rows dstStride bytes apart). It reads only the low
+// cols words of rows < rows. 0 ≤ rows ≤ 16, 1 ≤ cols, lanes ≤ 16.
+//
+//go:noescape
+func transpose16AVX512(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
+
 // transPanel is transPanelGeneric, in assembly when the rows fit two zmm
-// registers.
+// registers: for float32 by 16×16 blocks transposed in registers, for
+// float64 by gathers.
 func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	size := int(unsafe.Sizeof(T(0)))
+	if size == 4 && hasAVX512 && w <= 32 && kb > 0 && rows > 0 && rows <= w {
+		_ = dst[kb*w-1]                       // bounds of what the assembly writes
+		_ = src[(rows-1)*ld : (rows-1)*ld+kb] // and reads
+		d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src))
+		for p0 := 0; p0 < kb; p0 += 16 {
+			for i0 := 0; i0 < w; i0 += 16 {
+				r := min(16, max(0, rows-i0))
+				transpose16AVX512(unsafe.Add(d, (p0*w+i0)*4), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*4),
+					w*4, ld*4, r, min(16, kb-p0), min(16, w-i0))
+			}
+		}
+		return
+	}
 	if !hasAVX512 || w*size > 128 || kb <= 0 || rows <= 0 || rows > w || rows*ld*size >= 1<<31 {
 		transPanelGeneric(dst, w, src, ld, kb, rows)
 		return

@@ -310,14 +310,18 @@ func testCopyPanel[T tensor.Float](t *testing.T) {
 						t.Fatalf("%T w=%d cols=%d rows=%d: dst[%d] = %v, want %v", T(0), w, cols, rows, i, got[i], want[i])
 					}
 				}
-				// The transpose: cols rows of length rows.
-				kb := rows
-				src = make([]T, (cols-1)*ld+kb)
+			}
+			// The transpose: cols rows of length kb (16×16 blocks in
+			// registers for float32: whole, partial and several blocks),
+			// the source ending at an unreadable page.
+			for _, kb := range []int{1, 2, 5, 16, 17, 40} {
+				ld := kb + 3
+				src := guardedTail[T](t, (cols-1)*ld+kb)
 				for i := range src {
 					src[i] = T(i + 1)
 				}
-				got = make([]T, kb*w+5)
-				want = make([]T, kb*w+5)
+				got := make([]T, kb*w+5)
+				want := make([]T, kb*w+5)
 				for i := range got {
 					got[i], want[i] = -1, -1
 				}

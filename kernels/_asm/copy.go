@@ -1,6 +1,9 @@
 package main
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
 // emitCopyPanel writes copyPanelAVX512 (see ../gemm_amd64.go).
 func emitCopyPanel(w *bytes.Buffer) {
@@ -106,4 +109,81 @@ gatherPanelAVX512_two:
 	VZEROUPPER
 	RET
 `)
+}
+
+// emitTranspose16 writes transpose16AVX512 (see ../gemm_amd64.go): a 16×16
+// block of 4-byte words transposed in registers (32-bit and 64-bit unpacks,
+// then two rounds of 128-bit lane shuffles, after which Z0…Z15 hold the
+// block's columns 0…15, rows in order).
+func emitTranspose16(w *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	w.WriteString(`
+// func transpose16AVX512(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
+TEXT ·transpose16AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ dstStride+16(FP), R8
+	MOVQ srcStride+24(FP), R9
+	MOVQ rows+32(FP), BX
+	MOVQ cols+40(FP), DX
+	MOVQ lanes+48(FP), R10
+	// K1: the low cols words of a row; K2: the low lanes words.
+	MOVQ DX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ R10, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+`)
+	// Rows 0…rows−1 loaded (cols words each), the others zero.
+	for r := 0; r < 16; r++ {
+		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	p("TESTQ BX, BX")
+	p("JZ transpose16AVX512_loaded")
+	for r := 0; r < 16; r++ {
+		p("VMOVDQU32.Z (SI), K1, Z%d", r)
+		if r < 15 {
+			p("ADDQ R9, SI")
+			p("DECQ BX")
+			p("JZ transpose16AVX512_loaded")
+		}
+	}
+	w.WriteString("transpose16AVX512_loaded:\n")
+	for k := 0; k < 8; k++ {
+		p("VUNPCKLPS Z%d, Z%d, Z%d", 2*k+1, 2*k, 16+2*k)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", 2*k+1, 2*k, 17+2*k)
+	}
+	for q := 0; q < 4; q++ {
+		b := 4 * q
+		p("VUNPCKLPD Z%d, Z%d, Z%d", 16+b+2, 16+b, b)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", 16+b+2, 16+b, b+1)
+		p("VUNPCKLPD Z%d, Z%d, Z%d", 16+b+3, 16+b+1, b+2)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", 16+b+3, 16+b+1, b+3)
+	}
+	for half := 0; half < 2; half++ {
+		b := 8 * half
+		for j := 0; j < 4; j++ {
+			p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", b+4+j, b+j, 16+b+j)
+			p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", b+4+j, b+j, 16+b+4+j)
+		}
+	}
+	for j := 0; j < 8; j++ {
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 24+j, 16+j, j)
+		p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 24+j, 16+j, 8+j)
+	}
+	// Columns 0…cols−1 stored, lanes words each.
+	for c := 0; c < 16; c++ {
+		p("VMOVDQU32 Z%d, K2, (DI)", c)
+		if c < 15 {
+			p("DECQ DX")
+			p("JZ transpose16AVX512_done")
+			p("ADDQ R8, DI")
+		}
+	}
+	w.WriteString("transpose16AVX512_done:\n\tVZEROUPPER\n\tRET\n")
 }

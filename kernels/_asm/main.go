@@ -74,6 +74,7 @@ func main() {
 	}
 	emitCopyPanel(&buf)
 	emitGatherPanel(&buf)
+	emitTranspose16(&buf)
 	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }
