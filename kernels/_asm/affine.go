@@ -232,11 +232,7 @@ var affineKernels = []affineKernel{
 	{
 		name: "centeredSumsScaleAdd32", doc: "centeredSums and scaleAdd(dst, y, a) in one sweep.",
 		accs: 2, slices: []string{"dst", "y", "x"}, scalars: []string{"a", "mu"},
-		body: func(e *affineEmitter) {
-			centeredSumsBody(e)
-			e.op("VMULPD", e.t(2), e.c("a"), e.t(0))
-			e.addTo(2, "dst", 3)
-		},
+		body: func(e *affineEmitter) { centeredSumsScaleAddOf(e, e.load("y", 0)) },
 	},
 	{
 		name: "dot32", doc: "s += y[i]·x[i], by lanes.",
@@ -292,7 +288,7 @@ var affineKernels = []affineKernel{
 			"where y[i] > 0 and +0 elsewhere (a ReLU's cotangents, added to zero).",
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
 		body: func(e *affineEmitter) {
-			reluCotangents(e)
+			reluCotangents(e, "yBar", "yBarDot")
 			bnPairBody(e)
 		},
 	},
@@ -302,14 +298,9 @@ var affineKernels = []affineKernel{
 			"the shortcut's cotangents first): BatchNorm → + shortcut → ReLU, as Add's VJP gives them.",
 		accs: 5, slices: []string{"dst", "dstDot", "sBar", "sBarDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
 		body: func(e *affineEmitter) {
-			reluCotangents(e)
-			// sBar += u, sBarDot += ud (float32 values: the rounding is exact).
-			for i, s := range []string{"sBar", "sBarDot"} {
-				e.down(i, 3)
-				e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), e.n(2))
-				e.p("VADDPS %s, %s, %s", e.n(3), e.n(2), e.n(2))
-				e.p("VMOVUPS %s, %d(%s)", e.n(2), e.off, e.ptr(s))
-			}
+			reluCotangents(e, "yBar", "yBarDot")
+			addExact(e, 0, "sBar", 2)
+			addExact(e, 1, "sBarDot", 2)
 			bnPairBody(e)
 		},
 	},
@@ -320,25 +311,8 @@ var affineKernels = []affineKernel{
 			"elsewhere (a ReLU's cotangent, added to zero), formed in registers.",
 		accs: 2, slices: []string{"dst", "x", "y", "yBar"}, scalars: []string{"a", "mu"},
 		body: func(e *affineEmitter) {
-			y, zero := e.load("y", 2), e.t(4)
-			e.op("VXORPD", zero, zero, zero)
-			if e.zmm {
-				e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
-				e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr("yBar"), e.t(0))
-			} else {
-				e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
-				e.load("yBar", 0)
-				e.op("VANDPD", e.t(0), e.t(0), e.t(3))
-			}
-			e.op("VADDPD", e.t(0), zero, e.t(0))
-			u := e.t(0)
-			xc := e.load("x", 1)
-			e.op("VSUBPD", xc, xc, e.c("mu"))
-			e.op("VADDPD", e.acc(0), e.acc(0), u)
-			e.op("VMULPD", xc, u, xc)
-			e.op("VADDPD", e.acc(1), e.acc(1), xc)
-			e.op("VMULPD", e.t(2), e.c("a"), u)
-			e.addTo(2, "dst", 3)
+			reluCotangents(e, "yBar")
+			centeredSumsScaleAddOf(e, e.t(0))
 		},
 	},
 
@@ -348,30 +322,9 @@ var affineKernels = []affineKernel{
 			"ReLU, the shortcut's cotangent as Add's VJP gives it.",
 		accs: 2, slices: []string{"dst", "sBar", "x", "y", "yBar"}, scalars: []string{"a", "mu"},
 		body: func(e *affineEmitter) {
-			y, zero := e.load("y", 2), e.t(4)
-			e.op("VXORPD", zero, zero, zero)
-			if e.zmm {
-				e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
-				e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr("yBar"), e.t(0))
-			} else {
-				e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
-				e.load("yBar", 0)
-				e.op("VANDPD", e.t(0), e.t(0), e.t(3))
-			}
-			e.op("VADDPD", e.t(0), zero, e.t(0))
-			u := e.t(0)
-			// sBar += u (u is a float32 value: the rounding is exact).
-			e.down(0, 3)
-			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("sBar"), e.n(4))
-			e.p("VADDPS %s, %s, %s", e.n(3), e.n(4), e.n(4))
-			e.p("VMOVUPS %s, %d(%s)", e.n(4), e.off, e.ptr("sBar"))
-			xc := e.load("x", 1)
-			e.op("VSUBPD", xc, xc, e.c("mu"))
-			e.op("VADDPD", e.acc(0), e.acc(0), u)
-			e.op("VMULPD", xc, u, xc)
-			e.op("VADDPD", e.acc(1), e.acc(1), xc)
-			e.op("VMULPD", e.t(2), e.c("a"), u)
-			e.addTo(2, "dst", 3)
+			reluCotangents(e, "yBar")
+			addExact(e, 0, "sBar", 4)
+			centeredSumsScaleAddOf(e, e.t(0))
 		},
 	},
 
@@ -387,24 +340,7 @@ var affineKernels = []affineKernel{
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
 		body: func(e *affineEmitter) {
 			y, yd := e.load("yBar", 0), e.load("yBarDot", 1)
-			e.xMask(3)
-			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("x"), e.n(3), e.n(2)) // h
-			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
-			xc := e.t(2)
-			e.op("VSUBPD", xc, xc, e.c("mu"))
-			e.op("VADDPD", e.acc(0), e.acc(0), y)
-			e.op("VMULPD", e.t(3), y, xc)
-			e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
-			// x̄ += mask·(0 + float32(a·y)).
-			e.op("VMULPD", e.t(3), e.c("a"), y)
-			e.down(3, 3)
-			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
-			e.op("VADDPS", e.n(4), e.n(4), e.n(3))
-			e.xMask(3)
-			e.op("VANDPS", e.n(4), e.n(4), e.n(3))
-			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dst"), e.n(3))
-			e.op("VADDPS", e.n(3), e.n(3), e.n(4))
-			e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
+			xc := reluBNSweep(e, y)
 			e.op("VADDPD", e.acc(2), e.acc(2), yd)
 			e.op("VMULPD", e.t(3), yd, xc)
 			e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
@@ -435,25 +371,7 @@ var affineKernels = []affineKernel{
 			"per element: reluBNPair32's sweep for ȳ alone.",
 		accs: 2, slices: []string{"dst", "x", "yBar"}, scalars: []string{"a", "mu"},
 		body: func(e *affineEmitter) {
-			y := e.load("yBar", 0)
-			e.xMask(3)
-			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("x"), e.n(3), e.n(2)) // h
-			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
-			xc := e.t(2)
-			e.op("VSUBPD", xc, xc, e.c("mu"))
-			e.op("VADDPD", e.acc(0), e.acc(0), y)
-			e.op("VMULPD", e.t(3), y, xc)
-			e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
-			// x̄ += mask·(0 + float32(a·y)).
-			e.op("VMULPD", e.t(3), e.c("a"), y)
-			e.down(3, 3)
-			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
-			e.op("VADDPS", e.n(4), e.n(4), e.n(3))
-			e.xMask(3)
-			e.op("VANDPS", e.n(4), e.n(4), e.n(3))
-			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dst"), e.n(3))
-			e.op("VADDPS", e.n(3), e.n(3), e.n(4))
-			e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
+			reluBNSweep(e, e.load("yBar", 0))
 		},
 	},
 
@@ -522,13 +440,24 @@ func affineJVPBody(e *affineEmitter) {
 
 // centeredSumsBody loads y into T0, adds it to accumulator 0 and y·(x − mu)
 // to accumulator 1 (using T1); y stays in T0.
-func centeredSumsBody(e *affineEmitter) {
-	y := e.load("y", 0)
+func centeredSumsBody(e *affineEmitter) { centeredSumsOf(e, e.load("y", 0)) }
+
+// centeredSumsOf adds the register y to accumulator 0 and y·(x − mu) to
+// accumulator 1, loading x into T1.
+func centeredSumsOf(e *affineEmitter, y string) {
 	xc := e.load("x", 1)
 	e.op("VSUBPD", xc, xc, e.c("mu"))
 	e.op("VADDPD", e.acc(0), e.acc(0), y)
 	e.op("VMULPD", xc, y, xc)
 	e.op("VADDPD", e.acc(1), e.acc(1), xc)
+}
+
+// centeredSumsScaleAddOf is centeredSumsOf followed by dst += float32(a·y)
+// (T2, T3 used).
+func centeredSumsScaleAddOf(e *affineEmitter, y string) {
+	centeredSumsOf(e, y)
+	e.op("VMULPD", e.t(2), e.c("a"), y)
+	e.addTo(2, "dst", 3)
 }
 
 // linearBody leaves (p·v + q·(x − mu)) + r in T0, or with two
@@ -582,25 +511,62 @@ func (e *affineEmitter) applyMask(z, m int) {
 	e.op("VANDPD", e.t(z), e.t(z), e.t(m))
 }
 
-// reluCotangents leaves the ReLU's cotangents 0 + yBar and 0 + yBarDot
-// where y > 0, +0 elsewhere, in T0 and T1 (T2–T4 used).
-func reluCotangents(e *affineEmitter) {
+// reluCotangents leaves the ReLU's cotangents 0 + yBar (and 0 + yBarDot)
+// where y > 0, +0 elsewhere, in T0 (and T1), for the slices named (T2–T4
+// used).
+func reluCotangents(e *affineEmitter, names ...string) {
 	y, zero := e.load("y", 2), e.t(4)
 	e.op("VXORPD", zero, zero, zero)
 	if e.zmm {
 		e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
-		for i, s := range []string{"yBar", "yBarDot"} {
+		for i, s := range names {
 			e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr(s), e.t(i))
 			e.op("VADDPD", e.t(i), zero, e.t(i))
 		}
 		return
 	}
 	e.p("VCMPPD $0x1e, %s, %s, %s", zero, y, e.t(3))
-	for i, s := range []string{"yBar", "yBarDot"} {
+	for i, s := range names {
 		e.load(s, i)
 		e.op("VANDPD", e.t(i), e.t(i), e.t(3))
 		e.op("VADDPD", e.t(i), zero, e.t(i))
 	}
+}
+
+// addExact adds temporary i, a float32 value widened (so the rounding is
+// exact), to the half of slice s in float32, s first, using the narrow
+// views of temporaries 3 and tmp.
+func addExact(e *affineEmitter, i int, s string, tmp int) {
+	e.down(i, 3)
+	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), e.n(tmp))
+	e.p("VADDPS %s, %s, %s", e.n(3), e.n(tmp), e.n(tmp))
+	e.p("VMOVUPS %s, %d(%s)", e.n(tmp), e.off, e.ptr(s))
+}
+
+// reluBNSweep is the sweep of ReLU → BatchNorm for the cotangent y: with
+// h = relu(x) (float32 compares 0 < x), s0 += y, s1 += y·(h − mu) and
+// dst += mask·(0 + float32(a·y)). It returns the register holding h − mu
+// (T2; T3, T4 used).
+func reluBNSweep(e *affineEmitter, y string) string {
+	e.xMask(3)
+	e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("x"), e.n(3), e.n(2)) // h
+	e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+	xc := e.t(2)
+	e.op("VSUBPD", xc, xc, e.c("mu"))
+	e.op("VADDPD", e.acc(0), e.acc(0), y)
+	e.op("VMULPD", e.t(3), y, xc)
+	e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
+	// x̄ += mask·(0 + float32(a·y)).
+	e.op("VMULPD", e.t(3), e.c("a"), y)
+	e.down(3, 3)
+	e.op("VXORPS", e.n(4), e.n(4), e.n(4))
+	e.op("VADDPS", e.n(4), e.n(4), e.n(3))
+	e.xMask(3)
+	e.op("VANDPS", e.n(4), e.n(4), e.n(3))
+	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dst"), e.n(3))
+	e.op("VADDPS", e.n(3), e.n(3), e.n(4))
+	e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
+	return xc
 }
 
 // bnPairBody is the body of bnPair32 with ȳ in T0 and ȳ̇ in T1.
