@@ -284,14 +284,21 @@ func (g convGeom) padded() (pitch, hp, cols int) {
 }
 
 // implicitRows returns the offsets of the column matrix's rows in a padded
-// image: row (c, i, j) starts at c·hp·pitch + i·pitch + j.
+// image (windowRows).
 func (g convGeom) implicitRows() []int {
 	pitch, hp, _ := g.padded()
-	rows := make([]int, 0, g.K)
-	for c := 0; c < g.C; c++ {
-		for i := 0; i < g.KH; i++ {
-			for j := 0; j < g.KW; j++ {
-				rows = append(rows, (c*hp+i)*pitch+j)
+	return windowRows(nil, 0, g.C, hp, pitch, g.KH, g.KW)
+}
+
+// windowRows appends to rows the offsets, plus base, of the rows of the
+// column matrix of kh×kw windows read in place from planes padded planes
+// of hp rows of pitch values: row (c, i, j) starts at c·hp·pitch +
+// i·pitch + j.
+func windowRows(rows []int, base, planes, hp, pitch, kh, kw int) []int {
+	for c := 0; c < planes; c++ {
+		for i := 0; i < kh; i++ {
+			for j := 0; j < kw; j++ {
+				rows = append(rows, base+(c*hp+i)*pitch+j)
 			}
 		}
 	}
@@ -704,16 +711,8 @@ func convInputImplicit[T tensor.Float](g convGeom, xBar, xBarDot, yBar, yBarDot,
 	defer tw.release()
 	// Offsets of the rows of im2col(ȳ̇), then of im2col(ȳ).
 	nk := g.O * g.KH * g.KW
-	rows := make([]int, 2*nk)
-	for o := 0; o < g.O; o++ {
-		for i := 0; i < g.KH; i++ {
-			for j := 0; j < g.KW; j++ {
-				r := (o*thp+i)*tpitch + j
-				rows[(o*g.KH+i)*g.KW+j] = r
-				rows[nk+(o*g.KH+i)*g.KW+j] = pout + r
-			}
-		}
-	}
+	rows := windowRows(make([]int, 0, 2*nk), 0, g.O, thp, tpitch, g.KH, g.KW)
+	rows = windowRows(rows, pout, g.O, thp, tpitch, g.KH, g.KW)
 	forEachPart(g.N, func(lo, hi int) {
 		yBuf := getScratch[T](2 * pout)
 		defer putScratch(yBuf)

@@ -417,34 +417,29 @@ func affineReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, m
 
 func affineAddReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a, mu float64) {
 	n := len(dst)
-	sBar, x, y, yBar = sBar[:n], x[:n], y[:n], yBar[:n]
-	for i, v := range x {
-		l := i & 7
-		var u T
-		if y[i] > 0 {
-			u = 0 + yBar[i]
-		}
-		sBar[i] += u
-		yv := float64(u)
-		s[0][l] += yv
-		s[1][l] += float64(yv * (float64(v) - mu))
-		dst[i] += T(a * yv)
-	}
+	addReLUCotangentGeneric(sBar[:n], y, yBar)
+	affineReLUVJPGeneric(s, dst, x, y, yBar, a, mu)
 }
 
 func affineAddReLUVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
 	n := len(dst)
-	sBar, sBarDot, y, yBar, yBarDot = sBar[:n], sBarDot[:n], y[:n], yBar[:n], yBarDot[:n]
-	for i := range dst {
+	addReLUCotangentGeneric(sBar[:n], y, yBar)
+	addReLUCotangentGeneric(sBarDot[:n], y, yBarDot)
+	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
+// addReLUCotangentGeneric adds a ReLU's cotangent 0 + yBar[i] where
+// y[i] > 0, +0 elsewhere, to sBar[i], as the kernels form it (0 + yBar,
+// so −0 becomes +0) and Add's VJP adds it.
+func addReLUCotangentGeneric[T tensor.Float](sBar, y, yBar []T) {
+	y, yBar = y[:len(sBar)], yBar[:len(sBar)]
+	for i := range sBar {
 		if y[i] > 0 {
 			sBar[i] += 0 + yBar[i]
-			sBarDot[i] += 0 + yBarDot[i]
 		} else {
 			sBar[i] += 0
-			sBarDot[i] += 0
 		}
 	}
-	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 func reluAffineVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64) {
