@@ -43,6 +43,19 @@ done
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+# Every flag checked before any work.
+prog=torch_compare
+. "$here/lib.sh"
+want_models -m "$models"
+want_count -b "$batch" 1000000
+want_count -t "$threads" 1024
+want_count -r "$reps" 1000
+want_count -n "$rounds" 100
+batch=$((10#$batch)) threads=$((10#$threads)) reps=$((10#$reps)) rounds=$((10#$rounds)) # 08 is 8
+if [ -n "$base" ] && ! [ -x "$base" ]; then
+	echo "torch_compare: -x $base: want an executable hesscope binary" >&2
+	exit 2
+fi
 # A current PyTorch in a virtual environment if there is one; else Debian's
 # torch, which lives in the system Python (not necessarily the first python3
 # on PATH).
@@ -66,23 +79,21 @@ fi
 
 bin=$(mktemp -d)/hesscope
 (cd "$root" && go build -o "$bin" ./cmd/hesscope)
-out=${OUT:-$(mktemp)}
-: >"$out"
+res=${OUT:-$(mktemp)}
+: >"$res"
+trap 'echo "torch_compare: interrupted; results so far in $res" >&2; exit 130' INT TERM
 
 echo "load before: $(uptime)"
 for m in $models; do
 	for ((i = 1; i <= rounds; i++)); do
-		"$bin" bench --model "$m" --batch "$batch" --threads "$threads" --reps "$reps" --json |
-			"$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]="hesscope"; print(json.dumps(d))' >>"$out"
+		bench_step hesscope "$bin" bench -model "$m" -batch "$batch" -threads "$threads" -reps "$reps" -json
 		if [ -n "$base" ]; then
-			"$base" bench --model "$m" --batch "$batch" --threads "$threads" --reps "$reps" --json |
-				"$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]="base"; print(json.dumps(d))' >>"$out"
+			bench_step base "$base" bench -model "$m" -batch "$batch" -threads "$threads" -reps "$reps" -json
 		fi
-		"$py" "$here/torch_bench.py" --model "$m" --batch "$batch" --threads "$threads" --reps "$reps" |
-			"$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]="torch"; print(json.dumps(d))' >>"$out"
+		bench_step torch "$py" "$here/torch_bench.py" --model "$m" --batch "$batch" --threads "$threads" --reps "$reps"
 	done
 done
 echo "load after:  $(uptime)"
-echo "raw results: $out"
+echo "raw results: $res"
 
-"$py" "$here/compare_summary.py" "$out"
+"$py" "$here/compare_summary.py" "$res"

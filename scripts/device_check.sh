@@ -43,13 +43,7 @@ if [ ! -x "$bin/cuda.test" ] || [ ! -x "$bin/hesscope" ]; then
 	echo "device_check: $bin/cuda.test or $bin/hesscope missing: run 'scripts/device_check.sh build' where Go is, and carry $bin"
 	exit 2
 fi
-py=""
-for c in python3 /usr/bin/python3 /usr/local/bin/python3; do
-	if command -v "$c" >/dev/null && "$c" -c 'import torch' 2>/dev/null; then
-		py=$c
-		break
-	fi
-done
+py=$(scripts/torchpython.sh)
 [ -n "$py" ] || echo "device_check: no Python with torch: PyTorch timings skipped"
 nvidia-smi -L 2>&1 | head -2
 [ -n "$py" ] && "$py" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())'

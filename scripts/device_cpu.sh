@@ -29,22 +29,8 @@ if [ "${1:-}" = build ]; then
 	exit 0
 fi
 
-out=${OUT:-$(mktemp -d)}
 if [ ! -x "$bin" ]; then
 	echo "device_cpu: $bin missing: run 'scripts/device_cpu.sh build' where Go is, and carry .device"
-	exit 2
-fi
-py=${TORCH_PYTHON:-}
-if [ -z "$py" ]; then
-	for c in python3 /usr/bin/python3 /usr/local/bin/python3; do
-		if command -v "$c" >/dev/null && "$c" -c 'import torch' 2>/dev/null; then
-			py=$c
-			break
-		fi
-	done
-fi
-if [ -z "$py" ]; then
-	echo "device_cpu: no Python with torch (set TORCH_PYTHON): nothing to compare against"
 	exit 2
 fi
 threads=${THREADS:-$(nproc)}
@@ -52,9 +38,24 @@ models=${MODELS:-lenet5 c1 c2 resnet20 resnet18}
 scale=${SCALE_MODELS:-c1 resnet20 resnet18}
 reps=${REPS:-3}
 rounds=${ROUNDS:-2}
+# Every setting checked before any work: one line naming it and what was
+# expected.
+prog=device_cpu
+. bench/lib.sh
+want_count THREADS "$threads" 1024
+want_count REPS "$reps" 1000
+want_count ROUNDS "$rounds" 100
+threads=$((10#$threads)) reps=$((10#$reps)) rounds=$((10#$rounds)) # 08 is 8
+want_models MODELS "$models"
+want_models SCALE_MODELS "$scale"
+py=$(scripts/torchpython.sh) || {
+	echo "device_cpu: no Python with torch (set TORCH_PYTHON): nothing to compare against"
+	exit 2
+}
+out=${OUT:-$(mktemp -d)}
+trap 'echo "device_cpu: interrupted; results so far in $out/cpu.jsonl"; exit 130' INT TERM
 res=$out/cpu.jsonl
 : >"$res"
-tag() { "$py" -c 'import json,sys; d=json.load(sys.stdin); d["side"]=sys.argv[1]; print(json.dumps(d))' "$1"; }
 
 lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L3)'
 echo "vector units: $(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
@@ -62,13 +63,13 @@ echo "vector units: $(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u |
 echo "load before: $(uptime)"
 for m in $models; do
 	for ((i = 1; i <= rounds; i++)); do
-		timeout 300 "$bin" bench -model "$m" -batch 128 -threads "$threads" -reps "$reps" -json | tag hesscope >>"$res"
-		timeout 300 "$py" bench/torch_bench.py --model "$m" --batch 128 --threads "$threads" --reps "$reps" | tag torch >>"$res"
+		bench_step hesscope "$bin" bench -model "$m" -batch 128 -threads "$threads" -reps "$reps" -json
+		bench_step torch "$py" bench/torch_bench.py --model "$m" --batch 128 --threads "$threads" --reps "$reps"
 	done
 done
 if [ "$threads" -gt 1 ]; then
 	for m in $scale; do
-		timeout 300 "$bin" bench -model "$m" -batch 128 -threads 1 -reps 2 -json | tag hesscope >>"$res"
+		bench_step hesscope "$bin" bench -model "$m" -batch 128 -threads 1 -reps 2 -json
 	done
 fi
 echo "load after:  $(uptime)"
