@@ -83,6 +83,7 @@ func forEachPart(n int, body func(lo, hi int)) {
 		}
 		return
 	}
+	defer busy(w)()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range w {
@@ -97,6 +98,16 @@ func forEachPart(n int, body func(lo, hi int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// busy marks the CPUs busy for the kernels' products (kernels.Busy) when a
+// loop runs w workers, one per CPU, so that a product inside a part does not
+// fan out; with fewer parts than CPUs, the products may use the idle ones.
+func busy(w int) (release func()) {
+	if w < runtime.GOMAXPROCS(0) {
+		return func() {}
+	}
+	return kernels.Busy()
 }
 
 // minParallel is the number of elements below which elementwise work is
@@ -167,6 +178,7 @@ func reduceParts[T tensor.Float](n int, dsts [][]T, body func(partials [][]T, lo
 	// A worker takes a free buffer before it claims the next part, so the
 	// lowest unfinished part always holds a buffer and the in-order
 	// reduction below cannot starve it: no deadlock with w buffers.
+	defer busy(w)()
 	free := make(chan *[]T, w)
 	for range w {
 		free <- getScratch[T](size)

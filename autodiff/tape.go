@@ -113,11 +113,14 @@ func (t *Tape[T]) Reset() {
 	t.nodes = t.nodes[:0]
 }
 
-// alloc returns a zeroed buffer of the given shape owned by the tape.
+// alloc returns a zeroed buffer of the given shape owned by the tape. A
+// reused buffer is cleared by every CPU: the cotangents of a backward pass
+// are zeroed here between the primitives' parallel loops, and at 2 threads
+// a serial clear took 4 % of ResNet-20's gradient.
 func (t *Tape[T]) alloc(shape []int) *tensor.Dense[T] {
 	b, reused := t.allocUninit(shape)
 	if reused {
-		clear(b.Data)
+		forEachSpan(len(b.Data), func(lo, hi int) { clear(b.Data[lo:hi]) })
 	}
 	return b
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"hesscope/kernels/kerneltest"
@@ -208,6 +209,37 @@ func testDeterministic[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 				}
 			}
 		}()
+	}
+}
+
+// TestBusy checks that a large product fans out over GOMAXPROCS goroutines
+// except while a caller holds Busy (nested holds included), and again after
+// the last release.
+func TestBusy(t *testing.T) {
+	if gemmProcs > 0 {
+		t.Skip("gemmProcs fixes the number of goroutines")
+	}
+	procs := func() int {
+		p, done := gemmProcsFor(1024, 1024, 1024)
+		done()
+		return p
+	}
+	want := runtime.GOMAXPROCS(0)
+	if got := procs(); got != want {
+		t.Fatalf("free: %d goroutines, want %d", got, want)
+	}
+	outer := Busy()
+	inner := Busy()
+	if got := procs(); got != 1 {
+		t.Errorf("busy twice: %d goroutines, want 1", got)
+	}
+	inner()
+	if got := procs(); got != 1 {
+		t.Errorf("busy once: %d goroutines, want 1", got)
+	}
+	outer()
+	if got := procs(); got != want {
+		t.Errorf("released: %d goroutines, want %d", got, want)
 	}
 }
 
