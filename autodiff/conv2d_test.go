@@ -246,6 +246,18 @@ func benchConv2d[U tensor.Float](b *testing.B, xs, ws []int, stride, pad int) {
 			p.VJP(bar, yBar, in, y)
 		}
 	})
+	// The VJP's two products alone: the input's cotangent (backward data) and
+	// the weights' (backward weights).
+	b.Run("vjp-x", func(b *testing.B) {
+		for b.Loop() {
+			p.VJP([]*tensor.Dense[U]{bar[0], nil, nil}, yBar, in, y)
+		}
+	})
+	b.Run("vjp-w", func(b *testing.B) {
+		for b.Loop() {
+			p.VJP([]*tensor.Dense[U]{nil, bar[1], nil}, yBar, in, y)
+		}
+	})
 	// The backward pass of a parameter HVP: the VJPs of ȳ and ȳ̇ and the
 	// curvature term, the input's tangent zero (a parameter direction).
 	inDot := []*tensor.Dense[U]{nil, fill(ws...), fill(ws[0])}

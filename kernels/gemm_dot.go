@@ -156,12 +156,25 @@ func gemmDot[T tensor.Float](d *dotKernel[T], procs, m, n, k int, alpha T, a []T
 // dotSerial runs the blocked loops on the calling goroutine.
 func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	mr, nr, lanes := d.mr, d.nr, d.lanes
-	var ap [4]unsafe.Pointer
 	var bp [6]unsafe.Pointer
 	var s [24]T
+	// A's row pointers for a slice, the last row repeated up to a whole
+	// tile: set once per slice rather than per tile.
+	var apBuf [132]unsafe.Pointer
+	ap := apBuf[:]
+	if mm := ceilDiv(m, mr) * mr; mm > len(ap) {
+		ap = make([]unsafe.Pointer, mm)
+	}
 	// slice multiplies the rows of a and b from column p0 on, kb deep,
 	// into C: the first slice scales C by beta, later ones add.
 	slice := func(a []T, lda int, b []T, ldb int, p0, kb int, first bool) {
+		for i := 0; i < ceilDiv(m, mr)*mr; i++ {
+			r := min(i, m-1) * lda
+			ap[i] = unsafe.Pointer(unsafe.SliceData(a[r+p0 : r+p0+kb]))
+		}
+		// C += s needs neither alpha nor beta (same bits as the general
+		// merge: 1·s is s, and s + 1·c is c + s).
+		add := alpha == 1 && (!first || beta == 1)
 		for j0 := 0; j0 < n; j0 += nr {
 			cols := min(nr, n-j0)
 			for j := 0; j < nr; j++ {
@@ -171,12 +184,11 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 			}
 			for i0 := 0; i0 < m; i0 += mr {
 				rows := min(mr, m-i0)
-				for i := 0; i < mr; i++ {
-					r := (i0 + min(i, rows-1)) * lda
-					row := a[r+p0 : r+p0+kb]
-					ap[i] = unsafe.Pointer(unsafe.SliceData(row))
+				d.tile(kb/lanes, (*[4]unsafe.Pointer)(ap[i0:]), &bp, &s)
+				if add && rows == 4 && cols == 6 {
+					addDot4x6(c[i0*ldc+j0:], ldc, &s)
+					continue
 				}
-				d.tile(kb/lanes, &ap, &bp, &s)
 				mergeDot(c[i0*ldc+j0:], ldc, &s, rows, cols, alpha, beta, first)
 			}
 		}
@@ -205,6 +217,21 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 		}
 		slice(at, lanes, bt, lanes, 0, lanes, kMain == 0)
 		dotTails.Put(buf)
+	}
+}
+
+// addDot4x6 adds a whole 4×6 tile's sums s (s[j*4+i]) to C, the common
+// case of mergeDot.
+func addDot4x6[T tensor.Float](c []T, ldc int, s *[24]T) {
+	c0 := c[0*ldc : 0*ldc+6 : 0*ldc+6]
+	c1 := c[1*ldc : 1*ldc+6 : 1*ldc+6]
+	c2 := c[2*ldc : 2*ldc+6 : 2*ldc+6]
+	c3 := c[3*ldc : 3*ldc+6 : 3*ldc+6]
+	for j := range 6 {
+		c0[j] += s[j*4]
+		c1[j] += s[j*4+1]
+		c2[j] += s[j*4+2]
+		c3[j] += s[j*4+3]
 	}
 }
 
