@@ -163,9 +163,9 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 // ResNets and C1. Then output row oy of window row (c, i, j) reads image
 // row oy − Pad + i shifted by j − Pad, and consecutive output rows read
 // consecutive image rows: the rows that fall inside the image are one
-// contiguous run of the image, copied at once, after which the at most Pad
-// entries per output row that the shift carried across a row boundary are
-// zeroed (they lie in the padding).
+// contiguous run of the image, copied at once for the unshifted window
+// columns (j = Pad) and by copyPanel, which writes the zeros of the
+// padding as it goes, for the shifted ones.
 func im2colSame[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 	oh, w := s.OutH(), s.W
 	cols := oh * w
@@ -185,24 +185,47 @@ func im2colSame[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 					clear(d[ylo*w : yhi*w])
 					continue
 				}
-				// Output (oy, ox) reads img[start + (oy−ylo)·W + ox].
-				start := (ylo-s.Pad+i)*w + j - s.Pad
-				seg := d[ylo*w : yhi*w]
-				lo, hi := max(0, -start), min(len(seg), plane-start)
-				clear(seg[:lo])
-				copy(seg[lo:hi], img[start+lo:start+hi])
-				clear(seg[hi:])
-				if xlo == 0 && xhi == w {
+				if xlo == 0 && xhi == w || w < 16 {
+					// Unshifted, or narrow rows (below 16, where copyPanel
+					// measured slower): output (oy, ox) reads img[start +
+					// (oy−ylo)·W + ox], one run, and the at most Pad
+					// entries per output row that a shift carried across a
+					// row boundary are zeroed after it.
+					start := (ylo-s.Pad+i)*w + j - s.Pad
+					seg := d[ylo*w : yhi*w]
+					lo, hi := max(0, -start), min(len(seg), plane-start)
+					clear(seg[:lo])
+					copy(seg[lo:hi], img[start+lo:start+hi])
+					clear(seg[hi:])
+					if xlo == 0 && xhi == w {
+						continue
+					}
+					for r := 0; r+w <= len(seg); r += w {
+						for k := r; k < r+xlo; k++ {
+							seg[k] = 0
+						}
+						for k := r + xhi; k < r+w; k++ {
+							seg[k] = 0
+						}
+					}
 					continue
 				}
-				for r := 0; r+w <= len(seg); r += w {
-					for k := r; k < r+xlo; k++ {
-						seg[k] = 0
-					}
-					for k := r + xhi; k < r+w; k++ {
-						seg[k] = 0
-					}
+				// Shifted: each output row is a zero prefix (xlo), n pixels
+				// of an image row and a zero suffix. Rows ylo…yhi−2 by one
+				// copyPanel (in assembly for rows of at most 128 bytes),
+				// each written from column xlo with zeros up to column xlo
+				// of the next row; the first row's prefix and the last row
+				// by hand (their zeros lie outside the panel).
+				n := xhi - xlo
+				off := (ylo-s.Pad+i)*w + xlo - s.Pad + j // read by output (ylo, xlo)
+				clear(d[ylo*w : ylo*w+xlo])
+				if rows := yhi - 1 - ylo; rows > 0 {
+					copyPanel(d[ylo*w+xlo:(yhi-1)*w+xlo], w, img[off:], w, rows, n)
 				}
+				last := d[(yhi-1)*w+xlo : yhi*w]
+				src := off + (yhi-1-ylo)*w
+				copy(last, img[src:src+n])
+				clear(last[n:])
 			}
 		}
 	}

@@ -160,7 +160,14 @@ func TestIm2colFloat32(t *testing.T) {
 	shapes := append(im2colShapes(),
 		ConvShape{C: 2, H: 6, W: 40, KH: 3, KW: 3, Stride: 1},
 		ConvShape{C: 2, H: 5, W: 40, KH: 3, KW: 3, Stride: 1, Pad: 2},
-		ConvShape{C: 2, H: 5, W: 6, KH: 3, KW: 3, Stride: 2, Pad: 1})
+		ConvShape{C: 2, H: 5, W: 6, KH: 3, KW: 3, Stride: 2, Pad: 1},
+		// "Same" padding at the zoo's widths, whose shifted rows are
+		// copied by copyPanel in assembly (rows of at most 128 bytes).
+		ConvShape{C: 2, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		ConvShape{C: 2, H: 16, W: 16, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		ConvShape{C: 2, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		ConvShape{C: 2, H: 16, W: 16, KH: 5, KW: 5, Stride: 1, Pad: 2},
+		ConvShape{C: 1, H: 2, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1})
 	for _, s := range shapes {
 		x64 := make([]float64, s.C*s.H*s.W)
 		x32 := make([]float32, len(x64))
