@@ -106,6 +106,15 @@ func (b BatchNorm2dEvalAddReLU[T]) jvp(yOut, yDot *tensor.Dense[T], x, xDot []*t
 	})
 }
 
+// freshInputs: the cotangents of x (input 0) and of the shortcut s (input
+// 3) can be taken uncleared.
+func (b BatchNorm2dEvalAddReLU[T]) freshInputs() uint64 { return 1 | 1<<3 }
+
+func (b BatchNorm2dEvalAddReLU[T]) withFresh(fresh uint64) Primitive[T] {
+	b.fresh = fresh
+	return b
+}
+
 // addReLUCotangent returns the cotangent 0 + 1[y>0]·ȳ that the ReLU gives
 // the sum, in a scratch tensor (returned by putScratchDense), after adding
 // it to sBar if that is not nil, as Add's VJP does.
@@ -122,6 +131,7 @@ func addReLUCotangent[T tensor.Float](sBar, yBar, y *tensor.Dense[T]) *tensor.De
 func (b BatchNorm2dEvalAddReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], y *tensor.Dense[T]) {
 	if xBar[0] == nil && xBar[1] == nil && xBar[2] == nil {
 		if xBar[3] != nil {
+			clearFresh(xBar[3], b.isFresh(3))
 			putScratchDense(addReLUCotangent(xBar[3], yBar, y))
 		}
 		return

@@ -31,6 +31,38 @@ type BatchNorm2dEval[T tensor.Float] struct {
 	RunningMean []T     // μ, one per channel
 	RunningVar  []T     // σ², one per channel
 	Eps         float64 // ε, added to σ² (PyTorch's default is 1e-5)
+
+	// fresh marks uncleared cotangents (freshWriter): x̄ bit 0, a fused
+	// shortcut's s̄ bit 3, and x̄̇, s̄̇ bits 32 and 35.
+	fresh uint64
+}
+
+// freshInputs: the input x's cotangents can be taken uncleared.
+func (b BatchNorm2dEval[T]) freshInputs() uint64 { return 1 }
+
+func (b BatchNorm2dEval[T]) withFresh(fresh uint64) Primitive[T] {
+	b.fresh = fresh
+	return b
+}
+
+// isFresh reports whether bit i of b.fresh is set.
+func (b BatchNorm2dEval[T]) isFresh(i uint) bool { return b.fresh>>i&1 != 0 }
+
+// clearSeg clears the segment of image n in channel c of t if t is
+// non-nil and fresh (uncleared): a sweep that adds into a segment clears it
+// first, in cache, instead of the tape clearing the whole tensor.
+func clearSeg[T tensor.Float](g bnGeom, t *tensor.Dense[T], fresh bool, n, c int) {
+	if fresh && t != nil {
+		clear(bnSeg(g, t.Data, n, c))
+	}
+}
+
+// clearFresh clears t on every CPU if it is non-nil and fresh, for the
+// paths that add into a whole tensor at once.
+func clearFresh[T tensor.Float](t *tensor.Dense[T], fresh bool) {
+	if fresh && t != nil {
+		clearSpans(t.Data)
+	}
 }
 
 var (
@@ -137,6 +169,7 @@ func (b BatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], reluY, sBar *tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	fused := reluY != nil && xBar[0] != nil && (xBar[1] != nil || xBar[2] != nil)
+	fx, fs := b.isFresh(0), b.isFresh(3)
 	forEachPart(g.c, func(lo, hi int) {
 		var u []T
 		if reluY != nil && !fused {
@@ -149,6 +182,8 @@ func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 			a := float64(x[1].Data[c]) * s
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
+				clearSeg(g, xBar[0], fx, n, c)
+				clearSeg(g, sBar, fs, n, c)
 				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
 				case fused && sBar != nil:
@@ -282,7 +317,10 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 	curvX := xBarDot[0] != nil && gDot != nil // x̄̇ += γ̇ s ȳ
 	curvG := xBarDot[1] != nil && xd != nil   // γ̄̇ += Σ ȳ s ẋ
 	all := pairAll(xBar, xBarDot, yBarDot, xDot)
+	fx, fxd, fs, fsd := b.isFresh(0), b.isFresh(32), b.isFresh(3), b.isFresh(35)
 	if reluY != nil && (!all || (sBar == nil) != (sBarDot == nil)) {
+		clearFresh(sBar, fs)
+		clearFresh(sBarDot, fsd)
 		// The ReLU's VJPs first (the shortcut's added now), into scratch
 		// cotangents; or, with one shortcut cotangent only, that one's.
 		if all {
@@ -314,6 +352,10 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			var sums [5]kernels.Lanes
 			yDotSums := (*[2]kernels.Lanes)(sums[2:4])
 			for n := 0; n < g.n; n++ {
+				clearSeg(g, xBar[0], fx, n, c)
+				clearSeg(g, xBarDot[0], fxd, n, c)
+				clearSeg(g, sBar, fs, n, c)
+				clearSeg(g, sBarDot, fsd, n, c)
 				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
 				case all && reluY != nil && sBar != nil:

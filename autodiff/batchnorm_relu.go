@@ -61,6 +61,14 @@ func (b BatchNorm2dEvalReLU[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*
 	})
 }
 
+// freshInputs: the input x's cotangents can be taken uncleared.
+func (b BatchNorm2dEvalReLU[T]) freshInputs() uint64 { return 1 }
+
+func (b BatchNorm2dEvalReLU[T]) withFresh(fresh uint64) Primitive[T] {
+	b.fresh = fresh
+	return b
+}
+
 // reluCotangent returns the ReLU's cotangent 0 + 1[y>0]·ȳ in a scratch
 // tensor, to be returned by putScratchDense.
 func reluCotangent[T tensor.Float](yBar, y *tensor.Dense[T]) *tensor.Dense[T] {

@@ -48,6 +48,8 @@ import (
 type Conv2d[T tensor.Float] struct {
 	Stride  int // step of the window in both directions; 0 means 1
 	Padding int // zero padding added on each of the four sides
+
+	fresh uint64 // x̄ (bit 0) or x̄̇ (bit 32) uncleared (freshWriter)
 }
 
 var (
@@ -138,7 +140,7 @@ func (c Conv2d[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[
 // W̄ and the sums of ȳ over batch and pixels to b̄.
 func (c Conv2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := c.geom(x)
-	convBackward(g, convGrads[T]{xBar[0], xBar[1], optional(xBar, 2)}, convGrads[T]{}, yBar, nil, x[0], x[1], nil, nil)
+	convBackward(g, convGrads[T]{xBar[0], xBar[1], optional(xBar, 2), c.fresh&1 != 0}, convGrads[T]{}, yBar, nil, x[0], x[1], nil, nil)
 }
 
 // CurvatureVJP adds col2im(Ẇᵀ·ȳ) to x̄̇ and Σₙ ȳ[n]·im2col(ẋ[n])ᵀ to W̄̇: the
@@ -146,7 +148,7 @@ func (c Conv2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tens
 // nothing.
 func (c Conv2d[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
 	g := c.geom(x)
-	convBackward(g, convGrads[T]{xBarDot[0], xBarDot[1], nil}, convGrads[T]{}, yBar, nil, xDot[0], xDot[1], nil, nil)
+	convBackward(g, convGrads[T]{xBarDot[0], xBarDot[1], nil, false}, convGrads[T]{}, yBar, nil, xDot[0], xDot[1], nil, nil)
 }
 
 // VJPPair adds the VJP of ȳ to (x̄, W̄, b̄) and the VJP of ȳ̇ plus the
@@ -157,8 +159,17 @@ func (c Conv2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tens
 	if xDot != nil {
 		xd, wd = xDot[0], xDot[1]
 	}
-	convBackward(g, convGrads[T]{xBar[0], xBar[1], optional(xBar, 2)}, convGrads[T]{xBarDot[0], xBarDot[1], optional(xBarDot, 2)},
+	convBackward(g, convGrads[T]{xBar[0], xBar[1], optional(xBar, 2), c.fresh&1 != 0},
+		convGrads[T]{xBarDot[0], xBarDot[1], optional(xBarDot, 2), c.fresh>>32&1 != 0},
 		yBar, yBarDot, x[0], x[1], xd, wd)
+}
+
+// freshInputs: the input x's cotangents can be taken uncleared.
+func (c Conv2d[T]) freshInputs() uint64 { return 1 }
+
+func (c Conv2d[T]) withFresh(fresh uint64) Primitive[T] {
+	c.fresh = fresh
+	return c
 }
 
 // optional returns ts[i], or nil if ts has no entry i.
@@ -330,11 +341,16 @@ func padPlanes[T tensor.Float](dst, src []T, planes, h, w, pad int) {
 }
 
 // addPitched adds the planes h×w planes held in src with rows pitch apart
-// (plane c at c·stride) to dst ([planes, h, w]).
-func addPitched[T tensor.Float](dst, src []T, planes, h, w, pitch, stride int) {
+// (plane c at c·stride) to dst ([planes, h, w]), or copies them if set.
+func addPitched[T tensor.Float](dst, src []T, planes, h, w, pitch, stride int, set bool) {
 	for c := 0; c < planes; c++ {
 		for r := 0; r < h; r++ {
-			kernels.Add(dst[(c*h+r)*w:(c*h+r+1)*w], src[c*stride+r*pitch:c*stride+r*pitch+w])
+			d, s := dst[(c*h+r)*w:(c*h+r+1)*w], src[c*stride+r*pitch:c*stride+r*pitch+w]
+			if set {
+				copy(d, s)
+			} else {
+				kernels.Add(d, s)
+			}
 		}
 	}
 }
@@ -472,8 +488,11 @@ func fill[T tensor.Float](dst []T, v T) {
 }
 
 // convGrads are the cotangents of (x, W, b) a backward pass adds into; nil
-// ones are not wanted.
-type convGrads[T tensor.Float] struct{ x, w, b *tensor.Dense[T] }
+// ones are not wanted. With freshX, x holds garbage and is written instead.
+type convGrads[T tensor.Float] struct {
+	x, w, b *tensor.Dense[T]
+	freshX  bool
+}
 
 // convBackward adds the VJP of ȳ at (x, w) to bar:
 //
@@ -504,10 +523,18 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	doW := has(bar.w, x)            // W̄ += ȳ·Xᵀ
 	doWdY := has(dot.w, x, yBarDot) // W̄̇ += ȳ̇·Xᵀ
 	doWdX := has(dot.w, xDot)       // W̄̇ += ȳ·Ẋᵀ
+	// Uncleared input cotangents that no product writes are cleared now;
+	// the others are written image by image (freshX then means "set").
+	if bar.freshX && bar.x != nil && !doX {
+		clearSpans(bar.x.Data)
+	}
+	if dot.freshX && dot.x != nil && !doXdY && !doXdW {
+		clearSpans(dot.x.Data)
+	}
 	// The input cotangents by transposed convolution reading ȳ in place,
 	// where that pays; the other products build their column matrices.
 	if (doX || doXdY || doXdW) && g.backImplicit() {
-		convInputImplicit(g, bar.x, dot.x, yBar, yBarDot, w, wDot, doX, doXdY, doXdW)
+		convInputImplicit(g, bar, dot, yBar, yBarDot, w, wDot, doX, doXdY, doXdW)
 		doX, doXdY, doXdW = false, false, false
 	}
 	needX, needXd := doW || doWdY, doWdX // column matrices to build
@@ -614,7 +641,7 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				}
 				if useT {
 					for i := 0; i < cnt; i++ {
-						transposedConv(g, ts, bar.x, dot.x, &tw, *tBuf, yBar, yBarDot, n0+i, doX, doXdY, doXdW)
+						transposedConv(g, ts, bar, dot, &tw, *tBuf, yBar, yBarDot, n0+i, doX, doXdY, doXdW)
 					}
 				}
 				// Input cotangents: C = [wᵀ·ȳ | wᵀ·ȳ̇ + ẇᵀ·ȳ].
@@ -644,10 +671,18 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 					}
 					for i := 0; i < cnt; i++ {
 						if setL {
-							kernels.Col2im(bar.x.Data[(n0+i)*in:(n0+i+1)*in], C[i*g.P:], ldC, g.ConvShape)
+							xi := bar.x.Data[(n0+i)*in : (n0+i+1)*in]
+							if bar.freshX {
+								clear(xi)
+							}
+							kernels.Col2im(xi, C[i*g.P:], ldC, g.ConvShape)
 						}
 						if setR {
-							kernels.Col2im(dot.x.Data[(n0+i)*in:(n0+i+1)*in], C[ro+i*g.P:], ldC, g.ConvShape)
+							xi := dot.x.Data[(n0+i)*in : (n0+i+1)*in]
+							if dot.freshX {
+								clear(xi)
+							}
+							kernels.Col2im(xi, C[ro+i*g.P:], ldC, g.ConvShape)
 						}
 					}
 				}
@@ -697,7 +732,7 @@ func (g convGeom) backImplicit() bool {
 
 // convInputImplicit adds the input cotangents of convBackward (the flags
 // say which) for g.backImplicit(), image by image.
-func convInputImplicit[T tensor.Float](g convGeom, xBar, xBarDot, yBar, yBarDot, w, wDot *tensor.Dense[T], doX, doXdY, doXdW bool) {
+func convInputImplicit[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, w, wDot *tensor.Dense[T], doX, doXdY, doXdW bool) {
 	in, out := g.inSize(), g.outSize()
 	oh, ow := g.OutH(), g.OutW()
 	// ȳ̇ and ȳ padded by pt: [O, thp, tpitch] each, ȳ̇ first; the products
@@ -726,7 +761,7 @@ func convInputImplicit[T tensor.Float](g convGeom, xBar, xBarDot, yBar, yBarDot,
 			}
 			if doX {
 				tw.w.GemmRows(tcols, 1, yp, rows[nk:], 0, xo, tcols)
-				addPitched(xBar.Data[n*in:(n+1)*in], xo, g.C, g.H, g.W, tpitch, tcols)
+				addPitched(bar.x.Data[n*in:(n+1)*in], xo, g.C, g.H, g.W, tpitch, tcols, bar.freshX)
 			}
 			switch {
 			case doXdY && doXdW:
@@ -738,7 +773,7 @@ func convInputImplicit[T tensor.Float](g convGeom, xBar, xBarDot, yBar, yBarDot,
 			default:
 				continue
 			}
-			addPitched(xBarDot.Data[n*in:(n+1)*in], xo, g.C, g.H, g.W, tpitch, tcols)
+			addPitched(dot.x.Data[n*in:(n+1)*in], xo, g.C, g.H, g.W, tpitch, tcols, dot.freshX)
 		}
 	})
 }
@@ -861,7 +896,7 @@ func (t *transposedWeights[T]) release() {
 // (doXdY) + ẇ′·im2col(ȳ[n]) (doXdW), the latter two as one product
 // [w′ | ẇ′]·[im2col(ȳ̇[n]); im2col(ȳ[n])] when both are wanted, with the
 // weights of tw; buf has room for two column matrices of ts.
-func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, xBar, xBarDot *tensor.Dense[T], tw *transposedWeights[T], buf []T,
+func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, dot convGrads[T], tw *transposedWeights[T], buf []T,
 	yBar, yBarDot *tensor.Dense[T], n int, doX, doXdY, doXdW bool) {
 	rows, cols := ts.Rows(), ts.Cols()
 	out, in := g.outSize(), g.inSize()
@@ -871,16 +906,17 @@ func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, xBar, xBar
 	if doXdY {
 		kernels.Im2col(buf[:rows*cols], cols, yBarDot.Data[n*out:(n+1)*out], ts)
 	}
+	// β = 0 overwrites an uncleared cotangent.
 	if doX {
-		tw.w.Gemm(false, cols, 1, yc, cols, 1, xBar.Data[n*in:(n+1)*in], cols)
+		tw.w.Gemm(false, cols, 1, yc, cols, beta[T](!bar.freshX), bar.x.Data[n*in:(n+1)*in], cols)
 	}
-	dst := func() []T { return xBarDot.Data[n*in : (n+1)*in] }
+	dst, bd := func() []T { return dot.x.Data[n*in : (n+1)*in] }, beta[T](!dot.freshX)
 	switch {
 	case doXdY && doXdW:
-		tw.both.Gemm(false, cols, 1, buf, cols, 1, dst(), cols)
+		tw.both.Gemm(false, cols, 1, buf, cols, bd, dst(), cols)
 	case doXdY:
-		tw.w.Gemm(false, cols, 1, buf, cols, 1, dst(), cols)
+		tw.w.Gemm(false, cols, 1, buf, cols, bd, dst(), cols)
 	case doXdW:
-		tw.wDot.Gemm(false, cols, 1, yc, cols, 1, dst(), cols)
+		tw.wDot.Gemm(false, cols, 1, yc, cols, bd, dst(), cols)
 	}
 }

@@ -124,6 +124,11 @@ func forEachSpan(n int, body func(lo, hi int)) {
 	forEachPart(n, body)
 }
 
+// clearSpans zeroes d on every CPU (forEachSpan).
+func clearSpans[T tensor.Float](d []T) {
+	forEachSpan(len(d), func(lo, hi int) { clear(d[lo:hi]) })
+}
+
 // reduceParts is forEachPart for bodies that also add into shared
 // destinations: body(partials, lo, hi) accumulates its part's contribution
 // to dsts[i] into partials[i], a zeroed buffer of len(dsts[i]), and the

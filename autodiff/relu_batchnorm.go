@@ -96,11 +96,20 @@ func (b ReLUBatchNorm2dEval[T]) jvp(y, yDot *tensor.Dense[T], x, xDot []*tensor.
 	})
 }
 
+// freshInputs: the input x's cotangents can be taken uncleared.
+func (b ReLUBatchNorm2dEval[T]) freshInputs() uint64 { return 1 }
+
+func (b ReLUBatchNorm2dEval[T]) withFresh(fresh uint64) Primitive[T] {
+	b.fresh = fresh
+	return b
+}
+
 // VJP adds BatchNorm2dEval's VJP at relu(x), passed back through the ReLU:
 // x̄ += 1[x>0]·h̄ with h̄ = 0 + γ s ȳ, and γ̄, β̄ as BatchNorm2dEval's.
 func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	doSums := xBar[1] != nil || xBar[2] != nil
+	fx := b.isFresh(0)
 	forEachPart(g.c, func(lo, hi int) {
 		p, seg := segScratch[T](g, 2)
 		defer putScratch(p)
@@ -110,6 +119,7 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 			a := float64(x[1].Data[c]) * s
 			var sums [2]kernels.Lanes
 			for n := 0; n < g.n; n++ {
+				clearSeg(g, xBar[0], fx, n, c)
 				xs, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, yBar.Data, n, c)
 				if doSums && xBar[0] != nil {
 					// Everything in one sweep, h = relu(x) in registers.
@@ -185,7 +195,13 @@ func (b ReLUBatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *t
 // the BatchNorm's cotangents live in registers); otherwise it forms relu(x)
 // whole first.
 func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	fx, fxd := b.isFresh(0), b.isFresh(32)
 	if !pairAll(xBar, xBarDot, yBarDot, xDot) {
+		// The ReLU's VJPs add into x̄ and x̄̇ whole: uncleared ones are
+		// cleared first, and the BatchNorm's cotangents are scratch.
+		clearFresh(xBar[0], fx)
+		clearFresh(xBarDot[0], fxd)
+		b.fresh = 0
 		h, hd, hb, hbd := reluParts(x, xDot)
 		defer putAll(h, hd, hb, hbd)
 		var bnDot []*tensor.Dense[T]
@@ -214,6 +230,8 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 			a, ad := float64(x[1].Data[c])*s, float64(gDot.Data[c])*s
 			var sums [5]kernels.Lanes
 			for n := 0; n < g.n; n++ {
+				clearSeg(g, xBar[0], fx, n, c)
+				clearSeg(g, xBarDot[0], fxd, n, c)
 				kernels.ReLUAffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 					bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
 					bnSeg(g, yBarDot.Data, n, c), a, ad, mu)

@@ -113,6 +113,33 @@ func (t *Tape[T]) Reset() {
 	t.nodes = t.nodes[:0]
 }
 
+// freshWriter is implemented by primitives whose VJP and VJPPair can
+// overwrite the cotangents of some inputs instead of adding to them: the
+// tape then hands them uncleared buffers, sparing a pass over memory (a
+// whole tensor cleared, then read back to be added to), and the primitive
+// clears or writes each part of them as it goes, in cache.
+type freshWriter[T tensor.Float] interface {
+	// freshInputs returns the inputs (bit i for input i) whose cotangents
+	// the primitive can take uncleared.
+	freshInputs() uint64
+	// withFresh returns a copy of the primitive for which bit i of fresh
+	// means that xBar[i], and bit 32 + i that xBarDot[i], holds garbage:
+	// its next VJP or VJPPair call must write every element of those.
+	withFresh(fresh uint64) Primitive[T]
+}
+
+// once reports whether v is a single input of in (a cotangent that appears
+// twice is added to twice by the same call).
+func once(in []Var, v Var) bool {
+	k := 0
+	for _, u := range in {
+		if u == v {
+			k++
+		}
+	}
+	return k == 1
+}
+
 // alloc returns a zeroed buffer of the given shape owned by the tape. A
 // reused buffer is cleared by every CPU: the cotangents of a backward pass
 // are zeroed here between the primitives' parallel loops, and at 2 threads
@@ -120,7 +147,7 @@ func (t *Tape[T]) Reset() {
 func (t *Tape[T]) alloc(shape []int) *tensor.Dense[T] {
 	b, reused := t.allocUninit(shape)
 	if reused {
-		forEachSpan(len(b.Data), func(lo, hi int) { clear(b.Data[lo:hi]) })
+		clearSpans(b.Data)
 	}
 	return b
 }
@@ -258,6 +285,23 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 			xDots = make([]*tensor.Dense[T], len(n.in))
 			xBarDots = make([]*tensor.Dense[T], len(n.in))
 		}
+		// Cotangents this primitive is the first to add into are given to
+		// it uncleared when it can overwrite them (freshWriter), in a
+		// single VJP or VJPPair call.
+		var accept, fresh uint64
+		fw, ok := n.prim.(freshWriter[T])
+		if _, pair := n.prim.(PairVJP[T]); ok && (xBarDots == nil || pair) {
+			accept = fw.freshInputs()
+		}
+		cotangent := func(v Var, j int, bit uint) *tensor.Dense[T] {
+			shape := t.nodes[v].val.Shape
+			if accept>>j&1 == 0 || !once(n.in, v) {
+				return t.alloc(shape)
+			}
+			b, _ := t.allocUninit(shape)
+			fresh |= 1 << bit
+			return b
+		}
 		anyDot, anyBar, anyBarDot := false, false, false
 		for j, v := range n.in {
 			in := &t.nodes[v]
@@ -271,14 +315,14 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 			}
 			if !in.dotOnly {
 				if in.bar == nil {
-					in.bar = t.alloc(in.val.Shape)
+					in.bar = cotangent(v, j, uint(j))
 				}
 				xBars[j] = in.bar
 				anyBar = true
 			}
 			if xBarDots != nil {
 				if in.barDot == nil {
-					in.barDot = t.alloc(in.val.Shape)
+					in.barDot = cotangent(v, j, 32+uint(j))
 				}
 				xBarDots[j] = in.barDot
 				anyBarDot = true
@@ -287,12 +331,16 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 		if !anyBar && !anyBarDot {
 			continue // only leaves that want no cotangent here
 		}
-		if pair, ok := n.prim.(PairVJP[T]); ok && anyBarDot {
+		prim := n.prim
+		if fresh != 0 {
+			prim = fw.withFresh(fresh)
+		}
+		if pair, ok := prim.(PairVJP[T]); ok && anyBarDot {
 			pair.VJPPair(xBars, xBarDots, n.bar, n.barDot, xs, xDots, n.val, n.dot)
 			continue
 		}
 		if anyBar {
-			n.prim.VJP(xBars, n.bar, xs, n.val)
+			prim.VJP(xBars, n.bar, xs, n.val)
 		}
 		if !anyBarDot {
 			continue

@@ -77,3 +77,129 @@ func TestTapeReusesGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshCotangents checks the primitives that take their inputs'
+// cotangents uncleared (freshWriter) on every path that writes them: the
+// implicit transposed convolution (16 channels of 32×32), the transposed
+// convolution of small images, col2im (stride 2), the fused BatchNorm/ReLU
+// sweeps with and without a shortcut, ReLU→BatchNorm, in a gradient pass
+// (VJP) and in pair passes with every tangent, the input's only, the
+// parameters' only and one without the gradient of the weights
+// (LeafGradDotOnly). Each configuration runs twice on one tape, the second
+// time with every pooled buffer filled with NaN: an element left unwritten
+// would leak the NaN. The passes must agree bit for bit.
+func TestFreshCotangents(t *testing.T) {
+	for _, p := range []Primitive[float32]{
+		&Conv2d[float32]{}, BatchNorm2dEval[float32]{}, BatchNorm2dEvalReLU[float32]{},
+		BatchNorm2dEvalAddReLU[float32]{}, ReLUBatchNorm2dEval[float32]{},
+	} {
+		if _, ok := p.(freshWriter[float32]); !ok {
+			t.Fatalf("%T is not a freshWriter", p)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	randn := func(shape ...int) *tensor.Dense[float32] {
+		d := tensor.New[float32](shape...)
+		for i := range d.Data {
+			d.Data[i] = float32(rng.NormFloat64())
+		}
+		return d
+	}
+	const n, c = 2, 16
+	bnStats := func(ch int) ([]float32, []float32) {
+		mu, v := make([]float32, ch), make([]float32, ch)
+		for i := range mu {
+			mu[i], v[i] = float32(0.1*rng.NormFloat64()), float32(0.5+rng.Float64())
+		}
+		return mu, v
+	}
+	mu1, v1 := bnStats(c)
+	mu2, v2 := bnStats(c)
+	mu3, v3 := bnStats(c)
+	mu4, v4 := bnStats(2 * c)
+	leaves := []*tensor.Dense[float32]{
+		randn(n, c, 32, 32),                   // 0 x
+		randn(c, c, 3, 3), randn(c), randn(c), // 1–3 conv1 W, bn1 γ β
+		randn(c, c, 3, 3), randn(c), randn(c), // 4–6 conv2 W, bn2 γ β
+		randn(2*c, c, 3, 3), randn(2 * c), randn(2 * c), // 7–9 conv3 (stride 2) W, bn4 γ β
+		randn(2*c, 2*c, 3, 3), randn(2 * c), // 10–11 conv4 (16×16) W, b
+		randn(c, 2*c, 1, 1), randn(c), randn(c), // 12–14 conv5 (1×1) W, bn3 γ β
+		randn(3, c), randn(3), // 15–16 linear
+	}
+	tangents := make([]*tensor.Dense[float32], len(leaves))
+	for i, l := range leaves {
+		tangents[i] = randn(l.Shape...)
+	}
+	for _, cfg := range []struct {
+		name    string
+		tangent func(i int) bool // which leaves have a tangent
+		dotOnly bool             // the weights by LeafGradDotOnly
+	}{
+		{"gradient", func(int) bool { return false }, false},
+		{"all", func(int) bool { return true }, false},
+		{"input", func(i int) bool { return i == 0 }, false},
+		{"params", func(i int) bool { return i > 0 }, false},
+		{"params-hv-only", func(i int) bool { return i > 0 }, true},
+	} {
+		t.Run(cfg.name, func(t *testing.T) {
+			tp := NewTape[float32]()
+			pass := func() []float32 {
+				tp.Reset()
+				v := make([]Var, len(leaves))
+				for i, l := range leaves {
+					var d *tensor.Dense[float32]
+					if cfg.tangent(i) {
+						d = tangents[i]
+					}
+					if cfg.dotOnly && i > 0 {
+						v[i] = tp.LeafGradDotOnly(l, d)
+					} else {
+						v[i] = tp.Leaf(l, d, true)
+					}
+				}
+				x := v[0]
+				h := tp.Apply(&Conv2d[float32]{Padding: 1}, x, v[1])
+				h = tp.Apply(BatchNorm2dEvalReLU[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu1, RunningVar: v1, Eps: 1e-5}}, h, v[2], v[3])
+				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[4])
+				h = tp.Apply(BatchNorm2dEvalAddReLU[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu2, RunningVar: v2, Eps: 1e-5}}, h, v[5], v[6], x)
+				h = tp.Apply(&Conv2d[float32]{Stride: 2, Padding: 1}, h, v[7])
+				h = tp.Apply(BatchNorm2dEval[float32]{RunningMean: mu4, RunningVar: v4, Eps: 1e-5}, h, v[8], v[9])
+				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[10], v[11])
+				h = tp.Apply(&Conv2d[float32]{}, h, v[12])
+				h = tp.Apply(ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu3, RunningVar: v3, Eps: 1e-5}}, h, v[13], v[14])
+				h = tp.Apply(GlobalAvgPool[float32]{}, h)
+				h = tp.Apply(Linear[float32]{}, h, v[15], v[16])
+				loss := tp.Apply(&SoftmaxCrossEntropy[float32]{Labels: []int{2, 0}}, h)
+				tp.Backward(loss)
+				out := append([]float32{}, tp.Value(loss).Data...)
+				for _, x := range v {
+					if g := tp.Grad(x); g != nil {
+						out = append(out, g.Data...)
+					}
+					if g := tp.GradDot(x); g != nil {
+						out = append(out, g.Data...)
+					}
+				}
+				return out
+			}
+			first := pass()
+			tp.Reset()
+			for _, free := range tp.pool {
+				for _, b := range free {
+					for i := range b.Data {
+						b.Data[i] = float32(math.NaN())
+					}
+				}
+			}
+			second := pass()
+			if len(first) != len(second) {
+				t.Fatalf("%d values on fresh buffers, %d on reused ones", len(first), len(second))
+			}
+			for i := range first {
+				if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
+					t.Fatalf("value %d: %v on fresh buffers, %v on reused ones", i, first[i], second[i])
+				}
+			}
+		})
+	}
+}
