@@ -280,17 +280,17 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 // implicit reports whether the forward products read the column matrix in
 // place from the zero-padded image (kernels.GemmRows) instead of building
 // it: for stride 1, where row (c, i, j) of the column matrix is the padded
-// image shifted by (i, j) when output pixels are numbered with the padded
-// width as pitch (the pitch's last W + 2p − W′ columns of each output row
-// are computed and dropped). Used for one image per chunk (H′·W′ ≥
+// image (padPlanes) shifted by (i, j) when output pixels are numbered with
+// the padded width as pitch (the pitch's last W + p − W′ columns of each
+// output row are computed and dropped). Used for one image per chunk (H′·W′ ≥
 // convChunkCols: the wide products whose im2col costs most) and thin
 // products (at most 128 output channels, those of kernels' unpacked-B path).
 func (g convGeom) implicit() bool { return g.Stride == 1 && g.G == 1 && g.O <= 128 }
 
 // padded returns the pitch (padded width), padded height and the number of
-// columns, (H′ − 1)·pitch + W′, of an implicit product.
+// columns, (H′ − 1)·pitch + W′, of an implicit product (padPlanes).
 func (g convGeom) padded() (pitch, hp, cols int) {
-	pitch, hp = g.W+2*g.Pad, g.H+2*g.Pad
+	pitch, hp = g.W+g.Pad, g.H+2*g.Pad
 	return pitch, hp, (g.OutH()-1)*pitch + g.OutW()
 }
 
@@ -316,27 +316,39 @@ func windowRows(rows []int, base, planes, hp, pitch, kh, kw int) []int {
 	return rows
 }
 
-// padImage writes image x ([C, H, W]) into dst ([C, hp, pitch]) with Pad
-// zeros on every side.
+// padImage writes image x ([C, H, W]) into dst (padPlanes, paddedLen
+// values) with Pad zeros on every side.
 func padImage[T tensor.Float](g convGeom, dst, x []T) { padPlanes(dst, x, g.C, g.H, g.W, g.Pad) }
 
-// padPlanes writes planes h×w planes of src into dst ([planes, h+2·pad,
-// w+2·pad]) with pad zeros on every side.
+// paddedLen is the length of the buffer padPlanes fills.
+func paddedLen(planes, h, w, pad int) int { return pad + planes*(h+2*pad)*(w+pad) }
+
+// padPlanes writes planes h×w planes of src into dst, zero-padded by pad on
+// every side, with the side padding shared between rows: dst is pad zeros
+// followed by planes planes of h + 2·pad rows of pitch w + pad, each plane
+// pad zero rows, h rows of w pixels followed by pad zeros, and pad zero
+// rows. The pad zeros closing a row are also the left padding of the next
+// (and the leading ones that of the first), so that a window at column ox
+// − pad + j < 0 of padded row r reads zeros of row r − 1: row (c, i, j) of
+// the column matrix of a stride-1 convolution starts at c·plane + i·pitch
+// + j (windowRows), and the output rows are pitch apart with W′ of them
+// kept — pad columns fewer to compute and drop than with pad zeros on both
+// sides of every row (for 3×3 windows: 3 % of a 32×32 image's product
+// instead of 6 %, 6 % of a 16×16 one's instead of 12 %).
 func padPlanes[T tensor.Float](dst, src []T, planes, h, w, pad int) {
-	pitch, hp := w+2*pad, h+2*pad
-	clear(dst[:pad*pitch])
+	pitch, hp := w+pad, h+2*pad
+	dst = dst[:paddedLen(planes, h, w, pad)]
+	clear(dst[:pad+pad*pitch])
 	for c := 0; c < planes; c++ {
-		plane := dst[c*hp*pitch : (c+1)*hp*pitch]
+		plane := dst[pad+c*hp*pitch : pad+(c+1)*hp*pitch]
 		s := src[c*h*w : (c+1)*h*w]
 		for r := 0; r < h; r++ {
 			row := plane[(r+pad)*pitch : (r+pad+1)*pitch]
-			clear(row[:pad])
-			copy(row[pad:], s[r*w:(r+1)*w])
-			clear(row[pad+w:])
+			copy(row, s[r*w:(r+1)*w])
+			clear(row[w:])
 		}
 		// The bottom padding of this plane and the top of the next.
-		end := (c+1)*hp*pitch + pad*pitch
-		clear(dst[(c*hp+pad+h)*pitch : min(end, planes*hp*pitch)])
+		clear(dst[pad+(c*hp+pad+h)*pitch : pad+min((c+1)*hp+pad, planes*hp)*pitch])
 	}
 }
 
@@ -361,9 +373,9 @@ func addPitched[T tensor.Float](dst, src []T, planes, h, w, pitch, stride int, s
 // is no padding), into a pitched buffer scattered into y and ẏ; pw and pwd
 // are w and ẇ packed.
 func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, xds []T, pw, pwd *kernels.PackedA[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
-	pitch, hp, cols := g.padded()
+	pitch, _, cols := g.padded()
 	rows := g.implicitRows()
-	in, out, pin := g.inSize(), g.outSize(), g.C*hp*pitch
+	in, out, pin := g.inSize(), g.outSize(), paddedLen(g.C, g.H, g.W, g.Pad)
 	needX, needXd := yX || dX, yXd || dXd
 	forEachPart(g.N, func(lo, hi int) {
 		var xp, xdp []T
@@ -710,24 +722,24 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 
 // backImplicit reports whether the input cotangents are computed by the
 // transposed convolution of transposedConv with its column matrix read in
-// place (kernels.GemmRows) from ȳ padded by k − 1 − p, into a pitched
-// buffer added to x̄, instead of col2im or an im2col of ȳ: at stride 1 with
-// one image per chunk (the wide images, whose column matrices cost most),
-// square windows with padding smaller than the window, at most 128
-// channels in and out (the products of kernels' unpacked-B path) and at
-// least 16 in (its 8-row tiles are then full), and when the pitch wastes
-// at most a tenth of the product (the result's rows are computed W′ + 2·(k
-// − 1 − p) wide, of which W are kept). Measured per layer
-// (BenchmarkConv2d, VJP and VJPPair): 5–20 % faster on 32×32 and 30×30
-// images, no gain on 16×16, where the pitch costs 12–23 %. (Reading x in
-// place for W̄ with the dot kernel was measured too, 10–30 % slower than
-// building im2col(x): its rows then start at every alignment.)
+// place (kernels.GemmRows) from ȳ padded by k − 1 − p (padPlanes), into a
+// pitched buffer added to x̄, instead of col2im or an im2col of ȳ: at
+// stride 1 with one image per chunk (the wide images, whose column
+// matrices cost most), square windows with padding smaller than the
+// window, at most 128 channels in and out (the products of kernels'
+// unpacked-B path) and at least 16 in (its 8-row tiles are then full), and
+// when the pitch wastes at most a twentieth of the product (the result's
+// rows are computed W′ + k − 1 − p wide, of which W are kept). Measured per
+// layer (BenchmarkConv2d, vjp-x and vjp-pair): 5–20 % faster on 32×32 and
+// 30×30 images (3 % and no waste), 10 % slower on 16×16 ones (6 %). (Reading
+// x in place for W̄ with the dot kernel was measured too, 10–30 % slower
+// than building im2col(x): its rows then start at every alignment.)
 func (g convGeom) backImplicit() bool {
 	if g.Stride != 1 || g.G != 1 || g.KH != g.KW || g.Pad >= g.KH || g.O > 128 || g.C > 128 || g.C < 16 {
 		return false
 	}
-	tpitch := g.OutW() + 2*(g.KH-1-g.Pad)
-	return 10*((g.H-1)*tpitch+g.W) <= 11*g.H*g.W
+	tpitch := g.OutW() + g.KH - 1 - g.Pad
+	return 20*((g.H-1)*tpitch+g.W) <= 21*g.H*g.W
 }
 
 // convInputImplicit adds the input cotangents of convBackward (the flags
@@ -738,9 +750,9 @@ func convInputImplicit[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, 
 	// ȳ̇ and ȳ padded by pt: [O, thp, tpitch] each, ȳ̇ first; the products
 	// give C×tcols results whose rows are tpitch apart.
 	pt := g.KH - 1 - g.Pad
-	tpitch, thp := ow+2*pt, oh+2*pt
+	tpitch, thp := ow+pt, oh+2*pt
 	tcols := (g.H-1)*tpitch + g.W
-	pout := g.O * thp * tpitch
+	pout := paddedLen(g.O, oh, ow, pt)
 	ts := kernels.ConvShape{C: g.O, H: oh, W: ow, KH: g.KH, KW: g.KW, Stride: 1, Pad: pt}
 	tw := newTransposedWeights(g, ts, w, wDot, doX, doXdY, doXdW)
 	defer tw.release()
