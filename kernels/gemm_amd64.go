@@ -178,6 +178,54 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 		rows, ld*size, w*size/4, cols*size/4)
 }
 
+// copyPanelS2AVX512 is copyPanelS2Generic on raw memory, in 4-byte words:
+// for each of rows rows, it writes the srcW even words 0, 2, …, 2·srcW − 2
+// of the row at src (reading only its first 2·srcW − 1 words) and then
+// zeros up to dstW words at dst, and steps src by ld bytes and dst by
+// 4·dstW bytes. even holds 0, 2, …, 30. 1 ≤ srcW ≤ dstW ≤ 16.
+//
+//go:noescape
+func copyPanelS2AVX512(dst, src unsafe.Pointer, even *[16]int32, rows, ld, dstW, srcW int)
+
+var evenWords = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+
+// copyPanelS2 is copyPanelS2Generic, in assembly for float32 rows of at
+// most 16 elements (stride-2 windows over images up to 32 wide).
+func copyPanelS2[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || w > 16 || rows <= 0 || cols <= 0 || cols > w {
+		copyPanelS2Generic(dst, w, src, ld, rows, cols)
+		return
+	}
+	_ = dst[rows*w-1]                           // bounds of what the assembly writes
+	_ = src[(rows-1)*ld : (rows-1)*ld+2*cols-1] // and reads
+	copyPanelS2AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &evenWords,
+		rows, ld*4, w, cols)
+}
+
+// addPanelS2AVX512 is addPanelS2Generic on raw memory, in 4-byte float32
+// words: for each of rows rows, it adds the n words at src to the even
+// words 0, 2, …, 2·n − 2 at dst (touching no other), and steps dst by ldDst
+// and src by ldSrc bytes. spread holds 0, 16, 1, 16, …, 15, 16. 1 ≤ n ≤ 16.
+//
+//go:noescape
+func addPanelS2AVX512(dst, src unsafe.Pointer, spread *[32]int32, rows, ldDst, ldSrc, n int)
+
+var spreadWords = [32]int32{0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16,
+	8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16}
+
+// addPanelS2 is addPanelS2Generic, in assembly for float32 rows of at most
+// 16 elements (the col2im of stride-2 windows over images up to 32 wide).
+func addPanelS2[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || n > 16 || rows <= 0 || n <= 0 {
+		addPanelS2Generic(dst, ldDst, src, ldSrc, rows, n)
+		return
+	}
+	_ = dst[(rows-1)*ldDst : (rows-1)*ldDst+2*n-1] // bounds of what the assembly touches
+	_ = src[(rows-1)*ldSrc : (rows-1)*ldSrc+n]
+	addPanelS2AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &spreadWords,
+		rows, ldDst*4, ldSrc*4, n)
+}
+
 // gatherPanelAVX512 is transPanelGeneric on raw memory, in 4-byte words:
 // for each of kb steps it gathers srcW words from src at the byte offsets
 // idx[:srcW], zeroes the next dstW-srcW, then steps src by step bytes and dst

@@ -4048,6 +4048,89 @@ copyPanelAVX512_loop:
 	VZEROUPPER
 	RET
 
+// func copyPanelS2AVX512(dst, src unsafe.Pointer, even *[16]int32, rows, ld, dstW, srcW int)
+TEXT ·copyPanelS2AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ even+16(FP), AX
+	VMOVDQU32 (AX), Z2
+	MOVQ rows+24(FP), BX
+	MOVQ ld+32(FP), R8
+	MOVQ dstW+40(FP), R9
+	MOVQ srcW+48(FP), R10
+	// K1, K2: the low 2·srcW − 1 of 32 words (those read); K3: the low
+	// dstW of 16.
+	LEAQ -1(R10)(R10*1), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVD AX, K1
+	SHRQ $16, AX
+	KMOVD AX, K2
+	MOVQ R9, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVD AX, K3
+	SHLQ $2, R9
+copyPanelS2AVX512_loop:
+	VMOVDQU32.Z (SI), K1, Z0
+	VMOVDQU32.Z 64(SI), K2, Z1
+	VPERMT2PS Z1, Z2, Z0
+	VMOVDQU32 Z0, K3, (DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelS2AVX512_loop
+	VZEROUPPER
+	RET
+
+// func addPanelS2AVX512(dst, src unsafe.Pointer, spread *[32]int32, rows, ldDst, ldSrc, n int)
+TEXT ·addPanelS2AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ spread+16(FP), AX
+	VMOVDQU32 (AX), Z2
+	VMOVDQU32 64(AX), Z3
+	MOVQ rows+24(FP), BX
+	MOVQ ldDst+32(FP), R8
+	MOVQ ldSrc+40(FP), R9
+	MOVQ n+48(FP), R10
+	VPXORD Z4, Z4, Z4
+	// K1: the low n of 16 words (src); K2, K3: the even words among the
+	// low 2·n − 1 of 32 (dst).
+	MOVQ R10, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	LEAQ -1(R10)(R10*1), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	MOVQ $0x5555555555555555, DX
+	ANDQ DX, AX
+	KMOVD AX, K2
+	SHRQ $16, AX
+	KMOVD AX, K3
+addPanelS2AVX512_loop:
+	VMOVDQU32.Z (SI), K1, Z0
+	VMOVDQA32 Z0, Z1
+	VPERMT2PS Z4, Z2, Z0
+	VPERMT2PS Z4, Z3, Z1
+	VMOVDQU32.Z (DI), K2, Z5
+	VMOVDQU32.Z 64(DI), K3, Z6
+	VADDPS Z0, Z5, Z5
+	VADDPS Z1, Z6, Z6
+	VMOVDQU32 Z5, K2, (DI)
+	VMOVDQU32 Z6, K3, 64(DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ addPanelS2AVX512_loop
+	VZEROUPPER
+	RET
+
 // func gatherPanelAVX512(dst, src unsafe.Pointer, idx *[32]int32, kb, step, dstW, srcW int)
 TEXT ·gatherPanelAVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI

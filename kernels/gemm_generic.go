@@ -332,6 +332,38 @@ func transPanelGeneric[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int
 	}
 }
 
+// copyPanelS2Generic copies every other element of rows rows of src (row
+// stride ld) to dst as rows of w elements, zero past cols:
+//
+//	dst[r*w+j] = src[r*ld+2*j] for j < cols, 0 for cols ≤ j < w.
+//
+// It is the Go twin of copyPanelS2AVX512 (the rows of a stride-2 im2col).
+func copyPanelS2Generic[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*w : r*w+w]
+		s := src[r*ld : r*ld+2*cols-1]
+		for j := range d[:cols] {
+			d[j] = s[2*j]
+		}
+		clear(d[cols:])
+	}
+}
+
+// addPanelS2Generic adds n elements of each of rows rows of src (row stride
+// ldSrc) to every other element of the rows of dst (row stride ldDst):
+//
+//	dst[r*ldDst+2*k] += src[r*ldSrc+k] for k < n.
+//
+// It is the Go twin of addPanelS2AVX512 (the rows of a stride-2 col2im).
+func addPanelS2Generic[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*ldDst : r*ldDst+2*n-1]
+		for k, v := range src[r*ldSrc : r*ldSrc+n] {
+			d[2*k] += v
+		}
+	}
+}
+
 // copyPanelGeneric copies rows×cols of src (row stride ld) to dst as rows
 // of w elements, zero past cols:
 //

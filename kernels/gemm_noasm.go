@@ -20,6 +20,16 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 	copyPanelGeneric(dst, w, src, ld, rows, cols)
 }
 
+// copyPanelS2 is copyPanelS2Generic.
+func copyPanelS2[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
+	copyPanelS2Generic(dst, w, src, ld, rows, cols)
+}
+
+// addPanelS2 is addPanelS2Generic.
+func addPanelS2[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	addPanelS2Generic(dst, ldDst, src, ldSrc, rows, n)
+}
+
 // transPanel is transPanelGeneric.
 func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	transPanelGeneric(dst, w, src, ld, kb, rows)

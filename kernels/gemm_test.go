@@ -314,8 +314,8 @@ func ExampleGemm() {
 	// Output: [4 5 10 11]
 }
 
-// TestCopyPanel checks copyPanel and transPanel (assembly on amd64) against
-// their Go twins, with guard values past the panel.
+// TestCopyPanel checks copyPanel, copyPanelS2 and transPanel (assembly on
+// amd64) against their Go twins, with guard values past the panel.
 func TestCopyPanel(t *testing.T) {
 	testCopyPanel[float32](t)
 	testCopyPanel[float64](t)
@@ -341,6 +341,61 @@ func testCopyPanel[T tensor.Float](t *testing.T) {
 					if got[i] != want[i] {
 						t.Fatalf("%T w=%d cols=%d rows=%d: dst[%d] = %v, want %v", T(0), w, cols, rows, i, got[i], want[i])
 					}
+				}
+			}
+			// Every other element (stride-2 im2col rows), the source
+			// ending at an unreadable page right after the last element
+			// read.
+			for _, rows := range []int{1, 2, 5} {
+				ld := 2*cols + 3
+				src := guardedTail[T](t, (rows-1)*ld+2*cols-1)
+				for i := range src {
+					src[i] = T(i + 1)
+				}
+				got := make([]T, rows*w+5)
+				want := make([]T, rows*w+5)
+				for i := range got {
+					got[i], want[i] = -1, -1
+				}
+				copyPanelS2(got, w, src, ld, rows, cols)
+				copyPanelS2Generic(want, w, src, ld, rows, cols)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("copyPanelS2 %T w=%d cols=%d rows=%d: dst[%d] = %v, want %v", T(0), w, cols, rows, i, got[i], want[i])
+					}
+				}
+				if want[0] != 1 || cols > 1 && want[1] != 3 {
+					t.Fatalf("copyPanelS2Generic %T: row 0 starts %v, %v; want 1, 3", T(0), want[0], want[1])
+				}
+			}
+			// Adding into every other element (stride-2 col2im rows), both
+			// ending at an unreadable page; the odd elements, −0 here, must
+			// keep their bits.
+			for _, rows := range []int{1, 2, 5} {
+				n := cols
+				ldSrc, ldDst := n+2, 2*n+1
+				src := guardedTail[T](t, (rows-1)*ldSrc+n)
+				for i := range src {
+					src[i] = T(i + 1)
+				}
+				got := guardedTail2[T](t, (rows-1)*ldDst+2*n-1)
+				want := make([]T, len(got))
+				for i := range got {
+					got[i] = T(i) / 4
+					if i%2 == 1 {
+						got[i] = T(math.Copysign(0, -1))
+					}
+					want[i] = got[i]
+				}
+				addPanelS2(got, ldDst, src, ldSrc, rows, n)
+				addPanelS2Generic(want, ldDst, src, ldSrc, rows, n)
+				for i := range got {
+					if math.Float64bits(float64(got[i])) != math.Float64bits(float64(want[i])) {
+						t.Fatalf("addPanelS2 %T n=%d rows=%d: dst[%d] = %v, want %v", T(0), n, rows, i, got[i], want[i])
+					}
+				}
+				if want[0] != 1 || rows > 1 && want[ldDst] != T(ldSrc+1) { // row 1 starts at an odd index, −0 + src
+					t.Fatalf("addPanelS2Generic %T: rows start %v, %v", T(0), want[0], want[ldDst])
 				}
 			}
 			// The transpose: cols rows of length kb (16×16 blocks in

@@ -9,13 +9,15 @@ import (
 	"unsafe"
 )
 
-// guardMem is the memory guardedTail hands out: guardBytes readable bytes
-// followed by an unreadable page, mapped once.
-var (
-	guardOnce sync.Once
-	guardMem  []byte
-	guardErr  error
-)
+// guardRegion is memory handed out by guardedTail (and guardedTail2):
+// guardBytes readable bytes followed by an unreadable page, mapped once.
+type guardRegion struct {
+	once sync.Once
+	mem  []byte
+	err  error
+}
+
+var guards [2]guardRegion
 
 const guardBytes = 1 << 20
 
@@ -26,21 +28,33 @@ const guardBytes = 1 << 20
 // and no test using it runs in parallel.
 func guardedTail[T any](t *testing.T, n int) []T {
 	t.Helper()
-	guardOnce.Do(func() {
+	return guarded[T](t, &guards[0], n)
+}
+
+// guardedTail2 is guardedTail from a second region, for a kernel's second
+// operand.
+func guardedTail2[T any](t *testing.T, n int) []T {
+	t.Helper()
+	return guarded[T](t, &guards[1], n)
+}
+
+func guarded[T any](t *testing.T, g *guardRegion, n int) []T {
+	t.Helper()
+	g.once.Do(func() {
 		page := syscall.Getpagesize()
-		guardMem, guardErr = syscall.Mmap(-1, 0, guardBytes+page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-		if guardErr == nil {
-			guardErr = syscall.Mprotect(guardMem[guardBytes:], syscall.PROT_NONE)
+		g.mem, g.err = syscall.Mmap(-1, 0, guardBytes+page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if g.err == nil {
+			g.err = syscall.Mprotect(g.mem[guardBytes:], syscall.PROT_NONE)
 		}
 	})
-	if guardErr != nil {
-		t.Fatalf("guard page: %v", guardErr)
+	if g.err != nil {
+		t.Fatalf("guard page: %v", g.err)
 	}
 	size := int(unsafe.Sizeof(*new(T)))
 	if n*size > guardBytes {
 		t.Fatalf("guardedTail(%d): more than %d bytes", n, guardBytes)
 	}
-	s := unsafe.Slice((*T)(unsafe.Pointer(&guardMem[guardBytes-n*size])), n)
+	s := unsafe.Slice((*T)(unsafe.Pointer(&g.mem[guardBytes-n*size])), n)
 	clear(s)
 	return s
 }

@@ -109,16 +109,23 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 				// off is the image index read by output (oy, xlo).
 				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
 				step := s.Stride * s.W
-				if s.Stride == 1 && yhi-ylo > 1 {
-					// Output rows ylo…yhi−2 at once (copyPanel, in
-					// assembly for rows of at most 128 bytes): each
-					// written from column xlo, its n pixels then zeros up
-					// to column xlo of the next row; the first row's zero
-					// prefix and the last row by hand.
+				if s.Stride <= 2 && yhi-ylo > 1 {
+					// Output rows ylo…yhi−2 at once (copyPanel, or
+					// copyPanelS2 for every other pixel, in assembly for
+					// rows of at most 128 and 64 bytes): each written from
+					// column xlo, its n pixels then zeros up to column xlo
+					// of the next row; the first row's zero prefix and the
+					// last row apart.
 					clear(d[ylo*ow : ylo*ow+xlo])
-					copyPanel(d[ylo*ow+xlo:(yhi-1)*ow+xlo], ow, img[off:], s.W, yhi-1-ylo, n)
+					panel := d[ylo*ow+xlo : (yhi-1)*ow+xlo]
 					last := d[(yhi-1)*ow+xlo : yhi*ow]
-					src := off + (yhi-1-ylo)*s.W
+					src := off + (yhi-1-ylo)*step
+					if s.Stride == 2 {
+						copyPanelS2(panel, ow, img[off:], step, yhi-1-ylo, n)
+						copyPanelS2(last, len(last), img[src:], step, 1, n)
+						continue
+					}
+					copyPanel(panel, ow, img[off:], step, yhi-1-ylo, n)
 					copy(last, img[src:src+n])
 					clear(last[n:])
 					continue
@@ -257,6 +264,12 @@ func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 				}
 				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
 				step := s.Stride * s.W
+				if s.Stride == 2 && yhi > ylo {
+					// Every other pixel of rows step apart (addPanelS2, in
+					// assembly for rows of at most 16 values).
+					addPanelS2(img[off:], step, d[ylo*ow+xlo:], ow, yhi-ylo, n)
+					continue
+				}
 				for oy := ylo; oy < yhi; oy++ {
 					in := d[oy*ow+xlo : oy*ow+xhi]
 					if s.Stride == 1 {

@@ -153,7 +153,7 @@ func TestIm2colCol2im(t *testing.T) {
 	}
 }
 
-// TestIm2colFloat32 checks float32 Im2col against the reference on every
+// TestIm2colFloat32 checks float32 Im2col and Col2im against the reference on every
 // shape of im2colShapes and on rows wider than the assembly copies (40
 // pixels), with a leading dimension whose gaps must stay untouched.
 func TestIm2colFloat32(t *testing.T) {
@@ -167,7 +167,11 @@ func TestIm2colFloat32(t *testing.T) {
 		ConvShape{C: 2, H: 16, W: 16, KH: 3, KW: 3, Stride: 1, Pad: 1},
 		ConvShape{C: 2, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1},
 		ConvShape{C: 2, H: 16, W: 16, KH: 5, KW: 5, Stride: 1, Pad: 2},
-		ConvShape{C: 1, H: 2, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1})
+		ConvShape{C: 1, H: 2, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		// The zoo's down-sampling layers (copyPanelS2, addPanelS2).
+		ConvShape{C: 2, H: 32, W: 32, KH: 3, KW: 3, Stride: 2, Pad: 1},
+		ConvShape{C: 2, H: 16, W: 16, KH: 1, KW: 1, Stride: 2},
+		ConvShape{C: 2, H: 40, W: 40, KH: 3, KW: 3, Stride: 2, Pad: 1})
 	for _, s := range shapes {
 		x64 := make([]float64, s.C*s.H*s.W)
 		x32 := make([]float32, len(x64))
@@ -192,6 +196,28 @@ func TestIm2colFloat32(t *testing.T) {
 				if got[r*ld+j] != w {
 					t.Fatalf("%+v: float32 Im2col entry (%d, %d) = %g, want %g", s, r, j, got[r*ld+j], w)
 				}
+			}
+		}
+		// Col2im of small integers (exact in float32 and float64), the
+		// column matrix's gaps poisoned: stride 2 adds with the assembly.
+		col64 := make([]float64, s.Rows()*cols)
+		col32 := make([]float32, s.Rows()*ld)
+		for i := range col32 {
+			col32[i] = float32(math.NaN())
+		}
+		for r := 0; r < s.Rows(); r++ {
+			for j := 0; j < cols; j++ {
+				v := float64((r*7+j*3)%11) - 5
+				col64[r*cols+j], col32[r*ld+j] = v, float32(v)
+			}
+		}
+		img64 := append([]float64(nil), x64...)
+		naiveCol2im(img64, col64, s)
+		img32 := append([]float32(nil), x32...)
+		Col2im(img32, col32, ld, s)
+		for i := range img32 {
+			if float64(img32[i]) != img64[i] {
+				t.Fatalf("%+v: float32 Col2im entry %d = %g, want %g", s, i, img32[i], img64[i])
 			}
 		}
 	}

@@ -73,6 +73,8 @@ func main() {
 		k.emit(&buf)
 	}
 	emitCopyPanel(&buf)
+	emitCopyPanelS2(&buf)
+	emitAddPanelS2(&buf)
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
 	emitStridedMasks(&buf)
