@@ -226,6 +226,25 @@ func addPanelS2[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int)
 		rows, ldDst*4, ldSrc*4, n)
 }
 
+// addPanelAVX512 is addPanelGeneric on raw memory, in 4-byte float32
+// words: for each of rows rows, it adds the n words at src to those at dst
+// and steps dst by ldDst and src by ldSrc bytes. 1 ≤ n ≤ 32.
+//
+//go:noescape
+func addPanelAVX512(dst, src unsafe.Pointer, rows, ldDst, ldSrc, n int)
+
+// addPanel is addPanelGeneric, in assembly for float32 rows of at most 32
+// elements (the col2im of images up to 32 wide).
+func addPanel[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || n > 32 || rows <= 0 || n <= 0 {
+		addPanelGeneric(dst, ldDst, src, ldSrc, rows, n)
+		return
+	}
+	_ = dst[(rows-1)*ldDst : (rows-1)*ldDst+n] // bounds of what the assembly touches
+	_ = src[(rows-1)*ldSrc : (rows-1)*ldSrc+n]
+	addPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), rows, ldDst*4, ldSrc*4, n)
+}
+
 // gatherPanelAVX512 is transPanelGeneric on raw memory, in 4-byte words:
 // for each of kb steps it gathers srcW words from src at the byte offsets
 // idx[:srcW], zeroes the next dstW-srcW, then steps src by step bytes and dst

@@ -349,6 +349,21 @@ func copyPanelS2Generic[T tensor.Float](dst []T, w int, src []T, ld, rows, cols 
 	}
 }
 
+// addPanelGeneric adds n elements of each of rows rows of src (row stride
+// ldSrc) to those of dst (row stride ldDst):
+//
+//	dst[r*ldDst+k] += src[r*ldSrc+k] for k < n.
+//
+// It is the Go twin of addPanelAVX512 (the rows of a col2im).
+func addPanelGeneric[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*ldDst : r*ldDst+n]
+		for k, v := range src[r*ldSrc : r*ldSrc+n] {
+			d[k] += v
+		}
+	}
+}
+
 // addPanelS2Generic adds n elements of each of rows rows of src (row stride
 // ldSrc) to every other element of the rows of dst (row stride ldDst):
 //

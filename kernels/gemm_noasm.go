@@ -30,6 +30,11 @@ func addPanelS2[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int)
 	addPanelS2Generic(dst, ldDst, src, ldSrc, rows, n)
 }
 
+// addPanel is addPanelGeneric.
+func addPanel[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	addPanelGeneric(dst, ldDst, src, ldSrc, rows, n)
+}
+
 // transPanel is transPanelGeneric.
 func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	transPanelGeneric(dst, w, src, ld, kb, rows)

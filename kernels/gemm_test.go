@@ -314,8 +314,9 @@ func ExampleGemm() {
 	// Output: [4 5 10 11]
 }
 
-// TestCopyPanel checks copyPanel, copyPanelS2 and transPanel (assembly on
-// amd64) against their Go twins, with guard values past the panel.
+// TestCopyPanel checks copyPanel, copyPanelS2, addPanel, addPanelS2 and
+// transPanel (assembly on amd64) against their Go twins, with guard values
+// past the panel.
 func TestCopyPanel(t *testing.T) {
 	testCopyPanel[float32](t)
 	testCopyPanel[float64](t)
@@ -396,6 +397,31 @@ func testCopyPanel[T tensor.Float](t *testing.T) {
 				}
 				if want[0] != 1 || rows > 1 && want[ldDst] != T(ldSrc+1) { // row 1 starts at an odd index, −0 + src
 					t.Fatalf("addPanelS2Generic %T: rows start %v, %v", T(0), want[0], want[ldDst])
+				}
+			}
+			// Adding rows (col2im rows), both ending at an unreadable page.
+			for _, rows := range []int{1, 2, 5} {
+				n := cols
+				ldSrc, ldDst := n+2, n+5
+				src := guardedTail[T](t, (rows-1)*ldSrc+n)
+				for i := range src {
+					src[i] = T(i + 1)
+				}
+				got := guardedTail2[T](t, (rows-1)*ldDst+n)
+				want := make([]T, len(got))
+				for i := range got {
+					got[i] = T(i) / 4
+					want[i] = got[i]
+				}
+				addPanel(got, ldDst, src, ldSrc, rows, n)
+				addPanelGeneric(want, ldDst, src, ldSrc, rows, n)
+				for i := range got {
+					if math.Float64bits(float64(got[i])) != math.Float64bits(float64(want[i])) {
+						t.Fatalf("addPanel %T n=%d rows=%d: dst[%d] = %v, want %v", T(0), n, rows, i, got[i], want[i])
+					}
+				}
+				if want[0] != 1 || rows > 1 && want[ldDst] != T(ldDst)/4+T(ldSrc+1) {
+					t.Fatalf("addPanelGeneric %T: rows start %v, %v", T(0), want[0], want[ldDst])
 				}
 			}
 			// The transpose: cols rows of length kb (16×16 blocks in

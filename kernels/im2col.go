@@ -264,7 +264,15 @@ func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 				}
 				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
 				step := s.Stride * s.W
-				if s.Stride == 2 && yhi > ylo {
+				switch {
+				case s.Stride == 1 && yhi > ylo && n > 16:
+					// Rows step apart (addPanel, in assembly for rows of
+					// at most 32 values; on narrower rows the scalar loop
+					// below measured faster: the next window column's
+					// loads then overlap the vector stores just made).
+					addPanel(img[off:], step, d[ylo*ow+xlo:], ow, yhi-ylo, n)
+					continue
+				case s.Stride == 2 && yhi > ylo:
 					// Every other pixel of rows step apart (addPanelS2, in
 					// assembly for rows of at most 16 values).
 					addPanelS2(img[off:], step, d[ylo*ow+xlo:], ow, yhi-ylo, n)

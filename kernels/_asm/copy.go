@@ -147,6 +147,43 @@ addPanelS2AVX512_loop:
 `)
 }
 
+// emitAddPanel writes addPanelAVX512 (see ../gemm_amd64.go): rows of up to
+// 32 words added with masked loads and stores.
+func emitAddPanel(w *bytes.Buffer) {
+	w.WriteString(`
+// func addPanelAVX512(dst, src unsafe.Pointer, rows, ldDst, ldSrc, n int)
+TEXT ·addPanelAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ ldDst+24(FP), R8
+	MOVQ ldSrc+32(FP), R9
+	MOVQ n+40(FP), CX
+	// K1, K2: the low n of 32 words.
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVD AX, K1
+	SHRQ $16, AX
+	KMOVD AX, K2
+addPanelAVX512_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS.Z (DI), K1, Z2
+	VMOVUPS.Z 64(DI), K2, Z3
+	VADDPS Z0, Z2, Z2
+	VADDPS Z1, Z3, Z3
+	VMOVUPS Z2, K1, (DI)
+	VMOVUPS Z3, K2, 64(DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ addPanelAVX512_loop
+	VZEROUPPER
+	RET
+`)
+}
+
 // emitGatherPanel writes gatherPanelAVX512 (see ../gemm_amd64.go).
 func emitGatherPanel(w *bytes.Buffer) {
 	w.WriteString(`

@@ -75,6 +75,7 @@ func main() {
 	emitCopyPanel(&buf)
 	emitCopyPanelS2(&buf)
 	emitAddPanelS2(&buf)
+	emitAddPanel(&buf)
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
 	emitStridedMasks(&buf)
