@@ -213,6 +213,7 @@ func BenchmarkConv2d(b *testing.B) {
 		{"resnet20-layer3", []int{128, 64, 8, 8}, []int{64, 64, 3, 3}, 1, 1},
 		{"resnet20-down2", []int{128, 16, 32, 32}, []int{32, 16, 3, 3}, 2, 1},
 		{"resnet18-layer1", []int{128, 64, 32, 32}, []int{64, 64, 3, 3}, 1, 1},
+		{"resnet18-layer3", []int{128, 256, 8, 8}, []int{256, 256, 3, 3}, 1, 1},
 		{"resnet18-layer4", []int{128, 512, 4, 4}, []int{512, 512, 3, 3}, 1, 1},
 	} {
 		b.Run(c.name+"/f32", func(b *testing.B) { benchConv2d[float32](b, c.x, c.w, c.stride, c.pad) })

@@ -81,7 +81,7 @@ func TestTapeReusesGarbage(t *testing.T) {
 // TestFreshCotangents checks the primitives that take their inputs'
 // cotangents uncleared (freshWriter) on every path that writes them: the
 // implicit transposed convolution (16 channels of 32×32), the transposed
-// convolution of small images, col2im (stride 2), the fused BatchNorm/ReLU
+// convolution of 16×16 images and of a batch of 4×4 ones, col2im (stride 2), the fused BatchNorm/ReLU
 // sweeps with and without a shortcut, ReLU→BatchNorm, in a gradient pass
 // (VJP) and in pair passes with every tangent, the input's only, the
 // parameters' only and one without the gradient of the weights
@@ -125,6 +125,7 @@ func TestFreshCotangents(t *testing.T) {
 		randn(2*c, 2*c, 3, 3), randn(2 * c), // 10–11 conv4 (16×16) W, b
 		randn(c, 2*c, 1, 1), randn(c), randn(c), // 12–14 conv5 (1×1) W, bn3 γ β
 		randn(3, c), randn(3), // 15–16 linear
+		randn(2*c, 2*c, 3, 3), // 17 conv6 (4×4 images: batched transposed convolution)
 	}
 	tangents := make([]*tensor.Dense[float32], len(leaves))
 	for i, l := range leaves {
@@ -165,6 +166,8 @@ func TestFreshCotangents(t *testing.T) {
 				h = tp.Apply(&Conv2d[float32]{Stride: 2, Padding: 1}, h, v[7])
 				h = tp.Apply(BatchNorm2dEval[float32]{RunningMean: mu4, RunningVar: v4, Eps: 1e-5}, h, v[8], v[9])
 				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[10], v[11])
+				h = tp.Apply(&MaxPool2d[float32]{Kernel: 4, Stride: 4}, h)
+				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[17])
 				h = tp.Apply(&Conv2d[float32]{}, h, v[12])
 				h = tp.Apply(ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu3, RunningVar: v3, Eps: 1e-5}}, h, v[13], v[14])
 				h = tp.Apply(GlobalAvgPool[float32]{}, h)
