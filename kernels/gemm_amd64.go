@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"math/bits"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -243,6 +244,36 @@ func addPanel[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
 	_ = dst[(rows-1)*ldDst : (rows-1)*ldDst+n] // bounds of what the assembly touches
 	_ = src[(rows-1)*ldSrc : (rows-1)*ldSrc+n]
 	addPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), rows, ldDst*4, ldSrc*4, n)
+}
+
+// addWindowsAVX512 is addWindowsGeneric on raw memory, in 4-byte float32
+// words, offs in bytes. 1 ≤ w ≤ 16, 1 ≤ kw ≤ 8.
+//
+//go:noescape
+func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+
+// addWindows is addWindowsGeneric, in assembly for float32 rows of at most
+// 16 elements (the col2im of narrow images, a window row's columns at once).
+func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int) {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || w > 16 || w <= 0 || kw > 8 || kw <= 0 || rows <= 0 {
+		addWindowsGeneric(dst, src, offs, masks, rows, ldDst, ldSrc, kw, w)
+		return
+	}
+	// Bounds of what the assembly touches: w words of each destination
+	// row, and the masked words of each window's rows.
+	_ = dst[(rows-1)*ldDst+w-1]
+	for j, m := range masks[:kw] {
+		if m != 0 {
+			lo, hi := bits.TrailingZeros16(m), 16-bits.LeadingZeros16(m)
+			_ = src[offs[j]+lo : (rows-1)*ldSrc+offs[j]+hi]
+		}
+	}
+	var boffs [8]int
+	for j := range kw {
+		boffs[j] = offs[j] * 4
+	}
+	addWindowsAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &boffs, masks,
+		rows, ldDst*4, ldSrc*4, kw, w)
 }
 
 // gatherPanelAVX512 is transPanelGeneric on raw memory, in 4-byte words:

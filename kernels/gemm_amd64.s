@@ -4162,6 +4162,41 @@ addPanelAVX512_loop:
 	VZEROUPPER
 	RET
 
+// func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+TEXT ·addWindowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), R11
+	MOVQ masks+24(FP), R12
+	MOVQ rows+32(FP), BX
+	MOVQ ldDst+40(FP), R8
+	MOVQ ldSrc+48(FP), R9
+	MOVQ kw+56(FP), R10
+	MOVQ w+64(FP), CX
+	// K2: the low w of 16 words (the destination row).
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+addWindowsAVX512_rows:
+	VMOVUPS.Z (DI), K2, Z0
+	XORQ DX, DX
+addWindowsAVX512_windows:
+	KMOVW (R12)(DX*2), K1
+	MOVQ (R11)(DX*8), AX
+	VMOVUPS.Z (SI)(AX*1), K1, Z1
+	VADDPS Z1, Z0, K1, Z0
+	INCQ DX
+	CMPQ DX, R10
+	JLT addWindowsAVX512_windows
+	VMOVUPS Z0, K2, (DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ addWindowsAVX512_rows
+	VZEROUPPER
+	RET
+
 // func gatherPanelAVX512(dst, src unsafe.Pointer, idx *[32]int32, kb, step, dstW, srcW int)
 TEXT ·gatherPanelAVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI

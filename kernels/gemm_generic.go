@@ -349,6 +349,28 @@ func copyPanelS2Generic[T tensor.Float](dst []T, w int, src []T, ld, rows, cols 
 	}
 }
 
+// addWindowsGeneric adds, for each of rows rows and each window j < kw in
+// turn, the source elements under mask j to the destination row:
+//
+//	dst[r*ldDst+l] += src[r*ldSrc+offs[j]+l] for every bit l of masks[j],
+//
+// windows in order, so that each element gets its terms in the order of
+// one addPanel call per window. It is the Go twin of addWindowsAVX512 (the
+// rows of a stride-1 col2im, a window row's kw columns at once: window j
+// reaches the image row at its own shift).
+func addWindowsGeneric[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*ldDst : r*ldDst+w]
+		for j, m := range masks[:kw] {
+			for l := range d {
+				if m>>l&1 != 0 {
+					d[l] += src[r*ldSrc+offs[j]+l]
+				}
+			}
+		}
+	}
+}
+
 // addPanelGeneric adds n elements of each of rows rows of src (row stride
 // ldSrc) to those of dst (row stride ldDst):
 //

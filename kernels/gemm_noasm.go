@@ -35,6 +35,11 @@ func addPanel[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
 	addPanelGeneric(dst, ldDst, src, ldSrc, rows, n)
 }
 
+// addWindows is addWindowsGeneric.
+func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int) {
+	addWindowsGeneric(dst, src, offs, masks, rows, ldDst, ldSrc, kw, w)
+}
+
 // transPanel is transPanelGeneric.
 func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	transPanelGeneric(dst, w, src, ld, kb, rows)

@@ -449,3 +449,69 @@ func testCopyPanel[T tensor.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestAddWindows checks addWindows (assembly on amd64) against its Go twin
+// on every row width up to 16, one to five windows with shifted masks
+// (empty, partial and full) and guard pages after both operands; lanes no
+// window reaches, −0 here, must keep their bits.
+func TestAddWindows(t *testing.T) {
+	testAddWindows[float32](t)
+	testAddWindows[float64](t)
+}
+
+func testAddWindows[T tensor.Float](t *testing.T) {
+	for w := 1; w <= 16; w++ {
+		for kw := 1; kw <= 5; kw++ {
+			for _, rows := range []int{1, 3} {
+				var offs [8]int
+				var masks [8]uint16
+				ldSrc, jStride := w+1, 3*w+7
+				last := 0 // one past the largest source index read
+				for j := 0; j < kw; j++ {
+					// Window j covers lanes [lo, hi): shifted by j, the
+					// last window empty when kw is 5.
+					lo, hi := min(j, w), max(min(w, w-kw/2+j), min(j, w))
+					if kw == 5 && j == 4 {
+						hi = lo
+					}
+					offs[j] = j*jStride + 2 - lo
+					if hi > lo {
+						masks[j] = uint16((1<<hi - 1) &^ (1<<lo - 1))
+						last = max(last, (rows-1)*ldSrc+offs[j]+hi)
+					}
+				}
+				if last == 0 {
+					continue
+				}
+				// The source ends right after the last element read.
+				src := guardedTail[T](t, last)
+				for i := range src {
+					src[i] = T(i%13 + 1)
+				}
+				ldDst := w + 2
+				got := guardedTail2[T](t, (rows-1)*ldDst+w)
+				want := make([]T, len(got))
+				for i := range got {
+					got[i] = T(math.Copysign(0, -1))
+					if i%3 == 0 {
+						got[i] = T(i) / 8
+					}
+					want[i] = got[i]
+				}
+				addWindows(got, src, &offs, &masks, rows, ldDst, ldSrc, kw, w)
+				addWindowsGeneric(want, src, &offs, &masks, rows, ldDst, ldSrc, kw, w)
+				for i := range got {
+					if math.Float64bits(float64(got[i])) != math.Float64bits(float64(want[i])) {
+						t.Fatalf("addWindows %T w=%d kw=%d rows=%d: dst[%d] = %v, want %v", T(0), w, kw, rows, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	// The twin itself: one window of two lanes at shift 1.
+	dst := []float32{1, 1, 1}
+	addWindowsGeneric(dst, []float32{5, 6, 7, 8}, &[8]int{1}, &[8]uint16{0b110}, 1, 3, 4, 1, 3)
+	if dst[0] != 1 || dst[1] != 8 || dst[2] != 9 {
+		t.Fatalf("addWindowsGeneric: %v, want [1 8 9]", dst)
+	}
+}

@@ -254,6 +254,30 @@ func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 		img := dst[c*s.H*s.W : (c+1)*s.H*s.W]
 		for i := 0; i < s.KH; i++ {
 			ylo, yhi := span(s.H, i, s.Stride, s.Pad, oh)
+			if s.Stride == 1 && s.W <= 16 && s.KW <= 8 {
+				// Narrow images: the window row's KW columns at once
+				// (addWindows, in assembly), each image row loaded once
+				// and given every column's terms in turn, the same order
+				// as column by column. (Adding a column's rows at a time
+				// in vectors measured slower than scalar here: the next
+				// column's loads overlap the stores just made.)
+				if yhi > ylo {
+					var offs [8]int
+					var masks [8]uint16
+					for j := 0; j < s.KW; j++ {
+						// Lane l (image column) takes window j's output
+						// column l + Pad − j of col row row + j.
+						if xlo, xhi := span(s.W, j, 1, s.Pad, ow); xhi > xlo {
+							lo, hi := xlo-s.Pad+j, xhi-s.Pad+j
+							masks[j] = uint16((1<<hi - 1) &^ (1<<lo - 1))
+						}
+						offs[j] = j*ld + s.Pad - j
+					}
+					addWindows(img[(ylo-s.Pad+i)*s.W:], col[row*ld+ylo*ow:], &offs, &masks, yhi-ylo, s.W, ow, s.KW, s.W)
+				}
+				row += s.KW
+				continue
+			}
 			for j := 0; j < s.KW; j++ {
 				xlo, xhi := span(s.W, j, s.Stride, s.Pad, ow)
 				d := col[row*ld : row*ld+cols]
@@ -265,11 +289,9 @@ func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
 				step := s.Stride * s.W
 				switch {
-				case s.Stride == 1 && yhi > ylo && n > 16:
+				case s.Stride == 1 && yhi > ylo:
 					// Rows step apart (addPanel, in assembly for rows of
-					// at most 32 values; on narrower rows the scalar loop
-					// below measured faster: the next window column's
-					// loads then overlap the vector stores just made).
+					// at most 32 values).
 					addPanel(img[off:], step, d[ylo*ow+xlo:], ow, yhi-ylo, n)
 					continue
 				case s.Stride == 2 && yhi > ylo:

@@ -184,6 +184,49 @@ addPanelAVX512_loop:
 `)
 }
 
+// emitAddWindows writes addWindowsAVX512 (see ../gemm_amd64.go): for each
+// row, the destination row in one register, the kw window columns' rows
+// added into it in turn, each loaded at its own shift and added under its
+// own mask (merge-masked: lanes a window does not reach keep their bits).
+func emitAddWindows(w *bytes.Buffer) {
+	w.WriteString(`
+// func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+TEXT ·addWindowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), R11
+	MOVQ masks+24(FP), R12
+	MOVQ rows+32(FP), BX
+	MOVQ ldDst+40(FP), R8
+	MOVQ ldSrc+48(FP), R9
+	MOVQ kw+56(FP), R10
+	MOVQ w+64(FP), CX
+	// K2: the low w of 16 words (the destination row).
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+addWindowsAVX512_rows:
+	VMOVUPS.Z (DI), K2, Z0
+	XORQ DX, DX
+addWindowsAVX512_windows:
+	KMOVW (R12)(DX*2), K1
+	MOVQ (R11)(DX*8), AX
+	VMOVUPS.Z (SI)(AX*1), K1, Z1
+	VADDPS Z1, Z0, K1, Z0
+	INCQ DX
+	CMPQ DX, R10
+	JLT addWindowsAVX512_windows
+	VMOVUPS Z0, K2, (DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ addWindowsAVX512_rows
+	VZEROUPPER
+	RET
+`)
+}
+
 // emitGatherPanel writes gatherPanelAVX512 (see ../gemm_amd64.go).
 func emitGatherPanel(w *bytes.Buffer) {
 	w.WriteString(`

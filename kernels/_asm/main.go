@@ -76,6 +76,7 @@ func main() {
 	emitCopyPanelS2(&buf)
 	emitAddPanelS2(&buf)
 	emitAddPanel(&buf)
+	emitAddWindows(&buf)
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
 	emitStridedMasks(&buf)
