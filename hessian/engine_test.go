@@ -1,6 +1,7 @@
 package hessian
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"hesscope/nn"
@@ -8,14 +9,14 @@ import (
 )
 
 // countingPasser is an Engine's Passer that counts the passes it runs for
-// the CPU Evaluator it wraps.
+// the CPU Evaluator it wraps (workers run their Passers concurrently).
 type countingPasser struct {
 	eval   *Evaluator[float64]
-	passes *int
+	passes *atomic.Int64
 }
 
 func (c countingPasser) Pass(x *tensor.Dense[float64], y []int, req Request[float64]) Result[float64] {
-	*c.passes++
+	c.passes.Add(1)
 	return c.eval.Pass(x, y, req)
 }
 
@@ -26,9 +27,9 @@ func TestEngine(t *testing.T) {
 	net := newTinyNet(7, "relu")
 	x, y := tinyBatch(7, 11)
 	data := &unevenData{x: x, y: y, sizes: []int{3, 3, 1}}
-	var passes, made int
+	var passes, made atomic.Int64
 	eng := func(m Model[float64]) Passer[float64] {
-		made++
+		made.Add(1)
 		return countingPasser{eval: NewEvaluator(m), passes: &passes}
 	}
 	want := NewParams[float64](net, data, nn.Eval, nil)
@@ -46,13 +47,13 @@ func TestEngine(t *testing.T) {
 			t.Fatalf("Hv[%d] = %v through the Engine, %v without", i, hg[i], hw[i])
 		}
 	}
-	if passes != 3 || made != 2 {
-		t.Errorf("%d passes by %d Passers, want 3 by 2 (one per worker)", passes, made)
+	if passes.Load() != 3 || made.Load() != 2 {
+		t.Errorf("%d passes by %d Passers, want 3 by 2 (one per worker)", passes.Load(), made.Load())
 	}
 	obj := NewObjective[float64](net, data, nn.Eval)
 	obj.Engine = eng
-	if l, w := obj.Eval(nil, obj.Theta()), NewObjective[float64](net, data, nn.Eval).Eval(nil, obj.Theta()); l != w || passes != 6 {
-		t.Errorf("Objective through the Engine: loss %v (want %v) after %d passes (want 6)", l, w, passes)
+	if l, w := obj.Eval(nil, obj.Theta()), NewObjective[float64](net, data, nn.Eval).Eval(nil, obj.Theta()); l != w || passes.Load() != 6 {
+		t.Errorf("Objective through the Engine: loss %v (want %v) after %d passes (want 6)", l, w, passes.Load())
 	}
 	gn := NewGaussNewton[float64](net, data, nn.Eval, nil)
 	gn.Engine = eng
