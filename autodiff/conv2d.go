@@ -354,7 +354,11 @@ func padPlanes[T tensor.Float](dst, src []T, planes, h, w, pad int) {
 
 // addPitched adds the planes h×w planes held in src with rows pitch apart
 // (plane c at c·stride) to dst ([planes, h, w]), or copies them if set.
+// Planes whose rows lie back to back (pitch w) go as one run each.
 func addPitched[T tensor.Float](dst, src []T, planes, h, w, pitch, stride int, set bool) {
+	if pitch == w {
+		w, h, pitch = h*w, 1, h*w
+	}
 	for c := 0; c < planes; c++ {
 		for r := 0; r < h; r++ {
 			d, s := dst[(c*h+r)*w:(c*h+r+1)*w], src[c*stride+r*pitch:c*stride+r*pitch+w]
@@ -947,15 +951,7 @@ func transposedConv[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, dot c
 		}
 		p.Gemm(false, ld, 1, b, ld, 0, out, ld)
 		for i := 0; i < cnt; i++ {
-			img := xb.x.Data[(n0+i)*in : (n0+i+1)*in]
-			for c := 0; c < g.C; c++ {
-				d, s := img[c*cols:(c+1)*cols], out[c*ld+i*cols:c*ld+(i+1)*cols]
-				if xb.freshX {
-					copy(d, s)
-				} else {
-					kernels.Add(d, s)
-				}
-			}
+			addPitched(xb.x.Data[(n0+i)*in:(n0+i+1)*in], out[i*cols:], g.C, g.H, g.W, g.W, ld, xb.freshX)
 		}
 	}
 	if doX {

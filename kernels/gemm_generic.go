@@ -378,12 +378,7 @@ func addWindowsGeneric[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uin
 //
 // It is the Go twin of addPanelAVX512 (the rows of a col2im).
 func addPanelGeneric[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
-	for r := 0; r < rows; r++ {
-		d := dst[r*ldDst : r*ldDst+n]
-		for k, v := range src[r*ldSrc : r*ldSrc+n] {
-			d[k] += v
-		}
-	}
+	addPanelStrided(dst, ldDst, src, ldSrc, rows, n, 1)
 }
 
 // addPanelS2Generic adds n elements of each of rows rows of src (row stride
@@ -393,10 +388,20 @@ func addPanelGeneric[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n
 //
 // It is the Go twin of addPanelS2AVX512 (the rows of a stride-2 col2im).
 func addPanelS2Generic[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	addPanelStrided(dst, ldDst, src, ldSrc, rows, n, 2)
+}
+
+// addPanelStrided adds n elements of each of rows rows of src (row stride
+// ldSrc) to every stride-th element of the rows of dst (row stride ldDst):
+//
+//	dst[r*ldDst+stride*k] += src[r*ldSrc+k] for k < n.
+//
+// It is the rows of a col2im at any stride, in Go.
+func addPanelStrided[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n, stride int) {
 	for r := 0; r < rows; r++ {
-		d := dst[r*ldDst : r*ldDst+2*n-1]
+		d := dst[r*ldDst : r*ldDst+stride*(n-1)+1]
 		for k, v := range src[r*ldSrc : r*ldSrc+n] {
-			d[2*k] += v
+			d[stride*k] += v
 		}
 	}
 }

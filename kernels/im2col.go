@@ -109,55 +109,20 @@ func Im2col[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 				// off is the image index read by output (oy, xlo).
 				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
 				step := s.Stride * s.W
-				if s.Stride <= 2 && yhi-ylo > 1 {
-					// Output rows ylo…yhi−2 at once (copyPanel, or
-					// copyPanelS2 for every other pixel, in assembly for
-					// rows of at most 128 and 64 bytes): each written from
-					// column xlo, its n pixels then zeros up to column xlo
-					// of the next row; the first row's zero prefix and the
-					// last row apart.
-					clear(d[ylo*ow : ylo*ow+xlo])
-					panel := d[ylo*ow+xlo : (yhi-1)*ow+xlo]
-					last := d[(yhi-1)*ow+xlo : yhi*ow]
-					src := off + (yhi-1-ylo)*step
-					if s.Stride == 2 {
-						copyPanelS2(panel, ow, img[off:], step, yhi-1-ylo, n)
-						copyPanelS2(last, len(last), img[src:], step, 1, n)
-						continue
+				if s.Stride <= 2 {
+					if yhi > ylo {
+						copyRows(d, ow, xlo, ylo, yhi, img, off, step, n, s.Stride == 2)
 					}
-					copyPanel(panel, ow, img[off:], step, yhi-1-ylo, n)
-					copy(last, img[src:src+n])
-					clear(last[n:])
 					continue
 				}
 				for oy := ylo; oy < yhi; oy++ {
 					out := d[oy*ow : oy*ow+ow]
-					for k := range out[:xlo] {
-						out[k] = 0
+					clear(out[:xlo])
+					src := img[off : off+(n-1)*s.Stride+1]
+					for k := range out[xlo:xhi] {
+						out[xlo+k] = src[k*s.Stride]
 					}
-					if s.Stride == 1 {
-						copy(out[xlo:xhi], img[off:off+n])
-					} else {
-						src := img[off : off+(n-1)*s.Stride+1]
-						o := out[xlo:xhi]
-						if s.Stride == 2 {
-							// Pairs of pixels, the first of each kept.
-							for k := 0; k+1 < len(o); k += 2 {
-								p := src[2*k : 2*k+3]
-								o[k], o[k+1] = p[0], p[2]
-							}
-							if len(o)%2 == 1 {
-								o[len(o)-1] = src[2*(len(o)-1)]
-							}
-						} else {
-							for k := range o {
-								o[k] = src[k*s.Stride]
-							}
-						}
-					}
-					for k := range out[xhi:] {
-						out[xhi+k] = 0
-					}
+					clear(out[xhi:])
 					off += step
 				}
 			}
@@ -218,24 +183,34 @@ func im2colSame[T tensor.Float](dst []T, ld int, x []T, s ConvShape) {
 					continue
 				}
 				// Shifted: each output row is a zero prefix (xlo), n pixels
-				// of an image row and a zero suffix. Rows ylo…yhi−2 by one
-				// copyPanel (in assembly for rows of at most 128 bytes),
-				// each written from column xlo with zeros up to column xlo
-				// of the next row; the first row's prefix and the last row
-				// by hand (their zeros lie outside the panel).
-				n := xhi - xlo
+				// of an image row and a zero suffix (copyRows).
 				off := (ylo-s.Pad+i)*w + xlo - s.Pad + j // read by output (ylo, xlo)
-				clear(d[ylo*w : ylo*w+xlo])
-				if rows := yhi - 1 - ylo; rows > 0 {
-					copyPanel(d[ylo*w+xlo:(yhi-1)*w+xlo], w, img[off:], w, rows, n)
-				}
-				last := d[(yhi-1)*w+xlo : yhi*w]
-				src := off + (yhi-1-ylo)*w
-				copy(last, img[src:src+n])
-				clear(last[n:])
+				copyRows(d, w, xlo, ylo, yhi, img, off, w, xhi-xlo, false)
 			}
 		}
 	}
+}
+
+// copyRows writes output rows ylo…yhi−1 (yhi > ylo) of the column-matrix
+// row d, ow wide: each a zero prefix of xlo, n pixels of img from off +
+// (oy − ylo)·step on (every other pixel if s2) and zeros to the end. Rows
+// ylo…yhi−2 go by one copyPanel or copyPanelS2 call (in assembly for rows
+// of at most 128 and 64 bytes), each written from column xlo with zeros up
+// to column xlo of the next row; the first row's prefix and the last row
+// apart (their zeros lie outside the panel).
+func copyRows[T tensor.Float](d []T, ow, xlo, ylo, yhi int, img []T, off, step, n int, s2 bool) {
+	clear(d[ylo*ow : ylo*ow+xlo])
+	panel := d[ylo*ow+xlo : (yhi-1)*ow+xlo]
+	last := d[(yhi-1)*ow+xlo : yhi*ow]
+	src := off + (yhi-1-ylo)*step
+	if s2 {
+		copyPanelS2(panel, ow, img[off:], step, yhi-1-ylo, n)
+		copyPanelS2(last, len(last), img[src:], step, 1, n)
+		return
+	}
+	copyPanel(panel, ow, img[off:], step, yhi-1-ylo, n)
+	copy(last, img[src:src+n])
+	clear(last[n:])
 }
 
 // Col2im adds the column matrix col ([Rows, Cols] with leading dimension
@@ -283,38 +258,21 @@ func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 				d := col[row*ld : row*ld+cols]
 				row++
 				n := xhi - xlo
-				if n <= 0 {
+				if n <= 0 || yhi <= ylo {
 					continue
 				}
+				// Rows step apart: addPanel and addPanelS2 in assembly for
+				// rows of at most 32 and 16 values.
 				off := (ylo*s.Stride-s.Pad+i)*s.W + xlo*s.Stride - s.Pad + j
 				step := s.Stride * s.W
-				switch {
-				case s.Stride == 1 && yhi > ylo:
-					// Rows step apart (addPanel, in assembly for rows of
-					// at most 32 values).
-					addPanel(img[off:], step, d[ylo*ow+xlo:], ow, yhi-ylo, n)
-					continue
-				case s.Stride == 2 && yhi > ylo:
-					// Every other pixel of rows step apart (addPanelS2, in
-					// assembly for rows of at most 16 values).
-					addPanelS2(img[off:], step, d[ylo*ow+xlo:], ow, yhi-ylo, n)
-					continue
-				}
-				for oy := ylo; oy < yhi; oy++ {
-					in := d[oy*ow+xlo : oy*ow+xhi]
-					if s.Stride == 1 {
-						out := img[off : off+n]
-						out = out[:len(in)]
-						for k, v := range in {
-							out[k] += v
-						}
-					} else {
-						out := img[off : off+(n-1)*s.Stride+1]
-						for k, v := range in {
-							out[k*s.Stride] += v
-						}
-					}
-					off += step
+				out, in := img[off:], d[ylo*ow+xlo:]
+				switch s.Stride {
+				case 1:
+					addPanel(out, step, in, ow, yhi-ylo, n)
+				case 2:
+					addPanelS2(out, step, in, ow, yhi-ylo, n)
+				default:
+					addPanelStrided(out, step, in, ow, yhi-ylo, n, s.Stride)
 				}
 			}
 		}
