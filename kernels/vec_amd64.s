@@ -886,6 +886,29 @@ centeredSumsScaleAdd32AVX512_done:
 	VZEROUPPER
 	RET
 
+// func sum32AVX512(s *Lanes, y []float32)
+//
+// s += y[i], by lanes. Whole blocks of 16 elements only.
+TEXT ·sum32AVX512(SB), NOSPLIT, $0-32
+	MOVQ y_base+8(FP), DI
+	MOVQ y_len+16(FP), CX
+	SHRQ $4, CX
+	JZ sum32AVX512_done
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Z0
+sum32AVX512_loop:
+	VCVTPS2PD 0(DI), Z8
+	VADDPD Z8, Z0, Z0
+	VCVTPS2PD 32(DI), Z8
+	VADDPD Z8, Z0, Z0
+	ADDQ $64, DI
+	DECQ CX
+	JNZ sum32AVX512_loop
+	VMOVUPD Z0, 0(AX)
+sum32AVX512_done:
+	VZEROUPPER
+	RET
+
 // func dot32AVX512(s *Lanes, y, x []float32)
 //
 // s += y[i]·x[i], by lanes. Whole blocks of 16 elements only.
@@ -2056,6 +2079,31 @@ centeredSumsScaleAdd32AVX2_loop:
 	VMOVUPD Y2, 64(AX)
 	VMOVUPD Y3, 96(AX)
 centeredSumsScaleAdd32AVX2_done:
+	VZEROUPPER
+	RET
+
+// func sum32AVX2(s *Lanes, y []float32)
+//
+// s += y[i], by lanes. Whole blocks of 8 elements only.
+TEXT ·sum32AVX2(SB), NOSPLIT, $0-32
+	MOVQ y_base+8(FP), DI
+	MOVQ y_len+16(FP), CX
+	SHRQ $3, CX
+	JZ sum32AVX2_done
+	MOVQ s+0(FP), AX
+	VMOVUPD 0(AX), Y0
+	VMOVUPD 32(AX), Y1
+sum32AVX2_loop:
+	VCVTPS2PD 0(DI), Y10
+	VADDPD Y10, Y0, Y0
+	VCVTPS2PD 16(DI), Y10
+	VADDPD Y10, Y1, Y1
+	ADDQ $32, DI
+	DECQ CX
+	JNZ sum32AVX2_loop
+	VMOVUPD Y0, 0(AX)
+	VMOVUPD Y1, 32(AX)
+sum32AVX2_done:
 	VZEROUPPER
 	RET
 

@@ -235,6 +235,13 @@ var affineKernels = []affineKernel{
 		body: func(e *affineEmitter) { centeredSumsScaleAddOf(e, e.load("y", 0)) },
 	},
 	{
+		name: "sum32", doc: "s += y[i], by lanes.",
+		accs: 1, slices: []string{"y"},
+		body: func(e *affineEmitter) {
+			e.op("VADDPD", e.acc(0), e.acc(0), e.load("y", 0))
+		},
+	},
+	{
 		name: "dot32", doc: "s += y[i]·x[i], by lanes.",
 		accs: 1, slices: []string{"y", "x"},
 		body: func(e *affineEmitter) {
