@@ -446,17 +446,7 @@ func scatterPitched[T tensor.Float](g convGeom, yn, c []T, ldc, pitch int, set b
 			fill(plane, bo)
 			continue
 		}
-		for r := 0; r < oh; r++ {
-			src := c[o*ldc+r*pitch : o*ldc+r*pitch+ow]
-			dst := plane[r*ow : (r+1)*ow]
-			if b == nil {
-				copy(dst, src)
-				continue
-			}
-			for j, v := range src {
-				dst[j] = v + bo
-			}
-		}
+		kernels.Unpitch(plane, c[o*ldc:], pitch, oh, ow, bo, b != nil)
 	}
 }
 
@@ -485,14 +475,7 @@ func scatterChunk[T tensor.Float](g convGeom, y, c []T, off, ldc, n0, cnt, out i
 				fill(row, bo)
 				continue
 			}
-			src := c[o*ldc+off+i*g.P : o*ldc+off+(i+1)*g.P]
-			if b == nil {
-				copy(row, src)
-				continue
-			}
-			for j, v := range src {
-				row[j] = v + bo
-			}
+			kernels.Unpitch(row, c[o*ldc+off+i*g.P:], g.P, 1, g.P, bo, b != nil)
 		}
 	}
 }

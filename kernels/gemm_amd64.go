@@ -179,6 +179,25 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 		rows, ld*size, w*size/4, cols*size/4)
 }
 
+// biasPanelAVX512 is biasPanelGeneric for float32 on raw memory: each of
+// rows rows writes its w ≤ 32 values src[j] + b to dst, then steps src by
+// ld bytes and dst by 4·w bytes. Masked loads read nothing past w values.
+//
+//go:noescape
+func biasPanelAVX512(dst, src unsafe.Pointer, b float32, rows, ld, w int)
+
+// biasPanel is biasPanelGeneric, in assembly for float32 rows of at most
+// 32 values.
+func biasPanel[T tensor.Float](dst, src []T, ld, rows, w int, b T) {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || w > 32 || rows <= 0 || w <= 0 {
+		biasPanelGeneric(dst, src, ld, rows, w, b)
+		return
+	}
+	_ = dst[rows*w-1]                    // bounds of what the assembly writes
+	_ = src[(rows-1)*ld : (rows-1)*ld+w] // and reads
+	biasPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), float32(b), rows, ld*4, w)
+}
+
 // copyPanelS2AVX512 is copyPanelS2Generic on raw memory, in 4-byte words:
 // for each of rows rows, it writes the srcW even words 0, 2, …, 2·srcW − 2
 // of the row at src (reading only its first 2·srcW − 1 words) and then

@@ -420,6 +420,21 @@ func copyPanelGeneric[T tensor.Float](dst []T, w int, src []T, ld, rows, cols in
 	}
 }
 
+// biasPanelGeneric writes rows rows of w values of src (row stride ld)
+// plus b to dst, back to back:
+//
+//	dst[r*w+j] = src[r*ld+j] + b.
+//
+// It is the Go twin of biasPanelAVX512.
+func biasPanelGeneric[T tensor.Float](dst, src []T, ld, rows, w int, b T) {
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*w:r*w+w], src[r*ld:r*ld+w]
+		for j, v := range s {
+			d[j] = v + b
+		}
+	}
+}
+
 // microGeneric is the reference micro-kernel for any mr×nr: the Go twin of
 // every assembly micro-kernel (see microKernel).
 func microGeneric[T tensor.Float](mr, nr, k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int) {

@@ -20,6 +20,11 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 	copyPanelGeneric(dst, w, src, ld, rows, cols)
 }
 
+// biasPanel is biasPanelGeneric.
+func biasPanel[T tensor.Float](dst, src []T, ld, rows, w int, b T) {
+	biasPanelGeneric(dst, src, ld, rows, w, b)
+}
+
 // copyPanelS2 is copyPanelS2Generic.
 func copyPanelS2[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 	copyPanelS2Generic(dst, w, src, ld, rows, cols)

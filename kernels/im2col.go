@@ -213,6 +213,41 @@ func copyRows[T tensor.Float](d []T, ow, xlo, ylo, yhi int, img []T, off, step, 
 	clear(last[n:])
 }
 
+// Unpitch gathers rows rows of w values, row r of src starting at r·ld,
+// into dst back to back, adding b when bias is set:
+//
+//	dst[r·w + j] = src[r·ld + j] + b   (or a copy, −0 kept, without bias)
+//
+// the output plane of a product computed with a pitch (an implicit
+// convolution, whose rows are ld apart, ld < w where the padding is wider
+// than the window) or of a chunk of images, with its bias. Rows of at most 32 float32 values go by copyPanel or biasPanel (in
+// assembly); a contiguous run (ld = w) as rows of 32 and a tail.
+func Unpitch[T tensor.Float](dst, src []T, ld, rows, w int, b T, bias bool) {
+	if rows <= 0 || w <= 0 {
+		return
+	}
+	_ = dst[rows*w-1]
+	_ = src[(rows-1)*ld+w-1]
+	if ld == w && w > 32 {
+		n := rows * w
+		if !bias {
+			copy(dst[:n], src[:n])
+			return
+		}
+		full := n / 32
+		biasPanel(dst, src, 32, full, 32, b)
+		if tail := n - 32*full; tail > 0 {
+			biasPanel(dst[32*full:], src[32*full:], tail, 1, tail, b)
+		}
+		return
+	}
+	if !bias {
+		copyPanel(dst, w, src, ld, rows, w)
+		return
+	}
+	biasPanel(dst, src, ld, rows, w, b)
+}
+
 // Col2im adds the column matrix col ([Rows, Cols] with leading dimension
 // ld ≥ Cols, laid out as Im2col writes it) back into the image dst
 // ([C, H, W]), dropping the padding: it is the adjoint of Im2col, so a pixel

@@ -47,3 +47,31 @@ func BenchmarkIm2col(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUnpitch times Unpitch with a bias on the output planes of an
+// implicit convolution (64 channels, rows of W′ values Wp apart) and of a
+// chunk's image (one contiguous plane per channel):
+//
+//	go test -run '^$' -bench Unpitch ./kernels
+func BenchmarkUnpitch(b *testing.B) {
+	for _, c := range []struct {
+		name        string
+		rows, w, ld int
+	}{
+		{"c2.conv1-30x30-pitch32", 30, 30, 32},
+		{"lenet5.conv1-24x24-pitch28", 24, 24, 28},
+		{"c2.conv4-10x10-chunk", 1, 100, 100},
+	} {
+		const planes = 64
+		src := make([]float32, planes*c.rows*c.ld)
+		dst := make([]float32, planes*c.rows*c.w)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(dst)))
+			for b.Loop() {
+				for o := 0; o < planes; o++ {
+					Unpitch(dst[o*c.rows*c.w:], src[o*c.rows*c.ld:], c.ld, c.rows, c.w, float32(o), true)
+				}
+			}
+		})
+	}
+}

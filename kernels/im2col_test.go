@@ -239,3 +239,50 @@ func TestConvShapeOut(t *testing.T) {
 		}
 	}
 }
+
+// TestUnpitch checks Unpitch against the definition, bit for bit (signed
+// zeros and NaNs included), with and without the bias, for rows narrower
+// and wider than the assembly's 32 values, pitches above, at and below the
+// row width, and both the source and the destination ending at an
+// unreadable page right after the last element touched.
+func TestUnpitch(t *testing.T) {
+	testUnpitch[float32](t)
+	testUnpitch[float64](t)
+}
+
+func testUnpitch[T float32 | float64](t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, w := range []int{1, 5, 16, 17, 30, 32, 33, 64, 100} {
+		for _, rows := range []int{1, 2, 5} {
+			for _, ld := range []int{w, w + 3, max(1, w-1)} {
+				for _, bias := range []bool{false, true} {
+					src := guardedTail[T](t, (rows-1)*ld+w)
+					for i := range src {
+						switch rng.IntN(8) {
+						case 0:
+							src[i] = T(math.Copysign(0, -1))
+						case 1:
+							src[i] = T(math.NaN())
+						default:
+							src[i] = T(rng.NormFloat64())
+						}
+					}
+					b := T(rng.NormFloat64())
+					dst := guardedTail2[T](t, rows*w)
+					Unpitch(dst, src, ld, rows, w, b, bias)
+					for r := 0; r < rows; r++ {
+						for j := 0; j < w; j++ {
+							want := src[r*ld+j]
+							if bias {
+								want += b
+							}
+							if got := dst[r*w+j]; !sameBits(got, want, true) {
+								t.Fatalf("%T w=%d rows=%d ld=%d bias=%v: dst[%d] = %v, want %v", T(0), w, rows, ld, bias, r*w+j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -48,6 +48,46 @@ copyPanelAVX512_loop:
 `)
 }
 
+// emitBiasPanel writes biasPanelAVX512 (see ../gemm_amd64.go): rows of up
+// to 32 words, each loaded and stored under the mask of its w words with
+// the broadcast bias added on the way.
+func emitBiasPanel(w *bytes.Buffer) {
+	w.WriteString(`
+// func biasPanelAVX512(dst, src unsafe.Pointer, b float32, rows, ld, w int)
+TEXT ·biasPanelAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	VBROADCASTSS b+16(FP), Z2
+	MOVQ rows+24(FP), BX
+	MOVQ ld+32(FP), R8
+	MOVQ w+40(FP), R9
+	// K1, K2: the low w of 32 words.
+	MOVQ R9, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVD AX, K1
+	SHRQ $16, AX
+	KMOVD AX, K2
+	SHLQ $2, R9
+biasPanelAVX512_loop:
+	PREFETCHT0 (SI)(R8*4)
+	PREFETCHT0 64(SI)(R8*4)
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VADDPS Z2, Z0, Z0
+	VADDPS Z2, Z1, Z1
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ biasPanelAVX512_loop
+	VZEROUPPER
+	RET
+`)
+}
+
 // emitCopyPanelS2 writes copyPanelS2AVX512 (see ../gemm_amd64.go): rows
 // of up to 31 words loaded whole (two masked loads), their even words
 // picked by one two-table permute and stored with the zeros of the rest of

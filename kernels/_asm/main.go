@@ -73,6 +73,7 @@ func main() {
 		k.emit(&buf)
 	}
 	emitCopyPanel(&buf)
+	emitBiasPanel(&buf)
 	emitCopyPanelS2(&buf)
 	emitAddPanelS2(&buf)
 	emitAddPanel(&buf)
