@@ -341,12 +341,7 @@ func padPlanes[T tensor.Float](dst, src []T, planes, h, w, pad int) {
 	clear(dst[:pad+pad*pitch])
 	for c := 0; c < planes; c++ {
 		plane := dst[pad+c*hp*pitch : pad+(c+1)*hp*pitch]
-		s := src[c*h*w : (c+1)*h*w]
-		for r := 0; r < h; r++ {
-			row := plane[(r+pad)*pitch : (r+pad+1)*pitch]
-			copy(row, s[r*w:(r+1)*w])
-			clear(row[w:])
-		}
+		kernels.PadRows(plane[pad*pitch:], pitch, src[c*h*w:(c+1)*h*w], w, h, w)
 		// The bottom padding of this plane and the top of the next.
 		clear(dst[pad+(c*hp+pad+h)*pitch : pad+min((c+1)*hp+pad, planes*hp)*pitch])
 	}

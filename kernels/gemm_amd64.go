@@ -165,17 +165,27 @@ func gemmKernelsF64() []*gemmKernel[float64] {
 //go:noescape
 func copyPanelAVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
 
-// copyPanel is copyPanelGeneric, in assembly when the rows fit two zmm
-// registers.
+// copyPanel48AVX512 is copyPanelAVX512 for srcW ≤ dstW ≤ 48 (three zmm
+// registers a row).
+//
+//go:noescape
+func copyPanel48AVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
+
+// copyPanel is copyPanelGeneric, in assembly when the rows fit two or
+// three zmm registers.
 func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 	size := int(unsafe.Sizeof(T(0)))
-	if !hasAVX512 || w*size > 128 || rows <= 0 || cols <= 0 || cols > w {
+	if !hasAVX512 || w*size > 192 || rows <= 0 || cols <= 0 || cols > w {
 		copyPanelGeneric(dst, w, src, ld, rows, cols)
 		return
 	}
 	_ = dst[rows*w-1]                       // bounds of what the assembly writes
 	_ = src[(rows-1)*ld : (rows-1)*ld+cols] // and reads
-	copyPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)),
+	kernel := copyPanelAVX512
+	if w*size > 128 {
+		kernel = copyPanel48AVX512
+	}
+	kernel(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)),
 		rows, ld*size, w*size/4, cols*size/4)
 }
 

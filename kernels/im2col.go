@@ -248,6 +248,25 @@ func Unpitch[T tensor.Float](dst, src []T, ld, rows, w int, b T, bias bool) {
 	biasPanel(dst, src, ld, rows, w, b)
 }
 
+// PadRows copies rows rows of w values, row r of src starting at r·ld,
+// into dst as rows of pitch ≥ w values, each its w values followed by
+// pitch − w zeros:
+//
+//	dst[r·pitch + j] = src[r·ld + j] for j < w, 0 for w ≤ j < pitch
+//
+// the rows of a zero-padded image whose side padding is shared between
+// rows (autodiff's padPlanes). In assembly (copyPanel) for pitches of at
+// most 48 float32 values.
+func PadRows[T tensor.Float](dst []T, pitch int, src []T, ld, rows, w int) {
+	if rows <= 0 || w <= 0 {
+		return
+	}
+	if w > pitch {
+		panic(fmt.Sprintf("kernels: PadRows of %d values into rows of %d", w, pitch))
+	}
+	copyPanel(dst, pitch, src, ld, rows, w)
+}
+
 // Col2im adds the column matrix col ([Rows, Cols] with leading dimension
 // ld ≥ Cols, laid out as Im2col writes it) back into the image dst
 // ([C, H, W]), dropping the padding: it is the adjoint of Im2col, so a pixel

@@ -3,49 +3,66 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
-// emitCopyPanel writes copyPanelAVX512 (see ../gemm_amd64.go).
+// emitCopyPanel writes copyPanelAVX512 and copyPanel48AVX512 (see
+// ../gemm_amd64.go): rows of up to 32 or 48 words, nv = 2 or 3 zmm
+// registers each, loaded under the mask of the source's srcW words (zeros
+// beyond) and stored under that of the destination's dstW.
 func emitCopyPanel(w *bytes.Buffer) {
-	w.WriteString(`
-// func copyPanelAVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
-TEXT ·copyPanelAVX512(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ rows+16(FP), BX
-	MOVQ ld+24(FP), R8
-	MOVQ dstW+32(FP), R9
-	MOVQ srcW+40(FP), R10
-	// K1, K2: the low srcW of 32 words; K3, K4: the low dstW.
-	MOVQ R10, CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVD AX, K1
-	SHRQ $16, AX
-	KMOVD AX, K2
-	MOVQ R9, CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVD AX, K3
-	SHRQ $16, AX
-	KMOVD AX, K4
-	SHLQ $2, R9
-copyPanelAVX512_loop:
-	PREFETCHT0 (SI)(R8*4)
-	PREFETCHT0 64(SI)(R8*4)
-	VMOVDQU32.Z (SI), K1, Z0
-	VMOVDQU32.Z 64(SI), K2, Z1
-	VMOVDQU32 Z0, K3, (DI)
-	VMOVDQU32 Z1, K4, 64(DI)
-	ADDQ R8, SI
-	ADDQ R9, DI
-	DECQ BX
-	JNZ copyPanelAVX512_loop
-	VZEROUPPER
-	RET
-`)
+	for _, nv := range []int{2, 3} {
+		name := "copyPanelAVX512"
+		if nv == 3 {
+			name = "copyPanel48AVX512"
+		}
+		f := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+		fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)\n", name)
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+		f("MOVQ dst+0(FP), DI")
+		f("MOVQ src+8(FP), SI")
+		f("MOVQ rows+16(FP), BX")
+		f("MOVQ ld+24(FP), R8")
+		f("MOVQ dstW+32(FP), R9")
+		f("MOVQ srcW+40(FP), R10")
+		masks := func(from int) string {
+			var m []string
+			for v := 0; v < nv; v++ {
+				m = append(m, fmt.Sprintf("K%d", from+v))
+			}
+			return strings.Join(m, ", ")
+		}
+		f("// %s: the low srcW of %d words; %s: the low dstW.", masks(1), 16*nv, masks(nv+1))
+		for m, reg := range []string{"R10", "R9"} {
+			f("MOVQ %s, CX", reg)
+			f("MOVQ $1, AX")
+			f("SHLQ CX, AX")
+			f("DECQ AX")
+			for v := 0; v < nv; v++ {
+				if v > 0 {
+					f("SHRQ $16, AX")
+				}
+				f("KMOVD AX, K%d", m*nv+v+1)
+			}
+		}
+		f("SHLQ $2, R9")
+		fmt.Fprintf(w, "%s_loop:\n", name)
+		for v := 0; v < nv; v++ {
+			f("PREFETCHT0 %d(SI)(R8*4)", 64*v)
+		}
+		for v := 0; v < nv; v++ {
+			f("VMOVDQU32.Z %d(SI), K%d, Z%d", 64*v, v+1, v)
+		}
+		for v := 0; v < nv; v++ {
+			f("VMOVDQU32 Z%d, K%d, %d(DI)", v, nv+v+1, 64*v)
+		}
+		f("ADDQ R8, SI")
+		f("ADDQ R9, DI")
+		f("DECQ BX")
+		f("JNZ %s_loop", name)
+		f("VZEROUPPER")
+		f("RET")
+	}
 }
 
 // emitBiasPanel writes biasPanelAVX512 (see ../gemm_amd64.go): rows of up
