@@ -348,20 +348,21 @@ func padPlanes[T tensor.Float](dst, src []T, planes, h, w, pad int) {
 }
 
 // addPitched adds the planes h×w planes held in src with rows pitch apart
-// (plane c at c·stride) to dst ([planes, h, w]), or copies them if set.
-// Planes whose rows lie back to back (pitch w) go as one run each.
+// (plane c at c·stride) to dst ([planes, h, w]), or copies them if set:
+// a plane at a time (kernels.AddRows, Unpitch), or as one run where its
+// rows lie back to back (pitch w).
 func addPitched[T tensor.Float](dst, src []T, planes, h, w, pitch, stride int, set bool) {
-	if pitch == w {
-		w, h, pitch = h*w, 1, h*w
-	}
 	for c := 0; c < planes; c++ {
-		for r := 0; r < h; r++ {
-			d, s := dst[(c*h+r)*w:(c*h+r+1)*w], src[c*stride+r*pitch:c*stride+r*pitch+w]
-			if set {
-				copy(d, s)
-			} else {
-				kernels.Add(d, s)
-			}
+		d, s := dst[c*h*w:(c+1)*h*w], src[c*stride:]
+		switch {
+		case pitch == w && set:
+			copy(d, s[:h*w])
+		case pitch == w:
+			kernels.Add(d, s[:h*w])
+		case set:
+			kernels.Unpitch(d, s, pitch, h, w, 0, false)
+		default:
+			kernels.AddRows(d, w, s, pitch, h, w)
 		}
 	}
 }

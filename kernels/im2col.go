@@ -267,6 +267,16 @@ func PadRows[T tensor.Float](dst []T, pitch int, src []T, ld, rows, w int) {
 	copyPanel(dst, pitch, src, ld, rows, w)
 }
 
+// AddRows adds rows rows of n values of src (rows ldSrc apart) to those of
+// dst (rows ldDst apart): dst[r·ldDst + k] += src[r·ldSrc + k], in
+// assembly (addPanel) for rows of at most 32 float32 values.
+func AddRows[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	addPanel(dst, ldDst, src, ldSrc, rows, n)
+}
+
 // Col2im adds the column matrix col ([Rows, Cols] with leading dimension
 // ld ≥ Cols, laid out as Im2col writes it) back into the image dst
 // ([C, H, W]), dropping the padding: it is the adjoint of Im2col, so a pixel
