@@ -264,10 +264,13 @@ func addPanelS2[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int)
 func addPanelAVX512(dst, src unsafe.Pointer, rows, ldDst, ldSrc, n int)
 
 // addPanel is addPanelGeneric, in assembly for float32 rows of at most 32
-// elements (the col2im of images up to 32 wide).
+// elements (the col2im of images up to 32 wide), else a vector Add a row.
 func addPanel[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
 	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || n > 32 || rows <= 0 || n <= 0 {
-		addPanelGeneric(dst, ldDst, src, ldSrc, rows, n)
+		// Row by row with the widest vector add (AVX2 where that is all).
+		for r := 0; r < rows; r++ {
+			Add(dst[r*ldDst:r*ldDst+n], src[r*ldSrc:r*ldSrc+n])
+		}
 		return
 	}
 	_ = dst[(rows-1)*ldDst : (rows-1)*ldDst+n] // bounds of what the assembly touches
