@@ -185,8 +185,12 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 			for i0 := 0; i0 < m; i0 += mr {
 				rows := min(mr, m-i0)
 				d.tile(kb/lanes, (*[4]unsafe.Pointer)(ap[i0:]), &bp, &s)
-				if add && rows == 4 && cols == 6 {
+				switch {
+				case add && rows == 4 && cols == 6:
 					addDot4x6(c[i0*ldc+j0:], ldc, &s)
+					continue
+				case add && rows == mr && cols == nr:
+					addDotTile(c[i0*ldc+j0:], ldc, &s, mr, nr)
 					continue
 				}
 				mergeDot(c[i0*ldc+j0:], ldc, &s, rows, cols, alpha, beta, first)
@@ -232,6 +236,17 @@ func addDot4x6[T tensor.Float](c []T, ldc int, s *[24]T) {
 		c1[j] += s[j*4+1]
 		c2[j] += s[j*4+2]
 		c3[j] += s[j*4+3]
+	}
+}
+
+// addDotTile adds a whole mr×nr tile's sums s (s[j*4+i]) to C: the other
+// kernels' (AVX2's 3×4) common case of mergeDot.
+func addDotTile[T tensor.Float](c []T, ldc int, s *[24]T, mr, nr int) {
+	for i := 0; i < mr; i++ {
+		ci := c[i*ldc : i*ldc+nr]
+		for j := range ci {
+			ci[j] += s[j*4+i]
+		}
 	}
 }
 

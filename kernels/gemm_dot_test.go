@@ -219,26 +219,34 @@ func BenchmarkGemmDot(b *testing.B) {
 	}
 }
 
-// TestAddDot4x6 checks the merge's fast path bit for bit against mergeDot
-// with alpha 1: for later slices (C += s) and for a first slice with beta 1.
-func TestAddDot4x6(t *testing.T) {
+// TestAddDot checks the merge's fast paths (addDot4x6, addDotTile) bit for
+// bit against mergeDot with alpha 1: for later slices (C += s) and for a
+// first slice with beta 1.
+func TestAddDot(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const ldc = 9
-	for _, first := range []bool{false, true} {
-		var s [24]float32
-		for i := range s {
-			s[i] = float32(rng.NormFloat64())
-		}
-		c := make([]float32, 4*ldc)
-		for i := range c {
-			c[i] = float32(rng.NormFloat64())
-		}
-		want := append([]float32(nil), c...)
-		mergeDot(want, ldc, &s, 4, 6, 1, 1, first)
-		addDot4x6(c, ldc, &s)
-		for i := range c {
-			if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("first=%v: c[%d] = %v, mergeDot gives %v", first, i, c[i], want[i])
+	for _, tile := range [][2]int{{4, 6}, {3, 4}, {4, 4}, {1, 1}} {
+		mr, nr := tile[0], tile[1]
+		for _, first := range []bool{false, true} {
+			var s [24]float32
+			for i := range s {
+				s[i] = float32(rng.NormFloat64())
+			}
+			c := make([]float32, 4*ldc)
+			for i := range c {
+				c[i] = float32(rng.NormFloat64())
+			}
+			want := append([]float32(nil), c...)
+			mergeDot(want, ldc, &s, mr, nr, 1, 1, first)
+			if mr == 4 && nr == 6 {
+				addDot4x6(c, ldc, &s)
+			} else {
+				addDotTile(c, ldc, &s, mr, nr)
+			}
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d×%d first=%v: c[%d] = %v, mergeDot gives %v", mr, nr, first, i, c[i], want[i])
+				}
 			}
 		}
 	}
