@@ -715,10 +715,13 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 // matrices cost most), square windows with padding smaller than the
 // window, at most 128 channels in and out (the products of kernels'
 // unpacked-B path) and at least 16 in (its 8-row tiles are then full), and
-// when the pitch wastes at most a twentieth of the product (the result's
-// rows are computed W′ + k − 1 − p wide, of which W are kept). Measured per
-// layer (BenchmarkConv2d, vjp-x and vjp-pair): 5–20 % faster on 32×32 and
-// 30×30 images (3 % and no waste), 10 % slower on 16×16 ones (6 %). (Reading
+// when the pitch wastes at most k²/200 of the product (the result's rows
+// are computed W′ + k − 1 − p wide, of which W are kept), a share that
+// grows with the window as the column matrix it spares does (k² times ȳ).
+// Measured per layer (BenchmarkConv2d, vjp-x and vjp-pair): 5–20 % faster
+// on 32×32 and 30×30 images (3 % and no waste), 10 % slower on 16×16 ones
+// with 3×3 windows (6 % waste, over 4.5 %), 4–6 % and 2–8 % faster on
+// C1's 16×16 ones with 5×5 windows (12 % waste, under 12.5 %). (Reading
 // x in place for W̄ with the dot kernel was measured too, 10–30 % slower
 // than building im2col(x): its rows then start at every alignment.)
 func (g convGeom) backImplicit() bool {
@@ -726,7 +729,7 @@ func (g convGeom) backImplicit() bool {
 		return false
 	}
 	tpitch := g.OutW() + g.KH - 1 - g.Pad
-	return 20*((g.H-1)*tpitch+g.W) <= 21*g.H*g.W
+	return 200*((g.H-1)*tpitch+g.W) <= (200+g.KH*g.KW)*g.H*g.W
 }
 
 // convInputImplicit adds the input cotangents of convBackward (the flags
