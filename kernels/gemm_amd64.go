@@ -189,6 +189,29 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 		rows, ld*size, w*size/4, cols*size/4)
 }
 
+// im2colPermAVX512 is im2colPermGeneric for float32 on raw memory: the
+// entries of tab for each of channels image planes (plane bytes apart) into
+// rows ld bytes apart, each channel's rows chanStride bytes after the last.
+//
+//go:noescape
+func im2colPermAVX512(dst, x unsafe.Pointer, tab *permEntry, entries, channels, plane, ld, chanStride int)
+
+// im2colPerm writes the column matrix of x by permutes when s has a table
+// and the machine AVX-512 (float32), and reports whether it did.
+func im2colPerm[T tensor.Float](dst []T, ld int, x []T, s ConvShape) bool {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || s.Stride != 1 || s.OutW() >= 16 {
+		return false
+	}
+	t := permTable(s)
+	if t == nil {
+		return false
+	}
+	kk := s.KH * s.KW
+	im2colPermAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), &t[0],
+		len(t), s.C, 4*s.H*s.W, 4*ld, 4*kk*ld)
+	return true
+}
+
 // biasPanelAVX512 is biasPanelGeneric for float32 on raw memory: each of
 // rows rows writes its w ≤ 32 values src[j] + b to dst, then steps src by
 // ld bytes and dst by 4·w bytes. Masked loads read nothing past w values.

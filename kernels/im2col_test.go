@@ -286,3 +286,86 @@ func testUnpitch[T float32 | float64](t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colPerm checks Im2col of float32 images with output rows narrower
+// than a vector (the permute tables, in assembly with AVX-512) and the
+// tables' Go twin against the definition, bit for bit, for the zoo's small
+// layers and every small shape up to 13×13 with windows up to 5×5: with a
+// leading dimension (other images' entries untouched), and the image
+// ending at an unreadable page (the masked loads stay inside it).
+func TestIm2colPerm(t *testing.T) {
+	zoo := []ConvShape{
+		{C: 5, H: 4, W: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}, // ResNet-18 layer 4
+		{C: 5, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}, // ResNets' 8×8 layers
+		{C: 5, H: 12, W: 12, KH: 3, KW: 3, Stride: 1},       // C2 conv4
+		{C: 5, H: 14, W: 14, KH: 3, KW: 3, Stride: 1},       // C2 conv3
+		{C: 5, H: 12, W: 12, KH: 5, KW: 5, Stride: 1},       // LeNet-5 conv2
+		{C: 5, H: 8, W: 8, KH: 5, KW: 5, Stride: 1, Pad: 2}, // 5×5 "same"
+		{C: 5, H: 6, W: 6, KH: 5, KW: 5, Stride: 1, Pad: 4}, // padding wider than the image
+	}
+	for _, s := range zoo {
+		if permTable(s) == nil {
+			t.Errorf("%+v: no permute table", s)
+		}
+	}
+	var shapes []ConvShape
+	shapes = append(shapes, zoo...)
+	for h := 1; h <= 13; h += 3 {
+		for w := 1; w <= 13; w += 2 {
+			for k := 1; k <= 5; k += 2 {
+				for pad := 0; pad <= k/2+1; pad++ {
+					s := ConvShape{C: 2, H: h, W: w, KH: k, KW: k, Stride: 1, Pad: pad}
+					if h+2*pad >= k && w+2*pad >= k {
+						shapes = append(shapes, s)
+					}
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	tables := 0
+	for _, s := range shapes {
+		x := guardedTail[float32](t, s.C*s.H*s.W)
+		x64 := make([]float64, len(x))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			x64[i] = float64(x[i])
+		}
+		want := naiveIm2col(x64, s)
+		cols := s.Cols()
+		ld := 2*cols + 3
+		check := func(what string, got []float32) {
+			t.Helper()
+			for r := 0; r < s.Rows(); r++ {
+				for j := 0; j < ld; j++ {
+					w := float32(99)
+					if j >= cols && j < 2*cols {
+						w = float32(want[r*cols+j-cols])
+					}
+					if g := got[r*ld+j]; math.Float32bits(g) != math.Float32bits(w) {
+						t.Fatalf("%s %+v: row %d column %d = %v, want %v", what, s, r, j, g, w)
+					}
+				}
+			}
+		}
+		fresh := func() []float32 {
+			d := make([]float32, s.Rows()*ld)
+			for i := range d {
+				d[i] = 99
+			}
+			return d
+		}
+		got := fresh()
+		Im2col(got[cols:], ld, x, s)
+		check("Im2col", got)
+		if tab := permTable(s); tab != nil {
+			tables++
+			got = fresh()
+			im2colPermGeneric(got[cols:], ld, x, s, tab)
+			check("im2colPermGeneric", got)
+		}
+	}
+	if tables < len(shapes)/2 {
+		t.Errorf("only %d of %d shapes have a permute table", tables, len(shapes))
+	}
+}

@@ -65,6 +65,58 @@ func emitCopyPanel(w *bytes.Buffer) {
 	}
 }
 
+// emitIm2colPerm writes im2colPermAVX512 (see ../gemm_amd64.go): im2col
+// of images whose output rows are narrower than a vector, 16 outputs at a
+// time, each a two-table permute of the 32 pixels from its entry's source
+// (loaded under masks that stay inside the plane), zeroed outside its
+// valid lanes and stored under its store mask. Entries are 96 bytes: 16
+// int32 indices, then the source's byte offset in the plane, the output
+// row, the output column's byte offset and four 16-bit masks (valid,
+// stored, second and first source's loaded lanes, from the low bits up).
+func emitIm2colPerm(w *bytes.Buffer) {
+	w.WriteString(`
+// func im2colPermAVX512(dst, x unsafe.Pointer, tab *permEntry, entries, channels, plane, ld, chanStride int)
+TEXT ·im2colPermAVX512(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ entries+24(FP), R9
+	MOVQ channels+32(FP), R10
+	MOVQ plane+40(FP), R11
+	MOVQ ld+48(FP), R13
+	MOVQ chanStride+56(FP), R12
+im2colPermAVX512_channel:
+	MOVQ tab+16(FP), AX
+	MOVQ R9, CX
+im2colPermAVX512_entry:
+	MOVQ 64(AX), BX
+	MOVQ 88(AX), DX
+	KMOVW DX, K1
+	SHRQ $16, DX
+	KMOVW DX, K2
+	SHRQ $16, DX
+	KMOVW DX, K3
+	SHRQ $16, DX
+	KMOVW DX, K4
+	VMOVDQU32.Z (SI)(BX*1), K4, Z0
+	VMOVDQU32.Z 64(SI)(BX*1), K3, Z1
+	VMOVDQU32 (AX), Z2
+	VPERMT2PS.Z Z1, Z2, K1, Z0
+	MOVQ 72(AX), BX
+	IMULQ R13, BX
+	ADDQ 80(AX), BX
+	VMOVDQU32 Z0, K2, (DI)(BX*1)
+	ADDQ $96, AX
+	DECQ CX
+	JNZ im2colPermAVX512_entry
+	ADDQ R11, SI
+	ADDQ R12, DI
+	DECQ R10
+	JNZ im2colPermAVX512_channel
+	VZEROUPPER
+	RET
+`)
+}
+
 // emitBiasPanel writes biasPanelAVX512 (see ../gemm_amd64.go): rows of up
 // to 32 words, each loaded and stored under the mask of its w words with
 // the broadcast bias added on the way.

@@ -74,6 +74,7 @@ func main() {
 	}
 	emitCopyPanel(&buf)
 	emitBiasPanel(&buf)
+	emitIm2colPerm(&buf)
 	emitCopyPanelS2(&buf)
 	emitAddPanelS2(&buf)
 	emitAddPanel(&buf)

@@ -1,0 +1,129 @@
+package kernels
+
+import (
+	"sync"
+
+	"hesscope/tensor"
+)
+
+// Im2col of images whose output rows are narrower than a vector (the 4×4 and
+// 8×8 layers of the ResNets, C2's 10×10 and 12×12 ones), by permutes: the
+// rows of such a column matrix are many and short (a 4×4 image with 512
+// channels and 3×3 windows has 4608 rows of 16 values), and filling them a
+// run of pixels at a time spends its time on the bookkeeping of each run.
+// Instead, 16 consecutive outputs of a row are one permute of the 32 pixels
+// from a source offset: the stride-1 window offset (i, j) reads, for
+// output (oy, ox), pixel (oy + i − pad, ox + j − pad), and 16 consecutive
+// outputs span at most two or three image rows. A table, one entry per
+// window offset and group of 16 outputs, holds the source offset, the
+// permute's indices and the masks of the lanes that read inside the image
+// (the others are the zero padding) and of those stored (the last group of
+// a row is partial: the entries after a row's columns are not touched).
+
+// permEntry is one group of 16 outputs of one column-matrix row of a
+// channel (96 bytes, the layout im2colPermAVX512 reads).
+type permEntry struct {
+	idx   [16]int32 // lane l takes the pixel at src/4 + idx[l] (valid lanes)
+	src   int64     // byte offset of the first of the 32 pixels in the plane
+	row   int64     // the column-matrix row within the channel's rows, i·KW + j
+	col   int64     // byte offset of the group in the row, 64·v
+	masks uint64    // lanes valid (bits 0–15), stored (16–31), loaded from the second 16 pixels (32–47) and from the first (48–63)
+}
+
+func (e *permEntry) valid() uint16  { return uint16(e.masks) }
+func (e *permEntry) stored() uint16 { return uint16(e.masks >> 16) }
+
+// permTables caches the tables by shape (the shapes of a network are few).
+var permTables sync.Map // ConvShape → []permEntry, nil when not applicable
+
+// permTable returns the table of s, or nil where permutes do not apply: a
+// stride other than 1, output rows of 16 or more (the run copies are then
+// efficient), over 256 outputs, or a group whose pixels do not lie within 32
+// consecutive ones.
+func permTable(s ConvShape) []permEntry {
+	if t, ok := permTables.Load(s); ok {
+		return t.([]permEntry)
+	}
+	t := buildPermTable(s)
+	permTables.Store(s, t)
+	return t
+}
+
+func buildPermTable(s ConvShape) []permEntry {
+	oh, ow := s.OutH(), s.OutW()
+	cols, plane := oh*ow, s.H*s.W
+	if s.Stride != 1 || ow >= 16 || cols > 256 {
+		return nil
+	}
+	var t []permEntry
+	for i := 0; i < s.KH; i++ {
+		for j := 0; j < s.KW; j++ {
+			for v := 0; v*16 < cols; v++ {
+				var e permEntry
+				var src [16]int
+				lo, hi := -1, -1
+				for l := 0; l < 16; l++ {
+					q := v*16 + l
+					if q >= cols {
+						continue
+					}
+					e.masks |= 1 << (16 + l) // stored
+					y, x := q/ow+i-s.Pad, q%ow+j-s.Pad
+					if y < 0 || y >= s.H || x < 0 || x >= s.W {
+						continue
+					}
+					src[l] = y*s.W + x
+					e.masks |= 1 << l // valid
+					if lo < 0 || src[l] < lo {
+						lo = src[l]
+					}
+					hi = max(hi, src[l])
+				}
+				if lo < 0 {
+					lo = 0 // all padding: nothing read
+				}
+				if hi-lo >= 32 {
+					return nil
+				}
+				for l := 0; l < 16; l++ {
+					if e.valid()>>l&1 != 0 {
+						e.idx[l] = int32(src[l] - lo)
+					}
+					if lo+l < plane {
+						e.masks |= 1 << (48 + l)
+					}
+					if lo+16+l < plane {
+						e.masks |= 1 << (32 + l)
+					}
+				}
+				e.src, e.row, e.col = int64(4*lo), int64(i*s.KW+j), int64(64*v)
+				t = append(t, e)
+			}
+		}
+	}
+	return t
+}
+
+// im2colPermGeneric is Im2col by the table t (of s), in Go: the twin of
+// im2colPermAVX512, for float32.
+func im2colPermGeneric[T tensor.Float](dst []T, ld int, x []T, s ConvShape, t []permEntry) {
+	plane, kk := s.H*s.W, s.KH*s.KW
+	for c := 0; c < s.C; c++ {
+		img := x[c*plane : (c+1)*plane]
+		rows := dst[c*kk*ld:]
+		for k := range t {
+			e := &t[k]
+			out := rows[int(e.row)*ld+int(e.col)/4:]
+			for l := 0; l < 16; l++ {
+				if e.stored()>>l&1 == 0 {
+					continue
+				}
+				var v T
+				if e.valid()>>l&1 != 0 {
+					v = img[int(e.src)/4+int(e.idx[l])]
+				}
+				out[l] = v
+			}
+		}
+	}
+}
