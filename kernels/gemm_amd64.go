@@ -212,6 +212,29 @@ func im2colPerm[T tensor.Float](dst []T, ld int, x []T, s ConvShape) bool {
 	return true
 }
 
+// col2imPermAVX512 is col2imPermGeneric for float32 on raw memory: the
+// entries of tab for each of channels image planes (plane bytes apart) from
+// rows ld bytes apart, each channel's rows chanStride bytes after the last.
+//
+//go:noescape
+func col2imPermAVX512(dst, col unsafe.Pointer, tab *col2imEntry, entries, channels, plane, ld, chanStride int)
+
+// col2imPerm adds the column matrix col into dst by permutes when s has a
+// table and the machine AVX-512 (float32), and reports whether it did.
+func col2imPerm[T tensor.Float](dst, col []T, ld int, s ConvShape) bool {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || s.Stride != 1 || s.W >= 16 {
+		return false
+	}
+	t := col2imTable(s)
+	if t == nil {
+		return false
+	}
+	kk := s.KH * s.KW
+	col2imPermAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(col)), &t[0],
+		len(t), s.C, 4*s.H*s.W, 4*ld, 4*kk*ld)
+	return true
+}
+
 // biasPanelAVX512 is biasPanelGeneric for float32 on raw memory: each of
 // rows rows writes its w ≤ 32 values src[j] + b to dst, then steps src by
 // ld bytes and dst by 4·w bytes. Masked loads read nothing past w values.

@@ -4166,6 +4166,56 @@ im2colPermAVX512_entry:
 	VZEROUPPER
 	RET
 
+// func col2imPermAVX512(dst, col unsafe.Pointer, tab *col2imEntry, entries, channels, plane, ld, chanStride int)
+TEXT ·col2imPermAVX512(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ col+8(FP), SI
+	MOVQ entries+24(FP), R9
+	MOVQ channels+32(FP), R10
+	MOVQ plane+40(FP), R11
+	MOVQ ld+48(FP), R13
+	MOVQ chanStride+56(FP), R12
+col2imPermAVX512_channel:
+	MOVQ tab+16(FP), AX
+	MOVQ R9, CX
+col2imPermAVX512_entry:
+	MOVQ 88(AX), DX
+	KMOVW DX, K1
+	SHRQ $16, DX
+	KMOVW DX, K2
+	SHRQ $16, DX
+	KMOVW DX, K3
+	SHRQ $16, DX
+	KMOVW DX, K4
+	MOVQ 96(AX), R14
+	TESTQ $1, R14
+	JZ col2imPermAVX512_terms
+	MOVQ 80(AX), BX
+	VMOVUPS.Z (DI)(BX*1), K4, Z3
+col2imPermAVX512_terms:
+	MOVQ 72(AX), BX
+	IMULQ R13, BX
+	ADDQ 64(AX), BX
+	VMOVUPS.Z (SI)(BX*1), K3, Z0
+	VMOVUPS.Z 64(SI)(BX*1), K2, Z1
+	VMOVDQU32 (AX), Z2
+	VPERMT2PS Z1, Z2, Z0
+	VADDPS Z0, Z3, K1, Z3
+	TESTQ $2, R14
+	JZ col2imPermAVX512_next
+	MOVQ 80(AX), BX
+	VMOVUPS Z3, K4, (DI)(BX*1)
+col2imPermAVX512_next:
+	ADDQ $104, AX
+	DECQ CX
+	JNZ col2imPermAVX512_entry
+	ADDQ R12, SI
+	ADDQ R11, DI
+	DECQ R10
+	JNZ col2imPermAVX512_channel
+	VZEROUPPER
+	RET
+
 // func copyPanelS2AVX512(dst, src unsafe.Pointer, even *[16]int32, rows, ld, dstW, srcW int)
 TEXT ·copyPanelS2AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI

@@ -23,6 +23,9 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 // im2colPerm reports false: no permute kernel.
 func im2colPerm[T tensor.Float](dst []T, ld int, x []T, s ConvShape) bool { return false }
 
+// col2imPerm reports false: no permute kernel.
+func col2imPerm[T tensor.Float](dst, col []T, ld int, s ConvShape) bool { return false }
+
 // biasPanel is biasPanelGeneric.
 func biasPanel[T tensor.Float](dst, src []T, ld, rows, w int, b T) {
 	biasPanelGeneric(dst, src, ld, rows, w, b)

@@ -287,13 +287,18 @@ func AddRows[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
 // ld ≥ Cols, laid out as Im2col writes it) back into the image dst
 // ([C, H, W]), dropping the padding: it is the adjoint of Im2col, so a pixel
 // covered by several windows receives the sum of their entries, added in row
-// order of col.
+// order of col. Stride-1 images narrower than 16 go by permutes, 16 pixels
+// at a time (im2col_perm.go: ResNet-18's 4×4 layer 7× faster, C2's 12×12
+// one 1.9×).
 func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 	oh, ow := s.OutH(), s.OutW()
 	cols := oh * ow
 	checkLd(ld, cols)
 	_ = col[(s.Rows()-1)*ld+cols-1]
 	_ = dst[s.C*s.H*s.W-1]
+	if col2imPerm(dst, col, ld, s) {
+		return
+	}
 	row := 0
 	for c := 0; c < s.C; c++ {
 		img := dst[c*s.H*s.W : (c+1)*s.H*s.W]

@@ -127,3 +127,116 @@ func im2colPermGeneric[T tensor.Float](dst []T, ld int, x []T, s ConvShape, t []
 		}
 	}
 }
+
+// Col2im by permutes, the adjoint: for each group of 16 pixels of a plane,
+// the terms of each window offset (i, j) are 16 values of row (i, j) of the
+// column matrix, gathered by a permute from the 32 at a source offset and
+// added to the lanes that have one, in row order (the order of Col2im's
+// other paths, so the same bits).
+
+// col2imEntry is one window offset's terms for one group of 16 pixels of a
+// channel (104 bytes, the layout col2imPermAVX512 reads); a group's entries
+// follow each other in row order.
+type col2imEntry struct {
+	idx   [16]int32 // lane l adds the value at src/4 + idx[l] of the row (lanes with a term)
+	src   int64     // byte offset of the first of the 32 values in the row
+	row   int64     // the column-matrix row within the channel's rows, i·KW + j
+	pix   int64     // byte offset of the group in the plane, 64·v
+	masks uint64    // lanes with a term (bits 0–15), loaded from the second 16 values (16–31) and from the first (32–47), the group's pixels (48–63)
+	flags int64     // 1: the group's first entry (load it), 2: its last (store it)
+}
+
+func (e *col2imEntry) terms() uint16  { return uint16(e.masks) }
+func (e *col2imEntry) pixels() uint16 { return uint16(e.masks >> 48) }
+
+var col2imTables sync.Map // ConvShape → []col2imEntry, nil when not applicable
+
+// col2imTable returns the table of s, or nil where permutes do not apply:
+// a stride other than 1, image rows of 16 or more, over 256 pixels, or a
+// group whose terms do not lie within 32 consecutive values of a row.
+func col2imTable(s ConvShape) []col2imEntry {
+	if t, ok := col2imTables.Load(s); ok {
+		return t.([]col2imEntry)
+	}
+	t := buildCol2imTable(s)
+	col2imTables.Store(s, t)
+	return t
+}
+
+func buildCol2imTable(s ConvShape) []col2imEntry {
+	oh, ow := s.OutH(), s.OutW()
+	cols, plane := oh*ow, s.H*s.W
+	if s.Stride != 1 || s.W >= 16 || plane > 256 {
+		return nil
+	}
+	var t []col2imEntry
+	for v := 0; v*16 < plane; v++ {
+		first := len(t)
+		for i := 0; i < s.KH; i++ {
+			for j := 0; j < s.KW; j++ {
+				var e col2imEntry
+				var src [16]int
+				lo, hi := -1, -1
+				for l := 0; l < 16; l++ {
+					p := v*16 + l
+					if p >= plane {
+						continue
+					}
+					e.masks |= 1 << (48 + l)
+					oy, ox := p/s.W-i+s.Pad, p%s.W-j+s.Pad
+					if oy < 0 || oy >= oh || ox < 0 || ox >= ow {
+						continue
+					}
+					src[l] = oy*ow + ox
+					e.masks |= 1 << l
+					if lo < 0 || src[l] < lo {
+						lo = src[l]
+					}
+					hi = max(hi, src[l])
+				}
+				if lo < 0 {
+					lo = 0
+				}
+				if hi-lo >= 32 {
+					return nil
+				}
+				for l := 0; l < 16; l++ {
+					if e.terms()>>l&1 != 0 {
+						e.idx[l] = int32(src[l] - lo)
+					}
+					if lo+16+l < cols {
+						e.masks |= 1 << (16 + l)
+					}
+					if lo+l < cols {
+						e.masks |= 1 << (32 + l)
+					}
+				}
+				e.src, e.row, e.pix = int64(4*lo), int64(i*s.KW+j), int64(64*v)
+				t = append(t, e)
+			}
+		}
+		t[first].flags |= 1
+		t[len(t)-1].flags |= 2
+	}
+	return t
+}
+
+// col2imPermGeneric is Col2im by the table t (of s), in Go: the twin of
+// col2imPermAVX512.
+func col2imPermGeneric[T tensor.Float](dst, col []T, ld int, s ConvShape, t []col2imEntry) {
+	plane, kk := s.H*s.W, s.KH*s.KW
+	for c := 0; c < s.C; c++ {
+		img := dst[c*plane : (c+1)*plane]
+		rows := col[c*kk*ld:]
+		for k := range t {
+			e := &t[k]
+			row := rows[int(e.row)*ld+int(e.src)/4:]
+			g := img[int(e.pix)/4:]
+			for l := 0; l < 16; l++ {
+				if e.terms()>>l&1 != 0 {
+					g[l] += row[e.idx[l]]
+				}
+			}
+		}
+	}
+}

@@ -369,3 +369,86 @@ func TestIm2colPerm(t *testing.T) {
 		t.Errorf("only %d of %d shapes have a permute table", tables, len(shapes))
 	}
 }
+
+// TestCol2imPerm checks Col2im of float32 images narrower than 16 (the
+// permute tables, in assembly with AVX-512) and the tables' Go twin bit for
+// bit against the definition's loop, which adds each pixel's terms in row
+// order: into an image holding values (signed zeros included: a pixel with
+// no term keeps its −0), with a leading dimension, the column matrix
+// ending at an unreadable page.
+func TestCol2imPerm(t *testing.T) {
+	shapes := []ConvShape{
+		{C: 5, H: 4, W: 4, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{C: 5, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{C: 5, H: 12, W: 12, KH: 3, KW: 3, Stride: 1}, // C2 conv4
+		{C: 5, H: 14, W: 14, KH: 3, KW: 3, Stride: 1}, // C2 conv3
+		{C: 5, H: 12, W: 12, KH: 5, KW: 5, Stride: 1}, // LeNet-5 conv2
+		{C: 5, H: 6, W: 6, KH: 5, KW: 5, Stride: 1, Pad: 4},
+	}
+	for _, s := range shapes {
+		if col2imTable(s) == nil {
+			t.Errorf("%+v: no col2im table", s)
+		}
+	}
+	for h := 1; h <= 13; h += 3 {
+		for w := 1; w <= 13; w += 2 {
+			for k := 1; k <= 5; k += 2 {
+				for pad := 0; pad <= k/2+1; pad++ {
+					if s := (ConvShape{C: 2, H: h, W: w, KH: k, KW: k, Stride: 1, Pad: pad}); h+2*pad >= k && w+2*pad >= k {
+						shapes = append(shapes, s)
+					}
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, s := range shapes {
+		cols := s.Cols()
+		ld := cols + 5
+		col := guardedTail[float32](t, (s.Rows()-1)*ld+cols)
+		for i := range col {
+			col[i] = float32(rng.NormFloat64())
+		}
+		img := make([]float32, s.C*s.H*s.W)
+		for i := range img {
+			img[i] = float32(rng.NormFloat64())
+			if i%7 == 0 {
+				img[i] = float32(math.Copysign(0, -1))
+			}
+		}
+		// The definition, in row order.
+		want := append([]float32(nil), img...)
+		oh, ow := s.OutH(), s.OutW()
+		for c := 0; c < s.C; c++ {
+			for i := 0; i < s.KH; i++ {
+				for j := 0; j < s.KW; j++ {
+					r := (c*s.KH+i)*s.KW + j
+					for oy := 0; oy < oh; oy++ {
+						for ox := 0; ox < ow; ox++ {
+							y, x := oy-s.Pad+i, ox-s.Pad+j
+							if y >= 0 && y < s.H && x >= 0 && x < s.W {
+								want[(c*s.H+y)*s.W+x] += col[r*ld+oy*ow+ox]
+							}
+						}
+					}
+				}
+			}
+		}
+		check := func(what string, got []float32) {
+			t.Helper()
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s %+v: pixel %d = %v, want %v", what, s, i, got[i], want[i])
+				}
+			}
+		}
+		got := append([]float32(nil), img...)
+		Col2im(got, col, ld, s)
+		check("Col2im", got)
+		if tab := col2imTable(s); tab != nil {
+			got = append([]float32(nil), img...)
+			col2imPermGeneric(got, col, ld, s, tab)
+			check("col2imPermGeneric", got)
+		}
+	}
+}

@@ -117,6 +117,70 @@ im2colPermAVX512_entry:
 `)
 }
 
+// emitCol2imPerm writes col2imPermAVX512 (see ../gemm_amd64.go), the
+// adjoint of im2colPermAVX512: for each group of 16 pixels of a plane, in
+// the column matrix's row order, the 16 terms of each window offset are a
+// two-table permute of 32 values of its row, added (merge-masked to the
+// lanes that have one) to the group, which is loaded at its first entry
+// and stored at its last. Entries are 104 bytes: 16 int32 indices, the
+// source's byte offset in the row, the row, the group's byte offset in the
+// plane, four 16-bit masks (lanes with a term, second and first source's
+// loaded lanes, the group's pixels, from the low bits up) and flags (1:
+// the group's first entry, 2: its last).
+func emitCol2imPerm(w *bytes.Buffer) {
+	w.WriteString(`
+// func col2imPermAVX512(dst, col unsafe.Pointer, tab *col2imEntry, entries, channels, plane, ld, chanStride int)
+TEXT ·col2imPermAVX512(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ col+8(FP), SI
+	MOVQ entries+24(FP), R9
+	MOVQ channels+32(FP), R10
+	MOVQ plane+40(FP), R11
+	MOVQ ld+48(FP), R13
+	MOVQ chanStride+56(FP), R12
+col2imPermAVX512_channel:
+	MOVQ tab+16(FP), AX
+	MOVQ R9, CX
+col2imPermAVX512_entry:
+	MOVQ 88(AX), DX
+	KMOVW DX, K1
+	SHRQ $16, DX
+	KMOVW DX, K2
+	SHRQ $16, DX
+	KMOVW DX, K3
+	SHRQ $16, DX
+	KMOVW DX, K4
+	MOVQ 96(AX), R14
+	TESTQ $1, R14
+	JZ col2imPermAVX512_terms
+	MOVQ 80(AX), BX
+	VMOVUPS.Z (DI)(BX*1), K4, Z3
+col2imPermAVX512_terms:
+	MOVQ 72(AX), BX
+	IMULQ R13, BX
+	ADDQ 64(AX), BX
+	VMOVUPS.Z (SI)(BX*1), K3, Z0
+	VMOVUPS.Z 64(SI)(BX*1), K2, Z1
+	VMOVDQU32 (AX), Z2
+	VPERMT2PS Z1, Z2, Z0
+	VADDPS Z0, Z3, K1, Z3
+	TESTQ $2, R14
+	JZ col2imPermAVX512_next
+	MOVQ 80(AX), BX
+	VMOVUPS Z3, K4, (DI)(BX*1)
+col2imPermAVX512_next:
+	ADDQ $104, AX
+	DECQ CX
+	JNZ col2imPermAVX512_entry
+	ADDQ R12, SI
+	ADDQ R11, DI
+	DECQ R10
+	JNZ col2imPermAVX512_channel
+	VZEROUPPER
+	RET
+`)
+}
+
 // emitBiasPanel writes biasPanelAVX512 (see ../gemm_amd64.go): rows of up
 // to 32 words, each loaded and stored under the mask of its w words with
 // the broadcast bias added on the way.

@@ -75,6 +75,7 @@ func main() {
 	emitCopyPanel(&buf)
 	emitBiasPanel(&buf)
 	emitIm2colPerm(&buf)
+	emitCol2imPerm(&buf)
 	emitCopyPanelS2(&buf)
 	emitAddPanelS2(&buf)
 	emitAddPanel(&buf)
