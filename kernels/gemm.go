@@ -35,6 +35,48 @@ func Gemm[T tensor.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda 
 	gemmBlocked(kernelOf[T](), nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// DotRows reports whether GemmNTRows reads B's rows in place for an
+// m×n×k product: when Gemm would take its unpacked dot-product path for
+// A·Bᵀ (thin products, see useDot); otherwise GemmNTRows gathers them.
+func DotRows[T tensor.Float](m, n, k int) bool {
+	return m > 0 && n > 0 && k > 0 && kernelOf[T]().dot.useDot(m, n, k)
+}
+
+// GemmNTRows computes C = alpha·A·Bᵀ + beta·C (A m×k with leading
+// dimension lda, C m×n) where row j of B, k values, starts at b[rows[j]]:
+// the rows of a column matrix read where they lie (a convolution's weight
+// gradient ȳ·im2col(x)ᵀ, rows of shifted copies of x). With DotRows the
+// result has the bits of Gemm(false, true, …) on B gathered into a matrix.
+func GemmNTRows[T tensor.Float](m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
+	if len(rows) < n {
+		panic(fmt.Sprintf("kernels: GemmNTRows with %d row offsets for %d rows", len(rows), n))
+	}
+	for _, r := range rows[:n] {
+		if r < 0 || r+k > len(b) {
+			panic(fmt.Sprintf("kernels: GemmNTRows row at %d of %d values past the %d of B", r, k, len(b)))
+		}
+	}
+	checkGemm(false, true, m, n, k, len(a), lda, n*k, k, len(c), ldc) // B's rows checked above
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(beta, c, m, n, ldc)
+		return
+	}
+	if g := kernelOf[T](); g.dot.useDot(m, n, k) {
+		procs, done := gemmProcsFor(m, n, k)
+		defer done()
+		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, 0, rows[:n], beta, c, ldc)
+		return
+	}
+	bt := make([]T, n*k)
+	for j, r := range rows[:n] {
+		copy(bt[j*k:(j+1)*k], b[r:r+k])
+	}
+	Gemm(false, true, m, n, k, alpha, a, lda, bt, k, beta, c, ldc)
+}
+
 // kernelOf returns the kernel Gemm runs for T: the machine's best for
 // float32 and float64, the pure-Go one for other types whose underlying
 // type is float32 or float64.

@@ -134,12 +134,13 @@ var (
 	dotAlways = false
 )
 
-// gemmDot computes C = alpha·A·Bᵀ + beta·C on procs goroutines.
-func gemmDot[T tensor.Float](d *dotKernel[T], procs, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// gemmDot computes C = alpha·A·Bᵀ + beta·C on procs goroutines. Row j of
+// B starts at b[j·ldb], or at b[rows[j]] if rows is not nil.
+func gemmDot[T tensor.Float](d *dotKernel[T], procs, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, rows []int, beta T, c []T, ldc int) {
 	tm, tn := ceilDiv(m, d.mr), ceilDiv(n, d.nr)
 	pm, pn := splitGrid(procs, tm, tn)
 	if pm*pn == 1 {
-		dotSerial(d, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		dotSerial(d, m, n, k, alpha, a, lda, b, ldb, rows, beta, c, ldc)
 		return
 	}
 	parallelFor(pm*pn, pm*pn, func(t int) {
@@ -149,12 +150,23 @@ func gemmDot[T tensor.Float](d *dotKernel[T], procs, m, n, k int, alpha T, a []T
 		if i0 >= i1 || j0 >= j1 {
 			return
 		}
-		dotSerial(d, i1-i0, j1-j0, k, alpha, a[i0*lda:], lda, b[j0*ldb:], ldb, beta, c[i0*ldc+j0:], ldc)
+		if rows != nil {
+			dotSerial(d, i1-i0, j1-j0, k, alpha, a[i0*lda:], lda, b, 0, rows[j0:], beta, c[i0*ldc+j0:], ldc)
+			return
+		}
+		dotSerial(d, i1-i0, j1-j0, k, alpha, a[i0*lda:], lda, b[j0*ldb:], ldb, nil, beta, c[i0*ldc+j0:], ldc)
 	})
 }
 
-// dotSerial runs the blocked loops on the calling goroutine.
-func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// dotSerial runs the blocked loops on the calling goroutine (B's rows as
+// gemmDot's).
+func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda int, b []T, ldb int, rows []int, beta T, c []T, ldc int) {
+	rowAt := func(j int) int {
+		if rows != nil {
+			return rows[j]
+		}
+		return j * ldb
+	}
 	mr, nr, lanes := d.mr, d.nr, d.lanes
 	var bp [6]unsafe.Pointer
 	var s [24]T
@@ -167,7 +179,7 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 	}
 	// slice multiplies the rows of a and b from column p0 on, kb deep,
 	// into C: the first slice scales C by beta, later ones add.
-	slice := func(a []T, lda int, b []T, ldb int, p0, kb int, first bool) {
+	slice := func(a []T, lda int, b []T, rowAt func(int) int, p0, kb int, first bool) {
 		for i := 0; i < ceilDiv(m, mr)*mr; i++ {
 			r := min(i, m-1) * lda
 			ap[i] = unsafe.Pointer(unsafe.SliceData(a[r+p0 : r+p0+kb]))
@@ -178,7 +190,7 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 		for j0 := 0; j0 < n; j0 += nr {
 			cols := min(nr, n-j0)
 			for j := 0; j < nr; j++ {
-				r := (j0 + min(j, cols-1)) * ldb
+				r := rowAt(j0 + min(j, cols-1))
 				row := b[r+p0 : r+p0+kb]
 				bp[j] = unsafe.Pointer(unsafe.SliceData(row))
 			}
@@ -199,7 +211,7 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 	}
 	kMain := k - k%lanes
 	for p0 := 0; p0 < kMain; p0 += d.kc {
-		slice(a, lda, b, ldb, p0, min(d.kc, kMain-p0), p0 == 0)
+		slice(a, lda, b, rowAt, p0, min(d.kc, kMain-p0), p0 == 0)
 	}
 	if tail := k - kMain; tail > 0 {
 		buf, _ := dotTails.Get().(*[]T)
@@ -217,9 +229,9 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 			copy(at[i*lanes:i*lanes+tail], a[i*lda+kMain:i*lda+k])
 		}
 		for j := 0; j < n; j++ {
-			copy(bt[j*lanes:j*lanes+tail], b[j*ldb+kMain:j*ldb+k])
+			copy(bt[j*lanes:j*lanes+tail], b[rowAt(j)+kMain:rowAt(j)+k])
 		}
-		slice(at, lanes, bt, lanes, 0, lanes, kMain == 0)
+		slice(at, lanes, bt, func(j int) int { return j * lanes }, 0, lanes, kMain == 0)
 		dotTails.Put(buf)
 	}
 }

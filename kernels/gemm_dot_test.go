@@ -251,3 +251,44 @@ func TestAddDot(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmNTRows checks the product with B's rows given by offsets against
+// Gemm on B gathered into a matrix, bit for bit, on the dot path (rows at
+// every alignment, the depth's tail included, one and several goroutines)
+// and on the gathering fallback (a product too wide for the dot path).
+func TestGemmNTRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, c := range []struct{ m, n, k int }{{16, 144, 1024}, {7, 13, 37}, {64, 576, 256}, {200, 200, 64}} {
+		for _, procs := range []int{1, 3} {
+			func() {
+				defer setParallel(procs)()
+				base := make([]float32, c.n*c.k+40)
+				for i := range base {
+					base[i] = float32(rng.NormFloat64())
+				}
+				rows := make([]int, c.n)
+				b := make([]float32, c.n*c.k)
+				for j := range rows {
+					rows[j] = rng.IntN(len(base) - c.k + 1)
+					copy(b[j*c.k:(j+1)*c.k], base[rows[j]:rows[j]+c.k])
+				}
+				a := make([]float32, c.m*c.k)
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
+				}
+				got, want := make([]float32, c.m*c.n), make([]float32, c.m*c.n)
+				for i := range got {
+					got[i] = float32(i % 5)
+					want[i] = got[i]
+				}
+				GemmNTRows(c.m, c.n, c.k, 1, a, c.k, base, rows, 1, got, c.n)
+				Gemm(false, true, c.m, c.n, c.k, 1, a, c.k, b, c.k, 1, want, c.n)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v procs %d (dot %v): C[%d] = %v, want %v", c, procs, DotRows[float32](c.m, c.n, c.k), i, got[i], want[i])
+					}
+				}
+			}()
+		}
+	}
+}

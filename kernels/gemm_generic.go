@@ -99,7 +99,7 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], pa *PackedA[T], transA, trans
 	procs, done := gemmProcsFor(m, n, k)
 	defer done()
 	if !transA && transB && g.dot.useDot(m, n, k) {
-		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmDot(g.dot, procs, m, n, k, alpha, a, lda, b, ldb, nil, beta, c, ldc)
 		return
 	}
 	if !transB && g.strided.useStrided(m, n, k, ldb) {
