@@ -39,8 +39,9 @@ import (
 // The weights are packed once per call for every chunk's products
 // (kernels.PackedA). Where building a column matrix costs most, it is read
 // in place instead: the forward products of wide stride-1 layers
-// (implicit), and their input cotangents as a transposed convolution of ȳ
-// (backImplicit); see those methods for when.
+// (implicit), their input cotangents as a transposed convolution of ȳ
+// (backImplicit), and a gradient's weight product from shifted copies of x
+// (shiftedRows); see those methods for when.
 // Chunks run in parallel on at most GOMAXPROCS goroutines. The per-image
 // results are independent, and the sums over the batch for W̄ and b̄ are
 // taken in an order fixed by the shapes alone, so results are bit-identical
@@ -740,8 +741,9 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 // on 32×32 and 30×30 images (3 % and no waste), 10 % slower on 16×16 ones
 // with 3×3 windows (6 % waste, over 4.5 %), 4–6 % and 2–8 % faster on
 // C1's 16×16 ones with 5×5 windows (12 % waste, under 12.5 %). (Reading
-// x in place for W̄ with the dot kernel was measured too, 10–30 % slower
-// than building im2col(x): its rows then start at every alignment.)
+// x in place for W̄ with the dot kernel was measured 10–30 % slower than
+// building im2col(x), its rows starting at every alignment; shiftedRows
+// reads aligned shifted copies instead.)
 func (g convGeom) backImplicit() bool {
 	if g.Stride != 1 || g.G != 1 || g.KH != g.KW || g.Pad >= g.KH || g.O > 128 || g.C > 128 || g.C < 16 {
 		return false

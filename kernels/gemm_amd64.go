@@ -199,7 +199,7 @@ func im2colPermAVX512(dst, x unsafe.Pointer, tab *permEntry, entries, channels, 
 // im2colPerm writes the column matrix of x by permutes when s has a table
 // and the machine AVX-512 (float32), and reports whether it did.
 func im2colPerm[T tensor.Float](dst []T, ld int, x []T, s ConvShape) bool {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || s.Stride != 1 || s.OutW() >= 16 {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 {
 		return false
 	}
 	t := permTable(s)
@@ -222,7 +222,7 @@ func col2imPermAVX512(dst, col unsafe.Pointer, tab *col2imEntry, entries, channe
 // col2imPerm adds the column matrix col into dst by permutes when s has a
 // table and the machine AVX-512 (float32), and reports whether it did.
 func col2imPerm[T tensor.Float](dst, col []T, ld int, s ConvShape) bool {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || s.Stride != 1 || s.W >= 16 {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 {
 		return false
 	}
 	t := col2imTable(s)

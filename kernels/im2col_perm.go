@@ -39,65 +39,104 @@ var permTables sync.Map // ConvShape → []permEntry, nil when not applicable
 // permTable returns the table of s, or nil where permutes do not apply: a
 // stride other than 1, output rows of 16 or more (the run copies are then
 // efficient), over 256 outputs, or a group whose pixels do not lie within 32
-// consecutive ones.
+// consecutive ones. The cheap tests come before the cache.
 func permTable(s ConvShape) []permEntry {
-	if t, ok := permTables.Load(s); ok {
-		return t.([]permEntry)
+	if s.Stride != 1 || s.OutW() >= 16 || s.Cols() > 256 {
+		return nil
 	}
-	t := buildPermTable(s)
-	permTables.Store(s, t)
+	return cachedTable(&permTables, s, buildPermTable)
+}
+
+// cachedTable returns build(s), built once per shape in cache.
+func cachedTable[E any](cache *sync.Map, s ConvShape, build func(ConvShape) []E) []E {
+	if t, ok := cache.Load(s); ok {
+		return t.([]E)
+	}
+	t := build(s)
+	cache.Store(s, t)
 	return t
 }
 
-func buildPermTable(s ConvShape) []permEntry {
-	oh, ow := s.OutH(), s.OutW()
-	cols, plane := oh*ow, s.H*s.W
-	if s.Stride != 1 || ow >= 16 || cols > 256 {
-		return nil
+// laneGather is one group of 16 lanes that each read (at most) one of 32
+// consecutive values: the values' first index lo, each lane's index from lo,
+// the lanes that read one (have), and those of the 32 values below limit
+// (the loadable ones of the two halves, load1 and load2).
+type laneGather struct {
+	idx                [16]int32
+	lo                 int
+	have, load1, load2 uint16
+}
+
+// gatherLanes builds the gather of 16 lanes, lane l reading value source(l)
+// when that reports true, from values below limit; ok is false when the
+// values read span 32 or more.
+func gatherLanes(limit int, source func(l int) (int, bool)) (g laneGather, ok bool) {
+	var src [16]int
+	lo, hi := -1, -1
+	for l := range 16 {
+		v, in := source(l)
+		if !in {
+			continue
+		}
+		src[l] = v
+		g.have |= 1 << l
+		if lo < 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
 	}
+	if lo < 0 {
+		lo = 0 // nothing read
+	}
+	if hi-lo >= 32 {
+		return g, false
+	}
+	g.lo = lo
+	for l := range 16 {
+		if g.have>>l&1 != 0 {
+			g.idx[l] = int32(src[l] - lo)
+		}
+		if lo+l < limit {
+			g.load1 |= 1 << l
+		}
+		if lo+16+l < limit {
+			g.load2 |= 1 << l
+		}
+	}
+	return g, true
+}
+
+// lanesBelow is the mask of the lanes l with first + l < n.
+func lanesBelow(first, n int) uint16 {
+	var m uint16
+	for l := range 16 {
+		if first+l < n {
+			m |= 1 << l
+		}
+	}
+	return m
+}
+
+func buildPermTable(s ConvShape) []permEntry {
+	ow, cols := s.OutW(), s.Cols()
 	var t []permEntry
 	for i := 0; i < s.KH; i++ {
 		for j := 0; j < s.KW; j++ {
 			for v := 0; v*16 < cols; v++ {
-				var e permEntry
-				var src [16]int
-				lo, hi := -1, -1
-				for l := 0; l < 16; l++ {
+				// Lane l is output q = 16v + l, reading pixel (q/W′ + i −
+				// Pad, q mod W′ + j − Pad) where that is in the image.
+				g, ok := gatherLanes(s.H*s.W, func(l int) (int, bool) {
 					q := v*16 + l
-					if q >= cols {
-						continue
-					}
-					e.masks |= 1 << (16 + l) // stored
 					y, x := q/ow+i-s.Pad, q%ow+j-s.Pad
-					if y < 0 || y >= s.H || x < 0 || x >= s.W {
-						continue
-					}
-					src[l] = y*s.W + x
-					e.masks |= 1 << l // valid
-					if lo < 0 || src[l] < lo {
-						lo = src[l]
-					}
-					hi = max(hi, src[l])
-				}
-				if lo < 0 {
-					lo = 0 // all padding: nothing read
-				}
-				if hi-lo >= 32 {
+					return y*s.W + x, q < cols && y >= 0 && y < s.H && x >= 0 && x < s.W
+				})
+				if !ok {
 					return nil
 				}
-				for l := 0; l < 16; l++ {
-					if e.valid()>>l&1 != 0 {
-						e.idx[l] = int32(src[l] - lo)
-					}
-					if lo+l < plane {
-						e.masks |= 1 << (48 + l)
-					}
-					if lo+16+l < plane {
-						e.masks |= 1 << (32 + l)
-					}
-				}
-				e.src, e.row, e.col = int64(4*lo), int64(i*s.KW+j), int64(64*v)
-				t = append(t, e)
+				t = append(t, permEntry{
+					idx: g.idx, src: int64(4 * g.lo), row: int64(i*s.KW + j), col: int64(64 * v),
+					masks: uint64(g.have) | uint64(lanesBelow(v*16, cols))<<16 | uint64(g.load2)<<32 | uint64(g.load1)<<48,
+				})
 			}
 		}
 	}
@@ -146,8 +185,7 @@ type col2imEntry struct {
 	flags int64     // 1: the group's first entry (load it), 2: its last (store it)
 }
 
-func (e *col2imEntry) terms() uint16  { return uint16(e.masks) }
-func (e *col2imEntry) pixels() uint16 { return uint16(e.masks >> 48) }
+func (e *col2imEntry) terms() uint16 { return uint16(e.masks) }
 
 var col2imTables sync.Map // ConvShape → []col2imEntry, nil when not applicable
 
@@ -155,64 +193,34 @@ var col2imTables sync.Map // ConvShape → []col2imEntry, nil when not applicabl
 // a stride other than 1, image rows of 16 or more, over 256 pixels, or a
 // group whose terms do not lie within 32 consecutive values of a row.
 func col2imTable(s ConvShape) []col2imEntry {
-	if t, ok := col2imTables.Load(s); ok {
-		return t.([]col2imEntry)
+	if s.Stride != 1 || s.W >= 16 || s.H*s.W > 256 {
+		return nil
 	}
-	t := buildCol2imTable(s)
-	col2imTables.Store(s, t)
-	return t
+	return cachedTable(&col2imTables, s, buildCol2imTable)
 }
 
 func buildCol2imTable(s ConvShape) []col2imEntry {
 	oh, ow := s.OutH(), s.OutW()
-	cols, plane := oh*ow, s.H*s.W
-	if s.Stride != 1 || s.W >= 16 || plane > 256 {
-		return nil
-	}
+	plane := s.H * s.W
 	var t []col2imEntry
 	for v := 0; v*16 < plane; v++ {
 		first := len(t)
 		for i := 0; i < s.KH; i++ {
 			for j := 0; j < s.KW; j++ {
-				var e col2imEntry
-				var src [16]int
-				lo, hi := -1, -1
-				for l := 0; l < 16; l++ {
+				// Lane l is pixel p = 16v + l, taking output (p/W − i +
+				// Pad, p mod W − j + Pad) of row (i, j) where that exists.
+				g, ok := gatherLanes(oh*ow, func(l int) (int, bool) {
 					p := v*16 + l
-					if p >= plane {
-						continue
-					}
-					e.masks |= 1 << (48 + l)
 					oy, ox := p/s.W-i+s.Pad, p%s.W-j+s.Pad
-					if oy < 0 || oy >= oh || ox < 0 || ox >= ow {
-						continue
-					}
-					src[l] = oy*ow + ox
-					e.masks |= 1 << l
-					if lo < 0 || src[l] < lo {
-						lo = src[l]
-					}
-					hi = max(hi, src[l])
-				}
-				if lo < 0 {
-					lo = 0
-				}
-				if hi-lo >= 32 {
+					return oy*ow + ox, p < plane && oy >= 0 && oy < oh && ox >= 0 && ox < ow
+				})
+				if !ok {
 					return nil
 				}
-				for l := 0; l < 16; l++ {
-					if e.terms()>>l&1 != 0 {
-						e.idx[l] = int32(src[l] - lo)
-					}
-					if lo+16+l < cols {
-						e.masks |= 1 << (16 + l)
-					}
-					if lo+l < cols {
-						e.masks |= 1 << (32 + l)
-					}
-				}
-				e.src, e.row, e.pix = int64(4*lo), int64(i*s.KW+j), int64(64*v)
-				t = append(t, e)
+				t = append(t, col2imEntry{
+					idx: g.idx, src: int64(4 * g.lo), row: int64(i*s.KW + j), pix: int64(64 * v),
+					masks: uint64(g.have) | uint64(g.load2)<<16 | uint64(g.load1)<<32 | uint64(lanesBelow(v*16, plane))<<48,
+				})
 			}
 		}
 		t[first].flags |= 1
