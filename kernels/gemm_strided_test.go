@@ -49,12 +49,19 @@ func TestStridedMicro(t *testing.T) {
 	}
 }
 
+// testStridedMicro checks s's kernel and, if it has one, its wide twin.
 func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 	if s == nil {
 		return
 	}
+	testStridedTile(t, s.name, s.mr, s.nr, s.micro)
+	if s.wide != nil {
+		testStridedTile(t, s.name+"/wide", s.mr, s.wideNR, s.wide)
+	}
+}
+
+func testStridedTile[T tensor.Float](t *testing.T, name string, mr, nr int, micro func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	mr, nr := s.mr, s.nr
 	ks := []int{1, 3, 4, 5, 8, 9, 64, 129}
 	if testing.Short() {
 		ks = []int{1, 5, 9}
@@ -102,11 +109,11 @@ func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 					for p := range off {
 						off[p] = min(p, k-1) * ldb * int(unsafe.Sizeof(T(0)))
 					}
-					s.micro(k, a, b, tile, ldc, 1.5, beta, rows, cols, &off[0])
+					micro(k, a, b, tile, ldc, 1.5, beta, rows, cols, &off[0])
 					tol := 4 * float64(k+2) * kerneltest.Eps[T]() * 2
 					for i := range c {
 						if d := math.Abs(float64(c[i]) - float64(want[i])); !(d <= tol*(1+math.Abs(float64(want[i])))) {
-							t.Fatalf("%s %T k=%d rows=%d cols=%d beta=%v: c[%d] = %v, want %v", s.name, T(0), k, rows, cols, beta, i, c[i], want[i])
+							t.Fatalf("%s %T k=%d rows=%d cols=%d beta=%v: c[%d] = %v, want %v", name, T(0), k, rows, cols, beta, i, c[i], want[i])
 						}
 					}
 				}
@@ -237,6 +244,9 @@ func BenchmarkGemmStrided(b *testing.B) {
 		{"resnet20-l3-pair", 64, 512, 576},
 		{"c1-conv2", 64, 256, 1600},
 		{"c2-conv4", 128, 300, 1152},
+		{"c2-conv3", 128, 288, 576},
+		{"c2-conv2", 64, 838, 576},
+		{"resnet18-l1", 64, 1055, 576},
 	} {
 		for _, g := range gemmKernelsF32() {
 			benchStrided(b, s.name, g, s.m, s.n, s.k)
@@ -260,12 +270,20 @@ func benchStrided[T float32 | float64](b *testing.B, name string, g *gemmKernel[
 	if g.strided == nil {
 		return
 	}
-	for _, path := range []string{"strided", "packed"} {
+	// strided: the kernel useWide picks; narrow: the narrow one always.
+	for _, path := range []string{"strided", "narrow", "packed"} {
+		if path == "narrow" && g.strided.wide == nil {
+			continue
+		}
 		b.Run(name+"/"+g.name+"/"+path, func(b *testing.B) {
 			defer setParallel(1)()
 			defer func(old int) { stridedMaxM = old }(stridedMaxM)
-			if path == "packed" {
+			defer func(old int) { g.strided.wideMinN = old }(g.strided.wideMinN)
+			switch path {
+			case "packed":
 				stridedMaxM = -1
+			case "narrow":
+				g.strided.wideMinN = math.MaxInt
 			}
 			benchGemm(b, withKernel(g), false, false, m, n, k)
 		})
@@ -367,5 +385,94 @@ func testGemmRows[T tensor.Float](t *testing.T) {
 			}()
 			GemmRows(false, 2, 5, 3, 1, make([]T, 6), 3, make([]T, 500), bad, 0, make([]T, 10), 5)
 		}()
+	}
+}
+
+// TestStridedWide checks that the wide tiles of the unpacked-B path give
+// the bits of its narrow ones, for products whose right edge the wide
+// kernel computes (cols > nr) or leaves to the narrow one, on one
+// goroutine and on several.
+func TestStridedWide(t *testing.T) {
+	for _, g := range gemmKernelsF32() {
+		testStridedWide(t, g)
+	}
+	for _, g := range gemmKernelsF64() {
+		testStridedWide(t, g)
+	}
+}
+
+func testStridedWide[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
+	s := g.strided
+	if s == nil || s.wide == nil {
+		return
+	}
+	defer swapKernel(g)()
+	rng := rand.New(rand.NewPCG(5, 6))
+	const m, k = 24, 37
+	// No right edge, an edge for the narrow kernel, one for the wide.
+	for _, n := range []int{11 * s.wideNR, 11*s.wideNR + s.nr, 11*s.wideNR + s.nr + 8} {
+		if !s.useWide(n) {
+			t.Fatalf("%s: n = %d not in wide tiles", s.name, n)
+		}
+		a := make([]T, m*k)
+		b := make([]T, k*n)
+		for i := range a {
+			a[i] = T(rng.NormFloat64())
+		}
+		for i := range b {
+			b[i] = T(rng.NormFloat64())
+		}
+		product := func() []T {
+			c := make([]T, m*n)
+			Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			return c
+		}
+		for _, procs := range []int{1, 3} {
+			restore := setParallel(procs)
+			wide := product()
+			old := s.wideMinN
+			s.wideMinN = math.MaxInt
+			narrow := product()
+			s.wideMinN = old
+			restore()
+			for i := range wide {
+				if math.Float64bits(float64(wide[i])) != math.Float64bits(float64(narrow[i])) {
+					t.Fatalf("%s %T n=%d procs=%d: c[%d] = %v in wide tiles, %v in narrow ones", s.name, T(0), n, procs, i, wide[i], narrow[i])
+				}
+			}
+			ref, scale := kerneltest.RefGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
+			for i := range ref {
+				if d := math.Abs(float64(wide[i]) - ref[i]); !(d <= 2*float64(k)*kerneltest.Eps[T]()*scale[i]) {
+					t.Fatalf("%s %T n=%d procs=%d: c[%d] = %v, want %v", s.name, T(0), n, procs, i, wide[i], ref[i])
+				}
+			}
+		}
+	}
+}
+
+func TestStridedUseWide(t *testing.T) {
+	s := &stridedKernel[float32]{mr: 8, nr: 32, wideNR: 48, wideMinN: 192,
+		wide: func(int, []float32, []float32, []float32, int, float32, float32, int, int, *int) {}}
+	for _, c := range []struct {
+		n    int
+		want bool
+	}{
+		{64, false},  // below wideMinN
+		{191, false}, // below wideMinN
+		{200, true},  // 4·48 + 8 (narrow edge): 224 columns, as 7·32
+		{256, false}, // 5·48 + 16: 272 columns against 256
+		{288, true},  // 6·48
+		{300, true},  // 6·48 + 12: 320 columns, as 10·32
+		{544, false}, // 11·48 + 16: 560 against 544
+		{568, true},  // 11·48 + 40 (wide edge): 576, as 18·32
+		{1055, true}, // 21·48 + 47: 1056, as 33·32
+	} {
+		if got := s.useWide(c.n); got != c.want {
+			t.Errorf("useWide(%d) = %v, want %v", c.n, got, c.want)
+		}
+	}
+	s.wide = nil
+	if s.useWide(288) {
+		t.Error("useWide(288) with no wide kernel")
 	}
 }

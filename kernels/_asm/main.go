@@ -45,6 +45,7 @@ var kernels = []kernel{
 	{name: "sgemmMicroAVX2", mr: 6, nv: 2, unroll: 4, pfB: 512},
 	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfB: 512},
 	{name: "sgemmStridedAVX512", zmm: true, mr: 8, nv: 2, unroll: 4, strided: true},
+	{name: "sgemmStrided48AVX512", zmm: true, mr: 8, nv: 3, unroll: 4, strided: true},
 	{name: "dgemmStridedAVX512", zmm: true, f64: true, mr: 8, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStridedAVX2", mr: 6, nv: 2, unroll: 4, strided: true},
 	{name: "dgemmStridedAVX2", f64: true, mr: 6, nv: 2, unroll: 4, strided: true},
@@ -132,8 +133,21 @@ func (k kernel) emit(w *bytes.Buffer) {
 		typ, argSize, betaOff, rowsOff = "float64", 120, 96, 104
 	}
 	masked := k.zmm // AVX-512 writes partial tiles itself, with mask registers
-	if masked && k.nv > 2 {
-		log.Fatalf("%s: masks for more than two vectors per row", k.name)
+	if masked && k.nv > 3 {
+		log.Fatalf("%s: masks for more than three vectors per row", k.name)
+	}
+	// setMasks sets K1…Knv to the lanes of a row's vectors below cols
+	// (CX), clobbering AX.
+	setMasks := func() {
+		p("MOVQ $1, AX")
+		p("SHLQ CX, AX")
+		p("DECQ AX")
+		for v := 0; v < k.nv; v++ {
+			if v > 0 {
+				p("SHRQ $%d, AX", lanes)
+			}
+			p("KMOVW AX, K%d", v+1)
+		}
 	}
 	ldbArg := ""
 	if k.strided {
@@ -176,14 +190,8 @@ func (k kernel) emit(w *bytes.Buffer) {
 		// R11: the next entry of off; K1, K2: the lanes of the two vectors
 		// of a row below cols, for the loads of b.
 		p("MOVQ off+%d(FP), R11", rowsOff+16)
-		p("MOVQ cols+%d(FP), BX", rowsOff+8)
-		p("MOVQ BX, CX")
-		p("MOVQ $1, AX")
-		p("SHLQ CX, AX")
-		p("DECQ AX")
-		p("KMOVW AX, K1")
-		p("SHRQ $%d, AX", lanes)
-		p("KMOVW AX, K2")
+		p("MOVQ cols+%d(FP), CX", rowsOff+8)
+		setMasks()
 		p("MOVQ k+0(FP), CX")
 	}
 	step := func(n int) {
@@ -191,7 +199,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 			// Prefetch the row four steps ahead (off has four more
 			// entries than steps).
 			p("MOVQ 32(R11), R13")
-			p("PREFETCHT0 (DI)(R13*1)")
+			for line := 0; line < nr*size; line += 64 {
+				p("PREFETCHT0 %d(DI)(R13*1)", line)
+			}
 			p("PREFETCHT0 %d(DI)(R13*1)", nr*size-1)
 			p("MOVQ (R11), R12")
 			for v := 0; v < k.nv; v++ {
@@ -259,12 +269,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 		// counts the rows left to write.
 		p("MOVQ rows+%d(FP), R10", rowsOff)
 		p("MOVQ cols+%d(FP), CX", rowsOff+8)
-		p("MOVQ $1, AX")
-		p("SHLQ CX, AX")
-		p("DECQ AX")
-		p("KMOVW AX, K1")
-		p("SHRQ $%d, AX", lanes)
-		p("KMOVW AX, K2")
+		setMasks()
 	}
 	mask := func(v int) string {
 		if !masked {
@@ -305,12 +310,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	if masked {
 		p("MOVQ rows+%d(FP), R10", rowsOff)
 		p("MOVQ cols+%d(FP), CX", rowsOff+8)
-		p("MOVQ $1, AX")
-		p("SHLQ CX, AX")
-		p("DECQ AX")
-		p("KMOVW AX, K1")
-		p("SHRQ $%d, AX", lanes)
-		p("KMOVW AX, K2")
+		setMasks()
 	}
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.nv; v++ {
