@@ -175,16 +175,37 @@ func copyPanelAVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
 //go:noescape
 func copyPanel48AVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
 
+// copyPanelAVX2 is copyPanelAVX512 with AVX2, for srcW ≤ dstW ≤ 32: the
+// first full rows are stored as whole vectors of 8 words, which may run
+// into the next rows (written after them) but not past rows·dstW words;
+// the others under masks.
+//
+//go:noescape
+func copyPanelAVX2(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)
+
+// wholeRows returns how many of rows rows of w words, back to back, can be
+// stored as whole vectors of 8 words (⌈w/8⌉ a row) without writing past
+// the last row: the rows before the last ⌈8·⌈w/8⌉/w⌉ − 1.
+func wholeRows(rows, w int) int {
+	return max(0, rows-(ceilDiv(w, 8)*8+w-1)/w+1)
+}
+
 // copyPanel is copyPanelGeneric, in assembly when the rows fit two or
-// three zmm registers.
+// three zmm registers, or four ymm ones without AVX-512.
 func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 	size := int(unsafe.Sizeof(T(0)))
-	if !hasAVX512 || w*size > 192 || rows <= 0 || cols <= 0 || cols > w {
+	if rows <= 0 || cols <= 0 || cols > w || !hasAVX512 && (!hasAVX2 || w*size > 128) || w*size > 192 {
 		copyPanelGeneric(dst, w, src, ld, rows, cols)
 		return
 	}
 	_ = dst[rows*w-1]                       // bounds of what the assembly writes
 	_ = src[(rows-1)*ld : (rows-1)*ld+cols] // and reads
+	if !hasAVX512 {
+		words := w * size / 4
+		copyPanelAVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)),
+			rows, wholeRows(rows, words), ld*size, words, cols*size/4)
+		return
+	}
 	kernel := copyPanelAVX512
 	if w*size > 128 {
 		kernel = copyPanel48AVX512
@@ -269,15 +290,26 @@ func copyPanelS2AVX512(dst, src unsafe.Pointer, even *[16]int32, rows, ld, dstW,
 
 var evenWords = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 
+// copyPanelS2AVX2 is copyPanelS2AVX512 with AVX2 (no table), its stores as
+// in copyPanelAVX2: whole vectors for the first full rows.
+//
+//go:noescape
+func copyPanelS2AVX2(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)
+
 // copyPanelS2 is copyPanelS2Generic, in assembly for float32 rows of at
 // most 16 elements (stride-2 windows over images up to 32 wide).
 func copyPanelS2[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || w > 16 || rows <= 0 || cols <= 0 || cols > w {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 && !hasAVX2 || w > 16 || rows <= 0 || cols <= 0 || cols > w {
 		copyPanelS2Generic(dst, w, src, ld, rows, cols)
 		return
 	}
 	_ = dst[rows*w-1]                           // bounds of what the assembly writes
 	_ = src[(rows-1)*ld : (rows-1)*ld+2*cols-1] // and reads
+	if !hasAVX512 {
+		copyPanelS2AVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)),
+			rows, wholeRows(rows, w), ld*4, w, cols)
+		return
+	}
 	copyPanelS2AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &evenWords,
 		rows, ld*4, w, cols)
 }

@@ -4613,6 +4613,266 @@ copyPanel48AVX512_loop:
 	VZEROUPPER
 	RET
 
+// func copyPanelAVX2(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)
+TEXT ·copyPanelAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ full+24(FP), R11
+	MOVQ ld+32(FP), R8
+	MOVQ dstW+40(FP), R9
+	MOVQ srcW+48(FP), R10
+	// AX, DX: the masks of the low srcW and dstW words, vector v at v·32.
+	LEAQ ·stridedMasks+128(SB), AX
+	MOVQ AX, DX
+	SHLQ $2, R10
+	SUBQ R10, AX
+	LEAQ (R9*4), CX
+	SUBQ CX, DX
+	SUBQ R11, BX
+	// CX: the vectors of a row.
+	LEAQ 7(R9), CX
+	SHRQ $3, CX
+	SHLQ $2, R9
+	CMPQ CX, $1
+	JEQ copyPanelAVX2_nv1
+	CMPQ CX, $2
+	JEQ copyPanelAVX2_nv2
+	CMPQ CX, $3
+	JEQ copyPanelAVX2_nv3
+	JMP copyPanelAVX2_nv4
+copyPanelAVX2_nv1:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	TESTQ R11, R11
+	JZ copyPanelAVX2_nv1_masked
+copyPanelAVX2_nv1_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ copyPanelAVX2_nv1_full
+copyPanelAVX2_nv1_masked:
+	TESTQ BX, BX
+	JZ copyPanelAVX2_done
+copyPanelAVX2_nv1_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS Y0, Y8, 0(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelAVX2_nv1_maskedloop
+	JMP copyPanelAVX2_done
+copyPanelAVX2_nv2:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 32(DX), Y9
+	TESTQ R11, R11
+	JZ copyPanelAVX2_nv2_masked
+copyPanelAVX2_nv2_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ copyPanelAVX2_nv2_full
+copyPanelAVX2_nv2_masked:
+	TESTQ BX, BX
+	JZ copyPanelAVX2_done
+copyPanelAVX2_nv2_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS Y0, Y8, 0(DI)
+	VMASKMOVPS Y1, Y9, 32(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelAVX2_nv2_maskedloop
+	JMP copyPanelAVX2_done
+copyPanelAVX2_nv3:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 32(DX), Y9
+	VMOVDQU 64(AX), Y6
+	VMOVDQU 64(DX), Y10
+	TESTQ R11, R11
+	JZ copyPanelAVX2_nv3_masked
+copyPanelAVX2_nv3_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ copyPanelAVX2_nv3_full
+copyPanelAVX2_nv3_masked:
+	TESTQ BX, BX
+	JZ copyPanelAVX2_done
+copyPanelAVX2_nv3_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMASKMOVPS Y0, Y8, 0(DI)
+	VMASKMOVPS Y1, Y9, 32(DI)
+	VMASKMOVPS Y2, Y10, 64(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelAVX2_nv3_maskedloop
+	JMP copyPanelAVX2_done
+copyPanelAVX2_nv4:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 32(DX), Y9
+	VMOVDQU 64(AX), Y6
+	VMOVDQU 64(DX), Y10
+	VMOVDQU 96(AX), Y7
+	VMOVDQU 96(DX), Y11
+	TESTQ R11, R11
+	JZ copyPanelAVX2_nv4_masked
+copyPanelAVX2_nv4_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMASKMOVPS 96(SI), Y7, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ copyPanelAVX2_nv4_full
+copyPanelAVX2_nv4_masked:
+	TESTQ BX, BX
+	JZ copyPanelAVX2_done
+copyPanelAVX2_nv4_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMASKMOVPS 96(SI), Y7, Y3
+	VMASKMOVPS Y0, Y8, 0(DI)
+	VMASKMOVPS Y1, Y9, 32(DI)
+	VMASKMOVPS Y2, Y10, 64(DI)
+	VMASKMOVPS Y3, Y11, 96(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelAVX2_nv4_maskedloop
+	JMP copyPanelAVX2_done
+copyPanelAVX2_done:
+	VZEROUPPER
+	RET
+
+// func copyPanelS2AVX2(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)
+TEXT ·copyPanelS2AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ full+24(FP), R11
+	MOVQ ld+32(FP), R8
+	MOVQ dstW+40(FP), R9
+	MOVQ srcW+48(FP), R10
+	// AX: the masks of the low 2·srcW − 1 words read; DX: of the low
+	// dstW written; vector v at v·32.
+	LEAQ ·stridedMasks+132(SB), AX
+	MOVQ AX, DX
+	SHLQ $3, R10
+	SUBQ R10, AX
+	SUBQ $4, DX
+	LEAQ (R9*4), CX
+	SUBQ CX, DX
+	SUBQ R11, BX
+	MOVQ R9, CX
+	SHLQ $2, R9
+	CMPQ CX, $8
+	JA copyPanelS2AVX2_nv2
+copyPanelS2AVX2_nv1:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 0(DX), Y8
+	TESTQ R11, R11
+	JZ copyPanelS2AVX2_nv1_masked
+copyPanelS2AVX2_nv1_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VSHUFPS $0x88, Y1, Y0, Y10
+	VPERMPD $0xd8, Y10, Y10
+	VMOVUPS Y10, 0(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ copyPanelS2AVX2_nv1_full
+copyPanelS2AVX2_nv1_masked:
+	TESTQ BX, BX
+	JZ copyPanelS2AVX2_done
+copyPanelS2AVX2_nv1_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VSHUFPS $0x88, Y1, Y0, Y10
+	VPERMPD $0xd8, Y10, Y10
+	VMASKMOVPS Y10, Y8, 0(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelS2AVX2_nv1_maskedloop
+	JMP copyPanelS2AVX2_done
+copyPanelS2AVX2_nv2:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 64(AX), Y6
+	VMOVDQU 96(AX), Y7
+	VMOVDQU 0(DX), Y8
+	VMOVDQU 32(DX), Y9
+	TESTQ R11, R11
+	JZ copyPanelS2AVX2_nv2_masked
+copyPanelS2AVX2_nv2_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMASKMOVPS 96(SI), Y7, Y3
+	VSHUFPS $0x88, Y1, Y0, Y10
+	VPERMPD $0xd8, Y10, Y10
+	VMOVUPS Y10, 0(DI)
+	VSHUFPS $0x88, Y3, Y2, Y11
+	VPERMPD $0xd8, Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ copyPanelS2AVX2_nv2_full
+copyPanelS2AVX2_nv2_masked:
+	TESTQ BX, BX
+	JZ copyPanelS2AVX2_done
+copyPanelS2AVX2_nv2_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMASKMOVPS 96(SI), Y7, Y3
+	VSHUFPS $0x88, Y1, Y0, Y10
+	VPERMPD $0xd8, Y10, Y10
+	VMASKMOVPS Y10, Y8, 0(DI)
+	VSHUFPS $0x88, Y3, Y2, Y11
+	VPERMPD $0xd8, Y11, Y11
+	VMASKMOVPS Y11, Y9, 32(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelS2AVX2_nv2_maskedloop
+	JMP copyPanelS2AVX2_done
+copyPanelS2AVX2_done:
+	VZEROUPPER
+	RET
+
 // func biasPanelAVX512(dst, src unsafe.Pointer, b float32, rows, ld, w int)
 TEXT ·biasPanelAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI

@@ -315,19 +315,22 @@ func ExampleGemm() {
 }
 
 // TestCopyPanel checks copyPanel, copyPanelS2, addPanel, addPanelS2 and
-// transPanel (assembly on amd64) against their Go twins, with guard values
-// past the panel.
+// transPanel (assembly on amd64, with AVX-512 and AVX2) against their Go
+// twins, with guard values past the panel.
 func TestCopyPanel(t *testing.T) {
-	testCopyPanel[float32](t)
-	testCopyPanel[float64](t)
+	withISAs(t, func(t *testing.T) {
+		testCopyPanel[float32](t)
+		testCopyPanel[float64](t)
+	})
 }
 
 func testCopyPanel[T tensor.Float](t *testing.T) {
-	for _, w := range []int{1, 6, 8, 12, 16, 32, 33, 34, 40, 48} {
+	for _, w := range []int{1, 2, 3, 6, 8, 9, 12, 16, 30, 32, 33, 34, 40, 48} {
 		for cols := 1; cols <= w; cols++ {
 			// The source and the destination end at an unreadable page
-			// right after the last element read and written.
-			for _, rows := range []int{1, 2, 5} {
+			// right after the last element read and written (11 rows: a
+			// whole-vector store of a narrow row reaches 7 rows on).
+			for _, rows := range []int{1, 2, 5, 11} {
 				ld := cols + 3
 				src := guardedTail[T](t, (rows-1)*ld+cols)
 				for i := range src {
@@ -349,7 +352,7 @@ func testCopyPanel[T tensor.Float](t *testing.T) {
 			// Every other element (stride-2 im2col rows), the source
 			// ending at an unreadable page right after the last element
 			// read.
-			for _, rows := range []int{1, 2, 5} {
+			for _, rows := range []int{1, 2, 5, 11} {
 				ld := 2*cols + 3
 				src := guardedTail[T](t, (rows-1)*ld+2*cols-1)
 				for i := range src {

@@ -539,3 +539,159 @@ TEXT ·transpose16AVX512(SB), NOSPLIT, $0-56
 	}
 	w.WriteString("transpose16AVX512_done:\n\tVZEROUPPER\n\tRET\n")
 }
+
+// emitCopyPanelAVX2 writes copyPanelAVX2 (see ../gemm_amd64.go), the AVX2
+// twin of copyPanelAVX512 for rows of at most 32 words: one loop per
+// vector count nv = ⌈dstW/8⌉, each row loaded with VMASKMOVPS (nothing
+// read past srcW words, zeros after them) under masks from stridedMasks.
+// The first full rows are stored as whole vectors, which may run into the
+// rows after them, written later; the rest under masks, as AVX2's masked
+// stores are slow on some machines.
+func emitCopyPanelAVX2(w *bytes.Buffer) {
+	f := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	const name = "copyPanelAVX2"
+	fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	f("MOVQ dst+0(FP), DI")
+	f("MOVQ src+8(FP), SI")
+	f("MOVQ rows+16(FP), BX")
+	f("MOVQ full+24(FP), R11")
+	f("MOVQ ld+32(FP), R8")
+	f("MOVQ dstW+40(FP), R9")
+	f("MOVQ srcW+48(FP), R10")
+	f("// AX, DX: the masks of the low srcW and dstW words, vector v at v·32.")
+	f("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes)
+	f("MOVQ AX, DX")
+	f("SHLQ $2, R10")
+	f("SUBQ R10, AX")
+	f("LEAQ (R9*4), CX")
+	f("SUBQ CX, DX")
+	f("SUBQ R11, BX")
+	f("// CX: the vectors of a row.")
+	f("LEAQ 7(R9), CX")
+	f("SHRQ $3, CX")
+	f("SHLQ $2, R9")
+	for nv := 1; nv <= 4; nv++ {
+		if nv < 4 {
+			f("CMPQ CX, $%d", nv)
+			f("JEQ %s_nv%d", name, nv)
+		} else {
+			f("JMP %s_nv%d", name, nv)
+		}
+	}
+	for nv := 1; nv <= 4; nv++ {
+		tag := fmt.Sprintf("%s_nv%d", name, nv)
+		fmt.Fprintf(w, "%s:\n", tag)
+		for v := 0; v < nv; v++ {
+			f("VMOVDQU %d(AX), Y%d", 32*v, 4+v)
+			f("VMOVDQU %d(DX), Y%d", 32*v, 8+v)
+		}
+		f("TESTQ R11, R11")
+		f("JZ %s_masked", tag)
+		fmt.Fprintf(w, "%s_full:\n", tag)
+		for v := 0; v < nv; v++ {
+			f("VMASKMOVPS %d(SI), Y%d, Y%d", 32*v, 4+v, v)
+		}
+		for v := 0; v < nv; v++ {
+			f("VMOVUPS Y%d, %d(DI)", v, 32*v)
+		}
+		f("ADDQ R8, SI")
+		f("ADDQ R9, DI")
+		f("DECQ R11")
+		f("JNZ %s_full", tag)
+		fmt.Fprintf(w, "%s_masked:\n", tag)
+		f("TESTQ BX, BX")
+		f("JZ %s_done", name)
+		fmt.Fprintf(w, "%s_maskedloop:\n", tag)
+		for v := 0; v < nv; v++ {
+			f("VMASKMOVPS %d(SI), Y%d, Y%d", 32*v, 4+v, v)
+		}
+		for v := 0; v < nv; v++ {
+			f("VMASKMOVPS Y%d, Y%d, %d(DI)", v, 8+v, 32*v)
+		}
+		f("ADDQ R8, SI")
+		f("ADDQ R9, DI")
+		f("DECQ BX")
+		f("JNZ %s_maskedloop", tag)
+		f("JMP %s_done", name)
+	}
+	fmt.Fprintf(w, "%s_done:\n", name)
+	f("VZEROUPPER")
+	f("RET")
+}
+
+// emitCopyPanelS2AVX2 writes copyPanelS2AVX2 (see ../gemm_amd64.go), the
+// AVX2 twin of copyPanelS2AVX512 for rows of at most 16 words: each 8
+// outputs are the even words of two vectors loaded with VMASKMOVPS (zeros
+// from word 2·srcW − 1 on), picked by VSHUFPS and put in order by VPERMPD.
+// Stores as in copyPanelAVX2.
+func emitCopyPanelS2AVX2(w *bytes.Buffer) {
+	f := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	const name = "copyPanelS2AVX2"
+	fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	f("MOVQ dst+0(FP), DI")
+	f("MOVQ src+8(FP), SI")
+	f("MOVQ rows+16(FP), BX")
+	f("MOVQ full+24(FP), R11")
+	f("MOVQ ld+32(FP), R8")
+	f("MOVQ dstW+40(FP), R9")
+	f("MOVQ srcW+48(FP), R10")
+	f("// AX: the masks of the low 2·srcW − 1 words read; DX: of the low")
+	f("// dstW written; vector v at v·32.")
+	f("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes+4)
+	f("MOVQ AX, DX")
+	f("SHLQ $3, R10")
+	f("SUBQ R10, AX")
+	f("SUBQ $4, DX")
+	f("LEAQ (R9*4), CX")
+	f("SUBQ CX, DX")
+	f("SUBQ R11, BX")
+	f("MOVQ R9, CX")
+	f("SHLQ $2, R9")
+	f("CMPQ CX, $8")
+	f("JA %s_nv2", name)
+	for nv := 1; nv <= 2; nv++ {
+		tag := fmt.Sprintf("%s_nv%d", name, nv)
+		fmt.Fprintf(w, "%s:\n", tag)
+		for v := 0; v < 2*nv; v++ {
+			f("VMOVDQU %d(AX), Y%d", 32*v, 4+v)
+		}
+		for v := 0; v < nv; v++ {
+			f("VMOVDQU %d(DX), Y%d", 32*v, 8+v)
+		}
+		row := func(masked bool) {
+			for v := 0; v < 2*nv; v++ {
+				f("VMASKMOVPS %d(SI), Y%d, Y%d", 32*v, 4+v, v)
+			}
+			for v := 0; v < nv; v++ {
+				f("VSHUFPS $0x88, Y%d, Y%d, Y%d", 2*v+1, 2*v, 10+v)
+				f("VPERMPD $0xd8, Y%d, Y%d", 10+v, 10+v)
+				if masked {
+					f("VMASKMOVPS Y%d, Y%d, %d(DI)", 10+v, 8+v, 32*v)
+				} else {
+					f("VMOVUPS Y%d, %d(DI)", 10+v, 32*v)
+				}
+			}
+			f("ADDQ R8, SI")
+			f("ADDQ R9, DI")
+		}
+		f("TESTQ R11, R11")
+		f("JZ %s_masked", tag)
+		fmt.Fprintf(w, "%s_full:\n", tag)
+		row(false)
+		f("DECQ R11")
+		f("JNZ %s_full", tag)
+		fmt.Fprintf(w, "%s_masked:\n", tag)
+		f("TESTQ BX, BX")
+		f("JZ %s_done", name)
+		fmt.Fprintf(w, "%s_maskedloop:\n", tag)
+		row(true)
+		f("DECQ BX")
+		f("JNZ %s_maskedloop", tag)
+		f("JMP %s_done", name)
+	}
+	fmt.Fprintf(w, "%s_done:\n", name)
+	f("VZEROUPPER")
+	f("RET")
+}

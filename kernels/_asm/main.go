@@ -74,6 +74,8 @@ func main() {
 		k.emit(&buf)
 	}
 	emitCopyPanel(&buf)
+	emitCopyPanelAVX2(&buf)
+	emitCopyPanelS2AVX2(&buf)
 	emitBiasPanel(&buf)
 	emitIm2colPerm(&buf)
 	emitCol2imPerm(&buf)
