@@ -2,7 +2,7 @@
 # torch_compare.sh: hesscope against PyTorch on the same machine, in the same
 # run. Development tooling only: never a dependency of hesscope or of CI.
 #
-#   bench/torch_compare.sh [-m "mlp lenet5 c1 resnet20"] [-b 128] [-t 2] [-r 10] [-n 3] [-x BASE]
+#   bench/torch_compare.sh [-m "mlp lenet5 c1 resnet20"] [-b 128] [-t 2] [-r 10] [-n 3] [-x BASE] [-i avx2]
 #
 # PyTorch is run by $TORCH_PYTHON if set, else by /work/venv/bin/python (a
 # current PyTorch from PyPI in a virtual environment outside the
@@ -20,7 +20,9 @@
 # "hs Hv" is hesscope's product without the gradient (bench's hv, what its
 # eigensolvers run), against PyTorch's HVP, whose double backprop cannot
 # skip the gradient. Raw JSON lines are kept in $OUT (default: a temporary
-# file).
+# file). -i avx2 times both sides as on a machine without AVX-512:
+# GODEBUG=cpu.avx512f=off for hesscope, ATEN_CPU_CAPABILITY=avx2,
+# ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 for PyTorch.
 set -euo pipefail
 
 models="mlp lenet5 c1 resnet20"
@@ -29,7 +31,8 @@ threads=2
 reps=10
 rounds=3
 base=
-while getopts "m:b:t:r:n:x:h" opt; do
+isa=
+while getopts "m:b:t:r:n:x:i:h" opt; do
 	case $opt in
 	m) models=$OPTARG ;;
 	b) batch=$OPTARG ;;
@@ -37,7 +40,8 @@ while getopts "m:b:t:r:n:x:h" opt; do
 	r) reps=$OPTARG ;;
 	n) rounds=$OPTARG ;;
 	x) base=$OPTARG ;;
-	*) sed -n '2,23p' "$0"; exit 2 ;;
+	i) isa=$OPTARG ;;
+	*) sed -n '2,25p' "$0"; exit 2 ;;
 	esac
 done
 
@@ -52,6 +56,14 @@ want_count -t "$threads" 1024
 want_count -r "$reps" 1000
 want_count -n "$rounds" 100
 batch=$((10#$batch)) threads=$((10#$threads)) reps=$((10#$reps)) rounds=$((10#$rounds)) # 08 is 8
+case $isa in
+"") ;;
+avx2) export GODEBUG=cpu.avx512f=off ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 ;;
+*)
+	echo "torch_compare: -i $isa: want avx2 (or no -i: the machine's widest)" >&2
+	exit 2
+	;;
+esac
 if [ -n "$base" ] && ! [ -x "$base" ]; then
 	echo "torch_compare: -x $base: want an executable hesscope binary" >&2
 	exit 2
@@ -83,6 +95,7 @@ res=${OUT:-$(mktemp)}
 : >"$res"
 trap 'echo "torch_compare: interrupted; results so far in $res" >&2; exit 130' INT TERM
 
+[ -z "$isa" ] || echo "instruction sets: $isa ($GODEBUG; PyTorch: ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA=$ONEDNN_MAX_CPU_ISA)"
 echo "load before: $(uptime)"
 for m in $models; do
 	for ((i = 1; i <= rounds; i++)); do
