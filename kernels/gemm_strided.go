@@ -79,10 +79,11 @@ func (s *stridedKernel[T]) useStrided(m, n, k, step int) bool {
 // when it has at least wideMinN columns, so that the goroutines still get
 // several tiles each, and the wide tiles compute no more columns than the
 // narrow ones (the right edge, masked, costs a whole tile; a wide tiling's
-// edge at most nr wide runs the narrow kernel). Measured on the zoo's
-// convolutions (BenchmarkConv2d, AVX-512 float32): 8×48 tiles against 8×32
-// ones 7–10 % faster on C2's 30×30 images and ResNet-20's 32×32 ones,
-// within the noise on the narrower.
+// edge at most nr wide runs the narrow kernel). Measured with AVX-512,
+// float32: BenchmarkGemmStrided 2–20 % faster than 8×32 tiles (its
+// "narrow" path) on the zoo's wide products; BenchmarkConv2d C2's 30×30
+// layer's forward −9 %, ResNet-20's first stage's vjp-x −10 %, the
+// narrower layers within the noise.
 func (s *stridedKernel[T]) useWide(n int) bool {
 	if s == nil || s.wide == nil || n < s.wideMinN {
 		return false
