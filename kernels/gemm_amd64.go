@@ -369,7 +369,7 @@ func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, r
 // addWindows is addWindowsGeneric, in assembly for float32 rows of at most
 // 16 elements (the col2im of narrow images, a window row's columns at once).
 func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int) {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || w > 16 || w <= 0 || kw > 8 || kw <= 0 || rows <= 0 {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 && !hasAVX2 || w > 16 || w <= 0 || kw > 8 || kw <= 0 || rows <= 0 {
 		addWindowsGeneric(dst, src, offs, masks, rows, ldDst, ldSrc, kw, w)
 		return
 	}
@@ -386,9 +386,19 @@ func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, ro
 	for j := range kw {
 		boffs[j] = offs[j] * 4
 	}
-	addWindowsAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &boffs, masks,
+	kernel := addWindowsAVX512
+	if !hasAVX512 {
+		kernel = addWindowsAVX2
+	}
+	kernel(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &boffs, masks,
 		rows, ldDst*4, ldSrc*4, kw, w)
 }
+
+// addWindowsAVX2 is addWindowsAVX512 with AVX2: each window's mask
+// expanded to lane masks (windowBits) for VMASKMOVPS and VBLENDVPS.
+//
+//go:noescape
+func addWindowsAVX2(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
 
 // gatherPanelAVX512 is transPanelGeneric on raw memory, in 4-byte words:
 // for each of kb steps it gathers srcW words from src at the byte offsets

@@ -5145,6 +5145,87 @@ addWindowsAVX512_windows:
 	VZEROUPPER
 	RET
 
+// func addWindowsAVX2(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+TEXT ·addWindowsAVX2(SB), NOSPLIT, $512-72
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), R11
+	MOVQ masks+24(FP), R12
+	MOVQ rows+32(FP), BX
+	MOVQ ldDst+40(FP), R8
+	MOVQ ldSrc+48(FP), R9
+	MOVQ kw+56(FP), R10
+	MOVQ w+64(FP), CX
+	// Y6, Y7: the low w of 16 words (the destination row).
+	LEAQ ·stridedMasks+128(SB), AX
+	SHLQ $2, CX
+	SUBQ CX, AX
+	VMOVDQU (AX), Y6
+	VMOVDQU 32(AX), Y7
+	// Window j's lane masks at j·64(SP) and j·64+32(SP).
+	VMOVDQU ·windowBits(SB), Y8
+	VMOVDQU ·windowBits+32(SB), Y9
+	XORQ DX, DX
+addWindowsAVX2_expand:
+	MOVWLZX (R12)(DX*2), AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	MOVQ DX, AX
+	SHLQ $6, AX
+	VPAND Y8, Y10, Y11
+	VPCMPEQD Y8, Y11, Y11
+	VMOVDQU Y11, (SP)(AX*1)
+	VPAND Y9, Y10, Y11
+	VPCMPEQD Y9, Y11, Y11
+	VMOVDQU Y11, 32(SP)(AX*1)
+	INCQ DX
+	CMPQ DX, R10
+	JLT addWindowsAVX2_expand
+addWindowsAVX2_rows:
+	VMASKMOVPS (DI), Y6, Y0
+	VMASKMOVPS 32(DI), Y7, Y1
+	XORQ DX, DX
+	MOVQ SP, R13
+addWindowsAVX2_windows:
+	MOVQ (R11)(DX*8), AX
+	VMOVDQU (R13), Y4
+	VMOVDQU 32(R13), Y5
+	VMASKMOVPS (SI)(AX*1), Y4, Y2
+	VMASKMOVPS 32(SI)(AX*1), Y5, Y3
+	VADDPS Y2, Y0, Y2
+	VADDPS Y3, Y1, Y3
+	VBLENDVPS Y4, Y2, Y0, Y0
+	VBLENDVPS Y5, Y3, Y1, Y1
+	ADDQ $64, R13
+	INCQ DX
+	CMPQ DX, R10
+	JLT addWindowsAVX2_windows
+	VMASKMOVPS Y0, Y6, (DI)
+	VMASKMOVPS Y1, Y7, 32(DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ addWindowsAVX2_rows
+	VZEROUPPER
+	RET
+DATA ·windowBits+0(SB)/4, $1
+DATA ·windowBits+4(SB)/4, $2
+DATA ·windowBits+8(SB)/4, $4
+DATA ·windowBits+12(SB)/4, $8
+DATA ·windowBits+16(SB)/4, $16
+DATA ·windowBits+20(SB)/4, $32
+DATA ·windowBits+24(SB)/4, $64
+DATA ·windowBits+28(SB)/4, $128
+DATA ·windowBits+32(SB)/4, $256
+DATA ·windowBits+36(SB)/4, $512
+DATA ·windowBits+40(SB)/4, $1024
+DATA ·windowBits+44(SB)/4, $2048
+DATA ·windowBits+48(SB)/4, $4096
+DATA ·windowBits+52(SB)/4, $8192
+DATA ·windowBits+56(SB)/4, $16384
+DATA ·windowBits+60(SB)/4, $32768
+GLOBL ·windowBits(SB), RODATA|NOPTR, $64
+
 // func gatherPanelAVX512(dst, src unsafe.Pointer, idx *[32]int32, kb, step, dstW, srcW int)
 TEXT ·gatherPanelAVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI

@@ -455,13 +455,16 @@ func testCopyPanel[T tensor.Float](t *testing.T) {
 	}
 }
 
-// TestAddWindows checks addWindows (assembly on amd64) against its Go twin
-// on every row width up to 16, one to five windows with shifted masks
-// (empty, partial and full) and guard pages after both operands; lanes no
-// window reaches, −0 here, must keep their bits.
+// TestAddWindows checks addWindows (assembly on amd64, with AVX-512 and
+// AVX2) against its Go twin on every row width up to 16, one to five
+// windows with shifted masks (empty, partial and full) and guard pages
+// after both operands; lanes no window reaches, −0 here, must keep their
+// bits.
 func TestAddWindows(t *testing.T) {
-	testAddWindows[float32](t)
-	testAddWindows[float64](t)
+	withISAs(t, func(t *testing.T) {
+		testAddWindows[float32](t)
+		testAddWindows[float64](t)
+	})
 }
 
 func testAddWindows[T tensor.Float](t *testing.T) {

@@ -83,6 +83,7 @@ func main() {
 	emitAddPanelS2(&buf)
 	emitAddPanel(&buf)
 	emitAddWindows(&buf)
+	emitAddWindowsAVX2(&buf)
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
 	emitStridedMasks(&buf)
