@@ -267,15 +267,26 @@ func col2imPerm[T tensor.Float](dst, col []T, ld int, s ConvShape) bool {
 //go:noescape
 func biasPanelAVX512(dst, src unsafe.Pointer, b float32, rows, ld, w int)
 
+// biasPanelAVX2 is biasPanelAVX512 with AVX2, its stores as in
+// copyPanelAVX2: whole vectors for the first full rows.
+//
+//go:noescape
+func biasPanelAVX2(dst, src unsafe.Pointer, b float32, rows, full, ld, w int)
+
 // biasPanel is biasPanelGeneric, in assembly for float32 rows of at most
 // 32 values.
 func biasPanel[T tensor.Float](dst, src []T, ld, rows, w int, b T) {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 || w > 32 || rows <= 0 || w <= 0 {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 && !hasAVX2 || w > 32 || rows <= 0 || w <= 0 {
 		biasPanelGeneric(dst, src, ld, rows, w, b)
 		return
 	}
 	_ = dst[rows*w-1]                    // bounds of what the assembly writes
 	_ = src[(rows-1)*ld : (rows-1)*ld+w] // and reads
+	if !hasAVX512 {
+		biasPanelAVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), float32(b),
+			rows, wholeRows(rows, w), ld*4, w)
+		return
+	}
 	biasPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), float32(b), rows, ld*4, w)
 }
 

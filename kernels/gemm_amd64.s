@@ -4773,6 +4773,187 @@ copyPanelAVX2_done:
 	VZEROUPPER
 	RET
 
+// func biasPanelAVX2(dst, src unsafe.Pointer, b float32, rows, full, ld, w int)
+TEXT ·biasPanelAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	VBROADCASTSS b+16(FP), Y12
+	MOVQ rows+24(FP), BX
+	MOVQ full+32(FP), R11
+	MOVQ ld+40(FP), R8
+	MOVQ w+48(FP), R9
+	MOVQ R9, R10
+	// AX, DX: the masks of the low srcW and dstW words, vector v at v·32.
+	LEAQ ·stridedMasks+128(SB), AX
+	MOVQ AX, DX
+	SHLQ $2, R10
+	SUBQ R10, AX
+	LEAQ (R9*4), CX
+	SUBQ CX, DX
+	SUBQ R11, BX
+	// CX: the vectors of a row.
+	LEAQ 7(R9), CX
+	SHRQ $3, CX
+	SHLQ $2, R9
+	CMPQ CX, $1
+	JEQ biasPanelAVX2_nv1
+	CMPQ CX, $2
+	JEQ biasPanelAVX2_nv2
+	CMPQ CX, $3
+	JEQ biasPanelAVX2_nv3
+	JMP biasPanelAVX2_nv4
+biasPanelAVX2_nv1:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	TESTQ R11, R11
+	JZ biasPanelAVX2_nv1_masked
+biasPanelAVX2_nv1_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VADDPS Y12, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ biasPanelAVX2_nv1_full
+biasPanelAVX2_nv1_masked:
+	TESTQ BX, BX
+	JZ biasPanelAVX2_done
+biasPanelAVX2_nv1_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VADDPS Y12, Y0, Y0
+	VMASKMOVPS Y0, Y8, 0(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ biasPanelAVX2_nv1_maskedloop
+	JMP biasPanelAVX2_done
+biasPanelAVX2_nv2:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 32(DX), Y9
+	TESTQ R11, R11
+	JZ biasPanelAVX2_nv2_masked
+biasPanelAVX2_nv2_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ biasPanelAVX2_nv2_full
+biasPanelAVX2_nv2_masked:
+	TESTQ BX, BX
+	JZ biasPanelAVX2_done
+biasPanelAVX2_nv2_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VMASKMOVPS Y0, Y8, 0(DI)
+	VMASKMOVPS Y1, Y9, 32(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ biasPanelAVX2_nv2_maskedloop
+	JMP biasPanelAVX2_done
+biasPanelAVX2_nv3:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 32(DX), Y9
+	VMOVDQU 64(AX), Y6
+	VMOVDQU 64(DX), Y10
+	TESTQ R11, R11
+	JZ biasPanelAVX2_nv3_masked
+biasPanelAVX2_nv3_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ biasPanelAVX2_nv3_full
+biasPanelAVX2_nv3_masked:
+	TESTQ BX, BX
+	JZ biasPanelAVX2_done
+biasPanelAVX2_nv3_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VMASKMOVPS Y0, Y8, 0(DI)
+	VMASKMOVPS Y1, Y9, 32(DI)
+	VMASKMOVPS Y2, Y10, 64(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ biasPanelAVX2_nv3_maskedloop
+	JMP biasPanelAVX2_done
+biasPanelAVX2_nv4:
+	VMOVDQU 0(AX), Y4
+	VMOVDQU 0(DX), Y8
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 32(DX), Y9
+	VMOVDQU 64(AX), Y6
+	VMOVDQU 64(DX), Y10
+	VMOVDQU 96(AX), Y7
+	VMOVDQU 96(DX), Y11
+	TESTQ R11, R11
+	JZ biasPanelAVX2_nv4_masked
+biasPanelAVX2_nv4_full:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMASKMOVPS 96(SI), Y7, Y3
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y12, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ biasPanelAVX2_nv4_full
+biasPanelAVX2_nv4_masked:
+	TESTQ BX, BX
+	JZ biasPanelAVX2_done
+biasPanelAVX2_nv4_maskedloop:
+	VMASKMOVPS 0(SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS 64(SI), Y6, Y2
+	VMASKMOVPS 96(SI), Y7, Y3
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y12, Y3, Y3
+	VMASKMOVPS Y0, Y8, 0(DI)
+	VMASKMOVPS Y1, Y9, 32(DI)
+	VMASKMOVPS Y2, Y10, 64(DI)
+	VMASKMOVPS Y3, Y11, 96(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ biasPanelAVX2_nv4_maskedloop
+	JMP biasPanelAVX2_done
+biasPanelAVX2_done:
+	VZEROUPPER
+	RET
+
 // func copyPanelS2AVX2(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)
 TEXT ·copyPanelS2AVX2(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI

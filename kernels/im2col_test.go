@@ -241,19 +241,21 @@ func TestConvShapeOut(t *testing.T) {
 }
 
 // TestUnpitch checks Unpitch against the definition, bit for bit (signed
-// zeros and NaNs included), with and without the bias, for rows narrower
-// and wider than the assembly's 32 values, pitches above, at and below the
+// zeros and NaNs included), with and without the bias, with AVX-512 and
+// AVX2, for rows narrower and wider than the assembly's 32 values, pitches above, at and below the
 // row width, and both the source and the destination ending at an
 // unreadable page right after the last element touched.
 func TestUnpitch(t *testing.T) {
-	testUnpitch[float32](t)
-	testUnpitch[float64](t)
+	withISAs(t, func(t *testing.T) {
+		testUnpitch[float32](t)
+		testUnpitch[float64](t)
+	})
 }
 
 func testUnpitch[T float32 | float64](t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, w := range []int{1, 5, 16, 17, 30, 32, 33, 64, 100} {
-		for _, rows := range []int{1, 2, 5} {
+		for _, rows := range []int{1, 2, 5, 11} {
 			for _, ld := range []int{w, w + 3, max(1, w-1)} {
 				for _, bias := range []bool{false, true} {
 					src := guardedTail[T](t, (rows-1)*ld+w)

@@ -540,25 +540,44 @@ TEXT ·transpose16AVX512(SB), NOSPLIT, $0-56
 	w.WriteString("transpose16AVX512_done:\n\tVZEROUPPER\n\tRET\n")
 }
 
-// emitCopyPanelAVX2 writes copyPanelAVX2 (see ../gemm_amd64.go), the AVX2
-// twin of copyPanelAVX512 for rows of at most 32 words: one loop per
-// vector count nv = ⌈dstW/8⌉, each row loaded with VMASKMOVPS (nothing
-// read past srcW words, zeros after them) under masks from stridedMasks.
-// The first full rows are stored as whole vectors, which may run into the
-// rows after them, written later; the rest under masks, as AVX2's masked
-// stores are slow on some machines.
+// emitCopyPanelAVX2 writes copyPanelAVX2 and biasPanelAVX2 (see
+// ../gemm_amd64.go), the AVX2 twins of copyPanelAVX512 and biasPanelAVX512
+// for rows of at most 32 words: one loop per vector count nv = ⌈dstW/8⌉,
+// each row loaded with VMASKMOVPS (nothing read past srcW words, zeros
+// after them) under masks from stridedMasks, the bias added for
+// biasPanelAVX2 (whose rows are w words on both sides). The first full
+// rows are stored as whole vectors, which may run into the rows after them,
+// written later; the rest under masks, as AVX2's masked stores are slow on
+// some machines.
 func emitCopyPanelAVX2(w *bytes.Buffer) {
+	emitPanelAVX2(w, "copyPanelAVX2", false)
+	emitPanelAVX2(w, "biasPanelAVX2", true)
+}
+
+func emitPanelAVX2(w *bytes.Buffer, name string, bias bool) {
 	f := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
-	const name = "copyPanelAVX2"
-	fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)\n", name)
+	if bias {
+		fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, b float32, rows, full, ld, w int)\n", name)
+	} else {
+		fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)\n", name)
+	}
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
 	f("MOVQ dst+0(FP), DI")
 	f("MOVQ src+8(FP), SI")
-	f("MOVQ rows+16(FP), BX")
-	f("MOVQ full+24(FP), R11")
-	f("MOVQ ld+32(FP), R8")
-	f("MOVQ dstW+40(FP), R9")
-	f("MOVQ srcW+48(FP), R10")
+	if bias {
+		f("VBROADCASTSS b+16(FP), Y12")
+		f("MOVQ rows+24(FP), BX")
+		f("MOVQ full+32(FP), R11")
+		f("MOVQ ld+40(FP), R8")
+		f("MOVQ w+48(FP), R9")
+		f("MOVQ R9, R10")
+	} else {
+		f("MOVQ rows+16(FP), BX")
+		f("MOVQ full+24(FP), R11")
+		f("MOVQ ld+32(FP), R8")
+		f("MOVQ dstW+40(FP), R9")
+		f("MOVQ srcW+48(FP), R10")
+	}
 	f("// AX, DX: the masks of the low srcW and dstW words, vector v at v·32.")
 	f("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes)
 	f("MOVQ AX, DX")
@@ -579,6 +598,16 @@ func emitCopyPanelAVX2(w *bytes.Buffer) {
 			f("JMP %s_nv%d", name, nv)
 		}
 	}
+	load := func(nv int) {
+		for v := 0; v < nv; v++ {
+			f("VMASKMOVPS %d(SI), Y%d, Y%d", 32*v, 4+v, v)
+		}
+		if bias {
+			for v := 0; v < nv; v++ {
+				f("VADDPS Y12, Y%d, Y%d", v, v)
+			}
+		}
+	}
 	for nv := 1; nv <= 4; nv++ {
 		tag := fmt.Sprintf("%s_nv%d", name, nv)
 		fmt.Fprintf(w, "%s:\n", tag)
@@ -589,9 +618,7 @@ func emitCopyPanelAVX2(w *bytes.Buffer) {
 		f("TESTQ R11, R11")
 		f("JZ %s_masked", tag)
 		fmt.Fprintf(w, "%s_full:\n", tag)
-		for v := 0; v < nv; v++ {
-			f("VMASKMOVPS %d(SI), Y%d, Y%d", 32*v, 4+v, v)
-		}
+		load(nv)
 		for v := 0; v < nv; v++ {
 			f("VMOVUPS Y%d, %d(DI)", v, 32*v)
 		}
@@ -603,9 +630,7 @@ func emitCopyPanelAVX2(w *bytes.Buffer) {
 		f("TESTQ BX, BX")
 		f("JZ %s_done", name)
 		fmt.Fprintf(w, "%s_maskedloop:\n", tag)
-		for v := 0; v < nv; v++ {
-			f("VMASKMOVPS %d(SI), Y%d, Y%d", 32*v, 4+v, v)
-		}
+		load(nv)
 		for v := 0; v < nv; v++ {
 			f("VMASKMOVPS Y%d, Y%d, %d(DI)", v, 8+v, 32*v)
 		}
