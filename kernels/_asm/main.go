@@ -190,8 +190,8 @@ func (k kernel) emit(w *bytes.Buffer) {
 		}
 	}
 	if k.strided {
-		// R11: the next entry of off; K1, K2: the lanes of the two vectors
-		// of a row below cols, for the loads of b.
+		// R11: the next entry of off; K1…Knv: the lanes of a row's vectors
+		// below cols, for the loads of b.
 		p("MOVQ off+%d(FP), R11", rowsOff+16)
 		p("MOVQ cols+%d(FP), CX", rowsOff+8)
 		setMasks()
