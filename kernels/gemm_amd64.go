@@ -428,6 +428,12 @@ func gatherPanelAVX512(dst, src unsafe.Pointer, idx *[32]int32, kb, step, dstW, 
 //go:noescape
 func transpose16AVX512(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
 
+// transpose8AVX2 is transpose16AVX512 with AVX2 on blocks of 8×8 words:
+// 0 ≤ rows ≤ 8, 1 ≤ cols, lanes ≤ 8.
+//
+//go:noescape
+func transpose8AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
+
 // transPanel is transPanelGeneric, in assembly when the rows fit two zmm
 // registers: for float32 by 16×16 blocks transposed in registers, for
 // float64 by gathers.
@@ -442,6 +448,19 @@ func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 				r := min(16, max(0, rows-i0))
 				transpose16AVX512(unsafe.Add(d, (p0*w+i0)*4), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*4),
 					w*4, ld*4, r, min(16, kb-p0), min(16, w-i0))
+			}
+		}
+		return
+	}
+	if size == 4 && !hasAVX512 && hasAVX2 && w <= 32 && kb > 0 && rows > 0 && rows <= w {
+		_ = dst[kb*w-1]                       // bounds of what the assembly writes
+		_ = src[(rows-1)*ld : (rows-1)*ld+kb] // and reads
+		d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src))
+		for p0 := 0; p0 < kb; p0 += 8 {
+			for i0 := 0; i0 < w; i0 += 8 {
+				r := min(8, max(0, rows-i0))
+				transpose8AVX2(unsafe.Add(d, (p0*w+i0)*4), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*4),
+					w*4, ld*4, r, min(8, kb-p0), min(8, w-i0))
 			}
 		}
 		return

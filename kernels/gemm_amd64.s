@@ -5694,6 +5694,155 @@ transpose16AVX512_done:
 	VZEROUPPER
 	RET
 
+// func transpose8AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
+TEXT ·transpose8AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ dstStride+16(FP), R8
+	MOVQ srcStride+24(FP), R9
+	MOVQ rows+32(FP), BX
+	MOVQ cols+40(FP), DX
+	MOVQ lanes+48(FP), R10
+	// Y15: the low cols words of a row (the rows' loads).
+	LEAQ ·stridedMasks+128(SB), AX
+	LEAQ (DX*4), CX
+	SUBQ CX, AX
+	VMOVDQU (AX), Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ BX, BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y0
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y1
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y2
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y3
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y4
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y5
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y6
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose8AVX2_loaded
+	VMASKMOVPS (SI), Y15, Y7
+transpose8AVX2_loaded:
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VUNPCKLPD Y10, Y8, Y0
+	VUNPCKHPD Y10, Y8, Y1
+	VUNPCKLPD Y11, Y9, Y2
+	VUNPCKHPD Y11, Y9, Y3
+	VUNPCKLPD Y14, Y12, Y4
+	VUNPCKHPD Y14, Y12, Y5
+	VUNPCKLPD Y15, Y13, Y6
+	VUNPCKHPD Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	CMPQ R10, $8
+	JNE transpose8AVX2_masked
+	VMOVUPS Y8, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMOVUPS Y9, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMOVUPS Y10, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMOVUPS Y11, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMOVUPS Y12, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMOVUPS Y13, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMOVUPS Y14, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMOVUPS Y15, (DI)
+	JMP transpose8AVX2_done
+transpose8AVX2_masked:
+	LEAQ ·stridedMasks+128(SB), AX
+	SHLQ $2, R10
+	SUBQ R10, AX
+	VMOVDQU (AX), Y0
+	VMASKMOVPS Y8, Y0, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPS Y9, Y0, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPS Y10, Y0, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPS Y11, Y0, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPS Y12, Y0, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPS Y13, Y0, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPS Y14, Y0, (DI)
+	DECQ DX
+	JZ transpose8AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPS Y15, Y0, (DI)
+	JMP transpose8AVX2_done
+transpose8AVX2_done:
+	VZEROUPPER
+	RET
+
 DATA ·stridedMasks+0(SB)/8, $-1
 DATA ·stridedMasks+8(SB)/8, $-1
 DATA ·stridedMasks+16(SB)/8, $-1

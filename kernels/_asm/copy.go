@@ -799,3 +799,84 @@ addWindowsAVX2_windows:
 	}
 	w.WriteString("GLOBL ·windowBits(SB), RODATA|NOPTR, $64\n")
 }
+
+// emitTranspose8AVX2 writes transpose8AVX2 (see ../gemm_amd64.go), the
+// AVX2 twin of transpose16AVX512 on 8×8 blocks: rows loaded under a
+// VMASKMOVPS mask of cols words, transposed by 32-bit and 64-bit unpacks and
+// one round of 128-bit lane permutes (Y8…Y15 then hold columns 0…7), each
+// column stored whole when lanes is 8 and under a mask otherwise.
+func emitTranspose8AVX2(w *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	w.WriteString(`
+// func transpose8AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
+TEXT ·transpose8AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ dstStride+16(FP), R8
+	MOVQ srcStride+24(FP), R9
+	MOVQ rows+32(FP), BX
+	MOVQ cols+40(FP), DX
+	MOVQ lanes+48(FP), R10
+	// Y15: the low cols words of a row (the rows' loads).
+	LEAQ ·stridedMasks+128(SB), AX
+	LEAQ (DX*4), CX
+	SUBQ CX, AX
+	VMOVDQU (AX), Y15
+`)
+	// Rows 0…rows−1 loaded (cols words each), the others zero.
+	for r := 0; r < 8; r++ {
+		p("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	p("TESTQ BX, BX")
+	p("JZ transpose8AVX2_loaded")
+	for r := 0; r < 8; r++ {
+		p("VMASKMOVPS (SI), Y15, Y%d", r)
+		if r < 7 {
+			p("ADDQ R9, SI")
+			p("DECQ BX")
+			p("JZ transpose8AVX2_loaded")
+		}
+	}
+	w.WriteString("transpose8AVX2_loaded:\n")
+	for k := 0; k < 4; k++ {
+		p("VUNPCKLPS Y%d, Y%d, Y%d", 2*k+1, 2*k, 8+2*k)
+		p("VUNPCKHPS Y%d, Y%d, Y%d", 2*k+1, 2*k, 9+2*k)
+	}
+	for q := 0; q < 2; q++ {
+		b := 4 * q
+		p("VUNPCKLPD Y%d, Y%d, Y%d", 8+b+2, 8+b, b)
+		p("VUNPCKHPD Y%d, Y%d, Y%d", 8+b+2, 8+b, b+1)
+		p("VUNPCKLPD Y%d, Y%d, Y%d", 8+b+3, 8+b+1, b+2)
+		p("VUNPCKHPD Y%d, Y%d, Y%d", 8+b+3, 8+b+1, b+3)
+	}
+	for j := 0; j < 4; j++ {
+		p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+j, j, 8+j)
+		p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+j, j, 12+j)
+	}
+	// Columns 0…cols−1 stored, lanes words each.
+	store := func(masked bool) {
+		for c := 0; c < 8; c++ {
+			if masked {
+				p("VMASKMOVPS Y%d, Y0, (DI)", 8+c)
+			} else {
+				p("VMOVUPS Y%d, (DI)", 8+c)
+			}
+			if c < 7 {
+				p("DECQ DX")
+				p("JZ transpose8AVX2_done")
+				p("ADDQ R8, DI")
+			}
+		}
+		p("JMP transpose8AVX2_done")
+	}
+	p("CMPQ R10, $8")
+	p("JNE transpose8AVX2_masked")
+	store(false)
+	w.WriteString("transpose8AVX2_masked:\n")
+	p("LEAQ ·stridedMasks+128(SB), AX")
+	p("SHLQ $2, R10")
+	p("SUBQ R10, AX")
+	p("VMOVDQU (AX), Y0")
+	store(true)
+	w.WriteString("transpose8AVX2_done:\n\tVZEROUPPER\n\tRET\n")
+}

@@ -86,6 +86,7 @@ func main() {
 	emitAddWindowsAVX2(&buf)
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
+	emitTranspose8AVX2(&buf)
 	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }
