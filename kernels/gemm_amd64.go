@@ -89,13 +89,17 @@ func ddotAVX2(steps int, a *[4]unsafe.Pointer, b *[6]unsafe.Pointer, s *[24]floa
 // the kc×nc B block (≤ 1 MB, half an L2 of 2 MB) past it, nr columns at a
 // time. The AVX2 unpacked-B kernels take deeper slices (kc = 288 float32,
 // 192 float64: K = 144 and 288 in one slice), measured 5–30 % faster than
-// 128 on the zoo's convolution shapes.
+// 128 on the zoo's convolution shapes. The float32 dot kernels take slices
+// of 1024 (their rows of A and B, 24–40 KB, stay in L1): a weight gradient
+// over 600–1024 pixels is then one slice instead of two of 512, 10–15 %
+// faster (BenchmarkGemmDot c2-conv2, c1-conv2-pair, resnet20-l1, both
+// kernels); 2048 gained nothing.
 var (
 	avx512F32 = &gemmKernel[float32]{
 		name: "avx512", mr: 12, nr: 32,
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
-		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 512, tile: sdotAVX512},
+		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 1024, tile: sdotAVX512},
 		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, pageRows: true},
 	}
 	avx512F64 = &gemmKernel[float64]{
@@ -109,7 +113,7 @@ var (
 		name: "avx2", mr: 6, nr: 16,
 		kc: 256, mc: 96, nc: 1024,
 		micro: sgemmMicroAVX2, pools: new(gemmPools[float32]),
-		dot:     &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 512, tile: sdotAVX2},
+		dot:     &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 1024, tile: sdotAVX2},
 		strided: &stridedKernel[float32]{name: "avx2", mr: 6, nr: 16, kc: 288, micro: sgemmStridedAVX2},
 	}
 	avx2F64 = &gemmKernel[float64]{
