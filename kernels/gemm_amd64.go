@@ -439,32 +439,23 @@ func transpose16AVX512(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols
 func transpose8AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
 
 // transPanel is transPanelGeneric, in assembly when the rows fit two zmm
-// registers: for float32 by 16×16 blocks transposed in registers, for
-// float64 by gathers.
+// registers: for float32 by 16×16 blocks transposed in registers (8×8
+// without AVX-512), for float64 by gathers.
 func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	size := int(unsafe.Sizeof(T(0)))
-	if size == 4 && hasAVX512 && w <= 32 && kb > 0 && rows > 0 && rows <= w {
+	if size == 4 && (hasAVX512 || hasAVX2) && w <= 32 && kb > 0 && rows > 0 && rows <= w {
 		_ = dst[kb*w-1]                       // bounds of what the assembly writes
 		_ = src[(rows-1)*ld : (rows-1)*ld+kb] // and reads
-		d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src))
-		for p0 := 0; p0 < kb; p0 += 16 {
-			for i0 := 0; i0 < w; i0 += 16 {
-				r := min(16, max(0, rows-i0))
-				transpose16AVX512(unsafe.Add(d, (p0*w+i0)*4), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*4),
-					w*4, ld*4, r, min(16, kb-p0), min(16, w-i0))
-			}
+		n, block := 16, transpose16AVX512
+		if !hasAVX512 {
+			n, block = 8, transpose8AVX2
 		}
-		return
-	}
-	if size == 4 && !hasAVX512 && hasAVX2 && w <= 32 && kb > 0 && rows > 0 && rows <= w {
-		_ = dst[kb*w-1]                       // bounds of what the assembly writes
-		_ = src[(rows-1)*ld : (rows-1)*ld+kb] // and reads
 		d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src))
-		for p0 := 0; p0 < kb; p0 += 8 {
-			for i0 := 0; i0 < w; i0 += 8 {
-				r := min(8, max(0, rows-i0))
-				transpose8AVX2(unsafe.Add(d, (p0*w+i0)*4), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*4),
-					w*4, ld*4, r, min(8, kb-p0), min(8, w-i0))
+		for p0 := 0; p0 < kb; p0 += n {
+			for i0 := 0; i0 < w; i0 += n {
+				r := min(n, max(0, rows-i0))
+				block(unsafe.Add(d, (p0*w+i0)*4), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*4),
+					w*4, ld*4, r, min(n, kb-p0), min(n, w-i0))
 			}
 		}
 		return
