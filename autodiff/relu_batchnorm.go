@@ -36,15 +36,10 @@ func segScratch[T tensor.Float](g bnGeom, k int) (*[]T, [][]T) {
 func (b ReLUBatchNorm2dEval[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	forEachPart(g.c, func(lo, hi int) {
-		p, seg := segScratch[T](g, 1)
-		defer putScratch(p)
-		h := seg[0]
 		for c := lo; c < hi; c++ {
 			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
 			for n := 0; n < g.n; n++ {
-				xs := bnSeg(g, x[0].Data, n, c)
-				kernels.MaskTo(h, xs, xs)
-				kernels.AffineTo(bnSeg(g, y.Data, n, c), h, a, mu, beta)
+				kernels.ReLUAffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), a, mu, beta)
 			}
 		}
 	})

@@ -28,6 +28,7 @@ type affineKernels struct {
 	sum                  func(s *Lanes, y []float32)
 	affineVJPPair        func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUTo         func(dst, x []float32, a, mu, b float64)
+	reluAffineTo         func(dst, x []float32, a, mu, b float64)
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
@@ -46,6 +47,7 @@ var genericAffine = &affineKernels{
 	scaleAdd: scaleAddGeneric[float32], centeredSums: centeredSumsGeneric[float32],
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32], sum: sumGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
+	reluAffineTo:  reluAffineToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	reluAffineVJP:   reluAffineVJPGeneric[float32],
@@ -155,6 +157,18 @@ func AffineReLUTo[T tensor.Float](dst, x []T, a, mu, b float64) {
 		return
 	}
 	affineReLUToGeneric(dst, x, a, mu, b)
+}
+
+// ReLUAffineTo writes dst[i] = a·(relu(x[i]) − mu) + b, relu(x) = +0 where
+// !(x > 0): MaskTo(h, x, x) followed by AffineTo(dst, h, …), the same bits,
+// in one sweep (a ReLU followed by an eval-mode BatchNorm).
+func ReLUAffineTo[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	if is32[T]() {
+		affine32.reluAffineTo(as32(dst), as32(x), a, mu, b)
+		return
+	}
+	reluAffineToGeneric(dst, x, a, mu, b)
 }
 
 // AffineJVPReLUTo is AffineJVPTo followed by a ReLU: y[i] and ẏ[i] become
@@ -299,6 +313,16 @@ func LinearAdd2[T tensor.Float](dst, u, v, x []T, p, p2, q, mu, r float64) {
 func affineToGeneric[T tensor.Float](dst, x []T, a, mu, b float64) {
 	x = x[:len(dst)]
 	for i, v := range x {
+		dst[i] = T(float64(a*(float64(v)-mu)) + b)
+	}
+}
+
+func reluAffineToGeneric[T tensor.Float](dst, x []T, a, mu, b float64) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		if !(v > 0) {
+			v = 0
+		}
 		dst[i] = T(float64(a*(float64(v)-mu)) + b)
 	}
 }

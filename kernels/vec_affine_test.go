@@ -130,6 +130,12 @@ func TestAffineBackends(t *testing.T) {
 				ref.affineTo(w, x, a, mu, b)
 				maskToGeneric(w, w, w)
 				check("affineReLUTo", g, w)
+				// ReLU then BatchNorm against the kernels one after the other.
+				g, w = make([]float32, n), make([]float32, n)
+				k.reluAffineTo(g, x, a, mu, b)
+				maskToGeneric(w, x, x)
+				ref.affineTo(w, w, a, mu, b)
+				check("reluAffineTo", g, w)
 				g, g2, w, w2 = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 				k.affineJVPReLUTo(g, g2, x, xd, a, c, mu, b, d)
 				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)

@@ -189,6 +189,9 @@ func bnPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, 
 func affineReLUTo32AVX512(dst, x []float32, a, mu, b float64)
 
 //go:noescape
+func reluAffineTo32AVX512(dst, x []float32, a, mu, b float64)
+
+//go:noescape
 func affineJVPReLUTo32AVX512(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 
 //go:noescape
@@ -229,6 +232,9 @@ func bnPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a,
 
 //go:noescape
 func affineReLUTo32AVX2(dst, x []float32, a, mu, b float64)
+
+//go:noescape
+func reluAffineTo32AVX2(dst, x []float32, a, mu, b float64)
 
 //go:noescape
 func affineJVPReLUTo32AVX2(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
@@ -306,6 +312,7 @@ type affineAsm struct {
 	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
 	linear2Add           func(dst, u, v, x []float32, p, q, mu, r, p2 float64)
 	sum                  func(s *Lanes, y []float32)
+	reluAffineTo         func(dst, x []float32, a, mu, b float64)
 }
 
 // newAffine wraps assembly kernels of the given block (a multiple of 8, so
@@ -358,6 +365,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			n := cut(len(dst))
 			k.affineReLUTo(dst[:n], x[:n], a, mu, b)
 			affineReLUToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
+		},
+		reluAffineTo: func(dst, x []float32, a, mu, b float64) {
+			n := cut(len(dst))
+			k.reluAffineTo(dst[:n], x[:n], a, mu, b)
+			reluAffineToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
 		},
 		affineJVPReLUTo: func(y, yDot, x, xDot []float32, a, c, mu, b, d float64) {
 			n, m := cut(len(y)), len(y)
@@ -422,13 +434,13 @@ var (
 		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
 		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
-		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512,
+		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
 		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
-		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2,
+		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2,
 	})
 )
 

@@ -1030,6 +1030,45 @@ bnPair32AVX512_done:
 	VZEROUPPER
 	RET
 
+// func reluAffineTo32AVX512(dst, x []float32, a, mu, b float64)
+//
+// dst[i] = float32(a·(relu(x[i]) − mu) + b), relu(x) = +0 where !(x > 0). Whole blocks of 16 elements only.
+TEXT ·reluAffineTo32AVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ dst_len+8(FP), CX
+	SHRQ $4, CX
+	JZ reluAffineTo32AVX512_done
+	VBROADCASTSD a+48(FP), Z24
+	VBROADCASTSD mu+56(FP), Z25
+	VBROADCASTSD b+64(FP), Z26
+reluAffineTo32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VXORPD Z10, Z10, Z10
+	VCMPPD $0x1e, Z10, Z8, K1
+	VMOVAPD.Z Z8, K1, Z8
+	VSUBPD Z25, Z8, Z8
+	VMULPD Z8, Z24, Z8
+	VADDPD Z26, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS Y8, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VXORPD Z10, Z10, Z10
+	VCMPPD $0x1e, Z10, Z8, K1
+	VMOVAPD.Z Z8, K1, Z8
+	VSUBPD Z25, Z8, Z8
+	VMULPD Z8, Z24, Z8
+	VADDPD Z26, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS Y8, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ reluAffineTo32AVX512_loop
+reluAffineTo32AVX512_done:
+	VZEROUPPER
+	RET
+
 // func affineReLUTo32AVX512(dst, x []float32, a, mu, b float64)
 //
 // dst[i] = relu(float32(a·(x[i] − mu) + b)). Whole blocks of 16 elements only.
@@ -2242,6 +2281,48 @@ bnPair32AVX2_loop:
 	VMOVUPD Y8, 256(AX)
 	VMOVUPD Y9, 288(AX)
 bnPair32AVX2_done:
+	VZEROUPPER
+	RET
+
+// func reluAffineTo32AVX2(dst, x []float32, a, mu, b float64)
+//
+// dst[i] = float32(a·(relu(x[i]) − mu) + b), relu(x) = +0 where !(x > 0). Whole blocks of 8 elements only.
+TEXT ·reluAffineTo32AVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ dst_len+8(FP), CX
+	SHRQ $3, CX
+	JZ reluAffineTo32AVX2_done
+reluAffineTo32AVX2_loop:
+	VCVTPS2PD 0(SI), Y10
+	VXORPD Y12, Y12, Y12
+	VCMPPD $0x1e, Y12, Y10, Y12
+	VANDPD Y12, Y10, Y10
+	VBROADCASTSD mu+56(FP), Y15
+	VSUBPD Y15, Y10, Y10
+	VBROADCASTSD a+48(FP), Y15
+	VMULPD Y10, Y15, Y10
+	VBROADCASTSD b+64(FP), Y15
+	VADDPD Y15, Y10, Y10
+	VCVTPD2PSY Y10, X10
+	VMOVUPS X10, 0(DI)
+	VCVTPS2PD 16(SI), Y10
+	VXORPD Y12, Y12, Y12
+	VCMPPD $0x1e, Y12, Y10, Y12
+	VANDPD Y12, Y10, Y10
+	VBROADCASTSD mu+56(FP), Y15
+	VSUBPD Y15, Y10, Y10
+	VBROADCASTSD a+48(FP), Y15
+	VMULPD Y10, Y15, Y10
+	VBROADCASTSD b+64(FP), Y15
+	VADDPD Y15, Y10, Y10
+	VCVTPD2PSY Y10, X10
+	VMOVUPS X10, 16(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ reluAffineTo32AVX2_loop
+reluAffineTo32AVX2_done:
 	VZEROUPPER
 	RET
 

@@ -263,6 +263,28 @@ var affineKernels = []affineKernel{
 		},
 	},
 
+	// ReLU followed by BatchNorm (C1, C2): the mask taken on x (exactly
+	// its widened value's), +0 where !(x > 0), as MaskTo gives.
+	{
+		name: "reluAffineTo32", doc: "dst[i] = float32(a·(relu(x[i]) − mu) + b), relu(x) = +0 where !(x > 0).",
+		slices: []string{"dst", "x"}, scalars: []string{"a", "mu", "b"},
+		body: func(e *affineEmitter) {
+			x, zero := e.load("x", 0), e.t(2)
+			e.op("VXORPD", zero, zero, zero)
+			if e.zmm {
+				e.p("VCMPPD $0x1e, %s, %s, K1", zero, x) // x > 0
+				e.p("VMOVAPD.Z %s, K1, %s", x, x)
+			} else {
+				e.p("VCMPPD $0x1e, %s, %s, %s", zero, x, zero)
+				e.op("VANDPD", x, x, zero)
+			}
+			e.op("VSUBPD", x, x, e.c("mu"))
+			e.op("VMULPD", x, e.c("a"), x)
+			e.op("VADDPD", x, x, e.c("b"))
+			e.store(0, "dst")
+		},
+	},
+
 	// BatchNorm followed by ReLU. The mask is taken on the value rounded to
 	// float32 (round trip), as a ReLU after a BatchNorm sees it, and applied
 	// before the final rounding, which gives the same bits: +0 or the value.
