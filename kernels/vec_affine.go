@@ -47,7 +47,7 @@ var genericAffine = &affineKernels{
 	scaleAdd: scaleAddGeneric[float32], centeredSums: centeredSumsGeneric[float32],
 	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32], sum: sumGeneric[float32],
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
-	reluAffineTo:  reluAffineToGeneric[float32],
+	reluAffineTo:    reluAffineToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	reluAffineVJP:   reluAffineVJPGeneric[float32],
