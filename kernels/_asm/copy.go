@@ -615,34 +615,43 @@ func emitPanelAVX2(w *bytes.Buffer, name string, bias bool) {
 			f("VMOVDQU %d(AX), Y%d", 32*v, 4+v)
 			f("VMOVDQU %d(DX), Y%d", 32*v, 8+v)
 		}
-		f("TESTQ R11, R11")
-		f("JZ %s_masked", tag)
-		fmt.Fprintf(w, "%s_full:\n", tag)
-		load(nv)
-		for v := 0; v < nv; v++ {
-			f("VMOVUPS Y%d, %d(DI)", v, 32*v)
-		}
-		f("ADDQ R8, SI")
-		f("ADDQ R9, DI")
-		f("DECQ R11")
-		f("JNZ %s_full", tag)
-		fmt.Fprintf(w, "%s_masked:\n", tag)
-		f("TESTQ BX, BX")
-		f("JZ %s_done", name)
-		fmt.Fprintf(w, "%s_maskedloop:\n", tag)
-		load(nv)
-		for v := 0; v < nv; v++ {
-			f("VMASKMOVPS Y%d, Y%d, %d(DI)", v, 8+v, 32*v)
-		}
-		f("ADDQ R8, SI")
-		f("ADDQ R9, DI")
-		f("DECQ BX")
-		f("JNZ %s_maskedloop", tag)
-		f("JMP %s_done", name)
+		emitRowLoops(w, name, tag, func(masked bool) {
+			load(nv)
+			for v := 0; v < nv; v++ {
+				if masked {
+					f("VMASKMOVPS Y%d, Y%d, %d(DI)", v, 8+v, 32*v)
+				} else {
+					f("VMOVUPS Y%d, %d(DI)", v, 32*v)
+				}
+			}
+			f("ADDQ R8, SI")
+			f("ADDQ R9, DI")
+		})
 	}
 	fmt.Fprintf(w, "%s_done:\n", name)
 	f("VZEROUPPER")
 	f("RET")
+}
+
+// emitRowLoops writes the two row loops of the AVX2 panel kernels: R11
+// rows stored as whole vectors (row(false)), then BX rows under masks
+// (row(true)), then a jump to name_done; tag names the loops' labels.
+func emitRowLoops(w *bytes.Buffer, name, tag string, row func(masked bool)) {
+	f := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	f("TESTQ R11, R11")
+	f("JZ %s_masked", tag)
+	fmt.Fprintf(w, "%s_full:\n", tag)
+	row(false)
+	f("DECQ R11")
+	f("JNZ %s_full", tag)
+	fmt.Fprintf(w, "%s_masked:\n", tag)
+	f("TESTQ BX, BX")
+	f("JZ %s_done", name)
+	fmt.Fprintf(w, "%s_maskedloop:\n", tag)
+	row(true)
+	f("DECQ BX")
+	f("JNZ %s_maskedloop", tag)
+	f("JMP %s_done", name)
 }
 
 // emitCopyPanelS2AVX2 writes copyPanelS2AVX2 (see ../gemm_amd64.go), the
@@ -701,20 +710,7 @@ func emitCopyPanelS2AVX2(w *bytes.Buffer) {
 			f("ADDQ R8, SI")
 			f("ADDQ R9, DI")
 		}
-		f("TESTQ R11, R11")
-		f("JZ %s_masked", tag)
-		fmt.Fprintf(w, "%s_full:\n", tag)
-		row(false)
-		f("DECQ R11")
-		f("JNZ %s_full", tag)
-		fmt.Fprintf(w, "%s_masked:\n", tag)
-		f("TESTQ BX, BX")
-		f("JZ %s_done", name)
-		fmt.Fprintf(w, "%s_maskedloop:\n", tag)
-		row(true)
-		f("DECQ BX")
-		f("JNZ %s_maskedloop", tag)
-		f("JMP %s_done", name)
+		emitRowLoops(w, name, tag, row)
 	}
 	fmt.Fprintf(w, "%s_done:\n", name)
 	f("VZEROUPPER")
@@ -742,8 +738,9 @@ TEXT ·addWindowsAVX2(SB), NOSPLIT, $512-72
 	MOVQ kw+56(FP), R10
 	MOVQ w+64(FP), CX
 	// Y6, Y7: the low w of 16 words (the destination row).
-	LEAQ ·stridedMasks+128(SB), AX
-	SHLQ $2, CX
+`)
+	fmt.Fprintf(w, "\tLEAQ ·stridedMasks+%d(SB), AX\n", stridedMaskBytes)
+	w.WriteString(`	SHLQ $2, CX
 	SUBQ CX, AX
 	VMOVDQU (AX), Y6
 	VMOVDQU 32(AX), Y7
@@ -818,11 +815,11 @@ TEXT ·transpose8AVX2(SB), NOSPLIT, $0-56
 	MOVQ cols+40(FP), DX
 	MOVQ lanes+48(FP), R10
 	// Y15: the low cols words of a row (the rows' loads).
-	LEAQ ·stridedMasks+128(SB), AX
-	LEAQ (DX*4), CX
-	SUBQ CX, AX
-	VMOVDQU (AX), Y15
 `)
+	p("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes)
+	p("LEAQ (DX*4), CX")
+	p("SUBQ CX, AX")
+	p("VMOVDQU (AX), Y15")
 	// Rows 0…rows−1 loaded (cols words each), the others zero.
 	for r := 0; r < 8; r++ {
 		p("VXORPS Y%d, Y%d, Y%d", r, r, r)
@@ -873,7 +870,7 @@ TEXT ·transpose8AVX2(SB), NOSPLIT, $0-56
 	p("JNE transpose8AVX2_masked")
 	store(false)
 	w.WriteString("transpose8AVX2_masked:\n")
-	p("LEAQ ·stridedMasks+128(SB), AX")
+	p("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes)
 	p("SHLQ $2, R10")
 	p("SUBQ R10, AX")
 	p("VMOVDQU (AX), Y0")
