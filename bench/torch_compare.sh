@@ -31,8 +31,8 @@ threads=2
 reps=10
 rounds=3
 base=
-isa=
-while getopts "m:b:t:r:n:x:i:h" opt; do
+isa= isaSet=
+while getopts ":m:b:t:r:n:x:i:h" opt; do
 	case $opt in
 	m) models=$OPTARG ;;
 	b) batch=$OPTARG ;;
@@ -40,10 +40,17 @@ while getopts "m:b:t:r:n:x:i:h" opt; do
 	r) reps=$OPTARG ;;
 	n) rounds=$OPTARG ;;
 	x) base=$OPTARG ;;
-	i) isa=$OPTARG ;;
-	*) sed -n '2,25p' "$0"; exit 2 ;;
+	i) isa=$OPTARG isaSet=1 ;;
+	h) sed -n '2,25p' "$0"; exit 0 ;;
+	:) echo "torch_compare: -$OPTARG needs a value (see -h)" >&2; exit 2 ;;
+	*) echo "torch_compare: unknown flag -$OPTARG (see -h)" >&2; exit 2 ;;
 	esac
 done
+shift $((OPTIND - 1))
+if [ $# -gt 0 ]; then
+	echo "torch_compare: unexpected argument $1: everything is a flag (see -h)" >&2
+	exit 2
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -57,7 +64,7 @@ want_count -r "$reps" 1000
 want_count -n "$rounds" 100
 batch=$((10#$batch)) threads=$((10#$threads)) reps=$((10#$reps)) rounds=$((10#$rounds)) # 08 is 8
 case $isa in
-"") ;;
+"") [ -z "$isaSet" ] || { echo "torch_compare: -i is empty: want avx2 (or no -i: the machine's widest)" >&2; exit 2; } ;;
 avx2) export GODEBUG=cpu.avx512f=off ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 ;;
 *)
 	echo "torch_compare: -i $isa: want avx2 (or no -i: the machine's widest)" >&2
