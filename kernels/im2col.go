@@ -226,9 +226,9 @@ func copyRows[T tensor.Float](d []T, ow, xlo, ylo, yhi int, img []T, off, step, 
 //
 // the output plane of a product computed with a pitch (an implicit
 // convolution, whose rows are ld apart, ld < w where the padding is wider
-// than the window) or of a chunk of images, with its bias. Rows of at most
-// 32 float32 values go by copyPanel or biasPanel (in assembly); a
-// contiguous run (ld = w) as rows of 32 and a tail.
+// than the window) or of a chunk of images, with its bias. Rows go by
+// copyPanel (in assembly for up to 48 float32 values) or, with the bias,
+// biasPanel (up to 32); a contiguous run (ld = w) as rows of 32 and a tail.
 func Unpitch[T tensor.Float](dst, src []T, ld, rows, w int, b T, bias bool) {
 	if rows <= 0 || w <= 0 {
 		return
