@@ -202,6 +202,10 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 	dX := pair && xs != nil && wds != nil    // ẇ·X → ẏ
 	needX, needXd := yX || dX, yXd || dXd
 	out := g.outSize()
+	if winogradShape[T](g.ConvShape) {
+		convForwardWinograd(g, y, yDot, xs, xds, w, wDot, b, bDot, yX, yXd, dXd, dX)
+		return
+	}
 	// The weights are packed once for every chunk's products.
 	var pw, pwd *kernels.PackedA[T]
 	if yX || dXd {
@@ -527,8 +531,13 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	if dot.freshX && dot.x != nil && !doXdY && !doXdW {
 		clearSpans(dot.x.Data)
 	}
-	// The input cotangents by transposed convolution reading ȳ in place,
-	// where that pays; the other products build their column matrices.
+	// The input cotangents by Winograd's transposed convolution or by one
+	// reading ȳ in place, where those pay; the other products build their
+	// column matrices.
+	if ts, ok := g.transposedWinograd(); ok && (doX || doXdY || doXdW) && winogradShape[T](ts) {
+		convInputWinograd(g, ts, bar, dot, yBar, yBarDot, w, wDot, doX, doXdY, doXdW)
+		doX, doXdY, doXdW = false, false, false
+	}
 	if (doX || doXdY || doXdW) && g.backImplicit() {
 		convInputImplicit(g, bar, dot, yBar, yBarDot, w, wDot, doX, doXdY, doXdW)
 		doX, doXdY, doXdW = false, false, false

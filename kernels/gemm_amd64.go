@@ -474,3 +474,51 @@ func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	gatherPanelAVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &idx,
 		kb, size, w*size/4, rows*size/4)
 }
+
+// winogradAsm reports whether the Winograd transforms run in assembly
+// (float32, AVX-512).
+func winogradAsm() bool { return hasAVX512 }
+
+// winogradIn32AVX512 is winogradInGeneric for float32 on raw memory: ld and
+// xiStride in bytes, rowBytes = 4·tilesX, masks the four 16-bit load masks
+// of an image row (winogradMasks).
+//
+//go:noescape
+func winogradIn32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks uint64)
+
+// winogradOut32AVX512 is winogradOutGeneric for float32 on raw memory: ld,
+// xiStride, rowBytes (4·tilesX) and yRowBytes (4·ow) in bytes, masks the
+// lanes of a row of tiles and of an output row's two vectors, bias nil for
+// none.
+//
+//go:noescape
+func winogradOut32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int)
+
+// laneMask returns the mask of lanes lo ≤ l < hi of a 16-lane vector.
+func laneMask(lo, hi int) uint64 {
+	lo, hi = max(lo, 0), min(hi, 16)
+	if hi <= lo {
+		return 0
+	}
+	return 1<<hi - 1<<lo
+}
+
+func winogradIn32(dst []float32, ld, xiStride int, x []float32, s ConvShape) {
+	tw := s.OutW() / 2
+	// Padded column d + l of a load at d is image column d + l − pad.
+	var masks uint64
+	for i, d := range []int{0, 16, 2, 18} {
+		masks |= laneMask(s.Pad-d, s.W+s.Pad-d) << (16 * i)
+	}
+	winogradIn32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, s.OutH()/2, 4*tw, masks)
+}
+
+func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, add bool) {
+	tw := ow / 2
+	masks := laneMask(0, tw) | laneMask(0, ow)<<16 | laneMask(0, ow-16)<<32
+	var a int
+	if add {
+		a = 1
+	}
+	winogradOut32AVX512(unsafe.Pointer(unsafe.SliceData(y)), unsafe.Pointer(unsafe.SliceData(m)), 4*ld, 4*xiStride, o, oh/2, 4*tw, unsafe.Pointer(unsafe.SliceData(bias)), a, masks, 4*ow)
+}

@@ -5842,6 +5842,406 @@ transpose8AVX2_masked:
 transpose8AVX2_done:
 	VZEROUPPER
 	RET
+DATA ·winoIdx+0(SB)/4, $0
+DATA ·winoIdx+4(SB)/4, $2
+DATA ·winoIdx+8(SB)/4, $4
+DATA ·winoIdx+12(SB)/4, $6
+DATA ·winoIdx+16(SB)/4, $8
+DATA ·winoIdx+20(SB)/4, $10
+DATA ·winoIdx+24(SB)/4, $12
+DATA ·winoIdx+28(SB)/4, $14
+DATA ·winoIdx+32(SB)/4, $16
+DATA ·winoIdx+36(SB)/4, $18
+DATA ·winoIdx+40(SB)/4, $20
+DATA ·winoIdx+44(SB)/4, $22
+DATA ·winoIdx+48(SB)/4, $24
+DATA ·winoIdx+52(SB)/4, $26
+DATA ·winoIdx+56(SB)/4, $28
+DATA ·winoIdx+60(SB)/4, $30
+DATA ·winoIdx+64(SB)/4, $1
+DATA ·winoIdx+68(SB)/4, $3
+DATA ·winoIdx+72(SB)/4, $5
+DATA ·winoIdx+76(SB)/4, $7
+DATA ·winoIdx+80(SB)/4, $9
+DATA ·winoIdx+84(SB)/4, $11
+DATA ·winoIdx+88(SB)/4, $13
+DATA ·winoIdx+92(SB)/4, $15
+DATA ·winoIdx+96(SB)/4, $17
+DATA ·winoIdx+100(SB)/4, $19
+DATA ·winoIdx+104(SB)/4, $21
+DATA ·winoIdx+108(SB)/4, $23
+DATA ·winoIdx+112(SB)/4, $25
+DATA ·winoIdx+116(SB)/4, $27
+DATA ·winoIdx+120(SB)/4, $29
+DATA ·winoIdx+124(SB)/4, $31
+DATA ·winoIdx+128(SB)/4, $0
+DATA ·winoIdx+132(SB)/4, $16
+DATA ·winoIdx+136(SB)/4, $1
+DATA ·winoIdx+140(SB)/4, $17
+DATA ·winoIdx+144(SB)/4, $2
+DATA ·winoIdx+148(SB)/4, $18
+DATA ·winoIdx+152(SB)/4, $3
+DATA ·winoIdx+156(SB)/4, $19
+DATA ·winoIdx+160(SB)/4, $4
+DATA ·winoIdx+164(SB)/4, $20
+DATA ·winoIdx+168(SB)/4, $5
+DATA ·winoIdx+172(SB)/4, $21
+DATA ·winoIdx+176(SB)/4, $6
+DATA ·winoIdx+180(SB)/4, $22
+DATA ·winoIdx+184(SB)/4, $7
+DATA ·winoIdx+188(SB)/4, $23
+DATA ·winoIdx+192(SB)/4, $8
+DATA ·winoIdx+196(SB)/4, $24
+DATA ·winoIdx+200(SB)/4, $9
+DATA ·winoIdx+204(SB)/4, $25
+DATA ·winoIdx+208(SB)/4, $10
+DATA ·winoIdx+212(SB)/4, $26
+DATA ·winoIdx+216(SB)/4, $11
+DATA ·winoIdx+220(SB)/4, $27
+DATA ·winoIdx+224(SB)/4, $12
+DATA ·winoIdx+228(SB)/4, $28
+DATA ·winoIdx+232(SB)/4, $13
+DATA ·winoIdx+236(SB)/4, $29
+DATA ·winoIdx+240(SB)/4, $14
+DATA ·winoIdx+244(SB)/4, $30
+DATA ·winoIdx+248(SB)/4, $15
+DATA ·winoIdx+252(SB)/4, $31
+GLOBL ·winoIdx(SB), RODATA|NOPTR, $256
+
+// func winogradIn32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks uint64)
+TEXT ·winogradIn32AVX512(SB), NOSPLIT, $0-88
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ xiStride+24(FP), R9
+	MOVQ channels+32(FP), R10
+	MOVQ h+40(FP), R11
+	MOVQ w+48(FP), R12
+	SHLQ $2, R12
+	MOVQ pad+56(FP), R13
+	SHLQ $2, R13
+	MOVQ masks+80(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K3
+	SHRQ $16, AX
+	KMOVW AX, K4
+	// K5: the low tilesX lanes, the row of tiles.
+	MOVQ rowBytes+72(FP), CX
+	SHRQ $2, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K5
+	VMOVUPS ·winoIdx+0(SB), Z30
+	VMOVUPS ·winoIdx+64(SB), Z31
+winogradIn32AVX512_channel:
+	MOVQ tilesY+64(FP), R14
+	MOVQ pad+56(FP), DX
+	NEGQ DX
+	MOVQ DI, BX
+winogradIn32AVX512_tileRow:
+	// CX: image row DX at padded column 0.
+	MOVQ DX, CX
+	IMULQ R12, CX
+	ADDQ SI, CX
+	SUBQ R13, CX
+	LEAQ 0(DX), AX
+	CMPQ AX, R11
+	JAE winogradIn32AVX512_zero0
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z 64(CX), K2, Z1
+	VMOVUPS.Z 8(CX), K3, Z2
+	VMOVUPS.Z 72(CX), K4, Z3
+	VMOVAPS Z0, Z20
+	VPERMT2PS Z1, Z30, Z20
+	VPERMT2PS Z1, Z31, Z0
+	VMOVAPS Z2, Z22
+	VPERMT2PS Z3, Z30, Z22
+	VPERMT2PS Z3, Z31, Z2
+	VSUBPS Z22, Z20, Z4
+	VADDPS Z22, Z0, Z5
+	VSUBPS Z0, Z22, Z6
+	VSUBPS Z2, Z0, Z7
+	JMP winogradIn32AVX512_row1
+winogradIn32AVX512_zero0:
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+winogradIn32AVX512_row1:
+	ADDQ R12, CX
+	LEAQ 1(DX), AX
+	CMPQ AX, R11
+	JAE winogradIn32AVX512_zero1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z 64(CX), K2, Z1
+	VMOVUPS.Z 8(CX), K3, Z2
+	VMOVUPS.Z 72(CX), K4, Z3
+	VMOVAPS Z0, Z20
+	VPERMT2PS Z1, Z30, Z20
+	VPERMT2PS Z1, Z31, Z0
+	VMOVAPS Z2, Z22
+	VPERMT2PS Z3, Z30, Z22
+	VPERMT2PS Z3, Z31, Z2
+	VSUBPS Z22, Z20, Z8
+	VADDPS Z22, Z0, Z9
+	VSUBPS Z0, Z22, Z10
+	VSUBPS Z2, Z0, Z11
+	JMP winogradIn32AVX512_row2
+winogradIn32AVX512_zero1:
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+winogradIn32AVX512_row2:
+	ADDQ R12, CX
+	LEAQ 2(DX), AX
+	CMPQ AX, R11
+	JAE winogradIn32AVX512_zero2
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z 64(CX), K2, Z1
+	VMOVUPS.Z 8(CX), K3, Z2
+	VMOVUPS.Z 72(CX), K4, Z3
+	VMOVAPS Z0, Z20
+	VPERMT2PS Z1, Z30, Z20
+	VPERMT2PS Z1, Z31, Z0
+	VMOVAPS Z2, Z22
+	VPERMT2PS Z3, Z30, Z22
+	VPERMT2PS Z3, Z31, Z2
+	VSUBPS Z22, Z20, Z12
+	VADDPS Z22, Z0, Z13
+	VSUBPS Z0, Z22, Z14
+	VSUBPS Z2, Z0, Z15
+	JMP winogradIn32AVX512_row3
+winogradIn32AVX512_zero2:
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+winogradIn32AVX512_row3:
+	ADDQ R12, CX
+	LEAQ 3(DX), AX
+	CMPQ AX, R11
+	JAE winogradIn32AVX512_zero3
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z 64(CX), K2, Z1
+	VMOVUPS.Z 8(CX), K3, Z2
+	VMOVUPS.Z 72(CX), K4, Z3
+	VMOVAPS Z0, Z20
+	VPERMT2PS Z1, Z30, Z20
+	VPERMT2PS Z1, Z31, Z0
+	VMOVAPS Z2, Z22
+	VPERMT2PS Z3, Z30, Z22
+	VPERMT2PS Z3, Z31, Z2
+	VSUBPS Z22, Z20, Z16
+	VADDPS Z22, Z0, Z17
+	VSUBPS Z0, Z22, Z18
+	VSUBPS Z2, Z0, Z19
+	JMP winogradIn32AVX512_row4
+winogradIn32AVX512_zero3:
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+winogradIn32AVX512_row4:
+	ADDQ R12, CX
+	// Down the columns: rows 0 to 3 of the tiles' components.
+	VSUBPS Z12, Z4, Z0
+	VADDPS Z12, Z8, Z20
+	VSUBPS Z8, Z12, Z24
+	VSUBPS Z13, Z5, Z1
+	VADDPS Z13, Z9, Z21
+	VSUBPS Z9, Z13, Z25
+	VSUBPS Z14, Z6, Z2
+	VADDPS Z14, Z10, Z22
+	VSUBPS Z10, Z14, Z26
+	VSUBPS Z15, Z7, Z3
+	VADDPS Z15, Z11, Z23
+	VSUBPS Z11, Z15, Z27
+	VSUBPS Z16, Z8, Z4
+	VSUBPS Z17, Z9, Z5
+	VSUBPS Z18, Z10, Z6
+	VSUBPS Z19, Z11, Z7
+	MOVQ BX, AX
+	VMOVUPS Z0, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z1, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z2, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z3, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z20, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z21, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z22, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z23, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z24, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z25, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z26, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z27, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z4, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z5, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z6, K5, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z7, K5, (AX)
+	ADDQ rowBytes+72(FP), BX
+	ADDQ $2, DX
+	DECQ R14
+	JNZ winogradIn32AVX512_tileRow
+	// The next channel: its plane of h rows, its row of dst.
+	MOVQ R11, AX
+	IMULQ R12, AX
+	ADDQ AX, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNZ winogradIn32AVX512_channel
+	VZEROUPPER
+	RET
+
+// func winogradOut32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int)
+TEXT ·winogradOut32AVX512(SB), NOSPLIT, $0-88
+	MOVQ y+0(FP), CX
+	MOVQ m+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ xiStride+24(FP), R9
+	MOVQ channels+32(FP), R10
+	MOVQ yRowBytes+80(FP), R11
+	MOVQ bias+56(FP), R12
+	MOVQ add+64(FP), R13
+	MOVQ masks+72(FP), AX
+	KMOVW AX, K5
+	SHRQ $16, AX
+	KMOVW AX, K6
+	SHRQ $16, AX
+	KMOVW AX, K7
+	VMOVUPS ·winoIdx+128(SB), Z30
+	VMOVUPS ·winoIdx+192(SB), Z31
+winogradOut32AVX512_channel:
+	MOVQ tilesY+40(FP), R14
+	MOVQ SI, BX
+	TESTQ R12, R12
+	JZ winogradOut32AVX512_tileRow
+	VBROADCASTSS (R12), Z28
+winogradOut32AVX512_tileRow:
+	MOVQ BX, AX
+	VMOVUPS.Z (AX), K5, Z0
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z1
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z2
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z3
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z4
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z5
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z6
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z7
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z8
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z9
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z10
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z11
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z12
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z13
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z14
+	ADDQ R9, AX
+	VMOVUPS.Z (AX), K5, Z15
+	// Down the columns: a0 = (m0 + m1) + m2, a1 = (m1 − m2) − m3.
+	VADDPS Z4, Z0, Z16
+	VADDPS Z8, Z16, Z16
+	VSUBPS Z8, Z4, Z20
+	VSUBPS Z12, Z20, Z20
+	VADDPS Z5, Z1, Z17
+	VADDPS Z9, Z17, Z17
+	VSUBPS Z9, Z5, Z21
+	VSUBPS Z13, Z21, Z21
+	VADDPS Z6, Z2, Z18
+	VADDPS Z10, Z18, Z18
+	VSUBPS Z10, Z6, Z22
+	VSUBPS Z14, Z22, Z22
+	VADDPS Z7, Z3, Z19
+	VADDPS Z11, Z19, Z19
+	VSUBPS Z11, Z7, Z23
+	VSUBPS Z15, Z23, Z23
+	// Along the rows, the bias, then output rows 0 and 1 of the tiles.
+	VADDPS Z17, Z16, Z24
+	VADDPS Z18, Z24, Z24
+	VSUBPS Z18, Z17, Z25
+	VSUBPS Z19, Z25, Z25
+	VADDPS Z21, Z20, Z26
+	VADDPS Z22, Z26, Z26
+	VSUBPS Z22, Z21, Z27
+	VSUBPS Z23, Z27, Z27
+	TESTQ R12, R12
+	JZ winogradOut32AVX512_store
+	VADDPS Z28, Z24, Z24
+	VADDPS Z28, Z25, Z25
+	VADDPS Z28, Z26, Z26
+	VADDPS Z28, Z27, Z27
+winogradOut32AVX512_store:
+	VMOVAPS Z24, Z0
+	VPERMT2PS Z25, Z30, Z0
+	VMOVAPS Z24, Z1
+	VPERMT2PS Z25, Z31, Z1
+	TESTQ R13, R13
+	JZ winogradOut32AVX512_set0
+	VMOVUPS.Z (CX), K6, Z2
+	VMOVUPS.Z 64(CX), K7, Z3
+	VADDPS Z0, Z2, Z0
+	VADDPS Z1, Z3, Z1
+winogradOut32AVX512_set0:
+	VMOVUPS Z0, K6, (CX)
+	VMOVUPS Z1, K7, 64(CX)
+	ADDQ R11, CX
+	VMOVAPS Z26, Z0
+	VPERMT2PS Z27, Z30, Z0
+	VMOVAPS Z26, Z1
+	VPERMT2PS Z27, Z31, Z1
+	TESTQ R13, R13
+	JZ winogradOut32AVX512_set1
+	VMOVUPS.Z (CX), K6, Z2
+	VMOVUPS.Z 64(CX), K7, Z3
+	VADDPS Z0, Z2, Z0
+	VADDPS Z1, Z3, Z1
+winogradOut32AVX512_set1:
+	VMOVUPS Z0, K6, (CX)
+	VMOVUPS Z1, K7, 64(CX)
+	ADDQ R11, CX
+	ADDQ rowBytes+48(FP), BX
+	DECQ R14
+	JNZ winogradOut32AVX512_tileRow
+	// The next channel: its row of m and bias; y's planes are back to back.
+	ADDQ R8, SI
+	TESTQ R12, R12
+	JZ winogradOut32AVX512_nextChannel
+	ADDQ $4, R12
+winogradOut32AVX512_nextChannel:
+	DECQ R10
+	JNZ winogradOut32AVX512_channel
+	VZEROUPPER
+	RET
 
 DATA ·stridedMasks+0(SB)/8, $-1
 DATA ·stridedMasks+8(SB)/8, $-1

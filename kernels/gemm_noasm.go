@@ -55,3 +55,14 @@ func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, ro
 func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	transPanelGeneric(dst, w, src, ld, kb, rows)
 }
+
+// winogradAsm reports false: no assembly transforms.
+func winogradAsm() bool { return false }
+
+func winogradIn32(dst []float32, ld, xiStride int, x []float32, s ConvShape) {
+	winogradInGeneric(dst, ld, xiStride, x, s)
+}
+
+func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, add bool) {
+	winogradOutGeneric(y, m, ld, xiStride, o, oh, ow, bias, add)
+}

@@ -87,6 +87,7 @@ func main() {
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
 	emitTranspose8AVX2(&buf)
+	emitWinograd(&buf)
 	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }

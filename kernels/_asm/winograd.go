@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// emitWinograd writes the float32 AVX-512 transforms of Winograd's F(2×2,
+// 3×3) (../winograd.go), winogradIn32AVX512 and winogradOut32AVX512, and
+// their permutation tables (winoIdx: the even and the odd lanes of two
+// vectors, and the interleaving of two vectors' low and high halves).
+// A row of tiles (up to 16) is one vector; every value is computed by the
+// same operations in the same order as the Go twins.
+func emitWinograd(w *bytes.Buffer) {
+	for t, idx := range [4]func(l int) int{
+		func(l int) int { return 2 * l },              // even lanes of (a, b)
+		func(l int) int { return 2*l + 1 },            // odd lanes
+		func(l int) int { return l/2 + 16*(l%2) },     // a0 b0 a1 b1 … a7 b7
+		func(l int) int { return 8 + l/2 + 16*(l%2) }, // a8 b8 … a15 b15
+	} {
+		for l := 0; l < 16; l++ {
+			fmt.Fprintf(w, "DATA ·winoIdx+%d(SB)/4, $%d\n", 64*t+4*l, idx(l))
+		}
+	}
+	w.WriteString("GLOBL ·winoIdx(SB), RODATA|NOPTR, $256\n")
+	emitWinogradIn(w)
+	emitWinogradOut(w)
+}
+
+// emitWinogradIn writes
+//
+//	winogradIn32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks uint64)
+//
+// ld and xiStride are in bytes, rowBytes = 4·tilesX; masks holds the four
+// 16-bit load masks of an image row (padded columns 0…15, 16…31, 2…17 and
+// 18…33: the lanes inside the image); the stores take the low tilesX lanes.
+//
+// Per channel and row of tiles, for each of its four image rows (zero
+// outside the image): four masked loads, the even and odd lanes by
+// VPERMT2PS (e0, o1 from columns 0…31, e2, o3 from 2…33 of the padded
+// row) and r = (e0 − e2, o1 + e2, e2 − o1, o1 − o3); then the same down the
+// columns, and the 16 components stored xiStride apart.
+func emitWinogradIn(w *bytes.Buffer) {
+	const name = "winogradIn32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks uint64)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ x+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ h+40(FP), R11")
+	f.p("MOVQ w+48(FP), R12")
+	f.p("SHLQ $2, R12")
+	f.p("MOVQ pad+56(FP), R13")
+	f.p("SHLQ $2, R13")
+	f.p("MOVQ masks+80(FP), AX")
+	for k := 1; k <= 4; k++ {
+		f.p("KMOVW AX, K%d", k)
+		if k < 4 {
+			f.p("SHRQ $16, AX")
+		}
+	}
+	f.p("// K5: the low tilesX lanes, the row of tiles.")
+	f.p("MOVQ rowBytes+72(FP), CX")
+	f.p("SHRQ $2, CX")
+	f.p("MOVL $1, AX")
+	f.p("SHLL CX, AX")
+	f.p("DECL AX")
+	f.p("KMOVW AX, K5")
+	f.p("VMOVUPS ·winoIdx+0(SB), Z30")
+	f.p("VMOVUPS ·winoIdx+64(SB), Z31")
+	f.label("channel")
+	f.p("MOVQ tilesY+64(FP), R14")
+	f.p("MOVQ pad+56(FP), DX")
+	f.p("NEGQ DX")
+	f.p("MOVQ DI, BX")
+	f.label("tileRow")
+	f.p("// CX: image row DX at padded column 0.")
+	f.p("MOVQ DX, CX")
+	f.p("IMULQ R12, CX")
+	f.p("ADDQ SI, CX")
+	f.p("SUBQ R13, CX")
+	r := func(i, j int) string { return fmt.Sprintf("Z%d", 4+4*i+j) }
+	for i := 0; i < 4; i++ {
+		zero := fmt.Sprintf("zero%d", i)
+		next := fmt.Sprintf("row%d", i+1)
+		f.p("LEAQ %d(DX), AX", i)
+		f.p("CMPQ AX, R11")
+		f.p("JAE %s_%s", name, zero)
+		f.p("VMOVUPS.Z (CX), K1, Z0")
+		f.p("VMOVUPS.Z 64(CX), K2, Z1")
+		f.p("VMOVUPS.Z 8(CX), K3, Z2")
+		f.p("VMOVUPS.Z 72(CX), K4, Z3")
+		f.p("VMOVAPS Z0, Z20")
+		f.p("VPERMT2PS Z1, Z30, Z20") // e0
+		f.p("VPERMT2PS Z1, Z31, Z0")  // o1
+		f.p("VMOVAPS Z2, Z22")
+		f.p("VPERMT2PS Z3, Z30, Z22")       // e2
+		f.p("VPERMT2PS Z3, Z31, Z2")        // o3
+		f.p("VSUBPS Z22, Z20, %s", r(i, 0)) // e0 − e2
+		f.p("VADDPS Z22, Z0, %s", r(i, 1))  // o1 + e2
+		f.p("VSUBPS Z0, Z22, %s", r(i, 2))  // e2 − o1
+		f.p("VSUBPS Z2, Z0, %s", r(i, 3))   // o1 − o3
+		f.p("JMP %s_%s", name, next)
+		f.label(zero)
+		for j := 0; j < 4; j++ {
+			f.p("VXORPS %s, %s, %s", r(i, j), r(i, j), r(i, j))
+		}
+		f.label(next)
+		f.p("ADDQ R12, CX")
+	}
+	f.p("// Down the columns: rows 0 to 3 of the tiles' components.")
+	out := [4][4]string{}
+	for j := 0; j < 4; j++ {
+		out[0][j] = fmt.Sprintf("Z%d", j)
+		out[1][j] = fmt.Sprintf("Z%d", 20+j)
+		out[2][j] = fmt.Sprintf("Z%d", 24+j)
+		f.p("VSUBPS %s, %s, %s", r(2, j), r(0, j), out[0][j]) // r0 − r2
+		f.p("VADDPS %s, %s, %s", r(2, j), r(1, j), out[1][j]) // r1 + r2
+		f.p("VSUBPS %s, %s, %s", r(1, j), r(2, j), out[2][j]) // r2 − r1
+	}
+	for j := 0; j < 4; j++ {
+		out[3][j] = r(0, j)                                   // r0 is no longer needed
+		f.p("VSUBPS %s, %s, %s", r(3, j), r(1, j), out[3][j]) // r1 − r3
+	}
+	f.p("MOVQ BX, AX")
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 4; j++ {
+			f.p("VMOVUPS %s, K5, (AX)", out[i][j])
+			if 4*i+j < 15 {
+				f.p("ADDQ R9, AX")
+			}
+		}
+	}
+	f.p("ADDQ rowBytes+72(FP), BX")
+	f.p("ADDQ $2, DX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_tileRow", name)
+	f.p("// The next channel: its plane of h rows, its row of dst.")
+	f.p("MOVQ R11, AX")
+	f.p("IMULQ R12, AX")
+	f.p("ADDQ AX, SI")
+	f.p("ADDQ R8, DI")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradOut writes
+//
+//	winogradOut32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int)
+//
+// ld, xiStride, rowBytes (4·tilesX, a row of tiles in m) and yRowBytes
+// (4·ow) in bytes; masks: bits 0–15 the lanes of a row of tiles, 16–31 and
+// 32–47 those of an output row's first and second vector; bias nil for
+// none; add ≠ 0 adds to y. The channels' planes of y lie back to back.
+func emitWinogradOut(w *bytes.Buffer) {
+	const name = "winogradOut32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
+	f.p("MOVQ y+0(FP), CX")
+	f.p("MOVQ m+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ yRowBytes+80(FP), R11")
+	f.p("MOVQ bias+56(FP), R12")
+	f.p("MOVQ add+64(FP), R13")
+	f.p("MOVQ masks+72(FP), AX")
+	for k := 5; k <= 7; k++ {
+		f.p("KMOVW AX, K%d", k)
+		if k < 7 {
+			f.p("SHRQ $16, AX")
+		}
+	}
+	f.p("VMOVUPS ·winoIdx+128(SB), Z30")
+	f.p("VMOVUPS ·winoIdx+192(SB), Z31")
+	f.label("channel")
+	f.p("MOVQ tilesY+40(FP), R14")
+	f.p("MOVQ SI, BX")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_tileRow", name)
+	f.p("VBROADCASTSS (R12), Z28")
+	f.label("tileRow")
+	f.p("MOVQ BX, AX")
+	for xi := 0; xi < 16; xi++ {
+		f.p("VMOVUPS.Z (AX), K5, Z%d", xi)
+		if xi < 15 {
+			f.p("ADDQ R9, AX")
+		}
+	}
+	f.p("// Down the columns: a0 = (m0 + m1) + m2, a1 = (m1 − m2) − m3.")
+	a := func(i, j int) string { return fmt.Sprintf("Z%d", 16+4*i+j) }
+	for j := 0; j < 4; j++ {
+		f.p("VADDPS Z%d, Z%d, %s", 4+j, j, a(0, j))
+		f.p("VADDPS Z%d, %s, %s", 8+j, a(0, j), a(0, j))
+		f.p("VSUBPS Z%d, Z%d, %s", 8+j, 4+j, a(1, j))
+		f.p("VSUBPS Z%d, %s, %s", 12+j, a(1, j), a(1, j))
+	}
+	f.p("// Along the rows, the bias, then output rows 0 and 1 of the tiles.")
+	for i := 0; i < 2; i++ {
+		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
+		f.p("VADDPS %s, %s, %s", a(i, 1), a(i, 0), y0)
+		f.p("VADDPS %s, %s, %s", a(i, 2), y0, y0)
+		f.p("VSUBPS %s, %s, %s", a(i, 2), a(i, 1), y1)
+		f.p("VSUBPS %s, %s, %s", a(i, 3), y1, y1)
+	}
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_store", name)
+	for v := 24; v < 28; v++ {
+		f.p("VADDPS Z28, Z%d, Z%d", v, v)
+	}
+	f.label("store")
+	for i := 0; i < 2; i++ {
+		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
+		f.p("VMOVAPS %s, Z0", y0)
+		f.p("VPERMT2PS %s, Z30, Z0", y1)
+		f.p("VMOVAPS %s, Z1", y0)
+		f.p("VPERMT2PS %s, Z31, Z1", y1)
+		set := fmt.Sprintf("set%d", i)
+		f.p("TESTQ R13, R13")
+		f.p("JZ %s_%s", name, set)
+		f.p("VMOVUPS.Z (CX), K6, Z2")
+		f.p("VMOVUPS.Z 64(CX), K7, Z3")
+		f.p("VADDPS Z0, Z2, Z0")
+		f.p("VADDPS Z1, Z3, Z1")
+		f.label(set)
+		f.p("VMOVUPS Z0, K6, (CX)")
+		f.p("VMOVUPS Z1, K7, 64(CX)")
+		f.p("ADDQ R11, CX")
+	}
+	f.p("ADDQ rowBytes+48(FP), BX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_tileRow", name)
+	f.p("// The next channel: its row of m and bias; y's planes are back to back.")
+	f.p("ADDQ R8, SI")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_nextChannel", name)
+	f.p("ADDQ $4, R12")
+	f.label("nextChannel")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}

@@ -1,0 +1,208 @@
+package kernels
+
+import (
+	"fmt"
+
+	"hesscope/tensor"
+)
+
+// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms
+// for Convolutional Neural Networks", 2016): a 3×3 stride-1 convolution
+// computes each 2×2 block of output pixels of one output channel o from the
+// 4×4 window d of input pixels of every input channel c under it as
+//
+//	y = Aᵀ·[Σ_c (G·g[o,c]·Gᵀ) ⊙ (Bᵀ·d[c]·B)]·A
+//
+// with ⊙ the element-wise product of 4×4 matrices and
+//
+//	Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+//	G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+//	Aᵀ = [1 1 1 0; 0 1 −1 −1]
+//
+// The sum over c is, for each of the 16 components ξ = 4i + j of the
+// transformed tiles, one matrix product V_ξ·U_ξ of the transformed weights
+// V_ξ ([O, C]) and the transformed input tiles U_ξ ([C, tiles]): 16
+// multiply-adds per 4 output pixels and input channel instead of 36, 2.25×
+// fewer. The transforms are additions only. The results differ from the
+// direct convolution's in the last bits (other roundings of the same sum),
+// as cuDNN's and oneDNN's Winograd convolutions do; they are the same bits
+// for any thread count.
+//
+// WinogradIn, WinogradOut and WinogradWeights are the three transforms; the
+// products are the callers' (autodiff's convolution).
+
+// WinogradOK reports whether the transforms handle shape s: a 3×3 window,
+// stride 1, at most 2 pixels of padding, and an output of even height and
+// of even width at most 32 (each row of tiles one vector of up to 16).
+func WinogradOK(s ConvShape) bool {
+	oh, ow := s.OutH(), s.OutW()
+	return s.KH == 3 && s.KW == 3 && s.Stride == 1 && s.Pad >= 0 && s.Pad <= 2 &&
+		oh >= 2 && ow >= 2 && oh%2 == 0 && ow%2 == 0 && ow <= 32
+}
+
+// WinogradFast reports whether T's transforms run in assembly on this
+// machine (float32 with AVX-512); elsewhere they are the pure-Go reference
+// loops, correct but slower than the direct convolution they replace.
+func WinogradFast[T tensor.Float]() bool { return is32[T]() && winogradAsm() }
+
+// WinogradTiles returns the number of tiles of shape s: (H′/2)·(W′/2).
+func WinogradTiles(s ConvShape) int { return s.OutH() / 2 * (s.OutW() / 2) }
+
+// WinogradWeights writes the transformed weights of w ([o, c, 3, 3]):
+// V_ξ = (G·w[p,q]·Gᵀ)_ξ at dst[ξ·o·c + p·c + q], so that V_ξ is an [o, c]
+// matrix. With transposed, it writes instead the weights of the transposed
+// convolution (the input cotangent x̄ = conv(ȳ, w′) with padding 2 − p for
+// a stride-1 3×3 convolution of padding p): w′[q, p] = w[p, q] rotated by
+// 180°, V_ξ an [c, o] matrix at dst[ξ·o·c + q·o + p]. Each value is
+// computed in float64 and rounded once.
+func WinogradWeights[T tensor.Float](dst, w []T, o, c int, transposed bool) {
+	if len(w) < o*c*9 || len(dst) < 16*o*c {
+		panic(fmt.Sprintf("kernels: WinogradWeights of %d weights into %d for [%d, %d, 3, 3]", len(w), len(dst), o, c))
+	}
+	for p := 0; p < o; p++ {
+		for q := 0; q < c; q++ {
+			var g [3][3]float64
+			for u := 0; u < 3; u++ {
+				for v := 0; v < 3; v++ {
+					if transposed {
+						g[u][v] = float64(w[(p*c+q)*9+(2-u)*3+2-v])
+					} else {
+						g[u][v] = float64(w[(p*c+q)*9+u*3+v])
+					}
+				}
+			}
+			// G·g: 4×3, then (G·g)·Gᵀ: 4×4.
+			var gg [4][3]float64
+			for v := 0; v < 3; v++ {
+				gg[0][v] = g[0][v]
+				gg[1][v] = (g[0][v] + g[1][v] + g[2][v]) / 2
+				gg[2][v] = (g[0][v] - g[1][v] + g[2][v]) / 2
+				gg[3][v] = g[2][v]
+			}
+			off := p*c + q
+			if transposed {
+				off = q*o + p
+			}
+			for i := 0; i < 4; i++ {
+				r := gg[i]
+				row := [4]float64{r[0], (r[0] + r[1] + r[2]) / 2, (r[0] - r[1] + r[2]) / 2, r[2]}
+				for j, v := range row {
+					dst[(4*i+j)*o*c+off] = T(v)
+				}
+			}
+		}
+	}
+}
+
+// WinogradIn writes the transformed input tiles Bᵀ·d·B of image x ([C, H,
+// W], shape s, WinogradOK) : component ξ of tile t = ty·W′/2 + tx of channel
+// c at dst[ξ·xiStride + c·ld + t], where d is the 4×4 window of the
+// zero-padded image at row 2·ty and column 2·tx. The caller guarantees ld ≥
+// WinogradTiles(s) and xiStride ≥ C·ld.
+func WinogradIn[T tensor.Float](dst []T, ld, xiStride int, x []T, s ConvShape) {
+	if !WinogradOK(s) {
+		panic(fmt.Sprintf("kernels: WinogradIn of shape %+v", s))
+	}
+	tiles := WinogradTiles(s)
+	if len(x) < s.C*s.H*s.W || ld < tiles || xiStride < s.C*ld || len(dst) < 15*xiStride+(s.C-1)*ld+tiles {
+		panic(fmt.Sprintf("kernels: WinogradIn of %d values into %d (ld %d, stride %d) for shape %+v", len(x), len(dst), ld, xiStride, s))
+	}
+	if WinogradFast[T]() {
+		winogradIn32(as32(dst), ld, xiStride, as32(x), s)
+		return
+	}
+	winogradInGeneric(dst, ld, xiStride, x, s)
+}
+
+// winogradInGeneric is WinogradIn in Go, the twin of the assembly: every
+// value is computed by the same operations in the same order. A row of
+// tiles reads rows 2·ty + i − p (i < 4) of the image; of such a row it
+// takes, for each tile, the four values e0 = x[2tx − p], o1 = x[2tx + 1 −
+// p], e2 = x[2tx + 2 − p] and o3 = x[2tx + 3 − p] (0 outside the image) and
+// forms r = (e0 − e2, o1 + e2, e2 − o1, o1 − o3), Bᵀ applied along the
+// row; the four rows' r are then combined the same way down the column.
+func winogradInGeneric[T tensor.Float](dst []T, ld, xiStride int, x []T, s ConvShape) {
+	th, tw := s.OutH()/2, s.OutW()/2
+	at := func(plane []T, r, col int) T {
+		if r < 0 || r >= s.H || col < 0 || col >= s.W {
+			return 0
+		}
+		return plane[r*s.W+col]
+	}
+	for c := 0; c < s.C; c++ {
+		plane := x[c*s.H*s.W : (c+1)*s.H*s.W]
+		for ty := 0; ty < th; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				var r [4][4]T
+				for i := 0; i < 4; i++ {
+					row, col := 2*ty+i-s.Pad, 2*tx-s.Pad
+					e0, o1, e2, o3 := at(plane, row, col), at(plane, row, col+1), at(plane, row, col+2), at(plane, row, col+3)
+					r[i] = [4]T{e0 - e2, o1 + e2, e2 - o1, o1 - o3}
+				}
+				t := c*ld + ty*tw + tx
+				for j := 0; j < 4; j++ {
+					dst[(0+j)*xiStride+t] = r[0][j] - r[2][j]
+					dst[(4+j)*xiStride+t] = r[1][j] + r[2][j]
+					dst[(8+j)*xiStride+t] = r[2][j] - r[1][j]
+					dst[(12+j)*xiStride+t] = r[1][j] - r[3][j]
+				}
+			}
+		}
+	}
+}
+
+// WinogradOut writes the output pixels Aᵀ·m·A (+ bias[o]) of the
+// transformed products m, component ξ of tile t of output channel o at
+// m[ξ·xiStride + o·ld + t], into y ([O, oh, ow], even oh and ow ≤ 32): the
+// 2×2 block of tile t = ty·ow/2 + tx at rows 2·ty, 2·ty + 1 and columns
+// 2·tx, 2·tx + 1. With add, the pixels are added to y (y + v) instead;
+// bias, if non-nil, has O values added to the pixels before.
+func WinogradOut[T tensor.Float](y, m []T, ld, xiStride, o, oh, ow int, bias []T, add bool) {
+	if oh < 2 || ow < 2 || oh%2 != 0 || ow%2 != 0 || ow > 32 {
+		panic(fmt.Sprintf("kernels: WinogradOut of a %d×%d output", oh, ow))
+	}
+	tiles := oh / 2 * (ow / 2)
+	if len(y) < o*oh*ow || ld < tiles || xiStride < o*ld || len(m) < 15*xiStride+(o-1)*ld+tiles || bias != nil && len(bias) < o {
+		panic(fmt.Sprintf("kernels: WinogradOut of %d values (ld %d, stride %d) into %d for [%d, %d, %d]", len(m), ld, xiStride, len(y), o, oh, ow))
+	}
+	if WinogradFast[T]() {
+		winogradOut32(as32(y), as32(m), ld, xiStride, o, oh, ow, as32(bias), add)
+		return
+	}
+	winogradOutGeneric(y, m, ld, xiStride, o, oh, ow, bias, add)
+}
+
+// winogradOutGeneric is WinogradOut in Go, the twin of the assembly: Aᵀ down
+// the columns, a0 = (m0 + m1) + m2 and a1 = (m1 − m2) − m3, then along the
+// rows the same way, then the bias, then the sum with y.
+func winogradOutGeneric[T tensor.Float](y, m []T, ld, xiStride, o, oh, ow int, bias []T, add bool) {
+	th, tw := oh/2, ow/2
+	for k := 0; k < o; k++ {
+		plane := y[k*oh*ow : (k+1)*oh*ow]
+		for ty := 0; ty < th; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				t := k*ld + ty*tw + tx
+				var a [2][4]T
+				for j := 0; j < 4; j++ {
+					m0, m1, m2, m3 := m[j*xiStride+t], m[(4+j)*xiStride+t], m[(8+j)*xiStride+t], m[(12+j)*xiStride+t]
+					a[0][j] = m0 + m1 + m2
+					a[1][j] = m1 - m2 - m3
+				}
+				for i := 0; i < 2; i++ {
+					v := [2]T{a[i][0] + a[i][1] + a[i][2], a[i][1] - a[i][2] - a[i][3]}
+					for j := 0; j < 2; j++ {
+						if bias != nil {
+							v[j] += bias[k]
+						}
+						p := &plane[(2*ty+i)*ow+2*tx+j]
+						if add {
+							*p += v[j]
+						} else {
+							*p = v[j]
+						}
+					}
+				}
+			}
+		}
+	}
+}
