@@ -202,7 +202,7 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 	dX := pair && xs != nil && wds != nil    // ẇ·X → ẏ
 	needX, needXd := yX || dX, yXd || dXd
 	out := g.outSize()
-	if winogradShape[T](g.ConvShape) {
+	if winogradShape[T](g.ConvShape, g.O) {
 		convForwardWinograd(g, y, yDot, xs, xds, w, wDot, b, bDot, yX, yXd, dXd, dX)
 		return
 	}
@@ -534,7 +534,7 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	// The input cotangents by Winograd's transposed convolution or by one
 	// reading ȳ in place, where those pay; the other products build their
 	// column matrices.
-	if ts, ok := g.transposedWinograd(); ok && (doX || doXdY || doXdW) && winogradShape[T](ts) {
+	if ts, ok := g.transposedWinograd(); ok && (doX || doXdY || doXdW) && winogradShape[T](ts, g.C) {
 		convInputWinograd(g, ts, bar, dot, yBar, yBarDot, w, wDot, doX, doXdY, doXdW)
 		doX, doXdY, doXdW = false, false, false
 	}

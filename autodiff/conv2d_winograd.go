@@ -10,16 +10,20 @@ import (
 const winogradChunkTiles = 256
 
 // winogradShape reports whether a convolution of shape s (of its input)
-// into o channels runs by Winograd's F(2×2, 3×3) (kernels.WinogradIn):
-// for float32 where the transforms run in assembly, on the shapes they
-// handle, with at least 16 input channels and outputs at least 8 wide.
-// Measured per layer (BenchmarkConv2d, forward, AVX-512, 2 threads): C2's
-// 30×30 and 12×12 layers 1.45–1.7× faster, ResNet-18's 32×32 1.55× and
-// 8×8 1.15–1.3×, ResNet-20's 32×32 and 16×16 1.0–1.5×; slower on
-// C2's first layer (3 channels: 0.9×) and ResNet-18's 4×4 (0.8×: a row of
-// tiles fills 2 of a vector's 16 lanes).
-func winogradShape[T tensor.Float](s kernels.ConvShape) bool {
-	return kernels.WinogradFast[T]() && kernels.WinogradOK(s) && s.C >= 16 && s.OutW() >= 8
+// into o channels runs by Winograd's F(2×2, 3×3) (kernels.WinogradIn): for
+// float32 where the transforms run in assembly, on the shapes they handle,
+// with at least 32 channels in and out. Measured per layer
+// (BenchmarkConv2d, AVX-512, 2 threads; forward / vjp-x / vjp-pair time
+// against the direct products): C2's 30×30 layer 0.6–0.7 / 0.75–0.8 /
+// 0.75–0.8, its 12×12 ones 0.6–1.0 / 0.85–0.95 / 0.9–0.95, ResNet-18's
+// 32×32 0.65 / 0.8 / 0.8, 8×8 0.9 / 0.9 / 0.9 and 4×4 1.0–1.1 / 0.93 /
+// 0.9, ResNet-20's 16×16 0.75 / 0.8 / 1.0 and 8×8 0.9–1.0 / 1.0 / 0.9–1.0.
+// The narrow images gain least: a row of 4 or 2 tiles fills a quarter or
+// an eighth of a vector in the transforms. With 16 channels (ResNet-20's
+// first stage) x̄ was 1.3× slower, with 3 (C2's first layer) the forward
+// 1.2×: there the transforms cost more than the products save.
+func winogradShape[T tensor.Float](s kernels.ConvShape, o int) bool {
+	return kernels.WinogradFast[T]() && kernels.WinogradOK(s) && min(s.C, o) >= 32
 }
 
 // winogradWeights are the 16 transformed weight matrices of a convolution

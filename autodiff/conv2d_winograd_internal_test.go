@@ -7,9 +7,9 @@ import (
 )
 
 // TestWinogradShape checks which convolutions run by Winograd's algorithm:
-// the zoo's wide 3×3 stride-1 layers and the test shapes of
-// TestFloat32Paths' "conv/winograd" cases (so that those test it), not the
-// thin, narrow, strided or float64 ones.
+// the zoo's 3×3 stride-1 layers with 32 channels or more and the test
+// shapes of TestFloat32Paths' "conv/winograd" cases (so that those test
+// it), not the thin, too wide, strided or float64 ones.
 func TestWinogradShape(t *testing.T) {
 	if !kernels.WinogradFast[float32]() {
 		t.Skip("no assembly transforms on this machine")
@@ -20,26 +20,31 @@ func TestWinogradShape(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		s    kernels.ConvShape
+		o    int
 		want bool
 	}{
-		{"c2-conv1", conv(3, 32, 32, 3, 1, 0), false},
-		{"c2-conv2", conv(64, 30, 30, 3, 1, 0), true},
-		{"c2-conv2 x̄", conv(64, 28, 28, 3, 1, 2), true},
-		{"c2-conv4", conv(128, 12, 12, 3, 1, 0), true},
-		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), true},
-		{"resnet20-down", conv(16, 32, 32, 3, 2, 1), false},
-		{"resnet18-layer3", conv(256, 8, 8, 3, 1, 1), true},
-		{"resnet18-layer4", conv(512, 4, 4, 3, 1, 1), false},
-		{"c1-conv2", conv(64, 16, 16, 5, 1, 2), false},
-		{"test p1", conv(16, 8, 8, 3, 1, 1), true},
-		{"test p0", conv(16, 10, 10, 3, 1, 0), true},
-		{"test p0 x̄", conv(17, 8, 8, 3, 1, 2), true},
-		{"test 32", conv(16, 32, 32, 3, 1, 1), true},
+		{"c2-conv1", conv(3, 32, 32, 3, 1, 0), 64, false},
+		{"c2-conv2", conv(64, 30, 30, 3, 1, 0), 64, true},
+		{"c2-conv2 x̄", conv(64, 28, 28, 3, 1, 2), 64, true},
+		{"c2-conv4", conv(128, 12, 12, 3, 1, 0), 128, true},
+		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), 16, false},
+		{"resnet20-layer2", conv(32, 16, 16, 3, 1, 1), 32, true},
+		{"resnet20-layer3", conv(64, 8, 8, 3, 1, 1), 64, true},
+		{"resnet20-down", conv(16, 32, 32, 3, 2, 1), 32, false},
+		{"resnet18-layer3", conv(256, 8, 8, 3, 1, 1), 256, true},
+		{"resnet18-layer4", conv(512, 4, 4, 3, 1, 1), 512, true},
+		{"thin out", conv(64, 16, 16, 3, 1, 1), 16, false},
+		{"wide 34", conv(64, 34, 34, 3, 1, 1), 64, false},
+		{"c1-conv2", conv(64, 16, 16, 5, 1, 2), 64, false},
+		{"test p1", conv(32, 16, 16, 3, 1, 1), 32, true},
+		{"test p0", conv(32, 18, 18, 3, 1, 0), 33, true},
+		{"test p0 x̄", conv(33, 16, 16, 3, 1, 2), 32, true},
+		{"test 32", conv(32, 32, 32, 3, 1, 1), 32, true},
 	} {
-		if got := winogradShape[float32](tc.s); got != tc.want {
+		if got := winogradShape[float32](tc.s, tc.o); got != tc.want {
 			t.Errorf("%s: winogradShape = %v, want %v", tc.name, got, tc.want)
 		}
-		if winogradShape[float64](tc.s) {
+		if winogradShape[float64](tc.s, tc.o) {
 			t.Errorf("%s: winogradShape[float64] = true", tc.name)
 		}
 	}

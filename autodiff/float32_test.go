@@ -93,13 +93,13 @@ func f32Cases() []f32Case {
 		// the forward padding 0); 32 wide, 16 tiles to a row.
 		{"conv/winograd-p1", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Padding: 1} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Padding: 1} },
-			[]*tensor.Dense[float64]{randn(3, 16, 8, 8), randn(16, 16, 3, 3), randn(16)}},
+			[]*tensor.Dense[float64]{randn(2, 32, 16, 16), randn(32, 32, 3, 3), randn(32)}},
 		{"conv/winograd-p0", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{} },
-			[]*tensor.Dense[float64]{randn(2, 16, 10, 10), randn(17, 16, 3, 3), randn(17)}},
+			[]*tensor.Dense[float64]{randn(2, 32, 18, 18), randn(33, 32, 3, 3), randn(33)}},
 		{"conv/winograd-32", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Padding: 1} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Padding: 1} },
-			[]*tensor.Dense[float64]{randn(2, 16, 32, 32), randn(16, 16, 3, 3), randn(16)}},
+			[]*tensor.Dense[float64]{randn(1, 32, 32, 32), randn(32, 32, 3, 3), randn(32)}},
 		{"globalavgpool", func() autodiff.Primitive[float32] { return autodiff.GlobalAvgPool[float32]{} },
 			func() autodiff.Primitive[float64] { return autodiff.GlobalAvgPool[float64]{} }, []*tensor.Dense[float64]{randn(shape...)}},
 	}

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
 
 	"hesscope/tensor"
 )
@@ -59,38 +60,48 @@ func WinogradWeights[T tensor.Float](dst, w []T, o, c int, transposed bool) {
 	if len(w) < o*c*9 || len(dst) < 16*o*c {
 		panic(fmt.Sprintf("kernels: WinogradWeights of %d weights into %d for [%d, %d, 3, 3]", len(w), len(dst), o, c))
 	}
-	for p := 0; p < o; p++ {
-		for q := 0; q < c; q++ {
-			var g [3][3]float64
-			for u := 0; u < 3; u++ {
-				for v := 0; v < 3; v++ {
-					if transposed {
-						g[u][v] = float64(w[(p*c+q)*9+(2-u)*3+2-v])
-					} else {
-						g[u][v] = float64(w[(p*c+q)*9+u*3+v])
-					}
+	// Rows p of w in parts on the idle CPUs (a ResNet-18 4×4 layer has
+	// 262 144 filters), each filter's 16 values written 16 planes apart.
+	parts := min(o, max(1, o*c/4096), runtime.GOMAXPROCS(0))
+	parallelFor(parts, parts, func(part int) {
+		for p := part * o / parts; p < (part+1)*o/parts; p++ {
+			for q := 0; q < c; q++ {
+				g := (*[9]T)(w[(p*c+q)*9:])
+				off := p*c + q
+				if transposed {
+					off = q*o + p
 				}
-			}
-			// G·g: 4×3, then (G·g)·Gᵀ: 4×4.
-			var gg [4][3]float64
-			for v := 0; v < 3; v++ {
-				gg[0][v] = g[0][v]
-				gg[1][v] = (g[0][v] + g[1][v] + g[2][v]) / 2
-				gg[2][v] = (g[0][v] - g[1][v] + g[2][v]) / 2
-				gg[3][v] = g[2][v]
-			}
-			off := p*c + q
-			if transposed {
-				off = q*o + p
-			}
-			for i := 0; i < 4; i++ {
-				r := gg[i]
-				row := [4]float64{r[0], (r[0] + r[1] + r[2]) / 2, (r[0] - r[1] + r[2]) / 2, r[2]}
-				for j, v := range row {
-					dst[(4*i+j)*o*c+off] = T(v)
-				}
+				winogradFilter(dst[off:], o*c, g, transposed)
 			}
 		}
+	})
+}
+
+// winogradFilter writes G·g·Gᵀ (of g rotated by 180° if rot) at v[ξ·stride],
+// ξ = 4i + j: each value computed in float64 and rounded once.
+func winogradFilter[T tensor.Float](v []T, stride int, g *[9]T, rot bool) {
+	var f [9]float64
+	for i, x := range g {
+		if rot {
+			i = 8 - i // (u, v) → (2 − u, 2 − v)
+		}
+		f[i] = float64(x)
+	}
+	// G·g, 4×3: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2.
+	var a [12]float64
+	for k := 0; k < 3; k++ {
+		g0, g1, g2 := f[k], f[3+k], f[6+k]
+		a[k], a[3+k], a[6+k], a[9+k] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
+	}
+	// (G·g)·Gᵀ, 4×4.
+	d := v[:15*stride+1]
+	for i := 0; i < 4; i++ {
+		r0, r1, r2 := a[3*i], a[3*i+1], a[3*i+2]
+		b := 4 * i * stride
+		d[b] = T(r0)
+		d[b+stride] = T((r0 + r1 + r2) * 0.5)
+		d[b+2*stride] = T((r0 - r1 + r2) * 0.5)
+		d[b+3*stride] = T(r2)
 	}
 }
 
