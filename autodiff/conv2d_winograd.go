@@ -7,7 +7,7 @@ import (
 
 // winogradChunkTiles is the number of tiles a chunk of images aims for in
 // the Winograd products (as convChunkCols for the direct ones).
-const winogradChunkTiles = 256
+const winogradChunkTiles = 128
 
 // winogradShape reports whether a convolution of shape s (of its input)
 // into o channels runs by Winograd's F(2×2, 3×3) (kernels.WinogradIn): for
@@ -81,12 +81,25 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 		ld += 16 // rows a multiple of 1 KiB apart share cache sets
 	}
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
-	uSize, mSize := 16*s.C*ld, 16*o*ld
+	// Scratch for the tiles and products each chunk needs.
+	size := func(need bool, n int) int {
+		if need {
+			return n
+		}
+		return 0
+	}
+	uSize, udSize := size(needX, 16*s.C*ld), size(needXd, 16*s.C*ld)
+	mSize, mdSize := size(y != nil, 16*o*ld), size(yDot != nil, 16*o*ld)
 	forEachPart((n+per-1)/per, func(lo, hi int) {
-		buf := getScratch[T](2*uSize + 2*mSize)
+		buf := getScratch[T](uSize + udSize + mSize + mdSize)
 		defer putScratch(buf)
-		u, ud := (*buf)[:uSize], (*buf)[uSize:2*uSize]
-		m, md := (*buf)[2*uSize:2*uSize+mSize], (*buf)[2*uSize+mSize:]
+		rest := *buf
+		take := func(n int) []T {
+			t := rest[:n]
+			rest = rest[n:]
+			return t
+		}
+		u, ud, m, md := take(uSize), take(udSize), take(mSize), take(mdSize)
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, n-ch*per)
 			cols := cnt * tiles
@@ -99,8 +112,15 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 				}
 			}
 			for xi := 0; xi < 16; xi++ {
-				U, Ud := u[xi*s.C*ld:], ud[xi*s.C*ld:]
-				M, Md := m[xi*o*ld:], md[xi*o*ld:]
+				// Component ξ of each buffer (nil for one not needed).
+				at := func(b []T, stride int) []T {
+					if len(b) == 0 {
+						return nil
+					}
+					return b[xi*stride:]
+				}
+				U, Ud := at(u, s.C*ld), at(ud, s.C*ld)
+				M, Md := at(m, o*ld), at(md, o*ld)
 				if yX {
 					pw[xi].Gemm(false, cols, 1, U, ld, 0, M, ld)
 				}
