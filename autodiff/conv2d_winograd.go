@@ -6,7 +6,11 @@ import (
 )
 
 // winogradChunkTiles is the number of tiles a chunk of images aims for in
-// the Winograd products (as convChunkCols for the direct ones).
+// the Winograd products (as convChunkCols for the direct ones): narrow
+// images are batched, several to a product. Measured (BenchmarkConv2d,
+// forward and vjp-pair of C2's 12×12 and ResNet-18's 8×8 and 4×4 layers):
+// 128 is 0–10 % faster than 64 and 256, 512 10–50 % slower (the chunk's
+// tiles no longer stay in cache).
 const winogradChunkTiles = 128
 
 // winogradShape reports whether a convolution of shape s (of its input)
