@@ -122,10 +122,10 @@ func TestFreshCotangents(t *testing.T) {
 		randn(c, c, 3, 3), randn(c), randn(c), // 1–3 conv1 W, bn1 γ β
 		randn(c, c, 3, 3), randn(c), randn(c), // 4–6 conv2 W, bn2 γ β
 		randn(2*c, c, 3, 3), randn(2 * c), randn(2 * c), // 7–9 conv3 (stride 2) W, bn4 γ β
-		randn(2*c, 2*c, 3, 3), randn(2 * c), // 10–11 conv4 (16×16) W, b
+		randn(2*c, 2*c, 3, 3), randn(2 * c), // 10–11 conv4 (16×16; Winograd with AVX-512) W, b
 		randn(c, 2*c, 1, 1), randn(c), randn(c), // 12–14 conv5 (1×1) W, bn3 γ β
 		randn(3, c), randn(3), // 15–16 linear
-		randn(2*c, 2*c, 3, 3), // 17 conv6 (4×4 images: batched transposed convolution)
+		randn(2*c, 2*c, 3, 3), // 17 conv6 (4×4 images: batched transposed convolution, or Winograd)
 	}
 	tangents := make([]*tensor.Dense[float32], len(leaves))
 	for i, l := range leaves {
