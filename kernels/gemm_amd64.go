@@ -476,12 +476,12 @@ func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 }
 
 // winogradAsm reports whether the Winograd transforms run in assembly
-// (float32, AVX-512).
-func winogradAsm() bool { return hasAVX512 }
+// (float32, AVX-512 or AVX2).
+func winogradAsm() bool { return hasAVX512 || hasAVX2 }
 
 // winogradIn32AVX512 is winogradInGeneric for float32 on raw memory: ld and
 // xiStride in bytes, rowBytes = 4·tilesX, masks the four 16-bit load masks
-// of an image row (winogradMasks).
+// of an image row.
 //
 //go:noescape
 func winogradIn32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks uint64)
@@ -494,6 +494,23 @@ func winogradIn32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad
 //go:noescape
 func winogradOut32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int)
 
+// winogradIn32AVX2 is winogradIn32AVX512 with 8-lane vectors, a row of
+// tiles in halves of 8: masks[4k + i] the lanes of half k's four loads,
+// masks[8 + k] of its stores; zero points 8 bytes into zero floats.
+//
+//go:noescape
+func winogradIn32AVX2(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks *[10][8]int32, zero unsafe.Pointer, halves int)
+
+// winogradOut32AVX2 is winogradOut32AVX512 with 8-lane vectors: masks[k]
+// the lanes of half k's tiles, masks[2 + 2k + v] of its output vector v.
+//
+//go:noescape
+func winogradOut32AVX2(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks *[6][8]int32, yRowBytes, halves int)
+
+// winogradZero is read in place of image rows outside the image (from its
+// element 8 on, loads starting up to two values before).
+var winogradZero [64]float32
+
 // laneMask returns the mask of lanes lo ≤ l < hi of a 16-lane vector.
 func laneMask(lo, hi int) uint64 {
 	lo, hi = max(lo, 0), min(hi, 16)
@@ -503,22 +520,54 @@ func laneMask(lo, hi int) uint64 {
 	return 1<<hi - 1<<lo
 }
 
+// laneMask8 returns laneMask(lo, hi) for 8 lanes as AVX2's vector masks.
+func laneMask8(lo, hi int) (m [8]int32) {
+	for l := max(lo, 0); l < min(hi, 8); l++ {
+		m[l] = -1
+	}
+	return m
+}
+
 func winogradIn32(dst []float32, ld, xiStride int, x []float32, s ConvShape) {
 	tw := s.OutW() / 2
-	// Padded column d + l of a load at d is image column d + l − pad.
-	var masks uint64
-	for i, d := range []int{0, 16, 2, 18} {
-		masks |= laneMask(s.Pad-d, s.W+s.Pad-d) << (16 * i)
+	d, p := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x))
+	// Padded column c of a load is image column c − pad.
+	if !hasAVX512 {
+		var masks [10][8]int32
+		for k := 0; k < 2; k++ {
+			for i, off := range []int{0, 8, 2, 10} {
+				c := 16*k + off
+				masks[4*k+i] = laneMask8(s.Pad-c, s.W+s.Pad-c)
+			}
+			masks[8+k] = laneMask8(0, tw-8*k)
+		}
+		winogradIn32AVX2(d, p, 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, s.OutH()/2, 4*tw, &masks, unsafe.Pointer(&winogradZero[8]), (tw+7)/8)
+		return
 	}
-	winogradIn32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, s.OutH()/2, 4*tw, masks)
+	var masks uint64
+	for i, c := range []int{0, 16, 2, 18} {
+		masks |= laneMask(s.Pad-c, s.W+s.Pad-c) << (16 * i)
+	}
+	winogradIn32AVX512(d, p, 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, s.OutH()/2, 4*tw, masks)
 }
 
 func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, add bool) {
 	tw := ow / 2
-	masks := laneMask(0, tw) | laneMask(0, ow)<<16 | laneMask(0, ow-16)<<32
 	var a int
 	if add {
 		a = 1
 	}
-	winogradOut32AVX512(unsafe.Pointer(unsafe.SliceData(y)), unsafe.Pointer(unsafe.SliceData(m)), 4*ld, 4*xiStride, o, oh/2, 4*tw, unsafe.Pointer(unsafe.SliceData(bias)), a, masks, 4*ow)
+	yp, mp, bp := unsafe.Pointer(unsafe.SliceData(y)), unsafe.Pointer(unsafe.SliceData(m)), unsafe.Pointer(unsafe.SliceData(bias))
+	if !hasAVX512 {
+		var masks [6][8]int32
+		for k := 0; k < 2; k++ {
+			masks[k] = laneMask8(0, tw-8*k)
+			masks[2+2*k] = laneMask8(0, ow-16*k)
+			masks[3+2*k] = laneMask8(0, ow-16*k-8)
+		}
+		winogradOut32AVX2(yp, mp, 4*ld, 4*xiStride, o, oh/2, 4*tw, bp, a, &masks, 4*ow, (tw+7)/8)
+		return
+	}
+	masks := laneMask(0, tw) | laneMask(0, ow)<<16 | laneMask(0, ow-16)<<32
+	winogradOut32AVX512(yp, mp, 4*ld, 4*xiStride, o, oh/2, 4*tw, bp, a, masks, 4*ow)
 }

@@ -178,7 +178,7 @@ func TestWinogradConv(t *testing.T) {
 }
 
 // TestWinogradBackends checks the float32 transforms this machine runs
-// (assembly with AVX-512) against the Go twins bit for bit, values outside
+// (assembly with AVX-512, and with AVX2) against the Go twins bit for bit, values outside
 // the tiles included (they must stay untouched), with the image and the
 // products ending at an unreadable page; with NaN and ±Inf among the
 // pixels.
@@ -186,6 +186,10 @@ func TestWinogradBackends(t *testing.T) {
 	if !WinogradFast[float32]() {
 		t.Skip("no assembly transforms on this machine")
 	}
+	withISAs(t, testWinogradBackends)
+}
+
+func testWinogradBackends(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, s := range winogradShapes {
 		for _, special := range []bool{false, true} {

@@ -25,6 +25,8 @@ func emitWinograd(w *bytes.Buffer) {
 	w.WriteString("GLOBL ·winoIdx(SB), RODATA|NOPTR, $256\n")
 	emitWinogradIn(w)
 	emitWinogradOut(w)
+	emitWinogradInAVX2(w)
+	emitWinogradOutAVX2(w)
 }
 
 // emitWinogradIn writes
@@ -237,6 +239,218 @@ func emitWinogradOut(w *bytes.Buffer) {
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
 	f.p("// The next channel: its row of m and bias; y's planes are back to back.")
+	f.p("ADDQ R8, SI")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_nextChannel", name)
+	f.p("ADDQ $4, R12")
+	f.label("nextChannel")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradInAVX2 writes
+//
+//	winogradIn32AVX2(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks *[10][8]int32, zero unsafe.Pointer, halves int)
+//
+// winogradIn32AVX512 with 8-lane vectors: a row of tiles in halves of 8
+// (halves = 1 or 2), half k reading padded columns 16k…16k + 17. masks[4k
+// + i] are the lane masks of half k's four loads (padded columns 16k + 0,
+// 8, 2 and 10 on), masks[8 + k] those of its stores; zero points 8 bytes
+// into at least 48 zero floats, read in place of image rows outside the
+// image. With 16 registers the 4×4 values of a tile are not all held: rows
+// 0 and 2 give the first component row, row 1 then the second and third,
+// row 3 the fourth, each stored as soon as formed (the same operations on
+// the same values as the Go twin, so the same bits).
+func emitWinogradInAVX2(w *bytes.Buffer) {
+	const name = "winogradIn32AVX2"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks *[10][8]int32, zero unsafe.Pointer, halves int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", name)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ x+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ h+40(FP), R11")
+	f.p("MOVQ w+48(FP), R12")
+	f.p("SHLQ $2, R12")
+	f.label("channel")
+	f.p("MOVQ tilesY+64(FP), R14")
+	f.p("MOVQ pad+56(FP), DX")
+	f.p("NEGQ DX")
+	f.p("MOVQ DI, BX")
+	f.label("tileRow")
+	for k := 0; k < 2; k++ {
+		if k == 1 {
+			f.p("CMPQ halves+96(FP), $2")
+			f.p("JLT %s_nextRow", name)
+		}
+		// row emits the row transform of image row DX + i, half k, into
+		// the four registers from Y(first).
+		row := func(i, first int) {
+			f.p("// Image row %d of the tile row, half %d: r into Y%d–Y%d.", i, k, first, first+3)
+			f.p("LEAQ %d(DX), AX", i)
+			f.p("MOVQ AX, CX")
+			f.p("IMULQ R12, CX")
+			f.p("ADDQ SI, CX")
+			f.p("CMPQ AX, R11")
+			f.p("CMOVQCC zero+88(FP), CX")
+			f.p("MOVQ pad+56(FP), AX")
+			f.p("SHLQ $2, AX")
+			f.p("SUBQ AX, CX")
+			f.p("MOVQ masks+80(FP), AX")
+			for l, off := range []int{0, 8, 2, 10} {
+				f.p("VMOVDQU %d(AX), Y14", 32*(4*k+l))
+				f.p("VMASKMOVPS %d(CX), Y14, Y%d", 4*(16*k+off), 8+l)
+			}
+			f.p("VSHUFPS $0x88, Y9, Y8, Y12")
+			f.p("VPERMPD $0xd8, Y12, Y12") // e0
+			f.p("VSHUFPS $0xdd, Y9, Y8, Y13")
+			f.p("VPERMPD $0xd8, Y13, Y13") // o1
+			f.p("VSHUFPS $0x88, Y11, Y10, Y8")
+			f.p("VPERMPD $0xd8, Y8, Y8") // e2
+			f.p("VSHUFPS $0xdd, Y11, Y10, Y9")
+			f.p("VPERMPD $0xd8, Y9, Y9") // o3
+			f.p("VSUBPS Y8, Y12, Y%d", first)   // e0 − e2
+			f.p("VADDPS Y8, Y13, Y%d", first+1) // o1 + e2
+			f.p("VSUBPS Y13, Y8, Y%d", first+2) // e2 − o1
+			f.p("VSUBPS Y9, Y13, Y%d", first+3) // o1 − o3
+		}
+		// store emits component rows as (a, b, op) for j < 4: Y15 =
+		// Y(a+j) op Y(b+j), stored at R13, R13 advancing by xiStride.
+		store := func(comps ...[3]int) {
+			f.p("MOVQ masks+80(FP), CX")
+			f.p("VMOVDQU %d(CX), Y14", 32*(8+k))
+			for _, c := range comps {
+				for j := 0; j < 4; j++ {
+					op := map[int]string{0: "VSUBPS", 1: "VADDPS"}[c[2]]
+					f.p("%s Y%d, Y%d, Y15", op, c[1]+j, c[0]+j)
+					f.p("VMASKMOVPS Y15, Y14, (R13)")
+					f.p("ADDQ R9, R13")
+				}
+			}
+		}
+		if k == 0 {
+			f.p("MOVQ BX, R13")
+		} else {
+			f.p("LEAQ 32(BX), R13")
+		}
+		row(0, 0)
+		row(2, 4)
+		store([3]int{0, 4, 0}) // r0 − r2
+		row(1, 0)
+		store([3]int{0, 4, 1}, [3]int{4, 0, 0}) // r1 + r2, r2 − r1
+		row(3, 4)
+		store([3]int{0, 4, 0}) // r1 − r3
+	}
+	f.label("nextRow")
+	f.p("ADDQ rowBytes+72(FP), BX")
+	f.p("ADDQ $2, DX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_tileRow", name)
+	f.p("MOVQ R11, AX")
+	f.p("IMULQ R12, AX")
+	f.p("ADDQ AX, SI")
+	f.p("ADDQ R8, DI")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradOutAVX2 writes
+//
+//	winogradOut32AVX2(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks *[6][8]int32, yRowBytes, halves int)
+//
+// winogradOut32AVX512 with 8-lane vectors, a row of tiles in halves of 8:
+// masks[k] are the lanes of half k's tiles, masks[2 + 2k + v] those of its
+// output vector v (output columns 16k + 8v…). Aᵀ down the columns one
+// component column at a time (a0 in Y4–Y7, a1 in Y8–Y11), then along the
+// rows, as the Go twin.
+func emitWinogradOutAVX2(w *bytes.Buffer) {
+	const name = "winogradOut32AVX2"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks *[6][8]int32, yRowBytes, halves int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
+	f.p("MOVQ y+0(FP), CX")
+	f.p("MOVQ m+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ yRowBytes+80(FP), R11")
+	f.p("MOVQ bias+56(FP), R12")
+	f.p("MOVQ add+64(FP), R13")
+	f.p("MOVQ masks+72(FP), DI")
+	f.label("channel")
+	f.p("MOVQ tilesY+40(FP), R14")
+	f.p("MOVQ SI, BX")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_tileRow", name)
+	f.p("VBROADCASTSS (R12), Y12")
+	f.label("tileRow")
+	for k := 0; k < 2; k++ {
+		if k == 1 {
+			f.p("CMPQ halves+88(FP), $2")
+			f.p("JLT %s_nextRow", name)
+		}
+		f.p("// Half %d: tiles %d…, output columns %d….", k, 8*k, 16*k)
+		f.p("VMOVDQU %d(DI), Y15", 32*k)
+		for j := 0; j < 4; j++ {
+			// m_ij for i < 4 at BX + 32k + (4i + j)·xiStride.
+			for i := 0; i < 4; i++ {
+				f.p("MOVQ $%d, AX", 4*i+j)
+				f.p("IMULQ R9, AX")
+				f.p("ADDQ BX, AX")
+				f.p("VMASKMOVPS %d(AX), Y15, Y%d", 32*k, i)
+			}
+			f.p("VADDPS Y1, Y0, Y%d", 4+j)
+			f.p("VADDPS Y2, Y%d, Y%d", 4+j, 4+j)
+			f.p("VSUBPS Y2, Y1, Y%d", 8+j)
+			f.p("VSUBPS Y3, Y%d, Y%d", 8+j, 8+j)
+		}
+		for i := 0; i < 2; i++ {
+			a := 4 + 4*i
+			y0, y1 := 2*i, 2*i+1
+			f.p("VADDPS Y%d, Y%d, Y%d", a+1, a, y0)
+			f.p("VADDPS Y%d, Y%d, Y%d", a+2, y0, y0)
+			f.p("VSUBPS Y%d, Y%d, Y%d", a+2, a+1, y1)
+			f.p("VSUBPS Y%d, Y%d, Y%d", a+3, y1, y1)
+		}
+		f.p("TESTQ R12, R12")
+		f.p("JZ %s_store%d", name, k)
+		for v := 0; v < 4; v++ {
+			f.p("VADDPS Y12, Y%d, Y%d", v, v)
+		}
+		f.label(fmt.Sprintf("store%d", k))
+		f.p("VMOVDQU %d(DI), Y14", 32*(2+2*k))
+		f.p("VMOVDQU %d(DI), Y15", 32*(3+2*k))
+		f.p("MOVQ CX, AX")
+		for i := 0; i < 2; i++ {
+			y0, y1 := 2*i, 2*i+1
+			f.p("VUNPCKLPS Y%d, Y%d, Y4", y1, y0)
+			f.p("VUNPCKHPS Y%d, Y%d, Y5", y1, y0)
+			f.p("VPERM2F128 $0x20, Y5, Y4, Y6")
+			f.p("VPERM2F128 $0x31, Y5, Y4, Y7")
+			set := fmt.Sprintf("set%d%d", k, i)
+			f.p("TESTQ R13, R13")
+			f.p("JZ %s_%s", name, set)
+			f.p("VMASKMOVPS %d(AX), Y14, Y8", 64*k)
+			f.p("VMASKMOVPS %d(AX), Y15, Y9", 64*k+32)
+			f.p("VADDPS Y6, Y8, Y6")
+			f.p("VADDPS Y7, Y9, Y7")
+			f.label(set)
+			f.p("VMASKMOVPS Y6, Y14, %d(AX)", 64*k)
+			f.p("VMASKMOVPS Y7, Y15, %d(AX)", 64*k+32)
+			f.p("ADDQ R11, AX")
+		}
+	}
+	f.label("nextRow")
+	f.p("LEAQ (CX)(R11*2), CX")
+	f.p("ADDQ rowBytes+48(FP), BX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_tileRow", name)
 	f.p("ADDQ R8, SI")
 	f.p("TESTQ R12, R12")
 	f.p("JZ %s_nextChannel", name)
