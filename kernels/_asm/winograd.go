@@ -312,7 +312,7 @@ func emitWinogradInAVX2(w *bytes.Buffer) {
 			f.p("VSHUFPS $0x88, Y11, Y10, Y8")
 			f.p("VPERMPD $0xd8, Y8, Y8") // e2
 			f.p("VSHUFPS $0xdd, Y11, Y10, Y9")
-			f.p("VPERMPD $0xd8, Y9, Y9") // o3
+			f.p("VPERMPD $0xd8, Y9, Y9")        // o3
 			f.p("VSUBPS Y8, Y12, Y%d", first)   // e0 − e2
 			f.p("VADDPS Y8, Y13, Y%d", first+1) // o1 + e2
 			f.p("VSUBPS Y13, Y8, Y%d", first+2) // e2 − o1
