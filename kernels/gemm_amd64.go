@@ -494,6 +494,39 @@ func winogradIn32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad
 //go:noescape
 func winogradOut32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int)
 
+// winogradIn2_32AVX512 and winogradOut2_32AVX512 are winogradIn32AVX512 and
+// winogradOut32AVX512 for rows of at most 8 tiles, two rows of tiles to a
+// vector (pairs of them, the last alone if odd ≠ 0), with the permutes of
+// winogradPairIdx.
+//
+//go:noescape
+func winogradIn2_32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, pairs, rowBytes int, masks uint64, idx *[2][16]int32, odd int)
+
+//go:noescape
+func winogradOut2_32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, pairs, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
+
+// winogradPairIdx returns the permutes of two rows of tw ≤ 8 tiles in one
+// vector (tiles of the first row in lanes 0…tw − 1, of the second in tw…
+// 2tw − 1): for the input transform, the even (idx[0]) and odd (idx[1])
+// columns of two image rows, the first in table lanes 0–15, the second in
+// 16–31; for the output transform, each row's even and odd output columns
+// (tables: even, odd) interleaved into an output row.
+func winogradPairIdx(tw int, out bool) (idx [2][16]int32) {
+	for l := 0; l < 2*tw; l++ {
+		if out {
+			idx[0][l] = int32(l%2*16 + l/2)
+			idx[1][l] = int32(l%2*16 + tw + l/2)
+			continue
+		}
+		e := 2 * l
+		if l >= tw {
+			e = 16 + 2*(l-tw)
+		}
+		idx[0][l], idx[1][l] = int32(e), int32(e+1)
+	}
+	return idx
+}
+
 // winogradIn32AVX2 is winogradIn32AVX512 with 8-lane vectors, a row of
 // tiles in halves of 8: masks[4k + i] the lanes of half k's four loads,
 // masks[8 + k] of its stores; zero points 8 bytes into zero floats.
@@ -544,6 +577,13 @@ func winogradIn32(dst []float32, ld, xiStride int, x []float32, s ConvShape) {
 		winogradIn32AVX2(d, p, 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, s.OutH()/2, 4*tw, &masks, unsafe.Pointer(&winogradZero[8]), (tw+7)/8)
 		return
 	}
+	th := s.OutH() / 2
+	if tw <= 8 {
+		idx := winogradPairIdx(tw, false)
+		masks := laneMask(s.Pad, s.W+s.Pad) | laneMask(s.Pad-2, s.W+s.Pad-2)<<16 | laneMask(0, 2*tw)<<32 | laneMask(0, tw)<<48
+		winogradIn2_32AVX512(d, p, 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, (th+1)/2, 4*tw, masks, &idx, th%2)
+		return
+	}
 	var masks uint64
 	for i, c := range []int{0, 16, 2, 18} {
 		masks |= laneMask(s.Pad-c, s.W+s.Pad-c) << (16 * i)
@@ -566,6 +606,12 @@ func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, 
 			masks[3+2*k] = laneMask8(0, ow-16*k-8)
 		}
 		winogradOut32AVX2(yp, mp, 4*ld, 4*xiStride, o, oh/2, 4*tw, bp, a, &masks, 4*ow, (tw+7)/8)
+		return
+	}
+	if th := oh / 2; tw <= 8 {
+		idx := winogradPairIdx(tw, true)
+		masks := laneMask(0, 2*tw) | laneMask(0, tw)<<16 | laneMask(0, ow)<<32
+		winogradOut2_32AVX512(yp, mp, 4*ld, 4*xiStride, o, (th+1)/2, 4*tw, bp, a, masks, 4*ow, &idx, th%2)
 		return
 	}
 	masks := laneMask(0, tw) | laneMask(0, ow)<<16 | laneMask(0, ow-16)<<32

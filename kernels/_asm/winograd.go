@@ -27,6 +27,8 @@ func emitWinograd(w *bytes.Buffer) {
 	emitWinogradOut(w)
 	emitWinogradInAVX2(w)
 	emitWinogradOutAVX2(w)
+	emitWinogradIn2(w)
+	emitWinogradOut2(w)
 }
 
 // emitWinogradIn writes
@@ -451,6 +453,246 @@ func emitWinogradOutAVX2(w *bytes.Buffer) {
 	f.p("ADDQ rowBytes+48(FP), BX")
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
+	f.p("ADDQ R8, SI")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_nextChannel", name)
+	f.p("ADDQ $4, R12")
+	f.label("nextChannel")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradIn2 writes
+//
+//	winogradIn2_32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, pairs, rowBytes int, masks uint64, idx *[2][16]int32, odd int)
+//
+// winogradIn32AVX512 for rows of at most 8 tiles, two rows of tiles to a
+// vector: lanes 0…T − 1 the tiles of row ty, T…2T − 1 those of row ty + 1
+// (T = rowBytes/4), so narrow images fill twice the lanes. Image rows
+// 2ty + i − p (a) and 2ty + 2 + i − p (b) are loaded from padded columns
+// 0 and 2 on (masks bits 0–15 and 16–31), and idx holds the permutes that
+// pick the even (e) and odd (o) columns of a's tiles into the low lanes and
+// b's into the next: e0, o1 from the loads at column 0, e2, o3 from those
+// at column 2. masks bits 32–47 are the 2T lanes stored, 48–63 the T lanes
+// of the last pair when the rows of tiles are odd in number (odd ≠ 0).
+func emitWinogradIn2(w *bytes.Buffer) {
+	const name = "winogradIn2_32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, pairs, rowBytes int, masks uint64, idx *[2][16]int32, odd int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", name)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ x+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ h+40(FP), R11")
+	f.p("MOVQ w+48(FP), R12")
+	f.p("SHLQ $2, R12")
+	f.p("MOVQ pad+56(FP), R13")
+	f.p("SHLQ $2, R13")
+	f.p("MOVQ masks+80(FP), AX")
+	f.p("KMOVW AX, K1")
+	f.p("SHRQ $16, AX")
+	f.p("KMOVW AX, K3")
+	f.p("SHRQ $16, AX")
+	f.p("KMOVW AX, K5")
+	f.p("SHRQ $16, AX")
+	f.p("KMOVW AX, K6")
+	f.p("MOVQ idx+88(FP), AX")
+	f.p("VMOVDQU32 (AX), Z30")
+	f.p("VMOVDQU32 64(AX), Z31")
+	f.label("channel")
+	f.p("MOVQ pairs+64(FP), R14")
+	f.p("MOVQ pad+56(FP), DX")
+	f.p("NEGQ DX")
+	f.p("MOVQ DI, BX")
+	f.label("pair")
+	f.p("// K7: the lanes stored, T for an odd last pair.")
+	f.p("KMOVW K5, K7")
+	f.p("CMPQ R14, $1")
+	f.p("JNE %s_lanes", name)
+	f.p("CMPQ odd+96(FP), $0")
+	f.p("JE %s_lanes", name)
+	f.p("KMOVW K6, K7")
+	f.label("lanes")
+	r := func(i, j int) string { return fmt.Sprintf("Z%d", 4+4*i+j) }
+	for i := 0; i < 4; i++ {
+		for half, regs := range [2][2]string{{"Z0", "Z2"}, {"Z1", "Z3"}} {
+			// Image row a = DX + i or b = DX + i + 2.
+			row := i + 2*half
+			zero, next := fmt.Sprintf("zero%d%d", i, half), fmt.Sprintf("done%d%d", i, half)
+			f.p("LEAQ %d(DX), AX", row)
+			f.p("CMPQ AX, R11")
+			f.p("JAE %s_%s", name, zero)
+			f.p("IMULQ R12, AX")
+			f.p("ADDQ SI, AX")
+			f.p("SUBQ R13, AX")
+			f.p("VMOVUPS.Z (AX), K1, %s", regs[0])
+			f.p("VMOVUPS.Z 8(AX), K3, %s", regs[1])
+			f.p("JMP %s_%s", name, next)
+			f.label(zero)
+			f.p("VXORPS %s, %s, %s", regs[0], regs[0], regs[0])
+			f.p("VXORPS %s, %s, %s", regs[1], regs[1], regs[1])
+			f.label(next)
+		}
+		f.p("VMOVAPS Z0, Z20")
+		f.p("VPERMT2PS Z1, Z30, Z20") // e0
+		f.p("VPERMT2PS Z1, Z31, Z0")  // o1
+		f.p("VMOVAPS Z2, Z22")
+		f.p("VPERMT2PS Z3, Z30, Z22") // e2
+		f.p("VPERMT2PS Z3, Z31, Z2")  // o3
+		f.p("VSUBPS Z22, Z20, %s", r(i, 0))
+		f.p("VADDPS Z22, Z0, %s", r(i, 1))
+		f.p("VSUBPS Z0, Z22, %s", r(i, 2))
+		f.p("VSUBPS Z2, Z0, %s", r(i, 3))
+	}
+	var out [4][4]string
+	for j := 0; j < 4; j++ {
+		out[0][j], out[1][j], out[2][j] = fmt.Sprintf("Z%d", j), fmt.Sprintf("Z%d", 20+j), fmt.Sprintf("Z%d", 24+j)
+		f.p("VSUBPS %s, %s, %s", r(2, j), r(0, j), out[0][j])
+		f.p("VADDPS %s, %s, %s", r(2, j), r(1, j), out[1][j])
+		f.p("VSUBPS %s, %s, %s", r(1, j), r(2, j), out[2][j])
+	}
+	for j := 0; j < 4; j++ {
+		out[3][j] = r(0, j)
+		f.p("VSUBPS %s, %s, %s", r(3, j), r(1, j), out[3][j])
+	}
+	f.p("MOVQ BX, AX")
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 4; j++ {
+			f.p("VMOVUPS %s, K7, (AX)", out[i][j])
+			if 4*i+j < 15 {
+				f.p("ADDQ R9, AX")
+			}
+		}
+	}
+	f.p("ADDQ rowBytes+72(FP), BX")
+	f.p("ADDQ rowBytes+72(FP), BX")
+	f.p("ADDQ $4, DX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_pair", name)
+	f.p("MOVQ R11, AX")
+	f.p("IMULQ R12, AX")
+	f.p("ADDQ AX, SI")
+	f.p("ADDQ R8, DI")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradOut2 writes
+//
+//	winogradOut2_32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, pairs, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
+//
+// winogradOut32AVX512 for rows of at most 8 tiles, two rows of tiles to a
+// vector as in winogradIn2_32AVX512: idx[0] interleaves the even and odd
+// output columns of the first row of tiles, idx[1] of the second; masks
+// bits 0–15 are the 2T lanes of m read, 16–31 the T of an odd last pair,
+// 32–47 the lanes of an output row.
+func emitWinogradOut2(w *bytes.Buffer) {
+	const name = "winogradOut2_32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, pairs, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", name)
+	f.p("MOVQ y+0(FP), CX")
+	f.p("MOVQ m+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ yRowBytes+80(FP), R11")
+	f.p("MOVQ bias+56(FP), R12")
+	f.p("MOVQ add+64(FP), R13")
+	f.p("MOVQ masks+72(FP), AX")
+	f.p("KMOVW AX, K5")
+	f.p("SHRQ $16, AX")
+	f.p("KMOVW AX, K4")
+	f.p("SHRQ $16, AX")
+	f.p("KMOVW AX, K6")
+	f.p("MOVQ idx+88(FP), AX")
+	f.p("VMOVDQU32 (AX), Z30")
+	f.p("VMOVDQU32 64(AX), Z31")
+	f.label("channel")
+	f.p("MOVQ pairs+40(FP), R14")
+	f.p("MOVQ SI, BX")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_pair", name)
+	f.p("VBROADCASTSS (R12), Z28")
+	f.label("pair")
+	f.p("// DX = 1 for an odd last pair (one row of tiles), K7 its lanes.")
+	f.p("XORQ DX, DX")
+	f.p("KMOVW K5, K7")
+	f.p("CMPQ R14, $1")
+	f.p("JNE %s_lanes", name)
+	f.p("CMPQ odd+96(FP), $0")
+	f.p("JE %s_lanes", name)
+	f.p("MOVQ $1, DX")
+	f.p("KMOVW K4, K7")
+	f.label("lanes")
+	f.p("MOVQ BX, AX")
+	for xi := 0; xi < 16; xi++ {
+		f.p("VMOVUPS.Z (AX), K7, Z%d", xi)
+		if xi < 15 {
+			f.p("ADDQ R9, AX")
+		}
+	}
+	a := func(i, j int) string { return fmt.Sprintf("Z%d", 16+4*i+j) }
+	for j := 0; j < 4; j++ {
+		f.p("VADDPS Z%d, Z%d, %s", 4+j, j, a(0, j))
+		f.p("VADDPS Z%d, %s, %s", 8+j, a(0, j), a(0, j))
+		f.p("VSUBPS Z%d, Z%d, %s", 8+j, 4+j, a(1, j))
+		f.p("VSUBPS Z%d, %s, %s", 12+j, a(1, j), a(1, j))
+	}
+	for i := 0; i < 2; i++ {
+		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
+		f.p("VADDPS %s, %s, %s", a(i, 1), a(i, 0), y0)
+		f.p("VADDPS %s, %s, %s", a(i, 2), y0, y0)
+		f.p("VSUBPS %s, %s, %s", a(i, 2), a(i, 1), y1)
+		f.p("VSUBPS %s, %s, %s", a(i, 3), y1, y1)
+	}
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_store", name)
+	for v := 24; v < 28; v++ {
+		f.p("VADDPS Z28, Z%d, Z%d", v, v)
+	}
+	f.label("store")
+	// Output rows 2ty + i (first row of tiles) and 2ty + 2 + i (second).
+	for tr := 0; tr < 2; tr++ {
+		if tr == 1 {
+			f.p("TESTQ DX, DX")
+			f.p("JNZ %s_next", name)
+		}
+		for i := 0; i < 2; i++ {
+			y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
+			idx := []string{"Z30", "Z31"}[tr]
+			f.p("VMOVAPS %s, Z0", y0)
+			f.p("VPERMT2PS %s, %s, Z0", y1, idx)
+			row := 2*tr + i
+			f.p("MOVQ R11, AX")
+			f.p("IMULQ $%d, AX", row)
+			f.p("ADDQ CX, AX")
+			set := fmt.Sprintf("set%d%d", tr, i)
+			f.p("TESTQ R13, R13")
+			f.p("JZ %s_%s", name, set)
+			f.p("VMOVUPS.Z (AX), K6, Z2")
+			f.p("VADDPS Z0, Z2, Z0")
+			f.label(set)
+			f.p("VMOVUPS Z0, K6, (AX)")
+		}
+	}
+	f.label("next")
+	f.p("// Four output rows on, two after an odd last pair.")
+	f.p("LEAQ (CX)(R11*2), CX")
+	f.p("TESTQ DX, DX")
+	f.p("JNZ %s_advanced", name)
+	f.p("LEAQ (CX)(R11*2), CX")
+	f.label("advanced")
+	f.p("ADDQ rowBytes+48(FP), BX")
+	f.p("ADDQ rowBytes+48(FP), BX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_pair", name)
 	f.p("ADDQ R8, SI")
 	f.p("TESTQ R12, R12")
 	f.p("JZ %s_nextChannel", name)
