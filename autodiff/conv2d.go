@@ -538,6 +538,10 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 		convInputWinograd(g, ts, bar, dot, yBar, yBarDot, w, wDot, doX, doXdY, doXdW)
 		doX, doXdY, doXdW = false, false, false
 	}
+	if (doW || doWdY || doWdX) && winogradGrad[T](g) {
+		convWeightWinograd(g, bar, dot, yBar, yBarDot, x, xDot, doW, doWdY, doWdX)
+		doW, doWdY, doWdX = false, false, false
+	}
 	if (doX || doXdY || doXdW) && g.backImplicit() {
 		convInputImplicit(g, bar, dot, yBar, yBarDot, w, wDot, doX, doXdY, doXdW)
 		doX, doXdY, doXdW = false, false, false

@@ -227,3 +227,104 @@ func data[T tensor.Float](t *tensor.Dense[T]) []T {
 	}
 	return t.Data
 }
+
+// winogradGrad reports whether the weight cotangents of g are computed by
+// Winograd's algorithm (convWeightWinograd): where its forward products
+// are (winogradShape), with at least 128 channels in and out, and the
+// transform of the output cotangents runs in assembly (AVX-512). Measured
+// (BenchmarkConv2d vjp-w against the direct product, AVX-512, 2 threads):
+// ResNet-18's 32×32, 8×8 and 4×4 layers 0.8, 0.7–0.8 and 0.9–0.95, C2's
+// 10×10 (128 channels) 0.55–0.75; C2's 28×28 and ResNet-20's 16×16 and 8×8
+// (64 channels and fewer) 0.9–1.1, C2's 12×12 (64 in, 128 out) 1.5. Models
+// (BenchmarkModels): resnet18's gradient −5…11 % and HvOnly −6…7 % with
+// this rule; with every layer of winogradShape, c2 within the noise and
+// resnet20's HvOnly 6 % slower (an HVP without the weight gradient makes
+// two weight products of a layer, but transforms x, ẋ, ȳ and ȳ̇ for them).
+func winogradGrad[T tensor.Float](g convGeom) bool {
+	return kernels.WinogradGradFast[T]() && winogradShape[T](g.ConvShape, g.O) && min(g.C, g.O) >= 128
+}
+
+// convWeightWinograd adds the weight cotangents of convBackward (the flags
+// say which) in Winograd's form (kernels.WinogradOutT): per chunk of
+// images the transformed tiles U of x and Ud of ẋ and the transformed
+// output cotangents Ȳ of ȳ and Ȳd of ȳ̇; per component ξ the products
+// M̄_ξ += Ȳ_ξ·U_ξᵀ (W̄) and M̄d_ξ += Ȳd_ξ·U_ξᵀ + Ȳ_ξ·Ud_ξᵀ (W̄̇), summed over
+// the batch in part order (reduceParts); then W̄ += Gᵀ·M̄·G and W̄̇ +=
+// Gᵀ·M̄d·G (kernels.WinogradWeightsAdd).
+func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
+	tiles := kernels.WinogradTiles(g.ConvShape)
+	per := max(1, min(g.N, winogradChunkTiles/tiles))
+	ld := per * tiles
+	if ld%256 == 0 {
+		ld += 16
+	}
+	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
+	size := func(need bool, n int) int {
+		if need {
+			return n
+		}
+		return 0
+	}
+	uSize, udSize := size(doW || doWdY, 16*g.C*ld), size(doWdX, 16*g.C*ld)
+	ySize, ydSize := size(doW || doWdX, 16*g.O*ld), size(doWdY, 16*g.O*ld)
+	mSize := 16 * g.O * g.C
+	mBuf := getScratch[T](2 * mSize)
+	defer putScratch(mBuf)
+	clear(*mBuf)
+	dsts := [][]T{nil, nil}
+	if doW {
+		dsts[0] = (*mBuf)[:mSize]
+	}
+	if doWdY || doWdX {
+		dsts[1] = (*mBuf)[mSize:]
+	}
+	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
+		buf := getScratch[T](uSize + udSize + ySize + ydSize)
+		defer putScratch(buf)
+		rest := *buf
+		take := func(n int) []T {
+			t := rest[:n]
+			rest = rest[n:]
+			return t
+		}
+		u, ud, yt, ytd := take(uSize), take(udSize), take(ySize), take(ydSize)
+		for ch := lo; ch < hi; ch++ {
+			n0, cnt := ch*per, min(per, g.N-ch*per)
+			cols := cnt * tiles
+			for i := 0; i < cnt; i++ {
+				n := n0 + i
+				if uSize > 0 {
+					kernels.WinogradIn(u[i*tiles:], ld, g.C*ld, x.Data[n*in:(n+1)*in], g.ConvShape)
+				}
+				if udSize > 0 {
+					kernels.WinogradIn(ud[i*tiles:], ld, g.C*ld, xDot.Data[n*in:(n+1)*in], g.ConvShape)
+				}
+				if ySize > 0 {
+					kernels.WinogradOutT(yt[i*tiles:], ld, g.O*ld, yBar.Data[n*out:(n+1)*out], g.O, oh, ow)
+				}
+				if ydSize > 0 {
+					kernels.WinogradOutT(ytd[i*tiles:], ld, g.O*ld, yBarDot.Data[n*out:(n+1)*out], g.O, oh, ow)
+				}
+			}
+			for xi := 0; xi < 16; xi++ {
+				U, Y := xi*g.C*ld, xi*g.O*ld
+				M := xi * mSize / 16
+				if doW {
+					kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, u[U:], ld, 1, partials[0][M:], g.C)
+				}
+				if doWdY {
+					kernels.Gemm(false, true, g.O, g.C, cols, 1, ytd[Y:], ld, u[U:], ld, 1, partials[1][M:], g.C)
+				}
+				if doWdX {
+					kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, ud[U:], ld, 1, partials[1][M:], g.C)
+				}
+			}
+		}
+	})
+	if doW {
+		kernels.WinogradWeightsAdd(bar.w.Data, dsts[0], g.O, g.C)
+	}
+	if doWdY || doWdX {
+		kernels.WinogradWeightsAdd(dot.w.Data, dsts[1], g.O, g.C)
+	}
+}

@@ -21,28 +21,34 @@ func TestWinogradShape(t *testing.T) {
 		name string
 		s    kernels.ConvShape
 		o    int
-		want bool
+		want bool // winogradShape
+		grad bool // winogradGrad (with AVX-512)
 	}{
-		{"c2-conv1", conv(3, 32, 32, 3, 1, 0), 64, false},
-		{"c2-conv2", conv(64, 30, 30, 3, 1, 0), 64, true},
-		{"c2-conv2 x̄", conv(64, 28, 28, 3, 1, 2), 64, true},
-		{"c2-conv4", conv(128, 12, 12, 3, 1, 0), 128, true},
-		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), 16, false},
-		{"resnet20-layer2", conv(32, 16, 16, 3, 1, 1), 32, true},
-		{"resnet20-layer3", conv(64, 8, 8, 3, 1, 1), 64, true},
-		{"resnet20-down", conv(16, 32, 32, 3, 2, 1), 32, false},
-		{"resnet18-layer3", conv(256, 8, 8, 3, 1, 1), 256, true},
-		{"resnet18-layer4", conv(512, 4, 4, 3, 1, 1), 512, true},
-		{"thin out", conv(64, 16, 16, 3, 1, 1), 16, false},
-		{"wide 34", conv(64, 34, 34, 3, 1, 1), 64, false},
-		{"c1-conv2", conv(64, 16, 16, 5, 1, 2), 64, false},
-		{"test p1", conv(32, 16, 16, 3, 1, 1), 32, true},
-		{"test p0", conv(32, 18, 18, 3, 1, 0), 33, true},
-		{"test p0 x̄", conv(33, 16, 16, 3, 1, 2), 32, true},
-		{"test 32", conv(32, 32, 32, 3, 1, 1), 32, true},
+		{"c2-conv1", conv(3, 32, 32, 3, 1, 0), 64, false, false},
+		{"c2-conv2", conv(64, 30, 30, 3, 1, 0), 64, true, false},
+		{"c2-conv2 x̄", conv(64, 28, 28, 3, 1, 2), 64, true, false},
+		{"c2-conv4", conv(128, 12, 12, 3, 1, 0), 128, true, true},
+		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), 16, false, false},
+		{"resnet20-layer2", conv(32, 16, 16, 3, 1, 1), 32, true, false},
+		{"resnet20-layer3", conv(64, 8, 8, 3, 1, 1), 64, true, false},
+		{"resnet20-down", conv(16, 32, 32, 3, 2, 1), 32, false, false},
+		{"resnet18-layer3", conv(256, 8, 8, 3, 1, 1), 256, true, true},
+		{"resnet18-layer4", conv(512, 4, 4, 3, 1, 1), 512, true, true},
+		{"thin out", conv(64, 16, 16, 3, 1, 1), 16, false, false},
+		{"wide 34", conv(64, 34, 34, 3, 1, 1), 64, false, false},
+		{"c1-conv2", conv(64, 16, 16, 5, 1, 2), 64, false, false},
+		{"test p1", conv(32, 16, 16, 3, 1, 1), 32, true, false},
+		{"test p0", conv(32, 18, 18, 3, 1, 0), 33, true, false},
+		{"test p0 x̄", conv(33, 16, 16, 3, 1, 2), 32, true, false},
+		{"test 32", conv(32, 32, 32, 3, 1, 1), 32, true, false},
+		{"test 128", conv(128, 4, 6, 3, 1, 1), 128, true, true},
 	} {
 		if got := winogradShape[float32](tc.s, tc.o); got != tc.want {
 			t.Errorf("%s: winogradShape = %v, want %v", tc.name, got, tc.want)
+		}
+		g := convGeom{ConvShape: tc.s, O: tc.o}
+		if want := tc.grad && kernels.WinogradGradFast[float32](); winogradGrad[float32](g) != want {
+			t.Errorf("%s: winogradGrad = %v, want %v", tc.name, !want, want)
 		}
 		if winogradShape[float64](tc.s, tc.o) {
 			t.Errorf("%s: winogradShape[float64] = true", tc.name)

@@ -25,7 +25,7 @@ type f32Case struct {
 // only; the tape's bits are those of VJPPair.
 // So does Conv2d's where it runs by Winograd's algorithm (x̄̇'s two
 // products are summed before the one output transform).
-var regroups = map[string]bool{"relubneval": true, "conv/winograd-p1": true, "conv/winograd-p0": true, "conv/winograd-32": true}
+var regroups = map[string]bool{"relubneval": true, "conv/winograd-p1": true, "conv/winograd-p0": true, "conv/winograd-32": true, "conv/winograd-128": true}
 
 func f32Cases() []f32Case {
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -97,6 +97,10 @@ func f32Cases() []f32Case {
 		{"conv/winograd-p0", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{} },
 			[]*tensor.Dense[float64]{randn(2, 32, 18, 18), randn(33, 32, 3, 3), randn(33)}},
+		// 128 channels: the weight cotangents by Winograd's algorithm too.
+		{"conv/winograd-128", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Padding: 1} },
+			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Padding: 1} },
+			[]*tensor.Dense[float64]{randn(3, 128, 4, 6), randn(128, 128, 3, 3), randn(128)}},
 		{"conv/winograd-32", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Padding: 1} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Padding: 1} },
 			[]*tensor.Dense[float64]{randn(1, 32, 32, 32), randn(32, 32, 3, 3), randn(32)}},

@@ -617,3 +617,46 @@ func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, 
 	masks := laneMask(0, tw) | laneMask(0, ow)<<16 | laneMask(0, ow-16)<<32
 	winogradOut32AVX512(yp, mp, 4*ld, 4*xiStride, o, oh/2, 4*tw, bp, a, masks, 4*ow)
 }
+
+// winogradOutT32AVX512 and winogradOutT2_32AVX512 are winogradOutTGeneric
+// for float32 on raw memory, rows of up to 16 tiles and two rows of at
+// most 8 tiles to a vector (rows: tilesY, or its pairs with odd ≠ 0 for a
+// last one alone); idx are the permutes (winoIdx's even and odd, or
+// winogradPairIdx).
+//
+//go:noescape
+func winogradOutT32AVX512(dst, y unsafe.Pointer, ld, xiStride, channels, rows, rowBytes int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
+
+//go:noescape
+func winogradOutT2_32AVX512(dst, y unsafe.Pointer, ld, xiStride, channels, rows, rowBytes int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
+
+// winogradEvenOdd are the permutes of the even and odd values of two
+// vectors.
+var winogradEvenOdd = func() (idx [2][16]int32) {
+	for l := 0; l < 16; l++ {
+		idx[0][l], idx[1][l] = int32(2*l), int32(2*l+1)
+	}
+	return idx
+}()
+
+// winogradOutT32 runs WinogradOutT in assembly where there is a kernel for
+// it (AVX-512) and reports whether it did.
+func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int) bool {
+	if !hasAVX512 {
+		return false
+	}
+	tw, th := ow/2, oh/2
+	d, p := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(y))
+	if tw <= 8 {
+		idx := winogradPairIdx(tw, false)
+		masks := laneMask(0, ow) | laneMask(0, 2*tw)<<32 | laneMask(0, tw)<<48
+		winogradOutT2_32AVX512(d, p, 4*ld, 4*xiStride, o, (th+1)/2, 4*tw, masks, 4*ow, &idx, th%2)
+		return true
+	}
+	masks := laneMask(0, ow) | laneMask(0, ow-16)<<16 | laneMask(0, tw)<<32
+	winogradOutT32AVX512(d, p, 4*ld, 4*xiStride, o, th, 4*tw, masks, 4*ow, &winogradEvenOdd, 0)
+	return true
+}
+
+// winogradOutTAsm reports whether WinogradOutT runs in assembly (AVX-512).
+func winogradOutTAsm() bool { return hasAVX512 }

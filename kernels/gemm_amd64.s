@@ -7333,6 +7333,212 @@ winogradOut2_32AVX512_nextChannel:
 	VZEROUPPER
 	RET
 
+// func winogradOutT32AVX512(dst, y unsafe.Pointer, ld, xiStride, channels, rows, rowBytes int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
+TEXT ·winogradOutT32AVX512(SB), NOSPLIT, $0-88
+	MOVQ dst+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ xiStride+24(FP), R9
+	MOVQ channels+32(FP), R10
+	MOVQ yRowBytes+64(FP), R11
+	MOVQ masks+56(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K5
+	SHRQ $16, AX
+	KMOVW AX, K6
+	MOVQ idx+72(FP), AX
+	VMOVDQU32 (AX), Z30
+	VMOVDQU32 64(AX), Z31
+	// CX: the image row 2ty of channel k, running over the planes.
+	MOVQ SI, CX
+winogradOutT32AVX512_channel:
+	MOVQ rows+40(FP), R14
+	MOVQ DI, BX
+winogradOutT32AVX512_row:
+	KMOVW K5, K7
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z 64(CX), K2, Z1
+	VMOVUPS.Z (CX)(R11*1), K1, Z2
+	VMOVUPS.Z 64(CX)(R11*1), K2, Z3
+	// e0a, e0b (the first row's even and odd columns) in Z4, Z5; e1a, e1b in Z6, Z7.
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z30, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z31, Z5
+	VMOVAPS Z2, Z6
+	VPERMT2PS Z3, Z30, Z6
+	VMOVAPS Z2, Z7
+	VPERMT2PS Z3, Z31, Z7
+	// q0 = (Z4, Z5), q1 = (Z8, Z9), q2 = (Z10, Z11), q3 = (Z6, Z7).
+	VADDPS Z6, Z4, Z8
+	VADDPS Z7, Z5, Z9
+	VSUBPS Z6, Z4, Z10
+	VSUBPS Z7, Z5, Z11
+	MOVQ BX, AX
+	VADDPS Z5, Z4, Z12
+	VSUBPS Z5, Z4, Z13
+	VMOVUPS Z4, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z5, K7, (AX)
+	ADDQ R9, AX
+	VADDPS Z9, Z8, Z12
+	VSUBPS Z9, Z8, Z13
+	VMOVUPS Z8, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z9, K7, (AX)
+	ADDQ R9, AX
+	VADDPS Z11, Z10, Z12
+	VSUBPS Z11, Z10, Z13
+	VMOVUPS Z10, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z11, K7, (AX)
+	ADDQ R9, AX
+	VADDPS Z7, Z6, Z12
+	VSUBPS Z7, Z6, Z13
+	VMOVUPS Z6, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z7, K7, (AX)
+	LEAQ (CX)(R11*2), CX
+	ADDQ rowBytes+48(FP), BX
+	DECQ R14
+	JNZ winogradOutT32AVX512_row
+	ADDQ R8, DI
+	DECQ R10
+	JNZ winogradOutT32AVX512_channel
+	VZEROUPPER
+	RET
+
+// func winogradOutT2_32AVX512(dst, y unsafe.Pointer, ld, xiStride, channels, rows, rowBytes int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
+TEXT ·winogradOutT2_32AVX512(SB), NOSPLIT, $0-88
+	MOVQ dst+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ xiStride+24(FP), R9
+	MOVQ channels+32(FP), R10
+	MOVQ yRowBytes+64(FP), R11
+	MOVQ masks+56(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K5
+	SHRQ $16, AX
+	KMOVW AX, K6
+	MOVQ idx+72(FP), AX
+	VMOVDQU32 (AX), Z30
+	VMOVDQU32 64(AX), Z31
+	// CX: the image row 2ty of channel k, running over the planes.
+	MOVQ SI, CX
+winogradOutT2_32AVX512_channel:
+	MOVQ rows+40(FP), R14
+	MOVQ DI, BX
+winogradOutT2_32AVX512_row:
+	// K3: the second rows' lanes, none for an odd last pair; K7 the lanes stored.
+	KMOVW K1, K3
+	KMOVW K5, K7
+	CMPQ R14, $1
+	JNE winogradOutT2_32AVX512_lanes
+	CMPQ odd+80(FP), $0
+	JE winogradOutT2_32AVX512_lanes
+	KXORW K3, K3, K3
+	KMOVW K6, K7
+winogradOutT2_32AVX512_lanes:
+	VMOVUPS.Z (CX), K1, Z0
+	LEAQ (CX)(R11*2), AX
+	VMOVUPS.Z (AX), K3, Z1
+	VMOVUPS.Z (CX)(R11*1), K1, Z2
+	VMOVUPS.Z (AX)(R11*1), K3, Z3
+	// e0a, e0b (the first row's even and odd columns) in Z4, Z5; e1a, e1b in Z6, Z7.
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z30, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z31, Z5
+	VMOVAPS Z2, Z6
+	VPERMT2PS Z3, Z30, Z6
+	VMOVAPS Z2, Z7
+	VPERMT2PS Z3, Z31, Z7
+	// q0 = (Z4, Z5), q1 = (Z8, Z9), q2 = (Z10, Z11), q3 = (Z6, Z7).
+	VADDPS Z6, Z4, Z8
+	VADDPS Z7, Z5, Z9
+	VSUBPS Z6, Z4, Z10
+	VSUBPS Z7, Z5, Z11
+	MOVQ BX, AX
+	VADDPS Z5, Z4, Z12
+	VSUBPS Z5, Z4, Z13
+	VMOVUPS Z4, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z5, K7, (AX)
+	ADDQ R9, AX
+	VADDPS Z9, Z8, Z12
+	VSUBPS Z9, Z8, Z13
+	VMOVUPS Z8, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z9, K7, (AX)
+	ADDQ R9, AX
+	VADDPS Z11, Z10, Z12
+	VSUBPS Z11, Z10, Z13
+	VMOVUPS Z10, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z11, K7, (AX)
+	ADDQ R9, AX
+	VADDPS Z7, Z6, Z12
+	VSUBPS Z7, Z6, Z13
+	VMOVUPS Z6, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z12, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z13, K7, (AX)
+	ADDQ R9, AX
+	VMOVUPS Z7, K7, (AX)
+	LEAQ (CX)(R11*4), CX
+	ADDQ rowBytes+48(FP), BX
+	ADDQ rowBytes+48(FP), BX
+	DECQ R14
+	JNZ winogradOutT2_32AVX512_row
+	// After an odd last pair CX is two rows past the plane.
+	CMPQ odd+80(FP), $0
+	JE winogradOutT2_32AVX512_nextChannel
+	MOVQ R11, AX
+	SHLQ $1, AX
+	SUBQ AX, CX
+winogradOutT2_32AVX512_nextChannel:
+	ADDQ R8, DI
+	DECQ R10
+	JNZ winogradOutT2_32AVX512_channel
+	VZEROUPPER
+	RET
+
 DATA ·stridedMasks+0(SB)/8, $-1
 DATA ·stridedMasks+8(SB)/8, $-1
 DATA ·stridedMasks+16(SB)/8, $-1

@@ -66,3 +66,9 @@ func winogradIn32(dst []float32, ld, xiStride int, x []float32, s ConvShape) {
 func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, add bool) {
 	winogradOutGeneric(y, m, ld, xiStride, o, oh, ow, bias, add)
 }
+
+// winogradOutT32 reports false: no assembly transform.
+func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int) bool { return false }
+
+// winogradOutTAsm reports false: no assembly transform.
+func winogradOutTAsm() bool { return false }

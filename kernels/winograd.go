@@ -46,6 +46,11 @@ func WinogradOK(s ConvShape) bool {
 // loops, correct but slower than the direct convolution they replace.
 func WinogradFast[T tensor.Float]() bool { return is32[T]() && winogradAsm() }
 
+// WinogradGradFast reports whether T's transforms of a weight gradient
+// (WinogradIn and WinogradOutT) run in assembly on this machine (float32
+// with AVX-512).
+func WinogradGradFast[T tensor.Float]() bool { return WinogradFast[T]() && winogradOutTAsm() }
+
 // WinogradTiles returns the number of tiles of shape s: (H′/2)·(W′/2).
 func WinogradTiles(s ConvShape) int { return s.OutH() / 2 * (s.OutW() / 2) }
 
@@ -216,4 +221,103 @@ func winogradOutGeneric[T tensor.Float](y, m []T, ld, xiStride, o, oh, ow int, b
 			}
 		}
 	}
+}
+
+// The weight gradient W̄[o, c] = Σ_n Σ_{i,j} ȳ[n, o, i, j]·x[n, c, i + u − p,
+// j + v − p] in Winograd's form is the adjoint of the forward one:
+//
+//	W̄[o, c] = Gᵀ·[Σ_tiles (A·ȳ_t·Aᵀ) ⊙ (Bᵀ·d_t·B)]·G
+//
+// with ȳ_t the 2×2 block of output cotangents of tile t and d_t its input
+// window: per component ξ, one product Ȳ_ξ·U_ξᵀ of the transformed
+// cotangents ([O, tiles], WinogradOutT) and the transformed input tiles
+// ([C, tiles], WinogradIn), summed over the tiles, then Gᵀ·M̄·G
+// (WinogradWeightsAdd). A·ȳ_t·Aᵀ has entries −e where the row or column
+// of A is (0, −1); WinogradOutT leaves out those signs (its components are
+// sums and differences only) and WinogradWeightsAdd puts them back, exactly.
+
+// WinogradOutT writes the transformed output cotangents of image y ([o, oh,
+// ow], even oh, ow ≤ 32): component ξ = 4i + j of tile t = ty·ow/2 + tx of
+// channel k at dst[ξ·xiStride + k·ld + t], |A·e·Aᵀ|'s pattern without the
+// signs of A's last row: with e the tile's 2×2 block (rows e0, e1), q = (e0,
+// e0 + e1, e0 − e1, e1) down the column and, for each q_i = (a, b), (a,
+// a + b, a − b, b) along the row.
+func WinogradOutT[T tensor.Float](dst []T, ld, xiStride int, y []T, o, oh, ow int) {
+	if oh < 2 || ow < 2 || oh%2 != 0 || ow%2 != 0 || ow > 32 {
+		panic(fmt.Sprintf("kernels: WinogradOutT of a %d×%d image", oh, ow))
+	}
+	tiles := oh / 2 * (ow / 2)
+	if len(y) < o*oh*ow || ld < tiles || xiStride < o*ld || len(dst) < 15*xiStride+(o-1)*ld+tiles {
+		panic(fmt.Sprintf("kernels: WinogradOutT of %d values into %d (ld %d, stride %d) for [%d, %d, %d]", len(y), len(dst), ld, xiStride, o, oh, ow))
+	}
+	if WinogradFast[T]() && winogradOutT32(as32(dst), ld, xiStride, as32(y), o, oh, ow) {
+		return
+	}
+	winogradOutTGeneric(dst, ld, xiStride, y, o, oh, ow)
+}
+
+// winogradOutTGeneric is WinogradOutT in Go, the twin of the assembly.
+func winogradOutTGeneric[T tensor.Float](dst []T, ld, xiStride int, y []T, o, oh, ow int) {
+	th, tw := oh/2, ow/2
+	for k := 0; k < o; k++ {
+		plane := y[k*oh*ow : (k+1)*oh*ow]
+		for ty := 0; ty < th; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				e0a, e0b := plane[2*ty*ow+2*tx], plane[2*ty*ow+2*tx+1]
+				e1a, e1b := plane[(2*ty+1)*ow+2*tx], plane[(2*ty+1)*ow+2*tx+1]
+				q := [4][2]T{{e0a, e0b}, {e0a + e1a, e0b + e1b}, {e0a - e1a, e0b - e1b}, {e1a, e1b}}
+				t := k*ld + ty*tw + tx
+				for i, r := range q {
+					a, b := r[0], r[1]
+					dst[(4*i)*xiStride+t] = a
+					dst[(4*i+1)*xiStride+t] = a + b
+					dst[(4*i+2)*xiStride+t] = a - b
+					dst[(4*i+3)*xiStride+t] = b
+				}
+			}
+		}
+	}
+}
+
+// WinogradWeightsAdd adds to wBar ([o, c, 3, 3]) the weight gradient Gᵀ·M̄·G
+// of the summed products m (M̄_ξ an [o, c] matrix at m[ξ·o·c], from
+// WinogradOutT's components and WinogradIn's tiles), with the signs
+// WinogradOutT left out: component ξ = 4i + j is negated once for i = 3
+// and once for j = 3. Each value is computed in float64, added to wBar's
+// and rounded once.
+func WinogradWeightsAdd[T tensor.Float](wBar, m []T, o, c int) {
+	if len(wBar) < o*c*9 || len(m) < 16*o*c {
+		panic(fmt.Sprintf("kernels: WinogradWeightsAdd of %d values into %d for [%d, %d, 3, 3]", len(m), len(wBar), o, c))
+	}
+	n := o * c
+	parts := min(o, max(1, n/4096), runtime.GOMAXPROCS(0))
+	parallelFor(parts, parts, func(part int) {
+		for pq := part * o / parts * c; pq < (part+1)*o/parts*c; pq++ {
+			// M̄ with its signs, 4×4; Gᵀ·M̄ (3×4), then ·G (3×3), with
+			// Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1].
+			var mm [4][4]float64
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 4; j++ {
+					v := float64(m[(4*i+j)*n+pq])
+					if (i == 3) != (j == 3) {
+						v = -v
+					}
+					mm[i][j] = v
+				}
+			}
+			var a [3][4]float64
+			for j := 0; j < 4; j++ {
+				a[0][j] = mm[0][j] + (mm[1][j]+mm[2][j])*0.5
+				a[1][j] = (mm[1][j] - mm[2][j]) * 0.5
+				a[2][j] = (mm[1][j]+mm[2][j])*0.5 + mm[3][j]
+			}
+			w := wBar[pq*9 : pq*9+9]
+			for u := 0; u < 3; u++ {
+				r := a[u]
+				w[3*u] = T(float64(w[3*u]) + r[0] + (r[1]+r[2])*0.5)
+				w[3*u+1] = T(float64(w[3*u+1]) + (r[1]-r[2])*0.5)
+				w[3*u+2] = T(float64(w[3*u+2]) + (r[1]+r[2])*0.5 + r[3])
+			}
+		}
+	})
 }

@@ -99,9 +99,35 @@ func winogradConv(y, x, v, bias []float64, o int, s ConvShape, add bool) {
 	WinogradOut(y, m, ld, o*ld+2, o, s.OutH(), s.OutW(), bias, add)
 }
 
+// winogradWeightGrad adds to wBar the weight gradient of the cotangents yBar
+// ([o, H′, W′]) at the image x, by WinogradOutT, WinogradIn, plain product
+// loops and WinogradWeightsAdd, in float64.
+func winogradWeightGrad(wBar, x, yBar []float64, o int, s ConvShape) {
+	tiles := WinogradTiles(s)
+	ld := tiles + 1
+	u := make([]float64, 16*(s.C*ld+2))
+	WinogradIn(u, ld, s.C*ld+2, x, s)
+	yt := make([]float64, 16*(o*ld+3))
+	WinogradOutT(yt, ld, o*ld+3, yBar, o, s.OutH(), s.OutW())
+	m := make([]float64, 16*o*s.C)
+	for xi := 0; xi < 16; xi++ {
+		for k := 0; k < o; k++ {
+			for c := 0; c < s.C; c++ {
+				var sum float64
+				for t := 0; t < tiles; t++ {
+					sum += yt[xi*(o*ld+3)+k*ld+t] * u[xi*(s.C*ld+2)+c*ld+t]
+				}
+				m[(xi*o+k)*s.C+c] = sum
+			}
+		}
+	}
+	WinogradWeightsAdd(wBar, m, o, s.C)
+}
+
 // TestWinogradConv checks the transforms' algebra in float64: the
 // convolution by WinogradWeights, WinogradIn and WinogradOut against the
-// direct one, and the transposed convolution (x̄ of a stride-1 3×3
+// direct one, the weight gradient by WinogradOutT and WinogradWeightsAdd
+// against the direct sum, and the transposed convolution (x̄ of a stride-1 3×3
 // convolution of padding p, by the transposed weights and padding 2 − p,
 // added to x̄) against the adjoint identity ⟨conv(x), ȳ⟩ = ⟨x, x̄⟩.
 func TestWinogradConv(t *testing.T) {
@@ -126,6 +152,32 @@ func TestWinogradConv(t *testing.T) {
 				for i := range y {
 					if math.Abs(y[i]-want[i]) > 1e-12*(1+math.Abs(want[i]))*float64(s.C) {
 						t.Fatalf("y[%d] = %v, direct %v", i, y[i], want[i])
+					}
+				}
+				// The weight gradient of ȳ at x, added to w0.
+				{
+					yBar, w0 := randn(o*oh*ow), randn(o*s.C*9)
+					got := append([]float64(nil), w0...)
+					winogradWeightGrad(got, x, yBar, o, s)
+					for k := 0; k < o; k++ {
+						for c := 0; c < s.C; c++ {
+							for u := 0; u < 3; u++ {
+								for v := 0; v < 3; v++ {
+									want := w0[((k*s.C+c)*3+u)*3+v]
+									for i := 0; i < oh; i++ {
+										for j := 0; j < ow; j++ {
+											r, q := i+u-s.Pad, j+v-s.Pad
+											if r >= 0 && r < s.H && q >= 0 && q < s.W {
+												want += yBar[(k*oh+i)*ow+j] * x[(c*s.H+r)*s.W+q]
+											}
+										}
+									}
+									if g := got[((k*s.C+c)*3+u)*3+v]; math.Abs(g-want) > 1e-12*float64(oh*ow)*(1+math.Abs(want)) {
+										t.Fatalf("W̄[%d, %d, %d, %d] = %v, direct %v", k, c, u, v, g, want)
+									}
+								}
+							}
+						}
 					}
 				}
 				// The transposed convolution, when its output is tiled too.
@@ -228,6 +280,17 @@ func testWinogradBackends(t *testing.T) {
 				for i := range y0 {
 					y0[i] = float32(rng.NormFloat64())
 				}
+				// The transform of output cotangents, of y0 at the end of
+				// readable memory.
+				yg := guardedTail[float32](t, len(y0))
+				copy(yg, y0)
+				gotT, wantT := make([]float32, n), make([]float32, n)
+				for i := range gotT {
+					gotT[i], wantT[i] = -7, -7
+				}
+				WinogradOutT(gotT, ld, stride, yg, o, oh, ow)
+				winogradOutTGeneric(wantT, ld, stride, yg, o, oh, ow)
+				sameSlices(t, "WinogradOutT", gotT, wantT)
 				for _, b := range [][]float32{nil, bias} {
 					for _, add := range []bool{false, true} {
 						got, want := append([]float32(nil), y0...), append([]float32(nil), y0...)
@@ -269,7 +332,11 @@ func TestWinogradPanics(t *testing.T) {
 		"short bias": func() {
 			WinogradOut(make([]float32, 72), make([]float32, 16*18), 9, 18, 2, 6, 6, make([]float32, 1), false)
 		},
-		"weights": func() { WinogradWeights(make([]float32, 16*4-1), make([]float32, 36), 2, 2, false) },
+		"weights":    func() { WinogradWeights(make([]float32, 16*4-1), make([]float32, 36), 2, 2, false) },
+		"outT odd":   func() { WinogradOutT(make([]float32, 1000), 9, 9, make([]float32, 30), 1, 5, 6) },
+		"outT short": func() { WinogradOutT(make([]float32, 16*9-1), 9, 9, make([]float32, 36), 1, 6, 6) },
+		"outT y":     func() { WinogradOutT(make([]float32, 16*9), 9, 9, make([]float32, 35), 1, 6, 6) },
+		"grad short": func() { WinogradWeightsAdd(make([]float32, 36), make([]float32, 16*4-1), 2, 2) },
 	} {
 		func() {
 			defer func() {

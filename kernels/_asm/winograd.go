@@ -29,6 +29,7 @@ func emitWinograd(w *bytes.Buffer) {
 	emitWinogradOutAVX2(w)
 	emitWinogradIn2(w)
 	emitWinogradOut2(w)
+	emitWinogradOutT(w)
 }
 
 // emitWinogradIn writes
@@ -702,4 +703,127 @@ func emitWinogradOut2(w *bytes.Buffer) {
 	f.p("JNZ %s_channel", name)
 	f.p("VZEROUPPER")
 	f.p("RET")
+}
+
+// emitWinogradOutT writes the transforms of output cotangents (the adjoint
+// of the output transform, ../winograd.go's WinogradOutT):
+//
+//	winogradOutT32AVX512(dst, y unsafe.Pointer, ld, xiStride, channels, rows, rowBytes int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
+//
+// For rows of up to 16 tiles (pair false, rows = tilesY): an image row's
+// two vectors (masks bits 0–15 and 16–31 their lanes) give its even and
+// odd columns by the permutes idx (winoIdx's first two); stores take the
+// tilesX lanes of bits 32–47. For rows of at most 8 tiles
+// (winogradOutT2_32AVX512, rows = pairs of rows of tiles): image rows
+// 2ty + r and 2ty + 2 + r are the two tables of the permutes
+// (winogradPairIdx), masks bits 0–15 the lanes of a row, 32–47 and 48–63
+// the lanes stored for a pair and for an odd last one (whose second rows
+// are not read).
+func emitWinogradOutT(w *bytes.Buffer) {
+	for _, pair := range []bool{false, true} {
+		name := "winogradOutT32AVX512"
+		if pair {
+			name = "winogradOutT2_32AVX512"
+		}
+		f := asmFunc{w, name}
+		fmt.Fprintf(w, "\n// func %s(dst, y unsafe.Pointer, ld, xiStride, channels, rows, rowBytes int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)\n", name)
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
+		f.p("MOVQ dst+0(FP), DI")
+		f.p("MOVQ y+8(FP), SI")
+		f.p("MOVQ ld+16(FP), R8")
+		f.p("MOVQ xiStride+24(FP), R9")
+		f.p("MOVQ channels+32(FP), R10")
+		f.p("MOVQ yRowBytes+64(FP), R11")
+		f.p("MOVQ masks+56(FP), AX")
+		f.p("KMOVW AX, K1")
+		f.p("SHRQ $16, AX")
+		f.p("KMOVW AX, K2")
+		f.p("SHRQ $16, AX")
+		f.p("KMOVW AX, K5")
+		f.p("SHRQ $16, AX")
+		f.p("KMOVW AX, K6")
+		f.p("MOVQ idx+72(FP), AX")
+		f.p("VMOVDQU32 (AX), Z30")
+		f.p("VMOVDQU32 64(AX), Z31")
+		f.p("// CX: the image row 2ty of channel k, running over the planes.")
+		f.p("MOVQ SI, CX")
+		f.label("channel")
+		f.p("MOVQ rows+40(FP), R14")
+		f.p("MOVQ DI, BX")
+		f.label("row")
+		if pair {
+			f.p("// K3: the second rows' lanes, none for an odd last pair; K7 the lanes stored.")
+			f.p("KMOVW K1, K3")
+			f.p("KMOVW K5, K7")
+			f.p("CMPQ R14, $1")
+			f.p("JNE %s_lanes", name)
+			f.p("CMPQ odd+80(FP), $0")
+			f.p("JE %s_lanes", name)
+			f.p("KXORW K3, K3, K3")
+			f.p("KMOVW K6, K7")
+			f.label("lanes")
+			// Rows 2ty + r (first table) and 2ty + 2 + r (second).
+			f.p("VMOVUPS.Z (CX), K1, Z0")
+			f.p("LEAQ (CX)(R11*2), AX")
+			f.p("VMOVUPS.Z (AX), K3, Z1")
+			f.p("VMOVUPS.Z (CX)(R11*1), K1, Z2")
+			f.p("VMOVUPS.Z (AX)(R11*1), K3, Z3")
+		} else {
+			f.p("KMOVW K5, K7")
+			f.p("VMOVUPS.Z (CX), K1, Z0")
+			f.p("VMOVUPS.Z 64(CX), K2, Z1")
+			f.p("VMOVUPS.Z (CX)(R11*1), K1, Z2")
+			f.p("VMOVUPS.Z 64(CX)(R11*1), K2, Z3")
+		}
+		f.p("// e0a, e0b (the first row's even and odd columns) in Z4, Z5; e1a, e1b in Z6, Z7.")
+		f.p("VMOVAPS Z0, Z4")
+		f.p("VPERMT2PS Z1, Z30, Z4")
+		f.p("VMOVAPS Z0, Z5")
+		f.p("VPERMT2PS Z1, Z31, Z5")
+		f.p("VMOVAPS Z2, Z6")
+		f.p("VPERMT2PS Z3, Z30, Z6")
+		f.p("VMOVAPS Z2, Z7")
+		f.p("VPERMT2PS Z3, Z31, Z7")
+		f.p("// q0 = (Z4, Z5), q1 = (Z8, Z9), q2 = (Z10, Z11), q3 = (Z6, Z7).")
+		f.p("VADDPS Z6, Z4, Z8")
+		f.p("VADDPS Z7, Z5, Z9")
+		f.p("VSUBPS Z6, Z4, Z10")
+		f.p("VSUBPS Z7, Z5, Z11")
+		f.p("MOVQ BX, AX")
+		for i, q := range [4][2]int{{4, 5}, {8, 9}, {10, 11}, {6, 7}} {
+			a, b := q[0], q[1]
+			f.p("VADDPS Z%d, Z%d, Z12", b, a)
+			f.p("VSUBPS Z%d, Z%d, Z13", b, a)
+			for j, v := range []int{a, 12, 13, b} {
+				f.p("VMOVUPS Z%d, K7, (AX)", v)
+				if 4*i+j < 15 {
+					f.p("ADDQ R9, AX")
+				}
+			}
+		}
+		if pair {
+			f.p("LEAQ (CX)(R11*4), CX")
+			f.p("ADDQ rowBytes+48(FP), BX")
+			f.p("ADDQ rowBytes+48(FP), BX")
+		} else {
+			f.p("LEAQ (CX)(R11*2), CX")
+			f.p("ADDQ rowBytes+48(FP), BX")
+		}
+		f.p("DECQ R14")
+		f.p("JNZ %s_row", name)
+		if pair {
+			f.p("// After an odd last pair CX is two rows past the plane.")
+			f.p("CMPQ odd+80(FP), $0")
+			f.p("JE %s_nextChannel", name)
+			f.p("MOVQ R11, AX")
+			f.p("SHLQ $1, AX")
+			f.p("SUBQ AX, CX")
+			f.label("nextChannel")
+		}
+		f.p("ADDQ R8, DI")
+		f.p("DECQ R10")
+		f.p("JNZ %s_channel", name)
+		f.p("VZEROUPPER")
+		f.p("RET")
+	}
 }
