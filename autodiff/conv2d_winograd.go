@@ -17,17 +17,51 @@ const winogradChunkTiles = 128
 // into o channels runs by Winograd's F(2×2, 3×3) (kernels.WinogradIn): for
 // float32 where the transforms run in assembly, on the shapes they handle,
 // with at least 32 channels in and out. Measured per layer
-// (BenchmarkConv2d, AVX-512, 2 threads; forward / vjp-x / vjp-pair time
-// against the direct products): C2's 30×30 layer 0.6–0.7 / 0.75–0.8 /
-// 0.75–0.8, its 12×12 ones 0.6–1.0 / 0.85–0.95 / 0.9–0.95, ResNet-18's
-// 32×32 0.65 / 0.8 / 0.8, 8×8 0.9 / 0.9 / 0.9 and 4×4 1.0–1.1 / 0.93 /
-// 0.9, ResNet-20's 16×16 0.75 / 0.8 / 1.0 and 8×8 0.9–1.0 / 1.0 / 0.9–1.0.
-// The narrow images gain least: a row of 4 or 2 tiles fills a quarter or
-// an eighth of a vector in the transforms. With 16 channels (ResNet-20's
-// first stage) x̄ was 1.3× slower, with 3 (C2's first layer) the forward
-// 1.2×: there the transforms cost more than the products save.
+// (BenchmarkConv2d, AVX-512, 2 threads; forward / vjp-x time against the
+// direct products): C2's 30×30 layer 0.6–0.7 / 0.75–0.8, its 12×12 and
+// 10×10 ones 0.5–0.85 / 0.75–1.0, ResNet-18's 32×32 0.65 / 0.8, 8×8
+// 0.55–0.65 / 0.65–0.75 and 4×4 0.8–0.85 / 0.8–0.9, ResNet-20's 16×16
+// 0.6–0.65 / 0.6 and 8×8 0.7 / 0.85. With 16 channels (ResNet-20's first
+// stage) x̄ was 1.3× slower and the models within the noise, with 3 (C2's
+// first layer) the forward 1.2×: there the transforms cost more than the
+// products save.
 func winogradShape[T tensor.Float](s kernels.ConvShape, o int) bool {
 	return kernels.WinogradFast[T]() && kernels.WinogradOK(s) && min(s.C, o) >= 32
+}
+
+// winogradChunk returns the images per chunk of n images of tiles tiles
+// each and the leading dimension of a chunk's transformed tiles.
+func winogradChunk(n, tiles int) (per, ld int) {
+	per = max(1, min(n, winogradChunkTiles/tiles))
+	ld = per * tiles
+	if ld%256 == 0 {
+		ld += 16 // rows a multiple of 1 KiB apart share cache sets
+	}
+	return per, ld
+}
+
+// sizeIf returns n if need, else 0.
+func sizeIf(need bool, n int) int {
+	if need {
+		return n
+	}
+	return 0
+}
+
+// splitScratch takes one scratch buffer for all sizes and cuts it into
+// consecutive slices of those sizes (empty for 0); the caller puts buf back.
+func splitScratch[T tensor.Float](sizes []int) (buf *[]T, bufs [][]T) {
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	buf = getScratch[T](total)
+	rest := *buf
+	for _, n := range sizes {
+		bufs = append(bufs, rest[:n:n])
+		rest = rest[n:]
+	}
+	return buf, bufs
 }
 
 // winogradWeights are the 16 transformed weight matrices of a convolution
@@ -79,31 +113,14 @@ func (w winogradWeights[T]) release() {
 func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool) {
 	needX, needXd := yX || dX, yXd || dXd
 	tiles := kernels.WinogradTiles(s)
-	per := max(1, min(n, winogradChunkTiles/tiles)) // images per chunk
-	ld := per * tiles
-	if ld%256 == 0 {
-		ld += 16 // rows a multiple of 1 KiB apart share cache sets
-	}
+	per, ld := winogradChunk(n, tiles)
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
 	// Scratch for the tiles and products each chunk needs.
-	size := func(need bool, n int) int {
-		if need {
-			return n
-		}
-		return 0
-	}
-	uSize, udSize := size(needX, 16*s.C*ld), size(needXd, 16*s.C*ld)
-	mSize, mdSize := size(y != nil, 16*o*ld), size(yDot != nil, 16*o*ld)
+	sizes := []int{sizeIf(needX, 16*s.C*ld), sizeIf(needXd, 16*s.C*ld), sizeIf(y != nil, 16*o*ld), sizeIf(yDot != nil, 16*o*ld)}
 	forEachPart((n+per-1)/per, func(lo, hi int) {
-		buf := getScratch[T](uSize + udSize + mSize + mdSize)
+		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
-		rest := *buf
-		take := func(n int) []T {
-			t := rest[:n]
-			rest = rest[n:]
-			return t
-		}
-		u, ud, m, md := take(uSize), take(udSize), take(mSize), take(mdSize)
+		u, ud, m, md := bufs[0], bufs[1], bufs[2], bufs[3]
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, n-ch*per)
 			cols := cnt * tiles
@@ -253,20 +270,9 @@ func winogradGrad[T tensor.Float](g convGeom) bool {
 // Gᵀ·M̄d·G (kernels.WinogradWeightsAdd).
 func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
 	tiles := kernels.WinogradTiles(g.ConvShape)
-	per := max(1, min(g.N, winogradChunkTiles/tiles))
-	ld := per * tiles
-	if ld%256 == 0 {
-		ld += 16
-	}
+	per, ld := winogradChunk(g.N, tiles)
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
-	size := func(need bool, n int) int {
-		if need {
-			return n
-		}
-		return 0
-	}
-	uSize, udSize := size(doW || doWdY, 16*g.C*ld), size(doWdX, 16*g.C*ld)
-	ySize, ydSize := size(doW || doWdX, 16*g.O*ld), size(doWdY, 16*g.O*ld)
+	sizes := []int{sizeIf(doW || doWdY, 16*g.C*ld), sizeIf(doWdX, 16*g.C*ld), sizeIf(doW || doWdX, 16*g.O*ld), sizeIf(doWdY, 16*g.O*ld)}
 	mSize := 16 * g.O * g.C
 	mBuf := getScratch[T](2 * mSize)
 	defer putScratch(mBuf)
@@ -279,30 +285,24 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 		dsts[1] = (*mBuf)[mSize:]
 	}
 	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
-		buf := getScratch[T](uSize + udSize + ySize + ydSize)
+		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
-		rest := *buf
-		take := func(n int) []T {
-			t := rest[:n]
-			rest = rest[n:]
-			return t
-		}
-		u, ud, yt, ytd := take(uSize), take(udSize), take(ySize), take(ydSize)
+		u, ud, yt, ytd := bufs[0], bufs[1], bufs[2], bufs[3]
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, g.N-ch*per)
 			cols := cnt * tiles
 			for i := 0; i < cnt; i++ {
 				n := n0 + i
-				if uSize > 0 {
+				if len(u) > 0 {
 					kernels.WinogradIn(u[i*tiles:], ld, g.C*ld, x.Data[n*in:(n+1)*in], g.ConvShape)
 				}
-				if udSize > 0 {
+				if len(ud) > 0 {
 					kernels.WinogradIn(ud[i*tiles:], ld, g.C*ld, xDot.Data[n*in:(n+1)*in], g.ConvShape)
 				}
-				if ySize > 0 {
+				if len(yt) > 0 {
 					kernels.WinogradOutT(yt[i*tiles:], ld, g.O*ld, yBar.Data[n*out:(n+1)*out], g.O, oh, ow)
 				}
-				if ydSize > 0 {
+				if len(ytd) > 0 {
 					kernels.WinogradOutT(ytd[i*tiles:], ld, g.O*ld, yBarDot.Data[n*out:(n+1)*out], g.O, oh, ow)
 				}
 			}

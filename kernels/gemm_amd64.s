@@ -6914,6 +6914,7 @@ winogradOut32AVX2_nextRow:
 	ADDQ rowBytes+48(FP), BX
 	DECQ R14
 	JNZ winogradOut32AVX2_tileRow
+	// The next channel: its row of m and bias; y's planes are back to back.
 	ADDQ R8, SI
 	TESTQ R12, R12
 	JZ winogradOut32AVX2_nextChannel
@@ -7323,6 +7324,7 @@ winogradOut2_32AVX512_advanced:
 	ADDQ rowBytes+48(FP), BX
 	DECQ R14
 	JNZ winogradOut2_32AVX512_pair
+	// The next channel: its row of m and bias; y's planes are back to back.
 	ADDQ R8, SI
 	TESTQ R12, R12
 	JZ winogradOut2_32AVX512_nextChannel

@@ -50,14 +50,7 @@ func emitWinogradIn(w *bytes.Buffer) {
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks uint64)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
-	f.p("MOVQ dst+0(FP), DI")
-	f.p("MOVQ x+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ xiStride+24(FP), R9")
-	f.p("MOVQ channels+32(FP), R10")
-	f.p("MOVQ h+40(FP), R11")
-	f.p("MOVQ w+48(FP), R12")
-	f.p("SHLQ $2, R12")
+	winoInArgs(f)
 	f.p("MOVQ pad+56(FP), R13")
 	f.p("SHLQ $2, R13")
 	f.p("MOVQ masks+80(FP), AX")
@@ -241,16 +234,7 @@ func emitWinogradOut(w *bytes.Buffer) {
 	f.p("ADDQ rowBytes+48(FP), BX")
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
-	f.p("// The next channel: its row of m and bias; y's planes are back to back.")
-	f.p("ADDQ R8, SI")
-	f.p("TESTQ R12, R12")
-	f.p("JZ %s_nextChannel", name)
-	f.p("ADDQ $4, R12")
-	f.label("nextChannel")
-	f.p("DECQ R10")
-	f.p("JNZ %s_channel", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	winoOutNext(f)
 }
 
 // emitWinogradInAVX2 writes
@@ -271,14 +255,7 @@ func emitWinogradInAVX2(w *bytes.Buffer) {
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks *[10][8]int32, zero unsafe.Pointer, halves int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", name)
-	f.p("MOVQ dst+0(FP), DI")
-	f.p("MOVQ x+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ xiStride+24(FP), R9")
-	f.p("MOVQ channels+32(FP), R10")
-	f.p("MOVQ h+40(FP), R11")
-	f.p("MOVQ w+48(FP), R12")
-	f.p("SHLQ $2, R12")
+	winoInArgs(f)
 	f.label("channel")
 	f.p("MOVQ tilesY+64(FP), R14")
 	f.p("MOVQ pad+56(FP), DX")
@@ -454,15 +431,7 @@ func emitWinogradOutAVX2(w *bytes.Buffer) {
 	f.p("ADDQ rowBytes+48(FP), BX")
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
-	f.p("ADDQ R8, SI")
-	f.p("TESTQ R12, R12")
-	f.p("JZ %s_nextChannel", name)
-	f.p("ADDQ $4, R12")
-	f.label("nextChannel")
-	f.p("DECQ R10")
-	f.p("JNZ %s_channel", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	winoOutNext(f)
 }
 
 // emitWinogradIn2 writes
@@ -483,14 +452,7 @@ func emitWinogradIn2(w *bytes.Buffer) {
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, pairs, rowBytes int, masks uint64, idx *[2][16]int32, odd int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", name)
-	f.p("MOVQ dst+0(FP), DI")
-	f.p("MOVQ x+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ xiStride+24(FP), R9")
-	f.p("MOVQ channels+32(FP), R10")
-	f.p("MOVQ h+40(FP), R11")
-	f.p("MOVQ w+48(FP), R12")
-	f.p("SHLQ $2, R12")
+	winoInArgs(f)
 	f.p("MOVQ pad+56(FP), R13")
 	f.p("SHLQ $2, R13")
 	f.p("MOVQ masks+80(FP), AX")
@@ -694,15 +656,7 @@ func emitWinogradOut2(w *bytes.Buffer) {
 	f.p("ADDQ rowBytes+48(FP), BX")
 	f.p("DECQ R14")
 	f.p("JNZ %s_pair", name)
-	f.p("ADDQ R8, SI")
-	f.p("TESTQ R12, R12")
-	f.p("JZ %s_nextChannel", name)
-	f.p("ADDQ $4, R12")
-	f.label("nextChannel")
-	f.p("DECQ R10")
-	f.p("JNZ %s_channel", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	winoOutNext(f)
 }
 
 // emitWinogradOutT writes the transforms of output cotangents (the adjoint
@@ -826,4 +780,34 @@ func emitWinogradOutT(w *bytes.Buffer) {
 		f.p("VZEROUPPER")
 		f.p("RET")
 	}
+}
+
+// winoInArgs loads the arguments the input transforms share: dst (DI), x
+// (SI), ld (R8), xiStride (R9), channels (R10), h (R11) and the image row
+// in bytes, 4·w (R12).
+func winoInArgs(f asmFunc) {
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ x+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ h+40(FP), R11")
+	f.p("MOVQ w+48(FP), R12")
+	f.p("SHLQ $2, R12")
+}
+
+// winoOutNext ends an output transform's channel: the next row of m (SI
+// by ld, R8) and bias (R12, if any; y's planes lie back to back), then the
+// loop over channels (R10) and the return.
+func winoOutNext(f asmFunc) {
+	f.p("// The next channel: its row of m and bias; y's planes are back to back.")
+	f.p("ADDQ R8, SI")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_nextChannel", f.name)
+	f.p("ADDQ $4, R12")
+	f.label("nextChannel")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", f.name)
+	f.p("VZEROUPPER")
+	f.p("RET")
 }
