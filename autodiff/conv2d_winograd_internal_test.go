@@ -22,7 +22,7 @@ func TestWinogradShape(t *testing.T) {
 		s    kernels.ConvShape
 		o    int
 		want bool // winogradShape
-		grad bool // winogradGrad (with AVX-512)
+		grad bool // winogradGrad (with AVX-512 or AVX2)
 	}{
 		{"c2-conv1", conv(3, 32, 32, 3, 1, 0), 64, false, false},
 		{"c2-conv2", conv(64, 30, 30, 3, 1, 0), 64, true, false},

@@ -639,14 +639,28 @@ var winogradEvenOdd = func() (idx [2][16]int32) {
 	return idx
 }()
 
-// winogradOutT32 runs WinogradOutT in assembly where there is a kernel for
-// it (AVX-512) and reports whether it did.
+// winogradOutT32AVX2 is winogradOutT32AVX512 with 8-lane vectors, a row of
+// tiles in halves of 8: masks[2k + v] the lanes of half k's two loads of an
+// image row, masks[4 + k] those of its stores.
+//
+//go:noescape
+func winogradOutT32AVX2(dst, y unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, masks *[6][8]int32, yRowBytes, halves int)
+
+// winogradOutT32 runs WinogradOutT in assembly (AVX-512 or AVX2) and
+// reports true.
 func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int) bool {
-	if !hasAVX512 {
-		return false
-	}
 	tw, th := ow/2, oh/2
 	d, p := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(y))
+	if !hasAVX512 {
+		var masks [6][8]int32
+		for k := 0; k < 2; k++ {
+			masks[2*k] = laneMask8(0, ow-16*k)
+			masks[2*k+1] = laneMask8(0, ow-16*k-8)
+			masks[4+k] = laneMask8(0, tw-8*k)
+		}
+		winogradOutT32AVX2(d, p, 4*ld, 4*xiStride, o, th, 4*tw, &masks, 4*ow, (tw+7)/8)
+		return true
+	}
 	if tw <= 8 {
 		idx := winogradPairIdx(tw, false)
 		masks := laneMask(0, ow) | laneMask(0, 2*tw)<<32 | laneMask(0, tw)<<48
@@ -658,5 +672,6 @@ func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int)
 	return true
 }
 
-// winogradOutTAsm reports whether WinogradOutT runs in assembly (AVX-512).
-func winogradOutTAsm() bool { return hasAVX512 }
+// winogradOutTAsm reports whether WinogradOutT runs in assembly (AVX-512
+// or AVX2).
+func winogradOutTAsm() bool { return hasAVX512 || hasAVX2 }

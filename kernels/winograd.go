@@ -48,7 +48,7 @@ func WinogradFast[T tensor.Float]() bool { return is32[T]() && winogradAsm() }
 
 // WinogradGradFast reports whether T's transforms of a weight gradient
 // (WinogradIn and WinogradOutT) run in assembly on this machine (float32
-// with AVX-512).
+// with AVX-512 or AVX2).
 func WinogradGradFast[T tensor.Float]() bool { return WinogradFast[T]() && winogradOutTAsm() }
 
 // WinogradTiles returns the number of tiles of shape s: (H′/2)·(W′/2).

@@ -30,6 +30,7 @@ func emitWinograd(w *bytes.Buffer) {
 	emitWinogradIn2(w)
 	emitWinogradOut2(w)
 	emitWinogradOutT(w)
+	emitWinogradOutTAVX2(w)
 }
 
 // emitWinogradIn writes
@@ -808,6 +809,91 @@ func winoOutNext(f asmFunc) {
 	f.label("nextChannel")
 	f.p("DECQ R10")
 	f.p("JNZ %s_channel", f.name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradOutTAVX2 writes
+//
+//	winogradOutT32AVX2(dst, y unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, masks *[6][8]int32, yRowBytes, halves int)
+//
+// winogradOutT32AVX512 with 8-lane vectors, a row of tiles in halves of 8:
+// half k reads output columns 16k…16k + 15 of image rows 2ty and 2ty + 1
+// as two vectors each (masks[2k + v] their lanes) and stores the lanes of
+// masks[4 + k]; even and odd columns by VSHUFPS and VPERMPD.
+func emitWinogradOutTAVX2(w *bytes.Buffer) {
+	const name = "winogradOutT32AVX2"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, y unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, masks *[6][8]int32, yRowBytes, halves int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-80\n", name)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ y+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ yRowBytes+64(FP), R11")
+	f.p("MOVQ masks+56(FP), R12")
+	f.p("// CX: image row 2ty of the channel, running over the planes.")
+	f.p("MOVQ SI, CX")
+	f.label("channel")
+	f.p("MOVQ tilesY+40(FP), R14")
+	f.p("MOVQ DI, BX")
+	f.label("row")
+	for k := 0; k < 2; k++ {
+		if k == 1 {
+			f.p("CMPQ halves+72(FP), $2")
+			f.p("JLT %s_next", name)
+		}
+		f.p("// Half %d: rows 2ty (Y0, Y1) and 2ty + 1 (Y2, Y3), columns %d….", k, 16*k)
+		for r := 0; r < 2; r++ {
+			for v := 0; v < 2; v++ {
+				f.p("VMOVDQU %d(R12), Y15", 32*(2*k+v))
+				if r == 0 {
+					f.p("VMASKMOVPS %d(CX), Y15, Y%d", 64*k+32*v, 2*r+v)
+				} else {
+					f.p("VMASKMOVPS %d(CX)(R11*1), Y15, Y%d", 64*k+32*v, 2*r+v)
+				}
+			}
+		}
+		f.p("// e0a, e0b in Y4, Y5; e1a, e1b in Y6, Y7.")
+		f.p("VSHUFPS $0x88, Y1, Y0, Y4")
+		f.p("VPERMPD $0xd8, Y4, Y4")
+		f.p("VSHUFPS $0xdd, Y1, Y0, Y5")
+		f.p("VPERMPD $0xd8, Y5, Y5")
+		f.p("VSHUFPS $0x88, Y3, Y2, Y6")
+		f.p("VPERMPD $0xd8, Y6, Y6")
+		f.p("VSHUFPS $0xdd, Y3, Y2, Y7")
+		f.p("VPERMPD $0xd8, Y7, Y7")
+		f.p("VADDPS Y6, Y4, Y8")
+		f.p("VADDPS Y7, Y5, Y9")
+		f.p("VSUBPS Y6, Y4, Y10")
+		f.p("VSUBPS Y7, Y5, Y11")
+		f.p("VMOVDQU %d(R12), Y14", 32*(4+k))
+		if k == 0 {
+			f.p("MOVQ BX, AX")
+		} else {
+			f.p("LEAQ 32(BX), AX")
+		}
+		for i, q := range [4][2]int{{4, 5}, {8, 9}, {10, 11}, {6, 7}} {
+			a, b := q[0], q[1]
+			f.p("VADDPS Y%d, Y%d, Y12", b, a)
+			f.p("VSUBPS Y%d, Y%d, Y13", b, a)
+			for j, v := range []int{a, 12, 13, b} {
+				f.p("VMASKMOVPS Y%d, Y14, (AX)", v)
+				if 4*i+j < 15 {
+					f.p("ADDQ R9, AX")
+				}
+			}
+		}
+	}
+	f.label("next")
+	f.p("LEAQ (CX)(R11*2), CX")
+	f.p("ADDQ rowBytes+48(FP), BX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_row", name)
+	f.p("ADDQ R8, DI")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
 	f.p("VZEROUPPER")
 	f.p("RET")
 }
