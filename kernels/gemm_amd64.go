@@ -534,6 +534,24 @@ func winogradPairIdx(tw int, out bool) (idx [2][16]int32) {
 //go:noescape
 func winogradIn32AVX2(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks *[10][8]int32, zero unsafe.Pointer, halves int)
 
+// winogradIn2_32AVX2, winogradOut2_32AVX2 and winogradOutT2_32AVX2 are the
+// AVX2 transforms for rows of exactly 4 tiles, two rows of tiles to a
+// vector (tilesY: the pairs of rows of tiles; halves 1): the second vector
+// of an image row's loads and stores is the row two below.
+//
+//go:noescape
+func winogradIn2_32AVX2(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks *[10][8]int32, zero unsafe.Pointer, halves int)
+
+//go:noescape
+func winogradOut2_32AVX2(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks *[6][8]int32, yRowBytes, halves int)
+
+//go:noescape
+func winogradOutT2_32AVX2(dst, y unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, masks *[6][8]int32, yRowBytes, halves int)
+
+// winogradPairAVX2 reports whether AVX2 takes two rows of tw tiles, th
+// rows, to a vector: rows of exactly 4 tiles, an even number of them.
+func winogradPairAVX2(tw, th int) bool { return tw == 4 && th%2 == 0 }
+
 // winogradOut32AVX2 is winogradOut32AVX512 with 8-lane vectors: masks[k]
 // the lanes of half k's tiles, masks[2 + 2k + v] of its output vector v.
 //
@@ -565,6 +583,13 @@ func winogradIn32(dst []float32, ld, xiStride int, x []float32, s ConvShape) {
 	tw := s.OutW() / 2
 	d, p := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x))
 	// Padded column c of a load is image column c − pad.
+	if th := s.OutH() / 2; !hasAVX512 && winogradPairAVX2(tw, th) {
+		var masks [10][8]int32
+		masks[0], masks[2] = laneMask8(s.Pad, s.W+s.Pad), laneMask8(s.Pad-2, s.W+s.Pad-2)
+		masks[1], masks[3], masks[8] = masks[0], masks[2], laneMask8(0, 8)
+		winogradIn2_32AVX2(d, p, 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, th/2, 4*tw, &masks, unsafe.Pointer(&winogradZero[8]), 1)
+		return
+	}
 	if !hasAVX512 {
 		var masks [10][8]int32
 		for k := 0; k < 2; k++ {
@@ -598,6 +623,13 @@ func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, 
 		a = 1
 	}
 	yp, mp, bp := unsafe.Pointer(unsafe.SliceData(y)), unsafe.Pointer(unsafe.SliceData(m)), unsafe.Pointer(unsafe.SliceData(bias))
+	if !hasAVX512 && winogradPairAVX2(tw, oh/2) {
+		var masks [6][8]int32
+		masks[0], masks[2] = laneMask8(0, 8), laneMask8(0, ow)
+		masks[3] = masks[2]
+		winogradOut2_32AVX2(yp, mp, 4*ld, 4*xiStride, o, oh/4, 4*tw, bp, a, &masks, 4*ow, 1)
+		return
+	}
 	if !hasAVX512 {
 		var masks [6][8]int32
 		for k := 0; k < 2; k++ {
@@ -651,6 +683,13 @@ func winogradOutT32AVX2(dst, y unsafe.Pointer, ld, xiStride, channels, tilesY, r
 func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int) bool {
 	tw, th := ow/2, oh/2
 	d, p := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(y))
+	if !hasAVX512 && winogradPairAVX2(tw, th) {
+		var masks [6][8]int32
+		masks[0], masks[4] = laneMask8(0, ow), laneMask8(0, 8)
+		masks[1] = masks[0]
+		winogradOutT2_32AVX2(d, p, 4*ld, 4*xiStride, o, th/2, 4*tw, &masks, 4*ow, 1)
+		return true
+	}
 	if !hasAVX512 {
 		var masks [6][8]int32
 		for k := 0; k < 2; k++ {

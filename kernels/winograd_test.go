@@ -8,8 +8,8 @@ import (
 )
 
 // winogradShapes are the shapes the transforms are tested on: every
-// padding, square and oblong images, rows of tiles from 1 to 16 lanes, one
-// to seventeen channels.
+// padding, square and oblong images, rows of 1 to 16 tiles, odd and even
+// numbers of rows of tiles, one to seventeen channels.
 var winogradShapes = []ConvShape{
 	{C: 1, H: 4, W: 4, KH: 3, KW: 3, Stride: 1, Pad: 0},
 	{C: 3, H: 6, W: 30, KH: 3, KW: 3, Stride: 1, Pad: 0},
@@ -21,6 +21,11 @@ var winogradShapes = []ConvShape{
 	{C: 4, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1},
 	{C: 3, H: 4, W: 18, KH: 3, KW: 3, Stride: 1, Pad: 1},
 	{C: 2, H: 6, W: 2, KH: 3, KW: 3, Stride: 1, Pad: 2},
+	// Rows of 4 tiles (AVX2 pairs them when even in number).
+	{C: 5, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	{C: 2, H: 6, W: 6, KH: 3, KW: 3, Stride: 1, Pad: 2},
+	{C: 3, H: 10, W: 10, KH: 3, KW: 3, Stride: 1, Pad: 0},
+	{C: 2, H: 6, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1},
 	{C: 3, H: 28, W: 28, KH: 3, KW: 3, Stride: 1, Pad: 2},
 	{C: 2, H: 10, W: 30, KH: 3, KW: 3, Stride: 1, Pad: 2},
 }

@@ -25,12 +25,15 @@ func emitWinograd(w *bytes.Buffer) {
 	w.WriteString("GLOBL ·winoIdx(SB), RODATA|NOPTR, $256\n")
 	emitWinogradIn(w)
 	emitWinogradOut(w)
-	emitWinogradInAVX2(w)
-	emitWinogradOutAVX2(w)
+	emitWinogradInAVX2(w, false)
+	emitWinogradOutAVX2(w, false)
+	emitWinogradInAVX2(w, true)
+	emitWinogradOutAVX2(w, true)
 	emitWinogradIn2(w)
 	emitWinogradOut2(w)
 	emitWinogradOutT(w)
-	emitWinogradOutTAVX2(w)
+	emitWinogradOutTAVX2(w, false)
+	emitWinogradOutTAVX2(w, true)
 }
 
 // emitWinogradIn writes
@@ -251,8 +254,17 @@ func emitWinogradOut(w *bytes.Buffer) {
 // 0 and 2 give the first component row, row 1 then the second and third,
 // row 3 the fourth, each stored as soon as formed (the same operations on
 // the same values as the Go twin, so the same bits).
-func emitWinogradInAVX2(w *bytes.Buffer) {
-	const name = "winogradIn32AVX2"
+//
+// With pair (winogradIn2_32AVX2, rows of exactly 4 tiles, tilesY the number
+// of pairs of rows of tiles), a vector holds two rows of tiles instead of
+// a half: its second vector of loads comes from image row 2ty + 2 + i, not
+// from columns 8… of row 2ty + i (masks[1] = masks[0], masks[3] =
+// masks[2]).
+func emitWinogradInAVX2(w *bytes.Buffer, pair bool) {
+	name := "winogradIn32AVX2"
+	if pair {
+		name = "winogradIn2_32AVX2"
+	}
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, tilesY, rowBytes int, masks *[10][8]int32, zero unsafe.Pointer, halves int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", name)
@@ -263,15 +275,18 @@ func emitWinogradInAVX2(w *bytes.Buffer) {
 	f.p("NEGQ DX")
 	f.p("MOVQ DI, BX")
 	f.label("tileRow")
-	for k := 0; k < 2; k++ {
+	halves := 2
+	if pair {
+		halves = 1
+	}
+	for k := 0; k < halves; k++ {
 		if k == 1 {
 			f.p("CMPQ halves+96(FP), $2")
 			f.p("JLT %s_nextRow", name)
 		}
-		// row emits the row transform of image row DX + i, half k, into
-		// the four registers from Y(first).
-		row := func(i, first int) {
-			f.p("// Image row %d of the tile row, half %d: r into Y%d–Y%d.", i, k, first, first+3)
+		// rowPtr sets CX to image row DX + i at padded column 0, or to the
+		// zero row outside the image.
+		rowPtr := func(i int) {
 			f.p("LEAQ %d(DX), AX", i)
 			f.p("MOVQ AX, CX")
 			f.p("IMULQ R12, CX")
@@ -282,7 +297,25 @@ func emitWinogradInAVX2(w *bytes.Buffer) {
 			f.p("SHLQ $2, AX")
 			f.p("SUBQ AX, CX")
 			f.p("MOVQ masks+80(FP), AX")
+		}
+		// row emits the row transform of image row DX + i, half k (or
+		// rows DX + i and DX + i + 2), into the four registers from
+		// Y(first).
+		row := func(i, first int) {
+			f.p("// Image row %d of the tile row, half %d: r into Y%d–Y%d.", i, k, first, first+3)
+			rowPtr(i)
 			for l, off := range []int{0, 8, 2, 10} {
+				if pair && l == 1 {
+					continue
+				}
+				if pair && l == 3 {
+					rowPtr(i + 2)
+					for _, l := range []int{1, 3} {
+						f.p("VMOVDQU %d(AX), Y14", 32*l)
+						f.p("VMASKMOVPS %d(CX), Y14, Y%d", 8*(l/2), 8+l)
+					}
+					continue
+				}
 				f.p("VMOVDQU %d(AX), Y14", 32*(4*k+l))
 				f.p("VMASKMOVPS %d(CX), Y14, Y%d", 4*(16*k+off), 8+l)
 			}
@@ -329,6 +362,10 @@ func emitWinogradInAVX2(w *bytes.Buffer) {
 	f.label("nextRow")
 	f.p("ADDQ rowBytes+72(FP), BX")
 	f.p("ADDQ $2, DX")
+	if pair {
+		f.p("ADDQ rowBytes+72(FP), BX")
+		f.p("ADDQ $2, DX")
+	}
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
 	f.p("MOVQ R11, AX")
@@ -350,8 +387,16 @@ func emitWinogradInAVX2(w *bytes.Buffer) {
 // output vector v (output columns 16k + 8v…). Aᵀ down the columns one
 // component column at a time (a0 in Y4–Y7, a1 in Y8–Y11), then along the
 // rows, as the Go twin.
-func emitWinogradOutAVX2(w *bytes.Buffer) {
-	const name = "winogradOut32AVX2"
+//
+// With pair (winogradOut2_32AVX2, rows of exactly 4 tiles, tilesY the pairs
+// of rows of tiles), a vector holds two rows of tiles: an output row's
+// second vector goes to the row two below (2ty + 2 + i) instead of its
+// columns 8…, and masks[3] = masks[2].
+func emitWinogradOutAVX2(w *bytes.Buffer, pair bool) {
+	name := "winogradOut32AVX2"
+	if pair {
+		name = "winogradOut2_32AVX2"
+	}
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks *[6][8]int32, yRowBytes, halves int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
@@ -371,7 +416,11 @@ func emitWinogradOutAVX2(w *bytes.Buffer) {
 	f.p("JZ %s_tileRow", name)
 	f.p("VBROADCASTSS (R12), Y12")
 	f.label("tileRow")
-	for k := 0; k < 2; k++ {
+	halves := 2
+	if pair {
+		halves = 1
+	}
+	for k := 0; k < halves; k++ {
 		if k == 1 {
 			f.p("CMPQ halves+88(FP), $2")
 			f.p("JLT %s_nextRow", name)
@@ -417,19 +466,29 @@ func emitWinogradOutAVX2(w *bytes.Buffer) {
 			set := fmt.Sprintf("set%d%d", k, i)
 			f.p("TESTQ R13, R13")
 			f.p("JZ %s_%s", name, set)
+			// The second vector: columns 8… of the row, or the row two
+			// below.
+			second := fmt.Sprintf("%d(AX)", 64*k+32)
+			if pair {
+				second = "(AX)(R11*2)"
+			}
 			f.p("VMASKMOVPS %d(AX), Y14, Y8", 64*k)
-			f.p("VMASKMOVPS %d(AX), Y15, Y9", 64*k+32)
+			f.p("VMASKMOVPS %s, Y15, Y9", second)
 			f.p("VADDPS Y6, Y8, Y6")
 			f.p("VADDPS Y7, Y9, Y7")
 			f.label(set)
 			f.p("VMASKMOVPS Y6, Y14, %d(AX)", 64*k)
-			f.p("VMASKMOVPS Y7, Y15, %d(AX)", 64*k+32)
+			f.p("VMASKMOVPS Y7, Y15, %s", second)
 			f.p("ADDQ R11, AX")
 		}
 	}
 	f.label("nextRow")
 	f.p("LEAQ (CX)(R11*2), CX")
 	f.p("ADDQ rowBytes+48(FP), BX")
+	if pair {
+		f.p("LEAQ (CX)(R11*2), CX")
+		f.p("ADDQ rowBytes+48(FP), BX")
+	}
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
 	winoOutNext(f)
@@ -821,8 +880,15 @@ func winoOutNext(f asmFunc) {
 // half k reads output columns 16k…16k + 15 of image rows 2ty and 2ty + 1
 // as two vectors each (masks[2k + v] their lanes) and stores the lanes of
 // masks[4 + k]; even and odd columns by VSHUFPS and VPERMPD.
-func emitWinogradOutTAVX2(w *bytes.Buffer) {
-	const name = "winogradOutT32AVX2"
+//
+// With pair (winogradOutT2_32AVX2, rows of exactly 4 tiles, tilesY the
+// pairs of rows of tiles), a vector holds two rows of tiles: the second
+// vector of image row 2ty + r is row 2ty + 2 + r's first.
+func emitWinogradOutTAVX2(w *bytes.Buffer, pair bool) {
+	name := "winogradOutT32AVX2"
+	if pair {
+		name = "winogradOutT2_32AVX2"
+	}
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, y unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, masks *[6][8]int32, yRowBytes, halves int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-80\n", name)
@@ -839,7 +905,11 @@ func emitWinogradOutTAVX2(w *bytes.Buffer) {
 	f.p("MOVQ tilesY+40(FP), R14")
 	f.p("MOVQ DI, BX")
 	f.label("row")
-	for k := 0; k < 2; k++ {
+	halves := 2
+	if pair {
+		halves = 1
+	}
+	for k := 0; k < halves; k++ {
 		if k == 1 {
 			f.p("CMPQ halves+72(FP), $2")
 			f.p("JLT %s_next", name)
@@ -848,9 +918,16 @@ func emitWinogradOutTAVX2(w *bytes.Buffer) {
 		for r := 0; r < 2; r++ {
 			for v := 0; v < 2; v++ {
 				f.p("VMOVDQU %d(R12), Y15", 32*(2*k+v))
-				if r == 0 {
+				switch {
+				case pair:
+					// Rows 2ty + r + 2v, columns 0…7.
+					f.p("MOVQ R11, AX")
+					f.p("IMULQ $%d, AX", r+2*v)
+					f.p("ADDQ CX, AX")
+					f.p("VMASKMOVPS (AX), Y15, Y%d", 2*r+v)
+				case r == 0:
 					f.p("VMASKMOVPS %d(CX), Y15, Y%d", 64*k+32*v, 2*r+v)
-				} else {
+				default:
 					f.p("VMASKMOVPS %d(CX)(R11*1), Y15, Y%d", 64*k+32*v, 2*r+v)
 				}
 			}
@@ -889,6 +966,10 @@ func emitWinogradOutTAVX2(w *bytes.Buffer) {
 	f.label("next")
 	f.p("LEAQ (CX)(R11*2), CX")
 	f.p("ADDQ rowBytes+48(FP), BX")
+	if pair {
+		f.p("LEAQ (CX)(R11*2), CX")
+		f.p("ADDQ rowBytes+48(FP), BX")
+	}
 	f.p("DECQ R14")
 	f.p("JNZ %s_row", name)
 	f.p("ADDQ R8, DI")
