@@ -116,7 +116,9 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	per, ld := winogradChunk(n, tiles)
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
 	// Scratch for the tiles and products each chunk needs.
-	sizes := []int{sizeIf(needX, 16*s.C*ld), sizeIf(needXd, 16*s.C*ld), sizeIf(y != nil, 16*o*ld), sizeIf(yDot != nil, 16*o*ld)}
+	// The components of the tiles and products, us and ms apart.
+	us, ms := kernels.WinogradStride[T](s.C, ld), kernels.WinogradStride[T](o, ld)
+	sizes := []int{sizeIf(needX, 16*us), sizeIf(needXd, 16*us), sizeIf(y != nil, 16*ms), sizeIf(yDot != nil, 16*ms)}
 	forEachPart((n+per-1)/per, func(lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
@@ -126,10 +128,10 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 			cols := cnt * tiles
 			for i := 0; i < cnt; i++ {
 				if needX {
-					kernels.WinogradIn(u[i*tiles:], ld, s.C*ld, xs[(n0+i)*in:(n0+i+1)*in], s)
+					kernels.WinogradIn(u[i*tiles:], ld, us, xs[(n0+i)*in:(n0+i+1)*in], s)
 				}
 				if needXd {
-					kernels.WinogradIn(ud[i*tiles:], ld, s.C*ld, xds[(n0+i)*in:(n0+i+1)*in], s)
+					kernels.WinogradIn(ud[i*tiles:], ld, us, xds[(n0+i)*in:(n0+i+1)*in], s)
 				}
 			}
 			for xi := 0; xi < 16; xi++ {
@@ -140,8 +142,8 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 					}
 					return b[xi*stride:]
 				}
-				U, Ud := at(u, s.C*ld), at(ud, s.C*ld)
-				M, Md := at(m, o*ld), at(md, o*ld)
+				U, Ud := at(u, us), at(ud, us)
+				M, Md := at(m, ms), at(md, ms)
 				if yX {
 					pw[xi].Gemm(false, cols, 1, U, ld, 0, M, ld)
 				}
@@ -157,10 +159,10 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 			}
 			for i := 0; i < cnt; i++ {
 				if y != nil {
-					winogradScatter(y[(n0+i)*out:(n0+i+1)*out], m[i*tiles:], ld, o, oh, ow, yX || yXd, b, addY)
+					winogradScatter(y[(n0+i)*out:(n0+i+1)*out], m[i*tiles:], ld, ms, o, oh, ow, yX || yXd, b, addY)
 				}
 				if yDot != nil {
-					winogradScatter(yDot[(n0+i)*out:(n0+i+1)*out], md[i*tiles:], ld, o, oh, ow, dXd || dX, bDot, addYd)
+					winogradScatter(yDot[(n0+i)*out:(n0+i+1)*out], md[i*tiles:], ld, ms, o, oh, ow, dXd || dX, bDot, addYd)
 				}
 			}
 		}
@@ -169,13 +171,13 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 
 // winogradScatter writes (or adds, with add) one image's output yn ([o, oh,
 // ow]) from its transformed products m (tile t of channel k, component ξ
-// at m[ξ·o·ld + k·ld + t]) plus the bias b; set false means the product is
+// at m[ξ·ms + k·ld + t]) plus the bias b; set false means the product is
 // zero: yn is then set to the bias, or left as it is with add (a bias is
 // only ever added to an output that is set).
-func winogradScatter[T tensor.Float](yn, m []T, ld, o, oh, ow int, set bool, b []T, add bool) {
+func winogradScatter[T tensor.Float](yn, m []T, ld, ms, o, oh, ow int, set bool, b []T, add bool) {
 	switch {
 	case set:
-		kernels.WinogradOut(yn, m, ld, o*ld, o, oh, ow, b, add)
+		kernels.WinogradOut(yn, m, ld, ms, o, oh, ow, b, add)
 	case !add:
 		for k := 0; k < o; k++ {
 			var bk T
@@ -272,7 +274,8 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	tiles := kernels.WinogradTiles(g.ConvShape)
 	per, ld := winogradChunk(g.N, tiles)
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
-	sizes := []int{sizeIf(doW || doWdY, 16*g.C*ld), sizeIf(doWdX, 16*g.C*ld), sizeIf(doW || doWdX, 16*g.O*ld), sizeIf(doWdY, 16*g.O*ld)}
+	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
+	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys)}
 	mSize := 16 * g.O * g.C
 	mBuf := getScratch[T](2 * mSize)
 	defer putScratch(mBuf)
@@ -294,20 +297,20 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 			for i := 0; i < cnt; i++ {
 				n := n0 + i
 				if len(u) > 0 {
-					kernels.WinogradIn(u[i*tiles:], ld, g.C*ld, x.Data[n*in:(n+1)*in], g.ConvShape)
+					kernels.WinogradIn(u[i*tiles:], ld, us, x.Data[n*in:(n+1)*in], g.ConvShape)
 				}
 				if len(ud) > 0 {
-					kernels.WinogradIn(ud[i*tiles:], ld, g.C*ld, xDot.Data[n*in:(n+1)*in], g.ConvShape)
+					kernels.WinogradIn(ud[i*tiles:], ld, us, xDot.Data[n*in:(n+1)*in], g.ConvShape)
 				}
 				if len(yt) > 0 {
-					kernels.WinogradOutT(yt[i*tiles:], ld, g.O*ld, yBar.Data[n*out:(n+1)*out], g.O, oh, ow)
+					kernels.WinogradOutT(yt[i*tiles:], ld, ys, yBar.Data[n*out:(n+1)*out], g.O, oh, ow)
 				}
 				if len(ytd) > 0 {
-					kernels.WinogradOutT(ytd[i*tiles:], ld, g.O*ld, yBarDot.Data[n*out:(n+1)*out], g.O, oh, ow)
+					kernels.WinogradOutT(ytd[i*tiles:], ld, ys, yBarDot.Data[n*out:(n+1)*out], g.O, oh, ow)
 				}
 			}
 			for xi := 0; xi < 16; xi++ {
-				U, Y := xi*g.C*ld, xi*g.O*ld
+				U, Y := xi*us, xi*ys
 				M := xi * mSize / 16
 				if doW {
 					kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, u[U:], ld, 1, partials[0][M:], g.C)

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"runtime"
+	"unsafe"
 
 	"hesscope/tensor"
 )
@@ -50,6 +51,20 @@ func WinogradFast[T tensor.Float]() bool { return is32[T]() && winogradAsm() }
 // (WinogradIn and WinogradOutT) run in assembly on this machine (float32
 // with AVX-512 or AVX2).
 func WinogradGradFast[T tensor.Float]() bool { return WinogradFast[T]() && winogradOutTAsm() }
+
+// WinogradStride returns the distance, in values, between the 16
+// components of rows·ld transformed values: rows·ld, or 16 more where that
+// is a multiple of 4 KiB of T. Components exactly 4 KiB apart make a
+// transform's 16 stores (or loads) of a tile alias in the store buffer's
+// address check (4K aliasing), which measured 2–5× slower transforms of
+// ResNet's 8×8 and 4×4 layers (BenchmarkWinograd).
+func WinogradStride[T tensor.Float](rows, ld int) int {
+	n := rows * ld
+	if n*int(unsafe.Sizeof(T(0)))%4096 == 0 {
+		n += 16
+	}
+	return n
+}
 
 // WinogradTiles returns the number of tiles of shape s: (H′/2)·(W′/2).
 func WinogradTiles(s ConvShape) int { return s.OutH() / 2 * (s.OutW() / 2) }

@@ -353,3 +353,50 @@ func TestWinogradPanics(t *testing.T) {
 		}()
 	}
 }
+
+// BenchmarkWinograd times the transforms on one image of the zoo's
+// Winograd layers (bytes: the transformed tiles written or read), with the
+// kernels this machine runs (GODEBUG=cpu.avx512f=off for AVX2):
+//
+//	go test -run '^$' -bench Winograd ./kernels
+func BenchmarkWinograd(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		s    ConvShape
+	}{
+		{"c2-conv2", ConvShape{C: 64, H: 30, W: 30, KH: 3, KW: 3, Stride: 1}},
+		{"c2-conv4", ConvShape{C: 128, H: 12, W: 12, KH: 3, KW: 3, Stride: 1}},
+		{"resnet20-layer2", ConvShape{C: 32, H: 16, W: 16, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+		{"resnet20-layer3", ConvShape{C: 64, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+		{"resnet18-layer1", ConvShape{C: 64, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+		{"resnet18-layer4", ConvShape{C: 512, H: 4, W: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}},
+	} {
+		s, tiles := c.s, WinogradTiles(c.s)
+		oh, ow := s.OutH(), s.OutW()
+		x, y := make([]float32, s.C*s.H*s.W), make([]float32, s.C*oh*ow)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		stride := WinogradStride[float32](s.C, tiles)
+		u := make([]float32, 16*stride)
+		bytes := int64(4 * 16 * s.C * tiles)
+		b.Run(c.name+"/In", func(b *testing.B) {
+			b.SetBytes(bytes)
+			for b.Loop() {
+				WinogradIn(u, tiles, stride, x, s)
+			}
+		})
+		b.Run(c.name+"/Out", func(b *testing.B) {
+			b.SetBytes(bytes)
+			for b.Loop() {
+				WinogradOut(y, u, tiles, stride, s.C, oh, ow, nil, false)
+			}
+		})
+		b.Run(c.name+"/OutT", func(b *testing.B) {
+			b.SetBytes(bytes)
+			for b.Loop() {
+				WinogradOutT(u, tiles, stride, y, s.C, oh, ow)
+			}
+		})
+	}
+}
