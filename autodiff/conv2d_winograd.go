@@ -71,22 +71,25 @@ type winogradWeights[T tensor.Float] struct {
 	buf *[]T // the matrices, which PackedA packs on first use
 }
 
-// newWinogradWeights transforms w ([o, c, 3, 3]): [o, c] matrices, or the
-// transposed convolution's [c, o] ones; nil p for a nil w.
+// newWinogradWeights transforms w ([o, c, 3, 3]) into 16 packed [o, c]
+// matrices or, with transposed, into the transposed convolution's [c, o]
+// ones (kernels.WinogradTransposed: the same transform, its components
+// exchanged and packed transposed); nil p for a nil w.
 func newWinogradWeights[T tensor.Float](o, c int, w *tensor.Dense[T], transposed bool) winogradWeights[T] {
 	if w == nil {
 		return winogradWeights[T]{}
 	}
 	buf := getScratch[T](16 * o * c)
 	v := *buf
-	kernels.WinogradWeights(v, w.Data, o, c, transposed)
-	m, k := o, c
-	if transposed {
-		m, k = c, o
-	}
+	kernels.WinogradWeights(v, w.Data, o, c)
 	p := make([]*kernels.PackedA[T], 16)
 	for xi := range p {
-		p[xi] = kernels.PackA(false, m, k, v[xi*m*k:(xi+1)*m*k], k)
+		if transposed {
+			src := kernels.WinogradTransposed(xi) * o * c
+			p[xi] = kernels.PackA(true, c, o, v[src:src+o*c], c)
+			continue
+		}
+		p[xi] = kernels.PackA(false, o, c, v[xi*o*c:(xi+1)*o*c], c)
 	}
 	return winogradWeights[T]{p, buf}
 }

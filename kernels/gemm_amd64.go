@@ -714,3 +714,37 @@ func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int)
 // winogradOutTAsm reports whether WinogradOutT runs in assembly (AVX-512
 // or AVX2).
 func winogradOutTAsm() bool { return hasAVX512 || hasAVX2 }
+
+// winogradWeights32AVX512 is winogradWeightsGeneric for count float32
+// filters on raw memory, the components stride bytes apart.
+//
+//go:noescape
+func winogradWeights32AVX512(dst, w unsafe.Pointer, count, stride int)
+
+// winogradWeights32 runs the weight transform of count filters in assembly
+// where there is a kernel for it (AVX-512) and reports whether it did; dst
+// and w start at the first filter, n is the number of filters in all.
+func winogradWeights32(dst, w []float32, count, n int) bool {
+	if !hasAVX512 || count == 0 {
+		return count == 0
+	}
+	winogradWeights32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(w)), count, 4*n)
+	return true
+}
+
+// winogradWeightsAdd32AVX512 is winogradWeightsAddGeneric for count float32
+// filters on raw memory, the components of m stride bytes apart.
+//
+//go:noescape
+func winogradWeightsAdd32AVX512(wBar, m unsafe.Pointer, count, stride int)
+
+// winogradWeightsAdd32 runs WinogradWeightsAdd for count filters in
+// assembly where there is a kernel for it (AVX-512) and reports whether it
+// did; wBar and m start at the first filter, n is the number in all.
+func winogradWeightsAdd32(wBar, m []float32, count, n int) bool {
+	if !hasAVX512 || count == 0 {
+		return count == 0
+	}
+	winogradWeightsAdd32AVX512(unsafe.Pointer(unsafe.SliceData(wBar)), unsafe.Pointer(unsafe.SliceData(m)), count, 4*n)
+	return true
+}

@@ -72,3 +72,9 @@ func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int)
 
 // winogradOutTAsm reports false: no assembly transform.
 func winogradOutTAsm() bool { return false }
+
+// winogradWeights32 reports false: no assembly transform.
+func winogradWeights32(dst, w []float32, count, n int) bool { return false }
+
+// winogradWeightsAdd32 reports false: no assembly transform.
+func winogradWeightsAdd32(wBar, m []float32, count, n int) bool { return false }

@@ -71,58 +71,62 @@ func WinogradTiles(s ConvShape) int { return s.OutH() / 2 * (s.OutW() / 2) }
 
 // WinogradWeights writes the transformed weights of w ([o, c, 3, 3]):
 // V_ξ = (G·w[p,q]·Gᵀ)_ξ at dst[ξ·o·c + p·c + q], so that V_ξ is an [o, c]
-// matrix. With transposed, it writes instead the weights of the transposed
-// convolution (the input cotangent x̄ = conv(ȳ, w′) with padding 2 − p for
-// a stride-1 3×3 convolution of padding p): w′[q, p] = w[p, q] rotated by
-// 180°, V_ξ an [c, o] matrix at dst[ξ·o·c + q·o + p]. Each value is
-// computed in float64 and rounded once.
-func WinogradWeights[T tensor.Float](dst, w []T, o, c int, transposed bool) {
-	if len(w) < o*c*9 || len(dst) < 16*o*c {
+// matrix, in T's arithmetic (winogradWeightsGeneric says in what order).
+//
+// The transposed convolution (the input cotangent x̄ = conv(ȳ, w′) with
+// padding 2 − p of a stride-1 3×3 convolution of padding p, w′[q, p] = w[p,
+// q] rotated by 180°) needs no transform of its own: G·J = P·G for the
+// reversal J of 3 values and the exchange P of the first and last of 4, so
+// its component (i, j) is V_(π(i), π(j))ᵀ, π exchanging 0 and 3
+// (WinogradTransposed), up to the order of two additions.
+func WinogradWeights[T tensor.Float](dst, w []T, o, c int) {
+	n := o * c
+	if len(w) < n*9 || len(dst) < 16*n {
 		panic(fmt.Sprintf("kernels: WinogradWeights of %d weights into %d for [%d, %d, 3, 3]", len(w), len(dst), o, c))
 	}
-	// Rows p of w in parts on the idle CPUs (a ResNet-18 4×4 layer has
-	// 262 144 filters), each filter's 16 values written 16 planes apart.
-	parts := min(o, max(1, o*c/4096), runtime.GOMAXPROCS(0))
+	// Filters in parts on the idle CPUs (a ResNet-18 4×4 layer has
+	// 262 144), whole blocks of 16 but the last.
+	parts := min(max(1, n/4096), runtime.GOMAXPROCS(0))
 	parallelFor(parts, parts, func(part int) {
-		for p := part * o / parts; p < (part+1)*o/parts; p++ {
-			for q := 0; q < c; q++ {
-				g := (*[9]T)(w[(p*c+q)*9:])
-				off := p*c + q
-				if transposed {
-					off = q*o + p
-				}
-				winogradFilter(dst[off:], o*c, g, transposed)
-			}
+		lo, hi := part*n/parts/16*16, (part+1)*n/parts/16*16
+		if part == parts-1 {
+			hi = n
 		}
+		if WinogradFast[T]() && winogradWeights32(as32(dst[lo:]), as32(w[lo*9:]), hi-lo, n) {
+			return
+		}
+		winogradWeightsGeneric(dst, w, n, lo, hi)
 	})
 }
 
-// winogradFilter writes G·g·Gᵀ (of g rotated by 180° if rot) at v[ξ·stride],
-// ξ = 4i + j: each value computed in float64 and rounded once.
-func winogradFilter[T tensor.Float](v []T, stride int, g *[9]T, rot bool) {
-	var f [9]float64
-	for i, x := range g {
-		if rot {
-			i = 8 - i // (u, v) → (2 − u, 2 − v)
+// winogradWeightsGeneric is WinogradWeights for filters lo…hi − 1 in Go,
+// the twin of the assembly: down the columns t = g0 + g2 and the rows g0,
+// (t + g1)·½, (t − g1)·½, g2 of G·g; then the same along each of its rows.
+func winogradWeightsGeneric[T tensor.Float](dst, w []T, n, lo, hi int) {
+	for f := lo; f < hi; f++ {
+		g := w[f*9 : f*9+9 : f*9+9]
+		var a [4][3]T
+		for k := 0; k < 3; k++ {
+			g0, g1, g2 := g[k], g[3+k], g[6+k]
+			t := g0 + g2
+			a[0][k], a[1][k], a[2][k], a[3][k] = g0, (t+g1)*0.5, (t-g1)*0.5, g2
 		}
-		f[i] = float64(x)
+		d := dst[f : f+15*n+1]
+		for i := 0; i < 4; i++ {
+			r0, r1, r2 := a[i][0], a[i][1], a[i][2]
+			t := r0 + r2
+			b := 4 * i * n
+			d[b], d[b+n], d[b+2*n], d[b+3*n] = r0, (t+r1)*0.5, (t-r1)*0.5, r2
+		}
 	}
-	// G·g, 4×3: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2.
-	var a [12]float64
-	for k := 0; k < 3; k++ {
-		g0, g1, g2 := f[k], f[3+k], f[6+k]
-		a[k], a[3+k], a[6+k], a[9+k] = g0, (g0+g1+g2)*0.5, (g0-g1+g2)*0.5, g2
-	}
-	// (G·g)·Gᵀ, 4×4.
-	d := v[:15*stride+1]
-	for i := 0; i < 4; i++ {
-		r0, r1, r2 := a[3*i], a[3*i+1], a[3*i+2]
-		b := 4 * i * stride
-		d[b] = T(r0)
-		d[b+stride] = T((r0 + r1 + r2) * 0.5)
-		d[b+2*stride] = T((r0 - r1 + r2) * 0.5)
-		d[b+3*stride] = T(r2)
-	}
+}
+
+// WinogradTransposed returns the component of WinogradWeights' whose [o, c]
+// matrix, transposed, is component xi of the transposed convolution's
+// weights: (i, j) ↦ (π(i), π(j)), π exchanging 0 and 3.
+func WinogradTransposed(xi int) int {
+	pi := [4]int{3, 1, 2, 0}
+	return 4*pi[xi/4] + pi[xi%4]
 }
 
 // WinogradIn writes the transformed input tiles Bᵀ·d·B of image x ([C, H,
@@ -296,43 +300,49 @@ func winogradOutTGeneric[T tensor.Float](dst []T, ld, xiStride int, y []T, o, oh
 
 // WinogradWeightsAdd adds to wBar ([o, c, 3, 3]) the weight gradient Gᵀ·M̄·G
 // of the summed products m (M̄_ξ an [o, c] matrix at m[ξ·o·c], from
-// WinogradOutT's components and WinogradIn's tiles), with the signs
-// WinogradOutT left out: component ξ = 4i + j is negated once for i = 3
-// and once for j = 3. Each value is computed in float64, added to wBar's
-// and rounded once.
+// WinogradOutT's components and WinogradIn's tiles), in T's arithmetic.
+// The signs WinogradOutT left out (component ξ = 4i + j negated once for i
+// = 3 and once for j = 3, M̄ = D·M̄′·D with D = diag(1, 1, 1, −1)) are
+// G̃ = D·G's: G̃ᵀ·M̄′·G̃ is computed, down the columns s = m1 + m2, (m0 + s·½,
+// (m1 − m2)·½, s·½ − m3), then the same along each row, and added (wBar +
+// value).
 func WinogradWeightsAdd[T tensor.Float](wBar, m []T, o, c int) {
-	if len(wBar) < o*c*9 || len(m) < 16*o*c {
+	n := o * c
+	if len(wBar) < n*9 || len(m) < 16*n {
 		panic(fmt.Sprintf("kernels: WinogradWeightsAdd of %d values into %d for [%d, %d, 3, 3]", len(m), len(wBar), o, c))
 	}
-	n := o * c
-	parts := min(o, max(1, n/4096), runtime.GOMAXPROCS(0))
+	parts := min(max(1, n/4096), runtime.GOMAXPROCS(0))
 	parallelFor(parts, parts, func(part int) {
-		for pq := part * o / parts * c; pq < (part+1)*o/parts*c; pq++ {
-			// M̄ with its signs, 4×4; Gᵀ·M̄ (3×4), then ·G (3×3), with
-			// Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1].
-			var mm [4][4]float64
-			for i := 0; i < 4; i++ {
-				for j := 0; j < 4; j++ {
-					v := float64(m[(4*i+j)*n+pq])
-					if (i == 3) != (j == 3) {
-						v = -v
-					}
-					mm[i][j] = v
-				}
-			}
-			var a [3][4]float64
-			for j := 0; j < 4; j++ {
-				a[0][j] = mm[0][j] + (mm[1][j]+mm[2][j])*0.5
-				a[1][j] = (mm[1][j] - mm[2][j]) * 0.5
-				a[2][j] = (mm[1][j]+mm[2][j])*0.5 + mm[3][j]
-			}
-			w := wBar[pq*9 : pq*9+9]
-			for u := 0; u < 3; u++ {
-				r := a[u]
-				w[3*u] = T(float64(w[3*u]) + r[0] + (r[1]+r[2])*0.5)
-				w[3*u+1] = T(float64(w[3*u+1]) + (r[1]-r[2])*0.5)
-				w[3*u+2] = T(float64(w[3*u+2]) + (r[1]+r[2])*0.5 + r[3])
-			}
+		lo, hi := part*n/parts/16*16, (part+1)*n/parts/16*16
+		if part == parts-1 {
+			hi = n
 		}
+		if WinogradFast[T]() && winogradWeightsAdd32(as32(wBar[lo*9:]), as32(m[lo:]), hi-lo, n) {
+			return
+		}
+		winogradWeightsAddGeneric(wBar, m, n, lo, hi)
 	})
+}
+
+// winogradWeightsAddGeneric is WinogradWeightsAdd for filters lo…hi − 1 in
+// Go, the twin of the assembly (the conversions to T round each product, as
+// the assembly does: no fused multiply-add).
+func winogradWeightsAddGeneric[T tensor.Float](wBar, m []T, n, lo, hi int) {
+	step := func(m0, m1, m2, m3 T) (T, T, T) {
+		h := T((m1 + m2) * 0.5)
+		return m0 + h, T((m1 - m2) * 0.5), h - m3
+	}
+	for f := lo; f < hi; f++ {
+		var col [4][3]T
+		for j := 0; j < 4; j++ {
+			col[j][0], col[j][1], col[j][2] = step(m[j*n+f], m[(4+j)*n+f], m[(8+j)*n+f], m[(12+j)*n+f])
+		}
+		w := wBar[f*9 : f*9+9 : f*9+9]
+		for u := 0; u < 3; u++ {
+			a, b, c := step(col[0][u], col[1][u], col[2][u], col[3][u])
+			w[3*u] += a
+			w[3*u+1] += b
+			w[3*u+2] += c
+		}
+	}
 }

@@ -8,21 +8,23 @@ import (
 // emitWinograd writes the float32 AVX-512 transforms of Winograd's F(2×2,
 // 3×3) (../winograd.go), winogradIn32AVX512 and winogradOut32AVX512, and
 // their permutation tables (winoIdx: the even and the odd lanes of two
-// vectors, and the interleaving of two vectors' low and high halves).
+// vectors, the interleaving of two vectors' low and high halves, and the
+// first taps of 16 filters of 9 values).
 // A row of tiles (up to 16) is one vector; every value is computed by the
 // same operations in the same order as the Go twins.
 func emitWinograd(w *bytes.Buffer) {
-	for t, idx := range [4]func(l int) int{
+	for t, idx := range [5]func(l int) int{
 		func(l int) int { return 2 * l },              // even lanes of (a, b)
 		func(l int) int { return 2*l + 1 },            // odd lanes
 		func(l int) int { return l/2 + 16*(l%2) },     // a0 b0 a1 b1 … a7 b7
 		func(l int) int { return 8 + l/2 + 16*(l%2) }, // a8 b8 … a15 b15
+		func(l int) int { return 9 * l },              // 16 filters' first taps
 	} {
 		for l := 0; l < 16; l++ {
 			fmt.Fprintf(w, "DATA ·winoIdx+%d(SB)/4, $%d\n", 64*t+4*l, idx(l))
 		}
 	}
-	w.WriteString("GLOBL ·winoIdx(SB), RODATA|NOPTR, $256\n")
+	w.WriteString("GLOBL ·winoIdx(SB), RODATA|NOPTR, $320\n")
 	emitWinogradIn(w)
 	emitWinogradOut(w)
 	emitWinogradInAVX2(w, false)
@@ -34,6 +36,8 @@ func emitWinograd(w *bytes.Buffer) {
 	emitWinogradOutT(w)
 	emitWinogradOutTAVX2(w, false)
 	emitWinogradOutTAVX2(w, true)
+	emitWinogradWeights(w)
+	emitWinogradWeightsAdd(w)
 }
 
 // emitWinogradIn writes
@@ -975,6 +979,144 @@ func emitWinogradOutTAVX2(w *bytes.Buffer, pair bool) {
 	f.p("ADDQ R8, DI")
 	f.p("DECQ R10")
 	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradWeights writes
+//
+//	winogradWeights32AVX512(dst, w unsafe.Pointer, count, stride int)
+//
+// the weight transform G·g·Gᵀ of count filters (9 values each, from w) into
+// dst, component ξ of filter f at dst + ξ·stride + 4f bytes: 16 filters at
+// a time, the 9 taps gathered (index 9l + tap), the last block under the
+// mask of the filters left. As the Go twin: down the columns t = g0 + g2,
+// (g0, (t + g1)·½, (t − g1)·½, g2), then the same along each row.
+func emitWinogradWeights(w *bytes.Buffer) {
+	const name = "winogradWeights32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, w unsafe.Pointer, count, stride int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ w+8(FP), SI")
+	f.p("MOVQ count+16(FP), CX")
+	f.p("MOVQ stride+24(FP), R9")
+	f.p("VMOVDQU32 ·winoIdx+256(SB), Z31") // 9l
+	f.p("MOVL $0x3f000000, AX")            // 0.5
+	f.p("VPBROADCASTD AX, Z30")
+	f.label("block")
+	f.p("// K2: the filters of this block, 16 or those left.")
+	f.p("MOVQ $16, AX")
+	f.p("CMPQ CX, AX")
+	f.p("CMOVQLT CX, AX")
+	f.p("MOVL $1, BX")
+	f.p("SHLXL AX, BX, BX")
+	f.p("DECL BX")
+	f.p("KMOVW BX, K2")
+	for t := 0; t < 9; t++ {
+		f.p("KMOVW K2, K1")
+		f.p("VPXORD Z%d, Z%d, Z%d", t, t, t)
+		f.p("VGATHERDPS %d(SI)(Z31*4), K1, Z%d", 4*t, t)
+	}
+	// a[i][k]: a0k = Zk, a1k = Z(12+k), a2k = Z(15+k), a3k = Z(6+k).
+	a := func(i, k int) int { return [4]int{0, 12, 15, 6}[i] + k }
+	for k := 0; k < 3; k++ {
+		f.p("VADDPS Z%d, Z%d, Z9", 6+k, k)       // t = g0 + g2
+		f.p("VADDPS Z%d, Z9, Z%d", 3+k, a(1, k)) // t + g1
+		f.p("VMULPS Z30, Z%d, Z%d", a(1, k), a(1, k))
+		f.p("VSUBPS Z%d, Z9, Z%d", 3+k, a(2, k)) // t − g1
+		f.p("VMULPS Z30, Z%d, Z%d", a(2, k), a(2, k))
+	}
+	f.p("MOVQ DI, AX")
+	for i := 0; i < 4; i++ {
+		r0, r1, r2 := a(i, 0), a(i, 1), a(i, 2)
+		f.p("VADDPS Z%d, Z%d, Z9", r2, r0)
+		f.p("VADDPS Z%d, Z9, Z10", r1)
+		f.p("VMULPS Z30, Z10, Z10")
+		f.p("VSUBPS Z%d, Z9, Z11", r1)
+		f.p("VMULPS Z30, Z11, Z11")
+		for j, v := range []int{r0, 10, 11, r2} {
+			f.p("VMOVUPS Z%d, K2, (AX)", v)
+			if 4*i+j < 15 {
+				f.p("ADDQ R9, AX")
+			}
+		}
+	}
+	f.p("ADDQ $576, SI") // 16 filters of 9 values
+	f.p("ADDQ $64, DI")
+	f.p("SUBQ $16, CX")
+	f.p("JG %s_block", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradWeightsAdd writes
+//
+//	winogradWeightsAdd32AVX512(wBar, m unsafe.Pointer, count, stride int)
+//
+// the adjoint of the weight transform: for count filters, wBar[9f + 3u +
+// v] += (G̃ᵀ·M̄_f·G̃)[u, v], component ξ of M̄_f at m + ξ·stride + 4f bytes,
+// 16 filters at a time (the 9 values of each gathered, added to and
+// scattered back), the last block under the mask of the filters left. As
+// the Go twin: down the columns s = m1 + m2, (m0 + s·½, (m1 − m2)·½,
+// s·½ − m3), then the same along each of the three rows.
+func emitWinogradWeightsAdd(w *bytes.Buffer) {
+	const name = "winogradWeightsAdd32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(wBar, m unsafe.Pointer, count, stride int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	f.p("MOVQ wBar+0(FP), DI")
+	f.p("MOVQ m+8(FP), SI")
+	f.p("MOVQ count+16(FP), CX")
+	f.p("MOVQ stride+24(FP), R9")
+	f.p("VMOVDQU32 ·winoIdx+256(SB), Z31") // 9l
+	f.p("MOVL $0x3f000000, AX")            // 0.5
+	f.p("VPBROADCASTD AX, Z30")
+	f.label("block")
+	f.p("MOVQ $16, AX")
+	f.p("CMPQ CX, AX")
+	f.p("CMOVQLT CX, AX")
+	f.p("MOVL $1, BX")
+	f.p("SHLXL AX, BX, BX")
+	f.p("DECL BX")
+	f.p("KMOVW BX, K2")
+	f.p("MOVQ SI, AX")
+	for xi := 0; xi < 16; xi++ {
+		f.p("VMOVUPS.Z (AX), K2, Z%d", xi)
+		if xi < 15 {
+			f.p("ADDQ R9, AX")
+		}
+	}
+	// step computes, from four vectors (m0…m3), three: m0 + s·½,
+	// (m1 − m2)·½ and s·½ − m3 with s = m1 + m2.
+	step := func(m [4]int, out [3]int) {
+		f.p("VADDPS Z%d, Z%d, Z28", m[2], m[1])
+		f.p("VMULPS Z30, Z28, Z28")
+		f.p("VSUBPS Z%d, Z%d, Z29", m[2], m[1])
+		f.p("VMULPS Z30, Z29, Z%d", out[1])
+		f.p("VADDPS Z28, Z%d, Z%d", m[0], out[0])
+		f.p("VSUBPS Z%d, Z28, Z%d", m[3], out[2])
+	}
+	// Columns j: c_uj in Z(16 + 3j + u).
+	for j := 0; j < 4; j++ {
+		step([4]int{j, 4 + j, 8 + j, 12 + j}, [3]int{16 + 3*j, 17 + 3*j, 18 + 3*j})
+	}
+	// Rows u: outputs (u, v) in Z(3u + v).
+	for u := 0; u < 3; u++ {
+		step([4]int{16 + u, 19 + u, 22 + u, 25 + u}, [3]int{3 * u, 3*u + 1, 3*u + 2})
+	}
+	for k := 0; k < 9; k++ {
+		f.p("KMOVW K2, K1")
+		f.p("VPXORD Z9, Z9, Z9")
+		f.p("VGATHERDPS %d(DI)(Z31*4), K1, Z9", 4*k)
+		f.p("VADDPS Z%d, Z9, Z9", k)
+		f.p("KMOVW K2, K1")
+		f.p("VSCATTERDPS Z9, K1, %d(DI)(Z31*4)", 4*k)
+	}
+	f.p("ADDQ $576, DI") // 16 filters of 9 values
+	f.p("ADDQ $64, SI")
+	f.p("SUBQ $16, CX")
+	f.p("JG %s_block", name)
 	f.p("VZEROUPPER")
 	f.p("RET")
 }
