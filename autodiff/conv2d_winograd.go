@@ -252,8 +252,7 @@ func data[T tensor.Float](t *tensor.Dense[T]) []T {
 
 // winogradGrad reports whether the weight cotangents of g are computed by
 // Winograd's algorithm (convWeightWinograd): where its forward products
-// are (winogradShape), with at least 128 channels in and out, and the
-// transform of the output cotangents runs in assembly. Measured
+// are (winogradShape), with at least 128 channels in and out. Measured
 // (BenchmarkConv2d vjp-w against the direct product, AVX-512, 2 threads):
 // ResNet-18's 32×32, 8×8 and 4×4 layers 0.8, 0.7–0.8 and 0.9–0.95, C2's
 // 10×10 (128 channels) 0.55–0.75; C2's 28×28 and ResNet-20's 16×16 and 8×8
@@ -263,7 +262,7 @@ func data[T tensor.Float](t *tensor.Dense[T]) []T {
 // resnet20's HvOnly 6 % slower (an HVP without the weight gradient makes
 // two weight products of a layer, but transforms x, ẋ, ȳ and ȳ̇ for them).
 func winogradGrad[T tensor.Float](g convGeom) bool {
-	return kernels.WinogradGradFast[T]() && winogradShape[T](g.ConvShape, g.O) && min(g.C, g.O) >= 128
+	return winogradShape[T](g.ConvShape, g.O) && min(g.C, g.O) >= 128
 }
 
 // convWeightWinograd adds the weight cotangents of convBackward (the flags

@@ -711,10 +711,6 @@ func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int)
 	return true
 }
 
-// winogradOutTAsm reports whether WinogradOutT runs in assembly (AVX-512
-// or AVX2).
-func winogradOutTAsm() bool { return hasAVX512 || hasAVX2 }
-
 // winogradWeights32AVX512 is winogradWeightsGeneric for count float32
 // filters on raw memory, the components stride bytes apart.
 //

@@ -70,9 +70,6 @@ func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, 
 // winogradOutT32 reports false: no assembly transform.
 func winogradOutT32(dst []float32, ld, xiStride int, y []float32, o, oh, ow int) bool { return false }
 
-// winogradOutTAsm reports false: no assembly transform.
-func winogradOutTAsm() bool { return false }
-
 // winogradWeights32 reports false: no assembly transform.
 func winogradWeights32(dst, w []float32, count, n int) bool { return false }
 

@@ -30,8 +30,11 @@ import (
 // as cuDNN's and oneDNN's Winograd convolutions do; they are the same bits
 // for any thread count.
 //
-// WinogradIn, WinogradOut and WinogradWeights are the three transforms; the
-// products are the callers' (autodiff's convolution).
+// WinogradIn, WinogradOut and WinogradWeights are the transforms of a
+// convolution, WinogradOutT and WinogradWeightsAdd those of its weight
+// gradient (the adjoint); the products are the callers' (autodiff's
+// convolution). The float32 transforms run in generated assembly (AVX-512,
+// AVX2) whose Go twins give the same bits.
 
 // WinogradOK reports whether the transforms handle shape s: a 3×3 window,
 // stride 1, at most 2 pixels of padding, and an output of even height and
@@ -43,14 +46,10 @@ func WinogradOK(s ConvShape) bool {
 }
 
 // WinogradFast reports whether T's transforms run in assembly on this
-// machine (float32 with AVX-512); elsewhere they are the pure-Go reference
-// loops, correct but slower than the direct convolution they replace.
+// machine (float32 with AVX-512 or AVX2; the weights' transforms with
+// AVX-512 only); elsewhere they are the pure-Go reference loops, correct
+// but slower than the direct convolution they replace.
 func WinogradFast[T tensor.Float]() bool { return is32[T]() && winogradAsm() }
-
-// WinogradGradFast reports whether T's transforms of a weight gradient
-// (WinogradIn and WinogradOutT) run in assembly on this machine (float32
-// with AVX-512 or AVX2).
-func WinogradGradFast[T tensor.Float]() bool { return WinogradFast[T]() && winogradOutTAsm() }
 
 // WinogradStride returns the distance, in values, between the 16
 // components of rows·ld transformed values: rows·ld, or 16 more where that
