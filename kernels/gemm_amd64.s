@@ -8358,6 +8358,7 @@ TEXT ·winogradWeightsAdd32AVX512(SB), NOSPLIT, $0-32
 	MOVL $0x3f000000, AX
 	VPBROADCASTD AX, Z30
 winogradWeightsAdd32AVX512_block:
+	// K2: the filters of this block, 16 or those left.
 	MOVQ $16, AX
 	CMPQ CX, AX
 	CMOVQLT CX, AX

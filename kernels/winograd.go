@@ -83,18 +83,25 @@ func WinogradWeights[T tensor.Float](dst, w []T, o, c int) {
 	if len(w) < n*9 || len(dst) < 16*n {
 		panic(fmt.Sprintf("kernels: WinogradWeights of %d weights into %d for [%d, %d, 3, 3]", len(w), len(dst), o, c))
 	}
-	// Filters in parts on the idle CPUs (a ResNet-18 4×4 layer has
-	// 262 144), whole blocks of 16 but the last.
+	forFilters(n, func(lo, hi int) {
+		if WinogradFast[T]() && winogradWeights32(as32(dst[lo:]), as32(w[lo*9:]), hi-lo, n) {
+			return
+		}
+		winogradWeightsGeneric(dst, w, n, lo, hi)
+	})
+}
+
+// forFilters calls f(lo, hi) for parts of n filters on the idle CPUs (a
+// ResNet-18 4×4 layer has 262 144), each part whole blocks of 16 filters
+// but the last.
+func forFilters(n int, f func(lo, hi int)) {
 	parts := min(max(1, n/4096), runtime.GOMAXPROCS(0))
 	parallelFor(parts, parts, func(part int) {
 		lo, hi := part*n/parts/16*16, (part+1)*n/parts/16*16
 		if part == parts-1 {
 			hi = n
 		}
-		if WinogradFast[T]() && winogradWeights32(as32(dst[lo:]), as32(w[lo*9:]), hi-lo, n) {
-			return
-		}
-		winogradWeightsGeneric(dst, w, n, lo, hi)
+		f(lo, hi)
 	})
 }
 
@@ -310,12 +317,7 @@ func WinogradWeightsAdd[T tensor.Float](wBar, m []T, o, c int) {
 	if len(wBar) < n*9 || len(m) < 16*n {
 		panic(fmt.Sprintf("kernels: WinogradWeightsAdd of %d values into %d for [%d, %d, 3, 3]", len(m), len(wBar), o, c))
 	}
-	parts := min(max(1, n/4096), runtime.GOMAXPROCS(0))
-	parallelFor(parts, parts, func(part int) {
-		lo, hi := part*n/parts/16*16, (part+1)*n/parts/16*16
-		if part == parts-1 {
-			hi = n
-		}
+	forFilters(n, func(lo, hi int) {
 		if WinogradFast[T]() && winogradWeightsAdd32(as32(wBar[lo*9:]), as32(m[lo:]), hi-lo, n) {
 			return
 		}

@@ -999,20 +999,7 @@ func emitWinogradWeights(w *bytes.Buffer) {
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	f.p("MOVQ dst+0(FP), DI")
 	f.p("MOVQ w+8(FP), SI")
-	f.p("MOVQ count+16(FP), CX")
-	f.p("MOVQ stride+24(FP), R9")
-	f.p("VMOVDQU32 ·winoIdx+256(SB), Z31") // 9l
-	f.p("MOVL $0x3f000000, AX")            // 0.5
-	f.p("VPBROADCASTD AX, Z30")
-	f.label("block")
-	f.p("// K2: the filters of this block, 16 or those left.")
-	f.p("MOVQ $16, AX")
-	f.p("CMPQ CX, AX")
-	f.p("CMOVQLT CX, AX")
-	f.p("MOVL $1, BX")
-	f.p("SHLXL AX, BX, BX")
-	f.p("DECL BX")
-	f.p("KMOVW BX, K2")
+	winoFilterBlock(f)
 	for t := 0; t < 9; t++ {
 		f.p("KMOVW K2, K1")
 		f.p("VPXORD Z%d, Z%d, Z%d", t, t, t)
@@ -1067,19 +1054,7 @@ func emitWinogradWeightsAdd(w *bytes.Buffer) {
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	f.p("MOVQ wBar+0(FP), DI")
 	f.p("MOVQ m+8(FP), SI")
-	f.p("MOVQ count+16(FP), CX")
-	f.p("MOVQ stride+24(FP), R9")
-	f.p("VMOVDQU32 ·winoIdx+256(SB), Z31") // 9l
-	f.p("MOVL $0x3f000000, AX")            // 0.5
-	f.p("VPBROADCASTD AX, Z30")
-	f.label("block")
-	f.p("MOVQ $16, AX")
-	f.p("CMPQ CX, AX")
-	f.p("CMOVQLT CX, AX")
-	f.p("MOVL $1, BX")
-	f.p("SHLXL AX, BX, BX")
-	f.p("DECL BX")
-	f.p("KMOVW BX, K2")
+	winoFilterBlock(f)
 	f.p("MOVQ SI, AX")
 	for xi := 0; xi < 16; xi++ {
 		f.p("VMOVUPS.Z (AX), K2, Z%d", xi)
@@ -1119,4 +1094,25 @@ func emitWinogradWeightsAdd(w *bytes.Buffer) {
 	f.p("JG %s_block", name)
 	f.p("VZEROUPPER")
 	f.p("RET")
+}
+
+// winoFilterBlock loads the arguments the weight transforms share, count
+// (CX) and stride (R9), the gather indices 9l (Z31) and ½ (Z30), and
+// starts the loop over blocks of 16 filters with K2 the mask of the block's
+// filters, 16 or those left.
+func winoFilterBlock(f asmFunc) {
+	f.p("MOVQ count+16(FP), CX")
+	f.p("MOVQ stride+24(FP), R9")
+	f.p("VMOVDQU32 ·winoIdx+256(SB), Z31") // 9l
+	f.p("MOVL $0x3f000000, AX")            // 0.5
+	f.p("VPBROADCASTD AX, Z30")
+	f.label("block")
+	f.p("// K2: the filters of this block, 16 or those left.")
+	f.p("MOVQ $16, AX")
+	f.p("CMPQ CX, AX")
+	f.p("CMOVQLT CX, AX")
+	f.p("MOVL $1, BX")
+	f.p("SHLXL AX, BX, BX")
+	f.p("DECL BX")
+	f.p("KMOVW BX, K2")
 }
