@@ -16,17 +16,17 @@ const winogradChunkTiles = 128
 // winogradShape reports whether a convolution of shape s (of its input)
 // into o channels runs by Winograd's F(2×2, 3×3) (kernels.WinogradIn): for
 // float32 where the transforms run in assembly, on the shapes they handle,
-// with at least 32 channels in and out. Measured per layer
+// with at least 16 channels in and out. Measured per layer
 // (BenchmarkConv2d, AVX-512, 2 threads; forward / vjp-x time against the
 // direct products): C2's 30×30 layer 0.6–0.7 / 0.75–0.8, its 12×12 and
 // 10×10 ones 0.5–0.85 / 0.75–1.0, ResNet-18's 32×32 0.65 / 0.8, 8×8
 // 0.55–0.65 / 0.65–0.75 and 4×4 0.8–0.85 / 0.8–0.9, ResNet-20's 16×16
-// 0.6–0.65 / 0.6 and 8×8 0.7 / 0.85. With 16 channels (ResNet-20's first
-// stage) x̄ was 1.3× slower and the models within the noise, with 3 (C2's
-// first layer) the forward 1.2×: there the transforms cost more than the
-// products save.
+// 0.6–0.65 / 0.6 and 8×8 0.7 / 0.85, its 32×32 16-channel stage 0.8 / 0.85
+// (vjp-pair 0.95; models: resnet20's gradient −1…3 %, product −1…4 %).
+// With 3 channels (C2's and the ResNets' first layers) the forward was
+// 1.2× slower: there the transforms cost more than the products save.
 func winogradShape[T tensor.Float](s kernels.ConvShape, o int) bool {
-	return kernels.WinogradFast[T]() && kernels.WinogradOK(s) && min(s.C, o) >= 32
+	return kernels.WinogradFast[T]() && kernels.WinogradOK(s) && min(s.C, o) >= 16
 }
 
 // winogradChunk returns the images per chunk of n images of tiles tiles

@@ -7,7 +7,7 @@ import (
 )
 
 // TestWinogradShape checks which convolutions run by Winograd's algorithm:
-// the zoo's 3×3 stride-1 layers with 32 channels or more and the test
+// the zoo's 3×3 stride-1 layers with 16 channels or more and the test
 // shapes of TestFloat32Paths' "conv/winograd" cases (so that those test
 // it), not the thin, too wide, strided or float64 ones.
 func TestWinogradShape(t *testing.T) {
@@ -28,13 +28,14 @@ func TestWinogradShape(t *testing.T) {
 		{"c2-conv2", conv(64, 30, 30, 3, 1, 0), 64, true, false},
 		{"c2-conv2 x̄", conv(64, 28, 28, 3, 1, 2), 64, true, false},
 		{"c2-conv4", conv(128, 12, 12, 3, 1, 0), 128, true, true},
-		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), 16, false, false},
+		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), 16, true, false},
+		{"resnet20-conv1", conv(3, 32, 32, 3, 1, 1), 16, false, false},
 		{"resnet20-layer2", conv(32, 16, 16, 3, 1, 1), 32, true, false},
 		{"resnet20-layer3", conv(64, 8, 8, 3, 1, 1), 64, true, false},
 		{"resnet20-down", conv(16, 32, 32, 3, 2, 1), 32, false, false},
 		{"resnet18-layer3", conv(256, 8, 8, 3, 1, 1), 256, true, true},
 		{"resnet18-layer4", conv(512, 4, 4, 3, 1, 1), 512, true, true},
-		{"thin out", conv(64, 16, 16, 3, 1, 1), 16, false, false},
+		{"thin out", conv(64, 16, 16, 3, 1, 1), 8, false, false},
 		{"wide 34", conv(64, 34, 34, 3, 1, 1), 64, false, false},
 		{"c1-conv2", conv(64, 16, 16, 5, 1, 2), 64, false, false},
 		{"test p1", conv(32, 16, 16, 3, 1, 1), 32, true, false},
