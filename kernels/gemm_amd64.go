@@ -505,6 +505,39 @@ func winogradIn2_32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, p
 //go:noescape
 func winogradOut2_32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, pairs, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)
 
+// winogradIn4_32AVX512 and winogradOut4_32AVX512 are winogradIn32AVX512 and
+// winogradOut32AVX512 for rows of exactly 4 tiles, four rows of tiles to a
+// vector (quads: tilesY/4), with the permutes of winogradQuadIn and
+// winogradQuadOut.
+//
+//go:noescape
+func winogradIn4_32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, quads, rowBytes int, masks uint64, idx *[2][16]int32)
+
+//go:noescape
+func winogradOut4_32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, quads, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[4][16]int32)
+
+// winogradQuad reports whether AVX-512 takes four rows of tw tiles, th rows,
+// to a vector: rows of exactly 4 tiles (8×8 outputs), a multiple of 4 of
+// them.
+func winogradQuad(tw, th int) bool { return tw == 4 && th%4 == 0 }
+
+// winogradQuadIn and winogradQuadOut are the permutes of four rows of 4
+// tiles: the even and odd columns of two pairs of image rows of 8 values
+// (in: lane 4k + tx from 8k + 2tx), and each row of tiles' even and odd
+// output columns interleaved into an output row of 8 (out[k]).
+var winogradQuadIn, winogradQuadOut = func() (in [2][16]int32, out [4][16]int32) {
+	for l := 0; l < 16; l++ {
+		e := 8*(l/4) + 2*(l%4)
+		in[0][l], in[1][l] = int32(e), int32(e+1)
+	}
+	for k := 0; k < 4; k++ {
+		for l := 0; l < 8; l++ {
+			out[k][l] = int32(l%2*16 + 4*k + l/2)
+		}
+	}
+	return in, out
+}()
+
 // winogradPairIdx returns the permutes of two rows of tw ≤ 8 tiles in one
 // vector (tiles of the first row in lanes 0…tw − 1, of the second in tw…
 // 2tw − 1): for the input transform, the even (idx[0]) and odd (idx[1])
@@ -603,6 +636,11 @@ func winogradIn32(dst []float32, ld, xiStride int, x []float32, s ConvShape) {
 		return
 	}
 	th := s.OutH() / 2
+	if winogradQuad(tw, th) {
+		masks := laneMask(s.Pad, s.W+s.Pad)&0xff | (laneMask(s.Pad-2, s.W+s.Pad-2)&0xff)<<16
+		winogradIn4_32AVX512(d, p, 4*ld, 4*xiStride, s.C, s.H, s.W, s.Pad, th/4, 4*tw, masks, &winogradQuadIn)
+		return
+	}
 	if tw <= 8 {
 		idx := winogradPairIdx(tw, false)
 		masks := laneMask(s.Pad, s.W+s.Pad) | laneMask(s.Pad-2, s.W+s.Pad-2)<<16 | laneMask(0, 2*tw)<<32 | laneMask(0, tw)<<48
@@ -638,6 +676,10 @@ func winogradOut32(y, m []float32, ld, xiStride, o, oh, ow int, bias []float32, 
 			masks[3+2*k] = laneMask8(0, ow-16*k-8)
 		}
 		winogradOut32AVX2(yp, mp, 4*ld, 4*xiStride, o, oh/2, 4*tw, bp, a, &masks, 4*ow, (tw+7)/8)
+		return
+	}
+	if th := oh / 2; winogradQuad(tw, th) {
+		winogradOut4_32AVX512(yp, mp, 4*ld, 4*xiStride, o, th/4, 4*tw, bp, a, laneMask(0, 8), 4*ow, &winogradQuadOut)
 		return
 	}
 	if th := oh / 2; tw <= 8 {

@@ -21,11 +21,13 @@ var winogradShapes = []ConvShape{
 	{C: 4, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1},
 	{C: 3, H: 4, W: 18, KH: 3, KW: 3, Stride: 1, Pad: 1},
 	{C: 2, H: 6, W: 2, KH: 3, KW: 3, Stride: 1, Pad: 2},
-	// Rows of 4 tiles (AVX2 pairs them when even in number).
+	// Rows of 4 tiles (AVX2 pairs them when even in number, AVX-512 takes
+	// four at a time when a multiple of 4).
 	{C: 5, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1},
 	{C: 2, H: 6, W: 6, KH: 3, KW: 3, Stride: 1, Pad: 2},
 	{C: 3, H: 10, W: 10, KH: 3, KW: 3, Stride: 1, Pad: 0},
 	{C: 2, H: 6, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	{C: 3, H: 16, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}, // two groups of four rows
 	{C: 3, H: 28, W: 28, KH: 3, KW: 3, Stride: 1, Pad: 2},
 	{C: 2, H: 10, W: 30, KH: 3, KW: 3, Stride: 1, Pad: 2},
 }

@@ -38,6 +38,8 @@ func emitWinograd(w *bytes.Buffer) {
 	emitWinogradOutTAVX2(w, true)
 	emitWinogradWeights(w)
 	emitWinogradWeightsAdd(w)
+	emitWinogradIn4(w)
+	emitWinogradOut4(w)
 }
 
 // emitWinogradIn writes
@@ -1115,4 +1117,192 @@ func winoFilterBlock(f asmFunc) {
 	f.p("SHLXL AX, BX, BX")
 	f.p("DECL BX")
 	f.p("KMOVW BX, K2")
+}
+
+// emitWinogradIn4 writes
+//
+//	winogradIn4_32AVX512(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, quads, rowBytes int, masks uint64, idx *[2][16]int32)
+//
+// winogradIn32AVX512 for rows of exactly 4 tiles (8×8 outputs), four rows
+// of tiles to a vector: lanes 4k…4k + 3 the tiles of row ty + k. For each
+// i < 4, image rows 2(ty + k) + i − p are loaded 8 values at a time, from
+// padded columns 0 and 2 (masks bits 0–15 and 16–31: the lanes of the
+// first row in the low half and of the second in the high half), two rows
+// to a register, and idx picks their even and odd columns. Rows outside
+// the image stay zero.
+func emitWinogradIn4(w *bytes.Buffer) {
+	const name = "winogradIn4_32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, xiStride, channels, h, w, pad, quads, rowBytes int, masks uint64, idx *[2][16]int32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
+	winoInArgs(f)
+	f.p("MOVQ pad+56(FP), R13")
+	f.p("SHLQ $2, R13")
+	f.p("MOVQ masks+80(FP), AX")
+	f.p("KMOVW AX, K1")
+	f.p("SHRQ $16, AX")
+	f.p("KMOVW AX, K3")
+	f.p("// K2, K4: K1, K3 in the high half.")
+	f.p("KSHIFTLW $8, K1, K2")
+	f.p("KSHIFTLW $8, K3, K4")
+	f.p("MOVQ idx+88(FP), AX")
+	f.p("VMOVDQU32 (AX), Z30")
+	f.p("VMOVDQU32 64(AX), Z31")
+	f.label("channel")
+	f.p("MOVQ quads+64(FP), R14")
+	f.p("MOVQ pad+56(FP), DX")
+	f.p("NEGQ DX")
+	f.p("MOVQ DI, BX")
+	f.label("quad")
+	r := func(i, j int) string { return fmt.Sprintf("Z%d", 4+4*i+j) }
+	for i := 0; i < 4; i++ {
+		f.p("VPXORD Z0, Z0, Z0")
+		f.p("VPXORD Z1, Z1, Z1")
+		f.p("VPXORD Z2, Z2, Z2")
+		f.p("VPXORD Z3, Z3, Z3")
+		for k := 0; k < 4; k++ {
+			// Row 2(ty + k) + i − p into register k/2 (and 2 + k/2 for
+			// the columns from 2), low half for even k, high for odd.
+			skip := fmt.Sprintf("skip%d%d", i, k)
+			f.p("LEAQ %d(DX), AX", i+2*k)
+			f.p("CMPQ AX, R11")
+			f.p("JAE %s_%s", name, skip)
+			f.p("IMULQ R12, AX")
+			f.p("ADDQ SI, AX")
+			f.p("SUBQ R13, AX")
+			if k%2 == 0 {
+				f.p("VMOVUPS (AX), K1, Z%d", k/2)
+				f.p("VMOVUPS 8(AX), K3, Z%d", 2+k/2)
+			} else {
+				f.p("VMOVUPS -32(AX), K2, Z%d", k/2)
+				f.p("VMOVUPS -24(AX), K4, Z%d", 2+k/2)
+			}
+			f.label(skip)
+		}
+		f.p("VMOVAPS Z0, Z20")
+		f.p("VPERMT2PS Z1, Z30, Z20") // e0
+		f.p("VPERMT2PS Z1, Z31, Z0")  // o1
+		f.p("VMOVAPS Z2, Z22")
+		f.p("VPERMT2PS Z3, Z30, Z22") // e2
+		f.p("VPERMT2PS Z3, Z31, Z2")  // o3
+		f.p("VSUBPS Z22, Z20, %s", r(i, 0))
+		f.p("VADDPS Z22, Z0, %s", r(i, 1))
+		f.p("VSUBPS Z0, Z22, %s", r(i, 2))
+		f.p("VSUBPS Z2, Z0, %s", r(i, 3))
+	}
+	var out [4][4]string
+	for j := 0; j < 4; j++ {
+		out[0][j], out[1][j], out[2][j] = fmt.Sprintf("Z%d", j), fmt.Sprintf("Z%d", 20+j), fmt.Sprintf("Z%d", 24+j)
+		f.p("VSUBPS %s, %s, %s", r(2, j), r(0, j), out[0][j])
+		f.p("VADDPS %s, %s, %s", r(2, j), r(1, j), out[1][j])
+		f.p("VSUBPS %s, %s, %s", r(1, j), r(2, j), out[2][j])
+	}
+	for j := 0; j < 4; j++ {
+		out[3][j] = r(0, j)
+		f.p("VSUBPS %s, %s, %s", r(3, j), r(1, j), out[3][j])
+	}
+	f.p("MOVQ BX, AX")
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 4; j++ {
+			f.p("VMOVUPS %s, (AX)", out[i][j])
+			if 4*i+j < 15 {
+				f.p("ADDQ R9, AX")
+			}
+		}
+	}
+	f.p("ADDQ $64, BX") // four rows of 4 tiles
+	f.p("ADDQ $8, DX")
+	f.p("DECQ R14")
+	f.p("JNZ %s_quad", name)
+	f.p("MOVQ R11, AX")
+	f.p("IMULQ R12, AX")
+	f.p("ADDQ AX, SI")
+	f.p("ADDQ R8, DI")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitWinogradOut4 writes
+//
+//	winogradOut4_32AVX512(y, m unsafe.Pointer, ld, xiStride, channels, quads, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[4][16]int32)
+//
+// winogradOut32AVX512 for rows of exactly 4 tiles (8×8 outputs), four rows
+// of tiles to a vector as in winogradIn4_32AVX512: idx[k] interleaves the
+// even and odd output columns of row of tiles k into an output row of 8
+// (masks bits 0–15).
+func emitWinogradOut4(w *bytes.Buffer) {
+	const name = "winogradOut4_32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, quads, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[4][16]int32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
+	f.p("MOVQ y+0(FP), CX")
+	f.p("MOVQ m+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ yRowBytes+80(FP), R11")
+	f.p("MOVQ bias+56(FP), R12")
+	f.p("MOVQ add+64(FP), R13")
+	f.p("MOVQ masks+72(FP), AX")
+	f.p("KMOVW AX, K6")
+	f.p("MOVQ idx+88(FP), DX")
+	f.label("channel")
+	f.p("MOVQ quads+40(FP), R14")
+	f.p("MOVQ SI, BX")
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_quad", name)
+	f.p("VBROADCASTSS (R12), Z28")
+	f.label("quad")
+	f.p("MOVQ BX, AX")
+	for xi := 0; xi < 16; xi++ {
+		f.p("VMOVUPS (AX), Z%d", xi)
+		if xi < 15 {
+			f.p("ADDQ R9, AX")
+		}
+	}
+	a := func(i, j int) string { return fmt.Sprintf("Z%d", 16+4*i+j) }
+	for j := 0; j < 4; j++ {
+		f.p("VADDPS Z%d, Z%d, %s", 4+j, j, a(0, j))
+		f.p("VADDPS Z%d, %s, %s", 8+j, a(0, j), a(0, j))
+		f.p("VSUBPS Z%d, Z%d, %s", 8+j, 4+j, a(1, j))
+		f.p("VSUBPS Z%d, %s, %s", 12+j, a(1, j), a(1, j))
+	}
+	for i := 0; i < 2; i++ {
+		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
+		f.p("VADDPS %s, %s, %s", a(i, 1), a(i, 0), y0)
+		f.p("VADDPS %s, %s, %s", a(i, 2), y0, y0)
+		f.p("VSUBPS %s, %s, %s", a(i, 2), a(i, 1), y1)
+		f.p("VSUBPS %s, %s, %s", a(i, 3), y1, y1)
+	}
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_store", name)
+	for v := 24; v < 28; v++ {
+		f.p("VADDPS Z28, Z%d, Z%d", v, v)
+	}
+	f.label("store")
+	for k := 0; k < 4; k++ {
+		f.p("VMOVDQU32 %d(DX), Z16", 64*k)
+		for i := 0; i < 2; i++ {
+			y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
+			f.p("VMOVAPS %s, Z0", y0)
+			f.p("VPERMT2PS %s, Z16, Z0", y1)
+			f.p("MOVQ R11, AX")
+			f.p("IMULQ $%d, AX", 2*k+i)
+			f.p("ADDQ CX, AX")
+			set := fmt.Sprintf("set%d%d", k, i)
+			f.p("TESTQ R13, R13")
+			f.p("JZ %s_%s", name, set)
+			f.p("VMOVUPS.Z (AX), K6, Z2")
+			f.p("VADDPS Z0, Z2, Z0")
+			f.label(set)
+			f.p("VMOVUPS Z0, K6, (AX)")
+		}
+	}
+	f.p("LEAQ (CX)(R11*8), CX")
+	f.p("ADDQ $64, BX") // four rows of 4 tiles
+	f.p("DECQ R14")
+	f.p("JNZ %s_quad", name)
+	winoOutNext(f)
 }
