@@ -6640,6 +6640,7 @@ winogradIn32AVX2_nextRow:
 	ADDQ $2, DX
 	DECQ R14
 	JNZ winogradIn32AVX2_tileRow
+	// The next channel: its plane of h rows, its row of dst.
 	MOVQ R11, AX
 	IMULQ R12, AX
 	ADDQ AX, SI
@@ -7183,6 +7184,7 @@ winogradIn2_32AVX2_nextRow:
 	ADDQ $2, DX
 	DECQ R14
 	JNZ winogradIn2_32AVX2_tileRow
+	// The next channel: its plane of h rows, its row of dst.
 	MOVQ R11, AX
 	IMULQ R12, AX
 	ADDQ AX, SI
@@ -7537,6 +7539,7 @@ winogradIn2_32AVX512_done31:
 	VADDPS Z22, Z0, Z17
 	VSUBPS Z0, Z22, Z18
 	VSUBPS Z2, Z0, Z19
+	// Down the columns: rows 0 to 3 of the tiles' components.
 	VSUBPS Z12, Z4, Z0
 	VADDPS Z12, Z8, Z20
 	VSUBPS Z8, Z12, Z24
@@ -7590,6 +7593,7 @@ winogradIn2_32AVX512_done31:
 	ADDQ $4, DX
 	DECQ R14
 	JNZ winogradIn2_32AVX512_pair
+	// The next channel: its plane of h rows, its row of dst.
 	MOVQ R11, AX
 	IMULQ R12, AX
 	ADDQ AX, SI
@@ -7667,6 +7671,7 @@ winogradOut2_32AVX512_lanes:
 	VMOVUPS.Z (AX), K7, Z14
 	ADDQ R9, AX
 	VMOVUPS.Z (AX), K7, Z15
+	// Down the columns: a0 = (m0 + m1) + m2, a1 = (m1 − m2) − m3.
 	VADDPS Z4, Z0, Z16
 	VADDPS Z8, Z16, Z16
 	VSUBPS Z8, Z4, Z20
@@ -7683,6 +7688,7 @@ winogradOut2_32AVX512_lanes:
 	VADDPS Z11, Z19, Z19
 	VSUBPS Z11, Z7, Z23
 	VSUBPS Z15, Z23, Z23
+	// Along the rows, the bias, then output rows 0 and 1 of the tiles.
 	VADDPS Z17, Z16, Z24
 	VADDPS Z18, Z24, Z24
 	VSUBPS Z18, Z17, Z25
@@ -8729,6 +8735,7 @@ winogradIn4_32AVX512_skip33:
 	VADDPS Z22, Z0, Z17
 	VSUBPS Z0, Z22, Z18
 	VSUBPS Z2, Z0, Z19
+	// Down the columns: rows 0 to 3 of the tiles' components.
 	VSUBPS Z12, Z4, Z0
 	VADDPS Z12, Z8, Z20
 	VSUBPS Z8, Z12, Z24
@@ -8781,6 +8788,7 @@ winogradIn4_32AVX512_skip33:
 	ADDQ $8, DX
 	DECQ R14
 	JNZ winogradIn4_32AVX512_quad
+	// The next channel: its plane of h rows, its row of dst.
 	MOVQ R11, AX
 	IMULQ R12, AX
 	ADDQ AX, SI
@@ -8842,6 +8850,7 @@ winogradOut4_32AVX512_quad:
 	VMOVUPS (AX), Z14
 	ADDQ R9, AX
 	VMOVUPS (AX), Z15
+	// Down the columns: a0 = (m0 + m1) + m2, a1 = (m1 − m2) − m3.
 	VADDPS Z4, Z0, Z16
 	VADDPS Z8, Z16, Z16
 	VSUBPS Z8, Z4, Z20
@@ -8858,6 +8867,7 @@ winogradOut4_32AVX512_quad:
 	VADDPS Z11, Z19, Z19
 	VSUBPS Z11, Z7, Z23
 	VSUBPS Z15, Z23, Z23
+	// Along the rows, the bias, then output rows 0 and 1 of the tiles.
 	VADDPS Z17, Z16, Z24
 	VADDPS Z18, Z24, Z24
 	VSUBPS Z18, Z17, Z25

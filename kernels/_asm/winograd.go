@@ -101,16 +101,7 @@ func emitWinogradIn(w *bytes.Buffer) {
 		f.p("VMOVUPS.Z 64(CX), K2, Z1")
 		f.p("VMOVUPS.Z 8(CX), K3, Z2")
 		f.p("VMOVUPS.Z 72(CX), K4, Z3")
-		f.p("VMOVAPS Z0, Z20")
-		f.p("VPERMT2PS Z1, Z30, Z20") // e0
-		f.p("VPERMT2PS Z1, Z31, Z0")  // o1
-		f.p("VMOVAPS Z2, Z22")
-		f.p("VPERMT2PS Z3, Z30, Z22")       // e2
-		f.p("VPERMT2PS Z3, Z31, Z2")        // o3
-		f.p("VSUBPS Z22, Z20, %s", r(i, 0)) // e0 − e2
-		f.p("VADDPS Z22, Z0, %s", r(i, 1))  // o1 + e2
-		f.p("VSUBPS Z0, Z22, %s", r(i, 2))  // e2 − o1
-		f.p("VSUBPS Z2, Z0, %s", r(i, 3))   // o1 − o3
+		winoRow(f, i)
 		f.p("JMP %s_%s", name, next)
 		f.label(zero)
 		for j := 0; j < 4; j++ {
@@ -119,42 +110,12 @@ func emitWinogradIn(w *bytes.Buffer) {
 		f.label(next)
 		f.p("ADDQ R12, CX")
 	}
-	f.p("// Down the columns: rows 0 to 3 of the tiles' components.")
-	out := [4][4]string{}
-	for j := 0; j < 4; j++ {
-		out[0][j] = fmt.Sprintf("Z%d", j)
-		out[1][j] = fmt.Sprintf("Z%d", 20+j)
-		out[2][j] = fmt.Sprintf("Z%d", 24+j)
-		f.p("VSUBPS %s, %s, %s", r(2, j), r(0, j), out[0][j]) // r0 − r2
-		f.p("VADDPS %s, %s, %s", r(2, j), r(1, j), out[1][j]) // r1 + r2
-		f.p("VSUBPS %s, %s, %s", r(1, j), r(2, j), out[2][j]) // r2 − r1
-	}
-	for j := 0; j < 4; j++ {
-		out[3][j] = r(0, j)                                   // r0 is no longer needed
-		f.p("VSUBPS %s, %s, %s", r(3, j), r(1, j), out[3][j]) // r1 − r3
-	}
-	f.p("MOVQ BX, AX")
-	for i := 0; i < 4; i++ {
-		for j := 0; j < 4; j++ {
-			f.p("VMOVUPS %s, K5, (AX)", out[i][j])
-			if 4*i+j < 15 {
-				f.p("ADDQ R9, AX")
-			}
-		}
-	}
+	winoColumns(f, "K5")
 	f.p("ADDQ rowBytes+72(FP), BX")
 	f.p("ADDQ $2, DX")
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
-	f.p("// The next channel: its plane of h rows, its row of dst.")
-	f.p("MOVQ R11, AX")
-	f.p("IMULQ R12, AX")
-	f.p("ADDQ AX, SI")
-	f.p("ADDQ R8, DI")
-	f.p("DECQ R10")
-	f.p("JNZ %s_channel", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	winoInNext(f)
 }
 
 // emitWinogradOut writes
@@ -170,14 +131,7 @@ func emitWinogradOut(w *bytes.Buffer) {
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
-	f.p("MOVQ y+0(FP), CX")
-	f.p("MOVQ m+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ xiStride+24(FP), R9")
-	f.p("MOVQ channels+32(FP), R10")
-	f.p("MOVQ yRowBytes+80(FP), R11")
-	f.p("MOVQ bias+56(FP), R12")
-	f.p("MOVQ add+64(FP), R13")
+	winoOutArgs(f)
 	f.p("MOVQ masks+72(FP), AX")
 	for k := 5; k <= 7; k++ {
 		f.p("KMOVW AX, K%d", k)
@@ -194,35 +148,8 @@ func emitWinogradOut(w *bytes.Buffer) {
 	f.p("JZ %s_tileRow", name)
 	f.p("VBROADCASTSS (R12), Z28")
 	f.label("tileRow")
-	f.p("MOVQ BX, AX")
-	for xi := 0; xi < 16; xi++ {
-		f.p("VMOVUPS.Z (AX), K5, Z%d", xi)
-		if xi < 15 {
-			f.p("ADDQ R9, AX")
-		}
-	}
-	f.p("// Down the columns: a0 = (m0 + m1) + m2, a1 = (m1 − m2) − m3.")
-	a := func(i, j int) string { return fmt.Sprintf("Z%d", 16+4*i+j) }
-	for j := 0; j < 4; j++ {
-		f.p("VADDPS Z%d, Z%d, %s", 4+j, j, a(0, j))
-		f.p("VADDPS Z%d, %s, %s", 8+j, a(0, j), a(0, j))
-		f.p("VSUBPS Z%d, Z%d, %s", 8+j, 4+j, a(1, j))
-		f.p("VSUBPS Z%d, %s, %s", 12+j, a(1, j), a(1, j))
-	}
-	f.p("// Along the rows, the bias, then output rows 0 and 1 of the tiles.")
-	for i := 0; i < 2; i++ {
-		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
-		f.p("VADDPS %s, %s, %s", a(i, 1), a(i, 0), y0)
-		f.p("VADDPS %s, %s, %s", a(i, 2), y0, y0)
-		f.p("VSUBPS %s, %s, %s", a(i, 2), a(i, 1), y1)
-		f.p("VSUBPS %s, %s, %s", a(i, 3), y1, y1)
-	}
-	f.p("TESTQ R12, R12")
-	f.p("JZ %s_store", name)
-	for v := 24; v < 28; v++ {
-		f.p("VADDPS Z28, Z%d, Z%d", v, v)
-	}
-	f.label("store")
+	winoLoadM(f, "K5")
+	winoOutTile(f)
 	for i := 0; i < 2; i++ {
 		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
 		f.p("VMOVAPS %s, Z0", y0)
@@ -374,14 +301,7 @@ func emitWinogradInAVX2(w *bytes.Buffer, pair bool) {
 	}
 	f.p("DECQ R14")
 	f.p("JNZ %s_tileRow", name)
-	f.p("MOVQ R11, AX")
-	f.p("IMULQ R12, AX")
-	f.p("ADDQ AX, SI")
-	f.p("ADDQ R8, DI")
-	f.p("DECQ R10")
-	f.p("JNZ %s_channel", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	winoInNext(f)
 }
 
 // emitWinogradOutAVX2 writes
@@ -406,14 +326,7 @@ func emitWinogradOutAVX2(w *bytes.Buffer, pair bool) {
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, tilesY, rowBytes int, bias unsafe.Pointer, add int, masks *[6][8]int32, yRowBytes, halves int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
-	f.p("MOVQ y+0(FP), CX")
-	f.p("MOVQ m+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ xiStride+24(FP), R9")
-	f.p("MOVQ channels+32(FP), R10")
-	f.p("MOVQ yRowBytes+80(FP), R11")
-	f.p("MOVQ bias+56(FP), R12")
-	f.p("MOVQ add+64(FP), R13")
+	winoOutArgs(f)
 	f.p("MOVQ masks+72(FP), DI")
 	f.label("channel")
 	f.p("MOVQ tilesY+40(FP), R14")
@@ -546,7 +459,6 @@ func emitWinogradIn2(w *bytes.Buffer) {
 	f.p("JE %s_lanes", name)
 	f.p("KMOVW K6, K7")
 	f.label("lanes")
-	r := func(i, j int) string { return fmt.Sprintf("Z%d", 4+4*i+j) }
 	for i := 0; i < 4; i++ {
 		for half, regs := range [2][2]string{{"Z0", "Z2"}, {"Z1", "Z3"}} {
 			// Image row a = DX + i or b = DX + i + 2.
@@ -566,50 +478,15 @@ func emitWinogradIn2(w *bytes.Buffer) {
 			f.p("VXORPS %s, %s, %s", regs[1], regs[1], regs[1])
 			f.label(next)
 		}
-		f.p("VMOVAPS Z0, Z20")
-		f.p("VPERMT2PS Z1, Z30, Z20") // e0
-		f.p("VPERMT2PS Z1, Z31, Z0")  // o1
-		f.p("VMOVAPS Z2, Z22")
-		f.p("VPERMT2PS Z3, Z30, Z22") // e2
-		f.p("VPERMT2PS Z3, Z31, Z2")  // o3
-		f.p("VSUBPS Z22, Z20, %s", r(i, 0))
-		f.p("VADDPS Z22, Z0, %s", r(i, 1))
-		f.p("VSUBPS Z0, Z22, %s", r(i, 2))
-		f.p("VSUBPS Z2, Z0, %s", r(i, 3))
+		winoRow(f, i)
 	}
-	var out [4][4]string
-	for j := 0; j < 4; j++ {
-		out[0][j], out[1][j], out[2][j] = fmt.Sprintf("Z%d", j), fmt.Sprintf("Z%d", 20+j), fmt.Sprintf("Z%d", 24+j)
-		f.p("VSUBPS %s, %s, %s", r(2, j), r(0, j), out[0][j])
-		f.p("VADDPS %s, %s, %s", r(2, j), r(1, j), out[1][j])
-		f.p("VSUBPS %s, %s, %s", r(1, j), r(2, j), out[2][j])
-	}
-	for j := 0; j < 4; j++ {
-		out[3][j] = r(0, j)
-		f.p("VSUBPS %s, %s, %s", r(3, j), r(1, j), out[3][j])
-	}
-	f.p("MOVQ BX, AX")
-	for i := 0; i < 4; i++ {
-		for j := 0; j < 4; j++ {
-			f.p("VMOVUPS %s, K7, (AX)", out[i][j])
-			if 4*i+j < 15 {
-				f.p("ADDQ R9, AX")
-			}
-		}
-	}
+	winoColumns(f, "K7")
 	f.p("ADDQ rowBytes+72(FP), BX")
 	f.p("ADDQ rowBytes+72(FP), BX")
 	f.p("ADDQ $4, DX")
 	f.p("DECQ R14")
 	f.p("JNZ %s_pair", name)
-	f.p("MOVQ R11, AX")
-	f.p("IMULQ R12, AX")
-	f.p("ADDQ AX, SI")
-	f.p("ADDQ R8, DI")
-	f.p("DECQ R10")
-	f.p("JNZ %s_channel", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	winoInNext(f)
 }
 
 // emitWinogradOut2 writes
@@ -626,14 +503,7 @@ func emitWinogradOut2(w *bytes.Buffer) {
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, pairs, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[2][16]int32, odd int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", name)
-	f.p("MOVQ y+0(FP), CX")
-	f.p("MOVQ m+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ xiStride+24(FP), R9")
-	f.p("MOVQ channels+32(FP), R10")
-	f.p("MOVQ yRowBytes+80(FP), R11")
-	f.p("MOVQ bias+56(FP), R12")
-	f.p("MOVQ add+64(FP), R13")
+	winoOutArgs(f)
 	f.p("MOVQ masks+72(FP), AX")
 	f.p("KMOVW AX, K5")
 	f.p("SHRQ $16, AX")
@@ -660,33 +530,8 @@ func emitWinogradOut2(w *bytes.Buffer) {
 	f.p("MOVQ $1, DX")
 	f.p("KMOVW K4, K7")
 	f.label("lanes")
-	f.p("MOVQ BX, AX")
-	for xi := 0; xi < 16; xi++ {
-		f.p("VMOVUPS.Z (AX), K7, Z%d", xi)
-		if xi < 15 {
-			f.p("ADDQ R9, AX")
-		}
-	}
-	a := func(i, j int) string { return fmt.Sprintf("Z%d", 16+4*i+j) }
-	for j := 0; j < 4; j++ {
-		f.p("VADDPS Z%d, Z%d, %s", 4+j, j, a(0, j))
-		f.p("VADDPS Z%d, %s, %s", 8+j, a(0, j), a(0, j))
-		f.p("VSUBPS Z%d, Z%d, %s", 8+j, 4+j, a(1, j))
-		f.p("VSUBPS Z%d, %s, %s", 12+j, a(1, j), a(1, j))
-	}
-	for i := 0; i < 2; i++ {
-		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
-		f.p("VADDPS %s, %s, %s", a(i, 1), a(i, 0), y0)
-		f.p("VADDPS %s, %s, %s", a(i, 2), y0, y0)
-		f.p("VSUBPS %s, %s, %s", a(i, 2), a(i, 1), y1)
-		f.p("VSUBPS %s, %s, %s", a(i, 3), y1, y1)
-	}
-	f.p("TESTQ R12, R12")
-	f.p("JZ %s_store", name)
-	for v := 24; v < 28; v++ {
-		f.p("VADDPS Z28, Z%d, Z%d", v, v)
-	}
-	f.label("store")
+	winoLoadM(f, "K7")
+	winoOutTile(f)
 	// Output rows 2ty + i (first row of tiles) and 2ty + 2 + i (second).
 	for tr := 0; tr < 2; tr++ {
 		if tr == 1 {
@@ -860,6 +705,20 @@ func winoInArgs(f asmFunc) {
 	f.p("MOVQ h+40(FP), R11")
 	f.p("MOVQ w+48(FP), R12")
 	f.p("SHLQ $2, R12")
+}
+
+// winoOutArgs loads the arguments the output transforms share: y (CX), m
+// (SI), ld (R8), xiStride (R9), channels (R10), yRowBytes (R11), bias (R12)
+// and add (R13).
+func winoOutArgs(f asmFunc) {
+	f.p("MOVQ y+0(FP), CX")
+	f.p("MOVQ m+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ xiStride+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ yRowBytes+80(FP), R11")
+	f.p("MOVQ bias+56(FP), R12")
+	f.p("MOVQ add+64(FP), R13")
 }
 
 // winoOutNext ends an output transform's channel: the next row of m (SI
@@ -1154,7 +1013,6 @@ func emitWinogradIn4(w *bytes.Buffer) {
 	f.p("NEGQ DX")
 	f.p("MOVQ DI, BX")
 	f.label("quad")
-	r := func(i, j int) string { return fmt.Sprintf("Z%d", 4+4*i+j) }
 	for i := 0; i < 4; i++ {
 		f.p("VPXORD Z0, Z0, Z0")
 		f.p("VPXORD Z1, Z1, Z1")
@@ -1179,49 +1037,14 @@ func emitWinogradIn4(w *bytes.Buffer) {
 			}
 			f.label(skip)
 		}
-		f.p("VMOVAPS Z0, Z20")
-		f.p("VPERMT2PS Z1, Z30, Z20") // e0
-		f.p("VPERMT2PS Z1, Z31, Z0")  // o1
-		f.p("VMOVAPS Z2, Z22")
-		f.p("VPERMT2PS Z3, Z30, Z22") // e2
-		f.p("VPERMT2PS Z3, Z31, Z2")  // o3
-		f.p("VSUBPS Z22, Z20, %s", r(i, 0))
-		f.p("VADDPS Z22, Z0, %s", r(i, 1))
-		f.p("VSUBPS Z0, Z22, %s", r(i, 2))
-		f.p("VSUBPS Z2, Z0, %s", r(i, 3))
+		winoRow(f, i)
 	}
-	var out [4][4]string
-	for j := 0; j < 4; j++ {
-		out[0][j], out[1][j], out[2][j] = fmt.Sprintf("Z%d", j), fmt.Sprintf("Z%d", 20+j), fmt.Sprintf("Z%d", 24+j)
-		f.p("VSUBPS %s, %s, %s", r(2, j), r(0, j), out[0][j])
-		f.p("VADDPS %s, %s, %s", r(2, j), r(1, j), out[1][j])
-		f.p("VSUBPS %s, %s, %s", r(1, j), r(2, j), out[2][j])
-	}
-	for j := 0; j < 4; j++ {
-		out[3][j] = r(0, j)
-		f.p("VSUBPS %s, %s, %s", r(3, j), r(1, j), out[3][j])
-	}
-	f.p("MOVQ BX, AX")
-	for i := 0; i < 4; i++ {
-		for j := 0; j < 4; j++ {
-			f.p("VMOVUPS %s, (AX)", out[i][j])
-			if 4*i+j < 15 {
-				f.p("ADDQ R9, AX")
-			}
-		}
-	}
+	winoColumns(f, "")
 	f.p("ADDQ $64, BX") // four rows of 4 tiles
 	f.p("ADDQ $8, DX")
 	f.p("DECQ R14")
 	f.p("JNZ %s_quad", name)
-	f.p("MOVQ R11, AX")
-	f.p("IMULQ R12, AX")
-	f.p("ADDQ AX, SI")
-	f.p("ADDQ R8, DI")
-	f.p("DECQ R10")
-	f.p("JNZ %s_channel", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	winoInNext(f)
 }
 
 // emitWinogradOut4 writes
@@ -1237,14 +1060,7 @@ func emitWinogradOut4(w *bytes.Buffer) {
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(y, m unsafe.Pointer, ld, xiStride, channels, quads, rowBytes int, bias unsafe.Pointer, add int, masks uint64, yRowBytes int, idx *[4][16]int32)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
-	f.p("MOVQ y+0(FP), CX")
-	f.p("MOVQ m+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ xiStride+24(FP), R9")
-	f.p("MOVQ channels+32(FP), R10")
-	f.p("MOVQ yRowBytes+80(FP), R11")
-	f.p("MOVQ bias+56(FP), R12")
-	f.p("MOVQ add+64(FP), R13")
+	winoOutArgs(f)
 	f.p("MOVQ masks+72(FP), AX")
 	f.p("KMOVW AX, K6")
 	f.p("MOVQ idx+88(FP), DX")
@@ -1255,33 +1071,8 @@ func emitWinogradOut4(w *bytes.Buffer) {
 	f.p("JZ %s_quad", name)
 	f.p("VBROADCASTSS (R12), Z28")
 	f.label("quad")
-	f.p("MOVQ BX, AX")
-	for xi := 0; xi < 16; xi++ {
-		f.p("VMOVUPS (AX), Z%d", xi)
-		if xi < 15 {
-			f.p("ADDQ R9, AX")
-		}
-	}
-	a := func(i, j int) string { return fmt.Sprintf("Z%d", 16+4*i+j) }
-	for j := 0; j < 4; j++ {
-		f.p("VADDPS Z%d, Z%d, %s", 4+j, j, a(0, j))
-		f.p("VADDPS Z%d, %s, %s", 8+j, a(0, j), a(0, j))
-		f.p("VSUBPS Z%d, Z%d, %s", 8+j, 4+j, a(1, j))
-		f.p("VSUBPS Z%d, %s, %s", 12+j, a(1, j), a(1, j))
-	}
-	for i := 0; i < 2; i++ {
-		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
-		f.p("VADDPS %s, %s, %s", a(i, 1), a(i, 0), y0)
-		f.p("VADDPS %s, %s, %s", a(i, 2), y0, y0)
-		f.p("VSUBPS %s, %s, %s", a(i, 2), a(i, 1), y1)
-		f.p("VSUBPS %s, %s, %s", a(i, 3), y1, y1)
-	}
-	f.p("TESTQ R12, R12")
-	f.p("JZ %s_store", name)
-	for v := 24; v < 28; v++ {
-		f.p("VADDPS Z28, Z%d, Z%d", v, v)
-	}
-	f.label("store")
+	winoLoadM(f, "")
+	winoOutTile(f)
 	for k := 0; k < 4; k++ {
 		f.p("VMOVDQU32 %d(DX), Z16", 64*k)
 		for i := 0; i < 2; i++ {
@@ -1305,4 +1096,117 @@ func emitWinogradOut4(w *bytes.Buffer) {
 	f.p("DECQ R14")
 	f.p("JNZ %s_quad", name)
 	winoOutNext(f)
+}
+
+// winoRow emits the row transform of image row i of a row of tiles (or
+// rows of tiles) from its loads: padded columns 0 on in Z0 and Z1, 2 on in
+// Z2 and Z3, the two tables of the permutes Z30 (even columns) and Z31
+// (odd). With e0, o1 from the first and e2, o3 from the second, r(i, ·) =
+// (e0 − e2, o1 + e2, e2 − o1, o1 − o3) into Z(4 + 4i)…Z(7 + 4i).
+func winoRow(f asmFunc, i int) {
+	r := 4 + 4*i
+	f.p("VMOVAPS Z0, Z20")
+	f.p("VPERMT2PS Z1, Z30, Z20") // e0
+	f.p("VPERMT2PS Z1, Z31, Z0")  // o1
+	f.p("VMOVAPS Z2, Z22")
+	f.p("VPERMT2PS Z3, Z30, Z22") // e2
+	f.p("VPERMT2PS Z3, Z31, Z2")  // o3
+	f.p("VSUBPS Z22, Z20, Z%d", r)
+	f.p("VADDPS Z22, Z0, Z%d", r+1)
+	f.p("VSUBPS Z0, Z22, Z%d", r+2)
+	f.p("VSUBPS Z2, Z0, Z%d", r+3)
+}
+
+// winoColumns emits the input transform down the columns of the rows r(i,
+// ·) in Z4–Z19 (winoRow): r0 − r2, r1 + r2, r2 − r1 and r1 − r3, the 16
+// components stored from BX, xiStride (R9) apart, under the lanes of mask
+// (a K register; "" for all).
+func winoColumns(f asmFunc, mask string) {
+	r := func(i, j int) string { return fmt.Sprintf("Z%d", 4+4*i+j) }
+	f.p("// Down the columns: rows 0 to 3 of the tiles' components.")
+	var out [4][4]string
+	for j := 0; j < 4; j++ {
+		out[0][j], out[1][j], out[2][j] = fmt.Sprintf("Z%d", j), fmt.Sprintf("Z%d", 20+j), fmt.Sprintf("Z%d", 24+j)
+		f.p("VSUBPS %s, %s, %s", r(2, j), r(0, j), out[0][j])
+		f.p("VADDPS %s, %s, %s", r(2, j), r(1, j), out[1][j])
+		f.p("VSUBPS %s, %s, %s", r(1, j), r(2, j), out[2][j])
+	}
+	for j := 0; j < 4; j++ {
+		out[3][j] = r(0, j) // r0 is no longer needed
+		f.p("VSUBPS %s, %s, %s", r(3, j), r(1, j), out[3][j])
+	}
+	if mask != "" {
+		mask += ", "
+	}
+	f.p("MOVQ BX, AX")
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 4; j++ {
+			f.p("VMOVUPS %s, %s(AX)", out[i][j], mask)
+			if 4*i+j < 15 {
+				f.p("ADDQ R9, AX")
+			}
+		}
+	}
+}
+
+// winoInNext ends an input transform's channel: the next plane of x (SI,
+// by h rows of R12 bytes) and row of dst (DI, by ld, R8), then the loop
+// over channels (R10) and the return.
+func winoInNext(f asmFunc) {
+	f.p("// The next channel: its plane of h rows, its row of dst.")
+	f.p("MOVQ R11, AX")
+	f.p("IMULQ R12, AX")
+	f.p("ADDQ AX, SI")
+	f.p("ADDQ R8, DI")
+	f.p("DECQ R10")
+	f.p("JNZ %s_channel", f.name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// winoLoadM emits the loads of the 16 components of a row of tiles (or
+// rows) of products into Z0–Z15, from BX, xiStride (R9) apart, under the
+// lanes of mask (a K register, the rest zero; "" for all).
+func winoLoadM(f asmFunc, mask string) {
+	f.p("MOVQ BX, AX")
+	for xi := 0; xi < 16; xi++ {
+		if mask == "" {
+			f.p("VMOVUPS (AX), Z%d", xi)
+		} else {
+			f.p("VMOVUPS.Z (AX), %s, Z%d", mask, xi)
+		}
+		if xi < 15 {
+			f.p("ADDQ R9, AX")
+		}
+	}
+}
+
+// winoOutTile emits the output transform of the components in Z0–Z15
+// (winoLoadM): down the columns a0 = (m0 + m1) + m2 and a1 = (m1 − m2) −
+// m3 (Z16–Z23), along the rows the same into the even and odd output
+// columns of output rows 0 (Z24, Z25) and 1 (Z26, Z27), plus the bias Z28
+// where R12 ≠ 0; it ends at the label "store".
+func winoOutTile(f asmFunc) {
+	f.p("// Down the columns: a0 = (m0 + m1) + m2, a1 = (m1 − m2) − m3.")
+	a := func(i, j int) string { return fmt.Sprintf("Z%d", 16+4*i+j) }
+	for j := 0; j < 4; j++ {
+		f.p("VADDPS Z%d, Z%d, %s", 4+j, j, a(0, j))
+		f.p("VADDPS Z%d, %s, %s", 8+j, a(0, j), a(0, j))
+		f.p("VSUBPS Z%d, Z%d, %s", 8+j, 4+j, a(1, j))
+		f.p("VSUBPS Z%d, %s, %s", 12+j, a(1, j), a(1, j))
+	}
+	f.p("// Along the rows, the bias, then output rows 0 and 1 of the tiles.")
+	for i := 0; i < 2; i++ {
+		y0, y1 := fmt.Sprintf("Z%d", 24+2*i), fmt.Sprintf("Z%d", 25+2*i)
+		f.p("VADDPS %s, %s, %s", a(i, 1), a(i, 0), y0)
+		f.p("VADDPS %s, %s, %s", a(i, 2), y0, y0)
+		f.p("VSUBPS %s, %s, %s", a(i, 2), a(i, 1), y1)
+		f.p("VSUBPS %s, %s, %s", a(i, 3), y1, y1)
+	}
+	f.p("TESTQ R12, R12")
+	f.p("JZ %s_store", f.name)
+	for v := 24; v < 28; v++ {
+		f.p("VADDPS Z28, Z%d, Z%d", v, v)
+	}
+	f.label("store")
 }
