@@ -118,8 +118,8 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	tiles := kernels.WinogradTiles(s)
 	per, ld := winogradChunk(n, tiles)
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
-	// Scratch for the tiles and products each chunk needs.
-	// The components of the tiles and products, us and ms apart.
+	// Scratch for the tiles and products each chunk needs, their
+	// components us and ms apart.
 	us, ms := kernels.WinogradStride[T](s.C, ld), kernels.WinogradStride[T](o, ld)
 	sizes := []int{sizeIf(needX, 16*us), sizeIf(needXd, 16*us), sizeIf(y != nil, 16*ms), sizeIf(yDot != nil, 16*ms)}
 	forEachPart((n+per-1)/per, func(lo, hi int) {
@@ -138,26 +138,18 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 				}
 			}
 			for xi := 0; xi < 16; xi++ {
-				// Component ξ of each buffer (nil for one not needed).
-				at := func(b []T, stride int) []T {
-					if len(b) == 0 {
-						return nil
-					}
-					return b[xi*stride:]
-				}
-				U, Ud := at(u, us), at(ud, us)
-				M, Md := at(m, ms), at(md, ms)
+				U, M := xi*us, xi*ms // component ξ's offsets
 				if yX {
-					pw[xi].Gemm(false, cols, 1, U, ld, 0, M, ld)
+					pw[xi].Gemm(false, cols, 1, u[U:], ld, 0, m[M:], ld)
 				}
 				if yXd {
-					pwd[xi].Gemm(false, cols, 1, Ud, ld, beta[T](yX), M, ld)
+					pwd[xi].Gemm(false, cols, 1, ud[U:], ld, beta[T](yX), m[M:], ld)
 				}
 				if dXd {
-					pw[xi].Gemm(false, cols, 1, Ud, ld, 0, Md, ld)
+					pw[xi].Gemm(false, cols, 1, ud[U:], ld, 0, md[M:], ld)
 				}
 				if dX {
-					pwd[xi].Gemm(false, cols, 1, U, ld, beta[T](dXd), Md, ld)
+					pwd[xi].Gemm(false, cols, 1, u[U:], ld, beta[T](dXd), md[M:], ld)
 				}
 			}
 			for i := 0; i < cnt; i++ {
@@ -278,16 +270,15 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys)}
+	// The sums M̄ (W̄) and M̄d (W̄̇) over the batch, only those wanted.
 	mSize := 16 * g.O * g.C
-	mBuf := getScratch[T](2 * mSize)
+	mBuf, dsts := splitScratch[T]([]int{sizeIf(doW, mSize), sizeIf(doWdY || doWdX, mSize)})
 	defer putScratch(mBuf)
 	clear(*mBuf)
-	dsts := [][]T{nil, nil}
-	if doW {
-		dsts[0] = (*mBuf)[:mSize]
-	}
-	if doWdY || doWdX {
-		dsts[1] = (*mBuf)[mSize:]
+	for i, d := range dsts {
+		if len(d) == 0 {
+			dsts[i] = nil // reduceParts: nothing to sum
+		}
 	}
 	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
