@@ -40,8 +40,12 @@ import (
 // (kernels.PackedA). Where building a column matrix costs most, it is read
 // in place instead: the forward products of wide stride-1 layers
 // (implicit), their input cotangents as a transposed convolution of ȳ
-// (backImplicit), and a gradient's weight product from shifted copies of x
-// (shiftedRows); see those methods for when.
+// (backImplicit), the weight products from channels-last copies of x and
+// ẋ (weightRows, convWeightRows) or, for a gradient of a thin layer, from
+// shifted copies of x (shiftedRows); see those for when. Winograd's
+// F(2×2, 3×3) takes the 3×3 stride-1 layers' forward and input products
+// in float32 (winogradShape), and their weight products from 128 channels
+// (winogradGrad).
 // Chunks run in parallel on at most GOMAXPROCS goroutines. The per-image
 // results are independent, and the sums over the batch for W̄ and b̄ are
 // taken in an order fixed by the shapes alone, so results are bit-identical
@@ -540,6 +544,10 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	}
 	if (doW || doWdY || doWdX) && winogradGrad[T](g) {
 		convWeightWinograd(g, bar, dot, yBar, yBarDot, x, xDot, doW, doWdY, doWdX)
+		doW, doWdY, doWdX = false, false, false
+	}
+	if (doW || doWdY || doWdX) && weightRows[T](g) {
+		convWeightRows(g, bar, dot, yBar, yBarDot, x, xDot, doW, doWdY, doWdX)
 		doW, doWdY, doWdX = false, false, false
 	}
 	if (doX || doXdY || doXdW) && g.backImplicit() {

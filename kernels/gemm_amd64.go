@@ -786,3 +786,26 @@ func winogradWeightsAdd32(wBar, m []float32, count, n int) bool {
 	winogradWeightsAdd32AVX512(unsafe.Pointer(unsafe.SliceData(wBar)), unsafe.Pointer(unsafe.SliceData(m)), count, 4*n)
 	return true
 }
+
+// channelsLastRow is channelsLastRowGeneric for float32 with AVX-512 or
+// AVX2, by blocks of 16×16 (8×8) words transposed in registers, and
+// reports whether it ran.
+func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool {
+	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 && !hasAVX2 {
+		return false
+	}
+	_ = dst[w*c-1]                     // bounds of what the assembly writes
+	_ = x[(c-1)*plane : (c-1)*plane+w] // and reads
+	n, block := 16, transpose16AVX512
+	if !hasAVX512 {
+		n, block = 8, transpose8AVX2
+	}
+	d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x))
+	for c0 := 0; c0 < c; c0 += n {
+		r := min(n, c-c0)
+		for j0 := 0; j0 < w; j0 += n {
+			block(unsafe.Add(d, (j0*c+c0)*4), unsafe.Add(s, (c0*plane+j0)*4), c*4, plane*4, r, min(n, w-j0), r)
+		}
+	}
+	return true
+}

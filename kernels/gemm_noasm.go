@@ -75,3 +75,6 @@ func winogradWeights32(dst, w []float32, count, n int) bool { return false }
 
 // winogradWeightsAdd32 reports false: no assembly transform.
 func winogradWeightsAdd32(wBar, m []float32, count, n int) bool { return false }
+
+// channelsLastRow reports false: no transpose kernel.
+func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool { return false }

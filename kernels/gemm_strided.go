@@ -241,6 +241,13 @@ func GemmRows[T tensor.Float](transA bool, m, n, k int, alpha T, a []T, lda int,
 	gemmRows(kernelOf[T](), nil, transA, m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
 }
 
+// StridedRows reports whether GemmRows reads B's rows where they lie (its
+// unpacked-B path) for an m×n×k product with unevenly spaced rows;
+// otherwise it gathers them into a matrix first.
+func StridedRows[T tensor.Float](m, n, k int) bool {
+	return m > 0 && n > 0 && k > 0 && kernelOf[T]().strided.useStrided(m, n, k, 0)
+}
+
 // gemmRows is GemmRows on kernel g after the checks, for k > 0 and alpha ≠
 // 0; pa, if non-nil, is op(A) already packed.
 func gemmRows[T tensor.Float](g *gemmKernel[T], pa *PackedA[T], transA bool, m, n, k int, alpha T, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {

@@ -1,0 +1,167 @@
+package autodiff
+
+import (
+	"hesscope/kernels"
+	"hesscope/tensor"
+)
+
+// weightRows reports whether the weight cotangents of g are computed by
+// convWeightRows: where GemmRows reads the channels-last image's rows in
+// place for the products (kernels.StridedRows: at most 128 output
+// channels, window rows of KW·C ≥ 64 values).
+func weightRows[T tensor.Float](g convGeom) bool {
+	return !noWeightRows && g.KW*g.C%32 == 0 && kernels.StridedRows[T](g.O, g.KW*g.C, g.G*g.P)
+}
+
+// noWeightRows, for tests, turns convWeightRows' path off.
+var noWeightRows = false
+
+// convWeightRows adds the weight cotangents of convBackward (the flags say
+// which) without a column matrix: per image, x (and ẋ) is copied
+// channels-last and zero-padded (kernels.ChannelsLast), where the window
+// row u of output pixel (i, j) is one run of KW·C values, so that
+//
+//	W̄[·, ·, u, ·] += ȳ·B_u,  B_u's row (i, j) = that run,
+//
+// one product per window row u (kernels.GemmRows: B read in place, only ȳ
+// packed), into the sums in (u, v, c) order; W̄̇ likewise, ȳ̇·B_u + ȳ·Ḃ_u.
+// The sums over the batch are taken in part order (reduceParts) and then
+// added into W̄ and W̄̇ in their (c, u, v) order. Against im2col(x) and the
+// dot-product kernel this moves 1/(KH·KW) of the data (the copy is the
+// image itself) and runs the 8-row tiles of the unpacked-B kernel, which
+// reach more of the FMA peak than the dot products' reductions.
+func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
+	hp, wp := g.H+2*g.Pad, g.W+2*g.Pad
+	img := hp * wp * g.C // one channels-last image
+	in, out := g.inSize(), g.outSize()
+	ow := g.OutW()
+	n := g.KW * g.C // a product's columns, a window row of one pixel
+	// rows[i·P + p]: where output pixel p of image i of a chunk reads its
+	// window's first row.
+	rows := make([]int, g.G*g.P)
+	for i := 0; i < g.G; i++ {
+		for p := 0; p < g.P; p++ {
+			oi, oj := p/ow, p%ow
+			rows[i*g.P+p] = i*img + (oi*g.Stride*wp+oj*g.Stride)*g.C
+		}
+	}
+	size := g.O * g.K
+	sBuf, dsts := splitScratch[T]([]int{sizeIf(doW, size), sizeIf(doWdY || doWdX, size)})
+	defer putScratch(sBuf)
+	clear(*sBuf)
+	for i, d := range dsts {
+		if len(d) == 0 {
+			dsts[i] = nil // reduceParts: nothing to sum
+		}
+	}
+	needX, needXd := doW || doWdY, doWdX
+	// W̄̇ = ȳ̇·Bᵀ + ȳ·Ḃᵀ is one product [ȳ | ȳ̇]·[Ḃ ; B] (k = 2·ld) when
+	// both terms are wanted: ȳ and ȳ̇ copied side by side, the rows of Ḃ
+	// (ẋ's channels-last copy, xdOff after x's) first.
+	cat := doWdY && doWdX
+	// Otherwise one image's ȳ (and ȳ̇) is read in place, and chunks of
+	// several images are copied side by side.
+	copyY := g.G > 1 && !cat
+	ySize := g.O * g.G * g.P
+	xdOff := sizeIf(needX, g.G*img)
+	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
+		buf, bufs := splitScratch[T]([]int{
+			sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img),
+			sizeIf(copyY, ySize) + sizeIf(cat, 2*ySize), sizeIf(copyY && doWdY, ySize)})
+		defer putScratch(buf)
+		xs := *buf // x's copies at 0, ẋ's at xdOff
+		var rowsCat []int
+		if cat {
+			rowsCat = make([]int, 2*g.G*g.P)
+		}
+		for ch := lo; ch < hi; ch++ {
+			n0, cnt := g.chunk(ch)
+			ld := cnt * g.P
+			// Y is ȳ's chunk and Yd ȳ̇'s, leading dimension ldY.
+			Y := yBar.Data[n0*out : (n0+1)*out]
+			var Yd []T
+			if doWdY {
+				Yd = yBarDot.Data[n0*out : (n0+1)*out]
+			}
+			ldY := ld
+			switch {
+			case cat:
+				ldY = 2 * ld
+				Y = bufs[2][:g.O*ldY]
+				for i := 0; i < cnt; i++ {
+					s := (n0 + i) * out
+					for o := 0; o < g.O; o++ {
+						copy(Y[o*ldY+i*g.P:o*ldY+(i+1)*g.P], yBar.Data[s+o*g.P:s+(o+1)*g.P])
+						copy(Y[o*ldY+ld+i*g.P:o*ldY+ld+(i+1)*g.P], yBarDot.Data[s+o*g.P:s+(o+1)*g.P])
+					}
+				}
+				Yd = Y[ld:]
+				for p, r := range rows[:ld] {
+					rowsCat[p], rowsCat[ld+p] = r+xdOff, r
+				}
+			case copyY:
+				Y = chunkRows(bufs[2], yBar.Data, g.O, g.P, out, n0, cnt)
+				if doWdY {
+					Yd = chunkRows(bufs[3], yBarDot.Data, g.O, g.P, out, n0, cnt)
+				}
+			}
+			for i := 0; i < cnt; i++ {
+				if needX {
+					kernels.ChannelsLast(xs[i*img:(i+1)*img], x.Data[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
+				}
+				if needXd {
+					kernels.ChannelsLast(xs[xdOff+i*img:xdOff+(i+1)*img], xDot.Data[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
+				}
+			}
+			for u := 0; u < g.KH; u++ {
+				off, c0 := u*wp*g.C, u*n
+				if doW {
+					kernels.GemmRows(false, g.O, n, ld, 1, Y, ldY, xs[off:], rows, 1, partials[0][c0:], g.K)
+				}
+				switch {
+				case cat:
+					kernels.GemmRows(false, g.O, n, 2*ld, 1, Y, ldY, xs[off:], rowsCat, 1, partials[1][c0:], g.K)
+				case doWdY:
+					kernels.GemmRows(false, g.O, n, ld, 1, Yd, ldY, xs[off:], rows, 1, partials[1][c0:], g.K)
+				case doWdX:
+					kernels.GemmRows(false, g.O, n, ld, 1, Y, ldY, xs[xdOff+off:], rows, 1, partials[1][c0:], g.K)
+				}
+			}
+		}
+	})
+	if doW {
+		addWindowMajor(bar.w.Data, dsts[0], g.O, g.C, g.KH*g.KW)
+	}
+	if doWdY || doWdX {
+		addWindowMajor(dot.w.Data, dsts[1], g.O, g.C, g.KH*g.KW)
+	}
+}
+
+// chunkRows copies the rows (o = 0…rows−1, p values each) of cnt images
+// from image n0 on of src (stride values apart) side by side into dst:
+// dst[o·cnt·p + i·p + q] = src[(n0+i)·stride + o·p + q]; it returns the
+// rows·cnt·p values written.
+func chunkRows[T tensor.Float](dst, src []T, rows, p, stride, n0, cnt int) []T {
+	ld := cnt * p
+	for i := 0; i < cnt; i++ {
+		s := (n0 + i) * stride
+		for o := 0; o < rows; o++ {
+			copy(dst[o*ld+i*p:o*ld+(i+1)*p], src[s+o*p:s+(o+1)*p])
+		}
+	}
+	return dst[:rows*ld]
+}
+
+// addWindowMajor adds the sums s, in (o, u·v, c) order, into w in its
+// (o, c, u·v) order: w[(o·c + ch)·kk + t] += s[(o·kk + t)·c + ch].
+func addWindowMajor[T tensor.Float](w, s []T, o, c, kk int) {
+	for i := 0; i < o; i++ {
+		wi, si := w[i*c*kk:(i+1)*c*kk], s[i*kk*c:(i+1)*kk*c]
+		for t := 0; t < kk; t++ {
+			row := si[t*c : (t+1)*c]
+			for ch, v := range row {
+				wi[ch*kk+t] += v
+			}
+		}
+	}
+}
