@@ -53,15 +53,8 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 			rows[i*g.P+p] = i*img + (oi*g.Stride*wp+oj*g.Stride)*g.C
 		}
 	}
-	size := g.O * g.K
-	sBuf, dsts := splitScratch[T]([]int{sizeIf(doW, size), sizeIf(doWdY || doWdX, size)})
+	sBuf, dsts := weightSums[T](g.O*g.K, doW, doWdY || doWdX)
 	defer putScratch(sBuf)
-	clear(*sBuf)
-	for i, d := range dsts {
-		if len(d) == 0 {
-			dsts[i] = nil // reduceParts: nothing to sum
-		}
-	}
 	needX, needXd := doW || doWdY, doWdX
 	// W̄̇ = ȳ̇·Bᵀ + ȳ·Ḃᵀ is one product [ȳ | ȳ̇]·[Ḃ ; B] (k = 2·ld) when
 	// both terms are wanted: ȳ and ȳ̇ copied side by side, the rows of Ḃ
@@ -143,6 +136,20 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 	if doWdY || doWdX {
 		addWindowMajor(dot.w.Data, dsts[1], g.O, g.C, g.KH*g.KW)
 	}
+}
+
+// weightSums returns zeroed sums of size values for W̄ (if doW) and W̄̇ (if
+// doWd) in one scratch buffer, which the caller puts back: dsts for
+// reduceParts, nil for a sum not wanted.
+func weightSums[T tensor.Float](size int, doW, doWd bool) (buf *[]T, dsts [][]T) {
+	buf, dsts = splitScratch[T]([]int{sizeIf(doW, size), sizeIf(doWd, size)})
+	clear(*buf)
+	for i, d := range dsts {
+		if len(d) == 0 {
+			dsts[i] = nil // reduceParts: nothing to sum
+		}
+	}
+	return buf, dsts
 }
 
 // chunkRows copies the rows (o = 0…rows−1, p values each) of cnt images

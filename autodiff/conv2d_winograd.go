@@ -272,14 +272,8 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys)}
 	// The sums M̄ (W̄) and M̄d (W̄̇) over the batch, only those wanted.
 	mSize := 16 * g.O * g.C
-	mBuf, dsts := splitScratch[T]([]int{sizeIf(doW, mSize), sizeIf(doWdY || doWdX, mSize)})
+	mBuf, dsts := weightSums[T](mSize, doW, doWdY || doWdX)
 	defer putScratch(mBuf)
-	clear(*mBuf)
-	for i, d := range dsts {
-		if len(d) == 0 {
-			dsts[i] = nil // reduceParts: nothing to sum
-		}
-	}
 	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)

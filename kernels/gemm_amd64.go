@@ -438,6 +438,15 @@ func transpose16AVX512(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols
 //go:noescape
 func transpose8AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
 
+// transposer returns the machine's in-register transpose of 4-byte words
+// and its block: transpose16AVX512 and 16, or transpose8AVX2 and 8.
+func transposer() (int, func(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)) {
+	if hasAVX512 {
+		return 16, transpose16AVX512
+	}
+	return 8, transpose8AVX2
+}
+
 // transPanel is transPanelGeneric, in assembly when the rows fit two zmm
 // registers: for float32 by 16×16 blocks transposed in registers (8×8
 // without AVX-512), for float64 by gathers.
@@ -446,10 +455,7 @@ func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	if size == 4 && (hasAVX512 || hasAVX2) && w <= 32 && kb > 0 && rows > 0 && rows <= w {
 		_ = dst[kb*w-1]                       // bounds of what the assembly writes
 		_ = src[(rows-1)*ld : (rows-1)*ld+kb] // and reads
-		n, block := 16, transpose16AVX512
-		if !hasAVX512 {
-			n, block = 8, transpose8AVX2
-		}
+		n, block := transposer()
 		d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src))
 		for p0 := 0; p0 < kb; p0 += n {
 			for i0 := 0; i0 < w; i0 += n {
@@ -796,10 +802,7 @@ func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool {
 	}
 	_ = dst[w*c-1]                     // bounds of what the assembly writes
 	_ = x[(c-1)*plane : (c-1)*plane+w] // and reads
-	n, block := 16, transpose16AVX512
-	if !hasAVX512 {
-		n, block = 8, transpose8AVX2
-	}
+	n, block := transposer()
 	d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x))
 	for c0 := 0; c0 < c; c0 += n {
 		r := min(n, c-c0)
