@@ -467,3 +467,29 @@ func TestWinogradWeightsBackends(t *testing.T) {
 		sameSlices(t, fmt.Sprintf("WinogradWeightsAdd [%d, %d]", o, c), gBar, wBar)
 	}
 }
+
+// BenchmarkWinogradProducts times the 16 per-component products of one
+// chunk of Winograd's convolutions (M_ξ = V_ξ·U_ξ, [c, c]·[c, n], k = c
+// deep: the thin layers' short products) on one goroutine, in GFLOP/s.
+func BenchmarkWinogradProducts(b *testing.B) {
+	for _, c := range []int{16, 32, 64, 128} {
+		for _, n := range []int{128, 256} {
+			a := make([]float32, c*c)
+			for i := range a {
+				a[i] = float32(i%7) - 3
+			}
+			u, m := make([]float32, c*n), make([]float32, c*n)
+			pa := PackA(false, c, c, a, c)
+			b.Run(fmt.Sprintf("c%d/n%d", c, n), func(b *testing.B) {
+				defer setParallel(1)()
+				for b.Loop() {
+					for range 16 {
+						pa.Gemm(false, n, 1, u, n, 0, m, n)
+					}
+				}
+				b.ReportMetric(16*2*float64(c*c*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+			pa.Release()
+		}
+	}
+}
