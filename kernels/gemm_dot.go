@@ -45,6 +45,18 @@ type dotKernel[T tensor.Float] struct {
 // *[]float64) between calls.
 var dotTails sync.Pool
 
+// dotScratch is dotSerial's per-call state that the tile kernel receives
+// by pointer: B's row pointers, the tile's sums and A's row pointers for
+// up to 132 rows. dotScratches keeps them (*dotScratch[float32] or
+// [float64]) between calls.
+type dotScratch[T tensor.Float] struct {
+	bp [6]unsafe.Pointer
+	s  [24]T
+	ap [132]unsafe.Pointer
+}
+
+var dotScratches sync.Pool
+
 // dotTileGeneric is the pure-Go tile kernel for any mr ≤ 4, nr ≤ 6 and lanes:
 // the twin of every assembly dot kernel, with the same lane-wise partial
 // sums; the reduction of the lanes is sequential here (the assembly ones
@@ -168,12 +180,17 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 		return j * ldb
 	}
 	mr, nr, lanes := d.mr, d.nr, d.lanes
-	var bp [6]unsafe.Pointer
-	var s [24]T
+	// The tile's row pointers and sums, which escape through the kernel's
+	// function value: pooled, not allocated per call.
+	sc, _ := dotScratches.Get().(*dotScratch[T])
+	if sc == nil {
+		sc = new(dotScratch[T])
+	}
+	defer dotScratches.Put(sc)
+	bp, s := &sc.bp, &sc.s
 	// A's row pointers for a slice, the last row repeated up to a whole
 	// tile: set once per slice rather than per tile.
-	var apBuf [132]unsafe.Pointer
-	ap := apBuf[:]
+	ap := sc.ap[:]
 	if mm := ceilDiv(m, mr) * mr; mm > len(ap) {
 		ap = make([]unsafe.Pointer, mm)
 	}
@@ -196,16 +213,16 @@ func dotSerial[T tensor.Float](d *dotKernel[T], m, n, k int, alpha T, a []T, lda
 			}
 			for i0 := 0; i0 < m; i0 += mr {
 				rows := min(mr, m-i0)
-				d.tile(kb/lanes, (*[4]unsafe.Pointer)(ap[i0:]), &bp, &s)
+				d.tile(kb/lanes, (*[4]unsafe.Pointer)(ap[i0:]), bp, s)
 				switch {
 				case add && rows == 4 && cols == 6:
-					addDot4x6(c[i0*ldc+j0:], ldc, &s)
+					addDot4x6(c[i0*ldc+j0:], ldc, s)
 					continue
 				case add && rows == mr && cols == nr:
-					addDotTile(c[i0*ldc+j0:], ldc, &s, mr, nr)
+					addDotTile(c[i0*ldc+j0:], ldc, s, mr, nr)
 					continue
 				}
-				mergeDot(c[i0*ldc+j0:], ldc, &s, rows, cols, alpha, beta, first)
+				mergeDot(c[i0*ldc+j0:], ldc, s, rows, cols, alpha, beta, first)
 			}
 		}
 	}
