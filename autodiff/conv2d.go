@@ -631,24 +631,9 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				n0, cnt := g.chunk(ch)
 				ld := cnt * g.P
 				// Y = [ȳ | ȳ̇] with leading dimension ldY.
-				var Y []T
-				ldY := ld
-				if hasYd {
-					ldY = 2 * ld
-				}
-				if ownY {
-					Y = yBar.Data[n0*out : (n0+1)*out]
-				} else {
-					Y = (*yBuf)[:g.O*ldY]
-					for i := 0; i < cnt; i++ {
-						for o := 0; o < g.O; o++ {
-							src := (n0+i)*out + o*g.P
-							copy(Y[o*ldY+i*g.P:o*ldY+(i+1)*g.P], yBar.Data[src:src+g.P])
-							if hasYd {
-								copy(Y[o*ldY+ld+i*g.P:o*ldY+ld+(i+1)*g.P], yBarDot.Data[src:src+g.P])
-							}
-						}
-					}
+				Y, ldY := yBar.Data[n0*out:(n0+1)*out], ld
+				if !ownY {
+					Y, ldY = sideBySide(g, *yBuf, yBar.Data, data(yBarDot), n0, cnt)
 				}
 				// Xs = [Ẋ | X] with leading dimension ldX; X at column xo.
 				var Xs []T
@@ -745,6 +730,29 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	if yBarDot != nil {
 		biasGrad(g, dot.b, yBarDot)
 	}
+}
+
+// sideBySide copies the output cotangents y (and yd, if non-nil) of the
+// cnt images of a chunk from image n0 on into dst as one matrix [ȳ | ȳ̇]:
+// row o holds the images' rows o of y side by side, then those of yd. It
+// returns the matrix and its leading dimension (cnt·P, doubled with yd).
+func sideBySide[T tensor.Float](g convGeom, dst, y, yd []T, n0, cnt int) ([]T, int) {
+	ld, out := cnt*g.P, g.outSize()
+	ldY := ld
+	if yd != nil {
+		ldY = 2 * ld
+	}
+	Y := dst[:g.O*ldY]
+	for i := 0; i < cnt; i++ {
+		for o := 0; o < g.O; o++ {
+			src := (n0+i)*out + o*g.P
+			copy(Y[o*ldY+i*g.P:o*ldY+(i+1)*g.P], y[src:src+g.P])
+			if yd != nil {
+				copy(Y[o*ldY+ld+i*g.P:o*ldY+ld+(i+1)*g.P], yd[src:src+g.P])
+			}
+		}
+	}
+	return Y, ldY
 }
 
 // backImplicit reports whether the input cotangents are computed by the

@@ -8,7 +8,8 @@ import (
 // weightRows reports whether the weight cotangents of g are computed by
 // convWeightRows: where GemmRows reads the channels-last image's rows in
 // place for the products (kernels.StridedRows: at most 128 output
-// channels, window rows of KW·C ≥ 64 values), whose KW·C values fill
+// channels, window rows of at least two of the kernel's tiles, KW·C ≥ 64
+// values for float32 with AVX-512), whose KW·C values fill
 // whole tiles of 32 (LeNet-5's 5×20 = 100 left a tile of 4 and was 8 %
 // slower). Measured against im2col and the dot-product kernel
 // (BenchmarkConv2d, Xeon with AVX-512, 2 threads, median of paired
@@ -60,50 +61,44 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 	// both terms are wanted: ȳ and ȳ̇ copied side by side, the rows of Ḃ
 	// (ẋ's channels-last copy, xdOff after x's) first.
 	cat := doWdY && doWdX
-	// Otherwise one image's ȳ (and ȳ̇) is read in place, and chunks of
-	// several images are copied side by side.
-	copyY := g.G > 1 && !cat
+	// One image's ȳ (and ȳ̇) is read in place; chunks of several images,
+	// and the joined product, copy them side by side ([ȳ | ȳ̇] with ȳ̇
+	// where it is wanted).
+	copyY := g.G > 1 || cat
+	var yd []T
+	if doWdY {
+		yd = yBarDot.Data
+	}
 	ySize := g.O * g.G * g.P
+	if doWdY {
+		ySize *= 2
+	}
 	xdOff := sizeIf(needX, g.G*img)
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
-		buf, bufs := splitScratch[T]([]int{
-			sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img),
-			sizeIf(copyY, ySize) + sizeIf(cat, 2*ySize), sizeIf(copyY && doWdY, ySize)})
+		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY, ySize)})
 		defer putScratch(buf)
 		xs := *buf // x's copies at 0, ẋ's at xdOff
+		// The joined product's B rows, those of Ḃ then those of B, for
+		// chunks of ld pixels (rebuilt only when ld changes).
 		var rowsCat []int
-		if cat {
-			rowsCat = make([]int, 2*g.G*g.P)
-		}
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := g.chunk(ch)
 			ld := cnt * g.P
 			// Y is ȳ's chunk and Yd ȳ̇'s, leading dimension ldY.
-			Y := yBar.Data[n0*out : (n0+1)*out]
-			var Yd []T
-			if doWdY {
-				Yd = yBarDot.Data[n0*out : (n0+1)*out]
-			}
-			ldY := ld
+			Y, Yd, ldY := yBar.Data[n0*out:(n0+1)*out], []T(nil), ld
 			switch {
-			case cat:
-				ldY = 2 * ld
-				Y = bufs[2][:g.O*ldY]
-				for i := 0; i < cnt; i++ {
-					s := (n0 + i) * out
-					for o := 0; o < g.O; o++ {
-						copy(Y[o*ldY+i*g.P:o*ldY+(i+1)*g.P], yBar.Data[s+o*g.P:s+(o+1)*g.P])
-						copy(Y[o*ldY+ld+i*g.P:o*ldY+ld+(i+1)*g.P], yBarDot.Data[s+o*g.P:s+(o+1)*g.P])
-					}
+			case copyY:
+				Y, ldY = sideBySide(g, bufs[2], yBar.Data, yd, n0, cnt)
+				if doWdY {
+					Yd = Y[ld:]
 				}
-				Yd = Y[ld:]
+			case doWdY:
+				Yd = yd[n0*out : (n0+1)*out]
+			}
+			if cat && len(rowsCat) != 2*ld {
+				rowsCat = make([]int, 2*ld)
 				for p, r := range rows[:ld] {
 					rowsCat[p], rowsCat[ld+p] = r+xdOff, r
-				}
-			case copyY:
-				Y = chunkRows(bufs[2], yBar.Data, g.O, g.P, out, n0, cnt)
-				if doWdY {
-					Yd = chunkRows(bufs[3], yBarDot.Data, g.O, g.P, out, n0, cnt)
 				}
 			}
 			for i := 0; i < cnt; i++ {
@@ -150,21 +145,6 @@ func weightSums[T tensor.Float](size int, doW, doWd bool) (buf *[]T, dsts [][]T)
 		}
 	}
 	return buf, dsts
-}
-
-// chunkRows copies the rows (o = 0…rows−1, p values each) of cnt images
-// from image n0 on of src (stride values apart) side by side into dst:
-// dst[o·cnt·p + i·p + q] = src[(n0+i)·stride + o·p + q]; it returns the
-// rows·cnt·p values written.
-func chunkRows[T tensor.Float](dst, src []T, rows, p, stride, n0, cnt int) []T {
-	ld := cnt * p
-	for i := 0; i < cnt; i++ {
-		s := (n0 + i) * stride
-		for o := 0; o < rows; o++ {
-			copy(dst[o*ld+i*p:o*ld+(i+1)*p], src[s+o*p:s+(o+1)*p])
-		}
-	}
-	return dst[:rows*ld]
 }
 
 // addWindowMajor adds the sums s, in (o, u·v, c) order, into w in its

@@ -16,8 +16,9 @@ import (
 // parameter HVP's W̄ and W̄̇ = ȳ̇·Xᵀ + ȳ·Ẋᵀ in one product (VJPPair), W̄̇
 // alone (HvOnly), W̄̇ without the ẋ term (ẋ nil) and without the ȳ̇ one
 // (ȳ̇ nil); shapes with one image per chunk and several (the last chunk
-// short), stride 2, 5×5 windows, no padding. The other cotangents (x̄, b̄)
-// must come out the same too; all are added into nonzero values.
+// short, alone in its part or after a whole one), stride 2, 5×5 windows,
+// no padding. The other cotangents (x̄, b̄) must come out the same too;
+// all are added into nonzero values.
 func TestWeightRows(t *testing.T) {
 	testWeightRows[float64](t, 1e-12)
 	testWeightRows[float32](t, 1e-5)
@@ -38,6 +39,9 @@ func testWeightRows[T tensor.Float](t *testing.T, tol float64) {
 	}{
 		{[]int{2, 32, 16, 16}, []int{32, 32, 3, 3}, 1, 1},
 		{[]int{9, 32, 6, 6}, []int{16, 32, 3, 3}, 1, 1},
+		// 33 chunks of 4 images in 32 parts: the last part holds a whole
+		// chunk, then the short one.
+		{[]int{129, 32, 8, 8}, []int{16, 32, 3, 3}, 1, 1},
 		{[]int{2, 64, 9, 9}, []int{24, 64, 3, 3}, 2, 1},
 		{[]int{2, 32, 12, 12}, []int{8, 32, 5, 5}, 1, 2},
 		{[]int{3, 32, 10, 10}, []int{40, 32, 3, 3}, 1, 0},
