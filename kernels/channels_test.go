@@ -86,22 +86,15 @@ func TestChannelsLastPanics(t *testing.T) {
 }
 
 // BenchmarkChannelsLast times the channels-last copies of the zoo's
-// layers' inputs (float32, one image).
+// layers' inputs (convBenchShapes, float32, one image).
 func BenchmarkChannelsLast(b *testing.B) {
-	for _, s := range []struct {
-		name string
-		s    ConvShape
-	}{
-		{"c2-conv2", ConvShape{C: 64, H: 30, W: 30}},
-		{"resnet20-layer1", ConvShape{C: 16, H: 32, W: 32, Pad: 1}},
-		{"resnet20-layer3", ConvShape{C: 64, H: 8, W: 8, Pad: 1}},
-	} {
-		x := make([]float32, s.s.C*s.s.H*s.s.W)
-		dst := make([]float32, (s.s.H+2*s.s.Pad)*(s.s.W+2*s.s.Pad)*s.s.C)
-		b.Run(s.name, func(b *testing.B) {
+	for _, c := range convBenchShapes {
+		x := make([]float32, c.s.C*c.s.H*c.s.W)
+		dst := make([]float32, (c.s.H+2*c.s.Pad)*(c.s.W+2*c.s.Pad)*c.s.C)
+		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(4 * (len(x) + len(dst))))
 			for b.Loop() {
-				ChannelsLast(dst, x, s.s)
+				ChannelsLast(dst, x, c.s)
 			}
 		})
 	}

@@ -17,9 +17,11 @@ var convBenchShapes = []struct {
 	{"resnet20.layer1", ConvShape{C: 16, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1}},
 	{"resnet20.layer2.0", ConvShape{C: 16, H: 32, W: 32, KH: 3, KW: 3, Stride: 2, Pad: 1}},
 	{"resnet20.layer3.0", ConvShape{C: 32, H: 16, W: 16, KH: 3, KW: 3, Stride: 2, Pad: 1}},
+	{"resnet20.layer2", ConvShape{C: 32, H: 16, W: 16, KH: 3, KW: 3, Stride: 1, Pad: 1}},
 	{"resnet20.layer3", ConvShape{C: 64, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}},
 	{"c2.conv2", ConvShape{C: 64, H: 30, W: 30, KH: 3, KW: 3, Stride: 1}},
 	{"c2.conv4", ConvShape{C: 128, H: 12, W: 12, KH: 3, KW: 3, Stride: 1}},
+	{"resnet18.layer1", ConvShape{C: 64, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1}},
 	{"resnet18.layer4", ConvShape{C: 512, H: 4, W: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}},
 }
 

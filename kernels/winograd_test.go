@@ -366,22 +366,17 @@ func TestWinogradPanics(t *testing.T) {
 }
 
 // BenchmarkWinograd times the transforms on one image of the zoo's
-// Winograd layers (bytes: the transformed tiles written or read), with the
-// kernels this machine runs (GODEBUG=cpu.avx512f=off for AVX2):
+// Winograd layers (those of convBenchShapes it takes, with at least 16
+// channels as the models' rule; bytes: the transformed tiles written or
+// read), with the kernels this machine runs (GODEBUG=cpu.avx512f=off for
+// AVX2):
 //
 //	go test -run '^$' -bench Winograd ./kernels
 func BenchmarkWinograd(b *testing.B) {
-	for _, c := range []struct {
-		name string
-		s    ConvShape
-	}{
-		{"c2-conv2", ConvShape{C: 64, H: 30, W: 30, KH: 3, KW: 3, Stride: 1}},
-		{"c2-conv4", ConvShape{C: 128, H: 12, W: 12, KH: 3, KW: 3, Stride: 1}},
-		{"resnet20-layer2", ConvShape{C: 32, H: 16, W: 16, KH: 3, KW: 3, Stride: 1, Pad: 1}},
-		{"resnet20-layer3", ConvShape{C: 64, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}},
-		{"resnet18-layer1", ConvShape{C: 64, H: 32, W: 32, KH: 3, KW: 3, Stride: 1, Pad: 1}},
-		{"resnet18-layer4", ConvShape{C: 512, H: 4, W: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}},
-	} {
+	for _, c := range convBenchShapes {
+		if !WinogradOK(c.s) || c.s.C < 16 {
+			continue
+		}
 		s, tiles := c.s, WinogradTiles(c.s)
 		oh, ow := s.OutH(), s.OutW()
 		x, y := make([]float32, s.C*s.H*s.W), make([]float32, s.C*oh*ow)
