@@ -244,18 +244,27 @@ func data[T tensor.Float](t *tensor.Dense[T]) []T {
 
 // winogradGrad reports whether the weight cotangents of g are computed by
 // Winograd's algorithm (convWeightWinograd): where its forward products
-// are (winogradShape), with at least 128 channels in and out. Measured
-// (BenchmarkConv2d vjp-w against the direct product, AVX-512, 2 threads):
-// ResNet-18's 32×32, 8×8 and 4×4 layers 0.8, 0.7–0.8 and 0.9–0.95, C2's
-// 10×10 (128 channels) 0.55–0.75; C2's 28×28 and ResNet-20's 16×16 and 8×8
-// (64 channels and fewer) 0.9–1.1, C2's 12×12 (64 in, 128 out) 1.5. Models
-// (BenchmarkModels): resnet18's gradient −5…11 % and HvOnly −6…7 % with
-// this rule; with every layer of winogradShape, c2 within the noise and
-// resnet20's HvOnly 6 % slower (an HVP without the weight gradient makes
-// two weight products of a layer, but transforms x, ẋ, ȳ and ȳ̇ for them).
+// are (winogradShape), with at least 32 channels in and out. Against the
+// direct products (convWeightRows) on the Xeon (AVX-512, 2 threads,
+// BenchmarkConv2d, median of 4 paired ratios) vjp-w / vjp-pair:
+// ResNet-20's 16×16 and 8×8 layers 0.86 / 0.79 and 0.74 / 0.88, C2's
+// 30×30 and 14×14 0.83 / 0.95 and 0.96 / 0.96, ResNet-18's 32×32 0.74 /
+// 0.84; models (BenchmarkModels, 6 paired rounds) c2's HVP 0.91, resnet20's
+// 0.97 and HvOnly 0.94. ResNet-20's 16-channel stage stays direct: its
+// 16×16 products per component, one tile of the kernel half empty, made
+// vjp-w 2.2× and vjp-pair 1.4× slower.
 func winogradGrad[T tensor.Float](g convGeom) bool {
-	return winogradShape[T](g.ConvShape, g.O) && min(g.C, g.O) >= 128
+	return winogradShape[T](g.ConvShape, g.O) && min(g.C, g.O) >= 32
 }
+
+// winogradNT reports whether convWeightWinograd's products read both
+// factors as they lie, Ȳ_ξ·U_ξᵀ with k = tiles contiguous in both (the
+// dot-product kernel): from 128 channels, where they have enough rows and
+// columns for it; with fewer, U_ξ is transposed first and B read in place
+// by the unpacked-B kernel. With 128 channels and more the transposed
+// form measured 1.06 (C2's 10×10, vjp-pair), 0.98 and 1.04 (ResNet-18's
+// 8×8 and 4×4).
+func winogradNT(g convGeom) bool { return min(g.C, g.O) >= 128 }
 
 // convWeightWinograd adds the weight cotangents of convBackward (the flags
 // say which) in Winograd's form (kernels.WinogradOutT): per chunk of
@@ -263,13 +272,21 @@ func winogradGrad[T tensor.Float](g convGeom) bool {
 // output cotangents Ȳ of ȳ and Ȳd of ȳ̇; per component ξ the products
 // M̄_ξ += Ȳ_ξ·U_ξᵀ (W̄) and M̄d_ξ += Ȳd_ξ·U_ξᵀ + Ȳ_ξ·Ud_ξᵀ (W̄̇), summed over
 // the batch in part order (reduceParts); then W̄ += Gᵀ·M̄·G and W̄̇ +=
-// Gᵀ·M̄d·G (kernels.WinogradWeightsAdd).
+// Gᵀ·M̄d·G (kernels.WinogradWeightsAdd). The transforms keep the tiles
+// contiguous, so the products' depth runs along the rows of both factors;
+// below 128 channels (winogradNT) U_ξ is transposed (kernels.ChannelsLast,
+// one component at a time, into a buffer that stays in cache) so that the
+// products are Ȳ_ξ·Ũ_ξ with Ũ_ξ's rows read in place and Ȳ_ξ packed once
+// for the two products that read it.
 func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
 	tiles := kernels.WinogradTiles(g.ConvShape)
 	per, ld := winogradChunk(g.N, tiles)
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
-	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys)}
+	nt := winogradNT(g)
+	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys), sizeIf(!nt, ld*g.C)}
+	// Ũ_ξ = U_ξᵀ, [ld, C]: U_ξ's C rows of ld tiles as one row of ld pixels.
+	tShape := kernels.ConvShape{C: g.C, H: 1, W: ld, KH: 1, KW: 1, Stride: 1}
 	// The sums M̄ (W̄) and M̄d (W̄̇) over the batch, only those wanted.
 	mSize := 16 * g.O * g.C
 	mBuf, dsts := weightSums[T](mSize, doW, doWdY || doWdX)
@@ -277,7 +294,7 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
-		u, ud, yt, ytd := bufs[0], bufs[1], bufs[2], bufs[3]
+		u, ud, yt, ytd, ut := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, g.N-ch*per)
 			cols := cnt * tiles
@@ -299,14 +316,38 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 			for xi := 0; xi < 16; xi++ {
 				U, Y := xi*us, xi*ys
 				M := xi * mSize / 16
+				if nt {
+					if doW {
+						kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, u[U:], ld, 1, partials[0][M:], g.C)
+					}
+					if doWdY {
+						kernels.Gemm(false, true, g.O, g.C, cols, 1, ytd[Y:], ld, u[U:], ld, 1, partials[1][M:], g.C)
+					}
+					if doWdX {
+						kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, ud[U:], ld, 1, partials[1][M:], g.C)
+					}
+					continue
+				}
+				if doW || doWdY {
+					kernels.ChannelsLast(ut, u[U:], tShape)
+				}
+				// Ȳ_ξ, packed once where two products read it.
+				var pa *kernels.PackedA[T]
+				if doW && doWdX {
+					pa = kernels.PackA(false, g.O, cols, yt[Y:], ld)
+				}
 				if doW {
-					kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, u[U:], ld, 1, partials[0][M:], g.C)
+					gemmWith(pa, g.O, g.C, cols, yt[Y:], ld, ut, partials[0][M:])
 				}
 				if doWdY {
-					kernels.Gemm(false, true, g.O, g.C, cols, 1, ytd[Y:], ld, u[U:], ld, 1, partials[1][M:], g.C)
+					gemmWith(nil, g.O, g.C, cols, ytd[Y:], ld, ut, partials[1][M:])
 				}
 				if doWdX {
-					kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, ud[U:], ld, 1, partials[1][M:], g.C)
+					kernels.ChannelsLast(ut, ud[U:], tShape)
+					gemmWith(pa, g.O, g.C, cols, yt[Y:], ld, ut, partials[1][M:])
+				}
+				if pa != nil {
+					pa.Release()
 				}
 			}
 		}
@@ -317,4 +358,14 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	if doWdY || doWdX {
 		kernels.WinogradWeightsAdd(dot.w.Data, dsts[1], g.O, g.C)
 	}
+}
+
+// gemmWith adds the m×n product a·b (a m×k with leading dimension lda, b
+// k×n) to c (leading dimension n), with a packed already if pa is non-nil.
+func gemmWith[T tensor.Float](pa *kernels.PackedA[T], m, n, k int, a []T, lda int, b, c []T) {
+	if pa != nil {
+		pa.Gemm(false, n, 1, b, n, 1, c, n)
+		return
+	}
+	kernels.Gemm(false, false, m, n, k, 1, a, lda, b, n, 1, c, n)
 }
