@@ -352,11 +352,26 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			var sums [5]kernels.Lanes
 			yDotSums := (*[2]kernels.Lanes)(sums[2:4])
 			for n := 0; n < g.n; n++ {
+				yb := bnSeg(g, yBar.Data, n, c)
+				// Uncleared cotangents written, not added to, where all of
+				// a sweep's are (the bits of clearing them first).
+				switch {
+				case all && reluY != nil && sBar != nil && fx && fxd && fs && fsd:
+					kernels.AffineAddReLUVJPPairTo(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, sBar.Data, n, c), bnSeg(g, sBarDot.Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
+						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
+					continue
+				case all && reluY != nil && sBar == nil && fx && fxd:
+					kernels.AffineReLUVJPPairTo(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
+						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
+					continue
+				}
 				clearSeg(g, xBar[0], fx, n, c)
 				clearSeg(g, xBarDot[0], fxd, n, c)
 				clearSeg(g, sBar, fs, n, c)
 				clearSeg(g, sBarDot, fsd, n, c)
-				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
 				case all && reluY != nil && sBar != nil:
 					kernels.AffineAddReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),

@@ -35,11 +35,14 @@ type affineKernels struct {
 	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
 	affineAddReLUVJP     func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
 	affineAddReLUVJPPair func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
-	reluAffineVJP        func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
-	centeredSquares      func(s *Lanes, x []float32, mu float64)
-	linearTo             func(dst, v, x []float32, p, q, mu, r float64)
-	linearAdd            func(dst, v, x []float32, p, q, mu, r float64)
-	linearAdd2           func(dst, u, v, x []float32, p, p2, q, mu, r float64)
+	// The To forms write their destinations as if zeroed, not reading them.
+	affineReLUVJPPairTo    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	affineAddReLUVJPPairTo func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	reluAffineVJP          func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
+	centeredSquares        func(s *Lanes, x []float32, mu float64)
+	linearTo               func(dst, v, x []float32, p, q, mu, r float64)
+	linearAdd              func(dst, v, x []float32, p, q, mu, r float64)
+	linearAdd2             func(dst, u, v, x []float32, p, p2, q, mu, r float64)
 }
 
 var genericAffine = &affineKernels{
@@ -50,6 +53,7 @@ var genericAffine = &affineKernels{
 	reluAffineTo:    reluAffineToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
+	affineReLUVJPPairTo: affineReLUVJPPairToGeneric[float32], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[float32],
 	reluAffineVJP:   reluAffineVJPGeneric[float32],
 	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
 	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
@@ -196,6 +200,19 @@ func AffineReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBa
 	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
+// AffineReLUVJPPairTo is AffineReLUVJPPair into zeroed dst and dstDot:
+// their values are not read, and they receive the bits that clearing them
+// and AffineReLUVJPPair give (+0 + value), in one pass instead of two.
+func AffineReLUVJPPairTo[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, y, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.affineReLUVJPPairTo(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	affineReLUVJPPairToGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
 // ReLUAffineVJPPair is AffineVJPPair for a ReLU followed by a BatchNorm, at
 // h = relu(x) along ḣ = 1[x>0]·ẋ, its cotangents (added to zero, as into
 // zeroed buffers) passed back through the ReLU: per element, the bits of
@@ -251,6 +268,20 @@ func AffineAddReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBarDo
 		return
 	}
 	affineAddReLUVJPPairGeneric(s, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
+// AffineAddReLUVJPPairTo is AffineAddReLUVJPPair into zeroed dst, dstDot,
+// sBar and sBarDot: their values are not read, and they receive the bits
+// that clearing them and AffineAddReLUVJPPair give.
+func AffineAddReLUVJPPairTo[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot = dstDot[:n], sBar[:n], sBarDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.affineAddReLUVJPPairTo(s, as32(dst), as32(dstDot), as32(sBar), as32(sBarDot), as32(x), as32(xDot),
+			as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	affineAddReLUVJPPairToGeneric(s, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 // ReLUAffineVJP is the reverse sweep of ReLU followed by BatchNorm for the
@@ -438,6 +469,21 @@ func affineReLUVJPPairGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot,
 		dstDot[i] = dstDot[i] + T(a*yd) + T(ad*y)
 		s[4][l] += float64(y * float64(xDot[i]))
 	}
+}
+
+func affineReLUVJPPairToGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	clear(dst)
+	clear(dstDot[:len(dst)])
+	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
+func affineAddReLUVJPPairToGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	clear(dst)
+	clear(dstDot[:n])
+	clear(sBar[:n])
+	clear(sBarDot[:n])
+	affineAddReLUVJPPairGeneric(s, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 func affineReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float64) {

@@ -168,6 +168,35 @@ func TestAffineBackends(t *testing.T) {
 				check("affineAddReLUVJPPair sBar", gsb, wsb)
 				check("affineAddReLUVJPPair sBarDot", gsd, wsd)
 
+				// The To forms: the same bits as zeroed destinations and
+				// the adding forms, whatever the destinations held (NaN
+				// here: a value read would show).
+				nan := func() []float32 {
+					v := make([]float32, n)
+					for i := range v {
+						v[i] = float32(math.NaN())
+					}
+					return v
+				}
+				tp, tr := lanes, lanes
+				g, g2 = nan(), nan()
+				w, w2 = make([]float32, n), make([]float32, n)
+				k.affineReLUVJPPairTo(&tp, g, g2, x, xd, out, y, yd, a, c, mu)
+				k.affineReLUVJPPair(&tr, w, w2, x, xd, out, y, yd, a, c, mu)
+				checkLanes("affineReLUVJPPairTo", tp[:], tr[:])
+				check("affineReLUVJPPairTo dst", g, w)
+				check("affineReLUVJPPairTo dstDot", g2, w2)
+				tp, tr = lanes, lanes
+				g, g2, gsb, gsd = nan(), nan(), nan(), nan()
+				w, w2, wsb, wsd = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				k.affineAddReLUVJPPairTo(&tp, g, g2, gsb, gsd, x, xd, out, y, yd, a, c, mu)
+				k.affineAddReLUVJPPair(&tr, w, w2, wsb, wsd, x, xd, out, y, yd, a, c, mu)
+				checkLanes("affineAddReLUVJPPairTo", tp[:], tr[:])
+				check("affineAddReLUVJPPairTo dst", g, w)
+				check("affineAddReLUVJPPairTo dstDot", g2, w2)
+				check("affineAddReLUVJPPairTo sBar", gsb, wsb)
+				check("affineAddReLUVJPPairTo sBarDot", gsd, wsd)
+
 				// ReLU then BatchNorm against the kernels one after the other.
 				rp, rs = lanes, lanes
 				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)

@@ -288,6 +288,18 @@ func bnAddReLUPair32AVX512(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, 
 func sum32AVX512(s *Lanes, y []float32)
 
 //go:noescape
+func bnReLUPairTo32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func bnReLUPairTo32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func bnAddReLUPairTo32AVX512(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func bnAddReLUPairTo32AVX2(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
 func sum32AVX2(s *Lanes, y []float32)
 
 // affineAsm holds one instruction set's assembly affine kernels.
@@ -313,6 +325,8 @@ type affineAsm struct {
 	linear2Add           func(dst, u, v, x []float32, p, q, mu, r, p2 float64)
 	sum                  func(s *Lanes, y []float32)
 	reluAffineTo         func(dst, x []float32, a, mu, b float64)
+	bnReLUPairTo         func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	bnAddReLUPairTo      func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 }
 
 // newAffine wraps assembly kernels of the given block (a multiple of 8, so
@@ -381,6 +395,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			k.bnReLUPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
 			affineReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
+		affineReLUVJPPairTo: func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.bnReLUPairTo(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			affineReLUVJPPairToGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
 		reluAffineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.reluBNPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
@@ -400,6 +419,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			n, m := cut(len(dst)), len(dst)
 			k.bnAddReLUPair(s, dst[:n], dstDot[:n], sBar[:n], sBarDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
 			affineAddReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], sBar[n:m], sBarDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
+		affineAddReLUVJPPairTo: func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.bnAddReLUPairTo(s, dst[:n], dstDot[:n], sBar[:n], sBarDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			affineAddReLUVJPPairToGeneric(s, dst[n:], dstDot[n:m], sBar[n:m], sBarDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		reluAffineVJP: func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
@@ -434,13 +458,13 @@ var (
 		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
 		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
-		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512,
+		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512, bnReLUPairTo32AVX512, bnAddReLUPairTo32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
 		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
-		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2,
+		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2, bnReLUPairTo32AVX2, bnAddReLUPairTo32AVX2,
 	})
 )
 

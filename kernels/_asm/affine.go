@@ -27,7 +27,10 @@ type affineKernel struct {
 	accs    int      // number of Lanes behind the first argument (0: none)
 	slices  []string // the float32 slice arguments, the first one giving the length
 	scalars []string // float64 arguments
-	body    func(e *affineEmitter)
+	// set names the slices the kernel writes as if they held zeros
+	// (+0 + value, the bits of clearing them first), without reading them.
+	set  []string
+	body func(e *affineEmitter)
 }
 
 // affineEmitter writes the body of one half.
@@ -117,12 +120,24 @@ func (e *affineEmitter) store(i int, s string) {
 	e.p("VMOVUPS %s, %d(%s)", e.n(i), e.off, e.ptr(s))
 }
 
+// loadDst loads the half of slice s into the narrow register r: +0 if the
+// kernel writes s as if zeroed.
+func (e *affineEmitter) loadDst(s, r string) {
+	for _, n := range e.k.set {
+		if n == s {
+			e.p("VXORPS %s, %s, %s", r, r, r)
+			return
+		}
+	}
+	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), r)
+}
+
 // addTo rounds temporary i to float32 and adds it (float32 addition, the
 // slice's value the first operand) to the half of slice s, using temporary
 // tmp.
 func (e *affineEmitter) addTo(i int, s string, tmp int) {
 	e.down(i, i)
-	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), e.n(tmp))
+	e.loadDst(s, e.n(tmp))
 	e.p("VADDPS %s, %s, %s", e.n(i), e.n(tmp), e.n(tmp))
 	e.p("VMOVUPS %s, %d(%s)", e.n(tmp), e.off, e.ptr(s))
 }
@@ -318,6 +333,28 @@ var affineKernels = []affineKernel{
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
 		body: func(e *affineEmitter) {
 			reluCotangents(e, "yBar", "yBarDot")
+			bnPairBody(e)
+		},
+	},
+	{
+		name: "bnReLUPairTo32",
+		doc:  "bnReLUPair32 into dst and dstDot as if zeroed (+0 + value; their values are not read).",
+		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
+		set: []string{"dst", "dstDot"},
+		body: func(e *affineEmitter) {
+			reluCotangents(e, "yBar", "yBarDot")
+			bnPairBody(e)
+		},
+	},
+	{
+		name: "bnAddReLUPairTo32",
+		doc:  "bnAddReLUPair32 into dst, dstDot, sBar and sBarDot as if zeroed (+0 + value; their values are not read).",
+		accs: 5, slices: []string{"dst", "dstDot", "sBar", "sBarDot", "x", "xDot", "y", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
+		set: []string{"dst", "dstDot", "sBar", "sBarDot"},
+		body: func(e *affineEmitter) {
+			reluCotangents(e, "yBar", "yBarDot")
+			addExact(e, 0, "sBar", 2)
+			addExact(e, 1, "sBarDot", 2)
 			bnPairBody(e)
 		},
 	},
@@ -567,7 +604,7 @@ func reluCotangents(e *affineEmitter, names ...string) {
 // views of temporaries 3 and tmp.
 func addExact(e *affineEmitter, i int, s string, tmp int) {
 	e.down(i, 3)
-	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), e.n(tmp))
+	e.loadDst(s, e.n(tmp))
 	e.p("VADDPS %s, %s, %s", e.n(3), e.n(tmp), e.n(tmp))
 	e.p("VMOVUPS %s, %d(%s)", e.n(tmp), e.off, e.ptr(s))
 }
@@ -615,7 +652,7 @@ func bnPairBody(e *affineEmitter) {
 	e.down(3, 3)
 	e.op("VMULPD", e.t(4), e.c("ad"), y)
 	e.down(4, 4)
-	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dstDot"), e.n(2))
+	e.loadDst("dstDot", e.n(2))
 	e.p("VADDPS %s, %s, %s", e.n(3), e.n(2), e.n(2))
 	e.p("VADDPS %s, %s, %s", e.n(4), e.n(2), e.n(2))
 	e.p("VMOVUPS %s, %d(%s)", e.n(2), e.off, e.ptr("dstDot"))
