@@ -225,6 +225,13 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 			a, ad := float64(x[1].Data[c])*s, float64(gDot.Data[c])*s
 			var sums [5]kernels.Lanes
 			for n := 0; n < g.n; n++ {
+				if fx && fxd {
+					// Both uncleared: written, not added to.
+					kernels.ReLUAffineVJPPairTo(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+						bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
+						bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
+					continue
+				}
 				clearSeg(g, xBar[0], fx, n, c)
 				clearSeg(g, xBarDot[0], fxd, n, c)
 				kernels.ReLUAffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),

@@ -38,6 +38,7 @@ type affineKernels struct {
 	// The To forms write their destinations as if zeroed, not reading them.
 	affineReLUVJPPairTo    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	affineAddReLUVJPPairTo func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	reluAffineVJPPairTo    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJP          func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 	centeredSquares        func(s *Lanes, x []float32, mu float64)
 	linearTo               func(dst, v, x []float32, p, q, mu, r float64)
@@ -54,8 +55,9 @@ var genericAffine = &affineKernels{
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	affineReLUVJPPairTo: affineReLUVJPPairToGeneric[float32], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[float32],
-	reluAffineVJP:   reluAffineVJPGeneric[float32],
-	centeredSquares: centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
+	reluAffineVJPPairTo: reluAffineVJPPairToGeneric[float32],
+	reluAffineVJP:       reluAffineVJPGeneric[float32],
+	centeredSquares:     centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
 	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
 }
 
@@ -226,6 +228,19 @@ func ReLUAffineVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, 
 		return
 	}
 	reluAffineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
+}
+
+// ReLUAffineVJPPairTo is ReLUAffineVJPPair into zeroed dst and dstDot:
+// their values are not read, and they receive the bits that clearing them
+// and ReLUAffineVJPPair give.
+func ReLUAffineVJPPairTo[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []T, a, ad, mu float64) {
+	n := len(dst)
+	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
+	if is32[T]() {
+		affine32.reluAffineVJPPairTo(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(yBar), as32(yBarDot), a, ad, mu)
+		return
+	}
+	reluAffineVJPPairToGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
 }
 
 // AffineReLUVJP is BatchNorm's VJP sweep of a following ReLU's cotangent
@@ -484,6 +499,12 @@ func affineAddReLUVJPPairToGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, sBa
 	clear(sBar[:n])
 	clear(sBarDot[:n])
 	affineAddReLUVJPPairGeneric(s, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
+}
+
+func reluAffineVJPPairToGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []T, a, ad, mu float64) {
+	clear(dst)
+	clear(dstDot[:len(dst)])
+	reluAffineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
 }
 
 func affineReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float64) {

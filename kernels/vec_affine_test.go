@@ -196,6 +196,14 @@ func TestAffineBackends(t *testing.T) {
 				check("affineAddReLUVJPPairTo dstDot", g2, w2)
 				check("affineAddReLUVJPPairTo sBar", gsb, wsb)
 				check("affineAddReLUVJPPairTo sBarDot", gsd, wsd)
+				tp, tr = lanes, lanes
+				g, g2 = nan(), nan()
+				w, w2 = make([]float32, n), make([]float32, n)
+				k.reluAffineVJPPairTo(&tp, g, g2, x, xd, y, yd, a, c, mu)
+				k.reluAffineVJPPair(&tr, w, w2, x, xd, y, yd, a, c, mu)
+				checkLanes("reluAffineVJPPairTo", tp[:], tr[:])
+				check("reluAffineVJPPairTo dst", g, w)
+				check("reluAffineVJPPairTo dstDot", g2, w2)
 
 				// ReLU then BatchNorm against the kernels one after the other.
 				rp, rs = lanes, lanes

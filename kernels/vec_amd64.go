@@ -297,6 +297,12 @@ func bnReLUPairTo32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []fl
 func bnAddReLUPairTo32AVX512(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 
 //go:noescape
+func reluBNPairTo32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
+func reluBNPairTo32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
+
+//go:noescape
 func bnAddReLUPairTo32AVX2(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 
 //go:noescape
@@ -327,6 +333,7 @@ type affineAsm struct {
 	reluAffineTo         func(dst, x []float32, a, mu, b float64)
 	bnReLUPairTo         func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	bnAddReLUPairTo      func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	reluBNPairTo         func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 }
 
 // newAffine wraps assembly kernels of the given block (a multiple of 8, so
@@ -405,6 +412,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			k.reluBNPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
 			reluAffineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
+		reluAffineVJPPairTo: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.reluBNPairTo(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
+			reluAffineVJPPairToGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+		},
 		affineReLUVJP: func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnReLUVJP(s, dst[:n], x[:n], y[:n], yBar[:n], a, mu)
@@ -458,13 +470,13 @@ var (
 		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
 		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
-		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512, bnReLUPairTo32AVX512, bnAddReLUPairTo32AVX512,
+		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512, bnReLUPairTo32AVX512, bnAddReLUPairTo32AVX512, reluBNPairTo32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
 		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
-		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2, bnReLUPairTo32AVX2, bnAddReLUPairTo32AVX2,
+		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2, bnReLUPairTo32AVX2, bnAddReLUPairTo32AVX2, reluBNPairTo32AVX2,
 	})
 )
 

@@ -404,31 +404,14 @@ var affineKernels = []affineKernel{
 		doc: "MaskTo2(h, x, hd, xDot, x); hb, hbd = 0; bnPair32(s, hb, hbd, h, hd, yBar, yBarDot); " +
 			"MaskAdd2(dst, hb, dstDot, hbd, x), per element.",
 		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
-		body: func(e *affineEmitter) {
-			y, yd := e.load("yBar", 0), e.load("yBarDot", 1)
-			xc := reluBNSweep(e, y)
-			e.op("VADDPD", e.acc(2), e.acc(2), yd)
-			e.op("VMULPD", e.t(3), yd, xc)
-			e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
-			// x̄̇ += mask·((0 + float32(a·yd)) + float32(ad·y)).
-			e.op("VMULPD", e.t(3), e.c("a"), yd)
-			e.down(3, 3)
-			e.op("VMULPD", e.t(4), e.c("ad"), y)
-			e.down(4, 4)
-			e.op("VXORPS", e.n(2), e.n(2), e.n(2))
-			e.op("VADDPS", e.n(2), e.n(2), e.n(3))
-			e.op("VADDPS", e.n(2), e.n(2), e.n(4))
-			e.xMask(3)
-			e.op("VANDPS", e.n(2), e.n(2), e.n(3))
-			e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dstDot"), e.n(4))
-			e.op("VADDPS", e.n(4), e.n(4), e.n(2))
-			e.p("VMOVUPS %s, %d(%s)", e.n(4), e.off, e.ptr("dstDot"))
-			// s4 += y·hd, hd = mask·ẋ.
-			e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("xDot"), e.n(3), e.n(2))
-			e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
-			e.op("VMULPD", e.t(2), y, e.t(2))
-			e.op("VADDPD", e.acc(4), e.acc(4), e.t(2))
-		},
+		body: reluBNPairBody,
+	},
+	{
+		name: "reluBNPairTo32",
+		doc:  "reluBNPair32 into dst and dstDot as if zeroed (+0 + value; their values are not read).",
+		accs: 5, slices: []string{"dst", "dstDot", "x", "xDot", "yBar", "yBarDot"}, scalars: []string{"a", "ad", "mu"},
+		set:  []string{"dst", "dstDot"},
+		body: reluBNPairBody,
 	},
 
 	{
@@ -609,6 +592,33 @@ func addExact(e *affineEmitter, i int, s string, tmp int) {
 	e.p("VMOVUPS %s, %d(%s)", e.n(tmp), e.off, e.ptr(s))
 }
 
+// reluBNPairBody is the body of reluBNPair32 and reluBNPairTo32.
+func reluBNPairBody(e *affineEmitter) {
+	y, yd := e.load("yBar", 0), e.load("yBarDot", 1)
+	xc := reluBNSweep(e, y)
+	e.op("VADDPD", e.acc(2), e.acc(2), yd)
+	e.op("VMULPD", e.t(3), yd, xc)
+	e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
+	// x̄̇ += mask·((0 + float32(a·yd)) + float32(ad·y)).
+	e.op("VMULPD", e.t(3), e.c("a"), yd)
+	e.down(3, 3)
+	e.op("VMULPD", e.t(4), e.c("ad"), y)
+	e.down(4, 4)
+	e.op("VXORPS", e.n(2), e.n(2), e.n(2))
+	e.op("VADDPS", e.n(2), e.n(2), e.n(3))
+	e.op("VADDPS", e.n(2), e.n(2), e.n(4))
+	e.xMask(3)
+	e.op("VANDPS", e.n(2), e.n(2), e.n(3))
+	e.loadDst("dstDot", e.n(4))
+	e.op("VADDPS", e.n(4), e.n(4), e.n(2))
+	e.p("VMOVUPS %s, %d(%s)", e.n(4), e.off, e.ptr("dstDot"))
+	// s4 += y·hd, hd = mask·ẋ.
+	e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("xDot"), e.n(3), e.n(2))
+	e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+	e.op("VMULPD", e.t(2), y, e.t(2))
+	e.op("VADDPD", e.acc(4), e.acc(4), e.t(2))
+}
+
 // reluBNSweep is the sweep of ReLU → BatchNorm for the cotangent y: with
 // h = relu(x) (float32 compares 0 < x), s0 += y, s1 += y·(h − mu) and
 // dst += mask·(0 + float32(a·y)). It returns the register holding h − mu
@@ -629,7 +639,7 @@ func reluBNSweep(e *affineEmitter, y string) string {
 	e.op("VADDPS", e.n(4), e.n(4), e.n(3))
 	e.xMask(3)
 	e.op("VANDPS", e.n(4), e.n(4), e.n(3))
-	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr("dst"), e.n(3))
+	e.loadDst("dst", e.n(3))
 	e.op("VADDPS", e.n(3), e.n(3), e.n(4))
 	e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
 	return xc
