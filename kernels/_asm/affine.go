@@ -596,14 +596,8 @@ func addExact(e *affineEmitter, i int, s string, tmp int) {
 func reluBNPairBody(e *affineEmitter) {
 	y, yd := e.load("yBar", 0), e.load("yBarDot", 1)
 	xc := reluBNSweep(e, y)
-	e.op("VADDPD", e.acc(2), e.acc(2), yd)
-	e.op("VMULPD", e.t(3), yd, xc)
-	e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
 	// x̄̇ += mask·((0 + float32(a·yd)) + float32(ad·y)).
-	e.op("VMULPD", e.t(3), e.c("a"), yd)
-	e.down(3, 3)
-	e.op("VMULPD", e.t(4), e.c("ad"), y)
-	e.down(4, 4)
+	dotTerms(e, y, yd, xc)
 	e.op("VXORPS", e.n(2), e.n(2), e.n(2))
 	e.op("VADDPS", e.n(2), e.n(2), e.n(3))
 	e.op("VADDPS", e.n(2), e.n(2), e.n(4))
@@ -645,6 +639,19 @@ func reluBNSweep(e *affineEmitter, y string) string {
 	return xc
 }
 
+// dotTerms adds yd to accumulator 2 and yd·xc to accumulator 3 and leaves
+// float32(a·yd) and float32(ad·y), the terms of x̄̇, in the narrow views of
+// T3 and T4: the ȳ̇ half of a pair sweep.
+func dotTerms(e *affineEmitter, y, yd, xc string) {
+	e.op("VADDPD", e.acc(2), e.acc(2), yd)
+	e.op("VMULPD", e.t(3), yd, xc)
+	e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
+	e.op("VMULPD", e.t(3), e.c("a"), yd)
+	e.down(3, 3)
+	e.op("VMULPD", e.t(4), e.c("ad"), y)
+	e.down(4, 4)
+}
+
 // bnPairBody is the body of bnPair32 with ȳ in T0 and ȳ̇ in T1.
 func bnPairBody(e *affineEmitter) {
 	y, yd := e.t(0), e.t(1)
@@ -655,13 +662,7 @@ func bnPairBody(e *affineEmitter) {
 	e.op("VADDPD", e.acc(1), e.acc(1), e.t(3))
 	e.op("VMULPD", e.t(3), e.c("a"), y)
 	e.addTo(3, "dst", 4)
-	e.op("VADDPD", e.acc(2), e.acc(2), yd)
-	e.op("VMULPD", e.t(3), yd, xc)
-	e.op("VADDPD", e.acc(3), e.acc(3), e.t(3))
-	e.op("VMULPD", e.t(3), e.c("a"), yd)
-	e.down(3, 3)
-	e.op("VMULPD", e.t(4), e.c("ad"), y)
-	e.down(4, 4)
+	dotTerms(e, y, yd, xc)
 	e.loadDst("dstDot", e.n(2))
 	e.p("VADDPS %s, %s, %s", e.n(3), e.n(2), e.n(2))
 	e.p("VADDPS %s, %s, %s", e.n(4), e.n(2), e.n(2))
