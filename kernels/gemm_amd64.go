@@ -48,9 +48,7 @@ func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows
 // The micro-kernels of the unpacked-B path (see stridedKernel and
 // gemm_strided.go): microKernel's 8×32 (float32) or 8×16 (float64) tile with
 // row p of b at off[p] bytes from its start, read with masked loads;
-// sgemmStrided48AVX512 is the 8×48 float32 one for wide products. Given
-// rows > 8, the AVX-512 ones compute ⌈rows/8⌉ panels one after the other
-// (a's panels of 8·k values, C's of 8 rows).
+// sgemmStrided48AVX512 is the 8×48 float32 one for wide products.
 //
 //go:noescape
 func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
@@ -102,14 +100,14 @@ var (
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
 		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 1024, tile: sdotAVX512},
-		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, panels: true, pageRows: true},
+		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, pageRows: true},
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
 		kc: 192, mc: 96, nc: 512,
 		masked: true, micro: dgemmMicroAVX512, pools: new(gemmPools[float64]),
 		dot:     &dotKernel[float64]{name: "avx512", mr: 4, nr: 6, lanes: 8, kc: 256, tile: ddotAVX512},
-		strided: &stridedKernel[float64]{name: "avx512", mr: 8, nr: 16, kc: 128, micro: dgemmStridedAVX512, panels: true, pageRows: true},
+		strided: &stridedKernel[float64]{name: "avx512", mr: 8, nr: 16, kc: 128, micro: dgemmStridedAVX512, pageRows: true},
 	}
 	avx2F32 = &gemmKernel[float32]{
 		name: "avx2", mr: 6, nr: 16,

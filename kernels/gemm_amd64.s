@@ -1536,8 +1536,7 @@ dgemmMicroAVX2_beta0:
 
 // func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
 //
-// 8×32 tiles, 16 Z accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols,
-// rows > 8 as consecutive panels of a and C.
+// 8×32 tile, 16 Z accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols.
 TEXT ·sgemmStridedAVX512(SB), NOSPLIT, $0-120
 	MOVQ k+0(FP), CX
 	MOVQ a_base+8(FP), SI
@@ -1545,8 +1544,6 @@ TEXT ·sgemmStridedAVX512(SB), NOSPLIT, $0-120
 	MOVQ c_base+56(FP), DX
 	MOVQ ldc+80(FP), R8
 	SHLQ $2, R8
-	MOVQ rows+96(FP), R10
-sgemmStridedAVX512_panel:
 	MOVQ DX, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -1776,6 +1773,7 @@ sgemmStridedAVX512_store:
 	ANDL $0x7fffffff, AX
 	JZ sgemmStridedAVX512_beta0
 	VBROADCASTSS beta+92(FP), Z17
+	MOVQ rows+96(FP), R10
 	MOVQ cols+104(FP), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
@@ -1868,13 +1866,10 @@ sgemmStridedAVX512_store:
 	VMULPS Z17, Z19, Z19
 	VFMADD231PS Z15, Z16, Z19
 	VMOVUPS Z19, K2, 64(DX)
-	DECQ R10
-	JZ sgemmStridedAVX512_done
-	ADDQ R8, DX
-	JMP sgemmStridedAVX512_panel
 	VZEROUPPER
 	RET
 sgemmStridedAVX512_beta0:
+	MOVQ rows+96(FP), R10
 	MOVQ cols+104(FP), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
@@ -1935,18 +1930,13 @@ sgemmStridedAVX512_beta0:
 	VMOVUPS Z14, K1, 0(DX)
 	VMULPS Z15, Z16, Z15
 	VMOVUPS Z15, K2, 64(DX)
-	DECQ R10
-	JZ sgemmStridedAVX512_done
-	ADDQ R8, DX
-	JMP sgemmStridedAVX512_panel
 sgemmStridedAVX512_done:
 	VZEROUPPER
 	RET
 
 // func sgemmStrided48AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
 //
-// 8×48 tiles, 24 Z accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols,
-// rows > 8 as consecutive panels of a and C.
+// 8×48 tile, 24 Z accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols.
 TEXT ·sgemmStrided48AVX512(SB), NOSPLIT, $0-120
 	MOVQ k+0(FP), CX
 	MOVQ a_base+8(FP), SI
@@ -1954,8 +1944,6 @@ TEXT ·sgemmStrided48AVX512(SB), NOSPLIT, $0-120
 	MOVQ c_base+56(FP), DX
 	MOVQ ldc+80(FP), R8
 	SHLQ $2, R8
-	MOVQ rows+96(FP), R10
-sgemmStrided48AVX512_panel:
 	MOVQ DX, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -2245,6 +2233,7 @@ sgemmStrided48AVX512_store:
 	ANDL $0x7fffffff, AX
 	JZ sgemmStrided48AVX512_beta0
 	VBROADCASTSS beta+92(FP), Z25
+	MOVQ rows+96(FP), R10
 	MOVQ cols+104(FP), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
@@ -2371,13 +2360,10 @@ sgemmStrided48AVX512_store:
 	VMULPS Z25, Z27, Z27
 	VFMADD231PS Z23, Z24, Z27
 	VMOVUPS Z27, K3, 128(DX)
-	DECQ R10
-	JZ sgemmStrided48AVX512_done
-	ADDQ R8, DX
-	JMP sgemmStrided48AVX512_panel
 	VZEROUPPER
 	RET
 sgemmStrided48AVX512_beta0:
+	MOVQ rows+96(FP), R10
 	MOVQ cols+104(FP), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
@@ -2456,18 +2442,13 @@ sgemmStrided48AVX512_beta0:
 	VMOVUPS Z22, K2, 64(DX)
 	VMULPS Z23, Z24, Z23
 	VMOVUPS Z23, K3, 128(DX)
-	DECQ R10
-	JZ sgemmStrided48AVX512_done
-	ADDQ R8, DX
-	JMP sgemmStrided48AVX512_panel
 sgemmStrided48AVX512_done:
 	VZEROUPPER
 	RET
 
 // func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
 //
-// 8×16 tiles, 16 Z accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols,
-// rows > 8 as consecutive panels of a and C.
+// 8×16 tile, 16 Z accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols.
 TEXT ·dgemmStridedAVX512(SB), NOSPLIT, $0-128
 	MOVQ k+0(FP), CX
 	MOVQ a_base+8(FP), SI
@@ -2475,8 +2456,6 @@ TEXT ·dgemmStridedAVX512(SB), NOSPLIT, $0-128
 	MOVQ c_base+56(FP), DX
 	MOVQ ldc+80(FP), R8
 	SHLQ $3, R8
-	MOVQ rows+104(FP), R10
-dgemmStridedAVX512_panel:
 	MOVQ DX, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -2706,6 +2685,7 @@ dgemmStridedAVX512_store:
 	SHLQ $1, AX
 	JZ dgemmStridedAVX512_beta0
 	VBROADCASTSD beta+96(FP), Z17
+	MOVQ rows+104(FP), R10
 	MOVQ cols+112(FP), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
@@ -2798,13 +2778,10 @@ dgemmStridedAVX512_store:
 	VMULPD Z17, Z19, Z19
 	VFMADD231PD Z15, Z16, Z19
 	VMOVUPD Z19, K2, 64(DX)
-	DECQ R10
-	JZ dgemmStridedAVX512_done
-	ADDQ R8, DX
-	JMP dgemmStridedAVX512_panel
 	VZEROUPPER
 	RET
 dgemmStridedAVX512_beta0:
+	MOVQ rows+104(FP), R10
 	MOVQ cols+112(FP), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
@@ -2865,10 +2842,6 @@ dgemmStridedAVX512_beta0:
 	VMOVUPD Z14, K1, 0(DX)
 	VMULPD Z15, Z16, Z15
 	VMOVUPD Z15, K2, 64(DX)
-	DECQ R10
-	JZ dgemmStridedAVX512_done
-	ADDQ R8, DX
-	JMP dgemmStridedAVX512_panel
 dgemmStridedAVX512_done:
 	VZEROUPPER
 	RET

@@ -40,12 +40,6 @@ type stridedKernel[T tensor.Float] struct {
 	// element is summed in the same order by both, so the bits agree.
 	wide             func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)
 	wideNR, wideMinN int
-	// panels reports whether the kernels take rows > mr as consecutive
-	// mr-row panels of A (mr·k values each) and of C: one call computes a
-	// column block for every panel, sparing a call per tile (for the
-	// short products of Winograd's convolutions, 16–64 deep, the call's
-	// cost is a fair part of the tile's).
-	panels bool
 	// pageRows reports whether B's rows may lie a multiple of 4 KiB apart.
 	// Such rows fall into the same few cache sets, so a kc×nr block of B
 	// no longer stays in cache between the A panels that read it; the
@@ -216,11 +210,6 @@ func stridedSerial[T tensor.Float](s *stridedKernel[T], wide bool, pre *panelSet
 			micro := s.micro
 			if wide && cols > s.nr {
 				micro = s.wide
-			}
-			if s.panels {
-				_ = c[(m-1)*ldc+j+cols-1]
-				micro(kb, aPack, b[j:], c[j:], ldc, alpha, betaP, m, cols, &off[pc])
-				continue
 			}
 			for pa := 0; pa < panels; pa++ {
 				rows := min(mr, m-pa*mr)

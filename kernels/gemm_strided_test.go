@@ -58,56 +58,6 @@ func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 	if s.wide != nil {
 		testStridedTile(t, s.name+"/wide", s.mr, s.wideNR, s.wide)
 	}
-	if s.panels {
-		testStridedPanels(t, s.name, s.mr, s.nr, s.micro)
-		if s.wide != nil {
-			testStridedPanels(t, s.name+"/wide", s.mr, s.wideNR, s.wide)
-		}
-	}
-}
-
-// testStridedPanels checks a kernel that takes rows > mr as consecutive
-// panels against one call per panel of mr rows (and the last, shorter),
-// bit for bit, C guarded around the rows written.
-func testStridedPanels[T tensor.Float](t *testing.T, name string, mr, nr int, micro func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)) {
-	rng := rand.New(rand.NewPCG(11, 12))
-	for _, k := range []int{1, 5, 64} {
-		for _, rows := range []int{mr + 1, 2 * mr, 2*mr + 3, 3 * mr} {
-			for _, cols := range []int{1, nr / 2, nr - 1, nr} {
-				for _, beta := range []T{0, 1} {
-					panels := (rows + mr - 1) / mr
-					ldb := nr + 5
-					b := guardedTail[T](t, (k-1)*ldb+cols)
-					for i := range b {
-						b[i] = T(rng.Float64()*2 - 1)
-					}
-					a := make([]T, panels*mr*k)
-					for i := range a {
-						a[i] = T(rng.Float64()*2 - 1)
-					}
-					ldc := nr + 3
-					c := make([]T, (rows+2)*ldc)
-					for i := range c {
-						c[i] = T(rng.Float64())
-					}
-					want := append([]T(nil), c...)
-					off := make([]int, k+4)
-					for p := range off {
-						off[p] = min(p, k-1) * ldb * int(unsafe.Sizeof(T(0)))
-					}
-					for pa := 0; pa < panels; pa++ {
-						micro(k, a[pa*mr*k:(pa+1)*mr*k], b, want[(1+pa*mr)*ldc:], ldc, 1.5, beta, min(mr, rows-pa*mr), cols, &off[0])
-					}
-					micro(k, a, b, c[ldc:], ldc, 1.5, beta, rows, cols, &off[0])
-					for i := range c {
-						if math.Float64bits(float64(c[i])) != math.Float64bits(float64(want[i])) {
-							t.Fatalf("%s %T k=%d rows=%d cols=%d beta=%v: c[%d] = %v, want %v", name, T(0), k, rows, cols, beta, i, c[i], want[i])
-						}
-					}
-				}
-			}
-		}
-	}
 }
 
 func testStridedTile[T tensor.Float](t *testing.T, name string, mr, nr int, micro func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)) {

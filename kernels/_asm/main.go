@@ -161,10 +161,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 
 	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int%s)\n", k.name, typ, typ, ldbArg)
-	if k.strided && masked {
-		fmt.Fprintf(w, "//\n// %d×%d tiles, %d %s accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols,\n", k.mr, nr, nacc, reg)
-		fmt.Fprintf(w, "// rows > %d as consecutive panels of a and C.\n", k.mr)
-	} else if k.strided {
+	if k.strided {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
 	} else if masked {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
@@ -178,14 +175,6 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("MOVQ c_base+56(FP), DX")
 	p("MOVQ ldc+80(FP), R8")
 	p("SHLQ $%d, R8", map[int]int{4: 2, 8: 3}[size])
-	// panels: the strided AVX-512 kernels take rows > mr as consecutive
-	// mr-row panels of a (mr·k values each) and of C, one after the other,
-	// R10 counting the rows left to write.
-	panels := k.strided && masked
-	if panels {
-		p("MOVQ rows+%d(FP), R10", rowsOff)
-		fmt.Fprintf(w, "%s_panel:\n", k.name)
-	}
 	// Zero the accumulators and prefetch the C tile.
 	p("MOVQ DX, R9")
 	for i := 0; i < k.mr; i++ {
@@ -283,9 +272,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	if masked {
 		// K1, K2: the lanes of the two vectors of a row below cols; R10
 		// counts the rows left to write.
-		if !panels {
-			p("MOVQ rows+%d(FP), R10", rowsOff)
-		}
+		p("MOVQ rows+%d(FP), R10", rowsOff)
 		p("MOVQ cols+%d(FP), CX", rowsOff+8)
 		setMasks()
 	}
@@ -297,14 +284,6 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	nextRow := func(i int) {
 		if i == k.mr-1 {
-			if panels {
-				// The next panel, if rows are left: a and off's entries
-				// start over (SI has reached the next panel).
-				p("DECQ R10")
-				p("JZ %s_done", k.name)
-				p("ADDQ R8, DX")
-				p("JMP %s_panel", k.name)
-			}
 			return
 		}
 		if masked {
@@ -334,9 +313,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("RET")
 	fmt.Fprintf(w, "%s_beta0:\n", k.name)
 	if masked {
-		if !panels {
-			p("MOVQ rows+%d(FP), R10", rowsOff)
-		}
+		p("MOVQ rows+%d(FP), R10", rowsOff)
 		p("MOVQ cols+%d(FP), CX", rowsOff+8)
 		setMasks()
 	}
