@@ -284,7 +284,8 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	nt := winogradNT(g)
-	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys), sizeIf(!nt, ld*g.C)}
+	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys),
+		sizeIf(!nt && (doW || doWdY), ld*g.C), sizeIf(!nt && doWdX, ld*g.C)}
 	// Ũ_ξ = U_ξᵀ, [ld, C]: U_ξ's C rows of ld tiles as one row of ld pixels.
 	tShape := kernels.ConvShape{C: g.C, H: 1, W: ld, KH: 1, KW: 1, Stride: 1}
 	// The sums M̄ (W̄) and M̄d (W̄̇) over the batch, only those wanted.
@@ -294,7 +295,7 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
-		u, ud, yt, ytd, ut := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+		u, ud, yt, ytd, ut, utd := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5]
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, g.N-ch*per)
 			cols := cnt * tiles
@@ -316,35 +317,43 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 			for xi := 0; xi < 16; xi++ {
 				U, Y := xi*us, xi*ys
 				M := xi * mSize / 16
-				if nt {
-					if doW {
-						kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, u[U:], ld, 1, partials[0][M:], g.C)
+				// B: U_ξ and Ud_ξ as they lie (transposed, tiles along their
+				// rows) from 128 channels, else their transposes Ũ_ξ, Ũd_ξ.
+				var bu, bud []T
+				ldb := ld
+				switch {
+				case nt:
+					if len(u) > 0 {
+						bu = u[U:]
 					}
-					if doWdY {
-						kernels.Gemm(false, true, g.O, g.C, cols, 1, ytd[Y:], ld, u[U:], ld, 1, partials[1][M:], g.C)
+					if len(ud) > 0 {
+						bud = ud[U:]
 					}
-					if doWdX {
-						kernels.Gemm(false, true, g.O, g.C, cols, 1, yt[Y:], ld, ud[U:], ld, 1, partials[1][M:], g.C)
+				default:
+					ldb = g.C
+					if len(ut) > 0 {
+						kernels.ChannelsLast(ut, u[U:], tShape)
+						bu = ut
 					}
-					continue
+					if len(utd) > 0 {
+						kernels.ChannelsLast(utd, ud[U:], tShape)
+						bud = utd
+					}
 				}
-				if doW || doWdY {
-					kernels.ChannelsLast(ut, u[U:], tShape)
-				}
-				// Ȳ_ξ, packed once where two products read it.
+				// Ȳ_ξ, packed once where two products read it (the dot
+				// kernel of the transposed form reads it in place).
 				var pa *kernels.PackedA[T]
-				if doW && doWdX {
+				if doW && doWdX && !nt {
 					pa = kernels.PackA(false, g.O, cols, yt[Y:], ld)
 				}
 				if doW {
-					gemmWith(pa, g.O, g.C, cols, yt[Y:], ld, ut, partials[0][M:])
+					winogradProduct(pa, nt, g.O, g.C, cols, yt[Y:], ld, bu, ldb, partials[0][M:])
 				}
 				if doWdY {
-					gemmWith(nil, g.O, g.C, cols, ytd[Y:], ld, ut, partials[1][M:])
+					winogradProduct(nil, nt, g.O, g.C, cols, ytd[Y:], ld, bu, ldb, partials[1][M:])
 				}
 				if doWdX {
-					kernels.ChannelsLast(ut, ud[U:], tShape)
-					gemmWith(pa, g.O, g.C, cols, yt[Y:], ld, ut, partials[1][M:])
+					winogradProduct(pa, nt, g.O, g.C, cols, yt[Y:], ld, bud, ldb, partials[1][M:])
 				}
 				if pa != nil {
 					pa.Release()
@@ -360,12 +369,13 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	}
 }
 
-// gemmWith adds the m×n product a·b (a m×k with leading dimension lda, b
-// k×n) to c (leading dimension n), with a packed already if pa is non-nil.
-func gemmWith[T tensor.Float](pa *kernels.PackedA[T], m, n, k int, a []T, lda int, b, c []T) {
+// winogradProduct adds a·op(b) to c (m×n, leading dimension n): a is m×k
+// with leading dimension lda, packed already if pa is non-nil; b is n×k
+// (transB) or k×n, with leading dimension ldb.
+func winogradProduct[T tensor.Float](pa *kernels.PackedA[T], transB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T) {
 	if pa != nil {
-		pa.Gemm(false, n, 1, b, n, 1, c, n)
+		pa.Gemm(transB, n, 1, b, ldb, 1, c, n)
 		return
 	}
-	kernels.Gemm(false, false, m, n, k, 1, a, lda, b, n, 1, c, n)
+	kernels.Gemm(false, transB, m, n, k, 1, a, lda, b, ldb, 1, c, n)
 }
