@@ -340,6 +340,14 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 		}
 		sBar, sBarDot = nil, nil
 	}
+	// The ReLU sweeps write uncleared cotangents instead of adding to them
+	// where all of a sweep's are uncleared (the bits of clearing them
+	// first).
+	write := all && reluY != nil && fx && fxd && (sBar == nil || fs && fsd)
+	reluPair, shortcutPair := kernels.AffineReLUVJPPair[T], kernels.AffineAddReLUVJPPair[T]
+	if write {
+		reluPair, shortcutPair = kernels.AffineReLUVJPPairTo[T], kernels.AffineAddReLUVJPPairTo[T]
+	}
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
@@ -353,34 +361,21 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 			yDotSums := (*[2]kernels.Lanes)(sums[2:4])
 			for n := 0; n < g.n; n++ {
 				yb := bnSeg(g, yBar.Data, n, c)
-				// Uncleared cotangents written, not added to, where all of
-				// a sweep's are (the bits of clearing them first).
-				switch {
-				case all && reluY != nil && sBar != nil && fx && fxd && fs && fsd:
-					kernels.AffineAddReLUVJPPairTo(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
-						bnSeg(g, sBar.Data, n, c), bnSeg(g, sBarDot.Data, n, c),
-						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
-						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
-					continue
-				case all && reluY != nil && sBar == nil && fx && fxd:
-					kernels.AffineReLUVJPPairTo(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
-						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
-						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
-					continue
+				if !write {
+					clearSeg(g, xBar[0], fx, n, c)
+					clearSeg(g, xBarDot[0], fxd, n, c)
+					clearSeg(g, sBar, fs, n, c)
+					clearSeg(g, sBarDot, fsd, n, c)
 				}
-				clearSeg(g, xBar[0], fx, n, c)
-				clearSeg(g, xBarDot[0], fxd, n, c)
-				clearSeg(g, sBar, fs, n, c)
-				clearSeg(g, sBarDot, fsd, n, c)
 				switch {
 				case all && reluY != nil && sBar != nil:
-					kernels.AffineAddReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+					shortcutPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 						bnSeg(g, sBar.Data, n, c), bnSeg(g, sBarDot.Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
 						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue
 				case all && reluY != nil:
-					kernels.AffineReLUVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+					reluPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
 						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue

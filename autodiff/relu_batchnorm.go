@@ -219,22 +219,23 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 	}
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	gDot := xDot[1]
+	// Both cotangents uncleared: written, not added to.
+	write := fx && fxd
+	pair := kernels.ReLUAffineVJPPair[T]
+	if write {
+		pair = kernels.ReLUAffineVJPPairTo[T]
+	}
 	forEachPart(g.c, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			s, mu := b.invStd(c), float64(b.RunningMean[c])
 			a, ad := float64(x[1].Data[c])*s, float64(gDot.Data[c])*s
 			var sums [5]kernels.Lanes
 			for n := 0; n < g.n; n++ {
-				if fx && fxd {
-					// Both uncleared: written, not added to.
-					kernels.ReLUAffineVJPPairTo(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
-						bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
-						bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
-					continue
+				if !write {
+					clearSeg(g, xBar[0], fx, n, c)
+					clearSeg(g, xBarDot[0], fxd, n, c)
 				}
-				clearSeg(g, xBar[0], fx, n, c)
-				clearSeg(g, xBarDot[0], fxd, n, c)
-				kernels.ReLUAffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+				pair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 					bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
 					bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 			}
