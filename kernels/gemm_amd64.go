@@ -812,3 +812,80 @@ func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool {
 	}
 	return true
 }
+
+// The element-wise transforms of Winograd's F(2×2, 5×5) (winoVert), whole
+// vectors of float32, AVX-512 or AVX2 (_asm/winograd5.go).
+//
+//go:noescape
+func winoB6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+//go:noescape
+func winoA6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+//go:noescape
+func winoAT6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+//go:noescape
+func winoB6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+//go:noescape
+func winoA6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+//go:noescape
+func winoAT6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+// winoVertLanes returns the float32 lanes of winoVertAsm's vectors, 0
+// where it has none.
+func winoVertLanes() int {
+	switch {
+	case hasAVX512:
+		return 16
+	case hasAVX2:
+		return 8
+	}
+	return 0
+}
+
+// winoVertAsm runs transform op on blocks whole vectors per group (steps
+// and strides in bytes).
+func winoVertAsm(op int, dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int) {
+	f := [2][3]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
+		{winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2},
+		{winoB6_32AVX512, winoA6_32AVX512, winoAT6_32AVX512},
+	}
+	k := 0
+	if hasAVX512 {
+		k = 1
+	}
+	f[k][op](dst, src, blocks, count, srcStep, dstStep, srcStride, dstStride)
+}
+
+// wino5Rows32AVX512 is Im2col of the 6×6 windows of one channel followed
+// by winoB6 along their rows (_asm/winograd5.go), rows of at most 13
+// tiles; idx are winogradIdx5.
+//
+//go:noescape
+func wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)
+
+// wino5Idx are the permutes of wino5Rows32AVX512: lane l of table j takes
+// padded column 2l + j of the two vectors of an image row.
+var wino5Idx = func() (idx [6][16]int32) {
+	for j := range idx {
+		for l := range idx[j] {
+			idx[j][l] = int32(2*l + j)
+		}
+	}
+	return idx
+}()
+
+// wino5Rows32 runs winograd5Rows in assembly where it can (AVX-512, rows
+// of at most 13 tiles) and reports whether it did.
+func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool {
+	tw := s.OutW() / 2
+	if !hasAVX512 || tw > 13 {
+		return false
+	}
+	masks := laneMask(s.Pad, min(16, s.Pad+s.W)) | laneMask(0, max(0, min(16, s.W+s.Pad-16)))<<16 | laneMask(0, tw)<<32
+	wino5Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, &wino5Idx)
+	return true
+}

@@ -2,7 +2,11 @@
 
 package kernels
 
-import "hesscope/tensor"
+import (
+	"unsafe"
+
+	"hesscope/tensor"
+)
 
 // The kernels Gemm uses: pure Go.
 var (
@@ -78,3 +82,14 @@ func winogradWeightsAdd32(wBar, m []float32, count, n int) bool { return false }
 
 // channelsLastRow reports false: no transpose kernel.
 func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool { return false }
+
+// winoVertLanes reports 0: no assembly transforms.
+func winoVertLanes() int { return 0 }
+
+// winoVertAsm is never called without assembly.
+func winoVertAsm(op int, dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int) {
+	panic("kernels: no assembly Winograd transforms")
+}
+
+// wino5Rows32 reports false: no assembly transform.
+func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool { return false }

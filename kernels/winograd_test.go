@@ -58,7 +58,7 @@ func TestWinogradOK(t *testing.T) {
 }
 
 // refConv is the direct convolution of one image x ([C, H, W]) with w ([o,
-// C, 3, 3]) plus bias, in float64.
+// C, KH, KW]) plus bias, in float64.
 func refConv(x, w, bias []float64, o int, s ConvShape) []float64 {
 	oh, ow := s.OutH(), s.OutW()
 	y := make([]float64, o*oh*ow)
@@ -67,11 +67,11 @@ func refConv(x, w, bias []float64, o int, s ConvShape) []float64 {
 			for j := 0; j < ow; j++ {
 				sum := bias[k]
 				for c := 0; c < s.C; c++ {
-					for u := 0; u < 3; u++ {
-						for v := 0; v < 3; v++ {
+					for u := 0; u < s.KH; u++ {
+						for v := 0; v < s.KW; v++ {
 							r, q := i-s.Pad+u, j-s.Pad+v
 							if r >= 0 && r < s.H && q >= 0 && q < s.W {
-								sum += w[((k*s.C+c)*3+u)*3+v] * x[(c*s.H+r)*s.W+q]
+								sum += w[((k*s.C+c)*s.KH+u)*s.KW+v] * x[(c*s.H+r)*s.W+q]
 							}
 						}
 					}

@@ -88,6 +88,8 @@ func main() {
 	emitTranspose16(&buf)
 	emitTranspose8AVX2(&buf)
 	emitWinograd(&buf)
+	emitWinogradVert(&buf)
+	emitWino5Rows(&buf)
 	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// emitWinogradVert writes the element-wise transforms of Winograd's
+// F(2×2, 5×5) (../winograd5.go: winoB6, winoA6, winoAT6), for float32 in
+// AVX-512 and AVX2:
+//
+//	winoB6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+//
+// and likewise winoA6_32…, winoAT6_32…: count groups, each of blocks
+// whole vectors; group q reads its vector k at src + q·srcStep +
+// k·srcStride and writes its result k at dst + q·dstStep + k·dstStride
+// (bytes), all of a block's vectors read before any is written. The
+// operations are the Go twin's (winoVertGeneric), in its order; the
+// products by 4 are exact, so the fused ones round as the Go ones do.
+func emitWinogradVert(w *bytes.Buffer) {
+	for _, zmm := range []bool{true, false} {
+		for _, op := range winoVertOps {
+			reg, vbytes, sfx := "Y", 32, "AVX2"
+			if zmm {
+				reg, vbytes, sfx = "Z", 64, "AVX512"
+			}
+			r := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+			name := op.name + "_32" + sfx
+			f := asmFunc{w, name}
+			fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)\n", name)
+			fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+			f.p("MOVQ dst+0(FP), R15")
+			f.p("MOVQ src+8(FP), R14")
+			f.p("MOVQ count+24(FP), DX")
+			f.p("MOVQ srcStep+32(FP), R8")
+			f.p("MOVQ dstStep+40(FP), R9")
+			f.p("MOVQ srcStride+48(FP), R10")
+			f.p("MOVQ dstStride+56(FP), R11")
+			if op.four {
+				f.p("MOVL $0x40800000, AX") // 4.0
+				f.p("VMOVD AX, X15")
+				f.p("VBROADCASTSS X15, %s", r(15))
+			}
+			// Vector k of a block at (base)(stride·k) for k < 3, else
+			// (base3)(stride·(k − 3)), base3 = base + 3·stride.
+			addr := func(base, base3, stride string, k int) string {
+				b := base
+				if k >= 3 {
+					b, k = base3, k-3
+				}
+				if k == 0 {
+					return "(" + b + ")"
+				}
+				return fmt.Sprintf("(%s)(%s*%d)", b, stride, k)
+			}
+			f.label("group")
+			f.p("MOVQ R14, SI")
+			f.p("MOVQ R15, DI")
+			f.p("LEAQ (SI)(R10*2), R12")
+			f.p("ADDQ R10, R12")
+			f.p("LEAQ (DI)(R11*2), R13")
+			f.p("ADDQ R11, R13")
+			f.p("MOVQ blocks+16(FP), BX")
+			f.label("block")
+			for k := 0; k < op.in; k++ {
+				f.p("VMOVUPS %s, %s", addr("SI", "R12", "R10", k), r(k))
+			}
+			for _, s := range op.body(r) {
+				f.p("%s", s)
+			}
+			for k, res := range op.results {
+				f.p("VMOVUPS %s, %s", r(res), addr("DI", "R13", "R11", k))
+			}
+			for _, p := range []string{"SI", "DI", "R12", "R13"} {
+				f.p("ADDQ $%d, %s", vbytes, p)
+			}
+			f.p("DECQ BX")
+			f.p("JNZ %s_block", name)
+			f.p("ADDQ R8, R14")
+			f.p("ADDQ R9, R15")
+			f.p("DECQ DX")
+			f.p("JNZ %s_group", name)
+			f.p("VZEROUPPER")
+			f.p("RET")
+		}
+	}
+}
+
+// winoVertOp is one element-wise transform: its vectors in, its body (on
+// registers r(0…11), r(15) holding 4.0 where four) and the registers of
+// its results in order.
+type winoVertOp struct {
+	name    string
+	in      int
+	four    bool
+	body    func(r func(int) string) []string
+	results []int
+}
+
+var winoVertOps = []winoVertOp{
+	{"winoB6", 6, true, func(r func(int) string) []string {
+		c := r(15)
+		return []string{
+			"VMOVAPS " + r(4) + ", " + r(6),
+			"VFNMADD231PS " + r(2) + ", " + c + ", " + r(6), // t1 = d4 − 4d2
+			"VMOVAPS " + r(3) + ", " + r(7),
+			"VFNMADD231PS " + r(1) + ", " + c + ", " + r(7), // t2 = d3 − 4d1
+			"VMOVAPS " + r(0) + ", " + r(8),
+			"VFMSUB213PS " + r(2) + ", " + c + ", " + r(8), // 4d0 − d2
+			"VADDPS " + r(8) + ", " + r(6) + ", " + r(8),   // r0
+			"VADDPS " + r(7) + ", " + r(6) + ", " + r(9),   // r1
+			"VSUBPS " + r(7) + ", " + r(6) + ", " + r(6),   // r2
+			"VSUBPS " + r(2) + ", " + r(4) + ", " + r(7),   // t3 = d4 − d2
+			"VSUBPS " + r(1) + ", " + r(3) + ", " + r(10),
+			"VADDPS " + r(10) + ", " + r(10) + ", " + r(10), // t4
+			"VADDPS " + r(10) + ", " + r(7) + ", " + r(11),  // r3
+			"VSUBPS " + r(10) + ", " + r(7) + ", " + r(7),   // r4
+			"VFNMADD231PS " + r(3) + ", " + c + ", " + r(5), // d5 − 4d3
+			"VFMSUB213PS " + r(3) + ", " + c + ", " + r(1),  // 4d1 − d3
+			"VADDPS " + r(1) + ", " + r(5) + ", " + r(5),    // r5
+		}
+	}, []int{8, 9, 6, 11, 7, 5}},
+	{"winoA6", 6, false, func(r func(int) string) []string {
+		return []string{
+			"VADDPS " + r(2) + ", " + r(1) + ", " + r(6), // m1 + m2
+			"VSUBPS " + r(2) + ", " + r(1) + ", " + r(7), // m1 − m2
+			"VADDPS " + r(4) + ", " + r(3) + ", " + r(8), // m3 + m4
+			"VSUBPS " + r(4) + ", " + r(3) + ", " + r(9), // m3 − m4
+			"VADDPS " + r(9) + ", " + r(9) + ", " + r(9),
+			"VADDPS " + r(6) + ", " + r(0) + ", " + r(6),
+			"VADDPS " + r(8) + ", " + r(6) + ", " + r(6), // a0
+			"VADDPS " + r(9) + ", " + r(7) + ", " + r(7),
+			"VADDPS " + r(5) + ", " + r(7) + ", " + r(7), // a1
+		}
+	}, []int{6, 7}},
+	{"winoAT6", 2, false, func(r func(int) string) []string {
+		return []string{
+			"VADDPS " + r(1) + ", " + r(1) + ", " + r(2), // 2e1
+			"VADDPS " + r(1) + ", " + r(0) + ", " + r(3),
+			"VSUBPS " + r(1) + ", " + r(0) + ", " + r(4),
+			"VADDPS " + r(2) + ", " + r(0) + ", " + r(5),
+			"VSUBPS " + r(2) + ", " + r(0) + ", " + r(6),
+		}
+	}, []int{0, 3, 4, 5, 6, 1}},
+}
+
+// emitWino5Rows writes
+//
+//	wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)
+//
+// the first half of F(2×2, 5×5)'s input transform for one channel of one
+// image, rows of at most 13 tiles: for each row of tiles ty and window row
+// i, image row r = 2·ty + i − pad (zero outside the image) is loaded as
+// two vectors, padded columns 0…15 and 16…31 (masks bits 0–15 and 16–31:
+// the lanes inside the image), the six window columns j of every tile
+// (padded column 2·tx + j) are gathered by VPERMT2PS (idx[j]), and Bᵀ is
+// applied to them (winoB6's body); result j′ goes to row 6·i + j′ of dst
+// (ld bytes apart), at the row of tiles' place (tileRowBytes = 4·tilesX
+// on), the low tilesX lanes (masks bits 32–47). This is Im2col of the 6×6
+// windows followed by winoB6 along the rows, the same values.
+func emitWino5Rows(w *bytes.Buffer) {
+	const name = "wino5Rows32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-80\n", name)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ x+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ tilesY+24(FP), R12")
+	f.p("MOVQ h+32(FP), R9")
+	f.p("MOVQ pad+40(FP), R11")
+	f.p("MOVQ R11, R13")
+	f.p("SHLQ $2, R13")
+	f.p("NEGQ R11")
+	f.p("MOVQ rowBytes+48(FP), R10")
+	f.p("LEAQ (R8)(R8*2), R15")
+	f.p("ADDQ R15, R15")
+	f.p("MOVQ masks+64(FP), AX")
+	for k := 1; k <= 3; k++ {
+		f.p("KMOVW AX, K%d", k)
+		if k < 3 {
+			f.p("SHRQ $16, AX")
+		}
+	}
+	f.p("MOVQ idx+72(FP), AX")
+	for j := 0; j < 6; j++ {
+		f.p("VMOVUPS %d(AX), Z%d", 64*j, 26+j)
+	}
+	f.p("MOVL $0x40800000, AX") // 4.0
+	f.p("VMOVD AX, X25")
+	f.p("VBROADCASTSS X25, Z25")
+	// winoB6's body on d0…d5 in Z2…Z7, its temporaries Z8…Z13.
+	r := func(k int) string {
+		if k == 15 {
+			return "Z25"
+		}
+		return fmt.Sprintf("Z%d", 2+k)
+	}
+	b6 := winoVertOps[0]
+	f.label("tileRow")
+	f.p("MOVQ DI, DX")
+	for i := 0; i < 6; i++ {
+		zero, row := fmt.Sprintf("zero%d", i), fmt.Sprintf("row%d", i)
+		f.p("LEAQ %d(R11), AX", i)
+		f.p("CMPQ AX, R9")
+		f.p("JAE %s_%s", name, zero)
+		f.p("IMULQ R10, AX")
+		f.p("ADDQ SI, AX")
+		f.p("SUBQ R13, AX")
+		f.p("VMOVUPS.Z (AX), K1, Z0")
+		f.p("VMOVUPS.Z 64(AX), K2, Z1")
+		for j := 0; j < 6; j++ {
+			f.p("VMOVAPS Z0, Z%d", 2+j)
+			f.p("VPERMT2PS Z1, Z%d, Z%d", 26+j, 2+j)
+		}
+		f.p("JMP %s_%s", name, row)
+		f.label(zero)
+		for j := 0; j < 6; j++ {
+			f.p("VXORPS Z%d, Z%d, Z%d", 2+j, 2+j, 2+j)
+		}
+		f.label(row)
+		for _, s := range b6.body(r) {
+			f.p("%s", s)
+		}
+		f.p("LEAQ (DX)(R8*2), AX")
+		f.p("ADDQ R8, AX")
+		for k, res := range b6.results {
+			base, m := "DX", k
+			if k >= 3 {
+				base, m = "AX", k-3
+			}
+			addr := "(" + base + ")"
+			if m > 0 {
+				addr = fmt.Sprintf("(%s)(R8*%d)", base, m)
+			}
+			f.p("VMOVUPS %s, K3, %s", r(res), addr)
+		}
+		f.p("ADDQ R15, DX")
+	}
+	f.p("ADDQ tileRowBytes+56(FP), DI")
+	f.p("ADDQ $2, R11")
+	f.p("DECQ R12")
+	f.p("JNZ %s_tileRow", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
