@@ -14,9 +14,9 @@ import (
 const winogradChunkTiles = 128
 
 // winogradShape reports whether a convolution of shape s (of its input)
-// into o channels runs by Winograd's F(2×2, 3×3) (kernels.WinogradIn): for
-// float32 where the transforms run in assembly, on the shapes they handle,
-// with at least 16 channels in and out. Measured per layer
+// into o channels runs by Winograd's algorithm (winogradOf): for float32
+// where the transforms run in assembly, on the shapes they handle, with at
+// least 16 channels in and out. F(2×2, 3×3), measured per layer
 // (BenchmarkConv2d, AVX-512, 2 threads; forward / vjp-x time against the
 // direct products): C2's 30×30 layer 0.6–0.7 / 0.75–0.8, its 12×12 and
 // 10×10 ones 0.5–0.85 / 0.75–1.0, ResNet-18's 32×32 0.65 / 0.8, 8×8
@@ -25,8 +25,91 @@ const winogradChunkTiles = 128
 // (vjp-pair 0.95; models: resnet20's gradient −1…3 %, product −1…4 %).
 // With 3 channels (C2's and the ResNets' first layers) the forward was
 // 1.2× slower: there the transforms cost more than the products save.
+//
+// F(2×2, 5×5) from 32 channels, with AVX-512 (kernels.Winograd5Fast):
+// against the direct products, C1's 16×16 layer (64 channels) measured
+// forward 0.60, vjp-x 0.57, vjp-w 0.73 and vjp-pair 0.59 (BenchmarkConv2d,
+// 2 threads, median of 3 paired ratios); LeNet-5's 8×8 one (20 channels
+// in, 50 out) 1.2, 2.5, 0.92 and 1.5: its thin products do not pay for 36
+// components' transforms.
 func winogradShape[T tensor.Float](s kernels.ConvShape, o int) bool {
-	return kernels.WinogradFast[T]() && kernels.WinogradOK(s) && min(s.C, o) >= 16
+	if min(s.C, o) < 16 {
+		return false
+	}
+	if s.KH == 5 {
+		return min(s.C, o) >= 32 && kernels.Winograd5Fast[T](s)
+	}
+	return kernels.WinogradFast[T]() && kernels.WinogradOK(s)
+}
+
+// winogradAlg is the Winograd algorithm of a convolution, F(2×2, r×r) by
+// its window r: 3 (kernels.WinogradIn and its kin, 16 components) or 5
+// (kernels.Winograd5In and its kin, 36). Its functions transform the
+// images of a chunk.
+type winogradAlg int
+
+// winogradOf returns the algorithm of a convolution of shape s.
+func winogradOf(s kernels.ConvShape) winogradAlg { return winogradAlg(s.KH) }
+
+// comps returns the number of components of a transformed tile.
+func (a winogradAlg) comps() int { return (int(a) + 1) * (int(a) + 1) }
+
+// scratch returns the scratch the transforms of a chunk of leading
+// dimension ld need.
+func (a winogradAlg) scratch(ld int) int {
+	if a == 5 {
+		return kernels.Winograd5Scratch(ld)
+	}
+	return 0
+}
+
+// winoIn writes the transformed tiles of the n images xs of shape s at
+// dst (kernels.WinogradIn, Winograd5In).
+func winoIn[T tensor.Float](a winogradAlg, dst []T, ld, us int, xs []T, n int, s kernels.ConvShape, tmp []T) {
+	if a == 5 {
+		kernels.Winograd5In(dst, ld, us, xs, n, s, tmp)
+		return
+	}
+	tiles, in := kernels.WinogradTiles(s), s.C*s.H*s.W
+	for i := 0; i < n; i++ {
+		kernels.WinogradIn(dst[i*tiles:], ld, us, xs[i*in:(i+1)*in], s)
+	}
+}
+
+// winoOut writes (or adds) the n images y ([n, o, oh, ow]) of the
+// transformed products m (kernels.WinogradOut, Winograd5Out).
+func winoOut[T tensor.Float](a winogradAlg, y []T, n int, m []T, ld, ms, o, oh, ow int, b []T, add bool, tmp []T) {
+	if a == 5 {
+		kernels.Winograd5Out(y, n, m, ld, ms, o, oh, ow, b, add, tmp)
+		return
+	}
+	tiles, out := oh/2*(ow/2), o*oh*ow
+	for i := 0; i < n; i++ {
+		kernels.WinogradOut(y[i*out:(i+1)*out], m[i*tiles:], ld, ms, o, oh, ow, b, add)
+	}
+}
+
+// winoOutT writes the transformed output cotangents of the n images y
+// (kernels.WinogradOutT, Winograd5OutT).
+func winoOutT[T tensor.Float](a winogradAlg, dst []T, ld, ys int, y []T, n, o, oh, ow int, tmp []T) {
+	if a == 5 {
+		kernels.Winograd5OutT(dst, ld, ys, y, n, o, oh, ow, tmp)
+		return
+	}
+	tiles, out := oh/2*(ow/2), o*oh*ow
+	for i := 0; i < n; i++ {
+		kernels.WinogradOutT(dst[i*tiles:], ld, ys, y[i*out:(i+1)*out], o, oh, ow)
+	}
+}
+
+// winoWeightsAdd adds the weight gradient of the summed products m
+// (kernels.WinogradWeightsAdd, Winograd5WeightsAdd).
+func winoWeightsAdd[T tensor.Float](a winogradAlg, wBar, m []T, o, c int) {
+	if a == 5 {
+		kernels.Winograd5WeightsAdd(wBar, m, o, c)
+		return
+	}
+	kernels.WinogradWeightsAdd(wBar, m, o, c)
 }
 
 // winogradChunk returns the images per chunk of n images of tiles tiles
@@ -64,25 +147,52 @@ func splitScratch[T tensor.Float](sizes []int) (buf *[]T, bufs [][]T) {
 	return buf, bufs
 }
 
-// winogradWeights are the 16 transformed weight matrices of a convolution
-// (kernels.WinogradWeights), each as a kernels.PackedA for the products.
+// winogradWeights are the transformed weight matrices of a convolution
+// (kernels.WinogradWeights, Winograd5Weights), one per component, each as
+// a kernels.PackedA for the products.
 type winogradWeights[T tensor.Float] struct {
 	p   []*kernels.PackedA[T]
 	buf *[]T // the matrices, which PackedA packs on first use
 }
 
-// newWinogradWeights transforms w ([o, c, 3, 3]) into 16 packed [o, c]
+// newWinogradWeights transforms w ([o, c, r, r]) into a's packed [o, c]
 // matrices or, with transposed, into the transposed convolution's [c, o]
-// ones (kernels.WinogradTransposed: the same transform, its components
-// exchanged and packed transposed); nil p for a nil w.
-func newWinogradWeights[T tensor.Float](o, c int, w *tensor.Dense[T], transposed bool) winogradWeights[T] {
+// ones; nil p for a nil w. F(2×2, 3×3)'s transposed matrices are its own,
+// components exchanged and packed transposed (kernels.WinogradTransposed);
+// F(2×2, 5×5)'s are those of the rotated filters, w′[q, p] = w[p, q]
+// turned by 180°.
+func newWinogradWeights[T tensor.Float](a winogradAlg, o, c int, w *tensor.Dense[T], transposed bool) winogradWeights[T] {
 	if w == nil {
 		return winogradWeights[T]{}
 	}
-	buf := getScratch[T](16 * o * c)
+	nc := a.comps()
+	buf := getScratch[T](nc * o * c)
 	v := *buf
+	p := make([]*kernels.PackedA[T], nc)
+	if a == 5 {
+		m, n := o, c
+		src := w.Data
+		if transposed {
+			m, n = c, o
+			rb := getScratch[T](o * c * 25)
+			defer putScratch(rb)
+			src = *rb
+			for q := 0; q < c; q++ {
+				for k := 0; k < o; k++ {
+					f, g := src[(q*o+k)*25:(q*o+k+1)*25], w.Data[(k*c+q)*25:(k*c+q+1)*25]
+					for i := range f {
+						f[i] = g[24-i]
+					}
+				}
+			}
+		}
+		kernels.Winograd5Weights(v, src, m, n)
+		for xi := range p {
+			p[xi] = kernels.PackA(false, m, n, v[xi*m*n:(xi+1)*m*n], n)
+		}
+		return winogradWeights[T]{p, buf}
+	}
 	kernels.WinogradWeights(v, w.Data, o, c)
-	p := make([]*kernels.PackedA[T], 16)
 	for xi := range p {
 		if transposed {
 			src := kernels.WinogradTransposed(xi) * o * c
@@ -103,41 +213,41 @@ func (w winogradWeights[T]) release() {
 	}
 }
 
-// winogradConv computes by Winograd's F(2×2, 3×3) the convolutions of n
-// images of shape s into o channels that convForward's products describe
-// (the flags say which, as there): y from w·X (yX) plus ẇ·Ẋ (yXd), and ẏ
-// from w·Ẋ (dXd) plus ẇ·X (dX), where X and Ẋ are the images xs and xds
-// and pw, pwd the transformed weights of w and ẇ (winogradWeights). Per
-// chunk of images: the transformed tiles U of x and Ud of ẋ; for each of
-// the 16 components the products into M (for y) and Md (ẏ), sums of two
-// products taken there, before the one output transform; then the output
-// transforms into y and ẏ, plus the biases b and bDot, added to them with
-// addY and addYd. A nil y or yDot is not wanted (winogradScatter).
+// winogradConv computes by Winograd's algorithm (winogradOf(s)) the
+// convolutions of n images of shape s into o channels that convForward's
+// products describe (the flags say which, as there): y from w·X (yX) plus
+// ẇ·Ẋ (yXd), and ẏ from w·Ẋ (dXd) plus ẇ·X (dX), where X and Ẋ are the
+// images xs and xds and pw, pwd the transformed weights of w and ẇ
+// (winogradWeights). Per chunk of images: the transformed tiles U of x and
+// Ud of ẋ; for each component the products into M (for y) and Md (ẏ),
+// sums of two products taken there, before the one output transform; then
+// the output transforms into y and ẏ, plus the biases b and bDot, added to
+// them with addY and addYd. A nil y or yDot is not wanted (winogradScatter).
 func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool) {
+	a := winogradOf(s)
+	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
 	tiles := kernels.WinogradTiles(s)
 	per, ld := winogradChunk(n, tiles)
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
 	// Scratch for the tiles and products each chunk needs, their
-	// components us and ms apart.
+	// components us and ms apart, and for the transforms.
 	us, ms := kernels.WinogradStride[T](s.C, ld), kernels.WinogradStride[T](o, ld)
-	sizes := []int{sizeIf(needX, 16*us), sizeIf(needXd, 16*us), sizeIf(y != nil, 16*ms), sizeIf(yDot != nil, 16*ms)}
+	sizes := []int{sizeIf(needX, nc*us), sizeIf(needXd, nc*us), sizeIf(y != nil, nc*ms), sizeIf(yDot != nil, nc*ms), a.scratch(ld)}
 	forEachPart((n+per-1)/per, func(lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
-		u, ud, m, md := bufs[0], bufs[1], bufs[2], bufs[3]
+		u, ud, m, md, tmp := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, n-ch*per)
 			cols := cnt * tiles
-			for i := 0; i < cnt; i++ {
-				if needX {
-					kernels.WinogradIn(u[i*tiles:], ld, us, xs[(n0+i)*in:(n0+i+1)*in], s)
-				}
-				if needXd {
-					kernels.WinogradIn(ud[i*tiles:], ld, us, xds[(n0+i)*in:(n0+i+1)*in], s)
-				}
+			if needX {
+				winoIn(a, u, ld, us, xs[n0*in:(n0+cnt)*in], cnt, s, tmp)
 			}
-			for xi := 0; xi < 16; xi++ {
+			if needXd {
+				winoIn(a, ud, ld, us, xds[n0*in:(n0+cnt)*in], cnt, s, tmp)
+			}
+			for xi := 0; xi < nc; xi++ {
 				U, M := xi*us, xi*ms // component ξ's offsets
 				if yX {
 					pw[xi].Gemm(false, cols, 1, u[U:], ld, 0, m[M:], ld)
@@ -152,32 +262,30 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 					pwd[xi].Gemm(false, cols, 1, u[U:], ld, beta[T](dXd), md[M:], ld)
 				}
 			}
-			for i := 0; i < cnt; i++ {
-				if y != nil {
-					winogradScatter(y[(n0+i)*out:(n0+i+1)*out], m[i*tiles:], ld, ms, o, oh, ow, yX || yXd, b, addY)
-				}
-				if yDot != nil {
-					winogradScatter(yDot[(n0+i)*out:(n0+i+1)*out], md[i*tiles:], ld, ms, o, oh, ow, dXd || dX, bDot, addYd)
-				}
+			if y != nil {
+				winogradScatter(a, y[n0*out:(n0+cnt)*out], cnt, m, ld, ms, o, oh, ow, yX || yXd, b, addY, tmp)
+			}
+			if yDot != nil {
+				winogradScatter(a, yDot[n0*out:(n0+cnt)*out], cnt, md, ld, ms, o, oh, ow, dXd || dX, bDot, addYd, tmp)
 			}
 		}
 	})
 }
 
-// winogradScatter writes (or adds, with add) one image's output yn ([o, oh,
-// ow]) from its transformed products m (tile t of channel k, component ξ
-// at m[ξ·ms + k·ld + t]) plus the bias b; set false means the product is
-// zero: yn is then set to the bias, or left as it is with add (a bias is
-// only ever added to an output that is set).
-func winogradScatter[T tensor.Float](yn, m []T, ld, ms, o, oh, ow int, set bool, b []T, add bool) {
+// winogradScatter writes (or adds, with add) the n images yn ([n, o, oh,
+// ow]) from their transformed products m (tile t of channel k of image i,
+// component ξ at m[ξ·ms + k·ld + i·tiles + t]) plus the bias b; set false
+// means the product is zero: yn is then set to the bias, or left as it is
+// with add (a bias is only ever added to an output that is set).
+func winogradScatter[T tensor.Float](a winogradAlg, yn []T, n int, m []T, ld, ms, o, oh, ow int, set bool, b []T, add bool, tmp []T) {
 	switch {
 	case set:
-		kernels.WinogradOut(yn, m, ld, ms, o, oh, ow, b, add)
+		winoOut(a, yn, n, m, ld, ms, o, oh, ow, b, add, tmp)
 	case !add:
-		for k := 0; k < o; k++ {
+		for k := 0; k < n*o; k++ {
 			var bk T
 			if b != nil {
-				bk = b[k]
+				bk = b[k%o]
 			}
 			fill(yn[k*oh*ow:(k+1)*oh*ow], bk)
 		}
@@ -189,22 +297,24 @@ func winogradScatter[T tensor.Float](yn, m []T, ld, ms, o, oh, ow int, set bool,
 func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wDot *tensor.Dense[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
 	var pw, pwd winogradWeights[T]
 	if yX || dXd {
-		pw = newWinogradWeights(g.O, g.C, w, false)
+		pw = newWinogradWeights(winogradOf(g.ConvShape), g.O, g.C, w, false)
 		defer pw.release()
 	}
 	if yXd || dX {
-		pwd = newWinogradWeights(g.O, g.C, wDot, false)
+		pwd = newWinogradWeights(winogradOf(g.ConvShape), g.O, g.C, wDot, false)
 		defer pwd.release()
 	}
 	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX)
 }
 
 // transposedWinograd returns the shape of the transposed convolution that
-// gives a stride-1 3×3 convolution's input cotangents (ȳ's planes padded by
-// 2 − p, into the input's H×W) and whether it runs by Winograd.
+// gives a stride-1 r×r convolution's input cotangents (ȳ's planes padded by
+// r − 1 − p, into the input's H×W) and whether it can run by Winograd (r
+// = 3 or 5).
 func (g convGeom) transposedWinograd() (kernels.ConvShape, bool) {
-	ts := kernels.ConvShape{C: g.O, H: g.OutH(), W: g.OutW(), KH: 3, KW: 3, Stride: 1, Pad: 2 - g.Pad}
-	return ts, g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad <= 2
+	r := g.KH
+	ts := kernels.ConvShape{C: g.O, H: g.OutH(), W: g.OutW(), KH: r, KW: r, Stride: 1, Pad: r - 1 - g.Pad}
+	return ts, (r == 3 || r == 5) && g.KW == r && g.Stride == 1 && g.Pad <= r-1
 }
 
 // convInputWinograd adds the input cotangents of convBackward (the flags
@@ -214,11 +324,11 @@ func (g convGeom) transposedWinograd() (kernels.ConvShape, bool) {
 func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, dot convGrads[T], yBar, yBarDot, w, wDot *tensor.Dense[T], doX, doXdY, doXdW bool) {
 	var pw, pwd winogradWeights[T]
 	if doX || doXdY {
-		pw = newWinogradWeights(g.O, g.C, w, true)
+		pw = newWinogradWeights(winogradOf(ts), g.O, g.C, w, true)
 		defer pw.release()
 	}
 	if doXdW {
-		pwd = newWinogradWeights(g.O, g.C, wDot, true)
+		pwd = newWinogradWeights(winogradOf(ts), g.O, g.C, wDot, true)
 		defer pwd.release()
 	}
 	var xb, xbd, ybd []T
@@ -279,44 +389,44 @@ func winogradNT(g convGeom) bool { return min(g.C, g.O) >= 128 }
 // products are Ȳ_ξ·Ũ_ξ with Ũ_ξ's rows read in place and Ȳ_ξ packed once
 // for the two products that read it.
 func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
+	a := winogradOf(g.ConvShape)
+	nc := a.comps()
 	tiles := kernels.WinogradTiles(g.ConvShape)
 	per, ld := winogradChunk(g.N, tiles)
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	nt := winogradNT(g)
-	sizes := []int{sizeIf(doW || doWdY, 16*us), sizeIf(doWdX, 16*us), sizeIf(doW || doWdX, 16*ys), sizeIf(doWdY, 16*ys),
-		sizeIf(!nt && (doW || doWdY), ld*g.C), sizeIf(!nt && doWdX, ld*g.C)}
+	sizes := []int{sizeIf(doW || doWdY, nc*us), sizeIf(doWdX, nc*us), sizeIf(doW || doWdX, nc*ys), sizeIf(doWdY, nc*ys),
+		sizeIf(!nt && (doW || doWdY), ld*g.C), sizeIf(!nt && doWdX, ld*g.C), a.scratch(ld)}
 	// Ũ_ξ = U_ξᵀ, [ld, C]: U_ξ's C rows of ld tiles as one row of ld pixels.
 	tShape := kernels.ConvShape{C: g.C, H: 1, W: ld, KH: 1, KW: 1, Stride: 1}
 	// The sums M̄ (W̄) and M̄d (W̄̇) over the batch, only those wanted.
-	mSize := 16 * g.O * g.C
+	mSize := nc * g.O * g.C
 	mBuf, dsts := weightSums[T](mSize, doW, doWdY || doWdX)
 	defer putScratch(mBuf)
 	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
-		u, ud, yt, ytd, ut, utd := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5]
+		u, ud, yt, ytd, ut, utd, tmp := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], bufs[6]
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, g.N-ch*per)
 			cols := cnt * tiles
-			for i := 0; i < cnt; i++ {
-				n := n0 + i
-				if len(u) > 0 {
-					kernels.WinogradIn(u[i*tiles:], ld, us, x.Data[n*in:(n+1)*in], g.ConvShape)
-				}
-				if len(ud) > 0 {
-					kernels.WinogradIn(ud[i*tiles:], ld, us, xDot.Data[n*in:(n+1)*in], g.ConvShape)
-				}
-				if len(yt) > 0 {
-					kernels.WinogradOutT(yt[i*tiles:], ld, ys, yBar.Data[n*out:(n+1)*out], g.O, oh, ow)
-				}
-				if len(ytd) > 0 {
-					kernels.WinogradOutT(ytd[i*tiles:], ld, ys, yBarDot.Data[n*out:(n+1)*out], g.O, oh, ow)
-				}
+			xs, ys0 := n0*in, n0*out
+			if len(u) > 0 {
+				winoIn(a, u, ld, us, x.Data[xs:xs+cnt*in], cnt, g.ConvShape, tmp)
 			}
-			for xi := 0; xi < 16; xi++ {
+			if len(ud) > 0 {
+				winoIn(a, ud, ld, us, xDot.Data[xs:xs+cnt*in], cnt, g.ConvShape, tmp)
+			}
+			if len(yt) > 0 {
+				winoOutT(a, yt, ld, ys, yBar.Data[ys0:ys0+cnt*out], cnt, g.O, oh, ow, tmp)
+			}
+			if len(ytd) > 0 {
+				winoOutT(a, ytd, ld, ys, yBarDot.Data[ys0:ys0+cnt*out], cnt, g.O, oh, ow, tmp)
+			}
+			for xi := 0; xi < nc; xi++ {
 				U, Y := xi*us, xi*ys
-				M := xi * mSize / 16
+				M := xi * g.O * g.C
 				// B: U_ξ and Ud_ξ as they lie (transposed, tiles along their
 				// rows) from 128 channels, else their transposes Ũ_ξ, Ũd_ξ.
 				var bu, bud []T
@@ -362,10 +472,10 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 		}
 	})
 	if doW {
-		kernels.WinogradWeightsAdd(bar.w.Data, dsts[0], g.O, g.C)
+		winoWeightsAdd(a, bar.w.Data, dsts[0], g.O, g.C)
 	}
 	if doWdY || doWdX {
-		kernels.WinogradWeightsAdd(dot.w.Data, dsts[1], g.O, g.C)
+		winoWeightsAdd(a, dot.w.Data, dsts[1], g.O, g.C)
 	}
 }
 

@@ -7,13 +7,15 @@ import (
 )
 
 // TestWinogradShape checks which convolutions run by Winograd's algorithm:
-// the zoo's 3×3 stride-1 layers with 16 channels or more and the test
+// the zoo's 3×3 and 5×5 stride-1 layers with 16 channels or more and the test
 // shapes of TestFloat32Paths' "conv/winograd" cases (so that those test
 // it), not the thin, too wide, strided or float64 ones.
 func TestWinogradShape(t *testing.T) {
 	if !kernels.WinogradFast[float32]() {
 		t.Skip("no assembly transforms on this machine")
 	}
+	// F(2×2, 5×5) with AVX-512 only.
+	f5 := kernels.Winograd5Fast[float32](kernels.ConvShape{C: 1, H: 6, W: 6, KH: 5, KW: 5, Stride: 1})
 	conv := func(c, h, w, k, stride, pad int) kernels.ConvShape {
 		return kernels.ConvShape{C: c, H: h, W: w, KH: k, KW: k, Stride: stride, Pad: pad}
 	}
@@ -37,7 +39,17 @@ func TestWinogradShape(t *testing.T) {
 		{"resnet18-layer4", conv(512, 4, 4, 3, 1, 1), 512, true, true},
 		{"thin out", conv(64, 16, 16, 3, 1, 1), 8, false, false},
 		{"wide 34", conv(64, 34, 34, 3, 1, 1), 64, false, false},
-		{"c1-conv2", conv(64, 16, 16, 5, 1, 2), 64, false, false},
+		{"c1-conv2", conv(64, 16, 16, 5, 1, 2), 64, f5, f5},
+		{"c1-conv2 x̄", conv(64, 16, 16, 5, 1, 2), 64, f5, f5},
+		{"c1-conv1", conv(3, 32, 32, 5, 1, 2), 64, false, false},
+		{"lenet5-conv2", conv(20, 12, 12, 5, 1, 0), 50, false, false},
+		{"lenet5-conv2 x̄", conv(50, 8, 8, 5, 1, 4), 20, false, false},
+		{"lenet5-conv1", conv(1, 28, 28, 5, 1, 0), 20, false, false},
+		{"5×5 wide 28", conv(64, 28, 28, 5, 1, 2), 64, false, false},
+		{"5×5 stride 2", conv(64, 16, 16, 5, 2, 2), 64, false, false},
+		{"test5 p2", conv(32, 16, 16, 5, 1, 2), 32, f5, f5},
+		{"test5 p0", conv(32, 12, 12, 5, 1, 0), 33, f5, f5},
+		{"test5 p0 x̄", conv(33, 8, 8, 5, 1, 4), 32, f5, f5},
 		{"test p1", conv(32, 16, 16, 3, 1, 1), 32, true, true},
 		{"test p0", conv(32, 18, 18, 3, 1, 0), 33, true, true},
 		{"test p0 x̄", conv(33, 16, 16, 3, 1, 2), 32, true, true},

@@ -349,3 +349,12 @@ func winoVert32(op int, dst, src []float32, n, count, srcStep, dstStep, srcStrid
 	winoVertAsm(op, unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), blocks, count, 4*srcStep, 4*dstStep, 4*srcStride, 4*dstStride)
 	return blocks * lanes
 }
+
+// Winograd5Fast reports whether T's F(2×2, 5×5) transforms of shape s run
+// at full speed on this machine: float32 with AVX-512, rows of at most 13
+// tiles (an output at most 26 wide), where the input's gather runs in
+// assembly too. Elsewhere they are correct but slower than the direct
+// convolution they would replace.
+func Winograd5Fast[T tensor.Float](s ConvShape) bool {
+	return is32[T]() && winoVertLanes() == 16 && Winograd5OK(s) && s.OutW() <= 26
+}
