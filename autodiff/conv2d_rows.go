@@ -23,14 +23,30 @@ import (
 // others (C1's 5×5, the strided ones, float64, machines without the
 // transforms in assembly).
 func weightRows[T tensor.Float](g convGeom) bool {
-	return !noWeightRows && g.KW*g.C%32 == 0 && kernels.StridedRows[T](g.O, g.KW*g.C, g.G*g.P)
+	return !noWeightRows && (g.KW*g.C%32 == 0 || weightWindows(g)) && kernels.StridedRows[T](g.O, g.KW*g.C, g.G*g.P)
 }
+
+// weightWindows reports whether convWeightRows gathers each pixel's whole
+// window (KH runs of KW·C values) into one row of B, one product per chunk
+// with K columns instead of one per window row with KW·C: where a window
+// row is over 64 values but not a multiple of 32, so that it leaves a
+// tile of the kernel mostly empty (LeNet-5's second layer, 5×20 = 100:
+// three tiles of 32 and one of 4, which is why that layer was left on the
+// dot kernel). Measured there (BenchmarkConv2d, AVX-512, 2 threads, median
+// of 6 paired ratios against im2col and the dot kernel): vjp-w 0.93,
+// vjp-pair 0.61. ResNet-20's down-sampling layer (3×16 = 48) measured
+// vjp-pair 1.05 and stays there.
+func weightWindows(g convGeom) bool { return g.KW*g.C%32 != 0 && g.KW*g.C > 64 && !noWeightWindows }
+
+// noWeightWindows, for tests, turns the whole windows off.
+var noWeightWindows = false
 
 // noWeightRows, for tests, turns convWeightRows' path off.
 var noWeightRows = false
 
 // convWeightRows adds the weight cotangents of convBackward (the flags say
-// which) without a column matrix: per image, x (and ẋ) is copied
+// which) without a column matrix (or, with weightWindows, with one built
+// from the copies): per image, x (and ẋ) is copied
 // channels-last and zero-padded (kernels.ChannelsLast), where the window
 // row u of output pixel (i, j) is one run of KW·C values, so that
 //
@@ -78,8 +94,20 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 		ySize *= 2
 	}
 	xdOff := sizeIf(needX, g.G*img)
+	whole := weightWindows(g)
+	// With whole windows, B's rows are the gathered windows, row p at
+	// p·K: Ḃ's (ld of them) first, then B's, so that [Ḃ ; B] is one
+	// matrix for the joined product.
+	var wRows []int
+	if whole {
+		wRows = make([]int, 2*g.G*g.P)
+		for p := range wRows {
+			wRows[p] = p * g.K
+		}
+	}
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
-		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY, ySize)})
+		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY, ySize),
+			sizeIf(whole, (sizeIf(needX, 1)+sizeIf(needXd, 1))*g.G*g.P*g.K)})
 		defer putScratch(buf)
 		xs := *buf // x's copies at 0, ẋ's at xdOff
 		// The joined product's B rows, those of Ḃ then those of B, for
@@ -112,6 +140,33 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 				if needXd {
 					kernels.ChannelsLast(xs[xdOff+i*img:xdOff+(i+1)*img], xDot.Data[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
 				}
+			}
+			if whole {
+				wb := bufs[3]
+				wOff := sizeIf(needXd, ld*g.K) // B's rows after Ḃ's
+				for p, r := range rows[:ld] {
+					for u := 0; u < g.KH; u++ {
+						src, dst := r+u*wp*g.C, p*g.K+u*n
+						if needXd {
+							copy(wb[dst:dst+n], xs[xdOff+src:xdOff+src+n])
+						}
+						if needX {
+							copy(wb[wOff+dst:wOff+dst+n], xs[src:src+n])
+						}
+					}
+				}
+				if doW {
+					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb[wOff:], wRows[:ld], 1, partials[0], g.K)
+				}
+				switch {
+				case cat:
+					kernels.GemmRows(false, g.O, g.K, 2*ld, 1, Y, ldY, wb, wRows[:2*ld], 1, partials[1], g.K)
+				case doWdY:
+					kernels.GemmRows(false, g.O, g.K, ld, 1, Yd, ldY, wb[wOff:], wRows[:ld], 1, partials[1], g.K)
+				case doWdX:
+					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb, wRows[:ld], 1, partials[1], g.K)
+				}
+				continue
 			}
 			for u := 0; u < g.KH; u++ {
 				off, c0 := u*wp*g.C, u*n

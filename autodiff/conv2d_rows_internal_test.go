@@ -17,7 +17,7 @@ import (
 // alone (HvOnly), W̄̇ without the ẋ term (ẋ nil) and without the ȳ̇ one
 // (ȳ̇ nil); shapes with one image per chunk and several (the last chunk
 // short, alone in its part or after a whole one), stride 2, 5×5 windows,
-// no padding. The other cotangents (x̄, b̄) must come out the same too;
+// no padding, whole windows gathered (weightWindows). The other cotangents (x̄, b̄) must come out the same too;
 // all are added into nonzero values.
 func TestWeightRows(t *testing.T) {
 	testWeightRows[float64](t, 1e-12)
@@ -45,6 +45,10 @@ func testWeightRows[T tensor.Float](t *testing.T, tol float64) {
 		{[]int{2, 64, 9, 9}, []int{24, 64, 3, 3}, 2, 1},
 		{[]int{2, 32, 12, 12}, []int{8, 32, 5, 5}, 1, 2},
 		{[]int{3, 32, 10, 10}, []int{40, 32, 3, 3}, 1, 0},
+		// Whole windows (weightWindows): LeNet-5's second layer, and with
+		// several chunks.
+		{[]int{3, 20, 12, 12}, []int{50, 20, 5, 5}, 1, 0},
+		{[]int{70, 24, 7, 7}, []int{10, 24, 3, 3}, 1, 1},
 	} {
 		p := Conv2d[T]{Stride: c.stride, Padding: c.pad}
 		x, w, b := fill(c.x...), fill(c.w...), fill(c.w[0])

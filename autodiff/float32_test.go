@@ -27,9 +27,10 @@ type f32Case struct {
 // algorithm (x̄̇'s two products are summed before the one output
 // transform); F(2×2, 5×5)'s tiles hold values up to ~100 times the
 // pixels' (Bᵀ's and G's sums), so its roundings are larger, within the
-// bound of the float64 comparison.
+// bound of the float64 comparison. LeNet-5's second layer sums x̄̇'s two
+// products before col2im and W̄̇'s in one product of twice the depth.
 var regroups = map[string]float64{"relubneval": 1e-6, "conv/winograd-p1": 1e-6, "conv/winograd-p0": 1e-6, "conv/winograd-32": 1e-6, "conv/winograd-128": 1e-6,
-	"conv/winograd5-p2": 1e-5, "conv/winograd5-p0": 1e-5}
+	"conv/winograd5-p2": 1e-5, "conv/winograd5-p0": 1e-5, "conv/windows": 1e-6}
 
 func f32Cases() []f32Case {
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -118,6 +119,11 @@ func f32Cases() []f32Case {
 		{"conv/winograd5-p0", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{} },
 			[]*tensor.Dense[float64]{randn(5, 32, 12, 12), randn(33, 32, 5, 5), randn(33)}},
+		// LeNet-5's second layer: 5×20 = 100 values to a window row, the
+		// weight cotangents from whole gathered windows (weightWindows).
+		{"conv/windows", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{} },
+			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{} },
+			[]*tensor.Dense[float64]{randn(4, 20, 12, 12), randn(50, 20, 5, 5), randn(50)}},
 		{"globalavgpool", func() autodiff.Primitive[float32] { return autodiff.GlobalAvgPool[float32]{} },
 			func() autodiff.Primitive[float64] { return autodiff.GlobalAvgPool[float64]{} }, []*tensor.Dense[float64]{randn(shape...)}},
 	}
