@@ -34,12 +34,24 @@ type MaxPool2d[T tensor.Float] struct {
 
 	argmax  []int32  // per output, the selected pixel's offset within its H×W plane
 	scratch *[]int32 // the pooled buffer behind argmax
+	fresh   uint64   // freshWriter's bits: x̄ (1) and x̄̇ (1<<32) hold garbage
 }
 
 var (
-	_ PairJVP[float64] = (*MaxPool2d[float64])(nil)
-	_ PairVJP[float64] = (*MaxPool2d[float64])(nil)
+	_ PairJVP[float64]     = (*MaxPool2d[float64])(nil)
+	_ PairVJP[float64]     = (*MaxPool2d[float64])(nil)
+	_ freshWriter[float64] = (*MaxPool2d[float64])(nil)
 )
+
+// freshInputs: a fresh cotangent's plane is cleared just before the
+// scatter into it, in cache, instead of by the tape beforehand.
+func (m *MaxPool2d[T]) freshInputs() uint64 { return 1 }
+
+func (m *MaxPool2d[T]) withFresh(fresh uint64) Primitive[T] {
+	c := *m
+	c.fresh = fresh
+	return &c
+}
 
 // release returns the argmax buffer to its pool when the tape is reset.
 func (m *MaxPool2d[T]) release() {
@@ -339,16 +351,24 @@ func (m *MaxPool2d[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ 
 
 // VJP scatters x̄[argmax] += ȳ.
 func (m *MaxPool2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
-	if xBar[0] == nil {
-		return
+	if xBar[0] != nil {
+		m.scatter(xBar[0].Data, yBar.Data, x[0], m.fresh&1 != 0)
 	}
-	g := m.geom(x[0])
+}
+
+// scatter adds v[argmax] into dst, plane by plane, each plane cleared first
+// if fresh.
+func (m *MaxPool2d[T]) scatter(dst, v []T, x *tensor.Dense[T], fresh bool) {
+	g := m.geom(x)
 	in, out := g.h*g.w, g.oh*g.ow
 	forEachPart(g.n*g.c, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			dst := xBar[0].Data[pl*in : (pl+1)*in]
+			d := dst[pl*in : (pl+1)*in]
+			if fresh {
+				clear(d)
+			}
 			for i, a := range m.argmax[pl*out : (pl+1)*out] {
-				dst[a] += yBar.Data[pl*out+i]
+				d[a] += v[pl*out+i]
 			}
 		}
 	})
@@ -357,14 +377,15 @@ func (m *MaxPool2d[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*
 // VJPPair scatters x̄[argmax] += ȳ and x̄̇[argmax] += ȳ̇ in one sweep over the
 // argmax.
 func (m *MaxPool2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, _ []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	fresh, freshDot := m.fresh&1 != 0, m.fresh>>32&1 != 0
 	if xBar[0] == nil {
 		if yBarDot != nil {
-			m.VJP(xBarDot, yBarDot, x, nil)
+			m.scatter(xBarDot[0].Data, yBarDot.Data, x[0], freshDot)
 		}
 		return
 	}
 	if yBarDot == nil {
-		m.VJP(xBar, yBar, x, nil)
+		m.scatter(xBar[0].Data, yBar.Data, x[0], fresh)
 		return
 	}
 	g := m.geom(x[0])
@@ -372,6 +393,12 @@ func (m *MaxPool2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *
 	forEachPart(g.n*g.c, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			dst, dstDot := xBar[0].Data[pl*in:(pl+1)*in], xBarDot[0].Data[pl*in:(pl+1)*in]
+			if fresh {
+				clear(dst)
+			}
+			if freshDot {
+				clear(dstDot)
+			}
 			yb, ybd := yBar.Data[pl*out:(pl+1)*out], yBarDot.Data[pl*out:(pl+1)*out]
 			for i, a := range m.argmax[pl*out : (pl+1)*out] {
 				dst[a] += yb[i]

@@ -12,13 +12,33 @@ import (
 // The mask 1[x>0] is applied without branches by kernels.MaskTo and its
 // relatives (vector compares and masked loads in assembly), so a masked-out
 // element contributes exactly +0. Work is spread over the goroutines by
-// contiguous spans, each element written by one of them.
-type ReLU[T tensor.Float] struct{}
+// contiguous spans, each element written by one of them. Its cotangents
+// are written fresh where the tape allows (freshWriter: kernels.MaskTo
+// instead of clearing and kernels.MaskAdd).
+type ReLU[T tensor.Float] struct {
+	fresh uint64 // freshWriter's bits: x̄ (1) and x̄̇ (1<<32) hold garbage
+}
 
 var (
-	_ PairJVP[float64] = ReLU[float64]{}
-	_ PairVJP[float64] = ReLU[float64]{}
+	_ PairJVP[float64]     = ReLU[float64]{}
+	_ PairVJP[float64]     = ReLU[float64]{}
+	_ freshWriter[float64] = ReLU[float64]{}
 )
+
+func (ReLU[T]) freshInputs() uint64 { return 1 }
+
+func (ReLU[T]) withFresh(fresh uint64) Primitive[T] { return ReLU[T]{fresh: fresh} }
+
+// vjp writes (to) or adds 1[x>0]·v into dst.
+func reluVJP[T tensor.Float](dst, x, v []T, to bool) {
+	forEachSpan(len(x), func(lo, hi int) {
+		if to {
+			kernels.MaskTo(dst[lo:hi], x[lo:hi], v[lo:hi])
+			return
+		}
+		kernels.MaskAdd(dst[lo:hi], x[lo:hi], v[lo:hi])
+	})
+}
 
 // Shape returns the shape of x.
 func (ReLU[T]) Shape(x []*tensor.Dense[T]) []int { return x[0].Shape }
@@ -44,28 +64,36 @@ func (ReLU[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) 
 }
 
 // VJP adds 1[x>0]·ȳ to x̄.
-func (ReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
-	if xBar[0] == nil {
-		return
+func (r ReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	if xBar[0] != nil {
+		reluVJP(xBar[0].Data, x[0].Data, yBar.Data, r.fresh&1 != 0)
 	}
-	xs, dst := x[0].Data, xBar[0].Data
-	forEachSpan(len(xs), func(lo, hi int) { kernels.MaskAdd(dst[lo:hi], xs[lo:hi], yBar.Data[lo:hi]) })
 }
 
 // VJPPair adds 1[x>0]·ȳ to x̄ and 1[x>0]·ȳ̇ to x̄̇ in one sweep over x.
-func (ReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, _ []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
-	if xBar[0] == nil {
+func (r ReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, _ []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
+	to, toDot := r.fresh&1 != 0, r.fresh>>32&1 != 0
+	xs := x[0].Data
+	switch {
+	case xBar[0] == nil:
 		if yBarDot != nil {
-			ReLU[T]{}.VJP(xBarDot, yBarDot, x, nil)
+			reluVJP(xBarDot[0].Data, xs, yBarDot.Data, toDot)
 		}
 		return
-	}
-	if yBarDot == nil {
-		ReLU[T]{}.VJP(xBar, yBar, x, nil)
+	case yBarDot == nil:
+		reluVJP(xBar[0].Data, xs, yBar.Data, to)
+		return
+	case to != toDot:
+		reluVJP(xBar[0].Data, xs, yBar.Data, to)
+		reluVJP(xBarDot[0].Data, xs, yBarDot.Data, toDot)
 		return
 	}
-	xs, dst, dstDot := x[0].Data, xBar[0].Data, xBarDot[0].Data
+	dst, dstDot := xBar[0].Data, xBarDot[0].Data
 	forEachSpan(len(xs), func(lo, hi int) {
+		if to {
+			kernels.MaskTo2(dst[lo:hi], yBar.Data[lo:hi], dstDot[lo:hi], yBarDot.Data[lo:hi], xs[lo:hi])
+			return
+		}
 		kernels.MaskAdd2(dst[lo:hi], yBar.Data[lo:hi], dstDot[lo:hi], yBarDot.Data[lo:hi], xs[lo:hi])
 	})
 }

@@ -92,6 +92,7 @@ func TestFreshCotangents(t *testing.T) {
 	for _, p := range []Primitive[float32]{
 		&Conv2d[float32]{}, BatchNorm2dEval[float32]{}, BatchNorm2dEvalReLU[float32]{},
 		BatchNorm2dEvalAddReLU[float32]{}, ReLUBatchNorm2dEval[float32]{},
+		ReLU[float32]{}, &MaxPool2d[float32]{},
 	} {
 		if _, ok := p.(freshWriter[float32]); !ok {
 			t.Fatalf("%T is not a freshWriter", p)
@@ -171,6 +172,7 @@ func TestFreshCotangents(t *testing.T) {
 				h = tp.Apply(&Conv2d[float32]{}, h, v[12])
 				h = tp.Apply(ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu3, RunningVar: v3, Eps: 1e-5}}, h, v[13], v[14])
 				h = tp.Apply(GlobalAvgPool[float32]{}, h)
+				h = tp.Apply(ReLU[float32]{}, h)
 				h = tp.Apply(Linear[float32]{}, h, v[15], v[16])
 				loss := tp.Apply(&SoftmaxCrossEntropy[float32]{Labels: []int{2, 0}}, h)
 				tp.Backward(loss)
