@@ -95,19 +95,18 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 	}
 	xdOff := sizeIf(needX, g.G*img)
 	whole := weightWindows(g)
-	// With whole windows, B's rows are the gathered windows, row p at
-	// p·K: Ḃ's (ld of them) first, then B's, so that [Ḃ ; B] is one
-	// matrix for the joined product.
+	// With whole windows, B's rows are the gathered windows of x or ẋ, row
+	// p at p·K, one of them at a time.
 	var wRows []int
 	if whole {
-		wRows = make([]int, 2*g.G*g.P)
+		wRows = make([]int, g.G*g.P)
 		for p := range wRows {
 			wRows[p] = p * g.K
 		}
 	}
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY, ySize),
-			sizeIf(whole, (sizeIf(needX, 1)+sizeIf(needXd, 1))*g.G*g.P*g.K)})
+			sizeIf(whole, g.G*g.P*g.K)})
 		defer putScratch(buf)
 		xs := *buf // x's copies at 0, ẋ's at xdOff
 		// The joined product's B rows, those of Ḃ then those of B, for
@@ -142,29 +141,28 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 				}
 			}
 			if whole {
-				wb := bufs[3]
-				wOff := sizeIf(needXd, ld*g.K) // B's rows after Ḃ's
-				for p, r := range rows[:ld] {
-					for u := 0; u < g.KH; u++ {
-						src, dst := r+u*wp*g.C, p*g.K+u*n
-						if needXd {
-							copy(wb[dst:dst+n], xs[xdOff+src:xdOff+src+n])
-						}
-						if needX {
-							copy(wb[wOff+dst:wOff+dst+n], xs[src:src+n])
+				// Ḃ's windows and the products that read them, then B's.
+				wb, rw := bufs[3], wRows[:ld]
+				gather := func(off int) {
+					for p, r := range rows[:ld] {
+						for u := 0; u < g.KH; u++ {
+							src, dst := off+r+u*wp*g.C, p*g.K+u*n
+							copy(wb[dst:dst+n], xs[src:src+n])
 						}
 					}
 				}
-				if doW {
-					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb[wOff:], wRows[:ld], 1, partials[0], g.K)
+				if doWdX {
+					gather(xdOff)
+					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb, rw, 1, partials[1], g.K)
 				}
-				switch {
-				case cat:
-					kernels.GemmRows(false, g.O, g.K, 2*ld, 1, Y, ldY, wb, wRows[:2*ld], 1, partials[1], g.K)
-				case doWdY:
-					kernels.GemmRows(false, g.O, g.K, ld, 1, Yd, ldY, wb[wOff:], wRows[:ld], 1, partials[1], g.K)
-				case doWdX:
-					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb, wRows[:ld], 1, partials[1], g.K)
+				if needX {
+					gather(0)
+				}
+				if doW {
+					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb, rw, 1, partials[0], g.K)
+				}
+				if doWdY {
+					kernels.GemmRows(false, g.O, g.K, ld, 1, Yd, ldY, wb, rw, 1, partials[1], g.K)
 				}
 				continue
 			}

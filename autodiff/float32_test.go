@@ -28,7 +28,7 @@ type f32Case struct {
 // transform); F(2×2, 5×5)'s tiles hold values up to ~100 times the
 // pixels' (Bᵀ's and G's sums), so its roundings are larger, within the
 // bound of the float64 comparison. LeNet-5's second layer sums x̄̇'s two
-// products before col2im and W̄̇'s in one product of twice the depth.
+// products before col2im.
 var regroups = map[string]float64{"relubneval": 1e-6, "conv/winograd-p1": 1e-6, "conv/winograd-p0": 1e-6, "conv/winograd-32": 1e-6, "conv/winograd-128": 1e-6,
 	"conv/winograd5-p2": 1e-5, "conv/winograd5-p0": 1e-5, "conv/windows": 1e-6}
 
