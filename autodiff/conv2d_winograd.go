@@ -26,12 +26,13 @@ const winogradChunkTiles = 128
 // With 3 channels (C2's and the ResNets' first layers) the forward was
 // 1.2× slower: there the transforms cost more than the products save.
 //
-// F(2×2, 5×5) from 32 channels, with AVX-512 (kernels.Winograd5Fast):
-// against the direct products, C1's 16×16 layer (64 channels) measured
-// forward 0.60, vjp-x 0.57, vjp-w 0.73 and vjp-pair 0.59 (BenchmarkConv2d,
-// 2 threads, median of 3 paired ratios); LeNet-5's 8×8 one (20 channels
-// in, 50 out) 1.2, 2.5, 0.92 and 1.5: its thin products do not pay for 36
-// components' transforms.
+// F(2×2, 5×5) from 32 channels, where its transforms run in assembly
+// (kernels.Winograd5Fast): against the direct products, C1's 16×16 layer
+// (64 channels) measured forward 0.60, vjp-x 0.57, vjp-w 0.73 and
+// vjp-pair 0.59 with AVX-512, 0.51, 0.50, 0.69 and 0.56 with AVX2
+// (BenchmarkConv2d, 2 threads, median of 3 paired ratios); LeNet-5's 8×8
+// one (20 channels in, 50 out) 1.2, 2.5, 0.92 and 1.5 with AVX-512: its
+// thin products do not pay for 36 components' transforms.
 func winogradShape[T tensor.Float](s kernels.ConvShape, o int) bool {
 	if min(s.C, o) < 16 {
 		return false

@@ -14,7 +14,7 @@ func TestWinogradShape(t *testing.T) {
 	if !kernels.WinogradFast[float32]() {
 		t.Skip("no assembly transforms on this machine")
 	}
-	// F(2×2, 5×5) with AVX-512 only.
+	// F(2×2, 5×5) where its transforms run in assembly.
 	f5 := kernels.Winograd5Fast[float32](kernels.ConvShape{C: 1, H: 6, W: 6, KH: 5, KW: 5, Stride: 1})
 	conv := func(c, h, w, k, stride, pad int) kernels.ConvShape {
 		return kernels.ConvShape{C: c, H: h, W: w, KH: k, KW: k, Stride: stride, Pad: pad}

@@ -109,7 +109,7 @@ func f32Cases() []f32Case {
 		{"conv/winograd-32", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Padding: 1} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Padding: 1} },
 			[]*tensor.Dense[float64]{randn(1, 32, 32, 32), randn(32, 32, 3, 3), randn(32)}},
-		// 5×5 by F(2×2, 5×5) (AVX-512, from 32 channels): C1's padding
+		// 5×5 by F(2×2, 5×5) (AVX-512 or AVX2, from 32 channels): C1's padding
 		// 2 (x̄ by the transposed form of padding 2; three images, chunks
 		// of two and one) and padding 0 (x̄ of padding 4; five images of
 		// 16 tiles, one chunk).

@@ -878,11 +878,29 @@ var wino5Idx = func() (idx [6][16]int32) {
 	return idx
 }()
 
-// wino5Rows32 runs winograd5Rows in assembly where it can (AVX-512, rows
-// of at most 13 tiles) and reports whether it did.
+//go:noescape
+func wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
+
+// wino5Rows32 runs Winograd5In's gather and row transform of one channel in
+// assembly where it can (AVX-512, rows of at most 13 tiles; AVX2, at most
+// 8) and reports whether it did.
 func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool {
 	tw := s.OutW() / 2
-	if !hasAVX512 || tw > 13 {
+	if !hasAVX512 {
+		if !hasAVX2 || tw > 8 {
+			return false
+		}
+		// Loads of padded columns 2q… and 2q + 8…; the stores' lanes.
+		var masks [7][8]int32
+		for q := 0; q < 3; q++ {
+			masks[2*q] = laneMask8(s.Pad-2*q, s.Pad+s.W-2*q)
+			masks[2*q+1] = laneMask8(s.Pad-2*q-8, s.Pad+s.W-2*q-8)
+		}
+		masks[6] = laneMask8(0, tw)
+		wino5Rows32AVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, &masks)
+		return true
+	}
+	if tw > 13 {
 		return false
 	}
 	masks := laneMask(s.Pad, min(16, s.Pad+s.W)) | laneMask(0, max(0, min(16, s.W+s.Pad-16)))<<16 | laneMask(0, tw)<<32

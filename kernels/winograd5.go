@@ -73,10 +73,10 @@ func winograd5Blocks(oh, ow int) ConvShape {
 //
 // Per channel: Im2col of the windows (row 6i + j), then r = Bᵀ·(row i's
 // six values) for each i in place (winoB6), then Bᵀ down the columns of r
-// into dst. With AVX-512 and rows of at most 13 tiles the first two steps
-// are one kernel (wino5Rows32: the window columns gathered by permutes
-// from the image rows, Im2col's gather by scalar copies was 84 % of the
-// transform's time), the same values.
+// into dst. With AVX-512 and rows of at most 13 tiles, or AVX2 and at most
+// 8, the first two steps are one kernel (wino5Rows32: the window columns
+// gathered by permutes from the image rows; Im2col's gather by scalar
+// copies was 84 % of the transform's time), the same values.
 func Winograd5In[T tensor.Float](dst []T, ld, xiStride int, x []T, n int, s ConvShape, tmp []T) {
 	if !Winograd5OK(s) {
 		panic(fmt.Sprintf("kernels: Winograd5In of shape %+v", s))
@@ -351,10 +351,17 @@ func winoVert32(op int, dst, src []float32, n, count, srcStep, dstStep, srcStrid
 }
 
 // Winograd5Fast reports whether T's F(2×2, 5×5) transforms of shape s run
-// at full speed on this machine: float32 with AVX-512, rows of at most 13
-// tiles (an output at most 26 wide), where the input's gather runs in
-// assembly too. Elsewhere they are correct but slower than the direct
-// convolution they would replace.
+// at full speed on this machine: float32 where the input's gather runs in
+// assembly too, with AVX-512 rows of at most 13 tiles (an output at most
+// 26 wide), with AVX2 at most 8 (16 wide). Elsewhere they are correct but
+// slower than the direct convolution they would replace.
 func Winograd5Fast[T tensor.Float](s ConvShape) bool {
-	return is32[T]() && winoVertLanes() == 16 && Winograd5OK(s) && s.OutW() <= 26
+	maxW := 0
+	switch winoVertLanes() {
+	case 16:
+		maxW = 26
+	case 8:
+		maxW = 16
+	}
+	return is32[T]() && Winograd5OK(s) && s.OutW() <= maxW
 }

@@ -90,6 +90,7 @@ func main() {
 	emitWinograd(&buf)
 	emitWinogradVert(&buf)
 	emitWino5Rows(&buf)
+	emitWino5RowsAVX2(&buf)
 	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }

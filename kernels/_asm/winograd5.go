@@ -244,3 +244,89 @@ func emitWino5Rows(w *bytes.Buffer) {
 	f.p("VZEROUPPER")
 	f.p("RET")
 }
+
+// emitWino5RowsAVX2 writes
+//
+//	wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
+//
+// wino5Rows32AVX512 with 8-lane vectors, rows of at most 8 tiles: image row
+// r is loaded as three pairs of vectors, padded columns 0…15, 2…17 and
+// 4…19 (masks[0…5]: the lanes inside the image), whose even and odd lanes
+// (VSHUFPS and VPERMPD) are the window columns j = 0…5 of every tile;
+// masks[6] are the stores' lanes, the low tilesX.
+func emitWino5RowsAVX2(w *bytes.Buffer) {
+	const name = "wino5Rows32AVX2"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ x+8(FP), SI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ tilesY+24(FP), R12")
+	f.p("MOVQ h+32(FP), R9")
+	f.p("MOVQ pad+40(FP), R11")
+	f.p("MOVQ R11, R13")
+	f.p("SHLQ $2, R13")
+	f.p("NEGQ R11")
+	f.p("MOVQ rowBytes+48(FP), R10")
+	f.p("MOVQ masks+64(FP), BX")
+	f.p("LEAQ (R8)(R8*2), R15")
+	f.p("ADDQ R15, R15")
+	f.p("VMOVDQU 192(BX), Y14")
+	f.p("MOVL $0x40800000, AX") // 4.0
+	f.p("VMOVD AX, X15")
+	f.p("VBROADCASTSS X15, Y15")
+	r := func(k int) string { return fmt.Sprintf("Y%d", k) }
+	b6 := winoVertOps[0]
+	f.label("tileRow")
+	f.p("MOVQ DI, DX")
+	for i := 0; i < 6; i++ {
+		zero, row := fmt.Sprintf("zero%d", i), fmt.Sprintf("row%d", i)
+		f.p("LEAQ %d(R11), AX", i)
+		f.p("CMPQ AX, R9")
+		f.p("JAE %s_%s", name, zero)
+		f.p("IMULQ R10, AX")
+		f.p("ADDQ SI, AX")
+		f.p("SUBQ R13, AX")
+		for q := 0; q < 3; q++ {
+			// Padded columns 2q… and 2q + 8…: d_{2q} and d_{2q+1}.
+			f.p("VMOVDQU %d(BX), Y12", 64*q)
+			f.p("VMASKMOVPS %d(AX), Y12, Y6", 8*q)
+			f.p("VMOVDQU %d(BX), Y12", 64*q+32)
+			f.p("VMASKMOVPS %d(AX), Y12, Y7", 8*q+32)
+			f.p("VSHUFPS $0x88, Y7, Y6, Y%d", 2*q)
+			f.p("VPERMPD $0xd8, Y%d, Y%d", 2*q, 2*q)
+			f.p("VSHUFPS $0xdd, Y7, Y6, Y%d", 2*q+1)
+			f.p("VPERMPD $0xd8, Y%d, Y%d", 2*q+1, 2*q+1)
+		}
+		f.p("JMP %s_%s", name, row)
+		f.label(zero)
+		for j := 0; j < 6; j++ {
+			f.p("VXORPS Y%d, Y%d, Y%d", j, j, j)
+		}
+		f.label(row)
+		for _, s := range b6.body(r) {
+			f.p("%s", s)
+		}
+		f.p("LEAQ (DX)(R8*2), AX")
+		f.p("ADDQ R8, AX")
+		for k, res := range b6.results {
+			base, m := "DX", k
+			if k >= 3 {
+				base, m = "AX", k-3
+			}
+			addr := "(" + base + ")"
+			if m > 0 {
+				addr = fmt.Sprintf("(%s)(R8*%d)", base, m)
+			}
+			f.p("VMASKMOVPS %s, Y14, %s", r(res), addr)
+		}
+		f.p("ADDQ R15, DX")
+	}
+	f.p("ADDQ tileRowBytes+56(FP), DI")
+	f.p("ADDQ $2, R11")
+	f.p("DECQ R12")
+	f.p("JNZ %s_tileRow", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
