@@ -89,8 +89,8 @@ func main() {
 	emitTranspose8AVX2(&buf)
 	emitWinograd(&buf)
 	emitWinogradVert(&buf)
-	emitWino5Rows(&buf)
-	emitWino5RowsAVX2(&buf)
+	emitWino5Rows(&buf, true)
+	emitWino5Rows(&buf, false)
 	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }

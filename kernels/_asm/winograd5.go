@@ -147,118 +147,33 @@ var winoVertOps = []winoVertOp{
 // emitWino5Rows writes
 //
 //	wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)
-//
-// the first half of F(2×2, 5×5)'s input transform for one channel of one
-// image, rows of at most 13 tiles: for each row of tiles ty and window row
-// i, image row r = 2·ty + i − pad (zero outside the image) is loaded as
-// two vectors, padded columns 0…15 and 16…31 (masks bits 0–15 and 16–31:
-// the lanes inside the image), the six window columns j of every tile
-// (padded column 2·tx + j) are gathered by VPERMT2PS (idx[j]), and Bᵀ is
-// applied to them (winoB6's body); result j′ goes to row 6·i + j′ of dst
-// (ld bytes apart), at the row of tiles' place (tileRowBytes = 4·tilesX
-// on), the low tilesX lanes (masks bits 32–47). This is Im2col of the 6×6
-// windows followed by winoB6 along the rows, the same values.
-func emitWino5Rows(w *bytes.Buffer) {
-	const name = "wino5Rows32AVX512"
-	f := asmFunc{w, name}
-	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)\n", name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-80\n", name)
-	f.p("MOVQ dst+0(FP), DI")
-	f.p("MOVQ x+8(FP), SI")
-	f.p("MOVQ ld+16(FP), R8")
-	f.p("MOVQ tilesY+24(FP), R12")
-	f.p("MOVQ h+32(FP), R9")
-	f.p("MOVQ pad+40(FP), R11")
-	f.p("MOVQ R11, R13")
-	f.p("SHLQ $2, R13")
-	f.p("NEGQ R11")
-	f.p("MOVQ rowBytes+48(FP), R10")
-	f.p("LEAQ (R8)(R8*2), R15")
-	f.p("ADDQ R15, R15")
-	f.p("MOVQ masks+64(FP), AX")
-	for k := 1; k <= 3; k++ {
-		f.p("KMOVW AX, K%d", k)
-		if k < 3 {
-			f.p("SHRQ $16, AX")
-		}
-	}
-	f.p("MOVQ idx+72(FP), AX")
-	for j := 0; j < 6; j++ {
-		f.p("VMOVUPS %d(AX), Z%d", 64*j, 26+j)
-	}
-	f.p("MOVL $0x40800000, AX") // 4.0
-	f.p("VMOVD AX, X25")
-	f.p("VBROADCASTSS X25, Z25")
-	// winoB6's body on d0…d5 in Z2…Z7, its temporaries Z8…Z13.
-	r := func(k int) string {
-		if k == 15 {
-			return "Z25"
-		}
-		return fmt.Sprintf("Z%d", 2+k)
-	}
-	b6 := winoVertOps[0]
-	f.label("tileRow")
-	f.p("MOVQ DI, DX")
-	for i := 0; i < 6; i++ {
-		zero, row := fmt.Sprintf("zero%d", i), fmt.Sprintf("row%d", i)
-		f.p("LEAQ %d(R11), AX", i)
-		f.p("CMPQ AX, R9")
-		f.p("JAE %s_%s", name, zero)
-		f.p("IMULQ R10, AX")
-		f.p("ADDQ SI, AX")
-		f.p("SUBQ R13, AX")
-		f.p("VMOVUPS.Z (AX), K1, Z0")
-		f.p("VMOVUPS.Z 64(AX), K2, Z1")
-		for j := 0; j < 6; j++ {
-			f.p("VMOVAPS Z0, Z%d", 2+j)
-			f.p("VPERMT2PS Z1, Z%d, Z%d", 26+j, 2+j)
-		}
-		f.p("JMP %s_%s", name, row)
-		f.label(zero)
-		for j := 0; j < 6; j++ {
-			f.p("VXORPS Z%d, Z%d, Z%d", 2+j, 2+j, 2+j)
-		}
-		f.label(row)
-		for _, s := range b6.body(r) {
-			f.p("%s", s)
-		}
-		f.p("LEAQ (DX)(R8*2), AX")
-		f.p("ADDQ R8, AX")
-		for k, res := range b6.results {
-			base, m := "DX", k
-			if k >= 3 {
-				base, m = "AX", k-3
-			}
-			addr := "(" + base + ")"
-			if m > 0 {
-				addr = fmt.Sprintf("(%s)(R8*%d)", base, m)
-			}
-			f.p("VMOVUPS %s, K3, %s", r(res), addr)
-		}
-		f.p("ADDQ R15, DX")
-	}
-	f.p("ADDQ tileRowBytes+56(FP), DI")
-	f.p("ADDQ $2, R11")
-	f.p("DECQ R12")
-	f.p("JNZ %s_tileRow", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
-}
-
-// emitWino5RowsAVX2 writes
-//
 //	wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
 //
-// wino5Rows32AVX512 with 8-lane vectors, rows of at most 8 tiles: image row
-// r is loaded as three pairs of vectors, padded columns 0…15, 2…17 and
-// 4…19 (masks[0…5]: the lanes inside the image), whose even and odd lanes
-// (VSHUFPS and VPERMPD) are the window columns j = 0…5 of every tile;
-// masks[6] are the stores' lanes, the low tilesX.
-func emitWino5RowsAVX2(w *bytes.Buffer) {
-	const name = "wino5Rows32AVX2"
+// the first half of F(2×2, 5×5)'s input transform for one channel of one
+// image: for each row of tiles ty and window row i, image row r = 2·ty + i
+// − pad (zero outside the image) gives the six window columns j of every
+// tile (padded column 2·tx + j) and Bᵀ is applied to them (winoB6's
+// body); result j′ goes to row 6·i + j′ of dst (ld bytes apart), at the
+// row of tiles' place (tileRowBytes = 4·tilesX on), the low tilesX lanes.
+// This is Im2col of the 6×6 windows followed by winoB6 along the rows, the
+// same values.
+//
+// AVX-512, rows of at most 13 tiles: the image row is loaded as two
+// vectors, padded columns 0…15 and 16…31 (masks bits 0–15 and 16–31: the
+// lanes inside the image), and the window columns gathered by VPERMT2PS
+// (idx[j]); masks bits 32–47 are the stores' lanes. AVX2, rows of at most
+// 8 tiles: three pairs of vectors, padded columns 0…15, 2…17 and 4…19
+// (masks[0…5]: the lanes inside the image), whose even and odd lanes
+// (VSHUFPS and VPERMPD) are the window columns; masks[6] are the stores'
+// lanes.
+func emitWino5Rows(w *bytes.Buffer, zmm bool) {
+	name, sig, frame := "wino5Rows32AVX2", "masks *[7][8]int32", 72
+	if zmm {
+		name, sig, frame = "wino5Rows32AVX512", "masks uint64, idx *[6][16]int32", 80
+	}
 	f := asmFunc{w, name}
-	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)\n", name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, %s)\n", name, sig)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, frame)
 	f.p("MOVQ dst+0(FP), DI")
 	f.p("MOVQ x+8(FP), SI")
 	f.p("MOVQ ld+16(FP), R8")
@@ -269,14 +184,43 @@ func emitWino5RowsAVX2(w *bytes.Buffer) {
 	f.p("SHLQ $2, R13")
 	f.p("NEGQ R11")
 	f.p("MOVQ rowBytes+48(FP), R10")
-	f.p("MOVQ masks+64(FP), BX")
-	f.p("LEAQ (R8)(R8*2), R15")
-	f.p("ADDQ R15, R15")
-	f.p("VMOVDQU 192(BX), Y14")
-	f.p("MOVL $0x40800000, AX") // 4.0
-	f.p("VMOVD AX, X15")
-	f.p("VBROADCASTSS X15, Y15")
+	// d0…d5 and winoB6's temporaries in r(0…11), 4.0 in r(15); AVX-512
+	// keeps its six permutes in Z26…Z31, AVX2 its store mask in Y14.
 	r := func(k int) string { return fmt.Sprintf("Y%d", k) }
+	store := "VMASKMOVPS %s, Y14, %s"
+	if zmm {
+		r = func(k int) string {
+			if k == 15 {
+				return "Z25"
+			}
+			return fmt.Sprintf("Z%d", 2+k)
+		}
+		store = "VMOVUPS %s, K3, %s"
+		f.p("LEAQ (R8)(R8*2), R15")
+		f.p("ADDQ R15, R15")
+		f.p("MOVQ masks+64(FP), AX")
+		for k := 1; k <= 3; k++ {
+			f.p("KMOVW AX, K%d", k)
+			if k < 3 {
+				f.p("SHRQ $16, AX")
+			}
+		}
+		f.p("MOVQ idx+72(FP), AX")
+		for j := 0; j < 6; j++ {
+			f.p("VMOVUPS %d(AX), Z%d", 64*j, 26+j)
+		}
+		f.p("MOVL $0x40800000, AX") // 4.0
+		f.p("VMOVD AX, X25")
+		f.p("VBROADCASTSS X25, Z25")
+	} else {
+		f.p("MOVQ masks+64(FP), BX")
+		f.p("LEAQ (R8)(R8*2), R15")
+		f.p("ADDQ R15, R15")
+		f.p("VMOVDQU 192(BX), Y14")
+		f.p("MOVL $0x40800000, AX") // 4.0
+		f.p("VMOVD AX, X15")
+		f.p("VBROADCASTSS X15, Y15")
+	}
 	b6 := winoVertOps[0]
 	f.label("tileRow")
 	f.p("MOVQ DI, DX")
@@ -288,21 +232,30 @@ func emitWino5RowsAVX2(w *bytes.Buffer) {
 		f.p("IMULQ R10, AX")
 		f.p("ADDQ SI, AX")
 		f.p("SUBQ R13, AX")
-		for q := 0; q < 3; q++ {
-			// Padded columns 2q… and 2q + 8…: d_{2q} and d_{2q+1}.
-			f.p("VMOVDQU %d(BX), Y12", 64*q)
-			f.p("VMASKMOVPS %d(AX), Y12, Y6", 8*q)
-			f.p("VMOVDQU %d(BX), Y12", 64*q+32)
-			f.p("VMASKMOVPS %d(AX), Y12, Y7", 8*q+32)
-			f.p("VSHUFPS $0x88, Y7, Y6, Y%d", 2*q)
-			f.p("VPERMPD $0xd8, Y%d, Y%d", 2*q, 2*q)
-			f.p("VSHUFPS $0xdd, Y7, Y6, Y%d", 2*q+1)
-			f.p("VPERMPD $0xd8, Y%d, Y%d", 2*q+1, 2*q+1)
+		if zmm {
+			f.p("VMOVUPS.Z (AX), K1, Z0")
+			f.p("VMOVUPS.Z 64(AX), K2, Z1")
+			for j := 0; j < 6; j++ {
+				f.p("VMOVAPS Z0, %s", r(j))
+				f.p("VPERMT2PS Z1, Z%d, %s", 26+j, r(j))
+			}
+		} else {
+			for q := 0; q < 3; q++ {
+				// Padded columns 2q… and 2q + 8…: d_{2q} and d_{2q+1}.
+				f.p("VMOVDQU %d(BX), Y12", 64*q)
+				f.p("VMASKMOVPS %d(AX), Y12, Y6", 8*q)
+				f.p("VMOVDQU %d(BX), Y12", 64*q+32)
+				f.p("VMASKMOVPS %d(AX), Y12, Y7", 8*q+32)
+				f.p("VSHUFPS $0x88, Y7, Y6, Y%d", 2*q)
+				f.p("VPERMPD $0xd8, Y%d, Y%d", 2*q, 2*q)
+				f.p("VSHUFPS $0xdd, Y7, Y6, Y%d", 2*q+1)
+				f.p("VPERMPD $0xd8, Y%d, Y%d", 2*q+1, 2*q+1)
+			}
 		}
 		f.p("JMP %s_%s", name, row)
 		f.label(zero)
 		for j := 0; j < 6; j++ {
-			f.p("VXORPS Y%d, Y%d, Y%d", j, j, j)
+			f.p("VXORPS %s, %s, %s", r(j), r(j), r(j))
 		}
 		f.label(row)
 		for _, s := range b6.body(r) {
@@ -319,7 +272,7 @@ func emitWino5RowsAVX2(w *bytes.Buffer) {
 			if m > 0 {
 				addr = fmt.Sprintf("(%s)(R8*%d)", base, m)
 			}
-			f.p("VMASKMOVPS %s, Y14, %s", r(res), addr)
+			f.p(store, r(res), addr)
 		}
 		f.p("ADDQ R15, DX")
 	}
