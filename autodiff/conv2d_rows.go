@@ -80,7 +80,10 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 	// W̄̇ = ȳ̇·Bᵀ + ȳ·Ḃᵀ is one product [ȳ | ȳ̇]·[Ḃ ; B] (k = 2·ld) when
 	// both terms are wanted: ȳ and ȳ̇ copied side by side, the rows of Ḃ
 	// (ẋ's channels-last copy, xdOff after x's) first.
-	cat := doWdY && doWdX
+	// Whole windows (weightWindows) gather one operand at a time and take
+	// the two terms as two products.
+	whole := weightWindows(g)
+	cat := doWdY && doWdX && !whole
 	// One image's ȳ (and ȳ̇) is read in place; chunks of several images,
 	// and the joined product, copy them side by side ([ȳ | ȳ̇] with ȳ̇
 	// where it is wanted).
@@ -94,16 +97,6 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 		ySize *= 2
 	}
 	xdOff := sizeIf(needX, g.G*img)
-	whole := weightWindows(g)
-	// With whole windows, B's rows are the gathered windows of x or ẋ, row
-	// p at p·K, one of them at a time.
-	var wRows []int
-	if whole {
-		wRows = make([]int, g.G*g.P)
-		for p := range wRows {
-			wRows[p] = p * g.K
-		}
-	}
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY, ySize),
 			sizeIf(whole, g.G*g.P*g.K)})
@@ -141,8 +134,9 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 				}
 			}
 			if whole {
-				// Ḃ's windows and the products that read them, then B's.
-				wb, rw := bufs[3], wRows[:ld]
+				// Ḃ's windows and the products that read them, then B's:
+				// B is [ld, K], row p the window of pixel p.
+				wb := bufs[3]
 				gather := func(off int) {
 					for p, r := range rows[:ld] {
 						for u := 0; u < g.KH; u++ {
@@ -153,16 +147,16 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 				}
 				if doWdX {
 					gather(xdOff)
-					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb, rw, 1, partials[1], g.K)
+					kernels.Gemm(false, false, g.O, g.K, ld, 1, Y, ldY, wb, g.K, 1, partials[1], g.K)
 				}
 				if needX {
 					gather(0)
 				}
 				if doW {
-					kernels.GemmRows(false, g.O, g.K, ld, 1, Y, ldY, wb, rw, 1, partials[0], g.K)
+					kernels.Gemm(false, false, g.O, g.K, ld, 1, Y, ldY, wb, g.K, 1, partials[0], g.K)
 				}
 				if doWdY {
-					kernels.GemmRows(false, g.O, g.K, ld, 1, Yd, ldY, wb, rw, 1, partials[1], g.K)
+					kernels.Gemm(false, false, g.O, g.K, ld, 1, Yd, ldY, wb, g.K, 1, partials[1], g.K)
 				}
 				continue
 			}
