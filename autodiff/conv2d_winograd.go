@@ -156,16 +156,17 @@ type winogradWeights[T tensor.Float] struct {
 	buf *[]T // the matrices, which PackedA packs on first use
 }
 
-// newWinogradWeights transforms w ([o, c, r, r]) into a's packed [o, c]
-// matrices or, with transposed, into the transposed convolution's [c, o]
-// ones; nil p for a nil w. F(2×2, 3×3)'s transposed matrices are its own,
-// components exchanged and packed transposed (kernels.WinogradTransposed);
-// F(2×2, 5×5)'s are those of the rotated filters, w′[q, p] = w[p, q]
-// turned by 180°.
-func newWinogradWeights[T tensor.Float](a winogradAlg, o, c int, w *tensor.Dense[T], transposed bool) winogradWeights[T] {
+// newWinogradWeights transforms g's weights w ([O, C, r, r]) into a's
+// packed [O, C] matrices or, with transposed, into the transposed
+// convolution's [C, O] ones; nil p for a nil w. F(2×2, 3×3)'s transposed
+// matrices are its own, components exchanged and packed transposed
+// (kernels.WinogradTransposed); F(2×2, 5×5)'s are those of the flipped
+// filters (flipWeights: w′[c, o] = w[o, c] turned by 180°).
+func newWinogradWeights[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T], transposed bool) winogradWeights[T] {
 	if w == nil {
 		return winogradWeights[T]{}
 	}
+	o, c := g.O, g.C
 	nc := a.comps()
 	buf := getScratch[T](nc * o * c)
 	v := *buf
@@ -175,17 +176,10 @@ func newWinogradWeights[T tensor.Float](a winogradAlg, o, c int, w *tensor.Dense
 		src := w.Data
 		if transposed {
 			m, n = c, o
-			rb := getScratch[T](o * c * 25)
+			rb := getScratch[T](o * c * g.KH * g.KW)
 			defer putScratch(rb)
 			src = *rb
-			for q := 0; q < c; q++ {
-				for k := 0; k < o; k++ {
-					f, g := src[(q*o+k)*25:(q*o+k+1)*25], w.Data[(k*c+q)*25:(k*c+q+1)*25]
-					for i := range f {
-						f[i] = g[24-i]
-					}
-				}
-			}
+			flipWeights(g, src, []*tensor.Dense[T]{w})
 		}
 		kernels.Winograd5Weights(v, src, m, n)
 		for xi := range p {
@@ -298,11 +292,11 @@ func winogradScatter[T tensor.Float](a winogradAlg, yn []T, n int, m []T, ld, ms
 func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wDot *tensor.Dense[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
 	var pw, pwd winogradWeights[T]
 	if yX || dXd {
-		pw = newWinogradWeights(winogradOf(g.ConvShape), g.O, g.C, w, false)
+		pw = newWinogradWeights(winogradOf(g.ConvShape), g, w, false)
 		defer pw.release()
 	}
 	if yXd || dX {
-		pwd = newWinogradWeights(winogradOf(g.ConvShape), g.O, g.C, wDot, false)
+		pwd = newWinogradWeights(winogradOf(g.ConvShape), g, wDot, false)
 		defer pwd.release()
 	}
 	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX)
@@ -325,11 +319,11 @@ func (g convGeom) transposedWinograd() (kernels.ConvShape, bool) {
 func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, dot convGrads[T], yBar, yBarDot, w, wDot *tensor.Dense[T], doX, doXdY, doXdW bool) {
 	var pw, pwd winogradWeights[T]
 	if doX || doXdY {
-		pw = newWinogradWeights(winogradOf(ts), g.O, g.C, w, true)
+		pw = newWinogradWeights(winogradOf(ts), g, w, true)
 		defer pw.release()
 	}
 	if doXdW {
-		pwd = newWinogradWeights(winogradOf(ts), g.O, g.C, wDot, true)
+		pwd = newWinogradWeights(winogradOf(ts), g, wDot, true)
 		defer pwd.release()
 	}
 	var xb, xbd, ybd []T
