@@ -29,15 +29,13 @@ func (ReLU[T]) freshInputs() uint64 { return 1 }
 
 func (ReLU[T]) withFresh(fresh uint64) Primitive[T] { return ReLU[T]{fresh: fresh} }
 
-// vjp writes (to) or adds 1[x>0]·v into dst.
+// reluVJP writes (to) or adds 1[x>0]·v into dst.
 func reluVJP[T tensor.Float](dst, x, v []T, to bool) {
-	forEachSpan(len(x), func(lo, hi int) {
-		if to {
-			kernels.MaskTo(dst[lo:hi], x[lo:hi], v[lo:hi])
-			return
-		}
-		kernels.MaskAdd(dst[lo:hi], x[lo:hi], v[lo:hi])
-	})
+	mask := kernels.MaskAdd[T]
+	if to {
+		mask = kernels.MaskTo[T]
+	}
+	forEachSpan(len(x), func(lo, hi int) { mask(dst[lo:hi], x[lo:hi], v[lo:hi]) })
 }
 
 // Shape returns the shape of x.
@@ -88,12 +86,12 @@ func (r ReLU[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor
 		reluVJP(xBarDot[0].Data, xs, yBarDot.Data, toDot)
 		return
 	}
+	mask2 := kernels.MaskAdd2[T]
+	if to {
+		mask2 = kernels.MaskTo2[T]
+	}
 	dst, dstDot := xBar[0].Data, xBarDot[0].Data
 	forEachSpan(len(xs), func(lo, hi int) {
-		if to {
-			kernels.MaskTo2(dst[lo:hi], yBar.Data[lo:hi], dstDot[lo:hi], yBarDot.Data[lo:hi], xs[lo:hi])
-			return
-		}
-		kernels.MaskAdd2(dst[lo:hi], yBar.Data[lo:hi], dstDot[lo:hi], yBarDot.Data[lo:hi], xs[lo:hi])
+		mask2(dst[lo:hi], yBar.Data[lo:hi], dstDot[lo:hi], yBarDot.Data[lo:hi], xs[lo:hi])
 	})
 }
