@@ -846,23 +846,39 @@ func winoVertLanes() int {
 	return 0
 }
 
+// winoVertFuncs are the element-wise transforms by ISA (AVX2, AVX-512) and
+// op.
+var winoVertFuncs = [2][3]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
+	{winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2},
+	{winoB6_32AVX512, winoA6_32AVX512, winoAT6_32AVX512},
+}
+
 // winoVertAsm runs transform op on blocks whole vectors per group (steps
 // and strides in bytes).
 func winoVertAsm(op int, dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int) {
-	f := [2][3]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
-		{winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2},
-		{winoB6_32AVX512, winoA6_32AVX512, winoAT6_32AVX512},
-	}
 	k := 0
 	if hasAVX512 {
 		k = 1
 	}
-	f[k][op](dst, src, blocks, count, srcStep, dstStep, srcStride, dstStride)
+	winoVertFuncs[k][op](dst, src, blocks, count, srcStep, dstStep, srcStride, dstStride)
+}
+
+// wino5RowTiles returns the most tiles a row may have for wino5Rows32's
+// assembly: 13 with AVX-512 (columns up to 2·12 + 5 of two vectors), 8
+// with AVX2 (one vector of tiles), 0 without either.
+func wino5RowTiles() int {
+	switch {
+	case hasAVX512:
+		return 13
+	case hasAVX2:
+		return 8
+	}
+	return 0
 }
 
 // wino5Rows32AVX512 is Im2col of the 6×6 windows of one channel followed
 // by winoB6 along their rows (_asm/winograd5.go), rows of at most 13
-// tiles; idx are winogradIdx5.
+// tiles; idx are wino5Idx.
 //
 //go:noescape
 func wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)
@@ -882,14 +898,14 @@ var wino5Idx = func() (idx [6][16]int32) {
 func wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
 
 // wino5Rows32 runs Winograd5In's gather and row transform of one channel in
-// assembly where it can (AVX-512, rows of at most 13 tiles; AVX2, at most
-// 8) and reports whether it did.
+// assembly where it can (rows of at most wino5RowTiles tiles) and reports
+// whether it did.
 func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool {
 	tw := s.OutW() / 2
+	if tw > wino5RowTiles() {
+		return false
+	}
 	if !hasAVX512 {
-		if !hasAVX2 || tw > 8 {
-			return false
-		}
 		// Loads of padded columns 2q… and 2q + 8…; the stores' lanes.
 		var masks [7][8]int32
 		for q := 0; q < 3; q++ {
@@ -899,9 +915,6 @@ func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool {
 		masks[6] = laneMask8(0, tw)
 		wino5Rows32AVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, &masks)
 		return true
-	}
-	if tw > 13 {
-		return false
 	}
 	masks := laneMask(s.Pad, min(16, s.Pad+s.W)) | laneMask(0, max(0, min(16, s.W+s.Pad-16)))<<16 | laneMask(0, tw)<<32
 	wino5Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, &wino5Idx)

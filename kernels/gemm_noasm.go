@@ -91,5 +91,8 @@ func winoVertAsm(op int, dst, src unsafe.Pointer, blocks, count, srcStep, dstSte
 	panic("kernels: no assembly Winograd transforms")
 }
 
+// wino5RowTiles reports 0: no assembly transform.
+func wino5RowTiles() int { return 0 }
+
 // wino5Rows32 reports false: no assembly transform.
 func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool { return false }

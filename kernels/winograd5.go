@@ -352,16 +352,9 @@ func winoVert32(op int, dst, src []float32, n, count, srcStep, dstStep, srcStrid
 
 // Winograd5Fast reports whether T's F(2×2, 5×5) transforms of shape s run
 // at full speed on this machine: float32 where the input's gather runs in
-// assembly too, with AVX-512 rows of at most 13 tiles (an output at most
-// 26 wide), with AVX2 at most 8 (16 wide). Elsewhere they are correct but
-// slower than the direct convolution they would replace.
+// assembly too (wino5Rows32: with AVX-512 rows of at most 13 tiles, an
+// output at most 26 wide; with AVX2 at most 8, 16 wide). Elsewhere they
+// are correct but slower than the direct convolution they would replace.
 func Winograd5Fast[T tensor.Float](s ConvShape) bool {
-	maxW := 0
-	switch winoVertLanes() {
-	case 16:
-		maxW = 26
-	case 8:
-		maxW = 16
-	}
-	return is32[T]() && Winograd5OK(s) && s.OutW() <= maxW
+	return is32[T]() && Winograd5OK(s) && s.OutW()/2 <= wino5RowTiles()
 }
