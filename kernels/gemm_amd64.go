@@ -48,7 +48,8 @@ func dgemmMicroAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows
 // The micro-kernels of the unpacked-B path (see stridedKernel and
 // gemm_strided.go): microKernel's 8×32 (float32) or 8×16 (float64) tile with
 // row p of b at off[p] bytes from its start, read with masked loads;
-// sgemmStrided48AVX512 is the 8×48 float32 one for wide products.
+// sgemmStrided48AVX512 is the 8×48 float32 one for wide products,
+// sgemmStrided16AVX512 the 8×16 one for right edges of at most 16 columns.
 //
 //go:noescape
 func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
@@ -57,13 +58,20 @@ func sgemmStridedAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, 
 func sgemmStrided48AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
 
 //go:noescape
+func sgemmStrided16AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
+//go:noescape
 func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
 
 // The AVX2 and FMA twins: a 6×16 (float32) or 6×8 (float64) tile, read with
-// VMASKMOVPS/VMASKMOVPD at the right edge.
+// VMASKMOVPS/VMASKMOVPD at the right edge; sgemmStrided8AVX2 the 6×8
+// float32 one for right edges of at most 8 columns.
 //
 //go:noescape
 func sgemmStridedAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
+//go:noescape
+func sgemmStrided8AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
 
 //go:noescape
 func dgemmStridedAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
@@ -100,7 +108,7 @@ var (
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
 		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 1024, tile: sdotAVX512},
-		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, pageRows: true},
+		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, edge: sgemmStrided16AVX512, edgeNR: 16, pageRows: true},
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,
@@ -114,7 +122,7 @@ var (
 		kc: 256, mc: 96, nc: 1024,
 		micro: sgemmMicroAVX2, pools: new(gemmPools[float32]),
 		dot:     &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 1024, tile: sdotAVX2},
-		strided: &stridedKernel[float32]{name: "avx2", mr: 6, nr: 16, kc: 288, micro: sgemmStridedAVX2},
+		strided: &stridedKernel[float32]{name: "avx2", mr: 6, nr: 16, kc: 288, micro: sgemmStridedAVX2, edge: sgemmStrided8AVX2, edgeNR: 8},
 	}
 	avx2F64 = &gemmKernel[float64]{
 		name: "avx2", mr: 6, nr: 8,

@@ -40,6 +40,12 @@ type stridedKernel[T tensor.Float] struct {
 	// element is summed in the same order by both, so the bits agree.
 	wide             func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)
 	wideNR, wideMinN int
+	// edge, if non-nil, is the same kernel with an mr×edgeNR tile for the
+	// right edge of a product where at most edgeNR columns are left: the
+	// masked columns of an mr×nr tile cost their multiply-adds all the
+	// same. Each element is summed in the same order, so the bits agree.
+	edge   func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)
+	edgeNR int
 	// pageRows reports whether B's rows may lie a multiple of 4 KiB apart.
 	// Such rows fall into the same few cache sets, so a kc×nr block of B
 	// no longer stays in cache between the A panels that read it; the
@@ -75,27 +81,37 @@ func (s *stridedKernel[T]) useStrided(m, n, k, step int) bool {
 	return m <= stridedMaxM && n >= 2*s.nr && k >= 16
 }
 
-// useWide reports whether a product n columns wide runs in s's wide tiles:
-// when it has at least wideMinN columns, so that the goroutines still get
-// several tiles each, and the wide tiles compute no more columns than the
-// narrow ones (the right edge, masked, costs a whole tile; a wide tiling's
-// edge at most nr wide runs the narrow kernel). Measured with AVX-512,
-// float32: BenchmarkGemmStrided 2–20 % faster than 8×32 tiles (its
-// "narrow" path) on the zoo's wide products; BenchmarkConv2d C2's 30×30
-// layer's forward −9 %, ResNet-20's first stage's vjp-x −10 %, the
-// narrower layers within the noise.
-func (s *stridedKernel[T]) useWide(n int) bool {
-	if s == nil || s.wide == nil || n < s.wideMinN {
+// useWide reports whether a product n columns wide, computed on procs
+// goroutines, runs in s's wide tiles: when the wide tiles compute no more
+// columns than the narrow ones (tiledCols) and, on several goroutines,
+// the product has at least wideMinN columns, so that each still gets
+// several tiles. Measured with AVX-512, float32: BenchmarkGemmStrided 2–20
+// % faster than 8×32 tiles (its "narrow" path) on the zoo's wide
+// products; BenchmarkConv2d C2's 30×30 layer's forward −9 %, ResNet-20's
+// first stage's vjp-x −10 %, the narrower layers within the noise.
+func (s *stridedKernel[T]) useWide(n, procs int) bool {
+	if s == nil || s.wide == nil || procs > 1 && n < s.wideMinN {
 		return false
 	}
-	cols := n / s.wideNR * s.wideNR
+	return s.tiledCols(n, s.wideNR) <= s.tiledCols(n, s.nr)
+}
+
+// tiledCols returns the columns that tiles nr wide (s.nr or s.wideNR)
+// compute for a product n columns wide: at the right edge, the narrowest
+// of s's kernels that covers the columns left (a masked column costs its
+// multiply-adds all the same).
+func (s *stridedKernel[T]) tiledCols(n, nr int) int {
+	cols := n / nr * nr
 	switch rest := n - cols; {
-	case rest > s.nr:
-		cols += s.wideNR
-	case rest > 0:
+	case rest == 0:
+	case s.edge != nil && rest <= s.edgeNR:
+		cols += s.edgeNR
+	case rest <= s.nr:
 		cols += s.nr
+	default:
+		cols += nr
 	}
-	return cols <= ceilDiv(n, s.nr)*s.nr
+	return cols
 }
 
 // rowStep returns the distance between successive rows of B, or 0 if they
@@ -128,7 +144,7 @@ func gemmStrided[T tensor.Float](s *stridedKernel[T], pre *panelSet[T], procs in
 	for p := k; p < k+4; p++ {
 		off[p] = off[k-1]
 	}
-	wide := s.useWide(n)
+	wide := s.useWide(n, procs)
 	nr := s.nr
 	if wide {
 		nr = s.wideNR
@@ -208,8 +224,11 @@ func stridedSerial[T tensor.Float](s *stridedKernel[T], wide bool, pre *panelSet
 		for j := 0; j < n; j += nr {
 			cols := min(nr, n-j)
 			micro := s.micro
-			if wide && cols > s.nr {
+			switch {
+			case wide && cols > s.nr:
 				micro = s.wide
+			case s.edge != nil && cols <= s.edgeNR:
+				micro = s.edge
 			}
 			for pa := 0; pa < panels; pa++ {
 				rows := min(mr, m-pa*mr)

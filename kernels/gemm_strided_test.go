@@ -58,6 +58,9 @@ func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 	if s.wide != nil {
 		testStridedTile(t, s.name+"/wide", s.mr, s.wideNR, s.wide)
 	}
+	if s.edge != nil {
+		testStridedTile(t, s.name+"/edge", s.mr, s.edgeNR, s.edge)
+	}
 }
 
 func testStridedTile[T tensor.Float](t *testing.T, name string, mr, nr int, micro func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)) {
@@ -247,6 +250,12 @@ func BenchmarkGemmStrided(b *testing.B) {
 		{"c2-conv3", 128, 288, 576},
 		{"c2-conv2", 64, 838, 576},
 		{"resnet18-l1", 64, 1055, 576},
+		// Winograd's products per component (one chunk of tiles): C2's
+		// third layer (3 images of 36 tiles), its input cotangent (2 of
+		// 49), ResNet-20's third stage (8 of 16).
+		{"wino-c2-conv3", 128, 108, 64},
+		{"wino-c2-conv3-x", 64, 98, 128},
+		{"wino-resnet20-l3", 64, 128, 64},
 	} {
 		for _, g := range gemmKernelsF32() {
 			benchStrided(b, s.name, g, s.m, s.n, s.k)
@@ -270,16 +279,20 @@ func benchStrided[T float32 | float64](b *testing.B, name string, g *gemmKernel[
 	if g.strided == nil {
 		return
 	}
-	// strided: the kernel useWide picks; narrow: the narrow one always.
-	for _, path := range []string{"strided", "narrow", "packed"} {
-		if path == "narrow" && g.strided.wide == nil {
+	// strided: the kernels useWide and the edge pick; narrow: the narrow
+	// one always; noedge: no edge kernel.
+	for _, path := range []string{"strided", "narrow", "noedge", "packed"} {
+		if path == "narrow" && g.strided.wide == nil || path == "noedge" && g.strided.edge == nil {
 			continue
 		}
 		b.Run(name+"/"+g.name+"/"+path, func(b *testing.B) {
 			defer setParallel(1)()
 			defer func(old int) { stridedMaxM = old }(stridedMaxM)
 			defer func(old int) { g.strided.wideMinN = old }(g.strided.wideMinN)
+			defer func(old func(int, []T, []T, []T, int, T, T, int, int, *int)) { g.strided.edge = old }(g.strided.edge)
 			switch path {
+			case "noedge":
+				g.strided.edge = nil
 			case "packed":
 				stridedMaxM = -1
 			case "narrow":
@@ -409,9 +422,10 @@ func testStridedWide[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 	defer swapKernel(g)()
 	rng := rand.New(rand.NewPCG(5, 6))
 	const m, k = 24, 37
-	// No right edge, an edge for the narrow kernel, one for the wide.
-	for _, n := range []int{11 * s.wideNR, 11*s.wideNR + s.nr, 11*s.wideNR + s.nr + 8} {
-		if !s.useWide(n) {
+	// No right edge, an edge for the narrow kernel, one for the wide, one
+	// for the edge kernel.
+	for _, n := range []int{11 * s.wideNR, 11*s.wideNR + s.nr, 11*s.wideNR + s.nr + 8, 11*s.wideNR + 5} {
+		if !s.useWide(n, 3) {
 			t.Fatalf("%s: n = %d not in wide tiles", s.name, n)
 		}
 		a := make([]T, m*k)
@@ -430,10 +444,10 @@ func testStridedWide[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 		for _, procs := range []int{1, 3} {
 			restore := setParallel(procs)
 			wide := product()
-			old := s.wideMinN
-			s.wideMinN = math.MaxInt
-			narrow := product()
-			s.wideMinN = old
+			old, edge := s.wideMinN, s.edge
+			s.wideMinN, s.edge = math.MaxInt, nil
+			narrow := product() // narrow tiles, no edge kernel
+			s.wideMinN, s.edge = old, edge
 			restore()
 			for i := range wide {
 				if math.Float64bits(float64(wide[i])) != math.Float64bits(float64(narrow[i])) {
@@ -451,28 +465,43 @@ func testStridedWide[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 }
 
 func TestStridedUseWide(t *testing.T) {
-	s := &stridedKernel[float32]{mr: 8, nr: 32, wideNR: 48, wideMinN: 192,
-		wide: func(int, []float32, []float32, []float32, int, float32, float32, int, int, *int) {}}
+	none := func(int, []float32, []float32, []float32, int, float32, float32, int, int, *int) {}
+	s := &stridedKernel[float32]{mr: 8, nr: 32, wideNR: 48, wideMinN: 192, wide: none}
 	for _, c := range []struct {
-		n    int
-		want bool
+		n, procs int
+		want     bool
 	}{
-		{64, false},  // below wideMinN
-		{191, false}, // below wideMinN
-		{200, true},  // 4·48 + 8 (narrow edge): 224 columns, as 7·32
-		{256, false}, // 5·48 + 16: 272 columns against 256
-		{288, true},  // 6·48
-		{300, true},  // 6·48 + 12: 320 columns, as 10·32
-		{544, false}, // 11·48 + 16: 560 against 544
-		{568, true},  // 11·48 + 40 (wide edge): 576, as 18·32
-		{1055, true}, // 21·48 + 47: 1056, as 33·32
+		{64, 2, false},   // below wideMinN
+		{191, 2, false},  // below wideMinN
+		{200, 2, true},   // 4·48 + 8 (narrow edge): 224 columns, as 7·32
+		{256, 2, false},  // 5·48 + 16: 272 columns against 256
+		{288, 2, true},   // 6·48
+		{300, 2, true},   // 6·48 + 12: 320 columns, as 10·32
+		{544, 2, false},  // 11·48 + 16: 560 against 544
+		{568, 2, true},   // 11·48 + 40 (wide edge): 576, as 18·32
+		{1055, 2, true},  // 21·48 + 47: 1056, as 33·32
+		{144, 1, true},   // one goroutine: 3·48 against 5·32
+		{128, 1, true},   // 2·48 + 32 against 4·32: the same columns
+		{64, 1, false},   // 48 + 16 against 2·32
+		{1055, 1, true},  // as with several
 	} {
-		if got := s.useWide(c.n); got != c.want {
-			t.Errorf("useWide(%d) = %v, want %v", c.n, got, c.want)
+		if got := s.useWide(c.n, c.procs); got != c.want {
+			t.Errorf("useWide(%d, %d) = %v, want %v", c.n, c.procs, got, c.want)
 		}
 	}
+	// With an 8×16 kernel for the edges, both tilings compute the columns
+	// rounded up to 16: wide where the goroutines allow.
+	s.edge, s.edgeNR = none, 16
+	for _, n := range []int{64, 128, 200, 256, 544} {
+		if !s.useWide(n, 1) {
+			t.Errorf("with edge tiles, useWide(%d, 1) = false", n)
+		}
+	}
+	if s.useWide(128, 2) {
+		t.Error("with edge tiles, useWide(128, 2) = true, below wideMinN")
+	}
 	s.wide = nil
-	if s.useWide(288) {
-		t.Error("useWide(288) with no wide kernel")
+	if s.useWide(288, 1) {
+		t.Error("useWide(288, 1) with no wide kernel")
 	}
 }

@@ -46,8 +46,10 @@ var kernels = []kernel{
 	{name: "dgemmMicroAVX2", f64: true, mr: 6, nv: 2, unroll: 4, pfB: 512},
 	{name: "sgemmStridedAVX512", zmm: true, mr: 8, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStrided48AVX512", zmm: true, mr: 8, nv: 3, unroll: 4, strided: true},
+	{name: "sgemmStrided16AVX512", zmm: true, mr: 8, nv: 1, unroll: 4, strided: true},
 	{name: "dgemmStridedAVX512", zmm: true, f64: true, mr: 8, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStridedAVX2", mr: 6, nv: 2, unroll: 4, strided: true},
+	{name: "sgemmStrided8AVX2", mr: 6, nv: 1, unroll: 4, strided: true},
 	{name: "dgemmStridedAVX2", f64: true, mr: 6, nv: 2, unroll: 4, strided: true},
 }
 
@@ -262,6 +264,12 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fmt.Fprintf(w, "%s_store:\n", k.name)
 	alpha, beta := bReg(0), bReg(1)
 	t0, t1 := aReg(0), aReg(1)
+	if k.nv == 1 { // bReg(1) is aReg(0): beta takes the register after t1
+		if nacc+k.nv+3 > nregs {
+			log.Fatalf("%s: no register left for beta", k.name)
+		}
+		beta = fmt.Sprintf("%s%d", reg, nacc+k.nv+2)
+	}
 	p("%s alpha+88(FP), %s", bcast, alpha)
 	if k.f64 {
 		p("MOVQ beta+%d(FP), AX", betaOff)
