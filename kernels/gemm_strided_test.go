@@ -471,19 +471,19 @@ func TestStridedUseWide(t *testing.T) {
 		n, procs int
 		want     bool
 	}{
-		{64, 2, false},   // below wideMinN
-		{191, 2, false},  // below wideMinN
-		{200, 2, true},   // 4·48 + 8 (narrow edge): 224 columns, as 7·32
-		{256, 2, false},  // 5·48 + 16: 272 columns against 256
-		{288, 2, true},   // 6·48
-		{300, 2, true},   // 6·48 + 12: 320 columns, as 10·32
-		{544, 2, false},  // 11·48 + 16: 560 against 544
-		{568, 2, true},   // 11·48 + 40 (wide edge): 576, as 18·32
-		{1055, 2, true},  // 21·48 + 47: 1056, as 33·32
-		{144, 1, true},   // one goroutine: 3·48 against 5·32
-		{128, 1, true},   // 2·48 + 32 against 4·32: the same columns
-		{64, 1, false},   // 48 + 16 against 2·32
-		{1055, 1, true},  // as with several
+		{64, 2, false},  // below wideMinN
+		{191, 2, false}, // below wideMinN
+		{200, 2, true},  // 4·48 + 8 (narrow edge): 224 columns, as 7·32
+		{256, 2, false}, // 5·48 + 16: 272 columns against 256
+		{288, 2, true},  // 6·48
+		{300, 2, true},  // 6·48 + 12: 320 columns, as 10·32
+		{544, 2, false}, // 11·48 + 16: 560 against 544
+		{568, 2, true},  // 11·48 + 40 (wide edge): 576, as 18·32
+		{1055, 2, true}, // 21·48 + 47: 1056, as 33·32
+		{144, 1, true},  // one goroutine: 3·48 against 5·32
+		{128, 1, true},  // 2·48 + 32 against 4·32: the same columns
+		{64, 1, false},  // 48 + 16 against 2·32
+		{1055, 1, true}, // as with several
 	} {
 		if got := s.useWide(c.n, c.procs); got != c.want {
 			t.Errorf("useWide(%d, %d) = %v, want %v", c.n, c.procs, got, c.want)
