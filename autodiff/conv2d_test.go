@@ -245,6 +245,16 @@ func benchConv2d[U tensor.Float](b *testing.B, xs, ws []int, stride, pad int) {
 			p.Forward(y, in)
 		}
 	})
+	// The forward pass of a parameter HVP inside a network: y and ẏ = w·ẋ +
+	// ẇ·x + ḃ.
+	inDot := []*tensor.Dense[U]{fill(xs...), fill(ws...), fill(ws[0])}
+	yDot := tensor.New[U](y.Shape...)
+	b.Run("jvp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p.ForwardJVP(y, yDot, in, inDot)
+		}
+	})
 	b.Run("vjp", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -265,7 +275,7 @@ func benchConv2d[U tensor.Float](b *testing.B, xs, ws []int, stride, pad int) {
 	})
 	// The backward pass of a parameter HVP: the VJPs of ȳ and ȳ̇ and the
 	// curvature term, the input's tangent zero (a parameter direction).
-	inDot := []*tensor.Dense[U]{nil, fill(ws...), fill(ws[0])}
+	inDot = []*tensor.Dense[U]{nil, fill(ws...), fill(ws[0])}
 	barDot := []*tensor.Dense[U]{tensor.New[U](xs...), tensor.New[U](ws...), tensor.New[U](ws[0])}
 	yBarDot := fill(y.Shape...)
 	b.Run("vjp-pair", func(b *testing.B) {

@@ -156,45 +156,85 @@ type winogradWeights[T tensor.Float] struct {
 	buf *[]T // the matrices, which PackedA packs on first use
 }
 
-// newWinogradWeights transforms g's weights w ([O, C, r, r]) into a's
-// packed [O, C] matrices or, with transposed, into the transposed
-// convolution's [C, O] ones; nil p for a nil w. F(2×2, 3×3)'s transposed
-// matrices are its own, components exchanged and packed transposed
-// (kernels.WinogradTransposed); F(2×2, 5×5)'s are those of the flipped
-// filters (flipWeights: w′[c, o] = w[o, c] turned by 180°).
-func newWinogradWeights[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T], transposed bool) winogradWeights[T] {
-	if w == nil {
-		return winogradWeights[T]{}
-	}
+// winogradMats writes g's weights w ([O, C, r, r]) transformed by a into
+// v as its components' row-major [O, C] matrices or, with transposed, the
+// transposed convolution's [C, O] ones, and returns their rows and
+// columns. F(2×2, 3×3)'s transposed matrices are its own, components
+// exchanged and transposed (kernels.WinogradTransposed); F(2×2, 5×5)'s are
+// those of the flipped filters (flipWeights: w′[c, o] = w[o, c] turned by
+// 180°).
+func winogradMats[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T], transposed bool, v []T) (rows, cols int) {
 	o, c := g.O, g.C
-	nc := a.comps()
-	buf := getScratch[T](nc * o * c)
-	v := *buf
-	p := make([]*kernels.PackedA[T], nc)
 	if a == 5 {
-		m, n := o, c
 		src := w.Data
 		if transposed {
-			m, n = c, o
+			o, c = c, o
 			rb := getScratch[T](o * c * g.KH * g.KW)
 			defer putScratch(rb)
 			src = *rb
 			flipWeights(g, src, []*tensor.Dense[T]{w})
 		}
-		kernels.Winograd5Weights(v, src, m, n)
-		for xi := range p {
-			p[xi] = kernels.PackA(false, m, n, v[xi*m*n:(xi+1)*m*n], n)
-		}
-		return winogradWeights[T]{p, buf}
+		kernels.Winograd5Weights(v, src, o, c)
+		return o, c
 	}
-	kernels.WinogradWeights(v, w.Data, o, c)
-	for xi := range p {
-		if transposed {
-			src := kernels.WinogradTransposed(xi) * o * c
-			p[xi] = kernels.PackA(true, c, o, v[src:src+o*c], c)
-			continue
+	if !transposed {
+		kernels.WinogradWeights(v, w.Data, o, c)
+		return o, c
+	}
+	tb := getScratch[T](a.comps() * o * c)
+	defer putScratch(tb)
+	t := *tb
+	kernels.WinogradWeights(t, w.Data, o, c)
+	for xi := range a.comps() {
+		src := t[kernels.WinogradTransposed(xi)*o*c:]
+		dst := v[xi*o*c:]
+		for i := range o {
+			for j := range c {
+				dst[j*o+i] = src[i*c+j]
+			}
 		}
-		p[xi] = kernels.PackA(false, o, c, v[xi*o*c:(xi+1)*o*c], c)
+	}
+	return c, o
+}
+
+// newWinogradWeights transforms g's weights w by a (winogradMats) and
+// packs each component's matrix; nil p for a nil w.
+func newWinogradWeights[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T], transposed bool) winogradWeights[T] {
+	if w == nil {
+		return winogradWeights[T]{}
+	}
+	nc := a.comps()
+	buf := getScratch[T](nc * g.O * g.C)
+	v := *buf
+	m, k := winogradMats(a, g, w, transposed, v)
+	p := make([]*kernels.PackedA[T], nc)
+	for xi := range p {
+		p[xi] = kernels.PackA(false, m, k, v[xi*m*k:(xi+1)*m*k], k)
+	}
+	return winogradWeights[T]{p, buf}
+}
+
+// newWinogradPair is newWinogradWeights for two weights side by side: each
+// component's matrix is [V_ξ | V̇_ξ], w's transformed matrix and then
+// wDot's, for the sums of two products V_ξ·X_ξ + V̇_ξ·Ẋ_ξ as one product
+// twice as deep (winogradConv).
+func newWinogradPair[T tensor.Float](a winogradAlg, g convGeom, w, wDot *tensor.Dense[T], transposed bool) winogradWeights[T] {
+	nc, size := a.comps(), g.O*g.C
+	tb := getScratch[T](2 * nc * size)
+	defer putScratch(tb)
+	t := *tb
+	m, k := winogradMats(a, g, w, transposed, t[:nc*size])
+	winogradMats(a, g, wDot, transposed, t[nc*size:])
+	buf := getScratch[T](2 * nc * size)
+	v := *buf
+	p := make([]*kernels.PackedA[T], nc)
+	for xi := range p {
+		cat := v[2*xi*size : 2*(xi+1)*size]
+		for i := range m {
+			copy(cat[2*i*k:], t[xi*size+i*k:xi*size+(i+1)*k])
+			copy(cat[(2*i+1)*k:], t[(nc+xi)*size+i*k:(nc+xi)*size+(i+1)*k])
+		}
+		p[xi] = kernels.PackA(false, m, 2*k, cat, 2*k)
 	}
 	return winogradWeights[T]{p, buf}
 }
@@ -215,10 +255,19 @@ func (w winogradWeights[T]) release() {
 // images xs and xds and pw, pwd the transformed weights of w and ẇ
 // (winogradWeights). Per chunk of images: the transformed tiles U of x and
 // Ud of ẋ; for each component the products into M (for y) and Md (ẏ),
-// sums of two products taken there, before the one output transform; then
-// the output transforms into y and ẏ, plus the biases b and bDot, added to
-// them with addY and addYd. A nil y or yDot is not wanted (winogradScatter).
-func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool) {
+// then the output transforms into y and ẏ, plus the biases b and bDot,
+// added to them with addY and addYd. A nil y or yDot is not wanted
+// (winogradScatter). Where both of an output's products are wanted and pp
+// holds the weights side by side (newWinogradPair), they are one product
+// twice as deep: [V_ξ | V̇_ξ] times U_ξ's rows over Ud_ξ's (or Ud_ξ's over
+// U_ξ's), which the unpacked-B kernel reads where they lie; else the
+// second product adds to the first's. One deep product writes its tile of
+// M once instead of twice: against the two, per component of the shapes
+// of the zoo's layers (one goroutine, alternating in one process, 400
+// rounds) 0.74–0.88 of the time with 16 and 32 channels, 0.93–1.0 with
+// 64 and 128; BenchmarkConv2d's jvp (y and ẏ) ResNet-20's first two
+// stages 0.79–0.82, its third and C2's layers 0.93–1.05 (noisy).
+func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool) {
 	a := winogradOf(s)
 	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
@@ -229,10 +278,26 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	// components us and ms apart, and for the transforms.
 	us, ms := kernels.WinogradStride[T](s.C, ld), kernels.WinogradStride[T](o, ld)
 	sizes := []int{sizeIf(needX, nc*us), sizeIf(needXd, nc*us), sizeIf(y != nil, nc*ms), sizeIf(yDot != nil, nc*ms), a.scratch(ld)}
+	// The deep products' rows, from a component's first row of U: U's
+	// rows then Ud's (for y), Ud's then U's (ẏ); U and Ud lie nc·us apart
+	// in the scratch buffer.
+	pairY, pairD := pp != nil && yX && yXd, pp != nil && dXd && dX
+	var rowsY, rowsD []int
+	if pairY || pairD {
+		rowsY, rowsD = make([]int, 2*s.C), make([]int, 2*s.C)
+		for p := range s.C {
+			rowsY[p], rowsY[s.C+p] = p*ld, nc*us+p*ld
+			rowsD[p], rowsD[s.C+p] = nc*us+p*ld, p*ld
+		}
+	}
 	forEachPart((n+per-1)/per, func(lo, hi int) {
 		buf, bufs := splitScratch[T](sizes)
 		defer putScratch(buf)
 		u, ud, m, md, tmp := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+		var uu []T // U then Ud, for the deep products
+		if pairY || pairD {
+			uu = (*buf)[:2*nc*us]
+		}
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := ch*per, min(per, n-ch*per)
 			cols := cnt * tiles
@@ -244,17 +309,27 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 			}
 			for xi := 0; xi < nc; xi++ {
 				U, M := xi*us, xi*ms // component ξ's offsets
-				if yX {
-					pw[xi].Gemm(false, cols, 1, u[U:], ld, 0, m[M:], ld)
+				switch {
+				case pairY:
+					pp[xi].GemmRows(cols, 1, uu[U:], rowsY, 0, m[M:], ld)
+				default:
+					if yX {
+						pw[xi].Gemm(false, cols, 1, u[U:], ld, 0, m[M:], ld)
+					}
+					if yXd {
+						pwd[xi].Gemm(false, cols, 1, ud[U:], ld, beta[T](yX), m[M:], ld)
+					}
 				}
-				if yXd {
-					pwd[xi].Gemm(false, cols, 1, ud[U:], ld, beta[T](yX), m[M:], ld)
-				}
-				if dXd {
-					pw[xi].Gemm(false, cols, 1, ud[U:], ld, 0, md[M:], ld)
-				}
-				if dX {
-					pwd[xi].Gemm(false, cols, 1, u[U:], ld, beta[T](dXd), md[M:], ld)
+				switch {
+				case pairD:
+					pp[xi].GemmRows(cols, 1, uu[U:], rowsD, 0, md[M:], ld)
+				default:
+					if dXd {
+						pw[xi].Gemm(false, cols, 1, ud[U:], ld, 0, md[M:], ld)
+					}
+					if dX {
+						pwd[xi].Gemm(false, cols, 1, u[U:], ld, beta[T](dXd), md[M:], ld)
+					}
 				}
 			}
 			if y != nil {
@@ -288,18 +363,30 @@ func winogradScatter[T tensor.Float](a winogradAlg, yn []T, n int, m []T, ld, ms
 }
 
 // convForwardWinograd is convForward for winogradShape: the products by
-// winogradConv, the weights transformed once per call.
+// winogradConv, the weights transformed once per call (winogradPairs).
 func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wDot *tensor.Dense[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
-	var pw, pwd winogradWeights[T]
-	if yX || dXd {
-		pw = newWinogradWeights(winogradOf(g.ConvShape), g, w, false)
-		defer pw.release()
+	pw, pwd, pp := winogradPairs(winogradOf(g.ConvShape), g, w, wDot, false, yX, yXd, dXd, dX)
+	defer pw.release()
+	defer pwd.release()
+	defer pp.release()
+	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, pp.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX)
+}
+
+// winogradPairs transforms the weights that winogradConv's products (the
+// flags) read: w and ẇ side by side where an output sums a product of each
+// (newWinogradPair), each alone where a product of it is not in such a sum.
+func winogradPairs[T tensor.Float](a winogradAlg, g convGeom, w, wDot *tensor.Dense[T], transposed, yX, yXd, dXd, dX bool) (pw, pwd, pp winogradWeights[T]) {
+	pairY, pairD := yX && yXd, dXd && dX
+	if pairY || pairD {
+		pp = newWinogradPair(a, g, w, wDot, transposed)
 	}
-	if yXd || dX {
-		pwd = newWinogradWeights(winogradOf(g.ConvShape), g, wDot, false)
-		defer pwd.release()
+	if yX && !pairY || dXd && !pairD {
+		pw = newWinogradWeights(a, g, w, transposed)
 	}
-	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX)
+	if yXd && !pairY || dX && !pairD {
+		pwd = newWinogradWeights(a, g, wDot, transposed)
+	}
+	return pw, pwd, pp
 }
 
 // transposedWinograd returns the shape of the transposed convolution that
@@ -317,15 +404,10 @@ func (g convGeom) transposedWinograd() (kernels.ConvShape, bool) {
 // x̄ = conv(ȳ, w′) and x̄̇ = conv(ȳ̇, w′) + conv(ȳ, ẇ′), w′ the transposed
 // weights (kernels.WinogradWeights).
 func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, dot convGrads[T], yBar, yBarDot, w, wDot *tensor.Dense[T], doX, doXdY, doXdW bool) {
-	var pw, pwd winogradWeights[T]
-	if doX || doXdY {
-		pw = newWinogradWeights(winogradOf(ts), g, w, true)
-		defer pw.release()
-	}
-	if doXdW {
-		pwd = newWinogradWeights(winogradOf(ts), g, wDot, true)
-		defer pwd.release()
-	}
+	pw, pwd, pp := winogradPairs(winogradOf(ts), g, w, wDot, true, doX, false, doXdY, doXdW)
+	defer pw.release()
+	defer pwd.release()
+	defer pp.release()
 	var xb, xbd, ybd []T
 	if doX {
 		xb = bar.x.Data
@@ -336,7 +418,7 @@ func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, do
 	if doXdY {
 		ybd = yBarDot.Data
 	}
-	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw.p, pwd.p, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW)
+	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw.p, pwd.p, pp.p, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW)
 }
 
 // data returns t's values, nil for a nil t.
