@@ -60,6 +60,19 @@ func sgemmStrided48AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32
 //go:noescape
 func sgemmStrided16AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
 
+// sgemmStrided4x32AVX512, 4x48 and 4x16 are the 8×32, 8×48 and 8×16
+// kernels for the first four rows of an 8-row panel: a product's last
+// panel when it has at most four rows.
+//
+//go:noescape
+func sgemmStrided4x32AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
+//go:noescape
+func sgemmStrided4x48AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
+//go:noescape
+func sgemmStrided4x16AVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
 //go:noescape
 func dgemmStridedAVX512(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
 
@@ -108,7 +121,8 @@ var (
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
 		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 1024, tile: sdotAVX512},
-		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, edge: sgemmStrided16AVX512, edgeNR: 16, pageRows: true},
+		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, edge: sgemmStrided16AVX512, edgeNR: 16, pageRows: true,
+			short: stridedShort[float32]{mr: 4, micro: sgemmStrided4x32AVX512, wide: sgemmStrided4x48AVX512, edge: sgemmStrided4x16AVX512}},
 	}
 	avx512F64 = &gemmKernel[float64]{
 		name: "avx512", mr: 12, nr: 16,

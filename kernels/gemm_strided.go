@@ -46,12 +46,47 @@ type stridedKernel[T tensor.Float] struct {
 	// same. Each element is summed in the same order, so the bits agree.
 	edge   func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)
 	edgeNR int
+	// short, if its mr is set, holds the kernels for the first short.mr
+	// rows of a panel: the last panel of a product whose rows leave at
+	// most short.mr there (LeNet-5's 50 and 20 channels, of 8-row panels)
+	// costs about half a whole one.
+	short stridedShort[T]
 	// pageRows reports whether B's rows may lie a multiple of 4 KiB apart.
 	// Such rows fall into the same few cache sets, so a kc×nr block of B
 	// no longer stays in cache between the A panels that read it; the
 	// AVX2 kernel then runs slower than the packed path (0.64–0.97× at
 	// n = 1024 float32, against 1.0–1.8× at other widths).
 	pageRows bool
+}
+
+// stridedShort are the kernels of a stridedKernel (micro, and wide and
+// edge where it has them) for the first mr rows of its panels: they read
+// the same panels and sum each element in the same order, so the bits
+// agree.
+type stridedShort[T tensor.Float] struct {
+	mr                int
+	micro, wide, edge func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int)
+}
+
+// kernelFor returns the kernel for a tile of rows×cols, wide if s's wide
+// tiles are in use.
+func (s *stridedKernel[T]) kernelFor(wide bool, rows, cols int) func(k int, a, b, c []T, ldc int, alpha, beta T, rows, cols int, off *int) {
+	short := rows <= s.short.mr
+	switch {
+	case wide && cols > s.nr:
+		if short {
+			return s.short.wide
+		}
+		return s.wide
+	case s.edge != nil && cols <= s.edgeNR:
+		if short {
+			return s.short.edge
+		}
+		return s.edge
+	case short:
+		return s.short.micro
+	}
+	return s.micro
 }
 
 var (
@@ -223,16 +258,10 @@ func stridedSerial[T tensor.Float](s *stridedKernel[T], wide bool, pre *panelSet
 		}
 		for j := 0; j < n; j += nr {
 			cols := min(nr, n-j)
-			micro := s.micro
-			switch {
-			case wide && cols > s.nr:
-				micro = s.wide
-			case s.edge != nil && cols <= s.edgeNR:
-				micro = s.edge
-			}
 			for pa := 0; pa < panels; pa++ {
 				rows := min(mr, m-pa*mr)
 				_ = c[(pa*mr+rows-1)*ldc+j+cols-1]
+				micro := s.kernelFor(wide, rows, cols)
 				micro(kb, aPack[pa*mr*kb:(pa+1)*mr*kb], b[j:], c[pa*mr*ldc+j:], ldc, alpha, betaP, rows, cols, &off[pc])
 			}
 		}

@@ -37,6 +37,10 @@ type kernel struct {
 	// for thin products (../gemm_strided.go). The AVX2 ones are written by
 	// emitStridedAVX2 (strided.go).
 	strided bool
+	// panel is the rows of the A panel the kernel reads (0: mr): a kernel
+	// with fewer rows computes the first mr rows of a taller panel, for
+	// the last panel of a product (gemm_strided.go's short tiles).
+	panel int
 }
 
 var kernels = []kernel{
@@ -47,6 +51,9 @@ var kernels = []kernel{
 	{name: "sgemmStridedAVX512", zmm: true, mr: 8, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStrided48AVX512", zmm: true, mr: 8, nv: 3, unroll: 4, strided: true},
 	{name: "sgemmStrided16AVX512", zmm: true, mr: 8, nv: 1, unroll: 4, strided: true},
+	{name: "sgemmStrided4x32AVX512", zmm: true, mr: 4, nv: 2, unroll: 4, strided: true, panel: 8},
+	{name: "sgemmStrided4x48AVX512", zmm: true, mr: 4, nv: 3, unroll: 4, strided: true, panel: 8},
+	{name: "sgemmStrided4x16AVX512", zmm: true, mr: 4, nv: 1, unroll: 4, strided: true, panel: 8},
 	{name: "dgemmStridedAVX512", zmm: true, f64: true, mr: 8, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStridedAVX2", mr: 6, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStrided8AVX2", mr: 6, nv: 1, unroll: 4, strided: true},
@@ -136,7 +143,11 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fma := "VFMADD231P" + sfx
 	mul := "VMULP" + sfx
 	bcast := "VBROADCASTS" + sfx
-	aStep, bStep := k.mr*size, nr*size
+	panel := k.mr
+	if k.panel > 0 {
+		panel = k.panel
+	}
+	aStep, bStep := panel*size, nr*size
 	typ := "float32"
 	argSize, betaOff, rowsOff := 112, 92, 96
 	if k.f64 {
@@ -168,6 +179,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int%s)\n", k.name, typ, typ, ldbArg)
 	if k.strided {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators, b row p at b + off[p] bytes (masked loads); writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
+		if k.panel > 0 {
+			fmt.Fprintf(w, "// a holds %d-row panels, of which it reads the first %d rows.\n", k.panel, k.mr)
+		}
 	} else if masked {
 		fmt.Fprintf(w, "//\n// %d×%d tile, %d %s accumulators; writes the top-left rows×cols.\n", k.mr, nr, nacc, reg)
 	} else {
