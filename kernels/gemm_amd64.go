@@ -120,7 +120,7 @@ var (
 		name: "avx512", mr: 12, nr: 32,
 		kc: 256, mc: 192, nc: 1024,
 		masked: true, micro: sgemmMicroAVX512, pools: new(gemmPools[float32]),
-		dot:     &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 1024, tile: sdotAVX512},
+		dot: &dotKernel[float32]{name: "avx512", mr: 4, nr: 6, lanes: 16, kc: 1024, tile: sdotAVX512},
 		strided: &stridedKernel[float32]{name: "avx512", mr: 8, nr: 32, kc: 128, micro: sgemmStridedAVX512, wide: sgemmStrided48AVX512, wideNR: 48, wideMinN: 192, edge: sgemmStrided16AVX512, edgeNR: 16, pageRows: true,
 			short: stridedShort[float32]{mr: 4, micro: sgemmStrided4x32AVX512, wide: sgemmStrided4x48AVX512, edge: sgemmStrided4x16AVX512}},
 	}
