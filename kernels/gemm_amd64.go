@@ -86,6 +86,15 @@ func sgemmStridedAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, ro
 //go:noescape
 func sgemmStrided8AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
 
+// sgemmStrided3x16AVX2 and 3x8 are the 6×16 and 6×8 kernels for the first
+// three rows of a 6-row panel.
+//
+//go:noescape
+func sgemmStrided3x16AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
+//go:noescape
+func sgemmStrided3x8AVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, rows, cols int, off *int)
+
 //go:noescape
 func dgemmStridedAVX2(k int, a, b, c []float64, ldc int, alpha, beta float64, rows, cols int, off *int)
 
@@ -135,8 +144,9 @@ var (
 		name: "avx2", mr: 6, nr: 16,
 		kc: 256, mc: 96, nc: 1024,
 		micro: sgemmMicroAVX2, pools: new(gemmPools[float32]),
-		dot:     &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 1024, tile: sdotAVX2},
-		strided: &stridedKernel[float32]{name: "avx2", mr: 6, nr: 16, kc: 288, micro: sgemmStridedAVX2, edge: sgemmStrided8AVX2, edgeNR: 8},
+		dot: &dotKernel[float32]{name: "avx2", mr: 3, nr: 4, lanes: 8, kc: 1024, tile: sdotAVX2},
+		strided: &stridedKernel[float32]{name: "avx2", mr: 6, nr: 16, kc: 288, micro: sgemmStridedAVX2, edge: sgemmStrided8AVX2, edgeNR: 8,
+			short: stridedShort[float32]{mr: 3, micro: sgemmStrided3x16AVX2, edge: sgemmStrided3x8AVX2}},
 	}
 	avx2F64 = &gemmKernel[float64]{
 		name: "avx2", mr: 6, nr: 8,

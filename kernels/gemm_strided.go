@@ -48,7 +48,7 @@ type stridedKernel[T tensor.Float] struct {
 	edgeNR int
 	// short, if its mr is set, holds the kernels for the first short.mr
 	// rows of a panel: the last panel of a product whose rows leave at
-	// most short.mr there (LeNet-5's 50 and 20 channels, of 8-row panels)
+	// most short.mr there (LeNet-5's 50 and 20 channels, in 8- or 6-row panels)
 	// costs about half a whole one.
 	short stridedShort[T]
 	// pageRows reports whether B's rows may lie a multiple of 4 KiB apart.

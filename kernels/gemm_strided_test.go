@@ -63,8 +63,12 @@ func testStridedMicro[T tensor.Float](t *testing.T, s *stridedKernel[T]) {
 	}
 	if s.short.mr > 0 {
 		testStridedTile(t, s.name+"/short", s.short.mr, s.mr, s.nr, s.short.micro)
-		testStridedTile(t, s.name+"/short-wide", s.short.mr, s.mr, s.wideNR, s.short.wide)
-		testStridedTile(t, s.name+"/short-edge", s.short.mr, s.mr, s.edgeNR, s.short.edge)
+		if s.wide != nil {
+			testStridedTile(t, s.name+"/short-wide", s.short.mr, s.mr, s.wideNR, s.short.wide)
+		}
+		if s.edge != nil {
+			testStridedTile(t, s.name+"/short-edge", s.short.mr, s.mr, s.edgeNR, s.short.edge)
+		}
 	}
 }
 
@@ -510,5 +514,64 @@ func TestStridedUseWide(t *testing.T) {
 	s.wide = nil
 	if s.useWide(288, 1) {
 		t.Error("useWide(288, 1) with no wide kernel")
+	}
+}
+
+// TestStridedShort checks that a product whose last panel has at most
+// short.mr rows, computed there by the short kernels, has the bits of the
+// whole-panel kernels', and is right.
+func TestStridedShort(t *testing.T) {
+	for _, g := range gemmKernelsF32() {
+		testStridedShort(t, g)
+	}
+	for _, g := range gemmKernelsF64() {
+		testStridedShort(t, g)
+	}
+}
+
+func testStridedShort[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
+	s := g.strided
+	if s == nil || s.short.mr == 0 {
+		return
+	}
+	defer swapKernel(g)()
+	defer setParallel(1)()
+	rng := rand.New(rand.NewPCG(7, 8))
+	const k = 41
+	// Columns in whole tiles and with right edges of 5, 20 and 40 (for
+	// the edge, narrow and wide kernels with AVX-512); last panels of 1,
+	// short.mr and short.mr + 1 rows.
+	for _, n := range []int{96, 101, 116, 136} {
+		for _, m := range []int{3*s.mr + 1, 3*s.mr + s.short.mr, 3*s.mr + s.short.mr + 1} {
+			a := make([]T, m*k)
+			b := make([]T, k*n)
+			for i := range a {
+				a[i] = T(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = T(rng.NormFloat64())
+			}
+			product := func() []T {
+				c := make([]T, m*n)
+				Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				return c
+			}
+			got := product()
+			short := s.short
+			s.short = stridedShort[T]{}
+			whole := product()
+			s.short = short
+			for i := range got {
+				if math.Float64bits(float64(got[i])) != math.Float64bits(float64(whole[i])) {
+					t.Fatalf("%s %T m=%d n=%d: c[%d] = %v with short tiles, %v without", s.name, T(0), m, n, i, got[i], whole[i])
+				}
+			}
+			ref, scale := kerneltest.RefGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
+			for i := range ref {
+				if d := math.Abs(float64(got[i]) - ref[i]); !(d <= 2*float64(k)*kerneltest.Eps[T]()*scale[i]) {
+					t.Fatalf("%s %T m=%d n=%d: c[%d] = %v, want %v", s.name, T(0), m, n, i, got[i], ref[i])
+				}
+			}
+		}
 	}
 }

@@ -57,6 +57,8 @@ var kernels = []kernel{
 	{name: "dgemmStridedAVX512", zmm: true, f64: true, mr: 8, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStridedAVX2", mr: 6, nv: 2, unroll: 4, strided: true},
 	{name: "sgemmStrided8AVX2", mr: 6, nv: 1, unroll: 4, strided: true},
+	{name: "sgemmStrided3x16AVX2", mr: 3, nv: 2, unroll: 4, strided: true, panel: 6},
+	{name: "sgemmStrided3x8AVX2", mr: 3, nv: 1, unroll: 4, strided: true, panel: 6},
 	{name: "dgemmStridedAVX2", f64: true, mr: 6, nv: 2, unroll: 4, strided: true},
 }
 

@@ -40,10 +40,17 @@ func (k kernel) emitStridedAVX2(w *bytes.Buffer) {
 	aReg := fmt.Sprintf("Y%d", nacc+k.nv)
 	mov, fma, mul := "VMOVUP"+sfx, "VFMADD231P"+sfx, "VMULP"+sfx
 	bcast, mmov := "VBROADCASTS"+sfx, "VMASKMOVP"+sfx
-	aStep := k.mr * size
+	panel := k.mr
+	if k.panel > 0 {
+		panel = k.panel
+	}
+	aStep := panel * size
 
 	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int, off *int)\n", k.name, typ, typ)
 	fmt.Fprintf(w, "//\n// %d×%d tile, %d Y accumulators, b row p at b + off[p] bytes; writes the top-left rows×cols.\n", k.mr, nr, nacc)
+	if k.panel > 0 {
+		fmt.Fprintf(w, "// a holds %d-row panels, of which it reads the first %d rows.\n", k.panel, k.mr)
+	}
 	fmt.Fprintf(w, "// AX points into stridedMasks so that the mask of vector v of a row is at v·32(AX).\n")
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", k.name, argSize)
 	p("MOVQ a_base+8(FP), SI")
