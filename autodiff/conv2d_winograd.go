@@ -266,7 +266,8 @@ func (w winogradWeights[T]) release() {
 // of the zoo's layers (one goroutine, alternating in one process, 400
 // rounds) 0.74–0.88 of the time with 16 and 32 channels, 0.93–1.0 with
 // 64 and 128; BenchmarkConv2d's jvp (y and ẏ) ResNet-20's first two
-// stages 0.79–0.82, its third and C2's layers 0.93–1.05 (noisy).
+// stages 0.79–0.82. Whole layers gain only up to 32 channels
+// (winogradPairMaxK).
 func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool) {
 	a := winogradOf(s)
 	nc := a.comps()
@@ -372,11 +373,28 @@ func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wD
 	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, pp.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX)
 }
 
+// winogradPairMaxK is the most channels a Winograd product reads for the
+// sums of two to run as one product twice as deep (winogradPairs).
+// Measured in one process, alternating with the two products 12 times,
+// a layer's forward JVP and VJP pair: ResNet-20's 16-channel stage
+// 0.87–1.0 of the time, its 32-channel one 0.93–1.0; with 64 channels
+// and more 0.96–1.02 (C1's, C2's layers) and 1.05–1.12 (ResNet-20's 8×8
+// stage), where the deep operands no longer fit in L1 with their
+// neighbours.
+const winogradPairMaxK = 32
+
 // winogradPairs transforms the weights that winogradConv's products (the
-// flags) read: w and ẇ side by side where an output sums a product of each
-// (newWinogradPair), each alone where a product of it is not in such a sum.
+// flags) read: w and ẇ side by side where an output sums a product of
+// each and the products read at most winogradPairMaxK channels
+// (newWinogradPair), each alone where a product of it is not in such a
+// sum.
 func winogradPairs[T tensor.Float](a winogradAlg, g convGeom, w, wDot *tensor.Dense[T], transposed, yX, yXd, dXd, dX bool) (pw, pwd, pp winogradWeights[T]) {
-	pairY, pairD := yX && yXd, dXd && dX
+	kd := g.C // the products' depth: the channels they read
+	if transposed {
+		kd = g.O
+	}
+	deep := kd <= winogradPairMaxK
+	pairY, pairD := yX && yXd && deep, dXd && dX && deep
 	if pairY || pairD {
 		pp = newWinogradPair(a, g, w, wDot, transposed)
 	}
