@@ -203,11 +203,21 @@ func newWinogradWeights[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Den
 	if w == nil {
 		return winogradWeights[T]{}
 	}
-	nc := a.comps()
-	buf := getScratch[T](nc * g.O * g.C)
+	nc, o, c := a.comps(), g.O, g.C
+	buf := getScratch[T](nc * o * c)
 	v := *buf
-	m, k := winogradMats(a, g, w, transposed, v)
 	p := make([]*kernels.PackedA[T], nc)
+	if a == 3 && transposed {
+		// F(2×2, 3×3)'s own matrices, packed transposed: no copy of them
+		// transposed (16·O·C values) as winogradMats makes.
+		kernels.WinogradWeights(v, w.Data, o, c)
+		for xi := range p {
+			src := kernels.WinogradTransposed(xi) * o * c
+			p[xi] = kernels.PackA(true, c, o, v[src:src+o*c], c)
+		}
+		return winogradWeights[T]{p, buf}
+	}
+	m, k := winogradMats(a, g, w, transposed, v)
 	for xi := range p {
 		p[xi] = kernels.PackA(false, m, k, v[xi*m*k:(xi+1)*m*k], k)
 	}
