@@ -320,27 +320,33 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 			}
 			for xi := 0; xi < nc; xi++ {
 				U, M := xi*us, xi*ms // component ξ's offsets
-				switch {
-				case pairY:
-					pp[xi].GemmRows(cols, 1, uu[U:], rowsY, 0, m[M:], ld)
-				default:
-					if yX {
-						pw[xi].Gemm(false, cols, 1, u[U:], ld, 0, m[M:], ld)
+				// sum writes into dst w's product with bw plus ẇ's with
+				// bwd (nil: not wanted), as one deep product of pp's if
+				// deep, with those rows.
+				sum := func(dst []T, deep bool, rows []int, bw, bwd []T) {
+					if deep {
+						pp[xi].GemmRows(cols, 1, uu[U:], rows, 0, dst, ld)
+						return
 					}
-					if yXd {
-						pwd[xi].Gemm(false, cols, 1, ud[U:], ld, beta[T](yX), m[M:], ld)
+					if bw != nil {
+						pw[xi].Gemm(false, cols, 1, bw, ld, 0, dst, ld)
+					}
+					if bwd != nil {
+						pwd[xi].Gemm(false, cols, 1, bwd, ld, beta[T](bw != nil), dst, ld)
 					}
 				}
-				switch {
-				case pairD:
-					pp[xi].GemmRows(cols, 1, uu[U:], rowsD, 0, md[M:], ld)
-				default:
-					if dXd {
-						pw[xi].Gemm(false, cols, 1, ud[U:], ld, 0, md[M:], ld)
-					}
-					if dX {
-						pwd[xi].Gemm(false, cols, 1, u[U:], ld, beta[T](dXd), md[M:], ld)
-					}
+				var xu, xud []T // component ξ of U and Ud where wanted
+				if needX {
+					xu = u[U:]
+				}
+				if needXd {
+					xud = ud[U:]
+				}
+				if y != nil {
+					sum(m[M:], pairY, rowsY, pick(yX, xu), pick(yXd, xud))
+				}
+				if yDot != nil {
+					sum(md[M:], pairD, rowsD, pick(dXd, xud), pick(dX, xu))
 				}
 			}
 			if y != nil {
@@ -351,6 +357,14 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 			}
 		}
 	})
+}
+
+// pick returns s if want, else nil.
+func pick[T tensor.Float](want bool, s []T) []T {
+	if want {
+		return s
+	}
+	return nil
 }
 
 // winogradScatter writes (or adds, with add) the n images yn ([n, o, oh,

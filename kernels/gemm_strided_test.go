@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -439,38 +440,16 @@ func testStridedWide[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 		if !s.useWide(n, 3) {
 			t.Fatalf("%s: n = %d not in wide tiles", s.name, n)
 		}
-		a := make([]T, m*k)
-		b := make([]T, k*n)
-		for i := range a {
-			a[i] = T(rng.NormFloat64())
-		}
-		for i := range b {
-			b[i] = T(rng.NormFloat64())
-		}
-		product := func() []T {
-			c := make([]T, m*n)
-			Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-			return c
-		}
+		product := randProduct[T](rng, m, n, k)
 		for _, procs := range []int{1, 3} {
 			restore := setParallel(procs)
-			wide := product()
+			wide := product.run()
 			old, edge, short := s.wideMinN, s.edge, s.short
 			s.wideMinN, s.edge, s.short = math.MaxInt, nil, stridedShort[T]{}
-			narrow := product() // narrow tiles, no edge or short kernels
+			narrow := product.run() // narrow tiles, no edge or short kernels
 			s.wideMinN, s.edge, s.short = old, edge, short
 			restore()
-			for i := range wide {
-				if math.Float64bits(float64(wide[i])) != math.Float64bits(float64(narrow[i])) {
-					t.Fatalf("%s %T n=%d procs=%d: c[%d] = %v in wide tiles, %v in narrow ones", s.name, T(0), n, procs, i, wide[i], narrow[i])
-				}
-			}
-			ref, scale := kerneltest.RefGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
-			for i := range ref {
-				if d := math.Abs(float64(wide[i]) - ref[i]); !(d <= 2*float64(k)*kerneltest.Eps[T]()*scale[i]) {
-					t.Fatalf("%s %T n=%d procs=%d: c[%d] = %v, want %v", s.name, T(0), n, procs, i, wide[i], ref[i])
-				}
-			}
+			product.check(t, fmt.Sprintf("%s %T n=%d procs=%d", s.name, T(0), n, procs), wide, narrow)
 		}
 	}
 }
@@ -543,35 +522,56 @@ func testStridedShort[T tensor.Float](t *testing.T, g *gemmKernel[T]) {
 	// short.mr and short.mr + 1 rows.
 	for _, n := range []int{96, 101, 116, 136} {
 		for _, m := range []int{3*s.mr + 1, 3*s.mr + s.short.mr, 3*s.mr + s.short.mr + 1} {
-			a := make([]T, m*k)
-			b := make([]T, k*n)
-			for i := range a {
-				a[i] = T(rng.NormFloat64())
-			}
-			for i := range b {
-				b[i] = T(rng.NormFloat64())
-			}
-			product := func() []T {
-				c := make([]T, m*n)
-				Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-				return c
-			}
-			got := product()
+			product := randProduct[T](rng, m, n, k)
+			got := product.run()
 			short := s.short
 			s.short = stridedShort[T]{}
-			whole := product()
+			whole := product.run()
 			s.short = short
-			for i := range got {
-				if math.Float64bits(float64(got[i])) != math.Float64bits(float64(whole[i])) {
-					t.Fatalf("%s %T m=%d n=%d: c[%d] = %v with short tiles, %v without", s.name, T(0), m, n, i, got[i], whole[i])
-				}
-			}
-			ref, scale := kerneltest.RefGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
-			for i := range ref {
-				if d := math.Abs(float64(got[i]) - ref[i]); !(d <= 2*float64(k)*kerneltest.Eps[T]()*scale[i]) {
-					t.Fatalf("%s %T m=%d n=%d: c[%d] = %v, want %v", s.name, T(0), m, n, i, got[i], ref[i])
-				}
-			}
+			product.check(t, fmt.Sprintf("%s %T m=%d n=%d", s.name, T(0), m, n), got, whole)
+		}
+	}
+}
+
+// gemmCase is a product C = A·B of random factors for the tests that
+// compare two ways of computing it.
+type gemmCase[T tensor.Float] struct {
+	m, n, k int
+	a, b    []T
+}
+
+// randProduct returns an m×n×k product of normal random factors.
+func randProduct[T tensor.Float](rng *rand.Rand, m, n, k int) gemmCase[T] {
+	g := gemmCase[T]{m: m, n: n, k: k, a: make([]T, m*k), b: make([]T, k*n)}
+	for i := range g.a {
+		g.a[i] = T(rng.NormFloat64())
+	}
+	for i := range g.b {
+		g.b[i] = T(rng.NormFloat64())
+	}
+	return g
+}
+
+// run computes the product by Gemm.
+func (g gemmCase[T]) run() []T {
+	c := make([]T, g.m*g.n)
+	Gemm(false, false, g.m, g.n, g.k, 1, g.a, g.k, g.b, g.n, 0, c, g.n)
+	return c
+}
+
+// check fails t unless got has the bits of other and is within rounding
+// of the float64 reference product.
+func (g gemmCase[T]) check(t *testing.T, what string, got, other []T) {
+	t.Helper()
+	for i := range got {
+		if math.Float64bits(float64(got[i])) != math.Float64bits(float64(other[i])) {
+			t.Fatalf("%s: c[%d] = %v, %v the other way", what, i, got[i], other[i])
+		}
+	}
+	ref, scale := kerneltest.RefGemm(false, false, g.m, g.n, g.k, 1, g.a, g.k, g.b, g.n, 0, nil, g.n)
+	for i := range ref {
+		if d := math.Abs(float64(got[i]) - ref[i]); !(d <= 2*float64(g.k)*kerneltest.Eps[T]()*scale[i]) {
+			t.Fatalf("%s: c[%d] = %v, want %v", what, i, got[i], ref[i])
 		}
 	}
 }
