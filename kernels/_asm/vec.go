@@ -68,6 +68,18 @@ type asmFunc struct {
 func (f asmFunc) p(format string, args ...any) { fmt.Fprintf(f.w, "\t"+format+"\n", args...) }
 func (f asmFunc) label(l string)               { fmt.Fprintf(f.w, "%s_%s:\n", f.name, l) }
 
+// masks loads the 16-bit masks packed in the argument word masks+off(FP),
+// lowest first, into the mask registers ks in turn (clobbers AX).
+func (f asmFunc) masks(off int, ks ...int) {
+	f.p("MOVQ masks+%d(FP), AX", off)
+	for i, k := range ks {
+		if i > 0 {
+			f.p("SHRQ $16, AX")
+		}
+		f.p("KMOVW AX, K%d", k)
+	}
+}
+
 // header writes the comment and TEXT line of func name(sig) with argument
 // frame size and loads each slice argument's base pointer into its register.
 func header(w *bytes.Buffer, name, sig, doc string, size int) asmFunc {

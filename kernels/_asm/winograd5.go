@@ -198,13 +198,7 @@ func emitWino5Rows(w *bytes.Buffer, zmm bool) {
 		store = "VMOVUPS %s, K3, %s"
 		f.p("LEAQ (R8)(R8*2), R15")
 		f.p("ADDQ R15, R15")
-		f.p("MOVQ masks+64(FP), AX")
-		for k := 1; k <= 3; k++ {
-			f.p("KMOVW AX, K%d", k)
-			if k < 3 {
-				f.p("SHRQ $16, AX")
-			}
-		}
+		f.masks(64, 1, 2, 3)
 		f.p("MOVQ idx+72(FP), AX")
 		for j := 0; j < 6; j++ {
 			f.p("VMOVUPS %d(AX), Z%d", 64*j, 26+j)
