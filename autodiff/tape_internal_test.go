@@ -8,11 +8,22 @@ import (
 	"hesscope/tensor"
 )
 
+// passWith runs pass with every cotangent kept until Reset (reused false:
+// each on a buffer of its own) or with Backward recycling them, each
+// recycled one filled with NaN first (reused true).
+func passWith(pass func() []float32, reused bool) []float32 {
+	defer func() { noRecycle, poisonRecycled = false, false }()
+	noRecycle, poisonRecycled = !reused, reused
+	return pass()
+}
+
 // TestTapeReusesGarbage runs a forward-over-reverse pass through every
 // primitive twice on one tape, the second time with every pooled buffer
-// filled with NaN first: the tape hands Forward and JVP outputs over without
-// zeroing them, so a primitive that left an element unwritten would leak
-// the NaN. The two passes must agree bit for bit.
+// filled with NaN first and Backward's recycled cotangents too (passWith):
+// the tape hands Forward and JVP outputs over without zeroing them, and
+// reused cotangents cleared or, to a freshWriter, not at all, so a
+// primitive that left an element unwritten, or read a cotangent after its
+// recycling, would leak the NaN. The two passes must agree bit for bit.
 func TestTapeReusesGarbage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	randn := func(shape ...int) *tensor.Dense[float32] {
@@ -61,7 +72,7 @@ func TestTapeReusesGarbage(t *testing.T) {
 		}
 		return out
 	}
-	first := pass()
+	first := passWith(pass, false)
 	tp.Reset()
 	for _, free := range tp.pool {
 		for _, b := range free {
@@ -70,7 +81,7 @@ func TestTapeReusesGarbage(t *testing.T) {
 			}
 		}
 	}
-	second := pass()
+	second := passWith(pass, true)
 	for i := range first {
 		if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
 			t.Fatalf("value %d: %v on fresh buffers, %v on reused ones", i, first[i], second[i])
@@ -86,8 +97,9 @@ func TestTapeReusesGarbage(t *testing.T) {
 // (VJP) and in pair passes with every tangent, the input's only, the
 // parameters' only and one without the gradient of the weights
 // (LeafGradDotOnly). Each configuration runs twice on one tape, the second
-// time with every pooled buffer filled with NaN: an element left unwritten
-// would leak the NaN. The passes must agree bit for bit.
+// time with every pooled buffer and every recycled cotangent filled with
+// NaN (passWith): an element left unwritten would leak the NaN. The passes
+// must agree bit for bit.
 func TestFreshCotangents(t *testing.T) {
 	for _, p := range []Primitive[float32]{
 		&Conv2d[float32]{}, BatchNorm2dEval[float32]{}, BatchNorm2dEvalReLU[float32]{},
@@ -187,7 +199,7 @@ func TestFreshCotangents(t *testing.T) {
 				}
 				return out
 			}
-			first := pass()
+			first := passWith(pass, false)
 			tp.Reset()
 			for _, free := range tp.pool {
 				for _, b := range free {
@@ -196,7 +208,7 @@ func TestFreshCotangents(t *testing.T) {
 					}
 				}
 			}
-			second := pass()
+			second := passWith(pass, true)
 			if len(first) != len(second) {
 				t.Fatalf("%d values on fresh buffers, %d on reused ones", len(first), len(second))
 			}
@@ -206,5 +218,69 @@ func TestFreshCotangents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTapeRecycles counts the buffers a pass allocates through a chain of
+// eight layers, each a linear map and a tanh, with and without recycling.
+// A gradient: 17 values and the seed, then, kept, a cotangent for each of
+// the 16 values below the loss and the 2 leaves; recycled, two of the
+// values' size (the one a primitive reads and the one it writes; the leaf
+// x takes a recycled one) and the weights'. A Hessian-vector product (a
+// tangent on the weights): 17 values, 17 tangents and the seed, then, kept,
+// two buffers per cotangent; recycled, four of the values' size (before the
+// first tangent is recycled) and two of the weights'. Grad, GradDot and
+// Tangent are still there for the leaves and the loss, nil for the other
+// values primitives computed.
+func TestTapeRecycles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	randn := func(shape ...int) *tensor.Dense[float64] {
+		d := tensor.New[float64](shape...)
+		for i := range d.Data {
+			d.Data[i] = rng.NormFloat64()
+		}
+		return d
+	}
+	x, w, wDot := randn(4, 5), randn(5, 5), randn(5, 5)
+	for _, c := range []struct {
+		second, recycle bool
+		owned           int // buffers the pass allocates
+	}{
+		{false, false, 17 + 1 + 16 + 2},
+		{false, true, 17 + 1 + 2 + 1},
+		{true, false, 17 + 17 + 1 + 2*(16+2)},
+		{true, true, 17 + 17 + 1 + 4 + 2},
+	} {
+		tp := NewTape[float64]()
+		noRecycle = !c.recycle
+		var d *tensor.Dense[float64]
+		if c.second {
+			d = wDot
+		}
+		xv, wv := tp.Leaf(x, nil, true), tp.Leaf(w, d, true)
+		h := xv
+		var mid Var
+		for i := 0; i < 8; i++ {
+			h = tp.Apply(Linear[float64]{}, h, wv)
+			if i == 4 {
+				mid = h
+			}
+			h = tp.Apply(Tanh[float64]{}, h)
+		}
+		loss := tp.Apply(&SoftmaxCrossEntropy[float64]{Labels: []int{0, 1, 2, 3}}, h)
+		tp.Backward(loss)
+		noRecycle = false
+		if got := len(tp.owned); got != c.owned {
+			t.Errorf("second %v, recycle %v: %d buffers, want %d", c.second, c.recycle, got, c.owned)
+		}
+		if tp.Grad(xv) == nil || tp.Grad(wv) == nil || c.second && (tp.GradDot(xv) == nil || tp.GradDot(wv) == nil || tp.Tangent(loss) == nil) {
+			t.Errorf("second %v, recycle %v: a leaf's gradient or the loss's tangent missing", c.second, c.recycle)
+		}
+		if g := tp.Grad(mid); (g == nil) != c.recycle {
+			t.Errorf("second %v, recycle %v: cotangent of a computed value %v", c.second, c.recycle, g)
+		}
+		if gdNil, tNil := tp.GradDot(mid) == nil, tp.Tangent(mid) == nil; c.second && (gdNil != c.recycle || tNil != c.recycle) {
+			t.Errorf("second %v, recycle %v: GradDot %v, Tangent %v of a computed value", c.second, c.recycle, tp.GradDot(mid), tp.Tangent(mid))
+		}
 	}
 }

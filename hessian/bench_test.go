@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"hesscope/models"
@@ -65,9 +66,18 @@ func BenchmarkModels(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", name, c.kind), func(b *testing.B) {
 				e := NewEvaluator[float32](net)
 				var before, after runtime.MemStats
+				// Scratch buffers are pooled (sync.Pool), and a collection
+				// empties the pools: two before the pass start it with
+				// none, and none during it lets the pass reuse its own,
+				// so that the count does not depend on when collections
+				// happen to run.
+				runtime.GC()
+				runtime.GC()
+				gc := debug.SetGCPercent(-1)
 				runtime.ReadMemStats(&before)
 				e.Pass(x, y, c.req) // warm the buffers
 				runtime.ReadMemStats(&after)
+				debug.SetGCPercent(gc)
 				b.ResetTimer()
 				cpu0 := cpuSeconds()
 				for i := 0; i < b.N; i++ {
