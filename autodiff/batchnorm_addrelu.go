@@ -71,6 +71,12 @@ func (b BatchNorm2dEvalAddReLU[T]) jvp(yOut, yDot *tensor.Dense[T], x, xDot []*t
 			for n := 0; n < g.n; n++ {
 				xs := bnSeg(g, x[0].Data, n, c)
 				dst, dstDot := bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c)
+				if yOut != nil && xDot[0] != nil && xDot[3] != nil {
+					// Every tangent (an HVP's forward pass): one sweep.
+					kernels.AffineJVPAddReLUTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c),
+						bnSeg(g, x[3].Data, n, c), bnSeg(g, xDot[3].Data, n, c), a, gd*s, mu, beta, bd)
+					continue
+				}
 				switch {
 				case yOut != nil && xDot[0] != nil:
 					kernels.AffineJVPTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c), a, gd*s, mu, beta, bd)

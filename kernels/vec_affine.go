@@ -30,6 +30,7 @@ type affineKernels struct {
 	affineReLUTo         func(dst, x []float32, a, mu, b float64)
 	reluAffineTo         func(dst, x []float32, a, mu, b float64)
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
+	affineJVPAddReLUTo   func(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
@@ -53,7 +54,8 @@ var genericAffine = &affineKernels{
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	reluAffineTo:    reluAffineToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
-	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
+	affineJVPAddReLUTo: affineJVPAddReLUToGeneric[float32],
+	reluAffineVJPPair:  reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	affineReLUVJPPairTo: affineReLUVJPPairToGeneric[float32], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[float32],
 	reluAffineVJPPairTo: reluAffineVJPPairToGeneric[float32],
 	reluAffineVJP:       reluAffineVJPGeneric[float32],
@@ -186,6 +188,20 @@ func AffineJVPReLUTo[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float6
 		return
 	}
 	affineJVPReLUToGeneric(y, yDot, x, xDot, a, c, mu, b, d)
+}
+
+// AffineJVPAddReLUTo is AffineJVPTo, then the shortcut s and its tangent
+// sDot added (y[i] += s[i], ẏ[i] += ṡ[i] in T), then a ReLU: y[i] and ẏ[i]
+// become +0 where the sum is not > 0. The same bits as AffineJVPTo, Add,
+// Add and MaskTo2 one after the other, in one sweep.
+func AffineJVPAddReLUTo[T tensor.Float](y, yDot, x, xDot, s, sDot []T, a, c, mu, b, d float64) {
+	n := len(y)
+	yDot, x, xDot, s, sDot = yDot[:n], x[:n], xDot[:n], s[:n], sDot[:n]
+	if is32[T]() {
+		affine32.affineJVPAddReLUTo(as32(y), as32(yDot), as32(x), as32(xDot), as32(s), as32(sDot), a, c, mu, b, d)
+		return
+	}
+	affineJVPAddReLUToGeneric(y, yDot, x, xDot, s, sDot, a, c, mu, b, d)
 }
 
 // AffineReLUVJPPair is AffineVJPPair for a BatchNorm followed by a ReLU of
@@ -460,6 +476,21 @@ func affineJVPReLUToGeneric[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d
 		if z > 0 {
 			y[i] = z
 			yDot[i] = T(float64(T(float64(c*xc)+d)) + float64(a*float64(xDot[i])))
+		} else {
+			y[i], yDot[i] = 0, 0
+		}
+	}
+}
+
+func affineJVPAddReLUToGeneric[T tensor.Float](y, yDot, x, xDot, s, sDot []T, a, c, mu, b, d float64) {
+	n := len(y)
+	yDot, x, xDot, s, sDot = yDot[:n], x[:n], xDot[:n], s[:n], sDot[:n]
+	for i, v := range x {
+		xc := float64(v) - mu
+		z := T(float64(a*xc)+b) + s[i]
+		if z > 0 {
+			y[i] = z
+			yDot[i] = T(float64(T(float64(c*xc)+d))+float64(a*float64(xDot[i]))) + sDot[i]
 		} else {
 			y[i], yDot[i] = 0, 0
 		}

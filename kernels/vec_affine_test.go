@@ -142,6 +142,21 @@ func TestAffineBackends(t *testing.T) {
 				maskTo2Generic(w, w, w2, w2, w)
 				check("affineJVPReLUTo y", g, w)
 				check("affineJVPReLUTo yDot", g2, w2)
+				// With a shortcut (y, yd as s, ṡ): BatchNorm, Add, ReLU;
+				// every third s the BatchNorm's value negated, a sum of
+				// exactly +0 that the ReLU must zero ẏ for.
+				g, g2, w, w2 = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)
+				sh := clone(y)
+				for i := 0; i < n; i += 3 {
+					sh[i] = -w[i]
+				}
+				k.affineJVPAddReLUTo(g, g2, x, xd, sh, yd, a, c, mu, b, d)
+				addGeneric(w, sh)
+				addGeneric(w2, yd)
+				maskTo2Generic(w, w, w2, w2, w)
+				check("affineJVPAddReLUTo y", g, w)
+				check("affineJVPAddReLUTo yDot", g2, w2)
 				out := clone(x)
 				maskToGeneric(out, out, out) // a ReLU's output: +0 or > 0
 				rp, rs := lanes, lanes

@@ -326,6 +326,27 @@ var affineKernels = []affineKernel{
 			e.store(2, "yDot")
 		},
 	},
+	// BatchNorm, the shortcut added, then ReLU (the ResNets' blocks): the
+	// sums in float32 as an Add after the BatchNorm makes them, the mask
+	// taken on the float32 sum.
+	{
+		name:   "affineJVPAddReLUTo32",
+		doc:    "affineJVPTo, then y[i] += s[i] and yDot[i] += sDot[i] (float32), then y[i], yDot[i] = +0 where !(y[i] > 0).",
+		slices: []string{"y", "yDot", "x", "xDot", "s", "sDot"}, scalars: []string{"a", "c", "mu", "b", "d"},
+		body: func(e *affineEmitter) {
+			affineJVPBody(e)
+			e.down(1, 1)
+			e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr("s"), e.n(1), e.n(1))
+			e.down(2, 2)
+			e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr("sDot"), e.n(2), e.n(2))
+			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
+			e.p("VCMPPS $0x1e, %s, %s, %s", e.n(4), e.n(1), e.n(3)) // y > 0
+			e.op("VANDPS", e.n(1), e.n(1), e.n(3))
+			e.op("VANDPS", e.n(2), e.n(2), e.n(3))
+			e.p("VMOVUPS %s, %d(%s)", e.n(1), e.off, e.ptr("y"))
+			e.p("VMOVUPS %s, %d(%s)", e.n(2), e.off, e.ptr("yDot"))
+		},
+	},
 	{
 		name: "bnReLUPair32",
 		doc: "bnPair32 with yBar and yBarDot replaced by 0 + yBar[i] and 0 + yBarDot[i] " +
