@@ -336,6 +336,12 @@ func BenchmarkAffine(b *testing.B) {
 				k.affineVJPPair(&s, d, e, x, xd, y, yd, 0.5, 0.25, 0.1)
 			}
 		})
+		b.Run("AffineJVPAddReLUTo/"+k.name, func(b *testing.B) {
+			b.SetBytes(6 * 4 * n)
+			for b.Loop() {
+				k.affineJVPAddReLUTo(d, e, x, xd, y, yd, 0.5, 0.25, 0.1, 0.2, 0.3)
+			}
+		})
 		b.Run("Sum/"+k.name, func(b *testing.B) {
 			var s Lanes
 			b.SetBytes(4 * n)
