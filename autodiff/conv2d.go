@@ -556,12 +556,18 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	}
 	needX, needXd := doW || doWdY, doWdX // column matrices to build
 	in, out := g.inSize(), g.outSize()
-	// A gradient's W̄ of a wide "same" convolution reads its column
-	// matrix's rows from shifted copies of x (shiftedRows) instead.
+	// The weight products of a wide "same" convolution read their column
+	// matrices' rows from shifted copies of x and ẋ (shiftedRows) instead,
+	// and ȳ, ȳ̇ in place: W̄̇ = [ȳ | ȳ̇]·[Ẋ | X]ᵀ as its two halves, one
+	// after the other, which are the deep product's two slices where each
+	// half is a whole number of the dot kernel's slices (the same bits:
+	// ResNet-20's first stage, 1024 pixels). Not where the input
+	// cotangents need [ȳ | ȳ̇] side by side anyway.
 	var shifted []int
-	if doW && !doWdY && !doWdX && g.shiftedRows() && kernels.DotRows[T](g.O, g.K, g.P) && !noShifted {
+	doIn := doX || doXdY || doXdW
+	if (doW || doWdY || doWdX) && (!(doWdY || doWdX) || !doIn) && g.shiftedRows() && kernels.DotRows[T](g.O, g.K, g.P) && !noShifted {
 		shifted = g.shiftedOffsets()
-		needX = false
+		needX, needXd = false, false
 	}
 	if doX || doXdY || doXdW || doW || doWdY || doWdX {
 		var dsts [][]T
@@ -575,11 +581,11 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 		} else {
 			dsts = append(dsts, nil)
 		}
-		// A single image's ȳ is used in place when it is alone in Y, and
-		// x itself when it is its own column matrix and alone in Xs.
-		ownY := !hasYd && g.G == 1
+		// A single image's ȳ is used in place when it is alone in Y (or
+		// the weight products read it alone), and x itself when it is
+		// its own column matrix and alone in Xs.
+		ownY := (!hasYd || shifted != nil && !doIn) && g.G == 1
 		ownX := !needXd && !g.needCol()
-		doIn := doX || doXdY || doXdW
 		// Input cotangents by transposed convolution where that moves less
 		// data than col2im (see transposedShape); wt = [w′ | ẇ′] holds the
 		// flipped weights, [C, nw·O·kh·kw].
@@ -620,12 +626,19 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				tBuf = getScratch[T](2*ts.Rows()*g.G*ts.Cols() + g.C*g.G*ts.Cols())
 				defer putScratch(tBuf)
 			}
-			var sBuf []T
-			if shifted != nil {
+			// The shifted copies of x (sBuf) and ẋ (sdBuf).
+			var sBuf, sdBuf []T
+			for _, c := range []struct {
+				buf  *[]T
+				want bool
+			}{{&sBuf, doW || doWdY}, {&sdBuf, doWdX}} {
+				if shifted == nil || !c.want {
+					continue
+				}
 				p := getScratch[T](g.shiftedLen())
 				defer putScratch(p)
-				sBuf = *p
-				clear(sBuf) // the zero rows; the copies never write them
+				*c.buf = *p
+				clear(*p) // the zero rows; the copies never write them
 			}
 			for ch := lo; ch < hi; ch++ {
 				n0, cnt := g.chunk(ch)
@@ -707,10 +720,11 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 					}
 				}
 				// Weight cotangents.
+				if shifted != nil {
+					shiftedWeightProducts(g, shifted, partials, sBuf, sdBuf, yBar, yBarDot, x, xDot, n0, doW, doWdY, doWdX)
+					continue
+				}
 				switch {
-				case doW && shifted != nil:
-					shiftedCopies(g, sBuf, x.Data[n0*in:(n0+1)*in])
-					kernels.GemmNTRows(g.O, g.K, ld, 1, Y, ldY, sBuf, shifted, 1, partials[0], g.K)
 				case doW:
 					kernels.Gemm(false, true, g.O, g.K, ld, 1, Y, ldY, Xs[xo:], ldX, 1, partials[0], g.K)
 				}
@@ -832,8 +846,9 @@ func convInputImplicit[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, 
 // noShifted, for tests, turns shiftedRows' path off.
 var noShifted = false
 
-// shiftedRows reports whether a gradient's weight product ȳ·Xᵀ reads the
-// rows of X = im2col(x) from KW shifted copies of the image instead of
+// shiftedRows reports whether the weight products (ȳ·Xᵀ, and in a
+// forward-over-reverse pass ȳ·Ẋᵀ and ȳ̇·Xᵀ) read the rows of X = im2col(x)
+// (and Ẋ) from KW shifted copies of the image instead of
 // building X (k² copies of it): stride 1, one image per chunk, "same"
 // padding (the output as large as the image) and rows a multiple of 16
 // values, so that every row of X starts aligned in its copy (the dot
@@ -861,6 +876,29 @@ func (g convGeom) shiftedOffsets() []int {
 		}
 	}
 	return rows
+}
+
+// shiftedWeightProducts adds image n0's weight products (the flags say
+// which) to partials[0] (W̄) and partials[1] (W̄̇), their column matrices'
+// rows read from the shifted copies of x (sBuf) and ẋ (sdBuf), written
+// here, and ȳ, ȳ̇ read in place: W̄̇'s term ȳ·Ẋᵀ before ȳ̇·Xᵀ, as the
+// deep product [ȳ | ȳ̇]·[Ẋ | X]ᵀ sums them.
+func shiftedWeightProducts[T tensor.Float](g convGeom, rows []int, partials [][]T, sBuf, sdBuf []T, yBar, yBarDot, x, xDot *tensor.Dense[T], n0 int, doW, doWdY, doWdX bool) {
+	in, out := g.inSize(), g.outSize()
+	yb := yBar.Data[n0*out : (n0+1)*out]
+	if sBuf != nil {
+		shiftedCopies(g, sBuf, x.Data[n0*in:(n0+1)*in])
+	}
+	if doW {
+		kernels.GemmNTRows(g.O, g.K, g.P, 1, yb, g.P, sBuf, rows, 1, partials[0], g.K)
+	}
+	if doWdX {
+		shiftedCopies(g, sdBuf, xDot.Data[n0*in:(n0+1)*in])
+		kernels.GemmNTRows(g.O, g.K, g.P, 1, yb, g.P, sdBuf, rows, 1, partials[1], g.K)
+	}
+	if doWdY {
+		kernels.GemmNTRows(g.O, g.K, g.P, 1, yBarDot.Data[n0*out:(n0+1)*out], g.P, sBuf, rows, 1, partials[1], g.K)
+	}
 }
 
 // shiftedCopies writes the image x's KW shifted copies into buf, whose zero

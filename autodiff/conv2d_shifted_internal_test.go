@@ -60,3 +60,99 @@ func testShifted[T tensor.Float](t *testing.T) {
 		}
 	}
 }
+
+// TestShiftedWeightPair checks a forward-over-reverse pass's weight
+// products read from shifted copies of x and ẋ (shiftedWeightProducts)
+// against the deep product on im2col: bit for bit where each half, 1024
+// pixels, is a whole number of every dot kernel's slices; within rounding
+// otherwise (a 16×32 image's 512 pixels are half of float32's slice, so the
+// deep product sums its halves in one slice). Every cotangent and its
+// tangent, with every tangent, with ẋ only, with the weights' only
+// (ȳ̇·Xᵀ alone with ẋ absent) and without W̄ (LeafGradDotOnly's pass).
+func TestShiftedWeightPair(t *testing.T) {
+	testShiftedPair[float32](t, 1e-5)
+	testShiftedPair[float64](t, 1e-13)
+}
+
+func testShiftedPair[T tensor.Float](t *testing.T, tol float64) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, c := range []struct {
+		x, w []int
+		pad  int
+	}{
+		{[]int{2, 16, 32, 32}, []int{16, 16, 3, 3}, 1},
+		{[]int{3, 3, 16, 32}, []int{5, 3, 3, 3}, 1},
+		{[]int{2, 4, 16, 16}, []int{7, 4, 5, 5}, 2},
+	} {
+		fill := func(shape ...int) *tensor.Dense[T] {
+			d := tensor.New[T](shape...)
+			for i := range d.Data {
+				d.Data[i] = T(rng.NormFloat64())
+			}
+			return d
+		}
+		x, w, b := fill(c.x...), fill(c.w...), fill(c.w[0])
+		xd, wd, bd := fill(c.x...), fill(c.w...), fill(c.w[0])
+		p := &Conv2d[T]{Padding: c.pad}
+		in := []*tensor.Dense[T]{x, w, b}
+		g := p.geom(in)
+		if !g.shiftedRows() {
+			t.Fatalf("%v: not on the shifted path", c.x)
+		}
+		exact := g.P%1024 == 0
+		y := tensor.New[T](p.Shape(in)...)
+		yBar, yBarDot := fill(y.Shape...), fill(y.Shape...)
+		for _, k := range []struct {
+			name         string
+			xDot, wDot   bool
+			noBar, noInX bool
+		}{
+			{"all", true, true, false, false},
+			{"input-tangent", true, false, false, false},
+			{"weight-tangent", false, true, false, false},
+			{"hv-only", true, true, true, false},
+			{"no-input-cotangent", true, true, false, true},
+		} {
+			run := func(off bool) []*tensor.Dense[T] {
+				defer func(old bool) { noShifted = old }(noShifted)
+				noShifted = off
+				xDot := []*tensor.Dense[T]{nil, nil, nil}
+				if k.xDot {
+					xDot[0] = xd
+				}
+				if k.wDot {
+					xDot[1], xDot[2] = wd, bd
+				}
+				bar := []*tensor.Dense[T]{tensor.New[T](c.x...), tensor.New[T](c.w...), tensor.New[T](c.w[0])}
+				dot := []*tensor.Dense[T]{tensor.New[T](c.x...), tensor.New[T](c.w...), tensor.New[T](c.w[0])}
+				if k.noBar {
+					bar[1], bar[2] = nil, nil
+				}
+				if k.noInX {
+					bar[0], dot[0] = nil, nil
+				}
+				p.VJPPair(bar, dot, yBar, yBarDot, in, xDot, y, nil)
+				return append(bar, dot...)
+			}
+			got, want := run(false), run(true)
+			for i := range want {
+				if (got[i] == nil) != (want[i] == nil) {
+					t.Fatalf("%T %v %s: cotangent %d present %v, want %v", T(0), c.x, k.name, i, got[i] != nil, want[i] != nil)
+				}
+				if want[i] == nil {
+					continue
+				}
+				scale := 0.0
+				for _, v := range want[i].Data {
+					scale = math.Max(scale, math.Abs(float64(v)))
+				}
+				for j := range want[i].Data {
+					gv, wv := float64(got[i].Data[j]), float64(want[i].Data[j])
+					if exact && math.Float64bits(gv) != math.Float64bits(wv) || math.Abs(gv-wv) > tol*scale {
+						t.Fatalf("%T %v %s: cotangent %d entry %d = %v, want %v", T(0), c.x, k.name, i, j, gv, wv)
+					}
+				}
+			}
+		}
+	}
+}
