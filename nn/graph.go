@@ -39,8 +39,10 @@ type Graph[T tensor.Float] struct {
 	Tangents map[*Param[T]]*tensor.Dense[T]
 	// Unfused makes layers record their separate primitives where they
 	// would record a fused one (BatchNorm with ReLU or a residual sum in
-	// Eval mode; the same numbers either way), for tools that map the
-	// tape's primitives one to one, such as the GPU planner.
+	// Eval mode), and the models their operations in their written order
+	// (LeNet-5's ReLU before its pooling, not after); the same numbers
+	// either way, for tools that map the tape's primitives one to one,
+	// such as the GPU planner.
 	Unfused bool
 
 	vars map[*Param[T]]autodiff.Var
