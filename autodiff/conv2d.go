@@ -564,8 +564,8 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	// ResNet-20's first stage, 1024 pixels). Not where the input
 	// cotangents need [ȳ | ȳ̇] side by side anyway.
 	var shifted []int
-	doIn := doX || doXdY || doXdW
-	if (doW || doWdY || doWdX) && (!(doWdY || doWdX) || !doIn) && g.shiftedRows() && kernels.DotRows[T](g.O, g.K, g.P) && !noShifted {
+	doIn, doWd := doX || doXdY || doXdW, doWdY || doWdX
+	if (doW || doWd) && !(doWd && doIn) && g.shiftedRows() && kernels.DotRows[T](g.O, g.K, g.P) && !noShifted {
 		shifted = g.shiftedOffsets()
 		needX, needXd = false, false
 	}

@@ -97,8 +97,9 @@ type node[T tensor.Float] struct {
 type Tape[T tensor.Float] struct {
 	nodes []node[T]
 	// pool holds the buffers of earlier computations (Reset), spare the
-	// recycled cotangents of this one; both by number of elements. A
-	// buffer taken from pool joins owned; one in spare is already there.
+	// tangents and cotangents Backward has recycled; both by number of
+	// elements. A buffer taken from pool joins owned; one in spare is
+	// already there.
 	pool, spare map[int][]*tensor.Dense[T]
 	owned       []*tensor.Dense[T]
 }
