@@ -18,23 +18,31 @@ func TestShiftedWeightGradient(t *testing.T) {
 	testShifted[float64](t)
 }
 
+// shiftedConvs are the "same" convolutions the shifted path takes: 3×3 and
+// 5×5 windows, rows of 16 and 32, one and three input channels (x's and
+// W's shapes, padding).
+var shiftedConvs = []struct {
+	x, w []int
+	pad  int
+}{
+	{[]int{2, 16, 32, 32}, []int{16, 16, 3, 3}, 1},
+	{[]int{3, 3, 16, 32}, []int{5, 3, 3, 3}, 1},
+	{[]int{2, 4, 16, 16}, []int{7, 4, 5, 5}, 2},
+}
+
+// randnT returns a tensor of the shape with standard normal entries.
+func randnT[T tensor.Float](rng *rand.Rand, shape ...int) *tensor.Dense[T] {
+	d := tensor.New[T](shape...)
+	for i := range d.Data {
+		d.Data[i] = T(rng.NormFloat64())
+	}
+	return d
+}
+
 func testShifted[T tensor.Float](t *testing.T) {
 	rng := rand.New(rand.NewPCG(19, 20))
-	for _, c := range []struct {
-		x, w []int
-		pad  int
-	}{
-		{[]int{2, 16, 32, 32}, []int{16, 16, 3, 3}, 1},
-		{[]int{3, 3, 16, 32}, []int{5, 3, 3, 3}, 1},
-		{[]int{2, 4, 16, 16}, []int{7, 4, 5, 5}, 2},
-	} {
-		fill := func(shape ...int) *tensor.Dense[T] {
-			d := tensor.New[T](shape...)
-			for i := range d.Data {
-				d.Data[i] = T(rng.NormFloat64())
-			}
-			return d
-		}
+	for _, c := range shiftedConvs {
+		fill := func(shape ...int) *tensor.Dense[T] { return randnT[T](rng, shape...) }
 		x, w, b := fill(c.x...), fill(c.w...), fill(c.w[0])
 		p := Conv2d[T]{Padding: c.pad}
 		in := []*tensor.Dense[T]{x, w, b}
@@ -76,21 +84,8 @@ func TestShiftedWeightPair(t *testing.T) {
 
 func testShiftedPair[T tensor.Float](t *testing.T, tol float64) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, c := range []struct {
-		x, w []int
-		pad  int
-	}{
-		{[]int{2, 16, 32, 32}, []int{16, 16, 3, 3}, 1},
-		{[]int{3, 3, 16, 32}, []int{5, 3, 3, 3}, 1},
-		{[]int{2, 4, 16, 16}, []int{7, 4, 5, 5}, 2},
-	} {
-		fill := func(shape ...int) *tensor.Dense[T] {
-			d := tensor.New[T](shape...)
-			for i := range d.Data {
-				d.Data[i] = T(rng.NormFloat64())
-			}
-			return d
-		}
+	for _, c := range shiftedConvs {
+		fill := func(shape ...int) *tensor.Dense[T] { return randnT[T](rng, shape...) }
 		x, w, b := fill(c.x...), fill(c.w...), fill(c.w[0])
 		xd, wd, bd := fill(c.x...), fill(c.w...), fill(c.w[0])
 		p := &Conv2d[T]{Padding: c.pad}
