@@ -39,10 +39,7 @@ func (b BatchNorm2dEvalAddReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense
 		for c := lo; c < hi; c++ {
 			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
 			for n := 0; n < g.n; n++ {
-				dst := bnSeg(g, y.Data, n, c)
-				kernels.AffineTo(dst, bnSeg(g, x[0].Data, n, c), a, mu, beta)
-				kernels.Add(dst, bnSeg(g, x[3].Data, n, c))
-				kernels.MaskTo(dst, dst, dst)
+				kernels.AffineAddReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), bnSeg(g, x[3].Data, n, c), a, mu, beta)
 			}
 		}
 	})

@@ -31,6 +31,7 @@ type affineKernels struct {
 	reluAffineTo         func(dst, x []float32, a, mu, b float64)
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 	affineJVPAddReLUTo   func(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
+	affineAddReLUTo      func(dst, x, s []float32, a, mu, b float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
@@ -54,8 +55,8 @@ var genericAffine = &affineKernels{
 	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
 	reluAffineTo:    reluAffineToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
-	affineJVPAddReLUTo: affineJVPAddReLUToGeneric[float32],
-	reluAffineVJPPair:  reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
+	affineJVPAddReLUTo: affineJVPAddReLUToGeneric[float32], affineAddReLUTo: affineAddReLUToGeneric[float32],
+	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	affineReLUVJPPairTo: affineReLUVJPPairToGeneric[float32], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[float32],
 	reluAffineVJPPairTo: reluAffineVJPPairToGeneric[float32],
 	reluAffineVJP:       reluAffineVJPGeneric[float32],
@@ -188,6 +189,19 @@ func AffineJVPReLUTo[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float6
 		return
 	}
 	affineJVPReLUToGeneric(y, yDot, x, xDot, a, c, mu, b, d)
+}
+
+// AffineAddReLUTo writes dst[i] = relu(T(a·(x[i] − mu) + b) + s[i]), the
+// sum in T and +0 where it is not > 0: AffineTo, Add and MaskTo one after
+// the other (a BatchNorm, the shortcut added, a ReLU), the same bits, in
+// one sweep.
+func AffineAddReLUTo[T tensor.Float](dst, x, s []T, a, mu, b float64) {
+	x, s = x[:len(dst)], s[:len(dst)]
+	if is32[T]() {
+		affine32.affineAddReLUTo(as32(dst), as32(x), as32(s), a, mu, b)
+		return
+	}
+	affineAddReLUToGeneric(dst, x, s, a, mu, b)
 }
 
 // AffineJVPAddReLUTo is AffineJVPTo, then the shortcut s and its tangent
@@ -479,6 +493,13 @@ func affineJVPReLUToGeneric[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d
 		} else {
 			y[i], yDot[i] = 0, 0
 		}
+	}
+}
+
+func affineAddReLUToGeneric[T tensor.Float](dst, x, s []T, a, mu, b float64) {
+	x, s = x[:len(dst)], s[:len(dst)]
+	for i, v := range x {
+		dst[i] = relu(T(float64(a*(float64(v)-mu))+b) + s[i])
 	}
 }
 

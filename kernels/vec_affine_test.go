@@ -157,6 +157,13 @@ func TestAffineBackends(t *testing.T) {
 				maskTo2Generic(w, w, w2, w2, w)
 				check("affineJVPAddReLUTo y", g, w)
 				check("affineJVPAddReLUTo yDot", g2, w2)
+				// The forward pass alone, on the same shortcut.
+				g, w = make([]float32, n), make([]float32, n)
+				k.affineAddReLUTo(g, x, sh, a, mu, b)
+				ref.affineTo(w, x, a, mu, b)
+				addGeneric(w, sh)
+				maskToGeneric(w, w, w)
+				check("affineAddReLUTo", g, w)
 				out := clone(x)
 				maskToGeneric(out, out, out) // a ReLU's output: +0 or > 0
 				rp, rs := lanes, lanes
@@ -340,6 +347,12 @@ func BenchmarkAffine(b *testing.B) {
 			b.SetBytes(6 * 4 * n)
 			for b.Loop() {
 				k.affineJVPAddReLUTo(d, e, x, xd, y, yd, 0.5, 0.25, 0.1, 0.2, 0.3)
+			}
+		})
+		b.Run("AffineAddReLUTo/"+k.name, func(b *testing.B) {
+			b.SetBytes(3 * 4 * n)
+			for b.Loop() {
+				k.affineAddReLUTo(d, x, y, 0.5, 0.1, 0.2)
 			}
 		})
 		b.Run("Sum/"+k.name, func(b *testing.B) {

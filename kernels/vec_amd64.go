@@ -198,6 +198,9 @@ func affineJVPReLUTo32AVX512(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 func affineJVPAddReLUTo32AVX512(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
 
 //go:noescape
+func affineAddReLUTo32AVX512(dst, x, s []float32, a, mu, b float64)
+
+//go:noescape
 func bnReLUPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 
 //go:noescape
@@ -244,6 +247,9 @@ func affineJVPReLUTo32AVX2(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 
 //go:noescape
 func affineJVPAddReLUTo32AVX2(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
+
+//go:noescape
+func affineAddReLUTo32AVX2(dst, x, s []float32, a, mu, b float64)
 
 //go:noescape
 func bnReLUPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
@@ -341,6 +347,7 @@ type affineAsm struct {
 	bnAddReLUPairTo      func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluBNPairTo         func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineJVPAddReLUTo   func(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
+	affineAddReLUTo      func(dst, x, s []float32, a, mu, b float64)
 }
 
 // newAffine wraps assembly kernels of the given block (a multiple of 8, so
@@ -403,6 +410,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			n, m := cut(len(y)), len(y)
 			k.affineJVPReLUTo(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
 			affineJVPReLUToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
+		},
+		affineAddReLUTo: func(dst, x, s []float32, a, mu, b float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.affineAddReLUTo(dst[:n], x[:n], s[:n], a, mu, b)
+			affineAddReLUToGeneric(dst[n:], x[n:m], s[n:m], a, mu, b)
 		},
 		affineJVPAddReLUTo: func(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64) {
 			n, m := cut(len(y)), len(y)
@@ -483,14 +495,14 @@ var (
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
 		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
 		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512, bnReLUPairTo32AVX512, bnAddReLUPairTo32AVX512, reluBNPairTo32AVX512,
-		affineJVPAddReLUTo32AVX512,
+		affineJVPAddReLUTo32AVX512, affineAddReLUTo32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
 		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
 		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2, bnReLUPairTo32AVX2, bnAddReLUPairTo32AVX2, reluBNPairTo32AVX2,
-		affineJVPAddReLUTo32AVX2,
+		affineJVPAddReLUTo32AVX2, affineAddReLUTo32AVX2,
 	})
 )
 

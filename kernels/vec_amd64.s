@@ -1181,6 +1181,49 @@ affineJVPReLUTo32AVX512_done:
 	VZEROUPPER
 	RET
 
+// func affineAddReLUTo32AVX512(dst, x, s []float32, a, mu, b float64)
+//
+// dst[i] = relu(float32(a·(x[i] − mu) + b) + s[i]), the sum in float32, +0 where it is not > 0. Whole blocks of 16 elements only.
+TEXT ·affineAddReLUTo32AVX512(SB), NOSPLIT, $0-96
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ s_base+48(FP), DX
+	MOVQ dst_len+8(FP), CX
+	SHRQ $4, CX
+	JZ affineAddReLUTo32AVX512_done
+	VBROADCASTSD a+72(FP), Z24
+	VBROADCASTSD mu+80(FP), Z25
+	VBROADCASTSD b+88(FP), Z26
+affineAddReLUTo32AVX512_loop:
+	VCVTPS2PD 0(SI), Z8
+	VSUBPD Z25, Z8, Z8
+	VMULPD Z8, Z24, Z8
+	VADDPD Z26, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VADDPS 0(DX), Y8, Y8
+	VXORPS Y12, Y12, Y12
+	VCMPPS $0x1e, Y12, Y8, Y11
+	VANDPS Y11, Y8, Y8
+	VMOVUPS Y8, 0(DI)
+	VCVTPS2PD 32(SI), Z8
+	VSUBPD Z25, Z8, Z8
+	VMULPD Z8, Z24, Z8
+	VADDPD Z26, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VADDPS 32(DX), Y8, Y8
+	VXORPS Y12, Y12, Y12
+	VCMPPS $0x1e, Y12, Y8, Y11
+	VANDPS Y11, Y8, Y8
+	VMOVUPS Y8, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ affineAddReLUTo32AVX512_loop
+affineAddReLUTo32AVX512_done:
+	VZEROUPPER
+	RET
+
 // func affineJVPAddReLUTo32AVX512(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
 //
 // affineJVPTo, then y[i] += s[i] and yDot[i] += sDot[i] (float32), then y[i], yDot[i] = +0 where !(y[i] > 0). Whole blocks of 16 elements only.
@@ -2866,6 +2909,52 @@ affineJVPReLUTo32AVX2_loop:
 	DECQ CX
 	JNZ affineJVPReLUTo32AVX2_loop
 affineJVPReLUTo32AVX2_done:
+	VZEROUPPER
+	RET
+
+// func affineAddReLUTo32AVX2(dst, x, s []float32, a, mu, b float64)
+//
+// dst[i] = relu(float32(a·(x[i] − mu) + b) + s[i]), the sum in float32, +0 where it is not > 0. Whole blocks of 8 elements only.
+TEXT ·affineAddReLUTo32AVX2(SB), NOSPLIT, $0-96
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ s_base+48(FP), DX
+	MOVQ dst_len+8(FP), CX
+	SHRQ $3, CX
+	JZ affineAddReLUTo32AVX2_done
+affineAddReLUTo32AVX2_loop:
+	VCVTPS2PD 0(SI), Y10
+	VBROADCASTSD mu+80(FP), Y15
+	VSUBPD Y15, Y10, Y10
+	VBROADCASTSD a+72(FP), Y15
+	VMULPD Y10, Y15, Y10
+	VBROADCASTSD b+88(FP), Y15
+	VADDPD Y15, Y10, Y10
+	VCVTPD2PSY Y10, X10
+	VADDPS 0(DX), X10, X10
+	VXORPS X14, X14, X14
+	VCMPPS $0x1e, X14, X10, X13
+	VANDPS X13, X10, X10
+	VMOVUPS X10, 0(DI)
+	VCVTPS2PD 16(SI), Y10
+	VBROADCASTSD mu+80(FP), Y15
+	VSUBPD Y15, Y10, Y10
+	VBROADCASTSD a+72(FP), Y15
+	VMULPD Y10, Y15, Y10
+	VBROADCASTSD b+88(FP), Y15
+	VADDPD Y15, Y10, Y10
+	VCVTPD2PSY Y10, X10
+	VADDPS 16(DX), X10, X10
+	VXORPS X14, X14, X14
+	VCMPPS $0x1e, X14, X10, X13
+	VANDPS X13, X10, X10
+	VMOVUPS X10, 16(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ affineAddReLUTo32AVX2_loop
+affineAddReLUTo32AVX2_done:
 	VZEROUPPER
 	RET
 

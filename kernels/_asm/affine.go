@@ -330,6 +330,20 @@ var affineKernels = []affineKernel{
 	// sums in float32 as an Add after the BatchNorm makes them, the mask
 	// taken on the float32 sum.
 	{
+		name:   "affineAddReLUTo32",
+		doc:    "dst[i] = relu(float32(a·(x[i] − mu) + b) + s[i]), the sum in float32, +0 where it is not > 0.",
+		slices: []string{"dst", "x", "s"}, scalars: []string{"a", "mu", "b"},
+		body: func(e *affineEmitter) {
+			affineBody(e, 0)
+			e.down(0, 0)
+			e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr("s"), e.n(0), e.n(0))
+			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
+			e.p("VCMPPS $0x1e, %s, %s, %s", e.n(4), e.n(0), e.n(3)) // y > 0
+			e.op("VANDPS", e.n(0), e.n(0), e.n(3))
+			e.p("VMOVUPS %s, %d(%s)", e.n(0), e.off, e.ptr("dst"))
+		},
+	},
+	{
 		name:   "affineJVPAddReLUTo32",
 		doc:    "affineJVPTo, then y[i] += s[i] and yDot[i] += sDot[i] (float32), then y[i], yDot[i] = +0 where !(y[i] > 0).",
 		slices: []string{"y", "yDot", "x", "xDot", "s", "sDot"}, scalars: []string{"a", "c", "mu", "b", "d"},
