@@ -170,6 +170,14 @@ func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	fused := reluY != nil && xBar[0] != nil && (xBar[1] != nil || xBar[2] != nil)
 	fx, fs := b.isFresh(0), b.isFresh(3)
+	// The fused sweeps write uncleared cotangents instead of adding to
+	// them where all of a sweep's are uncleared (the bits of clearing them
+	// first).
+	write := fused && fx && (sBar == nil || fs)
+	reluVJP, shortcutVJP := kernels.AffineReLUVJP[T], kernels.AffineAddReLUVJP[T]
+	if write {
+		reluVJP, shortcutVJP = kernels.AffineReLUVJPTo[T], kernels.AffineAddReLUVJPTo[T]
+	}
 	forEachPart(g.c, func(lo, hi int) {
 		var u []T
 		if reluY != nil && !fused {
@@ -182,15 +190,17 @@ func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 			a := float64(x[1].Data[c]) * s
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
-				clearSeg(g, xBar[0], fx, n, c)
-				clearSeg(g, sBar, fs, n, c)
+				if !write {
+					clearSeg(g, xBar[0], fx, n, c)
+					clearSeg(g, sBar, fs, n, c)
+				}
 				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
 				case fused && sBar != nil:
-					kernels.AffineAddReLUVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, sBar.Data, n, c),
+					shortcutVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, sBar.Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, reluY.Data, n, c), yb, a, mu)
 				case fused:
-					kernels.AffineReLUVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
+					reluVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
 						bnSeg(g, reluY.Data, n, c), yb, a, mu)
 				case reluY != nil:
 					clear(u)

@@ -32,6 +32,8 @@ type affineKernels struct {
 	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
 	affineJVPAddReLUTo   func(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
 	affineAddReLUTo      func(dst, x, s []float32, a, mu, b float64)
+	affineReLUVJPTo      func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
+	affineAddReLUVJPTo   func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
@@ -56,6 +58,7 @@ var genericAffine = &affineKernels{
 	reluAffineTo:    reluAffineToGeneric[float32],
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 	affineJVPAddReLUTo: affineJVPAddReLUToGeneric[float32], affineAddReLUTo: affineAddReLUToGeneric[float32],
+	affineReLUVJPTo: affineReLUVJPToGeneric[float32], affineAddReLUVJPTo: affineAddReLUVJPToGeneric[float32],
 	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	affineReLUVJPPairTo: affineReLUVJPPairToGeneric[float32], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[float32],
 	reluAffineVJPPairTo: reluAffineVJPPairToGeneric[float32],
@@ -298,6 +301,32 @@ func AffineAddReLUVJP[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a,
 		return
 	}
 	affineAddReLUVJPGeneric(s, dst, sBar, x, y, yBar, a, mu)
+}
+
+// AffineReLUVJPTo is AffineReLUVJP into a zeroed dst: its values are not
+// read, and it receives the bits that clearing it and AffineReLUVJP give
+// (+0 + value), in one pass instead of two.
+func AffineReLUVJPTo[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float64) {
+	n := len(dst)
+	x, y, yBar = x[:n], y[:n], yBar[:n]
+	if is32[T]() {
+		affine32.affineReLUVJPTo(s, as32(dst), as32(x), as32(y), as32(yBar), a, mu)
+		return
+	}
+	affineReLUVJPToGeneric(s, dst, x, y, yBar, a, mu)
+}
+
+// AffineAddReLUVJPTo is AffineAddReLUVJP into zeroed dst and sBar: their
+// values are not read, and they receive the bits that clearing them and
+// AffineAddReLUVJP give.
+func AffineAddReLUVJPTo[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a, mu float64) {
+	n := len(dst)
+	sBar, x, y, yBar = sBar[:n], x[:n], y[:n], yBar[:n]
+	if is32[T]() {
+		affine32.affineAddReLUVJPTo(s, as32(dst), as32(sBar), as32(x), as32(y), as32(yBar), a, mu)
+		return
+	}
+	affineAddReLUVJPToGeneric(s, dst, sBar, x, y, yBar, a, mu)
 }
 
 // AffineAddReLUVJPPair is AffineReLUVJPPair for BatchNorm → + shortcut →
@@ -557,6 +586,17 @@ func reluAffineVJPPairToGeneric[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDo
 	clear(dst)
 	clear(dstDot[:len(dst)])
 	reluAffineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
+}
+
+func affineReLUVJPToGeneric[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float64) {
+	clear(dst)
+	affineReLUVJPGeneric(s, dst, x, y, yBar, a, mu)
+}
+
+func affineAddReLUVJPToGeneric[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a, mu float64) {
+	clear(dst)
+	clear(sBar[:len(dst)])
+	affineAddReLUVJPGeneric(s, dst, sBar, x, y, yBar, a, mu)
 }
 
 func affineReLUVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float64) {

@@ -258,6 +258,21 @@ func TestAffineBackends(t *testing.T) {
 				checkLanes("affineAddReLUVJP", gs[:], ws[:])
 				check("affineAddReLUVJP dst", g, w)
 				check("affineAddReLUVJP sBar", g2, w2)
+				// The To forms: into garbage, the bits of clearing and
+				// adding.
+				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				g, w = clone(d0), make([]float32, n)
+				k.affineReLUVJPTo(&gs, g, x, out, y, a, mu)
+				ref.affineReLUVJP(&ws, w, x, out, y, a, mu)
+				checkLanes("affineReLUVJPTo", gs[:], ws[:])
+				check("affineReLUVJPTo dst", g, w)
+				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				g, w, g2, w2 = clone(d0), make([]float32, n), clone(e0), make([]float32, n)
+				k.affineAddReLUVJPTo(&gs, g, g2, x, out, y, a, mu)
+				ref.affineAddReLUVJP(&ws, w, w2, x, out, y, a, mu)
+				checkLanes("affineAddReLUVJPTo", gs[:], ws[:])
+				check("affineAddReLUVJPTo dst", g, w)
+				check("affineAddReLUVJPTo sBar", g2, w2)
 				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
 				g, w = clone(d0), clone(d0)
 				k.reluAffineVJP(&gs, g, x, y, a, mu)

@@ -429,6 +429,28 @@ var affineKernels = []affineKernel{
 		},
 	},
 
+	{
+		name: "bnReLUVJPTo32",
+		doc:  "bnReLUVJP32 into dst as if zeroed (+0 + value; its values are not read).",
+		accs: 2, slices: []string{"dst", "x", "y", "yBar"}, scalars: []string{"a", "mu"},
+		set: []string{"dst"},
+		body: func(e *affineEmitter) {
+			reluCotangents(e, "yBar")
+			centeredSumsScaleAddOf(e, e.t(0))
+		},
+	},
+	{
+		name: "bnAddReLUVJPTo32",
+		doc:  "bnAddReLUVJP32 into dst and sBar as if zeroed (+0 + value; their values are not read).",
+		accs: 2, slices: []string{"dst", "sBar", "x", "y", "yBar"}, scalars: []string{"a", "mu"},
+		set: []string{"dst", "sBar"},
+		body: func(e *affineEmitter) {
+			reluCotangents(e, "yBar")
+			addExact(e, 0, "sBar", 4)
+			centeredSumsScaleAddOf(e, e.t(0))
+		},
+	},
+
 	// ReLU followed by BatchNorm: the reverse sweep of both, h = relu(x)
 	// and its tangent formed in registers, the BatchNorm's cotangents
 	// (added to zero, as into the tape's zeroed buffers) passed back
