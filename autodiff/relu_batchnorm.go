@@ -105,6 +105,12 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	doSums := xBar[1] != nil || xBar[2] != nil
 	fx := b.isFresh(0)
+	// The fused sweep writes an uncleared x̄ instead of adding to it.
+	write := fx && doSums && xBar[0] != nil
+	sweep := kernels.ReLUAffineVJP[T]
+	if write {
+		sweep = kernels.ReLUAffineVJPTo[T]
+	}
 	forEachPart(g.c, func(lo, hi int) {
 		p, seg := segScratch[T](g, 2)
 		defer putScratch(p)
@@ -114,11 +120,13 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 			a := float64(x[1].Data[c]) * s
 			var sums [2]kernels.Lanes
 			for n := 0; n < g.n; n++ {
-				clearSeg(g, xBar[0], fx, n, c)
+				if !write {
+					clearSeg(g, xBar[0], fx, n, c)
+				}
 				xs, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, yBar.Data, n, c)
 				if doSums && xBar[0] != nil {
 					// Everything in one sweep, h = relu(x) in registers.
-					kernels.ReLUAffineVJP(&sums, bnSeg(g, xBar[0].Data, n, c), xs, yb, a, mu)
+					sweep(&sums, bnSeg(g, xBar[0].Data, n, c), xs, yb, a, mu)
 					continue
 				}
 				if doSums {

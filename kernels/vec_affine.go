@@ -34,6 +34,7 @@ type affineKernels struct {
 	affineAddReLUTo      func(dst, x, s []float32, a, mu, b float64)
 	affineReLUVJPTo      func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
 	affineAddReLUVJPTo   func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
+	reluAffineVJPTo      func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
 	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
@@ -59,6 +60,7 @@ var genericAffine = &affineKernels{
 	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
 	affineJVPAddReLUTo: affineJVPAddReLUToGeneric[float32], affineAddReLUTo: affineAddReLUToGeneric[float32],
 	affineReLUVJPTo: affineReLUVJPToGeneric[float32], affineAddReLUVJPTo: affineAddReLUVJPToGeneric[float32],
+	reluAffineVJPTo:   reluAffineVJPToGeneric[float32],
 	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
 	affineReLUVJPPairTo: affineReLUVJPPairToGeneric[float32], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[float32],
 	reluAffineVJPPairTo: reluAffineVJPPairToGeneric[float32],
@@ -372,6 +374,18 @@ func ReLUAffineVJP[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64)
 	reluAffineVJPGeneric(s, dst, x, yBar, a, mu)
 }
 
+// ReLUAffineVJPTo is ReLUAffineVJP into a zeroed dst: its values are not
+// read, and it receives the bits that clearing it and ReLUAffineVJP give.
+func ReLUAffineVJPTo[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64) {
+	n := len(dst)
+	x, yBar = x[:n], yBar[:n]
+	if is32[T]() {
+		affine32.reluAffineVJPTo(s, as32(dst), as32(x), as32(yBar), a, mu)
+		return
+	}
+	reluAffineVJPToGeneric(s, dst, x, yBar, a, mu)
+}
+
 // CenteredSquares adds (x[i] − mu)² to the lanes s.
 func CenteredSquares[T tensor.Float](s *Lanes, x []T, mu float64) {
 	if is32[T]() {
@@ -640,6 +654,11 @@ func addReLUCotangentGeneric[T tensor.Float](sBar, y, yBar []T) {
 			sBar[i] += 0
 		}
 	}
+}
+
+func reluAffineVJPToGeneric[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64) {
+	clear(dst)
+	reluAffineVJPGeneric(s, dst, x, yBar, a, mu)
 }
 
 func reluAffineVJPGeneric[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64) {

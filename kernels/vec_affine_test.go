@@ -282,6 +282,12 @@ func TestAffineBackends(t *testing.T) {
 				maskAddGeneric(w, x, hb)
 				checkLanes("reluAffineVJP", gs[:], ws[:])
 				check("reluAffineVJP dst", g, w)
+				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
+				g, w = clone(d0), make([]float32, n)
+				k.reluAffineVJPTo(&gs, g, x, y, a, mu)
+				ref.reluAffineVJP(&ws, w, x, y, a, mu)
+				checkLanes("reluAffineVJPTo", gs[:], ws[:])
+				check("reluAffineVJPTo dst", g, w)
 
 				g1, w1 = lanes[3], lanes[3]
 				k.centeredSquares(&g1, x, mu)

@@ -207,6 +207,9 @@ func bnReLUVJPTo32AVX512(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
 func bnAddReLUVJPTo32AVX512(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
 
 //go:noescape
+func reluBNVJPTo32AVX512(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
+
+//go:noescape
 func bnReLUPair32AVX512(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
 
 //go:noescape
@@ -262,6 +265,9 @@ func bnReLUVJPTo32AVX2(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
 
 //go:noescape
 func bnAddReLUVJPTo32AVX2(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
+
+//go:noescape
+func reluBNVJPTo32AVX2(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 
 //go:noescape
 func bnReLUPair32AVX2(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
@@ -362,6 +368,7 @@ type affineAsm struct {
 	affineAddReLUTo      func(dst, x, s []float32, a, mu, b float64)
 	bnReLUVJPTo          func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
 	bnAddReLUVJPTo       func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
+	reluBNVJPTo          func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
 }
 
 // newAffine wraps assembly kernels of the given block (a multiple of 8, so
@@ -465,6 +472,11 @@ func newAffine(name string, block int, k affineAsm) *affineKernels {
 			k.bnAddReLUVJP(s, dst[:n], sBar[:n], x[:n], y[:n], yBar[:n], a, mu)
 			affineAddReLUVJPGeneric(s, dst[n:], sBar[n:m], x[n:m], y[n:m], yBar[n:m], a, mu)
 		},
+		reluAffineVJPTo: func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64) {
+			n, m := cut(len(dst)), len(dst)
+			k.reluBNVJPTo(s, dst[:n], x[:n], yBar[:n], a, mu)
+			reluAffineVJPToGeneric(s, dst[n:], x[n:m], yBar[n:m], a, mu)
+		},
 		affineReLUVJPTo: func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnReLUVJPTo(s, dst[:n], x[:n], y[:n], yBar[:n], a, mu)
@@ -519,14 +531,14 @@ var (
 		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
 		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
 		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512, bnReLUPairTo32AVX512, bnAddReLUPairTo32AVX512, reluBNPairTo32AVX512,
-		affineJVPAddReLUTo32AVX512, affineAddReLUTo32AVX512, bnReLUVJPTo32AVX512, bnAddReLUVJPTo32AVX512,
+		affineJVPAddReLUTo32AVX512, affineAddReLUTo32AVX512, bnReLUVJPTo32AVX512, bnAddReLUVJPTo32AVX512, reluBNVJPTo32AVX512,
 	})
 	avx2Affine = newAffine("avx2", 8, affineAsm{
 		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
 		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
 		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
 		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2, bnReLUPairTo32AVX2, bnAddReLUPairTo32AVX2, reluBNPairTo32AVX2,
-		affineJVPAddReLUTo32AVX2, affineAddReLUTo32AVX2, bnReLUVJPTo32AVX2, bnAddReLUVJPTo32AVX2,
+		affineJVPAddReLUTo32AVX2, affineAddReLUTo32AVX2, bnReLUVJPTo32AVX2, bnAddReLUVJPTo32AVX2, reluBNVJPTo32AVX2,
 	})
 )
 

@@ -481,6 +481,16 @@ var affineKernels = []affineKernel{
 		},
 	},
 
+	{
+		name: "reluBNVJPTo32",
+		doc:  "reluBNVJP32 into dst as if zeroed (+0 + value; its values are not read).",
+		accs: 2, slices: []string{"dst", "x", "yBar"}, scalars: []string{"a", "mu"},
+		set: []string{"dst"},
+		body: func(e *affineEmitter) {
+			reluBNSweep(e, e.load("yBar", 0))
+		},
+	},
+
 	// BatchNorm in training mode: the squared deviations, and the
 	// derivatives as linear combinations of (at most two) vectors, x − mu
 	// and a constant, evaluated left to right.
