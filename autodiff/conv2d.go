@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"math"
 
 	"hesscope/kernels"
 	"hesscope/tensor"
@@ -638,7 +639,10 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				p := getScratch[T](g.shiftedLen())
 				defer putScratch(p)
 				*c.buf = *p
-				clear(*p) // the zero rows; the copies never write them
+				if poisonShifted {
+					fillNaN(*p)
+				}
+				clearShiftedPads(g, *p)
 			}
 			for ch := lo; ch < hi; ch++ {
 				n0, cnt := g.chunk(ch)
@@ -898,6 +902,35 @@ func shiftedWeightProducts[T tensor.Float](g convGeom, rows []int, partials [][]
 	}
 	if doWdY {
 		kernels.GemmNTRows(g.O, g.K, g.P, 1, yBarDot.Data[n0*out:(n0+1)*out], g.P, sBuf, rows, 1, partials[1], g.K)
+	}
+}
+
+// clearShiftedPads zeroes what shiftedCopies never writes in buf: each
+// plane's Pad rows above and below the image and, in a copy shifted right
+// (j < Pad), the first Pad − j values of its first image row. The copies
+// write the rest, every time (kernels.PadRows writes whole rows, zeros
+// included).
+func clearShiftedPads[T tensor.Float](g convGeom, buf []T) {
+	plane := (g.H + 2*g.Pad) * g.W
+	for j := 0; j < g.KW; j++ {
+		lead := g.Pad*g.W + max(0, g.Pad-j)
+		for c := 0; c < g.C; c++ {
+			p := buf[(j*g.C+c)*plane : (j*g.C+c+1)*plane]
+			clear(p[:lead])
+			clear(p[(g.Pad+g.H)*g.W:])
+		}
+	}
+}
+
+// poisonShifted, for tests, fills the shifted copies' buffers with NaN
+// before clearShiftedPads, so that a value neither cleared nor written
+// shows.
+var poisonShifted = false
+
+// fillNaN sets every element of b to NaN.
+func fillNaN[T tensor.Float](b []T) {
+	for i := range b {
+		b[i] = T(math.NaN())
 	}
 }
 

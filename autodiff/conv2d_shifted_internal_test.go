@@ -12,7 +12,8 @@ import (
 // copies of x (shiftedRows) bit for bit against the same product on
 // im2col(x), for the "same" convolutions the path takes (3×3 and 5×5
 // windows, rows of 16 and 32, one and three input channels, float32 and
-// float64), b̄ and x̄ included.
+// float64), b̄ and x̄ included, the copies' buffers filled with NaN before
+// their padding is cleared (poisonShifted).
 func TestShiftedWeightGradient(t *testing.T) {
 	testShifted[float32](t)
 	testShifted[float64](t)
@@ -52,8 +53,8 @@ func testShifted[T tensor.Float](t *testing.T) {
 		y := tensor.New[T](p.Shape(in)...)
 		yBar := fill(y.Shape...)
 		run := func(off bool) []*tensor.Dense[T] {
-			defer func(old bool) { noShifted = old }(noShifted)
-			noShifted = off
+			defer func(old bool) { noShifted, poisonShifted = old, false }(noShifted)
+			noShifted, poisonShifted = off, true
 			bar := []*tensor.Dense[T]{tensor.New[T](c.x...), tensor.New[T](c.w...), tensor.New[T](c.w[0])}
 			p.VJP(bar, yBar, in, y)
 			return bar
@@ -76,7 +77,8 @@ func testShifted[T tensor.Float](t *testing.T) {
 // otherwise (a 16×32 image's 512 pixels are half of float32's slice, so the
 // deep product sums its halves in one slice). Every cotangent and its
 // tangent, with every tangent, with ẋ only, with the weights' only
-// (ȳ̇·Xᵀ alone with ẋ absent) and without W̄ (LeafGradDotOnly's pass).
+// (ȳ̇·Xᵀ alone with ẋ absent) and without W̄ (LeafGradDotOnly's pass);
+// the copies' buffers filled with NaN first, as in the gradient's test.
 func TestShiftedWeightPair(t *testing.T) {
 	testShiftedPair[float32](t, 1e-5)
 	testShiftedPair[float64](t, 1e-13)
@@ -109,8 +111,8 @@ func testShiftedPair[T tensor.Float](t *testing.T, tol float64) {
 			{"no-input-cotangent", true, true, false, true},
 		} {
 			run := func(off bool) []*tensor.Dense[T] {
-				defer func(old bool) { noShifted = old }(noShifted)
-				noShifted = off
+				defer func(old bool) { noShifted, poisonShifted = old, false }(noShifted)
+				noShifted, poisonShifted = off, true
 				xDot := []*tensor.Dense[T]{nil, nil, nil}
 				if k.xDot {
 					xDot[0] = xd
