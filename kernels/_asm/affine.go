@@ -335,10 +335,8 @@ var affineKernels = []affineKernel{
 		slices: []string{"dst", "x", "s"}, scalars: []string{"a", "mu", "b"},
 		body: func(e *affineEmitter) {
 			affineBody(e, 0)
-			e.down(0, 0)
-			e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr("s"), e.n(0), e.n(0))
-			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
-			e.p("VCMPPS $0x1e, %s, %s, %s", e.n(4), e.n(0), e.n(3)) // y > 0
+			e.addHalf(0, "s")
+			e.positive(0, 3)
 			e.op("VANDPS", e.n(0), e.n(0), e.n(3))
 			e.p("VMOVUPS %s, %d(%s)", e.n(0), e.off, e.ptr("dst"))
 		},
@@ -349,12 +347,9 @@ var affineKernels = []affineKernel{
 		slices: []string{"y", "yDot", "x", "xDot", "s", "sDot"}, scalars: []string{"a", "c", "mu", "b", "d"},
 		body: func(e *affineEmitter) {
 			affineJVPBody(e)
-			e.down(1, 1)
-			e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr("s"), e.n(1), e.n(1))
-			e.down(2, 2)
-			e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr("sDot"), e.n(2), e.n(2))
-			e.op("VXORPS", e.n(4), e.n(4), e.n(4))
-			e.p("VCMPPS $0x1e, %s, %s, %s", e.n(4), e.n(1), e.n(3)) // y > 0
+			e.addHalf(1, "s")
+			e.addHalf(2, "sDot")
+			e.positive(1, 3)
 			e.op("VANDPS", e.n(1), e.n(1), e.n(3))
 			e.op("VANDPS", e.n(2), e.n(2), e.n(3))
 			e.p("VMOVUPS %s, %d(%s)", e.n(1), e.off, e.ptr("y"))
@@ -609,6 +604,20 @@ func (e *affineEmitter) reluMask(z, tmp, m int) {
 	}
 	e.op("VXORPD", e.t(m), e.t(m), e.t(m))
 	e.p("VCMPPD $0x1e, %s, %s, %s", e.t(m), e.t(tmp), e.t(m))
+}
+
+// addHalf rounds temporary i to float32 and adds the half of slice s to
+// it (float32 addition), in its narrow view.
+func (e *affineEmitter) addHalf(i int, s string) {
+	e.down(i, i)
+	e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr(s), e.n(i), e.n(i))
+}
+
+// positive sets the narrow view of temporary m to the float32 mask
+// n(z) > 0 (ordered: false for NaN), T4 holding the zero.
+func (e *affineEmitter) positive(z, m int) {
+	e.op("VXORPS", e.n(4), e.n(4), e.n(4))
+	e.p("VCMPPS $0x1e, %s, %s, %s", e.n(4), e.n(z), e.n(m))
 }
 
 // xMask sets the narrow view of temporary m to the float32 mask 0 < x of

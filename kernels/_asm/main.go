@@ -43,6 +43,14 @@ type kernel struct {
 	panel int
 }
 
+// panelRows returns the rows of the A panels k reads: panel, or mr.
+func (k kernel) panelRows() int {
+	if k.panel > 0 {
+		return k.panel
+	}
+	return k.mr
+}
+
 var kernels = []kernel{
 	{name: "sgemmMicroAVX512", zmm: true, mr: 12, nv: 2, unroll: 4, pfB: 512},
 	{name: "dgemmMicroAVX512", zmm: true, f64: true, mr: 12, nv: 2, unroll: 4, pfB: 512},
@@ -145,11 +153,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	fma := "VFMADD231P" + sfx
 	mul := "VMULP" + sfx
 	bcast := "VBROADCASTS" + sfx
-	panel := k.mr
-	if k.panel > 0 {
-		panel = k.panel
-	}
-	aStep, bStep := panel*size, nr*size
+	aStep, bStep := k.panelRows()*size, nr*size
 	typ := "float32"
 	argSize, betaOff, rowsOff := 112, 92, 96
 	if k.f64 {

@@ -40,11 +40,7 @@ func (k kernel) emitStridedAVX2(w *bytes.Buffer) {
 	aReg := fmt.Sprintf("Y%d", nacc+k.nv)
 	mov, fma, mul := "VMOVUP"+sfx, "VFMADD231P"+sfx, "VMULP"+sfx
 	bcast, mmov := "VBROADCASTS"+sfx, "VMASKMOVP"+sfx
-	panel := k.mr
-	if k.panel > 0 {
-		panel = k.panel
-	}
-	aStep := panel * size
+	aStep := k.panelRows() * size
 
 	fmt.Fprintf(w, "\n// func %s(k int, a, b, c []%s, ldc int, alpha, beta %s, rows, cols int, off *int)\n", k.name, typ, typ)
 	fmt.Fprintf(w, "//\n// %d×%d tile, %d Y accumulators, b row p at b + off[p] bytes; writes the top-left rows×cols.\n", k.mr, nr, nacc)
