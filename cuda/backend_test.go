@@ -24,21 +24,31 @@ func TestBackendOps(t *testing.T) { checkBackend(t, &gpu{dev: needGPU(t)}) }
 func TestEmulatedBackendOps(t *testing.T) { checkBackend(t, newEmu(t)) }
 
 func checkBackend(t *testing.T, be backend) {
-	defer be.enter()()
-	defer be.close()
-	t.Run("copy", func(t *testing.T) { checkCopy(t, be) })
-	t.Run("relu", func(t *testing.T) { checkReLU(t, be) })
-	t.Run("channel_sum", func(t *testing.T) { checkChannelSum(t, be) })
-	t.Run("maxpool ties", func(t *testing.T) { checkMaxPool(t, be) })
+	defer func() {
+		defer be.enter()()
+		be.close()
+	}()
+	// Each subtest runs on its own goroutine, so each enters the backend
+	// (locks its OS thread and makes the context current) itself.
+	run := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			defer be.enter()()
+			f(t)
+		})
+	}
+	run("copy", func(t *testing.T) { checkCopy(t, be) })
+	run("relu", func(t *testing.T) { checkReLU(t, be) })
+	run("channel_sum", func(t *testing.T) { checkChannelSum(t, be) })
+	run("maxpool ties", func(t *testing.T) { checkMaxPool(t, be) })
 	for _, dt := range []int32{dnnFloat, dnnDouble} {
-		t.Run(fmt.Sprintf("gemm dtype %d", dt), func(t *testing.T) {
+		run(fmt.Sprintf("gemm dtype %d", dt), func(t *testing.T) {
 			if dt == dnnFloat {
 				checkGemm[float32](t, be, dt)
 			} else {
 				checkGemm[float64](t, be, dt)
 			}
 		})
-		t.Run(fmt.Sprintf("conv dtype %d", dt), func(t *testing.T) {
+		run(fmt.Sprintf("conv dtype %d", dt), func(t *testing.T) {
 			if dt == dnnFloat {
 				checkConv[float32](t, be, dt)
 			} else {

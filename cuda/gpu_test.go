@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -242,28 +243,40 @@ func checkVariants(t *testing.T, be backend) {
 func TestTopEigenvalueFloat32(t *testing.T) {
 	needGPU(t)
 	for _, name := range []string{"c1", "resnet20"} {
-		net, x, y := zooNet[float32](t, name, 64)
-		data := hessian.Batch[float32]{X: x, Y: y}
-		opts := linop.LanczosOptions{K: 1, MaxIter: 80, Tol: 1e-6, Seed: 1}
-		cpu, err := linop.Lanczos(hessian.NewParams[float32](net, data, nn.Eval, nil), linop.Largest, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng, err := NewEngine[float32](net, net.Input)
-		if err != nil {
-			t.Fatal(err)
-		}
-		op := hessian.NewParams[float32](net, data, nn.Eval, nil)
-		op.Engine = eng
-		gpu, err := linop.Lanczos(op, linop.Largest, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rel := math.Abs(gpu.Values[0]-cpu.Values[0]) / math.Abs(cpu.Values[0])
-		t.Logf("%s: λ1 CPU %.8g GPU %.8g relative difference %.2g (%d products)", name, cpu.Values[0], gpu.Values[0], rel, op.HVPs)
-		if !(rel <= 1e-4) {
-			t.Errorf("%s: λ1 GPU %g vs CPU %g (relative %g)", name, gpu.Values[0], cpu.Values[0], rel)
-		}
+		t.Run(name, func(t *testing.T) {
+			net, x, y := zooNet[float32](t, name, 64)
+			data := hessian.Batch[float32]{X: x, Y: y}
+			// float32 products have a residual floor near 1e-5·λ that
+			// depends on the order of the sums (on an H100, c1's GPU
+			// products stalled at 1.1e-5·λ where the CPU's met 1e-5):
+			// an estimate whose residual is within 1e-4·λ is accepted
+			// unconverged, its error about residual²/gap being far
+			// below the 1e-4 asserted on λ1.
+			opts := linop.LanczosOptions{K: 1, MaxIter: 80, Tol: 1e-5, Seed: 1}
+			floor := func(res linop.Eigen, err error) linop.Eigen {
+				t.Helper()
+				var nc *linop.NotConvergedError
+				if errors.As(err, &nc) && nc.Residual <= 1e-4*math.Abs(nc.Value) {
+					t.Logf("%v (accepted: float32)", err)
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			cpu := floor(linop.Lanczos(hessian.NewParams[float32](net, data, nn.Eval, nil), linop.Largest, opts))
+			eng, err := NewEngine[float32](net, net.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			op := hessian.NewParams[float32](net, data, nn.Eval, nil)
+			op.Engine = eng
+			gpu := floor(linop.Lanczos(op, linop.Largest, opts))
+			rel := math.Abs(gpu.Values[0]-cpu.Values[0]) / math.Abs(cpu.Values[0])
+			t.Logf("%s: λ1 CPU %.8g GPU %.8g relative difference %.2g (%d products)", name, cpu.Values[0], gpu.Values[0], rel, op.HVPs)
+			if !(rel <= 1e-4) {
+				t.Errorf("%s: λ1 GPU %g vs CPU %g (relative %g)", name, gpu.Values[0], cpu.Values[0], rel)
+			}
+		})
 	}
 }
 
