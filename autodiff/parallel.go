@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"hesscope/internal/workers"
 	"hesscope/kernels"
 	"hesscope/tensor"
 )
@@ -73,7 +74,8 @@ func numParts(n int) int { return min(n, maxParts) }
 func partRange(n, parts, k int) (lo, hi int) { return k * n / parts, (k + 1) * n / parts }
 
 // forEachPart calls body(lo, hi) once for every part of [0, n), concurrently
-// on at most GOMAXPROCS goroutines. Bodies must write disjoint memory.
+// on at most GOMAXPROCS goroutines (the caller and pooled helpers,
+// workers.Run). Bodies must write disjoint memory.
 func forEachPart(n int, body func(lo, hi int)) {
 	parts := numParts(n)
 	w := min(parts, runtime.GOMAXPROCS(0))
@@ -84,20 +86,7 @@ func forEachPart(n int, body func(lo, hi int)) {
 		return
 	}
 	defer busy(w)()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range w {
-		wg.Go(func() {
-			for {
-				k := int(next.Add(1)) - 1
-				if k >= parts {
-					return
-				}
-				body(partRange(n, parts, k))
-			}
-		})
-	}
-	wg.Wait()
+	workers.Run(w, parts, func(k int) { body(partRange(n, parts, k)) })
 }
 
 // busy marks the CPUs busy for the kernels' products (kernels.Busy) when a
@@ -195,7 +184,9 @@ func reduceParts[T tensor.Float](n int, dsts [][]T, body func(partials [][]T, lo
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range w {
-		wg.Go(func() {
+		wg.Add(1)
+		workers.Go(func() {
+			defer wg.Done()
 			for {
 				buf := <-free
 				k := int(next.Add(1)) - 1

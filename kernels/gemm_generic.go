@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"hesscope/internal/workers"
 	"hesscope/tensor"
 )
 
@@ -544,75 +545,9 @@ func genericKernel[T tensor.Float]() *gemmKernel[T] {
 }
 
 // parallelFor runs f(i) for i in [0, n) on up to procs goroutines, the
-// caller included, and returns when all calls have returned. Helpers come
-// from a fixed pool and claim tasks by counter, so a helper that comes late
-// finds the work done, and when the pool's queue is full (concurrent calls)
-// the caller does the work itself. f must not block on other tasks.
-func parallelFor(procs, n int, f func(i int)) {
-	if n <= 0 {
-		return
-	}
-	helpers := min(procs, n) - 1
-	if helpers <= 0 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	startPool()
-	j := &poolJob{f: f, n: int64(n)}
-	for h := 0; h < helpers; h++ {
-		j.wg.Add(1)
-		select {
-		case poolJobs <- j:
-		default:
-			j.wg.Done()
-		}
-	}
-	j.run()
-	j.wg.Wait()
-}
-
-// poolJob is one parallelFor call: its tasks are claimed by counter.
-type poolJob struct {
-	f    func(i int)
-	n    int64
-	next atomic.Int64
-	wg   sync.WaitGroup
-}
-
-func (j *poolJob) run() {
-	for {
-		i := j.next.Add(1) - 1
-		if i >= j.n {
-			return
-		}
-		j.f(int(i))
-	}
-}
-
-var (
-	poolOnce sync.Once
-	poolJobs chan *poolJob
-)
-
-// startPool starts one helper goroutine per CPU (GOMAXPROCS or NumCPU at
-// first use). The queue holds one job per helper: a helper still on its way
-// back from the previous job (back-to-back calls) takes the next one as soon
-// as it is free, instead of the caller running everything alone.
-func startPool() {
-	poolOnce.Do(func() {
-		helpers := max(runtime.GOMAXPROCS(0), runtime.NumCPU())
-		poolJobs = make(chan *poolJob, helpers)
-		for i := 0; i < helpers; i++ {
-			go func() {
-				for j := range poolJobs {
-					j.run()
-					j.wg.Done()
-				}
-			}()
-		}
-	})
-}
+// caller included (workers.Run: pooled helpers claim tasks by counter, and
+// when none is free the caller does the work itself). f must not block on
+// other tasks.
+func parallelFor(procs, n int, f func(i int)) { workers.Run(procs, n, f) }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
