@@ -1,6 +1,8 @@
 package autodiff
 
 import (
+	"runtime"
+
 	"hesscope/kernels"
 	"hesscope/tensor"
 )
@@ -117,11 +119,31 @@ func winoWeightsAdd[T tensor.Float](a winogradAlg, wBar, m []T, o, c int) {
 // each and the leading dimension of a chunk's transformed tiles.
 func winogradChunk(n, tiles int) (per, ld int) {
 	per = max(1, min(n, winogradChunkTiles/tiles))
-	ld = per * tiles
+	return per, winogradLd(per, tiles)
+}
+
+// winogradSpread is winogradChunk for the products that write each
+// image's outputs on their own (winogradConv: y, ẏ and the input
+// cotangents), with at least two chunks per CPU where the batch allows:
+// ResNet-18's 4×4 layers make 4 chunks of 32 images at batch 128, which
+// kept 4 of 16 cores busy. Those outputs are the same bits however the
+// batch is chunked (each column's sums run over the same depth in the
+// same order; TestWinogradDeterministic), so the chunking may follow
+// GOMAXPROCS; the weight cotangents, summed over the chunks, may not
+// (convWeightWinograd keeps winogradChunk's).
+func winogradSpread(n, tiles int) (per, ld int) {
+	per, _ = winogradChunk(n, tiles)
+	per = max(1, min(per, n/(2*runtime.GOMAXPROCS(0))))
+	return per, winogradLd(per, tiles)
+}
+
+// winogradLd is the leading dimension of a chunk of per images' tiles.
+func winogradLd(per, tiles int) int {
+	ld := per * tiles
 	if ld%256 == 0 {
 		ld += 16 // rows a multiple of 1 KiB apart share cache sets
 	}
-	return per, ld
+	return ld
 }
 
 // sizeIf returns n if need, else 0.
@@ -283,7 +305,7 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
 	tiles := kernels.WinogradTiles(s)
-	per, ld := winogradChunk(n, tiles)
+	per, ld := winogradSpread(n, tiles)
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
 	// Scratch for the tiles and products each chunk needs, their
 	// components us and ms apart, and for the transforms.

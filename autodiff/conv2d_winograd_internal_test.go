@@ -1,9 +1,13 @@
 package autodiff
 
 import (
+	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"hesscope/kernels"
+	"hesscope/tensor"
 )
 
 // TestWinogradShape checks which convolutions run by Winograd's algorithm:
@@ -65,6 +69,73 @@ func TestWinogradShape(t *testing.T) {
 		}
 		if winogradShape[float64](tc.s, tc.o) {
 			t.Errorf("%s: winogradShape[float64] = true", tc.name)
+		}
+	}
+}
+
+// TestWinogradDeterministic: every Winograd product gives the same bits for
+// any GOMAXPROCS, although winogradSpread cuts the batch into more chunks
+// the more CPUs there are (down to one image per chunk): y, ẏ and the
+// input cotangents do not depend on the chunking, and the weight
+// cotangents keep winogradChunk's. ResNet-18's 4×4 and 8×8 layers' shapes
+// (fewer channels), 5×5 (F(2×2, 5×5)) and 3×3 with padding 0.
+func TestWinogradDeterministic(t *testing.T) {
+	conv := func(c, h, w, k, pad int) kernels.ConvShape {
+		return kernels.ConvShape{C: c, H: h, W: w, KH: k, KW: k, Stride: 1, Pad: pad}
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	randn := func(shape ...int) *tensor.Dense[float32] {
+		d := tensor.New[float32](shape...)
+		for i := range d.Data {
+			d.Data[i] = float32(rng.NormFloat64())
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		n    int
+		s    kernels.ConvShape
+		o    int
+	}{
+		{"4×4", 37, conv(32, 4, 4, 3, 1), 32},
+		{"8×8", 64, conv(32, 8, 8, 3, 1), 48},
+		{"5×5", 9, conv(32, 12, 12, 5, 2), 32},
+		{"p0", 21, conv(33, 10, 10, 3, 0), 32},
+	} {
+		s := tc.s
+		if !winogradShape[float32](s, tc.o) || !winogradGrad[float32](convGeom{ConvShape: s, O: tc.o}) {
+			t.Skipf("%s: no Winograd products on this CPU (winogradShape or winogradGrad false)", tc.name)
+		}
+		x, xd := randn(tc.n, s.C, s.H, s.W), randn(tc.n, s.C, s.H, s.W)
+		w, wd := randn(tc.o, s.C, s.KH, s.KW), randn(tc.o, s.C, s.KH, s.KW)
+		b, bd := randn(tc.o), randn(tc.o)
+		p := Conv2d[float32]{Stride: 1, Padding: s.Pad}
+		in, dots := []*tensor.Dense[float32]{x, w, b}, []*tensor.Dense[float32]{xd, wd, bd}
+		run := func(procs int) [][]float32 {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			y := tensor.New[float32](p.Shape(in)...)
+			yDot := tensor.New[float32](y.Shape...)
+			p.ForwardJVP(y, yDot, in, dots)
+			yBar, yBarDot := randn(y.Shape...), randn(y.Shape...)
+			bar := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
+			barDot := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
+			p.VJPPair(bar, barDot, yBar, yBarDot, in, dots, y, yDot)
+			out := [][]float32{y.Data, yDot.Data}
+			for i := range bar {
+				out = append(out, bar[i].Data, barDot[i].Data)
+			}
+			return out
+		}
+		rng = rand.New(rand.NewPCG(1, 2))
+		ref := run(1)
+		for _, procs := range []int{2, 3, 16, 64} {
+			rng = rand.New(rand.NewPCG(1, 2))
+			got := run(procs)
+			for i := range ref {
+				if !slices.Equal(got[i], ref[i]) {
+					t.Errorf("%s, GOMAXPROCS=%d: result %d differs from GOMAXPROCS=1", tc.name, procs, i)
+				}
+			}
 		}
 	}
 }
