@@ -528,7 +528,9 @@ func winogradNT(g convGeom) bool { return min(g.C, g.O) >= 128 }
 // below 128 channels (winogradNT) U_ξ is transposed (kernels.ChannelsLast,
 // one component at a time, into a buffer that stays in cache) so that the
 // products are Ȳ_ξ·Ũ_ξ with Ũ_ξ's rows read in place and Ȳ_ξ packed once
-// for the two products that read it.
+// for the two products that read it. With fewer chunks than two per CPU
+// the sums run by component instead (winogradWeightSums), in the same
+// order.
 func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
 	a := winogradOf(g.ConvShape)
 	nc := a.comps()
@@ -545,79 +547,155 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	mSize := nc * g.O * g.C
 	mBuf, dsts := weightSums[T](mSize, doW, doWdY || doWdX)
 	defer putScratch(mBuf)
-	reduceParts((g.N+per-1)/per, dsts, func(partials [][]T, lo, hi int) {
-		buf, bufs := splitScratch[T](sizes)
-		defer putScratch(buf)
-		u, ud, yt, ytd, ut, utd, tmp := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], bufs[6]
-		for ch := lo; ch < hi; ch++ {
-			n0, cnt := ch*per, min(per, g.N-ch*per)
-			cols := cnt * tiles
-			xs, ys0 := n0*in, n0*out
+	// transform writes chunk ch's transformed tiles into u, ud, yt, ytd
+	// (those wanted: non-empty) and returns its number of tiles.
+	transform := func(ch int, u, ud, yt, ytd, tmp []T) (cols int) {
+		n0, cnt := ch*per, min(per, g.N-ch*per)
+		xs, ys0 := n0*in, n0*out
+		if len(u) > 0 {
+			winoIn(a, u, ld, us, x.Data[xs:xs+cnt*in], cnt, g.ConvShape, tmp)
+		}
+		if len(ud) > 0 {
+			winoIn(a, ud, ld, us, xDot.Data[xs:xs+cnt*in], cnt, g.ConvShape, tmp)
+		}
+		if len(yt) > 0 {
+			winoOutT(a, yt, ld, ys, yBar.Data[ys0:ys0+cnt*out], cnt, g.O, oh, ow, tmp)
+		}
+		if len(ytd) > 0 {
+			winoOutT(a, ytd, ld, ys, yBarDot.Data[ys0:ys0+cnt*out], cnt, g.O, oh, ow, tmp)
+		}
+		return cnt * tiles
+	}
+	// products adds component ξ's products of one chunk of cols tiles,
+	// transformed into u, ud, yt, ytd, to w (M̄_ξ) and wd (M̄d_ξ); ut and
+	// utd hold the transposes Ũ_ξ, Ũd_ξ where they are used.
+	products := func(xi, cols int, u, ud, yt, ytd, ut, utd, w, wd []T) {
+		U, Y := xi*us, xi*ys
+		// B: U_ξ and Ud_ξ as they lie (transposed, tiles along their
+		// rows) from 128 channels, else their transposes Ũ_ξ, Ũd_ξ.
+		var bu, bud []T
+		ldb := ld
+		switch {
+		case nt:
 			if len(u) > 0 {
-				winoIn(a, u, ld, us, x.Data[xs:xs+cnt*in], cnt, g.ConvShape, tmp)
+				bu = u[U:]
 			}
 			if len(ud) > 0 {
-				winoIn(a, ud, ld, us, xDot.Data[xs:xs+cnt*in], cnt, g.ConvShape, tmp)
+				bud = ud[U:]
 			}
-			if len(yt) > 0 {
-				winoOutT(a, yt, ld, ys, yBar.Data[ys0:ys0+cnt*out], cnt, g.O, oh, ow, tmp)
+		default:
+			ldb = g.C
+			if len(ut) > 0 {
+				kernels.ChannelsLast(ut, u[U:], tShape)
+				bu = ut
 			}
-			if len(ytd) > 0 {
-				winoOutT(a, ytd, ld, ys, yBarDot.Data[ys0:ys0+cnt*out], cnt, g.O, oh, ow, tmp)
-			}
-			for xi := 0; xi < nc; xi++ {
-				U, Y := xi*us, xi*ys
-				M := xi * g.O * g.C
-				// B: U_ξ and Ud_ξ as they lie (transposed, tiles along their
-				// rows) from 128 channels, else their transposes Ũ_ξ, Ũd_ξ.
-				var bu, bud []T
-				ldb := ld
-				switch {
-				case nt:
-					if len(u) > 0 {
-						bu = u[U:]
-					}
-					if len(ud) > 0 {
-						bud = ud[U:]
-					}
-				default:
-					ldb = g.C
-					if len(ut) > 0 {
-						kernels.ChannelsLast(ut, u[U:], tShape)
-						bu = ut
-					}
-					if len(utd) > 0 {
-						kernels.ChannelsLast(utd, ud[U:], tShape)
-						bud = utd
-					}
-				}
-				// Ȳ_ξ, packed once where two products read it (the dot
-				// kernel of the transposed form reads it in place).
-				var pa *kernels.PackedA[T]
-				if doW && doWdX && !nt {
-					pa = kernels.PackA(false, g.O, cols, yt[Y:], ld)
-				}
-				if doW {
-					winogradProduct(pa, nt, g.O, g.C, cols, yt[Y:], ld, bu, ldb, partials[0][M:])
-				}
-				if doWdY {
-					winogradProduct(nil, nt, g.O, g.C, cols, ytd[Y:], ld, bu, ldb, partials[1][M:])
-				}
-				if doWdX {
-					winogradProduct(pa, nt, g.O, g.C, cols, yt[Y:], ld, bud, ldb, partials[1][M:])
-				}
-				if pa != nil {
-					pa.Release()
-				}
+			if len(utd) > 0 {
+				kernels.ChannelsLast(utd, ud[U:], tShape)
+				bud = utd
 			}
 		}
-	})
+		// Ȳ_ξ, packed once where two products read it (the dot
+		// kernel of the transposed form reads it in place).
+		var pa *kernels.PackedA[T]
+		if doW && doWdX && !nt {
+			pa = kernels.PackA(false, g.O, cols, yt[Y:], ld)
+		}
+		if doW {
+			winogradProduct(pa, nt, g.O, g.C, cols, yt[Y:], ld, bu, ldb, w)
+		}
+		if doWdY {
+			winogradProduct(nil, nt, g.O, g.C, cols, ytd[Y:], ld, bu, ldb, wd)
+		}
+		if doWdX {
+			winogradProduct(pa, nt, g.O, g.C, cols, yt[Y:], ld, bud, ldb, wd)
+		}
+		if pa != nil {
+			pa.Release()
+		}
+	}
+	chunks := (g.N + per - 1) / per
+	if chunks <= maxParts && chunks < 2*runtime.GOMAXPROCS(0) {
+		winogradWeightSums(chunks, nc, g.O*g.C, sizes, dsts, transform, products)
+	} else {
+		reduceParts(chunks, dsts, func(partials [][]T, lo, hi int) {
+			buf, bufs := splitScratch[T](sizes)
+			defer putScratch(buf)
+			u, ud, yt, ytd, ut, utd, tmp := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], bufs[6]
+			for ch := lo; ch < hi; ch++ {
+				cols := transform(ch, u, ud, yt, ytd, tmp)
+				for xi := 0; xi < nc; xi++ {
+					M := xi * g.O * g.C
+					var w, wd []T
+					if partials[0] != nil {
+						w = partials[0][M:]
+					}
+					if partials[1] != nil {
+						wd = partials[1][M:]
+					}
+					products(xi, cols, u, ud, yt, ytd, ut, utd, w, wd)
+				}
+			}
+		})
+	}
 	if doW {
 		winoWeightsAdd(a, bar.w.Data, dsts[0], g.O, g.C)
 	}
 	if doWdY || doWdX {
 		winoWeightsAdd(a, dot.w.Data, dsts[1], g.O, g.C)
 	}
+}
+
+// winogradWeightSums computes convWeightWinograd's sums over the batch
+// with the components, not the chunks, spread over the CPUs, where the
+// batch makes too few chunks to keep them busy (ResNet-18's 4×4 and 8×8
+// layers: 4 and 16 chunks at batch 128): first every chunk's transformed
+// tiles side by side (sizes[:4] each, chunks in parallel), then per
+// component ξ (components in parallel) each chunk's products into a
+// cleared M̄_ξ-sized buffer added to dsts in chunk order. With no more
+// chunks than maxParts, reduceParts gives each chunk a part of its own, so
+// these are its sums, in its order: the same bits (TestWinogradDeterministic).
+func winogradWeightSums[T tensor.Float](chunks, nc, size int, sizes []int, dsts [][]T,
+	transform func(ch int, u, ud, yt, ytd, tmp []T) int,
+	products func(xi, cols int, u, ud, yt, ytd, ut, utd, w, wd []T)) {
+	per := sizes[0] + sizes[1] + sizes[2] + sizes[3] // one chunk's tiles
+	all := getScratch[T](chunks * per)
+	defer putScratch(all)
+	chunk := func(ch int) (u, ud, yt, ytd []T) {
+		b := (*all)[ch*per : (ch+1)*per]
+		u, b = b[:sizes[0]], b[sizes[0]:]
+		ud, b = b[:sizes[1]], b[sizes[1]:]
+		yt, b = b[:sizes[2]], b[sizes[2]:]
+		return u, ud, yt, b[:sizes[3]]
+	}
+	cols := make([]int, chunks)
+	forEachPart(chunks, func(lo, hi int) {
+		tmp := getScratch[T](sizes[6])
+		defer putScratch(tmp)
+		for ch := lo; ch < hi; ch++ {
+			u, ud, yt, ytd := chunk(ch)
+			cols[ch] = transform(ch, u, ud, yt, ytd, *tmp)
+		}
+	})
+	forEachPart(nc, func(lo, hi int) {
+		buf, bufs := splitScratch[T]([]int{sizeIf(dsts[0] != nil, size), sizeIf(dsts[1] != nil, size), sizes[4], sizes[5]})
+		defer putScratch(buf)
+		w, wd, ut, utd := bufs[0], bufs[1], bufs[2], bufs[3]
+		for xi := lo; xi < hi; xi++ {
+			M := xi * size
+			for ch := range chunks {
+				clear(w)
+				clear(wd)
+				u, ud, yt, ytd := chunk(ch)
+				products(xi, cols[ch], u, ud, yt, ytd, ut, utd, w, wd)
+				if dsts[0] != nil {
+					kernels.Add(dsts[0][M:M+size], w)
+				}
+				if dsts[1] != nil {
+					kernels.Add(dsts[1][M:M+size], wd)
+				}
+			}
+		}
+	})
 }
 
 // winogradProduct adds a·op(b) to c (m×n, leading dimension n): a is m×k

@@ -75,9 +75,11 @@ func TestWinogradShape(t *testing.T) {
 
 // TestWinogradDeterministic: every Winograd product gives the same bits for
 // any GOMAXPROCS, although winogradSpread cuts the batch into more chunks
-// the more CPUs there are (down to one image per chunk): y, ẏ and the
+// the more CPUs there are (down to one image per chunk), and with fewer
+// chunks than two per CPU the weight sums run by component
+// (winogradWeightSums) instead of by chunk (reduceParts): y, ẏ and the
 // input cotangents do not depend on the chunking, and the weight
-// cotangents keep winogradChunk's. ResNet-18's 4×4 and 8×8 layers' shapes
+// cotangents keep winogradChunk's and reduceParts' order. ResNet-18's 4×4 and 8×8 layers' shapes
 // (fewer channels), 5×5 (F(2×2, 5×5)) and 3×3 with padding 0.
 func TestWinogradDeterministic(t *testing.T) {
 	conv := func(c, h, w, k, pad int) kernels.ConvShape {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"testing"
 
 	"hesscope/models"
@@ -86,6 +87,43 @@ func BenchmarkModels(b *testing.B) {
 				b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 				b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/(1<<20), "MB/pass")
 			})
+		}
+	}
+}
+
+// TestPassSameBitsAnyProcs: a float32 HVP pass of c2 and ResNet-20 (the
+// Winograd layers, whose chunking and, with few chunks, whose weight sums'
+// schedule follow GOMAXPROCS) gives the same bits for 1, 3 and 16 CPUs.
+func TestPassSameBitsAnyProcs(t *testing.T) {
+	for _, name := range []string{"c2", "resnet20"} {
+		net, err := models.New[float32](name, models.Config{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := benchBatch(net, 48)
+		params := nn.Trainable(net.Params())
+		v := nn.Like(params)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, b := range v {
+			for i := range b.Data {
+				b.Data[i] = float32(rng.NormFloat64())
+			}
+		}
+		req := Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v}
+		run := func(procs int) []float32 {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			r := NewEvaluator[float32](net).Pass(x, y, req)
+			out := []float32{float32(r.Loss)}
+			for i := range r.ParamGrad {
+				out = append(append(out, r.ParamGrad[i].Data...), r.ParamHv[i].Data...)
+			}
+			return out
+		}
+		ref := run(1)
+		for _, procs := range []int{3, 16} {
+			if got := run(procs); !slices.Equal(got, ref) {
+				t.Errorf("%s: GOMAXPROCS=%d gives other bits than 1", name, procs)
+			}
 		}
 	}
 }
