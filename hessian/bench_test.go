@@ -28,6 +28,19 @@ func benchBatch[T tensor.Float](net *models.Net[T], n int) (*tensor.Dense[T], []
 	return x, y
 }
 
+// randomTangent returns a direction over params with standard normal
+// entries, drawn from PCG(s1, s2).
+func randomTangent[T tensor.Float](params []*nn.Param[T], s1, s2 uint64) []*tensor.Dense[T] {
+	v := nn.Like(params)
+	rng := rand.New(rand.NewPCG(s1, s2))
+	for _, t := range v {
+		for i := range t.Data {
+			t.Data[i] = T(rng.NormFloat64())
+		}
+	}
+	return v
+}
+
 // BenchmarkModels times one gradient and one Hessian-vector product with
 // respect to the parameters per model at batch 128 in float32, BatchNorm in
 // eval mode: compare HVP/Gradient for the cost of second derivatives
@@ -47,13 +60,7 @@ func BenchmarkModels(b *testing.B) {
 		}
 		x, y := benchBatch(net, 128)
 		params := nn.Trainable(net.Params())
-		v := nn.Like(params)
-		rng := rand.New(rand.NewPCG(3, 4))
-		for _, t := range v {
-			for i := range t.Data {
-				t.Data[i] = float32(rng.NormFloat64())
-			}
-		}
+		v := randomTangent(params, 3, 4)
 		for _, c := range []struct {
 			kind string
 			req  Request[float32]
@@ -102,13 +109,7 @@ func TestPassSameBitsAnyProcs(t *testing.T) {
 		}
 		x, y := benchBatch(net, 48)
 		params := nn.Trainable(net.Params())
-		v := nn.Like(params)
-		rng := rand.New(rand.NewPCG(3, 4))
-		for _, b := range v {
-			for i := range b.Data {
-				b.Data[i] = float32(rng.NormFloat64())
-			}
-		}
+		v := randomTangent(params, 3, 4)
 		req := Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v}
 		run := func(procs int) []float32 {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
