@@ -35,6 +35,7 @@ func TestRunNested(t *testing.T) {
 // TestGoStartsEverything: tasks that wait for each other all start, more
 // of them than the pool keeps helpers.
 func TestGoStartsEverything(t *testing.T) {
+	waitIdle(t)
 	n := maxHelpers() + 5
 	var started sync.WaitGroup
 	started.Add(n)
@@ -55,6 +56,22 @@ func TestGoStartsEverything(t *testing.T) {
 	}
 	close(release)
 	done.Wait()
+}
+
+// waitIdle waits until every helper the earlier tests started is back in
+// the pool (one may still be on its way from its last task).
+func waitIdle(t *testing.T) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		settled := len(idle) == all
+		mu.Unlock()
+		if settled {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("helpers still busy 10 s after the earlier tests")
+		}
+	}
 }
 
 // TestParkedHelpersWake: helpers idle for longer than Spin (parked) take
