@@ -36,7 +36,9 @@ func TestRunNested(t *testing.T) {
 // of them than the pool keeps helpers.
 func TestGoStartsEverything(t *testing.T) {
 	waitIdle(t)
-	n := maxHelpers() + 5
+	mu.Lock()
+	n := max(maxHelpers(), all) + 5 // more than the helpers there are or may be
+	mu.Unlock()
 	var started sync.WaitGroup
 	started.Add(n)
 	release := make(chan struct{})
