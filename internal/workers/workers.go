@@ -108,8 +108,13 @@ func (h *helper) loop(f func()) {
 		idle = append(idle, h)
 		mu.Unlock()
 		p := h.task.Swap(nil)
-		for deadline := time.Now().Add(Spin); p == nil && time.Now().Before(deadline); p = h.task.Swap(nil) {
+		deadline := time.Now().Add(Spin)
+		for i := 1; p == nil; i++ {
+			if i%64 == 0 && time.Now().After(deadline) { // the clock read now and then: it cost as much as the yields
+				break
+			}
 			runtime.Gosched()
+			p = h.task.Swap(nil)
 		}
 		for p == nil {
 			<-h.wake

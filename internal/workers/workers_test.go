@@ -102,9 +102,11 @@ func TestParkedHelpersWake(t *testing.T) {
 // (about 6 µs each), the shape of a pass's batch loops: through Run
 // ("pool") and with goroutines started for each loop ("spawn", what the
 // engine did before this package). On many cores the spawned goroutines
-// reach their processors one wake-up after another. On the 2-core Xeon
-// (3 runs each): 99 µs per loop through Run, 145–155 µs spawned, of
-// 176–196 µs of work (-cpu 1):
+// reach their processors one wake-up after another. On the 2-core Xeon,
+// the two alternating, six runs each: 112–130 µs per loop through Run,
+// 118–142 µs spawned, of 179–189 µs of work (-cpu 1); a first set of
+// three runs had given 99 against 145–155 µs, so the machine's noise is
+// as large as the difference there:
 //
 //	go test -run '^$' -bench Regions -cpu 2,16 ./internal/workers
 func BenchmarkRegions(b *testing.B) {
