@@ -4,7 +4,9 @@
 # (the accelerator machine: 16 cores, PyTorch preinstalled).
 #
 #   scripts/device_cpu.sh build   here, with Go: builds the static binary
-#                                 .device/hesscope-cpu (CGO_ENABLED=0)
+#                                 .device/hesscope-cpu (CGO_ENABLED=0), and
+#                                 with BASE=REV set .device/hesscope-base
+#                                 from that revision too
 #   scripts/device_cpu.sh         there, from the repository root with
 #                                 .device carried along
 #
@@ -15,8 +17,10 @@
 # then times hesscope alone at 1 thread on $SCALE_MODELS (default: c1
 # resnet20 resnet18) for its speed-up, and prints bench/compare_summary.py's
 # tables: ratios to PyTorch and the 1 → $THREADS-thread speed-up. About 5
-# minutes on 16 cores; every step under a timeout. Raw JSON lines go to $OUT
-# (the device tool's result folder) or a temporary folder.
+# minutes on 16 cores; every step under a timeout. With a base binary the
+# rounds time it too, alternating, and the tables show its rows (a change
+# measured against its base at many threads in one run). Raw JSON lines go
+# to $OUT (the device tool's result folder) or a temporary folder.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.device/hesscope-cpu
@@ -25,9 +29,17 @@ if [ "${1:-}" = build ]; then
 	set -e
 	mkdir -p .device
 	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin" ./cmd/hesscope
-	ls -la "$bin"
+	rm -f .device/hesscope-base
+	if [ -n "${BASE:-}" ]; then
+		wt=$(mktemp -d)
+		trap 'git worktree remove --force "$wt" 2>/dev/null; rm -rf "$wt"' EXIT
+		git worktree add --detach "$wt" "$BASE" >/dev/null
+		(cd "$wt" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$OLDPWD/.device/hesscope-base" ./cmd/hesscope)
+	fi
+	ls -la .device/hesscope-*
 	exit 0
 fi
+base=.device/hesscope-base
 
 if [ ! -x "$bin" ]; then
 	echo "device_cpu: $bin missing: run 'scripts/device_cpu.sh build' where Go is, and carry .device"
@@ -64,6 +76,9 @@ echo "load before: $(uptime)"
 for m in $models; do
 	for ((i = 1; i <= rounds; i++)); do
 		bench_step hesscope "$bin" bench -model "$m" -batch 128 -threads "$threads" -reps "$reps" -json
+		if [ -x "$base" ]; then
+			bench_step base "$base" bench -model "$m" -batch 128 -threads "$threads" -reps "$reps" -json
+		fi
 		bench_step torch "$py" bench/torch_bench.py --model "$m" --batch 128 --threads "$threads" --reps "$reps"
 	done
 done
