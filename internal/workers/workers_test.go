@@ -87,6 +87,8 @@ func TestParkedHelpersWake(t *testing.T) {
 		}
 		time.Sleep(3 * Spin)
 	}
+	waitIdle(t)
+	time.Sleep(3 * Spin) // parked now
 	ran := make(chan struct{})
 	if !TryGo(func() { close(ran) }) {
 		t.Fatal("TryGo declined with parked helpers")
