@@ -127,6 +127,9 @@ func f32Cases() []f32Case {
 			[]*tensor.Dense[float64]{randn(4, 20, 12, 12), randn(50, 20, 5, 5), randn(50)}},
 		{"globalavgpool", func() autodiff.Primitive[float32] { return autodiff.GlobalAvgPool[float32]{} },
 			func() autodiff.Primitive[float64] { return autodiff.GlobalAvgPool[float64]{} }, []*tensor.Dense[float64]{randn(shape...)}},
+		// Enough values (minParallel) for the rows to be spread over the CPUs.
+		{"globalavgpool/parallel", func() autodiff.Primitive[float32] { return autodiff.GlobalAvgPool[float32]{} },
+			func() autodiff.Primitive[float64] { return autodiff.GlobalAvgPool[float64]{} }, []*tensor.Dense[float64]{randn(40, 16, 8, 8)}},
 	}
 }
 

@@ -37,13 +37,27 @@ func (GlobalAvgPool[T]) JVP(yDot *tensor.Dense[T], _, xDot []*tensor.Dense[T], _
 
 func avgPoolTo[T tensor.Float](dst []T, x *tensor.Dense[T]) {
 	hw := x.Shape[2] * x.Shape[3]
-	for i := range dst {
-		var s float64
-		for _, v := range x.Data[i*hw : (i+1)*hw] {
-			s += float64(v)
+	forEachRow(len(dst), hw, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var s float64
+			for _, v := range x.Data[i*hw : (i+1)*hw] {
+				s += float64(v)
+			}
+			dst[i] = T(s / float64(hw))
 		}
-		dst[i] = T(s / float64(hw))
+	})
+}
+
+// forEachRow calls body(lo, hi) over the rows [0, rows) of width values
+// each, spread over the CPUs (forEachPart) when there are enough values
+// (minParallel), else once: every row is computed alone, so the result
+// does not depend on the cut.
+func forEachRow(rows, width int, body func(lo, hi int)) {
+	if rows*width < minParallel {
+		body(0, rows)
+		return
 	}
+	forEachPart(rows, body)
 }
 
 // VJP spreads ȳ[n,c]/HW over the pixels of channel c of image n.
@@ -52,11 +66,13 @@ func (GlobalAvgPool[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []
 		return
 	}
 	hw := x[0].Shape[2] * x[0].Shape[3]
-	for i, v := range yBar.Data {
-		g := T(float64(v) / float64(hw))
-		dst := xBar[0].Data[i*hw : (i+1)*hw]
-		for j := range dst {
-			dst[j] += g
+	forEachRow(len(yBar.Data), hw, func(lo, hi int) {
+		for i, v := range yBar.Data[lo:hi] {
+			g := T(float64(v) / float64(hw))
+			dst := xBar[0].Data[(lo+i)*hw : (lo+i+1)*hw]
+			for j := range dst {
+				dst[j] += g
+			}
 		}
-	}
+	})
 }
