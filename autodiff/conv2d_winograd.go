@@ -207,15 +207,19 @@ func winogradMats[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T],
 	defer putScratch(tb)
 	t := *tb
 	kernels.WinogradWeights(t, w.Data, o, c)
-	for xi := range a.comps() {
-		src := t[kernels.WinogradTransposed(xi)*o*c:]
-		dst := v[xi*o*c:]
-		for i := range o {
-			for j := range c {
-				dst[j*o+i] = src[i*c+j]
+	// The components' transposes, spread over the CPUs where they are
+	// large (a serial stretch of a ResNet pass otherwise).
+	forEachRow(a.comps(), o*c, func(lo, hi int) {
+		for xi := lo; xi < hi; xi++ {
+			src := t[kernels.WinogradTransposed(xi)*o*c:]
+			dst := v[xi*o*c:]
+			for i := range o {
+				for j := range c {
+					dst[j*o+i] = src[i*c+j]
+				}
 			}
 		}
-	}
+	})
 	return c, o
 }
 
