@@ -996,17 +996,21 @@ func (g convGeom) transposedShape() (kernels.ConvShape, bool) {
 func flipWeights[T tensor.Float](g convGeom, wt []T, ws []*tensor.Dense[T]) {
 	k2 := g.KH * g.KW
 	rows := g.O * k2
-	for m, w := range ws {
-		for c := 0; c < g.C; c++ {
-			dst := wt[c*len(ws)*rows+m*rows:]
-			for o := 0; o < g.O; o++ {
-				src := w.Data[(o*g.C+c)*k2 : (o*g.C+c+1)*k2]
-				for t := 0; t < k2; t++ {
-					dst[o*k2+t] = src[k2-1-t]
+	// Input channels over the CPUs where there are many weights (C1's
+	// 5×5 layers: a serial stretch of its backward pass otherwise).
+	forEachRow(g.C, len(ws)*rows, func(lo, hi int) {
+		for m, w := range ws {
+			for c := lo; c < hi; c++ {
+				dst := wt[c*len(ws)*rows+m*rows:]
+				for o := 0; o < g.O; o++ {
+					src := w.Data[(o*g.C+c)*k2 : (o*g.C+c+1)*k2]
+					for t := 0; t < k2; t++ {
+						dst[o*k2+t] = src[k2-1-t]
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // transposedWeights are the flipped weights of transposedConv's products,
