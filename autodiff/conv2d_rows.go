@@ -74,7 +74,7 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 			rows[i*g.P+p] = i*img + (oi*g.Stride*wp+oj*g.Stride)*g.C
 		}
 	}
-	sBuf, dsts := weightSums[T](g.O*g.K, doW, doWdY || doWdX)
+	sBuf, dsts := weightSums[T](g.O*g.K, doW, doWdY || doWdX, true)
 	defer putScratch(sBuf)
 	needX, needXd := doW || doWdY, doWdX
 	// W̄̇ = ȳ̇·Bᵀ + ȳ·Ḃᵀ is one product [ȳ | ȳ̇]·[Ḃ ; B] (k = 2·ld) when
@@ -184,12 +184,15 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 	}
 }
 
-// weightSums returns zeroed sums of size values for W̄ (if doW) and W̄̇ (if
-// doWd) in one scratch buffer, which the caller puts back: dsts for
-// reduceParts, nil for a sum not wanted.
-func weightSums[T tensor.Float](size int, doW, doWd bool) (buf *[]T, dsts [][]T) {
+// weightSums returns sums of size values for W̄ (if doW) and W̄̇ (if doWd)
+// in one scratch buffer, which the caller puts back: dsts for reduceParts,
+// nil for a sum not wanted; zeroed if zero (else the caller clears them,
+// as winogradWeightSums does component by component on every CPU).
+func weightSums[T tensor.Float](size int, doW, doWd, zero bool) (buf *[]T, dsts [][]T) {
 	buf, dsts = splitScratch[T]([]int{sizeIf(doW, size), sizeIf(doWd, size)})
-	clear(*buf)
+	if zero {
+		clear(*buf)
+	}
 	for i, d := range dsts {
 		if len(d) == 0 {
 			dsts[i] = nil // reduceParts: nothing to sum

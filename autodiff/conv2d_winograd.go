@@ -549,7 +549,9 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	tShape := kernels.ConvShape{C: g.C, H: 1, W: ld, KH: 1, KW: 1, Stride: 1}
 	// The sums M̄ (W̄) and M̄d (W̄̇) over the batch, only those wanted.
 	mSize := nc * g.O * g.C
-	mBuf, dsts := weightSums[T](mSize, doW, doWdY || doWdX)
+	chunks := (g.N + per - 1) / per
+	byComponent := chunks <= maxParts && chunks < 2*runtime.GOMAXPROCS(0)
+	mBuf, dsts := weightSums[T](mSize, doW, doWdY || doWdX, !byComponent)
 	defer putScratch(mBuf)
 	// transform writes chunk ch's transformed tiles into u, ud, yt, ytd
 	// (those wanted: non-empty) and returns its number of tiles.
@@ -617,8 +619,7 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 			pa.Release()
 		}
 	}
-	chunks := (g.N + per - 1) / per
-	if chunks <= maxParts && chunks < 2*runtime.GOMAXPROCS(0) {
+	if byComponent {
 		winogradWeightSums(chunks, nc, g.O*g.C, sizes, dsts, transform, products)
 	} else {
 		reduceParts(chunks, dsts, func(partials [][]T, lo, hi int) {
@@ -655,7 +656,8 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 // layers: 4 and 16 chunks at batch 128): first every chunk's transformed
 // tiles side by side (sizes[:4] each, chunks in parallel), then per
 // component ξ (components in parallel) each chunk's products into a
-// cleared M̄_ξ-sized buffer added to dsts in chunk order. With no more
+// cleared M̄_ξ-sized buffer added to dsts in chunk order, each component's
+// sums cleared by its task (dsts come uncleared). With no more
 // chunks than maxParts, reduceParts gives each chunk a part of its own, so
 // these are its sums, in its order: the same bits (TestWinogradDeterministic).
 func winogradWeightSums[T tensor.Float](chunks, nc, size int, sizes []int, dsts [][]T,
@@ -686,6 +688,11 @@ func winogradWeightSums[T tensor.Float](chunks, nc, size int, sizes []int, dsts 
 		w, wd, ut, utd := bufs[0], bufs[1], bufs[2], bufs[3]
 		for xi := lo; xi < hi; xi++ {
 			M := xi * size
+			for _, d := range dsts { // uncleared (weightSums)
+				if d != nil {
+					clear(d[M : M+size])
+				}
+			}
 			for ch := range chunks {
 				clear(w)
 				clear(wd)
