@@ -2,7 +2,6 @@ package autodiff
 
 import (
 	"fmt"
-	"math"
 
 	"hesscope/kernels"
 	"hesscope/tensor"
@@ -926,13 +925,6 @@ func clearShiftedPads[T tensor.Float](g convGeom, buf []T) {
 // before clearShiftedPads, so that a value neither cleared nor written
 // shows.
 var poisonShifted = false
-
-// fillNaN sets every element of b to NaN.
-func fillNaN[T tensor.Float](b []T) {
-	for i := range b {
-		b[i] = T(math.NaN())
-	}
-}
 
 // shiftedCopies writes the image x's KW shifted copies into buf, whose zero
 // rows (and, shifted left, the zero columns) are already zero: copy j's

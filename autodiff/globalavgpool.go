@@ -48,18 +48,6 @@ func avgPoolTo[T tensor.Float](dst []T, x *tensor.Dense[T]) {
 	})
 }
 
-// forEachRow calls body(lo, hi) over the rows [0, rows) of width values
-// each, spread over the CPUs (forEachPart) when there are enough values
-// (minParallel), else once: every row is computed alone, so the result
-// does not depend on the cut.
-func forEachRow(rows, width int, body func(lo, hi int)) {
-	if rows*width < minParallel {
-		body(0, rows)
-		return
-	}
-	forEachPart(rows, body)
-}
-
 // VJP spreads ȳ[n,c]/HW over the pixels of channel c of image n.
 func (GlobalAvgPool[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	if xBar[0] == nil {

@@ -79,12 +79,6 @@ func partRange(n, parts, k int) (lo, hi int) { return k * n / parts, (k + 1) * n
 func forEachPart(n int, body func(lo, hi int)) {
 	parts := numParts(n)
 	w := min(parts, runtime.GOMAXPROCS(0))
-	if w <= 1 {
-		for k := 0; k < parts; k++ {
-			body(partRange(n, parts, k))
-		}
-		return
-	}
 	defer busy(w)()
 	workers.Run(w, parts, func(k int) { body(partRange(n, parts, k)) })
 }
@@ -105,12 +99,18 @@ const minParallel = 1 << 15
 
 // forEachSpan calls body(lo, hi) over [0, n) like forEachPart, or once for
 // the whole range when n is below minParallel.
-func forEachSpan(n int, body func(lo, hi int)) {
-	if n < minParallel {
-		body(0, n)
+func forEachSpan(n int, body func(lo, hi int)) { forEachRow(n, 1, body) }
+
+// forEachRow calls body(lo, hi) over the rows [0, rows) of width values
+// each, spread over the CPUs (forEachPart) when there are enough values
+// (minParallel), else once: every row is computed alone, so the result
+// does not depend on the cut.
+func forEachRow(rows, width int, body func(lo, hi int)) {
+	if rows*width < minParallel {
+		body(0, rows)
 		return
 	}
-	forEachPart(n, body)
+	forEachPart(rows, body)
 }
 
 // clearSpans zeroes d on every CPU (forEachSpan).

@@ -319,6 +319,15 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 // fails to write, shows.
 var noRecycle, poisonRecycled = false, false
 
+// fillNaN sets every element of b to NaN (the tests' poisoning of buffers
+// that must be written before they are read: poisonRecycled,
+// poisonShifted).
+func fillNaN[T tensor.Float](b []T) {
+	for i := range b {
+		b[i] = T(math.NaN())
+	}
+}
+
 // recycle hands the buffer *b, which nothing reads again, to the
 // allocations that follow (spare), and forgets it.
 func (t *Tape[T]) recycle(b **tensor.Dense[T]) {
@@ -326,9 +335,7 @@ func (t *Tape[T]) recycle(b **tensor.Dense[T]) {
 		return
 	}
 	if poisonRecycled {
-		for i := range (*b).Data {
-			(*b).Data[i] = T(math.NaN())
-		}
+		fillNaN((*b).Data)
 	}
 	t.spare[len((*b).Data)] = append(t.spare[len((*b).Data)], *b)
 	*b = nil
