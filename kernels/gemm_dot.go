@@ -4,6 +4,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"hesscope/internal/workers"
 	"hesscope/tensor"
 )
 
@@ -155,7 +156,7 @@ func gemmDot[T tensor.Float](d *dotKernel[T], procs, m, n, k int, alpha T, a []T
 		dotSerial(d, m, n, k, alpha, a, lda, b, ldb, rows, beta, c, ldc)
 		return
 	}
-	parallelFor(pm*pn, pm*pn, func(t int) {
+	workers.Run(pm*pn, pm*pn, func(t int) {
 		r, s := t/pn, t%pn
 		i0, i1 := r*tm/pm*d.mr, min((r+1)*tm/pm*d.mr, m)
 		j0, j1 := s*tn/pn*d.nr, min((s+1)*tn/pn*d.nr, n)

@@ -121,7 +121,7 @@ func gemmBlocked[T tensor.Float](g *gemmKernel[T], pa *PackedA[T], transA, trans
 		g.pools.ws.Put(w)
 		return
 	}
-	parallelFor(pm*pn, pm*pn, func(t int) {
+	workers.Run(pm*pn, pm*pn, func(t int) {
 		r, s := t/pn, t%pn
 		i0, i1 := r*panM/pm*g.mr, min((r+1)*panM/pm*g.mr, m)
 		j0, j1 := s*panN/pn*g.nr, min((s+1)*panN/pn*g.nr, n)
@@ -543,11 +543,5 @@ func genericKernel[T tensor.Float]() *gemmKernel[T] {
 	}
 	return g
 }
-
-// parallelFor runs f(i) for i in [0, n) on up to procs goroutines, the
-// caller included (workers.Run: pooled helpers claim tasks by counter, and
-// when none is free the caller does the work itself). f must not block on
-// other tasks.
-func parallelFor(procs, n int, f func(i int)) { workers.Run(procs, n, f) }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"hesscope/internal/workers"
 	"hesscope/tensor"
 )
 
@@ -190,7 +191,7 @@ func gemmStrided[T tensor.Float](s *stridedKernel[T], pre *panelSet[T], procs in
 		stridedSerial(s, wide, pre, 0, transA, m, n, k, alpha, a, lda, b, off, beta, c, ldc)
 		return
 	}
-	parallelFor(pm*pn, pm*pn, func(t int) {
+	workers.Run(pm*pn, pm*pn, func(t int) {
 		r, q := t/pn, t%pn
 		i0, i1 := r*tm/pm*s.mr, min((r+1)*tm/pm*s.mr, m)
 		j0, j1 := q*tn/pn*nr, min((q+1)*tn/pn*nr, n)

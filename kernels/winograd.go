@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"hesscope/internal/workers"
 	"hesscope/tensor"
 )
 
@@ -96,7 +97,7 @@ func WinogradWeights[T tensor.Float](dst, w []T, o, c int) {
 // but the last.
 func forFilters(n int, f func(lo, hi int)) {
 	parts := min(max(1, n/4096), runtime.GOMAXPROCS(0))
-	parallelFor(parts, parts, func(part int) {
+	workers.Run(parts, parts, func(part int) {
 		lo, hi := part*n/parts/16*16, (part+1)*n/parts/16*16
 		if part == parts-1 {
 			hi = n

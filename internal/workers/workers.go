@@ -127,8 +127,8 @@ func (h *helper) loop(f func()) {
 // Run calls f(i) for every i in [0, n) on up to procs goroutines, the
 // caller included, and returns when all calls have returned. Indices are
 // claimed by counter, so a helper that comes late finds the work done, and
-// without idle helpers the caller does everything. f must not block on
-// other calls of f.
+// with every helper busy and the pool full the caller does everything. f
+// must not block on other calls of f.
 func Run(procs, n int, f func(i int)) {
 	helpers := min(procs, n) - 1
 	if helpers <= 0 {
