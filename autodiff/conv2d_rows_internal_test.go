@@ -26,13 +26,7 @@ func TestWeightRows(t *testing.T) {
 
 func testWeightRows[T tensor.Float](t *testing.T, tol float64) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	fill := func(shape ...int) *tensor.Dense[T] {
-		d := tensor.New[T](shape...)
-		for i := range d.Data {
-			d.Data[i] = T(rng.NormFloat64())
-		}
-		return d
-	}
+	fill := func(shape ...int) *tensor.Dense[T] { return randnT[T](rng, shape...) }
 	for _, c := range []struct {
 		x, w        []int
 		stride, pad int

@@ -86,13 +86,7 @@ func TestWinogradDeterministic(t *testing.T) {
 		return kernels.ConvShape{C: c, H: h, W: w, KH: k, KW: k, Stride: 1, Pad: pad}
 	}
 	rng := rand.New(rand.NewPCG(8, 9))
-	randn := func(shape ...int) *tensor.Dense[float32] {
-		d := tensor.New[float32](shape...)
-		for i := range d.Data {
-			d.Data[i] = float32(rng.NormFloat64())
-		}
-		return d
-	}
+	randn := func(shape ...int) *tensor.Dense[float32] { return randnT[float32](rng, shape...) }
 	for _, tc := range []struct {
 		name string
 		n    int

@@ -26,13 +26,7 @@ func passWith(pass func() []float32, reused bool) []float32 {
 // recycling, would leak the NaN. The two passes must agree bit for bit.
 func TestTapeReusesGarbage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	randn := func(shape ...int) *tensor.Dense[float32] {
-		d := tensor.New[float32](shape...)
-		for i := range d.Data {
-			d.Data[i] = float32(rng.NormFloat64())
-		}
-		return d
-	}
+	randn := func(shape ...int) *tensor.Dense[float32] { return randnT[float32](rng, shape...) }
 	const n = 3
 	leaves := []*tensor.Dense[float32]{
 		randn(n, 2, 8, 8), randn(4, 2, 3, 3), randn(4), randn(4), randn(4), // x, conv1 W b, bn γ β
@@ -111,13 +105,7 @@ func TestFreshCotangents(t *testing.T) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
-	randn := func(shape ...int) *tensor.Dense[float32] {
-		d := tensor.New[float32](shape...)
-		for i := range d.Data {
-			d.Data[i] = float32(rng.NormFloat64())
-		}
-		return d
-	}
+	randn := func(shape ...int) *tensor.Dense[float32] { return randnT[float32](rng, shape...) }
 	const n, c = 2, 16
 	bnStats := func(ch int) ([]float32, []float32) {
 		mu, v := make([]float32, ch), make([]float32, ch)
