@@ -26,6 +26,7 @@ import argparse
 import bisect
 import collections
 import re
+import sys
 
 
 def parse(path):
@@ -65,8 +66,17 @@ def main():
     ap.add_argument("--ramp", help="loops (stack substring) whose start-up to print")
     ap.add_argument("--pairs", type=int, default=0, help="caller-running stretches to list")
     a = ap.parse_args()
+    if not 1 <= a.procs <= 65536:
+        ap.error(f"--procs {a.procs}: want the traced run's GOMAXPROCS, 1 to 65536")
+    if a.last is not None and not a.last > 0:
+        ap.error(f"--last {a.last}: want a positive number of seconds")
+    if a.top < 0 or a.pairs < 0:
+        ap.error(f"--top {a.top}, --pairs {a.pairs}: want 0 or more")
     P = a.procs
-    ev = parse(a.trace)
+    try:
+        ev = parse(a.trace)
+    except (OSError, UnicodeDecodeError) as e:
+        raise SystemExit(f"trace_idle: {a.trace}: {e}")
     callers = {e[1] for e in ev if e[2] == "Running" and e[3] != "NotExist" and any("BenchmarkModels.func1" in f for f in e[4])}
     if not callers:
         raise SystemExit(f"trace_idle: {a.trace}: no goroutine running BenchmarkModels (a trace of hessian's BenchmarkModels?)")
@@ -89,6 +99,8 @@ def main():
         if ip and i + 1 < len(blocks) and blocks[i + 1][3]:
             iv.append((tr, blocks[i + 1][0], "SERIAL after " + lb))
     iv.sort()
+    if not iv:
+        raise SystemExit(f"trace_idle: {a.trace}: no Evaluator.Pass in the trace")
     tstart = None
     if a.last:
         tend = max(b for _, b, _ in iv)
@@ -165,4 +177,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        raise SystemExit("trace_idle: interrupted") from None
+    except BrokenPipeError:  # the reader (head, less) stopped early
+        sys.stderr.close()

@@ -26,6 +26,10 @@ cd "$(dirname "$0")/.."
 bin=.device/hesscope-cpu
 
 if [ "${1:-}" = build ]; then
+	if [ -n "${BASE:-}" ] && ! git rev-parse -q --verify "$BASE^{commit}" >/dev/null; then
+		echo "device_cpu: BASE=$BASE: want a revision of this repository (a commit, branch or tag)" >&2
+		exit 2
+	fi
 	set -e
 	mkdir -p .device
 	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin" ./cmd/hesscope
