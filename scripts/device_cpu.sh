@@ -4,8 +4,9 @@
 # (the accelerator machine: 16 cores, PyTorch preinstalled).
 #
 #   scripts/device_cpu.sh build   here, with Go: builds the static binary
-#                                 .device/hesscope-cpu (CGO_ENABLED=0), and
-#                                 with BASE=REV set .device/hesscope-base
+#                                 .device/hesscope-cpu (CGO_ENABLED=0) and
+#                                 the hessian test binary .device/hessian.test,
+#                                 and with BASE=REV set .device/hesscope-base
 #                                 from that revision too
 #   scripts/device_cpu.sh         there, from the repository root with
 #                                 .device carried along
@@ -19,8 +20,13 @@
 # tables: ratios to PyTorch and the 1 → $THREADS-thread speed-up. About 5
 # minutes on 16 cores; every step under a timeout. With a base binary the
 # rounds time it too, alternating, and the tables show its rows (a change
-# measured against its base at many threads in one run). Raw JSON lines go
-# to $OUT (the device tool's result folder) or a temporary folder.
+# measured against its base at many threads in one run). With TRACE=1 it
+# then records, for $TRACE_MODELS (default: c1 resnet20 resnet18), an
+# execution trace and a CPU profile of HVP passes at $THREADS threads
+# (BenchmarkModels, .device/hessian.test) into $OUT/traces.tgz, to be read
+# where Go is (bench/trace_idle.py's doc string has the commands): about a
+# minute more. Raw JSON lines go to $OUT (the device tool's result folder)
+# or a temporary folder.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.device/hesscope-cpu
@@ -33,6 +39,7 @@ if [ "${1:-}" = build ]; then
 	set -e
 	mkdir -p .device
 	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin" ./cmd/hesscope
+	CGO_ENABLED=0 go test -c -trimpath -o .device/hessian.test ./hessian
 	rm -f .device/hesscope-base
 	if [ -n "${BASE:-}" ]; then
 		wt=$(mktemp -d)
@@ -40,7 +47,7 @@ if [ "${1:-}" = build ]; then
 		git worktree add --detach "$wt" "$BASE" >/dev/null
 		(cd "$wt" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$OLDPWD/.device/hesscope-base" ./cmd/hesscope)
 	fi
-	ls -la .device/hesscope-*
+	ls -la .device/hesscope-* .device/hessian.test
 	exit 0
 fi
 base=.device/hesscope-base
@@ -52,6 +59,8 @@ fi
 threads=${THREADS:-$(nproc)}
 models=${MODELS:-lenet5 c1 c2 resnet20 resnet18}
 scale=${SCALE_MODELS:-c1 resnet20 resnet18}
+trace=${TRACE:-0}
+traceModels=${TRACE_MODELS:-c1 resnet20 resnet18}
 reps=${REPS:-3}
 rounds=${ROUNDS:-2}
 # Every setting checked before any work: one line naming it and what was
@@ -64,6 +73,17 @@ want_count ROUNDS "$rounds" 100
 threads=$((10#$threads)) reps=$((10#$reps)) rounds=$((10#$rounds)) # 08 is 8
 want_models MODELS "$models"
 want_models SCALE_MODELS "$scale"
+case $trace in
+0 | 1) ;;
+*) echo "device_cpu: TRACE=$trace: want 0 or 1" >&2; exit 2 ;;
+esac
+if [ "$trace" = 1 ]; then
+	want_models TRACE_MODELS "$traceModels"
+	if [ ! -x .device/hessian.test ]; then
+		echo "device_cpu: TRACE=1 needs .device/hessian.test: run 'scripts/device_cpu.sh build' where Go is, and carry .device" >&2
+		exit 2
+	fi
+fi
 py=$(scripts/torchpython.sh) || {
 	echo "device_cpu: no Python with torch (set TORCH_PYTHON): nothing to compare against"
 	exit 2
@@ -94,3 +114,19 @@ fi
 echo "load after:  $(uptime)"
 echo "raw results: $res"
 "$py" bench/compare_summary.py "$res"
+if [ "$trace" = 1 ]; then
+	# Two passes after the benchmark's warm-up pass (one for resnet18): the
+	# trace's last seconds are the timed passes (trace_idle.py --last).
+	tdir=$(mktemp -d)
+	for m in $traceModels; do
+		n=2
+		[ "$m" = resnet18 ] && n=1
+		if ! timeout 120 .device/hessian.test -test.run '^$' -test.bench "Models/$m/^HVP\$" -test.benchtime ${n}x \
+			-test.cpu "$threads" -test.trace "$tdir/$m.trace" -test.cpuprofile "$tdir/$m.prof" >"$tdir/$m.txt" 2>&1; then
+			echo "device_cpu: the traced $m pass failed (its output in traces.tgz, $m.txt)" >&2
+		fi
+		grep Benchmark "$tdir/$m.txt"
+	done
+	tar czf "$out/traces.tgz" -C "$tdir" . && echo "traces: $out/traces.tgz ($(du -h "$out/traces.tgz" | cut -f1))"
+	rm -rf "$tdir"
+fi
