@@ -126,9 +126,11 @@ func (h *helper) loop(f func()) {
 
 // Run calls f(i) for every i in [0, n) on up to procs goroutines, the
 // caller included, and returns when all calls have returned. Indices are
-// claimed by counter, so a helper that comes late finds the work done, and
-// with every helper busy and the pool full the caller does everything. f
-// must not block on other calls of f.
+// claimed by counter, and Run waits for the calls, not for the helpers: a
+// helper that comes late (woken from its park after the caller and the
+// others have claimed every index) finds nothing to do, and the loop has
+// not waited for its wake-up. With every helper busy and the pool full the
+// caller does everything. f must not block on other calls of f.
 func Run(procs, n int, f func(i int)) {
 	helpers := min(procs, n) - 1
 	if helpers <= 0 {
@@ -137,8 +139,8 @@ func Run(procs, n int, f func(i int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
+	var next, done atomic.Int64
+	finished := make(chan struct{}) // closed by the call that completes the n-th
 	work := func() {
 		for {
 			i := int(next.Add(1)) - 1
@@ -146,15 +148,26 @@ func Run(procs, n int, f func(i int)) {
 				return
 			}
 			f(i)
+			if done.Add(1) == int64(n) {
+				close(finished)
+			}
 		}
 	}
+	task := func() {
+		if h := helperStart.Load(); h != nil {
+			(*h)()
+		}
+		work()
+	}
 	for range helpers {
-		wg.Add(1)
-		if !TryGo(func() { defer wg.Done(); work() }) {
-			wg.Done()
+		if !TryGo(task) {
 			break
 		}
 	}
 	work()
-	wg.Wait()
+	<-finished
 }
+
+// helperStart, for tests, is called by each helper of Run before it claims
+// an index (to hold one back).
+var helperStart atomic.Pointer[func()]
