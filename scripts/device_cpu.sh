@@ -93,7 +93,7 @@ trap 'echo "device_cpu: interrupted; results so far in $out/cpu.jsonl"; exit 130
 res=$out/cpu.jsonl
 : >"$res"
 
-lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L3)'
+lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3|NUMA)'
 echo "vector units: $(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 "$py" -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads(), torch.__config__.parallel_info().splitlines()[0:3])'
 echo "load before: $(uptime)"
