@@ -15,6 +15,9 @@ median seconds of
   grad      g = torch.autograd.grad(loss, params)
   hvp       g = torch.autograd.grad(loss, params, create_graph=True), then
             Hv = torch.autograd.grad(<g, v>, params): double backprop
+  train     a training step on the CPU, as hesscope bench's train_step:
+            BatchNorm in train mode (batch statistics, running averages
+            updated), loss.backward() and torch.optim.SGD (momentum 0.9)
 
 Double backprop is PyTorch's fastest HVP here: forward-over-reverse
 (torch.func.jvp of torch.func.grad over functional_call) gave the same Hv
@@ -118,6 +121,17 @@ def run(a, name, batch, sync):
         "grad_seconds": median_seconds(grad, a.reps, sync),
         "hvp_seconds": median_seconds(hvp, a.reps, sync),
     }
+    if a.device == "cpu":
+        # Last: it moves the weights and the BatchNorm statistics.
+        model.train()
+        opt = torch.optim.SGD(params, lr=1e-6, momentum=0.9)
+
+        def train():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        res["train_seconds"] = median_seconds(train, a.reps, sync)
     print(json.dumps(res), flush=True)
 
 

@@ -12,7 +12,8 @@
 # `hesscope bench --json` (and, with -x, of the hesscope binary BASE, say a
 # build of main, so that a change is measured against its base and PyTorch
 # in one run) and bench/torch_bench.py (PyTorch's gradient and
-# double-backprop HVP, float32, BatchNorm in eval mode, torch.set_num_threads),
+# double-backprop HVP, float32, BatchNorm in eval mode, and a training step,
+# BatchNorm in train mode and SGD with momentum; torch.set_num_threads),
 # each round timing r runs after a warm-up. It prints, per model, the median
 # over rounds of every round's median, and the ratios hesscope/PyTorch (below
 # 1: hesscope is faster), with the load average before and after: the

@@ -13,7 +13,7 @@
 #
 # The run alternates `hesscope bench -json` and bench/torch_bench.py
 # (gradient and double-backprop HVP, float32, batch 128, BatchNorm in eval
-# mode) at $THREADS threads (default: every core), $ROUNDS rounds of $REPS
+# mode; and a training step) at $THREADS threads (default: every core), $ROUNDS rounds of $REPS
 # timed runs each, for $MODELS (default: lenet5 c1 c2 resnet20 resnet18);
 # then times hesscope alone at 1 thread on $SCALE_MODELS (default: c1
 # resnet20 resnet18) for its speed-up, and prints bench/compare_summary.py's
