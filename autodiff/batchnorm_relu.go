@@ -38,7 +38,7 @@ func (b BatchNorm2dEvalReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]
 // JVP computes ẏ = 1[y>0]·ż, ż BatchNorm2dEval's tangent.
 func (b BatchNorm2dEvalReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y *tensor.Dense[T]) {
 	b.BatchNorm2dEval.JVP(yDot, x, xDot, nil)
-	forEachSpan(len(y.Data), func(lo, hi int) { kernels.MaskTo(yDot.Data[lo:hi], y.Data[lo:hi], yDot.Data[lo:hi]) })
+	maskTo(yDot, y, yDot)
 }
 
 // ForwardJVP computes y and ẏ in one sweep over x and ẋ.

@@ -43,6 +43,16 @@ type BatchNorm2dTrain[T tensor.Float] struct {
 
 	mean, variance, invStd []float64 // per channel, from Forward (variance biased)
 	m                      int       // values per channel
+	fresh                  uint64    // freshWriter's bits: x̄ (1) holds garbage
+}
+
+// freshInputs: the input x's cotangent can be taken uncleared.
+func (b *BatchNorm2dTrain[T]) freshInputs() uint64 { return 1 }
+
+func (b *BatchNorm2dTrain[T]) withFresh(fresh uint64) Primitive[T] {
+	c := *b
+	c.fresh = fresh
+	return &c
 }
 
 var _ Curved[float64] = (*BatchNorm2dTrain[float64])(nil)
@@ -63,6 +73,14 @@ func (b *BatchNorm2dTrain[T]) Shape(x []*tensor.Dense[T]) []int {
 
 // Forward computes the batch statistics and y = γ (x − μ) s + β.
 func (b *BatchNorm2dTrain[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	b.forward(y, x, false, nil)
+}
+
+// forward is Forward; with relu, that of the BatchNorm followed by a ReLU
+// (kernels.AffineReLUTo), and with a non-nil s that of relu(BN(x) + s)
+// (kernels.AffineAddReLUTo): the bits of the primitives one after the
+// other, in the same sweep.
+func (b *BatchNorm2dTrain[T]) forward(y *tensor.Dense[T], x []*tensor.Dense[T], relu bool, short *tensor.Dense[T]) {
 	g := b.check(x)
 	b.m = g.n * g.s
 	b.mean = make([]float64, g.c)
@@ -86,7 +104,15 @@ func (b *BatchNorm2dTrain[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) 
 			b.mean[c], b.variance[c], b.invStd[c] = mu, v, s
 			gamma, beta := float64(x[1].Data[c]), float64(x[2].Data[c])
 			for n := 0; n < g.n; n++ {
-				kernels.AffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), gamma*s, mu, beta)
+				dst, xs := bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c)
+				switch {
+				case short != nil:
+					kernels.AffineAddReLUTo(dst, xs, bnSeg(g, short.Data, n, c), gamma*s, mu, beta)
+				case relu:
+					kernels.AffineReLUTo(dst, xs, gamma*s, mu, beta)
+				default:
+					kernels.AffineTo(dst, xs, gamma*s, mu, beta)
+				}
 			}
 		}
 	})
@@ -156,21 +182,71 @@ func (b *BatchNorm2dTrain[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense
 }
 
 // VJP adds γ s (ȳ − mean ȳ − x̂·mean(ȳ x̂)) to x̄, Σ ȳ x̂ to γ̄ and Σ ȳ to β̄.
+// A fresh x̄ (freshWriter) is written, kernels.LinearTo instead of clearing
+// and kernels.LinearAdd: the bits of adding to a cleared one but for the
+// sign of an exact zero (−0 stays −0, as in the ReLU's fresh writes).
 func (b *BatchNorm2dTrain[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
+	b.vjp(xBar, yBar, x, nil, nil)
+}
+
+// vjp is VJP; with a non-nil reluY, that of the BatchNorm followed by a
+// ReLU of output reluY: ȳ is the ReLU's, and the BatchNorm's cotangent
+// u = 1[reluY>0]·ȳ is formed segment by segment (the S values of one
+// image and channel), where the ReLU's VJP would have written it whole and
+// the BatchNorm's read it twice; u is also added to sBar if that is not
+// nil (a shortcut added before the ReLU, as Add's VJP does). A fresh x̄
+// holds u between the two sweeps (the first writes it, the second
+// overwrites it with x̄); otherwise u is formed in each sweep, into a
+// buffer that stays in cache. The values, and so the bits (but for the
+// sign of a zero x̄ written fresh, see VJP), are those of the primitives
+// one after the other.
+func (b *BatchNorm2dTrain[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], reluY, sBar *tensor.Dense[T]) {
 	g := b.check(x)
 	m := float64(b.m)
+	fresh := xBar[0] != nil && b.fresh&1 != 0
+	inX := fresh && reluY != nil // u kept in x̄
 	forEachPart(g.c, func(lo, hi int) {
+		var buf *[]T
+		if reluY != nil && !inX {
+			buf = getScratch[T](g.s)
+			defer putScratch(buf)
+		}
+		// cot returns the BatchNorm's cotangent of image n, channel c;
+		// form: whether to compute it (u, not yet in x̄).
+		cot := func(n, c int, form bool) []T {
+			yb := bnSeg(g, yBar.Data, n, c)
+			switch {
+			case reluY == nil:
+				return yb
+			case inX && !form:
+				return bnSeg(g, xBar[0].Data, n, c)
+			case inX:
+				u := bnSeg(g, xBar[0].Data, n, c)
+				kernels.MaskTo(u, bnSeg(g, reluY.Data, n, c), yb)
+				return u
+			}
+			kernels.MaskTo(*buf, bnSeg(g, reluY.Data, n, c), yb)
+			return *buf
+		}
 		for c := lo; c < hi; c++ {
 			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
-				kernels.CenteredSums(&sums, bnSeg(g, yBar.Data, n, c), bnSeg(g, x[0].Data, n, c), mu)
+				u := cot(n, c, true)
+				kernels.CenteredSums(&sums, u, bnSeg(g, x[0].Data, n, c), mu)
+				if sBar != nil {
+					kernels.Add(bnSeg(g, sBar.Data, n, c), u)
+				}
 			}
 			sumY, sumYH := sums[0].Sum(), s*sums[1].Sum() // Σ ȳ, Σ ȳ x̂
 			if xBar[0] != nil {
 				a, bb, gs := sumY/m, sumYH/m, gamma*s
+				write := kernels.LinearAdd[T]
+				if fresh {
+					write = kernels.LinearTo[T]
+				}
 				for n := 0; n < g.n; n++ {
-					kernels.LinearAdd(bnSeg(g, xBar[0].Data, n, c), bnSeg(g, yBar.Data, n, c), bnSeg(g, x[0].Data, n, c),
+					write(bnSeg(g, xBar[0].Data, n, c), cot(n, c, false), bnSeg(g, x[0].Data, n, c),
 						gs, -gs*s*bb, mu, -gs*a)
 				}
 			}

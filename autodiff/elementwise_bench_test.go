@@ -62,6 +62,12 @@ func benchElementwise(b *testing.B, shape []int) {
 		}, []*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
 		{"bntrain", func() prim { return &autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5} },
 			[]*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
+		{"bntrainrelu", func() prim {
+			return &autodiff.BatchNorm2dTrainReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}
+		}, []*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
+		{"bntrainaddrelu", func() prim {
+			return &autodiff.BatchNorm2dTrainAddReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}
+		}, []*tensor.Dense[float32]{x, gamma, beta, xd}, []*tensor.Dense[float32]{xd, gd, bd, x}},
 		{"maxpool2", func() prim { return &autodiff.MaxPool2d[float32]{Kernel: 2} }, []*tensor.Dense[float32]{x}, []*tensor.Dense[float32]{xd}},
 		{"maxpool3", func() prim { return &autodiff.MaxPool2d[float32]{Kernel: 3, Stride: 2, Padding: 1} }, []*tensor.Dense[float32]{x}, []*tensor.Dense[float32]{xd}},
 		{"avgpool", func() prim { return autodiff.GlobalAvgPool[float32]{} }, []*tensor.Dense[float32]{x}, []*tensor.Dense[float32]{xd}},

@@ -85,6 +85,16 @@ func f32Cases() []f32Case {
 		{"bntrain", func() autodiff.Primitive[float32] { return &autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5} },
 			func() autodiff.Primitive[float64] { return &autodiff.BatchNorm2dTrain[float64]{Eps: 1e-5} },
 			[]*tensor.Dense[float64]{randn(shape...), randn(6), randn(6)}},
+		{"bntrainrelu", func() autodiff.Primitive[float32] {
+			return &autodiff.BatchNorm2dTrainReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}
+		}, func() autodiff.Primitive[float64] {
+			return &autodiff.BatchNorm2dTrainReLU[float64]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float64]{Eps: 1e-5}}
+		}, []*tensor.Dense[float64]{randn(shape...), randn(6), randn(6)}},
+		{"bntrainaddrelu", func() autodiff.Primitive[float32] {
+			return &autodiff.BatchNorm2dTrainAddReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}
+		}, func() autodiff.Primitive[float64] {
+			return &autodiff.BatchNorm2dTrainAddReLU[float64]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float64]{Eps: 1e-5}}
+		}, []*tensor.Dense[float64]{randn(shape...), randn(6), randn(6), randn(shape...)}},
 		{"maxpool/k2s2", func() autodiff.Primitive[float32] { return &autodiff.MaxPool2d[float32]{Kernel: 2} },
 			func() autodiff.Primitive[float64] { return &autodiff.MaxPool2d[float64]{Kernel: 2} }, []*tensor.Dense[float64]{randn(shape...)}},
 		{"maxpool/k3s2p1", func() autodiff.Primitive[float32] {
@@ -278,12 +288,13 @@ func TestFloat32Paths(t *testing.T) {
 }
 
 // TestBatchNormReLUFused checks that BatchNorm2dEvalReLU and
-// BatchNorm2dEvalAddReLU give, bit for bit, every value, tangent, gradient
-// and Hessian-vector product of BatchNorm2dEval followed by ReLU (or Add of
-// a shortcut and ReLU) on a tape, with a tanh after them so that the ReLU
-// gets a tangent of its cotangent, in float32 where the vector kernels run,
-// for a second-order and a first-order backward pass, and with the
-// shortcut's tangent missing.
+// BatchNorm2dEvalAddReLU (and ReLUBatchNorm2dEval), and in training
+// BatchNorm2dTrainReLU and BatchNorm2dTrainAddReLU, give, bit for bit,
+// every value, tangent, gradient and Hessian-vector product of the
+// BatchNorm followed by ReLU (or Add of a shortcut and ReLU) on a tape,
+// with a tanh after them so that the ReLU gets a tangent of its cotangent,
+// in float32 where the vector kernels run, for a second-order and a
+// first-order backward pass, and with the shortcut's tangent missing.
 func TestBatchNormReLUFused(t *testing.T) {
 	cases := f32Cases()
 	var c f32Case
@@ -305,14 +316,24 @@ func TestBatchNormReLUFused(t *testing.T) {
 	xDot := []*tensor.Dense[float32]{like(c.x[0]), like(c.x[1]), like(c.x[2]), like(c.x[0])}
 	seed := like(c.x[0])
 	for _, k := range []struct {
-		name                           string
-		add, reluFirst, second, noSDot bool
+		name                                  string
+		add, reluFirst, second, noSDot, train bool
 	}{
-		{"relu/second", false, false, true, false}, {"relu/first", false, false, false, false},
-		{"addrelu/second", true, false, true, false}, {"addrelu/first", true, false, false, false},
-		{"addrelu/noSDot", true, false, true, true},
-		{"relubn/second", false, true, true, false}, {"relubn/first", false, true, false, false},
+		{"relu/second", false, false, true, false, false}, {"relu/first", false, false, false, false, false},
+		{"addrelu/second", true, false, true, false, false}, {"addrelu/first", true, false, false, false, false},
+		{"addrelu/noSDot", true, false, true, true, false},
+		{"relubn/second", false, true, true, false, false}, {"relubn/first", false, true, false, false, false},
+		{"train/relu/second", false, false, true, false, true}, {"train/relu/first", false, false, false, false, true},
+		{"train/addrelu/second", true, false, true, false, true}, {"train/addrelu/first", true, false, false, false, true},
+		{"train/addrelu/noSDot", true, false, true, true, true},
 	} {
+		// bnOf returns the BatchNorm primitive of the separate chain.
+		bnOf := func() autodiff.Primitive[float32] {
+			if k.train {
+				return &autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}
+			}
+			return bn
+		}
 		run := func(fused bool) (out [][]float32) {
 			tp := autodiff.NewTape[float32]()
 			var vs []autodiff.Var
@@ -325,6 +346,10 @@ func TestBatchNormReLUFused(t *testing.T) {
 			}
 			var y autodiff.Var
 			switch {
+			case fused && k.train && k.add:
+				y = tp.Apply(&autodiff.BatchNorm2dTrainAddReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}, vs...)
+			case fused && k.train:
+				y = tp.Apply(&autodiff.BatchNorm2dTrainReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}, vs[:3]...)
 			case fused && k.reluFirst:
 				y = tp.Apply(autodiff.ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: bn}, vs[:3]...)
 			case k.reluFirst:
@@ -334,9 +359,9 @@ func TestBatchNormReLUFused(t *testing.T) {
 			case fused:
 				y = tp.Apply(autodiff.BatchNorm2dEvalReLU[float32]{BatchNorm2dEval: bn}, vs[:3]...)
 			case k.add:
-				y = tp.Apply(autodiff.ReLU[float32]{}, tp.Apply(autodiff.Add[float32]{}, tp.Apply(bn, vs[:3]...), vs[3]))
+				y = tp.Apply(autodiff.ReLU[float32]{}, tp.Apply(autodiff.Add[float32]{}, tp.Apply(bnOf(), vs[:3]...), vs[3]))
 			default:
-				y = tp.Apply(autodiff.ReLU[float32]{}, tp.Apply(bn, vs[:3]...))
+				y = tp.Apply(autodiff.ReLU[float32]{}, tp.Apply(bnOf(), vs[:3]...))
 			}
 			o := tp.Apply(autodiff.Tanh[float32]{}, y)
 			// y's tangent is recycled by BackwardFrom: a copy.

@@ -65,6 +65,16 @@ func primitiveCases() []primCase {
 	bnTrain := func(eps float64) primFactory {
 		return func() autodiff.Primitive[T] { return &autodiff.BatchNorm2dTrain[T]{Eps: eps} }
 	}
+	bnTrainReLU := func(eps float64) primFactory {
+		return func() autodiff.Primitive[T] {
+			return &autodiff.BatchNorm2dTrainReLU[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: eps}}
+		}
+	}
+	bnTrainAddReLU := func(eps float64) primFactory {
+		return func() autodiff.Primitive[T] {
+			return &autodiff.BatchNorm2dTrainAddReLU[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: eps}}
+		}
+	}
 	reshape := func(dims ...int) primFactory {
 		return func() autodiff.Primitive[T] { return autodiff.Reshape[T]{Dims: dims} }
 	}
@@ -146,6 +156,10 @@ func primitiveCases() []primCase {
 		{"bntrain/b2/1x1", bnTrain(1e-5), in(randn(109, 2, 3, 1, 1), randn(110, 3), randn(111, 3))},
 		{"bntrain/1d", bnTrain(1e-5), in(randn(112, 7, 3), randn(113, 3), randn(114, 3))},
 		{"bntrain/offset", bnTrain(1e-5), in(affine(randn(115, 3, 2, 3, 3), 0.3, 4), randn(116, 2), randn(117, 2))},
+		{"bntrainrelu/b3", bnTrainReLU(1e-5), in(randn(150, 3, 4, 3, 2), randn(151, 4), randn(152, 4))},
+		{"bntrainrelu/b2/s20", bnTrainReLU(1e-5), in(randn(153, 2, 3, 4, 5), randn(154, 3), randn(155, 3))},
+		{"bntrainaddrelu/b3", bnTrainAddReLU(1e-5), in(randn(156, 3, 4, 3, 2), randn(157, 4), randn(158, 4), randn(159, 3, 4, 3, 2))},
+		{"bntrainaddrelu/b2/s20", bnTrainAddReLU(1e-5), in(randn(160, 2, 3, 4, 5), randn(161, 3), randn(162, 3), randn(163, 2, 3, 4, 5))},
 
 		{"tanh", func() autodiff.Primitive[T] { return autodiff.Tanh[T]{} }, in(affine(randn(120, 3, 4, 5), 2, 0))},
 		{"softplus", func() autodiff.Primitive[T] { return autodiff.Softplus[T]{} }, in(affine(randn(121, 3, 4, 5), 5, 0))},

@@ -42,15 +42,17 @@ func reluVJP[T tensor.Float](dst, x, v []T, to bool) {
 func (ReLU[T]) Shape(x []*tensor.Dense[T]) []int { return x[0].Shape }
 
 // Forward computes y = 1[x>0]·x.
-func (ReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
-	xs := x[0].Data
-	forEachSpan(len(y.Data), func(lo, hi int) { kernels.MaskTo(y.Data[lo:hi], xs[lo:hi], xs[lo:hi]) })
-}
+func (ReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) { maskTo(y, x[0], x[0]) }
 
 // JVP computes ẏ = 1[x>0]·ẋ.
 func (ReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
-	xs, xd := x[0].Data, xDot[0].Data
-	forEachSpan(len(yDot.Data), func(lo, hi int) { kernels.MaskTo(yDot.Data[lo:hi], xs[lo:hi], xd[lo:hi]) })
+	maskTo(yDot, x[0], xDot[0])
+}
+
+// maskTo writes dst = 1[m>0]·v (kernels.MaskTo) over the CPUs: a ReLU's
+// value, tangent or (written whole) cotangent, m its input or output.
+func maskTo[T tensor.Float](dst, m, v *tensor.Dense[T]) {
+	forEachSpan(len(dst.Data), func(lo, hi int) { kernels.MaskTo(dst.Data[lo:hi], m.Data[lo:hi], v.Data[lo:hi]) })
 }
 
 // ForwardJVP computes y = 1[x>0]·x and ẏ = 1[x>0]·ẋ in one sweep.

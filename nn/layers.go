@@ -134,30 +134,43 @@ func (b *BatchNorm2d[T]) Forward(g *Graph[T], x autodiff.Var) autodiff.Var {
 	}
 	p := &autodiff.BatchNorm2dTrain[T]{Eps: b.Eps}
 	y := g.Tape.Apply(p, x, w, bias)
-	if g.UpdateStats {
-		mean, unbiased := p.BatchMean(), p.UnbiasedBatchVar()
-		m := T(b.Momentum)
-		for i := range mean {
-			b.RunningMean.Value.Data[i] = (1-m)*b.RunningMean.Value.Data[i] + m*mean[i]
-			b.RunningVar.Value.Data[i] = (1-m)*b.RunningVar.Value.Data[i] + m*unbiased[i]
-		}
-	}
+	b.update(g, p)
 	return y
+}
+
+// update folds the batch statistics of p, just recorded, into the running
+// statistics if g says so.
+func (b *BatchNorm2d[T]) update(g *Graph[T], p *autodiff.BatchNorm2dTrain[T]) {
+	if !g.UpdateStats {
+		return
+	}
+	mean, unbiased := p.BatchMean(), p.UnbiasedBatchVar()
+	m := T(b.Momentum)
+	for i := range mean {
+		b.RunningMean.Value.Data[i] = (1-m)*b.RunningMean.Value.Data[i] + m*mean[i]
+		b.RunningVar.Value.Data[i] = (1-m)*b.RunningVar.Value.Data[i] + m*unbiased[i]
+	}
 }
 
 func (b *BatchNorm2d[T]) eval() autodiff.BatchNorm2dEval[T] {
 	return autodiff.BatchNorm2dEval[T]{RunningMean: b.RunningMean.Value.Data, RunningVar: b.RunningVar.Value.Data, Eps: b.Eps}
 }
 
-// ForwardReLU records relu(b(x)) on g: in Eval mode as one primitive
-// (autodiff.BatchNorm2dEvalReLU, which never stores the normalised values
-// and gives the bits of the two), in Train mode or an Unfused graph as
-// Forward and ReLU.
+// ForwardReLU records relu(b(x)) on g as one primitive, which never stores
+// the normalised values and gives the bits of the two
+// (autodiff.BatchNorm2dEvalReLU in Eval mode, BatchNorm2dTrainReLU in
+// Train mode); in an Unfused graph as Forward and ReLU.
 func (b *BatchNorm2d[T]) ForwardReLU(g *Graph[T], x autodiff.Var) autodiff.Var {
-	if g.Mode == Eval && !g.Unfused {
+	switch {
+	case g.Unfused:
+		return g.ReLU(b.Forward(g, x))
+	case g.Mode == Eval:
 		return g.Tape.Apply(autodiff.BatchNorm2dEvalReLU[T]{BatchNorm2dEval: b.eval()}, x, g.Param(b.Weight), g.Param(b.Bias))
 	}
-	return g.ReLU(b.Forward(g, x))
+	p := &autodiff.BatchNorm2dTrainReLU[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: b.Eps}}
+	y := g.Tape.Apply(p, x, g.Param(b.Weight), g.Param(b.Bias))
+	b.update(g, &p.BatchNorm2dTrain)
+	return y
 }
 
 // ForwardOfReLU records b(relu(x)) on g: in Eval mode as one primitive
@@ -170,13 +183,19 @@ func (b *BatchNorm2d[T]) ForwardOfReLU(g *Graph[T], x autodiff.Var) autodiff.Var
 	return b.Forward(g, g.ReLU(x))
 }
 
-// ForwardAddReLU records relu(b(x) + short) on g, a residual block's end:
-// in Eval mode as one primitive (autodiff.BatchNorm2dEvalAddReLU, the bits
-// of the three), in Train mode or an Unfused graph as Forward, Add and
-// ReLU.
+// ForwardAddReLU records relu(b(x) + short) on g, a residual block's end,
+// as one primitive, the bits of the three (autodiff.BatchNorm2dEvalAddReLU
+// in Eval mode, BatchNorm2dTrainAddReLU in Train mode); in an Unfused graph
+// as Forward, Add and ReLU.
 func (b *BatchNorm2d[T]) ForwardAddReLU(g *Graph[T], x, short autodiff.Var) autodiff.Var {
-	if g.Mode == Eval && !g.Unfused {
+	switch {
+	case g.Unfused:
+		return g.ReLU(g.Add(b.Forward(g, x), short))
+	case g.Mode == Eval:
 		return g.Tape.Apply(autodiff.BatchNorm2dEvalAddReLU[T]{BatchNorm2dEval: b.eval()}, x, g.Param(b.Weight), g.Param(b.Bias), short)
 	}
-	return g.ReLU(g.Add(b.Forward(g, x), short))
+	p := &autodiff.BatchNorm2dTrainAddReLU[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: b.Eps}}
+	y := g.Tape.Apply(p, x, g.Param(b.Weight), g.Param(b.Bias), short)
+	b.update(g, &p.BatchNorm2dTrain)
+	return y
 }
