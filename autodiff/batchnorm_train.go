@@ -73,14 +73,27 @@ func (b *BatchNorm2dTrain[T]) Shape(x []*tensor.Dense[T]) []int {
 
 // Forward computes the batch statistics and y = γ (x − μ) s + β.
 func (b *BatchNorm2dTrain[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
-	b.forward(y, x, false, nil)
+	b.forward(y, x, actNone, nil)
 }
 
-// forward is Forward; with relu, that of the BatchNorm followed by a ReLU
-// (kernels.AffineReLUTo), and with a non-nil s that of relu(BN(x) + s)
-// (kernels.AffineAddReLUTo): the bits of the primitives one after the
-// other, in the same sweep.
-func (b *BatchNorm2dTrain[T]) forward(y *tensor.Dense[T], x []*tensor.Dense[T], relu bool, short *tensor.Dense[T]) {
+// bnAct is an activation fused with a BatchNorm2dTrain: applied to its
+// output (actAfter: ReLU, or ReLU after adding a shortcut) or to its input
+// (reluBefore).
+type bnAct int
+
+const (
+	actNone bnAct = iota
+	actAfter
+	reluBefore
+)
+
+// forward is Forward; with actAfter, that of the BatchNorm followed by a
+// ReLU (kernels.AffineReLUTo), or with a non-nil s of relu(BN(x) + s)
+// (kernels.AffineAddReLUTo); with reluBefore, BN(relu(x)), relu(x) formed
+// segment by segment in cache for the statistics (kernels.MaskTo) and in
+// registers for y (kernels.ReLUAffineTo). The bits of the primitives one
+// after the other, in the BatchNorm's sweeps.
+func (b *BatchNorm2dTrain[T]) forward(y *tensor.Dense[T], x []*tensor.Dense[T], act bnAct, short *tensor.Dense[T]) {
 	g := b.check(x)
 	b.m = g.n * g.s
 	b.mean = make([]float64, g.c)
@@ -88,16 +101,30 @@ func (b *BatchNorm2dTrain[T]) forward(y *tensor.Dense[T], x []*tensor.Dense[T], 
 	b.invStd = make([]float64, g.c)
 	m := float64(b.m)
 	forEachPart(g.c, func(lo, hi int) {
+		var buf *[]T
+		if act == reluBefore {
+			buf = getScratch[T](g.s)
+			defer putScratch(buf)
+		}
+		// in returns the BatchNorm's input of image n, channel c.
+		in := func(n, c int) []T {
+			xs := bnSeg(g, x[0].Data, n, c)
+			if act != reluBefore {
+				return xs
+			}
+			kernels.MaskTo(*buf, xs, xs)
+			return *buf
+		}
 		for c := lo; c < hi; c++ {
 			var sums [2]kernels.Lanes // Σ x (and Σ x², unused)
 			for n := 0; n < g.n; n++ {
-				xs := bnSeg(g, x[0].Data, n, c)
+				xs := in(n, c)
 				kernels.CenteredSums(&sums, xs, xs, 0)
 			}
 			mu := sums[0].Sum() / m
 			var ss kernels.Lanes
 			for n := 0; n < g.n; n++ {
-				kernels.CenteredSquares(&ss, bnSeg(g, x[0].Data, n, c), mu)
+				kernels.CenteredSquares(&ss, in(n, c), mu)
 			}
 			v := ss.Sum() / m
 			s := 1 / math.Sqrt(v+b.Eps)
@@ -108,8 +135,10 @@ func (b *BatchNorm2dTrain[T]) forward(y *tensor.Dense[T], x []*tensor.Dense[T], 
 				switch {
 				case short != nil:
 					kernels.AffineAddReLUTo(dst, xs, bnSeg(g, short.Data, n, c), gamma*s, mu, beta)
-				case relu:
+				case act == actAfter:
 					kernels.AffineReLUTo(dst, xs, gamma*s, mu, beta)
+				case act == reluBefore:
+					kernels.ReLUAffineTo(dst, xs, gamma*s, mu, beta)
 				default:
 					kernels.AffineTo(dst, xs, gamma*s, mu, beta)
 				}

@@ -65,6 +65,9 @@ func benchElementwise(b *testing.B, shape []int) {
 		{"bntrainrelu", func() prim {
 			return &autodiff.BatchNorm2dTrainReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}
 		}, []*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
+		{"relubntrain", func() prim {
+			return &autodiff.ReLUBatchNorm2dTrain[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}
+		}, []*tensor.Dense[float32]{x, gamma, beta}, []*tensor.Dense[float32]{xd, gd, bd}},
 		{"bntrainaddrelu", func() prim {
 			return &autodiff.BatchNorm2dTrainAddReLU[float32]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float32]{Eps: 1e-5}}
 		}, []*tensor.Dense[float32]{x, gamma, beta, xd}, []*tensor.Dense[float32]{xd, gd, bd, x}},

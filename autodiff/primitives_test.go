@@ -70,6 +70,11 @@ func primitiveCases() []primCase {
 			return &autodiff.BatchNorm2dTrainReLU[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: eps}}
 		}
 	}
+	reluBNTrain := func(eps float64) primFactory {
+		return func() autodiff.Primitive[T] {
+			return &autodiff.ReLUBatchNorm2dTrain[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: eps}}
+		}
+	}
 	bnTrainAddReLU := func(eps float64) primFactory {
 		return func() autodiff.Primitive[T] {
 			return &autodiff.BatchNorm2dTrainAddReLU[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: eps}}
@@ -158,6 +163,8 @@ func primitiveCases() []primCase {
 		{"bntrain/offset", bnTrain(1e-5), in(affine(randn(115, 3, 2, 3, 3), 0.3, 4), randn(116, 2), randn(117, 2))},
 		{"bntrainrelu/b3", bnTrainReLU(1e-5), in(randn(150, 3, 4, 3, 2), randn(151, 4), randn(152, 4))},
 		{"bntrainrelu/b2/s20", bnTrainReLU(1e-5), in(randn(153, 2, 3, 4, 5), randn(154, 3), randn(155, 3))},
+		{"relubntrain/b3", reluBNTrain(1e-5), in(randn(164, 3, 4, 3, 2), randn(165, 4), randn(166, 4))},
+		{"relubntrain/b2/s20", reluBNTrain(1e-5), in(randn(167, 2, 3, 4, 5), randn(168, 3), randn(169, 3))},
 		{"bntrainaddrelu/b3", bnTrainAddReLU(1e-5), in(randn(156, 3, 4, 3, 2), randn(157, 4), randn(158, 4), randn(159, 3, 4, 3, 2))},
 		{"bntrainaddrelu/b2/s20", bnTrainAddReLU(1e-5), in(randn(160, 2, 3, 4, 5), randn(161, 3), randn(162, 3), randn(163, 2, 3, 4, 5))},
 

@@ -173,14 +173,21 @@ func (b *BatchNorm2d[T]) ForwardReLU(g *Graph[T], x autodiff.Var) autodiff.Var {
 	return y
 }
 
-// ForwardOfReLU records b(relu(x)) on g: in Eval mode as one primitive
-// (autodiff.ReLUBatchNorm2dEval, which never stores relu(x); the bits of
-// the two), in Train mode or an Unfused graph as ReLU and Forward.
+// ForwardOfReLU records b(relu(x)) on g as one primitive, which never
+// stores relu(x) and gives the bits of the two (autodiff.ReLUBatchNorm2dEval
+// in Eval mode, ReLUBatchNorm2dTrain in Train mode); in an Unfused graph as
+// ReLU and Forward.
 func (b *BatchNorm2d[T]) ForwardOfReLU(g *Graph[T], x autodiff.Var) autodiff.Var {
-	if g.Mode == Eval && !g.Unfused {
+	switch {
+	case g.Unfused:
+		return b.Forward(g, g.ReLU(x))
+	case g.Mode == Eval:
 		return g.Tape.Apply(autodiff.ReLUBatchNorm2dEval[T]{BatchNorm2dEval: b.eval()}, x, g.Param(b.Weight), g.Param(b.Bias))
 	}
-	return b.Forward(g, g.ReLU(x))
+	p := &autodiff.ReLUBatchNorm2dTrain[T]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[T]{Eps: b.Eps}}
+	y := g.Tape.Apply(p, x, g.Param(b.Weight), g.Param(b.Bias))
+	b.update(g, &p.BatchNorm2dTrain)
+	return y
 }
 
 // ForwardAddReLU records relu(b(x) + short) on g, a residual block's end,
