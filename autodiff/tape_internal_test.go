@@ -99,6 +99,8 @@ func TestFreshCotangents(t *testing.T) {
 		&Conv2d[float32]{}, BatchNorm2dEval[float32]{}, BatchNorm2dEvalReLU[float32]{},
 		BatchNorm2dEvalAddReLU[float32]{}, ReLUBatchNorm2dEval[float32]{},
 		ReLU[float32]{}, &MaxPool2d[float32]{},
+		&BatchNorm2dTrain[float32]{}, &BatchNorm2dTrainReLU[float32]{},
+		&BatchNorm2dTrainAddReLU[float32]{}, &ReLUBatchNorm2dTrain[float32]{},
 	} {
 		if _, ok := p.(freshWriter[float32]); !ok {
 			t.Fatalf("%T is not a freshWriter", p)
@@ -136,13 +138,42 @@ func TestFreshCotangents(t *testing.T) {
 		name    string
 		tangent func(i int) bool // which leaves have a tangent
 		dotOnly bool             // the weights by LeafGradDotOnly
+		train   bool             // BatchNorm with the batch's statistics
 	}{
-		{"gradient", func(int) bool { return false }, false},
-		{"all", func(int) bool { return true }, false},
-		{"input", func(i int) bool { return i == 0 }, false},
-		{"params", func(i int) bool { return i > 0 }, false},
-		{"params-hv-only", func(i int) bool { return i > 0 }, true},
+		{"gradient", func(int) bool { return false }, false, false},
+		{"all", func(int) bool { return true }, false, false},
+		{"input", func(i int) bool { return i == 0 }, false, false},
+		{"params", func(i int) bool { return i > 0 }, false, false},
+		{"params-hv-only", func(i int) bool { return i > 0 }, true, false},
+		{"train/gradient", func(int) bool { return false }, false, true},
+		{"train/all", func(int) bool { return true }, false, true},
 	} {
+		// The BatchNorms of the chain: running statistics, or in training
+		// the batch's (the same fusions).
+		bnReLU := func(mu, v []float32) Primitive[float32] {
+			if cfg.train {
+				return &BatchNorm2dTrainReLU[float32]{BatchNorm2dTrain: BatchNorm2dTrain[float32]{Eps: 1e-5}}
+			}
+			return BatchNorm2dEvalReLU[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu, RunningVar: v, Eps: 1e-5}}
+		}
+		bnAddReLU := func(mu, v []float32) Primitive[float32] {
+			if cfg.train {
+				return &BatchNorm2dTrainAddReLU[float32]{BatchNorm2dTrain: BatchNorm2dTrain[float32]{Eps: 1e-5}}
+			}
+			return BatchNorm2dEvalAddReLU[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu, RunningVar: v, Eps: 1e-5}}
+		}
+		bn := func(mu, v []float32) Primitive[float32] {
+			if cfg.train {
+				return &BatchNorm2dTrain[float32]{Eps: 1e-5}
+			}
+			return BatchNorm2dEval[float32]{RunningMean: mu, RunningVar: v, Eps: 1e-5}
+		}
+		reluBN := func(mu, v []float32) Primitive[float32] {
+			if cfg.train {
+				return &ReLUBatchNorm2dTrain[float32]{BatchNorm2dTrain: BatchNorm2dTrain[float32]{Eps: 1e-5}}
+			}
+			return ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu, RunningVar: v, Eps: 1e-5}}
+		}
 		t.Run(cfg.name, func(t *testing.T) {
 			tp := NewTape[float32]()
 			pass := func() []float32 {
@@ -161,16 +192,16 @@ func TestFreshCotangents(t *testing.T) {
 				}
 				x := v[0]
 				h := tp.Apply(&Conv2d[float32]{Padding: 1}, x, v[1])
-				h = tp.Apply(BatchNorm2dEvalReLU[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu1, RunningVar: v1, Eps: 1e-5}}, h, v[2], v[3])
+				h = tp.Apply(bnReLU(mu1, v1), h, v[2], v[3])
 				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[4])
-				h = tp.Apply(BatchNorm2dEvalAddReLU[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu2, RunningVar: v2, Eps: 1e-5}}, h, v[5], v[6], x)
+				h = tp.Apply(bnAddReLU(mu2, v2), h, v[5], v[6], x)
 				h = tp.Apply(&Conv2d[float32]{Stride: 2, Padding: 1}, h, v[7])
-				h = tp.Apply(BatchNorm2dEval[float32]{RunningMean: mu4, RunningVar: v4, Eps: 1e-5}, h, v[8], v[9])
+				h = tp.Apply(bn(mu4, v4), h, v[8], v[9])
 				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[10], v[11])
 				h = tp.Apply(&MaxPool2d[float32]{Kernel: 4, Stride: 4}, h)
 				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[17])
 				h = tp.Apply(&Conv2d[float32]{}, h, v[12])
-				h = tp.Apply(ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu3, RunningVar: v3, Eps: 1e-5}}, h, v[13], v[14])
+				h = tp.Apply(reluBN(mu3, v3), h, v[13], v[14])
 				h = tp.Apply(GlobalAvgPool[float32]{}, h)
 				h = tp.Apply(ReLU[float32]{}, h)
 				h = tp.Apply(Linear[float32]{}, h, v[15], v[16])
