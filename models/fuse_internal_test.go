@@ -2,6 +2,7 @@ package models
 
 import (
 	"math"
+	"slices"
 	"math/rand/v2"
 	"testing"
 
@@ -74,6 +75,7 @@ func testFusedSameBits(t *testing.T, name string, fewer bool, mode nn.Mode, seco
 		g := nn.NewGraph(tp, mode)
 		g.ParamGrads = true
 		g.Unfused = unfused
+		g.UpdateStats = mode == nn.Train
 		shape := append([]int{3}, net.Input[:]...)
 		var x autodiff.Var
 		if second {
@@ -98,11 +100,17 @@ func testFusedSameBits(t *testing.T, name string, fewer bool, mode nn.Mode, seco
 				out = append(out, g.GradDot(p).Data)
 			}
 		}
+		// In Train mode, the running statistics the pass updated.
+		for _, p := range net.Params() {
+			if mode == nn.Train && p.Buffer {
+				out = append(out, slices.Clone(p.Value.Data))
+			}
+		}
 		return out, tp.Len()
 	}
-	net := build()
-	fused, nf := run(net, false)
-	sep, ns := run(net, true)
+	// A model each: in Train mode the passes update its running statistics.
+	fused, nf := run(build(), false)
+	sep, ns := run(build(), true)
 	if nf > ns || fewer && nf == ns {
 		t.Fatalf("the fused model records %d values, the unfused one %d", nf, ns)
 	}
