@@ -2,8 +2,8 @@ package models
 
 import (
 	"math"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"hesscope/autodiff"
