@@ -76,6 +76,17 @@ func (b *BatchNorm2dTrain[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) 
 	b.forward(y, x, actNone, nil)
 }
 
+// bnIn returns segment (n, c) of x, the BatchNorm's input, or with a
+// non-nil h (reluBefore) relu of it, formed in h.
+func bnIn[T tensor.Float](g bnGeom, x []T, n, c int, h []T) []T {
+	xs := bnSeg(g, x, n, c)
+	if h == nil {
+		return xs
+	}
+	kernels.MaskTo(h, xs, xs)
+	return h
+}
+
 // bnAct is an activation fused with a BatchNorm2dTrain: applied to its
 // output (actAfter: ReLU, or ReLU after adding a shortcut) or to its input
 // (reluBefore).
@@ -101,20 +112,13 @@ func (b *BatchNorm2dTrain[T]) forward(y *tensor.Dense[T], x []*tensor.Dense[T], 
 	b.invStd = make([]float64, g.c)
 	m := float64(b.m)
 	forEachPart(g.c, func(lo, hi int) {
-		var buf *[]T
+		var h []T // relu(x)'s segment, with reluBefore
 		if act == reluBefore {
-			buf = getScratch[T](g.s)
+			buf := getScratch[T](g.s)
 			defer putScratch(buf)
+			h = *buf
 		}
-		// in returns the BatchNorm's input of image n, channel c.
-		in := func(n, c int) []T {
-			xs := bnSeg(g, x[0].Data, n, c)
-			if act != reluBefore {
-				return xs
-			}
-			kernels.MaskTo(*buf, xs, xs)
-			return *buf
-		}
+		in := func(n, c int) []T { return bnIn(g, x[0].Data, n, c, h) }
 		for c := lo; c < hi; c++ {
 			var sums [2]kernels.Lanes // Σ x (and Σ x², unused)
 			for n := 0; n < g.n; n++ {
@@ -215,76 +219,84 @@ func (b *BatchNorm2dTrain[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense
 // and kernels.LinearAdd: the bits of adding to a cleared one but for the
 // sign of an exact zero (−0 stays −0, as in the ReLU's fresh writes).
 func (b *BatchNorm2dTrain[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], _ *tensor.Dense[T]) {
-	b.vjp(xBar, yBar, x, nil, nil)
+	b.vjp(xBar, yBar, x, actNone, nil, nil)
 }
 
-// vjp is VJP; with a non-nil reluY, that of the BatchNorm followed by a
-// ReLU of output reluY: ȳ is the ReLU's, and the BatchNorm's cotangent
-// u = 1[reluY>0]·ȳ is formed segment by segment (the S values of one
-// image and channel), where the ReLU's VJP would have written it whole and
-// the BatchNorm's read it twice; u is also added to sBar if that is not
-// nil (a shortcut added before the ReLU, as Add's VJP does). A fresh x̄
-// holds u between the two sweeps (the first writes it, the second
-// overwrites it with x̄); otherwise u is formed in each sweep, into a
-// buffer that stays in cache. The values, and so the bits (but for the
-// sign of a zero x̄ written fresh, see VJP), are those of the primitives
-// one after the other.
-func (b *BatchNorm2dTrain[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], reluY, sBar *tensor.Dense[T]) {
+// vjp is VJP of the BatchNorm fused with act, as forward. With actAfter,
+// y is the ReLU's output and ȳ its cotangent: the BatchNorm's cotangent
+// u = 1[y>0]·ȳ is formed segment by segment (the S values of one image and
+// channel), where the ReLU's VJP would have written it whole and the
+// BatchNorm's read it twice, and is also added to sBar if that is not nil
+// (a shortcut added before the ReLU, as Add's VJP does); a fresh x̄ holds u
+// between the two sweeps (the first writes it, the second overwrites it
+// with x̄), otherwise u is formed in each sweep into a buffer that stays in
+// cache. With reluBefore, the BatchNorm's input h = relu(x) and its
+// cotangent h̄ (kernels.LinearTo, as BatchNorm2dTrain writes an uncleared
+// one) are formed segment by segment in cache, and h̄ passed back through
+// the ReLU: x̄ += 1[x>0]·h̄ (written where x̄ is fresh, kernels.MaskTo, as
+// the ReLU's VJP writes one). The values, and so the bits (but for the
+// sign of a zero written fresh, see VJP), are those of the primitives one
+// after the other.
+func (b *BatchNorm2dTrain[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], act bnAct, y, sBar *tensor.Dense[T]) {
 	g := b.check(x)
 	m := float64(b.m)
 	fresh := xBar[0] != nil && b.fresh&1 != 0
-	inX := fresh && reluY != nil // u kept in x̄
+	inX := fresh && act == actAfter // u kept in x̄
+	write, mask := kernels.LinearAdd[T], kernels.MaskAdd[T]
+	if fresh {
+		write, mask = kernels.LinearTo[T], kernels.MaskTo[T]
+	}
 	forEachPart(g.c, func(lo, hi int) {
-		var buf *[]T
-		if reluY != nil && !inX {
-			buf = getScratch[T](g.s)
-			defer putScratch(buf)
+		// h: relu(x) (reluBefore); tmp: u (actAfter) or h̄ (reluBefore).
+		var h, tmp []T
+		if act == reluBefore || act == actAfter && !inX {
+			p, seg := segScratch[T](g, 2)
+			defer putScratch(p)
+			tmp = seg[1]
+			if act == reluBefore {
+				h = seg[0]
+			}
 		}
 		// cot returns the BatchNorm's cotangent of image n, channel c;
 		// form: whether to compute it (u, not yet in x̄).
 		cot := func(n, c int, form bool) []T {
 			yb := bnSeg(g, yBar.Data, n, c)
 			switch {
-			case reluY == nil:
+			case act != actAfter:
 				return yb
 			case inX && !form:
 				return bnSeg(g, xBar[0].Data, n, c)
 			case inX:
 				u := bnSeg(g, xBar[0].Data, n, c)
-				kernels.MaskTo(u, bnSeg(g, reluY.Data, n, c), yb)
+				kernels.MaskTo(u, bnSeg(g, y.Data, n, c), yb)
 				return u
 			}
-			kernels.MaskTo(*buf, bnSeg(g, reluY.Data, n, c), yb)
-			return *buf
+			kernels.MaskTo(tmp, bnSeg(g, y.Data, n, c), yb)
+			return tmp
 		}
 		for c := lo; c < hi; c++ {
 			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
 				u := cot(n, c, true)
-				kernels.CenteredSums(&sums, u, bnSeg(g, x[0].Data, n, c), mu)
+				kernels.CenteredSums(&sums, u, bnIn(g, x[0].Data, n, c, h), mu)
 				if sBar != nil {
 					kernels.Add(bnSeg(g, sBar.Data, n, c), u)
 				}
 			}
-			sumY, sumYH := sums[0].Sum(), s*sums[1].Sum() // Σ ȳ, Σ ȳ x̂
 			if xBar[0] != nil {
-				a, bb, gs := sumY/m, sumYH/m, gamma*s
-				write := kernels.LinearAdd[T]
-				if fresh {
-					write = kernels.LinearTo[T]
-				}
+				a, bb, gs := sums[0].Sum()/m, s*sums[1].Sum()/m, gamma*s
 				for n := 0; n < g.n; n++ {
-					write(bnSeg(g, xBar[0].Data, n, c), cot(n, c, false), bnSeg(g, x[0].Data, n, c),
-						gs, -gs*s*bb, mu, -gs*a)
+					dst := bnSeg(g, xBar[0].Data, n, c)
+					if act == reluBefore {
+						kernels.LinearTo(tmp, cot(n, c, false), bnIn(g, x[0].Data, n, c, h), gs, -gs*s*bb, mu, -gs*a)
+						mask(dst, bnSeg(g, x[0].Data, n, c), tmp)
+						continue
+					}
+					write(dst, cot(n, c, false), bnSeg(g, x[0].Data, n, c), gs, -gs*s*bb, mu, -gs*a)
 				}
 			}
-			if xBar[1] != nil {
-				xBar[1].Data[c] += T(sumYH)
-			}
-			if xBar[2] != nil {
-				xBar[2].Data[c] += T(sumY)
-			}
+			bnParamGrads(xBar, &sums, c, s)
 		}
 	})
 }

@@ -44,7 +44,7 @@ func (b *BatchNorm2dTrainAddReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Den
 func (b *BatchNorm2dTrainAddReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y *tensor.Dense[T]) {
 	switch {
 	case xDot[0] == nil && xDot[1] == nil && xDot[2] == nil:
-		copy(yDot.Data, xDot[3].Data)
+		sumTo(yDot, xDot[3:])
 	default:
 		b.BatchNorm2dTrain.JVP(yDot, x[:3], xDot[:3], nil)
 		if xDot[3] != nil {
@@ -56,7 +56,7 @@ func (b *BatchNorm2dTrainAddReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tenso
 
 // VJP adds u = 1[y>0]·ȳ to s̄ and BatchNorm2dTrain's VJP of u to x̄, γ̄ and β̄.
 func (b *BatchNorm2dTrainAddReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], y *tensor.Dense[T]) {
-	b.vjp(xBar[:3], yBar, x[:3], y, xBar[3])
+	b.vjp(xBar[:3], yBar, x[:3], actAfter, y, xBar[3])
 }
 
 // CurvatureVJP adds BatchNorm2dTrain's curvature term for the cotangent

@@ -42,7 +42,7 @@ func (b *BatchNorm2dTrainReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.D
 
 // VJP adds BatchNorm2dTrain's VJP of 1[y>0]·ȳ to x̄, γ̄ and β̄.
 func (b *BatchNorm2dTrainReLU[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], y *tensor.Dense[T]) {
-	b.vjp(xBar, yBar, x, y, nil)
+	b.vjp(xBar, yBar, x, actAfter, y, nil)
 }
 
 // CurvatureVJP adds BatchNorm2dTrain's curvature term for the cotangent

@@ -149,14 +149,18 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 }
 
 // reluParts returns relu(x) and, if xDot[0] is not nil, 1[x>0]·ẋ as whole
-// scratch tensors, and zeroed scratch cotangents for them.
-func reluParts[T tensor.Float](x, xDot []*tensor.Dense[T]) (h, hd, hb, hbd *tensor.Dense[T]) {
+// scratch tensors, and zeros zeroed scratch tensors of x's shape (their
+// cotangents, as the caller needs them).
+func reluParts[T tensor.Float](x, xDot []*tensor.Dense[T], zeros int) (h, hd *tensor.Dense[T], z []*tensor.Dense[T]) {
 	scratch := func() *tensor.Dense[T] {
 		return &tensor.Dense[T]{Shape: x[0].Shape, Data: *getScratch[T](len(x[0].Data))}
 	}
-	h, hb, hbd = scratch(), scratch(), scratch()
+	h = scratch()
 	if xDot != nil && xDot[0] != nil {
 		hd = scratch()
+	}
+	for range zeros {
+		z = append(z, scratch())
 	}
 	forEachSpan(len(x[0].Data), func(lo, hi int) {
 		xs := x[0].Data[lo:hi]
@@ -164,10 +168,11 @@ func reluParts[T tensor.Float](x, xDot []*tensor.Dense[T]) (h, hd, hb, hbd *tens
 		if hd != nil {
 			kernels.MaskTo(hd.Data[lo:hi], xs, xDot[0].Data[lo:hi])
 		}
-		clear(hb.Data[lo:hi])
-		clear(hbd.Data[lo:hi])
+		for _, t := range z {
+			clear(t.Data[lo:hi])
+		}
 	})
-	return h, hd, hb, hbd
+	return h, hd, z
 }
 
 func putAll[T tensor.Float](ts ...*tensor.Dense[T]) {
@@ -181,10 +186,18 @@ func putAll[T tensor.Float](ts ...*tensor.Dense[T]) {
 // CurvatureVJP adds BatchNorm2dEval's curvature term at relu(x) along
 // 1[x>0]·ẋ, passed back through the ReLU (which has none).
 func (b ReLUBatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
-	h, hd, _, hbd := reluParts(x, xDot)
+	curvatureAtReLU(xBarDot, yBar, x, xDot, b.BatchNorm2dEval.CurvatureVJP)
+}
+
+// curvatureAtReLU adds the curvature term of a BatchNorm of inputs (h, γ,
+// β) (curv, its CurvatureVJP) at h = relu(x) along 1[x>0]·ẋ, passed back
+// through the ReLU, which has none: x̄̇ += 1[x>0]·h̄̇.
+func curvatureAtReLU[T tensor.Float](xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T],
+	curv func(xBarDot []*tensor.Dense[T], yBar *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, yDot *tensor.Dense[T])) {
+	h, hd, z := reluParts(x, xDot, 1)
+	hbd := z[0]
 	defer putAll(h, hd, hbd)
-	bnDot := []*tensor.Dense[T]{hd, xDot[1], xDot[2]}
-	b.BatchNorm2dEval.CurvatureVJP([]*tensor.Dense[T]{hbd, xBarDot[1], xBarDot[2]}, yBar, []*tensor.Dense[T]{h, x[1], x[2]}, bnDot, nil, nil)
+	curv([]*tensor.Dense[T]{hbd, xBarDot[1], xBarDot[2]}, yBar, []*tensor.Dense[T]{h, x[1], x[2]}, []*tensor.Dense[T]{hd, xDot[1], xDot[2]}, nil, nil)
 	if xBarDot[0] != nil {
 		forEachSpan(len(h.Data), func(lo, hi int) {
 			kernels.MaskAdd(xBarDot[0].Data[lo:hi], x[0].Data[lo:hi], hbd.Data[lo:hi])
@@ -205,7 +218,8 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 		clearFresh(xBar[0], fx)
 		clearFresh(xBarDot[0], fxd)
 		b.fresh = 0
-		h, hd, hb, hbd := reluParts(x, xDot)
+		h, hd, z := reluParts(x, xDot, 2)
+		hb, hbd := z[0], z[1]
 		defer putAll(h, hd, hb, hbd)
 		var bnDot []*tensor.Dense[T]
 		if xDot != nil {
