@@ -89,7 +89,8 @@ py=$(scripts/torchpython.sh) || {
 	exit 2
 }
 out=${OUT:-$(mktemp -d)}
-trap 'echo "device_cpu: interrupted; results so far in $out/cpu.jsonl"; exit 130' INT TERM
+tdir= # the traces' scratch folder, while TRACE=1 records them
+trap 'rm -rf "$tdir"; echo "device_cpu: interrupted; results so far in $out/cpu.jsonl"; exit 130' INT TERM
 res=$out/cpu.jsonl
 : >"$res"
 
