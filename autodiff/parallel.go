@@ -181,12 +181,12 @@ func reduceParts[T tensor.Float](n int, dsts [][]T, body func(partials [][]T, lo
 	for k := range done {
 		done[k] = make(chan *[]T, 1)
 	}
+	// The workers run in a workers.Group: one whose helper wakes after the
+	// others have claimed every part is not waited for at the end.
 	var next atomic.Int64
-	var wg sync.WaitGroup
+	var g workers.Group
 	for range w {
-		wg.Add(1)
-		workers.Go(func() {
-			defer wg.Done()
+		g.Go(func() {
 			for {
 				buf := <-free
 				k := int(next.Add(1)) - 1
@@ -233,7 +233,7 @@ func reduceParts[T tensor.Float](n int, dsts [][]T, body func(partials [][]T, lo
 	for _, buf := range rest {
 		free <- buf
 	}
-	wg.Wait()
+	g.Wait()
 	for range w {
 		putScratch(<-free)
 	}
