@@ -5,7 +5,8 @@
 #
 #   scripts/device_cpu.sh build   here, with Go: builds the static binary
 #                                 .device/hesscope-cpu (CGO_ENABLED=0) and
-#                                 the hessian test binary .device/hessian.test,
+#                                 the test binaries .device/hessian.test and
+#                                 .device/workers.test,
 #                                 and with BASE=REV set .device/hesscope-base
 #                                 from that revision too
 #   scripts/device_cpu.sh         there, from the repository root with
@@ -17,7 +18,9 @@
 # timed runs each, for $MODELS (default: lenet5 c1 c2 resnet20 resnet18);
 # then times hesscope alone at 1 thread on $SCALE_MODELS (default: c1
 # resnet20 resnet18) for its speed-up, and prints bench/compare_summary.py's
-# tables: ratios to PyTorch and the 1 → $THREADS-thread speed-up. About 5
+# tables: ratios to PyTorch and the 1 → $THREADS-thread speed-up, and the
+# parallel loops' own cost at $THREADS threads (internal/workers'
+# BenchmarkRegions and BenchmarkGroup, .device/workers.test). About 5
 # minutes on 16 cores; every step under a timeout. With a base binary the
 # rounds time it too, alternating, and the tables show its rows (a change
 # measured against its base at many threads in one run). With TRACE=1 it
@@ -38,8 +41,10 @@ if [ "${1:-}" = build ]; then
 	fi
 	set -e
 	mkdir -p .device
+	rm -f .device/*.test # stale test binaries would travel too (carry's 64 MiB)
 	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin" ./cmd/hesscope
-	CGO_ENABLED=0 go test -c -trimpath -o .device/hessian.test ./hessian
+	CGO_ENABLED=0 go test -c -trimpath -ldflags="-s -w" -o .device/hessian.test ./hessian
+	CGO_ENABLED=0 go test -c -trimpath -ldflags="-s -w" -o .device/workers.test ./internal/workers
 	rm -f .device/hesscope-base
 	if [ -n "${BASE:-}" ]; then
 		wt=$(mktemp -d)
@@ -47,7 +52,7 @@ if [ "${1:-}" = build ]; then
 		git worktree add --detach "$wt" "$BASE" >/dev/null
 		(cd "$wt" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$OLDPWD/.device/hesscope-base" ./cmd/hesscope)
 	fi
-	ls -la .device/hesscope-* .device/hessian.test
+	ls -la .device/hesscope-* .device/*.test
 	exit 0
 fi
 base=.device/hesscope-base
@@ -115,6 +120,10 @@ fi
 echo "load after:  $(uptime)"
 echo "raw results: $res"
 "$py" bench/compare_summary.py "$res"
+if [ -x .device/workers.test ]; then
+	echo "parallel loops at $threads threads (ns/op: one loop of 32 tasks of about 6 µs; internal/workers):"
+	timeout 60 .device/workers.test -test.run '^$' -test.bench 'Regions|Group' -test.cpu "$threads" -test.count 3 | grep Benchmark
+fi
 if [ "$trace" = 1 ]; then
 	# Two passes after the benchmark's warm-up pass (one for resnet18): the
 	# trace's last seconds are the timed passes (trace_idle.py --last).
