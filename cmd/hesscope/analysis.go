@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -320,6 +321,23 @@ func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*loaded[T
 	}
 	d := s.d
 	return &loaded[T]{analysisSetup: s, net: net, chunks: hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, a.chunk)}, nil
+}
+
+// chunkWorkers is the number of evaluators that work through n images in
+// chunks at once: -workers (0: 1), at most one per chunk.
+func (a *analysisFlags) chunkWorkers(n int) int {
+	return min(max(a.workers, 1), (n+a.chunk-1)/a.chunk)
+}
+
+// taskWorkers is the number of evaluators that work through tasks (grid
+// points, sub-batches) at once: -workers (0: GOMAXPROCS), at most one per
+// task.
+func (a *analysisFlags) taskWorkers(tasks int) int {
+	w := a.workers
+	if w == 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	return max(1, min(w, tasks))
 }
 
 // distribute returns the backend of the analysis and this rank's images:

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"hesscope/checkpoint"
 	"hesscope/data"
 	"hesscope/experiment"
+	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/tensor"
 	"hesscope/train"
@@ -325,6 +327,10 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 				return usagef("-eps or -large-eps %g: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", e, diam)
 			}
 		}
+	}
+	// One attacker per CPU, each on a batch of -batch-size images.
+	if err := checkPasses(net, hessian.InputGradientPass, min(o.chunk, d.N), min(runtime.GOMAXPROCS(0), (d.N+o.chunk-1)/o.chunk), 0, "-batch-size"); err != nil {
+		return err
 	}
 	meta := map[string]string{"model": net.Name, "dataset": o.dataset, "split": o.split}
 	if o.weights != "" {

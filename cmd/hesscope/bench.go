@@ -164,6 +164,11 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	if err != nil {
 		return BenchResult{}, usagef("%v", err)
 	}
+	if o.device == "cpu" {
+		if err := checkPasses(net, hessian.HVPPass, o.batch, 1, 0, "-batch"); err != nil {
+			return BenchResult{}, err
+		}
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := tensor.New[T](o.batch, net.Input[0], net.Input[1], net.Input[2])
 	for i := range x.Data {

@@ -21,6 +21,8 @@ func TestBench(t *testing.T) {
 		{[]string{"bench", "-model", "mlp", "-batch", "0"}, "-batch 0"},
 		{[]string{"bench", "-model", "mlp", "-reps", "0"}, "-reps 0"},
 		{[]string{"bench", "-model", "mlp", "-precision", "float16"}, "-precision"},
+		// An HVP of 10⁹ MLP images (a few KiB each) cannot fit.
+		{[]string{"bench", "-model", "mlp", "-batch", "1000000000"}, "a Hessian-vector product of 1000000000 images needs about"},
 	} {
 		if code, _, stderr := hesscope(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)

@@ -13,6 +13,7 @@ import (
 
 	"hesscope/data"
 	"hesscope/experiment"
+	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/tensor"
 	"hesscope/train"
@@ -123,6 +124,9 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	}
 	if norm != nil {
 		d = d.Normalized(*norm)
+	}
+	if err := checkPasses(net, hessian.LossPass, min(o.chunk, d.N), 1, 0, "-batch-size"); err != nil {
+		return err
 	}
 	loss, acc, err := train.Evaluate(ctx, net, d, o.chunk)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"hesscope/analysis"
 	"hesscope/checkpoint"
+	"hesscope/hessian"
 	"hesscope/landscape"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -136,6 +137,20 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		}
 	}
 	backend, d := o.distribute(e, s)
+	// The passes (checkPasses): the operator's products over chunks for
+	// Hessian directions, then the grid's losses, several points at once.
+	if o.direction == "eigen" {
+		if err := checkPasses(a.net, hessian.HVPPass, min(o.chunk, d.N), o.chunkWorkers(d.N), 0, "-batch-size or -workers"); err != nil {
+			return err
+		}
+	}
+	points := o.points
+	if o.twoD {
+		points *= o.points
+	}
+	if err := checkPasses(a.net, hessian.LossPass, min(o.chunk, d.N), o.taskWorkers(points), 0, "-batch-size or -workers"); err != nil {
+		return err
+	}
 	res, err := analysis.Landscape[T](ctx, a.net, d, analysis.LandscapeOptions{
 		Direction: o.direction, Operator: o.operator, Sample: o.sample, KeepBiasBN: o.keepBiasBN,
 		Range: o.rng, Points: o.points, TwoD: o.twoD, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,

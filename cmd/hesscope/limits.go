@@ -3,7 +3,15 @@ package main
 // Upper bounds of the size flags and the memory a run will need, checked
 // before any work: one flag must not be able to take the machine down.
 
-import "hesscope/internal/sysmem"
+import (
+	"fmt"
+	"unsafe"
+
+	"hesscope/hessian"
+	"hesscope/internal/sysmem"
+	"hesscope/models"
+	"hesscope/tensor"
+)
 
 // Bounds of the size flags that no model or dataset bounds better; each
 // says why. The help texts quote them.
@@ -46,4 +54,48 @@ func checkMemory(what string, need uint64, lower string) error {
 		return usagef("%v (lower %s)", err, lower)
 	}
 	return nil
+}
+
+// checkPasses refuses a run whose passes cannot fit: workers evaluators at
+// once, each with the working set of a pass of kind over n images
+// (hessian.WorkingSet, measured by probe passes of up to 64 images) and its
+// batch, and extra bytes the command keeps besides. The message names the
+// pass, both amounts and what to lower.
+//
+// The working set is asked for with a tenth more (passHeadroom): the peak
+// resident memory of whole runs measured 0.95–1.04× the estimate (hesscope
+// bench, lenet5 at 20000 images and resnet20 at 2048, /usr/bin/time -v), and
+// a run let through at 0.98× of what was available (lenet5 at 60000) was
+// killed by the kernel.
+func checkPasses[T tensor.Float](net *models.Net[T], kind hessian.PassKind, n, workers int, extra uint64, lower string) error {
+	input := [3]int{net.Input[0], net.Input[1], net.Input[2]}
+	batch := uint64(n) * uint64(input[0]*input[1]*input[2]) * uint64(unsafe.Sizeof(T(0)))
+	total := func(ws uint64) (per, all uint64) {
+		per = uint64(passHeadroom*float64(ws)) + batch
+		return per, uint64(workers)*per + extra
+	}
+	// Most runs fit even by the one-probe bound; the others are measured.
+	if _, all := total(hessian.WorkingSetBound[T](net, input, kind, n)); sysmem.Check("", all) == nil {
+		return nil
+	}
+	per, all := total(hessian.WorkingSet[T](net, input, kind, n))
+	what := fmt.Sprintf("%s of %d images", passNames[kind], n)
+	if workers > 1 {
+		what = fmt.Sprintf("a run of %d workers at once, each %s (%s),", workers, what, sysmem.Bytes(per))
+	}
+	return checkMemory(what, all, lower)
+}
+
+// passHeadroom is the factor checkPasses asks for over a pass's estimated
+// working set.
+const passHeadroom = 1.1
+
+// passNames says what each kind of pass computes, for checkPasses' messages.
+var passNames = map[hessian.PassKind]string{
+	hessian.LossPass:          "a loss pass",
+	hessian.GradientPass:      "a gradient pass",
+	hessian.TrainPass:         "a training step",
+	hessian.HVPPass:           "a Hessian-vector product",
+	hessian.InputGradientPass: "an input-gradient pass",
+	hessian.InputHVPPass:      "an input Hessian-vector product",
 }

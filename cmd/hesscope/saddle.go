@@ -15,6 +15,7 @@ import (
 	"hesscope/analysis"
 	"hesscope/attack"
 	"hesscope/experiment"
+	"hesscope/hessian"
 	"hesscope/tensor"
 )
 
@@ -133,6 +134,9 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	workers := min(runtime.GOMAXPROCS(0), (d.N+o.chunk-1)/o.chunk)
 	need := uint64(workers) * uint64(o.steps+1) * uint64(min(o.chunk, d.N)) * uint64(d.SampleLen()) * uint64(unsafe.Sizeof(T(0)))
 	if err := checkMemory("saddle-check", need, "-steps or -batch-size"); err != nil {
+		return err
+	}
+	if err := checkPasses(net, hessian.InputHVPPass, min(o.chunk, d.N), workers, need, "-steps or -batch-size"); err != nil {
 		return err
 	}
 	res, err := analysis.SaddleCheck(ctx, m, d, analysis.SaddleOptions{Attack: c, Tol: o.tol, FlatLoss: o.flatLoss, MaxIter: o.maxIter,

@@ -12,6 +12,7 @@ import (
 
 	"hesscope/analysis"
 	"hesscope/chart"
+	"hesscope/hessian"
 	"hesscope/tensor"
 )
 
@@ -108,6 +109,18 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 		return usagef("-metric %s: m-sharpness works on sub-batches and is not split across ranks; use -metric epsilon, or run it as one process", o.metric)
 	}
 	backend, d := o.distribute(e, s)
+	// The passes (checkPasses): ε-sharpness's gradients over chunks,
+	// m-sharpness's over sub-batches of -m images, several at once.
+	if o.metric != "m" {
+		if err := checkPasses(a.net, hessian.GradientPass, min(o.chunk, d.N), o.chunkWorkers(d.N), 0, "-batch-size or -workers"); err != nil {
+			return err
+		}
+	}
+	if o.metric != "epsilon" {
+		if err := checkPasses(a.net, hessian.GradientPass, min(o.m, d.N), o.taskWorkers((d.N+o.m-1)/o.m), 0, "-m or -workers"); err != nil {
+			return err
+		}
+	}
 	res, err := analysis.Sharpness[T](ctx, a.net, d, analysis.SharpnessOptions{
 		Metric: o.metric, Epsilons: o.eps, Iterations: o.iterations, M: o.m, Rho: o.rho, Steps: o.steps,
 		BatchSize: o.chunk, Workers: o.workers, Seed: o.seed, Backend: backend, Progress: bars(a.prog)})

@@ -220,8 +220,22 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	if err := atMost("-bottom-k", o.bottomK, dim, "the operator's dimension, the number of parameters"); err != nil {
 		return err
 	}
-	if err := checkMemory("spectrum", opts.Memory(dim, d.N, d.SampleLen()), "-top-k, -bottom-k, -max-iter, -trace-matvecs or -density-steps, or -samples with -input"); err != nil {
+	vecs := opts.Memory(dim, d.N, d.SampleLen())
+	if err := checkMemory("spectrum", vecs, "-top-k, -bottom-k, -max-iter, -trace-matvecs or -density-steps, or -samples with -input"); err != nil {
 		return err
+	}
+	// And the passes beside them, on the CPU: -workers evaluators of a
+	// chunk each, then with -input one over every image.
+	if o.device == "cpu" {
+		chunks := (d.N + o.chunk - 1) / o.chunk
+		if err := checkPasses(a.net, hessian.HVPPass, min(o.chunk, d.N), min(max(o.workers, 1), chunks), vecs, "-batch-size or -workers"); err != nil {
+			return err
+		}
+		if o.input {
+			if err := checkPasses(a.net, hessian.InputHVPPass, d.N, 1, vecs, "-samples"); err != nil {
+				return err
+			}
+		}
 	}
 	res, err := analysis.Spectrum[T](ctx, a.net, d, opts)
 	if err != nil {

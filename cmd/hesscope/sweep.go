@@ -72,16 +72,16 @@ its parameter Hessian on shards of the data (see 'hesscope help train');
 rank 0 alone writes.
 
 Presets: demo (lenet5 on MNIST, batch sizes 64 and 4096, a robust run,
-one seed; about ten minutes on 2 cores), repro-mnist and repro-fashion
+one seed; about three minutes on 2 cores), repro-mnist and repro-fashion
 (lenet5, batch sizes 64 to 4096, 3 seeds, normal and robust at every batch
-size; about 40 minutes each on 2 idle cores), paper-mnist, paper-cifar10 (-model c1, c2 or
+size; about half an hour each on 2 idle cores), paper-mnist, paper-cifar10 (-model c1, c2 or
 resnet18), paper-cifar100. Flags given after -preset override it.`,
 		flags: sweepFlags,
 	})
 	commands = append(commands, &command{
 		name:  "demo",
 		usage: "[-out DIR]",
-		short: "the paper's study at CPU scale on real MNIST (about ten minutes)",
+		short: "the paper's study at CPU scale on real MNIST (about three minutes)",
 		long: `
 Demo runs 'hesscope sweep -preset demo': LeNet-5 on MNIST at batch sizes
 64 and 4096 and an FGSM-adversarially trained run at batch 4096, measures
@@ -92,7 +92,7 @@ stopped if run again with the same -out.
 Its evidence is one seed per configuration: too little to tell an effect
 from seed-to-seed variation, so its verdicts mostly read "insufficient
 evidence". 'hesscope sweep -preset repro-mnist' is the multi-seed study
-(about 40 minutes on 2 idle cores).`,
+(about half an hour on 2 idle cores).`,
 		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			out := fs.String("out", "hesscope-demo", "sweep `folder`")
 			quiet := fs.Bool("quiet", false, "no progress output")

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"hesscope/hessian"
+	"hesscope/models"
+	"hesscope/tensor"
 	"hesscope/train"
 )
 
@@ -315,6 +318,9 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err != nil {
 			return err
 		}
+		if err := checkTrainMemory(cfg); err != nil {
+			return err
+		}
 		var prog io.Writer = e.stderr
 		if o.quiet {
 			prog = nil
@@ -331,6 +337,35 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		printTrainSummary(e.stdout, sum)
 		return nil
 	}
+}
+
+// checkTrainMemory refuses a run whose passes cannot fit (checkPasses): a
+// training step over a micro-batch and, with -track-every or -schedule
+// absa, a Hessian-vector product over one. The probes run on a model of
+// their own, so the run's initialisation is untouched.
+func checkTrainMemory(cfg train.Config) error {
+	if cfg.Precision == "float64" {
+		return checkTrainPasses[float64](cfg)
+	}
+	return checkTrainPasses[float32](cfg)
+}
+
+func checkTrainPasses[T tensor.Float](cfg train.Config) error {
+	classes := 10
+	if strings.Contains(cfg.Dataset, "100") {
+		classes = 100
+	}
+	net, err := models.New[T](cfg.Model, models.Config{Classes: classes, Activation: cfg.Activation, Seed: 1})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := checkPasses(net, hessian.TrainPass, min(cfg.MicroBatch, cfg.BatchSize), 1, 0, "-micro-batch"); err != nil {
+		return err
+	}
+	if cfg.TrackEvery > 0 || cfg.Schedule == "absa" {
+		return checkPasses(net, hessian.HVPPass, cfg.MicroBatch, 1, 0, "-micro-batch")
+	}
+	return nil
 }
 
 func printTrainSummary(w io.Writer, s train.Summary) {

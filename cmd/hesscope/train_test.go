@@ -41,6 +41,10 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "-model", "mlp", "-precision", "float16", "-out", dir}, "-precision float16"},
 		{[]string{"train", "-model", "mlp", "-warmup", "5", "-epochs", "1", "-out", dir}, "-warmup 5 is longer than -epochs 1"},
 		{[]string{"train", "-model", "mlp", "-threads", "100000", "-out", dir}, "-threads 100000: want 1 to"},
+		// Passes that cannot fit, refused before anything is written:
+		// ResNet-18 takes about 8 MiB per image in a training step.
+		{[]string{"train", "-model", "resnet18", "-dataset", "cifar10", "-batch-size", "50000", "-micro-batch", "50000", "-out", dir}, "a training step of 50000 images needs about"},
+		{[]string{"train", "-model", "resnet18", "-dataset", "cifar10", "-batch-size", "50000", "-micro-batch", "50000", "-out", dir}, "(lower -micro-batch)"},
 		{[]string{"eval", "-weights", "x", "-threads", "99999999"}, "-threads 99999999: want 1 to"},
 		{[]string{"eval", "-weights", "x", "-threads", "0"}, "-threads 0"},
 		{[]string{"eval"}, "-weights is required"},
