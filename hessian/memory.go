@@ -121,8 +121,8 @@ func probePass[T tensor.Float](m Model[T], input [3]int, kind PassKind, n int) u
 }
 
 // restoreParams saves the values of m's parameters and returns the
-// function that restores them: a probe in train mode moves BatchNorm's
-// running statistics.
+// function that restores them (a probe in train mode moves BatchNorm's
+// running statistics) and collects the probes' garbage.
 func restoreParams[T tensor.Float](m Model[T]) func() {
 	params := m.Params()
 	saved := make([][]T, len(params))
@@ -133,5 +133,6 @@ func restoreParams[T tensor.Float](m Model[T]) func() {
 		for i, p := range params {
 			copy(p.Value.Data, saved[i])
 		}
+		runtime.GC() // the probes' buffers, before the run allocates its own
 	}
 }
