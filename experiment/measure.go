@@ -233,9 +233,9 @@ type Measurement struct {
 	Landscape Landscape
 }
 
-// hessianBatch is the number of images per forward pass of the
-// measurements.
-const hessianBatch = 250
+// HessianBatch is the number of images per forward pass of the
+// measurements (the sweep command sizes their memory by it).
+const HessianBatch = 250
 
 // Measure takes the measurements of m (zero fields: their defaults for
 // trainSet's dataset) on a trained model: the spectrum of the parameter
@@ -270,7 +270,7 @@ func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainS
 	var backend analysis.Backend
 	if comm != nil && comm.Size() > 1 {
 		backend = analysis.Sharded{Comm: comm}
-		shard = func(d *data.Dataset) *data.Dataset { return analysis.ShardOf(d, hessianBatch, comm) }
+		shard = func(d *data.Dataset) *data.Dataset { return analysis.ShardOf(d, HessianBatch, comm) }
 	}
 	opt.Backend = backend
 	sp, err := analysis.Spectrum[T](ctx, model, shard(sub), opt)
@@ -345,19 +345,19 @@ func (m MeasureConfig) SpectrumOptions() analysis.SpectrumOptions {
 	return analysis.SpectrumOptions{TopK: m.TopK, BottomK: 1, MaxIter: m.LanczosIters, Tol: m.LanczosTol,
 		Trace: m.TraceProbes > 0, TraceMethod: "hutchinson", TraceMatVecs: max(m.TraceProbes, 1),
 		Density: m.DensityProbes > 0, DensityProbes: max(m.DensityProbes, 1), DensitySteps: m.DensitySteps, DensityBins: 1000, DensitySigma2: 1e-4,
-		Seed: 1, BatchSize: hessianBatch}
+		Seed: 1, BatchSize: HessianBatch}
 }
 
 // LandscapeOptions are those of the loss along the top eigenvector v.
 func (m MeasureConfig) LandscapeOptions(v []float64) analysis.LandscapeOptions {
 	return analysis.LandscapeOptions{Direction: "eigen", Directions: [][]float64{v}, Range: m.LandscapeRange, Points: m.LandscapePoints,
-		Seed: 1, BatchSize: hessianBatch}
+		Seed: 1, BatchSize: HessianBatch}
 }
 
 // InputOptions are those of the per-sample input Hessians of the first
 // InputSamples test images.
 func (m MeasureConfig) InputOptions() analysis.SpectrumOptions {
-	return analysis.SpectrumOptions{InputSamples: m.InputSamples, MaxIter: 60, Tol: m.LanczosTol, Seed: 1, BatchSize: hessianBatch}
+	return analysis.SpectrumOptions{InputSamples: m.InputSamples, MaxIter: 60, Tol: m.LanczosTol, Seed: 1, BatchSize: HessianBatch}
 }
 
 // FGSMOptions are those of the FGSM curve at FGSMEps (L∞, no extra checks).

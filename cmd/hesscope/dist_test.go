@@ -125,10 +125,17 @@ func TestSweepEmitSlurm(t *testing.T) {
 		{[]string{"-emit", "slurm", "-cpus", "100000"}, "-cpus 100000: want at most 4096"},
 		{[]string{"-emit", "slurm", "-mem", "99999999999"}, "-mem 99999999999: want at most 67108864"},
 		{[]string{"-emit", "slurm", "-cpus", "-3"}, "want 0 (default) or more"},
+		// Units whose passes cannot fit are refused before anything is
+		// written (a folder x would fail the next cases' -preset check).
+		{[]string{"-batch-sizes", "1000000000", "-micro-batch", "1000000000"}, "a training step of 1000000000 images needs about"},
 	} {
 		code, _, stderr := runCLI(context.Background(), append([]string{"sweep", "-config", cfg, "-out", filepath.Join(dir, "x")}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+		es, _ := os.ReadDir(filepath.Join(dir, "x"))
+		t.Errorf("a refused sweep wrote its folder: %v", es)
 	}
 }

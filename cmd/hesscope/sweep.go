@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -350,6 +351,30 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
+// checkSweepMemory refuses a sweep whose units' passes cannot fit
+// (checkPasses), before anything is written: the training steps of the
+// largest batch to run (the micro-batch caps them; ABSA grows up to its
+// largest) and the measurements' products over experiment.HessianBatch
+// images.
+func checkSweepMemory(s *experiment.Sweep, units []experiment.Unit, only int) error {
+	c := s.Train
+	c.Model, c.Dataset, c.Precision, c.BatchSize = s.Model, s.Dataset, s.Precision, 1
+	for _, u := range units {
+		if only >= 0 && u.Index != only {
+			continue
+		}
+		c.BatchSize = max(c.BatchSize, u.BatchSize)
+		if u.Kind == "absa" {
+			c.Schedule = "absa"
+			c.BatchSize = max(c.BatchSize, slices.Max(append([]int{0}, s.BatchSizes...)))
+			if s.Train.ABSA != nil {
+				c.BatchSize = max(c.BatchSize, s.Train.ABSA.MaxBatch)
+			}
+		}
+	}
+	return checkRunMemory(c.Defaults(), experiment.HessianBatch)
+}
+
 func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) error {
 	start := time.Now()
 	if err := s.Validate(); err != nil {
@@ -378,6 +403,11 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.Index, u.Name, unitStatus(filepath.Join(c.out, u.Dir)), filepath.Join(c.out, u.Dir))
 		}
 		return tw.Flush()
+	}
+	if !c.summarize {
+		if err := checkSweepMemory(s, units, c.only); err != nil {
+			return err
+		}
 	}
 	if root {
 		if err := experiment.WriteSweep(c.out, s); err != nil {
@@ -534,12 +564,17 @@ func emitSweep(e *env, s *experiment.Sweep, c *sweepCLI) error {
 		}
 		r.Seconds = d.Seconds()
 	}
+	opts := experiment.SlurmOptions{Binary: bin, Parallel: c.parallel, Resources: r, Extra: c.sbatch}
+	// The scripts' options checked before anything is written.
+	if _, _, err := experiment.SlurmScripts(s, out, opts); err != nil {
+		return usagef("%v", err)
+	}
 	if err := experiment.WriteSweep(out, s); err != nil {
 		return err
 	}
-	paths, err := experiment.WriteSlurm(s, out, experiment.SlurmOptions{Binary: bin, Parallel: c.parallel, Resources: r, Extra: c.sbatch})
+	paths, err := experiment.WriteSlurm(s, out, opts)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	fmt.Fprintf(e.stdout, "%d units, each %d cores, %d MiB, time limit %s (estimated %s)\n", len(s.Units()), r.CPUs, r.MemoryMB,
 		(time.Duration(r.Seconds) * time.Second).Round(time.Minute), (time.Duration(r.Estimate) * time.Second).Round(time.Minute))

@@ -343,14 +343,18 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 // training step over a micro-batch and, with -track-every or -schedule
 // absa, a Hessian-vector product over one. The probes run on a model of
 // their own, so the run's initialisation is untouched.
-func checkTrainMemory(cfg train.Config) error {
+func checkTrainMemory(cfg train.Config) error { return checkRunMemory(cfg, 0) }
+
+// checkRunMemory is checkTrainMemory with, if measure > 0, Hessian-vector
+// products over measure images besides (a sweep's measurements).
+func checkRunMemory(cfg train.Config, measure int) error {
 	if cfg.Precision == "float64" {
-		return checkTrainPasses[float64](cfg)
+		return checkTrainPasses[float64](cfg, measure)
 	}
-	return checkTrainPasses[float32](cfg)
+	return checkTrainPasses[float32](cfg, measure)
 }
 
-func checkTrainPasses[T tensor.Float](cfg train.Config) error {
+func checkTrainPasses[T tensor.Float](cfg train.Config, measure int) error {
 	classes := 10
 	if strings.Contains(cfg.Dataset, "100") {
 		classes = 100
@@ -363,7 +367,12 @@ func checkTrainPasses[T tensor.Float](cfg train.Config) error {
 		return err
 	}
 	if cfg.TrackEvery > 0 || cfg.Schedule == "absa" {
-		return checkPasses(net, hessian.HVPPass, cfg.MicroBatch, 1, 0, "-micro-batch")
+		if err := checkPasses(net, hessian.HVPPass, cfg.MicroBatch, 1, 0, "-micro-batch"); err != nil {
+			return err
+		}
+	}
+	if measure > 0 {
+		return checkPasses(net, hessian.HVPPass, measure, 1, 0, "the model")
 	}
 	return nil
 }
