@@ -154,9 +154,7 @@ func Run(procs, n int, f func(i int)) {
 		}
 	}
 	task := func() {
-		if h := helperStart.Load(); h != nil {
-			(*h)()
-		}
+		atStart()
 		work()
 	}
 	for range helpers {
@@ -172,6 +170,13 @@ func Run(procs, n int, f func(i int)) {
 // an index, and by each task of a Group before it begins (to hold one
 // back).
 var helperStart atomic.Pointer[func()]
+
+// atStart calls helperStart's function, if a test has set one.
+func atStart() {
+	if h := helperStart.Load(); h != nil {
+		(*h)()
+	}
+}
 
 // A Group runs tasks on helpers (Go) and waits (Wait) for those that have
 // begun, not for those whose helper has yet to wake: a task that has not
@@ -192,9 +197,7 @@ const groupClosed = 1 << 62
 // the time it starts.
 func (g *Group) Go(f func()) {
 	Go(func() {
-		if h := helperStart.Load(); h != nil {
-			(*h)()
-		}
+		atStart()
 		for {
 			s := g.state.Load()
 			if s&groupClosed != 0 {
