@@ -18,7 +18,7 @@ func TestABSAUnit(t *testing.T) {
 	}
 	var absa []train.Config
 	for _, u := range s.Units() {
-		c := s.trainConfig(u, "out")
+		c := s.TrainConfig(u, "out")
 		if u.Kind != "absa" {
 			if c.Schedule != "step" || c.ABSA != nil {
 				t.Errorf("%s: schedule %s, ABSA %+v", u.Name, c.Schedule, c.ABSA)
@@ -40,7 +40,7 @@ func TestABSAUnit(t *testing.T) {
 		t.Fatalf("sweep with ABSA settings: %v", err)
 	}
 	for _, u := range s.Units() {
-		c := s.trainConfig(u, "out")
+		c := s.TrainConfig(u, "out")
 		if u.Kind == "absa" && (c.ABSA.Patience != 3 || c.ABSA.MaxBatch != 512 || c.ABSA == s.Train.ABSA) {
 			t.Errorf("%s: ABSA %+v: want Train.ABSA's settings, copied", u.Name, c.ABSA)
 		}

@@ -64,7 +64,7 @@ func (s *Sweep) Estimate() (Resources, error) {
 	var worst float64
 	var mb int
 	for _, u := range s.Units() {
-		cfg := s.trainConfig(u, "")
+		cfg := s.TrainConfig(u, "")
 		mb = cfg.MicroBatch
 		ntrain, ntest := float64(info.Train), float64(info.Test)
 		if cfg.TrainSamples > 0 {

@@ -119,15 +119,16 @@ func (s *Sweep) Validate() error {
 		}
 	}
 	for _, u := range s.Units() {
-		if err := s.trainConfig(u, "").Validate(); err != nil {
+		if err := s.TrainConfig(u, "").Validate(); err != nil {
 			return fmt.Errorf("%s: %w", u.Name, err)
 		}
 	}
 	return s.Measure.validate()
 }
 
-// trainConfig is the training configuration of unit u in the sweep folder out.
-func (s *Sweep) trainConfig(u Unit, out string) train.Config {
+// TrainConfig is the training configuration of unit u in the sweep folder
+// out (the sweep command sizes its passes by it).
+func (s *Sweep) TrainConfig(u Unit, out string) train.Config {
 	c := s.Train
 	c.Model, c.Dataset, c.Seed, c.Precision = s.Model, s.Dataset, u.Seed, s.Precision
 	c.BatchSize = u.BatchSize
@@ -221,7 +222,7 @@ func RunUnit(ctx context.Context, s *Sweep, out string, u Unit, o UnitOptions) e
 	if !dist.IsRoot(o.Comm) {
 		w = nil
 	}
-	cfg := s.trainConfig(u, out)
+	cfg := s.TrainConfig(u, out)
 	perturb, err := Perturbation(cfg)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 
+	"hesscope/internal/sysmem"
 	"hesscope/nn"
 	"hesscope/tensor"
 )
@@ -59,7 +60,7 @@ func WorkingSet[T tensor.Float](m Model[T], input [3]int, kind PassKind, n int) 
 		return m2
 	}
 	slope := float64(m2-m1) / float64(n2-n1)
-	return m1 + uint64(slope*float64(n-n1))
+	return sysmem.Round(float64(m1) + slope*float64(n-n1))
 }
 
 // WorkingSetBound is a cheaper bound of WorkingSet from one probe pass:
@@ -74,7 +75,7 @@ func WorkingSetBound[T tensor.Float](m Model[T], input [3]int, kind PassKind, n 
 	}
 	defer restoreParams(m)()
 	n1 := min(n, 32)
-	return uint64(float64(probePass(m, input, kind, n1)) * float64(n) / float64(n1))
+	return sysmem.Round(float64(probePass(m, input, kind, n1)) * float64(n) / float64(n1))
 }
 
 // probe returns the larger count of two probe passes over n images: the

@@ -127,7 +127,11 @@ func TestSweepEmitSlurm(t *testing.T) {
 		{[]string{"-emit", "slurm", "-cpus", "-3"}, "want 0 (default) or more"},
 		// Units whose passes cannot fit are refused before anything is
 		// written (a folder x would fail the next cases' -preset check).
-		{[]string{"-batch-sizes", "1000000000", "-micro-batch", "1000000000"}, "a training step of 1000000000 images needs about"},
+		// ResNet-18 takes about 8 MiB per image in a training step; the
+		// passes never hold more images than the training set has.
+		{[]string{"-model", "resnet18", "-dataset", "cifar10", "-batch-sizes", "1000000000", "-micro-batch", "1000000000", "-train-samples", "50000"}, "a training step of 50000 images needs about"},
+		{[]string{"-only", "99"}, "-only 99: the sweep has units 0 to 2"},
+		{[]string{"-only", "-5"}, "-only -5: the sweep has units 0 to 2"},
 	} {
 		code, _, stderr := runCLI(context.Background(), append([]string{"sweep", "-config", cfg, "-out", filepath.Join(dir, "x")}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

@@ -69,10 +69,11 @@ func checkMemory(what string, need uint64, lower string) error {
 // killed by the kernel.
 func checkPasses[T tensor.Float](net *models.Net[T], kind hessian.PassKind, n, workers int, extra uint64, lower string) error {
 	input := [3]int{net.Input[0], net.Input[1], net.Input[2]}
-	batch := uint64(n) * uint64(input[0]*input[1]*input[2]) * uint64(unsafe.Sizeof(T(0)))
+	batch := float64(n) * float64(input[0]*input[1]*input[2]) * float64(unsafe.Sizeof(T(0)))
+	// In float64, rounded once: huge counts must not wrap around.
 	total := func(ws uint64) (per, all uint64) {
-		per = uint64(passHeadroom*float64(ws)) + batch
-		return per, uint64(workers)*per + extra
+		p := passHeadroom*float64(ws) + batch
+		return sysmem.Round(p), sysmem.Round(float64(workers)*p + float64(extra))
 	}
 	// Most runs fit even by the one-probe bound; the others are measured.
 	if _, all := total(hessian.WorkingSetBound[T](net, input, kind, n)); sysmem.Check("", all) == nil {

@@ -227,8 +227,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	// And the passes beside them, on the CPU: -workers evaluators of a
 	// chunk each, then with -input one over every image.
 	if o.device == "cpu" {
-		chunks := (d.N + o.chunk - 1) / o.chunk
-		if err := checkPasses(a.net, hessian.HVPPass, min(o.chunk, d.N), min(max(o.workers, 1), chunks), vecs, "-batch-size or -workers"); err != nil {
+		if err := checkPasses(a.net, hessian.HVPPass, min(o.chunk, d.N), o.chunkWorkers(d.N), vecs, "-batch-size or -workers"); err != nil {
 			return err
 		}
 		if o.input {

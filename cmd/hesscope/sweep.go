@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -352,27 +351,21 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 }
 
 // checkSweepMemory refuses a sweep whose units' passes cannot fit
-// (checkPasses), before anything is written: the training steps of the
-// largest batch to run (the micro-batch caps them; ABSA grows up to its
-// largest) and the measurements' products over experiment.HessianBatch
-// images.
+// (checkTrainMemory), before anything is written: the largest training
+// steps and Hessian-vector products of the units to run, the latter at
+// least the measurements' over experiment.HessianBatch images.
 func checkSweepMemory(s *experiment.Sweep, units []experiment.Unit, only int) error {
-	c := s.Train
-	c.Model, c.Dataset, c.Precision, c.BatchSize = s.Model, s.Dataset, s.Precision, 1
+	step, hvp := 0, experiment.HessianBatch
+	var c train.Config
 	for _, u := range units {
 		if only >= 0 && u.Index != only {
 			continue
 		}
-		c.BatchSize = max(c.BatchSize, u.BatchSize)
-		if u.Kind == "absa" {
-			c.Schedule = "absa"
-			c.BatchSize = max(c.BatchSize, slices.Max(append([]int{0}, s.BatchSizes...)))
-			if s.Train.ABSA != nil {
-				c.BatchSize = max(c.BatchSize, s.Train.ABSA.MaxBatch)
-			}
-		}
+		c = s.TrainConfig(u, "")
+		st, h := trainPassImages(c)
+		step, hvp = max(step, st), max(hvp, h)
 	}
-	return checkRunMemory(c.Defaults(), experiment.HessianBatch)
+	return checkTrainMemory(c, step, hvp, "-micro-batch, or -precision float32")
 }
 
 func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) error {
@@ -405,6 +398,10 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 		return tw.Flush()
 	}
 	if !c.summarize {
+		// Checked before anything is written.
+		if c.only < -1 || c.only >= len(units) {
+			return usagef("-only %d: the sweep has units 0 to %d (see -list)", c.only, len(units)-1)
+		}
 		if err := checkSweepMemory(s, units, c.only); err != nil {
 			return err
 		}
@@ -419,9 +416,6 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 		prog = nil
 	}
 	if !c.summarize {
-		if c.only >= len(units) {
-			return usagef("-only %d: the sweep has units 0 to %d (see -list)", c.only, len(units)-1)
-		}
 		for _, u := range units {
 			if c.only >= 0 && u.Index != c.only {
 				continue

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"hesscope/data"
 	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/tensor"
@@ -318,7 +319,8 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err != nil {
 			return err
 		}
-		if err := checkTrainMemory(cfg); err != nil {
+		step, hvp := trainPassImages(cfg)
+		if err := checkTrainMemory(cfg, step, hvp, "-micro-batch, -track-samples or -absa-eigen-samples"); err != nil {
 			return err
 		}
 		var prog io.Writer = e.stderr
@@ -339,40 +341,58 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	}
 }
 
-// checkTrainMemory refuses a run whose passes cannot fit (checkPasses): a
-// training step over a micro-batch and, with -track-every or -schedule
-// absa, a Hessian-vector product over one. The probes run on a model of
-// their own, so the run's initialisation is untouched.
-func checkTrainMemory(cfg train.Config) error { return checkRunMemory(cfg, 0) }
-
-// checkRunMemory is checkTrainMemory with, if measure > 0, Hessian-vector
-// products over measure images besides (a sweep's measurements).
-func checkRunMemory(cfg train.Config, measure int) error {
-	if cfg.Precision == "float64" {
-		return checkTrainPasses[float64](cfg, measure)
+// trainPassImages returns the images per pass of a training run: its
+// steps' (the micro-batch, at most the batch, which ABSA grows up to its
+// largest) and its Hessian-vector products' (0: none; the curvature
+// tracking's and ABSA's eigenvalues, over micro-batches of their samples),
+// neither more than the training images of a dataset it knows.
+func trainPassImages(c train.Config) (step, hvp int) {
+	c = c.Defaults()
+	batch := c.BatchSize
+	if c.Schedule == "absa" {
+		batch = max(batch, c.ABSA.MaxBatch)
+		hvp = min(c.MicroBatch, c.ABSA.EigenSamples)
 	}
-	return checkTrainPasses[float32](cfg, measure)
+	if c.TrackEvery > 0 {
+		hvp = max(hvp, min(c.MicroBatch, c.TrackSamples))
+	}
+	step = min(c.MicroBatch, batch)
+	if info, err := data.Describe(c.Dataset); err == nil {
+		n := info.Train
+		if c.TrainSamples > 0 {
+			n = min(n, c.TrainSamples)
+		}
+		step, hvp = min(step, n), min(hvp, n)
+	}
+	return step, hvp
 }
 
-func checkTrainPasses[T tensor.Float](cfg train.Config, measure int) error {
-	classes := 10
-	if strings.Contains(cfg.Dataset, "100") {
-		classes = 100
+// checkTrainMemory refuses a run of cfg's model whose passes cannot fit
+// (checkPasses): training steps over step images and, if hvp > 0,
+// Hessian-vector products over hvp images (lower: what to lower for
+// those). The probes run on a model of their own, so the run's
+// initialisation is untouched.
+func checkTrainMemory(cfg train.Config, step, hvp int, lower string) error {
+	if cfg.Precision == "float64" {
+		return checkTrainPasses[float64](cfg, step, hvp, lower)
+	}
+	return checkTrainPasses[float32](cfg, step, hvp, lower)
+}
+
+func checkTrainPasses[T tensor.Float](cfg train.Config, step, hvp int, lower string) error {
+	classes := 10 // a dataset file of its own: its classes barely move the estimate
+	if info, err := data.Describe(cfg.Dataset); err == nil {
+		classes = info.Classes
 	}
 	net, err := models.New[T](cfg.Model, models.Config{Classes: classes, Activation: cfg.Activation, Seed: 1})
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := checkPasses(net, hessian.TrainPass, min(cfg.MicroBatch, cfg.BatchSize), 1, 0, "-micro-batch"); err != nil {
+	if err := checkPasses(net, hessian.TrainPass, step, 1, 0, "-micro-batch"); err != nil {
 		return err
 	}
-	if cfg.TrackEvery > 0 || cfg.Schedule == "absa" {
-		if err := checkPasses(net, hessian.HVPPass, cfg.MicroBatch, 1, 0, "-micro-batch"); err != nil {
-			return err
-		}
-	}
-	if measure > 0 {
-		return checkPasses(net, hessian.HVPPass, measure, 1, 0, "the model")
+	if hvp > 0 {
+		return checkPasses(net, hessian.HVPPass, hvp, 1, 0, lower)
 	}
 	return nil
 }

@@ -94,11 +94,30 @@ func Check(what string, need uint64) error {
 	if !ok || need <= avail {
 		return nil
 	}
-	return fmt.Errorf("%s needs about %s of memory, but only %s is available", what, Bytes(need), Bytes(avail))
+	about := "about "
+	if need == math.MaxUint64 { // saturated: Bytes says "more than"
+		about = ""
+	}
+	return fmt.Errorf("%s needs %s%s of memory, but only %s is available", what, about, Bytes(need), Bytes(avail))
 }
 
-// Bytes formats n as "1.5 GiB", "320 MiB" and so on.
+// Round returns the byte count f, an estimate worked out in float64,
+// rounded down, and math.MaxUint64 where it does not fit in a uint64 (a
+// flag's huge count times a size): an estimate must not wrap around to a
+// small one.
+func Round(f float64) uint64 {
+	if !(f < math.MaxUint64) { // NaN too
+		return math.MaxUint64
+	}
+	return uint64(max(f, 0))
+}
+
+// Bytes formats n as "1.5 GiB", "320 MiB" and so on; math.MaxUint64,
+// where Round saturates, as "more than 16 EiB".
 func Bytes(n uint64) string {
+	if n == math.MaxUint64 {
+		return "more than 16 EiB"
+	}
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

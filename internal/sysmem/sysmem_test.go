@@ -1,6 +1,7 @@
 package sysmem
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -41,8 +42,21 @@ func TestAvailable(t *testing.T) {
 	t.Logf("available: %s", Bytes(avail))
 }
 
+// TestRound: byte counts worked out in float64 round down, and those past
+// a uint64 (or NaN) saturate instead of wrapping around.
+func TestRound(t *testing.T) {
+	for _, c := range []struct {
+		f    float64
+		want uint64
+	}{{0, 0}, {-3, 0}, {1.9, 1}, {1 << 40, 1 << 40}, {1e30, math.MaxUint64}, {math.Inf(1), math.MaxUint64}, {math.NaN(), math.MaxUint64}} {
+		if got := Round(c.f); got != c.want {
+			t.Errorf("Round(%g) = %d, want %d", c.f, got, c.want)
+		}
+	}
+}
+
 func TestBytes(t *testing.T) {
-	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1 KiB", 1536 << 20: "1.5 GiB", 6_400_000_000: "5.96 GiB"} {
+	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1 KiB", 1536 << 20: "1.5 GiB", 6_400_000_000: "5.96 GiB", math.MaxUint64: "more than 16 EiB"} {
 		if got := Bytes(n); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
 		}
