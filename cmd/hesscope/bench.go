@@ -94,7 +94,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.model, "model", "", "model: "+strings.Join(models.Names(), ", ")+" (required)")
 	fs.IntVar(&o.batch, "batch", 128, "images per batch")
 	fs.StringVar(&o.precision, "precision", "float32", "arithmetic: float32 or float64")
-	fs.IntVar(&o.reps, "reps", 10, "timed runs of each computation (the median is reported)")
+	fs.IntVar(&o.reps, "reps", 10, fmt.Sprintf("timed runs of each computation (the median is reported; at most %d)", maxReps))
 	fs.BoolVar(&o.json, "json", false, "print one JSON object")
 	deviceFlag(fs, &o.device)
 	return func(ctx context.Context, e *env) error {
@@ -107,6 +107,8 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-batch %d: want at least 1", o.batch)
 		case o.reps < 1:
 			return usagef("-reps %d: want at least 1", o.reps)
+		case o.reps > maxReps:
+			return atMost("-reps", o.reps, maxReps, "each run's time is kept for the median")
 		case o.device != "cpu" && o.device != "cuda":
 			return usagef("-device %q: want cpu or cuda", o.device)
 		}

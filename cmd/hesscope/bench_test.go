@@ -20,6 +20,7 @@ func TestBench(t *testing.T) {
 		{[]string{"bench", "-model", "vgg"}, `-model "vgg"`},
 		{[]string{"bench", "-model", "mlp", "-batch", "0"}, "-batch 0"},
 		{[]string{"bench", "-model", "mlp", "-reps", "0"}, "-reps 0"},
+		{[]string{"bench", "-model", "mlp", "-reps", "100000000000"}, "-reps 100000000000: want at most 1000"},
 		{[]string{"bench", "-model", "mlp", "-precision", "float16"}, "-precision"},
 		// An HVP of 10⁹ MLP images (a few KiB each) cannot fit.
 		{[]string{"bench", "-model", "mlp", "-batch", "1000000000"}, "a Hessian-vector product of 1000000000 images needs about"},

@@ -35,6 +35,10 @@ const (
 	// maxSaddleSteps bounds saddle-check's -steps: every iterate is kept
 	// and gets two Lanczos runs.
 	maxSaddleSteps = 1000
+	// maxReps bounds bench's -reps: every run's time is kept for the
+	// median, and a thousand runs of even the smallest model's HVP pin
+	// the median far below this machine's noise.
+	maxReps = 1000
 )
 
 // atMost returns a usage error unless v ≤ hi, naming the flag, the bound and
