@@ -35,7 +35,8 @@
 // # Learning rate
 //
 // Config.LR is the rate at batch size Config.BaseBatch; with LRScaling
-// "linear" the base rate is LR·B/BaseBatch (Goyal et al., 2017). The
+// "linear" the base rate is LR·B/BaseBatch (Goyal et al., 2017), B the
+// batch a step takes (BatchSize, or the whole training set if smaller). The
 // schedule multiplies it: constant; "step", by Gamma at every milestone
 // epoch passed; "cosine", per step from the base rate down to MinLR over
 // the whole run. A linear warm-up over the first W steps multiplies the rate

@@ -283,6 +283,13 @@ func (t *trainer[T]) setup() error {
 	if c.ABSA != nil && tr.N < c.ABSA.MaxBatch && c.DropLast {
 		return fmt.Errorf("train: -absa-max-batch %d with -drop-last: the training set has only %d images", c.ABSA.MaxBatch, tr.N)
 	}
+	if tr.N < c.BatchSize {
+		scaled := ""
+		if c.LRScaling == "linear" {
+			scaled = ", and -lr-scaling linear scales the rate by that batch"
+		}
+		t.logf("note: -batch-size %d is more than the %d training images: every step takes all of them%s\n", c.BatchSize, tr.N, scaled)
+	}
 	classes := max(tr.Classes, te.Classes)
 	t.net, err = models.New[T](c.Model, models.Config{Classes: classes, Activation: c.Activation, Seed: c.Seed})
 	if err != nil {

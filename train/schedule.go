@@ -5,7 +5,8 @@ import "math"
 // Schedule gives the learning rate of every step of a run.
 type Schedule struct {
 	// Base is the rate before the schedule's factors: LR, or
-	// LR·BatchSize/BaseBatch with linear scaling.
+	// LR·B/BaseBatch with linear scaling, B the batch a step takes
+	// (BatchSize, or the whole training set where that is smaller).
 	Base float64
 	// Kind is "constant", "step", "cosine" or "absa".
 	Kind string
@@ -27,7 +28,13 @@ func NewSchedule(c Config, n int) Schedule {
 	s := Schedule{Base: c.LR, Kind: c.Schedule, Milestones: c.Milestones, Gamma: c.Gamma, MinLR: c.MinLR,
 		StepsPerEpoch: spe, TotalSteps: spe * c.Epochs, WarmupSteps: c.WarmupSteps}
 	if c.LRScaling == "linear" {
-		s.Base = c.LR * float64(c.BatchSize) / float64(c.BaseBatch)
+		// The batch a step takes: a batch larger than the training set
+		// is the whole set.
+		b := c.BatchSize
+		if n > 0 {
+			b = min(b, n)
+		}
+		s.Base = c.LR * float64(b) / float64(c.BaseBatch)
 	}
 	if c.WarmupEpochs > 0 {
 		s.WarmupSteps = int(math.Ceil(c.WarmupEpochs * float64(spe)))

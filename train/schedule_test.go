@@ -55,6 +55,20 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
+// TestScheduleWholeSet: a batch larger than the training set takes the
+// whole set at every step, and linear scaling scales by that batch
+// (-batch-size 100000 on 256 images had been scaled by 100000).
+func TestScheduleWholeSet(t *testing.T) {
+	cfg := Config{Model: "mlp", Out: "x", LR: 0.05, BatchSize: 100000, Epochs: 2, LRScaling: "linear", BaseBatch: 128}.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSchedule(cfg, 256)
+	if s.StepsPerEpoch != 1 || s.Base != 0.1 {
+		t.Errorf("%d steps per epoch at base rate %g; want 1 at 0.05·256/128 = 0.1", s.StepsPerEpoch, s.Base)
+	}
+}
+
 func TestStepsPerEpoch(t *testing.T) {
 	for _, c := range []struct {
 		n, b int
