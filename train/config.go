@@ -248,11 +248,11 @@ func (c Config) validate(knownData bool) error {
 		return fmt.Errorf("train: -warmup %v is longer than -epochs %d: the learning rate would never reach -lr", c.WarmupEpochs, c.Epochs)
 	case c.TrackEvery < 0:
 		return bad("track-every", c.TrackEvery, "want 0 (off) or more epochs")
-	case c.TrackSamples < 0:
+	case c.TrackSamples < 0 || (c.TrackEvery > 0 && c.TrackSamples == 0):
 		return bad("track-samples", c.TrackSamples, "want at least 1")
 	case c.TrackIters < 0 || (c.TrackEvery > 0 && c.TrackIters < 2):
 		return bad("track-iters", c.TrackIters, "want at least 2")
-	case c.TrackProbes < 0:
+	case c.TrackProbes < 0 || (c.TrackEvery > 0 && c.TrackTrace && c.TrackProbes == 0):
 		return bad("track-probes", c.TrackProbes, "want at least 1")
 	case c.CheckpointEvery < 0:
 		return bad("checkpoint-every", c.CheckpointEvery, "want 0 (epoch ends only) or more steps")

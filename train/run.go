@@ -314,6 +314,9 @@ func (t *trainer[T]) setup() error {
 	t.train, t.test = tr, te
 	if c.TrackEvery > 0 {
 		k := min(c.TrackSamples, tr.N)
+		if k < c.TrackSamples {
+			t.logf("note: -track-samples %d is more than the %d training images: the curvature is tracked on all of them\n", c.TrackSamples, tr.N)
+		}
 		idx := data.Permutation(tr.N, c.Seed, -1)[:k]
 		t.track = tr.Select(idx)
 		if t.norm != nil {
@@ -340,6 +343,12 @@ func (t *trainer[T]) setup() error {
 	t.sgd = &SGD[T]{Momentum: c.Momentum, Dampening: c.Dampening, WeightDecay: c.WeightDecay, Nesterov: c.Nesterov}
 	t.sched = NewSchedule(c, tr.N)
 	t.spe = t.sched.StepsPerEpoch
+	if c.Schedule != "absa" && c.WarmupSteps > t.sched.TotalSteps {
+		return fmt.Errorf("train: -warmup-steps %d is longer than the run's %d steps: the learning rate would never reach -lr", c.WarmupSteps, t.sched.TotalSteps)
+	}
+	if c.Schedule == "cosine" && c.MinLR > t.sched.Base {
+		return fmt.Errorf("train: -min-lr %g is above the base rate %g: -schedule cosine decays from the base rate to -min-lr", c.MinLR, t.sched.Base)
+	}
 
 	t.info = &RunInfo{Config: c, Version: t.opt.Version, GoVersion: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
 		BatchNorm: BatchNormSemantics, Normalization: t.norm, TrainImages: tr.N, TestImages: te.N, Classes: classes,

@@ -292,6 +292,29 @@ func TestRunFolder(t *testing.T) {
 	}
 }
 
+// TestRunRefusesSchedules: settings that only the training set's size shows
+// to be impossible are refused before the run folder is made.
+func TestRunRefusesSchedules(t *testing.T) {
+	for _, c := range []struct {
+		set  func(c *Config)
+		want string
+	}{
+		{func(c *Config) { c.WarmupSteps = 3 }, "-warmup-steps 3 is longer than the run's 2 steps"},
+		{func(c *Config) { c.Schedule, c.MinLR = "cosine", 1 }, "-min-lr 1 is above the base rate 0.05"},
+	} {
+		dir := filepath.Join(t.TempDir(), "run")
+		cfg := Config{Model: "mlp", Dataset: "synthetic", BatchSize: 16, Out: dir}
+		c.set(&cfg)
+		_, err := Run(context.Background(), cfg, Options{Train: mnistLike(32, 1), Test: mnistLike(8, 2)})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v; want an error with %q", err, c.want)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%q: the run folder was made (%v)", c.want, err)
+		}
+	}
+}
+
 // TestPerturb checks that the hook's output is what the model trains on.
 func TestPerturb(t *testing.T) {
 	train, test := mnistLike(32, 1), mnistLike(8, 2)

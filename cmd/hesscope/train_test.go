@@ -41,6 +41,14 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "-model", "mlp", "-precision", "float16", "-out", dir}, "-precision float16"},
 		{[]string{"train", "-model", "mlp", "-warmup", "5", "-epochs", "1", "-out", dir}, "-warmup 5 is longer than -epochs 1"},
 		{[]string{"train", "-model", "mlp", "-threads", "100000", "-out", dir}, "-threads 100000: want 1 to"},
+		// Flags the run would not use, and zeros that are no default.
+		{[]string{"train", "-model", "mlp", "-gamma", "0.5", "-out", dir}, "-gamma with -schedule constant"},
+		{[]string{"train", "-model", "mlp", "-gamma", "NaN", "-out", dir}, "-gamma with -schedule constant"},
+		{[]string{"train", "-model", "mlp", "-track-samples", "100", "-out", dir}, "-track-samples without -track-every"},
+		{[]string{"train", "-model", "mlp", "-track-trace", "-out", dir}, "-track-trace without -track-every"},
+		{[]string{"train", "-model", "mlp", "-track-every", "1", "-track-probes", "5", "-out", dir}, "-track-probes without -track-trace"},
+		{[]string{"train", "-model", "mlp", "-track-every", "1", "-track-samples", "0", "-out", dir}, "-track-samples 0: want at least 1"},
+		{[]string{"train", "-model", "mlp", "-track-every", "1", "-track-trace", "-track-probes", "0", "-out", dir}, "-track-probes 0: want at least 1"},
 		// Passes that cannot fit, refused before anything is written:
 		// ResNet-18 takes about 8 MiB per image in a training step.
 		{[]string{"train", "-model", "resnet18", "-dataset", "cifar10", "-batch-size", "50000", "-micro-batch", "50000", "-out", dir}, "a training step of 50000 images needs about"},
