@@ -1,6 +1,9 @@
 package train
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -278,6 +281,25 @@ func (c Config) validate(knownData bool) error {
 	return nil
 }
 
+// result is c without the fields that do not affect a run's result.
+func (c Config) result() Config {
+	c.Out, c.Resume, c.CheckpointEvery, c.DataDir = "", false, 0, ""
+	return c
+}
+
+// fingerprint identifies the result-determining settings of c (those Diff
+// compares): a training checkpoint records its run's, so that a resume
+// refuses a checkpoint copied from another run, or a config.json edited
+// since the checkpoint was written.
+func (c Config) fingerprint() string {
+	js, err := json.Marshal(c.result())
+	if err != nil {
+		panic(err) // a Config always encodes
+	}
+	sum := sha256.Sum256(js)
+	return hex.EncodeToString(sum[:16])
+}
+
 // intList formats ints as "30,60".
 func intList(v []int) string {
 	s := make([]string, len(v))
@@ -291,10 +313,7 @@ func intList(v []int) string {
 // one run folder differ, ignoring those that do not affect the result (Out,
 // Resume, CheckpointEvery, DataDir). Resuming needs an empty list.
 func Diff(a, b Config) []string {
-	a.Out, b.Out = "", ""
-	a.Resume, b.Resume = false, false
-	a.CheckpointEvery, b.CheckpointEvery = 0, 0
-	a.DataDir, b.DataDir = "", ""
+	a, b = a.result(), b.result()
 	var diff []string
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	t := va.Type()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"hesscope/autodiff"
+	"hesscope/checkpoint"
 	"hesscope/data"
 	"hesscope/dist"
 	"hesscope/hessian"
@@ -230,6 +231,10 @@ func run[T tensor.Float](ctx context.Context, cfg Config, opt Options) (Summary,
 		if ok, err := exists(filepath.Join(t.dir, FinalFile)); err != nil {
 			return sum, err
 		} else if ok {
+			if bad := t.damagedOutputs(); bad != "" {
+				t.logf("note: %s: writing the run's outputs again from %s\n", bad, t.path(StateFile))
+				return t.finish(resumed)
+			}
 			sum.AlreadyDone = true
 			return sum, nil
 		}
@@ -417,6 +422,10 @@ func (t *trainer[T]) openFolder() (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		if fp := t.cfg.fingerprint(); st.Config != "" && st.Config != fp {
+			return false, fmt.Errorf("train: -resume: %s was written by a run with other settings than %s's (copied from another run, or the settings edited since)", t.path(StateFile), t.path(ConfigFile))
+		}
+		st.Config = t.cfg.fingerprint()
 		t.st = st
 		t.checkpointed = st.Step
 		if err := truncateTo(t.path(MetricsJSONLFile), st.MetricsJSONL); err != nil {
@@ -429,7 +438,7 @@ func (t *trainer[T]) openFolder() (bool, error) {
 		return true, nil
 	}
 	// A fresh start (also when a run was killed before its first checkpoint).
-	t.st = &state{}
+	t.st = &state{Config: t.cfg.fingerprint()}
 	if err := writeJSON(t.path(ConfigFile), t.info); err != nil {
 		return false, err
 	}
@@ -925,6 +934,22 @@ func (t *trainer[T]) finish(resumed bool) (Summary, error) {
 		return sum, err
 	}
 	return sum, nil
+}
+
+// damagedOutputs describes the first of a finished run's outputs (the model
+// file and final.json, which finish writes from the checkpoint) that cannot
+// be read back, or returns "" if both can.
+func (t *trainer[T]) damagedOutputs() string {
+	if _, err := checkpoint.ReadFile(t.path(ModelFile)); err != nil {
+		return fmt.Sprintf("%s is unreadable (%v)", t.path(ModelFile), err)
+	}
+	var s Summary
+	if b, err := os.ReadFile(t.path(FinalFile)); err != nil {
+		return fmt.Sprintf("%s is unreadable (%v)", t.path(FinalFile), err)
+	} else if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Sprintf("%s is unreadable (%v)", t.path(FinalFile), err)
+	}
+	return ""
 }
 
 func (t *trainer[T]) summary() Summary {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -289,6 +290,71 @@ func TestRunFolder(t *testing.T) {
 	cfg.Perturb = "wrong precision"
 	if _, err := Run(context.Background(), cfg, opt); err == nil || !strings.Contains(err.Error(), "PerturbFunc[float32]") {
 		t.Errorf("a float64 perturbation for a float32 run: %v", err)
+	}
+}
+
+// TestResumeChecksFolder: a resume refuses a checkpoint copied from another
+// run or written under settings since edited in config.json, and a finished
+// run whose model file or final.json is damaged writes them again from its
+// checkpoint instead of reporting itself finished.
+func TestResumeChecksFolder(t *testing.T) {
+	opt := Options{Train: mnistLike(32, 1), Test: mnistLike(8, 2)}
+	run := func(cfg Config) (Summary, error) { return Run(context.Background(), cfg, opt) }
+	a := Config{Model: "mlp", Dataset: "synthetic", BatchSize: 16, Seed: 1, Out: filepath.Join(t.TempDir(), "a")}
+	b := a
+	b.Seed, b.Out = 2, filepath.Join(t.TempDir(), "b")
+	for _, c := range []Config{a, b} {
+		if _, err := run(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model, err := os.ReadFile(filepath.Join(a.Out, ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Resume = true
+
+	// A finished run's damaged outputs are written again, the same bits.
+	for _, f := range []string{ModelFile, FinalFile} {
+		if err := os.Truncate(filepath.Join(a.Out, f), 100); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := run(a)
+		if err != nil || sum.AlreadyDone {
+			t.Errorf("resume with %s damaged: %v, already done %v; want its outputs written again", f, err, sum.AlreadyDone)
+		}
+		if got, _ := os.ReadFile(filepath.Join(a.Out, ModelFile)); !bytes.Equal(got, model) {
+			t.Errorf("resume with %s damaged: the model file written again differs", f)
+		}
+	}
+	if sum, err := run(a); err != nil || !sum.AlreadyDone {
+		t.Errorf("resume of an intact finished run: %v, already done %v", err, sum.AlreadyDone)
+	}
+
+	// Another run's checkpoint.
+	state, _ := os.ReadFile(filepath.Join(a.Out, StateFile))
+	other, _ := os.ReadFile(filepath.Join(b.Out, StateFile))
+	if err := os.WriteFile(filepath.Join(a.Out, StateFile), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(a); err == nil || !strings.Contains(err.Error(), "other settings") {
+		t.Errorf("resume with another run's checkpoint: %v, want an error", err)
+	}
+	os.WriteFile(filepath.Join(a.Out, StateFile), state, 0o644)
+
+	// Settings edited in config.json (and given to match, as the command
+	// line does on -resume).
+	info, err := ReadRunInfo(a.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.Config.LR = 0.07
+	if err := writeJSON(filepath.Join(a.Out, ConfigFile), info); err != nil {
+		t.Fatal(err)
+	}
+	a.LR = 0.07
+	if _, err := run(a); err == nil || !strings.Contains(err.Error(), "other settings") {
+		t.Errorf("resume after config.json was edited: %v, want an error", err)
 	}
 }
 

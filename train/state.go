@@ -63,6 +63,9 @@ type state struct {
 	Last *Metrics `json:"last,omitempty"`
 	// Done is set once every epoch is finished.
 	Done bool `json:"done"`
+	// Config is the fingerprint of the run's settings (Config.fingerprint;
+	// empty in checkpoints written before it was recorded).
+	Config string `json:"config,omitempty"`
 }
 
 // epochAcc sums the statistics of the batches of an epoch.
