@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"hesscope/data"
+	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/models"
 	"hesscope/tensor"
@@ -278,6 +279,9 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			if _, err := os.Stat(filepath.Join(cfg.Out, train.StateFile)); err == nil {
 				hasRun = true
 			}
+		}
+		if _, err := os.Stat(filepath.Join(cfg.Out, experiment.SweepFile)); err == nil {
+			return usagef("-out %s holds a sweep (%s): a run's files would mix with its own; choose another folder", cfg.Out, experiment.SweepFile)
 		}
 		if hasRun && !cfg.Resume {
 			return usagef("-out %s already holds a run: pass -resume to continue it, or choose another folder", cfg.Out)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"hesscope/experiment"
 	"hesscope/train"
 )
 
@@ -59,6 +60,15 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"eval", "-weights", "x", "-split", "val"}, "-split"},
 		{[]string{"eval", "-weights", "x", "-batch-size", "0"}, "-batch-size 0"},
 	}
+	// A sweep's folder: its files and a run's would mix.
+	sweepDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(sweepDir, experiment.SweepFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, struct {
+		args []string
+		want string
+	}{[]string{"train", "-model", "mlp", "-out", sweepDir}, "holds a sweep"})
 	for _, c := range cases {
 		code, _, stderr := hesscope(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
