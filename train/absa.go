@@ -115,6 +115,8 @@ func (c Config) validateABSA() error {
 		return bad("eigen-samples", a.EigenSamples, "want at least 1")
 	case a.EigenIters < 2:
 		return bad("eigen-iters", a.EigenIters, "want at least 2")
+	case a.EigenIters > MaxSolverIters:
+		return bad("eigen-iters", a.EigenIters, fmt.Sprintf("want at most %d", MaxSolverIters))
 	case !(a.AdvEps > 0) || math.IsInf(a.AdvEps, 0):
 		return bad("adv-eps", a.AdvEps, "want a finite radius > 0")
 	case a.AdvFraction == nil || !(*a.AdvFraction >= 0 && *a.AdvFraction <= 1):

@@ -255,6 +255,8 @@ func (c Config) validate(knownData bool) error {
 		return bad("track-samples", c.TrackSamples, "want at least 1")
 	case c.TrackIters < 0 || (c.TrackEvery > 0 && c.TrackIters < 2):
 		return bad("track-iters", c.TrackIters, "want at least 2")
+	case c.TrackIters > MaxSolverIters:
+		return bad("track-iters", c.TrackIters, fmt.Sprintf("want at most %d", MaxSolverIters))
 	case c.TrackProbes < 0 || (c.TrackEvery > 0 && c.TrackTrace && c.TrackProbes == 0):
 		return bad("track-probes", c.TrackProbes, "want at least 1")
 	case c.CheckpointEvery < 0:
@@ -280,6 +282,12 @@ func (c Config) validate(knownData bool) error {
 	}
 	return nil
 }
+
+// MaxSolverIters bounds the Hessian-vector products of one eigenvalue
+// estimate during training (-track-iters, -absa-eigen-iters), as the
+// analysis commands bound their solvers' iterations: each is a pass over
+// the samples, and a Lanczos run keeps its vectors.
+const MaxSolverIters = 100_000
 
 // result is c without the fields that do not affect a run's result.
 func (c Config) result() Config {

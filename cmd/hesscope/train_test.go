@@ -49,6 +49,8 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "-model", "mlp", "-track-trace", "-out", dir}, "-track-trace without -track-every"},
 		{[]string{"train", "-model", "mlp", "-track-every", "1", "-track-probes", "5", "-out", dir}, "-track-probes without -track-trace"},
 		{[]string{"train", "-model", "mlp", "-track-every", "1", "-track-samples", "0", "-out", dir}, "-track-samples 0: want at least 1"},
+		{[]string{"train", "-model", "mlp", "-track-every", "1", "-track-iters", "100000000", "-out", dir}, "-track-iters 100000000: want at most 100000"},
+		{[]string{"train", "-model", "mlp", "-schedule", "absa", "-absa-eigen-iters", "100000000", "-out", dir}, "-absa-eigen-iters 100000000: want at most 100000"},
 		{[]string{"train", "-model", "mlp", "-track-every", "1", "-track-trace", "-track-probes", "0", "-out", dir}, "-track-probes 0: want at least 1"},
 		// Passes that cannot fit, refused before anything is written:
 		// ResNet-18 takes about 8 MiB per image in a training step.
