@@ -223,11 +223,12 @@ func TestInterrupt(t *testing.T) {
 }
 
 // TestNonFinite makes the loss diverge with a learning rate that grows at
-// every step (a long warm-up to a huge rate): the run stops with an error
-// naming the epoch and step, and the last checkpoint still loads.
+// every step (a warm-up over the whole run to a huge rate: s + 1 at step
+// s): the run stops with an error naming the epoch and step, and the last
+// checkpoint still loads.
 func TestNonFinite(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{Model: "mlp", Dataset: "synthetic", Epochs: 1, BatchSize: 4, LR: 1e9, WarmupSteps: 1e9,
+	cfg := Config{Model: "mlp", Dataset: "synthetic", Epochs: 1, BatchSize: 4, LR: 100, WarmupSteps: 100,
 		CheckpointEvery: 1, Out: dir}
 	_, err := Run(context.Background(), cfg, Options{Train: mnistLike(400, 1), Test: mnistLike(8, 2)})
 	var nf *NonFiniteError
