@@ -258,3 +258,27 @@ func TestRunUnitEndToEnd(t *testing.T) {
 		t.Error("a finished unit was measured again")
 	}
 }
+
+// TestSummarizeNonPositive: figures on logarithmic axes do not panic on a
+// batch size or an eigenvalue that is not positive (a sweep.json written
+// before Validate refused batch size 0, networks with λ₁ ≤ 0).
+func TestSummarizeNonPositive(t *testing.T) {
+	for k, bs := range [][2][]int{{{64, 1024}, {0}}, {{0}, {0}}, {{-8, 64}, {-8, 64}}, {{64, 1024}, {64}}} {
+		out := t.TempDir()
+		s := testSweep()
+		s.BatchSizes, s.RobustBatchSizes = bs[0], bs[1]
+		if err := WriteSweep(out, s); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range s.Units() {
+			lambda := float64(i) - 1
+			if k == 3 {
+				lambda = -float64(i) // no positive λ₁ at all
+			}
+			fakeRun(t, out, u, lambda, -0.1, 0, 0.2, 0.5)
+		}
+		if _, _, err := Summarize(out, "test"); err != nil {
+			t.Errorf("batch sizes %v: %v", bs, err)
+		}
+	}
+}
