@@ -57,9 +57,14 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	}
 	slices.Sort(sizes)
 	colour := func(b int) int { return slices.Index(sizes, b) }
+	// The batch axes are logarithmic: a tick at a batch size ≤ 0 (of a
+	// sweep.json from before Validate refused them) would panic in the
+	// plotting library.
 	var ticks []float64
 	for _, b := range sizes {
-		ticks = append(ticks, float64(b))
+		if b > 0 {
+			ticks = append(ticks, float64(b))
+		}
 	}
 	kindsIn := func() []string {
 		var ks []string
@@ -74,7 +79,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 	spread := "mean ± standard deviation over seeds (error bars; none with one seed), individual runs as light points"
 
 	// 1. λ₁(θ) and λ₁(x) against batch size.
-	if len(sizes) > 0 {
+	if len(ticks) > 0 {
 		var panels []*chart.Line
 		for _, q := range []struct {
 			title, axis string
@@ -232,7 +237,7 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 			mx, my, mlo, mhi = append(mx, float64(b)), append(my, m), append(mlo, m-sd), append(mhi, m+sd)
 		}
 	}
-	if len(mx) > 0 {
+	if len(mx) > 0 && len(ticks) > 0 {
 		lo, hi := math.Min(0.9, slices.Min(append(ry, mlo...))*0.95), math.Max(1.1, slices.Max(append(ry, mhi...))*1.05)
 		l := &chart.Line{Title: "Robust against normal training", XLabel: batchAxis, YLabel: "λ₁(θ) robust / normal (same seed)", LogX: true, XTicks: ticks,
 			YMin: lo, YMax: hi, Legend: chart.LegendRight, Width: chart.Width * 5 / 4,
@@ -293,8 +298,9 @@ func figures(out string, res *report.Results, lands map[string]*Landscape, dens 
 		}
 	}
 
-	// 7. Robustness against λ₁, one point per run.
-	if len(runs) > 0 {
+	// 7. Robustness against λ₁, one point per run (on a logarithmic axis:
+	// none if no λ₁ is positive).
+	if slices.ContainsFunc(runs, func(r report.Run) bool { return len(r.TopEigenvalues) > 0 && r.TopEigenvalues[0] > 0 }) {
 		var panels []*chart.Line
 		for _, q := range []struct {
 			axis string

@@ -100,19 +100,44 @@ func (m MeasureConfig) WithDefaults(dataset string) MeasureConfig {
 	return m
 }
 
-func (m MeasureConfig) validate() error {
-	for _, v := range []int{m.HessianSamples, m.TopK, m.LanczosIters, m.InputSamples, m.AttackSamples, m.DeepFoolSamples, m.SaddleSamples, m.SaddleSteps, m.LandscapePoints} {
-		if v < 0 {
-			return fmt.Errorf("measure: negative sizes are not allowed (%+v)", m)
+// validate checks m before any work (zero fields are their defaults),
+// naming the field refused in a *FieldError. The upper bounds of the
+// standalone commands are the sweep command's (CheckLimits).
+func (m MeasureConfig) validate(dataset string) error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"hessian_samples", m.HessianSamples}, {"top_k", m.TopK}, {"lanczos_iters", m.LanczosIters},
+		{"input_samples", m.InputSamples}, {"attack_samples", m.AttackSamples}, {"deepfool_samples", m.DeepFoolSamples},
+		{"saddle_samples", m.SaddleSamples}, {"saddle_steps", m.SaddleSteps}, {"landscape_points", m.LandscapePoints},
+	} {
+		if f.v < 0 {
+			return fieldErr("measure."+f.name, f.v, "want 0 (the default) or more")
 		}
 	}
 	if !(m.LanczosTol >= 0 && m.LanczosTol < 1) {
-		return fmt.Errorf("measure: lanczos_tol %v: want in [0, 1) (0: the default)", m.LanczosTol)
+		return fieldErr("measure.lanczos_tol", m.LanczosTol, "want in [0, 1) (0: the default)")
 	}
 	for _, e := range m.FGSMEps {
-		if !(e > 0) {
-			return fmt.Errorf("measure: FGSM radius %v: want > 0", e)
+		if !(e > 0) || e > 1 {
+			return fieldErr("measure.fgsm_eps", e, "want FGSM radii in (0, 1] (L∞ in pixel units; pixels lie in [0, 1])")
 		}
+	}
+	if !(m.SaddleEps >= 0 && m.SaddleEps <= 1) {
+		return fieldErr("measure.saddle_eps", m.SaddleEps, "want a radius in (0, 1] (L∞ in pixel units; 0: the middle FGSM radius)")
+	}
+	if !(m.LandscapeRange >= 0) || math.IsInf(m.LandscapeRange, 0) {
+		return fieldErr("measure.landscape_range", m.LandscapeRange, "want a finite range > 0 (0: the default, 1)")
+	}
+	d := m.WithDefaults(dataset)
+	switch {
+	case d.LandscapePoints < 2:
+		return fieldErr("measure.landscape_points", m.LandscapePoints, "want at least 2 (0: the default, 21)")
+	case d.DensityProbes > 0 && d.DensitySteps < 2:
+		return fieldErr("measure.density_steps", m.DensitySteps, "want at least 2 (0: the default, 40)")
+	case d.TopK > d.LanczosIters:
+		return fieldErr("measure.top_k", d.TopK, "want at most lanczos_iters (%d)", d.LanczosIters)
 	}
 	return nil
 }
@@ -252,8 +277,11 @@ const HessianBatch = 250
 // (analysis.Sharded), every rank calling Measure alike; the per-image ones
 // run on every rank.
 func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainSet, testSet *data.Dataset, m MeasureConfig, step func(string), comm dist.Comm) (*Measurement, error) {
+	if err := m.validate(trainSet.Name); err != nil {
+		return nil, err
+	}
 	m = m.WithDefaults(trainSet.Name)
-	if err := m.validate(); err != nil {
+	if err := m.validate(trainSet.Name); err != nil {
 		return nil, err
 	}
 	if step == nil {

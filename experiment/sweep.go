@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -94,36 +95,137 @@ func (s *Sweep) Units() []Unit {
 	return us
 }
 
-// Validate checks the sweep before any work starts.
+// A FieldError is a setting of a sweep that Validate refuses: Field is its
+// name in the sweep's JSON (such as "measure.top_k"), Value the value
+// refused and Want what is expected, so that the sweep command can name the
+// flag or the configuration file and field that set it.
+type FieldError struct {
+	Field, Value, Want string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s %s: %s", e.Field, e.Value, e.Want) }
+
+func fieldErr(field string, value any, format string, args ...any) error {
+	return &FieldError{Field: field, Value: fmt.Sprint(value), Want: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the sweep before any work starts. The settings it
+// refuses are reported as a *FieldError.
 func (s *Sweep) Validate() error {
 	if !slices.Contains(models.Names(), s.Model) {
-		return fmt.Errorf("unknown model %q (want %s)", s.Model, strings.Join(models.Names(), ", "))
+		return fieldErr("model", strconv.Quote(s.Model), "want one of %s", strings.Join(models.Names(), ", "))
 	}
 	if !slices.Contains(data.Names(), s.Dataset) {
-		return fmt.Errorf("unknown dataset %q (want %s)", s.Dataset, strings.Join(data.Names(), ", "))
+		return fieldErr("dataset", strconv.Quote(s.Dataset), "want one of %s", strings.Join(data.Names(), ", "))
 	}
 	if len(s.BatchSizes) == 0 && !s.ABSA {
-		return errors.New("no batch sizes")
+		return fieldErr("batch_sizes", "[]", "want at least one batch size (or absa)")
 	}
-	for _, b := range s.BatchSizes {
-		if b < 1 {
-			return fmt.Errorf("batch size %d: want at least 1", b)
-		}
+	if err := checkBatchSizes("batch_sizes", s.BatchSizes); err != nil {
+		return err
 	}
 	if s.Seeds < 1 {
-		return fmt.Errorf("%d seeds: want at least 1", s.Seeds)
+		return fieldErr("seeds", s.Seeds, "want at least 1")
 	}
 	if s.Robust {
-		if _, err := attack.ParseTraining(s.Adversary); err != nil {
-			return fmt.Errorf("adversary %q: %w", s.Adversary, err)
+		if err := checkBatchSizes("robust_batch_sizes", s.RobustBatchSizes); err != nil {
+			return err
 		}
+		if _, err := ParseAdversary(s.Adversary, s.Dataset); err != nil {
+			return fieldErr("adversary", strconv.Quote(s.Adversary), "%v", err)
+		}
+	} else {
+		// Settings of the robust runs without robust runs would be ignored.
+		if s.Adversary != "" {
+			return fieldErr("adversary", strconv.Quote(s.Adversary), "only with robust (adversarially trained runs)")
+		}
+		if len(s.RobustBatchSizes) > 0 {
+			return fieldErr("robust_batch_sizes", strings.Trim(fmt.Sprint(s.RobustBatchSizes), "[]"), "only with robust (adversarially trained runs)")
+		}
+	}
+	// Zeros here would be replaced by train's defaults, not the ones
+	// recorded: refused (micro_batch and base_batch document 0 as their
+	// default).
+	if s.Train.Epochs < 1 {
+		return fieldErr("train.epochs", s.Train.Epochs, "want at least 1")
+	}
+	if !(s.Train.LR > 0) || math.IsInf(s.Train.LR, 0) {
+		return fieldErr("train.lr", s.Train.LR, "want a finite learning rate > 0")
+	}
+	if s.Train.MicroBatch < 0 {
+		return fieldErr("train.micro_batch", s.Train.MicroBatch, "want at least 1 (0: the default, 256)")
+	}
+	if s.Train.BaseBatch < 0 {
+		return fieldErr("train.base_batch", s.Train.BaseBatch, "want at least 1 (0: the default, 128)")
 	}
 	for _, u := range s.Units() {
 		if err := s.TrainConfig(u, "").Validate(); err != nil {
 			return fmt.Errorf("%s: %w", u.Name, err)
 		}
 	}
-	return s.Measure.validate()
+	return s.Measure.validate(s.Dataset)
+}
+
+// checkBatchSizes refuses a batch size below 1 and a repeated one (its
+// units would share a folder and count twice).
+func checkBatchSizes(field string, bs []int) error {
+	for i, b := range bs {
+		if b < 1 {
+			return fieldErr(field, b, "want batch sizes of at least 1")
+		}
+		if slices.Contains(bs[:i], b) {
+			return fieldErr(field, b, "given twice (each batch size once)")
+		}
+	}
+	return nil
+}
+
+// ParseAdversary reads the adversarial training of a robust run (the spec
+// of attack.ParseTraining, such as "fgsm linf eps=0.1 ratio=0.5") with the
+// checks of train's -adv flags: eps and ratio are required, ε > 0 (at most 1
+// in L∞ and the diameter √(C·H·W) of the dataset's pixel cube in L2, as the
+// attack command), ratio in (0, 1], steps and step_size only with pgd, and
+// each key once.
+func ParseAdversary(spec, dataset string) (attack.Training, error) {
+	t, err := attack.ParseTraining(spec)
+	if err != nil {
+		return t, err
+	}
+	keys := map[string]bool{}
+	for _, kv := range strings.Fields(spec)[2:] {
+		k, _, _ := strings.Cut(kv, "=")
+		if keys[k] {
+			return t, fmt.Errorf("%s= given twice", k)
+		}
+		keys[k] = true
+	}
+	c := t.Config
+	switch {
+	case !keys["eps"]:
+		return t, errors.New("want the radius eps=E (in pixel units)")
+	case !(c.Eps > 0) || math.IsInf(c.Eps, 0):
+		return t, fmt.Errorf("eps=%v: want a finite radius > 0", c.Eps)
+	case c.Norm == attack.LInf && c.Eps > 1:
+		return t, fmt.Errorf("eps=%v: want at most 1 in L∞ (pixels lie in [0, 1])", c.Eps)
+	case !keys["ratio"]:
+		return t, errors.New("want the fraction ratio=R of every batch replaced, in (0, 1]")
+	case !(t.Ratio > 0 && t.Ratio <= 1):
+		return t, fmt.Errorf("ratio=%v: want a fraction in (0, 1]", t.Ratio)
+	case c.Method == attack.FGSM && (keys["steps"] || keys["step_size"] || keys["random_start"]):
+		return t, errors.New("steps, step_size and random_start are pgd's: fgsm takes one step of ε")
+	case c.Method == attack.PGD && keys["steps"] && c.Steps < 1:
+		return t, fmt.Errorf("steps=%d: want at least 1", c.Steps)
+	case c.Method == attack.PGD && keys["step_size"] && !(c.StepSize > 0):
+		return t, fmt.Errorf("step_size=%v: want a finite value > 0", c.StepSize)
+	}
+	if c.Norm == attack.L2 {
+		if info, err := data.Describe(dataset); err == nil {
+			if diam := math.Sqrt(float64(info.C * info.H * info.W)); c.Eps > diam {
+				return t, fmt.Errorf("eps=%v: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", c.Eps, diam)
+			}
+		}
+	}
+	return t, nil
 }
 
 // TrainConfig is the training configuration of unit u in the sweep folder

@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -39,16 +40,75 @@ func TestUnits(t *testing.T) {
 		edit func(s *Sweep)
 		want string
 	}{
-		{func(s *Sweep) { s.Model = "vgg" }, `unknown model "vgg"`},
-		{func(s *Sweep) { s.Dataset = "imagenet" }, `unknown dataset "imagenet"`},
-		{func(s *Sweep) { s.BatchSizes = []int{0} }, "batch size 0"},
-		{func(s *Sweep) { s.Seeds = 0 }, "0 seeds"},
-		{func(s *Sweep) { s.Adversary = "bogus" }, "adversary"},
+		{func(s *Sweep) { s.Model = "vgg" }, `model "vgg": want one of`},
+		{func(s *Sweep) { s.Dataset = "imagenet" }, `dataset "imagenet": want one of`},
+		{func(s *Sweep) { s.BatchSizes = []int{0} }, "batch_sizes 0: want batch sizes of at least 1"},
+		{func(s *Sweep) { s.BatchSizes = []int{64, 1024, 64} }, "batch_sizes 64: given twice"},
+		{func(s *Sweep) { s.RobustBatchSizes = []int{0} }, "robust_batch_sizes 0: want batch sizes of at least 1"},
+		{func(s *Sweep) { s.RobustBatchSizes = []int{-3} }, "robust_batch_sizes -3: want batch sizes of at least 1"},
+		{func(s *Sweep) { s.RobustBatchSizes = []int{64, 64} }, "robust_batch_sizes 64: given twice"},
+		{func(s *Sweep) { s.Seeds = 0 }, "seeds 0: want at least 1"},
+		{func(s *Sweep) { s.Adversary = "bogus" }, `adversary "bogus"`},
+		{func(s *Sweep) { s.Adversary = "fgsm linf" }, "want the radius eps=E"},
+		{func(s *Sweep) { s.Robust = false }, `adversary "fgsm linf eps=0.1 ratio=0.5": only with robust`},
+		{func(s *Sweep) { s.Robust, s.Adversary = false, "" }, "robust_batch_sizes 1024: only with robust"},
+		{func(s *Sweep) { s.Train.Epochs = 0 }, "train.epochs 0: want at least 1"},
+		{func(s *Sweep) { s.Train.LR = 0 }, "train.lr 0: want a finite learning rate > 0"},
+		{func(s *Sweep) { s.Train.MicroBatch = -1 }, "train.micro_batch -1"},
+		{func(s *Sweep) { s.Train.BaseBatch = -1 }, "train.base_batch -1"},
+		{func(s *Sweep) { s.Measure.TopK = -5 }, "measure.top_k -5: want 0 (the default) or more"},
+		{func(s *Sweep) { s.Measure.HessianSamples = -1 }, "measure.hessian_samples -1"},
+		{func(s *Sweep) { s.Measure.AttackSamples = -1 }, "measure.attack_samples -1"},
+		{func(s *Sweep) { s.Measure.InputSamples = -1 }, "measure.input_samples -1"},
+		{func(s *Sweep) { s.Measure.TopK = 100 }, "measure.top_k 100: want at most lanczos_iters (80)"},
+		{func(s *Sweep) { s.Measure.LandscapePoints = 1 }, "measure.landscape_points 1: want at least 2"},
+		{func(s *Sweep) { s.Measure.DensitySteps = 1 }, "measure.density_steps 1: want at least 2"},
+		{func(s *Sweep) { s.Measure.SaddleEps = 5 }, "measure.saddle_eps 5: want a radius in (0, 1]"},
+		{func(s *Sweep) { s.Measure.FGSMEps = []float64{0.1, 2} }, "measure.fgsm_eps 2: want FGSM radii in (0, 1]"},
+		{func(s *Sweep) { s.Measure.LandscapeRange = math.Inf(1) }, "measure.landscape_range +Inf"},
+		{func(s *Sweep) { s.Measure.LandscapeRange = -1 }, "measure.landscape_range -1"},
 	} {
 		s := testSweep()
 		c.edit(s)
-		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("got %v, want an error containing %q", err, c.want)
+		err := s.Validate()
+		var fe *FieldError
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.As(err, &fe) {
+			t.Errorf("got %v, want a *FieldError containing %q", err, c.want)
+		}
+	}
+	// Zero measurement settings are their defaults; a negative number of
+	// trace or density probes means none.
+	s = testSweep()
+	s.Measure = MeasureConfig{TraceProbes: -1, DensityProbes: -1, DensitySteps: 1}
+	if err := s.Validate(); err != nil {
+		t.Errorf("valid measurements: %v", err)
+	}
+}
+
+// TestParseAdversary: the spec of the robust runs has train's -adv checks.
+func TestParseAdversary(t *testing.T) {
+	for _, ok := range []string{"fgsm linf eps=0.1 ratio=0.5", "pgd linf eps=0.3 ratio=1 steps=10 step_size=0.075 random_start=true",
+		"fgsm l2 eps=28 ratio=0.5", "pgd l2 eps=2 ratio=0.25"} {
+		if _, err := ParseAdversary(ok, "mnist"); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, c := range []struct{ spec, want string }{
+		{"fgsm linf", "want the radius eps=E"},
+		{"fgsm linf ratio=0.5", "want the radius eps=E"},
+		{"fgsm linf eps=0 ratio=0.5", "eps=0: want a finite radius > 0"},
+		{"fgsm linf eps=0.1", "want the fraction ratio=R"},
+		{"fgsm linf eps=0.1 ratio=0", "ratio=0: want a fraction in (0, 1]"},
+		{"fgsm linf eps=0.1 ratio=0.5 steps=5", "pgd's"},
+		{"fgsm linf eps=0.1 ratio=0.5 step_size=0.1", "pgd's"},
+		{"pgd linf eps=0.1 ratio=0.5 steps=0", "steps=0: want at least 1"},
+		{"fgsm linf eps=0.1 eps=0.2 ratio=0.5", "eps= given twice"},
+		{"fgsm linf eps=5 ratio=0.5", "eps=5: want at most 1 in L∞"},
+		{"fgsm l2 eps=30 ratio=0.5", "eps=30: want at most √(C·H·W) = 28 in L2"},
+		{"deepfool l2 eps=1 ratio=0.5", "want fgsm or pgd"},
+	} {
+		if _, err := ParseAdversary(c.spec, "mnist"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error containing %q", c.spec, err, c.want)
 		}
 	}
 }
@@ -196,5 +256,29 @@ func TestRunUnitEndToEnd(t *testing.T) {
 	again, _ := os.Stat(filepath.Join(out, u.Dir, MeasureFile))
 	if !again.ModTime().Equal(info.ModTime()) {
 		t.Error("a finished unit was measured again")
+	}
+}
+
+// TestSummarizeNonPositive: figures on logarithmic axes do not panic on a
+// batch size or an eigenvalue that is not positive (a sweep.json written
+// before Validate refused batch size 0, networks with λ₁ ≤ 0).
+func TestSummarizeNonPositive(t *testing.T) {
+	for k, bs := range [][2][]int{{{64, 1024}, {0}}, {{0}, {0}}, {{-8, 64}, {-8, 64}}, {{64, 1024}, {64}}} {
+		out := t.TempDir()
+		s := testSweep()
+		s.BatchSizes, s.RobustBatchSizes = bs[0], bs[1]
+		if err := WriteSweep(out, s); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range s.Units() {
+			lambda := float64(i) - 1
+			if k == 3 {
+				lambda = -float64(i) // no positive λ₁ at all
+			}
+			fakeRun(t, out, u, lambda, -0.1, 0, 0.2, 0.5)
+		}
+		if _, _, err := Summarize(out, "test"); err != nil {
+			t.Errorf("batch sizes %v: %v", bs, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -188,7 +190,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&configFile, "config", "", "start from the sweep configuration in `file` (the JSON of a sweep.json)")
 	fs.StringVar(&model, "model", "", "model `name`")
 	fs.StringVar(&dataset, "dataset", "", "dataset `name`")
-	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, e.g. 128,512,2048")
+	fs.StringVar(&batchSizes, "batch-sizes", "", "comma-separated batch `sizes`, each once, e.g. 128,512,2048")
 	fs.IntVar(&seeds, "seeds", 0, "seeds per configuration (seeds 1…N)")
 	fs.IntVar(&epochs, "epochs", 0, "epochs of every run")
 	fs.Float64Var(&lr, "lr", 0, "learning `rate` at -base-batch")
@@ -202,15 +204,15 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.IntVar(&trainSamples, "train-samples", -1, "train on the first `N` training images (0: all)")
 	fs.IntVar(&trackEvery, "track-every", -1, "track the top eigenvalue every `N` epochs while training (0: never)")
 	fs.BoolVar(&robust, "robust", false, "add adversarially trained runs")
-	fs.StringVar(&adversary, "adversary", "", "adversarial training `spec`, e.g. \"fgsm linf eps=0.1 ratio=0.5\"")
-	fs.StringVar(&robustBatches, "robust-batch-sizes", "", "batch sizes of the robust runs (default: all of -batch-sizes)")
+	fs.StringVar(&adversary, "adversary", "", "with -robust: adversarial training `spec` with its radius eps= and fraction ratio= (train's -adv checks), e.g. \"fgsm linf eps=0.1 ratio=0.5\" (the default)")
+	fs.StringVar(&robustBatches, "robust-batch-sizes", "", "with -robust: batch sizes of the robust runs, each once (default: all of -batch-sizes)")
 	fs.BoolVar(&absa, "absa", false, "add runs with the adaptive batch-size schedule (ABSA)")
 	fs.IntVar(&hessianSamples, "hessian-samples", 0, "training images of the parameter Hessian (a fixed subset)")
 	fs.BoolVar(&full, "full-hessian", false, "also compute λ₁ over the whole training set")
 	fs.IntVar(&topK, "top-k", 0, "number of top eigenvalues")
 	fs.IntVar(&inputSamples, "input-samples", 0, "test images of the per-sample input Hessian")
 	fs.IntVar(&attackSamples, "attack-samples", 0, "test images attacked")
-	fs.StringVar(&fgsmEps, "fgsm-eps", "", "FGSM radii (default: the dataset's standard ones)")
+	fs.StringVar(&fgsmEps, "fgsm-eps", "", "FGSM radii in (0, 1] (default: the dataset's standard ones)")
 	fs.StringVar(&precision, "precision", "", "float32 or float64")
 	fs.BoolVar(&c.list, "list", false, "list the units of work and stop")
 	fs.IntVar(&c.only, "only", -1, "run only the unit with this `index` (see -list), without the summary")
@@ -238,7 +240,24 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 				}
 			}
 		}
+		switch {
+		case c.summarize && (c.list || set["only"]):
+			return usagef("-summarize with -list or -only: give one")
+		}
+		// Zeros these flags' help does not give a meaning (the sweep's
+		// JSON takes 0 as the default).
+		for _, f := range []struct {
+			name string
+			v    int
+		}{{"micro-batch", microBatch}, {"base-batch", baseBatch}, {"hessian-samples", hessianSamples}, {"top-k", topK},
+			{"input-samples", inputSamples}, {"attack-samples", attackSamples}} {
+			if set[f.name] && f.v < 1 {
+				return usagef("-%s %d: want at least 1", f.name, f.v)
+			}
+		}
 		var s *experiment.Sweep
+		// source names where the settings not given by flags come from.
+		source := ""
 		switch {
 		case preset != "" && configFile != "":
 			return usagef("-preset and -config: give one")
@@ -247,6 +266,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			if s, err = experiment.ReadSweepFile(configFile); err != nil {
 				return usagef("-config: %v", err)
 			}
+			source = "-config " + configFile
 		case preset != "":
 			p, ok := presets[preset]
 			if !ok {
@@ -258,10 +278,18 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 				return usagef("-preset %q: want one of %s", preset, strings.Join(names, ", "))
 			}
 			s = p()
+			source = "-preset " + preset
 		default:
-			if prev, err := experiment.ReadSweep(c.out); err == nil {
+			prev, err := experiment.ReadSweep(c.out)
+			switch {
+			case err == nil:
 				s = prev // an existing sweep: -list, -only, -summarize or resume
-			} else {
+				source = filepath.Join(c.out, experiment.SweepFile)
+			case !errors.Is(err, os.ErrNotExist):
+				return usagef("-out: %v", err)
+			case c.summarize:
+				return usagef("-summarize: no sweep in %s (no %s there)", c.out, experiment.SweepFile)
+			default:
 				s = &experiment.Sweep{Seeds: 1, Train: train.Config{Epochs: 1, LR: 0.05, LRScaling: "none", Momentum: 0.9}}
 			}
 		}
@@ -320,9 +348,17 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		}
 		if set["robust"] {
 			s.Robust = robust
+			if !robust {
+				s.Adversary, s.RobustBatchSizes = "", nil
+			}
 		}
 		if set["adversary"] {
 			s.Adversary = adversary
+		}
+		for _, f := range []string{"adversary", "robust-batch-sizes"} {
+			if set[f] && !s.Robust {
+				return usagef("-%s: only with -robust (the settings of the adversarially trained runs)", f)
+			}
 		}
 		if s.Robust && s.Adversary == "" {
 			s.Adversary = "fgsm linf eps=0.1 ratio=0.5"
@@ -344,10 +380,71 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-model and -dataset are required without -preset")
 		}
 		if err := s.Validate(); err != nil {
-			return usagef("%v", err)
+			return sweepSettingError(err, set, source)
+		}
+		if err := checkSweepLimits(s); err != nil {
+			return sweepSettingError(err, set, source)
 		}
 		return runSweep(ctx, e, s, c)
 	}
+}
+
+// sweepFlagOf is the flag of each field of a sweep's JSON that has one.
+var sweepFlagOf = map[string]string{
+	"model": "model", "dataset": "dataset", "batch_sizes": "batch-sizes", "robust_batch_sizes": "robust-batch-sizes",
+	"seeds": "seeds", "adversary": "adversary", "train.epochs": "epochs", "train.lr": "lr", "train.micro_batch": "micro-batch",
+	"train.base_batch": "base-batch", "measure.hessian_samples": "hessian-samples", "measure.top_k": "top-k",
+	"measure.input_samples": "input-samples", "measure.attack_samples": "attack-samples", "measure.fgsm_eps": "fgsm-eps",
+}
+
+// sweepSettingError is the usage error of a refused setting of the sweep:
+// it names the flag that set it, or else where it came from (source: the
+// -config file, the preset or the folder's sweep.json) and its field.
+func sweepSettingError(err error, set map[string]bool, source string) error {
+	var fe *experiment.FieldError
+	if !errors.As(err, &fe) {
+		return usagef("%v", err)
+	}
+	if f := sweepFlagOf[fe.Field]; set[f] {
+		return usagef("-%s %s: %s", f, fe.Value, fe.Want)
+	}
+	if source != "" {
+		return usagef("%s: %v", source, fe)
+	}
+	return usagef("%v", fe)
+}
+
+// maxLandscapeRange bounds measure.landscape_range, the largest step along
+// the unit top eigenvector: far beyond any local picture of the loss, and
+// steps of 1e300 overflow the weights (the losses are NaN).
+const maxLandscapeRange = 1000
+
+// checkSweepLimits applies the standalone commands' upper bounds (limits.go)
+// to the sweep's measurements and adversary, with their defaults filled in,
+// as *experiment.FieldError.
+func checkSweepLimits(s *experiment.Sweep) error {
+	m := s.Measure.WithDefaults(s.Dataset)
+	bad := func(field string, v any, format string, args ...any) error {
+		return &experiment.FieldError{Field: field, Value: fmt.Sprint(v), Want: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case m.LandscapePoints > maxPoints:
+		return bad("measure.landscape_points", m.LandscapePoints, "want 2 to %d (as landscape's -points)", maxPoints)
+	case m.LandscapeRange > maxLandscapeRange:
+		return bad("measure.landscape_range", m.LandscapeRange, "want at most %d (a step along the unit top eigenvector)", maxLandscapeRange)
+	case m.SaddleSteps > maxSaddleSteps:
+		return bad("measure.saddle_steps", m.SaddleSteps, "want 1 to %d (as saddle-check's -steps: every iterate is kept and gets two Lanczos runs)", maxSaddleSteps)
+	case m.TraceProbes > maxProducts:
+		return bad("measure.trace_probes", m.TraceProbes, "want at most %d Hessian-vector products (as spectrum's -trace-matvecs)", maxProducts)
+	case m.DensityProbes > 0 && (m.DensitySteps > maxProducts || m.DensityProbes > maxProducts/m.DensitySteps):
+		return bad("measure.density_probes", m.DensityProbes, "× density_steps %d: want at most %d Hessian-vector products (as spectrum's)", m.DensitySteps, maxProducts)
+	}
+	if s.Robust {
+		if t, err := experiment.ParseAdversary(s.Adversary, s.Dataset); err == nil && t.Config.Steps > maxIterations {
+			return bad("adversary", strconv.Quote(s.Adversary), "steps=%d: want at most %d (as attack's -steps)", t.Config.Steps, maxIterations)
+		}
+	}
+	return nil
 }
 
 // checkSweepMemory refuses a sweep whose units' passes cannot fit
