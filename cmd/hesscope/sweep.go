@@ -470,6 +470,11 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	for _, f := range []string{train.ConfigFile, train.StateFile} {
+		if _, err := os.Stat(filepath.Join(c.out, f)); err == nil {
+			return usagef("-out %s holds a training run (%s): a sweep's files would mix with its own; choose another folder", c.out, f)
+		}
+	}
 	units := s.Units()
 	// On several ranks (an MPI build under mpirun or srun) every unit is
 	// trained data-parallel and measured on shards; rank 0 alone writes

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hesscope/train"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,8 +88,23 @@ func TestSweepRefusesBadSettings(t *testing.T) {
 		es, _ := os.ReadDir(out)
 		t.Errorf("a refused sweep wrote its folder: %v", es)
 	}
+	// A training run's folder: the sweep's files and the run's would mix.
+	runDir := filepath.Join(dir, "run")
+	if err := os.Mkdir(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(runDir, train.ConfigFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(context.Background(), append([]string{"sweep", "-out", runDir}, base...)...)
+	if code != 2 || !strings.Contains(stderr, "holds a training run") {
+		t.Errorf("a sweep into a run's folder: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "sweep.json")); err == nil {
+		t.Errorf("a sweep refused in a run's folder wrote sweep.json")
+	}
 	// -summarize in a folder without a sweep says so.
-	code, _, stderr := runCLI(context.Background(), "sweep", "-out", empty, "-summarize")
+	code, _, stderr = runCLI(context.Background(), "sweep", "-out", empty, "-summarize")
 	if code != 2 || !strings.Contains(stderr, "-summarize: no sweep in "+empty+" (no sweep.json there)") {
 		t.Errorf("-summarize in an empty folder: exit %d, stderr %q", code, stderr)
 	}
