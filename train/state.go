@@ -250,6 +250,11 @@ func writeModel[T tensor.Float](path string, net *models.Net[T], batches int64, 
 func ModelNorm(meta map[string]string) (*data.Norm, error) {
 	ms, ss := meta["norm_mean"], meta["norm_std"]
 	if ms == "" && ss == "" {
+		// A file that says it was normalised but lost its statistics
+		// would otherwise be evaluated on raw pixels.
+		if d, ok := meta["normalization"]; ok && strings.HasPrefix(d, "per channel") {
+			return nil, fmt.Errorf("train: model metadata: normalization %q without norm_mean and norm_std", d)
+		}
 		return nil, nil
 	}
 	var n data.Norm
