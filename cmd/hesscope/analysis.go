@@ -5,9 +5,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/models"
+	"hesscope/nn"
 	"hesscope/progress"
 	"hesscope/tensor"
 	"hesscope/train"
@@ -319,6 +322,9 @@ func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*loaded[T
 	if err := experiment.CheckData(s.d, net); err != nil {
 		return nil, err
 	}
+	if err := checkFinite(net, s.d, a.chunk, a.chunkWorkers(s.d.N), a.weights, a.precision, true); err != nil {
+		return nil, err
+	}
 	d := s.d
 	return &loaded[T]{analysisSetup: s, net: net, chunks: hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, a.chunk)}, nil
 }
@@ -445,11 +451,10 @@ func printWarnings(w io.Writer, warnings []string) {
 // writeResult prints v as indented JSON to w when asJSON, and writes it to
 // path (if not empty) atomically.
 func writeResult(w io.Writer, asJSON bool, path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := jsonResult(v)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
 	if path != "" {
 		if err := checkpoint.WriteFileAtomic(path, func(f io.Writer) error {
 			_, err := f.Write(b)
@@ -462,4 +467,45 @@ func writeResult(w io.Writer, asJSON bool, path string, v any) error {
 		_, err = w.Write(b)
 	}
 	return err
+}
+
+// checkFinite refuses weights whose mean loss on d (or, with grad, whose
+// gradient) is not finite: every analysis of them — an attack's gradient
+// steps, a Hessian's spectrum, a landscape, a sharpness — would be NaN
+// and silently wrong. weights names the file ("" for a fresh
+// initialisation); d is the data as the model sees it (normalised).
+func checkFinite[T tensor.Float](net *models.Net[T], d *data.Dataset, chunk, workers int, weights, precision string, grad bool) error {
+	if d.N == 0 {
+		return nil
+	}
+	what := weights
+	if what == "" {
+		what = "the initialised weights (-model, -seed)"
+	}
+	op := hessian.NewParams[T](net, hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, min(chunk, d.N)), nn.Eval, nil)
+	op.Workers = max(1, workers)
+	loss, g := op.Gradient()
+	if !finite(loss) {
+		return fmt.Errorf("%s: the loss on %s (%d images) is %v, not a finite number, in %s arithmetic: want weights whose loss is finite", what, d.Name, d.N, loss, precision)
+	}
+	if grad {
+		for _, v := range g {
+			if !finite(v) {
+				return fmt.Errorf("%s: the gradient of the loss on %s (%d images) has a component %v, not a finite number, in %s arithmetic: want weights whose gradient is finite", what, d.Name, d.N, v, precision)
+			}
+		}
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// jsonResult is v as indented JSON. A value JSON cannot hold (NaN, ±Inf)
+// is an error saying so, not encoding/json's bare "unsupported value".
+func jsonResult(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if uv := (*json.UnsupportedValueError)(nil); errors.As(err, &uv) {
+		return nil, fmt.Errorf("the result holds %s, not a finite number: a loss or curvature overflowed (nothing was written)", uv.Str)
+	}
+	return append(b, '\n'), err
 }

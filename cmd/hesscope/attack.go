@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -321,6 +320,9 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if !o.samplesSet {
 		d = d.Subset(n)
 	}
+	if err := checkFinite(net, normalized(d, norm), o.chunk, runtime.GOMAXPROCS(0), o.weights, o.precision, true); err != nil {
+		return err
+	}
 	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 {
 		for _, e := range append(slices.Clone(eps), o.largeEps) {
 			if e > diam {
@@ -355,9 +357,7 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	res.Warnings = append(slices.Clone(o.warnings), res.Warnings...)
 	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeResult(e.stdout, true, "", res)
 	}
 	printAttack(e.stdout, res)
 	return nil
@@ -498,4 +498,12 @@ func (a *advFlags) apply(cfg *train.Config, set map[string]bool) (any, error) {
 		}
 	}
 	return experiment.Perturbation(*cfg)
+}
+
+// normalized is d as the model sees it: with norm (if any) applied.
+func normalized(d *data.Dataset, norm *data.Norm) *data.Dataset {
+	if norm == nil {
+		return d
+	}
+	return d.Normalized(*norm)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -130,6 +129,9 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	if err != nil {
 		return err
 	}
+	if err := checkFinite(net, normalized(d, norm), o.chunk, runtime.GOMAXPROCS(0), o.weights, o.precision, true); err != nil {
+		return err
+	}
 	// Each worker keeps every iterate of its batch for the eigenvalues.
 	workers := min(runtime.GOMAXPROCS(0), (d.N+o.chunk-1)/o.chunk)
 	need := uint64(workers) * uint64(o.steps+1) * uint64(min(o.chunk, d.N)) * uint64(d.SampleLen()) * uint64(unsafe.Sizeof(T(0)))
@@ -151,9 +153,7 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	res.Warnings = o.warnings
 	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeResult(e.stdout, true, "", res)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s%s, %s)\n", res.Model, res.Activation, map[bool]string{true: ", normalised inputs", false: ""}[res.Normalized], o.precision)
