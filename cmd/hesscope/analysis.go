@@ -509,3 +509,60 @@ func jsonResult(v any) ([]byte, error) {
 	}
 	return append(b, '\n'), err
 }
+
+// output is a file a command may write, and the flag that names it.
+type output struct{ flag, path string }
+
+// checkOutputs refuses, before any work, an output that would replace one
+// of the inputs (the same file, whatever the spelling of its path: a
+// link, "./", another folder path), and one that exists but is not a
+// regular file. An output that does not exist yet is fine.
+func checkOutputs(inputs []string, outputs ...output) error {
+	for _, out := range outputs {
+		if out.path == "" {
+			continue
+		}
+		ost, err := os.Stat(out.path)
+		if err != nil {
+			continue
+		}
+		for _, in := range inputs {
+			if in == "" {
+				continue
+			}
+			if ist, err := os.Stat(in); err == nil && os.SameFile(ist, ost) {
+				return usagef("%s %s: is the input %s: an output must never replace an input", out.flag, out.path, in)
+			}
+		}
+		if !ost.Mode().IsRegular() {
+			return usagef("%s %s: exists and is not a regular file", out.flag, out.path)
+		}
+	}
+	return nil
+}
+
+// inputs are the files the source flags read: -weights and a -dataset
+// file.
+func (s *sourceFlags) inputs() []string {
+	in := []string{s.weights}
+	if s.dataset != "" && !slices.Contains(data.Names(), s.dataset) {
+		in = append(in, s.dataset)
+	}
+	return in
+}
+
+// checkOut checks -out before any work: a folder (or nothing yet), none
+// of whose files that the command may write (names) is an input.
+func (a *analysisFlags) checkOut(names ...string) error {
+	if a.out == "" {
+		return nil
+	}
+	if st, err := os.Stat(a.out); err == nil && !st.IsDir() {
+		return usagef("-out %s: exists and is not a folder", a.out)
+	}
+	var outs []output
+	for _, n := range names {
+		outs = append(outs, output{"-out", filepath.Join(a.out, n)})
+	}
+	return checkOutputs(a.inputs(), outs...)
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -188,6 +190,9 @@ func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
 		return c, nil, 0, err
 	}
 	if err := checkOutput("-plot", o.plot, ".png", ".svg"); err != nil {
+		return c, nil, 0, err
+	}
+	if err := checkExamples(o, m, eps); err != nil {
 		return c, nil, 0, err
 	}
 	if o.plot != "" && m == attack.DeepFool && len(eps) == 0 {
@@ -506,4 +511,75 @@ func normalized(d *data.Dataset, norm *data.Norm) *data.Dataset {
 		return d
 	}
 	return d.Normalized(*norm)
+}
+
+// checkExamples refuses, before any work, outputs that would replace an
+// input (-save-examples or -plot the same file as -weights or -dataset)
+// and a -save-examples file that exists but is not a previous run's
+// examples: a model, a training run's state, any other safetensors file.
+func checkExamples(o *attackOptions, m attack.Method, eps []float64) error {
+	var paths []string
+	if o.saveExamples != "" {
+		if m != attack.DeepFool && len(eps) > 1 {
+			for _, e := range eps {
+				paths = append(paths, analysis.ExamplesPath(o.saveExamples, e, true))
+			}
+		} else {
+			paths = []string{o.saveExamples}
+		}
+	}
+	outs := []output{{"-plot", o.plot}}
+	for _, p := range paths {
+		outs = append(outs, output{"-save-examples", p})
+	}
+	if err := checkOutputs(o.inputs(), outs...); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if what := examplesFile(p); what != "" {
+			return usagef("-save-examples %s: exists and is %s, not a previous run's adversarial examples: it would be overwritten; choose another file", p, what)
+		}
+	}
+	return nil
+}
+
+// examplesFile says what the existing file at path is when it is not a
+// file of adversarial examples (tensors x, x_clean, y, pred, clean_pred),
+// and "" when it is one: only such a file may be overwritten.
+func examplesFile(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unreadable (" + err.Error() + ")"
+	}
+	defer f.Close()
+	var n [8]byte
+	if _, err := io.ReadFull(f, n[:]); err != nil {
+		return "not a safetensors file"
+	}
+	size := binary.LittleEndian.Uint64(n[:])
+	if size > 1<<24 {
+		return "not a safetensors file of examples"
+	}
+	h := make([]byte, size)
+	var header map[string]json.RawMessage
+	if _, err := io.ReadFull(f, h); err != nil || json.Unmarshal(h, &header) != nil {
+		return "not a safetensors file"
+	}
+	var names []string
+	for k := range header {
+		if k != "__metadata__" {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	if slices.Equal(names, []string{"clean_pred", "pred", "x", "x_clean", "y"}) {
+		return ""
+	}
+	if len(names) > 6 {
+		names = append(names[:6], "…")
+	}
+	return "a safetensors file of tensors " + strings.Join(names, ", ")
 }

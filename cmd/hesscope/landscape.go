@@ -55,6 +55,9 @@ accuracy plot goes next to it).`,
 	})
 }
 
+// landscapeFiles are the files landscape may write in -out.
+var landscapeFiles = []string{"landscape.json", "landscape.csv", "landscape.png", "landscape.svg", "landscape_accuracy.png", "landscape_accuracy.svg"}
+
 type landscapeOptions struct {
 	analysisFlags
 	direction, operator, plot string
@@ -98,6 +101,12 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-max-iter %d, -tol %v: want -max-iter at least 2 and -tol in [0, 1)", o.maxIter, o.tol)
 		}
 		if err := checkPlotPath("-plot", o.plot); err != nil {
+			return err
+		}
+		if err := o.checkOut(landscapeFiles...); err != nil {
+			return err
+		}
+		if err := checkOutputs(o.inputs(), output{"-plot", o.plot}, output{"-plot", accuracyPlot(o.plot)}); err != nil {
 			return err
 		}
 		s, err := o.load(n, e.stderr)
@@ -212,8 +221,7 @@ func writeLandscapeFiles(o *landscapeOptions, res *analysis.LandscapeResult, gri
 		return err
 	}
 	res.Files = append(res.Files, plot)
-	ext := filepath.Ext(plot)
-	acc := strings.TrimSuffix(plot, ext) + "_accuracy" + ext
+	acc := accuracyPlot(plot)
 	if err := grid.PlotAccuracy(acc, strings.Replace(title, "loss", "accuracy", 1), names[0], names[1]); err != nil {
 		return err
 	}
@@ -255,4 +263,13 @@ func printLandscape(w io.Writer, r *analysis.LandscapeResult) {
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "wrote %s\n", f)
 	}
+}
+
+// accuracyPlot is the accuracy plot that goes next to the loss plot.
+func accuracyPlot(plot string) string {
+	if plot == "" {
+		return ""
+	}
+	ext := filepath.Ext(plot)
+	return strings.TrimSuffix(plot, ext) + "_accuracy" + ext
 }

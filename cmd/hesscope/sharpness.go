@@ -47,6 +47,9 @@ for two or more -epsilon values, ε-sharpness against ε
 	})
 }
 
+// sharpnessFiles are the files sharpness may write in -out.
+var sharpnessFiles = []string{"sharpness.json", "m_sharpness.png", "m_sharpness.svg", "epsilon_sharpness.png", "epsilon_sharpness.svg"}
+
 type sharpnessOptions struct {
 	analysisFlags
 	metric, epsilons string
@@ -68,6 +71,9 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
 		if err != nil {
+			return err
+		}
+		if err := o.checkOut(sharpnessFiles...); err != nil {
 			return err
 		}
 		switch {

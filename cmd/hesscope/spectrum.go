@@ -77,6 +77,9 @@ eigenvalue histogram) there; -plot FILE names the density plot.`,
 	})
 }
 
+// spectrumFiles are the files spectrum may write in -out.
+var spectrumFiles = []string{"spectrum.json", "density.csv", "density.png", "density.svg", "input_eigenvalues.png", "input_eigenvalues.svg"}
+
 type spectrumOptions struct {
 	analysisFlags
 	method, operator, layer, traceMethod, plot      string
@@ -117,6 +120,12 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return err
 		}
 		if err := o.check(n); err != nil {
+			return err
+		}
+		if err := o.checkOut(spectrumFiles...); err != nil {
+			return err
+		}
+		if err := checkOutputs(o.inputs(), output{"-plot", o.plot}); err != nil {
 			return err
 		}
 		s, err := o.load(n, e.stderr)
