@@ -92,7 +92,7 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.norm, "norm", "", "threat model: linf or l2 (default linf; l2 for deepfool)")
 	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd): at most 1 in L∞, √(C·H·W) in L2, where every image is within reach")
 	fs.IntVar(&o.steps, "steps", 0, "PGD steps or DeepFool's largest number of iterations, at most 100000 (0: 10 for PGD, 50 for DeepFool)")
-	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
+	fs.Float64Var(&o.stepSize, "step-size", 0, fmt.Sprintf("PGD step size α, at most %g (default 2.5·ε/steps)", maxStepSize))
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
 	fs.IntVar(&o.restarts, "restarts", 1, "PGD runs from independent random starts, at most 1000")
 	fs.Float64Var(&o.overshoot, "overshoot", 0.02, "DeepFool's overshoot")
@@ -168,8 +168,8 @@ func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
 		return c, nil, 0, usagef("-restarts %d: want at most 1000", o.restarts)
 	case o.chunk > maxChunk:
 		return c, nil, 0, usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
-	case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
-		return c, nil, 0, usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
+	case !(o.stepSize >= 0) || o.stepSize > maxStepSize:
+		return c, nil, 0, stepSizeError(o.stepSize)
 	case o.restarts < 1:
 		return c, nil, 0, usagef("-restarts %d: want at least 1", o.restarts)
 	case !(o.overshoot > 0) || math.IsInf(o.overshoot, 0):
@@ -582,4 +582,13 @@ func examplesFile(path string) string {
 		names = append(names[:6], "…")
 	}
 	return "a safetensors file of tensors " + strings.Join(names, ", ")
+}
+
+// maxStepSize bounds PGD's -step-size: pixels lie in [0, 1] and the ε-ball
+// is at most √(C·H·W) wide, so a longer step only lands on the ball's
+// boundary, while a huge one (1e300) overflows float32 into NaN pixels.
+const maxStepSize = 1000.0
+
+func stepSizeError(v float64) error {
+	return usagef("-step-size %v: want a finite value from 0 (2.5·ε/steps) to %g (a longer step only lands on the ε-ball's boundary)", v, float64(maxStepSize))
 }

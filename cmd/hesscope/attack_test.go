@@ -69,6 +69,7 @@ func TestAttackUsage(t *testing.T) {
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-norm", "l1"}, "-norm"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-samples", "none"}, "-samples"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-restarts", "0"}, "-restarts"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-step-size", "1e300"}, "-step-size 1e+300: want a finite value from 0 (2.5·ε/steps) to 1000"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-plot", filepath.Join(dir, "c.gif")}, "-plot"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-plot", filepath.Join(dir, "no", "c.png")}, "does not exist"},
 		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-save-examples", filepath.Join(dir, "a.npz")}, "-save-examples"},

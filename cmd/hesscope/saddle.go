@@ -65,7 +65,7 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.norm, "norm", "linf", "threat model: linf or l2")
 	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units (at most 1 in L∞)")
 	fs.IntVar(&o.steps, "steps", 10, "PGD steps, 1 to 1000 (each iterate is kept and analysed)")
-	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
+	fs.Float64Var(&o.stepSize, "step-size", 0, fmt.Sprintf("PGD step size α, at most %g (default 2.5·ε/steps)", maxStepSize))
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
 	fs.Float64Var(&o.tol, "tol", 1e-3, "a point is indefinite if λ_min < −tol·max(λ_max, |λ_min|)")
 	fs.Float64Var(&o.flatLoss, "flat-loss", 0, "points with a loss below this are numerically flat (default 1e-10 in float64, 1e-4 in float32)")
@@ -92,8 +92,8 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1])", o.eps)
 		case o.chunk > maxChunk:
 			return usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
-		case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
-			return usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
+		case !(o.stepSize >= 0) || o.stepSize > maxStepSize:
+			return stepSizeError(o.stepSize)
 		case !(o.tol > 0) || o.tol >= 1:
 			return usagef("-tol %v: want a value in (0, 1)", o.tol)
 		case !(o.flatLoss >= 0) || math.IsInf(o.flatLoss, 0):
