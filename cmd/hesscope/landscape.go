@@ -168,6 +168,22 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	// A loss that overflows at the grid's edge fails the run before any
+	// file is written.
+	for j, row := range res.Grid.Loss {
+		for i, v := range row {
+			if !finite(v) {
+				at := fmt.Sprintf("α = %g", res.Grid.X[i])
+				if res.Grid.Y != nil {
+					at += fmt.Sprintf(", β = %g", res.Grid.Y[j])
+				}
+				return fmt.Errorf("-range %g: the loss at %s is %v, not a finite number (it overflows in %s): lower -range", o.rng, at, v, o.precision)
+			}
+		}
+	}
+	if _, err := jsonResult(res); err != nil {
+		return fmt.Errorf("-range %g: %v: lower -range", o.rng, err)
+	}
 	if !root(e) {
 		return nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"hesscope/analysis"
 	"hesscope/chart"
 	"hesscope/hessian"
+	"hesscope/sharpness"
 	"hesscope/tensor"
 )
 
@@ -130,10 +132,16 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 	res, err := analysis.Sharpness[T](ctx, a.net, d, analysis.SharpnessOptions{
 		Metric: o.metric, Epsilons: o.eps, Iterations: o.iterations, M: o.m, Rho: o.rho, Steps: o.steps,
 		BatchSize: o.chunk, Workers: o.workers, Seed: o.seed, Backend: backend, Progress: bars(a.prog)})
+	if nf := (*sharpness.NotFiniteError)(nil); errors.As(err, &nf) {
+		return fmt.Errorf("-%s %g: the loss at a point within it of the weights is %v, not a finite number (it overflows in %s): lower -%s", nf.Param, nf.Value, nf.Loss, o.precision, nf.Param)
+	}
 	if err != nil {
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if _, err := jsonResult(res); err != nil {
+		return err // before any file is written
+	}
 	if !root(e) {
 		return nil
 	}

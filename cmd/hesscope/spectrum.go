@@ -250,6 +250,9 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if _, err := jsonResult(res); err != nil {
+		return err // before any file is written
+	}
 	if !root(e) {
 		return nil
 	}

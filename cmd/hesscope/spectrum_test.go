@@ -420,3 +420,30 @@ func TestAnalysisInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// TestOverflowIsAnError: a radius so large that the perturbed loss
+// overflows is an error naming the flag to lower, exit 1, and -out is left
+// without any file (not a sharpness of 0, nor NaN rows and plots).
+func TestOverflowIsAnError(t *testing.T) {
+	ds := writeImages(t, t.TempDir(), 8, 1, 28, 28, nil)
+	src := []string{"-model", "lenet5", "-dataset", ds, "-samples", "8", "-quiet"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sharpness", "-metric", "epsilon", "-iterations", "2", "-epsilon", "1e10"}, "lower -epsilon"},
+		{[]string{"sharpness", "-metric", "m", "-m", "4", "-rho", "1e300"}, "lower -rho"},
+		{[]string{"sharpness", "-metric", "m", "-m", "4", "-rho", "1e20"}, "lower -rho"},
+		{[]string{"landscape", "-points", "3", "-max-iter", "3", "-range", "1e300"}, "lower -range"},
+		{[]string{"landscape", "-points", "3", "-direction", "random", "-range", "1e300"}, "lower -range"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		code, stdout, stderr := runCLI(context.Background(), append(append(c.args, src...), "-out", out)...)
+		if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "not a finite number") || strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and one line with %q", c.args, code, stderr, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: left %s", c.args, out)
+		}
+	}
+}
