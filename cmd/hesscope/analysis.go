@@ -566,3 +566,31 @@ func (a *analysisFlags) checkOut(names ...string) error {
 	}
 	return checkOutputs(a.inputs(), outs...)
 }
+
+// notUsed names flags that a mode of a command does not use: when the
+// mode is chosen (when), giving one of them explicitly is refused in one
+// line naming the flag and the mode (mode, as written: "with -method
+// fgsm", "without -density"), instead of the flag being silently ignored.
+type notUsed struct {
+	when  bool
+	mode  string
+	flags []string
+}
+
+// checkUnused refuses a flag given explicitly on the command line
+// (flag.FlagSet.Visit) that a rule says the chosen mode does not use.
+func checkUnused(fs *flag.FlagSet, rules ...notUsed) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, r := range rules {
+		if !r.when {
+			continue
+		}
+		for _, f := range r.flags {
+			if set[f] {
+				return usagef("-%s is not used %s: drop it", f, r.mode)
+			}
+		}
+	}
+	return nil
+}

@@ -111,6 +111,14 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err != nil {
 			return err
 		}
+		if err := checkUnused(fs,
+			notUsed{c.Method == attack.FGSM, "with -method fgsm (one step of ε)", []string{"steps", "restarts", "step-size", "random-start", "overshoot", "candidates"}},
+			notUsed{c.Method == attack.PGD, "with -method pgd", []string{"overshoot", "candidates"}},
+			notUsed{c.Method == attack.DeepFool, "with -method deepfool", []string{"restarts", "step-size", "random-start", "large-eps"}},
+			notUsed{!o.checks, "with -checks=false (no large-ε run)", []string{"large-eps"}},
+		); err != nil {
+			return err
+		}
 		fs.Visit(func(f *flag.Flag) { o.samplesSet = o.samplesSet || f.Name == "samples" })
 		switch o.precision {
 		case "float32":

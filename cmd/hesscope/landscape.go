@@ -103,6 +103,15 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err := checkPlotPath("-plot", o.plot); err != nil {
 			return err
 		}
+		if err := checkUnused(fs,
+			notUsed{o.direction != "random", "with -direction " + o.direction, []string{"keep-biasbn"}},
+			notUsed{o.direction != "input", "with -direction " + o.direction, []string{"sample"}},
+			notUsed{o.direction == "random", "with -direction random (no eigenvectors)", []string{"tol", "max-iter"}},
+			notUsed{o.out == "", "without -out (it is the format of the plots in -out)", []string{"format"}},
+			notUsed{o.plot != "", "with -plot (its extension gives the plots' format)", []string{"format"}},
+		); err != nil {
+			return err
+		}
 		if err := o.checkOut(landscapeFiles...); err != nil {
 			return err
 		}

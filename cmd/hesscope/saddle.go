@@ -108,6 +108,9 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err := checkActivation(o.activation); err != nil {
 			return err
 		}
+		if err := checkUnused(fs, notUsed{!o.json, "without -json (it lists the points in the JSON)", []string{"points"}}); err != nil {
+			return err
+		}
 		c := attack.Config{Method: attack.PGD, Norm: norm, Eps: o.eps, Steps: o.steps, StepSize: o.stepSize, RandomStart: o.randomStart, Seed: o.seed}
 		switch o.precision {
 		case "float64":

@@ -90,6 +90,13 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		case o.steps < 1 || o.steps > maxIterations:
 			return usagef("-steps %d: want 1 to %d", o.steps, maxIterations)
 		}
+		if err := checkUnused(fs,
+			notUsed{o.metric == "epsilon", "with -metric epsilon", []string{"m", "rho", "steps"}},
+			notUsed{o.metric == "m", "with -metric m", []string{"epsilon", "iterations"}},
+			notUsed{o.out == "", "without -out (it is the format of the plots in -out)", []string{"format"}},
+		); err != nil {
+			return err
+		}
 		for _, part := range strings.Split(o.epsilons, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
 			if err != nil || !(v > 0) || math.IsInf(v, 0) {

@@ -122,6 +122,14 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err := o.check(n); err != nil {
 			return err
 		}
+		if err := checkUnused(fs,
+			notUsed{!o.density, "without -density", []string{"density-bins", "density-sigma2", "density-steps", "density-probes"}},
+			notUsed{!o.trace, "without -trace", []string{"trace-matvecs", "trace-method"}},
+			notUsed{o.out == "", "without -out (it is the format of the plots in -out)", []string{"format"}},
+			notUsed{o.plot != "" && o.inputSamples == 0, "with -plot (its extension gives the plot's format)", []string{"format"}},
+		); err != nil {
+			return err
+		}
 		if err := o.checkOut(spectrumFiles...); err != nil {
 			return err
 		}

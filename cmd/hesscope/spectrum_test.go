@@ -78,6 +78,25 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"spectrum", "-model", "mlp", "-top-k", "-1"}, 2, "-top-k"},
 		{[]string{"spectrum", "-model", "mlp", "-top-k", "5", "-max-iter", "3"}, 2, "-max-iter"},
 		{[]string{"spectrum", "-model", "mlp", "-plot", "d.png"}, 2, "-density"},
+		// A flag that the chosen mode does not use is refused, naming both.
+		{[]string{"spectrum", "-model", "mlp", "-density-bins", "10"}, 2, "-density-bins is not used without -density"},
+		{[]string{"spectrum", "-model", "mlp", "-density-sigma2", "1e-3"}, 2, "-density-sigma2 is not used without -density"},
+		{[]string{"spectrum", "-model", "mlp", "-density-steps", "5"}, 2, "-density-steps is not used without -density"},
+		{[]string{"spectrum", "-model", "mlp", "-trace-matvecs", "9"}, 2, "-trace-matvecs is not used without -trace"},
+		{[]string{"spectrum", "-model", "mlp", "-trace-method", "both"}, 2, "-trace-method is not used without -trace"},
+		{[]string{"spectrum", "-model", "mlp", "-format", "svg"}, 2, "-format is not used without -out"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-out", dir, "-plot", filepath.Join(dir, "d.png"), "-format", "svg"}, 2, "-format is not used with -plot"},
+		{[]string{"landscape", "-model", "mlp", "-keep-biasbn"}, 2, "-keep-biasbn is not used with -direction eigen"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "input", "-keep-biasbn"}, 2, "-keep-biasbn is not used with -direction input"},
+		{[]string{"landscape", "-model", "mlp", "-sample", "1"}, 2, "-sample is not used with -direction eigen"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "random", "-tol", "1e-3"}, 2, "-tol is not used with -direction random"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "random", "-max-iter", "5"}, 2, "-max-iter is not used with -direction random"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "epsilon", "-rho", "0.1"}, 2, "-rho is not used with -metric epsilon"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "epsilon", "-m", "4"}, 2, "-m is not used with -metric epsilon"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "epsilon", "-steps", "2"}, 2, "-steps is not used with -metric epsilon"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "m", "-epsilon", "1e-3"}, 2, "-epsilon is not used with -metric m"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "m", "-iterations", "3"}, 2, "-iterations is not used with -metric m"},
+		{[]string{"saddle-check", "-model", "mlp", "-points"}, 2, "-points is not used without -json"},
 		{[]string{"spectrum", "-model", "mlp", "-density", "-plot", "d.pdf"}, 2, "-plot"},
 		{[]string{"spectrum", "-model", "mlp", "-density", "-plot", "/no/such/dir/d.png"}, 2, "does not exist"},
 		{[]string{"spectrum", "-model", "mlp", "-samples", "4", "-input-samples", "5"}, 2, "-input-samples"},
@@ -289,7 +308,8 @@ func TestLandscapeCommand(t *testing.T) {
 		t.Errorf("CSV:\n%s", csv)
 	}
 
-	code, stdout, stderr = runCLI(context.Background(), append([]string{"landscape", "-direction", "random", "-2d", "-points", "3"}, common...)...)
+	// Random directions have no eigenvectors: no -max-iter, -tol.
+	code, stdout, stderr = runCLI(context.Background(), "landscape", "-direction", "random", "-2d", "-points", "3", "-model", "mlp", "-dataset", data, "-precision", "float64", "-json", "-quiet")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
