@@ -594,3 +594,10 @@ func checkUnused(fs *flag.FlagSet, rules ...notUsed) error {
 	}
 	return nil
 }
+
+// set says whether the flag name was given on the command line.
+func set(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}

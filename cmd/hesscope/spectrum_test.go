@@ -79,6 +79,8 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"spectrum", "-model", "mlp", "-top-k", "5", "-max-iter", "3"}, 2, "-max-iter"},
 		{[]string{"spectrum", "-model", "mlp", "-plot", "d.png"}, 2, "-density"},
 		// A flag that the chosen mode does not use is refused, naming both.
+		{[]string{"spectrum", "-model", "mlp", "-tol", "0"}, 2, "-tol 0: want 0 < -tol < 1"},
+		{[]string{"landscape", "-model", "mlp", "-tol", "0"}, 2, "-tol 0: want 0 < -tol < 1"},
 		{[]string{"spectrum", "-model", "mlp", "-density-bins", "10"}, 2, "-density-bins is not used without -density"},
 		{[]string{"spectrum", "-model", "mlp", "-density-sigma2", "1e-3"}, 2, "-density-sigma2 is not used without -density"},
 		{[]string{"spectrum", "-model", "mlp", "-density-steps", "5"}, 2, "-density-steps is not used without -density"},
@@ -295,8 +297,8 @@ func TestLandscapeCommand(t *testing.T) {
 		t.Errorf("centre loss %v, grid %v, quadratic %v; curvature %v, λ %v", r.Loss, g.Loss[0][2], r.Quadratic[2], r.Curvature[0], r.Eigen.Values[0])
 	}
 	code, stdout, _ = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64", "-top-k", "0", "-json", "-quiet")
-	if sp := decode[analysis.SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
-		t.Errorf("spectrum loss %v, landscape centre %v", sp.Loss, r.Loss)
+	if sp := decode[analysis.SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss || sp.Tol != 1e-6 {
+		t.Errorf("spectrum loss %v, landscape centre %v; tolerance recorded %v, want float64's default 1e-6", sp.Loss, r.Loss, sp.Tol)
 	}
 	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png", "landscape_accuracy.png"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
