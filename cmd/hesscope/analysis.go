@@ -67,6 +67,10 @@ type analysisFlags struct {
 	chunk, classes, workers int
 	seed                    uint64
 	json, quiet             bool
+	// owned are the files the command may write in -out (checkOut's
+	// names): those a run did not write are a previous run's, removed
+	// once it has written its own.
+	owned []string
 }
 
 func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
@@ -433,6 +437,9 @@ func (a *analysisFlags) finish(e *env, name string, res any, files, warnings *[]
 	if err := writeResult(e.stdout, a.json, path, res); err != nil {
 		return err
 	}
+	if err := a.removeStale(*files); err != nil {
+		return err
+	}
 	if !a.json {
 		print(e.stdout)
 	}
@@ -557,6 +564,7 @@ func (a *analysisFlags) checkOut(names ...string) error {
 	if a.out == "" {
 		return nil
 	}
+	a.owned = names
 	if st, err := os.Stat(a.out); err == nil && !st.IsDir() {
 		return usagef("-out %s: exists and is not a folder", a.out)
 	}
@@ -600,4 +608,23 @@ func set(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
+}
+
+// removeStale removes from -out the files of the command that this run did
+// not write (written): a previous run's density plot must not sit beside
+// a new spectrum.json as if it were its own.
+func (a *analysisFlags) removeStale(written []string) error {
+	if a.out == "" {
+		return nil
+	}
+	for _, name := range a.owned {
+		p := filepath.Join(a.out, name)
+		if slices.ContainsFunc(written, func(w string) bool { return filepath.Clean(w) == p }) {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("-out %s: removing the previous run's %s: %w", a.out, name, err)
+		}
+	}
+	return nil
 }

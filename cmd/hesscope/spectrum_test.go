@@ -469,3 +469,36 @@ func TestOverflowIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestRerunReplacesOutputs: a rerun into the same -out leaves only its own
+// files there, not the previous run's density next to its spectrum.json;
+// files the command does not own stay.
+func TestRerunReplacesOutputs(t *testing.T) {
+	ds := writeImages(t, t.TempDir(), 6, 1, 28, 28, nil)
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notes := filepath.Join(out, "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := []string{"-model", "mlp", "-dataset", ds, "-samples", "6", "-quiet", "-out", out}
+	if code, _, stderr := runCLI(context.Background(), append([]string{"spectrum", "-density", "-density-steps", "4", "-density-probes", "1"}, src...)...); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "density.csv")); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if code, _, stderr := runCLI(context.Background(), append([]string{"spectrum", "-seed", "2"}, src...)...); code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	entries, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"notes.txt", "spectrum.json"}) {
+		t.Errorf("after the rerun -out holds %v, want [notes.txt spectrum.json]", names)
+	}
+}
