@@ -33,6 +33,7 @@ import (
 // command reading a model shares.
 type sourceFlags struct {
 	weights, model, activation, dataset, dataDir, split string
+	splitSet                                            bool // -split was given
 	// datasetFlag is the name under which the dataset was given
 	// ("dataset" or its alias "data"), "" if it was not.
 	datasetFlag string
@@ -50,7 +51,25 @@ func (s *sourceFlags) register(fs *flag.FlagSet, weightsHelp string) {
 	fs.Var(datasetValue{s, "dataset"}, "dataset", "dataset `name` ("+strings.Join(data.Names(), ", ")+
 		") or safetensors file with x [N,C,H,W] float32 and y [N] int64 (default: the dataset the -weights were trained on, as their metadata records, else mnist; a different one gets a warning)")
 	fs.StringVar(&s.dataDir, "data-dir", "", "existing `folder` of the dataset files, where missing ones are downloaded (default: found or downloaded automatically)")
-	fs.StringVar(&s.split, "split", "test", "dataset split: test or train (the first -samples images)")
+	s.split = "test"
+	fs.Var(splitValue{s}, "split", "dataset split `name`: test or train (the first -samples images; not with a -dataset file, which has no splits)")
+}
+
+// splitValue is -split, recording that it was given: a -dataset file has
+// no splits, and an explicit -split with one is refused rather than
+// reported as if it had been used.
+type splitValue struct{ s *sourceFlags }
+
+func (v splitValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return v.s.split
+}
+
+func (v splitValue) Set(x string) error {
+	v.s.split, v.s.splitSet = x, true
+	return nil
 }
 
 // freshOrFile is the -weights help of the commands that can start from a
@@ -214,6 +233,16 @@ func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, err
 // their results.
 func (s *sourceFlags) fromWeights() (norm *data.Norm, err error) {
 	var meta map[string]string
+	// A fifo or a device would block or never end: only regular files
+	// are opened.
+	for _, f := range []output{{"-weights", s.weights}, {"-dataset", s.dataset}} {
+		if st, err := os.Stat(f.path); err == nil && !st.Mode().IsRegular() && (f.flag == "-weights" || !st.IsDir()) {
+			return nil, fmt.Errorf("%s %s: not a regular file", f.flag, f.path)
+		}
+	}
+	if s.splitSet && s.dataset != "" && !slices.Contains(data.Names(), s.dataset) {
+		return nil, usagef("-split %s: -dataset %s is a file, which has no splits: drop -split", s.split, s.dataset)
+	}
 	if s.weights == "" {
 		if s.model == "" {
 			return nil, usagef("-model is required without -weights")
@@ -229,8 +258,17 @@ func (s *sourceFlags) fromWeights() (norm *data.Norm, err error) {
 				return nil, usagef("-model is required: %s names no model in its metadata", s.weights)
 			}
 		}
+		if !slices.Contains(models.Names(), s.model) {
+			if meta["model"] == s.model {
+				return nil, fmt.Errorf("%s: its metadata names the model %q, which is not one of %s (give -model)", s.weights, s.model, strings.Join(models.Names(), ", "))
+			}
+			return nil, usagef("-model %q: unknown model (want %s)", s.model, strings.Join(models.Names(), ", "))
+		}
 		if s.activation == "" {
 			s.activation = meta["activation"]
+			if err := checkActivation(s.activation); err != nil {
+				return nil, fmt.Errorf("%s: its metadata names the activation %q, which is not relu, tanh or softplus (give -activation)", s.weights, s.activation)
+			}
 		}
 		if norm, err = train.ModelNorm(meta); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.weights, err)

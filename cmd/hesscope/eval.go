@@ -143,7 +143,11 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s)\n", model, o.weights)
-	fmt.Fprintf(tw, "data\t%s %s, %d images%s\n", o.dataset, o.split, d.N, map[bool]string{true: ", normalised", false: ""}[norm != nil])
+	split := " " + o.split
+	if !slices.Contains(data.Names(), o.dataset) {
+		split = "" // a file has no splits
+	}
+	fmt.Fprintf(tw, "data\t%s%s, %d images%s\n", o.dataset, split, d.N, map[bool]string{true: ", normalised", false: ""}[norm != nil])
 	fmt.Fprintf(tw, "loss\t%.6f\n", loss)
 	fmt.Fprintf(tw, "accuracy\t%.2f%% (%d/%d)\n", 100*acc, res.Correct, d.N)
 	fmt.Fprintf(tw, "seconds\t%.2f\n", res.Seconds)

@@ -132,6 +132,9 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	if err != nil {
 		return err
 	}
+	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 && c.Eps > diam {
+		return usagef("-eps %g: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", c.Eps, diam)
+	}
 	if err := checkFinite(net, normalized(d, norm), o.chunk, runtime.GOMAXPROCS(0), o.weights, o.precision, true); err != nil {
 		return err
 	}

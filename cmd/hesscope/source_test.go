@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"hesscope/checkpoint"
@@ -111,10 +112,22 @@ func TestBadModelFiles(t *testing.T) {
 	nan := modelFile(t, "lenet5", map[string]string{"model": "lenet5"}, func(f *checkpoint.File) {
 		f.Tensors["conv2.weight"].F32[7] = float32(math.NaN())
 	})
+	bogus := modelFile(t, "lenet5", map[string]string{"model": "bogus"}, nil)
+	gelu := modelFile(t, "lenet5", map[string]string{"model": "lenet5", "activation": "gelu"}, nil)
+	fifo := filepath.Join(dir, "fifo.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"eval", "-weights", bogus}, bogus + `: its metadata names the model "bogus", which is not one of`},
+		{[]string{"spectrum", "-weights", bogus}, bogus + `: its metadata names the model "bogus"`},
+		{[]string{"eval", "-weights", gelu}, gelu + `: its metadata names the activation "gelu"`},
+		{[]string{"attack", "-weights", gelu, "-method", "fgsm", "-eps", "0.1"}, gelu + `: its metadata names the activation "gelu"`},
+		{[]string{"eval", "-weights", fifo}, "-weights " + fifo + ": not a regular file"},
+		{[]string{"eval", "-weights", nan, "-dataset", fifo}, "-dataset " + fifo + ": not a regular file"},
 		{[]string{"eval", "-weights", png, "-model", "lenet5"}, "checkpoint: " + png + ": not a safetensors file: a PNG image"},
 		{[]string{"spectrum", "-weights", png, "-model", "lenet5"}, "not a safetensors file: a PNG image"},
 		{[]string{"eval", "-weights", nan}, "checkpoint: " + nan + `: holds NaN at index 7 in tensor "conv2.weight"`},
