@@ -469,11 +469,12 @@ func (a *analysisFlags) finish(e *env, name string, res any, files, warnings *[]
 	if err != nil {
 		return err
 	}
+	written := slices.Clone(*files)
 	if path != "" {
 		*files = append(*files, path)
 	}
 	if err := writeResult(e.stdout, a.json, path, res); err != nil {
-		return err
+		return abandon(written, err)
 	}
 	if err := a.removeStale(*files); err != nil {
 		return err
@@ -665,4 +666,14 @@ func (a *analysisFlags) removeStale(written []string) error {
 		}
 	}
 	return nil
+}
+
+// abandon removes the files a failed run has written (its CSV and plots,
+// written before its JSON result) and returns err: a run that fails
+// leaves no part of its outputs.
+func abandon(written []string, err error) error {
+	for _, f := range written {
+		os.Remove(f)
+	}
+	return err
 }

@@ -204,7 +204,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		extra = []landscape.Column{{Name: "quadratic", Values: res.Quadratic}, {Name: "quadratic_grad", Values: res.QuadraticGrad}}
 	}
 	if err := writeLandscapeFiles(o, res, res.Grid, extra); err != nil {
-		return err
+		return abandon(res.Files, err)
 	}
 	return o.finish(e, "landscape.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printLandscape(w, res) })
 }

@@ -153,7 +153,7 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 		return nil
 	}
 	if err := writeSharpnessPlots(o, res); err != nil {
-		return err
+		return abandon(res.Files, err)
 	}
 	return o.finish(e, "sharpness.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSharpness(w, res) })
 }

@@ -268,7 +268,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 		return nil
 	}
 	if err := writeSpectrumFiles(o, res); err != nil {
-		return err
+		return abandon(res.Files, err)
 	}
 	return o.finish(e, "spectrum.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSpectrum(w, res) })
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -503,5 +504,25 @@ func TestRerunReplacesOutputs(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"notes.txt", "spectrum.json"}) {
 		t.Errorf("after the rerun -out holds %v, want [notes.txt spectrum.json]", names)
+	}
+}
+
+// TestAbandon: a run that fails after writing some of its files removes
+// them and returns its error.
+func TestAbandon(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, n := range []string{"landscape.csv", "landscape.png"} {
+		files = append(files, filepath.Join(dir, n))
+		if err := os.WriteFile(files[len(files)-1], []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := errors.New("plot failed")
+	if err := abandon(files, want); err != want {
+		t.Errorf("abandon returned %v, want %v", err, want)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left %v", left)
 	}
 }
