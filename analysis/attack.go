@@ -118,7 +118,7 @@ func Attack[T tensor.Float](ctx context.Context, m attack.Model[T], d *data.Data
 	opt.Progress = func(k int) { done += k; progress(done, runs*correct) }
 	var examples []string
 	keep := func(out *attack.Outcome[T]) error {
-		path := examplesPath(o.SaveExamples, out.Config.Eps, c.Method != attack.DeepFool && len(o.Eps) > 1)
+		path := ExamplesPath(o.SaveExamples, out.Config.Eps, c.Method != attack.DeepFool && len(o.Eps) > 1)
 		if err := attack.SaveExamples(path, out, x, o.Metadata); err != nil {
 			return err
 		}
@@ -156,9 +156,9 @@ func Attack[T tensor.Float](ctx context.Context, m attack.Model[T], d *data.Data
 	return res, nil
 }
 
-// examplesPath is the file of the examples at eps: path itself when there
+// ExamplesPath is the file of the examples at eps: path itself when there
 // is one file, else path with -eps<ε> before its extension.
-func examplesPath(path string, eps float64, several bool) string {
+func ExamplesPath(path string, eps float64, several bool) string {
 	if !several {
 		return path
 	}

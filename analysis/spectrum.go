@@ -166,11 +166,14 @@ func (o SpectrumOptions) Memory(dim, n, sampleLen int) uint64 {
 // carry the full records.
 type SpectrumResult struct {
 	Header
-	BatchSize   int      `json:"batch_size"`
-	Workers     int      `json:"workers"`
-	Threads     int      `json:"threads"`
-	Method      string   `json:"method"`
-	Operator    string   `json:"operator"`
+	BatchSize int    `json:"batch_size"`
+	Workers   int    `json:"workers"`
+	Threads   int    `json:"threads"`
+	Method    string `json:"method"`
+	Operator  string `json:"operator"`
+	// Tol is the relative tolerance the eigensolvers used (the default
+	// when SpectrumOptions.Tol is 0).
+	Tol         float64  `json:"tol"`
 	Params      int      `json:"params"`
 	Layer       string   `json:"layer,omitempty"`
 	LayerParams []string `json:"layer_params,omitempty"`
@@ -325,6 +328,10 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 			r.tol = 1e-6
 		}
 	}
+	if r.tol == 0 {
+		r.tol = 1e-3 // power's default
+	}
+	res.Tol = r.tol
 	newOp := func(ps []*nn.Param[T]) *linop.Counting {
 		if o.Operator == "ggn" {
 			return linop.NewCounting(eng.GaussNewton(src, ps))

@@ -391,7 +391,10 @@ func step[T tensor.Float](adv, g, x []T, c Config) {
 	eps := T(c.Eps)
 	switch c.Norm {
 	case LInf:
-		alpha := T(c.StepSize)
+		// A step longer than the ball's diameter 2ε lands where a step of
+		// 2ε does (on the boundary, every coordinate that moves at all):
+		// capping it keeps a huge finite α from overflowing T.
+		alpha := T(min(c.StepSize, 2*c.Eps))
 		for j, v := range g {
 			a := adv[j] + alpha*sign(v)
 			delta := min(max(a-x[j], -eps), eps)

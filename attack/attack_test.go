@@ -418,3 +418,22 @@ func TestTrainingPerturbation(t *testing.T) {
 		}
 	}
 }
+
+// TestPGDHugeStep: a huge finite L∞ step (1e300, +Inf in float32) lands on
+// the ball's boundary, as a step of 2ε does, with no NaN pixel.
+func TestPGDHugeStep(t *testing.T) {
+	m, x, y := trainedMLP[float32](t, "relu")
+	c := Config{Method: PGD, Eps: 0.1, Steps: 2, StepSize: 1e300, Seed: 9}
+	out, err := Run[float32](context.Background(), m, x, y, nil, c, Options{BatchSize: 50, Keep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out.Adv.Data {
+		if !(v >= 0 && v <= 1) {
+			t.Fatalf("pixel %d = %v", i, v)
+		}
+	}
+	if p := out.Point(); !(p.MaxNorm <= 0.1*(1+1e-5)+1e-5) || math.IsNaN(p.MeanL2) {
+		t.Errorf("max ‖δ‖∞ %v, mean ‖δ‖₂ %v", p.MaxNorm, p.MeanL2)
+	}
+}

@@ -278,7 +278,8 @@ func SanityChecks(r *Report) ([]Check, []string) {
 		}
 		pass, detail := true, "every perturbation is within ε"
 		for _, p := range pts {
-			if p.MaxNorm > p.Eps*(1+1e-5)+abs {
+			// Written so that a NaN norm (NaN pixels) fails.
+			if !(p.MaxNorm <= p.Eps*(1+1e-5)+abs) || math.IsNaN(p.MeanL2) || math.IsNaN(p.MeanLInf) {
 				pass, detail = false, fmt.Sprintf("a perturbation of %s norm %.6g exceeds ε=%g", r.Norm, p.MaxNorm, p.Eps)
 				break
 			}
@@ -289,7 +290,7 @@ func SanityChecks(r *Report) ([]Check, []string) {
 		sorted := sortedByEps(pts)
 		pass, detail := true, "robust accuracy does not increase with ε"
 		for i := 1; i < len(sorted); i++ {
-			if sorted[i].Accuracy > sorted[i-1].Accuracy+slack+1e-12 {
+			if !(sorted[i].Accuracy <= sorted[i-1].Accuracy+slack+1e-12) {
 				pass = false
 				detail = fmt.Sprintf("robust accuracy rises from %.4f at ε=%g to %.4f at ε=%g", sorted[i-1].Accuracy, sorted[i-1].Eps, sorted[i].Accuracy, sorted[i].Eps)
 				break
@@ -300,7 +301,7 @@ func SanityChecks(r *Report) ([]Check, []string) {
 	if len(r.FGSM) > 0 {
 		pass, detail := true, "PGD is at least as strong as FGSM at every ε"
 		for i, f := range r.FGSM {
-			if i < len(r.Results) && r.Results[i].Accuracy > f.Accuracy+slack+1e-12 {
+			if i < len(r.Results) && !(r.Results[i].Accuracy <= f.Accuracy+slack+1e-12) {
 				pass = false
 				detail = fmt.Sprintf("at ε=%g PGD leaves %.4f robust accuracy, FGSM %.4f", f.Eps, r.Results[i].Accuracy, f.Accuracy)
 				break

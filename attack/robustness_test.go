@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,12 @@ func TestSanityChecks(t *testing.T) {
 		{"pgd_vs_fgsm", func(r *Report) { r.FGSM[1].Accuracy = 0.25 }},
 		{"large_eps", func(r *Report) { r.LargeEps.Accuracy = 0.05 }},
 		{"within_eps", func(r *Report) { r.Results[0].MaxNorm = 0.1001 }},
+		// A NaN comparison must not pass (NaN pixels: NaN norms).
+		{"within_eps", func(r *Report) { r.Results[0].MaxNorm = math.NaN() }},
+		{"within_eps", func(r *Report) { r.Results[1].MeanL2 = math.NaN() }},
+		{"monotone", func(r *Report) { r.Results[1].Accuracy = math.NaN() }},
+		{"pgd_vs_fgsm", func(r *Report) { r.FGSM[0].Accuracy = math.NaN() }},
+		{"large_eps", func(r *Report) { r.LargeEps.Accuracy = math.NaN() }},
 	} {
 		r := base()
 		c.break_(r)

@@ -2,6 +2,7 @@ package linop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -60,7 +61,8 @@ type Spectrum struct {
 // nodes θ and weights S[0][i]². Where PyHessian continues a broken-down
 // recurrence from a random vector (adding zero-weight nodes), SLQ stops that
 // probe early: the Krylov space is invariant and the quadrature already
-// exact. Memory: Dim × Steps float64s. The only error is the context's.
+// exact. Memory: Dim × Steps float64s. The errors are the context's and a
+// product that is not finite (NaN or ±Inf), which no quadrature can use.
 func SLQ(op Operator, o SLQOptions) (Spectrum, error) {
 	start := time.Now()
 	n := op.Dim()
@@ -110,7 +112,10 @@ func SLQ(op Operator, o SLQOptions) (Spectrum, error) {
 			beta = append(beta, b)
 			basis = append(basis, w)
 		}
-		nodes, weights := gaussQuadrature(alpha, beta)
+		nodes, weights, err := gaussQuadrature(alpha, beta)
+		if err != nil {
+			return Spectrum{Dim: n, MatVecs: sp.MatVecs, Seed: o.Seed, Seconds: time.Since(start).Seconds()}, err
+		}
 		sp.Nodes = append(sp.Nodes, nodes)
 		sp.Weights = append(sp.Weights, weights)
 		if o.Progress != nil {
@@ -126,8 +131,14 @@ func SLQ(op Operator, o SLQOptions) (Spectrum, error) {
 
 // gaussQuadrature returns the eigenvalues of the symmetric tridiagonal matrix
 // with diagonal alpha and off-diagonal beta, ascending, and the squared first
-// components of its unit eigenvectors.
-func gaussQuadrature(alpha, beta []float64) (nodes, weights []float64) {
+// components of its unit eigenvectors. A matrix with a NaN or infinite
+// entry (the operator's products were not finite) is an error.
+func gaussQuadrature(alpha, beta []float64) (nodes, weights []float64, err error) {
+	for _, v := range append(slices.Clone(alpha), beta...) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, nil, fmt.Errorf("linop: SLQ: the operator's products are not finite (a Lanczos coefficient is %v): is the loss finite?", v)
+		}
+	}
 	m := len(alpha)
 	t := mat.NewSymDense(m, nil)
 	for i, a := range alpha {
@@ -138,9 +149,7 @@ func gaussQuadrature(alpha, beta []float64) (nodes, weights []float64) {
 	}
 	var es mat.EigenSym
 	if !es.Factorize(t, true) {
-		// Dsyev on a small symmetric tridiagonal matrix does not fail in
-		// practice; a failure is a bug worth a stack trace.
-		panic("linop: SLQ: eigendecomposition of the Lanczos matrix failed")
+		return nil, nil, errors.New("linop: SLQ: eigendecomposition of the Lanczos matrix failed")
 	}
 	nodes = es.Values(nil)
 	vecs := mat.NewDense(m, m, nil)
@@ -149,7 +158,7 @@ func gaussQuadrature(alpha, beta []float64) (nodes, weights []float64) {
 	for i := range weights {
 		weights[i] = vecs.At(0, i) * vecs.At(0, i)
 	}
-	return nodes, weights
+	return nodes, weights, nil
 }
 
 // Moment returns the estimate of tr(Hᵖ)/n, the mean over probes of

@@ -3,6 +3,7 @@ package linop_test
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/floats"
@@ -155,4 +156,18 @@ func trapezoid(x, y []float64, p int) float64 {
 		s += (x[i] - x[i-1]) * (math.Pow(x[i], float64(p))*y[i] + math.Pow(x[i-1], float64(p))*y[i-1]) / 2
 	}
 	return s
+}
+
+// A NaN product is an error, not a panic in the eigendecomposition.
+func TestSLQNotFinite(t *testing.T) {
+	for _, bad := range []float64{math.NaN(), math.Inf(1)} {
+		op := linop.Func{N: 5, F: func(dst, v []float64) {
+			for i := range dst {
+				dst[i] = bad
+			}
+		}}
+		if _, err := linop.SLQ(op, linop.SLQOptions{Probes: 1, Steps: 4}); err == nil || !strings.Contains(err.Error(), "not finite") {
+			t.Errorf("%v products: err %v, want one saying the products are not finite", bad, err)
+		}
+	}
 }

@@ -120,6 +120,11 @@ func MSharpness[T tensor.Float](m hessian.Model[T], data hessian.Data[T], o MOpt
 	if err != nil {
 		return MResult{}, err
 	}
+	for _, r := range res.PerBatch {
+		if math.IsNaN(r.MaxLoss) || math.IsInf(r.MaxLoss, 0) {
+			return MResult{}, &NotFiniteError{Param: "rho", Value: r.Rho, Loss: r.MaxLoss}
+		}
+	}
 	n := float64(data.Len())
 	var sq float64
 	for b, r := range res.PerBatch {

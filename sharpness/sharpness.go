@@ -166,6 +166,10 @@ func Epsilon(f Func, theta []float64, o EpsilonOptions) (EpsilonResult, error) {
 			}
 			fNew = f(gNew, w)
 			res.Evals++
+			if math.IsNaN(fNew) || math.IsInf(fNew, 0) {
+				res.Seconds = time.Since(start).Seconds()
+				return res, &NotFiniteError{Param: "epsilon", Value: eps, Loss: fNew}
+			}
 			if fNew >= fz+1e-4*gain {
 				accepted = true
 				break
@@ -296,16 +300,50 @@ func SAM(f Func, theta []float64, o SAMOptions) SAMResult {
 		}
 		fk := f(grad, w)
 		res.Evals++
+		if math.IsNaN(fk) || math.IsInf(fk, 0) {
+			// Not a maximum: a loss that overflowed. MSharpness reports it.
+			res.MaxLoss, res.Sharpness = fk, fk
+			return res
+		}
 		res.MaxLoss = max(res.MaxLoss, fk)
 	}
 	res.Sharpness = res.MaxLoss - res.Loss
 	return res
 }
 
+// norm is ‖v‖₂. The squares are summed as they are, and only if that
+// overflows (a radius ρ = 1e300) again scaled by the largest |vᵢ|: an
+// overflowed norm would project ε onto 0 and report a sharpness of 0.
 func norm(v []float64) float64 {
 	var s float64
 	for _, x := range v {
 		s += x * x
 	}
-	return math.Sqrt(s)
+	if !math.IsInf(s, 0) {
+		return math.Sqrt(s)
+	}
+	var m float64
+	for _, x := range v {
+		m = max(m, math.Abs(x))
+	}
+	if math.IsInf(m, 0) {
+		return m
+	}
+	s = 0
+	for _, x := range v {
+		s += (x / m) * (x / m)
+	}
+	return m * math.Sqrt(s)
+}
+
+// NotFiniteError is a perturbed loss that is not finite: the radius (Param
+// "epsilon" or "rho", of value Value) reaches weights where the loss
+// overflows, so no sharpness can be measured there.
+type NotFiniteError struct {
+	Param       string
+	Value, Loss float64
+}
+
+func (e *NotFiniteError) Error() string {
+	return fmt.Sprintf("sharpness: the loss at a point within %s = %g of the weights is %v, not a finite number", e.Param, e.Value, e.Loss)
 }

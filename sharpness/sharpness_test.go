@@ -267,3 +267,29 @@ func TestEpsilonCancelled(t *testing.T) {
 		t.Errorf("cancelled before: %v after %d evaluations", err, evals)
 	}
 }
+
+// TestNotFinite: a loss that overflows away from θ is an error for
+// ε-sharpness and a non-finite result for SAM, not a sharpness of 0; a
+// radius whose squared norm overflows (ρ = 1e300) still moves the weights.
+func TestNotFinite(t *testing.T) {
+	theta := []float64{1, -2, 3}
+	f := func(grad, w []float64) float64 {
+		for i := range grad {
+			grad[i] = 1
+		}
+		if math.Abs(w[0]) > 10 {
+			return math.NaN()
+		}
+		return w[0] + w[1] + w[2]
+	}
+	_, err := Epsilon(f, theta, EpsilonOptions{Epsilon: 1e10, Iterations: 2})
+	var nf *NotFiniteError
+	if !errors.As(err, &nf) || nf.Param != "epsilon" {
+		t.Errorf("Epsilon: err %v, want a NotFiniteError for epsilon", err)
+	}
+	for _, rho := range []float64{1e20, 1e300} {
+		if r := SAM(f, theta, SAMOptions{Rho: rho}); !math.IsNaN(r.MaxLoss) || !math.IsNaN(r.Sharpness) {
+			t.Errorf("SAM ρ=%g: max loss %v, sharpness %v; want NaN", rho, r.MaxLoss, r.Sharpness)
+		}
+	}
+}

@@ -5,9 +5,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"hesscope/experiment"
 	"hesscope/hessian"
 	"hesscope/models"
+	"hesscope/nn"
 	"hesscope/progress"
 	"hesscope/tensor"
 	"hesscope/train"
@@ -30,6 +33,7 @@ import (
 // command reading a model shares.
 type sourceFlags struct {
 	weights, model, activation, dataset, dataDir, split string
+	splitSet                                            bool // -split was given
 	// datasetFlag is the name under which the dataset was given
 	// ("dataset" or its alias "data"), "" if it was not.
 	datasetFlag string
@@ -47,7 +51,25 @@ func (s *sourceFlags) register(fs *flag.FlagSet, weightsHelp string) {
 	fs.Var(datasetValue{s, "dataset"}, "dataset", "dataset `name` ("+strings.Join(data.Names(), ", ")+
 		") or safetensors file with x [N,C,H,W] float32 and y [N] int64 (default: the dataset the -weights were trained on, as their metadata records, else mnist; a different one gets a warning)")
 	fs.StringVar(&s.dataDir, "data-dir", "", "existing `folder` of the dataset files, where missing ones are downloaded (default: found or downloaded automatically)")
-	fs.StringVar(&s.split, "split", "test", "dataset split: test or train (the first -samples images)")
+	s.split = "test"
+	fs.Var(splitValue{s}, "split", "dataset split `name`: test or train (the first -samples images; not with a -dataset file, which has no splits)")
+}
+
+// splitValue is -split, recording that it was given: a -dataset file has
+// no splits, and an explicit -split with one is refused rather than
+// reported as if it had been used.
+type splitValue struct{ s *sourceFlags }
+
+func (v splitValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return v.s.split
+}
+
+func (v splitValue) Set(x string) error {
+	v.s.split, v.s.splitSet = x, true
+	return nil
 }
 
 // freshOrFile is the -weights help of the commands that can start from a
@@ -64,6 +86,10 @@ type analysisFlags struct {
 	chunk, classes, workers int
 	seed                    uint64
 	json, quiet             bool
+	// owned are the files the command may write in -out (checkOut's
+	// names): those a run did not write are a previous run's, removed
+	// once it has written its own.
+	owned []string
 }
 
 func (a *analysisFlags) register(fs *flag.FlagSet, samples string) {
@@ -207,6 +233,16 @@ func (a *analysisFlags) load(samples int, stderr io.Writer) (*analysisSetup, err
 // their results.
 func (s *sourceFlags) fromWeights() (norm *data.Norm, err error) {
 	var meta map[string]string
+	// A fifo or a device would block or never end: only regular files
+	// are opened.
+	for _, f := range []output{{"-weights", s.weights}, {"-dataset", s.dataset}} {
+		if st, err := os.Stat(f.path); err == nil && !st.Mode().IsRegular() && (f.flag == "-weights" || !st.IsDir()) {
+			return nil, fmt.Errorf("%s %s: not a regular file", f.flag, f.path)
+		}
+	}
+	if s.splitSet && s.dataset != "" && !slices.Contains(data.Names(), s.dataset) {
+		return nil, usagef("-split %s: -dataset %s is a file, which has no splits: drop -split", s.split, s.dataset)
+	}
 	if s.weights == "" {
 		if s.model == "" {
 			return nil, usagef("-model is required without -weights")
@@ -222,8 +258,17 @@ func (s *sourceFlags) fromWeights() (norm *data.Norm, err error) {
 				return nil, usagef("-model is required: %s names no model in its metadata", s.weights)
 			}
 		}
+		if !slices.Contains(models.Names(), s.model) {
+			if meta["model"] == s.model {
+				return nil, fmt.Errorf("%s: its metadata names the model %q, which is not one of %s (give -model)", s.weights, s.model, strings.Join(models.Names(), ", "))
+			}
+			return nil, usagef("-model %q: unknown model (want %s)", s.model, strings.Join(models.Names(), ", "))
+		}
 		if s.activation == "" {
 			s.activation = meta["activation"]
+			if err := checkActivation(s.activation); err != nil {
+				return nil, fmt.Errorf("%s: its metadata names the activation %q, which is not relu, tanh or softplus (give -activation)", s.weights, s.activation)
+			}
 		}
 		if norm, err = train.ModelNorm(meta); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.weights, err)
@@ -317,6 +362,9 @@ func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*loaded[T
 		return nil, err
 	}
 	if err := experiment.CheckData(s.d, net); err != nil {
+		return nil, err
+	}
+	if err := checkFinite(net, s.d, a.chunk, a.chunkWorkers(s.d.N), a.weights, a.precision, true); err != nil {
 		return nil, err
 	}
 	d := s.d
@@ -421,10 +469,14 @@ func (a *analysisFlags) finish(e *env, name string, res any, files, warnings *[]
 	if err != nil {
 		return err
 	}
+	written := slices.Clone(*files)
 	if path != "" {
 		*files = append(*files, path)
 	}
 	if err := writeResult(e.stdout, a.json, path, res); err != nil {
+		return abandon(written, err)
+	}
+	if err := a.removeStale(*files); err != nil {
 		return err
 	}
 	if !a.json {
@@ -445,11 +497,10 @@ func printWarnings(w io.Writer, warnings []string) {
 // writeResult prints v as indented JSON to w when asJSON, and writes it to
 // path (if not empty) atomically.
 func writeResult(w io.Writer, asJSON bool, path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := jsonResult(v)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
 	if path != "" {
 		if err := checkpoint.WriteFileAtomic(path, func(f io.Writer) error {
 			_, err := f.Write(b)
@@ -460,6 +511,169 @@ func writeResult(w io.Writer, asJSON bool, path string, v any) error {
 	}
 	if asJSON {
 		_, err = w.Write(b)
+	}
+	return err
+}
+
+// checkFinite refuses weights whose mean loss on d (or, with grad, whose
+// gradient) is not finite: every analysis of them — an attack's gradient
+// steps, a Hessian's spectrum, a landscape, a sharpness — would be NaN
+// and silently wrong. weights names the file ("" for a fresh
+// initialisation); d is the data as the model sees it (normalised).
+func checkFinite[T tensor.Float](net *models.Net[T], d *data.Dataset, chunk, workers int, weights, precision string, grad bool) error {
+	if d.N == 0 {
+		return nil
+	}
+	what := weights
+	if what == "" {
+		what = "the initialised weights (-model, -seed)"
+	}
+	op := hessian.NewParams[T](net, hessian.NewFloat32Data[T](d.X, d.Y, [3]int{d.C, d.H, d.W}, min(chunk, d.N)), nn.Eval, nil)
+	op.Workers = max(1, workers)
+	loss, g := op.Gradient()
+	if !finite(loss) {
+		return fmt.Errorf("%s: the loss on %s (%d images) is %v, not a finite number, in %s arithmetic: want weights whose loss is finite", what, d.Name, d.N, loss, precision)
+	}
+	if grad {
+		for _, v := range g {
+			if !finite(v) {
+				return fmt.Errorf("%s: the gradient of the loss on %s (%d images) has a component %v, not a finite number, in %s arithmetic: want weights whose gradient is finite", what, d.Name, d.N, v, precision)
+			}
+		}
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// jsonResult is v as indented JSON. A value JSON cannot hold (NaN, ±Inf)
+// is an error saying so, not encoding/json's bare "unsupported value".
+func jsonResult(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if uv := (*json.UnsupportedValueError)(nil); errors.As(err, &uv) {
+		return nil, fmt.Errorf("the result holds %s, not a finite number: a loss or curvature overflowed (nothing was written)", uv.Str)
+	}
+	return append(b, '\n'), err
+}
+
+// output is a file a command may write, and the flag that names it.
+type output struct{ flag, path string }
+
+// checkOutputs refuses, before any work, an output that would replace one
+// of the inputs (the same file, whatever the spelling of its path: a
+// link, "./", another folder path), and one that exists but is not a
+// regular file. An output that does not exist yet is fine.
+func checkOutputs(inputs []string, outputs ...output) error {
+	for _, out := range outputs {
+		if out.path == "" {
+			continue
+		}
+		ost, err := os.Stat(out.path)
+		if err != nil {
+			continue
+		}
+		for _, in := range inputs {
+			if in == "" {
+				continue
+			}
+			if ist, err := os.Stat(in); err == nil && os.SameFile(ist, ost) {
+				return usagef("%s %s: is the input %s: an output must never replace an input", out.flag, out.path, in)
+			}
+		}
+		if !ost.Mode().IsRegular() {
+			return usagef("%s %s: exists and is not a regular file", out.flag, out.path)
+		}
+	}
+	return nil
+}
+
+// inputs are the files the source flags read: -weights and a -dataset
+// file.
+func (s *sourceFlags) inputs() []string {
+	in := []string{s.weights}
+	if s.dataset != "" && !slices.Contains(data.Names(), s.dataset) {
+		in = append(in, s.dataset)
+	}
+	return in
+}
+
+// checkOut checks -out before any work: a folder (or nothing yet), none
+// of whose files that the command may write (names) is an input.
+func (a *analysisFlags) checkOut(names ...string) error {
+	if a.out == "" {
+		return nil
+	}
+	a.owned = names
+	if st, err := os.Stat(a.out); err == nil && !st.IsDir() {
+		return usagef("-out %s: exists and is not a folder", a.out)
+	}
+	var outs []output
+	for _, n := range names {
+		outs = append(outs, output{"-out", filepath.Join(a.out, n)})
+	}
+	return checkOutputs(a.inputs(), outs...)
+}
+
+// notUsed names flags that a mode of a command does not use: when the
+// mode is chosen (when), giving one of them explicitly is refused in one
+// line naming the flag and the mode (mode, as written: "with -method
+// fgsm", "without -density"), instead of the flag being silently ignored.
+type notUsed struct {
+	when  bool
+	mode  string
+	flags []string
+}
+
+// checkUnused refuses a flag given explicitly on the command line
+// (flag.FlagSet.Visit) that a rule says the chosen mode does not use.
+func checkUnused(fs *flag.FlagSet, rules ...notUsed) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, r := range rules {
+		if !r.when {
+			continue
+		}
+		for _, f := range r.flags {
+			if set[f] {
+				return usagef("-%s is not used %s: drop it", f, r.mode)
+			}
+		}
+	}
+	return nil
+}
+
+// set says whether the flag name was given on the command line.
+func set(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// removeStale removes from -out the files of the command that this run did
+// not write (written): a previous run's density plot must not sit beside
+// a new spectrum.json as if it were its own.
+func (a *analysisFlags) removeStale(written []string) error {
+	if a.out == "" {
+		return nil
+	}
+	for _, name := range a.owned {
+		p := filepath.Join(a.out, name)
+		if slices.ContainsFunc(written, func(w string) bool { return filepath.Clean(w) == p }) {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("-out %s: removing the previous run's %s: %w", a.out, name, err)
+		}
+	}
+	return nil
+}
+
+// abandon removes the files a failed run has written (its CSV and plots,
+// written before its JSON result) and returns err: a run that fails
+// leaves no part of its outputs.
+func abandon(written []string, err error) error {
+	for _, f := range written {
+		os.Remove(f)
 	}
 	return err
 }

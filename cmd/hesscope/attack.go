@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -91,7 +92,7 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.norm, "norm", "", "threat model: linf or l2 (default linf; l2 for deepfool)")
 	fs.StringVar(&o.eps, "eps", "", "comma-separated `radii` ε in pixel units (required for fgsm and pgd): at most 1 in L∞, √(C·H·W) in L2, where every image is within reach")
 	fs.IntVar(&o.steps, "steps", 0, "PGD steps or DeepFool's largest number of iterations, at most 100000 (0: 10 for PGD, 50 for DeepFool)")
-	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
+	fs.Float64Var(&o.stepSize, "step-size", 0, fmt.Sprintf("PGD step size α, at most %g (default 2.5·ε/steps)", maxStepSize))
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
 	fs.IntVar(&o.restarts, "restarts", 1, "PGD runs from independent random starts, at most 1000")
 	fs.Float64Var(&o.overshoot, "overshoot", 0.02, "DeepFool's overshoot")
@@ -108,6 +109,14 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	return func(ctx context.Context, e *env) error {
 		c, eps, n, err := o.validate()
 		if err != nil {
+			return err
+		}
+		if err := checkUnused(fs,
+			notUsed{c.Method == attack.FGSM, "with -method fgsm (one step of ε)", []string{"steps", "restarts", "step-size", "random-start", "overshoot", "candidates"}},
+			notUsed{c.Method == attack.PGD, "with -method pgd", []string{"overshoot", "candidates"}},
+			notUsed{c.Method == attack.DeepFool, "with -method deepfool", []string{"restarts", "step-size", "random-start", "large-eps"}},
+			notUsed{!o.checks, "with -checks=false (no large-ε run)", []string{"large-eps"}},
+		); err != nil {
 			return err
 		}
 		fs.Visit(func(f *flag.Flag) { o.samplesSet = o.samplesSet || f.Name == "samples" })
@@ -167,8 +176,8 @@ func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
 		return c, nil, 0, usagef("-restarts %d: want at most 1000", o.restarts)
 	case o.chunk > maxChunk:
 		return c, nil, 0, usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
-	case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
-		return c, nil, 0, usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
+	case !(o.stepSize >= 0) || o.stepSize > maxStepSize:
+		return c, nil, 0, stepSizeError(o.stepSize)
 	case o.restarts < 1:
 		return c, nil, 0, usagef("-restarts %d: want at least 1", o.restarts)
 	case !(o.overshoot > 0) || math.IsInf(o.overshoot, 0):
@@ -189,6 +198,9 @@ func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
 		return c, nil, 0, err
 	}
 	if err := checkOutput("-plot", o.plot, ".png", ".svg"); err != nil {
+		return c, nil, 0, err
+	}
+	if err := checkExamples(o, m, eps); err != nil {
 		return c, nil, 0, err
 	}
 	if o.plot != "" && m == attack.DeepFool && len(eps) == 0 {
@@ -321,6 +333,9 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if !o.samplesSet {
 		d = d.Subset(n)
 	}
+	if err := checkFinite(net, normalized(d, norm), o.chunk, runtime.GOMAXPROCS(0), o.weights, o.precision, true); err != nil {
+		return err
+	}
 	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 {
 		for _, e := range append(slices.Clone(eps), o.largeEps) {
 			if e > diam {
@@ -355,9 +370,7 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	res.Warnings = append(slices.Clone(o.warnings), res.Warnings...)
 	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeResult(e.stdout, true, "", res)
 	}
 	printAttack(e.stdout, res)
 	return nil
@@ -498,4 +511,92 @@ func (a *advFlags) apply(cfg *train.Config, set map[string]bool) (any, error) {
 		}
 	}
 	return experiment.Perturbation(*cfg)
+}
+
+// normalized is d as the model sees it: with norm (if any) applied.
+func normalized(d *data.Dataset, norm *data.Norm) *data.Dataset {
+	if norm == nil {
+		return d
+	}
+	return d.Normalized(*norm)
+}
+
+// checkExamples refuses, before any work, outputs that would replace an
+// input (-save-examples or -plot the same file as -weights or -dataset)
+// and a -save-examples file that exists but is not a previous run's
+// examples: a model, a training run's state, any other safetensors file.
+func checkExamples(o *attackOptions, m attack.Method, eps []float64) error {
+	var paths []string
+	if o.saveExamples != "" {
+		if m != attack.DeepFool && len(eps) > 1 {
+			for _, e := range eps {
+				paths = append(paths, analysis.ExamplesPath(o.saveExamples, e, true))
+			}
+		} else {
+			paths = []string{o.saveExamples}
+		}
+	}
+	outs := []output{{"-plot", o.plot}}
+	for _, p := range paths {
+		outs = append(outs, output{"-save-examples", p})
+	}
+	if err := checkOutputs(o.inputs(), outs...); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if what := examplesFile(p); what != "" {
+			return usagef("-save-examples %s: exists and is %s, not a previous run's adversarial examples: it would be overwritten; choose another file", p, what)
+		}
+	}
+	return nil
+}
+
+// examplesFile says what the existing file at path is when it is not a
+// file of adversarial examples (tensors x, x_clean, y, pred, clean_pred),
+// and "" when it is one: only such a file may be overwritten.
+func examplesFile(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unreadable (" + err.Error() + ")"
+	}
+	defer f.Close()
+	var n [8]byte
+	if _, err := io.ReadFull(f, n[:]); err != nil {
+		return "not a safetensors file"
+	}
+	size := binary.LittleEndian.Uint64(n[:])
+	if size > 1<<24 {
+		return "not a safetensors file of examples"
+	}
+	h := make([]byte, size)
+	var header map[string]json.RawMessage
+	if _, err := io.ReadFull(f, h); err != nil || json.Unmarshal(h, &header) != nil {
+		return "not a safetensors file"
+	}
+	var names []string
+	for k := range header {
+		if k != "__metadata__" {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	if slices.Equal(names, []string{"clean_pred", "pred", "x", "x_clean", "y"}) {
+		return ""
+	}
+	if len(names) > 6 {
+		names = append(names[:6], "…")
+	}
+	return "a safetensors file of tensors " + strings.Join(names, ", ")
+}
+
+// maxStepSize bounds PGD's -step-size: pixels lie in [0, 1] and the ε-ball
+// is at most √(C·H·W) wide, so a longer step only lands on the ball's
+// boundary, while a huge one (1e300) overflows float32 into NaN pixels.
+const maxStepSize = 1000.0
+
+func stepSizeError(v float64) error {
+	return usagef("-step-size %v: want a finite value from 0 (2.5·ε/steps) to %g (a longer step only lands on the ε-ball's boundary)", v, float64(maxStepSize))
 }

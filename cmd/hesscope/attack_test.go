@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,6 +69,17 @@ func TestAttackUsage(t *testing.T) {
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-norm", "l1"}, "-norm"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-samples", "none"}, "-samples"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-restarts", "0"}, "-restarts"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-steps", "3"}, "-steps is not used with -method fgsm"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-restarts", "2"}, "-restarts is not used with -method fgsm"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-step-size", "0.1"}, "-step-size is not used with -method fgsm"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-random-start=false"}, "-random-start is not used with -method fgsm"},
+		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-overshoot", "0.1"}, "-overshoot is not used with -method fgsm"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-candidates", "3"}, "-candidates is not used with -method pgd"},
+		{[]string{"attack", "-method", "deepfool", "-restarts", "2"}, "-restarts is not used with -method deepfool"},
+		{[]string{"attack", "-method", "deepfool", "-step-size", "0.1"}, "-step-size is not used with -method deepfool"},
+		{[]string{"attack", "-method", "deepfool", "-large-eps", "3"}, "-large-eps is not used with -method deepfool"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-checks=false", "-large-eps", "0.5"}, "-large-eps is not used with -checks=false"},
+		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-step-size", "1e300"}, "-step-size 1e+300: want a finite value from 0 (2.5·ε/steps) to 1000"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-plot", filepath.Join(dir, "c.gif")}, "-plot"},
 		{[]string{"attack", "-method", "pgd", "-eps", "0.1", "-plot", filepath.Join(dir, "no", "c.png")}, "does not exist"},
 		{[]string{"attack", "-method", "fgsm", "-eps", "0.1", "-save-examples", filepath.Join(dir, "a.npz")}, "-save-examples"},
@@ -186,5 +199,63 @@ func TestTrainAdversarial(t *testing.T) {
 	}
 	if code, _, stderr := hesscope(t, "train", "-out", out, "-resume", "-quiet", "-adv", "fgsm", "-adv-eps", "0.1"); code != 2 || !strings.Contains(stderr, "trains with -adv") {
 		t.Errorf("resume with other -adv: exit %d: %s", code, stderr)
+	}
+}
+
+// TestOutputsNeverReplaceInputs: an output that is an input (whatever the
+// spelling of its path), or an existing file that -save-examples did not
+// write (a model, a run's state), is refused before any work in one line,
+// exit 2, and the file is left as it was; a previous examples file may be
+// overwritten.
+func TestOutputsNeverReplaceInputs(t *testing.T) {
+	weights, ds := labelledByModel(t, 4)
+	dir := filepath.Dir(weights)
+	other := modelFile(t, "mlp", map[string]string{"model": "mlp"}, nil)
+	asPlot := filepath.Join(dir, "weights.png")
+	asJSON := filepath.Join(t.TempDir(), "spectrum.json")
+	for _, p := range []string{asPlot, asJSON} {
+		b, err := os.ReadFile(weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	examples := filepath.Join(t.TempDir(), "ex.safetensors")
+	fgsm := []string{"attack", "-weights", weights, "-dataset", ds, "-method", "fgsm", "-eps", "0.1", "-samples", "4", "-quiet"}
+	if code, _, stderr := hesscope(t, append(fgsm, "-save-examples", examples)...); code != 0 {
+		t.Fatalf("first -save-examples: exit %d: %s", code, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		file string // must be left as it was
+		want string
+		code int
+	}{
+		{append(slices.Clone(fgsm), "-save-examples", weights), weights, "an output must never replace an input", 2},
+		{append(slices.Clone(fgsm), "-save-examples", filepath.Join(dir, ".", "..", filepath.Base(dir), "mlp.safetensors")), weights, "an output must never replace an input", 2},
+		{append(slices.Clone(fgsm), "-save-examples", ds), ds, "an output must never replace an input", 2},
+		{append(slices.Clone(fgsm), "-save-examples", other), other, "not a previous run's adversarial examples", 2},
+		// Two radii write other-eps0.1 and other-eps0.2, not other itself.
+		{append(slices.Clone(fgsm), "-eps", "0.1,0.2", "-save-examples", other), other, "", 0},
+		{append(slices.Clone(fgsm), "-save-examples", examples), "", "", 0},
+		{[]string{"spectrum", "-weights", asJSON, "-dataset", ds, "-samples", "4", "-quiet", "-out", filepath.Dir(asJSON)}, asJSON, "an output must never replace an input", 2},
+		{[]string{"landscape", "-weights", asPlot, "-dataset", ds, "-samples", "4", "-quiet", "-plot", asPlot}, asPlot, "an output must never replace an input", 2},
+		{[]string{"sharpness", "-weights", weights, "-dataset", ds, "-samples", "4", "-quiet", "-out", weights}, weights, "is not a folder", 2},
+	} {
+		var before []byte
+		if c.file != "" {
+			before, _ = os.ReadFile(c.file)
+		}
+		code, _, stderr := hesscope(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) || (c.code != 0 && strings.Count(stderr, "\n") != 1) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+		if c.file != "" {
+			if after, _ := os.ReadFile(c.file); !bytes.Equal(before, after) {
+				t.Errorf("%v: %s was changed", c.args, c.file)
+			}
+		}
 	}
 }

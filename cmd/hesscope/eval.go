@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -132,18 +131,23 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	if err != nil {
 		return err
 	}
+	if !finite(loss) {
+		return fmt.Errorf("%s: the loss on %s (%d images) is %v, not a finite number, in %s arithmetic: want weights whose loss is finite", o.weights, d.Name, d.N, loss, o.precision)
+	}
 	res := EvalResult{Version: version, Weights: o.weights, Model: model, Dataset: o.dataset, Split: o.split,
 		Samples: d.N, Normalize: norm != nil, Precision: o.precision, Loss: loss, Accuracy: acc,
 		Correct: int(acc*float64(d.N) + 0.5), Seconds: time.Since(start).Seconds(), Warnings: o.warnings}
 	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeResult(e.stdout, true, "", res)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s)\n", model, o.weights)
-	fmt.Fprintf(tw, "data\t%s %s, %d images%s\n", o.dataset, o.split, d.N, map[bool]string{true: ", normalised", false: ""}[norm != nil])
+	split := " " + o.split
+	if !slices.Contains(data.Names(), o.dataset) {
+		split = "" // a file has no splits
+	}
+	fmt.Fprintf(tw, "data\t%s%s, %d images%s\n", o.dataset, split, d.N, map[bool]string{true: ", normalised", false: ""}[norm != nil])
 	fmt.Fprintf(tw, "loss\t%.6f\n", loss)
 	fmt.Fprintf(tw, "accuracy\t%.2f%% (%d/%d)\n", 100*acc, res.Correct, d.N)
 	fmt.Fprintf(tw, "seconds\t%.2f\n", res.Seconds)

@@ -55,6 +55,9 @@ accuracy plot goes next to it).`,
 	})
 }
 
+// landscapeFiles are the files landscape may write in -out.
+var landscapeFiles = []string{"landscape.json", "landscape.csv", "landscape.png", "landscape.svg", "landscape_accuracy.png", "landscape_accuracy.svg"}
+
 type landscapeOptions struct {
 	analysisFlags
 	direction, operator, plot string
@@ -98,6 +101,24 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-max-iter %d, -tol %v: want -max-iter at least 2 and -tol in [0, 1)", o.maxIter, o.tol)
 		}
 		if err := checkPlotPath("-plot", o.plot); err != nil {
+			return err
+		}
+		if o.tol == 0 && set(fs, "tol") {
+			return usagef("-tol 0: want 0 < -tol < 1 (leave -tol out for the default: 1e-4 float32, 1e-6 float64)")
+		}
+		if err := checkUnused(fs,
+			notUsed{o.direction != "random", "with -direction " + o.direction, []string{"keep-biasbn"}},
+			notUsed{o.direction != "input", "with -direction " + o.direction, []string{"sample"}},
+			notUsed{o.direction == "random", "with -direction random (no eigenvectors)", []string{"tol", "max-iter"}},
+			notUsed{o.out == "", "without -out (it is the format of the plots in -out)", []string{"format"}},
+			notUsed{o.plot != "", "with -plot (its extension gives the plots' format)", []string{"format"}},
+		); err != nil {
+			return err
+		}
+		if err := o.checkOut(landscapeFiles...); err != nil {
+			return err
+		}
+		if err := checkOutputs(o.inputs(), output{"-plot", o.plot}, output{"-plot", accuracyPlot(o.plot)}); err != nil {
 			return err
 		}
 		s, err := o.load(n, e.stderr)
@@ -159,6 +180,22 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	// A loss that overflows at the grid's edge fails the run before any
+	// file is written.
+	for j, row := range res.Grid.Loss {
+		for i, v := range row {
+			if !finite(v) {
+				at := fmt.Sprintf("α = %g", res.Grid.X[i])
+				if res.Grid.Y != nil {
+					at += fmt.Sprintf(", β = %g", res.Grid.Y[j])
+				}
+				return fmt.Errorf("-range %g: the loss at %s is %v, not a finite number (it overflows in %s): lower -range", o.rng, at, v, o.precision)
+			}
+		}
+	}
+	if _, err := jsonResult(res); err != nil {
+		return fmt.Errorf("-range %g: %v: lower -range", o.rng, err)
+	}
 	if !root(e) {
 		return nil
 	}
@@ -167,7 +204,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		extra = []landscape.Column{{Name: "quadratic", Values: res.Quadratic}, {Name: "quadratic_grad", Values: res.QuadraticGrad}}
 	}
 	if err := writeLandscapeFiles(o, res, res.Grid, extra); err != nil {
-		return err
+		return abandon(res.Files, err)
 	}
 	return o.finish(e, "landscape.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printLandscape(w, res) })
 }
@@ -212,8 +249,7 @@ func writeLandscapeFiles(o *landscapeOptions, res *analysis.LandscapeResult, gri
 		return err
 	}
 	res.Files = append(res.Files, plot)
-	ext := filepath.Ext(plot)
-	acc := strings.TrimSuffix(plot, ext) + "_accuracy" + ext
+	acc := accuracyPlot(plot)
 	if err := grid.PlotAccuracy(acc, strings.Replace(title, "loss", "accuracy", 1), names[0], names[1]); err != nil {
 		return err
 	}
@@ -255,4 +291,13 @@ func printLandscape(w io.Writer, r *analysis.LandscapeResult) {
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "wrote %s\n", f)
 	}
+}
+
+// accuracyPlot is the accuracy plot that goes next to the loss plot.
+func accuracyPlot(plot string) string {
+	if plot == "" {
+		return ""
+	}
+	ext := filepath.Ext(plot)
+	return strings.TrimSuffix(plot, ext) + "_accuracy" + ext
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -66,7 +65,7 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.norm, "norm", "linf", "threat model: linf or l2")
 	fs.Float64Var(&o.eps, "eps", 0.1, "radius ε of the PGD ball, in pixel units (at most 1 in L∞)")
 	fs.IntVar(&o.steps, "steps", 10, "PGD steps, 1 to 1000 (each iterate is kept and analysed)")
-	fs.Float64Var(&o.stepSize, "step-size", 0, "PGD step size α (default 2.5·ε/steps)")
+	fs.Float64Var(&o.stepSize, "step-size", 0, fmt.Sprintf("PGD step size α, at most %g (default 2.5·ε/steps)", maxStepSize))
 	fs.BoolVar(&o.randomStart, "random-start", true, "PGD starts from a uniform random point of the ε-ball")
 	fs.Float64Var(&o.tol, "tol", 1e-3, "a point is indefinite if λ_min < −tol·max(λ_max, |λ_min|)")
 	fs.Float64Var(&o.flatLoss, "flat-loss", 0, "points with a loss below this are numerically flat (default 1e-10 in float64, 1e-4 in float32)")
@@ -93,8 +92,8 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1])", o.eps)
 		case o.chunk > maxChunk:
 			return usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
-		case !(o.stepSize >= 0) || math.IsInf(o.stepSize, 0):
-			return usagef("-step-size %v: want a finite value ≥ 0 (0: 2.5·ε/steps)", o.stepSize)
+		case !(o.stepSize >= 0) || o.stepSize > maxStepSize:
+			return stepSizeError(o.stepSize)
 		case !(o.tol > 0) || o.tol >= 1:
 			return usagef("-tol %v: want a value in (0, 1)", o.tol)
 		case !(o.flatLoss >= 0) || math.IsInf(o.flatLoss, 0):
@@ -107,6 +106,9 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-split %q: want test or train", o.split)
 		}
 		if err := checkActivation(o.activation); err != nil {
+			return err
+		}
+		if err := checkUnused(fs, notUsed{!o.json, "without -json (it lists the points in the JSON)", []string{"points"}}); err != nil {
 			return err
 		}
 		c := attack.Config{Method: attack.PGD, Norm: norm, Eps: o.eps, Steps: o.steps, StepSize: o.stepSize, RandomStart: o.randomStart, Seed: o.seed}
@@ -130,6 +132,12 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	if err != nil {
 		return err
 	}
+	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 && c.Eps > diam {
+		return usagef("-eps %g: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", c.Eps, diam)
+	}
+	if err := checkFinite(net, normalized(d, norm), o.chunk, runtime.GOMAXPROCS(0), o.weights, o.precision, true); err != nil {
+		return err
+	}
 	// Each worker keeps every iterate of its batch for the eigenvalues.
 	workers := min(runtime.GOMAXPROCS(0), (d.N+o.chunk-1)/o.chunk)
 	need := uint64(workers) * uint64(o.steps+1) * uint64(min(o.chunk, d.N)) * uint64(d.SampleLen()) * uint64(unsafe.Sizeof(T(0)))
@@ -151,9 +159,7 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	res.Warnings = o.warnings
 	defer printWarnings(e.stderr, res.Warnings)
 	if o.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeResult(e.stdout, true, "", res)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s%s, %s)\n", res.Model, res.Activation, map[bool]string{true: ", normalised inputs", false: ""}[res.Normalized], o.precision)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"hesscope/analysis"
 	"hesscope/chart"
 	"hesscope/hessian"
+	"hesscope/sharpness"
 	"hesscope/tensor"
 )
 
@@ -47,6 +49,9 @@ for two or more -epsilon values, ε-sharpness against ε
 	})
 }
 
+// sharpnessFiles are the files sharpness may write in -out.
+var sharpnessFiles = []string{"sharpness.json", "m_sharpness.png", "m_sharpness.svg", "epsilon_sharpness.png", "epsilon_sharpness.svg"}
+
 type sharpnessOptions struct {
 	analysisFlags
 	metric, epsilons string
@@ -70,6 +75,9 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err != nil {
 			return err
 		}
+		if err := o.checkOut(sharpnessFiles...); err != nil {
+			return err
+		}
 		switch {
 		case o.metric != "epsilon" && o.metric != "m" && o.metric != "both":
 			return usagef("-metric %q: want epsilon, m or both", o.metric)
@@ -81,6 +89,13 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-rho %v: want a positive radius", o.rho)
 		case o.steps < 1 || o.steps > maxIterations:
 			return usagef("-steps %d: want 1 to %d", o.steps, maxIterations)
+		}
+		if err := checkUnused(fs,
+			notUsed{o.metric == "epsilon", "with -metric epsilon", []string{"m", "rho", "steps"}},
+			notUsed{o.metric == "m", "with -metric m", []string{"epsilon", "iterations"}},
+			notUsed{o.out == "", "without -out (it is the format of the plots in -out)", []string{"format"}},
+		); err != nil {
+			return err
 		}
 		for _, part := range strings.Split(o.epsilons, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
@@ -124,15 +139,21 @@ func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptio
 	res, err := analysis.Sharpness[T](ctx, a.net, d, analysis.SharpnessOptions{
 		Metric: o.metric, Epsilons: o.eps, Iterations: o.iterations, M: o.m, Rho: o.rho, Steps: o.steps,
 		BatchSize: o.chunk, Workers: o.workers, Seed: o.seed, Backend: backend, Progress: bars(a.prog)})
+	if nf := (*sharpness.NotFiniteError)(nil); errors.As(err, &nf) {
+		return fmt.Errorf("-%s %g: the loss at a point within it of the weights is %v, not a finite number (it overflows in %s): lower -%s", nf.Param, nf.Value, nf.Loss, o.precision, nf.Param)
+	}
 	if err != nil {
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if _, err := jsonResult(res); err != nil {
+		return err // before any file is written
+	}
 	if !root(e) {
 		return nil
 	}
 	if err := writeSharpnessPlots(o, res); err != nil {
-		return err
+		return abandon(res.Files, err)
 	}
 	return o.finish(e, "sharpness.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSharpness(w, res) })
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"hesscope/checkpoint"
@@ -111,10 +112,22 @@ func TestBadModelFiles(t *testing.T) {
 	nan := modelFile(t, "lenet5", map[string]string{"model": "lenet5"}, func(f *checkpoint.File) {
 		f.Tensors["conv2.weight"].F32[7] = float32(math.NaN())
 	})
+	bogus := modelFile(t, "lenet5", map[string]string{"model": "bogus"}, nil)
+	gelu := modelFile(t, "lenet5", map[string]string{"model": "lenet5", "activation": "gelu"}, nil)
+	fifo := filepath.Join(dir, "fifo.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"eval", "-weights", bogus}, bogus + `: its metadata names the model "bogus", which is not one of`},
+		{[]string{"spectrum", "-weights", bogus}, bogus + `: its metadata names the model "bogus"`},
+		{[]string{"eval", "-weights", gelu}, gelu + `: its metadata names the activation "gelu"`},
+		{[]string{"attack", "-weights", gelu, "-method", "fgsm", "-eps", "0.1"}, gelu + `: its metadata names the activation "gelu"`},
+		{[]string{"eval", "-weights", fifo}, "-weights " + fifo + ": not a regular file"},
+		{[]string{"eval", "-weights", nan, "-dataset", fifo}, "-dataset " + fifo + ": not a regular file"},
 		{[]string{"eval", "-weights", png, "-model", "lenet5"}, "checkpoint: " + png + ": not a safetensors file: a PNG image"},
 		{[]string{"spectrum", "-weights", png, "-model", "lenet5"}, "not a safetensors file: a PNG image"},
 		{[]string{"eval", "-weights", nan}, "checkpoint: " + nan + `: holds NaN at index 7 in tensor "conv2.weight"`},
@@ -123,6 +136,37 @@ func TestBadModelFiles(t *testing.T) {
 		code, stdout, stderr := hesscope(t, append(c.args, "-quiet")...)
 		if code != 1 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and one line with %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// TestNonFiniteLoss: weights that are finite but whose loss is not (it
+// overflows in float32) are refused up front by every command, in one
+// line naming the file, exit 1 — not a NaN result, a panic or a bare
+// JSON error.
+func TestNonFiniteLoss(t *testing.T) {
+	huge := modelFile(t, "lenet5", map[string]string{"model": "lenet5"}, func(f *checkpoint.File) {
+		for i := range f.Tensors["fc2.weight"].F32 {
+			f.Tensors["fc2.weight"].F32[i] = 3e38
+		}
+	})
+	ds := writeImages(t, t.TempDir(), 8, 1, 28, 28, nil)
+	src := []string{"-weights", huge, "-dataset", ds, "-quiet"}
+	for _, args := range [][]string{
+		{"eval"},
+		{"eval", "-json"},
+		{"spectrum", "-samples", "8"},
+		{"spectrum", "-samples", "8", "-top-k", "0", "-density", "-density-steps", "3", "-density-probes", "1"},
+		{"landscape", "-samples", "8", "-points", "3", "-max-iter", "3"},
+		{"sharpness", "-samples", "8", "-iterations", "1", "-m", "4"},
+		{"attack", "-method", "fgsm", "-eps", "0.1", "-samples", "8"},
+		{"attack", "-method", "deepfool", "-steps", "3", "-samples", "8"},
+		{"saddle-check", "-samples", "2", "-steps", "2", "-max-iter", "5", "-precision", "float32"},
+	} {
+		code, stdout, stderr := hesscope(t, append(args, src...)...)
+		want := huge + ": the loss on "
+		if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "not a finite number") || strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1 and one line with %q", args, code, stdout, stderr, want)
 		}
 	}
 }

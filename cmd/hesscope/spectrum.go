@@ -77,6 +77,9 @@ eigenvalue histogram) there; -plot FILE names the density plot.`,
 	})
 }
 
+// spectrumFiles are the files spectrum may write in -out.
+var spectrumFiles = []string{"spectrum.json", "density.csv", "density.png", "density.svg", "input_eigenvalues.png", "input_eigenvalues.svg"}
+
 type spectrumOptions struct {
 	analysisFlags
 	method, operator, layer, traceMethod, plot      string
@@ -110,13 +113,30 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.StringVar(&o.method, "method", "lanczos", "eigensolver: lanczos or power (PyHessian's iteration; smallest eigenvalues by a shift, slow for a Hessian)")
 	fs.IntVar(&o.maxIter, "max-iter", 0, "largest Krylov dimension (lanczos; capped at the number of parameters) or iterations per eigenvalue (power); 0: 100, or 3·k for k > 33 eigenvalues with lanczos")
 	deviceFlag(fs, &o.device)
-	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖); below 1")
+	fs.Float64Var(&o.tol, "tol", 0, "relative tolerance, above 0 and below 1 (default: 1e-4 lanczos with float32, 1e-6 with float64; 1e-3 power; recorded in the result): residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖)")
 	return func(ctx context.Context, e *env) error {
 		n, err := o.validate()
 		if err != nil {
 			return err
 		}
 		if err := o.check(n); err != nil {
+			return err
+		}
+		if o.tol == 0 && set(fs, "tol") {
+			return usagef("-tol 0: want 0 < -tol < 1 (leave -tol out for the default: 1e-4 lanczos with float32, 1e-6 with float64, 1e-3 power)")
+		}
+		if err := checkUnused(fs,
+			notUsed{!o.density, "without -density", []string{"density-bins", "density-sigma2", "density-steps", "density-probes"}},
+			notUsed{!o.trace, "without -trace", []string{"trace-matvecs", "trace-method"}},
+			notUsed{o.out == "", "without -out (it is the format of the plots in -out)", []string{"format"}},
+			notUsed{o.plot != "" && o.inputSamples == 0, "with -plot (its extension gives the plot's format)", []string{"format"}},
+		); err != nil {
+			return err
+		}
+		if err := o.checkOut(spectrumFiles...); err != nil {
+			return err
+		}
+		if err := checkOutputs(o.inputs(), output{"-plot", o.plot}); err != nil {
 			return err
 		}
 		s, err := o.load(n, e.stderr)
@@ -241,11 +261,14 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 		return err
 	}
 	res.Header = o.header(a.analysisSetup)
+	if _, err := jsonResult(res); err != nil {
+		return err // before any file is written
+	}
 	if !root(e) {
 		return nil
 	}
 	if err := writeSpectrumFiles(o, res); err != nil {
-		return err
+		return abandon(res.Files, err)
 	}
 	return o.finish(e, "spectrum.json", res, &res.Files, &res.Warnings, func(w io.Writer) { printSpectrum(w, res) })
 }
@@ -348,6 +371,7 @@ func printSpectrum(w io.Writer, r *analysis.SpectrumResult) {
 		what += fmt.Sprintf(", block %s (%d parameters)", r.Layer, r.Dim)
 	}
 	fmt.Fprintf(tw, "operator\t%s\n", what)
+	fmt.Fprintf(tw, "tolerance\t%g (residual ‖Hv−λv‖ ≤ tol·max(|λ|, 1e-3·‖H‖))\n", r.Tol)
 	// Residuals in %.3g everywhere: the number a warning quotes.
 	for i, v := range r.TopEigen {
 		fmt.Fprintf(tw, "λ%d\t%.8g\tresidual %.3g\tconverged %v\n", i+1, v, r.Residuals[i], r.Converged[i])

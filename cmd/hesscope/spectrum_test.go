@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -78,6 +79,30 @@ func TestAnalysisUsage(t *testing.T) {
 		{[]string{"spectrum", "-model", "mlp", "-top-k", "-1"}, 2, "-top-k"},
 		{[]string{"spectrum", "-model", "mlp", "-top-k", "5", "-max-iter", "3"}, 2, "-max-iter"},
 		{[]string{"spectrum", "-model", "mlp", "-plot", "d.png"}, 2, "-density"},
+		// A flag that the chosen mode does not use is refused, naming both.
+		{[]string{"spectrum", "-model", "mlp", "-tol", "0"}, 2, "-tol 0: want 0 < -tol < 1"},
+		{[]string{"landscape", "-model", "mlp", "-tol", "0"}, 2, "-tol 0: want 0 < -tol < 1"},
+		{[]string{"spectrum", "-model", "mlp", "-density-bins", "10"}, 2, "-density-bins is not used without -density"},
+		{[]string{"spectrum", "-model", "mlp", "-density-sigma2", "1e-3"}, 2, "-density-sigma2 is not used without -density"},
+		{[]string{"spectrum", "-model", "mlp", "-density-steps", "5"}, 2, "-density-steps is not used without -density"},
+		{[]string{"spectrum", "-model", "mlp", "-trace-matvecs", "9"}, 2, "-trace-matvecs is not used without -trace"},
+		{[]string{"spectrum", "-model", "mlp", "-trace-method", "both"}, 2, "-trace-method is not used without -trace"},
+		{[]string{"spectrum", "-model", "mlp", "-format", "svg"}, 2, "-format is not used without -out"},
+		{[]string{"spectrum", "-model", "mlp", "-density", "-out", dir, "-plot", filepath.Join(dir, "d.png"), "-format", "svg"}, 2, "-format is not used with -plot"},
+		{[]string{"landscape", "-model", "mlp", "-keep-biasbn"}, 2, "-keep-biasbn is not used with -direction eigen"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "input", "-keep-biasbn"}, 2, "-keep-biasbn is not used with -direction input"},
+		{[]string{"landscape", "-model", "mlp", "-sample", "1"}, 2, "-sample is not used with -direction eigen"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "random", "-tol", "1e-3"}, 2, "-tol is not used with -direction random"},
+		{[]string{"landscape", "-model", "mlp", "-direction", "random", "-max-iter", "5"}, 2, "-max-iter is not used with -direction random"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "epsilon", "-rho", "0.1"}, 2, "-rho is not used with -metric epsilon"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "epsilon", "-m", "4"}, 2, "-m is not used with -metric epsilon"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "epsilon", "-steps", "2"}, 2, "-steps is not used with -metric epsilon"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "m", "-epsilon", "1e-3"}, 2, "-epsilon is not used with -metric m"},
+		{[]string{"sharpness", "-model", "mlp", "-metric", "m", "-iterations", "3"}, 2, "-iterations is not used with -metric m"},
+		{[]string{"saddle-check", "-model", "mlp", "-points"}, 2, "-points is not used without -json"},
+		{[]string{"saddle-check", "-model", "mlp", "-samples", "2", "-norm", "l2", "-eps", "30"}, 2, "-eps 30: want at most √(C·H·W) = 28 in L2"},
+		{[]string{"eval", "-weights", modelFile(t, "mlp", map[string]string{"model": "mlp"}, nil), "-split", "train"}, 2, "-split train: -dataset " + good + " is a file, which has no splits"},
+		{[]string{"spectrum", "-model", "mlp", "-split", "train"}, 2, "-split train: -dataset " + good + " is a file, which has no splits"},
 		{[]string{"spectrum", "-model", "mlp", "-density", "-plot", "d.pdf"}, 2, "-plot"},
 		{[]string{"spectrum", "-model", "mlp", "-density", "-plot", "/no/such/dir/d.png"}, 2, "does not exist"},
 		{[]string{"spectrum", "-model", "mlp", "-samples", "4", "-input-samples", "5"}, 2, "-input-samples"},
@@ -276,8 +301,8 @@ func TestLandscapeCommand(t *testing.T) {
 		t.Errorf("centre loss %v, grid %v, quadratic %v; curvature %v, λ %v", r.Loss, g.Loss[0][2], r.Quadratic[2], r.Curvature[0], r.Eigen.Values[0])
 	}
 	code, stdout, _ = runCLI(context.Background(), "spectrum", "-model", "mlp", "-dataset", data, "-precision", "float64", "-top-k", "0", "-json", "-quiet")
-	if sp := decode[analysis.SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss {
-		t.Errorf("spectrum loss %v, landscape centre %v", sp.Loss, r.Loss)
+	if sp := decode[analysis.SpectrumResult](t, stdout); code != 0 || sp.Loss != r.Loss || sp.Tol != 1e-6 {
+		t.Errorf("spectrum loss %v, landscape centre %v; tolerance recorded %v, want float64's default 1e-6", sp.Loss, r.Loss, sp.Tol)
 	}
 	for _, f := range []string{"landscape.json", "landscape.csv", "landscape.png", "landscape_accuracy.png"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
@@ -289,7 +314,8 @@ func TestLandscapeCommand(t *testing.T) {
 		t.Errorf("CSV:\n%s", csv)
 	}
 
-	code, stdout, stderr = runCLI(context.Background(), append([]string{"landscape", "-direction", "random", "-2d", "-points", "3"}, common...)...)
+	// Random directions have no eigenvectors: no -max-iter, -tol.
+	code, stdout, stderr = runCLI(context.Background(), "landscape", "-direction", "random", "-2d", "-points", "3", "-model", "mlp", "-dataset", data, "-precision", "float64", "-json", "-quiet")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -418,5 +444,85 @@ func TestAnalysisInterrupted(t *testing.T) {
 		if code != 130 || !strings.Contains(stderr, "interrupted") {
 			t.Errorf("%v: exit %d, %q", args, code, stderr)
 		}
+	}
+}
+
+// TestOverflowIsAnError: a radius so large that the perturbed loss
+// overflows is an error naming the flag to lower, exit 1, and -out is left
+// without any file (not a sharpness of 0, nor NaN rows and plots).
+func TestOverflowIsAnError(t *testing.T) {
+	ds := writeImages(t, t.TempDir(), 8, 1, 28, 28, nil)
+	src := []string{"-model", "lenet5", "-dataset", ds, "-samples", "8", "-quiet"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sharpness", "-metric", "epsilon", "-iterations", "2", "-epsilon", "1e10"}, "lower -epsilon"},
+		{[]string{"sharpness", "-metric", "m", "-m", "4", "-rho", "1e300"}, "lower -rho"},
+		{[]string{"sharpness", "-metric", "m", "-m", "4", "-rho", "1e20"}, "lower -rho"},
+		{[]string{"landscape", "-points", "3", "-max-iter", "3", "-range", "1e300"}, "lower -range"},
+		{[]string{"landscape", "-points", "3", "-direction", "random", "-range", "1e300"}, "lower -range"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		code, stdout, stderr := runCLI(context.Background(), append(append(c.args, src...), "-out", out)...)
+		if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "not a finite number") || strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and one line with %q", c.args, code, stderr, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: left %s", c.args, out)
+		}
+	}
+}
+
+// TestRerunReplacesOutputs: a rerun into the same -out leaves only its own
+// files there, not the previous run's density next to its spectrum.json;
+// files the command does not own stay.
+func TestRerunReplacesOutputs(t *testing.T) {
+	ds := writeImages(t, t.TempDir(), 6, 1, 28, 28, nil)
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notes := filepath.Join(out, "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := []string{"-model", "mlp", "-dataset", ds, "-samples", "6", "-quiet", "-out", out}
+	if code, _, stderr := runCLI(context.Background(), append([]string{"spectrum", "-density", "-density-steps", "4", "-density-probes", "1"}, src...)...); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "density.csv")); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if code, _, stderr := runCLI(context.Background(), append([]string{"spectrum", "-seed", "2"}, src...)...); code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	entries, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"notes.txt", "spectrum.json"}) {
+		t.Errorf("after the rerun -out holds %v, want [notes.txt spectrum.json]", names)
+	}
+}
+
+// TestAbandon: a run that fails after writing some of its files removes
+// them and returns its error.
+func TestAbandon(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, n := range []string{"landscape.csv", "landscape.png"} {
+		files = append(files, filepath.Join(dir, n))
+		if err := os.WriteFile(files[len(files)-1], []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := errors.New("plot failed")
+	if err := abandon(files, want); err != want {
+		t.Errorf("abandon returned %v, want %v", err, want)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left %v", left)
 	}
 }
