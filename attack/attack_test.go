@@ -382,8 +382,8 @@ func TestTrainingPerturbation(t *testing.T) {
 			model = Normalized[float64](m, []float64{-tc.mean[0] / tc.std[0]}, []float64{1 / tc.std[0]})
 		}
 		before := xin.Clone()
-		out := f(model, xin, y16, rand.New(rand.NewPCG(1, 2)))
-		again := f(model, xin, y16, rand.New(rand.NewPCG(1, 2)))
+		out := f(context.Background(), model, xin, y16, rand.New(rand.NewPCG(1, 2)))
+		again := f(context.Background(), model, xin, y16, rand.New(rand.NewPCG(1, 2)))
 		if maxAbsDiff(before.Data, xin.Data) != 0 {
 			t.Fatalf("%s: x modified", tc.spec)
 		}

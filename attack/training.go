@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -94,7 +95,8 @@ func ParseTraining(s string) (Training, error) {
 
 // TrainingPerturbation returns the function that adversarial training
 // applies to every (micro-)batch x with labels y, drawing its random numbers
-// from rng: it returns a copy of x in which floor(Ratio·N + u) images, u
+// from rng, its attacks' iterations stopped once ctx is done (the batch is
+// then unfinished, and the caller discards it): it returns a copy of x in which floor(Ratio·N + u) images, u
 // uniform in [0, 1) (so Ratio·N on average, exactly when it is whole), chosen
 // at random, are replaced by adversarial examples against m's current
 // weights, generated with BatchNorm in eval mode (running statistics, which
@@ -102,7 +104,7 @@ func ParseTraining(s string) (Training, error) {
 // so the perturbation is fixed by rng's state. x is not modified. The
 // function keeps one Attacker per model between calls and is safe for
 // concurrent use (calls are serialised). It panics if t is invalid.
-func TrainingPerturbation[T tensor.Float](t Training) func(m Model[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T] {
+func TrainingPerturbation[T tensor.Float](t Training) func(ctx context.Context, m Model[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T] {
 	if err := t.Check(); err != nil {
 		panic(err.Error())
 	}
@@ -118,7 +120,7 @@ func TrainingPerturbation[T tensor.Float](t Training) func(m Model[T], x *tensor
 	for c := range mean {
 		mean[c], std[c] = T(t.Mean[c]), T(t.Std[c])
 	}
-	return func(m Model[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T] {
+	return func(ctx context.Context, m Model[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T] {
 		checkBatch(x, y)
 		out := x.Clone()
 		n := len(y)
@@ -154,6 +156,7 @@ func TrainingPerturbation[T tensor.Float](t Training) func(m Model[T], x *tensor
 			}
 		}
 		adv := tensor.New[T](xs.Shape...)
+		att.Context = ctx
 		att.Perturb(adv, xs, ys, c, nil)
 		for j, i := range idx {
 			dst, src := out.Data[i*d:(i+1)*d], adv.Data[j*d:(j+1)*d]

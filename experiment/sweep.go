@@ -378,13 +378,13 @@ func Perturbation(cfg train.Config) (any, error) {
 	}
 	if cfg.Precision == "float64" {
 		f := attack.TrainingPerturbation[float64](t)
-		return train.PerturbFunc[float64](func(net *models.Net[float64], x *tensor.Dense[float64], y []int, rng *rand.Rand) *tensor.Dense[float64] {
-			return f(net, x, y, rng)
+		return train.PerturbFunc[float64](func(ctx context.Context, net *models.Net[float64], x *tensor.Dense[float64], y []int, rng *rand.Rand) *tensor.Dense[float64] {
+			return f(ctx, net, x, y, rng)
 		}), nil
 	}
 	f := attack.TrainingPerturbation[float32](t)
-	return train.PerturbFunc[float32](func(net *models.Net[float32], x *tensor.Dense[float32], y []int, rng *rand.Rand) *tensor.Dense[float32] {
-		return f(net, x, y, rng)
+	return train.PerturbFunc[float32](func(ctx context.Context, net *models.Net[float32], x *tensor.Dense[float32], y []int, rng *rand.Rand) *tensor.Dense[float32] {
+		return f(ctx, net, x, y, rng)
 	}), nil
 }
 

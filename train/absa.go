@@ -119,6 +119,8 @@ func (c Config) validateABSA() error {
 		return bad("eigen-iters", a.EigenIters, fmt.Sprintf("want at most %d", MaxSolverIters))
 	case !(a.AdvEps > 0) || math.IsInf(a.AdvEps, 0):
 		return bad("adv-eps", a.AdvEps, "want a finite radius > 0")
+	case a.AdvEps > 1:
+		return bad("adv-eps", a.AdvEps, "want at most 1 (an L∞ radius: pixels lie in [0, 1])")
 	case a.AdvFraction == nil || !(*a.AdvFraction >= 0 && *a.AdvFraction <= 1):
 		v := any(nil)
 		if a.AdvFraction != nil {
@@ -240,8 +242,8 @@ func (t *trainer[T]) absaPerturb() {
 		}
 	}
 	f := attack.TrainingPerturbation[T](tr)
-	t.perturb = func(net *models.Net[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T] {
-		return f(net, x, y, rng)
+	t.perturb = func(ctx context.Context, net *models.Net[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T] {
+		return f(ctx, net, x, y, rng)
 	}
 }
 

@@ -33,7 +33,7 @@ import (
 // keep x or the result after it returns. rng is its own random stream,
 // fixed by the seed, step and micro-batch, so a resumed run draws the same
 // numbers. Returning x itself is allowed.
-type PerturbFunc[T tensor.Float] func(net *models.Net[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T]
+type PerturbFunc[T tensor.Float] func(ctx context.Context, net *models.Net[T], x *tensor.Dense[T], y []int, rng *rand.Rand) *tensor.Dense[T]
 
 // Options is what a run needs besides its Config.
 type Options struct {
@@ -622,7 +622,14 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 			return 0, 0, 0, ctx.Err()
 		}
 		a, b := lo+m*ns/k, lo+(m+1)*ns/k
-		x, y := t.batch(idx[a:b], first+m)
+		x, y := t.batch(ctx, idx[a:b], first+m)
+		if ranks == 1 && ctx.Err() != nil {
+			// Interrupted while the batch was attacked (adversarial
+			// training stops its attacks' iterations on ctx): the step
+			// is redone from the checkpoint on -resume.
+			restore()
+			return 0, 0, 0, ctx.Err()
+		}
 		tp := t.tape
 		tp.Reset()
 		g := nn.NewGraph(tp, nn.Train)
@@ -757,7 +764,7 @@ func (t *trainer[T]) nonFinite(what string, v, lr float64, step ...int) error {
 // batch returns the model's input for the training images idx, micro-batch
 // m of the current step: gathered, augmented, normalised, converted and
 // perturbed.
-func (t *trainer[T]) batch(idx []int, m int) (*tensor.Dense[T], []int) {
+func (t *trainer[T]) batch(ctx context.Context, idx []int, m int) (*tensor.Dense[T], []int) {
 	d := t.train
 	n, size := len(idx), d.SampleLen()
 	t.xraw = grow(t.xraw, n*size)
@@ -785,7 +792,7 @@ func (t *trainer[T]) batch(idx []int, m int) (*tensor.Dense[T], []int) {
 		xt = t.xT
 	}
 	if t.perturb != nil {
-		xt = t.perturb(t.net, xt, t.ybuf, t.rng(streamPerturb, m))
+		xt = t.perturb(ctx, t.net, xt, t.ybuf, t.rng(streamPerturb, m))
 	}
 	return xt, t.ybuf
 }

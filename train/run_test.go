@@ -186,8 +186,9 @@ func TestResumeAfterAnyWrite(t *testing.T) {
 	}
 }
 
-// TestInterrupt cancels a run in the middle of an epoch: it writes a
-// checkpoint there, and resuming ends where an uninterrupted run does.
+// TestInterrupt cancels a run in the middle of an epoch, while a batch is
+// perturbed (as Ctrl-C during an adversarial attack): it writes a checkpoint
+// there, and resuming ends where an uninterrupted run does.
 func TestInterrupt(t *testing.T) {
 	refDir, dir := t.TempDir(), t.TempDir()
 	cfg, opt := resumeConfig(refDir)
@@ -197,9 +198,12 @@ func TestInterrupt(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	perturb := PerturbFunc[float32](func(_ *models.Net[float32], x *tensor.Dense[float32], _ []int, _ *rand.Rand) *tensor.Dense[float32] {
+	perturb := PerturbFunc[float32](func(c context.Context, _ *models.Net[float32], x *tensor.Dense[float32], _ []int, _ *rand.Rand) *tensor.Dense[float32] {
 		if n++; n == 11 { // in the middle of step 4 (3 micro-batches each)
 			cancel()
+			if c.Err() == nil {
+				t.Error("the perturbation's context is not the run's: an attack could not stop on it")
+			}
 		}
 		return x
 	})
@@ -399,7 +403,7 @@ func TestPerturb(t *testing.T) {
 	}
 	plain := run(nil)
 	calls := 0
-	same := run(func(_ *models.Net[float32], x *tensor.Dense[float32], y []int, rng *rand.Rand) *tensor.Dense[float32] {
+	same := run(func(_ context.Context, _ *models.Net[float32], x *tensor.Dense[float32], y []int, rng *rand.Rand) *tensor.Dense[float32] {
 		calls++
 		if len(y) != x.Shape[0] || rng == nil {
 			t.Errorf("perturb called with %d labels for %v images", len(y), x.Shape)
@@ -409,7 +413,7 @@ func TestPerturb(t *testing.T) {
 	if calls != 2 || sameBits(readState(t, plain.Dir), readState(t, same.Dir)) != "" {
 		t.Errorf("identity perturbation: %d calls (want 2), or the weights differ from the plain run's", calls)
 	}
-	zero := run(func(_ *models.Net[float32], x *tensor.Dense[float32], _ []int, _ *rand.Rand) *tensor.Dense[float32] {
+	zero := run(func(_ context.Context, _ *models.Net[float32], x *tensor.Dense[float32], _ []int, _ *rand.Rand) *tensor.Dense[float32] {
 		return tensor.New[float32](x.Shape...)
 	})
 	if sameBits(readState(t, plain.Dir), readState(t, zero.Dir)) == "" {

@@ -493,12 +493,21 @@ func (a *advFlags) apply(cfg *train.Config, set map[string]bool) (any, error) {
 		return nil, usagef("-adv-norm %q: want linf or l2", a.norm)
 	case !(a.eps > 0) || math.IsInf(a.eps, 0):
 		return nil, usagef("-adv-eps %v: want a finite radius > 0", a.eps)
+	case norm == attack.LInf && a.eps > 1:
+		return nil, usagef("-adv-eps %v: want at most 1 in L∞ (pixels lie in [0, 1]: ε = 1 reaches every image)", a.eps)
+	case a.steps > maxIterations:
+		return nil, atMost("-adv-steps", a.steps, maxIterations, "each step is a pass over the attacked images")
 	case !(a.ratio > 0 && a.ratio <= 1):
 		return nil, usagef("-adv-ratio %v: want a fraction in (0, 1]", a.ratio)
 	case a.steps < 0 || (m == attack.FGSM && a.steps > 1):
 		return nil, usagef("-adv-steps %d: want at least 1 (pgd) or nothing (fgsm)", a.steps)
 	case !(a.stepSize >= 0) || math.IsInf(a.stepSize, 0) || (m == attack.FGSM && a.stepSize > 0):
 		return nil, usagef("-adv-step-size %v: want a finite value > 0 with -adv pgd", a.stepSize)
+	}
+	if info, err := data.Describe(cfg.Dataset); err == nil && norm == attack.L2 {
+		if diam := math.Sqrt(float64(info.C * info.H * info.W)); a.eps > diam {
+			return nil, usagef("-adv-eps %v: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", a.eps, diam)
+		}
 	}
 	t := attack.Training{Config: attack.Config{Method: m, Norm: norm, Eps: a.eps, Steps: a.steps, StepSize: a.stepSize, RandomStart: true}, Ratio: a.ratio}
 	if spec := t.String(); cfg.Perturb != "" && cfg.Perturb != spec {

@@ -42,6 +42,11 @@ func TestTrainUsage(t *testing.T) {
 		{[]string{"train", "-model", "mlp", "-precision", "float16", "-out", dir}, "-precision float16"},
 		{[]string{"train", "-model", "mlp", "-warmup", "5", "-epochs", "1", "-out", dir}, "-warmup 5 is longer than -epochs 1"},
 		{[]string{"train", "-model", "mlp", "-threads", "100000", "-out", dir}, "-threads 100000: want 1 to"},
+		// Radii beyond the pixel cube, and PGD without an end.
+		{[]string{"train", "-model", "mlp", "-adv", "fgsm", "-adv-eps", "2", "-out", dir}, "-adv-eps 2: want at most 1 in L∞"},
+		{[]string{"train", "-model", "mlp", "-adv", "fgsm", "-adv-norm", "l2", "-adv-eps", "30", "-out", dir}, "-adv-eps 30: want at most √(C·H·W) = 28 in L2"},
+		{[]string{"train", "-model", "mlp", "-schedule", "absa", "-absa-adv-eps", "2", "-out", dir}, "-absa-adv-eps 2: want at most 1"},
+		{[]string{"train", "-model", "mlp", "-adv", "pgd", "-adv-eps", "0.1", "-adv-steps", "1000000", "-out", dir}, "-adv-steps 1000000: want at most 100000"},
 		// Flags the run would not use, and zeros that are no default.
 		{[]string{"train", "-model", "mlp", "-gamma", "0.5", "-out", dir}, "-gamma with -schedule constant"},
 		{[]string{"train", "-model", "mlp", "-gamma", "NaN", "-out", dir}, "-gamma with -schedule constant"},
