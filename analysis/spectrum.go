@@ -52,6 +52,12 @@ type SpectrumOptions struct {
 	// first InputSamples images' own input Hessians.
 	Input        bool
 	InputSamples int
+	// InputScale, if not nil, holds one factor per channel of the images:
+	// the input Hessians are then taken with respect to x for a model fed
+	// z = InputScale·x + c per channel (linop.Congruent), so that with the
+	// reciprocal standard deviations of a model's normalisation they are
+	// with respect to the pixels while d holds the normalised images.
+	InputScale []float64
 	// MaxIter is the largest Krylov dimension (lanczos) or the iterations
 	// per eigenvalue (power) (default 100, or 3·k for larger k); Tol the
 	// relative tolerance (default 1e-4 in float32 and 1e-6 in float64 for
@@ -187,9 +193,14 @@ type SpectrumResult struct {
 	Converged  []bool    `json:"converged"`
 	MinEigen   *float64  `json:"min_eigenvalue,omitempty"`
 	MinResid   *float64  `json:"min_residual,omitempty"`
-	InputTop   *float64  `json:"input_top_eigenvalue,omitempty"`
-	InputMin   *float64  `json:"input_min_eigenvalue,omitempty"`
-	InputResid []float64 `json:"input_residuals,omitempty"`
+	// InputTop and InputMin are the extreme eigenvalues of the Hessian of
+	// the batch-mean loss with respect to the whole input batch (Input):
+	// for images that do not interact (BatchNorm in eval mode) the extreme
+	// per-image eigenvalues divided by the batch size, not their mean,
+	// which InputSamples gives (and a sweep's input_top_eigenvalue is).
+	InputTop   *float64  `json:"input_batch_top_eigenvalue,omitempty"`
+	InputMin   *float64  `json:"input_batch_min_eigenvalue,omitempty"`
+	InputResid []float64 `json:"input_batch_residuals,omitempty"`
 
 	Top          *linop.Eigen       `json:"top,omitempty"`
 	Bottom       *linop.Eigen       `json:"bottom,omitempty"`
@@ -385,7 +396,11 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 		}
 	}
 	if o.Input {
-		in := linop.NewCounting(eng.Input(m, images[T](d), d.Y, nn.Eval))
+		var h linop.Operator = eng.Input(m, images[T](d), d.Y, nn.Eval)
+		if o.InputScale != nil {
+			h = &linop.Congruent{Diag: inputDiag(o.InputScale, d.N, d.C, d.H*d.W), Op: h}
+		}
+		in := linop.NewCounting(h)
 		top, err := r.solve("input top eigenvalue", linop.Largest, 1, in)
 		if err != nil {
 			return nil, err
@@ -545,6 +560,26 @@ func perLayer[T tensor.Float](r *spectrumRun, layers []hessian.Layer[T], newOp f
 	return nil
 }
 
+// inputDiag returns the diagonal of n images' input scaling, scale[c] for
+// each of the hw values of channel c; nil for a nil scale.
+func inputDiag(scale []float64, n, c, hw int) []float64 {
+	if scale == nil {
+		return nil
+	}
+	if len(scale) != c {
+		panic(fmt.Sprintf("analysis: input scale of %d channels for images of %d", len(scale), c))
+	}
+	d := make([]float64, 0, n*c*hw)
+	for range n {
+		for ch := range c {
+			for range hw {
+				d = append(d, scale[ch])
+			}
+		}
+	}
+	return d
+}
+
 // inputSamples computes the per-sample input-Hessian eigenvalues of the
 // first InputSamples images.
 func inputSamples[T tensor.Float](r *spectrumRun, m hessian.Model[T], d *data.Dataset) error {
@@ -566,7 +601,7 @@ func inputSamples[T tensor.Float](r *spectrumRun, m hessian.Model[T], d *data.Da
 		Mode:    nn.Eval,
 		Lanczos: linop.LanczosOptions{K: 1, MaxIter: maxIter, Tol: tol, Seed: o.Seed},
 		Bottom:  true, Workers: o.Workers, Cancel: cancel,
-		Progress: progress,
+		Progress: progress, Scale: inputDiag(o.InputScale, 1, sub.C, sub.H*sub.W),
 	})
 	finish("")
 	if err != nil {

@@ -33,6 +33,12 @@ type SampleInputOptions struct {
 	// started and SampleInputEigen returns context.Canceled with the
 	// results so far.
 	Cancel <-chan struct{}
+	// Scale, if not nil, holds one factor per input value of a sample (its
+	// C·H·W values): the eigenpairs are those of D·H·D, D = diag(Scale)
+	// (linop.Congruent), the Hessian with respect to x of a model fed z =
+	// D·x + c: with D the reciprocal standard deviations of a per-channel
+	// normalisation, the Hessian with respect to the pixels.
+	Scale []float64
 }
 
 // SampleEigen holds the extreme eigenpairs of the Hessian ∇²ₓℓ(f(x), y) of
@@ -119,15 +125,19 @@ func sampleEigen[T tensor.Float](op *Input[T], index, label int, o SampleInputOp
 	lo.Seed = o.Lanczos.Seed + uint64(index)*0x9e3779b97f4a7c15
 	lo.K = max(1, lo.K)
 	lo.K = min(lo.K, op.Dim())
+	var h linop.Operator = op
+	if o.Scale != nil {
+		h = &linop.Congruent{Diag: o.Scale, Op: op}
+	}
 	var nc *linop.NotConvergedError
-	top, err := linop.Lanczos(op, linop.Largest, lo)
+	top, err := linop.Lanczos(h, linop.Largest, lo)
 	if err != nil && !errors.As(err, &nc) {
 		return r, err
 	}
 	r.Top = top
 	r.Loss = op.Loss
 	if o.Bottom {
-		bottom, err := linop.Lanczos(op, linop.Smallest, lo)
+		bottom, err := linop.Lanczos(h, linop.Smallest, lo)
 		if err != nil && !errors.As(err, &nc) {
 			return r, err
 		}

@@ -123,6 +123,30 @@ func (s *Scaled) Apply(dst, v []float64) {
 	floats.Scale(s.Alpha, dst)
 }
 
+// Congruent is the operator D·Op·D for the diagonal matrix D = diag(Diag):
+// the Hessian of f(D·x) at x when Op is f's Hessian at D·x, as for a
+// model whose input is normalised, z = D·x + c (D the reciprocal standard
+// deviations), whose Hessian with respect to the pixels x it gives from
+// the one with respect to z. Apply allocates one scratch vector per call.
+type Congruent struct {
+	Diag []float64
+	Op   Operator
+}
+
+// Dim returns the wrapped operator's dimension.
+func (c *Congruent) Dim() int { return c.Op.Dim() }
+
+// Apply writes D·Op·D·v to dst.
+func (c *Congruent) Apply(dst, v []float64) {
+	if len(c.Diag) != c.Op.Dim() {
+		panic(fmt.Sprintf("linop: Congruent with %d diagonal entries for an operator of Dim %d", len(c.Diag), c.Op.Dim()))
+	}
+	w := make([]float64, len(v))
+	floats.MulTo(w, c.Diag, v)
+	c.Op.Apply(dst, w)
+	floats.Mul(dst, c.Diag)
+}
+
 // Sum is the operator Σ Ops[i]; build it with NewSum. Apply allocates one
 // scratch vector per call.
 type Sum struct {

@@ -34,6 +34,7 @@ func TestOperators(t *testing.T) {
 		{"Counting", cnt, av},
 		{"Scaled", &linop.Scaled{Alpha: -2, Op: a}, []float64{-8, 13.5, 1}},
 		{"Sum", linop.NewSum(a, a, linop.Identity(3)), []float64{9, -15.5, -0.5}},
+		{"Congruent", &linop.Congruent{Diag: []float64{2, 1, -1}, Op: a}, []float64{12, -8.25, 1.5}},
 		{"Identity", linop.Identity(3), v},
 		{"Func", linop.Func{N: 3, F: a.Apply}, av},
 	} {

@@ -39,7 +39,10 @@ images on a grid around its weights θ (or around one image x):
                       relative to the weights
   -direction input    x + α·u₁ (+ β·u₂) for image -sample: the top
                       eigenvectors of the Hessian of that image's loss with
-                      respect to the image
+                      respect to the image (for a model trained with
+                      -normalize, the normalised image: α and the
+                      curvature are in its units, not the pixels' of
+                      spectrum, saddle-check and sweep)
 
 The grid is -points points from -range to +range per axis (-2d for a
 surface). Points are evaluated in parallel, each worker on its own copy of the

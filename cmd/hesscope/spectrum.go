@@ -47,11 +47,17 @@ What it computes:
                       (conv1, layer2.0) or a comma list of tensor names
   -per-layer          top eigenvalues (and trace, bottom) of every layer's block
   -operator ggn       the generalised Gauss-Newton matrix instead of the Hessian
-  -input              extreme eigenvalues of the Hessian w.r.t. the input batch
+  -input              extreme eigenvalues of the Hessian of the batch-mean loss
+                      w.r.t. the whole input batch (about the largest
+                      per-image eigenvalue divided by the batch size)
   -input-samples N    per-sample top and bottom eigenvalues of the Hessian of
                       each image's loss w.r.t. that image, for the first N
                       images: their mean, spread and histogram (Yao et al.
                       report these next to the parameter spectrum)
+
+Input Hessians are with respect to the pixels in [0, 1], also for a model
+trained with -normalize (through its normalisation), as saddle-check and
+sweep report them.
 
 Every eigenvalue comes with its residual ‖Hv − λv‖ and a converged flag,
 set when the residual is at most -tol·max(|λ|, 1e-3·‖H‖) — the same rule
@@ -254,6 +260,13 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 			if err := checkPasses(a.net, hessian.InputHVPPass, d.N, 1, vecs, "-samples"); err != nil {
 				return err
 			}
+		}
+	}
+	if a.norm != nil {
+		// d is normalised: the input Hessians through the
+		// normalisation, with respect to the pixels.
+		for _, s := range a.norm.Std {
+			opts.InputScale = append(opts.InputScale, 1/float64(s))
 		}
 	}
 	res, err := analysis.Spectrum[T](ctx, a.net, d, opts)
