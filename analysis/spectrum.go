@@ -188,11 +188,11 @@ type SpectrumResult struct {
 	Accuracy    float64  `json:"accuracy"`
 	GradNorm    float64  `json:"grad_norm"`
 
-	TopEigen   []float64 `json:"top_eigenvalues"`
-	Residuals  []float64 `json:"residuals"`
-	Converged  []bool    `json:"converged"`
-	MinEigen   *float64  `json:"min_eigenvalue,omitempty"`
-	MinResid   *float64  `json:"min_residual,omitempty"`
+	TopEigen  []float64 `json:"top_eigenvalues"`
+	Residuals []float64 `json:"residuals"`
+	Converged []bool    `json:"converged"`
+	MinEigen  *float64  `json:"min_eigenvalue,omitempty"`
+	MinResid  *float64  `json:"min_residual,omitempty"`
 	// InputTop and InputMin are the extreme eigenvalues of the Hessian of
 	// the batch-mean loss with respect to the whole input batch (Input):
 	// for images that do not interact (BatchNorm in eval mode) the extreme
