@@ -26,9 +26,15 @@ type LandscapeOptions struct {
 	//     BatchNorm parameters not moved unless KeepBiasBN;
 	//   - "input": x + α·u₁ (+ β·u₂) for image Sample, the top eigenvectors
 	//     of the Hessian of that image's loss with respect to the image.
-	Direction  string
-	Operator   string
-	Sample     int
+	Direction string
+	Operator  string
+	Sample    int
+	// InputScale, if not nil, holds one factor per channel: the input
+	// directions and curvatures are then with respect to x for a model fed
+	// z = InputScale·x + c per channel (as SpectrumOptions.InputScale):
+	// with a model's reciprocal standard deviations, the pixels', while d
+	// holds the normalised images.
+	InputScale []float64
 	KeepBiasBN bool
 	// Directions, if not nil, are used instead of computing them (one, or
 	// two with TwoD), for instance the eigenvectors of a Spectrum's Top;
@@ -239,7 +245,12 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 		x := tensor.FromSlice(toT[T](d.X[i*per:(i+1)*per]), 1, d.C, d.H, d.W)
 		y := d.Y[i : i+1]
 		res.Dim = per
-		counter = linop.NewCounting(eng.Input(m, x, y, nn.Eval))
+		var h linop.Operator = eng.Input(m, x, y, nn.Eval)
+		scale := inputDiag(o.InputScale, 1, d.C, d.H*d.W)
+		if scale != nil {
+			h = &linop.Congruent{Diag: scale, Op: h}
+		}
+		counter = linop.NewCounting(h)
 		if dirs, err = eigen("input eigenvectors", counter); err != nil {
 			return nil, err
 		}
@@ -249,6 +260,9 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 			var slope float64
 			if r.InputGrad != nil {
 				for j, v := range r.InputGrad.Data {
+					if scale != nil {
+						v *= T(scale[j]) // the gradient with respect to x
+					}
 					slope += float64(v) * dir[j]
 				}
 			}
@@ -264,6 +278,16 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 		}
 		var finish func(string)
 		opts.Progress, finish = prog.counter(gridStage, len(axis)*max(1, len(ys)))
+		if scale != nil {
+			// x + α·u moves the model's input z by α·D·u.
+			for k, dir := range dirs {
+				dz := make([]float64, len(dir))
+				for j := range dir {
+					dz[j] = scale[j] * dir[j]
+				}
+				dirs[k] = dz
+			}
+		}
 		grid, err = landscape.Input[T](m, x, y, dirs, axis, ys, opts)
 		finish("")
 	}

@@ -288,6 +288,21 @@ func (s *sourceFlags) fromWeights() (norm *data.Norm, err error) {
 	return norm, nil
 }
 
+// inputScale returns the factors per channel that take input Hessians
+// through norm to the pixels (the reciprocal standard deviations; nil
+// without a normalisation): the data are normalised (load), the Hessians
+// reported with respect to the pixels, as saddle-check's and the sweep's.
+func inputScale(norm *data.Norm) []float64 {
+	if norm == nil {
+		return nil
+	}
+	s := make([]float64, len(norm.Std))
+	for c, v := range norm.Std {
+		s[c] = 1 / float64(v)
+	}
+	return s
+}
+
 // checkNorm returns an error unless norm (if any) has one mean per channel of d.
 func checkNorm(norm *data.Norm, weights string, d *data.Dataset) error {
 	if norm != nil && len(norm.Mean) != d.C {

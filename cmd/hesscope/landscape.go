@@ -39,10 +39,8 @@ images on a grid around its weights θ (or around one image x):
                       relative to the weights
   -direction input    x + α·u₁ (+ β·u₂) for image -sample: the top
                       eigenvectors of the Hessian of that image's loss with
-                      respect to the image (for a model trained with
-                      -normalize, the normalised image: α and the
-                      curvature are in its units, not the pixels' of
-                      spectrum, saddle-check and sweep)
+                      respect to the image, in pixels (also for a model
+                      trained with -normalize, through its normalisation)
 
 The grid is -points points from -range to +range per axis (-2d for a
 surface). Points are evaluated in parallel, each worker on its own copy of the
@@ -178,7 +176,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 	res, err := analysis.Landscape[T](ctx, a.net, d, analysis.LandscapeOptions{
 		Direction: o.direction, Operator: o.operator, Sample: o.sample, KeepBiasBN: o.keepBiasBN,
 		Range: o.rng, Points: o.points, TwoD: o.twoD, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
-		BatchSize: o.chunk, Workers: o.workers, Backend: backend, Progress: bars(a.prog)})
+		BatchSize: o.chunk, Workers: o.workers, Backend: backend, Progress: bars(a.prog), InputScale: inputScale(a.norm)})
 	if err != nil {
 		return err
 	}

@@ -262,13 +262,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 			}
 		}
 	}
-	if a.norm != nil {
-		// d is normalised: the input Hessians through the
-		// normalisation, with respect to the pixels.
-		for _, s := range a.norm.Std {
-			opts.InputScale = append(opts.InputScale, 1/float64(s))
-		}
-	}
+	opts.InputScale = inputScale(a.norm)
 	res, err := analysis.Spectrum[T](ctx, a.net, d, opts)
 	if err != nil {
 		return err

@@ -545,7 +545,12 @@ func TestInputHessianPixels(t *testing.T) {
 		t.Fatalf("spectrum: exit %d: %s", code, stderr)
 	}
 	var sp struct {
-		InputSamples struct{ Top struct{ Mean float64 } } `json:"input_samples"`
+		InputSamples struct {
+			Top struct {
+				Mean   float64
+				Values []float64
+			}
+		} `json:"input_samples"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &sp); err != nil {
 		t.Fatal(err)
@@ -565,5 +570,28 @@ func TestInputHessianPixels(t *testing.T) {
 	}
 	if a, b := sp.InputSamples.Top.Mean, sd.PerStep[0].MeanLambdaMax; !(math.Abs(a-b) <= 1e-5*math.Abs(b)) {
 		t.Errorf("mean top input eigenvalue: spectrum %v, saddle-check %v (pixels)", a, b)
+	}
+	// landscape -direction input: the same curvature, and a grid in
+	// pixels whose central difference is the slope (a second difference
+	// would cross the ReLUs' kinks).
+	code, stdout, stderr = hesscope(t, "landscape", "-weights", weights, "-samples", "4", "-direction", "input", "-sample", "0",
+		"-points", "3", "-range", "0.01", "-precision", "float64", "-json", "-quiet")
+	if code != 0 {
+		t.Fatalf("landscape: exit %d: %s", code, stderr)
+	}
+	var ls struct {
+		Curvature, Slope []float64
+		Grid             struct{ Loss [][]float64 }
+	}
+	if err := json.Unmarshal([]byte(stdout), &ls); err != nil || len(ls.Curvature) == 0 || len(ls.Slope) == 0 || len(ls.Grid.Loss) == 0 {
+		t.Fatalf("landscape JSON: %v", err)
+	}
+	want := sp.InputSamples.Top.Values[0]
+	if c := ls.Curvature[0]; !(math.Abs(c-want) <= 1e-5*want) {
+		t.Errorf("landscape's input curvature %v, spectrum's top eigenvalue of image 0 %v", c, want)
+	}
+	l := ls.Grid.Loss[0]
+	if fd := (l[2] - l[0]) / 0.02; !(math.Abs(fd-ls.Slope[0]) <= 0.1*math.Abs(ls.Slope[0])) {
+		t.Errorf("central difference of landscape's grid %v, slope %v", fd, ls.Slope[0])
 	}
 }
