@@ -314,7 +314,14 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if cfg.Schedule == "absa" && set["adv"] {
 			return usagef("-adv with -schedule absa: ABSA does its own FGSM training (-absa-adv-eps, -absa-adv-fraction)")
 		}
-		if err := unusedTrainFlags(cfg, set); err != nil {
+		// Flags these settings do not use (a flag silently ignored reads
+		// as a setting of the run).
+		if err := checkUnused(fs,
+			notUsed{cfg.Schedule != "step" && !(cfg.Schedule == "absa" && len(cfg.Milestones) > 0),
+				"with -schedule " + cfg.Schedule + " (only step, or absa with -milestones, multiplies the rate by it)", []string{"gamma"}},
+			notUsed{cfg.TrackEvery == 0, "without -track-every", []string{"track-samples", "track-iters", "track-trace", "track-probes"}},
+			notUsed{!cfg.TrackTrace, "without -track-trace (the probes are the trace estimate's)", []string{"track-probes"}},
+		); err != nil {
 			return err
 		}
 		// The flags have their defaults: an explicit zero is an error,
@@ -346,27 +353,6 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		printTrainSummary(e.stdout, sum)
 		return nil
 	}
-}
-
-// unusedTrainFlags refuses a flag given explicitly that the run's settings
-// would not use (a flag silently ignored reads as a setting of the run):
-// -gamma without a schedule that multiplies by it, the curvature
-// tracking's settings without -track-every, -track-probes without
-// -track-trace.
-func unusedTrainFlags(c train.Config, set map[string]bool) error {
-	switch {
-	case set["gamma"] && c.Schedule != "step" && !(c.Schedule == "absa" && len(c.Milestones) > 0):
-		return usagef("-gamma with -schedule %s: only -schedule step, or absa with -milestones, multiplies the rate by it", c.Schedule)
-	case c.TrackEvery == 0:
-		for _, f := range []string{"track-samples", "track-iters", "track-trace", "track-probes"} {
-			if set[f] {
-				return usagef("-%s without -track-every: the curvature is tracked only with -track-every N", f)
-			}
-		}
-	case set["track-probes"] && !c.TrackTrace:
-		return usagef("-track-probes without -track-trace: the probes are the trace estimate's")
-	}
-	return nil
 }
 
 // trainPassImages returns the images per pass of a training run: its
