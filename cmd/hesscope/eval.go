@@ -50,7 +50,7 @@ type EvalResult struct {
 	Weights   string   `json:"weights"`
 	Model     string   `json:"model"`
 	Dataset   string   `json:"dataset"`
-	Split     string   `json:"split"`
+	Split     string   `json:"split,omitempty"` // empty for a dataset file, which has none
 	Samples   int      `json:"samples"`
 	Normalize bool     `json:"normalize"`
 	Precision string   `json:"precision"`
@@ -134,7 +134,11 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	if !finite(loss) {
 		return fmt.Errorf("%s: the loss on %s (%d images) is %v, not a finite number, in %s arithmetic: want weights whose loss is finite", o.weights, d.Name, d.N, loss, o.precision)
 	}
-	res := EvalResult{Version: version, Weights: o.weights, Model: model, Dataset: o.dataset, Split: o.split,
+	split := o.split
+	if !slices.Contains(data.Names(), o.dataset) {
+		split = "" // a file has no splits
+	}
+	res := EvalResult{Version: version, Weights: o.weights, Model: model, Dataset: o.dataset, Split: split,
 		Samples: d.N, Normalize: norm != nil, Precision: o.precision, Loss: loss, Accuracy: acc,
 		Correct: int(acc*float64(d.N) + 0.5), Seconds: time.Since(start).Seconds(), Warnings: o.warnings}
 	defer printWarnings(e.stderr, res.Warnings)
@@ -143,9 +147,8 @@ func runEval[T tensor.Float](ctx context.Context, e *env, o *evalOptions) error 
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s)\n", model, o.weights)
-	split := " " + o.split
-	if !slices.Contains(data.Names(), o.dataset) {
-		split = "" // a file has no splits
+	if split != "" {
+		split = " " + split
 	}
 	fmt.Fprintf(tw, "data\t%s%s, %d images%s\n", o.dataset, split, d.N, map[bool]string{true: ", normalised", false: ""}[norm != nil])
 	fmt.Fprintf(tw, "loss\t%.6f\n", loss)
