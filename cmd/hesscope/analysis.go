@@ -363,8 +363,10 @@ type loaded[T tensor.Float] struct {
 	chunks *hessian.Float32Data[T]
 }
 
-// loadAnalysis builds the model in T and validates it against the data.
-func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*loaded[T], error) {
+// loadAnalysis builds the model in T and validates it against the data:
+// on several ranks each checks that the loss of its own shard is finite
+// (a rank that fails aborts the job), not every rank the whole dataset.
+func loadAnalysis[T tensor.Float](e *env, a *analysisFlags, s *analysisSetup) (*loaded[T], error) {
 	classes := a.classes
 	if classes == 0 && a.weights == "" {
 		classes = max(s.d.Classes, 10)
@@ -379,7 +381,8 @@ func loadAnalysis[T tensor.Float](a *analysisFlags, s *analysisSetup) (*loaded[T
 	if err := experiment.CheckData(s.d, net); err != nil {
 		return nil, err
 	}
-	if err := checkFinite(net, s.d, a.chunk, a.chunkWorkers(s.d.N), a.weights, a.precision, true); err != nil {
+	_, shard := a.distribute(e, s)
+	if err := checkFinite(net, shard, a.chunk, a.chunkWorkers(shard.N), a.weights, a.precision, true); err != nil {
 		return nil, err
 	}
 	d := s.d

@@ -137,7 +137,7 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 }
 
 func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptions, s *analysisSetup) error {
-	a, err := loadAnalysis[T](&o.analysisFlags, s)
+	a, err := loadAnalysis[T](e, &o.analysisFlags, s)
 	if err != nil {
 		return err
 	}

@@ -116,7 +116,7 @@ func sharpnessFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 }
 
 func runSharpness[T tensor.Float](ctx context.Context, e *env, o *sharpnessOptions, s *analysisSetup) error {
-	a, err := loadAnalysis[T](&o.analysisFlags, s)
+	a, err := loadAnalysis[T](e, &o.analysisFlags, s)
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,7 @@ func (o *spectrumOptions) check(samples int) error {
 }
 
 func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions, s *analysisSetup) error {
-	a, err := loadAnalysis[T](&o.analysisFlags, s)
+	a, err := loadAnalysis[T](e, &o.analysisFlags, s)
 	if err != nil {
 		return err
 	}
