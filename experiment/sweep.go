@@ -160,6 +160,11 @@ func (s *Sweep) Validate() error {
 	}
 	for _, u := range s.Units() {
 		if err := s.TrainConfig(u, "").Validate(); err != nil {
+			// A training setting is named by its field of the sweep's
+			// JSON (train.…), which its -config or flag set.
+			if se := (*train.SettingError)(nil); errors.As(err, &se) {
+				return fieldErr("train."+se.Field(), se.Value, "%s (unit %s)", se.Want, u.Name)
+			}
 			return fmt.Errorf("%s: %w", u.Name, err)
 		}
 	}

@@ -190,9 +190,7 @@ func (c Config) Validate() error { return c.validate(true) }
 // validate is Validate; knownData says whether Dataset must be a name
 // data.Load knows (not when the caller supplies the data).
 func (c Config) validate(knownData bool) error {
-	bad := func(flag string, v any, want string) error {
-		return fmt.Errorf("train: -%s %v: %s", flag, v, want)
-	}
+	bad := func(flag string, v any, want string) error { return &SettingError{Flag: flag, Value: v, Want: want} }
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	switch {
 	case c.Model == "":
@@ -281,6 +279,31 @@ func (c Config) validate(knownData bool) error {
 		return bad("dataset", c.Dataset, "unknown dataset (want "+strings.Join(data.Names(), ", ")+")")
 	}
 	return nil
+}
+
+// SettingError is a refused setting of a Config: the command-line flag
+// that sets it (without its dash), its value and what was wanted. Field
+// gives the setting's name in config.json, for callers that read the
+// settings from a file (a sweep's configuration).
+type SettingError struct {
+	Flag  string
+	Value any
+	Want  string
+}
+
+func (e *SettingError) Error() string { return fmt.Sprintf("train: -%s %v: %s", e.Flag, e.Value, e.Want) }
+
+// Field is the setting's JSON path in a Config ("batch_size",
+// "absa.eigen_iters").
+func (e *SettingError) Field() string {
+	switch f := e.Flag; {
+	case f == "warmup":
+		return "warmup_epochs"
+	case strings.HasPrefix(f, "absa-"):
+		return "absa." + strings.ReplaceAll(strings.TrimPrefix(f, "absa-"), "-", "_")
+	default:
+		return strings.ReplaceAll(f, "-", "_")
+	}
 }
 
 // MaxSolverIters bounds the Hessian-vector products of one eigenvalue

@@ -26,6 +26,15 @@ func TestSweepRefusesBadSettings(t *testing.T) {
 		}
 		return p
 	}
+	trainConfig := func(train string) string {
+		n++
+		p := filepath.Join(dir, fmt.Sprintf("c%d.json", n))
+		if err := os.WriteFile(p, []byte(`{"model": "mlp", "dataset": "mnist", "batch_sizes": [64], "seeds": 1,
+			"train": {"epochs": 1, "lr": 0.05, `+train+`}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	empty := filepath.Join(dir, "empty")
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
@@ -72,6 +81,9 @@ func TestSweepRefusesBadSettings(t *testing.T) {
 		{[]string{"-config", config(`"saddle_eps": 5`)}, ".json: measure.saddle_eps 5: want a radius in (0, 1]"},
 		{[]string{"-config", config(`"landscape_range": 1e300`)}, ".json: measure.landscape_range 1e+300: want at most 1000"},
 		{[]string{"-config", config(`"top_k": 100`)}, ".json: measure.top_k 100: want at most lanczos_iters (80)"},
+		// A training setting of the file is named by its field.
+		{[]string{"-config", trainConfig(`"momentum": -5`)}, ".json: train.momentum -5: want a value in [0, 1) (unit normal-bs64-seed1)"},
+		{[]string{"-config", trainConfig(`"warmup_epochs": -1`)}, ".json: train.warmup_epochs -1: want 0 or more epochs"},
 		// A flag that sets the field is named instead of the file.
 		{[]string{"-config", config(`"top_k": 2`), "-top-k", "-3"}, "-top-k -3: want at least 1"},
 	} {
