@@ -96,7 +96,9 @@ func (a ABSAConfig) Defaults() ABSAConfig {
 
 // validateABSA checks the ABSA settings of a configuration after Defaults.
 func (c Config) validateABSA() error {
-	bad := func(flag string, v any, want string) error { return &SettingError{Flag: "absa-" + flag, Value: v, Want: want} }
+	bad := func(flag string, v any, want string) error {
+		return &SettingError{Flag: "absa-" + flag, Value: v, Want: want}
+	}
 	a := c.ABSA
 	switch {
 	case c.Schedule != "absa" && a != nil:

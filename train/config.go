@@ -291,7 +291,9 @@ type SettingError struct {
 	Want  string
 }
 
-func (e *SettingError) Error() string { return fmt.Sprintf("train: -%s %v: %s", e.Flag, e.Value, e.Want) }
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("train: -%s %v: %s", e.Flag, e.Value, e.Want)
+}
 
 // Field is the setting's JSON path in a Config ("batch_size",
 // "absa.eigen_iters").
