@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -130,6 +131,11 @@ func Attack[T tensor.Float](ctx context.Context, m attack.Model[T], d *data.Data
 	}
 	r, err := attack.Robustness(ctx, m, x, d.Y, s, opt, keep)
 	if err != nil {
+		// A run that fails (or is interrupted) leaves none of its
+		// examples: the files written so far are of a run with no result.
+		for _, p := range examples {
+			os.Remove(p)
+		}
 		return nil, err
 	}
 	finish("")

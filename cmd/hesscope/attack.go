@@ -359,7 +359,7 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if o.plot != "" {
 		title := fmt.Sprintf("%s on %s (%s %s)", strings.ToUpper(res.Method), net.Name, o.dataset, o.split)
 		if err := attack.WritePlot(o.plot, res.Report, title); err != nil {
-			return err
+			return abandon(res.Examples, err)
 		}
 		res.Plot = o.plot
 	}
