@@ -643,10 +643,9 @@ type notUsed struct {
 }
 
 // checkUnused refuses a flag given explicitly on the command line
-// (flag.FlagSet.Visit) that a rule says the chosen mode does not use.
+// (givenFlags) that a rule says the chosen mode does not use.
 func checkUnused(fs *flag.FlagSet, rules ...notUsed) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := givenFlags(fs)
 	for _, r := range rules {
 		if !r.when {
 			continue
@@ -660,11 +659,12 @@ func checkUnused(fs *flag.FlagSet, rules ...notUsed) error {
 	return nil
 }
 
-// set says whether the flag name was given on the command line.
-func set(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
+// givenFlags is the set of the flags given explicitly on the command line
+// (flag.FlagSet.Visit), by name.
+func givenFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
 }
 
 // removeStale removes from -out the files of the command that this run did

@@ -119,7 +119,7 @@ func attackFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		); err != nil {
 			return err
 		}
-		fs.Visit(func(f *flag.Flag) { o.samplesSet = o.samplesSet || f.Name == "samples" })
+		o.samplesSet = givenFlags(fs)["samples"]
 		switch o.precision {
 		case "float32":
 			return runAttack[float32](ctx, e, o, c, eps, n)

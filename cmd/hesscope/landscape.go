@@ -104,7 +104,7 @@ func landscapeFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err := checkPlotPath("-plot", o.plot); err != nil {
 			return err
 		}
-		if o.tol == 0 && set(fs, "tol") {
+		if o.tol == 0 && givenFlags(fs)["tol"] {
 			return usagef("-tol 0: want 0 < -tol < 1 (leave -tol out for the default: 1e-4 float32, 1e-6 float64)")
 		}
 		if err := checkUnused(fs,

@@ -128,7 +128,7 @@ func spectrumFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if err := o.check(n); err != nil {
 			return err
 		}
-		if o.tol == 0 && set(fs, "tol") {
+		if o.tol == 0 && givenFlags(fs)["tol"] {
 			return usagef("-tol 0: want 0 < -tol < 1 (leave -tol out for the default: 1e-4 lanczos with float32, 1e-6 with float64, 1e-3 power)")
 		}
 		if err := checkUnused(fs,

@@ -231,8 +231,7 @@ func sweepFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if c.out == "" {
 			return usagef("-out is required (the sweep folder)")
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		set := givenFlags(fs)
 		if c.emit == "" {
 			for _, name := range []string{"submit", "sbatch", "parallel", "cpus", "mem", "time", "binary"} {
 				if set[name] {

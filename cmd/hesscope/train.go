@@ -268,8 +268,7 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if cfg.Out == "" {
 			return usagef("-out is required (the run folder)")
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		set := givenFlags(fs)
 		info, err := train.ReadRunInfo(cfg.Out)
 		hasRun := err == nil
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
