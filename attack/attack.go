@@ -38,6 +38,21 @@ func (n Norm) String() string {
 	return fmt.Sprintf("Norm(%d)", int(n))
 }
 
+// MaxRadius is the radius of norm n within which every image of dim pixel
+// values in [0, 1] lies of every other: 1 in L∞, the diameter √dim of the
+// pixel cube in L2 (dim ≤ 0: unknown, +Inf). A larger radius only repeats
+// its attacks. want says so, for an error: "at most …" and why.
+func (n Norm) MaxRadius(dim int) (r float64, want string) {
+	switch {
+	case n == LInf:
+		return 1, "at most 1 in L∞ (pixels lie in [0, 1]: ε = 1 reaches every image)"
+	case dim > 0:
+		r = math.Sqrt(float64(dim))
+		return r, fmt.Sprintf("at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", r)
+	}
+	return math.Inf(1), ""
+}
+
 // ParseNorm reads "linf" or "l2" (also "inf", "Linf", "L2").
 func ParseNorm(s string) (Norm, error) {
 	switch strings.ToLower(s) {

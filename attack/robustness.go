@@ -169,10 +169,7 @@ func Robustness[T tensor.Float](ctx context.Context, m Model[T], x *tensor.Dense
 	if s.LargeEpsCheck && c.Method != DeepFool {
 		c.Eps = s.LargeEps
 		if c.Eps == 0 {
-			c.Eps = 1
-			if c.Norm == L2 {
-				c.Eps = math.Sqrt(float64(x.Len() / len(y)))
-			}
+			c.Eps, _ = c.Norm.MaxRadius(x.Len() / len(y))
 		}
 		out, err := Run(ctx, m, x, y, clean, c, o)
 		if err != nil {

@@ -75,6 +75,10 @@ type Info struct {
 	Train, Test int
 }
 
+// SampleLen is the number of values of one image, C·H·W (0 for the zero
+// Info of a dataset Describe does not know).
+func (i Info) SampleLen() int { return i.C * i.H * i.W }
+
 // Describe returns the shape and size of the named dataset.
 func Describe(name string) (Info, error) {
 	s := specNamed(name)

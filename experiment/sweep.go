@@ -210,8 +210,6 @@ func ParseAdversary(spec, dataset string) (attack.Training, error) {
 		return t, errors.New("want the radius eps=E (in pixel units)")
 	case !(c.Eps > 0) || math.IsInf(c.Eps, 0):
 		return t, fmt.Errorf("eps=%v: want a finite radius > 0", c.Eps)
-	case c.Norm == attack.LInf && c.Eps > 1:
-		return t, fmt.Errorf("eps=%v: want at most 1 in L∞ (pixels lie in [0, 1])", c.Eps)
 	case !keys["ratio"]:
 		return t, errors.New("want the fraction ratio=R of every batch replaced, in (0, 1]")
 	case !(t.Ratio > 0 && t.Ratio <= 1):
@@ -223,12 +221,9 @@ func ParseAdversary(spec, dataset string) (attack.Training, error) {
 	case c.Method == attack.PGD && keys["step_size"] && !(c.StepSize > 0):
 		return t, fmt.Errorf("step_size=%v: want a finite value > 0", c.StepSize)
 	}
-	if c.Norm == attack.L2 {
-		if info, err := data.Describe(dataset); err == nil {
-			if diam := math.Sqrt(float64(info.C * info.H * info.W)); c.Eps > diam {
-				return t, fmt.Errorf("eps=%v: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", c.Eps, diam)
-			}
-		}
+	info, _ := data.Describe(dataset) // the sweep's dataset is one Describe knows
+	if r, want := c.Norm.MaxRadius(info.SampleLen()); c.Eps > r {
+		return t, fmt.Errorf("eps=%v: want %s", c.Eps, want)
 	}
 	return t, nil
 }

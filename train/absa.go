@@ -100,6 +100,7 @@ func (c Config) validateABSA() error {
 		return &SettingError{Flag: "absa-" + flag, Value: v, Want: want}
 	}
 	a := c.ABSA
+	maxEps, wantEps := attack.LInf.MaxRadius(0)
 	switch {
 	case c.Schedule != "absa" && a != nil:
 		return fmt.Errorf("train: ABSA settings (-absa-*) are only for -schedule absa, not %s", c.Schedule)
@@ -119,8 +120,8 @@ func (c Config) validateABSA() error {
 		return bad("eigen-iters", a.EigenIters, fmt.Sprintf("want at most %d", MaxSolverIters))
 	case !(a.AdvEps > 0) || math.IsInf(a.AdvEps, 0):
 		return bad("adv-eps", a.AdvEps, "want a finite radius > 0")
-	case a.AdvEps > 1:
-		return bad("adv-eps", a.AdvEps, "want at most 1 (an L∞ radius: pixels lie in [0, 1])")
+	case a.AdvEps > maxEps: // ABSA's FGSM is in L∞
+		return bad("adv-eps", a.AdvEps, "want "+wantEps)
 	case a.AdvFraction == nil || !(*a.AdvFraction >= 0 && *a.AdvFraction <= 1):
 		v := any(nil)
 		if a.AdvFraction != nil {

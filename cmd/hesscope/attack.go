@@ -165,8 +165,8 @@ func (o *attackOptions) validate() (attack.Config, []float64, int, error) {
 		return c, nil, 0, err
 	}
 	for _, e := range eps {
-		if norm == attack.LInf && e > 1 {
-			return c, nil, 0, usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1]: ε = 1 reaches every image)", e)
+		if r, want := norm.MaxRadius(0); e > r {
+			return c, nil, 0, usagef("-eps %g: want %s", e, want)
 		}
 	}
 	switch {
@@ -333,15 +333,15 @@ func runAttack[T tensor.Float](ctx context.Context, e *env, o *attackOptions, c 
 	if !o.samplesSet {
 		d = d.Subset(n)
 	}
+	// The L2 bound needs the images' size: checked once they are loaded,
+	// before any work.
+	for _, e := range append(slices.Clone(eps), o.largeEps) {
+		if r, want := c.Norm.MaxRadius(d.SampleLen()); e > r {
+			return usagef("-eps or -large-eps %g: want %s", e, want)
+		}
+	}
 	if err := checkFinite(net, normalized(d, norm), o.chunk, runtime.GOMAXPROCS(0), o.weights, o.precision, true); err != nil {
 		return err
-	}
-	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 {
-		for _, e := range append(slices.Clone(eps), o.largeEps) {
-			if e > diam {
-				return usagef("-eps or -large-eps %g: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", e, diam)
-			}
-		}
 	}
 	// One attacker per CPU, each on a batch of -batch-size images.
 	if err := checkPasses(net, hessian.InputGradientPass, min(o.chunk, d.N), min(runtime.GOMAXPROCS(0), (d.N+o.chunk-1)/o.chunk), 0, "-batch-size"); err != nil {
@@ -493,8 +493,6 @@ func (a *advFlags) apply(cfg *train.Config, set map[string]bool) (any, error) {
 		return nil, usagef("-adv-norm %q: want linf or l2", a.norm)
 	case !(a.eps > 0) || math.IsInf(a.eps, 0):
 		return nil, usagef("-adv-eps %v: want a finite radius > 0", a.eps)
-	case norm == attack.LInf && a.eps > 1:
-		return nil, usagef("-adv-eps %v: want at most 1 in L∞ (pixels lie in [0, 1]: ε = 1 reaches every image)", a.eps)
 	case a.steps > maxIterations:
 		return nil, atMost("-adv-steps", a.steps, maxIterations, "each step is a pass over the attacked images")
 	case !(a.ratio > 0 && a.ratio <= 1):
@@ -504,10 +502,11 @@ func (a *advFlags) apply(cfg *train.Config, set map[string]bool) (any, error) {
 	case !(a.stepSize >= 0) || math.IsInf(a.stepSize, 0) || (m == attack.FGSM && a.stepSize > 0):
 		return nil, usagef("-adv-step-size %v: want a finite value > 0 with -adv pgd", a.stepSize)
 	}
-	if info, err := data.Describe(cfg.Dataset); err == nil && norm == attack.L2 {
-		if diam := math.Sqrt(float64(info.C * info.H * info.W)); a.eps > diam {
-			return nil, usagef("-adv-eps %v: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", a.eps, diam)
-		}
+	// A dataset file's size is not known here (the L2 bound then waits
+	// for attack's own check of its examples).
+	info, _ := data.Describe(cfg.Dataset)
+	if r, want := norm.MaxRadius(info.SampleLen()); a.eps > r {
+		return nil, usagef("-adv-eps %v: want %s", a.eps, want)
 	}
 	t := attack.Training{Config: attack.Config{Method: m, Norm: norm, Eps: a.eps, Steps: a.steps, StepSize: a.stepSize, RandomStart: true}, Ratio: a.ratio}
 	if spec := t.String(); cfg.Perturb != "" && cfg.Perturb != spec {

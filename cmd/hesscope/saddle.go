@@ -79,6 +79,7 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	return func(ctx context.Context, e *env) error {
 		norm, err := attack.ParseNorm(o.norm)
+		maxEps, wantEps := norm.MaxRadius(0)
 		switch {
 		case err != nil:
 			return usagef("-norm %q: want linf or l2", o.norm)
@@ -88,8 +89,8 @@ func saddleFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usagef("-eps %v: want a finite radius > 0", o.eps)
 		case o.steps < 1 || o.steps > maxSaddleSteps:
 			return usagef("-steps %d: want 1 to %d (every iterate is kept and gets two Lanczos runs)", o.steps, maxSaddleSteps)
-		case norm == attack.LInf && o.eps > 1:
-			return usagef("-eps %g: want at most 1 in L∞ (pixels lie in [0, 1])", o.eps)
+		case o.eps > maxEps: // the L2 bound needs the images' size: checked once they are loaded
+			return usagef("-eps %g: want %s", o.eps, wantEps)
 		case o.chunk > maxChunk:
 			return usagef("-batch-size %d: want at most %d", o.chunk, maxChunk)
 		case !(o.stepSize >= 0) || o.stepSize > maxStepSize:
@@ -132,8 +133,8 @@ func runSaddle[T tensor.Float](ctx context.Context, e *env, o *saddleOptions, c 
 	if err != nil {
 		return err
 	}
-	if diam := math.Sqrt(float64(d.SampleLen())); c.Norm == attack.L2 && c.Eps > diam {
-		return usagef("-eps %g: want at most √(C·H·W) = %.4g in L2 (the diameter of the pixel cube)", c.Eps, diam)
+	if r, want := c.Norm.MaxRadius(d.SampleLen()); c.Eps > r {
+		return usagef("-eps %g: want %s", c.Eps, want)
 	}
 	if err := checkFinite(net, normalized(d, norm), o.chunk, runtime.GOMAXPROCS(0), o.weights, o.precision, true); err != nil {
 		return err
