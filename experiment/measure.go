@@ -102,7 +102,7 @@ func (m MeasureConfig) WithDefaults(dataset string) MeasureConfig {
 
 // validate checks m before any work (zero fields are their defaults),
 // naming the field refused in a *FieldError. The upper bounds of the
-// standalone commands are the sweep command's (CheckLimits).
+// standalone commands are the sweep command's (checkSweepLimits).
 func (m MeasureConfig) validate(dataset string) error {
 	for _, f := range []struct {
 		name string
@@ -281,9 +281,6 @@ func Measure[T tensor.Float](ctx context.Context, model hessian.Model[T], trainS
 		return nil, err
 	}
 	m = m.WithDefaults(trainSet.Name)
-	if err := m.validate(trainSet.Name); err != nil {
-		return nil, err
-	}
 	if step == nil {
 		step = func(string) {}
 	}

@@ -422,10 +422,11 @@ func (t *trainer[T]) openFolder() (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if fp := t.cfg.fingerprint(); st.Config != "" && st.Config != fp {
+		fp := t.cfg.fingerprint()
+		if st.Config != "" && st.Config != fp {
 			return false, fmt.Errorf("train: -resume: %s was written by a run with other settings than %s's (copied from another run, or the settings edited since)", t.path(StateFile), t.path(ConfigFile))
 		}
-		st.Config = t.cfg.fingerprint()
+		st.Config = fp // a checkpoint from before fingerprints gets one
 		t.st = st
 		t.checkpointed = st.Step
 		if err := truncateTo(t.path(MetricsJSONLFile), st.MetricsJSONL); err != nil {
