@@ -470,3 +470,33 @@ func BenchmarkWriteRead(b *testing.B) {
 		}
 	}
 }
+
+// TestReadNames reads a file's tensor names and metadata from its header
+// alone, with ReadFile's checks of the header: a file cut short (its data
+// missing) is refused as ReadFile refuses it.
+func TestReadNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.safetensors")
+	f := &File{Tensors: map[string]*Tensor{
+		"y": {DType: I64, Shape: []int{2}, I64: []int64{1, 2}},
+		"x": {DType: F32, Shape: []int{2, 2}, F32: []float32{1, 2, 3, 4}},
+	}, Metadata: map[string]string{"model": "mlp"}}
+	if err := WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	names, meta, err := ReadNames(path)
+	if err != nil || !slices.Equal(names, []string{"x", "y"}) || meta["model"] != "mlp" {
+		t.Errorf("ReadNames: %v, %v, %v; want [x y], model mlp", names, meta, err)
+	}
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, b[:len(b)-4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ReadNames(path)
+	if _, want := ReadFile(path); err == nil || want == nil || err.Error() != want.Error() {
+		t.Errorf("truncated file: ReadNames %v, ReadFile %v; want the same error", err, want)
+	}
+	if _, _, err := ReadNames(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("directory: got %v", err)
+	}
+}

@@ -45,19 +45,51 @@ func (f *File) Names() []string {
 // ReadFile reads the safetensors file at path. Its errors begin
 // "checkpoint: <path>: ".
 func ReadFile(path string) (*File, error) {
-	fd, err := os.Open(path)
+	fd, size, err := open(path)
 	if err != nil {
-		return nil, wrapf(path, unwrapPath(err), "open")
+		return nil, err
 	}
 	defer fd.Close()
+	return read(fd, size, path)
+}
+
+// ReadNames reads only the header of the safetensors file at path: its
+// tensor names, sorted, and its metadata. The header is checked as
+// ReadFile checks it (against the file's size too), but no tensor data is
+// read: what a file holds is known without loading it.
+func ReadNames(path string) (names []string, metadata map[string]string, err error) {
+	fd, size, err := open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fd.Close()
+	entries, meta, _, err := readHeader(fd, size, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		names = append(names, e.name)
+	}
+	slices.Sort(names)
+	return names, meta, nil
+}
+
+// open opens the regular file at path and returns its size.
+func open(path string) (*os.File, int64, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, 0, wrapf(path, unwrapPath(err), "open")
+	}
 	fi, err := fd.Stat()
 	if err != nil {
-		return nil, wrapf(path, unwrapPath(err), "stat")
+		fd.Close()
+		return nil, 0, wrapf(path, unwrapPath(err), "stat")
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, errorf(path, "not a regular file")
+		fd.Close()
+		return nil, 0, errorf(path, "not a regular file")
 	}
-	return read(fd, fi.Size(), path)
+	return fd, fi.Size(), nil
 }
 
 // unwrapPath drops the *os.PathError around err, whose path the message
@@ -86,16 +118,19 @@ type entry struct {
 	begin, end int
 }
 
-func read(r io.ReaderAt, size int64, path string) (*File, error) {
+// readHeader reads and checks the header of a safetensors file of size
+// bytes: its tensors in data order, which must tile the data exactly, its
+// metadata and where the data start.
+func readHeader(r io.ReaderAt, size int64, path string) (entries []entry, meta map[string]string, dataStart int64, err error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{Path: path, Msg: fmt.Sprintf(format, args...)}
 	}
 	if size < 8 {
-		return nil, bad("%d bytes, too short for the 8-byte header length", size)
+		return nil, nil, 0, bad("%d bytes, too short for the 8-byte header length", size)
 	}
 	var lenBuf [8]byte
 	if err := readAt(r, lenBuf[:], 0); err != nil {
-		return nil, wrapf(path, err, "reading header length")
+		return nil, nil, 0, wrapf(path, err, "reading header length")
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
 	if size == 8 && n > 0 || size > 8 && (n > MaxHeaderSize || n > uint64(size-8)) {
@@ -103,24 +138,23 @@ func read(r io.ReaderAt, size int64, path string) (*File, error) {
 		// its first bytes tell, rather than quote a meaningless length.
 		var first [1]byte
 		if size == 8 || readAt(r, first[:], 8) == nil && first[0] != '{' {
-			return nil, bad(notSafetensors+"%s (it does not start with an 8-byte header length and a JSON header)", sniff(lenBuf[:]))
+			return nil, nil, 0, bad(notSafetensors+"%s (it does not start with an 8-byte header length and a JSON header)", sniff(lenBuf[:]))
 		}
 	}
 	if n > MaxHeaderSize {
-		return nil, bad("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+		return nil, nil, 0, bad("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
 	}
 	if n > uint64(size-8) {
-		return nil, bad("header length %d exceeds the %d bytes that follow it (file truncated?)", n, size-8)
+		return nil, nil, 0, bad("header length %d exceeds the %d bytes that follow it (file truncated?)", n, size-8)
 	}
 	header := make([]byte, n)
 	if err := readAt(r, header, 8); err != nil {
-		return nil, wrapf(path, err, "reading header")
+		return nil, nil, 0, wrapf(path, err, "reading header")
 	}
-	entries, meta, err := parseHeader(header)
-	if err != nil {
-		return nil, bad("%s", err)
+	if entries, meta, err = parseHeader(header); err != nil {
+		return nil, nil, 0, bad("%s", err)
 	}
-	dataStart := 8 + int64(n)
+	dataStart = 8 + int64(n)
 	dataSize := size - dataStart
 
 	// Data order; ties (empty tensors) by name, so errors are deterministic.
@@ -130,37 +164,46 @@ func read(r io.ReaderAt, size int64, path string) (*File, error) {
 	for _, e := range entries {
 		if e.dtype.Size() == 0 {
 			if otherDTypes[e.dtype] {
-				return nil, &UnsupportedError{Path: path, Tensor: e.name, DType: e.dtype}
+				return nil, nil, 0, &UnsupportedError{Path: path, Tensor: e.name, DType: e.dtype}
 			}
-			return nil, bad("tensor %q: unknown dtype %q", e.name, e.dtype)
+			return nil, nil, 0, bad("tensor %q: unknown dtype %q", e.name, e.dtype)
 		}
 	}
 	pos := 0 // end of the data tiled so far
 	for _, e := range entries {
 		switch {
 		case e.end < e.begin:
-			return nil, bad("tensor %q: data_offsets [%d, %d] end before they begin", e.name, e.begin, e.end)
+			return nil, nil, 0, bad("tensor %q: data_offsets [%d, %d] end before they begin", e.name, e.begin, e.end)
 		case e.begin < pos:
-			return nil, bad("tensor %q: data_offsets [%d, %d] overlap the previous tensor, which ends at %d", e.name, e.begin, e.end, pos)
+			return nil, nil, 0, bad("tensor %q: data_offsets [%d, %d] overlap the previous tensor, which ends at %d", e.name, e.begin, e.end, pos)
 		case e.begin > pos:
-			return nil, bad("tensor %q: data_offsets [%d, %d] leave a gap after byte %d", e.name, e.begin, e.end, pos)
+			return nil, nil, 0, bad("tensor %q: data_offsets [%d, %d] leave a gap after byte %d", e.name, e.begin, e.end, pos)
 		}
 		nb, ok := nbytes(e.dtype, e.shape)
 		if !ok {
-			return nil, bad("tensor %q: shape %s of %s overflows", e.name, tensor.ShapeString(e.shape), e.dtype)
+			return nil, nil, 0, bad("tensor %q: shape %s of %s overflows", e.name, tensor.ShapeString(e.shape), e.dtype)
 		}
 		if e.end-e.begin != nb {
-			return nil, bad("tensor %q: data_offsets [%d, %d] hold %d bytes, but shape %s of %s needs %d",
+			return nil, nil, 0, bad("tensor %q: data_offsets [%d, %d] hold %d bytes, but shape %s of %s needs %d",
 				e.name, e.begin, e.end, e.end-e.begin, tensor.ShapeString(e.shape), e.dtype, nb)
 		}
 		pos = e.end
 	}
 	if int64(pos) > dataSize {
-		return nil, bad("tensors need %d bytes of data, the file has %d (file truncated?)", pos, dataSize)
+		return nil, nil, 0, bad("tensors need %d bytes of data, the file has %d (file truncated?)", pos, dataSize)
 	}
 	if int64(pos) < dataSize {
-		return nil, bad("%d bytes of data after the last tensor", dataSize-int64(pos))
+		return nil, nil, 0, bad("%d bytes of data after the last tensor", dataSize-int64(pos))
 	}
+	return entries, meta, dataStart, nil
+}
+
+func read(r io.ReaderAt, size int64, path string) (*File, error) {
+	entries, meta, dataStart, err := readHeader(r, size, path)
+	if err != nil {
+		return nil, err
+	}
+	dataSize := size - dataStart
 
 	// The header tiles the file exactly: allocations below add up to at
 	// most the file size.

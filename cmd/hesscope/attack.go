@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -566,35 +564,13 @@ func checkExamples(o *attackOptions, m attack.Method, eps []float64) error {
 // file of adversarial examples (tensors x, x_clean, y, pred, clean_pred),
 // and "" when it is one: only such a file may be overwritten.
 func examplesFile(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "unreadable (" + err.Error() + ")"
-	}
-	defer f.Close()
-	var n [8]byte
-	if _, err := io.ReadFull(f, n[:]); err != nil {
-		return "not a safetensors file"
-	}
-	size := binary.LittleEndian.Uint64(n[:])
-	if size > 1<<24 {
-		return "not a safetensors file of examples"
-	}
-	h := make([]byte, size)
-	var header map[string]json.RawMessage
-	if _, err := io.ReadFull(f, h); err != nil || json.Unmarshal(h, &header) != nil {
-		return "not a safetensors file"
-	}
-	var names []string
-	for k := range header {
-		if k != "__metadata__" {
-			names = append(names, k)
-		}
-	}
-	slices.Sort(names)
-	if slices.Equal(names, []string{"clean_pred", "pred", "x", "x_clean", "y"}) {
+	names, _, err := checkpoint.ReadNames(path) // the header alone
+	switch {
+	case err != nil:
+		return "not a readable safetensors file"
+	case slices.Equal(names, []string{"clean_pred", "pred", "x", "x_clean", "y"}):
 		return ""
-	}
-	if len(names) > 6 {
+	case len(names) > 6:
 		names = append(names[:6], "…")
 	}
 	return "a safetensors file of tensors " + strings.Join(names, ", ")
