@@ -119,7 +119,7 @@ func Attack[T tensor.Float](ctx context.Context, m attack.Model[T], d *data.Data
 	opt.Progress = func(k int) { done += k; progress(done, runs*correct) }
 	var examples []string
 	keep := func(out *attack.Outcome[T]) error {
-		path := ExamplesPath(o.SaveExamples, out.Config.Eps, c.Method != attack.DeepFool && len(o.Eps) > 1)
+		path := ExamplesPath(o.SaveExamples, out.Config.Eps, severalExamples(c.Method, o.Eps))
 		if err := attack.SaveExamples(path, out, x, o.Metadata); err != nil {
 			return err
 		}
@@ -161,6 +161,24 @@ func Attack[T tensor.Float](ctx context.Context, m attack.Model[T], d *data.Data
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
+
+// ExamplesPaths lists the files an attack with method m at radii eps
+// writes its examples to (AttackOptions.SaveExamples = path).
+func ExamplesPaths(path string, m attack.Method, eps []float64) []string {
+	if !severalExamples(m, eps) {
+		return []string{path}
+	}
+	var paths []string
+	for _, e := range eps {
+		paths = append(paths, ExamplesPath(path, e, true))
+	}
+	return paths
+}
+
+// severalExamples says whether an attack with method m at radii eps writes
+// a file of examples per radius: DeepFool, which has no radius, and one
+// radius write one.
+func severalExamples(m attack.Method, eps []float64) bool { return m != attack.DeepFool && len(eps) > 1 }
 
 // ExamplesPath is the file of the examples at eps: path itself when there
 // is one file, else path with -eps<ε> before its extension.

@@ -534,13 +534,7 @@ func normalized(d *data.Dataset, norm *data.Norm) *data.Dataset {
 func checkExamples(o *attackOptions, m attack.Method, eps []float64) error {
 	var paths []string
 	if o.saveExamples != "" {
-		if m != attack.DeepFool && len(eps) > 1 {
-			for _, e := range eps {
-				paths = append(paths, analysis.ExamplesPath(o.saveExamples, e, true))
-			}
-		} else {
-			paths = []string{o.saveExamples}
-		}
+		paths = analysis.ExamplesPaths(o.saveExamples, m, eps)
 	}
 	outs := []output{{"-plot", o.plot}}
 	for _, p := range paths {
