@@ -178,7 +178,9 @@ func ExamplesPaths(path string, m attack.Method, eps []float64) []string {
 // severalExamples says whether an attack with method m at radii eps writes
 // a file of examples per radius: DeepFool, which has no radius, and one
 // radius write one.
-func severalExamples(m attack.Method, eps []float64) bool { return m != attack.DeepFool && len(eps) > 1 }
+func severalExamples(m attack.Method, eps []float64) bool {
+	return m != attack.DeepFool && len(eps) > 1
+}
 
 // ExamplesPath is the file of the examples at eps: path itself when there
 // is one file, else path with -eps<ε> before its extension.
