@@ -74,8 +74,13 @@ func ReadNames(path string) (names []string, metadata map[string]string, err err
 	return names, meta, nil
 }
 
-// open opens the regular file at path and returns its size.
+// open opens the regular file at path and returns its size. A path that
+// is not a regular file is refused before it is opened: opening a fifo
+// would block until something writes to it.
 func open(path string) (*os.File, int64, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, 0, errorf(path, "not a regular file")
+	}
 	fd, err := os.Open(path)
 	if err != nil {
 		return nil, 0, wrapf(path, unwrapPath(err), "open")
