@@ -15,6 +15,10 @@ median seconds of
   grad      g = torch.autograd.grad(loss, params)
   hvp       g = torch.autograd.grad(loss, params, create_graph=True), then
             Hv = torch.autograd.grad(<g, v>, params): double backprop
+  hv_retained  Hv = torch.autograd.grad(g, params, grad_outputs=v,
+            retain_graph=True) on a g built once: PyHessian's product on
+            one batch, what its eigensolvers repeat (hesscope's eigensolvers
+            run the whole pass every product: bench's hv_seconds)
   train     a training step on the CPU, as hesscope bench's train_step:
             BatchNorm in train mode (batch statistics, running averages
             updated), loss.backward() and torch.optim.SGD (momentum 0.9)
@@ -105,7 +109,7 @@ def main():
 
 
 FORMATS = ["contiguous", "channels_last"]
-QUANTITIES = ["forward", "grad", "hvp", "train", "grad_compiled", "train_compiled"]
+QUANTITIES = ["forward", "grad", "hvp", "hv_retained", "train", "grad_compiled", "train_compiled"]
 
 
 def run(a, name, batch, sync):
@@ -170,6 +174,15 @@ def measure(a, name, batch, sync, fmt):
         "grad_seconds": median_seconds(grad_with(loss_of), a.reps, sync),
         "hvp_seconds": median_seconds(hvp, a.reps, sync),
     }
+    # PyHessian's product on one batch: the gradient's graph is built once
+    # and every product is its backward alone (retain_graph).
+    g = torch.autograd.grad(loss_of(x, y), params, create_graph=True)
+
+    def hv_retained():
+        torch.autograd.grad(g, params, grad_outputs=v, retain_graph=True)
+
+    res["hv_retained_seconds"] = median_seconds(hv_retained, a.reps, sync)
+    del g
     if a.compile:
         compiled = torch.compile(loss_of)
         res["grad_compiled_seconds"] = median_seconds(grad_with(compiled), a.reps, sync)
