@@ -2,7 +2,7 @@
 # torch_compare.sh: hesscope against PyTorch on the same machine, in the same
 # run. Development tooling only: never a dependency of hesscope or of CI.
 #
-#   bench/torch_compare.sh [-m "mlp lenet5 c1 resnet20"] [-b 128] [-t 2] [-r 10] [-n 3] [-x BASE] [-i avx2]
+#   bench/torch_compare.sh [-m "mlp lenet5 c1 resnet20"] [-b 128] [-t 2] [-r 10] [-n 3] [-x BASE] [-i avx2] [-c]
 #
 # PyTorch is run by $TORCH_PYTHON if set, else by /work/venv/bin/python (a
 # current PyTorch from PyPI in a virtual environment outside the
@@ -18,12 +18,16 @@
 # over rounds of every round's median, and the ratios hesscope/PyTorch (below
 # 1: hesscope is faster), with the load average before and after: the
 # machine may be shared, and both sides suffer alike only when they alternate.
-# "hs Hv" is hesscope's product without the gradient (bench's hv, what its
-# eigensolvers run), against PyTorch's HVP, whose double backprop cannot
-# skip the gradient. Raw JSON lines are kept in $OUT (default: a temporary
-# file). -i avx2 times both sides as on a machine without AVX-512:
+# "hs Hv" is hesscope's product without the gradient (bench's hv, a whole
+# pass: what its eigensolvers run), "pt Hv" PyTorch's backward of a
+# retained gradient graph (what PyHessian's eigensolvers repeat on one
+# batch). Raw JSON lines are kept in $OUT (default: a temporary file). -i avx2 times both sides as on a machine without AVX-512:
 # GODEBUG=cpu.avx512f=off for hesscope, ATEN_CPU_CAPABILITY=avx2,
 # ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 for PyTorch.
+# PyTorch is timed in both memory formats (contiguous and channels_last)
+# and each quantity counts as its faster one's; its product alone is
+# PyHessian's, on a retained graph. -c adds torch.compile's gradient and
+# training step (about 30 s of compilation a model and format every round).
 set -euo pipefail
 
 models="mlp lenet5 c1 resnet20"
@@ -33,7 +37,8 @@ reps=10
 rounds=3
 base=
 isa= isaSet=
-while getopts ":m:b:t:r:n:x:i:h" opt; do
+compile=
+while getopts ":m:b:t:r:n:x:i:ch" opt; do
 	case $opt in
 	m) models=$OPTARG ;;
 	b) batch=$OPTARG ;;
@@ -42,7 +47,8 @@ while getopts ":m:b:t:r:n:x:i:h" opt; do
 	n) rounds=$OPTARG ;;
 	x) base=$OPTARG ;;
 	i) isa=$OPTARG isaSet=1 ;;
-	h) sed -n '2,25p' "$0"; exit 0 ;;
+	c) compile=--compile ;;
+	h) sed -n '2,30p' "$0"; exit 0 ;;
 	:) echo "torch_compare: -$OPTARG needs a value (see -h)" >&2; exit 2 ;;
 	*) echo "torch_compare: unknown flag -$OPTARG (see -h)" >&2; exit 2 ;;
 	esac
@@ -111,7 +117,7 @@ for m in $models; do
 		if [ -n "$base" ]; then
 			bench_step base "$base" bench -model "$m" -batch "$batch" -threads "$threads" -reps "$reps" -json
 		fi
-		bench_step torch "$py" "$here/torch_bench.py" --model "$m" --batch "$batch" --threads "$threads" --reps "$reps"
+		bench_step torch "$py" "$here/torch_bench.py" --model "$m" --batch "$batch" --threads "$threads" --reps "$reps" $compile
 	done
 done
 echo "load after:  $(uptime)"
