@@ -48,6 +48,10 @@ func (b BatchNorm2dEval[T]) withFresh(fresh uint64) Primitive[T] {
 // isFresh reports whether bit i of b.fresh is set.
 func (b BatchNorm2dEval[T]) isFresh(i uint) bool { return b.fresh>>i&1 != 0 }
 
+// fusedSweeps: its pairs, and those of the primitives that embed it (the
+// ReLU and shortcut fusions), are single sweeps.
+func (b BatchNorm2dEval[T]) fusedSweeps() {}
+
 // clearSeg clears the segment of image n in channel c of t if t is
 // non-nil and fresh (uncleared): a sweep that adds into a segment clears it
 // first, in cache, instead of the tape clearing the whole tensor.

@@ -102,6 +102,9 @@ type Tape[T tensor.Float] struct {
 	// already there.
 	pool, spare map[int][]*tensor.Dense[T]
 	owned       []*tensor.Dense[T]
+	// kept is 1 + the output BackwardKeep kept the cotangents of, 0 if
+	// none (Replay's check).
+	kept Var
 }
 
 // NewTape returns an empty tape.
@@ -126,6 +129,7 @@ func (t *Tape[T]) Reset() {
 	}
 	clear(t.nodes)
 	t.nodes = t.nodes[:0]
+	t.kept = 0
 }
 
 // freshWriter is implemented by primitives whose VJP and VJPPair can
@@ -304,9 +308,120 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 		if n.prim == nil || n.bar == nil || !n.needBar {
 			continue
 		}
-		t.reverse(n, second)
+		t.reverse(n, second, false)
 		if i != int(out) && !noRecycle {
 			t.recycle(&n.bar)
+			t.recycle(&n.barDot)
+			t.recycle(&n.dot)
+		}
+	}
+}
+
+// BackwardKeep propagates the cotangent ȳ = 1 from the scalar out back to
+// every value that needs it, ignoring recorded tangents, and keeps every
+// cotangent until Reset instead of recycling them: the tape can then
+// compute Hessian-vector products for any number of tangents by Replay
+// without running the forward and backward passes again.
+func (t *Tape[T]) BackwardKeep(out Var) {
+	o := t.nodes[out].val
+	if len(o.Data) != 1 {
+		panic(fmt.Sprintf("autodiff: BackwardKeep from a non-scalar of shape %v", o.Shape))
+	}
+	seed := t.alloc(o.Shape)
+	seed.Data[0] = 1
+	t.nodes[out].bar = seed
+	for i := int(out); i >= 0; i-- {
+		n := &t.nodes[i]
+		if n.prim == nil || n.bar == nil || !n.needBar {
+			continue
+		}
+		t.reverse(n, false, false)
+	}
+	t.kept = out + 1
+}
+
+// SetTangent sets the tangent of the leaf v (nil for zero) for the next
+// Replay. The tape reads xDot but never writes it.
+func (t *Tape[T]) SetTangent(v Var, xDot *tensor.Dense[T]) {
+	n := &t.nodes[v]
+	if n.prim != nil {
+		panic("autodiff: SetTangent of a value a primitive computed")
+	}
+	if xDot != nil && !tensor.SameShape(n.val.Shape, xDot.Shape) {
+		panic(fmt.Sprintf("autodiff: tangent shape %v does not match value shape %v", xDot.Shape, n.val.Shape))
+	}
+	n.dot = xDot
+}
+
+// fusedSweeps is implemented by primitives whose paired passes are single
+// sweeps over memory (BatchNorm fused with ReLU and the shortcut) and whose
+// halves alone take as many passes or more: a Replay computes their
+// tangent by ForwardJVP into a scratch value, and their cotangents'
+// tangents by VJPPair with scratch cotangents, which it drops. The bits are
+// those of the halves alone (PairJVP's and PairVJP's contracts); only the
+// time differs.
+type fusedSweeps interface{ fusedSweeps() }
+
+func sweeps(p any) bool {
+	_, ok := p.(fusedSweeps)
+	return ok
+}
+
+// Replay computes, on a tape whose cotangents BackwardKeep(out) kept, the
+// tangents of every value for the leaves' current tangents (SetTangent)
+// and the tangents of the cotangents: GradDot(v) is then H·v's block of
+// every leaf v that wanted a gradient. The values and cotangents are not
+// computed again, so a product costs the JVPs and the tangent halves of
+// the reverse products only. The previous Replay's tangents, and the
+// GradDot results it returned, are recycled.
+func (t *Tape[T]) Replay(out Var) {
+	if t.kept != out+1 {
+		panic("autodiff: Replay without BackwardKeep of the same output")
+	}
+	for i := range t.nodes[:t.kept] {
+		n := &t.nodes[i]
+		t.recycle(&n.barDot)
+		if n.prim != nil {
+			t.recycle(&n.dot)
+		}
+	}
+	for i := range t.nodes[:t.kept] {
+		n := &t.nodes[i]
+		if n.prim == nil {
+			continue
+		}
+		var xs, xDots []*tensor.Dense[T]
+		for j, v := range n.in {
+			if d := t.nodes[v].dot; d != nil {
+				if xDots == nil {
+					xs = make([]*tensor.Dense[T], len(n.in))
+					xDots = make([]*tensor.Dense[T], len(n.in))
+				}
+				xDots[j] = d
+			}
+		}
+		if xDots == nil {
+			continue
+		}
+		for j, v := range n.in {
+			xs[j] = t.nodes[v].val
+		}
+		n.dot, _ = t.allocUninit(n.val.Shape)
+		if pj, ok := n.prim.(PairJVP[T]); ok && sweeps(n.prim) {
+			y, _ := t.allocUninit(n.val.Shape)
+			pj.ForwardJVP(y, n.dot, xs, xDots)
+			t.recycle(&y)
+		} else {
+			n.prim.JVP(n.dot, xs, xDots, n.val)
+		}
+	}
+	for i := int(out); i >= 0; i-- {
+		n := &t.nodes[i]
+		if n.prim == nil || n.bar == nil || !n.needBar {
+			continue
+		}
+		t.reverse(n, true, true)
+		if i != int(out) {
 			t.recycle(&n.barDot)
 			t.recycle(&n.dot)
 		}
@@ -345,7 +460,10 @@ func (t *Tape[T]) recycle(b **tensor.Dense[T]) {
 // cotangent (and, with second, its tangent) is complete: it adds to the
 // cotangents of n's inputs, allocating the ones no primitive has reached
 // yet.
-func (t *Tape[T]) reverse(n *node[T], second bool) {
+//
+// With dotOnly (Replay) the cotangents are complete already: only the
+// tangents of the cotangents are computed.
+func (t *Tape[T]) reverse(n *node[T], second, dotOnly bool) {
 	xs := make([]*tensor.Dense[T], len(n.in))
 	xBars := make([]*tensor.Dense[T], len(n.in))
 	var xDots, xBarDots []*tensor.Dense[T]
@@ -371,6 +489,13 @@ func (t *Tape[T]) reverse(n *node[T], second bool) {
 		return b
 	}
 	anyDot, anyBar, anyBarDot := false, false, false
+	// With dotOnly, the scratch cotangents of a fusedSweeps primitive.
+	var scratch []*tensor.Dense[T]
+	defer func() {
+		for i := range scratch {
+			t.recycle(&scratch[i])
+		}
+	}()
 	for j, v := range n.in {
 		in := &t.nodes[v]
 		xs[j] = in.val
@@ -381,12 +506,16 @@ func (t *Tape[T]) reverse(n *node[T], second bool) {
 		if !in.needBar {
 			continue
 		}
-		if !in.dotOnly {
+		switch {
+		case !in.dotOnly && !dotOnly:
 			if in.bar == nil {
 				in.bar = cotangent(v, j, uint(j))
 			}
 			xBars[j] = in.bar
 			anyBar = true
+		case !in.dotOnly && sweeps(n.prim):
+			xBars[j] = cotangent(v, j, uint(j))
+			scratch = append(scratch, xBars[j])
 		}
 		if xBarDots != nil {
 			if in.barDot == nil {

@@ -17,8 +17,8 @@ median seconds of
             Hv = torch.autograd.grad(<g, v>, params): double backprop
   hv_retained  Hv = torch.autograd.grad(g, params, grad_outputs=v,
             retain_graph=True) on a g built once: PyHessian's product on
-            one batch, what its eigensolvers repeat (hesscope's eigensolvers
-            run the whole pass every product: bench's hv_seconds)
+            one batch, what its eigensolvers repeat (hesscope's, on a kept
+            pass: bench's hv_retained_seconds)
   train     a training step on the CPU, as hesscope bench's train_step:
             BatchNorm in train mode (batch statistics, running averages
             updated), loss.backward() and torch.optim.SGD (momentum 0.9)

@@ -18,10 +18,10 @@
 # over rounds of every round's median, and the ratios hesscope/PyTorch (below
 # 1: hesscope is faster), with the load average before and after: the
 # machine may be shared, and both sides suffer alike only when they alternate.
-# "hs Hv" is hesscope's product without the gradient (bench's hv, a whole
-# pass: what its eigensolvers run), "pt Hv" PyTorch's backward of a
-# retained gradient graph (what PyHessian's eigensolvers repeat on one
-# batch). Raw JSON lines are kept in $OUT (default: a temporary file). -i avx2 times both sides as on a machine without AVX-512:
+# "hs Hv" is hesscope's product without the gradient on a kept pass
+# (bench's hv_retained: what its eigensolvers repeat on one batch), "pt Hv"
+# PyTorch's backward of a retained gradient graph (what PyHessian's
+# eigensolvers repeat on one batch). Raw JSON lines are kept in $OUT (default: a temporary file). -i avx2 times both sides as on a machine without AVX-512:
 # GODEBUG=cpu.avx512f=off for hesscope, ATEN_CPU_CAPABILITY=avx2,
 # ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 for PyTorch.
 # PyTorch is timed in both memory formats (contiguous and channels_last)

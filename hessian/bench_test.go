@@ -44,8 +44,9 @@ func randomTangent[T tensor.Float](params []*nn.Param[T], s1, s2 uint64) []*tens
 // BenchmarkModels times one gradient and one Hessian-vector product with
 // respect to the parameters per model at batch 128 in float32, BatchNorm in
 // eval mode: compare HVP/Gradient for the cost of second derivatives
-// (HVP forms the gradient too; HvOnly is the product alone, as the
-// operators compute it). The
+// (HVP forms the gradient too; HvOnly is the product alone; Retained the
+// product on a kept pass, Request.Retain, as the operators compute it on
+// one batch). The
 // metric MB/pass is the memory a fresh evaluator allocates in its first pass
 // (tape buffers and scratch): the working set, which later passes reuse;
 // cpu-s/op is the processor time (user and system, all threads) per pass,
@@ -70,9 +71,11 @@ func BenchmarkModels(b *testing.B) {
 			{"HVP", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v}},
 			{"HvOnly", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v, HvOnly: true}},
 			{"InputHVP", Request[float32]{Mode: nn.Eval, InputGrad: true, InputTangent: x}},
+			{"Retained", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v, HvOnly: true, Retain: true}},
 		} {
 			b.Run(fmt.Sprintf("%s/%s", name, c.kind), func(b *testing.B) {
 				e := NewEvaluator[float32](net)
+				pass := func() { e.Pass(x, y, c.req) }
 				var before, after runtime.MemStats
 				// Scratch buffers are pooled (sync.Pool), and a collection
 				// empties the pools: two before the pass start it with
@@ -83,13 +86,13 @@ func BenchmarkModels(b *testing.B) {
 				runtime.GC()
 				gc := debug.SetGCPercent(-1)
 				runtime.ReadMemStats(&before)
-				e.Pass(x, y, c.req) // warm the buffers
+				pass() // warm the buffers
 				runtime.ReadMemStats(&after)
 				debug.SetGCPercent(gc)
 				b.ResetTimer()
 				cpu0 := cpuSeconds()
 				for i := 0; i < b.N; i++ {
-					e.Pass(x, y, c.req)
+					pass()
 				}
 				b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 				b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/(1<<20), "MB/pass")

@@ -17,6 +17,10 @@ import (
 // Evaluator (the model is only read), and adds the per-chunk products,
 // weighted by chunk size, in chunk order: H·v is bit-for-bit the same for
 // any number of workers. Memory is one chunk's activations per worker.
+// Where every worker has one chunk (at most Workers chunks), each keeps
+// its pass between products (Request.Retain): the products after the
+// first skip the values and cotangents, with the same bits, and a change
+// of the model's parameters is seen and runs the pass again.
 //
 // Its Workers field is the number of chunks processed at once, each pass
 // being parallel inside; 0 means 1. It is read by the first Apply or
@@ -43,8 +47,11 @@ func (o *Params[T]) Apply(dst, v []float64) {
 	clear(dst)
 	o.Loss = 0
 	n := o.count()
-	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec, HvOnly: true})
+	pool := o.workers()
+	// A worker with one chunk keeps its pass for the next product.
+	retain := o.data.Chunks() <= len(pool.workers)
+	pool.run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec, HvOnly: true, Retain: retain})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		o.Loss += wt * w.res.Loss
@@ -89,7 +96,8 @@ func addWeighted[T tensor.Float](dst []float64, blocks, like []*tensor.Dense[T],
 // Input is the Hessian of the batch-mean loss with respect to the whole input
 // batch x (dimension N·C·H·W), in eval mode unless Mode says otherwise. In
 // eval mode it is block diagonal: the block of sample i is the Hessian of
-// that sample's loss divided by N.
+// that sample's loss divided by N. Its products keep the pass
+// (Request.Retain): x, y or the model may change between them.
 type Input[T tensor.Float] struct {
 	eval    *Evaluator[T]
 	x       *tensor.Dense[T]
@@ -117,7 +125,7 @@ func (o *Input[T]) Apply(dst, v []float64) {
 	for i, f := range v {
 		o.tangent.Data[i] = T(f)
 	}
-	r := o.eval.Pass(o.x, o.y, Request[T]{Mode: o.mode, InputGrad: true, InputTangent: o.tangent, HvOnly: true})
+	r := o.eval.Pass(o.x, o.y, Request[T]{Mode: o.mode, InputGrad: true, InputTangent: o.tangent, HvOnly: true, Retain: true})
 	o.Loss = r.Loss
 	if r.InputHv == nil {
 		clear(dst)

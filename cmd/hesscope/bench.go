@@ -35,8 +35,14 @@ over -reps runs, after one warm-up run, of:
               respect to the parameters (forward-over-reverse), random v:
               the pass PyTorch's double backprop makes
   hv          the loss and the product alone, the gradient not formed
-              (no weight cotangents Σ ȳ·xᵀ): the pass the spectrum's
-              operators (Lanczos, power iteration, Hutchinson) make
+              (no weight cotangents Σ ȳ·xᵀ): a whole pass
+  hv_retained the product alone on a kept pass (the values and cotangents
+              of the batch computed once, then the tangents and the
+              tangents of the cotangents only; the same bits as hv): what
+              the spectrum's operators (Lanczos, power iteration,
+              Hutchinson) repeat on a batch that is one chunk per worker,
+              and what PyHessian repeats on its retained graph; on the GPU
+              the same as hv
   train_step  a training step: forward and backward with BatchNorm in train
               mode (batch statistics) and an SGD update with momentum 0.9
               (on the CPU only: with -device cuda it is not timed)
@@ -51,7 +57,8 @@ pooling, BatchNorm and the loss are not counted). With F₁ the FLOPs of the
 first such layer, whose input needs no cotangent, a gradient counts 3F − F₁
 (forward, then x̄ and W̄ of every layer), an HVP 9F − 4F₁ (forward F, JVP
 2F − F₁, VJP of ȳ 2F − F₁, VJP of ȳ̇ and the curvature term 4F − 2F₁), an
-hv 8F − 4F₁ (the HVP without W̄, F) and a training step as a gradient. The
+hv 8F − 4F₁ (the HVP without W̄, F), an hv_retained 6F − 3F₁ (the hv
+without the forward pass and x̄) and a training step as a gradient. The
 machine's load changes the numbers: compare runs made one after the other
 (bench/torch_compare.sh alternates hesscope and PyTorch).`,
 		flags: benchFlags,
@@ -68,25 +75,27 @@ type benchOptions struct {
 // seconds; GFLOP/s are the nominal FLOP counts (see hesscope help bench)
 // divided by those times.
 type BenchResult struct {
-	Version          string  `json:"version"`
-	Model            string  `json:"model"`
-	Batch            int     `json:"batch"`
-	Threads          int     `json:"threads"`
-	Precision        string  `json:"precision"`
-	Device           string  `json:"device"`
-	Reps             int     `json:"reps"`
-	Params           int     `json:"params"`
-	ForwardFLOPs     float64 `json:"forward_flops"`
-	ForwardSeconds   float64 `json:"forward_seconds"`
-	GradSeconds      float64 `json:"grad_seconds"`
-	HVPSeconds       float64 `json:"hvp_seconds"`
-	HvSeconds        float64 `json:"hv_seconds"`
-	TrainStepSeconds float64 `json:"train_step_seconds"`
-	ForwardGFLOPS    float64 `json:"forward_gflops"`
-	GradGFLOPS       float64 `json:"grad_gflops"`
-	HVPGFLOPS        float64 `json:"hvp_gflops"`
-	HvGFLOPS         float64 `json:"hv_gflops"`
-	TrainStepGFLOPS  float64 `json:"train_step_gflops"`
+	Version           string  `json:"version"`
+	Model             string  `json:"model"`
+	Batch             int     `json:"batch"`
+	Threads           int     `json:"threads"`
+	Precision         string  `json:"precision"`
+	Device            string  `json:"device"`
+	Reps              int     `json:"reps"`
+	Params            int     `json:"params"`
+	ForwardFLOPs      float64 `json:"forward_flops"`
+	ForwardSeconds    float64 `json:"forward_seconds"`
+	GradSeconds       float64 `json:"grad_seconds"`
+	HVPSeconds        float64 `json:"hvp_seconds"`
+	HvSeconds         float64 `json:"hv_seconds"`
+	HvRetainedSeconds float64 `json:"hv_retained_seconds"`
+	TrainStepSeconds  float64 `json:"train_step_seconds"`
+	ForwardGFLOPS     float64 `json:"forward_gflops"`
+	GradGFLOPS        float64 `json:"grad_gflops"`
+	HVPGFLOPS         float64 `json:"hvp_gflops"`
+	HvGFLOPS          float64 `json:"hv_gflops"`
+	HvRetainedGFLOPS  float64 `json:"hv_retained_gflops"`
+	TrainStepGFLOPS   float64 `json:"train_step_gflops"`
 }
 
 func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
@@ -148,6 +157,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			{"gradient", r.GradSeconds, r.GradGFLOPS},
 			{"HVP", r.HVPSeconds, r.HVPGFLOPS},
 			{"Hv", r.HvSeconds, r.HvGFLOPS},
+			{"Hv retained", r.HvRetainedSeconds, r.HvRetainedGFLOPS},
 			{"train step", r.TrainStepSeconds, r.TrainStepGFLOPS},
 		} {
 			if row.s == 0 {
@@ -207,6 +217,8 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	hvp := hessian.Request[T]{Mode: nn.Eval, Params: params, ParamTangent: v}
 	hv := hvp
 	hv.HvOnly = true
+	kept := hv
+	kept.Retain = true
 	step := hessian.Request[T]{Mode: nn.Train, Params: params}
 	values := make([][]T, len(params))
 	for i, p := range params {
@@ -229,6 +241,7 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 		{&r.GradSeconds, func() { e.Pass(x, y, grad) }},
 		{&r.HVPSeconds, func() { e.Pass(x, y, hvp) }},
 		{&r.HvSeconds, func() { e.Pass(x, y, hv) }},
+		{&r.HvRetainedSeconds, func() { e.Pass(x, y, kept) }},
 		{&r.TrainStepSeconds, trainStep},
 	}
 	if eng != nil {
@@ -252,6 +265,7 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	r.GradGFLOPS = gflops(3*flops-first, r.GradSeconds)
 	r.HVPGFLOPS = gflops(9*flops-4*first, r.HVPSeconds)
 	r.HvGFLOPS = gflops(8*flops-4*first, r.HvSeconds)
+	r.HvRetainedGFLOPS = gflops(6*flops-3*first, r.HvRetainedSeconds)
 	if r.TrainStepSeconds > 0 {
 		r.TrainStepGFLOPS = gflops(3*flops-first, r.TrainStepSeconds)
 	}
