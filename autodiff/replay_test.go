@@ -32,7 +32,9 @@ func (sumPrim) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], _ []*tensor.D
 // TestReplay: for every primitive of the gradcheck table, in the graph
 // sum(tanh(p(x…))) — tanh puts curvature after it — the products that
 // BackwardKeep and then Replay compute for several tangents in a row are
-// those of whole passes (Leaf with the tangent, Backward), bit for bit; with
+// those of whole passes (Leaf with the tangent, Backward), bit for bit, and
+// so are the loss and the gradients the kept pass computed (by Forward and
+// VJP, where the whole pass uses ForwardJVP and VJPPair); with
 // every input wanting its gradient, and with all but the first recorded by
 // LeafGradDotOnly (the parameters of the operators' passes).
 func TestReplay(t *testing.T) {
@@ -70,7 +72,28 @@ func TestReplay(t *testing.T) {
 					for i := range c.x {
 						wl[i] = leaf(whole, i, v[i])
 					}
-					whole.Backward(graph(whole, wl))
+					wout := graph(whole, wl)
+					whole.Backward(wout)
+					// The values and cotangents the replay reads are
+					// Forward's and VJP's; the whole pass's come from
+					// ForwardJVP and VJPPair, and must be the same bits.
+					if kept.Value(out).Data[0] != whole.Value(wout).Data[0] {
+						t.Fatalf("dotOnly %v, direction %d: loss %v, whole pass's %v", dotOnly, k, kept.Value(out).Data[0], whole.Value(wout).Data[0])
+					}
+					for i := range c.x {
+						got, want := kept.Grad(kl[i]), whole.Grad(wl[i])
+						if (got == nil) != (want == nil) {
+							t.Fatalf("dotOnly %v, direction %d, input %d: gradient nil %v, whole pass's nil %v", dotOnly, k, i, got == nil, want == nil)
+						}
+						if got == nil {
+							continue
+						}
+						for j := range want.Data {
+							if math.Float64bits(got.Data[j]) != math.Float64bits(want.Data[j]) {
+								t.Fatalf("dotOnly %v, direction %d, input %d: gradient element %d is %v, whole pass's %v", dotOnly, k, i, j, got.Data[j], want.Data[j])
+							}
+						}
+					}
 					for i := range c.x {
 						kept.SetTangent(kl[i], v[i])
 					}

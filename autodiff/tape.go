@@ -41,8 +41,10 @@ type Curved[T tensor.Float] interface {
 // PairJVP is implemented by primitives that compute the value and its
 // tangent together, sharing the work both need (a convolution's column
 // matrix of x). When any input has a tangent, the tape calls ForwardJVP
-// instead of Forward and JVP; the result is that of Forward followed by JVP
-// up to rounding (sums may be grouped differently) and deterministic.
+// instead of Forward and JVP; y and ẏ have the bits of Forward's and
+// JVP's: a kept pass's values come from Forward, a Replay's tangents from
+// JVP (or from ForwardJVP, for fusedSweeps primitives), and they must give
+// a whole pass's bits (TestReplay).
 type PairJVP[T tensor.Float] interface {
 	Primitive[T]
 	// ForwardJVP writes y = f(x) and ẏ = ∂f(x)·ẋ (every element of both).
@@ -63,9 +65,10 @@ type PairJVP[T tensor.Float] interface {
 // where xBar[j] is nil (a leaf recorded by LeafGradDotOnly), and then the
 // cotangent's work is skipped and xBarDot[j] gets the same bits as with
 // xBar[j] present. yBarDot may be nil (a zero ȳ̇) and so may every xDot
-// (then there is no curvature term). The result
-// equals that of the separate calls up to rounding (sums may be grouped
-// differently) and, like them, is deterministic.
+// (then there is no curvature term). x̄ gets VJP's bits (a kept pass's
+// cotangents come from VJP, and a Replay must give a whole pass's bits:
+// TestReplay); x̄̇ equals that of the separate calls up to rounding (sums
+// may be grouped differently) and, like them, is deterministic.
 type PairVJP[T tensor.Float] interface {
 	Primitive[T]
 	VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y, yDot *tensor.Dense[T])
