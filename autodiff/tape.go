@@ -287,13 +287,19 @@ func (t *Tape[T]) GradDot(v Var) *tensor.Dense[T] { return t.nodes[v].barDot }
 // value that needs it and, where tangents were recorded, the tangent of the
 // cotangent. It may be called once per recorded computation.
 func (t *Tape[T]) Backward(out Var) {
+	t.BackwardFrom(out, t.unitSeed(out, "Backward"), true)
+}
+
+// unitSeed returns the cotangent ȳ = 1 of the scalar out, for method's
+// panic message if out is not a scalar.
+func (t *Tape[T]) unitSeed(out Var, method string) *tensor.Dense[T] {
 	o := t.nodes[out].val
 	if len(o.Data) != 1 {
-		panic(fmt.Sprintf("autodiff: Backward from a non-scalar of shape %v", o.Shape))
+		panic(fmt.Sprintf("autodiff: %s from a non-scalar of shape %v", method, o.Shape))
 	}
 	seed := t.alloc(o.Shape)
 	seed.Data[0] = 1
-	t.BackwardFrom(out, seed, true)
+	return seed
 }
 
 // BackwardFrom propagates the cotangent seed of out (which the tape keeps
@@ -301,6 +307,21 @@ func (t *Tape[T]) Backward(out Var) {
 // cotangents only, ignoring recorded tangents: a VJP at the recorded point,
 // as the Gauss-Newton product needs.
 func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
+	t.backward(out, seed, second, false)
+}
+
+// BackwardKeep propagates the cotangent ȳ = 1 from the scalar out back to
+// every value that needs it, ignoring recorded tangents, and keeps every
+// cotangent until Reset instead of recycling them: the tape can then
+// compute Hessian-vector products for any number of tangents by Replay
+// without running the forward and backward passes again.
+func (t *Tape[T]) BackwardKeep(out Var) {
+	t.backward(out, t.unitSeed(out, "BackwardKeep"), false, true)
+	t.kept = out + 1
+}
+
+// backward is BackwardFrom; with keep, nothing is recycled.
+func (t *Tape[T]) backward(out Var, seed *tensor.Dense[T], second, keep bool) {
 	o := &t.nodes[out]
 	if !tensor.SameShape(seed.Shape, o.val.Shape) {
 		panic(fmt.Sprintf("autodiff: cotangent shape %v for a value of shape %v", seed.Shape, o.val.Shape))
@@ -312,35 +333,12 @@ func (t *Tape[T]) BackwardFrom(out Var, seed *tensor.Dense[T], second bool) {
 			continue
 		}
 		t.reverse(n, second, false)
-		if i != int(out) && !noRecycle {
+		if i != int(out) && !noRecycle && !keep {
 			t.recycle(&n.bar)
 			t.recycle(&n.barDot)
 			t.recycle(&n.dot)
 		}
 	}
-}
-
-// BackwardKeep propagates the cotangent ȳ = 1 from the scalar out back to
-// every value that needs it, ignoring recorded tangents, and keeps every
-// cotangent until Reset instead of recycling them: the tape can then
-// compute Hessian-vector products for any number of tangents by Replay
-// without running the forward and backward passes again.
-func (t *Tape[T]) BackwardKeep(out Var) {
-	o := t.nodes[out].val
-	if len(o.Data) != 1 {
-		panic(fmt.Sprintf("autodiff: BackwardKeep from a non-scalar of shape %v", o.Shape))
-	}
-	seed := t.alloc(o.Shape)
-	seed.Data[0] = 1
-	t.nodes[out].bar = seed
-	for i := int(out); i >= 0; i-- {
-		n := &t.nodes[i]
-		if n.prim == nil || n.bar == nil || !n.needBar {
-			continue
-		}
-		t.reverse(n, false, false)
-	}
-	t.kept = out + 1
 }
 
 // SetTangent sets the tangent of the leaf v (nil for zero) for the next
