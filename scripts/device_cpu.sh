@@ -13,15 +13,20 @@
 #                                 .device carried along
 #
 # The run alternates `hesscope bench -json` and bench/torch_bench.py
-# (gradient and double-backprop HVP, float32, batch 128, BatchNorm in eval
-# mode; and a training step) at $THREADS threads (default: every core), $ROUNDS rounds of $REPS
+# (gradient, double-backprop HVP and PyHessian's product on a retained
+# graph, float32, batch 128, BatchNorm in eval mode; and a training step;
+# each in both memory formats, the faster counting) at $THREADS threads (default: every core), $ROUNDS rounds of $REPS
 # timed runs each, for $MODELS (default: lenet5 c1 c2 resnet20 resnet18);
 # then times hesscope alone at 1 thread on $SCALE_MODELS (default: c1
 # resnet20 resnet18) for its speed-up, and prints bench/compare_summary.py's
 # tables: ratios to PyTorch and the 1 → $THREADS-thread speed-up, and the
 # parallel loops' own cost at $THREADS threads (internal/workers'
 # BenchmarkRegions and BenchmarkGroup, .device/workers.test). About 5
-# minutes on 16 cores; every step under a timeout. With a base binary the
+# minutes on 16 cores when PyTorch ran one memory format (2026-12-05);
+# both formats and the retained product take PyTorch's side about twice
+# as long (a ResNet-20 step at 2 threads here: 21 s, 13 s in one format
+# with the retained product), so allow about 8 minutes, or ROUNDS=1;
+# every step under a timeout. With a base binary the
 # rounds time it too, alternating, and the tables show its rows (a change
 # measured against its base at many threads in one run). With TRACE=1 it
 # then records, for $TRACE_MODELS (default: c1 resnet20 resnet18), an
