@@ -54,6 +54,10 @@ type Source[T tensor.Float] struct {
 	Data    hessian.Data[T]
 	Mode    nn.Mode
 	Workers int
+	// KeepPasses asks Params to keep every chunk's pass between products
+	// (hessian.Params.KeepChunks; the caller has checked the memory). An
+	// engine that cannot may ignore it: it changes no result.
+	KeepPasses bool
 }
 
 // An Engine builds the operators of one precision. See Backend for what it
@@ -114,7 +118,7 @@ type cpuEngine[T tensor.Float] struct{}
 
 func (cpuEngine[T]) Params(s Source[T], params []*nn.Param[T]) ParamOperator {
 	h := hessian.NewParams(s.Model, s.Data, s.Mode, params)
-	h.Workers = s.Workers
+	h.Workers, h.KeepChunks = s.Workers, s.KeepPasses
 	return h
 }
 

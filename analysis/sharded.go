@@ -52,7 +52,7 @@ type shardedEngine[T tensor.Float] struct{ c dist.Comm }
 
 func (e shardedEngine[T]) Params(s Source[T], params []*nn.Param[T]) ParamOperator {
 	h := hessian.NewParams(s.Model, s.Data, s.Mode, params)
-	h.Workers, h.Comm = s.Workers, e.c
+	h.Workers, h.Comm, h.KeepChunks = s.Workers, e.c, s.KeepPasses
 	return h
 }
 

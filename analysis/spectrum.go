@@ -71,6 +71,11 @@ type SpectrumOptions struct {
 	// chunks (or images, for InputSamples) processed at once (0: 1 for
 	// chunks, GOMAXPROCS for images); it does not change the results.
 	BatchSize, Workers int
+	// KeepPasses keeps every chunk's pass between the parameter Hessian's
+	// products (hessian.Params.KeepChunks): the same bits, faster, and a
+	// kept pass's working set per chunk, which the caller has checked fits.
+	// Without it, passes are kept where every worker has one chunk.
+	KeepPasses bool
 	// Backend is where the Hessian-vector products run (nil: CPU).
 	Backend Backend
 	// Progress, if not nil, receives progress reports.
@@ -318,7 +323,7 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 	if err != nil {
 		return nil, err
 	}
-	src := Source[T]{Model: m, Data: chunks[T](d, o.BatchSize), Mode: nn.Eval, Workers: o.Workers}
+	src := Source[T]{Model: m, Data: chunks[T](d, o.BatchSize), Mode: nn.Eval, Workers: o.Workers, KeepPasses: o.KeepPasses}
 	var params []*nn.Param[T]
 	res := &SpectrumResult{Header: header(m, d, o.Seed),
 		BatchSize: o.BatchSize, Workers: max(o.Workers, 1), Threads: runtime.GOMAXPROCS(0),

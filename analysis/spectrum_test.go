@@ -234,3 +234,27 @@ func (c countingPasser) Pass(x *tensor.Dense[float64], y []int, req hessian.Requ
 	*c.n++
 	return c.e.Pass(x, y, req)
 }
+
+// TestSpectrumKeepPasses: keeping every chunk's pass changes no bit of a
+// spectrum over several chunks: eigenvalues, trace, density and per-layer
+// blocks.
+func TestSpectrumKeepPasses(t *testing.T) {
+	net, d := newTiny(5), synthetic(12, 8)
+	o := analysis.SpectrumOptions{TopK: 2, BottomK: 1, Trace: true, TraceMatVecs: 9, Density: true, DensityProbes: 2, DensitySteps: 8,
+		PerLayer: true, BatchSize: 5, Seed: 2}
+	whole, err := analysis.Spectrum[float64](context.Background(), net, d, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.KeepPasses = true
+	kept, err := analysis.Spectrum[float64](context.Background(), net, d, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(kept.TopEigen, whole.TopEigen) || *kept.MinEigen != *whole.MinEigen ||
+		kept.Trace.HutchPP.Estimate != whole.Trace.HutchPP.Estimate || !slices.Equal(kept.Density.Density, whole.Density.Density) ||
+		kept.PerLayer[1].Top.Values[0] != whole.PerLayer[1].Top.Values[0] || kept.HVPs != whole.HVPs {
+		t.Errorf("kept passes: %v %v %v, whole passes: %v %v %v", kept.TopEigen, *kept.MinEigen, kept.Trace.HutchPP,
+			whole.TopEigen, *whole.MinEigen, whole.Trace.HutchPP)
+	}
+}

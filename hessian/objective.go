@@ -56,7 +56,7 @@ func (o *Objective[T]) Eval(grad, theta []float64) float64 {
 	o.Evals++
 	var loss, correct float64
 	n := o.count()
-	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+	o.workers().run(func(w *worker[T], c int, x *tensor.Dense[T], y []int) {
 		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: params, At: o.vec})
 		w.correct = Correct(w.res.Logits, y)
 	}, func(w *worker[T], _, size int) {

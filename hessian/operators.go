@@ -17,16 +17,25 @@ import (
 // Evaluator (the model is only read), and adds the per-chunk products,
 // weighted by chunk size, in chunk order: H·v is bit-for-bit the same for
 // any number of workers. Memory is one chunk's activations per worker.
-// Where every worker has one chunk (at most Workers chunks), each keeps
-// its pass between products (Request.Retain): the products after the
-// first skip the values and cotangents, with the same bits, and a change
-// of the model's parameters is seen and runs the pass again.
+// Where every worker has one chunk (at most Workers chunks), or with
+// KeepChunks, the chunks' passes are kept between products
+// (Request.Retain): the products after the first skip the values and
+// cotangents, with the same bits, and a change of the model's parameters
+// is seen and runs the passes again.
 //
 // Its Workers field is the number of chunks processed at once, each pass
 // being parallel inside; 0 means 1. It is read by the first Apply or
 // Gradient.
 type Params[T tensor.Float] struct {
 	chunked[T]
+	// KeepChunks keeps every chunk's pass between products where workers
+	// have more than one chunk each: an Evaluator per chunk, each keeping
+	// its pass (Request.Retain), so that every product after the first
+	// skips the values and cotangents of every chunk, with the same bits.
+	// It costs a kept pass's working set per chunk (hessian.WorkingSet of
+	// an HVPPass over a chunk, once per chunk): the caller checks that it
+	// fits. CPU engine only (Engine nil); read at every Apply.
+	KeepChunks bool
 	// HVPs counts the products computed; Loss is the mean loss seen by the
 	// last product.
 	HVPs int
@@ -48,10 +57,17 @@ func (o *Params[T]) Apply(dst, v []float64) {
 	o.Loss = 0
 	n := o.count()
 	pool := o.workers()
-	// A worker with one chunk keeps its pass for the next product.
-	retain := o.data.Chunks() <= len(pool.workers)
-	pool.run(func(w *worker[T], x *tensor.Dense[T], y []int) {
-		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec, HvOnly: true, Retain: retain})
+	// A worker with one chunk keeps its pass for the next product; with
+	// KeepChunks, an Evaluator for each of its chunks keeps that chunk's.
+	W := len(pool.workers)
+	one := o.data.Chunks() <= W
+	each := o.KeepChunks && !one && o.Engine == nil
+	pool.run(func(w *worker[T], c int, x *tensor.Dense[T], y []int) {
+		p := w.pass
+		if each {
+			p = w.chunkEval(c/W, o.model)
+		}
+		w.res = p.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params, ParamTangent: o.vec, HvOnly: true, Retain: one || each})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
 		o.Loss += wt * w.res.Loss
@@ -66,7 +82,7 @@ func (o *Params[T]) Gradient() (float64, []float64) {
 	g := make([]float64, o.dim)
 	var loss float64
 	n := o.count()
-	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+	o.workers().run(func(w *worker[T], c int, x *tensor.Dense[T], y []int) {
 		w.res = w.pass.Pass(x, y, Request[T]{Mode: o.mode, Params: o.params})
 	}, func(w *worker[T], _, size int) {
 		wt := float64(size) / n
@@ -165,7 +181,7 @@ func (o *GaussNewton[T]) Apply(dst, v []float64) {
 	nn.Scatter(o.vec, v)
 	clear(dst)
 	n := o.count()
-	o.workers().run(func(w *worker[T], x *tensor.Dense[T], y []int) {
+	o.workers().run(func(w *worker[T], c int, x *tensor.Dense[T], y []int) {
 		w.grads = w.eval.gaussNewton(x, y, o.mode, o.params, o.vec, w.grads)
 	}, func(w *worker[T], _, size int) {
 		addWeighted(dst, w.grads, o.vec, float64(size)/n)

@@ -123,21 +123,32 @@ func equalBits[T tensor.Float](t *testing.T, what string, got, want *tensor.Dens
 }
 
 // TestParamsRetain: the parameter operator keeps each worker's pass where
-// every worker has one chunk, and not otherwise; its products are those of
-// whole passes, bit for bit, before and after the model's parameters change
-// between products.
+// every worker has one chunk, every chunk's with KeepChunks, and none
+// otherwise; its products are those of whole passes, bit for bit, before
+// and after the model's parameters change between products.
 func TestParamsRetain(t *testing.T) {
 	net, err := models.New[float64]("lenet5", models.Config{Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, y := benchBatch(net, 5)
-	data := NewFloat32Data[float64](toFloat32(x), y, net.Input, 3) // chunks of 3 and 2
+	x, y := benchBatch(net, 8)
+	data := NewFloat32Data[float64](toFloat32(x), y, net.Input, 3) // chunks of 3, 3 and 2
 	rng := rand.New(rand.NewPCG(9, 10))
-	for _, workers := range []int{1, 2} {
+	for _, c := range []struct {
+		workers int
+		each    bool
+		kept    []int // the passes each worker keeps
+	}{
+		{1, false, []int{0}},
+		{3, false, []int{1, 1, 1}},
+		{1, true, []int{3}},
+		{2, true, []int{2, 1}},
+	} {
+		workers := c.workers
 		want, got := NewParams[float64](net, data, nn.Eval, nil), NewParams[float64](net, data, nn.Eval, nil)
 		want.Engine = func(m Model[float64]) Passer[float64] { return fullPasser[float64]{NewEvaluator(m)} }
 		want.Workers, got.Workers = workers, workers
+		got.KeepChunks = c.each
 		vec := make([]float64, want.Dim())
 		hw, hg := make([]float64, len(vec)), make([]float64, len(vec))
 		for k := range 4 {
@@ -160,8 +171,14 @@ func TestParamsRetain(t *testing.T) {
 			}
 		}
 		for i, w := range got.pool.workers {
-			if kept := w.eval.kept != nil; kept != (workers == 2) {
-				t.Errorf("%d workers: worker %d keeps its pass: %v", workers, i, kept)
+			n := 0
+			for _, e := range append([]*Evaluator[float64]{w.eval}, w.kept...) {
+				if e.kept != nil {
+					n++
+				}
+			}
+			if n != c.kept[i] {
+				t.Errorf("%d workers, KeepChunks %v: worker %d keeps %d passes, want %d", workers, c.each, i, n, c.kept[i])
 			}
 		}
 	}

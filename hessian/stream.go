@@ -29,6 +29,7 @@ type worker[T tensor.Float] struct {
 	pass    Passer[T]     // the engine's passes (Params, Objective)
 	eval    *Evaluator[T] // the CPU engine (GaussNewton)
 	buf     *tensor.Dense[T]
+	kept    []*Evaluator[T]    // chunk slots 1, 2, … of Params.KeepChunks
 	res     Result[T]          // the last pass, for commit
 	grads   []*tensor.Dense[T] // the last Gauss-Newton product, for commit
 	correct int                // correct predictions of the last pass
@@ -53,10 +54,10 @@ func newPool[T tensor.Float](m Model[T], data Data[T], engine Engine[T], n int) 
 	return p
 }
 
-// run calls work for every chunk on its worker and then commit(w, c, n),
+// run calls work for every chunk c on its worker and then commit(w, c, n),
 // n the chunk's size, serialised and in increasing c; commit may read what
 // work left in the worker's Evaluator.
-func (p *pool[T]) run(work func(w *worker[T], x *tensor.Dense[T], y []int), commit func(w *worker[T], c, n int)) {
+func (p *pool[T]) run(work func(w *worker[T], c int, x *tensor.Dense[T], y []int), commit func(w *worker[T], c, n int)) {
 	chunks := p.data.Chunks()
 	do := func(w *worker[T], c int) int {
 		if w.eval == nil {
@@ -68,7 +69,7 @@ func (p *pool[T]) run(work func(w *worker[T], x *tensor.Dense[T], y []int), comm
 		}
 		x, y := p.data.ChunkTo(w.buf, c)
 		w.buf = x
-		work(w, x, y)
+		work(w, c, x, y)
 		return len(y)
 	}
 	if len(p.workers) == 1 {
@@ -194,4 +195,20 @@ func (c *chunked[T]) workers() *pool[T] {
 		c.pool = newPool(c.model, c.data, c.Engine, c.Workers)
 	}
 	return c.pool
+}
+
+// chunkEval returns the worker's Evaluator of its chunk slot j (its chunks
+// are j·W + its index): its own Evaluator for slot 0, one made on first use
+// for each other, so that every chunk keeps its pass (Params.KeepChunks).
+func (w *worker[T]) chunkEval(j int, m Model[T]) *Evaluator[T] {
+	if j == 0 {
+		return w.eval
+	}
+	for len(w.kept) < j {
+		w.kept = append(w.kept, nil)
+	}
+	if w.kept[j-1] == nil {
+		w.kept[j-1] = NewEvaluator(m)
+	}
+	return w.kept[j-1]
 }

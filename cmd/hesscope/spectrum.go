@@ -253,8 +253,15 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 	// And the passes beside them, on the CPU: -workers evaluators of a
 	// chunk each, then with -input one over every image.
 	if o.device == "cpu" {
-		if err := checkPasses(a.net, hessian.HVPPass, min(o.chunk, d.N), o.chunkWorkers(d.N), vecs, "-batch-size or -workers"); err != nil {
+		chunk := min(o.chunk, d.N)
+		if err := checkPasses(a.net, hessian.HVPPass, chunk, o.chunkWorkers(d.N), vecs, "-batch-size or -workers"); err != nil {
 			return err
+		}
+		// Every chunk's pass kept between products where one per chunk
+		// fits too: the same results, each product after the first
+		// without the values and cotangents.
+		if chunks := (d.N + chunk - 1) / chunk; chunks > o.chunkWorkers(d.N) {
+			opts.KeepPasses = checkPasses(a.net, hessian.HVPPass, chunk, chunks, vecs, "") == nil
 		}
 		if o.input {
 			if err := checkPasses(a.net, hessian.InputHVPPass, d.N, 1, vecs, "-samples"); err != nil {
