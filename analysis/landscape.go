@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"hesscope/data"
@@ -57,6 +58,9 @@ type LandscapeOptions struct {
 	// (0: 1) and of grid points evaluated at once (0: GOMAXPROCS); it does
 	// not change the results.
 	BatchSize, Workers int
+	// KeepPasses keeps every chunk's pass between the eigensolver's
+	// products, as SpectrumOptions.KeepPasses.
+	KeepPasses bool
 	// Backend is where the Hessian-vector products run (nil: CPU).
 	Backend Backend
 	// Progress, if not nil, receives progress reports.
@@ -153,7 +157,7 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 		return nil, err
 	}
 	prog := reporter(o.Progress)
-	src := Source[T]{Model: m, Data: chunks[T](d, o.BatchSize), Mode: nn.Eval, Workers: o.Workers}
+	src := Source[T]{Model: m, Data: chunks[T](d, o.BatchSize), Mode: nn.Eval, Workers: o.Workers, KeepPasses: o.KeepPasses}
 	res := &LandscapeResult{Header: header(m, d, o.Seed), Direction: o.Direction, Range: o.Range, Points: o.Points}
 	ndir := 1
 	if o.TwoD {
@@ -220,9 +224,19 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 				dirs = append(dirs, landscape.FilterNormalized(m.Params(), o.Seed+uint64(k), o.KeepBiasBN))
 			}
 		}
+		// The eigensolver's kept passes (KeepPasses) are let go before the
+		// grid's evaluators take their memory.
+		res.HVPs += counter.Count()
+		counter, op = nil, nil
+		if o.KeepPasses {
+			runtime.GC()
+		}
 		// Slope and curvature along each direction use the Hessian (also
-		// for GGN eigenvectors: the quadratic model is of the loss).
-		h := eng.Params(src, nil)
+		// for GGN eigenvectors: the quadratic model is of the loss), one
+		// product each: not worth keeping passes for.
+		hsrc := src
+		hsrc.KeepPasses = false
+		h := eng.Params(hsrc, nil)
 		hc := linop.NewCounting(h)
 		loss, g := h.Gradient()
 		res.Loss = loss
@@ -295,7 +309,9 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 		return nil, ctxErr(ctx, err)
 	}
 	res.Grid = grid
-	res.HVPs += counter.Count()
+	if counter != nil {
+		res.HVPs += counter.Count()
+	}
 	mid := len(axis) / 2
 	if axis[mid] == 0 {
 		res.Accuracy = grid.Accuracy[len(grid.Loss)/2][mid]

@@ -148,12 +148,13 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 	}
 	// Lanczos keeps -max-iter vectors (capped at the dimension) of the
 	// parameter or input space for the eigenvector directions.
+	var need uint64 // the eigensolver's vectors
 	if o.direction != "random" {
 		dim := nn.Size(nn.Trainable(a.net.Params()))
 		if o.direction == "input" {
 			dim = a.d.SampleLen()
 		}
-		need := uint64(min(o.maxIter, dim)+4) * uint64(dim) * 8
+		need = uint64(min(o.maxIter, dim)+4) * uint64(dim) * 8
 		if err := checkMemory("landscape", need, "-max-iter"); err != nil {
 			return err
 		}
@@ -161,9 +162,16 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 	backend, d := o.distribute(e, s)
 	// The passes (checkPasses): the operator's products over chunks for
 	// Hessian directions, then the grid's losses, several points at once.
+	keep := false
 	if o.direction == "eigen" {
-		if err := checkPasses(a.net, hessian.HVPPass, min(o.chunk, d.N), o.chunkWorkers(d.N), 0, "-batch-size or -workers"); err != nil {
+		chunk := min(o.chunk, d.N)
+		if err := checkPasses(a.net, hessian.HVPPass, chunk, o.chunkWorkers(d.N), 0, "-batch-size or -workers"); err != nil {
 			return err
+		}
+		// Every chunk's pass kept where one per chunk fits beside the
+		// eigensolver's vectors (as spectrum).
+		if chunks := (d.N + chunk - 1) / chunk; chunks > o.chunkWorkers(d.N) {
+			keep = checkPasses(a.net, hessian.HVPPass, chunk, chunks, need, "") == nil
 		}
 	}
 	points := o.points
@@ -176,7 +184,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 	res, err := analysis.Landscape[T](ctx, a.net, d, analysis.LandscapeOptions{
 		Direction: o.direction, Operator: o.operator, Sample: o.sample, KeepBiasBN: o.keepBiasBN,
 		Range: o.rng, Points: o.points, TwoD: o.twoD, MaxIter: o.maxIter, Tol: o.tol, Seed: o.seed,
-		BatchSize: o.chunk, Workers: o.workers, Backend: backend, Progress: bars(a.prog), InputScale: inputScale(a.norm)})
+		BatchSize: o.chunk, Workers: o.workers, KeepPasses: keep, Backend: backend, Progress: bars(a.prog), InputScale: inputScale(a.norm)})
 	if err != nil {
 		return err
 	}
