@@ -395,6 +395,12 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 			return nil, err
 		}
 	}
+	// The whole network's operator is done: its passes (kept ones, with
+	// KeepPasses, one per chunk) are let go before the next operators take
+	// their memory.
+	res.HVPs += op.Count()
+	op = nil
+	r.release()
 	if o.PerLayer {
 		if err := perLayer(r, hessian.Layers(m.Params()), func(l hessian.Layer[T]) *linop.Counting { return newOp(l.Params) }); err != nil {
 			return nil, err
@@ -419,7 +425,6 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 		res.InputResid = []float64{top.Residuals[0], bottom.Residuals[0]}
 		res.HVPs += in.Count()
 	}
-	res.HVPs += op.Count()
 	if o.InputSamples > 0 {
 		if err := inputSamples(r, m, d); err != nil {
 			return nil, err
@@ -427,6 +432,16 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// release lets an operator's kept passes go (its last reference dropped)
+// before the next operator keeps its own: with KeepPasses a collection now,
+// so that two operators' passes, one per chunk each, are never held at
+// once (the command checked memory for one).
+func (r *spectrumRun) release() {
+	if r.o.KeepPasses {
+		runtime.GC()
+	}
 }
 
 // warn records a solver's NotConvergedError as a warning and returns any
@@ -555,6 +570,8 @@ func perLayer[T tensor.Float](r *spectrumRun, layers []hessian.Layer[T], newOp f
 		ls.HVPs = op.Count()
 		r.res.HVPs += ls.HVPs
 		r.res.PerLayer = append(r.res.PerLayer, ls)
+		op = nil
+		r.release()
 		status := ""
 		if ls.Top != nil {
 			status = fmt.Sprintf("%s λ1 %.4g", l.Name, ls.Top.Values[0])
