@@ -63,6 +63,12 @@ type Options struct {
 	// threads; with shares that are whole micro-batches they equal the
 	// one-process run's to rounding.
 	Comm dist.Comm
+	// KeepPasses lets the curvature tracking's and ABSA's eigensolvers keep
+	// every micro-batch's pass between their products
+	// (hessian.Params.KeepChunks): the same bits, faster, and a kept
+	// pass's working set per micro-batch of their samples while they run,
+	// which the caller has checked fits beside the training's passes.
+	KeepPasses bool
 
 	// absaEigen, if not nil, replaces the eigenvalue that the "absa"
 	// schedule computes after each epoch (from 1): tests use it.

@@ -475,3 +475,37 @@ func TestTracking(t *testing.T) {
 		t.Errorf("metrics.csv header: %q", strings.SplitN(string(b), "\n", 2)[0])
 	}
 }
+
+// TestTrackingKeepPasses: the curvature tracking's eigensolvers keeping
+// every micro-batch's pass (Options.KeepPasses) record the same bits:
+// eigenvalue, residual, trace and its standard error, and the same weights.
+func TestTrackingKeepPasses(t *testing.T) {
+	run := func(keep bool) ([]Metrics, []byte) {
+		dir := t.TempDir()
+		// Tracking over 24 images in micro-batches of 8: three chunks.
+		cfg := Config{Model: "mlp", Dataset: "synthetic", BatchSize: 8, MicroBatch: 8, LR: 0.1, Momentum: 0.9,
+			TrackEvery: 1, TrackSamples: 24, TrackTrace: true, TrackProbes: 3, Out: dir, Seed: 2}
+		if _, err := Run(context.Background(), cfg, Options{Train: mnistLike(32, 1), Test: mnistLike(8, 2), KeepPasses: keep}); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := ReadMetrics(dir)
+		if err != nil || len(ms) != 1 || ms[0].TopEigenvalue == nil || ms[0].Trace == nil {
+			t.Fatalf("metrics %+v, %v: want one epoch with curvature", ms, err)
+		}
+		model, err := os.ReadFile(filepath.Join(dir, ModelFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms, model
+	}
+	whole, wm := run(false)
+	kept, km := run(true)
+	w, k := whole[0], kept[0]
+	if *k.TopEigenvalue != *w.TopEigenvalue || *k.EigenResidual != *w.EigenResidual || *k.Trace != *w.Trace || *k.TraceStdErr != *w.TraceStdErr {
+		t.Errorf("kept passes: λ %v (residual %v), trace %v ± %v; whole passes: λ %v (%v), %v ± %v",
+			*k.TopEigenvalue, *k.EigenResidual, *k.Trace, *k.TraceStdErr, *w.TopEigenvalue, *w.EigenResidual, *w.Trace, *w.TraceStdErr)
+	}
+	if !bytes.Equal(km, wm) {
+		t.Error("the model files differ")
+	}
+}

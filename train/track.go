@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"runtime"
 
 	"hesscope/data"
 	"hesscope/hessian"
@@ -20,7 +21,17 @@ func (t *trainer[T]) curvatureOp(d *data.Dataset) *hessian.Params[T] {
 	if t.comm.Size() > 1 {
 		op.Comm = t.comm
 	}
+	op.KeepChunks = t.opt.KeepPasses
 	return op
+}
+
+// release lets a curvature operator's kept passes go once it is done
+// (with KeepPasses: a collection now, so that the next operator's are not
+// held beside them).
+func (t *trainer[T]) release() {
+	if t.opt.KeepPasses {
+		runtime.GC()
+	}
 }
 
 // topEigen returns the top eigenvalue of the Hessian of the mean loss over d
@@ -28,6 +39,7 @@ func (t *trainer[T]) curvatureOp(d *data.Dataset) *hessian.Params[T] {
 // most iters Hessian-vector products, stopping once the relative residual
 // is below tol. An unconverged estimate is returned with its residual.
 func (t *trainer[T]) topEigen(ctx context.Context, d *data.Dataset, iters int, tol float64) (lam, res float64, err error) {
+	defer t.release()
 	op := t.curvatureOp(d)
 	eig, err := linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: 1, MaxIter: min(iters, op.Dim()), Tol: tol, Seed: t.cfg.Seed, EstimatedResiduals: true})
 	if err != nil && !errors.As(err, new(*linop.NotConvergedError)) {
@@ -50,6 +62,7 @@ func (t *trainer[T]) trackCurvature(ctx context.Context, m *Metrics) error {
 	}
 	m.TopEigenvalue, m.EigenResidual = &lam, &res
 	if c.TrackTrace {
+		defer t.release()
 		op := t.curvatureOp(t.track)
 		tr, err := linop.Hutchinson(op, linop.TraceOptions{MatVecs: c.TrackProbes, Seed: c.Seed})
 		if err != nil && !errors.As(err, new(*linop.NotConvergedError)) {

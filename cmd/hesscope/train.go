@@ -340,7 +340,8 @@ func trainFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 		if o.quiet {
 			prog = nil
 		}
-		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version, Perturb: perturb, Comm: e.comm})
+		keep := keepTrainPasses(cfg, step, hvp)
+		sum, err := train.Run(ctx, cfg, train.Options{Progress: prog, Version: version, Perturb: perturb, Comm: e.comm, KeepPasses: keep})
 		if err != nil {
 			return err
 		}
@@ -393,13 +394,9 @@ func checkTrainMemory(cfg train.Config, step, hvp int, lower string) error {
 }
 
 func checkTrainPasses[T tensor.Float](cfg train.Config, step, hvp int, lower string) error {
-	classes := 10 // a dataset file of its own: its classes barely move the estimate
-	if info, err := data.Describe(cfg.Dataset); err == nil {
-		classes = info.Classes
-	}
-	net, err := models.New[T](cfg.Model, models.Config{Classes: classes, Activation: cfg.Activation, Seed: 1})
+	net, err := probeNet[T](cfg)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	if err := checkPasses(net, hessian.TrainPass, step, 1, 0, "-micro-batch"); err != nil {
 		return err
@@ -408,6 +405,57 @@ func checkTrainPasses[T tensor.Float](cfg train.Config, step, hvp int, lower str
 		return checkPasses(net, hessian.HVPPass, hvp, 1, 0, lower)
 	}
 	return nil
+}
+
+// probeNet returns a model of cfg's for the memory probes, apart from the
+// run's.
+func probeNet[T tensor.Float](cfg train.Config) (*models.Net[T], error) {
+	classes := 10 // a dataset file of its own: its classes barely move the estimate
+	if info, err := data.Describe(cfg.Dataset); err == nil {
+		classes = info.Classes
+	}
+	net, err := models.New[T](cfg.Model, models.Config{Classes: classes, Activation: cfg.Activation, Seed: 1})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return net, nil
+}
+
+// keepTrainPasses reports whether the curvature tracking's and ABSA's
+// eigensolvers may keep every micro-batch's pass between their products
+// (train.Options.KeepPasses): where their samples are more than one
+// micro-batch (one is kept anyway) and a kept pass per micro-batch fits
+// beside a training step's working set (checkPasses, as for the run).
+func keepTrainPasses(cfg train.Config, step, hvp int) bool {
+	if hvp == 0 {
+		return false
+	}
+	c := cfg.Defaults()
+	samples := 0
+	if c.TrackEvery > 0 {
+		samples = c.TrackSamples
+	}
+	if c.Schedule == "absa" {
+		samples = max(samples, c.ABSA.EigenSamples)
+	}
+	chunks := (samples + hvp - 1) / hvp
+	if chunks <= 1 {
+		return false
+	}
+	if cfg.Precision == "float64" {
+		return fitsKeptPasses[float64](cfg, step, hvp, chunks)
+	}
+	return fitsKeptPasses[float32](cfg, step, hvp, chunks)
+}
+
+func fitsKeptPasses[T tensor.Float](cfg train.Config, step, hvp, chunks int) bool {
+	net, err := probeNet[T](cfg)
+	if err != nil {
+		return false
+	}
+	input := [3]int{net.Input[0], net.Input[1], net.Input[2]}
+	steps := hessian.WorkingSetBound[T](net, input, hessian.TrainPass, step)
+	return checkPasses(net, hessian.HVPPass, hvp, chunks, steps, "") == nil
 }
 
 func printTrainSummary(w io.Writer, s train.Summary) {
