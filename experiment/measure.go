@@ -61,6 +61,11 @@ type MeasureConfig struct {
 	// top eigenvector (defaults 21 and 1).
 	LandscapePoints int     `json:"landscape_points"`
 	LandscapeRange  float64 `json:"landscape_range"`
+	// KeepPasses lets the parameter Hessian's spectrum keep every chunk's
+	// pass (analysis.SpectrumOptions.KeepPasses). It changes no result, so
+	// it is not part of a sweep's definition (not in sweep.json): a run
+	// sets it where the memory was checked (UnitOptions.KeepPasses).
+	KeepPasses bool `json:"-"`
 }
 
 // WithDefaults fills in the zero fields for the dataset.
@@ -170,9 +175,10 @@ func fixedSubset(d *data.Dataset, n int) *data.Dataset {
 	return d.Select(data.Permutation(d.N, 0x5eed, 0)[:n])
 }
 
-func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config, u Unit, w io.Writer, version string, comm dist.Comm) error {
+func measureRun[T tensor.Float](ctx context.Context, s *Sweep, cfg train.Config, u Unit, w io.Writer, version string, comm dist.Comm, keep bool) error {
 	start := time.Now()
 	m := s.Measure.WithDefaults(s.Dataset)
+	m.KeepPasses = keep
 	net, _, err := LoadModel[T](ModelSpec{Name: s.Model, Weights: filepath.Join(cfg.Out, train.ModelFile), Activation: cfg.Activation})
 	if err != nil {
 		return err
@@ -370,7 +376,7 @@ func (m MeasureConfig) SpectrumOptions() analysis.SpectrumOptions {
 	return analysis.SpectrumOptions{TopK: m.TopK, BottomK: 1, MaxIter: m.LanczosIters, Tol: m.LanczosTol,
 		Trace: m.TraceProbes > 0, TraceMethod: "hutchinson", TraceMatVecs: max(m.TraceProbes, 1),
 		Density: m.DensityProbes > 0, DensityProbes: max(m.DensityProbes, 1), DensitySteps: m.DensitySteps, DensityBins: 1000, DensitySigma2: 1e-4,
-		Seed: 1, BatchSize: HessianBatch}
+		Seed: 1, BatchSize: HessianBatch, KeepPasses: m.KeepPasses}
 }
 
 // LandscapeOptions are those of the loss along the top eigenvector v.

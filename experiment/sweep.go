@@ -314,6 +314,12 @@ type UnitOptions struct {
 	// parameter-Hessian measurements on shards (analysis.Sharded); every
 	// rank calls RunUnit alike, and rank 0 alone writes.
 	Comm dist.Comm
+	// KeepPasses lets the training's curvature tracking and the
+	// measurements' parameter Hessian keep every chunk's pass between
+	// their products (train.Options.KeepPasses,
+	// MeasureConfig.KeepPasses): the same results, faster, where the
+	// caller has checked that a kept pass per chunk fits.
+	KeepPasses bool
 }
 
 // RunUnit trains unit u of the sweep in out (resuming it if it was
@@ -332,7 +338,7 @@ func RunUnit(ctx context.Context, s *Sweep, out string, u Unit, o UnitOptions) e
 	if w != nil {
 		fmt.Fprintf(w, "== unit %d: %s\n", u.Index, u.Name)
 	}
-	if _, err := train.Run(ctx, cfg, train.Options{Progress: w, Version: version, Perturb: perturb, Comm: o.Comm}); err != nil {
+	if _, err := train.Run(ctx, cfg, train.Options{Progress: w, Version: version, Perturb: perturb, Comm: o.Comm, KeepPasses: o.KeepPasses}); err != nil {
 		return fmt.Errorf("%s: %w", u.Name, err)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Out, MeasureFile)); err == nil {
@@ -351,9 +357,9 @@ func RunUnit(ctx context.Context, s *Sweep, out string, u Unit, o UnitOptions) e
 		}
 	}
 	if s.Precision == "float64" {
-		return measureRun[float64](ctx, s, cfg, u, w, version, o.Comm)
+		return measureRun[float64](ctx, s, cfg, u, w, version, o.Comm, o.KeepPasses)
 	}
-	return measureRun[float32](ctx, s, cfg, u, w, version, o.Comm)
+	return measureRun[float32](ctx, s, cfg, u, w, version, o.Comm, o.KeepPasses)
 }
 
 // Perturbation builds the adversarial-training perturbation that cfg.Perturb

@@ -449,9 +449,12 @@ func checkSweepLimits(s *experiment.Sweep) error {
 // checkSweepMemory refuses a sweep whose units' passes cannot fit
 // (checkTrainMemory), before anything is written: the largest training
 // steps and Hessian-vector products of the units to run, the latter at
-// least the measurements' over experiment.HessianBatch images.
-func checkSweepMemory(s *experiment.Sweep, units []experiment.Unit, only int) error {
-	step, hvp := 0, experiment.HessianBatch
+// least the measurements' over experiment.HessianBatch images. keep
+// reports whether a kept pass per chunk of the measurements' parameter
+// Hessian and of the curvature tracking fits too
+// (experiment.UnitOptions.KeepPasses).
+func checkSweepMemory(s *experiment.Sweep, units []experiment.Unit, only int) (keep bool, err error) {
+	step, hvp, track := 0, experiment.HessianBatch, 0
 	var c train.Config
 	for _, u := range units {
 		if only >= 0 && u.Index != only {
@@ -460,8 +463,16 @@ func checkSweepMemory(s *experiment.Sweep, units []experiment.Unit, only int) er
 		c = s.TrainConfig(u, "")
 		st, h := trainPassImages(c)
 		step, hvp = max(step, st), max(hvp, h)
+		track = max(track, trainHVPChunks(c, h))
 	}
-	return checkTrainMemory(c, step, hvp, "-micro-batch, or -precision float32")
+	if err := checkTrainMemory(c, step, hvp, "-micro-batch, or -precision float32"); err != nil {
+		return false, err
+	}
+	// Every chunk's pass kept (UnitOptions.KeepPasses) where one per chunk
+	// of the measurements' parameter Hessian and of the tracking fits.
+	m := s.Measure.WithDefaults(s.Dataset)
+	chunks := max(track, (m.HessianSamples+experiment.HessianBatch-1)/experiment.HessianBatch)
+	return chunks > 1 && fitsKeptPasses(c, step, hvp, chunks), nil
 }
 
 func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) error {
@@ -498,12 +509,14 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 		}
 		return tw.Flush()
 	}
+	keep := false // every chunk's pass kept (checkSweepMemory)
 	if !c.summarize {
 		// Checked before anything is written.
 		if c.only < -1 || c.only >= len(units) {
 			return usagef("-only %d: the sweep has units 0 to %d (see -list)", c.only, len(units)-1)
 		}
-		if err := checkSweepMemory(s, units, c.only); err != nil {
+		var err error
+		if keep, err = checkSweepMemory(s, units, c.only); err != nil {
 			return err
 		}
 	}
@@ -521,7 +534,7 @@ func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) err
 			if c.only >= 0 && u.Index != c.only {
 				continue
 			}
-			if err := experiment.RunUnit(ctx, s, c.out, u, experiment.UnitOptions{Progress: prog, Version: version, Comm: e.comm}); err != nil {
+			if err := experiment.RunUnit(ctx, s, c.out, u, experiment.UnitOptions{Progress: prog, Version: version, Comm: e.comm, KeepPasses: keep}); err != nil {
 				return err
 			}
 		}

@@ -427,8 +427,15 @@ func probeNet[T tensor.Float](cfg train.Config) (*models.Net[T], error) {
 // micro-batch (one is kept anyway) and a kept pass per micro-batch fits
 // beside a training step's working set (checkPasses, as for the run).
 func keepTrainPasses(cfg train.Config, step, hvp int) bool {
+	chunks := trainHVPChunks(cfg, hvp)
+	return chunks > 1 && fitsKeptPasses(cfg, step, hvp, chunks)
+}
+
+// trainHVPChunks returns the micro-batches of hvp images (trainPassImages)
+// that the curvature tracking's and ABSA's samples take (0: none).
+func trainHVPChunks(cfg train.Config, hvp int) int {
 	if hvp == 0 {
-		return false
+		return 0
 	}
 	c := cfg.Defaults()
 	samples := 0
@@ -438,17 +445,20 @@ func keepTrainPasses(cfg train.Config, step, hvp int) bool {
 	if c.Schedule == "absa" {
 		samples = max(samples, c.ABSA.EigenSamples)
 	}
-	chunks := (samples + hvp - 1) / hvp
-	if chunks <= 1 {
-		return false
-	}
-	if cfg.Precision == "float64" {
-		return fitsKeptPasses[float64](cfg, step, hvp, chunks)
-	}
-	return fitsKeptPasses[float32](cfg, step, hvp, chunks)
+	return (samples + hvp - 1) / hvp
 }
 
-func fitsKeptPasses[T tensor.Float](cfg train.Config, step, hvp, chunks int) bool {
+// fitsKeptPasses reports whether a kept HVP pass over each of chunks chunks
+// of hvp images fits beside a training step over step images
+// (checkPasses).
+func fitsKeptPasses(cfg train.Config, step, hvp, chunks int) bool {
+	if cfg.Precision == "float64" {
+		return fitsKept[float64](cfg, step, hvp, chunks)
+	}
+	return fitsKept[float32](cfg, step, hvp, chunks)
+}
+
+func fitsKept[T tensor.Float](cfg train.Config, step, hvp, chunks int) bool {
 	net, err := probeNet[T](cfg)
 	if err != nil {
 		return false
