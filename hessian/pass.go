@@ -1,9 +1,10 @@
 package hessian
 
 import (
+	"bytes"
 	"fmt"
-	"math"
 	"slices"
+	"unsafe"
 
 	"hesscope/autodiff"
 	"hesscope/nn"
@@ -220,17 +221,19 @@ func (k *retained[T]) holds(m Model[T], x *tensor.Dense[T], y []int, req Request
 }
 
 // sameBits reports whether a and b hold the same bits (+0 and −0 differ:
-// the pass would see them so).
+// the pass would see them so), comparing their bytes (bytes.Equal,
+// vectorised): element by element, the comparison of LeNet-5's 431 080
+// parameters before every product had made its one-image input products
+// (spectrum -input-samples) 1.6 times slower than whole passes.
 func sameBits[T tensor.Float](a, b []T) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for i := range a {
-		if math.Float64bits(float64(a[i])) != math.Float64bits(float64(b[i])) {
-			return false
-		}
+	if len(a) == 0 {
+		return true
 	}
-	return true
+	n := len(a) * int(unsafe.Sizeof(a[0]))
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), n), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n))
 }
 
 // retain runs the value pass of req on (x, y), the loss and the cotangents
