@@ -111,9 +111,27 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req Request[T]) Result[
 		}
 		return e.replay(req.ParamTangent, req.InputTangent)
 	}
+	e.kept = nil
+	p := e.record(x, y, req)
+	if len(req.Params) > 0 || req.InputGrad {
+		e.tape.Backward(p.loss)
+	}
+	return e.result(p, req)
+}
+
+// recorded is a forward pass recorded on the tape: its graph, the input's
+// Var, the logits and the loss.
+type recorded[T tensor.Float] struct {
+	g               *nn.Graph[T]
+	x, logits, loss autodiff.Var
+}
+
+// record resets the tape and records the forward pass of req on (x, y):
+// the parameters bound as leaves (bind), the input leaf, the logits and the
+// loss, with the tangents req holds.
+func (e *Evaluator[T]) record(x *tensor.Dense[T], y []int, req Request[T]) recorded[T] {
 	tp := e.tape
 	tp.Reset()
-	e.kept = nil
 	g := e.bind(req.Mode, req.Params, req.ParamTangent, req.At, req.HvOnly)
 	var xv autodiff.Var
 	if req.InputGrad && req.HvOnly {
@@ -122,26 +140,29 @@ func (e *Evaluator[T]) Pass(x *tensor.Dense[T], y []int, req Request[T]) Result[
 		xv = tp.Leaf(x, req.InputTangent, req.InputGrad)
 	}
 	logits := e.Model.Forward(g, xv)
-	loss := g.CrossEntropy(logits, y)
-	if len(req.Params) > 0 || req.InputGrad {
-		tp.Backward(loss)
-	}
-	r := Result[T]{Loss: float64(tp.Value(loss).Data[0]), Logits: tp.Value(logits)}
+	return recorded[T]{g: g, x: xv, logits: logits, loss: g.CrossEntropy(logits, y)}
+}
+
+// result reads what req asks for off the tape after p's backward pass (or
+// its Replay).
+func (e *Evaluator[T]) result(p recorded[T], req Request[T]) Result[T] {
+	tp := e.tape
+	r := Result[T]{Loss: float64(tp.Value(p.loss).Data[0]), Logits: tp.Value(p.logits)}
 	if len(req.Params) > 0 {
 		if !req.HvOnly {
 			r.ParamGrad = make([]*tensor.Dense[T], len(req.Params))
 		}
 		r.ParamHv = make([]*tensor.Dense[T], len(req.Params))
-		for i, p := range req.Params {
+		for i, q := range req.Params {
 			if r.ParamGrad != nil {
-				r.ParamGrad[i] = g.Grad(p)
+				r.ParamGrad[i] = p.g.Grad(q)
 			}
-			r.ParamHv[i] = g.GradDot(p)
+			r.ParamHv[i] = p.g.GradDot(q)
 		}
 	}
 	if req.InputGrad {
-		r.InputGrad = tp.Grad(xv)
-		r.InputHv = tp.GradDot(xv)
+		r.InputGrad = tp.Grad(p.x)
+		r.InputHv = tp.GradDot(p.x)
 	}
 	return r
 }
@@ -190,25 +211,20 @@ func (e *Evaluator[T]) bind(mode nn.Mode, params []*nn.Param[T], tangents, at []
 }
 
 // retained is the pass an Evaluator keeps for Request.Retain: what it was
-// computed on, and the tape's Vars that replay reads.
+// computed on, and the pass recorded.
 type retained[T tensor.Float] struct {
-	mode      nn.Mode
-	params    []*nn.Param[T]
-	inputGrad bool
-	x         *tensor.Dense[T] // a copy of the batch, the tape's input leaf
-	y         []int
-	theta     [][]T // the model's parameters and buffers
-	g         *nn.Graph[T]
-	xv        autodiff.Var
-	loss      autodiff.Var
-	logits    autodiff.Var
+	req   Request[T]       // mode, parameters and input gradient; HvOnly
+	x     *tensor.Dense[T] // a copy of the batch, the tape's input leaf
+	y     []int
+	theta [][]T // the model's parameters and buffers
+	rec   recorded[T]
 }
 
 // holds reports whether k is a pass of m on (x, y) for req at m's current
 // parameters. A nil k holds none.
 func (k *retained[T]) holds(m Model[T], x *tensor.Dense[T], y []int, req Request[T]) bool {
-	if k == nil || k.mode != req.Mode || k.inputGrad != req.InputGrad ||
-		!slices.Equal(k.params, req.Params) || !slices.Equal(k.y, y) ||
+	if k == nil || k.req.Mode != req.Mode || k.req.InputGrad != req.InputGrad ||
+		!slices.Equal(k.req.Params, req.Params) || !slices.Equal(k.y, y) ||
 		!tensor.SameShape(k.x.Shape, x.Shape) || !sameBits(k.x.Data, x.Data) {
 		return false
 	}
@@ -244,16 +260,13 @@ func (e *Evaluator[T]) retain(x *tensor.Dense[T], y []int, req Request[T]) {
 		k = &retained[T]{}
 	}
 	e.kept = nil
-	tp := e.tape
-	tp.Reset()
 	if k.x == nil || len(k.x.Data) != len(x.Data) {
 		k.x = tensor.New[T](x.Shape...)
 	}
 	k.x.Shape = append(k.x.Shape[:0], x.Shape...)
 	copy(k.x.Data, x.Data)
 	k.y = append(k.y[:0], y...)
-	k.mode, k.inputGrad = req.Mode, req.InputGrad
-	k.params = append(k.params[:0], req.Params...)
+	k.req = Request[T]{Mode: req.Mode, Params: append(k.req.Params[:0], req.Params...), InputGrad: req.InputGrad, HvOnly: true}
 	all := e.Model.Params()
 	if len(k.theta) != len(all) {
 		k.theta = make([][]T, len(all))
@@ -261,15 +274,8 @@ func (e *Evaluator[T]) retain(x *tensor.Dense[T], y []int, req Request[T]) {
 	for i, p := range all {
 		k.theta[i] = append(k.theta[i][:0], p.Value.Data...)
 	}
-	k.g = e.bind(req.Mode, req.Params, nil, nil, true)
-	if req.InputGrad {
-		k.xv = tp.LeafGradDotOnly(k.x, nil)
-	} else {
-		k.xv = tp.Leaf(k.x, nil, false)
-	}
-	k.logits = e.Model.Forward(k.g, k.xv)
-	k.loss = k.g.CrossEntropy(k.logits, k.y)
-	tp.BackwardKeep(k.loss)
+	k.rec = e.record(k.x, k.y, k.req)
+	e.tape.BackwardKeep(k.rec.loss)
 	e.kept = k
 }
 
@@ -277,27 +283,14 @@ func (e *Evaluator[T]) retain(x *tensor.Dense[T], y []int, req Request[T]) {
 // (tape.Replay): the Result of an HvOnly Pass.
 func (e *Evaluator[T]) replay(paramTangent []*tensor.Dense[T], inputTangent *tensor.Dense[T]) Result[T] {
 	k, tp := e.kept, e.tape
-	if paramTangent != nil && len(paramTangent) != len(k.params) {
-		panic(fmt.Sprintf("hessian: %d parameter tangents for %d parameters", len(paramTangent), len(k.params)))
-	}
-	for i, p := range k.params {
+	for i, p := range k.req.Params {
 		var d *tensor.Dense[T]
 		if paramTangent != nil {
 			d = paramTangent[i]
 		}
-		tp.SetTangent(k.g.Param(p), d)
+		tp.SetTangent(k.rec.g.Param(p), d)
 	}
-	tp.SetTangent(k.xv, inputTangent)
-	tp.Replay(k.loss)
-	r := Result[T]{Loss: float64(tp.Value(k.loss).Data[0]), Logits: tp.Value(k.logits)}
-	if len(k.params) > 0 {
-		r.ParamHv = make([]*tensor.Dense[T], len(k.params))
-		for i, p := range k.params {
-			r.ParamHv[i] = k.g.GradDot(p)
-		}
-	}
-	if k.inputGrad {
-		r.InputHv = tp.GradDot(k.xv)
-	}
-	return r
+	tp.SetTangent(k.rec.x, inputTangent)
+	tp.Replay(k.rec.loss)
+	return e.result(k.rec, k.req)
 }
