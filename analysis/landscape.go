@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"time"
 
 	"hesscope/data"
@@ -224,13 +223,9 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 				dirs = append(dirs, landscape.FilterNormalized(m.Params(), o.Seed+uint64(k), o.KeepBiasBN))
 			}
 		}
-		// The eigensolver's kept passes (KeepPasses) are let go before the
-		// grid's evaluators take their memory.
-		res.HVPs += counter.Count()
-		counter, op = nil, nil
-		if o.KeepPasses {
-			runtime.GC()
-		}
+		// The eigensolver's passes (kept ones, with KeepPasses, one per
+		// chunk) are let go before the grid's evaluators take their memory.
+		release(op)
 		// Slope and curvature along each direction use the Hessian (also
 		// for GGN eigenvectors: the quadratic model is of the loss), one
 		// product each: not worth keeping passes for.
@@ -309,9 +304,7 @@ func Landscape[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.
 		return nil, ctxErr(ctx, err)
 	}
 	res.Grid = grid
-	if counter != nil {
-		res.HVPs += counter.Count()
-	}
+	res.HVPs += counter.Count()
 	mid := len(axis) / 2
 	if axis[mid] == 0 {
 		res.Accuracy = grid.Accuracy[len(grid.Loss)/2][mid]

@@ -398,9 +398,7 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 	// The whole network's operator is done: its passes (kept ones, with
 	// KeepPasses, one per chunk) are let go before the next operators take
 	// their memory.
-	res.HVPs += op.Count()
-	op = nil
-	r.release()
+	release(op)
 	if o.PerLayer {
 		if err := perLayer(r, hessian.Layers(m.Params()), func(l hessian.Layer[T]) *linop.Counting { return newOp(l.Params) }); err != nil {
 			return nil, err
@@ -425,6 +423,7 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 		res.InputResid = []float64{top.Residuals[0], bottom.Residuals[0]}
 		res.HVPs += in.Count()
 	}
+	res.HVPs += op.Count()
 	if o.InputSamples > 0 {
 		if err := inputSamples(r, m, d); err != nil {
 			return nil, err
@@ -434,13 +433,15 @@ func Spectrum[T tensor.Float](ctx context.Context, m hessian.Model[T], d *data.D
 	return res, nil
 }
 
-// release lets an operator's kept passes go (its last reference dropped)
-// before the next operator keeps its own: with KeepPasses a collection now,
-// so that two operators' passes, one per chunk each, are never held at
-// once (the command checked memory for one).
-func (r *spectrumRun) release() {
-	if r.o.KeepPasses {
-		runtime.GC()
+// release lets an operator's passes go before the next operator keeps its
+// own (hessian.Params.Release, through a linop.Counting); other operators
+// keep theirs until they are collected.
+func release(op linop.Operator) {
+	if c, ok := op.(*linop.Counting); ok {
+		op = c.Op
+	}
+	if r, ok := op.(interface{ Release() }); ok {
+		r.Release()
 	}
 }
 
@@ -570,8 +571,7 @@ func perLayer[T tensor.Float](r *spectrumRun, layers []hessian.Layer[T], newOp f
 		ls.HVPs = op.Count()
 		r.res.HVPs += ls.HVPs
 		r.res.PerLayer = append(r.res.PerLayer, ls)
-		op = nil
-		r.release()
+		release(op)
 		status := ""
 		if ls.Top != nil {
 			status = fmt.Sprintf("%s λ1 %.4g", l.Name, ls.Top.Values[0])

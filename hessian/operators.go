@@ -2,6 +2,7 @@ package hessian
 
 import (
 	"math"
+	"runtime"
 
 	"hesscope/linop"
 	"hesscope/nn"
@@ -75,6 +76,19 @@ func (o *Params[T]) Apply(dst, v []float64) {
 	})
 	o.allreduce(dst, &o.Loss)
 	o.HVPs++
+}
+
+// Release lets go of the operator's evaluators and the passes they keep,
+// so that their memory (a pass per worker, or per chunk with KeepChunks)
+// is free for what follows; a later product makes new evaluators and runs
+// the passes again. With KeepChunks it collects at once, so that the next
+// operator's kept passes are never held beside these (the callers check
+// memory for one set).
+func (o *Params[T]) Release() {
+	o.pool = nil
+	if o.KeepChunks {
+		runtime.GC()
+	}
 }
 
 // Gradient returns the mean loss and its gradient (flattened) over the data.

@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"errors"
-	"runtime"
 
 	"hesscope/data"
 	"hesscope/hessian"
@@ -25,22 +24,13 @@ func (t *trainer[T]) curvatureOp(d *data.Dataset) *hessian.Params[T] {
 	return op
 }
 
-// release lets a curvature operator's kept passes go once it is done
-// (with KeepPasses: a collection now, so that the next operator's are not
-// held beside them).
-func (t *trainer[T]) release() {
-	if t.opt.KeepPasses {
-		runtime.GC()
-	}
-}
-
 // topEigen returns the top eigenvalue of the Hessian of the mean loss over d
 // (BatchNorm in eval mode) and Lanczos' estimate of its residual, from at
 // most iters Hessian-vector products, stopping once the relative residual
 // is below tol. An unconverged estimate is returned with its residual.
 func (t *trainer[T]) topEigen(ctx context.Context, d *data.Dataset, iters int, tol float64) (lam, res float64, err error) {
-	defer t.release()
 	op := t.curvatureOp(d)
+	defer op.Release() // its kept passes, before the training's next steps
 	eig, err := linop.Lanczos(op, linop.Largest, linop.LanczosOptions{K: 1, MaxIter: min(iters, op.Dim()), Tol: tol, Seed: t.cfg.Seed, EstimatedResiduals: true})
 	if err != nil && !errors.As(err, new(*linop.NotConvergedError)) {
 		return 0, 0, err
@@ -62,8 +52,8 @@ func (t *trainer[T]) trackCurvature(ctx context.Context, m *Metrics) error {
 	}
 	m.TopEigenvalue, m.EigenResidual = &lam, &res
 	if c.TrackTrace {
-		defer t.release()
 		op := t.curvatureOp(t.track)
+		defer op.Release()
 		tr, err := linop.Hutchinson(op, linop.TraceOptions{MatVecs: c.TrackProbes, Seed: c.Seed})
 		if err != nil && !errors.As(err, new(*linop.NotConvergedError)) {
 			return err
