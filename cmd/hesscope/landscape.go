@@ -170,9 +170,7 @@ func runLandscape[T tensor.Float](ctx context.Context, e *env, o *landscapeOptio
 		}
 		// Every chunk's pass kept where one per chunk fits beside the
 		// eigensolver's vectors (as spectrum).
-		if chunks := (d.N + chunk - 1) / chunk; chunks > o.chunkWorkers(d.N) {
-			keep = checkPasses(a.net, hessian.HVPPass, chunk, chunks, need, "") == nil
-		}
+		keep = keepChunks(a.net, chunk, d.N, o.chunkWorkers(d.N), need)
 	}
 	points := o.points
 	if o.twoD {

@@ -91,6 +91,16 @@ func checkPasses[T tensor.Float](net *models.Net[T], kind hessian.PassKind, n, w
 	return checkMemory(what, all, lower)
 }
 
+// keepChunks reports whether the Hessian-vector products over n images in
+// chunks of chunk, on workers evaluators, may keep every chunk's pass
+// (the analyses' KeepPasses): where there are more chunks than workers (a
+// worker's one chunk is kept anyway) and a kept pass per chunk passes
+// checkPasses beside extra bytes.
+func keepChunks[T tensor.Float](net *models.Net[T], chunk, n, workers int, extra uint64) bool {
+	chunks := (n + chunk - 1) / chunk
+	return chunks > workers && checkPasses(net, hessian.HVPPass, chunk, chunks, extra, "") == nil
+}
+
 // passHeadroom is the factor checkPasses asks for over a pass's estimated
 // working set.
 const passHeadroom = 1.1

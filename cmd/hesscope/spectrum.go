@@ -260,9 +260,7 @@ func runSpectrum[T tensor.Float](ctx context.Context, e *env, o *spectrumOptions
 		// Every chunk's pass kept between products where one per chunk
 		// fits too: the same results, each product after the first
 		// without the values and cotangents.
-		if chunks := (d.N + chunk - 1) / chunk; chunks > o.chunkWorkers(d.N) {
-			opts.KeepPasses = checkPasses(a.net, hessian.HVPPass, chunk, chunks, vecs, "") == nil
-		}
+		opts.KeepPasses = keepChunks(a.net, chunk, d.N, o.chunkWorkers(d.N), vecs)
 		if o.input {
 			if err := checkPasses(a.net, hessian.InputHVPPass, d.N, 1, vecs, "-samples"); err != nil {
 				return err

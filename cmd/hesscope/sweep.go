@@ -472,7 +472,7 @@ func checkSweepMemory(s *experiment.Sweep, units []experiment.Unit, only int) (k
 	// of the measurements' parameter Hessian and of the tracking fits.
 	m := s.Measure.WithDefaults(s.Dataset)
 	chunks := max(track, (m.HessianSamples+experiment.HessianBatch-1)/experiment.HessianBatch)
-	return chunks > 1 && fitsKeptPasses(c, step, hvp, chunks), nil
+	return keepTrainChunks(c, step, hvp, chunks), nil
 }
 
 func runSweep(ctx context.Context, e *env, s *experiment.Sweep, c *sweepCLI) error {

@@ -423,12 +423,9 @@ func probeNet[T tensor.Float](cfg train.Config) (*models.Net[T], error) {
 
 // keepTrainPasses reports whether the curvature tracking's and ABSA's
 // eigensolvers may keep every micro-batch's pass between their products
-// (train.Options.KeepPasses): where their samples are more than one
-// micro-batch (one is kept anyway) and a kept pass per micro-batch fits
-// beside a training step's working set (checkPasses, as for the run).
+// (train.Options.KeepPasses, keepTrainChunks).
 func keepTrainPasses(cfg train.Config, step, hvp int) bool {
-	chunks := trainHVPChunks(cfg, hvp)
-	return chunks > 1 && fitsKeptPasses(cfg, step, hvp, chunks)
+	return keepTrainChunks(cfg, step, hvp, trainHVPChunks(cfg, hvp))
 }
 
 // trainHVPChunks returns the micro-batches of hvp images (trainPassImages)
@@ -448,24 +445,26 @@ func trainHVPChunks(cfg train.Config, hvp int) int {
 	return (samples + hvp - 1) / hvp
 }
 
-// fitsKeptPasses reports whether a kept HVP pass over each of chunks chunks
-// of hvp images fits beside a training step over step images
-// (checkPasses).
-func fitsKeptPasses(cfg train.Config, step, hvp, chunks int) bool {
-	if cfg.Precision == "float64" {
-		return fitsKept[float64](cfg, step, hvp, chunks)
+// keepTrainChunks reports whether chunks kept passes of hvp images each may
+// be held beside a training step over step images (keepChunks): never for
+// one chunk, which is kept anyway (decided before the probes).
+func keepTrainChunks(cfg train.Config, step, hvp, chunks int) bool {
+	if chunks <= 1 {
+		return false
 	}
-	return fitsKept[float32](cfg, step, hvp, chunks)
+	if cfg.Precision == "float64" {
+		return keepTrain[float64](cfg, step, hvp, chunks)
+	}
+	return keepTrain[float32](cfg, step, hvp, chunks)
 }
 
-func fitsKept[T tensor.Float](cfg train.Config, step, hvp, chunks int) bool {
+func keepTrain[T tensor.Float](cfg train.Config, step, hvp, chunks int) bool {
 	net, err := probeNet[T](cfg)
 	if err != nil {
 		return false
 	}
 	input := [3]int{net.Input[0], net.Input[1], net.Input[2]}
-	steps := hessian.WorkingSetBound[T](net, input, hessian.TrainPass, step)
-	return checkPasses(net, hessian.HVPPass, hvp, chunks, steps, "") == nil
+	return keepChunks(net, hvp, chunks*hvp, 1, hessian.WorkingSetBound[T](net, input, hessian.TrainPass, step))
 }
 
 func printTrainSummary(w io.Writer, s train.Summary) {
