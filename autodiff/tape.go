@@ -224,19 +224,10 @@ func (t *Tape[T]) LeafGradDotOnly(x, xDot *tensor.Dense[T]) Var {
 // Apply records y = p(inputs…), computes y and, when any input has a tangent,
 // ẏ. It returns y's Var.
 func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
-	xs := make([]*tensor.Dense[T], len(inputs))
-	var xDots []*tensor.Dense[T]
+	xs, xDots := t.operands(inputs)
 	need := false
-	for i, v := range inputs {
-		n := &t.nodes[v]
-		xs[i] = n.val
-		if n.dot != nil {
-			if xDots == nil {
-				xDots = make([]*tensor.Dense[T], len(inputs))
-			}
-			xDots[i] = n.dot
-		}
-		need = need || n.needBar
+	for _, v := range inputs {
+		need = need || t.nodes[v].needBar
 	}
 	y, _ := t.allocUninit(p.Shape(xs))
 	var yDot *tensor.Dense[T]
@@ -253,6 +244,23 @@ func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
 	}
 	t.nodes = append(t.nodes, node[T]{prim: p, in: inputs, val: y, dot: yDot, needBar: need})
 	return Var(len(t.nodes) - 1)
+}
+
+// operands returns the values of in and their tangents (xDots nil when
+// none has one).
+func (t *Tape[T]) operands(in []Var) (xs, xDots []*tensor.Dense[T]) {
+	xs = make([]*tensor.Dense[T], len(in))
+	for i, v := range in {
+		n := &t.nodes[v]
+		xs[i] = n.val
+		if n.dot != nil {
+			if xDots == nil {
+				xDots = make([]*tensor.Dense[T], len(in))
+			}
+			xDots[i] = n.dot
+		}
+	}
+	return xs, xDots
 }
 
 // Len returns the number of values recorded since the last Reset; their
@@ -391,21 +399,9 @@ func (t *Tape[T]) Replay(out Var) {
 		if n.prim == nil {
 			continue
 		}
-		var xs, xDots []*tensor.Dense[T]
-		for j, v := range n.in {
-			if d := t.nodes[v].dot; d != nil {
-				if xDots == nil {
-					xs = make([]*tensor.Dense[T], len(n.in))
-					xDots = make([]*tensor.Dense[T], len(n.in))
-				}
-				xDots[j] = d
-			}
-		}
+		xs, xDots := t.operands(n.in)
 		if xDots == nil {
 			continue
-		}
-		for j, v := range n.in {
-			xs[j] = t.nodes[v].val
 		}
 		n.dot, _ = t.allocUninit(n.val.Shape)
 		if pj, ok := n.prim.(PairJVP[T]); ok && sweeps(n.prim) {
