@@ -27,10 +27,11 @@ const (
 // shape input ([C, H, W]) allocates on a fresh Evaluator of m: the tape's
 // values, tangents and cotangents and the kernels' scratch, the memory its
 // later passes reuse (for the products, the larger of a whole pass's and a
-// kept one's, Request.Retain, which holds every cotangent). The commands check it against what the machine has
-// before they start (a pass of -batch-size 65536 ResNet-18 images needs a
-// terabyte), so that a size that cannot fit is refused with both amounts
-// instead of killing the process halfway.
+// kept one's, Request.Retain, which holds every cotangent). The commands
+// check it against what the machine has before they start (a pass of
+// -batch-size 65536 ResNet-18 images needs a terabyte), so that a size
+// that cannot fit is refused with both amounts instead of killing the
+// process halfway.
 //
 // The estimate is measured, not modelled: probe passes over n₁ = min(n,
 // 32) and n₂ = min(n, 64) random images, each on a fresh Evaluator after
