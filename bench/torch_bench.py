@@ -81,12 +81,24 @@ def median_seconds(fn, reps, sync=lambda: None):
     return statistics.median(times)
 
 
+def positive(v):
+    """A whole number of at least 1, for argparse: 0 or less is refused in
+    one line, before any work."""
+    try:
+        n = int(v)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{v}: want a whole number of at least 1")
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, nargs="+", choices=sorted(MODELS))
-    ap.add_argument("--batch", type=int, nargs="+", default=[128])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--batch", type=positive, nargs="+", default=[128])
+    ap.add_argument("--threads", type=positive, default=2)
+    ap.add_argument("--reps", type=positive, default=10)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--strict", action="store_true", help="on cuda: no TF32, deterministic cuDNN")
