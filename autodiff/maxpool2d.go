@@ -162,25 +162,25 @@ func poolPlane3x3f32(g poolGeom, yp []float32, am []int32, plane []float32) {
 	}
 }
 
-// poolPlaneS2 computes the plane by kernels.MaxPoolRowS2 for the windows
-// inside the image and poolWindow for those that overlap the padding. It
-// reports false, having done nothing, if there is no vector kernel.
+// poolPlaneS2 computes the plane by kernels.MaxPoolRowS2: each output row's
+// windows inside the image in one call, each window that overlaps the
+// padding in a call of its own on the part of it inside the image (the
+// padding's −∞ never replaces the maximum, and the reference loop starts
+// from the first pixel inside the image too). It reports false, having
+// done nothing, if there is no vector kernel.
 func poolPlaneS2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) bool {
-	// Windows inside the image: columns [oxLo, oxHi), rows [oyLo, oyHi).
-	oxLo, oxHi := (g.p+1)/2, min(g.ow, (g.w-g.k+g.p)/2+1)
-	oyLo, oyHi := (g.p+1)/2, min(g.oh, (g.h-g.k+g.p)/2+1)
-	if oxHi <= oxLo || !kernels.MaxPoolRowS2(yp[:0], am, plane, g.w, 0, g.k) {
+	if !kernels.MaxPoolRowS2(yp[:0], am, plane, g.w, 0, g.k, g.k) {
 		return false
 	}
+	// Windows inside the image's columns: [lo, hi).
+	lo := (g.p + 1) / 2
+	hi := max(lo, min(g.ow, (g.w-g.k+g.p)/2+1))
 	for oy := 0; oy < g.oh; oy++ {
 		y0 := 2*oy - g.p
+		ylo := max(y0, 0)
+		kh := min(y0+g.k, g.h) - ylo
 		yr, ar := yp[oy*g.ow:(oy+1)*g.ow], am[oy*g.ow:(oy+1)*g.ow]
-		lo, hi := oxLo, oxHi
-		if oy < oyLo || oy >= oyHi {
-			lo, hi = g.ow, g.ow
-		} else {
-			kernels.MaxPoolRowS2(yr[lo:hi], ar[lo:hi], plane, g.w, y0*g.w+2*lo-g.p, g.k)
-		}
+		kernels.MaxPoolRowS2(yr[lo:hi], ar[lo:hi], plane, g.w, ylo*g.w+2*lo-g.p, kh, g.k)
 		for ox := 0; ox < g.ow; ox++ {
 			if ox == lo {
 				ox = hi
@@ -188,7 +188,9 @@ func poolPlaneS2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) bool
 					break
 				}
 			}
-			poolWindow(g, yr[ox:ox+1], ar[ox:ox+1], plane, y0, 2*ox-g.p)
+			x0 := 2*ox - g.p
+			xlo := max(x0, 0)
+			kernels.MaxPoolRowS2(yr[ox:ox+1], ar[ox:ox+1], plane, g.w, ylo*g.w+xlo, kh, min(x0+g.k, g.w)-xlo)
 		}
 	}
 	return true

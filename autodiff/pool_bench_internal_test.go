@@ -16,6 +16,13 @@ func BenchmarkPool3(b *testing.B) {
 		x[i] = float32(rng.NormFloat64())
 	}
 	y, am := make([]float32, 256), make([]int32, 256)
+	b.Run("vector", func(b *testing.B) {
+		for b.Loop() {
+			for p := 0; p < 64; p++ {
+				poolPlane(g, y, am, x[p*1024:(p+1)*1024])
+			}
+		}
+	})
 	b.Run("cmov", func(b *testing.B) {
 		for b.Loop() {
 			for p := 0; p < 64; p++ {

@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// TestPoolPlaneUnrolled checks the unrolled 2×2 and 3×3 window maxima against the
-// reference loop, bit for bit and argmax for argmax, on planes full of ties,
+// TestPoolPlaneUnrolled checks the unrolled and vector 2×2 and 3×3 window
+// maxima (windows inside the plane and the parts inside it of those that
+// overlap the padding) against the reference loop, bit for bit and argmax for argmax, on planes full of ties,
 // signed zeros, infinities and NaNs with payloads.
 func TestPoolPlaneUnrolled(t *testing.T) {
 	specials32 := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, float32(math.Inf(1)), float32(math.Inf(-1)),
@@ -19,7 +20,10 @@ func TestPoolPlaneUnrolled(t *testing.T) {
 	for _, c := range []struct{ h, w, k, s, p int }{{6, 8, 2, 2, 0}, {7, 5, 2, 2, 0}, {2, 2, 2, 2, 0}, {3, 9, 2, 2, 0},
 		{7, 8, 3, 2, 1}, {8, 6, 3, 2, 1}, {5, 5, 3, 1, 1}, {6, 7, 3, 2, 0}, {3, 3, 3, 3, 1},
 		// Rows of more than one chunk of the vector kernels; no interior window.
-		{9, 70, 2, 2, 0}, {8, 67, 2, 2, 1}, {9, 64, 3, 2, 1}, {7, 67, 3, 2, 0}, {3, 2, 3, 2, 1}, {2, 3, 3, 2, 1}} {
+		{9, 70, 2, 2, 0}, {8, 67, 2, 2, 1}, {9, 64, 3, 2, 1}, {7, 67, 3, 2, 0}, {3, 2, 3, 2, 1}, {2, 3, 3, 2, 1},
+		// C1's poolings, and windows cut by the padding on every side
+		// (1×1 to 3×3 parts of them).
+		{32, 32, 3, 2, 1}, {16, 16, 3, 2, 1}, {15, 17, 3, 2, 1}, {5, 6, 2, 2, 1}, {1, 1, 2, 2, 1}, {1, 4, 3, 2, 1}, {4, 1, 3, 2, 1}} {
 		g := poolGeom{n: 1, c: 1, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p}
 		g.oh, g.ow = (g.h+2*g.p-g.k)/g.s+1, (g.w+2*g.p-g.k)/g.s+1
 		for trial := 0; trial < 300; trial++ {

@@ -568,43 +568,50 @@ func affineBackends() []*affineKernels {
 	return ks
 }
 
-// The max-pooling row kernels (see MaxPoolRowS2), for at most 16 (k = 2) or
-// 15 (k = 3) windows with AVX-512, 8 with AVX2. x points at the first
-// window's top-left pixel, whose index in the plane is base.
+// The max-pooling row kernels (see MaxPoolRowS2): cnt windows of rows×kw
+// pixels, kw = 1, 2 or 3 by name, for at most 16 (kw ≤ 2) or 15 (kw = 3)
+// windows with AVX-512, 8 with AVX2. x points at the first window's
+// top-left pixel, whose index in the plane is base.
 
 //go:noescape
-func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
+func maxPoolRow1s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 
 //go:noescape
-func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
+func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 
 //go:noescape
-func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt int)
+func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 
 //go:noescape
-func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt int)
+func maxPoolRow1s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+
+//go:noescape
+func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+
+//go:noescape
+func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 
 // poolRowFunc is MaxPoolRowS2 for float32 on checked arguments.
-type poolRowFunc func(y []float32, am []int32, plane []float32, w, base, k int)
+type poolRowFunc func(y []float32, am []int32, plane []float32, w, base, kh, kw int)
 
-// poolRows returns a poolRowFunc that runs the kernels k2 and k3 on chunks
-// of at most chunk2 and chunk3 windows.
-func poolRows(k2, k3 func(y *float32, am *int32, x *float32, w, base, cnt int), chunk2, chunk3 int) poolRowFunc {
-	return func(y []float32, am []int32, plane []float32, w, base, k int) {
-		kern, chunk := k2, chunk2
-		if k == 3 {
-			kern, chunk = k3, chunk3
-		}
-		for i := 0; i < len(y); i += chunk {
-			cnt := min(chunk, len(y)-i)
-			kern(&y[i], &am[i], &plane[base+2*i], w, base+2*i, cnt)
+// poolKernel is a max-pooling row kernel.
+type poolKernel func(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+
+// poolRows returns a poolRowFunc that runs kernel kern[kw-1] on chunks of at
+// most chunk[kw-1] windows.
+func poolRows(kern [3]poolKernel, chunk [3]int) poolRowFunc {
+	return func(y []float32, am []int32, plane []float32, w, base, kh, kw int) {
+		k, c := kern[kw-1], chunk[kw-1]
+		for i := 0; i < len(y); i += c {
+			cnt := min(c, len(y)-i)
+			k(&y[i], &am[i], &plane[base+2*i], w, base+2*i, cnt, kh)
 		}
 	}
 }
 
 var (
-	poolAVX512 = poolRows(maxPoolRow2s2AVX512, maxPoolRow3s2AVX512, 16, 15)
-	poolAVX2   = poolRows(maxPoolRow2s2AVX2, maxPoolRow3s2AVX2, 8, 8)
+	poolAVX512 = poolRows([3]poolKernel{maxPoolRow1s2AVX512, maxPoolRow2s2AVX512, maxPoolRow3s2AVX512}, [3]int{16, 16, 15})
+	poolAVX2   = poolRows([3]poolKernel{maxPoolRow1s2AVX2, maxPoolRow2s2AVX2, maxPoolRow3s2AVX2}, [3]int{8, 8, 8})
 )
 
 // pool32 is MaxPoolRowS2 for float32 with the widest kernel this CPU runs,

@@ -4650,15 +4650,76 @@ linear2Add32AVX2_done:
 	VZEROUPPER
 	RET
 
-// func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
+// func maxPoolRow1s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 //
-// y[i], am[i] = max and argmax of the 2×2 window at x[2i], for i < cnt ≤ 15.
-TEXT ·maxPoolRow2s2AVX512(SB), NOSPLIT, $0-48
+// y[i], am[i] = max and argmax of the rows×1 window at x[2i], for i < cnt ≤ 16.
+TEXT ·maxPoolRow1s2AVX512(SB), NOSPLIT, $0-56
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
+	MOVQ rows+48(FP), DX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K3
+	LEAQ -1(CX)(CX*1), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K4
+	SHRQ $16, AX
+	KMOVW AX, K5
+	VMOVDQU32 ·poolCols+0(SB), Z20
+	VMOVDQU32 ·poolCols+64(SB), Z21
+	VMOVDQU32 ·poolCols+128(SB), Z22
+	VMOVDQU32 ·poolCols+0(SB), Z23
+	VPBROADCASTD ·poolOnes+0(SB), Z24
+	MOVQ base+32(FP), AX
+	SHLQ $2, R9
+	VMOVUPS.Z (SI), K4, Z0
+	VMOVUPS.Z 64(SI), K5, Z1
+	VPBROADCASTD AX, Z2
+	VPADDD Z23, Z2, Z2
+	VMOVDQA32 Z20, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS Z4, Z8
+	VMOVDQA32 Z2, Z9
+	DECQ DX
+	JZ maxPoolRow1s2AVX512_done
+maxPoolRow1s2AVX512_rows:
+	ADDQ R9, SI
+	ADDQ w+24(FP), AX
+	VMOVUPS.Z (SI), K4, Z0
+	VMOVUPS.Z 64(SI), K5, Z1
+	VPBROADCASTD AX, Z2
+	VPADDD Z23, Z2, Z2
+	VMOVDQA32 Z20, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VCMPPS $0x1e, Z8, Z4, K1
+	VCMPPS $3, Z4, Z4, K2
+	KORW K1, K2, K1
+	VMOVAPS Z4, K1, Z8
+	VMOVDQA32 Z2, K1, Z9
+	DECQ DX
+	JNZ maxPoolRow1s2AVX512_rows
+maxPoolRow1s2AVX512_done:
+	VMOVUPS Z8, K3, (DI)
+	VMOVDQU32 Z9, K3, (R8)
+	VZEROUPPER
+	RET
+
+// func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+//
+// y[i], am[i] = max and argmax of the rows×2 window at x[2i], for i < cnt ≤ 15.
+TEXT ·maxPoolRow2s2AVX512(SB), NOSPLIT, $0-56
+	MOVQ y+0(FP), DI
+	MOVQ am+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ w+24(FP), R9
+	MOVQ cnt+40(FP), CX
+	MOVQ rows+48(FP), DX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
@@ -4693,6 +4754,9 @@ TEXT ·maxPoolRow2s2AVX512(SB), NOSPLIT, $0-48
 	KORW K1, K2, K1
 	VMOVAPS Z5, K1, Z8
 	VMOVDQA32 Z2, K1, Z9
+	DECQ DX
+	JZ maxPoolRow2s2AVX512_done
+maxPoolRow2s2AVX512_rows:
 	ADDQ R9, SI
 	ADDQ w+24(FP), AX
 	VMOVUPS.Z (SI), K4, Z0
@@ -4714,20 +4778,24 @@ TEXT ·maxPoolRow2s2AVX512(SB), NOSPLIT, $0-48
 	KORW K1, K2, K1
 	VMOVAPS Z5, K1, Z8
 	VMOVDQA32 Z2, K1, Z9
+	DECQ DX
+	JNZ maxPoolRow2s2AVX512_rows
+maxPoolRow2s2AVX512_done:
 	VMOVUPS Z8, K3, (DI)
 	VMOVDQU32 Z9, K3, (R8)
 	VZEROUPPER
 	RET
 
-// func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt int)
+// func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 //
-// y[i], am[i] = max and argmax of the 3×3 window at x[2i], for i < cnt ≤ 14.
-TEXT ·maxPoolRow3s2AVX512(SB), NOSPLIT, $0-48
+// y[i], am[i] = max and argmax of the rows×3 window at x[2i], for i < cnt ≤ 14.
+TEXT ·maxPoolRow3s2AVX512(SB), NOSPLIT, $0-56
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
+	MOVQ rows+48(FP), DX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
@@ -4770,6 +4838,9 @@ TEXT ·maxPoolRow3s2AVX512(SB), NOSPLIT, $0-48
 	KORW K1, K2, K1
 	VMOVAPS Z6, K1, Z8
 	VMOVDQA32 Z2, K1, Z9
+	DECQ DX
+	JZ maxPoolRow3s2AVX512_done
+maxPoolRow3s2AVX512_rows:
 	ADDQ R9, SI
 	ADDQ w+24(FP), AX
 	VMOVUPS.Z (SI), K4, Z0
@@ -4799,49 +4870,24 @@ TEXT ·maxPoolRow3s2AVX512(SB), NOSPLIT, $0-48
 	KORW K1, K2, K1
 	VMOVAPS Z6, K1, Z8
 	VMOVDQA32 Z2, K1, Z9
-	ADDQ R9, SI
-	ADDQ w+24(FP), AX
-	VMOVUPS.Z (SI), K4, Z0
-	VMOVUPS.Z 64(SI), K5, Z1
-	VPBROADCASTD AX, Z2
-	VPADDD Z23, Z2, Z2
-	VMOVDQA32 Z20, Z4
-	VPERMI2PS Z1, Z0, Z4
-	VCMPPS $0x1e, Z8, Z4, K1
-	VCMPPS $3, Z4, Z4, K2
-	KORW K1, K2, K1
-	VMOVAPS Z4, K1, Z8
-	VMOVDQA32 Z2, K1, Z9
-	VPADDD Z24, Z2, Z2
-	VMOVDQA32 Z21, Z5
-	VPERMI2PS Z1, Z0, Z5
-	VCMPPS $0x1e, Z8, Z5, K1
-	VCMPPS $3, Z5, Z5, K2
-	KORW K1, K2, K1
-	VMOVAPS Z5, K1, Z8
-	VMOVDQA32 Z2, K1, Z9
-	VPADDD Z24, Z2, Z2
-	VMOVDQA32 Z22, Z6
-	VPERMI2PS Z1, Z0, Z6
-	VCMPPS $0x1e, Z8, Z6, K1
-	VCMPPS $3, Z6, Z6, K2
-	KORW K1, K2, K1
-	VMOVAPS Z6, K1, Z8
-	VMOVDQA32 Z2, K1, Z9
+	DECQ DX
+	JNZ maxPoolRow3s2AVX512_rows
+maxPoolRow3s2AVX512_done:
 	VMOVUPS Z8, K3, (DI)
 	VMOVDQU32 Z9, K3, (R8)
 	VZEROUPPER
 	RET
 
-// func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt int)
+// func maxPoolRow1s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 //
-// y[i], am[i] = max and argmax of the 2×2 window at x[2i], for i < cnt ≤ 8.
-TEXT ·maxPoolRow2s2AVX2(SB), NOSPLIT, $0-48
+// y[i], am[i] = max and argmax of the rows×1 window at x[2i], for i < cnt ≤ 8.
+TEXT ·maxPoolRow1s2AVX2(SB), NOSPLIT, $0-56
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
+	MOVQ rows+48(FP), DX
 	LEAQ -1(CX)(CX*1), BX
 	SHLQ $2, BX
 	LEAQ ·poolMasks+64(SB), R10
@@ -4865,16 +4911,9 @@ TEXT ·maxPoolRow2s2AVX2(SB), NOSPLIT, $0-48
 	VPERMPD $0xd8, Y2, Y2
 	VMOVAPS Y2, Y3
 	VMOVDQA Y8, Y4
-	VPADDD Y9, Y8, Y8
-	VMASKMOVPS 4(SI), Y10, Y0
-	VMASKMOVPS 36(SI), Y11, Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VCMPPS $0x1e, Y3, Y2, Y5
-	VCMPPS $3, Y2, Y2, Y6
-	VORPS Y6, Y5, Y5
-	VBLENDVPS Y5, Y2, Y3, Y3
-	VBLENDVPS Y5, Y8, Y4, Y4
+	DECQ DX
+	JZ maxPoolRow1s2AVX2_done
+maxPoolRow1s2AVX2_rows:
 	ADDQ R9, SI
 	ADDQ w+24(FP), AX
 	MOVQ AX, X8
@@ -4889,30 +4928,102 @@ TEXT ·maxPoolRow2s2AVX2(SB), NOSPLIT, $0-48
 	VORPS Y6, Y5, Y5
 	VBLENDVPS Y5, Y2, Y3, Y3
 	VBLENDVPS Y5, Y8, Y4, Y4
-	VPADDD Y9, Y8, Y8
-	VMASKMOVPS 4(SI), Y10, Y0
-	VMASKMOVPS 36(SI), Y11, Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VCMPPS $0x1e, Y3, Y2, Y5
-	VCMPPS $3, Y2, Y2, Y6
-	VORPS Y6, Y5, Y5
-	VBLENDVPS Y5, Y2, Y3, Y3
-	VBLENDVPS Y5, Y8, Y4, Y4
+	DECQ DX
+	JNZ maxPoolRow1s2AVX2_rows
+maxPoolRow1s2AVX2_done:
 	VMASKMOVPS Y3, Y12, (DI)
 	VMASKMOVPS Y4, Y12, (R8)
 	VZEROUPPER
 	RET
 
-// func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt int)
+// func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
 //
-// y[i], am[i] = max and argmax of the 3×3 window at x[2i], for i < cnt ≤ 8.
-TEXT ·maxPoolRow3s2AVX2(SB), NOSPLIT, $0-48
+// y[i], am[i] = max and argmax of the rows×2 window at x[2i], for i < cnt ≤ 8.
+TEXT ·maxPoolRow2s2AVX2(SB), NOSPLIT, $0-56
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
+	MOVQ rows+48(FP), DX
+	LEAQ -1(CX)(CX*1), BX
+	SHLQ $2, BX
+	LEAQ ·poolMasks+64(SB), R10
+	SUBQ BX, R10
+	VMOVDQU (R10), Y10
+	VMOVDQU 32(R10), Y11
+	SHLQ $2, CX
+	LEAQ ·poolMasks+64(SB), R10
+	SUBQ CX, R10
+	VMOVDQU (R10), Y12
+	VMOVDQU ·poolCols+0(SB), Y7
+	VPBROADCASTD ·poolOnes+0(SB), Y9
+	MOVQ base+32(FP), AX
+	SHLQ $2, R9
+	MOVQ AX, X8
+	VPBROADCASTD X8, Y8
+	VPADDD Y7, Y8, Y8
+	VMASKMOVPS 0(SI), Y10, Y0
+	VMASKMOVPS 32(SI), Y11, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVAPS Y2, Y3
+	VMOVDQA Y8, Y4
+	VPADDD Y9, Y8, Y8
+	VMASKMOVPS 4(SI), Y10, Y0
+	VMASKMOVPS 36(SI), Y11, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VCMPPS $0x1e, Y3, Y2, Y5
+	VCMPPS $3, Y2, Y2, Y6
+	VORPS Y6, Y5, Y5
+	VBLENDVPS Y5, Y2, Y3, Y3
+	VBLENDVPS Y5, Y8, Y4, Y4
+	DECQ DX
+	JZ maxPoolRow2s2AVX2_done
+maxPoolRow2s2AVX2_rows:
+	ADDQ R9, SI
+	ADDQ w+24(FP), AX
+	MOVQ AX, X8
+	VPBROADCASTD X8, Y8
+	VPADDD Y7, Y8, Y8
+	VMASKMOVPS 0(SI), Y10, Y0
+	VMASKMOVPS 32(SI), Y11, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VCMPPS $0x1e, Y3, Y2, Y5
+	VCMPPS $3, Y2, Y2, Y6
+	VORPS Y6, Y5, Y5
+	VBLENDVPS Y5, Y2, Y3, Y3
+	VBLENDVPS Y5, Y8, Y4, Y4
+	VPADDD Y9, Y8, Y8
+	VMASKMOVPS 4(SI), Y10, Y0
+	VMASKMOVPS 36(SI), Y11, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VCMPPS $0x1e, Y3, Y2, Y5
+	VCMPPS $3, Y2, Y2, Y6
+	VORPS Y6, Y5, Y5
+	VBLENDVPS Y5, Y2, Y3, Y3
+	VBLENDVPS Y5, Y8, Y4, Y4
+	DECQ DX
+	JNZ maxPoolRow2s2AVX2_rows
+maxPoolRow2s2AVX2_done:
+	VMASKMOVPS Y3, Y12, (DI)
+	VMASKMOVPS Y4, Y12, (R8)
+	VZEROUPPER
+	RET
+
+// func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+//
+// y[i], am[i] = max and argmax of the rows×3 window at x[2i], for i < cnt ≤ 8.
+TEXT ·maxPoolRow3s2AVX2(SB), NOSPLIT, $0-56
+	MOVQ y+0(FP), DI
+	MOVQ am+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ w+24(FP), R9
+	MOVQ cnt+40(FP), CX
+	MOVQ rows+48(FP), DX
 	LEAQ -1(CX)(CX*1), BX
 	SHLQ $2, BX
 	LEAQ ·poolMasks+64(SB), R10
@@ -4956,6 +5067,9 @@ TEXT ·maxPoolRow3s2AVX2(SB), NOSPLIT, $0-48
 	VORPS Y6, Y5, Y5
 	VBLENDVPS Y5, Y2, Y3, Y3
 	VBLENDVPS Y5, Y8, Y4, Y4
+	DECQ DX
+	JZ maxPoolRow3s2AVX2_done
+maxPoolRow3s2AVX2_rows:
 	ADDQ R9, SI
 	ADDQ w+24(FP), AX
 	MOVQ AX, X8
@@ -4990,40 +5104,9 @@ TEXT ·maxPoolRow3s2AVX2(SB), NOSPLIT, $0-48
 	VORPS Y6, Y5, Y5
 	VBLENDVPS Y5, Y2, Y3, Y3
 	VBLENDVPS Y5, Y8, Y4, Y4
-	ADDQ R9, SI
-	ADDQ w+24(FP), AX
-	MOVQ AX, X8
-	VPBROADCASTD X8, Y8
-	VPADDD Y7, Y8, Y8
-	VMASKMOVPS 0(SI), Y10, Y0
-	VMASKMOVPS 32(SI), Y11, Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VCMPPS $0x1e, Y3, Y2, Y5
-	VCMPPS $3, Y2, Y2, Y6
-	VORPS Y6, Y5, Y5
-	VBLENDVPS Y5, Y2, Y3, Y3
-	VBLENDVPS Y5, Y8, Y4, Y4
-	VPADDD Y9, Y8, Y8
-	VMASKMOVPS 4(SI), Y10, Y0
-	VMASKMOVPS 36(SI), Y11, Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VCMPPS $0x1e, Y3, Y2, Y5
-	VCMPPS $3, Y2, Y2, Y6
-	VORPS Y6, Y5, Y5
-	VBLENDVPS Y5, Y2, Y3, Y3
-	VBLENDVPS Y5, Y8, Y4, Y4
-	VPADDD Y9, Y8, Y8
-	VMASKMOVPS 8(SI), Y10, Y0
-	VMASKMOVPS 40(SI), Y11, Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VCMPPS $0x1e, Y3, Y2, Y5
-	VCMPPS $3, Y2, Y2, Y6
-	VORPS Y6, Y5, Y5
-	VBLENDVPS Y5, Y2, Y3, Y3
-	VBLENDVPS Y5, Y8, Y4, Y4
+	DECQ DX
+	JNZ maxPoolRow3s2AVX2_rows
+maxPoolRow3s2AVX2_done:
 	VMASKMOVPS Y3, Y12, (DI)
 	VMASKMOVPS Y4, Y12, (R8)
 	VZEROUPPER

@@ -5,32 +5,36 @@ import (
 	"fmt"
 )
 
-// The max-pooling row kernels (../vec_amd64.go): cnt k×k windows at stride 2
-// along one row of a float32 plane, AVX-512. Window i has its top-left pixel
-// at x[2i] (x points at the first window's, base is that pixel's index in
-// the plane) and rows w elements apart. Each window row's pixels come from
-// masked loads of two zmm (the 2·cnt + k − 2 values the row spans) split
-// into even and odd columns by VPERMI2PS. The pixels are scanned in
-// row-major order from the first, and a pixel replaces the running maximum
-// when it is greater (ordered compare) or NaN (unordered with itself):
-// PyTorch's rule, the first of equal maxima and the last NaN. Lane i of
-// the result is window i; cnt is at most 16 for k = 2 and 15 for k = 3.
-func emitPoolRow(w *bytes.Buffer, k int) {
-	name := fmt.Sprintf("maxPoolRow%ds2AVX512", k)
-	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt int",
-		fmt.Sprintf("y[i], am[i] = max and argmax of the %d×%d window at x[2i], for i < cnt ≤ %d.", k, k, 17-k), 48)
+// The max-pooling row kernels (../vec_amd64.go): cnt windows of rows×kw
+// pixels at stride 2 along the rows of a float32 plane, AVX-512, rows (at
+// least 1) given at run time and kw (1, 2 or 3) when generated: a k×k
+// window inside the plane, or the part inside the plane of one that
+// overlaps the padding. Window i has its top-left pixel at x[2i] (x points
+// at the first window's, base is that pixel's index in the plane) and rows
+// w elements apart. Each window row's pixels come from masked loads of two
+// zmm (the 2·cnt + kw − 2 values the row spans) split into even and odd
+// columns by VPERMI2PS. The pixels are scanned in row-major order from the
+// first, and a pixel replaces the running maximum when it is greater
+// (ordered compare) or NaN (unordered with itself): PyTorch's rule, the
+// first of equal maxima and the last NaN. Lane i of the result is window
+// i; cnt is at most 16 for kw ≤ 2 and 15 for kw = 3.
+func emitPoolRow(w *bytes.Buffer, kw int) {
+	name := fmt.Sprintf("maxPoolRow%ds2AVX512", kw)
+	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows int",
+		fmt.Sprintf("y[i], am[i] = max and argmax of the rows×%d window at x[2i], for i < cnt ≤ %d.", kw, min(16, 17-kw)), 56)
 	f.p("MOVQ y+0(FP), DI")
 	f.p("MOVQ am+8(FP), R8")
 	f.p("MOVQ x+16(FP), SI")
 	f.p("MOVQ w+24(FP), R9")
 	f.p("MOVQ cnt+40(FP), CX")
-	// K3: the cnt result lanes. K4, K5: the 2·cnt + k − 2 values a window
+	f.p("MOVQ rows+48(FP), DX")
+	// K3: the cnt result lanes. K4, K5: the 2·cnt + kw − 2 values a window
 	// row spans, in two vectors.
 	f.p("MOVQ $1, AX")
 	f.p("SHLQ CX, AX")
 	f.p("DECQ AX")
 	f.p("KMOVW AX, K3")
-	f.p("LEAQ %d(CX)(CX*1), CX", k-2)
+	f.p("LEAQ %d(CX)(CX*1), CX", kw-2)
 	f.p("MOVQ $1, AX")
 	f.p("SHLQ CX, AX")
 	f.p("DECQ AX")
@@ -46,20 +50,20 @@ func emitPoolRow(w *bytes.Buffer, k int) {
 	f.p("VPBROADCASTD ·poolOnes+0(SB), Z24") // 1 in every lane
 	f.p("MOVQ base+32(FP), AX")              // index of the current row's first pixel
 	f.p("SHLQ $2, R9")                       // w in bytes
-	first := true
-	for r := 0; r < k; r++ {
+	// row emits one window row, the first (which starts the running
+	// maximum from its first pixel) or a later one.
+	row := func(first bool) {
 		f.p("VMOVUPS.Z (SI), K4, Z0")
 		f.p("VMOVUPS.Z 64(SI), K5, Z1")
 		f.p("VPBROADCASTD AX, Z2")
 		f.p("VPADDD Z23, Z2, Z2") // argmax of column 2i of this row
-		for d := 0; d < k; d++ {
+		for d := 0; d < kw; d++ {
 			v := fmt.Sprintf("Z%d", 4+d)
 			f.p("VMOVDQA32 Z%d, %s", 20+d, v)
 			f.p("VPERMI2PS Z1, Z0, %s", v) // v[i] = (Z0‖Z1)[idx[i]]
-			if first {
+			if first && d == 0 {
 				f.p("VMOVAPS %s, Z8", v) // Z8: running maximum
 				f.p("VMOVDQA32 Z2, Z9")  // Z9: its index
-				first = false
 			} else {
 				f.p("VCMPPS $0x1e, Z8, %s, K1", v) // v > max (false if either is NaN)
 				f.p("VCMPPS $3, %s, %s, K2", v, v) // v is NaN
@@ -67,15 +71,21 @@ func emitPoolRow(w *bytes.Buffer, k int) {
 				f.p("VMOVAPS %s, K1, Z8", v)
 				f.p("VMOVDQA32 Z2, K1, Z9")
 			}
-			if d < k-1 {
+			if d < kw-1 {
 				f.p("VPADDD Z24, Z2, Z2")
 			}
 		}
-		if r < k-1 {
-			f.p("ADDQ R9, SI")
-			f.p("ADDQ w+24(FP), AX")
-		}
 	}
+	row(true)
+	f.p("DECQ DX")
+	f.p("JZ %s_done", name)
+	f.label("rows")
+	f.p("ADDQ R9, SI")
+	f.p("ADDQ w+24(FP), AX")
+	row(false)
+	f.p("DECQ DX")
+	f.p("JNZ %s_rows", name)
+	f.label("done")
 	f.p("VMOVUPS Z8, K3, (DI)")
 	f.p("VMOVDQU32 Z9, K3, (R8)")
 	f.p("VZEROUPPER")
@@ -84,19 +94,21 @@ func emitPoolRow(w *bytes.Buffer, k int) {
 
 // emitPoolRowAVX2 writes the AVX2 twin of emitPoolRow's kernel: cnt ≤ 8
 // windows in the lanes of a ymm. AVX2 has no two-source permutation: each
-// of a window row's k columns 2i + c comes from two masked loads at column c
-// (the 2·cnt − 1 values from it that the windows read) split into even
-// columns by VSHUFPS and VPERMPD. The masks come from poolMasks. The rule
-// and the scan order are emitPoolRow's, the selection a VBLENDVPS.
-func emitPoolRowAVX2(w *bytes.Buffer, k int) {
-	name := fmt.Sprintf("maxPoolRow%ds2AVX2", k)
-	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt int",
-		fmt.Sprintf("y[i], am[i] = max and argmax of the %d×%d window at x[2i], for i < cnt ≤ 8.", k, k), 48)
+// of a window row's kw columns 2i + c comes from two masked loads at column
+// c (the 2·cnt − 1 values from it that the windows read) split into even
+// columns by VSHUFPS and VPERMPD. The masks come from poolMasks. The rule,
+// the scan order and the rows are emitPoolRow's, the selection a
+// VBLENDVPS.
+func emitPoolRowAVX2(w *bytes.Buffer, kw int) {
+	name := fmt.Sprintf("maxPoolRow%ds2AVX2", kw)
+	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows int",
+		fmt.Sprintf("y[i], am[i] = max and argmax of the rows×%d window at x[2i], for i < cnt ≤ 8.", kw), 56)
 	f.p("MOVQ y+0(FP), DI")
 	f.p("MOVQ am+8(FP), R8")
 	f.p("MOVQ x+16(FP), SI")
 	f.p("MOVQ w+24(FP), R9")
 	f.p("MOVQ cnt+40(FP), CX")
+	f.p("MOVQ rows+48(FP), DX")
 	// Y10, Y11: the masks of the 2·cnt − 1 values a load reads; Y12: of
 	// the cnt results (from poolMasks + 64 − 4·lanes).
 	f.p("LEAQ -1(CX)(CX*1), BX")
@@ -113,20 +125,18 @@ func emitPoolRowAVX2(w *bytes.Buffer, k int) {
 	f.p("VPBROADCASTD ·poolOnes+0(SB), Y9") // 1 in every lane
 	f.p("MOVQ base+32(FP), AX")             // index of the current row's first pixel
 	f.p("SHLQ $2, R9")                      // w in bytes
-	first := true
-	for r := 0; r < k; r++ {
+	row := func(first bool) {
 		f.p("MOVQ AX, X8")
 		f.p("VPBROADCASTD X8, Y8")
 		f.p("VPADDD Y7, Y8, Y8") // argmax of column 2i of this row
-		for c := 0; c < k; c++ {
+		for c := 0; c < kw; c++ {
 			f.p("VMASKMOVPS %d(SI), Y10, Y0", 4*c)
 			f.p("VMASKMOVPS %d(SI), Y11, Y1", 4*c+32)
 			f.p("VSHUFPS $0x88, Y1, Y0, Y2") // x[c], x[c+2], x[c+8], x[c+10] | x[c+4], …
 			f.p("VPERMPD $0xd8, Y2, Y2")     // x[c], x[c+2], …, x[c+14]
-			if first {
+			if first && c == 0 {
 				f.p("VMOVAPS Y2, Y3") // Y3: running maximum
 				f.p("VMOVDQA Y8, Y4") // Y4: its index
-				first = false
 			} else {
 				f.p("VCMPPS $0x1e, Y3, Y2, Y5") // v > max (false if either is NaN)
 				f.p("VCMPPS $3, Y2, Y2, Y6")    // v is NaN
@@ -134,15 +144,21 @@ func emitPoolRowAVX2(w *bytes.Buffer, k int) {
 				f.p("VBLENDVPS Y5, Y2, Y3, Y3")
 				f.p("VBLENDVPS Y5, Y8, Y4, Y4")
 			}
-			if c < k-1 {
+			if c < kw-1 {
 				f.p("VPADDD Y9, Y8, Y8")
 			}
 		}
-		if r < k-1 {
-			f.p("ADDQ R9, SI")
-			f.p("ADDQ w+24(FP), AX")
-		}
 	}
+	row(true)
+	f.p("DECQ DX")
+	f.p("JZ %s_done", name)
+	f.label("rows")
+	f.p("ADDQ R9, SI")
+	f.p("ADDQ w+24(FP), AX")
+	row(false)
+	f.p("DECQ DX")
+	f.p("JNZ %s_rows", name)
+	f.label("done")
 	f.p("VMASKMOVPS Y3, Y12, (DI)")
 	f.p("VMASKMOVPS Y4, Y12, (R8)")
 	f.p("VZEROUPPER")

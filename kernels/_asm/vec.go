@@ -216,9 +216,11 @@ func emitVec(w *bytes.Buffer) {
 			emitAffine(w, k, zmm)
 		}
 	}
-	emitPoolRow(w, 2)
-	emitPoolRow(w, 3)
-	emitPoolRowAVX2(w, 2)
-	emitPoolRowAVX2(w, 3)
+	for kw := 1; kw <= 3; kw++ {
+		emitPoolRow(w, kw)
+	}
+	for kw := 1; kw <= 3; kw++ {
+		emitPoolRowAVX2(w, kw)
+	}
 	emitPoolData(w)
 }
