@@ -162,25 +162,30 @@ func poolPlane3x3f32(g poolGeom, yp []float32, am []int32, plane []float32) {
 	}
 }
 
-// poolPlaneS2 computes the plane by kernels.MaxPoolRowS2: each output row's
-// windows inside the image in one call, each window that overlaps the
-// padding in a call of its own on the part of it inside the image (the
-// padding's −∞ never replaces the maximum, and the reference loop starts
-// from the first pixel inside the image too). It reports false, having
-// done nothing, if there is no vector kernel.
+// poolPlaneS2 computes the plane by kernels.MaxPoolS2 in a few calls: the
+// windows inside the image in one, each column of windows that overlap the
+// left or right padding (in the rows inside) in one, and each row of
+// windows that overlap the top or bottom padding in one for the windows
+// inside the columns and one per window at the sides — each call on the
+// parts of its windows inside the image (the padding's −∞ never replaces
+// the maximum, and the reference loop starts from the first pixel inside
+// the image too). It reports false, having done nothing, if there is no
+// vector kernel.
 func poolPlaneS2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) bool {
-	if !kernels.MaxPoolRowS2(yp[:0], am, plane, g.w, 0, g.k, g.k) {
+	if !kernels.MaxPoolS2(yp[:0], am, g.ow, plane, g.w, 0, 0, 0, g.k, g.k) {
 		return false
 	}
-	// Windows inside the image's columns: [lo, hi).
+	// Windows inside the image: columns [lo, hi) and rows [rlo, rhi).
 	lo := (g.p + 1) / 2
 	hi := max(lo, min(g.ow, (g.w-g.k+g.p)/2+1))
-	for oy := 0; oy < g.oh; oy++ {
-		y0 := 2*oy - g.p
-		ylo := max(y0, 0)
-		kh := min(y0+g.k, g.h) - ylo
-		yr, ar := yp[oy*g.ow:(oy+1)*g.ow], am[oy*g.ow:(oy+1)*g.ow]
-		kernels.MaxPoolRowS2(yr[lo:hi], ar[lo:hi], plane, g.w, ylo*g.w+2*lo-g.p, kh, g.k)
+	rlo := lo
+	rhi := max(rlo, min(g.oh, (g.h-g.k+g.p)/2+1))
+	// cols does output rows [r0, r0+n), whose windows' parts inside the
+	// image start at image row ylo and are kh rows high: the columns
+	// inside in one call, each column at the sides in one.
+	cols := func(r0, n, ylo, kh int) {
+		at := r0 * g.ow
+		kernels.MaxPoolS2(yp[at+lo:], am[at+lo:], g.ow, plane, g.w, ylo*g.w+2*lo-g.p, n, hi-lo, kh, g.k)
 		for ox := 0; ox < g.ow; ox++ {
 			if ox == lo {
 				ox = hi
@@ -190,8 +195,22 @@ func poolPlaneS2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) bool
 			}
 			x0 := 2*ox - g.p
 			xlo := max(x0, 0)
-			kernels.MaxPoolRowS2(yr[ox:ox+1], ar[ox:ox+1], plane, g.w, ylo*g.w+xlo, kh, min(x0+g.k, g.w)-xlo)
+			kernels.MaxPoolS2(yp[at+ox:], am[at+ox:], g.ow, plane, g.w, ylo*g.w+xlo, n, 1, kh, min(x0+g.k, g.w)-xlo)
 		}
+	}
+	if rhi > rlo {
+		cols(rlo, rhi-rlo, 2*rlo-g.p, g.k)
+	}
+	for oy := 0; oy < g.oh; oy++ {
+		if oy == rlo {
+			oy = rhi
+			if oy >= g.oh {
+				break
+			}
+		}
+		y0 := 2*oy - g.p
+		ylo := max(y0, 0)
+		cols(oy, 1, ylo, min(y0+g.k, g.h)-ylo)
 	}
 	return true
 }

@@ -568,43 +568,43 @@ func affineBackends() []*affineKernels {
 	return ks
 }
 
-// The max-pooling row kernels (see MaxPoolRowS2): cnt windows of rows×kw
-// pixels, kw = 1, 2 or 3 by name, for at most 16 (kw ≤ 2) or 15 (kw = 3)
-// windows with AVX-512, 8 with AVX2. x points at the first window's
-// top-left pixel, whose index in the plane is base.
+// The max-pooling kernels (see MaxPoolS2): n output rows of cnt windows of
+// rows×kw pixels, kw = 1, 2 or 3 by name, at most 16 (kw ≤ 2) or 15 (kw =
+// 3) windows a row with AVX-512, 8 with AVX2. x points at the first
+// window's top-left pixel, whose index in the plane is base; output row r
+// goes to y[r·ldy:] and am[r·ldy:].
 
 //go:noescape
-func maxPoolRow1s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+func maxPoolRow1s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
 //go:noescape
-func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
 //go:noescape
-func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
 //go:noescape
-func maxPoolRow1s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+func maxPoolRow1s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
 //go:noescape
-func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
 //go:noescape
-func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
-// poolRowFunc is MaxPoolRowS2 for float32 on checked arguments.
-type poolRowFunc func(y []float32, am []int32, plane []float32, w, base, kh, kw int)
+// poolRowFunc is MaxPoolS2 for float32 on checked arguments.
+type poolRowFunc func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int)
 
-// poolKernel is a max-pooling row kernel.
-type poolKernel func(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+// poolKernel is a max-pooling kernel.
+type poolKernel func(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
-// poolRows returns a poolRowFunc that runs kernel kern[kw-1] on chunks of at
-// most chunk[kw-1] windows.
+// poolRows returns a poolRowFunc that runs kernel kern[kw-1] on every
+// output row at once, chunk[kw-1] windows of each at a time.
 func poolRows(kern [3]poolKernel, chunk [3]int) poolRowFunc {
-	return func(y []float32, am []int32, plane []float32, w, base, kh, kw int) {
+	return func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int) {
 		k, c := kern[kw-1], chunk[kw-1]
-		for i := 0; i < len(y); i += c {
-			cnt := min(c, len(y)-i)
-			k(&y[i], &am[i], &plane[base+2*i], w, base+2*i, cnt, kh)
+		for i := 0; i < cnt; i += c {
+			k(&y[i], &am[i], &plane[base+2*i], w, base+2*i, min(c, cnt-i), kh, n, ldy)
 		}
 	}
 }
@@ -614,7 +614,7 @@ var (
 	poolAVX2   = poolRows([3]poolKernel{maxPoolRow1s2AVX2, maxPoolRow2s2AVX2, maxPoolRow3s2AVX2}, [3]int{8, 8, 8})
 )
 
-// pool32 is MaxPoolRowS2 for float32 with the widest kernel this CPU runs,
+// pool32 is MaxPoolS2 for float32 with the widest kernel this CPU runs,
 // nil where it has neither AVX-512 nor AVX2.
 var pool32 = func() poolRowFunc {
 	switch {

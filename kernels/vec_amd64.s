@@ -4650,16 +4650,15 @@ linear2Add32AVX2_done:
 	VZEROUPPER
 	RET
 
-// func maxPoolRow1s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+// func maxPoolRow1s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 //
-// y[i], am[i] = max and argmax of the rows×1 window at x[2i], for i < cnt ≤ 16.
-TEXT ·maxPoolRow1s2AVX512(SB), NOSPLIT, $0-56
+// y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×1 window at x[2r·w+2i], for r < n, i < cnt ≤ 16.
+TEXT ·maxPoolRow1s2AVX512(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
-	MOVQ rows+48(FP), DX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
@@ -4678,6 +4677,13 @@ TEXT ·maxPoolRow1s2AVX512(SB), NOSPLIT, $0-56
 	VPBROADCASTD ·poolOnes+0(SB), Z24
 	MOVQ base+32(FP), AX
 	SHLQ $2, R9
+	MOVQ n+56(FP), R10
+	MOVQ ldy+64(FP), R11
+	SHLQ $2, R11
+maxPoolRow1s2AVX512_out:
+	MOVQ SI, R12
+	MOVQ AX, R13
+	MOVQ rows+48(FP), DX
 	VMOVUPS.Z (SI), K4, Z0
 	VMOVUPS.Z 64(SI), K5, Z1
 	VPBROADCASTD AX, Z2
@@ -4707,19 +4713,25 @@ maxPoolRow1s2AVX512_rows:
 maxPoolRow1s2AVX512_done:
 	VMOVUPS Z8, K3, (DI)
 	VMOVDQU32 Z9, K3, (R8)
+	LEAQ (R12)(R9*2), SI
+	MOVQ w+24(FP), AX
+	LEAQ (R13)(AX*2), AX
+	ADDQ R11, DI
+	ADDQ R11, R8
+	DECQ R10
+	JNZ maxPoolRow1s2AVX512_out
 	VZEROUPPER
 	RET
 
-// func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+// func maxPoolRow2s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 //
-// y[i], am[i] = max and argmax of the rows×2 window at x[2i], for i < cnt ≤ 15.
-TEXT ·maxPoolRow2s2AVX512(SB), NOSPLIT, $0-56
+// y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×2 window at x[2r·w+2i], for r < n, i < cnt ≤ 15.
+TEXT ·maxPoolRow2s2AVX512(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
-	MOVQ rows+48(FP), DX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
@@ -4738,6 +4750,13 @@ TEXT ·maxPoolRow2s2AVX512(SB), NOSPLIT, $0-56
 	VPBROADCASTD ·poolOnes+0(SB), Z24
 	MOVQ base+32(FP), AX
 	SHLQ $2, R9
+	MOVQ n+56(FP), R10
+	MOVQ ldy+64(FP), R11
+	SHLQ $2, R11
+maxPoolRow2s2AVX512_out:
+	MOVQ SI, R12
+	MOVQ AX, R13
+	MOVQ rows+48(FP), DX
 	VMOVUPS.Z (SI), K4, Z0
 	VMOVUPS.Z 64(SI), K5, Z1
 	VPBROADCASTD AX, Z2
@@ -4783,19 +4802,25 @@ maxPoolRow2s2AVX512_rows:
 maxPoolRow2s2AVX512_done:
 	VMOVUPS Z8, K3, (DI)
 	VMOVDQU32 Z9, K3, (R8)
+	LEAQ (R12)(R9*2), SI
+	MOVQ w+24(FP), AX
+	LEAQ (R13)(AX*2), AX
+	ADDQ R11, DI
+	ADDQ R11, R8
+	DECQ R10
+	JNZ maxPoolRow2s2AVX512_out
 	VZEROUPPER
 	RET
 
-// func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+// func maxPoolRow3s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 //
-// y[i], am[i] = max and argmax of the rows×3 window at x[2i], for i < cnt ≤ 14.
-TEXT ·maxPoolRow3s2AVX512(SB), NOSPLIT, $0-56
+// y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×3 window at x[2r·w+2i], for r < n, i < cnt ≤ 14.
+TEXT ·maxPoolRow3s2AVX512(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
-	MOVQ rows+48(FP), DX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
@@ -4814,6 +4839,13 @@ TEXT ·maxPoolRow3s2AVX512(SB), NOSPLIT, $0-56
 	VPBROADCASTD ·poolOnes+0(SB), Z24
 	MOVQ base+32(FP), AX
 	SHLQ $2, R9
+	MOVQ n+56(FP), R10
+	MOVQ ldy+64(FP), R11
+	SHLQ $2, R11
+maxPoolRow3s2AVX512_out:
+	MOVQ SI, R12
+	MOVQ AX, R13
+	MOVQ rows+48(FP), DX
 	VMOVUPS.Z (SI), K4, Z0
 	VMOVUPS.Z 64(SI), K5, Z1
 	VPBROADCASTD AX, Z2
@@ -4875,19 +4907,25 @@ maxPoolRow3s2AVX512_rows:
 maxPoolRow3s2AVX512_done:
 	VMOVUPS Z8, K3, (DI)
 	VMOVDQU32 Z9, K3, (R8)
+	LEAQ (R12)(R9*2), SI
+	MOVQ w+24(FP), AX
+	LEAQ (R13)(AX*2), AX
+	ADDQ R11, DI
+	ADDQ R11, R8
+	DECQ R10
+	JNZ maxPoolRow3s2AVX512_out
 	VZEROUPPER
 	RET
 
-// func maxPoolRow1s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+// func maxPoolRow1s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 //
-// y[i], am[i] = max and argmax of the rows×1 window at x[2i], for i < cnt ≤ 8.
-TEXT ·maxPoolRow1s2AVX2(SB), NOSPLIT, $0-56
+// y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×1 window at x[2r·w+2i], for r < n, i < cnt ≤ 8.
+TEXT ·maxPoolRow1s2AVX2(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
-	MOVQ rows+48(FP), DX
 	LEAQ -1(CX)(CX*1), BX
 	SHLQ $2, BX
 	LEAQ ·poolMasks+64(SB), R10
@@ -4902,6 +4940,13 @@ TEXT ·maxPoolRow1s2AVX2(SB), NOSPLIT, $0-56
 	VPBROADCASTD ·poolOnes+0(SB), Y9
 	MOVQ base+32(FP), AX
 	SHLQ $2, R9
+	MOVQ n+56(FP), R11
+	MOVQ ldy+64(FP), R12
+	SHLQ $2, R12
+maxPoolRow1s2AVX2_out:
+	MOVQ SI, R13
+	MOVQ AX, R14
+	MOVQ rows+48(FP), DX
 	VMOVQ AX, X8
 	VPBROADCASTD X8, Y8
 	VPADDD Y7, Y8, Y8
@@ -4933,19 +4978,25 @@ maxPoolRow1s2AVX2_rows:
 maxPoolRow1s2AVX2_done:
 	VMASKMOVPS Y3, Y12, (DI)
 	VMASKMOVPS Y4, Y12, (R8)
+	LEAQ (R13)(R9*2), SI
+	MOVQ w+24(FP), AX
+	LEAQ (R14)(AX*2), AX
+	ADDQ R12, DI
+	ADDQ R12, R8
+	DECQ R11
+	JNZ maxPoolRow1s2AVX2_out
 	VZEROUPPER
 	RET
 
-// func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+// func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 //
-// y[i], am[i] = max and argmax of the rows×2 window at x[2i], for i < cnt ≤ 8.
-TEXT ·maxPoolRow2s2AVX2(SB), NOSPLIT, $0-56
+// y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×2 window at x[2r·w+2i], for r < n, i < cnt ≤ 8.
+TEXT ·maxPoolRow2s2AVX2(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
-	MOVQ rows+48(FP), DX
 	LEAQ -1(CX)(CX*1), BX
 	SHLQ $2, BX
 	LEAQ ·poolMasks+64(SB), R10
@@ -4960,6 +5011,13 @@ TEXT ·maxPoolRow2s2AVX2(SB), NOSPLIT, $0-56
 	VPBROADCASTD ·poolOnes+0(SB), Y9
 	MOVQ base+32(FP), AX
 	SHLQ $2, R9
+	MOVQ n+56(FP), R11
+	MOVQ ldy+64(FP), R12
+	SHLQ $2, R12
+maxPoolRow2s2AVX2_out:
+	MOVQ SI, R13
+	MOVQ AX, R14
+	MOVQ rows+48(FP), DX
 	VMOVQ AX, X8
 	VPBROADCASTD X8, Y8
 	VPADDD Y7, Y8, Y8
@@ -5011,19 +5069,25 @@ maxPoolRow2s2AVX2_rows:
 maxPoolRow2s2AVX2_done:
 	VMASKMOVPS Y3, Y12, (DI)
 	VMASKMOVPS Y4, Y12, (R8)
+	LEAQ (R13)(R9*2), SI
+	MOVQ w+24(FP), AX
+	LEAQ (R14)(AX*2), AX
+	ADDQ R12, DI
+	ADDQ R12, R8
+	DECQ R11
+	JNZ maxPoolRow2s2AVX2_out
 	VZEROUPPER
 	RET
 
-// func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows int)
+// func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 //
-// y[i], am[i] = max and argmax of the rows×3 window at x[2i], for i < cnt ≤ 8.
-TEXT ·maxPoolRow3s2AVX2(SB), NOSPLIT, $0-56
+// y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×3 window at x[2r·w+2i], for r < n, i < cnt ≤ 8.
+TEXT ·maxPoolRow3s2AVX2(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), DI
 	MOVQ am+8(FP), R8
 	MOVQ x+16(FP), SI
 	MOVQ w+24(FP), R9
 	MOVQ cnt+40(FP), CX
-	MOVQ rows+48(FP), DX
 	LEAQ -1(CX)(CX*1), BX
 	SHLQ $2, BX
 	LEAQ ·poolMasks+64(SB), R10
@@ -5038,6 +5102,13 @@ TEXT ·maxPoolRow3s2AVX2(SB), NOSPLIT, $0-56
 	VPBROADCASTD ·poolOnes+0(SB), Y9
 	MOVQ base+32(FP), AX
 	SHLQ $2, R9
+	MOVQ n+56(FP), R11
+	MOVQ ldy+64(FP), R12
+	SHLQ $2, R12
+maxPoolRow3s2AVX2_out:
+	MOVQ SI, R13
+	MOVQ AX, R14
+	MOVQ rows+48(FP), DX
 	VMOVQ AX, X8
 	VPBROADCASTD X8, Y8
 	VPADDD Y7, Y8, Y8
@@ -5109,6 +5180,13 @@ maxPoolRow3s2AVX2_rows:
 maxPoolRow3s2AVX2_done:
 	VMASKMOVPS Y3, Y12, (DI)
 	VMASKMOVPS Y4, Y12, (R8)
+	LEAQ (R13)(R9*2), SI
+	MOVQ w+24(FP), AX
+	LEAQ (R14)(AX*2), AX
+	ADDQ R12, DI
+	ADDQ R12, R8
+	DECQ R11
+	JNZ maxPoolRow3s2AVX2_out
 	VZEROUPPER
 	RET
 

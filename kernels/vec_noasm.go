@@ -19,7 +19,7 @@ var affine32 = genericAffine
 func affineBackends() []*affineKernels { return []*affineKernels{genericAffine} }
 
 // No vector max-pooling kernel.
-type poolRowFunc func(y []float32, am []int32, plane []float32, w, base, kh, kw int)
+type poolRowFunc func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int)
 
 var pool32 poolRowFunc
 

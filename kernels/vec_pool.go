@@ -2,43 +2,47 @@ package kernels
 
 import "hesscope/tensor"
 
-// MaxPoolRowS2 computes len(y) max-pooling windows of kh×kw pixels at
-// stride 2 along one row of a plane of width w: window i has its top-left
-// pixel at plane[base+2i], and y[i] and am[i] receive its maximum and the
-// plane index of the pixel selected by PyTorch's rule (the pixels scanned
-// in row-major order from the first, a pixel replacing the running maximum
-// when it is greater or NaN: the first of equal maxima, the last NaN).
-// Every window must lie inside the plane: a k×k window, or the part inside
-// the plane of one that overlaps the padding (whose −∞ pixels never
-// replace the maximum, so that they may be left out). It reports false,
-// and does nothing, when this machine has no vector kernel for T and the
-// window (AVX-512 or AVX2, float32, 1 ≤ kh, 1 ≤ kw ≤ 3); the caller then
-// uses its own loop (an empty y asks just that).
-func MaxPoolRowS2[T tensor.Float](y []T, am []int32, plane []T, w, base, kh, kw int) bool {
+// MaxPoolS2 computes n rows of cnt max-pooling windows of kh×kw pixels at
+// stride 2 in a plane of width w: window i of row r has its top-left pixel
+// at plane[base+2r·w+2i] (rows of windows are two image rows apart), and
+// y[r·ldy+i] and am[r·ldy+i] receive its maximum and the plane index of the
+// pixel selected by PyTorch's rule (the pixels scanned in row-major order
+// from the first, a pixel replacing the running maximum when it is greater
+// or NaN: the first of equal maxima, the last NaN). Every window must lie
+// inside the plane: k×k windows, or the parts inside the plane of those
+// that overlap the padding (whose −∞ pixels never replace the maximum, so
+// that they may be left out). It reports false, and does nothing, when
+// this machine has no vector kernel for T and the windows (AVX-512 or
+// AVX2, float32, 1 ≤ kh, 1 ≤ kw ≤ 3); the caller then uses its own loop (n
+// or cnt 0 asks just that).
+func MaxPoolS2[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base, n, cnt, kh, kw int) bool {
 	if !is32[T]() || pool32 == nil || kh < 1 || kw < 1 || kw > 3 {
 		return false
 	}
-	if len(y) == 0 {
+	if n <= 0 || cnt <= 0 {
 		return true
 	}
-	am = am[:len(y)]
-	_ = plane[base : base+(kh-1)*w+2*(len(y)-1)+kw] // every pixel read
-	pool32(as32(y), am, as32(plane), w, base, kh, kw)
+	last := (n-1)*ldy + cnt
+	_, _ = y[:last], am[:last]
+	_ = plane[base : base+(2*(n-1)+kh-1)*w+2*(cnt-1)+kw] // every pixel read
+	pool32(as32(y), am, ldy, as32(plane), w, base, n, cnt, kh, kw)
 	return true
 }
 
-// maxPoolRowS2Ref is MaxPoolRowS2 by the reference loop, for tests.
-func maxPoolRowS2Ref[T tensor.Float](y []T, am []int32, plane []T, w, base, kh, kw int) {
-	for i := range y {
-		at := base + 2*i
-		best := plane[at]
-		for r := 0; r < kh; r++ {
-			for c := 0; c < kw; c++ {
-				if v := plane[base+2*i+r*w+c]; v > best || v != v {
-					best, at = v, base+2*i+r*w+c
+// maxPoolS2Ref is MaxPoolS2 by the reference loop, for tests.
+func maxPoolS2Ref[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base, n, cnt, kh, kw int) {
+	for r := 0; r < n; r++ {
+		for i := 0; i < cnt; i++ {
+			b := base + 2*r*w + 2*i
+			at, best := b, plane[b]
+			for u := 0; u < kh; u++ {
+				for v := 0; v < kw; v++ {
+					if x := plane[b+u*w+v]; x > best || x != x {
+						best, at = x, b+u*w+v
+					}
 				}
 			}
+			y[r*ldy+i], am[r*ldy+i] = best, int32(at)
 		}
-		y[i], am[i] = best, int32(at)
 	}
 }

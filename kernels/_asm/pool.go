@@ -5,29 +5,30 @@ import (
 	"fmt"
 )
 
-// The max-pooling row kernels (../vec_amd64.go): cnt windows of rows×kw
-// pixels at stride 2 along the rows of a float32 plane, AVX-512, rows (at
-// least 1) given at run time and kw (1, 2 or 3) when generated: a k×k
-// window inside the plane, or the part inside the plane of one that
-// overlaps the padding. Window i has its top-left pixel at x[2i] (x points
-// at the first window's, base is that pixel's index in the plane) and rows
-// w elements apart. Each window row's pixels come from masked loads of two
+// The max-pooling row kernels (../vec_amd64.go): n output rows of cnt
+// windows of rows×kw pixels at stride 2 in a float32 plane, AVX-512, rows
+// (at least 1) given at run time and kw (1, 2 or 3) when generated: k×k
+// windows inside the plane, or the parts inside the plane of those that
+// overlap the padding. Window i of output row r has its top-left pixel at
+// x[2r·w + 2i] (x points at the first window's, base is that pixel's index
+// in the plane; rows are w elements apart) and its results at y[r·ldy + i]
+// and am[r·ldy + i]. Each window row's pixels come from masked loads of two
 // zmm (the 2·cnt + kw − 2 values the row spans) split into even and odd
 // columns by VPERMI2PS. The pixels are scanned in row-major order from the
 // first, and a pixel replaces the running maximum when it is greater
 // (ordered compare) or NaN (unordered with itself): PyTorch's rule, the
 // first of equal maxima and the last NaN. Lane i of the result is window
-// i; cnt is at most 16 for kw ≤ 2 and 15 for kw = 3.
+// i; cnt is at most 16 for kw ≤ 2 and 15 for kw = 3, n at least 1. One
+// call does a whole plane's rows: the masks and tables are set up once.
 func emitPoolRow(w *bytes.Buffer, kw int) {
 	name := fmt.Sprintf("maxPoolRow%ds2AVX512", kw)
-	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows int",
-		fmt.Sprintf("y[i], am[i] = max and argmax of the rows×%d window at x[2i], for i < cnt ≤ %d.", kw, min(16, 17-kw)), 56)
+	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int",
+		fmt.Sprintf("y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×%d window at x[2r·w+2i], for r < n, i < cnt ≤ %d.", kw, min(16, 17-kw)), 72)
 	f.p("MOVQ y+0(FP), DI")
 	f.p("MOVQ am+8(FP), R8")
 	f.p("MOVQ x+16(FP), SI")
 	f.p("MOVQ w+24(FP), R9")
 	f.p("MOVQ cnt+40(FP), CX")
-	f.p("MOVQ rows+48(FP), DX")
 	// K3: the cnt result lanes. K4, K5: the 2·cnt + kw − 2 values a window
 	// row spans, in two vectors.
 	f.p("MOVQ $1, AX")
@@ -76,6 +77,15 @@ func emitPoolRow(w *bytes.Buffer, kw int) {
 			}
 		}
 	}
+	// R10: output rows left; R11: ldy in bytes; R12, R13: the output
+	// row's first pixel and its index.
+	f.p("MOVQ n+56(FP), R10")
+	f.p("MOVQ ldy+64(FP), R11")
+	f.p("SHLQ $2, R11")
+	f.label("out")
+	f.p("MOVQ SI, R12")
+	f.p("MOVQ AX, R13")
+	f.p("MOVQ rows+48(FP), DX")
 	row(true)
 	f.p("DECQ DX")
 	f.p("JZ %s_done", name)
@@ -88,6 +98,14 @@ func emitPoolRow(w *bytes.Buffer, kw int) {
 	f.label("done")
 	f.p("VMOVUPS Z8, K3, (DI)")
 	f.p("VMOVDQU32 Z9, K3, (R8)")
+	// The next output row: two image rows down.
+	f.p("LEAQ (R12)(R9*2), SI")
+	f.p("MOVQ w+24(FP), AX")
+	f.p("LEAQ (R13)(AX*2), AX")
+	f.p("ADDQ R11, DI")
+	f.p("ADDQ R11, R8")
+	f.p("DECQ R10")
+	f.p("JNZ %s_out", name)
 	f.p("VZEROUPPER")
 	f.p("RET")
 }
@@ -97,18 +115,17 @@ func emitPoolRow(w *bytes.Buffer, kw int) {
 // of a window row's kw columns 2i + c comes from two masked loads at column
 // c (the 2·cnt − 1 values from it that the windows read) split into even
 // columns by VSHUFPS and VPERMPD. The masks come from poolMasks. The rule,
-// the scan order and the rows are emitPoolRow's, the selection a
-// VBLENDVPS.
+// the scan order, the rows and the output rows are emitPoolRow's, the
+// selection a VBLENDVPS.
 func emitPoolRowAVX2(w *bytes.Buffer, kw int) {
 	name := fmt.Sprintf("maxPoolRow%ds2AVX2", kw)
-	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows int",
-		fmt.Sprintf("y[i], am[i] = max and argmax of the rows×%d window at x[2i], for i < cnt ≤ 8.", kw), 56)
+	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int",
+		fmt.Sprintf("y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×%d window at x[2r·w+2i], for r < n, i < cnt ≤ 8.", kw), 72)
 	f.p("MOVQ y+0(FP), DI")
 	f.p("MOVQ am+8(FP), R8")
 	f.p("MOVQ x+16(FP), SI")
 	f.p("MOVQ w+24(FP), R9")
 	f.p("MOVQ cnt+40(FP), CX")
-	f.p("MOVQ rows+48(FP), DX")
 	// Y10, Y11: the masks of the 2·cnt − 1 values a load reads; Y12: of
 	// the cnt results (from poolMasks + 64 − 4·lanes).
 	f.p("LEAQ -1(CX)(CX*1), BX")
@@ -152,6 +169,15 @@ func emitPoolRowAVX2(w *bytes.Buffer, kw int) {
 			}
 		}
 	}
+	// R11: output rows left; R12: ldy in bytes; R13, R14: the output
+	// row's first pixel and its index.
+	f.p("MOVQ n+56(FP), R11")
+	f.p("MOVQ ldy+64(FP), R12")
+	f.p("SHLQ $2, R12")
+	f.label("out")
+	f.p("MOVQ SI, R13")
+	f.p("MOVQ AX, R14")
+	f.p("MOVQ rows+48(FP), DX")
 	row(true)
 	f.p("DECQ DX")
 	f.p("JZ %s_done", name)
@@ -164,6 +190,14 @@ func emitPoolRowAVX2(w *bytes.Buffer, kw int) {
 	f.label("done")
 	f.p("VMASKMOVPS Y3, Y12, (DI)")
 	f.p("VMASKMOVPS Y4, Y12, (R8)")
+	// The next output row: two image rows down.
+	f.p("LEAQ (R13)(R9*2), SI")
+	f.p("MOVQ w+24(FP), AX")
+	f.p("LEAQ (R14)(AX*2), AX")
+	f.p("ADDQ R12, DI")
+	f.p("ADDQ R12, R8")
+	f.p("DECQ R11")
+	f.p("JNZ %s_out", name)
 	f.p("VZEROUPPER")
 	f.p("RET")
 }
