@@ -384,19 +384,36 @@ func (m *MaxPool2d[T]) scatter(dst, v []T, x *tensor.Dense[T], fresh bool) {
 	in, out := g.h*g.w, g.oh*g.ow
 	forEachPart(g.n*g.c, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			d := dst[pl*in : (pl+1)*in]
-			if fresh {
-				clear(d)
-			}
-			for i, a := range m.argmax[pl*out : (pl+1)*out] {
-				d[a] += v[pl*out+i]
-			}
+			scatterPlane(g, dst[pl*in:(pl+1)*in], v[pl*out:(pl+1)*out], m.argmax[pl*out:(pl+1)*out], fresh)
 		}
 	})
 }
 
-// VJPPair scatters x̄[argmax] += ȳ and x̄̇[argmax] += ȳ̇ in one sweep over the
-// argmax.
+// scatterPlane adds v[i] into d[am[i]] for one plane, d cleared first if
+// fresh. Windows of 2×2 at stride 2 without padding do not overlap: into a
+// fresh plane, kernels.MaxUnpool2S2 writes every pixel of them (+0 + v at
+// the argmax, +0 elsewhere: the same bits), and the pixels outside them
+// (an odd last column or row) are cleared.
+func scatterPlane[T tensor.Float](g poolGeom, d, v []T, am []int32, fresh bool) {
+	if fresh && g.k == 2 && g.s == 2 && g.p == 0 && kernels.MaxUnpool2S2(d, v, am, g.ow, g.w, 0, g.oh, g.ow) {
+		if c := 2 * g.ow; c < g.w {
+			for r := 0; r < 2*g.oh; r++ {
+				clear(d[r*g.w+c : (r+1)*g.w])
+			}
+		}
+		clear(d[2*g.oh*g.w:])
+		return
+	}
+	if fresh {
+		clear(d)
+	}
+	for i, a := range am {
+		d[a] += v[i]
+	}
+}
+
+// VJPPair scatters x̄[argmax] += ȳ and x̄̇[argmax] += ȳ̇ plane by plane, while
+// the plane's argmax is in cache.
 func (m *MaxPool2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T], x, _ []*tensor.Dense[T], _, _ *tensor.Dense[T]) {
 	fresh, freshDot := m.fresh&1 != 0, m.fresh>>32&1 != 0
 	if xBar[0] == nil {
@@ -413,18 +430,9 @@ func (m *MaxPool2d[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBarDot *
 	in, out := g.h*g.w, g.oh*g.ow
 	forEachPart(g.n*g.c, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			dst, dstDot := xBar[0].Data[pl*in:(pl+1)*in], xBarDot[0].Data[pl*in:(pl+1)*in]
-			if fresh {
-				clear(dst)
-			}
-			if freshDot {
-				clear(dstDot)
-			}
-			yb, ybd := yBar.Data[pl*out:(pl+1)*out], yBarDot.Data[pl*out:(pl+1)*out]
-			for i, a := range m.argmax[pl*out : (pl+1)*out] {
-				dst[a] += yb[i]
-				dstDot[a] += ybd[i]
-			}
+			am := m.argmax[pl*out : (pl+1)*out]
+			scatterPlane(g, xBar[0].Data[pl*in:(pl+1)*in], yBar.Data[pl*out:(pl+1)*out], am, fresh)
+			scatterPlane(g, xBarDot[0].Data[pl*in:(pl+1)*in], yBarDot.Data[pl*out:(pl+1)*out], am, freshDot)
 		}
 	})
 }

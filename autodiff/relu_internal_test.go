@@ -45,3 +45,48 @@ func TestPoolPlaneUnrolled(t *testing.T) {
 		}
 	}
 }
+
+// TestScatterPlane checks max-pooling's reverse scatter into a fresh plane
+// (filled with NaN, as a recycled buffer may be) against clearing it and
+// adding at the argmax, bit for bit, for float32 2×2 windows at stride 2
+// (the vector max-unpooling kernel; odd sizes leave a column or row
+// outside the windows) and, through the loop, overlapping 3×3 ones.
+func TestScatterPlane(t *testing.T) {
+	specials := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)),
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), 0.5}
+	seed := uint64(3)
+	next := func(n int) int {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return int(seed>>33) % n
+	}
+	for _, c := range []struct{ h, w, k, s, p int }{{24, 24, 2, 2, 0}, {8, 8, 2, 2, 0}, {7, 5, 2, 2, 0}, {2, 35, 2, 2, 0},
+		{3, 3, 2, 2, 0}, {9, 9, 3, 2, 1}} {
+		g := poolGeom{n: 1, c: 1, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p}
+		g.oh, g.ow = (g.h+2*g.p-g.k)/g.s+1, (g.w+2*g.p-g.k)/g.s+1
+		for trial := 0; trial < 50; trial++ {
+			x := make([]float32, g.h*g.w)
+			for i := range x {
+				x[i] = float32(next(7)) // ties
+			}
+			y, am := make([]float32, g.oh*g.ow), make([]int32, g.oh*g.ow)
+			poolPlaneGeneric(g, y, am, x)
+			v := make([]float32, len(y))
+			for i := range v {
+				v[i] = specials[next(len(specials))]
+			}
+			got, want := make([]float32, len(x)), make([]float32, len(x))
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			scatterPlane(g, got, v, am, true)
+			for i, a := range am {
+				want[a] += v[i]
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%dx%d, k %d: pixel %d is %v, want %v", g.h, g.w, g.k, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

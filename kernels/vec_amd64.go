@@ -614,6 +614,54 @@ var (
 	poolAVX2   = poolRows([3]poolKernel{maxPoolRow1s2AVX2, maxPoolRow2s2AVX2, maxPoolRow3s2AVX2}, [3]int{8, 8, 8})
 )
 
+// The max-unpooling kernels (see MaxUnpool2S2): the input cotangents of n
+// rows of cnt 2×2 windows at stride 2, at most 16 windows a row with
+// AVX-512, 8 with AVX2.
+
+//go:noescape
+func maxUnpool2s2AVX512(d, v *float32, am *int32, w, base, cnt, n, ldv int)
+
+//go:noescape
+func maxUnpool2s2AVX2(d, v *float32, am *int32, w, base, cnt, n, ldv int)
+
+// unpoolFunc is MaxUnpool2S2 for float32 on checked arguments.
+type unpoolFunc func(d, v []float32, am []int32, ldv, w, base, n, cnt int)
+
+// unpoolRows returns an unpoolFunc that runs kern on every row at once,
+// chunk windows of each at a time.
+func unpoolRows(kern func(d, v *float32, am *int32, w, base, cnt, n, ldv int), chunk int) unpoolFunc {
+	return func(d, v []float32, am []int32, ldv, w, base, n, cnt int) {
+		for i := 0; i < cnt; i += chunk {
+			kern(&d[2*i], &v[i], &am[i], w, base+2*i, min(chunk, cnt-i), n, ldv)
+		}
+	}
+}
+
+// unpool32 is MaxUnpool2S2 for float32 with the widest kernel this CPU
+// runs, nil where it has neither AVX-512 nor AVX2.
+var unpool32 = func() unpoolFunc {
+	switch {
+	case hasAVX512:
+		return unpoolRows(maxUnpool2s2AVX512, 16)
+	case hasAVX2:
+		return unpoolRows(maxUnpool2s2AVX2, 8)
+	}
+	return nil
+}()
+
+// unpoolBackends lists every max-unpooling kernel this machine can run,
+// for tests and benchmarks.
+func unpoolBackends() map[string]unpoolFunc {
+	ks := map[string]unpoolFunc{}
+	if hasAVX2 {
+		ks["avx2"] = unpoolRows(maxUnpool2s2AVX2, 8)
+	}
+	if hasAVX512 {
+		ks["avx512"] = unpoolRows(maxUnpool2s2AVX512, 16)
+	}
+	return ks
+}
+
 // pool32 is MaxPoolS2 for float32 with the widest kernel this CPU runs,
 // nil where it has neither AVX-512 nor AVX2.
 var pool32 = func() poolRowFunc {

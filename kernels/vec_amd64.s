@@ -5190,6 +5190,143 @@ maxPoolRow3s2AVX2_done:
 	VZEROUPPER
 	RET
 
+// func maxUnpool2s2AVX512(d, v *float32, am *int32, w, base, cnt, n, ldv int)
+//
+// d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 16.
+TEXT ·maxUnpool2s2AVX512(SB), NOSPLIT, $0-64
+	MOVQ d+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ am+16(FP), R8
+	MOVQ w+24(FP), R9
+	MOVQ base+32(FP), AX
+	MOVQ cnt+40(FP), CX
+	MOVQ n+48(FP), R10
+	MOVQ ldv+56(FP), R11
+	SHLQ $2, R11
+	MOVQ $1, DX
+	SHLQ CX, DX
+	DECQ DX
+	KMOVW DX, K3
+	ADDQ CX, CX
+	MOVQ $1, DX
+	SHLQ CX, DX
+	DECQ DX
+	KMOVW DX, K4
+	SHRQ $16, DX
+	KMOVW DX, K5
+	VMOVDQU32 ·poolCols+0(SB), Z20
+	VMOVDQU32 ·poolZip+0(SB), Z21
+	VMOVDQU32 ·poolZip+64(SB), Z22
+	VPBROADCASTD ·poolOnes+0(SB), Z24
+	VPBROADCASTD R9, Z25
+	VPXORD Z23, Z23, Z23
+	SHLQ $2, R9
+maxUnpool2s2AVX512_out:
+	VMOVUPS.Z (SI), K3, Z0
+	VADDPS Z23, Z0, Z0
+	VMOVDQU32.Z (R8), K3, Z1
+	VPBROADCASTD AX, Z2
+	VPADDD Z20, Z2, Z2
+	VPCMPEQD Z2, Z1, K1
+	VPADDD Z24, Z2, Z5
+	VPCMPEQD Z5, Z1, K2
+	VMOVAPS.Z Z0, K1, Z6
+	VMOVAPS.Z Z0, K2, Z7
+	VMOVDQA32 Z21, Z8
+	VPERMI2PS Z7, Z6, Z8
+	VMOVDQA32 Z22, Z9
+	VPERMI2PS Z7, Z6, Z9
+	VMOVUPS Z8, K4, (DI)
+	VMOVUPS Z9, K5, 64(DI)
+	VPADDD Z25, Z2, Z2
+	VPCMPEQD Z2, Z1, K1
+	VPADDD Z24, Z2, Z5
+	VPCMPEQD Z5, Z1, K2
+	VMOVAPS.Z Z0, K1, Z6
+	VMOVAPS.Z Z0, K2, Z7
+	VMOVDQA32 Z21, Z8
+	VPERMI2PS Z7, Z6, Z8
+	VMOVDQA32 Z22, Z9
+	VPERMI2PS Z7, Z6, Z9
+	VMOVUPS Z8, K4, (DI)(R9*1)
+	VMOVUPS Z9, K5, 64(DI)(R9*1)
+	LEAQ (DI)(R9*2), DI
+	MOVQ w+24(FP), DX
+	LEAQ (AX)(DX*2), AX
+	ADDQ R11, SI
+	ADDQ R11, R8
+	DECQ R10
+	JNZ maxUnpool2s2AVX512_out
+	VZEROUPPER
+	RET
+
+// func maxUnpool2s2AVX2(d, v *float32, am *int32, w, base, cnt, n, ldv int)
+//
+// d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 8.
+TEXT ·maxUnpool2s2AVX2(SB), NOSPLIT, $0-64
+	MOVQ d+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ am+16(FP), R8
+	MOVQ w+24(FP), R9
+	MOVQ base+32(FP), AX
+	MOVQ cnt+40(FP), CX
+	MOVQ n+48(FP), R10
+	MOVQ ldv+56(FP), R11
+	SHLQ $2, R11
+	LEAQ ·poolMasks+64(SB), DX
+	MOVQ CX, BX
+	SHLQ $2, BX
+	SUBQ BX, DX
+	VMOVDQU (DX), Y12
+	SUBQ BX, DX
+	VMOVDQU (DX), Y10
+	VMOVDQU 32(DX), Y11
+	VMOVDQU ·poolCols+0(SB), Y7
+	VPBROADCASTD ·poolOnes+0(SB), Y9
+	VMOVQ R9, X8
+	VPBROADCASTD X8, Y8
+	VXORPS Y13, Y13, Y13
+	SHLQ $2, R9
+maxUnpool2s2AVX2_out:
+	VMASKMOVPS (SI), Y12, Y0
+	VADDPS Y13, Y0, Y0
+	VMASKMOVPS (R8), Y12, Y1
+	VMOVQ AX, X2
+	VPBROADCASTD X2, Y2
+	VPADDD Y7, Y2, Y2
+	VPCMPEQD Y2, Y1, Y5
+	VPADDD Y9, Y2, Y6
+	VPCMPEQD Y6, Y1, Y6
+	VANDPS Y0, Y5, Y5
+	VANDPS Y0, Y6, Y6
+	VUNPCKLPS Y6, Y5, Y14
+	VUNPCKHPS Y6, Y5, Y15
+	VPERM2F128 $0x20, Y15, Y14, Y3
+	VPERM2F128 $0x31, Y15, Y14, Y4
+	VMASKMOVPS Y3, Y10, (DI)
+	VMASKMOVPS Y4, Y11, 32(DI)
+	VPADDD Y8, Y2, Y2
+	VPCMPEQD Y2, Y1, Y5
+	VPADDD Y9, Y2, Y6
+	VPCMPEQD Y6, Y1, Y6
+	VANDPS Y0, Y5, Y5
+	VANDPS Y0, Y6, Y6
+	VUNPCKLPS Y6, Y5, Y14
+	VUNPCKHPS Y6, Y5, Y15
+	VPERM2F128 $0x20, Y15, Y14, Y3
+	VPERM2F128 $0x31, Y15, Y14, Y4
+	VMASKMOVPS Y3, Y10, (DI)(R9*1)
+	VMASKMOVPS Y4, Y11, 32(DI)(R9*1)
+	LEAQ (DI)(R9*2), DI
+	MOVQ w+24(FP), DX
+	LEAQ (AX)(DX*2), AX
+	ADDQ R11, SI
+	ADDQ R11, R8
+	DECQ R10
+	JNZ maxUnpool2s2AVX2_out
+	VZEROUPPER
+	RET
+
 DATA ·poolCols+0(SB)/4, $0
 DATA ·poolCols+4(SB)/4, $2
 DATA ·poolCols+8(SB)/4, $4
@@ -5239,6 +5376,39 @@ DATA ·poolCols+180(SB)/4, $28
 DATA ·poolCols+184(SB)/4, $30
 DATA ·poolCols+188(SB)/4, $30
 GLOBL ·poolCols(SB), RODATA, $192
+DATA ·poolZip+0(SB)/4, $0
+DATA ·poolZip+4(SB)/4, $16
+DATA ·poolZip+8(SB)/4, $1
+DATA ·poolZip+12(SB)/4, $17
+DATA ·poolZip+16(SB)/4, $2
+DATA ·poolZip+20(SB)/4, $18
+DATA ·poolZip+24(SB)/4, $3
+DATA ·poolZip+28(SB)/4, $19
+DATA ·poolZip+32(SB)/4, $4
+DATA ·poolZip+36(SB)/4, $20
+DATA ·poolZip+40(SB)/4, $5
+DATA ·poolZip+44(SB)/4, $21
+DATA ·poolZip+48(SB)/4, $6
+DATA ·poolZip+52(SB)/4, $22
+DATA ·poolZip+56(SB)/4, $7
+DATA ·poolZip+60(SB)/4, $23
+DATA ·poolZip+64(SB)/4, $8
+DATA ·poolZip+68(SB)/4, $24
+DATA ·poolZip+72(SB)/4, $9
+DATA ·poolZip+76(SB)/4, $25
+DATA ·poolZip+80(SB)/4, $10
+DATA ·poolZip+84(SB)/4, $26
+DATA ·poolZip+88(SB)/4, $11
+DATA ·poolZip+92(SB)/4, $27
+DATA ·poolZip+96(SB)/4, $12
+DATA ·poolZip+100(SB)/4, $28
+DATA ·poolZip+104(SB)/4, $13
+DATA ·poolZip+108(SB)/4, $29
+DATA ·poolZip+112(SB)/4, $14
+DATA ·poolZip+116(SB)/4, $30
+DATA ·poolZip+120(SB)/4, $15
+DATA ·poolZip+124(SB)/4, $31
+GLOBL ·poolZip(SB), RODATA, $128
 DATA ·poolOnes+0(SB)/4, $1
 GLOBL ·poolOnes(SB), RODATA, $4
 DATA ·poolMasks+0(SB)/8, $-1

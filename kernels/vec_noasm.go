@@ -24,3 +24,10 @@ type poolRowFunc func(y []float32, am []int32, ldy int, plane []float32, w, base
 var pool32 poolRowFunc
 
 func poolBackends() map[string]poolRowFunc { return nil }
+
+// No vector max-unpooling kernel.
+type unpoolFunc func(d, v []float32, am []int32, ldv, w, base, n, cnt int)
+
+var unpool32 unpoolFunc
+
+func unpoolBackends() map[string]unpoolFunc { return nil }

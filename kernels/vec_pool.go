@@ -46,3 +46,40 @@ func maxPoolS2Ref[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base
 		}
 	}
 }
+
+// MaxUnpool2S2 writes the input cotangent of n rows of cnt max-pooling
+// windows of 2×2 pixels at stride 2 (windows that do not overlap) in a
+// plane of width w: for window i of row r, whose top-left pixel is
+// d[2r·w+2i] and has index base+2r·w+2i in the plane, the pixel am[r·ldv+i]
+// (an index in the plane) gets +0 + v[r·ldv+i] and the window's three
+// others +0 — the bits of clearing the pixels and adding v at the argmax
+// (a −0 becomes +0). It writes every pixel of the windows, so d needs no
+// clearing. It reports false, and does nothing, when this machine has no
+// vector kernel for T (AVX-512 or AVX2, float32); the caller then uses
+// its own loop (n or cnt 0 asks just that).
+func MaxUnpool2S2[T tensor.Float](d, v []T, am []int32, ldv, w, base, n, cnt int) bool {
+	if !is32[T]() || unpool32 == nil {
+		return false
+	}
+	if n <= 0 || cnt <= 0 {
+		return true
+	}
+	last := (n-1)*ldv + cnt
+	_, _ = v[:last], am[:last]
+	_ = d[:(2*n-1)*w+2*cnt] // every pixel written
+	unpool32(as32(d), as32(v), am, ldv, w, base, n, cnt)
+	return true
+}
+
+// maxUnpool2S2Ref is MaxUnpool2S2 by the reference loop, for tests.
+func maxUnpool2S2Ref[T tensor.Float](d, v []T, am []int32, ldv, w, base, n, cnt int) {
+	for r := 0; r < n; r++ {
+		for i := 0; i < cnt; i++ {
+			at := 2*r*w + 2*i
+			for _, o := range []int{at, at + 1, at + w, at + w + 1} {
+				d[o] = 0
+			}
+			d[int(am[r*ldv+i])-base] += v[r*ldv+i]
+		}
+	}
+}

@@ -121,3 +121,58 @@ func BenchmarkMaxPoolS2(b *testing.B) {
 		}
 	}
 }
+
+// TestMaxUnpool2S2 checks the vector max-unpooling kernels against the
+// reference loop, bit for bit (signed zeros, infinities and NaNs with
+// payloads among the values), for every row length up to a few chunks,
+// 1–3 rows with gaps between the value rows, argmaxes anywhere in their
+// windows, and that nothing outside the windows is written (in every other
+// trial the plane ends at the last pixel written, at an unreadable page).
+func TestMaxUnpool2S2(t *testing.T) {
+	if !MaxUnpool2S2([]float32{0, 0, 0, 0}, []float32{1}, []int32{0}, 1, 2, 0, 1, 1) {
+		t.Skip("no vector max-unpooling kernel on this machine")
+	}
+	specials := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), 0.5, -3}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for name, f := range unpoolBackends() {
+		t.Run(name, func(t *testing.T) {
+			defer func(old unpoolFunc) { unpool32 = old }(unpool32)
+			unpool32 = f
+			for cnt := 1; cnt <= 40; cnt++ {
+				for trial := 0; trial < 20; trial++ {
+					n := 1 + trial%3
+					w := 2*cnt + rng.IntN(3)
+					base := rng.IntN(3) * w // d starts at an image row of the plane
+					ldv := cnt + rng.IntN(3)
+					v, am := make([]float32, (n-1)*ldv+cnt), make([]int32, (n-1)*ldv+cnt)
+					for r := 0; r < n; r++ {
+						for i := 0; i < cnt; i++ {
+							v[r*ldv+i] = specials[rng.IntN(len(specials))]
+							if rng.IntN(3) == 0 {
+								v[r*ldv+i] = float32(rng.NormFloat64())
+							}
+							am[r*ldv+i] = int32(base + (2*r+rng.IntN(2))*w + 2*i + rng.IntN(2))
+						}
+					}
+					size := (2*n-1)*w + 2*cnt
+					d := make([]float32, size)
+					if trial%2 == 1 {
+						d = guardedTail[float32](t, size)
+					}
+					for i := range d {
+						d[i] = 42
+					}
+					want := slices.Clone(d)
+					MaxUnpool2S2(d, v, am, ldv, w, base, n, cnt)
+					maxUnpool2S2Ref(want, v, am, ldv, w, base, n, cnt)
+					for i := range want {
+						if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%d rows of %d windows, w %d, ldv %d: pixel %d is %v, want %v", n, cnt, w, ldv, i, d[i], want[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -213,6 +213,12 @@ func emitPoolData(w *bytes.Buffer) {
 		}
 	}
 	w.WriteString("GLOBL ·poolCols(SB), RODATA, $192\n")
+	// poolZip: the even columns' values (lanes 0–15 of a VPERMI2PS's
+	// tables) and the odd ones' (16–31) alternated, windows 0–7 then 8–15.
+	for i := 0; i < 32; i++ {
+		fmt.Fprintf(w, "DATA ·poolZip+%d(SB)/4, $%d\n", 4*i, i/2+16*(i%2))
+	}
+	w.WriteString("GLOBL ·poolZip(SB), RODATA, $128\n")
 	w.WriteString("DATA ·poolOnes+0(SB)/4, $1\nGLOBL ·poolOnes(SB), RODATA, $4\n")
 	// poolMasks: 64 bytes of ones, 64 of zeros; the n-lane mask of AVX2's
 	// masked moves starts 4n bytes before the zeros.
@@ -224,4 +230,157 @@ func emitPoolData(w *bytes.Buffer) {
 		fmt.Fprintf(w, "DATA ·poolMasks+%d(SB)/8, $%d\n", i, v)
 	}
 	w.WriteString("GLOBL ·poolMasks(SB), RODATA|NOPTR, $128\n")
+}
+
+// emitUnpool writes the AVX-512 max-unpooling kernel: the input cotangent
+// of n output rows of cnt ≤ 16 windows of 2×2 pixels at stride 2 (windows
+// that do not overlap), written, not added: d's rows 2r and 2r + 1 (w
+// elements apart; d's first pixel has index base in the plane) get, in
+// columns 0 … 2·cnt − 1, +0 + v[r·ldv + i] at the pixel am[r·ldv + i] of
+// window i and +0 elsewhere (the bits of clearing the plane and adding v
+// at the argmax: −0 becomes +0). A window's four pixels are compared with
+// its argmax, its value kept or zeroed for each, and the even and odd
+// columns zipped into the two rows by VPERMI2PS.
+func emitUnpool(w *bytes.Buffer) {
+	name := "maxUnpool2s2AVX512"
+	f := header(w, name, "d, v *float32, am *int32, w, base, cnt, n, ldv int",
+		"d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 16.", 64)
+	f.p("MOVQ d+0(FP), DI")
+	f.p("MOVQ v+8(FP), SI")
+	f.p("MOVQ am+16(FP), R8")
+	f.p("MOVQ w+24(FP), R9")
+	f.p("MOVQ base+32(FP), AX")
+	f.p("MOVQ cnt+40(FP), CX")
+	f.p("MOVQ n+48(FP), R10")
+	f.p("MOVQ ldv+56(FP), R11")
+	f.p("SHLQ $2, R11")
+	// K3: the cnt windows; K4, K5: the 2·cnt pixels of a row, in two
+	// vectors.
+	f.p("MOVQ $1, DX")
+	f.p("SHLQ CX, DX")
+	f.p("DECQ DX")
+	f.p("KMOVW DX, K3")
+	f.p("ADDQ CX, CX")
+	f.p("MOVQ $1, DX")
+	f.p("SHLQ CX, DX")
+	f.p("DECQ DX")
+	f.p("KMOVW DX, K4")
+	f.p("SHRQ $16, DX")
+	f.p("KMOVW DX, K5")
+	f.p("VMOVDQU32 ·poolCols+0(SB), Z20")    // 0, 2, …, 30: window i's first column
+	f.p("VMOVDQU32 ·poolZip+0(SB), Z21")     // e0 o0 e1 o1 … e7 o7
+	f.p("VMOVDQU32 ·poolZip+64(SB), Z22")    // e8 o8 … e15 o15
+	f.p("VPBROADCASTD ·poolOnes+0(SB), Z24") // 1 in every lane
+	f.p("VPBROADCASTD R9, Z25")              // w in every lane
+	f.p("VPXORD Z23, Z23, Z23")
+	f.p("SHLQ $2, R9") // w in bytes
+	f.label("out")
+	f.p("VMOVUPS.Z (SI), K3, Z0")
+	f.p("VADDPS Z23, Z0, Z0") // +0 + v
+	f.p("VMOVDQU32.Z (R8), K3, Z1")
+	f.p("VPBROADCASTD AX, Z2")
+	f.p("VPADDD Z20, Z2, Z2") // index of window i's top-left pixel
+	for r := 0; r < 2; r++ {
+		if r == 1 {
+			f.p("VPADDD Z25, Z2, Z2") // one row down
+		}
+		f.p("VPCMPEQD Z2, Z1, K1")
+		f.p("VPADDD Z24, Z2, Z5")
+		f.p("VPCMPEQD Z5, Z1, K2")
+		f.p("VMOVAPS.Z Z0, K1, Z6") // even columns
+		f.p("VMOVAPS.Z Z0, K2, Z7") // odd columns
+		f.p("VMOVDQA32 Z21, Z8")
+		f.p("VPERMI2PS Z7, Z6, Z8")
+		f.p("VMOVDQA32 Z22, Z9")
+		f.p("VPERMI2PS Z7, Z6, Z9")
+		if r == 0 {
+			f.p("VMOVUPS Z8, K4, (DI)")
+			f.p("VMOVUPS Z9, K5, 64(DI)")
+		} else {
+			f.p("VMOVUPS Z8, K4, (DI)(R9*1)")
+			f.p("VMOVUPS Z9, K5, 64(DI)(R9*1)")
+		}
+	}
+	// The next output row: two image rows down.
+	f.p("LEAQ (DI)(R9*2), DI")
+	f.p("MOVQ w+24(FP), DX")
+	f.p("LEAQ (AX)(DX*2), AX")
+	f.p("ADDQ R11, SI")
+	f.p("ADDQ R11, R8")
+	f.p("DECQ R10")
+	f.p("JNZ %s_out", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
+// emitUnpoolAVX2 writes the AVX2 twin of emitUnpool's kernel, cnt ≤ 8
+// windows a row: the compares give all-ones lanes that VANDPS keeps the
+// value with, VUNPCKLPS, VUNPCKHPS and VPERM2F128 zip the columns, the
+// masks of the loads and stores come from poolMasks.
+func emitUnpoolAVX2(w *bytes.Buffer) {
+	name := "maxUnpool2s2AVX2"
+	f := header(w, name, "d, v *float32, am *int32, w, base, cnt, n, ldv int",
+		"d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 8.", 64)
+	f.p("MOVQ d+0(FP), DI")
+	f.p("MOVQ v+8(FP), SI")
+	f.p("MOVQ am+16(FP), R8")
+	f.p("MOVQ w+24(FP), R9")
+	f.p("MOVQ base+32(FP), AX")
+	f.p("MOVQ cnt+40(FP), CX")
+	f.p("MOVQ n+48(FP), R10")
+	f.p("MOVQ ldv+56(FP), R11")
+	f.p("SHLQ $2, R11")
+	// Y12: the cnt windows; Y10, Y11: the 2·cnt pixels of a row (from
+	// poolMasks + 64 − 4·lanes).
+	f.p("LEAQ ·poolMasks+64(SB), DX")
+	f.p("MOVQ CX, BX")
+	f.p("SHLQ $2, BX")
+	f.p("SUBQ BX, DX")
+	f.p("VMOVDQU (DX), Y12")
+	f.p("SUBQ BX, DX")
+	f.p("VMOVDQU (DX), Y10")
+	f.p("VMOVDQU 32(DX), Y11")
+	f.p("VMOVDQU ·poolCols+0(SB), Y7")      // 0, 2, …, 14: window i's first column
+	f.p("VPBROADCASTD ·poolOnes+0(SB), Y9") // 1 in every lane
+	f.p("VMOVQ R9, X8")
+	f.p("VPBROADCASTD X8, Y8") // w in every lane
+	f.p("VXORPS Y13, Y13, Y13")
+	f.p("SHLQ $2, R9") // w in bytes
+	f.label("out")
+	f.p("VMASKMOVPS (SI), Y12, Y0")
+	f.p("VADDPS Y13, Y0, Y0") // +0 + v
+	f.p("VMASKMOVPS (R8), Y12, Y1")
+	f.p("VMOVQ AX, X2")
+	f.p("VPBROADCASTD X2, Y2")
+	f.p("VPADDD Y7, Y2, Y2") // index of window i's top-left pixel
+	for r := 0; r < 2; r++ {
+		if r == 1 {
+			f.p("VPADDD Y8, Y2, Y2") // one row down
+		}
+		f.p("VPCMPEQD Y2, Y1, Y5")
+		f.p("VPADDD Y9, Y2, Y6")
+		f.p("VPCMPEQD Y6, Y1, Y6")
+		f.p("VANDPS Y0, Y5, Y5") // even columns
+		f.p("VANDPS Y0, Y6, Y6") // odd columns
+		f.p("VUNPCKLPS Y6, Y5, Y14") // e0 o0 e1 o1 | e4 o4 e5 o5
+		f.p("VUNPCKHPS Y6, Y5, Y15") // e2 o2 e3 o3 | e6 o6 e7 o7
+		f.p("VPERM2F128 $0x20, Y15, Y14, Y3")
+		f.p("VPERM2F128 $0x31, Y15, Y14, Y4")
+		if r == 0 {
+			f.p("VMASKMOVPS Y3, Y10, (DI)")
+			f.p("VMASKMOVPS Y4, Y11, 32(DI)")
+		} else {
+			f.p("VMASKMOVPS Y3, Y10, (DI)(R9*1)")
+			f.p("VMASKMOVPS Y4, Y11, 32(DI)(R9*1)")
+		}
+	}
+	f.p("LEAQ (DI)(R9*2), DI")
+	f.p("MOVQ w+24(FP), DX")
+	f.p("LEAQ (AX)(DX*2), AX")
+	f.p("ADDQ R11, SI")
+	f.p("ADDQ R11, R8")
+	f.p("DECQ R10")
+	f.p("JNZ %s_out", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
 }

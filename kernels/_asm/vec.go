@@ -222,5 +222,7 @@ func emitVec(w *bytes.Buffer) {
 	for kw := 1; kw <= 3; kw++ {
 		emitPoolRowAVX2(w, kw)
 	}
+	emitUnpool(w)
+	emitUnpoolAVX2(w)
 	emitPoolData(w)
 }
