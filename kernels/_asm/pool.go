@@ -360,8 +360,8 @@ func emitUnpoolAVX2(w *bytes.Buffer) {
 		f.p("VPCMPEQD Y2, Y1, Y5")
 		f.p("VPADDD Y9, Y2, Y6")
 		f.p("VPCMPEQD Y6, Y1, Y6")
-		f.p("VANDPS Y0, Y5, Y5") // even columns
-		f.p("VANDPS Y0, Y6, Y6") // odd columns
+		f.p("VANDPS Y0, Y5, Y5")     // even columns
+		f.p("VANDPS Y0, Y6, Y6")     // odd columns
 		f.p("VUNPCKLPS Y6, Y5, Y14") // e0 o0 e1 o1 | e4 o4 e5 o5
 		f.p("VUNPCKHPS Y6, Y5, Y15") // e2 o2 e3 o3 | e6 o6 e7 o7
 		f.p("VPERM2F128 $0x20, Y15, Y14, Y3")
