@@ -28,13 +28,19 @@ want_models() {
 	done
 }
 
-# bench_step SIDE CMD...: runs one timing command (at most 300 s) and
-# appends its JSON object, with "side": SIDE added, to $res; a failing
-# command ends the run with one line after its own message.
+# bench_step SIDE CMD...: runs one timing command (at most $BENCH_TIMEOUT
+# seconds, default 300) and appends its JSON object, with "side": SIDE
+# added, to $res; a failing or timed-out command ends the run with one line
+# after its own message.
 bench_step() {
-	local name=$1 json
+	local name=$1 json limit=${BENCH_TIMEOUT:-300} rc=0
 	shift
-	if ! json=$(timeout 300 "$@"); then
+	want_count BENCH_TIMEOUT "$limit" 86400
+	json=$(timeout "$limit" "$@") || rc=$?
+	if ((rc == 124)); then
+		echo "$prog: the $name step took more than $limit s and was stopped (fewer reps, or BENCH_TIMEOUT=seconds): $*" >&2
+		exit 1
+	elif ((rc != 0)); then
 		echo "$prog: the $name step failed (its message above): $*" >&2
 		exit 1
 	fi
