@@ -30,8 +30,7 @@
 # training step (about 30 s of compilation a model and format every round).
 # Each timing step may take BENCH_TIMEOUT seconds (default 300; PyTorch's
 # ResNet-18 in both formats takes about 50 s a rep on 2 threads, plus a
-# rep of warm-up, so -r 5
-# wants BENCH_TIMEOUT=600).
+# rep of warm-up, so -r 5 wants BENCH_TIMEOUT=600).
 set -euo pipefail
 
 models="mlp lenet5 c1 resnet20"
@@ -52,7 +51,7 @@ while getopts ":m:b:t:r:n:x:i:ch" opt; do
 	x) base=$OPTARG ;;
 	i) isa=$OPTARG isaSet=1 ;;
 	c) compile=--compile ;;
-	h) sed -n '2,33p' "$0"; exit 0 ;;
+	h) sed -n '2,32p' "$0"; exit 0 ;;
 	:) echo "torch_compare: -$OPTARG needs a value (see -h)" >&2; exit 2 ;;
 	*) echo "torch_compare: unknown flag -$OPTARG (see -h)" >&2; exit 2 ;;
 	esac
