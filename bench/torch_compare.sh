@@ -51,7 +51,7 @@ while getopts ":m:b:t:r:n:x:i:ch" opt; do
 	x) base=$OPTARG ;;
 	i) isa=$OPTARG isaSet=1 ;;
 	c) compile=--compile ;;
-	h) sed -n '2,32p' "$0"; exit 0 ;;
+	h) sed -n '2,33p' "$0"; exit 0 ;;
 	:) echo "torch_compare: -$OPTARG needs a value (see -h)" >&2; exit 2 ;;
 	*) echo "torch_compare: unknown flag -$OPTARG (see -h)" >&2; exit 2 ;;
 	esac
