@@ -186,33 +186,31 @@ func poolPlaneS2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) bool
 	cols := func(r0, n, ylo, kh int) {
 		at := r0 * g.ow
 		kernels.MaxPoolS2(yp[at+lo:], am[at+lo:], g.ow, plane, g.w, ylo*g.w+2*lo-g.p, n, hi-lo, kh, g.k)
-		for ox := 0; ox < g.ow; ox++ {
-			if ox == lo {
-				ox = hi
-				if ox >= g.ow {
-					break
-				}
-			}
+		outside(g.ow, lo, hi, func(ox int) {
 			x0 := 2*ox - g.p
 			xlo := max(x0, 0)
 			kernels.MaxPoolS2(yp[at+ox:], am[at+ox:], g.ow, plane, g.w, ylo*g.w+xlo, n, 1, kh, min(x0+g.k, g.w)-xlo)
-		}
+		})
 	}
 	if rhi > rlo {
 		cols(rlo, rhi-rlo, 2*rlo-g.p, g.k)
 	}
-	for oy := 0; oy < g.oh; oy++ {
-		if oy == rlo {
-			oy = rhi
-			if oy >= g.oh {
-				break
-			}
-		}
+	outside(g.oh, rlo, rhi, func(oy int) {
 		y0 := 2*oy - g.p
 		ylo := max(y0, 0)
 		cols(oy, 1, ylo, min(y0+g.k, g.h)-ylo)
-	}
+	})
 	return true
+}
+
+// outside calls f(i) for every i of [0, n) outside [lo, hi), in order.
+func outside(n, lo, hi int, f func(i int)) {
+	for i := 0; i < min(lo, n); i++ {
+		f(i)
+	}
+	for i := max(hi, lo); i < n; i++ {
+		f(i)
+	}
 }
 
 // poolKey32 returns the key of the float32 with bits b and whether it is a
