@@ -35,12 +35,11 @@ func (b BatchNorm2dEvalAddReLU[T]) Shape(x []*tensor.Dense[T]) []int {
 // Forward computes y = relu(γ s (x − μ) + β + s).
 func (b BatchNorm2dEvalAddReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEvalAddReLU", x[:3], b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, nil)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			for n := 0; n < g.n; n++ {
-				kernels.AffineAddReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), bnSeg(g, x[3].Data, n, c), a, mu, beta)
-			}
+			k := cs[c]
+			kernels.AffineAddReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), bnSeg(g, x[3].Data, n, c), k.a, k.mu, k.beta)
 		}
 	})
 }
@@ -60,50 +59,48 @@ func (b BatchNorm2dEvalAddReLU[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot 
 func (b BatchNorm2dEvalAddReLU[T]) jvp(yOut, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], y *tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEvalAddReLU", x[:3], b.RunningMean, b.RunningVar)
 	bnDot := xDot[0] != nil || xDot[1] != nil || xDot[2] != nil // ż is not nil
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, xDot)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			a := float64(x[1].Data[c]) * s
-			gd, bd := tangentCoefs(xDot, c)
-			for n := 0; n < g.n; n++ {
-				xs := bnSeg(g, x[0].Data, n, c)
-				dst, dstDot := bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c)
-				if yOut != nil && xDot[0] != nil && xDot[3] != nil {
-					// Every tangent (an HVP's forward pass): one sweep.
-					kernels.AffineJVPAddReLUTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c),
-						bnSeg(g, x[3].Data, n, c), bnSeg(g, xDot[3].Data, n, c), a, gd*s, mu, beta, bd)
-					continue
-				}
-				switch {
-				case yOut != nil && xDot[0] != nil:
-					kernels.AffineJVPTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c), a, gd*s, mu, beta, bd)
-				case yOut != nil:
-					kernels.AffineTo(dst, xs, a, mu, beta)
-					kernels.AffineTo(dstDot, xs, gd*s, mu, bd)
-				default:
-					kernels.AffineTo(dstDot, xs, gd*s, mu, bd)
-					if xDot[0] != nil {
-						for i, v := range bnSeg(g, xDot[0].Data, n, c)[:len(dstDot)] {
-							dstDot[i] = T(float64(dstDot[i]) + float64(a*float64(v)))
-						}
+			k := cs[c]
+			s, mu, beta, a, gd, bd := k.s, k.mu, k.beta, k.a, k.gd, k.bd
+			xs := bnSeg(g, x[0].Data, n, c)
+			dst, dstDot := bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c)
+			if yOut != nil && xDot[0] != nil && xDot[3] != nil {
+				// Every tangent (an HVP's forward pass): one sweep.
+				kernels.AffineJVPAddReLUTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c),
+					bnSeg(g, x[3].Data, n, c), bnSeg(g, xDot[3].Data, n, c), a, gd*s, mu, beta, bd)
+				continue
+			}
+			switch {
+			case yOut != nil && xDot[0] != nil:
+				kernels.AffineJVPTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c), a, gd*s, mu, beta, bd)
+			case yOut != nil:
+				kernels.AffineTo(dst, xs, a, mu, beta)
+				kernels.AffineTo(dstDot, xs, gd*s, mu, bd)
+			default:
+				kernels.AffineTo(dstDot, xs, gd*s, mu, bd)
+				if xDot[0] != nil {
+					for i, v := range bnSeg(g, xDot[0].Data, n, c)[:len(dstDot)] {
+						dstDot[i] = T(float64(dstDot[i]) + float64(a*float64(v)))
 					}
 				}
-				if yOut != nil {
-					kernels.Add(dst, bnSeg(g, x[3].Data, n, c))
-				}
-				switch {
-				case !bnDot && xDot[3] != nil:
-					copy(dstDot, bnSeg(g, xDot[3].Data, n, c))
-				case !bnDot:
-					clear(dstDot)
-				case xDot[3] != nil:
-					kernels.Add(dstDot, bnSeg(g, xDot[3].Data, n, c))
-				}
-				if yOut != nil {
-					kernels.MaskTo2(dst, dst, dstDot, dstDot, dst)
-				} else {
-					kernels.MaskTo(dstDot, dst, dstDot)
-				}
+			}
+			if yOut != nil {
+				kernels.Add(dst, bnSeg(g, x[3].Data, n, c))
+			}
+			switch {
+			case !bnDot && xDot[3] != nil:
+				copy(dstDot, bnSeg(g, xDot[3].Data, n, c))
+			case !bnDot:
+				clear(dstDot)
+			case xDot[3] != nil:
+				kernels.Add(dstDot, bnSeg(g, xDot[3].Data, n, c))
+			}
+			if yOut != nil {
+				kernels.MaskTo2(dst, dst, dstDot, dstDot, dst)
+			} else {
+				kernels.MaskTo(dstDot, dst, dstDot)
 			}
 		}
 	})

@@ -113,15 +113,33 @@ func (b BatchNorm2dEval[T]) invStd(c int) float64 {
 	return 1 / math.Sqrt(float64(b.RunningVar[c])+b.Eps)
 }
 
+// bnChan holds channel c's coefficients in eval mode: s = 1/√(σ² + ε),
+// a = γ s, μ, β and the tangents' γ̇ and β̇ (zero for nil tangents).
+type bnChan struct{ s, a, mu, beta, gd, bd float64 }
+
+// channels returns every channel's coefficients, computed as the sweeps
+// always computed them (xDot may be nil).
+func (b BatchNorm2dEval[T]) channels(x, xDot []*tensor.Dense[T]) []bnChan {
+	cs := make([]bnChan, len(b.RunningMean))
+	for c := range cs {
+		s := b.invStd(c)
+		k := bnChan{s: s, a: float64(x[1].Data[c]) * s, mu: float64(b.RunningMean[c]), beta: float64(x[2].Data[c])}
+		if xDot != nil {
+			k.gd, k.bd = tangentCoefs(xDot, c)
+		}
+		cs[c] = k
+	}
+	return cs
+}
+
 // Forward computes y = γ s (x − μ) + β.
 func (b BatchNorm2dEval[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, nil)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			for n := 0; n < g.n; n++ {
-				kernels.AffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), a, mu, beta)
-			}
+			k := cs[c]
+			kernels.AffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), k.a, k.mu, k.beta)
 		}
 	})
 }
@@ -141,18 +159,15 @@ func tangentCoefs[T tensor.Float](xDot []*tensor.Dense[T], c int) (gd, bd float6
 // as ForwardJVP rounds it.
 func (b BatchNorm2dEval[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, xDot)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			s, mu := b.invStd(c), float64(b.RunningMean[c])
-			a := float64(x[1].Data[c]) * s
-			gd, bd := tangentCoefs(xDot, c)
-			for n := 0; n < g.n; n++ {
-				dst := bnSeg(g, yDot.Data, n, c)
-				kernels.AffineTo(dst, bnSeg(g, x[0].Data, n, c), gd*s, mu, bd)
-				if xDot[0] != nil {
-					for i, v := range bnSeg(g, xDot[0].Data, n, c)[:len(dst)] {
-						dst[i] = T(float64(dst[i]) + float64(a*float64(v)))
-					}
+			k := cs[c]
+			dst := bnSeg(g, yDot.Data, n, c)
+			kernels.AffineTo(dst, bnSeg(g, x[0].Data, n, c), k.gd*k.s, k.mu, k.bd)
+			if xDot[0] != nil {
+				for i, v := range bnSeg(g, xDot[0].Data, n, c)[:len(dst)] {
+					dst[i] = T(float64(dst[i]) + float64(k.a*float64(v)))
 				}
 			}
 		}
@@ -182,18 +197,18 @@ func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 	if write {
 		reluVJP, shortcutVJP = kernels.AffineReLUVJPTo[T], kernels.AffineAddReLUVJPTo[T]
 	}
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, nil)
+	forEachChannelPart(g, func(lo, hi int) {
 		var u []T
 		if reluY != nil && !fused {
 			p := getScratch[T](g.s)
 			defer putScratch(p)
 			u = *p
 		}
-		for c := lo; c < hi; c++ {
-			s, mu := b.invStd(c), float64(b.RunningMean[c])
-			a := float64(x[1].Data[c]) * s
-			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
-			for n := 0; n < g.n; n++ {
+		all := make([][2]kernels.Lanes, hi-lo) // per channel: Σ ȳ, Σ ȳ (x − μ)
+		for n := 0; n < g.n; n++ {
+			for c := lo; c < hi; c++ {
+				a, mu, sums := cs[c].a, cs[c].mu, &all[c-lo]
 				if !write {
 					clearSeg(g, xBar[0], fx, n, c)
 					clearSeg(g, sBar, fs, n, c)
@@ -201,10 +216,10 @@ func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 				yb := bnSeg(g, yBar.Data, n, c)
 				switch {
 				case fused && sBar != nil:
-					shortcutVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, sBar.Data, n, c),
+					shortcutVJP(sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, sBar.Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, reluY.Data, n, c), yb, a, mu)
 				case fused:
-					reluVJP(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
+					reluVJP(sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
 						bnSeg(g, reluY.Data, n, c), yb, a, mu)
 				case reluY != nil:
 					clear(u)
@@ -212,12 +227,14 @@ func (b BatchNorm2dEval[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], 
 					if sBar != nil {
 						kernels.Add(bnSeg(g, sBar.Data, n, c), u)
 					}
-					bnVJPSeg(g, &sums, xBar, u, x, n, c, a, mu)
+					bnVJPSeg(g, sums, xBar, u, x, n, c, a, mu)
 				default:
-					bnVJPSeg(g, &sums, xBar, yb, x, n, c, a, mu)
+					bnVJPSeg(g, sums, xBar, yb, x, n, c, a, mu)
 				}
 			}
-			bnParamGrads(xBar, &sums, c, s)
+		}
+		for c := lo; c < hi; c++ {
+			bnParamGrads(xBar, &all[c-lo], c, cs[c].s)
 		}
 	})
 }
@@ -254,21 +271,23 @@ func (b BatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tenso
 	if !doX && !doG {
 		return
 	}
-	forEachPart(g.c, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			s := b.invStd(c)
-			var sumYXd kernels.Lanes
-			for n := 0; n < g.n; n++ {
+	cs := b.channels(x, nil)
+	forEachChannelPart(g, func(lo, hi int) {
+		sums := make([]kernels.Lanes, hi-lo) // per channel: Σ ȳ ẋ
+		for n := 0; n < g.n; n++ {
+			for c := lo; c < hi; c++ {
 				yb := bnSeg(g, yBar.Data, n, c)
 				if doX {
-					kernels.ScaleAdd(bnSeg(g, xBarDot[0].Data, n, c), yb, float64(xDot[1].Data[c])*s)
+					kernels.ScaleAdd(bnSeg(g, xBarDot[0].Data, n, c), yb, float64(xDot[1].Data[c])*cs[c].s)
 				}
 				if doG {
-					kernels.Dot(&sumYXd, yb, bnSeg(g, xDot[0].Data, n, c))
+					kernels.Dot(&sums[c-lo], yb, bnSeg(g, xDot[0].Data, n, c))
 				}
 			}
-			if doG {
-				xBarDot[1].Data[c] += T(s * sumYXd.Sum())
+		}
+		if doG {
+			for c := lo; c < hi; c++ {
+				xBarDot[1].Data[c] += T(cs[c].s * sums[c-lo].Sum())
 			}
 		}
 	})
@@ -278,21 +297,18 @@ func (b BatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tenso
 // Forward and JVP (so the same bits).
 func (b BatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEval", x, b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, xDot)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			a := float64(x[1].Data[c]) * s
-			gd, bd := tangentCoefs(xDot, c)
-			for n := 0; n < g.n; n++ {
-				xs := bnSeg(g, x[0].Data, n, c)
-				dst, dstDot := bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c)
-				if xDot[0] == nil {
-					kernels.AffineTo(dst, xs, a, mu, beta)
-					kernels.AffineTo(dstDot, xs, gd*s, mu, bd)
-					continue
-				}
-				kernels.AffineJVPTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c), a, gd*s, mu, beta, bd)
+			k := cs[c]
+			xs := bnSeg(g, x[0].Data, n, c)
+			dst, dstDot := bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c)
+			if xDot[0] == nil {
+				kernels.AffineTo(dst, xs, k.a, k.mu, k.beta)
+				kernels.AffineTo(dstDot, xs, k.gd*k.s, k.mu, k.bd)
+				continue
 			}
+			kernels.AffineJVPTo(dst, dstDot, xs, bnSeg(g, xDot[0].Data, n, c), k.a, k.gd*k.s, k.mu, k.beta, k.bd)
 		}
 	})
 }
@@ -362,18 +378,19 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 	if write {
 		reluPair, shortcutPair = kernels.AffineReLUVJPPairTo[T], kernels.AffineAddReLUVJPPairTo[T]
 	}
-	forEachPart(g.c, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			s, mu := b.invStd(c), float64(b.RunningMean[c])
-			a := float64(x[1].Data[c]) * s
-			var ad float64
-			if curvX {
-				ad = float64(gDot.Data[c]) * s
-			}
-			// Σ ȳ, Σ ȳ (x − μ), Σ ȳ̇, Σ ȳ̇ (x − μ), Σ ȳ ẋ.
-			var sums [5]kernels.Lanes
-			yDotSums := (*[2]kernels.Lanes)(sums[2:4])
-			for n := 0; n < g.n; n++ {
+	cs := b.channels(x, nil)
+	forEachChannelPart(g, func(lo, hi int) {
+		// Per channel: Σ ȳ, Σ ȳ (x − μ), Σ ȳ̇, Σ ȳ̇ (x − μ), Σ ȳ ẋ.
+		all5 := make([][5]kernels.Lanes, hi-lo)
+		for n := 0; n < g.n; n++ {
+			for c := lo; c < hi; c++ {
+				s, mu, a := cs[c].s, cs[c].mu, cs[c].a
+				var ad float64
+				if curvX {
+					ad = float64(gDot.Data[c]) * s
+				}
+				sums := &all5[c-lo]
+				yDotSums := (*[2]kernels.Lanes)(sums[2:4])
 				yb := bnSeg(g, yBar.Data, n, c)
 				if !write {
 					clearSeg(g, xBar[0], fx, n, c)
@@ -383,19 +400,19 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 				}
 				switch {
 				case all && reluY != nil && sBar != nil:
-					shortcutPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+					shortcutPair(sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 						bnSeg(g, sBar.Data, n, c), bnSeg(g, sBarDot.Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
 						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue
 				case all && reluY != nil:
-					reluPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+					reluPair(sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), bnSeg(g, reluY.Data, n, c),
 						yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue
 				case all:
 					// A parameter HVP: everything in one sweep.
-					kernels.AffineVJPPair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+					kernels.AffineVJPPair(sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 						bnSeg(g, x[0].Data, n, c), bnSeg(g, xd.Data, n, c), yb, bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
 					continue
 				}
@@ -410,9 +427,12 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 					kernels.Dot(&sums[4], yb, bnSeg(g, xd.Data, n, c))
 				}
 			}
+		}
+		for c := lo; c < hi; c++ {
+			s, sums := cs[c].s, &all5[c-lo]
 			bnParamGrads(xBar, (*[2]kernels.Lanes)(sums[0:2]), c, s)
 			if doYd {
-				bnParamGrads(xBarDot, yDotSums, c, s)
+				bnParamGrads(xBarDot, (*[2]kernels.Lanes)(sums[2:4]), c, s)
 			}
 			if curvG {
 				xBarDot[1].Data[c] += T(s * sums[4].Sum())

@@ -25,12 +25,11 @@ var (
 // Forward computes y = relu(γ s (x − μ) + β).
 func (b BatchNorm2dEvalReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := checkBatchNorm("BatchNorm2dEvalReLU", x, b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, nil)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			for n := 0; n < g.n; n++ {
-				kernels.AffineReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), a, mu, beta)
-			}
+			k := cs[c]
+			kernels.AffineReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), k.a, k.mu, k.beta)
 		}
 	})
 }
@@ -49,14 +48,12 @@ func (b BatchNorm2dEvalReLU[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*
 		return
 	}
 	g := checkBatchNorm("BatchNorm2dEvalReLU", x, b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, xDot)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			gd, bd := tangentCoefs(xDot, c)
-			for n := 0; n < g.n; n++ {
-				kernels.AffineJVPReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c), bnSeg(g, x[0].Data, n, c),
-					bnSeg(g, xDot[0].Data, n, c), float64(x[1].Data[c])*s, gd*s, mu, beta, bd)
-			}
+			k := cs[c]
+			kernels.AffineJVPReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, yDot.Data, n, c), bnSeg(g, x[0].Data, n, c),
+				bnSeg(g, xDot[0].Data, n, c), k.a, k.gd*k.s, k.mu, k.beta, k.bd)
 		}
 	})
 }

@@ -83,6 +83,32 @@ func forEachPart(n int, body func(lo, hi int)) {
 	workers.Run(w, parts, func(k int) { body(partRange(n, parts, k)) })
 }
 
+// forEachChannelRun calls body(n, lo, hi) for every image n and a run
+// [lo, hi) of its channels, which lie side by side in memory: the channels
+// are cut into one part per worker (forEachChannelPart), and each part goes
+// through the images in order. BatchNorm's sweeps over [N, C, S] read runs
+// of (hi − lo)·S values this way instead of one segment of S every C·S
+// values, channel by channel (ResNet-20's planes, S = 1024, 256 and 64:
+// the forward sweep 0.87, 0.68 and 0.61 of the time).
+func forEachChannelRun(g bnGeom, body func(n, lo, hi int)) {
+	forEachChannelPart(g, func(lo, hi int) {
+		for n := 0; n < g.n; n++ {
+			body(n, lo, hi)
+		}
+	})
+}
+
+// forEachChannelPart calls body(lo, hi) for the channels cut into one part
+// per worker, concurrently. A body goes through the images in order, each
+// image's channels [lo, hi) in turn: a channel's sums over the images are
+// added in image order, as in a loop over that channel alone, so the cut,
+// which follows GOMAXPROCS, does not change a bit.
+func forEachChannelPart(g bnGeom, body func(lo, hi int)) {
+	w := min(g.c, runtime.GOMAXPROCS(0))
+	defer busy(w)()
+	workers.Run(w, w, func(k int) { body(partRange(g.c, w, k)) })
+}
+
 // busy marks the CPUs busy for the kernels' products (kernels.Busy) when a
 // loop runs w workers, one per CPU, so that a product inside a part does not
 // fan out; with fewer parts than CPUs, the products may use the idle ones.

@@ -35,12 +35,11 @@ func segScratch[T tensor.Float](g bnGeom, k int) (*[]T, [][]T) {
 // Forward computes y = γ s (relu(x) − μ) + β.
 func (b ReLUBatchNorm2dEval[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, nil)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			a, mu, beta := float64(x[1].Data[c])*b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			for n := 0; n < g.n; n++ {
-				kernels.ReLUAffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), a, mu, beta)
-			}
+			k := cs[c]
+			kernels.ReLUAffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), k.a, k.mu, k.beta)
 		}
 	})
 }
@@ -57,33 +56,31 @@ func (b ReLUBatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*
 
 func (b ReLUBatchNorm2dEval[T]) jvp(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, xDot)
+	forEachChannelRun(g, func(n, lo, hi int) {
 		p, seg := segScratch[T](g, 2)
 		defer putScratch(p)
 		h, hd := seg[0], seg[1]
 		for c := lo; c < hi; c++ {
-			s, mu, beta := b.invStd(c), float64(b.RunningMean[c]), float64(x[2].Data[c])
-			a := float64(x[1].Data[c]) * s
-			gd, bd := tangentCoefs(xDot, c)
-			for n := 0; n < g.n; n++ {
-				xs, dstDot := bnSeg(g, x[0].Data, n, c), bnSeg(g, yDot.Data, n, c)
+			k := cs[c]
+			s, mu, beta, a, gd, bd := k.s, k.mu, k.beta, k.a, k.gd, k.bd
+			xs, dstDot := bnSeg(g, x[0].Data, n, c), bnSeg(g, yDot.Data, n, c)
+			if xDot[0] != nil {
+				kernels.MaskTo2(h, xs, hd, bnSeg(g, xDot[0].Data, n, c), xs)
+			} else {
+				kernels.MaskTo(h, xs, xs)
+			}
+			switch {
+			case y != nil && xDot[0] != nil:
+				kernels.AffineJVPTo(bnSeg(g, y.Data, n, c), dstDot, h, hd, a, gd*s, mu, beta, bd)
+			case y != nil:
+				kernels.AffineTo(bnSeg(g, y.Data, n, c), h, a, mu, beta)
+				kernels.AffineTo(dstDot, h, gd*s, mu, bd)
+			default:
+				kernels.AffineTo(dstDot, h, gd*s, mu, bd)
 				if xDot[0] != nil {
-					kernels.MaskTo2(h, xs, hd, bnSeg(g, xDot[0].Data, n, c), xs)
-				} else {
-					kernels.MaskTo(h, xs, xs)
-				}
-				switch {
-				case y != nil && xDot[0] != nil:
-					kernels.AffineJVPTo(bnSeg(g, y.Data, n, c), dstDot, h, hd, a, gd*s, mu, beta, bd)
-				case y != nil:
-					kernels.AffineTo(bnSeg(g, y.Data, n, c), h, a, mu, beta)
-					kernels.AffineTo(dstDot, h, gd*s, mu, bd)
-				default:
-					kernels.AffineTo(dstDot, h, gd*s, mu, bd)
-					if xDot[0] != nil {
-						for i, v := range hd[:len(dstDot)] {
-							dstDot[i] = T(float64(dstDot[i]) + float64(a*float64(v)))
-						}
+					for i, v := range hd[:len(dstDot)] {
+						dstDot[i] = T(float64(dstDot[i]) + float64(a*float64(v)))
 					}
 				}
 			}
@@ -111,22 +108,22 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 	if write {
 		sweep = kernels.ReLUAffineVJPTo[T]
 	}
-	forEachPart(g.c, func(lo, hi int) {
+	cs := b.channels(x, nil)
+	forEachChannelPart(g, func(lo, hi int) {
 		p, seg := segScratch[T](g, 2)
 		defer putScratch(p)
 		h, hb := seg[0], seg[1]
-		for c := lo; c < hi; c++ {
-			s, mu := b.invStd(c), float64(b.RunningMean[c])
-			a := float64(x[1].Data[c]) * s
-			var sums [2]kernels.Lanes
-			for n := 0; n < g.n; n++ {
+		all := make([][2]kernels.Lanes, hi-lo) // per channel: Σ ȳ, Σ ȳ (h − μ)
+		for n := 0; n < g.n; n++ {
+			for c := lo; c < hi; c++ {
+				a, mu, sums := cs[c].a, cs[c].mu, &all[c-lo]
 				if !write {
 					clearSeg(g, xBar[0], fx, n, c)
 				}
 				xs, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, yBar.Data, n, c)
 				if doSums && xBar[0] != nil {
 					// Everything in one sweep, h = relu(x) in registers.
-					sweep(&sums, bnSeg(g, xBar[0].Data, n, c), xs, yb, a, mu)
+					sweep(sums, bnSeg(g, xBar[0].Data, n, c), xs, yb, a, mu)
 					continue
 				}
 				if doSums {
@@ -134,7 +131,7 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 				}
 				switch {
 				case doSums:
-					kernels.CenteredSums(&sums, yb, h, mu)
+					kernels.CenteredSums(sums, yb, h, mu)
 				case xBar[0] != nil:
 					clear(hb)
 					kernels.ScaleAdd(hb, yb, a)
@@ -143,7 +140,9 @@ func (b ReLUBatchNorm2dEval[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[
 					kernels.MaskAdd(bnSeg(g, xBar[0].Data, n, c), xs, hb)
 				}
 			}
-			bnParamGrads(xBar, &sums, c, s)
+		}
+		for c := lo; c < hi; c++ {
+			bnParamGrads(xBar, &all[c-lo], c, cs[c].s)
 		}
 	})
 }
@@ -247,20 +246,22 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 	if write {
 		pair = kernels.ReLUAffineVJPPairTo[T]
 	}
-	forEachPart(g.c, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			s, mu := b.invStd(c), float64(b.RunningMean[c])
-			a, ad := float64(x[1].Data[c])*s, float64(gDot.Data[c])*s
-			var sums [5]kernels.Lanes
-			for n := 0; n < g.n; n++ {
+	cs := b.channels(x, nil)
+	forEachChannelPart(g, func(lo, hi int) {
+		all := make([][5]kernels.Lanes, hi-lo)
+		for n := 0; n < g.n; n++ {
+			for c := lo; c < hi; c++ {
 				if !write {
 					clearSeg(g, xBar[0], fx, n, c)
 					clearSeg(g, xBarDot[0], fxd, n, c)
 				}
-				pair(&sums, bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
+				pair(&all[c-lo], bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 					bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
-					bnSeg(g, yBarDot.Data, n, c), a, ad, mu)
+					bnSeg(g, yBarDot.Data, n, c), cs[c].a, float64(gDot.Data[c])*cs[c].s, cs[c].mu)
 			}
+		}
+		for c := lo; c < hi; c++ {
+			s, sums := cs[c].s, &all[c-lo]
 			bnParamGrads(xBar, (*[2]kernels.Lanes)(sums[0:2]), c, s)
 			bnParamGrads(xBarDot, (*[2]kernels.Lanes)(sums[2:4]), c, s)
 			xBarDot[1].Data[c] += T(s * sums[4].Sum())
