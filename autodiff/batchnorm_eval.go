@@ -271,14 +271,14 @@ func (b BatchNorm2dEval[T]) CurvatureVJP(xBarDot []*tensor.Dense[T], yBar *tenso
 	if !doX && !doG {
 		return
 	}
-	cs := b.channels(x, nil)
+	cs := b.channels(x, xDot)
 	forEachChannelPart(g, func(lo, hi int) {
 		sums := make([]kernels.Lanes, hi-lo) // per channel: Σ ȳ ẋ
 		for n := 0; n < g.n; n++ {
 			for c := lo; c < hi; c++ {
 				yb := bnSeg(g, yBar.Data, n, c)
 				if doX {
-					kernels.ScaleAdd(bnSeg(g, xBarDot[0].Data, n, c), yb, float64(xDot[1].Data[c])*cs[c].s)
+					kernels.ScaleAdd(bnSeg(g, xBarDot[0].Data, n, c), yb, cs[c].gd*cs[c].s)
 				}
 				if doG {
 					kernels.Dot(&sums[c-lo], yb, bnSeg(g, xDot[0].Data, n, c))
@@ -378,16 +378,16 @@ func (b BatchNorm2dEval[T]) vjpPair(xBar, xBarDot []*tensor.Dense[T], yBar, yBar
 	if write {
 		reluPair, shortcutPair = kernels.AffineReLUVJPPairTo[T], kernels.AffineAddReLUVJPPairTo[T]
 	}
-	cs := b.channels(x, nil)
+	cs := b.channels(x, xDot)
 	forEachChannelPart(g, func(lo, hi int) {
 		// Per channel: Σ ȳ, Σ ȳ (x − μ), Σ ȳ̇, Σ ȳ̇ (x − μ), Σ ȳ ẋ.
 		all5 := make([][5]kernels.Lanes, hi-lo)
 		for n := 0; n < g.n; n++ {
 			for c := lo; c < hi; c++ {
 				s, mu, a := cs[c].s, cs[c].mu, cs[c].a
-				var ad float64
+				var ad float64 // γ̇ s
 				if curvX {
-					ad = float64(gDot.Data[c]) * s
+					ad = cs[c].gd * s
 				}
 				sums := &all5[c-lo]
 				yDotSums := (*[2]kernels.Lanes)(sums[2:4])

@@ -239,14 +239,13 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 		return
 	}
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
-	gDot := xDot[1]
 	// Both cotangents uncleared: written, not added to.
 	write := fx && fxd
 	pair := kernels.ReLUAffineVJPPair[T]
 	if write {
 		pair = kernels.ReLUAffineVJPPairTo[T]
 	}
-	cs := b.channels(x, nil)
+	cs := b.channels(x, xDot)
 	forEachChannelPart(g, func(lo, hi int) {
 		all := make([][5]kernels.Lanes, hi-lo)
 		for n := 0; n < g.n; n++ {
@@ -257,7 +256,7 @@ func (b ReLUBatchNorm2dEval[T]) VJPPair(xBar, xBarDot []*tensor.Dense[T], yBar, 
 				}
 				pair(&all[c-lo], bnSeg(g, xBar[0].Data, n, c), bnSeg(g, xBarDot[0].Data, n, c),
 					bnSeg(g, x[0].Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, yBar.Data, n, c),
-					bnSeg(g, yBarDot.Data, n, c), cs[c].a, float64(gDot.Data[c])*cs[c].s, cs[c].mu)
+					bnSeg(g, yBarDot.Data, n, c), cs[c].a, cs[c].gd*cs[c].s, cs[c].mu)
 			}
 		}
 		for c := lo; c < hi; c++ {
