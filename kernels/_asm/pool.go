@@ -31,17 +31,9 @@ func emitPoolRow(w *bytes.Buffer, kw int) {
 	f.p("MOVQ cnt+40(FP), CX")
 	// K3: the cnt result lanes. K4, K5: the 2·cnt + kw − 2 values a window
 	// row spans, in two vectors.
-	f.p("MOVQ $1, AX")
-	f.p("SHLQ CX, AX")
-	f.p("DECQ AX")
-	f.p("KMOVW AX, K3")
+	laneMasks(f, "AX", "K3")
 	f.p("LEAQ %d(CX)(CX*1), CX", kw-2)
-	f.p("MOVQ $1, AX")
-	f.p("SHLQ CX, AX")
-	f.p("DECQ AX")
-	f.p("KMOVW AX, K4")
-	f.p("SHRQ $16, AX")
-	f.p("KMOVW AX, K5")
+	laneMasks(f, "AX", "K4", "K5")
 	// Z20, Z21, Z22: permutation indices of columns 2i, 2i+1, 2i+2; Z23 the
 	// even offsets 2i (argmax of column 2i is row offset + Z23).
 	f.p("VMOVDQU32 ·poolCols+0(SB), Z20")
@@ -232,6 +224,20 @@ func emitPoolData(w *bytes.Buffer) {
 	w.WriteString("GLOBL ·poolMasks(SB), RODATA|NOPTR, $128\n")
 }
 
+// laneMasks sets the mask registers ks, 16 lanes each, to the first CX
+// lanes (CX ≤ 16·len(ks)), through the scratch register tmp.
+func laneMasks(f asmFunc, tmp string, ks ...string) {
+	f.p("MOVQ $1, %s", tmp)
+	f.p("SHLQ CX, %s", tmp)
+	f.p("DECQ %s", tmp)
+	for i, k := range ks {
+		if i > 0 {
+			f.p("SHRQ $16, %s", tmp)
+		}
+		f.p("KMOVW %s, %s", tmp, k)
+	}
+}
+
 // emitUnpool writes the AVX-512 max-unpooling kernel: the input cotangent
 // of n output rows of cnt ≤ 16 windows of 2×2 pixels at stride 2 (windows
 // that do not overlap), written, not added: d's rows 2r and 2r + 1 (w
@@ -256,17 +262,9 @@ func emitUnpool(w *bytes.Buffer) {
 	f.p("SHLQ $2, R11")
 	// K3: the cnt windows; K4, K5: the 2·cnt pixels of a row, in two
 	// vectors.
-	f.p("MOVQ $1, DX")
-	f.p("SHLQ CX, DX")
-	f.p("DECQ DX")
-	f.p("KMOVW DX, K3")
+	laneMasks(f, "DX", "K3")
 	f.p("ADDQ CX, CX")
-	f.p("MOVQ $1, DX")
-	f.p("SHLQ CX, DX")
-	f.p("DECQ DX")
-	f.p("KMOVW DX, K4")
-	f.p("SHRQ $16, DX")
-	f.p("KMOVW DX, K5")
+	laneMasks(f, "DX", "K4", "K5")
 	f.p("VMOVDQU32 ·poolCols+0(SB), Z20")    // 0, 2, …, 30: window i's first column
 	f.p("VMOVDQU32 ·poolZip+0(SB), Z21")     // e0 o0 e1 o1 … e7 o7
 	f.p("VMOVDQU32 ·poolZip+64(SB), Z22")    // e8 o8 … e15 o15
