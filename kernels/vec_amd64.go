@@ -637,14 +637,19 @@ func unpoolRows(kern func(d, v *float32, am *int32, w, base, cnt, n, ldv int), c
 	}
 }
 
+var (
+	unpoolAVX512 = unpoolRows(maxUnpool2s2AVX512, 16)
+	unpoolAVX2   = unpoolRows(maxUnpool2s2AVX2, 8)
+)
+
 // unpool32 is MaxUnpool2S2 for float32 with the widest kernel this CPU
 // runs, nil where it has neither AVX-512 nor AVX2.
 var unpool32 = func() unpoolFunc {
 	switch {
 	case hasAVX512:
-		return unpoolRows(maxUnpool2s2AVX512, 16)
+		return unpoolAVX512
 	case hasAVX2:
-		return unpoolRows(maxUnpool2s2AVX2, 8)
+		return unpoolAVX2
 	}
 	return nil
 }()
@@ -654,10 +659,10 @@ var unpool32 = func() unpoolFunc {
 func unpoolBackends() map[string]unpoolFunc {
 	ks := map[string]unpoolFunc{}
 	if hasAVX2 {
-		ks["avx2"] = unpoolRows(maxUnpool2s2AVX2, 8)
+		ks["avx2"] = unpoolAVX2
 	}
 	if hasAVX512 {
-		ks["avx512"] = unpoolRows(maxUnpool2s2AVX512, 16)
+		ks["avx512"] = unpoolAVX512
 	}
 	return ks
 }
