@@ -1,6 +1,10 @@
 package kernels
 
-import "hesscope/tensor"
+import (
+	"fmt"
+
+	"hesscope/tensor"
+)
 
 // MaxPoolS2 computes n rows of cnt max-pooling windows of kh×kw pixels at
 // stride 2 in a plane of width w: window i of row r has its top-left pixel
@@ -21,6 +25,9 @@ func MaxPoolS2[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base, n
 	}
 	if n <= 0 || cnt <= 0 {
 		return true
+	}
+	if (n > 1 && ldy < cnt) || w < 2*(cnt-1)+kw {
+		panic(fmt.Sprintf("kernels: MaxPoolS2 of %d rows of %d windows %d wide, %d apart in a plane %d wide: the rows or the windows overlap or leave the plane's rows", n, cnt, kw, ldy, w))
 	}
 	last := (n-1)*ldy + cnt
 	_, _ = y[:last], am[:last]
@@ -63,6 +70,9 @@ func MaxUnpool2S2[T tensor.Float](d, v []T, am []int32, ldv, w, base, n, cnt int
 	}
 	if n <= 0 || cnt <= 0 {
 		return true
+	}
+	if (n > 1 && ldv < cnt) || w < 2*cnt {
+		panic(fmt.Sprintf("kernels: MaxUnpool2S2 of %d rows of %d windows, %d apart, in a plane %d wide: the rows overlap or the windows leave the plane's rows", n, cnt, ldv, w))
 	}
 	last := (n-1)*ldv + cnt
 	_, _ = v[:last], am[:last]

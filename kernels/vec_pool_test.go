@@ -176,3 +176,29 @@ func TestMaxUnpool2S2(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPoolS2Panics: arguments under which the kernels would read or
+// write outside the slices panic instead (where a vector kernel runs).
+func TestMaxPoolS2Panics(t *testing.T) {
+	if !MaxPoolS2([]float32{0}, []int32{0}, 1, make([]float32, 9), 3, 0, 1, 1, 3, 3) {
+		t.Skip("no vector max-pooling kernel on this machine")
+	}
+	y, am, plane := make([]float32, 64), make([]int32, 64), make([]float32, 256)
+	for name, f := range map[string]func(){
+		"pool rows overlap":               func() { MaxPoolS2(y, am, -1, plane, 16, 32, 2, 3, 2, 2) },
+		"pool window past row":            func() { MaxPoolS2(y, am, 8, plane, -4, 32, 1, 3, 2, 2) },
+		"pool windows wider than the row": func() { MaxPoolS2(y, am, 8, plane, 4, 32, 1, 3, 2, 2) },
+		"unpool rows overlap":             func() { MaxUnpool2S2(plane, y, am, -1, 16, 0, 2, 3) },
+		"unpool negative width":           func() { MaxUnpool2S2(plane[8:], y, am, 8, -1, 0, 1, 2) },
+		"unpool windows too wide":         func() { MaxUnpool2S2(plane, y, am, 8, 5, 0, 1, 3) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
