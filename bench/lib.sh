@@ -1,7 +1,8 @@
 # bench/lib.sh: checks and the timing step shared by bench/torch_compare.sh
 # and scripts/device_cpu.sh (sourced, not run; development tooling only).
-# $prog names the calling script in messages; $py is a Python with torch
-# and $res the JSON-lines results file when bench_step runs.
+# $prog names the calling script in messages and must be set before this
+# file is sourced (it checks BENCH_TIMEOUT then); $py is a Python with
+# torch and $res the JSON-lines results file when bench_step runs.
 
 # want_count NAME VALUE MAX: VALUE must be a whole number from 1 to MAX;
 # else one line and exit 2. Prints nothing.
@@ -28,17 +29,22 @@ want_models() {
 	done
 }
 
-# bench_step SIDE CMD...: runs one timing command (at most $BENCH_TIMEOUT
-# seconds, default 300) and appends its JSON object, with "side": SIDE
-# added, to $res; a failing or timed-out command ends the run with one line
-# after its own message.
+# bench_timeout: the seconds a timing step may take, $BENCH_TIMEOUT (default
+# 300), checked when this file is sourced, before any work.
+bench_timeout=${BENCH_TIMEOUT:-300}
+want_count BENCH_TIMEOUT "$bench_timeout" 86400
+bench_timeout=$((10#$bench_timeout)) # 08 is 8
+
+# bench_step SIDE CMD...: runs one timing command (at most $bench_timeout
+# seconds) and appends its JSON object, with "side": SIDE added, to $res; a
+# failing or timed-out command ends the run with one line after its own
+# message.
 bench_step() {
-	local name=$1 json limit=${BENCH_TIMEOUT:-300} rc=0
+	local name=$1 json rc=0
 	shift
-	want_count BENCH_TIMEOUT "$limit" 86400
-	json=$(timeout "$limit" "$@") || rc=$?
+	json=$(timeout "$bench_timeout" "$@") || rc=$?
 	if ((rc == 124)); then
-		echo "$prog: the $name step took more than $limit s and was stopped (fewer reps, or BENCH_TIMEOUT=seconds): $*" >&2
+		echo "$prog: the $name step took more than $bench_timeout s and was stopped (fewer reps, or BENCH_TIMEOUT=seconds): $*" >&2
 		exit 1
 	elif ((rc != 0)); then
 		echo "$prog: the $name step failed (its message above): $*" >&2
