@@ -4,10 +4,13 @@
 #
 #   bench/torch_compare.sh [-m "mlp lenet5 c1 resnet20"] [-b 128] [-t 2] [-r 10] [-n 3] [-x BASE] [-i avx2] [-c]
 #
-# PyTorch is run by $TORCH_PYTHON if set, else by /work/venv/bin/python (a
-# current PyTorch from PyPI in a virtual environment outside the
-# repository) if that exists, else by Debian's python3, installing Debian's
-# python3-torch if `import torch` fails (apt-get, as root). It builds
+# PyTorch is run by $TORCH_PYTHON if set, else from a virtual environment
+# outside the repository holding a current PyTorch from PyPI: $TORCH_VENV
+# (default ~/.cache/hesscope/torch-venv), or /work/venv, the development
+# machines' one; where neither imports torch, the script creates $TORCH_VENV
+# and installs torch into it from PyPI (several GB, minutes). Only where
+# that fails does it fall back to Debian's python3 and python3-torch (an
+# older PyTorch; apt-get, as root), saying so. It builds
 # hesscope, then for every model alternates n rounds of
 # `hesscope bench --json` (and, with -x, of the hesscope binary BASE, say a
 # build of main, so that a change is measured against its base and PyTorch
@@ -85,12 +88,26 @@ if [ -n "$base" ] && ! [ -x "$base" ]; then
 	echo "torch_compare: -x $base: want an executable hesscope binary" >&2
 	exit 2
 fi
-# A current PyTorch in a virtual environment if there is one; else Debian's
-# torch, which lives in the system Python (not necessarily the first python3
-# on PATH).
+# A current PyTorch in a virtual environment, made here from PyPI if there
+# is none; else Debian's torch, which lives in the system Python (not
+# necessarily the first python3 on PATH).
+venv=${TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hesscope/torch-venv}
 py=${TORCH_PYTHON:-}
-if [ -z "$py" ] && [ -x /work/venv/bin/python ] && /work/venv/bin/python -c 'import torch' 2>/dev/null; then
-	py=/work/venv/bin/python
+if [ -z "$py" ]; then
+	for v in "$venv" /work/venv; do
+		if [ -x "$v/bin/python" ] && "$v/bin/python" -c 'import torch' 2>/dev/null; then
+			py=$v/bin/python
+			break
+		fi
+	done
+fi
+if [ -z "$py" ]; then
+	echo "torch_compare: installing a current PyTorch from PyPI into $venv (TORCH_VENV; several GB)" >&2
+	if python3 -m venv "$venv" >&2 && "$venv/bin/pip" install -q torch numpy >&2 && "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+		py=$venv/bin/python
+	else
+		echo "torch_compare: could not install PyTorch from PyPI into $venv; falling back to Debian's python3-torch, an older PyTorch" >&2
+	fi
 fi
 if [ -z "$py" ]; then
 	py=/usr/bin/python3
