@@ -124,16 +124,34 @@ var (
 )
 
 // The element-wise kernels: the widest this CPU runs.
-var vec32, vec64 = bestVec()
+var (
+	vec32 = widest(avx512Vec32, avx2Vec32, genericVec[float32]())
+	vec64 = widest(avx512Vec64, avx2Vec64, genericVec[float64]())
+)
 
-func bestVec() (*vecKernels[float32], *vecKernels[float64]) {
+// widest returns the AVX-512 kernel k512 where this CPU runs it, else the
+// AVX2 one k2 where it runs that, else other.
+func widest[F any](k512, k2, other F) F {
 	switch {
 	case hasAVX512:
-		return avx512Vec32, avx512Vec64
+		return k512
 	case hasAVX2:
-		return avx2Vec32, avx2Vec64
+		return k2
 	}
-	return genericVec[float32](), genericVec[float64]()
+	return other
+}
+
+// isaBackends lists the kernels k512 and k2 that this machine can run by
+// the name of their instruction set, for tests and benchmarks.
+func isaBackends[F any](k512, k2 F) map[string]F {
+	ks := map[string]F{}
+	if hasAVX2 {
+		ks["avx2"] = k2
+	}
+	if hasAVX512 {
+		ks["avx512"] = k512
+	}
+	return ks
 }
 
 // vecBackends32 and vecBackends64 list every backend this machine can run,
@@ -543,17 +561,7 @@ var (
 )
 
 // The affine kernels for float32: the widest this CPU runs.
-var affine32 = bestAffine()
-
-func bestAffine() *affineKernels {
-	switch {
-	case hasAVX512:
-		return avx512Affine
-	case hasAVX2:
-		return avx2Affine
-	}
-	return genericAffine
-}
+var affine32 = widest(avx512Affine, avx2Affine, genericAffine)
 
 // affineBackends lists every backend of the affine kernels this machine can
 // run, the pure-Go one first.
@@ -644,50 +652,16 @@ var (
 
 // unpool32 is MaxUnpool2S2 for float32 with the widest kernel this CPU
 // runs, nil where it has neither AVX-512 nor AVX2.
-var unpool32 = func() unpoolFunc {
-	switch {
-	case hasAVX512:
-		return unpoolAVX512
-	case hasAVX2:
-		return unpoolAVX2
-	}
-	return nil
-}()
+var unpool32 = widest(unpoolAVX512, unpoolAVX2, nil)
 
 // unpoolBackends lists every max-unpooling kernel this machine can run,
 // for tests and benchmarks.
-func unpoolBackends() map[string]unpoolFunc {
-	ks := map[string]unpoolFunc{}
-	if hasAVX2 {
-		ks["avx2"] = unpoolAVX2
-	}
-	if hasAVX512 {
-		ks["avx512"] = unpoolAVX512
-	}
-	return ks
-}
+func unpoolBackends() map[string]unpoolFunc { return isaBackends(unpoolAVX512, unpoolAVX2) }
 
 // pool32 is MaxPoolS2 for float32 with the widest kernel this CPU runs,
 // nil where it has neither AVX-512 nor AVX2.
-var pool32 = func() poolRowFunc {
-	switch {
-	case hasAVX512:
-		return poolAVX512
-	case hasAVX2:
-		return poolAVX2
-	}
-	return nil
-}()
+var pool32 = widest(poolAVX512, poolAVX2, nil)
 
 // poolBackends lists every max-pooling kernel this machine can run, for
 // tests and benchmarks.
-func poolBackends() map[string]poolRowFunc {
-	ks := map[string]poolRowFunc{}
-	if hasAVX2 {
-		ks["avx2"] = poolAVX2
-	}
-	if hasAVX512 {
-		ks["avx512"] = poolAVX512
-	}
-	return ks
-}
+func poolBackends() map[string]poolRowFunc { return isaBackends(poolAVX512, poolAVX2) }

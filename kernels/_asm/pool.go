@@ -251,15 +251,7 @@ func emitUnpool(w *bytes.Buffer) {
 	name := "maxUnpool2s2AVX512"
 	f := header(w, name, "d, v *float32, am *int32, w, base, cnt, n, ldv int",
 		"d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 16.", 64)
-	f.p("MOVQ d+0(FP), DI")
-	f.p("MOVQ v+8(FP), SI")
-	f.p("MOVQ am+16(FP), R8")
-	f.p("MOVQ w+24(FP), R9")
-	f.p("MOVQ base+32(FP), AX")
-	f.p("MOVQ cnt+40(FP), CX")
-	f.p("MOVQ n+48(FP), R10")
-	f.p("MOVQ ldv+56(FP), R11")
-	f.p("SHLQ $2, R11")
+	unpoolArgs(f)
 	// K3: the cnt windows; K4, K5: the 2·cnt pixels of a row, in two
 	// vectors.
 	laneMasks(f, "DX", "K3")
@@ -299,14 +291,35 @@ func emitUnpool(w *bytes.Buffer) {
 			f.p("VMOVUPS Z9, K5, 64(DI)(R9*1)")
 		}
 	}
-	// The next output row: two image rows down.
+	unpoolNext(f)
+}
+
+// unpoolArgs loads the arguments of the max-unpooling kernels: d in DI, v
+// in SI, am in R8, w in R9, base in AX, cnt in CX, n in R10 and ldv, in
+// bytes, in R11.
+func unpoolArgs(f asmFunc) {
+	f.p("MOVQ d+0(FP), DI")
+	f.p("MOVQ v+8(FP), SI")
+	f.p("MOVQ am+16(FP), R8")
+	f.p("MOVQ w+24(FP), R9")
+	f.p("MOVQ base+32(FP), AX")
+	f.p("MOVQ cnt+40(FP), CX")
+	f.p("MOVQ n+48(FP), R10")
+	f.p("MOVQ ldv+56(FP), R11")
+	f.p("SHLQ $2, R11")
+}
+
+// unpoolNext ends a max-unpooling kernel's output row (R9 holding w in
+// bytes): d and the pixel index two image rows down, v and am one row of
+// ldv on, and back to the label out while rows are left.
+func unpoolNext(f asmFunc) {
 	f.p("LEAQ (DI)(R9*2), DI")
 	f.p("MOVQ w+24(FP), DX")
 	f.p("LEAQ (AX)(DX*2), AX")
 	f.p("ADDQ R11, SI")
 	f.p("ADDQ R11, R8")
 	f.p("DECQ R10")
-	f.p("JNZ %s_out", name)
+	f.p("JNZ %s_out", f.name)
 	f.p("VZEROUPPER")
 	f.p("RET")
 }
@@ -319,15 +332,7 @@ func emitUnpoolAVX2(w *bytes.Buffer) {
 	name := "maxUnpool2s2AVX2"
 	f := header(w, name, "d, v *float32, am *int32, w, base, cnt, n, ldv int",
 		"d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 8.", 64)
-	f.p("MOVQ d+0(FP), DI")
-	f.p("MOVQ v+8(FP), SI")
-	f.p("MOVQ am+16(FP), R8")
-	f.p("MOVQ w+24(FP), R9")
-	f.p("MOVQ base+32(FP), AX")
-	f.p("MOVQ cnt+40(FP), CX")
-	f.p("MOVQ n+48(FP), R10")
-	f.p("MOVQ ldv+56(FP), R11")
-	f.p("SHLQ $2, R11")
+	unpoolArgs(f)
 	// Y12: the cnt windows; Y10, Y11: the 2·cnt pixels of a row (from
 	// poolMasks + 64 − 4·lanes).
 	f.p("LEAQ ·poolMasks+64(SB), DX")
@@ -372,13 +377,5 @@ func emitUnpoolAVX2(w *bytes.Buffer) {
 			f.p("VMASKMOVPS Y4, Y11, 32(DI)(R9*1)")
 		}
 	}
-	f.p("LEAQ (DI)(R9*2), DI")
-	f.p("MOVQ w+24(FP), DX")
-	f.p("LEAQ (AX)(DX*2), AX")
-	f.p("ADDQ R11, SI")
-	f.p("ADDQ R11, R8")
-	f.p("DECQ R10")
-	f.p("JNZ %s_out", name)
-	f.p("VZEROUPPER")
-	f.p("RET")
+	unpoolNext(f)
 }
