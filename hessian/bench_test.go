@@ -46,7 +46,8 @@ func randomTangent[T tensor.Float](params []*nn.Param[T], s1, s2 uint64) []*tens
 // eval mode: compare HVP/Gradient for the cost of second derivatives
 // (HVP forms the gradient too; HvOnly is the product alone; Retained the
 // product on a kept pass, Request.Retain, as the operators compute it on
-// one batch). The
+// one batch; TrainGradient the gradient of a training step, BatchNorm in
+// train mode). The
 // metric MB/pass is the memory a fresh evaluator allocates in its first pass
 // (tape buffers and scratch): the working set, which later passes reuse;
 // cpu-s/op is the processor time (user and system, all threads) per pass,
@@ -72,6 +73,8 @@ func BenchmarkModels(b *testing.B) {
 			{"HvOnly", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v, HvOnly: true}},
 			{"InputHVP", Request[float32]{Mode: nn.Eval, InputGrad: true, InputTangent: x}},
 			{"Retained", Request[float32]{Mode: nn.Eval, Params: params, ParamTangent: v, HvOnly: true, Retain: true}},
+			// Last: a pass in train mode updates BatchNorm's running statistics.
+			{"TrainGradient", Request[float32]{Mode: nn.Train, Params: params}},
 		} {
 			b.Run(fmt.Sprintf("%s/%s", name, c.kind), func(b *testing.B) {
 				e := NewEvaluator[float32](net)

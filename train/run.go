@@ -18,6 +18,7 @@ import (
 	"hesscope/data"
 	"hesscope/dist"
 	"hesscope/hessian"
+	"hesscope/kernels"
 	"hesscope/models"
 	"hesscope/nn"
 	"hesscope/progress"
@@ -717,22 +718,23 @@ func (t *trainer[T]) step(ctx context.Context, idx []int, lr float64) (loss floa
 	} else if !single {
 		t.st.BatchesTracked += int64(k)
 	}
-	var sq float64
+	// The squared norm, in float64 over eight lanes (kernels.Dot): one
+	// chain of dependent additions took 0.75 ms of mlp's 5 ms step.
+	var lanes kernels.Lanes
 	if single {
 		for _, gr := range grads {
-			for _, v := range gr {
-				sq += float64(v) * float64(v)
-			}
+			kernels.Dot(&lanes, gr, gr)
 		}
 	} else {
 		for i, a := range t.acc {
 			gr := t.grads[i]
+			kernels.Dot(&lanes, a, a)
 			for j, v := range a {
-				sq += v * v
 				gr[j] = T(v)
 			}
 		}
 	}
+	sq := lanes.Sum()
 	if math.IsNaN(sq) || math.IsInf(sq, 0) {
 		restore()
 		return 0, 0, 0, t.nonFinite("gradient", sq, lr)

@@ -2,6 +2,8 @@ package train
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -54,5 +56,80 @@ func TestSGDFloat32(t *testing.T) {
 	}
 	if opt.Buffers == nil || len(opt.Buffers[0]) != 3 {
 		t.Fatalf("momentum buffers not allocated: %v", opt.Buffers)
+	}
+}
+
+// TestSGDSpans checks Step, which updates tiles and spans of the tensors
+// in parallel, against the update written value by value, bit for bit,
+// for every combination of options, on tensors shorter than a span, of a
+// span and one value, and of more than two spans, over three steps.
+func TestSGDSpans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sizes := []int{5, sgdSpan + 1, 2*sgdSpan + 3001}
+	for _, o := range []SGD[float32]{
+		{}, {WeightDecay: 0.01}, {Momentum: 0.9}, {Momentum: 0.9, Nesterov: true},
+		{Momentum: 0.9, WeightDecay: 5e-4, Nesterov: true}, {Momentum: 0.8, Dampening: 0.3, WeightDecay: 0.1},
+	} {
+		params, want := make([][]float32, len(sizes)), make([][]float32, len(sizes))
+		for i, n := range sizes {
+			params[i] = make([]float32, n)
+			for j := range params[i] {
+				params[i][j] = float32(rng.NormFloat64())
+			}
+			want[i] = slices.Clone(params[i])
+		}
+		ref := o
+		for step := range 3 {
+			grads := make([][]float32, len(sizes))
+			for i, n := range sizes {
+				grads[i] = make([]float32, n)
+				for j := range grads[i] {
+					grads[i][j] = float32(rng.NormFloat64())
+				}
+			}
+			o.Step(params, grads, 0.1)
+			refStep(&ref, want, grads, 0.1)
+			for i := range params {
+				for j, v := range params[i] {
+					if math.Float32bits(v) != math.Float32bits(want[i][j]) {
+						t.Fatalf("%+v: step %d, tensor %d, value %d: %v, want %v", o, step, i, j, v, want[i][j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// refStep is SGD.Step value by value.
+func refStep(o *SGD[float32], params, grads [][]float32, lr float64) {
+	first := o.Momentum != 0 && o.Buffers == nil
+	if first {
+		o.Buffers = make([][]float32, len(params))
+		for i, p := range params {
+			o.Buffers[i] = make([]float32, len(p))
+		}
+	}
+	wd, mu, damp, eta := float32(o.WeightDecay), float32(o.Momentum), float32(1-o.Dampening), float32(lr)
+	for i, p := range params {
+		for j := range p {
+			d := grads[i][j]
+			if wd != 0 {
+				d += float32(wd * p[j])
+			}
+			if o.Momentum != 0 {
+				b := &o.Buffers[i][j]
+				if first {
+					*b = d
+				} else {
+					*b = float32(mu**b) + float32(damp*d)
+				}
+				if o.Nesterov {
+					d += float32(mu * *b)
+				} else {
+					d = *b
+				}
+			}
+			p[j] -= float32(eta * d)
+		}
 	}
 }
