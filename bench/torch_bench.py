@@ -28,7 +28,8 @@ Double backprop is PyTorch's fastest HVP here: forward-over-reverse
 (to 1e-5) and took 0.98-1.13x as long on lenet5, c1, c2 and resnet20 and
 1.34x on resnet18 (2 threads, batch 128, PyTorch 2.15, 2026-12-05).
 
-each run reps times after one warm-up run, with torch.set_num_threads(threads).
+each run reps times after warm-up runs (at least one, for at least 0.2 s, as
+hesscope bench), with torch.set_num_threads(threads).
 Several models and batch sizes give one JSON line per pair.
 
 PyTorch's speed depends on the memory format: on this CPU channels_last
@@ -69,9 +70,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hesscope_zoo import MODELS  # noqa: E402 (after the path is set)
 
 
+WARMUP_SECONDS = 0.2  # as hesscope bench: each quantity runs this long (at least once) before it is timed
+
+
 def median_seconds(fn, reps, sync=lambda: None):
-    fn()  # warm-up
-    sync()
+    t0 = time.perf_counter()
+    while True:  # warm-up
+        fn()
+        sync()
+        if time.perf_counter() - t0 >= WARMUP_SECONDS:
+            break
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()

@@ -27,7 +27,8 @@ func init() {
 		long: `
 Bench times the engine on one model of the zoo and one random batch (pixels
 uniform in [0, 1), random labels, fixed seed) and prints the median seconds
-over -reps runs, after one warm-up run, of:
+over -reps runs, after warm-up runs (at least one, for at least 0.2 s:
+the buffers are allocated and an idle machine's cores come up to speed), of:
 
   forward     the loss of the batch (BatchNorm in eval mode)
   grad        the loss and its gradient with respect to every parameter
@@ -248,7 +249,16 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 		runs = runs[:len(runs)-1] // no training on the GPU yet
 	}
 	for _, c := range runs {
-		c.run() // warm the buffers
+		// Warm the buffers, and the CPUs: a shared machine's idle cores
+		// take a moment to come up to speed, and the first quantities of a
+		// small model would otherwise be timed on them (mlp's gradient
+		// read 2–5 ms where its training step, timed last, read 3).
+		for t0 := time.Now(); ; {
+			c.run()
+			if time.Since(t0) >= benchWarmup {
+				break
+			}
+		}
 		times := make([]float64, o.reps)
 		for i := range times {
 			if err := ctx.Err(); err != nil {
@@ -271,6 +281,10 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	}
 	return r, nil
 }
+
+// benchWarmup is how long each quantity runs before it is timed (at least
+// once).
+const benchWarmup = 200 * time.Millisecond
 
 // benchMedian returns the median of xs, which it sorts.
 func benchMedian(xs []float64) float64 {
