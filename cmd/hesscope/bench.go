@@ -258,6 +258,9 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 			if time.Since(t0) >= benchWarmup {
 				break
 			}
+			if err := ctx.Err(); err != nil {
+				return r, err
+			}
 		}
 		times := make([]float64, o.reps)
 		for i := range times {
