@@ -252,7 +252,7 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 		// Warm the buffers, and the CPUs: a shared machine's idle cores
 		// take a moment to come up to speed, and the first quantities of a
 		// small model would otherwise be timed on them (mlp's gradient
-		// read 2–5 ms where its training step, timed last, read 3).
+		// read 2–7 ms where its training step, timed last, read 3).
 		for t0 := time.Now(); ; {
 			c.run()
 			if time.Since(t0) >= benchWarmup {
