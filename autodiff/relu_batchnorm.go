@@ -57,30 +57,34 @@ func (b ReLUBatchNorm2dEval[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*
 func (b ReLUBatchNorm2dEval[T]) jvp(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	cs := b.channels(x, xDot)
-	forEachChannelRun(g, func(n, lo, hi int) {
+	forEachChannelPart(g, func(lo, hi int) {
+		// relu(x) and its tangent, one segment at a time: the scratch is
+		// taken once per part, not once per image.
 		p, seg := segScratch[T](g, 2)
 		defer putScratch(p)
 		h, hd := seg[0], seg[1]
-		for c := lo; c < hi; c++ {
-			k := cs[c]
-			s, mu, beta, a, gd, bd := k.s, k.mu, k.beta, k.a, k.gd, k.bd
-			xs, dstDot := bnSeg(g, x[0].Data, n, c), bnSeg(g, yDot.Data, n, c)
-			if xDot[0] != nil {
-				kernels.MaskTo2(h, xs, hd, bnSeg(g, xDot[0].Data, n, c), xs)
-			} else {
-				kernels.MaskTo(h, xs, xs)
-			}
-			switch {
-			case y != nil && xDot[0] != nil:
-				kernels.AffineJVPTo(bnSeg(g, y.Data, n, c), dstDot, h, hd, a, gd*s, mu, beta, bd)
-			case y != nil:
-				kernels.AffineTo(bnSeg(g, y.Data, n, c), h, a, mu, beta)
-				kernels.AffineTo(dstDot, h, gd*s, mu, bd)
-			default:
-				kernels.AffineTo(dstDot, h, gd*s, mu, bd)
+		for n := 0; n < g.n; n++ {
+			for c := lo; c < hi; c++ {
+				k := cs[c]
+				s, mu, beta, a, gd, bd := k.s, k.mu, k.beta, k.a, k.gd, k.bd
+				xs, dstDot := bnSeg(g, x[0].Data, n, c), bnSeg(g, yDot.Data, n, c)
 				if xDot[0] != nil {
-					for i, v := range hd[:len(dstDot)] {
-						dstDot[i] = T(float64(dstDot[i]) + float64(a*float64(v)))
+					kernels.MaskTo2(h, xs, hd, bnSeg(g, xDot[0].Data, n, c), xs)
+				} else {
+					kernels.MaskTo(h, xs, xs)
+				}
+				switch {
+				case y != nil && xDot[0] != nil:
+					kernels.AffineJVPTo(bnSeg(g, y.Data, n, c), dstDot, h, hd, a, gd*s, mu, beta, bd)
+				case y != nil:
+					kernels.AffineTo(bnSeg(g, y.Data, n, c), h, a, mu, beta)
+					kernels.AffineTo(dstDot, h, gd*s, mu, bd)
+				default:
+					kernels.AffineTo(dstDot, h, gd*s, mu, bd)
+					if xDot[0] != nil {
+						for i, v := range hd[:len(dstDot)] {
+							dstDot[i] = T(float64(dstDot[i]) + float64(a*float64(v)))
+						}
 					}
 				}
 			}
