@@ -16,57 +16,60 @@ func (l *Lanes) Sum() float64 {
 	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
 }
 
-// affineKernels is one backend of the affine kernels for float32 data.
-type affineKernels struct {
+// affineKernels is one backend of the affine kernels for data of type F.
+type affineKernels[F float32 | float64] struct {
 	name                 string
-	affineTo             func(dst, x []float32, a, mu, b float64)
-	affineJVPTo          func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
-	scaleAdd             func(dst, y []float32, a float64)
-	centeredSums         func(s *[2]Lanes, y, x []float32, mu float64)
-	centeredSumsScaleAdd func(s *[2]Lanes, dst, y, x []float32, a, mu float64)
-	dot                  func(s *Lanes, y, x []float32)
-	sum                  func(s *Lanes, y []float32)
-	affineVJPPair        func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
-	affineReLUTo         func(dst, x []float32, a, mu, b float64)
-	reluAffineTo         func(dst, x []float32, a, mu, b float64)
-	affineJVPReLUTo      func(y, yDot, x, xDot []float32, a, c, mu, b, d float64)
-	affineJVPAddReLUTo   func(y, yDot, x, xDot, s, sDot []float32, a, c, mu, b, d float64)
-	affineAddReLUTo      func(dst, x, s []float32, a, mu, b float64)
-	affineReLUVJPTo      func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
-	affineAddReLUVJPTo   func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
-	reluAffineVJPTo      func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
-	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
-	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
-	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []float32, a, mu float64)
-	affineAddReLUVJP     func(s *[2]Lanes, dst, sBar, x, y, yBar []float32, a, mu float64)
-	affineAddReLUVJPPair func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
+	affineTo             func(dst, x []F, a, mu, b float64)
+	affineJVPTo          func(y, yDot, x, xDot []F, a, c, mu, b, d float64)
+	scaleAdd             func(dst, y []F, a float64)
+	centeredSums         func(s *[2]Lanes, y, x []F, mu float64)
+	centeredSumsScaleAdd func(s *[2]Lanes, dst, y, x []F, a, mu float64)
+	dot                  func(s *Lanes, y, x []F)
+	sum                  func(s *Lanes, y []F)
+	affineVJPPair        func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []F, a, ad, mu float64)
+	affineReLUTo         func(dst, x []F, a, mu, b float64)
+	reluAffineTo         func(dst, x []F, a, mu, b float64)
+	affineJVPReLUTo      func(y, yDot, x, xDot []F, a, c, mu, b, d float64)
+	affineJVPAddReLUTo   func(y, yDot, x, xDot, s, sDot []F, a, c, mu, b, d float64)
+	affineAddReLUTo      func(dst, x, s []F, a, mu, b float64)
+	affineReLUVJPTo      func(s *[2]Lanes, dst, x, y, yBar []F, a, mu float64)
+	affineAddReLUVJPTo   func(s *[2]Lanes, dst, sBar, x, y, yBar []F, a, mu float64)
+	reluAffineVJPTo      func(s *[2]Lanes, dst, x, yBar []F, a, mu float64)
+	affineReLUVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64)
+	reluAffineVJPPair    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []F, a, ad, mu float64)
+	affineReLUVJP        func(s *[2]Lanes, dst, x, y, yBar []F, a, mu float64)
+	affineAddReLUVJP     func(s *[2]Lanes, dst, sBar, x, y, yBar []F, a, mu float64)
+	affineAddReLUVJPPair func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64)
 	// The To forms write their destinations as if zeroed, not reading them.
-	affineReLUVJPPairTo    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
-	affineAddReLUVJPPairTo func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []float32, a, ad, mu float64)
-	reluAffineVJPPairTo    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []float32, a, ad, mu float64)
-	reluAffineVJP          func(s *[2]Lanes, dst, x, yBar []float32, a, mu float64)
-	centeredSquares        func(s *Lanes, x []float32, mu float64)
-	linearTo               func(dst, v, x []float32, p, q, mu, r float64)
-	linearAdd              func(dst, v, x []float32, p, q, mu, r float64)
-	linearAdd2             func(dst, u, v, x []float32, p, p2, q, mu, r float64)
+	affineReLUVJPPairTo    func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64)
+	affineAddReLUVJPPairTo func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64)
+	reluAffineVJPPairTo    func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []F, a, ad, mu float64)
+	reluAffineVJP          func(s *[2]Lanes, dst, x, yBar []F, a, mu float64)
+	centeredSquares        func(s *Lanes, x []F, mu float64)
+	linearTo               func(dst, v, x []F, p, q, mu, r float64)
+	linearAdd              func(dst, v, x []F, p, q, mu, r float64)
+	linearAdd2             func(dst, u, v, x []F, p, p2, q, mu, r float64)
 }
 
-var genericAffine = &affineKernels{
-	name: "generic", affineTo: affineToGeneric[float32], affineJVPTo: affineJVPToGeneric[float32],
-	scaleAdd: scaleAddGeneric[float32], centeredSums: centeredSumsGeneric[float32],
-	centeredSumsScaleAdd: centeredSumsScaleAddGeneric[float32], dot: dotGeneric[float32], sum: sumGeneric[float32],
-	affineVJPPair: affineVJPPairGeneric[float32], affineReLUTo: affineReLUToGeneric[float32],
-	reluAffineTo:    reluAffineToGeneric[float32],
-	affineJVPReLUTo: affineJVPReLUToGeneric[float32], affineReLUVJPPair: affineReLUVJPPairGeneric[float32],
-	affineJVPAddReLUTo: affineJVPAddReLUToGeneric[float32], affineAddReLUTo: affineAddReLUToGeneric[float32],
-	affineReLUVJPTo: affineReLUVJPToGeneric[float32], affineAddReLUVJPTo: affineAddReLUVJPToGeneric[float32],
-	reluAffineVJPTo:   reluAffineVJPToGeneric[float32],
-	reluAffineVJPPair: reluAffineVJPPairGeneric[float32], affineReLUVJP: affineReLUVJPGeneric[float32], affineAddReLUVJP: affineAddReLUVJPGeneric[float32], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[float32],
-	affineReLUVJPPairTo: affineReLUVJPPairToGeneric[float32], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[float32],
-	reluAffineVJPPairTo: reluAffineVJPPairToGeneric[float32],
-	reluAffineVJP:       reluAffineVJPGeneric[float32],
-	centeredSquares:     centeredSquaresGeneric[float32], linearTo: linearToGeneric[float32],
-	linearAdd: linearAddGeneric[float32], linearAdd2: linearAdd2Generic[float32],
+// genericAffine returns the pure-Go backend.
+func genericAffine[F float32 | float64]() *affineKernels[F] {
+	return &affineKernels[F]{
+		name: "generic", affineTo: affineToGeneric[F], affineJVPTo: affineJVPToGeneric[F],
+		scaleAdd: scaleAddGeneric[F], centeredSums: centeredSumsGeneric[F],
+		centeredSumsScaleAdd: centeredSumsScaleAddGeneric[F], dot: dotGeneric[F], sum: sumGeneric[F],
+		affineVJPPair: affineVJPPairGeneric[F], affineReLUTo: affineReLUToGeneric[F],
+		reluAffineTo:    reluAffineToGeneric[F],
+		affineJVPReLUTo: affineJVPReLUToGeneric[F], affineReLUVJPPair: affineReLUVJPPairGeneric[F],
+		affineJVPAddReLUTo: affineJVPAddReLUToGeneric[F], affineAddReLUTo: affineAddReLUToGeneric[F],
+		affineReLUVJPTo: affineReLUVJPToGeneric[F], affineAddReLUVJPTo: affineAddReLUVJPToGeneric[F],
+		reluAffineVJPTo:   reluAffineVJPToGeneric[F],
+		reluAffineVJPPair: reluAffineVJPPairGeneric[F], affineReLUVJP: affineReLUVJPGeneric[F], affineAddReLUVJP: affineAddReLUVJPGeneric[F], affineAddReLUVJPPair: affineAddReLUVJPPairGeneric[F],
+		affineReLUVJPPairTo: affineReLUVJPPairToGeneric[F], affineAddReLUVJPPairTo: affineAddReLUVJPPairToGeneric[F],
+		reluAffineVJPPairTo: reluAffineVJPPairToGeneric[F],
+		reluAffineVJP:       reluAffineVJPGeneric[F],
+		centeredSquares:     centeredSquaresGeneric[F], linearTo: linearToGeneric[F],
+		linearAdd: linearAddGeneric[F], linearAdd2: linearAdd2Generic[F],
+	}
 }
 
 // AffineTo writes dst[i] = a·(x[i] − mu) + b.
@@ -74,9 +77,9 @@ func AffineTo[T tensor.Float](dst, x []T, a, mu, b float64) {
 	x = x[:len(dst)]
 	if is32[T]() {
 		affine32.affineTo(as32(dst), as32(x), a, mu, b)
-		return
+	} else {
+		affine64.affineTo(as64(dst), as64(x), a, mu, b)
 	}
-	affineToGeneric(dst, x, a, mu, b)
 }
 
 // AffineJVPTo writes y[i] = a·(x[i] − mu) + b and ẏ[i] = (c·(x[i] − mu) + d)
@@ -86,9 +89,9 @@ func AffineJVPTo[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float64) {
 	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
 	if is32[T]() {
 		affine32.affineJVPTo(as32(y), as32(yDot), as32(x), as32(xDot), a, c, mu, b, d)
-		return
+	} else {
+		affine64.affineJVPTo(as64(y), as64(yDot), as64(x), as64(xDot), a, c, mu, b, d)
 	}
-	affineJVPToGeneric(y, yDot, x, xDot, a, c, mu, b, d)
 }
 
 // ScaleAdd adds a·y[i], rounded to T, to dst[i].
@@ -96,9 +99,9 @@ func ScaleAdd[T tensor.Float](dst, y []T, a float64) {
 	y = y[:len(dst)]
 	if is32[T]() {
 		affine32.scaleAdd(as32(dst), as32(y), a)
-		return
+	} else {
+		affine64.scaleAdd(as64(dst), as64(y), a)
 	}
-	scaleAddGeneric(dst, y, a)
 }
 
 // CenteredSums adds y[i] to the lanes s[0] and y[i]·(x[i] − mu) to s[1].
@@ -106,9 +109,9 @@ func CenteredSums[T tensor.Float](s *[2]Lanes, y, x []T, mu float64) {
 	x = x[:len(y)]
 	if is32[T]() {
 		affine32.centeredSums(s, as32(y), as32(x), mu)
-		return
+	} else {
+		affine64.centeredSums(s, as64(y), as64(x), mu)
 	}
-	centeredSumsGeneric(s, y, x, mu)
 }
 
 // CenteredSumsScaleAdd is CenteredSums(s, y, x, mu) and ScaleAdd(dst, y, a)
@@ -117,9 +120,9 @@ func CenteredSumsScaleAdd[T tensor.Float](s *[2]Lanes, dst, y, x []T, a, mu floa
 	y, x = y[:len(dst)], x[:len(dst)]
 	if is32[T]() {
 		affine32.centeredSumsScaleAdd(s, as32(dst), as32(y), as32(x), a, mu)
-		return
+	} else {
+		affine64.centeredSumsScaleAdd(s, as64(dst), as64(y), as64(x), a, mu)
 	}
-	centeredSumsScaleAddGeneric(s, dst, y, x, a, mu)
 }
 
 // Dot adds y[i]·x[i] to the lanes s.
@@ -127,9 +130,9 @@ func Dot[T tensor.Float](s *Lanes, y, x []T) {
 	x = x[:len(y)]
 	if is32[T]() {
 		affine32.dot(s, as32(y), as32(x))
-		return
+	} else {
+		affine64.dot(s, as64(y), as64(x))
 	}
-	dotGeneric(s, y, x)
 }
 
 // Sum adds y[i] to the lanes s: element i to lane i mod 8, in order (a
@@ -137,9 +140,9 @@ func Dot[T tensor.Float](s *Lanes, y, x []T) {
 func Sum[T tensor.Float](s *Lanes, y []T) {
 	if is32[T]() {
 		affine32.sum(s, as32(y))
-		return
+	} else {
+		affine64.sum(s, as64(y))
 	}
-	sumGeneric(s, y)
 }
 
 // AffineVJPPair is BatchNorm's reverse sweep for a Hessian-vector product
@@ -157,9 +160,9 @@ func AffineVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBar
 	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
 	if is32[T]() {
 		affine32.affineVJPPair(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(yBar), as32(yBarDot), a, ad, mu)
-		return
+	} else {
+		affine64.affineVJPPair(s, as64(dst), as64(dstDot), as64(x), as64(xDot), as64(yBar), as64(yBarDot), a, ad, mu)
 	}
-	affineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
 }
 
 // AffineReLUTo writes dst[i] = relu(a·(x[i] − mu) + b): AffineTo followed by
@@ -168,9 +171,9 @@ func AffineReLUTo[T tensor.Float](dst, x []T, a, mu, b float64) {
 	x = x[:len(dst)]
 	if is32[T]() {
 		affine32.affineReLUTo(as32(dst), as32(x), a, mu, b)
-		return
+	} else {
+		affine64.affineReLUTo(as64(dst), as64(x), a, mu, b)
 	}
-	affineReLUToGeneric(dst, x, a, mu, b)
 }
 
 // ReLUAffineTo writes dst[i] = a·(relu(x[i]) − mu) + b, relu(x) = +0 where
@@ -180,9 +183,9 @@ func ReLUAffineTo[T tensor.Float](dst, x []T, a, mu, b float64) {
 	x = x[:len(dst)]
 	if is32[T]() {
 		affine32.reluAffineTo(as32(dst), as32(x), a, mu, b)
-		return
+	} else {
+		affine64.reluAffineTo(as64(dst), as64(x), a, mu, b)
 	}
-	reluAffineToGeneric(dst, x, a, mu, b)
 }
 
 // AffineJVPReLUTo is AffineJVPTo followed by a ReLU: y[i] and ẏ[i] become
@@ -191,9 +194,9 @@ func AffineJVPReLUTo[T tensor.Float](y, yDot, x, xDot []T, a, c, mu, b, d float6
 	yDot, x, xDot = yDot[:len(y)], x[:len(y)], xDot[:len(y)]
 	if is32[T]() {
 		affine32.affineJVPReLUTo(as32(y), as32(yDot), as32(x), as32(xDot), a, c, mu, b, d)
-		return
+	} else {
+		affine64.affineJVPReLUTo(as64(y), as64(yDot), as64(x), as64(xDot), a, c, mu, b, d)
 	}
-	affineJVPReLUToGeneric(y, yDot, x, xDot, a, c, mu, b, d)
 }
 
 // AffineAddReLUTo writes dst[i] = relu(T(a·(x[i] − mu) + b) + s[i]), the
@@ -204,9 +207,9 @@ func AffineAddReLUTo[T tensor.Float](dst, x, s []T, a, mu, b float64) {
 	x, s = x[:len(dst)], s[:len(dst)]
 	if is32[T]() {
 		affine32.affineAddReLUTo(as32(dst), as32(x), as32(s), a, mu, b)
-		return
+	} else {
+		affine64.affineAddReLUTo(as64(dst), as64(x), as64(s), a, mu, b)
 	}
-	affineAddReLUToGeneric(dst, x, s, a, mu, b)
 }
 
 // AffineJVPAddReLUTo is AffineJVPTo, then the shortcut s and its tangent
@@ -218,9 +221,9 @@ func AffineJVPAddReLUTo[T tensor.Float](y, yDot, x, xDot, s, sDot []T, a, c, mu,
 	yDot, x, xDot, s, sDot = yDot[:n], x[:n], xDot[:n], s[:n], sDot[:n]
 	if is32[T]() {
 		affine32.affineJVPAddReLUTo(as32(y), as32(yDot), as32(x), as32(xDot), as32(s), as32(sDot), a, c, mu, b, d)
-		return
+	} else {
+		affine64.affineJVPAddReLUTo(as64(y), as64(yDot), as64(x), as64(xDot), as64(s), as64(sDot), a, c, mu, b, d)
 	}
-	affineJVPAddReLUToGeneric(y, yDot, x, xDot, s, sDot, a, c, mu, b, d)
 }
 
 // AffineReLUVJPPair is AffineVJPPair for a BatchNorm followed by a ReLU of
@@ -232,9 +235,9 @@ func AffineReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, yBa
 	dstDot, x, xDot, y, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
 	if is32[T]() {
 		affine32.affineReLUVJPPair(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
-		return
+	} else {
+		affine64.affineReLUVJPPair(s, as64(dst), as64(dstDot), as64(x), as64(xDot), as64(y), as64(yBar), as64(yBarDot), a, ad, mu)
 	}
-	affineReLUVJPPairGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 // AffineReLUVJPPairTo is AffineReLUVJPPair into zeroed dst and dstDot:
@@ -245,9 +248,9 @@ func AffineReLUVJPPairTo[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, y, y
 	dstDot, x, xDot, y, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n]
 	if is32[T]() {
 		affine32.affineReLUVJPPairTo(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
-		return
+	} else {
+		affine64.affineReLUVJPPairTo(s, as64(dst), as64(dstDot), as64(x), as64(xDot), as64(y), as64(yBar), as64(yBarDot), a, ad, mu)
 	}
-	affineReLUVJPPairToGeneric(s, dst, dstDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 // ReLUAffineVJPPair is AffineVJPPair for a ReLU followed by a BatchNorm, at
@@ -260,9 +263,9 @@ func ReLUAffineVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar, 
 	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
 	if is32[T]() {
 		affine32.reluAffineVJPPair(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(yBar), as32(yBarDot), a, ad, mu)
-		return
+	} else {
+		affine64.reluAffineVJPPair(s, as64(dst), as64(dstDot), as64(x), as64(xDot), as64(yBar), as64(yBarDot), a, ad, mu)
 	}
-	reluAffineVJPPairGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
 }
 
 // ReLUAffineVJPPairTo is ReLUAffineVJPPair into zeroed dst and dstDot:
@@ -273,9 +276,9 @@ func ReLUAffineVJPPairTo[T tensor.Float](s *[5]Lanes, dst, dstDot, x, xDot, yBar
 	dstDot, x, xDot, yBar, yBarDot = dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n]
 	if is32[T]() {
 		affine32.reluAffineVJPPairTo(s, as32(dst), as32(dstDot), as32(x), as32(xDot), as32(yBar), as32(yBarDot), a, ad, mu)
-		return
+	} else {
+		affine64.reluAffineVJPPairTo(s, as64(dst), as64(dstDot), as64(x), as64(xDot), as64(yBar), as64(yBarDot), a, ad, mu)
 	}
-	reluAffineVJPPairToGeneric(s, dst, dstDot, x, xDot, yBar, yBarDot, a, ad, mu)
 }
 
 // AffineReLUVJP is BatchNorm's VJP sweep of a following ReLU's cotangent
@@ -287,9 +290,9 @@ func AffineReLUVJP[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu float
 	x, y, yBar = x[:n], y[:n], yBar[:n]
 	if is32[T]() {
 		affine32.affineReLUVJP(s, as32(dst), as32(x), as32(y), as32(yBar), a, mu)
-		return
+	} else {
+		affine64.affineReLUVJP(s, as64(dst), as64(x), as64(y), as64(yBar), a, mu)
 	}
-	affineReLUVJPGeneric(s, dst, x, y, yBar, a, mu)
 }
 
 // AffineAddReLUVJP is AffineReLUVJP for BatchNorm → + shortcut → ReLU: it
@@ -300,9 +303,9 @@ func AffineAddReLUVJP[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, a,
 	sBar, x, y, yBar = sBar[:n], x[:n], y[:n], yBar[:n]
 	if is32[T]() {
 		affine32.affineAddReLUVJP(s, as32(dst), as32(sBar), as32(x), as32(y), as32(yBar), a, mu)
-		return
+	} else {
+		affine64.affineAddReLUVJP(s, as64(dst), as64(sBar), as64(x), as64(y), as64(yBar), a, mu)
 	}
-	affineAddReLUVJPGeneric(s, dst, sBar, x, y, yBar, a, mu)
 }
 
 // AffineReLUVJPTo is AffineReLUVJP into a zeroed dst: its values are not
@@ -313,9 +316,9 @@ func AffineReLUVJPTo[T tensor.Float](s *[2]Lanes, dst, x, y, yBar []T, a, mu flo
 	x, y, yBar = x[:n], y[:n], yBar[:n]
 	if is32[T]() {
 		affine32.affineReLUVJPTo(s, as32(dst), as32(x), as32(y), as32(yBar), a, mu)
-		return
+	} else {
+		affine64.affineReLUVJPTo(s, as64(dst), as64(x), as64(y), as64(yBar), a, mu)
 	}
-	affineReLUVJPToGeneric(s, dst, x, y, yBar, a, mu)
 }
 
 // AffineAddReLUVJPTo is AffineAddReLUVJP into zeroed dst and sBar: their
@@ -326,9 +329,9 @@ func AffineAddReLUVJPTo[T tensor.Float](s *[2]Lanes, dst, sBar, x, y, yBar []T, 
 	sBar, x, y, yBar = sBar[:n], x[:n], y[:n], yBar[:n]
 	if is32[T]() {
 		affine32.affineAddReLUVJPTo(s, as32(dst), as32(sBar), as32(x), as32(y), as32(yBar), a, mu)
-		return
+	} else {
+		affine64.affineAddReLUVJPTo(s, as64(dst), as64(sBar), as64(x), as64(y), as64(yBar), a, mu)
 	}
-	affineAddReLUVJPToGeneric(s, dst, sBar, x, y, yBar, a, mu)
 }
 
 // AffineAddReLUVJPPair is AffineReLUVJPPair for BatchNorm → + shortcut →
@@ -341,9 +344,10 @@ func AffineAddReLUVJPPair[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBarDo
 	if is32[T]() {
 		affine32.affineAddReLUVJPPair(s, as32(dst), as32(dstDot), as32(sBar), as32(sBarDot), as32(x), as32(xDot),
 			as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
-		return
+	} else {
+		affine64.affineAddReLUVJPPair(s, as64(dst), as64(dstDot), as64(sBar), as64(sBarDot), as64(x), as64(xDot),
+			as64(y), as64(yBar), as64(yBarDot), a, ad, mu)
 	}
-	affineAddReLUVJPPairGeneric(s, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 // AffineAddReLUVJPPairTo is AffineAddReLUVJPPair into zeroed dst, dstDot,
@@ -355,9 +359,10 @@ func AffineAddReLUVJPPairTo[T tensor.Float](s *[5]Lanes, dst, dstDot, sBar, sBar
 	if is32[T]() {
 		affine32.affineAddReLUVJPPairTo(s, as32(dst), as32(dstDot), as32(sBar), as32(sBarDot), as32(x), as32(xDot),
 			as32(y), as32(yBar), as32(yBarDot), a, ad, mu)
-		return
+	} else {
+		affine64.affineAddReLUVJPPairTo(s, as64(dst), as64(dstDot), as64(sBar), as64(sBarDot), as64(x), as64(xDot),
+			as64(y), as64(yBar), as64(yBarDot), a, ad, mu)
 	}
-	affineAddReLUVJPPairToGeneric(s, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot, a, ad, mu)
 }
 
 // ReLUAffineVJP is the reverse sweep of ReLU followed by BatchNorm for the
@@ -369,9 +374,9 @@ func ReLUAffineVJP[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float64)
 	x, yBar = x[:n], yBar[:n]
 	if is32[T]() {
 		affine32.reluAffineVJP(s, as32(dst), as32(x), as32(yBar), a, mu)
-		return
+	} else {
+		affine64.reluAffineVJP(s, as64(dst), as64(x), as64(yBar), a, mu)
 	}
-	reluAffineVJPGeneric(s, dst, x, yBar, a, mu)
 }
 
 // ReLUAffineVJPTo is ReLUAffineVJP into a zeroed dst: its values are not
@@ -381,18 +386,18 @@ func ReLUAffineVJPTo[T tensor.Float](s *[2]Lanes, dst, x, yBar []T, a, mu float6
 	x, yBar = x[:n], yBar[:n]
 	if is32[T]() {
 		affine32.reluAffineVJPTo(s, as32(dst), as32(x), as32(yBar), a, mu)
-		return
+	} else {
+		affine64.reluAffineVJPTo(s, as64(dst), as64(x), as64(yBar), a, mu)
 	}
-	reluAffineVJPToGeneric(s, dst, x, yBar, a, mu)
 }
 
 // CenteredSquares adds (x[i] − mu)² to the lanes s.
 func CenteredSquares[T tensor.Float](s *Lanes, x []T, mu float64) {
 	if is32[T]() {
 		affine32.centeredSquares(s, as32(x), mu)
-		return
+	} else {
+		affine64.centeredSquares(s, as64(x), mu)
 	}
-	centeredSquaresGeneric(s, x, mu)
 }
 
 // LinearTo writes dst[i] = (p·v[i] + q·(x[i] − mu)) + r.
@@ -400,9 +405,9 @@ func LinearTo[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
 	v, x = v[:len(dst)], x[:len(dst)]
 	if is32[T]() {
 		affine32.linearTo(as32(dst), as32(v), as32(x), p, q, mu, r)
-		return
+	} else {
+		affine64.linearTo(as64(dst), as64(v), as64(x), p, q, mu, r)
 	}
-	linearToGeneric(dst, v, x, p, q, mu, r)
 }
 
 // LinearAdd adds (p·v[i] + q·(x[i] − mu)) + r, rounded to T, to dst[i].
@@ -410,9 +415,9 @@ func LinearAdd[T tensor.Float](dst, v, x []T, p, q, mu, r float64) {
 	v, x = v[:len(dst)], x[:len(dst)]
 	if is32[T]() {
 		affine32.linearAdd(as32(dst), as32(v), as32(x), p, q, mu, r)
-		return
+	} else {
+		affine64.linearAdd(as64(dst), as64(v), as64(x), p, q, mu, r)
 	}
-	linearAddGeneric(dst, v, x, p, q, mu, r)
 }
 
 // LinearAdd2 adds ((p·u[i] + p2·v[i]) + q·(x[i] − mu)) + r, rounded to T,
@@ -421,9 +426,9 @@ func LinearAdd2[T tensor.Float](dst, u, v, x []T, p, p2, q, mu, r float64) {
 	u, v, x = u[:len(dst)], v[:len(dst)], x[:len(dst)]
 	if is32[T]() {
 		affine32.linearAdd2(as32(dst), as32(u), as32(v), as32(x), p, p2, q, mu, r)
-		return
+	} else {
+		affine64.linearAdd2(as64(dst), as64(u), as64(v), as64(x), p, p2, q, mu, r)
 	}
-	linearAdd2Generic(dst, u, v, x, p, p2, q, mu, r)
 }
 
 // The pure-Go kernels. An explicit float64(…) around a product keeps the

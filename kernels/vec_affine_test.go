@@ -4,41 +4,40 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
-// affineInputs returns n float32 values: normal ones of either sign, signed
-// zeros and, if specials, infinities and NaNs.
-func affineInputs(rng *rand.Rand, n int, specials bool) []float32 {
-	out := make([]float32, n)
+// affineInputs returns n values: normal ones of either sign, signed zeros
+// and, if specials, infinities and NaNs.
+func affineInputs[F float32 | float64](rng *rand.Rand, n int, specials bool) []F {
+	out := make([]F, n)
 	for i := range out {
 		switch r := rng.IntN(20); {
 		case r == 0:
-			out[i] = float32(math.Copysign(0, -1))
+			out[i] = F(math.Copysign(0, -1))
 		case r == 1:
 			out[i] = 0
 		case specials && r == 2:
-			out[i] = float32(math.Inf(1 - 2*rng.IntN(2)))
+			out[i] = F(math.Inf(1 - 2*rng.IntN(2)))
 		case specials && r == 3:
-			out[i] = float32(math.NaN())
+			out[i] = F(math.NaN())
 		default:
-			out[i] = float32(rng.NormFloat64() * 3)
+			out[i] = F(rng.NormFloat64() * 3)
 		}
 	}
 	return out
 }
 
-// TestAffineBackends checks every backend of the affine kernels against the
-// pure-Go ones bit for bit (NaNs only as NaNs), for every length up to a few
-// blocks, lanes and accumulators that already hold values included; and the
-// pure-Go kernels against float64 reference loops.
-func TestAffineBackends(t *testing.T) {
+// testAffineBackends is TestAffineBackends's check of the backends for
+// data of type F.
+func testAffineBackends[F float32 | float64](t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	ref := genericAffine
+	ref := genericAffine[F]()
 	const a, c, mu, b, d = 0.7, -1.3, 0.25, -0.5, 2.0
-	for _, k := range affineBackends() {
+	for _, k := range affineBackends[F]() {
 		for n := 0; n <= 100; n += 1 + n/20 {
 			for _, specials := range []bool{false, true} {
-				in := func() []float32 { return affineInputs(rng, n, specials) }
+				in := func() []F { return affineInputs[F](rng, n, specials) }
 				x, xd, y, yd, d0, e0 := in(), in(), in(), in(), in(), in()
 				var lanes [5]Lanes
 				for i := range lanes {
@@ -46,11 +45,11 @@ func TestAffineBackends(t *testing.T) {
 						lanes[i][j] = rng.NormFloat64()
 					}
 				}
-				check := func(what string, got, want []float32) {
+				check := func(what string, got, want []F) {
 					t.Helper()
 					for i := range want {
 						if !sameBits(got[i], want[i], true) {
-							t.Fatalf("%s %s, n = %d: element %d is %v, want %v", k.name, what, n, i, got[i], want[i])
+							t.Fatalf("%T %s %s, n = %d: element %d is %v, want %v", F(0), k.name, what, n, i, got[i], want[i])
 						}
 					}
 				}
@@ -59,19 +58,19 @@ func TestAffineBackends(t *testing.T) {
 					for i := range want {
 						for j := range want[i] {
 							if !sameBits(got[i][j], want[i][j], true) {
-								t.Fatalf("%s %s, n = %d: lane %d of sum %d is %v, want %v", k.name, what, n, j, i, got[i][j], want[i][j])
+								t.Fatalf("%T %s %s, n = %d: lane %d of sum %d is %v, want %v", F(0), k.name, what, n, j, i, got[i][j], want[i][j])
 							}
 						}
 					}
 				}
-				clone := func(s []float32) []float32 { return append([]float32(nil), s...) }
+				clone := func(s []F) []F { return append([]F(nil), s...) }
 
-				g, w := make([]float32, n), make([]float32, n)
+				g, w := make([]F, n), make([]F, n)
 				k.affineTo(g, x, a, mu, b)
 				ref.affineTo(w, x, a, mu, b)
 				check("affineTo", g, w)
 
-				g2, w2 := make([]float32, n), make([]float32, n)
+				g2, w2 := make([]F, n), make([]F, n)
 				k.affineJVPTo(g, g2, x, xd, a, c, mu, b, d)
 				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)
 				check("affineJVPTo y", g, w)
@@ -125,18 +124,18 @@ func TestAffineBackends(t *testing.T) {
 				check("affineVJPPair dstDot against separate", g2, w2)
 
 				// BatchNorm then ReLU against the kernels one after the other.
-				g, w = make([]float32, n), make([]float32, n)
+				g, w = make([]F, n), make([]F, n)
 				k.affineReLUTo(g, x, a, mu, b)
 				ref.affineTo(w, x, a, mu, b)
 				maskToGeneric(w, w, w)
 				check("affineReLUTo", g, w)
 				// ReLU then BatchNorm against the kernels one after the other.
-				g, w = make([]float32, n), make([]float32, n)
+				g, w = make([]F, n), make([]F, n)
 				k.reluAffineTo(g, x, a, mu, b)
 				maskToGeneric(w, x, x)
 				ref.affineTo(w, w, a, mu, b)
 				check("reluAffineTo", g, w)
-				g, g2, w, w2 = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				g, g2, w, w2 = make([]F, n), make([]F, n), make([]F, n), make([]F, n)
 				k.affineJVPReLUTo(g, g2, x, xd, a, c, mu, b, d)
 				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)
 				maskTo2Generic(w, w, w2, w2, w)
@@ -145,7 +144,7 @@ func TestAffineBackends(t *testing.T) {
 				// With a shortcut (y, yd as s, ṡ): BatchNorm, Add, ReLU;
 				// every third s the BatchNorm's value negated, a sum of
 				// exactly +0 that the ReLU must zero ẏ for.
-				g, g2, w, w2 = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				g, g2, w, w2 = make([]F, n), make([]F, n), make([]F, n), make([]F, n)
 				ref.affineJVPTo(w, w2, x, xd, a, c, mu, b, d)
 				sh := clone(y)
 				for i := 0; i < n; i += 3 {
@@ -158,7 +157,7 @@ func TestAffineBackends(t *testing.T) {
 				check("affineJVPAddReLUTo y", g, w)
 				check("affineJVPAddReLUTo yDot", g2, w2)
 				// The forward pass alone, on the same shortcut.
-				g, w = make([]float32, n), make([]float32, n)
+				g, w = make([]F, n), make([]F, n)
 				k.affineAddReLUTo(g, x, sh, a, mu, b)
 				ref.affineTo(w, x, a, mu, b)
 				addGeneric(w, sh)
@@ -169,7 +168,7 @@ func TestAffineBackends(t *testing.T) {
 				rp, rs := lanes, lanes
 				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
 				k.affineReLUVJPPair(&rp, g, g2, x, xd, out, y, yd, a, c, mu)
-				zb, zbd := make([]float32, n), make([]float32, n)
+				zb, zbd := make([]F, n), make([]F, n)
 				maskAdd2Generic(zb, y, zbd, yd, out)
 				ref.affineVJPPair(&rs, w, w2, x, xd, zb, zbd, a, c, mu)
 				checkLanes("affineReLUVJPPair", rp[:], rs[:])
@@ -193,16 +192,16 @@ func TestAffineBackends(t *testing.T) {
 				// The To forms: the same bits as zeroed destinations and
 				// the adding forms, whatever the destinations held (NaN
 				// here: a value read would show).
-				nan := func() []float32 {
-					v := make([]float32, n)
+				nan := func() []F {
+					v := make([]F, n)
 					for i := range v {
-						v[i] = float32(math.NaN())
+						v[i] = F(math.NaN())
 					}
 					return v
 				}
 				tp, tr := lanes, lanes
 				g, g2 = nan(), nan()
-				w, w2 = make([]float32, n), make([]float32, n)
+				w, w2 = make([]F, n), make([]F, n)
 				k.affineReLUVJPPairTo(&tp, g, g2, x, xd, out, y, yd, a, c, mu)
 				k.affineReLUVJPPair(&tr, w, w2, x, xd, out, y, yd, a, c, mu)
 				checkLanes("affineReLUVJPPairTo", tp[:], tr[:])
@@ -210,7 +209,7 @@ func TestAffineBackends(t *testing.T) {
 				check("affineReLUVJPPairTo dstDot", g2, w2)
 				tp, tr = lanes, lanes
 				g, g2, gsb, gsd = nan(), nan(), nan(), nan()
-				w, w2, wsb, wsd = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				w, w2, wsb, wsd = make([]F, n), make([]F, n), make([]F, n), make([]F, n)
 				k.affineAddReLUVJPPairTo(&tp, g, g2, gsb, gsd, x, xd, out, y, yd, a, c, mu)
 				k.affineAddReLUVJPPair(&tr, w, w2, wsb, wsd, x, xd, out, y, yd, a, c, mu)
 				checkLanes("affineAddReLUVJPPairTo", tp[:], tr[:])
@@ -220,7 +219,7 @@ func TestAffineBackends(t *testing.T) {
 				check("affineAddReLUVJPPairTo sBarDot", gsd, wsd)
 				tp, tr = lanes, lanes
 				g, g2 = nan(), nan()
-				w, w2 = make([]float32, n), make([]float32, n)
+				w, w2 = make([]F, n), make([]F, n)
 				k.reluAffineVJPPairTo(&tp, g, g2, x, xd, y, yd, a, c, mu)
 				k.reluAffineVJPPair(&tr, w, w2, x, xd, y, yd, a, c, mu)
 				checkLanes("reluAffineVJPPairTo", tp[:], tr[:])
@@ -231,7 +230,7 @@ func TestAffineBackends(t *testing.T) {
 				rp, rs = lanes, lanes
 				g, w, g2, w2 = clone(d0), clone(d0), clone(e0), clone(e0)
 				k.reluAffineVJPPair(&rp, g, g2, x, xd, y, yd, a, c, mu)
-				h, hd, hb, hbd := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				h, hd, hb, hbd := make([]F, n), make([]F, n), make([]F, n), make([]F, n)
 				maskTo2Generic(h, x, hd, xd, x)
 				ref.affineVJPPair(&rs, hb, hbd, h, hd, y, yd, a, c, mu)
 				maskAdd2Generic(w, hb, w2, hbd, x)
@@ -245,7 +244,7 @@ func TestAffineBackends(t *testing.T) {
 				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
 				g, w = clone(d0), clone(d0)
 				k.affineReLUVJP(&gs, g, x, out, y, a, mu)
-				u := make([]float32, n)
+				u := make([]F, n)
 				maskAddGeneric(u, out, y)
 				ref.centeredSumsScaleAdd(&ws, w, u, x, a, mu)
 				checkLanes("affineReLUVJP", gs[:], ws[:])
@@ -261,13 +260,13 @@ func TestAffineBackends(t *testing.T) {
 				// The To forms: into garbage, the bits of clearing and
 				// adding.
 				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
-				g, w = clone(d0), make([]float32, n)
+				g, w = clone(d0), make([]F, n)
 				k.affineReLUVJPTo(&gs, g, x, out, y, a, mu)
 				ref.affineReLUVJP(&ws, w, x, out, y, a, mu)
 				checkLanes("affineReLUVJPTo", gs[:], ws[:])
 				check("affineReLUVJPTo dst", g, w)
 				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
-				g, w, g2, w2 = clone(d0), make([]float32, n), clone(e0), make([]float32, n)
+				g, w, g2, w2 = clone(d0), make([]F, n), clone(e0), make([]F, n)
 				k.affineAddReLUVJPTo(&gs, g, g2, x, out, y, a, mu)
 				ref.affineAddReLUVJP(&ws, w, w2, x, out, y, a, mu)
 				checkLanes("affineAddReLUVJPTo", gs[:], ws[:])
@@ -276,14 +275,14 @@ func TestAffineBackends(t *testing.T) {
 				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
 				g, w = clone(d0), clone(d0)
 				k.reluAffineVJP(&gs, g, x, y, a, mu)
-				h, hb = make([]float32, n), make([]float32, n)
+				h, hb = make([]F, n), make([]F, n)
 				maskToGeneric(h, x, x)
 				ref.centeredSumsScaleAdd(&ws, hb, y, h, a, mu)
 				maskAddGeneric(w, x, hb)
 				checkLanes("reluAffineVJP", gs[:], ws[:])
 				check("reluAffineVJP dst", g, w)
 				gs, ws = [2]Lanes{lanes[0], lanes[1]}, [2]Lanes{lanes[0], lanes[1]}
-				g, w = clone(d0), make([]float32, n)
+				g, w = clone(d0), make([]F, n)
 				k.reluAffineVJPTo(&gs, g, x, y, a, mu)
 				ref.reluAffineVJP(&ws, w, x, y, a, mu)
 				checkLanes("reluAffineVJPTo", gs[:], ws[:])
@@ -308,10 +307,21 @@ func TestAffineBackends(t *testing.T) {
 			}
 		}
 	}
+}
 
+// TestAffineBackends checks every backend of the affine kernels, for
+// float32 and float64 data, against the pure-Go ones bit for bit (NaNs only
+// as NaNs), for every length up to a few blocks, lanes and accumulators
+// that already hold values included; and the pure-Go kernels against
+// float64 reference loops.
+func TestAffineBackends(t *testing.T) {
+	testAffineBackends[float32](t)
+	testAffineBackends[float64](t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	const a, c, mu, b, d = 0.7, -1.3, 0.25, -0.5, 2.0
 	// The pure-Go kernels against the definitions in float64.
 	n := 1000
-	x, xd, y := affineInputs(rng, n, false), affineInputs(rng, n, false), affineInputs(rng, n, false)
+	x, xd, y := affineInputs[float32](rng, n, false), affineInputs[float32](rng, n, false), affineInputs[float32](rng, n, false)
 	g, g2 := make([]float32, n), make([]float32, n)
 	AffineJVPTo(g, g2, x, xd, a, c, mu, b, d)
 	var s [2]Lanes
@@ -349,47 +359,76 @@ func n32abs(v []float32) float64 {
 
 // BenchmarkAffine times BatchNorm's fused reverse sweep (AffineVJPPair),
 // the bias gradient's sum (Sum: 58 GB/s against 8.6 for the pure-Go loop
-// on the development machine) and ReLU's reverse sweep (maskAdd2) on 2¹⁶
-// float32 values per slice, every backend.
+// on the development machine), the forward sweeps of BatchNorm → ReLU in
+// train mode (CenteredSums, then AffineReLUTo) and ReLU's reverse sweep
+// (maskAdd2) on 2¹⁶ values per slice, every backend, float32 and float64.
 func BenchmarkAffine(b *testing.B) {
+	b.Run("float32", benchAffine[float32])
+	b.Run("float64", benchAffine[float64])
+}
+
+func benchAffine[F float32 | float64](b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	const n = 1 << 16
-	x, xd, y, yd, d, e := affineInputs(rng, n, false), affineInputs(rng, n, false), affineInputs(rng, n, false),
-		affineInputs(rng, n, false), affineInputs(rng, n, false), affineInputs(rng, n, false)
-	for _, k := range affineBackends() {
+	size := int64(unsafe.Sizeof(F(0)))
+	x, xd, y, yd, d, e := affineInputs[F](rng, n, false), affineInputs[F](rng, n, false), affineInputs[F](rng, n, false),
+		affineInputs[F](rng, n, false), affineInputs[F](rng, n, false), affineInputs[F](rng, n, false)
+	for _, k := range affineBackends[F]() {
 		b.Run("AffineVJPPair/"+k.name, func(b *testing.B) {
 			var s [5]Lanes
-			b.SetBytes(8 * 4 * n)
+			b.SetBytes(8 * size * n)
 			for b.Loop() {
 				k.affineVJPPair(&s, d, e, x, xd, y, yd, 0.5, 0.25, 0.1)
 			}
 		})
 		b.Run("AffineJVPAddReLUTo/"+k.name, func(b *testing.B) {
-			b.SetBytes(6 * 4 * n)
+			b.SetBytes(6 * size * n)
 			for b.Loop() {
 				k.affineJVPAddReLUTo(d, e, x, xd, y, yd, 0.5, 0.25, 0.1, 0.2, 0.3)
 			}
 		})
 		b.Run("AffineAddReLUTo/"+k.name, func(b *testing.B) {
-			b.SetBytes(3 * 4 * n)
+			b.SetBytes(3 * size * n)
 			for b.Loop() {
 				k.affineAddReLUTo(d, x, y, 0.5, 0.1, 0.2)
 			}
 		})
+		b.Run("AffineReLUTo/"+k.name, func(b *testing.B) {
+			b.SetBytes(2 * size * n)
+			for b.Loop() {
+				k.affineReLUTo(d, x, 0.5, 0.1, 0.2)
+			}
+		})
+		b.Run("CenteredSums/"+k.name, func(b *testing.B) {
+			var s [2]Lanes
+			b.SetBytes(2 * size * n)
+			for b.Loop() {
+				k.centeredSums(&s, y, x, 0.1)
+			}
+		})
 		b.Run("Sum/"+k.name, func(b *testing.B) {
 			var s Lanes
-			b.SetBytes(4 * n)
+			b.SetBytes(size * n)
 			for b.Loop() {
 				k.sum(&s, y)
 			}
 		})
 	}
-	for _, k := range vecBackends32() {
+	for _, k := range vecBackendsOf[F]() {
 		b.Run("MaskAdd2/"+k.name, func(b *testing.B) {
-			b.SetBytes(7 * 4 * n)
+			b.SetBytes(7 * size * n)
 			for b.Loop() {
 				k.maskAdd2(d, y, e, yd, x)
 			}
 		})
 	}
+}
+
+// vecBackendsOf is vecBackends32 or vecBackends64 by F.
+func vecBackendsOf[F float32 | float64]() []*vecKernels[F] {
+	var ks any = vecBackends32()
+	if !is32[F]() {
+		ks = vecBackends64()
+	}
+	return ks.([]*vecKernels[F])
 }

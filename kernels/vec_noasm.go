@@ -14,9 +14,14 @@ func vecBackends32() []*vecKernels[float32] { return []*vecKernels[float32]{vec3
 func vecBackends64() []*vecKernels[float64] { return []*vecKernels[float64]{vec64} }
 
 // The affine kernels: pure Go.
-var affine32 = genericAffine
+var (
+	affine32 = genericAffine[float32]()
+	affine64 = genericAffine[float64]()
+)
 
-func affineBackends() []*affineKernels { return []*affineKernels{genericAffine} }
+func affineBackends[F float32 | float64]() []*affineKernels[F] {
+	return []*affineKernels[F]{genericAffine[F]()}
+}
 
 // No vector max-pooling kernel.
 type poolRowFunc func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int)

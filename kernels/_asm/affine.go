@@ -6,10 +6,11 @@ import (
 	"strings"
 )
 
-// The per-channel affine kernels of BatchNorm (../vec_amd64.go): float32
-// data, float64 arithmetic, for AVX-512 and for AVX2. Each iteration takes
-// a block of every slice (16 elements with AVX-512, 8 with AVX2) as two
-// halves, each widened to one vector of float64 (zmm or ymm); sums go to 8
+// The per-channel affine kernels of BatchNorm (../vec_amd64.go): float32 or
+// float64 data, float64 arithmetic, for AVX-512 and for AVX2. Each
+// iteration takes a block of every slice (16 elements with AVX-512, 8 with
+// AVX2) as two halves, each one vector of float64 (zmm or ymm; float32
+// data widened to it); sums go to 8
 // float64 lanes, element i of the slice to lane i mod 8 (AVX-512: both halves
 // to the one zmm of lanes, the low half first; AVX2: the halves to the ymm
 // of lanes 0–3 and of lanes 4–7), loaded from and stored back to the
@@ -19,10 +20,18 @@ import (
 // Registers: accumulator i is Zi (AVX-512) or Y(2i+half) (AVX2, so at most
 // five); temporaries T0–T4 are Z8–Z12 or Y10–Y14; the scalars live in
 // Z24… (AVX-512) or are broadcast from the frame into Y15 when used (AVX2).
+//
+// The kernels are written for float32 data: results are rounded to float32
+// (down) and the ReLU's masks and the shortcut's sums taken in float32, on
+// the narrow view of a temporary (n). With float64 data the same steps run
+// on the temporaries themselves, where rounding is the identity: the
+// kernels then compute what the pure-Go loops compute for float64. Masks
+// held in vectors (compares into the narrow views) are, with AVX-512 and
+// float64 data, in K registers, as no VEX compare reaches a zmm.
 
 // affineKernel is one kernel: func name(accs, slices []float32, scalars float64).
 type affineKernel struct {
-	name    string // without the AVX512 or AVX2 suffix
+	name    string // ends in 32 (float32 data), without the AVX512 or AVX2 suffix
 	doc     string
 	accs    int      // number of Lanes behind the first argument (0: none)
 	slices  []string // the float32 slice arguments, the first one giving the length
@@ -38,9 +47,10 @@ type affineEmitter struct {
 	f     asmFunc
 	k     affineKernel
 	zmm   bool
-	h     int // the half
-	off   int // byte offset of the half
-	frame int // frame offset of the first scalar
+	f64   bool // float64 data
+	h     int  // the half
+	off   int  // byte offset of the half
+	frame int  // frame offset of the first scalar
 }
 
 func (e *affineEmitter) p(format string, args ...any) { e.f.p(format, args...) }
@@ -55,8 +65,8 @@ func (e *affineEmitter) ptr(s string) string {
 	panic(s)
 }
 
-// t is temporary i (wide: float64 vector), n the same register's narrow
-// view (the float32 vector of one half).
+// t is temporary i (wide: float64 vector), n the same register's view in
+// the data type (float32 data: the narrow float32 vector of one half).
 func (e *affineEmitter) t(i int) string {
 	if i < 0 || i > 4 {
 		panic(i)
@@ -68,6 +78,9 @@ func (e *affineEmitter) t(i int) string {
 }
 
 func (e *affineEmitter) n(i int) string {
+	if e.f64 {
+		return e.t(i)
+	}
 	if e.zmm {
 		return fmt.Sprintf("Y%d", 8+i)
 	}
@@ -98,15 +111,41 @@ func (e *affineEmitter) acc(i int) string {
 	return fmt.Sprintf("Y%d", 2*i+e.h)
 }
 
+// ps names the data type's form of the float32 instruction ins (…PS).
+func (e *affineEmitter) ps(ins string) string {
+	if e.f64 {
+		return strings.TrimSuffix(ins, "PS") + "PD"
+	}
+	return ins
+}
+
+// nop emits a two-source instruction on the views n (ins a float32 one).
+func (e *affineEmitter) nop(ins, d, a, b string) { e.op(e.ps(ins), d, a, b) }
+
+// loadIns is the instruction that loads a half into a temporary.
+func (e *affineEmitter) loadIns() string {
+	if e.f64 {
+		return "VMOVUPD"
+	}
+	return "VCVTPS2PD"
+}
+
 // load widens the half of slice s into temporary i.
 func (e *affineEmitter) load(s string, i int) string {
-	e.p("VCVTPS2PD %d(%s), %s", e.off, e.ptr(s), e.t(i))
+	e.p("%s %d(%s), %s", e.loadIns(), e.off, e.ptr(s), e.t(i))
 	return e.t(i)
 }
 
 // down rounds temporary i to float32 into the narrow view of temporary j
-// (Go's assembler names the VEX ymm form VCVTPD2PSY).
+// (Go's assembler names the VEX ymm form VCVTPD2PSY); with float64 data it
+// copies it.
 func (e *affineEmitter) down(i, j int) {
+	if e.f64 {
+		if i != j {
+			e.p("VMOVAPD %s, %s", e.t(i), e.t(j))
+		}
+		return
+	}
 	if e.zmm {
 		e.p("VCVTPD2PS %s, %s", e.t(i), e.n(j))
 		return
@@ -117,7 +156,41 @@ func (e *affineEmitter) down(i, j int) {
 // store rounds temporary i to float32 and writes it to the half of slice s.
 func (e *affineEmitter) store(i int, s string) {
 	e.down(i, i)
-	e.p("VMOVUPS %s, %d(%s)", e.n(i), e.off, e.ptr(s))
+	e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(i), e.off, e.ptr(s))
+}
+
+// up widens the narrow view of temporary i into it (float32 data).
+func (e *affineEmitter) up(i int) {
+	if !e.f64 {
+		e.p("VCVTPS2PD %s, %s", e.n(i), e.t(i))
+	}
+}
+
+// kreg is the K register that holds mask m where masks live in K registers.
+func (e *affineEmitter) kreg(m int) string { return fmt.Sprintf("K%d", m+2) }
+
+// cmp sets mask m to the lanes where a compares to b as predicate imm
+// says (a VCMPPS predicate; b a view or memory, a a view).
+func (e *affineEmitter) cmp(imm int, b, a string, m int) {
+	if e.zmm && e.f64 {
+		e.p("VCMPPD $0x%x, %s, %s, %s", imm, b, a, e.kreg(m))
+		return
+	}
+	e.p("%s $0x%x, %s, %s, %s", e.ps("VCMPPS"), imm, b, a, e.n(m))
+}
+
+// and sets the view of temporary d to src (a view or memory) with the
+// lanes outside mask m +0.
+func (e *affineEmitter) and(src string, m, d int) {
+	if e.zmm && e.f64 {
+		mov := "VMOVAPD"
+		if strings.Contains(src, "(") {
+			mov = "VMOVUPD"
+		}
+		e.p("%s.Z %s, %s, %s", mov, src, e.kreg(m), e.t(d))
+		return
+	}
+	e.p("%s %s, %s, %s", e.ps("VANDPS"), src, e.n(m), e.n(d))
 }
 
 // loadDst loads the half of slice s into the narrow register r: +0 if the
@@ -125,11 +198,11 @@ func (e *affineEmitter) store(i int, s string) {
 func (e *affineEmitter) loadDst(s, r string) {
 	for _, n := range e.k.set {
 		if n == s {
-			e.p("VXORPS %s, %s, %s", r, r, r)
+			e.nop("VXORPS", r, r, r)
 			return
 		}
 	}
-	e.p("VMOVUPS %d(%s), %s", e.off, e.ptr(s), r)
+	e.p("%s %d(%s), %s", e.ps("VMOVUPS"), e.off, e.ptr(s), r)
 }
 
 // addTo rounds temporary i to float32 and adds it (float32 addition, the
@@ -138,33 +211,70 @@ func (e *affineEmitter) loadDst(s, r string) {
 func (e *affineEmitter) addTo(i int, s string, tmp int) {
 	e.down(i, i)
 	e.loadDst(s, e.n(tmp))
-	e.p("VADDPS %s, %s, %s", e.n(i), e.n(tmp), e.n(tmp))
-	e.p("VMOVUPS %s, %d(%s)", e.n(tmp), e.off, e.ptr(s))
+	e.nop("VADDPS", e.n(tmp), e.n(tmp), e.n(i))
+	e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(tmp), e.off, e.ptr(s))
 }
 
 // op emits a two-source instruction d = a OP b (Go's operand order is b, a, d).
 func (e *affineEmitter) op(ins, d, a, b string) { e.p("%s %s, %s, %s", ins, b, a, d) }
 
-func emitAffine(w *bytes.Buffer, k affineKernel, zmm bool) {
+// name is the kernel's name for the data type and instruction set.
+func (k affineKernel) nameFor(zmm, f64 bool) string {
+	name := k.name
+	if f64 {
+		name = strings.TrimSuffix(name, "32") + "64"
+	}
+	if zmm {
+		return name + "AVX512"
+	}
+	return name + "AVX2"
+}
+
+// signature is the kernel's Go parameter list for the data type.
+func (k affineKernel) signature(f64 bool) string {
 	var sig []string
-	off := 0
 	if k.accs > 0 {
 		sig = append(sig, map[int]string{1: "s *Lanes", 2: "s *[2]Lanes", 5: "s *[5]Lanes"}[k.accs])
-		off = 8
 	}
-	sig = append(sig, strings.Join(k.slices, ", ")+" []float32")
-	sliceOff := off
-	off += 24 * len(k.slices)
+	typ := "float32"
+	if f64 {
+		typ = "float64"
+	}
+	sig = append(sig, strings.Join(k.slices, ", ")+" []"+typ)
 	if len(k.scalars) > 0 {
 		sig = append(sig, strings.Join(k.scalars, ", ")+" float64")
 	}
-	size := off + 8*len(k.scalars)
-	name, block, half := k.name+"AVX2", 8, 16
+	return strings.Join(sig, ", ")
+}
+
+// block is the number of elements an iteration takes.
+func block(zmm bool) int {
 	if zmm {
-		name, block, half = k.name+"AVX512", 16, 32
+		return 16
 	}
+	return 8
+}
+
+func emitAffine(w *bytes.Buffer, k affineKernel, zmm, f64 bool) {
+	off := 0
+	if k.accs > 0 {
+		off = 8
+	}
+	sliceOff := off
+	off += 24 * len(k.slices)
+	size := off + 8*len(k.scalars)
+	block := block(zmm)
+	half := block / 2 * 4 // bytes of a half
+	if f64 {
+		half *= 2
+	}
+	name := k.nameFor(zmm, f64)
 	k.name = name
-	f := header(w, name, strings.Join(sig, ", "), fmt.Sprintf("%s Whole blocks of %d elements only.", k.doc, block), size)
+	doc := k.doc
+	if f64 {
+		doc = strings.ReplaceAll(doc, "float32", "float64")
+	}
+	f := header(w, name, k.signature(f64), fmt.Sprintf("%s Whole blocks of %d elements only.", doc, block), size)
 	for i, s := range k.slices {
 		f.p("MOVQ %s_base+%d(FP), %s", s, sliceOff+24*i, argRegs[i])
 	}
@@ -188,7 +298,7 @@ func emitAffine(w *bytes.Buffer, k affineKernel, zmm bool) {
 		}
 	}
 	f.label("loop")
-	e := &affineEmitter{f: f, k: k, zmm: zmm, frame: off}
+	e := &affineEmitter{f: f, k: k, zmm: zmm, f64: f64, frame: off}
 	for h := 0; h < 2; h++ {
 		e.h, e.off = h, half*h
 		k.body(e)
@@ -337,8 +447,8 @@ var affineKernels = []affineKernel{
 			affineBody(e, 0)
 			e.addHalf(0, "s")
 			e.positive(0, 3)
-			e.op("VANDPS", e.n(0), e.n(0), e.n(3))
-			e.p("VMOVUPS %s, %d(%s)", e.n(0), e.off, e.ptr("dst"))
+			e.and(e.n(0), 3, 0)
+			e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(0), e.off, e.ptr("dst"))
 		},
 	},
 	{
@@ -350,10 +460,10 @@ var affineKernels = []affineKernel{
 			e.addHalf(1, "s")
 			e.addHalf(2, "sDot")
 			e.positive(1, 3)
-			e.op("VANDPS", e.n(1), e.n(1), e.n(3))
-			e.op("VANDPS", e.n(2), e.n(2), e.n(3))
-			e.p("VMOVUPS %s, %d(%s)", e.n(1), e.off, e.ptr("y"))
-			e.p("VMOVUPS %s, %d(%s)", e.n(2), e.off, e.ptr("yDot"))
+			e.and(e.n(1), 3, 1)
+			e.and(e.n(2), 3, 2)
+			e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(1), e.off, e.ptr("y"))
+			e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(2), e.off, e.ptr("yDot"))
 		},
 	},
 	{
@@ -543,7 +653,7 @@ func affineJVPBody(e *affineEmitter) {
 	e.op("VMULPD", e.t(2), e.c("c"), xc)
 	e.op("VADDPD", e.t(2), e.t(2), e.c("d"))
 	e.down(2, 2)
-	e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+	e.up(2)
 	xd := e.load("xDot", 3)
 	e.op("VMULPD", xd, e.c("a"), xd)
 	e.op("VADDPD", e.t(2), e.t(2), xd)
@@ -592,11 +702,15 @@ func linearBody(e *affineEmitter, two bool) {
 }
 
 // reluMask sets the mask (K1, or temporary m with AVX2) to the lanes of
-// temporary z whose value rounded to float32 is > 0, using temporary tmp
-// (m may be tmp's pair: the round trip is done before m is written).
+// temporary z whose value rounded to the data type is > 0, using temporary
+// tmp (m may be tmp's pair: the round trip is done before m is written).
 func (e *affineEmitter) reluMask(z, tmp, m int) {
-	e.down(z, tmp)
-	e.p("VCVTPS2PD %s, %s", e.n(tmp), e.t(tmp))
+	if e.f64 {
+		tmp = z
+	} else {
+		e.down(z, tmp)
+		e.up(tmp)
+	}
 	if e.zmm {
 		e.op("VXORPD", e.t(m), e.t(m), e.t(m))
 		e.p("VCMPPD $0x1e, %s, %s, K1", e.t(m), e.t(tmp))
@@ -606,25 +720,25 @@ func (e *affineEmitter) reluMask(z, tmp, m int) {
 	e.p("VCMPPD $0x1e, %s, %s, %s", e.t(m), e.t(tmp), e.t(m))
 }
 
-// addHalf rounds temporary i to float32 and adds the half of slice s to
-// it (float32 addition), in its narrow view.
+// addHalf rounds temporary i to the data type and adds the half of slice
+// s to it (in the data type), in its view.
 func (e *affineEmitter) addHalf(i int, s string) {
 	e.down(i, i)
-	e.p("VADDPS %d(%s), %s, %s", e.off, e.ptr(s), e.n(i), e.n(i))
+	e.p("%s %d(%s), %s, %s", e.ps("VADDPS"), e.off, e.ptr(s), e.n(i), e.n(i))
 }
 
-// positive sets the narrow view of temporary m to the float32 mask
-// n(z) > 0 (ordered: false for NaN), T4 holding the zero.
+// positive sets mask m to n(z) > 0 (ordered: false for NaN), T4 holding
+// the zero.
 func (e *affineEmitter) positive(z, m int) {
-	e.op("VXORPS", e.n(4), e.n(4), e.n(4))
-	e.p("VCMPPS $0x1e, %s, %s, %s", e.n(4), e.n(z), e.n(m))
+	e.nop("VXORPS", e.n(4), e.n(4), e.n(4))
+	e.cmp(0x1e, e.n(4), e.n(z), m)
 }
 
-// xMask sets the narrow view of temporary m to the float32 mask 0 < x of
-// the half (ordered: false for NaN).
+// xMask sets mask m to 0 < x of the half (ordered: false for NaN), the
+// view of temporary m left +0.
 func (e *affineEmitter) xMask(m int) {
-	e.op("VXORPS", e.n(m), e.n(m), e.n(m))
-	e.p("VCMPPS $0x11, %d(%s), %s, %s", e.off, e.ptr("x"), e.n(m), e.n(m))
+	e.nop("VXORPS", e.n(m), e.n(m), e.n(m))
+	e.cmp(0x11, fmt.Sprintf("%d(%s)", e.off, e.ptr("x")), e.n(m), m)
 }
 
 // applyMask sets the lanes of temporary z outside the mask to +0.
@@ -645,7 +759,7 @@ func reluCotangents(e *affineEmitter, names ...string) {
 	if e.zmm {
 		e.p("VCMPPD $0x1e, %s, %s, K1", zero, y) // y > 0
 		for i, s := range names {
-			e.p("VCVTPS2PD.Z %d(%s), K1, %s", e.off, e.ptr(s), e.t(i))
+			e.p("%s.Z %d(%s), K1, %s", e.loadIns(), e.off, e.ptr(s), e.t(i))
 			e.op("VADDPD", e.t(i), zero, e.t(i))
 		}
 		return
@@ -664,8 +778,8 @@ func reluCotangents(e *affineEmitter, names ...string) {
 func addExact(e *affineEmitter, i int, s string, tmp int) {
 	e.down(i, 3)
 	e.loadDst(s, e.n(tmp))
-	e.p("VADDPS %s, %s, %s", e.n(3), e.n(tmp), e.n(tmp))
-	e.p("VMOVUPS %s, %d(%s)", e.n(tmp), e.off, e.ptr(s))
+	e.nop("VADDPS", e.n(tmp), e.n(tmp), e.n(3))
+	e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(tmp), e.off, e.ptr(s))
 }
 
 // reluBNPairBody is the body of reluBNPair32 and reluBNPairTo32.
@@ -674,17 +788,17 @@ func reluBNPairBody(e *affineEmitter) {
 	xc := reluBNSweep(e, y)
 	// x̄̇ += mask·((0 + float32(a·yd)) + float32(ad·y)).
 	dotTerms(e, y, yd, xc)
-	e.op("VXORPS", e.n(2), e.n(2), e.n(2))
-	e.op("VADDPS", e.n(2), e.n(2), e.n(3))
-	e.op("VADDPS", e.n(2), e.n(2), e.n(4))
+	e.nop("VXORPS", e.n(2), e.n(2), e.n(2))
+	e.nop("VADDPS", e.n(2), e.n(2), e.n(3))
+	e.nop("VADDPS", e.n(2), e.n(2), e.n(4))
 	e.xMask(3)
-	e.op("VANDPS", e.n(2), e.n(2), e.n(3))
+	e.and(e.n(2), 3, 2)
 	e.loadDst("dstDot", e.n(4))
-	e.op("VADDPS", e.n(4), e.n(4), e.n(2))
-	e.p("VMOVUPS %s, %d(%s)", e.n(4), e.off, e.ptr("dstDot"))
+	e.nop("VADDPS", e.n(4), e.n(4), e.n(2))
+	e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(4), e.off, e.ptr("dstDot"))
 	// s4 += y·hd, hd = mask·ẋ.
-	e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("xDot"), e.n(3), e.n(2))
-	e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+	e.and(fmt.Sprintf("%d(%s)", e.off, e.ptr("xDot")), 3, 2)
+	e.up(2)
 	e.op("VMULPD", e.t(2), y, e.t(2))
 	e.op("VADDPD", e.acc(4), e.acc(4), e.t(2))
 }
@@ -695,8 +809,8 @@ func reluBNPairBody(e *affineEmitter) {
 // (T2; T3, T4 used).
 func reluBNSweep(e *affineEmitter, y string) string {
 	e.xMask(3)
-	e.p("VANDPS %d(%s), %s, %s", e.off, e.ptr("x"), e.n(3), e.n(2)) // h
-	e.p("VCVTPS2PD %s, %s", e.n(2), e.t(2))
+	e.and(fmt.Sprintf("%d(%s)", e.off, e.ptr("x")), 3, 2) // h
+	e.up(2)
 	xc := e.t(2)
 	e.op("VSUBPD", xc, xc, e.c("mu"))
 	e.op("VADDPD", e.acc(0), e.acc(0), y)
@@ -705,13 +819,13 @@ func reluBNSweep(e *affineEmitter, y string) string {
 	// x̄ += mask·(0 + float32(a·y)).
 	e.op("VMULPD", e.t(3), e.c("a"), y)
 	e.down(3, 3)
-	e.op("VXORPS", e.n(4), e.n(4), e.n(4))
-	e.op("VADDPS", e.n(4), e.n(4), e.n(3))
+	e.nop("VXORPS", e.n(4), e.n(4), e.n(4))
+	e.nop("VADDPS", e.n(4), e.n(4), e.n(3))
 	e.xMask(3)
-	e.op("VANDPS", e.n(4), e.n(4), e.n(3))
+	e.and(e.n(4), 3, 4)
 	e.loadDst("dst", e.n(3))
-	e.op("VADDPS", e.n(3), e.n(3), e.n(4))
-	e.p("VMOVUPS %s, %d(%s)", e.n(3), e.off, e.ptr("dst"))
+	e.nop("VADDPS", e.n(3), e.n(3), e.n(4))
+	e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(3), e.off, e.ptr("dst"))
 	return xc
 }
 
@@ -740,10 +854,26 @@ func bnPairBody(e *affineEmitter) {
 	e.addTo(3, "dst", 4)
 	dotTerms(e, y, yd, xc)
 	e.loadDst("dstDot", e.n(2))
-	e.p("VADDPS %s, %s, %s", e.n(3), e.n(2), e.n(2))
-	e.p("VADDPS %s, %s, %s", e.n(4), e.n(2), e.n(2))
-	e.p("VMOVUPS %s, %d(%s)", e.n(2), e.off, e.ptr("dstDot"))
+	e.nop("VADDPS", e.n(2), e.n(2), e.n(3))
+	e.nop("VADDPS", e.n(2), e.n(2), e.n(4))
+	e.p("%s %s, %d(%s)", e.ps("VMOVUPS"), e.n(2), e.off, e.ptr("dstDot"))
 	xd := e.load("xDot", 2)
 	e.op("VMULPD", xd, y, xd)
 	e.op("VADDPD", e.acc(4), e.acc(4), xd)
+}
+
+// emitAffineDecls writes the Go declarations of every affine kernel.
+func emitAffineDecls(w *bytes.Buffer) {
+	for _, f64 := range []bool{false, true} {
+		for _, zmm := range []bool{true, false} {
+			for _, k := range affineKernels {
+				name, doc := k.nameFor(zmm, f64), k.doc
+				if f64 {
+					doc = strings.ReplaceAll(doc, "float32", "float64")
+				}
+				fmt.Fprintf(w, "\n// %s: %s Whole blocks of %d elements only.\n//\n//go:noescape\nfunc %s(%s)\n",
+					name, doc, block(zmm), name, k.signature(f64))
+			}
+		}
+	}
 }

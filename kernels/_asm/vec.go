@@ -211,9 +211,11 @@ func emitVec(w *bytes.Buffer) {
 			emitMask(w, t, k)
 		}
 	}
-	for _, zmm := range []bool{true, false} {
-		for _, k := range affineKernels {
-			emitAffine(w, k, zmm)
+	for _, f64 := range []bool{false, true} {
+		for _, zmm := range []bool{true, false} {
+			for _, k := range affineKernels {
+				emitAffine(w, k, zmm, f64)
+			}
 		}
 	}
 	for kw := 1; kw <= 3; kw++ {
