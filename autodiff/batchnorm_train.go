@@ -226,22 +226,25 @@ func (b *BatchNorm2dTrain[T]) VJP(xBar []*tensor.Dense[T], yBar *tensor.Dense[T]
 // y is the ReLU's output and ȳ its cotangent: the BatchNorm's cotangent
 // u = 1[y>0]·ȳ is formed segment by segment (the S values of one image and
 // channel), where the ReLU's VJP would have written it whole and the
-// BatchNorm's read it twice, and is also added to sBar if that is not nil
-// (a shortcut added before the ReLU, as Add's VJP does); a fresh x̄ holds u
-// between the two sweeps (the first writes it, the second overwrites it
-// with x̄), otherwise u is formed in each sweep into a buffer that stays in
-// cache. With reluBefore, the BatchNorm's input h = relu(x) and its
-// cotangent h̄ (kernels.LinearTo, as BatchNorm2dTrain writes an uncleared
-// one) are formed segment by segment in cache, and h̄ passed back through
-// the ReLU: x̄ += 1[x>0]·h̄ (written where x̄ is fresh, kernels.MaskTo, as
-// the ReLU's VJP writes one). The values, and so the bits (but for the
-// sign of a zero written fresh, see VJP), are those of the primitives one
-// after the other.
+// BatchNorm's read it twice, in the sweep that sums it
+// (kernels.AffineReLUVJPTo, as u = 0 + ȳ where y > 0), which also adds it
+// to sBar if that is not nil (a shortcut added before the ReLU, as Add's
+// VJP does; written where sBar is fresh, kernels.AffineAddReLUVJPTo); a
+// fresh x̄ holds u between the two sweeps (the first writes it, the second
+// overwrites it with x̄), otherwise u is formed in each sweep into a
+// buffer that stays in cache. With reluBefore, the BatchNorm's input
+// h = relu(x) and its cotangent h̄ (kernels.LinearTo, as BatchNorm2dTrain
+// writes an uncleared one) are formed segment by segment in cache, and h̄
+// passed back through the ReLU: x̄ += 1[x>0]·h̄ (written where x̄ is fresh,
+// kernels.MaskTo, as the ReLU's VJP writes one). The values, and so the
+// bits (but for the sign of a zero, see VJP), are those of the primitives
+// one after the other.
 func (b *BatchNorm2dTrain[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T], x []*tensor.Dense[T], act bnAct, y, sBar *tensor.Dense[T]) {
 	g := b.check(x)
 	m := float64(b.m)
 	fresh := xBar[0] != nil && b.fresh&1 != 0
-	inX := fresh && act == actAfter // u kept in x̄
+	freshS := sBar != nil && b.fresh&(1<<3) != 0 // BatchNorm2dTrainAddReLU's s̄, uncleared
+	inX := fresh && act == actAfter              // u kept in x̄
 	write, mask := kernels.LinearAdd[T], kernels.MaskAdd[T]
 	if fresh {
 		write, mask = kernels.LinearTo[T], kernels.MaskTo[T]
@@ -257,19 +260,37 @@ func (b *BatchNorm2dTrain[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T]
 				h = seg[0]
 			}
 		}
-		// cot returns the BatchNorm's cotangent of image n, channel c;
-		// form: whether to compute it (u, not yet in x̄).
-		cot := func(n, c int, form bool) []T {
+		// sum adds image n's share of channel c's sums Σ u and
+		// Σ u·(x − μ) (with reluBefore Σ ȳ·(h − μ)) to s; with actAfter it
+		// forms u in x̄ (inX) or tmp, and adds it to sBar.
+		sum := func(s *[2]kernels.Lanes, n, c int, mu float64) {
+			if act != actAfter {
+				kernels.CenteredSums(s, bnSeg(g, yBar.Data, n, c), bnIn(g, x[0].Data, n, c, h), mu)
+				return
+			}
+			u := tmp
+			if inX {
+				u = bnSeg(g, xBar[0].Data, n, c)
+			}
+			xs, ys, yb := bnSeg(g, x[0].Data, n, c), bnSeg(g, y.Data, n, c), bnSeg(g, yBar.Data, n, c)
+			if freshS {
+				kernels.AffineAddReLUVJPTo(s, u, bnSeg(g, sBar.Data, n, c), xs, ys, yb, 1, mu)
+				return
+			}
+			kernels.AffineReLUVJPTo(s, u, xs, ys, yb, 1, mu)
+			if sBar != nil {
+				kernels.Add(bnSeg(g, sBar.Data, n, c), u)
+			}
+		}
+		// cot returns the BatchNorm's cotangent of image n, channel c, for
+		// the second sweep.
+		cot := func(n, c int) []T {
 			yb := bnSeg(g, yBar.Data, n, c)
 			switch {
 			case act != actAfter:
 				return yb
-			case inX && !form:
-				return bnSeg(g, xBar[0].Data, n, c)
 			case inX:
-				u := bnSeg(g, xBar[0].Data, n, c)
-				kernels.MaskTo(u, bnSeg(g, y.Data, n, c), yb)
-				return u
+				return bnSeg(g, xBar[0].Data, n, c)
 			}
 			kernels.MaskTo(tmp, bnSeg(g, y.Data, n, c), yb)
 			return tmp
@@ -278,22 +299,18 @@ func (b *BatchNorm2dTrain[T]) vjp(xBar []*tensor.Dense[T], yBar *tensor.Dense[T]
 			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
 			var sums [2]kernels.Lanes // Σ ȳ, Σ ȳ (x − μ)
 			for n := 0; n < g.n; n++ {
-				u := cot(n, c, true)
-				kernels.CenteredSums(&sums, u, bnIn(g, x[0].Data, n, c, h), mu)
-				if sBar != nil {
-					kernels.Add(bnSeg(g, sBar.Data, n, c), u)
-				}
+				sum(&sums, n, c, mu)
 			}
 			if xBar[0] != nil {
 				a, bb, gs := sums[0].Sum()/m, s*sums[1].Sum()/m, gamma*s
 				for n := 0; n < g.n; n++ {
 					dst := bnSeg(g, xBar[0].Data, n, c)
 					if act == reluBefore {
-						kernels.LinearTo(tmp, cot(n, c, false), bnIn(g, x[0].Data, n, c, h), gs, -gs*s*bb, mu, -gs*a)
+						kernels.LinearTo(tmp, cot(n, c), bnIn(g, x[0].Data, n, c, h), gs, -gs*s*bb, mu, -gs*a)
 						mask(dst, bnSeg(g, x[0].Data, n, c), tmp)
 						continue
 					}
-					write(dst, cot(n, c, false), bnSeg(g, x[0].Data, n, c), gs, -gs*s*bb, mu, -gs*a)
+					write(dst, cot(n, c), bnSeg(g, x[0].Data, n, c), gs, -gs*s*bb, mu, -gs*a)
 				}
 			}
 			bnParamGrads(xBar, &sums, c, s)

@@ -20,6 +20,10 @@ type BatchNorm2dTrainAddReLU[T tensor.Float] struct {
 
 var _ Curved[float64] = (*BatchNorm2dTrainAddReLU[float64])(nil)
 
+// freshInputs: the cotangents of x (input 0) and of the shortcut s (input
+// 3) can be taken uncleared.
+func (b *BatchNorm2dTrainAddReLU[T]) freshInputs() uint64 { return 1 | 1<<3 }
+
 func (b *BatchNorm2dTrainAddReLU[T]) withFresh(fresh uint64) Primitive[T] {
 	c := *b
 	c.fresh = fresh
