@@ -157,7 +157,10 @@ var (
 	}
 )
 
-var hasAVX512 = cpu.X86.HasAVX512F
+// hasAVX512 needs DQ and BW besides the foundation: the kernels zero zmm
+// registers with VXORPS/VXORPD (DQ) and load masks with KMOVD (BW), as
+// every AVX-512 CPU since Skylake-SP has them (Xeon Phi lacks both).
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // The kernels Gemm uses: the widest this CPU runs.
