@@ -214,6 +214,12 @@ func copyPanelAVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
 //go:noescape
 func copyPanel48AVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
 
+// copyPanel64AVX512 is copyPanelAVX512 for 48 < dstW ≤ 64, srcW ≤ dstW
+// (four zmm registers a row: float64 rows of 25 to 32 elements).
+//
+//go:noescape
+func copyPanel64AVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
+
 // copyPanelAVX2 is copyPanelAVX512 with AVX2, for srcW ≤ dstW ≤ 32: the
 // first full rows are stored as whole vectors of 8 words, which may run
 // into the next rows (written after them) but not past rows·dstW words;
@@ -229,11 +235,11 @@ func wholeRows(rows, w int) int {
 	return max(0, rows-(ceilDiv(w, 8)*8+w-1)/w+1)
 }
 
-// copyPanel is copyPanelGeneric, in assembly when the rows fit two or
-// three zmm registers, or four ymm ones without AVX-512.
+// copyPanel is copyPanelGeneric, in assembly when the rows fit two to
+// four zmm registers, or four ymm ones without AVX-512.
 func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 	size := int(unsafe.Sizeof(T(0)))
-	if rows <= 0 || cols <= 0 || cols > w || !hasAVX512 && (!hasAVX2 || w*size > 128) || w*size > 192 {
+	if rows <= 0 || cols <= 0 || cols > w || !hasAVX512 && (!hasAVX2 || w*size > 128) || w*size > 256 {
 		copyPanelGeneric(dst, w, src, ld, rows, cols)
 		return
 	}
@@ -246,7 +252,10 @@ func copyPanel[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
 		return
 	}
 	kernel := copyPanelAVX512
-	if w*size > 128 {
+	switch {
+	case w*size > 192:
+		kernel = copyPanel64AVX512
+	case w*size > 128:
 		kernel = copyPanel48AVX512
 	}
 	kernel(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)),

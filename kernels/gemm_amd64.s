@@ -6700,6 +6700,56 @@ copyPanel48AVX512_loop:
 	VZEROUPPER
 	RET
 
+// func copyPanel64AVX512(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)
+TEXT ·copyPanel64AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ ld+24(FP), R8
+	MOVQ dstW+32(FP), R9
+	MOVQ srcW+40(FP), R10
+	// K1, K2, K3, K4: the low srcW of 64 words; K5: the low dstW − 48 of the last 16.
+	MOVQ R10, CX
+	MOVQ $-1, AX
+	CMPQ CX, $64
+	JAE copyPanel64AVX512_all
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+copyPanel64AVX512_all:
+	KMOVD AX, K1
+	SHRQ $16, AX
+	KMOVD AX, K2
+	SHRQ $16, AX
+	KMOVD AX, K3
+	SHRQ $16, AX
+	KMOVD AX, K4
+	LEAQ -48(R9), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVD AX, K5
+	SHLQ $2, R9
+copyPanel64AVX512_loop:
+	PREFETCHT0 0(SI)(R8*4)
+	PREFETCHT0 64(SI)(R8*4)
+	PREFETCHT0 128(SI)(R8*4)
+	PREFETCHT0 192(SI)(R8*4)
+	VMOVDQU32.Z 0(SI), K1, Z0
+	VMOVDQU32.Z 64(SI), K2, Z1
+	VMOVDQU32.Z 128(SI), K3, Z2
+	VMOVDQU32.Z 192(SI), K4, Z3
+	VMOVDQU32 Z0, 0(DI)
+	VMOVDQU32 Z1, 64(DI)
+	VMOVDQU32 Z2, 128(DI)
+	VMOVDQU32 Z3, K5, 192(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanel64AVX512_loop
+	VZEROUPPER
+	RET
+
 // func copyPanelAVX2(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)
 TEXT ·copyPanelAVX2(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI

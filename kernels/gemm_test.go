@@ -325,7 +325,7 @@ func TestCopyPanel(t *testing.T) {
 }
 
 func testCopyPanel[T tensor.Float](t *testing.T) {
-	for _, w := range []int{1, 2, 3, 6, 8, 9, 12, 16, 30, 32, 33, 34, 40, 48} {
+	for _, w := range []int{1, 2, 3, 6, 8, 9, 12, 16, 24, 25, 30, 32, 33, 34, 40, 48, 49, 63, 64} {
 		for cols := 1; cols <= w; cols++ {
 			// The source and the destination end at an unreadable page
 			// right after the last element read and written (11 rows: a

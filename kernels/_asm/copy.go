@@ -6,16 +6,15 @@ import (
 	"strings"
 )
 
-// emitCopyPanel writes copyPanelAVX512 and copyPanel48AVX512 (see
-// ../gemm_amd64.go): rows of up to 32 or 48 words, nv = 2 or 3 zmm
-// registers each, loaded under the mask of the source's srcW words (zeros
-// beyond) and stored under that of the destination's dstW.
+// emitCopyPanel writes copyPanelAVX512, copyPanel48AVX512 and
+// copyPanel64AVX512 (see ../gemm_amd64.go): rows of up to 32, 48 or 64
+// words, nv = 2, 3 or 4 zmm registers each, loaded under the mask of the
+// source's srcW words (zeros beyond) and stored under that of the
+// destination's dstW. With four registers (dstW > 48: float64 rows of 25
+// to 32 elements) the first three are stored whole and the masks take K1–K5.
 func emitCopyPanel(w *bytes.Buffer) {
-	for _, nv := range []int{2, 3} {
-		name := "copyPanelAVX512"
-		if nv == 3 {
-			name = "copyPanel48AVX512"
-		}
+	for _, nv := range []int{2, 3, 4} {
+		name := map[int]string{2: "copyPanelAVX512", 3: "copyPanel48AVX512", 4: "copyPanel64AVX512"}[nv]
 		f := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 		fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, rows, ld, dstW, srcW int)\n", name)
 		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
@@ -25,24 +24,57 @@ func emitCopyPanel(w *bytes.Buffer) {
 		f("MOVQ ld+24(FP), R8")
 		f("MOVQ dstW+32(FP), R9")
 		f("MOVQ srcW+40(FP), R10")
-		masks := func(from int) string {
+		// storeMask is the K register of vector v's store (0: whole).
+		storeMask := func(v int) int {
+			if nv == 4 {
+				if v < 3 {
+					return 0
+				}
+				return 5
+			}
+			return nv + v + 1
+		}
+		masks := func(from, n int) string {
 			var m []string
-			for v := 0; v < nv; v++ {
+			for v := 0; v < n; v++ {
 				m = append(m, fmt.Sprintf("K%d", from+v))
 			}
 			return strings.Join(m, ", ")
 		}
-		f("// %s: the low srcW of %d words; %s: the low dstW.", masks(1), 16*nv, masks(nv+1))
-		for m, reg := range []string{"R10", "R9"} {
-			f("MOVQ %s, CX", reg)
+		if nv == 4 {
+			f("// %s: the low srcW of 64 words; K5: the low dstW − 48 of the last 16.", masks(1, nv))
+			f("MOVQ R10, CX")
+			f("MOVQ $-1, AX")
+			f("CMPQ CX, $64")
+			f("JAE %s_all", name) // a shift by 64 would be one by 0
 			f("MOVQ $1, AX")
 			f("SHLQ CX, AX")
 			f("DECQ AX")
+			fmt.Fprintf(w, "%s_all:\n", name)
 			for v := 0; v < nv; v++ {
 				if v > 0 {
 					f("SHRQ $16, AX")
 				}
-				f("KMOVD AX, K%d", m*nv+v+1)
+				f("KMOVD AX, K%d", v+1)
+			}
+			f("LEAQ -48(R9), CX")
+			f("MOVQ $1, AX")
+			f("SHLQ CX, AX")
+			f("DECQ AX")
+			f("KMOVD AX, K5")
+		} else {
+			f("// %s: the low srcW of %d words; %s: the low dstW.", masks(1, nv), 16*nv, masks(nv+1, nv))
+			for m, reg := range []string{"R10", "R9"} {
+				f("MOVQ %s, CX", reg)
+				f("MOVQ $1, AX")
+				f("SHLQ CX, AX")
+				f("DECQ AX")
+				for v := 0; v < nv; v++ {
+					if v > 0 {
+						f("SHRQ $16, AX")
+					}
+					f("KMOVD AX, K%d", m*nv+v+1)
+				}
 			}
 		}
 		f("SHLQ $2, R9")
@@ -54,7 +86,11 @@ func emitCopyPanel(w *bytes.Buffer) {
 			f("VMOVDQU32.Z %d(SI), K%d, Z%d", 64*v, v+1, v)
 		}
 		for v := 0; v < nv; v++ {
-			f("VMOVDQU32 Z%d, K%d, %d(DI)", v, nv+v+1, 64*v)
+			if k := storeMask(v); k > 0 {
+				f("VMOVDQU32 Z%d, K%d, %d(DI)", v, k, 64*v)
+			} else {
+				f("VMOVDQU32 Z%d, %d(DI)", v, 64*v)
+			}
 		}
 		f("ADDQ R8, SI")
 		f("ADDQ R9, DI")
