@@ -157,10 +157,11 @@ var (
 	}
 )
 
-// hasAVX512 needs DQ and BW besides the foundation: the kernels zero zmm
-// registers with VXORPS/VXORPD (DQ) and load masks with KMOVD (BW), as
-// every AVX-512 CPU since Skylake-SP has them (Xeon Phi lacks both).
-var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW
+// hasAVX512 needs DQ, BW and BMI2 besides the foundation: the kernels
+// zero zmm registers with VXORPS/VXORPD (DQ), load masks with KMOVD (BW)
+// and shift with SHLX (BMI2, Winograd's weight transforms), as every
+// AVX-512 CPU since Skylake-SP has them (Xeon Phi lacks DQ and BW).
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // The kernels Gemm uses: the widest this CPU runs.
