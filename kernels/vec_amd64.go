@@ -371,37 +371,6 @@ func newAffine[F float32 | float64](name string, block int, k affineAsm[F]) *aff
 	}
 }
 
-var (
-	avx512Affine32 = newAffine("avx512", 16, affineAsm[float32]{
-		affineTo32AVX512, affineJVPTo32AVX512, scaleAdd32AVX512, centeredSums32AVX512,
-		centeredSumsScaleAdd32AVX512, dot32AVX512, bnPair32AVX512, affineReLUTo32AVX512,
-		affineJVPReLUTo32AVX512, bnReLUPair32AVX512, reluBNPair32AVX512, bnReLUVJP32AVX512, bnAddReLUVJP32AVX512, bnAddReLUPair32AVX512, reluBNVJP32AVX512, centeredSquares32AVX512, linearTo32AVX512,
-		linearAdd32AVX512, linear2Add32AVX512, sum32AVX512, reluAffineTo32AVX512, bnReLUPairTo32AVX512, bnAddReLUPairTo32AVX512, reluBNPairTo32AVX512,
-		affineJVPAddReLUTo32AVX512, affineAddReLUTo32AVX512, bnReLUVJPTo32AVX512, bnAddReLUVJPTo32AVX512, reluBNVJPTo32AVX512,
-	})
-	avx2Affine32 = newAffine("avx2", 8, affineAsm[float32]{
-		affineTo32AVX2, affineJVPTo32AVX2, scaleAdd32AVX2, centeredSums32AVX2,
-		centeredSumsScaleAdd32AVX2, dot32AVX2, bnPair32AVX2, affineReLUTo32AVX2,
-		affineJVPReLUTo32AVX2, bnReLUPair32AVX2, reluBNPair32AVX2, bnReLUVJP32AVX2, bnAddReLUVJP32AVX2, bnAddReLUPair32AVX2, reluBNVJP32AVX2, centeredSquares32AVX2, linearTo32AVX2,
-		linearAdd32AVX2, linear2Add32AVX2, sum32AVX2, reluAffineTo32AVX2, bnReLUPairTo32AVX2, bnAddReLUPairTo32AVX2, reluBNPairTo32AVX2,
-		affineJVPAddReLUTo32AVX2, affineAddReLUTo32AVX2, bnReLUVJPTo32AVX2, bnAddReLUVJPTo32AVX2, reluBNVJPTo32AVX2,
-	})
-	avx512Affine64 = newAffine("avx512", 16, affineAsm[float64]{
-		affineTo64AVX512, affineJVPTo64AVX512, scaleAdd64AVX512, centeredSums64AVX512,
-		centeredSumsScaleAdd64AVX512, dot64AVX512, bnPair64AVX512, affineReLUTo64AVX512,
-		affineJVPReLUTo64AVX512, bnReLUPair64AVX512, reluBNPair64AVX512, bnReLUVJP64AVX512, bnAddReLUVJP64AVX512, bnAddReLUPair64AVX512, reluBNVJP64AVX512, centeredSquares64AVX512, linearTo64AVX512,
-		linearAdd64AVX512, linear2Add64AVX512, sum64AVX512, reluAffineTo64AVX512, bnReLUPairTo64AVX512, bnAddReLUPairTo64AVX512, reluBNPairTo64AVX512,
-		affineJVPAddReLUTo64AVX512, affineAddReLUTo64AVX512, bnReLUVJPTo64AVX512, bnAddReLUVJPTo64AVX512, reluBNVJPTo64AVX512,
-	})
-	avx2Affine64 = newAffine("avx2", 8, affineAsm[float64]{
-		affineTo64AVX2, affineJVPTo64AVX2, scaleAdd64AVX2, centeredSums64AVX2,
-		centeredSumsScaleAdd64AVX2, dot64AVX2, bnPair64AVX2, affineReLUTo64AVX2,
-		affineJVPReLUTo64AVX2, bnReLUPair64AVX2, reluBNPair64AVX2, bnReLUVJP64AVX2, bnAddReLUVJP64AVX2, bnAddReLUPair64AVX2, reluBNVJP64AVX2, centeredSquares64AVX2, linearTo64AVX2,
-		linearAdd64AVX2, linear2Add64AVX2, sum64AVX2, reluAffineTo64AVX2, bnReLUPairTo64AVX2, bnAddReLUPairTo64AVX2, reluBNPairTo64AVX2,
-		affineJVPAddReLUTo64AVX2, affineAddReLUTo64AVX2, bnReLUVJPTo64AVX2, bnAddReLUVJPTo64AVX2, reluBNVJPTo64AVX2,
-	})
-)
-
 // The affine kernels: the widest this CPU runs.
 var (
 	affine32 = widest(avx512Affine32, avx2Affine32, genericAffine[float32]())

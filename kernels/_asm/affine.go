@@ -862,8 +862,29 @@ func bnPairBody(e *affineEmitter) {
 	e.op("VADDPD", e.acc(4), e.acc(4), xd)
 }
 
-// emitAffineDecls writes the Go declarations of every affine kernel.
+// emitAffineDecls writes the Go declarations of every affine kernel, and
+// the backends that wrap them (newAffine, ../vec_amd64.go): the fields of
+// affineAsm are the kernels' names without their suffixes.
 func emitAffineDecls(w *bytes.Buffer) {
+	fmt.Fprintf(w, "\nvar (\n")
+	for _, f64 := range []bool{false, true} {
+		typ, bits := "float32", "32"
+		if f64 {
+			typ, bits = "float64", "64"
+		}
+		for _, zmm := range []bool{true, false} {
+			isa := "avx2"
+			if zmm {
+				isa = "avx512"
+			}
+			fmt.Fprintf(w, "\t%sAffine%s = newAffine(%q, %d, affineAsm[%s]{\n", isa, bits, isa, block(zmm), typ)
+			for _, k := range affineKernels {
+				fmt.Fprintf(w, "\t\t%s: %s,\n", strings.TrimSuffix(k.name, "32"), k.nameFor(zmm, f64))
+			}
+			fmt.Fprintf(w, "\t})\n")
+		}
+	}
+	fmt.Fprintf(w, ")\n")
 	for _, f64 := range []bool{false, true} {
 		for _, zmm := range []bool{true, false} {
 			for _, k := range affineKernels {

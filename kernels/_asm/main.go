@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"go/format"
 	"log"
 	"os"
 )
@@ -81,9 +82,14 @@ func main() {
 		buf.WriteString("//go:build amd64 && !purego\n\n")
 		buf.WriteString("package kernels\n\n")
 		buf.WriteString("// The affine kernels of vec_affine.go in assembly (vec_amd64.s), for\n")
-		buf.WriteString("// float32 and float64 data, AVX-512 and AVX2: see _asm/affine.go.\n")
+		buf.WriteString("// float32 and float64 data, AVX-512 and AVX2 (see _asm/affine.go), and\n")
+		buf.WriteString("// their backends.\n")
 		emitAffineDecls(&buf)
-		write(*out, buf.Bytes())
+		src, err := format.Source(buf.Bytes())
+		if err != nil {
+			log.Fatal(err)
+		}
+		write(*out, src)
 		return
 	}
 	if *vec {
