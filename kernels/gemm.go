@@ -6,6 +6,15 @@ import (
 	"hesscope/tensor"
 )
 
+// InstructionSet names the kernels this process runs: "avx512" or "avx2"
+// (amd64 assembly, the widest the CPU has; GODEBUG=cpu.avx512f=off takes
+// AVX-512 away) or "generic" (pure Go: other architectures, the purego
+// build, CPUs without AVX2 and FMA). Results are the same bits for any
+// thread count; between instruction sets the element-wise kernels agree to
+// the bit, the products may not (their micro-kernels block and fuse
+// multiply-adds differently), so a benchmark or a result names its set.
+func InstructionSet() string { return kernelF32.name }
+
 // Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(A) is A or Aᵀ (transA) and is m×k, op(B) is k×n and C is m×n, with leading
 // dimensions lda, ldb, ldc. With beta = 0, C need not be initialised: its old

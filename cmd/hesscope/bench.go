@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hesscope/hessian"
+	"hesscope/kernels"
 	"hesscope/models"
 	"hesscope/nn"
 	"hesscope/tensor"
@@ -82,6 +83,7 @@ type BenchResult struct {
 	Threads           int     `json:"threads"`
 	Precision         string  `json:"precision"`
 	Device            string  `json:"device"`
+	Kernels           string  `json:"kernels"` // the CPU kernels' instruction set (kernels.InstructionSet)
 	Reps              int     `json:"reps"`
 	Params            int     `json:"params"`
 	ForwardFLOPs      float64 `json:"forward_flops"`
@@ -142,7 +144,7 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *env) error {
 			enc.SetIndent("", "  ")
 			return enc.Encode(r)
 		}
-		where := fmt.Sprintf("%d threads", r.Threads)
+		where := fmt.Sprintf("%d threads, %s kernels", r.Threads, r.Kernels)
 		if r.Device != "cpu" {
 			where = r.Device
 		}
@@ -202,7 +204,7 @@ func runBench[T tensor.Float](ctx context.Context, o *benchOptions) (BenchResult
 	flops, first := cost.FLOPs, cost.First
 	r := BenchResult{
 		Version: version, Model: o.model, Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
-		Precision: o.precision, Device: o.device, Reps: o.reps, Params: net.NumParams(), ForwardFLOPs: flops,
+		Precision: o.precision, Device: o.device, Kernels: kernels.InstructionSet(), Reps: o.reps, Params: net.NumParams(), ForwardFLOPs: flops,
 	}
 
 	var e hessian.Passer[T] = hessian.NewEvaluator[T](net)

@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+
+	"hesscope/kernels"
 )
 
 // TestBench runs hesscope bench on the MLP with a small batch and checks the
@@ -42,7 +45,8 @@ func TestBench(t *testing.T) {
 		if want := 2.0 * 4 * (784*512 + 512*512 + 512*10); r.ForwardFLOPs != want {
 			t.Errorf("%s: forward FLOPs %g, want %g", prec, r.ForwardFLOPs, want)
 		}
-		if r.Model != "mlp" || r.Batch != 4 || r.Threads != 1 || r.Precision != prec || r.Reps != 3 || r.Params != 669706 {
+		if r.Model != "mlp" || r.Batch != 4 || r.Threads != 1 || r.Precision != prec || r.Reps != 3 || r.Params != 669706 ||
+			r.Kernels != kernels.InstructionSet() || !slices.Contains([]string{"avx512", "avx2", "generic"}, r.Kernels) {
 			t.Errorf("%s: result %+v", prec, r)
 		}
 		for name, s := range map[string]float64{"forward": r.ForwardSeconds, "grad": r.GradSeconds, "hvp": r.HVPSeconds,
@@ -53,7 +57,8 @@ func TestBench(t *testing.T) {
 		}
 	}
 	code, stdout, _ := hesscope(t, "bench", "-model", "lenet5", "-batch", "2", "-reps", "1")
-	if code != 0 || !strings.Contains(stdout, "HVP") || !strings.Contains(stdout, " Hv ") || !strings.Contains(stdout, "GFLOP/s") {
+	if code != 0 || !strings.Contains(stdout, "HVP") || !strings.Contains(stdout, " Hv ") || !strings.Contains(stdout, "GFLOP/s") ||
+		!strings.Contains(stdout, kernels.InstructionSet()+" kernels") {
 		t.Errorf("bench text output: exit %d:\n%s", code, stdout)
 	}
 }
