@@ -350,21 +350,36 @@ func copyPanelS2AVX512(dst, src unsafe.Pointer, even *[16]int32, rows, ld, dstW,
 
 var evenWords = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 
+// copyPanelS2x64AVX512 is copyPanelS2AVX512 for float64: 8-byte elements,
+// even holding 0, 2, …, 14. 1 ≤ srcW ≤ dstW ≤ 16.
+//
+//go:noescape
+func copyPanelS2x64AVX512(dst, src unsafe.Pointer, even *[8]int64, rows, ld, dstW, srcW int)
+
+var evenQwords = [8]int64{0, 2, 4, 6, 8, 10, 12, 14}
+
 // copyPanelS2AVX2 is copyPanelS2AVX512 with AVX2 (no table), its stores as
 // in copyPanelAVX2: whole vectors for the first full rows.
 //
 //go:noescape
 func copyPanelS2AVX2(dst, src unsafe.Pointer, rows, full, ld, dstW, srcW int)
 
-// copyPanelS2 is copyPanelS2Generic, in assembly for float32 rows of at
-// most 16 elements (stride-2 windows over images up to 32 wide).
+// copyPanelS2 is copyPanelS2Generic, in assembly for rows of at most 16
+// elements (stride-2 windows over images up to 32 wide): float32 with
+// AVX-512 or AVX2, float64 with AVX-512.
 func copyPanelS2[T tensor.Float](dst []T, w int, src []T, ld, rows, cols int) {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 && !hasAVX2 || w > 16 || rows <= 0 || cols <= 0 || cols > w {
+	f64 := unsafe.Sizeof(T(0)) == 8
+	if f64 && !hasAVX512 || !hasAVX512 && !hasAVX2 || w > 16 || rows <= 0 || cols <= 0 || cols > w {
 		copyPanelS2Generic(dst, w, src, ld, rows, cols)
 		return
 	}
 	_ = dst[rows*w-1]                           // bounds of what the assembly writes
 	_ = src[(rows-1)*ld : (rows-1)*ld+2*cols-1] // and reads
+	if f64 {
+		copyPanelS2x64AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &evenQwords,
+			rows, ld*8, w, cols)
+		return
+	}
 	if !hasAVX512 {
 		copyPanelS2AVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)),
 			rows, wholeRows(rows, w), ld*4, w, cols)

@@ -7351,6 +7351,53 @@ copyPanelS2AVX512_loop:
 	VZEROUPPER
 	RET
 
+// func copyPanelS2x64AVX512(dst, src unsafe.Pointer, even *[8]int64, rows, ld, dstW, srcW int)
+TEXT ·copyPanelS2x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ even+16(FP), AX
+	VMOVDQU64 (AX), Z8
+	MOVQ rows+24(FP), BX
+	MOVQ ld+32(FP), R8
+	MOVQ dstW+40(FP), R9
+	MOVQ srcW+48(FP), R10
+	// K1–K4: the low 2·srcW − 1 of 32 elements (those read), 8 a register;
+	// K5, K6: the low dstW of 16.
+	LEAQ -1(R10)(R10*1), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVD AX, K1
+	SHRQ $8, AX
+	KMOVD AX, K2
+	SHRQ $8, AX
+	KMOVD AX, K3
+	SHRQ $8, AX
+	KMOVD AX, K4
+	MOVQ R9, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVD AX, K5
+	SHRQ $8, AX
+	KMOVD AX, K6
+	SHLQ $3, R9
+copyPanelS2x64AVX512_loop:
+	VMOVDQU64.Z (SI), K1, Z0
+	VMOVDQU64.Z 64(SI), K2, Z1
+	VMOVDQU64.Z 128(SI), K3, Z2
+	VMOVDQU64.Z 192(SI), K4, Z3
+	VPERMT2PD Z1, Z8, Z0
+	VPERMT2PD Z3, Z8, Z2
+	VMOVDQU64 Z0, K5, (DI)
+	VMOVDQU64 Z2, K6, 64(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ BX
+	JNZ copyPanelS2x64AVX512_loop
+	VZEROUPPER
+	RET
+
 // func addPanelS2AVX512(dst, src unsafe.Pointer, spread *[32]int32, rows, ldDst, ldSrc, n int)
 TEXT ·addPanelS2AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI

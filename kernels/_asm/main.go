@@ -116,6 +116,7 @@ func main() {
 	emitIm2colPerm(&buf)
 	emitCol2imPerm(&buf)
 	emitCopyPanelS2(&buf)
+	emitCopyPanelS2x64(&buf)
 	emitAddPanelS2(&buf)
 	emitAddPanel(&buf)
 	emitAddWindows(&buf)
