@@ -418,16 +418,32 @@ func maxPoolRow2s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n,
 //go:noescape
 func maxPoolRow3s2AVX2(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
 
-// poolRowFunc is MaxPoolS2 for float32 on checked arguments.
-type poolRowFunc func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int)
+//go:noescape
+func maxPoolRow1s2x64AVX512(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
+
+//go:noescape
+func maxPoolRow2s2x64AVX512(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
+
+//go:noescape
+func maxPoolRow3s2x64AVX512(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
+
+// poolRowFunc is MaxPoolS2 for float32 on checked arguments, and
+// poolRowFunc64 for float64.
+type (
+	poolRowFunc   = poolRowOf[float32]
+	poolRowFunc64 = poolRowOf[float64]
+)
+
+// poolRowOf is MaxPoolS2 for F on checked arguments.
+type poolRowOf[F float32 | float64] func(y []F, am []int32, ldy int, plane []F, w, base, n, cnt, kh, kw int)
 
 // poolKernel is a max-pooling kernel.
-type poolKernel func(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
+type poolKernel[F float32 | float64] func(y *F, am *int32, x *F, w, base, cnt, rows, n, ldy int)
 
-// poolRows returns a poolRowFunc that runs kernel kern[kw-1] on every
+// poolRows returns a poolRowOf that runs kernel kern[kw-1] on every
 // output row at once, chunk[kw-1] windows of each at a time.
-func poolRows(kern [3]poolKernel, chunk [3]int) poolRowFunc {
-	return func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int) {
+func poolRows[F float32 | float64](kern [3]poolKernel[F], chunk [3]int) poolRowOf[F] {
+	return func(y []F, am []int32, ldy int, plane []F, w, base, n, cnt, kh, kw int) {
 		k, c := kern[kw-1], chunk[kw-1]
 		for i := 0; i < cnt; i += c {
 			k(&y[i], &am[i], &plane[base+2*i], w, base+2*i, min(c, cnt-i), kh, n, ldy)
@@ -436,8 +452,9 @@ func poolRows(kern [3]poolKernel, chunk [3]int) poolRowFunc {
 }
 
 var (
-	poolAVX512 = poolRows([3]poolKernel{maxPoolRow1s2AVX512, maxPoolRow2s2AVX512, maxPoolRow3s2AVX512}, [3]int{16, 16, 15})
-	poolAVX2   = poolRows([3]poolKernel{maxPoolRow1s2AVX2, maxPoolRow2s2AVX2, maxPoolRow3s2AVX2}, [3]int{8, 8, 8})
+	poolAVX512    = poolRows([3]poolKernel[float32]{maxPoolRow1s2AVX512, maxPoolRow2s2AVX512, maxPoolRow3s2AVX512}, [3]int{16, 16, 15})
+	poolAVX2      = poolRows([3]poolKernel[float32]{maxPoolRow1s2AVX2, maxPoolRow2s2AVX2, maxPoolRow3s2AVX2}, [3]int{8, 8, 8})
+	poolAVX512x64 = poolRows([3]poolKernel[float64]{maxPoolRow1s2x64AVX512, maxPoolRow2s2x64AVX512, maxPoolRow3s2x64AVX512}, [3]int{8, 8, 7})
 )
 
 // The max-unpooling kernels (see MaxUnpool2S2): the input cotangents of n
@@ -483,3 +500,16 @@ var pool32 = widest(poolAVX512, poolAVX2, nil)
 // poolBackends lists every max-pooling kernel this machine can run, for
 // tests and benchmarks.
 func poolBackends() map[string]poolRowFunc { return isaBackends(poolAVX512, poolAVX2) }
+
+// pool64 is MaxPoolS2 for float64 with AVX-512, nil without it (no AVX2
+// kernel for float64).
+var pool64 = widest(poolAVX512x64, nil, nil)
+
+// poolBackends64 lists every float64 max-pooling kernel this machine can
+// run, for tests and benchmarks.
+func poolBackends64() map[string]poolRowFunc64 {
+	if !hasAVX512 {
+		return nil
+	}
+	return map[string]poolRowFunc64{"avx512": poolAVX512x64}
+}

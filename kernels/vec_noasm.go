@@ -24,11 +24,20 @@ func affineBackends[F float32 | float64]() []*affineKernels[F] {
 }
 
 // No vector max-pooling kernel.
-type poolRowFunc func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int)
+type (
+	poolRowFunc   = poolRowOf[float32]
+	poolRowFunc64 = poolRowOf[float64]
+)
 
-var pool32 poolRowFunc
+type poolRowOf[F float32 | float64] func(y []F, am []int32, ldy int, plane []F, w, base, n, cnt, kh, kw int)
 
-func poolBackends() map[string]poolRowFunc { return nil }
+var (
+	pool32 poolRowFunc
+	pool64 poolRowFunc64
+)
+
+func poolBackends() map[string]poolRowFunc     { return nil }
+func poolBackends64() map[string]poolRowFunc64 { return nil }
 
 // No vector max-unpooling kernel.
 type unpoolFunc func(d, v []float32, am []int32, ldv, w, base, n, cnt int)

@@ -16,11 +16,11 @@ import (
 // inside the plane: k×k windows, or the parts inside the plane of those
 // that overlap the padding (whose −∞ pixels never replace the maximum, so
 // that they may be left out). It reports false, and does nothing, when
-// this machine has no vector kernel for T and the windows (AVX-512 or
-// AVX2, float32, 1 ≤ kh, 1 ≤ kw ≤ 3); the caller then uses its own loop (n
-// or cnt 0 asks just that).
+// this machine has no vector kernel for T and the windows (float32 with
+// AVX-512 or AVX2, float64 with AVX-512; 1 ≤ kh, 1 ≤ kw ≤ 3); the caller
+// then uses its own loop (n or cnt 0 asks just that).
 func MaxPoolS2[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base, n, cnt, kh, kw int) bool {
-	if !is32[T]() || pool32 == nil || kh < 1 || kw < 1 || kw > 3 {
+	if is32[T]() && pool32 == nil || !is32[T]() && pool64 == nil || kh < 1 || kw < 1 || kw > 3 {
 		return false
 	}
 	if n <= 0 || cnt <= 0 {
@@ -32,7 +32,11 @@ func MaxPoolS2[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base, n
 	last := (n-1)*ldy + cnt
 	_, _ = y[:last], am[:last]
 	_ = plane[base : base+(2*(n-1)+kh-1)*w+2*(cnt-1)+kw] // every pixel read
-	pool32(as32(y), am, ldy, as32(plane), w, base, n, cnt, kh, kw)
+	if is32[T]() {
+		pool32(as32(y), am, ldy, as32(plane), w, base, n, cnt, kh, kw)
+	} else {
+		pool64(as64(y), am, ldy, as64(plane), w, base, n, cnt, kh, kw)
+	}
 	return true
 }
 

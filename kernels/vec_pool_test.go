@@ -22,16 +22,30 @@ func TestMaxPoolS2(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			defer func(old poolRowFunc) { pool32 = old }(pool32)
 			pool32 = f
-			testMaxPoolS2(t)
+			testMaxPoolS2[float32](t)
+		})
+	}
+	for name, f := range poolBackends64() {
+		t.Run(name+"/float64", func(t *testing.T) {
+			defer func(old poolRowFunc64) { pool64 = old }(pool64)
+			pool64 = f
+			testMaxPoolS2[float64](t)
 		})
 	}
 }
 
-// testMaxPoolS2 is TestMaxPoolS2 on the kernel in pool32. In every other
-// trial the plane ends at the last pixel read, at an unreadable page.
-func testMaxPoolS2(t *testing.T) {
-	specials := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, float32(math.Inf(1)), float32(math.Inf(-1)),
-		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), math.Float32frombits(0x7f800003), 0.5, -3}
+// testMaxPoolS2 is TestMaxPoolS2 on the kernel in pool32 or pool64. In
+// every other trial the plane ends at the last pixel read, at an
+// unreadable page.
+func testMaxPoolS2[F float32 | float64](t *testing.T) {
+	nan := func(b32 uint32, b64 uint64) F {
+		if is32[F]() {
+			return F(math.Float32frombits(b32))
+		}
+		return F(math.Float64frombits(b64))
+	}
+	specials := []F{0, F(math.Copysign(0, -1)), 1, -1, 2, F(math.Inf(1)), F(math.Inf(-1)),
+		nan(0x7fc00001, 0x7ff8000000000001), nan(0xffc00002, 0xfff8000000000002), nan(0x7f800003, 0x7ff0000000000003), 0.5, -3}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, win := range [][2]int{{2, 2}, {3, 3}, {1, 1}, {1, 2}, {1, 3}, {2, 1}, {2, 3}, {3, 1}, {3, 2}} {
 		kh, kw := win[0], win[1]
@@ -40,11 +54,11 @@ func testMaxPoolS2(t *testing.T) {
 				n := 1 + trial%3
 				w := 2*cnt + kw + rng.IntN(3)
 				h := 2*(n-1) + kh + 1
-				pick := []float32{specials[rng.IntN(len(specials))], specials[rng.IntN(len(specials))], specials[rng.IntN(len(specials))]}
+				pick := []F{specials[rng.IntN(len(specials))], specials[rng.IntN(len(specials))], specials[rng.IntN(len(specials))]}
 				if trial%3 == 0 {
-					pick = append(pick, float32(rng.NormFloat64()), float32(rng.NormFloat64()))
+					pick = append(pick, F(rng.NormFloat64()), F(rng.NormFloat64()))
 				}
-				plane := make([]float32, w*h)
+				plane := make([]F, w*h)
 				for i := range plane {
 					plane[i] = pick[rng.IntN(len(pick))]
 				}
@@ -54,23 +68,25 @@ func testMaxPoolS2(t *testing.T) {
 				}
 				if trial%2 == 1 {
 					end := base + (2*(n-1)+kh-1)*w + 2*(cnt-1) + kw
-					plane = append(guardedTail[float32](t, end)[:0], plane[:end]...)
+					plane = append(guardedTail[F](t, end)[:0], plane[:end]...)
 				}
 				// Output rows ldy apart: the values between them and after
 				// the last one must stay.
 				ldy := cnt + rng.IntN(3)
 				size := (n-1)*ldy + cnt + 1
-				y, am := make([]float32, size), make([]int32, size)
+				y, am := make([]F, size), make([]int32, size)
 				for i := range y {
 					y[i], am[i] = 42, 42
 				}
 				want, wantAm := slices.Clone(y), slices.Clone(am)
-				MaxPoolS2(y, am, ldy, plane, w, base, n, cnt, kh, kw)
+				if !MaxPoolS2(y, am, ldy, plane, w, base, n, cnt, kh, kw) {
+					t.Fatalf("%T: MaxPoolS2 has no kernel", F(0))
+				}
 				maxPoolS2Ref(want, wantAm, ldy, plane, w, base, n, cnt, kh, kw)
 				for i := range want {
-					if math.Float32bits(y[i]) != math.Float32bits(want[i]) || am[i] != wantAm[i] {
-						t.Fatalf("%d×%d, %d rows of %d windows %d apart, w %d, base %d: output %d is %v at %d, want %v at %d",
-							kh, kw, n, cnt, ldy, w, base, i, y[i], am[i], want[i], wantAm[i])
+					if !sameBits(y[i], want[i], false) || am[i] != wantAm[i] {
+						t.Fatalf("%T %d×%d, %d rows of %d windows %d apart, w %d, base %d: output %d is %v at %d, want %v at %d",
+							F(0), kh, kw, n, cnt, ldy, w, base, i, y[i], am[i], want[i], wantAm[i])
 					}
 				}
 			}
@@ -81,29 +97,38 @@ func testMaxPoolS2(t *testing.T) {
 // BenchmarkMaxPoolS2 times the max-pooling of a plane's windows inside it
 // (k = 2 and 3 at stride 2: a 64×64 plane, 32 and 31 windows a row, and an
 // 8×8 one, 4 and 3) on each kernel and on the reference loop: a call per
-// output row ("rows") and one for the plane ("plane").
+// output row ("rows") and one for the plane ("plane"); float32, then
+// float64 ("f64/…": AVX-512 only).
 //
 //	go test -run '^$' -bench MaxPoolS2 ./kernels
 func BenchmarkMaxPoolS2(b *testing.B) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	backends := poolBackends()
-	backends["ref"] = func(y []float32, am []int32, ldy int, plane []float32, w, base, n, cnt, kh, kw int) {
-		maxPoolS2Ref(y, am, ldy, plane, w, base, n, cnt, kh, kw)
+	b32 := poolBackends()
+	b32["ref"] = maxPoolS2Ref[float32]
+	benchMaxPoolS2(b, "", b32)
+	b64 := poolBackends64()
+	if b64 == nil {
+		b64 = map[string]poolRowFunc64{}
 	}
+	b64["ref"] = maxPoolS2Ref[float64]
+	benchMaxPoolS2(b, "f64/", b64)
+}
+
+func benchMaxPoolS2[F float32 | float64](b *testing.B, prefix string, backends map[string]poolRowOf[F]) {
+	rng := rand.New(rand.NewPCG(5, 6))
 	for _, w := range []int{64, 8} {
-		plane := make([]float32, w*w)
+		plane := make([]F, w*w)
 		for i := range plane {
-			plane[i] = float32(rng.NormFloat64())
+			plane[i] = F(rng.NormFloat64())
 		}
 		for _, k := range []int{2, 3} {
 			n := (w-k)/2 + 1
-			y, am := make([]float32, n*n), make([]int32, n*n)
+			y, am := make([]F, n*n), make([]int32, n*n)
 			for _, name := range []string{"ref", "avx2", "avx512"} {
 				f := backends[name]
 				if f == nil {
 					continue
 				}
-				b.Run(fmt.Sprintf("w%d/k%d/%s/rows", w, k, name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%sw%d/k%d/%s/rows", prefix, w, k, name), func(b *testing.B) {
 					for b.Loop() {
 						for r := 0; r < n; r++ {
 							f(y[r*n:], am[r*n:], n, plane, w, 2*r*w, 1, n, k, k)
@@ -111,7 +136,7 @@ func BenchmarkMaxPoolS2(b *testing.B) {
 					}
 					b.ReportMetric(float64(b.N*n*n)/b.Elapsed().Seconds()/1e9, "Gwindows/s")
 				})
-				b.Run(fmt.Sprintf("w%d/k%d/%s/plane", w, k, name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%sw%d/k%d/%s/plane", prefix, w, k, name), func(b *testing.B) {
 					for b.Loop() {
 						f(y, am, n, plane, w, 0, n, n, k, k)
 					}

@@ -20,10 +20,20 @@ import (
 // first of equal maxima and the last NaN. Lane i of the result is window
 // i; cnt is at most 16 for kw ≤ 2 and 15 for kw = 3, n at least 1. One
 // call does a whole plane's rows: the masks and tables are set up once.
-func emitPoolRow(w *bytes.Buffer, kw int) {
-	name := fmt.Sprintf("maxPoolRow%ds2AVX512", kw)
-	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int",
-		fmt.Sprintf("y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×%d window at x[2r·w+2i], for r < n, i < cnt ≤ %d.", kw, min(16, 17-kw)), 72)
+//
+// With f64 (maxPoolRow%ds2x64AVX512) the plane and y hold float64: the same
+// kernel on vectors of 8 lanes, so cnt is at most 8 for kw ≤ 2 and 7 for
+// kw = 3 (the 2·cnt + kw − 2 values a window row spans still fit two zmm),
+// the argmaxes int32 in the low 8 lanes of a zmm.
+func emitPoolRow(w *bytes.Buffer, kw int, f64 bool) {
+	name, typ, lanes := fmt.Sprintf("maxPoolRow%ds2AVX512", kw), "float32", 16
+	ps, cols, idxMov, elem := "PS", "poolCols", "VMOVDQA32", 2 // elem: log2 of the element size
+	if f64 {
+		name, typ, lanes = fmt.Sprintf("maxPoolRow%ds2x64AVX512", kw), "float64", 8
+		ps, cols, idxMov, elem = "PD", "poolCols64", "VMOVDQA64", 3
+	}
+	f := header(w, name, fmt.Sprintf("y *%s, am *int32, x *%s, w, base, cnt, rows, n, ldy int", typ, typ),
+		fmt.Sprintf("y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×%d window at x[2r·w+2i], for r < n, i < cnt ≤ %d.", kw, min(lanes, lanes+1-kw)), 72)
 	f.p("MOVQ y+0(FP), DI")
 	f.p("MOVQ am+8(FP), R8")
 	f.p("MOVQ x+16(FP), SI")
@@ -31,37 +41,37 @@ func emitPoolRow(w *bytes.Buffer, kw int) {
 	f.p("MOVQ cnt+40(FP), CX")
 	// K3: the cnt result lanes. K4, K5: the 2·cnt + kw − 2 values a window
 	// row spans, in two vectors.
-	laneMasks(f, "AX", "K3")
+	laneMasks(f, lanes, "AX", "K3")
 	f.p("LEAQ %d(CX)(CX*1), CX", kw-2)
-	laneMasks(f, "AX", "K4", "K5")
+	laneMasks(f, lanes, "AX", "K4", "K5")
 	// Z20, Z21, Z22: permutation indices of columns 2i, 2i+1, 2i+2; Z23 the
 	// even offsets 2i (argmax of column 2i is row offset + Z23).
-	f.p("VMOVDQU32 ·poolCols+0(SB), Z20")
-	f.p("VMOVDQU32 ·poolCols+64(SB), Z21")
-	f.p("VMOVDQU32 ·poolCols+128(SB), Z22")
+	f.p("VMOVDQU32 ·%s+0(SB), Z20", cols)
+	f.p("VMOVDQU32 ·%s+64(SB), Z21", cols)
+	f.p("VMOVDQU32 ·%s+128(SB), Z22", cols)
 	f.p("VMOVDQU32 ·poolCols+0(SB), Z23")
 	f.p("VPBROADCASTD ·poolOnes+0(SB), Z24") // 1 in every lane
 	f.p("MOVQ base+32(FP), AX")              // index of the current row's first pixel
-	f.p("SHLQ $2, R9")                       // w in bytes
+	f.p("SHLQ $%d, R9", elem)                // w in bytes
 	// row emits one window row, the first (which starts the running
 	// maximum from its first pixel) or a later one.
 	row := func(first bool) {
-		f.p("VMOVUPS.Z (SI), K4, Z0")
-		f.p("VMOVUPS.Z 64(SI), K5, Z1")
+		f.p("VMOVUP%s.Z (SI), K4, Z0", ps[1:])
+		f.p("VMOVUP%s.Z 64(SI), K5, Z1", ps[1:])
 		f.p("VPBROADCASTD AX, Z2")
 		f.p("VPADDD Z23, Z2, Z2") // argmax of column 2i of this row
 		for d := 0; d < kw; d++ {
 			v := fmt.Sprintf("Z%d", 4+d)
-			f.p("VMOVDQA32 Z%d, %s", 20+d, v)
-			f.p("VPERMI2PS Z1, Z0, %s", v) // v[i] = (Z0‖Z1)[idx[i]]
+			f.p("%s Z%d, %s", idxMov, 20+d, v)
+			f.p("VPERMI2%s Z1, Z0, %s", ps, v) // v[i] = (Z0‖Z1)[idx[i]]
 			if first && d == 0 {
-				f.p("VMOVAPS %s, Z8", v) // Z8: running maximum
-				f.p("VMOVDQA32 Z2, Z9")  // Z9: its index
+				f.p("VMOVA%s %s, Z8", ps, v) // Z8: running maximum
+				f.p("VMOVDQA32 Z2, Z9")      // Z9: its index
 			} else {
-				f.p("VCMPPS $0x1e, Z8, %s, K1", v) // v > max (false if either is NaN)
-				f.p("VCMPPS $3, %s, %s, K2", v, v) // v is NaN
+				f.p("VCMP%s $0x1e, Z8, %s, K1", ps, v) // v > max (false if either is NaN)
+				f.p("VCMP%s $3, %s, %s, K2", ps, v, v) // v is NaN
 				f.p("KORW K1, K2, K1")
-				f.p("VMOVAPS %s, K1, Z8", v)
+				f.p("VMOVA%s %s, K1, Z8", ps, v)
 				f.p("VMOVDQA32 Z2, K1, Z9")
 			}
 			if d < kw-1 {
@@ -69,11 +79,13 @@ func emitPoolRow(w *bytes.Buffer, kw int) {
 			}
 		}
 	}
-	// R10: output rows left; R11: ldy in bytes; R12, R13: the output
-	// row's first pixel and its index.
+	// R10: output rows left; R11: ldy in bytes of y, BX of am; R12, R13:
+	// the output row's first pixel and its index.
 	f.p("MOVQ n+56(FP), R10")
 	f.p("MOVQ ldy+64(FP), R11")
-	f.p("SHLQ $2, R11")
+	f.p("MOVQ R11, BX")
+	f.p("SHLQ $2, BX")
+	f.p("SHLQ $%d, R11", elem)
 	f.label("out")
 	f.p("MOVQ SI, R12")
 	f.p("MOVQ AX, R13")
@@ -88,14 +100,14 @@ func emitPoolRow(w *bytes.Buffer, kw int) {
 	f.p("DECQ DX")
 	f.p("JNZ %s_rows", name)
 	f.label("done")
-	f.p("VMOVUPS Z8, K3, (DI)")
+	f.p("VMOVUP%s Z8, K3, (DI)", ps[1:])
 	f.p("VMOVDQU32 Z9, K3, (R8)")
 	// The next output row: two image rows down.
 	f.p("LEAQ (R12)(R9*2), SI")
 	f.p("MOVQ w+24(FP), AX")
 	f.p("LEAQ (R13)(AX*2), AX")
 	f.p("ADDQ R11, DI")
-	f.p("ADDQ R11, R8")
+	f.p("ADDQ BX, R8")
 	f.p("DECQ R10")
 	f.p("JNZ %s_out", name)
 	f.p("VZEROUPPER")
@@ -205,6 +217,14 @@ func emitPoolData(w *bytes.Buffer) {
 		}
 	}
 	w.WriteString("GLOBL ·poolCols(SB), RODATA, $192\n")
+	// poolCols64: the same for VPERMI2PD's 8 lanes of float64 (indices
+	// into 16 values).
+	for t, start := range []int{0, 1, 2} {
+		for i := 0; i < 8; i++ {
+			fmt.Fprintf(w, "DATA ·poolCols64+%d(SB)/8, $%d\n", 64*t+8*i, min(start+2*i, 15-(start+1)%2))
+		}
+	}
+	w.WriteString("GLOBL ·poolCols64(SB), RODATA, $192\n")
 	// poolZip: the even columns' values (lanes 0–15 of a VPERMI2PS's
 	// tables) and the odd ones' (16–31) alternated, windows 0–7 then 8–15.
 	for i := 0; i < 32; i++ {
@@ -224,15 +244,15 @@ func emitPoolData(w *bytes.Buffer) {
 	w.WriteString("GLOBL ·poolMasks(SB), RODATA|NOPTR, $128\n")
 }
 
-// laneMasks sets the mask registers ks, 16 lanes each, to the first CX
-// lanes (CX ≤ 16·len(ks)), through the scratch register tmp.
-func laneMasks(f asmFunc, tmp string, ks ...string) {
+// laneMasks sets the mask registers ks, of lanes lanes each, to the first
+// CX lanes (CX ≤ lanes·len(ks) < 64), through the scratch register tmp.
+func laneMasks(f asmFunc, lanes int, tmp string, ks ...string) {
 	f.p("MOVQ $1, %s", tmp)
 	f.p("SHLQ CX, %s", tmp)
 	f.p("DECQ %s", tmp)
 	for i, k := range ks {
 		if i > 0 {
-			f.p("SHRQ $16, %s", tmp)
+			f.p("SHRQ $%d, %s", lanes, tmp)
 		}
 		f.p("KMOVW %s, %s", tmp, k)
 	}
@@ -254,9 +274,9 @@ func emitUnpool(w *bytes.Buffer) {
 	unpoolArgs(f)
 	// K3: the cnt windows; K4, K5: the 2·cnt pixels of a row, in two
 	// vectors.
-	laneMasks(f, "DX", "K3")
+	laneMasks(f, 16, "DX", "K3")
 	f.p("ADDQ CX, CX")
-	laneMasks(f, "DX", "K4", "K5")
+	laneMasks(f, 16, "DX", "K4", "K5")
 	f.p("VMOVDQU32 ·poolCols+0(SB), Z20")    // 0, 2, …, 30: window i's first column
 	f.p("VMOVDQU32 ·poolZip+0(SB), Z21")     // e0 o0 e1 o1 … e7 o7
 	f.p("VMOVDQU32 ·poolZip+64(SB), Z22")    // e8 o8 … e15 o15

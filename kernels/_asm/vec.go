@@ -219,7 +219,8 @@ func emitVec(w *bytes.Buffer) {
 		}
 	}
 	for kw := 1; kw <= 3; kw++ {
-		emitPoolRow(w, kw)
+		emitPoolRow(w, kw, false)
+		emitPoolRow(w, kw, true)
 	}
 	for kw := 1; kw <= 3; kw++ {
 		emitPoolRowAVX2(w, kw)
