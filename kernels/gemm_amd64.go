@@ -441,10 +441,18 @@ func addPanel[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
 //go:noescape
 func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
 
-// addWindows is addWindowsGeneric, in assembly for float32 rows of at most
-// 16 elements (the col2im of narrow images, a window row's columns at once).
+// addWindows64AVX512 is addWindowsAVX512 for float64: 8-byte elements,
+// offs in bytes. 1 ≤ w ≤ 16, 1 ≤ kw ≤ 8.
+//
+//go:noescape
+func addWindows64AVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+
+// addWindows is addWindowsGeneric, in assembly for rows of at most 16
+// elements (the col2im of narrow images, a window row's columns at once):
+// float32 with AVX-512 or AVX2, float64 with AVX-512.
 func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int) {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 && !hasAVX2 || w > 16 || w <= 0 || kw > 8 || kw <= 0 || rows <= 0 {
+	size := int(unsafe.Sizeof(T(0)))
+	if size == 8 && !hasAVX512 || !hasAVX512 && !hasAVX2 || w > 16 || w <= 0 || kw > 8 || kw <= 0 || rows <= 0 {
 		addWindowsGeneric(dst, src, offs, masks, rows, ldDst, ldSrc, kw, w)
 		return
 	}
@@ -459,14 +467,17 @@ func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, ro
 	}
 	var boffs [8]int
 	for j := range kw {
-		boffs[j] = offs[j] * 4
+		boffs[j] = offs[j] * size
 	}
 	kernel := addWindowsAVX512
-	if !hasAVX512 {
+	switch {
+	case size == 8:
+		kernel = addWindows64AVX512
+	case !hasAVX512:
 		kernel = addWindowsAVX2
 	}
 	kernel(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), &boffs, masks,
-		rows, ldDst*4, ldSrc*4, kw, w)
+		rows, ldDst*size, ldSrc*size, kw, w)
 }
 
 // addWindowsAVX2 is addWindowsAVX512 with AVX2: each window's mask

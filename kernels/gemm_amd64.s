@@ -7510,6 +7510,50 @@ addWindowsAVX512_windows:
 	VZEROUPPER
 	RET
 
+// func addWindows64AVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+TEXT ·addWindows64AVX512(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), R11
+	MOVQ masks+24(FP), R12
+	MOVQ rows+32(FP), BX
+	MOVQ ldDst+40(FP), R8
+	MOVQ ldSrc+48(FP), R9
+	MOVQ kw+56(FP), R10
+	MOVQ w+64(FP), CX
+	// K2, K3: the low w of 16 elements (the destination row), 8 each.
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+	SHRQ $8, AX
+	KMOVW AX, K3
+addWindows64AVX512_rows:
+	VMOVUPD.Z (DI), K2, Z0
+	VMOVUPD.Z 64(DI), K3, Z2
+	XORQ DX, DX
+addWindows64AVX512_windows:
+	MOVWLZX (R12)(DX*2), AX
+	KMOVW AX, K1
+	SHRQ $8, AX
+	KMOVW AX, K4
+	MOVQ (R11)(DX*8), AX
+	VMOVUPD.Z (SI)(AX*1), K1, Z1
+	VADDPD Z1, Z0, K1, Z0
+	VMOVUPD.Z 64(SI)(AX*1), K4, Z3
+	VADDPD Z3, Z2, K4, Z2
+	INCQ DX
+	CMPQ DX, R10
+	JLT addWindows64AVX512_windows
+	VMOVUPD Z0, K2, (DI)
+	VMOVUPD Z2, K3, 64(DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ addWindows64AVX512_rows
+	VZEROUPPER
+	RET
+
 // func addWindowsAVX2(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
 TEXT ·addWindowsAVX2(SB), NOSPLIT, $512-72
 	MOVQ dst+0(FP), DI

@@ -120,6 +120,7 @@ func main() {
 	emitAddPanelS2(&buf)
 	emitAddPanel(&buf)
 	emitAddWindows(&buf)
+	emitAddWindows64(&buf)
 	emitAddWindowsAVX2(&buf)
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
