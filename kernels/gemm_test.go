@@ -324,6 +324,43 @@ func TestCopyPanel(t *testing.T) {
 	})
 }
 
+// TestBiasPanel checks biasPanel (the output rows of a product plus the
+// bias, float32 and float64, every instruction set) against its Go twin
+// bit for bit, the source ending at an unreadable page right after the
+// last element read and the destination right after the last written.
+func TestBiasPanel(t *testing.T) {
+	withISAs(t, func(t *testing.T) {
+		testBiasPanel[float32](t)
+		testBiasPanel[float64](t)
+	})
+}
+
+func testBiasPanel[T tensor.Float](t *testing.T) {
+	for w := 1; w <= 34; w++ {
+		for _, rows := range []int{1, 2, 5, 11} {
+			ld := w + 3
+			src := guardedTail[T](t, (rows-1)*ld+w)
+			for i := range src {
+				src[i] = T(i+1) / 7
+				if i%5 == 0 {
+					src[i] = T(math.Copysign(0, -1))
+				}
+			}
+			got := guardedTail2[T](t, rows*w)
+			want := make([]T, rows*w)
+			for _, b := range []T{0.25, T(math.Copysign(0, -1))} {
+				biasPanel(got, src, ld, rows, w, b)
+				biasPanelGeneric(want, src, ld, rows, w, b)
+				for i := range got {
+					if math.Float64bits(float64(got[i])) != math.Float64bits(float64(want[i])) {
+						t.Fatalf("biasPanel %T w=%d rows=%d b=%v: dst[%d] = %v, want %v", T(0), w, rows, b, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func testCopyPanel[T tensor.Float](t *testing.T) {
 	for _, w := range []int{1, 2, 3, 6, 8, 9, 12, 16, 24, 25, 30, 32, 33, 34, 40, 48, 49, 63, 64} {
 		for cols := 1; cols <= w; cols++ {
