@@ -7315,35 +7315,35 @@ col2imPermAVX512_next:
 	RET
 
 // func copyPanelS2AVX512(dst, src unsafe.Pointer, even *[16]int32, rows, ld, dstW, srcW int)
+//
+// copyPanelS2Generic on raw memory, 4-byte elements, 1 ≤ srcW ≤ dstW ≤ 16.
 TEXT ·copyPanelS2AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ even+16(FP), AX
-	VMOVDQU32 (AX), Z2
+	VMOVDQU32 (AX), Z8
 	MOVQ rows+24(FP), BX
 	MOVQ ld+32(FP), R8
 	MOVQ dstW+40(FP), R9
 	MOVQ srcW+48(FP), R10
-	// K1, K2: the low 2·srcW − 1 of 32 words (those read); K3: the low
-	// dstW of 16.
 	LEAQ -1(R10)(R10*1), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
-	KMOVD AX, K1
+	KMOVW AX, K1
 	SHRQ $16, AX
-	KMOVD AX, K2
+	KMOVW AX, K2
 	MOVQ R9, CX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
-	KMOVD AX, K3
+	KMOVW AX, K3
 	SHLQ $2, R9
 copyPanelS2AVX512_loop:
-	VMOVDQU32.Z (SI), K1, Z0
+	VMOVDQU32.Z 0(SI), K1, Z0
 	VMOVDQU32.Z 64(SI), K2, Z1
-	VPERMT2PS Z1, Z2, Z0
-	VMOVDQU32 Z0, K3, (DI)
+	VPERMT2PS Z1, Z8, Z0
+	VMOVDQU32 Z0, K3, 0(DI)
 	ADDQ R8, SI
 	ADDQ R9, DI
 	DECQ BX
@@ -7352,6 +7352,8 @@ copyPanelS2AVX512_loop:
 	RET
 
 // func copyPanelS2x64AVX512(dst, src unsafe.Pointer, even *[8]int64, rows, ld, dstW, srcW int)
+//
+// copyPanelS2Generic on raw memory, 8-byte elements, 1 ≤ srcW ≤ dstW ≤ 16.
 TEXT ·copyPanelS2x64AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -7361,35 +7363,33 @@ TEXT ·copyPanelS2x64AVX512(SB), NOSPLIT, $0-56
 	MOVQ ld+32(FP), R8
 	MOVQ dstW+40(FP), R9
 	MOVQ srcW+48(FP), R10
-	// K1–K4: the low 2·srcW − 1 of 32 elements (those read), 8 a register;
-	// K5, K6: the low dstW of 16.
 	LEAQ -1(R10)(R10*1), CX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
-	KMOVD AX, K1
+	KMOVW AX, K1
 	SHRQ $8, AX
-	KMOVD AX, K2
+	KMOVW AX, K2
 	SHRQ $8, AX
-	KMOVD AX, K3
+	KMOVW AX, K3
 	SHRQ $8, AX
-	KMOVD AX, K4
+	KMOVW AX, K4
 	MOVQ R9, CX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
-	KMOVD AX, K5
+	KMOVW AX, K5
 	SHRQ $8, AX
-	KMOVD AX, K6
+	KMOVW AX, K6
 	SHLQ $3, R9
 copyPanelS2x64AVX512_loop:
-	VMOVDQU64.Z (SI), K1, Z0
+	VMOVDQU64.Z 0(SI), K1, Z0
 	VMOVDQU64.Z 64(SI), K2, Z1
 	VMOVDQU64.Z 128(SI), K3, Z2
 	VMOVDQU64.Z 192(SI), K4, Z3
 	VPERMT2PD Z1, Z8, Z0
 	VPERMT2PD Z3, Z8, Z2
-	VMOVDQU64 Z0, K5, (DI)
+	VMOVDQU64 Z0, K5, 0(DI)
 	VMOVDQU64 Z2, K6, 64(DI)
 	ADDQ R8, SI
 	ADDQ R9, DI
@@ -7476,6 +7476,8 @@ addPanelAVX512_loop:
 	RET
 
 // func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+//
+// addWindowsGeneric on raw memory, 4-byte elements, offs in bytes, 1 ≤ w ≤ 16, 1 ≤ kw ≤ 8.
 TEXT ·addWindowsAVX512(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -7486,23 +7488,22 @@ TEXT ·addWindowsAVX512(SB), NOSPLIT, $0-72
 	MOVQ ldSrc+48(FP), R9
 	MOVQ kw+56(FP), R10
 	MOVQ w+64(FP), CX
-	// K2: the low w of 16 words (the destination row).
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
 	KMOVW AX, K2
 addWindowsAVX512_rows:
-	VMOVUPS.Z (DI), K2, Z0
+	VMOVUPS.Z 0(DI), K2, Z0
 	XORQ DX, DX
 addWindowsAVX512_windows:
-	KMOVW (R12)(DX*2), K1
+	KMOVW (R12)(DX*2), K5
 	MOVQ (R11)(DX*8), AX
-	VMOVUPS.Z (SI)(AX*1), K1, Z1
-	VADDPS Z1, Z0, K1, Z0
+	VMOVUPS.Z 0(SI)(AX*1), K5, Z1
+	VADDPS Z1, Z0, K5, Z0
 	INCQ DX
 	CMPQ DX, R10
 	JLT addWindowsAVX512_windows
-	VMOVUPS Z0, K2, (DI)
+	VMOVUPS Z0, K2, 0(DI)
 	ADDQ R8, DI
 	ADDQ R9, SI
 	DECQ BX
@@ -7511,6 +7512,8 @@ addWindowsAVX512_windows:
 	RET
 
 // func addWindows64AVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+//
+// addWindowsGeneric on raw memory, 8-byte elements, offs in bytes, 1 ≤ w ≤ 16, 1 ≤ kw ≤ 8.
 TEXT ·addWindows64AVX512(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -7521,7 +7524,6 @@ TEXT ·addWindows64AVX512(SB), NOSPLIT, $0-72
 	MOVQ ldSrc+48(FP), R9
 	MOVQ kw+56(FP), R10
 	MOVQ w+64(FP), CX
-	// K2, K3: the low w of 16 elements (the destination row), 8 each.
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
@@ -7529,23 +7531,23 @@ TEXT ·addWindows64AVX512(SB), NOSPLIT, $0-72
 	SHRQ $8, AX
 	KMOVW AX, K3
 addWindows64AVX512_rows:
-	VMOVUPD.Z (DI), K2, Z0
+	VMOVUPD.Z 0(DI), K2, Z0
 	VMOVUPD.Z 64(DI), K3, Z2
 	XORQ DX, DX
 addWindows64AVX512_windows:
 	MOVWLZX (R12)(DX*2), AX
-	KMOVW AX, K1
+	KMOVW AX, K5
 	SHRQ $8, AX
-	KMOVW AX, K4
+	KMOVW AX, K6
 	MOVQ (R11)(DX*8), AX
-	VMOVUPD.Z (SI)(AX*1), K1, Z1
-	VADDPD Z1, Z0, K1, Z0
-	VMOVUPD.Z 64(SI)(AX*1), K4, Z3
-	VADDPD Z3, Z2, K4, Z2
+	VMOVUPD.Z 0(SI)(AX*1), K5, Z1
+	VADDPD Z1, Z0, K5, Z0
+	VMOVUPD.Z 64(SI)(AX*1), K6, Z3
+	VADDPD Z3, Z2, K6, Z2
 	INCQ DX
 	CMPQ DX, R10
 	JLT addWindows64AVX512_windows
-	VMOVUPD Z0, K2, (DI)
+	VMOVUPD Z0, K2, 0(DI)
 	VMOVUPD Z2, K3, 64(DI)
 	ADDQ R8, DI
 	ADDQ R9, SI

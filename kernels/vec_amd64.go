@@ -226,147 +226,147 @@ func newAffine[F float32 | float64](name string, block int, k affineAsm[F]) *aff
 		affineTo: func(dst, x []F, a, mu, b float64) {
 			n := cut(len(dst))
 			k.affineTo(dst[:n], x[:n], a, mu, b)
-			affineToGeneric[F](dst[n:], x[n:len(dst)], a, mu, b)
+			affineToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
 		},
 		affineJVPTo: func(y, yDot, x, xDot []F, a, c, mu, b, d float64) {
 			n, m := cut(len(y)), len(y)
 			k.affineJVPTo(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
-			affineJVPToGeneric[F](y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
+			affineJVPToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
 		},
 		scaleAdd: func(dst, y []F, a float64) {
 			n := cut(len(dst))
 			k.scaleAdd(dst[:n], y[:n], a)
-			scaleAddGeneric[F](dst[n:], y[n:len(dst)], a)
+			scaleAddGeneric(dst[n:], y[n:len(dst)], a)
 		},
 		centeredSums: func(s *[2]Lanes, y, x []F, mu float64) {
 			n := cut(len(y))
 			k.centeredSums(s, y[:n], x[:n], mu)
-			centeredSumsGeneric[F](s, y[n:], x[n:len(y)], mu)
+			centeredSumsGeneric(s, y[n:], x[n:len(y)], mu)
 		},
 		centeredSumsScaleAdd: func(s *[2]Lanes, dst, y, x []F, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.centeredSumsScaleAdd(s, dst[:n], y[:n], x[:n], a, mu)
-			centeredSumsScaleAddGeneric[F](s, dst[n:], y[n:m], x[n:m], a, mu)
+			centeredSumsScaleAddGeneric(s, dst[n:], y[n:m], x[n:m], a, mu)
 		},
 		dot: func(s *Lanes, y, x []F) {
 			n := cut(len(y))
 			k.dot(s, y[:n], x[:n])
-			dotGeneric[F](s, y[n:], x[n:len(y)])
+			dotGeneric(s, y[n:], x[n:len(y)])
 		},
 		sum: func(s *Lanes, y []F) {
 			n := cut(len(y))
 			k.sum(s, y[:n])
-			sumGeneric[F](s, y[n:])
+			sumGeneric(s, y[n:])
 		},
 		affineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []F, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-			affineVJPPairGeneric[F](s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+			affineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		affineReLUTo: func(dst, x []F, a, mu, b float64) {
 			n := cut(len(dst))
 			k.affineReLUTo(dst[:n], x[:n], a, mu, b)
-			affineReLUToGeneric[F](dst[n:], x[n:len(dst)], a, mu, b)
+			affineReLUToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
 		},
 		reluAffineTo: func(dst, x []F, a, mu, b float64) {
 			n := cut(len(dst))
 			k.reluAffineTo(dst[:n], x[:n], a, mu, b)
-			reluAffineToGeneric[F](dst[n:], x[n:len(dst)], a, mu, b)
+			reluAffineToGeneric(dst[n:], x[n:len(dst)], a, mu, b)
 		},
 		affineJVPReLUTo: func(y, yDot, x, xDot []F, a, c, mu, b, d float64) {
 			n, m := cut(len(y)), len(y)
 			k.affineJVPReLUTo(y[:n], yDot[:n], x[:n], xDot[:n], a, c, mu, b, d)
-			affineJVPReLUToGeneric[F](y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
+			affineJVPReLUToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], a, c, mu, b, d)
 		},
 		affineAddReLUTo: func(dst, x, s []F, a, mu, b float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.affineAddReLUTo(dst[:n], x[:n], s[:n], a, mu, b)
-			affineAddReLUToGeneric[F](dst[n:], x[n:m], s[n:m], a, mu, b)
+			affineAddReLUToGeneric(dst[n:], x[n:m], s[n:m], a, mu, b)
 		},
 		affineJVPAddReLUTo: func(y, yDot, x, xDot, s, sDot []F, a, c, mu, b, d float64) {
 			n, m := cut(len(y)), len(y)
 			k.affineJVPAddReLUTo(y[:n], yDot[:n], x[:n], xDot[:n], s[:n], sDot[:n], a, c, mu, b, d)
-			affineJVPAddReLUToGeneric[F](y[n:], yDot[n:m], x[n:m], xDot[n:m], s[n:m], sDot[n:m], a, c, mu, b, d)
+			affineJVPAddReLUToGeneric(y[n:], yDot[n:m], x[n:m], xDot[n:m], s[n:m], sDot[n:m], a, c, mu, b, d)
 		},
 		affineReLUVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnReLUPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-			affineReLUVJPPairGeneric[F](s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+			affineReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		affineReLUVJPPairTo: func(s *[5]Lanes, dst, dstDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnReLUPairTo(s, dst[:n], dstDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-			affineReLUVJPPairToGeneric[F](s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+			affineReLUVJPPairToGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		reluAffineVJPPair: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []F, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.reluBNPair(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-			reluAffineVJPPairGeneric[F](s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+			reluAffineVJPPairGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		reluAffineVJPPairTo: func(s *[5]Lanes, dst, dstDot, x, xDot, yBar, yBarDot []F, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.reluBNPairTo(s, dst[:n], dstDot[:n], x[:n], xDot[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-			reluAffineVJPPairToGeneric[F](s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+			reluAffineVJPPairToGeneric(s, dst[n:], dstDot[n:m], x[n:m], xDot[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		affineReLUVJP: func(s *[2]Lanes, dst, x, y, yBar []F, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnReLUVJP(s, dst[:n], x[:n], y[:n], yBar[:n], a, mu)
-			affineReLUVJPGeneric[F](s, dst[n:], x[n:m], y[n:m], yBar[n:m], a, mu)
+			affineReLUVJPGeneric(s, dst[n:], x[n:m], y[n:m], yBar[n:m], a, mu)
 		},
 		affineAddReLUVJP: func(s *[2]Lanes, dst, sBar, x, y, yBar []F, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnAddReLUVJP(s, dst[:n], sBar[:n], x[:n], y[:n], yBar[:n], a, mu)
-			affineAddReLUVJPGeneric[F](s, dst[n:], sBar[n:m], x[n:m], y[n:m], yBar[n:m], a, mu)
+			affineAddReLUVJPGeneric(s, dst[n:], sBar[n:m], x[n:m], y[n:m], yBar[n:m], a, mu)
 		},
 		reluAffineVJPTo: func(s *[2]Lanes, dst, x, yBar []F, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.reluBNVJPTo(s, dst[:n], x[:n], yBar[:n], a, mu)
-			reluAffineVJPToGeneric[F](s, dst[n:], x[n:m], yBar[n:m], a, mu)
+			reluAffineVJPToGeneric(s, dst[n:], x[n:m], yBar[n:m], a, mu)
 		},
 		affineReLUVJPTo: func(s *[2]Lanes, dst, x, y, yBar []F, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnReLUVJPTo(s, dst[:n], x[:n], y[:n], yBar[:n], a, mu)
-			affineReLUVJPToGeneric[F](s, dst[n:], x[n:m], y[n:m], yBar[n:m], a, mu)
+			affineReLUVJPToGeneric(s, dst[n:], x[n:m], y[n:m], yBar[n:m], a, mu)
 		},
 		affineAddReLUVJPTo: func(s *[2]Lanes, dst, sBar, x, y, yBar []F, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnAddReLUVJPTo(s, dst[:n], sBar[:n], x[:n], y[:n], yBar[:n], a, mu)
-			affineAddReLUVJPToGeneric[F](s, dst[n:], sBar[n:m], x[n:m], y[n:m], yBar[n:m], a, mu)
+			affineAddReLUVJPToGeneric(s, dst[n:], sBar[n:m], x[n:m], y[n:m], yBar[n:m], a, mu)
 		},
 		affineAddReLUVJPPair: func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnAddReLUPair(s, dst[:n], dstDot[:n], sBar[:n], sBarDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-			affineAddReLUVJPPairGeneric[F](s, dst[n:], dstDot[n:m], sBar[n:m], sBarDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+			affineAddReLUVJPPairGeneric(s, dst[n:], dstDot[n:m], sBar[n:m], sBarDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		affineAddReLUVJPPairTo: func(s *[5]Lanes, dst, dstDot, sBar, sBarDot, x, xDot, y, yBar, yBarDot []F, a, ad, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.bnAddReLUPairTo(s, dst[:n], dstDot[:n], sBar[:n], sBarDot[:n], x[:n], xDot[:n], y[:n], yBar[:n], yBarDot[:n], a, ad, mu)
-			affineAddReLUVJPPairToGeneric[F](s, dst[n:], dstDot[n:m], sBar[n:m], sBarDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
+			affineAddReLUVJPPairToGeneric(s, dst[n:], dstDot[n:m], sBar[n:m], sBarDot[n:m], x[n:m], xDot[n:m], y[n:m], yBar[n:m], yBarDot[n:m], a, ad, mu)
 		},
 		reluAffineVJP: func(s *[2]Lanes, dst, x, yBar []F, a, mu float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.reluBNVJP(s, dst[:n], x[:n], yBar[:n], a, mu)
-			reluAffineVJPGeneric[F](s, dst[n:], x[n:m], yBar[n:m], a, mu)
+			reluAffineVJPGeneric(s, dst[n:], x[n:m], yBar[n:m], a, mu)
 		},
 		centeredSquares: func(s *Lanes, x []F, mu float64) {
 			n := cut(len(x))
 			k.centeredSquares(s, x[:n], mu)
-			centeredSquaresGeneric[F](s, x[n:], mu)
+			centeredSquaresGeneric(s, x[n:], mu)
 		},
 		linearTo: func(dst, v, x []F, p, q, mu, r float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.linearTo(dst[:n], v[:n], x[:n], p, q, mu, r)
-			linearToGeneric[F](dst[n:], v[n:m], x[n:m], p, q, mu, r)
+			linearToGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
 		},
 		linearAdd: func(dst, v, x []F, p, q, mu, r float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.linearAdd(dst[:n], v[:n], x[:n], p, q, mu, r)
-			linearAddGeneric[F](dst[n:], v[n:m], x[n:m], p, q, mu, r)
+			linearAddGeneric(dst[n:], v[n:m], x[n:m], p, q, mu, r)
 		},
 		linearAdd2: func(dst, u, v, x []F, p, p2, q, mu, r float64) {
 			n, m := cut(len(dst)), len(dst)
 			k.linear2Add(dst[:n], u[:n], v[:n], x[:n], p, q, mu, r, p2)
-			linearAdd2Generic[F](dst[n:], u[n:m], v[n:m], x[n:m], p, p2, q, mu, r)
+			linearAdd2Generic(dst[n:], u[n:m], v[n:m], x[n:m], p, p2, q, mu, r)
 		},
 	}
 }

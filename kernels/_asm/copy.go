@@ -257,105 +257,60 @@ biasPanelAVX512_loop:
 `)
 }
 
-// emitCopyPanelS2 writes copyPanelS2AVX512 (see ../gemm_amd64.go): rows
-// of up to 31 words loaded whole (two masked loads), their even words
-// picked by one two-table permute and stored with the zeros of the rest of
-// a dstW-word row.
-func emitCopyPanelS2(w *bytes.Buffer) {
-	w.WriteString(`
-// func copyPanelS2AVX512(dst, src unsafe.Pointer, even *[16]int32, rows, ld, dstW, srcW int)
-TEXT ·copyPanelS2AVX512(SB), NOSPLIT, $0-56
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ even+16(FP), AX
-	VMOVDQU32 (AX), Z2
-	MOVQ rows+24(FP), BX
-	MOVQ ld+32(FP), R8
-	MOVQ dstW+40(FP), R9
-	MOVQ srcW+48(FP), R10
-	// K1, K2: the low 2·srcW − 1 of 32 words (those read); K3: the low
+// emitCopyPanelS2 writes copyPanelS2AVX512 and, with f64,
+// copyPanelS2x64AVX512 (see ../gemm_amd64.go): rows of up to 16 elements
+// whose 2·srcW − 1 elements read are loaded whole (two or four masked
+// loads of 16 or 8 lanes), their even elements picked by two-table
+// permutes with the even indices (one or two) and stored with the zeros of
+// the rest of a dstW-element row under the dstW masks.
+func emitCopyPanelS2(w *bytes.Buffer, f64 bool) {
+	name, table, lanes, elem := "copyPanelS2AVX512", "*[16]int32", 16, 4
+	perm, mov := "VPERMT2PS", "VMOVDQU32"
+	if f64 {
+		name, table, lanes, elem = "copyPanelS2x64AVX512", "*[8]int64", 8, 8
+		perm, mov = "VPERMT2PD", "VMOVDQU64"
+	}
+	loads, outs := 32/lanes, 16/lanes // vectors read and written a row
+	f := header(w, name, "dst, src unsafe.Pointer, even "+table+", rows, ld, dstW, srcW int",
+		fmt.Sprintf("copyPanelS2Generic on raw memory, %d-byte elements, 1 ≤ srcW ≤ dstW ≤ 16.", elem), 56)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ src+8(FP), SI")
+	f.p("MOVQ even+16(FP), AX")
+	f.p("%s (AX), Z8", mov)
+	f.p("MOVQ rows+24(FP), BX")
+	f.p("MOVQ ld+32(FP), R8")
+	f.p("MOVQ dstW+40(FP), R9")
+	f.p("MOVQ srcW+48(FP), R10")
+	// K1…: the low 2·srcW − 1 of 32 elements (those read); then the low
 	// dstW of 16.
-	LEAQ -1(R10)(R10*1), CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVD AX, K1
-	SHRQ $16, AX
-	KMOVD AX, K2
-	MOVQ R9, CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVD AX, K3
-	SHLQ $2, R9
-copyPanelS2AVX512_loop:
-	VMOVDQU32.Z (SI), K1, Z0
-	VMOVDQU32.Z 64(SI), K2, Z1
-	VPERMT2PS Z1, Z2, Z0
-	VMOVDQU32 Z0, K3, (DI)
-	ADDQ R8, SI
-	ADDQ R9, DI
-	DECQ BX
-	JNZ copyPanelS2AVX512_loop
-	VZEROUPPER
-	RET
-`)
-}
-
-// emitCopyPanelS2x64 writes copyPanelS2x64AVX512 (see ../gemm_amd64.go):
-// copyPanelS2AVX512 for float64, rows of up to 16 elements, read as four
-// zmm registers of 8 under the masks of the 2·srcW − 1 elements read and
-// picked into two by two-table permutes with the even indices, stored
-// under the masks of dstW.
-func emitCopyPanelS2x64(w *bytes.Buffer) {
-	w.WriteString(`
-// func copyPanelS2x64AVX512(dst, src unsafe.Pointer, even *[8]int64, rows, ld, dstW, srcW int)
-TEXT ·copyPanelS2x64AVX512(SB), NOSPLIT, $0-56
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ even+16(FP), AX
-	VMOVDQU64 (AX), Z8
-	MOVQ rows+24(FP), BX
-	MOVQ ld+32(FP), R8
-	MOVQ dstW+40(FP), R9
-	MOVQ srcW+48(FP), R10
-	// K1–K4: the low 2·srcW − 1 of 32 elements (those read), 8 a register;
-	// K5, K6: the low dstW of 16.
-	LEAQ -1(R10)(R10*1), CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVD AX, K1
-	SHRQ $8, AX
-	KMOVD AX, K2
-	SHRQ $8, AX
-	KMOVD AX, K3
-	SHRQ $8, AX
-	KMOVD AX, K4
-	MOVQ R9, CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVD AX, K5
-	SHRQ $8, AX
-	KMOVD AX, K6
-	SHLQ $3, R9
-copyPanelS2x64AVX512_loop:
-	VMOVDQU64.Z (SI), K1, Z0
-	VMOVDQU64.Z 64(SI), K2, Z1
-	VMOVDQU64.Z 128(SI), K3, Z2
-	VMOVDQU64.Z 192(SI), K4, Z3
-	VPERMT2PD Z1, Z8, Z0
-	VPERMT2PD Z3, Z8, Z2
-	VMOVDQU64 Z0, K5, (DI)
-	VMOVDQU64 Z2, K6, 64(DI)
-	ADDQ R8, SI
-	ADDQ R9, DI
-	DECQ BX
-	JNZ copyPanelS2x64AVX512_loop
-	VZEROUPPER
-	RET
-`)
+	var read, write []string
+	for v := 0; v < loads; v++ {
+		read = append(read, fmt.Sprintf("K%d", 1+v))
+	}
+	for v := 0; v < outs; v++ {
+		write = append(write, fmt.Sprintf("K%d", 1+loads+v))
+	}
+	f.p("LEAQ -1(R10)(R10*1), CX")
+	laneMasks(f, lanes, "AX", read...)
+	f.p("MOVQ R9, CX")
+	laneMasks(f, lanes, "AX", write...)
+	f.p("SHLQ $%d, R9", log2(elem))
+	f.label("loop")
+	for v := 0; v < loads; v++ {
+		f.p("%s.Z %d(SI), %s, Z%d", mov, 64*v, read[v], v)
+	}
+	for v := 0; v < outs; v++ {
+		f.p("%s Z%d, Z8, Z%d", perm, 2*v+1, 2*v) // Z(2v) = even elements of Z(2v)‖Z(2v+1)
+	}
+	for v := 0; v < outs; v++ {
+		f.p("%s Z%d, %s, %d(DI)", mov, 2*v, write[v], 64*v)
+	}
+	f.p("ADDQ R8, SI")
+	f.p("ADDQ R9, DI")
+	f.p("DECQ BX")
+	f.p("JNZ %s_loop", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
 }
 
 // emitAddPanelS2 writes addPanelS2AVX512 (see ../gemm_amd64.go): a row of
@@ -449,98 +404,71 @@ addPanelAVX512_loop:
 `)
 }
 
-// emitAddWindows writes addWindowsAVX512 (see ../gemm_amd64.go): for each
-// row, the destination row in one register, the kw window columns' rows
-// added into it in turn, each loaded at its own shift and added under its
-// own mask (merge-masked: lanes a window does not reach keep their bits).
-func emitAddWindows(w *bytes.Buffer) {
-	w.WriteString(`
-// func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
-TEXT ·addWindowsAVX512(SB), NOSPLIT, $0-72
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ offs+16(FP), R11
-	MOVQ masks+24(FP), R12
-	MOVQ rows+32(FP), BX
-	MOVQ ldDst+40(FP), R8
-	MOVQ ldSrc+48(FP), R9
-	MOVQ kw+56(FP), R10
-	MOVQ w+64(FP), CX
-	// K2: the low w of 16 words (the destination row).
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K2
-addWindowsAVX512_rows:
-	VMOVUPS.Z (DI), K2, Z0
-	XORQ DX, DX
-addWindowsAVX512_windows:
-	KMOVW (R12)(DX*2), K1
-	MOVQ (R11)(DX*8), AX
-	VMOVUPS.Z (SI)(AX*1), K1, Z1
-	VADDPS Z1, Z0, K1, Z0
-	INCQ DX
-	CMPQ DX, R10
-	JLT addWindowsAVX512_windows
-	VMOVUPS Z0, K2, (DI)
-	ADDQ R8, DI
-	ADDQ R9, SI
-	DECQ BX
-	JNZ addWindowsAVX512_rows
-	VZEROUPPER
-	RET
-`)
-}
-
-// emitAddWindows64 writes addWindows64AVX512 (see ../gemm_amd64.go):
-// addWindowsAVX512 for float64, a destination row of up to 16 elements in
-// two zmm, each window's 16-bit mask split into the two halves' 8.
-func emitAddWindows64(w *bytes.Buffer) {
-	w.WriteString(`
-// func addWindows64AVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
-TEXT ·addWindows64AVX512(SB), NOSPLIT, $0-72
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ offs+16(FP), R11
-	MOVQ masks+24(FP), R12
-	MOVQ rows+32(FP), BX
-	MOVQ ldDst+40(FP), R8
-	MOVQ ldSrc+48(FP), R9
-	MOVQ kw+56(FP), R10
-	MOVQ w+64(FP), CX
-	// K2, K3: the low w of 16 elements (the destination row), 8 each.
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K2
-	SHRQ $8, AX
-	KMOVW AX, K3
-addWindows64AVX512_rows:
-	VMOVUPD.Z (DI), K2, Z0
-	VMOVUPD.Z 64(DI), K3, Z2
-	XORQ DX, DX
-addWindows64AVX512_windows:
-	MOVWLZX (R12)(DX*2), AX
-	KMOVW AX, K1
-	SHRQ $8, AX
-	KMOVW AX, K4
-	MOVQ (R11)(DX*8), AX
-	VMOVUPD.Z (SI)(AX*1), K1, Z1
-	VADDPD Z1, Z0, K1, Z0
-	VMOVUPD.Z 64(SI)(AX*1), K4, Z3
-	VADDPD Z3, Z2, K4, Z2
-	INCQ DX
-	CMPQ DX, R10
-	JLT addWindows64AVX512_windows
-	VMOVUPD Z0, K2, (DI)
-	VMOVUPD Z2, K3, 64(DI)
-	ADDQ R8, DI
-	ADDQ R9, SI
-	DECQ BX
-	JNZ addWindows64AVX512_rows
-	VZEROUPPER
-	RET
-`)
+// emitAddWindows writes addWindowsAVX512 and, with f64,
+// addWindows64AVX512 (see ../gemm_amd64.go): for each row, the
+// destination row of up to 16 elements in one register (two of 8 float64),
+// the kw window columns' rows added into it in turn, each loaded at its own
+// shift and added under its own mask (merge-masked: lanes a window does not
+// reach keep their bits), a window's 16-bit mask split by register.
+func emitAddWindows(w *bytes.Buffer, f64 bool) {
+	name, lanes, elem, ps, movu := "addWindowsAVX512", 16, 4, "PS", "VMOVUPS"
+	if f64 {
+		name, lanes, elem, ps, movu = "addWindows64AVX512", 8, 8, "PD", "VMOVUPD"
+	}
+	nv := 16 / lanes
+	f := header(w, name, "dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int",
+		fmt.Sprintf("addWindowsGeneric on raw memory, %d-byte elements, offs in bytes, 1 ≤ w ≤ 16, 1 ≤ kw ≤ 8.", elem), 72)
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ src+8(FP), SI")
+	f.p("MOVQ offs+16(FP), R11")
+	f.p("MOVQ masks+24(FP), R12")
+	f.p("MOVQ rows+32(FP), BX")
+	f.p("MOVQ ldDst+40(FP), R8")
+	f.p("MOVQ ldSrc+48(FP), R9")
+	f.p("MOVQ kw+56(FP), R10")
+	f.p("MOVQ w+64(FP), CX")
+	// K2…: the low w of 16 elements (the destination row); K5…: the
+	// window's mask. Row vector v is Z(2v), a window's part of it Z(2v+1).
+	var dstK, winK []string
+	for v := 0; v < nv; v++ {
+		dstK = append(dstK, fmt.Sprintf("K%d", 2+v))
+		winK = append(winK, fmt.Sprintf("K%d", 5+v))
+	}
+	laneMasks(f, lanes, "AX", dstK...)
+	f.label("rows")
+	for v := 0; v < nv; v++ {
+		f.p("%s.Z %d(DI), %s, Z%d", movu, 64*v, dstK[v], 2*v)
+	}
+	f.p("XORQ DX, DX")
+	f.label("windows")
+	if nv == 1 {
+		f.p("KMOVW (R12)(DX*2), %s", winK[0])
+	} else {
+		f.p("MOVWLZX (R12)(DX*2), AX")
+		for v := 0; v < nv; v++ {
+			if v > 0 {
+				f.p("SHRQ $%d, AX", lanes)
+			}
+			f.p("KMOVW AX, %s", winK[v])
+		}
+	}
+	f.p("MOVQ (R11)(DX*8), AX")
+	for v := 0; v < nv; v++ {
+		f.p("%s.Z %d(SI)(AX*1), %s, Z%d", movu, 64*v, winK[v], 2*v+1)
+		f.p("VADD%s Z%d, Z%d, %s, Z%d", ps, 2*v+1, 2*v, winK[v], 2*v)
+	}
+	f.p("INCQ DX")
+	f.p("CMPQ DX, R10")
+	f.p("JLT %s_windows", name)
+	for v := 0; v < nv; v++ {
+		f.p("%s Z%d, %s, %d(DI)", movu, 2*v, dstK[v], 64*v)
+	}
+	f.p("ADDQ R8, DI")
+	f.p("ADDQ R9, SI")
+	f.p("DECQ BX")
+	f.p("JNZ %s_rows", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
 }
 
 // emitGatherPanel writes gatherPanelAVX512 (see ../gemm_amd64.go).

@@ -21,16 +21,16 @@ import (
 // i; cnt is at most 16 for kw ≤ 2 and 15 for kw = 3, n at least 1. One
 // call does a whole plane's rows: the masks and tables are set up once.
 //
-// With f64 (maxPoolRow%ds2x64AVX512) the plane and y hold float64: the same
+// With f64 (maxPoolRow{1,2,3}s2x64AVX512) the plane and y hold float64: the same
 // kernel on vectors of 8 lanes, so cnt is at most 8 for kw ≤ 2 and 7 for
 // kw = 3 (the 2·cnt + kw − 2 values a window row spans still fit two zmm),
 // the argmaxes int32 in the low 8 lanes of a zmm.
 func emitPoolRow(w *bytes.Buffer, kw int, f64 bool) {
 	name, typ, lanes := fmt.Sprintf("maxPoolRow%ds2AVX512", kw), "float32", 16
-	ps, cols, idxMov, elem := "PS", "poolCols", "VMOVDQA32", 2 // elem: log2 of the element size
+	ps, movu, cols, idxMov, elem := "PS", "VMOVUPS", "poolCols", "VMOVDQA32", 2 // elem: log2 of the element size
 	if f64 {
 		name, typ, lanes = fmt.Sprintf("maxPoolRow%ds2x64AVX512", kw), "float64", 8
-		ps, cols, idxMov, elem = "PD", "poolCols64", "VMOVDQA64", 3
+		ps, movu, cols, idxMov, elem = "PD", "VMOVUPD", "poolCols64", "VMOVDQA64", 3
 	}
 	f := header(w, name, fmt.Sprintf("y *%s, am *int32, x *%s, w, base, cnt, rows, n, ldy int", typ, typ),
 		fmt.Sprintf("y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×%d window at x[2r·w+2i], for r < n, i < cnt ≤ %d.", kw, min(lanes, lanes+1-kw)), 72)
@@ -56,8 +56,8 @@ func emitPoolRow(w *bytes.Buffer, kw int, f64 bool) {
 	// row emits one window row, the first (which starts the running
 	// maximum from its first pixel) or a later one.
 	row := func(first bool) {
-		f.p("VMOVUP%s.Z (SI), K4, Z0", ps[1:])
-		f.p("VMOVUP%s.Z 64(SI), K5, Z1", ps[1:])
+		f.p("%s.Z (SI), K4, Z0", movu)
+		f.p("%s.Z 64(SI), K5, Z1", movu)
 		f.p("VPBROADCASTD AX, Z2")
 		f.p("VPADDD Z23, Z2, Z2") // argmax of column 2i of this row
 		for d := 0; d < kw; d++ {
@@ -100,7 +100,7 @@ func emitPoolRow(w *bytes.Buffer, kw int, f64 bool) {
 	f.p("DECQ DX")
 	f.p("JNZ %s_rows", name)
 	f.label("done")
-	f.p("VMOVUP%s Z8, K3, (DI)", ps[1:])
+	f.p("%s Z8, K3, (DI)", movu)
 	f.p("VMOVDQU32 Z9, K3, (R8)")
 	// The next output row: two image rows down.
 	f.p("LEAQ (R12)(R9*2), SI")
