@@ -448,11 +448,11 @@ func addWindowsAVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, r
 func addWindows64AVX512(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
 
 // addWindows is addWindowsGeneric, in assembly for rows of at most 16
-// elements (the col2im of narrow images, a window row's columns at once):
-// float32 with AVX-512 or AVX2, float64 with AVX-512.
+// elements (the col2im of narrow images, a window row's columns at once),
+// float32 and float64, with AVX-512 or AVX2.
 func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int) {
 	size := int(unsafe.Sizeof(T(0)))
-	if size == 8 && !hasAVX512 || !hasAVX512 && !hasAVX2 || w > 16 || w <= 0 || kw > 8 || kw <= 0 || rows <= 0 {
+	if !hasAVX512 && !hasAVX2 || w > 16 || w <= 0 || kw > 8 || kw <= 0 || rows <= 0 {
 		addWindowsGeneric(dst, src, offs, masks, rows, ldDst, ldSrc, kw, w)
 		return
 	}
@@ -471,8 +471,10 @@ func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, ro
 	}
 	kernel := addWindowsAVX512
 	switch {
-	case size == 8:
+	case size == 8 && hasAVX512:
 		kernel = addWindows64AVX512
+	case size == 8:
+		kernel = addWindows64AVX2
 	case !hasAVX512:
 		kernel = addWindowsAVX2
 	}
@@ -485,6 +487,12 @@ func addWindows[T tensor.Float](dst, src []T, offs *[8]int, masks *[8]uint16, ro
 //
 //go:noescape
 func addWindowsAVX2(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
+
+// addWindows64AVX2 is addWindowsAVX2 for float64: 8-byte elements, offs
+// in bytes.
+//
+//go:noescape
+func addWindows64AVX2(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
 
 // gatherPanelAVX512 is transPanelGeneric on raw memory, in 4-byte words:
 // for each of kb steps it gathers srcW words from src at the byte offsets

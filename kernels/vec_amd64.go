@@ -396,7 +396,7 @@ func affineBackends[F float32 | float64]() []*affineKernels[F] {
 
 // The max-pooling kernels (see MaxPoolS2): n output rows of cnt windows of
 // rows×kw pixels, kw = 1, 2 or 3 by name, at most 16 (kw ≤ 2) or 15 (kw =
-// 3) windows a row with AVX-512, 8 with AVX2. x points at the first
+// 3) windows a row with AVX-512, 8 with AVX2 (float64: 8, 7 and 4). x points at the first
 // window's top-left pixel, whose index in the plane is base; output row r
 // goes to y[r·ldy:] and am[r·ldy:].
 
@@ -427,6 +427,15 @@ func maxPoolRow2s2x64AVX512(y *float64, am *int32, x *float64, w, base, cnt, row
 //go:noescape
 func maxPoolRow3s2x64AVX512(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
 
+//go:noescape
+func maxPoolRow1s2x64AVX2(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
+
+//go:noescape
+func maxPoolRow2s2x64AVX2(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
+
+//go:noescape
+func maxPoolRow3s2x64AVX2(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
+
 // poolRowFunc is MaxPoolS2 for float32 on checked arguments, and
 // poolRowFunc64 for float64.
 type (
@@ -455,6 +464,7 @@ var (
 	poolAVX512    = poolRows([3]poolKernel[float32]{maxPoolRow1s2AVX512, maxPoolRow2s2AVX512, maxPoolRow3s2AVX512}, [3]int{16, 16, 15})
 	poolAVX2      = poolRows([3]poolKernel[float32]{maxPoolRow1s2AVX2, maxPoolRow2s2AVX2, maxPoolRow3s2AVX2}, [3]int{8, 8, 8})
 	poolAVX512x64 = poolRows([3]poolKernel[float64]{maxPoolRow1s2x64AVX512, maxPoolRow2s2x64AVX512, maxPoolRow3s2x64AVX512}, [3]int{8, 8, 7})
+	poolAVX2x64   = poolRows([3]poolKernel[float64]{maxPoolRow1s2x64AVX2, maxPoolRow2s2x64AVX2, maxPoolRow3s2x64AVX2}, [3]int{4, 4, 4})
 )
 
 // The max-unpooling kernels (see MaxUnpool2S2): the input cotangents of n
@@ -501,15 +511,10 @@ var pool32 = widest(poolAVX512, poolAVX2, nil)
 // tests and benchmarks.
 func poolBackends() map[string]poolRowFunc { return isaBackends(poolAVX512, poolAVX2) }
 
-// pool64 is MaxPoolS2 for float64 with AVX-512, nil without it (no AVX2
-// kernel for float64).
-var pool64 = widest(poolAVX512x64, nil, nil)
+// pool64 is MaxPoolS2 for float64 with the widest kernel this CPU runs,
+// nil where it has neither AVX-512 nor AVX2.
+var pool64 = widest(poolAVX512x64, poolAVX2x64, nil)
 
 // poolBackends64 lists every float64 max-pooling kernel this machine can
 // run, for tests and benchmarks.
-func poolBackends64() map[string]poolRowFunc64 {
-	if !hasAVX512 {
-		return nil
-	}
-	return map[string]poolRowFunc64{"avx512": poolAVX512x64}
-}
+func poolBackends64() map[string]poolRowFunc64 { return isaBackends(poolAVX512x64, poolAVX2x64) }

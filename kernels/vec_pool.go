@@ -17,7 +17,7 @@ import (
 // that overlap the padding (whose −∞ pixels never replace the maximum, so
 // that they may be left out). It reports false, and does nothing, when
 // this machine has no vector kernel for T and the windows (float32 with
-// AVX-512 or AVX2, float64 with AVX-512; 1 ≤ kh, 1 ≤ kw ≤ 3); the caller
+// AVX-512 or AVX2, float64 likewise; 1 ≤ kh, 1 ≤ kw ≤ 3); the caller
 // then uses its own loop (n or cnt 0 asks just that).
 func MaxPoolS2[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base, n, cnt, kh, kw int) bool {
 	if is32[T]() && pool32 == nil || !is32[T]() && pool64 == nil || kh < 1 || kw < 1 || kw > 3 {

@@ -98,7 +98,7 @@ func testMaxPoolS2[F float32 | float64](t *testing.T) {
 // (k = 2 and 3 at stride 2: a 64×64 plane, 32 and 31 windows a row, and an
 // 8×8 one, 4 and 3) on each kernel and on the reference loop: a call per
 // output row ("rows") and one for the plane ("plane"); float32, then
-// float64 ("f64/…": AVX-512 only).
+// float64 ("f64/…").
 //
 //	go test -run '^$' -bench MaxPoolS2 ./kernels
 func BenchmarkMaxPoolS2(b *testing.B) {

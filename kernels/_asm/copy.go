@@ -791,81 +791,97 @@ func emitCopyPanelS2AVX2(w *bytes.Buffer) {
 // emitAddWindowsAVX2 writes addWindowsAVX2 (see ../gemm_amd64.go), the
 // AVX2 twin of addWindowsAVX512: AVX2 has no mask registers, so each
 // window's 16-bit mask is first expanded to two vectors of lane masks on
-// the stack (the bits of windowBits tested), each window's words loaded
+// the stack (the bits of windowBits tested), each window's elements loaded
 // with VMASKMOVPS under them and its sum blended into the row under them
 // too (the lanes no window reaches keep their bits, −0 included); the row
-// is loaded and stored under the masks of its w words.
-func emitAddWindowsAVX2(w *bytes.Buffer) {
-	w.WriteString(`
-// func addWindowsAVX2(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)
-TEXT ·addWindowsAVX2(SB), NOSPLIT, $512-72
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ offs+16(FP), R11
-	MOVQ masks+24(FP), R12
-	MOVQ rows+32(FP), BX
-	MOVQ ldDst+40(FP), R8
-	MOVQ ldSrc+48(FP), R9
-	MOVQ kw+56(FP), R10
-	MOVQ w+64(FP), CX
-	// Y6, Y7: the low w of 16 words (the destination row).
-`)
-	fmt.Fprintf(w, "\tLEAQ ·stridedMasks+%d(SB), AX\n", stridedMaskBytes)
-	w.WriteString(`	SHLQ $2, CX
-	SUBQ CX, AX
-	VMOVDQU (AX), Y6
-	VMOVDQU 32(AX), Y7
-	// Window j's lane masks at j·64(SP) and j·64+32(SP).
-	VMOVDQU ·windowBits(SB), Y8
-	VMOVDQU ·windowBits+32(SB), Y9
-	XORQ DX, DX
-addWindowsAVX2_expand:
-	MOVWLZX (R12)(DX*2), AX
-	VMOVD AX, X10
-	VPBROADCASTD X10, Y10
-	MOVQ DX, AX
-	SHLQ $6, AX
-	VPAND Y8, Y10, Y11
-	VPCMPEQD Y8, Y11, Y11
-	VMOVDQU Y11, (SP)(AX*1)
-	VPAND Y9, Y10, Y11
-	VPCMPEQD Y9, Y11, Y11
-	VMOVDQU Y11, 32(SP)(AX*1)
-	INCQ DX
-	CMPQ DX, R10
-	JLT addWindowsAVX2_expand
-addWindowsAVX2_rows:
-	VMASKMOVPS (DI), Y6, Y0
-	VMASKMOVPS 32(DI), Y7, Y1
-	XORQ DX, DX
-	MOVQ SP, R13
-addWindowsAVX2_windows:
-	MOVQ (R11)(DX*8), AX
-	VMOVDQU (R13), Y4
-	VMOVDQU 32(R13), Y5
-	VMASKMOVPS (SI)(AX*1), Y4, Y2
-	VMASKMOVPS 32(SI)(AX*1), Y5, Y3
-	VADDPS Y2, Y0, Y2
-	VADDPS Y3, Y1, Y3
-	VBLENDVPS Y4, Y2, Y0, Y0
-	VBLENDVPS Y5, Y3, Y1, Y1
-	ADDQ $64, R13
-	INCQ DX
-	CMPQ DX, R10
-	JLT addWindowsAVX2_windows
-	VMASKMOVPS Y0, Y6, (DI)
-	VMASKMOVPS Y1, Y7, 32(DI)
-	ADDQ R8, DI
-	ADDQ R9, SI
-	DECQ BX
-	JNZ addWindowsAVX2_rows
-	VZEROUPPER
-	RET
-`)
-	for l := 0; l < 16; l++ {
-		fmt.Fprintf(w, "DATA ·windowBits+%d(SB)/4, $%d\n", 4*l, 1<<l)
+// is loaded and stored under the masks of its w elements. With f64
+// (addWindows64AVX2) the elements are float64: a row of 16 is four
+// vectors, each window's doubleword lane masks widened to quadwords by
+// VPMOVSXDQ as they are loaded, the moves, sums and blends in PD.
+func emitAddWindowsAVX2(w *bytes.Buffer, f64 bool) {
+	name, elem, pd, nv := "addWindowsAVX2", 4, "PS", 2
+	if f64 {
+		name, elem, pd, nv = "addWindows64AVX2", 8, "PD", 4
 	}
-	w.WriteString("GLOBL ·windowBits(SB), RODATA|NOPTR, $64\n")
+	fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $512-72\n", name)
+	f := asmFunc{w, name}
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ src+8(FP), SI")
+	f.p("MOVQ offs+16(FP), R11")
+	f.p("MOVQ masks+24(FP), R12")
+	f.p("MOVQ rows+32(FP), BX")
+	f.p("MOVQ ldDst+40(FP), R8")
+	f.p("MOVQ ldSrc+48(FP), R9")
+	f.p("MOVQ kw+56(FP), R10")
+	f.p("MOVQ w+64(FP), CX")
+	// Window j's lane masks, one doubleword a lane, at j·64(SP) and
+	// j·64+32(SP): its bits broadcast, and-ed with each lane's bit and
+	// compared with it.
+	f.p("VMOVDQU ·windowBits(SB), Y8")
+	f.p("VMOVDQU ·windowBits+32(SB), Y9")
+	f.p("XORQ DX, DX")
+	f.label("expand")
+	f.p("MOVWLZX (R12)(DX*2), AX")
+	f.p("VMOVD AX, X12")
+	f.p("VPBROADCASTD X12, Y12")
+	f.p("MOVQ DX, AX")
+	f.p("SHLQ $6, AX")
+	for v := 0; v < 2; v++ {
+		f.p("VPAND Y%d, Y12, Y13", 8+v)
+		f.p("VPCMPEQD Y%d, Y13, Y13", 8+v)
+		f.p("VMOVDQU Y13, %d(SP)(AX*1)", 32*v)
+	}
+	f.p("INCQ DX")
+	f.p("CMPQ DX, R10")
+	f.p("JLT %s_expand", name)
+	// Y(nv)…: the low w of 16 elements (the destination row); the row in
+	// Y0….
+	f.p("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes)
+	f.p("SHLQ $%d, CX", log2(elem))
+	f.p("SUBQ CX, AX")
+	for v := 0; v < nv; v++ {
+		f.p("VMOVDQU %d(AX), Y%d", 32*v, nv+v)
+	}
+	// A window's lane masks in Y(2nv)…, its elements and sums in Y(3nv)….
+	f.label("rows")
+	for v := 0; v < nv; v++ {
+		f.p("VMASKMOV%s %d(DI), Y%d, Y%d", pd, 32*v, nv+v, v)
+	}
+	f.p("XORQ DX, DX")
+	f.p("MOVQ SP, R13")
+	f.label("windows")
+	f.p("MOVQ (R11)(DX*8), AX")
+	for v := 0; v < nv; v++ {
+		m, t := 2*nv+v, 3*nv+v
+		if f64 {
+			f.p("VPMOVSXDQ %d(R13), Y%d", 16*v, m)
+		} else {
+			f.p("VMOVDQU %d(R13), Y%d", 32*v, m)
+		}
+		f.p("VMASKMOV%s %d(SI)(AX*1), Y%d, Y%d", pd, 32*v, m, t)
+		f.p("VADD%s Y%d, Y%d, Y%d", pd, t, v, t)
+		f.p("VBLENDV%s Y%d, Y%d, Y%d, Y%d", pd, m, t, v, v)
+	}
+	f.p("ADDQ $64, R13")
+	f.p("INCQ DX")
+	f.p("CMPQ DX, R10")
+	f.p("JLT %s_windows", name)
+	for v := 0; v < nv; v++ {
+		f.p("VMASKMOV%s Y%d, Y%d, %d(DI)", pd, v, nv+v, 32*v)
+	}
+	f.p("ADDQ R8, DI")
+	f.p("ADDQ R9, SI")
+	f.p("DECQ BX")
+	f.p("JNZ %s_rows", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+	if !f64 {
+		for l := 0; l < 16; l++ {
+			fmt.Fprintf(w, "DATA ·windowBits+%d(SB)/4, $%d\n", 4*l, 1<<l)
+		}
+		w.WriteString("GLOBL ·windowBits(SB), RODATA|NOPTR, $64\n")
+	}
 }
 
 // emitTranspose8AVX2 writes transpose8AVX2 (see ../gemm_amd64.go), the

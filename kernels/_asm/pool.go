@@ -121,63 +121,93 @@ func emitPoolRow(w *bytes.Buffer, kw int, f64 bool) {
 // columns by VSHUFPS and VPERMPD. The masks come from poolMasks. The rule,
 // the scan order, the rows and the output rows are emitPoolRow's, the
 // selection a VBLENDVPS.
-func emitPoolRowAVX2(w *bytes.Buffer, kw int) {
-	name := fmt.Sprintf("maxPoolRow%ds2AVX2", kw)
-	f := header(w, name, "y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int",
-		fmt.Sprintf("y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×%d window at x[2r·w+2i], for r < n, i < cnt ≤ 8.", kw), 72)
+//
+// With f64 (maxPoolRow{1,2,3}s2x64AVX2) the plane and y hold float64:
+// cnt ≤ 4 windows in the lanes of a ymm, the even columns by VUNPCKLPD and
+// VPERMPD, the compares and selections in PD; the argmaxes are carried as
+// int64 lanes (selected by the same 64-bit masks) and packed to int32 by
+// VPERMD for the store.
+func emitPoolRowAVX2(w *bytes.Buffer, kw int, f64 bool) {
+	name, typ, lanes, elem := fmt.Sprintf("maxPoolRow%ds2AVX2", kw), "float32", 8, 4
+	pd, bcast, padd, evens := "PS", "VPBROADCASTD", "VPADDD", "poolCols"
+	if f64 {
+		name, typ, lanes, elem = fmt.Sprintf("maxPoolRow%ds2x64AVX2", kw), "float64", 4, 8
+		pd, bcast, padd, evens = "PD", "VPBROADCASTQ", "VPADDQ", "poolCols64"
+	}
+	f := header(w, name, fmt.Sprintf("y *%s, am *int32, x *%s, w, base, cnt, rows, n, ldy int", typ, typ),
+		fmt.Sprintf("y[r·ldy+i], am[r·ldy+i] = max and argmax of the rows×%d window at x[2r·w+2i], for r < n, i < cnt ≤ %d.", kw, lanes), 72)
 	f.p("MOVQ y+0(FP), DI")
 	f.p("MOVQ am+8(FP), R8")
 	f.p("MOVQ x+16(FP), SI")
 	f.p("MOVQ w+24(FP), R9")
 	f.p("MOVQ cnt+40(FP), CX")
 	// Y10, Y11: the masks of the 2·cnt − 1 values a load reads; Y12: of
-	// the cnt results (from poolMasks + 64 − 4·lanes).
+	// the cnt results (from poolMasks + 64 − elem·lanes: its ones are
+	// whole quadwords, a mask of float32 or float64 lanes alike); X13
+	// (f64): of the cnt argmaxes, int32.
 	f.p("LEAQ -1(CX)(CX*1), BX")
-	f.p("SHLQ $2, BX")
+	f.p("SHLQ $%d, BX", log2(elem))
 	f.p("LEAQ ·poolMasks+64(SB), R10")
 	f.p("SUBQ BX, R10")
 	f.p("VMOVDQU (R10), Y10")
 	f.p("VMOVDQU 32(R10), Y11")
-	f.p("SHLQ $2, CX")
+	if f64 {
+		f.p("MOVQ CX, BX")
+		f.p("SHLQ $2, BX")
+		f.p("LEAQ ·poolMasks+64(SB), R10")
+		f.p("SUBQ BX, R10")
+		f.p("VMOVDQU (R10), X13")
+		f.p("VMOVDQU ·poolCols+0(SB), Y14") // VPERMD: the low dwords of the 4 quadwords
+	}
+	f.p("SHLQ $%d, CX", log2(elem))
 	f.p("LEAQ ·poolMasks+64(SB), R10")
 	f.p("SUBQ CX, R10")
 	f.p("VMOVDQU (R10), Y12")
-	f.p("VMOVDQU ·poolCols+0(SB), Y7")      // the even offsets 0, 2, …, 14
-	f.p("VPBROADCASTD ·poolOnes+0(SB), Y9") // 1 in every lane
-	f.p("MOVQ base+32(FP), AX")             // index of the current row's first pixel
-	f.p("SHLQ $2, R9")                      // w in bytes
+	f.p("VMOVDQU ·%s+0(SB), Y7", evens) // the even offsets 0, 2, …
+	// 1 in every lane: VEX-encoded moves only (a legacy SSE MOVQ with the
+	// vector registers' upper halves dirty costs an SSE/AVX transition on
+	// Intel: the kernel ran 24× slower on the Xeon, 4× slower than the
+	// reference loop).
+	f.p("MOVQ $1, BX")
+	f.p("VMOVQ BX, X9")
+	f.p("%s X9, Y9", bcast)
+	f.p("MOVQ base+32(FP), AX") // index of the current row's first pixel
+	f.p("SHLQ $%d, R9", log2(elem)) // w in bytes
 	row := func(first bool) {
-		// VEX-encoded: a legacy SSE MOVQ with the vector registers' upper
-		// halves dirty costs an SSE/AVX transition on Intel (the kernel ran
-		// 24× slower on the Xeon, 4× slower than the reference loop).
 		f.p("VMOVQ AX, X8")
-		f.p("VPBROADCASTD X8, Y8")
-		f.p("VPADDD Y7, Y8, Y8") // argmax of column 2i of this row
+		f.p("%s X8, Y8", bcast)
+		f.p("%s Y7, Y8, Y8", padd) // argmax of column 2i of this row
 		for c := 0; c < kw; c++ {
-			f.p("VMASKMOVPS %d(SI), Y10, Y0", 4*c)
-			f.p("VMASKMOVPS %d(SI), Y11, Y1", 4*c+32)
-			f.p("VSHUFPS $0x88, Y1, Y0, Y2") // x[c], x[c+2], x[c+8], x[c+10] | x[c+4], …
-			f.p("VPERMPD $0xd8, Y2, Y2")     // x[c], x[c+2], …, x[c+14]
-			if first && c == 0 {
-				f.p("VMOVAPS Y2, Y3") // Y3: running maximum
-				f.p("VMOVDQA Y8, Y4") // Y4: its index
+			f.p("VMASKMOV%s %d(SI), Y10, Y0", pd, elem*c)
+			f.p("VMASKMOV%s %d(SI), Y11, Y1", pd, elem*c+32)
+			if f64 {
+				f.p("VUNPCKLPD Y1, Y0, Y2") // x[c], x[c+4] | x[c+2], x[c+6]
 			} else {
-				f.p("VCMPPS $0x1e, Y3, Y2, Y5") // v > max (false if either is NaN)
-				f.p("VCMPPS $3, Y2, Y2, Y6")    // v is NaN
-				f.p("VORPS Y6, Y5, Y5")
-				f.p("VBLENDVPS Y5, Y2, Y3, Y3")
-				f.p("VBLENDVPS Y5, Y8, Y4, Y4")
+				f.p("VSHUFPS $0x88, Y1, Y0, Y2") // x[c], x[c+2], x[c+8], x[c+10] | x[c+4], …
+			}
+			f.p("VPERMPD $0xd8, Y2, Y2") // x[c], x[c+2], x[c+4], …
+			if first && c == 0 {
+				f.p("VMOVA%s Y2, Y3", pd) // Y3: running maximum
+				f.p("VMOVDQA Y8, Y4")     // Y4: its index
+			} else {
+				f.p("VCMP%s $0x1e, Y3, Y2, Y5", pd) // v > max (false if either is NaN)
+				f.p("VCMP%s $3, Y2, Y2, Y6", pd)    // v is NaN
+				f.p("VOR%s Y6, Y5, Y5", pd)
+				f.p("VBLENDV%s Y5, Y2, Y3, Y3", pd)
+				f.p("VBLENDV%s Y5, Y8, Y4, Y4", pd)
 			}
 			if c < kw-1 {
-				f.p("VPADDD Y9, Y8, Y8")
+				f.p("%s Y9, Y8, Y8", padd)
 			}
 		}
 	}
-	// R11: output rows left; R12: ldy in bytes; R13, R14: the output
-	// row's first pixel and its index.
+	// R11: output rows left; R12: ldy in bytes of y, R15 of am; R13,
+	// R14: the output row's first pixel and its index.
 	f.p("MOVQ n+56(FP), R11")
 	f.p("MOVQ ldy+64(FP), R12")
-	f.p("SHLQ $2, R12")
+	f.p("MOVQ R12, R15")
+	f.p("SHLQ $2, R15")
+	f.p("SHLQ $%d, R12", log2(elem))
 	f.label("out")
 	f.p("MOVQ SI, R13")
 	f.p("MOVQ AX, R14")
@@ -192,14 +222,19 @@ func emitPoolRowAVX2(w *bytes.Buffer, kw int) {
 	f.p("DECQ DX")
 	f.p("JNZ %s_rows", name)
 	f.label("done")
-	f.p("VMASKMOVPS Y3, Y12, (DI)")
-	f.p("VMASKMOVPS Y4, Y12, (R8)")
+	f.p("VMASKMOV%s Y3, Y12, (DI)", pd)
+	if f64 {
+		f.p("VPERMD Y4, Y14, Y4")
+		f.p("VMASKMOVPS X4, X13, (R8)")
+	} else {
+		f.p("VMASKMOVPS Y4, Y12, (R8)")
+	}
 	// The next output row: two image rows down.
 	f.p("LEAQ (R13)(R9*2), SI")
 	f.p("MOVQ w+24(FP), AX")
 	f.p("LEAQ (R14)(AX*2), AX")
 	f.p("ADDQ R12, DI")
-	f.p("ADDQ R12, R8")
+	f.p("ADDQ R15, R8")
 	f.p("DECQ R11")
 	f.p("JNZ %s_out", name)
 	f.p("VZEROUPPER")

@@ -223,7 +223,8 @@ func emitVec(w *bytes.Buffer) {
 		emitPoolRow(w, kw, true)
 	}
 	for kw := 1; kw <= 3; kw++ {
-		emitPoolRowAVX2(w, kw)
+		emitPoolRowAVX2(w, kw, false)
+		emitPoolRowAVX2(w, kw, true)
 	}
 	emitUnpool(w)
 	emitUnpoolAVX2(w)
