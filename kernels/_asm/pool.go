@@ -171,7 +171,7 @@ func emitPoolRowAVX2(w *bytes.Buffer, kw int, f64 bool) {
 	f.p("MOVQ $1, BX")
 	f.p("VMOVQ BX, X9")
 	f.p("%s X9, Y9", bcast)
-	f.p("MOVQ base+32(FP), AX") // index of the current row's first pixel
+	f.p("MOVQ base+32(FP), AX")     // index of the current row's first pixel
 	f.p("SHLQ $%d, R9", log2(elem)) // w in bytes
 	row := func(first bool) {
 		f.p("VMOVQ AX, X8")
