@@ -27,6 +27,10 @@ func ChannelsLast[T tensor.Float](dst, x []T, s ConvShape) {
 		row := dst[(i+p)*wp*c : (i+p+1)*wp*c]
 		clear(row[:p*c])
 		clear(row[(w+p)*c:])
+		if c == 1 { // the row itself
+			copy(row[p:w+p], x[i*w:(i+1)*w])
+			continue
+		}
 		if channelsLastRow(row[p*c:(w+p)*c], x[i*w:], c, h*w, w) {
 			continue
 		}

@@ -5,11 +5,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
+
+	"hesscope/tensor"
 )
 
 // TestChannelsLast checks ChannelsLast against its definition for float32
-// (the transposing kernels, AVX-512 and AVX2) and float64 (Go): channel
-// counts below, at and above the 8- and 16-wide blocks, widths likewise,
+// and float64 (the transposing kernels of each instruction set): channel
+// counts below, at and above the 4-, 8- and 16-wide blocks, widths likewise,
 // paddings 0–2, NaN and infinities copied as they are, and every value of
 // dst written (it starts full of a marker).
 func TestChannelsLast(t *testing.T) {
@@ -86,13 +89,19 @@ func TestChannelsLastPanics(t *testing.T) {
 }
 
 // BenchmarkChannelsLast times the channels-last copies of the zoo's
-// layers' inputs (convBenchShapes, float32, one image).
+// layers' inputs (convBenchShapes, one image), float32 and then float64
+// ("f64/…").
 func BenchmarkChannelsLast(b *testing.B) {
+	benchChannelsLast[float32](b, "")
+	benchChannelsLast[float64](b, "f64/")
+}
+
+func benchChannelsLast[T tensor.Float](b *testing.B, prefix string) {
 	for _, c := range convBenchShapes {
-		x := make([]float32, c.s.C*c.s.H*c.s.W)
-		dst := make([]float32, (c.s.H+2*c.s.Pad)*(c.s.W+2*c.s.Pad)*c.s.C)
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(4 * (len(x) + len(dst))))
+		x := make([]T, c.s.C*c.s.H*c.s.W)
+		dst := make([]T, (c.s.H+2*c.s.Pad)*(c.s.W+2*c.s.Pad)*c.s.C)
+		b.Run(prefix+c.name, func(b *testing.B) {
+			b.SetBytes(int64(unsafe.Sizeof(T(0))) * int64(len(x)+len(dst)))
 			for b.Loop() {
 				ChannelsLast(dst, x, c.s)
 			}

@@ -517,10 +517,20 @@ func transpose16AVX512(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols
 //go:noescape
 func transpose8AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
 
-// transposer returns the machine's in-register transpose of 4-byte words
-// and its block: transpose16AVX512 and 16, or transpose8AVX2 and 8.
-func transposer() (int, func(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)) {
-	if hasAVX512 {
+// transpose4x64AVX2 is transpose8AVX2 for 4×4 blocks of 8-byte words:
+// 0 ≤ rows ≤ 4, 1 ≤ cols, lanes ≤ 4.
+//
+//go:noescape
+func transpose4x64AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
+
+// transposer returns the machine's in-register transpose of T's words and
+// its block: for float32 transpose16AVX512 and 16, or transpose8AVX2 and
+// 8; for float64 transpose4x64AVX2 and 4 (AVX2 or AVX-512).
+func transposer[T tensor.Float]() (int, func(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)) {
+	switch {
+	case !is32[T]():
+		return 4, transpose4x64AVX2
+	case hasAVX512:
 		return 16, transpose16AVX512
 	}
 	return 8, transpose8AVX2
@@ -528,19 +538,21 @@ func transposer() (int, func(dst, src unsafe.Pointer, dstStride, srcStride, rows
 
 // transPanel is transPanelGeneric, in assembly when the rows fit two zmm
 // registers: for float32 by 16×16 blocks transposed in registers (8×8
-// without AVX-512), for float64 by gathers.
+// without AVX-512), for float64 with AVX-512 by gathers. (float64 by
+// transpose4x64AVX2's 4×4 blocks measured slower than the Go loop: a
+// call per 16 values.)
 func transPanel[T tensor.Float](dst []T, w int, src []T, ld, kb, rows int) {
 	size := int(unsafe.Sizeof(T(0)))
 	if size == 4 && (hasAVX512 || hasAVX2) && w <= 32 && kb > 0 && rows > 0 && rows <= w {
 		_ = dst[kb*w-1]                       // bounds of what the assembly writes
 		_ = src[(rows-1)*ld : (rows-1)*ld+kb] // and reads
-		n, block := transposer()
+		n, block := transposer[T]()
 		d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src))
 		for p0 := 0; p0 < kb; p0 += n {
 			for i0 := 0; i0 < w; i0 += n {
 				r := min(n, max(0, rows-i0))
-				block(unsafe.Add(d, (p0*w+i0)*4), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*4),
-					w*4, ld*4, r, min(n, kb-p0), min(n, w-i0))
+				block(unsafe.Add(d, (p0*w+i0)*size), unsafe.Add(s, (min(i0, rows-1)*ld+p0)*size),
+					w*size, ld*size, r, min(n, kb-p0), min(n, w-i0))
 			}
 		}
 		return
@@ -872,21 +884,22 @@ func winogradWeightsAdd32(wBar, m []float32, count, n int) bool {
 	return true
 }
 
-// channelsLastRow is channelsLastRowGeneric for float32 with AVX-512 or
-// AVX2, by blocks of 16×16 (8×8) words transposed in registers, and
-// reports whether it ran.
+// channelsLastRow is channelsLastRowGeneric with AVX-512 or AVX2, by
+// blocks of T's words transposed in registers (transposer), and reports
+// whether it ran.
 func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool {
-	if unsafe.Sizeof(T(0)) != 4 || !hasAVX512 && !hasAVX2 {
+	if !hasAVX512 && !hasAVX2 {
 		return false
 	}
 	_ = dst[w*c-1]                     // bounds of what the assembly writes
 	_ = x[(c-1)*plane : (c-1)*plane+w] // and reads
-	n, block := transposer()
+	n, block := transposer[T]()
+	size := int(unsafe.Sizeof(T(0)))
 	d, s := unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x))
 	for c0 := 0; c0 < c; c0 += n {
 		r := min(n, c-c0)
 		for j0 := 0; j0 < w; j0 += n {
-			block(unsafe.Add(d, (j0*c+c0)*4), unsafe.Add(s, (c0*plane+j0)*4), c*4, plane*4, r, min(n, w-j0), r)
+			block(unsafe.Add(d, (j0*c+c0)*size), unsafe.Add(s, (c0*plane+j0)*size), c*size, plane*size, r, min(n, w-j0), r)
 		}
 	}
 	return true

@@ -8146,6 +8146,86 @@ transpose8AVX2_masked:
 transpose8AVX2_done:
 	VZEROUPPER
 	RET
+
+// func transpose4x64AVX2(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)
+TEXT ·transpose4x64AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ dstStride+16(FP), R8
+	MOVQ srcStride+24(FP), R9
+	MOVQ rows+32(FP), BX
+	MOVQ cols+40(FP), DX
+	MOVQ lanes+48(FP), R10
+	LEAQ ·stridedMasks+128(SB), AX
+	LEAQ (DX*8), CX
+	SUBQ CX, AX
+	VMOVDQU (AX), Y15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ BX, BX
+	JZ transpose4x64AVX2_loaded
+	VMASKMOVPD (SI), Y15, Y0
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose4x64AVX2_loaded
+	VMASKMOVPD (SI), Y15, Y1
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose4x64AVX2_loaded
+	VMASKMOVPD (SI), Y15, Y2
+	ADDQ R9, SI
+	DECQ BX
+	JZ transpose4x64AVX2_loaded
+	VMASKMOVPD (SI), Y15, Y3
+transpose4x64AVX2_loaded:
+	VUNPCKLPD Y1, Y0, Y4
+	VUNPCKHPD Y1, Y0, Y5
+	VUNPCKLPD Y3, Y2, Y6
+	VUNPCKHPD Y3, Y2, Y7
+	VPERM2F128 $0x20, Y6, Y4, Y8
+	VPERM2F128 $0x20, Y7, Y5, Y9
+	VPERM2F128 $0x31, Y6, Y4, Y10
+	VPERM2F128 $0x31, Y7, Y5, Y11
+	CMPQ R10, $4
+	JNE transpose4x64AVX2_masked
+	VMOVUPD Y8, (DI)
+	DECQ DX
+	JZ transpose4x64AVX2_done
+	ADDQ R8, DI
+	VMOVUPD Y9, (DI)
+	DECQ DX
+	JZ transpose4x64AVX2_done
+	ADDQ R8, DI
+	VMOVUPD Y10, (DI)
+	DECQ DX
+	JZ transpose4x64AVX2_done
+	ADDQ R8, DI
+	VMOVUPD Y11, (DI)
+	JMP transpose4x64AVX2_done
+transpose4x64AVX2_masked:
+	LEAQ ·stridedMasks+128(SB), AX
+	SHLQ $3, R10
+	SUBQ R10, AX
+	VMOVDQU (AX), Y0
+	VMASKMOVPD Y8, Y0, (DI)
+	DECQ DX
+	JZ transpose4x64AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPD Y9, Y0, (DI)
+	DECQ DX
+	JZ transpose4x64AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPD Y10, Y0, (DI)
+	DECQ DX
+	JZ transpose4x64AVX2_done
+	ADDQ R8, DI
+	VMASKMOVPD Y11, Y0, (DI)
+	JMP transpose4x64AVX2_done
+transpose4x64AVX2_done:
+	VZEROUPPER
+	RET
 DATA ·winoIdx+0(SB)/4, $0
 DATA ·winoIdx+4(SB)/4, $2
 DATA ·winoIdx+8(SB)/4, $4

@@ -884,6 +884,81 @@ func emitAddWindowsAVX2(w *bytes.Buffer, f64 bool) {
 	}
 }
 
+// emitTranspose4x64AVX2 writes transpose4x64AVX2 (see ../gemm_amd64.go),
+// transpose8AVX2 for 4×4 blocks of 8-byte words: rows loaded under a
+// VMASKMOVPD mask of cols words, transposed by 64-bit unpacks and one round
+// of 128-bit lane permutes (Y8…Y11 then hold columns 0…3), each column
+// stored whole when lanes is 4 and under a mask otherwise.
+func emitTranspose4x64AVX2(w *bytes.Buffer) {
+	name := "transpose4x64AVX2"
+	fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, dstStride, srcStride, rows, cols, lanes int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	f := asmFunc{w, name}
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ src+8(FP), SI")
+	f.p("MOVQ dstStride+16(FP), R8")
+	f.p("MOVQ srcStride+24(FP), R9")
+	f.p("MOVQ rows+32(FP), BX")
+	f.p("MOVQ cols+40(FP), DX")
+	f.p("MOVQ lanes+48(FP), R10")
+	// Y15: the low cols words of a row (the rows' loads).
+	f.p("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes)
+	f.p("LEAQ (DX*8), CX")
+	f.p("SUBQ CX, AX")
+	f.p("VMOVDQU (AX), Y15")
+	// Rows 0…rows−1 loaded (cols words each), the others zero.
+	for r := 0; r < 4; r++ {
+		f.p("VXORPD Y%d, Y%d, Y%d", r, r, r)
+	}
+	f.p("TESTQ BX, BX")
+	f.p("JZ %s_loaded", name)
+	for r := 0; r < 4; r++ {
+		f.p("VMASKMOVPD (SI), Y15, Y%d", r)
+		if r < 3 {
+			f.p("ADDQ R9, SI")
+			f.p("DECQ BX")
+			f.p("JZ %s_loaded", name)
+		}
+	}
+	f.label("loaded")
+	f.p("VUNPCKLPD Y1, Y0, Y4") // r0[0] r1[0] | r0[2] r1[2]
+	f.p("VUNPCKHPD Y1, Y0, Y5") // r0[1] r1[1] | r0[3] r1[3]
+	f.p("VUNPCKLPD Y3, Y2, Y6")
+	f.p("VUNPCKHPD Y3, Y2, Y7")
+	f.p("VPERM2F128 $0x20, Y6, Y4, Y8")
+	f.p("VPERM2F128 $0x20, Y7, Y5, Y9")
+	f.p("VPERM2F128 $0x31, Y6, Y4, Y10")
+	f.p("VPERM2F128 $0x31, Y7, Y5, Y11")
+	// Columns 0…cols−1 stored, lanes words each.
+	store := func(masked bool) {
+		for c := 0; c < 4; c++ {
+			if masked {
+				f.p("VMASKMOVPD Y%d, Y0, (DI)", 8+c)
+			} else {
+				f.p("VMOVUPD Y%d, (DI)", 8+c)
+			}
+			if c < 3 {
+				f.p("DECQ DX")
+				f.p("JZ %s_done", name)
+				f.p("ADDQ R8, DI")
+			}
+		}
+		f.p("JMP %s_done", name)
+	}
+	f.p("CMPQ R10, $4")
+	f.p("JNE %s_masked", name)
+	store(false)
+	f.label("masked")
+	f.p("LEAQ ·stridedMasks+%d(SB), AX", stridedMaskBytes)
+	f.p("SHLQ $3, R10")
+	f.p("SUBQ R10, AX")
+	f.p("VMOVDQU (AX), Y0")
+	store(true)
+	f.label("done")
+	f.p("VZEROUPPER")
+	f.p("RET")
+}
+
 // emitTranspose8AVX2 writes transpose8AVX2 (see ../gemm_amd64.go), the
 // AVX2 twin of transpose16AVX512 on 8×8 blocks: rows loaded under a
 // VMASKMOVPS mask of cols words, transposed by 32-bit and 64-bit unpacks and

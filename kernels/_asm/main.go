@@ -126,6 +126,7 @@ func main() {
 	emitGatherPanel(&buf)
 	emitTranspose16(&buf)
 	emitTranspose8AVX2(&buf)
+	emitTranspose4x64AVX2(&buf)
 	emitWinograd(&buf)
 	emitWinogradVert(&buf)
 	emitWino5Rows(&buf, true)
