@@ -45,32 +45,105 @@ func winogradShape[T tensor.Float](s kernels.ConvShape, o int) bool {
 	return kernels.WinogradFast[T]() && kernels.WinogradOK(s)
 }
 
-// winogradAlg is the Winograd algorithm of a convolution, F(2×2, r×r) by
-// its window r: 3 (kernels.WinogradIn and its kin, 16 components) or 5
-// (kernels.Winograd5In and its kin, 36). Its functions transform the
-// images of a chunk.
+// winogradAlg is the Winograd algorithm of a convolution: F(2×2, 3×3)
+// (kernels.WinogradIn and its kin, 16 components), F(2×2, 5×5)
+// (kernels.Winograd5In, 36) or F(4×4, 3×3) (kernels.Winograd43In, 36). Its
+// functions transform the images of a chunk.
 type winogradAlg int
 
-// winogradOf returns the algorithm of a convolution of shape s.
-func winogradOf(s kernels.ConvShape) winogradAlg { return winogradAlg(s.KH) }
+const (
+	winograd23 winogradAlg = iota // F(2×2, 3×3)
+	winograd25                    // F(2×2, 5×5)
+	winograd43                    // F(4×4, 3×3)
+)
+
+// winogradOf returns the algorithm of a convolution of shape s into o
+// channels that runs by Winograd's algorithm (winogradShape): by its
+// window, and for 3×3 windows F(4×4, 3×3) where its transforms run at
+// full speed (kernels.Winograd43Fast) and pay for themselves (prefer43);
+// grad asks for the weight cotangents' products (convWeightWinograd), else
+// for a convolution's (winogradConv: the outputs, or the input cotangents
+// by the transposed convolution).
+func winogradOf[T tensor.Float](s kernels.ConvShape, o int, grad bool) winogradAlg {
+	switch {
+	case s.KH == 5:
+		return winograd25
+	case use43 && kernels.Winograd43Fast[T](s) && prefer43(s, o, grad):
+		return winograd43
+	}
+	return winograd23
+}
+
+// use43 enables F(4×4, 3×3) (tests and benchmarks turn it off to compare).
+var use43 = true
+
+// prefer43 reports whether F(4×4, 3×3) is faster than F(2×2, 3×3) for a
+// convolution of shape s into o channels (grad: its weight cotangents):
+// where its products, 0.56 of F(2×2, 3×3)'s, outweigh its transforms,
+// which cost more per tile and, per image and channel, a call each (the
+// F(2×2, 3×3) kernels take a whole chunk's images of a channel at once).
+// Measured per layer (AVX-512, 2 threads, 5 alternations in one process,
+// medians; forward / input cotangents / weight cotangents against F(2×2,
+// 3×3)): C2's 30×30 layer 0.88–0.96 / 1.0 / 0.83, its 14×14 one 1.0 /
+// 1.0 / 0.79, ResNet-18's 32×32 0.86–0.90 / 0.83–0.88 / 0.75, its 8×8
+// (256 channels) 1.1–1.2 / 1.2 / 0.77 and 4×4 2.3 / 2.5 / 1.5;
+// ResNet-20's 32×32 (16 channels) 1.0 / 1.0 / –, 16×16 1.1 / 1.1 / 0.83
+// and 8×8 (64 channels) 1.7 / 1.6 / 1.0.
+func prefer43(s kernels.ConvShape, o int, grad bool) bool {
+	ow, c := s.OutW(), min(s.C, o)
+	if grad {
+		return ow >= 12 || ow >= 8 && c >= 128
+	}
+	return ow >= 24 && c >= 64
+}
 
 // comps returns the number of components of a transformed tile.
-func (a winogradAlg) comps() int { return (int(a) + 1) * (int(a) + 1) }
+func (a winogradAlg) comps() int {
+	if a == winograd23 {
+		return 16
+	}
+	return 36
+}
+
+// tiles returns the number of tiles of an image of shape s.
+func (a winogradAlg) tiles(s kernels.ConvShape) int {
+	if a == winograd43 {
+		return kernels.Winograd43Tiles(s)
+	}
+	return kernels.WinogradTiles(s)
+}
+
+// chunkTiles returns the number of tiles a chunk of images aims for.
+func (a winogradAlg) chunkTiles() int {
+	if a == winograd43 {
+		return wino43ChunkTiles
+	}
+	return winogradChunkTiles
+}
+
+var wino43ChunkTiles = 128
 
 // scratch returns the scratch the transforms of a chunk of leading
 // dimension ld need.
 func (a winogradAlg) scratch(ld int) int {
-	if a == 5 {
+	switch a {
+	case winograd25:
 		return kernels.Winograd5Scratch(ld)
+	case winograd43:
+		return kernels.Winograd43Scratch(ld)
 	}
 	return 0
 }
 
 // winoIn writes the transformed tiles of the n images xs of shape s at
-// dst (kernels.WinogradIn, Winograd5In).
+// dst (kernels.WinogradIn, Winograd5In, Winograd43In).
 func winoIn[T tensor.Float](a winogradAlg, dst []T, ld, us int, xs []T, n int, s kernels.ConvShape, tmp []T) {
-	if a == 5 {
+	switch a {
+	case winograd25:
 		kernels.Winograd5In(dst, ld, us, xs, n, s, tmp)
+		return
+	case winograd43:
+		kernels.Winograd43In(dst, ld, us, xs, n, s, tmp)
 		return
 	}
 	tiles, in := kernels.WinogradTiles(s), s.C*s.H*s.W
@@ -80,10 +153,15 @@ func winoIn[T tensor.Float](a winogradAlg, dst []T, ld, us int, xs []T, n int, s
 }
 
 // winoOut writes (or adds) the n images y ([n, o, oh, ow]) of the
-// transformed products m (kernels.WinogradOut, Winograd5Out).
+// transformed products m (kernels.WinogradOut, Winograd5Out,
+// Winograd43Out).
 func winoOut[T tensor.Float](a winogradAlg, y []T, n int, m []T, ld, ms, o, oh, ow int, b []T, add bool, tmp []T) {
-	if a == 5 {
+	switch a {
+	case winograd25:
 		kernels.Winograd5Out(y, n, m, ld, ms, o, oh, ow, b, add, tmp)
+		return
+	case winograd43:
+		kernels.Winograd43Out(y, n, m, ld, ms, o, oh, ow, b, add, tmp)
 		return
 	}
 	tiles, out := oh/2*(ow/2), o*oh*ow
@@ -93,10 +171,14 @@ func winoOut[T tensor.Float](a winogradAlg, y []T, n int, m []T, ld, ms, o, oh, 
 }
 
 // winoOutT writes the transformed output cotangents of the n images y
-// (kernels.WinogradOutT, Winograd5OutT).
+// (kernels.WinogradOutT, Winograd5OutT, Winograd43OutT).
 func winoOutT[T tensor.Float](a winogradAlg, dst []T, ld, ys int, y []T, n, o, oh, ow int, tmp []T) {
-	if a == 5 {
+	switch a {
+	case winograd25:
 		kernels.Winograd5OutT(dst, ld, ys, y, n, o, oh, ow, tmp)
+		return
+	case winograd43:
+		kernels.Winograd43OutT(dst, ld, ys, y, n, o, oh, ow, tmp)
 		return
 	}
 	tiles, out := oh/2*(ow/2), o*oh*ow
@@ -106,10 +188,14 @@ func winoOutT[T tensor.Float](a winogradAlg, dst []T, ld, ys int, y []T, n, o, o
 }
 
 // winoWeightsAdd adds the weight gradient of the summed products m
-// (kernels.WinogradWeightsAdd, Winograd5WeightsAdd).
+// (kernels.WinogradWeightsAdd, Winograd5WeightsAdd, Winograd43WeightsAdd).
 func winoWeightsAdd[T tensor.Float](a winogradAlg, wBar, m []T, o, c int) {
-	if a == 5 {
+	switch a {
+	case winograd25:
 		kernels.Winograd5WeightsAdd(wBar, m, o, c)
+		return
+	case winograd43:
+		kernels.Winograd43WeightsAdd(wBar, m, o, c)
 		return
 	}
 	kernels.WinogradWeightsAdd(wBar, m, o, c)
@@ -117,8 +203,8 @@ func winoWeightsAdd[T tensor.Float](a winogradAlg, wBar, m []T, o, c int) {
 
 // winogradChunk returns the images per chunk of n images of tiles tiles
 // each and the leading dimension of a chunk's transformed tiles.
-func winogradChunk(n, tiles int) (per, ld int) {
-	per = max(1, min(n, winogradChunkTiles/tiles))
+func winogradChunk(a winogradAlg, n, tiles int) (per, ld int) {
+	per = max(1, min(n, a.chunkTiles()/tiles))
 	return per, winogradLd(per, tiles)
 }
 
@@ -131,8 +217,8 @@ func winogradChunk(n, tiles int) (per, ld int) {
 // same order; TestWinogradDeterministic), so the chunking may follow
 // GOMAXPROCS; the weight cotangents, summed over the chunks, may not
 // (convWeightWinograd keeps winogradChunk's).
-func winogradSpread(n, tiles int) (per, ld int) {
-	per, _ = winogradChunk(n, tiles)
+func winogradSpread(a winogradAlg, n, tiles int) (per, ld int) {
+	per, _ = winogradChunk(a, n, tiles)
 	per = max(1, min(per, n/(2*runtime.GOMAXPROCS(0))))
 	return per, winogradLd(per, tiles)
 }
@@ -182,12 +268,12 @@ type winogradWeights[T tensor.Float] struct {
 // v as its components' row-major [O, C] matrices or, with transposed, the
 // transposed convolution's [C, O] ones, and returns their rows and
 // columns. F(2×2, 3×3)'s transposed matrices are its own, components
-// exchanged and transposed (kernels.WinogradTransposed); F(2×2, 5×5)'s are
-// those of the flipped filters (flipWeights: w′[c, o] = w[o, c] turned by
-// 180°).
+// exchanged and transposed (kernels.WinogradTransposed); F(2×2, 5×5)'s and
+// F(4×4, 3×3)'s are those of the flipped filters (flipWeights: w′[c, o] =
+// w[o, c] turned by 180°).
 func winogradMats[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T], transposed bool, v []T) (rows, cols int) {
 	o, c := g.O, g.C
-	if a == 5 {
+	if a != winograd23 {
 		src := w.Data
 		if transposed {
 			o, c = c, o
@@ -196,7 +282,11 @@ func winogradMats[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T],
 			src = *rb
 			flipWeights(g, src, []*tensor.Dense[T]{w})
 		}
-		kernels.Winograd5Weights(v, src, o, c)
+		if a == winograd25 {
+			kernels.Winograd5Weights(v, src, o, c)
+		} else {
+			kernels.Winograd43Weights(v, src, o, c)
+		}
 		return o, c
 	}
 	if !transposed {
@@ -233,7 +323,7 @@ func newWinogradWeights[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Den
 	buf := getScratch[T](nc * o * c)
 	v := *buf
 	p := make([]*kernels.PackedA[T], nc)
-	if a == 3 && transposed {
+	if a == winograd23 && transposed {
 		// F(2×2, 3×3)'s own matrices, packed transposed: no copy of them
 		// transposed (16·O·C values) as winogradMats makes.
 		kernels.WinogradWeights(v, w.Data, o, c)
@@ -305,11 +395,11 @@ func (w winogradWeights[T]) release() {
 // stages 0.79–0.82. Whole layers gain only up to 32 channels
 // (winogradPairMaxK).
 func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool) {
-	a := winogradOf(s)
+	a := winogradOf[T](s, o, false)
 	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
-	tiles := kernels.WinogradTiles(s)
-	per, ld := winogradSpread(n, tiles)
+	tiles := a.tiles(s)
+	per, ld := winogradSpread(a, n, tiles)
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
 	// Scratch for the tiles and products each chunk needs, their
 	// components us and ms apart, and for the transforms.
@@ -416,7 +506,7 @@ func winogradScatter[T tensor.Float](a winogradAlg, yn []T, n int, m []T, ld, ms
 // convForwardWinograd is convForward for winogradShape: the products by
 // winogradConv, the weights transformed once per call (winogradPairs).
 func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wDot *tensor.Dense[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
-	pw, pwd, pp := winogradPairs(winogradOf(g.ConvShape), g, w, wDot, false, yX, yXd, dXd, dX)
+	pw, pwd, pp := winogradPairs(winogradOf[T](g.ConvShape, g.O, false), g, w, wDot, false, yX, yXd, dXd, dX)
 	defer pw.release()
 	defer pwd.release()
 	defer pp.release()
@@ -472,7 +562,7 @@ func (g convGeom) transposedWinograd() (kernels.ConvShape, bool) {
 // x̄ = conv(ȳ, w′) and x̄̇ = conv(ȳ̇, w′) + conv(ȳ, ẇ′), w′ the transposed
 // weights (kernels.WinogradWeights).
 func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, dot convGrads[T], yBar, yBarDot, w, wDot *tensor.Dense[T], doX, doXdY, doXdW bool) {
-	pw, pwd, pp := winogradPairs(winogradOf(ts), g, w, wDot, true, doX, false, doXdY, doXdW)
+	pw, pwd, pp := winogradPairs(winogradOf[T](ts, g.C, false), g, w, wDot, true, doX, false, doXdY, doXdW)
 	defer pw.release()
 	defer pwd.release()
 	defer pp.release()
@@ -536,10 +626,10 @@ func winogradNT(g convGeom) bool { return min(g.C, g.O) >= 128 }
 // the sums run by component instead (winogradWeightSums), in the same
 // order.
 func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
-	a := winogradOf(g.ConvShape)
+	a := winogradOf[T](g.ConvShape, g.O, true)
 	nc := a.comps()
-	tiles := kernels.WinogradTiles(g.ConvShape)
-	per, ld := winogradChunk(g.N, tiles)
+	tiles := a.tiles(g.ConvShape)
+	per, ld := winogradChunk(a, g.N, tiles)
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	nt := winogradNT(g)

@@ -909,13 +909,13 @@ func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool {
 // vectors of float32, AVX-512 or AVX2 (_asm/winograd5.go).
 //
 //go:noescape
-func winoB6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+func winoB6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
 
 //go:noescape
-func winoA6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+func winoA6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
 
 //go:noescape
-func winoAT6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+func winoAT6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
 
 //go:noescape
 func winoB6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
@@ -925,6 +925,21 @@ func winoA6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, src
 
 //go:noescape
 func winoAT6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+// The element-wise transforms of Winograd's F(4×4, 3×3) (winoA46,
+// winoAT46), likewise.
+
+//go:noescape
+func winoA46_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
+
+//go:noescape
+func winoAT46_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
+
+//go:noescape
+func winoA46_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
+
+//go:noescape
+func winoAT46_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
 
 // winoVertLanes returns the float32 lanes of winoVertAsm's vectors, 0
 // where it has none.
@@ -938,21 +953,25 @@ func winoVertLanes() int {
 	return 0
 }
 
-// winoVertFuncs are the element-wise transforms by ISA (AVX2, AVX-512) and
-// op.
-var winoVertFuncs = [2][3]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
-	{winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2},
-	{winoB6_32AVX512, winoA6_32AVX512, winoAT6_32AVX512},
-}
+// winoVertFuncs are the element-wise transforms by op, AVX2 and
+// AVX-512 (which also takes a last partial vector under a mask).
+var (
+	winoVertAVX2 = [5]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
+		winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2, winoA46_32AVX2, winoAT46_32AVX2}
+	winoVertAVX512 = [5]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64){
+		winoB6_32AVX512, winoA6_32AVX512, winoAT6_32AVX512, winoA46_32AVX512, winoAT46_32AVX512}
+)
 
-// winoVertAsm runs transform op on blocks whole vectors per group (steps
-// and strides in bytes).
-func winoVertAsm(op int, dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int) {
-	k := 0
+// winoVertAsm runs transform op on the first n values of each vector
+// (steps and strides in bytes) and returns how many it did: whole vectors
+// with AVX2, all n with AVX-512.
+func winoVertAsm(op int, dst, src unsafe.Pointer, n, count, srcStep, dstStep, srcStride, dstStride int) int {
 	if hasAVX512 {
-		k = 1
+		winoVertAVX512[op](dst, src, n/16, count, srcStep, dstStep, srcStride, dstStride, laneMask(0, n%16))
+		return n
 	}
-	winoVertFuncs[k][op](dst, src, blocks, count, srcStep, dstStep, srcStride, dstStride)
+	winoVertAVX2[op](dst, src, n/8, count, srcStep, dstStep, srcStride, dstStride)
+	return n / 8 * 8
 }
 
 // wino5RowTiles returns the most tiles a row may have for wino5Rows32's
@@ -968,19 +987,24 @@ func wino5RowTiles() int {
 	return 0
 }
 
-// wino5Rows32AVX512 is Im2col of the 6×6 windows of one channel followed
-// by winoB6 along their rows (_asm/winograd5.go), rows of at most 13
-// tiles; idx are wino5Idx.
+// wino5Rows32AVX512 is Im2col of the 6×6 windows of one channel, step
+// image rows and columns apart, followed by winoB6 along their rows
+// (_asm/winograd5.go), rows of tiles whose windows end by padded column
+// 31; idx are winoRowIdx[step].
 //
 //go:noescape
-func wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)
+func wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32, step int)
 
-// wino5Idx are the permutes of wino5Rows32AVX512: lane l of table j takes
-// padded column 2l + j of the two vectors of an image row.
-var wino5Idx = func() (idx [6][16]int32) {
-	for j := range idx {
-		for l := range idx[j] {
-			idx[j][l] = int32(2*l + j)
+// winoRowIdx are the permutes of wino5Rows32AVX512 for windows step = 2
+// and 4 columns apart: lane l of table j takes padded column step·l + j of
+// the two vectors of an image row (mod 32: lanes past the row's tiles
+// are not stored).
+var winoRowIdx = func() (idx [5][6][16]int32) {
+	for _, step := range []int{2, 4} {
+		for j := range idx[step] {
+			for l := range idx[step][j] {
+				idx[step][j][l] = int32((step*l + j) % 32)
+			}
 		}
 	}
 	return idx
@@ -989,11 +1013,28 @@ var wino5Idx = func() (idx [6][16]int32) {
 //go:noescape
 func wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
 
-// wino5Rows32 runs Winograd5In's gather and row transform of one channel in
-// assembly where it can (rows of at most wino5RowTiles tiles) and reports
-// whether it did.
-func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool {
-	tw := s.OutW() / 2
+// wino5Rows32 runs the gather and row transform of the 6×6 windows of
+// one channel, step = 2 (Winograd5In) or 4 (Winograd43In) columns and rows
+// apart, in assembly where it can and reports whether it did: step 2 with
+// rows of at most wino5RowTiles tiles, step 4 with AVX-512 and rows of any
+// length, in parts of at most 7 tiles (whose windows end by column 29 of
+// the two vectors loaded from the part's first).
+func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool {
+	tw := (s.W+2*s.Pad-6)/step + 1
+	if step == 4 {
+		if !hasAVX512 {
+			return false
+		}
+		for t0 := 0; t0 < tw; t0 += 7 {
+			// The part's loads start at padded column c = 4·t0: lanes
+			// inside the image are those of image columns c − pad…
+			c := 4 * t0
+			masks := laneMask(s.Pad-c, s.Pad+s.W-c) | laneMask(s.Pad-c-16, s.Pad+s.W-c-16)<<16 | laneMask(0, min(7, tw-t0))<<32
+			wino5Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst[t0:])), unsafe.Add(unsafe.Pointer(unsafe.SliceData(x)), 4*c),
+				4*ld, s.OutH()/4, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[4], 4)
+		}
+		return true
+	}
 	if tw > wino5RowTiles() {
 		return false
 	}
@@ -1009,6 +1050,47 @@ func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool {
 		return true
 	}
 	masks := laneMask(s.Pad, min(16, s.Pad+s.W)) | laneMask(0, max(0, min(16, s.W+s.Pad-16)))<<16 | laneMask(0, tw)<<32
-	wino5Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, &wino5Idx)
+	wino5Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[2], 2)
+	return true
+}
+
+// winoBlocksOut32AVX512 writes (flags bit 1 clear) or adds the 4×4 output
+// blocks of tilesY rows of at most 8 tiles, plus bias where flags has bit
+// 2 (_asm/winograd5.go): winoBlocksGeneric on raw memory.
+//
+//go:noescape
+func winoBlocksOut32AVX512(y, blk unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64, flags int, bias float32)
+
+// winoBlocksIn32AVX512 gathers the 4×4 blocks of tilesY rows of at most 8
+// tiles: winoBlocksInGeneric on raw memory.
+//
+//go:noescape
+func winoBlocksIn32AVX512(blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64)
+
+// winoBlocks32 runs winoBlocksOut (out) or winoBlocksIn of one plane of
+// ow = 4·tx columns in assembly, parts of 8 tiles, where the machine has
+// AVX-512, and reports whether it did.
+func winoBlocks32(out bool, y, blk []float32, ld, ty, tx int, add bool, bias *float32) bool {
+	if !hasAVX512 {
+		return false
+	}
+	flags, b := 0, float32(0)
+	if add {
+		flags |= 1
+	}
+	if bias != nil {
+		flags, b = flags|2, *bias
+	}
+	for t0 := 0; t0 < tx; t0 += 8 {
+		n := min(8, tx-t0)
+		masks := laneMask(0, n) | laneMask(0, 4*n)<<16 | laneMask(0, 4*n-16)<<32
+		yp := unsafe.Pointer(unsafe.SliceData(y[4*t0:]))
+		bp := unsafe.Pointer(unsafe.SliceData(blk[t0:]))
+		if out {
+			winoBlocksOut32AVX512(yp, bp, 4*ld, ty, 16*tx, 4*tx, masks, flags, b)
+		} else {
+			winoBlocksIn32AVX512(bp, yp, 4*ld, ty, 16*tx, 4*tx, masks)
+		}
+	}
 	return true
 }

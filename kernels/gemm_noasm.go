@@ -87,7 +87,7 @@ func channelsLastRow[T tensor.Float](dst, x []T, c, plane, w int) bool { return 
 func winoVertLanes() int { return 0 }
 
 // winoVertAsm is never called without assembly.
-func winoVertAsm(op int, dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int) {
+func winoVertAsm(op int, dst, src unsafe.Pointer, n, count, srcStep, dstStep, srcStride, dstStride int) int {
 	panic("kernels: no assembly Winograd transforms")
 }
 
@@ -95,4 +95,9 @@ func winoVertAsm(op int, dst, src unsafe.Pointer, blocks, count, srcStep, dstSte
 func wino5RowTiles() int { return 0 }
 
 // wino5Rows32 reports false: no assembly transform.
-func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape) bool { return false }
+func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool { return false }
+
+// winoBlocks32 reports false: no assembly transform.
+func winoBlocks32(out bool, y, blk []float32, ld, ty, tx int, add bool, bias *float32) bool {
+	return false
+}

@@ -91,7 +91,7 @@ func Winograd5In[T tensor.Float](dst []T, ld, xiStride int, x []T, n int, s Conv
 		rows := true
 		for k := 0; k < n; k++ {
 			off := (k*s.C + c) * plane
-			if !is32[T]() || !wino5Rows32(as32(tmp[k*tiles:]), ld, as32(x[off:off+plane]), s) {
+			if !is32[T]() || !wino5Rows32(as32(tmp[k*tiles:]), ld, as32(x[off:off+plane]), s, 2) {
 				Im2col(tmp[k*tiles:], ld, x[off:off+plane], ws)
 				rows = false
 			}
@@ -272,14 +272,17 @@ func winoAT6[T tensor.Float](dst, src []T, n, count, srcStep, dstStep, srcStride
 	winoVert(winoOpAT6, dst, src, n, count, srcStep, dstStep, srcStride, dstStride)
 }
 
-// The element-wise transforms, their vectors in and out.
+// The element-wise transforms (F(4×4, 3×3)'s in winograd43.go), their
+// vectors in and out.
 const (
 	winoOpB6 = iota
 	winoOpA6
 	winoOpAT6
+	winoOpA46
+	winoOpAT46
 )
 
-var winoOpArity = [3][2]int{{6, 6}, {6, 2}, {2, 6}}
+var winoOpArity = [5][2]int{{6, 6}, {6, 2}, {2, 6}, {6, 4}, {4, 6}}
 
 func winoVert[T tensor.Float](op int, dst, src []T, n, count, srcStep, dstStep, srcStride, dstStride int) {
 	in, out := winoOpArity[op][0], winoOpArity[op][1]
@@ -333,21 +336,47 @@ func winoVertGeneric[T tensor.Float](op int, dst, src []T, lo, n, count, srcStep
 				d[3*dstStride+l] = e0 + e2
 				d[4*dstStride+l] = e0 - e2
 				d[5*dstStride+l] = e1
+			case winoOpA46:
+				m0, m1, m2 := s[l], s[srcStride+l], s[2*srcStride+l]
+				m3, m4, m5 := s[3*srcStride+l], s[4*srcStride+l], s[5*srcStride+l]
+				s12, d12, s34, d34 := m1+m2, m1-m2, m3+m4, m3-m4
+				t := d34 + d34
+				u := s34 + s34
+				u += u
+				a1, a2 := d12+t, s12+u
+				t += t
+				t += t
+				d[l] = (m0 + s12) + s34
+				d[dstStride+l] = a1
+				d[2*dstStride+l] = a2
+				d[3*dstStride+l] = (d12 + t) + m5
+			case winoOpAT46:
+				e0, e1, e2, e3 := s[l], s[srcStride+l], s[2*srcStride+l], s[3*srcStride+l]
+				s02, s13 := e0+e2, e1+e3
+				f2, f3 := e2+e2, e3+e3
+				f2 += f2
+				f3 += f3
+				t02, t13 := e0+f2, e1+f3
+				t13 += t13
+				d[l] = e0
+				d[dstStride+l] = s02 + s13
+				d[2*dstStride+l] = s02 - s13
+				d[3*dstStride+l] = t02 + t13
+				d[4*dstStride+l] = t02 - t13
+				d[5*dstStride+l] = e3
 			}
 		}
 	}
 }
 
-// winoVert32 runs whole vectors of winoVert in assembly where the machine
-// has it (winoVertAsm) and returns how many values of each vector it did.
+// winoVert32 runs winoVert in assembly where the machine has it
+// (winoVertAsm) and returns how many values of each vector it did.
 func winoVert32(op int, dst, src []float32, n, count, srcStep, dstStep, srcStride, dstStride int) int {
 	lanes := winoVertLanes()
-	blocks := n / max(lanes, 1)
-	if lanes == 0 || blocks == 0 {
+	if lanes == 0 || n < lanes && lanes < 16 {
 		return 0
 	}
-	winoVertAsm(op, unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), blocks, count, 4*srcStep, 4*dstStep, 4*srcStride, 4*dstStride)
-	return blocks * lanes
+	return winoVertAsm(op, unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), n, count, 4*srcStep, 4*dstStep, 4*srcStride, 4*dstStride)
 }
 
 // Winograd5Fast reports whether T's F(2×2, 5×5) transforms of shape s run

@@ -131,6 +131,7 @@ func main() {
 	emitWinogradVert(&buf)
 	emitWino5Rows(&buf, true)
 	emitWino5Rows(&buf, false)
+	emitWinoBlocks(&buf)
 	emitStridedMasks(&buf)
 	write(*out, buf.Bytes())
 }

@@ -6,13 +6,14 @@ import (
 )
 
 // emitWinogradVert writes the element-wise transforms of Winograd's
-// F(2×2, 5×5) (../winograd5.go: winoB6, winoA6, winoAT6), for float32 in
-// AVX-512 and AVX2:
+// F(2×2, 5×5) and F(4×4, 3×3) (../winograd5.go: winoB6, winoA6, winoAT6;
+// ../winograd43.go: winoA46, winoAT46), for float32 in AVX-512 and AVX2:
 //
 //	winoB6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
 //
 // and likewise winoA6_32…, winoAT6_32…: count groups, each of blocks
-// whole vectors; group q reads its vector k at src + q·srcStep +
+// whole vectors (with AVX-512 then the lanes of the mask tail, a last
+// partial vector); group q reads its vector k at src + q·srcStep +
 // k·srcStride and writes its result k at dst + q·dstStep + k·dstStride
 // (bytes), all of a block's vectors read before any is written. The
 // operations are the Go twin's (winoVertGeneric), in its order; the
@@ -27,8 +28,13 @@ func emitWinogradVert(w *bytes.Buffer) {
 			r := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
 			name := op.name + "_32" + sfx
 			f := asmFunc{w, name}
-			fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)\n", name)
-			fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+			if zmm {
+				fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)\n", name)
+				fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+			} else {
+				fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)\n", name)
+				fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+			}
 			f.p("MOVQ dst+0(FP), R15")
 			f.p("MOVQ src+8(FP), R14")
 			f.p("MOVQ count+24(FP), DX")
@@ -36,6 +42,10 @@ func emitWinogradVert(w *bytes.Buffer) {
 			f.p("MOVQ dstStep+40(FP), R9")
 			f.p("MOVQ srcStride+48(FP), R10")
 			f.p("MOVQ dstStride+56(FP), R11")
+			if zmm {
+				f.p("MOVQ tail+64(FP), AX")
+				f.p("KMOVW AX, K1")
+			}
 			if op.four {
 				f.p("MOVL $0x40800000, AX") // 4.0
 				f.p("VMOVD AX, X15")
@@ -61,6 +71,10 @@ func emitWinogradVert(w *bytes.Buffer) {
 			f.p("LEAQ (DI)(R11*2), R13")
 			f.p("ADDQ R11, R13")
 			f.p("MOVQ blocks+16(FP), BX")
+			if zmm {
+				f.p("TESTQ BX, BX")
+				f.p("JZ %s_tail", name)
+			}
 			f.label("block")
 			for k := 0; k < op.in; k++ {
 				f.p("VMOVUPS %s, %s", addr("SI", "R12", "R10", k), r(k))
@@ -76,6 +90,22 @@ func emitWinogradVert(w *bytes.Buffer) {
 			}
 			f.p("DECQ BX")
 			f.p("JNZ %s_block", name)
+			if zmm {
+				// The last values, fewer than a vector, under K1.
+				f.label("tail")
+				f.p("KORTESTW K1, K1")
+				f.p("JZ %s_next", name)
+				for k := 0; k < op.in; k++ {
+					f.p("VMOVUPS.Z %s, K1, %s", addr("SI", "R12", "R10", k), r(k))
+				}
+				for _, s := range op.body(r) {
+					f.p("%s", s)
+				}
+				for k, res := range op.results {
+					f.p("VMOVUPS %s, K1, %s", r(res), addr("DI", "R13", "R11", k))
+				}
+				f.label("next")
+			}
 			f.p("ADDQ R8, R14")
 			f.p("ADDQ R9, R15")
 			f.p("DECQ DX")
@@ -142,26 +172,66 @@ var winoVertOps = []winoVertOp{
 			"VSUBPS " + r(2) + ", " + r(0) + ", " + r(6),
 		}
 	}, []int{0, 3, 4, 5, 6, 1}},
+	// F(4×4, 3×3)'s Aᵀ (6 → 4) and A (4 → 6), by sums and exact
+	// doublings (../winograd43.go: winoA46, winoAT46).
+	{"winoA46", 6, false, func(r func(int) string) []string {
+		return []string{
+			"VADDPS " + r(2) + ", " + r(1) + ", " + r(6), // s12 = m1 + m2
+			"VSUBPS " + r(2) + ", " + r(1) + ", " + r(7), // d12 = m1 − m2
+			"VADDPS " + r(4) + ", " + r(3) + ", " + r(8), // s34 = m3 + m4
+			"VSUBPS " + r(4) + ", " + r(3) + ", " + r(9), // d34 = m3 − m4
+			"VADDPS " + r(6) + ", " + r(0) + ", " + r(10),
+			"VADDPS " + r(8) + ", " + r(10) + ", " + r(10), // a0 = (m0 + s12) + s34
+			"VADDPS " + r(9) + ", " + r(9) + ", " + r(11),  // 2·d34
+			"VADDPS " + r(11) + ", " + r(7) + ", " + r(1),  // a1 = d12 + 2·d34
+			"VADDPS " + r(8) + ", " + r(8) + ", " + r(2),
+			"VADDPS " + r(2) + ", " + r(2) + ", " + r(2), // 4·s34
+			"VADDPS " + r(2) + ", " + r(6) + ", " + r(2), // a2 = s12 + 4·s34
+			"VADDPS " + r(11) + ", " + r(11) + ", " + r(11),
+			"VADDPS " + r(11) + ", " + r(11) + ", " + r(11), // 8·d34
+			"VADDPS " + r(11) + ", " + r(7) + ", " + r(3),
+			"VADDPS " + r(5) + ", " + r(3) + ", " + r(3), // a3 = (d12 + 8·d34) + m5
+		}
+	}, []int{10, 1, 2, 3}},
+	{"winoAT46", 4, false, func(r func(int) string) []string {
+		return []string{
+			"VADDPS " + r(2) + ", " + r(0) + ", " + r(4), // s02 = e0 + e2
+			"VADDPS " + r(3) + ", " + r(1) + ", " + r(5), // s13 = e1 + e3
+			"VADDPS " + r(5) + ", " + r(4) + ", " + r(6), // q1
+			"VSUBPS " + r(5) + ", " + r(4) + ", " + r(7), // q2
+			"VADDPS " + r(2) + ", " + r(2) + ", " + r(8),
+			"VADDPS " + r(8) + ", " + r(8) + ", " + r(8), // 4·e2
+			"VADDPS " + r(8) + ", " + r(0) + ", " + r(8), // t02 = e0 + 4·e2
+			"VADDPS " + r(3) + ", " + r(3) + ", " + r(9),
+			"VADDPS " + r(9) + ", " + r(9) + ", " + r(9),  // 4·e3
+			"VADDPS " + r(9) + ", " + r(1) + ", " + r(9),  // e1 + 4·e3
+			"VADDPS " + r(9) + ", " + r(9) + ", " + r(9),  // t13 = 2·(e1 + 4·e3)
+			"VADDPS " + r(9) + ", " + r(8) + ", " + r(10), // q3
+			"VSUBPS " + r(9) + ", " + r(8) + ", " + r(11), // q4
+		}
+	}, []int{0, 6, 7, 10, 11, 3}},
 }
 
 // emitWino5Rows writes
 //
-//	wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32)
+//	wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32, step int)
 //	wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
 //
-// the first half of F(2×2, 5×5)'s input transform for one channel of one
-// image: for each row of tiles ty and window row i, image row r = 2·ty + i
-// − pad (zero outside the image) gives the six window columns j of every
+// the first half of the input transform of 6×6 windows (F(2×2, 5×5)'s,
+// and with AVX-512 F(4×4, 3×3)'s) for one channel of one image: for each
+// row of tiles ty and window row i, image row r = step·ty + i − pad (step
+// 2 with AVX2; zero outside the image) gives the six window columns j of every
 // tile (padded column 2·tx + j) and Bᵀ is applied to them (winoB6's
 // body); result j′ goes to row 6·i + j′ of dst (ld bytes apart), at the
 // row of tiles' place (tileRowBytes = 4·tilesX on), the low tilesX lanes.
 // This is Im2col of the 6×6 windows followed by winoB6 along the rows, the
 // same values.
 //
-// AVX-512, rows of at most 13 tiles: the image row is loaded as two
-// vectors, padded columns 0…15 and 16…31 (masks bits 0–15 and 16–31: the
-// lanes inside the image), and the window columns gathered by VPERMT2PS
-// (idx[j]); masks bits 32–47 are the stores' lanes. AVX2, rows of at most
+// AVX-512, rows of tiles whose windows end by padded column 31: the image
+// row is loaded as two vectors, padded columns 0…15 and 16…31 (masks bits
+// 0–15 and 16–31: the lanes inside the image), and the window columns
+// gathered by VPERMT2PS (idx[j]: lane t takes padded column step·t + j);
+// masks bits 32–47 are the stores' lanes. AVX2, rows of at most
 // 8 tiles: three pairs of vectors, padded columns 0…15, 2…17 and 4…19
 // (masks[0…5]: the lanes inside the image), whose even and odd lanes
 // (VSHUFPS and VPERMPD) are the window columns; masks[6] are the stores'
@@ -169,7 +239,7 @@ var winoVertOps = []winoVertOp{
 func emitWino5Rows(w *bytes.Buffer, zmm bool) {
 	name, sig, frame := "wino5Rows32AVX2", "masks *[7][8]int32", 72
 	if zmm {
-		name, sig, frame = "wino5Rows32AVX512", "masks uint64, idx *[6][16]int32", 80
+		name, sig, frame = "wino5Rows32AVX512", "masks uint64, idx *[6][16]int32, step int", 88
 	}
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, %s)\n", name, sig)
@@ -271,9 +341,130 @@ func emitWino5Rows(w *bytes.Buffer, zmm bool) {
 		f.p("ADDQ R15, DX")
 	}
 	f.p("ADDQ tileRowBytes+56(FP), DI")
-	f.p("ADDQ $2, R11")
+	if zmm {
+		f.p("ADDQ step+80(FP), R11")
+	} else {
+		f.p("ADDQ $2, R11")
+	}
 	f.p("DECQ R12")
 	f.p("JNZ %s_tileRow", name)
 	f.p("VZEROUPPER")
 	f.p("RET")
+}
+
+// emitWinoBlocks writes the scatter and gather of F(4×4, 3×3)'s 4×4
+// output blocks (../winograd43.go: winoBlocksOut, winoBlocksIn), float32,
+// AVX-512, for a row of at most 8 tiles:
+//
+//	winoBlocksOut32AVX512(y, blk unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64, flags int, bias float32)
+//	winoBlocksIn32AVX512(blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64)
+//
+// Out: for each row of tiles ty and block row a, output row 4·ty + a (at
+// y + (4·ty + a)·yRowBytes) gets in column 4·tx + b the value of tile tx
+// in row 4a + b of blk (rows ld bytes apart, the row of tiles at
+// ty·blkRowBytes): the four rows' tiles loaded (masks bits 0–15), put side
+// by side as two vectors and zipped by VPERMT2PS into the output row's two
+// vectors (bits 16–31 and 32–47 their lanes), with bias added where flags
+// has bit 2, then written or, where flags has bit 1, added to the row. In is the gather of the same places: each output row's
+// two vectors unzipped into the four rows of blk.
+func emitWinoBlocks(w *bytes.Buffer) {
+	for _, out := range []bool{true, false} {
+		name, sig, frame := "winoBlocksIn32AVX512", "blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64", 56
+		if out {
+			name, sig, frame = "winoBlocksOut32AVX512", "y, blk unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64, flags int, bias float32", 68
+		}
+		f := asmFunc{w, name}
+		fmt.Fprintf(w, "\n// func %s(%s)\n", name, sig)
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, frame)
+		if out {
+			f.p("MOVQ y+0(FP), DI")
+			f.p("MOVQ blk+8(FP), SI")
+		} else {
+			f.p("MOVQ blk+0(FP), SI")
+			f.p("MOVQ y+8(FP), DI")
+		}
+		f.p("MOVQ ld+16(FP), R8")
+		f.p("MOVQ tilesY+24(FP), R12")
+		f.p("MOVQ yRowBytes+32(FP), R9")
+		f.p("MOVQ blkRowBytes+40(FP), R10")
+		f.masks(48, 1, 2, 3)
+		f.p("LEAQ ·winoZip+0(SB), AX")
+		if out {
+			f.p("MOVQ flags+56(FP), R13")
+			f.p("VBROADCASTSS bias+64(FP), Z29")
+			f.p("VMOVDQU32 (AX), Z30")
+			f.p("VMOVDQU32 64(AX), Z31")
+		} else {
+			f.p("VMOVDQU32 128(AX), Z30")
+			f.p("VMOVDQU32 192(AX), Z31")
+		}
+		// R11: row 4a of blk; BX: row 4a + 2.
+		f.label("tileRow")
+		f.p("MOVQ SI, R11")
+		for a := 0; a < 4; a++ {
+			f.p("LEAQ (R11)(R8*2), BX")
+			if out {
+				f.p("VMOVUPS.Z (R11), K1, Y0")
+				f.p("VMOVUPS.Z (R11)(R8*1), K1, Y1")
+				f.p("VINSERTF32X8 $1, Y1, Z0, Z0") // [b0 | b1]
+				f.p("VMOVUPS.Z (BX), K1, Y2")
+				f.p("VMOVUPS.Z (BX)(R8*1), K1, Y3")
+				f.p("VINSERTF32X8 $1, Y3, Z2, Z2") // [b2 | b3]
+				f.p("VMOVAPS Z0, Z4")
+				f.p("VPERMT2PS Z2, Z30, Z4") // columns 0…15
+				f.p("VMOVAPS Z0, Z5")
+				f.p("VPERMT2PS Z2, Z31, Z5") // columns 16…31
+				f.p("TESTQ $2, R13")
+				f.p("JZ %s_add%d", name, a)
+				f.p("VADDPS Z29, Z4, Z4")
+				f.p("VADDPS Z29, Z5, Z5")
+				f.label(fmt.Sprintf("add%d", a))
+				f.p("TESTQ $1, R13")
+				f.p("JZ %s_store%d", name, a)
+				f.p("VMOVUPS.Z (DI), K2, Z6")
+				f.p("VADDPS Z6, Z4, Z4")
+				f.p("VMOVUPS.Z 64(DI), K3, Z7")
+				f.p("VADDPS Z7, Z5, Z5")
+				f.label(fmt.Sprintf("store%d", a))
+				f.p("VMOVUPS Z4, K2, (DI)")
+				f.p("VMOVUPS Z5, K3, 64(DI)")
+			} else {
+				f.p("VMOVUPS.Z (DI), K2, Z0")
+				f.p("VMOVUPS.Z 64(DI), K3, Z1")
+				f.p("VMOVAPS Z0, Z4")
+				f.p("VPERMT2PS Z1, Z30, Z4") // [b0 | b1]
+				f.p("VMOVAPS Z0, Z5")
+				f.p("VPERMT2PS Z1, Z31, Z5") // [b2 | b3]
+				f.p("VMOVUPS Y4, K1, (R11)")
+				f.p("VEXTRACTF32X8 $1, Z4, Y6")
+				f.p("VMOVUPS Y6, K1, (R11)(R8*1)")
+				f.p("VMOVUPS Y5, K1, (BX)")
+				f.p("VEXTRACTF32X8 $1, Z5, Y7")
+				f.p("VMOVUPS Y7, K1, (BX)(R8*1)")
+			}
+			f.p("ADDQ R9, DI")
+			if a < 3 {
+				f.p("LEAQ (R11)(R8*4), R11")
+			}
+		}
+		f.p("ADDQ R10, SI")
+		f.p("DECQ R12")
+		f.p("JNZ %s_tileRow", name)
+		f.p("VZEROUPPER")
+		f.p("RET")
+	}
+	// winoZip: lane l of the output row (l = 4·tx + b, tx < 8) takes tile
+	// tx of row b of [b0 | b1] ‖ [b2 | b3] (index 8b + tx), for l < 16 and
+	// l ≥ 16; then the unzip: lane l of [b0 | b1] takes column 4·(l mod 8)
+	// + l/8 of the row's two vectors, of [b2 | b3] column 4·(l mod 8) + 2 +
+	// l/8.
+	for l := 0; l < 32; l++ {
+		fmt.Fprintf(w, "DATA ·winoZip+%d(SB)/4, $%d\n", 4*l, 8*(l%4)+l/4)
+	}
+	for half := 0; half < 2; half++ {
+		for l := 0; l < 16; l++ {
+			fmt.Fprintf(w, "DATA ·winoZip+%d(SB)/4, $%d\n", 128+64*half+4*l, 4*(l%8)+2*half+l/8)
+		}
+	}
+	w.WriteString("GLOBL ·winoZip(SB), RODATA, $256\n")
 }
