@@ -974,10 +974,10 @@ func winoVertAsm(op int, dst, src unsafe.Pointer, n, count, srcStep, dstStep, sr
 	return n / 8 * 8
 }
 
-// wino5RowTiles returns the most tiles a row may have for wino5Rows32's
+// wino6RowTiles returns the most tiles a row may have for wino6Rows32's
 // assembly: 13 with AVX-512 (columns up to 2·12 + 5 of two vectors), 8
 // with AVX2 (one vector of tiles), 0 without either.
-func wino5RowTiles() int {
+func wino6RowTiles() int {
 	switch {
 	case hasAVX512:
 		return 13
@@ -987,15 +987,15 @@ func wino5RowTiles() int {
 	return 0
 }
 
-// wino5Rows32AVX512 is Im2col of the 6×6 windows of one channel, step
+// wino6Rows32AVX512 is Im2col of the 6×6 windows of one channel, step
 // image rows and columns apart, followed by winoB6 along their rows
 // (_asm/winograd5.go), rows of tiles whose windows end by padded column
 // 31; idx are winoRowIdx[step].
 //
 //go:noescape
-func wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32, step int)
+func wino6Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32, step int)
 
-// winoRowIdx are the permutes of wino5Rows32AVX512 for windows step = 2
+// winoRowIdx are the permutes of wino6Rows32AVX512 for windows step = 2
 // and 4 columns apart: lane l of table j takes padded column step·l + j of
 // the two vectors of an image row (mod 32: lanes past the row's tiles
 // are not stored).
@@ -1011,15 +1011,15 @@ var winoRowIdx = func() (idx [5][6][16]int32) {
 }()
 
 //go:noescape
-func wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
+func wino6Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
 
-// wino5Rows32 runs the gather and row transform of the 6×6 windows of
+// wino6Rows32 runs the gather and row transform of the 6×6 windows of
 // one channel, step = 2 (Winograd5In) or 4 (Winograd43In) columns and rows
 // apart, in assembly where it can and reports whether it did: step 2 with
-// rows of at most wino5RowTiles tiles, step 4 with AVX-512 and rows of any
+// rows of at most wino6RowTiles tiles, step 4 with AVX-512 and rows of any
 // length, in parts of at most 7 tiles (whose windows end by column 29 of
 // the two vectors loaded from the part's first).
-func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool {
+func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool {
 	tw := (s.W+2*s.Pad-6)/step + 1
 	if step == 4 {
 		if !hasAVX512 {
@@ -1030,12 +1030,12 @@ func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool
 			// inside the image are those of image columns c − pad…
 			c := 4 * t0
 			masks := laneMask(s.Pad-c, s.Pad+s.W-c) | laneMask(s.Pad-c-16, s.Pad+s.W-c-16)<<16 | laneMask(0, min(7, tw-t0))<<32
-			wino5Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst[t0:])), unsafe.Add(unsafe.Pointer(unsafe.SliceData(x)), 4*c),
+			wino6Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst[t0:])), unsafe.Add(unsafe.Pointer(unsafe.SliceData(x)), 4*c),
 				4*ld, s.OutH()/4, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[4], 4)
 		}
 		return true
 	}
-	if tw > wino5RowTiles() {
+	if tw > wino6RowTiles() {
 		return false
 	}
 	if !hasAVX512 {
@@ -1046,11 +1046,11 @@ func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool
 			masks[2*q+1] = laneMask8(s.Pad-2*q-8, s.Pad+s.W-2*q-8)
 		}
 		masks[6] = laneMask8(0, tw)
-		wino5Rows32AVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, &masks)
+		wino6Rows32AVX2(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, &masks)
 		return true
 	}
 	masks := laneMask(s.Pad, min(16, s.Pad+s.W)) | laneMask(0, max(0, min(16, s.W+s.Pad-16)))<<16 | laneMask(0, tw)<<32
-	wino5Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[2], 2)
+	wino6Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[2], 2)
 	return true
 }
 

@@ -91,11 +91,11 @@ func winoVertAsm(op int, dst, src unsafe.Pointer, n, count, srcStep, dstStep, sr
 	panic("kernels: no assembly Winograd transforms")
 }
 
-// wino5RowTiles reports 0: no assembly transform.
-func wino5RowTiles() int { return 0 }
+// wino6RowTiles reports 0: no assembly transform.
+func wino6RowTiles() int { return 0 }
 
-// wino5Rows32 reports false: no assembly transform.
-func wino5Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool { return false }
+// wino6Rows32 reports false: no assembly transform.
+func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool { return false }
 
 // winoBlocks32 reports false: no assembly transform.
 func winoBlocks32(out bool, y, blk []float32, ld, ty, tx int, add bool, bias *float32) bool {

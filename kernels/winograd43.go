@@ -26,12 +26,12 @@ import (
 // only 0, ±1, ±2, ±4 and ±8, so the data transforms multiply by powers of
 // two only, exactly; the rounding of ⅙ and 1⁄24 is the weights'. The
 // results differ from the direct convolution's in the last bits, a few
-// times more than F(2×2, 3×3)'s (TestWinograd43Float32 bounds it), as
+// times more than F(2×2, 3×3)'s (TestWinograd6Float32 bounds it), as
 // oneDNN's and cuDNN's F(4×4, 3×3) do.
 //
 // The transforms are F(2×2, 5×5)'s with windows 4 pixels apart: the input
 // windows gathered and transformed along their rows in one kernel
-// (wino5Rows32, AVX-512) or by Im2col and winoB6, then winoB6 down the
+// (wino6Rows32, AVX-512) or by Im2col and winoB6, then winoB6 down the
 // columns; the output by winoA46 along the rows and down the columns of
 // the tiles, then the 4×4 blocks put in place (winoBlocksOut, by permutes
 // with AVX-512); the output cotangents' by the blocks gathered
@@ -81,26 +81,12 @@ func Winograd43In[T tensor.Float](dst []T, ld, xiStride int, x []T, n int, s Con
 	if !Winograd43OK(s) {
 		panic(fmt.Sprintf("kernels: Winograd43In of shape %+v", s))
 	}
-	tiles, plane := Winograd43Tiles(s), s.H*s.W
+	tiles := Winograd43Tiles(s)
 	cols := n * tiles
-	if n < 1 || len(x) < n*s.C*plane || ld < cols || xiStride < s.C*ld || len(dst) < 35*xiStride+(s.C-1)*ld+cols || len(tmp) < 40*ld {
+	if n < 1 || len(x) < n*s.C*s.H*s.W || ld < cols || xiStride < s.C*ld || len(dst) < 35*xiStride+(s.C-1)*ld+cols || len(tmp) < 40*ld {
 		panic(fmt.Sprintf("kernels: Winograd43In of %d values into %d (ld %d, stride %d, scratch %d) for %d images of shape %+v", len(x), len(dst), ld, xiStride, len(tmp), n, s))
 	}
-	ws := winograd43Windows(s)
-	for c := 0; c < s.C; c++ {
-		rows := true
-		for k := 0; k < n; k++ {
-			off := (k*s.C + c) * plane
-			if !is32[T]() || !wino5Rows32(as32(tmp[k*tiles:]), ld, as32(x[off:off+plane]), s, 4) {
-				Im2col(tmp[k*tiles:], ld, x[off:off+plane], ws)
-				rows = false
-			}
-		}
-		if !rows {
-			winoB6(tmp, tmp, cols, 6, 6*ld, 6*ld, ld, ld)
-		}
-		winoB6(dst[c*ld:], tmp, cols, 6, ld, xiStride, 6*ld, 6*xiStride)
-	}
+	winoIn6(dst, ld, xiStride, x, n, s, tmp, tiles, winograd43Windows(s))
 }
 
 // Winograd43Out writes the output pixels Aᵀ·m·A (+ bias[o]) of the

@@ -74,24 +74,33 @@ func winograd5Blocks(oh, ow int) ConvShape {
 // Per channel: Im2col of the windows (row 6i + j), then r = Bᵀ·(row i's
 // six values) for each i in place (winoB6), then Bᵀ down the columns of r
 // into dst. With AVX-512 and rows of at most 13 tiles, or AVX2 and at most
-// 8, the first two steps are one kernel (wino5Rows32: the window columns
+// 8, the first two steps are one kernel (wino6Rows32: the window columns
 // gathered by permutes from the image rows; Im2col's gather by scalar
 // copies was 84 % of the transform's time), the same values.
 func Winograd5In[T tensor.Float](dst []T, ld, xiStride int, x []T, n int, s ConvShape, tmp []T) {
 	if !Winograd5OK(s) {
 		panic(fmt.Sprintf("kernels: Winograd5In of shape %+v", s))
 	}
-	tiles, plane := WinogradTiles(s), s.H*s.W
+	tiles := WinogradTiles(s)
 	cols := n * tiles
-	if n < 1 || len(x) < n*s.C*plane || ld < cols || xiStride < s.C*ld || len(dst) < 35*xiStride+(s.C-1)*ld+cols || len(tmp) < 36*ld {
+	if n < 1 || len(x) < n*s.C*s.H*s.W || ld < cols || xiStride < s.C*ld || len(dst) < 35*xiStride+(s.C-1)*ld+cols || len(tmp) < 36*ld {
 		panic(fmt.Sprintf("kernels: Winograd5In of %d values into %d (ld %d, stride %d, scratch %d) for %d images of shape %+v", len(x), len(dst), ld, xiStride, len(tmp), n, s))
 	}
-	ws := winograd5Windows(s)
+	winoIn6(dst, ld, xiStride, x, n, s, tmp, tiles, winograd5Windows(s))
+}
+
+// winoIn6 is the input transform of 6×6 windows ws.Stride apart (2:
+// Winograd5In, 4: Winograd43In) of the n images x of shape s, tiles a
+// image, on checked arguments: per channel, the windows gathered and
+// transformed along their rows (wino6Rows32, or Im2col of ws and winoB6),
+// then Bᵀ down their columns into dst.
+func winoIn6[T tensor.Float](dst []T, ld, xiStride int, x []T, n int, s ConvShape, tmp []T, tiles int, ws ConvShape) {
+	plane, cols := s.H*s.W, n*tiles
 	for c := 0; c < s.C; c++ {
 		rows := true
 		for k := 0; k < n; k++ {
 			off := (k*s.C + c) * plane
-			if !is32[T]() || !wino5Rows32(as32(tmp[k*tiles:]), ld, as32(x[off:off+plane]), s, 2) {
+			if !is32[T]() || !wino6Rows32(as32(tmp[k*tiles:]), ld, as32(x[off:off+plane]), s, ws.Stride) {
 				Im2col(tmp[k*tiles:], ld, x[off:off+plane], ws)
 				rows = false
 			}
@@ -381,9 +390,9 @@ func winoVert32(op int, dst, src []float32, n, count, srcStep, dstStep, srcStrid
 
 // Winograd5Fast reports whether T's F(2×2, 5×5) transforms of shape s run
 // at full speed on this machine: float32 where the input's gather runs in
-// assembly too (wino5Rows32: with AVX-512 rows of at most 13 tiles, an
+// assembly too (wino6Rows32: with AVX-512 rows of at most 13 tiles, an
 // output at most 26 wide; with AVX2 at most 8, 16 wide). Elsewhere they
 // are correct but slower than the direct convolution they would replace.
 func Winograd5Fast[T tensor.Float](s ConvShape) bool {
-	return is32[T]() && Winograd5OK(s) && s.OutW()/2 <= wino5RowTiles()
+	return is32[T]() && Winograd5OK(s) && s.OutW()/2 <= wino6RowTiles()
 }

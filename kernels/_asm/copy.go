@@ -418,15 +418,7 @@ func emitAddWindows(w *bytes.Buffer, f64 bool) {
 	nv := 16 / lanes
 	f := header(w, name, "dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int",
 		fmt.Sprintf("addWindowsGeneric on raw memory, %d-byte elements, offs in bytes, 1 ≤ w ≤ 16, 1 ≤ kw ≤ 8.", elem), 72)
-	f.p("MOVQ dst+0(FP), DI")
-	f.p("MOVQ src+8(FP), SI")
-	f.p("MOVQ offs+16(FP), R11")
-	f.p("MOVQ masks+24(FP), R12")
-	f.p("MOVQ rows+32(FP), BX")
-	f.p("MOVQ ldDst+40(FP), R8")
-	f.p("MOVQ ldSrc+48(FP), R9")
-	f.p("MOVQ kw+56(FP), R10")
-	f.p("MOVQ w+64(FP), CX")
+	windowArgs(f)
 	// K2…: the low w of 16 elements (the destination row); K5…: the
 	// window's mask. Row vector v is Z(2v), a window's part of it Z(2v+1).
 	var dstK, winK []string
@@ -788,6 +780,21 @@ func emitCopyPanelS2AVX2(w *bytes.Buffer) {
 	f("RET")
 }
 
+// windowArgs loads the arguments of the window-add kernels: dst in DI, src
+// in SI, offs in R11, masks in R12, rows in BX, ldDst in R8, ldSrc in R9,
+// kw in R10 and w in CX.
+func windowArgs(f asmFunc) {
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ src+8(FP), SI")
+	f.p("MOVQ offs+16(FP), R11")
+	f.p("MOVQ masks+24(FP), R12")
+	f.p("MOVQ rows+32(FP), BX")
+	f.p("MOVQ ldDst+40(FP), R8")
+	f.p("MOVQ ldSrc+48(FP), R9")
+	f.p("MOVQ kw+56(FP), R10")
+	f.p("MOVQ w+64(FP), CX")
+}
+
 // emitAddWindowsAVX2 writes addWindowsAVX2 (see ../gemm_amd64.go), the
 // AVX2 twin of addWindowsAVX512: AVX2 has no mask registers, so each
 // window's 16-bit mask is first expanded to two vectors of lane masks on
@@ -806,15 +813,7 @@ func emitAddWindowsAVX2(w *bytes.Buffer, f64 bool) {
 	fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, offs *[8]int, masks *[8]uint16, rows, ldDst, ldSrc, kw, w int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $512-72\n", name)
 	f := asmFunc{w, name}
-	f.p("MOVQ dst+0(FP), DI")
-	f.p("MOVQ src+8(FP), SI")
-	f.p("MOVQ offs+16(FP), R11")
-	f.p("MOVQ masks+24(FP), R12")
-	f.p("MOVQ rows+32(FP), BX")
-	f.p("MOVQ ldDst+40(FP), R8")
-	f.p("MOVQ ldSrc+48(FP), R9")
-	f.p("MOVQ kw+56(FP), R10")
-	f.p("MOVQ w+64(FP), CX")
+	windowArgs(f)
 	// Window j's lane masks, one doubleword a lane, at j·64(SP) and
 	// j·64+32(SP): its bits broadcast, and-ed with each lane's bit and
 	// compared with it.

@@ -212,10 +212,10 @@ var winoVertOps = []winoVertOp{
 	}, []int{0, 6, 7, 10, 11, 3}},
 }
 
-// emitWino5Rows writes
+// emitWino6Rows writes
 //
-//	wino5Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32, step int)
-//	wino5Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
+//	wino6Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32, step int)
+//	wino6Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
 //
 // the first half of the input transform of 6×6 windows (F(2×2, 5×5)'s,
 // and with AVX-512 F(4×4, 3×3)'s) for one channel of one image: for each
@@ -236,10 +236,10 @@ var winoVertOps = []winoVertOp{
 // (masks[0…5]: the lanes inside the image), whose even and odd lanes
 // (VSHUFPS and VPERMPD) are the window columns; masks[6] are the stores'
 // lanes.
-func emitWino5Rows(w *bytes.Buffer, zmm bool) {
-	name, sig, frame := "wino5Rows32AVX2", "masks *[7][8]int32", 72
+func emitWino6Rows(w *bytes.Buffer, zmm bool) {
+	name, sig, frame := "wino6Rows32AVX2", "masks *[7][8]int32", 72
 	if zmm {
-		name, sig, frame = "wino5Rows32AVX512", "masks uint64, idx *[6][16]int32, step int", 88
+		name, sig, frame = "wino6Rows32AVX512", "masks uint64, idx *[6][16]int32, step int", 88
 	}
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, %s)\n", name, sig)
