@@ -12,7 +12,8 @@ import (
 // images are batched, several to a product. Measured (BenchmarkConv2d,
 // forward and vjp-pair of C2's 12×12 and ResNet-18's 8×8 and 4×4 layers):
 // 128 is 0–10 % faster than 64 and 256, 512 10–50 % slower (the chunk's
-// tiles no longer stay in cache).
+// tiles no longer stay in cache). F(4×4, 3×3)'s tiles, 4×4 pixels each,
+// measured no faster at 192 (C2's 30×30 and ResNet-20's layers).
 const winogradChunkTiles = 128
 
 // winogradShape reports whether a convolution of shape s (of its input)
@@ -113,16 +114,6 @@ func (a winogradAlg) tiles(s kernels.ConvShape) int {
 	return kernels.WinogradTiles(s)
 }
 
-// chunkTiles returns the number of tiles a chunk of images aims for.
-func (a winogradAlg) chunkTiles() int {
-	if a == winograd43 {
-		return wino43ChunkTiles
-	}
-	return winogradChunkTiles
-}
-
-var wino43ChunkTiles = 128
-
 // scratch returns the scratch the transforms of a chunk of leading
 // dimension ld need.
 func (a winogradAlg) scratch(ld int) int {
@@ -203,8 +194,8 @@ func winoWeightsAdd[T tensor.Float](a winogradAlg, wBar, m []T, o, c int) {
 
 // winogradChunk returns the images per chunk of n images of tiles tiles
 // each and the leading dimension of a chunk's transformed tiles.
-func winogradChunk(a winogradAlg, n, tiles int) (per, ld int) {
-	per = max(1, min(n, a.chunkTiles()/tiles))
+func winogradChunk(n, tiles int) (per, ld int) {
+	per = max(1, min(n, winogradChunkTiles/tiles))
 	return per, winogradLd(per, tiles)
 }
 
@@ -217,8 +208,8 @@ func winogradChunk(a winogradAlg, n, tiles int) (per, ld int) {
 // same order; TestWinogradDeterministic), so the chunking may follow
 // GOMAXPROCS; the weight cotangents, summed over the chunks, may not
 // (convWeightWinograd keeps winogradChunk's).
-func winogradSpread(a winogradAlg, n, tiles int) (per, ld int) {
-	per, _ = winogradChunk(a, n, tiles)
+func winogradSpread(n, tiles int) (per, ld int) {
+	per, _ = winogradChunk(n, tiles)
 	per = max(1, min(per, n/(2*runtime.GOMAXPROCS(0))))
 	return per, winogradLd(per, tiles)
 }
@@ -399,7 +390,7 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
 	tiles := a.tiles(s)
-	per, ld := winogradSpread(a, n, tiles)
+	per, ld := winogradSpread(n, tiles)
 	in, out, oh, ow := s.C*s.H*s.W, o*s.OutH()*s.OutW(), s.OutH(), s.OutW()
 	// Scratch for the tiles and products each chunk needs, their
 	// components us and ms apart, and for the transforms.
@@ -629,7 +620,7 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	a := winogradOf[T](g.ConvShape, g.O, true)
 	nc := a.comps()
 	tiles := a.tiles(g.ConvShape)
-	per, ld := winogradChunk(a, g.N, tiles)
+	per, ld := winogradChunk(g.N, tiles)
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	nt := winogradNT(g)

@@ -1,6 +1,7 @@
 package autodiff
 
 import (
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -97,6 +98,7 @@ func TestWinogradDeterministic(t *testing.T) {
 		{"8×8", 64, conv(32, 8, 8, 3, 1), 48},
 		{"5×5", 9, conv(32, 12, 12, 5, 2), 32},
 		{"p0", 21, conv(33, 10, 10, 3, 0), 32},
+		{"F(4×4, 3×3)", 9, conv(64, 24, 24, 3, 1), 64},
 	} {
 		s := tc.s
 		if !winogradShape[float32](s, tc.o) || !winogradGrad[float32](convGeom{ConvShape: s, O: tc.o}) {
@@ -132,6 +134,91 @@ func TestWinogradDeterministic(t *testing.T) {
 					t.Errorf("%s, GOMAXPROCS=%d: result %d differs from GOMAXPROCS=1", tc.name, procs, i)
 				}
 			}
+		}
+	}
+}
+
+// TestWinogradAlg checks which Winograd algorithm each of the zoo's
+// Winograd layers runs by with AVX-512 (prefer43): F(4×4, 3×3) for the
+// weight cotangents from 12 pixels wide (or 8 with 128 channels) and for
+// the convolutions from 24 wide with 64 channels, F(2×2, 3×3) elsewhere,
+// F(2×2, 5×5) for 5×5 windows.
+func TestWinogradAlg(t *testing.T) {
+	if !kernels.Winograd43Fast[float32](kernels.ConvShape{C: 1, H: 4, W: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}) {
+		t.Skip("no F(4×4, 3×3) at full speed on this machine")
+	}
+	conv := func(c, h, w, k, pad int) kernels.ConvShape {
+		return kernels.ConvShape{C: c, H: h, W: w, KH: k, KW: k, Stride: 1, Pad: pad}
+	}
+	for _, tc := range []struct {
+		name       string
+		s          kernels.ConvShape
+		o          int
+		conv, grad winogradAlg
+	}{
+		{"c2-conv2", conv(64, 30, 30, 3, 0), 64, winograd43, winograd43},
+		{"c2-conv2 x̄", conv(64, 28, 28, 3, 2), 64, winograd23, winograd23}, // 30×30
+		{"c2-conv3", conv(64, 14, 14, 3, 0), 128, winograd23, winograd43},
+		{"c2-conv4", conv(128, 12, 12, 3, 0), 128, winograd23, winograd23}, // 10×10
+		{"resnet20-layer1", conv(16, 32, 32, 3, 1), 16, winograd23, winograd43},
+		{"resnet20-layer2", conv(32, 16, 16, 3, 1), 32, winograd23, winograd43},
+		{"resnet20-layer3", conv(64, 8, 8, 3, 1), 64, winograd23, winograd23},
+		{"resnet18-layer1", conv(64, 32, 32, 3, 1), 64, winograd43, winograd43},
+		{"resnet18-layer3", conv(256, 8, 8, 3, 1), 256, winograd23, winograd43},
+		{"resnet18-layer4", conv(512, 4, 4, 3, 1), 512, winograd23, winograd23},
+		{"c1-conv2", conv(64, 16, 16, 5, 2), 64, winograd25, winograd25},
+	} {
+		if got := winogradOf[float32](tc.s, tc.o, false); got != tc.conv {
+			t.Errorf("%s: convolution by algorithm %d, want %d", tc.name, got, tc.conv)
+		}
+		if got := winogradOf[float32](tc.s, tc.o, true); got != tc.grad {
+			t.Errorf("%s: weight cotangents by algorithm %d, want %d", tc.name, got, tc.grad)
+		}
+	}
+}
+
+// TestWinograd43Agrees: a layer that F(4×4, 3×3) takes (its outputs, its
+// input cotangents by the transposed convolution and its weight
+// cotangents) gives what F(2×2, 3×3) gives, to float32 rounding: y, ẏ and
+// every cotangent of VJPPair within 2e-5 of the largest value.
+func TestWinograd43Agrees(t *testing.T) {
+	s := kernels.ConvShape{C: 64, H: 24, W: 24, KH: 3, KW: 3, Stride: 1, Pad: 1}
+	const n, o = 5, 64
+	if winogradOf[float32](s, o, false) != winograd43 || winogradOf[float32](s, o, true) != winograd43 {
+		t.Skip("no F(4×4, 3×3) for this layer on this machine")
+	}
+	defer func() { use43 = true }()
+	run := func(on bool) [][]float32 {
+		use43 = on
+		rng := rand.New(rand.NewPCG(4, 3))
+		randn := func(shape ...int) *tensor.Dense[float32] { return randnT[float32](rng, shape...) }
+		x, xd := randn(n, s.C, s.H, s.W), randn(n, s.C, s.H, s.W)
+		w, wd := randn(o, s.C, 3, 3), randn(o, s.C, 3, 3)
+		b, bd := randn(o), randn(o)
+		p := Conv2d[float32]{Stride: 1, Padding: s.Pad}
+		in, dots := []*tensor.Dense[float32]{x, w, b}, []*tensor.Dense[float32]{xd, wd, bd}
+		y := tensor.New[float32](p.Shape(in)...)
+		yDot := tensor.New[float32](y.Shape...)
+		p.ForwardJVP(y, yDot, in, dots)
+		yBar, yBarDot := randn(y.Shape...), randn(y.Shape...)
+		bar := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
+		barDot := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
+		p.VJPPair(bar, barDot, yBar, yBarDot, in, dots, y, yDot)
+		out := [][]float32{y.Data, yDot.Data}
+		for i := range bar {
+			out = append(out, bar[i].Data, barDot[i].Data)
+		}
+		return out
+	}
+	want, got := run(false), run(true)
+	for i := range want {
+		var scale, d float64
+		for j := range want[i] {
+			scale = max(scale, math.Abs(float64(want[i][j])))
+			d = max(d, math.Abs(float64(got[i][j]-want[i][j])))
+		}
+		if d > 2e-5*scale {
+			t.Errorf("result %d: F(4×4, 3×3) differs from F(2×2, 3×3) by %.2g (largest value %.2g)", i, d, scale)
 		}
 	}
 }
