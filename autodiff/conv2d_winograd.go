@@ -83,19 +83,19 @@ var use43 = true
 // where its products, 0.56 of F(2×2, 3×3)'s, outweigh its transforms,
 // which cost more per tile and, per image and channel, a call each (the
 // F(2×2, 3×3) kernels take a whole chunk's images of a channel at once).
-// Measured per layer (AVX-512, 2 threads, 5 alternations in one process,
-// medians; forward / input cotangents / weight cotangents against F(2×2,
-// 3×3)): C2's 30×30 layer 0.88–0.96 / 1.0 / 0.83, its 14×14 one 1.0 /
-// 1.0 / 0.79, ResNet-18's 32×32 0.86–0.90 / 0.83–0.88 / 0.75, its 8×8
-// (256 channels) 1.1–1.2 / 1.2 / 0.77 and 4×4 2.3 / 2.5 / 1.5;
-// ResNet-20's 32×32 (16 channels) 1.0 / 1.0 / –, 16×16 1.1 / 1.1 / 0.83
-// and 8×8 (64 channels) 1.7 / 1.6 / 1.0.
+// Measured per layer (AVX-512, 2 threads, 5–7 alternations in one
+// process, medians; forward / input cotangents / weight cotangents
+// against F(2×2, 3×3)): C2's 30×30 layer 0.88–0.96 / 1.0 / 0.83, its
+// 14×14 one 1.0 / 1.0 / 0.79, ResNet-18's 32×32 0.86–0.90 / 0.83–0.88 /
+// 0.75, its 8×8 (256 channels) 1.1–1.2 / 1.2 / 0.77 and 4×4 2.3 / 2.5 /
+// 1.5; ResNet-20's 32×32 (16 channels) 0.90 / 0.88 / –, 16×16 1.1 / 1.1
+// / 0.83 and 8×8 (64 channels) 1.7 / 1.6 / 1.0.
 func prefer43(s kernels.ConvShape, o int, grad bool) bool {
-	ow, c := s.OutW(), min(s.C, o)
+	ow := s.OutW()
 	if grad {
-		return ow >= 12 || ow >= 8 && c >= 128
+		return ow >= 12 || ow >= 8 && min(s.C, o) >= 128
 	}
-	return ow >= 24 && c >= 64
+	return ow >= 24
 }
 
 // comps returns the number of components of a transformed tile.

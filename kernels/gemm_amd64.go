@@ -993,17 +993,24 @@ func wino6RowTiles() int {
 // 31; idx are winoRowIdx[step].
 //
 //go:noescape
-func wino6Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[6][16]int32, step int)
+func wino6Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[8][16]int32, step int)
 
 // winoRowIdx are the permutes of wino6Rows32AVX512 for windows step = 2
-// and 4 columns apart: lane l of table j takes padded column step·l + j of
-// the two vectors of an image row (mod 32: lanes past the row's tiles
-// are not stored).
-var winoRowIdx = func() (idx [5][6][16]int32) {
+// and 4 columns apart: lane l of table j < 6 takes padded column step·l +
+// j of the two vectors of an image row (mod 32: lanes past the row's
+// tiles are not stored, and lane 7 of tables 4 and 5 with step 4 is
+// replaced); tables 6 and 7 take padded columns 4l + 4 and 4l + 5 of the
+// third vector (columns 32…), mod 16, for lane 7.
+var winoRowIdx = func() (idx [5][8][16]int32) {
 	for _, step := range []int{2, 4} {
-		for j := range idx[step] {
+		for j := range 6 {
 			for l := range idx[step][j] {
 				idx[step][j][l] = int32((step*l + j) % 32)
+			}
+		}
+		for j := 4; j < 6; j++ {
+			for l := range idx[step][j+2] {
+				idx[step][j+2][l] = int32((4*l + j - 32) & 15)
 			}
 		}
 	}
@@ -1017,19 +1024,20 @@ func wino6Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRo
 // one channel, step = 2 (Winograd5In) or 4 (Winograd43In) columns and rows
 // apart, in assembly where it can and reports whether it did: step 2 with
 // rows of at most wino6RowTiles tiles, step 4 with AVX-512 and rows of any
-// length, in parts of at most 7 tiles (whose windows end by column 29 of
-// the two vectors loaded from the part's first).
+// length, in parts of at most 8 tiles (whose windows end by column 33 of
+// the three vectors loaded from the part's first).
 func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool {
 	tw := (s.W+2*s.Pad-6)/step + 1
 	if step == 4 {
 		if !hasAVX512 {
 			return false
 		}
-		for t0 := 0; t0 < tw; t0 += 7 {
+		for t0 := 0; t0 < tw; t0 += 8 {
 			// The part's loads start at padded column c = 4·t0: lanes
 			// inside the image are those of image columns c − pad…
 			c := 4 * t0
-			masks := laneMask(s.Pad-c, s.Pad+s.W-c) | laneMask(s.Pad-c-16, s.Pad+s.W-c-16)<<16 | laneMask(0, min(7, tw-t0))<<32
+			masks := laneMask(s.Pad-c, s.Pad+s.W-c) | laneMask(s.Pad-c-16, s.Pad+s.W-c-16)<<16 |
+				laneMask(0, min(8, tw-t0))<<32 | laneMask(s.Pad-c-32, s.Pad+s.W-c-32)<<48
 			wino6Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst[t0:])), unsafe.Add(unsafe.Pointer(unsafe.SliceData(x)), 4*c),
 				4*ld, s.OutH()/4, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[4], 4)
 		}

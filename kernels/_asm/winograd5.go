@@ -227,11 +227,14 @@ var winoVertOps = []winoVertOp{
 // This is Im2col of the 6×6 windows followed by winoB6 along the rows, the
 // same values.
 //
-// AVX-512, rows of tiles whose windows end by padded column 31: the image
-// row is loaded as two vectors, padded columns 0…15 and 16…31 (masks bits
-// 0–15 and 16–31: the lanes inside the image), and the window columns
-// gathered by VPERMT2PS (idx[j]: lane t takes padded column step·t + j);
-// masks bits 32–47 are the stores' lanes. AVX2, rows of at most
+// AVX-512, rows of tiles whose windows end by padded column 31, or of 8
+// tiles 4 apart: the image row is loaded as two vectors, padded columns
+// 0…15 and 16…31 (masks bits 0–15 and 16–31: the lanes inside the image),
+// and the window columns gathered by VPERMT2PS (idx[j]: lane t takes
+// padded column step·t + j); masks bits 32–47 are the stores' lanes. With
+// 8 tiles 4 apart, the 8th tile's last two window columns (padded 32 and
+// 33) come from a third vector, columns 32…47 (masks bits 48–63), by
+// VPERMPS (idx[6], idx[7]) into lane 7. AVX2, rows of at most
 // 8 tiles: three pairs of vectors, padded columns 0…15, 2…17 and 4…19
 // (masks[0…5]: the lanes inside the image), whose even and odd lanes
 // (VSHUFPS and VPERMPD) are the window columns; masks[6] are the stores'
@@ -239,7 +242,7 @@ var winoVertOps = []winoVertOp{
 func emitWino6Rows(w *bytes.Buffer, zmm bool) {
 	name, sig, frame := "wino6Rows32AVX2", "masks *[7][8]int32", 72
 	if zmm {
-		name, sig, frame = "wino6Rows32AVX512", "masks uint64, idx *[6][16]int32, step int", 88
+		name, sig, frame = "wino6Rows32AVX512", "masks uint64, idx *[8][16]int32, step int", 88
 	}
 	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, %s)\n", name, sig)
@@ -268,11 +271,18 @@ func emitWino6Rows(w *bytes.Buffer, zmm bool) {
 		store = "VMOVUPS %s, K3, %s"
 		f.p("LEAQ (R8)(R8*2), R15")
 		f.p("ADDQ R15, R15")
-		f.masks(64, 1, 2, 3)
+		f.masks(64, 1, 2, 3, 4)
+		// K5: lane 7 where the row has 8 tiles (windows 4 apart: its last
+		// two window columns come from the third vector).
+		f.p("MOVL $0x80, AX")
+		f.p("KMOVW AX, K5")
+		f.p("KANDW K3, K5, K5")
 		f.p("MOVQ idx+72(FP), AX")
 		for j := 0; j < 6; j++ {
 			f.p("VMOVUPS %d(AX), Z%d", 64*j, 26+j)
 		}
+		f.p("VMOVUPS 384(AX), Z15")
+		f.p("VMOVUPS 448(AX), Z16")
 		f.p("MOVL $0x40800000, AX") // 4.0
 		f.p("VMOVD AX, X25")
 		f.p("VBROADCASTSS X25, Z25")
@@ -303,6 +313,12 @@ func emitWino6Rows(w *bytes.Buffer, zmm bool) {
 				f.p("VMOVAPS Z0, %s", r(j))
 				f.p("VPERMT2PS Z1, Z%d, %s", 26+j, r(j))
 			}
+			f.p("KORTESTW K5, K5")
+			f.p("JZ %s_two%d", name, i)
+			f.p("VMOVUPS.Z 128(AX), K4, Z14")
+			f.p("VPERMPS Z14, Z15, K5, %s", r(4))
+			f.p("VPERMPS Z14, Z16, K5, %s", r(5))
+			f.label(fmt.Sprintf("two%d", i))
 		} else {
 			for q := 0; q < 3; q++ {
 				// Padded columns 2q… and 2q + 8…: d_{2q} and d_{2q+1}.
