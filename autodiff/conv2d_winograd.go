@@ -48,8 +48,9 @@ func winogradShape[T tensor.Float](s kernels.ConvShape, o int) bool {
 
 // winogradAlg is the Winograd algorithm of a convolution: F(2×2, 3×3)
 // (kernels.WinogradIn and its kin, 16 components), F(2×2, 5×5)
-// (kernels.Winograd5In, 36) or F(4×4, 3×3) (kernels.Winograd43In, 36). Its
-// functions transform the images of a chunk.
+// (kernels.Winograd5In, 36) or, for weight cotangents only, F(4×4, 3×3)
+// (kernels.Winograd43In, 36). Its functions transform the images of a
+// chunk.
 type winogradAlg int
 
 const (
@@ -60,42 +61,35 @@ const (
 
 // winogradOf returns the algorithm of a convolution of shape s into o
 // channels that runs by Winograd's algorithm (winogradShape): by its
-// window, and for 3×3 windows F(4×4, 3×3) where its transforms run at
-// full speed (kernels.Winograd43Fast) and pay for themselves (prefer43);
-// grad asks for the weight cotangents' products (convWeightWinograd), else
-// for a convolution's (winogradConv: the outputs, or the input cotangents
-// by the transposed convolution).
+// window, and for the weight cotangents (grad) of 3×3 windows F(4×4, 3×3)
+// where its transforms run at full speed (kernels.Winograd43Fast) and it
+// is faster (prefer43). The convolutions themselves (outputs and input
+// cotangents) never take F(4×4, 3×3): its output transform rounds too
+// much (kernels/winograd43.go).
 func winogradOf[T tensor.Float](s kernels.ConvShape, o int, grad bool) winogradAlg {
 	switch {
 	case s.KH == 5:
 		return winograd25
-	case use43 && kernels.Winograd43Fast[T](s) && prefer43(s, o, grad):
+	case grad && use43 && kernels.Winograd43Fast[T](s) && prefer43(s, o):
 		return winograd43
 	}
 	return winograd23
 }
 
-// use43 enables F(4×4, 3×3) (tests and benchmarks turn it off to compare).
+// use43 enables F(4×4, 3×3) (tests turn it off to compare).
 var use43 = true
 
-// prefer43 reports whether F(4×4, 3×3) is faster than F(2×2, 3×3) for a
-// convolution of shape s into o channels (grad: its weight cotangents):
-// where its products, 0.56 of F(2×2, 3×3)'s, outweigh its transforms,
-// which cost more per tile and, per image and channel, a call each (the
-// F(2×2, 3×3) kernels take a whole chunk's images of a channel at once).
-// Measured per layer (AVX-512, 2 threads, 5–7 alternations in one
-// process, medians; forward / input cotangents / weight cotangents
-// against F(2×2, 3×3)): C2's 30×30 layer 0.88–0.96 / 1.0 / 0.83, its
-// 14×14 one 1.0 / 1.0 / 0.79, ResNet-18's 32×32 0.86–0.90 / 0.83–0.88 /
-// 0.75, its 8×8 (256 channels) 1.1–1.2 / 1.2 / 0.77 and 4×4 2.3 / 2.5 /
-// 1.5; ResNet-20's 32×32 (16 channels) 0.90 / 0.88 / –, 16×16 1.1 / 1.1
-// / 0.83 and 8×8 (64 channels) 1.7 / 1.6 / 1.0.
-func prefer43(s kernels.ConvShape, o int, grad bool) bool {
+// prefer43 reports whether the weight cotangents of a convolution of shape
+// s into o channels are faster by F(4×4, 3×3) than by F(2×2, 3×3): its
+// products over the tiles are 0.56 as deep, its transforms cost more per
+// tile and, per image and channel, a call each. Measured per layer
+// (AVX-512, 2 threads, 5 alternations in one process, medians), vjp-w
+// against F(2×2, 3×3): C2's 30×30 layer 0.83, its 14×14 one 0.79,
+// ResNet-18's 32×32 0.75, its 8×8 (256 channels) 0.77 and 4×4 1.5,
+// ResNet-20's 16×16 0.83 and 8×8 (64 channels) 1.0.
+func prefer43(s kernels.ConvShape, o int) bool {
 	ow := s.OutW()
-	if grad {
-		return ow >= 12 || ow >= 8 && min(s.C, o) >= 128
-	}
-	return ow >= 24
+	return ow >= 12 || ow >= 8 && min(s.C, o) >= 128
 }
 
 // comps returns the number of components of a transformed tile.
@@ -144,15 +138,10 @@ func winoIn[T tensor.Float](a winogradAlg, dst []T, ld, us int, xs []T, n int, s
 }
 
 // winoOut writes (or adds) the n images y ([n, o, oh, ow]) of the
-// transformed products m (kernels.WinogradOut, Winograd5Out,
-// Winograd43Out).
+// transformed products m (kernels.WinogradOut, Winograd5Out).
 func winoOut[T tensor.Float](a winogradAlg, y []T, n int, m []T, ld, ms, o, oh, ow int, b []T, add bool, tmp []T) {
-	switch a {
-	case winograd25:
+	if a == winograd25 {
 		kernels.Winograd5Out(y, n, m, ld, ms, o, oh, ow, b, add, tmp)
-		return
-	case winograd43:
-		kernels.Winograd43Out(y, n, m, ld, ms, o, oh, ow, b, add, tmp)
 		return
 	}
 	tiles, out := oh/2*(ow/2), o*oh*ow
@@ -259,12 +248,12 @@ type winogradWeights[T tensor.Float] struct {
 // v as its components' row-major [O, C] matrices or, with transposed, the
 // transposed convolution's [C, O] ones, and returns their rows and
 // columns. F(2×2, 3×3)'s transposed matrices are its own, components
-// exchanged and transposed (kernels.WinogradTransposed); F(2×2, 5×5)'s and
-// F(4×4, 3×3)'s are those of the flipped filters (flipWeights: w′[c, o] =
-// w[o, c] turned by 180°).
+// exchanged and transposed (kernels.WinogradTransposed); F(2×2, 5×5)'s are
+// those of the flipped filters (flipWeights: w′[c, o] = w[o, c] turned by
+// 180°).
 func winogradMats[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T], transposed bool, v []T) (rows, cols int) {
 	o, c := g.O, g.C
-	if a != winograd23 {
+	if a == winograd25 {
 		src := w.Data
 		if transposed {
 			o, c = c, o
@@ -273,11 +262,7 @@ func winogradMats[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Dense[T],
 			src = *rb
 			flipWeights(g, src, []*tensor.Dense[T]{w})
 		}
-		if a == winograd25 {
-			kernels.Winograd5Weights(v, src, o, c)
-		} else {
-			kernels.Winograd43Weights(v, src, o, c)
-		}
+		kernels.Winograd5Weights(v, src, o, c)
 		return o, c
 	}
 	if !transposed {

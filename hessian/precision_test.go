@@ -61,9 +61,9 @@ func TestFloat32AgreesWithFloat64(t *testing.T) {
 // TestFloat32HVPConvNets checks the float32 product H·v of C2 and ResNet-20
 // (batch 4), whose 3×3 layers run by Winograd's algorithm in float32 where
 // the machine has the assembly transforms (C2's 128-channel layer its
-// weight cotangents too), against float64 (direct convolutions) on the
-// same weights, batch and direction: the same vector to float32 rounding,
-// and the same gradient.
+// weight cotangents too; F(4×4, 3×3) where autodiff prefers it), against
+// float64 (direct convolutions) on the same weights, batch and direction:
+// the same vector to float32 rounding, and the same gradient.
 func TestFloat32HVPConvNets(t *testing.T) {
 	for _, name := range []string{"c2", "resnet20"} {
 		t.Run(name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestFloat32HVPConvNets(t *testing.T) {
 			h64, h32 := make([]float64, len(v)), make([]float64, len(v))
 			op64.Apply(h64, v)
 			op32.Apply(h32, v)
-			if e := relDiff(h32, h64); e > 1e-5 { // measured 1e-7…4e-7
+			if e := relDiff(h32, h64); e > 1e-5 { // measured 1e-7…8e-7
 				t.Errorf("float32 H·v differs from float64 by %.2g (relative)", e)
 			}
 			_, g64 := op64.Gradient()

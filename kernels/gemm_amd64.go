@@ -926,17 +926,11 @@ func winoA6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, src
 //go:noescape
 func winoAT6_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
 
-// The element-wise transforms of Winograd's F(4×4, 3×3) (winoA46,
-// winoAT46), likewise.
-
-//go:noescape
-func winoA46_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
+// The element-wise transform of Winograd's F(4×4, 3×3) (winoAT46),
+// likewise.
 
 //go:noescape
 func winoAT46_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
-
-//go:noescape
-func winoA46_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
 
 //go:noescape
 func winoAT46_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
@@ -956,10 +950,10 @@ func winoVertLanes() int {
 // winoVertFuncs are the element-wise transforms by op, AVX2 and
 // AVX-512 (which also takes a last partial vector under a mask).
 var (
-	winoVertAVX2 = [5]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
-		winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2, winoA46_32AVX2, winoAT46_32AVX2}
-	winoVertAVX512 = [5]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64){
-		winoB6_32AVX512, winoA6_32AVX512, winoAT6_32AVX512, winoA46_32AVX512, winoAT46_32AVX512}
+	winoVertAVX2 = [4]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
+		winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2, winoAT46_32AVX2}
+	winoVertAVX512 = [4]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64){
+		winoB6_32AVX512, winoA6_32AVX512, winoAT6_32AVX512, winoAT46_32AVX512}
 )
 
 // winoVertAsm runs transform op on the first n values of each vector
@@ -1062,43 +1056,23 @@ func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool
 	return true
 }
 
-// winoBlocksOut32AVX512 writes (flags bit 1 clear) or adds the 4×4 output
-// blocks of tilesY rows of at most 8 tiles, plus bias where flags has bit
-// 2 (_asm/winograd5.go): winoBlocksGeneric on raw memory.
-//
-//go:noescape
-func winoBlocksOut32AVX512(y, blk unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64, flags int, bias float32)
-
 // winoBlocksIn32AVX512 gathers the 4×4 blocks of tilesY rows of at most 8
-// tiles: winoBlocksInGeneric on raw memory.
+// tiles (_asm/winograd5.go): winoBlocksInGeneric on raw memory.
 //
 //go:noescape
 func winoBlocksIn32AVX512(blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64)
 
-// winoBlocks32 runs winoBlocksOut (out) or winoBlocksIn of one plane of
-// ow = 4·tx columns in assembly, parts of 8 tiles, where the machine has
-// AVX-512, and reports whether it did.
-func winoBlocks32(out bool, y, blk []float32, ld, ty, tx int, add bool, bias *float32) bool {
+// winoBlocks32 runs winoBlocksIn of one plane of ow = 4·tx columns in
+// assembly, parts of 8 tiles, where the machine has AVX-512, and reports
+// whether it did.
+func winoBlocks32(blk, y []float32, ld, ty, tx int) bool {
 	if !hasAVX512 {
 		return false
-	}
-	flags, b := 0, float32(0)
-	if add {
-		flags |= 1
-	}
-	if bias != nil {
-		flags, b = flags|2, *bias
 	}
 	for t0 := 0; t0 < tx; t0 += 8 {
 		n := min(8, tx-t0)
 		masks := laneMask(0, n) | laneMask(0, 4*n)<<16 | laneMask(0, 4*n-16)<<32
-		yp := unsafe.Pointer(unsafe.SliceData(y[4*t0:]))
-		bp := unsafe.Pointer(unsafe.SliceData(blk[t0:]))
-		if out {
-			winoBlocksOut32AVX512(yp, bp, 4*ld, ty, 16*tx, 4*tx, masks, flags, b)
-		} else {
-			winoBlocksIn32AVX512(bp, yp, 4*ld, ty, 16*tx, 4*tx, masks)
-		}
+		winoBlocksIn32AVX512(unsafe.Pointer(unsafe.SliceData(blk[t0:])), unsafe.Pointer(unsafe.SliceData(y[4*t0:])), 4*ld, ty, 16*tx, 4*tx, masks)
 	}
 	return true
 }

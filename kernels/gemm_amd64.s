@@ -11612,95 +11612,6 @@ winoAT6_32AVX512_next:
 	VZEROUPPER
 	RET
 
-// func winoA46_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
-TEXT ·winoA46_32AVX512(SB), NOSPLIT, $0-72
-	MOVQ dst+0(FP), R15
-	MOVQ src+8(FP), R14
-	MOVQ count+24(FP), DX
-	MOVQ srcStep+32(FP), R8
-	MOVQ dstStep+40(FP), R9
-	MOVQ srcStride+48(FP), R10
-	MOVQ dstStride+56(FP), R11
-	MOVQ tail+64(FP), AX
-	KMOVW AX, K1
-winoA46_32AVX512_group:
-	MOVQ R14, SI
-	MOVQ R15, DI
-	LEAQ (SI)(R10*2), R12
-	ADDQ R10, R12
-	LEAQ (DI)(R11*2), R13
-	ADDQ R11, R13
-	MOVQ blocks+16(FP), BX
-	TESTQ BX, BX
-	JZ winoA46_32AVX512_tail
-winoA46_32AVX512_block:
-	VMOVUPS (SI), Z0
-	VMOVUPS (SI)(R10*1), Z1
-	VMOVUPS (SI)(R10*2), Z2
-	VMOVUPS (R12), Z3
-	VMOVUPS (R12)(R10*1), Z4
-	VMOVUPS (R12)(R10*2), Z5
-	VADDPS Z2, Z1, Z6
-	VSUBPS Z2, Z1, Z7
-	VADDPS Z4, Z3, Z8
-	VSUBPS Z4, Z3, Z9
-	VADDPS Z6, Z0, Z10
-	VADDPS Z8, Z10, Z10
-	VADDPS Z9, Z9, Z11
-	VADDPS Z11, Z7, Z1
-	VADDPS Z8, Z8, Z2
-	VADDPS Z2, Z2, Z2
-	VADDPS Z2, Z6, Z2
-	VADDPS Z11, Z11, Z11
-	VADDPS Z11, Z11, Z11
-	VADDPS Z11, Z7, Z3
-	VADDPS Z5, Z3, Z3
-	VMOVUPS Z10, (DI)
-	VMOVUPS Z1, (DI)(R11*1)
-	VMOVUPS Z2, (DI)(R11*2)
-	VMOVUPS Z3, (R13)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	ADDQ $64, R12
-	ADDQ $64, R13
-	DECQ BX
-	JNZ winoA46_32AVX512_block
-winoA46_32AVX512_tail:
-	KORTESTW K1, K1
-	JZ winoA46_32AVX512_next
-	VMOVUPS.Z (SI), K1, Z0
-	VMOVUPS.Z (SI)(R10*1), K1, Z1
-	VMOVUPS.Z (SI)(R10*2), K1, Z2
-	VMOVUPS.Z (R12), K1, Z3
-	VMOVUPS.Z (R12)(R10*1), K1, Z4
-	VMOVUPS.Z (R12)(R10*2), K1, Z5
-	VADDPS Z2, Z1, Z6
-	VSUBPS Z2, Z1, Z7
-	VADDPS Z4, Z3, Z8
-	VSUBPS Z4, Z3, Z9
-	VADDPS Z6, Z0, Z10
-	VADDPS Z8, Z10, Z10
-	VADDPS Z9, Z9, Z11
-	VADDPS Z11, Z7, Z1
-	VADDPS Z8, Z8, Z2
-	VADDPS Z2, Z2, Z2
-	VADDPS Z2, Z6, Z2
-	VADDPS Z11, Z11, Z11
-	VADDPS Z11, Z11, Z11
-	VADDPS Z11, Z7, Z3
-	VADDPS Z5, Z3, Z3
-	VMOVUPS Z10, K1, (DI)
-	VMOVUPS Z1, K1, (DI)(R11*1)
-	VMOVUPS Z2, K1, (DI)(R11*2)
-	VMOVUPS Z3, K1, (R13)
-winoA46_32AVX512_next:
-	ADDQ R8, R14
-	ADDQ R9, R15
-	DECQ DX
-	JNZ winoA46_32AVX512_group
-	VZEROUPPER
-	RET
-
 // func winoAT46_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int, tail uint64)
 TEXT ·winoAT46_32AVX512(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), R15
@@ -11938,62 +11849,6 @@ winoAT6_32AVX2_block:
 	ADDQ R9, R15
 	DECQ DX
 	JNZ winoAT6_32AVX2_group
-	VZEROUPPER
-	RET
-
-// func winoA46_32AVX2(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
-TEXT ·winoA46_32AVX2(SB), NOSPLIT, $0-64
-	MOVQ dst+0(FP), R15
-	MOVQ src+8(FP), R14
-	MOVQ count+24(FP), DX
-	MOVQ srcStep+32(FP), R8
-	MOVQ dstStep+40(FP), R9
-	MOVQ srcStride+48(FP), R10
-	MOVQ dstStride+56(FP), R11
-winoA46_32AVX2_group:
-	MOVQ R14, SI
-	MOVQ R15, DI
-	LEAQ (SI)(R10*2), R12
-	ADDQ R10, R12
-	LEAQ (DI)(R11*2), R13
-	ADDQ R11, R13
-	MOVQ blocks+16(FP), BX
-winoA46_32AVX2_block:
-	VMOVUPS (SI), Y0
-	VMOVUPS (SI)(R10*1), Y1
-	VMOVUPS (SI)(R10*2), Y2
-	VMOVUPS (R12), Y3
-	VMOVUPS (R12)(R10*1), Y4
-	VMOVUPS (R12)(R10*2), Y5
-	VADDPS Y2, Y1, Y6
-	VSUBPS Y2, Y1, Y7
-	VADDPS Y4, Y3, Y8
-	VSUBPS Y4, Y3, Y9
-	VADDPS Y6, Y0, Y10
-	VADDPS Y8, Y10, Y10
-	VADDPS Y9, Y9, Y11
-	VADDPS Y11, Y7, Y1
-	VADDPS Y8, Y8, Y2
-	VADDPS Y2, Y2, Y2
-	VADDPS Y2, Y6, Y2
-	VADDPS Y11, Y11, Y11
-	VADDPS Y11, Y11, Y11
-	VADDPS Y11, Y7, Y3
-	VADDPS Y5, Y3, Y3
-	VMOVUPS Y10, (DI)
-	VMOVUPS Y1, (DI)(R11*1)
-	VMOVUPS Y2, (DI)(R11*2)
-	VMOVUPS Y3, (R13)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, R12
-	ADDQ $32, R13
-	DECQ BX
-	JNZ winoA46_32AVX2_block
-	ADDQ R8, R14
-	ADDQ R9, R15
-	DECQ DX
-	JNZ winoA46_32AVX2_group
 	VZEROUPPER
 	RET
 
@@ -12881,140 +12736,6 @@ wino6Rows32AVX2_row5:
 	VZEROUPPER
 	RET
 
-// func winoBlocksOut32AVX512(y, blk unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64, flags int, bias float32)
-TEXT ·winoBlocksOut32AVX512(SB), NOSPLIT, $0-68
-	MOVQ y+0(FP), DI
-	MOVQ blk+8(FP), SI
-	MOVQ ld+16(FP), R8
-	MOVQ tilesY+24(FP), R12
-	MOVQ yRowBytes+32(FP), R9
-	MOVQ blkRowBytes+40(FP), R10
-	MOVQ masks+48(FP), AX
-	KMOVW AX, K1
-	SHRQ $16, AX
-	KMOVW AX, K2
-	SHRQ $16, AX
-	KMOVW AX, K3
-	LEAQ ·winoZip+0(SB), AX
-	MOVQ flags+56(FP), R13
-	VBROADCASTSS bias+64(FP), Z29
-	VMOVDQU32 (AX), Z30
-	VMOVDQU32 64(AX), Z31
-winoBlocksOut32AVX512_tileRow:
-	MOVQ SI, R11
-	LEAQ (R11)(R8*2), BX
-	VMOVUPS.Z (R11), K1, Y0
-	VMOVUPS.Z (R11)(R8*1), K1, Y1
-	VINSERTF32X8 $1, Y1, Z0, Z0
-	VMOVUPS.Z (BX), K1, Y2
-	VMOVUPS.Z (BX)(R8*1), K1, Y3
-	VINSERTF32X8 $1, Y3, Z2, Z2
-	VMOVAPS Z0, Z4
-	VPERMT2PS Z2, Z30, Z4
-	VMOVAPS Z0, Z5
-	VPERMT2PS Z2, Z31, Z5
-	TESTQ $2, R13
-	JZ winoBlocksOut32AVX512_add0
-	VADDPS Z29, Z4, Z4
-	VADDPS Z29, Z5, Z5
-winoBlocksOut32AVX512_add0:
-	TESTQ $1, R13
-	JZ winoBlocksOut32AVX512_store0
-	VMOVUPS.Z (DI), K2, Z6
-	VADDPS Z6, Z4, Z4
-	VMOVUPS.Z 64(DI), K3, Z7
-	VADDPS Z7, Z5, Z5
-winoBlocksOut32AVX512_store0:
-	VMOVUPS Z4, K2, (DI)
-	VMOVUPS Z5, K3, 64(DI)
-	ADDQ R9, DI
-	LEAQ (R11)(R8*4), R11
-	LEAQ (R11)(R8*2), BX
-	VMOVUPS.Z (R11), K1, Y0
-	VMOVUPS.Z (R11)(R8*1), K1, Y1
-	VINSERTF32X8 $1, Y1, Z0, Z0
-	VMOVUPS.Z (BX), K1, Y2
-	VMOVUPS.Z (BX)(R8*1), K1, Y3
-	VINSERTF32X8 $1, Y3, Z2, Z2
-	VMOVAPS Z0, Z4
-	VPERMT2PS Z2, Z30, Z4
-	VMOVAPS Z0, Z5
-	VPERMT2PS Z2, Z31, Z5
-	TESTQ $2, R13
-	JZ winoBlocksOut32AVX512_add1
-	VADDPS Z29, Z4, Z4
-	VADDPS Z29, Z5, Z5
-winoBlocksOut32AVX512_add1:
-	TESTQ $1, R13
-	JZ winoBlocksOut32AVX512_store1
-	VMOVUPS.Z (DI), K2, Z6
-	VADDPS Z6, Z4, Z4
-	VMOVUPS.Z 64(DI), K3, Z7
-	VADDPS Z7, Z5, Z5
-winoBlocksOut32AVX512_store1:
-	VMOVUPS Z4, K2, (DI)
-	VMOVUPS Z5, K3, 64(DI)
-	ADDQ R9, DI
-	LEAQ (R11)(R8*4), R11
-	LEAQ (R11)(R8*2), BX
-	VMOVUPS.Z (R11), K1, Y0
-	VMOVUPS.Z (R11)(R8*1), K1, Y1
-	VINSERTF32X8 $1, Y1, Z0, Z0
-	VMOVUPS.Z (BX), K1, Y2
-	VMOVUPS.Z (BX)(R8*1), K1, Y3
-	VINSERTF32X8 $1, Y3, Z2, Z2
-	VMOVAPS Z0, Z4
-	VPERMT2PS Z2, Z30, Z4
-	VMOVAPS Z0, Z5
-	VPERMT2PS Z2, Z31, Z5
-	TESTQ $2, R13
-	JZ winoBlocksOut32AVX512_add2
-	VADDPS Z29, Z4, Z4
-	VADDPS Z29, Z5, Z5
-winoBlocksOut32AVX512_add2:
-	TESTQ $1, R13
-	JZ winoBlocksOut32AVX512_store2
-	VMOVUPS.Z (DI), K2, Z6
-	VADDPS Z6, Z4, Z4
-	VMOVUPS.Z 64(DI), K3, Z7
-	VADDPS Z7, Z5, Z5
-winoBlocksOut32AVX512_store2:
-	VMOVUPS Z4, K2, (DI)
-	VMOVUPS Z5, K3, 64(DI)
-	ADDQ R9, DI
-	LEAQ (R11)(R8*4), R11
-	LEAQ (R11)(R8*2), BX
-	VMOVUPS.Z (R11), K1, Y0
-	VMOVUPS.Z (R11)(R8*1), K1, Y1
-	VINSERTF32X8 $1, Y1, Z0, Z0
-	VMOVUPS.Z (BX), K1, Y2
-	VMOVUPS.Z (BX)(R8*1), K1, Y3
-	VINSERTF32X8 $1, Y3, Z2, Z2
-	VMOVAPS Z0, Z4
-	VPERMT2PS Z2, Z30, Z4
-	VMOVAPS Z0, Z5
-	VPERMT2PS Z2, Z31, Z5
-	TESTQ $2, R13
-	JZ winoBlocksOut32AVX512_add3
-	VADDPS Z29, Z4, Z4
-	VADDPS Z29, Z5, Z5
-winoBlocksOut32AVX512_add3:
-	TESTQ $1, R13
-	JZ winoBlocksOut32AVX512_store3
-	VMOVUPS.Z (DI), K2, Z6
-	VADDPS Z6, Z4, Z4
-	VMOVUPS.Z 64(DI), K3, Z7
-	VADDPS Z7, Z5, Z5
-winoBlocksOut32AVX512_store3:
-	VMOVUPS Z4, K2, (DI)
-	VMOVUPS Z5, K3, 64(DI)
-	ADDQ R9, DI
-	ADDQ R10, SI
-	DECQ R12
-	JNZ winoBlocksOut32AVX512_tileRow
-	VZEROUPPER
-	RET
-
 // func winoBlocksIn32AVX512(blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64)
 TEXT ·winoBlocksIn32AVX512(SB), NOSPLIT, $0-56
 	MOVQ blk+0(FP), SI
@@ -13029,9 +12750,8 @@ TEXT ·winoBlocksIn32AVX512(SB), NOSPLIT, $0-56
 	KMOVW AX, K2
 	SHRQ $16, AX
 	KMOVW AX, K3
-	LEAQ ·winoZip+0(SB), AX
-	VMOVDQU32 128(AX), Z30
-	VMOVDQU32 192(AX), Z31
+	VMOVDQU32 ·winoUnzip+0(SB), Z30
+	VMOVDQU32 ·winoUnzip+64(SB), Z31
 winoBlocksIn32AVX512_tileRow:
 	MOVQ SI, R11
 	LEAQ (R11)(R8*2), BX
@@ -13098,71 +12818,39 @@ winoBlocksIn32AVX512_tileRow:
 	JNZ winoBlocksIn32AVX512_tileRow
 	VZEROUPPER
 	RET
-DATA ·winoZip+0(SB)/4, $0
-DATA ·winoZip+4(SB)/4, $8
-DATA ·winoZip+8(SB)/4, $16
-DATA ·winoZip+12(SB)/4, $24
-DATA ·winoZip+16(SB)/4, $1
-DATA ·winoZip+20(SB)/4, $9
-DATA ·winoZip+24(SB)/4, $17
-DATA ·winoZip+28(SB)/4, $25
-DATA ·winoZip+32(SB)/4, $2
-DATA ·winoZip+36(SB)/4, $10
-DATA ·winoZip+40(SB)/4, $18
-DATA ·winoZip+44(SB)/4, $26
-DATA ·winoZip+48(SB)/4, $3
-DATA ·winoZip+52(SB)/4, $11
-DATA ·winoZip+56(SB)/4, $19
-DATA ·winoZip+60(SB)/4, $27
-DATA ·winoZip+64(SB)/4, $4
-DATA ·winoZip+68(SB)/4, $12
-DATA ·winoZip+72(SB)/4, $20
-DATA ·winoZip+76(SB)/4, $28
-DATA ·winoZip+80(SB)/4, $5
-DATA ·winoZip+84(SB)/4, $13
-DATA ·winoZip+88(SB)/4, $21
-DATA ·winoZip+92(SB)/4, $29
-DATA ·winoZip+96(SB)/4, $6
-DATA ·winoZip+100(SB)/4, $14
-DATA ·winoZip+104(SB)/4, $22
-DATA ·winoZip+108(SB)/4, $30
-DATA ·winoZip+112(SB)/4, $7
-DATA ·winoZip+116(SB)/4, $15
-DATA ·winoZip+120(SB)/4, $23
-DATA ·winoZip+124(SB)/4, $31
-DATA ·winoZip+128(SB)/4, $0
-DATA ·winoZip+132(SB)/4, $4
-DATA ·winoZip+136(SB)/4, $8
-DATA ·winoZip+140(SB)/4, $12
-DATA ·winoZip+144(SB)/4, $16
-DATA ·winoZip+148(SB)/4, $20
-DATA ·winoZip+152(SB)/4, $24
-DATA ·winoZip+156(SB)/4, $28
-DATA ·winoZip+160(SB)/4, $1
-DATA ·winoZip+164(SB)/4, $5
-DATA ·winoZip+168(SB)/4, $9
-DATA ·winoZip+172(SB)/4, $13
-DATA ·winoZip+176(SB)/4, $17
-DATA ·winoZip+180(SB)/4, $21
-DATA ·winoZip+184(SB)/4, $25
-DATA ·winoZip+188(SB)/4, $29
-DATA ·winoZip+192(SB)/4, $2
-DATA ·winoZip+196(SB)/4, $6
-DATA ·winoZip+200(SB)/4, $10
-DATA ·winoZip+204(SB)/4, $14
-DATA ·winoZip+208(SB)/4, $18
-DATA ·winoZip+212(SB)/4, $22
-DATA ·winoZip+216(SB)/4, $26
-DATA ·winoZip+220(SB)/4, $30
-DATA ·winoZip+224(SB)/4, $3
-DATA ·winoZip+228(SB)/4, $7
-DATA ·winoZip+232(SB)/4, $11
-DATA ·winoZip+236(SB)/4, $15
-DATA ·winoZip+240(SB)/4, $19
-DATA ·winoZip+244(SB)/4, $23
-DATA ·winoZip+248(SB)/4, $27
-DATA ·winoZip+252(SB)/4, $31
-GLOBL ·winoZip(SB), RODATA, $256
+DATA ·winoUnzip+0(SB)/4, $0
+DATA ·winoUnzip+4(SB)/4, $4
+DATA ·winoUnzip+8(SB)/4, $8
+DATA ·winoUnzip+12(SB)/4, $12
+DATA ·winoUnzip+16(SB)/4, $16
+DATA ·winoUnzip+20(SB)/4, $20
+DATA ·winoUnzip+24(SB)/4, $24
+DATA ·winoUnzip+28(SB)/4, $28
+DATA ·winoUnzip+32(SB)/4, $1
+DATA ·winoUnzip+36(SB)/4, $5
+DATA ·winoUnzip+40(SB)/4, $9
+DATA ·winoUnzip+44(SB)/4, $13
+DATA ·winoUnzip+48(SB)/4, $17
+DATA ·winoUnzip+52(SB)/4, $21
+DATA ·winoUnzip+56(SB)/4, $25
+DATA ·winoUnzip+60(SB)/4, $29
+DATA ·winoUnzip+64(SB)/4, $2
+DATA ·winoUnzip+68(SB)/4, $6
+DATA ·winoUnzip+72(SB)/4, $10
+DATA ·winoUnzip+76(SB)/4, $14
+DATA ·winoUnzip+80(SB)/4, $18
+DATA ·winoUnzip+84(SB)/4, $22
+DATA ·winoUnzip+88(SB)/4, $26
+DATA ·winoUnzip+92(SB)/4, $30
+DATA ·winoUnzip+96(SB)/4, $3
+DATA ·winoUnzip+100(SB)/4, $7
+DATA ·winoUnzip+104(SB)/4, $11
+DATA ·winoUnzip+108(SB)/4, $15
+DATA ·winoUnzip+112(SB)/4, $19
+DATA ·winoUnzip+116(SB)/4, $23
+DATA ·winoUnzip+120(SB)/4, $27
+DATA ·winoUnzip+124(SB)/4, $31
+GLOBL ·winoUnzip(SB), RODATA, $128
 
 DATA ·stridedMasks+0(SB)/8, $-1
 DATA ·stridedMasks+8(SB)/8, $-1

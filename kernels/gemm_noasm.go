@@ -98,6 +98,4 @@ func wino6RowTiles() int { return 0 }
 func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool { return false }
 
 // winoBlocks32 reports false: no assembly transform.
-func winoBlocks32(out bool, y, blk []float32, ld, ty, tx int, add bool, bias *float32) bool {
-	return false
-}
+func winoBlocks32(blk, y []float32, ld, ty, tx int) bool { return false }

@@ -287,11 +287,10 @@ const (
 	winoOpB6 = iota
 	winoOpA6
 	winoOpAT6
-	winoOpA46
 	winoOpAT46
 )
 
-var winoOpArity = [5][2]int{{6, 6}, {6, 2}, {2, 6}, {6, 4}, {4, 6}}
+var winoOpArity = [4][2]int{{6, 6}, {6, 2}, {2, 6}, {4, 6}}
 
 func winoVert[T tensor.Float](op int, dst, src []T, n, count, srcStep, dstStep, srcStride, dstStride int) {
 	in, out := winoOpArity[op][0], winoOpArity[op][1]
@@ -345,20 +344,6 @@ func winoVertGeneric[T tensor.Float](op int, dst, src []T, lo, n, count, srcStep
 				d[3*dstStride+l] = e0 + e2
 				d[4*dstStride+l] = e0 - e2
 				d[5*dstStride+l] = e1
-			case winoOpA46:
-				m0, m1, m2 := s[l], s[srcStride+l], s[2*srcStride+l]
-				m3, m4, m5 := s[3*srcStride+l], s[4*srcStride+l], s[5*srcStride+l]
-				s12, d12, s34, d34 := m1+m2, m1-m2, m3+m4, m3-m4
-				t := d34 + d34
-				u := s34 + s34
-				u += u
-				a1, a2 := d12+t, s12+u
-				t += t
-				t += t
-				d[l] = (m0 + s12) + s34
-				d[dstStride+l] = a1
-				d[2*dstStride+l] = a2
-				d[3*dstStride+l] = (d12 + t) + m5
 			case winoOpAT46:
 				e0, e1, e2, e3 := s[l], s[srcStride+l], s[2*srcStride+l], s[3*srcStride+l]
 				s02, s13 := e0+e2, e1+e3

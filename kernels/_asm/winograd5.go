@@ -7,7 +7,7 @@ import (
 
 // emitWinogradVert writes the element-wise transforms of Winograd's
 // F(2×2, 5×5) and F(4×4, 3×3) (../winograd5.go: winoB6, winoA6, winoAT6;
-// ../winograd43.go: winoA46, winoAT46), for float32 in AVX-512 and AVX2:
+// ../winograd43.go: winoAT46), for float32 in AVX-512 and AVX2:
 //
 //	winoB6_32AVX512(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int)
 //
@@ -172,27 +172,8 @@ var winoVertOps = []winoVertOp{
 			"VSUBPS " + r(2) + ", " + r(0) + ", " + r(6),
 		}
 	}, []int{0, 3, 4, 5, 6, 1}},
-	// F(4×4, 3×3)'s Aᵀ (6 → 4) and A (4 → 6), by sums and exact
-	// doublings (../winograd43.go: winoA46, winoAT46).
-	{"winoA46", 6, false, func(r func(int) string) []string {
-		return []string{
-			"VADDPS " + r(2) + ", " + r(1) + ", " + r(6), // s12 = m1 + m2
-			"VSUBPS " + r(2) + ", " + r(1) + ", " + r(7), // d12 = m1 − m2
-			"VADDPS " + r(4) + ", " + r(3) + ", " + r(8), // s34 = m3 + m4
-			"VSUBPS " + r(4) + ", " + r(3) + ", " + r(9), // d34 = m3 − m4
-			"VADDPS " + r(6) + ", " + r(0) + ", " + r(10),
-			"VADDPS " + r(8) + ", " + r(10) + ", " + r(10), // a0 = (m0 + s12) + s34
-			"VADDPS " + r(9) + ", " + r(9) + ", " + r(11),  // 2·d34
-			"VADDPS " + r(11) + ", " + r(7) + ", " + r(1),  // a1 = d12 + 2·d34
-			"VADDPS " + r(8) + ", " + r(8) + ", " + r(2),
-			"VADDPS " + r(2) + ", " + r(2) + ", " + r(2), // 4·s34
-			"VADDPS " + r(2) + ", " + r(6) + ", " + r(2), // a2 = s12 + 4·s34
-			"VADDPS " + r(11) + ", " + r(11) + ", " + r(11),
-			"VADDPS " + r(11) + ", " + r(11) + ", " + r(11), // 8·d34
-			"VADDPS " + r(11) + ", " + r(7) + ", " + r(3),
-			"VADDPS " + r(5) + ", " + r(3) + ", " + r(3), // a3 = (d12 + 8·d34) + m5
-		}
-	}, []int{10, 1, 2, 3}},
+	// F(4×4, 3×3)'s A (4 → 6), by sums and exact doublings
+	// (../winograd43.go: winoAT46).
 	{"winoAT46", 4, false, func(r func(int) string) []string {
 		return []string{
 			"VADDPS " + r(2) + ", " + r(0) + ", " + r(4), // s02 = e0 + e2
@@ -368,119 +349,64 @@ func emitWino6Rows(w *bytes.Buffer, zmm bool) {
 	f.p("RET")
 }
 
-// emitWinoBlocks writes the scatter and gather of F(4×4, 3×3)'s 4×4
-// output blocks (../winograd43.go: winoBlocksOut, winoBlocksIn), float32,
-// AVX-512, for a row of at most 8 tiles:
+// emitWinoBlocks writes the gather of F(4×4, 3×3)'s 4×4 output blocks
+// (../winograd43.go: winoBlocksIn), float32, AVX-512, for a row of at most
+// 8 tiles:
 //
-//	winoBlocksOut32AVX512(y, blk unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64, flags int, bias float32)
 //	winoBlocksIn32AVX512(blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64)
 //
-// Out: for each row of tiles ty and block row a, output row 4·ty + a (at
-// y + (4·ty + a)·yRowBytes) gets in column 4·tx + b the value of tile tx
-// in row 4a + b of blk (rows ld bytes apart, the row of tiles at
-// ty·blkRowBytes): the four rows' tiles loaded (masks bits 0–15), put side
-// by side as two vectors and zipped by VPERMT2PS into the output row's two
-// vectors (bits 16–31 and 32–47 their lanes), with bias added where flags
-// has bit 2, then written or, where flags has bit 1, added to the row. In is the gather of the same places: each output row's
-// two vectors unzipped into the four rows of blk.
+// for each row of tiles ty and block row a, output row 4·ty + a (at y +
+// (4·ty + a)·yRowBytes, its two vectors loaded under masks bits 16–31 and
+// 32–47) gives row 4a + b of blk (rows ld bytes apart, the row of tiles at
+// ty·blkRowBytes, masks bits 0–15 its lanes) the values of columns 4·tx +
+// b: the output row's two vectors unzipped by VPERMT2PS.
 func emitWinoBlocks(w *bytes.Buffer) {
-	for _, out := range []bool{true, false} {
-		name, sig, frame := "winoBlocksIn32AVX512", "blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64", 56
-		if out {
-			name, sig, frame = "winoBlocksOut32AVX512", "y, blk unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64, flags int, bias float32", 68
+	name := "winoBlocksIn32AVX512"
+	f := asmFunc{w, name}
+	fmt.Fprintf(w, "\n// func %s(blk, y unsafe.Pointer, ld, tilesY, yRowBytes, blkRowBytes int, masks uint64)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	f.p("MOVQ blk+0(FP), SI")
+	f.p("MOVQ y+8(FP), DI")
+	f.p("MOVQ ld+16(FP), R8")
+	f.p("MOVQ tilesY+24(FP), R12")
+	f.p("MOVQ yRowBytes+32(FP), R9")
+	f.p("MOVQ blkRowBytes+40(FP), R10")
+	f.masks(48, 1, 2, 3)
+	f.p("VMOVDQU32 ·winoUnzip+0(SB), Z30")
+	f.p("VMOVDQU32 ·winoUnzip+64(SB), Z31")
+	// R11: row 4a of blk; BX: row 4a + 2.
+	f.label("tileRow")
+	f.p("MOVQ SI, R11")
+	for a := 0; a < 4; a++ {
+		f.p("LEAQ (R11)(R8*2), BX")
+		f.p("VMOVUPS.Z (DI), K2, Z0")
+		f.p("VMOVUPS.Z 64(DI), K3, Z1")
+		f.p("VMOVAPS Z0, Z4")
+		f.p("VPERMT2PS Z1, Z30, Z4") // [b0 | b1]
+		f.p("VMOVAPS Z0, Z5")
+		f.p("VPERMT2PS Z1, Z31, Z5") // [b2 | b3]
+		f.p("VMOVUPS Y4, K1, (R11)")
+		f.p("VEXTRACTF32X8 $1, Z4, Y6")
+		f.p("VMOVUPS Y6, K1, (R11)(R8*1)")
+		f.p("VMOVUPS Y5, K1, (BX)")
+		f.p("VEXTRACTF32X8 $1, Z5, Y7")
+		f.p("VMOVUPS Y7, K1, (BX)(R8*1)")
+		f.p("ADDQ R9, DI")
+		if a < 3 {
+			f.p("LEAQ (R11)(R8*4), R11")
 		}
-		f := asmFunc{w, name}
-		fmt.Fprintf(w, "\n// func %s(%s)\n", name, sig)
-		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, frame)
-		if out {
-			f.p("MOVQ y+0(FP), DI")
-			f.p("MOVQ blk+8(FP), SI")
-		} else {
-			f.p("MOVQ blk+0(FP), SI")
-			f.p("MOVQ y+8(FP), DI")
-		}
-		f.p("MOVQ ld+16(FP), R8")
-		f.p("MOVQ tilesY+24(FP), R12")
-		f.p("MOVQ yRowBytes+32(FP), R9")
-		f.p("MOVQ blkRowBytes+40(FP), R10")
-		f.masks(48, 1, 2, 3)
-		f.p("LEAQ ·winoZip+0(SB), AX")
-		if out {
-			f.p("MOVQ flags+56(FP), R13")
-			f.p("VBROADCASTSS bias+64(FP), Z29")
-			f.p("VMOVDQU32 (AX), Z30")
-			f.p("VMOVDQU32 64(AX), Z31")
-		} else {
-			f.p("VMOVDQU32 128(AX), Z30")
-			f.p("VMOVDQU32 192(AX), Z31")
-		}
-		// R11: row 4a of blk; BX: row 4a + 2.
-		f.label("tileRow")
-		f.p("MOVQ SI, R11")
-		for a := 0; a < 4; a++ {
-			f.p("LEAQ (R11)(R8*2), BX")
-			if out {
-				f.p("VMOVUPS.Z (R11), K1, Y0")
-				f.p("VMOVUPS.Z (R11)(R8*1), K1, Y1")
-				f.p("VINSERTF32X8 $1, Y1, Z0, Z0") // [b0 | b1]
-				f.p("VMOVUPS.Z (BX), K1, Y2")
-				f.p("VMOVUPS.Z (BX)(R8*1), K1, Y3")
-				f.p("VINSERTF32X8 $1, Y3, Z2, Z2") // [b2 | b3]
-				f.p("VMOVAPS Z0, Z4")
-				f.p("VPERMT2PS Z2, Z30, Z4") // columns 0…15
-				f.p("VMOVAPS Z0, Z5")
-				f.p("VPERMT2PS Z2, Z31, Z5") // columns 16…31
-				f.p("TESTQ $2, R13")
-				f.p("JZ %s_add%d", name, a)
-				f.p("VADDPS Z29, Z4, Z4")
-				f.p("VADDPS Z29, Z5, Z5")
-				f.label(fmt.Sprintf("add%d", a))
-				f.p("TESTQ $1, R13")
-				f.p("JZ %s_store%d", name, a)
-				f.p("VMOVUPS.Z (DI), K2, Z6")
-				f.p("VADDPS Z6, Z4, Z4")
-				f.p("VMOVUPS.Z 64(DI), K3, Z7")
-				f.p("VADDPS Z7, Z5, Z5")
-				f.label(fmt.Sprintf("store%d", a))
-				f.p("VMOVUPS Z4, K2, (DI)")
-				f.p("VMOVUPS Z5, K3, 64(DI)")
-			} else {
-				f.p("VMOVUPS.Z (DI), K2, Z0")
-				f.p("VMOVUPS.Z 64(DI), K3, Z1")
-				f.p("VMOVAPS Z0, Z4")
-				f.p("VPERMT2PS Z1, Z30, Z4") // [b0 | b1]
-				f.p("VMOVAPS Z0, Z5")
-				f.p("VPERMT2PS Z1, Z31, Z5") // [b2 | b3]
-				f.p("VMOVUPS Y4, K1, (R11)")
-				f.p("VEXTRACTF32X8 $1, Z4, Y6")
-				f.p("VMOVUPS Y6, K1, (R11)(R8*1)")
-				f.p("VMOVUPS Y5, K1, (BX)")
-				f.p("VEXTRACTF32X8 $1, Z5, Y7")
-				f.p("VMOVUPS Y7, K1, (BX)(R8*1)")
-			}
-			f.p("ADDQ R9, DI")
-			if a < 3 {
-				f.p("LEAQ (R11)(R8*4), R11")
-			}
-		}
-		f.p("ADDQ R10, SI")
-		f.p("DECQ R12")
-		f.p("JNZ %s_tileRow", name)
-		f.p("VZEROUPPER")
-		f.p("RET")
 	}
-	// winoZip: lane l of the output row (l = 4·tx + b, tx < 8) takes tile
-	// tx of row b of [b0 | b1] ‖ [b2 | b3] (index 8b + tx), for l < 16 and
-	// l ≥ 16; then the unzip: lane l of [b0 | b1] takes column 4·(l mod 8)
-	// + l/8 of the row's two vectors, of [b2 | b3] column 4·(l mod 8) + 2 +
-	// l/8.
-	for l := 0; l < 32; l++ {
-		fmt.Fprintf(w, "DATA ·winoZip+%d(SB)/4, $%d\n", 4*l, 8*(l%4)+l/4)
-	}
+	f.p("ADDQ R10, SI")
+	f.p("DECQ R12")
+	f.p("JNZ %s_tileRow", name)
+	f.p("VZEROUPPER")
+	f.p("RET")
+	// winoUnzip: lane l of [b0 | b1] takes column 4·(l mod 8) + l/8 of the
+	// row's two vectors, of [b2 | b3] column 4·(l mod 8) + 2 + l/8.
 	for half := 0; half < 2; half++ {
 		for l := 0; l < 16; l++ {
-			fmt.Fprintf(w, "DATA ·winoZip+%d(SB)/4, $%d\n", 128+64*half+4*l, 4*(l%8)+2*half+l/8)
+			fmt.Fprintf(w, "DATA ·winoUnzip+%d(SB)/4, $%d\n", 64*half+4*l, 4*(l%8)+2*half+l/8)
 		}
 	}
-	w.WriteString("GLOBL ·winoZip(SB), RODATA, $256\n")
+	w.WriteString("GLOBL ·winoUnzip(SB), RODATA, $128\n")
 }
