@@ -111,18 +111,7 @@ func TestWinogradDeterministic(t *testing.T) {
 		in, dots := []*tensor.Dense[float32]{x, w, b}, []*tensor.Dense[float32]{xd, wd, bd}
 		run := func(procs int) [][]float32 {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			y := tensor.New[float32](p.Shape(in)...)
-			yDot := tensor.New[float32](y.Shape...)
-			p.ForwardJVP(y, yDot, in, dots)
-			yBar, yBarDot := randn(y.Shape...), randn(y.Shape...)
-			bar := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
-			barDot := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
-			p.VJPPair(bar, barDot, yBar, yBarDot, in, dots, y, yDot)
-			out := [][]float32{y.Data, yDot.Data}
-			for i := range bar {
-				out = append(out, bar[i].Data, barDot[i].Data)
-			}
-			return out
+			return convPair(p, in, dots, randn)
 		}
 		rng = rand.New(rand.NewPCG(1, 2))
 		ref := run(1)
@@ -198,19 +187,7 @@ func TestWinograd43Agrees(t *testing.T) {
 		w, wd := randn(o, s.C, 3, 3), randn(o, s.C, 3, 3)
 		b, bd := randn(o), randn(o)
 		p := Conv2d[float32]{Stride: 1, Padding: s.Pad}
-		in, dots := []*tensor.Dense[float32]{x, w, b}, []*tensor.Dense[float32]{xd, wd, bd}
-		y := tensor.New[float32](p.Shape(in)...)
-		yDot := tensor.New[float32](y.Shape...)
-		p.ForwardJVP(y, yDot, in, dots)
-		yBar, yBarDot := randn(y.Shape...), randn(y.Shape...)
-		bar := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
-		barDot := []*tensor.Dense[float32]{tensor.New[float32](x.Shape...), tensor.New[float32](w.Shape...), tensor.New[float32](b.Shape...)}
-		p.VJPPair(bar, barDot, yBar, yBarDot, in, dots, y, yDot)
-		out := [][]float32{y.Data, yDot.Data}
-		for i := range bar {
-			out = append(out, bar[i].Data, barDot[i].Data)
-		}
-		return out
+		return convPair(p, []*tensor.Dense[float32]{x, w, b}, []*tensor.Dense[float32]{xd, wd, bd}, randn)
 	}
 	want, got := run(false), run(true)
 	for i := range want {
@@ -223,4 +200,24 @@ func TestWinograd43Agrees(t *testing.T) {
 			t.Errorf("result %d: F(4×4, 3×3) differs from F(2×2, 3×3) by %.2g (largest value %.2g)", i, d, scale)
 		}
 	}
+}
+
+// convPair runs p's ForwardJVP on in and their tangents dots, then its
+// VJPPair on random cotangents (drawn by randn) into fresh cotangents, and
+// returns y, ẏ and the cotangents' values, each input's x̄ then x̄̇.
+func convPair(p Conv2d[float32], in, dots []*tensor.Dense[float32], randn func(shape ...int) *tensor.Dense[float32]) [][]float32 {
+	y := tensor.New[float32](p.Shape(in)...)
+	yDot := tensor.New[float32](y.Shape...)
+	p.ForwardJVP(y, yDot, in, dots)
+	yBar, yBarDot := randn(y.Shape...), randn(y.Shape...)
+	var bar, barDot []*tensor.Dense[float32]
+	for _, t := range in {
+		bar, barDot = append(bar, tensor.New[float32](t.Shape...)), append(barDot, tensor.New[float32](t.Shape...))
+	}
+	p.VJPPair(bar, barDot, yBar, yBarDot, in, dots, y, yDot)
+	out := [][]float32{y.Data, yDot.Data}
+	for i := range bar {
+		out = append(out, bar[i].Data, barDot[i].Data)
+	}
+	return out
 }
