@@ -157,11 +157,12 @@ var (
 	}
 )
 
-// hasAVX512 needs DQ, BW and BMI2 besides the foundation: the kernels
-// zero zmm registers with VXORPS/VXORPD (DQ), load masks with KMOVD (BW)
+// hasAVX512 needs DQ, BW, VL and BMI2 besides the foundation: the kernels
+// zero zmm registers with VXORPS/VXORPD (DQ), load masks with KMOVD (BW),
+// move ymm under masks (VL: F(4×4, 3×3)'s blocks, float64's unpooling)
 // and shift with SHLX (BMI2, Winograd's weight transforms), as every
-// AVX-512 CPU since Skylake-SP has them (Xeon Phi lacks DQ and BW).
-var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2
+// AVX-512 CPU since Skylake-SP has them (Xeon Phi lacks DQ, BW and VL).
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasBMI2
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // The kernels Gemm uses: the widest this CPU runs.

@@ -469,7 +469,7 @@ var (
 
 // The max-unpooling kernels (see MaxUnpool2S2): the input cotangents of n
 // rows of cnt 2×2 windows at stride 2, at most 16 windows a row with
-// AVX-512, 8 with AVX2.
+// AVX-512, 8 with AVX2 (float64: 8 and 4).
 
 //go:noescape
 func maxUnpool2s2AVX512(d, v *float32, am *int32, w, base, cnt, n, ldv int)
@@ -477,13 +477,26 @@ func maxUnpool2s2AVX512(d, v *float32, am *int32, w, base, cnt, n, ldv int)
 //go:noescape
 func maxUnpool2s2AVX2(d, v *float32, am *int32, w, base, cnt, n, ldv int)
 
-// unpoolFunc is MaxUnpool2S2 for float32 on checked arguments.
-type unpoolFunc func(d, v []float32, am []int32, ldv, w, base, n, cnt int)
+//go:noescape
+func maxUnpool2s2x64AVX512(d, v *float64, am *int32, w, base, cnt, n, ldv int)
 
-// unpoolRows returns an unpoolFunc that runs kern on every row at once,
+//go:noescape
+func maxUnpool2s2x64AVX2(d, v *float64, am *int32, w, base, cnt, n, ldv int)
+
+// unpoolFunc is MaxUnpool2S2 for float32 on checked arguments, and
+// unpoolFunc64 for float64.
+type (
+	unpoolFunc   = unpoolOf[float32]
+	unpoolFunc64 = unpoolOf[float64]
+)
+
+// unpoolOf is MaxUnpool2S2 for F on checked arguments.
+type unpoolOf[F float32 | float64] func(d, v []F, am []int32, ldv, w, base, n, cnt int)
+
+// unpoolRows returns an unpoolOf that runs kern on every row at once,
 // chunk windows of each at a time.
-func unpoolRows(kern func(d, v *float32, am *int32, w, base, cnt, n, ldv int), chunk int) unpoolFunc {
-	return func(d, v []float32, am []int32, ldv, w, base, n, cnt int) {
+func unpoolRows[F float32 | float64](kern func(d, v *F, am *int32, w, base, cnt, n, ldv int), chunk int) unpoolOf[F] {
+	return func(d, v []F, am []int32, ldv, w, base, n, cnt int) {
 		for i := 0; i < cnt; i += chunk {
 			kern(&d[2*i], &v[i], &am[i], w, base+2*i, min(chunk, cnt-i), n, ldv)
 		}
@@ -491,17 +504,23 @@ func unpoolRows(kern func(d, v *float32, am *int32, w, base, cnt, n, ldv int), c
 }
 
 var (
-	unpoolAVX512 = unpoolRows(maxUnpool2s2AVX512, 16)
-	unpoolAVX2   = unpoolRows(maxUnpool2s2AVX2, 8)
+	unpoolAVX512    = unpoolRows(maxUnpool2s2AVX512, 16)
+	unpoolAVX2      = unpoolRows(maxUnpool2s2AVX2, 8)
+	unpoolAVX512x64 = unpoolRows(maxUnpool2s2x64AVX512, 8)
+	unpoolAVX2x64   = unpoolRows(maxUnpool2s2x64AVX2, 4)
 )
 
-// unpool32 is MaxUnpool2S2 for float32 with the widest kernel this CPU
-// runs, nil where it has neither AVX-512 nor AVX2.
-var unpool32 = widest(unpoolAVX512, unpoolAVX2, nil)
+// unpool32 and unpool64 are MaxUnpool2S2 for float32 and float64 with the
+// widest kernel this CPU runs, nil where it has neither AVX-512 nor AVX2.
+var (
+	unpool32 = widest(unpoolAVX512, unpoolAVX2, nil)
+	unpool64 = widest(unpoolAVX512x64, unpoolAVX2x64, nil)
+)
 
-// unpoolBackends lists every max-unpooling kernel this machine can run,
-// for tests and benchmarks.
-func unpoolBackends() map[string]unpoolFunc { return isaBackends(unpoolAVX512, unpoolAVX2) }
+// unpoolBackends and unpoolBackends64 list every max-unpooling kernel this
+// machine can run, for tests and benchmarks.
+func unpoolBackends() map[string]unpoolFunc     { return isaBackends(unpoolAVX512, unpoolAVX2) }
+func unpoolBackends64() map[string]unpoolFunc64 { return isaBackends(unpoolAVX512x64, unpoolAVX2x64) }
 
 // pool32 is MaxPoolS2 for float32 with the widest kernel this CPU runs,
 // nil where it has neither AVX-512 nor AVX2.

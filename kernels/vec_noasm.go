@@ -40,8 +40,15 @@ func poolBackends() map[string]poolRowFunc     { return nil }
 func poolBackends64() map[string]poolRowFunc64 { return nil }
 
 // No vector max-unpooling kernel.
-type unpoolFunc func(d, v []float32, am []int32, ldv, w, base, n, cnt int)
+type (
+	unpoolFunc   func(d, v []float32, am []int32, ldv, w, base, n, cnt int)
+	unpoolFunc64 func(d, v []float64, am []int32, ldv, w, base, n, cnt int)
+)
 
-var unpool32 unpoolFunc
+var (
+	unpool32 unpoolFunc
+	unpool64 unpoolFunc64
+)
 
-func unpoolBackends() map[string]unpoolFunc { return nil }
+func unpoolBackends() map[string]unpoolFunc     { return nil }
+func unpoolBackends64() map[string]unpoolFunc64 { return nil }

@@ -66,10 +66,10 @@ func maxPoolS2Ref[T tensor.Float](y []T, am []int32, ldy int, plane []T, w, base
 // others +0 — the bits of clearing the pixels and adding v at the argmax
 // (a −0 becomes +0). It writes every pixel of the windows, so d needs no
 // clearing. It reports false, and does nothing, when this machine has no
-// vector kernel for T (AVX-512 or AVX2, float32); the caller then uses
-// its own loop (n or cnt 0 asks just that).
+// vector kernel for T (AVX-512 or AVX2); the caller then uses its own
+// loop (n or cnt 0 asks just that).
 func MaxUnpool2S2[T tensor.Float](d, v []T, am []int32, ldv, w, base, n, cnt int) bool {
-	if !is32[T]() || unpool32 == nil {
+	if is32[T]() && unpool32 == nil || !is32[T]() && unpool64 == nil {
 		return false
 	}
 	if n <= 0 || cnt <= 0 {
@@ -81,7 +81,11 @@ func MaxUnpool2S2[T tensor.Float](d, v []T, am []int32, ldv, w, base, n, cnt int
 	last := (n-1)*ldv + cnt
 	_, _ = v[:last], am[:last]
 	_ = d[:(2*n-1)*w+2*cnt] // every pixel written
-	unpool32(as32(d), as32(v), am, ldv, w, base, n, cnt)
+	if is32[T]() {
+		unpool32(as32(d), as32(v), am, ldv, w, base, n, cnt)
+	} else {
+		unpool64(as64(d), as64(v), am, ldv, w, base, n, cnt)
+	}
 	return true
 }
 

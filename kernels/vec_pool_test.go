@@ -147,58 +147,74 @@ func benchMaxPoolS2[F float32 | float64](b *testing.B, prefix string, backends m
 	}
 }
 
-// TestMaxUnpool2S2 checks the vector max-unpooling kernels against the
-// reference loop, bit for bit (signed zeros, infinities and NaNs with
-// payloads among the values), for every row length up to a few chunks,
-// 1–3 rows with gaps between the value rows, argmaxes anywhere in their
-// windows, and that nothing outside the windows is written (in every other
-// trial the plane ends at the last pixel written, at an unreadable page).
+// TestMaxUnpool2S2 checks the vector max-unpooling kernels (float32 and
+// float64, each instruction set) against the reference loop bit for bit:
+// every row length up to a few chunks, 1–3 rows, the argmax at any of a
+// window's four pixels, signed zeros, infinities and NaNs among the
+// values, d ending at an unreadable page in every other trial.
 func TestMaxUnpool2S2(t *testing.T) {
 	if !MaxUnpool2S2([]float32{0, 0, 0, 0}, []float32{1}, []int32{0}, 1, 2, 0, 1, 1) {
 		t.Skip("no vector max-unpooling kernel on this machine")
 	}
-	specials := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)),
-		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), 0.5, -3}
-	rng := rand.New(rand.NewPCG(9, 10))
 	for name, f := range unpoolBackends() {
 		t.Run(name, func(t *testing.T) {
 			defer func(old unpoolFunc) { unpool32 = old }(unpool32)
 			unpool32 = f
-			for cnt := 1; cnt <= 40; cnt++ {
-				for trial := 0; trial < 20; trial++ {
-					n := 1 + trial%3
-					w := 2*cnt + rng.IntN(3)
-					base := rng.IntN(3) * w // d starts at an image row of the plane
-					ldv := cnt + rng.IntN(3)
-					v, am := make([]float32, (n-1)*ldv+cnt), make([]int32, (n-1)*ldv+cnt)
-					for r := 0; r < n; r++ {
-						for i := 0; i < cnt; i++ {
-							v[r*ldv+i] = specials[rng.IntN(len(specials))]
-							if rng.IntN(3) == 0 {
-								v[r*ldv+i] = float32(rng.NormFloat64())
-							}
-							am[r*ldv+i] = int32(base + (2*r+rng.IntN(2))*w + 2*i + rng.IntN(2))
-						}
+			testMaxUnpool2S2[float32](t)
+		})
+	}
+	for name, f := range unpoolBackends64() {
+		t.Run(name+"/float64", func(t *testing.T) {
+			defer func(old unpoolFunc64) { unpool64 = old }(unpool64)
+			unpool64 = f
+			testMaxUnpool2S2[float64](t)
+		})
+	}
+}
+
+func testMaxUnpool2S2[F float32 | float64](t *testing.T) {
+	nan := func(b32 uint32, b64 uint64) F {
+		if is32[F]() {
+			return F(math.Float32frombits(b32))
+		}
+		return F(math.Float64frombits(b64))
+	}
+	specials := []F{0, F(math.Copysign(0, -1)), 1, -1, F(math.Inf(1)), F(math.Inf(-1)),
+		nan(0x7fc00001, 0x7ff8000000000001), nan(0xffc00002, 0xfff8000000000002), 0.5, -3}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for cnt := 1; cnt <= 40; cnt++ {
+		for trial := 0; trial < 20; trial++ {
+			n := 1 + trial%3
+			w := 2*cnt + rng.IntN(3)
+			base := rng.IntN(3) * w // d starts at an image row of the plane
+			ldv := cnt + rng.IntN(3)
+			v, am := make([]F, (n-1)*ldv+cnt), make([]int32, (n-1)*ldv+cnt)
+			for r := 0; r < n; r++ {
+				for i := 0; i < cnt; i++ {
+					v[r*ldv+i] = specials[rng.IntN(len(specials))]
+					if rng.IntN(3) == 0 {
+						v[r*ldv+i] = F(rng.NormFloat64())
 					}
-					size := (2*n-1)*w + 2*cnt
-					d := make([]float32, size)
-					if trial%2 == 1 {
-						d = guardedTail[float32](t, size)
-					}
-					for i := range d {
-						d[i] = 42
-					}
-					want := slices.Clone(d)
-					MaxUnpool2S2(d, v, am, ldv, w, base, n, cnt)
-					maxUnpool2S2Ref(want, v, am, ldv, w, base, n, cnt)
-					for i := range want {
-						if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%d rows of %d windows, w %d, ldv %d: pixel %d is %v, want %v", n, cnt, w, ldv, i, d[i], want[i])
-						}
-					}
+					am[r*ldv+i] = int32(base + (2*r+rng.IntN(2))*w + 2*i + rng.IntN(2))
 				}
 			}
-		})
+			size := (2*n-1)*w + 2*cnt
+			d := make([]F, size)
+			if trial%2 == 1 {
+				d = guardedTail[F](t, size)
+			}
+			for i := range d {
+				d[i] = 42
+			}
+			want := slices.Clone(d)
+			MaxUnpool2S2(d, v, am, ldv, w, base, n, cnt)
+			maxUnpool2S2Ref(want, v, am, ldv, w, base, n, cnt)
+			for i := range want {
+				if !sameBits(d[i], want[i], false) {
+					t.Fatalf("%T: %d rows of %d windows, w %d, ldv %d: pixel %d is %v, want %v", F(0), n, cnt, w, ldv, i, d[i], want[i])
+				}
+			}
+		}
 	}
 }
 
@@ -225,5 +241,49 @@ func TestMaxPoolS2Panics(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// BenchmarkMaxUnpool2S2 times the max-unpooling of a 64×64 plane's 2×2
+// windows (32 a row) on each kernel and on the reference loop, float32 and
+// then float64 ("f64/…").
+//
+//	go test -run '^$' -bench MaxUnpool2S2 ./kernels
+func BenchmarkMaxUnpool2S2(b *testing.B) {
+	b32 := unpoolBackends()
+	if b32 == nil {
+		b32 = map[string]unpoolFunc{}
+	}
+	b32["ref"] = maxUnpool2S2Ref[float32]
+	benchMaxUnpool2S2(b, "", b32)
+	b64 := unpoolBackends64()
+	if b64 == nil {
+		b64 = map[string]unpoolFunc64{}
+	}
+	b64["ref"] = maxUnpool2S2Ref[float64]
+	benchMaxUnpool2S2(b, "f64/", b64)
+}
+
+func benchMaxUnpool2S2[F float32 | float64, U ~func(d, v []F, am []int32, ldv, w, base, n, cnt int)](b *testing.B, prefix string, backends map[string]U) {
+	const w, n = 64, 32
+	rng := rand.New(rand.NewPCG(5, 6))
+	v, am, d := make([]F, n*n), make([]int32, n*n), make([]F, w*w)
+	for r := 0; r < n; r++ {
+		for i := 0; i < n; i++ {
+			v[r*n+i] = F(rng.NormFloat64())
+			am[r*n+i] = int32((2*r+rng.IntN(2))*w + 2*i + rng.IntN(2))
+		}
+	}
+	for _, name := range []string{"ref", "avx2", "avx512"} {
+		f := backends[name]
+		if f == nil {
+			continue
+		}
+		b.Run(prefix+name, func(b *testing.B) {
+			for b.Loop() {
+				f(d, v, am, n, w, 0, n, n)
+			}
+			b.ReportMetric(float64(n*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gwindows/s")
+		})
 	}
 }

@@ -266,6 +266,12 @@ func emitPoolData(w *bytes.Buffer) {
 		fmt.Fprintf(w, "DATA ·poolZip+%d(SB)/4, $%d\n", 4*i, i/2+16*(i%2))
 	}
 	w.WriteString("GLOBL ·poolZip(SB), RODATA, $128\n")
+	// poolZip64: the same for VPERMI2PD's 8 lanes of float64 (indices into
+	// 16 values: the even columns' 0–7, the odd ones' 8–15).
+	for i := 0; i < 16; i++ {
+		fmt.Fprintf(w, "DATA ·poolZip64+%d(SB)/8, $%d\n", 8*i, i/2+8*(i%2))
+	}
+	w.WriteString("GLOBL ·poolZip64(SB), RODATA, $128\n")
 	w.WriteString("DATA ·poolOnes+0(SB)/4, $1\nGLOBL ·poolOnes(SB), RODATA, $4\n")
 	// poolMasks: 64 bytes of ones, 64 of zeros; the n-lane mask of AVX2's
 	// masked moves starts 4n bytes before the zeros.
@@ -302,57 +308,67 @@ func laneMasks(f asmFunc, lanes int, tmp string, ks ...string) {
 // at the argmax: −0 becomes +0). A window's four pixels are compared with
 // its argmax, its value kept or zeroed for each, and the even and odd
 // columns zipped into the two rows by VPERMI2PS.
-func emitUnpool(w *bytes.Buffer) {
-	name := "maxUnpool2s2AVX512"
-	f := header(w, name, "d, v *float32, am *int32, w, base, cnt, n, ldv int",
-		"d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 16.", 64)
-	unpoolArgs(f)
+//
+// With f64 (maxUnpool2s2x64AVX512) d and v hold float64: cnt ≤ 8 windows,
+// the argmaxes and pixel indices int32 in a ymm, the zip by VPERMI2PD
+// (poolZip64).
+func emitUnpool(w *bytes.Buffer, f64 bool) {
+	name, typ, lanes, elem, pd, zip := "maxUnpool2s2AVX512", "float32", 16, 4, "PS", "poolZip"
+	ireg := "Z"
+	if f64 {
+		name, typ, lanes, elem, pd, zip = "maxUnpool2s2x64AVX512", "float64", 8, 8, "PD", "poolZip64"
+		ireg = "Y"
+	}
+	f := header(w, name, fmt.Sprintf("d, v *%s, am *int32, w, base, cnt, n, ldv int", typ),
+		fmt.Sprintf("d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ %d.", lanes), 64)
+	unpoolArgs(f, elem)
 	// K3: the cnt windows; K4, K5: the 2·cnt pixels of a row, in two
 	// vectors.
-	laneMasks(f, 16, "DX", "K3")
+	laneMasks(f, lanes, "DX", "K3")
 	f.p("ADDQ CX, CX")
-	laneMasks(f, 16, "DX", "K4", "K5")
+	laneMasks(f, lanes, "DX", "K4", "K5")
 	f.p("VMOVDQU32 ·poolCols+0(SB), Z20")    // 0, 2, …, 30: window i's first column
-	f.p("VMOVDQU32 ·poolZip+0(SB), Z21")     // e0 o0 e1 o1 … e7 o7
-	f.p("VMOVDQU32 ·poolZip+64(SB), Z22")    // e8 o8 … e15 o15
+	f.p("VMOVDQU32 ·%s+0(SB), Z21", zip)     // e0 o0 e1 o1 …
+	f.p("VMOVDQU32 ·%s+64(SB), Z22", zip)    // … of the second vector
 	f.p("VPBROADCASTD ·poolOnes+0(SB), Z24") // 1 in every lane
 	f.p("VPBROADCASTD R9, Z25")              // w in every lane
 	f.p("VPXORD Z23, Z23, Z23")
-	f.p("SHLQ $2, R9") // w in bytes
+	f.p("SHLQ $%d, R9", log2(elem)) // w in bytes
+	r := func(k int) string { return fmt.Sprintf("%s%d", ireg, k) }
 	f.label("out")
-	f.p("VMOVUPS.Z (SI), K3, Z0")
-	f.p("VADDPS Z23, Z0, Z0") // +0 + v
-	f.p("VMOVDQU32.Z (R8), K3, Z1")
-	f.p("VPBROADCASTD AX, Z2")
-	f.p("VPADDD Z20, Z2, Z2") // index of window i's top-left pixel
-	for r := 0; r < 2; r++ {
-		if r == 1 {
-			f.p("VPADDD Z25, Z2, Z2") // one row down
+	f.p("VMOVUP%s.Z (SI), K3, Z0", pd[1:])
+	f.p("VADD%s Z23, Z0, Z0", pd) // +0 + v
+	f.p("VMOVDQU32.Z (R8), K3, %s", r(1))
+	f.p("VPBROADCASTD AX, %s", r(2))
+	f.p("VPADDD %s, %s, %s", r(20), r(2), r(2)) // index of window i's top-left pixel
+	for row := 0; row < 2; row++ {
+		if row == 1 {
+			f.p("VPADDD %s, %s, %s", r(25), r(2), r(2)) // one row down
 		}
-		f.p("VPCMPEQD Z2, Z1, K1")
-		f.p("VPADDD Z24, Z2, Z5")
-		f.p("VPCMPEQD Z5, Z1, K2")
-		f.p("VMOVAPS.Z Z0, K1, Z6") // even columns
-		f.p("VMOVAPS.Z Z0, K2, Z7") // odd columns
-		f.p("VMOVDQA32 Z21, Z8")
-		f.p("VPERMI2PS Z7, Z6, Z8")
-		f.p("VMOVDQA32 Z22, Z9")
-		f.p("VPERMI2PS Z7, Z6, Z9")
-		if r == 0 {
-			f.p("VMOVUPS Z8, K4, (DI)")
-			f.p("VMOVUPS Z9, K5, 64(DI)")
+		f.p("VPCMPEQD %s, %s, K1", r(2), r(1))
+		f.p("VPADDD %s, %s, %s", r(24), r(2), r(5))
+		f.p("VPCMPEQD %s, %s, K2", r(5), r(1))
+		f.p("VMOVAP%s.Z Z0, K1, Z6", pd[1:]) // even columns
+		f.p("VMOVAP%s.Z Z0, K2, Z7", pd[1:]) // odd columns
+		f.p("VMOVDQA64 Z21, Z8")
+		f.p("VPERMI2%s Z7, Z6, Z8", pd)
+		f.p("VMOVDQA64 Z22, Z9")
+		f.p("VPERMI2%s Z7, Z6, Z9", pd)
+		if row == 0 {
+			f.p("VMOVUP%s Z8, K4, (DI)", pd[1:])
+			f.p("VMOVUP%s Z9, K5, 64(DI)", pd[1:])
 		} else {
-			f.p("VMOVUPS Z8, K4, (DI)(R9*1)")
-			f.p("VMOVUPS Z9, K5, 64(DI)(R9*1)")
+			f.p("VMOVUP%s Z8, K4, (DI)(R9*1)", pd[1:])
+			f.p("VMOVUP%s Z9, K5, 64(DI)(R9*1)", pd[1:])
 		}
 	}
 	unpoolNext(f)
 }
 
 // unpoolArgs loads the arguments of the max-unpooling kernels: d in DI, v
-// in SI, am in R8, w in R9, base in AX, cnt in CX, n in R10 and ldv, in
-// bytes, in R11.
-func unpoolArgs(f asmFunc) {
+// in SI, am in R8, w in R9, base in AX, cnt in CX, n in R10, and in R11 ldv
+// in bytes of v and in R12 of am (v's elements elem bytes each).
+func unpoolArgs(f asmFunc, elem int) {
 	f.p("MOVQ d+0(FP), DI")
 	f.p("MOVQ v+8(FP), SI")
 	f.p("MOVQ am+16(FP), R8")
@@ -361,7 +377,8 @@ func unpoolArgs(f asmFunc) {
 	f.p("MOVQ cnt+40(FP), CX")
 	f.p("MOVQ n+48(FP), R10")
 	f.p("MOVQ ldv+56(FP), R11")
-	f.p("SHLQ $2, R11")
+	f.p("LEAQ (R11*4), R12")
+	f.p("SHLQ $%d, R11", log2(elem))
 }
 
 // unpoolNext ends a max-unpooling kernel's output row (R9 holding w in
@@ -372,7 +389,7 @@ func unpoolNext(f asmFunc) {
 	f.p("MOVQ w+24(FP), DX")
 	f.p("LEAQ (AX)(DX*2), AX")
 	f.p("ADDQ R11, SI")
-	f.p("ADDQ R11, R8")
+	f.p("ADDQ R12, R8")
 	f.p("DECQ R10")
 	f.p("JNZ %s_out", f.name)
 	f.p("VZEROUPPER")
@@ -382,54 +399,76 @@ func unpoolNext(f asmFunc) {
 // emitUnpoolAVX2 writes the AVX2 twin of emitUnpool's kernel, cnt ≤ 8
 // windows a row: the compares give all-ones lanes that VANDPS keeps the
 // value with, VUNPCKLPS, VUNPCKHPS and VPERM2F128 zip the columns, the
-// masks of the loads and stores come from poolMasks.
-func emitUnpoolAVX2(w *bytes.Buffer) {
-	name := "maxUnpool2s2AVX2"
-	f := header(w, name, "d, v *float32, am *int32, w, base, cnt, n, ldv int",
-		"d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ 8.", 64)
-	unpoolArgs(f)
+// masks of the loads and stores come from poolMasks. With f64
+// (maxUnpool2s2x64AVX2), cnt ≤ 4 windows of float64: the doubleword
+// compares of argmaxes and indices widened to quadword lanes by
+// VPMOVSXDQ, the zip by VUNPCKLPD, VUNPCKHPD and VPERM2F128.
+func emitUnpoolAVX2(w *bytes.Buffer, f64 bool) {
+	name, typ, lanes, elem, pd := "maxUnpool2s2AVX2", "float32", 8, 4, "PS"
+	if f64 {
+		name, typ, lanes, elem, pd = "maxUnpool2s2x64AVX2", "float64", 4, 8, "PD"
+	}
+	f := header(w, name, fmt.Sprintf("d, v *%s, am *int32, w, base, cnt, n, ldv int", typ),
+		fmt.Sprintf("d's rows 2r, 2r+1 = v[r·ldv+i] at pixel am[r·ldv+i] of 2×2 window i, +0 elsewhere, for r < n, i < cnt ≤ %d.", lanes), 64)
+	unpoolArgs(f, elem)
 	// Y12: the cnt windows; Y10, Y11: the 2·cnt pixels of a row (from
-	// poolMasks + 64 − 4·lanes).
+	// poolMasks + 64 − elem·lanes); X13 (f64): the cnt argmaxes.
 	f.p("LEAQ ·poolMasks+64(SB), DX")
 	f.p("MOVQ CX, BX")
-	f.p("SHLQ $2, BX")
+	f.p("SHLQ $%d, BX", log2(elem))
 	f.p("SUBQ BX, DX")
 	f.p("VMOVDQU (DX), Y12")
 	f.p("SUBQ BX, DX")
 	f.p("VMOVDQU (DX), Y10")
 	f.p("VMOVDQU 32(DX), Y11")
-	f.p("VMOVDQU ·poolCols+0(SB), Y7")      // 0, 2, …, 14: window i's first column
-	f.p("VPBROADCASTD ·poolOnes+0(SB), Y9") // 1 in every lane
+	if f64 {
+		f.p("LEAQ ·poolMasks+64(SB), DX")
+		f.p("SHLQ $2, CX")
+		f.p("SUBQ CX, DX")
+		f.p("VMOVDQU (DX), X13")
+	}
+	f.p("VMOVDQU ·poolCols+0(SB), Y7") // 0, 2, …, 14: window i's first column
+	f.p("MOVQ $1, DX")
+	f.p("VMOVQ DX, X9")
+	f.p("VPBROADCASTD X9, Y9") // 1 in every lane
 	f.p("VMOVQ R9, X8")
 	f.p("VPBROADCASTD X8, Y8") // w in every lane
-	f.p("VXORPS Y13, Y13, Y13")
-	f.p("SHLQ $2, R9") // w in bytes
+	f.p("VXORP%s Y15, Y15, Y15", pd[1:])
+	f.p("SHLQ $%d, R9", log2(elem)) // w in bytes
 	f.label("out")
-	f.p("VMASKMOVPS (SI), Y12, Y0")
-	f.p("VADDPS Y13, Y0, Y0") // +0 + v
-	f.p("VMASKMOVPS (R8), Y12, Y1")
+	f.p("VMASKMOV%s (SI), Y12, Y0", pd)
+	f.p("VADD%s Y15, Y0, Y0", pd) // +0 + v
+	if f64 {
+		f.p("VMASKMOVPS (R8), X13, X1")
+	} else {
+		f.p("VMASKMOVPS (R8), Y12, Y1")
+	}
 	f.p("VMOVQ AX, X2")
 	f.p("VPBROADCASTD X2, Y2")
 	f.p("VPADDD Y7, Y2, Y2") // index of window i's top-left pixel
-	for r := 0; r < 2; r++ {
-		if r == 1 {
+	for row := 0; row < 2; row++ {
+		if row == 1 {
 			f.p("VPADDD Y8, Y2, Y2") // one row down
 		}
 		f.p("VPCMPEQD Y2, Y1, Y5")
 		f.p("VPADDD Y9, Y2, Y6")
 		f.p("VPCMPEQD Y6, Y1, Y6")
-		f.p("VANDPS Y0, Y5, Y5")     // even columns
-		f.p("VANDPS Y0, Y6, Y6")     // odd columns
-		f.p("VUNPCKLPS Y6, Y5, Y14") // e0 o0 e1 o1 | e4 o4 e5 o5
-		f.p("VUNPCKHPS Y6, Y5, Y15") // e2 o2 e3 o3 | e6 o6 e7 o7
-		f.p("VPERM2F128 $0x20, Y15, Y14, Y3")
-		f.p("VPERM2F128 $0x31, Y15, Y14, Y4")
-		if r == 0 {
-			f.p("VMASKMOVPS Y3, Y10, (DI)")
-			f.p("VMASKMOVPS Y4, Y11, 32(DI)")
+		if f64 {
+			f.p("VPMOVSXDQ X5, Y5")
+			f.p("VPMOVSXDQ X6, Y6")
+		}
+		f.p("VAND%s Y0, Y5, Y5", pd)     // even columns
+		f.p("VAND%s Y0, Y6, Y6", pd)     // odd columns
+		f.p("VUNPCKL%s Y6, Y5, Y14", pd) // e0 o0 e1 o1 | e4 o4 e5 o5 (f64: e0 o0 | e2 o2)
+		f.p("VUNPCKH%s Y6, Y5, Y3", pd)
+		f.p("VPERM2F128 $0x20, Y3, Y14, Y4")
+		f.p("VPERM2F128 $0x31, Y3, Y14, Y3")
+		if row == 0 {
+			f.p("VMASKMOV%s Y4, Y10, (DI)", pd)
+			f.p("VMASKMOV%s Y3, Y11, 32(DI)", pd)
 		} else {
-			f.p("VMASKMOVPS Y3, Y10, (DI)(R9*1)")
-			f.p("VMASKMOVPS Y4, Y11, 32(DI)(R9*1)")
+			f.p("VMASKMOV%s Y4, Y10, (DI)(R9*1)", pd)
+			f.p("VMASKMOV%s Y3, Y11, 32(DI)(R9*1)", pd)
 		}
 	}
 	unpoolNext(f)

@@ -226,7 +226,9 @@ func emitVec(w *bytes.Buffer) {
 		emitPoolRowAVX2(w, kw, false)
 		emitPoolRowAVX2(w, kw, true)
 	}
-	emitUnpool(w)
-	emitUnpoolAVX2(w)
+	for _, f64 := range []bool{false, true} {
+		emitUnpool(w, f64)
+		emitUnpoolAVX2(w, f64)
+	}
 	emitPoolData(w)
 }
