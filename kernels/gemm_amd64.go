@@ -985,32 +985,37 @@ func wino6RowTiles() int {
 // wino6Rows32AVX512 is Im2col of the 6×6 windows of one channel, step
 // image rows and columns apart, followed by winoB6 along their rows
 // (_asm/winograd5.go), rows of tiles whose windows end by padded column
-// 31; idx are winoRowIdx[step].
+// 31, or of 8 tiles 4 apart; idx are winoRowTables(step)'s.
 //
 //go:noescape
 func wino6Rows32AVX512(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks uint64, idx *[8][16]int32, step int)
 
-// winoRowIdx are the permutes of wino6Rows32AVX512 for windows step = 2
-// and 4 columns apart: lane l of table j < 6 takes padded column step·l +
-// j of the two vectors of an image row (mod 32: lanes past the row's
-// tiles are not stored, and lane 7 of tables 4 and 5 with step 4 is
-// replaced); tables 6 and 7 take padded columns 4l + 4 and 4l + 5 of the
+// winoRowIdx2 and winoRowIdx4 are the permutes of wino6Rows32AVX512 for
+// windows 2 and 4 columns apart (winoRowTables).
+var winoRowIdx2, winoRowIdx4 = winoRowTables(2), winoRowTables(4)
+
+// winoRowTables returns the permutes of wino6Rows32AVX512 for windows step
+// columns apart: lane l of table j < 6 takes padded column step·l + j of
+// the two vectors of an image row (mod 32: lanes past the row's tiles are
+// not stored, and with step 4 lane 7 of tables 4 and 5 is replaced); with
+// step 4, tables 6 and 7 take padded columns 4l + 4 and 4l + 5 of the
 // third vector (columns 32…), mod 16, for lane 7.
-var winoRowIdx = func() (idx [5][8][16]int32) {
-	for _, step := range []int{2, 4} {
-		for j := range 6 {
-			for l := range idx[step][j] {
-				idx[step][j][l] = int32((step*l + j) % 32)
-			}
+func winoRowTables(step int) *[8][16]int32 {
+	var idx [8][16]int32
+	for j := range 6 {
+		for l := range idx[j] {
+			idx[j][l] = int32((step*l + j) % 32)
 		}
+	}
+	if step == 4 {
 		for j := 4; j < 6; j++ {
-			for l := range idx[step][j+2] {
-				idx[step][j+2][l] = int32((4*l + j - 32) & 15)
+			for l := range idx[j+2] {
+				idx[j+2][l] = int32((4*l + j - 32) & 15)
 			}
 		}
 	}
-	return idx
-}()
+	return &idx
+}
 
 //go:noescape
 func wino6Rows32AVX2(dst, x unsafe.Pointer, ld, tilesY, h, pad, rowBytes, tileRowBytes int, masks *[7][8]int32)
@@ -1034,7 +1039,7 @@ func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool
 			masks := laneMask(s.Pad-c, s.Pad+s.W-c) | laneMask(s.Pad-c-16, s.Pad+s.W-c-16)<<16 |
 				laneMask(0, min(8, tw-t0))<<32 | laneMask(s.Pad-c-32, s.Pad+s.W-c-32)<<48
 			wino6Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst[t0:])), unsafe.Add(unsafe.Pointer(unsafe.SliceData(x)), 4*c),
-				4*ld, s.OutH()/4, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[4], 4)
+				4*ld, s.OutH()/4, s.H, s.Pad, 4*s.W, 4*tw, masks, winoRowIdx4, 4)
 		}
 		return true
 	}
@@ -1053,7 +1058,7 @@ func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool
 		return true
 	}
 	masks := laneMask(s.Pad, min(16, s.Pad+s.W)) | laneMask(0, max(0, min(16, s.W+s.Pad-16)))<<16 | laneMask(0, tw)<<32
-	wino6Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, &winoRowIdx[2], 2)
+	wino6Rows32AVX512(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(x)), 4*ld, s.OutH()/2, s.H, s.Pad, 4*s.W, 4*tw, masks, winoRowIdx2, 2)
 	return true
 }
 

@@ -21,6 +21,8 @@ var winograd5Shapes = []ConvShape{
 	{C: 3, H: 4, W: 10, KH: 5, KW: 5, Stride: 1, Pad: 3},
 	{C: 7, H: 2, W: 2, KH: 5, KW: 5, Stride: 1, Pad: 2},
 	{C: 1, H: 34, W: 40, KH: 5, KW: 5, Stride: 1, Pad: 2},
+	{C: 2, H: 6, W: 20, KH: 5, KW: 5, Stride: 1, Pad: 2}, // 10 and 12 tiles a row: the gather's
+	{C: 1, H: 4, W: 24, KH: 5, KW: 5, Stride: 1, Pad: 2}, // 8th and later tiles inside the image
 }
 
 func TestWinograd5OK(t *testing.T) {

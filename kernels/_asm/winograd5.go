@@ -253,9 +253,14 @@ func emitWino6Rows(w *bytes.Buffer, zmm bool) {
 		f.p("LEAQ (R8)(R8*2), R15")
 		f.p("ADDQ R15, R15")
 		f.masks(64, 1, 2, 3, 4)
-		// K5: lane 7 where the row has 8 tiles (windows 4 apart: its last
-		// two window columns come from the third vector).
+		// K5: lane 7 where the row has 8 tiles 4 apart (its last two
+		// window columns come from the third vector); none with step 2,
+		// whose 8th and later tiles' windows end by column 31.
+		f.p("XORL AX, AX")
+		f.p("CMPQ step+80(FP), $4")
+		f.p("JNE %s_k5", name)
 		f.p("MOVL $0x80, AX")
+		f.label("k5")
 		f.p("KMOVW AX, K5")
 		f.p("KANDW K3, K5, K5")
 		f.p("MOVQ idx+72(FP), AX")
