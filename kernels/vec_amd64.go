@@ -436,16 +436,6 @@ func maxPoolRow2s2x64AVX2(y *float64, am *int32, x *float64, w, base, cnt, rows,
 //go:noescape
 func maxPoolRow3s2x64AVX2(y *float64, am *int32, x *float64, w, base, cnt, rows, n, ldy int)
 
-// poolRowFunc is MaxPoolS2 for float32 on checked arguments, and
-// poolRowFunc64 for float64.
-type (
-	poolRowFunc   = poolRowOf[float32]
-	poolRowFunc64 = poolRowOf[float64]
-)
-
-// poolRowOf is MaxPoolS2 for F on checked arguments.
-type poolRowOf[F float32 | float64] func(y []F, am []int32, ldy int, plane []F, w, base, n, cnt, kh, kw int)
-
 // poolKernel is a max-pooling kernel.
 type poolKernel[F float32 | float64] func(y *F, am *int32, x *F, w, base, cnt, rows, n, ldy int)
 
@@ -482,16 +472,6 @@ func maxUnpool2s2x64AVX512(d, v *float64, am *int32, w, base, cnt, n, ldv int)
 
 //go:noescape
 func maxUnpool2s2x64AVX2(d, v *float64, am *int32, w, base, cnt, n, ldv int)
-
-// unpoolFunc is MaxUnpool2S2 for float32 on checked arguments, and
-// unpoolFunc64 for float64.
-type (
-	unpoolFunc   = unpoolOf[float32]
-	unpoolFunc64 = unpoolOf[float64]
-)
-
-// unpoolOf is MaxUnpool2S2 for F on checked arguments.
-type unpoolOf[F float32 | float64] func(d, v []F, am []int32, ldv, w, base, n, cnt int)
 
 // unpoolRows returns an unpoolOf that runs kern on every row at once,
 // chunk windows of each at a time.

@@ -23,32 +23,15 @@ func affineBackends[F float32 | float64]() []*affineKernels[F] {
 	return []*affineKernels[F]{genericAffine[F]()}
 }
 
-// No vector max-pooling kernel.
-type (
-	poolRowFunc   = poolRowOf[float32]
-	poolRowFunc64 = poolRowOf[float64]
-)
-
-type poolRowOf[F float32 | float64] func(y []F, am []int32, ldy int, plane []F, w, base, n, cnt, kh, kw int)
-
+// No vector max-pooling or max-unpooling kernel.
 var (
-	pool32 poolRowFunc
-	pool64 poolRowFunc64
-)
-
-func poolBackends() map[string]poolRowFunc     { return nil }
-func poolBackends64() map[string]poolRowFunc64 { return nil }
-
-// No vector max-unpooling kernel.
-type (
-	unpoolFunc   func(d, v []float32, am []int32, ldv, w, base, n, cnt int)
-	unpoolFunc64 func(d, v []float64, am []int32, ldv, w, base, n, cnt int)
-)
-
-var (
+	pool32   poolRowFunc
+	pool64   poolRowFunc64
 	unpool32 unpoolFunc
 	unpool64 unpoolFunc64
 )
 
-func unpoolBackends() map[string]unpoolFunc     { return nil }
-func unpoolBackends64() map[string]unpoolFunc64 { return nil }
+func poolBackends() map[string]poolRowFunc      { return map[string]poolRowFunc{} }
+func poolBackends64() map[string]poolRowFunc64  { return map[string]poolRowFunc64{} }
+func unpoolBackends() map[string]unpoolFunc     { return map[string]unpoolFunc{} }
+func unpoolBackends64() map[string]unpoolFunc64 { return map[string]unpoolFunc64{} }

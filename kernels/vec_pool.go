@@ -6,6 +6,22 @@ import (
 	"hesscope/tensor"
 )
 
+// poolRowOf is MaxPoolS2 for F on checked arguments (a vector kernel's
+// loop over the rows), poolRowFunc and poolRowFunc64 its instances.
+type (
+	poolRowOf[F float32 | float64] func(y []F, am []int32, ldy int, plane []F, w, base, n, cnt, kh, kw int)
+	poolRowFunc                    = poolRowOf[float32]
+	poolRowFunc64                  = poolRowOf[float64]
+)
+
+// unpoolOf is MaxUnpool2S2 for F on checked arguments, unpoolFunc and
+// unpoolFunc64 its instances.
+type (
+	unpoolOf[F float32 | float64] func(d, v []F, am []int32, ldv, w, base, n, cnt int)
+	unpoolFunc                    = unpoolOf[float32]
+	unpoolFunc64                  = unpoolOf[float64]
+)
+
 // MaxPoolS2 computes n rows of cnt max-pooling windows of kh×kw pixels at
 // stride 2 in a plane of width w: window i of row r has its top-left pixel
 // at plane[base+2r·w+2i] (rows of windows are two image rows apart), and

@@ -18,34 +18,38 @@ func TestMaxPoolS2(t *testing.T) {
 	if !MaxPoolS2([]float32{0}, []int32{0}, 1, make([]float32, 9), 3, 0, 1, 1, 3, 3) {
 		t.Skip("no vector max-pooling kernel on this machine")
 	}
-	for name, f := range poolBackends() {
-		t.Run(name, func(t *testing.T) {
-			defer func(old poolRowFunc) { pool32 = old }(pool32)
-			pool32 = f
-			testMaxPoolS2[float32](t)
+	eachBackend(t, "", poolBackends(), &pool32, testMaxPoolS2[float32])
+	eachBackend(t, "/float64", poolBackends64(), &pool64, testMaxPoolS2[float64])
+}
+
+// eachBackend runs test once for every kernel of backends, as a subtest
+// named by its instruction set and suffix, with that kernel in *current
+// (restored afterwards).
+func eachBackend[K any](t *testing.T, suffix string, backends map[string]K, current *K, test func(*testing.T)) {
+	for name, k := range backends {
+		t.Run(name+suffix, func(t *testing.T) {
+			defer func(old K) { *current = old }(*current)
+			*current = k
+			test(t)
 		})
 	}
-	for name, f := range poolBackends64() {
-		t.Run(name+"/float64", func(t *testing.T) {
-			defer func(old poolRowFunc64) { pool64 = old }(pool64)
-			pool64 = f
-			testMaxPoolS2[float64](t)
-		})
+}
+
+// nanBits returns F's NaN of the given bits: b32 for float32, b64 for
+// float64.
+func nanBits[F float32 | float64](b32 uint32, b64 uint64) F {
+	if is32[F]() {
+		return F(math.Float32frombits(b32))
 	}
+	return F(math.Float64frombits(b64))
 }
 
 // testMaxPoolS2 is TestMaxPoolS2 on the kernel in pool32 or pool64. In
 // every other trial the plane ends at the last pixel read, at an
 // unreadable page.
 func testMaxPoolS2[F float32 | float64](t *testing.T) {
-	nan := func(b32 uint32, b64 uint64) F {
-		if is32[F]() {
-			return F(math.Float32frombits(b32))
-		}
-		return F(math.Float64frombits(b64))
-	}
 	specials := []F{0, F(math.Copysign(0, -1)), 1, -1, 2, F(math.Inf(1)), F(math.Inf(-1)),
-		nan(0x7fc00001, 0x7ff8000000000001), nan(0xffc00002, 0xfff8000000000002), nan(0x7f800003, 0x7ff0000000000003), 0.5, -3}
+		nanBits[F](0x7fc00001, 0x7ff8000000000001), nanBits[F](0xffc00002, 0xfff8000000000002), nanBits[F](0x7f800003, 0x7ff0000000000003), 0.5, -3}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, win := range [][2]int{{2, 2}, {3, 3}, {1, 1}, {1, 2}, {1, 3}, {2, 1}, {2, 3}, {3, 1}, {3, 2}} {
 		kh, kw := win[0], win[1]
@@ -106,9 +110,6 @@ func BenchmarkMaxPoolS2(b *testing.B) {
 	b32["ref"] = maxPoolS2Ref[float32]
 	benchMaxPoolS2(b, "", b32)
 	b64 := poolBackends64()
-	if b64 == nil {
-		b64 = map[string]poolRowFunc64{}
-	}
 	b64["ref"] = maxPoolS2Ref[float64]
 	benchMaxPoolS2(b, "f64/", b64)
 }
@@ -148,39 +149,23 @@ func benchMaxPoolS2[F float32 | float64](b *testing.B, prefix string, backends m
 }
 
 // TestMaxUnpool2S2 checks the vector max-unpooling kernels (float32 and
-// float64, each instruction set) against the reference loop bit for bit:
-// every row length up to a few chunks, 1–3 rows, the argmax at any of a
-// window's four pixels, signed zeros, infinities and NaNs among the
-// values, d ending at an unreadable page in every other trial.
+// float64, each instruction set) against the reference loop, bit for bit
+// (signed zeros, infinities and NaNs with payloads among the values), for
+// every row length up to a few chunks, 1–3 rows with gaps between the
+// value rows, argmaxes anywhere in their windows, and that nothing outside
+// the windows is written (in every other trial the plane ends at the last
+// pixel written, at an unreadable page).
 func TestMaxUnpool2S2(t *testing.T) {
 	if !MaxUnpool2S2([]float32{0, 0, 0, 0}, []float32{1}, []int32{0}, 1, 2, 0, 1, 1) {
 		t.Skip("no vector max-unpooling kernel on this machine")
 	}
-	for name, f := range unpoolBackends() {
-		t.Run(name, func(t *testing.T) {
-			defer func(old unpoolFunc) { unpool32 = old }(unpool32)
-			unpool32 = f
-			testMaxUnpool2S2[float32](t)
-		})
-	}
-	for name, f := range unpoolBackends64() {
-		t.Run(name+"/float64", func(t *testing.T) {
-			defer func(old unpoolFunc64) { unpool64 = old }(unpool64)
-			unpool64 = f
-			testMaxUnpool2S2[float64](t)
-		})
-	}
+	eachBackend(t, "", unpoolBackends(), &unpool32, testMaxUnpool2S2[float32])
+	eachBackend(t, "/float64", unpoolBackends64(), &unpool64, testMaxUnpool2S2[float64])
 }
 
 func testMaxUnpool2S2[F float32 | float64](t *testing.T) {
-	nan := func(b32 uint32, b64 uint64) F {
-		if is32[F]() {
-			return F(math.Float32frombits(b32))
-		}
-		return F(math.Float64frombits(b64))
-	}
 	specials := []F{0, F(math.Copysign(0, -1)), 1, -1, F(math.Inf(1)), F(math.Inf(-1)),
-		nan(0x7fc00001, 0x7ff8000000000001), nan(0xffc00002, 0xfff8000000000002), 0.5, -3}
+		nanBits[F](0x7fc00001, 0x7ff8000000000001), nanBits[F](0xffc00002, 0xfff8000000000002), 0.5, -3}
 	rng := rand.New(rand.NewPCG(9, 10))
 	for cnt := 1; cnt <= 40; cnt++ {
 		for trial := 0; trial < 20; trial++ {
@@ -251,20 +236,14 @@ func TestMaxPoolS2Panics(t *testing.T) {
 //	go test -run '^$' -bench MaxUnpool2S2 ./kernels
 func BenchmarkMaxUnpool2S2(b *testing.B) {
 	b32 := unpoolBackends()
-	if b32 == nil {
-		b32 = map[string]unpoolFunc{}
-	}
 	b32["ref"] = maxUnpool2S2Ref[float32]
 	benchMaxUnpool2S2(b, "", b32)
 	b64 := unpoolBackends64()
-	if b64 == nil {
-		b64 = map[string]unpoolFunc64{}
-	}
 	b64["ref"] = maxUnpool2S2Ref[float64]
 	benchMaxUnpool2S2(b, "f64/", b64)
 }
 
-func benchMaxUnpool2S2[F float32 | float64, U ~func(d, v []F, am []int32, ldv, w, base, n, cnt int)](b *testing.B, prefix string, backends map[string]U) {
+func benchMaxUnpool2S2[F float32 | float64](b *testing.B, prefix string, backends map[string]unpoolOf[F]) {
 	const w, n = 64, 32
 	rng := rand.New(rand.NewPCG(5, 6))
 	v, am, d := make([]F, n*n), make([]int32, n*n), make([]F, w*w)
