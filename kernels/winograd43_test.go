@@ -77,37 +77,3 @@ func TestWinoBlocks(t *testing.T) {
 		}
 	})
 }
-
-// BenchmarkWinograd43 times the F(4×4, 3×3) transforms of one image of the
-// layers of convBenchShapes they handle (bytes: the transformed tiles
-// written), beside BenchmarkWinograd's F(2×2, 3×3):
-//
-//	go test -run '^$' -bench 'Winograd43?$' ./kernels
-func BenchmarkWinograd43(b *testing.B) {
-	for _, c := range convBenchShapes {
-		if !Winograd43OK(c.s) || c.s.C < 16 {
-			continue
-		}
-		s, tiles := c.s, Winograd43Tiles(c.s)
-		oh, ow := s.OutH(), s.OutW()
-		x, y := make([]float32, s.C*s.H*s.W), make([]float32, s.C*oh*ow)
-		for i := range x {
-			x[i] = float32(i%7) - 3
-		}
-		stride := WinogradStride[float32](s.C, tiles)
-		u, tmp := make([]float32, 36*stride), make([]float32, Winograd43Scratch(tiles))
-		bytes := int64(4 * 36 * s.C * tiles)
-		b.Run(c.name+"/In", func(b *testing.B) {
-			b.SetBytes(bytes)
-			for b.Loop() {
-				Winograd43In(u, tiles, stride, x, 1, s, tmp)
-			}
-		})
-		b.Run(c.name+"/OutT", func(b *testing.B) {
-			b.SetBytes(bytes)
-			for b.Loop() {
-				Winograd43OutT(u, tiles, stride, y, 1, s.C, oh, ow, tmp)
-			}
-		})
-	}
-}

@@ -369,7 +369,9 @@ func TestWinogradPanics(t *testing.T) {
 // Winograd layers (those of convBenchShapes it takes, with at least 16
 // channels as the models' rule; bytes: the transformed tiles written or
 // read), with the kernels this machine runs (GODEBUG=cpu.avx512f=off for
-// AVX2):
+// AVX2), and beside them, where the layer's output is a multiple of 4
+// wide and high, F(4×4, 3×3)'s transforms of its weight cotangents
+// ("In43", "OutT43"):
 //
 //	go test -run '^$' -bench Winograd ./kernels
 func BenchmarkWinograd(b *testing.B) {
@@ -402,6 +404,25 @@ func BenchmarkWinograd(b *testing.B) {
 			b.SetBytes(bytes)
 			for b.Loop() {
 				WinogradOutT(u, tiles, stride, y, s.C, oh, ow)
+			}
+		})
+		if !Winograd43OK(s) {
+			continue
+		}
+		tiles43 := Winograd43Tiles(s)
+		stride43 := WinogradStride[float32](s.C, tiles43)
+		u43, tmp := make([]float32, 36*stride43), make([]float32, Winograd43Scratch(tiles43))
+		bytes43 := int64(4 * 36 * s.C * tiles43)
+		b.Run(c.name+"/In43", func(b *testing.B) {
+			b.SetBytes(bytes43)
+			for b.Loop() {
+				Winograd43In(u43, tiles43, stride43, x, 1, s, tmp)
+			}
+		})
+		b.Run(c.name+"/OutT43", func(b *testing.B) {
+			b.SetBytes(bytes43)
+			for b.Loop() {
+				Winograd43OutT(u43, tiles43, stride43, y, 1, s.C, oh, ow, tmp)
 			}
 		})
 	}
