@@ -77,3 +77,40 @@ func TestWinoBlocks(t *testing.T) {
 		}
 	})
 }
+
+// TestWinograd43Panics: arguments under which F(4×4, 3×3)'s transforms
+// would read or write outside their slices, or that they do not handle,
+// panic instead.
+func TestWinograd43Panics(t *testing.T) {
+	s := ConvShape{C: 2, H: 8, W: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}
+	tiles := Winograd43Tiles(s) // 4
+	in, out := 2*8*8, 2*8*8
+	tmp := make([]float32, Winograd43Scratch(tiles))
+	u := func(n int) []float32 { return make([]float32, n) }
+	for name, f := range map[string]func(){
+		"shape": func() {
+			Winograd43In(u(1000), tiles, 2*tiles, u(in), 1, ConvShape{C: 2, H: 10, W: 10, KH: 3, KW: 3, Stride: 1, Pad: 0}, tmp)
+		},
+		"no images":  func() { Winograd43In(u(36*2*tiles), tiles, 2*tiles, u(in), 0, s, tmp) },
+		"short x":    func() { Winograd43In(u(36*2*tiles), tiles, 2*tiles, u(in-1), 1, s, tmp) },
+		"short dst":  func() { Winograd43In(u(35*2*tiles+tiles+tiles-1), tiles, 2*tiles, u(in), 1, s, tmp) },
+		"small ld":   func() { Winograd43In(u(1000), tiles-1, 2*tiles, u(in), 1, s, tmp) },
+		"small step": func() { Winograd43In(u(1000), tiles, 2*tiles-1, u(in), 1, s, tmp) },
+		"short tmp":  func() { Winograd43In(u(36*2*tiles), tiles, 2*tiles, u(in), 1, s, tmp[1:]) },
+		"outT odd":   func() { Winograd43OutT(u(1000), 4, 8, u(100), 1, 2, 6, 8, tmp) },
+		"outT short": func() { Winograd43OutT(u(35*2*tiles+tiles+tiles-1), tiles, 2*tiles, u(out), 1, 2, 8, 8, tmp) },
+		"outT y":     func() { Winograd43OutT(u(36*2*tiles), tiles, 2*tiles, u(out-1), 1, 2, 8, 8, tmp) },
+		"outT tmp":   func() { Winograd43OutT(u(36*2*tiles), tiles, 2*tiles, u(out), 1, 2, 8, 8, tmp[1:]) },
+		"grad short": func() { Winograd43WeightsAdd(u(36), u(36*4-1), 2, 2) },
+		"grad w":     func() { Winograd43WeightsAdd(u(35), u(36*4), 2, 2) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
