@@ -336,7 +336,7 @@ func emitUnpool(w *bytes.Buffer, f64 bool) {
 	f.p("SHLQ $%d, R9", log2(elem)) // w in bytes
 	r := func(k int) string { return fmt.Sprintf("%s%d", ireg, k) }
 	f.label("out")
-	f.p("VMOVUP%s.Z (SI), K3, Z0", pd[1:])
+	f.p("VMOVU%s.Z (SI), K3, Z0", pd)
 	f.p("VADD%s Z23, Z0, Z0", pd) // +0 + v
 	f.p("VMOVDQU32.Z (R8), K3, %s", r(1))
 	f.p("VPBROADCASTD AX, %s", r(2))
@@ -348,18 +348,18 @@ func emitUnpool(w *bytes.Buffer, f64 bool) {
 		f.p("VPCMPEQD %s, %s, K1", r(2), r(1))
 		f.p("VPADDD %s, %s, %s", r(24), r(2), r(5))
 		f.p("VPCMPEQD %s, %s, K2", r(5), r(1))
-		f.p("VMOVAP%s.Z Z0, K1, Z6", pd[1:]) // even columns
-		f.p("VMOVAP%s.Z Z0, K2, Z7", pd[1:]) // odd columns
+		f.p("VMOVA%s.Z Z0, K1, Z6", pd) // even columns
+		f.p("VMOVA%s.Z Z0, K2, Z7", pd) // odd columns
 		f.p("VMOVDQA64 Z21, Z8")
 		f.p("VPERMI2%s Z7, Z6, Z8", pd)
 		f.p("VMOVDQA64 Z22, Z9")
 		f.p("VPERMI2%s Z7, Z6, Z9", pd)
 		if row == 0 {
-			f.p("VMOVUP%s Z8, K4, (DI)", pd[1:])
-			f.p("VMOVUP%s Z9, K5, 64(DI)", pd[1:])
+			f.p("VMOVU%s Z8, K4, (DI)", pd)
+			f.p("VMOVU%s Z9, K5, 64(DI)", pd)
 		} else {
-			f.p("VMOVUP%s Z8, K4, (DI)(R9*1)", pd[1:])
-			f.p("VMOVUP%s Z9, K5, 64(DI)(R9*1)", pd[1:])
+			f.p("VMOVU%s Z8, K4, (DI)(R9*1)", pd)
+			f.p("VMOVU%s Z9, K5, 64(DI)(R9*1)", pd)
 		}
 	}
 	unpoolNext(f)
@@ -433,7 +433,7 @@ func emitUnpoolAVX2(w *bytes.Buffer, f64 bool) {
 	f.p("VPBROADCASTD X9, Y9") // 1 in every lane
 	f.p("VMOVQ R9, X8")
 	f.p("VPBROADCASTD X8, Y8") // w in every lane
-	f.p("VXORP%s Y15, Y15, Y15", pd[1:])
+	f.p("VXOR%s Y15, Y15, Y15", pd)
 	f.p("SHLQ $%d, R9", log2(elem)) // w in bytes
 	f.label("out")
 	f.p("VMASKMOV%s (SI), Y12, Y0", pd)
