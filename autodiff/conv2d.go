@@ -948,21 +948,27 @@ func shiftedCopies[T tensor.Float](g convGeom, buf, x []T) {
 }
 
 // biasGrad adds the sums of ȳ over batch and pixels to b̄ (if non-nil),
-// output channels in parallel, each summed in the same order: in float64,
-// pixel i of every image's plane into lane i mod 8 (kernels.Sum, image by
-// image), the lanes added at the end.
+// each channel summed in the same order: in float64, pixel i of every
+// image's plane into lane i mod 8 (kernels.Sum, image by image), the lanes
+// added at the end. The channels are cut into one part per CPU
+// (forEachChannelPart), and each part goes through the images in order,
+// reading an image's planes of its channels as one run rather than one
+// channel's planes a whole image apart (LeNet-5's first layer, 2 CPUs:
+// 0.88 of the time); the cut does not change a bit.
 func biasGrad[T tensor.Float](g convGeom, bBar, yBar *tensor.Dense[T]) {
 	if bBar == nil {
 		return
 	}
-	out := g.outSize()
-	forEachPart(g.O, func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			var l kernels.Lanes
-			for n := 0; n < g.N; n++ {
-				kernels.Sum(&l, yBar.Data[n*out+o*g.P:n*out+(o+1)*g.P])
+	bg := bnGeom{n: g.N, c: g.O, s: g.P}
+	forEachChannelPart(bg, func(lo, hi int) {
+		lanes := make([]kernels.Lanes, hi-lo)
+		for n := 0; n < g.N; n++ {
+			for o := lo; o < hi; o++ {
+				kernels.Sum(&lanes[o-lo], bnSeg(bg, yBar.Data, n, o))
 			}
-			bBar.Data[o] += T(l.Sum())
+		}
+		for o := lo; o < hi; o++ {
+			bBar.Data[o] += T(lanes[o-lo].Sum())
 		}
 	})
 }
