@@ -290,7 +290,7 @@ func AddRows[T tensor.Float](dst []T, ldDst int, src []T, ldSrc, rows, n int) {
 // covered by several windows receives the sum of their entries, added in row
 // order of col. Stride-1 images narrower than 16 go by permutes, 16 pixels
 // at a time (im2col_perm.go: ResNet-18's 4×4 layer 7× faster, C2's 12×12
-// one 1.9×).
+// one 1.9×; four channels a pass since, 0.67 of that time).
 func Col2im[T tensor.Float](dst, col []T, ld int, s ConvShape) {
 	oh, ow := s.OutH(), s.OutW()
 	cols := oh * ow
