@@ -2,7 +2,9 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"hesscope/tensor"
 )
@@ -98,32 +100,53 @@ func (p *PackedA[T]) stridedPanels() *panelSet[T] {
 // at q·mr·kb after that (kb = min(kc, k−pc)), laid out as packA writes
 // them.
 type panelSet[T tensor.Float] struct {
-	once       sync.Once
+	state      atomic.Int32 // panelsEmpty, panelsPacking or panelsReady
 	buf        *[]T
 	mr, panels int
 }
 
+// A panelSet's states: the first user packs it while the others wait.
+const (
+	panelsEmpty = iota
+	panelsPacking
+	panelsReady
+)
+
 // panelBufs keeps panel buffers (*[]float32 or *[]float64) between uses.
 var panelBufs sync.Pool
 
+// fill packs the panels on first use. Users that come while the first
+// packs wait by yielding (runtime.Gosched) rather than parking as a
+// sync.Once's do: the packing takes tens of microseconds, and a parked
+// thread took up to 0.1 ms to wake (a chunk's products in parallel parts
+// of a layer share one PackedA; LeNet-5's second layer's input
+// cotangents).
 func (s *panelSet[T]) fill(mr, kc int, transA bool, a []T, lda, m, k int) {
-	s.once.Do(func() {
-		s.mr, s.panels = mr, ceilDiv(m, mr)
-		need := s.panels * mr * k
-		buf, _ := panelBufs.Get().(*[]T)
-		if buf == nil {
-			buf = new([]T)
+	if s.state.Load() == panelsReady {
+		return
+	}
+	if !s.state.CompareAndSwap(panelsEmpty, panelsPacking) {
+		for s.state.Load() != panelsReady {
+			runtime.Gosched()
 		}
-		if cap(*buf) < need {
-			*buf = make([]T, need)
-		}
-		*buf = (*buf)[:need]
-		s.buf = buf
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
-			packA((*buf)[pc*s.panels*mr:], mr, transA, a, lda, 0, m, pc, kb, 0, s.panels)
-		}
-	})
+		return
+	}
+	s.mr, s.panels = mr, ceilDiv(m, mr)
+	need := s.panels * mr * k
+	buf, _ := panelBufs.Get().(*[]T)
+	if buf == nil {
+		buf = new([]T)
+	}
+	if cap(*buf) < need {
+		*buf = make([]T, need)
+	}
+	*buf = (*buf)[:need]
+	s.buf = buf
+	for pc := 0; pc < k; pc += kc {
+		kb := min(kc, k-pc)
+		packA((*buf)[pc*s.panels*mr:], mr, transA, a, lda, 0, m, pc, kb, 0, s.panels)
+	}
+	s.state.Store(panelsReady)
 }
 
 // at returns slice pc (depth kb) from its panel q on.
