@@ -21,7 +21,7 @@
 # resnet20 resnet18) for its speed-up, and prints bench/compare_summary.py's
 # tables: ratios to PyTorch and the 1 → $THREADS-thread speed-up, and the
 # parallel loops' own cost at $THREADS threads (internal/workers'
-# BenchmarkRegions and BenchmarkGroup, .device/workers.test). About 5
+# BenchmarkRegions, .device/workers.test). About 5
 # minutes on 16 cores when PyTorch ran one memory format (2026-12-05);
 # both formats and the retained product take PyTorch's side about twice
 # as long (a ResNet-20 step at 2 threads here: 21 s, 13 s in one format
@@ -127,7 +127,7 @@ echo "raw results: $res"
 "$py" bench/compare_summary.py "$res"
 if [ -x .device/workers.test ]; then
 	echo "parallel loops at $threads threads (ns/op: one loop of 32 tasks of about 6 µs; internal/workers):"
-	timeout 60 .device/workers.test -test.run '^$' -test.bench 'Regions|Group' -test.cpu "$threads" -test.count 3 | grep Benchmark
+	timeout 60 .device/workers.test -test.run '^$' -test.bench 'Regions' -test.cpu "$threads" -test.count 3 | grep Benchmark
 fi
 if [ "$trace" = 1 ]; then
 	# Two passes after the benchmark's warm-up pass (one for resnet18): the

@@ -167,60 +167,12 @@ func Run(procs, n int, f func(i int)) {
 }
 
 // helperStart, for tests, is called by each helper of Run before it claims
-// an index, and by each task of a Group before it begins (to hold one
-// back).
+// an index (to hold one back).
 var helperStart atomic.Pointer[func()]
 
 // atStart calls helperStart's function, if a test has set one.
 func atStart() {
 	if h := helperStart.Load(); h != nil {
 		(*h)()
-	}
-}
-
-// A Group runs tasks on helpers (Go) and waits (Wait) for those that have
-// begun, not for those whose helper has yet to wake: a task that has not
-// begun when Wait is called never runs. It is for tasks that take their
-// work from a shared counter, where one that comes after the others have
-// taken everything would find nothing to do (autodiff's batch reductions:
-// the caller knows from their results when the work is done, and would
-// otherwise wait for a parked helper's wake-up at the end of every loop).
-// The zero Group is ready to use; Wait is called once, after the last Go.
-type Group struct {
-	state atomic.Int64  // tasks running, plus groupClosed once Wait has begun
-	done  chan struct{} // closed by the last running task once Wait has begun
-}
-
-const groupClosed = 1 << 62
-
-// Go runs f on a helper (as the package's Go) unless Wait has begun by
-// the time it starts.
-func (g *Group) Go(f func()) {
-	Go(func() {
-		atStart()
-		for {
-			s := g.state.Load()
-			if s&groupClosed != 0 {
-				return
-			}
-			if g.state.CompareAndSwap(s, s+1) {
-				break
-			}
-		}
-		defer func() {
-			if g.state.Add(-1) == groupClosed {
-				close(g.done)
-			}
-		}()
-		f()
-	})
-}
-
-// Wait returns when every task that has begun has returned; those not
-// yet begun are dropped.
-func (g *Group) Wait() {
-	g.done = make(chan struct{})
-	if g.state.Or(groupClosed) != 0 {
-		<-g.done
 	}
 }

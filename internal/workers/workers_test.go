@@ -137,78 +137,6 @@ func TestRunDoesNotWaitForLateHelpers(t *testing.T) {
 	}
 }
 
-// TestGroupDoesNotWaitForLateTasks: Wait returns once the tasks that have
-// begun have returned, while another is held back before it begins; that
-// one, released, never runs its function; and Wait waits for every task
-// that has begun.
-func TestGroupDoesNotWaitForLateTasks(t *testing.T) {
-	waitIdle(t)
-	release := make(chan struct{})
-	var first atomic.Bool
-	var held atomic.Int32
-	hold := func() {
-		if first.CompareAndSwap(false, true) {
-			held.Add(1)
-			<-release
-		}
-	}
-	helperStart.Store(&hold)
-	var once sync.Once
-	unhold := func() { helperStart.Store(nil); once.Do(func() { close(release) }) }
-	t.Cleanup(unhold)
-	var g Group
-	var ran atomic.Int32
-	g.Go(func() { ran.Add(1) }) // held back
-	for held.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	began, slow := make(chan struct{}), make(chan struct{})
-	g.Go(func() { close(began); <-slow; ran.Add(1) })
-	<-began
-	returned := make(chan struct{})
-	go func() {
-		g.Wait()
-		close(returned)
-	}()
-	select {
-	case <-returned:
-		t.Fatal("Wait returned while a task that had begun was still running")
-	case <-time.After(20 * time.Millisecond):
-	}
-	close(slow)
-	select {
-	case <-returned:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Wait did not return while a task was held back before it began")
-	}
-	if got := ran.Load(); got != 1 {
-		t.Fatalf("%d tasks ran when Wait returned, want 1", got)
-	}
-	unhold()
-	waitIdle(t)
-	if got := ran.Load(); got != 1 {
-		t.Fatalf("%d tasks ran after the late one was released, want 1 (it began after Wait)", got)
-	}
-
-	// Every task that begins is waited for.
-	var all Group
-	var begun, done atomic.Int32
-	for range 20 {
-		all.Go(func() { begun.Add(1); time.Sleep(time.Millisecond); done.Add(1) })
-	}
-	for begun.Load() == 0 {
-		time.Sleep(100 * time.Microsecond)
-	}
-	all.Wait()
-	if b, d := begun.Load(), done.Load(); d != b {
-		t.Fatalf("Wait returned with %d of %d begun tasks done", d, b)
-	}
-	waitIdle(t)
-	if b, d := begun.Load(), done.Load(); d != b {
-		t.Fatalf("a task began after Wait returned (%d begun, %d done)", b, d)
-	}
-}
-
 // BenchmarkRegions times back-to-back parallel loops of 32 short tasks
 // (about 6 µs each), the shape of a pass's batch loops: through Run
 // ("pool") and with goroutines started for each loop ("spawn", what the
@@ -243,48 +171,6 @@ func BenchmarkRegions(b *testing.B) {
 				})
 			}
 			wg.Wait()
-		}
-	})
-}
-
-// BenchmarkGroup times back-to-back loops of BenchmarkRegions' 32 tasks
-// in the shape of autodiff's batch reductions: procs tasks take indices
-// from a counter, the caller waits for the last result, then for the
-// tasks: a Group's Wait ("group", which drops tasks that have not begun)
-// or a WaitGroup's ("waitall", every task, however late its helper). On
-// the 2-core Xeon, three runs: 157–168 µs per loop against 188–200 µs at
-// -cpu 16 (sixteen processors on the two cores, so that helpers often
-// come late), 99–101 against 101–107 µs at -cpu 2:
-//
-//	go test -run '^$' -bench Group -cpu 2,16 ./internal/workers
-func BenchmarkGroup(b *testing.B) {
-	procs := runtime.GOMAXPROCS(0)
-	run := func(start func(func()), wait func()) {
-		var next, done atomic.Int64
-		last := make(chan struct{})
-		for range procs {
-			start(func() {
-				for i := int(next.Add(1)) - 1; i < 32; i = int(next.Add(1)) - 1 {
-					work(i)
-					if done.Add(1) == 32 {
-						close(last)
-					}
-				}
-			})
-		}
-		<-last
-		wait()
-	}
-	b.Run("group", func(b *testing.B) {
-		for range b.N {
-			var g Group
-			run(g.Go, g.Wait)
-		}
-	})
-	b.Run("waitall", func(b *testing.B) {
-		for range b.N {
-			var wg sync.WaitGroup
-			run(func(f func()) { wg.Add(1); Go(func() { defer wg.Done(); f() }) }, wg.Wait)
 		}
 	})
 }
