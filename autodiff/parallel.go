@@ -150,8 +150,8 @@ func clearSpans[T tensor.Float](d []T) {
 // contributions are added into the destinations one after the other in
 // part order. So every element is summed in an order fixed by n alone, and
 // the result is bit-identical from run to run and for any GOMAXPROCS.
-// Memory is one to two sets of buffers per goroutine (reduceSpares). A nil
-// dsts[i] gets a nil partials[i].
+// Memory is one set of buffers per goroutine and some spares
+// (reduceSpares). A nil dsts[i] gets a nil partials[i].
 //
 // The goroutines (the caller and helpers, workers.Run) each take a buffer,
 // claim the next part, compute it and leave the buffer at the part's
@@ -307,13 +307,11 @@ func reduceParts[T tensor.Float](n int, dsts [][]T, body func(partials [][]T, lo
 }
 
 // reduceSpares is how many buffers of bytes bytes reduceParts may make
-// beyond one per goroutine (w): as many again for small sums (a layer's
-// weight cotangents up to 4 MiB), one for larger ones.
+// beyond one per goroutine (w): up to w more, 8 MiB of them in all, and
+// at least one (on 2 CPUs: two for a layer's weight cotangents up to 4
+// MiB, one for larger ones).
 func reduceSpares(w, bytes int) int {
-	if bytes <= 4<<20 {
-		return w
-	}
-	return 1
+	return max(1, min(w, (8<<20)/max(bytes, 1)))
 }
 
 // addInOrder adds the buffers bufs (each the partial sums of dsts side by
