@@ -948,8 +948,8 @@ func winoVertLanes() int {
 	return 0
 }
 
-// winoVertFuncs are the element-wise transforms by op, AVX2 and
-// AVX-512 (which also takes a last partial vector under a mask).
+// winoVertAVX2 and winoVertAVX512 are the element-wise transforms by op
+// (the AVX-512 ones also take a last partial vector under a mask).
 var (
 	winoVertAVX2 = [4]func(dst, src unsafe.Pointer, blocks, count, srcStep, dstStep, srcStride, dstStride int){
 		winoB6_32AVX2, winoA6_32AVX2, winoAT6_32AVX2, winoAT46_32AVX2}

@@ -396,9 +396,10 @@ func affineBackends[F float32 | float64]() []*affineKernels[F] {
 
 // The max-pooling kernels (see MaxPoolS2): n output rows of cnt windows of
 // rows×kw pixels, kw = 1, 2 or 3 by name, at most 16 (kw ≤ 2) or 15 (kw =
-// 3) windows a row with AVX-512, 8 with AVX2 (float64: 8, 7 and 4). x points at the first
-// window's top-left pixel, whose index in the plane is base; output row r
-// goes to y[r·ldy:] and am[r·ldy:].
+// 3) windows a row with AVX-512, 8 with AVX2 (float64: 8 or 7 with
+// AVX-512, 4 with AVX2). x points at the first window's top-left pixel,
+// whose index in the plane is base; output row r goes to y[r·ldy:] and
+// am[r·ldy:].
 
 //go:noescape
 func maxPoolRow1s2AVX512(y *float32, am *int32, x *float32, w, base, cnt, rows, n, ldy int)
