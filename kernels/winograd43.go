@@ -101,17 +101,7 @@ func Winograd43OutT[T tensor.Float](dst []T, ld, xiStride int, y []T, n, o, oh, 
 	if n < 1 || len(y) < n*o*plane || ld < cols || xiStride < o*ld || len(dst) < 35*xiStride+(o-1)*ld+cols || len(tmp) < 40*ld {
 		panic(fmt.Sprintf("kernels: Winograd43OutT of %d values into %d (ld %d, stride %d, scratch %d) for %d × [%d, %d, %d]", len(y), len(dst), ld, xiStride, len(tmp), n, o, oh, ow))
 	}
-	rows := tmp[16*ld:]
-	for k := 0; k < o; k++ {
-		for i := 0; i < n; i++ {
-			off := (i*o + k) * plane
-			winoBlocksIn(tmp[i*tiles:], y[off:off+plane], ld, oh/4, ow/4)
-		}
-		// Rows 6a + j of rows: A along block row a; then A down the
-		// columns into dst.
-		winoAT46(rows, tmp, cols, 4, 4*ld, 6*ld, ld, ld)
-		winoAT46(dst[k*ld:], rows, cols, 6, ld, xiStride, 6*ld, 6*xiStride)
-	}
+	winoOutT6(dst, ld, xiStride, y, n, o, oh, ow, tmp, 4)
 }
 
 // winoBlocksIn gathers the 4×4 blocks of a plane of ty×tx tiles:

@@ -167,17 +167,35 @@ func Winograd5OutT[T tensor.Float](dst []T, ld, xiStride int, y []T, n, o, oh, o
 	if n < 1 || len(y) < n*o*plane || ld < cols || xiStride < o*ld || len(dst) < 35*xiStride+(o-1)*ld+cols || len(tmp) < 16*ld {
 		panic(fmt.Sprintf("kernels: Winograd5OutT of %d values into %d (ld %d, stride %d, scratch %d) for %d × [%d, %d, %d]", len(y), len(dst), ld, xiStride, len(tmp), n, o, oh, ow))
 	}
-	bs := winograd5Blocks(oh, ow)
-	rows := tmp[4*ld:]
+	winoOutT6(dst, ld, xiStride, y, n, o, oh, ow, tmp, 2)
+}
+
+// winoOutT6 is the output cotangents' transform A·e·Aᵀ of the r×r blocks
+// e (r = 2: Winograd5OutT, 4: Winograd43OutT) of the n images y, on
+// checked arguments: per channel, the blocks gathered (Im2col of
+// winograd5Blocks, winoBlocksIn), then A along their rows and down their
+// columns into dst (winoAT6, winoAT46).
+func winoOutT6[T tensor.Float](dst []T, ld, xiStride int, y []T, n, o, oh, ow int, tmp []T, r int) {
+	tiles, plane := oh/r*(ow/r), oh*ow
+	cols := n * tiles
+	at := winoAT6[T]
+	if r == 4 {
+		at = winoAT46[T]
+	}
+	rows, bs := tmp[r*r*ld:], winograd5Blocks(oh, ow)
 	for k := 0; k < o; k++ {
 		for i := 0; i < n; i++ {
 			off := (i*o + k) * plane
-			Im2col(tmp[i*tiles:], ld, y[off:off+plane], bs)
+			if r == 4 {
+				winoBlocksIn(tmp[i*tiles:], y[off:off+plane], ld, oh/4, ow/4)
+			} else {
+				Im2col(tmp[i*tiles:], ld, y[off:off+plane], bs)
+			}
 		}
 		// Rows 6a + j of rows: A along block row a; then A down the
 		// columns into dst.
-		winoAT6(rows, tmp, cols, 2, 2*ld, 6*ld, ld, ld)
-		winoAT6(dst[k*ld:], rows, cols, 6, ld, xiStride, 6*ld, 6*xiStride)
+		at(rows, tmp, cols, r, r*ld, 6*ld, ld, ld)
+		at(dst[k*ld:], rows, cols, 6, ld, xiStride, 6*ld, 6*xiStride)
 	}
 }
 
