@@ -34,14 +34,25 @@ func (b BatchNorm2dEvalAddReLU[T]) Shape(x []*tensor.Dense[T]) []int {
 
 // Forward computes y = relu(γ s (x − μ) + β + s).
 func (b BatchNorm2dEvalAddReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	forEachChannelRun(b.forwardRun(y, x))
+}
+
+// imageForward computes Forward's images one by one (imageWise).
+func (b BatchNorm2dEvalAddReLU[T]) imageForward(y *tensor.Dense[T], x []*tensor.Dense[T]) func(n0, cnt int) {
+	return imagesOf(b.forwardRun(y, x))
+}
+
+// forwardRun returns x's layout and the function that computes Forward's
+// channels [lo, hi) of image n.
+func (b BatchNorm2dEvalAddReLU[T]) forwardRun(y *tensor.Dense[T], x []*tensor.Dense[T]) (bnGeom, func(n, lo, hi int)) {
 	g := checkBatchNorm("BatchNorm2dEvalAddReLU", x[:3], b.RunningMean, b.RunningVar)
 	cs := b.channels(x, nil)
-	forEachChannelRun(g, func(n, lo, hi int) {
+	return g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			k := cs[c]
 			kernels.AffineAddReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), bnSeg(g, x[3].Data, n, c), k.a, k.mu, k.beta)
 		}
-	})
+	}
 }
 
 // JVP computes ẏ = 1[y>0]·(ż + ṡ), ż BatchNorm2dEval's tangent (the sum of

@@ -24,14 +24,25 @@ var (
 
 // Forward computes y = relu(γ s (x − μ) + β).
 func (b BatchNorm2dEvalReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	forEachChannelRun(b.forwardRun(y, x))
+}
+
+// imageForward computes Forward's images one by one (imageWise).
+func (b BatchNorm2dEvalReLU[T]) imageForward(y *tensor.Dense[T], x []*tensor.Dense[T]) func(n0, cnt int) {
+	return imagesOf(b.forwardRun(y, x))
+}
+
+// forwardRun returns x's layout and the function that computes Forward's
+// channels [lo, hi) of image n.
+func (b BatchNorm2dEvalReLU[T]) forwardRun(y *tensor.Dense[T], x []*tensor.Dense[T]) (bnGeom, func(n, lo, hi int)) {
 	g := checkBatchNorm("BatchNorm2dEvalReLU", x, b.RunningMean, b.RunningVar)
 	cs := b.channels(x, nil)
-	forEachChannelRun(g, func(n, lo, hi int) {
+	return g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			k := cs[c]
 			kernels.AffineReLUTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), k.a, k.mu, k.beta)
 		}
-	})
+	}
 }
 
 // JVP computes ẏ = 1[y>0]·ż, ż BatchNorm2dEval's tangent.

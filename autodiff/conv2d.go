@@ -123,7 +123,15 @@ func (c Conv2d[T]) Shape(x []*tensor.Dense[T]) []int {
 // Forward computes y = conv(x, W) + b.
 func (c Conv2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
 	g := c.geom(x)
-	convForward(g, y.Data, nil, x[0], x[1], optional(x, 2), nil, nil, nil)
+	convForward(g, y.Data, nil, x[0], x[1], optional(x, 2), nil, nil, nil, nil)
+}
+
+// forwardChunks is Forward, calling done(n0, cnt) from the goroutine that
+// computed them as soon as images [n0, n0+cnt) of y are written
+// (chunkProducer).
+func (c Conv2d[T]) forwardChunks(y *tensor.Dense[T], x []*tensor.Dense[T], done func(n0, cnt int)) {
+	g := c.geom(x)
+	convForward(g, y.Data, nil, x[0], x[1], optional(x, 2), nil, nil, nil, done)
 }
 
 // JVP computes ẏ = conv(ẋ, W) + conv(x, Ẇ) + ḃ.
@@ -131,14 +139,14 @@ func (c Conv2d[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *ten
 	g := c.geom(x)
 	// conv(ẋ, W) + ḃ with conv(x, Ẇ) added: the forward pass of ẋ with
 	// the "tangent" Ẇ at x.
-	convForward(g, yDot.Data, nil, xDot[0], x[1], optional(xDot, 2), x[0], xDot[1], nil)
+	convForward(g, yDot.Data, nil, xDot[0], x[1], optional(xDot, 2), x[0], xDot[1], nil, nil)
 }
 
 // ForwardJVP computes y and ẏ together, building every chunk's column
 // matrix of x once for both.
 func (c Conv2d[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
 	g := c.geom(x)
-	convForward(g, y.Data, yDot.Data, x[0], x[1], optional(x, 2), xDot[0], xDot[1], optional(xDot, 2))
+	convForward(g, y.Data, yDot.Data, x[0], x[1], optional(x, 2), xDot[0], xDot[1], optional(xDot, 2), nil)
 }
 
 // VJP adds the transposed convolution of ȳ to x̄, Σₙ ȳ[n]·im2col(x[n])ᵀ to
@@ -189,7 +197,9 @@ func optional[T tensor.Float](ts []*tensor.Dense[T], i int) *tensor.Dense[T] {
 // ẏ = conv(ẋ, w) + conv(x, ẇ) + ḃ, skipping any term with a nil factor.
 // With yDot nil, (xDot, wDot) is instead one more term of y:
 // y = conv(x, w) + conv(xDot, wDot) + b (the JVP alone is computed so).
-func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, bDot *tensor.Dense[T]) {
+// done, if non-nil, is called with every chunk of images [n0, n0+cnt) as
+// soon as its outputs are written, on the goroutine that wrote them.
+func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, bDot *tensor.Dense[T], done func(n0, cnt int)) {
 	data := func(t *tensor.Dense[T]) []T {
 		if t == nil {
 			return nil
@@ -207,7 +217,7 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 	needX, needXd := yX || dX, yXd || dXd
 	out := g.outSize()
 	if winogradShape[T](g.ConvShape, g.O) {
-		convForwardWinograd(g, y, yDot, xs, xds, w, wDot, b, bDot, yX, yXd, dXd, dX)
+		convForwardWinograd(g, y, yDot, xs, xds, w, wDot, b, bDot, yX, yXd, dXd, dX, done)
 		return
 	}
 	// The weights are packed once for every chunk's products.
@@ -221,7 +231,7 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 		defer pwd.Release()
 	}
 	if g.implicit() {
-		convForwardImplicit(g, y, yDot, xs, xds, pw, pwd, b, bDot, yX, yXd, dXd, dX)
+		convForwardImplicit(g, y, yDot, xs, xds, pw, pwd, b, bDot, yX, yXd, dXd, dX, done)
 		return
 	}
 	forEachPart(g.chunks(), func(lo, hi int) {
@@ -281,6 +291,9 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 			scatterChunk(g, y, c, 0, ldOut, n0, cnt, out, setL, b)
 			if pair {
 				scatterChunk(g, yDot, c, ld, ldOut, n0, cnt, out, setR, bDot)
+			}
+			if done != nil {
+				done(n0, cnt)
 			}
 		}
 	})
@@ -380,8 +393,8 @@ func addPitched[T tensor.Float](dst, src []T, planes, h, w, pitch, stride int, s
 // products of convForward (the flags say which) with the column matrices
 // read from the padded images of x and ẋ (the images themselves when there
 // is no padding), into a pitched buffer scattered into y and ẏ; pw and pwd
-// are w and ẇ packed.
-func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, xds []T, pw, pwd *kernels.PackedA[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
+// are w and ẇ packed; done as for convForward.
+func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, xds []T, pw, pwd *kernels.PackedA[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
 	pitch, _, cols := g.padded()
 	rows := g.implicitRows()
 	in, out, pin := g.inSize(), g.outSize(), paddedLen(g.C, g.H, g.W, g.Pad)
@@ -431,6 +444,9 @@ func convForwardImplicit[T tensor.Float](g convGeom, y, yDot, xs, xds []T, pw, p
 			scatterPitched(g, y[n*out:(n+1)*out], cy, cols, pitch, setL, b)
 			if yDot != nil {
 				scatterPitched(g, yDot[n*out:(n+1)*out], cd, cols, pitch, setR, bDot)
+			}
+			if done != nil {
+				done(n, 1)
 			}
 		}
 	})

@@ -359,18 +359,19 @@ func (w winogradWeights[T]) release() {
 // Ud of ẋ; for each component the products into M (for y) and Md (ẏ),
 // then the output transforms into y and ẏ, plus the biases b and bDot,
 // added to them with addY and addYd. A nil y or yDot is not wanted
-// (winogradScatter). Where both of an output's products are wanted and pp
-// holds the weights side by side (newWinogradPair), they are one product
-// twice as deep: [V_ξ | V̇_ξ] times U_ξ's rows over Ud_ξ's (or Ud_ξ's over
-// U_ξ's), which the unpacked-B kernel reads where they lie; else the
-// second product adds to the first's. One deep product writes its tile of
+// (winogradScatter); done, if non-nil, is called with each chunk's images
+// once their outputs are written. Where both of an output's products are
+// wanted and pp holds the weights side by side (newWinogradPair), they are
+// one product twice as deep: [V_ξ | V̇_ξ] times U_ξ's rows over Ud_ξ's (or
+// Ud_ξ's over U_ξ's), which the unpacked-B kernel reads where they lie;
+// else the second product adds to the first's. One deep product writes its tile of
 // M once instead of twice: against the two, per component of the shapes
 // of the zoo's layers (one goroutine, alternating in one process, 400
 // rounds) 0.74–0.88 of the time with 16 and 32 channels, 0.93–1.0 with
 // 64 and 128; BenchmarkConv2d's jvp (y and ẏ) ResNet-20's first two
 // stages 0.79–0.82. Whole layers gain only up to 32 channels
 // (winogradPairMaxK).
-func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool) {
+func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
 	a := winogradOf[T](s, o, false)
 	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
@@ -447,6 +448,9 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 			if yDot != nil {
 				winogradScatter(a, yDot[n0*out:(n0+cnt)*out], cnt, md, ld, ms, o, oh, ow, dXd || dX, bDot, addYd, tmp)
 			}
+			if done != nil {
+				done(n0, cnt)
+			}
 		}
 	})
 }
@@ -480,13 +484,14 @@ func winogradScatter[T tensor.Float](a winogradAlg, yn []T, n int, m []T, ld, ms
 }
 
 // convForwardWinograd is convForward for winogradShape: the products by
-// winogradConv, the weights transformed once per call (winogradPairs).
-func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wDot *tensor.Dense[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool) {
+// winogradConv, the weights transformed once per call (winogradPairs);
+// done as for convForward.
+func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wDot *tensor.Dense[T], b, bDot *tensor.Dense[T], yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
 	pw, pwd, pp := winogradPairs(winogradOf[T](g.ConvShape, g.O, false), g, w, wDot, false, yX, yXd, dXd, dX)
 	defer pw.release()
 	defer pwd.release()
 	defer pp.release()
-	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, pp.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX)
+	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, pp.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX, done)
 }
 
 // winogradPairMaxK is the most channels a Winograd product reads for the
@@ -552,7 +557,7 @@ func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, do
 	if doXdY {
 		ybd = yBarDot.Data
 	}
-	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw.p, pwd.p, pp.p, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW)
+	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw.p, pwd.p, pp.p, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW, nil)
 }
 
 // data returns t's values, nil for a nil t.

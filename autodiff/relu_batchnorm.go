@@ -34,14 +34,25 @@ func segScratch[T tensor.Float](g bnGeom, k int) (*[]T, [][]T) {
 
 // Forward computes y = γ s (relu(x) − μ) + β.
 func (b ReLUBatchNorm2dEval[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	forEachChannelRun(b.forwardRun(y, x))
+}
+
+// imageForward computes Forward's images one by one (imageWise).
+func (b ReLUBatchNorm2dEval[T]) imageForward(y *tensor.Dense[T], x []*tensor.Dense[T]) func(n0, cnt int) {
+	return imagesOf(b.forwardRun(y, x))
+}
+
+// forwardRun returns x's layout and the function that computes Forward's
+// channels [lo, hi) of image n.
+func (b ReLUBatchNorm2dEval[T]) forwardRun(y *tensor.Dense[T], x []*tensor.Dense[T]) (bnGeom, func(n, lo, hi int)) {
 	g := checkBatchNorm("ReLUBatchNorm2dEval", x, b.RunningMean, b.RunningVar)
 	cs := b.channels(x, nil)
-	forEachChannelRun(g, func(n, lo, hi int) {
+	return g, func(n, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			k := cs[c]
 			kernels.ReLUAffineTo(bnSeg(g, y.Data, n, c), bnSeg(g, x[0].Data, n, c), k.a, k.mu, k.beta)
 		}
-	})
+	}
 }
 
 // JVP computes BatchNorm2dEval's tangent at relu(x) along 1[x>0]·ẋ.

@@ -108,11 +108,16 @@ type Tape[T tensor.Float] struct {
 	// kept is 1 + the output BackwardKeep kept the cotangents of, 0 if
 	// none (Replay's check).
 	kept Var
+	// pending is the last value recorded if a chunk producer has not
+	// computed it yet (chunks.go), else −1: the next primitive recorded
+	// computes it together with its own value, or first; so does anything
+	// that reads values.
+	pending Var
 }
 
 // NewTape returns an empty tape.
 func NewTape[T tensor.Float]() *Tape[T] {
-	return &Tape[T]{pool: map[int][]*tensor.Dense[T]{}, spare: map[int][]*tensor.Dense[T]{}}
+	return &Tape[T]{pool: map[int][]*tensor.Dense[T]{}, spare: map[int][]*tensor.Dense[T]{}, pending: -1}
 }
 
 // Reset forgets every recorded value and keeps the buffers the tape
@@ -120,6 +125,7 @@ func NewTape[T tensor.Float]() *Tape[T] {
 // tape must not be used after Reset: what they kept from Forward (such as
 // MaxPool2d's argmax) may be reused.
 func (t *Tape[T]) Reset() {
+	t.pending = -1
 	for _, b := range t.owned {
 		t.pool[len(b.Data)] = append(t.pool[len(b.Data)], b)
 	}
@@ -222,9 +228,16 @@ func (t *Tape[T]) LeafGradDotOnly(x, xDot *tensor.Dense[T]) Var {
 }
 
 // Apply records y = p(inputs…), computes y and, when any input has a tangent,
-// ẏ. It returns y's Var.
+// ẏ. It returns y's Var. A convolution's y without tangents is computed
+// when the next primitive is recorded, together with that one's value if
+// it is computed image by image from y (chunks.go), or else first; the
+// values are the same.
 func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
 	xs, xDots := t.operands(inputs)
+	chain := t.pending >= 0 && chained(p, inputs, t.pending, xDots)
+	if !chain {
+		t.flush()
+	}
 	need := false
 	for _, v := range inputs {
 		need = need || t.nodes[v].needBar
@@ -234,13 +247,20 @@ func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
 	if xDots != nil {
 		yDot, _ = t.allocUninit(y.Shape)
 	}
-	if pj, ok := p.(PairJVP[T]); ok && xDots != nil {
-		pj.ForwardJVP(y, yDot, xs, xDots)
-	} else {
-		p.Forward(y, xs)
-		if xDots != nil {
+	switch {
+	case chain:
+		t.applyChained(p, y, xs)
+	case deferrable(p, xDots):
+		t.pending = Var(len(t.nodes))
+	case xDots != nil:
+		if pj, ok := p.(PairJVP[T]); ok {
+			pj.ForwardJVP(y, yDot, xs, xDots)
+		} else {
+			p.Forward(y, xs)
 			p.JVP(yDot, xs, xDots, y)
 		}
+	default:
+		p.Forward(y, xs)
 	}
 	t.nodes = append(t.nodes, node[T]{prim: p, in: inputs, val: y, dot: yDot, needBar: need})
 	return Var(len(t.nodes) - 1)
@@ -273,7 +293,12 @@ func (t *Tape[T]) Len() int { return len(t.nodes) }
 func (t *Tape[T]) Op(v Var) (Primitive[T], []Var) { return t.nodes[v].prim, t.nodes[v].in }
 
 // Value returns the value of v. It is owned by the tape until Reset.
-func (t *Tape[T]) Value(v Var) *tensor.Dense[T] { return t.nodes[v].val }
+func (t *Tape[T]) Value(v Var) *tensor.Dense[T] {
+	if v == t.pending {
+		t.flush()
+	}
+	return t.nodes[v].val
+}
 
 // Tangent returns the tangent of v, or nil if it is zero. Backward
 // recycles the tangents of the values primitives computed (see Tape),
@@ -330,6 +355,7 @@ func (t *Tape[T]) BackwardKeep(out Var) {
 
 // backward is BackwardFrom; with keep, nothing is recycled.
 func (t *Tape[T]) backward(out Var, seed *tensor.Dense[T], second, keep bool) {
+	t.flush()
 	o := &t.nodes[out]
 	if !tensor.SameShape(seed.Shape, o.val.Shape) {
 		panic(fmt.Sprintf("autodiff: cotangent shape %v for a value of shape %v", seed.Shape, o.val.Shape))
@@ -387,6 +413,7 @@ func (t *Tape[T]) Replay(out Var) {
 	if t.kept != out+1 {
 		panic("autodiff: Replay without BackwardKeep of the same output")
 	}
+	t.flush()
 	for i := range t.nodes[:t.kept] {
 		n := &t.nodes[i]
 		t.recycle(&n.barDot)
