@@ -1,6 +1,10 @@
 package autodiff
 
-import "hesscope/tensor"
+import (
+	"slices"
+
+	"hesscope/tensor"
+)
 
 // A convolution writes its output a chunk of images at a time, and the
 // BatchNorm and ReLU that follow it compute each image of theirs from the
@@ -53,42 +57,55 @@ func imagesOf(g bnGeom, run func(n, lo, hi int)) func(n0, cnt int) {
 // its value when it is recorded.
 var noChunks = false
 
-// deferrable reports whether Apply may leave the value of p on inputs xs
-// uncomputed (pending) until the next primitive is recorded: a chunk
-// producer without tangents.
-func deferrable[T tensor.Float](p Primitive[T], xDots []*tensor.Dense[T]) bool {
+// startsChain reports whether Apply may leave the value of p uncomputed,
+// the start of a chain: a chunk producer without tangents.
+func startsChain[T tensor.Float](p Primitive[T], xDots []*tensor.Dense[T]) bool {
 	_, ok := p.(chunkProducer[T])
 	return ok && xDots == nil && !noChunks
 }
 
-// chained reports whether the pending value v (pending ≥ 0) can be
-// computed with p on inputs, no input having a tangent: p is image-wise,
-// takes v as its first input and only there, and every image of v feeds
-// the image of p's output with the same index (the same batch).
-func chained[T tensor.Float](p Primitive[T], inputs []Var, pending Var, xDots []*tensor.Dense[T]) bool {
-	if _, ok := p.(imageWise[T]); !ok || xDots != nil || len(inputs) == 0 || inputs[0] != pending {
+// extendsChain reports whether p on inputs, without tangents, can join the
+// pending chain: p is image-wise and reads the chain's last value as its
+// first input only, and no other value of the chain.
+func (t *Tape[T]) extendsChain(p Primitive[T], inputs []Var, xDots []*tensor.Dense[T]) bool {
+	if len(t.chain) == 0 || xDots != nil || len(inputs) == 0 || inputs[0] != t.chain[len(t.chain)-1] {
 		return false
 	}
-	return once(inputs, pending)
+	if _, ok := p.(imageWise[T]); !ok {
+		return false
+	}
+	for _, v := range inputs[1:] {
+		if slices.Contains(t.chain, v) {
+			return false
+		}
+	}
+	return true
 }
 
-// flush computes the pending value, if any, alone.
+// flush computes the values of the pending chain, if any: the producer's
+// alone, or with each image-wise primitive after it computing its images
+// of each chunk in turn as soon as the producer has written them.
 func (t *Tape[T]) flush() {
-	if t.pending < 0 {
+	if len(t.chain) == 0 {
 		return
 	}
-	n := &t.nodes[t.pending]
-	t.pending = -1
+	chain := t.chain
+	t.chain = t.chain[:0]
+	var images []func(n0, cnt int)
+	for _, v := range chain[1:] {
+		n := &t.nodes[v]
+		xs, _ := t.operands(n.in)
+		images = append(images, n.prim.(imageWise[T]).imageForward(n.val, xs))
+	}
+	n := &t.nodes[chain[0]]
 	xs, _ := t.operands(n.in)
-	n.prim.Forward(n.val, xs)
-}
-
-// applyChained computes the pending value and y = p(xs) together, p's
-// images as the producer finishes each chunk of its own.
-func (t *Tape[T]) applyChained(p Primitive[T], y *tensor.Dense[T], xs []*tensor.Dense[T]) {
-	n := &t.nodes[t.pending]
-	t.pending = -1
-	in, _ := t.operands(n.in)
-	images := p.(imageWise[T]).imageForward(y, xs)
-	n.prim.(chunkProducer[T]).forwardChunks(n.val, in, images)
+	if len(images) == 0 {
+		n.prim.Forward(n.val, xs)
+		return
+	}
+	n.prim.(chunkProducer[T]).forwardChunks(n.val, xs, func(n0, cnt int) {
+		for _, f := range images {
+			f(n0, cnt)
+		}
+	})
 }

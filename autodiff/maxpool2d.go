@@ -88,17 +88,30 @@ func (m *MaxPool2d[T]) Shape(x []*tensor.Dense[T]) []int {
 
 // Forward computes the window maxima and records their argmax.
 func (m *MaxPool2d[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) {
+	g, planes := m.forwardPlanes(y, x)
+	forEachPart(g.n*g.c, planes)
+}
+
+// imageForward computes Forward's images one by one (imageWise).
+func (m *MaxPool2d[T]) imageForward(y *tensor.Dense[T], x []*tensor.Dense[T]) func(n0, cnt int) {
+	g, planes := m.forwardPlanes(y, x)
+	return func(n0, cnt int) { planes(n0*g.c, (n0+cnt)*g.c) }
+}
+
+// forwardPlanes returns x's layout and the function that computes
+// Forward's planes [lo, hi) (image n's channel c is plane n·C + c).
+func (m *MaxPool2d[T]) forwardPlanes(y *tensor.Dense[T], x []*tensor.Dense[T]) (poolGeom, func(lo, hi int)) {
 	g := m.geom(x[0])
 	if m.scratch == nil {
 		m.scratch = getScratch[int32](len(y.Data))
 	}
 	m.argmax = (*m.scratch)[:len(y.Data)]
 	in, out := g.h*g.w, g.oh*g.ow
-	forEachPart(g.n*g.c, func(lo, hi int) {
+	return g, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			poolPlane(g, y.Data[pl*out:(pl+1)*out], m.argmax[pl*out:(pl+1)*out], x[0].Data[pl*in:(pl+1)*in])
 		}
-	})
+	}
 }
 
 // poolPlane computes the window maxima of one H×W plane and their argmax:

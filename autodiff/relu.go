@@ -44,6 +44,16 @@ func (ReLU[T]) Shape(x []*tensor.Dense[T]) []int { return x[0].Shape }
 // Forward computes y = 1[x>0]·x.
 func (ReLU[T]) Forward(y *tensor.Dense[T], x []*tensor.Dense[T]) { maskTo(y, x[0], x[0]) }
 
+// imageForward computes Forward's images (the slices of x along its first
+// dimension) one by one (imageWise).
+func (ReLU[T]) imageForward(y *tensor.Dense[T], x []*tensor.Dense[T]) func(n0, cnt int) {
+	per := len(y.Data) / max(1, y.Shape[0])
+	return func(n0, cnt int) {
+		lo, hi := n0*per, (n0+cnt)*per
+		kernels.MaskTo(y.Data[lo:hi], x[0].Data[lo:hi], x[0].Data[lo:hi])
+	}
+}
+
 // JVP computes ẏ = 1[x>0]·ẋ.
 func (ReLU[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	maskTo(yDot, x[0], xDot[0])

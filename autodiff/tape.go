@@ -108,16 +108,16 @@ type Tape[T tensor.Float] struct {
 	// kept is 1 + the output BackwardKeep kept the cotangents of, 0 if
 	// none (Replay's check).
 	kept Var
-	// pending is the last value recorded if a chunk producer has not
-	// computed it yet (chunks.go), else −1: the next primitive recorded
-	// computes it together with its own value, or first; so does anything
-	// that reads values.
-	pending Var
+	// chain holds the values recorded but not computed yet (chunks.go): a
+	// chunk producer's, then those of image-wise primitives each reading
+	// the one before. A primitive that does not join the chain computes
+	// them first, and so does anything that reads values.
+	chain []Var
 }
 
 // NewTape returns an empty tape.
 func NewTape[T tensor.Float]() *Tape[T] {
-	return &Tape[T]{pool: map[int][]*tensor.Dense[T]{}, spare: map[int][]*tensor.Dense[T]{}, pending: -1}
+	return &Tape[T]{pool: map[int][]*tensor.Dense[T]{}, spare: map[int][]*tensor.Dense[T]{}}
 }
 
 // Reset forgets every recorded value and keeps the buffers the tape
@@ -125,7 +125,7 @@ func NewTape[T tensor.Float]() *Tape[T] {
 // tape must not be used after Reset: what they kept from Forward (such as
 // MaxPool2d's argmax) may be reused.
 func (t *Tape[T]) Reset() {
-	t.pending = -1
+	t.chain = t.chain[:0]
 	for _, b := range t.owned {
 		t.pool[len(b.Data)] = append(t.pool[len(b.Data)], b)
 	}
@@ -229,12 +229,12 @@ func (t *Tape[T]) LeafGradDotOnly(x, xDot *tensor.Dense[T]) Var {
 
 // Apply records y = p(inputs…), computes y and, when any input has a tangent,
 // ẏ. It returns y's Var. A convolution's y without tangents is computed
-// when the next primitive is recorded, together with that one's value if
-// it is computed image by image from y (chunks.go), or else first; the
-// values are the same.
+// later, together with the values of the primitives after it that are
+// computed image by image from it (chunks.go), when the next other
+// primitive is recorded or a value is read; the values are the same.
 func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
 	xs, xDots := t.operands(inputs)
-	chain := t.pending >= 0 && chained(p, inputs, t.pending, xDots)
+	chain := t.extendsChain(p, inputs, xDots)
 	if !chain {
 		t.flush()
 	}
@@ -248,10 +248,8 @@ func (t *Tape[T]) Apply(p Primitive[T], inputs ...Var) Var {
 		yDot, _ = t.allocUninit(y.Shape)
 	}
 	switch {
-	case chain:
-		t.applyChained(p, y, xs)
-	case deferrable(p, xDots):
-		t.pending = Var(len(t.nodes))
+	case chain || startsChain(p, xDots):
+		t.chain = append(t.chain, Var(len(t.nodes)))
 	case xDots != nil:
 		if pj, ok := p.(PairJVP[T]); ok {
 			pj.ForwardJVP(y, yDot, xs, xDots)
@@ -294,9 +292,7 @@ func (t *Tape[T]) Op(v Var) (Primitive[T], []Var) { return t.nodes[v].prim, t.no
 
 // Value returns the value of v. It is owned by the tape until Reset.
 func (t *Tape[T]) Value(v Var) *tensor.Dense[T] {
-	if v == t.pending {
-		t.flush()
-	}
+	t.flush()
 	return t.nodes[v].val
 }
 
