@@ -7,15 +7,16 @@ import (
 )
 
 // A convolution writes its output a chunk of images at a time, and the
-// BatchNorm and ReLU that follow it compute each image of theirs from the
-// same image of its output alone. When the tape records such a pair with
-// no tangents (a gradient's forward pass), it runs them together: the
-// consumer computes each chunk's images as soon as the producer has
-// written them, on the same goroutine, while they are still in cache,
-// instead of reading the whole output back from memory in a separate
-// sweep afterwards. Every value has the bits of the two run one after the
-// other (the consumer's kernels are the same, per element); only the time
-// differs.
+// BatchNorm, ReLU and max-pooling that follow it compute each image of
+// theirs from the same image of the one before alone. When the tape
+// records such a chain with no tangents (a gradient's forward pass), it
+// runs it together: each primitive after the convolution computes each
+// chunk's images as soon as the one before has written them, on the same
+// goroutine, while they are still in cache, instead of reading the whole
+// tensor back from memory in a separate sweep. Every value has the bits
+// of the primitives run one after the other (the same kernels, per
+// element); only the time differs. (With tangents, chains measured no
+// faster: docs/performance.md, "2026-12-06, night session".)
 
 // chunkProducer is implemented by primitives whose Forward writes its
 // output a chunk of images (along the first dimension) at a time (Conv2d).
@@ -29,9 +30,9 @@ type chunkProducer[T tensor.Float] interface {
 }
 
 // imageWise is implemented by primitives whose output's image n depends
-// only on image n of the inputs that have a batch (and on their other
-// inputs whole): BatchNorm in Eval mode, fused with a ReLU or a residual
-// sum. An embedding type inherits the method, so only types that nothing
+// only on image n of their batched inputs (and on the others whole):
+// BatchNorm in Eval mode fused with a ReLU or a shortcut sum, max-pooling,
+// ReLU. An embedding type inherits the method, so only types that nothing
 // embeds implement it.
 type imageWise[T tensor.Float] interface {
 	Primitive[T]
