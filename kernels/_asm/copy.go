@@ -179,88 +179,88 @@ im2colPermAVX512_entry:
 // permChannels channels at a time, their groups in Z3–Z6.
 func emitCol2imPerm(w *bytes.Buffer) {
 	const name = "col2imPermAVX512"
-	f := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	f := asmFunc{w, name}
 	fmt.Fprintf(w, "\n// func %s(dst, col unsafe.Pointer, tab *col2imEntry, entries, channels, plane, ld, chanStride int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
-	f("MOVQ dst+0(FP), DI")
-	f("MOVQ col+8(FP), SI")
-	f("MOVQ entries+24(FP), R9")
-	f("MOVQ channels+32(FP), R10")
-	f("MOVQ plane+40(FP), R11")
-	f("MOVQ ld+48(FP), R13")
-	f("MOVQ chanStride+56(FP), R12")
+	f.p("MOVQ dst+0(FP), DI")
+	f.p("MOVQ col+8(FP), SI")
+	f.p("MOVQ entries+24(FP), R9")
+	f.p("MOVQ channels+32(FP), R10")
+	f.p("MOVQ plane+40(FP), R11")
+	f.p("MOVQ ld+48(FP), R13")
+	f.p("MOVQ chanStride+56(FP), R12")
 	// The group of channel q in Z(3+q), its terms loaded into Z(7+2q) and
 	// Z(8+2q).
 	for _, nc := range []int{permChannels, 1} {
-		l := fmt.Sprintf("%s_%d", name, nc)
+		l := fmt.Sprint(nc) // the labels' prefix
 		// groups loads (or stores) channel q's group at R8, stepping a
 		// plane per channel.
 		groups := func(store bool) {
-			f("MOVQ 80(AX), R8")
+			f.p("MOVQ 80(AX), R8")
 			for q := 0; q < nc; q++ {
 				if q > 0 {
-					f("ADDQ R11, R8")
+					f.p("ADDQ R11, R8")
 				}
 				if store {
-					f("VMOVUPS Z%d, K4, (DI)(R8*1)", 3+q)
+					f.p("VMOVUPS Z%d, K4, (DI)(R8*1)", 3+q)
 				} else {
-					f("VMOVUPS.Z (DI)(R8*1), K4, Z%d", 3+q)
+					f.p("VMOVUPS.Z (DI)(R8*1), K4, Z%d", 3+q)
 				}
 			}
 		}
-		fmt.Fprintf(w, "%s_channels:\n", l)
-		f("CMPQ R10, $%d", nc)
+		f.label(l + "_channels")
+		f.p("CMPQ R10, $%d", nc)
 		if nc == 1 {
-			f("JLT %s_done", name)
+			f.p("JLT %s_done", name)
 		} else {
-			f("JLT %s_1_channels", name)
+			f.p("JLT %s_1_channels", name)
 		}
-		f("MOVQ tab+16(FP), AX")
-		f("MOVQ R9, CX")
-		fmt.Fprintf(w, "%s_entry:\n", l)
-		f("MOVQ 88(AX), DX")
+		f.p("MOVQ tab+16(FP), AX")
+		f.p("MOVQ R9, CX")
+		f.label(l + "_entry")
+		f.p("MOVQ 88(AX), DX")
 		for k := 1; k <= 4; k++ {
 			if k > 1 {
-				f("SHRQ $16, DX")
+				f.p("SHRQ $16, DX")
 			}
-			f("KMOVW DX, K%d", k)
+			f.p("KMOVW DX, K%d", k)
 		}
-		f("MOVQ 96(AX), R14")
-		f("TESTQ $1, R14")
-		f("JZ %s_terms", l)
+		f.p("MOVQ 96(AX), R14")
+		f.p("TESTQ $1, R14")
+		f.p("JZ %s_%s_terms", name, l)
 		groups(false)
-		fmt.Fprintf(w, "%s_terms:\n", l)
-		f("MOVQ 72(AX), BX")
-		f("IMULQ R13, BX")
-		f("ADDQ 64(AX), BX")
-		f("VMOVDQU32 (AX), Z2")
+		f.label(l + "_terms")
+		f.p("MOVQ 72(AX), BX")
+		f.p("IMULQ R13, BX")
+		f.p("ADDQ 64(AX), BX")
+		f.p("VMOVDQU32 (AX), Z2")
 		for q := 0; q < nc; q++ {
 			if q > 0 {
-				f("ADDQ R12, BX")
+				f.p("ADDQ R12, BX")
 			}
 			a, b := 7+2*q, 8+2*q
-			f("VMOVUPS.Z (SI)(BX*1), K3, Z%d", a)
-			f("VMOVUPS.Z 64(SI)(BX*1), K2, Z%d", b)
-			f("VPERMT2PS Z%d, Z2, Z%d", b, a)
-			f("VADDPS Z%d, Z%d, K1, Z%d", a, 3+q, 3+q)
+			f.p("VMOVUPS.Z (SI)(BX*1), K3, Z%d", a)
+			f.p("VMOVUPS.Z 64(SI)(BX*1), K2, Z%d", b)
+			f.p("VPERMT2PS Z%d, Z2, Z%d", b, a)
+			f.p("VADDPS Z%d, Z%d, K1, Z%d", a, 3+q, 3+q)
 		}
-		f("TESTQ $2, R14")
-		f("JZ %s_next", l)
+		f.p("TESTQ $2, R14")
+		f.p("JZ %s_%s_next", name, l)
 		groups(true)
-		fmt.Fprintf(w, "%s_next:\n", l)
-		f("ADDQ $104, AX")
-		f("DECQ CX")
-		f("JNZ %s_entry", l)
+		f.label(l + "_next")
+		f.p("ADDQ $104, AX")
+		f.p("DECQ CX")
+		f.p("JNZ %s_%s_entry", name, l)
 		for q := 0; q < nc; q++ {
-			f("ADDQ R12, SI")
-			f("ADDQ R11, DI")
+			f.p("ADDQ R12, SI")
+			f.p("ADDQ R11, DI")
 		}
-		f("SUBQ $%d, R10", nc)
-		f("JMP %s_channels", l)
+		f.p("SUBQ $%d, R10", nc)
+		f.p("JMP %s_%s_channels", name, l)
 	}
-	fmt.Fprintf(w, "%s_done:\n", name)
-	f("VZEROUPPER")
-	f("RET")
+	f.label("done")
+	f.p("VZEROUPPER")
+	f.p("RET")
 }
 
 // emitBiasPanel writes biasPanelAVX512 (see ../gemm_amd64.go): rows of up
