@@ -130,8 +130,8 @@ func chainNet[U tensor.Float](t testing.TB, tp *Tape[U], x, w, b, gamma, beta, s
 	return y
 }
 
-// TestChained checks that a convolution and the BatchNorm after it give
-// the same bits chained (the BatchNorm computed chunk by chunk as the
+// TestChained checks that a convolution and the primitives chained after
+// it give the same bits chained (computed chunk by chunk as the
 // convolution writes its output) as computed one after the other, values
 // and gradients, on each of the convolution's forward paths (Winograd's
 // products, the column matrices read in place, im2col), with and without

@@ -364,12 +364,12 @@ func (w winogradWeights[T]) release() {
 // wanted and pp holds the weights side by side (newWinogradPair), they are
 // one product twice as deep: [V_ξ | V̇_ξ] times U_ξ's rows over Ud_ξ's (or
 // Ud_ξ's over U_ξ's), which the unpacked-B kernel reads where they lie;
-// else the second product adds to the first's. One deep product writes its tile of
-// M once instead of twice: against the two, per component of the shapes
-// of the zoo's layers (one goroutine, alternating in one process, 400
-// rounds) 0.74–0.88 of the time with 16 and 32 channels, 0.93–1.0 with
-// 64 and 128; BenchmarkConv2d's jvp (y and ẏ) ResNet-20's first two
-// stages 0.79–0.82. Whole layers gain only up to 32 channels
+// else the second product adds to the first's. One deep product writes
+// its tile of M once instead of twice: against the two, per component of
+// the shapes of the zoo's layers (one goroutine, alternating in one
+// process, 400 rounds) 0.74–0.88 of the time with 16 and 32 channels,
+// 0.93–1.0 with 64 and 128; BenchmarkConv2d's jvp (y and ẏ) ResNet-20's
+// first two stages 0.79–0.82. Whole layers gain only up to 32 channels
 // (winogradPairMaxK).
 func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
 	a := winogradOf[T](s, o, false)
