@@ -208,25 +208,38 @@ func toT[T tensor.Float](v []float64, scale float64) []T {
 func (b *BatchNorm2dTrain[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ *tensor.Dense[T]) {
 	g := b.check(x)
 	m := float64(b.m)
-	forEachPart(g.c, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			mu, s, gamma := b.mean[c], b.invStd[c], float64(x[1].Data[c])
-			gd, bd := tangentCoefs(xDot, c)
-			if xDot[0] == nil {
-				for n := 0; n < g.n; n++ {
-					kernels.AffineTo(bnSeg(g, yDot.Data, n, c), bnSeg(g, x[0].Data, n, c), gd*s, mu, bd)
+	forEachChannelPart(g, func(lo, hi int) {
+		// Per channel, ẏ = k₀·ẋ + k₁·(x − μ) + k₂ (k₀ = 0 without ẋ).
+		coef := make([][3]float64, hi-lo)
+		if xDot[0] != nil {
+			sums := make([][2]kernels.Lanes, hi-lo) // Σ ẋ, Σ ẋ (x − μ)
+			for n := 0; n < g.n; n++ {
+				for c := lo; c < hi; c++ {
+					kernels.CenteredSums(&sums[c-lo], bnSeg(g, xDot[0].Data, n, c), bnSeg(g, x[0].Data, n, c), b.mean[c])
 				}
-				continue
 			}
-			var sums [2]kernels.Lanes // Σ ẋ, Σ ẋ (x − μ)
-			for n := 0; n < g.n; n++ {
-				kernels.CenteredSums(&sums, bnSeg(g, xDot[0].Data, n, c), bnSeg(g, x[0].Data, n, c), mu)
+			for c := lo; c < hi; c++ {
+				s, gamma := b.invStd[c], float64(x[1].Data[c])
+				gd, bd := tangentCoefs(xDot, c)
+				meanD, meanHD := sums[c-lo][0].Sum()/m, s*sums[c-lo][1].Sum()/m
+				gs := gamma * s
+				coef[c-lo] = [3]float64{gs, gd*s - gs*s*meanHD, bd - gs*meanD}
 			}
-			meanD, meanHD := sums[0].Sum()/m, s*sums[1].Sum()/m
-			gs := gamma * s
-			for n := 0; n < g.n; n++ {
-				kernels.LinearTo(bnSeg(g, yDot.Data, n, c), bnSeg(g, xDot[0].Data, n, c), bnSeg(g, x[0].Data, n, c),
-					gs, gd*s-gs*s*meanHD, mu, bd-gs*meanD)
+		} else {
+			for c := lo; c < hi; c++ {
+				gd, bd := tangentCoefs(xDot, c)
+				coef[c-lo] = [3]float64{0, gd * b.invStd[c], bd}
+			}
+		}
+		for n := 0; n < g.n; n++ {
+			for c := lo; c < hi; c++ {
+				k, mu := coef[c-lo], b.mean[c]
+				dst, xs := bnSeg(g, yDot.Data, n, c), bnSeg(g, x[0].Data, n, c)
+				if xDot[0] == nil {
+					kernels.AffineTo(dst, xs, k[1], mu, k[2])
+					continue
+				}
+				kernels.LinearTo(dst, bnSeg(g, xDot[0].Data, n, c), xs, k[0], k[1], mu, k[2])
 			}
 		}
 	})
