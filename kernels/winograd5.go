@@ -178,19 +178,17 @@ func Winograd5OutT[T tensor.Float](dst []T, ld, xiStride int, y []T, n, o, oh, o
 func winoOutT6[T tensor.Float](dst []T, ld, xiStride int, y []T, n, o, oh, ow int, tmp []T, r int) {
 	tiles, plane := oh/r*(ow/r), oh*ow
 	cols := n * tiles
-	at := winoAT6[T]
+	// gather writes the blocks of one image's plane p as the rows of d
+	// (leading dimension ld).
+	at, gather := winoAT6[T], func(d, p []T) { Im2col(d, ld, p, winograd5Blocks(oh, ow)) }
 	if r == 4 {
-		at = winoAT46[T]
+		at, gather = winoAT46[T], func(d, p []T) { winoBlocksIn(d, p, ld, oh/4, ow/4) }
 	}
-	rows, bs := tmp[r*r*ld:], winograd5Blocks(oh, ow)
+	rows := tmp[r*r*ld:]
 	for k := 0; k < o; k++ {
 		for i := 0; i < n; i++ {
 			off := (i*o + k) * plane
-			if r == 4 {
-				winoBlocksIn(tmp[i*tiles:], y[off:off+plane], ld, oh/4, ow/4)
-			} else {
-				Im2col(tmp[i*tiles:], ld, y[off:off+plane], bs)
-			}
+			gather(tmp[i*tiles:], y[off:off+plane])
 		}
 		// Rows 6a + j of rows: A along block row a; then A down the
 		// columns into dst.
