@@ -576,12 +576,28 @@ func data[T tensor.Float](t *tensor.Dense[T]) []T {
 // ResNet-20's 16×16 and 8×8 layers 0.86 / 0.79 and 0.74 / 0.88, C2's
 // 30×30 and 14×14 0.83 / 0.95 and 0.96 / 0.96, ResNet-18's 32×32 0.74 /
 // 0.84; models (BenchmarkModels, 6 paired rounds) c2's HVP 0.91, resnet20's
-// 0.97 and HvOnly 0.94. ResNet-20's 16-channel stage stays direct: its
-// 16×16 products per component, one tile of the kernel half empty, made
+// 0.97 and HvOnly 0.94. With 16 channels only where the products run in
+// place (outerWeights) by F(4×4, 3×3): ResNet-20's 16-channel stage,
+// vjp-w 0.73 and vjp-pair 0.87 of the direct products' time (16
+// alternations in one process); through the unpacked-B kernel, its 16×16
+// products per component, one tile of the kernel half empty, had made
 // vjp-w 2.2× and vjp-pair 1.4× slower.
 func winogradGrad[T tensor.Float](g convGeom) bool {
-	return winogradShape[T](g.ConvShape, g.O) && min(g.C, g.O) >= 32
+	if !winogradShape[T](g.ConvShape, g.O) {
+		return false
+	}
+	return min(g.C, g.O) >= 32 || outerWeights[T](g) && winogradOf[T](g.ConvShape, g.O, true) == winograd43
 }
+
+// outerWeights reports whether convWeightWinograd's products run by
+// kernels.GemmAddInPlace: Ȳ_ξ's rows read in place, each 16×16 block of
+// M̄_ξ held in registers over the chunk's tiles.
+func outerWeights[T tensor.Float](g convGeom) bool {
+	return useOuter && kernels.OuterFast[T]() && g.C%16 == 0 && g.O%16 == 0 && !winogradNT(g)
+}
+
+// useOuter enables outerWeights (tests turn it off to compare).
+var useOuter = true
 
 // winogradNT reports whether convWeightWinograd's products read both
 // factors as they lie, Ȳ_ξ·U_ξᵀ with k = tiles contiguous in both (the
@@ -602,8 +618,10 @@ func winogradNT(g convGeom) bool { return min(g.C, g.O) >= 128 }
 // contiguous, so the products' depth runs along the rows of both factors;
 // below 128 channels (winogradNT) U_ξ is transposed (kernels.ChannelsLast,
 // one component at a time, into a buffer that stays in cache) so that the
-// products are Ȳ_ξ·Ũ_ξ with Ũ_ξ's rows read in place and Ȳ_ξ packed once
-// for the two products that read it. With fewer chunks than two per CPU
+// products are Ȳ_ξ·Ũ_ξ with Ũ_ξ's rows read in place, and Ȳ_ξ's too where
+// kernels.GemmAddInPlace runs (outerWeights: vjp-w 0.81–0.82 of the
+// packed form on ResNet-20's 32- and 64-channel layers), else Ȳ_ξ packed
+// once for the two products that read it. With fewer chunks than two per CPU
 // the sums run by component instead (winogradWeightSums), in the same
 // order.
 func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarDot, x, xDot *tensor.Dense[T], doW, doWdY, doWdX bool) {
@@ -614,6 +632,7 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	nt := winogradNT(g)
+	outer := outerWeights[T](g)
 	sizes := []int{sizeIf(doW || doWdY, nc*us), sizeIf(doWdX, nc*us), sizeIf(doW || doWdX, nc*ys), sizeIf(doWdY, nc*ys),
 		sizeIf(!nt && (doW || doWdY), ld*g.C), sizeIf(!nt && doWdX, ld*g.C), a.scratch(ld)}
 	// Ũ_ξ = U_ξᵀ, [ld, C]: U_ξ's C rows of ld tiles as one row of ld pixels.
@@ -670,6 +689,18 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 				kernels.ChannelsLast(utd, ud[U:], tShape)
 				bud = utd
 			}
+		}
+		if outer {
+			if doW {
+				kernels.GemmAddInPlace(g.O, g.C, cols, yt[Y:], ld, bu, ldb, w, g.C)
+			}
+			if doWdY {
+				kernels.GemmAddInPlace(g.O, g.C, cols, ytd[Y:], ld, bu, ldb, wd, g.C)
+			}
+			if doWdX {
+				kernels.GemmAddInPlace(g.O, g.C, cols, yt[Y:], ld, bud, ldb, wd, g.C)
+			}
+			return
 		}
 		// Ȳ_ξ, packed once where two products read it (the dot
 		// kernel of the transposed form reads it in place).

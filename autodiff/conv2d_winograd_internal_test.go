@@ -14,7 +14,9 @@ import (
 // TestWinogradShape checks which convolutions run by Winograd's algorithm:
 // the zoo's 3×3 and 5×5 stride-1 layers with 16 channels or more and the test
 // shapes of TestFloat32Paths' "conv/winograd" cases (so that those test
-// it), not the thin, too wide, strided or float64 ones.
+// it), not the thin, too wide, strided or float64 ones; and whose weight
+// cotangents do: from 32 channels, or 16 by F(4×4, 3×3) with its products
+// in place.
 func TestWinogradShape(t *testing.T) {
 	if !kernels.WinogradFast[float32]() {
 		t.Skip("no assembly transforms on this machine")
@@ -24,6 +26,9 @@ func TestWinogradShape(t *testing.T) {
 	conv := func(c, h, w, k, stride, pad int) kernels.ConvShape {
 		return kernels.ConvShape{C: c, H: h, W: w, KH: k, KW: k, Stride: stride, Pad: pad}
 	}
+	// 16 channels: the weight cotangents by F(4×4, 3×3) where its products
+	// run in place (kernels.GemmAddInPlace, AVX-512).
+	f16 := kernels.OuterFast[float32]() && kernels.Winograd43Fast[float32](conv(16, 32, 32, 3, 1, 1))
 	for _, tc := range []struct {
 		name string
 		s    kernels.ConvShape
@@ -35,7 +40,8 @@ func TestWinogradShape(t *testing.T) {
 		{"c2-conv2", conv(64, 30, 30, 3, 1, 0), 64, true, true},
 		{"c2-conv2 x̄", conv(64, 28, 28, 3, 1, 2), 64, true, true},
 		{"c2-conv4", conv(128, 12, 12, 3, 1, 0), 128, true, true},
-		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), 16, true, false},
+		{"resnet20-layer1", conv(16, 32, 32, 3, 1, 1), 16, true, f16},
+		{"16 narrow", conv(16, 8, 8, 3, 1, 1), 16, true, false},
 		{"resnet20-conv1", conv(3, 32, 32, 3, 1, 1), 16, false, false},
 		{"resnet20-layer2", conv(32, 16, 16, 3, 1, 1), 32, true, true},
 		{"resnet20-layer3", conv(64, 8, 8, 3, 1, 1), 64, true, true},

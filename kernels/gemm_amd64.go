@@ -1082,3 +1082,22 @@ func winoBlocks32(blk, y []float32, ld, ty, tx int) bool {
 	}
 	return true
 }
+
+// outerAsm reports whether sOuter16AVX512 runs here.
+func outerAsm() bool { return hasAVX512 }
+
+// sOuter16AVX512 adds to the 16×16 block of C at c (rows ldc bytes apart)
+// the product of A's 16 rows at a (lda bytes apart) and B's steps rows at
+// b (ldb bytes apart), steps ≥ 1 (GemmAddInPlace).
+//
+//go:noescape
+func sOuter16AVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int)
+
+// outer16 is one 16×16 block of GemmAddInPlace, k ≥ 1 deep.
+func outer16(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	_ = a[15*lda+k-1] // bounds of what the assembly reads
+	_ = b[(k-1)*ldb+15]
+	_ = c[15*ldc+15] // and writes
+	sOuter16AVX512(k, unsafe.Pointer(unsafe.SliceData(a)), 4*lda, unsafe.Pointer(unsafe.SliceData(b)), 4*ldb,
+		unsafe.Pointer(unsafe.SliceData(c)), 4*ldc)
+}

@@ -99,3 +99,9 @@ func wino6Rows32(dst []float32, ld int, x []float32, s ConvShape, step int) bool
 
 // winoBlocks32 reports false: no assembly transform.
 func winoBlocks32(blk, y []float32, ld, ty, tx int) bool { return false }
+
+func outerAsm() bool { return false }
+
+func outer16(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	panic("kernels: outer16 without assembly")
+}

@@ -13,7 +13,8 @@
 // FMAs. The C tile is prefetched before the loop, and b ahead of use. The
 // generator uses only the standard library, so this folder's go.mod needs no
 // requirements. It also writes the packing helpers (copy.go) and the
-// dot-product tiles of the unpacked path (dot.go).
+// dot-product tiles of the unpacked path (dot.go) and the 16×16 blocks
+// of products whose factors are both read in place (outer.go).
 package main
 
 import (
@@ -133,6 +134,7 @@ func main() {
 	emitWino6Rows(&buf, false)
 	emitWinoBlocks(&buf)
 	emitStridedMasks(&buf)
+	emitOuter16(&buf)
 	write(*out, buf.Bytes())
 }
 
