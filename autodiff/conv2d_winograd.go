@@ -242,6 +242,43 @@ func splitScratch[T tensor.Float](sizes []int) (buf *[]T, bufs [][]T) {
 type winogradWeights[T tensor.Float] struct {
 	p   []*kernels.PackedA[T]
 	buf *[]T // the matrices, which PackedA packs on first use
+	// The matrices as p's were given them: op(A_ξ) = mats[ξ] (m×k, leading
+	// dimension lda), transposed with transA, for the products that read
+	// them in place (mul).
+	mats      [][]T
+	transA    bool
+	m, k, lda int
+}
+
+// mul computes component ξ's product dst = op(A_ξ)·B + beta·dst, beta 0
+// or 1, for the cols columns of B (leading dimension ld, as dst's). With
+// inPlace (outerProducts) it reads the matrices in place
+// (kernels.GemmInPlace, over cols rounded up to a multiple of 16 where ld
+// leaves room: the extra columns are scratch), else through their packed
+// panels. Both sum each element's k terms from zero in order, one fused
+// multiply-add each (k < the kernels' 128-deep slices), so either gives
+// the same bits.
+func (w winogradWeights[T]) mul(inPlace bool, xi, cols, ld int, b []T, beta T, dst []T) {
+	if n := (cols + 15) &^ 15; inPlace && n <= ld &&
+		kernels.GemmInPlace(w.transA, w.m, n, w.k, w.mats[xi], w.lda, b, ld, beta, dst, ld) {
+		return
+	}
+	w.p[xi].Gemm(false, cols, 1, b, ld, beta, dst, ld)
+}
+
+// outerProducts reports whether winogradConv's products of shape s into
+// o channels run in place (winogradWeights.mul): with at most 64 channels
+// in and out, o a multiple of 16, and at most 32 channels or outputs at
+// most 16 wide. Measured per layer against the packed panels (2 threads,
+// 8–12 alternations in one process, medians): ResNet-20's 16-, 32- and
+// 64-channel layers forward 0.87–0.89 and input cotangents 0.84–0.89 of
+// the time, C1's 5×5 64-channel layer 0.96–0.98; 64 channels 28–32 wide
+// (C2's, ResNet-18's) 0.95–1.01 (C2's gradient 1.03 in place, 12
+// alternated passes), 128 and 256 channels 0.98–1.09 and 1.05–1.23: the
+// packed panels' 8×48 tiles, reading B's rows for 48 columns at a time,
+// keep wider products in cache better.
+func outerProducts[T tensor.Float](s kernels.ConvShape, o int) bool {
+	return useOuter && kernels.OuterFast[T]() && o%16 == 0 && max(o, s.C) <= 64 && (max(o, s.C) <= 32 || s.OutW() <= 16)
 }
 
 // winogradMats writes g's weights w ([O, C, r, r]) transformed by a into
@@ -303,17 +340,21 @@ func newWinogradWeights[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Den
 		// F(2×2, 3×3)'s own matrices, packed transposed: no copy of them
 		// transposed (16·O·C values) as winogradMats makes.
 		kernels.WinogradWeights(v, w.Data, o, c)
+		mats := make([][]T, nc)
 		for xi := range p {
 			src := kernels.WinogradTransposed(xi) * o * c
-			p[xi] = kernels.PackA(true, c, o, v[src:src+o*c], c)
+			mats[xi] = v[src : src+o*c]
+			p[xi] = kernels.PackA(true, c, o, mats[xi], c)
 		}
-		return winogradWeights[T]{p, buf}
+		return winogradWeights[T]{p: p, buf: buf, mats: mats, transA: true, m: c, k: o, lda: c}
 	}
 	m, k := winogradMats(a, g, w, transposed, v)
+	mats := make([][]T, nc)
 	for xi := range p {
-		p[xi] = kernels.PackA(false, m, k, v[xi*m*k:(xi+1)*m*k], k)
+		mats[xi] = v[xi*m*k : (xi+1)*m*k]
+		p[xi] = kernels.PackA(false, m, k, mats[xi], k)
 	}
-	return winogradWeights[T]{p, buf}
+	return winogradWeights[T]{p: p, buf: buf, mats: mats, m: m, k: k, lda: k}
 }
 
 // newWinogradPair is newWinogradWeights for two weights side by side: each
@@ -338,7 +379,7 @@ func newWinogradPair[T tensor.Float](a winogradAlg, g convGeom, w, wDot *tensor.
 		}
 		p[xi] = kernels.PackA(false, m, 2*k, cat, 2*k)
 	}
-	return winogradWeights[T]{p, buf}
+	return winogradWeights[T]{p: p, buf: buf}
 }
 
 func (w winogradWeights[T]) release() {
@@ -371,7 +412,7 @@ func (w winogradWeights[T]) release() {
 // 0.93–1.0 with 64 and 128; BenchmarkConv2d's jvp (y and ẏ) ResNet-20's
 // first two stages 0.79–0.82. Whole layers gain only up to 32 channels
 // (winogradPairMaxK).
-func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
+func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp winogradWeights[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
 	a := winogradOf[T](s, o, false)
 	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
@@ -385,7 +426,8 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	// The deep products' rows, from a component's first row of U: U's
 	// rows then Ud's (for y), Ud's then U's (ẏ); U and Ud lie nc·us apart
 	// in the scratch buffer.
-	pairY, pairD := pp != nil && yX && yXd, pp != nil && dXd && dX
+	pairY, pairD := pp.p != nil && yX && yXd, pp.p != nil && dXd && dX
+	inPlace := outerProducts[T](s, o)
 	var rowsY, rowsD []int
 	if pairY || pairD {
 		rowsY, rowsD = make([]int, 2*s.C), make([]int, 2*s.C)
@@ -418,14 +460,14 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 				// deep, with those rows.
 				sum := func(dst []T, deep bool, rows []int, bw, bwd []T) {
 					if deep {
-						pp[xi].GemmRows(cols, 1, uu[U:], rows, 0, dst, ld)
+						pp.p[xi].GemmRows(cols, 1, uu[U:], rows, 0, dst, ld)
 						return
 					}
 					if bw != nil {
-						pw[xi].Gemm(false, cols, 1, bw, ld, 0, dst, ld)
+						pw.mul(inPlace, xi, cols, ld, bw, 0, dst)
 					}
 					if bwd != nil {
-						pwd[xi].Gemm(false, cols, 1, bwd, ld, beta[T](bw != nil), dst, ld)
+						pwd.mul(inPlace, xi, cols, ld, bwd, beta[T](bw != nil), dst)
 					}
 				}
 				var xu, xud []T // component ξ of U and Ud where wanted
@@ -491,7 +533,7 @@ func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wD
 	defer pw.release()
 	defer pwd.release()
 	defer pp.release()
-	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, pp.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX, done)
+	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw, pwd, pp, data(b), data(bDot), false, false, yX, yXd, dXd, dX, done)
 }
 
 // winogradPairMaxK is the most channels a Winograd product reads for the
@@ -557,7 +599,7 @@ func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, do
 	if doXdY {
 		ybd = yBarDot.Data
 	}
-	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw.p, pwd.p, pp.p, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW, nil)
+	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw, pwd, pp, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW, nil)
 }
 
 // data returns t's values, nil for a nil t.
@@ -590,13 +632,14 @@ func winogradGrad[T tensor.Float](g convGeom) bool {
 }
 
 // outerWeights reports whether convWeightWinograd's products run by
-// kernels.GemmAddInPlace: Ȳ_ξ's rows read in place, each 16×16 block of
+// kernels.GemmInPlace: Ȳ_ξ's rows read in place, each 16×16 block of
 // M̄_ξ held in registers over the chunk's tiles.
 func outerWeights[T tensor.Float](g convGeom) bool {
 	return useOuter && kernels.OuterFast[T]() && g.C%16 == 0 && g.O%16 == 0 && !winogradNT(g)
 }
 
-// useOuter enables outerWeights (tests turn it off to compare).
+// useOuter enables outerWeights and outerProducts (tests turn it off to
+// compare).
 var useOuter = true
 
 // winogradNT reports whether convWeightWinograd's products read both
@@ -619,7 +662,7 @@ func winogradNT(g convGeom) bool { return min(g.C, g.O) >= 128 }
 // below 128 channels (winogradNT) U_ξ is transposed (kernels.ChannelsLast,
 // one component at a time, into a buffer that stays in cache) so that the
 // products are Ȳ_ξ·Ũ_ξ with Ũ_ξ's rows read in place, and Ȳ_ξ's too where
-// kernels.GemmAddInPlace runs (outerWeights: vjp-w 0.81–0.82 of the
+// kernels.GemmInPlace runs (outerWeights: vjp-w 0.81–0.82 of the
 // packed form on ResNet-20's 32- and 64-channel layers), else Ȳ_ξ packed
 // once for the two products that read it. With fewer chunks than two per CPU
 // the sums run by component instead (winogradWeightSums), in the same
@@ -692,13 +735,13 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 		}
 		if outer {
 			if doW {
-				kernels.GemmAddInPlace(g.O, g.C, cols, yt[Y:], ld, bu, ldb, w, g.C)
+				kernels.GemmInPlace(false, g.O, g.C, cols, yt[Y:], ld, bu, ldb, 1, w, g.C)
 			}
 			if doWdY {
-				kernels.GemmAddInPlace(g.O, g.C, cols, ytd[Y:], ld, bu, ldb, wd, g.C)
+				kernels.GemmInPlace(false, g.O, g.C, cols, ytd[Y:], ld, bu, ldb, 1, wd, g.C)
 			}
 			if doWdX {
-				kernels.GemmAddInPlace(g.O, g.C, cols, yt[Y:], ld, bud, ldb, wd, g.C)
+				kernels.GemmInPlace(false, g.O, g.C, cols, yt[Y:], ld, bud, ldb, 1, wd, g.C)
 			}
 			return
 		}

@@ -27,7 +27,7 @@ func TestWinogradShape(t *testing.T) {
 		return kernels.ConvShape{C: c, H: h, W: w, KH: k, KW: k, Stride: stride, Pad: pad}
 	}
 	// 16 channels: the weight cotangents by F(4×4, 3×3) where its products
-	// run in place (kernels.GemmAddInPlace, AVX-512).
+	// run in place (kernels.GemmInPlace, AVX-512).
 	f16 := kernels.OuterFast[float32]() && kernels.Winograd43Fast[float32](conv(16, 32, 32, 3, 1, 1))
 	for _, tc := range []struct {
 		name string
@@ -226,4 +226,49 @@ func convPair(p Conv2d[float32], in, dots []*tensor.Dense[float32], randn func(s
 		out = append(out, bar[i].Data, barDot[i].Data)
 	}
 	return out
+}
+
+// TestWinogradInPlaceSameBits: Winograd's convolutions (outputs, tangents
+// and input cotangents) give the same bits with their products read in
+// place (outerProducts: kernels.GemmInPlace) as through the packed panels,
+// on the shapes that take them (ResNet-20's three stages, C1's 5×5 layer,
+// a last chunk of fewer images), float32.
+func TestWinogradInPlaceSameBits(t *testing.T) {
+	if !kernels.OuterFast[float32]() {
+		t.Skip("no in-place products on this machine")
+	}
+	defer func(v bool) { useOuter = v }(useOuter)
+	rng := rand.New(rand.NewPCG(7, 8))
+	fill := func(shape ...int) *tensor.Dense[float32] {
+		d := tensor.New[float32](shape...)
+		for i := range d.Data {
+			d.Data[i] = float32(rng.NormFloat64())
+		}
+		return d
+	}
+	for _, c := range []struct{ n, ch, hw, k, pad int }{{3, 16, 32, 3, 1}, {5, 32, 16, 3, 1}, {9, 64, 8, 3, 1}, {3, 64, 16, 5, 2}} {
+		s := kernels.ConvShape{C: c.ch, H: c.hw, W: c.hw, KH: c.k, KW: c.k, Stride: 1, Pad: c.pad}
+		if !outerProducts[float32](s, c.ch) {
+			t.Fatalf("%+v: outerProducts false", c)
+		}
+		in := []*tensor.Dense[float32]{fill(c.n, c.ch, c.hw, c.hw), fill(c.ch, c.ch, c.k, c.k)}
+		inDot := []*tensor.Dense[float32]{fill(in[0].Shape...), fill(in[1].Shape...)}
+		p := Conv2d[float32]{Stride: 1, Padding: c.pad}
+		ys := p.Shape(in)
+		yBar, yBarDot := fill(ys...), fill(ys...)
+		run := func(on bool) [][]float32 {
+			useOuter = on
+			y, yDot := tensor.New[float32](ys...), tensor.New[float32](ys...)
+			p.ForwardJVP(y, yDot, in, inDot)
+			xBar, xBarDot := tensor.New[float32](in[0].Shape...), tensor.New[float32](in[0].Shape...)
+			p.VJPPair([]*tensor.Dense[float32]{xBar, nil}, []*tensor.Dense[float32]{xBarDot, nil}, yBar, yBarDot, in, inDot, y, yDot)
+			return [][]float32{y.Data, yDot.Data, xBar.Data, xBarDot.Data}
+		}
+		want, got := run(false), run(true)
+		for i, name := range []string{"y", "ẏ", "x̄", "x̄̇"} {
+			if !slices.Equal(got[i], want[i]) {
+				t.Errorf("%+v: %s in place differs from the packed panels' bits", c, name)
+			}
+		}
+	}
 }

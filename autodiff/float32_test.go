@@ -149,7 +149,7 @@ func f32Cases() []f32Case {
 			return &autodiff.BatchNorm2dTrainAddReLU[float64]{BatchNorm2dTrain: autodiff.BatchNorm2dTrain[float64]{Eps: 1e-5}}
 		}, []*tensor.Dense[float64]{randn(shape...), randn(6), randn(6), randn(shape...)}},
 		// 16 channels 32 wide: the weight cotangents by F(4×4, 3×3), their
-		// products in place (kernels.GemmAddInPlace) where AVX-512 runs
+		// products in place (kernels.GemmInPlace) where AVX-512 runs
 		// them. Last, so that the cases before it keep their random values.
 		{"conv/winograd-16", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Padding: 1} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Padding: 1} },
