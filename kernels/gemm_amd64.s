@@ -12966,15 +12966,17 @@ DATA ·stridedMasks+240(SB)/8, $0
 DATA ·stridedMasks+248(SB)/8, $0
 GLOBL ·stridedMasks(SB), RODATA|NOPTR, $256
 
-// func sOuter16AVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int)
-TEXT ·sOuter16AVX512(SB), NOSPLIT, $0-56
-	MOVQ steps+0(FP), CX
-	MOVQ a+8(FP), R8
+// func sOuter16AVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc, blocks int)
+TEXT ·sOuter16AVX512(SB), NOSPLIT, $0-64
 	MOVQ lda+16(FP), R15
-	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R14
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), SI
+	MOVQ blocks+56(FP), AX
+sOuter16AVX512block:
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), R8
+	MOVQ b+24(FP), BX
 	LEAQ (R8)(R15*2), R9
 	ADDQ R15, R9
 	LEAQ (R9)(R15*2), R10
@@ -13076,18 +13078,26 @@ sOuter16AVX512loop:
 	ADDQ SI, DI
 	VADDPS (DI), Z15, Z15
 	VMOVUPS Z15, (DI)
+	ADDQ $64, DX
+	MOVQ b+24(FP), BX
+	ADDQ $64, BX
+	MOVQ BX, b+24(FP)
+	DECQ AX
+	JNZ sOuter16AVX512block
 	VZEROUPPER
 	RET
 
-// func sOuter16SetAVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int)
-TEXT ·sOuter16SetAVX512(SB), NOSPLIT, $0-56
-	MOVQ steps+0(FP), CX
-	MOVQ a+8(FP), R8
+// func sOuter16SetAVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc, blocks int)
+TEXT ·sOuter16SetAVX512(SB), NOSPLIT, $0-64
 	MOVQ lda+16(FP), R15
-	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R14
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), SI
+	MOVQ blocks+56(FP), AX
+sOuter16SetAVX512block:
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), R8
+	MOVQ b+24(FP), BX
 	LEAQ (R8)(R15*2), R9
 	ADDQ R15, R9
 	LEAQ (R9)(R15*2), R10
@@ -13173,18 +13183,26 @@ sOuter16SetAVX512loop:
 	VMOVUPS Z14, (DI)
 	ADDQ SI, DI
 	VMOVUPS Z15, (DI)
+	ADDQ $64, DX
+	MOVQ b+24(FP), BX
+	ADDQ $64, BX
+	MOVQ BX, b+24(FP)
+	DECQ AX
+	JNZ sOuter16SetAVX512block
 	VZEROUPPER
 	RET
 
-// func sOuter16TAVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int)
-TEXT ·sOuter16TAVX512(SB), NOSPLIT, $0-56
-	MOVQ steps+0(FP), CX
-	MOVQ a+8(FP), R8
+// func sOuter16TAVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc, blocks int)
+TEXT ·sOuter16TAVX512(SB), NOSPLIT, $0-64
 	MOVQ lda+16(FP), R15
-	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R14
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), SI
+	MOVQ blocks+56(FP), AX
+sOuter16TAVX512block:
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), R8
+	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -13271,18 +13289,26 @@ sOuter16TAVX512loop:
 	ADDQ SI, DI
 	VADDPS (DI), Z15, Z15
 	VMOVUPS Z15, (DI)
+	ADDQ $64, DX
+	MOVQ b+24(FP), BX
+	ADDQ $64, BX
+	MOVQ BX, b+24(FP)
+	DECQ AX
+	JNZ sOuter16TAVX512block
 	VZEROUPPER
 	RET
 
-// func sOuter16TSetAVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int)
-TEXT ·sOuter16TSetAVX512(SB), NOSPLIT, $0-56
-	MOVQ steps+0(FP), CX
-	MOVQ a+8(FP), R8
+// func sOuter16TSetAVX512(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc, blocks int)
+TEXT ·sOuter16TSetAVX512(SB), NOSPLIT, $0-64
 	MOVQ lda+16(FP), R15
-	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R14
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), SI
+	MOVQ blocks+56(FP), AX
+sOuter16TSetAVX512block:
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), R8
+	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -13353,5 +13379,11 @@ sOuter16TSetAVX512loop:
 	VMOVUPS Z14, (DI)
 	ADDQ SI, DI
 	VMOVUPS Z15, (DI)
+	ADDQ $64, DX
+	MOVQ b+24(FP), BX
+	ADDQ $64, BX
+	MOVQ BX, b+24(FP)
+	DECQ AX
+	JNZ sOuter16TSetAVX512block
 	VZEROUPPER
 	RET

@@ -45,14 +45,12 @@ func GemmInPlace[T tensor.Float](transA bool, m, n, k int, a []T, lda int, b []T
 	}
 	a32, b32, c32 := as32(a), as32(b), as32(c)
 	for i0 := 0; i0 < m; i0 += 16 {
-		for j0 := 0; j0 < n; j0 += 16 {
-			for p0 := 0; p0 < k; p0 += outerKC {
-				ai := i0*lda + p0
-				if transA {
-					ai = p0*lda + i0
-				}
-				outer16(transA, beta == 0 && p0 == 0, min(outerKC, k-p0), a32[ai:], lda, b32[p0*ldb+j0:], ldb, c32[i0*ldc+j0:], ldc)
+		for p0 := 0; p0 < k; p0 += outerKC {
+			ai := i0*lda + p0
+			if transA {
+				ai = p0*lda + i0
 			}
+			outer16(transA, beta == 0 && p0 == 0, min(outerKC, k-p0), n, a32[ai:], lda, b32[p0*ldb:], ldb, c32[i0*ldc:], ldc)
 		}
 	}
 	return true

@@ -5,9 +5,10 @@ import (
 	"fmt"
 )
 
-// emitOuter16 writes the four 16×16 block kernels of GemmInPlace
-// (../gemm_outer.go), C = op(A)·B (set) or C += op(A)·B, with both factors
-// read where they lie: the block's sums in 16 registers, from zero, stored
+// emitOuter16 writes the four kernels of GemmInPlace (../gemm_outer.go),
+// C = op(A)·B (set) or C += op(A)·B for 16 rows of C and a number of
+// blocks of 16 columns, one after the other, with both factors read where
+// they lie: a block's sums in 16 registers, from zero, stored
 // to C's rows at the end (or added to them); each step p loads row p of B
 // (16 values, one vector) and multiplies it by the 16 values of op(A)'s
 // column p, each broadcast from memory as the operand of its FMA. Without
@@ -33,16 +34,21 @@ func emitOuter16Kernel(w *bytes.Buffer, transA, set bool) {
 		name += "Set"
 	}
 	name += "AVX512"
+	// AX counts the blocks, DX points at the current block of C; a and
+	// steps are read again for each block, b's block is kept in its
+	// argument slot.
 	fmt.Fprintf(w, `
-// func %[1]s(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int)
-TEXT ·%[1]s(SB), NOSPLIT, $0-56
-	MOVQ steps+0(FP), CX
-	MOVQ a+8(FP), R8
+// func %[1]s(steps int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc, blocks int)
+TEXT ·%[1]s(SB), NOSPLIT, $0-64
 	MOVQ lda+16(FP), R15
-	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R14
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), SI
+	MOVQ blocks+56(FP), AX
+%[1]sblock:
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), R8
+	MOVQ b+24(FP), BX
 `, name)
 	bases := []string{"R8"}
 	if !transA {
@@ -93,6 +99,13 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 			p("ADDQ SI, DI")
 		}
 	}
+	// The next block: 16 columns on in B and C.
+	p("ADDQ $64, DX")
+	p("MOVQ b+24(FP), BX")
+	p("ADDQ $64, BX")
+	p("MOVQ BX, b+24(FP)")
+	p("DECQ AX")
+	p("JNZ %sblock", name)
 	p("VZEROUPPER")
 	p("RET")
 }
