@@ -18,8 +18,10 @@ func OuterFast[T tensor.Float]() bool { return is32[T]() && outerAsm() }
 // per-component products of Winograd's algorithm (16 to 64 rows and
 // columns over a chunk's hundreds of tiles, or hundreds of tiles over 16
 // to 64 channels), where packing A, or the dot kernel's reductions, cost
-// as much as the multiply-adds. The sums of each 16×16 block of C are
-// held in registers, from zero: a step p broadcasts the 16 values of
+// as much as the multiply-adds. One call of the kernel runs 16 rows of
+// C, block after block of 16 columns (ResNet-20's gradient 0.98 of the
+// time of a call per block). The sums of each 16×16 block of C are held
+// in registers, from zero: a step p broadcasts the 16 values of
 // op(A)'s column p and multiplies them by B's row p, one fused
 // multiply-add per element, in the order of p; then each sum is stored to
 // C, or added to it (c + s), every outerKC steps. The result depends on
