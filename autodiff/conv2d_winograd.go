@@ -252,7 +252,7 @@ type winogradWeights[T tensor.Float] struct {
 
 // mul computes component ξ's product dst = op(A_ξ)·B + beta·dst, beta 0
 // or 1, for the cols columns of B (leading dimension ld, as dst's). With
-// inPlace (outerProducts) it reads the matrices in place
+// inPlace (inPlaceProducts) it reads the matrices in place
 // (kernels.GemmInPlace, over cols rounded up to a multiple of 16 where ld
 // leaves room: the extra columns are scratch), else through their packed
 // panels. Both sum each element's k terms from zero in order, one fused
@@ -266,7 +266,7 @@ func (w winogradWeights[T]) mul(inPlace bool, xi, cols, ld int, b []T, beta T, d
 	w.p[xi].Gemm(false, cols, 1, b, ld, beta, dst, ld)
 }
 
-// outerProducts reports whether winogradConv's products of shape s into
+// inPlaceProducts reports whether winogradConv's products of shape s into
 // o channels run in place (winogradWeights.mul): with at most 64 channels
 // in and out, o a multiple of 16, and at most 32 channels or outputs at
 // most 16 wide. Measured per layer against the packed panels (2 threads,
@@ -277,8 +277,8 @@ func (w winogradWeights[T]) mul(inPlace bool, xi, cols, ld int, b []T, beta T, d
 // alternated passes), 128 and 256 channels 0.98–1.09 and 1.05–1.23: the
 // packed panels' 8×48 tiles, reading B's rows for 48 columns at a time,
 // keep wider products in cache better.
-func outerProducts[T tensor.Float](s kernels.ConvShape, o int) bool {
-	return useOuter && kernels.OuterFast[T]() && o%16 == 0 && max(o, s.C) <= 64 && (max(o, s.C) <= 32 || s.OutW() <= 16)
+func inPlaceProducts[T tensor.Float](s kernels.ConvShape, o int) bool {
+	return useInPlace && kernels.GemmInPlaceFast[T]() && o%16 == 0 && max(o, s.C) <= 64 && (max(o, s.C) <= 32 || s.OutW() <= 16)
 }
 
 // winogradMats writes g's weights w ([O, C, r, r]) transformed by a into
@@ -427,7 +427,7 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	// rows then Ud's (for y), Ud's then U's (ẏ); U and Ud lie nc·us apart
 	// in the scratch buffer.
 	pairY, pairD := pp.p != nil && yX && yXd, pp.p != nil && dXd && dX
-	inPlace := outerProducts[T](s, o)
+	inPlace := inPlaceProducts[T](s, o)
 	var rowsY, rowsD []int
 	if pairY || pairD {
 		rowsY, rowsD = make([]int, 2*s.C), make([]int, 2*s.C)
@@ -619,7 +619,7 @@ func data[T tensor.Float](t *tensor.Dense[T]) []T {
 // 30×30 and 14×14 0.83 / 0.95 and 0.96 / 0.96, ResNet-18's 32×32 0.74 /
 // 0.84; models (BenchmarkModels, 6 paired rounds) c2's HVP 0.91, resnet20's
 // 0.97 and HvOnly 0.94. With 16 channels only where the products run in
-// place (outerWeights) by F(4×4, 3×3): ResNet-20's 16-channel stage,
+// place (inPlaceWeights) by F(4×4, 3×3): ResNet-20's 16-channel stage,
 // vjp-w 0.73 and vjp-pair 0.87 of the direct products' time (16
 // alternations in one process); through the unpacked-B kernel, its 16×16
 // products per component, one tile of the kernel half empty, had made
@@ -628,19 +628,19 @@ func winogradGrad[T tensor.Float](g convGeom) bool {
 	if !winogradShape[T](g.ConvShape, g.O) {
 		return false
 	}
-	return min(g.C, g.O) >= 32 || outerWeights[T](g) && winogradOf[T](g.ConvShape, g.O, true) == winograd43
+	return min(g.C, g.O) >= 32 || inPlaceWeights[T](g) && winogradOf[T](g.ConvShape, g.O, true) == winograd43
 }
 
-// outerWeights reports whether convWeightWinograd's products run by
+// inPlaceWeights reports whether convWeightWinograd's products run by
 // kernels.GemmInPlace: Ȳ_ξ's rows read in place, each 16×16 block of
 // M̄_ξ held in registers over the chunk's tiles.
-func outerWeights[T tensor.Float](g convGeom) bool {
-	return useOuter && kernels.OuterFast[T]() && g.C%16 == 0 && g.O%16 == 0 && !winogradNT(g)
+func inPlaceWeights[T tensor.Float](g convGeom) bool {
+	return useInPlace && kernels.GemmInPlaceFast[T]() && g.C%16 == 0 && g.O%16 == 0 && !winogradNT(g)
 }
 
-// useOuter enables outerWeights and outerProducts (tests turn it off to
+// useInPlace enables inPlaceWeights and inPlaceProducts (tests turn it off to
 // compare).
-var useOuter = true
+var useInPlace = true
 
 // winogradNT reports whether convWeightWinograd's products read both
 // factors as they lie, Ȳ_ξ·U_ξᵀ with k = tiles contiguous in both (the
@@ -662,7 +662,7 @@ func winogradNT(g convGeom) bool { return min(g.C, g.O) >= 128 }
 // below 128 channels (winogradNT) U_ξ is transposed (kernels.ChannelsLast,
 // one component at a time, into a buffer that stays in cache) so that the
 // products are Ȳ_ξ·Ũ_ξ with Ũ_ξ's rows read in place, and Ȳ_ξ's too where
-// kernels.GemmInPlace runs (outerWeights: vjp-w 0.81–0.82 of the
+// kernels.GemmInPlace runs (inPlaceWeights: vjp-w 0.81–0.82 of the
 // packed form on ResNet-20's 32- and 64-channel layers), else Ȳ_ξ packed
 // once for the two products that read it. With fewer chunks than two per CPU
 // the sums run by component instead (winogradWeightSums), in the same
@@ -675,7 +675,7 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	nt := winogradNT(g)
-	outer := outerWeights[T](g)
+	outer := inPlaceWeights[T](g)
 	sizes := []int{sizeIf(doW || doWdY, nc*us), sizeIf(doWdX, nc*us), sizeIf(doW || doWdX, nc*ys), sizeIf(doWdY, nc*ys),
 		sizeIf(!nt && (doW || doWdY), ld*g.C), sizeIf(!nt && doWdX, ld*g.C), a.scratch(ld)}
 	// Ũ_ξ = U_ξᵀ, [ld, C]: U_ξ's C rows of ld tiles as one row of ld pixels.

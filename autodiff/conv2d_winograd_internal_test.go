@@ -28,7 +28,7 @@ func TestWinogradShape(t *testing.T) {
 	}
 	// 16 channels: the weight cotangents by F(4×4, 3×3) where its products
 	// run in place (kernels.GemmInPlace, AVX-512).
-	f16 := kernels.OuterFast[float32]() && kernels.Winograd43Fast[float32](conv(16, 32, 32, 3, 1, 1))
+	f16 := kernels.GemmInPlaceFast[float32]() && kernels.Winograd43Fast[float32](conv(16, 32, 32, 3, 1, 1))
 	for _, tc := range []struct {
 		name string
 		s    kernels.ConvShape
@@ -230,14 +230,14 @@ func convPair(p Conv2d[float32], in, dots []*tensor.Dense[float32], randn func(s
 
 // TestWinogradInPlaceSameBits: Winograd's convolutions (outputs, tangents
 // and input cotangents) give the same bits with their products read in
-// place (outerProducts: kernels.GemmInPlace) as through the packed panels,
+// place (inPlaceProducts: kernels.GemmInPlace) as through the packed panels,
 // on the shapes that take them (ResNet-20's three stages, C1's 5×5 layer,
 // a last chunk of fewer images), float32.
 func TestWinogradInPlaceSameBits(t *testing.T) {
-	if !kernels.OuterFast[float32]() {
+	if !kernels.GemmInPlaceFast[float32]() {
 		t.Skip("no in-place products on this machine")
 	}
-	defer func(v bool) { useOuter = v }(useOuter)
+	defer func(v bool) { useInPlace = v }(useInPlace)
 	rng := rand.New(rand.NewPCG(7, 8))
 	fill := func(shape ...int) *tensor.Dense[float32] {
 		d := tensor.New[float32](shape...)
@@ -248,8 +248,8 @@ func TestWinogradInPlaceSameBits(t *testing.T) {
 	}
 	for _, c := range []struct{ n, ch, hw, k, pad int }{{3, 16, 32, 3, 1}, {5, 32, 16, 3, 1}, {9, 64, 8, 3, 1}, {3, 64, 16, 5, 2}} {
 		s := kernels.ConvShape{C: c.ch, H: c.hw, W: c.hw, KH: c.k, KW: c.k, Stride: 1, Pad: c.pad}
-		if !outerProducts[float32](s, c.ch) {
-			t.Fatalf("%+v: outerProducts false", c)
+		if !inPlaceProducts[float32](s, c.ch) {
+			t.Fatalf("%+v: inPlaceProducts false", c)
 		}
 		in := []*tensor.Dense[float32]{fill(c.n, c.ch, c.hw, c.hw), fill(c.ch, c.ch, c.k, c.k)}
 		inDot := []*tensor.Dense[float32]{fill(in[0].Shape...), fill(in[1].Shape...)}
@@ -257,7 +257,7 @@ func TestWinogradInPlaceSameBits(t *testing.T) {
 		ys := p.Shape(in)
 		yBar, yBarDot := fill(ys...), fill(ys...)
 		run := func(on bool) [][]float32 {
-			useOuter = on
+			useInPlace = on
 			y, yDot := tensor.New[float32](ys...), tensor.New[float32](ys...)
 			p.ForwardJVP(y, yDot, in, inDot)
 			xBar, xBarDot := tensor.New[float32](in[0].Shape...), tensor.New[float32](in[0].Shape...)

@@ -1,14 +1,10 @@
 package kernels
 
-import (
-	"fmt"
+import "hesscope/tensor"
 
-	"hesscope/tensor"
-)
-
-// OuterFast reports whether GemmInPlace runs for T on this machine:
+// GemmInPlaceFast reports whether GemmInPlace runs for T on this machine:
 // float32 with AVX-512.
-func OuterFast[T tensor.Float]() bool { return is32[T]() && outerAsm() }
+func GemmInPlaceFast[T tensor.Float]() bool { return is32[T]() && outerAsm() }
 
 // GemmInPlace computes C = op(A)·B + beta·C, beta 0 or 1, for m and n
 // multiples of 16, reading both factors where they lie: nothing is packed.
@@ -27,17 +23,14 @@ func OuterFast[T tensor.Float]() bool { return is32[T]() && outerAsm() }
 // C, or added to it (c + s), every outerKC steps. The result depends on
 // the shapes only (the same bits for any thread count); with beta = 0, C's
 // old values (even NaN) are not read. GemmInPlace reports false and does
-// nothing where OuterFast is false, m or n is not a multiple of 16 or
+// nothing where GemmInPlaceFast is false, m or n is not a multiple of 16 or
 // beta is neither 0 nor 1, and panics on slices too short for the
 // matrices, as Gemm.
 func GemmInPlace[T tensor.Float](transA bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) bool {
-	if !OuterFast[T]() || m%16 != 0 || n%16 != 0 || beta != 0 && beta != 1 {
+	if !GemmInPlaceFast[T]() || m%16 != 0 || n%16 != 0 || beta != 0 && beta != 1 {
 		return false
 	}
 	checkGemm(transA, false, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if m < 0 || n < 0 {
-		panic(fmt.Sprintf("kernels: GemmInPlace with m=%d n=%d", m, n))
-	}
 	if m == 0 || n == 0 {
 		return true
 	}

@@ -14,7 +14,7 @@ import (
 // rows of C untouched), A and B ending at an unreadable page, a NaN in A
 // spreading to its row of C only, and the shapes it declines left alone.
 func TestGemmInPlace(t *testing.T) {
-	if !OuterFast[float32]() {
+	if !GemmInPlaceFast[float32]() {
 		if GemmInPlace(false, 16, 16, 4, make([]float32, 64), 4, make([]float32, 64), 16, 1, make([]float32, 256), 16) {
 			t.Fatal("GemmInPlace ran without its kernel")
 		}
@@ -116,7 +116,7 @@ func TestGemmInPlace(t *testing.T) {
 // it runs (M̄_ξ += Ȳ_ξ·Ũ_ξ, ResNet-20's layers: [c, 128 tiles] by [128,
 // c]) on one goroutine, in GFLOP/s.
 func BenchmarkGemmInPlace(b *testing.B) {
-	if !OuterFast[float32]() {
+	if !GemmInPlaceFast[float32]() {
 		b.Skip("no AVX-512")
 	}
 	for _, c := range []int{16, 32, 64} {
