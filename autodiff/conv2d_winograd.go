@@ -675,7 +675,7 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 	in, out, oh, ow := g.inSize(), g.outSize(), g.OutH(), g.OutW()
 	us, ys := kernels.WinogradStride[T](g.C, ld), kernels.WinogradStride[T](g.O, ld)
 	nt := winogradNT(g)
-	outer := inPlaceWeights[T](g)
+	inPlace := inPlaceWeights[T](g)
 	sizes := []int{sizeIf(doW || doWdY, nc*us), sizeIf(doWdX, nc*us), sizeIf(doW || doWdX, nc*ys), sizeIf(doWdY, nc*ys),
 		sizeIf(!nt && (doW || doWdY), ld*g.C), sizeIf(!nt && doWdX, ld*g.C), a.scratch(ld)}
 	// Ũ_ξ = U_ξᵀ, [ld, C]: U_ξ's C rows of ld tiles as one row of ld pixels.
@@ -733,15 +733,21 @@ func convWeightWinograd[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar,
 				bud = utd
 			}
 		}
-		if outer {
+		if inPlace {
+			// M̄_ξ += Ȳ_ξ·Ũ_ξ, Ȳ_ξ's rows (ld apart) read in place.
+			add := func(a, b, c []T) {
+				if !kernels.GemmInPlace(false, g.O, g.C, cols, a, ld, b, ldb, 1, c, g.C) {
+					panic("autodiff: GemmInPlace declined a product inPlaceWeights gave it")
+				}
+			}
 			if doW {
-				kernels.GemmInPlace(false, g.O, g.C, cols, yt[Y:], ld, bu, ldb, 1, w, g.C)
+				add(yt[Y:], bu, w)
 			}
 			if doWdY {
-				kernels.GemmInPlace(false, g.O, g.C, cols, ytd[Y:], ld, bu, ldb, 1, wd, g.C)
+				add(ytd[Y:], bu, wd)
 			}
 			if doWdX {
-				kernels.GemmInPlace(false, g.O, g.C, cols, yt[Y:], ld, bud, ldb, 1, wd, g.C)
+				add(yt[Y:], bud, wd)
 			}
 			return
 		}
