@@ -44,8 +44,8 @@ import (
 // ẋ (weightRows, convWeightRows) or, for a gradient of a thin layer, from
 // shifted copies of x (shiftedRows); see those for when. Winograd's
 // F(2×2, 3×3) takes the 3×3 stride-1 layers' forward and input products
-// in float32 (winogradShape), and their weight products from 32 channels
-// (winogradGrad).
+// in float32 (winogradShape), and their weight products from 32 channels,
+// or 16 where its products run in place (winogradGrad).
 // Chunks run in parallel on at most GOMAXPROCS goroutines. The per-image
 // results are independent, and the sums over the batch for W̄ and b̄ are
 // taken in an order fixed by the shapes alone, so results are bit-identical

@@ -17,11 +17,11 @@ import (
 // 14×14), 0.85 and 0.76 (ResNet-20's 16×16 and 8×8), 0.94 (ResNet-18's
 // 32×32); vjp-pair 0.77–0.98. In float64 0.78–0.96, with AVX2 0.50–0.97.
 // ResNet-20's 16-channel stage (KW·C = 48, under the kernel's two tiles)
-// stays on the dot kernel: the 48-wide tile alone was 10 % slower there.
-// The 3×3 stride-1 layers of 32 channels and more now take Winograd's
-// form first (winogradGrad), which was faster still; this path keeps the
-// others (C1's 5×5, the strided ones, float64, machines without the
-// transforms in assembly).
+// was on the dot kernel: the 48-wide tile alone was 10 % slower there.
+// The 3×3 stride-1 layers of 32 channels and more, and of 16 where the
+// products run in place, now take Winograd's form first (winogradGrad),
+// which was faster still; this path keeps the others (C1's 5×5, the
+// strided ones, float64, machines without the transforms in assembly).
 func weightRows[T tensor.Float](g convGeom) bool {
 	return !noWeightRows && (g.KW*g.C%32 == 0 || weightWindows(g)) && kernels.StridedRows[T](g.O, g.KW*g.C, g.G*g.P)
 }
