@@ -242,25 +242,18 @@ func splitScratch[T tensor.Float](sizes []int) (buf *[]T, bufs [][]T) {
 type winogradWeights[T tensor.Float] struct {
 	p   []*kernels.PackedA[T]
 	buf *[]T // the matrices, which PackedA packs on first use
-	// The matrices as p's were given them: op(A_ξ) = mats[ξ] (m×k, leading
-	// dimension lda), transposed with transA, for the products that read
-	// them in place (mul).
-	mats      [][]T
-	transA    bool
-	m, k, lda int
 }
 
 // mul computes component ξ's product dst = op(A_ξ)·B + beta·dst, beta 0
 // or 1, for the cols columns of B (leading dimension ld, as dst's). With
 // inPlace (inPlaceProducts) it reads the matrices in place
-// (kernels.GemmInPlace, over cols rounded up to a multiple of 16 where ld
+// (kernels.PackedA.GemmInPlace, over cols rounded up to a multiple of 16 where ld
 // leaves room: the extra columns are scratch), else through their packed
 // panels. Both sum each element's k terms from zero in order, one fused
 // multiply-add each (k < the kernels' 128-deep slices), so either gives
 // the same bits.
 func (w winogradWeights[T]) mul(inPlace bool, xi, cols, ld int, b []T, beta T, dst []T) {
-	if n := (cols + 15) &^ 15; inPlace && n <= ld &&
-		kernels.GemmInPlace(w.transA, w.m, n, w.k, w.mats[xi], w.lda, b, ld, beta, dst, ld) {
+	if n := (cols + 15) &^ 15; inPlace && n <= ld && w.p[xi].GemmInPlace(n, b, ld, beta, dst, ld) {
 		return
 	}
 	w.p[xi].Gemm(false, cols, 1, b, ld, beta, dst, ld)
@@ -340,21 +333,17 @@ func newWinogradWeights[T tensor.Float](a winogradAlg, g convGeom, w *tensor.Den
 		// F(2×2, 3×3)'s own matrices, packed transposed: no copy of them
 		// transposed (16·O·C values) as winogradMats makes.
 		kernels.WinogradWeights(v, w.Data, o, c)
-		mats := make([][]T, nc)
 		for xi := range p {
 			src := kernels.WinogradTransposed(xi) * o * c
-			mats[xi] = v[src : src+o*c]
-			p[xi] = kernels.PackA(true, c, o, mats[xi], c)
+			p[xi] = kernels.PackA(true, c, o, v[src:src+o*c], c)
 		}
-		return winogradWeights[T]{p: p, buf: buf, mats: mats, transA: true, m: c, k: o, lda: c}
+		return winogradWeights[T]{p, buf}
 	}
 	m, k := winogradMats(a, g, w, transposed, v)
-	mats := make([][]T, nc)
 	for xi := range p {
-		mats[xi] = v[xi*m*k : (xi+1)*m*k]
-		p[xi] = kernels.PackA(false, m, k, mats[xi], k)
+		p[xi] = kernels.PackA(false, m, k, v[xi*m*k:(xi+1)*m*k], k)
 	}
-	return winogradWeights[T]{p: p, buf: buf, mats: mats, m: m, k: k, lda: k}
+	return winogradWeights[T]{p, buf}
 }
 
 // newWinogradPair is newWinogradWeights for two weights side by side: each
@@ -379,7 +368,7 @@ func newWinogradPair[T tensor.Float](a winogradAlg, g convGeom, w, wDot *tensor.
 		}
 		p[xi] = kernels.PackA(false, m, 2*k, cat, 2*k)
 	}
-	return winogradWeights[T]{p: p, buf: buf}
+	return winogradWeights[T]{p, buf}
 }
 
 func (w winogradWeights[T]) release() {

@@ -12,7 +12,8 @@ import (
 // 1 to 16 blocks and depths from 1 to 300 (over outerKC: sums in parts),
 // with leading dimensions wider than the matrices (the values between the
 // rows of C untouched), A and B ending at an unreadable page, a NaN in A
-// spreading to its row of C only, and the shapes it declines left alone.
+// spreading to its row of C only, and the shapes it declines left alone;
+// PackedA.GemmInPlace with the same A gives the same bits.
 func TestGemmInPlace(t *testing.T) {
 	if !GemmInPlaceFast[float32]() {
 		if GemmInPlace(false, 16, 16, 4, make([]float32, 64), 4, make([]float32, 64), 16, 1, make([]float32, 256), 16) {
@@ -58,8 +59,20 @@ func TestGemmInPlace(t *testing.T) {
 					}
 				}
 				old := append([]float32(nil), cm...)
+				// Through a PackedA of the same A: the same bits.
+				viaP := append([]float32(nil), cm...)
+				pa := PackA(transA, c.m, c.k, a, lda)
+				if !pa.GemmInPlace(c.n, b, ldb, beta, viaP, ldc) {
+					t.Fatalf("%s: PackedA.GemmInPlace declined", name)
+				}
+				pa.Release()
 				if !GemmInPlace(transA, c.m, c.n, c.k, a, lda, b, ldb, beta, cm, ldc) {
 					t.Fatalf("%s: declined", name)
+				}
+				for i := range cm {
+					if math.Float32bits(cm[i]) != math.Float32bits(viaP[i]) {
+						t.Fatalf("%s: PackedA.GemmInPlace's value %d = %v, GemmInPlace's %v", name, i, viaP[i], cm[i])
+					}
 				}
 				for i := range cm {
 					r, j := i/ldc, i%ldc

@@ -69,6 +69,13 @@ func (p *PackedA[T]) GemmRows(n int, alpha T, b []T, rows []int, beta T, c []T, 
 	gemmRows(p.g, p, p.transA, m, n, k, alpha, p.a, p.lda, b, rows, beta, c, ldc)
 }
 
+// GemmInPlace computes C = op(A)·B + beta·C as GemmInPlace(transA, m, n,
+// k, …) with this A does, reading A where it lies (its panels are not
+// packed for it), and reports false where that does.
+func (p *PackedA[T]) GemmInPlace(n int, b []T, ldb int, beta T, c []T, ldc int) bool {
+	return GemmInPlace(p.transA, p.m, n, p.k, p.a, p.lda, b, ldb, beta, c, ldc)
+}
+
 // Release returns the panels' buffers for reuse; p must not be used after.
 func (p *PackedA[T]) Release() {
 	p.blocked.release()
