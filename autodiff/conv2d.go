@@ -234,6 +234,7 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 		convForwardImplicit(g, y, yDot, xs, xds, pw, pwd, b, bDot, yX, yXd, dXd, dX, done)
 		return
 	}
+	inPlace := directInPlace[T](g)
 	forEachPart(g.chunks(), func(lo, hi int) {
 		// Column buffer [K, 2ld]: X in the left half, Ẋ in the right.
 		// Output buffer [O, 2ld]: y in the left half, ẏ in the right.
@@ -271,21 +272,21 @@ func convForward[T tensor.Float](g convGeom, y, yDot []T, x, w, b, xDot, wDot, b
 			switch {
 			case yX && dXd:
 				// [y | ẏ] = w·[X | Ẋ]: one product for both halves.
-				pw.Gemm(false, 2*ld, 1, X, ldCol, 0, c, ldOut)
+				mulPacked(pw, inPlace, 2*ld, X, ldCol, 0, c, ldOut)
 				setL, setR = true, true
 			case yX:
-				pw.Gemm(false, ld, 1, X, ldCol, 0, c, ldOut)
+				mulPacked(pw, inPlace, ld, X, ldCol, 0, c, ldOut)
 				setL = true
 			case dXd:
-				pw.Gemm(false, ld, 1, Xd, ldCol, 0, c[ld:], ldOut)
+				mulPacked(pw, inPlace, ld, Xd, ldCol, 0, c[ld:], ldOut)
 				setR = true
 			}
 			if yXd {
-				pwd.Gemm(false, ld, 1, Xd, ldCol, beta[T](setL), c, ldOut)
+				mulPacked(pwd, inPlace, ld, Xd, ldCol, beta[T](setL), c, ldOut)
 				setL = true
 			}
 			if dX {
-				pwd.Gemm(false, ld, 1, X, ldCol, beta[T](setR), c[ld:], ldOut)
+				mulPacked(pwd, inPlace, ld, X, ldCol, beta[T](setR), c[ld:], ldOut)
 				setR = true
 			}
 			scatterChunk(g, y, c, 0, ldOut, n0, cnt, out, setL, b)
@@ -607,6 +608,7 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 		// flipped weights, [C, nw·O·kh·kw].
 		ts, useT := g.transposedShape()
 		useT = useT && doIn
+		inPlace := directInPlace[T](g)
 		// The weights of the input products, packed once for every chunk.
 		var tw transposedWeights[T]
 		var pw, pwd *kernels.PackedA[T]
@@ -708,17 +710,17 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 					var setL, setR bool
 					switch {
 					case doX && doXdY:
-						pw.Gemm(false, 2*ld, 1, Y, ldY, 0, C, ldC)
+						mulPacked(pw, inPlace, 2*ld, Y, ldY, 0, C, ldC)
 						setL, setR = true, true
 					case doX:
-						pw.Gemm(false, ld, 1, Y, ldY, 0, C, ldC)
+						mulPacked(pw, inPlace, ld, Y, ldY, 0, C, ldC)
 						setL = true
 					case doXdY:
-						pw.Gemm(false, ld, 1, Y[ld:], ldY, 0, C[ro:], ldC)
+						mulPacked(pw, inPlace, ld, Y[ld:], ldY, 0, C[ro:], ldC)
 						setR = true
 					}
 					if doXdW {
-						pwd.Gemm(false, ld, 1, Y, ldY, beta[T](setR), C[ro:], ldC)
+						mulPacked(pwd, inPlace, ld, Y, ldY, beta[T](setR), C[ro:], ldC)
 						setR = true
 					}
 					for i := 0; i < cnt; i++ {
@@ -763,6 +765,28 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 	if yBarDot != nil {
 		biasGrad(g, dot.b, yBarDot)
 	}
+}
+
+// directInPlace reports whether the products of g's direct (column
+// matrix) paths run in place (kernels.PackedA.GemmInPlace, mulPacked):
+// the weights' products with the column matrices (forward) and with the
+// output cotangents (input cotangents), and the output cotangents'
+// products with gathered windows (convWeightRows' weightWindows).
+func directInPlace[T tensor.Float](g convGeom) bool {
+	return useDirectInPlace && kernels.GemmInPlaceFast[T]() && g.O >= 16 && g.O <= 64 && g.K >= 16
+}
+
+// useDirectInPlace enables directInPlace (tests turn it off to compare).
+var useDirectInPlace = true
+
+// mulPacked computes C = op(A)·B + beta·C, beta 0 or 1, with A packed in
+// p, n columns: in place (kernels.PackedA.GemmInPlace) where inPlace and
+// that runs, else through the packed panels.
+func mulPacked[T tensor.Float](p *kernels.PackedA[T], inPlace bool, n int, b []T, ldb int, beta T, c []T, ldc int) {
+	if inPlace && p.GemmInPlace(n, b, ldb, beta, c, ldc) {
+		return
+	}
+	p.Gemm(false, n, 1, b, ldb, beta, c, ldc)
 }
 
 // sideBySide copies the output cotangents y (and yd, if non-nil) of the

@@ -97,8 +97,15 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 		ySize *= 2
 	}
 	xdOff := sizeIf(needX, g.G*img)
+	// Whole windows' products in place (directInPlace) read ȳ and ȳ̇
+	// transposed, [ld, O] each, copied image by image.
+	inPlace := whole && directInPlace[T](g)
+	if inPlace {
+		copyY = false
+	}
+	outShape := kernels.ConvShape{C: g.O, H: g.OutH(), W: ow}
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
-		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY, ySize),
+		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY || inPlace, ySize),
 			sizeIf(whole, g.G*g.P*g.K)})
 		defer putScratch(buf)
 		xs := *buf // x's copies at 0, ẋ's at xdOff
@@ -145,18 +152,38 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 						}
 					}
 				}
+				// The products by ȳ (d = 0) or ȳ̇ (d = 1): dst += ȳ·B.
+				mul := func(d int, dst []T) {
+					if !inPlace {
+						a := Y
+						if d == 1 {
+							a = Yd
+						}
+						kernels.Gemm(false, false, g.O, g.K, ld, 1, a, ldY, wb, g.K, 1, dst, g.K)
+					} else if !kernels.GemmInPlace(true, g.O, g.K, ld, bufs[2][d*ld*g.O:], g.O, wb, g.K, 1, dst, g.K) {
+						panic("autodiff: GemmInPlace declined a product directInPlace gave it")
+					}
+				}
+				if inPlace {
+					for i := 0; i < cnt; i++ {
+						kernels.ChannelsLast(bufs[2][i*g.P*g.O:], yBar.Data[(n0+i)*out:(n0+i+1)*out], outShape)
+						if doWdY {
+							kernels.ChannelsLast(bufs[2][(ld+i*g.P)*g.O:], yd[(n0+i)*out:(n0+i+1)*out], outShape)
+						}
+					}
+				}
 				if doWdX {
 					gather(xdOff)
-					kernels.Gemm(false, false, g.O, g.K, ld, 1, Y, ldY, wb, g.K, 1, partials[1], g.K)
+					mul(0, partials[1])
 				}
 				if needX {
 					gather(0)
 				}
 				if doW {
-					kernels.Gemm(false, false, g.O, g.K, ld, 1, Y, ldY, wb, g.K, 1, partials[0], g.K)
+					mul(0, partials[0])
 				}
 				if doWdY {
-					kernels.Gemm(false, false, g.O, g.K, ld, 1, Yd, ldY, wb, g.K, 1, partials[1], g.K)
+					mul(1, partials[1])
 				}
 				continue
 			}

@@ -247,16 +247,11 @@ type winogradWeights[T tensor.Float] struct {
 // mul computes component ξ's product dst = op(A_ξ)·B + beta·dst, beta 0
 // or 1, for the cols columns of B (leading dimension ld, as dst's). With
 // inPlace (inPlaceProducts) it reads the matrices in place
-// (kernels.PackedA.GemmInPlace, over cols rounded up to a multiple of 16 where ld
-// leaves room: the extra columns are scratch), else through their packed
-// panels. Both sum each element's k terms from zero in order, one fused
-// multiply-add each (k < the kernels' 128-deep slices), so either gives
-// the same bits.
+// (kernels.PackedA.GemmInPlace), else through their packed panels. Both
+// sum each element's k terms from zero in order, one fused multiply-add
+// each (k < the kernels' 128-deep slices), so either gives the same bits.
 func (w winogradWeights[T]) mul(inPlace bool, xi, cols, ld int, b []T, beta T, dst []T) {
-	if n := (cols + 15) &^ 15; inPlace && n <= ld && w.p[xi].GemmInPlace(n, b, ld, beta, dst, ld) {
-		return
-	}
-	w.p[xi].Gemm(false, cols, 1, b, ld, beta, dst, ld)
+	mulPacked(w.p[xi], inPlace, cols, b, ld, beta, dst, ld)
 }
 
 // inPlaceProducts reports whether winogradConv's products of shape s into

@@ -31,9 +31,10 @@ type f32Case struct {
 // cotangents of the layers at least 12 wide: W̄̇'s two products regrouped
 // likewise) hold values up to ~100 times the pixels' (Bᵀ's and G's sums),
 // so their roundings are larger, within the bound of the float64
-// comparison. LeNet-5's second layer sums x̄̇'s two products before col2im.
+// comparison. LeNet-5's second layer, and the down-sampling layer, sum
+// x̄̇'s two products before col2im.
 var regroups = map[string]float64{"relubneval": 1e-6, "conv/winograd-p1": 1e-5, "conv/winograd-p0": 1e-5, "conv/winograd-32": 1e-5, "conv/winograd-16": 1e-5, "conv/winograd-128": 1e-6,
-	"conv/winograd5-p2": 1e-5, "conv/winograd5-p0": 1e-5, "conv/windows": 1e-6}
+	"conv/winograd5-p2": 1e-5, "conv/winograd5-p0": 1e-5, "conv/windows": 1e-6, "conv/direct-s2": 1e-6}
 
 func f32Cases() []f32Case {
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -154,6 +155,14 @@ func f32Cases() []f32Case {
 		{"conv/winograd-16", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Padding: 1} },
 			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Padding: 1} },
 			[]*tensor.Dense[float64]{randn(2, 16, 32, 32), randn(16, 16, 3, 3), randn(16)}},
+		// A down-sampling layer (stride 2): its direct products in place
+		// (directInPlace, with AVX-512), 40 output channels (strips of 20
+		// rows from the weights' columns) over 144-value windows, 45
+		// pixels an image (a chunk of 3 images ends in a block of 7
+		// columns).
+		{"conv/direct-s2", func() autodiff.Primitive[float32] { return autodiff.Conv2d[float32]{Stride: 2, Padding: 1} },
+			func() autodiff.Primitive[float64] { return autodiff.Conv2d[float64]{Stride: 2, Padding: 1} },
+			[]*tensor.Dense[float64]{randn(3, 16, 9, 17), randn(40, 16, 3, 3), randn(40)}},
 	}
 }
 

@@ -102,6 +102,6 @@ func winoBlocks32(blk, y []float32, ld, ty, tx int) bool { return false }
 
 func outerAsm() bool { return false }
 
-func outer16(transA, set bool, k, n int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	panic("kernels: outer16 without assembly")
+func outerStrip(transA bool, rows int, set bool, k, n int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	panic("kernels: outerStrip without assembly")
 }

@@ -29,6 +29,7 @@ type PackedA[T tensor.Float] struct {
 	lda     int
 	blocked panelSet[T] // for the blocked driver (gemmSerial)
 	strided panelSet[T] // for the unpacked-B path (stridedSerial)
+	columns panelSet[T] // op(A)'s columns, for GemmInPlace
 }
 
 // PackA returns op(A), m×k, for products; A is a (row-major, leading
@@ -70,16 +71,27 @@ func (p *PackedA[T]) GemmRows(n int, alpha T, b []T, rows []int, beta T, c []T, 
 }
 
 // GemmInPlace computes C = op(A)·B + beta·C as GemmInPlace(transA, m, n,
-// k, …) with this A does, reading A where it lies (its panels are not
-// packed for it), and reports false where that does.
+// k, …) with this A does, with the same bits, and reports false where
+// that does for any m ≥ 16: A is read where it lies, or, where
+// GemmInPlace would decline it (A as it lies, m not a multiple of 16),
+// from op(A)'s columns copied once, on first use, as one panel of m rows
+// (op(A)ᵀ, k×m) for the transposed form.
 func (p *PackedA[T]) GemmInPlace(n int, b []T, ldb int, beta T, c []T, ldc int) bool {
-	return GemmInPlace(p.transA, p.m, n, p.k, p.a, p.lda, b, ldb, beta, c, ldc)
+	if p.transA || p.m%16 == 0 || p.m < 16 || !GemmInPlaceFast[T]() || beta != 0 && beta != 1 {
+		return GemmInPlace(p.transA, p.m, n, p.k, p.a, p.lda, b, ldb, beta, c, ldc)
+	}
+	if p.k == 0 {
+		return GemmInPlace(true, p.m, n, 0, nil, p.m, b, ldb, beta, c, ldc)
+	}
+	p.columns.fill(p.m, p.k, false, p.a, p.lda, p.m, p.k)
+	return GemmInPlace(true, p.m, n, p.k, *p.columns.buf, p.m, b, ldb, beta, c, ldc)
 }
 
 // Release returns the panels' buffers for reuse; p must not be used after.
 func (p *PackedA[T]) Release() {
 	p.blocked.release()
 	p.strided.release()
+	p.columns.release()
 }
 
 // blockedPanels returns op(A) packed for the blocked driver, packing it on
