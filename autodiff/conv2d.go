@@ -598,10 +598,12 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 		} else {
 			dsts = append(dsts, nil)
 		}
-		// A single image's ȳ is used in place when it is alone in Y (or
-		// the weight products read it alone), and x itself when it is
-		// its own column matrix and alone in Xs.
-		ownY := (!hasYd || shifted != nil && !doIn) && g.G == 1
+		// A single image's ȳ (and ȳ̇) is used in place when it is alone in
+		// Y or the weight products read it alone (no input cotangents,
+		// and no joined product [ȳ | ȳ̇]·[Ẋ | X]ᵀ: a first layer's, whose ẋ
+		// is zero, or the shifted rows'), and x itself when it is its own
+		// column matrix and alone in Xs.
+		ownY := (!hasYd || !doIn && (shifted != nil || !(doWdY && doWdX))) && g.G == 1
 		ownX := !needXd && !g.needCol()
 		// Input cotangents by transposed convolution where that moves less
 		// data than col2im (see transposedShape); wt = [w′ | ẇ′] holds the
@@ -666,8 +668,13 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 				ld := cnt * g.P
 				// Y = [ȳ | ȳ̇] with leading dimension ldY.
 				Y, ldY := yBar.Data[n0*out:(n0+1)*out], ld
-				if !ownY {
+				var Yd []T // ȳ̇'s part, for the weight products
+				switch {
+				case !ownY:
 					Y, ldY = sideBySide(g, *yBuf, yBar.Data, data(yBarDot), n0, cnt)
+					Yd = Y[ld:]
+				case hasYd:
+					Yd = yBarDot.Data[n0*out : (n0+1)*out]
 				}
 				// Xs = [Ẋ | X] with leading dimension ldX; X at column xo.
 				var Xs []T
@@ -754,7 +761,7 @@ func convBackward[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBarD
 					// [ȳ | ȳ̇]·[Ẋ | X]ᵀ = ȳ·Ẋᵀ + ȳ̇·Xᵀ.
 					kernels.Gemm(false, true, g.O, g.K, 2*ld, 1, Y, ldY, Xs, ldX, 1, partials[1], g.K)
 				case doWdY:
-					kernels.Gemm(false, true, g.O, g.K, ld, 1, Y[ld:], ldY, Xs[xo:], ldX, 1, partials[1], g.K)
+					kernels.Gemm(false, true, g.O, g.K, ld, 1, Yd, ldY, Xs[xo:], ldX, 1, partials[1], g.K)
 				case doWdX:
 					kernels.Gemm(false, true, g.O, g.K, ld, 1, Y, ldY, Xs, ldX, 1, partials[1], g.K)
 				}
