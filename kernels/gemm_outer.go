@@ -19,7 +19,7 @@ func GemmInPlaceFast[T tensor.Float]() bool { return is32[T]() && outerAsm() }
 // it runs faster than the packed kernels (BenchmarkGemmInPlace).
 //
 // C's rows are cut into strips, of 16 rows for A as it lies and of 15 to
-// 30 (outerStrips) for Aᵀ, and each call of a kernel runs one strip,
+// 30 (outerStripRows) for Aᵀ, and each call of a kernel runs one strip,
 // block after block of 16 columns (the last block cut by a lane mask;
 // ResNet-20's gradient took 0.98 of the time of a call per block). The
 // sums of a block are held in registers, one per row, from zero: a step p
