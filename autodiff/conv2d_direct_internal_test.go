@@ -26,14 +26,6 @@ func TestDirectInPlaceSameBits(t *testing.T) {
 		t.Skip("no in-place products on this machine")
 	}
 	defer func(v bool) { useDirectInPlace = v }(useDirectInPlace)
-	rng := rand.New(rand.NewPCG(9, 10))
-	fill := func(shape ...int) *tensor.Dense[float32] {
-		d := tensor.New[float32](shape...)
-		for i := range d.Data {
-			d.Data[i] = float32(rng.NormFloat64())
-		}
-		return d
-	}
 	for _, c := range []struct {
 		x, w        []int
 		stride, pad int
@@ -43,25 +35,20 @@ func TestDirectInPlaceSameBits(t *testing.T) {
 		{[]int{2, 3, 16, 16}, []int{64, 3, 5, 5}, 1, 2},
 	} {
 		name := fmt.Sprintf("x %v, w %v, stride %d", c.x, c.w, c.stride)
-		in := []*tensor.Dense[float32]{fill(c.x...), fill(c.w...), fill(c.w[0])}
-		inDot := []*tensor.Dense[float32]{fill(c.x...), fill(c.w...), fill(c.w[0])}
 		p := Conv2d[float32]{Stride: c.stride, Padding: c.pad}
-		if g := p.geom(in); !directInPlace[float32](g) {
-			t.Fatalf("%s: directInPlace false", name)
-		}
-		ys := p.Shape(in)
-		yBar, yBarDot := fill(ys...), fill(ys...)
 		run := func(on bool) [][]float32 {
 			useDirectInPlace = on
-			y, yDot := tensor.New[float32](ys...), tensor.New[float32](ys...)
-			p.ForwardJVP(y, yDot, in, inDot)
-			bar := []*tensor.Dense[float32]{tensor.New[float32](c.x...), tensor.New[float32](c.w...), tensor.New[float32](c.w[0])}
-			dot := []*tensor.Dense[float32]{tensor.New[float32](c.x...), tensor.New[float32](c.w...), tensor.New[float32](c.w[0])}
-			p.VJPPair(bar, dot, yBar, yBarDot, in, inDot, y, yDot)
-			return [][]float32{y.Data, yDot.Data, bar[0].Data, bar[1].Data, dot[0].Data, dot[1].Data}
+			rng := rand.New(rand.NewPCG(9, 10))
+			randn := func(shape ...int) *tensor.Dense[float32] { return randnT[float32](rng, shape...) }
+			in := []*tensor.Dense[float32]{randn(c.x...), randn(c.w...), randn(c.w[0])}
+			dots := []*tensor.Dense[float32]{randn(c.x...), randn(c.w...), randn(c.w[0])}
+			if g := p.geom(in); on && !directInPlace[float32](g) {
+				t.Fatalf("%s: directInPlace false", name)
+			}
+			return convPair(p, in, dots, randn)
 		}
 		want, got := run(false), run(true)
-		for i, out := range []string{"y", "ẏ", "x̄", "W̄", "x̄̇", "W̄̇"} {
+		for i, out := range []string{"y", "ẏ", "x̄", "x̄̇", "W̄", "W̄̇", "b̄", "b̄̇"} {
 			if !slices.Equal(got[i], want[i]) {
 				t.Errorf("%s: %s in place differs from the packed panels' bits", name, out)
 			}
