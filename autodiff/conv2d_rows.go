@@ -84,10 +84,13 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 	// the two terms as two products.
 	whole := weightWindows(g)
 	cat := doWdY && doWdX && !whole
-	// One image's ȳ (and ȳ̇) is read in place; chunks of several images,
-	// and the joined product, copy them side by side ([ȳ | ȳ̇] with ȳ̇
-	// where it is wanted).
-	copyY := g.G > 1 || cat
+	// Whole windows' products in place (directInPlace) read ȳ and ȳ̇
+	// transposed, [ld, O] each, copied image by image.
+	inPlace := whole && directInPlace[T](g)
+	// Otherwise one image's ȳ (and ȳ̇) is read in place; chunks of several
+	// images, and the joined product, copy them side by side ([ȳ | ȳ̇]
+	// with ȳ̇ where it is wanted).
+	copyY := (g.G > 1 || cat) && !inPlace
 	var yd []T
 	if doWdY {
 		yd = yBarDot.Data
@@ -97,12 +100,6 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 		ySize *= 2
 	}
 	xdOff := sizeIf(needX, g.G*img)
-	// Whole windows' products in place (directInPlace) read ȳ and ȳ̇
-	// transposed, [ld, O] each, copied image by image.
-	inPlace := whole && directInPlace[T](g)
-	if inPlace {
-		copyY = false
-	}
 	outShape := kernels.ConvShape{C: g.O, H: g.OutH(), W: ow}
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
 		buf, bufs := splitScratch[T]([]int{sizeIf(needX, g.G*img), sizeIf(needXd, g.G*img), sizeIf(copyY || inPlace, ySize),

@@ -244,20 +244,13 @@ type winogradWeights[T tensor.Float] struct {
 	buf *[]T // the matrices, which PackedA packs on first use
 }
 
-// mul computes component ξ's product dst = op(A_ξ)·B + beta·dst, beta 0
-// or 1, for the cols columns of B (leading dimension ld, as dst's). With
-// inPlace (inPlaceProducts) it reads the matrices in place
-// (kernels.PackedA.GemmInPlace), else through their packed panels. Both
-// sum each element's k terms from zero in order, one fused multiply-add
-// each (k < the kernels' 128-deep slices), so either gives the same bits.
-func (w winogradWeights[T]) mul(inPlace bool, xi, cols, ld int, b []T, beta T, dst []T) {
-	mulPacked(w.p[xi], inPlace, cols, b, ld, beta, dst, ld)
-}
-
 // inPlaceProducts reports whether winogradConv's products of shape s into
-// o channels run in place (winogradWeights.mul): with at most 64 channels
-// in and out, o a multiple of 16, and at most 32 channels or outputs at
-// most 16 wide. Measured per layer against the packed panels (2 threads,
+// o channels run in place (mulPacked; in place or through the packed
+// panels, each element sums its k terms from zero in order, one fused
+// multiply-add each, k below the kernels' 128-deep slices, so either
+// gives the same bits): with at most 64 channels in and out, o a
+// multiple of 16, and at most 32 channels or outputs at most 16 wide.
+// Measured per layer against the packed panels (2 threads,
 // 8–12 alternations in one process, medians): ResNet-20's 16-, 32- and
 // 64-channel layers forward 0.87–0.89 and input cotangents 0.84–0.89 of
 // the time, C1's 5×5 64-channel layer 0.96–0.98; 64 channels 28–32 wide
@@ -396,7 +389,7 @@ func (w winogradWeights[T]) release() {
 // 0.93–1.0 with 64 and 128; BenchmarkConv2d's jvp (y and ẏ) ResNet-20's
 // first two stages 0.79–0.82. Whole layers gain only up to 32 channels
 // (winogradPairMaxK).
-func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp winogradWeights[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
+func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xds []T, pw, pwd, pp []*kernels.PackedA[T], b, bDot []T, addY, addYd, yX, yXd, dXd, dX bool, done func(n0, cnt int)) {
 	a := winogradOf[T](s, o, false)
 	nc := a.comps()
 	needX, needXd := yX || dX, yXd || dXd
@@ -410,7 +403,7 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 	// The deep products' rows, from a component's first row of U: U's
 	// rows then Ud's (for y), Ud's then U's (ẏ); U and Ud lie nc·us apart
 	// in the scratch buffer.
-	pairY, pairD := pp.p != nil && yX && yXd, pp.p != nil && dXd && dX
+	pairY, pairD := pp != nil && yX && yXd, pp != nil && dXd && dX
 	inPlace := inPlaceProducts[T](s, o)
 	var rowsY, rowsD []int
 	if pairY || pairD {
@@ -444,14 +437,14 @@ func winogradConv[T tensor.Float](s kernels.ConvShape, n, o int, y, yDot, xs, xd
 				// deep, with those rows.
 				sum := func(dst []T, deep bool, rows []int, bw, bwd []T) {
 					if deep {
-						pp.p[xi].GemmRows(cols, 1, uu[U:], rows, 0, dst, ld)
+						pp[xi].GemmRows(cols, 1, uu[U:], rows, 0, dst, ld)
 						return
 					}
 					if bw != nil {
-						pw.mul(inPlace, xi, cols, ld, bw, 0, dst)
+						mulPacked(pw[xi], inPlace, cols, bw, ld, 0, dst, ld)
 					}
 					if bwd != nil {
-						pwd.mul(inPlace, xi, cols, ld, bwd, beta[T](bw != nil), dst)
+						mulPacked(pwd[xi], inPlace, cols, bwd, ld, beta[T](bw != nil), dst, ld)
 					}
 				}
 				var xu, xud []T // component ξ of U and Ud where wanted
@@ -517,7 +510,7 @@ func convForwardWinograd[T tensor.Float](g convGeom, y, yDot, xs, xds []T, w, wD
 	defer pw.release()
 	defer pwd.release()
 	defer pp.release()
-	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw, pwd, pp, data(b), data(bDot), false, false, yX, yXd, dXd, dX, done)
+	winogradConv(g.ConvShape, g.N, g.O, y, yDot, xs, xds, pw.p, pwd.p, pp.p, data(b), data(bDot), false, false, yX, yXd, dXd, dX, done)
 }
 
 // winogradPairMaxK is the most channels a Winograd product reads for the
@@ -583,7 +576,7 @@ func convInputWinograd[T tensor.Float](g convGeom, ts kernels.ConvShape, bar, do
 	if doXdY {
 		ybd = yBarDot.Data
 	}
-	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw, pwd, pp, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW, nil)
+	winogradConv(ts, g.N, g.C, xb, xbd, yBar.Data, ybd, pw.p, pwd.p, pp.p, nil, nil, !bar.freshX, !dot.freshX, doX, false, doXdY, doXdW, nil)
 }
 
 // data returns t's values, nil for a nil t.
