@@ -80,9 +80,6 @@ func (p *PackedA[T]) GemmInPlace(n int, b []T, ldb int, beta T, c []T, ldc int) 
 	if p.transA || p.m%16 == 0 || p.m < 16 || !GemmInPlaceFast[T]() || beta != 0 && beta != 1 {
 		return GemmInPlace(p.transA, p.m, n, p.k, p.a, p.lda, b, ldb, beta, c, ldc)
 	}
-	if p.k == 0 {
-		return GemmInPlace(true, p.m, n, 0, nil, p.m, b, ldb, beta, c, ldc)
-	}
 	p.columns.fill(p.m, p.k, false, p.a, p.lda, p.m, p.k)
 	return GemmInPlace(true, p.m, n, p.k, *p.columns.buf, p.m, b, ldb, beta, c, ldc)
 }
