@@ -38,6 +38,11 @@ func primitiveCases() []primCase {
 	pool := func(k, stride, pad int) primFactory {
 		return func() autodiff.Primitive[T] { return &autodiff.MaxPool2d[T]{Kernel: k, Stride: stride, Padding: pad} }
 	}
+	convPool := func(stride, pad, k, s, p int) primFactory {
+		return func() autodiff.Primitive[T] {
+			return &autodiff.Conv2dMaxPool[T]{Conv: autodiff.Conv2d[T]{Stride: stride, Padding: pad}, Pool: autodiff.MaxPool2d[T]{Kernel: k, Stride: s, Padding: p}}
+		}
+	}
 	bnEval := func(c int, eps float64) primFactory {
 		mean, v := randn(90, c).Data, affine(uniform(91, c), 1.5, 0.1).Data
 		return func() autodiff.Primitive[T] {
@@ -127,6 +132,15 @@ func primitiveCases() []primCase {
 		// channels, a pitch that wastes under a tenth).
 		{"conv/k3s1p1/implicit-input/b2", conv(1, 1), in(randn(138, 2, 16, 24, 24), randn(139, 16, 16, 3, 3), randn(140, 16))},
 		{"conv/k3s1p0/implicit-input/b1", conv(1, 0), in(randn(141, 1, 16, 26, 26), randn(142, 8, 16, 3, 3))},
+
+		// Conv2dMaxPool: LeNet-5's shapes (5×5 windows, 2×2 pooling; odd
+		// sizes leave pixels outside every window), overlapping windows,
+		// and a strided convolution without bias.
+		{"convpool/k5s1p0/pool2/bias/b3", convPool(1, 0, 2, 2, 0), in(randn(150, 3, 2, 9, 10), randn(151, 4, 2, 5, 5), randn(152, 4))},
+		{"convpool/k5s1p0/pool2/c1/b2", convPool(1, 0, 2, 2, 0), in(randn(153, 2, 1, 12, 12), randn(154, 3, 1, 5, 5), randn(155, 3))},
+		{"convpool/k3s1p1/pool3s2p1/bias/b2", convPool(1, 1, 3, 2, 1), in(randn(156, 2, 3, 7, 8), randn(157, 5, 3, 3, 3), randn(158, 5))},
+		{"convpool/k3s2p1/pool2/nobias/b3", convPool(2, 1, 2, 2, 0), in(randn(159, 3, 2, 9, 9), randn(160, 3, 2, 3, 3))},
+		{"convpool/k3s1p1/pool2s1/bias/b40", convPool(1, 1, 2, 1, 0), in(randn(161, 40, 2, 3, 4), randn(162, 2, 2, 3, 3), randn(163, 2))},
 
 		// MaxPool2d (kernel, stride, padding) on distinct values, far from kinks.
 		{"maxpool/k2s2p0", pool(2, 2, 0), in(distinct(60, 3, 3, 6, 8))},

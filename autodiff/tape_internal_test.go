@@ -1,6 +1,7 @@
 package autodiff
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -101,6 +102,7 @@ func TestFreshCotangents(t *testing.T) {
 		ReLU[float32]{}, &MaxPool2d[float32]{},
 		&BatchNorm2dTrain[float32]{}, &BatchNorm2dTrainReLU[float32]{},
 		&BatchNorm2dTrainAddReLU[float32]{}, &ReLUBatchNorm2dTrain[float32]{},
+		&Conv2dMaxPool[float32]{},
 	} {
 		if _, ok := p.(freshWriter[float32]); !ok {
 			t.Fatalf("%T is not a freshWriter", p)
@@ -128,7 +130,8 @@ func TestFreshCotangents(t *testing.T) {
 		randn(2*c, 2*c, 3, 3), randn(2 * c), // 10–11 conv4 (16×16; Winograd with AVX-512) W, b
 		randn(c, 2*c, 1, 1), randn(c), randn(c), // 12–14 conv5 (1×1) W, bn3 γ β
 		randn(3, c), randn(3), // 15–16 linear
-		randn(2*c, 2*c, 3, 3), // 17 conv6 (4×4 images: batched transposed convolution, or Winograd)
+		randn(2*c, 2*c, 3, 3),               // 17 conv6 (4×4 images: batched transposed convolution, or Winograd)
+		randn(2*c, 2*c, 3, 3), randn(2 * c), // 18–19 conv7, pooled (2×2 windows at stride 1: overlapping)
 	}
 	tangents := make([]*tensor.Dense[float32], len(leaves))
 	for i, l := range leaves {
@@ -174,69 +177,74 @@ func TestFreshCotangents(t *testing.T) {
 			}
 			return ReLUBatchNorm2dEval[float32]{BatchNorm2dEval: BatchNorm2dEval[float32]{RunningMean: mu, RunningVar: v, Eps: 1e-5}}
 		}
-		t.Run(cfg.name, func(t *testing.T) {
-			tp := NewTape[float32]()
-			pass := func() []float32 {
+		for _, mode := range []int{-1, 1} {
+			t.Run(fmt.Sprintf("%s/sparse%+d", cfg.name, mode), func(t *testing.T) {
+				defer func(v int) { sparsePool = v }(sparsePool)
+				sparsePool = mode
+				tp := NewTape[float32]()
+				pass := func() []float32 {
+					tp.Reset()
+					v := make([]Var, len(leaves))
+					for i, l := range leaves {
+						var d *tensor.Dense[float32]
+						if cfg.tangent(i) {
+							d = tangents[i]
+						}
+						if cfg.dotOnly && i > 0 {
+							v[i] = tp.LeafGradDotOnly(l, d)
+						} else {
+							v[i] = tp.Leaf(l, d, true)
+						}
+					}
+					x := v[0]
+					h := tp.Apply(&Conv2d[float32]{Padding: 1}, x, v[1])
+					h = tp.Apply(bnReLU(mu1, v1), h, v[2], v[3])
+					h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[4])
+					h = tp.Apply(bnAddReLU(mu2, v2), h, v[5], v[6], x)
+					h = tp.Apply(&Conv2d[float32]{Stride: 2, Padding: 1}, h, v[7])
+					h = tp.Apply(bn(mu4, v4), h, v[8], v[9])
+					h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[10], v[11])
+					h = tp.Apply(&MaxPool2d[float32]{Kernel: 4, Stride: 4}, h)
+					h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[17])
+					h = tp.Apply(&Conv2dMaxPool[float32]{Conv: Conv2d[float32]{Padding: 1}, Pool: MaxPool2d[float32]{Kernel: 2, Stride: 1}}, h, v[18], v[19])
+					h = tp.Apply(&Conv2d[float32]{}, h, v[12])
+					h = tp.Apply(reluBN(mu3, v3), h, v[13], v[14])
+					h = tp.Apply(GlobalAvgPool[float32]{}, h)
+					h = tp.Apply(ReLU[float32]{}, h)
+					h = tp.Apply(Linear[float32]{}, h, v[15], v[16])
+					loss := tp.Apply(&SoftmaxCrossEntropy[float32]{Labels: []int{2, 0}}, h)
+					tp.Backward(loss)
+					out := append([]float32{}, tp.Value(loss).Data...)
+					for _, x := range v {
+						if g := tp.Grad(x); g != nil {
+							out = append(out, g.Data...)
+						}
+						if g := tp.GradDot(x); g != nil {
+							out = append(out, g.Data...)
+						}
+					}
+					return out
+				}
+				first := passWith(pass, false)
 				tp.Reset()
-				v := make([]Var, len(leaves))
-				for i, l := range leaves {
-					var d *tensor.Dense[float32]
-					if cfg.tangent(i) {
-						d = tangents[i]
-					}
-					if cfg.dotOnly && i > 0 {
-						v[i] = tp.LeafGradDotOnly(l, d)
-					} else {
-						v[i] = tp.Leaf(l, d, true)
+				for _, free := range tp.pool {
+					for _, b := range free {
+						for i := range b.Data {
+							b.Data[i] = float32(math.NaN())
+						}
 					}
 				}
-				x := v[0]
-				h := tp.Apply(&Conv2d[float32]{Padding: 1}, x, v[1])
-				h = tp.Apply(bnReLU(mu1, v1), h, v[2], v[3])
-				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[4])
-				h = tp.Apply(bnAddReLU(mu2, v2), h, v[5], v[6], x)
-				h = tp.Apply(&Conv2d[float32]{Stride: 2, Padding: 1}, h, v[7])
-				h = tp.Apply(bn(mu4, v4), h, v[8], v[9])
-				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[10], v[11])
-				h = tp.Apply(&MaxPool2d[float32]{Kernel: 4, Stride: 4}, h)
-				h = tp.Apply(&Conv2d[float32]{Padding: 1}, h, v[17])
-				h = tp.Apply(&Conv2d[float32]{}, h, v[12])
-				h = tp.Apply(reluBN(mu3, v3), h, v[13], v[14])
-				h = tp.Apply(GlobalAvgPool[float32]{}, h)
-				h = tp.Apply(ReLU[float32]{}, h)
-				h = tp.Apply(Linear[float32]{}, h, v[15], v[16])
-				loss := tp.Apply(&SoftmaxCrossEntropy[float32]{Labels: []int{2, 0}}, h)
-				tp.Backward(loss)
-				out := append([]float32{}, tp.Value(loss).Data...)
-				for _, x := range v {
-					if g := tp.Grad(x); g != nil {
-						out = append(out, g.Data...)
-					}
-					if g := tp.GradDot(x); g != nil {
-						out = append(out, g.Data...)
+				second := passWith(pass, true)
+				if len(first) != len(second) {
+					t.Fatalf("%d values on fresh buffers, %d on reused ones", len(first), len(second))
+				}
+				for i := range first {
+					if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
+						t.Fatalf("value %d: %v on fresh buffers, %v on reused ones", i, first[i], second[i])
 					}
 				}
-				return out
-			}
-			first := passWith(pass, false)
-			tp.Reset()
-			for _, free := range tp.pool {
-				for _, b := range free {
-					for i := range b.Data {
-						b.Data[i] = float32(math.NaN())
-					}
-				}
-			}
-			second := passWith(pass, true)
-			if len(first) != len(second) {
-				t.Fatalf("%d values on fresh buffers, %d on reused ones", len(first), len(second))
-			}
-			for i := range first {
-				if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
-					t.Fatalf("value %d: %v on fresh buffers, %v on reused ones", i, first[i], second[i])
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

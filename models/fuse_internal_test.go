@@ -13,26 +13,34 @@ import (
 
 // TestFusedBatchNormSameBits checks that the models that record BatchNorm
 // and ReLU as fused primitives in Eval mode (ResNet-20: BatchNorm → ReLU,
-// BatchNorm → Add → ReLU; C1, C2: ReLU → BatchNorm), and LeNet-5 with its
-// ReLUs after the pooling (actPool), give the bits of the models as
-// written: loss, its tangent, the gradient and the Hessian-vector product
-// of every parameter and of the input, in float32 (where the vector
-// kernels run), and an Unfused graph records more primitives (as many for
-// LeNet-5, in another order). ResNet-20, C1 and C2 in Train mode (their
+// BatchNorm → Add → ReLU; C1, C2: ReLU → BatchNorm) give the bits of the
+// models as written: loss, its tangent, the gradient and the
+// Hessian-vector product of every parameter and of the input, in float32
+// (where the vector kernels run), and an Unfused graph records more
+// primitives. So does LeNet-5, with its ReLUs after the pooling and each
+// convolution and its pooling as one primitive (convActPool), up to
+// rounding where the pooled convolutions' reverse products are sparse
+// (autodiff.Conv2dMaxPool: sums in another order). ResNet-20, C1 and C2 in Train mode (their
 // BatchNorm → ReLU, BatchNorm → Add → ReLU and ReLU → BatchNorm fused with
 // the batch's statistics) too, in a second-order pass and in a training
 // step's first-order one.
 func TestFusedBatchNormSameBits(t *testing.T) {
 	for _, name := range []string{"resnet20", "c1", "c2", "lenet5"} {
-		t.Run(name, func(t *testing.T) { testFusedSameBits(t, name, name != "lenet5", nn.Eval, true) })
+		tol := 0.0
+		if name == "lenet5" {
+			tol = 1e-5
+		}
+		t.Run(name, func(t *testing.T) { testFusedSameBits(t, name, tol, nn.Eval, true) })
 	}
 	for _, name := range []string{"resnet20", "c1", "c2"} {
-		t.Run(name+"/train", func(t *testing.T) { testFusedSameBits(t, name, true, nn.Train, true) })
-		t.Run(name+"/train/first", func(t *testing.T) { testFusedSameBits(t, name, true, nn.Train, false) })
+		t.Run(name+"/train", func(t *testing.T) { testFusedSameBits(t, name, 0, nn.Train, true) })
+		t.Run(name+"/train/first", func(t *testing.T) { testFusedSameBits(t, name, 0, nn.Train, false) })
 	}
 }
 
-func testFusedSameBits(t *testing.T, name string, fewer bool, mode nn.Mode, second bool) {
+// testFusedSameBits compares the fused model with the unfused one: bit for
+// bit, or with tol > 0 each result within tol of its largest magnitude.
+func testFusedSameBits(t *testing.T, name string, tol float64, mode nn.Mode, second bool) {
 	build := func() *Net[float32] {
 		net, err := New[float32](name, Config{Seed: 3})
 		if err != nil {
@@ -111,14 +119,24 @@ func testFusedSameBits(t *testing.T, name string, fewer bool, mode nn.Mode, seco
 	// A model each: in Train mode the passes update its running statistics.
 	fused, nf := run(build(), false)
 	sep, ns := run(build(), true)
-	if nf > ns || fewer && nf == ns {
+	if nf >= ns {
 		t.Fatalf("the fused model records %d values, the unfused one %d", nf, ns)
 	}
 	if len(fused) != len(sep) {
 		t.Fatalf("%d results fused, %d not", len(fused), len(sep))
 	}
 	for j := range sep {
+		scale := 0.0
+		for _, v := range sep[j] {
+			scale = max(scale, math.Abs(float64(v)))
+		}
 		for i := range sep[j] {
+			if tol > 0 {
+				if d := math.Abs(float64(fused[j][i] - sep[j][i])); !(d <= tol*scale) {
+					t.Fatalf("result %d, element %d: fused %v, unfused %v (scale %.3g)", j, i, fused[j][i], sep[j][i], scale)
+				}
+				continue
+			}
 			if math.Float32bits(fused[j][i]) != math.Float32bits(sep[j][i]) {
 				t.Fatalf("result %d, element %d: fused %v, unfused %v", j, i, fused[j][i], sep[j][i])
 			}

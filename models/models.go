@@ -71,21 +71,24 @@ func (b *build[T]) actBN(g *nn.Graph[T], bn *nn.BatchNorm2d[T], x autodiff.Var) 
 	return bn.Forward(g, b.act(g, x))
 }
 
-// actPool records pool(act(x)), an unpadded max-pooling of window k and
-// stride s after the activation. With ReLU (unless the graph is Unfused)
-// it records relu(pool(x)) instead: the same function and derivatives, bit
-// for bit (ReLU is non-decreasing, so the window's largest value is the
-// largest after it, the same element wherever that is positive; where it
-// is not, both give +0 and zero derivatives), with the ReLU's sweeps over
-// a quarter of the values (LeNet-5's gradient 0.93–0.96 of the time, its
-// HVP 0.95–0.97, measured in-process). A NaN is the exception: the pooling
-// passes it on and the ReLU then makes the window +0, where the ReLU first
-// would have made the NaN +0 and pooled the rest.
-func (b *build[T]) actPool(g *nn.Graph[T], x autodiff.Var, k, s int) autodiff.Var {
+// convActPool records pool(act(conv(x))), an unpadded max-pooling of
+// window k and stride s after the activation. With ReLU (unless the graph
+// is Unfused) it records relu(pool(conv(x))) instead, the convolution and
+// the pooling as one primitive (nn.Conv2d.ForwardMaxPool): the same
+// function and derivatives (ReLU is non-decreasing, so the window's
+// largest value is the largest after it, the same element wherever that
+// is positive; where it is not, both give +0 and zero derivatives), with
+// the ReLU's sweeps over a quarter of the values (LeNet-5's gradient
+// 0.93–0.96 of the time, its HVP 0.95–0.97, measured in-process) and the
+// convolution's reverse products over the selected pixels alone
+// (autodiff.Conv2dMaxPool: the same values up to rounding). A NaN is the
+// exception: the pooling passes it on and the ReLU then makes the window
+// +0, where the ReLU first would have made the NaN +0 and pooled the rest.
+func (b *build[T]) convActPool(g *nn.Graph[T], conv *nn.Conv2d[T], x autodiff.Var, k, s int) autodiff.Var {
 	if b.relu && !g.Unfused {
-		return b.act(g, g.MaxPool(x, k, s, 0))
+		return b.act(g, conv.ForwardMaxPool(g, x, k, s, 0))
 	}
-	return g.MaxPool(b.act(g, x), k, s, 0)
+	return g.MaxPool(b.act(g, conv.Forward(g, x)), k, s, 0)
 }
 
 // bnAct records act(bn(x)), BatchNorm and ReLU as one fused primitive

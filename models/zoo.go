@@ -28,8 +28,8 @@ func lenet5[T tensor.Float](b *build[T]) ([3]int, fwd[T]) {
 	conv2 := b.conv("conv2", 20, 50, 5, 1, 0, true)
 	fc1, fc2 := b.linear("fc1", 800, 500), b.linear("fc2", 500, b.classes)
 	return [3]int{1, 28, 28}, func(g *nn.Graph[T], x autodiff.Var) autodiff.Var {
-		h := b.actPool(g, conv1.Forward(g, x), 2, 2)
-		h = b.actPool(g, conv2.Forward(g, h), 2, 2)
+		h := b.convActPool(g, conv1, x, 2, 2)
+		h = b.convActPool(g, conv2, h, 2, 2)
 		h = b.act(g, fc1.Forward(g, g.Flatten(h)))
 		return fc2.Forward(g, h)
 	}

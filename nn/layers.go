@@ -99,6 +99,25 @@ func (c *Conv2d[T]) Forward(g *Graph[T], x autodiff.Var) autodiff.Var {
 	return g.Tape.Apply(p, x, g.Param(c.Weight), g.Param(c.Bias))
 }
 
+// ForwardMaxPool records max-pooling of the layer's output, with the given
+// kernel, stride and padding, on g: as one primitive
+// (autodiff.Conv2dMaxPool, which keeps no convolution output and whose
+// reverse products read the pooled cotangents as sparse matrices), or as
+// the two on an Unfused graph.
+func (c *Conv2d[T]) ForwardMaxPool(g *Graph[T], x autodiff.Var, kernel, stride, padding int) autodiff.Var {
+	if g.Unfused {
+		return g.MaxPool(c.Forward(g, x), kernel, stride, padding)
+	}
+	p := &autodiff.Conv2dMaxPool[T]{
+		Conv: autodiff.Conv2d[T]{Stride: c.Stride, Padding: c.Padding},
+		Pool: autodiff.MaxPool2d[T]{Kernel: kernel, Stride: stride, Padding: padding},
+	}
+	if c.Bias == nil {
+		return g.Tape.Apply(p, x, g.Param(c.Weight))
+	}
+	return g.Tape.Apply(p, x, g.Param(c.Weight), g.Param(c.Bias))
+}
+
 // BatchNorm2d normalises each channel (PyTorch nn.BatchNorm2d, eps 1e-5,
 // momentum 0.1). In Eval mode it uses the running statistics; in Train mode
 // the statistics of the batch it sees (per micro-batch when gradients are
