@@ -1,6 +1,8 @@
 package autodiff
 
 import (
+	"unsafe"
+
 	"hesscope/kernels"
 	"hesscope/tensor"
 )
@@ -216,14 +218,21 @@ func (c *Conv2dMaxPool[T]) withFresh(fresh uint64) Primitive[T] {
 
 // convPoolBackward is convBackward for a convolution whose output was
 // max-pooled with the geometry pg and argmax am: yBar and yBarDot are the
-// pooled cotangents, read as sparse matrices (Conv2dMaxPool). Chunk by
-// chunk of images, as convBackward: the rows of the windows, Xₙᵀ, are
-// im2col(x[n]) transposed, one row of K values per pixel, and the chunk's
-// images' rows lie one after the other, so that one sparse product per
-// chunk covers them all (the column indices of image i offset by i·P).
-// The weight cotangents are summed over the chunks in the order of
-// reduceParts, each chunk's terms in the order of its images, channels'
-// windows and pixels: bits fixed by the shapes alone.
+// pooled cotangents, read as sparse matrices (Conv2dMaxPool), chunk by
+// chunk of images as convBackward. The rows of the windows, Xₙᵀ (one row
+// of K values per pixel), of the chunk's images lie one after the other,
+// so that one sparse product covers them all (the column indices of image
+// i offset by i·P). Where a window row holds at least 16 values (KW·C,
+// rowsCL), the rows are copied from a channels-last copy of the image,
+// their values in (kh, kw, c) order, aligned, 16-value vectors apart
+// (kernels.SpMM's loads then never straddle two cache lines), and so are
+// the weights W of the input cotangents; the weight cotangents are summed
+// in that order and permuted into W̄ at the end, and the input cotangents
+// go back into the channels-last image run by run. Otherwise the rows are
+// im2col's columns transposed, (c, kh, kw) order. The weight cotangents
+// are summed over the chunks in the order of reduceParts, each chunk's
+// terms in the order of its images, windows and pixels: bits fixed by the
+// shapes alone.
 func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, dot convGrads[T], yBar, yBarDot, x, w, xDot, wDot *tensor.Dense[T]) {
 	hasYd := yBarDot != nil
 	doX := bar.x != nil && w != nil
@@ -239,27 +248,58 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 		clearSpans(dot.x.Data)
 	}
 	doIn, doWt := doX || doXdY || doXdW, doW || doWdY || doWdX
-	// b̄ += Σ ȳ: the pooled cotangents hold every nonzero term.
-	bias := func() {
+	defer func() { // b̄ += Σ ȳ: the pooled cotangents hold every nonzero term.
 		gp := g
 		gp.P = pg.oh * pg.ow
 		biasGrad(gp, bar.b, yBar)
 		if hasYd {
 			biasGrad(gp, dot.b, yBarDot)
 		}
-	}
+	}()
 	if !doIn && !doWt {
-		bias()
 		return
 	}
 	J := pg.oh * pg.ow // windows per plane
 	in, K, P := g.inSize(), g.K, g.P
-	dsts := [][]T{nil, nil}
-	if doW {
-		dsts[0] = bar.w.Data
+	cl := g.rowsCL()
+	ld := K // of the window rows, the weights and the products
+	if cl {
+		ld = alignUp(K)
 	}
-	if doWdY || doWdX {
-		dsts[1] = dot.w.Data
+	// The weight cotangents' destinations: W̄ and W̄̇ themselves, or, in
+	// (kh, kw, c) order, scratch permuted into them at the end.
+	dsts := [][]T{nil, nil}
+	var wsum *[]T
+	if doWt && cl {
+		wsum = getScratch[T](2 * g.O * ld)
+		defer putScratch(wsum)
+	}
+	for i, want := range []bool{doW, doWdY || doWdX} {
+		switch {
+		case !want:
+		case cl:
+			dsts[i] = (*wsum)[i*g.O*ld : (i+1)*g.O*ld]
+			clear(dsts[i])
+		case i == 0:
+			dsts[i] = bar.w.Data
+		default:
+			dsts[i] = dot.w.Data
+		}
+	}
+	// The input cotangents' weights, [W | Ẇ], in the rows' order.
+	ws, wds := data(w), data(wDot)
+	if doIn && cl {
+		wb := getScratch[T](2*g.O*ld + vecAlign)
+		defer putScratch(wb)
+		buf := aligned(*wb)
+		if doX || doXdY {
+			ws = buf[:g.O*ld]
+			permuteCL(g, ws, w.Data, ld)
+		}
+		if doXdW {
+			wds = buf[g.O*ld : 2*g.O*ld]
+			permuteCL(g, wds, wDot.Data, ld)
+		}
 	}
 	var yd []T
 	if hasYd {
@@ -268,60 +308,63 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
 		ents := g.G * g.O * J     // a chunk's entries at most
 		np := max(g.O, g.G*P) + 1 // row pointers of S and Sᵀ
-		ib := getScratch[int32](2*ents + 2*np)
+		ib := getScratch[int32](ents + 2*np)
 		defer putScratch(ib)
-		idx, tidx := (*ib)[:ents], (*ib)[ents:2*ents]
-		ptr, cur := (*ib)[2*ents:2*ents+np], (*ib)[2*ents+np:]
-		vb := getScratch[T](2*ents + 2*g.G*P*K + K*P)
+		tidx := (*ib)[:ents]
+		ptr, cur := (*ib)[ents:ents+np], (*ib)[ents+np:]
+		rowsLen := g.G * P * ld
+		tmpLen := max(K*P, g.clLen()+2*in)
+		vb := getScratch[T](2*ents + 2*rowsLen + tmpLen + 2*vecAlign)
 		defer putScratch(vb)
 		v1, v2 := (*vb)[:ents], (*vb)[ents:2*ents]
-		colA, colB := (*vb)[2*ents:2*ents+g.G*P*K], (*vb)[2*ents+g.G*P*K:2*ents+2*g.G*P*K]
-		tmp := (*vb)[2*ents+2*g.G*P*K:]
-		// rowsOf writes the windows' rows of images n0…n0+cnt−1 of t
-		// into dst: im2col, then transposed.
+		rest := aligned((*vb)[2*ents:])
+		colA, colB, tmp := rest[:rowsLen], rest[rowsLen:2*rowsLen], rest[2*rowsLen:2*rowsLen+tmpLen]
+		// rowsOf writes the window rows of images n0…n0+cnt−1 of t into
+		// dst, one image's P rows after another's.
 		rowsOf := func(dst []T, t *tensor.Dense[T], n0, cnt int) {
 			for i := 0; i < cnt; i++ {
-				kernels.Im2col(tmp, P, t.Data[(n0+i)*in:(n0+i+1)*in], g.ConvShape)
-				kernels.ChannelsLast(dst[i*P*K:], tmp, kernels.ConvShape{C: K, H: 1, W: P})
+				xi := t.Data[(n0+i)*in : (n0+i+1)*in]
+				if cl {
+					windowRowsCL(g, dst[i*P*ld:], ld, xi, tmp)
+					continue
+				}
+				kernels.Im2col(tmp, P, xi, g.ConvShape)
+				kernels.ChannelsLast(dst[i*P*ld:], tmp, kernels.ConvShape{C: K, H: 1, W: P})
 			}
 		}
 		for ch := lo; ch < hi; ch++ {
 			n0, cnt := g.chunk(ch)
-			e := cnt * J // entries per row of S
 			if doWt {
-				// S, row o: image i's windows j in columns i·P + argmax.
-				for o := 0; o < g.O; o++ {
-					ptr[o] = int32(o * e)
-					for i := 0; i < cnt; i++ {
-						src := ((n0+i)*g.O + o) * J
-						at := o*e + i*J
-						off := int32(i * P)
-						for j, a := range am[src : src+J] {
-							idx[at+j] = off + a
-						}
-						copy(v1[at:at+J], yBar.Data[src:src+J])
-						if hasYd {
-							copy(v2[at:at+J], yd[src:src+J])
-						}
-					}
-				}
-				ptr[g.O] = int32(g.O * e)
 				if doW || doWdY {
 					rowsOf(colA, x, n0, cnt)
 				}
 				if doWdX {
 					rowsOf(colB, xDot, n0, cnt)
 				}
-				if doW {
-					kernels.SpMM(g.O, K, ptr, idx, v1, colA, K, nil, nil, 1, partials[0], K)
+				// Image by image (its P rows of windows stay in cache), S's
+				// row o: the windows j of channel o, in columns argmax.
+				for o := 0; o <= g.O; o++ {
+					ptr[o] = int32(o * J)
 				}
-				switch {
-				case doWdY && doWdX:
-					kernels.SpMM(g.O, K, ptr, idx, v2, colA, K, v1, colB, 1, partials[1], K)
-				case doWdY:
-					kernels.SpMM(g.O, K, ptr, idx, v2, colA, K, nil, nil, 1, partials[1], K)
-				case doWdX:
-					kernels.SpMM(g.O, K, ptr, idx, v1, colB, K, nil, nil, 1, partials[1], K)
+				for i := 0; i < cnt; i++ {
+					src := (n0 + i) * g.O * J
+					ys, ids := yBar.Data[src:src+g.O*J], am[src:src+g.O*J]
+					var yds []T
+					if hasYd {
+						yds = yd[src : src+g.O*J]
+					}
+					a, b := colA[i*P*ld:(i+1)*P*ld], colB[i*P*ld:(i+1)*P*ld]
+					if doW {
+						kernels.SpMM(g.O, K, ptr, ids, ys, a, ld, nil, nil, 1, partials[0], ld)
+					}
+					switch {
+					case doWdY && doWdX:
+						kernels.SpMM(g.O, K, ptr, ids, yds, a, ld, ys, b, 1, partials[1], ld)
+					case doWdY:
+						kernels.SpMM(g.O, K, ptr, ids, yds, a, ld, nil, nil, 1, partials[1], ld)
+					case doWdX:
+						kernels.SpMM(g.O, K, ptr, ids, ys, b, ld, nil, nil, 1, partials[1], ld)
+					}
 				}
 			}
 			if !doIn {
@@ -355,12 +398,16 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 					}
 				}
 			}
-			// colA = (Sᵀ·W) for x̄, colB = (S̈ᵀ·W + Sᵀ·Ẇ) for x̄̇, one row
-			// of K values per pixel; col2im of each image's transpose.
+			// colA = Sᵀ·W for x̄, colB = S̈ᵀ·W + Sᵀ·Ẇ for x̄̇, a row of
+			// K values per pixel, added back into each image.
 			addInput := func(dst convGrads[T], col []T) {
 				for i := 0; i < cnt; i++ {
-					kernels.ChannelsLast(tmp, col[i*P*K:], kernels.ConvShape{C: P, H: 1, W: K})
 					xi := dst.x.Data[(n0+i)*in : (n0+i+1)*in]
+					if cl {
+						addWindowRowsCL(g, xi, col[i*P*ld:], ld, tmp, dst.freshX)
+						continue
+					}
+					kernels.ChannelsLast(tmp, col[i*P*ld:], kernels.ConvShape{C: P, H: 1, W: K})
 					if dst.freshX {
 						clear(xi)
 					}
@@ -368,21 +415,135 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 				}
 			}
 			if doX {
-				kernels.SpMM(rows, K, ptr, tidx, v1, w.Data, K, nil, nil, 0, colA, K)
+				kernels.SpMM(rows, K, ptr, tidx, v1, ws, ld, nil, nil, 0, colA, ld)
 				addInput(bar, colA)
 			}
 			switch {
 			case doXdY && doXdW:
-				kernels.SpMM(rows, K, ptr, tidx, v2, w.Data, K, v1, wDot.Data, 0, colB, K)
+				kernels.SpMM(rows, K, ptr, tidx, v2, ws, ld, v1, wds, 0, colB, ld)
 			case doXdY:
-				kernels.SpMM(rows, K, ptr, tidx, v2, w.Data, K, nil, nil, 0, colB, K)
+				kernels.SpMM(rows, K, ptr, tidx, v2, ws, ld, nil, nil, 0, colB, ld)
 			case doXdW:
-				kernels.SpMM(rows, K, ptr, tidx, v1, wDot.Data, K, nil, nil, 0, colB, K)
+				kernels.SpMM(rows, K, ptr, tidx, v1, wds, ld, nil, nil, 0, colB, ld)
 			}
 			if doXdY || doXdW {
 				addInput(dot, colB)
 			}
 		}
 	})
-	bias()
+	if wsum != nil {
+		if doW {
+			unpermuteAddCL(g, bar.w.Data, dsts[0], ld)
+		}
+		if doWdY || doWdX {
+			unpermuteAddCL(g, dot.w.Data, dsts[1], ld)
+		}
+	}
+}
+
+// vecAlign is the alignment, in elements, of the rows of the sparse
+// products' dense factors: 64 bytes of float32.
+const vecAlign = 16
+
+// alignUp rounds n up to a multiple of vecAlign.
+func alignUp(n int) int { return (n + vecAlign - 1) / vecAlign * vecAlign }
+
+// aligned returns the tail of s from its first element on a 64-byte
+// boundary (s must have vecAlign elements to spare).
+func aligned[T tensor.Float](s []T) []T {
+	for i := range vecAlign {
+		if uintptr(unsafe.Pointer(&s[i]))%64 == 0 {
+			return s[i:]
+		}
+	}
+	return s
+}
+
+// rowsCL reports whether Conv2dMaxPool's sparse products read the window
+// rows in (kh, kw, c) order, copied from channels-last images: where a
+// window row (kw pixels of c channels, contiguous there) holds at least
+// 16 values.
+func (g convGeom) rowsCL() bool { return g.KW*g.C >= vecAlign }
+
+// clLen is the length of the zero-padded channels-last copy of an image.
+func (g convGeom) clLen() int { return (g.H + 2*g.Pad) * (g.W + 2*g.Pad) * g.C }
+
+// windowRowsCL writes the window rows of the image x (each pixel's window,
+// K values in (kh, kw, c) order) into dst, rows ld apart (the ld − K
+// values after each are left as they are), through tmp, which receives
+// the image channels-last and zero-padded (clLen values).
+func windowRowsCL[T tensor.Float](g convGeom, dst []T, ld int, x, tmp []T) {
+	kernels.ChannelsLast(tmp, x, g.ConvShape)
+	wp, run := g.W+2*g.Pad, g.KW*g.C
+	oh, ow := g.OutH(), g.OutW()
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			row := dst[(i*ow+j)*ld:]
+			for kh := 0; kh < g.KH; kh++ {
+				src := ((i*g.Stride+kh)*wp + j*g.Stride) * g.C
+				copy(row[kh*run:(kh+1)*run], tmp[src:src+run])
+			}
+		}
+	}
+}
+
+// addWindowRowsCL adds the window rows of an image (rows ld apart, in
+// windowRowsCL's order) back into its input cotangent xi ([C, H, W]),
+// written where fresh: each row's runs into the zero-padded channels-last
+// image, in tmp, pixel by pixel in order, then its inside transposed. tmp
+// holds clLen + 2·C·H·W values.
+func addWindowRowsCL[T tensor.Float](g convGeom, xi, rows []T, ld int, tmp []T, fresh bool) {
+	n, in := g.clLen(), g.inSize()
+	pad, wide, trans := tmp[:n], tmp[n:n+in], tmp[n+in:n+2*in]
+	clear(pad)
+	wp, run := g.W+2*g.Pad, g.KW*g.C
+	oh, ow := g.OutH(), g.OutW()
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			row := rows[(i*ow+j)*ld:]
+			for kh := 0; kh < g.KH; kh++ {
+				d := ((i*g.Stride+kh)*wp + j*g.Stride) * g.C
+				kernels.Add(pad[d:d+run], row[kh*run:(kh+1)*run])
+			}
+		}
+	}
+	inside := pad
+	if g.Pad > 0 {
+		for i := 0; i < g.H; i++ {
+			copy(wide[i*g.W*g.C:(i+1)*g.W*g.C], pad[((i+g.Pad)*wp+g.Pad)*g.C:])
+		}
+		inside = wide
+	}
+	// [H·W, C] to [C, H·W].
+	t := kernels.ConvShape{C: g.H * g.W, H: 1, W: g.C}
+	if fresh {
+		kernels.ChannelsLast(xi, inside, t)
+		return
+	}
+	kernels.ChannelsLast(trans, inside, t)
+	kernels.Add(xi, trans)
+}
+
+// permuteCL writes the weights w ([O, C, KH, KW]) as rows of K values in
+// (kh, kw, c) order, ld apart, into dst.
+func permuteCL[T tensor.Float](g convGeom, dst, w []T, ld int) {
+	for o := 0; o < g.O; o++ {
+		for c := 0; c < g.C; c++ {
+			for k := 0; k < g.KH*g.KW; k++ {
+				dst[o*ld+k*g.C+c] = w[(o*g.C+c)*g.KH*g.KW+k]
+			}
+		}
+	}
+}
+
+// unpermuteAddCL adds rows of K values in (kh, kw, c) order, ld apart, to
+// the weight cotangent dst ([O, C, KH, KW]).
+func unpermuteAddCL[T tensor.Float](g convGeom, dst, src []T, ld int) {
+	for o := 0; o < g.O; o++ {
+		for c := 0; c < g.C; c++ {
+			for k := 0; k < g.KH*g.KW; k++ {
+				dst[(o*g.C+c)*g.KH*g.KW+k] += src[o*ld+k*g.C+c]
+			}
+		}
+	}
 }

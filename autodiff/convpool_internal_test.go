@@ -13,7 +13,8 @@ import (
 // (a first layer of one channel, 576 pixels an image; 50 channels over
 // chunks of 4 images and a last one of 2), pixels outside every window
 // (odd sizes), overlapping windows with padding, and a strided
-// convolution without bias.
+// convolution without bias, each with window rows of under 16 values and
+// of more.
 var convPoolCases = []struct {
 	x, w        []int
 	stride, pad int
@@ -25,6 +26,10 @@ var convPoolCases = []struct {
 	{[]int{3, 4, 9, 10}, []int{6, 4, 3, 3}, 1, 0, 2, 2, 0, true},
 	{[]int{2, 3, 8, 7}, []int{5, 3, 3, 3}, 1, 1, 3, 2, 1, true},
 	{[]int{3, 2, 9, 9}, []int{3, 2, 3, 3}, 2, 1, 2, 2, 0, false},
+	// Window rows of 16 values or more, from channels-last copies
+	// (rowsCL): with padding and overlapping windows, and strided.
+	{[]int{2, 8, 7, 9}, []int{5, 8, 3, 3}, 1, 1, 3, 2, 1, true},
+	{[]int{3, 6, 9, 9}, []int{4, 6, 3, 3}, 2, 1, 2, 2, 0, false},
 }
 
 // TestConv2dMaxPool: Conv2dMaxPool gives the bits of Conv2d followed by

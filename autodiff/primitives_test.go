@@ -141,6 +141,7 @@ func primitiveCases() []primCase {
 		{"convpool/k3s1p1/pool3s2p1/bias/b2", convPool(1, 1, 3, 2, 1), in(randn(156, 2, 3, 7, 8), randn(157, 5, 3, 3, 3), randn(158, 5))},
 		{"convpool/k3s2p1/pool2/nobias/b3", convPool(2, 1, 2, 2, 0), in(randn(159, 3, 2, 9, 9), randn(160, 3, 2, 3, 3))},
 		{"convpool/k3s1p1/pool2s1/bias/b40", convPool(1, 1, 2, 1, 0), in(randn(161, 40, 2, 3, 4), randn(162, 2, 2, 3, 3), randn(163, 2))},
+		{"convpool/k3s1p1/pool2/c6/b2", convPool(1, 1, 2, 2, 0), in(randn(164, 2, 6, 6, 7), randn(165, 3, 6, 3, 3), randn(166, 3))},
 
 		// MaxPool2d (kernel, stride, padding) on distinct values, far from kinks.
 		{"maxpool/k2s2p0", pool(2, 2, 0), in(distinct(60, 3, 3, 6, 8))},
