@@ -1,0 +1,84 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import "unsafe"
+
+//go:generate go -C _asm run . -spmm -out ../spmm_amd64.s
+//go:generate go -C _asm run . -spmmdecl -out ../spmm_kernels_amd64.go
+
+// spmmKernel is one of SpMM's assembly kernels (spmm_amd64.s, written by
+// _asm/spmm.go): C = S·B (+ S₂·B₂), from zero where set is non-zero and
+// from C's values otherwise, for one block of columns of all m rows, nv
+// vectors of lanes (the kernel's place in its table), the last one cut to
+// tail lanes (1 to lanes). ptr points at ptr[0] of m + 1 row pointers,
+// idx, val and val2 at element 0 (the entries of row r at ptr[r] …
+// ptr[r+1] − 1), b, b2 and c at the block's first column of row 0; ldb
+// and ldc are in bytes. val2 and b2 are read by the pair kernels only. The
+// caller has checked every index and length: the assembly checks nothing.
+type spmmKernel func(m int, ptr, idx, val, b, val2, b2 unsafe.Pointer, ldb int, c unsafe.Pointer, ldc, tail, set int)
+
+// spmmKernels is one instruction set's kernels for one element type: one
+// (S·B) and pair (S·B + S₂·B₂) by vectors − 1, of lanes elements each.
+type spmmKernels struct {
+	lanes     int
+	one, pair []spmmKernel
+}
+
+func init() {
+	if !hasAVX512 && !hasAVX2 {
+		return
+	}
+	// The dispatchers read hasAVX512 at every call, as the other kernels'
+	// (withISAs turns it off to test the AVX2 kernels).
+	spmmF32 = func(m, n int, ptr, idx []int32, val, b []float32, ldb int, val2, b2 []float32, set bool, c []float32, ldc int) {
+		k := &spmmSAVX2
+		if hasAVX512 {
+			k = &spmmSAVX512
+		}
+		spmmRun(k, m, n, ptr, idx, val, b, ldb, val2, b2, set, c, ldc)
+	}
+	spmmF64 = func(m, n int, ptr, idx []int32, val, b []float64, ldb int, val2, b2 []float64, set bool, c []float64, ldc int) {
+		k := &spmmDAVX2
+		if hasAVX512 {
+			k = &spmmDAVX512
+		}
+		spmmRun(k, m, n, ptr, idx, val, b, ldb, val2, b2, set, c, ldc)
+	}
+}
+
+// spmmRun is SpMM on checked arguments with the kernels k: the
+// ⌈n/lanes⌉ vectors of a row cut into as few blocks as k's widest kernel
+// allows, as even as possible (500 float32 columns with AVX-512: 2 blocks
+// of 16 vectors; 513: 3 of 11), each run by one call over all rows. A
+// block's columns take no part in another's sums, so the cut changes no
+// element's bits.
+func spmmRun[F float32 | float64](k *spmmKernels, m, n int, ptr, idx []int32, val, b []F, ldb int, val2, b2 []F, set bool, c []F, ldc int) {
+	size := int(unsafe.Sizeof(F(0)))
+	tab := k.one
+	var pv2, pb2 unsafe.Pointer
+	if val2 != nil {
+		tab = k.pair
+		pv2, pb2 = unsafe.Pointer(unsafe.SliceData(val2)), unsafe.Pointer(unsafe.SliceData(b2))
+	}
+	pb, pc := unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(unsafe.SliceData(c))
+	s := 0
+	if set {
+		s = 1
+	}
+	vecs := ceilDiv(n, k.lanes)
+	blocks := ceilDiv(vecs, len(tab))
+	for blk := 0; blk < blocks; blk++ {
+		v0, v1 := blk*vecs/blocks, (blk+1)*vecs/blocks
+		j0 := v0 * k.lanes
+		tail := min(v1*k.lanes, n) - (v1-1)*k.lanes
+		off := uintptr(j0 * size)
+		var bb2 unsafe.Pointer
+		if pb2 != nil {
+			bb2 = unsafe.Add(pb2, off)
+		}
+		tab[v1-v0-1](m, unsafe.Pointer(unsafe.SliceData(ptr)), unsafe.Pointer(unsafe.SliceData(idx)),
+			unsafe.Pointer(unsafe.SliceData(val)), unsafe.Add(pb, off), pv2, bb2,
+			ldb*size, unsafe.Add(pc, off), ldc*size, tail, s)
+	}
+}
