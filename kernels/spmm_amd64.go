@@ -47,6 +47,10 @@ func init() {
 	}
 }
 
+// spmmBlockBytes bounds the bytes of B's (and B₂'s) rows that a block of
+// columns reads (see spmmRun).
+var spmmBlockBytes = 32 << 10
+
 // spmmRun is SpMM on checked arguments with the kernels k: the
 // ⌈n/lanes⌉ vectors of a row cut into as few blocks as k's widest kernel
 // allows, as even as possible (500 float32 columns with AVX-512: 2 blocks
@@ -66,8 +70,17 @@ func spmmRun[F float32 | float64](k *spmmKernels, m, n int, ptr, idx []int32, va
 	if set {
 		s = 1
 	}
+	// The widest block whose columns of B's rows (and B₂'s) fit
+	// spmmBlockBytes, of at least two vectors (one would wait on the FMAs'
+	// latency): the entries of the block's rows then find B's rows in L1.
+	vbytes := k.lanes * size
+	rowsB := ceilDiv(len(b), ldb)
+	if val2 != nil {
+		rowsB *= 2
+	}
+	widest := min(len(tab), max(2, spmmBlockBytes/(rowsB*vbytes)))
 	vecs := ceilDiv(n, k.lanes)
-	blocks := ceilDiv(vecs, len(tab))
+	blocks := ceilDiv(vecs, widest)
 	for blk := 0; blk < blocks; blk++ {
 		v0, v1 := blk*vecs/blocks, (blk+1)*vecs/blocks
 		j0 := v0 * k.lanes

@@ -147,8 +147,9 @@ func (a spmmArgs[F]) run(f spmmOf[F], c spmmCase) []F {
 }
 
 // spmmCases lists TestSpMM's products: m from 0 to 13 (every remainder of
-// the row groups of 2 to 4), n from 1 to 40, 47, 500 and 513 (blocks of
-// every width, tails of every length, several blocks), B of 1 to 200
+// the row groups of 2 to 4), n from 1 to 40, 47, 500, 513 and a few
+// below each multiple of 8 and 16 up to 256 (blocks of every width, tails
+// of every length, several blocks), B of 1 to 200
 // rows, leading dimensions wider than n, C set and added to, with and
 // without the second product.
 func spmmCases(rng *rand.Rand) []spmmCase {
@@ -156,6 +157,9 @@ func spmmCases(rng *rand.Rand) []spmmCase {
 	ns := []int{47, 500, 513}
 	for n := 1; n <= 40; n++ {
 		ns = append(ns, n)
+	}
+	for v := 4; v <= 16; v++ { // blocks of every width up to 16 vectors
+		ns = append(ns, 16*v-5, 8*v-3)
 	}
 	for _, n := range ns {
 		for _, pair := range []bool{false, true} {
