@@ -52,11 +52,15 @@ func init() {
 var spmmBlockBytes = 32 << 10
 
 // spmmRun is SpMM on checked arguments with the kernels k: the
-// ⌈n/lanes⌉ vectors of a row cut into as few blocks as k's widest kernel
-// allows, as even as possible (500 float32 columns with AVX-512: 2 blocks
-// of 16 vectors; 513: 3 of 11), each run by one call over all rows. A
-// block's columns take no part in another's sums, so the cut changes no
-// element's bits.
+// ⌈n/lanes⌉ vectors of a row cut into as few blocks as the widest block
+// allows, as even as possible, each run by one call over all rows. The
+// widest block is k's widest kernel, or narrower so that the block's
+// columns of B's rows (and B₂'s) fit spmmBlockBytes, the kernels' reads
+// of B then hitting L1 (float32 with AVX-512, LeNet-5's conv2, 500
+// columns: 16 blocks of 2 vectors over a B of 256 rows, 4 of 8 over 50
+// rows; BenchmarkSpMM measured 32 KB against 16 and 48, and against
+// blocks of 2 to 16 vectors whatever B). A block's columns take no part
+// in another's sums, so the cut changes no element's bits.
 func spmmRun[F float32 | float64](k *spmmKernels, m, n int, ptr, idx []int32, val, b []F, ldb int, val2, b2 []F, set bool, c []F, ldc int) {
 	size := int(unsafe.Sizeof(F(0)))
 	tab := k.one
@@ -70,9 +74,7 @@ func spmmRun[F float32 | float64](k *spmmKernels, m, n int, ptr, idx []int32, va
 	if set {
 		s = 1
 	}
-	// The widest block whose columns of B's rows (and B₂'s) fit
-	// spmmBlockBytes, of at least two vectors (one would wait on the FMAs'
-	// latency): the entries of the block's rows then find B's rows in L1.
+	// At least two vectors: a row of one would wait on the FMAs' latency.
 	vbytes := k.lanes * size
 	rowsB := ceilDiv(len(b), ldb)
 	if val2 != nil {
