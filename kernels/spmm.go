@@ -65,12 +65,20 @@ func SpMM[T tensor.Float](m, n int, ptr, idx []int32, val, b []T, ldb int, val2,
 			panic(fmt.Sprintf("kernels: SpMM row pointers decrease at row %d (%d, %d)", r, ptr[r], ptr[r+1]))
 		}
 	}
-	rows := (len(b) - n) / ldb // the last row q with b[q·ldb+n−1] in b
+	// rows: the last row q with b[q·ldb+n−1] (and b2's) in the slice, −1
+	// if there is none.
+	lastRow := func(l int) int {
+		if l < n {
+			return -1
+		}
+		return (l - n) / ldb
+	}
+	rows := lastRow(len(b))
 	if val2 != nil {
-		rows = min(rows, (len(b2)-n)/ldb)
+		rows = min(rows, lastRow(len(b2)))
 	}
 	for _, q := range idx[lo:hi] {
-		if q < 0 || int(q) > rows || len(b) < n {
+		if q < 0 || int(q) > rows {
 			panic(fmt.Sprintf("kernels: SpMM column index %d of a B of %d rows", q, rows+1))
 		}
 	}
