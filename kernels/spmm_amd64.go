@@ -49,18 +49,21 @@ func init() {
 
 // spmmBlockBytes bounds the bytes of B's (and B₂'s) rows that a block of
 // columns reads (see spmmRun).
-var spmmBlockBytes = 32 << 10
+var spmmBlockBytes = 128 << 10
 
 // spmmRun is SpMM on checked arguments with the kernels k: the
 // ⌈n/lanes⌉ vectors of a row cut into as few blocks as the widest block
 // allows, as even as possible, each run by one call over all rows. The
 // widest block is k's widest kernel, or narrower so that the block's
 // columns of B's rows (and B₂'s) fit spmmBlockBytes, the kernels' reads
-// of B then hitting L1 (float32 with AVX-512, LeNet-5's conv2, 500
-// columns: 16 blocks of 2 vectors over a B of 256 rows, 4 of 8 over 50
-// rows; BenchmarkSpMM measured 32 KB against 16 and 48, and against
-// blocks of 2 to 16 vectors whatever B). A block's columns take no part
-// in another's sums, so the cut changes no element's bits.
+// of B then staying in L1 and L2. BenchmarkSpMM, whose B rows lie 500
+// float32 values apart (most vectors straddle two cache lines), measured
+// 32 KB 1.3–1.7 times faster than the widest blocks on LeNet-5's conv2
+// shapes; with the rows 64-byte aligned, as autodiff's Conv2dMaxPool
+// lays them, image by image (B of 64 or 50 rows), the widest blocks
+// measured 0.94 of 32 KB's time in LeNet-5's HVP (in one process, 8
+// alternations), and 128 KB gives them those shapes. A block's columns
+// take no part in another's sums, so the cut changes no element's bits.
 func spmmRun[F float32 | float64](k *spmmKernels, m, n int, ptr, idx []int32, val, b []F, ldb int, val2, b2 []F, set bool, c []F, ldc int) {
 	size := int(unsafe.Sizeof(F(0)))
 	tab := k.one
