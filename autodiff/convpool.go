@@ -341,29 +341,48 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 				if doWdX {
 					rowsOf(colB, xDot, n0, cnt)
 				}
-				// Image by image (its P rows of windows stay in cache), S's
-				// row o: the windows j of channel o, in columns argmax.
-				for o := 0; o <= g.O; o++ {
-					ptr[o] = int32(o * J)
-				}
+				// Image by image, and within an image band by band of
+				// rows of windows (bandRows), so that the window rows the
+				// band's entries select stay in L1 for every channel: S's
+				// row o is the band's windows j of channel o, in columns
+				// argmax − p0, the band's first pixel. The entries of a
+				// channel are added in the order of j, as in one call.
+				pair := doWdY && doWdX
+				br := bandRows[T](g, pg, ld, pair)
 				for i := 0; i < cnt; i++ {
 					src := (n0 + i) * g.O * J
-					ys, ids := yBar.Data[src:src+g.O*J], am[src:src+g.O*J]
-					var yds []T
-					if hasYd {
-						yds = yd[src : src+g.O*J]
-					}
-					a, b := colA[i*P*ld:(i+1)*P*ld], colB[i*P*ld:(i+1)*P*ld]
-					if doW {
-						kernels.SpMM(g.O, K, ptr, ids, ys, a, ld, nil, nil, 1, partials[0], ld)
-					}
-					switch {
-					case doWdY && doWdX:
-						kernels.SpMM(g.O, K, ptr, ids, yds, a, ld, ys, b, 1, partials[1], ld)
-					case doWdY:
-						kernels.SpMM(g.O, K, ptr, ids, yds, a, ld, nil, nil, 1, partials[1], ld)
-					case doWdX:
-						kernels.SpMM(g.O, K, ptr, ids, ys, b, ld, nil, nil, 1, partials[1], ld)
+					for r0 := 0; r0 < pg.oh; r0 += br {
+						r1 := min(r0+br, pg.oh)
+						j0, j1 := r0*pg.ow, r1*pg.ow
+						nb := j1 - j0
+						p0 := max(0, r0*pg.s-pg.p) * pg.w
+						p1 := min(pg.h, (r1-1)*pg.s-pg.p+pg.k) * pg.w
+						for o := 0; o < g.O; o++ {
+							ptr[o] = int32(o * nb)
+							at := src + o*J + j0
+							for t, a := range am[at : at+nb] {
+								tidx[o*nb+t] = a - int32(p0)
+							}
+							copy(v1[o*nb:(o+1)*nb], yBar.Data[at:at+nb])
+							if hasYd {
+								copy(v2[o*nb:(o+1)*nb], yd[at:at+nb])
+							}
+						}
+						ptr[g.O] = int32(g.O * nb)
+						ids, ys, yds := tidx[:g.O*nb], v1[:g.O*nb], v2[:g.O*nb]
+						a := colA[(i*P+p0)*ld : (i*P+p1)*ld]
+						b := colB[(i*P+p0)*ld : (i*P+p1)*ld]
+						if doW {
+							kernels.SpMM(g.O, K, ptr, ids, ys, a, ld, nil, nil, 1, partials[0], ld)
+						}
+						switch {
+						case pair:
+							kernels.SpMM(g.O, K, ptr, ids, yds, a, ld, ys, b, 1, partials[1], ld)
+						case doWdY:
+							kernels.SpMM(g.O, K, ptr, ids, yds, a, ld, nil, nil, 1, partials[1], ld)
+						case doWdX:
+							kernels.SpMM(g.O, K, ptr, ids, ys, b, ld, nil, nil, 1, partials[1], ld)
+						}
 					}
 				}
 			}
@@ -439,6 +458,28 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 			unpermuteAddCL(g, dot.w.Data, dsts[1], ld)
 		}
 	}
+}
+
+// bandBytes bounds the bytes of window rows that one band of the weight
+// cotangents' sparse products reads per block of columns (bandRows).
+var bandBytes = 32 << 10
+
+// bandRows returns the rows of windows of a band of the weight
+// cotangents' sparse products: as many as keep the window rows their
+// selected pixels can lie in, a block of up to 256 values of each (a
+// kernel's block of columns; twice for the pair's two factors), within
+// bandBytes, at least one.
+func bandRows[T tensor.Float](g convGeom, pg poolGeom, ld int, pair bool) int {
+	var z T
+	row := min(ld, 256) * int(unsafe.Sizeof(z))
+	if pair {
+		row *= 2
+	}
+	r := 1
+	for r < pg.oh && ((r*pg.s+pg.k)*pg.w)*row <= bandBytes {
+		r++ // r+1 rows of windows span (r·s + k) rows of pixels at most
+	}
+	return r
 }
 
 // vecAlign is the alignment, in elements, of the rows of the sparse

@@ -125,3 +125,54 @@ func zerosLike[T tensor.Float](ts []*tensor.Dense[T]) []*tensor.Dense[T] {
 	}
 	return out
 }
+
+// BenchmarkConv2dMaxPool times LeNet-5's pooled convolutions (batch 128,
+// float32) with their reverse products sparse (kernels.SpMM) and dense
+// (the pooled cotangents scattered, then Conv2d's products): the forward
+// pass with tangents, the VJP and the VJP pair of a parameter HVP.
+func BenchmarkConv2dMaxPool(b *testing.B) {
+	defer func(v int) { sparsePool = v }(sparsePool)
+	for _, c := range []struct {
+		name string
+		x, w []int
+	}{
+		{"lenet5-conv1", []int{128, 1, 28, 28}, []int{20, 1, 5, 5}},
+		{"lenet5-conv2", []int{128, 20, 12, 12}, []int{50, 20, 5, 5}},
+	} {
+		rng := rand.New(rand.NewPCG(1, 1))
+		randn := func(shape ...int) *tensor.Dense[float32] { return randnT[float32](rng, shape...) }
+		in := []*tensor.Dense[float32]{randn(c.x...), randn(c.w...), randn(c.w[0])}
+		dots := []*tensor.Dense[float32]{nil, randn(c.w...), randn(c.w[0])}
+		f := &Conv2dMaxPool[float32]{Pool: MaxPool2d[float32]{Kernel: 2, Stride: 2}}
+		y := tensor.New[float32](f.Shape(in)...)
+		yDot := tensor.New[float32](y.Shape...)
+		yBar, yBarDot := randn(y.Shape...), randn(y.Shape...)
+		bar, barDot := zerosLike(in), zerosLike(in)
+		if c.x[1] == 1 {
+			bar[0], barDot[0] = nil, nil // a first layer: no input cotangent
+		}
+		f.ForwardJVP(y, yDot, in, dots) // the argmax, for the reverse products
+		for _, mode := range []struct {
+			name string
+			v    int
+		}{{"sparse", 1}, {"dense", -1}} {
+			sparsePool = mode.v
+			b.Run(c.name+"/"+mode.name+"/jvp", func(b *testing.B) {
+				for b.Loop() {
+					f.ForwardJVP(y, yDot, in, dots)
+				}
+			})
+			b.Run(c.name+"/"+mode.name+"/vjp", func(b *testing.B) {
+				for b.Loop() {
+					f.VJP(bar, yBar, in, y)
+				}
+			})
+			b.Run(c.name+"/"+mode.name+"/vjp-pair", func(b *testing.B) {
+				for b.Loop() {
+					f.VJPPair(bar, barDot, yBar, yBarDot, in, dots, y, yDot)
+				}
+			})
+		}
+		f.release()
+	}
+}
