@@ -219,20 +219,21 @@ func (c *Conv2dMaxPool[T]) withFresh(fresh uint64) Primitive[T] {
 // convPoolBackward is convBackward for a convolution whose output was
 // max-pooled with the geometry pg and argmax am: yBar and yBarDot are the
 // pooled cotangents, read as sparse matrices (Conv2dMaxPool), chunk by
-// chunk of images as convBackward. The rows of the windows, Xₙᵀ (one row
-// of K values per pixel), of the chunk's images lie one after the other,
-// so that one sparse product covers them all (the column indices of image
-// i offset by i·P). Where a window row holds at least 16 values (KW·C,
-// rowsCL), the rows are copied from a channels-last copy of the image,
-// their values in (kh, kw, c) order, aligned, 16-value vectors apart
-// (kernels.SpMM's loads then never straddle two cache lines), and so are
-// the weights W of the input cotangents; the weight cotangents are summed
-// in that order and permuted into W̄ at the end, and the input cotangents
-// go back into the channels-last image run by run. Otherwise the rows are
-// im2col's columns transposed, (c, kh, kw) order. The weight cotangents
-// are summed over the chunks in the order of reduceParts, each chunk's
-// terms in the order of its images, windows and pixels: bits fixed by the
-// shapes alone.
+// chunk of images as convBackward. The window rows of an image (one row
+// of K values per pixel) are copied, where a window row holds at least 16
+// values (KW·C, rowsCL), from a channels-last copy of the image, their
+// values in (kh, kw, c) order, rows 16-value vectors apart and 64-byte
+// aligned (kernels.SpMM's loads then never straddle two cache lines); the
+// weights of the input cotangents are laid out alike, the weight
+// cotangents summed in that order and permuted into W̄ at the end, and the
+// input cotangents' rows added back into the channels-last image run by
+// run. Otherwise the rows are im2col's columns transposed, in (c, kh, kw)
+// order. The weight cotangents' products run image by image and band by
+// band of rows of windows (bandRows: the band's window rows stay in L1);
+// the input cotangents' one per chunk, Sᵀ's rows the chunk's pixels. The
+// weight cotangents are summed over the chunks in the order of
+// reduceParts, each chunk's terms in the order of its images, channels'
+// windows: bits fixed by the shapes alone.
 func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, dot convGrads[T], yBar, yBarDot, x, w, xDot, wDot *tensor.Dense[T]) {
 	hasYd := yBarDot != nil
 	doX := bar.x != nil && w != nil
@@ -462,7 +463,7 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 
 // bandBytes bounds the bytes of window rows that one band of the weight
 // cotangents' sparse products reads per block of columns (bandRows).
-var bandBytes = 32 << 10
+const bandBytes = 32 << 10
 
 // bandRows returns the rows of windows of a band of the weight
 // cotangents' sparse products: as many as keep the window rows their
