@@ -99,6 +99,23 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 				return nil, fmt.Errorf("cuda: convolution kernel %s is not square", tensor.ShapeString(s))
 			}
 			pl.needsConv = true
+		case *autodiff.Conv2dMaxPool[T]: // pool(conv(x, W, b))
+			ws := tp.Value(in[1]).Shape
+			if ws[2] != ws[3] {
+				return nil, fmt.Errorf("cuda: convolution kernel %s is not square", tensor.ShapeString(ws))
+			}
+			xs := make([]*tensor.Dense[T], len(in))
+			for j, u := range in {
+				xs[j] = tp.Value(u)
+			}
+			z := pl.add(pnode[T]{kind: kConv, in: n.in, shape: p.Conv.Shape(xs),
+				stride: max(p.Conv.Stride, 1), pad: p.Conv.Padding, kernel: ws[2]})
+			pl.needsConv = true
+			n = pnode[T]{kind: kMaxPool, in: []int{z}, shape: n.shape,
+				kernel: p.Pool.Kernel, stride: p.Pool.Stride, pad: p.Pool.Padding}
+			if n.stride == 0 {
+				n.stride = p.Pool.Kernel
+			}
 		case autodiff.BatchNorm2dEval[T]:
 			n = batchNorm(n, p, n.in)
 		// The CPU's fused primitives run as their parts, in order.

@@ -30,11 +30,19 @@ func (n *Net[T]) ForwardCost(x *tensor.Dense[T]) Cost {
 		c.Values += len(val.Data)
 		p, in := tp.Op(autodiff.Var(v))
 		var f float64
-		switch p.(type) {
+		switch p := p.(type) {
 		case autodiff.Conv2d[T], *autodiff.Conv2d[T]:
 			// 2 · N·O·H′·W′ · C·kh·kw: y's size times W's size per output channel.
 			w := tp.Value(in[1])
 			f = 2 * float64(len(val.Data)) * float64(len(w.Data)/w.Shape[0])
+		case *autodiff.Conv2dMaxPool[T]:
+			// The convolution's, whose output the pooling reduces.
+			xs := make([]*tensor.Dense[T], len(in))
+			for j, u := range in {
+				xs[j] = tp.Value(u)
+			}
+			w := xs[1]
+			f = 2 * float64(tensor.Numel(p.Conv.Shape(xs))) * float64(len(w.Data)/w.Shape[0])
 		case autodiff.Linear[T], *autodiff.Linear[T]:
 			w := tp.Value(in[1])
 			f = 2 * float64(len(val.Data)) * float64(w.Shape[1])

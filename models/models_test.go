@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"hesscope/nn"
+	"hesscope/tensor"
 )
 
 // spec parses the parameter tables of testdata/models.md (a copy of the
@@ -126,5 +127,32 @@ func TestUnknownNames(t *testing.T) {
 	}
 	if _, err := New[float32]("mlp", Config{Activation: "gelu"}); err == nil || !strings.Contains(err.Error(), "gelu") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestForwardCost checks the FLOPs of a forward pass, worked out by hand
+// per image (2 per multiply-add of the convolutions and linear layers),
+// and the first such layer's, for models whose convolutions run alone
+// (C1) and fused with their pooling (LeNet-5, autodiff.Conv2dMaxPool).
+func TestForwardCost(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		flops, first float64 // per image
+	}{
+		// conv1 2·20·24²·25, conv2 2·50·8²·500, fc1 2·500·800, fc2 2·10·500.
+		{"lenet5", 576000 + 3200000 + 800000 + 10000, 576000},
+		// conv1 2·64·32²·75, conv2 2·64·16²·1600, fc 2·(384·4096 + 192·384 + 10·192).
+		{"c1", 9830400 + 52428800 + 3145728 + 147456 + 3840, 9830400},
+	} {
+		net, err := New[float32](c.name, Config{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 3
+		x := tensor.New[float32](n, net.Input[0], net.Input[1], net.Input[2])
+		got := net.ForwardCost(x)
+		if got.FLOPs != n*c.flops || got.First != n*c.first {
+			t.Errorf("%s: FLOPs %g, first %g; want %g, %g", c.name, got.FLOPs, got.First, n*c.flops, n*c.first)
+		}
 	}
 }
