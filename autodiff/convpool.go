@@ -230,7 +230,9 @@ func (c *Conv2dMaxPool[T]) withFresh(fresh uint64) Primitive[T] {
 // run. Otherwise the rows are im2col's columns transposed, in (c, kh, kw)
 // order. The weight cotangents' products run image by image and band by
 // band of rows of windows (bandRows: the band's window rows stay in L1);
-// the input cotangents' one per chunk, Sᵀ's rows the chunk's pixels. The
+// the input cotangents' per chunk, Sᵀ's rows the chunk's pixels, one
+// product per group of channels (chanGroup: the group's weight rows stay
+// in L1). The
 // weight cotangents are summed over the chunks in the order of
 // reduceParts, each chunk's terms in the order of its images, channels'
 // windows: bits fixed by the shapes alone.
@@ -306,9 +308,11 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 	if hasYd {
 		yd = yBarDot.Data
 	}
+	cg := chanGroup[T](g, ld, doXdY && doXdW) // Sᵀ's channels a product
+	ng := (g.O + cg - 1) / cg
 	reduceParts(g.chunks(), dsts, func(partials [][]T, lo, hi int) {
-		ents := g.G * g.O * J     // a chunk's entries at most
-		np := max(g.O, g.G*P) + 1 // row pointers of S and Sᵀ
+		ents := g.G * g.O * J        // a chunk's entries at most
+		np := max(g.O, ng*g.G*P) + 1 // row pointers of S and of Sᵀ's groups
 		ib := getScratch[int32](ents + 2*np)
 		defer putScratch(ib)
 		tidx := (*ib)[:ents]
@@ -391,26 +395,35 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 				continue
 			}
 			// Sᵀ, row i·P + p: the channels o whose window selected
-			// pixel p of image i, in the order of o (a counting sort).
+			// pixel p of image i, in the order of o (a counting sort),
+			// group by group of channels (chanGroup: the group's rows of
+			// W, and of Ẇ, stay in L1): group q's rows are rows q·R … of
+			// the sort. Each pixel's terms are added group after group,
+			// in the order of o, as in one product.
 			rows := cnt * P
-			clear(ptr[:rows+1])
-			for i := 0; i < cnt; i++ {
-				for _, a := range am[(n0+i)*g.O*J : (n0+i+1)*g.O*J] {
-					ptr[i*P+int(a)+1]++
-				}
-			}
-			for r := 0; r < rows; r++ {
-				ptr[r+1] += ptr[r]
-			}
-			copy(cur[:rows], ptr[:rows])
+			clear(ptr[:ng*rows+1])
 			for i := 0; i < cnt; i++ {
 				for o := 0; o < g.O; o++ {
+					base := (o/cg)*rows + i*P + 1
+					src := ((n0+i)*g.O + o) * J
+					for _, a := range am[src : src+J] {
+						ptr[base+int(a)]++
+					}
+				}
+			}
+			for r := 0; r < ng*rows; r++ {
+				ptr[r+1] += ptr[r]
+			}
+			copy(cur[:ng*rows], ptr[:ng*rows])
+			for i := 0; i < cnt; i++ {
+				for o := 0; o < g.O; o++ {
+					base := (o/cg)*rows + i*P
 					src := ((n0+i)*g.O + o) * J
 					for j, a := range am[src : src+J] {
-						r := i*P + int(a)
+						r := base + int(a)
 						k := cur[r]
 						cur[r]++
-						tidx[k] = int32(o)
+						tidx[k] = int32(o % cg)
 						v1[k] = yBar.Data[src+j]
 						if hasYd {
 							v2[k] = yd[src+j]
@@ -434,17 +447,24 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 					kernels.Col2im(xi, tmp, P, g.ConvShape)
 				}
 			}
-			if doX {
-				kernels.SpMM(rows, K, ptr, tidx, v1, ws, ld, nil, nil, 0, colA, ld)
-				addInput(bar, colA)
+			for q := 0; q < ng; q++ {
+				gp := ptr[q*rows : (q+1)*rows+1]
+				w0, w1 := q*cg*ld, min((q+1)*cg, g.O)*ld
+				beta := T(min(q, 1))
+				if doX {
+					kernels.SpMM(rows, K, gp, tidx, v1, ws[w0:w1], ld, nil, nil, beta, colA, ld)
+				}
+				switch {
+				case doXdY && doXdW:
+					kernels.SpMM(rows, K, gp, tidx, v2, ws[w0:w1], ld, v1, wds[w0:w1], beta, colB, ld)
+				case doXdY:
+					kernels.SpMM(rows, K, gp, tidx, v2, ws[w0:w1], ld, nil, nil, beta, colB, ld)
+				case doXdW:
+					kernels.SpMM(rows, K, gp, tidx, v1, wds[w0:w1], ld, nil, nil, beta, colB, ld)
+				}
 			}
-			switch {
-			case doXdY && doXdW:
-				kernels.SpMM(rows, K, ptr, tidx, v2, ws, ld, v1, wds, 0, colB, ld)
-			case doXdY:
-				kernels.SpMM(rows, K, ptr, tidx, v2, ws, ld, nil, nil, 0, colB, ld)
-			case doXdW:
-				kernels.SpMM(rows, K, ptr, tidx, v1, wds, ld, nil, nil, 0, colB, ld)
+			if doX {
+				addInput(bar, colA)
 			}
 			if doXdY || doXdW {
 				addInput(dot, colB)
@@ -459,6 +479,21 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 			unpermuteAddCL(g, dot.w.Data, dsts[1], ld)
 		}
 	}
+}
+
+// chanGroup returns the channels of a group of the input cotangents'
+// sparse products: as many as keep their rows of W, a block of up to 256
+// values of each (twice for the pair's W and Ẇ), within bandBytes, at
+// least one, the groups as even as possible.
+func chanGroup[T tensor.Float](g convGeom, ld int, pair bool) int {
+	var z T
+	row := min(ld, 256) * int(unsafe.Sizeof(z))
+	if pair {
+		row *= 2
+	}
+	most := max(1, bandBytes/row)
+	ng := (g.O + most - 1) / most
+	return (g.O + ng - 1) / ng
 }
 
 // bandBytes bounds the bytes of window rows that one band of the weight
