@@ -65,15 +65,7 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 	in, out := g.inSize(), g.outSize()
 	ow := g.OutW()
 	n := g.KW * g.C // a product's columns, a window row of one pixel
-	// rows[i·P + p]: where output pixel p of image i of a chunk reads its
-	// window's first row.
-	rows := make([]int, g.G*g.P)
-	for i := 0; i < g.G; i++ {
-		for p := 0; p < g.P; p++ {
-			oi, oj := p/ow, p%ow
-			rows[i*g.P+p] = i*img + (oi*g.Stride*wp+oj*g.Stride)*g.C
-		}
-	}
+	rows := g.windowOffsets(g.G)
 	sBuf, dsts := weightSums[T](g.O*g.K, doW, doWdY || doWdX, true)
 	defer putScratch(sBuf)
 	needX, needXd := doW || doWdY, doWdX
@@ -141,14 +133,7 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 				// Ḃ's windows and the products that read them, then B's:
 				// B is [ld, K], row p the window of pixel p.
 				wb := bufs[3]
-				gather := func(off int) {
-					for p, r := range rows[:ld] {
-						for u := 0; u < g.KH; u++ {
-							src, dst := off+r+u*wp*g.C, p*g.K+u*n
-							copy(wb[dst:dst+n], xs[src:src+n])
-						}
-					}
-				}
+				gather := func(off int) { gatherWindows(g, wb, g.K, xs[off:], rows[:ld]) }
 				// The products by ȳ (d = 0) or ȳ̇ (d = 1): dst += ȳ·B.
 				mul := func(d int, dst []T) {
 					if !inPlace {
@@ -201,10 +186,10 @@ func convWeightRows[T tensor.Float](g convGeom, bar, dot convGrads[T], yBar, yBa
 		}
 	})
 	if doW {
-		addWindowMajor(bar.w.Data, dsts[0], g.O, g.C, g.KH*g.KW)
+		addWindowMajor(bar.w.Data, dsts[0], g.O, g.C, g.KH*g.KW, g.K)
 	}
 	if doWdY || doWdX {
-		addWindowMajor(dot.w.Data, dsts[1], g.O, g.C, g.KH*g.KW)
+		addWindowMajor(dot.w.Data, dsts[1], g.O, g.C, g.KH*g.KW, g.K)
 	}
 }
 
@@ -225,11 +210,42 @@ func weightSums[T tensor.Float](size int, doW, doWd, zero bool) (buf *[]T, dsts 
 	return buf, dsts
 }
 
-// addWindowMajor adds the sums s, in (o, u·v, c) order, into w in its
-// (o, c, u·v) order: w[(o·c + ch)·kk + t] += s[(o·kk + t)·c + ch].
-func addWindowMajor[T tensor.Float](w, s []T, o, c, kk int) {
+// windowOffsets returns, for output pixel p of image i of images that
+// lie one after the other as channels-last, zero-padded copies
+// (kernels.ChannelsLast), where its window's first row starts:
+// offs[i·P + p]. Window row u is then the run of KW·C values u·(W + 2·Pad)·C
+// further on.
+func (g convGeom) windowOffsets(images int) []int {
+	img, wp, ow := g.clLen(), g.W+2*g.Pad, g.OutW()
+	offs := make([]int, images*g.P)
+	for i := 0; i < images; i++ {
+		for p := 0; p < g.P; p++ {
+			oi, oj := p/ow, p%ow
+			offs[i*g.P+p] = i*img + (oi*g.Stride*wp+oj*g.Stride)*g.C
+		}
+	}
+	return offs
+}
+
+// gatherWindows copies the window of each pixel p, whose first row starts
+// at xs[offs[p]] (windowOffsets), into row p of dst, rows ld apart: KH
+// runs of KW·C values, in (u, v, c) order.
+func gatherWindows[T tensor.Float](g convGeom, dst []T, ld int, xs []T, offs []int) {
+	wp, n := g.W+2*g.Pad, g.KW*g.C
+	for p, r := range offs {
+		for u := 0; u < g.KH; u++ {
+			src, d := r+u*wp*g.C, p*ld+u*n
+			copy(dst[d:d+n], xs[src:src+n])
+		}
+	}
+}
+
+// addWindowMajor adds the sums s, in (o, u·v, c) order with the rows of
+// each o ld ≥ kk·c apart, into w in its (o, c, u·v) order:
+// w[(o·c + ch)·kk + t] += s[o·ld + t·c + ch].
+func addWindowMajor[T tensor.Float](w, s []T, o, c, kk, ld int) {
 	for i := 0; i < o; i++ {
-		wi, si := w[i*c*kk:(i+1)*c*kk], s[i*kk*c:(i+1)*kk*c]
+		wi, si := w[i*c*kk:(i+1)*c*kk], s[i*ld:i*ld+kk*c]
 		for t := 0; t < kk; t++ {
 			row := si[t*c : (t+1)*c]
 			for ch, v := range row {

@@ -69,15 +69,6 @@ func (c *Conv2dMaxPool[T]) Shape(x []*tensor.Dense[T]) []int {
 	return []int{pg.n, pg.c, pg.oh, pg.ow}
 }
 
-// argmaxFor returns the argmax buffer for n outputs, kept until release.
-func (c *Conv2dMaxPool[T]) argmaxFor(n int) []int32 {
-	if c.Pool.scratch == nil {
-		c.Pool.scratch = getScratch[int32](n)
-	}
-	c.Pool.argmax = (*c.Pool.scratch)[:n]
-	return c.Pool.argmax
-}
-
 // release returns the argmax buffer to its pool when the tape is reset.
 func (c *Conv2dMaxPool[T]) release() { c.Pool.release() }
 
@@ -92,7 +83,7 @@ func (c *Conv2dMaxPool[T]) forwardChunks(y *tensor.Dense[T], x []*tensor.Dense[T
 	g, pg, _ := c.geoms(x)
 	yc := getScratch[T](g.N * g.O * g.P)
 	defer putScratch(yc)
-	am := c.argmaxFor(len(y.Data))
+	am := c.Pool.argmaxFor(len(y.Data))
 	in, out := pg.h*pg.w, pg.oh*pg.ow
 	convForward(g, *yc, nil, x[0], x[1], optional(x, 2), nil, nil, nil, func(n0, cnt int) {
 		for pl := n0 * g.O; pl < (n0+cnt)*g.O; pl++ {
@@ -111,7 +102,7 @@ func (c *Conv2dMaxPool[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tenso
 	yc := getScratch[T](2 * g.N * g.O * g.P)
 	defer putScratch(yc)
 	v, d := (*yc)[:g.N*g.O*g.P], (*yc)[g.N*g.O*g.P:]
-	am := c.argmaxFor(len(y.Data))
+	am := c.Pool.argmaxFor(len(y.Data))
 	in, out := pg.h*pg.w, pg.oh*pg.ow
 	convForward(g, v, d, x[0], x[1], optional(x, 2), xDot[0], xDot[1], optional(xDot, 2), func(n0, cnt int) {
 		for pl := n0 * g.O; pl < (n0+cnt)*g.O; pl++ {
@@ -134,13 +125,6 @@ func (c *Conv2dMaxPool[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]
 			gather(yDot.Data[pl*out:(pl+1)*out], (*d)[pl*in:(pl+1)*in], c.Pool.argmax[pl*out:(pl+1)*out])
 		}
 	})
-}
-
-// gather sets dst[i] = src[at[i]].
-func gather[T tensor.Float](dst, src []T, at []int32) {
-	for i, a := range at[:len(dst)] {
-		dst[i] = src[a]
-	}
 }
 
 // VJP adds the convolution's VJP of the unpooled ȳ.
@@ -270,25 +254,22 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 		ld = alignUp(K)
 	}
 	// The weight cotangents' destinations: W̄ and W̄̇ themselves, or, in
-	// (kh, kw, c) order, scratch permuted into them at the end.
-	dsts := [][]T{nil, nil}
+	// (kh, kw, c) order, scratch added into them at the end.
 	var wsum *[]T
-	if doWt && cl {
-		wsum = getScratch[T](2 * g.O * ld)
+	dsts := [][]T{nil, nil}
+	switch {
+	case doWt && cl:
+		wsum, dsts = weightSums[T](g.O*ld, doW, doWdY || doWdX, true)
 		defer putScratch(wsum)
-	}
-	for i, want := range []bool{doW, doWdY || doWdX} {
-		switch {
-		case !want:
-		case cl:
-			dsts[i] = (*wsum)[i*g.O*ld : (i+1)*g.O*ld]
-			clear(dsts[i])
-		case i == 0:
-			dsts[i] = bar.w.Data
-		default:
-			dsts[i] = dot.w.Data
+	case doWt:
+		if doW {
+			dsts[0] = bar.w.Data
+		}
+		if doWdY || doWdX {
+			dsts[1] = dot.w.Data
 		}
 	}
+	offs := g.windowOffsets(1) // of an image's pixels' windows, channels-last
 	// The input cotangents' weights, [W | Ẇ], in the rows' order.
 	ws, wds := data(w), data(wDot)
 	if doIn && cl {
@@ -330,7 +311,7 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 			for i := 0; i < cnt; i++ {
 				xi := t.Data[(n0+i)*in : (n0+i+1)*in]
 				if cl {
-					windowRowsCL(g, dst[i*P*ld:], ld, xi, tmp)
+					windowRowsCL(g, dst[i*P*ld:], ld, xi, tmp, offs)
 					continue
 				}
 				kernels.Im2col(tmp, P, xi, g.ConvShape)
@@ -437,7 +418,7 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 				for i := 0; i < cnt; i++ {
 					xi := dst.x.Data[(n0+i)*in : (n0+i+1)*in]
 					if cl {
-						addWindowRowsCL(g, xi, col[i*P*ld:], ld, tmp, dst.freshX)
+						addWindowRowsCL(g, xi, col[i*P*ld:], ld, tmp, offs, dst.freshX)
 						continue
 					}
 					kernels.ChannelsLast(tmp, col[i*P*ld:], kernels.ConvShape{C: P, H: 1, W: K})
@@ -473,10 +454,10 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 	})
 	if wsum != nil {
 		if doW {
-			unpermuteAddCL(g, bar.w.Data, dsts[0], ld)
+			addWindowMajor(bar.w.Data, dsts[0], g.O, g.C, g.KH*g.KW, ld)
 		}
 		if doWdY || doWdX {
-			unpermuteAddCL(g, dot.w.Data, dsts[1], ld)
+			addWindowMajor(dot.w.Data, dsts[1], g.O, g.C, g.KH*g.KW, ld)
 		}
 	}
 }
@@ -486,12 +467,7 @@ func convPoolBackward[T tensor.Float](g convGeom, pg poolGeom, am []int32, bar, 
 // values of each (twice for the pair's W and Ẇ), within bandBytes, at
 // least one, the groups as even as possible.
 func chanGroup[T tensor.Float](g convGeom, ld int, pair bool) int {
-	var z T
-	row := min(ld, 256) * int(unsafe.Sizeof(z))
-	if pair {
-		row *= 2
-	}
-	most := max(1, bandBytes/row)
+	most := max(1, bandBytes/blockRowBytes[T](ld, pair))
 	ng := (g.O + most - 1) / most
 	return (g.O + ng - 1) / ng
 }
@@ -506,16 +482,24 @@ const bandBytes = 32 << 10
 // kernel's block of columns; twice for the pair's two factors), within
 // bandBytes, at least one.
 func bandRows[T tensor.Float](g convGeom, pg poolGeom, ld int, pair bool) int {
-	var z T
-	row := min(ld, 256) * int(unsafe.Sizeof(z))
-	if pair {
-		row *= 2
-	}
+	row := blockRowBytes[T](ld, pair)
 	r := 1
 	for r < pg.oh && ((r*pg.s+pg.k)*pg.w)*row <= bandBytes {
 		r++ // r+1 rows of windows span (r·s + k) rows of pixels at most
 	}
 	return r
+}
+
+// blockRowBytes is the bytes a sparse product reads of one row of its
+// dense factor per block of columns (SpMM's widest, 256 values), twice
+// for a pair's two factors.
+func blockRowBytes[T tensor.Float](ld int, pair bool) int {
+	var z T
+	row := min(ld, 256) * int(unsafe.Sizeof(z))
+	if pair {
+		row *= 2
+	}
+	return row
 }
 
 // vecAlign is the alignment, in elements, of the rows of the sparse
@@ -548,40 +532,27 @@ func (g convGeom) clLen() int { return (g.H + 2*g.Pad) * (g.W + 2*g.Pad) * g.C }
 // windowRowsCL writes the window rows of the image x (each pixel's window,
 // K values in (kh, kw, c) order) into dst, rows ld apart (the ld − K
 // values after each are left as they are), through tmp, which receives
-// the image channels-last and zero-padded (clLen values).
-func windowRowsCL[T tensor.Float](g convGeom, dst []T, ld int, x, tmp []T) {
+// the image channels-last and zero-padded (clLen values); offs are
+// g.windowOffsets(1).
+func windowRowsCL[T tensor.Float](g convGeom, dst []T, ld int, x, tmp []T, offs []int) {
 	kernels.ChannelsLast(tmp, x, g.ConvShape)
-	wp, run := g.W+2*g.Pad, g.KW*g.C
-	oh, ow := g.OutH(), g.OutW()
-	for i := 0; i < oh; i++ {
-		for j := 0; j < ow; j++ {
-			row := dst[(i*ow+j)*ld:]
-			for kh := 0; kh < g.KH; kh++ {
-				src := ((i*g.Stride+kh)*wp + j*g.Stride) * g.C
-				copy(row[kh*run:(kh+1)*run], tmp[src:src+run])
-			}
-		}
-	}
+	gatherWindows(g, dst, ld, tmp, offs)
 }
 
 // addWindowRowsCL adds the window rows of an image (rows ld apart, in
-// windowRowsCL's order) back into its input cotangent xi ([C, H, W]),
-// written where fresh: each row's runs into the zero-padded channels-last
-// image, in tmp, pixel by pixel in order, then its inside transposed. tmp
-// holds clLen + 2·C·H·W values.
-func addWindowRowsCL[T tensor.Float](g convGeom, xi, rows []T, ld int, tmp []T, fresh bool) {
+// windowRowsCL's order; offs as there) back into its input cotangent xi
+// ([C, H, W]), written where fresh: each row's runs into the zero-padded
+// channels-last image, in tmp, pixel by pixel in order (gatherWindows'
+// adjoint), then its inside transposed. tmp holds clLen + 2·C·H·W values.
+func addWindowRowsCL[T tensor.Float](g convGeom, xi, rows []T, ld int, tmp []T, offs []int, fresh bool) {
 	n, in := g.clLen(), g.inSize()
 	pad, wide, trans := tmp[:n], tmp[n:n+in], tmp[n+in:n+2*in]
 	clear(pad)
 	wp, run := g.W+2*g.Pad, g.KW*g.C
-	oh, ow := g.OutH(), g.OutW()
-	for i := 0; i < oh; i++ {
-		for j := 0; j < ow; j++ {
-			row := rows[(i*ow+j)*ld:]
-			for kh := 0; kh < g.KH; kh++ {
-				d := ((i*g.Stride+kh)*wp + j*g.Stride) * g.C
-				kernels.Add(pad[d:d+run], row[kh*run:(kh+1)*run])
-			}
+	for p, r := range offs {
+		for kh := 0; kh < g.KH; kh++ {
+			d := r + kh*wp*g.C
+			kernels.Add(pad[d:d+run], rows[p*ld+kh*run:p*ld+(kh+1)*run])
 		}
 	}
 	inside := pad
@@ -602,24 +573,13 @@ func addWindowRowsCL[T tensor.Float](g convGeom, xi, rows []T, ld int, tmp []T, 
 }
 
 // permuteCL writes the weights w ([O, C, KH, KW]) as rows of K values in
-// (kh, kw, c) order, ld apart, into dst.
+// (kh, kw, c) order, ld apart, into dst (the order addWindowMajor takes
+// back).
 func permuteCL[T tensor.Float](g convGeom, dst, w []T, ld int) {
 	for o := 0; o < g.O; o++ {
 		for c := 0; c < g.C; c++ {
 			for k := 0; k < g.KH*g.KW; k++ {
 				dst[o*ld+k*g.C+c] = w[(o*g.C+c)*g.KH*g.KW+k]
-			}
-		}
-	}
-}
-
-// unpermuteAddCL adds rows of K values in (kh, kw, c) order, ld apart, to
-// the weight cotangent dst ([O, C, KH, KW]).
-func unpermuteAddCL[T tensor.Float](g convGeom, dst, src []T, ld int) {
-	for o := 0; o < g.O; o++ {
-		for c := 0; c < g.C; c++ {
-			for k := 0; k < g.KH*g.KW; k++ {
-				dst[(o*g.C+c)*g.KH*g.KW+k] += src[o*ld+k*g.C+c]
 			}
 		}
 	}

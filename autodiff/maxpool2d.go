@@ -53,6 +53,23 @@ func (m *MaxPool2d[T]) withFresh(fresh uint64) Primitive[T] {
 	return &c
 }
 
+// argmaxFor sets the argmax to n outputs of its buffer, taken from the
+// pool on first use and kept until release, and returns it.
+func (m *MaxPool2d[T]) argmaxFor(n int) []int32 {
+	if m.scratch == nil {
+		m.scratch = getScratch[int32](n)
+	}
+	m.argmax = (*m.scratch)[:n]
+	return m.argmax
+}
+
+// gather sets dst[i] = src[at[i]]: the tangent of the selected pixels.
+func gather[T tensor.Float](dst, src []T, at []int32) {
+	for i, a := range at[:len(dst)] {
+		dst[i] = src[a]
+	}
+}
+
 // release returns the argmax buffer to its pool when the tape is reset.
 func (m *MaxPool2d[T]) release() {
 	if m.scratch != nil {
@@ -102,10 +119,7 @@ func (m *MaxPool2d[T]) imageForward(y *tensor.Dense[T], x []*tensor.Dense[T]) fu
 // Forward's planes [lo, hi) (image n's channel c is plane n·C + c).
 func (m *MaxPool2d[T]) forwardPlanes(y *tensor.Dense[T], x []*tensor.Dense[T]) (poolGeom, func(lo, hi int)) {
 	g := m.geom(x[0])
-	if m.scratch == nil {
-		m.scratch = getScratch[int32](len(y.Data))
-	}
-	m.argmax = (*m.scratch)[:len(y.Data)]
+	m.argmaxFor(len(y.Data))
 	in, out := g.h*g.w, g.oh*g.ow
 	return g, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
@@ -345,19 +359,13 @@ func poolPlane2x2[T tensor.Float](g poolGeom, yp []T, am []int32, plane []T) {
 // plane, while the plane's argmax is in cache.
 func (m *MaxPool2d[T]) ForwardJVP(y, yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T]) {
 	g := m.geom(x[0])
-	if m.scratch == nil {
-		m.scratch = getScratch[int32](len(y.Data))
-	}
-	m.argmax = (*m.scratch)[:len(y.Data)]
+	m.argmaxFor(len(y.Data))
 	in, out := g.h*g.w, g.oh*g.ow
 	forEachPart(g.n*g.c, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			am := m.argmax[pl*out : (pl+1)*out]
 			poolPlane(g, y.Data[pl*out:(pl+1)*out], am, x[0].Data[pl*in:(pl+1)*in])
-			src, dst := xDot[0].Data[pl*in:(pl+1)*in], yDot.Data[pl*out:(pl+1)*out]
-			for i, a := range am {
-				dst[i] = src[a]
-			}
+			gather(yDot.Data[pl*out:(pl+1)*out], xDot[0].Data[pl*in:(pl+1)*in], am)
 		}
 	})
 }
@@ -373,10 +381,7 @@ func (m *MaxPool2d[T]) JVP(yDot *tensor.Dense[T], x, xDot []*tensor.Dense[T], _ 
 	in, out := g.h*g.w, g.oh*g.ow
 	forEachPart(g.n*g.c, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			src := xDot[0].Data[pl*in : (pl+1)*in]
-			for i, a := range m.argmax[pl*out : (pl+1)*out] {
-				yDot.Data[pl*out+i] = src[a]
-			}
+			gather(yDot.Data[pl*out:(pl+1)*out], xDot[0].Data[pl*in:(pl+1)*in], m.argmax[pl*out:(pl+1)*out])
 		}
 	})
 }
