@@ -92,11 +92,16 @@ func (c *Conv2d[T]) Params() []*Param[T] {
 
 // Forward records the layer on g.
 func (c *Conv2d[T]) Forward(g *Graph[T], x autodiff.Var) autodiff.Var {
-	p := &autodiff.Conv2d[T]{Stride: c.Stride, Padding: c.Padding}
+	return g.Tape.Apply(&autodiff.Conv2d[T]{Stride: c.Stride, Padding: c.Padding}, c.operands(g, x)...)
+}
+
+// operands returns the inputs of the layer's primitive: x, the weight and,
+// if the layer has one, the bias.
+func (c *Conv2d[T]) operands(g *Graph[T], x autodiff.Var) []autodiff.Var {
 	if c.Bias == nil {
-		return g.Tape.Apply(p, x, g.Param(c.Weight))
+		return []autodiff.Var{x, g.Param(c.Weight)}
 	}
-	return g.Tape.Apply(p, x, g.Param(c.Weight), g.Param(c.Bias))
+	return []autodiff.Var{x, g.Param(c.Weight), g.Param(c.Bias)}
 }
 
 // ForwardMaxPool records max-pooling of the layer's output, with the given
@@ -112,10 +117,7 @@ func (c *Conv2d[T]) ForwardMaxPool(g *Graph[T], x autodiff.Var, kernel, stride, 
 		Conv: autodiff.Conv2d[T]{Stride: c.Stride, Padding: c.Padding},
 		Pool: autodiff.MaxPool2d[T]{Kernel: kernel, Stride: stride, Padding: padding},
 	}
-	if c.Bias == nil {
-		return g.Tape.Apply(p, x, g.Param(c.Weight))
-	}
-	return g.Tape.Apply(p, x, g.Param(c.Weight), g.Param(c.Bias))
+	return g.Tape.Apply(p, c.operands(g, x)...)
 }
 
 // BatchNorm2d normalises each channel (PyTorch nn.BatchNorm2d, eps 1e-5,
