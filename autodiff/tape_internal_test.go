@@ -18,6 +18,31 @@ func passWith(pass func() []float32, reused bool) []float32 {
 	return pass()
 }
 
+// freshAgainstReused runs pass on tp with fresh buffers, then again with
+// every pooled buffer and recycled cotangent filled with NaN (passWith),
+// and fails unless the two give the same values, bit for bit.
+func freshAgainstReused(t *testing.T, tp *Tape[float32], pass func() []float32) {
+	t.Helper()
+	first := passWith(pass, false)
+	tp.Reset()
+	for _, free := range tp.pool {
+		for _, b := range free {
+			for i := range b.Data {
+				b.Data[i] = float32(math.NaN())
+			}
+		}
+	}
+	second := passWith(pass, true)
+	if len(first) != len(second) {
+		t.Fatalf("%d values on fresh buffers, %d on reused ones", len(first), len(second))
+	}
+	for i := range first {
+		if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
+			t.Fatalf("value %d: %v on fresh buffers, %v on reused ones", i, first[i], second[i])
+		}
+	}
+}
+
 // TestTapeReusesGarbage runs a forward-over-reverse pass through every
 // primitive twice on one tape, the second time with every pooled buffer
 // filled with NaN first and Backward's recycled cotangents too (passWith):
@@ -67,21 +92,7 @@ func TestTapeReusesGarbage(t *testing.T) {
 		}
 		return out
 	}
-	first := passWith(pass, false)
-	tp.Reset()
-	for _, free := range tp.pool {
-		for _, b := range free {
-			for i := range b.Data {
-				b.Data[i] = float32(math.NaN())
-			}
-		}
-	}
-	second := passWith(pass, true)
-	for i := range first {
-		if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
-			t.Fatalf("value %d: %v on fresh buffers, %v on reused ones", i, first[i], second[i])
-		}
-	}
+	freshAgainstReused(t, tp, pass)
 }
 
 // TestFreshCotangents checks the primitives that take their inputs'
@@ -225,24 +236,7 @@ func TestFreshCotangents(t *testing.T) {
 					}
 					return out
 				}
-				first := passWith(pass, false)
-				tp.Reset()
-				for _, free := range tp.pool {
-					for _, b := range free {
-						for i := range b.Data {
-							b.Data[i] = float32(math.NaN())
-						}
-					}
-				}
-				second := passWith(pass, true)
-				if len(first) != len(second) {
-					t.Fatalf("%d values on fresh buffers, %d on reused ones", len(first), len(second))
-				}
-				for i := range first {
-					if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
-						t.Fatalf("value %d: %v on fresh buffers, %v on reused ones", i, first[i], second[i])
-					}
-				}
+				freshAgainstReused(t, tp, pass)
 			})
 		}
 	}
