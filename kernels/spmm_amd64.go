@@ -29,19 +29,19 @@ func init() {
 	if !hasAVX512 && !hasAVX2 {
 		return
 	}
-	// The dispatchers read hasAVX512 at every call, as the other kernels'
-	// (withISAs turns it off to test the AVX2 kernels).
-	spmmF32 = func(m, n int, ptr, idx []int32, val, b []float32, ldb int, val2, b2 []float32, set bool, c []float32, ldc int) {
-		k := &spmmSAVX2
+	spmmF32 = spmmDispatch[float32](&spmmSAVX512, &spmmSAVX2)
+	spmmF64 = spmmDispatch[float64](&spmmDAVX512, &spmmDAVX2)
+}
+
+// spmmDispatch returns SpMM's vector kernel for F: avx512's kernels where
+// the machine has AVX-512, else avx2's. It reads hasAVX512 at every call,
+// as the other kernels' dispatchers do (withISAs turns it off to test the
+// AVX2 kernels).
+func spmmDispatch[F float32 | float64](avx512, avx2 *spmmKernels) spmmOf[F] {
+	return func(m, n int, ptr, idx []int32, val, b []F, ldb int, val2, b2 []F, set bool, c []F, ldc int) {
+		k := avx2
 		if hasAVX512 {
-			k = &spmmSAVX512
-		}
-		spmmRun(k, m, n, ptr, idx, val, b, ldb, val2, b2, set, c, ldc)
-	}
-	spmmF64 = func(m, n int, ptr, idx []int32, val, b []float64, ldb int, val2, b2 []float64, set bool, c []float64, ldc int) {
-		k := &spmmDAVX2
-		if hasAVX512 {
-			k = &spmmDAVX512
+			k = avx512
 		}
 		spmmRun(k, m, n, ptr, idx, val, b, ldb, val2, b2, set, c, ldc)
 	}
