@@ -210,18 +210,29 @@ func TestWinograd43Agrees(t *testing.T) {
 
 // convPair runs p's ForwardJVP on in and their tangents dots, then its
 // VJPPair on random cotangents (drawn by randn) into fresh cotangents, and
-// returns y, ẏ and the cotangents' values, each input's x̄ then x̄̇.
+// returns y, ẏ and the cotangents' values, each input's x̄ then x̄̇
+// (pairOf).
 func convPair(p Conv2d[float32], in, dots []*tensor.Dense[float32], randn func(shape ...int) *tensor.Dense[float32]) [][]float32 {
-	y := tensor.New[float32](p.Shape(in)...)
-	yDot := tensor.New[float32](y.Shape...)
+	shape := p.Shape(in)
+	return pairOf[float32](p, in, dots, randn(shape...), randn(shape...))
+}
+
+// pairPrimitive is a primitive with both fused passes.
+type pairPrimitive[T tensor.Float] interface {
+	PairJVP[T]
+	PairVJP[T]
+}
+
+// pairOf runs p's ForwardJVP on in and their tangents dots, then its
+// VJPPair of yBar and yBarDot into zeroed cotangents, and returns y, ẏ
+// and each input's x̄ then x̄̇.
+func pairOf[T tensor.Float](p pairPrimitive[T], in, dots []*tensor.Dense[T], yBar, yBarDot *tensor.Dense[T]) [][]T {
+	y := tensor.New[T](p.Shape(in)...)
+	yDot := tensor.New[T](y.Shape...)
 	p.ForwardJVP(y, yDot, in, dots)
-	yBar, yBarDot := randn(y.Shape...), randn(y.Shape...)
-	var bar, barDot []*tensor.Dense[float32]
-	for _, t := range in {
-		bar, barDot = append(bar, tensor.New[float32](t.Shape...)), append(barDot, tensor.New[float32](t.Shape...))
-	}
+	bar, barDot := zerosLike(in), zerosLike(in)
 	p.VJPPair(bar, barDot, yBar, yBarDot, in, dots, y, yDot)
-	out := [][]float32{y.Data, yDot.Data}
+	out := [][]T{y.Data, yDot.Data}
 	for i := range bar {
 		out = append(out, bar[i].Data, barDot[i].Data)
 	}
