@@ -33,8 +33,14 @@
 # execution trace and a CPU profile of HVP passes at $THREADS threads
 # (BenchmarkModels, .device/hessian.test) into $OUT/traces.tgz, to be read
 # where Go is (bench/trace_idle.py's doc string has the commands): about a
-# minute more. Raw JSON lines go to $OUT (the device tool's result folder)
-# or a temporary folder.
+# minute more. Then (CURVE_MODELS, default resnet20; CURVE_MODELS=none
+# skips it) BenchmarkModels' gradient and HVP at 1, 2, 4, … and $THREADS
+# threads, each with its processor time per pass (cpu-s/op): where the
+# speed-up falls short, cpu-s/op rising with the threads means each core
+# does less per second (memory traffic; the helpers' 0.2-ms spin counts
+# too), a flat one that cores wait. About half a minute for resnet20.
+# Raw JSON lines go to $OUT (the device tool's result folder) or a
+# temporary folder.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.device/hesscope-cpu
@@ -71,6 +77,7 @@ models=${MODELS:-lenet5 c1 c2 resnet20 resnet18}
 scale=${SCALE_MODELS:-c1 resnet20 resnet18}
 trace=${TRACE:-0}
 traceModels=${TRACE_MODELS:-c1 resnet20 resnet18}
+curve=${CURVE_MODELS:-resnet20}
 reps=${REPS:-3}
 rounds=${ROUNDS:-2}
 # Every setting checked before any work: one line naming it and what was
@@ -83,6 +90,7 @@ want_count ROUNDS "$rounds" 100
 threads=$((10#$threads)) reps=$((10#$reps)) rounds=$((10#$rounds)) # 08 is 8
 want_models MODELS "$models"
 want_models SCALE_MODELS "$scale"
+[ "$curve" = none ] || want_models CURVE_MODELS "$curve"
 case $trace in
 0 | 1) ;;
 *) echo "device_cpu: TRACE=$trace: want 0 or 1" >&2; exit 2 ;;
@@ -128,6 +136,16 @@ echo "raw results: $res"
 if [ -x .device/workers.test ]; then
 	echo "parallel loops at $threads threads (ns/op: one loop of 32 tasks of about 6 µs; internal/workers):"
 	timeout 60 .device/workers.test -test.run '^$' -test.bench 'Regions' -test.cpu "$threads" -test.count 3 | grep Benchmark
+fi
+if [ "$curve" != none ] && [ "$threads" -gt 1 ] && [ -x .device/hessian.test ]; then
+	cpus=1
+	for ((c = 2; c < threads; c *= 2)); do cpus="$cpus,$c"; done
+	cpus="$cpus,$threads"
+	echo "hesscope's passes at $cpus threads (BenchmarkModels, batch 128, float32: wall ns/op and processor seconds per pass, cpu-s/op):"
+	for m in $curve; do
+		timeout 300 .device/hessian.test -test.run '^$' -test.bench "Models/$m/^(Gradient|HVP)\$" -test.benchtime 3x \
+			-test.cpu "$cpus" | grep Benchmark || echo "device_cpu: BenchmarkModels/$m at $cpus threads failed or timed out" >&2
+	done
 fi
 if [ "$trace" = 1 ]; then
 	# Two passes after the benchmark's warm-up pass (one for resnet18): the
