@@ -35,9 +35,11 @@ import (
 // VMASKMOVPS/PD into a scratch register with AVX2 (the mask from
 // stridedMasks in Y15).
 
-// spmmTarget is one instruction set, element type and form.
+// spmmTarget is one instruction set and element type (vecTarget's) and
+// form: S·B, or S·B + S₂·B₂ (pair).
 type spmmTarget struct {
-	zmm, f64, pair bool
+	vecTarget
+	pair bool
 }
 
 // maxVecs is the widest block: 16 zmm (the rest for up to 4-row groups'
@@ -86,7 +88,7 @@ var spmmTargets = func() []spmmTarget {
 	for _, zmm := range []bool{true, false} {
 		for _, f64 := range []bool{false, true} {
 			for _, pair := range []bool{false, true} {
-				ts = append(ts, spmmTarget{zmm, f64, pair})
+				ts = append(ts, spmmTarget{vecTarget{zmm, f64}, pair})
 			}
 		}
 	}
@@ -111,13 +113,10 @@ func emitSpmm(w *bytes.Buffer) {
 func emitSpmmDecls(w *bytes.Buffer) {
 	for _, zmm := range []bool{true, false} {
 		for _, f64 := range []bool{false, true} {
-			t := spmmTarget{zmm: zmm, f64: f64}
-			isa, typ, lanes := "AVX2", "S", 8
+			t := spmmTarget{vecTarget: vecTarget{zmm, f64}}
+			isa, typ, lanes := "AVX2", t.sfx(), t.lanes()
 			if zmm {
-				isa, lanes = "AVX512", 16
-			}
-			if f64 {
-				typ, lanes = "D", lanes/2
+				isa = "AVX512"
 			}
 			fmt.Fprintf(w, "\n// spmm%s%s holds the %s kernels of %s, by vectors − 1.\n", typ, isa, isa, map[bool]string{false: "float32", true: "float64"}[f64])
 			fmt.Fprintf(w, "var spmm%s%s = spmmKernels{\n\tlanes: %d,\n", typ, isa, lanes)
@@ -149,19 +148,13 @@ func (t spmmTarget) emit(w *bytes.Buffer, nv int) {
 	name := t.name(nv)
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	label := func(s string) { fmt.Fprintf(w, "%s_%s:\n", name, s) }
-	size, sfx := 4, "S"
-	if t.f64 {
-		size, sfx = 8, "D"
-	}
-	vbytes, reg := 32, "Y"
-	if t.zmm {
-		vbytes, reg = 64, "Z"
-	}
+	sfx, vbytes := t.sfx(), t.vbytes()
+	size := vbytes / t.lanes() // of an element
 	group := t.spmmGroup(nv)
 	if group*nv > t.maxAcc() || group < 1 {
 		log.Fatalf("%s: %d rows of %d vectors", name, group, nv)
 	}
-	acc := func(r, v int) string { return fmt.Sprintf("%s%d", reg, r*nv+v) }
+	acc := func(r, v int) string { return t.reg(r*nv + v) }
 	// The broadcasts of val and val2: two registers each with AVX-512
 	// (alternating rows), one with AVX2; Y14 the scratch vector of the
 	// masked loads, Y15 their mask.
