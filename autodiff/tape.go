@@ -296,6 +296,17 @@ func (t *Tape[T]) Value(v Var) *tensor.Dense[T] {
 	return t.nodes[v].val
 }
 
+// Values returns the values of vs (Value of each), as a primitive's
+// inputs: what tools walking the tape (Op) pass to its Shape.
+func (t *Tape[T]) Values(vs []Var) []*tensor.Dense[T] {
+	t.flush()
+	xs := make([]*tensor.Dense[T], len(vs))
+	for i, v := range vs {
+		xs[i] = t.nodes[v].val
+	}
+	return xs
+}
+
 // Tangent returns the tangent of v, or nil if it is zero. Backward
 // recycles the tangents of the values primitives computed (see Tape),
 // except out's: read them before.

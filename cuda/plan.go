@@ -104,11 +104,7 @@ func record[T tensor.Float](m hessian.Model[T], input [3]int) (*plan[T], error) 
 			if ws[2] != ws[3] {
 				return nil, fmt.Errorf("cuda: convolution kernel %s is not square", tensor.ShapeString(ws))
 			}
-			xs := make([]*tensor.Dense[T], len(in))
-			for j, u := range in {
-				xs[j] = tp.Value(u)
-			}
-			z := pl.add(pnode[T]{kind: kConv, in: n.in, shape: p.Conv.Shape(xs),
+			z := pl.add(pnode[T]{kind: kConv, in: n.in, shape: p.Conv.Shape(tp.Values(in)),
 				stride: max(p.Conv.Stride, 1), pad: p.Conv.Padding, kernel: ws[2]})
 			pl.needsConv = true
 			n = pnode[T]{kind: kMaxPool, in: []int{z}, shape: n.shape,

@@ -37,10 +37,7 @@ func (n *Net[T]) ForwardCost(x *tensor.Dense[T]) Cost {
 			f = 2 * float64(len(val.Data)) * float64(len(w.Data)/w.Shape[0])
 		case *autodiff.Conv2dMaxPool[T]:
 			// The convolution's, whose output the pooling reduces.
-			xs := make([]*tensor.Dense[T], len(in))
-			for j, u := range in {
-				xs[j] = tp.Value(u)
-			}
+			xs := tp.Values(in)
 			w := xs[1]
 			f = 2 * float64(tensor.Numel(p.Conv.Shape(xs))) * float64(len(w.Data)/w.Shape[0])
 		case autodiff.Linear[T], *autodiff.Linear[T]:
