@@ -33,9 +33,9 @@
 # execution trace and a CPU profile of HVP passes at $THREADS threads
 # (BenchmarkModels, .device/hessian.test) into $OUT/traces.tgz, to be read
 # where Go is (bench/trace_idle.py's doc string has the commands): about a
-# minute more. Then (CURVE_MODELS, default resnet20; CURVE_MODELS=none
-# skips it) BenchmarkModels' gradient and HVP at 1, 2, 4, … and $THREADS
-# threads, each with its processor time per pass (cpu-s/op): where the
+# minute more. Before the traces, after the tables, it times
+# (CURVE_MODELS, default resnet20; CURVE_MODELS=none skips it)
+# BenchmarkModels' gradient and HVP at 1, 2, 4, … and $THREADS threads, each with its processor time per pass (cpu-s/op): where the
 # speed-up falls short, cpu-s/op rising with the threads means each core
 # does less per second (memory traffic; the helpers' 0.2-ms spin counts
 # too), a flat one that cores wait. About half a minute for resnet20.
